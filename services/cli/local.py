@@ -1,0 +1,141 @@
+"""`popflow up`: the whole system on one machine, in the foreground, for `make run`.
+
+Starts Kafka (the project's own KRaft script) unless KAFKA_BOOTSTRAP_SERVERS
+points at a cluster, prepares the databases (PostgreSQL when an admin URL is
+given, SQLite files otherwise), starts the four services as child processes,
+waits until each answers /readyz, prints their URLs, and on Ctrl-C stops the
+services first and Kafka last, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.databases import ensure_databases
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"intake": 8001, "routing": 8002, "notification": 8003, "reporting": 8004}
+console = Console()
+
+
+def up(
+    pg_admin_url: Annotated[
+        str | None,
+        typer.Option(envvar="POPFLOW_PG_ADMIN_URL", help="PostgreSQL admin URL; SQLite when absent"),
+    ] = None,
+    kafka_port: Annotated[int, typer.Option(envvar="KAFKA_PORT")] = 9092,
+) -> None:
+    env = dict(os.environ)
+    env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        if "KAFKA_BOOTSTRAP_SERVERS" not in env:
+            children.append(_start_kafka(kafka_port, env))
+        if pg_admin_url:
+            for service, url in ensure_databases(pg_admin_url, list(SERVICES)).items():
+                env.setdefault(f"{service.upper()}_DATABASE_URL", url)
+        for service in SERVICES:
+            children.append(subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env))
+        _wait_ready(env, children)
+        _print_urls(env, pg_admin_url)
+        _wait_for_stop(children)
+    except KeyboardInterrupt:
+        console.print("Stopping ...")
+    finally:
+        _stop(children)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Until Ctrl-C or SIGTERM, or until a child dies (then everything stops)."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    console.print("[red]A process exited; stopping the others.[/]")
+
+
+def _development_secret() -> str:
+    # Development only: a random person-key secret kept under ./var so person keys stay stable.
+    path = ROOT / "var" / "dev-person-key-secret"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _start_kafka(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{port}"
+    kafka_env = {**env, "KAFKA_PORT": str(port), "PYTHON": sys.executable}
+    console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars) ...")
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],
+        env=kafka_env,
+        start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
+    )
+    wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]
+    if subprocess.run(wait, env=kafka_env, check=False).returncode != 0:
+        raise typer.Exit(1)
+    return process
+
+
+def _url(service: str, env: dict[str, str]) -> str:
+    port = env.get(f"{service.upper()}_PORT", str(SERVICES[service]))
+    return f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(env: dict[str, str], children: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + 120
+    pending = set(SERVICES)
+    while pending and time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            console.print("[red]A process exited during start-up; see its log above.[/]")
+            raise typer.Exit(1)
+        for service in sorted(pending):
+            try:
+                if httpx.get(_url(service, env) + "/readyz", timeout=1).status_code == 200:
+                    pending.discard(service)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    if pending:
+        console.print(f"[red]Not ready after 120 s:[/] {', '.join(sorted(pending))}")
+        raise typer.Exit(1)
+
+
+def _print_urls(env: dict[str, str], pg_admin_url: str | None) -> None:
+    table = Table(title="PopFlow is up (Ctrl-C stops everything)")
+    table.add_column("service")
+    table.add_column("URL")
+    table.add_column("API docs")
+    for service in SERVICES:
+        table.add_row(service, _url(service, env), _url(service, env) + "/docs")
+    console.print(table)
+    console.print(f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {'PostgreSQL' if pg_admin_url else 'SQLite (./var)'}")
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Services first (they flush to Kafka), Kafka last; SIGKILL whatever lingers."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    console.print("PopFlow stopped.")

@@ -1,0 +1,90 @@
+"""The outbox relay: publishes stored events to Kafka in the order they were written.
+
+Rows are read oldest first and published without waiting for each
+confirmation, then all confirmations are awaited before the rows are marked
+sent. The producer is idempotent with acks=all, so per-partition order holds
+through retries. If Kafka is down the rows stay unsent and the next pass
+(woken by a new record or by the poll interval) tries again; a crash between
+publish and mark means a row is published twice with the same event id,
+which every consumer deduplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.intake.adapters.tables import OutboxRow
+from shared.topics import TopicNames
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        topics: TopicNames,
+        *,
+        batch: int = 1000,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._broker = broker
+        self._topics = topics
+        self._batch = batch
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; a failed pass is logged and retried, never fatal."""
+        while True:
+            try:
+                while await self.deliver_pending() == self._batch:
+                    pass
+            except Exception as error:
+                log.warning("outbox relay pass failed", error=type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            self._wake.clear()
+
+    async def deliver_pending(self) -> int:
+        """Publish one batch of unsent rows; returns how many were sent."""
+        async with self._sessions() as session:
+            query = (
+                select(OutboxRow)
+                .where(OutboxRow.sent_at.is_(None))  # type: ignore[union-attr]
+                .order_by(OutboxRow.id)  # type: ignore[arg-type]
+                .limit(self._batch)
+            )
+            rows = list((await session.execute(query)).scalars())
+        if not rows:
+            return 0
+        futures = [await self._send(row) for row in rows]
+        await asyncio.gather(*futures)
+        async with self._sessions.begin() as session:
+            ids = [row.id for row in rows]
+            await session.execute(
+                update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=datetime.now(UTC))  # type: ignore[union-attr]
+            )
+        return len(rows)
+
+    async def _send(self, row: OutboxRow) -> asyncio.Future[object]:
+        return await self._broker.publish(
+            row.envelope,
+            self._topics(row.topic),
+            key=row.key.encode(),
+            headers={"event_type": str(row.envelope["type"]), "event_id": str(row.envelope["event_id"])},
+            correlation_id=str(row.envelope["correlation_id"]),
+            no_confirm=True,
+        )

@@ -1,0 +1,14 @@
+"""The body of every service's migrations/env.py: run on the connection handed in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("migrations run from the service start-up (shared.db.run_migrations)")
+    context.configure(connection=connection, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

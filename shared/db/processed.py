@@ -1,0 +1,27 @@
+"""Processed-events bookkeeping: the heart of idempotent consumers.
+
+A consumer writes the event id in the same transaction as the state change
+the event caused. Seeing the id again means the effect already happened.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    handled_at: datetime
+
+
+async def already_processed(session: AsyncSession, event_id: str) -> bool:
+    return await session.get(ProcessedEvent, event_id) is not None
+
+
+def mark_processed(session: AsyncSession, event_id: str) -> None:
+    session.add(ProcessedEvent(event_id=event_id, handled_at=datetime.now(UTC)))

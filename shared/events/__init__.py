@@ -1,0 +1,30 @@
+"""Event contracts shared by every service: the envelope and the payloads."""
+
+from shared.events.envelope import Envelope, Event, new_envelope, parse_event
+from shared.events.notices import NoticeIssued, NoticePerson
+from shared.events.records import (
+    CaseRecord,
+    EventKind,
+    Person,
+    RecordSubmitted,
+    Registration,
+    Residence,
+)
+from shared.events.routing import RecordRouted, Route
+
+__all__ = [
+    "CaseRecord",
+    "Envelope",
+    "Event",
+    "EventKind",
+    "NoticeIssued",
+    "NoticePerson",
+    "Person",
+    "RecordRouted",
+    "RecordSubmitted",
+    "Registration",
+    "Residence",
+    "Route",
+    "new_envelope",
+    "parse_event",
+]

@@ -1,0 +1,34 @@
+"""Routing's decision about a record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared import topics
+from shared.events.envelope import Event, register
+
+
+class Route(StrEnum):
+    SAME_DISTRICT = "same-district"
+    CROSS_STREET = "cross-street"
+    INTER_DISTRICT = "inter-district"
+
+
+@register
+class RecordRouted(Event):
+    """Routing decided where a record goes."""
+
+    TYPE: ClassVar[str] = "RecordRouted"
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str] = topics.RECORDS_ROUTED
+
+    record_id: str = Field(description="The routed record")
+    route: Route = Field(description="same-district, cross-street or inter-district")
+    reporting_street: str = Field(description="Street that reported the record")
+    residence_street: str = Field(description="Street where the person lives")
+    observed_at: datetime = Field(description="When the person was seen (drives the report week)")
+    decided_at: datetime = Field(description="When routing decided (UTC)")

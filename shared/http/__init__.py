@@ -1,0 +1,1 @@
+"""HTTP edges shared by the services: problem documents, health and readiness."""

@@ -1,0 +1,35 @@
+"""/healthz (the process is up) and /readyz (its broker and database answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+Check = Callable[[], Awaitable[bool]]
+
+
+def health_router(checks: dict[str, Check]) -> APIRouter:
+    """Routes for liveness and readiness; `checks` are named async probes."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        results = {name: await _safe(check) for name, check in checks.items()}
+        ready = all(results.values())
+        body = {"status": "ready" if ready else "not ready", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    return router
+
+
+async def _safe(check: Check) -> bool:
+    try:
+        return await check()
+    except Exception:
+        return False

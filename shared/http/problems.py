@@ -1,0 +1,95 @@
+"""RFC 9457 problem documents for every error a service answers.
+
+Validation errors list every bad field as a JSON pointer with a message a
+clerk can act on. No message echoes the submitted value: it may be an
+identity number or a name.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class FieldError(dict[str, str]):
+    """{"pointer": "/person/id_number", "detail": "..."}"""
+
+    @classmethod
+    def at(cls, location: tuple[str | int, ...], detail: str) -> FieldError:
+        return cls(pointer="/" + "/".join(str(p) for p in location), detail=detail)
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def validation_problem(errors: list[FieldError]) -> JSONResponse:
+    noun = "field is" if len(errors) == 1 else "fields are"
+    return problem(
+        422,
+        "The record is not valid",
+        f"{len(errors)} {noun} wrong; correct them and submit again.",
+        type="https://popflow.example/problems/validation",
+        errors=errors,
+    )
+
+
+def pydantic_errors(raw: list[Any], *, strip: int = 1) -> list[FieldError]:
+    """Field errors from pydantic's list, without the input values it carries."""
+    return [FieldError.at(tuple(e["loc"][strip:]), _clerk_message(e)) for e in raw]
+
+
+def _clerk_message(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of this record; remove it"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    message = str(error.get("msg", "is not valid"))
+    return message.removeprefix("Value error, ")
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem(400, "Malformed JSON", "The request body is not valid JSON.")
+    return validation_problem(pydantic_errors(list(exc.errors())))
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", error=type(exc).__name__)
+    return problem(500, "Internal error", "Something went wrong on our side; nothing was lost.")
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error of `app` as application/problem+json."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,41 @@
+"""Topic creation. Broker auto-creation stays off, so each service creates what it uses."""
+
+from __future__ import annotations
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+log = structlog.get_logger(__name__)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, names: list[str], *, partitions: int, replication: int
+) -> None:
+    """Create the topics that are missing; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(60),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+    ):
+        with attempt:
+            await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            topics = [NewTopic(n, partitions, replication) for n in missing]
+            response = await admin.create_topics(topics)
+            _raise_unless_created(response)
+            log.info("topics created", topics=missing, partitions=partitions)
+    finally:
+        await admin.close()
+
+
+def _raise_unless_created(response: object) -> None:
+    for topic, code, message in getattr(response, "topic_errors", []):
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise RuntimeError(f"cannot create topic {topic}: {code} {message}")

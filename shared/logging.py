@@ -1,0 +1,76 @@
+"""structlog, configured once per process, with personal data redacted.
+
+Every log line is one JSON object (or a console line on a terminal). Keys
+that may hold personal data are dropped and anything shaped like an
+identity number is masked, so a careless `log.info(..., record=record)`
+still cannot leak a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SENSITIVE_KEYS = frozenset({"id_number", "name", "person", "phone", "address", "record", "body", "payload"})
+ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return ID_NUMBER_PATTERN.sub("[id-redacted]", value)
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in SENSITIVE_KEYS else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: no identity number or name survives into the output."""
+    for key in list(event_dict):
+        if key in SENSITIVE_KEYS:
+            event_dict[key] = "[redacted]"
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:
+    """Route structlog and the standard library (uvicorn, aiokafka, FastStream) through one pipeline."""
+    as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_personal_data,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)

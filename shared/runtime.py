@@ -1,0 +1,98 @@
+"""The pieces every service's composition root builds the same way.
+
+`build_runtime` only constructs objects; `running` connects, in order:
+migrations (waiting for the database), topics (waiting for Kafka), then the
+broker with its subscribers. Tests build a runtime with their own settings
+instead of patching globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.http.health import health_router
+from shared.http.problems import install_problem_handlers
+from shared.kafka.admin import ensure_topics
+from shared.kafka.broker import KafkaEventPublisher, build_broker
+from shared.settings import ServiceSettings
+from shared.topics import TopicNames
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: KafkaBroker
+    topics: TopicNames
+    publisher: KafkaEventPublisher
+
+
+def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
+    engine = build_engine(settings.database_url)
+    broker = build_broker(settings, service=service)
+    topics = TopicNames(settings.topic_prefix)
+    return Runtime(
+        service=service,
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        broker=broker,
+        topics=topics,
+        publisher=KafkaEventPublisher(broker, topics),
+    )
+
+
+@asynccontextmanager
+async def running(runtime: Runtime, migrations: Path) -> AsyncIterator[None]:
+    """Migrate, create topics, start the broker; stop and dispose on the way out."""
+    settings = runtime.settings
+    await run_migrations(runtime.engine, migrations)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        runtime.topics.all(),
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+    )
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.2, max=3), reraise=True
+    ):
+        with attempt:
+            await runtime.broker.start()
+    log.info("service started", port=settings.port)
+    try:
+        yield
+    finally:
+        await runtime.broker.stop()
+        await runtime.engine.dispose()
+        log.info("service stopped")
+
+
+def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: object) -> FastAPI:
+    """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
+    app = FastAPI(title=title, lifespan=lifespan)  # type: ignore[arg-type]
+    install_problem_handlers(app)
+
+    async def broker_ready() -> bool:
+        return await runtime.broker.ping(timeout=2.0)
+
+    async def db_ready() -> bool:
+        return await database_ready(runtime.engine)
+
+    app.include_router(health_router({"kafka": broker_ready, "database": db_ready}))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,19 @@
+"""Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from shared.settings import ServiceSettings
+
+
+def serve(factory: str, settings: ServiceSettings) -> None:
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our structlog pipeline handles uvicorn's loggers
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

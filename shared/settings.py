@@ -1,0 +1,67 @@
+"""Settings every service reads, from the environment (pydantic-settings).
+
+Each service's own settings class inherits these and adds its prefixed
+fields (INTAKE_PORT, ROUTING_DATABASE_URL, ...). Nothing is read at import
+time: a composition root calls `Settings()`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "dev-only-secret", "secret"}
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class CommonSettings(BaseSettings):
+    """Kafka, topics, logging and the person-key secret, shared by all services."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, alias="POPFLOW_ENV", description="development|production"
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka brokers"
+    )
+    topic_prefix: str = Field(
+        default="popflow.", alias="POPFLOW_TOPIC_PREFIX", description="Prefix of every topic name"
+    )
+    topic_partitions: int = Field(default=6, ge=1, alias="POPFLOW_TOPIC_PARTITIONS")
+    topic_replication: int = Field(default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION")
+    person_key_secret: SecretStr = Field(
+        alias="POPFLOW_PERSON_KEY_SECRET",
+        description="HMAC key for person keys (Kafka keys, look-ups); required",
+    )
+    log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
+    log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
+
+    @model_validator(mode="after")
+    def _reject_placeholders(self) -> Self:
+        secret = self.person_key_secret.get_secret_value()
+        if self.environment is Environment.PRODUCTION and (
+            secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 16
+        ):
+            raise ValueError("POPFLOW_PERSON_KEY_SECRET is a placeholder or too short for production")
+        return self
+
+
+class ServiceSettings(CommonSettings):
+    """Fields every service has under its own prefix: HOST, PORT, DATABASE_URL."""
+
+    host: str = "127.0.0.1"
+    port: int
+    database_url: str
+
+
+def sqlite_url(service: str) -> str:
+    """The embedded default store: one SQLite file per service under ./var."""
+    return f"sqlite+aiosqlite:///./var/{service}.db"

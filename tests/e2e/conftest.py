@@ -1,0 +1,24 @@
+"""The running system for end-to-end tests: one per test module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.system import SERVICES, System, build_system, destroy_system
+
+
+@pytest.fixture(scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    log_dir = Path(tmp_path_factory.mktemp("logs"))
+    running = await build_system(log_dir)
+    try:
+        for service in SERVICES:
+            running.start(service, wait=False)
+        for service in SERVICES:
+            running.wait_ready(service)
+        yield running
+    finally:
+        await destroy_system(running)

@@ -1,0 +1,113 @@
+"""The walking skeleton end to end: intake → Kafka → routing → notification and reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.support import records
+from tests.support.records import LUJIAZUI, TONGDE, WUSHAN, XINSHI
+from tests.support.system import System
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
+    """Poll `probe` until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+async def submit(client: httpx.AsyncClient, system: System, body: dict[str, Any]) -> str:
+    response = await client.post(system.url("intake") + "/v1/records", json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "accepted"
+    return str(response.json()["record_id"])
+
+
+async def routed(client: httpx.AsyncClient, system: System, record_id: str) -> str | None:
+    response = await client.get(system.url("intake") + f"/v1/records/{record_id}")
+    assert response.status_code == 200
+    return response.json()["route"]  # type: ignore[no-any-return]
+
+
+async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> None:
+    cases = {
+        "same-district": records.record(reporting_street=TONGDE, residence_street=TONGDE, sequence=11),
+        "cross-street": records.record(reporting_street=TONGDE, residence_street=XINSHI, sequence=12),
+        "inter-district": records.record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=13),
+        "inter-province": records.record(reporting_street=TONGDE, residence_street=LUJIAZUI, sequence=14),
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        ids = {case: await submit(client, system, body) for case, body in cases.items()}
+        expected = {
+            "same-district": "same-district",
+            "cross-street": "cross-street",
+            "inter-district": "inter-district",
+            "inter-province": "inter-district",
+        }
+        for case, route in expected.items():
+            got = await eventually(lambda case=case: routed(client, system, ids[case]))
+            assert got == route, case
+
+        inbox = {
+            recipient: await eventually(lambda r=recipient: _inbox(client, system, r))
+            for recipient in (XINSHI, "440106", "310115")
+        }
+        assert [n["record_id"] for n in inbox[XINSHI]] == [ids["cross-street"]]
+        assert inbox[XINSHI][0]["route"] == "cross-street"
+        assert [n["record_id"] for n in inbox["440106"]] == [ids["inter-district"]]
+        assert [n["record_id"] for n in inbox["310115"]] == [ids["inter-province"]]
+        assert all(re.fullmatch(r"[0-9a-f-]{36}", n["notice_id"]) for n in inbox[XINSHI])
+        assert await _inbox(client, system, TONGDE) == []  # same-district: no notice
+
+        async def weekly() -> dict[str, Any] | None:
+            response = await client.get(
+                system.url("reporting") + "/v1/reports/weekly",
+                params={"street": TONGDE, "week": "2027-W08"},
+            )
+            body: dict[str, Any] = response.json()
+            return body if sum(body["routes"].values()) == 4 else None
+
+        report = await eventually(weekly)
+        assert report["records"] == 4
+        assert report["routes"] == {"same-district": 1, "cross-street": 1, "inter-district": 2}
+
+
+async def test_bad_record_lists_every_bad_field(system: System) -> None:
+    body = records.record()
+    body["person"]["id_number"] = body["person"]["id_number"][:17] + ("0" if body["person"]["id_number"][17] != "0" else "1")
+    body["residence"]["street"] = "440111999"  # well-formed, not in the directory
+    del body["observed_at"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(system.url("intake") + "/v1/records", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    pointers = {error["pointer"] for error in response.json()["errors"]}
+    assert pointers == {"/person/id_number", "/residence/street", "/observed_at"}
+    assert body["person"]["id_number"] not in response.text
+
+
+async def test_logs_carry_correlation_ids_and_no_personal_data(system: System) -> None:
+    body = records.record(sequence=21, residence_street=XINSHI, name="李四")
+    async with httpx.AsyncClient(timeout=10) as client:
+        record_id = await submit(client, system, body)
+        await eventually(lambda: routed(client, system, record_id))
+    logs = "".join(system.log_text(service) for service in ("intake", "routing", "notification"))
+    assert record_id in logs
+    assert body["person"]["id_number"] not in logs
+    assert "李四" not in logs
+
+
+async def _inbox(client: httpx.AsyncClient, system: System, recipient: str) -> list[dict[str, Any]]:
+    response = await client.get(system.url("notification") + f"/v1/inbox/{recipient}")
+    assert response.status_code == 200
+    return response.json()["notices"]  # type: ignore[no-any-return]

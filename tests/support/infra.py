@@ -1,0 +1,54 @@
+"""Where the real infrastructure is: `make test` starts it and exports these variables.
+
+A test of the integration or e2e tier fails (never skips) when they are
+missing, so a suite that silently ran nothing cannot pass.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
+
+
+def kafka_bootstrap() -> str:
+    value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not value:
+        pytest.fail("KAFKA_BOOTSTRAP_SERVERS is not set: run the suite with `make test`")
+    return value
+
+
+def pg_admin_url() -> str:
+    value = os.environ.get("POPFLOW_TEST_PG_URL")
+    if not value:
+        pytest.fail("POPFLOW_TEST_PG_URL is not set: run the suite with `make test`")
+    return value
+
+
+def unique_name(stem: str) -> str:
+    return f"{stem}{secrets.token_hex(4)}"
+
+
+async def create_database(name: str) -> str:
+    """A fresh PostgreSQL database; returns its asyncpg SQLAlchemy URL."""
+    admin = make_url(pg_admin_url())
+    connection = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(name: str) -> None:
+    admin = make_url(pg_admin_url())
+    connection = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
