@@ -30,9 +30,7 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def redact_personal_data(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def redact_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: no identity number or name survives into the output."""
     for key in list(event_dict):
         if key in SENSITIVE_KEYS:

@@ -47,9 +47,7 @@ class CommonSettings(BaseSettings):
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Self:
         secret = self.person_key_secret.get_secret_value()
-        if self.environment is Environment.PRODUCTION and (
-            secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 16
-        ):
+        if self.environment is Environment.PRODUCTION and (secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 16):
             raise ValueError("POPFLOW_PERSON_KEY_SECRET is a placeholder or too short for production")
         return self
 

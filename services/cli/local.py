@@ -125,7 +125,9 @@ def _print_urls(env: dict[str, str], pg_admin_url: str | None) -> None:
     for service in SERVICES:
         table.add_row(service, _url(service, env), _url(service, env) + "/docs")
     console.print(table)
-    console.print(f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {'PostgreSQL' if pg_admin_url else 'SQLite (./var)'}")
+    console.print(
+        f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {'PostgreSQL' if pg_admin_url else 'SQLite (./var)'}"
+    )
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

@@ -30,6 +30,4 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         async with running(runtime, MIGRATIONS):
             yield
 
-    return service_app(
-        runtime, title="PopFlow notification", routers=[inbox_router(inbox)], lifespan=lifespan
-    )
+    return service_app(runtime, title="PopFlow notification", routers=[inbox_router(inbox)], lifespan=lifespan)

@@ -32,6 +32,4 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         async with running(runtime, MIGRATIONS):
             yield
 
-    return service_app(
-        runtime, title="PopFlow reporting", routers=[reports_router(store, zone)], lifespan=lifespan
-    )
+    return service_app(runtime, title="PopFlow reporting", routers=[reports_router(store, zone)], lifespan=lifespan)

@@ -61,9 +61,7 @@ class RecordRouter:
 
     async def _route(self, envelope: Envelope, event: RecordSubmitted) -> RoutedRecord:
         record, now = event.record, datetime.now(UTC)
-        route = decide_route(
-            reporting_street=record.reporting_street, residence_street=record.residence.street
-        )
+        route = decide_route(reporting_street=record.reporting_street, residence_street=record.residence.street)
         key = person_key(record.person.id_number, self._key_secret)
         routed = RecordRouted(
             record_id=event.record_id,
@@ -74,9 +72,7 @@ class RecordRouter:
             decided_at=now,
         )
         await self._emit(routed, envelope, key)
-        planned = transfer_notice(
-            record_id=event.record_id, route=route, residence_street=record.residence.street
-        )
+        planned = transfer_notice(record_id=event.record_id, route=route, residence_street=record.residence.street)
         if planned is not None:
             notice = NoticeIssued(
                 notice_id=planned.notice_id,
@@ -103,7 +99,5 @@ class RecordRouter:
 
     async def _emit(self, event: Event, cause: Envelope, key: str) -> None:
         derived_id = uuid.uuid5(cause.event_id, event.TYPE)
-        envelope = new_envelope(
-            event, producer="routing", correlation_id=cause.correlation_id, event_id=derived_id
-        )
+        envelope = new_envelope(event, producer="routing", correlation_id=cause.correlation_id, event_id=derived_id)
         await self._publisher.publish(envelope, topic=event.TOPIC, key=key)

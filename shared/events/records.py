@@ -34,9 +34,7 @@ def _checked_id_number(value: str) -> str:
 
 IdNumber = Annotated[str, AfterValidator(_checked_id_number)]
 StreetCode = Annotated[str, Field(pattern=r"^\d{9}$", description="9-digit street/township code")]
-DivisionCode = Annotated[
-    str, Field(pattern=r"^(\d{6}|\d{9})$", description="6-digit district or 9-digit street code")
-]
+DivisionCode = Annotated[str, Field(pattern=r"^(\d{6}|\d{9})$", description="6-digit district or 9-digit street code")]
 
 
 class _Part(BaseModel):

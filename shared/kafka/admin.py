@@ -10,9 +10,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 log = structlog.get_logger(__name__)
 
 
-async def ensure_topics(
-    bootstrap_servers: str, names: list[str], *, partitions: int, replication: int
-) -> None:
+async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int, replication: int) -> None:
     """Create the topics that are missing; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     async for attempt in AsyncRetrying(

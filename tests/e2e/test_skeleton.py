@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -12,18 +11,7 @@ import httpx
 from tests.support import records
 from tests.support.records import LUJIAZUI, TONGDE, WUSHAN, XINSHI
 from tests.support.system import System
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
-    """Poll `probe` until it returns something truthy; fail with its last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+from tests.support.waiting import eventually
 
 
 async def submit(client: httpx.AsyncClient, system: System, body: dict[str, Any]) -> str:
@@ -55,11 +43,11 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
             "inter-province": "inter-district",
         }
         for case, route in expected.items():
-            got = await eventually(lambda case=case: routed(client, system, ids[case]))
+            got = await eventually(functools.partial(routed, client, system, ids[case]))
             assert got == route, case
 
         inbox = {
-            recipient: await eventually(lambda r=recipient: _inbox(client, system, r))
+            recipient: await eventually(functools.partial(_inbox, client, system, recipient))
             for recipient in (XINSHI, "440106", "310115")
         }
         assert [n["record_id"] for n in inbox[XINSHI]] == [ids["cross-street"]]
@@ -84,7 +72,9 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
 
 async def test_bad_record_lists_every_bad_field(system: System) -> None:
     body = records.record()
-    body["person"]["id_number"] = body["person"]["id_number"][:17] + ("0" if body["person"]["id_number"][17] != "0" else "1")
+    body["person"]["id_number"] = body["person"]["id_number"][:17] + (
+        "0" if body["person"]["id_number"][17] != "0" else "1"
+    )
     body["residence"]["street"] = "440111999"  # well-formed, not in the directory
     del body["observed_at"]
     async with httpx.AsyncClient(timeout=10) as client:

@@ -1,0 +1,57 @@
+# PopFlow: two commands matter. `make run` brings the system up, `make test` passes the suite.
+# Both install what they need (virtualenv, Python packages, Kafka jars, PostgreSQL).
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
+
+$(UV):
+	python3.11 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python python3.11
+	@touch $@
+
+install: $(VENV)/.synced ## virtualenv with the locked packages
+	bash deploy/kafka/fetch.sh >/dev/null
+
+run: install ## Kafka + PostgreSQL + the four services, in the foreground (Ctrl-C stops all)
+	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))
+	POPFLOW_PG_ADMIN_URL=$(PG_URL) $(VENV)/bin/popflow up
+
+run-sqlite: install ## the same with the embedded SQLite stores under ./var
+	$(VENV)/bin/popflow up
+
+lint: $(VENV)/.synced ## ruff and mypy; `make test` fails on any finding
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install lint ## the whole suite on real Kafka and PostgreSQL, started when not running
+	bash deploy/test.sh
+
+test-unit: install
+	$(VENV)/bin/pytest -m unit
+
+test-integration: install
+	bash deploy/test.sh -m integration
+
+test-e2e: install
+	bash deploy/test.sh -m e2e
+
+bench: install ## the walking-skeleton throughput benchmark against a running system
+	$(PY) bench/e2e_throughput.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""The envelope: round trip, registry, upcasting of old payload versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import Field
+
+from shared.events import Envelope, RecordRouted, Route, new_envelope, parse_event
+from shared.events.envelope import REGISTRY, Event, UnknownEventType, register
+
+
+def test_round_trip_through_json() -> None:
+    event = RecordRouted(
+        record_id="r1",
+        route=Route.CROSS_STREET,
+        reporting_street="440111005",
+        residence_street="440111008",
+        observed_at=datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
+        decided_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
+    )
+    envelope = new_envelope(event, producer="routing", correlation_id="r1")
+    parsed = parse_event(Envelope.model_validate_json(envelope.model_dump_json()))
+    assert parsed == event
+
+
+def test_unknown_type_is_refused() -> None:
+    envelope = Envelope.model_validate(
+        {
+            "event_id": "8c2d4a53-8a7e-4a4d-9d0a-4a7e8c2d4a53",
+            "type": "Nope",
+            "version": 1,
+            "occurred_at": "2027-02-24T00:00:00Z",
+            "producer": "x",
+            "correlation_id": "r",
+            "payload": {},
+        }
+    )
+    with pytest.raises(UnknownEventType):
+        parse_event(envelope)
+
+
+def _split_name(payload: dict[str, Any]) -> dict[str, Any]:
+    given, family = payload.pop("full_name").split(" ", 1)
+    return {**payload, "given": given, "family": family}
+
+
+def test_old_version_is_upcast() -> None:
+    @register
+    class Renamed(Event):
+        TYPE: ClassVar[str] = "TestRenamed"
+        VERSION: ClassVar[int] = 2
+        TOPIC: ClassVar[str] = "test"
+        UPCASTERS: ClassVar[dict[int, Any]] = {1: _split_name}
+        given: str = Field(description="given name")
+        family: str = Field(description="family name")
+
+    try:
+        old = {
+            "event_id": "8c2d4a53-8a7e-4a4d-9d0a-4a7e8c2d4a53",
+            "type": "TestRenamed",
+            "version": 1,
+            "occurred_at": "2027-02-24T00:00:00Z",
+            "producer": "x",
+            "correlation_id": "r",
+            "payload": {"full_name": "Ada Lovelace"},
+        }
+        assert parse_event(Envelope.model_validate(old)) == Renamed(given="Ada", family="Lovelace")
+    finally:
+        REGISTRY.pop("TestRenamed")

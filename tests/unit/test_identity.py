@@ -1,0 +1,52 @@
+"""GB 11643 identity numbers: check digit, birth date, person keys."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.identity import birth_date_of, has_valid_check_digit, person_key, sex_of
+from tests.support.records import id_number
+
+KNOWN_VALID = "11010519491231002X"  # the standard's own worked example
+
+
+def test_standard_example_is_valid() -> None:
+    assert has_valid_check_digit(KNOWN_VALID)
+    assert has_valid_check_digit(KNOWN_VALID.lower())
+    assert birth_date_of(KNOWN_VALID) == date(1949, 12, 31)
+    assert sex_of(KNOWN_VALID) == "female"
+
+
+def test_malformed_numbers_are_invalid() -> None:
+    assert not has_valid_check_digit("11010519491231002")
+    assert not has_valid_check_digit("1101051949123100XX")
+    assert not has_valid_check_digit("110105194912310021")
+
+
+valid_numbers = st.builds(
+    id_number,
+    region=st.sampled_from(["110105", "440111", "430102", "310115"]),
+    born=st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31)),
+    sequence=st.integers(min_value=0, max_value=999),
+)
+
+
+@given(valid_numbers)
+def test_generated_numbers_pass(number: str) -> None:
+    assert has_valid_check_digit(number)
+
+
+@given(valid_numbers, st.integers(min_value=0, max_value=17), st.sampled_from("0123456789X"))
+def test_every_single_character_corruption_fails(number: str, position: int, char: str) -> None:
+    corrupted = number[:position] + char + number[position + 1 :]
+    if corrupted != number:
+        assert not has_valid_check_digit(corrupted)
+
+
+def test_person_key_is_keyed_and_stable() -> None:
+    assert person_key(KNOWN_VALID, b"k1") == person_key(KNOWN_VALID.lower(), b"k1")
+    assert person_key(KNOWN_VALID, b"k1") != person_key(KNOWN_VALID, b"k2")
+    assert KNOWN_VALID not in person_key(KNOWN_VALID, b"k1")

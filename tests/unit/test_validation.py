@@ -1,0 +1,62 @@
+"""Record validation: every bad field in one answer, no value echoed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.intake.domain.validation import validate_record
+from shared.directory import load_directory
+from tests.support.records import record
+
+
+def problems_of(body: dict[str, Any]) -> dict[str, str]:
+    parsed, problems = validate_record(body, load_directory())
+    assert parsed is None
+    return {"/" + "/".join(str(p) for p in location): message for location, message in problems}
+
+
+def test_valid_record_passes() -> None:
+    parsed, problems = validate_record(record(), load_directory())
+    assert problems == []
+    assert parsed is not None
+    assert parsed.reporting_street == "440111005"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    body = record()
+    body["person"]["id_number"] = "110105194912310021"  # wrong check digit
+    body["reporting_street"] = "440111999"  # not in the directory
+    body["registration"]["division"] = "999999"
+    body["observed_at"] = "2027-02-24T10:30:00"  # no offset
+    body["shoe_size"] = 42
+    found = problems_of(body)
+    assert set(found) == {
+        "/person/id_number",
+        "/reporting_street",
+        "/registration/division",
+        "/observed_at",
+        "/shoe_size",
+    }
+    assert "check digit" in found["/person/id_number"]
+    assert "110105194912310021" not in " ".join(found.values())
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "pointer"),
+    [
+        (("residence", "street"), "44011100", "/residence/street"),  # 8 digits
+        (("residence", "street"), "440111", "/residence/street"),  # a district, not a street
+        (("person", "name"), "", "/person/name"),
+        (("event",), "born", "/event"),
+        (("person", "id_number"), "110105194913310024", "/person/id_number"),  # 13th month
+    ],
+)
+def test_single_bad_field(path: tuple[str, ...], value: str, pointer: str) -> None:
+    body = record()
+    target = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    assert list(problems_of(body)) == [pointer]
