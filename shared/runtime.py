@@ -19,6 +19,8 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
+from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
+from shared.auth.store import KeyStore
 from shared.db import build_engine, database_ready, run_migrations, session_factory
 from shared.http.health import health_router
 from shared.http.problems import install_problem_handlers
@@ -39,6 +41,7 @@ class Runtime:
     broker: KafkaBroker
     topics: TopicNames
     publisher: KafkaEventPublisher
+    keys: KeyStore
 
 
 def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
@@ -53,14 +56,20 @@ def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
         broker=broker,
         topics=topics,
         publisher=KafkaEventPublisher(broker, topics),
+        keys=KeyStore(build_engine(settings.keys_database_url)),
     )
 
 
 @asynccontextmanager
-async def running(runtime: Runtime, migrations: Path) -> AsyncIterator[None]:
-    """Migrate, create topics, start the broker; stop and dispose on the way out."""
+async def running(runtime: Runtime, migrations: Path, *, owns_key_store: bool = False) -> AsyncIterator[None]:
+    """Migrate, create topics, start the broker; stop and dispose on the way out.
+
+    The service that owns the key store (intake) migrates it too.
+    """
     settings = runtime.settings
     await run_migrations(runtime.engine, migrations)
+    if owns_key_store:
+        await run_migrations(runtime.keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
     await ensure_topics(
         settings.kafka_bootstrap_servers,
         runtime.topics.all(),
@@ -78,6 +87,7 @@ async def running(runtime: Runtime, migrations: Path) -> AsyncIterator[None]:
     finally:
         await runtime.broker.stop()
         await runtime.engine.dispose()
+        await runtime.keys.engine.dispose()
         log.info("service stopped")
 
 

@@ -41,6 +41,11 @@ class CommonSettings(BaseSettings):
         alias="POPFLOW_PERSON_KEY_SECRET",
         description="HMAC key for person keys (Kafka keys, look-ups); required",
     )
+    keys_database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/keys.db",
+        alias="POPFLOW_KEYS_DATABASE_URL",
+        description="The one API-key store of the system (intake migrates it, every service reads it)",
+    )
     log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
     log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
 

@@ -31,7 +31,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(runtime, MIGRATIONS):
+        async with running(runtime, MIGRATIONS, owns_key_store=True):
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
             try:
                 yield

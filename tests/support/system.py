@@ -19,6 +19,9 @@ from pathlib import Path
 
 import httpx
 
+from shared.auth import parse_scope
+from shared.auth.store import KeyStore
+from shared.db import build_engine
 from tests.support.infra import (
     PERSON_KEY_SECRET,
     create_database,
@@ -92,6 +95,15 @@ class System:
                 process.wait()
         self.processes.clear()
 
+    async def create_key(self, scope: str, label: str = "test") -> str:
+        """A new API key in the system's key store (intake must have started once)."""
+        store = KeyStore(build_engine(self.env["POPFLOW_KEYS_DATABASE_URL"]))
+        try:
+            _, key = await store.create(parse_scope(scope), label=label)
+        finally:
+            await store.engine.dispose()
+        return key
+
     def log_text(self, service: str) -> str:
         return (self.log_dir / f"{service}.log").read_text(encoding="utf-8", errors="replace")
 
@@ -107,7 +119,8 @@ async def build_system(log_dir: Path, extra_env: dict[str, str] | None = None) -
         "POPFLOW_LOG_FORMAT": "json",
         **(extra_env or {}),
     }
-    ports, databases = {}, {}
+    ports, databases = {}, {"keys": f"{run_id}_keys"}
+    env["POPFLOW_KEYS_DATABASE_URL"] = await create_database(databases["keys"])
     for service in SERVICES:
         ports[service] = free_port()
         databases[service] = f"{run_id}_{service}"

@@ -1,0 +1,78 @@
+"""The key store: keys are shown once and kept only as a SHA-256 hash.
+
+A key is `pf_<key id>_<secret>`, with 256 bits of randomness in the secret,
+so a plain SHA-256 is enough (a slow password hash protects low-entropy
+secrets, which these are not) and keeps every request's check cheap.
+Intake owns the store (it runs its migrations); every service reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+
+from shared.auth.scopes import Principal, Scope, parse_scope
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    key_id: str = Field(primary_key=True, max_length=16)
+    key_hash: str = Field(max_length=64)
+    scope: str = Field(max_length=30)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def create(self, scope: Scope, *, label: str = "") -> tuple[str, str]:
+        """(key id, the key itself). The key is not stored and cannot be shown again."""
+        key_id = secrets.token_hex(6)
+        key = f"pf_{key_id}_{secrets.token_urlsafe(32)}"
+        row = ApiKey(key_id=key_id, key_hash=_hash(key), scope=str(scope), label=label, created_at=datetime.now(UTC))
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return key_id, key
+
+    async def revoke(self, key_id: str) -> bool:
+        """True when an active key was revoked."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ApiKey)
+                .where(col(ApiKey.key_id) == key_id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def authenticate(self, key: str) -> Principal | None:
+        """The principal behind an active key, or None."""
+        parts = key.split("_")
+        if len(parts) < 3 or parts[0] != "pf":
+            return None
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, parts[1])
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(key)):
+            return None
+        return Principal(key_id=row.key_id, scope=parse_scope(row.scope))
+
+    async def list_keys(self) -> list[ApiKey]:
+        async with self._sessions() as session:
+            return list((await session.execute(select(ApiKey).order_by(col(ApiKey.created_at)))).scalars())
