@@ -1,6 +1,7 @@
 """Event contracts shared by every service: the envelope and the payloads."""
 
 from shared.events.envelope import Envelope, Event, new_envelope, parse_event
+from shared.events.feedback import FeedbackResult, NoticeAnswered, RejectionReason
 from shared.events.notices import NoticeIssued, NoticePerson
 from shared.events.records import (
     CaseRecord,
@@ -17,12 +18,15 @@ __all__ = [
     "Envelope",
     "Event",
     "EventKind",
+    "FeedbackResult",
+    "NoticeAnswered",
     "NoticeIssued",
     "NoticePerson",
     "Person",
     "RecordRouted",
     "RecordSubmitted",
     "Registration",
+    "RejectionReason",
     "Residence",
     "Route",
     "new_envelope",
