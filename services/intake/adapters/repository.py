@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.adapters.tables import OutboxRow, RecordRow
@@ -16,16 +16,19 @@ class RecordRepository:
         self._sessions = sessions
 
     async def add_with_event(self, row: RecordRow, envelope: Envelope, *, topic: str) -> None:
-        """The record and its event in one transaction: both are kept, or neither."""
-        outbox = OutboxRow(
-            topic=topic,
-            key=row.person_key,
-            envelope=envelope.model_dump(mode="json"),
-            created_at=datetime.now(UTC),
-        )
+        """The record and its event in one transaction: both are kept, or neither.
+
+        Core inserts rather than the ORM unit of work: this is intake's hot path.
+        """
+        outbox = {
+            "topic": topic,
+            "key": row.person_key,
+            "envelope": envelope.model_dump(mode="json"),
+            "created_at": datetime.now(UTC),
+        }
         async with self._sessions.begin() as session:
-            session.add(row)
-            session.add(outbox)
+            await session.execute(insert(RecordRow), [row.model_dump()])
+            await session.execute(insert(OutboxRow), [outbox])
 
     async def get(self, record_id: str) -> RecordRow | None:
         async with self._sessions() as session:
