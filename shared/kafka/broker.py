@@ -21,6 +21,9 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         logger=logging.getLogger(f"popflow.{service}.kafka"),
+        # FastStream's per-message "Received/Processed" lines only at DEBUG: handlers log
+        # one line per handled event themselves, with the event's context bound
+        log_level=logging.DEBUG,
     )
 
 
