@@ -11,9 +11,10 @@ from dataclasses import dataclass
 RECORDS_SUBMITTED = "records.submitted"
 RECORDS_ROUTED = "records.routed"
 NOTICES_ISSUED = "notices.issued"
+NOTICES_ANSWERED = "notices.answered"
 DEAD_LETTER = "deadletter"
 
-ALL_TOPICS = (RECORDS_SUBMITTED, RECORDS_ROUTED, NOTICES_ISSUED, DEAD_LETTER)
+ALL_TOPICS = (RECORDS_SUBMITTED, RECORDS_ROUTED, NOTICES_ISSUED, NOTICES_ANSWERED, DEAD_LETTER)
 
 
 @dataclass(frozen=True, slots=True)

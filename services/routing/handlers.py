@@ -25,6 +25,7 @@ from shared.events import (
     Envelope,
     Event,
     NoticeIssued,
+    NoticeKind,
     NoticePerson,
     RecordRouted,
     RecordSubmitted,
@@ -86,6 +87,7 @@ class RecordRouter:
                     residence_address=record.residence.address,
                 ),
                 issued_at=now,
+                kind=NoticeKind.TRANSFER,
             )
             await self._emit(notice, envelope, key)
         return RoutedRecord(

@@ -1,7 +1,8 @@
 """Event contracts shared by every service: the envelope and the payloads."""
 
 from shared.events.envelope import Envelope, Event, new_envelope, parse_event
-from shared.events.notices import NoticeIssued, NoticePerson
+from shared.events.feedback import FeedbackResult, NoticeAnswered, RejectionReason
+from shared.events.notices import NoticeIssued, NoticeKind, NoticePerson
 from shared.events.records import (
     CaseRecord,
     EventKind,
@@ -17,12 +18,16 @@ __all__ = [
     "Envelope",
     "Event",
     "EventKind",
+    "FeedbackResult",
+    "NoticeAnswered",
     "NoticeIssued",
+    "NoticeKind",
     "NoticePerson",
     "Person",
     "RecordRouted",
     "RecordSubmitted",
     "Registration",
+    "RejectionReason",
     "Residence",
     "Route",
     "new_envelope",
