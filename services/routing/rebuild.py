@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
 from services.routing.adapters.clock import SystemClock
 from services.routing.adapters.emitter import DiscardingEmitter
+from services.routing.adapters.replay import messages_to_end
 from services.routing.adapters.tables import RoutedRecord
 from services.routing.bootstrap import MIGRATIONS, build_context
 from services.routing.service_layer.answers import AnswerHandler
@@ -66,29 +66,11 @@ async def rebuild(settings: RoutingSettings, *, into: str) -> dict[str, Replayed
 
 async def replay(servers: str, topic: str, handler: Handler) -> Replayed:
     """Every message of `topic` from offset 0 to the end as it was when the replay began."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, group_id=None)
-    await consumer.start()
     counts = Replayed()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
-        consumer.assign(partitions)
-        end = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            for tp, messages in batches.items():
-                for message in messages:
-                    if message.offset < end[tp]:
-                        await _apply(handler, message.value, counts)
-    finally:
-        await consumer.stop()
+    async for value in messages_to_end(servers, topic):
+        await _apply(handler, value, counts)
     log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)
     return counts
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer.topics()  # refreshes the metadata
-    return set(consumer.partitions_for_topic(topic) or ())
 
 
 async def _apply(handler: Handler, raw: bytes, counts: Replayed) -> None:
