@@ -81,6 +81,8 @@ def test_cross_street_notifies_the_residence_street() -> None:
 def test_inter_district_goes_through_both_bureaus(residence: str, bureau: str, endpoint: str) -> None:
     step = open_case(case(residence), RECIPIENTS)
     assert sent(step) == [(NoticeKind.TRANSFER, "440111", None), (NoticeKind.FORWARD, bureau, endpoint)]
+    # the reporting bureau is informed; the residence bureau is the one asked to verify (and reminded)
+    assert [n.awaits_answer for n in step.notices] == [False, True]
 
 
 def test_a_served_residence_district_is_reached_directly() -> None:

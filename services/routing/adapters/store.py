@@ -127,6 +127,7 @@ def planned_from(row: NoticeRow) -> PlannedNotice:
         recipient=Recipient(row.recipient_code, endpoint),
         sender=row.sender_code,
         reason=row.reason,
+        awaits_answer=row.awaits_answer,
     )
 
 

@@ -10,9 +10,6 @@ from shared.events import NoticeKind
 
 NOTICE_NAMESPACE = uuid.UUID("6f1c2a8e-5d0b-4b9a-9a57-1e0c6f3d2b10")
 
-# notices that ask the recipient to verify the person, and so are reminded and escalated
-AWAITING_ANSWER = frozenset({NoticeKind.TRANSFER, NoticeKind.FORWARD})
-
 
 @dataclass(frozen=True, slots=True)
 class PlannedNotice:
@@ -23,10 +20,8 @@ class PlannedNotice:
     recipient: Recipient
     sender: str  # the office told when the recipient rejects the notice
     reason: str
-
-    @property
-    def awaits_answer(self) -> bool:
-        return self.kind in AWAITING_ANSWER
+    # asks the recipient to verify the person: reminded and escalated until answered
+    awaits_answer: bool = False
 
 
 def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: NoticeKind) -> str:
@@ -36,7 +31,14 @@ def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: N
 
 
 def plan(
-    *, record_id: str, case_version: int, kind: NoticeKind, recipient: Recipient, sender: str, reason: str
+    *,
+    record_id: str,
+    case_version: int,
+    kind: NoticeKind,
+    recipient: Recipient,
+    sender: str,
+    reason: str,
+    awaits_answer: bool = False,
 ) -> PlannedNotice:
     return PlannedNotice(
         notice_id=notice_id(record_id=record_id, case_version=case_version, recipient_code=recipient.code, kind=kind),
@@ -46,4 +48,5 @@ def plan(
         recipient=recipient,
         sender=sender,
         reason=reason,
+        awaits_answer=awaits_answer,
     )

@@ -44,7 +44,7 @@ def route_notices(case: Case, recipients: Recipients) -> Step:
     if case.route is Route.CROSS_STREET:
         residence = recipients.for_code(case.residence_street)
         reason = "person lives in your street; please verify"
-        notices.append(_notice(case, NoticeKind.TRANSFER, residence, case.reporting_street, reason))
+        notices.append(_notice(case, NoticeKind.TRANSFER, residence, case.reporting_street, reason, awaits=True))
     elif case.route is Route.INTER_DISTRICT:
         reporting_bureau = district_of(case.reporting_street)
         reason = "case for another district; forwarded to the residence district's bureau"
@@ -53,7 +53,14 @@ def route_notices(case: Case, recipients: Recipients) -> Step:
         )
         reason = "person lives in your district; please pass to the street and verify"
         notices.append(
-            _notice(case, NoticeKind.FORWARD, recipients.bureau_of(case.residence_street), reporting_bureau, reason)
+            _notice(
+                case,
+                NoticeKind.FORWARD,
+                recipients.bureau_of(case.residence_street),
+                reporting_bureau,
+                reason,
+                awaits=True,
+            )
         )
     status = CaseStatus.OPEN if any(n.awaits_answer for n in notices) else CaseStatus.FILED
     return Step(case.with_status(status), notices, routed=True)
@@ -73,7 +80,7 @@ def answer(
     case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, directory: DivisionDirectory
 ) -> Step:
     """The next step of a case once `answered` (a notice of it) got `feedback`."""
-    if answered.kind not in (NoticeKind.TRANSFER, NoticeKind.FORWARD):
+    if not answered.awaits_answer:
         # answers to informational notices only matter when they refuse them
         rejected = feedback.result is Result.REJECTED
         return Step(case, [_rejection(case, answered, feedback, recipients)] if rejected else [])
@@ -154,7 +161,9 @@ def _rejection(case: Case, answered: PlannedNotice, feedback: NoticeAnswered, re
     )
 
 
-def _notice(case: Case, kind: NoticeKind, recipient: Recipient, sender: str, reason: str) -> PlannedNotice:
+def _notice(
+    case: Case, kind: NoticeKind, recipient: Recipient, sender: str, reason: str, *, awaits: bool = False
+) -> PlannedNotice:
     return plan(
         record_id=case.record_id,
         case_version=case.version,
@@ -162,6 +171,7 @@ def _notice(case: Case, kind: NoticeKind, recipient: Recipient, sender: str, rea
         recipient=recipient,
         sender=sender,
         reason=reason,
+        awaits_answer=awaits,
     )
 
 
