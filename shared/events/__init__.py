@@ -11,6 +11,7 @@ from shared.events.records import (
     Registration,
     Residence,
 )
+from shared.events.rejections import RecordRejected
 from shared.events.routing import RecordRouted, Route
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "NoticeIssued",
     "NoticePerson",
     "Person",
+    "RecordRejected",
     "RecordRouted",
     "RecordSubmitted",
     "Registration",
