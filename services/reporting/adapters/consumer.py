@@ -147,9 +147,11 @@ async def replay(
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # refreshes the cluster metadata
+    # consumer.topics() fetches the same metadata but returns only the names;
+    # the partitions come from the cluster object it builds.
+    cluster = await consumer._client.fetch_all_metadata()
     return [
         TopicPartition(topic, number)
         for topic in topics
-        for number in sorted(consumer.partitions_for_topic(topic) or ())
+        for number in sorted(cluster.partitions_for_topic(topic) or ())
     ]
