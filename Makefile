@@ -21,6 +21,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## virtualenv with the locked packages
 	bash deploy/kafka/fetch.sh >/dev/null
+	bash deploy/chromium.sh >/dev/null
 
 run: install ## Kafka + PostgreSQL + the four services, in the foreground (Ctrl-C stops all)
 	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))

@@ -41,8 +41,8 @@ def dashboard_router(
         return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
 
     @router.get("/login")
-    async def login_form() -> HTMLResponse:
-        return page("login.html", error=None)
+    async def login_form(next: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
+        return page("login.html", error=None, next=next)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
@@ -50,8 +50,9 @@ def dashboard_router(
         key = (form.get("key") or [""])[0].strip()
         principal = await keys.authenticate(key) if key else None
         if principal is None or not principal.is_bureau:
-            return page("login.html", status=401, error="这个密钥无效，或不是区局（district）密钥。")
-        target = "/dashboard" + (f"?{urlencode({'district': principal.scope.code})}" if principal.scope.code else "")
+            error = "这个密钥无效，或不是区局（district）密钥。"
+            return page("login.html", status=401, error=error, next=(form.get("next") or [""])[0])
+        target = _next_page(form, principal)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, key, httponly=True, samesite="lax", secure=secure_cookie, path="/")
         return response
@@ -71,7 +72,8 @@ def dashboard_router(
         key = key_of(request)
         principal = await keys.authenticate(key) if key else None
         if principal is None:
-            return RedirectResponse("/dashboard/login", status_code=303)
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/dashboard/login?{urlencode({'next': wanted})}", status_code=303)
         district = district or principal.scope.code
         if not district:
             raise HTTPException(422, "Give the district, e.g. ?district=440111.")
@@ -84,6 +86,14 @@ def dashboard_router(
         return page("dashboard.html", **context)
 
     return router
+
+
+def _next_page(form: dict[str, list[str]], principal: Principal) -> str:
+    """Where to go after logging in: a dashboard page asked for, else the key's own district."""
+    wanted = (form.get("next") or [""])[0]
+    if wanted.startswith("/dashboard") and not wanted.startswith("/dashboard/login"):
+        return wanted  # a path on this site only: never an open redirect
+    return "/dashboard" + (f"?{urlencode({'district': principal.scope.code})}" if principal.scope.code else "")
 
 
 def _require_district_key(principal: Principal, district: str) -> None:
