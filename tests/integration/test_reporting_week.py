@@ -86,55 +86,6 @@ async def folded(harness: Harness, headers: dict[str, str]) -> dict[str, Any]:
     return await eventually(probe)  # type: ignore[no-any-return]
 
 
-def figures(**nonzero: int) -> dict[str, int]:
-    values = {name: 0 for name, _ in FIGURES}
-    values.update({name.replace("__", "-"): value for name, value in nonzero.items()})
-    return values
-
-
-TONGDE_W08 = figures(
-    new_inflow=2,
-    verification=1,
-    change=1,
-    outflow=1,
-    certificate_valid=1,
-    certificate_expired=1,
-    certificate_missing=1,
-    sent_cross__street=1,
-    sent_inter__district=1,
-    received_cross__street=1,
-    rejected_at_intake=1,
-    target_population=1,
-)
-XINSHI_W08 = figures(
-    new_inflow=1,
-    certificate_invalid=1,
-    sent_cross__street=1,
-    received_cross__street=1,
-    unanswered_3_to_7_days=1,
-    unanswered_over_7_days=1,
-)
-BAIYUN_W08 = figures(
-    new_inflow=3,
-    verification=1,
-    change=1,
-    outflow=1,
-    certificate_valid=1,
-    certificate_expired=1,
-    certificate_missing=1,
-    certificate_invalid=1,
-    sent_cross__street=2,
-    sent_inter__district=1,
-    received_cross__street=2,
-    received_inter__district=1,
-    unanswered_under_3_days=1,
-    unanswered_3_to_7_days=1,
-    unanswered_over_7_days=1,
-    rejected_at_intake=1,
-    target_population=1,
-)
-
-
 async def test_campaign_plan_and_key_areas(harness: Harness) -> None:
     street = await harness.key(f"street:{TONGDE}")
     campaign_id = harness.notes["campaign_id"]
@@ -172,7 +123,7 @@ async def test_campaign_plan_and_key_areas(harness: Harness) -> None:
 async def test_weekly_figures_of_streets_and_district(harness: Harness) -> None:
     bureau = await harness.key("district:440111")
     district = await folded(harness, bureau)
-    assert district["figures"] == BAIYUN_W08
+    assert district["figures"] == week.BAIYUN_W08
     assert district["records"] == 6
     assert district["entry_delay"] == {"count": 6, "median_hours": 1.0, "p90_hours": 6.0}
     assert district["revision"] == {"revised": False, "revised_at": None}
@@ -180,12 +131,12 @@ async def test_weekly_figures_of_streets_and_district(harness: Harness) -> None:
     assert district["campaign"]["canvassed_areas"] == 1
     by_street = {s["code"]: s for s in district["streets"]}
     assert set(by_street) == {TONGDE, XINSHI}
-    assert by_street[TONGDE]["figures"] == TONGDE_W08
-    assert by_street[XINSHI]["figures"] == XINSHI_W08
+    assert by_street[TONGDE]["figures"] == week.TONGDE_W08
+    assert by_street[XINSHI]["figures"] == week.XINSHI_W08
     assert by_street[TONGDE]["name"] == "同德街道"
 
     tongde = await weekly(harness, await harness.key(f"street:{TONGDE}"), street=TONGDE, week=W08)
-    assert tongde["figures"] == TONGDE_W08
+    assert tongde["figures"] == week.TONGDE_W08
     assert tongde["records"] == 5
     assert tongde["routes"] == {"same-district": 1, "cross-street": 1, "inter-district": 1}
     assert tongde["entry_delay"] == {"count": 5, "median_hours": 2.0, "p90_hours": 6.0}

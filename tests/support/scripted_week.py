@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from services.reporting.domain.figures import FIGURES
 from tests.support.records import FURONG, TONGDE, WUSHAN, XINSHI, id_number
 from tests.support.reporting import Harness
 
@@ -230,3 +231,53 @@ def is_current_contract(payload: dict[str, Any]) -> bool:
         and record["person"].keys() == {"id_number", "name"}
         and record["residence"].keys() == {"street", "address"}
     )
+
+
+# The expected figures of W08 at its cut-off, worked by hand from the script above.
+def figures(**nonzero: int) -> dict[str, int]:
+    values = {name: 0 for name, _ in FIGURES}
+    values.update({name.replace("__", "-"): value for name, value in nonzero.items()})
+    return values
+
+
+TONGDE_W08 = figures(
+    new_inflow=2,
+    verification=1,
+    change=1,
+    outflow=1,
+    certificate_valid=1,
+    certificate_expired=1,
+    certificate_missing=1,
+    sent_cross__street=1,
+    sent_inter__district=1,
+    received_cross__street=1,
+    rejected_at_intake=1,
+    target_population=1,
+)
+XINSHI_W08 = figures(
+    new_inflow=1,
+    certificate_invalid=1,
+    sent_cross__street=1,
+    received_cross__street=1,
+    unanswered_3_to_7_days=1,
+    unanswered_over_7_days=1,
+)
+BAIYUN_W08 = figures(
+    new_inflow=3,
+    verification=1,
+    change=1,
+    outflow=1,
+    certificate_valid=1,
+    certificate_expired=1,
+    certificate_missing=1,
+    certificate_invalid=1,
+    sent_cross__street=2,
+    sent_inter__district=1,
+    received_cross__street=2,
+    received_inter__district=1,
+    unanswered_under_3_days=1,
+    unanswered_3_to_7_days=1,
+    unanswered_over_7_days=1,
+    rejected_at_intake=1,
+    target_population=1,
+)

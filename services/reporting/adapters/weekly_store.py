@@ -76,7 +76,9 @@ class WeeklyStore:
     def _delay_seconds(self) -> Any:
         if self._engine.dialect.name == "postgresql":
             return sa.extract("epoch", records.c.received_at - records.c.observed_at)
-        return (sa.func.julianday(records.c.received_at) - sa.func.julianday(records.c.observed_at)) * 86400.0
+        # julianday is a float of days: round away its representation error (to the millisecond)
+        days = sa.func.julianday(records.c.received_at) - sa.func.julianday(records.c.observed_at)
+        return sa.func.round(days * 86400.0, 3)
 
     async def _rows(self, query: Any) -> list[Any]:
         async with self._engine.connect() as connection:
