@@ -7,9 +7,11 @@ committed, so a crash re-delivers at most the batches in flight, and the
 upserts (see fold.py) make the re-delivery change nothing. A database error
 is retried with a pause until it succeeds (the batch is held, never
 skipped); an unreadable message is sent to the dead-letter topic with the
-reason and the batch goes on. Batching, rather than one FastStream handler
-per message, is what lets a replay fold hundreds of thousands of events in
-seconds.
+reason and the batch goes on. While one batch is written, the next is
+fetched and decoded; its offsets are committed only after its own write.
+Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
+handler per message, is what lets the fold keep up with a replay of
+hundreds of thousands of events.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
-from services.reporting.adapters.decoding import Decoder
+from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 
 log = structlog.get_logger(__name__)
@@ -66,29 +68,41 @@ class FoldConsumer:
         )
         await _start(consumer)
         log.info("fold started", topics=len(self._topics))
+        in_flight: tuple[asyncio.Task[None], dict[Any, int]] | None = None
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_max)
-                if not batches:
-                    continue
-                await self.apply([m for messages in batches.values() for m in messages])
-                offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
-                try:
-                    await consumer.commit(offsets)
-                except CommitFailedError:
-                    # A rebalance took the partitions; their new owner re-reads, harmlessly.
-                    log.warning("offset commit lost to a rebalance")
+                # Decoding this batch (CPU, here) overlaps with writing the previous one (the database).
+                decoded = await self.decode([m for ms in batches.values() for m in ms]) if batches else None
+                if in_flight is not None:
+                    await in_flight[0]
+                    await _commit(consumer, in_flight[1])
+                    in_flight = None
+                if decoded is not None:
+                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+                    in_flight = (asyncio.create_task(self.write(decoded)), offsets)
         finally:
+            if in_flight is not None:
+                in_flight[0].cancel()
             await consumer.stop()
 
     async def apply(self, messages: Sequence[Any]) -> None:
+        """Decode and write one batch (the replay's path)."""
+        await self.write(await self.decode(messages))
+
+    async def decode(self, messages: Sequence[Any]) -> Decoded:
         decoded = self._decoder.decode(messages)
+        decoded.read = len(messages)
         for message, why in decoded.unreadable:
             log.error("message dead-lettered", topic=message.topic, offset=message.offset, error=why)
             await self._dead_letter(
                 bytes(message.value),
                 {"error": why, "source_topic": message.topic, "source_offset": str(message.offset)},
             )
+        return decoded
+
+    async def write(self, decoded: Decoded) -> None:
+        """Write until it succeeds: a batch is held, never skipped."""
         while True:
             try:
                 await self._writer.write(decoded.batch)
@@ -96,7 +110,15 @@ class FoldConsumer:
             except Exception as error:
                 log.warning("fold write failed, will retry", error=type(error).__name__)
                 await asyncio.sleep(self._retry_pause_s)
-        self.folded += len(messages)
+        self.folded += decoded.read
+
+
+async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except CommitFailedError:
+        # A rebalance took the partitions; their new owner re-reads them, harmlessly.
+        log.warning("offset commit lost to a rebalance")
 
 
 async def _start(consumer: AIOKafkaConsumer) -> None:

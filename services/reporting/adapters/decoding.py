@@ -24,6 +24,7 @@ class Decoded:
     batch: FoldBatch = field(default_factory=FoldBatch)
     unreadable: list[tuple[Any, str]] = field(default_factory=list)  # (message, why)
     ignored: int = 0
+    read: int = 0  # messages behind the batch, readable or not
 
 
 class Decoder:

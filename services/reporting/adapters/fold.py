@@ -1,5 +1,7 @@
 """Writes a batch of facts in one transaction, idempotently.
 
+On PostgreSQL the batch is COPied into temporary tables and upserted from
+there (pg_fold.py); the statements below are the portable form (SQLite).
 Every write is an upsert keyed by the fact's natural id (record id, notice
 id, the rejection's event id) that sets what the event carries, so applying
 an event twice, or the events of a record in any order, leaves the same
@@ -18,6 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.pg_fold import (
+    ANSWERED_COLUMNS,
+    ISSUED_COLUMNS,
+    RECORD_FACT_COLUMNS,
+    REJECTION_COLUMNS,
+    ROUTED_COLUMNS,
+    copy_and_upsert,
+)
 from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.facts import NoticeFact, RecordFact, RejectionFact, RoutedFact
 
@@ -54,6 +64,9 @@ class FactWriter:
 
     async def write(self, batch: FoldBatch) -> None:
         async with self._engine.begin() as connection:
+            if self._dialect == "postgresql":
+                await copy_and_upsert(connection, _rows_in_stage_order(batch))
+                return
             for statement, rows in self._statements(batch):
                 if rows:
                     await connection.execute(statement, rows)
@@ -120,3 +133,18 @@ def _issued_row(fact: NoticeFact) -> dict[str, Any]:
     row.pop("answered_at")
     row.pop("answer")
     return row
+
+
+def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
+    def pick(fact: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(getattr(fact, column) for column in columns)
+
+    # A record submitted and routed within one batch is written once, with its route.
+    routes = {record_id: fact.route for record_id, fact in batch.routed.items() if record_id in batch.submitted}
+    return [
+        [(*pick(f, RECORD_FACT_COLUMNS), routes.get(f.record_id)) for f in batch.submitted.values()],
+        [pick(f, ROUTED_COLUMNS) for f in batch.routed.values() if f.record_id not in routes],
+        [pick(f, ISSUED_COLUMNS) for f in batch.issued.values()],
+        [pick(f, ANSWERED_COLUMNS) for f in batch.answered.values()],
+        [pick(f, REJECTION_COLUMNS) for f in batch.rejected.values()],
+    ]
