@@ -46,7 +46,6 @@ from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS
-from services.reporting.clock import SystemClock
 from services.reporting.domain.tables import weekly_sheet
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.reports import ReportService
@@ -216,14 +215,39 @@ async def bulk_load(store_url: str, count: int, rng: random.Random) -> None:
             if street != residence and n % 3 == 0:
                 answered = received + timedelta(days=rng.randrange(1, 12)) if n % 2 else None
                 week = CALENDAR.week_of(received)
-                notices.append(
-                    (str(uuid.uuid4()), record_id, residence, "cross-street", received, week, answered, None)
+                notice = (
+                    str(uuid.uuid4()),
+                    record_id,
+                    residence,
+                    "cross-street",
+                    received,
+                    week,
+                    answered,
+                    None,
+                    street,
                 )
+                notices.append(notice)
+        # Facts arrive in time order in production, so a week's rows lie together: load them so.
+        records.sort(key=lambda row: row[6])
+        notices.sort(key=lambda row: row[4])
         await connection.copy_records_to_table("report_records", records=records, columns=RECORD_COLUMNS)
         await connection.copy_records_to_table("report_notices", records=notices)
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
+
+
+class FixedClock:
+    """The day after the reported week: the week is closed, notices age up to its cut-off."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep_until(self, moment: datetime) -> None:
+        raise NotImplementedError
 
 
 async def median_ms(action: Callable[[], Awaitable[object]], runs: int = 5) -> float:
@@ -244,7 +268,7 @@ async def report_times(store_url: str) -> tuple[float, float, int]:
         campaigns=CampaignStore(engine),
         calendar=CALENDAR,
         directory=load_directory(),
-        clock=SystemClock(),
+        clock=FixedClock(WEEK_END + timedelta(days=1)),
         answer_target=timedelta(days=7),
     )
 

@@ -61,7 +61,7 @@ class ReportService:
         """The report of a street (9 digits) or a district (6 digits); ValueError for a bad week."""
         week = self.calendar.bounds(week_name)
         campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
-        rows = await self.weekly_store.street_weeks(
+        rows, total_delay = await self.weekly_store.street_weeks(
             week,
             code,
             as_of=self.as_of(week),
@@ -77,7 +77,9 @@ class ReportService:
             street_rows = [row for street, row in sorted(rows.items()) if len(street) == 9]
             bureau = rows.get(code) or StreetWeek(code=code)
             names = {street: self.name(street) for street in [code, *rows]}
-            body = district_report(week, code, street_rows, bureau, names=names, as_of=self.as_of(week))
+            body = district_report(
+                week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
+            )
             streets = body["streets"]
         await self._add_signoffs(week, code, streets)
         if len(code) == 6:

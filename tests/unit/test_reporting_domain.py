@@ -10,7 +10,7 @@ import pytest
 from services.reporting.dashboard.chart import trend_svg
 from services.reporting.domain.campaign import TargetPopulation, week_of_day
 from services.reporting.domain.facts import UnreadableEvent, record_fact
-from services.reporting.domain.figures import entry_delay, percentile, unanswered_age
+from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
 from services.reporting.domain.quality import missing_fields
 from services.reporting.domain.signoff import Decision, SignoffRefused, on_time, review, submit
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
@@ -30,8 +30,9 @@ def test_nearest_rank_percentile(values: list[float], q: float, expected: float 
 
 
 def test_entry_delay_in_hours() -> None:
-    assert entry_delay([30, 3600, 7200, 7200, 21600]) == {"count": 5, "median_hours": 2.0, "p90_hours": 6.0}
-    assert entry_delay([]) == {"count": 0, "median_hours": None, "p90_hours": None}
+    summary = delay_summary([30, 3600, 7200, 7200, 21600])
+    assert entry_delay(summary) == {"count": 5, "median_hours": 2.0, "p90_hours": 6.0}
+    assert entry_delay(delay_summary([])) == {"count": 0, "median_hours": None, "p90_hours": None}
 
 
 @pytest.mark.parametrize(

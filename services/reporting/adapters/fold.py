@@ -51,6 +51,23 @@ class FoldBatch:
         return sum(len(part) for part in parts)
 
 
+# A notice's sender is the street that reported its record; the record may be
+# folded before or after the notice, so each batch fills in what it can.
+SENDERS = (
+    sa.update(notices)
+    .where(
+        notices.c.sender_street.is_(None),
+        notices.c.record_id.is_not(None),
+        sa.exists().where(records.c.record_id == notices.c.record_id),
+    )
+    .values(
+        sender_street=sa.select(records.c.reporting_street)
+        .where(records.c.record_id == notices.c.record_id)
+        .scalar_subquery()
+    )
+)
+
+
 class FactWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -66,10 +83,11 @@ class FactWriter:
         async with self._engine.begin() as connection:
             if self._dialect == "postgresql":
                 await copy_and_upsert(connection, _rows_in_stage_order(batch))
-                return
-            for statement, rows in self._statements(batch):
-                if rows:
-                    await connection.execute(statement, rows)
+            else:
+                for statement, rows in self._statements(batch):
+                    if rows:
+                        await connection.execute(statement, rows)
+            await connection.execute(SENDERS)
 
     def _statements(self, batch: FoldBatch) -> list[tuple[Any, list[dict[str, Any]]]]:
         submitted = self._insert(records)

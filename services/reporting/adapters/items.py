@@ -41,10 +41,8 @@ def figure_query(
             raise UnknownFigure("no campaign runs in this week, so there is no target population")
         return by_record.where(in_week, target_condition(target, on))
     if kind == "sent" and rest in NOTICE_ROUTES:
-        return (
-            sa.select(notices.c.record_id, records.c.reporting_street)
-            .select_from(notices.join(records, records.c.record_id == notices.c.record_id))
-            .where(notices.c.week == week.name, within(records.c.reporting_street, code), notices.c.route == rest)
+        return sa.select(notices.c.record_id, notices.c.sender_street).where(
+            notices.c.week == week.name, within(notices.c.sender_street, code), notices.c.route == rest
         )
     if kind == "received" and rest in NOTICE_ROUTES:
         return sa.select(notices.c.record_id, notices.c.recipient_code).where(

@@ -48,6 +48,8 @@ notices = sa.Table(
     sa.Column("week", sa.String(8)),
     sa.Column("answered_at", TS),
     sa.Column("answer", sa.String(20)),
+    # the street that reported the notice's record, copied from report_records by the fold
+    sa.Column("sender_street", sa.String(9)),
 )
 
 rejections = sa.Table(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.campaign import TargetPopulation
-from services.reporting.domain.figures import RECORD_ROUTES, unanswered_bounds
+from services.reporting.domain.figures import RECORD_ROUTES, DelaySummary, unanswered_bounds
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
 
@@ -86,8 +86,11 @@ class WeeklyStore:
 
     async def street_weeks(
         self, week: ReportWeek, code: str, *, as_of: datetime, target: TargetPopulation | None, on: date
-    ) -> dict[str, StreetWeek]:
-        """{street or bureau code: its counts}; a bureau code (6 digits) holds notices addressed to the bureau."""
+    ) -> tuple[dict[str, StreetWeek], DelaySummary | None]:
+        """{street or bureau code: its counts}, and the entry-delay summary of all of `code` (None: compute it).
+
+        A bureau code (6 digits) holds the notices addressed to the bureau itself.
+        """
         rows: dict[str, StreetWeek] = {}
 
         def row(street: str) -> StreetWeek:
@@ -120,7 +123,7 @@ class WeeklyStore:
             .group_by(rejections.c.reporting_street)
         ):
             row(street).figures["rejected_at_intake"] += count
-        await self._delays_and_revisions(week, in_week, row)
+        total_delay = await self._delays_and_revisions(week, in_week, row)
         if target is not None:
             for street, count in await self._rows(
                 sa.select(records.c.reporting_street, sa.func.count())
@@ -128,14 +131,13 @@ class WeeklyStore:
                 .group_by(records.c.reporting_street)
             ):
                 row(street).figures["target_population"] += count
-        return rows
+        return rows, total_delay
 
     async def _notices(self, week: ReportWeek, code: str, as_of: datetime, row: Any) -> None:
         sent = (
-            sa.select(records.c.reporting_street, notices.c.route, sa.func.count())
-            .select_from(notices.join(records, records.c.record_id == notices.c.record_id))
-            .where(notices.c.week == week.name, within(records.c.reporting_street, code))
-            .group_by(records.c.reporting_street, notices.c.route)
+            sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
+            .where(notices.c.week == week.name, within(notices.c.sender_street, code))
+            .group_by(notices.c.sender_street, notices.c.route)
         )
         for street, route, count in await self._rows(sent):
             row(street).figures[f"sent_{route}"] += count
@@ -155,19 +157,41 @@ class WeeklyStore:
         for recipient, bucket, count in await self._rows(unanswered):
             row(recipient).figures[f"unanswered_{bucket}"] += count
 
-    async def _delays_and_revisions(self, week: ReportWeek, in_week: Any, row: Any) -> None:
-        delays = sa.select(records.c.reporting_street, self._delay_seconds()).where(
-            in_week, records.c.received_at.is_not(None)
+    async def _delays_and_revisions(self, week: ReportWeek, in_week: Any, row: Any) -> DelaySummary | None:
+        """Entry delays and the latest late arrival (received after the cut-off) per street."""
+        late = sa.func.max(sa.case((records.c.received_at >= utc(week.ends_at), records.c.received_at)))
+        received = sa.and_(in_week, records.c.received_at.is_not(None))
+        if self._engine.dialect.name != "postgresql":
+            for street, seconds in await self._rows(
+                sa.select(records.c.reporting_street, self._delay_seconds()).where(received)
+            ):
+                row(street).delays_s.append(float(seconds))
+            query = sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street)
+            for street, latest in await self._rows(query):
+                row(street).late_at = utc(latest) if latest else None
+            return None
+        # PostgreSQL summarises in place (percentile_disc is the nearest rank), per street and,
+        # through ROLLUP, for all of them: no delay leaves the database.
+        delay = self._delay_seconds()
+        query = (
+            sa.select(
+                records.c.reporting_street,
+                sa.func.count(),
+                sa.func.percentile_disc(0.5).within_group(delay),
+                sa.func.percentile_disc(0.9).within_group(delay),
+                late,
+            )
+            .where(received)
+            .group_by(sa.func.rollup(records.c.reporting_street))
         )
-        for street, seconds in await self._rows(delays):
-            row(street).delays_s.append(float(seconds))
-        late = (
-            sa.select(records.c.reporting_street, sa.func.max(records.c.received_at))
-            .where(in_week, records.c.received_at >= utc(week.ends_at))
-            .group_by(records.c.reporting_street)
-        )
-        for street, latest in await self._rows(late):
-            row(street).late_at = utc(latest)
+        total: DelaySummary | None = (0, None, None)
+        for street, count, median, p90, latest in await self._rows(query):
+            if street is None:
+                total = (count, median, p90)
+                continue
+            row(street).delay = (count, median, p90)
+            row(street).late_at = utc(latest) if latest else None
+        return total
 
     async def received_after(self, week: ReportWeek, street: str, moment: datetime) -> list[str]:
         """Record ids counted in a street's week that arrived after `moment` (its sign-off)."""

@@ -50,17 +50,25 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def entry_delay(seconds: Sequence[float]) -> dict[str, float | int | None]:
-    """Median and 90th percentile of received-minus-observed, in hours (two decimals)."""
+DelaySummary = tuple[int, float | None, float | None]  # (count, median s, 90th percentile s)
+
+
+def delay_summary(seconds: Sequence[float]) -> DelaySummary:
+    return len(seconds), percentile(seconds, 50), percentile(seconds, 90)
+
+
+def entry_delay(summary: DelaySummary) -> dict[str, float | int | None]:
+    """Median and 90th percentile of received-minus-observed, in hours (two decimals).
+
+    The database may compute the summary itself (PostgreSQL's percentile_disc
+    is this nearest-rank percentile); otherwise delay_summary does.
+    """
 
     def hours(value: float | None) -> float | None:
-        return None if value is None else round(value / 3600, 2)
+        return None if value is None else round(float(value) / 3600, 2)
 
-    return {
-        "count": len(seconds),
-        "median_hours": hours(percentile(seconds, 50)),
-        "p90_hours": hours(percentile(seconds, 90)),
-    }
+    count, median, p90 = summary
+    return {"count": count, "median_hours": hours(median), "p90_hours": hours(p90)}
 
 
 def unanswered_bounds(as_of: datetime) -> tuple[datetime, datetime]:

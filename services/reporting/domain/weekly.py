@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.reporting.domain.figures import FIGURE_NAMES, RECORD_ROUTES, entry_delay
+from services.reporting.domain.figures import FIGURE_NAMES, RECORD_ROUTES, DelaySummary, delay_summary, entry_delay
 from services.reporting.domain.weeks import ReportWeek
 
 
@@ -25,6 +25,7 @@ class StreetWeek:
     routes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_ROUTES, 0))
     records: int = 0
     delays_s: list[float] = field(default_factory=list)
+    delay: DelaySummary | None = None  # when the store summarised the delays itself
     late_at: datetime | None = None
     after_signoff: int = 0
 
@@ -58,7 +59,7 @@ def street_report(week: ReportWeek, row: StreetWeek, *, name: str | None, as_of:
         "records": row.records,
         "routes": dict(row.routes),
         "figures": dict(row.figures),
-        "entry_delay": entry_delay(row.delays_s),
+        "entry_delay": entry_delay(row.delay or delay_summary(row.delays_s)),
         "revision": revision(row.late_at),
     }
 
@@ -71,9 +72,14 @@ def district_report(
     *,
     names: Mapping[str, str | None],
     as_of: datetime,
+    total_delay: DelaySummary | None = None,
 ) -> dict[str, Any]:
-    """The district's totals (its streets plus what was addressed to the bureau itself) and each street."""
-    total = StreetWeek(code=district)
+    """The district's totals (its streets plus what was addressed to the bureau itself) and each street.
+
+    Percentiles do not add up: when the store summarised the streets' delays,
+    it passes the district's own summary as `total_delay`.
+    """
+    total = StreetWeek(code=district, delay=total_delay)
     for row in [*streets, bureau]:
         total.absorb(row)
     body = street_report(week, total, name=names.get(district), as_of=as_of)

@@ -43,8 +43,17 @@ def upgrade() -> None:
         sa.Column("week", sa.String(8), nullable=True),
         sa.Column("answered_at", TS, nullable=True),
         sa.Column("answer", sa.String(20), nullable=True),
+        sa.Column("sender_street", sa.String(9), nullable=True),
     )
-    op.create_index("ix_report_notices_week", "report_notices", ["week"])
+    op.create_index("ix_report_notices_week", "report_notices", ["week", "sender_street"])
+    # notices whose record (hence sender) is not folded yet: the fold fills them in
+    op.create_index(
+        "ix_report_notices_no_sender",
+        "report_notices",
+        ["record_id"],
+        postgresql_where=sa.text("sender_street IS NULL"),
+        sqlite_where=sa.text("sender_street IS NULL"),
+    )
     op.create_index("ix_report_notices_recipient", "report_notices", ["recipient_code", "issued_at"])
     op.create_index("ix_report_notices_record", "report_notices", ["record_id"])
 
