@@ -208,7 +208,7 @@ async def bulk_load(store_url: str, count: int, rng: random.Random) -> None:
                 "same-district" if street == residence else "cross-street", received, residence,
                 rng.choice(("new_inflow", "verification", "change", "outflow")), f"{n % 700_000:064x}",
                 rng.choice(("male", "female")), date(1970, 1, 1) + timedelta(days=n % 15000),
-                rng.choice(("married", "single", None)), None,
+                rng.choice(("married", "unmarried", None)), None,
                 rng.choice(("valid", "expired", "missing", "invalid", None)), date(2027, 3, 1) + timedelta(days=n % 90),
                 rng.randrange(64), "field_canvass", "market",
             ))  # fmt: skip
@@ -286,6 +286,9 @@ async def report_times(store_url: str) -> tuple[float, float, int]:
 
 
 async def main(events_count: int, records_count: int) -> None:
+    missing = [name for name in ("KAFKA_BOOTSTRAP_SERVERS", "POPFLOW_TEST_PG_URL") if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(f"set {' and '.join(missing)} (Kafka brokers; a PostgreSQL URL that may create databases)")
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     admin_url = make_url(os.environ["POPFLOW_TEST_PG_URL"])
     run = f"bench{secrets.token_hex(3)}"

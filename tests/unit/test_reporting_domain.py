@@ -115,7 +115,7 @@ MARRIED_WOMEN_15_49 = TargetPopulation(
     [
         (date(1990, 3, 7), "female", "married", date(2027, 1, 15), True),
         (date(1990, 3, 7), "male", "married", date(2027, 1, 15), False),
-        (date(1990, 3, 7), "female", "single", date(2027, 1, 15), False),
+        (date(1990, 3, 7), "female", "unmarried", date(2027, 1, 15), False),
         (date(1990, 3, 7), "female", "married", date(2026, 12, 31), False),
         (date(1990, 3, 7), "female", "married", None, False),  # unknown never matches a criterion
         (date(2012, 2, 1), "female", "married", date(2027, 1, 15), True),  # 15 on the day

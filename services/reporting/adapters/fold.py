@@ -13,11 +13,10 @@ writes the same values again.
 from __future__ import annotations
 
 from collections.abc import Sized
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.pg_fold import (
@@ -28,7 +27,8 @@ from services.reporting.adapters.pg_fold import (
     ROUTED_COLUMNS,
     copy_and_upsert,
 )
-from services.reporting.adapters.tables import notices, records, rejections
+from services.reporting.adapters.portable_fold import portable_statements
+from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.facts import NoticeFact, RecordFact, RejectionFact, RoutedFact
 
 
@@ -73,84 +73,15 @@ class FactWriter:
         self._engine = engine
         self._dialect = engine.dialect.name
 
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
-
-    def _earliest(self, left: Any, right: Any) -> Any:
-        return (sa.func.least if self._dialect == "postgresql" else sa.func.min)(left, right)
-
     async def write(self, batch: FoldBatch) -> None:
         async with self._engine.begin() as connection:
             if self._dialect == "postgresql":
                 await copy_and_upsert(connection, _rows_in_stage_order(batch))
             else:
-                for statement, rows in self._statements(batch):
+                for statement, rows in portable_statements(batch):
                     if rows:
                         await connection.execute(statement, rows)
             await connection.execute(SENDERS)
-
-    def _statements(self, batch: FoldBatch) -> list[tuple[Any, list[dict[str, Any]]]]:
-        submitted = self._insert(records)
-        submitted_columns = [c for c in RecordFact.__slots__ if c != "record_id"]
-        routed = self._insert(records)
-        issued = self._insert(notices)
-        answered = self._insert(notices)
-        return [
-            (
-                submitted.on_conflict_do_update(
-                    index_elements=["record_id"],
-                    set_={**{c: submitted.excluded[c] for c in submitted_columns}, "submitted": True},
-                ),
-                [{**asdict(f), "submitted": True} for f in batch.submitted.values()],
-            ),
-            (
-                routed.on_conflict_do_update(index_elements=["record_id"], set_={"route": routed.excluded.route}),
-                [{**asdict(f), "submitted": False, "missing_mask": 0} for f in batch.routed.values()],
-            ),
-            (
-                issued.on_conflict_do_update(
-                    index_elements=["notice_id"],
-                    set_={c: issued.excluded[c] for c in ("record_id", "recipient_code", "route", "issued_at", "week")},
-                ),
-                [_issued_row(f) for f in batch.issued.values()],
-            ),
-            (
-                answered.on_conflict_do_update(
-                    index_elements=["notice_id"],
-                    set_={
-                        "answered_at": sa.func.coalesce(
-                            self._earliest(notices.c.answered_at, answered.excluded.answered_at),
-                            answered.excluded.answered_at,
-                        ),
-                        "answer": sa.case(
-                            (
-                                sa.or_(
-                                    notices.c.answered_at.is_(None),
-                                    answered.excluded.answered_at < notices.c.answered_at,
-                                ),
-                                answered.excluded.answer,
-                            ),
-                            else_=notices.c.answer,
-                        ),
-                    },
-                ),
-                [
-                    {"notice_id": f.notice_id, "answered_at": f.answered_at, "answer": f.answer}
-                    for f in batch.answered.values()
-                ],
-            ),
-            (
-                self._insert(rejections).on_conflict_do_nothing(index_elements=["rejection_id"]),
-                [asdict(f) for f in batch.rejected.values()],
-            ),
-        ]
-
-
-def _issued_row(fact: NoticeFact) -> dict[str, Any]:
-    row = asdict(fact)
-    row.pop("answered_at")
-    row.pop("answer")
-    return row
 
 
 def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:

@@ -123,8 +123,8 @@ def record_fact(payload: Mapping[str, Any], calendar: WeekCalendar, key_secret: 
         cert_result=_certificate_result(record),
         cert_valid_until=_day(_path(record, "certificate.valid_until")),
         missing_mask=_mask(optional),
-        source_kind=_path(record, "source.kind", "source_kind"),
-        key_area_kind=_path(record, "source.key_area_kind", "key_area_kind", "source.key_area.kind"),
+        source_kind=_path(record, "source_kind", "source.kind"),
+        key_area_kind=_path(record, "key_area", "key_area_kind", "source.key_area_kind"),
     )
 
 
