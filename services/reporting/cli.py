@@ -41,11 +41,6 @@ def rebuild(
     console.print(f"rebuilt: {read} events folded into the new store in {time.monotonic() - started:.1f} s")
 
 
-async def rebuild_store(settings: ReportingSettings, into: str, *, copy_decisions: bool = True) -> int:
-    """The rebuild itself, for the command and for tests; returns the events read."""
-    return await _rebuild(settings, into, copy_decisions)
-
-
 async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool) -> int:
     target = build_engine(into)
     broker = KafkaBroker(settings.kafka_bootstrap_servers)

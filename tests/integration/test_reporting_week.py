@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +21,9 @@ import pytest
 from openpyxl import load_workbook
 
 from services.reporting.bootstrap import create_app
-from services.reporting.cli import rebuild_store
 from services.reporting.domain.figures import FIGURES
 from services.reporting.domain.tables import SIGNOFF_LABELS, WEEKLY_HEADERS
+from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from tests.support import scripted_week as week
 from tests.support.infra import create_database, drop_database, unique_name
@@ -118,6 +120,25 @@ async def test_campaign_plan_and_key_areas(harness: Harness) -> None:
         json={"street": TONGDE, "areas": [{"kind": "other", "name": "x", "address": "y", "planned_on": "2027-02-22"}]},
     )
     assert other.status_code == 403
+
+
+async def test_campaign_result_per_street(harness: Harness) -> None:
+    bureau = await harness.key("district:440111")
+    campaign_id = harness.notes["campaign_id"]
+    url = f"/v1/campaigns/{campaign_id}/results"
+    no_reason = await harness.client.post(url, headers=bureau, json={"street": XINSHI, "decision": "recanvass"})
+    assert no_reason.status_code == 422
+    for body in (
+        {"street": TONGDE, "decision": "accept"},
+        {"street": XINSHI, "decision": "recanvass", "comment": "抽查差错率超标"},
+    ):
+        assert (await harness.client.post(url, headers=bureau, json=body)).status_code == 200
+    street = await harness.key(f"street:{TONGDE}")
+    assert (
+        await harness.client.post(url, headers=street, json={"street": TONGDE, "decision": "accept"})
+    ).status_code == 403
+    results = (await harness.get(url, bureau)).json()["results"]
+    assert [(r["street"], r["decision"]) for r in results] == [(TONGDE, "accept"), (XINSHI, "recanvass")]
 
 
 async def test_weekly_figures_of_streets_and_district(harness: Harness) -> None:
@@ -279,8 +300,8 @@ async def test_rebuild_gives_identical_reports(harness: Harness) -> None:
     name = unique_name("rebuilt")
     url = await create_database(name)
     try:
-        read = await rebuild_store(harness.settings, url)
-        assert read >= len(week.RECORDS) + len(week.NOTICES) + 3
+        output = await _popflow("reporting", "rebuild", "--into", url, settings=harness.settings)
+        assert "events folded into the new store" in output
         rebuilt = create_app(harness.settings.model_copy(update={"database_url": url}), clock=harness.clock)
         service = rebuilt.state.reporting.service
         for code in (week.BAIYUN, TONGDE, XINSHI):
@@ -325,6 +346,25 @@ async def test_spot_check_sample_is_reproducible_from_its_seed(harness: Harness)
     rows = _sheet_rows(listing.content, headers=("序号", "街道代码"))
     assert [row[3] for row in rows] == sample[TONGDE] + sample[XINSHI]
     assert {row[4] for row in rows} == {"有误", "属实"}
+
+
+async def _popflow(*args: str, settings: ReportingSettings) -> str:
+    """Run the `popflow` command as an operator would, against the harness's topics and store."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "POPFLOW_TOPIC_PREFIX": settings.topic_prefix,
+        "POPFLOW_PERSON_KEY_SECRET": settings.person_key_secret.get_secret_value(),
+        "REPORTING_DATABASE_URL": settings.database_url,
+        "POPFLOW_LOG_LEVEL": "WARNING",
+    }
+    popflow = Path(sys.executable).parent / "popflow"
+    process = await asyncio.create_subprocess_exec(
+        str(popflow), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+    return output.decode(errors="replace")
 
 
 async def _has_late_record(harness: Harness, headers: dict[str, str]) -> bool:
