@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
+.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -21,7 +21,6 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## virtualenv with the locked packages
 	bash deploy/kafka/fetch.sh >/dev/null
-	bash deploy/chromium.sh >/dev/null
 
 run: install ## Kafka + PostgreSQL + the four services, in the foreground (Ctrl-C stops all)
 	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))
@@ -39,13 +38,16 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install lint ## the whole suite on real Kafka and PostgreSQL, started when not running
+chromium: ## headless Chromium and a CJK font, for the dashboard test
+	bash deploy/chromium.sh >/dev/null
+
+test: install chromium lint ## the whole suite on real Kafka and PostgreSQL, started when not running
 	bash deploy/test.sh
 
 test-unit: install
 	$(VENV)/bin/pytest -m unit
 
-test-integration: install
+test-integration: install chromium
 	bash deploy/test.sh -m integration
 
 test-e2e: install

@@ -111,6 +111,18 @@ class FoldConsumer:
                 log.warning("fold write failed, will retry", error=type(error).__name__)
                 await asyncio.sleep(self._retry_pause_s)
         self.folded += decoded.read
+        batch = decoded.batch
+        log.info(
+            "batch folded",
+            read=decoded.read,
+            submitted=len(batch.submitted),
+            routed=len(batch.routed),
+            issued=len(batch.issued),
+            answered=len(batch.answered),
+            rejected=len(batch.rejected),
+            unreadable=len(decoded.unreadable),
+            skipped=decoded.ignored,
+        )
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
