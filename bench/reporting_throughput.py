@@ -155,7 +155,7 @@ async def produce(bootstrap: str, prefix: str, messages: list[tuple[str, bytes, 
         await producer.stop()
 
 
-async def fold_rate(bootstrap: str, prefix: str, store_url: str, count: int) -> float:
+async def fold_rate(bootstrap: str, prefix: str, store_url: str, count: int, batch: int) -> float:
     engine = build_engine(store_url)
     await run_migrations(engine, MIGRATIONS)
 
@@ -169,7 +169,7 @@ async def fold_rate(bootstrap: str, prefix: str, store_url: str, count: int) -> 
         writer=FactWriter(engine),
         decoder=Decoder(CALENDAR, b"bench-secret-0123456789"),
         dead_letter=no_dead_letter,
-        batch_max=5000,
+        batch_max=batch,
     )
     started = time.perf_counter()
     task = asyncio.create_task(fold.run())
@@ -285,7 +285,7 @@ async def report_times(store_url: str) -> tuple[float, float, int]:
         await engine.dispose()
 
 
-async def main(events_count: int, records_count: int) -> None:
+async def main(events_count: int, records_count: int, batch: int) -> None:
     missing = [name for name in ("KAFKA_BOOTSTRAP_SERVERS", "POPFLOW_TEST_PG_URL") if not os.environ.get(name)]
     if missing:
         raise SystemExit(f"set {' and '.join(missing)} (Kafka brokers; a PostgreSQL URL that may create databases)")
@@ -308,7 +308,7 @@ async def main(events_count: int, records_count: int) -> None:
         messages = events(events_count, rng)
         await produce(bootstrap, prefix, messages)
         print(f"produced {len(messages)} events in {time.perf_counter() - started:.1f} s", flush=True)
-        folded = await fold_rate(bootstrap, prefix, urls["fold"], len(messages))
+        folded = await fold_rate(bootstrap, prefix, urls["fold"], len(messages), batch)
         print(f"folded {len(messages)} events: {folded:.0f}/s", flush=True)
 
         started = time.perf_counter()
@@ -333,5 +333,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=5000, help="most events per fold transaction")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.events, arguments.records))
+    asyncio.run(main(arguments.events, arguments.records, arguments.batch))

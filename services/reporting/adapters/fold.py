@@ -12,6 +12,7 @@ writes the same values again.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,16 +85,20 @@ class FactWriter:
             await connection.execute(SENDERS)
 
 
-def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
-    def pick(fact: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
-        return tuple(getattr(fact, column) for column in columns)
+_SUBMITTED = operator.attrgetter(*RECORD_FACT_COLUMNS)
+_ROUTED = operator.attrgetter(*ROUTED_COLUMNS)
+_ISSUED = operator.attrgetter(*ISSUED_COLUMNS)
+_ANSWERED = operator.attrgetter(*ANSWERED_COLUMNS)
+_REJECTED = operator.attrgetter(*REJECTION_COLUMNS)
 
+
+def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
     # A record submitted and routed within one batch is written once, with its route.
     routes = {record_id: fact.route for record_id, fact in batch.routed.items() if record_id in batch.submitted}
     return [
-        [(*pick(f, RECORD_FACT_COLUMNS), routes.get(f.record_id)) for f in batch.submitted.values()],
-        [pick(f, ROUTED_COLUMNS) for f in batch.routed.values() if f.record_id not in routes],
-        [pick(f, ISSUED_COLUMNS) for f in batch.issued.values()],
-        [pick(f, ANSWERED_COLUMNS) for f in batch.answered.values()],
-        [pick(f, REJECTION_COLUMNS) for f in batch.rejected.values()],
+        [(*_SUBMITTED(f), routes.get(f.record_id)) for f in batch.submitted.values()],
+        [_ROUTED(f) for f in batch.routed.values() if f.record_id not in routes],
+        [_ISSUED(f) for f in batch.issued.values()],
+        [_ANSWERED(f) for f in batch.answered.values()],
+        [_REJECTED(f) for f in batch.rejected.values()],
     ]

@@ -88,48 +88,67 @@ def _mask(present: Mapping[str, Any]) -> int:
     return sum(1 << bit for bit, field in enumerate(OPTIONAL_FIELDS) if present.get(field) in (None, ""))
 
 
+def _part(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = record.get(name)
+    return value if type(value) is dict else {}
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None and v != ""), None)
+
+
 def record_fact(payload: Mapping[str, Any], calendar: WeekCalendar, key_secret: bytes) -> RecordFact:
-    """The fact of a RecordSubmitted payload (any version that has the core fields)."""
+    """The fact of a RecordSubmitted payload (any version that has the core fields).
+
+    Each value is read from its DOMAIN.md place first and from the alternative
+    places listed in docs/reporting.md after; the sub-objects are looked up
+    once, since this runs for every record of a replay.
+    """
     record = payload.get("record")
     if type(record) is not dict or not payload.get("record_id"):
         raise UnreadableEvent("no record")
-    street, kind = _path(record, "reporting_street"), _path(record, "event")
+    street, kind = record.get("reporting_street"), record.get("event")
     if not (isinstance(street, str) and len(street) == 9 and street.isdigit()) or kind not in EVENT_KINDS:
         raise UnreadableEvent("no reporting street or event kind")
+    person, residence, certificate = _part(record, "person"), _part(record, "residence"), _part(record, "certificate")
     observed = _moment(record.get("observed_at"), "observed_at")
-    id_number = str(_path(record, "person.id_number") or "").upper()
+    id_number = str(person.get("id_number") or "").upper()
     readable_id = len(id_number) == 18 and id_number[:17].isdigit()
     optional = {
-        "phone": _path(record, "person.phone", "phone"),
-        "community": _path(record, "residence.community", "residence.community_code"),
-        "arrival_date": _day(_path(record, "residence.arrived_on", "residence.arrival_date", "arrival_date")),
-        "marital_status": _path(record, "marital_status", "person.marital_status"),
-        "certificate": _path(record, "certificate"),
-        "employer": _path(record, "employer"),
+        "phone": _first(person.get("phone"), record.get("phone")),
+        "community": _first(residence.get("community"), residence.get("community_code")),
+        "arrival_date": _day(
+            _first(residence.get("arrived_on"), residence.get("arrival_date"), record.get("arrival_date"))
+        ),
+        "marital_status": _first(record.get("marital_status"), person.get("marital_status")),
+        "certificate": certificate or None,
+        "employer": _first(record.get("employer")),
     }
     return RecordFact(
         record_id=str(payload["record_id"]),
         reporting_street=street,
-        residence_street=_path(record, "residence.street"),
+        residence_street=residence.get("street"),
         week=calendar.week_of(observed),
         observed_at=observed,
         received_at=_moment(payload.get("received_at"), "received_at"),
         event_kind=kind,
         person_key=person_key(id_number, key_secret) if readable_id else None,
-        sex=_path(record, "person.sex", "sex") or (sex_of(id_number) if readable_id else None),
+        sex=_first(person.get("sex"), record.get("sex")) or (sex_of(id_number) if readable_id else None),
         birth_date=birth_date_of(id_number) if readable_id else None,
         marital_status=optional["marital_status"],
         arrival_date=optional["arrival_date"],
-        cert_result=_certificate_result(record),
-        cert_valid_until=_day(_path(record, "certificate.valid_until")),
+        cert_result=_certificate_result(certificate),
+        cert_valid_until=_day(certificate.get("valid_until")),
         missing_mask=_mask(optional),
-        source_kind=_path(record, "source_kind", "source.kind"),
-        key_area_kind=_path(record, "key_area", "key_area_kind", "source.key_area_kind"),
+        source_kind=_first(record.get("source_kind"), _path(record, "source.kind")),
+        key_area_kind=_first(
+            record.get("key_area"), record.get("key_area_kind"), _path(record, "source.key_area_kind")
+        ),
     )
 
 
-def _certificate_result(record: Mapping[str, Any]) -> str | None:
-    result = _path(record, "certificate.result", "certificate.check_result", "certificate.check.result")
+def _certificate_result(certificate: Mapping[str, Any]) -> str | None:
+    result = _first(certificate.get("result"), certificate.get("check_result"), _path(certificate, "check.result"))
     return result if result in CERTIFICATE_RESULTS else None
 
 
