@@ -83,7 +83,10 @@ class FoldConsumer:
                     in_flight = (asyncio.create_task(self.write(decoded)), offsets)
         finally:
             if in_flight is not None:
+                # Stopping mid-write: the transaction rolls back, the offsets stay uncommitted,
+                # and the batch is read again on the next start.
                 in_flight[0].cancel()
+                await asyncio.gather(in_flight[0], return_exceptions=True)
             await consumer.stop()
 
     async def apply(self, messages: Sequence[Any]) -> None:
