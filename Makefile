@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
+.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -38,13 +38,16 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install lint ## the whole suite on real Kafka and PostgreSQL, started when not running
+chromium: ## headless Chromium and a CJK font, for the dashboard test
+	bash deploy/chromium.sh >/dev/null
+
+test: install chromium lint ## the whole suite on real Kafka and PostgreSQL, started when not running
 	bash deploy/with-infra.sh $(VENV)/bin/pytest
 
 test-unit: install
 	$(VENV)/bin/pytest -m unit
 
-test-integration: install
+test-integration: install chromium
 	bash deploy/with-infra.sh $(VENV)/bin/pytest -m integration
 
 test-e2e: install

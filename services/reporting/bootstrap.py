@@ -1,35 +1,125 @@
-"""Reporting's composition root."""
+"""Reporting's composition root: settings (and a clock) in, a ready FastAPI app out."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
-from services.reporting.adapters.store import ReportStore
-from services.reporting.api import reports_router
-from services.reporting.consumers import register_consumers
+from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.consumer import FoldConsumer
+from services.reporting.adapters.decoding import Decoder
+from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.signoff_store import SignoffStore
+from services.reporting.adapters.spotcheck_store import SpotCheckStore
+from services.reporting.adapters.weekly_store import WeeklyStore
+from services.reporting.api.access import caller
+from services.reporting.api.campaigns import campaigns_router
+from services.reporting.api.reports import reports_router
+from services.reporting.api.spotchecks import spotchecks_router
+from services.reporting.clock import Clock, SystemClock
+from services.reporting.dashboard.pages import dashboard_router
+from services.reporting.domain.weeks import WeekCalendar
+from services.reporting.reports import ReportService
+from services.reporting.scheduled import CutoffExporter
 from services.reporting.settings import ReportingSettings
+from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
+from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+GROUP = "reporting"
+FOLDED_TOPICS = tuple(topic for topic in ALL_TOPICS if topic != DEAD_LETTER)
 
 
-def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+def calendar_of(settings: ReportingSettings) -> WeekCalendar:
+    return WeekCalendar(ZoneInfo(settings.timezone), settings.cut_off_weekday, settings.cut_off_time)
+
+
+def build_fold(
+    settings: ReportingSettings, writer: FactWriter, broker: KafkaBroker, topics: TopicNames
+) -> FoldConsumer:
+    async def dead_letter(body: bytes, headers: dict[str, str]) -> None:
+        await broker.publish(body, topics(DEAD_LETTER), headers=headers)
+
+    return FoldConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topics=[topics(t) for t in FOLDED_TOPICS],
+        group=GROUP,
+        writer=writer,
+        decoder=Decoder(calendar_of(settings), settings.person_key_secret.get_secret_value().encode()),
+        dead_letter=dead_letter,
+        batch_max=settings.fold_batch,
+    )
+
+
+@dataclass
+class Reporting:
+    """Everything create_app wires, kept on app.state for tests and the CLI."""
+
+    service: ReportService
+    fold: FoldConsumer
+    exporter: CutoffExporter | None
+
+
+def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
     configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="reporting")
-    store = ReportStore(runtime.sessions)
-    zone = ZoneInfo(settings.timezone)
-    register_consumers(runtime.broker, runtime.topics, store, zone)
+    engine, clock = runtime.engine, clock or SystemClock()
+    service = ReportService(
+        weekly=WeeklyStore(engine),
+        quality=QualityStore(engine),
+        signoffs=SignoffStore(engine),
+        campaigns=CampaignStore(engine),
+        calendar=calendar_of(settings),
+        directory=load_directory(),
+        clock=clock,
+        answer_target=timedelta(days=settings.answer_target_days),
+    )
+    fold = build_fold(settings, FactWriter(engine), runtime.broker, runtime.topics)
+    exporter = None
+    if settings.export_dir is not None:
+        exporter = CutoffExporter(service, folder=settings.export_dir, district=settings.district, clock=clock)
+    spotchecks = SpotCheckStore(engine)
+    authenticate = caller(runtime.keys)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(runtime, MIGRATIONS):
-            yield
+            tasks = [asyncio.create_task(fold.run(), name="fold")]
+            if exporter is not None:
+                tasks.append(asyncio.create_task(exporter.run(), name="weekly-export"))
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-    return service_app(runtime, title="PopFlow reporting", routers=[reports_router(store, zone)], lifespan=lifespan)
+    routers = [
+        reports_router(service, authenticate),
+        spotchecks_router(service, spotchecks, authenticate, threshold=settings.spotcheck_threshold),
+        campaigns_router(service, CampaignStore(engine), authenticate),
+        dashboard_router(
+            service,
+            runtime.keys,
+            spotchecks,
+            threshold=settings.spotcheck_threshold,
+            secure_cookie=settings.cookie_secure,
+        ),
+    ]
+    app = service_app(runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan)
+    app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)
+    return app

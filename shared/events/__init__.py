@@ -11,6 +11,7 @@ from shared.events.records import (
     Registration,
     Residence,
 )
+from shared.events.rejections import RecordRejected
 from shared.events.routing import RecordRouted, Route
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "NoticeKind",
     "NoticePerson",
     "Person",
+    "RecordRejected",
     "RecordRouted",
     "RecordSubmitted",
     "Registration",

@@ -42,20 +42,25 @@ class DeadLetters:
         self.retry_pause_s = retry_pause_s
 
     async def send(self, body: bytes, source: Any, error: Exception) -> None:
-        headers = {
-            "error_type": type(error).__name__,
-            # pydantic's messages may quote input values: keep only locations and kinds
-            "error": describe(error),
-            "source_topic": str(getattr(source, "topic", "")),
-            "source_partition": str(getattr(source, "partition", "")),
-            "source_offset": str(getattr(source, "offset", "")),
-        }
+        # pydantic's messages may quote input values: describe() keeps only locations and kinds
+        headers = dead_letter_headers(source, type(error).__name__, describe(error))
         log.error("message dead-lettered", **headers)
         await self._publish(body, headers)
 
     async def pause_before_retry(self, error: Exception) -> None:
         log.warning("handling failed, will be retried", error_type=type(error).__name__)
         await asyncio.sleep(self.retry_pause_s)
+
+
+def dead_letter_headers(source: Any, error_type: str, error: str) -> dict[str, str]:
+    """The headers every dead letter carries: what went wrong and where the message came from."""
+    return {
+        "error_type": error_type,
+        "error": error,
+        "source_topic": str(getattr(source, "topic", "")),
+        "source_partition": str(getattr(source, "partition", "")),
+        "source_offset": str(getattr(source, "offset", "")),
+    }
 
 
 def describe(error: Exception) -> str:

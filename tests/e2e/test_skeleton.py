@@ -57,10 +57,13 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
         assert all(re.fullmatch(r"[0-9a-f-]{36}", n["notice_id"]) for n in inbox[XINSHI])
         assert await _inbox(client, system, TONGDE) == []  # same-district: no notice
 
+        street_key = await system.create_key(f"street:{TONGDE}")
+
         async def weekly() -> dict[str, Any] | None:
             response = await client.get(
                 system.url("reporting") + "/v1/reports/weekly",
                 params={"street": TONGDE, "week": "2027-W08"},
+                headers={"authorization": f"Bearer {street_key}"},
             )
             body: dict[str, Any] = response.json()
             return body if sum(body["routes"].values()) == 4 else None

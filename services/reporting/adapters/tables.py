@@ -1,20 +1,136 @@
-"""Reporting's own store: one fact row per record, filled from two topics."""
+"""Reporting's own store, as SQLAlchemy Core tables.
+
+Two kinds of table: projections folded from the topics (records, notices,
+rejections), which `popflow reporting rebuild` can recreate from Kafka, and
+the bureau's own decisions (sign-offs, spot checks, campaigns), which exist
+nowhere else and are copied, never rebuilt.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import sqlalchemy as sa
 
-from sqlmodel import Field, SQLModel
+metadata = sa.MetaData()
+TS = sa.DateTime(timezone=True)
 
+records = sa.Table(
+    "report_records",
+    metadata,
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("reporting_street", sa.String(9), nullable=False),
+    sa.Column("week", sa.String(8), nullable=False),
+    sa.Column("observed_at", TS, nullable=False),
+    sa.Column("submitted", sa.Boolean(), nullable=False, default=False),
+    sa.Column("route", sa.String(20)),
+    sa.Column("received_at", TS),
+    sa.Column("residence_street", sa.String(9)),
+    sa.Column("event_kind", sa.String(20)),
+    sa.Column("person_key", sa.String(64)),
+    sa.Column("sex", sa.String(10)),
+    sa.Column("birth_date", sa.Date()),
+    sa.Column("marital_status", sa.String(20)),
+    sa.Column("arrival_date", sa.Date()),
+    sa.Column("cert_result", sa.String(10)),
+    sa.Column("cert_valid_until", sa.Date()),
+    sa.Column("missing_mask", sa.Integer(), nullable=False, default=0),
+    sa.Column("source_kind", sa.String(30)),
+    sa.Column("key_area_kind", sa.String(30)),
+)
 
-class ReportRecord(SQLModel, table=True):
-    """Either event of a record may arrive first; both fill the same row."""
+notices = sa.Table(
+    "report_notices",
+    metadata,
+    sa.Column("notice_id", sa.String(36), primary_key=True),
+    sa.Column("record_id", sa.String(36)),
+    sa.Column("recipient_code", sa.String(9)),
+    sa.Column("route", sa.String(20)),
+    sa.Column("issued_at", TS),
+    sa.Column("week", sa.String(8)),
+    sa.Column("answered_at", TS),
+    sa.Column("answer", sa.String(20)),
+    # the street that reported the notice's record, copied from report_records by the fold
+    sa.Column("sender_street", sa.String(9)),
+)
 
-    __tablename__ = "report_records"
+rejections = sa.Table(
+    "report_rejections",
+    metadata,
+    sa.Column("rejection_id", sa.String(36), primary_key=True),
+    sa.Column("reporting_street", sa.String(9), nullable=False),
+    sa.Column("week", sa.String(8), nullable=False),
+    sa.Column("rejected_at", TS, nullable=False),
+    sa.Column("error_count", sa.Integer(), nullable=False),
+    sa.Column("source_kind", sa.String(30)),
+)
 
-    record_id: str = Field(primary_key=True, max_length=36)
-    reporting_street: str = Field(index=True, max_length=9)
-    week: str = Field(index=True, max_length=8)
-    observed_at: datetime
-    submitted: bool = False
-    route: str | None = Field(default=None, max_length=20)
+signoffs = sa.Table(
+    "weekly_signoffs",
+    metadata,
+    sa.Column("street", sa.String(9), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("first_submitted_at", TS, nullable=False),
+    sa.Column("submitted_at", TS, nullable=False),
+    sa.Column("reviewed_at", TS),
+    sa.Column("comment", sa.String(500), nullable=False, default=""),
+)
+
+spot_checks = sa.Table(
+    "spot_checks",
+    metadata,
+    sa.Column("check_id", sa.String(36), primary_key=True),
+    sa.Column("district", sa.String(6), nullable=False),
+    sa.Column("seed", sa.String(64), nullable=False),
+    sa.Column("size_per_street", sa.Integer(), nullable=False),
+    sa.Column("week_from", sa.String(8), nullable=False),
+    sa.Column("week_to", sa.String(8), nullable=False),
+    sa.Column("drawn_at", TS, nullable=False),
+)
+
+spot_check_items = sa.Table(
+    "spot_check_items",
+    metadata,
+    sa.Column("check_id", sa.String(36), primary_key=True),
+    sa.Column("record_id", sa.String(36), primary_key=True),
+    sa.Column("street", sa.String(9), nullable=False),
+    sa.Column("result", sa.String(10)),
+    sa.Column("note", sa.String(500), nullable=False, default=""),
+    sa.Column("checked_at", TS),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("campaign_id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("district", sa.String(6), nullable=False),
+    sa.Column("phases", sa.JSON(), nullable=False),
+    sa.Column("target", sa.JSON(), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+key_areas = sa.Table(
+    "key_areas",
+    metadata,
+    sa.Column("area_id", sa.String(36), primary_key=True),
+    sa.Column("campaign_id", sa.String(36), nullable=False),
+    sa.Column("street", sa.String(9), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("planned_on", sa.Date(), nullable=False),
+    sa.Column("canvassed_on", sa.Date()),
+)
+
+campaign_results = sa.Table(
+    "campaign_results",
+    metadata,
+    sa.Column("campaign_id", sa.String(36), primary_key=True),
+    sa.Column("street", sa.String(9), primary_key=True),
+    sa.Column("decision", sa.String(10), nullable=False),
+    sa.Column("comment", sa.String(500), nullable=False, default=""),
+    sa.Column("decided_at", TS, nullable=False),
+)
+
+PROJECTIONS = (records, notices, rejections)
+DECISIONS = (signoffs, spot_checks, spot_check_items, campaigns, key_areas, campaign_results)

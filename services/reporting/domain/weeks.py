@@ -1,9 +1,10 @@
-"""Report weeks: Friday 10:00 to the next Friday 10:00, local time.
+"""Report weeks: from one cut-off to the next (by default Friday 10:00 local time).
 
-A week is named by the ISO week of the Friday on which it ends, so the
+A week is named by the ISO week of the day on which it ends, so the
 report due on Friday 2027-02-26 at 10:00 is "2027-W08" and covers
 2027-02-19 10:00 up to (not including) 2027-02-26 10:00. A record observed
-exactly at 10:00 on a Friday belongs to the week that starts then.
+exactly at the cut-off belongs to the week that starts then. The weekday and
+the time of the cut-off are settings; the defaults are the census's.
 """
 
 from __future__ import annotations
@@ -25,22 +26,46 @@ class ReportWeek:
     ends_at: datetime
 
 
-def report_week_of(moment: datetime, zone: ZoneInfo) -> str:
+def report_week_of(moment: datetime, zone: ZoneInfo, *, weekday: int = FRIDAY, cut_off: time = CUT_OFF) -> str:
     """The name of the report week that `moment` (timezone-aware) counts in."""
     local = moment.astimezone(zone)
-    days_ahead = (FRIDAY - local.weekday()) % 7
-    friday = local.date() + timedelta(days=days_ahead)
-    if days_ahead == 0 and local.time() >= CUT_OFF:
-        friday += timedelta(days=7)
-    year, week, _ = friday.isocalendar()
+    days_ahead = (weekday - local.weekday()) % 7
+    last_day = local.date() + timedelta(days=days_ahead)
+    if days_ahead == 0 and local.time() >= cut_off:
+        last_day += timedelta(days=7)
+    year, week, _ = last_day.isocalendar()
     return f"{year}-W{week:02d}"
 
 
-def report_week(name: str, zone: ZoneInfo) -> ReportWeek:
+def report_week(name: str, zone: ZoneInfo, *, weekday: int = FRIDAY, cut_off: time = CUT_OFF) -> ReportWeek:
     """The bounds of a named week; ValueError for a malformed or impossible name."""
     match = WEEK_PATTERN.match(name)
     if match is None:
         raise ValueError("a week is written YYYY-Www, e.g. 2027-W08")
-    friday = date.fromisocalendar(int(match[1]), int(match[2]), FRIDAY + 1)
-    ends_at = datetime.combine(friday, CUT_OFF, tzinfo=zone)
+    last_day = date.fromisocalendar(int(match[1]), int(match[2]), weekday + 1)
+    ends_at = datetime.combine(last_day, cut_off, tzinfo=zone)
     return ReportWeek(name=name, starts_at=ends_at - timedelta(days=7), ends_at=ends_at)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekCalendar:
+    """The report weeks of one deployment: its time zone and cut-off."""
+
+    zone: ZoneInfo
+    weekday: int = FRIDAY
+    cut_off: time = CUT_OFF
+
+    def week_of(self, moment: datetime) -> str:
+        return report_week_of(moment, self.zone, weekday=self.weekday, cut_off=self.cut_off)
+
+    def bounds(self, name: str) -> ReportWeek:
+        return report_week(name, self.zone, weekday=self.weekday, cut_off=self.cut_off)
+
+    def next_cut_off(self, moment: datetime) -> datetime:
+        """The first cut-off strictly after `moment`."""
+        return self.bounds(self.week_of(moment)).ends_at
+
+    def weeks_up_to(self, name: str, count: int) -> list[str]:
+        """`count` week names ending with `name`, oldest first (for trends)."""
+        ends_at = self.bounds(name).ends_at
+        return [self.week_of(ends_at - timedelta(days=7 * back + 1)) for back in reversed(range(count))]

@@ -1,0 +1,118 @@
+"""Campaigns, their key areas and canvass timetable (the bureau's own data)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.adapters.tables import campaigns, key_areas
+from services.reporting.adapters.weekly_store import within
+from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def campaign_from_row(row: Any) -> Campaign:
+    target = row.target
+    return Campaign(
+        campaign_id=row.campaign_id,
+        name=row.name,
+        district=row.district,
+        phases=tuple(
+            Phase(p["name"], date.fromisoformat(p["starts_on"]), date.fromisoformat(p["ends_on"])) for p in row.phases
+        ),
+        target=TargetPopulation(
+            sexes=frozenset(target.get("sexes") or ()),
+            min_age=target.get("min_age"),
+            max_age=target.get("max_age"),
+            marital_statuses=frozenset(target.get("marital_statuses") or ()),
+            arrived_from=_day(target.get("arrived_from")),
+            arrived_to=_day(target.get("arrived_to")),
+        ),
+    )
+
+
+class CampaignStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, values: dict[str, Any]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(sa.insert(campaigns).values(**values))
+
+    async def get(self, campaign_id: str) -> Campaign | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(sa.select(campaigns).where(campaigns.c.campaign_id == campaign_id))).first()
+        return campaign_from_row(row) if row else None
+
+    async def running(self, district: str, starts_at: datetime, ends_at: datetime) -> Campaign | None:
+        """The most recently created campaign of the district that runs during the period."""
+        query = sa.select(campaigns).where(campaigns.c.district == district).order_by(campaigns.c.created_at.desc())
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        for row in rows:
+            campaign = campaign_from_row(row)
+            if campaign.runs_during(starts_at, ends_at):
+                return campaign
+        return None
+
+    async def add_areas(self, rows: list[dict[str, Any]]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(sa.insert(key_areas), rows)
+
+    async def areas(self, campaign_id: str, code: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(key_areas)
+            .where(key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code))
+            .order_by(key_areas.c.street, key_areas.c.planned_on, key_areas.c.name)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            {
+                "area_id": r.area_id,
+                "street": r.street,
+                "kind": r.kind,
+                "name": r.name,
+                "address": r.address,
+                "planned_on": r.planned_on.isoformat(),
+                "canvassed_on": r.canvassed_on.isoformat() if r.canvassed_on else None,
+            }
+            for r in rows
+        ]
+
+    async def mark_canvassed(self, campaign_id: str, area_id: str, on: date) -> str | None:
+        """The area's street, or None when the area is not in the campaign."""
+        async with self._engine.begin() as connection:
+            street = (
+                await connection.execute(
+                    sa.select(key_areas.c.street).where(
+                        key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id
+                    )
+                )
+            ).scalar()
+            if street is not None:
+                await connection.execute(
+                    sa.update(key_areas).where(key_areas.c.area_id == area_id).values(canvassed_on=on)
+                )
+        return street
+
+    async def planned_and_canvassed(
+        self, campaign_id: str, code: str, first_day: date, last_day: date
+    ) -> dict[str, tuple[int, int]]:
+        """Per street: (areas whose timetable falls in the days, areas canvassed in the days)."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        query = sa.select(key_areas.c.street, key_areas.c.planned_on, key_areas.c.canvassed_on).where(
+            key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code)
+        )
+        async with self._engine.connect() as connection:
+            for street, planned, canvassed in (await connection.execute(query)).all():
+                counts[street][0] += int(first_day <= planned <= last_day)
+                counts[street][1] += int(canvassed is not None and first_day <= canvassed <= last_day)
+        return {street: (p, c) for street, (p, c) in counts.items()}

@@ -1,0 +1,193 @@
+"""Reporting's fold: batches from Kafka into the fact tables.
+
+Failure policy: reporting reads its five topics with its own consumer group
+("reporting") in batches (aiokafka getmany, up to `batch_max` messages).
+Each batch is written in one transaction and only then are its offsets
+committed, so a crash re-delivers at most the batches in flight, and the
+upserts (see fold.py) make the re-delivery change nothing. A database error
+is retried with a pause until it succeeds (the batch is held, never
+skipped); an unreadable message is sent to the dead-letter topic with the
+reason and the batch goes on. While one batch is written, the next is
+fetched and decoded; its offsets are committed only after its own write.
+Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
+handler per message, is what lets the fold keep up with a replay of
+hundreds of thousands of events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from services.reporting.adapters.decoding import Decoded, Decoder
+from services.reporting.adapters.fold import FactWriter
+from shared.kafka.failures import dead_letter_headers
+
+log = structlog.get_logger(__name__)
+
+DeadLetter = Callable[[bytes, dict[str, str]], Awaitable[None]]
+
+
+class FoldConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        group: str,
+        writer: FactWriter,
+        decoder: Decoder,
+        dead_letter: DeadLetter,
+        batch_max: int = 5000,
+        retry_pause_s: float = 1.0,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topics = list(topics)
+        self._group = group
+        self._writer = writer
+        self._decoder = decoder
+        self._dead_letter = dead_letter
+        self._batch_max = batch_max
+        self._retry_pause_s = retry_pause_s
+        self.folded = 0
+
+    async def run(self) -> None:
+        """Fold until cancelled."""
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await _start(consumer)
+        log.info("fold started", topics=len(self._topics))
+        in_flight: tuple[asyncio.Task[None], dict[Any, int]] | None = None
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_max)
+                # Decoding this batch (CPU, here) overlaps with writing the previous one (the database).
+                decoded = await self.decode([m for ms in batches.values() for m in ms]) if batches else None
+                if in_flight is not None:
+                    await in_flight[0]
+                    await _commit(consumer, in_flight[1])
+                    in_flight = None
+                if decoded is not None:
+                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+                    in_flight = (asyncio.create_task(self.write(decoded)), offsets)
+        finally:
+            if in_flight is not None:
+                # Stopping mid-write: the transaction rolls back, the offsets stay uncommitted,
+                # and the batch is read again on the next start.
+                in_flight[0].cancel()
+                await asyncio.gather(in_flight[0], return_exceptions=True)
+            await consumer.stop()
+
+    async def apply(self, messages: Sequence[Any]) -> None:
+        """Decode and write one batch (the replay's path)."""
+        await self.write(await self.decode(messages))
+
+    async def decode(self, messages: Sequence[Any]) -> Decoded:
+        decoded = self._decoder.decode(messages)
+        decoded.read = len(messages)
+        for message, why in decoded.unreadable:
+            headers = dead_letter_headers(message, "UnreadableEvent", why)
+            log.error("message dead-lettered", **headers)
+            await self._dead_letter(bytes(message.value), headers)
+        return decoded
+
+    async def write(self, decoded: Decoded) -> None:
+        """Write until it succeeds: a batch is held, never skipped."""
+        while True:
+            try:
+                await self._writer.write(decoded.batch)
+                break
+            except Exception as error:
+                log.warning("fold write failed, will retry", error=type(error).__name__)
+                await asyncio.sleep(self._retry_pause_s)
+        self.folded += decoded.read
+        batch = decoded.batch
+        log.info(
+            "batch folded",
+            read=decoded.read,
+            submitted=len(batch.submitted),
+            routed=len(batch.routed),
+            issued=len(batch.issued),
+            answered=len(batch.answered),
+            rejected=len(batch.rejected),
+            unreadable=len(decoded.unreadable),
+            skipped=decoded.ignored,
+        )
+
+
+async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except CommitFailedError:
+        # A rebalance took the partitions; their new owner re-reads them, harmlessly.
+        log.warning("offset commit lost to a rebalance")
+
+
+async def _start(consumer: AIOKafkaConsumer) -> None:
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.2, max=3), reraise=True
+    ):
+        with attempt:
+            await consumer.start()
+
+
+async def replay(
+    *,
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    fold: FoldConsumer,
+    batch_max: int = 5000,
+) -> int:
+    """Fold every message now on `topics`, from the beginning, without a consumer group.
+
+    The end of each partition is taken when the replay starts; messages
+    published meanwhile are left to the running service. Returns how many
+    messages were read.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await _start(consumer)
+    try:
+        partitions = await _partitions(consumer, topics)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        pending = {tp for tp, end in ends.items() if end > 0}
+        read = 0
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch_max)
+            messages = [m for tp, ms in batches.items() for m in ms if m.offset < ends[tp]]
+            if messages:
+                await fold.apply(messages)
+                read += len(messages)
+            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+        return read
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    # consumer.topics() fetches the same metadata but returns only the names;
+    # the partitions come from the cluster object it builds.
+    cluster = await consumer._client.fetch_all_metadata()
+    return [
+        TopicPartition(topic, number)
+        for topic in topics
+        for number in sorted(cluster.partitions_for_topic(topic) or ())
+    ]

@@ -1,0 +1,54 @@
+"""Sheets to files: XLSX (openpyxl) and CSV (UTF-8 with a BOM, so Excel shows the Chinese)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from services.reporting.domain.tables import Sheet
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def header_row(sheet: Sheet) -> int:
+    """1-based row of the column headers: after the title and the title lines."""
+    return len(sheet.lines) + 2
+
+
+def to_xlsx(sheet: Sheet) -> bytes:
+    book = Workbook()
+    page = book.active
+    page.title = sheet.title[:31]
+    page.append([sheet.title])
+    page.cell(row=1, column=1).font = Font(bold=True, size=14)
+    page.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(sheet.headers))
+    page.cell(row=1, column=1).alignment = Alignment(horizontal="center")
+    for line in sheet.lines:
+        page.append([line])
+    page.append(list(sheet.headers))
+    for cell in page[header_row(sheet)]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for row in sheet.rows:
+        page.append(list(row))
+    page.freeze_panes = page.cell(row=header_row(sheet) + 1, column=3)
+    for column in ("A", "B"):
+        page.column_dimensions[column].width = 14
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def to_csv(sheet: Sheet) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([sheet.title])
+    for line in sheet.lines:
+        writer.writerow([line])
+    writer.writerow(sheet.headers)
+    writer.writerows(sheet.rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,0 +1,104 @@
+"""Writes a batch of facts in one transaction, idempotently.
+
+On PostgreSQL the batch is COPied into temporary tables and upserted from
+there (pg_fold.py); the statements below are the portable form (SQLite).
+Every write is an upsert keyed by the fact's natural id (record id, notice
+id, the rejection's event id) that sets what the event carries, so applying
+an event twice, or the events of a record in any order, leaves the same
+rows. That is what makes at-least-once consumption and `rebuild` exact
+without a processed-events table: a batch that is re-delivered after a crash
+writes the same values again.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sized
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.adapters.pg_fold import (
+    ANSWERED_COLUMNS,
+    ISSUED_COLUMNS,
+    RECORD_FACT_COLUMNS,
+    REJECTION_COLUMNS,
+    ROUTED_COLUMNS,
+    copy_and_upsert,
+)
+from services.reporting.adapters.portable_fold import portable_statements
+from services.reporting.adapters.tables import notices, records
+from services.reporting.domain.facts import NoticeFact, RecordFact, RejectionFact, RoutedFact
+
+
+@dataclass
+class FoldBatch:
+    submitted: dict[str, RecordFact] = field(default_factory=dict)
+    routed: dict[str, RoutedFact] = field(default_factory=dict)
+    issued: dict[str, NoticeFact] = field(default_factory=dict)
+    answered: dict[str, NoticeFact] = field(default_factory=dict)
+    rejected: dict[str, RejectionFact] = field(default_factory=dict)
+
+    def add_answer(self, fact: NoticeFact) -> None:
+        """The first answer (by time) counts, whatever order the answers arrive in."""
+        known = self.answered.get(fact.notice_id)
+        if known is None or (fact.answered_at and known.answered_at and fact.answered_at < known.answered_at):
+            self.answered[fact.notice_id] = fact
+
+    def __len__(self) -> int:
+        parts: tuple[Sized, ...] = (self.submitted, self.routed, self.issued, self.answered, self.rejected)
+        return sum(len(part) for part in parts)
+
+
+# A notice's sender is the street that reported its record; the record may be
+# folded before or after the notice, so each batch fills in what it can.
+SENDERS = (
+    sa.update(notices)
+    .where(
+        notices.c.sender_street.is_(None),
+        notices.c.record_id.is_not(None),
+        sa.exists().where(records.c.record_id == notices.c.record_id),
+    )
+    .values(
+        sender_street=sa.select(records.c.reporting_street)
+        .where(records.c.record_id == notices.c.record_id)
+        .scalar_subquery()
+    )
+)
+
+
+class FactWriter:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    async def write(self, batch: FoldBatch) -> None:
+        async with self._engine.begin() as connection:
+            if self._dialect == "postgresql":
+                await copy_and_upsert(connection, _rows_in_stage_order(batch))
+            else:
+                for statement, rows in portable_statements(batch):
+                    if rows:
+                        await connection.execute(statement, rows)
+            await connection.execute(SENDERS)
+
+
+_SUBMITTED = operator.attrgetter(*RECORD_FACT_COLUMNS)
+_ROUTED = operator.attrgetter(*ROUTED_COLUMNS)
+_ISSUED = operator.attrgetter(*ISSUED_COLUMNS)
+_ANSWERED = operator.attrgetter(*ANSWERED_COLUMNS)
+_REJECTED = operator.attrgetter(*REJECTION_COLUMNS)
+
+
+def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
+    # A record submitted and routed within one batch is written once, with its route.
+    routes = {record_id: fact.route for record_id, fact in batch.routed.items() if record_id in batch.submitted}
+    return [
+        [(*_SUBMITTED(f), routes.get(f.record_id)) for f in batch.submitted.values()],
+        [_ROUTED(f) for f in batch.routed.values() if f.record_id not in routes],
+        [_ISSUED(f) for f in batch.issued.values()],
+        [_ANSWERED(f) for f in batch.answered.values()],
+        [_REJECTED(f) for f in batch.rejected.values()],
+    ]

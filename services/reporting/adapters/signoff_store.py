@@ -1,0 +1,89 @@
+"""Sign-offs of weekly reports and of campaign results (the bureau's own data)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.adapters.tables import campaign_results, signoffs
+from services.reporting.adapters.weekly_store import utc, within
+from services.reporting.domain.signoff import Signoff, SignoffState
+
+
+def _signoff(row: Any) -> Signoff:
+    return Signoff(
+        street=row.street,
+        week=row.week,
+        state=SignoffState(row.state),
+        first_submitted_at=utc(row.first_submitted_at),
+        submitted_at=utc(row.submitted_at),
+        reviewed_at=utc(row.reviewed_at) if row.reviewed_at else None,
+        comment=row.comment,
+    )
+
+
+class SignoffStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, street: str, week: str) -> Signoff | None:
+        query = sa.select(signoffs).where(signoffs.c.street == street, signoffs.c.week == week)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return _signoff(row) if row else None
+
+    async def save(self, signoff: Signoff) -> None:
+        values = {
+            "street": signoff.street,
+            "week": signoff.week,
+            "state": signoff.state.value,
+            "first_submitted_at": signoff.first_submitted_at,
+            "submitted_at": signoff.submitted_at,
+            "reviewed_at": signoff.reviewed_at,
+            "comment": signoff.comment,
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                sa.delete(signoffs).where(signoffs.c.street == signoff.street, signoffs.c.week == signoff.week)
+            )
+            await connection.execute(sa.insert(signoffs).values(**values))
+
+    async def of(self, code: str, weeks: Sequence[str]) -> list[Signoff]:
+        query = sa.select(signoffs).where(within(signoffs.c.street, code), signoffs.c.week.in_(list(weeks)))
+        async with self._engine.connect() as connection:
+            return [_signoff(row) for row in (await connection.execute(query)).all()]
+
+    async def decide_campaign(self, campaign_id: str, street: str, decision: str, comment: str, at: datetime) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                sa.delete(campaign_results).where(
+                    campaign_results.c.campaign_id == campaign_id, campaign_results.c.street == street
+                )
+            )
+            await connection.execute(
+                sa.insert(campaign_results).values(
+                    campaign_id=campaign_id, street=street, decision=decision, comment=comment, decided_at=at
+                )
+            )
+
+    async def campaign_results(self, campaign_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(campaign_results)
+            .where(campaign_results.c.campaign_id == campaign_id)
+            .order_by(campaign_results.c.street)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            {
+                "street": r.street,
+                "decision": r.decision,
+                "comment": r.comment,
+                "decided_at": utc(r.decided_at).isoformat(),
+            }
+            for r in rows
+        ]

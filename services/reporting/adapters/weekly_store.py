@@ -1,0 +1,209 @@
+"""Aggregated queries behind the weekly report: one grouped query per family of figures.
+
+`code` is a 9-digit street or a 6-digit district; every filter is a prefix
+match on it, so a street and its district's roll-up use the same queries.
+All timestamps are passed and stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.adapters.tables import notices, records, rejections
+from services.reporting.domain.campaign import TargetPopulation
+from services.reporting.domain.figures import RECORD_ROUTES, DelaySummary, unanswered_bounds
+from services.reporting.domain.weekly import StreetWeek
+from services.reporting.domain.weeks import ReportWeek
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC; SQLite hands back naive datetimes, which were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def within(column: Any, code: str) -> Any:
+    return column.like(f"{code}%")
+
+
+def target_condition(target: TargetPopulation, on: date) -> Any:
+    """The SQL form of TargetPopulation.matches over the record facts."""
+    conditions: list[Any] = [records.c.event_kind.is_not(None)]
+    if target.sexes:
+        conditions.append(records.c.sex.in_(sorted(target.sexes)))
+    if target.marital_statuses:
+        conditions.append(records.c.marital_status.in_(sorted(target.marital_statuses)))
+    earliest, latest = target.birth_dates(on)
+    if earliest:
+        conditions.append(records.c.birth_date >= earliest)
+    if latest:
+        conditions.append(records.c.birth_date <= latest)
+    if target.arrived_from:
+        conditions.append(records.c.arrival_date >= target.arrived_from)
+    if target.arrived_to:
+        conditions.append(records.c.arrival_date <= target.arrived_to)
+    return sa.and_(*conditions)
+
+
+def unanswered_case(as_of: datetime) -> Any:
+    three, seven = unanswered_bounds(utc(as_of))
+    return sa.case(
+        (notices.c.issued_at > three, "under_3_days"),
+        (notices.c.issued_at > seven, "3_to_7_days"),
+        else_="over_7_days",
+    )
+
+
+def unanswered_condition(code: str, as_of: datetime) -> Any:
+    return sa.and_(
+        within(notices.c.recipient_code, code),
+        notices.c.issued_at < utc(as_of),
+        sa.or_(notices.c.answered_at.is_(None), notices.c.answered_at > utc(as_of)),
+    )
+
+
+class WeeklyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    def _delay_seconds(self) -> Any:
+        if self._engine.dialect.name == "postgresql":
+            return sa.extract("epoch", records.c.received_at - records.c.observed_at)
+        # julianday is a float of days: round away its representation error (to the millisecond)
+        days = sa.func.julianday(records.c.received_at) - sa.func.julianday(records.c.observed_at)
+        return sa.func.round(days * 86400.0, 3)
+
+    async def _rows(self, query: Any) -> list[Any]:
+        async with self._engine.connect() as connection:
+            return list((await connection.execute(query)).all())
+
+    async def street_weeks(
+        self, week: ReportWeek, code: str, *, as_of: datetime, target: TargetPopulation | None, on: date
+    ) -> tuple[dict[str, StreetWeek], DelaySummary | None]:
+        """{street or bureau code: its counts}, and the entry-delay summary of all of `code` (None: compute it).
+
+        A bureau code (6 digits) holds the notices addressed to the bureau itself.
+        """
+        rows: dict[str, StreetWeek] = {}
+
+        def row(street: str) -> StreetWeek:
+            return rows.setdefault(street, StreetWeek(code=street))
+
+        in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+        for street, kind, cert, route, count in await self._rows(
+            sa.select(
+                records.c.reporting_street,
+                records.c.event_kind,
+                records.c.cert_result,
+                records.c.route,
+                sa.func.count(),
+            )
+            .where(in_week)
+            .group_by(records.c.reporting_street, records.c.event_kind, records.c.cert_result, records.c.route)
+        ):
+            target_row = row(street)
+            target_row.records += count
+            if kind:
+                target_row.figures[kind] += count
+            if kind and cert:
+                target_row.figures[f"certificate_{cert}"] += count
+            if route in RECORD_ROUTES:
+                target_row.routes[route] += count
+        await self._notices(week, code, as_of, row)
+        for street, count in await self._rows(
+            sa.select(rejections.c.reporting_street, sa.func.count())
+            .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
+            .group_by(rejections.c.reporting_street)
+        ):
+            row(street).figures["rejected_at_intake"] += count
+        total_delay = await self._delays_and_revisions(week, in_week, row)
+        if target is not None:
+            for street, count in await self._rows(
+                sa.select(records.c.reporting_street, sa.func.count())
+                .where(in_week, target_condition(target, on))
+                .group_by(records.c.reporting_street)
+            ):
+                row(street).figures["target_population"] += count
+        return rows, total_delay
+
+    async def _notices(self, week: ReportWeek, code: str, as_of: datetime, row: Any) -> None:
+        sent = (
+            sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
+            .where(notices.c.week == week.name, within(notices.c.sender_street, code))
+            .group_by(notices.c.sender_street, notices.c.route)
+        )
+        for street, route, count in await self._rows(sent):
+            row(street).figures[f"sent_{route}"] += count
+        received = (
+            sa.select(notices.c.recipient_code, notices.c.route, sa.func.count())
+            .where(notices.c.week == week.name, within(notices.c.recipient_code, code))
+            .group_by(notices.c.recipient_code, notices.c.route)
+        )
+        for recipient, route, count in await self._rows(received):
+            row(recipient).figures[f"received_{route}"] += count
+        age = unanswered_case(as_of)
+        unanswered = (
+            sa.select(notices.c.recipient_code, age, sa.func.count())
+            .where(unanswered_condition(code, as_of))
+            .group_by(notices.c.recipient_code, age)
+        )
+        for recipient, bucket, count in await self._rows(unanswered):
+            row(recipient).figures[f"unanswered_{bucket}"] += count
+
+    async def _delays_and_revisions(self, week: ReportWeek, in_week: Any, row: Any) -> DelaySummary | None:
+        """Entry delays and the latest late arrival (received after the cut-off) per street."""
+        late = sa.func.max(sa.case((records.c.received_at >= utc(week.ends_at), records.c.received_at)))
+        received = sa.and_(in_week, records.c.received_at.is_not(None))
+        if self._engine.dialect.name != "postgresql":
+            for street, seconds in await self._rows(
+                sa.select(records.c.reporting_street, self._delay_seconds()).where(received)
+            ):
+                row(street).delays_s.append(float(seconds))
+            query = sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street)
+            for street, latest in await self._rows(query):
+                row(street).late_at = utc(latest) if latest else None
+            return None
+        # PostgreSQL summarises in place (percentile_disc is the nearest rank), per street and,
+        # through ROLLUP, for all of them: no delay leaves the database.
+        delay = self._delay_seconds()
+        query = (
+            sa.select(
+                records.c.reporting_street,
+                sa.func.count(),
+                sa.func.percentile_disc(0.5).within_group(delay),
+                sa.func.percentile_disc(0.9).within_group(delay),
+                late,
+            )
+            .where(received)
+            .group_by(sa.func.rollup(records.c.reporting_street))
+        )
+        total: DelaySummary | None = (0, None, None)
+        for street, count, median, p90, latest in await self._rows(query):
+            if street is None:
+                total = (count, median, p90)
+                continue
+            row(street).delay = (count, median, p90)
+            row(street).late_at = utc(latest) if latest else None
+        return total
+
+    async def received_after(self, week: ReportWeek, street: str, moment: datetime) -> list[str]:
+        """Record ids counted in a street's week that arrived after `moment` (its sign-off)."""
+        query = (
+            sa.select(records.c.record_id)
+            .where(
+                records.c.week == week.name, records.c.reporting_street == street, records.c.received_at > utc(moment)
+            )
+            .order_by(records.c.record_id)
+        )
+        return [record_id for (record_id,) in await self._rows(query)]
+
+    async def streets_with_facts(self, district: str) -> list[str]:
+        query = sa.select(records.c.reporting_street).where(within(records.c.reporting_street, district)).distinct()
+        return sorted(street for (street,) in await self._rows(query))

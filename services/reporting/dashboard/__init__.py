@@ -1,0 +1,1 @@
+"""The bureau's dashboard: server-rendered HTML (Jinja2) with an inline SVG chart, no JavaScript."""

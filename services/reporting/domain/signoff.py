@@ -1,0 +1,72 @@
+"""Sign-off of a street's weekly report and of its campaign result. Pure state rules.
+
+A street submits its week; the bureau accepts it (the week is then locked:
+later events still show, marked as after sign-off) or returns it with a
+comment, after which the street submits again. The campaign result of a
+street is accepted or sent back for a new canvass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SignoffState(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    RETURN = "return"
+
+
+class CampaignDecision(StrEnum):
+    ACCEPT = "accept"
+    RECANVASS = "recanvass"
+
+
+class SignoffRefused(ValueError):
+    """The step does not fit the report's state (e.g. reviewing a report nobody submitted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signoff:
+    street: str
+    week: str
+    state: SignoffState
+    first_submitted_at: datetime
+    submitted_at: datetime
+    reviewed_at: datetime | None = None
+    comment: str = ""
+
+
+def submit(current: Signoff | None, *, street: str, week: str, at: datetime) -> Signoff:
+    if current is None:
+        return Signoff(street, week, SignoffState.SUBMITTED, first_submitted_at=at, submitted_at=at)
+    if current.state is not SignoffState.RETURNED:
+        raise SignoffRefused(f"the report of {week} is already {current.state.value}")
+    return Signoff(street, week, SignoffState.SUBMITTED, current.first_submitted_at, submitted_at=at)
+
+
+def review(current: Signoff | None, *, decision: Decision, comment: str, at: datetime) -> Signoff:
+    if current is None or current.state is not SignoffState.SUBMITTED:
+        state = "not submitted" if current is None else current.state.value
+        raise SignoffRefused(f"only a submitted report can be reviewed; this one is {state}")
+    if decision is Decision.RETURN and not comment.strip():
+        raise SignoffRefused("say why the report is returned (comment)")
+    state = SignoffState.ACCEPTED if decision is Decision.ACCEPT else SignoffState.RETURNED
+    return Signoff(current.street, current.week, state, current.first_submitted_at, current.submitted_at, at, comment)
+
+
+def on_time(signoff: Signoff, due_at: datetime) -> bool:
+    """Submitted (the first time) no later than the cut-off that closes the week."""
+    return signoff.first_submitted_at <= due_at
+
+
+def on_time_rate(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None

@@ -1,0 +1,175 @@
+"""Reporting's service layer: the weekly report, its item lists and quality, from the stores.
+
+A report is computed on request from the folded facts (aggregated SQL), so
+a late event shows in its week at once, and a rebuilt store answers the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.items import figure_items, figure_query
+from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.signoff_store import SignoffStore
+from services.reporting.adapters.weekly_store import WeeklyStore
+from services.reporting.clock import Clock
+from services.reporting.domain.campaign import Campaign, week_of_day
+from services.reporting.domain.quality import quality_report
+from services.reporting.domain.signoff import Signoff, SignoffState, on_time, on_time_rate
+from services.reporting.domain.weekly import StreetWeek, district_report, street_report
+from services.reporting.domain.weeks import ReportWeek, WeekCalendar
+from shared.directory import DivisionDirectory
+from shared.directory.divisions import district_of
+
+
+class ReportService:
+    def __init__(
+        self,
+        *,
+        weekly: WeeklyStore,
+        quality: QualityStore,
+        signoffs: SignoffStore,
+        campaigns: CampaignStore,
+        calendar: WeekCalendar,
+        directory: DivisionDirectory,
+        clock: Clock,
+        answer_target: timedelta,
+    ) -> None:
+        self.weekly_store = weekly
+        self.quality_store = quality
+        self.signoffs = signoffs
+        self.campaigns = campaigns
+        self.calendar = calendar
+        self.directory = directory
+        self.clock = clock
+        self.answer_target = answer_target
+
+    def as_of(self, week: ReportWeek) -> Any:
+        return min(self.clock.now(), week.ends_at)
+
+    def name(self, code: str) -> str | None:
+        return self.directory.name_of(code)
+
+    def week_days(self, week: ReportWeek) -> tuple[date, date]:
+        days = [week.starts_at.date() + timedelta(days=n) for n in range(8)]
+        inside = [d for d in days if week_of_day(d, self.calendar) == week.name]
+        return inside[0], inside[-1]
+
+    async def weekly(self, code: str, week_name: str) -> dict[str, Any]:
+        """The report of a street (9 digits) or a district (6 digits); ValueError for a bad week."""
+        week = self.calendar.bounds(week_name)
+        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
+        rows, total_delay = await self.weekly_store.street_weeks(
+            week,
+            code,
+            as_of=self.as_of(week),
+            target=campaign.target if campaign else None,
+            on=campaign.starts_on if campaign else week.ends_at.date(),
+        )
+        if len(code) == 9:
+            body = street_report(
+                week, rows.get(code) or StreetWeek(code=code), name=self.name(code), as_of=self.as_of(week)
+            )
+            streets = [body]
+        else:
+            street_rows = [row for street, row in sorted(rows.items()) if len(street) == 9]
+            bureau = rows.get(code) or StreetWeek(code=code)
+            names = {street: self.name(street) for street in [code, *rows]}
+            body = district_report(
+                week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
+            )
+            streets = body["streets"]
+        await self._add_signoffs(week, code, streets)
+        if len(code) == 6:
+            body["on_time_rate"] = on_time_rate([s["signoff"]["on_time"] for s in streets])
+        await self._add_campaign(week, code, campaign, body, streets)
+        return body
+
+    async def _add_signoffs(self, week: ReportWeek, code: str, streets: list[dict[str, Any]]) -> None:
+        known = {s.street: s for s in await self.signoffs.of(code, [week.name])}
+        for street in streets:
+            street["signoff"] = await self._signoff_view(week, known.get(street["code"]))
+
+    async def _signoff_view(self, week: ReportWeek, signoff: Signoff | None) -> dict[str, Any]:
+        if signoff is None:
+            return {"state": "not_submitted", "on_time": False, "locked": False, "after_signoff": []}
+        locked = signoff.state is SignoffState.ACCEPTED
+        after = []
+        if locked and signoff.reviewed_at is not None:
+            after = await self.weekly_store.received_after(week, signoff.street, signoff.reviewed_at)
+        return {
+            "state": signoff.state.value,
+            "submitted_at": signoff.first_submitted_at.isoformat(),
+            "resubmitted_at": signoff.submitted_at.isoformat()
+            if signoff.submitted_at != signoff.first_submitted_at
+            else None,
+            "on_time": on_time(signoff, week.ends_at),
+            "reviewed_at": signoff.reviewed_at.isoformat() if signoff.reviewed_at else None,
+            "comment": signoff.comment,
+            "locked": locked,
+            "after_signoff": after,
+        }
+
+    async def _add_campaign(
+        self,
+        week: ReportWeek,
+        code: str,
+        campaign: Campaign | None,
+        body: dict[str, Any],
+        streets: list[dict[str, Any]],
+    ) -> None:
+        if campaign is None:
+            body["campaign"] = None
+            for street in streets:
+                street["campaign"] = None
+            return
+        first, last = self.week_days(week)
+        areas = await self.campaigns.planned_and_canvassed(campaign.campaign_id, code, first, last)
+        for street in streets:
+            planned, canvassed = areas.get(street["code"], (0, 0))
+            street["campaign"] = self._campaign_view(campaign, planned, canvassed, street)
+        planned = sum(p for p, _ in areas.values())
+        canvassed = sum(c for _, c in areas.values())
+        body["campaign"] = self._campaign_view(campaign, planned, canvassed, body)
+
+    @staticmethod
+    def _campaign_view(campaign: Campaign, planned: int, canvassed: int, report: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "campaign_id": campaign.campaign_id,
+            "name": campaign.name,
+            "planned_areas": planned,
+            "canvassed_areas": canvassed,
+            "target_population": report["figures"]["target_population"],
+        }
+
+    async def items(self, code: str, week_name: str, figure: str) -> dict[str, Any]:
+        """The ids behind one figure; ValueError (UnknownFigure) for a figure that does not exist."""
+        week = self.calendar.bounds(week_name)
+        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
+        query = figure_query(
+            figure,
+            week,
+            code,
+            as_of=self.as_of(week),
+            target=campaign.target if campaign else None,
+            on=campaign.starts_on if campaign else week.ends_at.date(),
+        )
+        items = await figure_items(self.weekly_store.engine, query)
+        kind = "rejection" if figure == "rejected_at_intake" else "record"
+        return {"code": code, "week": week.name, "figure": figure, "kind": kind, "count": len(items), "items": items}
+
+    async def quality(self, code: str, week_name: str) -> dict[str, Any]:
+        week = self.calendar.bounds(week_name)
+        counts = await self.quality_store.counts(week, code, as_of=self.as_of(week), answer_target=self.answer_target)
+        return {
+            "code": code,
+            "week": week.name,
+            "answer_target_days": self.answer_target.days,
+            "streets": [
+                {"street": street, "name": self.name(street), **quality_report(counts[street])}
+                for street in sorted(counts)
+                if len(street) == 9
+            ],
+        }

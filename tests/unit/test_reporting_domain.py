@@ -1,0 +1,178 @@
+"""Reporting's pure decisions: facts, figures, target population, spot checks, sign-off, sheets."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.reporting.dashboard.chart import trend_svg
+from services.reporting.domain.campaign import TargetPopulation, week_of_day
+from services.reporting.domain.facts import UnreadableEvent, record_fact
+from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
+from services.reporting.domain.quality import missing_fields
+from services.reporting.domain.signoff import Decision, SignoffRefused, on_time, review, submit
+from services.reporting.domain.spotchecks import discrepancies, draw_sample
+from services.reporting.domain.weeks import WeekCalendar
+from tests.support import scripted_week as week
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CALENDAR = WeekCalendar(SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [([], 50, None), ([5], 90, 5), ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4, 5], 50, 3), (list(range(1, 11)), 90, 9)],
+)
+def test_nearest_rank_percentile(values: list[float], q: float, expected: float | None) -> None:
+    assert percentile(values, q) == expected
+
+
+def test_entry_delay_in_hours() -> None:
+    summary = delay_summary([30, 3600, 7200, 7200, 21600])
+    assert entry_delay(summary) == {"count": 5, "median_hours": 2.0, "p90_hours": 6.0}
+    assert entry_delay(delay_summary([])) == {"count": 0, "median_hours": None, "p90_hours": None}
+
+
+@pytest.mark.parametrize(
+    ("issued", "age"),
+    [
+        ("2027-02-25T10:00:01", "under_3_days"),
+        ("2027-02-23T10:00:00", "3_to_7_days"),
+        ("2027-02-19T10:00:00", "over_7_days"),
+    ],
+)
+def test_unanswered_age(issued: str, age: str) -> None:
+    as_of = datetime.fromisoformat("2027-02-26T10:00:00+08:00")
+    assert unanswered_age(datetime.fromisoformat(issued + "+08:00"), as_of) == age
+
+
+def test_record_fact_keeps_no_personal_data_and_reads_optional_fields() -> None:
+    fact = record_fact(week.RECORDS[0], CALENDAR, b"secret")
+    assert fact.week == "2027-W08"
+    assert fact.received_at.tzinfo is UTC
+    assert fact.sex == "female"
+    assert fact.birth_date == date(1990, 3, 7)
+    assert (fact.cert_result, fact.cert_valid_until) == ("valid", date(2027, 3, 10))
+    assert fact.arrival_date == date(2027, 1, 15)
+    assert fact.missing_mask == 0
+    assert fact.person_key is not None
+    assert week.RECORDS[0]["record"]["person"]["id_number"] not in repr(fact)
+    assert "测试" not in repr(fact)
+
+
+def test_record_fact_without_optional_fields() -> None:
+    fact = record_fact(week.RECORDS[3], CALENDAR, b"secret")
+    assert fact.cert_result is None
+    assert missing_fields(fact.missing_mask) == [
+        "phone",
+        "community",
+        "arrival_date",
+        "marital_status",
+        "certificate",
+        "employer",
+    ]
+
+
+@pytest.mark.parametrize("broken", ["no record", "bad street", "naive time"])
+def test_unreadable_records(broken: str) -> None:
+    payload = {**week.RECORDS[3], "record": dict(week.RECORDS[3]["record"])}
+    if broken == "no record":
+        del payload["record"]
+    elif broken == "bad street":
+        payload["record"]["reporting_street"] = "4401"
+    else:
+        payload["record"]["observed_at"] = "2027-02-25T09:00:00"
+    with pytest.raises(UnreadableEvent):
+        record_fact(payload, CALENDAR, b"secret")
+
+
+def test_cut_off_is_a_setting() -> None:
+    monday_noon = WeekCalendar(SHANGHAI, weekday=0, cut_off=time(12))
+    assert monday_noon.week_of(datetime.fromisoformat("2027-02-22T11:59:00+08:00")) == "2027-W08"
+    assert monday_noon.week_of(datetime.fromisoformat("2027-02-22T12:00:00+08:00")) == "2027-W09"
+    assert monday_noon.bounds("2027-W08").ends_at == datetime(2027, 2, 22, 12, tzinfo=SHANGHAI)
+    assert CALENDAR.next_cut_off(datetime.fromisoformat("2027-02-26T10:00:00+08:00")) == datetime(
+        2027, 3, 5, 10, tzinfo=SHANGHAI
+    )
+    assert CALENDAR.weeks_up_to("2027-W02", 3) == ["2026-W53", "2027-W01", "2027-W02"]
+    assert week_of_day(date(2027, 2, 19), CALENDAR) == "2027-W08"  # Friday noon: after the cut-off
+    assert week_of_day(date(2027, 2, 25), CALENDAR) == "2027-W08"
+
+
+MARRIED_WOMEN_15_49 = TargetPopulation(
+    sexes=frozenset({"female"}),
+    min_age=15,
+    max_age=49,
+    marital_statuses=frozenset({"married"}),
+    arrived_from=date(2027, 1, 1),
+)
+
+
+@pytest.mark.parametrize(
+    ("born", "sex", "status", "arrived", "expected"),
+    [
+        (date(1990, 3, 7), "female", "married", date(2027, 1, 15), True),
+        (date(1990, 3, 7), "male", "married", date(2027, 1, 15), False),
+        (date(1990, 3, 7), "female", "unmarried", date(2027, 1, 15), False),
+        (date(1990, 3, 7), "female", "married", date(2026, 12, 31), False),
+        (date(1990, 3, 7), "female", "married", None, False),  # unknown never matches a criterion
+        (date(2012, 2, 1), "female", "married", date(2027, 1, 15), True),  # 15 on the day
+        (date(2012, 2, 2), "female", "married", date(2027, 1, 15), False),  # 14
+        (date(1977, 2, 2), "female", "married", date(2027, 1, 15), True),  # 49
+        (date(1977, 2, 1), "female", "married", date(2027, 1, 15), False),  # 50 on the day
+    ],
+)
+def test_target_population(born: date, sex: str, status: str, arrived: date | None, expected: bool) -> None:
+    on = date(2027, 2, 1)
+    assert (
+        MARRIED_WOMEN_15_49.matches(sex=sex, birth_date=born, marital_status=status, arrival_date=arrived, on=on)
+        is expected
+    )
+    assert TargetPopulation().matches(sex=None, birth_date=None, marital_status=None, arrival_date=None, on=on)
+
+
+def test_sample_is_reproducible_stratified_and_order_free() -> None:
+    candidates = {"440111005": [f"a{i:02d}" for i in range(30)], "440111008": ["b1", "b2"]}
+    first = draw_sample(candidates, seed="s", size_per_street=5)
+    shuffled = {street: list(reversed(ids)) for street, ids in reversed(candidates.items())}
+    assert draw_sample(shuffled, seed="s", size_per_street=5) == first
+    assert len(first["440111005"]) == 5
+    assert first["440111008"] == ["b1", "b2"]
+    assert draw_sample(candidates, seed="other", size_per_street=5) != first
+
+
+def test_discrepancy_rates_and_flags() -> None:
+    rows = discrepancies(
+        {"440111005": ["wrong", "correct", None], "440111008": ["correct"], "440111002": [None]}, threshold=0.2
+    )
+    assert [(r.street, r.checked, r.rate, r.flagged) for r in rows] == [
+        ("440111005", 2, 0.5, True),
+        ("440111008", 1, 0.0, False),
+        ("440111002", 0, None, False),
+    ]
+
+
+def test_signoff_rules() -> None:
+    at = datetime(2027, 2, 26, 1, tzinfo=UTC)
+    submitted = submit(None, street="440111005", week="2027-W08", at=at)
+    with pytest.raises(SignoffRefused):
+        submit(submitted, street="440111005", week="2027-W08", at=at)
+    with pytest.raises(SignoffRefused):
+        review(submitted, decision=Decision.RETURN, comment=" ", at=at)
+    returned = review(submitted, decision=Decision.RETURN, comment="核实数不符", at=at)
+    again = submit(returned, street="440111005", week="2027-W08", at=datetime(2027, 2, 27, tzinfo=UTC))
+    assert again.first_submitted_at == at  # on time is judged by the first submission
+    assert on_time(again, CALENDAR.bounds("2027-W08").ends_at)
+    accepted = review(again, decision=Decision.ACCEPT, comment="", at=at)
+    with pytest.raises(SignoffRefused):
+        review(accepted, decision=Decision.ACCEPT, comment="", at=at)
+
+
+def test_trend_chart_is_plain_svg() -> None:
+    svg = trend_svg([("2027-W07", 0), ("2027-W08", 3)], title="新流入 <trend>")
+    assert svg.startswith("<svg")
+    assert "<script" not in svg
+    assert "&lt;trend&gt;" in svg
+    assert ">W08</text>" in svg
