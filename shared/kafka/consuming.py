@@ -16,7 +16,10 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope, Event, parse_event
-from shared.topics import TopicNames
+from shared.kafka.failures import PERMANENT_ERRORS, dead_letter_headers
+from shared.topics import DEAD_LETTER, TopicNames
+
+log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Envelope, Any], Awaitable[None]]
 
@@ -51,5 +54,65 @@ def subscribe(
         group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{group}:{topic}",
+    )(consume)
+
+
+BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    topics: TopicNames,
+    *,
+    topic: str,
+    group: str,
+    handler: BatchHandler,
+    max_records: int = 500,
+) -> None:
+    """Register `handler(events)` for `topic`, up to `max_records` events per call.
+
+    For a handler that does one unit of work (one transaction, one flush of
+    the producer) per batch, where one per event costs too much. The policy
+    is `subscribe`'s: offsets committed after the handler returned, transient
+    errors retried (the batch is delivered again). A message that can never
+    be handled is dead-lettered alone: an undecodable one before the handler
+    runs; when the handler raises a permanent error, the batch is handled
+    again one event at a time, so that only the culprit goes.
+    """
+
+    async def dead_letter(record: Any, error: Exception) -> None:
+        headers = dead_letter_headers(error, record)
+        log.error("message dead-lettered", **headers)
+        await broker.publish(record.value, topics(DEAD_LETTER), headers=headers)
+
+    async def consume(records: list[Any]) -> None:
+        events = []
+        for record in records:
+            try:
+                envelope = Envelope.model_validate_json(record.value)
+                events.append((record, envelope, parse_event(envelope)))
+            except PERMANENT_ERRORS as error:
+                await dead_letter(record, error)
+        try:
+            await handler([(envelope, event) for _, envelope, event in events])
+        except PERMANENT_ERRORS:
+            for record, envelope, event in events:
+                try:
+                    await handler([(envelope, event)])
+                except PERMANENT_ERRORS as error:
+                    await dead_letter(record, error)
+
+    async def raw_records(msg: Any) -> list[Any]:
+        return list(msg.raw_message)
+
+    broker.subscriber(
+        topics(topic),
+        group_id=group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=max_records,
+        decoder=raw_records,
         title=f"{group}:{topic}",
     )(consume)

@@ -61,19 +61,23 @@ class _DeadLetterScope(BaseMiddleware):
             raise
 
     async def _dead_letter(self, msg: Any, error: Exception) -> None:
-        raw = getattr(msg, "raw_message", None)
-        headers = {
-            "error_type": type(error).__name__,
-            # pydantic messages could quote input values; keep only the error kind and locations
-            "error": _describe(error),
-            "source_topic": str(getattr(raw, "topic", "")),
-            "source_partition": str(getattr(raw, "partition", "")),
-            "source_offset": str(getattr(raw, "offset", "")),
-        }
+        headers = dead_letter_headers(error, getattr(msg, "raw_message", None))
         log.error("message dead-lettered", **headers)
         if self.policy.sink is None:
             raise RuntimeError("dead-letter sink not configured") from error
         await self.policy.sink(bytes(msg.body), headers)
+
+
+def dead_letter_headers(error: Exception, raw: Any) -> dict[str, str]:
+    """Headers of a dead letter: the error (never the input values) and where the message came from."""
+    return {
+        "error_type": type(error).__name__,
+        # pydantic messages could quote input values; keep only the error kind and locations
+        "error": _describe(error),
+        "source_topic": str(getattr(raw, "topic", "")),
+        "source_partition": str(getattr(raw, "partition", "")),
+        "source_offset": str(getattr(raw, "offset", "")),
+    }
 
 
 def _describe(error: Exception) -> str:
