@@ -14,9 +14,13 @@ from shared.events import NoticeAnswered, RecordSubmitted
 from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.topics import TopicNames
 
-GROUP = "routing"
+# one consumer group per subscription: two consumers in one group rebalance together,
+# so a slow batch or a restart of one stalled the other. "routing" keeps the
+# skeleton's committed offsets of records.submitted.
+RECORDS_GROUP = "routing"
+ANSWERS_GROUP = "routing-answers"
 
 
 def register_consumers(broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler) -> None:
-    subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=GROUP, handler=records.on_records)
-    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=GROUP, handler=answers.on_notice_answered)
+    subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records)
+    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=ANSWERS_GROUP, handler=answers.on_notice_answered)

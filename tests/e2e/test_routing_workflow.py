@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.routing.consumers import ANSWERS_GROUP, RECORDS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
 from tests.support import kafka
@@ -305,5 +306,7 @@ async def _notices(system: System) -> list[Any]:
 
 
 async def _caught_up(system: System) -> bool:
-    topics = [topic(system, RECORDS_SUBMITTED), topic(system, NOTICES_ANSWERED)]
-    return await kafka.caught_up(system.env["KAFKA_BOOTSTRAP_SERVERS"], "routing", topics)
+    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    return await kafka.caught_up(
+        bootstrap, RECORDS_GROUP, [topic(system, RECORDS_SUBMITTED)]
+    ) and await kafka.caught_up(bootstrap, ANSWERS_GROUP, [topic(system, NOTICES_ANSWERED)])
