@@ -14,13 +14,18 @@ from shared.events import NoticeAnswered, RecordSubmitted
 from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.topics import TopicNames
 
-# one consumer group per subscription: two consumers in one group rebalance together,
-# so a slow batch or a restart of one stalled the other. "routing" keeps the
-# skeleton's committed offsets of records.submitted.
+# One consumer group per subscription, named under the deployment's prefix like
+# its topics. Members of one group rebalance together: with a bare "routing",
+# every routing process on the cluster (other deployments, other test runs)
+# stalled this one's consumption whenever it started or stopped.
 RECORDS_GROUP = "routing"
 ANSWERS_GROUP = "routing-answers"
 
 
 def register_consumers(broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler) -> None:
-    subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records)
-    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=ANSWERS_GROUP, handler=answers.on_notice_answered)
+    subscribe_batch(
+        broker, topics, topic=RecordSubmitted.TOPIC, group=topics(RECORDS_GROUP), handler=records.on_records
+    )
+    subscribe(
+        broker, topics, topic=NoticeAnswered.TOPIC, group=topics(ANSWERS_GROUP), handler=answers.on_notice_answered
+    )

@@ -61,7 +61,7 @@ async def test_sigkill_in_the_middle_of_10000_records(routing_only: System) -> N
     system.start("routing")
     await eventually(lambda: _at_least(system, RECORDS), within=180)
     topics = [prefix + RECORDS_SUBMITTED]
-    await eventually(lambda: kafka.caught_up(bootstrap, RECORDS_GROUP, topics), within=60)
+    await eventually(lambda: kafka.caught_up(bootstrap, prefix + RECORDS_GROUP, topics), within=60)
 
     database = system.env["ROUTING_DATABASE_URL"]
     routed = {row[0] for row in await fetch(database, "SELECT record_id FROM routed_records")}

@@ -307,6 +307,6 @@ async def _notices(system: System) -> list[Any]:
 
 async def _caught_up(system: System) -> bool:
     bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
-    return await kafka.caught_up(
-        bootstrap, RECORDS_GROUP, [topic(system, RECORDS_SUBMITTED)]
-    ) and await kafka.caught_up(bootstrap, ANSWERS_GROUP, [topic(system, NOTICES_ANSWERED)])
+    records = await kafka.caught_up(bootstrap, topic(system, RECORDS_GROUP), [topic(system, RECORDS_SUBMITTED)])
+    answers = await kafka.caught_up(bootstrap, topic(system, ANSWERS_GROUP), [topic(system, NOTICES_ANSWERED)])
+    return records and answers
