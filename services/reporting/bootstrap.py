@@ -54,7 +54,7 @@ def build_fold(
     return FoldConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topics=[topics(t) for t in FOLDED_TOPICS],
-        group=GROUP,
+        group=topics(GROUP),  # prefixed like the topics: group ids are global on a broker
         writer=writer,
         decoder=Decoder(calendar_of(settings), settings.person_key_secret.get_secret_value().encode()),
         dead_letter=dead_letter,

@@ -1,6 +1,6 @@
 """Routing's subscribers; each handler states its failure policy in its module docstring.
 
-- records.submitted → service_layer.records.RecordHandler
+- records.submitted → service_layer.records.RecordHandler, in batches (one transaction each)
 - notices.answered → service_layer.answers.AnswerHandler
 """
 
@@ -11,12 +11,17 @@ from faststream.kafka import KafkaBroker
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.records import RecordHandler
 from shared.events import NoticeAnswered, RecordSubmitted
-from shared.kafka.consuming import subscribe
+from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.topics import TopicNames
 
-GROUP = "routing"
+# One consumer group per subscription, named under the deployment's prefix like
+# its topics. Members of one group rebalance together: with a bare "routing",
+# every routing process on the cluster (other deployments, other test runs)
+# stalled this one's consumption whenever it started or stopped.
+RECORDS_GROUP = "routing"
+ANSWERS_GROUP = "routing-answers"
 
 
 def register_consumers(broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler) -> None:
-    subscribe(broker, topics, topic=RecordSubmitted.TOPIC, group=GROUP, handler=records.on_record_submitted)
-    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=GROUP, handler=answers.on_notice_answered)
+    subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records)
+    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=ANSWERS_GROUP, handler=answers.on_notice_answered)

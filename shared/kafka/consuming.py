@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope, Event, parse_event
@@ -23,14 +23,15 @@ from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters
 from shared.topics import TopicNames
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
-BatchHandler = Callable[[Sequence[tuple[Envelope, Event]]], Awaitable[None]]
+BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")
-MESSAGE = Context("message")  # the raw batch: FastStream fills it in per call
 
 
-async def _raw_body(message: Any) -> Any:
-    # Decoding is ours (per message, with dead-lettering), not FastStream's.
-    return message.body
+async def _raw_records(message: Any) -> list[Any]:
+    # Decoding is ours (per message, with dead-lettering), not FastStream's: hand over the
+    # consumer records themselves (value, topic, partition, offset) of the whole batch.
+    raw = message.raw_message
+    return list(raw) if isinstance(raw, tuple | list) else [raw]
 
 
 def subscribe(
@@ -77,16 +78,27 @@ def subscribe_batch(
     max_records: int = 2000,
     dead_letters: DeadLetters | None = None,
 ) -> None:
-    """Register `handler([(envelope, event), ...])` for folding many events in one transaction.
+    """Register `handler([(envelope, event), ...])` for one unit of work (one transaction,
+    one producer flush) per batch, where one per event costs too much.
 
-    Undecodable messages are dead-lettered before the handler sees the batch;
-    the handler must be idempotent over the whole batch (it may see it again).
+    Undecodable messages are dead-lettered before the handler sees the batch.
+    When the handler raises a permanent error, the batch is handled again one
+    event at a time, so that only the culprit is dead-lettered. The handler
+    must be idempotent over the whole batch (it may see it again).
     """
+    sink = dead_letters or dead_letters_for(broker, topics)
 
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
-        await handler([(envelope, event) for envelope, event, _, _ in batch])
+        try:
+            await handler([(envelope, event) for envelope, event, _, _ in batch])
+        except PERMANENT_ERRORS:
+            for envelope, event, body, record in batch:
+                try:
+                    await handler([(envelope, event)])
+                except PERMANENT_ERRORS as error:
+                    await sink.send(body, record, error)
 
-    _register(broker, topics, dead_letters, topic=topic, group=group, max_records=max_records, run=handle_batch)
+    _register(broker, topics, sink, topic=topic, group=group, max_records=max_records, run=handle_batch)
 
 
 def _register(
@@ -101,15 +113,15 @@ def _register(
 ) -> None:
     dead_letters = dead_letters or dead_letters_for(broker, topics)
 
-    async def consume(bodies: list[Any], message: Any = MESSAGE) -> None:
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+    async def consume(records: list[Any]) -> None:
         decoded = []
-        for body, record in zip(bodies, records, strict=True):
+        for record in records:
+            body = bytes(record.value)
             try:
                 envelope = Envelope.model_validate_json(body)
                 decoded.append((envelope, parse_event(envelope), body, record))
             except PERMANENT_ERRORS as error:
-                await dead_letters.send(bytes(body), record, error)
+                await dead_letters.send(body, record, error)
         try:
             await run(decoded)
         except Exception as error:
@@ -118,12 +130,14 @@ def _register(
 
     broker.subscriber(
         topics(topic),
-        group_id=group,
+        # Group ids are global on a broker: prefixed like the topics, so two deployments
+        # (or test runs) sharing a cluster never join, and stall, each other's groups.
+        group_id=topics(group),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=max_records,
         batch_timeout_ms=100,
-        decoder=_raw_body,
+        decoder=_raw_records,
         title=f"{group}:{topic}",
     )(consume)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support import records
-from tests.support.kafka import publish_raw, read_topic
+from tests.support.kafka import publish_one, read_topic
 from tests.support.records import TONGDE, XINSHI
 from tests.support.system import System
 from tests.support.waiting import eventually
@@ -22,7 +22,7 @@ async def _route(client: httpx.AsyncClient, system: System, record_id: str) -> A
 
 async def test_poison_messages_are_dead_lettered_and_consumption_continues(system: System) -> None:
     prefix = system.env["POPFLOW_TOPIC_PREFIX"]
-    await publish_raw(prefix + "records.submitted", b"{not json", key=b"poison-1")
+    await publish_one(prefix + "records.submitted", b"{not json", key=b"poison-1")
     not_a_record = {
         "event_id": "3f0e9a8e-0d6b-4c3e-9d7e-2f0c4b1a9e11",
         "type": "RecordSubmitted",
@@ -32,7 +32,7 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(syste
         "correlation_id": "x",
         "payload": {"record_id": "x"},
     }
-    await publish_raw(prefix + "records.submitted", json.dumps(not_a_record).encode(), key=b"poison-2")
+    await publish_one(prefix + "records.submitted", json.dumps(not_a_record).encode(), key=b"poison-2")
 
     body = records.record(reporting_street=TONGDE, residence_street=XINSHI, sequence=31)
     async with httpx.AsyncClient(timeout=10) as client:

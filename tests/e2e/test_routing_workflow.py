@@ -4,6 +4,7 @@ real Kafka and PostgreSQL, records published straight to records.submitted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.routing.consumers import ANSWERS_GROUP, RECORDS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
 from tests.support import kafka
@@ -226,9 +228,35 @@ async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lette
     assert "no notice" in letters[0]["error"]
 
 
-async def _dead_letters_for(bootstrap: str, system: System, event_id: str) -> list[dict[str, str]]:
+async def test_undecodable_records_are_dead_lettered_alone_and_the_rest_routed(routing: System) -> None:
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    good = kafka.submitted(record(residence_street=XINSHI, sequence=95))
+    invalid = kafka.submitted(record(residence_street=XINSHI, sequence=96)).model_dump(mode="json")
+    invalid["payload"]["record"]["person"]["id_number"] = "430102199003070000"  # wrong check digit
+    invalid["event_id"] = str(uuid.uuid4())
+    key = good.correlation_id  # one key: all three land in one partition, in one batch when they can
+    messages = [(key, b"not json at all"), (key, json.dumps(invalid).encode()), (key, good.model_dump_json().encode())]
+    await kafka.publish_raw(bootstrap, topic(routing, RECORDS_SUBMITTED), messages)
+    async with httpx.AsyncClient(timeout=10) as client:
+        await routed_case(client, routing, good.correlation_id, status="open")
+
+    async def letters() -> list[dict[str, str]]:
+        found = await _dead_letters_for(bootstrap, routing, "")
+        return [h for h in found if h["source_topic"] == topic(routing, RECORDS_SUBMITTED)]
+
+    dead = await eventually(lambda: _at_least_two(letters))
+    assert {h["error_type"] for h in dead} == {"ValidationError"}
+    assert all("430102199003070000" not in h["error"] for h in dead)
+
+
+async def _at_least_two(probe: Any) -> list[dict[str, str]] | None:
+    found: list[dict[str, str]] = await probe()
+    return found if len(found) >= 2 else None
+
+
+async def _dead_letters_for(bootstrap: str, system: System, containing: str) -> list[dict[str, str]]:
     messages = await kafka.read_raw(bootstrap, topic(system, DEAD_LETTER))
-    return [headers for body, headers in messages if event_id.encode() in body]
+    return [headers for body, headers in messages if containing.encode() in body]
 
 
 async def test_the_same_events_replayed_twice_issue_no_extra_notice(routing: System) -> None:
@@ -278,5 +306,7 @@ async def _notices(system: System) -> list[Any]:
 
 
 async def _caught_up(system: System) -> bool:
-    topics = [topic(system, RECORDS_SUBMITTED), topic(system, NOTICES_ANSWERED)]
-    return await kafka.caught_up(system.env["KAFKA_BOOTSTRAP_SERVERS"], "routing", topics)
+    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    records = await kafka.caught_up(bootstrap, topic(system, RECORDS_GROUP), [topic(system, RECORDS_SUBMITTED)])
+    answers = await kafka.caught_up(bootstrap, topic(system, ANSWERS_GROUP), [topic(system, NOTICES_ANSWERED)])
+    return records and answers

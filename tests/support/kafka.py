@@ -48,13 +48,15 @@ def unchecked_submitted(record: dict[str, Any], *, record_id: str | None = None)
 
 async def publish(bootstrap: str, topic: str, envelopes: Iterable[Envelope]) -> int:
     """Publish every envelope (keyed by correlation id), waiting for all acknowledgements."""
+    return await publish_raw(bootstrap, topic, ((e.correlation_id, e.model_dump_json().encode()) for e in envelopes))
+
+
+async def publish_raw(bootstrap: str, topic: str, messages: Iterable[tuple[str, bytes]]) -> int:
+    """Publish (key, value) pairs as they are, waiting for all acknowledgements."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
-        futures = [
-            await producer.send(topic, envelope.model_dump_json().encode(), key=envelope.correlation_id.encode())
-            for envelope in envelopes
-        ]
+        futures = [await producer.send(topic, value, key=key.encode()) for key, value in messages]
         for future in futures:
             await future
         return len(futures)
@@ -111,7 +113,7 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
         await admin.close()
 
 
-async def publish_raw(
+async def publish_one(
     topic: str, value: bytes, *, key: bytes | None = None, headers: dict[str, str] | None = None
 ) -> None:
     """One message of arbitrary bytes (poison messages for failure-policy tests)."""

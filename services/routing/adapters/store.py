@@ -7,17 +7,19 @@ the notices and the processed-event row commit together or not at all.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from services.routing.adapters.tables import CaseRow, NoticeRow, ReviewItem, RoutedRecord
 from services.routing.domain.cases import Case, CaseStatus
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
+from shared.db.processed import ProcessedEvent
 from shared.events import EventKind, NoticeKind, Route
 
 
@@ -30,28 +32,29 @@ async def load_case(session: AsyncSession, record_id: str) -> Case | None:
     return Case(**fields)
 
 
-async def save_case(
-    session: AsyncSession, case: Case, *, person_key: str, observed_at: datetime, now: datetime
-) -> None:
-    """Insert or overwrite the case with its current version."""
-    row = CaseRow(
-        record_id=case.record_id,
-        person_key=person_key,
-        version=case.version,
-        status=case.status.value,
-        event=case.event.value,
-        route=case.route.value,
-        reporting_street=case.reporting_street,
-        residence_street=case.residence_street,
-        residence_address=case.residence_address,
-        registration_division=case.registration_division,
-        registration_address=case.registration_address,
-        name=case.name,
-        id_number=case.id_number,
-        observed_at=observed_at,
-        updated_at=now,
-    )
-    await session.merge(row)
+def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "record_id": case.record_id,
+        "person_key": person_key,
+        "version": case.version,
+        "status": case.status.value,
+        "event": case.event.value,
+        "route": case.route.value,
+        "reporting_street": case.reporting_street,
+        "residence_street": case.residence_street,
+        "residence_address": case.residence_address,
+        "registration_division": case.registration_division,
+        "registration_address": case.registration_address,
+        "name": case.name,
+        "id_number": case.id_number,
+        "observed_at": observed_at,
+        "updated_at": now,
+    }
+
+
+async def save_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or overwrite cases (rows of `case_row`) with their current version."""
+    await _upsert(session, CaseRow, rows, key="record_id")
 
 
 async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime]:
@@ -70,18 +73,22 @@ async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime)
     )
 
 
-async def save_decision(session: AsyncSession, case: Case, notices: list[PlannedNotice], *, now: datetime) -> None:
-    """The record's routing decision (with its transfer notice), overwritten when a correction re-routes it."""
+def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> dict[str, Any]:
+    """The record's routing decision, with its transfer notice."""
     notice_id = next((n.notice_id for n in notices if n.kind is NoticeKind.TRANSFER), None)
-    decision = RoutedRecord(
-        record_id=case.record_id,
-        route=case.route.value,
-        reporting_street=case.reporting_street,
-        residence_street=case.residence_street,
-        notice_id=notice_id,
-        decided_at=now,
-    )
-    await session.merge(decision)
+    return {
+        "record_id": case.record_id,
+        "route": case.route.value,
+        "reporting_street": case.reporting_street,
+        "residence_street": case.residence_street,
+        "notice_id": notice_id,
+        "decided_at": now,
+    }
+
+
+async def save_decisions(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert decisions, or overwrite them when a correction re-routes a record."""
+    await _upsert(session, RoutedRecord, rows, key="record_id")
 
 
 async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, now: datetime) -> list[PlannedNotice]:
@@ -89,11 +96,15 @@ async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, no
     recipient, kind) exists already is skipped: it was issued before."""
     if not notices:
         return []
-    rows = [_notice_row(n, now) for n in notices]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(NoticeRow).values(rows).on_conflict_do_nothing().returning(col(NoticeRow.notice_id))
-    inserted = set((await session.execute(statement)).scalars())
-    return [n for n in notices if n.notice_id in inserted]
+    ids = {n.notice_id for n in notices}
+    # the existing ids are read first: INSERT ... RETURNING over many rows is slow in SQLAlchemy (result splicing)
+    existing = set(
+        (await session.execute(select(col(NoticeRow.notice_id)).where(col(NoticeRow.notice_id).in_(ids)))).scalars()
+    )
+    new = list({n.notice_id: n for n in notices if n.notice_id not in existing}.values())
+    if new:
+        await session.execute(_insert(session)(NoticeRow).on_conflict_do_nothing(), [_notice_row(n, now) for n in new])
+    return new
 
 
 def _notice_row(notice: PlannedNotice, now: datetime) -> dict[str, object]:
@@ -154,13 +165,47 @@ async def waiting_notices(
     return list((await session.execute(query)).scalars())
 
 
-async def add_review(session: AsyncSession, record_id: str, review: NeedsReview, reporting: str, now: datetime) -> None:
-    item = ReviewItem(
-        record_id=record_id, field=review.field, reason=review.reason, reporting_street=reporting, received_at=now
-    )
-    await session.merge(item)
+def review_row(record_id: str, review: NeedsReview, reporting: str, now: datetime) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "field": review.field,
+        "reason": review.reason,
+        "reporting_street": reporting,
+        "received_at": now,
+    }
+
+
+async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(_insert(session)(ReviewItem).on_conflict_do_nothing(), rows)
+
+
+async def unprocessed(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    """The ids among `event_ids` not handled yet (see shared.db.processed), in one query."""
+    query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
+    return set(event_ids) - set((await session.execute(query)).scalars())
+
+
+async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: datetime) -> None:
+    if event_ids:
+        rows = [{"event_id": event_id, "handled_at": now} for event_id in event_ids]
+        await session.execute(_insert(session)(ProcessedEvent), rows)
 
 
 async def review_queue(session: AsyncSession, *, limit: int) -> list[ReviewItem]:
     query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+def _insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT, in the dialect of the session's database."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def _upsert(session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], *, key: str) -> None:
+    if not rows:
+        return
+    # one statement with many parameter sets: compiled once and cached, sent in bulk (insertmanyvalues)
+    statement = _insert(session)(table)
+    columns = {name: statement.excluded[name] for name in rows[0] if name != key}
+    await session.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), rows)

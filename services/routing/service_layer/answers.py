@@ -55,11 +55,11 @@ class AnswerHandler:
         now = self._context.clock.now()
         row.answered_at, row.result = feedback.answered_at, feedback.result.value
         key, observed_at = await store.case_keys(session, case.record_id)
-        await store.save_case(session, step.case, person_key=key, observed_at=observed_at, now=now)
+        await store.save_cases(session, [store.case_row(step.case, person_key=key, observed_at=observed_at, now=now)])
         issued = await store.add_notices(session, step.notices, now=now)
         outgoing = [notice_issued(n, step.case, key=key, now=now) for n in issued]
         if step.routed:
-            await store.save_decision(session, step.case, step.notices, now=now)
+            await store.save_decisions(session, [store.decision_row(step.case, step.notices, now=now)])
             outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))
         log.info(
             "notice answered",

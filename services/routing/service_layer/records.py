@@ -1,16 +1,22 @@
-"""A submitted record becomes a case: a decision, its notices, or a review item.
+"""Submitted records become cases: decisions, their notices, or review items.
 
-Failure policy (subscriber on records.submitted): idempotent by event id.
-The case, the decision, the notices and the processed-event row are written
-in one transaction; the outgoing events (with ids derived from the incoming
-event and the notices) are published before that commit. A crash in between
-re-delivers the record: it is decided again, identically, and re-published
-with the same ids, which consumers deduplicate. Codes unknown to the
-directory go to the review queue. Database or broker errors are retried;
-undecodable events dead-lettered (shared.kafka.failures).
+Failure policy (batch subscriber on records.submitted, see
+shared.kafka.consuming.subscribe_batch): one transaction per batch holds the
+cases, decisions, notices, review items and processed-event rows; events
+already processed are skipped by id. The outgoing events (ids derived from
+the incoming event and the notices) are published before that commit. A
+crash in between re-delivers the batch: it is decided again, identically,
+and re-published with the same ids, which consumers deduplicate. Codes
+unknown to the directory go to the review queue, never to the dead-letter
+topic. Database or broker errors are retried (the batch comes again);
+undecodable events are dead-lettered one by one.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,14 +24,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import Case
+from services.routing.domain.recipients import Recipients
 from services.routing.domain.routes import decide_route, review_reason
-from services.routing.domain.workflow import open_case
+from services.routing.domain.workflow import Step, open_case
 from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
-from shared.db.processed import already_processed, mark_processed
-from shared.events import Envelope, Event, EventKind, RecordSubmitted
+from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
 from shared.identity import person_key
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Routed:
+    cause: Envelope
+    record: RecordSubmitted
+    step: Step
+    key: str
+
+
+@dataclass
+class _Pending:
+    """Decisions made in this batch and not yet written."""
+
+    routed: list[_Routed] = field(default_factory=list)
+    reviews: list[dict[str, object]] = field(default_factory=list)
 
 
 class RecordHandler:
@@ -33,18 +55,39 @@ class RecordHandler:
         self._context = context
 
     async def on_record_submitted(self, envelope: Envelope, event: Event) -> None:
-        assert isinstance(event, RecordSubmitted)
-        async with self._context.sessions.begin() as session:
-            if await already_processed(session, str(envelope.event_id)):
-                log.info("duplicate event skipped")
-                return
-            outgoing = await self.route(session, envelope, event)
-            await self._context.emitter.emit(outgoing)
-            mark_processed(session, str(envelope.event_id))
+        await self.on_records([(envelope, event)])
 
-    async def route(self, session: AsyncSession, envelope: Envelope, event: RecordSubmitted) -> list[Outgoing]:
-        """Decide, store and return the events to publish, in the caller's transaction."""
-        record, now = event.record, self._context.clock.now()
+    async def on_records(self, events: list[tuple[Envelope, Event]]) -> None:
+        """Route a batch in one unit of work."""
+        async with self._context.sessions.begin() as session:
+            fresh = await store.unprocessed(session, [str(envelope.event_id) for envelope, _ in events])
+            todo = _once_each(events, fresh)
+            if len(todo) < len(events):
+                log.info("duplicate events skipped", count=len(events) - len(todo))
+            outgoing = await self._route(session, todo)
+            now = self._context.clock.now()
+            await store.mark_processed(session, [str(envelope.event_id) for envelope, _ in todo], now=now)
+            await self._context.emitter.emit(outgoing)
+        # one line per batch: a log line per record costs more than routing the record
+        routes = Counter(o.envelope.payload["route"] for o in outgoing if o.envelope.type == RecordRouted.TYPE)
+        log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
+
+    async def _route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+        now, recipients = self._context.clock.now(), self._context.recipients()
+        pending, outgoing = _Pending(), []
+        for envelope, event in todo:
+            self._decide(envelope, event, recipients, pending, now)
+            if event.record.event is EventKind.OUTFLOW and pending.routed:
+                # earlier cases of the person (this batch's included) are marked after they are written
+                outgoing += await _write(session, pending, now)
+                await store.mark_outflow(session, person_key=pending.routed[-1].key, now=now)
+                pending = _Pending()
+        return outgoing + await _write(session, pending, now)
+
+    def _decide(
+        self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
+    ) -> None:
+        record = event.record
         review = review_reason(
             self._context.directory,
             reporting_street=record.reporting_street,
@@ -52,17 +95,41 @@ class RecordHandler:
             registration=record.registration.division,
         )
         if review is not None:
-            await store.add_review(session, event.record_id, review, record.reporting_street, now)
-            log.warning("record sent to review", field=review.field)
-            return []
+            pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
+            log.warning("record sent to review", correlation_id=event.record_id, field=review.field)
+            return
         route = decide_route(reporting_street=record.reporting_street, residence_street=record.residence.street)
-        step = open_case(Case.from_record(event.record_id, record, route), self._context.recipients())
+        step = open_case(Case.from_record(event.record_id, record, route), recipients)
         key = person_key(record.person.id_number, self._context.key_secret)
-        if record.event is EventKind.OUTFLOW:
-            await store.mark_outflow(session, person_key=key, now=now)
-        await store.save_case(session, step.case, person_key=key, observed_at=record.observed_at, now=now)
-        issued = await store.add_notices(session, step.notices, now=now)
-        await store.save_decision(session, step.case, step.notices, now=now)
-        log.info("record routed", route=route.value, notices=len(issued), status=step.case.status.value)
-        routed = record_routed(step.case, cause=envelope, observed_at=record.observed_at, key=key, now=now)
-        return [routed, *(notice_issued(n, step.case, key=key, now=now) for n in issued)]
+        pending.routed.append(_Routed(cause, event, step, key))
+
+
+async def _write(session: AsyncSession, pending: _Pending, now: datetime) -> list[Outgoing]:
+    """Store a run of decisions in bulk; returns the events to publish for them."""
+    routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
+    await store.add_reviews(session, pending.reviews)
+    await store.save_cases(session, [_case_row(r, now) for r in routed])
+    await store.save_decisions(session, [store.decision_row(r.step.case, r.step.notices, now=now) for r in routed])
+    planned = [notice for r in routed for notice in r.step.notices]
+    issued = {n.notice_id for n in await store.add_notices(session, planned, now=now)}
+    outgoing = []
+    for r in routed:
+        case, observed = r.step.case, r.record.record.observed_at
+        outgoing.append(record_routed(case, cause=r.cause, observed_at=observed, key=r.key, now=now))
+        outgoing += [notice_issued(n, case, key=r.key, now=now) for n in r.step.notices if n.notice_id in issued]
+    return outgoing
+
+
+def _case_row(routed: _Routed, now: datetime) -> dict[str, object]:
+    observed = routed.record.record.observed_at
+    return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now)
+
+
+def _once_each(events: list[tuple[Envelope, Event]], fresh: set[str]) -> list[tuple[Envelope, RecordSubmitted]]:
+    """The unprocessed events, each once, in order."""
+    todo: dict[str, tuple[Envelope, RecordSubmitted]] = {}
+    for envelope, event in events:
+        assert isinstance(event, RecordSubmitted)
+        if str(envelope.event_id) in fresh:
+            todo.setdefault(str(envelope.event_id), (envelope, event))
+    return list(todo.values())

@@ -1,0 +1,50 @@
+"""subscribe_batch in memory (FastStream's TestKafkaBroker): one bad message never takes its batch with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from shared.events import Envelope, Event
+from shared.kafka.consuming import subscribe_batch
+from shared.kafka.failures import PermanentFailure
+from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
+from tests.support import kafka
+from tests.support.records import record
+
+TOPICS = TopicNames("t.")
+
+
+async def test_undecodable_and_refused_events_are_dead_lettered_alone() -> None:
+    broker = KafkaBroker()
+    handled: list[list[str]] = []
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        if any(envelope.correlation_id == "refused" for envelope, _ in events):
+            raise PermanentFailure("this one can never be handled")
+        handled.append([envelope.correlation_id for envelope, _ in events])
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler)
+    dead: list[Any] = []
+
+    @broker.subscriber(TOPICS(DEAD_LETTER))
+    async def on_dead_letter(body: Any) -> None:
+        dead.append(body)
+
+    good = kafka.submitted(record(sequence=1), record_id="good")
+    refused = kafka.submitted(record(sequence=2), record_id="refused")
+    also_good = kafka.submitted(record(sequence=3), record_id="also-good")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(
+            good.model_dump(mode="json"),
+            b"not json",
+            refused.model_dump(mode="json"),
+            also_good.model_dump(mode="json"),
+            topic=TOPICS(RECORDS_SUBMITTED),
+        )
+
+    # the batch failed as a whole, then went one by one: only the refused event and the junk are gone
+    assert handled == [["good"], ["also-good"]]
+    assert len(dead) == 2
+    assert any(isinstance(body, dict) and body.get("correlation_id") == "refused" for body in dead)
