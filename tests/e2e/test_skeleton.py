@@ -60,7 +60,7 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
         async def weekly() -> dict[str, Any] | None:
             response = await client.get(
                 system.url("reporting") + "/v1/reports/weekly",
-                params={"street": TONGDE, "week": "2027-W08"},
+                params={"street": TONGDE, "week": "2026-W09"},
             )
             body: dict[str, Any] = response.json()
             return body if sum(body["routes"].values()) == 4 else None
