@@ -31,7 +31,5 @@ def date_order_problems(raw: Any, now: datetime) -> list[FieldProblem]:
     if checked is not None and checked > (now + CLOCK_SKEW).date():
         problems.append((CHECKED_ON, "lies in the future"))
     elif checked is not None and issued is not None and issued > checked:
-        problems.append(
-            (ISSUED_ON, "is after the check date (checked_on)")
-        )
+        problems.append((ISSUED_ON, "is after the check date (checked_on)"))
     return problems
