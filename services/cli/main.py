@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from services.cli import keys
 from services.cli.local import up
+from services.intake.cli import import_file
 
 app = typer.Typer(help="PopFlow: floating-population census records, routed between offices.")
 app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.")(up)
+app.command("import")(import_file)
+app.add_typer(keys.app, name="keys")
 
 
 @app.callback()

@@ -79,7 +79,7 @@ class BulkFile:
         if self.format is BulkFormat.CSV:
             header = next(csv.reader(self._text()), [])
         elif self.format is BulkFormat.XLSX:
-            header = next(_xlsx_cells(self.file), [])
+            header = next(xlsx_cells(self.file), [])
         else:
             return {}
         return pointer_headers(map_headers(header), header)
@@ -185,12 +185,12 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
 
 def _csv_rows(bulk: BulkFile) -> Iterator[Row]:
     try:
-        yield from _table_rows(_csv_numbered(csv.reader(bulk._text())))
+        yield from _table_rows(csv_lines(csv.reader(bulk._text())))
     except csv.Error as error:
         raise FileProblem(f"the CSV cannot be read: {error}") from None
 
 
-def _csv_numbered(reader: Any) -> Iterator[tuple[int, list[Any]]]:
+def csv_lines(reader: Any) -> Iterator[tuple[int, list[Any]]]:
     """Each CSV record with the line it starts on (a quoted cell may span lines)."""
     start = 1
     for cells in reader:
@@ -199,10 +199,17 @@ def _csv_numbered(reader: Any) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(bulk: BulkFile) -> Iterator[Row]:
-    yield from _table_rows(enumerate(_xlsx_cells(bulk.file), start=1))
+    yield from _table_rows(enumerate(xlsx_cells(bulk.file), start=1))
 
 
-def _xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
+def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
+    """The raw cells of a CSV or XLSX file with their line numbers, the header included."""
+    if bulk.format is BulkFormat.CSV:
+        return csv_lines(csv.reader(bulk._text()))
+    return enumerate(xlsx_cells(bulk.file), start=1)
+
+
+def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
     file.seek(0)
     try:
         workbook = load_workbook(file, read_only=True, data_only=True)
