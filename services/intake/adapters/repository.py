@@ -4,20 +4,23 @@ A batch (one record, or up to INTAKE_BULK_BATCH rows of a bulk import) is
 written in one transaction: duplicates are recognised first (same source
 and external id, or same Idempotency-Key), then each person is matched to
 their case (by blind index) and gets the next version, then records, outbox
-rows and idempotency keys are inserted together. A concurrent writer that
-created the same case or source first makes the transaction fail on a
-unique constraint; the batch is then simply retried and sees its work.
+rows and idempotency keys are inserted together. Cases are counted up
+with one upsert, so two writers of the same person serialise on its row. A
+concurrent writer that stored the same source first makes the transaction
+fail on a unique constraint; the batch is then retried and sees its work.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -197,19 +200,35 @@ def _stored(status: Literal["duplicate", "conflict"], record_id: str, row: Recor
 
 
 async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[tuple[str, int]]:
-    """(case id, version) for each person key in turn, creating cases for new persons."""
+    """(case id, version) for each person key in turn, creating cases for new persons.
+
+    One upsert for the whole batch: each person's case count goes up by the
+    number of their records in it, and the versions are handed out in order.
+    Rows are upserted sorted by key, so concurrent batches lock in one order.
+    """
     if not person_keys:
         return []
-    wanted = set(person_keys)
-    query = select(CaseRow).where(col(CaseRow.person_key).in_(wanted)).with_for_update()
-    cases = {row.person_key: row for row in (await session.execute(query)).scalars()}
+    counts = Counter(person_keys)
     now = datetime.now(UTC)
-    for key in sorted(wanted - set(cases)):
-        cases[key] = CaseRow(case_id=str(uuid.uuid4()), person_key=key, versions=0, created_at=now)
-        session.add(cases[key])
+    values = [
+        {"case_id": str(uuid.uuid4()), "person_key": key, "versions": counts[key], "created_at": now}
+        for key in sorted(counts)
+    ]
+    upsert = _dialect_insert(session)(CaseRow)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[col(CaseRow.person_key)],
+        set_={"versions": col(CaseRow.versions) + upsert.excluded.versions},
+    ).returning(col(CaseRow.person_key), col(CaseRow.case_id), col(CaseRow.versions))
+    rows = (await session.execute(upsert, values)).all()  # executemany: one compiled statement, cached
+    totals = {key: (case_id, versions) for key, case_id, versions in rows}
+    next_version = {key: totals[key][1] - counts[key] + 1 for key in counts}
     assigned = []
     for key in person_keys:
-        cases[key].versions += 1
-        assigned.append((cases[key].case_id, cases[key].versions))
-    await session.flush()
+        assigned.append((totals[key][0], next_version[key]))
+        next_version[key] += 1
     return assigned
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT for the dialect in use (PostgreSQL in production, SQLite embedded)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
