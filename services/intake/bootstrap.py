@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.intake.adapters.audit import ReadAudit
+from services.intake.adapters.key_cache import CachedKeyStore
 from services.intake.adapters.outbox import OutboxRelay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
@@ -38,7 +39,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     audit = ReadAudit(runtime.sessions)
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
     submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
-    authenticate = bearer_principal(runtime.keys)
+    authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)
 
     @contextlib.asynccontextmanager

@@ -38,6 +38,12 @@ class IntakeSettings(ServiceSettings):
     bulk_max_rows: int = Field(default=100_000, ge=1, description="Most rows one bulk request may carry")
     bulk_max_bytes: int = Field(default=200_000_000, ge=1, description="Largest bulk request body")
     bulk_batch: int = Field(default=500, ge=1, le=5000, description="Rows written per bulk transaction")
+    key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="Seconds a key check is remembered (a revocation takes this long); 0: off",
+    )
 
     @model_validator(mode="after")
     def _check_data_key(self) -> Self:

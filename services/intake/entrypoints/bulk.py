@@ -2,8 +2,9 @@
 
 The body is spooled (memory up to 1 MiB, disk beyond), read once to count
 its rows and catch file-level problems (400, or 413 above the row limit),
-then read again in batches: each batch is validated in a worker thread and
-written in one transaction, and its results are streamed out at once. So
+then read again in batches: each batch is validated in a worker thread
+(the next one while the current one is written) and written in one
+transaction, and its results are streamed out at once. So
 memory stays flat and the answer starts before the last row is read. A
 retry with the same Idempotency-Key finds every row already stored as a
 duplicate, so an import cut off half-way can simply be sent again.
@@ -136,7 +137,10 @@ class _Import:
 
     async def _results(self, bulk: BulkFile) -> AsyncIterator[dict[str, Any]]:
         rows = bulk.rows()
-        while chunk := await asyncio.to_thread(self._prepare, rows):
+        upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
+        while chunk := await upcoming:
+            # validate the next batch in the worker thread while this one is written
+            upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
             ready = [item for _, item in chunk if isinstance(item, Prepared)]
             outcomes = iter(await self._submissions.store(ready)) if ready else iter(())
             for number, item in chunk:
