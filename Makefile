@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
+.PHONY: install run run-sqlite test test-unit test-integration test-e2e lint format infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -52,6 +52,9 @@ test-e2e: install
 
 bench: install ## the walking-skeleton throughput benchmark against a running system
 	$(PY) bench/e2e_throughput.py
+
+bench-intake: install ## intake: bulk CSV, single POSTs, raw aiokafka (starts its own intake; needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL)
+	$(PY) bench/intake_throughput.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

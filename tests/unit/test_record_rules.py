@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.intake.domain.credit_code import is_valid_credit_code
 from services.intake.domain.validation import validate_record
@@ -142,3 +144,25 @@ def test_credit_codes(first17: str) -> None:
 
 def test_known_credit_code() -> None:
     assert is_valid_credit_code("91350100M000100Y43")  # a published example
+
+
+identity_numbers = st.builds(
+    id_number,
+    region=st.sampled_from(["110105", "440111", "430102", "310115"]),
+    born=st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31)),
+    sequence=st.integers(min_value=0, max_value=999),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(identity_numbers, st.integers(min_value=0, max_value=17), st.sampled_from("0123456789X"))
+def test_records_with_generated_numbers_pass_and_any_one_character_change_fails(
+    number: str, position: int, char: str
+) -> None:
+    body = broken("/person/id_number", number)
+    del body["person"]["sex"]  # the generated sex digit varies
+    assert validate_record(body, load_directory(), now=NOW)[1] == []
+    corrupted = number[:position] + char + number[position + 1 :]
+    if corrupted != number:
+        body["person"]["id_number"] = corrupted
+        assert list(pointers(body)) == ["/person/id_number"]
