@@ -94,7 +94,8 @@ async def posts(system: System, headers: dict[str, str], count: int, concurrency
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # expire idle connections before uvicorn does (5 s), or a reused one may be closed under us
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=1)
     async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=60, limits=limits) as client:
 
         async def worker() -> None:
