@@ -100,3 +100,19 @@ def test_row_problems_leave_the_other_rows() -> None:
     table = list(open_bulk(BulkFormat.CSV, io.BytesIO('姓名\n"张\n三"\n李,多余\n王\n'.encode())).rows())
     assert [(r.number, r.problem) for r in table] == [(2, None), (4, "has 2 cells but the header has 1"), (5, None)]
     assert table[0].record == {"person": {"name": "张\n三"}}
+
+
+def test_a_broken_element_is_not_read_to_the_end_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_formats, "MAX_ELEMENT", 100)
+    reads: list[int] = []
+    content = io.BytesIO(b'[{"a": 1}, {"b": oops}, ' + b'{"c": 3}, ' * 100_000 + b"{}]")
+    original = content.read
+
+    def counting_read(size: int = -1) -> bytes:
+        reads.append(size)
+        return original(size)
+
+    monkeypatch.setattr(content, "read", counting_read)
+    with pytest.raises(FileProblem, match="element 2"):
+        list(open_bulk(BulkFormat.JSON, content).rows())
+    assert len(reads) <= 2  # of about 16 chunks

@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
 
 CHUNK = 1 << 16
+MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
 
 
 class BulkFormat(StrEnum):
@@ -154,7 +155,8 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
             try:
                 value, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError:
-                if more():
+                # More text may complete the element; past MAX_ELEMENT it is broken, not cut (and memory stays flat).
+                if len(buffer) - position <= MAX_ELEMENT and more():
                     continue
                 raise FileProblem(f"element {number + 1} of the array is not valid JSON") from None
             if end == len(buffer) and not done and more():
