@@ -39,19 +39,19 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff format .
 
 test: install lint ## the whole suite on real Kafka and PostgreSQL, started when not running
-	bash deploy/test.sh
+	bash deploy/with-infra.sh $(VENV)/bin/pytest
 
 test-unit: install
 	$(VENV)/bin/pytest -m unit
 
 test-integration: install
-	bash deploy/test.sh -m integration
+	bash deploy/with-infra.sh $(VENV)/bin/pytest -m integration
 
 test-e2e: install
-	bash deploy/test.sh -m e2e
+	bash deploy/with-infra.sh $(VENV)/bin/pytest -m e2e
 
-bench: install ## the walking-skeleton throughput benchmark against a running system
-	$(PY) bench/e2e_throughput.py
+bench: install ## the walking-skeleton benchmark on a private system over real Kafka and PostgreSQL
+	bash deploy/with-infra.sh $(PY) bench/e2e_throughput.py --start
 
 bench-intake: install ## intake: bulk CSV, single POSTs, raw aiokafka (starts its own intake; needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL)
 	$(PY) bench/intake_throughput.py

@@ -68,3 +68,12 @@ class ServiceSettings(CommonSettings):
 def sqlite_url(service: str) -> str:
     """The embedded default store: one SQLite file per service under ./var."""
     return f"sqlite+aiosqlite:///./var/{service}.db"
+
+
+def environment_names(settings_class: type[BaseSettings]) -> set[str]:
+    """Every environment variable a settings class reads (for checking deploy files)."""
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    names = set()
+    for field_name, field in settings_class.model_fields.items():
+        names.add(field.alias if field.alias else f"{prefix}{field_name}".upper())
+    return names

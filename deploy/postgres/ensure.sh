@@ -9,6 +9,9 @@
 # Last line of stdout: admin URL, postgresql://popflow:popflow@127.0.0.1:$PGPORT/postgres
 set -euo pipefail
 
+# runuser postgres cannot enter a root-only working directory (e.g. a fresh clone under /tmp)
+cd /
+
 PGPORT="${PGPORT:-5432}"
 PG_ROLE=popflow
 PG_PASSWORD=popflow

@@ -104,10 +104,14 @@ def _print_admin_key_once(env: dict[str, str]) -> None:
 def _start_kafka(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{port}"
     kafka_env = {**env, "KAFKA_PORT": str(port), "PYTHON": sys.executable}
-    console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars) ...")
+    log_path = ROOT / "var" / "kafka.log"
+    log_path.parent.mkdir(exist_ok=True)
+    console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars); log: {log_path}")
     process = subprocess.Popen(
         ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],
         env=kafka_env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
     )
     wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]

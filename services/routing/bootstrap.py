@@ -1,46 +1,84 @@
-"""Routing's composition root."""
+"""Routing's composition root: settings in, a ready FastAPI app out.
+
+`build_context` is shared with `popflow routing rebuild`, which wires the
+same use cases to a fresh store and an emitter that publishes nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.api import decisions_router
-from services.routing.handlers import RecordRouter
+from services.routing.adapters.clock import Clock, SystemClock
+from services.routing.adapters.emitter import Emitter, KafkaEmitter
+from services.routing.adapters.recipients_file import RecipientsFile
+from services.routing.api import routing_router
+from services.routing.consumers import register_consumers
+from services.routing.service_layer.answers import AnswerHandler
+from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from services.routing.service_layer.reminders import ReminderJob
 from services.routing.settings import RoutingSettings
-from shared.events import RecordSubmitted
-from shared.kafka.consuming import subscribe
+from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: RoutingSettings | None = None) -> FastAPI:
+def build_context(
+    settings: RoutingSettings, sessions: async_sessionmaker[AsyncSession], emitter: Emitter, clock: Clock
+) -> RoutingContext:
+    recipients = RecipientsFile(settings.recipients_file, settings.served_districts)
+    return RoutingContext(
+        sessions=sessions,
+        emitter=emitter,
+        recipients=recipients.current,
+        directory=load_directory(),
+        clock=clock,
+        key_secret=settings.person_key_secret.get_secret_value().encode(),
+    )
+
+
+def reminder_job(settings: RoutingSettings, context: RoutingContext) -> ReminderJob:
+    return ReminderJob(
+        context,
+        deadline_days=settings.reminder_working_days,
+        holidays=settings.holidays,
+        zone=ZoneInfo(settings.timezone),
+    )
+
+
+def create_app(settings: RoutingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
     configure_logging(service="routing", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="routing")
-    router = RecordRouter(
-        runtime.sessions,
-        runtime.publisher,
-        key_secret=settings.person_key_secret.get_secret_value().encode(),
+    context = build_context(
+        settings, runtime.sessions, KafkaEmitter(runtime.broker, runtime.topics), clock or SystemClock()
     )
-    subscribe(
-        runtime.broker,
-        runtime.topics,
-        topic=RecordSubmitted.TOPIC,
-        group="routing",
-        handler=router.on_record_submitted,
-    )
+    register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context))
+    reminders = reminder_job(settings, context)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(runtime, MIGRATIONS):
-            yield
+            if settings.reminder_interval_s <= 0:
+                yield
+                return
+            task = asyncio.create_task(reminders.run(settings.reminder_interval_s), name="reminders")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     return service_app(
-        runtime, title="PopFlow routing", routers=[decisions_router(runtime.sessions)], lifespan=lifespan
+        runtime, title="PopFlow routing", routers=[routing_router(context, runtime.publisher)], lifespan=lifespan
     )

@@ -2,7 +2,7 @@
 
 from shared.events.envelope import Envelope, Event, new_envelope, parse_event
 from shared.events.feedback import FeedbackResult, NoticeAnswered, RejectionReason
-from shared.events.notices import NoticeIssued, NoticePerson
+from shared.events.notices import NoticeIssued, NoticeKind, NoticePerson
 from shared.events.records import (
     CaseRecord,
     EventKind,
@@ -21,6 +21,7 @@ __all__ = [
     "FeedbackResult",
     "NoticeAnswered",
     "NoticeIssued",
+    "NoticeKind",
     "NoticePerson",
     "Person",
     "RecordRouted",

@@ -1,26 +1,28 @@
-"""Feedback on a notice: the recipient's answer, which drives the exchange workflow.
+"""Feedback: a recipient's answer to a notice (confirmed, corrected, not found, rejected).
 
-Streets give feedback where they read their notices (notification service);
-the event carries it to routing, which acts on it.
+Streets and bureaus answer in the notification service (or, until then, at
+routing's POST /v1/notices/{id}/feedback); either way the answer travels as
+`NoticeAnswered` on `notices.answered`, keyed by record id, and routing turns
+it into the next step of the case.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared import topics
 from shared.events.envelope import Event, register
 
 
 class FeedbackResult(StrEnum):
-    CONFIRMED = "confirmed"  # the person lives here, details as notified
-    CORRECTED = "corrected"  # the person lives here, some details differ (see corrections)
-    NOT_FOUND = "not_found"  # nobody of that description lives here
-    REJECTED = "rejected"  # the notice itself is implausible (see reason)
+    CONFIRMED = "confirmed"
+    CORRECTED = "corrected"
+    NOT_FOUND = "not_found"
+    REJECTED = "rejected"
 
 
 class RejectionReason(StrEnum):
@@ -31,20 +33,30 @@ class RejectionReason(StrEnum):
 
 @register
 class NoticeAnswered(Event):
-    """A recipient answered a notice."""
+    """A recipient answered a notice. One answer per notice; later ones are refused."""
 
     TYPE: ClassVar[str] = "NoticeAnswered"
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.NOTICES_ANSWERED
 
-    notice_id: str = Field(description="The notice answered")
+    notice_id: str = Field(description="The notice being answered (NoticeIssued.notice_id)")
     record_id: str = Field(description="The case record the notice is about")
     result: FeedbackResult = Field(description="confirmed, corrected, not_found or rejected")
-    corrections: dict[str, Any] = Field(
+    corrections: dict[str, str] = Field(
         default_factory=dict,
-        description="With 'corrected': the corrected fields, shaped like the case record's (e.g. residence.street)",
+        description="For 'corrected': the fields that differ, e.g. residence_street, residence_address",
     )
-    reason: RejectionReason | None = Field(default=None, description="With 'rejected': why")
-    note: str = Field(default="", max_length=500, description="Free text from the answering office")
-    answered_by: str = Field(description="Code of the office that answered (street or district)")
-    answered_at: datetime = Field(description="When the answer was given (UTC)")
+    reason: RejectionReason | None = Field(
+        default=None, description="For 'rejected': wrong_recipient, person_left or duplicate"
+    )
+    note: str | None = Field(default=None, max_length=500, description="Free text from the recipient")
+    answered_by: str = Field(description="Code of the recipient that answered (street or district bureau)")
+    answered_at: datetime = Field(description="When the recipient answered (UTC)")
+
+    @model_validator(mode="after")
+    def _result_has_its_details(self) -> Self:
+        if self.result is FeedbackResult.CORRECTED and not self.corrections:
+            raise ValueError("a 'corrected' answer lists the corrected fields")
+        if self.result is FeedbackResult.REJECTED and self.reason is None:
+            raise ValueError("a 'rejected' answer gives a reason code")
+        return self

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import topics
-from shared.events.envelope import Event, register
+from shared.events.envelope import Event, Upcaster, register
 from shared.events.routing import Route
 
 
@@ -22,13 +23,37 @@ class NoticePerson(BaseModel):
     residence_address: str = Field(description="Where the person lives now")
 
 
+class NoticeKind(StrEnum):
+    """Why a notice exists; at most one per (case version, recipient, kind)."""
+
+    TRANSFER = "transfer"  # the person lives in the recipient's area: verify
+    FORWARD = "forward"  # bureau to bureau, for an inter-district case
+    FEEDBACK = "feedback"  # the residence side's answer, relayed back to the reporting bureau
+    REGISTRATION = "registration"  # to the household-registration place, once verified
+    RECHECK = "recheck"  # not found at the residence: the reporting street checks again
+    REJECTION = "rejection"  # the recipient refused the notice, with a reason code
+    CHANGE = "change"  # a change of circumstances
+    REMINDER = "reminder"  # unanswered after N working days
+    ESCALATION = "escalation"  # unanswered after 2N working days: to the bureau
+
+
+def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 1 only ever carried transfer notices, delivered within the deployment
+    return {**payload, "kind": NoticeKind.TRANSFER.value, "exchange_endpoint": None}
+
+
 @register
 class NoticeIssued(Event):
-    """A transfer notice was issued to one recipient."""
+    """A notice was issued to one recipient.
+
+    Version 2 added `kind` and `exchange_endpoint` (v1 payloads are upcast to
+    kind "transfer", delivered within the deployment).
+    """
 
     TYPE: ClassVar[str] = "NoticeIssued"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     TOPIC: ClassVar[str] = topics.NOTICES_ISSUED
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
 
     notice_id: str = Field(description="Unique, stable id of the notice; duplicates share it")
     record_id: str = Field(description="The case record the notice is about")
@@ -37,3 +62,9 @@ class NoticeIssued(Event):
     reason: str = Field(description="Why the recipient is notified, in words")
     person: NoticePerson = Field(description="The person, with the least detail needed")
     issued_at: datetime = Field(description="When routing issued the notice (UTC)")
+    kind: NoticeKind = Field(description="transfer, forward, registration, recheck, reminder, ...")
+    exchange_endpoint: str | None = Field(
+        default=None,
+        description="External exchange endpoint that carries the notice to a recipient outside "
+        "this deployment (city exchange, provincial platform); null for the deployment's own recipients",
+    )

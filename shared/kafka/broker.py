@@ -1,4 +1,4 @@
-"""Builds a service's FastStream Kafka broker and its event publisher."""
+"""Builds a service's FastStream Kafka broker, its event publisher and its dead-letter sink."""
 
 from __future__ import annotations
 
@@ -8,32 +8,30 @@ from typing import Protocol
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
-from shared.kafka.failures import DeadLetterPolicy
+from shared.kafka.failures import DeadLetters
 from shared.settings import CommonSettings
 from shared.topics import DEAD_LETTER, TopicNames
 
 
 def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
-    """An idempotent producer (acks=all) and the shared dead-letter policy.
-
-    Nothing connects here; the service's lifespan starts the broker.
-    """
-    policy = DeadLetterPolicy()
-    broker = KafkaBroker(
+    """An idempotent producer (acks=all). Nothing connects here; the lifespan starts it."""
+    return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"popflow-{service}",
         enable_idempotence=True,
         acks="all",
-        middlewares=(policy,),
         logger=logging.getLogger(f"popflow.{service}.kafka"),
+        # FastStream's per-message "Received/Processed" lines only at DEBUG: handlers log
+        # one line per handled event themselves, with the event's context bound
+        log_level=logging.DEBUG,
     )
-    topics = TopicNames(settings.topic_prefix)
 
-    async def to_dead_letter(body: bytes, headers: dict[str, str]) -> None:
+
+def dead_letters_for(broker: KafkaBroker, topics: TopicNames) -> DeadLetters:
+    async def publish(body: bytes, headers: dict[str, str]) -> None:
         await broker.publish(body, topics(DEAD_LETTER), headers=headers)
 
-    policy.sink = to_dead_letter
-    return broker
+    return DeadLetters(publish)
 
 
 class EventPublisher(Protocol):

@@ -1,11 +1,13 @@
-"""The failure policy of every subscriber, in one middleware.
+"""The failure policy of every subscriber, in one place.
 
-- A message that can never be handled (undecodable, invalid, a PermanentFailure
-  raised by the domain) goes to the dead-letter topic with the error, and the
-  consumer goes on.
-- Anything else (database down, broker hiccup) is raised after a short pause,
-  so the subscriber's NACK_ON_ERROR policy seeks back and the message is
-  delivered again: retried until it can succeed, never skipped.
+- A message that can never be handled (undecodable, invalid, of an unknown
+  type, or a PermanentFailure raised by the domain) goes to the dead-letter
+  topic with the error and where it came from, and the consumer goes on.
+- Anything else (database down, broker hiccup) is raised after a short
+  pause, so the batch is not acknowledged: the consumer seeks back and the
+  messages are delivered again, retried until they can succeed, never
+  skipped. Handlers are idempotent, so the messages of the batch that had
+  already succeeded are harmless to see again.
 """
 
 from __future__ import annotations
@@ -16,67 +18,47 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from faststream import BaseMiddleware
 from pydantic import ValidationError
 
 from shared.events.envelope import UnknownEventType
 
 log = structlog.get_logger(__name__)
 
-DeadLetterSink = Callable[[bytes, dict[str, str]], Awaitable[None]]
+Publish = Callable[[bytes, dict[str, str]], Awaitable[None]]
 
 
 class PermanentFailure(Exception):
     """Raised by a handler for a message that will never succeed, however often retried."""
 
 
-PERMANENT_ERRORS = (PermanentFailure, ValidationError, UnknownEventType, json.JSONDecodeError)
+PERMANENT_ERRORS = (PermanentFailure, ValidationError, UnknownEventType, json.JSONDecodeError, UnicodeDecodeError)
 
 
-class DeadLetterPolicy:
-    """Broker middleware factory; `sink` is set once the broker exists."""
+class DeadLetters:
+    """Sends what can never be handled to the dead-letter topic; paces retries of the rest."""
 
-    def __init__(self, retry_pause_s: float = 1.0) -> None:
+    def __init__(self, publish: Publish, *, retry_pause_s: float = 1.0) -> None:
+        self._publish = publish
         self.retry_pause_s = retry_pause_s
-        self.sink: DeadLetterSink | None = None
 
-    def __call__(self, msg: Any, /, *, context: Any) -> _DeadLetterScope:
-        return _DeadLetterScope(msg, context=context, policy=self)
-
-
-class _DeadLetterScope(BaseMiddleware):
-    def __init__(self, msg: Any, /, *, context: Any, policy: DeadLetterPolicy) -> None:
-        super().__init__(msg, context=context)
-        self.policy = policy
-
-    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
-        try:
-            return await call_next(msg)
-        except PERMANENT_ERRORS as error:
-            await self._dead_letter(msg, error)
-            return None
-        except Exception as error:
-            log.warning("handling failed, will retry", error=type(error).__name__)
-            await asyncio.sleep(self.policy.retry_pause_s)
-            raise
-
-    async def _dead_letter(self, msg: Any, error: Exception) -> None:
-        raw = getattr(msg, "raw_message", None)
+    async def send(self, body: bytes, source: Any, error: Exception) -> None:
         headers = {
             "error_type": type(error).__name__,
-            # pydantic messages could quote input values; keep only the error kind and locations
-            "error": _describe(error),
-            "source_topic": str(getattr(raw, "topic", "")),
-            "source_partition": str(getattr(raw, "partition", "")),
-            "source_offset": str(getattr(raw, "offset", "")),
+            # pydantic's messages may quote input values: keep only locations and kinds
+            "error": describe(error),
+            "source_topic": str(getattr(source, "topic", "")),
+            "source_partition": str(getattr(source, "partition", "")),
+            "source_offset": str(getattr(source, "offset", "")),
         }
         log.error("message dead-lettered", **headers)
-        if self.policy.sink is None:
-            raise RuntimeError("dead-letter sink not configured") from error
-        await self.policy.sink(bytes(msg.body), headers)
+        await self._publish(body, headers)
+
+    async def pause_before_retry(self, error: Exception) -> None:
+        log.warning("handling failed, will be retried", error_type=type(error).__name__)
+        await asyncio.sleep(self.retry_pause_s)
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in error.errors())
     return str(error)[:500]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.routing.domain.notices import transfer_notice
-from services.routing.domain.routes import decide_route
+from services.routing.domain.routes import decide_route, review_reason
 from shared.directory import DivisionLevel, load_directory
 from shared.events import Route
 
@@ -37,25 +36,30 @@ def test_every_pair_of_baiyun_streets_is_cross_street_or_same() -> None:
             assert decide_route(reporting_street=a, residence_street=b) is expected
 
 
-@pytest.mark.parametrize(
-    ("route", "residence", "recipient"),
-    [
-        (Route.CROSS_STREET, "440111008", "440111008"),
-        (Route.INTER_DISTRICT, "440106001", "440106"),
-    ],
-)
-def test_transfer_notice_recipient(route: Route, residence: str, recipient: str) -> None:
-    notice = transfer_notice(record_id="r1", route=route, residence_street=residence)
-    assert notice is not None
-    assert notice.recipient_code == recipient
+REVIEW_CASES = [
+    # reporting street, residence street, registration, field flagged
+    ("440111005", "440111999", "430102", "residence.street"),  # well-formed, not in the directory
+    ("440111999", "440111005", "430102", "reporting_street"),
+    ("440111005", "440106001", "439999", "registration.division"),
+    ("440111005", "440111005", "4401", "registration.division"),  # a city is not a registration place
+]
 
 
-def test_same_district_has_no_notice_and_ids_are_stable() -> None:
-    assert transfer_notice(record_id="r1", route=Route.SAME_DISTRICT, residence_street="440111005") is None
-    first = transfer_notice(record_id="r1", route=Route.CROSS_STREET, residence_street="440111008")
-    again = transfer_notice(record_id="r1", route=Route.CROSS_STREET, residence_street="440111008")
-    other = transfer_notice(record_id="r2", route=Route.CROSS_STREET, residence_street="440111008")
-    assert first is not None
-    assert again is not None
-    assert other is not None
-    assert first.notice_id == again.notice_id != other.notice_id
+@pytest.mark.parametrize(("reporting", "residence", "registration", "field"), REVIEW_CASES)
+def test_codes_outside_the_directory_go_to_review(
+    reporting: str, residence: str, registration: str, field: str
+) -> None:
+    review = review_reason(
+        load_directory(), reporting_street=reporting, residence_street=residence, registration=registration
+    )
+    assert review is not None
+    assert review.field == field
+
+
+@pytest.mark.parametrize("registration", ["430102", "440111005", "310115"])
+def test_current_codes_need_no_review(registration: str) -> None:
+    directory = load_directory()
+    assert (
+        review_reason(directory, reporting_street="440111005", residence_street="310115005", registration=registration)
+        is None
+    )

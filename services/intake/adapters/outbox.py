@@ -41,6 +41,7 @@ class OutboxRelay:
         *,
         batch: int = 1000,
         poll_interval_s: float = 1.0,
+        linger_s: float = 0.02,
     ) -> None:
         self._sessions = sessions
         self._broker = broker
@@ -48,6 +49,7 @@ class OutboxRelay:
         self._sealer = sealer
         self._batch = batch
         self._poll_interval_s = poll_interval_s
+        self._linger_s = linger_s
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -63,6 +65,8 @@ class OutboxRelay:
                 log.warning("outbox relay pass failed", error=type(error).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            # a short linger lets a burst of records leave in one batch, not one pass each
+            await asyncio.sleep(self._linger_s)
             self._wake.clear()
 
     async def deliver_pending(self) -> int:

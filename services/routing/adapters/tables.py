@@ -1,13 +1,21 @@
-"""Routing's tables: one decision per record."""
+"""Routing's tables: decisions, cases (versioned), notices, the review queue.
+
+A case keeps the least the follow-up notices need to identify the person
+(name, identity number, residence address); certificate and employer data
+never reach routing's store.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class RoutedRecord(SQLModel, table=True):
+    """The routing decision per record; the row `popflow routing rebuild` must reproduce."""
+
     __tablename__ = "routed_records"
 
     record_id: str = Field(primary_key=True, max_length=36)
@@ -16,3 +24,57 @@ class RoutedRecord(SQLModel, table=True):
     residence_street: str = Field(max_length=9)
     notice_id: str | None = Field(default=None, max_length=36)
     decided_at: datetime
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    person_key: str = Field(index=True, max_length=64)
+    version: int
+    status: str = Field(max_length=24)
+    event: str = Field(max_length=20)
+    route: str = Field(max_length=20)
+    reporting_street: str = Field(max_length=9)
+    residence_street: str = Field(max_length=9)
+    residence_address: str = Field(max_length=200)
+    registration_division: str = Field(max_length=9)
+    registration_address: str = Field(max_length=200)
+    name: str = Field(max_length=50)
+    id_number: str = Field(max_length=18)
+    observed_at: datetime
+    updated_at: datetime
+
+
+class NoticeRow(SQLModel, table=True):
+    """One notice; at most one per (case version, recipient, kind)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("record_id", "case_version", "recipient_code", "kind", name="uq_notice_once"),)
+
+    notice_id: str = Field(primary_key=True, max_length=36)
+    record_id: str = Field(index=True, max_length=36)
+    case_version: int
+    kind: str = Field(max_length=20)
+    recipient_code: str = Field(max_length=9)
+    exchange_endpoint: str | None = Field(default=None, max_length=100)
+    sender_code: str = Field(max_length=9)
+    reason: str = Field(max_length=300)
+    awaits_answer: bool
+    issued_at: datetime
+    answered_at: datetime | None = Field(default=None)
+    result: str | None = Field(default=None, max_length=20)
+    reminded_at: datetime | None = Field(default=None)
+    escalated_at: datetime | None = Field(default=None)
+
+
+class ReviewItem(SQLModel, table=True):
+    """A record routing could not decide, waiting for the bureau."""
+
+    __tablename__ = "review_queue"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    field: str = Field(max_length=40)
+    reason: str = Field(max_length=200)
+    reporting_street: str = Field(max_length=12)
+    received_at: datetime

@@ -1,12 +1,12 @@
-"""Which transfer notice a routed record causes, with an id stable across replays."""
+"""Notices routing plans: to whom, of which kind, with an id stable across replays."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from shared.directory.divisions import district_of
-from shared.events import Route
+from services.routing.domain.recipients import Recipient
+from shared.events import NoticeKind
 
 NOTICE_NAMESPACE = uuid.UUID("6f1c2a8e-5d0b-4b9a-9a57-1e0c6f3d2b10")
 
@@ -14,22 +14,39 @@ NOTICE_NAMESPACE = uuid.UUID("6f1c2a8e-5d0b-4b9a-9a57-1e0c6f3d2b10")
 @dataclass(frozen=True, slots=True)
 class PlannedNotice:
     notice_id: str
-    recipient_code: str
+    record_id: str
+    case_version: int
+    kind: NoticeKind
+    recipient: Recipient
+    sender: str  # the office told when the recipient rejects the notice
     reason: str
+    # asks the recipient to verify the person: reminded and escalated until answered
+    awaits_answer: bool = False
 
 
-def transfer_notice(*, record_id: str, route: Route, residence_street: str) -> PlannedNotice | None:
-    """The notice for a freshly routed record, or None when it stays where it was reported.
+def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: NoticeKind) -> str:
+    """Derived from (case version, recipient, kind): a replay plans the same id, so a
+    duplicate is recognisable and at most one notice exists per triple."""
+    return str(uuid.uuid5(NOTICE_NAMESPACE, f"{record_id}/{case_version}/{recipient_code}/{kind.value}"))
 
-    The id is derived from (record, recipient, kind), so replaying the same
-    record yields the same notice id and a duplicate is recognisable.
-    """
-    if route is Route.SAME_DISTRICT:
-        return None
-    if route is Route.CROSS_STREET:
-        recipient, reason = residence_street, "person lives in your street; please verify"
-    else:
-        recipient = district_of(residence_street)
-        reason = "person lives in your district; please forward to the street and verify"
-    notice_id = uuid.uuid5(NOTICE_NAMESPACE, f"{record_id}/{recipient}/transfer")
-    return PlannedNotice(notice_id=str(notice_id), recipient_code=recipient, reason=reason)
+
+def plan(
+    *,
+    record_id: str,
+    case_version: int,
+    kind: NoticeKind,
+    recipient: Recipient,
+    sender: str,
+    reason: str,
+    awaits_answer: bool = False,
+) -> PlannedNotice:
+    return PlannedNotice(
+        notice_id=notice_id(record_id=record_id, case_version=case_version, recipient_code=recipient.code, kind=kind),
+        record_id=record_id,
+        case_version=case_version,
+        kind=kind,
+        recipient=recipient,
+        sender=sender,
+        reason=reason,
+        awaits_answer=awaits_answer,
+    )

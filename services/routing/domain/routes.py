@@ -1,9 +1,19 @@
-"""Where a record must go: a decision over two division codes, nothing else."""
+"""Where a record must go: a decision over division codes, nothing else."""
 
 from __future__ import annotations
 
-from shared.directory.divisions import district_of
+from dataclasses import dataclass
+
+from shared.directory.divisions import DivisionDirectory, DivisionLevel, district_of
 from shared.events import Route
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsReview:
+    """A record routing cannot decide: which field, and why, for the bureau's review queue."""
+
+    field: str
+    reason: str
 
 
 def decide_route(*, reporting_street: str, residence_street: str) -> Route:
@@ -18,3 +28,26 @@ def decide_route(*, reporting_street: str, residence_street: str) -> Route:
     if district_of(residence_street) == district_of(reporting_street):
         return Route.CROSS_STREET
     return Route.INTER_DISTRICT
+
+
+def review_reason(
+    directory: DivisionDirectory, *, reporting_street: str, residence_street: str, registration: str
+) -> NeedsReview | None:
+    """Why a record's codes cannot be routed, or None when every code is current.
+
+    The directory holds the current edition only, so a retired code reads as
+    unknown: either way a person has to look at the record.
+    """
+    for field, code, level in (
+        ("reporting_street", reporting_street, DivisionLevel.STREET),
+        ("residence.street", residence_street, DivisionLevel.STREET),
+    ):
+        if not directory.exists(code, level):
+            return NeedsReview(field, f"{code} is not a current street code of the national directory")
+    if not (
+        directory.exists(registration, DivisionLevel.DISTRICT) or directory.exists(registration, DivisionLevel.STREET)
+    ):
+        return NeedsReview(
+            "registration.division", f"{registration} is not a current district or street code of the directory"
+        )
+    return None

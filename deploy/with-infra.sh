@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs pytest against real infrastructure: PostgreSQL (installed and started
-# when missing) and Kafka (a test broker on KAFKA_TEST_PORT, started when
-# KAFKA_BOOTSTRAP_SERVERS is not given, and stopped again afterwards).
-# Extra arguments go to pytest (e.g. -m e2e).
+# Runs a command against real infrastructure: PostgreSQL (installed and started
+# when missing) and Kafka (a broker on KAFKA_TEST_PORT, default 19092, started
+# when KAFKA_BOOTSTRAP_SERVERS is not given, and stopped again afterwards).
+# Exports KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL for the command.
+#   deploy/with-infra.sh .venv/bin/pytest -m e2e
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,5 +21,5 @@ fi
 stop_kafka() { if [[ -n "$started_kafka" ]]; then bash deploy/kafka/stop.sh >/dev/null 2>&1 || true; fi; }
 trap stop_kafka EXIT
 
-echo "test.sh: Kafka $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL ${POPFLOW_TEST_PG_URL%%@*}@..."
-.venv/bin/pytest "$@"
+echo "with-infra.sh: Kafka $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL ${POPFLOW_TEST_PG_URL%%@*}@..." >&2
+"$@"

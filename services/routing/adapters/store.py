@@ -1,0 +1,166 @@
+"""Reads and writes routing's tables inside the caller's transaction.
+
+Every function takes the session of the unit of work, so the state change,
+the notices and the processed-event row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.routing.adapters.tables import CaseRow, NoticeRow, ReviewItem, RoutedRecord
+from services.routing.domain.cases import Case, CaseStatus
+from services.routing.domain.notices import PlannedNotice
+from services.routing.domain.recipients import ExchangeEndpoint, Recipient
+from services.routing.domain.routes import NeedsReview
+from shared.events import EventKind, NoticeKind, Route
+
+
+async def load_case(session: AsyncSession, record_id: str) -> Case | None:
+    row = await session.get(CaseRow, record_id)
+    if row is None:
+        return None
+    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at"})
+    fields.update(status=CaseStatus(row.status), event=EventKind(row.event), route=Route(row.route))
+    return Case(**fields)
+
+
+async def save_case(
+    session: AsyncSession, case: Case, *, person_key: str, observed_at: datetime, now: datetime
+) -> None:
+    """Insert or overwrite the case with its current version."""
+    row = CaseRow(
+        record_id=case.record_id,
+        person_key=person_key,
+        version=case.version,
+        status=case.status.value,
+        event=case.event.value,
+        route=case.route.value,
+        reporting_street=case.reporting_street,
+        residence_street=case.residence_street,
+        residence_address=case.residence_address,
+        registration_division=case.registration_division,
+        registration_address=case.registration_address,
+        name=case.name,
+        id_number=case.id_number,
+        observed_at=observed_at,
+        updated_at=now,
+    )
+    await session.merge(row)
+
+
+async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime]:
+    """The person key (Kafka key of the case's events) and when the person was observed."""
+    row = await session.get(CaseRow, record_id)
+    assert row is not None
+    return row.person_key, row.observed_at
+
+
+async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime) -> None:
+    """Every case of the person in this deployment becomes 'inflow then outflow'."""
+    await session.execute(
+        update(CaseRow)
+        .where(col(CaseRow.person_key) == person_key)
+        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, updated_at=now)
+    )
+
+
+async def save_decision(session: AsyncSession, case: Case, notices: list[PlannedNotice], *, now: datetime) -> None:
+    """The record's routing decision (with its transfer notice), overwritten when a correction re-routes it."""
+    notice_id = next((n.notice_id for n in notices if n.kind is NoticeKind.TRANSFER), None)
+    decision = RoutedRecord(
+        record_id=case.record_id,
+        route=case.route.value,
+        reporting_street=case.reporting_street,
+        residence_street=case.residence_street,
+        notice_id=notice_id,
+        decided_at=now,
+    )
+    await session.merge(decision)
+
+
+async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, now: datetime) -> list[PlannedNotice]:
+    """Insert the notices; returns those that are new. A notice whose (case version,
+    recipient, kind) exists already is skipped: it was issued before."""
+    if not notices:
+        return []
+    rows = [_notice_row(n, now) for n in notices]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(NoticeRow).values(rows).on_conflict_do_nothing().returning(col(NoticeRow.notice_id))
+    inserted = set((await session.execute(statement)).scalars())
+    return [n for n in notices if n.notice_id in inserted]
+
+
+def _notice_row(notice: PlannedNotice, now: datetime) -> dict[str, object]:
+    endpoint = notice.recipient.endpoint
+    return {
+        "notice_id": notice.notice_id,
+        "record_id": notice.record_id,
+        "case_version": notice.case_version,
+        "kind": notice.kind.value,
+        "recipient_code": notice.recipient.code,
+        "exchange_endpoint": endpoint.name if endpoint else None,
+        "sender_code": notice.sender,
+        "reason": notice.reason,
+        "awaits_answer": notice.awaits_answer,
+        "issued_at": now,
+    }
+
+
+async def load_notice(session: AsyncSession, notice_id: str) -> tuple[PlannedNotice, NoticeRow] | None:
+    row = await session.get(NoticeRow, notice_id)
+    return None if row is None else (planned_from(row), row)
+
+
+def planned_from(row: NoticeRow) -> PlannedNotice:
+    endpoint = ExchangeEndpoint(row.exchange_endpoint, "") if row.exchange_endpoint else None
+    return PlannedNotice(
+        notice_id=row.notice_id,
+        record_id=row.record_id,
+        case_version=row.case_version,
+        kind=NoticeKind(row.kind),
+        recipient=Recipient(row.recipient_code, endpoint),
+        sender=row.sender_code,
+        reason=row.reason,
+        awaits_answer=row.awaits_answer,
+    )
+
+
+async def waiting_notices(
+    session: AsyncSession, *, issued_before: datetime, unreminded: bool, limit: int
+) -> list[NoticeRow]:
+    """Notices still waiting for an answer, not yet escalated (nor reminded, with
+    `unreminded`), issued before the cutoff; oldest first, locked for this transaction."""
+    conditions = [
+        col(NoticeRow.awaits_answer),
+        col(NoticeRow.answered_at).is_(None),
+        col(NoticeRow.escalated_at).is_(None),
+        col(NoticeRow.issued_at) < issued_before,
+    ]
+    if unreminded:
+        conditions.append(col(NoticeRow.reminded_at).is_(None))
+    query = (
+        select(NoticeRow)
+        .where(*conditions)
+        .order_by(col(NoticeRow.issued_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def add_review(session: AsyncSession, record_id: str, review: NeedsReview, reporting: str, now: datetime) -> None:
+    item = ReviewItem(
+        record_id=record_id, field=review.field, reason=review.reason, reporting_street=reporting, received_at=now
+    )
+    await session.merge(item)
+
+
+async def review_queue(session: AsyncSession, *, limit: int) -> list[ReviewItem]:
+    query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,37 @@
+"""`popflow routing ...`: operating routing from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from services.routing.rebuild import StoreNotEmpty, rebuild
+from services.routing.settings import RoutingSettings
+from shared.logging import configure_logging
+
+app = typer.Typer(help="Routing: rebuild its store from the topics.", no_args_is_help=True)
+
+
+@app.command("rebuild")
+def rebuild_command(
+    into: Annotated[
+        str,
+        typer.Option(envvar="ROUTING_REBUILD_DATABASE_URL", help="SQLAlchemy URL of an empty database to rebuild into"),
+    ],
+) -> None:
+    """Replay records.submitted and notices.answered from the start into a fresh store.
+
+    Reads the usual settings (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TOPIC_PREFIX,
+    ROUTING_*); publishes nothing. Point ROUTING_DATABASE_URL at the new store afterwards.
+    """
+    settings = RoutingSettings()
+    configure_logging(service="routing-rebuild", level=settings.log_level, fmt=settings.log_format)
+    try:
+        replayed = asyncio.run(rebuild(settings, into=into))
+    except StoreNotEmpty as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from error
+    for topic, counts in replayed.items():
+        typer.echo(f"{topic}: {counts.applied} applied, {counts.refused} refused")

@@ -1,0 +1,78 @@
+"""A case: one routed record, versioned as corrections arrive."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from shared.events import CaseRecord, EventKind, Route
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"  # a notice waits for the residence side's answer
+    FILED = "filed"  # nothing to wait for (same street, change notices)
+    CONFIRMED = "confirmed"
+    CORRECTED = "corrected"
+    NOT_FOUND = "not_found"
+    REJECTED = "rejected"
+    INFLOW_THEN_OUTFLOW = "inflow_then_outflow"
+
+
+# what a "corrected" answer may change: the fields routing routes and notifies with
+CORRECTABLE = frozenset(
+    {"residence_street", "residence_address", "registration_division", "registration_address", "name"}
+)
+
+
+class InvalidAnswer(ValueError):
+    """An answer that can never be applied to its case (unknown fields, a bad code)."""
+
+
+def refuse_uncorrectable(corrections: dict[str, str]) -> None:
+    unknown = sorted(set(corrections) - CORRECTABLE)
+    if unknown:
+        raise InvalidAnswer(f"cannot correct {', '.join(unknown)}; correctable: {', '.join(sorted(CORRECTABLE))}")
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    record_id: str
+    version: int
+    status: CaseStatus
+    event: EventKind
+    route: Route
+    reporting_street: str
+    residence_street: str
+    residence_address: str
+    registration_division: str
+    registration_address: str
+    name: str
+    id_number: str
+
+    @classmethod
+    def from_record(cls, record_id: str, record: CaseRecord, route: Route) -> Case:
+        return cls(
+            record_id=record_id,
+            version=1,
+            status=CaseStatus.FILED,
+            event=record.event,
+            route=route,
+            reporting_street=record.reporting_street,
+            residence_street=record.residence.street,
+            residence_address=record.residence.address,
+            registration_division=record.registration.division,
+            registration_address=record.registration.address,
+            name=record.person.name,
+            id_number=record.person.id_number,
+        )
+
+    def corrected(self, corrections: dict[str, str]) -> Case:
+        """The next version with `corrections` applied; unknown fields are refused."""
+        refuse_uncorrectable(corrections)
+        changes: dict[str, Any] = dict(corrections)
+        return dataclasses.replace(self, version=self.version + 1, status=CaseStatus.CORRECTED, **changes)
+
+    def with_status(self, status: CaseStatus) -> Case:
+        return dataclasses.replace(self, status=status)

@@ -1,0 +1,187 @@
+"""The exchange workflow: which notices a new case, or an answer to a notice, causes.
+
+Pure: a case and the facts in, the next case and the planned notices out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, refuse_uncorrectable
+from services.routing.domain.notices import PlannedNotice, plan
+from services.routing.domain.recipients import Recipient, Recipients
+from services.routing.domain.routes import decide_route
+from shared.directory.divisions import DivisionDirectory, DivisionLevel, district_of
+from shared.events import EventKind, NoticeAnswered, NoticeKind, Route
+from shared.events import FeedbackResult as Result
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A case after an event, the notices it causes, and whether its route was (re)decided."""
+
+    case: Case
+    notices: list[PlannedNotice]
+    routed: bool = False
+
+
+def open_case(case: Case, recipients: Recipients) -> Step:
+    """A freshly routed case: transfer notices, change notices, or an outflow."""
+    if case.event is EventKind.CHANGE:
+        return Step(case.with_status(CaseStatus.FILED), change_notices(case, recipients), routed=True)
+    step = route_notices(case, recipients)
+    if case.event is EventKind.OUTFLOW:
+        # the outflow record's residence is the new one when known (else the reporting street itself)
+        return Step(step.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW), step.notices, routed=True)
+    return step
+
+
+def route_notices(case: Case, recipients: Recipients) -> Step:
+    """cross-street: the residence street verifies; inter-district: the reporting
+    bureau is told and forwards to the residence district's bureau."""
+    notices: list[PlannedNotice] = []
+    if case.route is Route.CROSS_STREET:
+        residence = recipients.for_code(case.residence_street)
+        reason = "person lives in your street; please verify"
+        notices.append(_notice(case, NoticeKind.TRANSFER, residence, case.reporting_street, reason, awaits=True))
+    elif case.route is Route.INTER_DISTRICT:
+        reporting_bureau = district_of(case.reporting_street)
+        reason = "case for another district; forwarded to the residence district's bureau"
+        notices.append(
+            _notice(case, NoticeKind.TRANSFER, recipients.for_code(reporting_bureau), case.reporting_street, reason)
+        )
+        reason = "person lives in your district; please pass to the street and verify"
+        notices.append(
+            _notice(
+                case,
+                NoticeKind.FORWARD,
+                recipients.bureau_of(case.residence_street),
+                reporting_bureau,
+                reason,
+                awaits=True,
+            )
+        )
+    status = CaseStatus.OPEN if any(n.awaits_answer for n in notices) else CaseStatus.FILED
+    return Step(case.with_status(status), notices, routed=True)
+
+
+def change_notices(case: Case, recipients: Recipients) -> list[PlannedNotice]:
+    """A change of circumstances: the registration place, and the residence street
+    when it is not the reporting street."""
+    reason = "circumstances of a person registered or living in your area changed"
+    codes = [case.registration_division]
+    if case.residence_street != case.reporting_street:
+        codes.append(case.residence_street)
+    return [_notice(case, NoticeKind.CHANGE, recipients.for_code(c), case.reporting_street, reason) for c in codes]
+
+
+def answer(
+    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, directory: DivisionDirectory
+) -> Step:
+    """The next step of a case once `answered` (a notice of it) got `feedback`."""
+    if not answered.awaits_answer:
+        # answers to informational notices only matter when they refuse them
+        rejected = feedback.result is Result.REJECTED
+        return Step(case, [_rejection(case, answered, feedback, recipients)] if rejected else [])
+    step = _verification_answered(case, answered, feedback, recipients, directory)
+    if answered.kind is NoticeKind.FORWARD and feedback.result is not Result.REJECTED:
+        relay = _notice(
+            step.case,
+            NoticeKind.FEEDBACK,
+            recipients.for_code(district_of(case.reporting_street)),
+            answered.recipient.code,
+            f"the residence district answered: {feedback.result.value}",
+        )
+        return Step(step.case, [relay, *step.notices], step.routed)
+    return step
+
+
+def _verification_answered(
+    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, directory: DivisionDirectory
+) -> Step:
+    match feedback.result:
+        case Result.CONFIRMED:
+            confirmed = case.with_status(CaseStatus.CONFIRMED)
+            if district_of(case.registration_division) == district_of(case.residence_street):
+                return Step(confirmed, [])
+            registration = _notice(
+                confirmed,
+                NoticeKind.REGISTRATION,
+                recipients.for_code(case.registration_division),
+                district_of(case.reporting_street),
+                "a person registered in your area was verified living elsewhere",
+            )
+            return Step(confirmed, [registration])
+        case Result.CORRECTED:
+            return _corrected(case, feedback.corrections, recipients, directory)
+        case Result.NOT_FOUND:
+            recheck = _notice(
+                case,
+                NoticeKind.RECHECK,
+                recipients.for_code(case.reporting_street),
+                answered.recipient.code,
+                "the person was not found at the residence; please check the record again",
+            )
+            return Step(case.with_status(CaseStatus.NOT_FOUND), [recheck])
+        case Result.REJECTED:
+            return Step(case.with_status(CaseStatus.REJECTED), [_rejection(case, answered, feedback, recipients)])
+
+
+def _corrected(case: Case, corrections: dict[str, str], recipients: Recipients, directory: DivisionDirectory) -> Step:
+    check_corrections(corrections, directory)
+    next_version = case.corrected(corrections)
+    if next_version.residence_street == case.residence_street:
+        return Step(next_version, [])
+    route = decide_route(reporting_street=case.reporting_street, residence_street=next_version.residence_street)
+    return route_notices(dataclasses.replace(next_version, route=route), recipients)
+
+
+def check_corrections(corrections: dict[str, str], directory: DivisionDirectory) -> None:
+    """Raise InvalidAnswer for a field that cannot be corrected or a code that is not current."""
+    refuse_uncorrectable(corrections)
+    street = corrections.get("residence_street")
+    if street is not None and not directory.exists(street, DivisionLevel.STREET):
+        raise InvalidAnswer("residence_street is not a current street code of the national directory")
+    division = corrections.get("registration_division")
+    if division is not None and not (
+        directory.exists(division, DivisionLevel.DISTRICT) or directory.exists(division, DivisionLevel.STREET)
+    ):
+        raise InvalidAnswer("registration_division is not a current district or street code of the directory")
+
+
+def _rejection(case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients) -> PlannedNotice:
+    reason = feedback.reason.value if feedback.reason else "unspecified"
+    return _notice(
+        case,
+        NoticeKind.REJECTION,
+        recipients.for_code(answered.sender),
+        answered.recipient.code,
+        f"your {answered.kind.value} notice was rejected: {reason}",
+    )
+
+
+def _notice(
+    case: Case, kind: NoticeKind, recipient: Recipient, sender: str, reason: str, *, awaits: bool = False
+) -> PlannedNotice:
+    return plan(
+        record_id=case.record_id,
+        case_version=case.version,
+        kind=kind,
+        recipient=recipient,
+        sender=sender,
+        reason=reason,
+        awaits_answer=awaits,
+    )
+
+
+def follow_up_notice(case: Case, waiting: PlannedNotice, kind: NoticeKind, recipients: Recipients) -> PlannedNotice:
+    """A reminder to the recipient that has not answered, or an escalation to the reporting bureau."""
+    if kind is NoticeKind.REMINDER:
+        reason = f"reminder: the {waiting.kind.value} notice {waiting.notice_id} has no answer yet"
+        return _notice(case, kind, waiting.recipient, waiting.sender, reason)
+    reason = (
+        f"escalation: the {waiting.kind.value} notice {waiting.notice_id} to {waiting.recipient.code} has no answer"
+    )
+    bureau = recipients.for_code(district_of(case.reporting_street))
+    return _notice(case, NoticeKind.ESCALATION, bureau, waiting.recipient.code, reason)

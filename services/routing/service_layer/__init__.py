@@ -1,0 +1,1 @@
+"""Routing's use cases: a record, an answer, the reminder job, each one unit of work."""

@@ -1,0 +1,71 @@
+"""An answer to a notice moves its case on: registration, re-routing, recheck, rejection.
+
+Failure policy (subscriber on notices.answered): idempotent by event id, in
+the same transaction as the case, the answered notice and the new notices;
+events are published before the commit (see records.py). An answer to an
+unknown notice, a second answer to the same notice, or corrections that can
+never apply are PermanentFailures: dead-lettered with the error, and the
+consumer goes on. Database or broker errors are retried.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.adapters import store
+from services.routing.adapters.emitter import Outgoing
+from services.routing.domain.cases import InvalidAnswer
+from services.routing.domain.workflow import answer
+from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
+from shared.db.processed import already_processed, mark_processed
+from shared.events import Envelope, Event, NoticeAnswered
+from shared.kafka.failures import PermanentFailure
+
+log = structlog.get_logger(__name__)
+
+
+class AnswerHandler:
+    def __init__(self, context: RoutingContext) -> None:
+        self._context = context
+
+    async def on_notice_answered(self, envelope: Envelope, event: Event) -> None:
+        assert isinstance(event, NoticeAnswered)
+        async with self._context.sessions.begin() as session:
+            if await already_processed(session, str(envelope.event_id)):
+                log.info("duplicate event skipped")
+                return
+            outgoing = await self.apply(session, envelope, event)
+            await self._context.emitter.emit(outgoing)
+            mark_processed(session, str(envelope.event_id))
+
+    async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
+        found = await store.load_notice(session, feedback.notice_id)
+        if found is None or found[0].record_id != feedback.record_id:
+            raise PermanentFailure(f"no notice {feedback.notice_id} for record {feedback.record_id}")
+        answered, row = found
+        if row.answered_at is not None:
+            raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
+        case = await store.load_case(session, answered.record_id)
+        assert case is not None, "a notice always belongs to a stored case"
+        try:
+            step = answer(case, answered, feedback, self._context.recipients(), self._context.directory)
+        except InvalidAnswer as error:
+            raise PermanentFailure(str(error)) from error
+        now = self._context.clock.now()
+        row.answered_at, row.result = feedback.answered_at, feedback.result.value
+        key, observed_at = await store.case_keys(session, case.record_id)
+        await store.save_case(session, step.case, person_key=key, observed_at=observed_at, now=now)
+        issued = await store.add_notices(session, step.notices, now=now)
+        outgoing = [notice_issued(n, step.case, key=key, now=now) for n in issued]
+        if step.routed:
+            await store.save_decision(session, step.case, step.notices, now=now)
+            outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))
+        log.info(
+            "notice answered",
+            notice_id=feedback.notice_id,
+            result=feedback.result.value,
+            version=step.case.version,
+            notices=len(issued),
+        )
+        return outgoing

@@ -1,0 +1,64 @@
+"""What every routing use case works with, built once by the composition root."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.routing.adapters.clock import Clock
+from services.routing.adapters.emitter import Emitter, Outgoing
+from services.routing.domain.cases import Case
+from services.routing.domain.notices import PlannedNotice
+from services.routing.domain.recipients import Recipients
+from shared.directory.divisions import DivisionDirectory
+from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    sessions: async_sessionmaker[AsyncSession]
+    emitter: Emitter
+    recipients: Callable[[], Recipients]
+    directory: DivisionDirectory
+    clock: Clock
+    key_secret: bytes
+
+
+def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime) -> Outgoing:
+    """The NoticeIssued event of a planned notice: only what finds the person, never more."""
+    event = NoticeIssued(
+        notice_id=notice.notice_id,
+        record_id=case.record_id,
+        recipient_code=notice.recipient.code,
+        route=case.route,
+        reason=notice.reason,
+        person=NoticePerson(name=case.name, id_number=case.id_number, residence_address=case.residence_address),
+        issued_at=now,
+        kind=notice.kind,
+        exchange_endpoint=notice.recipient.endpoint.name if notice.recipient.endpoint else None,
+    )
+    # one event per notice: its id follows from the notice's, so a replay re-emits the same id
+    event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)
+    return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
+
+
+def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: str, now: datetime) -> Outgoing:
+    event = RecordRouted(
+        record_id=case.record_id,
+        route=case.route,
+        reporting_street=case.reporting_street,
+        residence_street=case.residence_street,
+        observed_at=observed_at,
+        decided_at=now,
+    )
+    event_id = uuid.uuid5(cause.event_id, RecordRouted.TYPE)
+    return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
+
+
+def _outgoing(event: Event, *, key: str, correlation_id: str, event_id: uuid.UUID) -> Outgoing:
+    envelope = new_envelope(event, producer="routing", correlation_id=correlation_id, event_id=event_id)
+    return Outgoing(envelope=envelope, topic=event.TOPIC, key=key)

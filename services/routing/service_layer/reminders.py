@@ -1,0 +1,99 @@
+"""The reminder job: unanswered notices are reminded after N working days and
+escalated to the reporting bureau after 2N.
+
+Each pass works in batches, one transaction per batch: the follow-up notices
+(at most one per case version, recipient and kind) and the marks on the
+waiting notices commit together, after the events were published. A crash
+mid-pass leaves the batch unmarked, so the next pass issues the same notices
+with the same ids. Rows are locked with SKIP LOCKED, so two routing
+processes never remind the same notice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.adapters import store
+from services.routing.adapters.emitter import Outgoing
+from services.routing.adapters.tables import NoticeRow
+from services.routing.domain.schedule import latest_issue_day_due
+from services.routing.domain.workflow import follow_up_notice
+from services.routing.service_layer.context import RoutingContext, notice_issued
+from shared.events import NoticeKind
+
+log = structlog.get_logger(__name__)
+
+
+class ReminderJob:
+    def __init__(
+        self,
+        context: RoutingContext,
+        *,
+        deadline_days: int,
+        holidays: Collection[date],
+        zone: ZoneInfo,
+        batch: int = 500,
+    ) -> None:
+        self._context = context
+        self._deadline_days = deadline_days
+        self._holidays = frozenset(holidays)
+        self._zone = zone
+        self._batch = batch
+
+    async def run(self, interval_s: float) -> None:
+        """Pass after pass until cancelled; a failed pass is logged and tried again next time."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception as error:
+                log.warning("reminder pass failed", error=type(error).__name__)
+            await asyncio.sleep(interval_s)
+
+    async def run_once(self) -> int:
+        """One pass at the clock's current time; returns how many follow-up notices were issued."""
+        today = self._context.clock.now().astimezone(self._zone).date()
+        total = 0
+        for kind, days in (
+            (NoticeKind.ESCALATION, 2 * self._deadline_days),
+            (NoticeKind.REMINDER, self._deadline_days),
+        ):
+            cutoff = self._start_of_day_after(latest_issue_day_due(today, days, self._holidays))
+            while (issued := await self._batch_of(kind, cutoff)) is not None:
+                total += issued
+        if total:
+            log.info("reminder pass", follow_ups=total)
+        return total
+
+    async def _batch_of(self, kind: NoticeKind, cutoff: datetime) -> int | None:
+        """Follow up one batch; None when nothing was left to do."""
+        async with self._context.sessions.begin() as session:
+            rows = await store.waiting_notices(
+                session, issued_before=cutoff, unreminded=kind is NoticeKind.REMINDER, limit=self._batch
+            )
+            if not rows:
+                return None
+            outgoing = [event for row in rows for event in await self._follow_up(session, row, kind)]
+            await self._context.emitter.emit(outgoing)
+        return len(outgoing)
+
+    async def _follow_up(self, session: AsyncSession, row: NoticeRow, kind: NoticeKind) -> list[Outgoing]:
+        now = self._context.clock.now()
+        if kind is NoticeKind.REMINDER:
+            row.reminded_at = now
+        else:
+            row.escalated_at = now
+        case = await store.load_case(session, row.record_id)
+        assert case is not None, "a notice always belongs to a stored case"
+        planned = follow_up_notice(case, store.planned_from(row), kind, self._context.recipients())
+        issued = await store.add_notices(session, [planned], now=now)
+        key, _ = await store.case_keys(session, row.record_id)
+        return [notice_issued(n, case, key=key, now=now) for n in issued]
+
+    def _start_of_day_after(self, day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), time(), tzinfo=self._zone)

@@ -1,0 +1,282 @@
+"""Routing's exchange workflow end to end: routing and notification as processes,
+real Kafka and PostgreSQL, records published straight to records.submitted."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
+from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
+from tests.support import kafka
+from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.records import FURONG, LUJIAZUI, TONGDE, WUSHAN, XINSHI, record
+from tests.support.routing import case_of, fetch, notice_of, sent
+from tests.support.system import ROOT, System, build_system, destroy_system
+from tests.support.waiting import eventually
+
+CITY, NATIONAL = "guangzhou-city-exchange", "national-exchange"
+
+
+@pytest.fixture(scope="module")
+async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """Routing (reminder job off: the integration tier drives it) and notification."""
+    system = await build_system(Path(tmp_path_factory.mktemp("logs")), {"ROUTING_REMINDER_INTERVAL_S": "0"})
+    try:
+        for service in ("routing", "notification"):
+            system.start(service, wait=False)
+        for service in ("routing", "notification"):
+            system.wait_ready(service)
+        yield system
+    finally:
+        await destroy_system(system)
+
+
+def topic(system: System, name: str) -> str:
+    return system.env["POPFLOW_TOPIC_PREFIX"] + name
+
+
+async def submit(system: System, *bodies: dict[str, Any]) -> list[str]:
+    envelopes = [kafka.submitted(body) for body in bodies]
+    await kafka.publish(system.env["KAFKA_BOOTSTRAP_SERVERS"], topic(system, RECORDS_SUBMITTED), envelopes)
+    return [e.correlation_id for e in envelopes]
+
+
+async def routed_case(client: httpx.AsyncClient, system: System, record_id: str, **expected: Any) -> dict[str, Any]:
+    """The case once it has the expected top-level values (status, version, ...)."""
+
+    async def probe() -> dict[str, Any] | None:
+        case = await case_of(client, system.url("routing"), record_id)
+        return case if case and all(case[k] == v for k, v in expected.items()) else None
+
+    result: dict[str, Any] = await eventually(probe)
+    return result
+
+
+async def feedback(client: httpx.AsyncClient, system: System, notice_id: str, body: dict[str, Any]) -> httpx.Response:
+    return await client.post(system.url("routing") + f"/v1/notices/{notice_id}/feedback", json=body)
+
+
+async def inbox_ids(client: httpx.AsyncClient, system: System, recipient: str) -> set[str]:
+    response = await client.get(system.url("notification") + f"/v1/inbox/{recipient}", params={"limit": 500})
+    assert response.status_code == 200
+    return {n["notice_id"] for n in response.json()["notices"]}
+
+
+ROUTES = [
+    # why, reporting, residence, route, notices (kind, recipient, exchange endpoint)
+    ("same street", TONGDE, TONGDE, "same-district", set()),
+    ("two streets of 440111", TONGDE, XINSHI, "cross-street", {("transfer", XINSHI, None)}),
+    (
+        "440111 to 440106, same city",
+        TONGDE,
+        WUSHAN,
+        "inter-district",
+        {("transfer", "440111", None), ("forward", "440106", CITY)},
+    ),
+    (
+        "440111 to 310115, other province",
+        TONGDE,
+        LUJIAZUI,
+        "inter-district",
+        {("transfer", "440111", None), ("forward", "310115", NATIONAL)},
+    ),
+]
+
+
+async def test_routes_over_real_codes_and_a_code_outside_the_directory(routing: System) -> None:
+    bodies = [
+        record(reporting_street=r, residence_street=s, sequence=31 + i) for i, (_, r, s, _, _) in enumerate(ROUTES)
+    ]
+    ids = await submit(routing, *bodies)
+    unknown = kafka.unchecked_submitted(record(residence_street="440111999", sequence=39))
+    await kafka.publish(routing.env["KAFKA_BOOTSTRAP_SERVERS"], topic(routing, RECORDS_SUBMITTED), [unknown])
+    async with httpx.AsyncClient(timeout=10) as client:
+        for record_id, (why, _, _, route, notices) in zip(ids, ROUTES, strict=True):
+            case = await routed_case(client, routing, record_id)
+            assert (case["route"], sent(case)) == (route, notices), why
+
+        async def in_review() -> list[dict[str, Any]]:
+            items = (await client.get(routing.url("routing") + "/v1/review")).json()["items"]
+            return [item for item in items if item["record_id"] == unknown.correlation_id]
+
+        (item,) = await eventually(in_review)
+        assert item["field"] == "residence.street"
+        assert await case_of(client, routing.url("routing"), unknown.correlation_id) is None
+        cross = await routed_case(client, routing, ids[1])
+        assert notice_of(cross, "transfer") in await eventually(lambda: inbox_ids(client, routing, XINSHI))
+
+
+async def test_inter_district_round_trip_ends_with_the_registration_notice(routing: System) -> None:
+    (record_id,) = await submit(routing, record(residence_street=WUSHAN, sequence=41))
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        forward = notice_of(case, "forward")
+        response = await feedback(client, routing, forward, {"result": "confirmed", "note": "seen at home"})
+        assert response.status_code == 202, response.text
+
+        case = await routed_case(client, routing, record_id, status="confirmed")
+        assert sent(case) - sent(case, version=1) == set()
+        assert {("feedback", "440111", None), ("registration", FURONG, NATIONAL)} <= sent(case)
+        registration = notice_of(case, "registration")
+        assert registration in await eventually(lambda: inbox_ids(client, routing, FURONG))
+
+        again = await feedback(client, routing, forward, {"result": "confirmed"})
+        assert again.status_code == 409
+        assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_corrected_residence_street_is_routed_again_as_version_2(routing: System) -> None:
+    (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=51))
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        corrections = {"residence_street": WUSHAN, "residence_address": "五山路 1 号"}
+        response = await feedback(
+            client, routing, notice_of(case, "transfer"), {"result": "corrected", "corrections": corrections}
+        )
+        assert response.status_code == 202, response.text
+
+        case = await routed_case(client, routing, record_id, version=2)
+        assert (case["route"], case["residence_street"], case["status"]) == ("inter-district", WUSHAN, "open")
+        assert sent(case, version=2) == {("transfer", "440111", None), ("forward", "440106", CITY)}
+        decision = (await client.get(routing.url("routing") + f"/v1/decisions/{record_id}")).json()
+        assert (decision["route"], decision["residence_street"]) == ("inter-district", WUSHAN)
+
+
+async def test_not_found_asks_the_reporting_street_to_recheck(routing: System) -> None:
+    (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=61))
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        response = await feedback(client, routing, notice_of(case, "transfer"), {"result": "not_found"})
+        assert response.status_code == 202, response.text
+        case = await routed_case(client, routing, record_id, status="not_found")
+        assert ("recheck", TONGDE, None) in sent(case)
+        assert notice_of(case, "recheck") in await eventually(lambda: inbox_ids(client, routing, TONGDE))
+
+
+async def test_rejected_tells_the_sender_with_the_reason(routing: System) -> None:
+    (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=71))
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        body = {"result": "rejected", "reason": "duplicate"}
+        assert (await feedback(client, routing, notice_of(case, "transfer"), body)).status_code == 202
+        case = await routed_case(client, routing, record_id, status="rejected")
+        (rejection,) = [n for n in case["notices"] if n["kind"] == "rejection"]
+        assert (rejection["recipient_code"], "duplicate" in rejection["reason"]) == (TONGDE, True)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "pointer"),
+    [
+        ({"result": "rejected"}, 422, None),
+        ({"result": "maybe"}, 422, "/result"),
+        ({"result": "corrected", "corrections": {"certificate_number": "x"}}, 422, "/corrections"),
+        ({"result": "corrected", "corrections": {"residence_street": "440111999"}}, 422, "/corrections"),
+        ({"result": "confirmed", "employer": "x"}, 422, "/employer"),
+    ],
+)
+async def test_bad_feedback_is_a_problem_document_never_a_500(
+    routing: System, body: dict[str, Any], status: int, pointer: str | None
+) -> None:
+    (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=81))
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        response = await feedback(client, routing, notice_of(case, "transfer"), body)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        if pointer:
+            assert pointer in {e["pointer"] for e in response.json()["errors"]}
+        unknown = await feedback(client, routing, str(uuid.uuid4()), {"result": "confirmed"})
+        assert unknown.status_code == 404
+
+
+def answered(notice_id: str, record_id: str, result: str, by: str) -> Envelope:
+    """A NoticeAnswered as the notification service publishes it."""
+    event = NoticeAnswered(
+        notice_id=notice_id,
+        record_id=record_id,
+        result=FeedbackResult(result),
+        answered_by=by,
+        answered_at=datetime.now(UTC),
+    )
+    return new_envelope(event, producer="notification", correlation_id=record_id)
+
+
+async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lettered(routing: System) -> None:
+    (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=91))
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="open")
+        stray = answered(str(uuid.uuid4()), record_id, "confirmed", XINSHI)
+        good = answered(notice_of(case, "transfer"), record_id, "confirmed", XINSHI)
+        await kafka.publish(bootstrap, topic(routing, NOTICES_ANSWERED), [stray, good])
+        await routed_case(client, routing, record_id, status="confirmed")
+
+    letters = await eventually(lambda: _dead_letters_for(bootstrap, routing, str(stray.event_id)))
+    assert letters[0]["error_type"] == "PermanentFailure"
+    assert "no notice" in letters[0]["error"]
+
+
+async def _dead_letters_for(bootstrap: str, system: System, event_id: str) -> list[dict[str, str]]:
+    messages = await kafka.read_raw(bootstrap, topic(system, DEAD_LETTER))
+    return [headers for body, headers in messages if event_id.encode() in body]
+
+
+async def test_the_same_events_replayed_twice_issue_no_extra_notice(routing: System) -> None:
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    records = [kafka.submitted(record(residence_street=s, sequence=101 + i)) for i, s in enumerate([XINSHI, WUSHAN])]
+    await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), records)
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, records[1].correlation_id, status="open")
+        answer = answered(notice_of(case, "forward"), case["record_id"], "confirmed", "440106")
+        await kafka.publish(bootstrap, topic(routing, NOTICES_ANSWERED), [answer])
+        await routed_case(client, routing, case["record_id"], status="confirmed")
+    before = await _notices(routing)
+
+    for _ in range(2):
+        await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), records)
+        await kafka.publish(bootstrap, topic(routing, NOTICES_ANSWERED), [answer])
+    await eventually(lambda: _caught_up(routing))
+
+    assert await _notices(routing) == before
+    issued = await kafka.read_all(bootstrap, topic(routing, NOTICES_ISSUED))
+    assert {m["payload"]["notice_id"] for m in issued} == {row["notice_id"] for row in before}
+
+
+async def test_rebuild_replays_the_topics_into_a_fresh_store_with_the_same_decisions(routing: System) -> None:
+    await eventually(lambda: _caught_up(routing))
+    name = unique_name("rebuild")
+    url = await create_database(name)
+    try:
+        command = [str(Path(sys.executable).parent / "popflow"), "routing", "rebuild", "--into", url]
+        done = await asyncio.to_thread(
+            subprocess.run, command, env=routing.env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        decisions = "SELECT record_id, route, reporting_street, residence_street, notice_id FROM routed_records"
+        cases = "SELECT record_id, version, status, route FROM cases"
+        for sql in (decisions, cases, "SELECT notice_id, kind, recipient_code, result FROM notices"):
+            live = await fetch(routing.env["ROUTING_DATABASE_URL"], sql)
+            rebuilt = await fetch(url, sql)
+            assert sorted(map(tuple, rebuilt)) == sorted(map(tuple, live)), sql
+        assert len(await fetch(url, decisions)) >= 10
+    finally:
+        await drop_database(name)
+
+
+async def _notices(system: System) -> list[Any]:
+    return await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT * FROM notices ORDER BY notice_id")
+
+
+async def _caught_up(system: System) -> bool:
+    topics = [topic(system, RECORDS_SUBMITTED), topic(system, NOTICES_ANSWERED)]
+    return await kafka.caught_up(system.env["KAFKA_BOOTSTRAP_SERVERS"], "routing", topics)

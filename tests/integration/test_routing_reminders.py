@@ -1,0 +1,138 @@
+"""The reminder job and the at-most-once notices, on a real PostgreSQL, with a fake clock.
+
+Records are routed by the real handler into a fresh database; the job then
+runs at chosen moments. Events go to a recording emitter instead of Kafka.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.routing.adapters.clock import FixedClock
+from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.adapters.tables import NoticeRow
+from services.routing.bootstrap import MIGRATIONS
+from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer.answers import AnswerHandler
+from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from services.routing.service_layer.reminders import ReminderJob
+from shared.db import build_engine, run_migrations, session_factory
+from shared.directory import load_directory
+from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
+from tests.support import kafka
+from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.records import TONGDE, WUSHAN, XINSHI, record
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FRIDAY = datetime(2027, 2, 26, 10, tzinfo=SHANGHAI)
+HOLIDAY = date(2027, 3, 3)  # a Wednesday
+RECIPIENTS = Recipients.of(
+    ["440111"],
+    ExchangeTable({"4401": ExchangeEndpoint("city", "https://gz")}, ExchangeEndpoint("national", "https://cn")),
+)
+
+
+@pytest.fixture
+async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    name = unique_name("reminders")
+    engine = build_engine(await create_database(name))
+    try:
+        await run_migrations(engine, MIGRATIONS)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+def context_for(
+    sessions: async_sessionmaker[AsyncSession], clock: FixedClock, emitter: RecordingEmitter
+) -> RoutingContext:
+    return RoutingContext(
+        sessions=sessions,
+        emitter=emitter,
+        recipients=lambda: RECIPIENTS,
+        directory=load_directory(),
+        clock=clock,
+        key_secret=b"test-key",
+    )
+
+
+async def route(handler: RecordHandler, envelope: Envelope) -> None:
+    await handler.on_record_submitted(envelope, parse_event(envelope))
+
+
+def issued(emitter: RecordingEmitter) -> list[tuple[str, str]]:
+    notices = [parse_event(e.envelope) for e in emitter.events if e.envelope.type == NoticeIssued.TYPE]
+    return sorted((n.kind.value, n.recipient_code) for n in notices if isinstance(n, NoticeIssued))
+
+
+async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalated_after_2n(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    clock, emitter = FixedClock(FRIDAY), RecordingEmitter()
+    context = context_for(sessions, clock, emitter)
+    cross, inter, answered = (
+        kafka.submitted(record(residence_street=street, sequence=n))
+        for n, street in ((1, XINSHI), (2, WUSHAN), (3, XINSHI))
+    )
+    for envelope in (cross, inter, answered):
+        await route(RecordHandler(context), envelope)
+    await _answer_transfer_of(context, answered.correlation_id)
+    job = ReminderJob(context, deadline_days=3, holidays=[HOLIDAY], zone=SHANGHAI)
+
+    async def pass_on(day: int) -> list[tuple[str, str]]:
+        emitter.events.clear()
+        clock.at = datetime(2027, 3, day, 9, tzinfo=SHANGHAI)
+        await job.run_once()
+        return issued(emitter)
+
+    assert await pass_on(3) == []  # Wednesday is a holiday: 2 working days so far
+    assert await pass_on(4) == [("reminder", "440106"), ("reminder", XINSHI)]  # Thursday: 3
+    assert await pass_on(4) == []  # once only
+    assert await pass_on(8) == []  # Monday: 5
+    assert await pass_on(9) == [("escalation", "440111"), ("escalation", "440111")]  # Tuesday: 6 = 2N
+    assert await pass_on(10) == []
+
+    async with sessions() as session:
+        waiting = select(func.count()).select_from(NoticeRow).where(NoticeRow.escalated_at.is_not(None))  # type: ignore[union-attr]
+        assert await session.scalar(waiting) == 2
+
+
+async def _answer_transfer_of(context: RoutingContext, record_id: str) -> None:
+    async with context.sessions() as session:
+        notice_id = await session.scalar(
+            text("SELECT notice_id FROM notices WHERE record_id = :r AND kind = 'transfer'"), {"r": record_id}
+        )
+    event = NoticeAnswered(
+        notice_id=notice_id,
+        record_id=record_id,
+        result=FeedbackResult.CONFIRMED,
+        answered_by=XINSHI,
+        answered_at=datetime.now(UTC),
+    )
+    envelope = new_envelope(event, producer="notification", correlation_id=record_id)
+    await AnswerHandler(context).on_notice_answered(envelope, event)
+
+
+async def test_a_notice_exists_once_per_version_recipient_and_kind_however_events_repeat(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    emitter = RecordingEmitter()
+    handler = RecordHandler(context_for(sessions, FixedClock(FRIDAY), emitter))
+    envelope = kafka.submitted(record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=4))
+    await route(handler, envelope)
+    first = issued(emitter)
+    await route(handler, envelope)  # the same event again: skipped by its id
+    # the same record under a new event id (a producer retrying without its outbox): no new notice either
+    await route(handler, envelope.model_copy(update={"event_id": uuid.uuid4()}))
+    assert issued(emitter) == first == [("forward", "440106"), ("transfer", "440111")]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(NoticeRow)) == 2

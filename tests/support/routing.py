@@ -1,0 +1,42 @@
+"""Looking into routing from a test: its HTTP reads and its database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+
+async def case_of(client: httpx.AsyncClient, base_url: str, record_id: str) -> dict[str, Any] | None:
+    response = await client.get(f"{base_url}/v1/cases/{record_id}")
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def sent(case: dict[str, Any], *, version: int | None = None) -> set[tuple[str, str, str | None]]:
+    """(kind, recipient, exchange endpoint) of a case's notices (of one version, when given)."""
+    return {
+        (n["kind"], n["recipient_code"], n["exchange_endpoint"])
+        for n in case["notices"]
+        if version is None or n["case_version"] == version
+    }
+
+
+def notice_of(case: dict[str, Any], kind: str) -> str:
+    (notice_id,) = [n["notice_id"] for n in case["notices"] if n["kind"] == kind]
+    return str(notice_id)
+
+
+async def fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
+    """Rows of `sql` from the database behind a SQLAlchemy asyncpg URL."""
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(url)
+    try:
+        return list(await connection.fetch(sql))
+    finally:
+        await connection.close()

@@ -1,0 +1,66 @@
+"""docker-compose.yml (no Docker engine here): every variable it passes is one the settings read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.intake.settings import IntakeSettings
+from services.notification.settings import NotificationSettings
+from services.reporting.settings import ReportingSettings
+from services.routing.settings import RoutingSettings
+from shared.settings import ServiceSettings, environment_names
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "intake": IntakeSettings,
+    "routing": RoutingSettings,
+    "notification": NotificationSettings,
+    "reporting": ReportingSettings,
+}
+IMAGE_ONLY = {"SERVICE"}  # read by the Dockerfile's command, not by settings
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_every_variable_is_read_by_the_settings(compose: dict[str, Any], service: str) -> None:
+    environment = compose["services"][service]["environment"]
+    unknown = set(environment) - environment_names(SETTINGS[service]) - IMAGE_ONLY
+    assert unknown == set()
+    assert environment["SERVICE"] == service
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_required_settings_are_given(compose: dict[str, Any], service: str) -> None:
+    environment = compose["services"][service]["environment"]
+    required = {
+        name
+        for name in environment_names(SETTINGS[service])
+        if SETTINGS[service].model_fields[_field(SETTINGS[service], name)].is_required()
+    }
+    assert required <= set(environment)
+    assert environment["POPFLOW_PERSON_KEY_SECRET"].startswith("${POPFLOW_PERSON_KEY_SECRET:?")
+
+
+def test_services_use_the_project_image_and_real_infrastructure(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert compose["services"]["postgres"]["image"].startswith("postgres:")
+    for service in SETTINGS:
+        assert compose["services"][service]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (ROOT / "deploy/Dockerfile").exists()
+
+
+def _field(settings_class: Any, env_name: str) -> str:
+    prefix = str(settings_class.model_config.get("env_prefix", "")).upper()
+    for name, field in settings_class.model_fields.items():
+        if (field.alias or f"{prefix}{name}".upper()) == env_name:
+            return str(name)
+    raise KeyError(env_name)

@@ -1,0 +1,180 @@
+"""The exchange workflow over real codes: which notices each step causes, to whom."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer
+from services.routing.domain.notices import PlannedNotice
+from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.domain.routes import decide_route
+from services.routing.domain.workflow import Step, answer, follow_up_notice, open_case
+from shared.directory import load_directory
+from shared.events import EventKind, NoticeAnswered, NoticeKind
+
+CITY = ExchangeEndpoint("guangzhou-city-exchange", "https://gz")
+NATIONAL = ExchangeEndpoint("national-exchange", "https://cn")
+RECIPIENTS = Recipients.of(["440111"], ExchangeTable(by_prefix={"4401": CITY}, default=NATIONAL))
+TONGDE, XINSHI, WUSHAN = "440111005", "440111008", "440106001"
+
+
+def case(residence: str = XINSHI, *, registration: str = "430102", event: EventKind = EventKind.NEW_INFLOW) -> Case:
+    return Case(
+        record_id="r1",
+        version=1,
+        status=CaseStatus.FILED,
+        event=event,
+        route=decide_route(reporting_street=TONGDE, residence_street=residence),
+        reporting_street=TONGDE,
+        residence_street=residence,
+        residence_address="同德路 8 号",
+        registration_division=registration,
+        registration_address="",
+        name="张三",
+        id_number="430102199003070124",
+    )
+
+
+def sent(step: Step) -> list[tuple[NoticeKind, str, str | None]]:
+    return [
+        (n.kind, n.recipient.code, n.recipient.endpoint.name if n.recipient.endpoint else None) for n in step.notices
+    ]
+
+
+def reply(notice: PlannedNotice, result: str, **fields: object) -> NoticeAnswered:
+    return NoticeAnswered.model_validate(
+        {
+            "notice_id": notice.notice_id,
+            "record_id": notice.record_id,
+            "result": result,
+            "answered_by": notice.recipient.code,
+            "answered_at": datetime(2027, 2, 25, tzinfo=UTC),
+        }
+        | fields
+    )
+
+
+def answered(c: Case, notice: PlannedNotice, result: str, **fields: object) -> Step:
+    return answer(c, notice, reply(notice, result, **fields), RECIPIENTS, load_directory())
+
+
+def test_same_street_is_filed_without_notice() -> None:
+    step = open_case(case(TONGDE), RECIPIENTS)
+    assert step.notices == []
+    assert step.case.status is CaseStatus.FILED
+
+
+def test_cross_street_notifies_the_residence_street() -> None:
+    step = open_case(case(XINSHI), RECIPIENTS)
+    assert sent(step) == [(NoticeKind.TRANSFER, XINSHI, None)]
+    assert step.notices[0].sender == TONGDE
+    assert step.case.status is CaseStatus.OPEN
+
+
+@pytest.mark.parametrize(
+    ("residence", "bureau", "endpoint"),
+    [(WUSHAN, "440106", "guangzhou-city-exchange"), ("310115005", "310115", "national-exchange")],
+)
+def test_inter_district_goes_through_both_bureaus(residence: str, bureau: str, endpoint: str) -> None:
+    step = open_case(case(residence), RECIPIENTS)
+    assert sent(step) == [(NoticeKind.TRANSFER, "440111", None), (NoticeKind.FORWARD, bureau, endpoint)]
+    # the reporting bureau is informed; the residence bureau is the one asked to verify (and reminded)
+    assert [n.awaits_answer for n in step.notices] == [False, True]
+
+
+def test_a_served_residence_district_is_reached_directly() -> None:
+    recipients = dataclasses.replace(RECIPIENTS, served_districts=frozenset({"440111", "440106"}))
+    step = open_case(case(WUSHAN), recipients)
+    assert sent(step)[1] == (NoticeKind.FORWARD, "440106", None)
+
+
+def test_confirmed_inter_district_relays_back_and_informs_the_registration_place() -> None:
+    opened = open_case(case(WUSHAN), RECIPIENTS)
+    step = answered(opened.case, opened.notices[1], "confirmed")
+    assert step.case.status is CaseStatus.CONFIRMED
+    assert sent(step) == [
+        (NoticeKind.FEEDBACK, "440111", None),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
+
+
+def test_no_registration_notice_when_registered_in_the_residence_district() -> None:
+    opened = open_case(case(XINSHI, registration="440111"), RECIPIENTS)
+    assert answered(opened.case, opened.notices[0], "confirmed").notices == []
+
+
+def test_a_corrected_residence_street_is_routed_again_as_a_new_version() -> None:
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    step = answered(opened.case, opened.notices[0], "corrected", corrections={"residence_street": WUSHAN})
+    assert step.case.version == 2
+    assert step.routed
+    assert sent(step) == [
+        (NoticeKind.TRANSFER, "440111", None),
+        (NoticeKind.FORWARD, "440106", "guangzhou-city-exchange"),
+    ]
+    assert {n.case_version for n in step.notices} == {2}
+
+
+def test_a_corrected_address_is_a_new_version_without_notices() -> None:
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    step = answered(opened.case, opened.notices[0], "corrected", corrections={"residence_address": "新市路 1 号"})
+    assert (step.case.version, step.case.residence_address, step.notices) == (2, "新市路 1 号", [])
+
+
+@pytest.mark.parametrize("corrections", [{"certificate_number": "x"}, {"residence_street": "440111999"}])
+def test_corrections_that_can_never_apply_are_refused(corrections: dict[str, str]) -> None:
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    with pytest.raises(InvalidAnswer):
+        answered(opened.case, opened.notices[0], "corrected", corrections=corrections)
+
+
+def test_not_found_asks_the_reporting_street_to_recheck() -> None:
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    step = answered(opened.case, opened.notices[0], "not_found")
+    assert step.case.status is CaseStatus.NOT_FOUND
+    assert sent(step) == [(NoticeKind.RECHECK, TONGDE, None)]
+
+
+def test_rejected_tells_the_sender_with_the_reason() -> None:
+    opened = open_case(case(WUSHAN), RECIPIENTS)
+    step = answered(opened.case, opened.notices[1], "rejected", reason="person_left")
+    assert step.case.status is CaseStatus.REJECTED
+    assert sent(step) == [(NoticeKind.REJECTION, "440111", None)]
+    assert "person_left" in step.notices[0].reason
+
+
+def test_a_change_notifies_the_registration_place_and_another_residence_street() -> None:
+    assert sent(open_case(case(XINSHI, event=EventKind.CHANGE), RECIPIENTS)) == [
+        (NoticeKind.CHANGE, "430102", "national-exchange"),
+        (NoticeKind.CHANGE, XINSHI, None),
+    ]
+    assert sent(open_case(case(TONGDE, event=EventKind.CHANGE), RECIPIENTS)) == [
+        (NoticeKind.CHANGE, "430102", "national-exchange")
+    ]
+
+
+def test_an_outflow_is_marked_and_routed_from_the_new_residence() -> None:
+    step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS)
+    assert step.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
+    assert [kind for kind, _, _ in sent(step)] == [NoticeKind.TRANSFER, NoticeKind.FORWARD]
+    unknown_destination = open_case(case(TONGDE, event=EventKind.OUTFLOW), RECIPIENTS)
+    assert (unknown_destination.case.status, unknown_destination.notices) == (CaseStatus.INFLOW_THEN_OUTFLOW, [])
+
+
+def test_reminders_go_to_the_recipient_and_escalations_to_the_reporting_bureau() -> None:
+    opened = open_case(case(WUSHAN), RECIPIENTS)
+    forward = opened.notices[1]
+    reminder = follow_up_notice(opened.case, forward, NoticeKind.REMINDER, RECIPIENTS)
+    escalation = follow_up_notice(opened.case, forward, NoticeKind.ESCALATION, RECIPIENTS)
+    assert (reminder.recipient, reminder.kind) == (forward.recipient, NoticeKind.REMINDER)
+    assert (escalation.recipient.code, escalation.recipient.endpoint) == ("440111", None)
+
+
+def test_notice_ids_are_stable_per_version_recipient_and_kind() -> None:
+    first, again = open_case(case(XINSHI), RECIPIENTS), open_case(case(XINSHI), RECIPIENTS)
+    assert [n.notice_id for n in first.notices] == [n.notice_id for n in again.notices]
+    corrected = answered(first.case, first.notices[0], "corrected", corrections={"residence_street": "440111002"})
+    assert corrected.notices[0].notice_id != first.notices[0].notice_id
