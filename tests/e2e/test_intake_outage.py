@@ -38,10 +38,16 @@ class OwnBroker:
         }
 
     def start(self) -> None:
-        subprocess.run(["bash", "deploy/kafka/start.sh"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        self._run("start.sh")
 
     def stop(self) -> None:
-        subprocess.run(["bash", "deploy/kafka/stop.sh"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        self._run("stop.sh")
+
+    def _run(self, script: str) -> None:
+        done = subprocess.run(
+            ["bash", f"deploy/kafka/{script}"], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{script} exited {done.returncode}: {done.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")

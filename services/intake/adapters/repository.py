@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from services.intake.adapters.tables import CaseRow, IdempotencyRow, OutboxRow, RecordRow
+from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 
 ATTEMPTS = 5
 
@@ -214,11 +214,11 @@ async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[
         {"case_id": str(uuid.uuid4()), "person_key": key, "versions": counts[key], "created_at": now}
         for key in sorted(counts)
     ]
-    upsert = _dialect_insert(session)(CaseRow)
+    upsert = _dialect_insert(session)(PersonCaseRow)
     upsert = upsert.on_conflict_do_update(
-        index_elements=[col(CaseRow.person_key)],
-        set_={"versions": col(CaseRow.versions) + upsert.excluded.versions},
-    ).returning(col(CaseRow.person_key), col(CaseRow.case_id), col(CaseRow.versions))
+        index_elements=[col(PersonCaseRow.person_key)],
+        set_={"versions": col(PersonCaseRow.versions) + upsert.excluded.versions},
+    ).returning(col(PersonCaseRow.person_key), col(PersonCaseRow.case_id), col(PersonCaseRow.versions))
     rows = (await session.execute(upsert, values)).all()  # executemany: one compiled statement, cached
     totals = {key: (case_id, versions) for key, case_id, versions in rows}
     next_version = {key: totals[key][1] - counts[key] + 1 for key in counts}

@@ -27,10 +27,10 @@ class RecordRow(SQLModel, table=True):
     person_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class CaseRow(SQLModel, table=True):
+class PersonCaseRow(SQLModel, table=True):
     """One person's case: every record of the same identity number is a version of it."""
 
-    __tablename__ = "cases"
+    __tablename__ = "person_cases"  # routing has its own "cases"; one process may import both
 
     case_id: str = Field(primary_key=True, max_length=36)
     person_key: str = Field(unique=True, max_length=64)

@@ -19,7 +19,7 @@ def upgrade() -> None:
         batch.create_index("ix_records_case_id", ["case_id"])
         batch.create_unique_constraint("uq_records_source_ref", ["source_ref"])
     op.create_table(
-        "cases",
+        "person_cases",
         sa.Column("case_id", sa.String(36), primary_key=True),
         sa.Column("person_key", sa.String(64), nullable=False, unique=True),
         sa.Column("versions", sa.Integer(), nullable=False, server_default="0"),
@@ -47,7 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("read_audit")
     op.drop_table("idempotency_keys")
-    op.drop_table("cases")
+    op.drop_table("person_cases")
     with op.batch_alter_table("records") as batch:
         batch.drop_constraint("uq_records_source_ref", type_="unique")
         batch.drop_index("ix_records_case_id")
