@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench clean
+.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -55,6 +55,9 @@ test-e2e: install
 
 bench: install ## the walking-skeleton benchmark on a private system over real Kafka and PostgreSQL
 	bash deploy/with-infra.sh $(PY) bench/e2e_throughput.py --start
+
+bench-intake: install ## intake: bulk CSV, single POSTs, raw aiokafka (starts its own intake; needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL)
+	$(PY) bench/intake_throughput.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

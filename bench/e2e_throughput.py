@@ -34,8 +34,8 @@ from shared.identity import person_key
 from tests.support.records import BAIYUN, record
 from tests.support.system import SERVICES, System, build_system, destroy_system
 
-OBSERVED = "2027-02-24T10:30:00+08:00"  # one report week: 2027-W08
-WEEK = "2027-W08"
+OBSERVED = "2026-02-25T10:30:00+08:00"  # one report week: 2026-W09 (intake refuses observations in the future)
+WEEK = "2026-W09"
 
 
 def workload(count: int) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ services first and Kafka last, leaving no process behind.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli.databases import ensure_databases
+from services.cli.keys import DEFAULT_STORE, create_key, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"intake": 8001, "routing": 8002, "notification": 8003, "reporting": 8004}
@@ -39,6 +42,7 @@ def up(
 ) -> None:
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
+    env.setdefault("INTAKE_DATA_KEY", _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32))))
     children: list[subprocess.Popen[bytes]] = []
     try:
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
@@ -50,6 +54,7 @@ def up(
             children.append(subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env))
         _wait_ready(env, children)
         _print_urls(env, pg_admin_url)
+        _print_admin_key_once(env)
         _wait_for_stop(children)
     except KeyboardInterrupt:
         console.print("Stopping ...")
@@ -69,13 +74,31 @@ def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> None:
     console.print("[red]A process exited; stopping the others.[/]")
 
 
-def _development_secret() -> str:
-    # Development only: a random person-key secret kept under ./var so person keys stay stable.
-    path = ROOT / "var" / "dev-person-key-secret"
+def _development_secret(name: str = "dev-person-key-secret", value: bytes | None = None) -> str:
+    # Development only: random secrets kept under ./var so person keys and sealed data stay readable.
+    path = ROOT / "var" / name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
+        path.write_text((value or secrets.token_urlsafe(32).encode()).decode())
     return path.read_text().strip()
+
+
+def _print_admin_key_once(env: dict[str, str]) -> None:
+    """On the first start (no admin key in the store yet) create one and show it, once: only its hash is kept."""
+    url = env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE)
+
+    async def has_admin() -> bool:
+        store = await open_store(url)
+        try:
+            return any(k.scope == "admin" and k.revoked_at is None for k in await store.list_keys())
+        finally:
+            await store.engine.dispose()
+
+    if asyncio.run(has_admin()):
+        return
+    _, key = asyncio.run(create_key(url, "admin", "local admin (make run)"))
+    console.print("[bold]Local admin API key[/] (shown this once, stored only as a hash; `popflow keys` makes more):")
+    console.print(key, soft_wrap=True)
 
 
 def _start_kafka(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

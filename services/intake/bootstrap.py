@@ -9,11 +9,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.intake.adapters.audit import ReadAudit
+from services.intake.adapters.key_cache import CachedKeyStore
 from services.intake.adapters.outbox import OutboxRelay
 from services.intake.adapters.repository import RecordRepository
-from services.intake.api import records_router
+from services.intake.adapters.sealing import Sealer
 from services.intake.consumers import register_consumers
+from services.intake.entrypoints.audit import audit_router
+from services.intake.entrypoints.bulk import BulkLimits, bulk_router
+from services.intake.entrypoints.records import records_router
+from services.intake.entrypoints.schema import install_record_schema
 from services.intake.settings import IntakeSettings
+from services.intake.submissions import Submissions
+from shared.auth.dependencies import bearer_principal
 from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
@@ -25,8 +33,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     configure_logging(service="intake", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="intake")
+    sealer = Sealer(settings.data_key_bytes())
+    person_secret = settings.person_key_secret.get_secret_value().encode()
     repository = RecordRepository(runtime.sessions)
-    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, batch=settings.outbox_batch)
+    audit = ReadAudit(runtime.sessions)
+    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
+    submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
+    authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)
 
     @contextlib.asynccontextmanager
@@ -40,11 +53,23 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay_task
 
-    router = records_router(
-        repository=repository,
-        relay=relay,
-        directory=load_directory(),
-        key_secret=settings.person_key_secret.get_secret_value().encode(),
-        max_body_bytes=settings.max_body_bytes,
-    )
-    return service_app(runtime, title="PopFlow intake", routers=[router], lifespan=lifespan)
+    routers = [
+        records_router(
+            authenticate=authenticate,
+            submissions=submissions,
+            repository=repository,
+            audit=audit,
+            sealer=sealer,
+            person_secret=person_secret,
+            max_body_bytes=settings.max_body_bytes,
+        ),
+        bulk_router(
+            authenticate=authenticate,
+            submissions=submissions,
+            limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
+        ),
+        audit_router(authenticate=authenticate, audit=audit),
+    ]
+    app = service_app(runtime, title="PopFlow intake", routers=routers, lifespan=lifespan)
+    install_record_schema(app)
+    return app

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from shared import topics
 from shared.events.envelope import Event, register
+from shared.events.record_parts import (
+    Certificate,
+    CommunityCode,
+    DivisionCode,
+    Employer,
+    KeyAreaKind,
+    MaritalStatus,
+    NewResidence,
+    Part,
+    Sex,
+    SourceKind,
+    StreetCode,
+)
 from shared.identity import birth_date_of, has_valid_check_digit
 
 
@@ -33,30 +46,28 @@ def _checked_id_number(value: str) -> str:
 
 
 IdNumber = Annotated[str, AfterValidator(_checked_id_number)]
-StreetCode = Annotated[str, Field(pattern=r"^\d{9}$", description="9-digit street/township code")]
-DivisionCode = Annotated[str, Field(pattern=r"^(\d{6}|\d{9})$", description="6-digit district or 9-digit street code")]
 
 
-class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-
-class Person(_Part):
+class Person(Part):
     id_number: IdNumber = Field(description="18-character resident identity number (GB 11643)")
     name: str = Field(min_length=1, max_length=50, description="Full name as on the identity card")
+    sex: Sex | None = Field(default=None, description="male or female; must agree with digit 17 of the number")
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{4,19}$", description="Contact phone")
 
 
-class Residence(_Part):
+class Residence(Part):
     street: StreetCode = Field(description="Street (9 digits) where the person lives now")
     address: str = Field(min_length=1, max_length=200, description="Current residence address")
+    community: CommunityCode | None = Field(default=None, description="12-digit community inside the street")
+    arrived_on: date | None = Field(default=None, description="Date of arrival (流入时间)")
 
 
-class Registration(_Part):
+class Registration(Part):
     division: DivisionCode = Field(description="Household-registration (hukou) district or street")
     address: str = Field(default="", max_length=200, description="Household-registration address")
 
 
-class CaseRecord(_Part):
+class CaseRecord(Part):
     """One person found (or re-found) in the census, as an integrator submits it."""
 
     event: EventKind = Field(description="What the record reports: new inflow, verification, ...")
@@ -65,6 +76,19 @@ class CaseRecord(_Part):
     residence: Residence = Field(description="Where the person lives now")
     registration: Registration = Field(description="Where the person is registered (户籍地)")
     observed_at: AwareDatetime = Field(description="When the worker saw the person, with offset")
+    marital_status: MaritalStatus | None = Field(default=None, description="Marital status (婚姻状况)")
+    certificate: Certificate | None = Field(default=None, description="Marriage-and-childbearing certificate check")
+    employer: Employer | None = Field(default=None, description="Employer, when the person works here")
+    source_kind: SourceKind | None = Field(default=None, description="How the person was found")
+    key_area: KeyAreaKind | None = Field(default=None, description="Kind of key area, for a field canvass only")
+    new_residence: NewResidence | None = Field(default=None, description="Where the person went, for an outflow")
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The source system's own id of this record; with the source it makes a resubmission a duplicate",
+    )
 
 
 @register
@@ -78,3 +102,7 @@ class RecordSubmitted(Event):
     record_id: str = Field(description="Id intake gave the record")
     received_at: datetime = Field(description="When intake accepted the record (UTC)")
     record: CaseRecord = Field(description="The record as accepted")
+    case_id: str | None = Field(
+        default=None, description="The case (one per person) this record is a version of; None before issue 3"
+    )
+    case_version: int = Field(default=1, ge=1, description="Version of the case this record makes (1 = first seen)")

@@ -22,3 +22,15 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
         yield running
     finally:
         await destroy_system(running)
+
+
+@pytest.fixture(scope="module")
+async def intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """Intake alone (its tests need no other service), with small bulk limits to reach them cheaply."""
+    log_dir = Path(tmp_path_factory.mktemp("logs"))
+    running = await build_system(log_dir, {"INTAKE_BULK_MAX_ROWS": "60", "INTAKE_BULK_BATCH": "7"})
+    try:
+        running.start("intake")
+        yield running
+    finally:
+        await destroy_system(running)

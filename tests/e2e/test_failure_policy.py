@@ -35,7 +35,8 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(syste
     await publish_one(prefix + "records.submitted", json.dumps(not_a_record).encode(), key=b"poison-2")
 
     body = records.record(reporting_street=TONGDE, residence_street=XINSHI, sequence=31)
-    async with httpx.AsyncClient(timeout=10) as client:
+    key = await system.create_key("admin")  # every intake request carries a key (issue 3)
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
         response = await client.post(system.url("intake") + "/v1/records", json=body)
         assert response.status_code == 202
         record_id = response.json()["record_id"]

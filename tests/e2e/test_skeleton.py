@@ -14,6 +14,12 @@ from tests.support.system import System
 from tests.support.waiting import eventually
 
 
+async def admin_client(system: System) -> httpx.AsyncClient:
+    """Every intake request carries an API key (issue 3); other services ignore it."""
+    key = await system.create_key("admin")
+    return httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {key}"})
+
+
 async def submit(client: httpx.AsyncClient, system: System, body: dict[str, Any]) -> str:
     response = await client.post(system.url("intake") + "/v1/records", json=body)
     assert response.status_code == 202, response.text
@@ -34,7 +40,7 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
         "inter-district": records.record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=13),
         "inter-province": records.record(reporting_street=TONGDE, residence_street=LUJIAZUI, sequence=14),
     }
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with await admin_client(system) as client:
         ids = {case: await submit(client, system, body) for case, body in cases.items()}
         expected = {
             "same-district": "same-district",
@@ -62,7 +68,7 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
         async def weekly() -> dict[str, Any] | None:
             response = await client.get(
                 system.url("reporting") + "/v1/reports/weekly",
-                params={"street": TONGDE, "week": "2027-W08"},
+                params={"street": TONGDE, "week": "2026-W09"},
                 headers={"authorization": f"Bearer {street_key}"},
             )
             body: dict[str, Any] = response.json()
@@ -80,7 +86,7 @@ async def test_bad_record_lists_every_bad_field(system: System) -> None:
     )
     body["residence"]["street"] = "440111999"  # well-formed, not in the directory
     del body["observed_at"]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with await admin_client(system) as client:
         response = await client.post(system.url("intake") + "/v1/records", json=body)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -91,7 +97,7 @@ async def test_bad_record_lists_every_bad_field(system: System) -> None:
 
 async def test_logs_carry_correlation_ids_and_no_personal_data(system: System) -> None:
     body = records.record(sequence=21, residence_street=XINSHI, name="李四")
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with await admin_client(system) as client:
         record_id = await submit(client, system, body)
         await eventually(lambda: routed(client, system, record_id))
     logs = "".join(system.log_text(service) for service in ("intake", "routing", "notification"))

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
+DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # base64 of 32 fixed test bytes (AES-256)
 
 
 def kafka_bootstrap() -> str:

@@ -23,6 +23,7 @@ from shared.auth import parse_scope
 from shared.auth.store import KeyStore
 from shared.db import build_engine
 from tests.support.infra import (
+    DATA_KEY,
     PERSON_KEY_SECRET,
     create_database,
     drop_database,
@@ -116,6 +117,7 @@ async def build_system(log_dir: Path, extra_env: dict[str, str] | None = None) -
         "POPFLOW_TOPIC_PREFIX": f"test.{run_id}.",
         "POPFLOW_TOPIC_PARTITIONS": "3",
         "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+        "INTAKE_DATA_KEY": DATA_KEY,
         "POPFLOW_LOG_FORMAT": "json",
         **(extra_env or {}),
     }

@@ -4,9 +4,13 @@ Rows are read oldest first and published without waiting for each
 confirmation, then all confirmations are awaited before the rows are marked
 sent. The producer is idempotent with acks=all, so per-partition order holds
 through retries. If Kafka is down the rows stay unsent and the next pass
-(woken by a new record or by the poll interval) tries again; a crash between
-publish and mark means a row is published twice with the same event id,
-which every consumer deduplicates.
+(woken by a new record or by the poll interval) tries again; only the rows
+Kafka confirmed are marked, so a pass that half failed re-sends just the
+rest. A crash between publish and mark means a row is published twice with
+the same event id, which every consumer deduplicates.
+
+Envelopes carrying personal data are stored sealed (AES-GCM) and opened
+only here, on their way to Kafka.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.adapters.sealing import Sealer
 from services.intake.adapters.tables import OutboxRow
 from shared.topics import TopicNames
 
@@ -32,6 +37,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         broker: KafkaBroker,
         topics: TopicNames,
+        sealer: Sealer,
         *,
         batch: int = 1000,
         poll_interval_s: float = 1.0,
@@ -40,6 +46,7 @@ class OutboxRelay:
         self._sessions = sessions
         self._broker = broker
         self._topics = topics
+        self._sealer = sealer
         self._batch = batch
         self._poll_interval_s = poll_interval_s
         self._linger_s = linger_s
@@ -74,21 +81,35 @@ class OutboxRelay:
             rows = list((await session.execute(query)).scalars())
         if not rows:
             return 0
-        futures = [await self._send(row) for row in rows]
-        await asyncio.gather(*futures)
-        async with self._sessions.begin() as session:
-            ids = [row.id for row in rows]
-            await session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_(ids)).values(sent_at=datetime.now(UTC))  # type: ignore[union-attr]
-            )
+        futures: list[asyncio.Future[object]] = []
+        failure: BaseException | None = None
+        for row in rows:
+            try:
+                futures.append(await self._send(row))
+            except Exception as error:  # Kafka unreachable: send nothing more this pass
+                failure = error
+                break
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        sent = [row.id for row, result in zip(rows, results, strict=False) if not isinstance(result, BaseException)]
+        if sent:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(OutboxRow).where(OutboxRow.id.in_(sent)).values(sent_at=datetime.now(UTC))  # type: ignore[union-attr]
+                )
+        failure = failure or next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise RuntimeError(f"{len(rows) - len(sent)} outbox rows not confirmed by Kafka") from failure
         return len(rows)
 
     async def _send(self, row: OutboxRow) -> asyncio.Future[object]:
+        envelope = row.envelope
+        if "sealed" in envelope:
+            envelope = self._sealer.open(str(envelope["sealed"]), bound_to=str(envelope["event_id"]))
         return await self._broker.publish(
-            row.envelope,
+            envelope,
             self._topics(row.topic),
             key=row.key.encode(),
-            headers={"event_type": str(row.envelope["type"]), "event_id": str(row.envelope["event_id"])},
-            correlation_id=str(row.envelope["correlation_id"]),
+            headers={"event_type": str(envelope["type"]), "event_id": str(envelope["event_id"])},
+            correlation_id=str(envelope["correlation_id"]),
             no_confirm=True,
         )

@@ -1,42 +1,234 @@
-"""Stores accepted records with their outbox rows, and reads them back."""
+"""Stores accepted records with their cases and outbox rows, and reads them back.
+
+A batch (one record, or up to INTAKE_BULK_BATCH rows of a bulk import) is
+written in one transaction: duplicates are recognised first (same source
+and external id, or same Idempotency-Key), then each person is matched to
+their case (by blind index) and gets the next version, then records, outbox
+rows and idempotency keys are inserted together. Cases are counted up
+with one upsert, so two writers of the same person serialise on its row. A
+concurrent writer that stored the same source first makes the transaction
+fail on a unique constraint; the batch is then retried and sees its work.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
-from services.intake.adapters.tables import OutboxRow, RecordRow
-from shared.events import Envelope
+from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
+
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A validated record, ready to store; `person_sealed` is the person, encrypted."""
+
+    record_id: str
+    person_key: str
+    reporting_street: str
+    residence_street: str
+    record: dict[str, Any]
+    person_sealed: str
+    received_at: datetime
+    source_ref: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    status: Literal["accepted", "duplicate", "conflict"]
+    record_id: str
+    case_id: str | None
+    case_version: int
+
+
+# (record, case id, case version) -> (topic, sealed envelope) for the outbox
+EventFor = Callable[[NewRecord, str, int], tuple[str, dict[str, Any]]]
 
 
 class RecordRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add_with_event(self, row: RecordRow, envelope: Envelope, *, topic: str) -> None:
-        """The record and its event in one transaction: both are kept, or neither.
-
-        Core inserts rather than the ORM unit of work: this is intake's hot path.
-        """
-        outbox = {
-            "topic": topic,
-            "key": row.person_key,
-            "envelope": envelope.model_dump(mode="json"),
-            "created_at": datetime.now(UTC),
-        }
-        async with self._sessions.begin() as session:
-            await session.execute(insert(RecordRow), [row.model_dump()])
-            await session.execute(insert(OutboxRow), [outbox])
+    async def write_batch(self, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
+        """One outcome per item, in order; the records and their events are kept, or none."""
+        for attempt in range(ATTEMPTS):
+            try:
+                async with self._sessions.begin() as session:
+                    return await _write(session, items, event_for)
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def get(self, record_id: str) -> RecordRow | None:
         async with self._sessions() as session:
             return await session.get(RecordRow, record_id)
 
+    async def versions(self, row: RecordRow) -> list[RecordRow]:
+        """Every record of the row's case, oldest version first."""
+        if row.case_id is None:
+            return [row]
+        query = select(RecordRow).where(col(RecordRow.case_id) == row.case_id).order_by(col(RecordRow.case_version))
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def of_person(self, person_key: str) -> list[RecordRow]:
+        query = select(RecordRow).where(col(RecordRow.person_key) == person_key).order_by(col(RecordRow.received_at))
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def listing(self, *, street_prefix: str, limit: int, offset: int) -> list[RecordRow]:
+        """Records whose reporting street starts with `street_prefix` ('' = all), newest first."""
+        query = (
+            select(RecordRow)
+            .where(col(RecordRow.reporting_street).startswith(street_prefix))
+            .order_by(col(RecordRow.received_at).desc(), col(RecordRow.record_id))
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
     async def set_route(self, record_id: str, route: str) -> None:
         """Idempotent: setting the same route twice changes nothing."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(RecordRow).where(RecordRow.record_id == record_id).values(route=route)  # type: ignore[arg-type]
+            await session.execute(update(RecordRow).where(col(RecordRow.record_id) == record_id).values(route=route))
+
+
+async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
+    outcomes: dict[int, Stored] = await _earlier_submissions(session, items)
+    first_of: dict[str, int] = {}  # source ref / idempotency key -> index of its first item in this batch
+    fresh: list[int] = []
+    for index, item in enumerate(items):
+        if index in outcomes:
+            continue
+        marks = [m for m in (item.source_ref, item.idempotency_key) if m]
+        earlier = next((first_of[m] for m in marks if m in first_of), None)
+        if earlier is None:
+            fresh.append(index)
+            first_of.update(dict.fromkeys(marks, index))
+        else:
+            outcomes[index] = Stored("duplicate", items[earlier].record_id, None, 0)
+    versions = await _next_versions(session, [items[i].person_key for i in fresh])
+    now = datetime.now(UTC)
+    records, events, keys = [], [], []
+    for index, (case_id, version) in zip(fresh, versions, strict=True):
+        item = items[index]
+        outcomes[index] = Stored("accepted", item.record_id, case_id, version)
+        records.append(_record_values(item, case_id, version))
+        topic, envelope = event_for(item, case_id, version)
+        events.append({"topic": topic, "key": item.person_key, "envelope": envelope, "created_at": now})
+        if item.idempotency_key:
+            keys.append(
+                {"key": item.idempotency_key, "fingerprint": item.fingerprint or "", "record_id": item.record_id}
+                | {"created_at": now}
             )
+    for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
+        if values:
+            await session.execute(insert(table), values)
+    return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
+
+
+def _resolve(outcomes: dict[int, Stored], index: int, outcome: Stored) -> Stored:
+    if outcome.status == "duplicate" and outcome.case_id is None:
+        accepted = (o for o in outcomes.values() if o.status == "accepted")
+        first = next((o for o in accepted if o.record_id == outcome.record_id), None)
+        if first is not None:
+            return Stored("duplicate", first.record_id, first.case_id, first.case_version)
+    return outcome
+
+
+def _record_values(item: NewRecord, case_id: str, version: int) -> dict[str, Any]:
+    return {
+        "record_id": item.record_id,
+        "person_key": item.person_key,
+        "reporting_street": item.reporting_street,
+        "residence_street": item.residence_street,
+        "record": item.record,
+        "received_at": item.received_at,
+        "case_id": case_id,
+        "case_version": version,
+        "source_ref": item.source_ref,
+        "person_sealed": item.person_sealed,
+    }
+
+
+async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]) -> dict[int, Stored]:
+    """Items already stored by an earlier request: duplicates, or conflicts (same key, other body)."""
+    refs = {item.source_ref for item in items if item.source_ref}
+    idem = {item.idempotency_key for item in items if item.idempotency_key}
+    by_ref: dict[str, RecordRow] = {}
+    if refs:
+        rows = (await session.execute(select(RecordRow).where(col(RecordRow.source_ref).in_(refs)))).scalars()
+        by_ref = {row.source_ref: row for row in rows if row.source_ref}
+    by_key: dict[str, tuple[IdempotencyRow, RecordRow | None]] = {}
+    if idem:
+        keyed = list((await session.execute(select(IdempotencyRow).where(col(IdempotencyRow.key).in_(idem)))).scalars())
+        ids = [k.record_id for k in keyed]
+        stored = (await session.execute(select(RecordRow).where(col(RecordRow.record_id).in_(ids)))).scalars()
+        rows_by_id = {row.record_id: row for row in stored}
+        by_key = {k.key: (k, rows_by_id.get(k.record_id)) for k in keyed}
+    outcomes: dict[int, Stored] = {}
+    for index, item in enumerate(items):
+        if item.idempotency_key in by_key:
+            key_row, row = by_key[item.idempotency_key]
+            status: Literal["duplicate", "conflict"] = (
+                "duplicate" if key_row.fingerprint == (item.fingerprint or "") else "conflict"
+            )
+            outcomes[index] = _stored(status, key_row.record_id, row)
+        elif item.source_ref in by_ref:
+            row = by_ref[item.source_ref]
+            outcomes[index] = _stored("duplicate", row.record_id, row)
+    return outcomes
+
+
+def _stored(status: Literal["duplicate", "conflict"], record_id: str, row: RecordRow | None) -> Stored:
+    return Stored(status, record_id, row.case_id if row else None, row.case_version if row else 1)
+
+
+async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[tuple[str, int]]:
+    """(case id, version) for each person key in turn, creating cases for new persons.
+
+    One upsert for the whole batch: each person's case count goes up by the
+    number of their records in it, and the versions are handed out in order.
+    Rows are upserted sorted by key, so concurrent batches lock in one order.
+    """
+    if not person_keys:
+        return []
+    counts = Counter(person_keys)
+    now = datetime.now(UTC)
+    values = [
+        {"case_id": str(uuid.uuid4()), "person_key": key, "versions": counts[key], "created_at": now}
+        for key in sorted(counts)
+    ]
+    upsert = _dialect_insert(session)(PersonCaseRow)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[col(PersonCaseRow.person_key)],
+        set_={"versions": col(PersonCaseRow.versions) + upsert.excluded.versions},
+    ).returning(col(PersonCaseRow.person_key), col(PersonCaseRow.case_id), col(PersonCaseRow.versions))
+    rows = (await session.execute(upsert, values)).all()  # executemany: one compiled statement, cached
+    totals = {key: (case_id, versions) for key, case_id, versions in rows}
+    next_version = {key: totals[key][1] - counts[key] + 1 for key in counts}
+    assigned = []
+    for key in person_keys:
+        assigned.append((totals[key][0], next_version[key]))
+        next_version[key] += 1
+    return assigned
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT for the dialect in use (PostgreSQL in production, SQLite embedded)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -1,15 +1,17 @@
-"""Intake's tables: accepted records and the transactional outbox."""
+"""Intake's tables: records and their cases, the outbox, idempotency keys, the read audit."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
 class RecordRow(SQLModel, table=True):
+    """One accepted record. `person_sealed` holds the person (AES-GCM); `record` holds the rest."""
+
     __tablename__ = "records"
 
     record_id: str = Field(primary_key=True, max_length=36)
@@ -19,10 +21,28 @@ class RecordRow(SQLModel, table=True):
     record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     received_at: datetime
     route: str | None = Field(default=None, max_length=20)
+    case_id: str | None = Field(default=None, index=True, max_length=36)
+    case_version: int = 1
+    source_ref: str | None = Field(default=None, unique=True, max_length=120)
+    person_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PersonCaseRow(SQLModel, table=True):
+    """One person's case: every record of the same identity number is a version of it."""
+
+    __tablename__ = "person_cases"  # routing has its own "cases"; one process may import both
+
+    case_id: str = Field(primary_key=True, max_length=36)
+    person_key: str = Field(unique=True, max_length=64)
+    versions: int = 0
+    created_at: datetime
 
 
 class OutboxRow(SQLModel, table=True):
-    """An event waiting to be published; written in the same transaction as its record."""
+    """An event waiting to be published; written in the same transaction as its record.
+
+    Envelopes that carry personal data are kept sealed: {"event_id", "type", "sealed"}.
+    """
 
     __tablename__ = "outbox"
 
@@ -32,3 +52,28 @@ class OutboxRow(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """The first answer to a request sent with an Idempotency-Key, per API key."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: str = Field(primary_key=True, max_length=260)
+    fingerprint: str = Field(max_length=64)
+    record_id: str = Field(max_length=36)
+    created_at: datetime
+
+
+class ReadAuditRow(SQLModel, table=True):
+    """Who read which records, when and why."""
+
+    __tablename__ = "read_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(index=True, max_length=16)
+    scope: str = Field(max_length=30)
+    action: str = Field(max_length=20)
+    purpose: str = Field(default="", max_length=200)
+    record_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    read_at: datetime = Field(index=True)

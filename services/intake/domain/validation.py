@@ -1,65 +1,59 @@
 """Validation of a submitted case record, every problem at once.
 
-Shapes (digits, lengths, the identity-number check digit, dates) come from
-the pydantic model; that every code is a real division at the level its
-field needs comes from the national directory. Both lists are merged so
-that a clerk sees all that is wrong in one answer. Pure: the directory is
-passed in.
+Shapes (digits, lengths, allowed values, the identity-number check digit)
+come from the pydantic model in shared/; the rules that need the directory,
+the clock or a second field come from the small modules beside this one.
+All lists are merged, one message per field, so that a clerk sees all that
+is wrong in one answer. Pure: the directory and the time are passed in.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from shared.directory import DivisionDirectory, DivisionLevel
+from services.intake.domain.certificate import certificate_problems
+from services.intake.domain.codes import directory_problems
+from services.intake.domain.consistency import consistency_problems, control_character_problems
+from services.intake.domain.credit_code import credit_code_problems
+from services.intake.domain.dates import date_order_problems
+from services.intake.domain.fields import FieldProblem, Location
+from services.intake.domain.identity import identity_problems
+from shared.directory import DivisionDirectory
 from shared.events import CaseRecord
 
-Location = tuple[str | int, ...]
-FieldProblem = tuple[Location, str]
-
-STREET_FIELDS: tuple[Location, ...] = (("reporting_street",), ("residence", "street"))
-DIVISION_FIELDS: tuple[Location, ...] = (("registration", "division"),)
+__all__ = ["FieldProblem", "Location", "validate_record"]
 
 
-def validate_record(raw: Any, directory: DivisionDirectory) -> tuple[CaseRecord | None, list[FieldProblem]]:
+def validate_record(
+    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None
+) -> tuple[CaseRecord | None, list[FieldProblem]]:
     """The record, or None with every (location, message) problem found."""
-    problems = directory_problems(raw, directory)
+    now = now or datetime.now(UTC)
+    problems = [
+        *control_character_problems(raw),
+        *directory_problems(raw, directory),
+        *identity_problems(raw, now.date()),
+        *date_order_problems(raw, now),
+        *certificate_problems(raw),
+        *credit_code_problems(raw),
+        *consistency_problems(raw),
+    ]
     try:
         record = CaseRecord.model_validate(raw)
     except ValidationError as error:
-        flagged = {location for location, _ in problems}
-        shape = [(tuple(e["loc"]), e["type"], e["msg"]) for e in error.errors()]
-        problems += [(loc, _message(kind, msg)) for loc, kind, msg in shape if loc not in flagged]
-        return None, problems
-    return (None, problems) if problems else (record, [])
+        shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
+        return None, _one_per_field([*problems, *shape])
+    return (None, _one_per_field(problems)) if problems else (record, [])
 
 
-def directory_problems(raw: Any, directory: DivisionDirectory) -> list[FieldProblem]:
-    """Codes that are well-formed but unknown to the directory."""
-    problems: list[FieldProblem] = []
-    for location in STREET_FIELDS:
-        code = _at(raw, location)
-        if _digits(code, 9) and not directory.exists(code, DivisionLevel.STREET):
-            problems.append((location, "is not a street code in the national directory"))
-    for location in DIVISION_FIELDS:
-        code = _at(raw, location)
-        if (_digits(code, 6) or _digits(code, 9)) and not directory.exists(code):
-            problems.append((location, "is not a district or street code in the national directory"))
-    return problems
-
-
-def _at(raw: Any, location: Location) -> Any:
-    for part in location:
-        if not isinstance(raw, dict):
-            return None
-        raw = raw.get(part)
-    return raw
-
-
-def _digits(value: Any, length: int) -> bool:
-    return isinstance(value, str) and len(value) == length and value.isdigit()
+def _one_per_field(problems: list[FieldProblem]) -> list[FieldProblem]:
+    seen: dict[Location, str] = {}
+    for location, message in problems:
+        seen.setdefault(location, message)
+    return list(seen.items())
 
 
 MESSAGES = {
@@ -68,6 +62,8 @@ MESSAGES = {
     "string_pattern_mismatch": "has the wrong format",
     "timezone_aware": "needs a time-zone offset, e.g. 2027-02-24T10:30:00+08:00",
     "enum": "is not one of the allowed values",
+    "model_type": "must be an object with the documented fields",
+    "model_attributes_type": "must be an object with the documented fields",
 }
 
 

@@ -1,0 +1,182 @@
+"""Intake throughput: bulk CSV import, single POSTs at saturation, and raw aiokafka beside them.
+
+Starts its own intake (tests/support/system.py: a fresh PostgreSQL database
+and topic prefix) on the Kafka and PostgreSQL named by KAFKA_BOOTSTRAP_SERVERS
+and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
+
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:29092 \
+    POPFLOW_TEST_PG_URL=postgresql://popflow:popflow@127.0.0.1:5432/postgres \
+    .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32]
+
+Last line: bulk_rows_per_s=<x> post_per_s=<y> post_p99_ms=<z> raw_produce_per_s=<w>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.bulk_files import csv_lines
+from tests.support.records import id_number, record
+from tests.support.system import System, build_system, destroy_system
+
+
+def people(count: int, *, first_day: int = 0) -> Iterator[dict[str, Any]]:
+    """`count` records of distinct persons (1,000 sequence numbers per birth date)."""
+    base = record()
+    for index in range(count):
+        body = copy.deepcopy(base)
+        born = date(1970, 1, 1) + timedelta(days=first_day + index // 1000)
+        body["person"]["id_number"] = id_number(born=born, sequence=index % 1000)
+        yield body
+
+
+async def outbox_unsent(system: System) -> int:
+    url = make_url(system.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql", query={})
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    finally:
+        await connection.close()
+
+
+async def wait_drained(system: System) -> None:
+    """Polls the database: the relay runs in another process, no event of ours can tell us."""
+    while True:
+        if not await outbox_unsent(system):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def bulk(system: System, headers: dict[str, str], rows: int) -> tuple[float, float, dict[str, int]]:
+    started = time.perf_counter()
+    request_headers = headers | {"Content-Type": "text/csv", "Accept": "application/x-ndjson"}
+    summary: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=system.url("intake"), timeout=1800) as client:
+        body = _async(csv_lines(people(rows)))
+        async with client.stream("POST", "/v1/records/bulk", content=body, headers=request_headers) as response:
+            assert response.status_code == 200, await response.aread()
+            async for line in response.aiter_lines():
+                if line.startswith('{"summary"'):
+                    summary = json.loads(line)["summary"]
+    accepted_s = time.perf_counter() - started
+    await wait_drained(system)
+    published_s = time.perf_counter() - started
+    return accepted_s, published_s, summary
+
+
+async def _async(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def posts(system: System, headers: dict[str, str], count: int, concurrency: int) -> tuple[float, list[float]]:
+    bodies = list(people(count, first_day=200))
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    # expire idle connections before uvicorn does (5 s), or a reused one may be closed under us
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=1)
+    async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                sent = time.perf_counter()
+                response = await client.post("/v1/records", json=body)
+                latencies.append(time.perf_counter() - sent)
+                assert response.status_code == 202, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    return elapsed, latencies
+
+
+async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
+    """aiokafka alone, with the relay's settings (idempotent, acks=all) and an envelope-sized value."""
+    topic = f"{prefix}bench.raw"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 3, 1)])
+    finally:
+        await admin.close()
+    value = json.dumps({"payload": record(), "padding": "x" * 300}, ensure_ascii=False).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value, key=str(i % 5000).encode()) for i in range(count)]
+        await asyncio.gather(*futures)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+def peak_rss_mib(system: System) -> float:
+    status = Path(f"/proc/{system.processes['intake'].pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+async def main(rows: int, count: int, concurrency: int, plain_pg: bool) -> None:
+    system = await build_system(Path(tempfile.mkdtemp(prefix="intake-bench-")), {"POPFLOW_LOG_LEVEL": "WARNING"})
+    if plain_pg:  # loopback PostgreSQL without TLS, as a deployment on one host would run it
+        for name in ("INTAKE_DATABASE_URL", "POPFLOW_KEYS_DATABASE_URL"):
+            system.env[name] += "?ssl=disable"
+    try:
+        system.start("intake")
+        headers = {"Authorization": f"Bearer {await system.create_key('admin', label='bench')}"}
+        rss_before = peak_rss_mib(system)
+        accepted_s, published_s, summary = await bulk(system, headers, rows)
+        rss_after = peak_rss_mib(system)
+        print(
+            f"bulk: {summary} in {accepted_s:.1f} s accepted ({rows / accepted_s:.0f} rows/s), "
+            f"{published_s:.1f} s published ({rows / published_s:.0f} rows/s)"
+        )
+        print(f"intake peak RSS: {rss_before:.0f} MiB before the bulk import, {rss_after:.0f} MiB after")
+        elapsed, latencies = await posts(system, headers, count, concurrency)
+        await wait_drained(system)
+        cuts = statistics.quantiles(latencies, n=100)
+        post_rate, p50, p99 = count / elapsed, cuts[49] * 1000, cuts[98] * 1000
+        print(
+            f"single POST: {count} at concurrency {concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        )
+        raw = await raw_produce(system.env["KAFKA_BOOTSTRAP_SERVERS"], system.env["POPFLOW_TOPIC_PREFIX"], rows)
+        print(f"raw aiokafka produce (idempotent, acks=all, {rows} messages): {raw:.0f}/s")
+        print(
+            f"bulk_rows_per_s={rows / accepted_s:.0f} post_per_s={post_rate:.0f} "
+            f"post_p99_ms={p99:.1f} raw_produce_per_s={raw:.0f}"
+        )
+    finally:
+        await destroy_system(system)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pg-tls", action="store_true", help="keep asyncpg's default TLS to PostgreSQL")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rows, arguments.posts, arguments.concurrency, not arguments.pg_tls))

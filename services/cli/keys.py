@@ -1,0 +1,91 @@
+"""`popflow keys create|revoke|list`: the system's API keys, straight in the key store.
+
+Runs where the key store is reachable (POPFLOW_KEYS_DATABASE_URL, the same
+variable the services read). A new key is printed once; only its hash is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth import parse_scope
+from shared.auth.store import MIGRATIONS, ApiKey, KeyStore
+from shared.db import build_engine, run_migrations
+from shared.settings import CommonSettings
+
+app = typer.Typer(help="API keys: street:CODE, district:CODE or admin; shown once, stored hashed.")
+console = Console()
+DEFAULT_STORE = str(CommonSettings.model_fields["keys_database_url"].default)
+StoreUrl = Annotated[str, typer.Option(envvar="POPFLOW_KEYS_DATABASE_URL", help="The key store's database URL")]
+
+
+async def open_store(url: str) -> KeyStore:
+    engine = build_engine(url)
+    await run_migrations(engine, MIGRATIONS, version_table="alembic_version_keys")
+    return KeyStore(engine)
+
+
+async def create_key(url: str, scope: str, label: str) -> tuple[str, str]:
+    store = await open_store(url)
+    try:
+        return await store.create(parse_scope(scope), label=label)
+    finally:
+        await store.engine.dispose()
+
+
+@app.command()
+def create(
+    scope: Annotated[str, typer.Option(help="street:440111005, district:440111 or admin")],
+    label: Annotated[str, typer.Option(help="Who the key is for")] = "",
+    store_url: StoreUrl = DEFAULT_STORE,
+) -> None:
+    """Create a key and print it once."""
+    try:
+        parse_scope(scope)
+    except ValueError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    key_id, key = asyncio.run(create_key(store_url, scope, label))
+    console.print(f"key id {key_id}, scope {scope}")
+    console.print("The key is shown this once and stored only as a hash; keep it now:")
+    print(key)  # plain stdout, so `popflow keys create ... | tail -1` captures it
+
+
+@app.command()
+def revoke(key_id: str, store_url: StoreUrl = DEFAULT_STORE) -> None:
+    """Revoke a key by its id; requests with it get 401 from then on."""
+
+    async def run() -> bool:
+        store = await open_store(store_url)
+        try:
+            return await store.revoke(key_id)
+        finally:
+            await store.engine.dispose()
+
+    if not asyncio.run(run()):
+        console.print(f"[red]No active key with id {key_id}[/]")
+        raise typer.Exit(1)
+    console.print(f"Key {key_id} revoked.")
+
+
+@app.command("list")
+def list_keys(store_url: StoreUrl = DEFAULT_STORE) -> None:
+    """Every key: id, scope, label, created, revoked (never the key itself)."""
+
+    async def run() -> list[ApiKey]:
+        store = await open_store(store_url)
+        try:
+            return await store.list_keys()
+        finally:
+            await store.engine.dispose()
+
+    table = Table("key id", "scope", "label", "created", "revoked")
+    for row in asyncio.run(run()):
+        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
+        table.add_row(row.key_id, row.scope, row.label, row.created_at.isoformat(timespec="seconds"), revoked)
+    console.print(table)

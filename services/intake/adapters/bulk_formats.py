@@ -1,0 +1,246 @@
+"""Reading the rows of a bulk file: a JSON array, NDJSON, CSV or XLSX.
+
+Every reader is a generator over a (spooled, seekable) file, so memory stays
+flat however many rows there are. A problem with the whole file (not JSON,
+unknown columns, not a workbook) raises FileProblem; a problem with one row
+(a line that is not JSON, a cell count that does not fit the header) comes
+back as that row's problem, so the other rows still count.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import IO, Any
+
+from openpyxl import load_workbook
+
+from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
+
+CHUNK = 1 << 16
+MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
+
+
+class BulkFormat(StrEnum):
+    JSON = "json"
+    NDJSON = "ndjson"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+MEDIA_TYPES = {
+    "application/json": BulkFormat.JSON,
+    "application/x-ndjson": BulkFormat.NDJSON,
+    "application/ndjson": BulkFormat.NDJSON,
+    "application/jsonl": BulkFormat.NDJSON,
+    "text/csv": BulkFormat.CSV,
+    "application/csv": BulkFormat.CSV,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BulkFormat.XLSX,
+}
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be read; the message tells the clerk why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    number: int  # line in the file (CSV/XLSX: the header is line 1), element index from 1 for a JSON array
+    record: Any = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkFile:
+    format: BulkFormat
+    file: IO[bytes]
+    encoding: str = "utf-8-sig"
+
+    def rows(self) -> Iterator[Row]:
+        self.file.seek(0)
+        readers = {
+            BulkFormat.JSON: _json_array_rows,
+            BulkFormat.NDJSON: _ndjson_rows,
+            BulkFormat.CSV: _csv_rows,
+            BulkFormat.XLSX: _xlsx_rows,
+        }
+        try:
+            yield from readers[self.format](self)
+        except UnicodeDecodeError as error:
+            raise FileProblem("the file is not UTF-8 (or GB 18030) text") from error
+
+    def headers(self) -> dict[str, str]:
+        """JSON pointer → column header, for tabular files (empty otherwise)."""
+        if self.format is BulkFormat.CSV:
+            header = next(csv.reader(self._text()), [])
+        elif self.format is BulkFormat.XLSX:
+            header = next(xlsx_cells(self.file), [])
+        else:
+            return {}
+        return pointer_headers(map_headers(header), header)
+
+    def _text(self, encoding: str | None = None, newline: str | None = "") -> io.TextIOWrapper:
+        self.file.seek(0)
+        return io.TextIOWrapper(
+            io.BufferedReader(_KeptOpen(self.file)), encoding=encoding or self.encoding, newline=newline
+        )
+
+
+class _KeptOpen(io.RawIOBase):
+    """The spooled file seen through a text wrapper that must not close it (it is read twice)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._file.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_bulk(fmt: BulkFormat, file: IO[bytes]) -> BulkFile:
+    """The file with its text encoding found: UTF-8 when it decodes as such, else GB 18030 (Excel's Chinese CSV)."""
+    if fmt is not BulkFormat.CSV:
+        return BulkFile(fmt, file)
+    file.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := file.read(CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return BulkFile(fmt, file, encoding="gb18030")
+    return BulkFile(fmt, file)
+
+
+def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
+    decoder = json.JSONDecoder()
+    reader = codecs.getincrementaldecoder("utf-8-sig")()
+    buffer, position, done = "", 0, False
+
+    def more() -> bool:
+        nonlocal buffer, position, done
+        chunk = bulk.file.read(CHUNK)
+        done = not chunk
+        buffer = buffer[position:] + reader.decode(chunk, final=done)
+        position = 0
+        return not done
+
+    def skip_space() -> str:
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position].isspace():
+                position += 1
+            if position < len(buffer) or not more():
+                return buffer[position] if position < len(buffer) else ""
+
+    if skip_space() != "[":
+        raise FileProblem("a JSON bulk body must be an array of records: [ {...}, {...} ]")
+    position += 1
+    number = 0
+    if skip_space() == "]":
+        return
+    while True:
+        skip_space()
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, position)
+            except json.JSONDecodeError:
+                # More text may complete the element; past MAX_ELEMENT it is broken, not cut (and memory stays flat).
+                if len(buffer) - position <= MAX_ELEMENT and more():
+                    continue
+                raise FileProblem(f"element {number + 1} of the array is not valid JSON") from None
+            if end == len(buffer) and not done and more():
+                continue  # a number may go on in the next chunk
+            break
+        number += 1
+        position = end
+        yield Row(number, value) if isinstance(value, dict) else Row(number, problem="must be a JSON object")
+        separator = skip_space()
+        position += 1
+        if separator == "]":
+            return
+        if separator != ",":
+            raise FileProblem(f"expected ',' or ']' after element {number} of the array")
+
+
+def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
+    for number, line in enumerate(bulk._text("utf-8-sig", None), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            yield Row(number, problem="this line is not valid JSON")
+            continue
+        yield Row(number, value) if isinstance(value, dict) else Row(number, problem="must be a JSON object")
+
+
+def _csv_rows(bulk: BulkFile) -> Iterator[Row]:
+    try:
+        yield from _table_rows(csv_lines(csv.reader(bulk._text())))
+    except csv.Error as error:
+        raise FileProblem(f"the CSV cannot be read: {error}") from None
+
+
+def csv_lines(reader: Any) -> Iterator[tuple[int, list[Any]]]:
+    """Each CSV record with the line it starts on (a quoted cell may span lines)."""
+    start = 1
+    for cells in reader:
+        yield start, cells
+        start = reader.line_num + 1
+
+
+def _xlsx_rows(bulk: BulkFile) -> Iterator[Row]:
+    yield from _table_rows(enumerate(xlsx_cells(bulk.file), start=1))
+
+
+def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
+    """The raw cells of a CSV or XLSX file with their line numbers, the header included."""
+    if bulk.format is BulkFormat.CSV:
+        return csv_lines(csv.reader(bulk._text()))
+    return enumerate(xlsx_cells(bulk.file), start=1)
+
+
+def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
+    file.seek(0)
+    try:
+        workbook = load_workbook(file, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise FileProblem("the body is not an XLSX workbook") from error
+    try:
+        sheet = workbook.worksheets[0]
+        for cells in sheet.iter_rows(values_only=True):
+            yield list(cells)
+    finally:
+        workbook.close()
+
+
+def _table_rows(lines: Iterator[tuple[int, list[Any]]]) -> Iterator[Row]:
+    header: list[Any] | None = None
+    for number, cells in lines:
+        if all(cell is None or str(cell).strip() == "" for cell in cells):
+            continue
+        if header is None:
+            header = cells
+            try:
+                columns = map_headers(header)
+            except UnknownColumns as error:
+                raise FileProblem(f"unknown columns: {error}; see the documented column names") from None
+            continue
+        extra = cells[len(header) :]
+        if any(cell is not None and str(cell).strip() for cell in extra):
+            yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")
+            continue
+        yield Row(number, row_to_record(columns, cells))
+    if header is None:
+        raise FileProblem("the file has no header row")

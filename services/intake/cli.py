@@ -1,0 +1,134 @@
+"""`popflow import FILE`: send a department list to intake and keep the rejected rows.
+
+The file goes to POST /v1/records/bulk as it is (JSON array, NDJSON, CSV or
+XLSX, by its suffix), with an Idempotency-Key made from its content, so
+sending the same file again stores nothing twice. Results stream back one
+row at a time and drive the progress bar. Rejected rows are written, with
+their errors, to a file the clerk corrects and imports again: CSV input
+gives CSV with an `errors` column, XLSX gives CSV, JSON and NDJSON give
+NDJSON whose objects carry an `_errors` field (intake ignores both).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from services.intake.adapters.bulk_formats import BulkFile, BulkFormat, FileProblem, open_bulk, table_lines
+
+console = Console()
+SUFFIXES = {".json": BulkFormat.JSON, ".ndjson": BulkFormat.NDJSON, ".jsonl": BulkFormat.NDJSON}
+SUFFIXES |= {".csv": BulkFormat.CSV, ".xlsx": BulkFormat.XLSX}
+MEDIA = {
+    BulkFormat.JSON: "application/json",
+    BulkFormat.NDJSON: "application/x-ndjson",
+    BulkFormat.CSV: "text/csv",
+    BulkFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON, NDJSON, CSV or XLSX list")],
+    api_key: Annotated[str, typer.Option("--key", envvar="POPFLOW_API_KEY", help="Your API key")],
+    url: Annotated[str, typer.Option(envvar="POPFLOW_INTAKE_URL", help="Intake's base URL")] = "http://127.0.0.1:8001",
+    rejected: Annotated[Path | None, typer.Option(help="Where to write rejected rows")] = None,
+) -> None:
+    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .ndjson)."""
+    fmt = SUFFIXES.get(file.suffix.lower())
+    if fmt is None:
+        console.print(f"[red]Unknown file type {file.suffix!r}[/]: use .json, .ndjson, .csv or .xlsx")
+        raise typer.Exit(2)
+    total = _count(fmt, file)
+    errors, summary = _send(file, fmt, total, url=url, api_key=api_key)
+    console.print(
+        f"rows {summary.get('rows', 0)}: [green]{summary.get('accepted', 0)} accepted[/], "
+        f"{summary.get('duplicate', 0)} duplicate, [red]{summary.get('rejected', 0)} rejected[/]"
+    )
+    if errors:
+        target = rejected or _rejected_path(file, fmt)
+        _write_rejected(fmt, file, errors, target)
+        console.print(f"Rejected rows with their errors: {target} (correct them and import that file again)")
+        raise typer.Exit(1)
+
+
+def _count(fmt: BulkFormat, file: Path) -> int:
+    with file.open("rb") as handle:
+        try:
+            return sum(1 for _ in open_bulk(fmt, handle).rows())
+        except FileProblem as error:
+            console.print(f"[red]The file cannot be read:[/] {error}")
+            raise typer.Exit(2) from None
+
+
+def _send(
+    file: Path, fmt: BulkFormat, total: int, *, url: str, api_key: str
+) -> tuple[dict[int, list[dict[str, str]]], dict[str, int]]:
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": MEDIA[fmt],
+        "Accept": "application/x-ndjson",
+        "Idempotency-Key": "file-" + hashlib.sha256(file.read_bytes()).hexdigest(),
+    }
+    errors: dict[int, list[dict[str, str]]] = {}
+    summary: dict[str, int] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress, file.open("rb") as body:
+        task = progress.add_task(f"Importing {file.name}", total=total)
+        chunks = iter(lambda: body.read(1 << 16), b"")
+        with httpx.stream("POST", url + "/v1/records/bulk", content=chunks, headers=headers, timeout=600) as response:
+            if response.status_code != 200:
+                response.read()
+                detail = response.json().get("detail", response.text) if response.content else response.reason_phrase
+                console.print(f"[red]Intake answered {response.status_code}:[/] {detail}")
+                raise typer.Exit(1)
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                result: dict[str, Any] = json.loads(line)
+                if "summary" in result:
+                    summary = result["summary"]
+                    continue
+                if result["status"] == "rejected":
+                    errors[int(result["row"])] = result["errors"]
+                progress.advance(task)
+    return errors, summary
+
+
+def _rejected_path(file: Path, fmt: BulkFormat) -> Path:
+    suffix = ".ndjson" if fmt in (BulkFormat.JSON, BulkFormat.NDJSON) else ".csv"
+    return file.with_name(f"{file.stem}.rejected{suffix}")
+
+
+def _describe(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e.get('column') or e['pointer'] or 'row'}: {e['detail']}" for e in errors)
+
+
+def _write_rejected(fmt: BulkFormat, file: Path, errors: dict[int, list[dict[str, str]]], target: Path) -> None:
+    with file.open("rb") as handle, target.open("w", encoding="utf-8-sig", newline="") as out:
+        bulk = open_bulk(fmt, handle)
+        if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
+            _write_table(bulk, errors, csv.writer(out))
+            return
+        for row in bulk.rows():
+            if row.number in errors:
+                record = row.record if isinstance(row.record, dict) else {}
+                out.write(json.dumps(record | {"_errors": _describe(errors[row.number])}, ensure_ascii=False) + "\n")
+
+
+def _write_table(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], writer: Any) -> None:
+    header_written = False
+    for number, cells in table_lines(bulk):
+        values = ["" if cell is None else cell for cell in cells]
+        if not header_written and any(str(v).strip() for v in values):
+            writer.writerow([*values, "errors"])
+            header_written = True
+        elif number in errors:
+            writer.writerow([*values, _describe(errors[number])])

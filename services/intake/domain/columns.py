@@ -1,0 +1,164 @@
+"""Spreadsheet and CSV columns of a case record, in English and Chinese. Pure.
+
+A header may be the dotted English path (`person.id_number`), the flat
+English name (`id_number`) or the Chinese name (`身份证号`). Cells become the
+same nested record a JSON integrator would send. Department lists write
+values their own way, so a few are read leniently: Chinese words for the
+allowed values (男 → male), dates with slashes, and a time without offset,
+which is China Standard Time (+08:00).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+CHINA = timezone(timedelta(hours=8))
+IGNORED = frozenset({"errors", "错误", "row", "行号"})  # added by `popflow import` to its file of rejected rows
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    path: tuple[str, ...]
+    flat: str
+    chinese: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(("event",), "event", ("事件类型", "事件")),
+    Column(("person", "id_number"), "id_number", ("身份证号", "身份证号码", "公民身份号码")),
+    Column(("person", "name"), "name", ("姓名",)),
+    Column(("person", "sex"), "sex", ("性别",)),
+    Column(("person", "phone"), "phone", ("联系电话", "电话")),
+    Column(("residence", "street"), "residence_street", ("现居住街道", "居住街道")),
+    Column(("residence", "community"), "community", ("社区", "社区代码")),
+    Column(("residence", "address"), "residence_address", ("现居住地址", "居住地址")),
+    Column(("residence", "arrived_on"), "arrived_on", ("流入时间", "流入日期")),
+    Column(("registration", "division"), "registration_division", ("户籍地", "户籍地代码")),
+    Column(("registration", "address"), "registration_address", ("户籍地址",)),
+    Column(("marital_status",), "marital_status", ("婚姻状况",)),
+    Column(("certificate", "result"), "certificate_result", ("查验结果", "婚育证明查验结果")),
+    Column(("certificate", "checked_on"), "certificate_checked_on", ("查验日期",)),
+    Column(("certificate", "number"), "certificate_number", ("婚育证明编号", "证明编号")),
+    Column(("certificate", "issuing_division"), "certificate_issuing_division", ("发证机关", "发证地")),
+    Column(("certificate", "issued_on"), "certificate_issued_on", ("发证日期",)),
+    Column(("certificate", "valid_until"), "certificate_valid_until", ("有效期至",)),
+    Column(("employer", "name"), "employer_name", ("工作单位", "单位名称")),
+    Column(("employer", "credit_code"), "employer_credit_code", ("统一社会信用代码", "信用代码")),
+    Column(("source_kind",), "source_kind", ("来源", "信息来源")),
+    Column(("key_area",), "key_area", ("重点场所类型", "场所类型")),
+    Column(("reporting_street",), "reporting_street", ("报告街道", "填报街道")),
+    Column(("observed_at",), "observed_at", ("发现时间", "清查时间")),
+    Column(("new_residence", "street"), "new_residence_street", ("新居住街道", "流向街道")),
+    Column(("new_residence", "address"), "new_residence_address", ("新居住地址", "流向地址")),
+    Column(("external_id",), "external_id", ("外部编号", "来源编号")),
+)
+
+BY_HEADER: dict[str, Column] = {
+    name: column for column in COLUMNS for name in (column.dotted, column.flat, *column.chinese)
+}
+
+VALUE_WORDS: dict[tuple[str, ...], dict[str, str]] = {
+    ("event",): {"新流入": "new_inflow", "核实": "verification", "变更": "change", "流出": "outflow"},
+    ("person", "sex"): {"男": "male", "女": "female"},
+    ("marital_status",): {"未婚": "unmarried", "已婚": "married", "离婚": "divorced", "丧偶": "widowed"},
+    ("certificate", "result"): {"有效": "valid", "过期": "expired", "无证": "missing", "缺失": "missing"}
+    | {"无效": "invalid"},
+    ("source_kind",): {"清查": "canvass", "学校": "school", "幼儿园": "kindergarten", "派出所": "police_station"}
+    | {"企业": "enterprise", "导入": "import"},
+    ("key_area",): {"市场": "market", "沿街商铺": "roadside_shop", "企业": "enterprise", "出租屋": "rental_housing"}
+    | {"其他": "other"},
+}
+DATE_PATHS = frozenset(
+    {
+        ("residence", "arrived_on"),
+        ("certificate", "checked_on"),
+        ("certificate", "issued_on"),
+        ("certificate", "valid_until"),
+    }
+)
+
+
+class UnknownColumns(ValueError):
+    """Headers that name no field of the record."""
+
+    def __init__(self, headers: list[str]) -> None:
+        super().__init__(", ".join(headers))
+        self.headers = headers
+
+
+def map_headers(headers: list[Any]) -> list[Column | None]:
+    """The column each header stands for (None: ignored); UnknownColumns lists any unknown header."""
+    columns: list[Column | None] = []
+    unknown = []
+    for header in headers:
+        name = str(header).strip() if header is not None else ""
+        if not name or name.lower() in IGNORED:
+            columns.append(None)
+        elif (column := BY_HEADER.get(name) or BY_HEADER.get(name.lower())) is not None:
+            columns.append(column)
+        else:
+            unknown.append(name)
+    if unknown:
+        raise UnknownColumns(unknown)
+    return columns
+
+
+def row_to_record(columns: list[Column | None], cells: list[Any]) -> dict[str, Any]:
+    """The nested record for one row; empty cells are left out."""
+    record: dict[str, Any] = {}
+    for column, cell in zip(columns, cells, strict=False):
+        value = _value(column.path, cell) if column is not None else None
+        if column is None or value is None:
+            continue
+        target = record
+        for part in column.path[:-1]:
+            target = target.setdefault(part, {})
+        target[column.path[-1]] = value
+    return record
+
+
+def pointer_headers(columns: list[Column | None], headers: list[Any]) -> dict[str, str]:
+    """JSON pointer → the header the clerk used for it, to name columns in errors."""
+    return {"/" + "/".join(c.path): str(h).strip() for c, h in zip(columns, headers, strict=False) if c is not None}
+
+
+def _value(path: tuple[str, ...], cell: Any) -> Any:
+    if cell is None:
+        return None
+    if isinstance(cell, datetime):
+        return cell.date().isoformat() if path in DATE_PATHS else _with_offset(cell).isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    if isinstance(cell, time):
+        return cell.isoformat()
+    if isinstance(cell, bool):
+        return str(cell).lower()
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    text = str(cell).strip()
+    if not text:
+        return None
+    text = VALUE_WORDS.get(path, {}).get(text, text)
+    if path in DATE_PATHS:
+        return text.replace("/", "-")
+    if path == ("observed_at",):
+        return _observed_text(text)
+    return text
+
+
+def _observed_text(text: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return text  # the shape check reports it
+    return _with_offset(parsed).isoformat()
+
+
+def _with_offset(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA)

@@ -1,0 +1,37 @@
+"""Fields that only make sense together with another field's value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.intake.domain.fields import FieldProblem, text_at, value_at
+from shared.events.record_parts import SourceKind
+from shared.events.records import EventKind
+
+KEY_AREA = ("key_area",)
+NEW_RESIDENCE = ("new_residence",)
+# An unknown source or event is the shape check's to report, not a second problem here.
+OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVASS.value}
+OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
+
+
+def consistency_problems(raw: Any) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    source = text_at(raw, ("source_kind",))
+    if value_at(raw, KEY_AREA) is not None and source in OTHER_SOURCES:
+        problems.append((KEY_AREA, "is only given for a field canvass (source_kind 'canvass')"))
+    event = text_at(raw, ("event",))
+    if value_at(raw, NEW_RESIDENCE) is not None and event in OTHER_EVENTS:
+        problems.append((NEW_RESIDENCE, "is only given for an outflow (event 'outflow')"))
+    return problems
+
+
+def control_character_problems(raw: Any, location: tuple[str | int, ...] = ()) -> list[FieldProblem]:
+    """Text with control characters (NUL, escapes) cannot be stored or shown; report where."""
+    if isinstance(raw, dict):
+        return [p for key, value in raw.items() for p in control_character_problems(value, (*location, str(key)))]
+    if isinstance(raw, list):
+        return [p for i, value in enumerate(raw) for p in control_character_problems(value, (*location, i))]
+    if isinstance(raw, str) and any(ord(char) < 32 or 127 <= ord(char) < 160 for char in raw):
+        return [(location, "contains a control character; type the text again")]
+    return []

@@ -1,0 +1,35 @@
+"""Dates that must come in order: arrival, observation, now; issue, validity, check."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.intake.domain.fields import FieldProblem, aware_datetime_at, date_at
+
+# Field devices' clocks drift; an observation a little ahead of ours is still believable.
+CLOCK_SKEW = timedelta(minutes=5)
+OBSERVED_AT = ("observed_at",)
+ARRIVED_ON = ("residence", "arrived_on")
+ISSUED_ON = ("certificate", "issued_on")
+VALID_UNTIL = ("certificate", "valid_until")
+CHECKED_ON = ("certificate", "checked_on")
+
+
+def date_order_problems(raw: Any, now: datetime) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    observed = aware_datetime_at(raw, OBSERVED_AT)
+    if observed is not None and observed > now + CLOCK_SKEW:
+        problems.append((OBSERVED_AT, "lies in the future; give the time the person was seen"))
+    arrived = date_at(raw, ARRIVED_ON)
+    if arrived is not None and observed is not None and arrived > observed.date():
+        problems.append((ARRIVED_ON, "is after the observation (observed_at); a person arrives before being seen"))
+    issued, valid_until = date_at(raw, ISSUED_ON), date_at(raw, VALID_UNTIL)
+    if issued is not None and valid_until is not None and issued > valid_until:
+        problems.append((VALID_UNTIL, "is before the issue date (issued_on)"))
+    checked = date_at(raw, CHECKED_ON)
+    if checked is not None and checked > (now + CLOCK_SKEW).date():
+        problems.append((CHECKED_ON, "lies in the future"))
+    elif checked is not None and issued is not None and issued > checked:
+        problems.append((ISSUED_ON, "is after the check date (checked_on)"))
+    return problems

@@ -1,0 +1,121 @@
+"""Submit one record; read records back (by id, by identity number, as a list), each read audited."""
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.adapters.audit import ReadAudit
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.sealing import Sealer
+from services.intake.entrypoints.bodies import idempotency_key, json_body, purpose
+from services.intake.entrypoints.schema import RECORD_REF
+from services.intake.reads import present, version_summary
+from services.intake.submissions import Rejected, Submissions
+from shared.auth import Principal, ScopeKind
+from shared.auth.dependencies import Authenticate
+from shared.events import CaseRecord
+from shared.http.problems import FieldError, problem, validation_problem
+from shared.identity import person_key
+
+log = structlog.get_logger(__name__)
+
+RECORD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RECORD_REF}},
+    },
+    "parameters": [
+        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200}}
+    ],
+}
+PURPOSE = {"parameters": [{"name": "X-Purpose", "in": "header", "required": False, "schema": {"type": "string"}}]}
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: str = Field(pattern=r"^\d{17}[\dXx]$", description="Identity number to look up (kept out of URLs)")
+
+
+def records_router(
+    *,
+    authenticate: Authenticate,
+    submissions: Submissions,
+    repository: RecordRepository,
+    audit: ReadAudit,
+    sealer: Sealer,
+    person_secret: bytes,
+    max_body_bytes: int,
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["records"])
+    Caller = Annotated[Principal, Depends(authenticate)]
+
+    @router.post("/records", status_code=202, openapi_extra=RECORD_BODY)
+    async def submit_record(request: Request, principal: Caller) -> JSONResponse:
+        key = idempotency_key(request)
+        if isinstance(key, JSONResponse):
+            return key
+        raw = await json_body(request, max_body_bytes)
+        if isinstance(raw, JSONResponse):
+            return raw
+        prepared = submissions.prepare(raw, principal, idempotency_key=key)
+        if isinstance(prepared, Rejected):
+            return _rejection(prepared, principal)
+        (outcome,) = await submissions.store([prepared])
+        if outcome.status == "conflict":
+            return problem(422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record.")
+        replayed = outcome.status == "duplicate"
+        structlog.contextvars.bind_contextvars(correlation_id=outcome.record_id)
+        log.info("record duplicate" if replayed else "record accepted", case_version=outcome.case_version)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(outcome.answer(), status_code=202, headers=headers)
+
+    @router.get("/records/{record_id}", openapi_extra=PURPOSE)
+    async def read_record(record_id: str, request: Request, principal: Caller) -> JSONResponse:
+        row = await repository.get(record_id)
+        if row is None:
+            return problem(404, "Not Found", "No record with this id.")
+        if not principal.can_access(row.reporting_street):
+            return problem(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this record.")
+        versions = await repository.versions(row)
+        await audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose(request))
+        body = present(row, sealer) | {"versions": [version_summary(v) for v in versions]}
+        return JSONResponse(body)
+
+    @router.post("/records/search", openapi_extra=PURPOSE)
+    async def search_records(query: SearchRequest, request: Request, principal: Caller) -> JSONResponse:
+        rows = await repository.of_person(person_key(query.id_number, person_secret))
+        rows = [row for row in rows if principal.can_access(row.reporting_street)]
+        ids = [row.record_id for row in rows]
+        await audit.record(principal, action="search", record_ids=ids, purpose=purpose(request))
+        return JSONResponse({"records": [present(row, sealer) for row in rows]})
+
+    @router.get("/records", openapi_extra=PURPOSE)
+    async def list_records(
+        request: Request,
+        principal: Caller,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> JSONResponse:
+        prefix = "" if principal.scope.kind is ScopeKind.ADMIN else principal.scope.code
+        rows = await repository.listing(street_prefix=prefix, limit=limit, offset=offset)
+        ids = [row.record_id for row in rows]
+        await audit.record(principal, action="list", record_ids=ids, purpose=purpose(request))
+        return JSONResponse({"records": [present(row, sealer) for row in rows], "limit": limit, "offset": offset})
+
+    @router.get("/schema/record", tags=["schema"])
+    async def record_schema(_: Caller) -> dict[str, Any]:
+        """The JSON Schema of a case record (the same models every service uses)."""
+        return CaseRecord.model_json_schema()
+
+    return router
+
+
+def _rejection(rejected: Rejected, principal: Principal) -> JSONResponse:
+    if rejected.out_of_scope:
+        return problem(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this reporting street.")
+    log.info("record rejected", problems=len(rejected.problems))
+    return validation_problem([FieldError.at(location, message) for location, message in rejected.problems])

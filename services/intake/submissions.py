@@ -1,0 +1,139 @@
+"""Turning submitted bodies into stored records: validate, check scope, seal, store.
+
+Used by the single-record route and by the bulk import alike, so a row of a
+spreadsheet and a POSTed record meet exactly the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
+from services.intake.adapters.sealing import Sealer
+from services.intake.domain.fields import FieldProblem
+from services.intake.domain.validation import validate_record
+from shared.auth import Principal
+from shared.directory import DivisionDirectory
+from shared.events import CaseRecord, RecordSubmitted, new_envelope
+from shared.identity import person_key
+
+Clock = Callable[[], datetime]
+OUT_OF_SCOPE = "your API key may not report records for this street"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    new: NewRecord
+    record: CaseRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    problems: list[FieldProblem]
+    out_of_scope: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
+    record_id: str | None = None
+    case_id: str | None = None
+    case_version: int | None = None
+    problems: list[FieldProblem] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        """What the integrator is told: the same for the first request and its repeats."""
+        return {
+            "record_id": self.record_id,
+            "case_id": self.case_id,
+            "case_version": self.case_version,
+            "status": "accepted",
+        }
+
+
+class Submissions:
+    def __init__(
+        self,
+        repository: RecordRepository,
+        directory: DivisionDirectory,
+        sealer: Sealer,
+        person_secret: bytes,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_stored: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._on_stored = on_stored
+        self._repository = repository
+        self._directory = directory
+        self._sealer = sealer
+        self._person_secret = person_secret
+        self._clock = clock
+
+    def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
+        """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
+        street = raw.get("reporting_street") if isinstance(raw, dict) else None
+        if isinstance(street, str) and street.isdigit() and not principal.can_access(street):
+            return Rejected([(("reporting_street",), OUT_OF_SCOPE)], out_of_scope=True)
+        now = self._clock()
+        record, problems = validate_record(raw, self._directory, now=now)
+        if record is None:
+            return Rejected(problems)
+        return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record)
+
+    async def store(self, batch: Sequence[Prepared]) -> list[Outcome]:
+        """Store a batch in one transaction; one outcome per item, in order."""
+        records = {p.new.record_id: p.record for p in batch}
+
+        def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, dict[str, Any]]:
+            event = RecordSubmitted(
+                record_id=item.record_id,
+                received_at=item.received_at,
+                record=records[item.record_id],
+                case_id=case_id,
+                case_version=version,
+            )
+            envelope = new_envelope(event, producer="intake", correlation_id=item.record_id).model_dump(mode="json")
+            event_id = str(envelope["event_id"])
+            sealed = self._sealer.seal(envelope, bound_to=event_id)
+            return RecordSubmitted.TOPIC, {"event_id": event_id, "type": event.TYPE, "sealed": sealed}
+
+        stored = await self._repository.write_batch([p.new for p in batch], event_for)
+        self._on_stored()  # e.g. wake the outbox relay
+        return [_outcome(s) for s in stored]
+
+    def _new_record(
+        self, raw: Any, record: CaseRecord, now: datetime, principal: Principal, idempotency_key: str | None
+    ) -> NewRecord:
+        record_id = str(uuid.uuid4())
+        body = record.model_dump(mode="json")
+        person = body.pop("person")
+        source_ref = None
+        if record.external_id:
+            source_ref = f"{record.reporting_street}:{record.source_kind or 'unknown'}:{record.external_id}"
+        return NewRecord(
+            record_id=record_id,
+            person_key=person_key(record.person.id_number, self._person_secret),
+            reporting_street=record.reporting_street,
+            residence_street=record.residence.street,
+            record=body,
+            person_sealed=self._sealer.seal(person, bound_to=record_id),
+            received_at=now,
+            source_ref=source_ref,
+            idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
+            fingerprint=fingerprint(raw) if idempotency_key else None,
+        )
+
+
+def fingerprint(raw: Any) -> str:
+    """A stable hash of a body: the same record sent twice hashes the same."""
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _outcome(stored: Stored) -> Outcome:
+    return Outcome(stored.status, stored.record_id, stored.case_id, stored.case_version)

@@ -1,0 +1,160 @@
+"""Bulk import end to end: four formats, bad rows, Chinese headers, retries, limits, the import CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from services.cli.main import app
+from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.records import TONGDE, XINSHI, record
+from tests.support.system import System
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture(scope="module")
+async def admin_key(intake: System) -> str:
+    return await intake.create_key("admin")
+
+
+def rows(base: int) -> list[dict[str, Any]]:
+    """Five good rows (the second person twice) and three bad ones, at positions 3, 5 and 7."""
+    good = [record(sequence=base + i) for i in range(4)]
+    bad_check_digit = record(sequence=base + 10)
+    number = bad_check_digit["person"]["id_number"]
+    bad_check_digit["person"]["id_number"] = number[:17] + ("0" if number[17] != "0" else "1")
+    unknown_street = record(sequence=base + 11, residence_street="440111999")
+    bad_date = record(sequence=base + 12, observed_at="2026-02-30T10:00:00+08:00")
+    again = record(sequence=base + 1, event="verification")
+    return [good[0], good[1], bad_check_digit, good[2], unknown_street, again, bad_date, good[3]]
+
+
+async def post(intake: System, key: str, content: bytes, media_type: str, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=intake.url("intake"), timeout=60) as client:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": media_type, **headers}
+        return await client.post("/v1/records/bulk", content=content, headers=headers)
+
+
+def statuses(body: dict[str, Any]) -> list[str]:
+    return [result["status"] for result in body["results"]]
+
+
+EXPECTED = ["accepted", "accepted", "rejected", "accepted", "rejected", "accepted", "rejected", "accepted"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "media_type", "first_row"),
+    [
+        ("json", "application/json", 1),
+        ("ndjson", "application/x-ndjson", 1),
+        ("csv-chinese", "text/csv", 2),
+        ("csv-dotted-gb18030", "text/csv", 2),
+        ("xlsx-flat", XLSX, 2),
+    ],
+)
+async def test_every_format_answers_per_row(
+    intake: System, admin_key: str, kind: str, media_type: str, first_row: int
+) -> None:
+    base = 200 + 20 * ["json", "ndjson", "csv-chinese", "csv-dotted-gb18030", "xlsx-flat"].index(kind)
+    records = rows(base)
+    content = {
+        "json": lambda: json_bytes(records),
+        "ndjson": lambda: ndjson_bytes(records),
+        "csv-chinese": lambda: csv_bytes(records, "chinese"),
+        "csv-dotted-gb18030": lambda: csv_bytes(records, "dotted", encoding="gb18030"),
+        "xlsx-flat": lambda: xlsx_bytes(records, "flat"),
+    }[kind]()
+    response = await post(intake, admin_key, content, media_type)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert statuses(body) == EXPECTED
+    assert [r["row"] for r in body["results"]] == list(range(first_row, first_row + 8))
+    assert body["summary"] == {"rows": 8, "accepted": 5, "duplicate": 0, "rejected": 3}
+    errors = [r["errors"] for r in body["results"] if r["status"] == "rejected"]
+    assert [[e["pointer"] for e in row] for row in errors] == [
+        ["/person/id_number"],
+        ["/residence/street"],
+        ["/observed_at"],
+    ]
+    if kind.startswith("csv-chinese"):
+        assert [row[0]["column"] for row in errors] == ["身份证号", "现居住街道", "发现时间"]
+    accepted = [r for r in body["results"] if r["status"] == "accepted"]
+    assert accepted[1]["case_id"] == accepted[3]["case_id"]
+    assert (accepted[1]["case_version"], accepted[3]["case_version"]) == (1, 2)
+    assert records[2]["person"]["id_number"] not in response.text
+
+
+async def test_resending_with_the_same_key_stores_nothing_twice(intake: System, admin_key: str) -> None:
+    content = ndjson_bytes(rows(400))
+    key = {"Idempotency-Key": f"file-{uuid.uuid4()}"}
+    first = (await post(intake, admin_key, content, "application/x-ndjson", **key)).json()
+    second = (await post(intake, admin_key, content, "application/x-ndjson", **key)).json()
+    assert statuses(second) == [s.replace("accepted", "duplicate") for s in EXPECTED]
+    assert [r.get("record_id") for r in second["results"]] == [r.get("record_id") for r in first["results"]]
+    assert second["summary"] == {"rows": 8, "accepted": 0, "duplicate": 5, "rejected": 3}
+
+
+async def test_streamed_lines_and_rows_outside_the_keys_scope(intake: System) -> None:
+    key = await intake.create_key(f"street:{TONGDE}")
+    records = [record(sequence=430), record(sequence=431, reporting_street=XINSHI)]
+    response = await post(intake, key, ndjson_bytes(records), "application/x-ndjson", Accept="application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert [line.get("status") for line in lines[:2]] == ["accepted", "rejected"]
+    assert lines[1]["errors"][0]["pointer"] == "/reporting_street"
+    assert lines[2] == {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}}
+
+
+@pytest.mark.parametrize(
+    ("content", "media_type", "status"),
+    [
+        (b"name,shoe_size\nx,42\n", "text/csv", 400),
+        (b"PK\x03\x04 not really a workbook", XLSX, 400),
+        (b'{"event": "new_inflow"}', "application/json", 400),
+        (b"[{}, ", "application/json", 400),
+        (b"a\tb", "text/tab-separated-values", 415),
+        (ndjson_bytes([record(sequence=500)] * 61), "application/x-ndjson", 413),
+    ],
+)
+async def test_file_level_problems(
+    intake: System, admin_key: str, content: bytes, media_type: str, status: int
+) -> None:
+    response = await post(intake, admin_key, content, media_type)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_import_cli_writes_rejected_rows_to_correct_and_import_again(
+    intake: System, admin_key: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "学校名单.csv"
+    source.write_bytes(csv_bytes(rows(600), "chinese"))
+    env = {"POPFLOW_API_KEY": admin_key, "POPFLOW_INTAKE_URL": intake.url("intake")}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(source)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "5 accepted" in result.output
+    rejected = tmp_path / "学校名单.rejected.csv"
+    table = list(csv.reader(io.StringIO(rejected.read_text(encoding="utf-8-sig"))))
+    assert table[0][-1] == "errors"
+    assert len(table) == 4
+    assert "身份证号" in table[1][-1]
+    fixed = [record(sequence=610), record(sequence=611), record(sequence=612)]
+    fixed_cells = list(csv.reader(io.StringIO(csv_bytes(fixed, "chinese").decode())))
+    assert fixed_cells[0] == table[0][:-1]  # same columns; the clerk keeps the errors column, intake ignores it
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [table[0], *[[*cells, line[-1]] for cells, line in zip(fixed_cells[1:], table[1:], strict=False)]]
+    )
+    rejected.write_text(out.getvalue(), encoding="utf-8-sig")
+    again = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(rejected)], env=env)
+    assert again.exit_code == 0, again.output
+    assert "3 accepted" in again.output

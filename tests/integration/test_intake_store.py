@@ -1,0 +1,92 @@
+"""Intake's store on both databases it supports: migrations, cases and versions, duplicates, sealed persons."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.sealing import Sealer
+from services.intake.bootstrap import MIGRATIONS
+from services.intake.submissions import Prepared, Submissions
+from shared.auth import Principal, parse_scope
+from shared.db import build_engine, run_migrations, session_factory
+from shared.directory import load_directory
+from tests.support.infra import DATA_KEY, create_database, drop_database, unique_name
+from tests.support.records import record
+
+ADMIN = Principal("k1", parse_scope("admin"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def submissions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Submissions]:
+    name = unique_name("intake_")
+    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await create_database(name)
+    engine = build_engine(url)
+    await run_migrations(engine, MIGRATIONS)
+    try:
+        repository = RecordRepository(session_factory(engine))
+        yield Submissions(repository, load_directory(), Sealer(base64.b64decode(DATA_KEY)), b"person-secret")
+    finally:
+        await engine.dispose()
+        if request.param == "postgresql":
+            await drop_database(name)
+
+
+def prepared(submissions: Submissions, body: dict[str, object], key: str | None = None) -> Prepared:
+    result = submissions.prepare(body, ADMIN, idempotency_key=key)
+    assert isinstance(result, Prepared)
+    return result
+
+
+async def test_versions_duplicates_and_conflicts(submissions: Submissions) -> None:
+    first = record(sequence=1) | {"external_id": "ext-1"}
+    batch = [
+        prepared(submissions, first),
+        prepared(submissions, record(sequence=2)),
+        prepared(submissions, record(sequence=1, event="verification")),
+        prepared(submissions, first),  # same source and external id, in the same batch
+        prepared(submissions, record(sequence=3), key="idem-1"),
+    ]
+    outcomes = await submissions.store(batch)
+    assert [o.status for o in outcomes] == ["accepted", "accepted", "accepted", "duplicate", "accepted"]
+    assert outcomes[0].case_id == outcomes[2].case_id == outcomes[3].case_id
+    assert [o.case_version for o in outcomes] == [1, 1, 2, 1, 1]
+    assert outcomes[3].record_id == outcomes[0].record_id
+
+    later = await submissions.store(
+        [
+            prepared(submissions, first),
+            prepared(submissions, record(sequence=3), key="idem-1"),
+            prepared(submissions, record(sequence=4), key="idem-1"),
+        ]
+    )
+    assert [o.status for o in later] == ["duplicate", "duplicate", "conflict"]
+    assert later[1].record_id == outcomes[4].record_id
+
+
+async def test_concurrent_versions_of_one_person_stay_distinct(submissions: Submissions) -> None:
+    bodies = [record(sequence=9, event="verification") for _ in range(8)]
+    results = await asyncio.gather(*[submissions.store([prepared(submissions, b)]) for b in bodies])
+    versions = sorted(outcomes[0].case_version or 0 for outcomes in results)
+    assert versions == list(range(1, 9))
+    assert len({outcomes[0].case_id for outcomes in results}) == 1
+
+
+async def test_the_person_is_sealed_in_the_row(submissions: Submissions) -> None:
+    body = record(sequence=5, name="钱七")
+    (outcome,) = await submissions.store([prepared(submissions, body)])
+    repository = submissions._repository
+    row = await repository.get(outcome.record_id or "")
+    assert row is not None
+    assert "person" not in row.record
+    async with repository._sessions() as session:
+        raw = str((await session.execute(text("SELECT * FROM records"))).all())
+        outbox = str((await session.execute(text("SELECT * FROM outbox"))).all())
+    assert body["person"]["id_number"] not in raw + outbox
+    assert "钱七" not in raw + outbox

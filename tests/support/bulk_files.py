@@ -1,0 +1,84 @@
+"""Bulk files of records in the four formats, with a chosen header style, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from openpyxl import Workbook
+
+from services.intake.domain.columns import COLUMNS, Column
+
+Style = Literal["dotted", "flat", "chinese"]
+
+
+def header_of(column: Column, style: Style) -> str:
+    return {"dotted": column.dotted, "flat": column.flat, "chinese": column.chinese[0]}[style]
+
+
+def flatten(record: dict[str, Any]) -> dict[tuple[str, ...], Any]:
+    cells = {}
+    for column in COLUMNS:
+        value: Any = record
+        for part in column.path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            cells[column.path] = value
+    return cells
+
+
+def table(records: list[dict[str, Any]], style: Style) -> tuple[list[str], list[list[Any]]]:
+    flat = [flatten(r) for r in records]
+    used = [c for c in COLUMNS if any(c.path in f for f in flat)]
+    return [header_of(c, style) for c in used], [[f.get(c.path, "") for c in used] for f in flat]
+
+
+def csv_bytes(records: list[dict[str, Any]], style: Style = "chinese", encoding: str = "utf-8") -> bytes:
+    header, rows = table(records, style)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def csv_lines(records: Iterable[dict[str, Any]], style: Style = "flat") -> Iterable[bytes]:
+    """CSV bytes chunk by chunk, for large generated files (the header from the first record)."""
+    iterator = iter(records)
+    first = next(iterator)
+    header = [c for c in COLUMNS if c.path in flatten(first)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([header_of(c, style) for c in header])
+    for record in (first, *iterator):
+        cells = flatten(record)
+        writer.writerow([cells.get(c.path, "") for c in header])
+        if out.tell() > 1 << 16:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def xlsx_bytes(records: list[dict[str, Any]], style: Style = "flat") -> bytes:
+    header, rows = table(records, style)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def json_bytes(records: list[Any]) -> bytes:
+    return json.dumps(records, ensure_ascii=False).encode()
+
+
+def ndjson_bytes(records: list[Any]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()

@@ -1,0 +1,118 @@
+"""Reading bulk files: column names in three styles, lenient cells, streamed JSON, row and file problems."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import pytest
+
+from services.intake.adapters import bulk_formats
+from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
+from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
+from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.records import full_record
+
+
+@pytest.mark.parametrize("header", ["person.id_number", "id_number", "身份证号", "身份证号码", " ID_NUMBER "])
+def test_every_header_style_names_the_same_field(header: str) -> None:
+    (column,) = map_headers([header])
+    assert column is not None
+    assert column.path == ("person", "id_number")
+
+
+def test_unknown_headers_are_listed_and_error_columns_ignored() -> None:
+    assert map_headers(["errors", "错误", ""]) == [None, None, None]
+    with pytest.raises(UnknownColumns) as raised:
+        map_headers(["姓名", "鞋码", "shoe_size"])
+    assert raised.value.headers == ["鞋码", "shoe_size"]
+
+
+def test_cells_are_read_as_a_clerk_writes_them() -> None:
+    columns = map_headers(["性别", "婚姻状况", "发现时间", "流入时间", "查验日期", "身份证号", "社区"])
+    cells = ["女", "已婚", datetime(2026, 2, 25, 10, 30), "2026/01/10", date(2026, 2, 25), 4.30102e17, "  "]
+    assert row_to_record(columns, cells) == {
+        "person": {"sex": "female", "id_number": "430102000000000000"},
+        "marital_status": "married",
+        "observed_at": "2026-02-25T10:30:00+08:00",
+        "residence": {"arrived_on": "2026-01-10"},
+        "certificate": {"checked_on": "2026-02-25"},
+    }
+    (observed,) = map_headers(["observed_at"])
+    assert row_to_record([observed], ["2026-02-25 10:30"]) == {"observed_at": "2026-02-25T10:30:00+08:00"}
+    assert row_to_record([observed], ["2026-02-25T02:30:00Z"]) == {"observed_at": "2026-02-25T02:30:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content"),
+    [
+        (BulkFormat.JSON, json_bytes([full_record()] * 3)),
+        (BulkFormat.NDJSON, ndjson_bytes([full_record()] * 3)),
+        (BulkFormat.CSV, csv_bytes([full_record()] * 3, "chinese")),
+        (BulkFormat.CSV, csv_bytes([full_record()] * 3, "flat", encoding="gb18030")),
+        (BulkFormat.XLSX, xlsx_bytes([full_record()] * 3, "dotted")),
+    ],
+)
+def test_every_format_gives_back_the_records(fmt: BulkFormat, content: bytes) -> None:
+    rows = list(open_bulk(fmt, io.BytesIO(content)).rows())
+    assert len(rows) == 3
+    expected = full_record()
+    for row in rows:
+        assert row.problem is None
+        assert row.record["person"] == expected["person"]
+        assert row.record["certificate"]["valid_until"] == expected["certificate"]["valid_until"]
+
+
+def test_json_array_is_read_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_formats, "CHUNK", 5)
+    content = b' [ {"a": "\xe5\xbc\xa0"} , 12345, {"b": [1, {"c": 2}]}]  '
+    rows = list(open_bulk(BulkFormat.JSON, io.BytesIO(content)).rows())
+    assert [(r.number, r.record, r.problem) for r in rows] == [
+        (1, {"a": "张"}, None),
+        (2, None, "must be a JSON object"),
+        (3, {"b": [1, {"c": 2}]}, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content"),
+    [
+        (BulkFormat.JSON, b'{"not": "an array"}'),
+        (BulkFormat.JSON, b'[{"a": 1} {"b": 2}]'),
+        (BulkFormat.JSON, b'[{"a": 1}, {"b": '),
+        (BulkFormat.CSV, b"\n\n"),
+        (BulkFormat.CSV, b"name,colour\nx,red\n"),
+        (BulkFormat.XLSX, b"not a zip"),
+    ],
+)
+def test_file_problems(fmt: BulkFormat, content: bytes) -> None:
+    with pytest.raises(FileProblem):
+        list(open_bulk(fmt, io.BytesIO(content)).rows())
+
+
+def test_row_problems_leave_the_other_rows() -> None:
+    ndjson = list(open_bulk(BulkFormat.NDJSON, io.BytesIO(b'{"a": 1}\n{oops\n\n[]\n')).rows())
+    assert [(r.number, r.problem) for r in ndjson] == [
+        (1, None),
+        (2, "this line is not valid JSON"),
+        (4, "must be a JSON object"),
+    ]
+    table = list(open_bulk(BulkFormat.CSV, io.BytesIO('姓名\n"张\n三"\n李,多余\n王\n'.encode())).rows())
+    assert [(r.number, r.problem) for r in table] == [(2, None), (4, "has 2 cells but the header has 1"), (5, None)]
+    assert table[0].record == {"person": {"name": "张\n三"}}
+
+
+def test_a_broken_element_is_not_read_to_the_end_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_formats, "MAX_ELEMENT", 100)
+    reads: list[int] = []
+    content = io.BytesIO(b'[{"a": 1}, {"b": oops}, ' + b'{"c": 3}, ' * 100_000 + b"{}]")
+    original = content.read
+
+    def counting_read(size: int = -1) -> bytes:
+        reads.append(size)
+        return original(size)
+
+    monkeypatch.setattr(content, "read", counting_read)
+    with pytest.raises(FileProblem, match="element 2"):
+        list(open_bulk(BulkFormat.JSON, content).rows())
+    assert len(reads) <= 2  # of about 16 chunks

@@ -1,0 +1,168 @@
+"""Every validation rule, each with a record that breaks only it (table-driven)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.intake.domain.credit_code import is_valid_credit_code
+from services.intake.domain.validation import validate_record
+from shared.directory import load_directory
+from tests.support.records import credit_code, full_record, id_number
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MALE_NUMBER = id_number(sequence=11)
+FUTURE_BORN = id_number(born=date(2026, 5, 1))
+
+
+def broken(path: str, value: Any) -> dict[str, Any]:
+    """The full valid record with one field set to `value` (or removed, for ...)."""
+    body = copy.deepcopy(full_record())
+    *parents, last = path.strip("/").split("/")
+    target = body
+    for part in parents:
+        target = target[part]
+    if value is ...:
+        del target[last]
+    else:
+        target[last] = value
+    return body
+
+
+RULES = [
+    # (what the rule is, field, bad value, pointer reported)
+    ("id check digit", "/person/id_number", MALE_NUMBER[:17] + ("0" if MALE_NUMBER[17] != "0" else "1"), None),
+    ("id birth date not real", "/person/id_number", "430102199002300128", None),
+    ("id birth date in future", "/person/id_number", FUTURE_BORN, None),
+    ("id shape", "/person/id_number", "43010219900307012", None),
+    ("sex disagrees with digit 17", "/person/sex", "male", None),
+    ("sex value", "/person/sex", "m", None),
+    ("name required", "/person/name", ..., None),
+    ("name too long", "/person/name", "张" * 51, None),
+    ("name with control character", "/person/name", "张\x00三", None),
+    ("phone shape", "/person/phone", "call me", None),
+    ("reporting street unknown", "/reporting_street", "440111999", None),
+    ("reporting street is a district", "/reporting_street", "440111", None),
+    ("residence street unknown", "/residence/street", "440111998", "/residence/street"),
+    ("community shape", "/residence/community", "44011100500", None),
+    ("community outside the street", "/residence/community", "440111008001", None),
+    ("address too long", "/residence/address", "路" * 201, None),
+    ("arrival after observation", "/residence/arrived_on", "2026-02-26", None),
+    ("arrival not a date", "/residence/arrived_on", "2026-02-30", None),
+    ("registration unknown", "/registration/division", "999999", None),
+    ("marital status value", "/marital_status", "complicated", None),
+    ("certificate division unknown", "/certificate/issuing_division", "430199", None),
+    ("issued after checked", "/certificate/issued_on", "2026-02-26", None),
+    ("checked in the future", "/certificate/checked_on", "2026-03-02", None),
+    ("valid but expired at check", "/certificate/valid_until", "2026-02-24", "/certificate/result"),
+    ("valid without number", "/certificate/number", ..., None),
+    ("result value", "/certificate/result", "lost", None),
+    ("credit code check character", "/employer/credit_code", "91440111MA5ABCDE1" + "0", None),
+    ("credit code alphabet", "/employer/credit_code", "91440111MA5ABCDEIO", None),
+    ("source kind value", "/source_kind", "rumour", None),
+    ("key area outside canvass", "/source_kind", "school", "/key_area"),
+    ("key area value", "/key_area", "beach", None),
+    ("observed in the future", "/observed_at", "2026-03-01T20:06:00+08:00", None),
+    ("observed without offset", "/observed_at", "2026-02-25T10:30:00", None),
+    ("event value", "/event", "born", None),
+    ("new residence outside outflow", "/new_residence", {"street": "440111008"}, None),
+    ("external id too long", "/external_id", "x" * 65, None),
+    ("unknown field", "/shoe_size", 42, None),
+    ("unknown nested field", "/person/pregnant", True, None),
+]
+
+
+def pointers(body: dict[str, Any]) -> dict[str, str]:
+    parsed, problems = validate_record(body, load_directory(), now=NOW)
+    assert parsed is None
+    return {"/" + "/".join(str(p) for p in location): message for location, message in problems}
+
+
+def test_the_full_record_is_valid() -> None:
+    parsed, problems = validate_record(full_record(), load_directory(), now=NOW)
+    assert problems == []
+    assert parsed is not None
+    assert parsed.certificate is not None
+    assert parsed.employer is not None
+
+
+@pytest.mark.parametrize(("rule", "path", "value", "reported"), RULES, ids=[r[0] for r in RULES])
+def test_each_rule_alone(rule: str, path: str, value: Any, reported: str | None) -> None:
+    found = pointers(broken(path, value))
+    assert list(found) == [reported or path], rule
+    text = " ".join(found.values())
+    assert full_record()["person"]["id_number"] not in text
+    assert "张三" not in text
+
+
+def test_outflow_may_name_a_new_residence() -> None:
+    body = full_record(event="outflow")
+    body["new_residence"] = {"street": "440111008", "address": "新市街 1 号"}
+    parsed, problems = validate_record(body, load_directory(), now=NOW)
+    assert problems == []
+    assert parsed is not None
+
+
+def test_expired_and_missing_certificates() -> None:
+    expired = broken("/certificate/result", "expired")
+    expired["certificate"]["valid_until"] = "2026-01-31"
+    expired["certificate"]["issued_on"] = "2025-01-01"
+    assert validate_record(expired, load_directory(), now=NOW)[1] == []
+    missing = full_record()
+    missing["certificate"] = {"result": "missing", "checked_on": "2026-02-25"}
+    assert validate_record(missing, load_directory(), now=NOW)[1] == []
+    missing["certificate"]["number"] = "HY-1"
+    assert list(pointers(missing)) == ["/certificate/number"]
+
+
+def test_issue_date_after_valid_until() -> None:
+    body = broken("/certificate/result", "invalid")  # 'invalid' puts no constraint on the dates
+    body["certificate"].update(issued_on="2026-02-01", valid_until="2026-01-31")
+    assert list(pointers(body)) == ["/certificate/valid_until"]
+
+
+def test_observation_within_clock_skew_passes() -> None:
+    body = broken("/observed_at", "2026-03-01T20:04:00+08:00")  # 4 minutes ahead of NOW
+    assert validate_record(body, load_directory(), now=NOW)[1] == []
+
+
+@pytest.mark.parametrize("first17", ["91440111MA5ABCDE1", "91110000100000000", "12100000400000000"])
+def test_credit_codes(first17: str) -> None:
+    code = credit_code(first17)
+    assert is_valid_credit_code(code)
+    for position in range(18):
+        for char in "0A":
+            corrupted = code[:position] + char + code[position + 1 :]
+            if corrupted != code:
+                assert not is_valid_credit_code(corrupted)
+
+
+def test_known_credit_code() -> None:
+    assert is_valid_credit_code("91350100M000100Y43")  # a published example
+
+
+identity_numbers = st.builds(
+    id_number,
+    region=st.sampled_from(["110105", "440111", "430102", "310115"]),
+    born=st.dates(min_value=date(1930, 1, 1), max_value=date(2020, 12, 31)),
+    sequence=st.integers(min_value=0, max_value=999),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(identity_numbers, st.integers(min_value=0, max_value=17), st.sampled_from("0123456789X"))
+def test_records_with_generated_numbers_pass_and_any_one_character_change_fails(
+    number: str, position: int, char: str
+) -> None:
+    body = broken("/person/id_number", number)
+    del body["person"]["sex"]  # the generated sex digit varies
+    assert validate_record(body, load_directory(), now=NOW)[1] == []
+    corrupted = number[:position] + char + number[position + 1 :]
+    if corrupted != number:
+        body["person"]["id_number"] = corrupted
+        assert list(pointers(body)) == ["/person/id_number"]
