@@ -12,9 +12,19 @@ RECORDS_SUBMITTED = "records.submitted"
 RECORDS_ROUTED = "records.routed"
 NOTICES_ISSUED = "notices.issued"
 NOTICES_ANSWERED = "notices.answered"
+NOTICES_DELIVERED = "notices.delivered"
+NOTICES_ACKNOWLEDGED = "notices.acknowledged"
 DEAD_LETTER = "deadletter"
 
-ALL_TOPICS = (RECORDS_SUBMITTED, RECORDS_ROUTED, NOTICES_ISSUED, NOTICES_ANSWERED, DEAD_LETTER)
+ALL_TOPICS = (
+    RECORDS_SUBMITTED,
+    RECORDS_ROUTED,
+    NOTICES_ISSUED,
+    NOTICES_ANSWERED,
+    NOTICES_DELIVERED,
+    NOTICES_ACKNOWLEDGED,
+    DEAD_LETTER,
+)
 
 
 @dataclass(frozen=True, slots=True)
