@@ -56,7 +56,7 @@ def create_app(
             per_recipient=settings.per_recipient_concurrency,
             max_in_flight=settings.max_concurrent_deliveries,
             # an attempt ends within the HTTP timeout; the margin covers recording it
-            lease_s=settings.webhook_timeout_s + 30,
+            lease_s=settings.webhook_timeout_s + settings.claim_margin_s,
             poll_interval_s=settings.poll_interval_s,
         ),
         record_link_base=settings.record_link_base,

@@ -1,6 +1,6 @@
 """Push follow-up: a notice's attempts, a new round of pushes, the bureau's failed list."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
 from collections.abc import Callable
 from typing import Annotated, Any

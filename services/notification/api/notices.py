@@ -1,6 +1,6 @@
 """Pull: a recipient's inbox, one notice, acknowledging it, answering it."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
 from datetime import datetime
 from typing import Annotated, Any

@@ -1,6 +1,6 @@
 """Subscriptions: where a recipient wants its notices pushed. The secret is write-only."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
 from typing import Annotated, Any
 
