@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import SimpleNamespace
 
 import pytest
 
+from services.notification.consumers import notice_kind
 from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
 from services.notification.domain.feedback import feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
+from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import signature, verify
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.auth import Principal, parse_scope
-from shared.events import FeedbackResult, RejectionReason
+from shared.events import FeedbackResult, NoticeIssued, NoticePerson, RejectionReason, Route
 
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 POLICY = BackoffPolicy(base_s=1.0, cap_s=8.0, max_attempts=5)
@@ -138,3 +143,39 @@ def test_feedback_rules(
 )
 def test_status_only_moves_forward(current: NoticeStatus, to: NoticeStatus, after: NoticeStatus) -> None:
     assert advanced(current, to) is after
+
+
+def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
+    person = {"name": "张三", "id_number": "x", "residence_address": "a", "certificate": {"number": "c"}, "phone": "1"}
+    document = notice_document(
+        notice_id="n",
+        record_id="r",
+        recipient_code="440111008",
+        route="cross-street",
+        kind="transfer",
+        reason="why",
+        person=person,
+        issued_at=NOW,
+        record_link="http://intake/v1/records/r",
+    )
+    assert document["person"] == {"name": "张三", "id_number": "x", "residence_address": "a"}
+    assert "certificate" not in webhook_body(document).decode()
+    assert json.loads(webhook_body(document)) == {**document}
+
+
+class _Kind(StrEnum):
+    RECHECK = "recheck"
+
+
+def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
+    v1 = NoticeIssued(
+        notice_id="n",
+        record_id="r",
+        recipient_code="440111008",
+        route=Route.CROSS_STREET,
+        reason="why",
+        person=NoticePerson(name="张三", id_number="x", residence_address="a"),
+        issued_at=NOW,
+    )
+    assert notice_kind(v1) == "transfer"
+    assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]
