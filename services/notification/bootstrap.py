@@ -47,7 +47,6 @@ def create_app(
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics)
     worker = DeliveryWorker(
         store=deliveries,
-        inbox=inbox,
         webhooks=webhooks,
         sender=sender,
         clock=clock,

@@ -27,7 +27,6 @@ import structlog
 
 from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import Claim, DeliveryStore
-from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
@@ -50,7 +49,6 @@ class DeliveryWorker:
         self,
         *,
         store: DeliveryStore,
-        inbox: Inbox,
         webhooks: WebhookStore,
         sender: WebhookSender,
         clock: Clock,
@@ -59,7 +57,7 @@ class DeliveryWorker:
         record_link_base: str,
         on_recorded: Callable[[], None] = lambda: None,
     ) -> None:
-        self._store, self._inbox, self._webhooks = store, inbox, webhooks
+        self._store, self._webhooks = store, webhooks
         self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
         self._record_link_base = record_link_base
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
@@ -141,9 +139,8 @@ class DeliveryWorker:
             log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
 
     async def _push(self, claim: Claim) -> None:
-        notice = await self._inbox.get(claim.notice_id)
-        target = await self._webhooks.target(claim.recipient_code)
-        if notice is None or target is None:
+        notice, subscription = await self._store.job(claim)
+        if notice is None or subscription is None:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")
             return
@@ -158,7 +155,7 @@ class DeliveryWorker:
             issued_at=notice.issued_at,
             record_link=self._record_link_base + notice.record_id,
         )
-        body = payload.webhook_body(document)
+        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {
             "content-type": "application/json",

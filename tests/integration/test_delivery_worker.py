@@ -59,7 +59,6 @@ async def desk() -> AsyncIterator[Desk]:
     store, sender, clock = DeliveryStore(sessions, events), FakeWebhookSender(), FakeClock(START)
     worker = DeliveryWorker(
         store=store,
-        inbox=inbox,
         webhooks=webhooks,
         sender=sender,
         clock=clock,

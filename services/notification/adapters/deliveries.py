@@ -64,6 +64,12 @@ class DeliveryStore:
                 )
         return claims
 
+    async def job(self, claim: Claim) -> tuple[InboxNotice | None, WebhookSubscription | None]:
+        """The notice and its recipient's subscription, read together (one round of queries per push)."""
+        async with self._sessions() as session:
+            notice = await session.get(InboxNotice, claim.notice_id)
+            return notice, await session.get(WebhookSubscription, claim.recipient_code)
+
     async def record(self, claim: Claim, result: SendResult, step: NextStep, *, now: datetime) -> None:
         """The attempt, the schedule's next step and, on first delivery, the notice's status and event."""
         async with self._sessions.begin() as session:

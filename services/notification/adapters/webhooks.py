@@ -61,7 +61,10 @@ class WebhookStore:
     async def target(self, recipient_code: str) -> Target | None:
         async with self._sessions() as session:
             row = await session.get(WebhookSubscription, recipient_code)
-        return Target(row.url, self._box.open(row.secret_ciphertext)) if row else None
+        return self.target_of(row) if row else None
+
+    def target_of(self, row: WebhookSubscription) -> Target:
+        return Target(row.url, self._box.open(row.secret_ciphertext))
 
 
 def _public(row: WebhookSubscription) -> Subscription:
