@@ -14,6 +14,7 @@ dropped afterwards), plus one webhook receiver on 127.0.0.1 in this process.
    intake and routing.
 
     .venv/bin/python bench/notification_throughput.py [--rate 200] [--seconds 30] [--burst 3000] [--recipients 20]
+        [--no-pg-ssl]
 
 The last line is `notices_per_s=<x> post_to_webhook_p50_ms=<y> post_to_webhook_p99_ms=<z>`.
 """
@@ -151,8 +152,11 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-async def main(rate: float, seconds: float, burst: int, recipient_count: int) -> None:
+async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg_ssl: bool) -> None:
     system = await build_system(Path(tempfile.mkdtemp(prefix="bench-logs-")))
+    if not pg_ssl:  # asyncpg negotiates TLS even on 127.0.0.1 unless told not to
+        for name in [n for n in system.env if n.endswith("DATABASE_URL")]:
+            system.env[name] += "?ssl=disable"
     arrivals, port = Arrivals(), free_port()
     server, server_task = await serve_receiver(arrivals, port)
     try:
@@ -202,5 +206,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--recipients", type=int, default=20)
+    parser.add_argument("--no-pg-ssl", action="store_true", help="services talk to PostgreSQL without TLS")
     args = parser.parse_args()
-    asyncio.run(main(args.rate, args.seconds, args.burst, args.recipients))
+    asyncio.run(main(args.rate, args.seconds, args.burst, args.recipients, pg_ssl=not args.no_pg_ssl))

@@ -383,3 +383,38 @@ async def consume_one(system: System, topic: str, notice_id: str) -> dict[str, A
         await consumer.stop()
     assert len(found) == 1
     return found[0]
+
+
+async def test_bad_input_is_a_problem_document_never_a_500(system: System, admin: str) -> None:
+    recipient = "440111109"
+    [notice_id] = await publish_notices(system, recipient, 1, first=171)
+    base, auth = system.url("notification"), bearer(admin)
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("PUT", f"/v1/recipients/{recipient}/webhook", {"content": b"{"}),
+        ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": {"url": "ftp://x", "secret": SECRET}}),
+        ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": {"url": "http://127.0.0.1:9/h", "secret": "short"}}),
+        ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": ["not", "an", "object"]}),
+        ("PUT", "/v1/recipients/44011/webhook", {"json": {"url": "http://127.0.0.1:9/h", "secret": SECRET}}),
+        ("GET", f"/v1/inbox/{recipient}", {"params": {"since": "yesterday"}}),
+        ("GET", f"/v1/inbox/{recipient}", {"params": {"status": "lost"}}),
+        ("GET", f"/v1/inbox/{recipient}", {"params": {"limit": 0}}),
+        ("GET", f"/v1/inbox/{recipient}", {"params": {"kind": "DROP TABLE"}}),
+        ("GET", f"/v1/inbox/{recipient}", {"params": {"cursor": "eyJhIjoxfQ"}}),
+        ("GET", f"/v1/notices/{'x' * 300}", {}),
+        ("POST", f"/v1/notices/{notice_id}/feedback", {"json": {"result": "corrected", "corrections": ["a"]}}),
+        ("POST", f"/v1/notices/{notice_id}/feedback", {"json": {"result": "confirmed", "note": "n" * 501}}),
+        ("POST", f"/v1/notices/{notice_id}/feedback", {"json": {"result": "rejected", "reason": "bored"}}),
+        ("POST", f"/v1/notices/{notice_id}/feedback", {"json": {"result": "confirmed", "extra": 1}}),
+        ("POST", f"/v1/notices/{notice_id}/redeliver", {}),  # no webhook for this recipient: 409
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def stored() -> bool:
+            return (await client.get(f"{base}/v1/notices/{notice_id}", headers=auth)).status_code == 200
+
+        await eventually(stored)
+        for method, path, options in cases:
+            response = await client.request(method, base + path, headers=auth, **options)
+            assert response.status_code in (400, 404, 409, 422), (method, path, response.status_code)
+            assert response.headers["content-type"].startswith("application/problem+json"), path
+    assert SECRET not in system.log_text("notification")

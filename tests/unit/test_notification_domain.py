@@ -20,7 +20,19 @@ from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import signature, verify
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.auth import Principal, parse_scope
-from shared.events import FeedbackResult, NoticeIssued, NoticePerson, RejectionReason, Route
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeAcknowledged,
+    NoticeDelivered,
+    NoticeIssued,
+    NoticePerson,
+    RejectionReason,
+    Route,
+    new_envelope,
+    parse_event,
+)
+from shared.topics import ALL_TOPICS
 
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 POLICY = BackoffPolicy(base_s=1.0, cap_s=8.0, max_attempts=5)
@@ -179,3 +191,28 @@ def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     )
     assert notice_kind(v1) == "transfer"
     assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]
+
+
+def test_status_events_round_trip_through_the_envelope() -> None:
+    delivered = NoticeDelivered(
+        notice_id="n",
+        record_id="r",
+        recipient_code="440111008",
+        route="cross-street",
+        kind="transfer",
+        attempts=2,
+        delivered_at=NOW,
+    )
+    acknowledged = NoticeAcknowledged(
+        notice_id="n",
+        record_id="r",
+        recipient_code="440111008",
+        route="cross-street",
+        kind="transfer",
+        acknowledged_by="440111008",
+        acknowledged_at=NOW,
+    )
+    for event in (delivered, acknowledged):
+        envelope = Envelope.model_validate_json(new_envelope(event, producer="t", correlation_id="r").model_dump_json())
+        assert parse_event(envelope) == event
+    assert {NoticeDelivered.TOPIC, NoticeAcknowledged.TOPIC} <= set(ALL_TOPICS)
