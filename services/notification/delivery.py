@@ -139,7 +139,7 @@ class DeliveryWorker:
             log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
 
     async def _push(self, claim: Claim) -> None:
-        notice, subscription = await self._store.job(claim)
+        notice, subscription = claim.notice, claim.subscription
         if notice is None or subscription is None:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")

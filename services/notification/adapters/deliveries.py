@@ -27,10 +27,14 @@ from services.notification.status_events import StatusEvents
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A due push, with what it needs: the notice and the recipient's subscription (None if gone)."""
+
     notice_id: str
     recipient_code: str
     round_attempts: int
     total_attempts: int
+    notice: InboxNotice | None = None
+    subscription: WebhookSubscription | None = None
 
 
 class DeliveryStore:
@@ -43,32 +47,37 @@ class DeliveryStore:
     ) -> list[Claim]:
         """Due deliveries of recipients that are not `busy`, at most `room(recipient)` each."""
         query = (
-            select(Delivery)
+            select(Delivery, InboxNotice, WebhookSubscription)
+            .outerjoin(InboxNotice, col(InboxNotice.notice_id) == col(Delivery.notice_id))
+            .outerjoin(WebhookSubscription, col(WebhookSubscription.recipient_code) == col(Delivery.recipient_code))
             .where(col(Delivery.state) == "pending", col(Delivery.next_attempt_at) <= now)
             .order_by(col(Delivery.next_attempt_at))
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=Delivery, skip_locked=True)
         )
         if busy:
             query = query.where(col(Delivery.recipient_code).not_in(busy))
         async with self._sessions.begin() as session:
             taken, claims = dict[str, int](), list[Claim]()
-            for row in (await session.execute(query)).scalars():
+            for row, notice, subscription in (await session.execute(query)).all():
                 if taken.get(row.recipient_code, 0) < room(row.recipient_code):
                     taken[row.recipient_code] = taken.get(row.recipient_code, 0) + 1
-                    claims.append(Claim(row.notice_id, row.recipient_code, row.round_attempts, row.total_attempts))
+                    claims.append(
+                        Claim(
+                            row.notice_id,
+                            row.recipient_code,
+                            row.round_attempts,
+                            row.total_attempts,
+                            notice,
+                            subscription,
+                        )
+                    )
             if claims:
                 ids = [c.notice_id for c in claims]
                 await session.execute(
                     update(Delivery).where(col(Delivery.notice_id).in_(ids)).values(next_attempt_at=lease_until)
                 )
         return claims
-
-    async def job(self, claim: Claim) -> tuple[InboxNotice | None, WebhookSubscription | None]:
-        """The notice and its recipient's subscription, read together (one round of queries per push)."""
-        async with self._sessions() as session:
-            notice = await session.get(InboxNotice, claim.notice_id)
-            return notice, await session.get(WebhookSubscription, claim.recipient_code)
 
     async def record(self, claim: Claim, result: SendResult, step: NextStep, *, now: datetime) -> None:
         """The attempt, the schedule's next step and, on first delivery, the notice's status and event."""
