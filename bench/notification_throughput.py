@@ -43,10 +43,11 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.events import NoticeIssued, NoticePerson, new_envelope
+from shared.events import NoticePerson, new_envelope
 from shared.events import Route as NoticeRoute
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
+from tests.support.notices import issued_notice
 from tests.support.system import System, build_system, destroy_system, free_port
 
 SECRET = "benchmark-shared-secret"  # noqa: S105 - a throwaway receiver's secret
@@ -126,7 +127,7 @@ async def publish_burst(system: System, count: int, recipients: list[str]) -> No
     topic = system.env["POPFLOW_TOPIC_PREFIX"] + NOTICES_ISSUED
     try:
         for n in range(count):
-            notice = NoticeIssued(
+            notice = issued_notice(
                 notice_id=str(uuid.uuid4()),
                 record_id=str(uuid.uuid4()),
                 recipient_code=recipients[n % len(recipients)],

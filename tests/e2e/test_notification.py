@@ -19,9 +19,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.events import NoticeIssued, NoticePerson, Route, new_envelope
+from shared.events import NoticePerson, Route, new_envelope
 from shared.topics import NOTICES_ACKNOWLEDGED, NOTICES_ANSWERED, NOTICES_ISSUED
 from tests.support import records
+from tests.support.notices import issued_notice
 from tests.support.receivers import Receiver
 from tests.support.records import TONGDE, XINSHI
 from tests.support.system import System, build_system, destroy_system
@@ -68,7 +69,7 @@ async def publish_notices(system: System, recipient: str, count: int, *, first: 
     ids = []
     try:
         for n in range(first, first + count):
-            notice = NoticeIssued(
+            notice = issued_notice(
                 notice_id=str(uuid.uuid4()),
                 record_id=str(uuid.uuid4()),
                 recipient_code=recipient,

@@ -28,6 +28,7 @@ from services.notification.status_events import StatusEvents
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
 from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
 
@@ -74,7 +75,7 @@ async def desk() -> AsyncIterator[Desk]:
 
 
 def notice(n: int, recipient: str = "440111008") -> NoticeIssued:
-    return NoticeIssued(
+    return issued_notice(
         notice_id=f"00000000-0000-4000-8000-{n:012d}",
         record_id=f"10000000-0000-4000-8000-{n:012d}",
         recipient_code=recipient,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import SimpleNamespace
@@ -23,16 +24,10 @@ from shared.auth import Principal, parse_scope
 from shared.events import (
     Envelope,
     FeedbackResult,
-    NoticeAcknowledged,
-    NoticeDelivered,
     NoticeIssued,
-    NoticePerson,
     RejectionReason,
-    Route,
-    new_envelope,
     parse_event,
 )
-from shared.topics import ALL_TOPICS
 
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 POLICY = BackoffPolicy(base_s=1.0, cap_s=8.0, max_attempts=5)
@@ -180,39 +175,25 @@ class _Kind(StrEnum):
 
 
 def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
-    v1 = NoticeIssued(
-        notice_id="n",
-        record_id="r",
-        recipient_code="440111008",
-        route=Route.CROSS_STREET,
-        reason="why",
-        person=NoticePerson(name="张三", id_number="x", residence_address="a"),
-        issued_at=NOW,
+    v1_payload = {
+        "notice_id": "n",
+        "record_id": "r",
+        "recipient_code": "440111008",
+        "route": "cross-street",
+        "reason": "why",
+        "person": {"name": "张三", "id_number": "x", "residence_address": "a"},
+        "issued_at": NOW.isoformat(),
+    }
+    v1 = Envelope(
+        event_id=uuid.uuid4(),
+        type="NoticeIssued",
+        version=1,
+        occurred_at=NOW,
+        producer="routing",
+        correlation_id="r",
+        payload=v1_payload,
     )
-    assert notice_kind(v1) == "transfer"
+    notice = parse_event(v1)  # upcast once NoticeIssued is at version 2
+    assert isinstance(notice, NoticeIssued)
+    assert notice_kind(notice) == "transfer"
     assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]
-
-
-def test_status_events_round_trip_through_the_envelope() -> None:
-    delivered = NoticeDelivered(
-        notice_id="n",
-        record_id="r",
-        recipient_code="440111008",
-        route="cross-street",
-        kind="transfer",
-        attempts=2,
-        delivered_at=NOW,
-    )
-    acknowledged = NoticeAcknowledged(
-        notice_id="n",
-        record_id="r",
-        recipient_code="440111008",
-        route="cross-street",
-        kind="transfer",
-        acknowledged_by="440111008",
-        acknowledged_at=NOW,
-    )
-    for event in (delivered, acknowledged):
-        envelope = Envelope.model_validate_json(new_envelope(event, producer="t", correlation_id="r").model_dump_json())
-        assert parse_event(envelope) == event
-    assert {NoticeDelivered.TOPIC, NoticeAcknowledged.TOPIC} <= set(ALL_TOPICS)
