@@ -158,6 +158,7 @@ async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg
     if not pg_ssl:  # asyncpg negotiates TLS even on 127.0.0.1 unless told not to
         for name in [n for n in system.env if n.endswith("DATABASE_URL")]:
             system.env[name] += "?ssl=disable"
+    print(f"run {system.run_id}, service logs in {system.log_dir}", flush=True)
     arrivals, port = Arrivals(), free_port()
     server, server_task = await serve_receiver(arrivals, port)
     try:
@@ -196,7 +197,10 @@ async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg
     finally:
         server.should_exit = True
         await server_task
-        await destroy_system(system)
+        try:
+            await destroy_system(system)
+        except Exception as error:  # never lose the figures to a clean-up problem
+            print(f"clean-up incomplete (run {system.run_id}): {type(error).__name__}", file=sys.stderr)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"notices_per_s={per_s:.1f} post_to_webhook_p50_ms={p50:.1f} post_to_webhook_p99_ms={p99:.1f}")
 
