@@ -11,24 +11,28 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.events import NoticePerson, Route, new_envelope
-from shared.topics import NOTICES_ACKNOWLEDGED, NOTICES_ANSWERED, NOTICES_ISSUED
+from shared.topics import NOTICES_ACKNOWLEDGED, NOTICES_ANSWERED
 from tests.support import records
-from tests.support.notices import issued_notice
+from tests.support.notification_client import (
+    SECRET,
+    all_in_state,
+    bearer,
+    consume_one,
+    deliveries,
+    publish_notices,
+    subscribe,
+)
 from tests.support.receivers import Receiver
 from tests.support.records import TONGDE, XINSHI
 from tests.support.system import System, build_system, destroy_system
 from tests.support.waiting import eventually
 
-SECRET = "street-office-shared-secret"
 FAST_RETRIES = {
     "NOTIFICATION_RETRY_BASE_S": "0.2",
     "NOTIFICATION_RETRY_CAP_S": "1",
@@ -56,60 +60,6 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
 @pytest.fixture(scope="module")
 async def admin(system: System) -> str:
     return await system.create_key("admin")
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def publish_notices(system: System, recipient: str, count: int, *, first: int) -> list[str]:
-    """NoticeIssued straight onto the topic, as routing would publish them."""
-    producer = AIOKafkaProducer(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    ids = []
-    try:
-        for n in range(first, first + count):
-            notice = issued_notice(
-                notice_id=str(uuid.uuid4()),
-                record_id=str(uuid.uuid4()),
-                recipient_code=recipient,
-                route=Route.CROSS_STREET,
-                reason="person lives in your street; please verify",
-                person=NoticePerson(
-                    name="王五", id_number=records.id_number(sequence=n), residence_address="新市路 1 号"
-                ),
-                issued_at=datetime.now(UTC),
-            )
-            envelope = new_envelope(notice, producer="test", correlation_id=notice.record_id)
-            topic = system.env["POPFLOW_TOPIC_PREFIX"] + NOTICES_ISSUED
-            await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=notice.notice_id.encode())
-            ids.append(notice.notice_id)
-    finally:
-        await producer.stop()
-    return ids
-
-
-async def subscribe(client: httpx.AsyncClient, system: System, key: str, recipient: str, url: str) -> httpx.Response:
-    body = {"url": url, "secret": SECRET}
-    return await client.put(
-        f"{system.url('notification')}/v1/recipients/{recipient}/webhook", json=body, headers=bearer(key)
-    )
-
-
-async def deliveries(client: httpx.AsyncClient, system: System, key: str, notice_id: str) -> dict[str, Any]:
-    response = await client.get(f"{system.url('notification')}/v1/notices/{notice_id}/deliveries", headers=bearer(key))
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def all_in_state(client: httpx.AsyncClient, system: System, key: str, ids: list[str], state: str) -> bool:
-    """True once every notice is stored and its push in `state`."""
-    for notice_id in ids:
-        url = f"{system.url('notification')}/v1/notices/{notice_id}/deliveries"
-        response = await client.get(url, headers=bearer(key))
-        if response.status_code != 200 or response.json()["state"] != state:
-            return False
-    return True
 
 
 async def test_a_cross_street_record_reaches_the_street_webhook_signed(system: System, admin: str) -> None:
@@ -358,32 +308,6 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
     acknowledged = await consume_one(system, NOTICES_ACKNOWLEDGED, notice_id)
     assert acknowledged["payload"]["acknowledged_by"] == recipient
     assert answered["correlation_id"] == payload["record_id"]
-
-
-async def consume_one(system: System, topic: str, notice_id: str) -> dict[str, Any]:
-    """The one envelope about `notice_id` on `topic` (read from the start)."""
-    consumer = AIOKafkaConsumer(
-        system.env["POPFLOW_TOPIC_PREFIX"] + topic,
-        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-
-        async def arrived() -> bool:
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                envelopes = [json.loads(m.value) for m in messages]
-                found.extend(e for e in envelopes if e["payload"]["notice_id"] == notice_id)
-            return bool(found)
-
-        await eventually(arrived)
-    finally:
-        await consumer.stop()
-    assert len(found) == 1
-    return found[0]
 
 
 async def test_bad_input_is_a_problem_document_never_a_500(system: System, admin: str) -> None:
