@@ -7,6 +7,7 @@ import typer
 from services.cli import keys
 from services.cli.local import up
 from services.intake.cli import import_file
+from services.notification.cli import receiver
 from services.reporting.cli import app as reporting_app
 from services.routing.cli import app as routing_app
 
@@ -16,6 +17,7 @@ app.command("import")(import_file)
 app.add_typer(keys.app, name="keys")
 app.add_typer(routing_app, name="routing")
 app.add_typer(reporting_app, name="reporting")
+app.command(help="Run a local webhook endpoint that checks signatures and prints each notice.")(receiver)
 
 
 @app.callback()

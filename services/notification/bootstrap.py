@@ -1,33 +1,90 @@
-"""Notification's composition root."""
+"""Notification's composition root: settings (and, in tests, a sender and a clock) in, an app out."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notification.adapters.clock import Clock, SystemClock
+from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
-from services.notification.api import inbox_router
+from services.notification.adapters.outbox import OutboxRelay
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.api import deliveries_router, notices_router, webhooks_router
 from services.notification.consumers import register_consumers
+from services.notification.delivery import DeliveryWorker, WorkerLimits
+from services.notification.domain.backoff import BackoffPolicy
 from services.notification.settings import NotificationSettings
+from services.notification.status_events import StatusEvents
+from shared.auth.dependencies import bearer_principal
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+def create_app(
+    settings: NotificationSettings | None = None, *, sender: WebhookSender | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or NotificationSettings()
     configure_logging(service="notification", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="notification")
-    inbox = Inbox(runtime.sessions)
-    register_consumers(runtime.broker, runtime.topics, inbox)
+    clock = clock or SystemClock()
+    sender = sender or HttpxWebhookSender(
+        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries
+    )
+    key_secret = settings.person_key_secret.get_secret_value()
+    events = StatusEvents(key_secret.encode())
+    box = SecretBox(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else key_secret)
+    inbox, webhooks = Inbox(runtime.sessions, events), WebhookStore(runtime.sessions, box)
+    deliveries = DeliveryStore(runtime.sessions, events)
+    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics)
+    worker = DeliveryWorker(
+        store=deliveries,
+        webhooks=webhooks,
+        sender=sender,
+        clock=clock,
+        policy=BackoffPolicy(settings.retry_base_s, settings.retry_cap_s, settings.retry_max_attempts),
+        limits=WorkerLimits(
+            per_recipient=settings.per_recipient_concurrency,
+            max_in_flight=settings.max_concurrent_deliveries,
+            # an attempt ends within the HTTP timeout; the margin covers recording it
+            lease_s=settings.webhook_timeout_s + settings.claim_margin_s,
+            poll_interval_s=settings.poll_interval_s,
+        ),
+        record_link_base=settings.record_link_base,
+        on_recorded=relay.wake,
+    )
+    register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(runtime, MIGRATIONS):
-            yield
+            tasks = [
+                asyncio.create_task(relay.run(), name="outbox-relay"),
+                asyncio.create_task(worker.run(), name="push"),
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if isinstance(sender, HttpxWebhookSender):
+                    await sender.close()
 
-    return service_app(runtime, title="PopFlow notification", routers=[inbox_router(inbox)], lifespan=lifespan)
+    authenticate = bearer_principal(runtime.keys)
+    routers = [
+        notices_router(inbox=inbox, authenticate=authenticate, clock=clock, record_link_base=settings.record_link_base),
+        deliveries_router(inbox=inbox, deliveries=deliveries, authenticate=authenticate, clock=clock, wake=worker.wake),
+        webhooks_router(webhooks=webhooks, authenticate=authenticate, clock=clock),
+    ]
+    return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

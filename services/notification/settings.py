@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings, sqlite_url
@@ -12,3 +13,21 @@ class NotificationSettings(ServiceSettings):
 
     port: int = 8003
     database_url: str = sqlite_url("notification")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Whole-request timeout of one push")
+    retry_base_s: float = Field(default=5.0, gt=0, description="Backoff after the first failed push")
+    retry_cap_s: float = Field(default=900.0, gt=0, description="Longest backoff between two pushes")
+    retry_max_attempts: int = Field(default=10, ge=1, description="Pushes per round before a notice is 'failed'")
+    per_recipient_concurrency: int = Field(default=2, ge=1, description="Pushes in flight to one recipient")
+    max_concurrent_deliveries: int = Field(default=64, ge=1, description="Pushes in flight in this process")
+    claim_margin_s: float = Field(
+        default=30.0, gt=0, description="A claimed push is due again after the HTTP timeout plus this (crash recovery)"
+    )
+    poll_interval_s: float = Field(default=0.5, gt=0, description="How often the worker looks for due pushes")
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that encrypts webhook secrets at rest (any text; hashed to a Fernet key); "
+        "derived from POPFLOW_PERSON_KEY_SECRET when absent",
+    )
+    record_link_base: str = Field(
+        default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
+    )

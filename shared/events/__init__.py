@@ -2,6 +2,7 @@
 
 from shared.events.envelope import Envelope, Event, new_envelope, parse_event
 from shared.events.feedback import FeedbackResult, NoticeAnswered, RejectionReason
+from shared.events.notice_status import NoticeAcknowledged, NoticeDelivered
 from shared.events.notices import NoticeIssued, NoticeKind, NoticePerson
 from shared.events.records import (
     CaseRecord,
@@ -20,7 +21,9 @@ __all__ = [
     "Event",
     "EventKind",
     "FeedbackResult",
+    "NoticeAcknowledged",
     "NoticeAnswered",
+    "NoticeDelivered",
     "NoticeIssued",
     "NoticeKind",
     "NoticePerson",

@@ -25,6 +25,13 @@ class FeedbackResult(StrEnum):
     REJECTED = "rejected"
 
 
+# What a "corrected" answer may change: the fields routing routes and notifies with.
+# Notification refuses anything else at the door (422), routing relies on it.
+CORRECTABLE_FIELDS = frozenset(
+    {"residence_street", "residence_address", "registration_division", "registration_address", "name"}
+)
+
+
 class RejectionReason(StrEnum):
     WRONG_RECIPIENT = "wrong_recipient"
     PERSON_LEFT = "person_left"

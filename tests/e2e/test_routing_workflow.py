@@ -69,8 +69,12 @@ async def feedback(client: httpx.AsyncClient, system: System, notice_id: str, bo
 
 
 async def inbox_ids(client: httpx.AsyncClient, system: System, recipient: str) -> set[str]:
-    response = await client.get(system.url("notification") + f"/v1/inbox/{recipient}", params={"limit": 500})
-    assert response.status_code == 200
+    response = await client.get(
+        system.url("notification") + f"/v1/inbox/{recipient}",
+        params={"limit": 500},
+        headers=await system.admin_headers(),
+    )
+    assert response.status_code == 200, response.text
     return {n["notice_id"] for n in response.json()["notices"]}
 
 

@@ -52,8 +52,9 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
             got = await eventually(functools.partial(routed, client, system, ids[case]))
             assert got == route, case
 
+        admin = await system.create_key("admin")
         inbox = {
-            recipient: await eventually(functools.partial(_inbox, client, system, recipient))
+            recipient: await eventually(functools.partial(_inbox, client, system, recipient, admin))
             for recipient in (XINSHI, "440106", "310115")
         }
         assert [n["record_id"] for n in inbox[XINSHI]] == [ids["cross-street"]]
@@ -61,7 +62,7 @@ async def test_every_route_reaches_inbox_and_weekly_report(system: System) -> No
         assert [n["record_id"] for n in inbox["440106"]] == [ids["inter-district"]]
         assert [n["record_id"] for n in inbox["310115"]] == [ids["inter-province"]]
         assert all(re.fullmatch(r"[0-9a-f-]{36}", n["notice_id"]) for n in inbox[XINSHI])
-        assert await _inbox(client, system, TONGDE) == []  # same-district: no notice
+        assert await _inbox(client, system, TONGDE, admin) == []  # same-district: no notice
 
         street_key = await system.create_key(f"street:{TONGDE}")
 
@@ -106,7 +107,9 @@ async def test_logs_carry_correlation_ids_and_no_personal_data(system: System) -
     assert "李四" not in logs
 
 
-async def _inbox(client: httpx.AsyncClient, system: System, recipient: str) -> list[dict[str, Any]]:
-    response = await client.get(system.url("notification") + f"/v1/inbox/{recipient}")
+async def _inbox(client: httpx.AsyncClient, system: System, recipient: str, key: str) -> list[dict[str, Any]]:
+    response = await client.get(
+        system.url("notification") + f"/v1/inbox/{recipient}", headers={"Authorization": f"Bearer {key}"}
+    )
     assert response.status_code == 200
     return response.json()["notices"]  # type: ignore[no-any-return]

@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 
 from shared.auth import parse_scope
+from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
-from shared.db import build_engine
+from shared.db import build_engine, run_migrations
 from tests.support.infra import (
     DATA_KEY,
     PERSON_KEY_SECRET,
@@ -49,6 +50,7 @@ class System:
     databases: dict[str, str]
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _admin_key: str | None = None
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -97,13 +99,24 @@ class System:
         self.processes.clear()
 
     async def create_key(self, scope: str, label: str = "test") -> str:
-        """A new API key in the system's key store (intake must have started once)."""
+        """A new API key in the system's key store.
+
+        The store is migrated first (a no-op once intake has done it), so tests
+        that run some services without intake can still mint keys.
+        """
         store = KeyStore(build_engine(self.env["POPFLOW_KEYS_DATABASE_URL"]))
         try:
+            await run_migrations(store.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
             _, key = await store.create(parse_scope(scope), label=label)
         finally:
             await store.engine.dispose()
         return key
+
+    async def admin_headers(self) -> dict[str, str]:
+        """Authorization headers with an admin key, minted once per system."""
+        if self._admin_key is None:
+            self._admin_key = await self.create_key("admin", label="test admin")
+        return {"Authorization": f"Bearer {self._admin_key}"}
 
     def log_text(self, service: str) -> str:
         return (self.log_dir / f"{service}.log").read_text(encoding="utf-8", errors="replace")

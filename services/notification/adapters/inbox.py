@@ -1,50 +1,140 @@
-"""Stores notices in their recipient's inbox and lists them.
+"""The inbox: stores notices once, pages through them, records acknowledgements and answers.
 
 Storing is idempotent by notice id: a notice delivered twice by Kafka (or
-issued twice by a replay) lands once.
+issued twice by a replay) lands once, and its push is scheduled once, in the
+same transaction. Acknowledging twice changes nothing; answering twice is
+refused (AlreadyAnswered). Every status change writes its event to the
+outbox in the same transaction.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from services.notification.adapters.tables import InboxNotice
-from shared.events import NoticeIssued
+from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
+from services.notification.domain.paging import Position
+from services.notification.domain.status import NoticeStatus, advanced
+from services.notification.status_events import StatusEvents
+from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
+
+
+class AlreadyAnswered(Exception):
+    """The notice has an answer; a second one is a conflict, not an update."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    recipient_code: str
+    status: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    result: FeedbackResult
+    corrections: dict[str, Any]
+    reason: RejectionReason | None
+    note: str
+    by: str
 
 
 class Inbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
         self._sessions = sessions
+        self._events = events
 
-    async def store(self, notice: NoticeIssued) -> bool:
-        """True when the notice is new, False when it was already there."""
+    async def store(self, notice: NoticeIssued, *, kind: str, now: datetime) -> tuple[bool, bool]:
+        """(stored: the notice is new, scheduled: a push is due because the recipient has a webhook)."""
         async with self._sessions.begin() as session:
             if await session.get(InboxNotice, notice.notice_id) is not None:
-                return False
-            session.add(
-                InboxNotice(
-                    notice_id=notice.notice_id,
-                    recipient_code=notice.recipient_code,
-                    record_id=notice.record_id,
-                    route=notice.route.value,
-                    reason=notice.reason,
-                    person=notice.person.model_dump(mode="json"),
-                    issued_at=notice.issued_at,
-                    received_at=datetime.now(UTC),
+                return False, False
+            session.add(_row(notice, kind=kind, now=now))
+            scheduled = await session.get(WebhookSubscription, notice.recipient_code) is not None
+            if scheduled:
+                session.add(
+                    Delivery(
+                        notice_id=notice.notice_id,
+                        recipient_code=notice.recipient_code,
+                        state="pending",
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
-        return True
+        return True, scheduled
 
-    async def list_for(self, recipient_code: str, *, limit: int = 100) -> list[InboxNotice]:
-        """Newest first."""
-        query = (
-            select(InboxNotice)
-            .where(col(InboxNotice.recipient_code) == recipient_code)
-            .order_by(col(InboxNotice.issued_at).desc(), col(InboxNotice.notice_id))
-            .limit(limit)
-        )
+    async def get(self, notice_id: str) -> InboxNotice | None:
+        async with self._sessions() as session:
+            return await session.get(InboxNotice, notice_id)
+
+    async def page(self, where: InboxFilter, *, after: Position | None, limit: int) -> list[InboxNotice]:
+        """Newest first; up to `limit` notices after `after`."""
+        query = select(InboxNotice).where(col(InboxNotice.recipient_code) == where.recipient_code)
+        if where.status:
+            query = query.where(col(InboxNotice.status) == where.status)
+        if where.kind:
+            query = query.where(col(InboxNotice.kind) == where.kind)
+        if where.since:
+            query = query.where(col(InboxNotice.issued_at) >= where.since)
+        if after:
+            older = col(InboxNotice.issued_at) < after.issued_at
+            tie = (col(InboxNotice.issued_at) == after.issued_at) & (col(InboxNotice.notice_id) > after.notice_id)
+            query = query.where(or_(older, tie))
+        query = query.order_by(col(InboxNotice.issued_at).desc(), col(InboxNotice.notice_id)).limit(limit)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
+
+    async def acknowledge(self, notice_id: str, *, by: str, now: datetime) -> InboxNotice | None:
+        async with self._sessions.begin() as session:
+            notice = await session.get(InboxNotice, notice_id, with_for_update=True)
+            if notice is None or notice.acknowledged_at is not None:
+                return notice
+            notice.acknowledged_at = now
+            notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ACKNOWLEDGED).value
+            session.add(self._events.acknowledged(notice, by=by, at=now))
+            return notice
+
+    async def answer(self, notice_id: str, answer: Answer, *, now: datetime) -> NoticeAnswered | None:
+        """The published answer; None when no such notice; AlreadyAnswered when it has one."""
+        async with self._sessions.begin() as session:
+            notice = await session.get(InboxNotice, notice_id, with_for_update=True)
+            if notice is None:
+                return None
+            if notice.answered_at is not None:
+                raise AlreadyAnswered(notice_id)
+            row, event = self._events.answered(
+                notice,
+                result=answer.result,
+                corrections=answer.corrections,
+                reason=answer.reason,
+                note=answer.note,
+                by=answer.by,
+                at=now,
+            )
+            notice.answered_at = now
+            notice.answer = event.model_dump(
+                mode="json", include={"result", "corrections", "reason", "note", "answered_by"}
+            )
+            notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
+            session.add(row)
+            return event
+
+
+def _row(notice: NoticeIssued, *, kind: str, now: datetime) -> InboxNotice:
+    return InboxNotice(
+        notice_id=notice.notice_id,
+        recipient_code=notice.recipient_code,
+        record_id=notice.record_id,
+        route=notice.route.value,
+        kind=kind,
+        reason=notice.reason,
+        person=notice.person.model_dump(mode="json"),
+        issued_at=notice.issued_at,
+        received_at=now,
+    )

@@ -1,22 +1,95 @@
-"""The inbox: every notice addressed to a recipient, once."""
+"""Notification's tables: the inbox, webhook subscriptions, deliveries and their attempts, the outbox.
+
+Times are stored as UTC; SQLite gives them back naive, so readers pass them
+through `utc()`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
+def utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _at(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
 class InboxNotice(SQLModel, table=True):
+    """Every notice addressed to a recipient, once, with how far it got."""
+
     __tablename__ = "inbox_notices"
 
     notice_id: str = Field(primary_key=True, max_length=36)
     recipient_code: str = Field(index=True, max_length=12)
     record_id: str = Field(max_length=36)
     route: str = Field(max_length=20)
+    kind: str = Field(default="transfer", max_length=20)
     reason: str = Field(max_length=500)
     person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    issued_at: datetime
-    received_at: datetime
+    issued_at: datetime = _at(index=False)
+    received_at: datetime = _at()
+    status: str = Field(default="issued", max_length=20)
+    delivered_at: datetime | None = _at(nullable=True)
+    acknowledged_at: datetime | None = _at(nullable=True)
+    answered_at: datetime | None = _at(nullable=True)
+    answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where a recipient wants its notices pushed; the secret only ever encrypted."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    recipient_code: str = Field(primary_key=True, max_length=12)
+    url: str = Field(max_length=2000)
+    secret_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _at()
+    updated_at: datetime = _at()
+
+
+class Delivery(SQLModel, table=True):
+    """The push schedule of one notice: survives restarts because it lives here, not in memory."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+    notice_id: str = Field(primary_key=True, max_length=36)
+    recipient_code: str = Field(index=True, max_length=12)
+    state: str = Field(max_length=20)  # pending, delivered, failed, cancelled
+    round_attempts: int = 0  # attempts since the last (re)delivery request: drives the backoff
+    total_attempts: int = 0
+    next_attempt_at: datetime | None = _at(nullable=True)
+    last_error: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = _at()
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: str = Field(index=True, max_length=36)
+    number: int
+    attempted_at: datetime = _at()
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = Field(default=None, max_length=200)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A status event waiting to be published; written in the transaction that changed the status."""
+
+    __tablename__ = "status_outbox"  # not "outbox": intake has one, and SQLModel shares one metadata
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=100)
+    key: str = Field(max_length=64)
+    envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _at()
+    sent_at: datetime | None = _at(nullable=True, index=True)

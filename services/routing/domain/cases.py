@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.events import CaseRecord, EventKind, Route
+from shared.events.feedback import CORRECTABLE_FIELDS
 
 
 class CaseStatus(StrEnum):
@@ -20,10 +21,7 @@ class CaseStatus(StrEnum):
     INFLOW_THEN_OUTFLOW = "inflow_then_outflow"
 
 
-# what a "corrected" answer may change: the fields routing routes and notifies with
-CORRECTABLE = frozenset(
-    {"residence_street", "residence_address", "registration_division", "registration_address", "name"}
-)
+CORRECTABLE = CORRECTABLE_FIELDS
 
 
 class InvalidAnswer(ValueError):

@@ -1,0 +1,71 @@
+"""Webhook subscriptions: one per recipient; the secret goes in sealed and only comes out to sign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import WebhookSubscription, utc
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What the API may show: never the secret."""
+
+    recipient_code: str
+    url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the worker needs to push: the URL and the plain secret."""
+
+    url: str
+    secret: str
+
+
+class WebhookStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+        self._sessions = sessions
+        self._box = box
+
+    async def put(self, recipient_code: str, *, url: str, secret: str, now: datetime) -> tuple[Subscription, bool]:
+        """(the subscription, True when it is new)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(WebhookSubscription, recipient_code)
+            created = row is None
+            if row is None:
+                row = WebhookSubscription(recipient_code=recipient_code, url=url, secret_ciphertext="", created_at=now)
+            row.url, row.secret_ciphertext, row.updated_at = url, self._box.seal(secret), now
+            session.add(row)
+        return _public(row), created
+
+    async def get(self, recipient_code: str) -> Subscription | None:
+        async with self._sessions() as session:
+            row = await session.get(WebhookSubscription, recipient_code)
+        return _public(row) if row else None
+
+    async def delete(self, recipient_code: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(WebhookSubscription).where(WebhookSubscription.recipient_code == recipient_code)  # type: ignore[arg-type]
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def target(self, recipient_code: str) -> Target | None:
+        async with self._sessions() as session:
+            row = await session.get(WebhookSubscription, recipient_code)
+        return self.target_of(row) if row else None
+
+    def target_of(self, row: WebhookSubscription) -> Target:
+        return Target(row.url, self._box.open(row.secret_ciphertext))
+
+
+def _public(row: WebhookSubscription) -> Subscription:
+    return Subscription(row.recipient_code, row.url, utc(row.created_at), utc(row.updated_at))

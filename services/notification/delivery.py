@@ -1,0 +1,185 @@
+"""The delivery worker: pushes due notices to their webhooks, one attempt at a time.
+
+Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
+is an attempt, recorded and rescheduled with backoff until the last attempt
+of the round, then the notice is marked failed (it stays in the inbox; a
+redelivery starts a new round). A failure of our own (database down) is
+logged and left to the lease: the row becomes due again, nothing is lost.
+
+Concurrency: at most `per_recipient` pushes in flight to one recipient and
+`max_in_flight` overall. A recipient at its limit is left out of the claim,
+so a hanging receiver holds only its own slots (each freed by the HTTP
+timeout) and never those of other recipients. The limits are per process;
+several replicas share the work safely through SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from services.notification.adapters.clock import Clock
+from services.notification.adapters.deliveries import Claim, DeliveryStore
+from services.notification.adapters.sender import WebhookSender
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.domain import payload
+from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
+from services.notification.domain.signing import signature
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLimits:
+    per_recipient: int
+    max_in_flight: int
+    lease_s: float
+    poll_interval_s: float
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        store: DeliveryStore,
+        webhooks: WebhookStore,
+        sender: WebhookSender,
+        clock: Clock,
+        policy: BackoffPolicy,
+        limits: WorkerLimits,
+        record_link_base: str,
+        on_recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store, self._webhooks = store, webhooks
+        self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
+        self._record_link_base = record_link_base
+        self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
+        self._in_flight: Counter[str] = Counter()
+        self._notices_in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and push until cancelled; in-flight pushes are cancelled with it (their leases expire)."""
+        try:
+            while True:
+                self._wake.clear()
+                claimed = await self._claim_safely()
+                if claimed == 0 or self._full():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._limits.poll_interval_s)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+    async def deliver_due(self) -> int:
+        """Claim what is due now and push it; returns when those pushes are done (for tests)."""
+        claimed = await self._claim()
+        await asyncio.gather(*self._tasks)
+        return claimed
+
+    def _full(self) -> bool:
+        return sum(self._in_flight.values()) >= self._limits.max_in_flight
+
+    async def _claim_safely(self) -> int:
+        try:
+            return await self._claim()
+        except Exception as error:
+            log.warning("claiming deliveries failed", error=type(error).__name__)
+            return 0
+
+    async def _claim(self) -> int:
+        free = self._limits.max_in_flight - sum(self._in_flight.values())
+        if free <= 0:
+            return 0
+        now = self._clock.now()
+        busy = {code for code, n in self._in_flight.items() if n >= self._limits.per_recipient}
+        claims = await self._store.claim(
+            now=now,
+            lease_until=now + timedelta(seconds=self._limits.lease_s),
+            limit=free,
+            busy=busy,
+            room=lambda code: self._limits.per_recipient - self._in_flight[code],
+        )
+        for claim in claims:
+            if claim.notice_id not in self._notices_in_flight:
+                self._start(claim)
+        return len(claims)
+
+    def _start(self, claim: Claim) -> None:
+        self._in_flight[claim.recipient_code] += 1
+        self._notices_in_flight.add(claim.notice_id)
+        task = asyncio.create_task(self._attempt(claim), name=f"push-{claim.notice_id}")
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._finished(t, claim))
+
+    def _finished(self, task: asyncio.Task[None], claim: Claim) -> None:
+        self._tasks.discard(task)
+        self._in_flight[claim.recipient_code] -= 1
+        if self._in_flight[claim.recipient_code] <= 0:
+            del self._in_flight[claim.recipient_code]
+        self._notices_in_flight.discard(claim.notice_id)
+        self._wake.set()
+
+    async def _attempt(self, claim: Claim) -> None:
+        structlog.contextvars.bind_contextvars(notice_id=claim.notice_id, recipient=claim.recipient_code)
+        try:
+            await self._push(claim)
+        except Exception as error:
+            log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
+
+    async def _push(self, claim: Claim) -> None:
+        notice, subscription = claim.notice, claim.subscription
+        if notice is None or subscription is None:
+            await self._store.cancel(claim.notice_id, now=self._clock.now())
+            log.info("push cancelled: no webhook for the recipient")
+            return
+        document = payload.notice_document(
+            notice_id=notice.notice_id,
+            record_id=notice.record_id,
+            recipient_code=notice.recipient_code,
+            route=notice.route,
+            kind=notice.kind,
+            reason=notice.reason,
+            person=notice.person,
+            issued_at=notice.issued_at,
+            record_link=self._record_link_base + notice.record_id,
+        )
+        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
+        timestamp = str(int(self._clock.now().timestamp()))
+        headers = {
+            "content-type": "application/json",
+            payload.NOTICE_ID_HEADER: notice.notice_id,
+            payload.TIMESTAMP_HEADER: timestamp,
+            payload.SIGNATURE_HEADER: signature(target.secret, timestamp, body),
+            payload.ATTEMPT_HEADER: str(claim.total_attempts + 1),
+        }
+        result = await self._sender.send(target.url, body, headers)
+        now = self._clock.now()
+        step = after_attempt(
+            succeeded=is_success(result.status_code),
+            attempt=claim.round_attempts + 1,
+            policy=self._policy,
+            now=now,
+            uniform=random.uniform,
+        )
+        await self._store.record(claim, result, step, now=now)
+        self._on_recorded()
+        log.info(
+            "push attempted",
+            attempt=claim.total_attempts + 1,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+            outcome=step.outcome.value,
+        )

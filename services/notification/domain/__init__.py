@@ -1,0 +1,1 @@
+"""Notification's pure decisions: signatures, retry schedule, access, paging, feedback, status."""

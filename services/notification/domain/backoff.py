@@ -1,0 +1,54 @@
+"""When to try a failed webhook delivery again.
+
+Exponential backoff with "equal jitter": the n-th retry waits between half
+and all of min(cap, base * 2**(n-1)). The fixed half keeps a failing
+receiver from being hammered; the random half spreads the retries of many
+notices that failed together (a receiver that was down for a minute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+Uniform = Callable[[float, float], float]  # random.uniform, or a fixed stand-in in tests
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffPolicy:
+    base_s: float
+    cap_s: float
+    max_attempts: int
+
+    def delay_after(self, attempt: int, uniform: Uniform) -> float:
+        """Seconds to wait after the `attempt`-th failed attempt (1-based)."""
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** (attempt - 1))
+        return ceiling / 2 + uniform(0.0, ceiling / 2)
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    outcome: Outcome
+    retry_at: datetime | None = None
+
+
+def after_attempt(*, succeeded: bool, attempt: int, policy: BackoffPolicy, now: datetime, uniform: Uniform) -> NextStep:
+    """What follows the `attempt`-th attempt of the current round."""
+    if succeeded:
+        return NextStep(Outcome.DELIVERED)
+    if attempt >= policy.max_attempts:
+        return NextStep(Outcome.FAILED)
+    return NextStep(Outcome.RETRY, now + timedelta(seconds=policy.delay_after(attempt, uniform)))
+
+
+def is_success(status_code: int | None) -> bool:
+    """A 2xx answer means delivered; anything else (or no answer) is a failure."""
+    return status_code is not None and 200 <= status_code < 300

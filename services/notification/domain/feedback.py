@@ -1,0 +1,32 @@
+"""The rules of an answer to a notice, before it is recorded and published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.events import FeedbackResult, RejectionReason
+from shared.events.feedback import CORRECTABLE_FIELDS
+
+FieldProblem = tuple[tuple[str, ...], str]
+
+
+def feedback_problems(
+    *, result: FeedbackResult, corrections: dict[str, Any], reason: RejectionReason | None
+) -> list[FieldProblem]:
+    """Every rule the answer breaks, as (location, message); empty when it is acceptable."""
+    problems: list[FieldProblem] = []
+    if result is FeedbackResult.CORRECTED and not corrections:
+        problems.append((("corrections",), "is required with result 'corrected': list the fields that differ"))
+    for name in sorted(set(corrections) - CORRECTABLE_FIELDS):
+        problems.append(
+            (("corrections", name), "cannot be corrected here; correctable: " + ", ".join(sorted(CORRECTABLE_FIELDS)))
+        )
+    if result is not FeedbackResult.CORRECTED and corrections:
+        problems.append((("corrections",), "only goes with result 'corrected'"))
+    if result is FeedbackResult.REJECTED and reason is None:
+        problems.append(
+            (("reason",), "is required with result 'rejected': " + ", ".join(r.value for r in RejectionReason))
+        )
+    if result is not FeedbackResult.REJECTED and reason is not None:
+        problems.append((("reason",), "only goes with result 'rejected'"))
+    return problems

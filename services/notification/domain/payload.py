@@ -1,0 +1,53 @@
+"""The JSON a webhook receives: only what the recipient needs to find the person.
+
+Name, identity number and residence address, the route, kind and reason, and
+a link back to the case record. Nothing else of the case travels (no
+certificate, no employer, no registration place): the body is built field by
+field from this allow-list, not by dumping a stored row.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+NOTICE_ID_HEADER = "PopFlow-Notice-Id"
+TIMESTAMP_HEADER = "PopFlow-Timestamp"
+SIGNATURE_HEADER = "PopFlow-Signature"
+ATTEMPT_HEADER = "PopFlow-Attempt"
+
+
+def notice_document(
+    *,
+    notice_id: str,
+    record_id: str,
+    recipient_code: str,
+    route: str,
+    kind: str,
+    reason: str,
+    person: dict[str, Any],
+    issued_at: datetime,
+    record_link: str,
+) -> dict[str, Any]:
+    """The notice as the recipient sees it, by webhook or through the API."""
+    return {
+        "notice_id": notice_id,
+        "kind": kind,
+        "recipient_code": recipient_code,
+        "route": route,
+        "reason": reason,
+        "person": {
+            "name": person["name"],
+            "id_number": person["id_number"],
+            "residence_address": person["residence_address"],
+        },
+        "record_id": record_id,
+        "record_link": record_link,
+        "issued_at": issued_at.isoformat(),
+    }
+
+
+def webhook_body(document: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: the exact bytes that are signed and sent."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,86 @@
+"""The status events notification publishes, as outbox rows ready to be written with the change.
+
+Ids are derived from (notice, event type): a notice is delivered,
+acknowledged and answered at most once, so one id each, and a re-published
+row is recognisably the same event. Kafka keys are person keys, like every
+other event of the person, so a consumer sees one person's events in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from services.notification.adapters.tables import InboxNotice, OutboxRow
+from shared.events import (
+    Event,
+    FeedbackResult,
+    NoticeAcknowledged,
+    NoticeAnswered,
+    NoticeDelivered,
+    RejectionReason,
+    new_envelope,
+)
+from shared.identity import person_key
+
+STATUS_NAMESPACE = uuid.UUID("0b7c3f5e-8a41-4f0e-9d2c-5a6e7b8c9d01")
+
+
+class StatusEvents:
+    def __init__(self, key_secret: bytes) -> None:
+        self._key_secret = key_secret
+
+    def delivered(self, notice: InboxNotice, *, attempts: int, at: datetime) -> OutboxRow:
+        event = NoticeDelivered(
+            notice_id=notice.notice_id,
+            record_id=notice.record_id,
+            recipient_code=notice.recipient_code,
+            route=notice.route,
+            kind=notice.kind,
+            attempts=attempts,
+            delivered_at=at,
+        )
+        return self._row(event, notice, at)
+
+    def acknowledged(self, notice: InboxNotice, *, by: str, at: datetime) -> OutboxRow:
+        event = NoticeAcknowledged(
+            notice_id=notice.notice_id,
+            record_id=notice.record_id,
+            recipient_code=notice.recipient_code,
+            route=notice.route,
+            kind=notice.kind,
+            acknowledged_by=by,
+            acknowledged_at=at,
+        )
+        return self._row(event, notice, at)
+
+    def answered(
+        self,
+        notice: InboxNotice,
+        *,
+        result: FeedbackResult,
+        corrections: dict[str, object],
+        reason: RejectionReason | None,
+        note: str,
+        by: str,
+        at: datetime,
+    ) -> tuple[OutboxRow, NoticeAnswered]:
+        event = NoticeAnswered(
+            notice_id=notice.notice_id,
+            record_id=notice.record_id,
+            result=result,
+            corrections=corrections,
+            reason=reason,
+            note=note,
+            answered_by=by,
+            answered_at=at,
+        )
+        return self._row(event, notice, at), event
+
+    def _row(self, event: Event, notice: InboxNotice, at: datetime) -> OutboxRow:
+        event_id = uuid.uuid5(STATUS_NAMESPACE, f"{notice.notice_id}/{event.TYPE}")
+        envelope = new_envelope(
+            event, producer="notification", correlation_id=notice.record_id, event_id=event_id, occurred_at=at
+        )
+        key = person_key(str(notice.person["id_number"]), self._key_secret)
+        return OutboxRow(topic=event.TOPIC, key=key, envelope=envelope.model_dump(mode="json"), created_at=at)

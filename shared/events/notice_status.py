@@ -1,0 +1,51 @@
+"""How far a notice got: pushed to its recipient, acknowledged by it.
+
+Notification publishes these (and NoticeAnswered, shared.events.feedback) so
+reporting can count notices delivered and still unanswered per street.
+Each is published at most once per notice and status, with a deterministic
+event id, so a re-publication is recognisable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared import topics
+from shared.events.envelope import Event, register
+
+
+@register
+class NoticeDelivered(Event):
+    """A notice's webhook answered 2xx: the recipient has it."""
+
+    TYPE: ClassVar[str] = "NoticeDelivered"
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str] = topics.NOTICES_DELIVERED
+
+    notice_id: str = Field(description="The notice delivered")
+    record_id: str = Field(description="The case record the notice is about")
+    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
+    route: str = Field(description="Route that caused the notice (same-district, cross-street, inter-district)")
+    kind: str = Field(description="Kind of notice (transfer, forward, registration, ...)")
+    attempts: int = Field(ge=1, description="Push attempts it took, this one included")
+    delivered_at: datetime = Field(description="When the receiver's 2xx answer arrived (UTC)")
+
+
+@register
+class NoticeAcknowledged(Event):
+    """The recipient confirmed through the API that it has read a notice."""
+
+    TYPE: ClassVar[str] = "NoticeAcknowledged"
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str] = topics.NOTICES_ACKNOWLEDGED
+
+    notice_id: str = Field(description="The notice acknowledged")
+    record_id: str = Field(description="The case record the notice is about")
+    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
+    route: str = Field(description="Route that caused the notice")
+    kind: str = Field(description="Kind of notice (transfer, forward, registration, ...)")
+    acknowledged_by: str = Field(description="Code of the office whose key acknowledged (or 'admin')")
+    acknowledged_at: datetime = Field(description="When it was acknowledged (UTC)")

@@ -1,0 +1,197 @@
+"""The delivery worker on real PostgreSQL with the fake sender and clock: schedule, retries, failure, redelivery.
+
+Time is the fake clock's, so the backoff schedule is checked exactly and
+nothing waits for real.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS
+from services.notification.delivery import DeliveryWorker, WorkerLimits
+from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.signing import signature
+from services.notification.status_events import StatusEvents
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import NoticeIssued, NoticePerson, Route
+from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
+from tests.support.notification_fakes import FakeClock, FakeWebhookSender
+from tests.support.records import id_number
+
+START = datetime(2027, 2, 24, 2, 0, tzinfo=UTC)
+HOOK, OTHER_HOOK = "http://street.example/hook", "http://other.example/hook"
+SECRET = "a-shared-secret-of-some-length"
+POLICY = BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3)
+
+
+@dataclass
+class Desk:
+    inbox: Inbox
+    webhooks: WebhookStore
+    store: DeliveryStore
+    worker: DeliveryWorker
+    sender: FakeWebhookSender
+    clock: FakeClock
+    sessions: object
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[Desk]:
+    name = unique_name("notif_")
+    engine = build_engine(await create_database(name))
+    await run_migrations(engine, MIGRATIONS)
+    sessions = session_factory(engine)
+    events = StatusEvents(b"test-person-key-secret")
+    inbox, webhooks = Inbox(sessions, events), WebhookStore(sessions, SecretBox("test-box-key"))
+    store, sender, clock = DeliveryStore(sessions, events), FakeWebhookSender(), FakeClock(START)
+    worker = DeliveryWorker(
+        store=store,
+        webhooks=webhooks,
+        sender=sender,
+        clock=clock,
+        policy=POLICY,
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
+        record_link_base="http://intake/v1/records/",
+    )
+    try:
+        yield Desk(inbox, webhooks, store, worker, sender, clock, sessions)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+def notice(n: int, recipient: str = "440111008") -> NoticeIssued:
+    return issued_notice(
+        notice_id=f"00000000-0000-4000-8000-{n:012d}",
+        record_id=f"10000000-0000-4000-8000-{n:012d}",
+        recipient_code=recipient,
+        route=Route.CROSS_STREET,
+        reason="person lives in your street; please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
+        issued_at=START,
+    )
+
+
+async def subscribe(desk: Desk, recipient: str = "440111008", url: str = HOOK) -> None:
+    await desk.webhooks.put(recipient, url=url, secret=SECRET, now=START)
+
+
+async def outbox_types(desk: Desk) -> list[str]:
+    async with desk.sessions() as session:  # type: ignore[operator]
+        rows = (await session.execute(select(OutboxRow).order_by(col(OutboxRow.id)))).scalars()
+        return [row.envelope["type"] for row in rows]
+
+
+async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs(desk: Desk) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 204
+    assert await desk.inbox.store(notice(1), kind="transfer", now=START) == (True, True)
+    assert await desk.inbox.store(notice(1), kind="transfer", now=START) == (False, False)  # Kafka re-delivery
+
+    assert await desk.worker.deliver_due() == 1
+    assert await desk.worker.deliver_due() == 0
+    [sent] = desk.sender.sent
+    headers = sent.headers
+    assert headers["PopFlow-Notice-Id"] == notice(1).notice_id
+    assert headers["PopFlow-Signature"] == signature(SECRET, headers["PopFlow-Timestamp"], sent.body)
+    body = json.loads(sent.body)
+    assert set(body) == {
+        "notice_id", "kind", "recipient_code", "route", "reason", "person", "record_id", "record_link", "issued_at",
+    }  # fmt: skip
+    assert set(body["person"]) == {"name", "id_number", "residence_address"}
+    stored = await desk.inbox.get(notice(1).notice_id)
+    assert stored is not None
+    assert stored.status == "delivered"
+    assert await outbox_types(desk) == ["NoticeDelivered"]
+
+
+async def test_failures_follow_the_backoff_then_fail_and_a_redelivery_succeeds(desk: Desk) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 503
+    await desk.inbox.store(notice(2), kind="transfer", now=START)
+
+    await desk.worker.deliver_due()
+    delivery, attempts = await desk.store.history(notice(2).notice_id)
+    assert delivery is not None
+    assert [a.status_code for a in attempts] == [503]
+    due = delivery.next_attempt_at
+    assert due is not None
+    assert START + timedelta(seconds=0.5) <= due <= START + timedelta(seconds=1.0)
+    assert await desk.worker.deliver_due() == 0  # not due yet
+
+    for _ in range(2):
+        desk.clock.advance(4.0)
+        assert await desk.worker.deliver_due() == 1
+    delivery, attempts = await desk.store.history(notice(2).notice_id)
+    assert delivery is not None
+    assert (delivery.state, len(attempts)) == ("failed", 3)
+    failed = await desk.store.failed(prefix="440111", limit=10)
+    assert [d.notice_id for d, _ in failed] == [notice(2).notice_id]
+    assert await desk.store.failed(prefix="440106", limit=10) == []
+
+    desk.sender.statuses[HOOK] = 200
+    stored = await desk.inbox.get(notice(2).notice_id)
+    assert stored is not None
+    assert stored.status == "failed"
+    assert await desk.store.redeliver(stored, now=desk.clock.now()) is True
+    assert await desk.worker.deliver_due() == 1
+    delivery, attempts = await desk.store.history(notice(2).notice_id)
+    assert delivery is not None
+    assert (delivery.state, [a.number for a in attempts]) == ("delivered", [1, 2, 3, 4])
+    assert await outbox_types(desk) == ["NoticeDelivered"]
+
+
+async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Desk) -> None:
+    await subscribe(desk)
+    await subscribe(desk, "440111005", OTHER_HOOK)
+    desk.sender.statuses.update({HOOK: 200, OTHER_HOOK: 200})
+    for n in range(10, 15):
+        await desk.inbox.store(notice(n), kind="transfer", now=START)
+    await desk.inbox.store(notice(20, "440111005"), kind="transfer", now=START)
+
+    assert await desk.worker.deliver_due() == 3  # two for the busy street, one for the other
+    assert sorted(s.url for s in desk.sender.sent) == [OTHER_HOOK, HOOK, HOOK]
+    while await desk.worker.deliver_due():
+        pass
+    assert len(desk.sender.sent) == 6
+
+
+async def test_a_removed_webhook_cancels_pending_pushes_and_redelivery_needs_one(desk: Desk) -> None:
+    await subscribe(desk)
+    await desk.inbox.store(notice(30), kind="recheck", now=START)
+    assert await desk.webhooks.delete("440111008") is True
+    await desk.worker.deliver_due()
+    delivery, attempts = await desk.store.history(notice(30).notice_id)
+    assert delivery is not None
+    assert (delivery.state, attempts, desk.sender.sent) == ("cancelled", [], [])
+    stored = await desk.inbox.get(notice(30).notice_id)
+    assert stored is not None
+    assert stored.kind == "recheck"
+    assert await desk.store.redeliver(stored, now=START) is False
+
+
+async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
+    await subscribe(desk)
+    async with desk.sessions() as session:  # type: ignore[operator]
+        row = await session.get(WebhookSubscription, "440111008")
+        delivery_rows = (await session.execute(select(Delivery))).scalars().all()
+    assert row is not None
+    assert SECRET not in row.secret_ciphertext
+    assert delivery_rows == []
+    target = await desk.webhooks.target("440111008")
+    assert target is not None
+    assert target.secret == SECRET

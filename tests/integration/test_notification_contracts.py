@@ -1,0 +1,96 @@
+"""One contract, two implementations: the fake sender and clock behave like the real ones.
+
+The real sender posts to real receivers on 127.0.0.1; the fake is configured
+to stand for the same four receivers. If the fake drifted from the real one,
+the unit-speed worker tests (which use it) would prove nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notification.adapters.clock import Clock, SystemClock
+from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.domain.signing import signature
+from tests.support.notification_fakes import FakeClock, FakeWebhookSender
+from tests.support.receivers import Receiver
+from tests.support.system import free_port
+
+
+@dataclass
+class Endpoints:
+    sender: WebhookSender
+    ok: str
+    failing: str
+    hanging: str
+    unreachable: str
+
+
+@pytest.fixture(params=["fake", "real"], scope="module")
+async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
+    if request.param == "fake":
+        ok, failing, hanging = "http://ok.test/hook", "http://failing.test/hook", "http://hanging.test/hook"
+        fake = FakeWebhookSender(statuses={ok: 200, failing: 503}, script={hanging: [None]})
+        yield Endpoints(fake, ok, failing, hanging, "http://nobody.test/hook")
+        return
+    real = HttpxWebhookSender(timeout_s=0.5, max_connections=4)
+    async with (
+        Receiver("secret") as good,
+        Receiver("secret", behaviour="fail") as bad,
+        Receiver("secret", behaviour="hang") as stuck,
+    ):
+        yield Endpoints(real, good.url, bad.url, stuck.url, f"http://127.0.0.1:{free_port()}/hook")
+    await real.close()
+
+
+BODY = b'{"notice_id":"n"}'
+NOW_S = str(int(time.time()))
+HEADERS = {
+    "content-type": "application/json",
+    "PopFlow-Notice-Id": "n",
+    "PopFlow-Timestamp": NOW_S,
+    "PopFlow-Signature": signature("secret", NOW_S, BODY),
+}
+
+
+async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> None:
+    result = await endpoints.sender.send(endpoints.ok, BODY, HEADERS)
+    assert result.status_code is not None
+    assert 200 <= result.status_code < 300
+    assert result.error is None
+    assert result.latency_ms >= 0
+
+
+async def test_a_refusal_is_a_result_with_its_status_and_an_error(endpoints: Endpoints) -> None:
+    result = await endpoints.sender.send(endpoints.failing, BODY, HEADERS)
+    assert (result.status_code, result.error) == (503, "not 2xx")
+
+
+async def test_no_answer_in_time_is_a_timeout_not_an_exception(endpoints: Endpoints) -> None:
+    result = await endpoints.sender.send(endpoints.hanging, BODY, HEADERS)
+    assert result.status_code is None
+    assert result.error is not None
+    assert result.error.startswith("timeout")
+
+
+async def test_nobody_listening_is_an_error_not_an_exception(endpoints: Endpoints) -> None:
+    result = await endpoints.sender.send(endpoints.unreachable, BODY, HEADERS)
+    assert result.status_code is None
+    assert result.error is not None
+    assert not result.error.startswith("timeout")
+
+
+@pytest.fixture(params=["fake", "real"])
+def clock(request: pytest.FixtureRequest) -> Clock:
+    return FakeClock(datetime(2027, 2, 24, tzinfo=UTC)) if request.param == "fake" else SystemClock()
+
+
+def test_the_clock_tells_aware_utc_time_that_never_goes_back(clock: Clock) -> None:
+    first, second = clock.now(), clock.now()
+    assert first.utcoffset() == timedelta(0)
+    assert second >= first

@@ -1,0 +1,14 @@
+"""NoticeIssued for tests and benchmarks, valid before and after the contract gained `kind` (v2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.events import NoticeIssued
+
+
+def issued_notice(*, kind: str = "transfer", **fields: Any) -> NoticeIssued:
+    """A NoticeIssued; `kind` is set only when the contract has that field."""
+    if "kind" in NoticeIssued.model_fields:
+        fields["kind"] = kind
+    return NoticeIssued(**fields)

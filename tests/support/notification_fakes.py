@@ -1,0 +1,50 @@
+"""Hand-written fakes of notification's outbound effects: the webhook sender and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from services.notification.adapters.sender import SendResult
+
+
+@dataclass
+class Sent:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeWebhookSender:
+    """Answers by URL: a status code per known URL; an unknown URL is "connection refused".
+
+    `script` overrides the next answers for a URL, in order (None = no answer: a timeout).
+    """
+
+    statuses: dict[str, int] = field(default_factory=dict)
+    script: dict[str, list[int | None]] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+
+    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+        self.sent.append(Sent(url, body, dict(headers)))
+        if self.script.get(url):
+            status = self.script[url].pop(0)
+            if status is None:
+                return SendResult(None, 1.0, "timeout (ReadTimeout)")
+        elif url in self.statuses:
+            status = self.statuses[url]
+        else:
+            return SendResult(None, 0.5, "ConnectError")
+        return SendResult(status, 1.0, None if 200 <= status < 300 else "not 2xx")
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)

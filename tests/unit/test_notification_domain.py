@@ -1,0 +1,200 @@
+"""Notification's pure decisions: signature, retry schedule, access, cursors, feedback rules, status."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import SimpleNamespace
+
+import pytest
+
+from services.notification.consumers import notice_kind
+from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
+from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
+from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
+from services.notification.domain.payload import notice_document, webhook_body
+from services.notification.domain.signing import signature, verify
+from services.notification.domain.status import NoticeStatus, advanced
+from shared.auth import Principal, parse_scope
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeIssued,
+    RejectionReason,
+    parse_event,
+)
+
+NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
+POLICY = BackoffPolicy(base_s=1.0, cap_s=8.0, max_attempts=5)
+
+
+def lowest(low: float, _high: float) -> float:
+    return low
+
+
+def highest(_low: float, high: float) -> float:
+    return high
+
+
+def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    body = b'{"notice_id":"n1"}'
+    expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("s3cret", "1700000000", body) == f"sha256={expected}"
+
+
+@pytest.mark.parametrize(
+    ("secret", "timestamp", "body", "now_s", "valid"),
+    [
+        ("s3cret", "1700000000", b"{}", 1700000010, True),
+        ("other", "1700000000", b"{}", 1700000010, False),  # wrong secret
+        ("s3cret", "1700000000", b"{ }", 1700000010, False),  # body changed
+        ("s3cret", "1700000000", b"{}", 1700000400, False),  # too old: a replay
+        ("s3cret", "soon", b"{}", 1700000010, False),  # not a timestamp
+    ],
+)
+def test_verify(secret: str, timestamp: str, body: bytes, now_s: float, valid: bool) -> None:
+    sent = signature("s3cret", "1700000000", b"{}")
+    assert verify(secret, timestamp, body, sent, now_s=now_s) is valid
+
+
+@pytest.mark.parametrize(
+    ("attempt", "shortest", "longest"),
+    [(1, 0.5, 1.0), (2, 1.0, 2.0), (3, 2.0, 4.0), (4, 4.0, 8.0), (5, 4.0, 8.0), (9, 4.0, 8.0)],
+)
+def test_delay_doubles_up_to_the_cap_with_half_of_it_random(attempt: int, shortest: float, longest: float) -> None:
+    assert POLICY.delay_after(attempt, lowest) == shortest
+    assert POLICY.delay_after(attempt, highest) == longest
+
+
+def test_after_attempt_retries_until_the_last_attempt_then_fails() -> None:
+    retry = after_attempt(succeeded=False, attempt=2, policy=POLICY, now=NOW, uniform=lowest)
+    assert retry.outcome is Outcome.RETRY
+    assert retry.retry_at == NOW + timedelta(seconds=1.0)
+    last = after_attempt(succeeded=False, attempt=5, policy=POLICY, now=NOW, uniform=lowest)
+    assert last.outcome is Outcome.FAILED
+    assert after_attempt(succeeded=True, attempt=5, policy=POLICY, now=NOW, uniform=lowest).outcome is Outcome.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"), [(200, True), (204, True), (299, True), (301, False), (500, False), (None, False)]
+)
+def test_only_2xx_is_success(status: int | None, ok: bool) -> None:
+    assert is_success(status) is ok
+
+
+@pytest.mark.parametrize(
+    ("scope", "recipient", "visible"),
+    [
+        ("street:440111008", "440111008", True),
+        ("street:440111008", "440111005", False),
+        ("street:440111008", "440111", False),
+        ("district:440111", "440111008", True),
+        ("district:440111", "440111", True),
+        ("district:440111", "440106001", False),
+        ("admin", "310115", True),
+    ],
+)
+def test_who_sees_which_recipient(scope: str, recipient: str, visible: bool) -> None:
+    assert may_see(Principal("k", parse_scope(scope)), recipient) is visible
+
+
+def test_only_bureaus_list_failed_deliveries_within_their_prefix() -> None:
+    street, district, admin = (Principal("k", parse_scope(s)) for s in ("street:440111008", "district:440111", "admin"))
+    assert [may_list_failed_deliveries(p) for p in (street, district, admin)] == [False, True, True]
+    assert [recipient_prefix(p) for p in (street, district, admin)] == ["440111008", "440111", ""]
+
+
+def test_cursor_round_trips_and_rejects_garbage() -> None:
+    position = Position(NOW, "7f0c1b9e-0000-4000-8000-000000000001")
+    assert decode_cursor(encode_cursor(position)) == position
+    for garbage in ("", "not-a-cursor", "W10", encode_cursor(position)[:-4]):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(garbage)
+
+
+@pytest.mark.parametrize(
+    ("result", "corrections", "reason", "pointers"),
+    [
+        (FeedbackResult.CONFIRMED, {}, None, []),
+        (FeedbackResult.NOT_FOUND, {}, None, []),
+        (FeedbackResult.CORRECTED, {"residence_address": "x"}, None, []),
+        (FeedbackResult.CORRECTED, {"shoe_size": "42"}, None, [("corrections", "shoe_size")]),
+        (FeedbackResult.CORRECTED, {}, None, [("corrections",)]),
+        (FeedbackResult.REJECTED, {}, RejectionReason.PERSON_LEFT, []),
+        (FeedbackResult.REJECTED, {}, None, [("reason",)]),
+        (FeedbackResult.CONFIRMED, {"name": "x"}, RejectionReason.DUPLICATE, [("corrections",), ("reason",)]),
+    ],
+)
+def test_feedback_rules(
+    result: FeedbackResult, corrections: dict[str, object], reason: RejectionReason | None, pointers: list[tuple[str]]
+) -> None:
+    assert [loc for loc, _ in feedback_problems(result=result, corrections=corrections, reason=reason)] == pointers
+
+
+@pytest.mark.parametrize(
+    ("current", "to", "after"),
+    [
+        (NoticeStatus.ISSUED, NoticeStatus.DELIVERED, NoticeStatus.DELIVERED),
+        (NoticeStatus.ISSUED, NoticeStatus.FAILED, NoticeStatus.FAILED),
+        (NoticeStatus.FAILED, NoticeStatus.ISSUED, NoticeStatus.ISSUED),
+        (NoticeStatus.FAILED, NoticeStatus.DELIVERED, NoticeStatus.DELIVERED),
+        (NoticeStatus.FAILED, NoticeStatus.ACKNOWLEDGED, NoticeStatus.ACKNOWLEDGED),
+        (NoticeStatus.ACKNOWLEDGED, NoticeStatus.DELIVERED, NoticeStatus.ACKNOWLEDGED),
+        (NoticeStatus.DELIVERED, NoticeStatus.FAILED, NoticeStatus.DELIVERED),
+        (NoticeStatus.ANSWERED, NoticeStatus.ACKNOWLEDGED, NoticeStatus.ANSWERED),
+    ],
+)
+def test_status_only_moves_forward(current: NoticeStatus, to: NoticeStatus, after: NoticeStatus) -> None:
+    assert advanced(current, to) is after
+
+
+def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
+    person = {"name": "张三", "id_number": "x", "residence_address": "a", "certificate": {"number": "c"}, "phone": "1"}
+    document = notice_document(
+        notice_id="n",
+        record_id="r",
+        recipient_code="440111008",
+        route="cross-street",
+        kind="transfer",
+        reason="why",
+        person=person,
+        issued_at=NOW,
+        record_link="http://intake/v1/records/r",
+    )
+    assert document["person"] == {"name": "张三", "id_number": "x", "residence_address": "a"}
+    assert "certificate" not in webhook_body(document).decode()
+    assert json.loads(webhook_body(document)) == {**document}
+
+
+class _Kind(StrEnum):
+    RECHECK = "recheck"
+
+
+def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
+    v1_payload = {
+        "notice_id": "n",
+        "record_id": "r",
+        "recipient_code": "440111008",
+        "route": "cross-street",
+        "reason": "why",
+        "person": {"name": "张三", "id_number": "x", "residence_address": "a"},
+        "issued_at": NOW.isoformat(),
+    }
+    v1 = Envelope(
+        event_id=uuid.uuid4(),
+        type="NoticeIssued",
+        version=1,
+        occurred_at=NOW,
+        producer="routing",
+        correlation_id="r",
+        payload=v1_payload,
+    )
+    notice = parse_event(v1)  # upcast once NoticeIssued is at version 2
+    assert isinstance(notice, NoticeIssued)
+    assert notice_kind(notice) == "transfer"
+    assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]

@@ -1,0 +1,45 @@
+"""`popflow receiver` accepts what the service signs and refuses anything else."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from services.notification.cli import receiver_app
+from services.notification.domain.payload import NOTICE_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from services.notification.domain.signing import signature
+
+NOTICE = {
+    "notice_id": "n-1",
+    "kind": "transfer",
+    "recipient_code": "440111008",
+    "route": "cross-street",
+    "reason": "person lives in your street; please verify",
+    "person": {"name": "张三", "id_number": "430102199003070128", "residence_address": "新市路 1 号"},
+    "record_id": "r-1",
+    "record_link": "http://127.0.0.1:8001/v1/records/r-1",
+    "issued_at": "2027-02-24T02:30:00+00:00",
+}
+
+
+def signed(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    return {
+        NOTICE_ID_HEADER: "n-1",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: signature(secret, str(timestamp), body),
+    }
+
+
+async def test_receiver_accepts_a_signed_notice_and_refuses_forgeries_and_replays() -> None:
+    body = json.dumps(NOTICE).encode()
+    now = int(time.time())
+    transport = httpx.ASGITransport(app=receiver_app("the-secret"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        assert (await client.post("/hook", content=body, headers=signed("the-secret", body, now))).status_code == 204
+        assert (await client.post("/", content=body, headers=signed("the-secret", body, now))).status_code == 204
+        forged = await client.post("/hook", content=body, headers=signed("a-guess", body, now))
+        replayed = await client.post("/hook", content=body, headers=signed("the-secret", body, now - 3600))
+        tampered = await client.post("/hook", content=body + b" ", headers=signed("the-secret", body, now))
+    assert (forged.status_code, replayed.status_code, tampered.status_code) == (401, 401, 401)
