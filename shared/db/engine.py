@@ -8,6 +8,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 def build_engine(url: str) -> AsyncEngine:
     """An engine for `url`; for SQLite the folder is created and WAL mode switched on."""
@@ -18,7 +20,11 @@ def build_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
+    # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
+    connect_args = {"ssl": False} if parsed.host in LOOPBACK and "ssl" not in parsed.query else {}
+    # no pre-ping (a round trip per checkout); stale connections are recycled instead
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
