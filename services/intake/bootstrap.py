@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.key_cache import CachedKeyStore
-from services.intake.adapters.outbox import OutboxRelay
+from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
 from services.intake.consumers import register_consumers
@@ -37,7 +37,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     person_secret = settings.person_key_secret.get_secret_value().encode()
     repository = RecordRepository(runtime.sessions)
     audit = ReadAudit(runtime.sessions)
-    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
+    relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
     submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)

@@ -20,11 +20,12 @@ from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
 from shared.auth import Principal
 from shared.directory import DivisionDirectory
-from shared.events import CaseRecord, RecordSubmitted, new_envelope
+from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
 from shared.identity import person_key
 
 Clock = Callable[[], datetime]
 OUT_OF_SCOPE = "your API key may not report records for this street"
+REJECTION_NAMESPACE = uuid.UUID("2b7c1f64-3e0a-4d8e-9a51-6c4f0e8d7b23")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,10 @@ class Prepared:
 class Rejected:
     problems: list[FieldProblem]
     out_of_scope: bool = False
+    # for the RecordRejected count: nothing personal, only where it came from
+    reporting_street: str = ""
+    source_kind: str | None = None
+    fingerprint: str = ""
 
 
 @dataclass(slots=True)
@@ -82,7 +87,13 @@ class Submissions:
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now)
         if record is None:
-            return Rejected(problems)
+            source = raw.get("source_kind") if isinstance(raw, dict) else None
+            return Rejected(
+                problems,
+                reporting_street=street if isinstance(street, str) and len(street) == 9 and street.isdigit() else "",
+                source_kind=source if isinstance(source, str) and len(source) <= 30 else None,
+                fingerprint=fingerprint(raw),
+            )
         return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record)
 
     async def store(self, batch: Sequence[Prepared]) -> list[Outcome]:
@@ -105,6 +116,31 @@ class Submissions:
         stored = await self._repository.write_batch([p.new for p in batch], event_for)
         self._on_stored()  # e.g. wake the outbox relay
         return [_outcome(s) for s in stored]
+
+    async def note_rejections(self, rejections: Sequence[Rejected]) -> None:
+        """One RecordRejected per rejected submission, for the weekly report's count.
+
+        The event id follows from the body, so the same wrong record sent again
+        is recognisably the same rejection and is counted once.
+        """
+        now, events = self._clock(), []
+        for rejected in rejections:
+            if rejected.out_of_scope or not rejected.problems:
+                continue
+            event = RecordRejected(
+                reporting_street=rejected.reporting_street,
+                rejected_at=now,
+                error_count=len(rejected.problems),
+                source_kind=rejected.source_kind,
+            )
+            event_id = uuid.uuid5(REJECTION_NAMESPACE, rejected.fingerprint or str(uuid.uuid4()))
+            envelope = new_envelope(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
+            events.append(
+                (RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope.model_dump(mode="json"))
+            )
+        if events:
+            await self._repository.add_events(events)
+            self._on_stored()
 
     def _new_record(
         self, raw: Any, record: CaseRecord, now: datetime, principal: Principal, idempotency_key: str | None

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from services.notification.adapters.clock import Clock, SystemClock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
-from services.notification.adapters.outbox import OutboxRelay
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.api import deliveries_router, notices_router, webhooks_router
 from services.notification.consumers import register_consumers
@@ -23,6 +23,7 @@ from services.notification.domain.backoff import BackoffPolicy
 from services.notification.settings import NotificationSettings
 from services.notification.status_events import StatusEvents
 from shared.auth.dependencies import bearer_principal
+from shared.db.outbox import OutboxRelay
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
 
@@ -44,7 +45,7 @@ def create_app(
     box = SecretBox(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else key_secret)
     inbox, webhooks = Inbox(runtime.sessions, events), WebhookStore(runtime.sessions, box)
     deliveries = DeliveryStore(runtime.sessions, events)
-    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics)
+    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
         store=deliveries,
         webhooks=webhooks,

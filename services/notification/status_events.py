@@ -4,6 +4,12 @@ Ids are derived from (notice, event type): a notice is delivered,
 acknowledged and answered at most once, so one id each, and a re-published
 row is recognisably the same event. Kafka keys are person keys, like every
 other event of the person, so a consumer sees one person's events in order.
+
+Why an outbox (shared.db.outbox) rather than publish-then-commit: an answer
+is accepted only if no answer was recorded before (409 otherwise), and that
+check lives in the database. Publishing first would let a crash, or a lost
+race between two clerks, put an answer on Kafka that the database never
+recorded. With the outbox the status change and its event commit together.
 """
 
 from __future__ import annotations

@@ -46,14 +46,15 @@ async def published(intake: System) -> list[dict[str, Any]]:
 
 
 async def drained_and_published(intake: System) -> list[dict[str, Any]]:
-    """Once the outbox is drained: every event on the topic, checked to be one per outbox row."""
+    """Once the outbox is drained: every RecordSubmitted on its topic, checked to be one per outbox row."""
     url = make_url(intake.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql")
     connection = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
 
         async def drained() -> int:
             unsent, total = await connection.fetchrow(
-                "SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FROM outbox"
+                # rejections go through the outbox too, to records.rejected
+                "SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FROM outbox WHERE topic = 'records.submitted'"
             )
             return int(total) if unsent == 0 else 0
 

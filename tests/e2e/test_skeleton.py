@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.support import records
+from services.reporting.domain.weeks import report_week_of
+from tests.support import kafka, records
 from tests.support.records import LUJIAZUI, TONGDE, WUSHAN, XINSHI
 from tests.support.system import System
 from tests.support.waiting import eventually
@@ -113,3 +116,39 @@ async def _inbox(client: httpx.AsyncClient, system: System, recipient: str, key:
     )
     assert response.status_code == 200
     return response.json()["notices"]  # type: ignore[no-any-return]
+
+
+async def test_rejected_records_are_counted_once_in_the_weekly_report(system: System) -> None:
+    body = records.record(reporting_street=XINSHI, sequence=51)
+    body["residence"]["street"] = "440111999"  # not in the directory
+    body["person"]["name"] = ""
+    week = report_week_of(datetime.now(UTC), ZoneInfo("Asia/Shanghai"))
+    street_key = await system.create_key(f"street:{XINSHI}")
+    async with await admin_client(system) as client:
+        for _ in range(2):  # the same wrong record sent twice is one rejection
+            response = await client.post(system.url("intake") + "/v1/records", json=body)
+            assert response.status_code == 422
+
+        async def rejected() -> int:
+            response = await client.get(
+                system.url("reporting") + "/v1/reports/weekly",
+                params={"street": XINSHI, "week": week},
+                headers={"authorization": f"Bearer {street_key}"},
+            )
+            assert response.status_code == 200, response.text
+            return int(response.json()["figures"]["rejected_at_intake"])
+
+        assert await eventually(rejected) == 1
+    topic = _topic(system, "records.rejected")
+    published = await kafka.read_all(system.env["KAFKA_BOOTSTRAP_SERVERS"], topic)
+    events = [e for e in published if e["payload"]["reporting_street"] == XINSHI]
+    assert len(events) == 2
+    assert len({e["event_id"] for e in events}) == 1  # both sends: one recognisable rejection
+    event = events[0]
+    assert event["payload"]["reporting_street"] == XINSHI
+    assert event["payload"]["error_count"] == 2
+    assert body["person"]["id_number"] not in str(event)
+
+
+def _topic(system: System, name: str) -> str:
+    return system.env["POPFLOW_TOPIC_PREFIX"] + name

@@ -73,6 +73,13 @@ class RecordRepository:
                     raise
         raise AssertionError("unreachable")
 
+    async def add_events(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Outbox rows (topic, key, envelope) that belong to no stored record."""
+        now = datetime.now(UTC)
+        rows = [{"topic": t, "key": k, "envelope": e, "created_at": now} for t, k, e in events]
+        async with self._sessions.begin() as session:
+            await session.execute(insert(OutboxRow), rows)
+
     async def get(self, record_id: str) -> RecordRow | None:
         async with self._sessions() as session:
             return await session.get(RecordRow, record_id)

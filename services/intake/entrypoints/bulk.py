@@ -143,6 +143,7 @@ class _Import:
             upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
             ready = [item for _, item in chunk if isinstance(item, Prepared)]
             outcomes = iter(await self._submissions.store(ready)) if ready else iter(())
+            await self._submissions.note_rejections([item for _, item in chunk if isinstance(item, Rejected)])
             for number, item in chunk:
                 outcome = next(outcomes) if isinstance(item, Prepared) else None
                 result = self._result(number, item, outcome)

@@ -63,6 +63,7 @@ def records_router(
             return raw
         prepared = submissions.prepare(raw, principal, idempotency_key=key)
         if isinstance(prepared, Rejected):
+            await submissions.note_rejections([prepared])
             return _rejection(prepared, principal)
         (outcome,) = await submissions.store([prepared])
         if outcome.status == "conflict":
