@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from services.cli import keys
+from services.cli.demo import demo
 from services.cli.local import up
 from services.intake.cli import import_file
 from services.notification.cli import receiver
@@ -14,6 +15,7 @@ from services.routing.cli import app as routing_app
 app = typer.Typer(help="PopFlow: floating-population census records, routed between offices.")
 app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.")(up)
 app.command("import")(import_file)
+app.command(help="Post believable demo records (Faker zh_CN) to a running PopFlow.")(demo)
 app.add_typer(keys.app, name="keys")
 app.add_typer(routing_app, name="routing")
 app.add_typer(reporting_app, name="reporting")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -152,3 +155,12 @@ async def test_rejected_records_are_counted_once_in_the_weekly_report(system: Sy
 
 def _topic(system: System, name: str) -> str:
     return system.env["POPFLOW_TOPIC_PREFIX"] + name
+
+
+async def test_popflow_demo_fills_a_running_system(system: System) -> None:
+    key = await system.create_key("admin", label="demo")
+    command = [sys.executable, "-c", "from services.cli import main; main()", "demo", "--count", "30"]
+    command += ["--key", key, "--intake", system.url("intake")]
+    result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "sent 30 demo records: 30 accepted" in result.stdout

@@ -1,0 +1,38 @@
+"""`popflow demo`: post believable demo records to a running PopFlow (e.g. `make run`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from services.cli.demo_records import demo_records
+from shared.directory import load_directory
+
+console = Console()
+
+
+def demo(
+    key: Annotated[str, typer.Option(envvar="POPFLOW_API_KEY", help="An admin or district key (make run prints one)")],
+    count: Annotated[int, typer.Option(min=1, max=100_000, help="How many records")] = 200,
+    district: Annotated[str, typer.Option(help="The district the streets report from")] = "440111",
+    seed: Annotated[int, typer.Option(help="Same seed, same records")] = 7,
+    intake: Annotated[str, typer.Option(help="Intake's base URL")] = "http://127.0.0.1:8001",
+) -> None:
+    """Generate records with Faker's zh_CN provider and send them through the bulk endpoint."""
+    records = demo_records(count, load_directory(), district=district, seed=seed)
+    response = httpx.post(
+        f"{intake}/v1/records/bulk",
+        json=records,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=600,
+    )
+    if response.status_code >= 400:
+        console.print(f"[red]intake answered {response.status_code}[/]: {response.text[:500]}")
+        raise typer.Exit(1)
+    statuses = Counter(result["status"] for result in response.json()["results"])
+    console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    console.print("Watch them: routing http://127.0.0.1:8002/docs, reports http://127.0.0.1:8004/dashboard")

@@ -1,0 +1,32 @@
+"""Demo records are valid case records, reproducible from their seed, and cover every route."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.cli.demo_records import demo_records
+from services.intake.domain.validation import validate_record
+from services.routing.domain.routes import decide_route
+from shared.directory import load_directory
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def test_every_demo_record_passes_intake_validation() -> None:
+    directory = load_directory()
+    for body in demo_records(300, directory, now=NOW):
+        record, problems = validate_record(body, directory, now=NOW)
+        assert problems == [], problems
+        assert record is not None
+
+
+def test_same_seed_same_records_and_all_routes() -> None:
+    directory = load_directory()
+    first, again = demo_records(100, directory, now=NOW), demo_records(100, directory, now=NOW)
+    assert first == again
+    assert demo_records(100, directory, seed=8, now=NOW) != first
+    routes = {
+        decide_route(reporting_street=r["reporting_street"], residence_street=r["residence"]["street"]).value
+        for r in first
+    }
+    assert routes == {"same-district", "cross-street", "inter-district"}
