@@ -29,6 +29,7 @@ from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import Claim, DeliveryStore
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
+from services.notification.documents import document_of
 from services.notification.domain import payload
 from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
 from services.notification.domain.signing import signature
@@ -144,17 +145,7 @@ class DeliveryWorker:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")
             return
-        document = payload.notice_document(
-            notice_id=notice.notice_id,
-            record_id=notice.record_id,
-            recipient_code=notice.recipient_code,
-            route=notice.route,
-            kind=notice.kind,
-            reason=notice.reason,
-            person=notice.person,
-            issued_at=notice.issued_at,
-            record_link=self._record_link_base + notice.record_id,
-        )
+        document = document_of(notice, self._record_link_base)
         body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {

@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Path
 
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.documents import document_of
 from services.notification.domain.access import may_see
-from services.notification.domain.payload import notice_document
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 
@@ -40,17 +40,7 @@ async def visible_notice(inbox: Inbox, principal: Principal, notice_id: str) -> 
 
 def notice_view(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
     """The notice document plus where it stands."""
-    document = notice_document(
-        notice_id=notice.notice_id,
-        record_id=notice.record_id,
-        recipient_code=notice.recipient_code,
-        route=notice.route,
-        kind=notice.kind,
-        reason=notice.reason,
-        person=notice.person,
-        issued_at=utc(notice.issued_at),
-        record_link=record_link_base + notice.record_id,
-    )
+    document = document_of(notice, record_link_base)
     stamps = {"delivered_at": notice.delivered_at, "acknowledged_at": notice.acknowledged_at}
     return {
         **document,

@@ -1,0 +1,23 @@
+"""The one place a stored notice becomes the document a recipient sees (inbox and webhook alike)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.domain.payload import notice_document
+
+
+def document_of(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
+    """Only what the recipient needs; times in UTC whatever the store returned."""
+    return notice_document(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        recipient_code=notice.recipient_code,
+        route=notice.route,
+        kind=notice.kind,
+        reason=notice.reason,
+        person=notice.person,
+        issued_at=utc(notice.issued_at),
+        record_link=record_link_base + notice.record_id,
+    )
