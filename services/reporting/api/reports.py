@@ -1,5 +1,6 @@
 """HTTP edge of the weekly report: JSON, its item lists, quality, exports and sign-off."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -45,15 +46,25 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
     router = APIRouter(prefix="/v1/reports", tags=["reports"])
     Caller = Annotated[Principal, Depends(authenticate)]
 
-    async def report_or_problem(principal: Principal, street: str | None, district: str | None, week: str) -> Any:
+    async def scoped(
+        principal: Principal,
+        street: str | None,
+        district: str | None,
+        week: str,
+        fetch: Callable[[str, str], Awaitable[Any]],
+    ) -> Any:
+        """One street or district the key covers, one well-formed week, then `fetch(code, week)`."""
         code = one_code(street, district)
         if isinstance(code, JSONResponse):
             return code
         require_access_to(principal, code)
         try:
-            return await service.weekly(code, week)
+            return await fetch(code, week)
         except ValueError as error:
             return bad_week(error)
+
+    async def report_or_problem(principal: Principal, street: str | None, district: str | None, week: str) -> Any:
+        return await scoped(principal, street, district, week, service.weekly)
 
     @router.get("/weekly")
     async def weekly(principal: Caller, week: Week, street: Street = None, district: District = None) -> Any:
@@ -83,27 +94,17 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
         street: Street = None,
         district: District = None,
     ) -> Any:
-        code = one_code(street, district)
-        if isinstance(code, JSONResponse):
-            return code
-        require_access_to(principal, code)
-        try:
-            return await service.items(code, week, figure)
-        except UnknownFigure as error:
-            return validation_problem([FieldError.at(("figure",), str(error))])
-        except ValueError as error:
-            return bad_week(error)
+        async def items(code: str, week: str) -> Any:
+            try:
+                return await service.items(code, week, figure)
+            except UnknownFigure as error:  # a ValueError too, but about the figure, not the week
+                return validation_problem([FieldError.at(("figure",), str(error))])
+
+        return await scoped(principal, street, district, week, items)
 
     @router.get("/quality")
     async def quality(principal: Caller, week: Week, street: Street = None, district: District = None) -> Any:
-        code = one_code(street, district)
-        if isinstance(code, JSONResponse):
-            return code
-        require_access_to(principal, code)
-        try:
-            return await service.quality(code, week)
-        except ValueError as error:
-            return bad_week(error)
+        return await scoped(principal, street, district, week, service.quality)
 
     @router.post("/weekly/submit")
     async def submit_week(principal: Caller, body: WeekRef) -> Any:
