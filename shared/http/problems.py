@@ -28,6 +28,37 @@ class FieldError(dict[str, str]):
         return cls(pointer="/" + "/".join(str(p) for p in location), detail=detail)
 
 
+class ProblemError(Exception):
+    """Raised anywhere a request cannot be answered; rendered once as a problem document.
+
+    `detail` and `extra` are shown to the caller: never put personal data in them.
+    """
+
+    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def response(self) -> JSONResponse:
+        return problem(self.status, self.title, self.detail, **self.extra)
+
+
+class ValidationProblem(ProblemError):
+    """422 listing every bad field as a JSON pointer."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        noun = "field is" if len(errors) == 1 else "fields are"
+        super().__init__(
+            422,
+            "The record is not valid",
+            f"{len(errors)} {noun} wrong; correct them and submit again.",
+            type="https://popflow.example/problems/validation",
+            errors=errors,
+        )
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -37,14 +68,7 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 
 
 def validation_problem(errors: list[FieldError]) -> JSONResponse:
-    noun = "field is" if len(errors) == 1 else "fields are"
-    return problem(
-        422,
-        "The record is not valid",
-        f"{len(errors)} {noun} wrong; correct them and submit again.",
-        type="https://popflow.example/problems/validation",
-        errors=errors,
-    )
+    return ValidationProblem(errors).response()
 
 
 def pydantic_errors(raw: list[Any], *, strip: int = 1) -> list[FieldError]:
@@ -71,6 +95,11 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return validation_problem(pydantic_errors(list(exc.errors())))
 
 
+async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return exc.response()
+
+
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
@@ -90,6 +119,7 @@ def _title(status: int) -> str:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of `app` as application/problem+json."""
+    app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
