@@ -16,7 +16,7 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python python3.11
+	$(UV) sync --frozen --extra demo --python python3.11
 	@touch $@
 
 install: $(VENV)/.synced ## virtualenv with the locked packages

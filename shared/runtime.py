@@ -10,22 +10,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
+from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
 from shared.http.health import health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
+from shared.retry import until_up
 from shared.settings import ServiceSettings
 from shared.topics import TopicNames
 
@@ -42,6 +43,7 @@ class Runtime:
     topics: TopicNames
     publisher: KafkaEventPublisher
     keys: KeyStore
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
 
 def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
@@ -61,8 +63,14 @@ def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
 
 
 @asynccontextmanager
-async def running(runtime: Runtime, migrations: Path, *, owns_key_store: bool = False) -> AsyncIterator[None]:
-    """Migrate, create topics, start the broker; stop and dispose on the way out.
+async def running(
+    runtime: Runtime,
+    migrations: Path,
+    *,
+    owns_key_store: bool = False,
+    background: Sequence[BackgroundTask] = (),
+) -> AsyncIterator[None]:
+    """Migrate, create topics, start the broker and the background tasks; stop all on the way out.
 
     The service that owns the key store (intake) migrates it too.
     """
@@ -76,15 +84,15 @@ async def running(runtime: Runtime, migrations: Path, *, owns_key_store: bool = 
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
     )
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.2, max=3), reraise=True
-    ):
+    async for attempt in until_up():
         with attempt:
             await runtime.broker.start()
-    log.info("service started", port=settings.port)
+    runtime.background.start(background)
+    log.info("service started", port=settings.port, background=[b.name for b in background])
     try:
         yield
     finally:
+        await runtime.background.stop()
         await runtime.broker.stop()
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
@@ -102,7 +110,16 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
     async def db_ready() -> bool:
         return await database_ready(runtime.engine)
 
-    app.include_router(health_router({"kafka": broker_ready, "database": db_ready}))
+    async def keys_ready() -> bool:
+        return await database_ready(runtime.keys.engine)
+
+    checks = {
+        "kafka": broker_ready,
+        "database": db_ready,
+        "key_store": keys_ready,
+        "background": runtime.background.alive,
+    }
+    app.include_router(health_router(checks))
     for router in routers:
         app.include_router(router)
     return app

@@ -9,7 +9,6 @@ import httpx
 import typer
 from rich.console import Console
 
-from services.cli.demo_records import demo_records
 from shared.directory import load_directory
 
 console = Console()
@@ -23,6 +22,11 @@ def demo(
     intake: Annotated[str, typer.Option(help="Intake's base URL")] = "http://127.0.0.1:8001",
 ) -> None:
     """Generate records with Faker's zh_CN provider and send them through the bulk endpoint."""
+    try:
+        from services.cli.demo_records import demo_records  # Faker is the optional `demo` extra
+    except ModuleNotFoundError:
+        console.print("[red]popflow demo needs the demo extra:[/] pip install 'popflow[demo]' (make install has it)")
+        raise typer.Exit(2) from None
     records = demo_records(count, load_directory(), district=district, seed=seed)
     response = httpx.post(
         f"{intake}/v1/records/bulk",

@@ -6,9 +6,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from shared.retry import until_up
+
+# Replicas of one service start together: the first to take this lock migrates,
+# the others wait and then find the schema at head.
+MIGRATION_LOCK = 0x706F70666C6F77  # "popflow"
 
 
 async def run_migrations(engine: AsyncEngine, script_location: Path, *, version_table: str = "alembic_version") -> None:
@@ -16,11 +22,11 @@ async def run_migrations(engine: AsyncEngine, script_location: Path, *, version_
 
     `version_table` keeps two migration histories apart when they share a database.
     """
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.2, max=3), reraise=True
-    ):
+    async for attempt in until_up():
         with attempt:
             async with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 await connection.run_sync(_upgrade, script_location, version_table)
 
 

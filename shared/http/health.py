@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
+def health_router(checks: Mapping[str, Check]) -> APIRouter:
     """Routes for liveness and readiness; `checks` are named async probes."""
     router = APIRouter(tags=["health"])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from shared.retry import until_up
 
 log = structlog.get_logger(__name__)
 
@@ -13,12 +14,7 @@ log = structlog.get_logger(__name__)
 async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int, replication: int) -> None:
     """Create the topics that are missing; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(60),
-        wait=wait_exponential(multiplier=0.2, max=3),
-        retry=retry_if_exception_type(Exception),
-        reraise=True,
-    ):
+    async for attempt in until_up():
         with attempt:
             await admin.start()
     try:

@@ -1,0 +1,60 @@
+"""Background tasks a service runs beside its HTTP server (outbox relay, push worker, fold, schedules).
+
+The runtime starts them after the broker and stops them before it; a task that
+ends or dies while the service runs makes /readyz answer 503 and says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class BackgroundTask:
+    name: str
+    run: Callable[[], Awaitable[None]]
+
+
+@dataclass
+class BackgroundTasks:
+    """The running tasks of one service."""
+
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def start(self, specs: Sequence[BackgroundTask]) -> None:
+        for spec in specs:
+            task = asyncio.create_task(_logged(spec), name=spec.name)
+            self.tasks[spec.name] = task
+
+    def dead(self) -> list[str]:
+        """Names of tasks that ended while they should still run."""
+        return sorted(name for name, task in self.tasks.items() if task.done())
+
+    async def alive(self) -> bool:
+        return not self.dead()
+
+    async def stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+
+
+async def _logged(spec: BackgroundTask) -> None:
+    try:
+        await spec.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("background task died", task=spec.name, error=type(exc).__name__)
+        raise
+    log.error("background task ended", task=spec.name)

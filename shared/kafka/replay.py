@@ -1,0 +1,49 @@
+"""Reading topics from their first offset to the end they had when reading began (rebuilds)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def partitions_of(servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """The topics' partitions, from the broker (a consumer only knows the topics it subscribed to)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        descriptions = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(d["topic"], p["partition"]) for d in descriptions for p in d["partitions"])
+
+
+async def records_to_end(servers: str, topics: Sequence[str], *, batch: int = 500) -> AsyncIterator[ConsumerRecord]:
+    """Every record of `topics` up to the end seen at the start, in order within each partition."""
+    partitions = await partitions_of(servers, topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        end = await consumer.end_offsets(partitions)
+        # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
+        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, offset)
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=batch)).items():
+                for record in records:
+                    if record.offset < end[tp]:
+                        yield record
+    finally:
+        await consumer.stop()
+
+
+async def messages_to_end(servers: str, topic: str) -> AsyncIterator[bytes]:
+    """Every message value of `topic` up to the end seen at the start."""
+    async for record in records_to_end(servers, [topic]):
+        yield record.value
