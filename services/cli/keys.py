@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.auth import parse_scope
+from shared.auth import Role, check_role, default_role, parse_role, parse_scope
 from shared.auth.store import MIGRATIONS, ApiKey, KeyStore
 from shared.db import build_engine, run_migrations
 from shared.settings import CommonSettings
 
-app = typer.Typer(help="API keys: street:CODE, district:CODE or admin; shown once, stored hashed.")
+app = typer.Typer(help="API keys: a scope (street:CODE, district:CODE, admin) and a role; shown once, stored hashed.")
 console = Console()
 DEFAULT_STORE = str(CommonSettings.model_fields["keys_database_url"].default)
 StoreUrl = Annotated[str, typer.Option(envvar="POPFLOW_KEYS_DATABASE_URL", help="The key store's database URL")]
@@ -30,10 +30,10 @@ async def open_store(url: str) -> KeyStore:
     return KeyStore(engine)
 
 
-async def create_key(url: str, scope: str, label: str) -> tuple[str, str]:
+async def create_key(url: str, scope: str, label: str, role: Role | None = None) -> tuple[str, str]:
     store = await open_store(url)
     try:
-        return await store.create(parse_scope(scope), label=label)
+        return await store.create(parse_scope(scope), role=role, label=label)
     finally:
         await store.engine.dispose()
 
@@ -41,17 +41,22 @@ async def create_key(url: str, scope: str, label: str) -> tuple[str, str]:
 @app.command()
 def create(
     scope: Annotated[str, typer.Option(help="street:440111005, district:440111 or admin")],
+    role: Annotated[
+        str, typer.Option(help="submitter, office, bureau or admin (default: office, bureau or admin by scope)")
+    ] = "",
     label: Annotated[str, typer.Option(help="Who the key is for")] = "",
     store_url: StoreUrl = DEFAULT_STORE,
 ) -> None:
     """Create a key and print it once."""
     try:
-        parse_scope(scope)
+        parsed = parse_scope(scope)
+        chosen = parse_role(role) if role else default_role(parsed)
+        check_role(parsed, chosen)
     except ValueError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from None
-    key_id, key = asyncio.run(create_key(store_url, scope, label))
-    console.print(f"key id {key_id}, scope {scope}")
+    key_id, key = asyncio.run(create_key(store_url, scope, label, chosen))
+    console.print(f"key id {key_id}, scope {scope}, role {chosen.value}")
     console.print("The key is shown this once and stored only as a hash; keep it now:")
     print(key)  # plain stdout, so `popflow keys create ... | tail -1` captures it
 
@@ -84,8 +89,10 @@ def list_keys(store_url: StoreUrl = DEFAULT_STORE) -> None:
         finally:
             await store.engine.dispose()
 
-    table = Table("key id", "scope", "label", "created", "revoked")
+    table = Table("key id", "scope", "role", "label", "created", "revoked")
     for row in asyncio.run(run()):
         revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
-        table.add_row(row.key_id, row.scope, row.label, row.created_at.isoformat(timespec="seconds"), revoked)
+        role = row.role or default_role(parse_scope(row.scope)).value
+        created = row.created_at.isoformat(timespec="seconds")
+        table.add_row(row.key_id, row.scope, role, row.label, created, revoked)
     console.print(table)

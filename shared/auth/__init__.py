@@ -1,5 +1,25 @@
-"""API keys for the whole system: one key store, scopes, and the FastAPI dependency."""
+"""API keys for the whole system: one key store, scopes and roles, and the FastAPI dependency."""
 
-from shared.auth.scopes import Principal, Scope, ScopeKind, parse_scope
+from shared.auth.scopes import (
+    Action,
+    Principal,
+    Role,
+    Scope,
+    ScopeKind,
+    check_role,
+    default_role,
+    parse_role,
+    parse_scope,
+)
 
-__all__ = ["Principal", "Scope", "ScopeKind", "parse_scope"]
+__all__ = [
+    "Action",
+    "Principal",
+    "Role",
+    "Scope",
+    "ScopeKind",
+    "check_role",
+    "default_role",
+    "parse_role",
+    "parse_scope",
+]

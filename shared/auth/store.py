@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 
-from shared.auth.scopes import Principal, Scope, parse_scope
+from shared.auth.scopes import Principal, Role, Scope, check_role, default_role, parse_scope
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,6 +29,7 @@ class ApiKey(SQLModel, table=True):
     key_id: str = Field(primary_key=True, max_length=16)
     key_hash: str = Field(max_length=64)
     scope: str = Field(max_length=30)
+    role: str = Field(default="", max_length=16)  # "" on keys made before roles: the scope's default
     label: str = Field(default="", max_length=200)
     created_at: datetime
     revoked_at: datetime | None = None
@@ -43,11 +44,20 @@ class KeyStore:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def create(self, scope: Scope, *, label: str = "") -> tuple[str, str]:
+    async def create(self, scope: Scope, *, role: Role | None = None, label: str = "") -> tuple[str, str]:
         """(key id, the key itself). The key is not stored and cannot be shown again."""
+        role = role or default_role(scope)
+        check_role(scope, role)
         key_id = secrets.token_hex(6)
         key = f"pf_{key_id}_{secrets.token_urlsafe(32)}"
-        row = ApiKey(key_id=key_id, key_hash=_hash(key), scope=str(scope), label=label, created_at=datetime.now(UTC))
+        row = ApiKey(
+            key_id=key_id,
+            key_hash=_hash(key),
+            scope=str(scope),
+            role=role.value,
+            label=label,
+            created_at=datetime.now(UTC),
+        )
         async with self._sessions.begin() as session:
             session.add(row)
         return key_id, key
@@ -71,7 +81,7 @@ class KeyStore:
             row = await session.get(ApiKey, parts[1])
         if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, _hash(key)):
             return None
-        return Principal(key_id=row.key_id, scope=parse_scope(row.scope))
+        return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
 
     async def list_keys(self) -> list[ApiKey]:
         async with self._sessions() as session:
