@@ -12,16 +12,16 @@ from fastapi import FastAPI
 from services.notification.adapters.clock import Clock, SystemClock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
-from services.notification.api import deliveries_router, notices_router, webhooks_router
-from services.notification.consumers import register_consumers
-from services.notification.delivery import DeliveryWorker, WorkerLimits
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
+from services.notification.entrypoints.kafka import register_consumers
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.settings import NotificationSettings
-from services.notification.status_events import StatusEvents
 from shared.auth.dependencies import bearer_principal
 from shared.db.outbox import OutboxRelay
 from shared.logging import configure_logging

@@ -17,14 +17,14 @@ from sqlmodel import col
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.delivery import DeliveryWorker, WorkerLimits
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.signing import signature
-from services.notification.status_events import StatusEvents
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
 from tests.support.infra import create_database, drop_database, unique_name

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.notification.consumers import notice_kind
 from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
 from services.notification.domain.feedback import feedback_problems
@@ -20,6 +19,7 @@ from services.notification.domain.paging import InvalidCursor, Position, decode_
 from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import signature, verify
 from services.notification.domain.status import NoticeStatus, advanced
+from services.notification.entrypoints.kafka import notice_kind
 from shared.auth import Principal, parse_scope
 from shared.events import (
     Envelope,

@@ -17,10 +17,10 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
-from services.notification.status_events import StatusEvents
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
 
 

@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Path
 
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import InboxNotice, utc
-from services.notification.documents import document_of
 from services.notification.domain.access import may_see
+from services.notification.service_layer.documents import document_of
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 

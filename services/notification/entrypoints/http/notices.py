@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.notification.adapters.clock import Clock
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox, InboxFilter
 from services.notification.adapters.tables import utc
-from services.notification.api.common import (
+from services.notification.domain.access import may_see
+from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
+from services.notification.domain.status import NoticeStatus
+from services.notification.entrypoints.http.common import (
     NoticeId,
     RecipientCode,
     acting_code,
@@ -20,10 +24,6 @@ from services.notification.api.common import (
     notice_view,
     visible_notice,
 )
-from services.notification.domain.access import may_see
-from services.notification.domain.feedback import feedback_problems
-from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
-from services.notification.domain.status import NoticeStatus
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.events import FeedbackResult, RejectionReason

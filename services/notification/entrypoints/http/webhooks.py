@@ -10,8 +10,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from services.notification.adapters.clock import Clock
 from services.notification.adapters.webhooks import Subscription, WebhookStore
-from services.notification.api.common import RecipientCode, caller
 from services.notification.domain.access import may_see
+from services.notification.entrypoints.http.common import RecipientCode, caller
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 

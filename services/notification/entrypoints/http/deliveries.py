@@ -12,8 +12,8 @@ from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import utc
-from services.notification.api.common import NoticeId, caller, visible_notice
 from services.notification.domain.access import may_list_failed_deliveries, recipient_prefix
+from services.notification.entrypoints.http.common import NoticeId, caller, visible_notice
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 
