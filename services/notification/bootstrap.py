@@ -21,6 +21,9 @@ from services.notification.domain.backoff import BackoffPolicy
 from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.notices import Notices
+from services.notification.service_layer.push_follow_up import PushFollowUp
+from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
 from shared.db.outbox import OutboxRelay
@@ -83,9 +86,12 @@ def create_app(
                     await sender.close()
 
     authenticate = bearer_principal(runtime.keys)
+    follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
     routers = [
-        notices_router(inbox=inbox, authenticate=authenticate, clock=clock, record_link_base=settings.record_link_base),
-        deliveries_router(inbox=inbox, deliveries=deliveries, authenticate=authenticate, clock=clock, wake=worker.wake),
-        webhooks_router(webhooks=webhooks, authenticate=authenticate, clock=clock),
+        notices_router(
+            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
+        ),
+        deliveries_router(follow_up=follow_up, authenticate=authenticate),
+        webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

@@ -7,8 +7,6 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from types import SimpleNamespace
 
 import pytest
 
@@ -19,12 +17,12 @@ from services.notification.domain.paging import InvalidCursor, Position, decode_
 from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import signature, verify
 from services.notification.domain.status import NoticeStatus, advanced
-from services.notification.entrypoints.kafka import notice_kind
 from shared.auth import Principal, parse_scope
 from shared.events import (
     Envelope,
     FeedbackResult,
     NoticeIssued,
+    NoticeKind,
     RejectionReason,
     parse_event,
 )
@@ -171,10 +169,6 @@ def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
     assert json.loads(webhook_body(document)) == {**document}
 
 
-class _Kind(StrEnum):
-    RECHECK = "recheck"
-
-
 def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     v1_payload = {
         "notice_id": "n",
@@ -196,5 +190,4 @@ def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     )
     notice = parse_event(v1)  # upcast once NoticeIssued is at version 2
     assert isinstance(notice, NoticeIssued)
-    assert notice_kind(notice) == "transfer"
-    assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]
+    assert notice.kind is NoticeKind.TRANSFER

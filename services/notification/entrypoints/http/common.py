@@ -1,16 +1,13 @@
-"""What the notification routes share: the caller, visibility, how a notice is shown."""
+"""What the notification routes share: the caller, path parameters, how a notice is shown."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, Path
 
-from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import InboxNotice, utc
-from services.notification.domain.access import may_see
 from services.notification.service_layer.documents import document_of
-from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 
 RecipientCode = Annotated[str, Path(pattern=r"^(\d{6}|\d{9})$", description="Street (9) or district (6) code")]
@@ -22,30 +19,17 @@ def caller(authenticate: Authenticate) -> Any:
     return Depends(authenticate)
 
 
-def acting_code(principal: Principal) -> str:
-    """The office behind a key, as recorded in acknowledgements and answers."""
-    return principal.scope.code or "admin"
-
-
-def hidden() -> HTTPException:
-    return HTTPException(404, "No notice with this id in your scope.")
-
-
-async def visible_notice(inbox: Inbox, principal: Principal, notice_id: str) -> InboxNotice:
-    notice = await inbox.get(notice_id)
-    if notice is None or not may_see(principal, notice.recipient_code):
-        raise hidden()
-    return notice
+def iso(value: Any) -> str | None:
+    return utc(value).isoformat() if value else None
 
 
 def notice_view(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
     """The notice document plus where it stands."""
-    document = document_of(notice, record_link_base)
-    stamps = {"delivered_at": notice.delivered_at, "acknowledged_at": notice.acknowledged_at}
     return {
-        **document,
+        **document_of(notice, record_link_base),
         "status": notice.status,
-        **{name: utc(value).isoformat() if value else None for name, value in stamps.items()},
-        "answered_at": utc(notice.answered_at).isoformat() if notice.answered_at else None,
+        "delivered_at": iso(notice.delivered_at),
+        "acknowledged_at": iso(notice.acknowledged_at),
+        "answered_at": iso(notice.answered_at),
         "answer": notice.answer,
     }

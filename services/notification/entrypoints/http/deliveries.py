@@ -2,81 +2,65 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 
-from services.notification.adapters.clock import Clock
-from services.notification.adapters.deliveries import DeliveryStore
-from services.notification.adapters.inbox import Inbox
-from services.notification.adapters.tables import utc
-from services.notification.domain.access import may_list_failed_deliveries, recipient_prefix
-from services.notification.entrypoints.http.common import NoticeId, caller, visible_notice
+from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice
+from services.notification.entrypoints.http.common import NoticeId, caller, iso
+from services.notification.service_layer.push_follow_up import PushFollowUp
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 
 
-def deliveries_router(
-    *, inbox: Inbox, deliveries: DeliveryStore, authenticate: Authenticate, clock: Clock, wake: Callable[[], None]
-) -> APIRouter:
+def deliveries_router(*, follow_up: PushFollowUp, authenticate: Authenticate) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["deliveries"])
     Caller = Annotated[Principal, caller(authenticate)]
 
     @router.get("/notices/{notice_id}/deliveries")
     async def delivery_history(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
-        await visible_notice(inbox, principal, notice_id)
-        delivery, attempts = await deliveries.history(notice_id)
-        return {
-            "notice_id": notice_id,
-            "state": delivery.state if delivery else "none",
-            "next_attempt_at": _iso(delivery.next_attempt_at) if delivery and delivery.state == "pending" else None,
-            "attempts": [
-                {
-                    "number": a.number,
-                    "attempted_at": _iso(a.attempted_at),
-                    "status_code": a.status_code,
-                    "latency_ms": a.latency_ms,
-                    "error": a.error,
-                }
-                for a in attempts
-            ],
-        }
+        delivery, attempts = await follow_up.history(principal, notice_id)
+        return _history_view(notice_id, delivery, attempts)
 
     @router.post("/notices/{notice_id}/redeliver", status_code=202)
-    async def redeliver(notice_id: NoticeId, principal: Caller) -> JSONResponse:
-        notice = await visible_notice(inbox, principal, notice_id)
-        if not await deliveries.redeliver(notice, now=clock.now()):
-            raise HTTPException(
-                409, "The recipient has no webhook; register one with PUT /v1/recipients/{code}/webhook."
-            )
-        wake()
-        return JSONResponse({"notice_id": notice_id, "state": "pending"}, status_code=202)
+    async def redeliver(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
+        await follow_up.redeliver(principal, notice_id)
+        return {"notice_id": notice_id, "state": "pending"}
 
     @router.get("/deliveries/failed")
     async def failed_deliveries(principal: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-        if not may_list_failed_deliveries(principal):
-            raise HTTPException(403, "The failed-delivery list is for district and admin keys.")
-        rows = await deliveries.failed(prefix=recipient_prefix(principal), limit=limit)
-        return {
-            "deliveries": [
-                {
-                    "notice_id": d.notice_id,
-                    "recipient_code": d.recipient_code,
-                    "record_id": n.record_id,
-                    "kind": n.kind,
-                    "attempts": d.total_attempts,
-                    "last_error": d.last_error,
-                    "failed_at": _iso(d.updated_at),
-                    "issued_at": _iso(n.issued_at),
-                }
-                for d, n in rows
-            ]
-        }
+        return {"deliveries": [_failed_view(d, n) for d, n in await follow_up.failed(principal, limit=limit)]}
 
     return router
 
 
-def _iso(value: Any) -> str | None:
-    return utc(value).isoformat() if value else None
+def _history_view(notice_id: str, delivery: Delivery | None, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    pending = delivery is not None and delivery.state == "pending"
+    return {
+        "notice_id": notice_id,
+        "state": delivery.state if delivery else "none",
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery and pending else None,
+        "attempts": [
+            {
+                "number": a.number,
+                "attempted_at": iso(a.attempted_at),
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    }
+
+
+def _failed_view(delivery: Delivery, notice: InboxNotice) -> dict[str, Any]:
+    return {
+        "notice_id": delivery.notice_id,
+        "recipient_code": delivery.recipient_code,
+        "record_id": notice.record_id,
+        "kind": notice.kind,
+        "attempts": delivery.total_attempts,
+        "last_error": delivery.last_error,
+        "failed_at": iso(delivery.updated_at),
+        "issued_at": iso(notice.issued_at),
+    }

@@ -5,29 +5,15 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notification.adapters.clock import Clock
-from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox, InboxFilter
-from services.notification.adapters.tables import utc
-from services.notification.domain.access import may_see
-from services.notification.domain.feedback import feedback_problems
-from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.status import NoticeStatus
-from services.notification.entrypoints.http.common import (
-    NoticeId,
-    RecipientCode,
-    acting_code,
-    caller,
-    notice_view,
-    visible_notice,
-)
+from services.notification.entrypoints.http.common import NoticeId, RecipientCode, caller, notice_view
+from services.notification.service_layer.notices import InboxQuery, Notices
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.events import FeedbackResult, RejectionReason
-from shared.http.problems import FieldError, validation_problem
 
 
 class Feedback(BaseModel):
@@ -44,7 +30,7 @@ class Feedback(BaseModel):
     note: str = Field(default="", max_length=500, description="Free text for the reporting office")
 
 
-def notices_router(*, inbox: Inbox, authenticate: Authenticate, clock: Clock, record_link_base: str) -> APIRouter:
+def notices_router(*, notices: Notices, authenticate: Authenticate, record_link_base: str) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["notices"])
     Caller = Annotated[Principal, caller(authenticate)]
 
@@ -58,46 +44,31 @@ def notices_router(*, inbox: Inbox, authenticate: Authenticate, clock: Clock, re
         cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, object]:
-        if not may_see(principal, recipient_code):
-            raise HTTPException(404, "No inbox with this code in your scope.")
-        try:
-            after = decode_cursor(cursor) if cursor else None
-        except InvalidCursor as error:
-            raise HTTPException(400, str(error)) from error
-        where = InboxFilter(recipient_code, status.value if status else None, kind, utc(since) if since else None)
-        notices = await inbox.page(where, after=after, limit=limit + 1)
-        page, more = notices[:limit], len(notices) > limit
-        last = page[-1] if page else None
+        page = await notices.page(principal, recipient_code, InboxQuery(status, kind, since, cursor, limit))
         return {
             "recipient": recipient_code,
-            "notices": [notice_view(n, record_link_base) for n in page],
-            "next_cursor": encode_cursor(Position(utc(last.issued_at), last.notice_id)) if more and last else None,
+            "notices": [notice_view(n, record_link_base) for n in page.notices],
+            "next_cursor": page.next_cursor,
         }
 
     @router.get("/notices/{notice_id}")
     async def read_notice(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
-        return notice_view(await visible_notice(inbox, principal, notice_id), record_link_base)
+        return notice_view(await notices.read(principal, notice_id), record_link_base)
 
     @router.post("/notices/{notice_id}/ack")
     async def acknowledge(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
-        await visible_notice(inbox, principal, notice_id)
-        notice = await inbox.acknowledge(notice_id, by=acting_code(principal), now=clock.now())
-        assert notice is not None  # it was visible a moment ago, and notices are never deleted
-        return notice_view(notice, record_link_base)
+        return notice_view(await notices.acknowledge(principal, notice_id), record_link_base)
 
     @router.post("/notices/{notice_id}/feedback", status_code=202)
-    async def answer(notice_id: NoticeId, feedback: Feedback, principal: Caller) -> JSONResponse:
-        await visible_notice(inbox, principal, notice_id)
-        problems = feedback_problems(result=feedback.result, corrections=feedback.corrections, reason=feedback.reason)
-        if problems:
-            return validation_problem([FieldError.at(loc, message) for loc, message in problems])
-        given = Answer(feedback.result, feedback.corrections, feedback.reason, feedback.note, acting_code(principal))
-        try:
-            event = await inbox.answer(notice_id, given, now=clock.now())
-        except AlreadyAnswered as error:
-            raise HTTPException(409, "This notice has already been answered; an answer cannot be changed.") from error
-        assert event is not None
-        body = {"notice_id": notice_id, "result": event.result.value, "answered_at": event.answered_at.isoformat()}
-        return JSONResponse(body, status_code=202)
+    async def answer(notice_id: NoticeId, feedback: Feedback, principal: Caller) -> dict[str, Any]:
+        event = await notices.answer(
+            principal,
+            notice_id,
+            result=feedback.result,
+            corrections=feedback.corrections,
+            reason=feedback.reason,
+            note=feedback.note,
+        )
+        return {"notice_id": notice_id, "result": event.result.value, "answered_at": event.answered_at.isoformat()}
 
     return router
