@@ -12,16 +12,19 @@ from fastapi import FastAPI
 from services.notification.adapters.clock import Clock, SystemClock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
-from services.notification.api import deliveries_router, notices_router, webhooks_router
-from services.notification.consumers import register_consumers
-from services.notification.delivery import DeliveryWorker, WorkerLimits
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
+from services.notification.entrypoints.kafka import register_consumers
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.notices import Notices
+from services.notification.service_layer.push_follow_up import PushFollowUp
+from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
-from services.notification.status_events import StatusEvents
 from shared.auth.dependencies import bearer_principal
 from shared.db.outbox import OutboxRelay
 from shared.logging import configure_logging
@@ -83,9 +86,12 @@ def create_app(
                     await sender.close()
 
     authenticate = bearer_principal(runtime.keys)
+    follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
     routers = [
-        notices_router(inbox=inbox, authenticate=authenticate, clock=clock, record_link_base=settings.record_link_base),
-        deliveries_router(inbox=inbox, deliveries=deliveries, authenticate=authenticate, clock=clock, wake=worker.wake),
-        webhooks_router(webhooks=webhooks, authenticate=authenticate, clock=clock),
+        notices_router(
+            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
+        ),
+        deliveries_router(follow_up=follow_up, authenticate=authenticate),
+        webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

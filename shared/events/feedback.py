@@ -2,8 +2,8 @@
 
 Streets and bureaus answer in the notification service (or, until then, at
 routing's POST /v1/notices/{id}/feedback); either way the answer travels as
-`NoticeAnswered` on `notices.answered`, keyed by record id, and routing turns
-it into the next step of the case.
+`NoticeAnswered` on `notices.answered`, keyed by `notice_answered_key`, and
+routing turns it into the next step of the case.
 """
 
 from __future__ import annotations
@@ -67,3 +67,14 @@ class NoticeAnswered(Event):
         if self.result is FeedbackResult.REJECTED and self.reason is None:
             raise ValueError("a 'rejected' answer gives a reason code")
         return self
+
+
+def notice_answered_key(*, person_key: str | None, notice_id: str) -> str:
+    """The Kafka key of every NoticeAnswered, whichever service publishes it.
+
+    The person key of the notice's case, like every other event of the person,
+    so a consumer sees one person's events in order; the notice id only when
+    the publisher does not know the person (the answers of one notice then
+    still share a partition).
+    """
+    return person_key or notice_id

@@ -17,14 +17,14 @@ from sqlmodel import col
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.delivery import DeliveryWorker, WorkerLimits
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.signing import signature
-from services.notification.status_events import StatusEvents
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
 from tests.support.infra import create_database, drop_database, unique_name
@@ -74,8 +74,9 @@ async def desk() -> AsyncIterator[Desk]:
         await drop_database(name)
 
 
-def notice(n: int, recipient: str = "440111008") -> NoticeIssued:
+def notice(n: int, recipient: str = "440111008", kind: str = "transfer") -> NoticeIssued:
     return issued_notice(
+        kind=kind,
         notice_id=f"00000000-0000-4000-8000-{n:012d}",
         record_id=f"10000000-0000-4000-8000-{n:012d}",
         recipient_code=recipient,
@@ -99,8 +100,8 @@ async def outbox_types(desk: Desk) -> list[str]:
 async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs(desk: Desk) -> None:
     await subscribe(desk)
     desk.sender.statuses[HOOK] = 204
-    assert await desk.inbox.store(notice(1), kind="transfer", now=START) == (True, True)
-    assert await desk.inbox.store(notice(1), kind="transfer", now=START) == (False, False)  # Kafka re-delivery
+    assert await desk.inbox.store(notice(1), now=START) == (True, True)
+    assert await desk.inbox.store(notice(1), now=START) == (False, False)  # Kafka re-delivery
 
     assert await desk.worker.deliver_due() == 1
     assert await desk.worker.deliver_due() == 0
@@ -122,7 +123,7 @@ async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs
 async def test_failures_follow_the_backoff_then_fail_and_a_redelivery_succeeds(desk: Desk) -> None:
     await subscribe(desk)
     desk.sender.statuses[HOOK] = 503
-    await desk.inbox.store(notice(2), kind="transfer", now=START)
+    await desk.inbox.store(notice(2), now=START)
 
     await desk.worker.deliver_due()
     delivery, attempts = await desk.store.history(notice(2).notice_id)
@@ -160,8 +161,8 @@ async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Des
     await subscribe(desk, "440111005", OTHER_HOOK)
     desk.sender.statuses.update({HOOK: 200, OTHER_HOOK: 200})
     for n in range(10, 15):
-        await desk.inbox.store(notice(n), kind="transfer", now=START)
-    await desk.inbox.store(notice(20, "440111005"), kind="transfer", now=START)
+        await desk.inbox.store(notice(n), now=START)
+    await desk.inbox.store(notice(20, "440111005"), now=START)
 
     assert await desk.worker.deliver_due() == 3  # two for the busy street, one for the other
     assert sorted(s.url for s in desk.sender.sent) == [OTHER_HOOK, HOOK, HOOK]
@@ -172,7 +173,7 @@ async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Des
 
 async def test_a_removed_webhook_cancels_pending_pushes_and_redelivery_needs_one(desk: Desk) -> None:
     await subscribe(desk)
-    await desk.inbox.store(notice(30), kind="recheck", now=START)
+    await desk.inbox.store(notice(30, kind="recheck"), now=START)
     assert await desk.webhooks.delete("440111008") is True
     await desk.worker.deliver_due()
     delivery, attempts = await desk.store.history(notice(30).notice_id)
@@ -192,6 +193,4 @@ async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
     assert row is not None
     assert SECRET not in row.secret_ciphertext
     assert delivery_rows == []
-    target = await desk.webhooks.target("440111008")
-    assert target is not None
-    assert target.secret == SECRET
+    assert desk.webhooks.target_of(row).secret == SECRET

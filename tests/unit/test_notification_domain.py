@@ -7,12 +7,9 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from types import SimpleNamespace
 
 import pytest
 
-from services.notification.consumers import notice_kind
 from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
 from services.notification.domain.feedback import feedback_problems
@@ -25,6 +22,7 @@ from shared.events import (
     Envelope,
     FeedbackResult,
     NoticeIssued,
+    NoticeKind,
     RejectionReason,
     parse_event,
 )
@@ -171,10 +169,6 @@ def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
     assert json.loads(webhook_body(document)) == {**document}
 
 
-class _Kind(StrEnum):
-    RECHECK = "recheck"
-
-
 def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     v1_payload = {
         "notice_id": "n",
@@ -196,5 +190,4 @@ def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     )
     notice = parse_event(v1)  # upcast once NoticeIssued is at version 2
     assert isinstance(notice, NoticeIssued)
-    assert notice_kind(notice) == "transfer"
-    assert notice_kind(SimpleNamespace(kind=_Kind.RECHECK)) == "recheck"  # type: ignore[arg-type]
+    assert notice.kind is NoticeKind.TRANSFER

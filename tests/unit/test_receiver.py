@@ -7,9 +7,9 @@ import time
 
 import httpx
 
-from services.notification.cli import receiver_app
 from services.notification.domain.payload import NOTICE_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from services.notification.domain.signing import signature
+from services.notification.entrypoints.cli import receiver_app
 
 NOTICE = {
     "notice_id": "n-1",

@@ -18,11 +18,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice, WebhookSubscription
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
-from services.notification.status_events import StatusEvents
 
 
 @dataclass(frozen=True, slots=True)

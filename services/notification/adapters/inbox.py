@@ -17,10 +17,10 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
-from services.notification.status_events import StatusEvents
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
 
 
@@ -50,12 +50,12 @@ class Inbox:
         self._sessions = sessions
         self._events = events
 
-    async def store(self, notice: NoticeIssued, *, kind: str, now: datetime) -> tuple[bool, bool]:
+    async def store(self, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
         """(stored: the notice is new, scheduled: a push is due because the recipient has a webhook)."""
         async with self._sessions.begin() as session:
             if await session.get(InboxNotice, notice.notice_id) is not None:
                 return False, False
-            session.add(_row(notice, kind=kind, now=now))
+            session.add(_row(notice, now=now))
             scheduled = await session.get(WebhookSubscription, notice.recipient_code) is not None
             if scheduled:
                 session.add(
@@ -126,13 +126,13 @@ class Inbox:
             return event
 
 
-def _row(notice: NoticeIssued, *, kind: str, now: datetime) -> InboxNotice:
+def _row(notice: NoticeIssued, *, now: datetime) -> InboxNotice:
     return InboxNotice(
         notice_id=notice.notice_id,
         recipient_code=notice.recipient_code,
         record_id=notice.record_id,
         route=notice.route.value,
-        kind=kind,
+        kind=notice.kind.value,
         reason=notice.reason,
         person=notice.person.model_dump(mode="json"),
         issued_at=notice.issued_at,

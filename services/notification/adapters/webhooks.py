@@ -58,11 +58,6 @@ class WebhookStore:
             )
         return bool(getattr(result, "rowcount", 0))
 
-    async def target(self, recipient_code: str) -> Target | None:
-        async with self._sessions() as session:
-            row = await session.get(WebhookSubscription, recipient_code)
-        return self.target_of(row) if row else None
-
     def target_of(self, row: WebhookSubscription) -> Target:
         return Target(row.url, self._box.open(row.secret_ciphertext))
 

@@ -11,6 +11,11 @@ from __future__ import annotations
 from shared.auth.scopes import Principal, ScopeKind
 
 
+def acting_code(principal: Principal) -> str:
+    """The office behind a key, as recorded in acknowledgements and answers."""
+    return principal.scope.code or "admin"
+
+
 def may_see(principal: Principal, recipient_code: str) -> bool:
     """Reading a notice or inbox, acknowledging, answering, managing a webhook."""
     return principal.can_access(recipient_code)

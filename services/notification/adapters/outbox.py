@@ -3,7 +3,8 @@
 Ids are derived from (notice, event type): a notice is delivered,
 acknowledged and answered at most once, so one id each, and a re-published
 row is recognisably the same event. Kafka keys are person keys, like every
-other event of the person, so a consumer sees one person's events in order.
+other event of the person, so a consumer sees one person's events in order
+(NoticeAnswered through `notice_answered_key`, one rule for every publisher).
 
 Why an outbox (shared.db.outbox) rather than publish-then-commit: an answer
 is accepted only if no answer was recorded before (409 otherwise), and that
@@ -27,6 +28,7 @@ from shared.events import (
     RejectionReason,
     new_envelope,
 )
+from shared.events.feedback import notice_answered_key
 from shared.identity import person_key
 
 STATUS_NAMESPACE = uuid.UUID("0b7c3f5e-8a41-4f0e-9d2c-5a6e7b8c9d01")
@@ -46,7 +48,7 @@ class StatusEvents:
             attempts=attempts,
             delivered_at=at,
         )
-        return self._row(event, notice, at)
+        return self._row(event, notice, at, key=self._person_key(notice))
 
     def acknowledged(self, notice: InboxNotice, *, by: str, at: datetime) -> OutboxRow:
         event = NoticeAcknowledged(
@@ -58,7 +60,7 @@ class StatusEvents:
             acknowledged_by=by,
             acknowledged_at=at,
         )
-        return self._row(event, notice, at)
+        return self._row(event, notice, at, key=self._person_key(notice))
 
     def answered(
         self,
@@ -81,12 +83,15 @@ class StatusEvents:
             answered_by=by,
             answered_at=at,
         )
-        return self._row(event, notice, at), event
+        key = notice_answered_key(person_key=self._person_key(notice), notice_id=notice.notice_id)
+        return self._row(event, notice, at, key=key), event
 
-    def _row(self, event: Event, notice: InboxNotice, at: datetime) -> OutboxRow:
+    def _person_key(self, notice: InboxNotice) -> str:
+        return person_key(str(notice.person["id_number"]), self._key_secret)
+
+    def _row(self, event: Event, notice: InboxNotice, at: datetime, *, key: str) -> OutboxRow:
         event_id = uuid.uuid5(STATUS_NAMESPACE, f"{notice.notice_id}/{event.TYPE}")
         envelope = new_envelope(
             event, producer="notification", correlation_id=notice.record_id, event_id=event_id, occurred_at=at
         )
-        key = person_key(str(notice.person["id_number"]), self._key_secret)
         return OutboxRow(topic=event.TOPIC, key=key, envelope=envelope.model_dump(mode="json"), created_at=at)

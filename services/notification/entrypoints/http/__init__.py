@@ -4,8 +4,8 @@ Every route needs an API key (401 without); anything outside the key's scope
 is answered 404, as if it did not exist.
 """
 
-from services.notification.api.deliveries import deliveries_router
-from services.notification.api.notices import notices_router
-from services.notification.api.webhooks import webhooks_router
+from services.notification.entrypoints.http.deliveries import deliveries_router
+from services.notification.entrypoints.http.notices import notices_router
+from services.notification.entrypoints.http.webhooks import webhooks_router
 
 __all__ = ["deliveries_router", "notices_router", "webhooks_router"]

@@ -29,10 +29,10 @@ from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import Claim, DeliveryStore
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
-from services.notification.documents import document_of
 from services.notification.domain import payload
 from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
 from services.notification.domain.signing import signature
+from services.notification.service_layer.documents import document_of
 
 log = structlog.get_logger(__name__)
 

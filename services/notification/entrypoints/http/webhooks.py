@@ -4,14 +4,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
-from services.notification.adapters.clock import Clock
-from services.notification.adapters.webhooks import Subscription, WebhookStore
-from services.notification.api.common import RecipientCode, caller
-from services.notification.domain.access import may_see
+from services.notification.adapters.webhooks import Subscription
+from services.notification.entrypoints.http.common import RecipientCode, caller
+from services.notification.service_layer.subscriptions import Subscriptions
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 
@@ -23,35 +22,23 @@ class WebhookIn(BaseModel):
     secret: SecretStr = Field(min_length=16, max_length=200, description="Shared signing secret; never shown again")
 
 
-def webhooks_router(*, webhooks: WebhookStore, authenticate: Authenticate, clock: Clock) -> APIRouter:
+def webhooks_router(*, subscriptions: Subscriptions, authenticate: Authenticate) -> APIRouter:
     router = APIRouter(prefix="/v1/recipients", tags=["webhooks"])
     Caller = Annotated[Principal, caller(authenticate)]
 
-    def check(principal: Principal, code: str) -> None:
-        if not may_see(principal, code):
-            raise HTTPException(404, "No recipient with this code in your scope.")
-
     @router.put("/{recipient_code}/webhook")
     async def put_webhook(recipient_code: RecipientCode, body: WebhookIn, principal: Caller) -> JSONResponse:
-        check(principal, recipient_code)
-        sub, created = await webhooks.put(
-            recipient_code, url=str(body.url), secret=body.secret.get_secret_value(), now=clock.now()
-        )
+        secret = body.secret.get_secret_value()
+        sub, created = await subscriptions.put(principal, recipient_code, url=str(body.url), secret=secret)
         return JSONResponse(_view(sub), status_code=201 if created else 200)
 
     @router.get("/{recipient_code}/webhook")
     async def get_webhook(recipient_code: RecipientCode, principal: Caller) -> dict[str, Any]:
-        check(principal, recipient_code)
-        sub = await webhooks.get(recipient_code)
-        if sub is None:
-            raise HTTPException(404, "This recipient has no webhook.")
-        return _view(sub)
+        return _view(await subscriptions.get(principal, recipient_code))
 
     @router.delete("/{recipient_code}/webhook", status_code=204)
     async def delete_webhook(recipient_code: RecipientCode, principal: Caller) -> Response:
-        check(principal, recipient_code)
-        if not await webhooks.delete(recipient_code):
-            raise HTTPException(404, "This recipient has no webhook.")
+        await subscriptions.remove(principal, recipient_code)
         return Response(status_code=204)
 
     return router

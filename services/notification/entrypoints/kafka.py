@@ -23,11 +23,6 @@ from shared.topics import TopicNames
 log = structlog.get_logger(__name__)
 
 
-def notice_kind(event: NoticeIssued) -> str:
-    """NoticeIssued v2 carries a kind; v1 notices were all transfers."""
-    return str(getattr(event, "kind", "transfer"))
-
-
 def register_consumers(
     broker: KafkaBroker, topics: TopicNames, *, inbox: Inbox, clock: Clock, on_scheduled: Callable[[], None]
 ) -> None:
@@ -35,7 +30,7 @@ def register_consumers(
         assert isinstance(event, NoticeIssued)
         structlog.contextvars.bind_contextvars(notice_id=event.notice_id)
         try:
-            stored, scheduled = await inbox.store(event, kind=notice_kind(event), now=clock.now())
+            stored, scheduled = await inbox.store(event, now=clock.now())
             if scheduled:
                 on_scheduled()
             log.info("notice stored" if stored else "duplicate notice skipped", push_scheduled=scheduled)

@@ -1,0 +1,1 @@
+"""Notification's edges: HTTP routes, the Kafka subscriber, the `popflow receiver` command."""

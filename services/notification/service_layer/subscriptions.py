@@ -1,0 +1,35 @@
+"""Webhook subscriptions: where a recipient wants its notices pushed. The secret goes in, never out."""
+
+from __future__ import annotations
+
+from services.notification.adapters.clock import Clock
+from services.notification.adapters.webhooks import Subscription, WebhookStore
+from services.notification.service_layer.visibility import require_in_scope
+from shared.auth import Principal
+from shared.http.problems import ProblemError
+
+NO_WEBHOOK = "This recipient has no webhook."
+
+
+class Subscriptions:
+    def __init__(self, store: WebhookStore, clock: Clock) -> None:
+        self._store, self._clock = store, clock
+
+    async def put(
+        self, principal: Principal, recipient_code: str, *, url: str, secret: str
+    ) -> tuple[Subscription, bool]:
+        """(the subscription, True when it is new)."""
+        require_in_scope(principal, recipient_code, what="recipient")
+        return await self._store.put(recipient_code, url=url, secret=secret, now=self._clock.now())
+
+    async def get(self, principal: Principal, recipient_code: str) -> Subscription:
+        require_in_scope(principal, recipient_code, what="recipient")
+        subscription = await self._store.get(recipient_code)
+        if subscription is None:
+            raise ProblemError(404, "Not Found", NO_WEBHOOK)
+        return subscription
+
+    async def remove(self, principal: Principal, recipient_code: str) -> None:
+        require_in_scope(principal, recipient_code, what="recipient")
+        if not await self._store.delete(recipient_code):
+            raise ProblemError(404, "Not Found", NO_WEBHOOK)
