@@ -2,8 +2,8 @@
 
 Streets and bureaus answer in the notification service (or, until then, at
 routing's POST /v1/notices/{id}/feedback); either way the answer travels as
-`NoticeAnswered` on `notices.answered`, keyed by record id, and routing turns
-it into the next step of the case.
+`NoticeAnswered` on `notices.answered`, keyed by `notice_answered_key`, and
+routing turns it into the next step of the case.
 """
 
 from __future__ import annotations
@@ -67,3 +67,16 @@ class NoticeAnswered(Event):
         if self.result is FeedbackResult.REJECTED and self.reason is None:
             raise ValueError("a 'rejected' answer gives a reason code")
         return self
+
+
+def notice_answered_key(event: NoticeAnswered, *, person_key: str | None) -> str:
+    """The Kafka key of a `NoticeAnswered`, the same whichever service publishes it.
+
+    The rule: the person key of the notice's case (shared.identity.person_key of
+    the case's identity number), like every other event of the person
+    (RecordSubmitted, RecordRouted, NoticeIssued, the notice status events), so a
+    consumer sees one person's records, notices and answers in order on one
+    partition. Only a publisher that cannot know the person passes None: then the
+    notice id, which keeps the at most one answer of a notice on one partition.
+    """
+    return person_key if person_key is not None else event.notice_id
