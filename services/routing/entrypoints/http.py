@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.routing.domain.cases import CORRECTABLE, InvalidAnswer
+from services.routing.domain.cases import InvalidAnswer
 from services.routing.service_layer import feedback as feedback_use_case
 from services.routing.service_layer import views
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.feedback import AnsweredAlready, UnknownNotice
 from shared.events import FeedbackResult, RejectionReason
+from shared.events.feedback import CORRECTABLE_FIELDS
 from shared.http.problems import FieldError, ProblemError, ValidationProblem, pydantic_errors
 
 
@@ -30,7 +31,7 @@ class Feedback(BaseModel):
 
     result: FeedbackResult = Field(description="confirmed, corrected, not_found or rejected")
     corrections: dict[str, str] = Field(
-        default_factory=dict, description=f"For 'corrected': any of {', '.join(sorted(CORRECTABLE))}"
+        default_factory=dict, description=f"For 'corrected': any of {', '.join(sorted(CORRECTABLE_FIELDS))}"
     )
     reason: RejectionReason | None = Field(default=None, description="For 'rejected': the reason code")
     note: str | None = Field(default=None, max_length=500, description="Free text")
