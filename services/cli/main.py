@@ -10,7 +10,7 @@ from services.cli.local import up
 from services.intake.cli import import_file
 from services.notification.entrypoints.cli import receiver
 from services.reporting.cli import app as reporting_app
-from services.routing.cli import app as routing_app
+from services.routing.entrypoints.cli import app as routing_app
 
 app = typer.Typer(help="PopFlow: floating-population census records, routed between offices.")
 app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.")(up)

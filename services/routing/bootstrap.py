@@ -1,7 +1,7 @@
 """Routing's composition root: settings in, a ready FastAPI app out.
 
-`build_context` is shared with `popflow routing rebuild`, which wires the
-same use cases to a fresh store and an emitter that publishes nothing.
+`rebuild_into` wires the same use cases, for `popflow routing rebuild`, to a
+fresh store and an emitter that publishes nothing.
 """
 
 from __future__ import annotations
@@ -16,18 +16,21 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.clock import Clock, SystemClock
-from services.routing.adapters.emitter import Emitter, KafkaEmitter
+from services.routing.adapters.emitter import DiscardingEmitter, Emitter, KafkaEmitter
 from services.routing.adapters.recipients_file import RecipientsFile
-from services.routing.api import routing_router
-from services.routing.consumers import register_consumers
+from services.routing.entrypoints.http import routing_router
+from services.routing.entrypoints.kafka import register_consumers
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from services.routing.settings import RoutingSettings
+from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, running, service_app
+from shared.topics import TopicNames
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,6 +82,16 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    return service_app(
-        runtime, title="PopFlow routing", routers=[routing_router(context, runtime.publisher)], lifespan=lifespan
-    )
+    return service_app(runtime, title="PopFlow routing", routers=[routing_router(context)], lifespan=lifespan)
+
+
+async def rebuild_into(settings: RoutingSettings, *, into: str) -> dict[str, Replayed]:
+    """Replay the topics into the store at `into` (migrated first), publishing nothing."""
+    engine = build_engine(into)
+    try:
+        await run_migrations(engine, MIGRATIONS)
+        context = build_context(settings, session_factory(engine), DiscardingEmitter(), SystemClock())
+        topics = TopicNames(settings.topic_prefix)
+        return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics)
+    finally:
+        await engine.dispose()

@@ -11,7 +11,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings, sqlite_url
 
-DEFAULT_RECIPIENTS_FILE = Path(__file__).parent / "recipients.toml"
+DEFAULT_RECIPIENTS_FILE = Path(__file__).parent / "adapters" / "recipients.toml"
 
 
 def _comma_separated(value: Any) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.consumers import RECORDS_GROUP
+from services.routing.entrypoints.kafka import RECORDS_GROUP
 from shared.events import Envelope
 from shared.topics import NOTICES_ISSUED, RECORDS_ROUTED, RECORDS_SUBMITTED
 from tests.support import kafka

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.routing.consumers import ANSWERS_GROUP, RECORDS_GROUP
+from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
 from tests.support import kafka

@@ -41,7 +41,7 @@ def test_a_second_served_district_is_local() -> None:
 
 
 def test_the_shipped_file_parses() -> None:
-    text = (Path(__file__).parents[2] / "services/routing/recipients.toml").read_text()
+    text = (Path(__file__).parents[2] / "services/routing/adapters/recipients.toml").read_text()
     table = parse_exchanges(text)
     assert table.endpoint_for("440106").name == "guangzhou-city-exchange"
     assert table.endpoint_for("310115").name == "national-exchange"

@@ -19,6 +19,7 @@ from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.feedback import UnknownNotice, give_feedback
 from services.routing.service_layer.records import RecordHandler
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
@@ -87,3 +88,28 @@ def cross_street_notice_id(context: RoutingContext) -> str:
     (cross,) = [n for n in notices if isinstance(n, NoticeIssued) and n.recipient_code == XINSHI]
     assert isinstance(cross, NoticeIssued)
     return cross.notice_id
+
+
+async def test_feedback_is_published_on_the_partition_of_the_persons_other_events(context: RoutingContext) -> None:
+    envelope = kafka.submitted(record(residence_street=XINSHI, sequence=3))
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope))])
+    notice_id = cross_street_notice_id(context)
+    assert isinstance(context.emitter, RecordingEmitter)
+    (person_key,) = {o.key for o in context.emitter.events}
+
+    answered = await give_feedback(
+        context, notice_id, result=FeedbackResult.CONFIRMED, corrections={}, reason=None, note="seen at home"
+    )
+
+    published = context.emitter.events[-1]
+    assert (published.topic, published.key, published.envelope) == (NoticeAnswered.TOPIC, person_key, answered)
+    assert person_key != envelope.correlation_id  # not the record id, as routing keyed answers before
+
+
+async def test_feedback_on_an_unknown_notice_is_refused_before_anything_is_published(context: RoutingContext) -> None:
+    with pytest.raises(UnknownNotice):
+        await give_feedback(
+            context, "no-such-notice", result=FeedbackResult.CONFIRMED, corrections={}, reason=None, note=None
+        )
+    assert isinstance(context.emitter, RecordingEmitter)
+    assert context.emitter.events == []

@@ -6,8 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.routing.domain.schedule import follow_up, latest_issue_day_due, working_days_after
-from shared.events import NoticeKind
+from services.routing.domain.schedule import latest_issue_day_due, working_days_after
 
 FRIDAY = date(2027, 2, 26)
 SPRING_FESTIVAL_EVE = date(2027, 2, 5)  # a Friday
@@ -25,34 +24,23 @@ def test_holidays_do_not_count() -> None:
 
 
 @pytest.mark.parametrize(
-    ("today", "reminded", "escalated", "expected"),
+    ("today", "working_days", "due"),
     [
-        (date(2027, 3, 2), False, False, None),  # Tuesday: 2 working days
-        (date(2027, 3, 3), False, False, NoticeKind.REMINDER),  # Wednesday: 3
-        (date(2027, 3, 3), True, False, None),  # reminded once only
-        (date(2027, 3, 7), True, False, None),  # Sunday: 5
-        (date(2027, 3, 8), True, False, NoticeKind.ESCALATION),  # Monday: 6 = 2N
-        (date(2027, 3, 8), False, False, NoticeKind.ESCALATION),  # overdue twice: escalate at once
-        (date(2027, 3, 8), True, True, None),  # escalated once only
+        (date(2027, 3, 2), 3, False),  # Tuesday: 2 working days
+        (date(2027, 3, 3), 3, True),  # Wednesday: 3, the reminder is due
+        (date(2027, 3, 7), 6, False),  # Sunday: 5
+        (date(2027, 3, 8), 6, True),  # Monday: 6 = 2N, the escalation is due
     ],
 )
-def test_follow_up_of_a_notice_issued_on_friday(
-    today: date, reminded: bool, escalated: bool, expected: NoticeKind | None
+def test_a_notice_issued_on_friday_is_due_after_n_then_2n_working_days(
+    today: date, working_days: int, due: bool
 ) -> None:
-    kind = follow_up(
-        issued_on=FRIDAY, today=today, deadline_days=3, holidays=(), reminded=reminded, escalated=escalated
-    )
-    assert kind is expected
+    assert (latest_issue_day_due(today, working_days, ()) >= FRIDAY) is due
 
 
 def test_a_holiday_postpones_the_reminder() -> None:
-    def kind_on(day: date) -> NoticeKind | None:
-        return follow_up(
-            issued_on=FRIDAY, today=day, deadline_days=3, holidays=HOLIDAYS, reminded=False, escalated=False
-        )
-
-    assert kind_on(date(2027, 3, 3)) is None
-    assert kind_on(date(2027, 3, 4)) is NoticeKind.REMINDER
+    assert latest_issue_day_due(date(2027, 3, 3), 3, HOLIDAYS) < FRIDAY
+    assert latest_issue_day_due(date(2027, 3, 4), 3, HOLIDAYS) >= FRIDAY
 
 
 @pytest.mark.parametrize("days", [1, 3, 5])

@@ -1,6 +1,6 @@
 """The exchange endpoints file (TOML), re-read whenever it changes.
 
-Format (see services/routing/recipients.toml):
+Format (see services/routing/adapters/recipients.toml):
 
     [default]
     name = "national-exchange"

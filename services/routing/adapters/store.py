@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -195,6 +195,20 @@ async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: da
 async def review_queue(session: AsyncSession, *, limit: int) -> list[ReviewItem]:
     query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+async def load_decision(session: AsyncSession, record_id: str) -> RoutedRecord | None:
+    return await session.get(RoutedRecord, record_id)
+
+
+async def notices_of(session: AsyncSession, record_id: str) -> list[NoticeRow]:
+    """The record's notices, in the order they were issued."""
+    query = select(NoticeRow).where(col(NoticeRow.record_id) == record_id).order_by(col(NoticeRow.issued_at))
+    return list((await session.execute(query)).scalars())
+
+
+async def holds_decisions(session: AsyncSession) -> bool:
+    return bool(await session.scalar(select(func.count()).select_from(RoutedRecord)))
 
 
 def _insert(session: AsyncSession) -> Any:

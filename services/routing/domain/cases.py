@@ -21,17 +21,15 @@ class CaseStatus(StrEnum):
     INFLOW_THEN_OUTFLOW = "inflow_then_outflow"
 
 
-CORRECTABLE = CORRECTABLE_FIELDS
-
-
 class InvalidAnswer(ValueError):
     """An answer that can never be applied to its case (unknown fields, a bad code)."""
 
 
 def refuse_uncorrectable(corrections: dict[str, str]) -> None:
-    unknown = sorted(set(corrections) - CORRECTABLE)
+    unknown = sorted(set(corrections) - CORRECTABLE_FIELDS)
     if unknown:
-        raise InvalidAnswer(f"cannot correct {', '.join(unknown)}; correctable: {', '.join(sorted(CORRECTABLE))}")
+        correctable = ", ".join(sorted(CORRECTABLE_FIELDS))
+        raise InvalidAnswer(f"cannot correct {', '.join(unknown)}; correctable: {correctable}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, timedelta
 
-from shared.events import NoticeKind
-
 SATURDAY = 5
 
 
@@ -26,19 +24,6 @@ def working_days_after(start: date, end: date, holidays: Collection[date]) -> in
         count += is_working_day(day, holidays)
         day += timedelta(days=1)
     return count
-
-
-def follow_up(
-    *, issued_on: date, today: date, deadline_days: int, holidays: Collection[date], reminded: bool, escalated: bool
-) -> NoticeKind | None:
-    """REMINDER after `deadline_days` working days, ESCALATION after twice that,
-    each once; None while nothing is due."""
-    elapsed = working_days_after(issued_on, today, holidays)
-    if elapsed >= 2 * deadline_days and not escalated:
-        return NoticeKind.ESCALATION
-    if elapsed >= deadline_days and not reminded and not escalated:
-        return NoticeKind.REMINDER
-    return None
 
 
 def latest_issue_day_due(today: date, working_days: int, holidays: Collection[date]) -> date:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from services.routing.rebuild import StoreNotEmpty, rebuild
+from services.routing.bootstrap import rebuild_into
+from services.routing.service_layer.rebuild import StoreNotEmpty
 from services.routing.settings import RoutingSettings
 from shared.logging import configure_logging
 
@@ -29,7 +30,7 @@ def rebuild_command(
     settings = RoutingSettings()
     configure_logging(service="routing-rebuild", level=settings.log_level, fmt=settings.log_format)
     try:
-        replayed = asyncio.run(rebuild(settings, into=into))
+        replayed = asyncio.run(rebuild_into(settings, into=into))
     except StoreNotEmpty as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2) from error

@@ -1,0 +1,1 @@
+"""Routing's edges: HTTP routes, Kafka subscribers and `popflow routing` commands."""

@@ -1,0 +1,73 @@
+"""Rebuild routing's store from the topics: replay every record, then every answer.
+
+The same use cases as the running service, wired by the composition root
+(bootstrap.rebuild_into) to a fresh database and to an emitter that
+publishes nothing (the topics hold those events already).
+Records go first, then answers: an answer always follows the notice it
+answers, and answers of one person share a partition (keyed by person key,
+shared.events.feedback.notice_answered_key), so they replay in the order
+they were given. Messages the live service dead-lettered fail the same way
+here and are counted, not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from services.routing.adapters import store
+from services.routing.adapters.replay import messages_to_end
+from services.routing.service_layer.answers import AnswerHandler
+from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, parse_event
+from shared.kafka.failures import PERMANENT_ERRORS
+from shared.topics import TopicNames
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Envelope, Event], Awaitable[None]]
+
+
+class StoreNotEmpty(RuntimeError):
+    """The target store already holds decisions; a rebuild starts from nothing."""
+
+
+@dataclass
+class Replayed:
+    applied: int = 0
+    refused: int = 0
+
+
+async def rebuild(context: RoutingContext, *, servers: str, topics: TopicNames) -> dict[str, Replayed]:
+    """Replay records.submitted then notices.answered from the start into the context's (empty) store."""
+    async with context.sessions() as session:
+        if await store.holds_decisions(session):
+            raise StoreNotEmpty("the target store holds decisions already; give an empty database")
+    handlers: dict[str, Handler] = {
+        RecordSubmitted.TOPIC: RecordHandler(context).on_record_submitted,
+        NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
+    }
+    return {topic: await replay(servers, topics(topic), handler) for topic, handler in handlers.items()}
+
+
+async def replay(servers: str, topic: str, handler: Handler) -> Replayed:
+    """Every message of `topic` from offset 0 to the end as it was when the replay began."""
+    counts = Replayed()
+    async for value in messages_to_end(servers, topic):
+        await _apply(handler, value, counts)
+    log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)
+    return counts
+
+
+async def _apply(handler: Handler, raw: bytes, counts: Replayed) -> None:
+    try:
+        envelope = Envelope.model_validate_json(raw)
+        await handler(envelope, parse_event(envelope))
+    except PERMANENT_ERRORS as error:
+        counts.refused += 1
+        log.warning("message refused during replay", error=type(error).__name__)
+    else:
+        counts.applied += 1
