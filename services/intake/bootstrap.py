@@ -14,13 +14,13 @@ from services.intake.adapters.key_cache import CachedKeyStore
 from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
-from services.intake.consumers import register_consumers
-from services.intake.entrypoints.audit import audit_router
-from services.intake.entrypoints.bulk import BulkLimits, bulk_router
-from services.intake.entrypoints.records import records_router
-from services.intake.entrypoints.schema import install_record_schema
+from services.intake.entrypoints.http.audit import audit_router
+from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
+from services.intake.entrypoints.http.records import records_router
+from services.intake.entrypoints.http.schema import install_record_schema
+from services.intake.entrypoints.kafka import register_consumers
+from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
-from services.intake.submissions import Submissions
 from shared.auth.dependencies import bearer_principal
 from shared.directory import load_directory
 from shared.logging import configure_logging

@@ -24,9 +24,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.intake.adapters.bulk_formats import MEDIA_TYPES, BulkFile, FileProblem, Row, open_bulk
-from services.intake.entrypoints.bodies import idempotency_key
-from services.intake.entrypoints.schema import RECORD_REF
-from services.intake.submissions import Outcome, Prepared, Rejected, Submissions
+from services.intake.entrypoints.http.bodies import idempotency_key
+from services.intake.entrypoints.http.schema import RECORD_REF
+from services.intake.service_layer.submissions import Outcome, Prepared, Rejected, Submissions
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.http.problems import FieldError, problem

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
-from services.intake.entrypoints.bodies import idempotency_key, json_body, purpose
-from services.intake.entrypoints.schema import RECORD_REF
-from services.intake.reads import present, version_summary
-from services.intake.submissions import Rejected, Submissions
+from services.intake.entrypoints.http.bodies import idempotency_key, json_body, purpose
+from services.intake.entrypoints.http.schema import RECORD_REF
+from services.intake.service_layer.reads import present, version_summary
+from services.intake.service_layer.submissions import Rejected, Submissions
 from shared.auth import Principal, ScopeKind
 from shared.auth.dependencies import Authenticate
 from shared.events import CaseRecord
