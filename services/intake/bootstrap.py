@@ -19,6 +19,7 @@ from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
 from services.intake.entrypoints.http.records import records_router
 from services.intake.entrypoints.http.schema import install_record_schema
 from services.intake.entrypoints.kafka import register_consumers
+from services.intake.service_layer.reads import RecordReads
 from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
@@ -57,10 +58,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            repository=repository,
-            audit=audit,
-            sealer=sealer,
-            person_secret=person_secret,
+            reads=RecordReads(repository, audit, sealer, person_secret),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(

@@ -7,18 +7,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.adapters.audit import ReadAudit
-from services.intake.adapters.repository import RecordRepository
-from services.intake.adapters.sealing import Sealer
 from services.intake.entrypoints.http.bodies import idempotency_key, json_body, purpose
 from services.intake.entrypoints.http.schema import RECORD_REF
-from services.intake.service_layer.reads import present, version_summary
+from services.intake.service_layer.reads import RecordReads, Unseen
 from services.intake.service_layer.submissions import Rejected, Submissions
-from shared.auth import Principal, ScopeKind
+from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.events import CaseRecord
-from shared.http.problems import FieldError, problem, validation_problem
-from shared.identity import person_key
+from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
 log = structlog.get_logger(__name__)
 
@@ -41,14 +37,7 @@ class SearchRequest(BaseModel):
 
 
 def records_router(
-    *,
-    authenticate: Authenticate,
-    submissions: Submissions,
-    repository: RecordRepository,
-    audit: ReadAudit,
-    sealer: Sealer,
-    person_secret: bytes,
-    max_body_bytes: int,
+    *, authenticate: Authenticate, submissions: Submissions, reads: RecordReads, max_body_bytes: int
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["records"])
     Caller = Annotated[Principal, Depends(authenticate)]
@@ -56,18 +45,16 @@ def records_router(
     @router.post("/records", status_code=202, openapi_extra=RECORD_BODY)
     async def submit_record(request: Request, principal: Caller) -> JSONResponse:
         key = idempotency_key(request)
-        if isinstance(key, JSONResponse):
-            return key
         raw = await json_body(request, max_body_bytes)
-        if isinstance(raw, JSONResponse):
-            return raw
         prepared = submissions.prepare(raw, principal, idempotency_key=key)
         if isinstance(prepared, Rejected):
             await submissions.note_rejections([prepared])
-            return _rejection(prepared, principal)
+            raise _rejection(prepared, principal)
         (outcome,) = await submissions.store([prepared])
         if outcome.status == "conflict":
-            return problem(422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record.")
+            raise ProblemError(
+                422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record."
+            )
         replayed = outcome.status == "duplicate"
         structlog.contextvars.bind_contextvars(correlation_id=outcome.record_id)
         log.info("record duplicate" if replayed else "record accepted", case_version=outcome.case_version)
@@ -75,24 +62,15 @@ def records_router(
         return JSONResponse(outcome.answer(), status_code=202, headers=headers)
 
     @router.get("/records/{record_id}", openapi_extra=PURPOSE)
-    async def read_record(record_id: str, request: Request, principal: Caller) -> JSONResponse:
-        row = await repository.get(record_id)
-        if row is None:
-            return problem(404, "Not Found", "No record with this id.")
-        if not principal.can_access(row.reporting_street):
-            return problem(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this record.")
-        versions = await repository.versions(row)
-        await audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose(request))
-        body = present(row, sealer) | {"versions": [version_summary(v) for v in versions]}
-        return JSONResponse(body)
+    async def read_record(record_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+        shown = await reads.one(principal, record_id, purpose=purpose(request))
+        if isinstance(shown, Unseen):
+            raise _unseen(shown, principal)
+        return shown
 
     @router.post("/records/search", openapi_extra=PURPOSE)
-    async def search_records(query: SearchRequest, request: Request, principal: Caller) -> JSONResponse:
-        rows = await repository.of_person(person_key(query.id_number, person_secret))
-        rows = [row for row in rows if principal.can_access(row.reporting_street)]
-        ids = [row.record_id for row in rows]
-        await audit.record(principal, action="search", record_ids=ids, purpose=purpose(request))
-        return JSONResponse({"records": [present(row, sealer) for row in rows]})
+    async def search_records(query: SearchRequest, request: Request, principal: Caller) -> dict[str, Any]:
+        return {"records": await reads.of_person(principal, query.id_number, purpose=purpose(request))}
 
     @router.get("/records", openapi_extra=PURPOSE)
     async def list_records(
@@ -100,12 +78,9 @@ def records_router(
         principal: Caller,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> JSONResponse:
-        prefix = "" if principal.scope.kind is ScopeKind.ADMIN else principal.scope.code
-        rows = await repository.listing(street_prefix=prefix, limit=limit, offset=offset)
-        ids = [row.record_id for row in rows]
-        await audit.record(principal, action="list", record_ids=ids, purpose=purpose(request))
-        return JSONResponse({"records": [present(row, sealer) for row in rows], "limit": limit, "offset": offset})
+    ) -> dict[str, Any]:
+        records = await reads.listing(principal, limit=limit, offset=offset, purpose=purpose(request))
+        return {"records": records, "limit": limit, "offset": offset}
 
     @router.get("/schema/record", tags=["schema"])
     async def record_schema(_: Caller) -> dict[str, Any]:
@@ -115,8 +90,16 @@ def records_router(
     return router
 
 
-def _rejection(rejected: Rejected, principal: Principal) -> JSONResponse:
+def _rejection(rejected: Rejected, principal: Principal) -> ProblemError:
     if rejected.out_of_scope:
-        return problem(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this reporting street.")
+        return ProblemError(
+            403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this reporting street."
+        )
     log.info("record rejected", problems=len(rejected.problems))
-    return validation_problem([FieldError.at(location, message) for location, message in rejected.problems])
+    return ValidationProblem([FieldError.at(location, message) for location, message in rejected.problems])
+
+
+def _unseen(unseen: Unseen, principal: Principal) -> ProblemError:
+    if unseen is Unseen.MISSING:
+        return ProblemError(404, "Not Found", "No record with this id.")
+    return ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this record.")
