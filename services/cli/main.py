@@ -7,7 +7,7 @@ import typer
 from services.cli import keys
 from services.cli.demo import demo
 from services.cli.local import up
-from services.intake.cli import import_file
+from services.intake.entrypoints.cli import import_file
 from services.notification.entrypoints.cli import receiver
 from services.reporting.cli import app as reporting_app
 from services.routing.entrypoints.cli import app as routing_app

@@ -14,13 +14,14 @@ from services.intake.adapters.key_cache import CachedKeyStore
 from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
-from services.intake.consumers import register_consumers
-from services.intake.entrypoints.audit import audit_router
-from services.intake.entrypoints.bulk import BulkLimits, bulk_router
-from services.intake.entrypoints.records import records_router
-from services.intake.entrypoints.schema import install_record_schema
+from services.intake.entrypoints.http.audit import audit_router
+from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
+from services.intake.entrypoints.http.records import records_router
+from services.intake.entrypoints.http.schema import install_record_schema
+from services.intake.entrypoints.kafka import register_consumers
+from services.intake.service_layer.reads import RecordReads
+from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
-from services.intake.submissions import Submissions
 from shared.auth.dependencies import bearer_principal
 from shared.directory import load_directory
 from shared.logging import configure_logging
@@ -57,10 +58,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            repository=repository,
-            audit=audit,
-            sealer=sealer,
-            person_secret=person_secret,
+            reads=RecordReads(repository, audit, sealer, person_secret),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(

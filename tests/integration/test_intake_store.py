@@ -13,7 +13,7 @@ from sqlalchemy import text
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
 from services.intake.bootstrap import MIGRATIONS
-from services.intake.submissions import Prepared, Submissions
+from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory

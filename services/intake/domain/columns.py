@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from shared.events import EventKind
+from shared.events.record_parts import CertificateResult, KeyAreaKind, MaritalStatus, Sex, SourceKind
+
 CHINA = timezone(timedelta(hours=8))
 IGNORED = frozenset({"errors", "错误", "row", "行号"})  # added by `popflow import` to its file of rejected rows
 
@@ -63,16 +66,43 @@ BY_HEADER: dict[str, Column] = {
     name: column for column in COLUMNS for name in (column.dotted, column.flat, *column.chinese)
 }
 
+# the Chinese words department lists use for the contract's enum values
 VALUE_WORDS: dict[tuple[str, ...], dict[str, str]] = {
-    ("event",): {"新流入": "new_inflow", "核实": "verification", "变更": "change", "流出": "outflow"},
-    ("person", "sex"): {"男": "male", "女": "female"},
-    ("marital_status",): {"未婚": "unmarried", "已婚": "married", "离婚": "divorced", "丧偶": "widowed"},
-    ("certificate", "result"): {"有效": "valid", "过期": "expired", "无证": "missing", "缺失": "missing"}
-    | {"无效": "invalid"},
-    ("source_kind",): {"清查": "canvass", "学校": "school", "幼儿园": "kindergarten", "派出所": "police_station"}
-    | {"企业": "enterprise", "导入": "import"},
-    ("key_area",): {"市场": "market", "沿街商铺": "roadside_shop", "企业": "enterprise", "出租屋": "rental_housing"}
-    | {"其他": "other"},
+    ("event",): {
+        "新流入": EventKind.NEW_INFLOW,
+        "核实": EventKind.VERIFICATION,
+        "变更": EventKind.CHANGE,
+        "流出": EventKind.OUTFLOW,
+    },
+    ("person", "sex"): {"男": Sex.MALE, "女": Sex.FEMALE},
+    ("marital_status",): {
+        "未婚": MaritalStatus.UNMARRIED,
+        "已婚": MaritalStatus.MARRIED,
+        "离婚": MaritalStatus.DIVORCED,
+        "丧偶": MaritalStatus.WIDOWED,
+    },
+    ("certificate", "result"): {
+        "有效": CertificateResult.VALID,
+        "过期": CertificateResult.EXPIRED,
+        "无证": CertificateResult.MISSING,
+        "缺失": CertificateResult.MISSING,
+        "无效": CertificateResult.INVALID,
+    },
+    ("source_kind",): {
+        "清查": SourceKind.CANVASS,
+        "学校": SourceKind.SCHOOL,
+        "幼儿园": SourceKind.KINDERGARTEN,
+        "派出所": SourceKind.POLICE_STATION,
+        "企业": SourceKind.ENTERPRISE,
+        "导入": SourceKind.IMPORT,
+    },
+    ("key_area",): {
+        "市场": KeyAreaKind.MARKET,
+        "沿街商铺": KeyAreaKind.ROADSIDE_SHOP,
+        "企业": KeyAreaKind.ENTERPRISE,
+        "出租屋": KeyAreaKind.RENTAL_HOUSING,
+        "其他": KeyAreaKind.OTHER,
+    },
 }
 DATE_PATHS = frozenset(
     {

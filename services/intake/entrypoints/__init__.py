@@ -1,1 +1,1 @@
-"""Intake's HTTP edge, one module per resource; each route parses, calls, answers."""
+"""Intake's edges: HTTP routes, the Kafka subscriber and the `popflow import` command."""

@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -46,11 +46,10 @@ class Rejected:
 
 @dataclass(slots=True)
 class Outcome:
-    status: Literal["accepted", "duplicate", "conflict", "rejected"]
-    record_id: str | None = None
-    case_id: str | None = None
-    case_version: int | None = None
-    problems: list[FieldProblem] = field(default_factory=list)
+    status: Literal["accepted", "duplicate", "conflict"]
+    record_id: str
+    case_id: str | None
+    case_version: int
 
     def answer(self) -> dict[str, Any]:
         """What the integrator is told: the same for the first request and its repeats."""

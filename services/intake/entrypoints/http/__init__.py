@@ -1,0 +1,1 @@
+"""Intake's HTTP edge, one module per resource; each route parses, calls, answers."""

@@ -1,0 +1,29 @@
+"""GET /v1/audit: who read which records, for the bureau and admins."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from services.intake.adapters.audit import ReadAudit
+from services.intake.service_layer.audit import audit_entries
+from shared.auth import Principal
+from shared.auth.dependencies import Authenticate
+from shared.http.problems import ProblemError
+
+
+def audit_router(*, authenticate: Authenticate, audit: ReadAudit) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["audit"])
+    Caller = Annotated[Principal, Depends(authenticate)]
+
+    @router.get("/audit")
+    async def list_reads(
+        principal: Caller,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> dict[str, Any]:
+        if not principal.is_bureau:
+            raise ProblemError(403, "Forbidden", "Only district and admin keys may read the audit.")
+        entries = await audit_entries(audit, principal, limit=limit, offset=offset)
+        return {"entries": entries, "limit": limit, "offset": offset}
+
+    return router

@@ -1,0 +1,105 @@
+"""Submit one record; read records back (by id, by identity number, as a list), each read audited."""
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.entrypoints.http.bodies import idempotency_key, json_body, purpose
+from services.intake.entrypoints.http.schema import RECORD_REF
+from services.intake.service_layer.reads import RecordReads, Unseen
+from services.intake.service_layer.submissions import Rejected, Submissions
+from shared.auth import Principal
+from shared.auth.dependencies import Authenticate
+from shared.events import CaseRecord
+from shared.http.problems import FieldError, ProblemError, ValidationProblem
+
+log = structlog.get_logger(__name__)
+
+RECORD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RECORD_REF}},
+    },
+    "parameters": [
+        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200}}
+    ],
+}
+PURPOSE = {"parameters": [{"name": "X-Purpose", "in": "header", "required": False, "schema": {"type": "string"}}]}
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: str = Field(pattern=r"^\d{17}[\dXx]$", description="Identity number to look up (kept out of URLs)")
+
+
+def records_router(
+    *, authenticate: Authenticate, submissions: Submissions, reads: RecordReads, max_body_bytes: int
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["records"])
+    Caller = Annotated[Principal, Depends(authenticate)]
+
+    @router.post("/records", status_code=202, openapi_extra=RECORD_BODY)
+    async def submit_record(request: Request, principal: Caller) -> JSONResponse:
+        key = idempotency_key(request)
+        raw = await json_body(request, max_body_bytes)
+        prepared = submissions.prepare(raw, principal, idempotency_key=key)
+        if isinstance(prepared, Rejected):
+            await submissions.note_rejections([prepared])
+            raise _rejection(prepared, principal)
+        (outcome,) = await submissions.store([prepared])
+        if outcome.status == "conflict":
+            raise ProblemError(
+                422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record."
+            )
+        replayed = outcome.status == "duplicate"
+        structlog.contextvars.bind_contextvars(correlation_id=outcome.record_id)
+        log.info("record duplicate" if replayed else "record accepted", case_version=outcome.case_version)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(outcome.answer(), status_code=202, headers=headers)
+
+    @router.get("/records/{record_id}", openapi_extra=PURPOSE)
+    async def read_record(record_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+        shown = await reads.one(principal, record_id, purpose=purpose(request))
+        if isinstance(shown, Unseen):
+            raise _unseen(shown, principal)
+        return shown
+
+    @router.post("/records/search", openapi_extra=PURPOSE)
+    async def search_records(query: SearchRequest, request: Request, principal: Caller) -> dict[str, Any]:
+        return {"records": await reads.of_person(principal, query.id_number, purpose=purpose(request))}
+
+    @router.get("/records", openapi_extra=PURPOSE)
+    async def list_records(
+        request: Request,
+        principal: Caller,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> dict[str, Any]:
+        records = await reads.listing(principal, limit=limit, offset=offset, purpose=purpose(request))
+        return {"records": records, "limit": limit, "offset": offset}
+
+    @router.get("/schema/record", tags=["schema"])
+    async def record_schema(_: Caller) -> dict[str, Any]:
+        """The JSON Schema of a case record (the same models every service uses)."""
+        return CaseRecord.model_json_schema()
+
+    return router
+
+
+def _rejection(rejected: Rejected, principal: Principal) -> ProblemError:
+    if rejected.out_of_scope:
+        return ProblemError(
+            403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this reporting street."
+        )
+    log.info("record rejected", problems=len(rejected.problems))
+    return ValidationProblem([FieldError.at(location, message) for location, message in rejected.problems])
+
+
+def _unseen(unseen: Unseen, principal: Principal) -> ProblemError:
+    if unseen is Unseen.MISSING:
+        return ProblemError(404, "Not Found", "No record with this id.")
+    return ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this record.")

@@ -1,0 +1,24 @@
+"""Who read which records: the audit as the bureau (district and admin keys) sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.intake.adapters.audit import ReadAudit
+from shared.auth import Principal
+
+
+async def audit_entries(audit: ReadAudit, principal: Principal, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Newest first: everything for admin; a district sees reads by its own and its streets' keys."""
+    rows = await audit.visible_to(principal, limit=limit, offset=offset)
+    return [
+        {
+            "key_id": row.key_id,
+            "scope": row.scope,
+            "action": row.action,
+            "purpose": row.purpose,
+            "record_ids": row.record_ids,
+            "read_at": row.read_at.isoformat(),
+        }
+        for row in rows
+    ]

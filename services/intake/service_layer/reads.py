@@ -1,0 +1,91 @@
+"""Reading records back: only what the reader's scope covers, every read audited, the person opened.
+
+The read audit is written before the answer leaves, so no record is shown
+without a line saying who read it and why.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from services.intake.adapters.audit import ReadAudit
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.sealing import Sealer
+from services.intake.adapters.tables import RecordRow
+from shared.auth import Principal, ScopeKind
+from shared.identity import person_key
+
+
+class Unseen(enum.Enum):
+    """Why one record is not shown."""
+
+    MISSING = "missing"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+class RecordReads:
+    def __init__(self, repository: RecordRepository, audit: ReadAudit, sealer: Sealer, person_secret: bytes) -> None:
+        self._repository = repository
+        self._audit = audit
+        self._sealer = sealer
+        self._person_secret = person_secret
+
+    async def one(self, principal: Principal, record_id: str, *, purpose: str) -> dict[str, Any] | Unseen:
+        """The record with its case's versions, or why it is not shown."""
+        row = await self._repository.get(record_id)
+        if row is None:
+            return Unseen.MISSING
+        if not principal.can_access(row.reporting_street):
+            return Unseen.OUT_OF_SCOPE
+        versions = await self._repository.versions(row)
+        await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
+        return present(row, self._sealer) | {"versions": [version_summary(v) for v in versions]}
+
+    async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
+        """Every record of the person inside the reader's scope, oldest first."""
+        rows = await self._repository.of_person(person_key(id_number, self._person_secret))
+        rows = [row for row in rows if principal.can_access(row.reporting_street)]
+        return await self._shown(principal, "search", rows, purpose)
+
+    async def listing(self, principal: Principal, *, limit: int, offset: int, purpose: str) -> list[dict[str, Any]]:
+        """A page of the records inside the reader's scope, newest first."""
+        prefix = "" if principal.scope.kind is ScopeKind.ADMIN else principal.scope.code
+        rows = await self._repository.listing(street_prefix=prefix, limit=limit, offset=offset)
+        return await self._shown(principal, "list", rows, purpose)
+
+    async def _shown(
+        self, principal: Principal, action: str, rows: list[RecordRow], purpose: str
+    ) -> list[dict[str, Any]]:
+        ids = [row.record_id for row in rows]
+        await self._audit.record(principal, action=action, record_ids=ids, purpose=purpose)
+        return [present(row, self._sealer) for row in rows]
+
+
+def present(row: RecordRow, sealer: Sealer) -> dict[str, Any]:
+    """The record as submitted (person included) with what intake added."""
+    person = sealer.open(row.person_sealed, bound_to=row.record_id) if row.person_sealed else None
+    record = dict(row.record)
+    if person is not None:
+        record = {"person": person, **record}
+    return {
+        "record_id": row.record_id,
+        "case_id": row.case_id,
+        "case_version": row.case_version,
+        "status": "routed" if row.route else "accepted",
+        "route": row.route,
+        "received_at": row.received_at.isoformat(),
+        "record": record,
+    }
+
+
+def version_summary(row: RecordRow) -> dict[str, Any]:
+    """One version of a case, without personal data."""
+    return {
+        "record_id": row.record_id,
+        "case_version": row.case_version,
+        "event": row.record.get("event"),
+        "reporting_street": row.reporting_street,
+        "observed_at": row.record.get("observed_at"),
+        "received_at": row.received_at.isoformat(),
+    }
