@@ -14,22 +14,22 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.consumer import FoldConsumer
+from services.reporting.adapters.clock import Clock, SystemClock
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.adapters.weekly_store import WeeklyStore
-from services.reporting.api.access import caller
-from services.reporting.api.campaigns import campaigns_router
-from services.reporting.api.reports import reports_router
-from services.reporting.api.spotchecks import spotchecks_router
-from services.reporting.clock import Clock, SystemClock
-from services.reporting.dashboard.pages import dashboard_router
 from services.reporting.domain.weeks import WeekCalendar
-from services.reporting.reports import ReportService
-from services.reporting.scheduled import CutoffExporter
+from services.reporting.entrypoints.dashboard.pages import dashboard_router
+from services.reporting.entrypoints.http.access import caller
+from services.reporting.entrypoints.http.campaigns import campaigns_router
+from services.reporting.entrypoints.http.reports import reports_router
+from services.reporting.entrypoints.http.spotchecks import spotchecks_router
+from services.reporting.entrypoints.kafka import FoldConsumer
+from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from shared.logging import configure_logging

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting.dashboard.chart import trend_svg
 from services.reporting.domain.campaign import TargetPopulation, week_of_day
 from services.reporting.domain.facts import UnreadableEvent, record_fact
 from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
@@ -15,6 +14,7 @@ from services.reporting.domain.quality import missing_fields
 from services.reporting.domain.signoff import Decision, SignoffRefused, on_time, review, submit
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
 from services.reporting.domain.weeks import WeekCalendar
+from services.reporting.entrypoints.dashboard.chart import trend_svg
 from tests.support import scripted_week as week
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
-from services.reporting.api.access import Authenticate, require_bureau
+from services.reporting.domain.sheets import spotcheck_sheet
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
-from services.reporting.domain.tables import spotcheck_sheet
-from services.reporting.reports import ReportService
+from services.reporting.entrypoints.http.access import Authenticate, require_bureau
+from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.http.problems import FieldError, problem, validation_problem
 

@@ -9,10 +9,15 @@ from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.reporting.adapters.items import UnknownFigure
-from services.reporting.api.access import Authenticate, require_access_to, require_bureau, require_own_street
+from services.reporting.domain.sheets import weekly_sheet
 from services.reporting.domain.signoff import Decision, SignoffRefused, review, submit
-from services.reporting.domain.tables import weekly_sheet
-from services.reporting.reports import ReportService
+from services.reporting.entrypoints.http.access import (
+    Authenticate,
+    require_access_to,
+    require_bureau,
+    require_own_street,
+)
+from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
 from shared.http.problems import FieldError, problem, validation_problem

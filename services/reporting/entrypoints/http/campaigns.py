@@ -9,10 +9,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.api.access import Authenticate, require_access_to, require_bureau, require_in_district
 from services.reporting.domain.campaign import KEY_AREA_KINDS, Phase, validate_phases
 from services.reporting.domain.signoff import CampaignDecision
-from services.reporting.reports import ReportService
+from services.reporting.entrypoints.http.access import (
+    Authenticate,
+    require_access_to,
+    require_bureau,
+    require_in_district,
+)
+from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
 from shared.http.problems import FieldError, problem, validation_problem

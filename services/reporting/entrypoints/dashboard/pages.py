@@ -13,16 +13,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
-from services.reporting.api.access import COOKIE, key_of
-from services.reporting.api.spotchecks import street_ranking
-from services.reporting.dashboard.chart import trend_svg
 from services.reporting.domain.figures import LABELS
-from services.reporting.domain.tables import SIGNOFF_LABELS
-from services.reporting.reports import ReportService
+from services.reporting.domain.sheets import SIGNOFF_LABELS
+from services.reporting.entrypoints.dashboard.chart import trend_svg
+from services.reporting.entrypoints.http.access import COOKIE, key_of
+from services.reporting.entrypoints.http.spotchecks import street_ranking
+from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal, ScopeKind
 from shared.auth.store import KeyStore
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8
 
 

@@ -10,11 +10,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.clock import Clock
 from services.reporting.adapters.items import figure_items, figure_query
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
-from services.reporting.clock import Clock
 from services.reporting.domain.campaign import Campaign, week_of_day
 from services.reporting.domain.quality import quality_report
 from services.reporting.domain.signoff import Signoff, SignoffState, on_time, on_time_rate
