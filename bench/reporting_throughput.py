@@ -97,6 +97,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
             "certificate": {
                 "result": rng.choice(("valid", "expired", "missing", "invalid")),
                 "valid_until": "2027-06-01",
+                "checked_on": observed.date().isoformat(),
             },
         }
         received = observed + timedelta(minutes=rng.randrange(1, 3000))
