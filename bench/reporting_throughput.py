@@ -38,7 +38,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.consumer import FoldConsumer
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exports import to_xlsx
 from services.reporting.adapters.fold import FactWriter
@@ -46,9 +45,10 @@ from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS
-from services.reporting.domain.tables import weekly_sheet
+from services.reporting.domain.sheets import weekly_sheet
 from services.reporting.domain.weeks import WeekCalendar
-from services.reporting.reports import ReportService
+from services.reporting.entrypoints.kafka import FoldConsumer
+from services.reporting.service_layer.reports import ReportService
 from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.identity import check_character
@@ -97,6 +97,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
             "certificate": {
                 "result": rng.choice(("valid", "expired", "missing", "invalid")),
                 "valid_until": "2027-06-01",
+                "checked_on": observed.date().isoformat(),
             },
         }
         received = observed + timedelta(minutes=rng.randrange(1, 3000))

@@ -9,7 +9,7 @@ from services.cli.demo import demo
 from services.cli.local import up
 from services.intake.entrypoints.cli import import_file
 from services.notification.entrypoints.cli import receiver
-from services.reporting.cli import app as reporting_app
+from services.reporting.entrypoints.cli import app as reporting_app
 from services.routing.entrypoints.cli import app as routing_app
 
 app = typer.Typer(help="PopFlow: floating-population census records, routed between offices.")

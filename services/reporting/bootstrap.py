@@ -14,22 +14,25 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.consumer import FoldConsumer
+from services.reporting.adapters.clock import Clock, SystemClock
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.adapters.weekly_store import WeeklyStore
-from services.reporting.api.access import caller
-from services.reporting.api.campaigns import campaigns_router
-from services.reporting.api.reports import reports_router
-from services.reporting.api.spotchecks import spotchecks_router
-from services.reporting.clock import Clock, SystemClock
-from services.reporting.dashboard.pages import dashboard_router
 from services.reporting.domain.weeks import WeekCalendar
-from services.reporting.reports import ReportService
-from services.reporting.scheduled import CutoffExporter
+from services.reporting.entrypoints.dashboard.pages import dashboard_router
+from services.reporting.entrypoints.http import install_use_case_errors
+from services.reporting.entrypoints.http.access import caller
+from services.reporting.entrypoints.http.campaigns import campaigns_router
+from services.reporting.entrypoints.http.reports import reports_router
+from services.reporting.entrypoints.http.spotchecks import spotchecks_router
+from services.reporting.entrypoints.kafka import FoldConsumer
+from services.reporting.service_layer.campaigns import CampaignPlan
+from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.scheduled import CutoffExporter
+from services.reporting.service_layer.spotchecks import SpotChecks
 from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from shared.logging import configure_logging
@@ -90,7 +93,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     exporter = None
     if settings.export_dir is not None:
         exporter = CutoffExporter(service, folder=settings.export_dir, district=settings.district, clock=clock)
-    spotchecks = SpotCheckStore(engine)
+    spotchecks = SpotChecks(service, SpotCheckStore(engine), threshold=settings.spotcheck_threshold)
     authenticate = caller(runtime.keys)
 
     @contextlib.asynccontextmanager
@@ -110,16 +113,11 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
 
     routers = [
         reports_router(service, authenticate),
-        spotchecks_router(service, spotchecks, authenticate, threshold=settings.spotcheck_threshold),
-        campaigns_router(service, CampaignStore(engine), authenticate),
-        dashboard_router(
-            service,
-            runtime.keys,
-            spotchecks,
-            threshold=settings.spotcheck_threshold,
-            secure_cookie=settings.cookie_secure,
-        ),
+        spotchecks_router(spotchecks, authenticate),
+        campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
+        dashboard_router(service, runtime.keys, spotchecks, secure_cookie=settings.cookie_secure),
     ]
     app = service_app(runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan)
+    install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)
     return app

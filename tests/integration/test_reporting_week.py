@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 
 from services.reporting.bootstrap import create_app
 from services.reporting.domain.figures import FIGURES
-from services.reporting.domain.tables import SIGNOFF_LABELS, WEEKLY_HEADERS
+from services.reporting.domain.sheets import SIGNOFF_LABELS, WEEKLY_HEADERS
 from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from tests.support import scripted_week as week

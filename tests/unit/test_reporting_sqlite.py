@@ -40,7 +40,16 @@ class Message:
 
 
 def envelope(kind: str, payload: Mapping[str, Any]) -> Message:
-    body = {"event_id": str(uuid.uuid4()), "type": kind, "version": 1, "payload": payload}
+    """The envelope of shared/events around a payload as the producers of 2027-W08 sent it (version 1)."""
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": kind,
+        "version": 1,
+        "occurred_at": "2027-02-20T00:00:00+00:00",
+        "producer": "test",
+        "correlation_id": str(payload.get("record_id") or "none"),
+        "payload": payload,
+    }
     return Message(json.dumps(body).encode())
 
 

@@ -1,13 +1,14 @@
-"""Kafka messages to a fold batch: envelope JSON in, facts out, unreadable ones set aside."""
+"""Kafka messages to a fold batch: envelopes parsed by the shared contract, facts out, unreadable ones set aside."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.reporting.adapters.fold import FoldBatch
+from pydantic import ValidationError
+
+from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import (
     UnreadableEvent,
     answered_fact,
@@ -17,6 +18,20 @@ from services.reporting.domain.facts import (
     routed_fact,
 )
 from services.reporting.domain.weeks import WeekCalendar
+from shared.events import (
+    Envelope,
+    NoticeAnswered,
+    NoticeIssued,
+    RecordRejected,
+    RecordRouted,
+    RecordSubmitted,
+    parse_event,
+)
+
+# The event types reporting counts; any other type on its topics is skipped.
+FOLDED_TYPES = frozenset(
+    cls.TYPE for cls in (RecordSubmitted, RecordRouted, NoticeIssued, NoticeAnswered, RecordRejected)
+)
 
 
 @dataclass
@@ -28,11 +43,13 @@ class Decoded:
 
 
 class Decoder:
-    """Turns raw messages (anything with .value bytes) into facts; tolerant of unknown event types.
+    """Turns raw messages (anything with .value bytes) into facts; tolerant of event types it does not count.
 
-    Other services add event types to the topics reporting reads (notice
-    delivery status, for instance); a type reporting does not count is skipped,
-    not dead-lettered.
+    Every envelope is parsed by shared/events (`parse_event`, which upcasts
+    older versions), so a payload that breaks the contract is dead-lettered
+    with the reason. Other services add event types to the topics reporting
+    reads (notice delivery status, for instance); a type reporting does not
+    count is skipped, not dead-lettered.
     """
 
     def __init__(self, calendar: WeekCalendar, key_secret: bytes) -> None:
@@ -43,27 +60,35 @@ class Decoder:
         out = Decoded()
         for message in messages:
             try:
-                self._add(out, json.loads(message.value))
-            except (UnreadableEvent, ValueError, TypeError, KeyError, AttributeError) as error:
-                out.unreadable.append((message, f"{type(error).__name__}: {str(error)[:200]}"))
+                self._add(out, Envelope.model_validate_json(message.value))
+            except (ValidationError, UnreadableEvent) as error:
+                out.unreadable.append((message, _why(error)))
         return out
 
-    def _add(self, out: Decoded, envelope: dict[str, Any]) -> None:
-        kind, payload = envelope["type"], envelope["payload"]
-        batch, calendar = out.batch, self._calendar
-        if kind == "RecordSubmitted":
-            fact = record_fact(payload, calendar, self._key_secret)
-            batch.submitted[fact.record_id] = fact
-        elif kind == "RecordRouted":
-            routed = routed_fact(payload, calendar)
-            batch.routed[routed.record_id] = routed
-        elif kind == "NoticeIssued":
-            notice = issued_fact(payload, calendar)
-            batch.issued[notice.notice_id] = notice
-        elif kind == "NoticeAnswered":
-            batch.add_answer(answered_fact(payload))
-        elif kind == "RecordRejected":
-            rejection = rejection_fact(str(envelope["event_id"]), payload, calendar)
-            batch.rejected[rejection.rejection_id] = rejection
-        else:
+    def _add(self, out: Decoded, envelope: Envelope) -> None:
+        if envelope.type not in FOLDED_TYPES:
             out.ignored += 1
+            return
+        event, batch, calendar = parse_event(envelope), out.batch, self._calendar
+        if isinstance(event, RecordSubmitted):
+            fact = record_fact(event, calendar, self._key_secret)
+            batch.submitted[fact.record_id] = fact
+        elif isinstance(event, RecordRouted):
+            routed = routed_fact(event, calendar)
+            batch.routed[routed.record_id] = routed
+        elif isinstance(event, NoticeIssued):
+            notice = issued_fact(event, calendar)
+            batch.issued[notice.notice_id] = notice
+        elif isinstance(event, NoticeAnswered):
+            batch.add_answer(answered_fact(event))
+        elif isinstance(event, RecordRejected):
+            rejection = rejection_fact(str(envelope.event_id), event, calendar)
+            batch.rejected[rejection.rejection_id] = rejection
+
+
+def _why(error: Exception) -> str:
+    """The reason for the dead-letter header, without the input values pydantic would quote (personal data)."""
+    if isinstance(error, ValidationError):
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['type']}" for e in error.errors()[:5])
+        return f"ValidationError: {fields}"[:200]
+    return f"{type(error).__name__}: {str(error)[:200]}"

@@ -13,8 +13,6 @@ writes the same values again.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sized
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,27 +28,7 @@ from services.reporting.adapters.pg_fold import (
 )
 from services.reporting.adapters.portable_fold import portable_statements
 from services.reporting.adapters.tables import notices, records
-from services.reporting.domain.facts import NoticeFact, RecordFact, RejectionFact, RoutedFact
-
-
-@dataclass
-class FoldBatch:
-    submitted: dict[str, RecordFact] = field(default_factory=dict)
-    routed: dict[str, RoutedFact] = field(default_factory=dict)
-    issued: dict[str, NoticeFact] = field(default_factory=dict)
-    answered: dict[str, NoticeFact] = field(default_factory=dict)
-    rejected: dict[str, RejectionFact] = field(default_factory=dict)
-
-    def add_answer(self, fact: NoticeFact) -> None:
-        """The first answer (by time) counts, whatever order the answers arrive in."""
-        known = self.answered.get(fact.notice_id)
-        if known is None or (fact.answered_at and known.answered_at and fact.answered_at < known.answered_at):
-            self.answered[fact.notice_id] = fact
-
-    def __len__(self) -> int:
-        parts: tuple[Sized, ...] = (self.submitted, self.routed, self.issued, self.answered, self.rejected)
-        return sum(len(part) for part in parts)
-
+from services.reporting.domain.batch import FoldBatch
 
 # A notice's sender is the street that reported its record; the record may be
 # folded before or after the notice, so each batch fills in what it can.

@@ -16,9 +16,13 @@ from services.reporting.adapters.weekly_store import (
     within,
 )
 from services.reporting.domain.campaign import TargetPopulation
-from services.reporting.domain.facts import CERTIFICATE_RESULTS, EVENT_KINDS
 from services.reporting.domain.figures import NOTICE_ROUTES, UNANSWERED_AGES
 from services.reporting.domain.weeks import ReportWeek
+from shared.events import EventKind
+from shared.events.record_parts import CertificateResult
+
+EVENT_KINDS = frozenset(EventKind)
+CERTIFICATE_RESULTS = frozenset(CertificateResult)
 
 
 class UnknownFigure(ValueError):

@@ -7,16 +7,14 @@ applying a batch twice or in another order leaves the same rows.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert
 
 from services.reporting.adapters.tables import notices, records, rejections
+from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RecordFact
-
-if TYPE_CHECKING:
-    from services.reporting.adapters.fold import FoldBatch
 
 Statement = tuple[Any, list[dict[str, Any]]]
 ISSUED_SET = ("record_id", "recipient_code", "route", "issued_at", "week")

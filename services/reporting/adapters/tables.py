@@ -132,5 +132,4 @@ campaign_results = sa.Table(
     sa.Column("decided_at", TS, nullable=False),
 )
 
-PROJECTIONS = (records, notices, rejections)
 DECISIONS = (signoffs, spot_checks, spot_check_items, campaigns, key_areas, campaign_results)

@@ -12,15 +12,6 @@ from datetime import date, datetime, time, timedelta
 
 from services.reporting.domain.weeks import WeekCalendar
 
-KEY_AREA_KINDS = ("market", "roadside_shop", "enterprise", "rental_housing", "other")
-KEY_AREA_LABELS = {
-    "market": "集贸市场",
-    "roadside_shop": "沿街门店",
-    "enterprise": "企业",
-    "rental_housing": "出租屋",
-    "other": "其他",
-}
-
 
 def _years_before(day: date, years: int) -> date:
     try:

@@ -10,8 +10,10 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-NOTICE_ROUTES = ("cross-street", "inter-district")
-RECORD_ROUTES = ("same-district", "cross-street", "inter-district")
+from shared.events import Route
+
+NOTICE_ROUTES = (Route.CROSS_STREET.value, Route.INTER_DISTRICT.value)  # a same-district record needs no notice
+RECORD_ROUTES = tuple(route.value for route in Route)
 UNANSWERED_AGES = ("under_3_days", "3_to_7_days", "over_7_days")
 
 FIGURES: tuple[tuple[str, str], ...] = (
@@ -82,7 +84,3 @@ def unanswered_age(issued_at: datetime, as_of: datetime) -> str:
     if issued_at > three:
         return "under_3_days"
     return "3_to_7_days" if issued_at > seven else "over_7_days"
-
-
-def empty_figures() -> dict[str, int]:
-    return dict.fromkeys(FIGURE_NAMES, 0)

@@ -11,7 +11,6 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-RESULTS = ("correct", "wrong", "not_found")
 RESULT_LABELS = {"correct": "属实", "wrong": "有误", "not_found": "查无此人"}
 
 

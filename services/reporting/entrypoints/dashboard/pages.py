@@ -8,30 +8,30 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.reporting.adapters.spotcheck_store import SpotCheckStore
-from services.reporting.api.access import COOKIE, key_of
-from services.reporting.api.spotchecks import street_ranking
-from services.reporting.dashboard.chart import trend_svg
 from services.reporting.domain.figures import LABELS
-from services.reporting.domain.tables import SIGNOFF_LABELS
-from services.reporting.reports import ReportService
+from services.reporting.domain.sheets import SIGNOFF_LABELS
+from services.reporting.entrypoints.dashboard.chart import trend_svg
+from services.reporting.entrypoints.http.access import COOKIE, key_of
+from services.reporting.service_layer.errors import Invalid
+from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.spotchecks import SpotChecks
 from shared.auth.scopes import Principal, ScopeKind
 from shared.auth.store import KeyStore
+from shared.http.problems import ProblemError
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8
 
 
 def dashboard_router(
     service: ReportService,
     keys: KeyStore,
-    spotchecks: SpotCheckStore,
+    spotchecks: SpotChecks,
     *,
-    threshold: float,
     secure_cookie: bool,
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -76,13 +76,13 @@ def dashboard_router(
             return RedirectResponse(f"/dashboard/login?{urlencode({'next': wanted})}", status_code=303)
         district = district or principal.scope.code
         if not district:
-            raise HTTPException(422, "Give the district, e.g. ?district=440111.")
+            raise ProblemError(422, "Unprocessable Entity", "Give the district, e.g. ?district=440111.")
         _require_district_key(principal, district)
         week = week or service.calendar.week_of(service.clock.now())
         try:
-            context = await _context(service, spotchecks, district, week, threshold)
-        except ValueError as error:
-            raise HTTPException(422, str(error)) from error
+            context = await _context(service, spotchecks, district, week)
+        except Invalid as error:
+            raise ProblemError(422, "Unprocessable Entity", error.detail) from error
         return page("dashboard.html", **context)
 
     return router
@@ -98,21 +98,20 @@ def _next_page(form: dict[str, list[str]], principal: Principal) -> str:
 
 def _require_district_key(principal: Principal, district: str) -> None:
     if principal.scope.kind is ScopeKind.STREET or not principal.can_access(district):
-        raise HTTPException(403, f"The dashboard needs the key of bureau {district}; yours is {principal.scope}.")
+        raise ProblemError(
+            403, "Forbidden", f"The dashboard needs the key of bureau {district}; yours is {principal.scope}."
+        )
 
 
-async def _context(
-    service: ReportService, spotchecks: SpotCheckStore, district: str, week: str, threshold: float
-) -> dict[str, Any]:
+async def _context(service: ReportService, spotchecks: SpotChecks, district: str, week: str) -> dict[str, Any]:
     report = await service.weekly(district, week)
     quality = {q["street"]: q for q in (await service.quality(district, week))["streets"]}
     trend = [
         (name, (await service.weekly(district, name))["figures"]["new_inflow"])
         for name in service.calendar.weeks_up_to(week, TREND_WEEKS)
     ]
-    check_id = await spotchecks.latest_check(district)
-    found = await spotchecks.get(check_id) if check_id else None
-    ranking = await street_ranking(service, found[1], threshold) if found else []
+    found = await spotchecks.latest(district)
+    ranking = spotchecks.ranking(found[1]) if found else []
     zone = service.calendar.zone
     return {
         "report": report,
@@ -122,7 +121,7 @@ async def _context(
         "chart": trend_svg(trend, title=f"近{TREND_WEEKS}周新流入个案"),
         "ranking": ranking,
         "spotcheck": found[0] if found else None,
-        "threshold": threshold,
+        "threshold": spotchecks.threshold,
         "starts": service.calendar.bounds(week).starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "ends": service.calendar.bounds(week).ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "previous_week": service.calendar.weeks_up_to(week, 2)[0],

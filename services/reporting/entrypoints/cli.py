@@ -10,10 +10,10 @@ import typer
 from faststream.kafka import KafkaBroker
 from rich.console import Console
 
-from services.reporting.adapters.consumer import replay
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.tables import DECISIONS
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS, build_fold
+from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
 from shared.topics import TopicNames

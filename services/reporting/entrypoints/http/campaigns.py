@@ -1,24 +1,22 @@
 """HTTP edge of the campaign plan: the campaign, streets' key areas and timetable, results."""
 
-import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.api.access import Authenticate, require_access_to, require_bureau, require_in_district
-from services.reporting.domain.campaign import KEY_AREA_KINDS, Phase, validate_phases
+from services.reporting.domain.campaign import Phase
 from services.reporting.domain.signoff import CampaignDecision
-from services.reporting.reports import ReportService
+from services.reporting.entrypoints.http.access import (
+    Authenticate,
+    require_access_to,
+    require_bureau,
+    require_in_district,
+)
+from services.reporting.service_layer.campaigns import CampaignPlan
 from shared.auth.scopes import Principal
-from shared.directory.divisions import district_of
-from shared.http.problems import FieldError, problem, validation_problem
-
-AreaKind = Literal["market", "roadside_shop", "enterprise", "rental_housing", "other"]
-assert set(AreaKind.__args__) == set(KEY_AREA_KINDS)  # type: ignore[attr-defined]
+from shared.events.record_parts import KeyAreaKind, Sex
 
 
 class PhaseIn(BaseModel):
@@ -28,7 +26,7 @@ class PhaseIn(BaseModel):
 
 
 class TargetIn(BaseModel):
-    sexes: list[Literal["male", "female"]] = Field(default_factory=list, description="Empty: any sex")
+    sexes: list[Sex] = Field(default_factory=list, description="Empty: any sex")
     min_age: int | None = Field(default=None, ge=0, le=120, description="Youngest age, in completed years")
     max_age: int | None = Field(default=None, ge=0, le=120, description="Oldest age, in completed years")
     marital_statuses: list[str] = Field(default_factory=list, description="e.g. married; empty: any")
@@ -44,7 +42,7 @@ class CampaignIn(BaseModel):
 
 
 class AreaIn(BaseModel):
-    kind: AreaKind = Field(description="market, roadside_shop, enterprise, rental_housing or other")
+    kind: KeyAreaKind = Field(description="market, roadside_shop, enterprise, rental_housing or other")
     name: str = Field(min_length=1, max_length=200, description="Name of the key area")
     address: str = Field(min_length=1, max_length=200, description="Where it is")
     planned_on: date = Field(description="Canvass timetable: the day it is to be canvassed")
@@ -65,36 +63,19 @@ class ResultIn(BaseModel):
     comment: str = Field(default="", max_length=500, description="Why, in words")
 
 
-def campaigns_router(service: ReportService, store: CampaignStore, authenticate: Authenticate) -> APIRouter:
+def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRouter:
     router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
     Caller = Annotated[Principal, Depends(authenticate)]
-
-    async def campaign_or_404(campaign_id: str) -> Any:
-        campaign = await store.get(campaign_id)
-        return campaign or problem(404, "Not Found", "No campaign with this id.")
 
     @router.post("", status_code=201)
     async def create(principal: Caller, body: CampaignIn) -> Any:
         require_bureau(principal, body.district)
-        problems = validate_phases([Phase(p.name, p.starts_on, p.ends_on) for p in body.phases])
-        if (
-            body.target.min_age is not None
-            and body.target.max_age is not None
-            and body.target.min_age > body.target.max_age
-        ):
-            problems.append("target min_age is above max_age")
-        if problems:
-            return validation_problem([FieldError.at(("phases",), p) for p in problems])
-        campaign_id = str(uuid.uuid4())
-        values = body.model_dump(mode="json")
-        await store.create({**values, "campaign_id": campaign_id, "created_at": service.clock.now()})
-        return {"campaign_id": campaign_id, **values}
+        phases = [Phase(p.name, p.starts_on, p.ends_on) for p in body.phases]
+        return await plan.create(body.model_dump(mode="json"), phases)
 
     @router.get("/{campaign_id}")
     async def read(principal: Caller, campaign_id: str) -> Any:
-        campaign = await campaign_or_404(campaign_id)
-        if isinstance(campaign, JSONResponse):
-            return campaign
+        campaign = await plan.get(campaign_id)
         require_in_district(principal, campaign.district)
         return {
             "campaign_id": campaign.campaign_id,
@@ -105,54 +86,36 @@ def campaigns_router(service: ReportService, store: CampaignStore, authenticate:
 
     @router.post("/{campaign_id}/areas", status_code=201)
     async def add_areas(principal: Caller, campaign_id: str, body: AreasIn) -> Any:
-        campaign = await campaign_or_404(campaign_id)
-        if isinstance(campaign, JSONResponse):
-            return campaign
+        campaign = await plan.get(campaign_id)
         require_access_to(principal, body.street)
-        if district_of(body.street) != campaign.district:
-            return validation_problem([FieldError.at(("street",), "is not a street of the campaign's district")])
-        rows = [
-            {**area.model_dump(), "area_id": str(uuid.uuid4()), "campaign_id": campaign_id, "street": body.street}
-            for area in body.areas
-        ]
-        await store.add_areas(rows)
-        return {"area_ids": [row["area_id"] for row in rows]}
+        areas = [area.model_dump() for area in body.areas]
+        return {"area_ids": await plan.add_areas(campaign, body.street, areas)}
 
     @router.get("/{campaign_id}/areas")
     async def list_areas(
         principal: Caller, campaign_id: str, street: Annotated[str, Query(pattern=r"^\d{6}(\d{3})?$")]
     ) -> Any:
         require_access_to(principal, street)
-        return {"campaign_id": campaign_id, "areas": await store.areas(campaign_id, street)}
+        return {"campaign_id": campaign_id, "areas": await plan.areas(campaign_id, street)}
 
     @router.post("/{campaign_id}/areas/{area_id}/canvassed")
     async def canvassed(principal: Caller, campaign_id: str, area_id: str, body: CanvassedIn) -> Any:
-        areas = {a["area_id"]: a for a in await store.areas(campaign_id, "")}
-        if area_id not in areas:
-            return problem(404, "Not Found", "No such key area in this campaign.")
-        require_access_to(principal, areas[area_id]["street"])
-        await store.mark_canvassed(campaign_id, area_id, body.on)
+        area = await plan.area(campaign_id, area_id)
+        require_access_to(principal, area["street"])
+        await plan.mark_canvassed(campaign_id, area_id, body.on)
         return {"area_id": area_id, "canvassed_on": body.on}
 
     @router.post("/{campaign_id}/results")
     async def decide(principal: Caller, campaign_id: str, body: ResultIn) -> Any:
-        campaign = await campaign_or_404(campaign_id)
-        if isinstance(campaign, JSONResponse):
-            return campaign
+        campaign = await plan.get(campaign_id)
         require_bureau(principal, campaign.district)
-        if body.decision is CampaignDecision.RECANVASS and not body.comment.strip():
-            return validation_problem([FieldError.at(("comment",), "say why the street must canvass again")])
-        await service.signoffs.decide_campaign(
-            campaign_id, body.street, body.decision.value, body.comment, service.clock.now()
-        )
+        await plan.decide(campaign, body.street, body.decision, body.comment)
         return {"campaign_id": campaign_id, "street": body.street, "decision": body.decision.value}
 
     @router.get("/{campaign_id}/results")
     async def results(principal: Caller, campaign_id: str) -> Any:
-        campaign = await campaign_or_404(campaign_id)
-        if isinstance(campaign, JSONResponse):
-            return campaign
+        campaign = await plan.get(campaign_id)
         require_access_to(principal, campaign.district)
-        return {"campaign_id": campaign_id, "results": await service.signoffs.campaign_results(campaign_id)}
+        return {"campaign_id": campaign_id, "results": await plan.results(campaign_id)}
 
     return router

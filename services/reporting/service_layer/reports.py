@@ -10,16 +10,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.items import figure_items, figure_query
+from services.reporting.adapters.clock import Clock
+from services.reporting.adapters.items import UnknownFigure, figure_items, figure_query
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
-from services.reporting.clock import Clock
 from services.reporting.domain.campaign import Campaign, week_of_day
 from services.reporting.domain.quality import quality_report
 from services.reporting.domain.signoff import Signoff, SignoffState, on_time, on_time_rate
 from services.reporting.domain.weekly import StreetWeek, district_report, street_report
 from services.reporting.domain.weeks import ReportWeek, WeekCalendar
+from services.reporting.service_layer.errors import Invalid
 from shared.directory import DivisionDirectory
 from shared.directory.divisions import district_of
 
@@ -57,9 +58,16 @@ class ReportService:
         inside = [d for d in days if week_of_day(d, self.calendar) == week.name]
         return inside[0], inside[-1]
 
+    def bounds(self, week_name: str) -> ReportWeek:
+        """The week's bounds; Invalid (at "week") for a name that is not a report week."""
+        try:
+            return self.calendar.bounds(week_name)
+        except ValueError as error:
+            raise Invalid.at("week", str(error)) from error
+
     async def weekly(self, code: str, week_name: str) -> dict[str, Any]:
-        """The report of a street (9 digits) or a district (6 digits); ValueError for a bad week."""
-        week = self.calendar.bounds(week_name)
+        """The report of a street (9 digits) or a district (6 digits)."""
+        week = self.bounds(week_name)
         campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
         rows, total_delay = await self.weekly_store.street_weeks(
             week,
@@ -145,23 +153,26 @@ class ReportService:
         }
 
     async def items(self, code: str, week_name: str, figure: str) -> dict[str, Any]:
-        """The ids behind one figure; ValueError (UnknownFigure) for a figure that does not exist."""
-        week = self.calendar.bounds(week_name)
+        """The ids behind one figure; Invalid (at "figure") for a figure that does not exist."""
+        week = self.bounds(week_name)
         campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
-        query = figure_query(
-            figure,
-            week,
-            code,
-            as_of=self.as_of(week),
-            target=campaign.target if campaign else None,
-            on=campaign.starts_on if campaign else week.ends_at.date(),
-        )
+        try:
+            query = figure_query(
+                figure,
+                week,
+                code,
+                as_of=self.as_of(week),
+                target=campaign.target if campaign else None,
+                on=campaign.starts_on if campaign else week.ends_at.date(),
+            )
+        except UnknownFigure as error:
+            raise Invalid.at("figure", str(error)) from error
         items = await figure_items(self.weekly_store.engine, query)
         kind = "rejection" if figure == "rejected_at_intake" else "record"
         return {"code": code, "week": week.name, "figure": figure, "kind": kind, "count": len(items), "items": items}
 
     async def quality(self, code: str, week_name: str) -> dict[str, Any]:
-        week = self.calendar.bounds(week_name)
+        week = self.bounds(week_name)
         counts = await self.quality_store.counts(week, code, as_of=self.as_of(week), answer_target=self.answer_target)
         return {
             "code": code,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from shared.auth.scopes import Principal, ScopeKind
 from shared.auth.store import KeyStore
+from shared.http.problems import ProblemError
 
 COOKIE = "popflow_key"
 Authenticate = Callable[[Request], Awaitable[Principal]]
@@ -30,12 +31,12 @@ def caller(store: KeyStore) -> Authenticate:
     async def authenticate(request: Request) -> Principal:
         key = key_of(request, cookie=request.method in ("GET", "HEAD"))
         if key is None:
-            raise HTTPException(
-                401, "Send your API key as 'Authorization: Bearer <key>' or log in at /dashboard/login."
+            raise ProblemError(
+                401, "Unauthorized", "Send your API key as 'Authorization: Bearer <key>' or log in at /dashboard/login."
             )
         principal = await store.authenticate(key)
         if principal is None:
-            raise HTTPException(401, "This API key is not valid or has been revoked.")
+            raise ProblemError(401, "Unauthorized", "This API key is not valid or has been revoked.")
         return principal
 
     return authenticate
@@ -44,22 +45,26 @@ def caller(store: KeyStore) -> Authenticate:
 def require_bureau(principal: Principal, district: str) -> None:
     """403 unless the caller is the bureau of `district` (or an admin)."""
     if not principal.is_bureau or not principal.can_access(district):
-        raise HTTPException(403, f"Only the bureau of {district} may do this; your key's scope is {principal.scope}.")
+        raise ProblemError(
+            403, "Forbidden", f"Only the bureau of {district} may do this; your key's scope is {principal.scope}."
+        )
 
 
 def require_own_street(principal: Principal, street: str) -> None:
     """The street office itself (or an admin): a bureau does not submit a street's report for it."""
     if principal.scope.kind is ScopeKind.DISTRICT or not principal.can_access(street):
-        raise HTTPException(403, f"Only the street office {street} submits its report; your key is {principal.scope}.")
+        raise ProblemError(
+            403, "Forbidden", f"Only the street office {street} submits its report; your key is {principal.scope}."
+        )
 
 
 def require_access_to(principal: Principal, code: str) -> None:
     """A street key reads its street, a district key its district and streets, admin everything."""
     if not principal.can_access(code):
-        raise HTTPException(403, f"Your key's scope ({principal.scope}) does not cover {code}.")
+        raise ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover {code}.")
 
 
 def require_in_district(principal: Principal, district: str) -> None:
     """Any office of the district (its bureau or one of its streets), or an admin."""
     if not (principal.is_admin or principal.scope.code[:6] == district):
-        raise HTTPException(403, f"Your key's scope ({principal.scope}) lies outside district {district}.")
+        raise ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) lies outside district {district}.")

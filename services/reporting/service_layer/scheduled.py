@@ -13,10 +13,10 @@ from pathlib import Path
 
 import structlog
 
+from services.reporting.adapters.clock import Clock
 from services.reporting.adapters.exports import to_xlsx
-from services.reporting.clock import Clock
-from services.reporting.domain.tables import weekly_sheet
-from services.reporting.reports import ReportService
+from services.reporting.domain.sheets import weekly_sheet
+from services.reporting.service_layer.reports import ReportService
 
 log = structlog.get_logger(__name__)
 

@@ -1,0 +1,29 @@
+"""Reporting's HTTP edge: one router per resource; a use case's refusal answered once, as a problem."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.reporting.service_layer.errors import Conflict, Invalid, NotFound, UseCaseError
+from shared.http.problems import FieldError, ProblemError, ValidationProblem
+
+
+def as_problem(error: UseCaseError) -> ProblemError:
+    if isinstance(error, Invalid):
+        return ValidationProblem([FieldError.at((name,), message) for name, message in error.errors])
+    if isinstance(error, NotFound):
+        return ProblemError(404, "Not Found", error.detail)
+    if isinstance(error, Conflict):
+        return ProblemError(409, "Conflict", error.detail)
+    return ProblemError(422, "Unprocessable Entity", error.detail)
+
+
+async def _on_use_case_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UseCaseError)
+    return as_problem(error).response()
+
+
+def install_use_case_errors(app: FastAPI) -> None:
+    """Answer every use case's refusal (service_layer/errors.py) as its problem document."""
+    app.add_exception_handler(UseCaseError, _on_use_case_error)

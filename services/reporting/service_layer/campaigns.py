@@ -1,0 +1,69 @@
+"""The campaign plan: a bureau's campaign, its streets' key areas and timetable, and each street's result."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.domain.campaign import Campaign, Phase, validate_phases
+from services.reporting.domain.signoff import CampaignDecision
+from services.reporting.service_layer.errors import Invalid, NotFound
+from services.reporting.service_layer.reports import ReportService
+from shared.directory.divisions import district_of
+
+
+class CampaignPlan:
+    def __init__(self, reports: ReportService, store: CampaignStore) -> None:
+        self._reports = reports
+        self._store = store
+
+    async def create(self, values: dict[str, Any], phases: list[Phase]) -> dict[str, Any]:
+        """`values` as the API took them (JSON types); Invalid lists what is wrong with the phases and target."""
+        problems = validate_phases(phases)
+        target = values["target"]
+        if target["min_age"] is not None and target["max_age"] is not None and target["min_age"] > target["max_age"]:
+            problems.append("target min_age is above max_age")
+        if problems:
+            raise Invalid([("phases", problem) for problem in problems])
+        campaign_id = str(uuid.uuid4())
+        await self._store.create({**values, "campaign_id": campaign_id, "created_at": self._reports.clock.now()})
+        return {"campaign_id": campaign_id, **values}
+
+    async def get(self, campaign_id: str) -> Campaign:
+        campaign = await self._store.get(campaign_id)
+        if campaign is None:
+            raise NotFound("No campaign with this id.")
+        return campaign
+
+    async def add_areas(self, campaign: Campaign, street: str, areas: list[dict[str, Any]]) -> list[str]:
+        if district_of(street) != campaign.district:
+            raise Invalid.at("street", "is not a street of the campaign's district")
+        rows = [
+            {**area, "area_id": str(uuid.uuid4()), "campaign_id": campaign.campaign_id, "street": street}
+            for area in areas
+        ]
+        await self._store.add_areas(rows)
+        return [row["area_id"] for row in rows]
+
+    async def areas(self, campaign_id: str, code: str) -> list[dict[str, Any]]:
+        return await self._store.areas(campaign_id, code)
+
+    async def area(self, campaign_id: str, area_id: str) -> dict[str, Any]:
+        areas = {a["area_id"]: a for a in await self._store.areas(campaign_id, "")}
+        if area_id not in areas:
+            raise NotFound("No such key area in this campaign.")
+        return areas[area_id]
+
+    async def mark_canvassed(self, campaign_id: str, area_id: str, on: date) -> None:
+        await self._store.mark_canvassed(campaign_id, area_id, on)
+
+    async def decide(self, campaign: Campaign, street: str, decision: CampaignDecision, comment: str) -> None:
+        if decision is CampaignDecision.RECANVASS and not comment.strip():
+            raise Invalid.at("comment", "say why the street must canvass again")
+        signoffs, now = self._reports.signoffs, self._reports.clock.now()
+        await signoffs.decide_campaign(campaign.campaign_id, street, decision.value, comment, now)
+
+    async def results(self, campaign_id: str) -> list[dict[str, Any]]:
+        return await self._reports.signoffs.campaign_results(campaign_id)

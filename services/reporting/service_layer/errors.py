@@ -1,0 +1,29 @@
+"""Why a use case refused; the HTTP edge answers each as one problem document (entrypoints/http)."""
+
+from __future__ import annotations
+
+
+class UseCaseError(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(UseCaseError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(UseCaseError):
+    """The request contradicts the current state (a locked week, a decided sign-off)."""
+
+
+class Invalid(UseCaseError):
+    """Input well-formed but wrong; `errors` are (field, message) pairs, messages without the values."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in errors))
+        self.errors = errors
+
+    @classmethod
+    def at(cls, name: str, message: str) -> Invalid:
+        return cls([(name, message)])

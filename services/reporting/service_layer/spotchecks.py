@@ -1,0 +1,61 @@
+"""Spot checks: draw a reproducible sample, record what the field found, rank the streets."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.reporting.adapters.spotcheck_store import SpotCheckStore
+from services.reporting.domain.sheets import Sheet, spotcheck_sheet
+from services.reporting.domain.spotchecks import discrepancies, draw_sample
+from services.reporting.service_layer.errors import Invalid, NotFound
+from services.reporting.service_layer.reports import ReportService
+
+SpotCheck = tuple[dict[str, Any], list[dict[str, Any]]]  # (header, items)
+
+
+class SpotChecks:
+    def __init__(self, reports: ReportService, store: SpotCheckStore, *, threshold: float) -> None:
+        self._reports = reports
+        self._store = store
+        self.threshold = threshold
+
+    async def draw(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`request`: district, seed, size_per_street, week_from, week_to."""
+        if request["week_from"] > request["week_to"]:
+            raise Invalid.at("week_to", "must not come before week_from")
+        candidates = await self._store.candidates(request["district"], request["week_from"], request["week_to"])
+        sample = draw_sample(candidates, seed=request["seed"], size_per_street=request["size_per_street"])
+        header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
+        await self._store.create(header, sample)
+        return {"check_id": header["check_id"], "sample": sample}
+
+    async def get(self, check_id: str) -> SpotCheck:
+        found = await self._store.get(check_id)
+        if found is None:
+            raise NotFound("No spot check with this id.")
+        return found
+
+    async def latest(self, district: str) -> SpotCheck | None:
+        check_id = await self._store.latest_check(district)
+        return await self._store.get(check_id) if check_id else None
+
+    def sheet(self, check: SpotCheck) -> Sheet:
+        header, items = check
+        names = {code: self._reports.name(code) for code in {header["district"], *(i["street"] for i in items)}}
+        return spotcheck_sheet(header, items, names)
+
+    async def record_result(self, check_id: str, record_id: str, result: str, note: str) -> None:
+        if not await self._store.record_result(check_id, record_id, result, note, self._reports.clock.now()):
+            raise Invalid.at("record_id", "this case is not in the sample")
+
+    def ranking(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Streets by discrepancy rate, flagged above the threshold, with their names."""
+        results: dict[str, list[str | None]] = {}
+        for item in items:
+            results.setdefault(item["street"], []).append(item["result"])
+        fields = ("street", "sampled", "checked", "wrong", "not_found", "rate", "flagged")
+        return [
+            {**{name: getattr(row, name) for name in fields}, "name": self._reports.name(row.street)}
+            for row in discrepancies(results, threshold=self.threshold)
+        ]
