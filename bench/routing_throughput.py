@@ -38,8 +38,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.routing.adapters.replay import partitions_of  # noqa: E402
 from shared.kafka.admin import ensure_topics  # noqa: E402
+from shared.kafka.replay import partitions_of  # noqa: E402
 from shared.topics import ALL_TOPICS, RECORDS_SUBMITTED  # noqa: E402
 from tests.support import kafka  # noqa: E402
 from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, unique_name  # noqa: E402
@@ -81,7 +81,7 @@ async def prefill(bootstrap: str, topic: str, count: int) -> None:
 
 
 async def raw_consume_rate(bootstrap: str, topic: str, count: int) -> float:
-    partitions = await partitions_of(bootstrap, topic)
+    partitions = await partitions_of(bootstrap, [topic])
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
     )

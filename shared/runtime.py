@@ -8,8 +8,8 @@ instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +99,29 @@ async def running(
         log.info("service stopped")
 
 
-def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: object) -> FastAPI:
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def lifespan_of(
+    runtime: Runtime,
+    migrations: Path,
+    *,
+    owns_key_store: bool = False,
+    background: Sequence[BackgroundTask] = (),
+) -> Lifespan:
+    """The FastAPI lifespan of a service: `running` around the time it serves."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with running(runtime, migrations, owns_key_store=owns_key_store, background=background):
+            yield
+
+    return lifespan
+
+
+def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: Lifespan) -> FastAPI:
     """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
-    app = FastAPI(title=title, lifespan=lifespan)  # type: ignore[arg-type]
+    app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
 
     async def broker_ready() -> bool:

@@ -8,10 +8,10 @@ time: a composition root calls `Settings()`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "dev-only-secret", "secret"}
 
@@ -46,8 +46,31 @@ class CommonSettings(BaseSettings):
         alias="POPFLOW_KEYS_DATABASE_URL",
         description="The one API-key store of the system (intake migrates it, every service reads it)",
     )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        alias="POPFLOW_TIMEZONE",
+        description="Where days begin and end: working days for reminders, the weekly cut-off",
+    )
+    served_districts: Annotated[list[str], NoDecode] = Field(
+        default=["440111"],
+        alias="POPFLOW_SERVED_DISTRICTS",
+        description="6-digit districts this deployment serves, comma-separated; everything else is a partner's",
+    )
     log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
     log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
+
+    @field_validator("served_districts", mode="before")
+    @classmethod
+    def _split_districts(cls, value: Any) -> Any:
+        return comma_separated(value)
+
+    @field_validator("served_districts")
+    @classmethod
+    def _six_digits(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not (code.isdigit() and len(code) == 6)]
+        if bad or not value:
+            raise ValueError("POPFLOW_SERVED_DISTRICTS lists 6-digit district codes, at least one")
+        return value
 
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Self:
@@ -63,6 +86,13 @@ class ServiceSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int
     database_url: str
+
+
+def comma_separated(value: Any) -> Any:
+    """`a, b,c` from the environment as a list; lists pass through."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def sqlite_url(service: str) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,9 +20,10 @@ from services.intake.service_layer.reads import RecordReads
 from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
+from shared.background import BackgroundTask
 from shared.directory import load_directory
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, running, service_app
+from shared.runtime import build_runtime, lifespan_of, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,16 +41,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(runtime, MIGRATIONS, owns_key_store=True):
-            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-            try:
-                yield
-            finally:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+    lifespan = lifespan_of(
+        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run)]
+    )
 
     routers = [
         records_router(

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notification.adapters.clock import Clock, SystemClock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
@@ -26,9 +22,11 @@ from services.notification.service_layer.push_follow_up import PushFollowUp
 from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
+from shared.background import BackgroundTask
+from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, running, service_app
+from shared.runtime import build_runtime, lifespan_of, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,23 +65,16 @@ def create_app(
     )
     register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(runtime, MIGRATIONS):
-            tasks = [
-                asyncio.create_task(relay.run(), name="outbox-relay"),
-                asyncio.create_task(worker.run(), name="push"),
-            ]
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                if isinstance(sender, HttpxWebhookSender):
-                    await sender.close()
+    async def push() -> None:
+        try:
+            await worker.run()
+        finally:
+            if isinstance(sender, HttpxWebhookSender):
+                await sender.close()
+
+    lifespan = lifespan_of(
+        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+    )
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +11,6 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.clock import Clock, SystemClock
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.quality_store import QualityStore
@@ -34,9 +30,11 @@ from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
 from services.reporting.settings import ReportingSettings
+from shared.background import BackgroundTask
+from shared.clock import Clock, SystemClock
 from shared.directory import load_directory
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, running, service_app
+from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -92,24 +90,14 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     fold = build_fold(settings, FactWriter(engine), runtime.broker, runtime.topics)
     exporter = None
     if settings.export_dir is not None:
-        exporter = CutoffExporter(service, folder=settings.export_dir, district=settings.district, clock=clock)
+        exporter = CutoffExporter(service, folder=settings.export_dir, districts=settings.served_districts, clock=clock)
     spotchecks = SpotChecks(service, SpotCheckStore(engine), threshold=settings.spotcheck_threshold)
     authenticate = caller(runtime.keys)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(runtime, MIGRATIONS):
-            tasks = [asyncio.create_task(fold.run(), name="fold")]
-            if exporter is not None:
-                tasks.append(asyncio.create_task(exporter.run(), name="weekly-export"))
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+    background = [BackgroundTask("fold", fold.run)]
+    if exporter is not None:
+        background.append(BackgroundTask("weekly-export", exporter.run))
+    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     routers = [
         reports_router(service, authenticate),

@@ -16,7 +16,6 @@ class ReportingSettings(ServiceSettings):
 
     port: int = 8004
     database_url: str = sqlite_url("reporting")
-    timezone: str = Field(default="Asia/Shanghai", description="Time zone of the weekly cut-off")
     cut_off_weekday: int = Field(default=4, ge=0, le=6, description="Weekday the report week ends (0 Monday, 4 Friday)")
     cut_off_time: time = Field(default=time(10, 0), description="Local time the report week ends, e.g. 10:00")
     answer_target_days: int = Field(default=7, ge=1, description="A notice answered within this many days is on time")
@@ -29,11 +28,6 @@ class ReportingSettings(ServiceSettings):
     export_dir: Path | None = Field(
         default=None,
         description="Folder for every street's weekly XLSX at each cut-off; no scheduled export when unset",
-    )
-    district: str = Field(
-        default="",
-        pattern=r"^(\d{6})?$",
-        description="The deployment's district: its streets are exported even when quiet",
     )
     fold_batch: int = Field(default=5000, ge=1, description="Most messages folded in one transaction")
     cookie_secure: bool = Field(default=False, description="Mark the dashboard cookie Secure (set it behind HTTPS)")

@@ -6,16 +6,13 @@ fresh store and an emitter that publishes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters.clock import Clock, SystemClock
 from services.routing.adapters.emitter import DiscardingEmitter, Emitter, KafkaEmitter
 from services.routing.adapters.recipients_file import RecipientsFile
 from services.routing.entrypoints.http import routing_router
@@ -26,10 +23,12 @@ from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from services.routing.settings import RoutingSettings
+from shared.background import BackgroundTask
+from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, running, service_app
+from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import TopicNames
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -68,19 +67,10 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
     register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context))
     reminders = reminder_job(settings, context)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(runtime, MIGRATIONS):
-            if settings.reminder_interval_s <= 0:
-                yield
-                return
-            task = asyncio.create_task(reminders.run(settings.reminder_interval_s), name="reminders")
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    background = []
+    if settings.reminder_interval_s > 0:
+        background.append(BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s)))
+    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     return service_app(runtime, title="PopFlow routing", routers=[routing_router(context)], lifespan=lifespan)
 

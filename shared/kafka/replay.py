@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.retry import until_up
+
 
 async def partitions_of(servers: str, topics: Sequence[str]) -> list[TopicPartition]:
     """The topics' partitions, from the broker (a consumer only knows the topics it subscribed to)."""
@@ -19,13 +21,24 @@ async def partitions_of(servers: str, topics: Sequence[str]) -> list[TopicPartit
     return sorted(TopicPartition(d["topic"], p["partition"]) for d in descriptions for p in d["partitions"])
 
 
-async def records_to_end(servers: str, topics: Sequence[str], *, batch: int = 500) -> AsyncIterator[ConsumerRecord]:
-    """Every record of `topics` up to the end seen at the start, in order within each partition."""
+async def batches_to_end(
+    servers: str, topics: Sequence[str], *, batch: int = 500
+) -> AsyncIterator[list[ConsumerRecord]]:
+    """The records of `topics` up to the end seen at the start, in batches, in order within each partition.
+
+    Messages published after the start are left to the running service.
+    """
     partitions = await partitions_of(servers, topics)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        bootstrap_servers=servers,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
     )
-    await consumer.start()
+    async for attempt in until_up():
+        with attempt:
+            await consumer.start()
     try:
         if not partitions:
             return
@@ -34,13 +47,22 @@ async def records_to_end(servers: str, topics: Sequence[str], *, batch: int = 50
         # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
         for tp, offset in (await consumer.beginning_offsets(partitions)).items():
             consumer.seek(tp, offset)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=batch)).items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        yield record
+        pending = {tp for tp in partitions if end[tp] > 0}
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
+            records = [r for tp, rs in fetched.items() for r in rs if r.offset < end[tp]]
+            if records:
+                yield records
+            pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
     finally:
         await consumer.stop()
+
+
+async def records_to_end(servers: str, topics: Sequence[str], *, batch: int = 500) -> AsyncIterator[ConsumerRecord]:
+    """Every record of `topics` up to the end seen at the start, in order within each partition."""
+    async for records in batches_to_end(servers, topics, batch=batch):
+        for record in records:
+            yield record
 
 
 async def messages_to_end(servers: str, topic: str) -> AsyncIterator[bytes]:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notification.adapters.clock import Clock, SystemClock
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.domain.signing import signature
+from shared.clock import Clock, SystemClock
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.receivers import Receiver
 from tests.support.system import free_port

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters.clock import FixedClock
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
@@ -24,6 +23,7 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
+from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event

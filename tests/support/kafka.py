@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.routing.adapters.replay import partitions_of
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope
+from shared.kafka.replay import partitions_of
 from tests.support.infra import kafka_bootstrap
 
 
@@ -73,7 +73,7 @@ async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 async def read_raw(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, str]]]:
     """Every message of `topic` up to its current end: body and headers."""
-    partitions = await partitions_of(bootstrap, topic)
+    partitions = await partitions_of(bootstrap, [topic])
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
     )
@@ -99,7 +99,7 @@ def _headers(raw: Any) -> dict[str, str]:
 
 async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """True once `group` has committed offsets at the end of every partition of `topics`."""
-    partitions = [tp for t in topics for tp in await partitions_of(bootstrap, t)]
+    partitions = [tp for t in topics for tp in await partitions_of(bootstrap, [t])]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.notification.adapters.sender import SendResult
+from shared.clock import FixedClock
 
 
 @dataclass
@@ -39,12 +40,14 @@ class FakeWebhookSender:
         return SendResult(status, 1.0, None if 200 <= status < 300 else "not 2xx")
 
 
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.current = start
+class FakeClock(FixedClock):
+    @property
+    def current(self) -> datetime:
+        return self.at
 
-    def now(self) -> datetime:
-        return self.current
+    @current.setter
+    def current(self, moment: datetime) -> None:
+        self.advance_to(moment)
 
     def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
+        self.advance_to(self.at + timedelta(seconds=seconds))

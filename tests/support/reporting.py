@@ -7,7 +7,6 @@ production. Each harness has its own topic prefix and databases.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -26,29 +25,17 @@ from services.reporting.settings import ReportingSettings
 from shared.auth import parse_scope
 from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
+from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
 from shared.events import Envelope, parse_event
 from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, kafka_bootstrap, unique_name
 
 
-class FakeClock:
+class FakeClock(FixedClock):
     """now() is what the test says; sleep_until returns once the test moved past the moment."""
 
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._moved = asyncio.Event()
-
-    def now(self) -> datetime:
-        return self._now
-
     def set(self, moment: datetime) -> None:
-        self._now = moment
-        self._moved.set()
-
-    async def sleep_until(self, moment: datetime) -> None:
-        while self._now < moment:
-            self._moved.clear()
-            await self._moved.wait()
+        self.advance_to(moment)
 
 
 @dataclass
@@ -112,7 +99,7 @@ async def reporting_harness(
             "POPFLOW_KEYS_DATABASE_URL": keys_url,
             "database_url": store_url,
             "export_dir": export_dir,
-            "district": district,
+            "POPFLOW_SERVED_DISTRICTS": district or "440111",
             "port": serve_port or 8004,
         }
     )

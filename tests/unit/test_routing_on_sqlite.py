@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import store
-from services.routing.adapters.clock import FixedClock
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
@@ -21,6 +20,7 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.feedback import UnknownNotice, give_feedback
 from services.routing.service_layer.records import RecordHandler
+from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event

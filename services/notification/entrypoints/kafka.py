@@ -14,8 +14,8 @@ from collections.abc import Callable
 import structlog
 from faststream.kafka import KafkaBroker
 
-from services.notification.adapters.clock import Clock
 from services.notification.adapters.inbox import Inbox
+from shared.clock import Clock
 from shared.events import Envelope, Event, NoticeIssued
 from shared.kafka.consuming import subscribe
 from shared.topics import TopicNames

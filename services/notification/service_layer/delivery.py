@@ -25,7 +25,6 @@ from datetime import timedelta
 
 import structlog
 
-from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import Claim, DeliveryStore
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
@@ -33,6 +32,7 @@ from services.notification.domain import payload
 from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
 from services.notification.domain.signing import signature
 from services.notification.service_layer.documents import document_of
+from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
 

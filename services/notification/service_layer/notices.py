@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.notification.adapters.clock import Clock
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox, InboxFilter
 from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.domain.access import acting_code
@@ -15,6 +14,7 @@ from services.notification.domain.paging import InvalidCursor, Position, decode_
 from services.notification.domain.status import NoticeStatus
 from services.notification.service_layer.visibility import require_in_scope, visible_notice
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.events import FeedbackResult, NoticeAnswered, RejectionReason
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.notification.adapters.clock import Clock
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice
 from services.notification.domain.access import may_list_failed_deliveries, recipient_prefix
 from services.notification.service_layer.visibility import visible_notice
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.http.problems import ProblemError
 
 

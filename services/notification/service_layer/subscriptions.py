@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.notification.adapters.clock import Clock
 from services.notification.adapters.webhooks import Subscription, WebhookStore
 from services.notification.service_layer.visibility import require_in_scope
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.http.problems import ProblemError
 
 NO_WEBHOOK = "This recipient has no webhook."

@@ -21,13 +21,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from shared.kafka.failures import dead_letter_headers
+from shared.kafka.replay import batches_to_end
+from shared.retry import until_up
 
 log = structlog.get_logger(__name__)
 
@@ -136,9 +137,7 @@ async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
 
 
 async def _start(consumer: AIOKafkaConsumer) -> None:
-    async for attempt in AsyncRetrying(
-        stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.2, max=3), reraise=True
-    ):
+    async for attempt in until_up():
         with attempt:
             await consumer.start()
 
@@ -156,38 +155,8 @@ async def replay(
     published meanwhile are left to the running service. Returns how many
     messages were read.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await _start(consumer)
-    try:
-        partitions = await _partitions(consumer, topics)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        pending = {tp for tp, end in ends.items() if end > 0}
-        read = 0
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch_max)
-            messages = [m for tp, ms in batches.items() for m in ms if m.offset < ends[tp]]
-            if messages:
-                await fold.apply(messages)
-                read += len(messages)
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-        return read
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    # consumer.topics() fetches the same metadata but returns only the names;
-    # the partitions come from the cluster object it builds.
-    cluster = await consumer._client.fetch_all_metadata()
-    return [
-        TopicPartition(topic, number)
-        for topic in topics
-        for number in sorted(cluster.partitions_for_topic(topic) or ())
-    ]
+    read = 0
+    async for messages in batches_to_end(bootstrap_servers, topics, batch=batch_max):
+        await fold.apply(messages)
+        read += len(messages)
+    return read

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.reporting.adapters.campaign_store import CampaignStore
-from services.reporting.adapters.clock import Clock
 from services.reporting.adapters.items import UnknownFigure, figure_items, figure_query
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
@@ -21,6 +20,7 @@ from services.reporting.domain.signoff import Signoff, SignoffState, on_time, on
 from services.reporting.domain.weekly import StreetWeek, district_report, street_report
 from services.reporting.domain.weeks import ReportWeek, WeekCalendar
 from services.reporting.service_layer.errors import Invalid
+from shared.clock import Clock
 from shared.directory import DivisionDirectory
 from shared.directory.divisions import district_of
 

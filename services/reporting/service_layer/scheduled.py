@@ -8,24 +8,25 @@ cut-off without waiting for Friday.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import structlog
 
-from services.reporting.adapters.clock import Clock
 from services.reporting.adapters.exports import to_xlsx
 from services.reporting.domain.sheets import weekly_sheet
 from services.reporting.service_layer.reports import ReportService
+from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
 
 
 class CutoffExporter:
-    def __init__(self, reports: ReportService, *, folder: Path, district: str, clock: Clock) -> None:
+    def __init__(self, reports: ReportService, *, folder: Path, districts: Sequence[str], clock: Clock) -> None:
         self._reports = reports
         self._folder = folder
-        self._district = district
+        self._districts = list(districts)
         self._clock = clock
 
     async def run(self) -> None:
@@ -45,9 +46,10 @@ class CutoffExporter:
 
     async def export_week(self, week: str) -> list[Path]:
         reports = self._reports
-        streets = set(await reports.weekly_store.streets_with_facts(self._district))
-        if self._district:
-            streets |= set(reports.directory.streets_of(self._district))
+        streets: set[str] = set()
+        for district in self._districts:  # every street of the served districts, quiet ones too
+            streets |= set(await reports.weekly_store.streets_with_facts(district))
+            streets |= set(reports.directory.streets_of(district))
         target = self._folder / week
         target.mkdir(parents=True, exist_ok=True)
         written = []

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters.clock import Clock
 from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
+from shared.clock import Clock
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
 

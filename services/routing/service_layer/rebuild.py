@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import structlog
 
 from services.routing.adapters import store
-from services.routing.adapters.replay import messages_to_end
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, parse_event
 from shared.kafka.failures import PERMANENT_ERRORS
+from shared.kafka.replay import messages_to_end
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)
