@@ -42,7 +42,7 @@ from shared.kafka.admin import ensure_topics  # noqa: E402
 from shared.kafka.replay import partitions_of  # noqa: E402
 from shared.topics import ALL_TOPICS, RECORDS_SUBMITTED  # noqa: E402
 from tests.support import kafka  # noqa: E402
-from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, unique_name  # noqa: E402
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, create_database, drop_database, unique_name  # noqa: E402
 from tests.support.records import record  # noqa: E402
 from tests.support.routing import fetch  # noqa: E402
 from tests.support.system import free_port  # noqa: E402
@@ -156,6 +156,7 @@ async def main() -> None:
         "POPFLOW_TOPIC_PREFIX": prefix,
         "POPFLOW_TOPIC_PARTITIONS": str(args.partitions),
         "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+        "POPFLOW_DATA_KEYS": DATA_KEYS,
         "POPFLOW_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "ROUTING_DATABASE_URL": url,
         "ROUTING_PORT": str(free_port()),

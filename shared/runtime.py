@@ -22,13 +22,15 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.db.sentinel import check_sealing_keys
 from shared.http.health import health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
 from shared.retry import until_up
+from shared.sealing import Keyring
 from shared.settings import ServiceSettings
-from shared.topics import TopicNames
+from shared.topics import DEAD_LETTER, TopicNames
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +45,7 @@ class Runtime:
     topics: TopicNames
     publisher: KafkaEventPublisher
     keys: KeyStore
+    keyring: Keyring
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
 
@@ -59,6 +62,7 @@ def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
         topics=topics,
         publisher=KafkaEventPublisher(broker, topics),
         keys=KeyStore(build_engine(settings.keys_database_url)),
+        keyring=settings.keyring(),
     )
 
 
@@ -75,7 +79,9 @@ async def running(
     The service that owns the key store (intake) migrates it too.
     """
     settings = runtime.settings
-    await run_migrations(runtime.engine, migrations)
+    # before the service's own migrations, which may seal what they find with the current key
+    await check_sealing_keys(runtime.engine, runtime.keyring, store=runtime.service)
+    await run_migrations(runtime.engine, migrations, keyring=runtime.keyring)
     if owns_key_store:
         await run_migrations(runtime.keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
     await ensure_topics(
@@ -83,6 +89,7 @@ async def running(
         runtime.topics.all(),
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
+        configs={runtime.topics(DEAD_LETTER): {"retention.ms": str(settings.dead_letter_retention_hours * 3_600_000)}},
     )
     async for attempt in until_up():
         with attempt:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.sealing import Keyring, parse_keyring
+
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "dev-only-secret", "secret"}
 
 
@@ -37,9 +39,25 @@ class CommonSettings(BaseSettings):
     )
     topic_partitions: int = Field(default=6, ge=1, alias="POPFLOW_TOPIC_PARTITIONS")
     topic_replication: int = Field(default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION")
+    dead_letter_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        alias="POPFLOW_DEAD_LETTER_RETENTION_HOURS",
+        description="How long the dead-letter topic keeps a message (its bodies are sealed); set when it is created",
+    )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",
         description="HMAC key for person keys (Kafka keys, look-ups); required",
+    )
+    data_keys: SecretStr = Field(
+        alias="POPFLOW_DATA_KEYS",
+        description="AES-GCM data keys sealing personal data in events and stores, `key_id:base64,...` "
+        "(32 random bytes each); keep retired keys listed while data sealed with them remains; required",
+    )
+    data_key_id: str | None = Field(
+        default=None,
+        alias="POPFLOW_DATA_KEY_ID",
+        description="Id of the key that seals new data; may be omitted when POPFLOW_DATA_KEYS holds one key",
     )
     keys_database_url: str = Field(
         default="sqlite+aiosqlite:///./var/keys.db",
@@ -59,6 +77,11 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
     log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
 
+    @field_validator("data_key_id", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return value or None
+
     @field_validator("served_districts", mode="before")
     @classmethod
     def _split_districts(cls, value: Any) -> Any:
@@ -77,7 +100,14 @@ class CommonSettings(BaseSettings):
         secret = self.person_key_secret.get_secret_value()
         if self.environment is Environment.PRODUCTION and (secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 16):
             raise ValueError("POPFLOW_PERSON_KEY_SECRET is a placeholder or too short for production")
+        keyring = self.keyring()  # ValueError naming the setting, never the key
+        if self.environment is Environment.PRODUCTION and len(set(keyring.keys[keyring.current])) < 8:
+            raise ValueError("POPFLOW_DATA_KEYS: the current key is a placeholder (too few distinct bytes)")
         return self
+
+    def keyring(self) -> Keyring:
+        """The data keys (POPFLOW_DATA_KEYS) with the current one (POPFLOW_DATA_KEY_ID)."""
+        return parse_keyring(self.data_keys.get_secret_value(), self.data_key_id)
 
 
 class ServiceSettings(CommonSettings):

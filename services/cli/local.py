@@ -42,7 +42,10 @@ def up(
 ) -> None:
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
-    env.setdefault("INTAKE_DATA_KEY", _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32))))
+    # the key intake sealed with before the keyring keeps its id "intake", so old development data opens
+    dev_key = _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32)))
+    env.setdefault("POPFLOW_DATA_KEYS", f"intake:{dev_key}")
+    env.setdefault("POPFLOW_DATA_KEY_ID", "intake")
     children: list[subprocess.Popen[bytes]] = []
     try:
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:

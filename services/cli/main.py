@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import keys
+from services.cli import dead_letters, keys
 from services.cli.demo import demo
 from services.cli.local import up
 from services.intake.entrypoints.cli import import_file
@@ -17,6 +17,7 @@ app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the fo
 app.command("import")(import_file)
 app.command(help="Post believable demo records (Faker zh_CN) to a running PopFlow.")(demo)
 app.add_typer(keys.app, name="keys")
+app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(routing_app, name="routing")
 app.add_typer(reporting_app, name="reporting")
 app.command(help="Run a local webhook endpoint that checks signatures and prints each notice.")(receiver)

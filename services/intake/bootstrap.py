@@ -10,7 +10,6 @@ from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.key_cache import CachedKeyStore
 from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
-from services.intake.adapters.sealing import Sealer
 from services.intake.entrypoints.http.audit import audit_router
 from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
 from services.intake.entrypoints.http.records import records_router
@@ -32,14 +31,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     configure_logging(service="intake", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="intake")
-    sealer = Sealer(settings.data_key_bytes())
+    keyring = runtime.keyring
     person_secret = settings.person_key_secret.get_secret_value().encode()
     repository = RecordRepository(runtime.sessions)
     audit = ReadAudit(runtime.sessions)
-    relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
-    submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
+    relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, keyring, batch=settings.outbox_batch)
+    submissions = Submissions(repository, load_directory(), keyring, person_secret, on_stored=relay.wake)
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
-    register_consumers(runtime.broker, runtime.topics, repository)
+    register_consumers(runtime.broker, runtime.topics, repository, keyring)
 
     lifespan = lifespan_of(
         runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run)]
@@ -49,7 +48,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            reads=RecordReads(repository, audit, sealer, person_secret),
+            reads=RecordReads(repository, audit, keyring, person_secret),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(

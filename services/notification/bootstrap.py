@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
@@ -42,9 +43,10 @@ def create_app(
         timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries
     )
     key_secret = settings.person_key_secret.get_secret_value()
-    events = StatusEvents(key_secret.encode())
+    sealed = SealedNotices(runtime.keyring)
+    events = StatusEvents(key_secret.encode(), sealed)
     box = SecretBox(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else key_secret)
-    inbox, webhooks = Inbox(runtime.sessions, events), WebhookStore(runtime.sessions, box)
+    inbox, webhooks = Inbox(runtime.sessions, events, sealed), WebhookStore(runtime.sessions, box)
     deliveries = DeliveryStore(runtime.sessions, events)
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
@@ -61,9 +63,12 @@ def create_app(
             poll_interval_s=settings.poll_interval_s,
         ),
         record_link_base=settings.record_link_base,
+        sealed=sealed,
         on_recorded=relay.wake,
     )
-    register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
+    register_consumers(
+        runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake, keyring=runtime.keyring
+    )
 
     async def push() -> None:
         try:
@@ -80,7 +85,10 @@ def create_app(
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
     routers = [
         notices_router(
-            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
+            notices=Notices(inbox, clock),
+            authenticate=authenticate,
+            record_link_base=settings.record_link_base,
+            sealed=sealed,
         ),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),

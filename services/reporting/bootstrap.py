@@ -33,6 +33,7 @@ from services.reporting.settings import ReportingSettings
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.directory import load_directory
+from shared.kafka.broker import dead_letter_publisher
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
@@ -49,16 +50,14 @@ def calendar_of(settings: ReportingSettings) -> WeekCalendar:
 def build_fold(
     settings: ReportingSettings, writer: FactWriter, broker: KafkaBroker, topics: TopicNames
 ) -> FoldConsumer:
-    async def dead_letter(body: bytes, headers: dict[str, str]) -> None:
-        await broker.publish(body, topics(DEAD_LETTER), headers=headers)
-
+    keyring = settings.keyring()
     return FoldConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topics=[topics(t) for t in FOLDED_TOPICS],
         group=topics(GROUP),  # prefixed like the topics: group ids are global on a broker
         writer=writer,
-        decoder=Decoder(calendar_of(settings), settings.person_key_secret.get_secret_value().encode()),
-        dead_letter=dead_letter,
+        decoder=Decoder(calendar_of(settings), settings.person_key_secret.get_secret_value().encode(), keyring),
+        dead_letter=dead_letter_publisher(broker, topics, keyring),
         batch_max=settings.fold_batch,
     )
 

@@ -26,6 +26,7 @@ from services.routing.settings import RoutingSettings
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
+from shared.db.sentinel import check_sealing_keys
 from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
@@ -37,6 +38,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build_context(
     settings: RoutingSettings, sessions: async_sessionmaker[AsyncSession], emitter: Emitter, clock: Clock
 ) -> RoutingContext:
+    keyring = settings.keyring()
     recipients = RecipientsFile(settings.recipients_file, settings.served_districts)
     return RoutingContext(
         sessions=sessions,
@@ -45,6 +47,7 @@ def build_context(
         directory=load_directory(),
         clock=clock,
         key_secret=settings.person_key_secret.get_secret_value().encode(),
+        keyring=keyring,
     )
 
 
@@ -64,7 +67,7 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
     context = build_context(
         settings, runtime.sessions, KafkaEmitter(runtime.broker, runtime.topics), clock or SystemClock()
     )
-    register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context))
+    register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context), context.keyring)
     reminders = reminder_job(settings, context)
 
     background = []
@@ -79,8 +82,9 @@ async def rebuild_into(settings: RoutingSettings, *, into: str) -> dict[str, Rep
     """Replay the topics into the store at `into` (migrated first), publishing nothing."""
     engine = build_engine(into)
     try:
-        await run_migrations(engine, MIGRATIONS)
         context = build_context(settings, session_factory(engine), DiscardingEmitter(), SystemClock())
+        await check_sealing_keys(engine, context.keyring, store="rebuilt routing")
+        await run_migrations(engine, MIGRATIONS, keyring=context.keyring)
         topics = TopicNames(settings.topic_prefix)
         return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics)
     finally:

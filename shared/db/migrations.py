@@ -11,28 +11,37 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.retry import until_up
+from shared.sealing import Keyring
 
 # Replicas of one service start together: the first to take this lock migrates,
 # the others wait and then find the schema at head.
 MIGRATION_LOCK = 0x706F70666C6F77  # "popflow"
 
 
-async def run_migrations(engine: AsyncEngine, script_location: Path, *, version_table: str = "alembic_version") -> None:
+async def run_migrations(
+    engine: AsyncEngine,
+    script_location: Path,
+    *,
+    version_table: str = "alembic_version",
+    keyring: Keyring | None = None,
+) -> None:
     """Upgrade to head, waiting (with retries) for the database to accept connections.
 
     `version_table` keeps two migration histories apart when they share a database.
+    `keyring` reaches migrations that seal data already stored (`config.attributes["keyring"]`).
     """
     async for attempt in until_up():
         with attempt:
             async with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-                await connection.run_sync(_upgrade, script_location, version_table)
+                await connection.run_sync(_upgrade, script_location, version_table, keyring)
 
 
-def _upgrade(connection: Connection, script_location: Path, version_table: str) -> None:
+def _upgrade(connection: Connection, script_location: Path, version_table: str, keyring: Keyring | None) -> None:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
     config.attributes["version_table"] = version_table
+    config.attributes["keyring"] = keyring
     command.upgrade(config, "head")

@@ -3,6 +3,12 @@
 The envelope is the same for every event; the payload is a versioned, frozen
 pydantic model. Consumers call `parse_event`, which upcasts old versions so a
 handler only ever sees the current shape.
+
+Personal parts of a payload travel sealed (shared.sealing): an event class
+names them in `SEALED` (dotted paths into the payload), `new_envelope` seals
+each with the keyring's current key, bound to the event id and the path, and
+`parse_event` opens them again. On the wire such a part is a `pf1.<key id>....`
+string; in memory a handler sees the plain model.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.sealing import Keyring, SealError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -27,6 +35,9 @@ class Event(BaseModel):
     TOPIC: ClassVar[str]
     # upcasters[v] turns a version-v payload into version v+1
     UPCASTERS: ClassVar[dict[int, Upcaster]] = {}
+    # dotted paths of the payload that travel sealed, from version SEALED_SINCE on
+    SEALED: ClassVar[tuple[str, ...]] = ()
+    SEALED_SINCE: ClassVar[int] = 1
 
 
 class Envelope(BaseModel):
@@ -59,16 +70,27 @@ def new_envelope(
     correlation_id: str,
     event_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
+    keyring: Keyring | None = None,
 ) -> Envelope:
-    """Wrap a payload. Pass a deterministic `event_id` when a replay must re-emit the same event."""
+    """Wrap a payload, its `SEALED` parts sealed with `keyring` (required when there are any).
+
+    Pass a deterministic `event_id` when a replay must re-emit the same event.
+    """
+    event_id = event_id or uuid.uuid4()
+    payload = event.model_dump(mode="json")
+    if event.SEALED:
+        if keyring is None:
+            raise TypeError(f"{event.TYPE} carries personal data: new_envelope needs the keyring")
+        for path in event.SEALED:
+            _replace(payload, path, lambda value, at: keyring.seal(value, context=_context(event, event_id, at)))
     return Envelope(
-        event_id=event_id or uuid.uuid4(),
+        event_id=event_id,
         type=event.TYPE,
         version=event.VERSION,
         occurred_at=occurred_at or datetime.now(UTC),
         producer=producer,
         correlation_id=correlation_id,
-        payload=event.model_dump(mode="json"),
+        payload=payload,
     )
 
 
@@ -76,12 +98,47 @@ class UnknownEventType(ValueError):
     """The envelope names a payload type no class is registered for."""
 
 
-def parse_event(envelope: Envelope) -> Event:
-    """The envelope's payload as its current class, upcasting older versions."""
+class SealedWithoutKeyring(SealError):
+    """A payload with sealed parts was parsed without the keyring that opens them."""
+
+
+def parse_event(envelope: Envelope, keyring: Keyring | None = None) -> Event:
+    """The envelope's payload as its current class, its sealed parts opened, older versions upcast.
+
+    SealError (a subclass of ValueError) when a sealed part does not open.
+    """
     event_class = REGISTRY.get(envelope.type)
     if event_class is None:
         raise UnknownEventType(envelope.type)
     payload = dict(envelope.payload)
+    if event_class.SEALED and envelope.version >= event_class.SEALED_SINCE:
+        if keyring is None:
+            raise SealedWithoutKeyring(f"{envelope.type} carries sealed parts: parse_event needs the keyring")
+        payload = _copied(payload)
+        for path in event_class.SEALED:
+            _replace(
+                payload,
+                path,
+                lambda token, at: keyring.open(str(token), context=_context(event_class, envelope.event_id, at)),
+            )
     for version in range(envelope.version, event_class.VERSION):
         payload = event_class.UPCASTERS[version](payload)
     return event_class.model_validate(payload)
+
+
+def _context(event: Event | type[Event], event_id: uuid.UUID, path: str) -> str:
+    return f"{event.TYPE}/{event_id}/{path}"
+
+
+def _replace(payload: dict[str, Any], path: str, change: Callable[[Any, str], Any]) -> None:
+    """Apply `change(value, path)` at a dotted path; absent or null parts stay as they are."""
+    *parents, last = path.split(".")
+    node: Any = payload
+    for name in parents:
+        node = node.get(name) if isinstance(node, dict) else None
+    if isinstance(node, dict) and node.get(last) is not None:
+        node[last] = change(node[last], path)
+
+
+def _copied(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copied(v) if isinstance(v, dict) else v for k, v in payload.items()}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
 from shared import topics
-from shared.events.envelope import Event, register
+from shared.events.envelope import Event, Upcaster, register
 
 
 class FeedbackResult(StrEnum):
@@ -38,13 +38,25 @@ class RejectionReason(StrEnum):
     DUPLICATE = "duplicate"
 
 
+def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 2 changed the wire only (corrections and note travel sealed): same shape
+    return payload
+
+
 @register
 class NoticeAnswered(Event):
-    """A recipient answered a notice. One answer per notice; later ones are refused."""
+    """A recipient answered a notice. One answer per notice; later ones are refused.
+
+    Version 2: `corrections` (a corrected name or address) and `note` travel
+    sealed (shared.sealing); version-1 payloads carry them in clear.
+    """
 
     TYPE: ClassVar[str] = "NoticeAnswered"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     TOPIC: ClassVar[str] = topics.NOTICES_ANSWERED
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    SEALED: ClassVar[tuple[str, ...]] = ("corrections", "note")
+    SEALED_SINCE: ClassVar[int] = 2
 
     notice_id: str = Field(description="The notice being answered (NoticeIssued.notice_id)")
     record_id: str = Field(description="The case record the notice is about")

@@ -42,18 +42,26 @@ def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "kind": NoticeKind.TRANSFER.value, "exchange_endpoint": None}
 
 
+def _v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 3 changed the wire only (the person travels sealed): same shape
+    return payload
+
+
 @register
 class NoticeIssued(Event):
     """A notice was issued to one recipient.
 
     Version 2 added `kind` and `exchange_endpoint` (v1 payloads are upcast to
-    kind "transfer", delivered within the deployment).
+    kind "transfer", delivered within the deployment). Version 3: `person`
+    travels sealed (shared.sealing); older payloads carry it in clear.
     """
 
     TYPE: ClassVar[str] = "NoticeIssued"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     TOPIC: ClassVar[str] = topics.NOTICES_ISSUED
-    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2, 2: _v2_to_v3}
+    SEALED: ClassVar[tuple[str, ...]] = ("person",)
+    SEALED_SINCE: ClassVar[int] = 3
 
     notice_id: str = Field(description="Unique, stable id of the notice; duplicates share it")
     record_id: str = Field(description="The case record the notice is about")

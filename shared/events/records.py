@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
 from shared import topics
-from shared.events.envelope import Event, register
+from shared.events.envelope import Event, Upcaster, register
 from shared.events.record_parts import (
     Certificate,
     CommunityCode,
@@ -91,13 +91,30 @@ class CaseRecord(Part):
     )
 
 
+def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 2 changed the wire only (the person and addresses travel sealed): same shape
+    return payload
+
+
 @register
 class RecordSubmitted(Event):
-    """Intake accepted and stored a case record."""
+    """Intake accepted and stored a case record.
+
+    Version 2: the person and every address travel sealed (shared.sealing;
+    see `SEALED`); version-1 payloads carry them in clear and are read as they are.
+    """
 
     TYPE: ClassVar[str] = "RecordSubmitted"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     TOPIC: ClassVar[str] = topics.RECORDS_SUBMITTED
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    SEALED: ClassVar[tuple[str, ...]] = (
+        "record.person",
+        "record.residence.address",
+        "record.registration.address",
+        "record.new_residence.address",
+    )
+    SEALED_SINCE: ClassVar[int] = 2
 
     record_id: str = Field(description="Id intake gave the record")
     received_at: datetime = Field(description="When intake accepted the record (UTC)")

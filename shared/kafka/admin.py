@@ -11,8 +11,16 @@ from shared.retry import until_up
 log = structlog.get_logger(__name__)
 
 
-async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int, replication: int) -> None:
-    """Create the topics that are missing; existing ones are left as they are."""
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: list[str],
+    *,
+    partitions: int,
+    replication: int,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Create the missing topics, with their `configs` (e.g. retention.ms); existing ones are left as they are."""
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     async for attempt in until_up():
         with attempt:
@@ -21,7 +29,7 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            topics = [NewTopic(n, partitions, replication) for n in missing]
+            topics = [NewTopic(n, partitions, replication, topic_configs=configs.get(n, {})) for n in missing]
             response = await admin.create_topics(topics)
             _raise_unless_created(response)
             log.info("topics created", topics=missing, partitions=partitions)

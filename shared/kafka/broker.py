@@ -8,7 +8,8 @@ from typing import Protocol
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
-from shared.kafka.failures import DeadLetters
+from shared.kafka.failures import SEALED_HEADER, DeadLetters, Publish, seal_dead_letter
+from shared.sealing import Keyring
 from shared.settings import CommonSettings
 from shared.topics import DEAD_LETTER, TopicNames
 
@@ -27,11 +28,18 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
     )
 
 
-def dead_letters_for(broker: KafkaBroker, topics: TopicNames) -> DeadLetters:
-    async def publish(body: bytes, headers: dict[str, str]) -> None:
-        await broker.publish(body, topics(DEAD_LETTER), headers=headers)
+def dead_letter_publisher(broker: KafkaBroker, topics: TopicNames, keyring: Keyring) -> Publish:
+    """Publishes to the dead-letter topic, the body sealed (it may hold personal data in clear)."""
 
-    return DeadLetters(publish)
+    async def publish(body: bytes, headers: dict[str, str]) -> None:
+        sealed = seal_dead_letter(keyring, body, headers)
+        await broker.publish(sealed, topics(DEAD_LETTER), headers={**headers, "sealed": SEALED_HEADER})
+
+    return publish
+
+
+def dead_letters_for(broker: KafkaBroker, topics: TopicNames, keyring: Keyring) -> DeadLetters:
+    return DeadLetters(dead_letter_publisher(broker, topics, keyring))
 
 
 class EventPublisher(Protocol):

@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker
 from shared.events.envelope import Envelope, Event, parse_event
 from shared.kafka.broker import dead_letters_for
 from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters
+from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
@@ -41,14 +42,17 @@ def subscribe(
     topic: str,
     group: str,
     handler: Handler,
+    keyring: Keyring,
     max_records: int = 500,
     dead_letters: DeadLetters | None = None,
 ) -> None:
     """Register `handler(envelope, event)`, called once per message, in partition order.
 
+    The event's sealed parts are opened with `keyring`; dead letters are sealed with it.
+
     Binds the event id, correlation id and topic to every log line of the handling.
     """
-    sink = dead_letters or dead_letters_for(broker, topics)
+    sink = dead_letters or dead_letters_for(broker, topics, keyring)
 
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
         for envelope, event, body, record in batch:
@@ -65,7 +69,7 @@ def subscribe(
             finally:
                 structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
 
-    _register(broker, topics, sink, topic=topic, group=group, max_records=max_records, run=handle_batch)
+    _register(broker, topics, sink, keyring, topic=topic, group=group, max_records=max_records, run=handle_batch)
 
 
 def subscribe_batch(
@@ -75,6 +79,7 @@ def subscribe_batch(
     topic: str,
     group: str,
     handler: BatchHandler,
+    keyring: Keyring,
     max_records: int = 2000,
     dead_letters: DeadLetters | None = None,
 ) -> None:
@@ -86,7 +91,7 @@ def subscribe_batch(
     event at a time, so that only the culprit is dead-lettered. The handler
     must be idempotent over the whole batch (it may see it again).
     """
-    sink = dead_letters or dead_letters_for(broker, topics)
+    sink = dead_letters or dead_letters_for(broker, topics, keyring)
 
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
         try:
@@ -98,28 +103,27 @@ def subscribe_batch(
                 except PERMANENT_ERRORS as error:
                     await sink.send(body, record, error)
 
-    _register(broker, topics, sink, topic=topic, group=group, max_records=max_records, run=handle_batch)
+    _register(broker, topics, sink, keyring, topic=topic, group=group, max_records=max_records, run=handle_batch)
 
 
 def _register(
     broker: KafkaBroker,
     topics: TopicNames,
-    dead_letters: DeadLetters | None,
+    dead_letters: DeadLetters,
+    keyring: Keyring,
     *,
     topic: str,
     group: str,
     max_records: int,
     run: Callable[[Sequence[tuple[Envelope, Event, bytes, Any]]], Awaitable[None]],
 ) -> None:
-    dead_letters = dead_letters or dead_letters_for(broker, topics)
-
     async def consume(records: list[Any]) -> None:
         decoded = []
         for record in records:
             body = bytes(record.value)
             try:
                 envelope = Envelope.model_validate_json(body)
-                decoded.append((envelope, parse_event(envelope), body, record))
+                decoded.append((envelope, parse_event(envelope, keyring), body, record))
             except PERMANENT_ERRORS as error:
                 await dead_letters.send(body, record, error)
         try:

@@ -21,6 +21,7 @@ import structlog
 from pydantic import ValidationError
 
 from shared.events.envelope import UnknownEventType
+from shared.sealing import Keyring, SealError
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +32,15 @@ class PermanentFailure(Exception):
     """Raised by a handler for a message that will never succeed, however often retried."""
 
 
-PERMANENT_ERRORS = (PermanentFailure, ValidationError, UnknownEventType, json.JSONDecodeError, UnicodeDecodeError)
+# SealError: a sealed part that does not open here (tampered, unknown key id) never will
+PERMANENT_ERRORS = (
+    PermanentFailure,
+    ValidationError,
+    UnknownEventType,
+    SealError,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+)
 
 
 class DeadLetters:
@@ -61,6 +70,32 @@ def dead_letter_headers(source: Any, error_type: str, error: str) -> dict[str, s
         "source_partition": str(getattr(source, "partition", "")),
         "source_offset": str(getattr(source, "offset", "")),
     }
+
+
+def seal_dead_letter(keyring: Keyring, body: bytes, headers: dict[str, str]) -> bytes:
+    """The body as the dead-letter topic keeps it: sealed, bound to where it came from.
+
+    A dead letter may be anything (undecodable bytes, a payload whose personal
+    parts travelled in clear), so the whole body is sealed; `popflow
+    dead-letters show` opens it for an admin.
+    """
+    return keyring.seal_bytes(body, context=_dead_letter_context(headers)).encode()
+
+
+def open_dead_letter(keyring: Keyring, body: bytes, headers: dict[str, str]) -> bytes:
+    """What `seal_dead_letter` sealed; bodies from before sealing are returned as they are."""
+    if headers.get("sealed") != SEALED_HEADER:
+        return body
+    return keyring.open_bytes(body.decode(), context=_dead_letter_context(headers))
+
+
+SEALED_HEADER = "pf1"
+
+
+def _dead_letter_context(headers: dict[str, str]) -> str:
+    return "deadletter/{}/{}/{}".format(
+        *(headers.get(h, "") for h in ("source_topic", "source_partition", "source_offset"))
+    )
 
 
 def describe(error: Exception) -> str:

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from services.intake.adapters.sealing import Sealer
 from sqlalchemy import text
 
 from services.intake.adapters.repository import RecordRepository
-from services.intake.adapters.sealing import Sealer
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope

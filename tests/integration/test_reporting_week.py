@@ -355,6 +355,7 @@ async def _popflow(*args: str, settings: ReportingSettings) -> str:
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "POPFLOW_TOPIC_PREFIX": settings.topic_prefix,
         "POPFLOW_PERSON_KEY_SECRET": settings.person_key_secret.get_secret_value(),
+        "POPFLOW_DATA_KEYS": settings.data_keys.get_secret_value(),
         "REPORTING_DATABASE_URL": settings.database_url,
         "POPFLOW_LOG_LEVEL": "WARNING",
     }

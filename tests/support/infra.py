@@ -13,8 +13,12 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.sealing import parse_keyring
+
 PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
 DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # base64 of 32 fixed test bytes (AES-256)
+DATA_KEYS = f"test1:{DATA_KEY}"  # POPFLOW_DATA_KEYS of every test deployment
+TEST_KEYRING = parse_keyring(DATA_KEYS, "test1")
 
 
 def kafka_bootstrap() -> str:

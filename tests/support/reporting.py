@@ -28,7 +28,14 @@ from shared.auth.store import KeyStore
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
 from shared.events import Envelope, parse_event
-from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, kafka_bootstrap, unique_name
+from tests.support.infra import (
+    DATA_KEYS,
+    PERSON_KEY_SECRET,
+    create_database,
+    drop_database,
+    kafka_bootstrap,
+    unique_name,
+)
 
 
 class FakeClock(FixedClock):
@@ -96,6 +103,7 @@ async def reporting_harness(
             "POPFLOW_TOPIC_PREFIX": f"test.{run_id}.",
             "POPFLOW_TOPIC_PARTITIONS": 3,
             "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+            "POPFLOW_DATA_KEYS": DATA_KEYS,
             "POPFLOW_KEYS_DATABASE_URL": keys_url,
             "database_url": store_url,
             "export_dir": export_dir,

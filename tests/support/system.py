@@ -24,7 +24,7 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.db import build_engine, run_migrations
 from tests.support.infra import (
-    DATA_KEY,
+    DATA_KEYS,
     PERSON_KEY_SECRET,
     create_database,
     drop_database,
@@ -130,7 +130,7 @@ async def build_system(log_dir: Path, extra_env: dict[str, str] | None = None) -
         "POPFLOW_TOPIC_PREFIX": f"test.{run_id}.",
         "POPFLOW_TOPIC_PARTITIONS": "3",
         "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
-        "INTAKE_DATA_KEY": DATA_KEY,
+        "POPFLOW_DATA_KEYS": DATA_KEYS,
         "POPFLOW_LOG_FORMAT": "json",
         **(extra_env or {}),
     }

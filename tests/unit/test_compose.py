@@ -48,6 +48,7 @@ def test_required_settings_are_given(compose: dict[str, Any], service: str) -> N
     }
     assert required <= set(environment)
     assert environment["POPFLOW_PERSON_KEY_SECRET"].startswith("${POPFLOW_PERSON_KEY_SECRET:?")
+    assert environment["POPFLOW_DATA_KEYS"].startswith("${POPFLOW_DATA_KEYS:?")
 
 
 def test_services_use_the_project_image_and_real_infrastructure(compose: dict[str, Any]) -> None:

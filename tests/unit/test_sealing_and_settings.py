@@ -7,8 +7,8 @@ import base64
 import pytest
 from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
-
 from services.intake.adapters.sealing import Sealer
+
 from services.intake.settings import IntakeSettings
 from tests.support.infra import DATA_KEY, PERSON_KEY_SECRET
 

@@ -1,7 +1,8 @@
-"""Intake's outbox relay: the shared relay, opening sealed envelopes on their way out.
+"""Intake's outbox relay: the shared relay.
 
-Envelopes carrying personal data are stored sealed (AES-GCM) and opened
-only here, on their way to Kafka.
+Envelopes carry their personal parts sealed (shared.events.envelope), in the
+outbox as on Kafka. Rows written before that sealed the whole envelope
+(`{"event_id", "type", "sealed"}`); they are opened on their way out.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.intake.adapters.sealing import Sealer
 from services.intake.adapters.tables import OutboxRow
 from shared.db.outbox import OutboxRelay
+from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 
 def intake_relay(
-    sessions: async_sessionmaker[AsyncSession], broker: KafkaBroker, topics: TopicNames, sealer: Sealer, *, batch: int
+    sessions: async_sessionmaker[AsyncSession], broker: KafkaBroker, topics: TopicNames, keyring: Keyring, *, batch: int
 ) -> OutboxRelay:
     def open_envelope(envelope: dict[str, Any]) -> dict[str, Any]:
         if "sealed" not in envelope:
             return envelope
-        return sealer.open(str(envelope["sealed"]), bound_to=str(envelope["event_id"]))
+        opened: dict[str, Any] = keyring.open(str(envelope["sealed"]), context=str(envelope["event_id"]))
+        return opened
 
     return OutboxRelay(sessions, broker, topics, OutboxRow, open_envelope=open_envelope, batch=batch)

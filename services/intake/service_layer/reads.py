@@ -11,10 +11,10 @@ from typing import Any
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.repository import RecordRepository
-from services.intake.adapters.sealing import Sealer
 from services.intake.adapters.tables import RecordRow
 from shared.auth import Principal, ScopeKind
 from shared.identity import person_key
+from shared.sealing import Keyring
 
 
 class Unseen(enum.Enum):
@@ -25,10 +25,10 @@ class Unseen(enum.Enum):
 
 
 class RecordReads:
-    def __init__(self, repository: RecordRepository, audit: ReadAudit, sealer: Sealer, person_secret: bytes) -> None:
+    def __init__(self, repository: RecordRepository, audit: ReadAudit, keyring: Keyring, person_secret: bytes) -> None:
         self._repository = repository
         self._audit = audit
-        self._sealer = sealer
+        self._keyring = keyring
         self._person_secret = person_secret
 
     async def one(self, principal: Principal, record_id: str, *, purpose: str) -> dict[str, Any] | Unseen:
@@ -40,7 +40,7 @@ class RecordReads:
             return Unseen.OUT_OF_SCOPE
         versions = await self._repository.versions(row)
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
-        return present(row, self._sealer) | {"versions": [version_summary(v) for v in versions]}
+        return present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
 
     async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
         """Every record of the person inside the reader's scope, oldest first."""
@@ -59,12 +59,12 @@ class RecordReads:
     ) -> list[dict[str, Any]]:
         ids = [row.record_id for row in rows]
         await self._audit.record(principal, action=action, record_ids=ids, purpose=purpose)
-        return [present(row, self._sealer) for row in rows]
+        return [present(row, self._keyring) for row in rows]
 
 
-def present(row: RecordRow, sealer: Sealer) -> dict[str, Any]:
+def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:
     """The record as submitted (person included) with what intake added."""
-    person = sealer.open(row.person_sealed, bound_to=row.record_id) if row.person_sealed else None
+    person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
     record = dict(row.record)
     if person is not None:
         record = {"person": person, **record}

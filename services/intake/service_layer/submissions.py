@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
-from services.intake.adapters.sealing import Sealer
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
 from shared.auth import Principal
 from shared.directory import DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
 from shared.identity import person_key
+from shared.sealing import Keyring
 
 Clock = Callable[[], datetime]
 OUT_OF_SCOPE = "your API key may not report records for this street"
@@ -66,7 +66,7 @@ class Submissions:
         self,
         repository: RecordRepository,
         directory: DivisionDirectory,
-        sealer: Sealer,
+        keyring: Keyring,
         person_secret: bytes,
         clock: Clock = lambda: datetime.now(UTC),
         on_stored: Callable[[], None] = lambda: None,
@@ -74,7 +74,7 @@ class Submissions:
         self._on_stored = on_stored
         self._repository = repository
         self._directory = directory
-        self._sealer = sealer
+        self._keyring = keyring
         self._person_secret = person_secret
         self._clock = clock
 
@@ -107,10 +107,9 @@ class Submissions:
                 case_id=case_id,
                 case_version=version,
             )
-            envelope = new_envelope(event, producer="intake", correlation_id=item.record_id).model_dump(mode="json")
-            event_id = str(envelope["event_id"])
-            sealed = self._sealer.seal(envelope, bound_to=event_id)
-            return RecordSubmitted.TOPIC, {"event_id": event_id, "type": event.TYPE, "sealed": sealed}
+            # the person and addresses are sealed in the envelope itself, for the outbox and Kafka alike
+            envelope = new_envelope(event, producer="intake", correlation_id=item.record_id, keyring=self._keyring)
+            return RecordSubmitted.TOPIC, envelope.model_dump(mode="json")
 
         stored = await self._repository.write_batch([p.new for p in batch], event_for)
         self._on_stored()  # e.g. wake the outbox relay
@@ -156,7 +155,7 @@ class Submissions:
             reporting_street=record.reporting_street,
             residence_street=record.residence.street,
             record=body,
-            person_sealed=self._sealer.seal(person, bound_to=record_id),
+            person_sealed=self._keyring.seal(person, context=record_id),
             received_at=now,
             source_ref=source_ref,
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,

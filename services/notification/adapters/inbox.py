@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
@@ -46,16 +47,19 @@ class Answer:
 
 
 class Inbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents, sealed: SealedNotices) -> None:
         self._sessions = sessions
         self._events = events
+        self._sealed = sealed
 
     async def store(self, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
         """(stored: the notice is new, scheduled: a push is due because the recipient has a webhook)."""
         async with self._sessions.begin() as session:
             if await session.get(InboxNotice, notice.notice_id) is not None:
                 return False, False
-            session.add(_row(notice, now=now))
+            session.add(
+                _row(notice, now=now, person_sealed=self._sealed.seal_person(notice.notice_id, _person(notice)))
+            )
             scheduled = await session.get(WebhookSubscription, notice.recipient_code) is not None
             if scheduled:
                 session.add(
@@ -118,15 +122,20 @@ class Inbox:
                 at=now,
             )
             notice.answered_at = now
-            notice.answer = event.model_dump(
-                mode="json", include={"result", "corrections", "reason", "note", "answered_by"}
+            notice.answer_sealed = self._sealed.seal_answer(
+                notice_id,
+                event.model_dump(mode="json", include={"result", "corrections", "reason", "note", "answered_by"}),
             )
             notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
             session.add(row)
             return event
 
 
-def _row(notice: NoticeIssued, *, now: datetime) -> InboxNotice:
+def _person(notice: NoticeIssued) -> dict[str, Any]:
+    return notice.person.model_dump(mode="json")
+
+
+def _row(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> InboxNotice:
     return InboxNotice(
         notice_id=notice.notice_id,
         recipient_code=notice.recipient_code,
@@ -134,7 +143,7 @@ def _row(notice: NoticeIssued, *, now: datetime) -> InboxNotice:
         route=notice.route.value,
         kind=notice.kind.value,
         reason=notice.reason,
-        person=notice.person.model_dump(mode="json"),
+        person_sealed=person_sealed,
         issued_at=notice.issued_at,
         received_at=now,
     )

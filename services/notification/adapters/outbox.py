@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import InboxNotice, OutboxRow
 from shared.events import (
     Event,
@@ -35,8 +36,9 @@ STATUS_NAMESPACE = uuid.UUID("0b7c3f5e-8a41-4f0e-9d2c-5a6e7b8c9d01")
 
 
 class StatusEvents:
-    def __init__(self, key_secret: bytes) -> None:
+    def __init__(self, key_secret: bytes, sealed: SealedNotices) -> None:
         self._key_secret = key_secret
+        self._sealed = sealed
 
     def delivered(self, notice: InboxNotice, *, attempts: int, at: datetime) -> OutboxRow:
         event = NoticeDelivered(
@@ -87,11 +89,16 @@ class StatusEvents:
         return self._row(event, notice, at, key=key), event
 
     def _person_key(self, notice: InboxNotice) -> str:
-        return person_key(str(notice.person["id_number"]), self._key_secret)
+        return person_key(str(self._sealed.person(notice)["id_number"]), self._key_secret)
 
     def _row(self, event: Event, notice: InboxNotice, at: datetime, *, key: str) -> OutboxRow:
         event_id = uuid.uuid5(STATUS_NAMESPACE, f"{notice.notice_id}/{event.TYPE}")
         envelope = new_envelope(
-            event, producer="notification", correlation_id=notice.record_id, event_id=event_id, occurred_at=at
+            event,
+            producer="notification",
+            correlation_id=notice.record_id,
+            event_id=event_id,
+            occurred_at=at,
+            keyring=self._sealed.keyring,
         )
         return OutboxRow(topic=event.TOPIC, key=key, envelope=envelope.model_dump(mode="json"), created_at=at)

@@ -22,7 +22,10 @@ def _at(*, nullable: bool = False, index: bool = False) -> Any:
 
 
 class InboxNotice(SQLModel, table=True):
-    """Every notice addressed to a recipient, once, with how far it got."""
+    """Every notice addressed to a recipient, once, with how far it got.
+
+    The person and the answer are kept sealed (adapters/sealed.py).
+    """
 
     __tablename__ = "inbox_notices"
 
@@ -32,14 +35,14 @@ class InboxNotice(SQLModel, table=True):
     route: str = Field(max_length=20)
     kind: str = Field(default="transfer", max_length=20)
     reason: str = Field(max_length=500)
-    person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    person_sealed: str = Field(sa_column=Column(Text, nullable=False))
     issued_at: datetime = _at(index=False)
     received_at: datetime = _at()
     status: str = Field(default="issued", max_length=20)
     delivered_at: datetime | None = _at(nullable=True)
     acknowledged_at: datetime | None = _at(nullable=True)
     answered_at: datetime | None = _at(nullable=True)
-    answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    answer_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class WebhookSubscription(SQLModel, table=True):

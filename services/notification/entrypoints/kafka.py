@@ -18,13 +18,20 @@ from services.notification.adapters.inbox import Inbox
 from shared.clock import Clock
 from shared.events import Envelope, Event, NoticeIssued
 from shared.kafka.consuming import subscribe
+from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)
 
 
 def register_consumers(
-    broker: KafkaBroker, topics: TopicNames, *, inbox: Inbox, clock: Clock, on_scheduled: Callable[[], None]
+    broker: KafkaBroker,
+    topics: TopicNames,
+    *,
+    inbox: Inbox,
+    clock: Clock,
+    on_scheduled: Callable[[], None],
+    keyring: Keyring,
 ) -> None:
     async def on_notice_issued(_: Envelope, event: Event) -> None:
         assert isinstance(event, NoticeIssued)
@@ -37,4 +44,4 @@ def register_consumers(
         finally:
             structlog.contextvars.unbind_contextvars("notice_id")
 
-    subscribe(broker, topics, topic=NoticeIssued.TOPIC, group="notification", handler=on_notice_issued)
+    subscribe(broker, topics, topic=NoticeIssued.TOPIC, group="notification", handler=on_notice_issued, keyring=keyring)

@@ -26,6 +26,7 @@ from datetime import timedelta
 import structlog
 
 from services.notification.adapters.deliveries import Claim, DeliveryStore
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
@@ -56,11 +57,13 @@ class DeliveryWorker:
         policy: BackoffPolicy,
         limits: WorkerLimits,
         record_link_base: str,
+        sealed: SealedNotices,
         on_recorded: Callable[[], None] = lambda: None,
     ) -> None:
         self._store, self._webhooks = store, webhooks
         self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
         self._record_link_base = record_link_base
+        self._sealed = sealed
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
         self._in_flight: Counter[str] = Counter()
         self._notices_in_flight: set[str] = set()
@@ -145,7 +148,7 @@ class DeliveryWorker:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")
             return
-        document = document_of(notice, self._record_link_base)
+        document = document_of(notice, self._record_link_base, self._sealed)
         body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.domain.payload import notice_document
 
 
-def document_of(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
-    """Only what the recipient needs; times in UTC whatever the store returned."""
+def document_of(notice: InboxNotice, record_link_base: str, sealed: SealedNotices) -> dict[str, Any]:
+    """Only what the recipient needs, the person opened; times in UTC whatever the store returned."""
     return notice_document(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
@@ -17,7 +18,7 @@ def document_of(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
         route=notice.route,
         kind=notice.kind,
         reason=notice.reason,
-        person=notice.person,
+        person=sealed.person(notice),
         issued_at=utc(notice.issued_at),
         record_link=record_link_base + notice.record_id,
     )

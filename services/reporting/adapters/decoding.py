@@ -27,6 +27,7 @@ from shared.events import (
     RecordSubmitted,
     parse_event,
 )
+from shared.sealing import Keyring, SealError
 
 # The event types reporting counts; any other type on its topics is skipped.
 FOLDED_TYPES = frozenset(
@@ -52,16 +53,17 @@ class Decoder:
     count is skipped, not dead-lettered.
     """
 
-    def __init__(self, calendar: WeekCalendar, key_secret: bytes) -> None:
+    def __init__(self, calendar: WeekCalendar, key_secret: bytes, keyring: Keyring) -> None:
         self._calendar = calendar
         self._key_secret = key_secret
+        self._keyring = keyring
 
     def decode(self, messages: Iterable[Any]) -> Decoded:
         out = Decoded()
         for message in messages:
             try:
                 self._add(out, Envelope.model_validate_json(message.value))
-            except (ValidationError, UnreadableEvent) as error:
+            except (ValidationError, UnreadableEvent, SealError) as error:
                 out.unreadable.append((message, _why(error)))
         return out
 
@@ -69,7 +71,7 @@ class Decoder:
         if envelope.type not in FOLDED_TYPES:
             out.ignored += 1
             return
-        event, batch, calendar = parse_event(envelope), out.batch, self._calendar
+        event, batch, calendar = parse_event(envelope, self._keyring), out.batch, self._calendar
         if isinstance(event, RecordSubmitted):
             fact = record_fact(event, calendar, self._key_secret)
             batch.submitted[fact.record_id] = fact

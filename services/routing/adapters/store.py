@@ -21,18 +21,24 @@ from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
 from shared.db.processed import ProcessedEvent
 from shared.events import EventKind, NoticeKind, Route
+from shared.sealing import Keyring
+
+# the parts of a case that identify the person: kept sealed, bound to the record id
+SEALED_FIELDS = ("name", "id_number", "residence_address", "registration_address")
 
 
-async def load_case(session: AsyncSession, record_id: str) -> Case | None:
+async def load_case(session: AsyncSession, record_id: str, keyring: Keyring) -> Case | None:
     row = await session.get(CaseRow, record_id)
     if row is None:
         return None
-    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at"})
+    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "person_sealed"})
+    fields.update(keyring.open(row.person_sealed, context=row.record_id))
     fields.update(status=CaseStatus(row.status), event=EventKind(row.event), route=Route(row.route))
     return Case(**fields)
 
 
-def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetime) -> dict[str, Any]:
+def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetime, keyring: Keyring) -> dict[str, Any]:
+    person = {name: getattr(case, name) for name in SEALED_FIELDS}
     return {
         "record_id": case.record_id,
         "person_key": person_key,
@@ -42,11 +48,8 @@ def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetim
         "route": case.route.value,
         "reporting_street": case.reporting_street,
         "residence_street": case.residence_street,
-        "residence_address": case.residence_address,
         "registration_division": case.registration_division,
-        "registration_address": case.registration_address,
-        "name": case.name,
-        "id_number": case.id_number,
+        "person_sealed": keyring.seal(person, context=case.record_id),
         "observed_at": observed_at,
         "updated_at": now,
     }

@@ -1,15 +1,17 @@
 """Routing's tables: decisions, cases (versioned), notices, the review queue.
 
 A case keeps the least the follow-up notices need to identify the person
-(name, identity number, residence address); certificate and employer data
-never reach routing's store.
+(name, identity number, residence and registration addresses), sealed in
+`person_sealed` (shared.sealing, bound to the record id); look-ups go through
+the blind index `person_key`. Certificate and employer data never reach
+routing's store.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -37,11 +39,8 @@ class CaseRow(SQLModel, table=True):
     route: str = Field(max_length=20)
     reporting_street: str = Field(max_length=9)
     residence_street: str = Field(max_length=9)
-    residence_address: str = Field(max_length=200)
     registration_division: str = Field(max_length=9)
-    registration_address: str = Field(max_length=200)
-    name: str = Field(max_length=50)
-    id_number: str = Field(max_length=18)
+    person_sealed: str = Field(sa_column=Column(Text, nullable=False))
     observed_at: datetime
     updated_at: datetime
 

@@ -12,6 +12,7 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.records import RecordHandler
 from shared.events import NoticeAnswered, RecordSubmitted
 from shared.kafka.consuming import subscribe, subscribe_batch
+from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 # One consumer group per subscription, named under the deployment's prefix like
@@ -22,6 +23,17 @@ RECORDS_GROUP = "routing"
 ANSWERS_GROUP = "routing-answers"
 
 
-def register_consumers(broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler) -> None:
-    subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records)
-    subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=ANSWERS_GROUP, handler=answers.on_notice_answered)
+def register_consumers(
+    broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler, keyring: Keyring
+) -> None:
+    subscribe_batch(
+        broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records, keyring=keyring
+    )
+    subscribe(
+        broker,
+        topics,
+        topic=NoticeAnswered.TOPIC,
+        group=ANSWERS_GROUP,
+        handler=answers.on_notice_answered,
+        keyring=keyring,
+    )

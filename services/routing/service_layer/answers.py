@@ -46,7 +46,7 @@ class AnswerHandler:
         answered, row = found
         if row.answered_at is not None:
             raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
-        case = await store.load_case(session, answered.record_id)
+        case = await store.load_case(session, answered.record_id, self._context.keyring)
         assert case is not None, "a notice always belongs to a stored case"
         try:
             step = answer(case, answered, feedback, self._context.recipients(), self._context.directory)
@@ -55,9 +55,16 @@ class AnswerHandler:
         now = self._context.clock.now()
         row.answered_at, row.result = feedback.answered_at, feedback.result.value
         key, observed_at = await store.case_keys(session, case.record_id)
-        await store.save_cases(session, [store.case_row(step.case, person_key=key, observed_at=observed_at, now=now)])
+        await store.save_cases(
+            session,
+            [
+                store.case_row(
+                    step.case, person_key=key, observed_at=observed_at, now=now, keyring=self._context.keyring
+                )
+            ],
+        )
         issued = await store.add_notices(session, step.notices, now=now)
-        outgoing = [notice_issued(n, step.case, key=key, now=now) for n in issued]
+        outgoing = [notice_issued(n, step.case, key=key, now=now, keyring=self._context.keyring) for n in issued]
         if step.routed:
             await store.save_decisions(session, [store.decision_row(step.case, step.notices, now=now)])
             outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))

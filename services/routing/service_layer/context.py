@@ -16,6 +16,7 @@ from services.routing.domain.recipients import Recipients
 from shared.clock import Clock
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
+from shared.sealing import Keyring
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,10 @@ class RoutingContext:
     directory: DivisionDirectory
     clock: Clock
     key_secret: bytes
+    keyring: Keyring
 
 
-def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime) -> Outgoing:
+def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime, keyring: Keyring) -> Outgoing:
     """The NoticeIssued event of a planned notice: only what finds the person, never more."""
     event = NoticeIssued(
         notice_id=notice.notice_id,
@@ -43,7 +45,7 @@ def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime)
     )
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
     event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)
-    return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
+    return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id, keyring=keyring)
 
 
 def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: str, now: datetime) -> Outgoing:
@@ -59,6 +61,10 @@ def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: st
     return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
 
 
-def _outgoing(event: Event, *, key: str, correlation_id: str, event_id: uuid.UUID) -> Outgoing:
-    envelope = new_envelope(event, producer="routing", correlation_id=correlation_id, event_id=event_id)
+def _outgoing(
+    event: Event, *, key: str, correlation_id: str, event_id: uuid.UUID, keyring: Keyring | None = None
+) -> Outgoing:
+    envelope = new_envelope(
+        event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring
+    )
     return Outgoing(envelope=envelope, topic=event.TOPIC, key=key)

@@ -24,6 +24,7 @@ from services.routing.service_layer.records import RecordHandler
 from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, parse_event
 from shared.kafka.failures import PERMANENT_ERRORS
 from shared.kafka.replay import messages_to_end
+from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -50,22 +51,24 @@ async def rebuild(context: RoutingContext, *, servers: str, topics: TopicNames) 
         RecordSubmitted.TOPIC: RecordHandler(context).on_record_submitted,
         NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
     }
-    return {topic: await replay(servers, topics(topic), handler) for topic, handler in handlers.items()}
+    return {
+        topic: await replay(servers, topics(topic), handler, context.keyring) for topic, handler in handlers.items()
+    }
 
 
-async def replay(servers: str, topic: str, handler: Handler) -> Replayed:
+async def replay(servers: str, topic: str, handler: Handler, keyring: Keyring) -> Replayed:
     """Every message of `topic` from offset 0 to the end as it was when the replay began."""
     counts = Replayed()
     async for value in messages_to_end(servers, topic):
-        await _apply(handler, value, counts)
+        await _apply(handler, value, counts, keyring)
     log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)
     return counts
 
 
-async def _apply(handler: Handler, raw: bytes, counts: Replayed) -> None:
+async def _apply(handler: Handler, raw: bytes, counts: Replayed, keyring: Keyring) -> None:
     try:
         envelope = Envelope.model_validate_json(raw)
-        await handler(envelope, parse_event(envelope))
+        await handler(envelope, parse_event(envelope, keyring))
     except PERMANENT_ERRORS as error:
         counts.refused += 1
         log.warning("message refused during replay", error=type(error).__name__)

@@ -30,6 +30,7 @@ from services.routing.domain.workflow import Step, open_case
 from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
 from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
 from shared.identity import person_key
+from shared.sealing import Keyring
 
 log = structlog.get_logger(__name__)
 
@@ -79,10 +80,10 @@ class RecordHandler:
             self._decide(envelope, event, recipients, pending, now)
             if event.record.event is EventKind.OUTFLOW and pending.routed:
                 # earlier cases of the person (this batch's included) are marked after they are written
-                outgoing += await _write(session, pending, now)
+                outgoing += await _write(session, pending, now, self._context.keyring)
                 await store.mark_outflow(session, person_key=pending.routed[-1].key, now=now)
                 pending = _Pending()
-        return outgoing + await _write(session, pending, now)
+        return outgoing + await _write(session, pending, now, self._context.keyring)
 
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
@@ -104,11 +105,11 @@ class RecordHandler:
         pending.routed.append(_Routed(cause, event, step, key))
 
 
-async def _write(session: AsyncSession, pending: _Pending, now: datetime) -> list[Outgoing]:
+async def _write(session: AsyncSession, pending: _Pending, now: datetime, keyring: Keyring) -> list[Outgoing]:
     """Store a run of decisions in bulk; returns the events to publish for them."""
     routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
     await store.add_reviews(session, pending.reviews)
-    await store.save_cases(session, [_case_row(r, now) for r in routed])
+    await store.save_cases(session, [_case_row(r, now, keyring) for r in routed])
     await store.save_decisions(session, [store.decision_row(r.step.case, r.step.notices, now=now) for r in routed])
     planned = [notice for r in routed for notice in r.step.notices]
     issued = {n.notice_id for n in await store.add_notices(session, planned, now=now)}
@@ -116,13 +117,15 @@ async def _write(session: AsyncSession, pending: _Pending, now: datetime) -> lis
     for r in routed:
         case, observed = r.step.case, r.record.record.observed_at
         outgoing.append(record_routed(case, cause=r.cause, observed_at=observed, key=r.key, now=now))
-        outgoing += [notice_issued(n, case, key=r.key, now=now) for n in r.step.notices if n.notice_id in issued]
+        outgoing += [
+            notice_issued(n, case, key=r.key, now=now, keyring=keyring) for n in r.step.notices if n.notice_id in issued
+        ]
     return outgoing
 
 
-def _case_row(routed: _Routed, now: datetime) -> dict[str, object]:
+def _case_row(routed: _Routed, now: datetime, keyring: Keyring) -> dict[str, object]:
     observed = routed.record.record.observed_at
-    return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now)
+    return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now, keyring=keyring)
 
 
 def _once_each(events: list[tuple[Envelope, Event]], fresh: set[str]) -> list[tuple[Envelope, RecordSubmitted]]:

@@ -88,12 +88,12 @@ class ReminderJob:
             row.reminded_at = now
         else:
             row.escalated_at = now
-        case = await store.load_case(session, row.record_id)
+        case = await store.load_case(session, row.record_id, self._context.keyring)
         assert case is not None, "a notice always belongs to a stored case"
         planned = follow_up_notice(case, store.planned_from(row), kind, self._context.recipients())
         issued = await store.add_notices(session, [planned], now=now)
         key, _ = await store.case_keys(session, row.record_id)
-        return [notice_issued(n, case, key=key, now=now) for n in issued]
+        return [notice_issued(n, case, key=key, now=now, keyring=self._context.keyring) for n in issued]
 
     def _start_of_day_after(self, day: date) -> datetime:
         return datetime.combine(day + timedelta(days=1), time(), tzinfo=self._zone)

@@ -18,7 +18,7 @@ async def decision(context: RoutingContext, record_id: str) -> dict[str, Any] | 
 async def case(context: RoutingContext, record_id: str) -> dict[str, Any] | None:
     """A case's status, version and notices, without the person's details; None while there is no case."""
     async with context.sessions() as session:
-        found = await store.load_case(session, record_id)
+        found = await store.load_case(session, record_id, context.keyring)
         notices = await store.notices_of(session, record_id)
     if found is None:
         return None

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.service_layer.documents import document_of
 from shared.auth.dependencies import Authenticate
@@ -23,13 +24,13 @@ def iso(value: Any) -> str | None:
     return utc(value).isoformat() if value else None
 
 
-def notice_view(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
+def notice_view(notice: InboxNotice, record_link_base: str, sealed: SealedNotices) -> dict[str, Any]:
     """The notice document plus where it stands."""
     return {
-        **document_of(notice, record_link_base),
+        **document_of(notice, record_link_base, sealed),
         "status": notice.status,
         "delivered_at": iso(notice.delivered_at),
         "acknowledged_at": iso(notice.acknowledged_at),
         "answered_at": iso(notice.answered_at),
-        "answer": notice.answer,
+        "answer": sealed.answer(notice),
     }

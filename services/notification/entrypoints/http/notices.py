@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.domain.status import NoticeStatus
 from services.notification.entrypoints.http.common import NoticeId, RecipientCode, caller, notice_view
 from services.notification.service_layer.notices import InboxQuery, Notices
@@ -30,7 +31,9 @@ class Feedback(BaseModel):
     note: str = Field(default="", max_length=500, description="Free text for the reporting office")
 
 
-def notices_router(*, notices: Notices, authenticate: Authenticate, record_link_base: str) -> APIRouter:
+def notices_router(
+    *, notices: Notices, authenticate: Authenticate, record_link_base: str, sealed: SealedNotices
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["notices"])
     Caller = Annotated[Principal, caller(authenticate)]
 
@@ -47,17 +50,17 @@ def notices_router(*, notices: Notices, authenticate: Authenticate, record_link_
         page = await notices.page(principal, recipient_code, InboxQuery(status, kind, since, cursor, limit))
         return {
             "recipient": recipient_code,
-            "notices": [notice_view(n, record_link_base) for n in page.notices],
+            "notices": [notice_view(n, record_link_base, sealed) for n in page.notices],
             "next_cursor": page.next_cursor,
         }
 
     @router.get("/notices/{notice_id}")
     async def read_notice(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
-        return notice_view(await notices.read(principal, notice_id), record_link_base)
+        return notice_view(await notices.read(principal, notice_id), record_link_base, sealed)
 
     @router.post("/notices/{notice_id}/ack")
     async def acknowledge(notice_id: NoticeId, principal: Caller) -> dict[str, Any]:
-        return notice_view(await notices.acknowledge(principal, notice_id), record_link_base)
+        return notice_view(await notices.acknowledge(principal, notice_id), record_link_base, sealed)
 
     @router.post("/notices/{notice_id}/feedback", status_code=202)
     async def answer(notice_id: NoticeId, feedback: Feedback, principal: Caller) -> dict[str, Any]:
