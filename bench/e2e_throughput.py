@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shared.directory import load_directory
 from shared.events import CaseRecord, RecordSubmitted, new_envelope
 from shared.identity import person_key
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import BAIYUN, record
 from tests.support.system import SERVICES, System, build_system, destroy_system
 
@@ -107,7 +108,7 @@ async def raw_produce(bootstrap: str, bodies: list[dict[str, Any]]) -> float:
         event = RecordSubmitted(
             record_id=record_id, received_at=datetime.now(UTC), record=CaseRecord.model_validate(body)
         )
-        envelope = new_envelope(event, producer="bench", correlation_id=record_id)
+        envelope = new_envelope(event, producer="bench", correlation_id=record_id, keyring=TEST_KEYRING)
         key = person_key(body["person"]["id_number"], secret).encode()
         envelopes.append((key, envelope.model_dump_json().encode()))
     topic = f"bench.{secrets.token_hex(4)}.records.submitted"

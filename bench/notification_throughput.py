@@ -47,6 +47,7 @@ from shared.events import NoticePerson, new_envelope
 from shared.events import Route as NoticeRoute
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
+from tests.support.infra import TEST_KEYRING
 from tests.support.notices import issued_notice
 from tests.support.system import System, build_system, destroy_system, free_port
 
@@ -136,7 +137,7 @@ async def publish_burst(system: System, count: int, recipients: list[str]) -> No
                 person=NoticePerson(name="测试", id_number=records.id_number(sequence=n % 999), residence_address="x"),
                 issued_at=datetime.now(UTC),
             )
-            envelope = new_envelope(notice, producer="bench", correlation_id=notice.record_id)
+            envelope = new_envelope(notice, producer="bench", correlation_id=notice.record_id, keyring=TEST_KEYRING)
             await producer.send(topic, envelope.model_dump_json().encode(), key=notice.notice_id.encode())
         await producer.flush()
     finally:

@@ -53,6 +53,7 @@ from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.identity import check_character
 from shared.kafka.admin import ensure_topics
+from tests.support.infra import TEST_KEYRING
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
 DISTRICT = "440111"
@@ -168,7 +169,7 @@ async def fold_rate(bootstrap: str, prefix: str, store_url: str, count: int, bat
         topics=[prefix + t for t in FOLDED_TOPICS],
         group=f"bench-{secrets.token_hex(3)}",
         writer=FactWriter(engine),
-        decoder=Decoder(CALENDAR, b"bench-secret-0123456789"),
+        decoder=Decoder(CALENDAR, b"bench-secret-0123456789", TEST_KEYRING),
         dead_letter=no_dead_letter,
         batch_max=batch,
     )

@@ -20,7 +20,7 @@ from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
 from tests.support import kafka
-from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import FURONG, LUJIAZUI, TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import case_of, fetch, notice_of, sent
 from tests.support.system import ROOT, System, build_system, destroy_system
@@ -214,7 +214,7 @@ def answered(notice_id: str, record_id: str, result: str, by: str) -> Envelope:
         answered_by=by,
         answered_at=datetime.now(UTC),
     )
-    return new_envelope(event, producer="notification", correlation_id=record_id)
+    return new_envelope(event, producer="notification", correlation_id=record_id, keyring=TEST_KEYRING)
 
 
 async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lettered(routing: System) -> None:

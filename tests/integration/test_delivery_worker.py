@@ -18,6 +18,7 @@ from sqlmodel import col
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
@@ -27,7 +28,7 @@ from services.notification.domain.signing import signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
-from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import issued_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
@@ -55,8 +56,9 @@ async def desk() -> AsyncIterator[Desk]:
     engine = build_engine(await create_database(name))
     await run_migrations(engine, MIGRATIONS)
     sessions = session_factory(engine)
-    events = StatusEvents(b"test-person-key-secret")
-    inbox, webhooks = Inbox(sessions, events), WebhookStore(sessions, SecretBox("test-box-key"))
+    sealed = SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    inbox, webhooks = Inbox(sessions, events, sealed), WebhookStore(sessions, SecretBox("test-box-key"))
     store, sender, clock = DeliveryStore(sessions, events), FakeWebhookSender(), FakeClock(START)
     worker = DeliveryWorker(
         store=store,
@@ -66,6 +68,7 @@ async def desk() -> AsyncIterator[Desk]:
         policy=POLICY,
         limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
         record_link_base="http://intake/v1/records/",
+        sealed=sealed,
     )
     try:
         yield Desk(inbox, webhooks, store, worker, sender, clock, sessions)

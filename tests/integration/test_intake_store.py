@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from services.intake.adapters.sealing import Sealer
 from sqlalchemy import text
 
 from services.intake.adapters.repository import RecordRepository
@@ -17,7 +15,7 @@ from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
-from tests.support.infra import DATA_KEY, create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import record
 
 ADMIN = Principal("k1", parse_scope("admin"))
@@ -31,7 +29,7 @@ async def submissions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     await run_migrations(engine, MIGRATIONS)
     try:
         repository = RecordRepository(session_factory(engine))
-        yield Submissions(repository, load_directory(), Sealer(base64.b64decode(DATA_KEY)), b"person-secret")
+        yield Submissions(repository, load_directory(), TEST_KEYRING, b"person-secret")
     finally:
         await engine.dispose()
         if request.param == "postgresql":

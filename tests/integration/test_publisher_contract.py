@@ -17,7 +17,7 @@ from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import EventPublisher, KafkaEventPublisher
 from shared.topics import TopicNames
 from tests.support.fakes import RecordingPublisher
-from tests.support.infra import kafka_bootstrap, unique_name
+from tests.support.infra import TEST_KEYRING, kafka_bootstrap, unique_name
 from tests.support.kafka import read_topic
 
 ReadBack = Callable[[int], Awaitable[list[tuple[str, Envelope]]]]
@@ -36,6 +36,7 @@ def envelopes(count: int) -> list[Envelope]:
             ),
             producer="contract",
             correlation_id=f"r{i}",
+            keyring=TEST_KEYRING,
         )
         for i in range(count)
     ]

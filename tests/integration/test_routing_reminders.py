@@ -28,7 +28,7 @@ from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from tests.support import kafka
-from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -62,15 +62,16 @@ def context_for(
         directory=load_directory(),
         clock=clock,
         key_secret=b"test-key",
+        keyring=TEST_KEYRING,
     )
 
 
 async def route(handler: RecordHandler, envelope: Envelope) -> None:
-    await handler.on_record_submitted(envelope, parse_event(envelope))
+    await handler.on_record_submitted(envelope, parse_event(envelope, TEST_KEYRING))
 
 
 def issued(emitter: RecordingEmitter) -> list[tuple[str, str]]:
-    notices = [parse_event(e.envelope) for e in emitter.events if e.envelope.type == NoticeIssued.TYPE]
+    notices = [parse_event(e.envelope, TEST_KEYRING) for e in emitter.events if e.envelope.type == NoticeIssued.TYPE]
     return sorted((n.kind.value, n.recipient_code) for n in notices if isinstance(n, NoticeIssued))
 
 
@@ -118,7 +119,7 @@ async def _answer_transfer_of(context: RoutingContext, record_id: str) -> None:
         answered_by=XINSHI,
         answered_at=datetime.now(UTC),
     )
-    envelope = new_envelope(event, producer="notification", correlation_id=record_id)
+    envelope = new_envelope(event, producer="notification", correlation_id=record_id, keyring=TEST_KEYRING)
     await AnswerHandler(context).on_notice_answered(envelope, event)
 
 

@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope
 from shared.kafka.replay import partitions_of
-from tests.support.infra import kafka_bootstrap
+from tests.support.infra import TEST_KEYRING, kafka_bootstrap
 
 
 def submitted(record: dict[str, Any], *, record_id: str | None = None) -> Envelope:
@@ -28,7 +28,7 @@ def submitted(record: dict[str, Any], *, record_id: str | None = None) -> Envelo
     event = RecordSubmitted(
         record_id=record_id, received_at=datetime.now(UTC), record=CaseRecord.model_validate(record)
     )
-    return new_envelope(event, producer="intake", correlation_id=record_id)
+    return new_envelope(event, producer="intake", correlation_id=record_id, keyring=TEST_KEYRING)
 
 
 def unchecked_submitted(record: dict[str, Any], *, record_id: str | None = None) -> Envelope:

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.events import NoticePerson, Route, new_envelope
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
+from tests.support.infra import TEST_KEYRING
 from tests.support.notices import issued_notice
 from tests.support.system import System
 from tests.support.waiting import eventually
@@ -42,7 +43,7 @@ async def publish_notices(system: System, recipient: str, count: int, *, first: 
                 ),
                 issued_at=datetime.now(UTC),
             )
-            envelope = new_envelope(notice, producer="test", correlation_id=notice.record_id)
+            envelope = new_envelope(notice, producer="test", correlation_id=notice.record_id, keyring=TEST_KEYRING)
             topic = system.env["POPFLOW_TOPIC_PREFIX"] + NOTICES_ISSUED
             await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=notice.notice_id.encode())
             ids.append(notice.notice_id)

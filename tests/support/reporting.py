@@ -31,6 +31,7 @@ from shared.events import Envelope, parse_event
 from tests.support.infra import (
     DATA_KEYS,
     PERSON_KEY_SECRET,
+    TEST_KEYRING,
     create_database,
     drop_database,
     kafka_bootstrap,
@@ -78,7 +79,7 @@ class Harness:
             "payload": payload,
         }
         if strict:
-            parse_event(Envelope.model_validate(envelope))
+            parse_event(Envelope.model_validate(envelope), TEST_KEYRING)
         key = str(envelope["correlation_id"]).encode()
         await self.producer.send_and_wait(self.settings.topic_prefix + topic, json.dumps(envelope).encode(), key=key)
         return str(envelope["event_id"])

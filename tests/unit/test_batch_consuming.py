@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 
 from shared.events import Envelope, Event
 from shared.kafka.consuming import subscribe_batch
-from shared.kafka.failures import PermanentFailure
+from shared.kafka.failures import PermanentFailure, open_dead_letter
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import record
 
 TOPICS = TopicNames("t.")
@@ -25,12 +27,13 @@ async def test_undecodable_and_refused_events_are_dead_lettered_alone() -> None:
             raise PermanentFailure("this one can never be handled")
         handled.append([envelope.correlation_id for envelope, _ in events])
 
-    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler)
-    dead: list[Any] = []
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    dead: list[bytes] = []
 
     @broker.subscriber(TOPICS(DEAD_LETTER))
-    async def on_dead_letter(body: Any) -> None:
-        dead.append(body)
+    async def on_dead_letter(body: bytes, message: KafkaMessage) -> None:
+        assert b"\xe5\xbc\xa0" not in body  # no name in clear: the body is sealed
+        dead.append(open_dead_letter(TEST_KEYRING, body, dict(message.headers)))
 
     good = kafka.submitted(record(sequence=1), record_id="good")
     refused = kafka.submitted(record(sequence=2), record_id="refused")
@@ -47,4 +50,5 @@ async def test_undecodable_and_refused_events_are_dead_lettered_alone() -> None:
     # the batch failed as a whole, then went one by one: only the refused event and the junk are gone
     assert handled == [["good"], ["also-good"]]
     assert len(dead) == 2
-    assert any(isinstance(body, dict) and body.get("correlation_id") == "refused" for body in dead)
+    assert b"not json" in dead
+    assert any(body.startswith(b"{") and json.loads(body)["correlation_id"] == "refused" for body in dead)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from shared.events import Envelope, RecordRouted, Route, new_envelope, parse_event
 from shared.events.envelope import REGISTRY, Event, UnknownEventType, register
+from tests.support.infra import TEST_KEYRING
 
 
 def test_round_trip_through_json() -> None:
@@ -21,8 +22,8 @@ def test_round_trip_through_json() -> None:
         observed_at=datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
         decided_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
     )
-    envelope = new_envelope(event, producer="routing", correlation_id="r1")
-    parsed = parse_event(Envelope.model_validate_json(envelope.model_dump_json()))
+    envelope = new_envelope(event, producer="routing", correlation_id="r1", keyring=TEST_KEYRING)
+    parsed = parse_event(Envelope.model_validate_json(envelope.model_dump_json()), TEST_KEYRING)
     assert parsed == event
 
 
@@ -39,7 +40,7 @@ def test_unknown_type_is_refused() -> None:
         }
     )
     with pytest.raises(UnknownEventType):
-        parse_event(envelope)
+        parse_event(envelope, TEST_KEYRING)
 
 
 def _split_name(payload: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +68,6 @@ def test_old_version_is_upcast() -> None:
             "correlation_id": "r",
             "payload": {"full_name": "Ada Lovelace"},
         }
-        assert parse_event(Envelope.model_validate(old)) == Renamed(given="Ada", family="Lovelace")
+        assert parse_event(Envelope.model_validate(old), TEST_KEYRING) == Renamed(given="Ada", family="Lovelace")
     finally:
         REGISTRY.pop("TestRenamed")

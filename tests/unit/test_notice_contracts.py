@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import Envelope, NoticeAnswered, NoticeIssued, NoticeKind, parse_event
+from tests.support.infra import TEST_KEYRING
 
 # a NoticeIssued as the walking skeleton published it, before `kind` existed
 V1_ENVELOPE = {
@@ -30,7 +31,7 @@ V1_ENVELOPE = {
 
 
 def test_a_version_1_notice_is_upcast_to_a_transfer_within_the_deployment() -> None:
-    notice = parse_event(Envelope.model_validate(V1_ENVELOPE))
+    notice = parse_event(Envelope.model_validate(V1_ENVELOPE), TEST_KEYRING)
     assert isinstance(notice, NoticeIssued)
     assert notice.kind is NoticeKind.TRANSFER
     assert notice.exchange_endpoint is None

@@ -26,6 +26,7 @@ from shared.events import (
     RejectionReason,
     parse_event,
 )
+from tests.support.infra import TEST_KEYRING
 
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 POLICY = BackoffPolicy(base_s=1.0, cap_s=8.0, max_attempts=5)
@@ -188,6 +189,6 @@ def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
         correlation_id="r",
         payload=v1_payload,
     )
-    notice = parse_event(v1)  # upcast once NoticeIssued is at version 2
+    notice = parse_event(v1, TEST_KEYRING)  # upcast once NoticeIssued is at version 2
     assert isinstance(notice, NoticeIssued)
     assert notice.kind is NoticeKind.TRANSFER

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from shared.events import RecordRejected, new_envelope, parse_event
 from shared.topics import ALL_TOPICS, RECORDS_REJECTED
+from tests.support.infra import TEST_KEYRING
 
 
 def test_round_trip_through_the_envelope() -> None:
@@ -18,8 +19,8 @@ def test_round_trip_through_the_envelope() -> None:
         error_count=2,
         source_kind="canvass",
     )
-    envelope = new_envelope(event, producer="intake", correlation_id="rejected")
-    assert parse_event(envelope) == event
+    envelope = new_envelope(event, producer="intake", correlation_id="rejected", keyring=TEST_KEYRING)
+    assert parse_event(envelope, TEST_KEYRING) == event
     assert event.TOPIC == RECORDS_REJECTED
     assert RECORDS_REJECTED in ALL_TOPICS
 

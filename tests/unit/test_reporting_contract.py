@@ -47,6 +47,7 @@ from shared.events import (
     new_envelope,
 )
 from shared.events.record_parts import Certificate, CertificateResult, KeyAreaKind, SourceKind
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import BAIYUN, FURONG, TONGDE, XINSHI, id_number
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
@@ -66,7 +67,9 @@ def at(day: int, hour: int) -> datetime:
 
 
 def message(event: Event) -> Message:
-    return Message(new_envelope(event, producer="test", correlation_id=RECORD_ID).model_dump_json().encode())
+    return Message(
+        new_envelope(event, producer="test", correlation_id=RECORD_ID, keyring=TEST_KEYRING).model_dump_json().encode()
+    )
 
 
 SUBMITTED = RecordSubmitted(
@@ -151,7 +154,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 def decode(events: list[Event]) -> Decoded:
-    return Decoder(CALENDAR, b"secret").decode([message(event) for event in events])
+    return Decoder(CALENDAR, b"secret", TEST_KEYRING).decode([message(event) for event in events])
 
 
 async def test_events_of_the_shared_models_fold_into_the_facts(engine: AsyncEngine) -> None:
@@ -181,26 +184,29 @@ async def test_events_of_the_shared_models_fold_into_the_facts(engine: AsyncEngi
 
 
 def test_a_version_1_notice_is_upcast_before_it_is_folded() -> None:
-    envelope = new_envelope(ISSUED, producer="test", correlation_id=RECORD_ID)
+    envelope = new_envelope(ISSUED, producer="test", correlation_id=RECORD_ID, keyring=TEST_KEYRING)
     old = envelope.model_copy(
         update={
             "version": 1,
-            "payload": {k: v for k, v in envelope.payload.items() if k not in ("kind", "exchange_endpoint")},
+            # version 1: the person in clear, no kind
+            "payload": {
+                k: v for k, v in ISSUED.model_dump(mode="json").items() if k not in ("kind", "exchange_endpoint")
+            },
         }
     )
-    decoded = Decoder(CALENDAR, b"secret").decode([Message(old.model_dump_json().encode())])
+    decoded = Decoder(CALENDAR, b"secret", TEST_KEYRING).decode([Message(old.model_dump_json().encode())])
     assert decoded.unreadable == []
     assert decoded.batch.issued[NOTICE_ID].recipient_code == XINSHI
 
 
 def test_a_payload_that_breaks_the_contract_is_dead_lettered_without_its_values() -> None:
-    envelope = new_envelope(SUBMITTED, producer="test", correlation_id=RECORD_ID)
-    payload, valid = envelope.payload, id_number(sequence=12)
+    envelope = new_envelope(SUBMITTED, producer="test", correlation_id=RECORD_ID, keyring=TEST_KEYRING)
+    payload, valid = SUBMITTED.model_dump(mode="json"), id_number(sequence=12)  # as version 1 carried it, in clear
     mistyped = valid[:-1] + ("0" if valid[-1] != "0" else "1")  # the check digit no longer matches
     person = {**payload["record"]["person"], "id_number": mistyped}
     broken = {**payload, "record": {**payload["record"], "person": person}}
-    decoded = Decoder(CALENDAR, b"secret").decode(
-        [Message(envelope.model_copy(update={"payload": broken}).model_dump_json().encode())]
+    decoded = Decoder(CALENDAR, b"secret", TEST_KEYRING).decode(
+        [Message(envelope.model_copy(update={"payload": broken, "version": 1}).model_dump_json().encode())]
     )
     [(_, why)] = decoded.unreadable
     assert "record.person.id_number" in why

@@ -27,6 +27,7 @@ from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.weeks import WeekCalendar
 from shared.db import build_engine, run_migrations
 from tests.support import scripted_week as week
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, XINSHI
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
@@ -73,11 +74,13 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 async def test_scripted_week_on_sqlite(engine: AsyncEngine) -> None:
     calendar = CALENDAR
     messages = scripted_messages()
-    decoded = Decoder(calendar, b"secret").decode([*messages, Message(b"{not json")])
+    decoded = Decoder(calendar, b"secret", TEST_KEYRING).decode([*messages, Message(b"{not json")])
     assert len(decoded.unreadable) == 1
     writer = FactWriter(engine)
     await writer.write(decoded.batch)
-    await writer.write(Decoder(calendar, b"secret").decode(list(reversed(messages))).batch)  # re-delivered
+    await writer.write(
+        Decoder(calendar, b"secret", TEST_KEYRING).decode(list(reversed(messages))).batch
+    )  # re-delivered
 
     bounds = calendar.bounds("2027-W08")
     rows, total = await WeeklyStore(engine).street_weeks(

@@ -26,6 +26,7 @@ from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import WUSHAN, XINSHI, record
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -43,25 +44,26 @@ async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
         directory=load_directory(),
         clock=FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
         key_secret=b"test-key",
+        keyring=TEST_KEYRING,
     )
     await engine.dispose()
 
 
 def kinds(context: RoutingContext) -> list[str]:
     assert isinstance(context.emitter, RecordingEmitter)
-    events = [parse_event(e.envelope) for e in context.emitter.events]
+    events = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
     return sorted(e.kind.value for e in events if isinstance(e, NoticeIssued))
 
 
 async def test_a_batch_is_routed_once_and_a_correction_routes_again(context: RoutingContext) -> None:
     envelopes = [kafka.submitted(record(residence_street=s, sequence=n)) for n, s in ((1, XINSHI), (2, WUSHAN))]
-    batch = [(e, parse_event(e)) for e in envelopes]
+    batch = [(e, parse_event(e, TEST_KEYRING)) for e in envelopes]
     await RecordHandler(context).on_records(batch + batch)  # duplicates inside one batch, too
     await RecordHandler(context).on_records(batch)
     assert kinds(context) == ["forward", "transfer", "transfer"]
 
     async with context.sessions() as session:
-        case = await store.load_case(session, envelopes[0].correlation_id)
+        case = await store.load_case(session, envelopes[0].correlation_id, TEST_KEYRING)
         found = await store.load_notice(session, cross_street_notice_id(context))
     assert case is not None
     assert found is not None
@@ -73,18 +75,18 @@ async def test_a_batch_is_routed_once_and_a_correction_routes_again(context: Rou
         answered_by=XINSHI,
         answered_at=datetime(2027, 2, 27, tzinfo=UTC),
     )
-    envelope = new_envelope(answer, producer="notification", correlation_id=case.record_id)
+    envelope = new_envelope(answer, producer="notification", correlation_id=case.record_id, keyring=TEST_KEYRING)
     await AnswerHandler(context).on_notice_answered(envelope, answer)
     assert kinds(context) == ["forward", "forward", "transfer", "transfer", "transfer"]
 
-    again = new_envelope(answer, producer="notification", correlation_id=case.record_id)
+    again = new_envelope(answer, producer="notification", correlation_id=case.record_id, keyring=TEST_KEYRING)
     with pytest.raises(PermanentFailure, match="answered already"):
         await AnswerHandler(context).on_notice_answered(again, answer)
 
 
 def cross_street_notice_id(context: RoutingContext) -> str:
     assert isinstance(context.emitter, RecordingEmitter)
-    notices = [parse_event(e.envelope) for e in context.emitter.events]
+    notices = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
     (cross,) = [n for n in notices if isinstance(n, NoticeIssued) and n.recipient_code == XINSHI]
     assert isinstance(cross, NoticeIssued)
     return cross.notice_id
@@ -92,7 +94,7 @@ def cross_street_notice_id(context: RoutingContext) -> str:
 
 async def test_feedback_is_published_on_the_partition_of_the_persons_other_events(context: RoutingContext) -> None:
     envelope = kafka.submitted(record(residence_street=XINSHI, sequence=3))
-    await RecordHandler(context).on_records([(envelope, parse_event(envelope))])
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
     notice_id = cross_street_notice_id(context)
     assert isinstance(context.emitter, RecordingEmitter)
     (person_key,) = {o.key for o in context.emitter.events}

@@ -59,7 +59,7 @@ async def give_feedback(
         answered_at=context.clock.now(),
     )
     check_corrections(answered.corrections, context.directory)
-    envelope = new_envelope(answered, producer="routing", correlation_id=notice.record_id)
+    envelope = new_envelope(answered, producer="routing", correlation_id=notice.record_id, keyring=context.keyring)
     key = notice_answered_key(person_key=person_key, notice_id=answered.notice_id)
     await context.emitter.emit([Outgoing(envelope=envelope, topic=NoticeAnswered.TOPIC, key=key)])
     return envelope
