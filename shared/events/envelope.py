@@ -77,12 +77,7 @@ def new_envelope(
     Pass a deterministic `event_id` when a replay must re-emit the same event.
     """
     event_id = event_id or uuid.uuid4()
-    payload = event.model_dump(mode="json")
-    if event.SEALED:
-        if keyring is None:
-            raise TypeError(f"{event.TYPE} carries personal data: new_envelope needs the keyring")
-        for path in event.SEALED:
-            _replace(payload, path, lambda value, at: keyring.seal(value, context=_context(event, event_id, at)))
+    payload = sealed_payload(type(event), event.model_dump(mode="json"), event_id=event_id, keyring=keyring)
     return Envelope(
         event_id=event_id,
         type=event.TYPE,
@@ -92,6 +87,20 @@ def new_envelope(
         correlation_id=correlation_id,
         payload=payload,
     )
+
+
+def sealed_payload(
+    event_class: type[Event], payload: dict[str, Any], *, event_id: uuid.UUID, keyring: Keyring | None
+) -> dict[str, Any]:
+    """`payload` (JSON of the current version) with its `SEALED` parts sealed for the event `event_id`."""
+    if not event_class.SEALED:
+        return payload
+    if keyring is None:
+        raise TypeError(f"{event_class.TYPE} carries personal data: sealing it needs the keyring")
+    payload = _copied(payload)
+    for path in event_class.SEALED:
+        _replace(payload, path, lambda value, at: keyring.seal(value, context=_context(event_class, event_id, at)))
+    return payload
 
 
 class UnknownEventType(ValueError):

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from shared.kafka.failures import open_dead_letter
 from tests.support import records
+from tests.support.infra import TEST_KEYRING
 from tests.support.kafka import publish_one, read_topic
 from tests.support.records import TONGDE, XINSHI
 from tests.support.system import System
@@ -51,4 +53,6 @@ async def test_poison_messages_are_dead_lettered_and_consumption_continues(syste
         assert headers["source_offset"].isdigit()
         assert headers["error_type"]
         assert headers["error"]
-    assert {bytes(m.value) for m in dead} == {b"{not json", json.dumps(not_a_record).encode()}
+    opened = {open_dead_letter(TEST_KEYRING, bytes(m.value), {k: v.decode() for k, v in m.headers}) for m in dead}
+    assert opened == {b"{not json", json.dumps(not_a_record).encode()}
+    assert not {bytes(m.value) for m in dead} & opened  # the topic keeps them sealed

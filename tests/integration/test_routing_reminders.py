@@ -6,7 +6,6 @@ runs at chosen moments. Events go to a recording emitter instead of Kafka.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -128,12 +127,13 @@ async def test_a_notice_exists_once_per_version_recipient_and_kind_however_event
 ) -> None:
     emitter = RecordingEmitter()
     handler = RecordHandler(context_for(sessions, FixedClock(FRIDAY), emitter))
-    envelope = kafka.submitted(record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=4))
+    body = record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=4)
+    envelope = kafka.submitted(body)
     await route(handler, envelope)
     first = issued(emitter)
     await route(handler, envelope)  # the same event again: skipped by its id
     # the same record under a new event id (a producer retrying without its outbox): no new notice either
-    await route(handler, envelope.model_copy(update={"event_id": uuid.uuid4()}))
+    await route(handler, kafka.submitted(body, record_id=envelope.correlation_id))
     assert issued(emitter) == first == [("forward", "440106"), ("transfer", "440111")]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(NoticeRow)) == 2

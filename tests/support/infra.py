@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from shared.sealing import parse_keyring
+from tests.support import personal_data
 
 PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
 DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # base64 of 32 fixed test bytes (AES-256)
@@ -36,7 +37,7 @@ def pg_admin_url() -> str:
 
 
 def unique_name(stem: str) -> str:
-    return f"{stem}{secrets.token_hex(4)}"
+    return personal_data.created(f"{stem}{secrets.token_hex(4)}")
 
 
 async def create_database(name: str) -> str:
@@ -51,9 +52,34 @@ async def create_database(name: str) -> str:
 
 
 async def drop_database(name: str) -> None:
+    """Drop a test database, searching it for the suite's personal data first (tests/support/personal_data.py)."""
+    await search_database(name)
     admin = make_url(pg_admin_url())
     connection = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def search_database(name: str) -> None:
+    """Every row of every table of `name` as text; what the suite's personal data shows up in is noted."""
+    admin = make_url(pg_admin_url())
+    url = admin.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    try:
+        connection = await asyncpg.connect(url)
+    except asyncpg.InvalidCatalogNameError:
+        return
+    try:
+        tables = await connection.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        for schema, table in ((t["table_schema"], t["table_name"]) for t in tables):
+            query = f'SELECT t::text AS row FROM "{schema}"."{table}" AS t'  # noqa: S608 - names from the catalog
+            rows = await connection.fetch(query)
+            dump = "\n".join(r["row"] for r in rows).encode()
+            for value in personal_data.found_in(dump):
+                personal_data.FINDINGS.append(f"database {name}, table {table}: {personal_data.describe(value)}")
     finally:
         await connection.close()

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope
+from shared.events.envelope import sealed_payload
 from shared.kafka.replay import partitions_of
 from tests.support.infra import TEST_KEYRING, kafka_bootstrap
 
@@ -35,14 +36,15 @@ def unchecked_submitted(record: dict[str, Any], *, record_id: str | None = None)
     """Like `submitted`, but without validating the record: codes outside the directory pass."""
     record_id = record_id or str(uuid.uuid4())
     payload = {"record_id": record_id, "received_at": datetime.now(UTC).isoformat(), "record": record}
+    event_id = uuid.uuid4()
     return Envelope(
-        event_id=uuid.uuid4(),
+        event_id=event_id,
         type=RecordSubmitted.TYPE,
         version=RecordSubmitted.VERSION,
         occurred_at=datetime.now(UTC),
         producer="intake",
         correlation_id=record_id,
-        payload=payload,
+        payload=sealed_payload(RecordSubmitted, payload, event_id=event_id, keyring=TEST_KEYRING),
     )
 
 

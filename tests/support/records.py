@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from shared.identity import check_character
+from tests.support import personal_data
 
 BAIYUN = "440111"  # 白云区, Guangzhou
 TONGDE = "440111005"  # 同德街道, Baiyun
@@ -18,7 +19,7 @@ FURONG = "430102"  # 芙蓉区, Changsha: a registration district
 def id_number(region: str = FURONG, born: date = date(1990, 3, 7), sequence: int = 12) -> str:
     """A valid 18-character identity number (sequence odd = male, even = female)."""
     first17 = f"{region}{born:%Y%m%d}{sequence:03d}"
-    return first17 + check_character(first17)
+    return personal_data.used(first17 + check_character(first17))
 
 
 def record(
@@ -32,7 +33,7 @@ def record(
 ) -> dict[str, Any]:
     return {
         "event": event,
-        "person": {"id_number": id_number(sequence=sequence), "name": name},
+        "person": {"id_number": id_number(sequence=sequence), "name": personal_data.used(name)},
         "reporting_street": reporting_street,
         "residence": {"street": residence_street, "address": "同德路 8 号 3 栋 201"},
         "registration": {"division": FURONG, "address": "长沙市芙蓉区五一大道 1 号"},
