@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.events import Envelope, parse_event
 from shared.topics import NOTICES_ACKNOWLEDGED, NOTICES_ANSWERED
 from tests.support import records
+from tests.support.infra import TEST_KEYRING
 from tests.support.notification_client import (
     SECRET,
     all_in_state,
@@ -297,7 +299,8 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
 
     answered = await consume_one(system, NOTICES_ANSWERED, notice_id)
     assert answered["type"] == "NoticeAnswered"
-    payload = answered["payload"]
+    assert "moved out" not in json.dumps(answered, ensure_ascii=False)  # the note travels sealed
+    payload = parse_event(Envelope.model_validate(answered), TEST_KEYRING).model_dump(mode="json")
     assert (payload["result"], payload["reason"], payload["note"]) == (
         "rejected",
         "person_left",

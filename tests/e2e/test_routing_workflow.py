@@ -18,6 +18,7 @@ import pytest
 
 from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
+from shared.kafka.failures import open_dead_letter
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
@@ -235,9 +236,9 @@ async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lette
 async def test_undecodable_records_are_dead_lettered_alone_and_the_rest_routed(routing: System) -> None:
     bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
     good = kafka.submitted(record(residence_street=XINSHI, sequence=95))
-    invalid = kafka.submitted(record(residence_street=XINSHI, sequence=96)).model_dump(mode="json")
-    invalid["payload"]["record"]["person"]["id_number"] = "430102199003070000"  # wrong check digit
-    invalid["event_id"] = str(uuid.uuid4())
+    body = record(residence_street=XINSHI, sequence=96)
+    body["person"]["id_number"] = "430102199003070000"  # wrong check digit
+    invalid = kafka.unchecked_submitted(body).model_dump(mode="json")
     key = good.correlation_id  # one key: all three land in one partition, in one batch when they can
     messages = [(key, b"not json at all"), (key, json.dumps(invalid).encode()), (key, good.model_dump_json().encode())]
     await kafka.publish_raw(bootstrap, topic(routing, RECORDS_SUBMITTED), messages)
@@ -260,7 +261,8 @@ async def _at_least_two(probe: Any) -> list[dict[str, str]] | None:
 
 async def _dead_letters_for(bootstrap: str, system: System, containing: str) -> list[dict[str, str]]:
     messages = await kafka.read_raw(bootstrap, topic(system, DEAD_LETTER))
-    return [headers for body, headers in messages if containing.encode() in body]
+    opened = [(open_dead_letter(TEST_KEYRING, body, headers), headers) for body, headers in messages]
+    return [headers for body, headers in opened if containing.encode() in body]
 
 
 async def test_the_same_events_replayed_twice_issue_no_extra_notice(routing: System) -> None:
