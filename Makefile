@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench bench-intake clean
+.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -37,6 +37,9 @@ lint: $(VENV)/.synced ## ruff and mypy; `make test` fails on any finding
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+docs: $(VENV)/.synced ## regenerate docs/catalogue, docs/openapi and docs/settings.md from the code
+	$(PY) -m services.cli.catalogue
 
 chromium: ## headless Chromium and a CJK font, for the dashboard test
 	bash deploy/chromium.sh >/dev/null
