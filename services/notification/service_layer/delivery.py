@@ -30,7 +30,7 @@ from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
 from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
-from services.notification.domain.signing import signature
+from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from shared.clock import Clock
 
@@ -150,10 +150,7 @@ class DeliveryWorker:
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {
             "content-type": "application/json",
-            payload.NOTICE_ID_HEADER: notice.notice_id,
-            payload.TIMESTAMP_HEADER: timestamp,
-            payload.SIGNATURE_HEADER: signature(target.secret, timestamp, body),
-            payload.ATTEMPT_HEADER: str(claim.total_attempts + 1),
+            **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
         now = self._clock.now()
