@@ -152,6 +152,7 @@ async def replay(
     topics: Sequence[str],
     fold: FoldConsumer,
     batch_max: int = 5000,
+    on_batch: Callable[[int], None] = lambda _read: None,
 ) -> int:
     """Fold every message now on `topics`, from the beginning, without a consumer group.
 
@@ -163,4 +164,5 @@ async def replay(
     async for messages in batches_to_end(bootstrap_servers, topics, batch=batch_max):
         await fold.apply(messages)
         read += len(messages)
+        on_batch(len(messages))
     return read
