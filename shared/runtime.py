@@ -23,6 +23,7 @@ from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
 from shared.http.access import AccessLogMiddleware
+from shared.http.catalogue import catalogue_router
 from shared.http.health import health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
@@ -167,6 +168,8 @@ def service_app(
         "background": runtime.background.alive,
     }
     app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
+    app.include_router(catalogue_router())
+    app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app

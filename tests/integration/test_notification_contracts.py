@@ -51,11 +51,15 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
 
 
 BODY = b'{"notice_id":"n"}'
-HEADERS = {"content-type": "application/json", **signed_headers(SECRET, "n", str(int(time.time())), BODY)}
+
+
+def signed_now() -> dict[str, str]:
+    """Signed now, not at import: a receiver refuses a timestamp older than its tolerance."""
+    return {"content-type": "application/json", **signed_headers(SECRET, "n", str(int(time.time())), BODY)}
 
 
 async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.ok, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.ok, BODY, signed_now())
     assert result.status_code is not None
     assert 200 <= result.status_code < 300
     assert result.error is None
@@ -63,19 +67,19 @@ async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> N
 
 
 async def test_a_refusal_is_a_result_with_its_status_and_an_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.failing, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.failing, BODY, signed_now())
     assert (result.status_code, result.error) == (503, "not 2xx")
 
 
 async def test_no_answer_in_time_is_a_timeout_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.hanging, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.hanging, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("timeout")
 
 
 async def test_nobody_listening_is_an_error_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.unreachable, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.unreachable, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert not result.error.startswith("timeout")
