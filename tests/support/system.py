@@ -112,6 +112,13 @@ class System:
             await store.engine.dispose()
         return key
 
+    async def revoke_key(self, key: str) -> None:
+        store = KeyStore(build_engine(self.env["POPFLOW_KEYS_DATABASE_URL"]))
+        try:
+            assert await store.revoke(key.split("_")[1]), "no such active key"
+        finally:
+            await store.engine.dispose()
+
     async def admin_headers(self) -> dict[str, str]:
         """Authorization headers with an admin key, minted once per system."""
         if self._admin_key is None:
