@@ -12,7 +12,7 @@ thing the route touches here:
 - None: the route has no owner; the role alone decides (what it lists is the caller's own).
 
 What each caller must get:
-- no key, a malformed key, a revoked key: 401 (health checks excepted);
+- no key, a malformed key, a revoked key: 401 (health checks and the event catalogue excepted);
 - a caller the entry does not allow: 403, 404 (as if absent), or a 2xx listing
   that shows none of the seeded things (listings are scoped to the caller);
 - an allowed caller: a 2xx (showing the seeded thing where the entry says what
@@ -87,7 +87,11 @@ PUBLIC = Rule(None)
 ANSWERED = frozenset({409})
 
 ACCESS: dict[str, Rule] = {
-    **{f"{service} GET {path}": PUBLIC for service in SERVICES for path in ("/healthz", "/readyz")},
+    **{
+        f"{service} GET {path}": PUBLIC
+        for service in SERVICES
+        for path in ("/healthz", "/readyz", "/asyncapi.json", "/catalogue/{name}")
+    },
     # intake
     "intake POST /v1/records": Rule(Action.SUBMIT, STREET),
     "intake POST /v1/records/bulk": Rule(Action.SUBMIT, STREET, sees=_accepted),
@@ -298,6 +302,7 @@ def path_of(template: str, seeds: Seeds) -> str:
         "area_id": seeds.area_id,
         "check_id": seeds.check_id,
         "fmt": "csv",
+        "name": "webhook-notice.schema.json",
     }
     return template.format(**values)
 
