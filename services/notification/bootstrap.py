@@ -26,6 +26,7 @@ from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay
+from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -83,10 +84,9 @@ def create_app(
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
+    notices = Notices(inbox, clock, load_directory())
     routers = [
-        notices_router(
-            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
-        ),
+        notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
     ]

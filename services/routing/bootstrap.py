@@ -24,6 +24,7 @@ from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from services.routing.settings import RoutingSettings
+from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
@@ -75,7 +76,8 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
         )
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
-    return service_app(runtime, title="PopFlow routing", routers=[routing_router(context)], lifespan=lifespan)
+    routers = [routing_router(context, bearer_principal(runtime.keys))]
+    return service_app(runtime, title="PopFlow routing", routers=routers, lifespan=lifespan)
 
 
 async def rebuild_into(

@@ -288,6 +288,16 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
         assert [e["pointer"] for e in no_reason.json()["errors"]] == ["/reason"]
         unknown = await client.post(f"{base}/feedback", json={"result": "maybe"}, headers=bearer(street))
         assert unknown.status_code == 422
+        for corrections, pointer in [
+            ({"certificate_number": "x"}, "/corrections/certificate_number"),  # not correctable here
+            ({"residence_street": "440111999"}, "/corrections/residence_street"),  # not a current street
+        ]:
+            wrong = {"result": "corrected", "corrections": corrections}
+            refused = await client.post(f"{base}/feedback", json=wrong, headers=bearer(street))
+            assert refused.status_code == 422, refused.text
+            assert [e["pointer"] for e in refused.json()["errors"]] == [pointer]
+        nowhere = f"{system.url('notification')}/v1/notices/{uuid.uuid4()}/feedback"
+        assert (await client.post(nowhere, json={"result": "confirmed"}, headers=bearer(street))).status_code == 404
         not_json = await client.post(f"{base}/feedback", content=b"{", headers=bearer(street))
         assert not_json.status_code in (400, 422)
 

@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
+from services.notification.domain.access import may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
-from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import key_of, secret_of, signature
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.auth import Principal, parse_scope
+from shared.directory import load_directory
 from shared.events import (
     Envelope,
     FeedbackResult,
@@ -100,9 +101,8 @@ def test_who_sees_which_recipient(scope: str, recipient: str, visible: bool) -> 
     assert may_see(Principal("k", parse_scope(scope)), recipient) is visible
 
 
-def test_only_bureaus_list_failed_deliveries_within_their_prefix() -> None:
+def test_failed_deliveries_are_listed_within_the_callers_prefix() -> None:
     street, district, admin = (Principal("k", parse_scope(s)) for s in ("street:440111008", "district:440111", "admin"))
-    assert [may_list_failed_deliveries(p) for p in (street, district, admin)] == [False, True, True]
     assert [recipient_prefix(p) for p in (street, district, admin)] == ["440111008", "440111", ""]
 
 
@@ -131,6 +131,20 @@ def test_feedback_rules(
     result: FeedbackResult, corrections: dict[str, object], reason: RejectionReason | None, pointers: list[tuple[str]]
 ) -> None:
     assert [loc for loc, _ in feedback_problems(result=result, corrections=corrections, reason=reason)] == pointers
+
+
+@pytest.mark.parametrize(
+    ("corrections", "pointers"),
+    [
+        ({"residence_street": "440111008", "registration_division": "430102"}, []),
+        ({"registration_division": "440111005", "name": "李四"}, []),
+        ({"residence_street": "440111999"}, [("corrections", "residence_street")]),
+        ({"residence_street": "440111"}, [("corrections", "residence_street")]),
+        ({"registration_division": "4301"}, [("corrections", "registration_division")]),
+    ],
+)
+def test_corrected_codes_must_be_current(corrections: dict[str, object], pointers: list[tuple[str, str]]) -> None:
+    assert [loc for loc, _ in correction_code_problems(corrections, load_directory())] == pointers
 
 
 @pytest.mark.parametrize(
