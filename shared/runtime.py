@@ -8,7 +8,7 @@ instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,8 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
-from shared.http.health import health_router
+from shared.http.health import NotReady, health_router
+from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
@@ -119,13 +120,26 @@ def lifespan_of(
     return lifespan
 
 
-def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: Lifespan) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
+def service_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan,
+    larger_bodies: Mapping[str, int] | None = None,
+) -> FastAPI:
+    """A FastAPI app with problem documents, body limits, /healthz and /readyz, and the service's routes.
+
+    `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
+    """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
 
     async def broker_ready() -> bool:
-        return await runtime.broker.ping(timeout=2.0)
+        if not await runtime.broker.ping(timeout=2.0):
+            raise NotReady("no answer from the Kafka brokers")
+        return True
 
     async def db_ready() -> bool:
         return await database_ready(runtime.engine)
@@ -133,11 +147,16 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
     async def keys_ready() -> bool:
         return await database_ready(runtime.keys.engine)
 
+    async def background_alive() -> bool:
+        if dead := runtime.background.dead():
+            raise NotReady("stopped: " + ", ".join(dead))
+        return True
+
     checks = {
         "kafka": broker_ready,
         "database": db_ready,
         "key_store": keys_ready,
-        "background": runtime.background.alive,
+        "background": background_alive,
     }
     app.include_router(health_router(checks))
     for router in routers:

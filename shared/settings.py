@@ -86,6 +86,9 @@ class ServiceSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int
     database_url: str
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest request body (413 above); bulk routes state their own"
+    )
 
 
 def comma_separated(value: Any) -> Any:
