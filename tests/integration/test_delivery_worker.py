@@ -208,7 +208,8 @@ async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_
     delivery, attempts = await desk.store.history(notice(9).notice_id)
     assert delivery is not None
     assert delivery.state == "failed"
-    assert delivery.last_error is not None and "cannot be decrypted" in delivery.last_error
+    assert delivery.last_error is not None
+    assert "cannot be decrypted" in delivery.last_error
     assert [a.error for a in attempts] == [delivery.last_error]
     assert desk.sender.sent == []  # nothing went out unsigned or wrongly signed
     stored = await desk.inbox.get(notice(9).notice_id)

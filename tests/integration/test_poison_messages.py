@@ -184,7 +184,7 @@ async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_o
 
 async def sent_ids(sessions: Any) -> set[int | None]:
     async with sessions() as session:
-        query = select(OutboxRow.id).where(col(OutboxRow.sent_at).is_not(None))
+        query = select(col(OutboxRow.id)).where(col(OutboxRow.sent_at).is_not(None))
         return set((await session.execute(query)).scalars())
 
 

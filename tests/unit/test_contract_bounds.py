@@ -62,9 +62,7 @@ def test_notifications_door_points_at_the_over_long_field() -> None:
     assert problems == [(("corrections", "name"), "must be 1-50 characters, not blank")]
 
 
-@pytest.mark.parametrize(
-    "person", [{"name": "王" * 51}, {"id_number": "4" * 19}, {"residence_address": "路" * 201}]
-)
+@pytest.mark.parametrize("person", [{"name": "王" * 51}, {"id_number": "4" * 19}, {"residence_address": "路" * 201}])
 def test_a_notice_person_is_bounded_like_routings_case(person: dict[str, Any]) -> None:
     fields = {"name": "王五", "id_number": "430102199003070124", "residence_address": "新市路 1 号"} | person
     with pytest.raises(ValidationError):

@@ -140,7 +140,8 @@ def test_a_deeply_nested_element_of_a_bulk_json_array_is_a_file_problem_not_a_cr
 def test_a_bulk_element_nested_past_the_limit_is_that_rows_problem() -> None:
     element = {"person": {"x": json.loads("[" * 40 + "]" * 40)}}
     rows = list(open_bulk(BulkFormat.JSON, io.BytesIO(json_bytes([element, record(sequence=1)]))).rows())
-    assert rows[0].problem is not None and "nested" in rows[0].problem
+    assert rows[0].problem is not None
+    assert "nested" in rows[0].problem
     assert rows[1].problem is None
 
 
@@ -148,7 +149,8 @@ def test_an_over_long_ndjson_line_is_its_rows_problem_and_the_next_line_is_read(
     body = b'{"a": "' + b"x" * (MAX_LINE + 10) + b'"}\n' + json.dumps(record(sequence=2)).encode() + b"\n"
     rows = list(open_bulk(BulkFormat.NDJSON, io.BytesIO(body)).rows())
     assert [r.number for r in rows] == [1, 2]
-    assert rows[0].problem is not None and "longer" in rows[0].problem
+    assert rows[0].problem is not None
+    assert "longer" in rows[0].problem
     assert rows[1].record["person"]["name"] == record(sequence=2)["person"]["name"]
 
 
