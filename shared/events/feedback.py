@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared import topics
 from shared.events.envelope import Event, register
@@ -94,9 +94,14 @@ class NoticeAnswered(Event):
             raise ValueError("a 'corrected' answer lists the corrected fields")
         if self.result is FeedbackResult.REJECTED and self.reason is None:
             raise ValueError("a 'rejected' answer gives a reason code")
-        if problems := correction_problems(self.corrections):
-            raise ValueError("; ".join(f"corrections.{name} {message}" for name, message in problems))
         return self
+
+    @field_validator("corrections")
+    @classmethod
+    def _corrections_in_shape(cls, corrections: dict[str, str]) -> dict[str, str]:
+        if problems := correction_problems(corrections):
+            raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
+        return corrections
 
 
 def notice_answered_key(*, person_key: str | None, notice_id: str) -> str:
