@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -22,6 +22,8 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.db.leader import Leadership
+from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
 from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
@@ -88,7 +90,7 @@ async def running(
     async for attempt in until_up():
         with attempt:
             await runtime.broker.start()
-    runtime.background.start(background)
+    runtime.background.start([_led(runtime, task) for task in background])
     log.info("service started", port=settings.port, background=[b.name for b in background])
     try:
         yield
@@ -98,6 +100,13 @@ async def running(
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
+
+
+def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:
+    if not task.single:
+        return task
+    leadership = Leadership(runtime.engine, f"{runtime.service}/{task.name}")
+    return replace(task, run=leadership.wrap(task.run))
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -159,6 +168,8 @@ def service_app(
         "background": background_alive,
     }
     app.include_router(health_router(checks))
+    app.include_router(catalogue_router())
+    app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app
