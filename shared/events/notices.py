@@ -18,9 +18,9 @@ class NoticePerson(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(description="Full name")
-    id_number: str = Field(description="Resident identity number")
-    residence_address: str = Field(description="Where the person lives now")
+    name: str = Field(max_length=50, description="Full name")
+    id_number: str = Field(max_length=18, description="Resident identity number")
+    residence_address: str = Field(max_length=200, description="Where the person lives now")
 
 
 class NoticeKind(StrEnum):
@@ -55,16 +55,19 @@ class NoticeIssued(Event):
     TOPIC: ClassVar[str] = topics.NOTICES_ISSUED
     UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
 
-    notice_id: str = Field(description="Unique, stable id of the notice; duplicates share it")
-    record_id: str = Field(description="The case record the notice is about")
-    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
+    notice_id: str = Field(max_length=36, description="Unique, stable id of the notice; duplicates share it")
+    record_id: str = Field(max_length=36, description="The case record the notice is about")
+    recipient_code: str = Field(
+        pattern=r"^([0-9]{6}|[0-9]{9})$", description="9-digit street or 6-digit district bureau code"
+    )
     route: Route = Field(description="Route that caused the notice")
-    reason: str = Field(description="Why the recipient is notified, in words")
+    reason: str = Field(max_length=300, description="Why the recipient is notified, in words (at most 300)")
     person: NoticePerson = Field(description="The person, with the least detail needed")
     issued_at: datetime = Field(description="When routing issued the notice (UTC)")
     kind: NoticeKind = Field(description="transfer, forward, registration, recheck, reminder, ...")
     exchange_endpoint: str | None = Field(
         default=None,
+        max_length=100,
         description="External exchange endpoint that carries the notice to a recipient outside "
         "this deployment (city exchange, provincial platform); null for the deployment's own recipients",
     )

@@ -52,6 +52,10 @@ class OutboxRow(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)
+    # set aside: it can never be published as it is; an admin retries or discards it (shared.db.outbox)
+    set_aside_at: datetime | None = Field(default=None)
+    discarded_at: datetime | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=500)
 
 
 class IdempotencyRow(SQLModel, table=True):
