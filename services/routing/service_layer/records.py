@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
-from services.routing.domain.cases import Case
+from services.routing.domain.cases import Case, current_residence
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.routes import decide_route, review_reason
 from services.routing.domain.workflow import Step, open_case
@@ -88,17 +88,19 @@ class RecordHandler:
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
     ) -> None:
         record = event.record
+        street, _ = current_residence(record)
         review = review_reason(
             self._context.directory,
             reporting_street=record.reporting_street,
-            residence_street=record.residence.street,
+            residence_street=street,
             registration=record.registration.division,
+            residence_field="residence.street" if street == record.residence.street else "new_residence.street",
         )
         if review is not None:
             pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field)
             return
-        route = decide_route(reporting_street=record.reporting_street, residence_street=record.residence.street)
+        route = decide_route(reporting_street=record.reporting_street, residence_street=street)
         step = open_case(Case.from_record(event.record_id, record, route), recipients)
         key = person_key(record.person.id_number, self._context.key_secret)
         pending.routed.append(_Routed(cause, event, step, key))
