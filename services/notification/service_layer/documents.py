@@ -20,4 +20,6 @@ def document_of(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
         person=notice.person,
         issued_at=utc(notice.issued_at),
         record_link=record_link_base + notice.record_id,
+        answer_expected=notice.answer_expected,
+        answer_due=utc(notice.answer_due) if notice.answer_due else None,
     )
