@@ -24,7 +24,7 @@ from shared.clock import FixedClock
 from tests.support import records
 from tests.support.in_process import served
 from tests.support.notification_client import SECRET, bearer, subscribe
-from tests.support.receivers import Receiver
+from tests.support.receivers import Received, Receiver
 from tests.support.records import BAIYUN, FURONG, TONGDE, XINSHI
 from tests.support.routing import case_of, sent
 from tests.support.system import System, build_system, destroy_system
@@ -100,6 +100,10 @@ async def notices_in(
     return [n for n in await inbox(client, system, admin, code) if n["record_id"] == record_id and n["kind"] == kind]
 
 
+async def pushed_of(hook: Receiver, notice_id: str) -> Received | None:
+    return hook.delivered().get(notice_id)
+
+
 async def case_when(client: httpx.AsyncClient, system: System, record_id: str, **expected: Any) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         case = await case_of(client, system.url("routing"), record_id)
@@ -153,6 +157,48 @@ async def test_a_change_tells_the_registration_place_and_another_residence_stree
         assert await notices_in(client, system, admin, TONGDE, record_id, "change") == []
 
 
+async def test_a_notice_says_what_it_expects_and_its_recipient_may_open_the_record_behind_it(
+    system: System, admin: str, clock: FixedClock
+) -> None:
+    xinshi, tongde = await system.create_key(f"street:{XINSHI}"), await system.create_key(f"street:{TONGDE}")
+    jingtai = await system.create_key("street:440111001")  # another Baiyun street
+    body = records.record(reporting_street=TONGDE, residence_street=XINSHI, sequence=231)
+    async with httpx.AsyncClient(timeout=10) as client:
+        clock.advance_to(FRIDAY)
+        record_id = await submit(client, system, admin, body)
+        unrelated = await submit(client, system, admin, records.record(sequence=233))
+        [notice] = await eventually(functools.partial(notices_in, client, system, admin, XINSHI, record_id, "transfer"))
+        # Friday 4 December: Monday, Tuesday, Wednesday; overdue from Wednesday 00:00 in Shanghai
+        assert (notice["answer_expected"], notice["answer_due"]) == (True, "2026-12-08T16:00:00+00:00")
+
+        link = httpx.URL(notice["record_link"])
+        assert link.params["notice"] == notice["notice_id"]
+
+        async def opened_with(key: str, path: str, **params: str) -> httpx.Response:
+            return await client.get(system.url("intake") + path, params=params, headers=bearer(key))
+
+        opened = await client.get(
+            system.url("intake") + link.path, params=link.params, headers=bearer(xinshi) | {"X-Purpose": "verify"}
+        )
+        assert opened.status_code == 200, opened.text
+        shown = opened.json()
+        assert (shown["record_id"], shown["notice_id"]) == (record_id, notice["notice_id"])
+        assert shown["record"]["person"]["id_number"] == body["person"]["id_number"]
+        assert "versions" not in shown
+
+        notice_id = notice["notice_id"]
+        assert (await opened_with(xinshi, link.path)).status_code == 403  # no notice: not its record
+        assert (await opened_with(jingtai, link.path, notice=notice_id)).status_code == 403  # not its notice
+        unrelated_path = f"/v1/records/{unrelated}"
+        assert (await opened_with(xinshi, unrelated_path, notice=notice_id)).status_code == 403  # another record
+        assert (await opened_with(tongde, link.path, notice=notice_id)).status_code == 200  # the reporter's own
+
+        audit = (await client.get(system.url("intake") + "/v1/audit", headers=bearer(admin))).json()["entries"]
+    xinshi_key_id = xinshi.split("_")[1]
+    reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi_key_id]
+    assert reads == [("read-by-notice", f"notice {notice['notice_id']}: verify")]
+
+
 async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalated_after_2n(
     system: System, admin: str, clock: FixedClock
 ) -> None:
@@ -178,13 +224,18 @@ async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalate
             [notice] = await eventually(functools.partial(notices_in, c, system, admin, code, record_id, kind))
             assert isinstance(notice, dict)
 
-            async def pushed_once() -> Any:
-                return hook.delivered().get(notice["notice_id"])
-
-            pushed = await eventually(pushed_once)
+            pushed = await eventually(functools.partial(pushed_of, hook, notice["notice_id"]))
             assert pushed.verified
-            assert pushed.body["kind"] == kind
+            assert (pushed.body["kind"], pushed.body["answer_expected"], pushed.body["answer_due"]) == (
+                kind,
+                False,
+                None,
+            )
             return notice
+
+        [transfer] = await notices_in(c, system, admin, XINSHI, a, "transfer")
+        pushed = await eventually(functools.partial(pushed_of, street_hook, transfer["notice_id"]))
+        assert (pushed.body["answer_expected"], pushed.body["answer_due"]) == (True, "2026-12-08T16:00:00+00:00")
 
         clock.advance_to(datetime(2026, 12, 9, 9, tzinfo=SHANGHAI))
         reminded = await follow_up(XINSHI, a, "reminder", street_hook)
