@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
@@ -63,6 +64,8 @@ def create_app(
         record_link_base=settings.record_link_base,
         on_recorded=relay.wake,
     )
+    relay.measure(runtime.metrics)
+    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
     register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
     async def push() -> None:
@@ -73,7 +76,9 @@ def create_app(
                 await sender.close()
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+        runtime,
+        MIGRATIONS,
+        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
     )
 
     authenticate = bearer_principal(runtime.keys)

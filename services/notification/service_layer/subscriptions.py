@@ -1,8 +1,11 @@
-"""Webhook subscriptions: where a recipient wants its notices pushed. The secret goes in, never out."""
+"""Webhook subscriptions: where a recipient wants its notices pushed. The secret comes out once, when set."""
 
 from __future__ import annotations
 
+import secrets
+
 from services.notification.adapters.webhooks import Subscription, WebhookStore
+from services.notification.domain.signing import secret_of
 from services.notification.service_layer.visibility import require_in_scope
 from shared.auth import Principal
 from shared.clock import Clock
@@ -16,11 +19,13 @@ class Subscriptions:
         self._store, self._clock = store, clock
 
     async def put(
-        self, principal: Principal, recipient_code: str, *, url: str, secret: str
-    ) -> tuple[Subscription, bool]:
-        """(the subscription, True when it is new)."""
+        self, principal: Principal, recipient_code: str, *, url: str, secret: str | None
+    ) -> tuple[Subscription, str, bool]:
+        """(the subscription, its `whsec_` secret, True when it is new); a new secret unless one is given."""
         require_in_scope(principal, recipient_code, what="recipient")
-        return await self._store.put(recipient_code, url=url, secret=secret, now=self._clock.now())
+        secret = secret or secret_of(secrets.token_bytes(32))
+        subscription, created = await self._store.put(recipient_code, url=url, secret=secret, now=self._clock.now())
+        return subscription, secret, created
 
     async def get(self, principal: Principal, recipient_code: str) -> Subscription:
         require_in_scope(principal, recipient_code, what="recipient")
