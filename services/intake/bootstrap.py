@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.key_cache import CachedKeyStore
+from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
@@ -43,7 +44,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     relay.measure(runtime.metrics)
     submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
-    register_consumers(runtime.broker, runtime.topics, repository)
+    notices = NoticeRecipients(runtime.sessions)
+    register_consumers(runtime.broker, runtime.topics, repository, notices)
 
     lifespan = lifespan_of(
         runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
@@ -53,7 +55,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            reads=RecordReads(repository, audit, sealer, person_secret),
+            reads=RecordReads(repository, audit, sealer, person_secret, notices),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(

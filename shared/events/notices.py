@@ -42,18 +42,28 @@ def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "kind": NoticeKind.TRANSFER.value, "exchange_endpoint": None}
 
 
+def _v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 2 did not say; routing awaited forwards and cross-street transfers, and
+    # the deadline it kept is not in the payload
+    kind, route = payload.get("kind"), payload.get("route")
+    expected = kind == NoticeKind.FORWARD.value or (kind == NoticeKind.TRANSFER.value and route == "cross-street")
+    return {**payload, "answer_expected": expected, "answer_due": None}
+
+
 @register
 class NoticeIssued(Event):
     """A notice was issued to one recipient.
 
     Version 2 added `kind` and `exchange_endpoint` (v1 payloads are upcast to
-    kind "transfer", delivered within the deployment).
+    kind "transfer", delivered within the deployment). Version 3 added
+    `answer_expected` and `answer_due` (v2 payloads are upcast with the answer
+    expected of forwards and cross-street transfers, and no due time).
     """
 
     TYPE: ClassVar[str] = "NoticeIssued"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     TOPIC: ClassVar[str] = topics.NOTICES_ISSUED
-    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
     notice_id: str = Field(max_length=36, description="Unique, stable id of the notice; duplicates share it")
     record_id: str = Field(max_length=36, description="The case record the notice is about")
@@ -70,4 +80,13 @@ class NoticeIssued(Event):
         max_length=100,
         description="External exchange endpoint that carries the notice to a recipient outside "
         "this deployment (city exchange, provincial platform); null for the deployment's own recipients",
+    )
+    answer_expected: bool = Field(
+        description="Whether the recipient is asked to answer (confirmed, corrected, not found or rejected); "
+        "an unanswered notice that expects an answer is reminded, then escalated to the bureau"
+    )
+    answer_due: datetime | None = Field(
+        default=None,
+        description="When an expected answer is overdue: from this moment (start of the N-th working day "
+        "after issue, deployment time zone) the notice is reminded; null when no answer is expected",
     )

@@ -115,6 +115,7 @@ async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs
     body = json.loads(sent.body)
     assert set(body) == {
         "notice_id", "kind", "recipient_code", "route", "reason", "person", "record_id", "record_link", "issued_at",
+        "answer_expected", "answer_due",
     }  # fmt: skip
     assert set(body["person"]) == {"name", "id_number", "residence_address"}
     stored = await desk.inbox.get(notice(1).notice_id)

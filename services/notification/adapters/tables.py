@@ -40,6 +40,8 @@ class InboxNotice(SQLModel, table=True):
     acknowledged_at: datetime | None = _at(nullable=True)
     answered_at: datetime | None = _at(nullable=True)
     answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    answer_expected: bool = Field(default=False)
+    answer_due: datetime | None = _at(nullable=True)
 
 
 class WebhookSubscription(SQLModel, table=True):
