@@ -8,9 +8,9 @@ instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -22,11 +22,17 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.db.leader import Leadership
 from shared.db.sentinel import check_sealing_keys
-from shared.http.health import health_router
+from shared.http.access import AccessLogMiddleware
+from shared.http.catalogue import catalogue_router
+from shared.http.health import NotReady, health_router
+from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
+from shared.kafka.lag import ConsumerLag
+from shared.metrics import Metrics, mount_metrics
 from shared.retry import until_up
 from shared.sealing import Keyring
 from shared.settings import ServiceSettings
@@ -47,6 +53,8 @@ class Runtime:
     keys: KeyStore
     keyring: Keyring
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    metrics: Metrics = field(default_factory=Metrics)
+    lag: ConsumerLag | None = None
 
 
 def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
@@ -94,16 +102,25 @@ async def running(
     async for attempt in until_up():
         with attempt:
             await runtime.broker.start()
-    runtime.background.start(background)
+    runtime.background.start([_led(runtime, task) for task in background])
     log.info("service started", port=settings.port, background=[b.name for b in background])
     try:
         yield
     finally:
         await runtime.background.stop()
+        if runtime.lag is not None:
+            await runtime.lag.close()
         await runtime.broker.stop()
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
+
+
+def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:
+    if not task.single:
+        return task
+    leadership = Leadership(runtime.engine, f"{runtime.service}/{task.name}")
+    return replace(task, run=leadership.wrap(task.run))
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -126,13 +143,38 @@ def lifespan_of(
     return lifespan
 
 
-def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: Lifespan) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
+def service_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan,
+    consumer_groups: Sequence[str] = (),
+    larger_bodies: Mapping[str, int] | None = None,
+) -> FastAPI:
+    """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines and routes.
+
+    Consumer lag is reported for the groups of the broker's subscribers and for
+    `consumer_groups` (consumers of the service's own, like reporting's fold).
+    `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
+    """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
+    runtime.lag = ConsumerLag(runtime.settings.kafka_bootstrap_servers, lambda: _groups(runtime, consumer_groups))
+    runtime.metrics.gauge(
+        "popflow_consumer_lag",
+        "Messages not yet consumed: end offset minus the group's committed offset, per partition",
+        ["group", "topic", "partition"],
+        runtime.lag.read,
+    )
+    mount_metrics(app, runtime.metrics)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:
-        return await runtime.broker.ping(timeout=2.0)
+        if not await runtime.broker.ping(timeout=2.0):
+            raise NotReady("no answer from the Kafka brokers")
+        return True
 
     async def db_ready() -> bool:
         return await database_ready(runtime.engine)
@@ -140,13 +182,25 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
     async def keys_ready() -> bool:
         return await database_ready(runtime.keys.engine)
 
+    async def background_alive() -> bool:
+        if dead := runtime.background.dead():
+            raise NotReady("stopped: " + ", ".join(dead))
+        return True
+
     checks = {
         "kafka": broker_ready,
         "database": db_ready,
         "key_store": keys_ready,
-        "background": runtime.background.alive,
+        "background": background_alive,
     }
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
+    app.include_router(catalogue_router())
+    app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _groups(runtime: Runtime, extra: Sequence[str]) -> list[str]:
+    subscribed = (getattr(subscriber, "group_id", None) for subscriber in runtime.broker.subscribers)
+    return sorted({group for group in subscribed if group} | set(extra))

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
@@ -25,7 +26,9 @@ from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
-from shared.db.outbox import OutboxRelay
+from shared.db.outbox import OutboxRelay, SetAsideRows
+from shared.directory import load_directory
+from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -66,6 +69,8 @@ def create_app(
         sealed=sealed,
         on_recorded=relay.wake,
     )
+    relay.measure(runtime.metrics)
+    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
     register_consumers(
         runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake, keyring=runtime.keyring
     )
@@ -78,19 +83,20 @@ def create_app(
                 await sender.close()
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+        runtime,
+        MIGRATIONS,
+        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
     )
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
+    notices = Notices(inbox, clock, load_directory())
     routers = [
         notices_router(
-            notices=Notices(inbox, clock),
-            authenticate=authenticate,
-            record_link_base=settings.record_link_base,
-            sealed=sealed,
+            notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base, sealed=sealed
         ),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
+        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

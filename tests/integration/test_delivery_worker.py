@@ -24,7 +24,7 @@ from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSu
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
-from services.notification.domain.signing import signature
+from services.notification.domain.signing import secret_of, signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
@@ -35,7 +35,7 @@ from tests.support.records import id_number
 
 START = datetime(2027, 2, 24, 2, 0, tzinfo=UTC)
 HOOK, OTHER_HOOK = "http://street.example/hook", "http://other.example/hook"
-SECRET = "a-shared-secret-of-some-length"
+SECRET = secret_of(b"a-shared-secret-of-some-length..")
 POLICY = BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3)
 
 
@@ -110,11 +110,15 @@ async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs
     assert await desk.worker.deliver_due() == 0
     [sent] = desk.sender.sent
     headers = sent.headers
-    assert headers["PopFlow-Notice-Id"] == notice(1).notice_id
-    assert headers["PopFlow-Signature"] == signature(SECRET, headers["PopFlow-Timestamp"], sent.body)
+    assert headers["webhook-id"] == notice(1).notice_id
+    assert headers["webhook-timestamp"] == str(int(START.timestamp()))
+    assert headers["webhook-signature"] == signature(
+        SECRET, notice(1).notice_id, headers["webhook-timestamp"], sent.body
+    )
     body = json.loads(sent.body)
     assert set(body) == {
         "notice_id", "kind", "recipient_code", "route", "reason", "person", "record_id", "record_link", "issued_at",
+        "answer_expected", "answer_due",
     }  # fmt: skip
     assert set(body["person"]) == {"name", "id_number", "residence_address"}
     stored = await desk.inbox.get(notice(1).notice_id)
@@ -197,3 +201,24 @@ async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
     assert SECRET not in row.secret_ciphertext
     assert delivery_rows == []
     assert desk.webhooks.target_of(row).secret == SECRET
+
+
+async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_the_reason(desk: Desk) -> None:
+    # another checkout's deployment (another key) wrote this subscription into the shared database
+    other_box = WebhookStore(desk.sessions, SecretBox("another-deployments-key"))  # type: ignore[arg-type]
+    await other_box.put("440111008", url=HOOK, secret=SECRET, now=START)
+    desk.sender.statuses[HOOK] = 204
+    await desk.inbox.store(notice(9), now=START)
+
+    assert await desk.worker.deliver_due() == 1
+    assert await desk.worker.deliver_due() == 0  # failed, not left to the lease for ever
+    delivery, attempts = await desk.store.history(notice(9).notice_id)
+    assert delivery is not None
+    assert delivery.state == "failed"
+    assert delivery.last_error is not None
+    assert "cannot be decrypted" in delivery.last_error
+    assert [a.error for a in attempts] == [delivery.last_error]
+    assert desk.sender.sent == []  # nothing went out unsigned or wrongly signed
+    stored = await desk.inbox.get(notice(9).notice_id)
+    assert stored is not None
+    assert stored.status == "failed"

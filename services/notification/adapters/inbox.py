@@ -146,4 +146,6 @@ def _row(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> InboxNot
         person_sealed=person_sealed,
         issued_at=notice.issued_at,
         received_at=now,
+        answer_expected=notice.answer_expected,
+        answer_due=notice.answer_due,
     )

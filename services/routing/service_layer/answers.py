@@ -64,7 +64,12 @@ class AnswerHandler:
             ],
         )
         issued = await store.add_notices(session, step.notices, now=now)
-        outgoing = [notice_issued(n, step.case, key=key, now=now, keyring=self._context.keyring) for n in issued]
+        outgoing = [
+            notice_issued(
+                n, step.case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring
+            )
+            for n in issued
+        ]
         if step.routed:
             await store.save_decisions(session, [store.decision_row(step.case, step.notices, now=now)])
             outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))

@@ -8,6 +8,7 @@ when the caller accepts it.
 """
 
 import asyncio
+import itertools
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -23,8 +24,8 @@ from services.intake.entrypoints.http.bodies import idempotency_key
 from services.intake.entrypoints.http.schema import RECORD_REF
 from services.intake.service_layer.bulk_import import BulkImport
 from services.intake.service_layer.submissions import Submissions
-from shared.auth import Principal
-from shared.auth.dependencies import Authenticate
+from shared.auth import Action, Principal
+from shared.auth.dependencies import Authenticate, require
 from shared.http.problems import ProblemError
 
 SPOOL_IN_MEMORY = 1 << 20
@@ -60,6 +61,7 @@ def bulk_router(*, authenticate: Authenticate, submissions: Submissions, limits:
 
     @router.post("/records/bulk", openapi_extra=BULK_BODY, response_model=None)
     async def import_records(request: Request, principal: Caller) -> StreamingResponse:
+        require(principal, Action.SUBMIT)  # each row's street is checked against the scope as it is read
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise ProblemError(415, "Unsupported Media Type", "Send JSON, NDJSON, CSV or XLSX; see docs/intake.md.")
@@ -99,7 +101,7 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     """The file and its column headers, read once to count the rows; 400 or 413 (spool closed) if unfit."""
     try:
         bulk = await asyncio.to_thread(open_bulk, fmt, spool)
-        rows = await asyncio.to_thread(_count, bulk)
+        rows = await asyncio.to_thread(_count, bulk, max_rows + 1)
         columns = await asyncio.to_thread(bulk.headers)
     except FileProblem as error:
         spool.close()
@@ -110,8 +112,9 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     return bulk, columns
 
 
-def _count(bulk: BulkFile) -> int:
-    return sum(1 for _ in bulk.rows())
+def _count(bulk: BulkFile, up_to: int) -> int:
+    """Rows of the file, counted no further than `up_to` (a file over the cap is not read to its end)."""
+    return sum(1 for _ in itertools.islice(bulk.rows(), up_to))
 
 
 async def _document(run: BulkImport, bulk: BulkFile) -> AsyncIterator[bytes]:
