@@ -57,7 +57,7 @@ def v2_envelope(kind: str, route: str, recipient: str) -> Envelope:
 def test_a_version_2_notice_is_upcast_with_the_answer_routing_awaited_and_no_due_time(
     kind: str, route: str, recipient: str, expected: bool
 ) -> None:
-    notice = parse_event(v2_envelope(kind, route, recipient))
+    notice = parse_event(v2_envelope(kind, route, recipient), TEST_KEYRING)
     assert isinstance(notice, NoticeIssued)
     assert (notice.answer_expected, notice.answer_due) == (expected, None)
 

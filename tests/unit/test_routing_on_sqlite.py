@@ -118,7 +118,7 @@ async def test_a_case_and_its_decision_are_read_only_within_scope(
 async def test_the_review_queue_shows_a_bureau_its_own_streets_records(context: RoutingContext) -> None:
     ours = kafka.unchecked_submitted(record(residence_street="440111999", sequence=7))
     theirs = kafka.unchecked_submitted(record(reporting_street=WUSHAN, residence_street="440106999", sequence=9))
-    await RecordHandler(context).on_records([(e, parse_event(e)) for e in (ours, theirs)])
+    await RecordHandler(context).on_records([(e, parse_event(e, TEST_KEYRING)) for e in (ours, theirs)])
 
     async def queue(scope: str) -> set[str]:
         items = await views.review_queue(context, Principal("k", parse_scope(scope)), limit=10)
