@@ -43,6 +43,7 @@ def routing_settings(system: System) -> RoutingSettings:
         "POPFLOW_TOPIC_PREFIX",
         "POPFLOW_TOPIC_PARTITIONS",
         "POPFLOW_PERSON_KEY_SECRET",
+        "POPFLOW_DATA_KEYS",
         "POPFLOW_KEYS_DATABASE_URL",
     )
     values: dict[str, Any] = {name: env[name] for name in common}

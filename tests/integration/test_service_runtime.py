@@ -19,7 +19,7 @@ from shared.background import BackgroundTask
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.settings import ServiceSettings
-from tests.support.infra import PERSON_KEY_SECRET, kafka_bootstrap, unique_name
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_bootstrap, unique_name
 from tests.support.waiting import eventually
 
 
@@ -47,6 +47,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             "POPFLOW_TOPIC_PREFIX": f"test.{unique_name('rt')}.",
             "POPFLOW_TOPIC_PARTITIONS": 1,
             "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+            "POPFLOW_DATA_KEYS": DATA_KEYS,
             "POPFLOW_KEYS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/keys.db",
             "database_url": f"sqlite+aiosqlite:///{tmp_path}/service.db",
             "port": 0,
