@@ -48,9 +48,9 @@ def up(
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
     # the key intake sealed with before the keyring keeps its id "intake", so old development data opens
-    dev_key = _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32)))
-    env.setdefault("POPFLOW_DATA_KEYS", f"intake:{dev_key}")
-    env.setdefault("POPFLOW_DATA_KEY_ID", "intake")
+    if "POPFLOW_DATA_KEYS" not in env:
+        dev_key = _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32)))
+        env.update(POPFLOW_DATA_KEYS=f"intake:{dev_key}", POPFLOW_DATA_KEY_ID="intake")
     children: Children = {}  # in start order: Kafka (when ours) first
     signals = StopSignals()
     died: str | None = None

@@ -28,6 +28,7 @@ from shared.auth.store import KeyStore
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
 from shared.events import Envelope, parse_event
+from shared.events.envelope import REGISTRY, sealed_payload
 from tests.support.infra import (
     DATA_KEYS,
     PERSON_KEY_SECRET,
@@ -68,11 +69,16 @@ class Harness:
     async def publish(
         self, topic: str, kind: str, payload: dict[str, Any], *, event_id: str | None = None, strict: bool = True
     ) -> str:
-        """Publish one envelope; `strict` first proves the payload fits the current contract."""
+        """Publish one envelope as a current producer would: a version-1 payload upcast, its
+        personal parts sealed. `strict` first proves the payload fits the current contract."""
+        event_class, event_id = REGISTRY[kind], event_id or str(uuid.uuid4())
+        for version in range(1, event_class.VERSION):
+            payload = event_class.UPCASTERS[version](payload)
+        payload = sealed_payload(event_class, payload, event_id=uuid.UUID(event_id), keyring=TEST_KEYRING)
         envelope = {
-            "event_id": event_id or str(uuid.uuid4()),
+            "event_id": event_id,
             "type": kind,
-            "version": 1,
+            "version": event_class.VERSION,
             "occurred_at": datetime.now().astimezone().isoformat(),
             "producer": "test",
             "correlation_id": str(payload.get("record_id") or payload.get("notice_id") or "none"),
