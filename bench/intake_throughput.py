@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.bulk_files import csv_lines
+from tests.support.infra import kafka_options
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system
 
@@ -115,14 +116,14 @@ async def posts(system: System, headers: dict[str, str], count: int, concurrency
 async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
     """aiokafka alone, with the relay's settings (idempotent, acks=all) and an envelope-sized value."""
     topic = f"{prefix}bench.raw"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 3, 1)])
     finally:
         await admin.close()
     value = json.dumps({"payload": record(), "padding": "x" * 300}, ensure_ascii=False).encode()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         started = time.perf_counter()

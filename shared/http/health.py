@@ -1,4 +1,4 @@
-"""/healthz (the process is up) and /readyz (its broker and database answer)."""
+"""/healthz (the process is up) and /readyz (its broker and database answer, or why not)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 Check = Callable[[], Awaitable[bool]]
+
+
+class NotReady(Exception):
+    """Raised by a check to say why it fails; /readyz shows the reason (never a secret) under `reasons`."""
 
 
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
@@ -20,9 +24,17 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        results = {name: await _safe(check) for name, check in checks.items()}
+        results: dict[str, bool] = {}
+        reasons: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                results[name] = await _safe(check)
+            except NotReady as why:
+                results[name], reasons[name] = False, str(why)
         ready = all(results.values())
-        body = {"status": "ready" if ready else "not ready", "checks": results}
+        body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": results}
+        if reasons:
+            body["reasons"] = reasons
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router
@@ -31,5 +43,7 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
 async def _safe(check: Check) -> bool:
     try:
         return await check()
+    except NotReady:
+        raise
     except Exception:
         return False

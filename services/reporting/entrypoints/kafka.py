@@ -28,6 +28,7 @@ from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from shared.kafka.failures import dead_letter_headers
 from shared.kafka.replay import batches_to_end
+from shared.kafka.security import KafkaConnection
 from shared.retry import until_up
 
 log = structlog.get_logger(__name__)
@@ -39,7 +40,7 @@ class FoldConsumer:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         topics: Sequence[str],
         group: str,
         writer: FactWriter,
@@ -48,7 +49,7 @@ class FoldConsumer:
         batch_max: int = 5000,
         retry_pause_s: float = 1.0,
     ) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topics = list(topics)
         self._group = group
         self._writer = writer
@@ -62,7 +63,7 @@ class FoldConsumer:
         """Fold until cancelled."""
         consumer = AIOKafkaConsumer(
             *self._topics,
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.options(),
             group_id=self._group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -144,7 +145,7 @@ async def _start(consumer: AIOKafkaConsumer) -> None:
 
 async def replay(
     *,
-    bootstrap_servers: str,
+    kafka: KafkaConnection,
     topics: Sequence[str],
     fold: FoldConsumer,
     batch_max: int = 5000,
@@ -156,7 +157,7 @@ async def replay(
     messages were read.
     """
     read = 0
-    async for messages in batches_to_end(bootstrap_servers, topics, batch=batch_max):
+    async for messages in batches_to_end(kafka, topics, batch=batch_max):
         await fold.apply(messages)
         read += len(messages)
     return read
