@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.kafka.security import KafkaConnection
