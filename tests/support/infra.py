@@ -37,6 +37,24 @@ def kafka_connection(env: Mapping[str, str] | None = None) -> KafkaConnection:
     )
 
 
+def sasl_kafka_env(*, password: str | None = None) -> dict[str, str]:
+    """Settings that make the services authenticate (SCRAM-SHA-512) to the test broker's SASL listener.
+
+    deploy/with-infra.sh starts the broker with that listener and exports its
+    address and user; `password` replaces the right one (to test a wrong one).
+    """
+    servers = os.environ.get("KAFKA_SASL_BOOTSTRAP_SERVERS")
+    if not servers:
+        pytest.fail("KAFKA_SASL_BOOTSTRAP_SERVERS is not set: run the suite with `make test` (deploy/with-infra.sh)")
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": os.environ.get("KAFKA_SCRAM_USERNAME", "popflow"),
+        "KAFKA_SASL_PASSWORD": password or os.environ.get("KAFKA_SCRAM_PASSWORD", "popflow-test-password"),
+    }
+
+
 def kafka_at(bootstrap: str) -> KafkaConnection:
     """The broker at `bootstrap`, with the security this process's environment sets."""
     return kafka_connection({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
