@@ -22,6 +22,7 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics, topic_configs
@@ -187,6 +188,8 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
         "background": runtime.background.alive,
     }
     app.include_router(health_router(checks))
+    app.include_router(catalogue_router())
+    app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app

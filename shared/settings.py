@@ -42,8 +42,12 @@ class KafkaSettings(BaseSettings):
     kafka_sasl_mechanism: KafkaSaslMechanism = Field(
         default="SCRAM-SHA-512", alias="KAFKA_SASL_MECHANISM", description="SCRAM-SHA-512|SCRAM-SHA-256|PLAIN"
     )
-    kafka_sasl_username: str = Field(default="", alias="KAFKA_SASL_USERNAME")
-    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), alias="KAFKA_SASL_PASSWORD")
+    kafka_sasl_username: str = Field(
+        default="", alias="KAFKA_SASL_USERNAME", description="SASL user; required with the SASL_* protocols"
+    )
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), alias="KAFKA_SASL_PASSWORD", description="Its password (never logged)"
+    )
     kafka_ssl_cafile: str | None = Field(
         default=None,
         alias="KAFKA_SSL_CAFILE",
@@ -67,13 +71,22 @@ class CommonSettings(KafkaSettings):
     """Kafka, topics, logging and the person-key secret, shared by all services."""
 
     environment: Environment = Field(
-        default=Environment.DEVELOPMENT, alias="POPFLOW_ENV", description="development|production"
+        default=Environment.DEVELOPMENT,
+        alias="POPFLOW_ENV",
+        description="development|production; production refuses placeholder secrets",
     )
     topic_prefix: str = Field(
         default="popflow.", alias="POPFLOW_TOPIC_PREFIX", description="Prefix of every topic name"
     )
-    topic_partitions: int = Field(default=6, ge=1, alias="POPFLOW_TOPIC_PARTITIONS")
-    topic_replication: int = Field(default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION")
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        alias="POPFLOW_TOPIC_PARTITIONS",
+        description="Partitions of each topic the services create (broker auto-creation stays off)",
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION", description="Replication factor of each topic created"
+    )
     topic_retention_days: int = Field(
         default=-1,
         alias="POPFLOW_TOPIC_RETENTION_DAYS",
@@ -104,8 +117,10 @@ class CommonSettings(KafkaSettings):
         alias="POPFLOW_SERVED_DISTRICTS",
         description="6-digit districts this deployment serves, comma-separated; everything else is a partner's",
     )
-    log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
-    log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
+    log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: str = Field(
+        default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto (JSON lines unless on a terminal)"
+    )
 
     @field_validator("topic_retention_days")
     @classmethod
@@ -138,9 +153,12 @@ class CommonSettings(KafkaSettings):
 class ServiceSettings(CommonSettings):
     """Fields every service has under its own prefix: HOST, PORT, DATABASE_URL."""
 
-    host: str = "127.0.0.1"
-    port: int
-    database_url: str
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on")
+    port: int = Field(description="Port of the HTTP API")
+    database_url: str = Field(
+        description="The service's own store: a SQLite file under ./var by default, "
+        "postgresql+asyncpg://... in production"
+    )
 
 
 def comma_separated(value: Any) -> Any:

@@ -49,17 +49,21 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
 
 
 BODY = b'{"notice_id":"n"}'
-NOW_S = str(int(time.time()))
-HEADERS = {
-    "content-type": "application/json",
-    "PopFlow-Notice-Id": "n",
-    "PopFlow-Timestamp": NOW_S,
-    "PopFlow-Signature": signature("secret", NOW_S, BODY),
-}
+
+
+def signed_headers() -> dict[str, str]:
+    """Signed now, not at import: a receiver refuses a timestamp older than its tolerance."""
+    now_s = str(int(time.time()))
+    return {
+        "content-type": "application/json",
+        "PopFlow-Notice-Id": "n",
+        "PopFlow-Timestamp": now_s,
+        "PopFlow-Signature": signature("secret", now_s, BODY),
+    }
 
 
 async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.ok, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.ok, BODY, signed_headers())
     assert result.status_code is not None
     assert 200 <= result.status_code < 300
     assert result.error is None
@@ -67,19 +71,19 @@ async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> N
 
 
 async def test_a_refusal_is_a_result_with_its_status_and_an_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.failing, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.failing, BODY, signed_headers())
     assert (result.status_code, result.error) == (503, "not 2xx")
 
 
 async def test_no_answer_in_time_is_a_timeout_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.hanging, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.hanging, BODY, signed_headers())
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("timeout")
 
 
 async def test_nobody_listening_is_an_error_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.unreachable, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.unreachable, BODY, signed_headers())
     assert result.status_code is None
     assert result.error is not None
     assert not result.error.startswith("timeout")

@@ -59,6 +59,11 @@ class FoldConsumer:
         self._retry_pause_s = retry_pause_s
         self.folded = 0
 
+    @property
+    def topics(self) -> list[str]:
+        """The (prefixed) topics folded: the catalogue test checks them against docs/catalogue."""
+        return list(self._topics)
+
     async def run(self) -> None:
         """Fold until cancelled."""
         consumer = AIOKafkaConsumer(
