@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -22,6 +22,7 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.db.leader import Leadership
 from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
 from shared.http.problems import install_problem_handlers
@@ -87,7 +88,7 @@ async def running(
         await run_migrations(runtime.keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
     kafka_up = await _start_kafka(runtime)
     if kafka_up:
-        runtime.background.start(background)
+        runtime.background.start([_led(runtime, task) for task in background])
     log.info("service started", port=settings.port, background=[b.name for b in background], kafka=kafka_up)
     try:
         yield
@@ -98,6 +99,13 @@ async def running(
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
+
+
+def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:
+    if not task.single:
+        return task
+    leadership = Leadership(runtime.engine, f"{runtime.service}/{task.name}")
+    return replace(task, run=leadership.wrap(task.run))
 
 
 async def _start_kafka(runtime: Runtime) -> bool:

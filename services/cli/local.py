@@ -48,8 +48,10 @@ def up(
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
             children.append(_start_kafka(kafka_port, env))
         if pg_admin_url:
-            for service, url in ensure_databases(pg_admin_url, list(SERVICES)).items():
-                env.setdefault(f"{service.upper()}_DATABASE_URL", url)
+            # the key store goes to PostgreSQL too: every request of every service reads it
+            for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"]).items():
+                variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
+                env.setdefault(variable, url)
         for service in SERVICES:
             children.append(subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env))
         _wait_ready(env, children)

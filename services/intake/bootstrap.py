@@ -42,7 +42,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     register_consumers(runtime.broker, runtime.topics, repository)
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run)]
+        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
     )
 
     routers = [

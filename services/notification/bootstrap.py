@@ -73,7 +73,9 @@ def create_app(
                 await sender.close()
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+        runtime,
+        MIGRATIONS,
+        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
     )
 
     authenticate = bearer_principal(runtime.keys)

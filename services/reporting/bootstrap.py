@@ -97,7 +97,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
 
     background = [BackgroundTask("fold", fold.run)]
     if exporter is not None:
-        background.append(BackgroundTask("weekly-export", exporter.run))
+        background.append(BackgroundTask("weekly-export", exporter.run, single=True))
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     routers = [

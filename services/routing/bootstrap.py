@@ -70,7 +70,9 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
 
     background = []
     if settings.reminder_interval_s > 0:
-        background.append(BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s)))
+        background.append(
+            BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s), single=True)
+        )
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     return service_app(runtime, title="PopFlow routing", routers=[routing_router(context)], lifespan=lifespan)

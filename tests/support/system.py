@@ -67,7 +67,7 @@ class System:
         if wait:
             self.wait_ready(service)
 
-    def wait_ready(self, service: str, timeout: float = 90) -> None:
+    def wait_ready(self, service: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[service]

@@ -50,7 +50,7 @@ def records_router(
         if isinstance(prepared, Rejected):
             await submissions.note_rejections([prepared])
             raise _rejection(prepared, principal)
-        (outcome,) = await submissions.store([prepared])
+        outcome = await submissions.store_one(prepared)
         if outcome.status == "conflict":
             raise ProblemError(
                 422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record."
