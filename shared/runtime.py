@@ -23,12 +23,15 @@ from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
 from shared.db.leader import Leadership
+from shared.http.access import AccessLogMiddleware
 from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics, topic_configs
 from shared.kafka.broker import KafkaEventPublisher, build_broker
+from shared.kafka.lag import ConsumerLag
 from shared.kafka.security import KafkaAuthenticationFailed, KafkaConnection, check_credentials
+from shared.metrics import Metrics, mount_metrics
 from shared.retry import until_up
 from shared.settings import ServiceSettings
 from shared.topics import TopicNames
@@ -49,6 +52,8 @@ class Runtime:
     kafka: KafkaConnection
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     kafka_problem: str | None = None  # set when start-up found Kafka refusing us; /readyz shows it
+    metrics: Metrics = field(default_factory=Metrics)
+    lag: ConsumerLag | None = None
 
 
 def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
@@ -94,6 +99,8 @@ async def running(
         yield
     finally:
         await runtime.background.stop()
+        if runtime.lag is not None:
+            await runtime.lag.close()
         if kafka_up:
             await runtime.broker.stop()
         await runtime.engine.dispose()
@@ -175,10 +182,30 @@ def lifespan_of(
     return lifespan
 
 
-def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: Lifespan) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
+def service_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan,
+    consumer_groups: Sequence[str] = (),
+) -> FastAPI:
+    """A FastAPI app with problem documents, /healthz, /readyz, /metrics, access lines and the service's routes.
+
+    Consumer lag is reported for the groups of the broker's subscribers and for
+    `consumer_groups` (consumers of the service's own, like reporting's fold).
+    """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    runtime.lag = ConsumerLag(runtime.kafka, lambda: _groups(runtime, consumer_groups))
+    runtime.metrics.gauge(
+        "popflow_consumer_lag",
+        "Messages not yet consumed: end offset minus the group's committed offset, per partition",
+        ["group", "topic", "partition"],
+        runtime.lag.read,
+    )
+    mount_metrics(app, runtime.metrics)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:
         return await kafka_ready(runtime)
@@ -195,9 +222,14 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
         "key_store": keys_ready,
         "background": runtime.background.alive,
     }
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
     app.include_router(catalogue_router())
     app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _groups(runtime: Runtime, extra: Sequence[str]) -> list[str]:
+    subscribed = (getattr(subscriber, "group_id", None) for subscriber in runtime.broker.subscribers)
+    return sorted({group for group in subscribed if group} | set(extra))

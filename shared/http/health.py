@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -14,8 +15,12 @@ class NotReady(Exception):
     """Raised by a check to say why it fails; /readyz shows the reason (never a secret) under `reasons`."""
 
 
-def health_router(checks: Mapping[str, Check]) -> APIRouter:
-    """Routes for liveness and readiness; `checks` are named async probes."""
+def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[str, Any]] = dict) -> APIRouter:
+    """Routes for liveness and readiness; `checks` are named async probes.
+
+    When not ready, the answer adds `details()` (e.g. which background tasks died)
+    and, under `reasons`, what the checks that raised NotReady said.
+    """
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -32,9 +37,11 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
             except NotReady as why:
                 results[name], reasons[name] = False, str(why)
         ready = all(results.values())
-        body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": results}
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
         if reasons:
             body["reasons"] = reasons
+        if not ready:
+            body |= {key: value for key, value in details().items() if value}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router
