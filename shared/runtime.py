@@ -8,7 +8,7 @@ instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +26,7 @@ from shared.db.leader import Leadership
 from shared.http.access import AccessLogMiddleware
 from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
+from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics, topic_configs
 from shared.kafka.broker import KafkaEventPublisher, build_broker
@@ -148,18 +149,19 @@ async def _start_kafka(runtime: Runtime) -> bool:
 
 
 async def kafka_ready(runtime: Runtime) -> bool:
-    """The broker answers; if not, NotReady says whether it refuses us or cannot be reached."""
+    """The broker answers; if not, NotReady says whether it refuses our credentials or does not answer."""
     if runtime.kafka_problem:
         raise NotReady(runtime.kafka_problem)
-    if await runtime.broker.ping(timeout=2.0):
+    # both within the 3 s readiness allows a check
+    if await runtime.broker.ping(timeout=1.5):
         return True
     try:
-        await check_credentials(runtime.kafka, timeout_s=2)
+        await check_credentials(runtime.kafka, timeout_s=1)
     except KafkaAuthenticationFailed as error:
         raise NotReady(str(error)) from error
     except ConnectionError as error:
-        raise NotReady("kafka unreachable") from error
-    return False
+        raise NotReady("no answer from the Kafka brokers") from error
+    raise NotReady("no answer from the Kafka brokers")
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -189,14 +191,17 @@ def service_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan,
     consumer_groups: Sequence[str] = (),
+    larger_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz, /readyz, /metrics, access lines and the service's routes.
+    """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines and routes.
 
     Consumer lag is reported for the groups of the broker's subscribers and for
     `consumer_groups` (consumers of the service's own, like reporting's fold).
+    `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
     """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
     runtime.lag = ConsumerLag(runtime.kafka, lambda: _groups(runtime, consumer_groups))
     runtime.metrics.gauge(
         "popflow_consumer_lag",
@@ -216,11 +221,16 @@ def service_app(
     async def keys_ready() -> bool:
         return await database_ready(runtime.keys.engine)
 
+    async def background_alive() -> bool:
+        if dead := runtime.background.dead():
+            raise NotReady("stopped: " + ", ".join(dead))
+        return True
+
     checks = {
         "kafka": broker_ready,
         "database": db_ready,
         "key_store": keys_ready,
-        "background": runtime.background.alive,
+        "background": background_alive,
     }
     app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
     app.include_router(catalogue_router())

@@ -102,7 +102,7 @@ async def test_wrong_credentials_fail_readiness_with_the_reason(tmp_path: Path) 
         answer = await eventually(readiness, within=90)
         assert answer.status_code == 503
         assert answer.json()["checks"]["kafka"] is False
-        assert answer.json()["reasons"] == {"kafka": "kafka authentication failed"}
+        assert answer.json()["failed"] == {"kafka": "kafka authentication failed"}
         log = system.log_text("intake")
         assert "kafka authentication failed" in log
         assert "KAFKA_SASL_PASSWORD" in log  # the line says what to check...
