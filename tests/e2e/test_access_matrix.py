@@ -312,6 +312,7 @@ def path_of(template: str, seeds: Seeds) -> str:
         "campaign_id": seeds.campaign_id,
         "area_id": seeds.area_id,
         "check_id": seeds.check_id,
+        "row_id": "1",  # no row is set aside: an admin gets 404, everyone else no further
         "fmt": "csv",
         "name": "webhook-notice.schema.json",
     }
