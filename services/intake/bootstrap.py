@@ -21,7 +21,7 @@ from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
-from shared.directory import load_directory
+from shared.directory import load_changes, load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -38,7 +38,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     audit = ReadAudit(runtime.sessions)
     relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
     relay.measure(runtime.metrics)
-    submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
+    submissions = Submissions(
+        repository, load_directory(), sealer, person_secret, on_stored=relay.wake, changes=load_changes()
+    )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)
 

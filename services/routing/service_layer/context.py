@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from services.routing.domain.cases import Case
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from shared.clock import Clock
+from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
 
@@ -26,6 +27,8 @@ class RoutingContext:
     directory: DivisionDirectory
     clock: Clock
     key_secret: bytes
+    # retired codes and their successors; the vendored table unless a test brings its own
+    changes: DivisionChanges = field(default_factory=load_changes)
 
 
 def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime) -> Outgoing:
