@@ -2,8 +2,8 @@
 
 The page shows a street's notices in three piles: new (waiting for an answer),
 reminded (waiting, and a reminder or escalation about the same case has
-arrived), answered. Notices that ask nothing (registration, change, feedback
-...) are listed apart as information.
+arrived), answered. Notices that expect no answer (registration, change,
+feedback ...: `answer_expected` is false) are listed apart as information.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from shared.events import FeedbackResult, NoticeKind, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
 
-ANSWERABLE = frozenset({NoticeKind.TRANSFER.value, NoticeKind.FORWARD.value})
 FOLLOW_UPS = frozenset({NoticeKind.REMINDER.value, NoticeKind.ESCALATION.value})
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -29,6 +28,8 @@ class Listed(Protocol):
     def record_id(self) -> str: ...
     @property
     def answered_at(self) -> datetime | None: ...
+    @property
+    def answer_expected(self) -> bool: ...
 
 
 N = TypeVar("N", bound=Listed)
@@ -54,7 +55,7 @@ def sections(notices: Sequence[N]) -> Sections[N]:
     for notice in notices:
         if notice.kind in FOLLOW_UPS:
             continue  # shown as the mark on the notice it is about
-        if notice.kind not in ANSWERABLE:
+        if not notice.answer_expected:
             piles.information.append(notice)
         elif notice.answered_at is not None:
             piles.answered.append(notice)

@@ -13,6 +13,7 @@ from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
+from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
 from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
@@ -27,12 +28,16 @@ class RoutingContext:
     directory: DivisionDirectory
     clock: Clock
     key_secret: bytes
+    deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
     # retired codes and their successors; the vendored table unless a test brings its own
     changes: DivisionChanges = field(default_factory=load_changes)
 
 
-def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime) -> Outgoing:
-    """The NoticeIssued event of a planned notice: only what finds the person, never more."""
+def notice_issued(
+    notice: PlannedNotice, case: Case, *, key: str, now: datetime, deadlines: AnswerDeadlines
+) -> Outgoing:
+    """The NoticeIssued event of a planned notice: only what finds the person, never more,
+    and whether (and by when) an answer is expected."""
     event = NoticeIssued(
         notice_id=notice.notice_id,
         record_id=case.record_id,
@@ -43,6 +48,8 @@ def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime)
         issued_at=now,
         kind=notice.kind,
         exchange_endpoint=notice.recipient.endpoint.name if notice.recipient.endpoint else None,
+        answer_expected=notice.awaits_answer,
+        answer_due=deadlines.due(now) if notice.awaits_answer else None,
     )
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
     event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)
