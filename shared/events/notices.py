@@ -21,6 +21,11 @@ class NoticePerson(BaseModel):
     name: str = Field(description="Full name")
     id_number: str = Field(description="Resident identity number")
     residence_address: str = Field(description="Where the person lives now")
+    residence_street: str | None = Field(
+        default=None,
+        description="9-digit street code of the residence: lets another district's exchange door "
+        "pass a forwarded notice on to the street (absent in notices issued before the exchange)",
+    )
 
 
 class NoticeKind(StrEnum):
