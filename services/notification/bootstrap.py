@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
@@ -14,9 +16,12 @@ from services.notification.adapters.sender import HttpxWebhookSender, WebhookSen
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
-from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
+from services.notification.entrypoints.http import deliveries_router, exchange_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.notices import Notices
 from services.notification.service_layer.push_follow_up import PushFollowUp
 from services.notification.service_layer.subscriptions import Subscriptions
@@ -25,6 +30,7 @@ from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay
+from shared.exchange.partners_file import PartnersFile
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -44,8 +50,13 @@ def create_app(
     key_secret = settings.person_key_secret.get_secret_value()
     events = StatusEvents(key_secret.encode())
     box = SecretBox(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else key_secret)
-    inbox, webhooks = Inbox(runtime.sessions, events), WebhookStore(runtime.sessions, box)
-    deliveries = DeliveryStore(runtime.sessions, events)
+    inbox = Inbox(runtime.sessions, events, served_districts=settings.served_districts, answers_owed=owe_answer)
+    webhooks, deliveries = WebhookStore(runtime.sessions, box), DeliveryStore(runtime.sessions, events)
+    exchange_store, partners = ExchangeStore(runtime.sessions, inbox), PartnersFile(settings.partners_file).current
+    own_keys = OwnKeys(_plain(settings.exchange_signing_key), _plain(settings.exchange_sealing_key))
+    outbound = OutboundExchange(
+        partners=partners, store=exchange_store, keys=own_keys, served_districts=settings.served_districts, clock=clock
+    )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
         store=deliveries,
@@ -62,6 +73,7 @@ def create_app(
         ),
         record_link_base=settings.record_link_base,
         on_recorded=relay.wake,
+        exchange=outbound,
     )
     register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
@@ -84,5 +96,23 @@ def create_app(
         ),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
+        exchange_router(
+            door=ExchangeDoor(
+                partners=partners,
+                store=exchange_store,
+                inbox=inbox,
+                keys=own_keys,
+                served_districts=settings.served_districts,
+                clock=clock,
+                on_scheduled=worker.wake,
+                tolerance_s=settings.exchange_tolerance_s,
+            ),
+            overview=ExchangeOverview(partners=partners, store=exchange_store),
+            authenticate=authenticate,
+        ),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None

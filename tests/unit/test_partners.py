@@ -41,7 +41,8 @@ def test_the_longest_prefix_carries_and_only_ready_partners_are_used() -> None:
 
 def test_an_ftp_partner_names_a_folder_per_district() -> None:
     partner = parse_partners(FILE).ready_partner_for("430102001")
-    assert partner is not None and partner.ftp is not None
+    assert partner is not None
+    assert partner.ftp is not None
     assert partner.ftp.folder_for("430102001") == "/430102"
     assert partner.ftp.port == 2121
     assert [name for _, p in parse_partners(FILE).partners() for name in [p.name]] == ["changsha", "keyless", "tianhe"]
@@ -58,7 +59,10 @@ def test_what_is_missing_is_said() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['[[partners]]\nname = "x"\nprefixes = ["4"]\n', '[[partners]]\nname = "x"\nprefixes = ["44"]\ntransport = "smtp"\n'],
+    [
+        '[[partners]]\nname = "x"\nprefixes = ["4"]\n',
+        '[[partners]]\nname = "x"\nprefixes = ["44"]\ntransport = "smtp"\n',
+    ],
 )
 def test_bad_partner_entries_are_refused(text: str) -> None:
     with pytest.raises(InvalidPartnersFile):

@@ -41,6 +41,8 @@ def notice_document(
             "name": person["name"],
             "id_number": person["id_number"],
             "residence_address": person["residence_address"],
+            # the street code, when routing gave one: lets a district bureau pass the notice on
+            **({"residence_street": person["residence_street"]} if person.get("residence_street") else {}),
         },
         "record_id": record_id,
         "record_link": record_link,

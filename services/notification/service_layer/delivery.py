@@ -26,12 +26,13 @@ from datetime import timedelta
 import structlog
 
 from services.notification.adapters.deliveries import Claim, DeliveryStore
-from services.notification.adapters.sender import WebhookSender
+from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
-from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
+from services.notification.domain.backoff import BackoffPolicy, NextStep, Outcome, after_attempt, is_success
 from services.notification.domain.signing import signature
 from services.notification.service_layer.documents import document_of
+from services.notification.service_layer.exchange_outbound import ExchangeRequest, OutboundExchange, Refusal
 from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -57,11 +58,13 @@ class DeliveryWorker:
         limits: WorkerLimits,
         record_link_base: str,
         on_recorded: Callable[[], None] = lambda: None,
+        exchange: OutboundExchange | None = None,
     ) -> None:
         self._store, self._webhooks = store, webhooks
         self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
         self._record_link_base = record_link_base
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
+        self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._in_flight: Counter[str] = Counter()
         self._notices_in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,6 +120,27 @@ class DeliveryWorker:
                 self._start(claim)
         return len(claims)
 
+    async def _request(self, claim: Claim) -> ExchangeRequest | Refusal | None:
+        """What to POST where: the partner's door for exchange messages, else the webhook; None: nowhere."""
+        if claim.exchange_code is not None:
+            if self._exchange is None:
+                return Refusal("this process does not send to exchange partners")
+            return await self._exchange.request_for(claim)
+        notice, subscription = claim.notice, claim.subscription
+        if notice is None or subscription is None:
+            return None
+        document = document_of(notice, self._record_link_base)
+        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
+        timestamp = str(int(self._clock.now().timestamp()))
+        headers = {
+            "content-type": "application/json",
+            payload.NOTICE_ID_HEADER: notice.notice_id,
+            payload.TIMESTAMP_HEADER: timestamp,
+            payload.SIGNATURE_HEADER: signature(target.secret, timestamp, body),
+            payload.ATTEMPT_HEADER: str(claim.total_attempts + 1),
+        }
+        return ExchangeRequest(target.url, body, headers)
+
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
         self._notices_in_flight.add(claim.notice_id)
@@ -140,22 +164,18 @@ class DeliveryWorker:
             log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
 
     async def _push(self, claim: Claim) -> None:
-        notice, subscription = claim.notice, claim.subscription
-        if notice is None or subscription is None:
+        request = await self._request(claim)
+        if request is None:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")
             return
-        document = document_of(notice, self._record_link_base)
-        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
-        timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            "content-type": "application/json",
-            payload.NOTICE_ID_HEADER: notice.notice_id,
-            payload.TIMESTAMP_HEADER: timestamp,
-            payload.SIGNATURE_HEADER: signature(target.secret, timestamp, body),
-            payload.ATTEMPT_HEADER: str(claim.total_attempts + 1),
-        }
-        result = await self._sender.send(target.url, body, headers)
+        if isinstance(request, Refusal):
+            # nothing to send it with (unconfigured partner, missing key): refused at once, listed for the bureau
+            now = self._clock.now()
+            await self._store.record(claim, SendResult(None, 0.0, request.reason), NextStep(Outcome.FAILED), now=now)
+            log.warning("exchange delivery refused", reason=request.reason)
+            return
+        result = await self._sender.send(request.url, request.body, request.headers)
         now = self._clock.now()
         step = after_attempt(
             succeeded=is_success(result.status_code),
