@@ -56,8 +56,8 @@ test-integration: install test-packages
 test-e2e: install test-packages
 	bash deploy/with-infra.sh $(VENV)/bin/pytest -m e2e
 
-bench: install ## the walking-skeleton benchmark on a private system over real Kafka and PostgreSQL
-	bash deploy/with-infra.sh $(PY) bench/e2e_throughput.py --start
+bench: install ## every benchmark on a private system (real Kafka, PostgreSQL): one table, bench/results/*.json
+	bash deploy/with-infra.sh $(PY) bench/run_all.py
 
 bench-intake: install ## intake: bulk CSV, single POSTs, raw aiokafka (starts its own intake; needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL)
 	$(PY) bench/intake_throughput.py

@@ -21,9 +21,9 @@ from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
 from services.intake.settings import IntakeSettings
+from services.notification.entrypoints.http.notices import Feedback
 from services.notification.settings import NotificationSettings
 from services.reporting.settings import ReportingSettings
-from services.routing.entrypoints.http import Feedback
 from services.routing.settings import RoutingSettings
 from shared.catalogue.asyncapi import asyncapi_document
 from shared.catalogue.documents import SHARED_SCHEMAS, json_schema_document

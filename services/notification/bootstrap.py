@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
@@ -30,6 +31,7 @@ from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay
+from shared.directory import load_directory
 from shared.exchange.partners_file import PartnersFile
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
@@ -75,6 +77,8 @@ def create_app(
         on_recorded=relay.wake,
         exchange=outbound,
     )
+    relay.measure(runtime.metrics)
+    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
     register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
     async def push() -> None:
@@ -85,15 +89,16 @@ def create_app(
                 await sender.close()
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+        runtime,
+        MIGRATIONS,
+        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
     )
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
+    notices = Notices(inbox, clock, load_directory())
     routers = [
-        notices_router(
-            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
-        ),
+        notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
         exchange_router(

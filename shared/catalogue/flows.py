@@ -66,10 +66,7 @@ FLOWS = (
     Flow(
         topics.NOTICES_ANSWERED,
         "person key of the notice's case, else the notice id (shared.events.feedback.notice_answered_key)",
-        (
-            Producer("notification", Via.OUTBOX, "a recipient answers a notice in its inbox"),
-            Producer("routing", Via.DIRECT, "feedback posted at routing's POST /v1/notices/{id}/feedback"),
-        ),
+        (Producer("notification", Via.OUTBOX, "a recipient answers a notice in its inbox (the one door)"),),
         ("routing", "reporting"),
     ),
     Flow(

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.notification.domain.signing import secret_of
 from tests.support import records
 from tests.support.deployments import Deployment, build_deployments, destroy_deployments, start_all
 from tests.support.receivers import Receiver
@@ -33,7 +34,7 @@ PLANS = [
     Deployment("tianhe", ("440106",)),
     Deployment("furong", ("430102",)),
 ]
-SECRET = "tianhe-street-secret-0123"
+SECRET = secret_of(b"tianhe-street-office-secret-0123")  # a Standard Webhooks `whsec_` secret
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ async def _inbox(client: httpx.AsyncClient, system: System, code: str, record_id
 
 
 async def _case(client: httpx.AsyncClient, baiyun: System, record_id: str, status: str) -> dict[str, Any] | None:
-    case = await case_of(client, baiyun.url("routing"), record_id)
+    case = await case_of(client, baiyun.url("routing"), record_id, await baiyun.admin_headers())
     return case if case is not None and case["status"] == status else None
 
 
@@ -136,7 +137,7 @@ async def test_a_correction_to_another_street_is_routed_there(
 
         [moved] = await eventually(functools.partial(_inbox, client, tianhe, YUANCUN, record_id))
         assert moved["kind"] == "transfer"
-        case = await case_of(client, baiyun.url("routing"), record_id)
+        case = await case_of(client, baiyun.url("routing"), record_id, await baiyun.admin_headers())
         assert case is not None
         assert case["version"] == 2
         forwards = [n for n in case["notices"] if n["kind"] == "forward"]

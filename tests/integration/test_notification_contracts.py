@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
-from services.notification.domain.signing import signature
+from services.notification.domain.signing import secret_of, signed_headers
 from shared.clock import Clock, SystemClock
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.receivers import Receiver
 from tests.support.system import free_port
+
+SECRET = secret_of(b"contract-test-webhook-secret-012")
 
 
 @dataclass
@@ -40,9 +42,9 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
         return
     real = HttpxWebhookSender(timeout_s=0.5, max_connections=4)
     async with (
-        Receiver("secret") as good,
-        Receiver("secret", behaviour="fail") as bad,
-        Receiver("secret", behaviour="hang") as stuck,
+        Receiver(SECRET) as good,
+        Receiver(SECRET, behaviour="fail") as bad,
+        Receiver(SECRET, behaviour="hang") as stuck,
     ):
         yield Endpoints(real, good.url, bad.url, stuck.url, f"http://127.0.0.1:{free_port()}/hook")
     await real.close()
@@ -51,19 +53,13 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
 BODY = b'{"notice_id":"n"}'
 
 
-def signed_headers() -> dict[str, str]:
+def signed_now() -> dict[str, str]:
     """Signed now, not at import: a receiver refuses a timestamp older than its tolerance."""
-    now_s = str(int(time.time()))
-    return {
-        "content-type": "application/json",
-        "PopFlow-Notice-Id": "n",
-        "PopFlow-Timestamp": now_s,
-        "PopFlow-Signature": signature("secret", now_s, BODY),
-    }
+    return {"content-type": "application/json", **signed_headers(SECRET, "n", str(int(time.time())), BODY)}
 
 
 async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.ok, BODY, signed_headers())
+    result = await endpoints.sender.send(endpoints.ok, BODY, signed_now())
     assert result.status_code is not None
     assert 200 <= result.status_code < 300
     assert result.error is None
@@ -71,19 +67,19 @@ async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> N
 
 
 async def test_a_refusal_is_a_result_with_its_status_and_an_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.failing, BODY, signed_headers())
+    result = await endpoints.sender.send(endpoints.failing, BODY, signed_now())
     assert (result.status_code, result.error) == (503, "not 2xx")
 
 
 async def test_no_answer_in_time_is_a_timeout_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.hanging, BODY, signed_headers())
+    result = await endpoints.sender.send(endpoints.hanging, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("timeout")
 
 
 async def test_nobody_listening_is_an_error_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.unreachable, BODY, signed_headers())
+    result = await endpoints.sender.send(endpoints.unreachable, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert not result.error.startswith("timeout")

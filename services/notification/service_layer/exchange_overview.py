@@ -11,10 +11,10 @@ from typing import Any
 
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.tables import utc
-from services.notification.domain.access import may_list_failed_deliveries
 from shared.auth import Principal
+from shared.auth.dependencies import require
+from shared.auth.scopes import Action
 from shared.exchange.partners import UNCONFIGURED, PartnerTable
-from shared.http.problems import ProblemError
 
 
 class ExchangeOverview:
@@ -22,8 +22,7 @@ class ExchangeOverview:
         self._partners, self._store = partners, store
 
     async def partners(self, principal: Principal) -> dict[str, Any]:
-        if not may_list_failed_deliveries(principal):
-            raise ProblemError(403, "Forbidden", "The exchange overview is for district and admin keys.")
+        require(principal, Action.SUPERVISE)  # the bureau's follow-up view, like the failed-delivery list
         table = self._partners()
         views: dict[str, dict[str, Any]] = {}
         for prefixes, partner in table.partners():

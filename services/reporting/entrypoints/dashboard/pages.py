@@ -1,6 +1,6 @@
 """Dashboard routes: a login form that sets an HttpOnly cookie, and the district page.
 
-A district key opens the page, sent as a bearer header or kept in the
+A bureau (or admin) key opens the page, sent as a bearer header or kept in the
 cookie by the login form, so a plain browser can use it.
 """
 
@@ -19,7 +19,7 @@ from services.reporting.entrypoints.http.access import COOKIE, key_of
 from services.reporting.service_layer.errors import Invalid
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.spotchecks import SpotChecks
-from shared.auth.scopes import Principal, ScopeKind
+from shared.auth.scopes import Action, Principal
 from shared.auth.store import KeyStore
 from shared.http.problems import ProblemError
 
@@ -49,7 +49,7 @@ def dashboard_router(
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         key = (form.get("key") or [""])[0].strip()
         principal = await keys.authenticate(key) if key else None
-        if principal is None or not principal.is_bureau:
+        if principal is None or not principal.may(Action.SUPERVISE):
             error = "这个密钥无效，或不是区局（district）密钥。"
             return page("login.html", status=401, error=error, next=(form.get("next") or [""])[0])
         target = _next_page(form, principal)
@@ -97,7 +97,7 @@ def _next_page(form: dict[str, list[str]], principal: Principal) -> str:
 
 
 def _require_district_key(principal: Principal, district: str) -> None:
-    if principal.scope.kind is ScopeKind.STREET or not principal.can_access(district):
+    if not principal.may(Action.SUPERVISE, district):
         raise ProblemError(
             403, "Forbidden", f"The dashboard needs the key of bureau {district}; yours is {principal.scope}."
         )
