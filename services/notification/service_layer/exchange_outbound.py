@@ -101,7 +101,9 @@ class OutboundExchange:
             return found
         partner, message = found
         if partner.transport is not Transport.HTTPS:
-            return Refusal(f"{partner.name} is reached by {partner.transport.value}, which this version cannot send yet")
+            return Refusal(
+                f"{partner.name} is reached by {partner.transport.value}, which this version cannot send yet"
+            )
         body = body_of(message)
         timestamp = str(int(self._clock.now().timestamp()))
         try:
