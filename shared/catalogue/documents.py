@@ -12,8 +12,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.notices import NoticeKind, NoticePerson
+from shared.events.notices import NoticeKind
 from shared.events.routing import Route
+
+
+class WebhookPerson(BaseModel):
+    """The person as a recipient office sees them (the notice's street code stays inside the system)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="NoticePerson")
+
+    name: str = Field(description="Full name")
+    id_number: str = Field(description="Resident identity number")
+    residence_address: str = Field(description="Where the person lives now")
 
 
 class WebhookNotice(BaseModel):
@@ -26,7 +36,7 @@ class WebhookNotice(BaseModel):
     recipient_code: str = Field(description="9-digit street or 6-digit district bureau code the notice is for")
     route: Route = Field(description="Route of the case that caused the notice")
     reason: str = Field(description="Why the recipient is notified, in words")
-    person: NoticePerson = Field(description="The person, with the least detail needed to find them")
+    person: WebhookPerson = Field(description="The person, with the least detail needed to find them")
     record_id: str = Field(description="The case record the notice is about")
     record_link: str = Field(description="Where the case record can be read (with a key in scope)")
     issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
