@@ -30,9 +30,10 @@ from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
-from shared.db.outbox import OutboxRelay
+from shared.db.outbox import OutboxRelay, SetAsideRows
 from shared.directory import load_directory
 from shared.exchange.partners_file import PartnersFile
+from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -115,6 +116,7 @@ def create_app(
             overview=ExchangeOverview(partners=partners, store=exchange_store),
             authenticate=authenticate,
         ),
+        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
 

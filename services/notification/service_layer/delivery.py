@@ -3,8 +3,11 @@
 Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
 is an attempt, recorded and rescheduled with backoff until the last attempt
 of the round, then the notice is marked failed (it stays in the inbox; a
-redelivery starts a new round). A failure of our own (database down) is
-logged and left to the lease: the row becomes due again, nothing is lost.
+redelivery starts a new round). A permanent failure of our own (CannotPush:
+a webhook secret sealed with another key) fails the delivery at once, with
+the reason recorded where the bureau sees failed deliveries. A passing
+failure of our own (database down) is logged and left to the lease: the row
+becomes due again, nothing is lost.
 
 Concurrency: at most `per_recipient` pushes in flight to one recipient and
 `max_in_flight` overall. A recipient at its limit is left out of the claim,
@@ -30,10 +33,17 @@ from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
-from services.notification.domain.backoff import BackoffPolicy, NextStep, Outcome, after_attempt, is_success
+from services.notification.domain.backoff import (
+    BackoffPolicy,
+    CannotPush,
+    NextStep,
+    Outcome,
+    after_attempt,
+    is_success,
+)
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
-from services.notification.service_layer.exchange_outbound import ExchangeRequest, OutboundExchange, Refusal
+from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -121,24 +131,6 @@ class DeliveryWorker:
                 self._start(claim)
         return len(claims)
 
-    async def _request(self, claim: Claim) -> ExchangeRequest | Refusal | None:
-        """What to POST where: the partner's door for exchange messages, else the webhook; None: nowhere."""
-        if claim.exchange_code is not None:
-            if self._exchange is None:
-                return Refusal("this process does not send to exchange partners")
-            return await self._exchange.request_for(claim)
-        notice, subscription = claim.notice, claim.subscription
-        if notice is None or subscription is None:
-            return None
-        document = document_of(notice, self._record_link_base)
-        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
-        timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            "content-type": "application/json",
-            **signed_headers(target.secret, notice.notice_id, timestamp, body),
-        }
-        return ExchangeRequest(target.url, body, headers)
-
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
         self._notices_in_flight.add(claim.notice_id)
@@ -162,18 +154,51 @@ class DeliveryWorker:
             log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
 
     async def _push(self, claim: Claim) -> None:
-        request = await self._request(claim)
-        if request is None:
+        if claim.exchange_code is not None:
+            await self._push_to_partner(claim)
+            return
+        notice, subscription = claim.notice, claim.subscription
+        if notice is None or subscription is None:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook for the recipient")
             return
-        if isinstance(request, Refusal):
-            # nothing to send it with (unconfigured partner, missing key): refused at once, listed for the bureau
-            now = self._clock.now()
-            await self._store.record(claim, SendResult(None, 0.0, request.reason), NextStep(Outcome.FAILED), now=now)
-            log.warning("exchange delivery refused", reason=request.reason)
+        document = document_of(notice, self._record_link_base)
+        try:
+            target = self._webhooks.target_of(subscription)
+        except CannotPush as error:
+            await self._fail_at_once(claim, str(error))
             return
-        result = await self._sender.send(request.url, request.body, request.headers)
+        body = payload.webhook_body(document)
+        timestamp = str(int(self._clock.now().timestamp()))
+        headers = {
+            "content-type": "application/json",
+            **signed_headers(target.secret, notice.notice_id, timestamp, body),
+        }
+        await self._record(claim, await self._sender.send(target.url, body, headers))
+
+    async def _push_to_partner(self, claim: Claim) -> None:
+        """A message to an exchange partner: the same schedule and attempt log, the partner's door and keys.
+
+        Nothing to send it with (an unconfigured partner, a missing key) fails it
+        at once with the reason, for the bureau to see and redeliver once fixed.
+        """
+        if self._exchange is None:
+            await self._fail_at_once(claim, "this process does not send to exchange partners")
+            return
+        request = await self._exchange.request_for(claim)
+        if isinstance(request, Refusal):
+            await self._fail_at_once(claim, request.reason)
+            return
+        await self._record(claim, await self._sender.send(request.url, request.body, request.headers))
+
+    async def _fail_at_once(self, claim: Claim, reason: str) -> None:
+        now = self._clock.now()
+        await self._store.record(claim, SendResult(None, 0.0, reason[:200]), NextStep(Outcome.FAILED), now=now)
+        PUSH_ATTEMPTS.labels(Outcome.FAILED.value).inc()
+        PUSH_FAILURES.inc()
+        log.error("push failed for good", reason=reason, outcome=Outcome.FAILED.value)
+
+    async def _record(self, claim: Claim, result: SendResult) -> None:
         now = self._clock.now()
         step = after_attempt(
             succeeded=is_success(result.status_code),
