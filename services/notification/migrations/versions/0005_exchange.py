@@ -1,13 +1,13 @@
 """The inter-district exchange: deliveries to partners, and what partners delivered to us.
 
-Revision ID: 0003
+Revision ID: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:
