@@ -20,7 +20,7 @@ from services.notification.domain.exchange_messages import (
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OwnKeys, signing_headers
 from shared.clock import FixedClock
-from shared.events import NoticeKind, NoticePerson, Route
+from shared.events import NoticeIssued, NoticeKind, NoticePerson, Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 
@@ -129,5 +129,6 @@ def test_a_forward_to_our_bureau_becomes_the_residence_streets_transfer() -> Non
     assert fields["recipient_code"] == "440106001"
     assert fields["kind"] is NoticeKind.TRANSFER
     assert fields["notice_id"] == local_transfer_id("n-1", "440106001")
+    assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106001"  # a complete notice
     registration = FORWARD.model_copy(update={"kind": NoticeKind.REGISTRATION})
     assert arriving_notice(registration, PERSON, frozenset({"440106"}))["recipient_code"] == "440106"

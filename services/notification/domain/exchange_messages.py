@@ -1,7 +1,8 @@
 """What travels between deployments: a notice or an answer, its personal part sealed for the recipient.
 
     {"message_id": ..., "type": "notice", "sender": "440111",
-     "notice": {"notice_id", "record_id", "recipient_code", "route", "kind", "reason", "issued_at"},
+     "notice": {"notice_id", "record_id", "recipient_code", "route", "kind", "reason", "issued_at",
+                "answer_expected", "answer_due"},
      "sealed": "<base64 sealed box of {"person": {...}}>"}
 
     {"message_id": ..., "type": "answer", "sender": "440106",
@@ -40,6 +41,8 @@ class NoticePart(_Frozen):
     kind: NoticeKind
     reason: str = Field(max_length=500)
     issued_at: datetime
+    answer_expected: bool = False
+    answer_due: datetime | None = None
 
 
 class AnswerPart(_Frozen):

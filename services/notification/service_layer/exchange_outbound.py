@@ -125,6 +125,8 @@ def _notice_message(notice: InboxNotice, home: str, seal_key: str) -> ExchangeMe
         kind=NoticeKind(notice.kind),
         reason=notice.reason,
         issued_at=utc(notice.issued_at),
+        answer_expected=notice.answer_expected,
+        answer_due=utc(notice.answer_due) if notice.answer_due else None,
     )
     sealed = crypto.seal(sealed_text(SealedNotice(person=person)), seal_key)
     return ExchangeMessage(message_id=notice.notice_id, type="notice", sender=home, notice=part, sealed=sealed)
