@@ -1,13 +1,13 @@
 """The inter-district exchange: deliveries to partners, and what partners delivered to us.
 
-Revision ID: 0005
+Revision ID: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:
