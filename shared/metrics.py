@@ -102,7 +102,6 @@ def mount_metrics(app: FastAPI, metrics: Metrics) -> None:
     app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
 
 
-
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one HTTP request by route template (never the raw path: ids would explode it)."""
     route, method = route_of(scope), scope["method"]
