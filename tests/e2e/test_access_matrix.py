@@ -123,6 +123,8 @@ ACCESS: dict[str, Rule] = {
     "reporting GET /v1/reports/weekly.csv": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/weekly/items": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/quality": Rule(Action.READ, STREET),
+    "reporting GET /v1/certificates/follow-up": Rule(Action.READ, STREET),
+    "reporting GET /v1/certificates/follow-up.xlsx": Rule(Action.READ, STREET),
     # the street office submits its own week: not its bureau
     "reporting POST /v1/reports/weekly/submit": Rule(
         Action.ANSWER, STREET, also=ANSWERED, roles=frozenset({"office", "admin"})
