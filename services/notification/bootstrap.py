@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
+from services.notification.adapters.office_sessions import OfficeSessions
 from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.reporting_client import ReportingClient
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
@@ -17,8 +21,10 @@ from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
+from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.notices import Notices
+from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
 from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
@@ -86,7 +92,19 @@ def create_app(
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
     notices = Notices(inbox, clock, load_directory())
+    desk = Desk(
+        notices=notices,
+        inbox=inbox,
+        sessions=OfficeSessions(runtime.sessions, box, lifetime=timedelta(minutes=settings.office_session_minutes)),
+        keys=runtime.keys,
+        reporting=ReportingClient(settings.reporting_url),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+    )
     routers = [
+        office_router(
+            desk, secure_cookie=settings.office_cookie_secure, lifetime_s=settings.office_session_minutes * 60
+        ),
         notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),

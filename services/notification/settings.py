@@ -28,6 +28,16 @@ class NotificationSettings(ServiceSettings):
         description="Key that encrypts webhook secrets at rest (any text; hashed to a Fernet key); "
         "derived from POPFLOW_PERSON_KEY_SECRET when absent",
     )
+    reporting_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="Reporting's base URL: the office page submits weekly reports there",
+    )
+    office_session_minutes: int = Field(
+        default=30, ge=1, le=720, description="How long a clerk's login on the office page lasts"
+    )
+    office_cookie_secure: bool = Field(
+        default=False, description="Mark the office page's session cookie Secure (set it behind HTTPS)"
+    )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
     )

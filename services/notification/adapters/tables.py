@@ -99,3 +99,23 @@ class OutboxRow(SQLModel, table=True):
     set_aside_at: datetime | None = _at(nullable=True)
     discarded_at: datetime | None = _at(nullable=True)
     error: str | None = Field(default=None, max_length=500)
+
+
+class OfficeSession(SQLModel, table=True):
+    """A clerk's login on the street office's page: short-lived, server-side.
+
+    The browser holds only a random token (its hash is the key here). The
+    office key it was opened with is kept encrypted, so each request is
+    authenticated against the key store again (a revoked key ends the
+    session at once) and the weekly report is submitted to reporting under
+    the clerk's own key. Removed at logout; useless after `expires_at`.
+    """
+
+    __tablename__ = "office_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    street: str = Field(max_length=9)
+    key_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _at()
+    expires_at: datetime = _at(index=True)

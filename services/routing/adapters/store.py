@@ -73,8 +73,8 @@ async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime)
     )
 
 
-def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> dict[str, Any]:
-    """The record's routing decision, with its transfer notice."""
+def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime, note: str | None = None) -> dict[str, Any]:
+    """The record's routing decision, with its transfer notice and what was mapped to decide it."""
     notice_id = next((n.notice_id for n in notices if n.kind is NoticeKind.TRANSFER), None)
     return {
         "record_id": case.record_id,
@@ -83,6 +83,7 @@ def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> 
         "residence_street": case.residence_street,
         "notice_id": notice_id,
         "decided_at": now,
+        "note": note,
     }
 
 
@@ -172,6 +173,7 @@ def review_row(
         "record_id": record_id,
         "field": review.field,
         "reason": review.reason,
+        "kind": review.kind,
         "reporting_street": reporting,
         "received_at": now,
         "record": record,
@@ -180,10 +182,10 @@ def review_row(
 
 async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Queue the items; an item queued already (a corrected record that still cannot be routed)
-    keeps its age and takes the new field, reason and record."""
+    keeps its age and takes the new field, reason, kind and record."""
     if rows:
         statement = _insert(session)(ReviewItem)
-        changed = {name: statement.excluded[name] for name in ("field", "reason", "record")}
+        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record")}
         await session.execute(statement.on_conflict_do_update(index_elements=["record_id"], set_=changed), rows)
 
 

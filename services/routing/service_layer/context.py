@@ -15,6 +15,7 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
+from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
 
@@ -28,6 +29,8 @@ class RoutingContext:
     clock: Clock
     key_secret: bytes
     deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
+    # retired codes and their successors; the vendored table unless a test brings its own
+    changes: DivisionChanges = field(default_factory=load_changes)
 
 
 def notice_issued(
