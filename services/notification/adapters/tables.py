@@ -70,6 +70,29 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime | None = _at(nullable=True)
     last_error: str | None = Field(default=None, max_length=200)
     updated_at: datetime = _at()
+    # set for a message to an exchange partner: the division code whose partner carries it
+    exchange_code: str | None = Field(default=None, max_length=12)
+
+
+class ExchangeReceived(SQLModel, table=True):
+    """Every message a partner delivered, once: its id makes a second delivery a duplicate.
+
+    For a notice, `local_notice_id` is the inbox notice it became here; the
+    answer to that notice is owed to `sender_code`'s partner as message
+    `answer_message_id`. For an answer, `notice_id` is our notice it answered.
+    """
+
+    __tablename__ = "exchange_received"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=10)  # notice | answer
+    partner: str = Field(max_length=100)
+    sender_code: str = Field(max_length=12)
+    notice_id: str = Field(max_length=36)
+    record_id: str = Field(max_length=36)
+    local_notice_id: str | None = Field(default=None, max_length=36, unique=True)
+    answer_message_id: str | None = Field(default=None, max_length=64, unique=True)
+    received_at: datetime = _at()
 
 
 class DeliveryAttempt(SQLModel, table=True):

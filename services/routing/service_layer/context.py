@@ -44,7 +44,12 @@ def notice_issued(
         recipient_code=notice.recipient.code,
         route=case.route,
         reason=notice.reason,
-        person=NoticePerson(name=case.name, id_number=case.id_number, residence_address=case.residence_address),
+        person=NoticePerson(
+            name=case.name,
+            id_number=case.id_number,
+            residence_address=case.residence_address,
+            residence_street=case.residence_street,
+        ),
         issued_at=now,
         kind=notice.kind,
         exchange_endpoint=notice.recipient.endpoint.name if notice.recipient.endpoint else None,
