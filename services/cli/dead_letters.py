@@ -15,6 +15,7 @@ from rich.console import Console
 
 from shared.kafka.failures import open_dead_letter
 from shared.kafka.replay import batches_to_end
+from shared.kafka.security import KafkaConnection
 from shared.sealing import SealError
 from shared.settings import CommonSettings
 from shared.topics import DEAD_LETTER, TopicNames
@@ -35,7 +36,7 @@ def show(
 async def _show(settings: CommonSettings, limit: int) -> None:
     keyring, shown = settings.keyring(), 0
     topic = TopicNames(settings.topic_prefix)(DEAD_LETTER)
-    async for records in batches_to_end(settings.kafka_bootstrap_servers, [topic]):
+    async for records in batches_to_end(KafkaConnection.from_settings(settings), [topic]):
         for record in records:
             if shown == limit:
                 return

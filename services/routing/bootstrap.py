@@ -24,6 +24,7 @@ from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
+from services.routing.service_layer.reviews import ReviewHandler
 from services.routing.settings import RoutingSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
@@ -31,6 +32,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.db.sentinel import check_sealing_keys
 from shared.directory import load_directory
+from shared.kafka.security import KafkaConnection
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import TopicNames
@@ -73,7 +75,14 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
     context = build_context(
         settings, runtime.sessions, KafkaEmitter(runtime.broker, runtime.topics), clock or SystemClock()
     )
-    register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context), context.keyring)
+    register_consumers(
+        runtime.broker,
+        runtime.topics,
+        RecordHandler(context),
+        AnswerHandler(context),
+        ReviewHandler(context),
+        context.keyring,
+    )
     reminders = reminder_job(settings, context)
 
     background = []
@@ -97,6 +106,7 @@ async def rebuild_into(
         await check_sealing_keys(engine, context.keyring, store="rebuilt routing")
         await run_migrations(engine, MIGRATIONS, keyring=context.keyring)
         topics = TopicNames(settings.topic_prefix)
-        return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics, on_message=on_message)
+        kafka = KafkaConnection.from_settings(settings)
+        return await rebuild(context, kafka=kafka, topics=topics, on_message=on_message)
     finally:
         await engine.dispose()

@@ -14,12 +14,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from shared.kafka.replay import batches_to_end
+from shared.kafka.security import KafkaConnection
 from tests.support import personal_data
-from tests.support.infra import kafka_bootstrap, pg_admin_url, search_database
+from tests.support.infra import kafka_bootstrap, kafka_connection, pg_admin_url, search_database
 
 
-async def session_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def session_topics(kafka: KafkaConnection) -> list[str]:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         topics = await admin.list_topics()
@@ -39,11 +40,12 @@ async def session_databases() -> list[str]:
 
 
 async def test_no_personal_data_the_suite_used_is_kept_in_clear() -> None:
+    kafka_bootstrap()  # fails clearly when the suite runs without its infrastructure
     assert personal_data.VALUES, "run with the suite: alone, no test made up any personal data to look for"
-    bootstrap = kafka_bootstrap()
+    kafka = kafka_connection()
     findings = list(personal_data.FINDINGS)
-    for topic in await session_topics(bootstrap):
-        async for records in batches_to_end(bootstrap, [topic]):
+    for topic in await session_topics(kafka):
+        async for records in batches_to_end(kafka, [topic]):
             for record in records:
                 data = bytes(record.value or b"") + bytes(record.key or b"")
                 data += b"".join(bytes(value) for _, value in record.headers)

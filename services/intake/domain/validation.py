@@ -21,20 +21,22 @@ from services.intake.domain.credit_code import credit_code_problems
 from services.intake.domain.dates import date_order_problems
 from services.intake.domain.fields import FieldProblem, Location
 from services.intake.domain.identity import identity_problems
-from shared.directory import DivisionDirectory
+from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord
 
 __all__ = ["FieldProblem", "Location", "validate_record"]
 
 
 def validate_record(
-    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None
+    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None, changes: DivisionChanges | None = None
 ) -> tuple[CaseRecord | None, list[FieldProblem]]:
-    """The record, or None with every (location, message) problem found."""
+    """The record, or None with every (location, message) problem found.
+
+    With `changes`, codes retired by a later edition are accepted (see codes.py)."""
     now = now or datetime.now(UTC)
     problems = [
         *control_character_problems(raw),
-        *directory_problems(raw, directory),
+        *directory_problems(raw, directory, changes),
         *identity_problems(raw, now.date()),
         *date_order_problems(raw, now),
         *certificate_problems(raw),

@@ -13,6 +13,19 @@ from services.notification.adapters.tables import InboxNotice
 from shared.sealing import Keyring
 
 
+class OpenedNotice:
+    """A stored notice with its person and answer opened, for the pages and sheets that show them.
+
+    Every other attribute is the stored row's.
+    """
+
+    def __init__(self, notice: InboxNotice, person: dict[str, Any], answer: dict[str, Any] | None) -> None:
+        self.notice, self.person, self.answer = notice, person, answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.notice, name)
+
+
 class SealedNotices:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
@@ -32,3 +45,6 @@ class SealedNotices:
             return None
         opened: dict[str, Any] = self.keyring.open(notice.answer_sealed, context=f"{notice.notice_id}/answer")
         return opened
+
+    def opened(self, notice: InboxNotice) -> OpenedNotice:
+        return OpenedNotice(notice, self.person(notice), self.answer(notice))

@@ -20,7 +20,7 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
 from shared.db.processed import ProcessedEvent
-from shared.events import EventKind, NoticeKind, Route
+from shared.events import EventKind, NoticeKind, ReviewResolved, Route
 from shared.sealing import Keyring
 
 # the parts of a case that identify the person: kept sealed, bound to the record id
@@ -76,8 +76,8 @@ async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime)
     )
 
 
-def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> dict[str, Any]:
-    """The record's routing decision, with its transfer notice."""
+def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime, note: str | None = None) -> dict[str, Any]:
+    """The record's routing decision, with its transfer notice and what was mapped to decide it."""
     notice_id = next((n.notice_id for n in notices if n.kind is NoticeKind.TRANSFER), None)
     return {
         "record_id": case.record_id,
@@ -86,6 +86,7 @@ def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> 
         "residence_street": case.residence_street,
         "notice_id": notice_id,
         "decided_at": now,
+        "note": note,
     }
 
 
@@ -168,19 +169,47 @@ async def waiting_notices(
     return list((await session.execute(query)).scalars())
 
 
-def review_row(record_id: str, review: NeedsReview, reporting: str, now: datetime) -> dict[str, Any]:
+def review_row(
+    record_id: str, review: NeedsReview, reporting: str, now: datetime, record: dict[str, Any], keyring: Keyring
+) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "field": review.field,
         "reason": review.reason,
+        "kind": review.kind,
         "reporting_street": reporting,
         "received_at": now,
+        "record_sealed": keyring.seal(record, context=f"{record_id}/review"),
     }
 
 
+def review_record(item: ReviewItem, keyring: Keyring) -> dict[str, Any] | None:
+    """The item's record (routing fields), opened; None for items queued without it."""
+    if item.record_sealed is None:
+        return None
+    record: dict[str, Any] = keyring.open(item.record_sealed, context=f"{item.record_id}/review")
+    return record
+
+
 async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue the items; an item queued already (a corrected record that still cannot be routed)
+    keeps its age and takes the new field, reason, kind and record."""
     if rows:
-        await session.execute(_insert(session)(ReviewItem).on_conflict_do_nothing(), rows)
+        statement = _insert(session)(ReviewItem)
+        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record")}
+        await session.execute(statement.on_conflict_do_update(index_elements=["record_id"], set_=changed), rows)
+
+
+async def load_review(session: AsyncSession, record_id: str, *, for_update: bool = False) -> ReviewItem | None:
+    query = select(ReviewItem).where(col(ReviewItem.record_id) == record_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+def close_review(item: ReviewItem, event: ReviewResolved) -> None:
+    item.resolution, item.resolved_code = event.resolution.value, event.code
+    item.resolution_note, item.resolved_by, item.resolved_at = event.reason, event.resolved_by, event.resolved_at
 
 
 async def unprocessed(session: AsyncSession, event_ids: list[str]) -> set[str]:
@@ -195,9 +224,12 @@ async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: da
         await session.execute(_insert(session)(ProcessedEvent), rows)
 
 
-async def review_queue(session: AsyncSession, *, limit: int, reporting_prefix: str = "") -> list[ReviewItem]:
-    """The oldest items first, of records whose reporting street starts with `reporting_prefix`."""
-    query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
+async def review_queue(
+    session: AsyncSession, *, limit: int, reporting_prefix: str = "", resolved: bool = False
+) -> list[ReviewItem]:
+    """Open (or resolved) items, oldest first, of records whose reporting street starts with `reporting_prefix`."""
+    waiting = col(ReviewItem.resolved_at).is_not(None) if resolved else col(ReviewItem.resolved_at).is_(None)
+    query = select(ReviewItem).where(waiting).order_by(col(ReviewItem.received_at)).limit(limit)
     if reporting_prefix:
         query = query.where(col(ReviewItem.reporting_street).startswith(reporting_prefix, autoescape=True))
     return list((await session.execute(query)).scalars())

@@ -26,6 +26,8 @@ class RoutedRecord(SQLModel, table=True):
     residence_street: str = Field(max_length=9)
     notice_id: str | None = Field(default=None, max_length=36)
     decided_at: datetime
+    # which retired codes of the record were mapped to their successors before deciding
+    note: str | None = Field(default=None, max_length=500)
 
 
 class CaseRow(SQLModel, table=True):
@@ -68,12 +70,24 @@ class NoticeRow(SQLModel, table=True):
 
 
 class ReviewItem(SQLModel, table=True):
-    """A record routing could not decide, waiting for the bureau."""
+    """A record routing could not decide, waiting for the bureau; open while `resolved_at` is empty.
+
+    `record_sealed` keeps the record's routing fields only (domain/review.py
+    ROUTING_FIELDS: no certificate, employer or phone), sealed and bound to
+    the record id (adapters/store.py), so a corrected code can route it again.
+    """
 
     __tablename__ = "review_queue"
 
     record_id: str = Field(primary_key=True, max_length=36)
     field: str = Field(max_length=40)
     reason: str = Field(max_length=200)
+    kind: str = Field(default="unknown", max_length=10)  # unknown, or retired (in an earlier edition)
     reporting_street: str = Field(max_length=12)
     received_at: datetime
+    record_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    resolution: str | None = Field(default=None, max_length=20)
+    resolved_code: str | None = Field(default=None, max_length=9)
+    resolution_note: str | None = Field(default=None, max_length=300)
+    resolved_by: str | None = Field(default=None, max_length=12)
+    resolved_at: datetime | None = Field(default=None)

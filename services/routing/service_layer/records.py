@@ -25,8 +25,10 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import Case, current_residence
 from services.routing.domain.recipients import Recipients
+from services.routing.domain.review import kept_record
 from services.routing.domain.routes import decide_route, review_reason
 from services.routing.domain.schedule import AnswerDeadlines
+from services.routing.domain.succession import noted, to_current_codes
 from services.routing.domain.workflow import Step, open_case
 from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
 from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
@@ -42,6 +44,7 @@ class _Routed:
     record: RecordSubmitted
     step: Step
     key: str
+    note: str | None = None
 
 
 @dataclass
@@ -66,7 +69,7 @@ class RecordHandler:
             todo = _once_each(events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            outgoing = await self._route(session, todo)
+            outgoing = await self.route(session, todo)
             now = self._context.clock.now()
             await store.mark_processed(session, [str(envelope.event_id) for envelope, _ in todo], now=now)
             await self._context.emitter.emit(outgoing)
@@ -74,7 +77,9 @@ class RecordHandler:
         routes = Counter(o.envelope.payload["route"] for o in outgoing if o.envelope.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
-    async def _route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+    async def route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+        """Decide and store records inside the caller's transaction; returns the events to publish.
+        Derived ids follow from each envelope (the submission, or a review resolution)."""
         now, recipients = self._context.clock.now(), self._context.recipients()
         pending, outgoing = _Pending(), []
         for envelope, event in todo:
@@ -89,9 +94,10 @@ class RecordHandler:
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
     ) -> None:
-        record = event.record
+        succession = to_current_codes(event.record, self._context.changes)
+        record = succession.record
         street, _ = current_residence(record)
-        review = review_reason(
+        review = succession.review or review_reason(
             self._context.directory,
             reporting_street=record.reporting_street,
             residence_street=street,
@@ -99,13 +105,16 @@ class RecordHandler:
             residence_field="residence.street" if street == record.residence.street else "new_residence.street",
         )
         if review is not None:
-            pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
-            log.warning("record sent to review", correlation_id=event.record_id, field=review.field)
+            row = store.review_row(
+                event.record_id, review, record.reporting_street, now, kept_record(record), self._context.keyring
+            )
+            pending.reviews.append(row)
+            log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
             return
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)
-        step = open_case(Case.from_record(event.record_id, record, route), recipients)
+        step = noted(open_case(Case.from_record(event.record_id, record, route), recipients), succession.note())
         key = person_key(record.person.id_number, self._context.key_secret)
-        pending.routed.append(_Routed(cause, event, step, key))
+        pending.routed.append(_Routed(cause, event, step, key, succession.note()))
 
 
 async def _write(
@@ -115,7 +124,9 @@ async def _write(
     routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
     await store.add_reviews(session, pending.reviews)
     await store.save_cases(session, [_case_row(r, now, keyring) for r in routed])
-    await store.save_decisions(session, [store.decision_row(r.step.case, r.step.notices, now=now) for r in routed])
+    await store.save_decisions(
+        session, [store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed]
+    )
     planned = [notice for r in routed for notice in r.step.notices]
     issued = {n.notice_id for n in await store.add_notices(session, planned, now=now)}
     outgoing = []
