@@ -196,7 +196,7 @@ async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     keeps its age and takes the new field, reason, kind and record."""
     if rows:
         statement = _insert(session)(ReviewItem)
-        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record")}
+        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record_sealed")}
         await session.execute(statement.on_conflict_do_update(index_elements=["record_id"], set_=changed), rows)
 
 

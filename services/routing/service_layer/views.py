@@ -65,7 +65,9 @@ async def review_queue(
         items = await store.review_queue(
             session, limit=limit, reporting_prefix=review_prefix(principal), resolved=resolved
         )
-    return [_with_age(item.model_dump(mode="json", exclude={"record"}), now - item.received_at) for item in items]
+    return [
+        _with_age(item.model_dump(mode="json", exclude={"record_sealed"}), now - item.received_at) for item in items
+    ]
 
 
 def _with_age(item: dict[str, Any], age: timedelta) -> dict[str, Any]:
