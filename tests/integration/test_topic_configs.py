@@ -13,12 +13,14 @@ from services.routing.settings import RoutingSettings
 from shared.kafka.admin import DAY_MS, ensure_topics, topic_configs
 from shared.kafka.security import KafkaConnection
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
-from tests.support.infra import PERSON_KEY_SECRET, kafka_connection, unique_name
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_connection, unique_name
 from tests.support.waiting import eventually
 
 
 def settings(**env: str) -> RoutingSettings:
-    return RoutingSettings.model_validate({"POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET, **env})
+    return RoutingSettings.model_validate(
+        {"POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET, "POPFLOW_DATA_KEYS": DATA_KEYS, **env}
+    )
 
 
 @pytest.fixture
