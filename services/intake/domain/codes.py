@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.domain.fields import FieldProblem, Location, value_at
+from shared.digits import ascii_digits
 from shared.directory import DivisionDirectory, DivisionLevel
 
 STREET_FIELDS: tuple[Location, ...] = (("reporting_street",), ("residence", "street"), ("new_residence", "street"))
@@ -31,4 +32,4 @@ def directory_problems(raw: Any, directory: DivisionDirectory) -> list[FieldProb
 
 
 def _digits(value: Any, length: int) -> bool:
-    return isinstance(value, str) and len(value) == length and value.isdigit()
+    return ascii_digits(value, length)

@@ -32,21 +32,34 @@ def validate_record(
 ) -> tuple[CaseRecord | None, list[FieldProblem]]:
     """The record, or None with every (location, message) problem found."""
     now = now or datetime.now(UTC)
+    # The rules read what the model will keep: text trimmed as the model trims it,
+    # so " 999999999" is checked as the street code it becomes.
+    normalised = _trimmed(raw)
     problems = [
         *control_character_problems(raw),
-        *directory_problems(raw, directory),
-        *identity_problems(raw, now.date()),
-        *date_order_problems(raw, now),
-        *certificate_problems(raw),
-        *credit_code_problems(raw),
-        *consistency_problems(raw),
+        *directory_problems(normalised, directory),
+        *identity_problems(normalised, now.date()),
+        *date_order_problems(normalised, now),
+        *certificate_problems(normalised),
+        *credit_code_problems(normalised),
+        *consistency_problems(normalised),
     ]
     try:
         record = CaseRecord.model_validate(raw)
     except ValidationError as error:
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
+    # and once more on the record itself: its codes are the ones stored and routed
+    problems += directory_problems(record.model_dump(mode="json"), directory)
     return (None, _one_per_field(problems)) if problems else (record, [])
+
+
+def _trimmed(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {key: _trimmed(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_trimmed(value) for value in raw]
+    return raw.strip() if isinstance(raw, str) else raw
 
 
 def _one_per_field(problems: list[FieldProblem]) -> list[FieldProblem]:

@@ -38,7 +38,8 @@ class RecordReads:
             return Unseen.MISSING
         if not principal.can_access(row.reporting_street):
             return Unseen.OUT_OF_SCOPE
-        versions = await self._repository.versions(row)
+        # versions reported by streets outside the scope stay unseen, ids included
+        versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
         return present(row, self._sealer) | {"versions": [version_summary(v) for v in versions]}
 

@@ -19,6 +19,8 @@ from services.intake.adapters.sealing import Sealer
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
 from shared.auth import Principal
+from shared.auth.scopes import Action
+from shared.digits import ascii_digits
 from shared.directory import DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
 from shared.identity import person_key
@@ -80,19 +82,22 @@ class Submissions:
 
     def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
         """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
-        street = raw.get("reporting_street") if isinstance(raw, dict) else None
-        if isinstance(street, str) and street.isdigit() and not principal.can_access(street):
-            return Rejected([(("reporting_street",), OUT_OF_SCOPE)], out_of_scope=True)
+        street = _street_of(raw)
+        if street and not principal.may(Action.SUBMIT, street):
+            # before validation too, so a wrong record is never counted against another street
+            return _out_of_scope()
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now)
         if record is None:
             source = raw.get("source_kind") if isinstance(raw, dict) else None
             return Rejected(
                 problems,
-                reporting_street=street if isinstance(street, str) and len(street) == 9 and street.isdigit() else "",
+                reporting_street=street,
                 source_kind=source if isinstance(source, str) and len(source) <= 30 else None,
                 fingerprint=fingerprint(raw),
             )
+        if not principal.may(Action.SUBMIT, record.reporting_street):
+            return _out_of_scope()  # the decisive check: on the street as it will be stored
         return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record)
 
     async def store(self, batch: Sequence[Prepared]) -> list[Outcome]:
@@ -162,6 +167,17 @@ class Submissions:
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
             fingerprint=fingerprint(raw) if idempotency_key else None,
         )
+
+
+def _street_of(raw: Any) -> str:
+    """The reporting street as the record model will read it (trimmed), or "" when it is no street code."""
+    street = raw.get("reporting_street") if isinstance(raw, dict) else None
+    street = street.strip() if isinstance(street, str) else ""
+    return street if ascii_digits(street, 9) else ""
+
+
+def _out_of_scope() -> Rejected:
+    return Rejected([(("reporting_street",), OUT_OF_SCOPE)], out_of_scope=True)
 
 
 def fingerprint(raw: Any) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from shared.digits import ascii_digits
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ def _endpoint(entry: dict[str, Any]) -> ExchangeEndpoint:
 
 def _prefix(entry: dict[str, Any]) -> str:
     prefix = str(entry["prefix"])
-    if not (prefix.isdigit() and 2 <= len(prefix) <= 9):
+    if not (ascii_digits(prefix) and 2 <= len(prefix) <= 9):
         raise InvalidRecipientsFile(f"prefix {prefix!r} is not 2 to 9 digits")
     return prefix
 

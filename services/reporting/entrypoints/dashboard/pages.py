@@ -66,8 +66,8 @@ def dashboard_router(
     @router.get("")
     async def dashboard(
         request: Request,
-        district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-        week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$")] = None,
+        district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+        week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
     ) -> Response:
         key = key_of(request)
         principal = await keys.authenticate(key) if key else None

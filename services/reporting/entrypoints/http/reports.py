@@ -21,14 +21,14 @@ from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
 from shared.http.problems import FieldError, ValidationProblem
 
-Street = Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street code")]
-District = Annotated[str | None, Query(pattern=r"^\d{6}$", description="6-digit district code")]
+Street = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit street code")]
+District = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="6-digit district code")]
 Week = Annotated[str, Query(description="Report week, YYYY-Www (ends at the cut-off, Friday 10:00)")]
 
 
 class WeekRef(BaseModel):
-    street: str = Field(pattern=r"^\d{9}$", description="The street whose week it is")
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="Report week, YYYY-Www")
+    street: str = Field(pattern=r"^[0-9]{9}$", description="The street whose week it is")
+    week: str = Field(pattern=r"^[0-9]{4}-W[0-9]{2}$", description="Report week, YYYY-Www")
 
 
 class Review(WeekRef):
