@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
@@ -14,6 +15,7 @@ from services.notification.adapters.sender import HttpxWebhookSender, WebhookSen
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.destinations import DestinationPolicy
 from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
@@ -38,8 +40,9 @@ def create_app(
     configure_logging(service="notification", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="notification")
     clock = clock or SystemClock()
+    guard = DestinationGuard(DestinationPolicy.parse(settings.webhook_allow))
     sender = sender or HttpxWebhookSender(
-        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries
+        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries, guard=guard
     )
     key_secret = settings.person_key_secret.get_secret_value()
     events = StatusEvents(key_secret.encode())
@@ -83,6 +86,6 @@ def create_app(
             notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
         ),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
-        webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
+        webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

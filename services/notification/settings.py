@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.notification.domain.destinations import DestinationPolicy
 from shared.settings import ServiceSettings, sqlite_url
 
 
@@ -28,6 +29,17 @@ class NotificationSettings(ServiceSettings):
         description="Key that encrypts webhook secrets at rest (any text; hashed to a Fernet key); "
         "derived from POPFLOW_PERSON_KEY_SECRET when absent",
     )
+    webhook_allow: str = Field(
+        default="",
+        description="Webhook destinations allowed beyond public https, comma-separated: 'http', 'loopback', "
+        "addresses and networks (e.g. 'loopback,http' for `popflow receiver`; empty in production)",
+    )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
     )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        DestinationPolicy.parse(value)  # a typo fails at start-up, not at the first push
+        return value

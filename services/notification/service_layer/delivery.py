@@ -3,7 +3,9 @@
 Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
 is an attempt, recorded and rescheduled with backoff until the last attempt
 of the round, then the notice is marked failed (it stays in the inbox; a
-redelivery starts a new round). A failure of our own (database down) is
+redelivery starts a new round). A destination refused by our own rule (an
+internal address, see domain/destinations.py) fails the round at once, with
+the reason in the delivery log; no request is made. A failure of our own (database down) is
 logged and left to the lease: the row becomes due again, nothing is lost.
 
 Concurrency: at most `per_recipient` pushes in flight to one recipient and
@@ -159,7 +161,8 @@ class DeliveryWorker:
         now = self._clock.now()
         step = after_attempt(
             succeeded=is_success(result.status_code),
-            attempt=claim.round_attempts + 1,
+            # a destination our own rule refuses stays refused: the round ends now, with the reason
+            attempt=self._policy.max_attempts if result.refused else claim.round_attempts + 1,
             policy=self._policy,
             now=now,
             uniform=random.uniform,
