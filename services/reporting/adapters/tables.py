@@ -133,3 +133,16 @@ campaign_results = sa.Table(
 )
 
 DECISIONS = (signoffs, spot_checks, spot_check_items, campaigns, key_areas, campaign_results)
+
+# Who is logged in to the dashboard: the session id only as its SHA-256, so a copy of
+# the table opens nothing; the CSRF token is useless without the session cookie.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+)
