@@ -1,5 +1,6 @@
 """HTTP edge of the weekly report: JSON, its item lists, quality, exports and sign-off."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -19,8 +20,9 @@ from services.reporting.service_layer import signoffs
 from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
-from shared.http.problems import FieldError, ValidationProblem
+from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
+SAFE_FILENAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 Street = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit street code")]
 District = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="6-digit district code")]
 Week = Annotated[str, Query(description="Report week, YYYY-Www (ends at the cut-off, Friday 10:00)")]
@@ -98,4 +100,7 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
 
 
 def _attachment(filename: str) -> dict[str, str]:
+    # the week and code are full-matched before they get here; this is the last line of defence
+    if not SAFE_FILENAME.fullmatch(filename):
+        raise ProblemError(400, "Bad Request", "The export's file name would not be a plain name.")
     return {"content-disposition": f'attachment; filename="{filename}"'}
