@@ -17,14 +17,21 @@ def build_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
     connect_args = {"ssl": False} if parsed.host in LOOPBACK and "ssl" not in parsed.query else {}
     # no pre-ping (a round trip per checkout); stale connections are recycled instead
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, connect_args=connect_args)
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        connect_args=connect_args,
+        hide_parameters=True,  # an error's message would otherwise quote the row: names, sealed or not
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
