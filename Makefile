@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install chromium run run-sqlite test test-unit test-integration test-e2e lint format infra bench bench-intake clean
+.PHONY: install test-packages run run-sqlite test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -38,23 +38,26 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-chromium: ## headless Chromium and a CJK font, for the dashboard test
-	bash deploy/chromium.sh >/dev/null
+docs: $(VENV)/.synced ## regenerate docs/catalogue, docs/openapi and docs/settings.md from the code
+	$(PY) -m services.cli.catalogue
 
-test: install chromium lint ## the whole suite on real Kafka and PostgreSQL, started when not running
+test-packages: ## Debian packages the tests use: headless Chromium, a CJK font, jq
+	bash deploy/test-packages.sh >/dev/null
+
+test: install test-packages lint ## the whole suite on real Kafka and PostgreSQL, started when not running
 	bash deploy/with-infra.sh $(VENV)/bin/pytest
 
 test-unit: install
 	$(VENV)/bin/pytest -m unit
 
-test-integration: install chromium
+test-integration: install test-packages
 	bash deploy/with-infra.sh $(VENV)/bin/pytest -m integration
 
-test-e2e: install
+test-e2e: install test-packages
 	bash deploy/with-infra.sh $(VENV)/bin/pytest -m e2e
 
-bench: install ## the walking-skeleton benchmark on a private system over real Kafka and PostgreSQL
-	bash deploy/with-infra.sh $(PY) bench/e2e_throughput.py --start
+bench: install ## every benchmark on a private system (real Kafka, PostgreSQL): one table, bench/results/*.json
+	bash deploy/with-infra.sh $(PY) bench/run_all.py
 
 bench-intake: install ## intake: bulk CSV, single POSTs, raw aiokafka (starts its own intake; needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL)
 	$(PY) bench/intake_throughput.py

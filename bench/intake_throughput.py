@@ -8,7 +8,8 @@ and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
     POPFLOW_TEST_PG_URL=postgresql://popflow:popflow@127.0.0.1:5432/postgres \
     .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32]
 
-Last line: bulk_rows_per_s=<x> post_per_s=<y> post_p99_ms=<z> raw_produce_per_s=<w>
+Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> post_per_s=<c> post_p99_ms=<d>
+    anchor_post_per_s=<e> post_ratio=<c/e> raw_produce_per_s=<f>
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import argparse
 import asyncio
 import copy
 import json
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -34,9 +37,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load import LoadResult, hammer, post_requests
 from tests.support.bulk_files import csv_lines
 from tests.support.records import id_number, record
-from tests.support.system import System, build_system, destroy_system
+from tests.support.system import System, build_system, destroy_system, free_port
 
 
 def people(count: int, *, first_day: int = 0) -> Iterator[dict[str, Any]]:
@@ -88,28 +92,30 @@ async def _async(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def posts(system: System, headers: dict[str, str], count: int, concurrency: int) -> tuple[float, list[float]]:
-    bodies = list(people(count, first_day=200))
-    latencies: list[float] = []
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    # expire idle connections before uvicorn does (5 s), or a reused one may be closed under us
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=1)
-    async with httpx.AsyncClient(base_url=system.url("intake"), headers=headers, timeout=60, limits=limits) as client:
+async def posts(port: int, headers: dict[str, str], bodies: list[dict[str, Any]], concurrency: int) -> LoadResult:
+    """Single POSTs at saturation with the lean client (bench/load.py), every one answered 202."""
+    requests = post_requests("127.0.0.1", port, "/v1/records", bodies, headers)
+    result = await hammer("127.0.0.1", port, requests, concurrency=concurrency)
+    assert result.statuses == {202: len(bodies)}, result.statuses
+    return result
 
-        async def worker() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                sent = time.perf_counter()
-                response = await client.post("/v1/records", json=body)
-                latencies.append(time.perf_counter() - sent)
-                assert response.status_code == 202, response.text
 
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
-        elapsed = time.perf_counter() - started
-    return elapsed, latencies
+@contextmanager
+def running_anchor() -> Iterator[int]:
+    """The bare FastAPI app (bench/anchor.py) as a process; yields its port once it answers."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "anchor.py"), str(port)])
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
@@ -155,18 +161,22 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool) -> None:
             f"{published_s:.1f} s published ({rows / published_s:.0f} rows/s)"
         )
         print(f"intake peak RSS: {rss_before:.0f} MiB before the bulk import, {rss_after:.0f} MiB after")
-        elapsed, latencies = await posts(system, headers, count, concurrency)
+        bodies = list(people(count, first_day=200))
+        with running_anchor() as anchor_port:  # same client, bodies and concurrency, same run
+            bare = await posts(anchor_port, headers, bodies, concurrency)
+        print(f"bare FastAPI anchor: {bare.per_s:.0f} POST/s, p99 {bare.percentile_ms(99):.1f} ms")
+        single = await posts(urlsplit(system.url("intake")).port or 80, headers, bodies, concurrency)
         await wait_drained(system)
-        cuts = statistics.quantiles(latencies, n=100)
-        post_rate, p50, p99 = count / elapsed, cuts[49] * 1000, cuts[98] * 1000
+        post_rate, p50, p99 = single.per_s, single.percentile_ms(50), single.percentile_ms(99)
         print(
             f"single POST: {count} at concurrency {concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         )
         raw = await raw_produce(system.env["KAFKA_BOOTSTRAP_SERVERS"], system.env["POPFLOW_TOPIC_PREFIX"], rows)
         print(f"raw aiokafka produce (idempotent, acks=all, {rows} messages): {raw:.0f}/s")
         print(
-            f"bulk_rows_per_s={rows / accepted_s:.0f} post_per_s={post_rate:.0f} "
-            f"post_p99_ms={p99:.1f} raw_produce_per_s={raw:.0f}"
+            f"bulk_rows_per_s={rows / accepted_s:.0f} bulk_published_per_s={rows / published_s:.0f} "
+            f"post_per_s={post_rate:.0f} post_p99_ms={p99:.1f} anchor_post_per_s={bare.per_s:.0f} "
+            f"post_ratio={post_rate / bare.per_s:.3f} raw_produce_per_s={raw:.0f}"
         )
     finally:
         await destroy_system(system)

@@ -20,6 +20,10 @@ log = structlog.get_logger(__name__)
 class BackgroundTask:
     name: str
     run: Callable[[], Awaitable[None]]
+    # once per deployment however many replicas run (outbox relays, schedules): only the
+    # replica that leads (shared/db/leader.py) runs it; False for work shared out by
+    # Kafka partitions or row locks (consumers, the push worker)
+    single: bool = False
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -22,10 +22,15 @@ from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.background import BackgroundTask, BackgroundTasks
 from shared.db import build_engine, database_ready, run_migrations, session_factory
+from shared.db.leader import Leadership
+from shared.http.access import AccessLogMiddleware
+from shared.http.catalogue import catalogue_router
 from shared.http.health import health_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
+from shared.kafka.lag import ConsumerLag
+from shared.metrics import Metrics, mount_metrics
 from shared.retry import until_up
 from shared.settings import ServiceSettings
 from shared.topics import TopicNames
@@ -44,6 +49,8 @@ class Runtime:
     publisher: KafkaEventPublisher
     keys: KeyStore
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    metrics: Metrics = field(default_factory=Metrics)
+    lag: ConsumerLag | None = None
 
 
 def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
@@ -87,16 +94,25 @@ async def running(
     async for attempt in until_up():
         with attempt:
             await runtime.broker.start()
-    runtime.background.start(background)
+    runtime.background.start([_led(runtime, task) for task in background])
     log.info("service started", port=settings.port, background=[b.name for b in background])
     try:
         yield
     finally:
         await runtime.background.stop()
+        if runtime.lag is not None:
+            await runtime.lag.close()
         await runtime.broker.stop()
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
+
+
+def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:
+    if not task.single:
+        return task
+    leadership = Leadership(runtime.engine, f"{runtime.service}/{task.name}")
+    return replace(task, run=leadership.wrap(task.run))
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -119,10 +135,30 @@ def lifespan_of(
     return lifespan
 
 
-def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], lifespan: Lifespan) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz and /readyz, and the service's routes."""
+def service_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan,
+    consumer_groups: Sequence[str] = (),
+) -> FastAPI:
+    """A FastAPI app with problem documents, /healthz, /readyz, /metrics, access lines and the service's routes.
+
+    Consumer lag is reported for the groups of the broker's subscribers and for
+    `consumer_groups` (consumers of the service's own, like reporting's fold).
+    """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    runtime.lag = ConsumerLag(runtime.settings.kafka_bootstrap_servers, lambda: _groups(runtime, consumer_groups))
+    runtime.metrics.gauge(
+        "popflow_consumer_lag",
+        "Messages not yet consumed: end offset minus the group's committed offset, per partition",
+        ["group", "topic", "partition"],
+        runtime.lag.read,
+    )
+    mount_metrics(app, runtime.metrics)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:
         return await runtime.broker.ping(timeout=2.0)
@@ -139,7 +175,14 @@ def service_app(runtime: Runtime, *, title: str, routers: Sequence[APIRouter], l
         "key_store": keys_ready,
         "background": runtime.background.alive,
     }
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
+    app.include_router(catalogue_router())
+    app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _groups(runtime: Runtime, extra: Sequence[str]) -> list[str]:
+    subscribed = (getattr(subscriber, "group_id", None) for subscriber in runtime.broker.subscribers)
+    return sorted({group for group in subscribed if group} | set(extra))

@@ -15,5 +15,8 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         port=settings.port,
         log_config=None,  # our structlog pipeline handles uvicorn's loggers
         access_log=False,
+        # the C event loop and HTTP parser: the per-request Python work is what limits a service
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=10,
     )

@@ -29,7 +29,9 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     environment: Environment = Field(
-        default=Environment.DEVELOPMENT, alias="POPFLOW_ENV", description="development|production"
+        default=Environment.DEVELOPMENT,
+        alias="POPFLOW_ENV",
+        description="development|production; production refuses placeholder secrets",
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka brokers"
@@ -37,8 +39,15 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = Field(
         default="popflow.", alias="POPFLOW_TOPIC_PREFIX", description="Prefix of every topic name"
     )
-    topic_partitions: int = Field(default=6, ge=1, alias="POPFLOW_TOPIC_PARTITIONS")
-    topic_replication: int = Field(default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION")
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        alias="POPFLOW_TOPIC_PARTITIONS",
+        description="Partitions of each topic the services create (broker auto-creation stays off)",
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION", description="Replication factor of each topic created"
+    )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",
         description="HMAC key for person keys (Kafka keys, look-ups); required",
@@ -58,8 +67,10 @@ class CommonSettings(BaseSettings):
         alias="POPFLOW_SERVED_DISTRICTS",
         description="6-digit districts this deployment serves, comma-separated; everything else is a partner's",
     )
-    log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL")
-    log_format: str = Field(default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto")
+    log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: str = Field(
+        default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto (JSON lines unless on a terminal)"
+    )
 
     @field_validator("served_districts", mode="before")
     @classmethod
@@ -85,9 +96,12 @@ class CommonSettings(BaseSettings):
 class ServiceSettings(CommonSettings):
     """Fields every service has under its own prefix: HOST, PORT, DATABASE_URL."""
 
-    host: str = "127.0.0.1"
-    port: int
-    database_url: str
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on")
+    port: int = Field(description="Port of the HTTP API")
+    database_url: str = Field(
+        description="The service's own store: a SQLite file under ./var by default, "
+        "postgresql+asyncpg://... in production"
+    )
 
 
 def comma_separated(value: Any) -> Any:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
 
 from shared.directory import load_directory
+from shared.progress import progress
 
 console = Console()
 
@@ -28,15 +30,25 @@ def demo(
         console.print("[red]popflow demo needs the demo extra:[/] pip install 'popflow[demo]' (make install has it)")
         raise typer.Exit(2) from None
     records = demo_records(count, load_directory(), district=district, seed=seed)
-    response = httpx.post(
-        f"{intake}/v1/records/bulk",
-        json=records,
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=600,
-    )
-    if response.status_code >= 400:
-        console.print(f"[red]intake answered {response.status_code}[/]: {response.text[:500]}")
-        raise typer.Exit(1)
-    statuses = Counter(result["status"] for result in response.json()["results"])
+    statuses = _send(records, intake=intake, key=key)
     console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     console.print("Watch them: routing http://127.0.0.1:8002/docs, reports http://127.0.0.1:8004/dashboard")
+
+
+def _send(records: list[dict[str, Any]], *, intake: str, key: str) -> Counter[str]:
+    """Post through the bulk endpoint, reading its per-row results as they stream back (NDJSON)."""
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/x-ndjson"}
+    statuses: Counter[str] = Counter()
+    with (
+        progress("Sending demo records", unit="records", total=len(records)) as advance,
+        httpx.stream("POST", f"{intake}/v1/records/bulk", json=records, headers=headers, timeout=600) as response,
+    ):
+        if response.status_code >= 400:
+            console.print(f"[red]intake answered {response.status_code}[/]: {response.read()[:500].decode()}")
+            raise typer.Exit(1)
+        for line in response.iter_lines():
+            result = json.loads(line) if line.strip() else {}
+            if "status" in result:
+                statuses[result["status"]] += 1
+                advance(1)
+    return statuses

@@ -3,20 +3,24 @@
 Starts Kafka (the project's own KRaft script) unless KAFKA_BOOTSTRAP_SERVERS
 points at a cluster, prepares the databases (PostgreSQL when an admin URL is
 given, SQLite files otherwise), starts the four services as child processes,
-waits until each answers /readyz, prints their URLs, and on Ctrl-C stops the
-services first and Kafka last, leaving no process behind.
+waits until each answers /readyz, prints their URLs, and on Ctrl-C or SIGTERM
+stops the services first and Kafka last, leaving no process behind. A signal
+at any moment (during start-up too) stops what was started; a process that
+dies stops everything and `up` exits 1, so a supervisor sees the failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +35,7 @@ from services.cli.keys import DEFAULT_STORE, create_key, open_store
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"intake": 8001, "routing": 8002, "notification": 8003, "reporting": 8004}
 console = Console()
+Children = dict[str, subprocess.Popen[bytes]]
 
 
 def up(
@@ -44,35 +49,73 @@ def up(
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
     env.setdefault("NOTIFICATION_WEBHOOK_ALLOW", "loopback,http")  # `popflow receiver` on 127.0.0.1
     env.setdefault("INTAKE_DATA_KEY", _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32))))
-    children: list[subprocess.Popen[bytes]] = []
+    children: Children = {}  # in start order: Kafka (when ours) first
+    signals = StopSignals()
+    died: str | None = None
     try:
+        signals.install()
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
-            children.append(_start_kafka(kafka_port, env))
+            _start_kafka(kafka_port, env, children, signals)
         if pg_admin_url:
-            for service, url in ensure_databases(pg_admin_url, list(SERVICES)).items():
-                env.setdefault(f"{service.upper()}_DATABASE_URL", url)
+            # the key store goes to PostgreSQL too: every request of every service reads it
+            for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"]).items():
+                variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
+                env.setdefault(variable, url)
         for service in SERVICES:
-            children.append(subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env))
+            with signals.deferred():  # a child is never started without being recorded for the clean-up
+                children[service] = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env)
         _wait_ready(env, children)
         _print_urls(env, pg_admin_url)
         _print_admin_key_once(env)
-        _wait_for_stop(children)
+        died = _wait_for_stop(children)
     except KeyboardInterrupt:
         console.print("Stopping ...")
     finally:
+        signals.ignore()  # a second Ctrl-C or SIGTERM must not cut the clean-up short
         _stop(children)
+    if died is not None:
+        raise typer.Exit(1)
 
 
-def _raise_interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+class StopSignals:
+    """SIGINT and SIGTERM become KeyboardInterrupt, except inside `deferred()`, where they wait for its end."""
+
+    def __init__(self) -> None:
+        self._requested = False
+        self._deferring = 0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def ignore(self) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if self._requested and not self._deferring:
+            raise KeyboardInterrupt
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self._requested = True
+        if not self._deferring:
+            raise KeyboardInterrupt
 
 
-def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> None:
-    """Until Ctrl-C or SIGTERM, or until a child dies (then everything stops)."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    while all(child.poll() is None for child in children):
+def _wait_for_stop(children: Children) -> str:
+    """Until Ctrl-C or SIGTERM (KeyboardInterrupt), or until a child dies: returns its name."""
+    while True:
+        for name, child in children.items():
+            if child.poll() is not None:
+                console.print(f"[red]{name} exited ({child.returncode}); stopping the others.[/]")
+                return name
         time.sleep(0.5)
-    console.print("[red]A process exited; stopping the others.[/]")
 
 
 def _development_secret(name: str = "dev-person-key-secret", value: bytes | None = None) -> str:
@@ -102,23 +145,23 @@ def _print_admin_key_once(env: dict[str, str]) -> None:
     console.print(key, soft_wrap=True)
 
 
-def _start_kafka(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start_kafka(port: int, env: dict[str, str], children: Children, signals: StopSignals) -> None:
     env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{port}"
     kafka_env = {**env, "KAFKA_PORT": str(port), "PYTHON": sys.executable}
     log_path = ROOT / "var" / "kafka.log"
     log_path.parent.mkdir(exist_ok=True)
     console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars); log: {log_path}")
-    process = subprocess.Popen(
-        ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],
-        env=kafka_env,
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
-    )
+    with signals.deferred():
+        children["kafka"] = subprocess.Popen(
+            ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],
+            env=kafka_env,
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
+        )
     wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]
     if subprocess.run(wait, env=kafka_env, check=False).returncode != 0:
         raise typer.Exit(1)
-    return process
 
 
 def _url(service: str, env: dict[str, str]) -> str:
@@ -126,12 +169,13 @@ def _url(service: str, env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _wait_ready(env: dict[str, str], children: list[subprocess.Popen[bytes]]) -> None:
+def _wait_ready(env: dict[str, str], children: Children) -> None:
     deadline = time.monotonic() + 120
     pending = set(SERVICES)
     while pending and time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            console.print("[red]A process exited during start-up; see its log above.[/]")
+        exited = [name for name, child in children.items() if child.poll() is not None]
+        if exited:
+            console.print(f"[red]{', '.join(exited)} exited during start-up; see the log above.[/]")
             raise typer.Exit(1)
         for service in sorted(pending):
             try:
@@ -158,14 +202,23 @@ def _print_urls(env: dict[str, str], pg_admin_url: str | None) -> None:
     )
 
 
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    """Services first (they flush to Kafka), Kafka last; SIGKILL whatever lingers."""
-    for child in reversed(children):
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+def _stop(children: Children) -> None:
+    """Services first, all at once (they flush to Kafka), Kafka last; SIGKILL whatever lingers."""
+    services = [child for name, child in children.items() if name != "kafka"]
+    _terminate(services)
+    if "kafka" in children:
+        _terminate([children["kafka"]])
     console.print("PopFlow stopped.")
+
+
+def _terminate(processes: list[subprocess.Popen[bytes]], timeout_s: float = 30) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

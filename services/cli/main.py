@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
+from rich.console import Console
 
 from services.cli import keys
 from services.cli.demo import demo
 from services.cli.local import up
+from services.cli.unreachable import CONNECTION_ERRORS, UNREACHABLE, one_line
 from services.intake.entrypoints.cli import import_file
 from services.notification.entrypoints.cli import receiver
 from services.reporting.entrypoints.cli import app as reporting_app
 from services.routing.entrypoints.cli import app as routing_app
 
-app = typer.Typer(help="PopFlow: floating-population census records, routed between offices.")
+app = typer.Typer(
+    help="PopFlow: floating-population census records, routed between offices.",
+    pretty_exceptions_show_locals=False,  # locals may hold API keys and database URLs
+)
 app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.")(up)
 app.command("import")(import_file)
 app.command(help="Post believable demo records (Faker zh_CN) to a running PopFlow.")(demo)
@@ -22,10 +31,24 @@ app.add_typer(reporting_app, name="reporting")
 app.command(help="Run a local webhook endpoint that checks signatures and prints each notice.")(receiver)
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"popflow {version('popflow')}")
+        raise typer.Exit
+
+
 @app.callback()
-def _root() -> None:
-    """Keeps `up` a sub-command even while it is the only one."""
+def _root(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """PopFlow: floating-population census records, routed between offices."""
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except CONNECTION_ERRORS as error:
+        Console(stderr=True).print(f"[red]popflow:[/] {one_line(error)}", soft_wrap=True)
+        sys.exit(UNREACHABLE)

@@ -37,12 +37,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     repository = RecordRepository(runtime.sessions)
     audit = ReadAudit(runtime.sessions)
     relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
+    relay.measure(runtime.metrics)
     submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     register_consumers(runtime.broker, runtime.topics, repository)
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run)]
+        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
     )
 
     routers = [

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
@@ -27,6 +28,7 @@ from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay
+from shared.directory import load_directory
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -66,6 +68,8 @@ def create_app(
         record_link_base=settings.record_link_base,
         on_recorded=relay.wake,
     )
+    relay.measure(runtime.metrics)
+    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
     register_consumers(runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake)
 
     async def push() -> None:
@@ -76,15 +80,16 @@ def create_app(
                 await sender.close()
 
     lifespan = lifespan_of(
-        runtime, MIGRATIONS, background=[BackgroundTask("outbox-relay", relay.run), BackgroundTask("push", push)]
+        runtime,
+        MIGRATIONS,
+        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
     )
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
+    notices = Notices(inbox, clock, load_directory())
     routers = [
-        notices_router(
-            notices=Notices(inbox, clock), authenticate=authenticate, record_link_base=settings.record_link_base
-        ),
+        notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
     ]

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.metrics import EVENTS_FOLDED
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
@@ -99,7 +100,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
 
     background = [BackgroundTask("fold", fold.run)]
     if exporter is not None:
-        background.append(BackgroundTask("weekly-export", exporter.run))
+        background.append(BackgroundTask("weekly-export", exporter.run, single=True))
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     routers = [
@@ -108,7 +109,10 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
         campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
         dashboard_router(service, runtime.keys, spotchecks, logins, secure_cookie=settings.secure_cookies),
     ]
-    app = service_app(runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan)
+    runtime.metrics.register(EVENTS_FOLDED)
+    app = service_app(
+        runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan, consumer_groups=[fold.group]
+    )
     install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)
     return app

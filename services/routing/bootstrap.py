@@ -6,6 +6,7 @@ fresh store and an emitter that publishes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from services.routing.settings import RoutingSettings
+from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
@@ -69,19 +71,24 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
 
     background = []
     if settings.reminder_interval_s > 0:
-        background.append(BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s)))
+        background.append(
+            BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s), single=True)
+        )
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
-    return service_app(runtime, title="PopFlow routing", routers=[routing_router(context)], lifespan=lifespan)
+    routers = [routing_router(context, bearer_principal(runtime.keys))]
+    return service_app(runtime, title="PopFlow routing", routers=routers, lifespan=lifespan)
 
 
-async def rebuild_into(settings: RoutingSettings, *, into: str) -> dict[str, Replayed]:
+async def rebuild_into(
+    settings: RoutingSettings, *, into: str, on_message: Callable[[], None] = lambda: None
+) -> dict[str, Replayed]:
     """Replay the topics into the store at `into` (migrated first), publishing nothing."""
     engine = build_engine(into)
     try:
         await run_migrations(engine, MIGRATIONS)
         context = build_context(settings, session_factory(engine), DiscardingEmitter(), SystemClock())
         topics = TopicNames(settings.topic_prefix)
-        return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics)
+        return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics, on_message=on_message)
     finally:
         await engine.dispose()

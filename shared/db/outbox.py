@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 import structlog
 from faststream.kafka import KafkaBroker
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,21 @@ class OutboxRelay:
             # a short linger lets a burst leave in one batch, not one pass each
             await asyncio.sleep(self._linger_s)
             self._wake.clear()
+
+    async def backlog(self) -> int:
+        """Rows not yet published (an operator's gauge: it should stay near zero)."""
+        table = self._table
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(table).where(col(table.sent_at).is_(None)))
+        return int(count or 0)
+
+    def measure(self, metrics: Metrics) -> None:
+        """Report the backlog as `popflow_outbox_backlog` on every scrape."""
+
+        async def read() -> Samples:
+            return [((), float(await self.backlog()))]
+
+        metrics.gauge("popflow_outbox_backlog", "Outbox rows written but not yet published to Kafka", [], read)
 
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,8 +11,11 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(checks: Mapping[str, Check]) -> APIRouter:
-    """Routes for liveness and readiness; `checks` are named async probes."""
+def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[str, Any]] = dict) -> APIRouter:
+    """Routes for liveness and readiness; `checks` are named async probes.
+
+    When not ready, the answer adds `details()` (e.g. which background tasks died).
+    """
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -22,7 +26,9 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
     async def readyz() -> JSONResponse:
         results = {name: await _safe(check) for name, check in checks.items()}
         ready = all(results.values())
-        body = {"status": "ready" if ready else "not ready", "checks": results}
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
+        if not ready:
+            body |= {key: value for key, value in details().items() if value}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

@@ -21,6 +21,7 @@ import structlog
 from pydantic import ValidationError
 
 from shared.events.envelope import UnknownEventType
+from shared.metrics import DEAD_LETTERS
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ class DeadLetters:
         # pydantic's messages may quote input values: describe() keeps only locations and kinds
         headers = dead_letter_headers(source, type(error).__name__, describe(error))
         log.error("message dead-lettered", **headers)
+        DEAD_LETTERS.labels(headers["source_topic"]).inc()
         await self._publish(body, headers)
 
     async def pause_before_retry(self, error: Exception) -> None:

@@ -30,7 +30,7 @@ async def _inbox(client: httpx.AsyncClient, system: System, code: str, key: str)
 
 
 async def _case_status(client: httpx.AsyncClient, system: System, record_id: str) -> str | None:
-    case = await case_of(client, system.url("routing"), record_id)
+    case = await case_of(client, system.url("routing"), record_id, await system.admin_headers())
     return None if case is None else str(case["status"])
 
 

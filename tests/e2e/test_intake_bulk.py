@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 from services.cli.main import app
 from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
 from tests.support.records import TONGDE, XINSHI, record
-from tests.support.system import System
+from tests.support.system import System, free_port
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -183,3 +185,22 @@ async def test_import_cli_writes_rejected_rows_to_correct_and_import_again(
     again = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(rejected)], env=env)
     assert again.exit_code == 0, again.output
     assert "3 accepted" in again.output
+
+
+async def test_import_cli_says_refused_and_unreachable_by_exit_code(
+    intake: System, admin_key: str, tmp_path: Path
+) -> None:
+    too_many = tmp_path / "too_many.ndjson"
+    too_many.write_bytes(ndjson_bytes([record(sequence=700 + n) for n in range(61)]))  # the limit here is 60
+    env = {"POPFLOW_API_KEY": admin_key, "POPFLOW_INTAKE_URL": intake.url("intake")}
+    refused = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(too_many)], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "Refused" in refused.output
+
+    command = [sys.executable, "-c", "from services.cli import main; main()", "import", str(too_many)]
+    nobody = {**intake.env, **env, "POPFLOW_INTAKE_URL": f"http://127.0.0.1:{free_port()}"}
+    unreachable = await asyncio.to_thread(subprocess.run, command, env=nobody, capture_output=True, text=True)
+    assert unreachable.returncode == 3, unreachable.stderr
+    assert "cannot reach http://127.0.0.1:" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) == 1

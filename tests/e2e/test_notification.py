@@ -65,14 +65,19 @@ async def admin(system: System) -> str:
 
 
 async def test_a_cross_street_record_reaches_the_street_webhook_signed(system: System, admin: str) -> None:
+    """The receiver verifies with the `standardwebhooks` library and the secret the service generated."""
     street = await system.create_key(f"street:{XINSHI}")
     body = records.record(reporting_street=TONGDE, residence_street=XINSHI, sequence=41, name="赵六")
     async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as client:
-        created = await subscribe(client, system, street, XINSHI, receiver.url)
+        created = await subscribe(client, system, street, XINSHI, receiver.url, secret=None)
         assert created.status_code == 201, created.text
+        generated = created.json()["secret"]
+        assert generated.startswith("whsec_")
+        assert generated != SECRET
+        receiver.secret = generated
         shown = await client.get(f"{system.url('notification')}/v1/recipients/{XINSHI}/webhook", headers=bearer(street))
         assert shown.json()["url"] == receiver.url
-        assert SECRET not in shown.text
+        assert generated not in shown.text
 
         posted = await client.post(system.url("intake") + "/v1/records", json=body, headers=bearer(admin))
         assert posted.status_code == 202, posted.text
@@ -106,7 +111,7 @@ async def test_a_cross_street_record_reaches_the_street_webhook_signed(system: S
     assert got.notice_id in logs
     assert body["person"]["id_number"] not in logs
     assert "赵六" not in logs
-    assert SECRET not in logs
+    assert generated not in logs
 
 
 async def test_a_failing_receiver_that_recovers_gets_everything_once(system: System, admin: str) -> None:
@@ -285,6 +290,16 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
         assert [e["pointer"] for e in no_reason.json()["errors"]] == ["/reason"]
         unknown = await client.post(f"{base}/feedback", json={"result": "maybe"}, headers=bearer(street))
         assert unknown.status_code == 422
+        for corrections, pointer in [
+            ({"certificate_number": "x"}, "/corrections/certificate_number"),  # not correctable here
+            ({"residence_street": "440111999"}, "/corrections/residence_street"),  # not a current street
+        ]:
+            wrong = {"result": "corrected", "corrections": corrections}
+            refused = await client.post(f"{base}/feedback", json=wrong, headers=bearer(street))
+            assert refused.status_code == 422, refused.text
+            assert [e["pointer"] for e in refused.json()["errors"]] == [pointer]
+        nowhere = f"{system.url('notification')}/v1/notices/{uuid.uuid4()}/feedback"
+        assert (await client.post(nowhere, json={"result": "confirmed"}, headers=bearer(street))).status_code == 404
         not_json = await client.post(f"{base}/feedback", content=b"{", headers=bearer(street))
         assert not_json.status_code in (400, 422)
 

@@ -26,7 +26,7 @@ from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.destinations import DestinationPolicy
-from services.notification.domain.signing import signature
+from services.notification.domain.signing import secret_of, signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
@@ -37,7 +37,7 @@ from tests.support.records import id_number
 
 START = datetime(2027, 2, 24, 2, 0, tzinfo=UTC)
 HOOK, OTHER_HOOK = "http://street.example/hook", "http://other.example/hook"
-SECRET = "a-shared-secret-of-some-length"
+SECRET = secret_of(b"a-shared-secret-of-some-length..")
 POLICY = BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3)
 
 
@@ -110,8 +110,11 @@ async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs
     assert await desk.worker.deliver_due() == 0
     [sent] = desk.sender.sent
     headers = sent.headers
-    assert headers["PopFlow-Notice-Id"] == notice(1).notice_id
-    assert headers["PopFlow-Signature"] == signature(SECRET, headers["PopFlow-Timestamp"], sent.body)
+    assert headers["webhook-id"] == notice(1).notice_id
+    assert headers["webhook-timestamp"] == str(int(START.timestamp()))
+    assert headers["webhook-signature"] == signature(
+        SECRET, notice(1).notice_id, headers["webhook-timestamp"], sent.body
+    )
     body = json.loads(sent.body)
     assert set(body) == {
         "notice_id", "kind", "recipient_code", "route", "reason", "person", "record_id", "record_link", "issued_at",

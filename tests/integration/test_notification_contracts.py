@@ -17,11 +17,13 @@ import pytest
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.domain.destinations import DestinationPolicy
-from services.notification.domain.signing import signature
+from services.notification.domain.signing import secret_of, signed_headers
 from shared.clock import Clock, SystemClock
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.receivers import Receiver
 from tests.support.system import free_port
+
+SECRET = secret_of(b"contract-test-webhook-secret-012")
 
 
 @dataclass
@@ -47,9 +49,9 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
     guard = DestinationGuard(DestinationPolicy.parse("loopback,http"))
     real = HttpxWebhookSender(timeout_s=0.5, max_connections=4, guard=guard)
     async with (
-        Receiver("secret") as good,
-        Receiver("secret", behaviour="fail") as bad,
-        Receiver("secret", behaviour="hang") as stuck,
+        Receiver(SECRET) as good,
+        Receiver(SECRET, behaviour="fail") as bad,
+        Receiver(SECRET, behaviour="hang") as stuck,
     ):
         yield Endpoints(
             real, good.url, bad.url, stuck.url, f"http://127.0.0.1:{free_port()}/hook", "https://10.0.0.1/hook"
@@ -58,17 +60,15 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
 
 
 BODY = b'{"notice_id":"n"}'
-NOW_S = str(int(time.time()))
-HEADERS = {
-    "content-type": "application/json",
-    "PopFlow-Notice-Id": "n",
-    "PopFlow-Timestamp": NOW_S,
-    "PopFlow-Signature": signature("secret", NOW_S, BODY),
-}
+
+
+def signed_now() -> dict[str, str]:
+    """Signed now, not at import: a receiver refuses a timestamp older than its tolerance."""
+    return {"content-type": "application/json", **signed_headers(SECRET, "n", str(int(time.time())), BODY)}
 
 
 async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.ok, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.ok, BODY, signed_now())
     assert result.status_code is not None
     assert 200 <= result.status_code < 300
     assert result.error is None
@@ -76,19 +76,19 @@ async def test_a_2xx_answer_is_a_result_without_error(endpoints: Endpoints) -> N
 
 
 async def test_a_refusal_is_a_result_with_its_status_and_an_error(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.failing, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.failing, BODY, signed_now())
     assert (result.status_code, result.error) == (503, "not 2xx")
 
 
 async def test_no_answer_in_time_is_a_timeout_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.hanging, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.hanging, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("timeout")
 
 
 async def test_nobody_listening_is_an_error_not_an_exception(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.unreachable, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.unreachable, BODY, signed_now())
     assert result.status_code is None
     assert result.error is not None
     assert not result.error.startswith("timeout")
@@ -106,7 +106,7 @@ def test_the_clock_tells_aware_utc_time_that_never_goes_back(clock: Clock) -> No
 
 
 async def test_a_destination_inside_is_refused_as_a_result(endpoints: Endpoints) -> None:
-    result = await endpoints.sender.send(endpoints.inside, BODY, HEADERS)
+    result = await endpoints.sender.send(endpoints.inside, BODY, signed_now())
     assert result.refused
     assert result.status_code is None
     assert result.error is not None

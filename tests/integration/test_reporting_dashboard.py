@@ -52,7 +52,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 async def served() -> AsyncIterator[tuple[Harness, str]]:
     if not CHROMIUM.is_file():  # noqa: ASYNC240 - one stat before anything starts
-        pytest.fail("Chromium is missing: run `bash deploy/chromium.sh` (make test does)")
+        pytest.fail("Chromium is missing: run `bash deploy/test-packages.sh` (make test does)")
     clock = FakeClock(datetime.fromisoformat("2027-02-26T12:00:00+08:00"))
     async with reporting_harness(clock) as harness:
         await week.publish_week(harness)

@@ -316,6 +316,8 @@ async def test_rebuild_gives_identical_reports(harness: Harness) -> None:
             await live.items(week.BAIYUN, W08, "new_inflow")
         )
         await service.weekly_store.engine.dispose()
+        again = await _popflow("reporting", "rebuild", "--into", url, settings=harness.settings, expect=2)
+        assert "refused: the target store holds facts or decisions already" in again
     finally:
         await drop_database(name)
 
@@ -352,7 +354,7 @@ async def test_spot_check_sample_is_reproducible_from_its_seed(harness: Harness)
     assert {row[4] for row in rows} == {"有误", "属实"}
 
 
-async def _popflow(*args: str, settings: ReportingSettings) -> str:
+async def _popflow(*args: str, settings: ReportingSettings, expect: int = 0) -> str:
     """Run the `popflow` command as an operator would, against the harness's topics and store."""
     env = {
         **os.environ,
@@ -367,7 +369,7 @@ async def _popflow(*args: str, settings: ReportingSettings) -> str:
         str(popflow), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+    assert process.returncode == expect, output.decode(errors="replace")[-3000:]
     return output.decode(errors="replace")
 
 

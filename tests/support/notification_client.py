@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.notification.domain.signing import secret_of
 from shared.events import NoticePerson, Route, new_envelope
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
@@ -17,7 +18,7 @@ from tests.support.notices import issued_notice
 from tests.support.system import System
 from tests.support.waiting import eventually
 
-SECRET = "street-office-shared-secret"
+SECRET = secret_of(b"street-office-shared-secret-0123")  # a Standard Webhooks `whsec_` secret
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -51,8 +52,11 @@ async def publish_notices(system: System, recipient: str, count: int, *, first: 
     return ids
 
 
-async def subscribe(client: httpx.AsyncClient, system: System, key: str, recipient: str, url: str) -> httpx.Response:
-    body = {"url": url, "secret": SECRET}
+async def subscribe(
+    client: httpx.AsyncClient, system: System, key: str, recipient: str, url: str, *, secret: str | None = SECRET
+) -> httpx.Response:
+    """PUT the webhook; `secret=None` lets the service generate one (returned in the answer)."""
+    body = {"url": url, **({"secret": secret} if secret else {})}
     return await client.put(
         f"{system.url('notification')}/v1/recipients/{recipient}/webhook", json=body, headers=bearer(key)
     )

@@ -1,6 +1,7 @@
 """Real webhook receivers on 127.0.0.1 for tests: a Starlette app under uvicorn, in the test's loop.
 
-Each receiver checks the signature of what it gets, remembers it, and answers
+Each receiver checks the signature of what it gets with the `standardwebhooks`
+library, as an integrator's receiver would, remembers it, and answers
 as its `behaviour` says: "ok" (200), "fail" (503), "hang" (no answer until
 `release()`), or ok after `fail_first` failures per notice.
 """
@@ -8,19 +9,17 @@ as its `behaviour` says: "ok" (200), "fail" (503), "hang" (no answer until
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notification.domain.payload import NOTICE_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from services.notification.domain.signing import verify
 from tests.support.system import free_port
 from tests.support.waiting import eventually
 
@@ -69,17 +68,18 @@ class Receiver:
     async def _answer(self, request: Request) -> Response:
         body = await request.body()
         headers = request.headers
-        notice_id = headers.get(NOTICE_ID_HEADER, "")
-        verified = verify(
-            self.secret, headers.get(TIMESTAMP_HEADER, ""), body, headers.get(SIGNATURE_HEADER, ""), now_s=time.time()
-        )
+        notice_id = headers.get("webhook-id", "")
+        try:
+            notice, verified = Webhook(self.secret).verify(body, dict(headers)), True
+        except WebhookVerificationError:
+            notice, verified = None, False
         earlier = sum(1 for r in self.received if r.notice_id == notice_id)
         if self.behaviour == "hang":
             await self._release.wait()
         status = 503 if self.behaviour == "fail" or earlier < self.fail_first else 200
         if not verified:
             status = 401
-        self.received.append(Received(notice_id, json.loads(body), verified, status, time.time()))
+        self.received.append(Received(notice_id, notice or {}, verified, status, time.time()))
         return Response(status_code=status)
 
     async def __aenter__(self) -> Receiver:

@@ -9,8 +9,11 @@ import httpx
 from sqlalchemy.engine import make_url
 
 
-async def case_of(client: httpx.AsyncClient, base_url: str, record_id: str) -> dict[str, Any] | None:
-    response = await client.get(f"{base_url}/v1/cases/{record_id}")
+async def case_of(
+    client: httpx.AsyncClient, base_url: str, record_id: str, headers: dict[str, str]
+) -> dict[str, Any] | None:
+    """The case as `headers` (an Authorization header) may see it; None while there is none."""
+    response = await client.get(f"{base_url}/v1/cases/{record_id}", headers=headers)
     if response.status_code == 404:
         return None
     assert response.status_code == 200, response.text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.auth import parse_scope
+from shared.auth import parse_role, parse_scope
 from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
 from shared.db import build_engine, run_migrations
@@ -67,7 +67,7 @@ class System:
         if wait:
             self.wait_ready(service)
 
-    def wait_ready(self, service: str, timeout: float = 90) -> None:
+    def wait_ready(self, service: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[service]
@@ -98,8 +98,8 @@ class System:
                 process.wait()
         self.processes.clear()
 
-    async def create_key(self, scope: str, label: str = "test") -> str:
-        """A new API key in the system's key store.
+    async def create_key(self, scope: str, label: str = "test", *, role: str | None = None) -> str:
+        """A new API key in the system's key store (`role`: the scope's default unless given).
 
         The store is migrated first (a no-op once intake has done it), so tests
         that run some services without intake can still mint keys.
@@ -107,10 +107,17 @@ class System:
         store = KeyStore(build_engine(self.env["POPFLOW_KEYS_DATABASE_URL"]))
         try:
             await run_migrations(store.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
-            _, key = await store.create(parse_scope(scope), label=label)
+            _, key = await store.create(parse_scope(scope), role=parse_role(role) if role else None, label=label)
         finally:
             await store.engine.dispose()
         return key
+
+    async def revoke_key(self, key: str) -> None:
+        store = KeyStore(build_engine(self.env["POPFLOW_KEYS_DATABASE_URL"]))
+        try:
+            assert await store.revoke(key.split("_")[1]), "no such active key"
+        finally:
+            await store.engine.dispose()
 
     async def admin_headers(self) -> dict[str, str]:
         """Authorization headers with an admin key, minted once per system."""

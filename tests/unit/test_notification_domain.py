@@ -1,23 +1,22 @@
-"""Notification's pure decisions: signature, retry schedule, access, cursors, feedback rules, status."""
+"""Notification's pure decisions: Standard Webhooks signature, retry schedule, access, cursors, feedback, status."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notification.domain.access import may_list_failed_deliveries, may_see, recipient_prefix
+from services.notification.domain.access import may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
-from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.payload import notice_document, webhook_body
-from services.notification.domain.signing import signature, verify
+from services.notification.domain.signing import key_of, secret_of, signature
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.auth import Principal, parse_scope
+from shared.directory import load_directory
 from shared.events import (
     Envelope,
     FeedbackResult,
@@ -39,25 +38,26 @@ def highest(_low: float, high: float) -> float:
     return high
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    body = b'{"notice_id":"n1"}'
-    expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert signature("s3cret", "1700000000", body) == f"sha256={expected}"
+def test_signature_matches_the_standard_webhooks_test_vector() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    sent = signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body)
+    assert sent == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_a_secret_round_trips_through_its_whsec_form() -> None:
+    key = bytes(range(32))
+    assert secret_of(key).startswith("whsec_")
+    assert key_of(secret_of(key)) == key
 
 
 @pytest.mark.parametrize(
-    ("secret", "timestamp", "body", "now_s", "valid"),
-    [
-        ("s3cret", "1700000000", b"{}", 1700000010, True),
-        ("other", "1700000000", b"{}", 1700000010, False),  # wrong secret
-        ("s3cret", "1700000000", b"{ }", 1700000010, False),  # body changed
-        ("s3cret", "1700000000", b"{}", 1700000400, False),  # too old: a replay
-        ("s3cret", "soon", b"{}", 1700000010, False),  # not a timestamp
-    ],
+    "secret",
+    ["street-office-shared-secret", "whsec_not base64!", "whsec_" + "QUJD" * 2, "whsec_" + "QUJD" * 30],
 )
-def test_verify(secret: str, timestamp: str, body: bytes, now_s: float, valid: bool) -> None:
-    sent = signature("s3cret", "1700000000", b"{}")
-    assert verify(secret, timestamp, body, sent, now_s=now_s) is valid
+def test_a_secret_that_is_not_a_standard_one_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="webhook secret"):
+        key_of(secret)
 
 
 @pytest.mark.parametrize(
@@ -101,9 +101,8 @@ def test_who_sees_which_recipient(scope: str, recipient: str, visible: bool) -> 
     assert may_see(Principal("k", parse_scope(scope)), recipient) is visible
 
 
-def test_only_bureaus_list_failed_deliveries_within_their_prefix() -> None:
+def test_failed_deliveries_are_listed_within_the_callers_prefix() -> None:
     street, district, admin = (Principal("k", parse_scope(s)) for s in ("street:440111008", "district:440111", "admin"))
-    assert [may_list_failed_deliveries(p) for p in (street, district, admin)] == [False, True, True]
     assert [recipient_prefix(p) for p in (street, district, admin)] == ["440111008", "440111", ""]
 
 
@@ -132,6 +131,20 @@ def test_feedback_rules(
     result: FeedbackResult, corrections: dict[str, object], reason: RejectionReason | None, pointers: list[tuple[str]]
 ) -> None:
     assert [loc for loc, _ in feedback_problems(result=result, corrections=corrections, reason=reason)] == pointers
+
+
+@pytest.mark.parametrize(
+    ("corrections", "pointers"),
+    [
+        ({"residence_street": "440111008", "registration_division": "430102"}, []),
+        ({"registration_division": "440111005", "name": "李四"}, []),
+        ({"residence_street": "440111999"}, [("corrections", "residence_street")]),
+        ({"residence_street": "440111"}, [("corrections", "residence_street")]),
+        ({"registration_division": "4301"}, [("corrections", "registration_division")]),
+    ],
+)
+def test_corrected_codes_must_be_current(corrections: dict[str, object], pointers: list[tuple[str, str]]) -> None:
+    assert [loc for loc, _ in correction_code_problems(corrections, load_directory())] == pointers
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,11 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer import views
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
-from services.routing.service_layer.feedback import UnknownNotice, give_feedback
 from services.routing.service_layer.records import RecordHandler
+from shared.auth import Principal, parse_scope
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
@@ -90,26 +91,37 @@ def cross_street_notice_id(context: RoutingContext) -> str:
     return cross.notice_id
 
 
-async def test_feedback_is_published_on_the_partition_of_the_persons_other_events(context: RoutingContext) -> None:
-    envelope = kafka.submitted(record(residence_street=XINSHI, sequence=3))
+@pytest.mark.parametrize(
+    ("scope", "sees"),
+    [
+        ("street:440111005", True),  # reported it
+        ("street:440111008", False),  # another street of the district
+        ("district:440111", True),  # the reporting bureau
+        ("district:440106", True),  # the residence district's bureau, sent the forward
+        ("district:310115", False),  # another district
+        ("admin", True),
+    ],
+)
+async def test_a_case_and_its_decision_are_read_only_within_scope(
+    context: RoutingContext, scope: str, sees: bool
+) -> None:
+    envelope = kafka.submitted(record(residence_street=WUSHAN, sequence=5))
     await RecordHandler(context).on_records([(envelope, parse_event(envelope))])
-    notice_id = cross_street_notice_id(context)
-    assert isinstance(context.emitter, RecordingEmitter)
-    (person_key,) = {o.key for o in context.emitter.events}
-
-    answered = await give_feedback(
-        context, notice_id, result=FeedbackResult.CONFIRMED, corrections={}, reason=None, note="seen at home"
-    )
-
-    published = context.emitter.events[-1]
-    assert (published.topic, published.key, published.envelope) == (NoticeAnswered.TOPIC, person_key, answered)
-    assert person_key != envelope.correlation_id  # not the record id, as routing keyed answers before
+    reader = Principal("k", parse_scope(scope))
+    case = await views.case(context, reader, envelope.correlation_id)
+    decision = await views.decision(context, reader, envelope.correlation_id)
+    assert (case is not None, decision is not None) == (sees, sees)
 
 
-async def test_feedback_on_an_unknown_notice_is_refused_before_anything_is_published(context: RoutingContext) -> None:
-    with pytest.raises(UnknownNotice):
-        await give_feedback(
-            context, "no-such-notice", result=FeedbackResult.CONFIRMED, corrections={}, reason=None, note=None
-        )
-    assert isinstance(context.emitter, RecordingEmitter)
-    assert context.emitter.events == []
+async def test_the_review_queue_shows_a_bureau_its_own_streets_records(context: RoutingContext) -> None:
+    ours = kafka.unchecked_submitted(record(residence_street="440111999", sequence=7))
+    theirs = kafka.unchecked_submitted(record(reporting_street=WUSHAN, residence_street="440106999", sequence=9))
+    await RecordHandler(context).on_records([(e, parse_event(e)) for e in (ours, theirs)])
+
+    async def queue(scope: str) -> set[str]:
+        items = await views.review_queue(context, Principal("k", parse_scope(scope)), limit=10)
+        return {item["record_id"] for item in items}
+
+    assert await queue("district:440111") == {ours.correlation_id}
+    assert await queue("district:440106") == {theirs.correlation_id}
+    assert await queue("admin") == {ours.correlation_id, theirs.correlation_id}

@@ -7,6 +7,11 @@ row at a time and drive the progress bar. Rejected rows are written, with
 their errors, to a file the clerk corrects and imports again: CSV input
 gives CSV with an `errors` column, XLSX gives CSV, JSON and NDJSON give
 NDJSON whose objects carry an `_errors` field (intake ignores both).
+
+Exit codes: 0 every row accepted (or already there), 1 some rows rejected
+(the file of rejected rows says why), 2 refused as a whole (unreadable file,
+or intake answered with an error: nothing was imported), 3 intake could not
+be reached (services/cli/unreachable.py).
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ def import_file(
     url: Annotated[str, typer.Option(envvar="POPFLOW_INTAKE_URL", help="Intake's base URL")] = "http://127.0.0.1:8001",
     rejected: Annotated[Path | None, typer.Option(help="Where to write rejected rows")] = None,
 ) -> None:
-    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .ndjson)."""
+    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .ndjson).
+
+    Exits 0 when every row was accepted, 1 when some were rejected, 2 when the file was refused as a whole.
+    """
     fmt = SUFFIXES.get(file.suffix.lower())
     if fmt is None:
         console.print(f"[red]Unknown file type {file.suffix!r}[/]: use .json, .ndjson, .csv or .xlsx")
@@ -87,8 +95,8 @@ def _send(
             if response.status_code != 200:
                 response.read()
                 detail = response.json().get("detail", response.text) if response.content else response.reason_phrase
-                console.print(f"[red]Intake answered {response.status_code}:[/] {detail}")
-                raise typer.Exit(1)
+                console.print(f"[red]Refused: intake answered {response.status_code}:[/] {detail}")
+                raise typer.Exit(2)
             for line in response.iter_lines():
                 if not line.strip():
                     continue

@@ -1,4 +1,4 @@
-"""Who read which records: the audit as the bureau (district and admin keys) sees it."""
+"""Who read which records: the audit as an admin sees it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from shared.auth import Principal
 
 
 async def audit_entries(audit: ReadAudit, principal: Principal, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Newest first: everything for admin; a district sees reads by its own and its streets' keys."""
+    """Newest first, for an admin key (the route requires Action.ADMINISTER)."""
     rows = await audit.visible_to(principal, limit=limit, offset=offset)
     return [
         {

@@ -18,8 +18,8 @@ from services.intake.adapters.repository import NewRecord, RecordRepository, Sto
 from services.intake.adapters.sealing import Sealer
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
-from shared.auth import Principal
-from shared.auth.scopes import Action
+from shared.auth import Action, Principal
+from shared.db.group_commit import GroupCommit
 from shared.digits import ascii_digits
 from shared.directory import DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
@@ -79,6 +79,10 @@ class Submissions:
         self._sealer = sealer
         self._person_secret = person_secret
         self._clock = clock
+        # concurrent single POSTs share transactions; an idempotency key or source ref never twice in one
+        self._single: GroupCommit[Prepared, Outcome] = GroupCommit(
+            self.store, exclusive=lambda p: p.new.idempotency_key or p.new.source_ref
+        )
 
     def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
         """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
@@ -97,8 +101,13 @@ class Submissions:
                 fingerprint=fingerprint(raw),
             )
         if not principal.may(Action.SUBMIT, record.reporting_street):
-            return _out_of_scope()  # the decisive check: on the street as it will be stored
+            # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
+            return _out_of_scope()
         return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record)
+
+    async def store_one(self, prepared: Prepared) -> Outcome:
+        """Store one record, in a transaction shared with the records submitted at the same moment."""
+        return await self._single.submit(prepared)
 
     async def store(self, batch: Sequence[Prepared]) -> list[Outcome]:
         """Store a batch in one transaction; one outcome per item, in order."""

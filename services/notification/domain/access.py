@@ -1,14 +1,16 @@
-"""Who sees which notices and manages which webhooks.
+"""Who may do what with notices and webhooks: a key's role (the action) and its scope (the code).
 
-A street key sees its own street, a district key the bureau and every street
-of the district, admin everything (shared.auth.scopes decides "covers").
-Anything outside a caller's scope is answered as if it did not exist (404),
-so a street cannot probe for other streets' notices.
+A street office reads its street's inbox and answers its notices; a bureau
+does the same for the bureau itself and every street of the district and
+follows up failed pushes; admin everything (shared.auth.scopes holds the
+role table). A submitter key reads nothing here. Anything outside a
+caller's scope is answered as if it did not exist (404), so a street cannot
+probe for other streets' notices; a role that may not act at all is a 403.
 """
 
 from __future__ import annotations
 
-from shared.auth.scopes import Principal, ScopeKind
+from shared.auth.scopes import Action, Principal, ScopeKind
 
 
 def acting_code(principal: Principal) -> str:
@@ -16,14 +18,9 @@ def acting_code(principal: Principal) -> str:
     return principal.scope.code or "admin"
 
 
-def may_see(principal: Principal, recipient_code: str) -> bool:
-    """Reading a notice or inbox, acknowledging, answering, managing a webhook."""
-    return principal.can_access(recipient_code)
-
-
-def may_list_failed_deliveries(principal: Principal) -> bool:
-    """The failed-delivery list is the bureau's follow-up tool."""
-    return principal.is_bureau
+def may_see(principal: Principal, recipient_code: str, action: Action = Action.READ) -> bool:
+    """`action` on a notice or inbox (READ), or acknowledging, answering, managing a webhook (ANSWER)."""
+    return principal.may(action, recipient_code)
 
 
 def recipient_prefix(principal: Principal) -> str:

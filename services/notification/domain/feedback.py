@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.directory import DivisionDirectory, DivisionLevel
 from shared.events import FeedbackResult, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
 
@@ -29,4 +30,21 @@ def feedback_problems(
         )
     if result is not FeedbackResult.REJECTED and reason is not None:
         problems.append((("reason",), "only goes with result 'rejected'"))
+    return problems
+
+
+def correction_code_problems(corrections: dict[str, Any], directory: DivisionDirectory) -> list[FieldProblem]:
+    """Corrected codes that are not current in the national directory (routing would dead-letter them)."""
+    problems: list[FieldProblem] = []
+    street = corrections.get("residence_street")
+    if street is not None and not (isinstance(street, str) and directory.exists(street, DivisionLevel.STREET)):
+        problems.append((("corrections", "residence_street"), "is not a current street code of the directory"))
+    division = corrections.get("registration_division")
+    if division is not None and not (
+        isinstance(division, str)
+        and (directory.exists(division, DivisionLevel.DISTRICT) or directory.exists(division, DivisionLevel.STREET))
+    ):
+        problems.append(
+            (("corrections", "registration_division"), "is not a current district or street code of the directory")
+        )
     return problems

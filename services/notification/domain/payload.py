@@ -12,11 +12,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-NOTICE_ID_HEADER = "PopFlow-Notice-Id"
-TIMESTAMP_HEADER = "PopFlow-Timestamp"
-SIGNATURE_HEADER = "PopFlow-Signature"
-ATTEMPT_HEADER = "PopFlow-Attempt"
-
 
 def notice_document(
     *,

@@ -28,11 +28,12 @@ from datetime import timedelta
 import structlog
 
 from services.notification.adapters.deliveries import Claim, DeliveryStore
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.sender import WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
-from services.notification.domain.backoff import BackoffPolicy, after_attempt, is_success
-from services.notification.domain.signing import signature
+from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
+from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from shared.clock import Clock
 
@@ -152,10 +153,7 @@ class DeliveryWorker:
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {
             "content-type": "application/json",
-            payload.NOTICE_ID_HEADER: notice.notice_id,
-            payload.TIMESTAMP_HEADER: timestamp,
-            payload.SIGNATURE_HEADER: signature(target.secret, timestamp, body),
-            payload.ATTEMPT_HEADER: str(claim.total_attempts + 1),
+            **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
         now = self._clock.now()
@@ -168,6 +166,9 @@ class DeliveryWorker:
             uniform=random.uniform,
         )
         await self._store.record(claim, result, step, now=now)
+        PUSH_ATTEMPTS.labels(step.outcome.value).inc()
+        if step.outcome is not Outcome.DELIVERED:
+            PUSH_FAILURES.inc()
         self._on_recorded()
         log.info(
             "push attempted",

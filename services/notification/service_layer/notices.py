@@ -9,12 +9,13 @@ from typing import Any
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox, InboxFilter
 from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.domain.access import acting_code
-from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.status import NoticeStatus
 from services.notification.service_layer.visibility import require_in_scope, visible_notice
-from shared.auth import Principal
+from shared.auth import Action, Principal
 from shared.clock import Clock
+from shared.directory import DivisionDirectory
 from shared.events import FeedbackResult, NoticeAnswered, RejectionReason
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
@@ -35,8 +36,8 @@ class InboxPage:
 
 
 class Notices:
-    def __init__(self, inbox: Inbox, clock: Clock) -> None:
-        self._inbox, self._clock = inbox, clock
+    def __init__(self, inbox: Inbox, clock: Clock, directory: DivisionDirectory) -> None:
+        self._inbox, self._clock, self._directory = inbox, clock, directory
 
     async def page(self, principal: Principal, recipient_code: str, query: InboxQuery) -> InboxPage:
         """Newest first; `next_cursor` is set only when more notices follow."""
@@ -53,7 +54,7 @@ class Notices:
         return await visible_notice(self._inbox, principal, notice_id)
 
     async def acknowledge(self, principal: Principal, notice_id: str) -> InboxNotice:
-        await visible_notice(self._inbox, principal, notice_id)
+        await visible_notice(self._inbox, principal, notice_id, action=Action.ANSWER)
         notice = await self._inbox.acknowledge(notice_id, by=acting_code(principal), now=self._clock.now())
         assert notice is not None  # it was visible a moment ago, and notices are never deleted
         return notice
@@ -69,8 +70,9 @@ class Notices:
         note: str,
     ) -> NoticeAnswered:
         """The published answer; 422 listing every broken rule; 409 when the notice has an answer."""
-        await visible_notice(self._inbox, principal, notice_id)
+        await visible_notice(self._inbox, principal, notice_id, action=Action.ANSWER)
         problems = feedback_problems(result=result, corrections=corrections, reason=reason)
+        problems += correction_code_problems(corrections, self._directory)
         if problems:
             raise ValidationProblem([FieldError.at(location, message) for location, message in problems])
         given = Answer(result, corrections, reason, note, acting_code(principal))

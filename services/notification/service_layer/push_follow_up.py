@@ -7,9 +7,10 @@ from collections.abc import Callable
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice
-from services.notification.domain.access import may_list_failed_deliveries, recipient_prefix
+from services.notification.domain.access import recipient_prefix
 from services.notification.service_layer.visibility import visible_notice
-from shared.auth import Principal
+from shared.auth import Action, Principal
+from shared.auth.dependencies import require
 from shared.clock import Clock
 from shared.http.problems import ProblemError
 
@@ -25,7 +26,7 @@ class PushFollowUp:
 
     async def redeliver(self, principal: Principal, notice_id: str) -> None:
         """A new round of pushes, due now; 409 when the recipient has no webhook to push to."""
-        notice = await visible_notice(self._inbox, principal, notice_id)
+        notice = await visible_notice(self._inbox, principal, notice_id, action=Action.ANSWER)
         if not await self._store.redeliver(notice, now=self._clock.now()):
             detail = "The recipient has no webhook; register one with PUT /v1/recipients/{code}/webhook."
             raise ProblemError(409, "Conflict", detail)
@@ -33,6 +34,5 @@ class PushFollowUp:
 
     async def failed(self, principal: Principal, *, limit: int) -> list[tuple[Delivery, InboxNotice]]:
         """Failed deliveries in the caller's district (all of them for admin), most recent first."""
-        if not may_list_failed_deliveries(principal):
-            raise ProblemError(403, "Forbidden", "The failed-delivery list is for district and admin keys.")
+        require(principal, Action.SUPERVISE)
         return await self._store.failed(prefix=recipient_prefix(principal), limit=limit)

@@ -9,6 +9,7 @@ nowhere else and are copied, never rebuilt.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
@@ -133,6 +134,17 @@ campaign_results = sa.Table(
 )
 
 DECISIONS = (signoffs, spot_checks, spot_check_items, campaigns, key_areas, campaign_results)
+FACTS = (records, notices, rejections)
+
+
+async def holds_rows(engine: AsyncEngine) -> bool:
+    """True when any fact or decision table has a row (a rebuild target must not)."""
+    async with engine.connect() as connection:
+        for table in (*FACTS, *DECISIONS):
+            if await connection.scalar(sa.select(sa.func.count()).select_from(table)):
+                return True
+    return False
+
 
 # Who is logged in to the dashboard: the session id only as its SHA-256, so a copy of
 # the table opens nothing; the CSRF token is useless without the session cookie.

@@ -11,11 +11,12 @@ from faststream.kafka import KafkaBroker
 from rich.console import Console
 
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.tables import DECISIONS
+from services.reporting.adapters.tables import DECISIONS, holds_rows
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS, build_fold
 from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
+from shared.progress import Advance, progress
 from shared.topics import TopicNames
 
 app = typer.Typer(help="Reporting: rebuild the store from the topics.")
@@ -37,15 +38,26 @@ def rebuild(
     on from where it was, and re-folding anything twice changes nothing.
     """
     started = time.monotonic()
-    read = asyncio.run(_rebuild(ReportingSettings(), into, copy_decisions))
+    try:
+        with progress("Folding into the new store", unit="events") as advance:
+            read = asyncio.run(_rebuild(ReportingSettings(), into, copy_decisions, advance))
+    except StoreNotEmpty as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from error
     console.print(f"rebuilt: {read} events folded into the new store in {time.monotonic() - started:.1f} s")
 
 
-async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool) -> int:
+class StoreNotEmpty(RuntimeError):
+    """The target store holds facts or decisions already; a rebuild starts from nothing."""
+
+
+async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool, advance: Advance) -> int:
     target = build_engine(into)
     broker = KafkaBroker(settings.kafka_bootstrap_servers)
     try:
         await run_migrations(target, MIGRATIONS)
+        if await holds_rows(target):
+            raise StoreNotEmpty("the target store holds facts or decisions already; give an empty database")
         if copy_decisions:
             await _copy_decisions(settings.database_url, target)
         topics = TopicNames(settings.topic_prefix)
@@ -56,6 +68,7 @@ async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool)
             topics=[topics(t) for t in FOLDED_TOPICS],
             fold=fold,
             batch_max=settings.fold_batch,
+            on_batch=advance,
         )
     finally:
         await broker.stop()

@@ -26,8 +26,10 @@ from aiokafka.errors import CommitFailedError
 
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.metrics import EVENTS_FOLDED
 from shared.kafka.failures import dead_letter_headers
 from shared.kafka.replay import batches_to_end
+from shared.metrics import DEAD_LETTERS
 from shared.retry import until_up
 
 log = structlog.get_logger(__name__)
@@ -50,7 +52,7 @@ class FoldConsumer:
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
-        self._group = group
+        self.group = group
         self._writer = writer
         self._decoder = decoder
         self._dead_letter = dead_letter
@@ -58,12 +60,17 @@ class FoldConsumer:
         self._retry_pause_s = retry_pause_s
         self.folded = 0
 
+    @property
+    def topics(self) -> list[str]:
+        """The (prefixed) topics folded: the catalogue test checks them against docs/catalogue."""
+        return list(self._topics)
+
     async def run(self) -> None:
         """Fold until cancelled."""
         consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
-            group_id=self._group,
+            group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -101,6 +108,7 @@ class FoldConsumer:
         for message, why in decoded.unreadable:
             headers = dead_letter_headers(message, "UnreadableEvent", why)
             log.error("message dead-lettered", **headers)
+            DEAD_LETTERS.labels(headers["source_topic"]).inc()
             await self._dead_letter(bytes(message.value), headers)
         return decoded
 
@@ -114,6 +122,7 @@ class FoldConsumer:
                 log.warning("fold write failed, will retry", error=type(error).__name__)
                 await asyncio.sleep(self._retry_pause_s)
         self.folded += decoded.read
+        EVENTS_FOLDED.inc(decoded.read)
         batch = decoded.batch
         log.info(
             "batch folded",
@@ -148,6 +157,7 @@ async def replay(
     topics: Sequence[str],
     fold: FoldConsumer,
     batch_max: int = 5000,
+    on_batch: Callable[[int], None] = lambda _read: None,
 ) -> int:
     """Fold every message now on `topics`, from the beginning, without a consumer group.
 
@@ -159,4 +169,5 @@ async def replay(
     async for messages in batches_to_end(bootstrap_servers, topics, batch=batch_max):
         await fold.apply(messages)
         read += len(messages)
+        on_batch(len(messages))
     return read

@@ -192,8 +192,11 @@ async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: da
         await session.execute(_insert(session)(ProcessedEvent), rows)
 
 
-async def review_queue(session: AsyncSession, *, limit: int) -> list[ReviewItem]:
+async def review_queue(session: AsyncSession, *, limit: int, reporting_prefix: str = "") -> list[ReviewItem]:
+    """The oldest items first, of records whose reporting street starts with `reporting_prefix`."""
     query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
+    if reporting_prefix:
+        query = query.where(col(ReviewItem.reporting_street).startswith(reporting_prefix, autoescape=True))
     return list((await session.execute(query)).scalars())
 
 

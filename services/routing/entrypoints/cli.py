@@ -11,6 +11,7 @@ from services.routing.bootstrap import rebuild_into
 from services.routing.service_layer.rebuild import StoreNotEmpty
 from services.routing.settings import RoutingSettings
 from shared.logging import configure_logging
+from shared.progress import progress
 
 app = typer.Typer(help="Routing: rebuild its store from the topics.", no_args_is_help=True)
 
@@ -30,7 +31,8 @@ def rebuild_command(
     settings = RoutingSettings()
     configure_logging(service="routing-rebuild", level=settings.log_level, fmt=settings.log_format)
     try:
-        replayed = asyncio.run(rebuild_into(settings, into=into))
+        with progress("Replaying into the new store", unit="events") as advance:
+            replayed = asyncio.run(rebuild_into(settings, into=into, on_message=lambda: advance(1)))
     except StoreNotEmpty as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2) from error

@@ -1,82 +1,49 @@
-"""Routing's HTTP edge: decisions, cases, the review queue, and feedback on notices.
+"""Routing's HTTP edge: decisions, cases and the review queue; every route needs a key.
 
-Each route parses, calls a use case (service_layer.views, service_layer.feedback)
-and answers; every error is raised as a ProblemError and rendered once
-(shared.http.problems).
+Reads are scoped like the other services (service_layer/views.py): a case
+outside the caller's scope is answered 404, as if it did not exist. Answers
+to notices are given at notification, the one door for feedback; they reach
+routing as NoticeAnswered events.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Depends, Path, Query
 
-from services.routing.domain.cases import InvalidAnswer
-from services.routing.service_layer import feedback as feedback_use_case
 from services.routing.service_layer import views
 from services.routing.service_layer.context import RoutingContext
-from services.routing.service_layer.feedback import AnsweredAlready, UnknownNotice
-from shared.events import FeedbackResult, RejectionReason
-from shared.events.feedback import CORRECTABLE_FIELDS
-from shared.http.problems import FieldError, ProblemError, ValidationProblem, pydantic_errors
+from shared.auth import Action, Principal
+from shared.auth.dependencies import Authenticate, require
+from shared.http.problems import ProblemError
+
+RecordId = Annotated[str, Path(max_length=36, description="The record's id")]
 
 
-class Feedback(BaseModel):
-    """A recipient's answer to a notice."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    result: FeedbackResult = Field(description="confirmed, corrected, not_found or rejected")
-    corrections: dict[str, str] = Field(
-        default_factory=dict, description=f"For 'corrected': any of {', '.join(sorted(CORRECTABLE_FIELDS))}"
-    )
-    reason: RejectionReason | None = Field(default=None, description="For 'rejected': the reason code")
-    note: str | None = Field(default=None, max_length=500, description="Free text")
-
-
-def routing_router(context: RoutingContext) -> APIRouter:
+def routing_router(context: RoutingContext, authenticate: Authenticate) -> APIRouter:
     router = APIRouter(prefix="/v1")
+    Caller = Annotated[Principal, Depends(authenticate)]
 
     @router.get("/decisions/{record_id}", tags=["decisions"])
-    async def read_decision(record_id: str) -> dict[str, Any]:
-        if (decision := await views.decision(context, record_id)) is None:
-            raise ProblemError(404, "Not Found", "No routing decision for this record (yet).")
+    async def read_decision(record_id: RecordId, principal: Caller) -> dict[str, Any]:
+        require(principal, Action.READ)
+        if (decision := await views.decision(context, principal, record_id)) is None:
+            raise ProblemError(404, "Not Found", "No routing decision for this record in your scope (yet).")
         return decision
 
     @router.get("/cases/{record_id}", tags=["cases"])
-    async def read_case(record_id: str) -> dict[str, Any]:
+    async def read_case(record_id: RecordId, principal: Caller) -> dict[str, Any]:
         """A case's status, version and notices, without the person's details."""
-        if (case := await views.case(context, record_id)) is None:
-            raise ProblemError(404, "Not Found", "No case for this record (yet).")
+        require(principal, Action.READ)
+        if (case := await views.case(context, principal, record_id)) is None:
+            raise ProblemError(404, "Not Found", "No case for this record in your scope (yet).")
         return case
 
     @router.get("/review", tags=["review"])
-    async def list_review(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, object]:
-        """Records whose codes are unknown or retired, waiting for the bureau, oldest first."""
-        return {"items": await views.review_queue(context, limit=limit)}
-
-    @router.post("/notices/{notice_id}/feedback", status_code=202, tags=["notices"])
-    async def give_feedback(notice_id: str, feedback: Feedback) -> dict[str, str]:
-        with _feedback_problems():
-            envelope = await feedback_use_case.give_feedback(context, notice_id, **feedback.model_dump())
-        return {"status": "accepted", "event_id": str(envelope.event_id)}
+    async def list_review(principal: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, object]:
+        """Records of the caller's district whose codes are unknown or retired, waiting for the bureau."""
+        require(principal, Action.SUPERVISE)
+        return {"items": await views.review_queue(context, principal, limit=limit)}
 
     return router
-
-
-@contextlib.contextmanager
-def _feedback_problems() -> Iterator[None]:
-    """The feedback use case's refusals as problem documents."""
-    try:
-        yield
-    except UnknownNotice as error:
-        raise ProblemError(404, "Not Found", "No notice with this id.") from error
-    except AnsweredAlready as error:
-        raise ProblemError(409, "Conflict", str(error)) from error
-    except ValidationError as error:
-        raise ValidationProblem(pydantic_errors(list(error.errors()), strip=0)) from error
-    except InvalidAnswer as error:
-        raise ValidationProblem([FieldError.at(("corrections",), str(error))]) from error

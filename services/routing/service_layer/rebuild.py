@@ -41,7 +41,9 @@ class Replayed:
     refused: int = 0
 
 
-async def rebuild(context: RoutingContext, *, servers: str, topics: TopicNames) -> dict[str, Replayed]:
+async def rebuild(
+    context: RoutingContext, *, servers: str, topics: TopicNames, on_message: Callable[[], None] = lambda: None
+) -> dict[str, Replayed]:
     """Replay records.submitted then notices.answered from the start into the context's (empty) store."""
     async with context.sessions() as session:
         if await store.holds_decisions(session):
@@ -50,14 +52,15 @@ async def rebuild(context: RoutingContext, *, servers: str, topics: TopicNames) 
         RecordSubmitted.TOPIC: RecordHandler(context).on_record_submitted,
         NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
     }
-    return {topic: await replay(servers, topics(topic), handler) for topic, handler in handlers.items()}
+    return {topic: await replay(servers, topics(topic), handler, on_message) for topic, handler in handlers.items()}
 
 
-async def replay(servers: str, topic: str, handler: Handler) -> Replayed:
+async def replay(servers: str, topic: str, handler: Handler, on_message: Callable[[], None]) -> Replayed:
     """Every message of `topic` from offset 0 to the end as it was when the replay began."""
     counts = Replayed()
     async for value in messages_to_end(servers, topic):
         await _apply(handler, value, counts)
+        on_message()
     log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)
     return counts
 

@@ -1,26 +1,48 @@
-"""What routing's HTTP edge shows: decisions, cases without the person's details, the review queue."""
+"""What routing's HTTP edge shows: decisions, cases without the person's details, the review queue.
+
+Each view answers only what the caller's scope covers (domain/access.py);
+a case outside it reads as None, exactly like a case that does not exist.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.routing.adapters import store
+from services.routing.domain.access import concerned, may_read, review_prefix
 from services.routing.service_layer.context import RoutingContext
+from shared.auth import Principal
 
 
-async def decision(context: RoutingContext, record_id: str) -> dict[str, Any] | None:
-    """The record's routing decision; None while it has none."""
+async def decision(context: RoutingContext, principal: Principal, record_id: str) -> dict[str, Any] | None:
+    """The record's routing decision; None while it has none or the caller may not see it."""
     async with context.sessions() as session:
         row = await store.load_decision(session, record_id)
-    return None if row is None else row.model_dump(mode="json")
+        notices = await store.notices_of(session, record_id)
+    if row is None:
+        return None
+    codes = concerned(
+        reporting_street=row.reporting_street,
+        residence_street=row.residence_street,
+        recipients=(n.recipient_code for n in notices),
+    )
+    return row.model_dump(mode="json") if may_read(principal, codes) else None
 
 
-async def case(context: RoutingContext, record_id: str) -> dict[str, Any] | None:
-    """A case's status, version and notices, without the person's details; None while there is no case."""
+async def case(context: RoutingContext, principal: Principal, record_id: str) -> dict[str, Any] | None:
+    """A case's status, version and notices, without the person's details; None while there is no case
+    or the caller may not see it."""
     async with context.sessions() as session:
         found = await store.load_case(session, record_id)
         notices = await store.notices_of(session, record_id)
     if found is None:
+        return None
+    codes = concerned(
+        reporting_street=found.reporting_street,
+        residence_street=found.residence_street,
+        recipients=(n.recipient_code for n in notices),
+    )
+    if not may_read(principal, codes):
         return None
     return {
         "record_id": record_id,
@@ -32,8 +54,8 @@ async def case(context: RoutingContext, record_id: str) -> dict[str, Any] | None
     }
 
 
-async def review_queue(context: RoutingContext, *, limit: int) -> list[dict[str, Any]]:
-    """Records whose codes are unknown or retired, waiting for the bureau, oldest first."""
+async def review_queue(context: RoutingContext, principal: Principal, *, limit: int) -> list[dict[str, Any]]:
+    """Records reported in the caller's district whose codes are unknown or retired, oldest first."""
     async with context.sessions() as session:
-        items = await store.review_queue(session, limit=limit)
+        items = await store.review_queue(session, limit=limit, reporting_prefix=review_prefix(principal))
     return [item.model_dump(mode="json") for item in items]

@@ -1,4 +1,4 @@
-"""GET /v1/audit: who read which records, for the bureau and admins."""
+"""GET /v1/audit: who read which records, for admins (Action.ADMINISTER)."""
 
 from typing import Annotated, Any
 
@@ -6,9 +6,8 @@ from fastapi import APIRouter, Depends, Query
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.service_layer.audit import audit_entries
-from shared.auth import Principal
-from shared.auth.dependencies import Authenticate
-from shared.http.problems import ProblemError
+from shared.auth import Action, Principal
+from shared.auth.dependencies import Authenticate, require
 
 
 def audit_router(*, authenticate: Authenticate, audit: ReadAudit) -> APIRouter:
@@ -21,8 +20,7 @@ def audit_router(*, authenticate: Authenticate, audit: ReadAudit) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> dict[str, Any]:
-        if not principal.is_bureau:
-            raise ProblemError(403, "Forbidden", "Only district and admin keys may read the audit.")
+        require(principal, Action.ADMINISTER)
         entries = await audit_entries(audit, principal, limit=limit, offset=offset)
         return {"entries": entries, "limit": limit, "offset": offset}
 

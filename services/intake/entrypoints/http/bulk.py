@@ -23,8 +23,8 @@ from services.intake.entrypoints.http.bodies import idempotency_key
 from services.intake.entrypoints.http.schema import RECORD_REF
 from services.intake.service_layer.bulk_import import BulkImport
 from services.intake.service_layer.submissions import Submissions
-from shared.auth import Principal
-from shared.auth.dependencies import Authenticate
+from shared.auth import Action, Principal
+from shared.auth.dependencies import Authenticate, require
 from shared.http.problems import ProblemError
 
 SPOOL_IN_MEMORY = 1 << 20
@@ -60,6 +60,7 @@ def bulk_router(*, authenticate: Authenticate, submissions: Submissions, limits:
 
     @router.post("/records/bulk", openapi_extra=BULK_BODY, response_model=None)
     async def import_records(request: Request, principal: Caller) -> StreamingResponse:
+        require(principal, Action.SUBMIT)  # each row's street is checked against the scope as it is read
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise ProblemError(415, "Unsupported Media Type", "Send JSON, NDJSON, CSV or XLSX; see docs/intake.md.")

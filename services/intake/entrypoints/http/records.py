@@ -11,8 +11,8 @@ from services.intake.entrypoints.http.bodies import idempotency_key, json_body, 
 from services.intake.entrypoints.http.schema import RECORD_REF
 from services.intake.service_layer.reads import RecordReads, Unseen
 from services.intake.service_layer.submissions import Rejected, Submissions
-from shared.auth import Principal
-from shared.auth.dependencies import Authenticate
+from shared.auth import Action, Principal
+from shared.auth.dependencies import Authenticate, require
 from shared.events import CaseRecord
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
@@ -44,13 +44,14 @@ def records_router(
 
     @router.post("/records", status_code=202, openapi_extra=RECORD_BODY)
     async def submit_record(request: Request, principal: Caller) -> JSONResponse:
+        require(principal, Action.SUBMIT)
         key = idempotency_key(request)
         raw = await json_body(request, max_body_bytes)
         prepared = submissions.prepare(raw, principal, idempotency_key=key)
         if isinstance(prepared, Rejected):
             await submissions.note_rejections([prepared])
             raise _rejection(prepared, principal)
-        (outcome,) = await submissions.store([prepared])
+        outcome = await submissions.store_one(prepared)
         if outcome.status == "conflict":
             raise ProblemError(
                 422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record."
@@ -63,6 +64,7 @@ def records_router(
 
     @router.get("/records/{record_id}", openapi_extra=PURPOSE)
     async def read_record(record_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+        require(principal, Action.READ)
         shown = await reads.one(principal, record_id, purpose=purpose(request))
         if isinstance(shown, Unseen):
             raise _unseen(shown)
@@ -70,6 +72,7 @@ def records_router(
 
     @router.post("/records/search", openapi_extra=PURPOSE)
     async def search_records(query: SearchRequest, request: Request, principal: Caller) -> dict[str, Any]:
+        require(principal, Action.READ)
         return {"records": await reads.of_person(principal, query.id_number, purpose=purpose(request))}
 
     @router.get("/records", openapi_extra=PURPOSE)
@@ -79,12 +82,14 @@ def records_router(
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> dict[str, Any]:
+        require(principal, Action.READ)
         records = await reads.listing(principal, limit=limit, offset=offset, purpose=purpose(request))
         return {"records": records, "limit": limit, "offset": offset}
 
     @router.get("/schema/record", tags=["schema"])
-    async def record_schema(_: Caller) -> dict[str, Any]:
+    async def record_schema(principal: Caller) -> dict[str, Any]:
         """The JSON Schema of a case record (the same models every service uses)."""
+        require(principal, Action.SUBMIT)
         return CaseRecord.model_json_schema()
 
     return router

@@ -1,4 +1,4 @@
-"""Subscriptions: where a recipient wants its notices pushed. The secret is write-only."""
+"""Subscriptions: where a recipient wants its notices pushed. The `whsec_` secret is shown once, when set."""
 
 # No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.notification.adapters.webhooks import Subscription
+from services.notification.domain.signing import key_of
 from services.notification.entrypoints.http.common import RecipientCode, caller
 from services.notification.service_layer.subscriptions import Subscriptions
 from shared.auth import Principal
@@ -19,7 +20,18 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl = Field(description="http(s) URL that receives each notice as a signed POST")
-    secret: SecretStr = Field(min_length=16, max_length=200, description="Shared signing secret; never shown again")
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks signing secret `whsec_<base64 of 24-64 bytes>`; "
+        "omit it and the service generates one. Returned in this answer only.",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _standard_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None:
+            key_of(secret.get_secret_value())  # ValueError names what is wrong, never the value
+        return secret
 
 
 def webhooks_router(*, subscriptions: Subscriptions, authenticate: Authenticate) -> APIRouter:
@@ -28,9 +40,9 @@ def webhooks_router(*, subscriptions: Subscriptions, authenticate: Authenticate)
 
     @router.put("/{recipient_code}/webhook")
     async def put_webhook(recipient_code: RecipientCode, body: WebhookIn, principal: Caller) -> JSONResponse:
-        secret = body.secret.get_secret_value()
-        sub, created = await subscriptions.put(principal, recipient_code, url=str(body.url), secret=secret)
-        return JSONResponse(_view(sub), status_code=201 if created else 200)
+        chosen = body.secret.get_secret_value() if body.secret else None
+        sub, secret, created = await subscriptions.put(principal, recipient_code, url=str(body.url), secret=chosen)
+        return JSONResponse({**_view(sub), "secret": secret}, status_code=201 if created else 200)
 
     @router.get("/{recipient_code}/webhook")
     async def get_webhook(recipient_code: RecipientCode, principal: Caller) -> dict[str, Any]:
@@ -48,7 +60,7 @@ def _view(sub: Subscription) -> dict[str, Any]:
     return {
         "recipient_code": sub.recipient_code,
         "url": sub.url,
-        "secret": "(write-only: set, never shown)",
+        "secret": "(shown once, when set)",
         "created_at": sub.created_at.isoformat(),
         "updated_at": sub.updated_at.isoformat(),
     }

@@ -1,6 +1,6 @@
 """Dashboard routes: a login form that opens a server-side session, and the district page.
 
-A district key opens the page, sent as a bearer header or exchanged once at
+A bureau (or admin) key opens the page, sent as a bearer header or exchanged once at
 the login form for a session (service_layer/logins.py): the browser keeps
 only the session id, in an HttpOnly, SameSite=Strict cookie (Secure outside
 development). Every form carries a CSRF token: the login form a
@@ -26,7 +26,7 @@ from services.reporting.service_layer.errors import Invalid
 from services.reporting.service_layer.logins import Logins, Session, tokens_match
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.spotchecks import SpotChecks
-from shared.auth.scopes import Principal, ScopeKind
+from shared.auth.scopes import Action, Principal
 from shared.auth.store import KeyStore
 from shared.http.problems import ProblemError
 
@@ -80,7 +80,7 @@ def dashboard_router(
             # a form posted from another site, or an old one: no session is opened
             return login_page(wanted, "登录表单已过期或来源不明，请重新登录。", status=403)
         session = await logins.log_in(form.get("key", "").strip())
-        if session is None or not session.principal.is_bureau:
+        if session is None or not session.principal.may(Action.SUPERVISE):
             return login_page(wanted, "这个密钥无效，或不是区局（district）密钥。", status=401)
         response = RedirectResponse(_next_page(wanted, session.principal), status_code=303)
         lifetime = int((session.expires_at - service.clock.now()).total_seconds())
@@ -143,7 +143,7 @@ def _next_page(wanted: str, principal: Principal) -> str:
 
 
 def _require_district_key(principal: Principal, district: str) -> None:
-    if principal.scope.kind is ScopeKind.STREET or not principal.can_access(district):
+    if not principal.may(Action.SUPERVISE, district):
         raise ProblemError(
             403, "Forbidden", f"The dashboard needs the key of bureau {district}; yours is {principal.scope}."
         )

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from services.reporting.service_layer.logins import Logins
-from shared.auth.scopes import Principal, ScopeKind
+from shared.auth.dependencies import require
+from shared.auth.scopes import Action, Principal, ScopeKind
 from shared.auth.store import KeyStore
 from shared.http.problems import ProblemError
 
@@ -46,28 +47,32 @@ def caller(store: KeyStore, logins: Logins) -> Authenticate:
 
 
 def require_bureau(principal: Principal, district: str) -> None:
-    """403 unless the caller is the bureau of `district` (or an admin)."""
-    if not principal.is_bureau or not principal.can_access(district):
-        raise ProblemError(
-            403, "Forbidden", f"Only the bureau of {district} may do this; your key's scope is {principal.scope}."
-        )
+    """403 unless the caller supervises `district`: its bureau, or an admin."""
+    require(principal, Action.SUPERVISE, district)
 
 
 def require_own_street(principal: Principal, street: str) -> None:
-    """The street office itself (or an admin): a bureau does not submit a street's report for it."""
-    if principal.scope.kind is ScopeKind.DISTRICT or not principal.can_access(street):
+    """The street office itself (or an admin) answers for its street: a bureau does not submit a
+    street's report for it, and a submitter key answers nothing."""
+    require(principal, Action.ANSWER, street)
+    if principal.scope.kind is ScopeKind.DISTRICT:
         raise ProblemError(
             403, "Forbidden", f"Only the street office {street} submits its report; your key is {principal.scope}."
         )
 
 
 def require_access_to(principal: Principal, code: str) -> None:
-    """A street key reads its street, a district key its district and streets, admin everything."""
-    if not principal.can_access(code):
-        raise ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover {code}.")
+    """Reading: a street office its street, a bureau its district and streets, admin everything."""
+    require(principal, Action.READ, code)
 
 
 def require_in_district(principal: Principal, district: str) -> None:
-    """Any office of the district (its bureau or one of its streets), or an admin."""
+    """Reading what belongs to the whole district: its bureau, one of its street offices, or an admin."""
+    require(principal, Action.READ)
     if not (principal.is_admin or principal.scope.code[:6] == district):
         raise ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) lies outside district {district}.")
+
+
+def require_office_of(principal: Principal, street: str) -> None:
+    """Writing a street's own plan (key areas, canvass dates): its office, its bureau, or an admin."""
+    require(principal, Action.ANSWER, street)

@@ -13,6 +13,7 @@ from services.reporting.entrypoints.http.access import (
     require_access_to,
     require_bureau,
     require_in_district,
+    require_office_of,
 )
 from services.reporting.service_layer.campaigns import CampaignPlan
 from shared.auth.scopes import Principal
@@ -87,7 +88,7 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
     @router.post("/{campaign_id}/areas", status_code=201)
     async def add_areas(principal: Caller, campaign_id: str, body: AreasIn) -> Any:
         campaign = await plan.get(campaign_id)
-        require_access_to(principal, body.street)
+        require_office_of(principal, body.street)
         areas = [area.model_dump() for area in body.areas]
         return {"area_ids": await plan.add_areas(campaign, body.street, areas)}
 
@@ -101,7 +102,7 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
     @router.post("/{campaign_id}/areas/{area_id}/canvassed")
     async def canvassed(principal: Caller, campaign_id: str, area_id: str, body: CanvassedIn) -> Any:
         area = await plan.area(campaign_id, area_id)
-        require_access_to(principal, area["street"])
+        require_office_of(principal, area["street"])
         await plan.mark_canvassed(campaign_id, area_id, body.on)
         return {"area_id": area_id, "canvassed_on": body.on}
 

@@ -1,0 +1,148 @@
+"""`make bench`: every benchmark in one go on a private system, one table, figures as JSON.
+
+Runs each benchmark script as its own process (each starts what it needs on
+the Kafka and PostgreSQL named by KAFKA_BOOTSTRAP_SERVERS and
+POPFLOW_TEST_PG_URL, under fresh topic prefixes and databases), reads the
+`name=value` pairs of its last line, prints one table, writes
+bench/results/<UTC time>.json with the machine's description, and ends with
+
+    post_ratio=<x> bulk_rows_per_s=<a> routed_per_s=<b> e2e_records_per_s=<c> webhook_p99_ms=<d>
+
+    .venv/bin/python bench/run_all.py [--quick] [--only intake,routing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+BENCH = Path(__file__).resolve().parent
+console = Console(stderr=True)
+
+# name -> (script arguments, --quick arguments, what the issue's targets compare it with)
+RUNS: dict[str, tuple[list[str], list[str], str]] = {
+    "intake": (
+        ["intake_throughput.py", "--rows", "100000", "--posts", "5000"],
+        ["intake_throughput.py", "--rows", "10000", "--posts", "1000"],
+        "post_ratio >= 0.5, post_p99_ms <= 50, bulk_rows_per_s >= 15000, bulk_published_per_s >= 10000",
+    ),
+    "routing": (
+        ["routing_throughput.py", "--records", "200000"],
+        ["routing_throughput.py", "--records", "20000"],
+        "routed_per_s >= 5000",
+    ),
+    "notification": (
+        ["notification_throughput.py", "--rate", "200", "--seconds", "60"],
+        ["notification_throughput.py", "--rate", "100", "--seconds", "10", "--burst", "500"],
+        "webhook p99 <= 250 ms at 200 records/s for 60 s",
+    ),
+    "e2e": (
+        ["e2e_throughput.py", "--start", "--records", "20000"],
+        ["e2e_throughput.py", "--start", "--records", "2000"],
+        "e2e_records_per_s >= 500",
+    ),
+    "reporting": (
+        ["reporting_throughput.py"],
+        ["reporting_throughput.py", "--events", "50000", "--records", "100000"],
+        "folded_per_s >= 10000, weekly_report_ms <= 1000",
+    ),
+}
+
+
+def last_figures(output: str) -> dict[str, float]:
+    """The `name=value` pairs of the last line that has any."""
+    for line in reversed(output.strip().splitlines()):
+        pairs = [part.split("=", 1) for part in line.split() if "=" in part]
+        figures = {}
+        for name, value in pairs:
+            try:
+                figures[name] = float(value)
+            except ValueError:
+                continue
+        if figures:
+            return figures
+    return {}
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line
+    )
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{memory_kib / 1024 / 1024:.1f}",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_1m_at_start": f"{os.getloadavg()[0]:.2f}",
+    }
+
+
+def run(name: str, arguments: list[str]) -> tuple[dict[str, float], float, str]:
+    console.print(f"[bold]{name}[/]: {' '.join(arguments)}")
+    started = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, str(BENCH / arguments[0]), *arguments[1:]], capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        console.print(f"[red]{name} failed ({process.returncode})[/]\n{process.stderr[-3000:]}")
+    return last_figures(process.stdout), elapsed, process.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller runs, to check the benchmarks work")
+    parser.add_argument("--only", default="", help="comma-separated names: " + ",".join(RUNS))
+    args = parser.parse_args()
+    chosen = [n for n in RUNS if not args.only or n in args.only.split(",")]
+    results: dict[str, dict[str, object]] = {}
+    for name in chosen:
+        full, quick, target = RUNS[name]
+        figures, elapsed, output = run(name, quick if args.quick else full)
+        results[name] = {"figures": figures, "seconds": round(elapsed, 1), "target": target, "output": output}
+    table = Table("benchmark", "figures", "target", "s")
+    for name, result in results.items():
+        found = result["figures"]
+        assert isinstance(found, dict)
+        shown = " ".join(f"{k}={v:g}" for k, v in found.items())
+        table.add_row(name, shown, str(result["target"]), str(result["seconds"]))
+    Console().print(table)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = BENCH / "results" / f"{stamp}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": machine(), "quick": args.quick, "results": results}, indent=2) + "\n")
+    console.print(f"figures written to {out.relative_to(BENCH.parent)}")
+
+    def figure(bench: str, key: str) -> str:
+        figures = results.get(bench, {}).get("figures", {})
+        assert isinstance(figures, dict)
+        return f"{figures[key]:g}" if key in figures else "nan"
+
+    print(
+        f"post_ratio={figure('intake', 'post_ratio')} bulk_rows_per_s={figure('intake', 'bulk_rows_per_s')} "
+        f"routed_per_s={figure('routing', 'routed_per_s')} e2e_records_per_s={figure('e2e', 'e2e_records_per_s')} "
+        f"webhook_p99_ms={figure('notification', 'post_to_webhook_p99_ms')}"
+    )
+
+
+if __name__ == "__main__":
+    main()

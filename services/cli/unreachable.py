@@ -1,0 +1,45 @@
+"""What `popflow` prints when a service, the database or Kafka cannot be reached: one line, exit 3.
+
+Every command that talks HTTP, to a database or to Kafka runs under `main()`,
+which turns these errors into that line instead of a traceback. Other
+errors keep their traceback (without local variables: they may hold keys).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+from aiokafka.errors import KafkaConnectionError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+UNREACHABLE = 3  # exit code; 1 and 2 keep their per-command meaning (import: 1 rows rejected, 2 refused)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TransportError,
+    ConnectionError,
+    socket.gaierror,
+    TimeoutError,
+    KafkaConnectionError,
+    OperationalError,
+    InterfaceError,
+)
+
+
+def one_line(error: BaseException) -> str:
+    """`cannot reach <where>: <why>`, short and without a traceback."""
+    if isinstance(error, httpx.TransportError):
+        try:
+            where = str(error.request.url.copy_with(query=None))
+        except RuntimeError:  # no request attached
+            where = "the service"
+        return f"cannot reach {where}: {_reason(error)}"
+    if isinstance(error, OperationalError | InterfaceError):
+        return f"cannot use the database: {_reason(error.orig or error)}"
+    if isinstance(error, KafkaConnectionError):
+        return f"cannot reach Kafka: {_reason(error)}"
+    return f"cannot connect: {_reason(error)}"
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0][:200] if text else "") or type(error).__name__

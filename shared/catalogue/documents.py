@@ -1,0 +1,41 @@
+"""Bodies that leave the system, as models: their JSON Schemas go into docs/catalogue/.
+
+The webhook notice is what notification POSTs to a recipient's URL (and
+shows at GET /v1/notices/{id}); `services/notification/domain/payload.py`
+builds it field by field, and a unit test holds the two together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.notices import NoticeKind, NoticePerson
+from shared.events.routing import Route
+
+
+class WebhookNotice(BaseModel):
+    """A notice as its recipient receives it: only what is needed to find the person."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="WebhookNotice")
+
+    notice_id: str = Field(description="Unique, stable id of the notice: the same on every retry, deduplicate on it")
+    kind: NoticeKind = Field(description="Why the notice exists: transfer, forward, registration, recheck, ...")
+    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code the notice is for")
+    route: Route = Field(description="Route of the case that caused the notice")
+    reason: str = Field(description="Why the recipient is notified, in words")
+    person: NoticePerson = Field(description="The person, with the least detail needed to find them")
+    record_id: str = Field(description="The case record the notice is about")
+    record_link: str = Field(description="Where the case record can be read (with a key in scope)")
+    issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
+
+
+def json_schema_document(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """A model's JSON Schema as a standalone document, named as it is committed and served."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": name, **model.model_json_schema()}
+
+
+# served by every service at /catalogue/{name} and committed under docs/catalogue/
+SHARED_SCHEMAS: dict[str, type[BaseModel]] = {"webhook-notice.schema.json": WebhookNotice}

@@ -1,0 +1,103 @@
+"""One active leader per database for work that must not run twice (outbox relay, schedules).
+
+Replicas of a service all start the same background tasks; wrapped in
+`Leadership`, a task runs only in the replica that holds a PostgreSQL
+advisory lock named after it. The lock lives with the holder's connection:
+when that replica dies its connection closes, the lock is released and
+another replica takes over within `retry_s`. SQLite is one process's store,
+so there the task simply runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = structlog.get_logger(__name__)
+
+Work = Callable[[], Awaitable[None]]
+# the lock's connection failed: the lock is gone with it, so stop and try to lead again
+LOST_CONNECTION = (OSError, ConnectionError, OperationalError, InterfaceError)
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for `name`."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class Leadership:
+    def __init__(self, engine: AsyncEngine, name: str, *, retry_s: float = 2.0, check_s: float = 5.0) -> None:
+        self._engine = engine
+        self._name = name
+        self._key = lock_key(name)
+        self._retry_s = retry_s
+        self._check_s = check_s
+        self.leading = False
+
+    def wrap(self, work: Work) -> Work:
+        """`work`, run only while this replica leads."""
+
+        async def run() -> None:
+            await self.run(work)
+
+        return run
+
+    async def run(self, work: Work) -> None:
+        if self._engine.dialect.name != "postgresql":
+            await work()
+            return
+        while True:
+            try:
+                if await self._lead_once(work):
+                    return  # the work ended by itself
+            except LOST_CONNECTION as error:
+                log.warning("leadership lost", task=self._name, error=type(error).__name__)
+            self.leading = False
+            await asyncio.sleep(self._retry_s)
+
+    async def _lead_once(self, work: Work) -> bool:
+        """True when this replica led and the work ended; False when another replica leads."""
+        async with self._engine.connect() as connection:
+            held = (await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})).scalar()
+            await connection.commit()
+            if not held:
+                return False
+            self.leading = True
+            log.info("leading", task=self._name)
+            try:
+                await _while_connected(connection, work, self._check_s)
+                return True
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                    await connection.commit()
+
+
+async def _while_connected(connection: AsyncConnection, work: Work, check_s: float) -> None:
+    """Run `work` until it ends or the lock's connection fails, whichever comes first."""
+    worker = asyncio.ensure_future(work())
+    watcher = asyncio.ensure_future(_watch(connection, check_s))
+    try:
+        done, _ = await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (worker, watcher):
+            task.cancel()
+        for task in (worker, watcher):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    for task in done:
+        task.result()  # the work's own error, or the watcher's connection error
+
+
+async def _watch(connection: AsyncConnection, check_s: float) -> None:
+    while True:
+        await asyncio.sleep(check_s)
+        await connection.execute(text("SELECT 1"))
+        await connection.commit()

@@ -1,0 +1,70 @@
+"""One structured access line per HTTP request, under a request id that is the correlation id.
+
+The id is the caller's `X-Request-ID` when it sends a sensible one (so a
+trace spans the caller's logs and ours), a new one otherwise; it is echoed
+in the answer and bound to structlog's context as `correlation_id` while the
+request is handled, so every line the request causes carries it. The access
+line names the route template, never the raw path, whose ids could be
+personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.metrics import route_of
+
+REQUEST_ID_HEADER = "X-Request-ID"
+ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # polled: logged at debug level only
+
+log = structlog.get_logger("popflow.access")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID if it is a plain token of at most 128 characters, else a new uuid4 (hex)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            given: str = value.decode("latin-1")
+            if ACCEPTED_ID.fullmatch(given):
+                return given
+    return uuid.uuid4().hex
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id, started, status = request_id_of(scope), time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(correlation_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                route = route_of(scope)
+                line = log.debug if route in QUIET_ROUTES else log.info
+                line(
+                    "request",
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    request_id=request_id,
+                )

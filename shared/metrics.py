@@ -1,0 +1,136 @@
+"""Prometheus metrics: one registry per service app, served at /metrics.
+
+Counters and histograms are process-wide objects (a service is one process)
+registered in each app's registry; gauges whose value lives elsewhere (the
+outbox table, the broker's committed offsets) are read by a callback when
+/metrics is scraped, so nothing polls while nobody looks.
+
+/metrics is unauthenticated, like /healthz: bind the service to an internal
+interface, or keep /metrics off the public proxy (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "popflow_http_requests_total",
+    "HTTP requests answered, by route template, method and status",
+    ["route", "method", "status"],
+    registry=None,
+)
+HTTP_LATENCY = Histogram(
+    "popflow_http_request_duration_seconds",
+    "Time from request to the end of the answer, by route template and method",
+    ["route", "method"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=None,
+)
+DEAD_LETTERS = Counter(
+    "popflow_dead_letters_total",
+    "Messages sent to the dead-letter topic, by the topic they came from",
+    ["source_topic"],
+    registry=None,
+)
+
+Samples = Iterable[tuple[Sequence[str], float]]
+Read = Callable[[], Awaitable[Samples]]
+READ_TIMEOUT_S = 5.0
+
+
+class CallbackGauge(Collector):
+    """A gauge whose samples `read()` fetches when /metrics is scraped (label values, value)."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str], read: Read) -> None:
+        self.name, self._documentation, self._labels, self._read = name, documentation, list(labels), read
+        self._samples: list[tuple[Sequence[str], float]] = []
+
+    async def refresh(self) -> None:
+        """Read now; on failure the gauge shows no samples (rather than stale ones) and says why in the log."""
+        try:
+            self._samples = list(await asyncio.wait_for(self._read(), READ_TIMEOUT_S))
+        except Exception as error:
+            self._samples = []
+            log.warning("metric could not be read", metric=self.name, error=type(error).__name__)
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(self.name, self._documentation, labels=self._labels)
+        for labels, value in self._samples:
+            family.add_metric(list(labels), value)
+        yield family
+
+
+class Metrics:
+    """One service app's registry: the shared HTTP and dead-letter series plus what the service adds."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._gauges: list[CallbackGauge] = []
+        self.register(HTTP_REQUESTS, HTTP_LATENCY, DEAD_LETTERS)
+
+    def register(self, *collectors: Collector) -> None:
+        for collector in collectors:
+            self.registry.register(collector)
+
+    def gauge(self, name: str, documentation: str, labels: Sequence[str], read: Read) -> None:
+        """Add a gauge read by `read()` on every scrape, e.g. a COUNT(*) or the broker's offsets."""
+        gauge = CallbackGauge(name, documentation, labels, read)
+        self._gauges.append(gauge)
+        self.register(gauge)
+
+    async def exposition(self) -> bytes:
+        await asyncio.gather(*(gauge.refresh() for gauge in self._gauges))
+        return generate_latest(self.registry)
+
+
+def mount_metrics(app: FastAPI, metrics: Metrics) -> None:
+    """GET /metrics (Prometheus text format), left out of the OpenAPI document, and the HTTP middleware."""
+
+    async def scrape(_: Request) -> Response:
+        return Response(await metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
+    app.add_middleware(HttpMetricsMiddleware)
+
+
+class HttpMetricsMiddleware:
+    """Counts and times every HTTP request by route template (never the raw path: ids would explode it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            route, method = route_of(scope), scope["method"]
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template (`/v1/records/{record_id}`), or `unmatched`."""
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")

@@ -1,0 +1,128 @@
+"""`popflow up` as a supervisor: a service that dies stops everything with a non-zero exit, and a
+SIGTERM at any moment (here: in the middle of start-up) leaves no process behind.
+
+`up` runs against the shared test broker (KAFKA_BOOTSTRAP_SERVERS set, so it
+starts no Kafka of its own) with SQLite stores in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import DATA_KEY, PERSON_KEY_SECRET, kafka_bootstrap, unique_name
+from tests.support.system import ROOT, SERVICES, free_port
+from tests.support.waiting import eventually
+
+
+def up_environment(tmp_path: Path) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+        "POPFLOW_TOPIC_PREFIX": f"test.{unique_name('up')}.",
+        "POPFLOW_TOPIC_PARTITIONS": "1",
+        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+        "INTAKE_DATA_KEY": DATA_KEY,
+        "POPFLOW_KEYS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/keys.db",
+        "POPFLOW_LOG_FORMAT": "json",
+    }
+    for service in SERVICES:
+        env[f"{service.upper()}_PORT"] = str(free_port())
+        env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/{service}.db"
+    return env
+
+
+def start_up(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    log = (tmp_path / "up.log").open("wb")
+    command = [sys.executable, "-c", "from services.cli import main; main()", "up"]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        state, parent = fields[0], int(fields[1])
+        if parent == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def alive(pids: list[int]) -> list[int]:
+    living = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            living.append(pid)
+    return living
+
+
+async def wait_exit(process: subprocess.Popen[bytes]) -> int:
+    return await asyncio.to_thread(process.wait, 120)
+
+
+async def test_up_exits_non_zero_when_a_service_dies_and_leaves_no_child(tmp_path: Path) -> None:
+    env = up_environment(tmp_path)
+    up = start_up(env, tmp_path)
+    try:
+
+        async def all_ready() -> bool:
+            async with httpx.AsyncClient(timeout=2) as client:
+                for service in SERVICES:
+                    try:
+                        answer = await client.get(f"http://127.0.0.1:{env[f'{service.upper()}_PORT']}/readyz")
+                    except httpx.HTTPError:
+                        return False
+                    if answer.status_code != 200:
+                        return False
+            return True
+
+        await eventually(all_ready, within=180)
+        services = children_of(up.pid)
+        assert len(services) == len(SERVICES)
+        routing = next(pid for pid in services if "services.routing" in command_line(pid))
+        os.kill(routing, signal.SIGKILL)
+
+        assert await wait_exit(up) == 1
+        assert alive(services) == []
+        assert "routing exited" in (tmp_path / "up.log").read_text(errors="replace")
+    finally:
+        if up.poll() is None:
+            up.kill()
+
+
+async def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
+    env = up_environment(tmp_path)
+    up = start_up(env, tmp_path)
+    try:
+
+        async def services_started() -> list[int] | None:
+            started = children_of(up.pid)
+            return started if len(started) == len(SERVICES) else None
+
+        services = await eventually(services_started, within=60)
+        up.send_signal(signal.SIGTERM)  # the services are still migrating and connecting
+
+        assert await wait_exit(up) == 0
+        assert alive(services) == []
+        assert children_of(up.pid) == []
+    finally:
+        if up.poll() is None:
+            up.kill()

@@ -1,0 +1,131 @@
+"""What every service gets from shared/runtime.service_app: /readyz that names a dead background task,
+access lines under a request id, and /metrics. Real Kafka, SQLite stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from services.routing.bootstrap import MIGRATIONS
+from shared.background import BackgroundTask
+from shared.logging import configure_logging
+from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.settings import ServiceSettings
+from tests.support.infra import PERSON_KEY_SECRET, kafka_bootstrap, unique_name
+from tests.support.waiting import eventually
+
+
+@dataclass
+class Running:
+    client: httpx.AsyncClient
+    crash: asyncio.Event
+
+
+def things_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"thing_id": thing_id}
+
+    return router
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    settings = ServiceSettings.model_validate(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+            "POPFLOW_TOPIC_PREFIX": f"test.{unique_name('rt')}.",
+            "POPFLOW_TOPIC_PARTITIONS": 1,
+            "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+            "POPFLOW_KEYS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/keys.db",
+            "database_url": f"sqlite+aiosqlite:///{tmp_path}/service.db",
+            "port": 0,
+        }
+    )
+    runtime = build_runtime(settings, service="probe")
+    crash = asyncio.Event()
+
+    async def steady() -> None:
+        await asyncio.Event().wait()
+
+    async def fold() -> None:
+        await crash.wait()
+        raise RuntimeError("the fold met something it cannot handle")
+
+    background = [BackgroundTask("steady", steady), BackgroundTask("fold", fold)]
+    lifespan = lifespan_of(runtime, MIGRATIONS, owns_key_store=True, background=background)
+    app: FastAPI = service_app(runtime, title="probe", routers=[things_router()], lifespan=lifespan)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://probe", timeout=30) as client:
+            yield Running(client, crash)
+
+
+async def test_a_background_task_that_died_makes_the_service_unready_naming_it(running: Running) -> None:
+    ready = await running.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["background"] is True
+
+    running.crash.set()
+
+    async def unready() -> httpx.Response | None:
+        answer = await running.client.get("/readyz")
+        return answer if answer.status_code == 503 else None
+
+    answer = await eventually(unready)
+    assert answer.json()["checks"] == {"kafka": True, "database": True, "key_store": True, "background": False}
+    assert answer.json()["dead_background_tasks"] == ["fold"]
+
+
+async def test_each_request_is_one_access_line_under_its_request_id(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(service="probe", fmt="json")
+    given = await running.client.get("/things/t-1", headers={"X-Request-ID": "caller-trace-42"})
+    fresh = await running.client.get("/things/t-2")
+    odd = await running.client.get("/things/t-3", headers={"X-Request-ID": "no spaces or\nnewlines"})
+
+    assert given.headers["X-Request-ID"] == "caller-trace-42"
+    assert len(fresh.headers["X-Request-ID"]) == 32
+    assert odd.headers["X-Request-ID"] not in ("no spaces or\nnewlines", fresh.headers["X-Request-ID"])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["event"] == "request"]
+    assert [line["request_id"] for line in access] == [r.headers["X-Request-ID"] for r in (given, fresh, odd)]
+    first = access[0]
+    assert (first["method"], first["route"], first["status"]) == ("GET", "/things/{thing_id}", 200)
+    assert first["correlation_id"] == "caller-trace-42"
+    assert first["duration_ms"] >= 0
+    assert "t-1" not in json.dumps(access)  # the template, never the raw path
+
+
+async def test_metrics_count_requests_by_route_template(running: Running) -> None:
+    for n in range(3):
+        assert (await running.client.get(f"/things/n-{n}")).status_code == 200
+    assert (await running.client.get("/nowhere")).status_code == 404
+
+    scraped = await running.client.get("/metrics")
+    assert scraped.status_code == 200
+    text = scraped.text
+    assert sample(text, 'popflow_http_requests_total{method="GET",route="/things/{thing_id}",status="200"}') >= 3
+    assert sample(text, 'popflow_http_requests_total{method="GET",route="unmatched",status="404"}') >= 1
+    assert sample(text, 'popflow_http_request_duration_seconds_count{method="GET",route="/things/{thing_id}"}') >= 3
+    assert "n-1" not in text
+    assert "popflow_consumer_lag" in text  # the family, empty: this probe has no consumer group
+
+
+def sample(exposition: str, series: str) -> float:
+    """The value of one series in Prometheus text format; fails when it is absent."""
+    for line in exposition.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in the exposition")
