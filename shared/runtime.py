@@ -8,10 +8,11 @@ instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -142,11 +143,13 @@ def service_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan,
     consumer_groups: Sequence[str] = (),
+    status: Callable[[], Mapping[str, Any]] = dict,
 ) -> FastAPI:
     """A FastAPI app with problem documents, /healthz, /readyz, /metrics, access lines and the service's routes.
 
     Consumer lag is reported for the groups of the broker's subscribers and for
     `consumer_groups` (consumers of the service's own, like reporting's fold).
+    `status()` is shown on /readyz whether ready or not (see shared/http/health.py).
     """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
@@ -175,7 +178,9 @@ def service_app(
         "key_store": keys_ready,
         "background": runtime.background.alive,
     }
-    app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
+    app.include_router(
+        health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}, status=status)
+    )
     app.include_router(catalogue_router())
     app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:

@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.metrics import EVENTS_FOLDED
+from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
@@ -109,9 +109,14 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
         campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
         dashboard_router(service, runtime.keys, spotchecks, logins, secure_cookie=settings.secure_cookies),
     ]
-    runtime.metrics.register(EVENTS_FOLDED)
+    runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)
     app = service_app(
-        runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan, consumer_groups=[fold.group]
+        runtime,
+        title="PopFlow reporting",
+        routers=routers,
+        lifespan=lifespan,
+        consumer_groups=[fold.group],
+        status=exporter.status.shown if exporter is not None else dict,
     )
     install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)

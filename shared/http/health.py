@@ -11,10 +11,17 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[bool]]
 
 
-def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[str, Any]] = dict) -> APIRouter:
+def health_router(
+    checks: Mapping[str, Check],
+    *,
+    details: Callable[[], Mapping[str, Any]] = dict,
+    status: Callable[[], Mapping[str, Any]] = dict,
+) -> APIRouter:
     """Routes for liveness and readiness; `checks` are named async probes.
 
     When not ready, the answer adds `details()` (e.g. which background tasks died).
+    It always adds `status()`: what an operator should see without the service
+    being unready (e.g. a scheduled export that failed and is retried).
     """
     router = APIRouter(tags=["health"])
 
@@ -29,6 +36,7 @@ def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
         if not ready:
             body |= {key: value for key, value in details().items() if value}
+        body |= status()
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

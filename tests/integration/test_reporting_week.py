@@ -250,6 +250,8 @@ async def test_scheduled_export_at_the_cut_off_reads_back_equal(harness: Harness
     streets = load_directory().streets_of(week.BAIYUN)  # every street of 白云区, quiet ones too
     files = await eventually(lambda: _exported(export_dir / W08, len(streets)))
     assert [file.name for file in files] == [f"{W08}-{street}.xlsx" for street in streets]
+    shown = (await harness.client.get("/readyz")).json()["weekly_export"]
+    assert shown == {"failures_total": 0, "unwritten_weeks": [], "last_error": None}
     report = await weekly(harness, bureau, street=TONGDE, week=W08)
     assert _sheet_rows(path.read_bytes()) == [_expected_row(report)]
 
