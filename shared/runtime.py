@@ -26,7 +26,8 @@ from shared.db import build_engine, database_ready, run_migrations, session_fact
 from shared.db.leader import Leadership
 from shared.http.access import AccessLogMiddleware
 from shared.http.catalogue import catalogue_router
-from shared.http.health import health_router
+from shared.http.health import NotReady, health_router
+from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import KafkaEventPublisher, build_broker
@@ -143,16 +144,19 @@ def service_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan,
     consumer_groups: Sequence[str] = (),
+    larger_bodies: Mapping[str, int] | None = None,
     status: Callable[[], Mapping[str, Any]] = dict,
 ) -> FastAPI:
-    """A FastAPI app with problem documents, /healthz, /readyz, /metrics, access lines and the service's routes.
+    """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines and routes.
 
     Consumer lag is reported for the groups of the broker's subscribers and for
     `consumer_groups` (consumers of the service's own, like reporting's fold).
     `status()` is shown on /readyz whether ready or not (see shared/http/health.py).
+    `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
     """
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
     runtime.lag = ConsumerLag(runtime.settings.kafka_bootstrap_servers, lambda: _groups(runtime, consumer_groups))
     runtime.metrics.gauge(
         "popflow_consumer_lag",
@@ -164,7 +168,9 @@ def service_app(
     app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:
-        return await runtime.broker.ping(timeout=2.0)
+        if not await runtime.broker.ping(timeout=2.0):
+            raise NotReady("no answer from the Kafka brokers")
+        return True
 
     async def db_ready() -> bool:
         return await database_ready(runtime.engine)
@@ -172,11 +178,16 @@ def service_app(
     async def keys_ready() -> bool:
         return await database_ready(runtime.keys.engine)
 
+    async def background_alive() -> bool:
+        if dead := runtime.background.dead():
+            raise NotReady("stopped: " + ", ".join(dead))
+        return True
+
     checks = {
         "kafka": broker_ready,
         "database": db_ready,
         "key_store": keys_ready,
-        "background": runtime.background.alive,
+        "background": background_alive,
     }
     app.include_router(
         health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}, status=status)

@@ -102,6 +102,9 @@ class ServiceSettings(CommonSettings):
         description="The service's own store: a SQLite file under ./var by default, "
         "postgresql+asyncpg://... in production"
     )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest request body (413 above); bulk routes state their own"
+    )
 
 
 def comma_separated(value: Any) -> Any:

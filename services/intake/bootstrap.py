@@ -8,9 +8,11 @@ from fastapi import FastAPI
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.key_cache import CachedKeyStore
+from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.outbox import intake_relay
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
+from services.intake.adapters.tables import OutboxRow
 from services.intake.entrypoints.http.audit import audit_router
 from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
 from services.intake.entrypoints.http.records import records_router
@@ -21,7 +23,9 @@ from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
+from shared.db.outbox import SetAsideRows
 from shared.directory import load_directory
+from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -40,7 +44,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     relay.measure(runtime.metrics)
     submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
-    register_consumers(runtime.broker, runtime.topics, repository)
+    notices = NoticeRecipients(runtime.sessions)
+    register_consumers(runtime.broker, runtime.topics, repository, notices)
 
     lifespan = lifespan_of(
         runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
@@ -50,7 +55,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            reads=RecordReads(repository, audit, sealer, person_secret),
+            reads=RecordReads(repository, audit, sealer, person_secret, notices),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(
@@ -59,7 +64,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
         ),
         audit_router(authenticate=authenticate, audit=audit),
+        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
-    app = service_app(runtime, title="PopFlow intake", routers=routers, lifespan=lifespan)
+    app = service_app(
+        runtime,
+        title="PopFlow intake",
+        routers=routers,
+        lifespan=lifespan,
+        larger_bodies={"/v1/records/bulk": settings.bulk_max_bytes},
+    )
     install_record_schema(app)
     return app

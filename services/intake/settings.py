@@ -33,7 +33,6 @@ class IntakeSettings(ServiceSettings):
     data_key: SecretStr = Field(
         description="AES-GCM key (base64 of 32 random bytes) sealing identity numbers and names at rest; required"
     )
-    max_body_bytes: int = Field(default=1_000_000, description="Largest single-record body")
     outbox_batch: int = Field(default=1000, description="Outbox rows published per relay pass")
     bulk_max_rows: int = Field(default=100_000, ge=1, description="Most rows one bulk request may carry")
     bulk_max_bytes: int = Field(default=200_000_000, ge=1, description="Largest bulk request body")

@@ -27,8 +27,9 @@ from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
-from shared.db.outbox import OutboxRelay
+from shared.db.outbox import OutboxRelay, SetAsideRows
 from shared.directory import load_directory
+from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
@@ -92,5 +93,6 @@ def create_app(
         notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
+        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)

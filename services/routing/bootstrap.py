@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import DiscardingEmitter, Emitter, KafkaEmitter
 from services.routing.adapters.recipients_file import RecipientsFile
+from services.routing.domain.schedule import AnswerDeadlines
 from services.routing.entrypoints.http import routing_router
 from services.routing.entrypoints.kafka import register_consumers
 from services.routing.service_layer.answers import AnswerHandler
@@ -47,6 +48,9 @@ def build_context(
         directory=load_directory(),
         clock=clock,
         key_secret=settings.person_key_secret.get_secret_value().encode(),
+        deadlines=AnswerDeadlines(
+            settings.reminder_working_days, frozenset(settings.holidays), ZoneInfo(settings.timezone)
+        ),
     )
 
 

@@ -28,8 +28,18 @@ class WebhookNotice(BaseModel):
     reason: str = Field(description="Why the recipient is notified, in words")
     person: NoticePerson = Field(description="The person, with the least detail needed to find them")
     record_id: str = Field(description="The case record the notice is about")
-    record_link: str = Field(description="Where the case record can be read (with a key in scope)")
+    record_link: str = Field(
+        description="Where the case record can be read: its URL with ?notice=<notice id>, which opens it "
+        "to the recipient's key even when another office reported it (audited)"
+    )
     issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
+    answer_expected: bool = Field(
+        description="Whether the recipient is asked to answer (confirmed, corrected, not found or rejected); "
+        "an expected answer that does not come is reminded, then escalated to the bureau"
+    )
+    answer_due: datetime | None = Field(
+        description="When an expected answer is overdue and reminded (ISO 8601, UTC); null when none is expected"
+    )
 
 
 def json_schema_document(model: type[BaseModel], name: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ FLOWS = (
         topics.NOTICES_ISSUED,
         PERSON_KEY,
         (Producer("routing", Via.DIRECT, "the workflow issues a notice (id derived from the notice id)"),),
-        ("notification", "reporting"),
+        ("intake", "notification", "reporting"),
     ),
     Flow(
         topics.NOTICES_ANSWERED,

@@ -8,6 +8,18 @@ order holds through retries. If Kafka is unreachable the rows stay unsent
 and the next pass (woken by new work or by the poll interval) tries again;
 a crash between publish and mark publishes a row twice with the same event
 id, which every consumer deduplicates.
+
+A row that can never be published (larger than Kafka takes, an envelope that
+no longer opens, any error Kafka calls non-retriable) is set aside with its
+error instead of holding back every row behind it: `set_aside_at` and
+`error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
+The rule that keeps one person's events in order: the later rows of the
+SAME key (person key) are held behind a set-aside row, unsent, until an
+admin acts on it: `retry` puts it back in line (it is still the oldest of
+its key), `discard` gives it up (it stays listed as discarded, never
+published) and lets the held rows go. Rows of other keys flow on. Kafka's
+size limit is checked by the producer before a row leaves, so the row that
+is set aside is never overtaken by a later row of its key in the same pass.
 """
 
 from __future__ import annotations
@@ -19,9 +31,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from shared.metrics import Metrics, Samples
@@ -39,7 +53,25 @@ class OutboxRowLike(Protocol):
     topic: str
     key: str
     envelope: dict[str, Any]
+    created_at: datetime
     sent_at: datetime | None
+    set_aside_at: datetime | None
+    discarded_at: datetime | None
+    error: str | None
+
+
+ERROR_MAX = 500  # the error column's length
+
+
+class FailsForGood(Exception):
+    """A row that will never publish as it is (its envelope does not open or encode)."""
+
+
+def fails_for_good(error: BaseException) -> bool:
+    """True for errors no retry can fix: ours with the row, or Kafka's non-retriable ones (size, ...)."""
+    if isinstance(error, FailsForGood):
+        return True
+    return isinstance(error, KafkaError) and not error.retriable
 
 
 class OutboxRelay:
@@ -99,32 +131,56 @@ class OutboxRelay:
 
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""
-        table = self._table
-        query = select(table).where(col(table.sent_at).is_(None)).order_by(col(table.id)).limit(self._batch)
         async with self._sessions() as session:
-            rows: list[OutboxRowLike] = list((await session.execute(query)).scalars())
+            rows: list[OutboxRowLike] = list((await session.execute(pending(self._table, self._batch))).scalars())
         if not rows:
             return 0
+        attempted: list[OutboxRowLike] = []
         futures: list[asyncio.Future[object]] = []
+        held: set[str] = set()  # keys with a row set aside in this pass: their later rows wait
         failure: BaseException | None = None
         for row in rows:
+            if row.key in held:
+                continue
             try:
                 futures.append(await self._send(row))
-            except Exception as error:  # Kafka unreachable: send nothing more this pass
-                failure = error
-                break
+                attempted.append(row)
+            except Exception as error:
+                if not fails_for_good(error):  # Kafka unreachable: send nothing more this pass
+                    failure = error
+                    break
+                await self._set_aside(row, error)
+                held.add(row.key)
         results = await asyncio.gather(*futures, return_exceptions=True)
-        sent = [row.id for row, result in zip(rows, results, strict=False) if not isinstance(result, BaseException)]
+        sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
         if sent:
             async with self._sessions.begin() as session:
-                await session.execute(update(table).where(col(table.id).in_(sent)).values(sent_at=datetime.now(UTC)))
-        failure = failure or next((r for r in results if isinstance(r, BaseException)), None)
+                await session.execute(
+                    update(self._table).where(col(self._table.id).in_(sent)).values(sent_at=datetime.now(UTC))
+                )
+        for row, result in zip(attempted, results, strict=True):
+            if isinstance(result, BaseException) and fails_for_good(result):
+                await self._set_aside(row, result)
+        failure = failure or next((r for r in results if isinstance(r, BaseException) and not fails_for_good(r)), None)
         if failure is not None:
-            raise RuntimeError(f"{len(rows) - len(sent)} outbox rows not confirmed by Kafka") from failure
+            raise RuntimeError(f"{len(attempted) - len(sent)} outbox rows not confirmed by Kafka") from failure
         return len(rows)
 
+    async def _set_aside(self, row: OutboxRowLike, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}"[:ERROR_MAX]
+        log.error("outbox row set aside", row_id=row.id, topic=row.topic, error=type(error).__name__)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(self._table)
+                .where(col(self._table.id) == row.id)
+                .values(set_aside_at=datetime.now(UTC), error=reason)
+            )
+
     async def _send(self, row: OutboxRowLike) -> asyncio.Future[object]:
-        envelope = self._open(row.envelope)
+        try:
+            envelope = self._open(row.envelope)
+        except Exception as error:
+            raise FailsForGood(f"the envelope cannot be opened ({type(error).__name__})") from error
         return await self._broker.publish(
             envelope,
             self._topics(row.topic),
@@ -133,3 +189,84 @@ class OutboxRelay:
             correlation_id=str(envelope["correlation_id"]),
             no_confirm=True,
         )
+
+
+def pending(table: type[Any], limit: int) -> Any:
+    """Unsent rows, oldest first, leaving out those held behind a set-aside row of their key."""
+    blocker = aliased(table)
+    held = exists().where(
+        and_(
+            col(blocker.key) == col(table.key),
+            col(blocker.id) < col(table.id),
+            col(blocker.set_aside_at).is_not(None),
+            col(blocker.discarded_at).is_(None),
+        )
+    )
+    return (
+        select(table)
+        .where(col(table.sent_at).is_(None), col(table.set_aside_at).is_(None), ~held)
+        .order_by(col(table.id))
+        .limit(limit)
+    )
+
+
+class SetAsideRows:
+    """What an admin sees of set-aside rows, and the two things an admin can do with one."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: type[Any], *, wake: Callable[[], None]):
+        self._sessions, self._table, self._wake = sessions, table, wake
+
+    async def rows(self, *, limit: int, discarded: bool = False) -> list[dict[str, Any]]:
+        """Set-aside rows, oldest first, each with how many later rows of its key it holds back."""
+        table = self._table
+        later = aliased(table)
+        held = (
+            select(func.count())
+            .where(col(later.key) == col(table.key), col(later.id) > col(table.id), col(later.sent_at).is_(None))
+            .scalar_subquery()
+        )
+        state = col(table.discarded_at).is_not(None) if discarded else col(table.discarded_at).is_(None)
+        query = (
+            select(table, held).where(col(table.set_aside_at).is_not(None), state).order_by(col(table.id)).limit(limit)
+        )
+        async with self._sessions() as session:
+            return [_view(row, holding) for row, holding in (await session.execute(query)).all()]
+
+    async def retry(self, row_id: int) -> bool:
+        """Back in line (first of its key); False when no such set-aside row."""
+        done = await self._change(row_id, set_aside_at=None, error=None)
+        self._wake()
+        return done
+
+    async def discard(self, row_id: int) -> bool:
+        """Given up for good: never published; the rows held behind it go."""
+        done = await self._change(row_id, discarded_at=datetime.now(UTC))
+        self._wake()
+        return done
+
+    async def _change(self, row_id: int, **values: Any) -> bool:
+        table = self._table
+        where = (
+            col(table.id) == row_id,
+            col(table.set_aside_at).is_not(None),
+            col(table.discarded_at).is_(None),
+        )
+        async with self._sessions.begin() as session:
+            result = await session.execute(update(table).where(*where).values(**values))
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _view(row: OutboxRowLike, holding: int) -> dict[str, Any]:
+    envelope = row.envelope
+    return {
+        "id": row.id,
+        "topic": row.topic,
+        "key": row.key,
+        "event_id": envelope.get("event_id"),
+        "event_type": envelope.get("type"),
+        "created_at": row.created_at.isoformat(),
+        "set_aside_at": row.set_aside_at.isoformat() if row.set_aside_at else None,
+        "discarded_at": row.discarded_at.isoformat() if row.discarded_at else None,
+        "error": row.error,
+        "holds_back": holding,
+    }

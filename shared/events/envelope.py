@@ -35,11 +35,11 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: uuid.UUID = Field(description="Unique id of this event; consumers deduplicate on it")
-    type: str = Field(description="Payload type, e.g. RecordSubmitted")
+    type: str = Field(max_length=60, description="Payload type, e.g. RecordSubmitted")
     version: int = Field(ge=1, description="Schema version of the payload")
     occurred_at: datetime = Field(description="When the fact happened (UTC)")
-    producer: str = Field(description="Service that published the event")
-    correlation_id: str = Field(description="The record id the event belongs to")
+    producer: str = Field(max_length=40, description="Service that published the event")
+    correlation_id: str = Field(max_length=64, description="The record id the event belongs to")
     payload: dict[str, Any] = Field(description="The payload, shaped by type and version")
 
 

@@ -8,11 +8,12 @@ routing turns it into the next step of the case.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared import topics
 from shared.events.envelope import Event, register
@@ -25,11 +26,33 @@ class FeedbackResult(StrEnum):
     REJECTED = "rejected"
 
 
-# What a "corrected" answer may change: the fields routing routes and notifies with.
-# Notification refuses anything else at the door (422), routing relies on it.
-CORRECTABLE_FIELDS = frozenset(
-    {"residence_street", "residence_address", "registration_division", "registration_address", "name"}
-)
+# What a "corrected" answer may change: the fields routing routes and notifies with, each
+# with the shape the case record gives it (and routing's cases table stores: name 50,
+# addresses 200, codes 9). Notification refuses anything else at the door (422); the
+# event refuses it too, so a message that slipped past a door is dead-lettered, not retried.
+CORRECTION_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
+    "residence_street": (re.compile(r"[0-9]{9}"), "must be a 9-digit street code"),
+    "residence_address": (re.compile(r"(?s)(?=.*\S).{1,200}"), "must be 1-200 characters, not blank"),
+    "registration_division": (re.compile(r"[0-9]{6}|[0-9]{9}"), "must be a 6-digit district or 9-digit street code"),
+    "registration_address": (re.compile(r"(?s).{0,200}"), "must be at most 200 characters"),
+    "name": (re.compile(r"(?s)(?=.*\S).{1,50}"), "must be 1-50 characters, not blank"),
+}
+CORRECTABLE_FIELDS = frozenset(CORRECTION_SHAPES)
+
+
+def correction_problems(corrections: dict[str, str]) -> list[tuple[str, str]]:
+    """(field, message) for every correction that is not correctable or not of its field's shape.
+
+    Messages never quote the value: it may be a name or an address.
+    """
+    problems: list[tuple[str, str]] = []
+    for name, value in sorted(corrections.items()):
+        shape = CORRECTION_SHAPES.get(name)
+        if shape is None:
+            problems.append((name, "cannot be corrected here; correctable: " + ", ".join(sorted(CORRECTABLE_FIELDS))))
+        elif not shape[0].fullmatch(value):
+            problems.append((name, shape[1]))
+    return problems
 
 
 class RejectionReason(StrEnum):
@@ -46,18 +69,23 @@ class NoticeAnswered(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.NOTICES_ANSWERED
 
-    notice_id: str = Field(description="The notice being answered (NoticeIssued.notice_id)")
-    record_id: str = Field(description="The case record the notice is about")
+    notice_id: str = Field(max_length=36, description="The notice being answered (NoticeIssued.notice_id)")
+    record_id: str = Field(max_length=36, description="The case record the notice is about")
     result: FeedbackResult = Field(description="confirmed, corrected, not_found or rejected")
     corrections: dict[str, str] = Field(
         default_factory=dict,
-        description="For 'corrected': the fields that differ, e.g. residence_street, residence_address",
+        max_length=len(CORRECTABLE_FIELDS),
+        description="For 'corrected': the fields that differ, each in its record shape: residence_street "
+        "(9 digits), residence_address (1-200 characters), registration_division (6 or 9 digits), "
+        "registration_address (at most 200), name (1-50)",
     )
     reason: RejectionReason | None = Field(
         default=None, description="For 'rejected': wrong_recipient, person_left or duplicate"
     )
     note: str | None = Field(default=None, max_length=500, description="Free text from the recipient")
-    answered_by: str = Field(description="Code of the recipient that answered (street or district bureau)")
+    answered_by: str = Field(
+        max_length=12, description="Code of the recipient that answered (street or district bureau), or 'admin'"
+    )
     answered_at: datetime = Field(description="When the recipient answered (UTC)")
 
     @model_validator(mode="after")
@@ -67,6 +95,13 @@ class NoticeAnswered(Event):
         if self.result is FeedbackResult.REJECTED and self.reason is None:
             raise ValueError("a 'rejected' answer gives a reason code")
         return self
+
+    @field_validator("corrections")
+    @classmethod
+    def _corrections_in_shape(cls, corrections: dict[str, str]) -> dict[str, str]:
+        if problems := correction_problems(corrections):
+            raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
+        return corrections
 
 
 def notice_answered_key(*, person_key: str | None, notice_id: str) -> str:

@@ -25,11 +25,15 @@ class NoticeDelivered(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.NOTICES_DELIVERED
 
-    notice_id: str = Field(description="The notice delivered")
-    record_id: str = Field(description="The case record the notice is about")
-    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
-    route: str = Field(description="Route that caused the notice (same-district, cross-street, inter-district)")
-    kind: str = Field(description="Kind of notice (transfer, forward, registration, ...)")
+    notice_id: str = Field(max_length=36, description="The notice delivered")
+    record_id: str = Field(max_length=36, description="The case record the notice is about")
+    recipient_code: str = Field(
+        pattern=r"^([0-9]{6}|[0-9]{9})$", description="9-digit street or 6-digit district bureau code"
+    )
+    route: str = Field(
+        max_length=20, description="Route that caused the notice (same-district, cross-street, inter-district)"
+    )
+    kind: str = Field(max_length=20, description="Kind of notice (transfer, forward, registration, ...)")
     attempts: int = Field(ge=1, description="Push attempts it took, this one included")
     delivered_at: datetime = Field(description="When the receiver's 2xx answer arrived (UTC)")
 
@@ -42,10 +46,12 @@ class NoticeAcknowledged(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.NOTICES_ACKNOWLEDGED
 
-    notice_id: str = Field(description="The notice acknowledged")
-    record_id: str = Field(description="The case record the notice is about")
-    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
-    route: str = Field(description="Route that caused the notice")
-    kind: str = Field(description="Kind of notice (transfer, forward, registration, ...)")
-    acknowledged_by: str = Field(description="Code of the office whose key acknowledged (or 'admin')")
+    notice_id: str = Field(max_length=36, description="The notice acknowledged")
+    record_id: str = Field(max_length=36, description="The case record the notice is about")
+    recipient_code: str = Field(
+        pattern=r"^([0-9]{6}|[0-9]{9})$", description="9-digit street or 6-digit district bureau code"
+    )
+    route: str = Field(max_length=20, description="Route that caused the notice")
+    kind: str = Field(max_length=20, description="Kind of notice (transfer, forward, registration, ...)")
+    acknowledged_by: str = Field(max_length=12, description="Code of the office whose key acknowledged (or 'admin')")
     acknowledged_at: datetime = Field(description="When it was acknowledged (UTC)")

@@ -18,9 +18,9 @@ class NoticePerson(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(description="Full name")
-    id_number: str = Field(description="Resident identity number")
-    residence_address: str = Field(description="Where the person lives now")
+    name: str = Field(max_length=50, description="Full name")
+    id_number: str = Field(max_length=18, description="Resident identity number")
+    residence_address: str = Field(max_length=200, description="Where the person lives now")
 
 
 class NoticeKind(StrEnum):
@@ -42,29 +42,51 @@ def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "kind": NoticeKind.TRANSFER.value, "exchange_endpoint": None}
 
 
+def _v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 2 did not say; routing awaited forwards and cross-street transfers, and
+    # the deadline it kept is not in the payload
+    kind, route = payload.get("kind"), payload.get("route")
+    expected = kind == NoticeKind.FORWARD.value or (kind == NoticeKind.TRANSFER.value and route == "cross-street")
+    return {**payload, "answer_expected": expected, "answer_due": None}
+
+
 @register
 class NoticeIssued(Event):
     """A notice was issued to one recipient.
 
     Version 2 added `kind` and `exchange_endpoint` (v1 payloads are upcast to
-    kind "transfer", delivered within the deployment).
+    kind "transfer", delivered within the deployment). Version 3 added
+    `answer_expected` and `answer_due` (v2 payloads are upcast with the answer
+    expected of forwards and cross-street transfers, and no due time).
     """
 
     TYPE: ClassVar[str] = "NoticeIssued"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     TOPIC: ClassVar[str] = topics.NOTICES_ISSUED
-    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
-    notice_id: str = Field(description="Unique, stable id of the notice; duplicates share it")
-    record_id: str = Field(description="The case record the notice is about")
-    recipient_code: str = Field(description="9-digit street or 6-digit district bureau code")
+    notice_id: str = Field(max_length=36, description="Unique, stable id of the notice; duplicates share it")
+    record_id: str = Field(max_length=36, description="The case record the notice is about")
+    recipient_code: str = Field(
+        pattern=r"^([0-9]{6}|[0-9]{9})$", description="9-digit street or 6-digit district bureau code"
+    )
     route: Route = Field(description="Route that caused the notice")
-    reason: str = Field(description="Why the recipient is notified, in words")
+    reason: str = Field(max_length=300, description="Why the recipient is notified, in words (at most 300)")
     person: NoticePerson = Field(description="The person, with the least detail needed")
     issued_at: datetime = Field(description="When routing issued the notice (UTC)")
     kind: NoticeKind = Field(description="transfer, forward, registration, recheck, reminder, ...")
     exchange_endpoint: str | None = Field(
         default=None,
+        max_length=100,
         description="External exchange endpoint that carries the notice to a recipient outside "
         "this deployment (city exchange, provincial platform); null for the deployment's own recipients",
+    )
+    answer_expected: bool = Field(
+        description="Whether the recipient is asked to answer (confirmed, corrected, not found or rejected); "
+        "an unanswered notice that expects an answer is reminded, then escalated to the bureau"
+    )
+    answer_due: datetime | None = Field(
+        default=None,
+        description="When an expected answer is overdue: from this moment (start of the N-th working day "
+        "after issue, deployment time zone) the notice is reminded; null when no answer is expected",
     )

@@ -100,10 +100,12 @@ class RecordSubmitted(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.RECORDS_SUBMITTED
 
-    record_id: str = Field(description="Id intake gave the record")
+    record_id: str = Field(max_length=36, description="Id intake gave the record")
     received_at: datetime = Field(description="When intake accepted the record (UTC)")
     record: CaseRecord = Field(description="The record as accepted")
     case_id: str | None = Field(
-        default=None, description="The case (one per person) this record is a version of; None before issue 3"
+        default=None,
+        max_length=36,
+        description="The case (one per person) this record is a version of; None before issue 3",
     )
     case_version: int = Field(default=1, ge=1, description="Version of the case this record makes (1 = first seen)")

@@ -26,10 +26,13 @@ class RecordRejected(Event):
     TOPIC: ClassVar[str] = topics.RECORDS_REJECTED
 
     reporting_street: str = Field(
-        description="Street that submitted the record (9 digits), or '' when that field itself was unreadable"
+        max_length=9,
+        description="Street that submitted the record (9 digits), or '' when that field itself was unreadable",
     )
     rejected_at: datetime = Field(description="When intake rejected the record (UTC); drives the report week")
     error_count: int = Field(ge=1, description="How many fields were wrong")
     source_kind: str | None = Field(
-        default=None, description="Where the record came from (field_canvass, school, ...), when readable"
+        default=None,
+        max_length=30,
+        description="Where the record came from (field_canvass, school, ...), when readable",
     )

@@ -26,9 +26,9 @@ class RecordRouted(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = topics.RECORDS_ROUTED
 
-    record_id: str = Field(description="The routed record")
+    record_id: str = Field(max_length=36, description="The routed record")
     route: Route = Field(description="same-district, cross-street or inter-district")
-    reporting_street: str = Field(description="Street that reported the record")
-    residence_street: str = Field(description="Street where the person lives")
+    reporting_street: str = Field(max_length=9, description="Street that reported the record")
+    residence_street: str = Field(max_length=9, description="Street where the person lives")
     observed_at: datetime = Field(description="When the person was seen (drives the report week)")
     decided_at: datetime = Field(description="When routing decided (UTC)")

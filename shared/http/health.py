@@ -1,7 +1,13 @@
-"""/healthz (the process is up) and /readyz (its broker and database answer)."""
+"""/healthz (the process is up) and /readyz (its broker and database answer, and why not).
+
+A check answers True, or False / raises when not ready; /readyz then names
+each failed check with the reason (the error's kind, never its message, which
+may quote a URL with a password), so an operator sees which store is down.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -9,6 +15,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 Check = Callable[[], Awaitable[bool]]
+CHECK_TIMEOUT_S = 3.0
+
+
+class NotReady(Exception):
+    """Raised by a check with a reason fit to show (no secrets, no personal data)."""
 
 
 def health_router(
@@ -31,19 +42,29 @@ def health_router(
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        results = {name: await _safe(check) for name, check in checks.items()}
-        ready = all(results.values())
-        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": results}
-        if not ready:
+        reasons = {name: await _failure(check) for name, check in checks.items()}
+        failed = {name: reason for name, reason in reasons.items() if reason is not None}
+        body: dict[str, Any] = {
+            "status": "not ready" if failed else "ready",
+            "checks": {name: name not in failed for name in checks},
+        }
+        if failed:
+            body["failed"] = failed
             body |= {key: value for key, value in details().items() if value}
         body |= status()
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return JSONResponse(body, status_code=503 if failed else 200)
 
     return router
 
 
-async def _safe(check: Check) -> bool:
+async def _failure(check: Check) -> str | None:
+    """None when the check passes, else why it did not."""
     try:
-        return await check()
-    except Exception:
-        return False
+        ok = await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT_S:g} s"
+    except NotReady as error:
+        return str(error)
+    except Exception as error:
+        return f"unreachable ({type(error).__name__})"
+    return None if ok else "not ready"

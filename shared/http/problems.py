@@ -14,7 +14,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.db.errors import is_data_error, is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -105,7 +109,35 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
 
 
+RETRY_AFTER_S = 5
+
+
+def store_unavailable() -> JSONResponse:
+    """503 with Retry-After: the database (or another store) cannot be reached just now."""
+    response = problem(
+        503,
+        "Service Unavailable",
+        "A store this service needs is not reachable just now; nothing was accepted. Retry later.",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database errors: a store that is down is a 503, values it refuses a 422, anything else a 500."""
+    if is_unavailable(exc):
+        log.warning("store unavailable", error=type(exc).__name__, path=request.url.path)
+        return store_unavailable()
+    if is_data_error(exc):
+        # a door let through a value the column cannot take: the caller's data, never a 500
+        log.error("store refused the values", error=type(exc).__name__, path=request.url.path)
+        return problem(422, "Unprocessable Content", "A value is longer or larger than this service can store.")
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        return store_unavailable()
     log.exception("unhandled error", error=type(exc).__name__)
     return problem(500, "Internal error", "Something went wrong on our side; nothing was lost.")
 
@@ -122,4 +154,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    # Handled here (not in the catch-all below, which Starlette re-raises into the server's log
+    # as a crash): connection failures of the store are expected during a restart.
+    for store_error in (DBAPIError, PoolTimeout, ConnectionError, TimeoutError):
+        app.add_exception_handler(store_error, _on_store_error)
     app.add_exception_handler(Exception, _on_unexpected)

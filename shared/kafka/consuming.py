@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope, Event, parse_event
 from shared.kafka.broker import dead_letters_for
-from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters
+from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters, is_permanent
 from shared.topics import TopicNames
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
@@ -60,7 +60,9 @@ def subscribe(
             )
             try:
                 await handler(envelope, event)
-            except PERMANENT_ERRORS as error:
+            except Exception as error:
+                if not is_permanent(error):
+                    raise
                 await sink.send(body, record, error)
             finally:
                 structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
@@ -91,12 +93,16 @@ def subscribe_batch(
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
         try:
             await handler([(envelope, event) for envelope, event, _, _ in batch])
-        except PERMANENT_ERRORS:
+        except Exception as error:
+            if not is_permanent(error):
+                raise
             for envelope, event, body, record in batch:
                 try:
                     await handler([(envelope, event)])
-                except PERMANENT_ERRORS as error:
-                    await sink.send(body, record, error)
+                except Exception as single:
+                    if not is_permanent(single):
+                        raise
+                    await sink.send(body, record, single)
 
     _register(broker, topics, sink, topic=topic, group=group, max_records=max_records, run=handle_batch)
 

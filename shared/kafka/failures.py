@@ -1,8 +1,10 @@
 """The failure policy of every subscriber, in one place.
 
 - A message that can never be handled (undecodable, invalid, of an unknown
-  type, or a PermanentFailure raised by the domain) goes to the dead-letter
-  topic with the error and where it came from, and the consumer goes on.
+  type, a PermanentFailure raised by the domain, or values the database
+  refuses: too long for a column, out of range, NOT NULL or CHECK violated)
+  goes to the dead-letter topic with the error and where it came from, and
+  the consumer goes on with the next message of the partition.
 - Anything else (database down, broker hiccup) is raised after a short
   pause, so the batch is not acknowledged: the consumer seeks back and the
   messages are delivered again, retried until they can succeed, never
@@ -20,6 +22,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from shared.db.errors import is_data_error, sqlstate_of
 from shared.events.envelope import UnknownEventType
 from shared.metrics import DEAD_LETTERS
 
@@ -33,6 +36,11 @@ class PermanentFailure(Exception):
 
 
 PERMANENT_ERRORS = (PermanentFailure, ValidationError, UnknownEventType, json.JSONDecodeError, UnicodeDecodeError)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True for what retrying can never fix: the errors above and the database refusing the data."""
+    return isinstance(error, PERMANENT_ERRORS) or is_data_error(error)
 
 
 class DeadLetters:
@@ -68,4 +76,7 @@ def dead_letter_headers(source: Any, error_type: str, error: str) -> dict[str, s
 def describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in error.errors())
+    if is_data_error(error):
+        # the database's message and SQL parameters may quote the values: the kind only
+        return f"the database refused the values (SQLSTATE {sqlstate_of(error) or type(error).__name__})"
     return str(error)[:500]

@@ -23,6 +23,7 @@ What each caller must get:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,7 @@ BODIES: dict[str, Callable[[Seeds], Any]] = {
     "notification POST /v1/notices/{notice_id}/feedback": lambda s: {"result": "confirmed"},
     "notification PUT /v1/recipients/{recipient_code}/webhook": lambda s: {
         "url": "https://receiver.example.org/popflow",
-        "secret": "matrix-secret-0123456789",
+        "secret": "whsec_" + base64.b64encode(b"matrix-secret-0123456789-abcdef").decode(),
     },
     "reporting POST /v1/reports/weekly/submit": lambda s: {"street": TONGDE, "week": WEEK},
     "reporting POST /v1/reports/weekly/review": lambda s: {"street": TONGDE, "week": WEEK, "decision": "accept"},

@@ -95,7 +95,7 @@ async def test_a_cross_street_record_reaches_the_street_webhook_signed(system: S
             "residence_address": body["residence"]["address"],
         }
         assert got.body["kind"] == "transfer"
-        assert got.body["record_link"].endswith(record_id)
+        assert got.body["record_link"].endswith(f"/v1/records/{record_id}?notice={got.notice_id}")
         assert "registration" not in json.dumps(got.body)
 
         async def delivered() -> dict[str, Any] | None:

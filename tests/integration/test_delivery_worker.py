@@ -118,6 +118,7 @@ async def test_a_notice_is_pushed_once_signed_with_only_what_the_recipient_needs
     body = json.loads(sent.body)
     assert set(body) == {
         "notice_id", "kind", "recipient_code", "route", "reason", "person", "record_id", "record_link", "issued_at",
+        "answer_expected", "answer_due",
     }  # fmt: skip
     assert set(body["person"]) == {"name", "id_number", "residence_address"}
     stored = await desk.inbox.get(notice(1).notice_id)
@@ -226,5 +227,26 @@ async def test_a_refused_destination_fails_the_round_at_once_with_the_reason(des
     assert attempts[0].error is not None
     assert "cloud metadata" in attempts[0].error
     stored = await desk.inbox.get(notice(40).notice_id)
+    assert stored is not None
+    assert stored.status == "failed"
+
+
+async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_the_reason(desk: Desk) -> None:
+    # another checkout's deployment (another key) wrote this subscription into the shared database
+    other_box = WebhookStore(desk.sessions, SecretBox("another-deployments-key"))  # type: ignore[arg-type]
+    await other_box.put("440111008", url=HOOK, secret=SECRET, now=START)
+    desk.sender.statuses[HOOK] = 204
+    await desk.inbox.store(notice(9), now=START)
+
+    assert await desk.worker.deliver_due() == 1
+    assert await desk.worker.deliver_due() == 0  # failed, not left to the lease for ever
+    delivery, attempts = await desk.store.history(notice(9).notice_id)
+    assert delivery is not None
+    assert delivery.state == "failed"
+    assert delivery.last_error is not None
+    assert "cannot be decrypted" in delivery.last_error
+    assert [a.error for a in attempts] == [delivery.last_error]
+    assert desk.sender.sent == []  # nothing went out unsigned or wrongly signed
+    stored = await desk.inbox.get(notice(9).notice_id)
     assert stored is not None
     assert stored.status == "failed"

@@ -1,4 +1,5 @@
-"""NoticeIssued for tests and benchmarks, valid before and after the contract gained `kind` (v2)."""
+"""NoticeIssued for tests and benchmarks, valid before and after the contract gained `kind` (v2)
+and `answer_expected` (v3)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,6 @@ def issued_notice(*, kind: str = "transfer", **fields: Any) -> NoticeIssued:
     """A NoticeIssued; `kind` is set only when the contract has that field."""
     if "kind" in NoticeIssued.model_fields:
         fields["kind"] = kind
+    if "answer_expected" in NoticeIssued.model_fields:
+        fields.setdefault("answer_expected", kind in ("transfer", "forward"))
     return NoticeIssued(**fields)

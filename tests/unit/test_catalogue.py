@@ -143,7 +143,9 @@ def test_the_webhook_body_is_the_documented_notice() -> None:
         reason="lives in your street",
         person={"name": "张三", "id_number": "430102199003070127", "residence_address": "新市路 1 号", "sex": "f"},
         issued_at=datetime(2026, 2, 24, 2, 30, tzinfo=UTC),
-        record_link="http://127.0.0.1:8001/v1/records/r-1",
+        record_link="http://127.0.0.1:8001/v1/records/r-1?notice=n-1",
+        answer_expected=True,
+        answer_due=datetime(2026, 2, 26, 16, tzinfo=UTC),
     )
     notice = WebhookNotice.model_validate(document)  # extra="forbid": a field added on one side only fails
     assert set(document) == set(WebhookNotice.model_fields)

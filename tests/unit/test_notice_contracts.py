@@ -1,4 +1,4 @@
-"""NoticeIssued version 2 (kind, exchange endpoint) and the NoticeAnswered contract."""
+"""NoticeIssued versions 2 (kind, exchange endpoint) and 3 (answer expected, due), and NoticeAnswered."""
 
 from __future__ import annotations
 
@@ -35,6 +35,30 @@ def test_a_version_1_notice_is_upcast_to_a_transfer_within_the_deployment() -> N
     assert notice.kind is NoticeKind.TRANSFER
     assert notice.exchange_endpoint is None
     assert notice.recipient_code == "440111008"
+
+
+def v2_envelope(kind: str, route: str, recipient: str) -> Envelope:
+    """A NoticeIssued as routing published it before `answer_expected` existed."""
+    payload = {**V1_ENVELOPE["payload"], "kind": kind, "route": route, "recipient_code": recipient}  # type: ignore[dict-item]
+    return Envelope.model_validate({**V1_ENVELOPE, "version": 2, "payload": payload | {"exchange_endpoint": None}})
+
+
+@pytest.mark.parametrize(
+    ("kind", "route", "recipient", "expected"),
+    [
+        ("transfer", "cross-street", "440111008", True),
+        ("transfer", "inter-district", "440111", False),
+        ("forward", "inter-district", "440106", True),
+        ("registration", "inter-district", "430102", False),
+        ("reminder", "cross-street", "440111008", False),
+    ],
+)
+def test_a_version_2_notice_is_upcast_with_the_answer_routing_awaited_and_no_due_time(
+    kind: str, route: str, recipient: str, expected: bool
+) -> None:
+    notice = parse_event(v2_envelope(kind, route, recipient))
+    assert isinstance(notice, NoticeIssued)
+    assert (notice.answer_expected, notice.answer_due) == (expected, None)
 
 
 def test_a_notice_carries_no_more_than_finds_the_person() -> None:

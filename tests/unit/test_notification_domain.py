@@ -176,8 +176,11 @@ def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
         person=person,
         issued_at=NOW,
         record_link="http://intake/v1/records/r",
+        answer_expected=True,
+        answer_due=NOW,
     )
     assert document["person"] == {"name": "张三", "id_number": "x", "residence_address": "a"}
+    assert (document["answer_expected"], document["answer_due"]) == (True, NOW.isoformat())
     assert "certificate" not in webhook_body(document).decode()
     assert json.loads(webhook_body(document)) == {**document}
 

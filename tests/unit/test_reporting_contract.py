@@ -101,6 +101,7 @@ ISSUED = NoticeIssued(
     person=NoticePerson(name="测试", id_number=id_number(sequence=12), residence_address="测试路 1 号"),
     issued_at=at(22, 13),
     kind=NoticeKind.TRANSFER,
+    answer_expected=True,
 )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.routing.domain.schedule import latest_issue_day_due, working_days_after
+from services.routing.domain.schedule import AnswerDeadlines, latest_issue_day_due, overdue_from, working_days_after
 
 FRIDAY = date(2027, 2, 26)
 SPRING_FESTIVAL_EVE = date(2027, 2, 5)  # a Friday
@@ -52,3 +53,20 @@ def test_the_cutoff_day_agrees_with_counting(days: int) -> None:
         for back in range(30):
             issued = today - timedelta(days=back)
             assert (working_days_after(issued, today, HOLIDAYS) >= days) == (issued <= cutoff), (today, issued)
+
+
+@pytest.mark.parametrize("days", [1, 3, 6])
+def test_the_answer_due_day_is_the_first_day_the_reminder_job_finds_the_notice_due(days: int) -> None:
+    for offset in range(30):
+        issued = SPRING_FESTIVAL_EVE + timedelta(days=offset)
+        overdue = overdue_from(issued, days, HOLIDAYS)
+        assert latest_issue_day_due(overdue, days, HOLIDAYS) >= issued
+        assert latest_issue_day_due(overdue - timedelta(days=1), days, HOLIDAYS) < issued
+
+
+def test_an_answer_is_due_at_the_start_of_the_day_the_notice_is_reminded() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    deadlines = AnswerDeadlines(3, HOLIDAYS, shanghai)
+    # issued Friday 26 February 23:30 in Shanghai (15:30 UTC): Mon, Tue, (Wed a holiday), Thu
+    due = deadlines.due(datetime(2027, 2, 26, 15, 30, tzinfo=UTC))
+    assert due == datetime(2027, 3, 4, tzinfo=shanghai)

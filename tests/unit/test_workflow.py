@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer
+from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, current_residence
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.domain.routes import decide_route
 from services.routing.domain.workflow import Step, answer, follow_up_notice, open_case
 from shared.directory import load_directory
-from shared.events import EventKind, NoticeAnswered, NoticeKind
+from shared.events import CaseRecord, EventKind, NoticeAnswered, NoticeKind
+from tests.support.records import id_number
 
 CITY = ExchangeEndpoint("guangzhou-city-exchange", "https://gz")
 NATIONAL = ExchangeEndpoint("national-exchange", "https://cn")
@@ -124,7 +125,8 @@ def test_a_corrected_address_is_a_new_version_without_notices() -> None:
     assert (step.case.version, step.case.residence_address, step.notices) == (2, "新市路 1 号", [])
 
 
-@pytest.mark.parametrize("corrections", [{"certificate_number": "x"}, {"residence_street": "440111999"}])
+# fields that are not correctable never reach the workflow: the contract refuses them (test_contract_bounds.py)
+@pytest.mark.parametrize("corrections", [{"residence_street": "440111999"}])
 def test_corrections_that_can_never_apply_are_refused(corrections: dict[str, str]) -> None:
     opened = open_case(case(XINSHI), RECIPIENTS)
     with pytest.raises(InvalidAnswer):
@@ -156,12 +158,56 @@ def test_a_change_notifies_the_registration_place_and_another_residence_street()
     ]
 
 
-def test_an_outflow_is_marked_and_routed_from_the_new_residence() -> None:
+def test_an_outflow_is_marked_routed_from_the_new_residence_and_told_to_the_registration_place() -> None:
     step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS)
     assert step.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
-    assert [kind for kind, _, _ in sent(step)] == [NoticeKind.TRANSFER, NoticeKind.FORWARD]
+    assert sent(step) == [
+        (NoticeKind.TRANSFER, "440111", None),
+        (NoticeKind.FORWARD, "440106", "guangzhou-city-exchange"),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
+    assert [n.awaits_answer for n in step.notices] == [False, True, False]
+    to_another_street = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    assert sent(to_another_street) == [
+        (NoticeKind.TRANSFER, XINSHI, None),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
     unknown_destination = open_case(case(TONGDE, event=EventKind.OUTFLOW), RECIPIENTS)
-    assert (unknown_destination.case.status, unknown_destination.notices) == (CaseStatus.INFLOW_THEN_OUTFLOW, [])
+    assert unknown_destination.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
+    assert sent(unknown_destination) == [(NoticeKind.REGISTRATION, "430102", "national-exchange")]
+    assert "unknown place" in unknown_destination.notices[0].reason
+
+
+def outflow_record(new_residence: dict[str, str] | None) -> CaseRecord:
+    return CaseRecord.model_validate(
+        {
+            "event": "outflow",
+            "person": {"id_number": id_number(), "name": "张三"},
+            "reporting_street": TONGDE,
+            "residence": {"street": TONGDE, "address": "同德路 8 号"},
+            "registration": {"division": "430102"},
+            "observed_at": "2027-02-25T10:30:00+08:00",
+            "new_residence": new_residence,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("new_residence", "expected"),
+    [
+        ({"street": XINSHI, "address": "新市路 1 号"}, (XINSHI, "新市路 1 号")),
+        ({"street": XINSHI}, (XINSHI, "")),
+        ({"address": "somewhere"}, (TONGDE, "同德路 8 号")),
+        (None, (TONGDE, "同德路 8 号")),
+    ],
+)
+def test_an_outflow_case_lives_at_the_new_residence_when_its_street_is_known(
+    new_residence: dict[str, str] | None, expected: tuple[str, str]
+) -> None:
+    record = outflow_record(new_residence)
+    assert current_residence(record) == expected
+    opened = Case.from_record("r1", record, decide_route(reporting_street=TONGDE, residence_street=expected[0]))
+    assert (opened.residence_street, opened.residence_address) == expected
 
 
 def test_reminders_go_to_the_recipient_and_escalations_to_the_reporting_bureau() -> None:

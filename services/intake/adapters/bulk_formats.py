@@ -22,9 +22,16 @@ from typing import IO, Any
 from openpyxl import load_workbook
 
 from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
+from shared.http.limits import MAX_JSON_DEPTH, value_depth
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
+MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per line
+# XLSX is a zip: bound what it unpacks to (a zip bomb declares gigabytes in kilobytes) before parsing.
+MAX_XLSX_UNPACKED = 1 << 30
+MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
+MAX_COLUMNS = 200  # a record has a few dozen columns
+TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
 
 
 class BulkFormat(StrEnum):
@@ -154,6 +161,8 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, position)
+            except RecursionError:
+                raise FileProblem(f"element {number + 1} of the array {TOO_DEEP}") from None
             except json.JSONDecodeError:
                 # More text may complete the element; past MAX_ELEMENT it is broken, not cut (and memory stays flat).
                 if len(buffer) - position <= MAX_ELEMENT and more():
@@ -164,7 +173,7 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
             break
         number += 1
         position = end
-        yield Row(number, value) if isinstance(value, dict) else Row(number, problem="must be a JSON object")
+        yield _element(number, value)
         separator = skip_space()
         position += 1
         if separator == "]":
@@ -173,16 +182,34 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
             raise FileProblem(f"expected ',' or ']' after element {number} of the array")
 
 
+def _element(number: int, value: Any) -> Row:
+    if not isinstance(value, dict):
+        return Row(number, problem="must be a JSON object")
+    if value_depth(value) > MAX_JSON_DEPTH:
+        return Row(number, problem=TOO_DEEP)
+    return Row(number, value)
+
+
 def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
-    for number, line in enumerate(bulk._text("utf-8-sig", None), start=1):
+    text, number = bulk._text("utf-8-sig", None), 0
+    while line := text.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            while (rest := text.readline(CHUNK)) and not rest.endswith("\n"):
+                pass  # skip the rest of the over-long line without holding it
+            yield Row(number, problem=f"is longer than {MAX_LINE} characters; one record per line")
+            continue
         if not line.strip():
             continue
         try:
             value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except RecursionError:
+            yield Row(number, problem=TOO_DEEP)
+            continue
+        except json.JSONDecodeError:
             yield Row(number, problem="this line is not valid JSON")
             continue
-        yield Row(number, value) if isinstance(value, dict) else Row(number, problem="must be a JSON object")
+        yield _element(number, value)
 
 
 def _csv_rows(bulk: BulkFile) -> Iterator[Row]:
@@ -214,15 +241,36 @@ def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
 def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
     file.seek(0)
     try:
+        _check_unpacked(file)
+        file.seek(0)
         workbook = load_workbook(file, read_only=True, data_only=True)
+    except FileProblem:
+        raise
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileProblem("the body is not an XLSX workbook") from error
     try:
         sheet = workbook.worksheets[0]
-        for cells in sheet.iter_rows(values_only=True):
-            yield list(cells)
+        for cells in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+            if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
+                raise FileProblem(f"a row has more than {MAX_COLUMNS} columns")
+            yield list(cells[:MAX_COLUMNS])
     finally:
         workbook.close()
+
+
+def _check_unpacked(file: IO[bytes]) -> None:
+    """FileProblem when the workbook would unpack to more than the caps allow.
+
+    The sizes come from the zip's directory; zipfile stops reading a member at
+    its declared size, so a member that lies about it fails its CRC check
+    instead of unpacking further.
+    """
+    with zipfile.ZipFile(file) as archive:
+        members = archive.infolist()
+    if sum(m.file_size for m in members) > MAX_XLSX_UNPACKED:
+        raise FileProblem(f"the workbook unpacks to more than {MAX_XLSX_UNPACKED >> 20} MiB")
+    if any(m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1024) for m in members):
+        raise FileProblem("the workbook is compressed beyond what a spreadsheet can be (a zip bomb?)")
 
 
 def _table_rows(lines: Iterator[tuple[int, list[Any]]]) -> Iterator[Row]:

@@ -52,6 +52,10 @@ class OutboxRow(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)
+    # set aside: it can never be published as it is; an admin retries or discards it (shared.db.outbox)
+    set_aside_at: datetime | None = Field(default=None)
+    discarded_at: datetime | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=500)
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -77,3 +81,15 @@ class ReadAuditRow(SQLModel, table=True):
     purpose: str = Field(default="", max_length=200)
     record_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     read_at: datetime = Field(index=True)
+
+
+class NoticeRecipientRow(SQLModel, table=True):
+    """Who each notice went to (from notices.issued): the recipient may open the record behind it."""
+
+    __tablename__ = "notice_recipients"
+
+    notice_id: str = Field(primary_key=True, max_length=36)
+    record_id: str = Field(max_length=36)
+    recipient_code: str = Field(max_length=12)
+    kind: str = Field(max_length=20)
+    issued_at: datetime

@@ -10,6 +10,7 @@ import enum
 from typing import Any
 
 from services.intake.adapters.audit import ReadAudit
+from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealing import Sealer
 from services.intake.adapters.tables import RecordRow
@@ -25,23 +26,46 @@ class Unseen(enum.Enum):
 
 
 class RecordReads:
-    def __init__(self, repository: RecordRepository, audit: ReadAudit, sealer: Sealer, person_secret: bytes) -> None:
+    def __init__(
+        self,
+        repository: RecordRepository,
+        audit: ReadAudit,
+        sealer: Sealer,
+        person_secret: bytes,
+        notices: NoticeRecipients,
+    ) -> None:
         self._repository = repository
         self._audit = audit
         self._sealer = sealer
         self._person_secret = person_secret
+        self._notices = notices
 
-    async def one(self, principal: Principal, record_id: str, *, purpose: str) -> dict[str, Any] | Unseen:
-        """The record with its case's versions, or why it is not shown."""
+    async def one(
+        self, principal: Principal, record_id: str, *, purpose: str, notice_id: str | None = None
+    ) -> dict[str, Any] | Unseen:
+        """The record with its case's versions, or why it is not shown.
+
+        Outside the reader's scope, `notice_id` may open it: when that notice is
+        about this record and was sent to an office the reader acts for, the
+        record alone is shown (no other version of the case), audited with the notice.
+        """
         row = await self._repository.get(record_id)
         if row is None:
             return Unseen.MISSING
         if not principal.can_access(row.reporting_street):
-            return Unseen.OUT_OF_SCOPE
+            if notice_id is None or not await self._notice_opens(principal, notice_id, record_id):
+                return Unseen.OUT_OF_SCOPE
+            why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
+            await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
+            return present(row, self._sealer) | {"notice_id": notice_id}
         # versions reported by streets outside the scope stay unseen, ids included
         versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
         return present(row, self._sealer) | {"versions": [version_summary(v) for v in versions]}
+
+    async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str) -> bool:
+        notice = await self._notices.get(notice_id)
+        return notice is not None and notice.record_id == record_id and principal.can_access(notice.recipient_code)
 
     async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
         """Every record of the person inside the reader's scope, oldest first."""

@@ -137,4 +137,6 @@ def _row(notice: NoticeIssued, *, now: datetime) -> InboxNotice:
         person=notice.person.model_dump(mode="json"),
         issued_at=notice.issued_at,
         received_at=now,
+        answer_expected=notice.answer_expected,
+        answer_due=notice.answer_due,
     )

@@ -40,6 +40,8 @@ class InboxNotice(SQLModel, table=True):
     acknowledged_at: datetime | None = _at(nullable=True)
     answered_at: datetime | None = _at(nullable=True)
     answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    answer_expected: bool = Field(default=False)
+    answer_due: datetime | None = _at(nullable=True)
 
 
 class WebhookSubscription(SQLModel, table=True):
@@ -93,3 +95,7 @@ class OutboxRow(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = _at()
     sent_at: datetime | None = _at(nullable=True, index=True)
+    # set aside: it can never be published as it is; an admin retries or discards it (shared.db.outbox)
+    set_aside_at: datetime | None = _at(nullable=True)
+    discarded_at: datetime | None = _at(nullable=True)
+    error: str | None = Field(default=None, max_length=500)

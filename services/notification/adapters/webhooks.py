@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import WebhookSubscription, utc
+from services.notification.domain.backoff import CannotPush
+
+KEY_CHANGED_REASON = (
+    "the webhook secret cannot be decrypted with this deployment's key (the key changed); "
+    "register the webhook again (PUT .../webhook) and redeliver"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,11 @@ class WebhookStore:
         return bool(getattr(result, "rowcount", 0))
 
     def target_of(self, row: WebhookSubscription) -> Target:
-        return Target(row.url, self._box.open(row.secret_ciphertext))
+        """The URL and plain secret; CannotPush when the secret was sealed with another key."""
+        try:
+            return Target(row.url, self._box.open(row.secret_ciphertext))
+        except InvalidToken as error:
+            raise CannotPush(KEY_CHANGED_REASON) from error
 
 
 def _public(row: WebhookSubscription) -> Subscription:

@@ -28,6 +28,14 @@ class BackoffPolicy:
         return ceiling / 2 + uniform(0.0, ceiling / 2)
 
 
+class CannotPush(Exception):
+    """A failure of our own that no retry fixes (a secret that no longer decrypts, ...).
+
+    The push fails at once, its message recorded as the reason the bureau sees (at most 200
+    characters, nothing personal), instead of the notice being retried for ever.
+    """
+
+
 class Outcome(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.directory import DivisionDirectory, DivisionLevel
 from shared.events import FeedbackResult, RejectionReason
-from shared.events.feedback import CORRECTABLE_FIELDS
+from shared.events.feedback import correction_problems
 
 FieldProblem = tuple[tuple[str, ...], str]
 
@@ -18,10 +18,8 @@ def feedback_problems(
     problems: list[FieldProblem] = []
     if result is FeedbackResult.CORRECTED and not corrections:
         problems.append((("corrections",), "is required with result 'corrected': list the fields that differ"))
-    for name in sorted(set(corrections) - CORRECTABLE_FIELDS):
-        problems.append(
-            (("corrections", name), "cannot be corrected here; correctable: " + ", ".join(sorted(CORRECTABLE_FIELDS)))
-        )
+    # each correction in its field's shape and within what routing's store takes (the contract's limits)
+    problems += [(("corrections", name), message) for name, message in correction_problems(corrections)]
     if result is not FeedbackResult.CORRECTED and corrections:
         problems.append((("corrections",), "only goes with result 'corrected'"))
     if result is FeedbackResult.REJECTED and reason is None:

@@ -24,8 +24,11 @@ def notice_document(
     person: dict[str, Any],
     issued_at: datetime,
     record_link: str,
+    answer_expected: bool,
+    answer_due: datetime | None,
 ) -> dict[str, Any]:
-    """The notice as the recipient sees it, by webhook or through the API."""
+    """The notice as the recipient sees it, by webhook or through the API: with
+    whether it asks for an answer and from when that answer is overdue."""
     return {
         "notice_id": notice_id,
         "kind": kind,
@@ -40,6 +43,8 @@ def notice_document(
         "record_id": record_id,
         "record_link": record_link,
         "issued_at": issued_at.isoformat(),
+        "answer_expected": answer_expected,
+        "answer_due": answer_due.isoformat() if answer_due else None,
     }
 
 

@@ -3,10 +3,13 @@
 Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
 is an attempt, recorded and rescheduled with backoff until the last attempt
 of the round, then the notice is marked failed (it stays in the inbox; a
-redelivery starts a new round). A destination refused by our own rule (an
-internal address, see domain/destinations.py) fails the round at once, with
-the reason in the delivery log; no request is made. A failure of our own (database down) is
-logged and left to the lease: the row becomes due again, nothing is lost.
+redelivery starts a new round). A permanent failure of our own fails the
+delivery at once, with the reason recorded where the bureau sees failed
+deliveries: CannotPush (a webhook secret sealed with another key), or a
+destination our own rule refuses (an internal address, see
+domain/destinations.py; no request is made). A passing failure of our own
+(database down) is logged and left to the lease: the row becomes due
+again, nothing is lost.
 
 Concurrency: at most `per_recipient` pushes in flight to one recipient and
 `max_in_flight` overall. A recipient at its limit is left out of the claim,
@@ -29,10 +32,17 @@ import structlog
 
 from services.notification.adapters.deliveries import Claim, DeliveryStore
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
-from services.notification.adapters.sender import WebhookSender
+from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain import payload
-from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
+from services.notification.domain.backoff import (
+    BackoffPolicy,
+    CannotPush,
+    NextStep,
+    Outcome,
+    after_attempt,
+    is_success,
+)
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from shared.clock import Clock
@@ -149,18 +159,35 @@ class DeliveryWorker:
             log.info("push cancelled: no webhook for the recipient")
             return
         document = document_of(notice, self._record_link_base)
-        body, target = payload.webhook_body(document), self._webhooks.target_of(subscription)
+        try:
+            target = self._webhooks.target_of(subscription)
+        except CannotPush as error:
+            await self._fail_at_once(claim, str(error))
+            return
+        body = payload.webhook_body(document)
         timestamp = str(int(self._clock.now().timestamp()))
         headers = {
             "content-type": "application/json",
             **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
+        if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
+            await self._fail_at_once(claim, result.error or "refused: the webhook destination")
+            return
+        await self._record(claim, result)
+
+    async def _fail_at_once(self, claim: Claim, reason: str) -> None:
+        now = self._clock.now()
+        await self._store.record(claim, SendResult(None, 0.0, reason[:200]), NextStep(Outcome.FAILED), now=now)
+        PUSH_ATTEMPTS.labels(Outcome.FAILED.value).inc()
+        PUSH_FAILURES.inc()
+        log.error("push failed for good", reason=reason, outcome=Outcome.FAILED.value)
+
+    async def _record(self, claim: Claim, result: SendResult) -> None:
         now = self._clock.now()
         step = after_attempt(
             succeeded=is_success(result.status_code),
-            # a destination our own rule refuses stays refused: the round ends now, with the reason
-            attempt=self._policy.max_attempts if result.refused else claim.round_attempts + 1,
+            attempt=claim.round_attempts + 1,
             policy=self._policy,
             now=now,
             uniform=random.uniform,

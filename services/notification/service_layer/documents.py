@@ -19,5 +19,8 @@ def document_of(notice: InboxNotice, record_link_base: str) -> dict[str, Any]:
         reason=notice.reason,
         person=notice.person,
         issued_at=utc(notice.issued_at),
-        record_link=record_link_base + notice.record_id,
+        # the notice in the link lets its recipient open a record reported by another office
+        record_link=f"{record_link_base}{notice.record_id}?notice={notice.notice_id}",
+        answer_expected=notice.answer_expected,
+        answer_due=utc(notice.answer_due) if notice.answer_due else None,
     )

@@ -25,6 +25,19 @@ class InvalidAnswer(ValueError):
     """An answer that can never be applied to its case (unknown fields, a bad code)."""
 
 
+def current_residence(record: CaseRecord) -> tuple[str, str]:
+    """(street, address) where the person lives now: an outflow's new residence
+    when its street is known, else the record's residence.
+
+    An outflow's `residence` is the place the person left; routing onward
+    reads the new one, so the new street hears of its newcomer.
+    """
+    moved = record.new_residence
+    if record.event is EventKind.OUTFLOW and moved is not None and moved.street is not None:
+        return moved.street, moved.address or ""
+    return record.residence.street, record.residence.address
+
+
 def refuse_uncorrectable(corrections: dict[str, str]) -> None:
     unknown = sorted(set(corrections) - CORRECTABLE_FIELDS)
     if unknown:
@@ -49,6 +62,9 @@ class Case:
 
     @classmethod
     def from_record(cls, record_id: str, record: CaseRecord, route: Route) -> Case:
+        """The case of a record, living where the record says the person lives now
+        (for an outflow: the new residence when its street is known)."""
+        street, address = current_residence(record)
         return cls(
             record_id=record_id,
             version=1,
@@ -56,8 +72,8 @@ class Case:
             event=record.event,
             route=route,
             reporting_street=record.reporting_street,
-            residence_street=record.residence.street,
-            residence_address=record.residence.address,
+            residence_street=street,
+            residence_address=address,
             registration_division=record.registration.division,
             registration_address=record.registration.address,
             name=record.person.name,

@@ -31,7 +31,12 @@ def decide_route(*, reporting_street: str, residence_street: str) -> Route:
 
 
 def review_reason(
-    directory: DivisionDirectory, *, reporting_street: str, residence_street: str, registration: str
+    directory: DivisionDirectory,
+    *,
+    reporting_street: str,
+    residence_street: str,
+    registration: str,
+    residence_field: str = "residence.street",
 ) -> NeedsReview | None:
     """Why a record's codes cannot be routed, or None when every code is current.
 
@@ -40,7 +45,7 @@ def review_reason(
     """
     for field, code, level in (
         ("reporting_street", reporting_street, DivisionLevel.STREET),
-        ("residence.street", residence_street, DivisionLevel.STREET),
+        (residence_field, residence_street, DivisionLevel.STREET),
     ):
         if not directory.exists(code, level):
             return NeedsReview(field, f"{code} is not a current street code of the national directory")

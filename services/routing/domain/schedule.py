@@ -8,7 +8,9 @@ issued on a Friday with N=3 is reminded on Wednesday.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 SATURDAY = 5
 
@@ -34,3 +36,27 @@ def latest_issue_day_due(today: date, working_days: int, holidays: Collection[da
         counted += is_working_day(day, holidays)
         day -= timedelta(days=1)
     return day
+
+
+def overdue_from(issued_on: date, working_days: int, holidays: Collection[date]) -> date:
+    """The day a notice issued on `issued_on` becomes overdue: the `working_days`-th
+    working day after it (the first day latest_issue_day_due reaches it)."""
+    counted, day = 0, issued_on
+    while counted < working_days:
+        day += timedelta(days=1)
+        counted += is_working_day(day, holidays)
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDeadlines:
+    """The deployment's answer deadline: N working days, its holidays, where its days begin."""
+
+    working_days: int = 3
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+    def due(self, issued_at: datetime) -> datetime:
+        """The moment an answer to a notice issued at `issued_at` is overdue (and reminded)."""
+        day = overdue_from(issued_at.astimezone(self.zone).date(), self.working_days, self.holidays)
+        return datetime.combine(day, time(), tzinfo=self.zone)

@@ -32,9 +32,19 @@ def open_case(case: Case, recipients: Recipients) -> Step:
         return Step(case.with_status(CaseStatus.FILED), change_notices(case, recipients), routed=True)
     step = route_notices(case, recipients)
     if case.event is EventKind.OUTFLOW:
-        # the outflow record's residence is the new one when known (else the reporting street itself)
-        return Step(step.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW), step.notices, routed=True)
+        # the case lives at the new residence when its street is known (Case.from_record):
+        # that street hears of its newcomer like of a new record, and the registration place is told
+        notices = [*step.notices, outflow_notice(case, recipients)]
+        return Step(step.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW), notices, routed=True)
     return step
+
+
+def outflow_notice(case: Case, recipients: Recipients) -> PlannedNotice:
+    """The household-registration place learns that the person left the reporting street."""
+    moved = "to an unknown place" if case.residence_street == case.reporting_street else f"to {case.residence_street}"
+    reason = f"a person registered in your area moved away from {case.reporting_street} {moved}"
+    registration = recipients.for_code(case.registration_division)
+    return _notice(case, NoticeKind.REGISTRATION, registration, case.reporting_street, reason)
 
 
 def route_notices(case: Case, recipients: Recipients) -> Step:

@@ -57,7 +57,7 @@ class AnswerHandler:
         key, observed_at = await store.case_keys(session, case.record_id)
         await store.save_cases(session, [store.case_row(step.case, person_key=key, observed_at=observed_at, now=now)])
         issued = await store.add_notices(session, step.notices, now=now)
-        outgoing = [notice_issued(n, step.case, key=key, now=now) for n in issued]
+        outgoing = [notice_issued(n, step.case, key=key, now=now, deadlines=self._context.deadlines) for n in issued]
         if step.routed:
             await store.save_decisions(session, [store.decision_row(step.case, step.notices, now=now)])
             outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +13,7 @@ from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
+from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
@@ -26,10 +27,14 @@ class RoutingContext:
     directory: DivisionDirectory
     clock: Clock
     key_secret: bytes
+    deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
 
 
-def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime) -> Outgoing:
-    """The NoticeIssued event of a planned notice: only what finds the person, never more."""
+def notice_issued(
+    notice: PlannedNotice, case: Case, *, key: str, now: datetime, deadlines: AnswerDeadlines
+) -> Outgoing:
+    """The NoticeIssued event of a planned notice: only what finds the person, never more,
+    and whether (and by when) an answer is expected."""
     event = NoticeIssued(
         notice_id=notice.notice_id,
         record_id=case.record_id,
@@ -40,6 +45,8 @@ def notice_issued(notice: PlannedNotice, case: Case, *, key: str, now: datetime)
         issued_at=now,
         kind=notice.kind,
         exchange_endpoint=notice.recipient.endpoint.name if notice.recipient.endpoint else None,
+        answer_expected=notice.awaits_answer,
+        answer_due=deadlines.due(now) if notice.awaits_answer else None,
     )
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
     event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)

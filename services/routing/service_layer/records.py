@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
-from services.routing.domain.cases import Case
+from services.routing.domain.cases import Case, current_residence
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.routes import decide_route, review_reason
+from services.routing.domain.schedule import AnswerDeadlines
 from services.routing.domain.workflow import Step, open_case
 from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
 from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
@@ -79,32 +80,34 @@ class RecordHandler:
             self._decide(envelope, event, recipients, pending, now)
             if event.record.event is EventKind.OUTFLOW and pending.routed:
                 # earlier cases of the person (this batch's included) are marked after they are written
-                outgoing += await _write(session, pending, now)
+                outgoing += await _write(session, pending, now, self._context.deadlines)
                 await store.mark_outflow(session, person_key=pending.routed[-1].key, now=now)
                 pending = _Pending()
-        return outgoing + await _write(session, pending, now)
+        return outgoing + await _write(session, pending, now, self._context.deadlines)
 
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
     ) -> None:
         record = event.record
+        street, _ = current_residence(record)
         review = review_reason(
             self._context.directory,
             reporting_street=record.reporting_street,
-            residence_street=record.residence.street,
+            residence_street=street,
             registration=record.registration.division,
+            residence_field="residence.street" if street == record.residence.street else "new_residence.street",
         )
         if review is not None:
             pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field)
             return
-        route = decide_route(reporting_street=record.reporting_street, residence_street=record.residence.street)
+        route = decide_route(reporting_street=record.reporting_street, residence_street=street)
         step = open_case(Case.from_record(event.record_id, record, route), recipients)
         key = person_key(record.person.id_number, self._context.key_secret)
         pending.routed.append(_Routed(cause, event, step, key))
 
 
-async def _write(session: AsyncSession, pending: _Pending, now: datetime) -> list[Outgoing]:
+async def _write(session: AsyncSession, pending: _Pending, now: datetime, deadlines: AnswerDeadlines) -> list[Outgoing]:
     """Store a run of decisions in bulk; returns the events to publish for them."""
     routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
     await store.add_reviews(session, pending.reviews)
@@ -116,7 +119,11 @@ async def _write(session: AsyncSession, pending: _Pending, now: datetime) -> lis
     for r in routed:
         case, observed = r.step.case, r.record.record.observed_at
         outgoing.append(record_routed(case, cause=r.cause, observed_at=observed, key=r.key, now=now))
-        outgoing += [notice_issued(n, case, key=r.key, now=now) for n in r.step.notices if n.notice_id in issued]
+        outgoing += [
+            notice_issued(n, case, key=r.key, now=now, deadlines=deadlines)
+            for n in r.step.notices
+            if n.notice_id in issued
+        ]
     return outgoing
 
 

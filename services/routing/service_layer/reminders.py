@@ -93,7 +93,7 @@ class ReminderJob:
         planned = follow_up_notice(case, store.planned_from(row), kind, self._context.recipients())
         issued = await store.add_notices(session, [planned], now=now)
         key, _ = await store.case_keys(session, row.record_id)
-        return [notice_issued(n, case, key=key, now=now) for n in issued]
+        return [notice_issued(n, case, key=key, now=now, deadlines=self._context.deadlines) for n in issued]
 
     def _start_of_day_after(self, day: date) -> datetime:
         return datetime.combine(day + timedelta(days=1), time(), tzinfo=self._zone)

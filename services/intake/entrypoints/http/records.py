@@ -63,9 +63,17 @@ def records_router(
         return JSONResponse(outcome.answer(), status_code=202, headers=headers)
 
     @router.get("/records/{record_id}", openapi_extra=PURPOSE)
-    async def read_record(record_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    async def read_record(
+        record_id: str,
+        request: Request,
+        principal: Caller,
+        notice: Annotated[
+            str | None,
+            Query(max_length=36, description="A notice about this record sent to the caller's office: opens it"),
+        ] = None,
+    ) -> dict[str, Any]:
         require(principal, Action.READ)
-        shown = await reads.one(principal, record_id, purpose=purpose(request))
+        shown = await reads.one(principal, record_id, purpose=purpose(request), notice_id=notice)
         if isinstance(shown, Unseen):
             raise _unseen(shown)
         return shown

@@ -14,6 +14,7 @@ from services.notification.service_layer.notices import InboxQuery, Notices
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.events import FeedbackResult, RejectionReason
+from shared.events.feedback import CORRECTABLE_FIELDS
 
 
 class Feedback(BaseModel):
@@ -22,9 +23,11 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     result: FeedbackResult = Field(description="confirmed, corrected, not_found or rejected")
-    corrections: dict[str, str] = Field(
+    corrections: dict[str, Annotated[str, Field(max_length=200)]] = Field(
         default_factory=dict,
-        description='With \'corrected\': the fields that differ, e.g. {"residence_street": "440111008"}',
+        max_length=len(CORRECTABLE_FIELDS),
+        description='With \'corrected\': the fields that differ, e.g. {"residence_street": "440111008"}; '
+        "name 1-50 characters, addresses at most 200, codes 6 or 9 digits (the NoticeAnswered contract)",
     )
     reason: RejectionReason | None = Field(default=None, description="With 'rejected': why")
     note: str = Field(default="", max_length=500, description="Free text for the reporting office")

@@ -1,0 +1,33 @@
+"""Notice recipients, learnt from notices.issued: the one fact intake needs to let a
+recipient office open the record a notice is about."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.intake.adapters.tables import NoticeRecipientRow
+from shared.events import NoticeIssued
+
+
+class NoticeRecipients:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def note(self, notice: NoticeIssued) -> None:
+        """Idempotent: a notice seen again (re-delivery, replay) changes nothing."""
+        row = {
+            "notice_id": notice.notice_id,
+            "record_id": notice.record_id,
+            "recipient_code": notice.recipient_code,
+            "kind": notice.kind.value,
+            "issued_at": notice.issued_at,
+        }
+        async with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(insert(NoticeRecipientRow).values(row).on_conflict_do_nothing())
+
+    async def get(self, notice_id: str) -> NoticeRecipientRow | None:
+        async with self._sessions() as session:
+            return await session.get(NoticeRecipientRow, notice_id)

@@ -1,0 +1,71 @@
+"""What kind of database error this is: the data's fault (never succeeds) or the store's (try later).
+
+SQLAlchemy's asyncpg dialect wraps most server errors in a generic DBAPIError,
+so the class alone does not tell; the SQLSTATE of the server's error does.
+Class 22 (data exception: a value too long, out of range, not valid text)
+and the NOT NULL and CHECK violations of class 23 are the data's fault:
+retrying the same message or request gives the same answer. Unique and
+foreign-key violations are left out on purpose: a concurrent writer or an
+event that arrives before its cause can make them pass on a later try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import exc
+
+DATA_STATES = frozenset({"23502", "23514"})  # not_null_violation, check_violation
+# connection exception; admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now;
+# insufficient resources (too many connections)
+UNAVAILABLE_CLASSES = ("08", "53")
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_data_error(error: BaseException) -> bool:
+    """True when the database refused the values themselves (permanent for these values)."""
+    if any(isinstance(e, exc.DataError) for e in _chain(error)):
+        return True
+    state = sqlstate_of(error)
+    return state is not None and (state.startswith("22") or state in DATA_STATES)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when the store could not be reached or dropped the connection (worth retrying later)."""
+    for e in _chain(error):
+        if isinstance(e, exc.OperationalError | exc.InterfaceError | exc.TimeoutError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_CONNECTION_ERRORS:
+            return True
+    state = sqlstate_of(error)
+    return state is not None and (state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES)
+
+
+_ASYNCPG_CONNECTION_ERRORS = frozenset(
+    {"ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError", "InterfaceError"}
+)
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE of the server's error behind `error`, if there is one."""
+    for e in _chain(error):
+        state = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error, what it wraps (`orig`) and what it was raised from, each once."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None, current.__cause__]

@@ -1,0 +1,135 @@
+"""Limits at every door: how large a request body and how deeply nested its JSON may be.
+
+`BodyLimits` is plain ASGI middleware, installed by `service_app` in all four
+services. A body over the limit is a 413 problem (refused from the declared
+Content-Length before a byte is read, or as soon as the stream passes it); a
+JSON body nested deeper than MAX_JSON_DEPTH is a 400 before any parser sees it
+(Python's recursive parsers fail with RecursionError, a 500, near 1,000
+levels; a record needs four). Routes that stream large bodies themselves
+(intake's bulk import) are named in `larger` with their own byte limit and
+check their elements' nesting as they read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.http.problems import ProblemError
+
+MAX_JSON_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings skipped); cheap for ordinary bodies."""
+    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if brackets.count(b"[") + brackets.count(b"{") <= MAX_JSON_DEPTH:
+        return min(brackets.count(b"[") + brackets.count(b"{"), MAX_JSON_DEPTH)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def value_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iterative: no recursion limit to hit)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict | list):
+            deepest = max(deepest, depth)
+            pending += [(item, depth + 1) for item in (current.values() if isinstance(current, dict) else current)]
+    return deepest
+
+
+class BodyTooLarge(ProblemError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "Content Too Large", f"The body may be at most {limit} bytes.")
+
+
+class TooDeep(ProblemError):
+    def __init__(self) -> None:
+        super().__init__(400, "JSON nested too deeply", f"JSON may nest at most {MAX_JSON_DEPTH} levels.")
+
+
+class BodyLimits:
+    """ASGI middleware: 413 above `max_bytes` (or the path's entry in `larger`), 400 for over-deep JSON."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
+        self._app, self._max_bytes, self._larger = app, max_bytes, dict(larger or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        limit = self._larger.get(scope["path"], self._max_bytes)
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await BodyTooLarge(limit).response()(scope, receive, send)
+            return
+        if scope["path"] in self._larger or not _is_json(headers.get(b"content-type", b"")):
+            await self._app(scope, _counting(receive, limit), send)
+            return
+        try:
+            body = await _read_all(receive, limit)
+        except ProblemError as error:
+            await error.response()(scope, receive, send)
+            return
+        if json_depth(body) > MAX_JSON_DEPTH:
+            await TooDeep().response()(scope, receive, send)
+            return
+        await self._app(scope, _replaying(body, receive), send)
+
+
+def _is_json(content_type: bytes) -> bool:
+    return content_type.split(b";")[0].strip().lower().endswith((b"/json", b"+json"))
+
+
+async def _read_all(receive: Receive, limit: int) -> bytes:
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+        if not message.get("more_body", False):
+            break
+    return bytes(body)
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises a 413 problem once the body passes `limit` (the route's handler renders it)."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return counted
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the disconnect, as the server would
+
+    return replay

@@ -1,0 +1,87 @@
+"""Intake's database drops its connections while records arrive: 202 or 503, never a 500, nothing lost.
+
+Nothing global is stopped: the test terminates the backends of intake's own
+test database (pg_terminate_backend), as a PostgreSQL restart would, in the
+middle of a stream of POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.infra import pg_admin_url
+from tests.support.records import record
+from tests.support.system import System, build_system, destroy_system
+
+POSTS = 120
+
+
+@pytest.fixture(scope="module")
+async def intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    system = await build_system(Path(tmp_path_factory.mktemp("logs")))
+    try:
+        system.start("intake")
+        yield system
+    finally:
+        await destroy_system(system)
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+async def terminate_backends(database: str) -> int:
+    """Drop every connection to `database` (intake's own), as a restart of PostgreSQL would."""
+    connection = await _connect(pg_admin_url())
+    try:
+        query = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1"
+        return int(await connection.fetchval(query, database))
+    finally:
+        await connection.close()
+
+
+async def stored_ids(system: System) -> set[str]:
+    connection = await _connect(system.env["INTAKE_DATABASE_URL"])
+    try:
+        return {row[0] for row in await connection.fetch("SELECT record_id FROM records")}
+    finally:
+        await connection.close()
+
+
+async def test_dropped_connections_answer_503_with_retry_after_and_every_accepted_record_survives(
+    intake: System,
+) -> None:
+    key = await intake.create_key("admin")
+    headers = {"Authorization": f"Bearer {key}"}
+    statuses: dict[int, int] = {}
+    accepted: list[str] = []
+    terminated = 0
+    async with httpx.AsyncClient(base_url=intake.url("intake"), headers=headers, timeout=30) as client:
+
+        async def post(n: int) -> None:
+            response = await client.post("/v1/records", json=record(sequence=300 + n))
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 202:
+                accepted.append(response.json()["record_id"])
+            elif response.status_code == 503:
+                assert response.headers["retry-after"].isdigit()
+                assert response.headers["content-type"].startswith("application/problem+json")
+            else:
+                raise AssertionError(f"{response.status_code}: {response.text}")
+
+        for wave in range(POSTS // 10):
+            if wave % 2 == 1:
+                terminated += await terminate_backends(intake.databases["intake"])
+            await asyncio.gather(*(post(wave * 10 + i) for i in range(10)))
+
+    assert terminated > 0
+    assert statuses.get(503, 0) > 0, statuses  # the dropped connections were noticed, as 503s
+    assert set(statuses) <= {202, 503}
+    assert set(accepted) <= await stored_ids(intake)  # every 202 was stored

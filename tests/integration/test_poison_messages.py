@@ -1,0 +1,211 @@
+"""A poisoned message stops nothing, on real Kafka and PostgreSQL.
+
+- A value the database refuses (too long for its column) is dead-lettered
+  once and the next message of the same partition is handled.
+- An outbox row Kafka will never take (over its message size) is set aside
+  with its error; later rows of its person key wait behind it, other keys
+  flow, and an admin's discard lets the held rows go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from services.notification.adapters.tables import OutboxRow
+from services.notification.bootstrap import MIGRATIONS
+from shared.auth import Principal
+from shared.auth.scopes import Role, Scope, ScopeKind
+from shared.db import build_engine, run_migrations, session_factory
+from shared.db.outbox import OutboxRelay, SetAsideRows
+from shared.events import Envelope, Event
+from shared.http.outbox_admin import outbox_admin_router
+from shared.http.problems import install_problem_handlers
+from shared.kafka.admin import ensure_topics
+from shared.kafka.consuming import subscribe
+from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, RECORDS_SUBMITTED, TopicNames
+from tests.support import kafka
+from tests.support.infra import create_database, drop_database, kafka_bootstrap, unique_name
+from tests.support.records import record
+from tests.support.waiting import eventually
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[AsyncEngine]:
+    name = unique_name("poison_")
+    engine = build_engine(await create_database(name))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+@pytest.fixture
+async def topics() -> TopicNames:
+    names = TopicNames(unique_name("poison.") + ".")
+    await ensure_topics(kafka_bootstrap(), names.all(), partitions=1, replication=1)
+    return names
+
+
+async def test_a_value_too_long_for_its_column_is_dead_lettered_once_and_the_partition_goes_on(
+    database: AsyncEngine, topics: TopicNames
+) -> None:
+    async with database.begin() as connection:
+        await connection.execute(text("CREATE TABLE seen (record_id VARCHAR(8) PRIMARY KEY)"))
+    attempts: list[str] = []
+
+    async def handler(envelope: Envelope, _: Event) -> None:
+        attempts.append(envelope.correlation_id)
+        async with database.begin() as connection:
+            await connection.execute(text("INSERT INTO seen VALUES (:id)"), {"id": envelope.correlation_id})
+
+    broker = KafkaBroker(kafka_bootstrap())
+    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="poison", handler=handler)
+    poison = kafka.submitted(record(sequence=1), record_id="far-too-long-for-eight")
+    good = kafka.submitted(record(sequence=2), record_id="fits")
+    await broker.start()
+    try:
+        # one key: one partition, the poison first
+        messages = [("one-person", e.model_dump_json().encode()) for e in (poison, good)]
+        await kafka.publish_raw(kafka_bootstrap(), topics(RECORDS_SUBMITTED), messages)
+
+        async def stored() -> list[str]:
+            async with database.connect() as connection:
+                return list((await connection.execute(text("SELECT record_id FROM seen"))).scalars())
+
+        assert await eventually(stored) == ["fits"]
+        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
+    finally:
+        await broker.stop()
+    assert len(letters) == 1
+    body, headers = letters[0]
+    assert Envelope.model_validate_json(body).event_id == poison.event_id
+    assert "SQLSTATE 22001" in headers["error"]  # string_data_right_truncation, the value not quoted
+    assert attempts.count("far-too-long-for-eight") == 1  # dead-lettered at once, not retried
+
+
+async def test_an_over_long_correction_is_dead_lettered_and_the_next_answer_handled(topics: TopicNames) -> None:
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope, _: Event) -> None:
+        handled.append(envelope.correlation_id)
+
+    broker = KafkaBroker(kafka_bootstrap())
+    subscribe(broker, topics, topic=NOTICES_ANSWERED, group="answers", handler=handler)
+    await broker.start()
+    try:
+        over_long = answered_envelope("over-long", {"name": "王" * 51})
+        fine = answered_envelope("fine", {"name": "王" * 50})
+        messages = [("one-person", json_of(e)) for e in (over_long, fine)]
+        await kafka.publish_raw(kafka_bootstrap(), topics(NOTICES_ANSWERED), messages)
+        assert await eventually(lambda: _async(handled)) == ["fine"]
+        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
+    finally:
+        await broker.stop()
+    assert [h["error_type"] for _, h in letters] == ["ValidationError"]
+    assert "王" not in letters[0][1]["error"]
+
+
+def answered_envelope(record_id: str, corrections: dict[str, str]) -> dict[str, Any]:
+    """A NoticeAnswered envelope built by hand, as a publisher without the contract could send it."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "NoticeAnswered",
+        "version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "producer": "elsewhere",
+        "correlation_id": record_id,
+        "payload": {
+            "notice_id": str(uuid.uuid4()),
+            "record_id": record_id,
+            "result": "corrected",
+            "corrections": corrections,
+            "answered_by": "440111008",
+            "answered_at": datetime.now(UTC).isoformat(),
+        },
+    }
+
+
+def json_of(envelope: dict[str, Any]) -> bytes:
+    return Envelope.model_validate(envelope).model_dump_json().encode()
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+def outbox_row(key: str, *, filler: int = 0) -> OutboxRow:
+    envelope = {"event_id": str(uuid.uuid4()), "type": "Test", "correlation_id": key, "payload": "x" * filler}
+    return OutboxRow(topic="test.events", key=key, envelope=envelope, created_at=datetime.now(UTC))
+
+
+async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_own_key(
+    database: AsyncEngine, topics: TopicNames
+) -> None:
+    await run_migrations(database, MIGRATIONS)
+    await ensure_topics(kafka_bootstrap(), [topics("test.events")], partitions=1, replication=1)
+    sessions = session_factory(database)
+    too_big, held, other = outbox_row("person-a", filler=2_000_000), outbox_row("person-a"), outbox_row("person-b")
+    async with sessions.begin() as session:
+        session.add_all([too_big, held, other])
+    broker = KafkaBroker(kafka_bootstrap(), enable_idempotence=True)
+    await broker.connect()
+    relay = OutboxRelay(sessions, broker, topics, OutboxRow)
+    rows = SetAsideRows(sessions, OutboxRow, wake=relay.wake)
+    try:
+        assert await relay.deliver_pending() == 3  # no exception: the relay is not stuck
+        assert await relay.deliver_pending() == 0  # the held row waits; nothing else is pending
+        listed = await rows.rows(limit=10)
+        assert [(r["id"], r["holds_back"]) for r in listed] == [(too_big.id, 1)]
+        assert "MessageSizeTooLarge" in listed[0]["error"]
+        assert await sent_ids(sessions) == {other.id}
+
+        assert await admin_call(rows, "admin", f"/v1/admin/outbox/set-aside/{too_big.id}/discard") == 200
+        assert await relay.deliver_pending() == 1
+        assert await sent_ids(sessions) == {other.id, held.id}
+        published = await kafka.read_raw(kafka_bootstrap(), topics("test.events"))
+    finally:
+        await broker.stop()
+    bodies = [body for body, _ in published]
+    assert len(bodies) == 2
+    assert all(str(too_big.envelope["event_id"]).encode() not in body for body in bodies)
+
+
+async def sent_ids(sessions: Any) -> set[int | None]:
+    async with sessions() as session:
+        query = select(col(OutboxRow.id)).where(col(OutboxRow.sent_at).is_not(None))
+        return set((await session.execute(query)).scalars())
+
+
+async def admin_call(rows: SetAsideRows, role: str, path: str) -> int:
+    """POST `path` on the admin router with a principal of `role` (an office key must get 403)."""
+    scope = Scope(ScopeKind.ADMIN) if role == "admin" else Scope(ScopeKind.STREET, "440111008")
+
+    async def authenticate(_: Request) -> Principal:
+        return Principal(key_id="k", scope=scope, role=Role(role))
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(outbox_admin_router(authenticate=authenticate, rows=rows))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        if role != "admin":
+            return (await http.get("/v1/admin/outbox/set-aside")).status_code
+        return (await http.post(path)).status_code
+
+
+async def test_only_admins_see_set_aside_rows(database: AsyncEngine) -> None:
+    await run_migrations(database, MIGRATIONS)
+    rows = SetAsideRows(session_factory(database), OutboxRow, wake=lambda: None)
+    assert await admin_call(rows, "office", "") == 403
+    assert await admin_call(rows, "admin", "/v1/admin/outbox/set-aside/1/retry") == 404
