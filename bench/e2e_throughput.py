@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shared.directory import load_directory
 from shared.events import CaseRecord, RecordSubmitted, new_envelope
 from shared.identity import person_key
+from tests.support.infra import kafka_options
 from tests.support.records import BAIYUN, record
 from tests.support.system import SERVICES, System, build_system, destroy_system
 
@@ -111,10 +112,10 @@ async def raw_produce(bootstrap: str, bodies: list[dict[str, Any]]) -> float:
         key = person_key(body["person"]["id_number"], secret).encode()
         envelopes.append((key, envelope.model_dump_json().encode()))
     topic = f"bench.{secrets.token_hex(4)}.records.submitted"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     await admin.create_topics([NewTopic(topic, 6, 1)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     try:
         started = time.perf_counter()

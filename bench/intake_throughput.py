@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import LoadResult, hammer, post_requests
 from tests.support.bulk_files import csv_lines
+from tests.support.infra import kafka_options
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system, free_port
 
@@ -121,14 +122,14 @@ def running_anchor() -> Iterator[int]:
 async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
     """aiokafka alone, with the relay's settings (idempotent, acks=all) and an envelope-sized value."""
     topic = f"{prefix}bench.raw"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 3, 1)])
     finally:
         await admin.close()
     value = json.dumps({"payload": record(), "padding": "x" * 300}, ensure_ascii=False).encode()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         started = time.perf_counter()

@@ -47,6 +47,7 @@ from shared.events import NoticePerson, new_envelope
 from shared.events import Route as NoticeRoute
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
+from tests.support.infra import kafka_connection
 from tests.support.notices import issued_notice
 from tests.support.system import System, build_system, destroy_system, free_port
 
@@ -122,7 +123,7 @@ async def steady_posts(
 
 
 async def publish_burst(system: System, count: int, recipients: list[str]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_connection(system.env).options(), linger_ms=5)
     await producer.start()
     topic = system.env["POPFLOW_TOPIC_PREFIX"] + NOTICES_ISSUED
     try:

@@ -53,6 +53,7 @@ from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.identity import check_character
 from shared.kafka.admin import ensure_topics
+from tests.support.infra import kafka_at, kafka_options
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
 DISTRICT = "440111"
@@ -142,7 +143,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
 
 
 async def produce(bootstrap: str, prefix: str, messages: list[tuple[str, bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), linger_ms=20, max_batch_size=512 * 1024, acks=1)
     await producer.start()
     try:
         pending = []
@@ -164,7 +165,7 @@ async def fold_rate(bootstrap: str, prefix: str, store_url: str, count: int, bat
         raise RuntimeError("the benchmark's events are all readable")
 
     fold = FoldConsumer(
-        bootstrap_servers=bootstrap,
+        kafka=kafka_at(bootstrap),
         topics=[prefix + t for t in FOLDED_TOPICS],
         group=f"bench-{secrets.token_hex(3)}",
         writer=FactWriter(engine),
@@ -303,7 +304,7 @@ async def main(events_count: int, records_count: int, batch: int) -> None:
             await admin.execute(f'CREATE DATABASE "{name}"')
             urls[role] = admin_url.set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
         topics = [prefix + t for t in FOLDED_TOPICS]
-        await ensure_topics(bootstrap, topics, partitions=6, replication=1)
+        await ensure_topics(kafka_at(bootstrap), topics, partitions=6, replication=1)
 
         started = time.perf_counter()
         messages = events(events_count, rng)
@@ -322,7 +323,7 @@ async def main(events_count: int, records_count: int, batch: int) -> None:
         for name in databases.values():
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        kafka_admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        kafka_admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
         await kafka_admin.start()
         try:
             await kafka_admin.delete_topics([prefix + t for t in FOLDED_TOPICS])

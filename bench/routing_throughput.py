@@ -42,7 +42,14 @@ from shared.kafka.admin import ensure_topics  # noqa: E402
 from shared.kafka.replay import partitions_of  # noqa: E402
 from shared.topics import ALL_TOPICS, RECORDS_SUBMITTED  # noqa: E402
 from tests.support import kafka  # noqa: E402
-from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, unique_name  # noqa: E402
+from tests.support.infra import (  # noqa: E402
+    PERSON_KEY_SECRET,
+    create_database,
+    drop_database,
+    kafka_at,
+    kafka_options,
+    unique_name,
+)
 from tests.support.records import record  # noqa: E402
 from tests.support.routing import fetch  # noqa: E402
 from tests.support.system import free_port  # noqa: E402
@@ -70,7 +77,7 @@ def envelopes(count: int) -> list[bytes]:
 async def prefill(bootstrap: str, topic: str, count: int) -> None:
     started = time.perf_counter()
     bodies = envelopes(count)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=512 * 1024)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), linger_ms=50, max_batch_size=512 * 1024)
     await producer.start()
     try:
         futures = [await producer.send(topic, body, key=str(i).encode()) for i, body in enumerate(bodies)]
@@ -81,9 +88,9 @@ async def prefill(bootstrap: str, topic: str, count: int) -> None:
 
 
 async def raw_consume_rate(bootstrap: str, topic: str, count: int) -> float:
-    partitions = await partitions_of(bootstrap, [topic])
+    partitions = await partitions_of(kafka_at(bootstrap), [topic])
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka_options(bootstrap), group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -143,7 +150,9 @@ async def main() -> None:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     run = unique_name("bench")
     prefix = f"{run}."
-    await ensure_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=args.partitions, replication=1)
+    await ensure_topics(
+        kafka_at(bootstrap), [prefix + t for t in ALL_TOPICS], partitions=args.partitions, replication=1
+    )
     await prefill(bootstrap, prefix + RECORDS_SUBMITTED, args.records)
 
     raw = await raw_consume_rate(bootstrap, prefix + RECORDS_SUBMITTED, args.records)

@@ -29,9 +29,10 @@ from shared.http.catalogue import catalogue_router
 from shared.http.health import NotReady, health_router
 from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
-from shared.kafka.admin import ensure_topics
+from shared.kafka.admin import ensure_topics, topic_configs
 from shared.kafka.broker import KafkaEventPublisher, build_broker
 from shared.kafka.lag import ConsumerLag
+from shared.kafka.security import KafkaAuthenticationFailed, KafkaConnection, check_credentials
 from shared.metrics import Metrics, mount_metrics
 from shared.retry import until_up
 from shared.settings import ServiceSettings
@@ -50,7 +51,9 @@ class Runtime:
     topics: TopicNames
     publisher: KafkaEventPublisher
     keys: KeyStore
+    kafka: KafkaConnection
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    kafka_problem: str | None = None  # set when start-up found Kafka refusing us; /readyz shows it
     metrics: Metrics = field(default_factory=Metrics)
     lag: ConsumerLag | None = None
 
@@ -68,6 +71,7 @@ def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
         topics=topics,
         publisher=KafkaEventPublisher(broker, topics),
         keys=KeyStore(build_engine(settings.keys_database_url)),
+        kafka=KafkaConnection.from_settings(settings),
     )
 
 
@@ -81,30 +85,26 @@ async def running(
 ) -> AsyncIterator[None]:
     """Migrate, create topics, start the broker and the background tasks; stop all on the way out.
 
-    The service that owns the key store (intake) migrates it too.
+    The service that owns the key store (intake) migrates it too. When the
+    brokers refuse the credentials, the service serves anyway without Kafka
+    and its background tasks, so /readyz can answer 503 with the reason.
     """
     settings = runtime.settings
     await run_migrations(runtime.engine, migrations)
     if owns_key_store:
         await run_migrations(runtime.keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        runtime.topics.all(),
-        partitions=settings.topic_partitions,
-        replication=settings.topic_replication,
-    )
-    async for attempt in until_up():
-        with attempt:
-            await runtime.broker.start()
-    runtime.background.start([_led(runtime, task) for task in background])
-    log.info("service started", port=settings.port, background=[b.name for b in background])
+    kafka_up = await _start_kafka(runtime)
+    if kafka_up:
+        runtime.background.start([_led(runtime, task) for task in background])
+    log.info("service started", port=settings.port, background=[b.name for b in background], kafka=kafka_up)
     try:
         yield
     finally:
         await runtime.background.stop()
         if runtime.lag is not None:
             await runtime.lag.close()
-        await runtime.broker.stop()
+        if kafka_up:
+            await runtime.broker.stop()
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
@@ -115,6 +115,54 @@ def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:
         return task
     leadership = Leadership(runtime.engine, f"{runtime.service}/{task.name}")
     return replace(task, run=leadership.wrap(task.run))
+
+
+async def _start_kafka(runtime: Runtime) -> bool:
+    """Authenticate, create or align the topics, start the broker; False if the brokers refuse us.
+
+    Unreachable brokers are waited for (and start-up fails after a minute, as
+    before); refused credentials are not retried: they need a new setting.
+    """
+    settings = runtime.settings
+    try:
+        async for attempt in until_up(retry_on=ConnectionError):
+            with attempt:
+                await check_credentials(runtime.kafka)
+    except KafkaAuthenticationFailed as error:
+        runtime.kafka_problem = str(error)
+        log.error(
+            "kafka authentication failed",
+            **runtime.kafka.describe(),
+            action="check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM, then restart",
+        )
+        return False
+    await ensure_topics(
+        runtime.kafka,
+        runtime.topics.all(),
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        configs=topic_configs(settings, runtime.topics),
+    )
+    async for attempt in until_up():
+        with attempt:
+            await runtime.broker.start()
+    return True
+
+
+async def kafka_ready(runtime: Runtime) -> bool:
+    """The broker answers; if not, NotReady says whether it refuses our credentials or does not answer."""
+    if runtime.kafka_problem:
+        raise NotReady(runtime.kafka_problem)
+    # both within the 3 s readiness allows a check
+    if await runtime.broker.ping(timeout=1.5):
+        return True
+    try:
+        await check_credentials(runtime.kafka, timeout_s=1)
+    except KafkaAuthenticationFailed as error:
+        raise NotReady(str(error)) from error
+    except ConnectionError as error:
+        raise NotReady("no answer from the Kafka brokers") from error
+    raise NotReady("no answer from the Kafka brokers")
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -157,7 +205,7 @@ def service_app(
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
-    runtime.lag = ConsumerLag(runtime.settings.kafka_bootstrap_servers, lambda: _groups(runtime, consumer_groups))
+    runtime.lag = ConsumerLag(runtime.kafka, lambda: _groups(runtime, consumer_groups))
     runtime.metrics.gauge(
         "popflow_consumer_lag",
         "Messages not yet consumed: end offset minus the group's committed offset, per partition",
@@ -168,9 +216,7 @@ def service_app(
     app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:
-        if not await runtime.broker.ping(timeout=2.0):
-            raise NotReady("no answer from the Kafka brokers")
-        return True
+        return await kafka_ready(runtime)
 
     async def db_ready() -> bool:
         return await database_ready(runtime.engine)

@@ -8,7 +8,7 @@ time: a composition root calls `Settings()`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,18 +23,59 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class CommonSettings(BaseSettings):
-    """Kafka, topics, logging and the person-key secret, shared by all services."""
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+class KafkaSettings(BaseSettings):
+    """Where Kafka is and how to connect to it: every Kafka client of PopFlow is built from these.
+
+    Read on their own by tools and tests that talk to Kafka without being a service.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka brokers"
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL", description="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", alias="KAFKA_SASL_MECHANISM", description="SCRAM-SHA-512|SCRAM-SHA-256|PLAIN"
+    )
+    kafka_sasl_username: str = Field(
+        default="", alias="KAFKA_SASL_USERNAME", description="SASL user; required with the SASL_* protocols"
+    )
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), alias="KAFKA_SASL_PASSWORD", description="Its password (never logged)"
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        alias="KAFKA_SSL_CAFILE",
+        description="CA bundle for the brokers' certificates (else the system's)",
+    )
+    kafka_ssl_certfile: str | None = Field(
+        default=None, alias="KAFKA_SSL_CERTFILE", description="Client certificate, for brokers that require one"
+    )
+    kafka_ssl_keyfile: str | None = Field(default=None, alias="KAFKA_SSL_KEYFILE", description="Its private key")
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            protocol = self.kafka_security_protocol
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        return self
+
+
+class CommonSettings(KafkaSettings):
+    """Kafka, topics, logging and the person-key secret, shared by all services."""
 
     environment: Environment = Field(
         default=Environment.DEVELOPMENT,
         alias="POPFLOW_ENV",
         description="development|production; production refuses placeholder secrets",
-    )
-    kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka brokers"
     )
     topic_prefix: str = Field(
         default="popflow.", alias="POPFLOW_TOPIC_PREFIX", description="Prefix of every topic name"
@@ -47,6 +88,17 @@ class CommonSettings(BaseSettings):
     )
     topic_replication: int = Field(
         default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION", description="Replication factor of each topic created"
+    )
+    topic_retention_days: int = Field(
+        default=-1,
+        alias="POPFLOW_TOPIC_RETENTION_DAYS",
+        description="How long event topics keep messages; -1 keeps them for ever (the rebuilds replay them)",
+    )
+    dead_letter_retention_days: int = Field(
+        default=14,
+        ge=1,
+        alias="POPFLOW_DEAD_LETTER_RETENTION_DAYS",
+        description="How long the dead-letter topic keeps messages (they may hold personal data)",
     )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",
@@ -71,6 +123,13 @@ class CommonSettings(BaseSettings):
     log_format: str = Field(
         default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto (JSON lines unless on a terminal)"
     )
+
+    @field_validator("topic_retention_days")
+    @classmethod
+    def _forever_or_days(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError("POPFLOW_TOPIC_RETENTION_DAYS is -1 (for ever) or a number of days")
+        return value
 
     @field_validator("served_districts", mode="before")
     @classmethod

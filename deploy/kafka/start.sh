@@ -7,7 +7,10 @@
 # Env:   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1),
 #        KAFKA_DATA_DIR ($POPFLOW_CACHE/kafka-data-$KAFKA_PORT), KAFKA_HEAP (768m),
 #        KAFKA_READY_TIMEOUT (60 s), KAFKA_JAVA_OPTS (extra JVM flags),
-#        POPFLOW_CACHE (~/.cache/popflow), PYTHON (.venv/bin/python, relative to repo root)
+#        POPFLOW_CACHE (~/.cache/popflow), PYTHON (.venv/bin/python, relative to repo root),
+#        KAFKA_SASL_PORT (unset: none) adds a SASL_PLAINTEXT listener (SCRAM-SHA-512,
+#        SCRAM-SHA-256, PLAIN) for the user KAFKA_SCRAM_USERNAME (popflow) with the
+#        password KAFKA_SCRAM_PASSWORD (popflow-test-password); a test broker, not production
 # Last line of stdout (background mode): the bootstrap address, e.g. 127.0.0.1:9092.
 set -euo pipefail
 
@@ -18,7 +21,7 @@ MODE=background
 case "${1:-}" in
   "") ;;
   --foreground) MODE=foreground ;;
-  -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "start.sh: unknown argument: $1 (use --foreground or nothing)" >&2; exit 2 ;;
 esac
 
@@ -29,12 +32,17 @@ KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$CACHE/kafka-data-$KAFKA_PORT}"
 KAFKA_HEAP="${KAFKA_HEAP:-768m}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-60}"
 PYTHON="${PYTHON:-.venv/bin/python}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-}"
+KAFKA_SCRAM_USERNAME="${KAFKA_SCRAM_USERNAME:-popflow}"
+KAFKA_SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-popflow-test-password}"
 
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 PROPS="$KAFKA_DATA_DIR/server.properties"
 LOG_DIR="$KAFKA_DATA_DIR/logs"           # Kafka's data (log.dirs), not text logs
 PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
 LOG_FILE="$KAFKA_DATA_DIR/kafka.log"     # broker stdout/stderr in background mode
+# Marks credentials already stored (a hash, not the password, in the file name).
+SCRAM_MARKER="$KAFKA_DATA_DIR/.scram-$(printf '%s' "$KAFKA_SCRAM_USERNAME:$KAFKA_SCRAM_PASSWORD" | sha256sum | cut -c1-16)"
 
 log() { echo "start.sh[$KAFKA_PORT]: $*" >&2; }
 START_NS="$(date +%s%N)"
@@ -99,6 +107,27 @@ mkdir -p "$KAFKA_DATA_DIR"
 exec 9>"$KAFKA_DATA_DIR/.start.lock"
 flock 9
 
+# A dir formatted without (or with other) SCRAM credentials gets them once the
+# broker answers, through ConfigCommand on the PLAINTEXT listener (an upsert).
+ensure_scram_user() {
+  [[ -n "$KAFKA_SASL_PORT" && ! -f "$SCRAM_MARKER" ]] || return 0
+  local libs
+  libs="$("$SCRIPT_DIR/fetch.sh" | tail -n 1)"
+  log "adding SCRAM credentials for $KAFKA_SCRAM_USERNAME"
+  # One mechanism per request: the broker refuses a user altered twice in one.
+  for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+    if ! java -cp "$libs/*" kafka.admin.ConfigCommand --bootstrap-server "$BOOTSTRAP" --alter \
+      --add-config "$mechanism=[password=$KAFKA_SCRAM_PASSWORD]" \
+      --entity-type users --entity-name "$KAFKA_SCRAM_USERNAME" >"$KAFKA_DATA_DIR/scram.log" 2>&1; then
+      tail -n 20 "$KAFKA_DATA_DIR/scram.log" >&2
+      log "adding $mechanism credentials failed (full output: $KAFKA_DATA_DIR/scram.log)"
+      return 1
+    fi
+  done
+  rm -f "$KAFKA_DATA_DIR"/.scram-*  # other passwords of this user are gone now
+  touch "$SCRAM_MARKER"
+}
+
 if pid="$(running_pid)"; then
   if [[ "$MODE" == foreground ]]; then
     log "a broker (pid $pid) already runs on $KAFKA_DATA_DIR; stop it first with deploy/kafka/stop.sh"
@@ -106,12 +135,28 @@ if pid="$(running_pid)"; then
   fi
   log "already running (pid $pid)"
   wait_ready "$pid" || fail_with_log "running broker (pid $pid) is not answering on $BOOTSTRAP"
+  ensure_scram_user || exit 1
   echo "$BOOTSTRAP"
   exit 0
 fi
 rm -f "$PID_FILE"
 
 LIBS="$("$SCRIPT_DIR/fetch.sh" | tail -n 1)"
+
+# The optional SASL listener: SCRAM credentials live in the cluster metadata
+# (added at format time, or by ConfigCommand on a dir formatted before);
+# PLAIN checks the users listed in its JAAS line.
+LISTENERS="PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+PROTOCOL_MAP="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+SASL_PROPS=""
+if [[ -n "$KAFKA_SASL_PORT" ]]; then
+  LISTENERS="$LISTENERS,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
+  PROTOCOL_MAP="$PROTOCOL_MAP,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  SASL_PROPS="sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SCRAM_USERNAME=\"$KAFKA_SCRAM_PASSWORD\";"
+fi
 
 # Rewritten on every start so edits here take effect; ports come from env.
 cat >"$PROPS.tmp" <<EOF
@@ -121,10 +166,11 @@ node.id=1
 # Dynamic KRaft quorum (KIP-853), formatted with --standalone. Not mixed with controller.quorum.voters.
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=$LISTENERS,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$LISTENERS,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$PROTOCOL_MAP
+$SASL_PROPS
 log.dirs=$LOG_DIR
 # Topics are created explicitly by the services/tests.
 auto.create.topics.enable=false
@@ -156,14 +202,22 @@ while (s := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).s
     pass
 print(s)')"
   log "formatting $LOG_DIR (cluster id $CLUSTER_ID)"
+  SCRAM_ARGS=()
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then
+    # KIP-900: SCRAM users are written into the bootstrap metadata at format time.
+    SCRAM_ARGS=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USERNAME,password=$KAFKA_SCRAM_PASSWORD]"
+      --add-scram "SCRAM-SHA-256=[name=$KAFKA_SCRAM_USERNAME,password=$KAFKA_SCRAM_PASSWORD]")
+  fi
   # The tool logs the whole KafkaConfig; keep that in a file, show it on failure.
   if ! java -cp "$LIBS/*" kafka.tools.StorageTool format --standalone \
-    -t "$CLUSTER_ID" -c "$PROPS" >"$KAFKA_DATA_DIR/format.log" 2>&1; then
+    -t "$CLUSTER_ID" -c "$PROPS" "${SCRAM_ARGS[@]}" >"$KAFKA_DATA_DIR/format.log" 2>&1; then
     tail -n 40 "$KAFKA_DATA_DIR/format.log" >&2
     log "storage format failed (full output: $KAFKA_DATA_DIR/format.log)"
     exit 1
   fi
+  if [[ -n "$KAFKA_SASL_PORT" ]]; then touch "$SCRAM_MARKER"; fi
 fi
+
 
 # slf4j-simple (see pom.xml) prints the broker log to stderr; give it timestamps.
 # shellcheck disable=SC2206 # KAFKA_JAVA_OPTS is a word-split list of flags by design
@@ -206,5 +260,6 @@ fi
 if grep -q UnsupportedVersionException "$LOG_FILE"; then
   log "WARNING: UnsupportedVersionException in $LOG_FILE (client/broker protocol mismatch)"
 fi
-log "ready after $(elapsed)"
+ensure_scram_user || exit 1
+log "ready after $(elapsed)${KAFKA_SASL_PORT:+ (SASL_PLAINTEXT on 127.0.0.1:$KAFKA_SASL_PORT)}"
 echo "$BOOTSTRAP"

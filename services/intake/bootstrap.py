@@ -24,7 +24,7 @@ from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.db.outbox import SetAsideRows
-from shared.directory import load_directory
+from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
@@ -42,7 +42,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     audit = ReadAudit(runtime.sessions)
     relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, sealer, batch=settings.outbox_batch)
     relay.measure(runtime.metrics)
-    submissions = Submissions(repository, load_directory(), sealer, person_secret, on_stored=relay.wake)
+    submissions = Submissions(
+        repository, load_directory(), sealer, person_secret, on_stored=relay.wake, changes=load_changes()
+    )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     notices = NoticeRecipients(runtime.sessions)
     register_consumers(runtime.broker, runtime.topics, repository, notices)

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.destinations import DestinationGuard
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
+from services.notification.adapters.office_sessions import OfficeSessions
 from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.reporting_client import ReportingClient
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.destinations import DestinationPolicy
-from services.notification.entrypoints.http import deliveries_router, notices_router, webhooks_router
+from services.notification.entrypoints.http import deliveries_router, exchange_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
+from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.notices import Notices
+from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
 from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
@@ -29,6 +40,7 @@ from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay, SetAsideRows
 from shared.directory import load_directory
+from shared.exchange.partners_file import PartnersFile
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
@@ -50,8 +62,13 @@ def create_app(
     key_secret = settings.person_key_secret.get_secret_value()
     events = StatusEvents(key_secret.encode())
     box = SecretBox(settings.webhook_secret_key.get_secret_value() if settings.webhook_secret_key else key_secret)
-    inbox, webhooks = Inbox(runtime.sessions, events), WebhookStore(runtime.sessions, box)
-    deliveries = DeliveryStore(runtime.sessions, events)
+    inbox = Inbox(runtime.sessions, events, served_districts=settings.served_districts, answers_owed=owe_answer)
+    webhooks, deliveries = WebhookStore(runtime.sessions, box), DeliveryStore(runtime.sessions, events)
+    exchange_store, partners = ExchangeStore(runtime.sessions, inbox), PartnersFile(settings.partners_file).current
+    own_keys = OwnKeys(_plain(settings.exchange_signing_key), _plain(settings.exchange_sealing_key))
+    outbound = OutboundExchange(
+        partners=partners, store=exchange_store, keys=own_keys, served_districts=settings.served_districts, clock=clock
+    )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
         store=deliveries,
@@ -68,6 +85,7 @@ def create_app(
         ),
         record_link_base=settings.record_link_base,
         on_recorded=relay.wake,
+        exchange=outbound,
     )
     relay.measure(runtime.metrics)
     runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
@@ -89,10 +107,40 @@ def create_app(
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
     notices = Notices(inbox, clock, load_directory())
+    desk = Desk(
+        notices=notices,
+        inbox=inbox,
+        sessions=OfficeSessions(runtime.sessions, box, lifetime=timedelta(minutes=settings.office_session_minutes)),
+        keys=runtime.keys,
+        reporting=ReportingClient(settings.reporting_url),
+        clock=clock,
+        zone=ZoneInfo(settings.timezone),
+    )
     routers = [
+        office_router(
+            desk, secure_cookie=settings.office_cookie_secure, lifetime_s=settings.office_session_minutes * 60
+        ),
         notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
+        exchange_router(
+            door=ExchangeDoor(
+                partners=partners,
+                store=exchange_store,
+                inbox=inbox,
+                keys=own_keys,
+                served_districts=settings.served_districts,
+                clock=clock,
+                on_scheduled=worker.wake,
+                tolerance_s=settings.exchange_tolerance_s,
+            ),
+            overview=ExchangeOverview(partners=partners, store=exchange_store),
+            authenticate=authenticate,
+        ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None

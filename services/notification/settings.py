@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.notification.domain.destinations import DestinationPolicy
 from shared.settings import ServiceSettings, sqlite_url
+
+# the one partners file of the deployment: routing names the partner on each notice, notification sends
+DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
 
 
 class NotificationSettings(ServiceSettings):
@@ -34,8 +39,33 @@ class NotificationSettings(ServiceSettings):
         description="Webhook destinations allowed beyond public https, comma-separated: 'http', 'loopback', "
         "addresses and networks (e.g. 'loopback,http' for `popflow receiver`; empty in production)",
     )
+    reporting_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="Reporting's base URL: the office page submits weekly reports there",
+    )
+    office_session_minutes: int = Field(
+        default=30, ge=1, le=720, description="How long a clerk's login on the office page lasts"
+    )
+    office_cookie_secure: bool = Field(
+        default=False, description="Mark the office page's session cookie Secure (set it behind HTTPS)"
+    )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
+    )
+    partners_file: Path = Field(
+        default=DEFAULT_PARTNERS_FILE,
+        description="TOML file of exchange partners by code prefix (the file routing reads; docs/exchange.md)",
+    )
+    exchange_signing_key: SecretStr | None = Field(
+        default=None,
+        description="This deployment's Ed25519 private key (base64) that signs what it sends partners; "
+        "`popflow exchange keygen` makes one",
+    )
+    exchange_sealing_key: SecretStr | None = Field(
+        default=None, description="This deployment's X25519 private key (base64) that opens what partners seal for it"
+    )
+    exchange_tolerance_s: int = Field(
+        default=300, ge=1, description="How old a partner's signed timestamp may be before the message is refused"
     )
 
     @field_validator("webhook_allow")

@@ -36,6 +36,7 @@ from services.reporting.settings import ReportingSettings
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.directory import load_directory
+from shared.kafka.security import KafkaConnection
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
@@ -56,7 +57,7 @@ def build_fold(
         await broker.publish(body, topics(DEAD_LETTER), headers=headers)
 
     return FoldConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        kafka=KafkaConnection.from_settings(settings),
         topics=[topics(t) for t in FOLDED_TOPICS],
         group=topics(GROUP),  # prefixed like the topics: group ids are global on a broker
         writer=writer,

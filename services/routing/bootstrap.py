@@ -30,6 +30,7 @@ from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
+from shared.kafka.security import KafkaConnection
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import TopicNames
@@ -93,6 +94,7 @@ async def rebuild_into(
         await run_migrations(engine, MIGRATIONS)
         context = build_context(settings, session_factory(engine), DiscardingEmitter(), SystemClock())
         topics = TopicNames(settings.topic_prefix)
-        return await rebuild(context, servers=settings.kafka_bootstrap_servers, topics=topics, on_message=on_message)
+        kafka = KafkaConnection.from_settings(settings)
+        return await rebuild(context, kafka=kafka, topics=topics, on_message=on_message)
     finally:
         await engine.dispose()

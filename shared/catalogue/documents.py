@@ -12,8 +12,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.notices import NoticeKind, NoticePerson
+from shared.events.notices import NoticeKind
 from shared.events.routing import Route
+
+
+class WebhookPerson(BaseModel):
+    """Only what the recipient needs to find the person."""
+
+    # NoticePerson without its residence street code: that travels between deployments, not to offices
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="NoticePerson")
+
+    name: str = Field(max_length=50, description="Full name")
+    id_number: str = Field(max_length=18, description="Resident identity number")
+    residence_address: str = Field(max_length=200, description="Where the person lives now")
 
 
 class WebhookNotice(BaseModel):
@@ -26,7 +38,7 @@ class WebhookNotice(BaseModel):
     recipient_code: str = Field(description="9-digit street or 6-digit district bureau code the notice is for")
     route: Route = Field(description="Route of the case that caused the notice")
     reason: str = Field(description="Why the recipient is notified, in words")
-    person: NoticePerson = Field(description="The person, with the least detail needed to find them")
+    person: WebhookPerson = Field(description="The person, with the least detail needed to find them")
     record_id: str = Field(description="The case record the notice is about")
     record_link: str = Field(
         description="Where the case record can be read: its URL with ?notice=<notice id>, which opens it "

@@ -21,6 +21,12 @@ class NoticePerson(BaseModel):
     name: str = Field(max_length=50, description="Full name")
     id_number: str = Field(max_length=18, description="Resident identity number")
     residence_address: str = Field(max_length=200, description="Where the person lives now")
+    residence_street: str | None = Field(
+        default=None,
+        max_length=9,
+        description="9-digit street code of the residence: lets another district's exchange door "
+        "pass a forwarded notice on to the street (absent in notices issued before the exchange)",
+    )
 
 
 class NoticeKind(StrEnum):

@@ -18,7 +18,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.metrics import route_of
+from shared.metrics import observe_request, route_of
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -58,6 +58,8 @@ class AccessLogMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
+                observe_request(scope, status, seconds)  # one middleware for the line and the metrics
                 route = route_of(scope)
                 line = log.debug if route in QUIET_ROUTES else log.info
                 line(
@@ -65,6 +67,6 @@ class AccessLogMiddleware:
                     method=scope["method"],
                     route=route,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                     request_id=request_id,
                 )

@@ -9,14 +9,17 @@ from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
 from shared.kafka.failures import DeadLetters
+from shared.kafka.security import KafkaConnection
 from shared.settings import CommonSettings
 from shared.topics import DEAD_LETTER, TopicNames
 
 
 def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
     """An idempotent producer (acks=all). Nothing connects here; the lifespan starts it."""
+    kafka = KafkaConnection.from_settings(settings)
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        kafka.servers,
+        security=kafka.security(),
         client_id=f"popflow-{service}",
         enable_idempotence=True,
         acks="all",

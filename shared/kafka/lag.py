@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka.security import KafkaConnection
 from shared.metrics import Samples
 
 
 class ConsumerLag:
-    def __init__(self, servers: str, groups: Callable[[], Iterable[str]]) -> None:
-        self._servers, self._groups = servers, groups
+    def __init__(self, kafka: KafkaConnection, groups: Callable[[], Iterable[str]]) -> None:
+        self._kafka, self._groups = kafka, groups
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -42,11 +43,11 @@ class ConsumerLag:
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._servers)
+            admin = AIOKafkaAdminClient(**self._kafka.options())
             await admin.start()
             self._admin = admin
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._servers, group_id=None, enable_auto_commit=False)
+            consumer = AIOKafkaConsumer(**self._kafka.options(), group_id=None, enable_auto_commit=False)
             await consumer.start()
             self._consumer = consumer
         return self._admin, self._consumer

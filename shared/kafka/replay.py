@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka.security import KafkaConnection
 from shared.retry import until_up
 
 
-async def partitions_of(servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def partitions_of(kafka: KafkaConnection, topics: Sequence[str]) -> list[TopicPartition]:
     """The topics' partitions, from the broker (a consumer only knows the topics it subscribed to)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         descriptions = await admin.describe_topics(list(topics))
@@ -22,15 +23,15 @@ async def partitions_of(servers: str, topics: Sequence[str]) -> list[TopicPartit
 
 
 async def batches_to_end(
-    servers: str, topics: Sequence[str], *, batch: int = 500
+    kafka: KafkaConnection, topics: Sequence[str], *, batch: int = 500
 ) -> AsyncIterator[list[ConsumerRecord]]:
     """The records of `topics` up to the end seen at the start, in batches, in order within each partition.
 
     Messages published after the start are left to the running service.
     """
-    partitions = await partitions_of(servers, topics)
+    partitions = await partitions_of(kafka, topics)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers,
+        **kafka.options(),
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -58,14 +59,16 @@ async def batches_to_end(
         await consumer.stop()
 
 
-async def records_to_end(servers: str, topics: Sequence[str], *, batch: int = 500) -> AsyncIterator[ConsumerRecord]:
+async def records_to_end(
+    kafka: KafkaConnection, topics: Sequence[str], *, batch: int = 500
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of `topics` up to the end seen at the start, in order within each partition."""
-    async for records in batches_to_end(servers, topics, batch=batch):
+    async for records in batches_to_end(kafka, topics, batch=batch):
         for record in records:
             yield record
 
 
-async def messages_to_end(servers: str, topic: str) -> AsyncIterator[bytes]:
+async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[bytes]:
     """Every message value of `topic` up to the end seen at the start."""
-    async for record in records_to_end(servers, [topic]):
+    async for record in records_to_end(kafka, [topic]):
         yield record.value

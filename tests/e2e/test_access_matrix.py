@@ -101,6 +101,16 @@ ACCESS: dict[str, Rule] = {
     "intake GET /v1/records/{record_id}": Rule(Action.READ, STREET),
     "intake POST /v1/records/search": Rule(Action.READ, STREET, sees=_ids("records", "record_id")),
     "intake GET /v1/audit": Rule(Action.ADMINISTER),
+    # outbox rows that can never publish, set aside (intake and notification); unknown row ids: 404
+    **{
+        f"{service} {route}": Rule(Action.ADMINISTER, also=frozenset({404}))
+        for service in ("intake", "notification")
+        for route in (
+            "GET /v1/admin/outbox/set-aside",
+            "POST /v1/admin/outbox/set-aside/{row_id}/retry",
+            "POST /v1/admin/outbox/set-aside/{row_id}/discard",
+        )
+    },
     # routing
     "routing GET /v1/decisions/{record_id}": Rule(Action.READ, STREET),
     "routing GET /v1/cases/{record_id}": Rule(Action.READ, STREET),
@@ -302,6 +312,7 @@ def path_of(template: str, seeds: Seeds) -> str:
         "campaign_id": seeds.campaign_id,
         "area_id": seeds.area_id,
         "check_id": seeds.check_id,
+        "row_id": "1",  # no row is set aside: an admin gets 404, everyone else no further
         "fmt": "csv",
         "name": "webhook-notice.schema.json",
     }

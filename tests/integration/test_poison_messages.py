@@ -35,7 +35,7 @@ from shared.kafka.admin import ensure_topics
 from shared.kafka.consuming import subscribe
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
-from tests.support.infra import create_database, drop_database, kafka_bootstrap, unique_name
+from tests.support.infra import create_database, drop_database, kafka_bootstrap, kafka_connection, unique_name
 from tests.support.records import record
 from tests.support.waiting import eventually
 
@@ -54,7 +54,7 @@ async def database() -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def topics() -> TopicNames:
     names = TopicNames(unique_name("poison.") + ".")
-    await ensure_topics(kafka_bootstrap(), names.all(), partitions=1, replication=1)
+    await ensure_topics(kafka_connection(), names.all(), partitions=1, replication=1)
     return names
 
 
@@ -154,7 +154,7 @@ async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_o
     database: AsyncEngine, topics: TopicNames
 ) -> None:
     await run_migrations(database, MIGRATIONS)
-    await ensure_topics(kafka_bootstrap(), [topics("test.events")], partitions=1, replication=1)
+    await ensure_topics(kafka_connection(), [topics("test.events")], partitions=1, replication=1)
     sessions = session_factory(database)
     too_big, held, other = outbox_row("person-a", filler=2_000_000), outbox_row("person-a"), outbox_row("person-b")
     async with sessions.begin() as session:

@@ -17,7 +17,7 @@ from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import EventPublisher, KafkaEventPublisher
 from shared.topics import TopicNames
 from tests.support.fakes import RecordingPublisher
-from tests.support.infra import kafka_bootstrap, unique_name
+from tests.support.infra import kafka_connection, unique_name
 from tests.support.kafka import read_topic
 
 ReadBack = Callable[[int], Awaitable[list[tuple[str, Envelope]]]]
@@ -52,8 +52,9 @@ async def adapter(request: pytest.FixtureRequest) -> AsyncIterator[tuple[EventPu
         yield fake, read_fake
         return
     topics = TopicNames(unique_name("contract.") + ".")
-    await ensure_topics(kafka_bootstrap(), topics.all(), partitions=3, replication=1)
-    broker = KafkaBroker(kafka_bootstrap(), enable_idempotence=True, acks="all")
+    kafka = kafka_connection()
+    await ensure_topics(kafka, topics.all(), partitions=3, replication=1)
+    broker = KafkaBroker(kafka.servers, security=kafka.security(), enable_idempotence=True, acks="all")
     await broker.connect()
 
     async def read_kafka(count: int) -> list[tuple[str, Envelope]]:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+
+from shared.kafka.security import KafkaConnection
+from shared.settings import KafkaSettings
 
 PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
 DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # base64 of 32 fixed test bytes (AES-256)
@@ -22,6 +27,42 @@ def kafka_bootstrap() -> str:
     if not value:
         pytest.fail("KAFKA_BOOTSTRAP_SERVERS is not set: run the suite with `make test`")
     return value
+
+
+def kafka_connection(env: Mapping[str, str] | None = None) -> KafkaConnection:
+    """The broker `env` names (a System's environment, else this process's), with its security settings."""
+    env = os.environ if env is None else env
+    return KafkaConnection.from_settings(
+        KafkaSettings.model_validate({k: v for k, v in env.items() if k.startswith("KAFKA_")})
+    )
+
+
+def sasl_kafka_env(*, password: str | None = None) -> dict[str, str]:
+    """Settings that make the services authenticate (SCRAM-SHA-512) to the test broker's SASL listener.
+
+    deploy/with-infra.sh starts the broker with that listener and exports its
+    address and user; `password` replaces the right one (to test a wrong one).
+    """
+    servers = os.environ.get("KAFKA_SASL_BOOTSTRAP_SERVERS")
+    if not servers:
+        pytest.fail("KAFKA_SASL_BOOTSTRAP_SERVERS is not set: run the suite with `make test` (deploy/with-infra.sh)")
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": os.environ.get("KAFKA_SCRAM_USERNAME", "popflow"),
+        "KAFKA_SASL_PASSWORD": password or os.environ.get("KAFKA_SCRAM_PASSWORD", "popflow-test-password"),
+    }
+
+
+def kafka_at(bootstrap: str) -> KafkaConnection:
+    """The broker at `bootstrap`, with the security this process's environment sets."""
+    return kafka_connection({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+
+
+def kafka_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka client options for `bootstrap`, with the security this process's environment sets."""
+    return kafka_at(bootstrap).options()
 
 
 def pg_admin_url() -> str:

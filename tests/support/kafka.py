@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope
 from shared.kafka.replay import partitions_of
-from tests.support.infra import kafka_bootstrap
+from tests.support.infra import kafka_at, kafka_bootstrap, kafka_options
 
 
 def submitted(record: dict[str, Any], *, record_id: str | None = None) -> Envelope:
@@ -53,7 +53,7 @@ async def publish(bootstrap: str, topic: str, envelopes: Iterable[Envelope]) -> 
 
 async def publish_raw(bootstrap: str, topic: str, messages: Iterable[tuple[str, bytes]]) -> int:
     """Publish (key, value) pairs as they are, waiting for all acknowledgements."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key.encode()) for key, value in messages]
@@ -73,9 +73,9 @@ async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 async def read_raw(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, str]]]:
     """Every message of `topic` up to its current end: body and headers."""
-    partitions = await partitions_of(bootstrap, [topic])
+    partitions = await partitions_of(kafka_at(bootstrap), [topic])
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        **kafka_options(bootstrap), enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -99,9 +99,9 @@ def _headers(raw: Any) -> dict[str, str]:
 
 async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """True once `group` has committed offsets at the end of every partition of `topics`."""
-    partitions = [tp for t in topics for tp in await partitions_of(bootstrap, [t])]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    partitions = [tp for t in topics for tp in await partitions_of(kafka_at(bootstrap), [t])]
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -117,7 +117,7 @@ async def publish_one(
     topic: str, value: bytes, *, key: bytes | None = None, headers: dict[str, str] | None = None
 ) -> None:
     """One message of arbitrary bytes (poison messages for failure-policy tests)."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(), enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(kafka_bootstrap()), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -131,7 +131,7 @@ async def read_topic(topic: str, *, at_least: int, within: float = 30) -> list[A
     """Every message of `topic` from the beginning, once at least `at_least` have arrived."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=kafka_bootstrap(),
+        **kafka_options(kafka_bootstrap()),
         group_id=f"test-reader-{secrets.token_hex(4)}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

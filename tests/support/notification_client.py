@@ -14,6 +14,7 @@ from services.notification.domain.signing import secret_of
 from shared.events import NoticePerson, Route, new_envelope
 from shared.topics import NOTICES_ISSUED
 from tests.support import records
+from tests.support.infra import kafka_connection
 from tests.support.notices import issued_notice
 from tests.support.system import System
 from tests.support.waiting import eventually
@@ -27,7 +28,7 @@ def bearer(key: str) -> dict[str, str]:
 
 async def publish_notices(system: System, recipient: str, count: int, *, first: int) -> list[str]:
     """NoticeIssued straight onto the topic, as routing would publish them."""
-    producer = AIOKafkaProducer(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = AIOKafkaProducer(**kafka_connection(system.env).options())
     await producer.start()
     ids = []
     try:
@@ -82,7 +83,7 @@ async def consume_one(system: System, topic: str, notice_id: str) -> dict[str, A
     """The one envelope about `notice_id` on `topic` (read from the start)."""
     consumer = AIOKafkaConsumer(
         system.env["POPFLOW_TOPIC_PREFIX"] + topic,
-        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"],
+        **kafka_connection(system.env).options(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

@@ -28,6 +28,7 @@ from shared.auth.store import KeyStore
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
 from shared.events import Envelope, parse_event
+from shared.kafka.security import KafkaConnection
 from tests.support.infra import PERSON_KEY_SECRET, create_database, drop_database, kafka_bootstrap, unique_name
 
 
@@ -106,7 +107,7 @@ async def reporting_harness(
     keys = KeyStore(build_engine(keys_url))
     await run_migrations(keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
     app = create_app(settings, clock=clock)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**KafkaConnection.from_settings(settings).options(), acks="all")
     await producer.start()
     try:
         async with app.router.lifespan_context(app):

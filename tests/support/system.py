@@ -87,6 +87,16 @@ class System:
         process.send_signal(signal.SIGKILL)
         process.wait()
 
+    def stop(self, service: str) -> None:
+        """SIGTERM and wait: a deployment's service taken down in good order."""
+        process = self.processes.pop(service)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
     def stop_all(self) -> None:
         for process in self.processes.values():
             process.terminate()

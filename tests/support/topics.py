@@ -7,10 +7,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.support.infra import kafka_options
+
 
 async def read_topic(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, bytes, dict[str, Any]]]:
     """Every message now in `topic` as (partition, key, envelope), in partition order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         assigned = [TopicPartition(topic, p) for p in range(partitions)]

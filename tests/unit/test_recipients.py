@@ -11,6 +11,7 @@ from services.routing.adapters.recipients_file import InvalidRecipientsFile, Rec
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 
 CITY = ExchangeEndpoint("guangzhou-city-exchange", "https://gz")
+UNCONFIGURED = ExchangeEndpoint("unconfigured", "")
 PROVINCE = ExchangeEndpoint("guangdong-provincial-platform", "https://gd")
 NATIONAL = ExchangeEndpoint("national-exchange", "https://cn")
 TABLE = ExchangeTable(by_prefix={"4401": CITY, "44": PROVINCE}, default=NATIONAL)
@@ -51,7 +52,8 @@ def test_the_shipped_file_parses() -> None:
     "text",
     [
         "not = [toml",
-        '[[endpoints]]\nprefix = "44"\nname = "x"\nurl = "y"\n',  # no default
+        '[[partners]]\nprefixes = ["44"]\nname = "x"\ntransport = "carrier-pigeon"\n',
+        '[[partners]]\nname = "x"\nurl = "y"\n',  # no prefix
         '[default]\nname = "d"\nurl = "u"\n[[endpoints]]\nprefix = "4x"\nname = "x"\nurl = "y"\n',
     ],
 )
@@ -75,3 +77,9 @@ def test_a_changed_file_takes_effect_without_restart_and_a_bad_one_is_ignored(tm
     path.write_text("broken = [")
     os.utime(path, (2, 2))
     assert recipients.current().for_code("440106").endpoint == ExchangeEndpoint("city", "c")
+
+
+def test_a_code_no_partner_carries_is_unconfigured() -> None:
+    table = parse_exchanges('[[partners]]\nprefixes = ["4401"]\nname = "city"\nurl = "https://c"\n')
+    assert table.endpoint_for("440106").name == "city"
+    assert Recipients.of(["440111"], table).for_code("430102").endpoint == UNCONFIGURED

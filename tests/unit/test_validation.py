@@ -60,3 +60,18 @@ def test_single_bad_field(path: tuple[str, ...], value: str, pointer: str) -> No
         target = target[part]
     target[path[-1]] = value
     assert list(problems_of(body)) == [pointer]
+
+
+def test_a_retired_street_is_accepted_with_a_warning_and_an_unknown_one_refused() -> None:
+    from services.intake.domain.codes import division_warnings
+    from shared.directory import load_changes
+
+    body = record(reporting_street="440113007", residence_street="440113118")  # 沙湾镇, now 沙湾街道
+    assert validate_record(body, load_directory())[0] is None  # without the change table: unknown
+    parsed, problems = validate_record(body, load_directory(), changes=load_changes())
+    assert parsed is not None, problems
+    (warning,) = division_warnings(body, load_changes())
+    assert warning["field"] == "residence.street"
+    assert "successor 440113017" in warning["note"]
+    unknown = record(reporting_street="440113007", residence_street="440113999")
+    assert validate_record(unknown, load_directory(), changes=load_changes())[0] is None

@@ -21,23 +21,25 @@ from services.intake.domain.credit_code import credit_code_problems
 from services.intake.domain.dates import date_order_problems
 from services.intake.domain.fields import FieldProblem, Location
 from services.intake.domain.identity import identity_problems
-from shared.directory import DivisionDirectory
+from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord
 
 __all__ = ["FieldProblem", "Location", "validate_record"]
 
 
 def validate_record(
-    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None
+    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None, changes: DivisionChanges | None = None
 ) -> tuple[CaseRecord | None, list[FieldProblem]]:
-    """The record, or None with every (location, message) problem found."""
+    """The record, or None with every (location, message) problem found.
+
+    With `changes`, codes retired by a later edition are accepted (see codes.py)."""
     now = now or datetime.now(UTC)
     # The rules read what the model will keep: text trimmed as the model trims it,
     # so " 999999999" is checked as the street code it becomes.
     normalised = _trimmed(raw)
     problems = [
         *control_character_problems(raw),
-        *directory_problems(normalised, directory),
+        *directory_problems(normalised, directory, changes),
         *identity_problems(normalised, now.date()),
         *date_order_problems(normalised, now),
         *certificate_problems(normalised),
@@ -50,7 +52,7 @@ def validate_record(
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
     # and once more on the record itself: its codes are the ones stored and routed
-    problems += directory_problems(record.model_dump(mode="json"), directory)
+    problems += directory_problems(record.model_dump(mode="json"), directory, changes)
     return (None, _one_per_field(problems)) if problems else (record, [])
 
 

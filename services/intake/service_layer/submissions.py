@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
 from services.intake.adapters.sealing import Sealer
+from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
 from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
 from shared.digits import ascii_digits
-from shared.directory import DivisionDirectory
+from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
 from shared.identity import person_key
 
@@ -34,6 +35,8 @@ REJECTION_NAMESPACE = uuid.UUID("2b7c1f64-3e0a-4d8e-9a51-6c4f0e8d7b23")
 class Prepared:
     new: NewRecord
     record: CaseRecord
+    # retired division codes the record names: accepted, mapped by routing (field, code, note)
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,9 @@ class Submissions:
         person_secret: bytes,
         clock: Clock = lambda: datetime.now(UTC),
         on_stored: Callable[[], None] = lambda: None,
+        changes: DivisionChanges | None = None,
     ) -> None:
+        self._changes = changes
         self._on_stored = on_stored
         self._repository = repository
         self._directory = directory
@@ -87,11 +92,11 @@ class Submissions:
     def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
         """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
         street = _street_of(raw)
-        if street and not principal.may(Action.SUBMIT, street):
+        if street and not principal.may(Action.SUBMIT, self._current(street)):
             # before validation too, so a wrong record is never counted against another street
             return _out_of_scope()
         now = self._clock()
-        record, problems = validate_record(raw, self._directory, now=now)
+        record, problems = validate_record(raw, self._directory, now=now, changes=self._changes)
         if record is None:
             source = raw.get("source_kind") if isinstance(raw, dict) else None
             return Rejected(
@@ -100,10 +105,16 @@ class Submissions:
                 source_kind=source if isinstance(source, str) and len(source) <= 30 else None,
                 fingerprint=fingerprint(raw),
             )
-        if not principal.may(Action.SUBMIT, record.reporting_street):
+        if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
             # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
             return _out_of_scope()
-        return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record)
+        warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
+        return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record, warnings)
+
+    def _current(self, street: str) -> str:
+        """A retired reporting street is its successor's: the successor's key may report for it."""
+        successor = self._changes.resolve(street).successor if self._changes else None
+        return successor or street
 
     async def store_one(self, prepared: Prepared) -> Outcome:
         """Store one record, in a transaction shared with the records submitted at the same moment."""

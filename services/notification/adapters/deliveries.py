@@ -35,6 +35,7 @@ class Claim:
     total_attempts: int
     notice: InboxNotice | None = None
     subscription: WebhookSubscription | None = None
+    exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
 
 
 class DeliveryStore:
@@ -70,6 +71,7 @@ class DeliveryStore:
                             row.total_attempts,
                             notice,
                             subscription,
+                            row.exchange_code,
                         )
                     )
             if claims:
@@ -143,11 +145,12 @@ class DeliveryStore:
             return [(d, n) for d, n in (await session.execute(query)).all()]
 
     async def redeliver(self, notice: InboxNotice, *, now: datetime) -> bool:
-        """A new round of pushes, due now; False when the recipient has no webhook."""
+        """A new round of pushes, due now; False when the recipient has no webhook (nor exchange partner)."""
         async with self._sessions.begin() as session:
-            if await session.get(WebhookSubscription, notice.recipient_code) is None:
-                return False
             delivery = await session.get(Delivery, notice.notice_id, with_for_update=True)
+            to_partner = delivery is not None and delivery.exchange_code is not None
+            if not to_partner and await session.get(WebhookSubscription, notice.recipient_code) is None:
+                return False
             if delivery is None:
                 delivery = Delivery(notice_id=notice.notice_id, recipient_code=notice.recipient_code, state="pending")
             delivery.state, delivery.round_attempts = "pending", 0

@@ -9,6 +9,7 @@ outbox in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,13 @@ from services.notification.adapters.tables import Delivery, InboxNotice, Webhook
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
+
+# (session, answered notice id, now) -> True when the answer is owed to an exchange partner (and scheduled)
+AnswersOwed = Callable[[AsyncSession, str, datetime], Awaitable[bool]]
+
+
+async def _nothing_owed(_: AsyncSession, __: str, ___: datetime) -> bool:
+    return False
 
 
 class AlreadyAnswered(Exception):
@@ -46,27 +54,43 @@ class Answer:
 
 
 class Inbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        events: StatusEvents,
+        *,
+        served_districts: Iterable[str] = (),
+        answers_owed: AnswersOwed | None = None,
+    ) -> None:
         self._sessions = sessions
         self._events = events
+        self._served = frozenset(served_districts)  # empty: every code is this deployment's (tests, one district)
+        self._answers_owed = answers_owed or _nothing_owed
 
     async def store(self, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
-        """(stored: the notice is new, scheduled: a push is due because the recipient has a webhook)."""
+        """(stored: the notice is new, scheduled: a push is due: the recipient has a webhook, or is a partner's)."""
         async with self._sessions.begin() as session:
-            if await session.get(InboxNotice, notice.notice_id) is not None:
-                return False, False
-            session.add(_row(notice, now=now))
-            scheduled = await session.get(WebhookSubscription, notice.recipient_code) is not None
-            if scheduled:
-                session.add(
-                    Delivery(
-                        notice_id=notice.notice_id,
-                        recipient_code=notice.recipient_code,
-                        state="pending",
-                        next_attempt_at=now,
-                        updated_at=now,
-                    )
+            return await self.add_in(session, notice, now=now)
+
+    async def add_in(self, session: AsyncSession, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
+        """`store` inside the caller's transaction (the exchange door records the message with it)."""
+        if await session.get(InboxNotice, notice.notice_id) is not None:
+            return False, False
+        session.add(_row(notice, now=now))
+        # a code outside the served districts is a partner's: the notice goes to it through the exchange
+        exchange = bool(self._served) and notice.recipient_code[:6] not in self._served
+        scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
+        if scheduled:
+            session.add(
+                Delivery(
+                    notice_id=notice.notice_id,
+                    recipient_code=notice.recipient_code,
+                    state="pending",
+                    next_attempt_at=now,
+                    updated_at=now,
+                    exchange_code=notice.recipient_code if exchange else None,
                 )
+            )
         return True, scheduled
 
     async def get(self, notice_id: str) -> InboxNotice | None:
@@ -106,24 +130,32 @@ class Inbox:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
             if notice is None:
                 return None
-            if notice.answered_at is not None:
-                raise AlreadyAnswered(notice_id)
-            row, event = self._events.answered(
-                notice,
-                result=answer.result,
-                corrections=answer.corrections,
-                reason=answer.reason,
-                note=answer.note,
-                by=answer.by,
-                at=now,
-            )
-            notice.answered_at = now
-            notice.answer = event.model_dump(
-                mode="json", include={"result", "corrections", "reason", "note", "answered_by"}
-            )
-            notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
+            return await self.answer_in(session, notice, answer, now=now)
+
+    async def answer_in(
+        self, session: AsyncSession, notice: InboxNotice, answer: Answer, *, now: datetime
+    ) -> NoticeAnswered:
+        """`answer` inside the caller's transaction, on a notice it locked."""
+        if notice.answered_at is not None:
+            raise AlreadyAnswered(notice.notice_id)
+        row, event = self._events.answered(
+            notice,
+            result=answer.result,
+            corrections=answer.corrections,
+            reason=answer.reason,
+            note=answer.note,
+            by=answer.by,
+            at=now,
+        )
+        notice.answered_at = now
+        notice.answer = event.model_dump(
+            mode="json", include={"result", "corrections", "reason", "note", "answered_by"}
+        )
+        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
+        # a notice a partner sent us is answered back to that partner, not to our own routing
+        if not await self._answers_owed(session, notice.notice_id, now):
             session.add(row)
-            return event
+        return event
 
 
 def _row(notice: NoticeIssued, *, now: datetime) -> InboxNotice:

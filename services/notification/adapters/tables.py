@@ -70,6 +70,29 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime | None = _at(nullable=True)
     last_error: str | None = Field(default=None, max_length=200)
     updated_at: datetime = _at()
+    # set for a message to an exchange partner: the division code whose partner carries it
+    exchange_code: str | None = Field(default=None, max_length=12)
+
+
+class ExchangeReceived(SQLModel, table=True):
+    """Every message a partner delivered, once: its id makes a second delivery a duplicate.
+
+    For a notice, `local_notice_id` is the inbox notice it became here; the
+    answer to that notice is owed to `sender_code`'s partner as message
+    `answer_message_id`. For an answer, `notice_id` is our notice it answered.
+    """
+
+    __tablename__ = "exchange_received"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=10)  # notice | answer
+    partner: str = Field(max_length=100)
+    sender_code: str = Field(max_length=12)
+    notice_id: str = Field(max_length=36)
+    record_id: str = Field(max_length=36)
+    local_notice_id: str | None = Field(default=None, max_length=36, unique=True)
+    answer_message_id: str | None = Field(default=None, max_length=64, unique=True)
+    received_at: datetime = _at()
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -99,3 +122,23 @@ class OutboxRow(SQLModel, table=True):
     set_aside_at: datetime | None = _at(nullable=True)
     discarded_at: datetime | None = _at(nullable=True)
     error: str | None = Field(default=None, max_length=500)
+
+
+class OfficeSession(SQLModel, table=True):
+    """A clerk's login on the street office's page: short-lived, server-side.
+
+    The browser holds only a random token (its hash is the key here). The
+    office key it was opened with is kept encrypted, so each request is
+    authenticated against the key store again (a revoked key ends the
+    session at once) and the weekly report is submitted to reporting under
+    the clerk's own key. Removed at logout; useless after `expires_at`.
+    """
+
+    __tablename__ = "office_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    street: str = Field(max_length=9)
+    key_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _at()
+    expires_at: datetime = _at(index=True)

@@ -45,6 +45,7 @@ from services.notification.domain.backoff import (
 )
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
+from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -70,11 +71,13 @@ class DeliveryWorker:
         limits: WorkerLimits,
         record_link_base: str,
         on_recorded: Callable[[], None] = lambda: None,
+        exchange: OutboundExchange | None = None,
     ) -> None:
         self._store, self._webhooks = store, webhooks
         self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
         self._record_link_base = record_link_base
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
+        self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._in_flight: Counter[str] = Counter()
         self._notices_in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,6 +156,9 @@ class DeliveryWorker:
             log.warning("push could not be recorded; retried when its lease ends", error=type(error).__name__)
 
     async def _push(self, claim: Claim) -> None:
+        if claim.exchange_code is not None:
+            await self._push_to_partner(claim)
+            return
         notice, subscription = claim.notice, claim.subscription
         if notice is None or subscription is None:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
@@ -175,6 +181,21 @@ class DeliveryWorker:
             await self._fail_at_once(claim, result.error or "refused: the webhook destination")
             return
         await self._record(claim, result)
+
+    async def _push_to_partner(self, claim: Claim) -> None:
+        """A message to an exchange partner: the same schedule and attempt log, the partner's door and keys.
+
+        Nothing to send it with (an unconfigured partner, a missing key) fails it
+        at once with the reason, for the bureau to see and redeliver once fixed.
+        """
+        if self._exchange is None:
+            await self._fail_at_once(claim, "this process does not send to exchange partners")
+            return
+        request = await self._exchange.request_for(claim)
+        if isinstance(request, Refusal):
+            await self._fail_at_once(claim, request.reason)
+            return
+        await self._record(claim, await self._sender.send(request.url, request.body, request.headers))
 
     async def _fail_at_once(self, claim: Claim, reason: str) -> None:
         now = self._clock.now()

@@ -16,6 +16,7 @@ from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS, build_fold
 from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
+from shared.kafka.security import KafkaConnection
 from shared.progress import Advance, progress
 from shared.topics import TopicNames
 
@@ -53,7 +54,8 @@ class StoreNotEmpty(RuntimeError):
 
 async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool, advance: Advance) -> int:
     target = build_engine(into)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    kafka = KafkaConnection.from_settings(settings)
+    broker = KafkaBroker(kafka.servers, security=kafka.security())
     try:
         await run_migrations(target, MIGRATIONS)
         if await holds_rows(target):
@@ -64,7 +66,7 @@ async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool,
         await broker.start()
         fold = build_fold(settings, FactWriter(target), broker, topics)
         return await replay(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka=kafka,
             topics=[topics(t) for t in FOLDED_TOPICS],
             fold=fold,
             batch_max=settings.fold_batch,

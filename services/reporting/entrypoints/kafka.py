@@ -29,6 +29,7 @@ from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.metrics import EVENTS_FOLDED
 from shared.kafka.failures import dead_letter_headers
 from shared.kafka.replay import batches_to_end
+from shared.kafka.security import KafkaConnection
 from shared.metrics import DEAD_LETTERS
 from shared.retry import until_up
 
@@ -41,7 +42,7 @@ class FoldConsumer:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         topics: Sequence[str],
         group: str,
         writer: FactWriter,
@@ -50,7 +51,7 @@ class FoldConsumer:
         batch_max: int = 5000,
         retry_pause_s: float = 1.0,
     ) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._topics = list(topics)
         self.group = group
         self._writer = writer
@@ -69,7 +70,7 @@ class FoldConsumer:
         """Fold until cancelled."""
         consumer = AIOKafkaConsumer(
             *self._topics,
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.options(),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -153,7 +154,7 @@ async def _start(consumer: AIOKafkaConsumer) -> None:
 
 async def replay(
     *,
-    bootstrap_servers: str,
+    kafka: KafkaConnection,
     topics: Sequence[str],
     fold: FoldConsumer,
     batch_max: int = 5000,
@@ -166,7 +167,7 @@ async def replay(
     messages were read.
     """
     read = 0
-    async for messages in batches_to_end(bootstrap_servers, topics, batch=batch_max):
+    async for messages in batches_to_end(kafka, topics, batch=batch_max):
         await fold.apply(messages)
         read += len(messages)
         on_batch(len(messages))

@@ -73,8 +73,8 @@ async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime)
     )
 
 
-def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> dict[str, Any]:
-    """The record's routing decision, with its transfer notice."""
+def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime, note: str | None = None) -> dict[str, Any]:
+    """The record's routing decision, with its transfer notice and what was mapped to decide it."""
     notice_id = next((n.notice_id for n in notices if n.kind is NoticeKind.TRANSFER), None)
     return {
         "record_id": case.record_id,
@@ -83,6 +83,7 @@ def decision_row(case: Case, notices: list[PlannedNotice], *, now: datetime) -> 
         "residence_street": case.residence_street,
         "notice_id": notice_id,
         "decided_at": now,
+        "note": note,
     }
 
 
@@ -170,6 +171,7 @@ def review_row(record_id: str, review: NeedsReview, reporting: str, now: datetim
         "record_id": record_id,
         "field": review.field,
         "reason": review.reason,
+        "kind": review.kind,
         "reporting_street": reporting,
         "received_at": now,
     }

@@ -24,6 +24,8 @@ class RoutedRecord(SQLModel, table=True):
     residence_street: str = Field(max_length=9)
     notice_id: str | None = Field(default=None, max_length=36)
     decided_at: datetime
+    # which retired codes of the record were mapped to their successors before deciding
+    note: str | None = Field(default=None, max_length=500)
 
 
 class CaseRow(SQLModel, table=True):
@@ -76,5 +78,6 @@ class ReviewItem(SQLModel, table=True):
     record_id: str = Field(primary_key=True, max_length=36)
     field: str = Field(max_length=40)
     reason: str = Field(max_length=200)
+    kind: str = Field(default="unknown", max_length=10)  # unknown, or retired (in an earlier edition)
     reporting_street: str = Field(max_length=12)
     received_at: datetime

@@ -2,8 +2,10 @@
 
 Streets and bureaus of the districts this deployment serves are its own
 recipients; every other code is reached through the external exchange
-endpoint configured for the longest matching code prefix (4401 the city
-exchange, 44 the provincial platform, a default for the rest).
+exchange partner configured for the longest matching code prefix (4401 the city
+exchange, 44 the provincial platform, a default for the rest; shared/exchange
+holds the partners). A code no partner carries is stamped "unconfigured":
+notification refuses to send it and lists it for the bureau.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared.directory.divisions import district_of
+from shared.exchange.partners import UNCONFIGURED, PartnerTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +40,23 @@ class ExchangeTable:
     """External endpoints by division-code prefix, and the default for the rest."""
 
     by_prefix: dict[str, ExchangeEndpoint]
-    default: ExchangeEndpoint
+    default: ExchangeEndpoint | None = None
+
+    @classmethod
+    def of_partners(cls, partners: PartnerTable) -> ExchangeTable:
+        def endpoint(name: str, address: str) -> ExchangeEndpoint:
+            return ExchangeEndpoint(name, address)
+
+        by_prefix = {prefix: endpoint(p.name, p.address) for prefix, p in partners.by_prefix.items()}
+        default = endpoint(partners.default.name, partners.default.address) if partners.default else None
+        return cls(by_prefix, default)
 
     def endpoint_for(self, code: str) -> ExchangeEndpoint:
         for length in range(len(code), 0, -1):
             endpoint = self.by_prefix.get(code[:length])
             if endpoint is not None:
                 return endpoint
-        return self.default
+        return self.default or ExchangeEndpoint(UNCONFIGURED, "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ class NeedsReview:
 
     field: str
     reason: str
+    kind: str = "unknown"  # "retired" when the code was in an earlier edition (domain/succession.py)
 
 
 def decide_route(*, reporting_street: str, residence_street: str) -> Route:
@@ -40,8 +41,8 @@ def review_reason(
 ) -> NeedsReview | None:
     """Why a record's codes cannot be routed, or None when every code is current.
 
-    The directory holds the current edition only, so a retired code reads as
-    unknown: either way a person has to look at the record.
+    Run after domain/succession.py has mapped retired codes to their successors:
+    what is left here was never a code of the directory (or is at the wrong level).
     """
     for field, code, level in (
         ("reporting_street", reporting_street, DivisionLevel.STREET),

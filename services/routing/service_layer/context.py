@@ -15,6 +15,7 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
+from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
 
@@ -28,6 +29,8 @@ class RoutingContext:
     clock: Clock
     key_secret: bytes
     deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
+    # retired codes and their successors; the vendored table unless a test brings its own
+    changes: DivisionChanges = field(default_factory=load_changes)
 
 
 def notice_issued(
@@ -41,7 +44,12 @@ def notice_issued(
         recipient_code=notice.recipient.code,
         route=case.route,
         reason=notice.reason,
-        person=NoticePerson(name=case.name, id_number=case.id_number, residence_address=case.residence_address),
+        person=NoticePerson(
+            name=case.name,
+            id_number=case.id_number,
+            residence_address=case.residence_address,
+            residence_street=case.residence_street,
+        ),
         issued_at=now,
         kind=notice.kind,
         exchange_endpoint=notice.recipient.endpoint.name if notice.recipient.endpoint else None,

@@ -24,6 +24,7 @@ from services.routing.service_layer.records import RecordHandler
 from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, parse_event
 from shared.kafka.failures import PERMANENT_ERRORS
 from shared.kafka.replay import messages_to_end
+from shared.kafka.security import KafkaConnection
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)
@@ -42,7 +43,11 @@ class Replayed:
 
 
 async def rebuild(
-    context: RoutingContext, *, servers: str, topics: TopicNames, on_message: Callable[[], None] = lambda: None
+    context: RoutingContext,
+    *,
+    kafka: KafkaConnection,
+    topics: TopicNames,
+    on_message: Callable[[], None] = lambda: None,
 ) -> dict[str, Replayed]:
     """Replay records.submitted then notices.answered from the start into the context's (empty) store."""
     async with context.sessions() as session:
@@ -52,13 +57,13 @@ async def rebuild(
         RecordSubmitted.TOPIC: RecordHandler(context).on_record_submitted,
         NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
     }
-    return {topic: await replay(servers, topics(topic), handler, on_message) for topic, handler in handlers.items()}
+    return {topic: await replay(kafka, topics(topic), handler, on_message) for topic, handler in handlers.items()}
 
 
-async def replay(servers: str, topic: str, handler: Handler, on_message: Callable[[], None]) -> Replayed:
+async def replay(kafka: KafkaConnection, topic: str, handler: Handler, on_message: Callable[[], None]) -> Replayed:
     """Every message of `topic` from offset 0 to the end as it was when the replay began."""
     counts = Replayed()
-    async for value in messages_to_end(servers, topic):
+    async for value in messages_to_end(kafka, topic):
         await _apply(handler, value, counts)
         on_message()
     log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)

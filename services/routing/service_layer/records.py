@@ -27,6 +27,7 @@ from services.routing.domain.cases import Case, current_residence
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.routes import decide_route, review_reason
 from services.routing.domain.schedule import AnswerDeadlines
+from services.routing.domain.succession import noted, to_current_codes
 from services.routing.domain.workflow import Step, open_case
 from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
 from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
@@ -41,6 +42,7 @@ class _Routed:
     record: RecordSubmitted
     step: Step
     key: str
+    note: str | None = None
 
 
 @dataclass
@@ -88,9 +90,10 @@ class RecordHandler:
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
     ) -> None:
-        record = event.record
+        succession = to_current_codes(event.record, self._context.changes)
+        record = succession.record
         street, _ = current_residence(record)
-        review = review_reason(
+        review = succession.review or review_reason(
             self._context.directory,
             reporting_street=record.reporting_street,
             residence_street=street,
@@ -99,12 +102,12 @@ class RecordHandler:
         )
         if review is not None:
             pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
-            log.warning("record sent to review", correlation_id=event.record_id, field=review.field)
+            log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
             return
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)
-        step = open_case(Case.from_record(event.record_id, record, route), recipients)
+        step = noted(open_case(Case.from_record(event.record_id, record, route), recipients), succession.note())
         key = person_key(record.person.id_number, self._context.key_secret)
-        pending.routed.append(_Routed(cause, event, step, key))
+        pending.routed.append(_Routed(cause, event, step, key, succession.note()))
 
 
 async def _write(session: AsyncSession, pending: _Pending, now: datetime, deadlines: AnswerDeadlines) -> list[Outgoing]:
@@ -112,7 +115,9 @@ async def _write(session: AsyncSession, pending: _Pending, now: datetime, deadli
     routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
     await store.add_reviews(session, pending.reviews)
     await store.save_cases(session, [_case_row(r, now) for r in routed])
-    await store.save_decisions(session, [store.decision_row(r.step.case, r.step.notices, now=now) for r in routed])
+    await store.save_decisions(
+        session, [store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed]
+    )
     planned = [notice for r in routed for notice in r.step.notices]
     issued = {n.notice_id for n in await store.add_notices(session, planned, now=now)}
     outgoing = []

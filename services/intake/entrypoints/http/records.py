@@ -60,7 +60,8 @@ def records_router(
         structlog.contextvars.bind_contextvars(correlation_id=outcome.record_id)
         log.info("record duplicate" if replayed else "record accepted", case_version=outcome.case_version)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return JSONResponse(outcome.answer(), status_code=202, headers=headers)
+        warnings = {"warnings": list(prepared.warnings)} if prepared.warnings else {}
+        return JSONResponse(outcome.answer() | warnings, status_code=202, headers=headers)
 
     @router.get("/records/{record_id}", openapi_extra=PURPOSE)
     async def read_record(

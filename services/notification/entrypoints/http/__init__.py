@@ -5,7 +5,8 @@ is answered 404, as if it did not exist.
 """
 
 from services.notification.entrypoints.http.deliveries import deliveries_router
+from services.notification.entrypoints.http.exchange import exchange_router
 from services.notification.entrypoints.http.notices import notices_router
 from services.notification.entrypoints.http.webhooks import webhooks_router
 
-__all__ = ["deliveries_router", "notices_router", "webhooks_router"]
+__all__ = ["deliveries_router", "exchange_router", "notices_router", "webhooks_router"]

@@ -1,0 +1,137 @@
+"""The exchange's records: what partners delivered (once each), the answers we owe them, counts per partner.
+
+A message a partner delivers is recorded in the same transaction as its
+effect (the inbox notice it becomes, or the answer it brings), so a second
+delivery of it finds the row and changes nothing. An answer to a notice a
+partner sent us is scheduled back to that partner as a delivery in the
+transaction that records the answer, like a webhook push.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from services.notification.adapters.inbox import Answer, Inbox
+from services.notification.adapters.tables import Delivery, ExchangeReceived, InboxNotice
+from shared.events import NoticeIssued
+
+ANSWER_NAMESPACE = uuid.UUID("3f9d0c1e-7a52-4e8b-b6a4-2d1c0e9f8a75")
+
+
+class UnknownNotice(LookupError):
+    """An answer names a notice this deployment never sent."""
+
+
+def answer_message_id(local_notice_id: str) -> str:
+    return str(uuid.uuid5(ANSWER_NAMESPACE, local_notice_id))
+
+
+async def owe_answer(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+    """Schedule the answer to a partner's notice back to it; False when the notice is our own."""
+    query = select(ExchangeReceived).where(col(ExchangeReceived.local_notice_id) == notice_id)
+    received = (await session.execute(query)).scalars().first()
+    if received is None:
+        return False
+    received.answer_message_id = answer_message_id(notice_id)
+    session.add(
+        Delivery(
+            notice_id=received.answer_message_id,
+            recipient_code=received.sender_code,
+            state="pending",
+            next_attempt_at=now,
+            updated_at=now,
+            exchange_code=received.sender_code,
+        )
+    )
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    code: str
+    state: str
+    deliveries: int
+    attempts: int
+    redelivered: int
+
+
+class ExchangeStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], inbox: Inbox) -> None:
+        self._sessions, self._inbox = sessions, inbox
+
+    async def receive_notice(self, received: ExchangeReceived, notice: NoticeIssued, *, now: datetime) -> bool | None:
+        """None for a duplicate message, else whether a push to the recipient was scheduled."""
+        async with self._sessions.begin() as session:
+            if await session.get(ExchangeReceived, received.message_id) is not None:
+                return None
+            session.add(received)
+            _, scheduled = await self._inbox.add_in(session, notice, now=now)
+            return scheduled
+
+    async def receive_answer(self, received: ExchangeReceived, answer: Answer, *, now: datetime) -> bool:
+        """False for a duplicate message; UnknownNotice, AlreadyAnswered (from the inbox) refuse it."""
+        async with self._sessions.begin() as session:
+            if await session.get(ExchangeReceived, received.message_id) is not None:
+                return False
+            notice = await session.get(InboxNotice, received.notice_id, with_for_update=True)
+            if notice is None or notice.record_id != received.record_id:
+                raise UnknownNotice(received.notice_id)
+            session.add(received)
+            await self._inbox.answer_in(session, notice, answer, now=now)
+            return True
+
+    async def answer_owed(self, message_id: str) -> tuple[ExchangeReceived, InboxNotice] | None:
+        """The partner's notice and our answered copy behind an answer message we owe."""
+        query = (
+            select(ExchangeReceived, InboxNotice)
+            .join(InboxNotice, col(InboxNotice.notice_id) == col(ExchangeReceived.local_notice_id))
+            .where(col(ExchangeReceived.answer_message_id) == message_id)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        return (row[0], row[1]) if row else None
+
+    async def delivery_counts(self) -> list[Counts]:
+        """Deliveries to partners by destination code and state."""
+        query = (
+            sql_select(
+                col(Delivery.exchange_code),
+                col(Delivery.state),
+                func.count(),
+                func.coalesce(func.sum(Delivery.total_attempts), 0),
+                func.count().filter(col(Delivery.total_attempts) > col(Delivery.round_attempts)),
+            )
+            .where(col(Delivery.exchange_code).is_not(None))
+            .group_by(col(Delivery.exchange_code), col(Delivery.state))
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            Counts(str(code), str(state), int(n), int(attempts), int(again)) for code, state, n, attempts, again in rows
+        ]
+
+    async def received_counts(self) -> dict[tuple[str, str], int]:
+        """Messages received, by (partner, kind)."""
+        query = sql_select(col(ExchangeReceived.partner), col(ExchangeReceived.kind), func.count()).group_by(
+            col(ExchangeReceived.partner), col(ExchangeReceived.kind)
+        )
+        async with self._sessions() as session:
+            return {(str(p), str(k)): int(n) for p, k, n in (await session.execute(query)).all()}
+
+    async def refused(self, *, limit: int) -> list[Delivery]:
+        """Failed deliveries to partners, newest first: unconfigured partners, refusals, exhausted retries."""
+        query = (
+            select(Delivery)
+            .where(col(Delivery.exchange_code).is_not(None), col(Delivery.state) == "failed")
+            .order_by(col(Delivery.updated_at).desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())

@@ -1,0 +1,39 @@
+"""The open notices of a street as an XLSX file, for clerks who work from a spreadsheet."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+
+from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.domain.office import safe_cell
+
+HEADER = ("通知编号", "类别", "路由", "姓名", "身份证号", "现住址", "事由", "下发时间", "状态")
+
+
+def open_notices_xlsx(notices: Sequence[InboxNotice], zone: ZoneInfo) -> bytes:
+    """One row per notice; every text cell neutralised (a name like '=HYPERLINK(...)' stays text)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "待反馈通知"
+    sheet.append(HEADER)
+    for notice in notices:
+        person = notice.person
+        row = (
+            notice.notice_id,
+            notice.kind,
+            notice.route,
+            person.get("name", ""),
+            person.get("id_number", ""),
+            person.get("residence_address", ""),
+            notice.reason,
+            utc(notice.issued_at).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            notice.status,
+        )
+        sheet.append([safe_cell(value) for value in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

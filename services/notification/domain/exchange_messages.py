@@ -1,0 +1,108 @@
+"""What travels between deployments: a notice or an answer, its personal part sealed for the recipient.
+
+    {"message_id": ..., "type": "notice", "sender": "440111",
+     "notice": {"notice_id", "record_id", "recipient_code", "route", "kind", "reason", "issued_at",
+                "answer_expected", "answer_due"},
+     "sealed": "<base64 sealed box of {"person": {...}}>"}
+
+    {"message_id": ..., "type": "answer", "sender": "440106",
+     "answer": {"notice_id", "record_id", "result", "reason", "answered_by", "answered_at"},
+     "sealed": "<base64 sealed box of {"corrections": {...}, "note": ...}>"}
+
+Only codes, ids, kinds and times are readable on the way; names, identity
+numbers, addresses and free text are inside the sealed part. The same
+document is the body of an https POST and one line of an FTP batch file.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
+
+SENDER_HEADER = "PopFlow-Exchange-Sender"
+TRANSFER_NAMESPACE = uuid.UUID("9b2e4c6a-1d3f-4a5b-8c7d-0e1f2a3b4c5d")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoticePart(_Frozen):
+    notice_id: str = Field(max_length=36)
+    record_id: str = Field(max_length=36)
+    recipient_code: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
+    route: Route
+    kind: NoticeKind
+    reason: str = Field(max_length=500)
+    issued_at: datetime
+    answer_expected: bool = False
+    answer_due: datetime | None = None
+
+
+class AnswerPart(_Frozen):
+    notice_id: str = Field(max_length=36)
+    record_id: str = Field(max_length=36)
+    result: FeedbackResult
+    reason: RejectionReason | None = None
+    answered_by: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
+    answered_at: datetime
+
+
+class ExchangeMessage(_Frozen):
+    message_id: str = Field(max_length=64)
+    type: Literal["notice", "answer"]
+    sender: str = Field(pattern=r"^[0-9]{6}$", description="The sending district")
+    notice: NoticePart | None = None
+    answer: AnswerPart | None = None
+    sealed: str = Field(max_length=20_000, description="The personal part, sealed for the recipient")
+
+
+class SealedNotice(_Frozen):
+    person: NoticePerson
+
+
+class SealedAnswer(_Frozen):
+    corrections: dict[str, str] = Field(default_factory=dict)
+    note: str | None = Field(default=None, max_length=500)
+
+
+def body_of(message: ExchangeMessage) -> bytes:
+    """Compact UTF-8 JSON: the exact bytes that are signed and sent."""
+    return json.dumps(
+        message.model_dump(mode="json", exclude_none=True), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def sealed_text(part: BaseModel) -> bytes:
+    return part.model_dump_json(exclude_none=True).encode()
+
+
+def local_transfer_id(partner_notice_id: str, street: str) -> str:
+    """The id of the transfer notice a partner's forward becomes here: the same on every delivery."""
+    return str(uuid.uuid5(TRANSFER_NAMESPACE, f"{partner_notice_id}/{street}"))
+
+
+def arriving_notice(notice: NoticePart, person: NoticePerson, served: frozenset[str]) -> dict[str, Any]:
+    """The notice as it lands here (NoticeIssued fields).
+
+    A forward to our bureau becomes work for the residence street, exactly as
+    a local cross-street case: a transfer notice to that street. Every other
+    kind lands with its addressee as sent.
+    """
+    street = person.residence_street
+    fields: dict[str, Any] = notice.model_dump()
+    fields["person"] = person
+    if notice.kind is NoticeKind.FORWARD and street and street[:6] in served and street[:6] == notice.recipient_code:
+        fields |= {
+            "notice_id": local_transfer_id(notice.notice_id, street),
+            "recipient_code": street,
+            "kind": NoticeKind.TRANSFER,
+            "reason": "person lives in your street (a case from another district); please verify",
+        }
+    return fields

@@ -1,0 +1,164 @@
+"""Inbound exchange: notices and answers a partner delivers, checked, opened and applied once.
+
+A message is taken only from a configured partner, signed with its key
+within the timestamp tolerance, and addressed to what this deployment serves.
+Applying it is idempotent by message id: the same POST (or FTP line) twice
+changes nothing the second time and is answered as a duplicate, so the
+sender may retry freely. A partner's notice becomes inbox work here (a
+forward becomes the residence street's transfer notice, pushed to its
+webhook like any local one); a partner's answer to a notice we sent is
+applied as a local answer is (NoticeAnswered through the outbox to routing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+from pydantic import ValidationError
+
+from services.notification.adapters.exchange_store import ExchangeStore, UnknownNotice
+from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
+from services.notification.adapters.tables import ExchangeReceived
+from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_messages import (
+    SENDER_HEADER,
+    ExchangeMessage,
+    SealedAnswer,
+    SealedNotice,
+    arriving_notice,
+)
+from services.notification.domain.feedback import feedback_problems
+from services.notification.service_layer.exchange_outbound import OwnKeys
+from shared.clock import Clock
+from shared.events import NoticeIssued
+from shared.exchange.partners import Partner, PartnerTable
+from shared.http.problems import ProblemError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: str
+    duplicate: bool
+
+    def view(self) -> dict[str, object]:
+        return {"message_id": self.message_id, "accepted": True, "duplicate": self.duplicate}
+
+
+def _refused(status: int, detail: str) -> ProblemError:
+    titles = {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}
+    return ProblemError(status, titles[status], detail)
+
+
+class ExchangeDoor:
+    def __init__(
+        self,
+        *,
+        partners: Callable[[], PartnerTable],
+        store: ExchangeStore,
+        inbox: Inbox,
+        keys: OwnKeys,
+        served_districts: list[str],
+        clock: Clock,
+        on_scheduled: Callable[[], None],
+        tolerance_s: int = crypto.DEFAULT_TOLERANCE_S,
+    ) -> None:
+        self._partners, self._store, self._inbox, self._keys = partners, store, inbox, keys
+        self._served, self._clock = frozenset(served_districts), clock
+        self._on_scheduled, self._tolerance_s = on_scheduled, tolerance_s
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> tuple[Partner, ExchangeMessage]:
+        """The partner whose key signed this body, and the message; 401 otherwise (no detail that helps a forger)."""
+        sender = headers.get(SENDER_HEADER, "")
+        partner = self._partners().ready_partner_for(sender) if sender else None
+        if partner is None or not self._signed_by(partner, headers, body):
+            raise _refused(401, "The message is not signed by a configured exchange partner, or is too old.")
+        try:
+            message = ExchangeMessage.model_validate_json(body)
+        except ValidationError as error:
+            raise _refused(422, f"Not an exchange message: {error.error_count()} problems") from error
+        if message.sender != sender or message.message_id != headers.get("webhook-id"):
+            raise _refused(422, "The message's sender or id differs from its headers.")
+        return partner, message
+
+    def _signed_by(self, partner: Partner, headers: Mapping[str, str], body: bytes) -> bool:
+        secret = os.environ.get(partner.keys.secret_env) if partner.keys.secret_env else None
+        return crypto.verify_signature(
+            verify_key=partner.keys.verify_key,
+            secret=secret,
+            msg_id=headers.get("webhook-id", ""),
+            timestamp=headers.get("webhook-timestamp", ""),
+            body=body,
+            received=headers.get("webhook-signature", ""),
+            now_s=self._clock.now().timestamp(),
+            tolerance_s=self._tolerance_s,
+        )
+
+    def _open(self, sealed: str) -> bytes:
+        if not self._keys.sealing_key:
+            raise _refused(422, "This deployment has no NOTIFICATION_EXCHANGE_SEALING_KEY to open the message.")
+        try:
+            return crypto.open_sealed(sealed, self._keys.sealing_key)
+        except crypto.BadSeal as error:
+            raise _refused(422, str(error)) from error
+
+    async def receive_notice(self, partner: Partner, message: ExchangeMessage) -> Accepted:
+        if message.type != "notice" or message.notice is None:
+            raise _refused(422, "POST notices to /v1/exchange/notices, answers to /v1/exchange/answers.")
+        if message.notice.recipient_code[:6] not in self._served:
+            raise _refused(422, f"{message.notice.recipient_code} is not served by this deployment.")
+        private = SealedNotice.model_validate_json(self._open(message.sealed))
+        fields = arriving_notice(message.notice, private.person, self._served)
+        notice = NoticeIssued(**fields, exchange_endpoint=None)
+        received = ExchangeReceived(
+            message_id=message.message_id,
+            kind="notice",
+            partner=partner.name,
+            sender_code=message.sender,
+            notice_id=message.notice.notice_id,
+            record_id=message.notice.record_id,
+            local_notice_id=notice.notice_id,
+            received_at=self._clock.now(),
+        )
+        scheduled = await self._store.receive_notice(received, notice, now=self._clock.now())
+        if scheduled:
+            self._on_scheduled()
+        log.info(
+            "exchange notice received", partner=partner.name, notice_id=notice.notice_id, duplicate=scheduled is None
+        )
+        return Accepted(message.message_id, duplicate=scheduled is None)
+
+    async def receive_answer(self, partner: Partner, message: ExchangeMessage) -> Accepted:
+        if message.type != "answer" or message.answer is None:
+            raise _refused(422, "POST answers to /v1/exchange/answers, notices to /v1/exchange/notices.")
+        part = message.answer
+        ours = await self._inbox.get(part.notice_id)
+        carrier = self._partners().partner_for(ours.recipient_code) if ours else None
+        if ours is None or carrier is None or carrier.name != partner.name:
+            raise _refused(404, "No notice of ours was sent to this partner under that id.")
+        private = SealedAnswer.model_validate_json(self._open(message.sealed))
+        problems = feedback_problems(result=part.result, corrections=private.corrections, reason=part.reason)
+        if problems:
+            raise _refused(422, "; ".join(".".join(where) + " " + what for where, what in problems))
+        answer = Answer(part.result, private.corrections, part.reason, private.note or "", part.answered_by)
+        received = ExchangeReceived(
+            message_id=message.message_id,
+            kind="answer",
+            partner=partner.name,
+            sender_code=message.sender,
+            notice_id=part.notice_id,
+            record_id=part.record_id,
+            received_at=self._clock.now(),
+        )
+        try:
+            fresh = await self._store.receive_answer(received, answer, now=part.answered_at)
+        except UnknownNotice as error:
+            raise _refused(404, "No notice of ours was sent to this partner under that id.") from error
+        except AlreadyAnswered as error:
+            raise _refused(409, "This notice has already been answered; an answer cannot be changed.") from error
+        log.info("exchange answer received", partner=partner.name, notice_id=part.notice_id, duplicate=not fresh)
+        return Accepted(message.message_id, duplicate=not fresh)

@@ -1,0 +1,148 @@
+"""Outbound exchange: the signed request that carries a notice, or an answer we owe, to its partner.
+
+The delivery worker treats a partner like a webhook (same schedule, backoff,
+attempt log); this module only says what to send and where. A code whose
+partner is missing or unconfigured is refused at once (the delivery fails
+with the reason, the bureau sees it in GET /v1/exchange/partners and the
+failed list, and a redelivery after the partners file is fixed sends it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.notification.adapters.deliveries import Claim
+from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_messages import (
+    SENDER_HEADER,
+    AnswerPart,
+    ExchangeMessage,
+    NoticePart,
+    SealedAnswer,
+    SealedNotice,
+    body_of,
+    sealed_text,
+)
+from shared.clock import Clock
+from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
+from shared.exchange.partners import Partner, PartnerTable, Transport
+
+
+@dataclass(frozen=True, slots=True)
+class OwnKeys:
+    """This deployment's private halves (settings): what it signs with and what opens what is sealed for it."""
+
+    signing_key: str | None
+    sealing_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+
+
+def signing_headers(partner: Partner, keys: OwnKeys, message_id: str, timestamp: str, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers, signed with the shared secret or our Ed25519 key. ValueError: no key."""
+    if partner.keys.secret_env:
+        secret = os.environ.get(partner.keys.secret_env)
+        if not secret:
+            raise ValueError(f"the variable {partner.keys.secret_env} holding the shared secret is not set")
+        signature = crypto.sign_hmac(secret, message_id, timestamp, body)
+    elif keys.signing_key:
+        signature = crypto.sign_ed25519(keys.signing_key, message_id, timestamp, body)
+    else:
+        raise ValueError("NOTIFICATION_EXCHANGE_SIGNING_KEY is not set")
+    return {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+
+
+class OutboundExchange:
+    def __init__(
+        self,
+        *,
+        partners: Callable[[], PartnerTable],
+        store: ExchangeStore,
+        keys: OwnKeys,
+        served_districts: list[str],
+        clock: Clock,
+    ) -> None:
+        self._partners, self._store, self._keys = partners, store, keys
+        self._home, self._clock = served_districts[0], clock
+
+    async def message_for(self, claim: Claim) -> tuple[Partner, ExchangeMessage] | Refusal:
+        """The partner and the message (sealed for it) of a due exchange delivery."""
+        assert claim.exchange_code is not None
+        partner = self._partners().partner_for(claim.exchange_code)
+        if partner is None or partner.problems():
+            why = "; ".join(partner.problems()) if partner else "no partner carries this code"
+            return Refusal(f"exchange partner for {claim.exchange_code} unconfigured: {why}"[:200])
+        assert partner.keys.seal_key is not None
+        if claim.notice is not None:
+            return partner, _notice_message(claim.notice, self._home, partner.keys.seal_key)
+        owed = await self._store.answer_owed(claim.notice_id)
+        if owed is None:
+            return Refusal("nothing to send: no notice or owed answer with this id")
+        received, local = owed
+        return partner, _answer_message(claim.notice_id, received.notice_id, local, partner.keys.seal_key)
+
+    async def request_for(self, claim: Claim) -> ExchangeRequest | Refusal:
+        found = await self.message_for(claim)
+        if isinstance(found, Refusal):
+            return found
+        partner, message = found
+        if partner.transport is not Transport.HTTPS:
+            return Refusal(
+                f"{partner.name} is reached by {partner.transport.value}, which this version cannot send yet"
+            )
+        body = body_of(message)
+        timestamp = str(int(self._clock.now().timestamp()))
+        try:
+            headers = signing_headers(partner, self._keys, message.message_id, timestamp, body)
+        except ValueError as error:
+            return Refusal(str(error))
+        path = "/v1/exchange/notices" if message.type == "notice" else "/v1/exchange/answers"
+        headers |= {"content-type": "application/json", SENDER_HEADER: message.sender}
+        return ExchangeRequest(str(partner.url).rstrip("/") + path, body, headers)
+
+
+def _notice_message(notice: InboxNotice, home: str, seal_key: str) -> ExchangeMessage:
+    person = NoticePerson.model_validate(notice.person)
+    part = NoticePart(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        recipient_code=notice.recipient_code,
+        route=Route(notice.route),
+        kind=NoticeKind(notice.kind),
+        reason=notice.reason,
+        issued_at=utc(notice.issued_at),
+        answer_expected=notice.answer_expected,
+        answer_due=utc(notice.answer_due) if notice.answer_due else None,
+    )
+    sealed = crypto.seal(sealed_text(SealedNotice(person=person)), seal_key)
+    return ExchangeMessage(message_id=notice.notice_id, type="notice", sender=home, notice=part, sealed=sealed)
+
+
+def _answer_message(message_id: str, their_notice_id: str, local: InboxNotice, seal_key: str) -> ExchangeMessage:
+    answer = local.answer or {}
+    part = AnswerPart(
+        notice_id=their_notice_id,
+        record_id=local.record_id,
+        result=FeedbackResult(answer["result"]),
+        reason=RejectionReason(answer["reason"]) if answer.get("reason") else None,
+        answered_by=str(answer["answered_by"]),
+        answered_at=utc(local.answered_at) if local.answered_at else utc(local.received_at),
+    )
+    private = SealedAnswer(corrections=answer.get("corrections") or {}, note=answer.get("note") or None)
+    sealed = crypto.seal(sealed_text(private), seal_key)
+    sender = local.recipient_code[:6]
+    return ExchangeMessage(message_id=message_id, type="answer", sender=sender, answer=part, sealed=sealed)

@@ -1,0 +1,75 @@
+"""What the bureau sees of the exchange: per partner, what was sent, delivered, failed, redelivered and received.
+
+Codes no ready partner carries are listed as "unconfigured" with their
+deliveries, which failed at once with the reason: refused, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.tables import utc
+from shared.auth import Principal
+from shared.auth.dependencies import require
+from shared.auth.scopes import Action
+from shared.exchange.partners import UNCONFIGURED, PartnerTable
+
+
+class ExchangeOverview:
+    def __init__(self, *, partners: Callable[[], PartnerTable], store: ExchangeStore) -> None:
+        self._partners, self._store = partners, store
+
+    async def partners(self, principal: Principal) -> dict[str, Any]:
+        require(principal, Action.SUPERVISE)  # the bureau's follow-up view, like the failed-delivery list
+        table = self._partners()
+        views: dict[str, dict[str, Any]] = {}
+        for prefixes, partner in table.partners():
+            views[partner.name] = {
+                "name": partner.name,
+                "prefixes": prefixes,
+                "transport": partner.transport.value,
+                "address": partner.address,
+                "ready": not partner.problems(),
+                "problems": partner.problems(),
+                "sent": _empty(),
+                "received": {"notices": 0, "answers": 0},
+            }
+        for counts in await self._store.delivery_counts():
+            carrier = table.ready_partner_for(counts.code)
+            view = views[carrier.name] if carrier else views.setdefault(UNCONFIGURED, _unconfigured())
+            sent = view["sent"]
+            sent[counts.state] = sent.get(counts.state, 0) + counts.deliveries
+            sent["attempts"] += counts.attempts
+            sent["redelivered"] += counts.redelivered
+            if carrier is None:
+                view["codes"] = sorted({*view.get("codes", []), counts.code})
+        for (name, kind), n in (await self._store.received_counts()).items():
+            view = views.setdefault(name, {"name": name, "sent": _empty(), "received": {"notices": 0, "answers": 0}})
+            view["received"][f"{kind}s"] = n
+        refused = [
+            {
+                "message_id": d.notice_id,
+                "code": d.exchange_code,
+                "attempts": d.total_attempts,
+                "last_error": d.last_error,
+                "failed_at": utc(d.updated_at).isoformat(),
+            }
+            for d in await self._store.refused(limit=100)
+        ]
+        return {"partners": list(views.values()), "failed": refused}
+
+
+def _empty() -> dict[str, int]:
+    return {"pending": 0, "delivered": 0, "failed": 0, "attempts": 0, "redelivered": 0}
+
+
+def _unconfigured() -> dict[str, Any]:
+    return {
+        "name": UNCONFIGURED,
+        "ready": False,
+        "codes": [],
+        "sent": _empty(),
+        "received": {"notices": 0, "answers": 0},
+    }

@@ -1,0 +1,120 @@
+"""The partners file (TOML), re-read whenever it changes. Routing and notification read the same file.
+
+    [[partners]]
+    name = "tianhe"
+    prefixes = ["440106"]            # division-code prefixes, 2 to 9 digits; the longest match wins
+    transport = "https"              # https | ftp | ftps
+    url = "https://popflow.tianhe.example.gov.cn:8003"
+    verify_key = "<base64 Ed25519 public key>"   # or secret_env = "NAME_OF_A_VARIABLE"
+    seal_key = "<base64 X25519 public key>"
+
+    [[partners]]
+    name = "changsha-city-exchange"
+    prefixes = ["4301"]
+    transport = "ftps"
+    verify_key = "..."
+    seal_key = "..."
+    ftp = { host = "ftp.cs.example.gov.cn", port = 21, user_env = "CS_FTP_USER",
+            password_env = "CS_FTP_PASSWORD", folders = { "430102" = "/in/430102" } }
+
+The older form (`[default]` and `[[endpoints]]` with name and url) still
+reads: such endpoints are https partners without keys, i.e. unconfigured. A
+file that fails to parse is logged and ignored: the last good table stays.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from shared.digits import ascii_digits
+from shared.exchange.partners import FtpDrop, Partner, PartnerKeys, PartnerTable, Transport
+
+log = structlog.get_logger(__name__)
+
+
+class InvalidPartnersFile(ValueError):
+    """The file is not TOML of the documented shape."""
+
+
+def parse_partners(text: str) -> PartnerTable:
+    try:
+        data = tomllib.loads(text)
+        by_prefix: dict[str, Partner] = {}
+        for entry in [*data.get("partners", []), *data.get("endpoints", [])]:
+            partner = _partner(entry)
+            for prefix in _prefixes(entry):
+                by_prefix[prefix] = partner
+        default = _partner(data["default"]) if "default" in data else None
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
+        raise InvalidPartnersFile(f"{type(error).__name__}: {error}") from error
+    return PartnerTable(by_prefix=by_prefix, default=default)
+
+
+def _partner(entry: dict[str, Any]) -> Partner:
+    ftp = entry.get("ftp")
+    return Partner(
+        name=str(entry["name"]),
+        transport=Transport(entry.get("transport", "https")),
+        url=str(entry["url"]) if "url" in entry else None,
+        ftp=_ftp(ftp) if ftp is not None else None,
+        keys=PartnerKeys(
+            verify_key=entry.get("verify_key"), secret_env=entry.get("secret_env"), seal_key=entry.get("seal_key")
+        ),
+    )
+
+
+def _ftp(entry: dict[str, Any]) -> FtpDrop:
+    folders = {str(code): str(folder) for code, folder in dict(entry.get("folders", {})).items()}
+    return FtpDrop(
+        host=str(entry["host"]),
+        port=int(entry.get("port", 21)),
+        folders=folders,
+        user_env=entry.get("user_env"),
+        password_env=entry.get("password_env"),
+    )
+
+
+def _prefixes(entry: dict[str, Any]) -> list[str]:
+    prefixes = [str(p) for p in entry.get("prefixes", [])] + ([str(entry["prefix"])] if "prefix" in entry else [])
+    if not prefixes:
+        raise InvalidPartnersFile(f"partner {entry.get('name')!r} names no prefix")
+    for prefix in prefixes:
+        if not (ascii_digits(prefix) and 2 <= len(prefix) <= 9):
+            raise InvalidPartnersFile(f"prefix {prefix!r} is not 2 to 9 digits")
+    return prefixes
+
+
+class PartnersFile:
+    """The current partner table; the file's modification time is looked at once per `check_interval_s`."""
+
+    def __init__(self, path: Path, *, check_interval_s: float = 1.0) -> None:
+        self._path = path
+        self._interval = check_interval_s
+        self._checked_at = float("-inf")
+        self._mtime: float | None = None
+        self._current = self._read()
+
+    def current(self) -> PartnerTable:
+        now = time.monotonic()
+        if now - self._checked_at >= self._interval:
+            self._checked_at = now
+            self._reload_if_changed()
+        return self._current
+
+    def _read(self) -> PartnerTable:
+        self._mtime = self._path.stat().st_mtime
+        return parse_partners(self._path.read_text(encoding="utf-8"))
+
+    def _reload_if_changed(self) -> None:
+        try:
+            if self._path.stat().st_mtime == self._mtime:
+                return
+            self._current = self._read()
+            log.info("partners file reloaded", path=str(self._path))
+        except (OSError, InvalidPartnersFile) as error:
+            log.warning("partners file not reloaded; keeping the last good one", error=str(error))

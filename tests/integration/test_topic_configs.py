@@ -1,0 +1,88 @@
+"""Topic configs set by the services: retention at creation, and existing topics aligned to the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from pydantic import ValidationError
+
+from services.routing.settings import RoutingSettings
+from shared.kafka.admin import DAY_MS, ensure_topics, topic_configs
+from shared.kafka.security import KafkaConnection
+from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
+from tests.support.infra import PERSON_KEY_SECRET, kafka_connection, unique_name
+from tests.support.waiting import eventually
+
+
+def settings(**env: str) -> RoutingSettings:
+    return RoutingSettings.model_validate({"POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET, **env})
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(**kafka_connection().options())
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def configs_of(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    return {entry[0]: entry[1] for response in described for *_, entries in response.resources for entry in entries}
+
+
+def test_defaults_keep_events_for_ever_and_dead_letters_two_weeks() -> None:
+    topics = TopicNames("p.")
+    configs = topic_configs(settings(), topics)
+    assert configs[topics(RECORDS_SUBMITTED)] == {"retention.ms": "-1"}
+    assert configs[topics(DEAD_LETTER)] == {"retention.ms": str(14 * DAY_MS)}
+    assert set(configs) == set(topics.all())
+
+
+def test_retention_settings_are_checked() -> None:
+    shorter = topic_configs(
+        settings(POPFLOW_TOPIC_RETENTION_DAYS="400", POPFLOW_DEAD_LETTER_RETENTION_DAYS="3"), TopicNames("")
+    )
+    assert shorter[RECORDS_SUBMITTED] == {"retention.ms": str(400 * DAY_MS)}
+    assert shorter[DEAD_LETTER] == {"retention.ms": str(3 * DAY_MS)}
+    for bad in ({"POPFLOW_TOPIC_RETENTION_DAYS": "0"}, {"POPFLOW_DEAD_LETTER_RETENTION_DAYS": "0"}):
+        with pytest.raises(ValidationError):
+            settings(**bad)
+
+
+async def test_topics_are_created_with_their_retention_and_aligned_later(admin: AIOKafkaAdminClient) -> None:
+    kafka: KafkaConnection = kafka_connection()
+    topics = TopicNames(f"test.{unique_name('cfg')}.")
+    names = [topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)]
+    first = topic_configs(settings(POPFLOW_DEAD_LETTER_RETENTION_DAYS="14"), topics)
+    await ensure_topics(kafka, names, partitions=1, replication=1, configs=first)
+    try:
+        assert (await configs_of(admin, topics(DEAD_LETTER)))["retention.ms"] == str(14 * DAY_MS)
+        assert (await configs_of(admin, topics(RECORDS_SUBMITTED)))["retention.ms"] == "-1"
+
+        # An operator's own override on the topic survives the services aligning retention.
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    topics(DEAD_LETTER),
+                    configs={"retention.ms": str(14 * DAY_MS), "max.message.bytes": "2097152"},
+                )
+            ]
+        )
+        later = topic_configs(settings(POPFLOW_DEAD_LETTER_RETENTION_DAYS="2"), topics)
+        await ensure_topics(kafka, names, partitions=1, replication=1, configs=later)
+
+        async def aligned() -> dict[str, str] | None:
+            # a broker applies a config change from the metadata log a moment after answering
+            dead_letter = await configs_of(admin, topics(DEAD_LETTER))
+            return dead_letter if dead_letter["retention.ms"] == str(2 * DAY_MS) else None
+
+        assert (await eventually(aligned, within=10))["max.message.bytes"] == "2097152"
+    finally:
+        await admin.delete_topics(names)

@@ -1,0 +1,134 @@
+"""The exchange's trust rules: who signed, how old, sealed for whom; a forward becomes the street's transfer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_messages import (
+    ExchangeMessage,
+    NoticePart,
+    SealedNotice,
+    arriving_notice,
+    body_of,
+    local_transfer_id,
+    sealed_text,
+)
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_outbound import OwnKeys, signing_headers
+from shared.clock import FixedClock
+from shared.events import NoticeIssued, NoticeKind, NoticePerson, Route
+from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from shared.http.problems import ProblemError
+
+NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+BAIYUN, TIANHE = crypto.new_key_pairs(), crypto.new_key_pairs()
+PERSON = NoticePerson(
+    name="张三", id_number="430102199003070124", residence_address="五山路 1 号", residence_street="440106001"
+)
+FORWARD = NoticePart(
+    notice_id="n-1",
+    record_id="r-1",
+    recipient_code="440106",
+    route=Route.INTER_DISTRICT,
+    kind=NoticeKind.FORWARD,
+    reason="please verify",
+    issued_at=NOW,
+)
+
+
+def _partner(name: str, pair: dict[str, str], **changes: Any) -> Partner:
+    fields: dict[str, Any] = {
+        "name": name,
+        "transport": Transport.HTTPS,
+        "url": "http://x",
+        "keys": PartnerKeys(verify_key=pair["verify_key"], seal_key=pair["seal_key"]),
+    }
+    return Partner(**(fields | changes))
+
+
+def _door(table: PartnerTable) -> ExchangeDoor:
+    return ExchangeDoor(
+        partners=lambda: table,
+        store=None,  # type: ignore[arg-type]  # authenticate touches no store
+        inbox=None,  # type: ignore[arg-type]
+        keys=OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"]),
+        served_districts=["440106"],
+        clock=FixedClock(NOW),
+        on_scheduled=lambda: None,
+    )
+
+
+def _signed(*, at: datetime = NOW, tamper: bool = False) -> tuple[dict[str, str], bytes]:
+    sealed = crypto.seal(sealed_text(SealedNotice(person=PERSON)), TIANHE["seal_key"])
+    message = ExchangeMessage(message_id="n-1", type="notice", sender="440111", notice=FORWARD, sealed=sealed)
+    body = body_of(message)
+    sender = _partner("baiyun", BAIYUN)
+    headers = signing_headers(sender, OwnKeys(BAIYUN["signing_key"], None), "n-1", str(int(at.timestamp())), body)
+    headers["PopFlow-Exchange-Sender"] = "440111"
+    return headers, body.replace(b"please", b"PLEASE") if tamper else body
+
+
+TABLE = PartnerTable(by_prefix={"440111": _partner("baiyun", BAIYUN)})
+
+
+def test_a_message_signed_by_the_partner_is_taken_and_opens_with_our_key() -> None:
+    headers, body = _signed()
+    partner, message = _door(TABLE).authenticate(headers, body)
+    assert partner.name == "baiyun"
+    assert SealedNotice.model_validate_json(crypto.open_sealed(message.sealed, TIANHE["sealing_key"])).person == PERSON
+
+
+@pytest.mark.parametrize(
+    ("table", "signed"),
+    [
+        (TABLE, _signed(tamper=True)),  # the body changed on the way
+        (TABLE, _signed(at=datetime(2027, 3, 1, 1, 0, tzinfo=UTC))),  # an hour old: a replay
+        (PartnerTable(by_prefix={}), _signed()),  # nobody we exchange with
+        (PartnerTable(by_prefix={"440111": _partner("baiyun", TIANHE)}), _signed()),  # another key
+        (PartnerTable(by_prefix={"440111": _partner("baiyun", BAIYUN, keys=PartnerKeys())}), _signed()),  # no keys
+    ],
+)
+def test_anything_else_is_refused(table: PartnerTable, signed: tuple[dict[str, str], bytes]) -> None:
+    with pytest.raises(ProblemError) as refused:
+        _door(table).authenticate(*signed)
+    assert refused.value.status == 401
+
+
+def test_a_shared_secret_signs_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAIYUN_TIANHE_SECRET", "a-shared-secret-0123456789")
+    sender = _partner("baiyun", BAIYUN, keys=PartnerKeys(secret_env="BAIYUN_TIANHE_SECRET", seal_key="x"))
+    headers = signing_headers(sender, OwnKeys(None, None), "m", "100", b"{}")
+    assert headers["webhook-signature"].startswith("v1,")
+    assert crypto.verify_signature(
+        verify_key=None,
+        secret="a-shared-secret-0123456789",
+        msg_id="m",
+        timestamp="100",
+        body=b"{}",
+        received=headers["webhook-signature"],
+        now_s=100,
+    )
+
+
+def test_a_seal_opens_only_for_its_recipient_and_not_once_changed() -> None:
+    token = crypto.seal(b"personal", TIANHE["seal_key"])
+    assert crypto.open_sealed(token, TIANHE["sealing_key"]) == b"personal"
+    with pytest.raises(crypto.BadSeal):
+        crypto.open_sealed(token, BAIYUN["sealing_key"])
+    flipped = crypto.b64(bytes([crypto.unb64(token)[0] ^ 1]) + crypto.unb64(token)[1:])
+    with pytest.raises(crypto.BadSeal):
+        crypto.open_sealed(flipped, TIANHE["sealing_key"])
+
+
+def test_a_forward_to_our_bureau_becomes_the_residence_streets_transfer() -> None:
+    fields = arriving_notice(FORWARD, PERSON, frozenset({"440106"}))
+    assert fields["recipient_code"] == "440106001"
+    assert fields["kind"] is NoticeKind.TRANSFER
+    assert fields["notice_id"] == local_transfer_id("n-1", "440106001")
+    assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106001"  # a complete notice
+    registration = FORWARD.model_copy(update={"kind": NoticeKind.REGISTRATION})
+    assert arriving_notice(registration, PERSON, frozenset({"440106"}))["recipient_code"] == "440106"

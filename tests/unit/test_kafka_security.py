@@ -1,0 +1,95 @@
+"""One KafkaConnection from the settings: the same security for aiokafka and FastStream, never the password shown."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import pytest
+from faststream.kafka.security import parse_security
+from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+from pydantic import ValidationError
+
+from shared.kafka.security import KafkaConnection
+from shared.settings import KafkaSettings
+
+PASSWORD = "pa55-word-never-shown"
+
+
+def connection(**env: str) -> KafkaConnection:
+    return KafkaConnection.from_settings(KafkaSettings.model_validate({"KAFKA_BOOTSTRAP_SERVERS": "k1:9096", **env}))
+
+
+def sasl(protocol: str = "SASL_PLAINTEXT", mechanism: str = "SCRAM-SHA-512") -> KafkaConnection:
+    return connection(
+        KAFKA_SECURITY_PROTOCOL=protocol,
+        KAFKA_SASL_MECHANISM=mechanism,
+        KAFKA_SASL_USERNAME="popflow",
+        KAFKA_SASL_PASSWORD=PASSWORD,
+    )
+
+
+def test_plaintext_is_the_default_and_has_no_security() -> None:
+    plain = connection()
+    assert plain.options() == {"bootstrap_servers": "k1:9096", "security_protocol": "PLAINTEXT"}
+    assert plain.security() is None
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "security_class"),
+    [("SCRAM-SHA-512", SASLScram512), ("SCRAM-SHA-256", SASLScram256), ("PLAIN", SASLPlaintext)],
+)
+def test_sasl_gives_aiokafka_and_faststream_the_same_options(mechanism: str, security_class: type) -> None:
+    kafka = sasl(mechanism=mechanism)
+    options = kafka.options()
+    assert options == {
+        "bootstrap_servers": "k1:9096",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": "popflow",
+        "sasl_plain_password": PASSWORD,
+    }
+    security = kafka.security()
+    assert isinstance(security, security_class)
+    faststream: dict[str, Any] = parse_security(security)
+    assert {key: faststream[key] for key in options if key != "bootstrap_servers"} == {
+        key: value for key, value in options.items() if key != "bootstrap_servers"
+    }
+
+
+def test_tls_protocols_carry_a_verifying_context() -> None:
+    for kafka in (connection(KAFKA_SECURITY_PROTOCOL="SSL"), sasl("SASL_SSL")):
+        context = kafka.options()["ssl_context"]
+        assert isinstance(context, ssl.SSLContext)
+        assert context.verify_mode is ssl.CERT_REQUIRED
+        assert context.check_hostname
+        assert parse_security(kafka.security())["security_protocol"] == kafka.security_protocol
+
+
+def test_sasl_without_credentials_is_refused() -> None:
+    with pytest.raises(ValidationError, match="needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
+        connection(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_USERNAME="popflow")
+
+
+def test_unknown_protocol_or_mechanism_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        connection(KAFKA_SECURITY_PROTOCOL="TLS")
+    with pytest.raises(ValidationError):
+        connection(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="GSSAPI")
+
+
+def test_the_password_is_never_shown() -> None:
+    kafka = sasl()
+    assert PASSWORD not in repr(kafka)
+    assert PASSWORD not in str(kafka.describe())
+    assert kafka.describe() == {
+        "servers": "k1:9096",
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "popflow",
+    }
+
+
+def test_credentials_are_ignored_without_sasl() -> None:
+    kafka = connection(KAFKA_SASL_USERNAME="popflow", KAFKA_SASL_PASSWORD=PASSWORD)
+    assert "sasl_plain_password" not in kafka.options()

@@ -1,0 +1,69 @@
+"""Exchange partners: longest prefix, what makes one ready, the FTP form."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.exchange.partners_file import InvalidPartnersFile, parse_partners
+
+FILE = """
+[[partners]]
+name = "tianhe"
+prefixes = ["440106"]
+transport = "https"
+url = "http://127.0.0.1:9"
+verify_key = "dmVyaWZ5"
+seal_key = "c2VhbA=="
+
+[[partners]]
+name = "changsha"
+prefixes = ["4301", "4302"]
+transport = "ftp"
+secret_env = "CHANGSHA_EXCHANGE_SECRET"
+seal_key = "c2VhbA=="
+ftp = { host = "127.0.0.1", port = 2121, user_env = "U", password_env = "P", folders = { "430102" = "/430102" } }
+
+[[partners]]
+name = "keyless"
+prefixes = ["44"]
+url = "https://gd"
+"""
+
+
+def test_the_longest_prefix_carries_and_only_ready_partners_are_used() -> None:
+    table = parse_partners(FILE)
+    assert table.ready_partner_for("440106001").name == "tianhe"  # type: ignore[union-attr]
+    assert table.partner_for("440304").name == "keyless"  # type: ignore[union-attr]
+    assert table.ready_partner_for("440304") is None
+    assert table.partner_for("310115") is None
+    assert table.ready_partner_for("310115") is None
+
+
+def test_an_ftp_partner_names_a_folder_per_district() -> None:
+    partner = parse_partners(FILE).ready_partner_for("430102001")
+    assert partner is not None
+    assert partner.ftp is not None
+    assert partner.ftp.folder_for("430102001") == "/430102"
+    assert partner.ftp.port == 2121
+    assert [name for _, p in parse_partners(FILE).partners() for name in [p.name]] == ["changsha", "keyless", "tianhe"]
+
+
+def test_what_is_missing_is_said() -> None:
+    keyless = parse_partners(FILE).partner_for("44")
+    assert keyless is not None
+    assert keyless.problems() == [
+        "no verify_key or secret_env to check what it sends",
+        "no seal_key to seal what we send it",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[[partners]]\nname = "x"\nprefixes = ["4"]\n',
+        '[[partners]]\nname = "x"\nprefixes = ["44"]\ntransport = "smtp"\n',
+    ],
+)
+def test_bad_partner_entries_are_refused(text: str) -> None:
+    with pytest.raises(InvalidPartnersFile):
+        parse_partners(text)

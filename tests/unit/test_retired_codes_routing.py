@@ -1,0 +1,80 @@
+"""Routing maps a retired street to its successor before deciding, and tells retired from unknown in review.
+
+Real codes of the vendored change table: 沙湾镇 440113118 became 沙湾街道
+440113017 (Panyu); 湘桥街道 445102001 was retired with no successor the data
+can name; 440113999 was never a street.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.routing.adapters import store
+from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.bootstrap import MIGRATIONS
+from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from shared.clock import FixedClock
+from shared.db import build_engine, run_migrations, session_factory
+from shared.directory import load_directory
+from shared.events import NoticeIssued, RecordRouted, parse_event
+from tests.support import kafka
+from tests.support.records import record
+
+pytestmark = pytest.mark.unit
+
+SHIQIAO = "440113007"  # 市桥街道, Panyu
+SHAWAN_TOWN, SHAWAN_STREET = "440113118", "440113017"
+RECIPIENTS = Recipients.of(["440113"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
+
+
+@pytest.fixture
+async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
+    await run_migrations(engine, MIGRATIONS)
+    sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+    yield RoutingContext(
+        sessions=sessions,
+        emitter=RecordingEmitter(),
+        recipients=lambda: RECIPIENTS,
+        directory=load_directory(),
+        clock=FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
+        key_secret=b"test-key",
+    )
+    await engine.dispose()
+
+
+async def test_a_notice_for_a_retired_street_goes_to_its_successor_with_a_note(context: RoutingContext) -> None:
+    envelope = kafka.unchecked_submitted(record(reporting_street=SHIQIAO, residence_street=SHAWAN_TOWN))
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope))])
+
+    assert isinstance(context.emitter, RecordingEmitter)
+    events = [parse_event(e.envelope) for e in context.emitter.events]
+    (routed,) = [e for e in events if isinstance(e, RecordRouted)]
+    (notice,) = [e for e in events if isinstance(e, NoticeIssued)]
+    assert (routed.route.value, routed.residence_street) == ("cross-street", SHAWAN_STREET)
+    assert notice.recipient_code == SHAWAN_STREET
+    assert f"{SHAWAN_TOWN} was retired" in notice.reason
+    async with context.sessions() as session:
+        decision = await store.load_decision(session, envelope.correlation_id)
+    assert decision is not None
+    assert decision.note is not None
+    assert f"residence.street {SHAWAN_TOWN} was retired since 2022-10-31" in decision.note
+
+
+@pytest.mark.parametrize(
+    ("residence", "kind"),
+    [("445102001", "retired"), ("330104005", None), ("440113999", "unknown")],
+)
+async def test_review_tells_retired_from_unknown(context: RoutingContext, residence: str, kind: str | None) -> None:
+    envelope = kafka.unchecked_submitted(record(reporting_street=SHIQIAO, residence_street=residence))
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope))])
+    async with context.sessions() as session:
+        queue = await store.review_queue(session, limit=10)
+    assert [(item.field, item.kind) for item in queue] == ([("residence.street", kind)] if kind else [])
