@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -22,7 +24,9 @@ def build_engine(url: str) -> AsyncEngine:
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
-    connect_args = {"ssl": False} if parsed.host in LOOPBACK and "ssl" not in parsed.query else {}
+    connect_args: dict[str, object] = {"server_settings": {"application_name": replica_name()}}
+    if parsed.host in LOOPBACK and "ssl" not in parsed.query:
+        connect_args["ssl"] = False
     # No pre-ping (a round trip per checkout); stale connections are recycled instead.
     # No overflow: connections opened past the pool were closed again on return, and
     # under load that churn (a TCP and auth handshake each) showed in the profile.
@@ -35,6 +39,11 @@ def build_engine(url: str) -> AsyncEngine:
         connect_args=connect_args,
         hide_parameters=True,  # an error's message would otherwise quote the row: names, sealed or not
     )
+
+
+def replica_name() -> str:
+    """Who a connection belongs to, as pg_stat_activity shows it: which replica holds a leader's lock."""
+    return f"popflow {socket.gethostname()}:{os.getpid()}"[:63]
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
