@@ -47,6 +47,7 @@ def up(
 ) -> None:
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
+    env.setdefault("NOTIFICATION_WEBHOOK_ALLOW", "loopback,http")  # `popflow receiver` on 127.0.0.1
     env.setdefault("INTAKE_DATA_KEY", _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32))))
     children: Children = {}  # in start order: Kafka (when ours) first
     signals = StopSignals()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
@@ -21,6 +22,7 @@ from services.notification.adapters.sender import HttpxWebhookSender, WebhookSen
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.destinations import DestinationPolicy
 from services.notification.entrypoints.http import deliveries_router, exchange_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.entrypoints.office import office_router
@@ -53,8 +55,9 @@ def create_app(
     configure_logging(service="notification", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="notification")
     clock = clock or SystemClock()
+    guard = DestinationGuard(DestinationPolicy.parse(settings.webhook_allow))
     sender = sender or HttpxWebhookSender(
-        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries
+        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries, guard=guard
     )
     key_secret = settings.person_key_secret.get_secret_value()
     events = StatusEvents(key_secret.encode())
@@ -115,11 +118,11 @@ def create_app(
     )
     routers = [
         office_router(
-            desk, secure_cookie=settings.office_cookie_secure, lifetime_s=settings.office_session_minutes * 60
+            desk, secure_cookie=settings.secure_office_cookie, lifetime_s=settings.office_session_minutes * 60
         ),
         notices_router(notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
-        webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
+        webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
         exchange_router(
             door=ExchangeDoor(
                 partners=partners,

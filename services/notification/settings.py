@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, sqlite_url
+from services.notification.domain.destinations import DestinationPolicy
+from shared.settings import Environment, ServiceSettings, sqlite_url
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
 DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
@@ -33,6 +34,11 @@ class NotificationSettings(ServiceSettings):
         description="Key that encrypts webhook secrets at rest (any text; hashed to a Fernet key); "
         "derived from POPFLOW_PERSON_KEY_SECRET when absent",
     )
+    webhook_allow: str = Field(
+        default="",
+        description="Webhook destinations allowed beyond public https, comma-separated: 'http', 'loopback', "
+        "addresses and networks (e.g. 'loopback,http' for `popflow receiver`; empty in production)",
+    )
     reporting_url: str = Field(
         default="http://127.0.0.1:8004",
         description="Reporting's base URL: the office page submits weekly reports there",
@@ -40,8 +46,9 @@ class NotificationSettings(ServiceSettings):
     office_session_minutes: int = Field(
         default=30, ge=1, le=720, description="How long a clerk's login on the office page lasts"
     )
-    office_cookie_secure: bool = Field(
-        default=False, description="Mark the office page's session cookie Secure (set it behind HTTPS)"
+    office_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the office page's session cookie Secure; unset: Secure everywhere but development",
     )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
@@ -61,3 +68,15 @@ class NotificationSettings(ServiceSettings):
     exchange_tolerance_s: int = Field(
         default=300, ge=1, description="How old a partner's signed timestamp may be before the message is refused"
     )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        DestinationPolicy.parse(value)  # a typo fails at start-up, not at the first push
+        return value
+
+    @property
+    def secure_office_cookie(self) -> bool:
+        if self.office_cookie_secure is not None:
+            return self.office_cookie_secure
+        return self.environment is not Environment.DEVELOPMENT
