@@ -74,7 +74,7 @@ def ftp_env(plan: Deployment, ftp: FtpPlatform) -> dict[str, str]:
 
 
 async def build_deployments(
-    log_dir: Path, plans: list[Deployment], ftp: FtpPlatform | None = None
+    log_dir: Path, plans: list[Deployment], ftp: FtpPlatform | None = None, extra_env: dict[str, str] | None = None
 ) -> dict[str, System]:
     """Every deployment built (databases created, nothing started) and the partners file written.
 
@@ -93,6 +93,7 @@ async def build_deployments(
             "NOTIFICATION_EXCHANGE_SIGNING_KEY": keys[plan.name]["signing_key"],
             "NOTIFICATION_EXCHANGE_SEALING_KEY": keys[plan.name]["sealing_key"],
             **(ftp_env(plan, ftp) if ftp else {}),
+            **(extra_env or {}),
         }
         systems[plan.name] = await build_system(log_dir / plan.name, env)
     partners_file.write_text(partners_toml(systems, {p.name: p for p in plans}, keys, ftp), encoding="utf-8")
