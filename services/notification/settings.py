@@ -65,10 +65,10 @@ class NotificationSettings(ServiceSettings):
     exchange_ftp_host: str | None = Field(
         default=None, description="The city's FTP exchange platform where our folder is polled; unset: no poller"
     )
-    exchange_ftp_port: int = Field(default=21, ge=1, le=65535)
+    exchange_ftp_port: int = Field(default=21, ge=1, le=65535, description="The exchange platform's FTP port")
     exchange_ftp_tls: bool = Field(default=False, description="FTPS (AUTH TLS, protected data channel)")
     exchange_ftp_user: str | None = Field(default=None, description="Our account on the exchange platform")
-    exchange_ftp_password: SecretStr | None = Field(default=None)
+    exchange_ftp_password: SecretStr | None = Field(default=None, description="Our account's password")
     exchange_ftp_folders: Annotated[list[str], NoDecode] = Field(
         default=[], description="Our folders on the platform (one per served district), comma-separated"
     )

@@ -8,6 +8,7 @@ where files went.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ class FtpPlatform:
             authorizer.add_user(code, password_of(code), str(root), perm="elradfmwMT")
         handler = type("PlatformHandler", (FTPHandler,), {"authorizer": authorizer, "banner": "exchange platform"})
         self._server = FTPServer(("127.0.0.1", 0), handler)
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # a line per login otherwise
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="ftp-platform", daemon=True)
 
@@ -41,8 +43,8 @@ class FtpPlatform:
         return self.root.joinpath(code, *parts)
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        while not self._stop.is_set():  # the server's own loop, a turn at a time, so it can be stopped
+            self._server.ioloop.loop(0.05, blocking=False)
         self._server.close_all()
 
     def start(self) -> FtpPlatform:
