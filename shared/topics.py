@@ -15,6 +15,7 @@ NOTICES_ANSWERED = "notices.answered"
 RECORDS_REJECTED = "records.rejected"
 NOTICES_DELIVERED = "notices.delivered"
 NOTICES_ACKNOWLEDGED = "notices.acknowledged"
+REVIEWS_RESOLVED = "reviews.resolved"
 DEAD_LETTER = "deadletter"
 
 ALL_TOPICS = (
@@ -25,6 +26,7 @@ ALL_TOPICS = (
     NOTICES_ANSWERED,
     NOTICES_DELIVERED,
     NOTICES_ACKNOWLEDGED,
+    REVIEWS_RESOLVED,
     DEAD_LETTER,
 )
 

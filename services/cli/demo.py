@@ -1,10 +1,20 @@
-"""`popflow demo`: post believable demo records to a running PopFlow (e.g. `make run`)."""
+"""`popflow demo`: play a campaign week for one district against a running PopFlow (e.g. `make run`).
+
+The week: the bureau plans a campaign with its target population and a few
+streets' key areas; field workers' records of every event kind (with
+certificate checks) arrive through the bulk endpoint; a school, a
+kindergarten and a police station hand in their lists as XLSX (one mistyped
+row each, refused); streets answer most of the notices waiting for them. The
+dashboard, inboxes and reports then look like a real week.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import typer
@@ -17,22 +27,79 @@ console = Console()
 
 
 def demo(
-    key: Annotated[str, typer.Option(envvar="POPFLOW_API_KEY", help="An admin or district key (make run prints one)")],
-    count: Annotated[int, typer.Option(min=1, max=100_000, help="How many records")] = 200,
+    key: Annotated[str, typer.Option(envvar="POPFLOW_API_KEY", help="An admin key (make run prints one)")],
+    count: Annotated[int, typer.Option(min=1, max=100_000, help="How many field records")] = 200,
     district: Annotated[str, typer.Option(help="The district the streets report from")] = "440111",
     seed: Annotated[int, typer.Option(help="Same seed, same records")] = 7,
     intake: Annotated[str, typer.Option(help="Intake's base URL")] = "http://127.0.0.1:8001",
+    notification: Annotated[str, typer.Option(help="Notification's base URL")] = "http://127.0.0.1:8003",
+    reporting: Annotated[str, typer.Option(help="Reporting's base URL")] = "http://127.0.0.1:8004",
+    week: Annotated[bool, typer.Option("--week/--records-only", help="The whole week, or records only")] = True,
+    answer_wait_s: Annotated[float, typer.Option(help="How long to wait for notices before answering")] = 60,
+    timezone: Annotated[str, typer.Option(envvar="POPFLOW_TIMEZONE", help="The deployment's zone")] = "Asia/Shanghai",
 ) -> None:
-    """Generate records with Faker's zh_CN provider and send them through the bulk endpoint."""
+    """Play a campaign week (Faker zh_CN records) through the services' own HTTP routes."""
     try:
-        from services.cli.demo_records import demo_records  # Faker is the optional `demo` extra
+        from services.cli import demo_week  # Faker is the optional `demo` extra
+        from services.cli.demo_records import demo_records
     except ModuleNotFoundError:
         console.print("[red]popflow demo needs the demo extra:[/] pip install 'popflow[demo]' (make install has it)")
         raise typer.Exit(2) from None
-    records = demo_records(count, load_directory(), district=district, seed=seed)
-    statuses = _send(records, intake=intake, key=key)
-    console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    console.print("Watch them: routing http://127.0.0.1:8002/docs, reports http://127.0.0.1:8004/dashboard")
+    directory, zone = load_directory(), ZoneInfo(timezone)
+    since = _week_start(zone) if week else None
+    at = demo_week.Services(intake=intake, notification=notification, reporting=reporting, key=key)
+    try:
+        with httpx.Client(timeout=60) as client:
+            streets = directory.streets_of(district)[:4]
+            if week:
+                campaign = demo_week.plan_campaign(client, at, district, streets, datetime.now(zone).date())
+                console.print(f"campaign planned: {campaign}, key areas in {len(streets)} streets")
+            records = demo_records(count, directory, district=district, seed=seed, since=since)
+            statuses = _send(records, intake=intake, key=key)
+            console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+            if week:
+                _play_rest(client, at, directory, district, seed, since, records, answer_wait_s)
+    except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
+        console.print(f"[red]demo step failed:[/] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard")
+
+
+def _play_rest(
+    client: httpx.Client,
+    at: Any,
+    directory: Any,
+    district: str,
+    seed: int,
+    since: datetime | None,
+    records: list[dict[str, Any]],
+    answer_wait_s: float,
+) -> None:
+    from services.cli import demo_week
+
+    for label, body, rows in demo_week.department_lists(directory, district, seed, since):
+        summary = demo_week.post_list(client, at, body)
+        console.print(
+            f"{label} list of {rows} rows: {summary.get('accepted', 0)} accepted, {summary.get('rejected', 0)} refused"
+        )
+    receiving = sorted(
+        {r["residence"]["street"] for r in records if r["residence"]["street"] != r["reporting_street"]}
+        & set(directory.streets_of(district))
+    )[:6]
+    with progress("Streets answering their notices", unit="streets", total=len(receiving)) as advance:
+        answered = 0
+        for street in receiving:
+            answered += demo_week.answer_notices(client, at, [street], wait_s=answer_wait_s)
+            advance(1)
+    console.print(f"{len(receiving)} streets answered {answered} notices (as admin: the demo holds one admin key)")
+
+
+def _week_start(zone: ZoneInfo) -> datetime:
+    """When the current report week began (Friday 10:00 in the deployment's zone), so the week's figures fill."""
+    from services.reporting.domain.weeks import report_week, report_week_of
+
+    now = datetime.now(UTC)
+    return report_week(report_week_of(now, zone), zone).starts_at
 
 
 def _send(records: list[dict[str, Any]], *, intake: str, key: str) -> Counter[str]:

@@ -3,8 +3,10 @@
 Every record is valid: identity numbers carry their check digit and a birth
 date, codes come from the national directory, dates are ordered and in the
 past. Residences mix the three routes: mostly the reporting street, some
-another street of the district, some another district. The same seed gives
-the same records.
+another street of the district, some another district. Every event kind
+occurs (mostly new inflows; verifications, certificate changes, outflows to
+another street), and married persons carry a certificate check with every
+result. The same seed gives the same records.
 """
 
 from __future__ import annotations
@@ -21,29 +23,42 @@ from shared.identity import check_character
 SOURCES = ("canvass", "canvass", "canvass", "school", "police_station", "enterprise")
 KEY_AREAS = ("market", "roadside_shop", "enterprise", "rental_housing", "other")
 ELSEWHERE = ("440106001", "440104003", "310115005")  # Tianhe, Yuexiu, Pudong
+EVENTS = ("new_inflow",) * 7 + ("verification", "change", "outflow")
+CERTIFICATE_RESULTS = ("valid",) * 6 + ("expired",) * 2 + ("missing",) * 2 + ("invalid",)
 
 
 def demo_records(
-    count: int, directory: DivisionDirectory, *, district: str = "440111", seed: int = 7, now: datetime | None = None
+    count: int,
+    directory: DivisionDirectory,
+    *,
+    district: str = "440111",
+    seed: int = 7,
+    now: datetime | None = None,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
+    """`count` records observed between `since` (default six days back) and five minutes before `now`."""
     fake, pick = Faker("zh_CN"), random.Random(seed)
     fake.seed_instance(seed)
     now = now or datetime.now(UTC)
+    span = (now - timedelta(minutes=5) - (since or now - timedelta(days=6))).total_seconds()
     streets = directory.streets_of(district)
     origins = [code for code in directory.names if len(code) == 6 and not code.startswith(district[:4])]
-    return [_record(fake, pick, streets, origins, now) for _ in range(count)]
+    return [_record(fake, pick, streets, origins, now, max(span, 60.0)) for _ in range(count)]
 
 
-def _record(fake: Faker, pick: random.Random, streets: list[str], origins: list[str], now: datetime) -> dict[str, Any]:
+def _record(
+    fake: Faker, pick: random.Random, streets: list[str], origins: list[str], now: datetime, span_s: float
+) -> dict[str, Any]:
     reporting, origin = pick.choice(streets), pick.choice(origins)
     roll = pick.random()
     residence = reporting if roll < 0.6 else pick.choice(streets) if roll < 0.85 else pick.choice(ELSEWHERE)
     female = pick.random() < 0.5
     born = date(1975, 1, 1) + timedelta(days=pick.randrange(365 * 30))
-    observed = now - timedelta(days=pick.uniform(0.1, 6), minutes=5)
+    observed = now - timedelta(minutes=5, seconds=pick.uniform(0, span_s))
     source = pick.choice(SOURCES)
+    event = pick.choice(EVENTS)
     record: dict[str, Any] = {
-        "event": "new_inflow",
+        "event": event,
         "person": {
             "id_number": _id_number(origin, born, pick.randrange(500) * 2 + (0 if female else 1)),
             "name": fake.name_female() if female else fake.name_male(),
@@ -63,7 +78,25 @@ def _record(fake: Faker, pick: random.Random, streets: list[str], origins: list[
     }
     if source == "canvass":
         record["key_area"] = pick.choice(KEY_AREAS)
+    if record["marital_status"] == "married" or event == "change":
+        record["certificate"] = _certificate(pick, observed.date(), origin)
+    if event == "change":
+        record["change"] = "certificate"
+    if event == "outflow":
+        record["new_residence"] = {"street": pick.choice(streets), "address": fake.street_address()}
     return record
+
+
+def _certificate(pick: random.Random, checked: date, origin: str) -> dict[str, Any]:
+    result = pick.choice(CERTIFICATE_RESULTS)
+    certificate: dict[str, Any] = {"result": result, "checked_on": checked.isoformat()}
+    if result != "missing":
+        certificate |= {"number": f"婚育{pick.randrange(10**8):08d}", "issuing_division": origin}
+    if result == "valid":
+        certificate["valid_until"] = (checked + timedelta(days=pick.randrange(5, 1000))).isoformat()
+    if result == "expired":
+        certificate["valid_until"] = (checked - timedelta(days=pick.randrange(1, 300))).isoformat()
+    return certificate
 
 
 def _id_number(region: str, born: date, sequence: int) -> str:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.metrics import EVENTS_FOLDED
@@ -23,10 +24,12 @@ from services.reporting.entrypoints.dashboard.pages import dashboard_router
 from services.reporting.entrypoints.http import install_use_case_errors
 from services.reporting.entrypoints.http.access import caller
 from services.reporting.entrypoints.http.campaigns import campaigns_router
+from services.reporting.entrypoints.http.certificates import certificates_router
 from services.reporting.entrypoints.http.reports import reports_router
 from services.reporting.entrypoints.http.spotchecks import spotchecks_router
 from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.campaigns import CampaignPlan
+from services.reporting.service_layer.certificates import CertificateFollowUps
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
@@ -105,6 +108,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
         reports_router(service, authenticate),
         spotchecks_router(spotchecks, authenticate),
         campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
+        certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
         dashboard_router(service, runtime.keys, spotchecks, secure_cookie=settings.cookie_secure),
     ]
     runtime.metrics.register(EVENTS_FOLDED)

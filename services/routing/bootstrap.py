@@ -24,6 +24,7 @@ from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
+from services.routing.service_layer.reviews import ReviewHandler
 from services.routing.settings import RoutingSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
@@ -71,7 +72,9 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
     context = build_context(
         settings, runtime.sessions, KafkaEmitter(runtime.broker, runtime.topics), clock or SystemClock()
     )
-    register_consumers(runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context))
+    register_consumers(
+        runtime.broker, runtime.topics, RecordHandler(context), AnswerHandler(context), ReviewHandler(context)
+    )
     reminders = reminder_job(settings, context)
 
     background = []

@@ -82,6 +82,12 @@ FLOWS = (
         ("reporting",),
     ),
     Flow(
+        topics.REVIEWS_RESOLVED,
+        "the record id of the review item (one item's resolutions in order)",
+        (Producer("routing", Via.DIRECT, "the bureau resolves a review item (routing's review route)"),),
+        ("routing", "reporting"),
+    ),
+    Flow(
         topics.DEAD_LETTER,
         "none",
         tuple(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -22,13 +24,20 @@ def build_engine(url: str) -> AsyncEngine:
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
-    connect_args = {"ssl": False} if parsed.host in LOOPBACK and "ssl" not in parsed.query else {}
+    connect_args: dict[str, object] = {"server_settings": {"application_name": replica_name()}}
+    if parsed.host in LOOPBACK and "ssl" not in parsed.query:
+        connect_args["ssl"] = False
     # No pre-ping (a round trip per checkout); stale connections are recycled instead.
     # No overflow: connections opened past the pool were closed again on return, and
     # under load that churn (a TCP and auth handshake each) showed in the profile.
     return create_async_engine(
         url, pool_size=20, max_overflow=0, pool_recycle=1800, pool_timeout=10, connect_args=connect_args
     )
+
+
+def replica_name() -> str:
+    """Who a connection belongs to, as pg_stat_activity shows it: which replica holds a leader's lock."""
+    return f"popflow {socket.gethostname()}:{os.getpid()}"[:63]
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -13,6 +13,7 @@ from shared.events.records import (
     Residence,
 )
 from shared.events.rejections import RecordRejected
+from shared.events.reviews import Resolution, ReviewResolved
 from shared.events.routing import RecordRouted, Route
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Registration",
     "RejectionReason",
     "Residence",
+    "Resolution",
+    "ReviewResolved",
     "Route",
     "new_envelope",
     "parse_event",

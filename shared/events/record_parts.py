@@ -54,6 +54,16 @@ class CertificateResult(StrEnum):
     INVALID = "invalid"
 
 
+class ChangeKind(StrEnum):
+    """What a change record (event 'change', 变更) reports as changed."""
+
+    MARRIAGE = "marriage"  # marital status
+    RESIDENCE = "residence"
+    CERTIFICATE = "certificate"  # a certificate checked again or renewed: the record carries the new check
+    EMPLOYER = "employer"
+    OTHER = "other"
+
+
 class SourceKind(StrEnum):
     CANVASS = "canvass"
     SCHOOL = "school"

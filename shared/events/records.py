@@ -12,6 +12,7 @@ from shared import topics
 from shared.events.envelope import Event, register
 from shared.events.record_parts import (
     Certificate,
+    ChangeKind,
     CommunityCode,
     DivisionCode,
     Employer,
@@ -82,6 +83,11 @@ class CaseRecord(Part):
     source_kind: SourceKind | None = Field(default=None, description="How the person was found")
     key_area: KeyAreaKind | None = Field(default=None, description="Kind of key area, for a field canvass only")
     new_residence: NewResidence | None = Field(default=None, description="Where the person went, for an outflow")
+    change: ChangeKind | None = Field(
+        default=None,
+        description="For a change record: what changed (marriage, residence, certificate, employer, other); "
+        "a 'certificate' change carries the new certificate check",
+    )
     external_id: str | None = Field(
         default=None,
         min_length=1,

@@ -115,6 +115,7 @@ ACCESS: dict[str, Rule] = {
     "routing GET /v1/decisions/{record_id}": Rule(Action.READ, STREET),
     "routing GET /v1/cases/{record_id}": Rule(Action.READ, STREET),
     "routing GET /v1/review": Rule(Action.SUPERVISE, DISTRICT, sees=_ids("items", "review_record_id")),
+    "routing POST /v1/review/{record_id}/resolution": Rule(Action.SUPERVISE, DISTRICT, also=ANSWERED),
     # notification
     "notification GET /v1/inbox/{recipient_code}": Rule(Action.READ, STREET, sees=_notice_listed),
     "notification GET /v1/notices/{notice_id}": Rule(Action.READ, STREET),
@@ -132,6 +133,8 @@ ACCESS: dict[str, Rule] = {
     "reporting GET /v1/reports/weekly.csv": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/weekly/items": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/quality": Rule(Action.READ, STREET),
+    "reporting GET /v1/certificates/follow-up": Rule(Action.READ, STREET),
+    "reporting GET /v1/certificates/follow-up.xlsx": Rule(Action.READ, STREET),
     # the street office submits its own week: not its bureau
     "reporting POST /v1/reports/weekly/submit": Rule(
         Action.ANSWER, STREET, also=ANSWERED, roles=frozenset({"office", "admin"})
@@ -177,6 +180,7 @@ BODIES: dict[str, Callable[[Seeds], Any]] = {
     "intake POST /v1/records/bulk": lambda s: [record(sequence=212)],
     "intake POST /v1/records/search": lambda s: {"id_number": s.id_number},
     "notification POST /v1/notices/{notice_id}/feedback": lambda s: {"result": "confirmed"},
+    "routing POST /v1/review/{record_id}/resolution": lambda s: {"resolution": "dismissed", "reason": "matrix"},
     "notification PUT /v1/recipients/{recipient_code}/webhook": lambda s: {
         "url": "https://receiver.example.org/popflow",
         "secret": "whsec_" + base64.b64encode(b"matrix-secret-0123456789-abcdef").decode(),
@@ -306,7 +310,8 @@ async def _ok(request: Any) -> Any:
 
 def path_of(template: str, seeds: Seeds) -> str:
     values = {
-        "record_id": seeds.record_id,
+        # the review queue's routes name the record waiting there
+        "record_id": seeds.review_record_id if template.startswith("/v1/review/") else seeds.record_id,
         "notice_id": seeds.notice_id,
         "recipient_code": TONGDE,
         "campaign_id": seeds.campaign_id,

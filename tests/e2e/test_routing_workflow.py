@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP
+from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP, REVIEWS_GROUP
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
-from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED
+from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED, REVIEWS_RESOLVED
 from tests.support import kafka
 from tests.support.infra import create_database, drop_database, unique_name
 from tests.support.records import FURONG, LUJIAZUI, TONGDE, WUSHAN, XINSHI, record
@@ -292,6 +292,74 @@ async def test_the_same_events_replayed_twice_issue_no_extra_notice(routing: Sys
     assert {m["payload"]["notice_id"] for m in issued} == {row["notice_id"] for row in before}
 
 
+async def queued(client: httpx.AsyncClient, system: System, record_id: str, *, resolved: bool = False) -> Any:
+    """The record's review item as its bureau sees it (open, or resolved), None while it is not there."""
+    response = await client.get(
+        system.url("routing") + "/v1/review",
+        params={"resolved": str(resolved).lower()},
+        headers=await key_of(system, "440111"),
+    )
+    assert response.status_code == 200, response.text
+    return next((item for item in response.json()["items"] if item["record_id"] == record_id), None)
+
+
+async def resolve(
+    client: httpx.AsyncClient, system: System, record_id: str, code: str, body: dict[str, Any]
+) -> httpx.Response:
+    url = system.url("routing") + f"/v1/review/{record_id}/resolution"
+    return await client.post(url, json=body, headers=await key_of(system, code))
+
+
+async def test_the_bureau_corrects_a_review_items_code_and_the_record_is_routed_again(routing: System) -> None:
+    unknown = kafka.unchecked_submitted(record(residence_street="440111999", sequence=61))
+    record_id = unknown.correlation_id
+    await kafka.publish(routing.env["KAFKA_BOOTSTRAP_SERVERS"], topic(routing, RECORDS_SUBMITTED), [unknown])
+    async with httpx.AsyncClient(timeout=10) as client:
+        item = await eventually(lambda: queued(client, routing, record_id))
+        assert (item["field"], item["age_days"], item["age_hours"]) == ("residence.street", 0, 0)
+        assert "record" not in item
+        assert "person" not in json.dumps(item)
+
+        corrected = {"resolution": "corrected", "code": XINSHI}
+        assert (await resolve(client, routing, record_id, TONGDE, corrected)).status_code == 403  # an office
+        assert (await resolve(client, routing, record_id, "310115", corrected)).status_code == 404  # not its district
+        wrong = await resolve(client, routing, record_id, "440111", {"resolution": "corrected", "code": "440111999"})
+        assert wrong.status_code == 422, wrong.text
+        accepted = await resolve(client, routing, record_id, "440111", corrected)
+        assert accepted.status_code == 202, accepted.text
+
+        case = await routed_case(client, routing, record_id)
+        assert (case["route"], case["residence_street"], sent(case)) == (
+            "cross-street",
+            XINSHI,
+            {("transfer", XINSHI, None)},
+        )
+        assert notice_of(case, "transfer") in await eventually(lambda: inbox_ids(client, routing, XINSHI))
+        done = await eventually(lambda: queued(client, routing, record_id, resolved=True))
+        assert (done["resolution"], done["resolved_code"], done["resolved_by"]) == ("corrected", XINSHI, "440111")
+        assert await queued(client, routing, record_id) is None
+        again = await resolve(client, routing, record_id, "440111", corrected)
+        assert again.status_code == 409, again.text
+
+
+async def test_a_review_item_dismissed_with_a_reason_leaves_the_queue_unrouted(routing: System) -> None:
+    unknown = kafka.unchecked_submitted(record(reporting_street=TONGDE, residence_street="440111998", sequence=63))
+    record_id = unknown.correlation_id
+    await kafka.publish(routing.env["KAFKA_BOOTSTRAP_SERVERS"], topic(routing, RECORDS_SUBMITTED), [unknown])
+    async with httpx.AsyncClient(timeout=10) as client:
+        await eventually(lambda: queued(client, routing, record_id))
+        no_reason = await resolve(client, routing, record_id, "440111", {"resolution": "dismissed"})
+        assert no_reason.status_code == 422
+        reason = "a test entry by the field app's vendor"
+        response = await resolve(client, routing, record_id, "440111", {"resolution": "dismissed", "reason": reason})
+        assert response.status_code == 202, response.text
+
+        done = await eventually(lambda: queued(client, routing, record_id, resolved=True))
+        assert (done["resolution"], done["resolution_note"]) == ("dismissed", reason)
+        assert await queued(client, routing, record_id) is None
+        assert await case_of(client, routing.url("routing"), record_id, await routing.admin_headers()) is None
+
+
 async def test_rebuild_replays_the_topics_into_a_fresh_store_with_the_same_decisions(routing: System) -> None:
     await eventually(lambda: _caught_up(routing))
     name = unique_name("rebuild")
@@ -304,7 +372,8 @@ async def test_rebuild_replays_the_topics_into_a_fresh_store_with_the_same_decis
         assert done.returncode == 0, done.stderr
         decisions = "SELECT record_id, route, reporting_street, residence_street, notice_id FROM routed_records"
         cases = "SELECT record_id, version, status, route FROM cases"
-        for sql in (decisions, cases, "SELECT notice_id, kind, recipient_code, result FROM notices"):
+        reviews = "SELECT record_id, field, resolution, resolved_code, resolution_note FROM review_queue"
+        for sql in (decisions, cases, "SELECT notice_id, kind, recipient_code, result FROM notices", reviews):
             live = await fetch(routing.env["ROUTING_DATABASE_URL"], sql)
             rebuilt = await fetch(url, sql)
             assert sorted(map(tuple, rebuilt)) == sorted(map(tuple, live)), sql
@@ -321,4 +390,5 @@ async def _caught_up(system: System) -> bool:
     bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
     records = await kafka.caught_up(bootstrap, topic(system, RECORDS_GROUP), [topic(system, RECORDS_SUBMITTED)])
     answers = await kafka.caught_up(bootstrap, topic(system, ANSWERS_GROUP), [topic(system, NOTICES_ANSWERED)])
-    return records and answers
+    reviews = await kafka.caught_up(bootstrap, topic(system, REVIEWS_GROUP), [topic(system, REVIEWS_RESOLVED)])
+    return records and answers and reviews

@@ -159,7 +159,7 @@ def _topic(system: System, name: str) -> str:
 
 async def test_popflow_demo_fills_a_running_system(system: System) -> None:
     key = await system.create_key("admin", label="demo")
-    command = [sys.executable, "-c", "from services.cli import main; main()", "demo", "--count", "30"]
+    command = [sys.executable, "-c", "from services.cli import main; main()", "demo", "--count", "30", "--records-only"]
     command += ["--key", key, "--intake", system.url("intake")]
     result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr

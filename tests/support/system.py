@@ -3,7 +3,9 @@
 Every run gets its own topic prefix and its own databases, so runs (and
 developers) can share one broker and one PostgreSQL without interfering.
 `kill` and `start` let fault tests SIGKILL a service and bring it back on
-the same store.
+the same store; `start(service, replica=2)` runs a second process of a
+service on its own port against the same databases and topics, as a second
+replica would run on another machine.
 """
 
 from __future__ import annotations
@@ -55,17 +57,24 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start(self, service: str, *, wait: bool = True) -> None:
-        log = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
+    def start(self, service: str, *, wait: bool = True, replica: int = 1) -> str:
+        """Start a service's process; returns its name (`intake`, or `intake-2` for replica 2)."""
+        name, env = service, self.env
+        if replica != 1:
+            name = f"{service}-{replica}"
+            port = self.ports.setdefault(name, free_port())
+            env = {**self.env, f"{service.upper()}_PORT": str(port)}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service}"],
-            env=self.env,
+            env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         if wait:
-            self.wait_ready(service)
+            self.wait_ready(name)
+        return name
 
     def wait_ready(self, service: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout

@@ -30,3 +30,30 @@ def test_same_seed_same_records_and_all_routes() -> None:
         for r in first
     }
     assert routes == {"same-district", "cross-street", "inter-district"}
+
+
+def test_the_week_has_every_event_kind_and_every_certificate_result() -> None:
+    records = demo_records(200, load_directory(), now=NOW)
+    assert {r["event"] for r in records} == {"new_inflow", "verification", "change", "outflow"}
+    assert {r["certificate"]["result"] for r in records if "certificate" in r} == {
+        "valid",
+        "expired",
+        "missing",
+        "invalid",
+    }
+    assert all(r["change"] == "certificate" for r in records if r["event"] == "change")
+
+
+def test_department_lists_are_xlsx_with_one_mistyped_row_each() -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from services.cli.demo_week import department_lists
+    from services.intake.domain.columns import BY_HEADER
+
+    lists = list(department_lists(load_directory(), "440111", 7, None))
+    assert [label for label, _, _ in lists] == ["学校", "幼儿园", "派出所"]
+    rows = list(load_workbook(io.BytesIO(lists[0][1])).active.iter_rows(values_only=True))
+    assert all(header in BY_HEADER for header in rows[0])
+    assert len(rows) == 9

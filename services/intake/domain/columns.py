@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from shared.events import EventKind
-from shared.events.record_parts import CertificateResult, KeyAreaKind, MaritalStatus, Sex, SourceKind
+from shared.events.record_parts import CertificateResult, ChangeKind, KeyAreaKind, MaritalStatus, Sex, SourceKind
 
 CHINA = timezone(timedelta(hours=8))
 IGNORED = frozenset({"errors", "错误", "row", "行号"})  # added by `popflow import` to its file of rejected rows
@@ -59,6 +59,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(("observed_at",), "observed_at", ("发现时间", "清查时间")),
     Column(("new_residence", "street"), "new_residence_street", ("新居住街道", "流向街道")),
     Column(("new_residence", "address"), "new_residence_address", ("新居住地址", "流向地址")),
+    Column(("change",), "change", ("变更事项", "变更类型")),
     Column(("external_id",), "external_id", ("外部编号", "来源编号")),
 )
 
@@ -87,6 +88,13 @@ VALUE_WORDS: dict[tuple[str, ...], dict[str, str]] = {
         "无证": CertificateResult.MISSING,
         "缺失": CertificateResult.MISSING,
         "无效": CertificateResult.INVALID,
+    },
+    ("change",): {
+        "婚姻": ChangeKind.MARRIAGE,
+        "居住地": ChangeKind.RESIDENCE,
+        "婚育证明": ChangeKind.CERTIFICATE,
+        "工作单位": ChangeKind.EMPLOYER,
+        "其他": ChangeKind.OTHER,
     },
     ("source_kind",): {
         "清查": SourceKind.CANVASS,

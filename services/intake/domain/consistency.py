@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.domain.fields import FieldProblem, text_at, value_at
-from shared.events.record_parts import SourceKind
+from shared.events.record_parts import ChangeKind, SourceKind
 from shared.events.records import EventKind
 
 KEY_AREA = ("key_area",)
 NEW_RESIDENCE = ("new_residence",)
+CHANGE = ("change",)
 # An unknown source or event is the shape check's to report, not a second problem here.
 OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVASS.value}
 OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
@@ -23,6 +24,11 @@ def consistency_problems(raw: Any) -> list[FieldProblem]:
     event = text_at(raw, ("event",))
     if value_at(raw, NEW_RESIDENCE) is not None and event in OTHER_EVENTS:
         problems.append((NEW_RESIDENCE, "is only given for an outflow (event 'outflow')"))
+    change = text_at(raw, CHANGE)
+    if change is not None and event is not None and event != EventKind.CHANGE.value:
+        problems.append((CHANGE, "is only given for a change record (event 'change')"))
+    if change == ChangeKind.CERTIFICATE.value and value_at(raw, ("certificate",)) is None:
+        problems.append((("certificate",), "is required with change 'certificate': the new check or renewal"))
     return problems
 
 

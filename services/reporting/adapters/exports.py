@@ -8,10 +8,19 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from services.reporting.domain.sheets import Sheet
+from services.reporting.domain.sheets import Cell, Sheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+# A text cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: Cell) -> Cell:
+    """Text that a spreadsheet would run as a formula, made plain text by a leading apostrophe."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def header_row(sheet: Sheet) -> int:
@@ -34,7 +43,7 @@ def to_xlsx(sheet: Sheet) -> bytes:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row in sheet.rows:
-        page.append(list(row))
+        page.append([neutralised(cell) for cell in row])
     page.freeze_panes = page.cell(row=header_row(sheet) + 1, column=3)
     for column in ("A", "B"):
         page.column_dimensions[column].width = 14
@@ -50,5 +59,5 @@ def to_csv(sheet: Sheet) -> bytes:
     for line in sheet.lines:
         writer.writerow([line])
     writer.writerow(sheet.headers)
-    writer.writerows(sheet.rows)
+    writer.writerows([neutralised(cell) for cell in row] for row in sheet.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.campaign import TargetPopulation
-from services.reporting.domain.figures import RECORD_ROUTES, DelaySummary, unanswered_bounds
+from services.reporting.domain.figures import NOTICE_ROUTES, RECORD_ROUTES, DelaySummary, unanswered_bounds
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
 
@@ -134,16 +134,19 @@ class WeeklyStore:
         return rows, total_delay
 
     async def _notices(self, week: ReportWeek, code: str, as_of: datetime, row: Any) -> None:
+        # Sent and received count the notices of the two routes that have them in the census's table;
+        # a same-district record's change or outflow notices (to the registration place) are not among them.
+        by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES))
         sent = (
             sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
-            .where(notices.c.week == week.name, within(notices.c.sender_street, code))
+            .where(by_route, within(notices.c.sender_street, code))
             .group_by(notices.c.sender_street, notices.c.route)
         )
         for street, route, count in await self._rows(sent):
             row(street).figures[f"sent_{route}"] += count
         received = (
             sa.select(notices.c.recipient_code, notices.c.route, sa.func.count())
-            .where(notices.c.week == week.name, within(notices.c.recipient_code, code))
+            .where(by_route, within(notices.c.recipient_code, code))
             .group_by(notices.c.recipient_code, notices.c.route)
         )
         for recipient, route, count in await self._rows(received):

@@ -20,7 +20,7 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
 from shared.db.processed import ProcessedEvent
-from shared.events import EventKind, NoticeKind, Route
+from shared.events import EventKind, NoticeKind, ReviewResolved, Route
 
 
 async def load_case(session: AsyncSession, record_id: str) -> Case | None:
@@ -166,7 +166,9 @@ async def waiting_notices(
     return list((await session.execute(query)).scalars())
 
 
-def review_row(record_id: str, review: NeedsReview, reporting: str, now: datetime) -> dict[str, Any]:
+def review_row(
+    record_id: str, review: NeedsReview, reporting: str, now: datetime, record: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "field": review.field,
@@ -174,12 +176,29 @@ def review_row(record_id: str, review: NeedsReview, reporting: str, now: datetim
         "kind": review.kind,
         "reporting_street": reporting,
         "received_at": now,
+        "record": record,
     }
 
 
 async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue the items; an item queued already (a corrected record that still cannot be routed)
+    keeps its age and takes the new field, reason, kind and record."""
     if rows:
-        await session.execute(_insert(session)(ReviewItem).on_conflict_do_nothing(), rows)
+        statement = _insert(session)(ReviewItem)
+        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record")}
+        await session.execute(statement.on_conflict_do_update(index_elements=["record_id"], set_=changed), rows)
+
+
+async def load_review(session: AsyncSession, record_id: str, *, for_update: bool = False) -> ReviewItem | None:
+    query = select(ReviewItem).where(col(ReviewItem.record_id) == record_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+def close_review(item: ReviewItem, event: ReviewResolved) -> None:
+    item.resolution, item.resolved_code = event.resolution.value, event.code
+    item.resolution_note, item.resolved_by, item.resolved_at = event.reason, event.resolved_by, event.resolved_at
 
 
 async def unprocessed(session: AsyncSession, event_ids: list[str]) -> set[str]:
@@ -194,9 +213,12 @@ async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: da
         await session.execute(_insert(session)(ProcessedEvent), rows)
 
 
-async def review_queue(session: AsyncSession, *, limit: int, reporting_prefix: str = "") -> list[ReviewItem]:
-    """The oldest items first, of records whose reporting street starts with `reporting_prefix`."""
-    query = select(ReviewItem).order_by(col(ReviewItem.received_at)).limit(limit)
+async def review_queue(
+    session: AsyncSession, *, limit: int, reporting_prefix: str = "", resolved: bool = False
+) -> list[ReviewItem]:
+    """Open (or resolved) items, oldest first, of records whose reporting street starts with `reporting_prefix`."""
+    waiting = col(ReviewItem.resolved_at).is_not(None) if resolved else col(ReviewItem.resolved_at).is_(None)
+    query = select(ReviewItem).where(waiting).order_by(col(ReviewItem.received_at)).limit(limit)
     if reporting_prefix:
         query = query.where(col(ReviewItem.reporting_street).startswith(reporting_prefix, autoescape=True))
     return list((await session.execute(query)).scalars())

@@ -8,8 +8,9 @@ never reach routing's store.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -71,7 +72,12 @@ class NoticeRow(SQLModel, table=True):
 
 
 class ReviewItem(SQLModel, table=True):
-    """A record routing could not decide, waiting for the bureau."""
+    """A record routing could not decide, waiting for the bureau; open while `resolved_at` is empty.
+
+    `record` keeps the record's routing fields only (domain/review.py
+    ROUTING_FIELDS: no certificate, employer or phone), so a corrected code
+    can route it again.
+    """
 
     __tablename__ = "review_queue"
 
@@ -81,3 +87,9 @@ class ReviewItem(SQLModel, table=True):
     kind: str = Field(default="unknown", max_length=10)  # unknown, or retired (in an earlier edition)
     reporting_street: str = Field(max_length=12)
     received_at: datetime
+    record: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    resolution: str | None = Field(default=None, max_length=20)
+    resolved_code: str | None = Field(default=None, max_length=9)
+    resolution_note: str | None = Field(default=None, max_length=300)
+    resolved_by: str | None = Field(default=None, max_length=12)
+    resolved_at: datetime | None = Field(default=None)

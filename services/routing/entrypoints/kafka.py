@@ -2,6 +2,7 @@
 
 - records.submitted → service_layer.records.RecordHandler, in batches (one transaction each)
 - notices.answered → service_layer.answers.AnswerHandler
+- reviews.resolved → service_layer.reviews.ReviewHandler
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from faststream.kafka import KafkaBroker
 
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.records import RecordHandler
-from shared.events import NoticeAnswered, RecordSubmitted
+from services.routing.service_layer.reviews import ReviewHandler
+from shared.events import NoticeAnswered, RecordSubmitted, ReviewResolved
 from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.topics import TopicNames
 
@@ -20,8 +22,12 @@ from shared.topics import TopicNames
 # stalled this one's consumption whenever it started or stopped.
 RECORDS_GROUP = "routing"
 ANSWERS_GROUP = "routing-answers"
+REVIEWS_GROUP = "routing-reviews"
 
 
-def register_consumers(broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler) -> None:
+def register_consumers(
+    broker: KafkaBroker, topics: TopicNames, records: RecordHandler, answers: AnswerHandler, reviews: ReviewHandler
+) -> None:
     subscribe_batch(broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records)
     subscribe(broker, topics, topic=NoticeAnswered.TOPIC, group=ANSWERS_GROUP, handler=answers.on_notice_answered)
+    subscribe(broker, topics, topic=ReviewResolved.TOPIC, group=REVIEWS_GROUP, handler=reviews.on_review_resolved)

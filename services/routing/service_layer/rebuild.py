@@ -1,10 +1,11 @@
-"""Rebuild routing's store from the topics: replay every record, then every answer.
+"""Rebuild routing's store from the topics: replay every record, every review resolution, then every answer.
 
 The same use cases as the running service, wired by the composition root
 (bootstrap.rebuild_into) to a fresh database and to an emitter that
 publishes nothing (the topics hold those events already).
-Records go first, then answers: an answer always follows the notice it
-answers, and answers of one person share a partition (keyed by person key,
+Records go first, then the bureau's review resolutions (each follows the
+record it resolves), then answers: an answer always follows the notice it
+answers (a resolution's notices included), and answers of one person share a partition (keyed by person key,
 shared.events.feedback.notice_answered_key), so they replay in the order
 they were given. Messages the live service dead-lettered fail the same way
 here and are counted, not applied.
@@ -21,7 +22,8 @@ from services.routing.adapters import store
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, parse_event
+from services.routing.service_layer.reviews import ReviewHandler
+from shared.events import Envelope, Event, NoticeAnswered, RecordSubmitted, ReviewResolved, parse_event
 from shared.kafka.failures import PERMANENT_ERRORS
 from shared.kafka.replay import messages_to_end
 from shared.kafka.security import KafkaConnection
@@ -49,12 +51,13 @@ async def rebuild(
     topics: TopicNames,
     on_message: Callable[[], None] = lambda: None,
 ) -> dict[str, Replayed]:
-    """Replay records.submitted then notices.answered from the start into the context's (empty) store."""
+    """Replay records.submitted, reviews.resolved, then notices.answered from the start into the (empty) store."""
     async with context.sessions() as session:
         if await store.holds_decisions(session):
             raise StoreNotEmpty("the target store holds decisions already; give an empty database")
     handlers: dict[str, Handler] = {
         RecordSubmitted.TOPIC: RecordHandler(context).on_record_submitted,
+        ReviewResolved.TOPIC: ReviewHandler(context).on_review_resolved,
         NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
     }
     return {topic: await replay(kafka, topics(topic), handler, on_message) for topic, handler in handlers.items()}

@@ -25,6 +25,7 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import Case, current_residence
 from services.routing.domain.recipients import Recipients
+from services.routing.domain.review import kept_record
 from services.routing.domain.routes import decide_route, review_reason
 from services.routing.domain.schedule import AnswerDeadlines
 from services.routing.domain.succession import noted, to_current_codes
@@ -67,7 +68,7 @@ class RecordHandler:
             todo = _once_each(events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            outgoing = await self._route(session, todo)
+            outgoing = await self.route(session, todo)
             now = self._context.clock.now()
             await store.mark_processed(session, [str(envelope.event_id) for envelope, _ in todo], now=now)
             await self._context.emitter.emit(outgoing)
@@ -75,7 +76,9 @@ class RecordHandler:
         routes = Counter(o.envelope.payload["route"] for o in outgoing if o.envelope.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
-    async def _route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+    async def route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+        """Decide and store records inside the caller's transaction; returns the events to publish.
+        Derived ids follow from each envelope (the submission, or a review resolution)."""
         now, recipients = self._context.clock.now(), self._context.recipients()
         pending, outgoing = _Pending(), []
         for envelope, event in todo:
@@ -101,7 +104,8 @@ class RecordHandler:
             residence_field="residence.street" if street == record.residence.street else "new_residence.street",
         )
         if review is not None:
-            pending.reviews.append(store.review_row(event.record_id, review, record.reporting_street, now))
+            row = store.review_row(event.record_id, review, record.reporting_street, now, kept_record(record))
+            pending.reviews.append(row)
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
             return
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)

@@ -6,6 +6,7 @@ a case outside it reads as None, exactly like a case that does not exist.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from services.routing.adapters import store
@@ -54,8 +55,18 @@ async def case(context: RoutingContext, principal: Principal, record_id: str) ->
     }
 
 
-async def review_queue(context: RoutingContext, principal: Principal, *, limit: int) -> list[dict[str, Any]]:
-    """Records reported in the caller's district whose codes are unknown or retired, oldest first."""
+async def review_queue(
+    context: RoutingContext, principal: Principal, *, limit: int, resolved: bool = False
+) -> list[dict[str, Any]]:
+    """Records reported in the caller's district whose codes are unknown or retired, oldest first,
+    each with its age; the record's own fields stay in the store (they are personal data)."""
+    now = context.clock.now()
     async with context.sessions() as session:
-        items = await store.review_queue(session, limit=limit, reporting_prefix=review_prefix(principal))
-    return [item.model_dump(mode="json") for item in items]
+        items = await store.review_queue(
+            session, limit=limit, reporting_prefix=review_prefix(principal), resolved=resolved
+        )
+    return [_with_age(item.model_dump(mode="json", exclude={"record"}), now - item.received_at) for item in items]
+
+
+def _with_age(item: dict[str, Any], age: timedelta) -> dict[str, Any]:
+    return item | {"age_days": age.days, "age_hours": int(age.total_seconds() // 3600)}

@@ -1,0 +1,141 @@
+"""The campaign week `popflow demo` plays against a running PopFlow, one step per function.
+
+Every step goes through the services' public HTTP routes with the one key
+the demo is given (an admin key: it may plan the campaign, submit for every
+street and answer any notice, so the answers are recorded as given by
+'admin', not by the street's own office).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from openpyxl import Workbook
+
+from services.cli.demo_records import demo_records
+from shared.directory import DivisionDirectory
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A department's own columns, in its own words (intake reads the Chinese headers).
+DEPARTMENT_COLUMNS = (
+    ("事件类型", lambda r: "新流入"),
+    ("身份证号", lambda r: r["person"]["id_number"]),
+    ("姓名", lambda r: r["person"]["name"]),
+    ("现居住街道", lambda r: r["residence"]["street"]),
+    ("现居住地址", lambda r: r["residence"]["address"]),
+    ("户籍地", lambda r: r["registration"]["division"]),
+    ("报告街道", lambda r: r["reporting_street"]),
+    ("发现时间", lambda r: r["observed_at"]),
+)
+DEPARTMENTS = (("学校", "school"), ("幼儿园", "kindergarten"), ("派出所", "police_station"))
+KEY_AREAS = (("market", "农贸市场"), ("rental_housing", "出租屋片区"), ("enterprise", "工业园"))
+
+
+@dataclass(frozen=True)
+class Services:
+    intake: str
+    notification: str
+    reporting: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def plan_campaign(client: httpx.Client, at: Services, district: str, streets: list[str], today: date) -> str:
+    """A campaign of the district (target: married women 15-49) with key areas of a few streets, some canvassed."""
+    start = today - timedelta(days=6)
+    body = {
+        "name": f"{start.year} 年流动人口清查（演示）",
+        "district": district,
+        "phases": [
+            {"name": "mobilisation", "starts_on": str(start - timedelta(days=3)), "ends_on": str(start - timedelta(1))},
+            {"name": "canvass", "starts_on": str(start), "ends_on": str(start + timedelta(days=34))},
+            {"name": "acceptance", "starts_on": str(start + timedelta(35)), "ends_on": str(start + timedelta(45))},
+        ],
+        "target": {"sexes": ["female"], "min_age": 15, "max_age": 49, "marital_statuses": ["married"]},
+    }
+    campaign_id = str(_ok(client.post(f"{at.reporting}/v1/campaigns", json=body, headers=at.headers))["campaign_id"])
+    for number, street in enumerate(streets, start=1):
+        areas = [
+            {"kind": kind, "name": f"{label}{number}", "address": f"演示路 {number} 号", "planned_on": str(start)}
+            for kind, label in KEY_AREAS
+        ]
+        url = f"{at.reporting}/v1/campaigns/{campaign_id}/areas"
+        ids = _ok(client.post(url, json={"street": street, "areas": areas}, headers=at.headers))["area_ids"]
+        done = f"{url}/{ids[0]}/canvassed"
+        _ok(client.post(done, json={"on": str(start + timedelta(days=1))}, headers=at.headers))
+    return campaign_id
+
+
+def department_lists(
+    directory: DivisionDirectory, district: str, seed: int, since: Any
+) -> Iterable[tuple[str, bytes, int]]:
+    """(department, XLSX bytes, rows) of a school's, a kindergarten's and a police station's list of newcomers;
+    each list has one row with a mistyped identity number, as real lists do."""
+    for offset, (label, _) in enumerate(DEPARTMENTS):
+        people = demo_records(8, directory, district=district, seed=seed + 100 + offset, since=since)
+        book = Workbook()
+        sheet = book.active
+        sheet.append([header for header, _ in DEPARTMENT_COLUMNS] + ["来源"])
+        for person in people:
+            sheet.append([cell(person) for _, cell in DEPARTMENT_COLUMNS] + [label])
+        sheet.cell(row=2, column=2).value = _mistyped(str(sheet.cell(row=2, column=2).value))
+        buffer = io.BytesIO()
+        book.save(buffer)
+        yield label, buffer.getvalue(), len(people)
+
+
+def post_list(client: httpx.Client, at: Services, body: bytes) -> dict[str, int]:
+    response = client.post(
+        f"{at.intake}/v1/records/bulk", content=body, headers=at.headers | {"Content-Type": XLSX}, timeout=120
+    )
+    summary: dict[str, int] = _ok(response)["summary"]
+    return summary
+
+
+def answer_notices(client: httpx.Client, at: Services, streets: Iterable[str], *, wait_s: float) -> int:
+    """Each street answers about two thirds of the notices waiting for it (mostly confirmed, some not found);
+    the rest stay unanswered, as in a real week. Waits up to `wait_s` for the notices to arrive."""
+    pick, answered, deadline = random.Random(3), 0, time.monotonic() + wait_s
+    for street in streets:
+        waiting = _waiting(client, at, street)
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(1)
+            waiting = _waiting(client, at, street)
+        for notice in waiting:
+            if pick.random() < 0.66:
+                result = "not_found" if pick.random() < 0.15 else "confirmed"
+                body = {"result": result, "note": "演示：已上门核实" if result == "confirmed" else "演示：查无此人"}
+                url = f"{at.notification}/v1/notices/{notice['notice_id']}/feedback"
+                answered += client.post(url, json=body, headers=at.headers).status_code == 202
+    return answered
+
+
+def _waiting(client: httpx.Client, at: Services, street: str) -> list[dict[str, Any]]:
+    response = client.get(f"{at.notification}/v1/inbox/{street}", params={"limit": 500}, headers=at.headers)
+    notices = _ok(response)["notices"]
+    return [n for n in notices if n.get("answer_expected") and n.get("status") != "answered"]
+
+
+def _mistyped(id_number: str) -> str:
+    last = id_number[-1]
+    return id_number[:-1] + ("0" if last != "0" else "1")
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise DemoStepFailed(f"{response.request.method} {response.request.url.path}: {response.status_code}")
+    return response.json()
+
+
+class DemoStepFailed(RuntimeError):
+    """A service refused a demo step; the message names the route and the status, never a record's data."""

@@ -1,0 +1,116 @@
+"""The bureau works the review queue: a corrected code routes the record again, or the item is dismissed.
+
+The bureau's request (`resolve`) is checked and published as a ReviewResolved
+event; routing's own subscriber applies it, so `popflow routing rebuild`
+replays resolutions like any other input.
+
+Failure policy (subscriber on reviews.resolved): idempotent by event id, in
+the same transaction as the item, the case, the decision and its notices;
+events are published before the commit (see records.py), with ids derived
+from the resolution's event id. A resolution of an unknown or already
+resolved item, or one that can never apply (an item without its record), is
+a PermanentFailure: dead-lettered, and the consumer goes on. Database or
+broker errors are retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.adapters import store
+from services.routing.adapters.emitter import Outgoing
+from services.routing.domain.review import UncorrectableItem, corrected_record, correction_problem
+from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from shared.auth import Action, Principal
+from shared.db.processed import already_processed, mark_processed
+from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Resolution, ReviewResolved, new_envelope
+from shared.kafka.failures import PermanentFailure
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionRefused(Exception):
+    """The request cannot be accepted: `status` 404 (no open item in scope), 409 or 422, and why."""
+
+    status: int
+    detail: str
+
+
+async def resolve(
+    context: RoutingContext,
+    principal: Principal,
+    record_id: str,
+    *,
+    resolution: Resolution,
+    code: str | None,
+    reason: str | None,
+    acting: str,
+) -> ReviewResolved:
+    """Check the bureau's resolution against the item and publish it; routing applies it as it arrives."""
+    async with context.sessions() as session:
+        item = await store.load_review(session, record_id)
+    if item is None or not principal.may(Action.SUPERVISE, item.reporting_street):
+        raise ResolutionRefused(404, "No review item for this record in your district.")
+    if item.resolved_at is not None:
+        raise ResolutionRefused(409, f"The item was resolved already ({item.resolution}).")
+    if resolution is Resolution.CORRECTED:
+        if item.record is None:
+            raise ResolutionRefused(409, "The item was queued without its record; it can only be dismissed.")
+        if code is None:
+            raise ResolutionRefused(422, "a corrected resolution gives the corrected code")
+        if problem := correction_problem(context.directory, field=item.field, code=code):
+            raise ResolutionRefused(422, problem)
+    event = ReviewResolved(
+        record_id=record_id,
+        resolution=resolution,
+        field=item.field,
+        code=code if resolution is Resolution.CORRECTED else None,
+        reason=reason,
+        resolved_by=acting,
+        resolved_at=context.clock.now(),
+    )
+    envelope = new_envelope(event, producer="routing", correlation_id=record_id)
+    await context.emitter.emit([Outgoing(envelope=envelope, topic=event.TOPIC, key=record_id)])
+    return event
+
+
+class ReviewHandler:
+    def __init__(self, context: RoutingContext) -> None:
+        self._context = context
+        self._records = RecordHandler(context)
+
+    async def on_review_resolved(self, envelope: Envelope, event: Event) -> None:
+        assert isinstance(event, ReviewResolved)
+        async with self._context.sessions.begin() as session:
+            if await already_processed(session, str(envelope.event_id)):
+                log.info("duplicate event skipped")
+                return
+            outgoing = await self.apply(session, envelope, event)
+            await self._context.emitter.emit(outgoing)
+            mark_processed(session, str(envelope.event_id))
+
+    async def apply(self, session: AsyncSession, envelope: Envelope, event: ReviewResolved) -> list[Outgoing]:
+        item = await store.load_review(session, event.record_id, for_update=True)
+        if item is None or item.resolved_at is not None:
+            raise PermanentFailure(f"no open review item for record {event.record_id}")
+        if event.resolution is Resolution.DISMISSED:
+            store.close_review(item, event)
+            log.info("review item dismissed", correlation_id=event.record_id)
+            return []
+        assert event.code is not None, "the contract requires a code with 'corrected'"
+        try:
+            record = corrected_record(item.record, field=event.field, code=event.code)
+        except UncorrectableItem as error:
+            raise PermanentFailure(str(error)) from error
+        again = RecordSubmitted(record_id=item.record_id, received_at=item.received_at, record=record)
+        outgoing = await self._records.route(session, [(envelope, again)])
+        routed = any(o.envelope.type == RecordRouted.TYPE for o in outgoing)
+        if routed:
+            store.close_review(item, event)
+        log.info("review item corrected", correlation_id=event.record_id, routed=routed)
+        return outgoing

@@ -1,0 +1,191 @@
+"""Two replicas of every service on one Kafka and one PostgreSQL; one of each SIGKILLed mid-stream.
+
+The client posts a steady stream of records, each with its own
+Idempotency-Key, to whichever intake replica is alive, and sends a request
+again (same key) when its replica dies under it, as an integrator would.
+A third of the way in, the replica of each service that leads its
+deployment-wide work (the outbox relays) is killed. Afterwards: every record
+stored once and routed once, every notice in routing's store pushed to the
+webhook (again only if it was in flight in the killed notification, with the
+same id), and the weekly report counting each record once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.notification_client import SECRET, subscribe
+from tests.support.receivers import Receiver
+from tests.support.records import BAIYUN, TONGDE, record
+from tests.support.routing import fetch
+from tests.support.system import SERVICES, System, build_system, destroy_system
+from tests.support.waiting import eventually
+
+RECORDS = 450
+RATE = 25  # records per second: a steady stream, well under what two replicas take
+# cross-street records (one notice each, to the residence street) and same-street ones (none)
+NEIGHBOURS = ["440111002", "440111008", "440111014"]
+RESIDENCES = [TONGDE, *NEIGHBOURS]
+WEEK = "2026-W09"  # the week of tests.support.records' observed_at
+IN_FLIGHT = 4  # pushes one notification replica has in flight at most: the most that can go twice
+# eight service processes start before the test: on a loaded 2-core machine that alone takes minutes
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+async def replicated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    system = await build_system(
+        Path(tmp_path_factory.mktemp("logs")), {"NOTIFICATION_MAX_CONCURRENT_DELIVERIES": str(IN_FLIGHT)}
+    )
+    try:
+        for service in SERVICES:  # the first replicas start first, so they take the leaders' locks
+            system.start(service, wait=False)
+        for service in SERVICES:
+            system.wait_ready(service)
+        for service in SERVICES:
+            system.start(service, wait=False, replica=2)
+        for service in SERVICES:
+            system.wait_ready(f"{service}-2")
+        yield system
+    finally:
+        await destroy_system(system)
+
+
+async def leaders(system: System, service: str) -> set[str]:
+    """application_name (host:pid) of the connections holding advisory locks in the service's database."""
+    rows = await fetch(
+        system.env[f"{service.upper()}_DATABASE_URL"],
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()",
+    )
+    return {row[0] for row in rows}
+
+
+def pid_of(system: System, name: str) -> str:
+    return f":{system.processes[name].pid}"
+
+
+class Client:
+    """Posts to the live intake replicas in turn; a request whose replica died is sent again elsewhere."""
+
+    def __init__(self, system: System, headers: dict[str, str]) -> None:
+        self.system, self.headers = system, headers
+        self.live = ["intake", "intake-2"]
+        self.turn = itertools.count()
+        self.answers: dict[str, str] = {}  # idempotency key -> record id
+        self.resent = 0
+
+    async def post(self, client: httpx.AsyncClient, key: str, body: dict[str, Any]) -> None:
+        for _attempt in range(10):
+            replica = self.live[next(self.turn) % len(self.live)]
+            try:
+                response = await client.post(
+                    self.system.url(replica) + "/v1/records", json=body, headers=self.headers | {"Idempotency-Key": key}
+                )
+            except httpx.TransportError:
+                self.resent += 1
+                await asyncio.sleep(0.2)
+                continue
+            assert response.status_code == 202, response.text
+            self.answers[key] = response.json()["record_id"]
+            return
+        raise AssertionError(f"record {key} not accepted by any replica")
+
+
+async def steady_load(client: Client, bodies: list[dict[str, Any]], on_third: asyncio.Event) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        tasks = []
+        for index, body in enumerate(bodies):
+            if index == len(bodies) // 3:
+                on_third.set()
+            tasks.append(asyncio.create_task(client.post(http, f"replica-test-{index}", body)))
+            await asyncio.sleep(1 / RATE)
+        await asyncio.gather(*tasks)
+
+
+async def kill_leaders(system: System, client: Client, on_third: asyncio.Event) -> dict[str, set[str]]:
+    await on_third.wait()
+    before = {service: await leaders(system, service) for service in ("intake", "notification")}
+    for service in SERVICES:
+        if service == "intake":
+            client.live.remove("intake")
+        system.kill(service)
+    return before
+
+
+async def test_every_record_routed_once_every_notice_pushed_every_count_right(replicated: System) -> None:
+    system = replicated
+    admin = await system.admin_headers()
+    first = {service: pid_of(system, service) for service in SERVICES}
+    bodies = [
+        record(reporting_street=TONGDE, residence_street=RESIDENCES[i % len(RESIDENCES)], sequence=i)
+        for i in range(RECORDS)
+    ]
+    async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as http:
+        for street in NEIGHBOURS:
+            response = await subscribe(http, system, admin["Authorization"].split()[1], street, receiver.url)
+            assert response.status_code in (200, 201), response.text
+        client, on_third = Client(system, admin), asyncio.Event()
+        _, before = await asyncio.gather(steady_load(client, bodies, on_third), kill_leaders(system, client, on_third))
+        # the killed replicas led the relays; the survivors took over
+        for service in ("intake", "notification"):
+            assert any(name.endswith(first[service]) for name in before[service]), (service, before[service])
+
+        print(f"posted {RECORDS} records, {client.resent} sent again", flush=True)
+        records = await eventually(lambda: _stored(system, RECORDS), within=120)
+        routed = await eventually(lambda: _routed(system, RECORDS), within=180)
+        print("all routed", flush=True)
+        expected_notices = sum(1 for body in bodies if body["residence"]["street"] != TONGDE)
+        notices = await eventually(lambda: _notices(system, expected_notices), within=120)
+        await eventually(lambda: _all_delivered(receiver, notices), within=180)
+        print("all notices pushed", flush=True)
+        report = await eventually(lambda: _counted(http, system, admin, RECORDS), within=180)
+
+    assert set(client.answers.values()) == records  # one record per idempotency key, however often sent
+    assert len(records) == RECORDS
+    assert set(routed) == records
+    pushes = Counter(r.notice_id for r in receiver.received if r.verified and r.answered == 200)
+    twice = [notice for notice, count in pushes.items() if count > 1]
+    assert set(pushes) == notices
+    assert len(twice) <= IN_FLIGHT, f"{len(twice)} notices pushed twice; only the killed replica's in-flight may be"
+    assert {route: n for route, n in report["routes"].items() if n} == dict(Counter(routed.values()))
+    assert report["records"] == RECORDS
+    for service in ("intake", "notification"):  # the survivor leads now
+        assert any(name.endswith(pid_of(system, f"{service}-2")) for name in await leaders(system, service))
+    print(f"re-sent {client.resent} requests; {len(twice)} notices pushed twice")
+
+
+async def _stored(system: System, count: int) -> set[str] | None:
+    rows = await fetch(system.env["INTAKE_DATABASE_URL"], "SELECT record_id FROM records")
+    return {row[0] for row in rows} if len(rows) >= count else None
+
+
+async def _routed(system: System, count: int) -> dict[str, str] | None:
+    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT record_id, route FROM routed_records")
+    return {row[0]: row[1] for row in rows} if len(rows) >= count else None
+
+
+async def _notices(system: System, count: int) -> set[str] | None:
+    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT notice_id FROM notices")
+    return {row[0] for row in rows} if len(rows) >= count else None
+
+
+async def _all_delivered(receiver: Receiver, notices: set[str]) -> bool:
+    return notices <= set(receiver.delivered())
+
+
+async def _counted(http: httpx.AsyncClient, system: System, admin: dict[str, str], count: int) -> dict[str, Any] | None:
+    response = await http.get(
+        system.url("reporting-2") + "/v1/reports/weekly", params={"district": BAIYUN, "week": WEEK}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report if sum(report["routes"].values()) >= count else None
