@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.office_sessions import OfficeSessions
@@ -28,6 +29,7 @@ from services.notification.entrypoints.kafka import register_consumers
 from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_ftp import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.notices import Notices
@@ -67,7 +69,13 @@ def create_app(
     exchange_store, partners = ExchangeStore(runtime.sessions, inbox), PartnersFile(settings.partners_file).current
     own_keys = OwnKeys(_plain(settings.exchange_signing_key), _plain(settings.exchange_sealing_key))
     outbound = OutboundExchange(
-        partners=partners, store=exchange_store, keys=own_keys, served_districts=settings.served_districts, clock=clock
+        partners=partners,
+        store=exchange_store,
+        keys=own_keys,
+        served_districts=settings.served_districts,
+        clock=clock,
+        ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
+        ftp_max_batch=settings.exchange_ftp_max_batch,
     )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
@@ -98,11 +106,21 @@ def create_app(
             if isinstance(sender, HttpxWebhookSender):
                 await sender.close()
 
-    lifespan = lifespan_of(
-        runtime,
-        MIGRATIONS,
-        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
+    door = ExchangeDoor(
+        partners=partners,
+        store=exchange_store,
+        inbox=inbox,
+        keys=own_keys,
+        served_districts=settings.served_districts,
+        clock=clock,
+        on_scheduled=worker.wake,
+        tolerance_s=settings.exchange_tolerance_s,
     )
+    background = [BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)]
+    if settings.exchange_ftp_host:
+        poller = _ftp_poller(settings, door, exchange_store, clock)
+        background.append(BackgroundTask("ftp-poll", poller.run, single=True))
+    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
@@ -124,22 +142,34 @@ def create_app(
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
         webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
         exchange_router(
-            door=ExchangeDoor(
-                partners=partners,
-                store=exchange_store,
-                inbox=inbox,
-                keys=own_keys,
-                served_districts=settings.served_districts,
-                clock=clock,
-                on_scheduled=worker.wake,
-                tolerance_s=settings.exchange_tolerance_s,
-            ),
+            door=door,
             overview=ExchangeOverview(partners=partners, store=exchange_store),
             authenticate=authenticate,
         ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
+
+
+def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: ExchangeStore, clock: Clock) -> FtpPoller:
+    """Our folders on the city's FTP platform, polled by one replica."""
+    assert settings.exchange_ftp_host is not None
+    account = FtpAccount(
+        host=settings.exchange_ftp_host,
+        port=settings.exchange_ftp_port,
+        user=settings.exchange_ftp_user or "anonymous",
+        password=_plain(settings.exchange_ftp_password) or "",
+        tls=settings.exchange_ftp_tls,
+    )
+    return FtpPoller(
+        drop=FtpDrop(account),
+        folders=settings.exchange_ftp_folders or [f"/{code}" for code in settings.served_districts],
+        door=door,
+        store=store,
+        clock=clock,
+        interval_s=settings.exchange_ftp_poll_s,
+        max_age_s=settings.exchange_ftp_max_age_s,
+    )
 
 
 def _plain(secret: SecretStr | None) -> str | None:

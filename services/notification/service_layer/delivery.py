@@ -45,6 +45,7 @@ from services.notification.domain.backoff import (
 )
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
+from services.notification.service_layer.exchange_ftp import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 
@@ -194,6 +195,9 @@ class DeliveryWorker:
         request = await self._exchange.request_for(claim)
         if isinstance(request, Refusal):
             await self._fail_at_once(claim, request.reason)
+            return
+        if isinstance(request, FtpItem):
+            await self._record(claim, await self._exchange.upload(request))
             return
         await self._record(claim, await self._sender.send(request.url, request.body, request.headers))
 
