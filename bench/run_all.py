@@ -51,6 +51,11 @@ RUNS: dict[str, tuple[list[str], list[str], str]] = {
         ["e2e_throughput.py", "--start", "--records", "2000"],
         "e2e_records_per_s >= 500",
     ),
+    "exchange": (
+        ["exchange_throughput.py", "--records", "2000"],
+        ["exchange_throughput.py", "--records", "200"],
+        "2,000 inter-district records between two deployments, https and FTP (figures in the README)",
+    ),
     "reporting": (
         ["reporting_throughput.py"],
         ["reporting_throughput.py", "--events", "50000", "--records", "100000"],

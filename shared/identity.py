@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from datetime import date
 
+from shared.digits import ascii_digits
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 
@@ -18,7 +20,7 @@ def check_character(first17: str) -> str:
 
 def has_valid_check_digit(id_number: str) -> bool:
     """True for 17 digits followed by their correct check character (digit or X)."""
-    if len(id_number) != 18 or not id_number[:17].isdigit():
+    if len(id_number) != 18 or not ascii_digits(id_number[:17]):
         return False
     return check_character(id_number[:17]) == id_number[17].upper()
 

@@ -3,7 +3,10 @@
 Every log line is one JSON object (or a console line on a terminal). Keys
 that may hold personal data are dropped and anything shaped like an
 identity number is masked, so a careless `log.info(..., record=record)`
-still cannot leak a person.
+still cannot leak a person. Names have no shape to find in free text, so
+every run of Chinese characters is masked too (log lines carry codes, not
+division names), and the text of exceptions and tracebacks loses the
+parts that quote values: SQL parameters and pydantic's input_value.
 """
 
 from __future__ import annotations
@@ -16,13 +19,44 @@ from typing import Any
 
 import structlog
 
-SENSITIVE_KEYS = frozenset({"id_number", "name", "person", "phone", "address", "record", "body", "payload"})
+SENSITIVE_KEYS = frozenset(
+    {
+        "id_number",
+        "name",
+        "names",
+        "full_name",
+        "person",
+        "phone",
+        "address",
+        "residence_address",
+        "record",
+        "body",
+        "payload",
+        "corrections",
+        "secret",
+    }
+)
 ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# CJK ideographs (and their extension A): a person's name, or an address, in free text
+HAN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# what exceptions quote: "[parameters: (...)]" from SQLAlchemy, "input_value='...'" from pydantic
+QUOTED_VALUES = (
+    (re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|\n|$))", re.DOTALL), "[parameters: [redacted]]"),
+    (re.compile(r"input_value=.*?(?=, input_type=|\]|$)", re.DOTALL), "input_value=[redacted]"),
+)
+
+
+def scrub_text(text: str) -> str:
+    """`text` without identity numbers, Chinese names or quoted input values."""
+    for pattern, replacement in QUOTED_VALUES:
+        text = pattern.sub(replacement, text)
+    text = ID_NUMBER_PATTERN.sub("[id-redacted]", text)
+    return HAN_PATTERN.sub("[text-redacted]", text)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return ID_NUMBER_PATTERN.sub("[id-redacted]", value)
+        return scrub_text(value)
     if isinstance(value, dict):
         return {k: "[redacted]" if k in SENSITIVE_KEYS else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -198,11 +199,13 @@ def service_app(
     lifespan: Lifespan,
     consumer_groups: Sequence[str] = (),
     larger_bodies: Mapping[str, int] | None = None,
+    status: Callable[[], Mapping[str, Any]] = dict,
 ) -> FastAPI:
     """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines and routes.
 
     Consumer lag is reported for the groups of the broker's subscribers and for
     `consumer_groups` (consumers of the service's own, like reporting's fold).
+    `status()` is shown on /readyz whether ready or not (see shared/http/health.py).
     `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
     """
     app = FastAPI(title=title, lifespan=lifespan)
@@ -238,7 +241,9 @@ def service_app(
         "key_store": keys_ready,
         "background": background_alive,
     }
-    app.include_router(health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}))
+    app.include_router(
+        health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}, status=status)
+    )
     app.include_router(catalogue_router())
     app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
     for router in routers:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.digits import ascii_digits
 from shared.sealing import Keyring, parse_keyring
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "dev-only-secret", "secret"}
@@ -154,7 +155,7 @@ class CommonSettings(KafkaSettings):
     @field_validator("served_districts")
     @classmethod
     def _six_digits(cls, value: list[str]) -> list[str]:
-        bad = [code for code in value if not (code.isdigit() and len(code) == 6)]
+        bad = [code for code in value if not ascii_digits(code, 6)]
         if bad or not value:
             raise ValueError("POPFLOW_SERVED_DISTRICTS lists 6-digit district codes, at least one")
         return value

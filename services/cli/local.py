@@ -47,6 +47,7 @@ def up(
 ) -> None:
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
+    env.setdefault("NOTIFICATION_WEBHOOK_ALLOW", "loopback,http")  # `popflow receiver` on 127.0.0.1
     # the key intake sealed with before the keyring keeps its id "intake", so old development data opens
     if "POPFLOW_DATA_KEYS" not in env:
         dev_key = _development_secret("dev-data-key", base64.b64encode(secrets.token_bytes(32)))

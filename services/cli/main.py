@@ -14,7 +14,7 @@ from services.cli.demo import demo
 from services.cli.local import up
 from services.cli.unreachable import CONNECTION_ERRORS, UNREACHABLE, one_line
 from services.intake.entrypoints.cli import import_file
-from services.notification.entrypoints.cli import receiver
+from services.notification.entrypoints.cli import exchange_app, receiver
 from services.reporting.entrypoints.cli import app as reporting_app
 from services.routing.entrypoints.cli import app as routing_app
 
@@ -29,6 +29,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(dead_letters.app, name="dead-letters")
 app.add_typer(routing_app, name="routing")
 app.add_typer(reporting_app, name="reporting")
+app.add_typer(exchange_app, name="exchange")
 app.command(help="Run a local webhook endpoint that checks signatures and prints each notice.")(receiver)
 
 

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.office_sessions import OfficeSessions
@@ -22,11 +24,13 @@ from services.notification.adapters.sender import HttpxWebhookSender, WebhookSen
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.destinations import DestinationPolicy
 from services.notification.entrypoints.http import deliveries_router, exchange_router, notices_router, webhooks_router
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_ftp import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.notices import Notices
@@ -54,8 +58,9 @@ def create_app(
     configure_logging(service="notification", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="notification")
     clock = clock or SystemClock()
+    guard = DestinationGuard(DestinationPolicy.parse(settings.webhook_allow))
     sender = sender or HttpxWebhookSender(
-        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries
+        timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries, guard=guard
     )
     key_secret = settings.person_key_secret.get_secret_value()
     sealed = SealedNotices(runtime.keyring)
@@ -72,6 +77,8 @@ def create_app(
         served_districts=settings.served_districts,
         clock=clock,
         sealed=sealed,
+        ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
+        ftp_max_batch=settings.exchange_ftp_max_batch,
     )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
@@ -105,11 +112,21 @@ def create_app(
             if isinstance(sender, HttpxWebhookSender):
                 await sender.close()
 
-    lifespan = lifespan_of(
-        runtime,
-        MIGRATIONS,
-        background=[BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)],
+    door = ExchangeDoor(
+        partners=partners,
+        store=exchange_store,
+        inbox=inbox,
+        keys=own_keys,
+        served_districts=settings.served_districts,
+        clock=clock,
+        on_scheduled=worker.wake,
+        tolerance_s=settings.exchange_tolerance_s,
     )
+    background = [BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)]
+    if settings.exchange_ftp_host:
+        poller = _ftp_poller(settings, door, exchange_store, clock)
+        background.append(BackgroundTask("ftp-poll", poller.run, single=True))
+    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
@@ -126,30 +143,42 @@ def create_app(
     )
     routers = [
         office_router(
-            desk, secure_cookie=settings.office_cookie_secure, lifetime_s=settings.office_session_minutes * 60
+            desk, secure_cookie=settings.secure_office_cookie, lifetime_s=settings.office_session_minutes * 60
         ),
         notices_router(
             notices=notices, authenticate=authenticate, record_link_base=settings.record_link_base, sealed=sealed
         ),
         deliveries_router(follow_up=follow_up, authenticate=authenticate),
-        webhooks_router(subscriptions=Subscriptions(webhooks, clock), authenticate=authenticate),
+        webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
         exchange_router(
-            door=ExchangeDoor(
-                partners=partners,
-                store=exchange_store,
-                inbox=inbox,
-                keys=own_keys,
-                served_districts=settings.served_districts,
-                clock=clock,
-                on_scheduled=worker.wake,
-                tolerance_s=settings.exchange_tolerance_s,
-            ),
+            door=door,
             overview=ExchangeOverview(partners=partners, store=exchange_store),
             authenticate=authenticate,
         ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
+
+
+def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: ExchangeStore, clock: Clock) -> FtpPoller:
+    """Our folders on the city's FTP platform, polled by one replica."""
+    assert settings.exchange_ftp_host is not None
+    account = FtpAccount(
+        host=settings.exchange_ftp_host,
+        port=settings.exchange_ftp_port,
+        user=settings.exchange_ftp_user or "anonymous",
+        password=_plain(settings.exchange_ftp_password) or "",
+        tls=settings.exchange_ftp_tls,
+    )
+    return FtpPoller(
+        drop=FtpDrop(account),
+        folders=settings.exchange_ftp_folders or [f"/{code}" for code in settings.served_districts],
+        door=door,
+        store=store,
+        clock=clock,
+        interval_s=settings.exchange_ftp_poll_s,
+        max_age_s=settings.exchange_ftp_max_age_s,
+    )
 
 
 def _plain(secret: SecretStr | None) -> str | None:

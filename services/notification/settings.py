@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from shared.settings import ServiceSettings, sqlite_url
+from services.notification.domain.destinations import DestinationPolicy
+from shared.settings import Environment, ServiceSettings, comma_separated, sqlite_url
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
 DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
@@ -33,6 +35,11 @@ class NotificationSettings(ServiceSettings):
         description="Key that encrypts webhook secrets at rest (any text; hashed to a Fernet key); "
         "derived from POPFLOW_PERSON_KEY_SECRET when absent",
     )
+    webhook_allow: str = Field(
+        default="",
+        description="Webhook destinations allowed beyond public https, comma-separated: 'http', 'loopback', "
+        "addresses and networks (e.g. 'loopback,http' for `popflow receiver`; empty in production)",
+    )
     reporting_url: str = Field(
         default="http://127.0.0.1:8004",
         description="Reporting's base URL: the office page submits weekly reports there",
@@ -40,8 +47,9 @@ class NotificationSettings(ServiceSettings):
     office_session_minutes: int = Field(
         default=30, ge=1, le=720, description="How long a clerk's login on the office page lasts"
     )
-    office_cookie_secure: bool = Field(
-        default=False, description="Mark the office page's session cookie Secure (set it behind HTTPS)"
+    office_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the office page's session cookie Secure; unset: Secure everywhere but development",
     )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
@@ -61,3 +69,38 @@ class NotificationSettings(ServiceSettings):
     exchange_tolerance_s: int = Field(
         default=300, ge=1, description="How old a partner's signed timestamp may be before the message is refused"
     )
+    exchange_ftp_host: str | None = Field(
+        default=None, description="The city's FTP exchange platform where our folder is polled; unset: no poller"
+    )
+    exchange_ftp_port: int = Field(default=21, ge=1, le=65535, description="The exchange platform's FTP port")
+    exchange_ftp_tls: bool = Field(default=False, description="FTPS (AUTH TLS, protected data channel)")
+    exchange_ftp_user: str | None = Field(default=None, description="Our account on the exchange platform")
+    exchange_ftp_password: SecretStr | None = Field(default=None, description="Our account's password")
+    exchange_ftp_folders: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Our folders on the platform (one per served district), comma-separated"
+    )
+    exchange_ftp_poll_s: float = Field(default=5.0, gt=0, description="How often our folders are polled")
+    exchange_ftp_max_age_s: int = Field(
+        default=30 * 86400, ge=1, description="How old a batch's signed timestamp may be (files wait on the platform)"
+    )
+    exchange_ftp_batch_window_s: float = Field(
+        default=0.2, gt=0, description="How long messages due for one folder are gathered into one batch"
+    )
+    exchange_ftp_max_batch: int = Field(default=500, ge=1, description="Messages per batch file at most")
+
+    @field_validator("exchange_ftp_folders", mode="before")
+    @classmethod
+    def _split_folders(cls, value: Any) -> Any:
+        return comma_separated(value)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        DestinationPolicy.parse(value)  # a typo fails at start-up, not at the first push
+        return value
+
+    @property
+    def secure_office_cookie(self) -> bool:
+        if self.office_cookie_secure is not None:
+            return self.office_cookie_secure
+        return self.environment is not Environment.DEVELOPMENT

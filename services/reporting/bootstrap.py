@@ -14,8 +14,9 @@ from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.metrics import EVENTS_FOLDED
+from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
 from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.adapters.weekly_store import WeeklyStore
@@ -30,6 +31,7 @@ from services.reporting.entrypoints.http.spotchecks import spotchecks_router
 from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.certificates import CertificateFollowUps
+from services.reporting.service_layer.logins import Logins
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
@@ -96,7 +98,8 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     if settings.export_dir is not None:
         exporter = CutoffExporter(service, folder=settings.export_dir, districts=settings.served_districts, clock=clock)
     spotchecks = SpotChecks(service, SpotCheckStore(engine), threshold=settings.spotcheck_threshold)
-    authenticate = caller(runtime.keys)
+    logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
+    authenticate = caller(runtime.keys, logins)
 
     background = [BackgroundTask("fold", fold.run)]
     if exporter is not None:
@@ -108,11 +111,16 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
         spotchecks_router(spotchecks, authenticate),
         campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
         certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
-        dashboard_router(service, runtime.keys, spotchecks, secure_cookie=settings.cookie_secure),
+        dashboard_router(service, runtime.keys, spotchecks, logins, secure_cookie=settings.secure_cookies),
     ]
-    runtime.metrics.register(EVENTS_FOLDED)
+    runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)
     app = service_app(
-        runtime, title="PopFlow reporting", routers=routers, lifespan=lifespan, consumer_groups=[fold.group]
+        runtime,
+        title="PopFlow reporting",
+        routers=routers,
+        lifespan=lifespan,
+        consumer_groups=[fold.group],
+        status=exporter.status.shown if exporter is not None else dict,
     )
     install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)

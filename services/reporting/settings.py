@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, sqlite_url
+from shared.settings import Environment, ServiceSettings, sqlite_url
 
 
 class ReportingSettings(ServiceSettings):
@@ -30,4 +30,11 @@ class ReportingSettings(ServiceSettings):
         description="Folder for every street's weekly XLSX at each cut-off; no scheduled export when unset",
     )
     fold_batch: int = Field(default=5000, ge=1, description="Most messages folded in one transaction")
-    cookie_secure: bool = Field(default=False, description="Mark the dashboard cookie Secure (set it behind HTTPS)")
+    cookie_secure: bool | None = Field(
+        default=None, description="Mark the dashboard cookies Secure; by default yes outside development (HTTPS)"
+    )
+    session_minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long a dashboard login lasts")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.environment is not Environment.DEVELOPMENT

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-SCOPE_PATTERN = re.compile(r"^(?:(street):(\d{9})|(district):(\d{6})|(admin))$")
+SCOPE_PATTERN = re.compile(r"(?:(street):([0-9]{9})|(district):([0-9]{6})|(admin))")
 
 
 class Role(StrEnum):
@@ -71,7 +71,7 @@ class Scope:
 
 def parse_scope(text: str) -> Scope:
     """`street:440111005`, `district:440111` or `admin`; ValueError otherwise."""
-    match = SCOPE_PATTERN.match(text.strip())
+    match = SCOPE_PATTERN.fullmatch(text.strip())
     if match is None:
         raise ValueError("a scope is street:<9 digits>, district:<6 digits> or admin")
     if match[1]:

@@ -83,6 +83,14 @@ class KeyStore:
             return None
         return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
 
+    async def principal_of(self, key_id: str) -> Principal | None:
+        """The principal of an active key found by its id (for sessions that outlive the request), or None."""
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, key_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
+
     async def list_keys(self) -> list[ApiKey]:
         async with self._sessions() as session:
             return list((await session.execute(select(ApiKey).order_by(col(ApiKey.created_at)))).scalars())

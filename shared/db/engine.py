@@ -19,7 +19,7 @@ def build_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
@@ -31,7 +31,13 @@ def build_engine(url: str) -> AsyncEngine:
     # No overflow: connections opened past the pool were closed again on return, and
     # under load that churn (a TCP and auth handshake each) showed in the profile.
     return create_async_engine(
-        url, pool_size=20, max_overflow=0, pool_recycle=1800, pool_timeout=10, connect_args=connect_args
+        url,
+        pool_size=20,
+        max_overflow=0,
+        pool_recycle=1800,
+        pool_timeout=10,
+        connect_args=connect_args,
+        hide_parameters=True,  # an error's message would otherwise quote the row: names, sealed or not
     )
 
 

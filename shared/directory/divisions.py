@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from shared.digits import ascii_digits
+
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -53,7 +55,7 @@ class DivisionDirectory:
 
 def level_of(code: str) -> DivisionLevel | None:
     """The level a code's length stands for, or None for a malformed code."""
-    if not code.isdigit():
+    if not ascii_digits(code):
         return None
     return LEVEL_BY_LENGTH.get(len(code))
 

@@ -15,13 +15,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-StreetCode = Annotated[str, Field(pattern=r"^\d{9}$", description="9-digit street/township code")]
-DivisionCode = Annotated[str, Field(pattern=r"^(\d{6}|\d{9})$", description="6-digit district or 9-digit street code")]
-CommunityCode = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit community (社区/村) code")]
+StreetCode = Annotated[str, Field(pattern=r"^[0-9]{9}$", description="9-digit street/township code")]
+DivisionCode = Annotated[
+    str, Field(pattern=r"^([0-9]{6}|[0-9]{9})$", description="6-digit district or 9-digit street code")
+]
+CommunityCode = Annotated[str, Field(pattern=r"^[0-9]{12}$", description="12-digit community (社区/村) code")]
 CreditCode = Annotated[
     str,
     Field(
-        pattern=r"^[0-9A-HJ-NP-RT-UW-Y]{2}\d{6}[0-9A-HJ-NP-RT-UW-Y]{10}$",
+        pattern=r"^[0-9A-HJ-NP-RT-UW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RT-UW-Y]{10}$",
         description="18-character unified social credit code (GB 32100)",
     ),
 ]

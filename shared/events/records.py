@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, AwareDatetime, Field
 
 from shared import topics
+from shared.digits import ascii_digits
 from shared.events.envelope import Event, Upcaster, register
 from shared.events.record_parts import (
     Certificate,
@@ -37,7 +38,7 @@ class EventKind(StrEnum):
 def _checked_id_number(value: str) -> str:
     # Messages never repeat the value: it is personal data.
     value = value.strip().upper()
-    if len(value) != 18 or not value[:17].isdigit():
+    if len(value) != 18 or not ascii_digits(value[:17]) or value[17] not in "0123456789X":
         raise ValueError("must be 17 digits followed by a digit or X")
     if birth_date_of(value) is None:
         raise ValueError("digits 7-14 are not a real birth date")

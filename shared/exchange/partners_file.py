@@ -31,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from shared.digits import ascii_digits
 from shared.exchange.partners import FtpDrop, Partner, PartnerKeys, PartnerTable, Transport
 
 log = structlog.get_logger(__name__)
@@ -83,7 +84,7 @@ def _prefixes(entry: dict[str, Any]) -> list[str]:
     if not prefixes:
         raise InvalidPartnersFile(f"partner {entry.get('name')!r} names no prefix")
     for prefix in prefixes:
-        if not (prefix.isdigit() and 2 <= len(prefix) <= 9):
+        if not (ascii_digits(prefix) and 2 <= len(prefix) <= 9):
             raise InvalidPartnersFile(f"prefix {prefix!r} is not 2 to 9 digits")
     return prefixes
 

@@ -22,10 +22,17 @@ class NotReady(Exception):
     """Raised by a check with a reason fit to show (no secrets, no personal data)."""
 
 
-def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[str, Any]] = dict) -> APIRouter:
+def health_router(
+    checks: Mapping[str, Check],
+    *,
+    details: Callable[[], Mapping[str, Any]] = dict,
+    status: Callable[[], Mapping[str, Any]] = dict,
+) -> APIRouter:
     """Routes for liveness and readiness; `checks` are named async probes.
 
     When not ready, the answer adds `details()` (e.g. which background tasks died).
+    It always adds `status()`: what an operator should see without the service
+    being unready (e.g. a scheduled export that failed and is retried).
     """
     router = APIRouter(tags=["health"])
 
@@ -44,6 +51,7 @@ def health_router(checks: Mapping[str, Check], *, details: Callable[[], Mapping[
         if failed:
             body["failed"] = failed
             body |= {key: value for key, value in details().items() if value}
+        body |= status()
         return JSONResponse(body, status_code=503 if failed else 200)
 
     return router

@@ -71,7 +71,7 @@ class BodyLimits:
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
         limit = self._larger.get(scope["path"], self._max_bytes)
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await BodyTooLarge(limit).response()(scope, receive, send)
             return
         if scope["path"] in self._larger or not _is_json(headers.get(b"content-type", b"")):

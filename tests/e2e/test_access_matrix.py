@@ -24,6 +24,7 @@ What each caller must get:
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,7 @@ class Rule:
     also: frozenset[int] = frozenset()  # answers an allowed caller may get besides a 2xx
     sees: Sees | None = None  # a 2xx counts as access only when it shows the seeded thing
     roles: frozenset[str] | None = None  # fewer roles than the action's, where a route says so
+    partner_only: bool = False  # signed by an exchange partner (docs/exchange.md): no API key opens it
 
 
 def _ids(field: str, seed: str) -> Sees:
@@ -132,6 +134,10 @@ ACCESS: dict[str, Rule] = {
     "reporting GET /v1/reports/weekly.xlsx": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/weekly.csv": Rule(Action.READ, STREET),
     "reporting GET /v1/reports/weekly/items": Rule(Action.READ, STREET),
+    # the exchange: partners' doors take partner signatures, never API keys; the overview is the bureau's
+    "notification POST /v1/exchange/notices": Rule(Action.ADMINISTER, partner_only=True),
+    "notification POST /v1/exchange/answers": Rule(Action.ADMINISTER, partner_only=True),
+    "notification GET /v1/exchange/partners": Rule(Action.SUPERVISE),
     "reporting GET /v1/reports/quality": Rule(Action.READ, STREET),
     "reporting GET /v1/certificates/follow-up": Rule(Action.READ, STREET),
     "reporting GET /v1/certificates/follow-up.xlsx": Rule(Action.READ, STREET),
@@ -181,6 +187,8 @@ BODIES: dict[str, Callable[[Seeds], Any]] = {
     "intake POST /v1/records/search": lambda s: {"id_number": s.id_number},
     "notification POST /v1/notices/{notice_id}/feedback": lambda s: {"result": "confirmed"},
     "routing POST /v1/review/{record_id}/resolution": lambda s: {"resolution": "dismissed", "reason": "matrix"},
+    "notification POST /v1/exchange/notices": lambda s: {"message_id": "matrix"},
+    "notification POST /v1/exchange/answers": lambda s: {"message_id": "matrix"},
     "notification PUT /v1/recipients/{recipient_code}/webhook": lambda s: {
         "url": "https://receiver.example.org/popflow",
         "secret": "whsec_" + base64.b64encode(b"matrix-secret-0123456789-abcdef").decode(),
@@ -341,6 +349,8 @@ def verdict(rule: Rule, caller: Caller, response: httpx.Response, seeds: Seeds) 
     if status >= 500:
         return f"server error {status}"
     granted = response.is_success and (rule.sees is None or rule.sees(response.json(), seeds))
+    if rule.partner_only:  # unsigned: refused whatever key comes with it
+        return None if status in (400, 401, 403, 422) else f"expected a refusal of the unsigned call, got {status}"
     if allowed(rule, caller):
         return None if granted or status in rule.also else f"allowed, got {status}"
     if caller.role is None:
@@ -387,7 +397,11 @@ async def test_the_dashboard_lets_in_bureau_and_admin_keys_only(system: System, 
     async with httpx.AsyncClient(timeout=20) as client:
         for caller in CALLERS:
             key = keys[caller.name]
-            login = await client.post(base + "/login", data={"key": key or ""})
+            client.cookies.clear()
+            form = await client.get(base + "/login")  # sets the login form's CSRF cookie
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert token is not None, form.text[:300]
+            login = await client.post(base + "/login", data={"key": key or "", "csrf": token[1]})
             page = await client.get(base, params={"district": BAIYUN}, headers=bearer(key))
             logs_in = caller.role in ("bureau", "admin")  # any bureau logs in, and sees only its district
             sees = logs_in and DISTRICT in caller.owns

@@ -7,21 +7,32 @@ Furong: Tianhe's street gets the transfer notice on its webhook, confirms
 it, Baiyun's case shows the answer, Furong's bureau gets the registration
 notice. Then with Tianhe down while the notice is sent (nothing lost, nothing
 duplicated), and with a correction to another Tianhe street (re-routed).
+The first scenario runs once more through the city's FTP platform (a real
+FTP server), where a tampered and an unsigned batch are set aside.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import json
+import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from services.notification.domain.exchange_batch import Batch, build_batch
+from services.notification.domain.exchange_crypto import b64, sign_ed25519, unb64
 from services.notification.domain.signing import secret_of
 from tests.support import records
 from tests.support.deployments import Deployment, build_deployments, destroy_deployments, start_all
+from tests.support.ftp_platform import FtpPlatform
 from tests.support.receivers import Receiver
 from tests.support.records import FURONG, TONGDE, WUSHAN
 from tests.support.routing import case_of, notice_of
@@ -50,7 +61,12 @@ async def deployments(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 @pytest.fixture(scope="module")
 async def street_hook(deployments: dict[str, System]) -> AsyncIterator[Receiver]:
     """五山街道's webhook, registered at the Tianhe deployment."""
-    tianhe = deployments["tianhe"]
+    async with _street_hook(deployments["tianhe"]) as receiver:
+        yield receiver
+
+
+@contextlib.asynccontextmanager
+async def _street_hook(tianhe: System) -> AsyncIterator[Receiver]:
     async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as client:
         response = await client.put(
             tianhe.url("notification") + f"/v1/recipients/{WUSHAN}/webhook",
@@ -173,3 +189,120 @@ async def test_a_partner_down_while_the_notice_is_sent_gets_it_once_when_back(
 
         assert len(await _inbox(client, tianhe, WUSHAN, record_id)) == 1
         assert len(await _pushed(street_hook, record_id)) == 1
+
+
+# --- the same exchange through the city's FTP platform -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def ftp_platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FtpPlatform]:
+    with FtpPlatform(Path(tmp_path_factory.mktemp("ftp-root")), ["440111", "440106", "430102"]) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+async def ftp_deployments(
+    tmp_path_factory: pytest.TempPathFactory, ftp_platform: FtpPlatform, deployments: dict[str, System]
+) -> AsyncIterator[dict[str, System]]:
+    """The three deployments again, exchanging only through the FTP platform (the https ones stop first)."""
+    for system in deployments.values():
+        system.stop_all()
+    systems = await build_deployments(Path(tmp_path_factory.mktemp("exchange-ftp")), PLANS, ftp_platform)
+    try:
+        start_all(systems, PLANS)
+        yield systems
+    finally:
+        await destroy_deployments(systems)
+
+
+async def test_through_the_ftp_platform_a_confirmed_case_reaches_the_registration_place(
+    ftp_deployments: dict[str, System], ftp_platform: FtpPlatform
+) -> None:
+    baiyun, tianhe, furong = ftp_deployments["baiyun"], ftp_deployments["tianhe"], ftp_deployments["furong"]
+    async with _street_hook(tianhe) as hook, httpx.AsyncClient(timeout=10) as client:
+        record_id = await _report(client, baiyun, sequence=201)
+
+        [pushed] = await eventually(functools.partial(_pushed, hook, record_id))
+        assert pushed["kind"] == "transfer"
+        assert pushed["person"]["id_number"] == records.id_number(sequence=201)
+        await _answer(client, tianhe, pushed["notice_id"], {"result": "confirmed"})
+
+        case = await eventually(functools.partial(_case, client, baiyun, record_id, "confirmed"))
+        forward = next(n for n in case["notices"] if n["kind"] == "forward")
+        assert forward["result"] == "confirmed"
+        [registration] = await eventually(functools.partial(_inbox, client, furong, FURONG, record_id))
+        assert registration["kind"] == "registration"
+
+        # every batch was taken and moved to done/, and no operator can read a person in it
+        done = sorted(ftp_platform.path("440106", "done").glob("*.batch"))
+        assert done
+        assert all(records.id_number(sequence=201).encode() not in f.read_bytes() for f in done)
+        overview = await client.get(
+            baiyun.url("notification") + "/v1/exchange/partners", headers=await baiyun.admin_headers()
+        )
+        partners = {p["name"]: p for p in overview.json()["partners"]}
+        assert partners["tianhe"]["transport"] == "ftp"
+        assert partners["tianhe"]["sent"]["delivered"] >= 1
+        assert partners["tianhe"]["received"]["answers"] >= 1
+
+        # the same batch again changes nothing: the street is not pushed twice
+        for suffix in (".batch", ".manifest.json"):  # as an uploader does: the manifest last
+            for done_file in ftp_platform.path("440106", "done").glob("*" + suffix):
+                shutil.copy(done_file, ftp_platform.path("440106", done_file.name))
+        await eventually(lambda: _none_left(ftp_platform.path("440106")))
+        assert len(await _pushed(hook, record_id)) == 1
+        assert len(await _inbox(client, tianhe, WUSHAN, record_id)) == 1
+
+
+async def _none_left(folder: Path) -> bool:
+    """Every complete batch in the folder was taken (moved to done/ or set-aside/)."""
+    return not await asyncio.to_thread(lambda: list(folder.glob("*.manifest.json")))
+
+
+async def test_a_tampered_or_unsigned_batch_is_set_aside_with_the_reason(
+    ftp_deployments: dict[str, System], ftp_platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = ftp_deployments["baiyun"], ftp_deployments["tianhe"]
+    sealing = X25519PrivateKey.from_private_bytes(unb64(tianhe.env["NOTIFICATION_EXCHANGE_SEALING_KEY"]))
+    seal_key = b64(sealing.public_key().public_bytes_raw())
+    signing_key = baiyun.env["NOTIFICATION_EXCHANGE_SIGNING_KEY"]
+
+    def batch(batch_id: str) -> Batch:
+        return build_batch(
+            batch_id=batch_id,
+            sender="440111",
+            recipient="440106",
+            lines=[b'{"message_id":"x"}'],
+            seal_key=seal_key,
+            timestamp=str(int(time.time())),
+            sign=functools.partial(sign_ed25519, signing_key),
+        )
+
+    tampered = batch("440111-440106-tampered")
+    unsigned = batch("440111-440106-unsigned")
+    folder = ftp_platform.path("440106")
+    _drop(folder, tampered.file_name, tampered.file[:-8] + b"AAAAAAA=")
+    _drop(folder, tampered.manifest_name, tampered.manifest)
+    manifest = json.loads(unsigned.manifest)
+    del manifest["signature"]
+    _drop(folder, unsigned.file_name, unsigned.file)
+    _drop(folder, unsigned.manifest_name, json.dumps(manifest).encode())
+
+    aside = folder / "set-aside"
+    await eventually(lambda: _none_left(folder))
+    assert "checksum" in (aside / "440111-440106-tampered.reason.txt").read_text()
+    assert "unsigned" in (aside / "440111-440106-unsigned.reason.txt").read_text()
+    assert (aside / tampered.file_name).exists()
+    async with httpx.AsyncClient(timeout=10) as client:
+        overview = await client.get(
+            tianhe.url("notification") + "/v1/exchange/partners", headers=await tianhe.admin_headers()
+        )
+    reasons = {row["file"]: row["reason"] for row in overview.json()["set_aside"]}
+    assert "checksum" in reasons["440111-440106-tampered"]
+    assert "unsigned" in reasons["440111-440106-unsigned"]
+
+
+def _drop(folder: Path, name: str, data: bytes) -> None:
+    """As an uploader does: a temporary name, then the rename."""
+    (folder / f".{name}.part").write_bytes(data)
+    (folder / f".{name}.part").rename(folder / name)

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -85,14 +81,48 @@ async def test_scopes_for_submitting_and_reading(intake: System, keys: Keys) -> 
         assert accepted.status_code == 202
         record_id = accepted.json()["record_id"]
         assert (await xinshi.post("/v1/records", json=record(sequence=102))).status_code == 403
-        assert (await xinshi.get(f"/v1/records/{record_id}")).status_code == 403
+        assert (await xinshi.get(f"/v1/records/{record_id}")).status_code == 404  # no existence oracle
         assert (await tongde.get(f"/v1/records/{record_id}")).status_code == 200
         assert (await tongde.get("/v1/audit")).status_code == 403
     async with client(intake, keys["baiyun"]) as baiyun, client(intake, keys["tianhe"]) as tianhe:
         assert (await baiyun.post("/v1/records", json=record(sequence=103, reporting_street=XINSHI))).status_code == 202
         assert (await baiyun.get(f"/v1/records/{record_id}")).status_code == 200
-        assert (await tianhe.get(f"/v1/records/{record_id}")).status_code == 403
+        assert (await tianhe.get(f"/v1/records/{record_id}")).status_code == 404
         assert (await tianhe.post("/v1/records", json=record(sequence=104))).status_code == 403
+
+
+async def test_scope_and_codes_are_checked_on_the_trimmed_record(intake: System, keys: Keys) -> None:
+    async with client(intake, keys["tongde"]) as tongde:
+        other_street = await tongde.post("/v1/records", json=record(sequence=105, reporting_street=f" {XINSHI}"))
+        assert other_street.status_code == 403
+        unknown = await tongde.post("/v1/records", json=record(sequence=106, residence_street=" 999999999"))
+        assert unknown.status_code == 422
+        assert [e["pointer"] for e in unknown.json()["errors"]] == ["/residence/street"]
+        own = await tongde.post("/v1/records", json=record(sequence=107, reporting_street=f" {TONGDE} "))
+        assert own.status_code == 202
+        shown = (await tongde.get(f"/v1/records/{own.json()['record_id']}")).json()
+    assert shown["record"]["reporting_street"] == TONGDE
+
+
+async def test_identity_numbers_in_other_digits_are_a_422_not_a_500(intake: System, keys: Keys) -> None:
+    body = record(sequence=8)  # check character X: the Arabic-Indic digits alone are the fault
+    body["person"]["id_number"] = body["person"]["id_number"].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    async with client(intake, keys["admin"]) as admin:
+        response = await admin.post("/v1/records", json=body)
+        search = await admin.post("/v1/records/search", json={"id_number": body["person"]["id_number"]})
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/person/id_number"]
+    assert search.status_code == 422
+
+
+async def test_a_record_shows_only_the_versions_the_reader_may_see(intake: System, keys: Keys) -> None:
+    async with client(intake, keys["tongde"]) as tongde, client(intake, keys["xinshi"]) as xinshi:
+        first = (await tongde.post("/v1/records", json=record(sequence=109))).json()
+        moved = record(sequence=109, event="change", reporting_street=XINSHI, residence_street=XINSHI)
+        second = (await xinshi.post("/v1/records", json=moved)).json()
+        seen_by_xinshi = (await xinshi.get(f"/v1/records/{second['record_id']}")).json()
+    assert second["case_id"] == first["case_id"]
+    assert [v["record_id"] for v in seen_by_xinshi["versions"]] == [second["record_id"]]
 
 
 async def test_every_bad_field_in_one_problem_without_personal_data(intake: System, keys: Keys) -> None:
@@ -237,26 +267,3 @@ async def test_record_schema_is_served(intake: System, keys: Keys) -> None:
     assert {"person", "certificate", "employer", "source_kind", "key_area"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
     assert "CaseRecord" in document["components"]["schemas"]
-
-
-async def test_fuzzing_the_openapi_document_finds_no_server_error(intake: System, keys: Keys, tmp_path: Path) -> None:
-    command = [
-        str(Path(sys.executable).parent / "schemathesis"),
-        "run",
-        intake.url("intake") + "/openapi.json",
-        "--header",
-        f"Authorization: Bearer {keys['admin']}",
-        "--checks",
-        "not_a_server_error",
-        "--max-examples",
-        "25",
-        "--seed",
-        "3",
-        "--workers",
-        "1",
-        "--report-dir",
-        str(tmp_path),
-    ]
-    result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert re.search(r"\d+ generated, \d+ passed", result.stdout), result.stdout[-2000:]

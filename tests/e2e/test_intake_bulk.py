@@ -117,6 +117,31 @@ async def test_streamed_lines_and_rows_outside_the_keys_scope(intake: System) ->
 
 
 @pytest.mark.parametrize(
+    ("kind", "media_type"),
+    [("json", "application/json"), ("ndjson", "application/x-ndjson"), ("csv", "text/csv"), ("xlsx", XLSX)],
+)
+async def test_padded_codes_are_checked_as_stored_in_every_format(intake: System, kind: str, media_type: str) -> None:
+    key = await intake.create_key(f"street:{TONGDE}")
+    base = 600 + 10 * ["json", "ndjson", "csv", "xlsx"].index(kind)
+    records = [
+        record(sequence=base, reporting_street=f" {XINSHI}"),  # another street, padded: out of scope
+        record(sequence=base + 1, residence_street=" 999999999"),  # not a street, padded: unknown
+        record(sequence=base + 2, reporting_street=f" {TONGDE} "),  # its own street, padded: stored trimmed
+    ]
+    content = {
+        "json": lambda: json_bytes(records),
+        "ndjson": lambda: ndjson_bytes(records),
+        "csv": lambda: csv_bytes(records, "chinese"),
+        "xlsx": lambda: xlsx_bytes(records, "flat"),
+    }[kind]()
+    response = await post(intake, key, content, media_type)
+    body = response.json()
+    assert statuses(body) == ["rejected", "rejected", "accepted"], body
+    assert [error["pointer"] for error in body["results"][0]["errors"]] == ["/reporting_street"]
+    assert "/residence/street" in [error["pointer"] for error in body["results"][1]["errors"]]
+
+
+@pytest.mark.parametrize(
     ("content", "media_type", "status"),
     [
         (b"name,shoe_size\nx,42\n", "text/csv", 400),

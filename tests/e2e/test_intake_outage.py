@@ -30,8 +30,10 @@ PERSONS = 6
 
 class OwnBroker:
     def __init__(self, data_dir: Path) -> None:
+        # not the suite broker's other listeners (with-infra.sh exports its SASL port): this one has only its own
+        inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_SASL_PORT", "KAFKA_CONTROLLER_PORT")}
         self.env = {
-            **os.environ,
+            **inherited,
             "KAFKA_PORT": str(PORT),
             "KAFKA_DATA_DIR": str(data_dir),
             "KAFKA_READY_TIMEOUT": "120",

@@ -42,6 +42,8 @@ FAST_RETRIES = {
     "NOTIFICATION_WEBHOOK_TIMEOUT_S": "1",
     "NOTIFICATION_CLAIM_MARGIN_S": "2",
     "NOTIFICATION_POLL_INTERVAL_S": "0.2",
+    # the receivers of these tests listen on 127.0.0.1 over plain http; production allows neither
+    "NOTIFICATION_WEBHOOK_ALLOW": "loopback,http",
 }
 
 
@@ -326,6 +328,33 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
     acknowledged = await consume_one(system, NOTICES_ACKNOWLEDGED, notice_id)
     assert acknowledged["payload"]["acknowledged_by"] == recipient
     assert answered["correlation_id"] == payload["record_id"]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "cloud metadata"),
+        ("https://[fd00:ec2::254]/", "cloud metadata"),
+        ("https://10.0.0.5/hook", "private"),
+        ("https://192.168.0.10/hook", "private"),
+        ("https://[fe80::1]/hook", "link-local"),
+        ("https://224.0.0.251/hook", "multicast"),
+        ("https://0.0.0.0:8002/hook", "unspecified"),
+        ("https://167772161/hook", "private"),  # a numeric host the resolver reads as 10.0.0.1
+    ],
+)
+async def test_a_webhook_may_not_point_inside(system: System, admin: str, url: str, reason: str) -> None:
+    """Even with loopback and http allowed (as here), metadata, 10/8 and the rest stay refused."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.put(
+            f"{system.url('notification')}/v1/recipients/440111110/webhook",
+            json={"url": url, "secret": SECRET},
+            headers=bearer(admin),
+        )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["pointer"] == "/url"
+    assert reason in error["detail"]
 
 
 async def test_bad_input_is_a_problem_document_never_a_500(system: System, admin: str) -> None:

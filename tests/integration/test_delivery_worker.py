@@ -16,14 +16,17 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.sender import HttpxWebhookSender
 from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.destinations import DestinationPolicy
 from services.notification.domain.signing import secret_of, signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from shared.db import build_engine, run_migrations, session_factory
@@ -201,6 +204,35 @@ async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
     assert SECRET not in row.secret_ciphertext
     assert delivery_rows == []
     assert desk.webhooks.target_of(row).secret == SECRET
+
+
+async def test_a_refused_destination_fails_the_round_at_once_with_the_reason(desk: Desk) -> None:
+    await subscribe(desk, url="https://169.254.169.254/latest/meta-data/")
+    real = HttpxWebhookSender(timeout_s=1, max_connections=2, guard=DestinationGuard(DestinationPolicy()))
+    worker = DeliveryWorker(
+        store=desk.store,
+        webhooks=desk.webhooks,
+        sender=real,
+        clock=desk.clock,
+        policy=POLICY,
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
+        record_link_base="http://intake/v1/records/",
+        sealed=SealedNotices(TEST_KEYRING),
+    )
+    try:
+        await desk.inbox.store(notice(40), now=START)
+        assert await worker.deliver_due() == 1
+    finally:
+        await real.close()
+    delivery, attempts = await desk.store.history(notice(40).notice_id)
+    assert delivery is not None
+    assert (delivery.state, len(attempts)) == ("failed", 1)
+    assert attempts[0].status_code is None
+    assert attempts[0].error is not None
+    assert "cloud metadata" in attempts[0].error
+    stored = await desk.inbox.get(notice(40).notice_id)
+    assert stored is not None
+    assert stored.status == "failed"
 
 
 async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_the_reason(desk: Desk) -> None:

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.domain.destinations import DestinationPolicy
 from services.notification.domain.signing import secret_of, signed_headers
 from shared.clock import Clock, SystemClock
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
@@ -31,22 +33,29 @@ class Endpoints:
     failing: str
     hanging: str
     unreachable: str
+    inside: str  # refused by the destination policy
 
 
 @pytest.fixture(params=["fake", "real"], scope="module")
 async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
     if request.param == "fake":
         ok, failing, hanging = "http://ok.test/hook", "http://failing.test/hook", "http://hanging.test/hook"
-        fake = FakeWebhookSender(statuses={ok: 200, failing: 503}, script={hanging: [None]})
-        yield Endpoints(fake, ok, failing, hanging, "http://nobody.test/hook")
+        inside = "https://10.0.0.1/hook"
+        fake = FakeWebhookSender(
+            statuses={ok: 200, failing: 503}, script={hanging: [None]}, refusals={inside: "a private address"}
+        )
+        yield Endpoints(fake, ok, failing, hanging, "http://nobody.test/hook", inside)
         return
-    real = HttpxWebhookSender(timeout_s=0.5, max_connections=4)
+    guard = DestinationGuard(DestinationPolicy.parse("loopback,http"))
+    real = HttpxWebhookSender(timeout_s=0.5, max_connections=4, guard=guard)
     async with (
         Receiver(SECRET) as good,
         Receiver(SECRET, behaviour="fail") as bad,
         Receiver(SECRET, behaviour="hang") as stuck,
     ):
-        yield Endpoints(real, good.url, bad.url, stuck.url, f"http://127.0.0.1:{free_port()}/hook")
+        yield Endpoints(
+            real, good.url, bad.url, stuck.url, f"http://127.0.0.1:{free_port()}/hook", "https://10.0.0.1/hook"
+        )
     await real.close()
 
 
@@ -94,3 +103,11 @@ def test_the_clock_tells_aware_utc_time_that_never_goes_back(clock: Clock) -> No
     first, second = clock.now(), clock.now()
     assert first.utcoffset() == timedelta(0)
     assert second >= first
+
+
+async def test_a_destination_inside_is_refused_as_a_result(endpoints: Endpoints) -> None:
+    result = await endpoints.sender.send(endpoints.inside, BODY, signed_now())
+    assert result.refused
+    assert result.status_code is None
+    assert result.error is not None
+    assert result.error.startswith("refused: ")

@@ -1,8 +1,9 @@
 """The bureau's dashboard, rendered by headless Chromium (Debian's package) after a login.
 
-Chromium opens a local page whose form logs in with a district key (the
-dashboard's login form, which sets an HttpOnly cookie) and is redirected to
-the dashboard of the scripted week. The screenshot is kept under
+Chromium opens a page of the same site that fills the dashboard's own login
+form (CSRF token included) with a district key and submits it; the login
+opens a server-side session and redirects to the dashboard of the scripted
+week. The screenshot is kept under
 tests/artifacts/ for people to look at; the DOM Chromium built is checked for
 the figures.
 """
@@ -11,17 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
+import hashlib
+import json
+import re
 import shutil
 import socket
 import struct
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
+from services.reporting.settings import ReportingSettings
+from shared.auth.scopes import parse_scope
+from shared.db import build_engine
 from tests.support import scripted_week as week
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, Harness, reporting_harness
@@ -48,6 +59,7 @@ async def served() -> AsyncIterator[tuple[Harness, str]]:
         bureau = await harness.key("district:440111")
         await eventually(lambda: _folded(harness, bureau))
         await _spot_check(harness, bureau)
+        harness.app.add_route(AUTO_LOGIN, _auto_login)
         port = free_port()
         config = uvicorn.Config(harness.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
         server = uvicorn.Server(config)
@@ -64,19 +76,18 @@ async def served() -> AsyncIterator[tuple[Harness, str]]:
 async def test_dashboard_in_chromium(served: tuple[Harness, str], tmp_path: Path) -> None:
     harness, base = served
     key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
-    login = tmp_path / "login.html"
-    login.write_text(_auto_login(base, key, f"/dashboard?district={week.BAIYUN}&week={W08}"), encoding="utf-8")
+    login = f"{base}{AUTO_LOGIN}?" + urlencode({"key": key, "next": f"/dashboard?district={week.BAIYUN}&week={W08}"})
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
     screenshot.unlink(missing_ok=True)
-    await _chromium(tmp_path / "profile-a", f"--screenshot={screenshot}", login.as_uri())
+    await _chromium(tmp_path / "profile-a", f"--screenshot={screenshot}", login)
     png = screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (1280, 1600)
     assert len(png) > 40_000  # a rendered page, not a blank one
 
-    dom = await _chromium(tmp_path / "profile-b", "--dump-dom", login.as_uri())
+    dom = await _chromium(tmp_path / "profile-b", "--dump-dom", login)
     assert "白云区（440111）流动人口清查周报看板" in dom
     assert 'data-street="440111005"' in dom
     assert 'data-street="440111008"' in dom
@@ -86,6 +97,8 @@ async def test_dashboard_in_chromium(served: tuple[Harness, str], tmp_path: Path
     assert "抽查差错率排名" in dom
     assert "重新清查</span>" in dom  # 同德 flagged
     assert "未反馈通知（按账龄）" in dom
+    assert 'name="csrf"' in dom  # the logout form carries the session's token
+    assert key not in dom
 
 
 async def test_dashboard_needs_a_district_key(served: tuple[Harness, str]) -> None:
@@ -102,16 +115,117 @@ async def test_dashboard_needs_a_district_key(served: tuple[Harness, str]) -> No
     )
     assert bearer.status_code == 200
     assert "同德街道" in bearer.text
-    refused = await harness.client.post("/dashboard/login", content="key=pf_nope_nope")
-    assert refused.status_code == 401
-    assert "set-cookie" not in refused.headers
+    async with browser(harness) as client:
+        csrf = await login_form(client)
+        refused = await client.post("/dashboard/login", data={"key": "pf_nope_nope", "csrf": csrf})
+        assert refused.status_code == 401
+        assert SESSION not in refused.headers.get("set-cookie", "")
+
+
+async def test_a_login_opens_a_short_server_side_session_not_a_cookie_with_the_key(
+    served: tuple[Harness, str],
+) -> None:
+    harness, _ = served
     key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
-    accepted = await harness.client.post("/dashboard/login", content=f"key={key}&next=//evil.example/")
-    assert accepted.status_code == 303
-    assert accepted.headers["location"] == f"/dashboard?district={week.BAIYUN}"
-    cookie = accepted.headers["set-cookie"]
-    assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    async with browser(harness) as client:
+        csrf = await login_form(client)
+        accepted = await client.post("/dashboard/login", data={"key": key, "next": "//evil.example/", "csrf": csrf})
+        assert accepted.status_code == 303
+        assert accepted.headers["location"] == f"/dashboard?district={week.BAIYUN}"
+        cookie = next(c for c in accepted.headers.get_list("set-cookie") if c.startswith(SESSION))
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "Max-Age=3600" in cookie
+        assert key not in " ".join(accepted.headers.get_list("set-cookie"))
+        token = client.cookies[SESSION]
+        stored = await session_rows(harness)
+        assert token not in str(stored)
+        assert hashlib.sha256(token.encode()).hexdigest() in [row[0] for row in stored]
+
+        page = await client.get("/dashboard", params={"district": week.BAIYUN, "week": W08})
+        assert page.status_code == 200
+        session_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert session_csrf is not None
+        reads = await client.get("/v1/reports/weekly", params={"district": week.BAIYUN, "week": W08})
+        assert reads.status_code == 200
+        review = {"street": TONGDE, "week": W08, "decision": "accept"}
+        assert (await client.post("/v1/reports/weekly/review", json=review)).status_code == 401
+
+        forged = await client.post("/dashboard/logout", data={"csrf": "not-the-token"})
+        assert forged.status_code == 403
+        assert (await client.get("/dashboard", params={"district": week.BAIYUN, "week": W08})).status_code == 200
+        out = await client.post("/dashboard/logout", data={"csrf": session_csrf[1]})
+        assert out.status_code == 303
+    async with browser(harness, cookies={SESSION: token}) as replayed:
+        after = await replayed.get("/dashboard", params={"district": week.BAIYUN, "week": W08})
+        assert after.status_code == 303  # revoked at logout: a copied cookie opens nothing
+
+
+async def test_a_login_form_from_another_site_opens_no_session(served: tuple[Harness, str]) -> None:
+    harness, _ = served
+    key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
+    async with browser(harness) as client:
+        no_token = await client.post("/dashboard/login", data={"key": key})
+        assert no_token.status_code == 403
+        await login_form(client)
+        wrong_token = await client.post("/dashboard/login", data={"key": key, "csrf": "guessed"})
+        assert wrong_token.status_code == 403
+        assert SESSION not in client.cookies
+
+
+async def test_a_session_ends_when_its_key_is_revoked_or_its_time_is_up(served: tuple[Harness, str]) -> None:
+    harness, _ = served
+    ids_and_keys = [await harness.keys.create(parse_scope("district:440111")) for _ in range(2)]
+    tokens = []
+    for _, key in ids_and_keys:
+        async with browser(harness) as client:
+            csrf = await login_form(client)
+            await client.post("/dashboard/login", data={"key": key, "csrf": csrf})
+            tokens.append(client.cookies[SESSION])
+    await harness.keys.revoke(ids_and_keys[0][0])
+    assert await dashboard_status(harness, tokens[0]) == 303
+    assert await dashboard_status(harness, tokens[1]) == 200
+    harness.clock.set(harness.clock.now() + timedelta(minutes=61))  # the last test of the module
+    assert await dashboard_status(harness, tokens[1]) == 303
+
+
+def test_dashboard_cookies_are_secure_outside_development() -> None:
+    base = {"POPFLOW_PERSON_KEY_SECRET": "a-production-secret-long-enough"}
+    assert not ReportingSettings.model_validate(base).secure_cookies
+    assert ReportingSettings.model_validate(base | {"POPFLOW_ENV": "production"}).secure_cookies
+    explicit = base | {"POPFLOW_ENV": "production", "cookie_secure": False}
+    assert not ReportingSettings.model_validate(explicit).secure_cookies
+
+
+SESSION = "popflow_session"
+AUTO_LOGIN = "/test-support/auto-login"
+
+
+def browser(harness: Harness, cookies: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A client with its own cookie jar, as one browser."""
+    transport = httpx.ASGITransport(app=harness.app)
+    return httpx.AsyncClient(transport=transport, base_url="http://reporting", cookies=cookies, timeout=30)
+
+
+async def login_form(client: httpx.AsyncClient) -> str:
+    form = await client.get("/dashboard/login")
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found is not None
+    return found[1]
+
+
+async def dashboard_status(harness: Harness, token: str) -> int:
+    async with browser(harness, cookies={SESSION: token}) as client:
+        return (await client.get("/dashboard", params={"district": week.BAIYUN, "week": W08})).status_code
+
+
+async def session_rows(harness: Harness) -> list[tuple[str, ...]]:
+    engine = build_engine(harness.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in (await connection.execute(text("SELECT * FROM dashboard_sessions"))).all()]
+    finally:
+        await engine.dispose()
 
 
 async def _chromium(profile: Path, *args: str) -> str:
@@ -138,13 +252,22 @@ async def _chromium(profile: Path, *args: str) -> str:
     return out.decode("utf-8", errors="replace")
 
 
-def _auto_login(base: str, key: str, next_page: str) -> str:
-    # The test's own page submits the dashboard's login form; the dashboard has no script.
-    return f"""<!doctype html><html><body>
-<form method="post" action="{base}/dashboard/login">
-<input type="hidden" name="key" value="{html.escape(key)}">
-<input type="hidden" name="next" value="{html.escape(next_page)}">
-</form><script>document.forms[0].submit()</script></body></html>"""
+async def _auto_login(request: Request) -> HTMLResponse:
+    # A page of the dashboard's own site (the test's, not the product's): it fills the real
+    # login form, CSRF token and all, and submits it. The dashboard itself has no script.
+    key, next_page = json.dumps(request.query_params["key"]), json.dumps(request.query_params["next"])
+    return HTMLResponse(f"""<!doctype html><html><body>
+<script>
+// synchronous on purpose: headless Chromium's virtual time stalls after a navigation begun in a promise
+const request = new XMLHttpRequest();
+request.open("GET", "/dashboard/login", false);
+request.send();
+const form = new DOMParser().parseFromString(request.responseText, "text/html").forms[0];
+document.body.appendChild(document.importNode(form, true));
+document.forms[0].elements["key"].value = {key};
+document.forms[0].elements["next"].value = {next_page};
+document.forms[0].submit();
+</script></body></html>""")
 
 
 async def _folded(harness: Harness, headers: dict[str, str]) -> bool:

@@ -27,7 +27,7 @@ from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from tests.support import scripted_week as week
 from tests.support.infra import create_database, drop_database, unique_name
-from tests.support.records import TONGDE, XINSHI
+from tests.support.records import TONGDE, WUSHAN, XINSHI
 from tests.support.reporting import FakeClock, Harness, reporting_harness
 from tests.support.waiting import eventually
 
@@ -128,6 +128,10 @@ async def test_campaign_result_per_street(harness: Harness) -> None:
     url = f"/v1/campaigns/{campaign_id}/results"
     no_reason = await harness.client.post(url, headers=bureau, json={"street": XINSHI, "decision": "recanvass"})
     assert no_reason.status_code == 422
+    for outside in (WUSHAN, "440111999"):  # another district's street; no street at all
+        elsewhere = await harness.client.post(url, headers=bureau, json={"street": outside, "decision": "accept"})
+        assert elsewhere.status_code == 422
+        assert elsewhere.json()["errors"][0]["pointer"] == "/street"
     for body in (
         {"street": TONGDE, "decision": "accept"},
         {"street": XINSHI, "decision": "recanvass", "comment": "抽查差错率超标"},
@@ -246,6 +250,8 @@ async def test_scheduled_export_at_the_cut_off_reads_back_equal(harness: Harness
     streets = load_directory().streets_of(week.BAIYUN)  # every street of 白云区, quiet ones too
     files = await eventually(lambda: _exported(export_dir / W08, len(streets)))
     assert [file.name for file in files] == [f"{W08}-{street}.xlsx" for street in streets]
+    shown = (await harness.client.get("/readyz")).json()["weekly_export"]
+    assert shown == {"failures_total": 0, "unwritten_weeks": [], "last_error": None}
     report = await weekly(harness, bureau, street=TONGDE, week=W08)
     assert _sheet_rows(path.read_bytes()) == [_expected_row(report)]
 
@@ -278,8 +284,9 @@ async def test_accepted_week_is_locked_and_a_late_event_revises_it(harness: Harn
     await harness.publish_raw("records.submitted", b"not an envelope")
 
     async def revised() -> dict[str, Any] | None:
+        # the late record and the re-delivery travel on different partitions: wait for the late one's count
         report = await weekly(harness, tongde, street=TONGDE, week=W08)
-        return report if report["revision"]["revised"] else None
+        return report if report["revision"]["revised"] and report["figures"]["verification"] == 2 else None
 
     report = await eventually(revised)
     assert report["revision"]["revised_at"] == "2027-02-26T03:00:00+00:00"  # r7 received 11:00 Shanghai

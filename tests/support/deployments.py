@@ -3,7 +3,8 @@
 Each deployment is a `System` of its own (topic prefix, databases, ports,
 key store) serving its own districts, with its own exchange key pairs; one
 partners file, written once every port is known, names all of them (a
-deployment reads its own districts as local and the others as partners).
+deployment reads its own districts as local and the others as partners),
+reached over https or through one FTP platform (tests/support/ftp_platform.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.notification.domain.exchange_crypto import new_key_pairs
+from tests.support.ftp_platform import FtpPlatform, password_of
 from tests.support.system import System, build_system, destroy_system
 
 
@@ -31,20 +33,53 @@ EXCHANGE_TEST_ENV = {
 }
 
 
-def partners_toml(systems: dict[str, System], plans: dict[str, Deployment], keys: dict[str, dict[str, str]]) -> str:
+def partners_toml(
+    systems: dict[str, System],
+    plans: dict[str, Deployment],
+    keys: dict[str, dict[str, str]],
+    ftp: FtpPlatform | None = None,
+) -> str:
+    """Every deployment as a partner: its https door, or (with `ftp`) its folders on the FTP platform."""
     entries = []
     for name, system in systems.items():
         prefixes = ", ".join(f'"{d}"' for d in plans[name].districts)
+        if ftp is None:
+            reached = f'transport = "https"\nurl = "{system.url("notification")}"\n'
+        else:
+            folders = ", ".join(f'"{d}" = "/{d}"' for d in plans[name].districts)
+            reached = (
+                f'transport = "ftp"\nftp = {{ host = "127.0.0.1", port = {ftp.port}, user_env = "EXCHANGE_FTP_USER", '
+                f'password_env = "EXCHANGE_FTP_PASSWORD", folders = {{ {folders} }} }}\n'
+            )
         entries.append(
-            f'[[partners]]\nname = "{name}"\nprefixes = [{prefixes}]\ntransport = "https"\n'
-            f'url = "{system.url("notification")}"\n'
+            f'[[partners]]\nname = "{name}"\nprefixes = [{prefixes}]\n{reached}'
             f'verify_key = "{keys[name]["verify_key"]}"\nseal_key = "{keys[name]["seal_key"]}"\n'
         )
     return "\n".join(entries)
 
 
-async def build_deployments(log_dir: Path, plans: list[Deployment]) -> dict[str, System]:
-    """Every deployment built (databases created, nothing started) and the partners file written."""
+def ftp_env(plan: Deployment, ftp: FtpPlatform) -> dict[str, str]:
+    """A deployment's account on the platform (the district's own; the partners file names these variables)."""
+    own = plan.districts[0]
+    return {
+        "EXCHANGE_FTP_USER": own,
+        "EXCHANGE_FTP_PASSWORD": password_of(own),
+        "NOTIFICATION_EXCHANGE_FTP_HOST": "127.0.0.1",
+        "NOTIFICATION_EXCHANGE_FTP_PORT": str(ftp.port),
+        "NOTIFICATION_EXCHANGE_FTP_USER": own,
+        "NOTIFICATION_EXCHANGE_FTP_PASSWORD": password_of(own),
+        "NOTIFICATION_EXCHANGE_FTP_FOLDERS": ",".join(f"/{d}" for d in plan.districts),
+        "NOTIFICATION_EXCHANGE_FTP_POLL_S": "0.3",
+    }
+
+
+async def build_deployments(
+    log_dir: Path, plans: list[Deployment], ftp: FtpPlatform | None = None, extra_env: dict[str, str] | None = None
+) -> dict[str, System]:
+    """Every deployment built (databases created, nothing started) and the partners file written.
+
+    With `ftp`, partners are reached through that platform and each deployment polls its folders.
+    """
     partners_file = log_dir / "partners.toml"
     systems, keys = {}, {}
     for plan in plans:
@@ -57,9 +92,11 @@ async def build_deployments(log_dir: Path, plans: list[Deployment]) -> dict[str,
             "NOTIFICATION_PARTNERS_FILE": str(partners_file),
             "NOTIFICATION_EXCHANGE_SIGNING_KEY": keys[plan.name]["signing_key"],
             "NOTIFICATION_EXCHANGE_SEALING_KEY": keys[plan.name]["sealing_key"],
+            **(ftp_env(plan, ftp) if ftp else {}),
+            **(extra_env or {}),
         }
         systems[plan.name] = await build_system(log_dir / plan.name, env)
-    partners_file.write_text(partners_toml(systems, {p.name: p for p in plans}, keys), encoding="utf-8")
+    partners_file.write_text(partners_toml(systems, {p.name: p for p in plans}, keys, ftp), encoding="utf-8")
     return systems
 
 

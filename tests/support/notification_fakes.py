@@ -25,9 +25,12 @@ class FakeWebhookSender:
 
     statuses: dict[str, int] = field(default_factory=dict)
     script: dict[str, list[int | None]] = field(default_factory=dict)
+    refusals: dict[str, str] = field(default_factory=dict)  # URL: why the destination policy refuses it
     sent: list[Sent] = field(default_factory=list)
 
     async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+        if url in self.refusals:
+            return SendResult(None, 0.0, f"refused: {self.refusals[url]}", refused=True)
         self.sent.append(Sent(url, body, dict(headers)))
         if self.script.get(url):
             status = self.script[url].pop(0)

@@ -158,6 +158,9 @@ async def build_system(log_dir: Path, extra_env: dict[str, str] | None = None) -
         "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
         "POPFLOW_DATA_KEYS": DATA_KEYS,
         "POPFLOW_LOG_FORMAT": "json",
+        # the tests' webhook receivers and partner deployments listen on 127.0.0.1 over http: allowed here
+        # explicitly, as a deployment would name what it trusts (docs/security.md)
+        "NOTIFICATION_WEBHOOK_ALLOW": "loopback,http",
         **(extra_env or {}),
     }
     ports, databases = {}, {"keys": f"{run_id}_keys"}

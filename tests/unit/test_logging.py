@@ -8,6 +8,7 @@ import logging
 import pytest
 import structlog
 
+from shared.db import build_engine
 from shared.logging import configure_logging
 
 
@@ -24,3 +25,34 @@ def test_personal_data_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0]["name"] == "[redacted]"
     assert "[id-redacted]" in lines[0]["note"]
     assert "[id-redacted]" in lines[1]["event"]
+
+
+def test_names_and_quoted_values_in_exception_text_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(service="test", fmt="json")
+    log = structlog.get_logger("t")
+    sql_error = (
+        "(sqlalchemy.dialects.postgresql.asyncpg.Error) value too long for type character varying(50)\n"
+        "[SQL: UPDATE cases SET name=$1 WHERE case_id = $2]\n"
+        "[parameters: ('Zhang Sanfeng the Second', 'c-1')]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/dbapi)"
+    )
+    try:
+        raise ValueError(sql_error)
+    except ValueError:
+        log.exception("store failed", note="赵六 moved")
+    try:
+        raise RuntimeError("too long [type=string_too_long, input_value='Jane Q. Public, Esq.', input_type=str]")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    out = capsys.readouterr().err
+    for personal in ("Zhang Sanfeng", "Jane Q. Public", "赵六"):
+        assert personal not in out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert "[parameters: [redacted]]" in lines[0]["exception"]
+    assert "UPDATE cases" in lines[0]["exception"]  # the statement itself stays: it helps and names no one
+    assert "input_value=[redacted]" in lines[1]["exception"]
+
+
+def test_sql_parameters_are_hidden_from_database_errors() -> None:
+    engine = build_engine("sqlite+aiosqlite:///:memory:")
+    assert engine.sync_engine.hide_parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.domain.fields import FieldProblem, Location, value_at
+from shared.digits import ascii_digits
 from shared.directory import CodeStatus, DivisionChanges, DivisionDirectory, DivisionLevel
 
 STREET_FIELDS: tuple[Location, ...] = (("reporting_street",), ("residence", "street"), ("new_residence", "street"))
@@ -53,4 +54,4 @@ def _retired(code: str, changes: DivisionChanges | None) -> bool:
 
 
 def _digits(value: Any, length: int) -> bool:
-    return isinstance(value, str) and len(value) == length and value.isdigit()
+    return ascii_digits(value, length)

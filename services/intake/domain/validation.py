@@ -34,21 +34,34 @@ def validate_record(
 
     With `changes`, codes retired by a later edition are accepted (see codes.py)."""
     now = now or datetime.now(UTC)
+    # The rules read what the model will keep: text trimmed as the model trims it,
+    # so " 999999999" is checked as the street code it becomes.
+    normalised = _trimmed(raw)
     problems = [
         *control_character_problems(raw),
-        *directory_problems(raw, directory, changes),
-        *identity_problems(raw, now.date()),
-        *date_order_problems(raw, now),
-        *certificate_problems(raw),
-        *credit_code_problems(raw),
-        *consistency_problems(raw),
+        *directory_problems(normalised, directory, changes),
+        *identity_problems(normalised, now.date()),
+        *date_order_problems(normalised, now),
+        *certificate_problems(normalised),
+        *credit_code_problems(normalised),
+        *consistency_problems(normalised),
     ]
     try:
         record = CaseRecord.model_validate(raw)
     except ValidationError as error:
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
+    # and once more on the record itself: its codes are the ones stored and routed
+    problems += directory_problems(record.model_dump(mode="json"), directory, changes)
     return (None, _one_per_field(problems)) if problems else (record, [])
+
+
+def _trimmed(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {key: _trimmed(value) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_trimmed(value) for value in raw]
+    return raw.strip() if isinstance(raw, str) else raw
 
 
 def _one_per_field(problems: list[FieldProblem]) -> list[FieldProblem]:

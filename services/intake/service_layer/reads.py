@@ -58,7 +58,8 @@ class RecordReads:
             why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
             return present(row, self._keyring) | {"notice_id": notice_id}
-        versions = await self._repository.versions(row)
+        # versions reported by streets outside the scope stay unseen, ids included
+        versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
         return present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
 

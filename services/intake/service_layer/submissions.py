@@ -20,6 +20,7 @@ from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
 from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
+from shared.digits import ascii_digits
 from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
 from shared.identity import person_key
@@ -90,20 +91,23 @@ class Submissions:
 
     def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
         """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
-        street = raw.get("reporting_street") if isinstance(raw, dict) else None
+        street = _street_of(raw)
+        if street and not principal.may(Action.SUBMIT, self._current(street)):
+            # before validation too, so a wrong record is never counted against another street
+            return _out_of_scope()
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now, changes=self._changes)
-        if record is not None and not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
-            # the validated, normalised street: " 440111008" is 440111008 by now
-            return Rejected([(("reporting_street",), OUT_OF_SCOPE)], out_of_scope=True)
         if record is None:
             source = raw.get("source_kind") if isinstance(raw, dict) else None
             return Rejected(
                 problems,
-                reporting_street=street if isinstance(street, str) and len(street) == 9 and street.isdigit() else "",
+                reporting_street=street,
                 source_kind=source if isinstance(source, str) and len(source) <= 30 else None,
                 fingerprint=fingerprint(raw),
             )
+        if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
+            # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
+            return _out_of_scope()
         warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
         return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record, warnings)
 
@@ -182,6 +186,17 @@ class Submissions:
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
             fingerprint=fingerprint(raw) if idempotency_key else None,
         )
+
+
+def _street_of(raw: Any) -> str:
+    """The reporting street as the record model will read it (trimmed), or "" when it is no street code."""
+    street = raw.get("reporting_street") if isinstance(raw, dict) else None
+    street = street.strip() if isinstance(street, str) else ""
+    return street if ascii_digits(street, 9) else ""
+
+
+def _out_of_scope() -> Rejected:
+    return Rejected([(("reporting_street",), OUT_OF_SCOPE)], out_of_scope=True)
 
 
 def fingerprint(raw: Any) -> str:

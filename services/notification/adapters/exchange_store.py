@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from services.notification.adapters.inbox import Answer, Inbox
-from services.notification.adapters.tables import Delivery, ExchangeReceived, InboxNotice
+from services.notification.adapters.tables import Delivery, ExchangeReceived, ExchangeSetAside, InboxNotice
 from shared.events import NoticeIssued
 
 ANSWER_NAMESPACE = uuid.UUID("3f9d0c1e-7a52-4e8b-b6a4-2d1c0e9f8a75")
@@ -133,5 +133,15 @@ class ExchangeStore:
             .order_by(col(Delivery.updated_at).desc())
             .limit(limit)
         )
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def set_aside(self, row: ExchangeSetAside) -> None:
+        async with self._sessions.begin() as session:
+            session.add(row)
+
+    async def set_aside_files(self, *, limit: int) -> list[ExchangeSetAside]:
+        """FTP batch files refused as a whole, newest first."""
+        query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())

@@ -98,6 +98,19 @@ class ExchangeReceived(SQLModel, table=True):
     received_at: datetime = _at()
 
 
+class ExchangeSetAside(SQLModel, table=True):
+    """A batch file from the FTP platform refused as a whole and moved aside, with why (the bureau sees it)."""
+
+    __tablename__ = "exchange_set_aside"
+
+    id: int | None = Field(default=None, primary_key=True)
+    file: str = Field(max_length=200)
+    sender_code: str | None = Field(default=None, max_length=12)
+    partner: str | None = Field(default=None, max_length=100)
+    reason: str = Field(max_length=300)
+    set_aside_at: datetime = _at()
+
+
 class DeliveryAttempt(SQLModel, table=True):
     __tablename__ = "delivery_attempts"
 

@@ -36,7 +36,7 @@ class _Frozen(BaseModel):
 class NoticePart(_Frozen):
     notice_id: str = Field(max_length=36)
     record_id: str = Field(max_length=36)
-    recipient_code: str = Field(pattern=r"^(\d{6}|\d{9})$")
+    recipient_code: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
     route: Route
     kind: NoticeKind
     reason: str = Field(max_length=500)
@@ -50,14 +50,14 @@ class AnswerPart(_Frozen):
     record_id: str = Field(max_length=36)
     result: FeedbackResult
     reason: RejectionReason | None = None
-    answered_by: str = Field(pattern=r"^(\d{6}|\d{9})$")
+    answered_by: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
     answered_at: datetime
 
 
 class ExchangeMessage(_Frozen):
     message_id: str = Field(max_length=64)
     type: Literal["notice", "answer"]
-    sender: str = Field(pattern=r"^\d{6}$", description="The sending district")
+    sender: str = Field(pattern=r"^[0-9]{6}$", description="The sending district")
     notice: NoticePart | None = None
     answer: AnswerPart | None = None
     sealed: str = Field(max_length=20_000, description="The personal part, sealed for the recipient")

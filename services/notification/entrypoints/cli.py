@@ -1,4 +1,5 @@
-"""`popflow receiver`: a local webhook endpoint that checks signatures and prints each notice.
+"""`popflow receiver`: a local webhook endpoint that checks signatures and prints each notice;
+`popflow exchange keygen`: this deployment's exchange key pairs and the entry partners add for it.
 
 For a street office trying the push path (docs/notification.md), and for
 tests. It verifies with the `standardwebhooks` library, as an integrator's
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.notification.domain.exchange_crypto import new_key_pairs
 from services.notification.domain.signing import key_of
 
 console = Console()
@@ -67,3 +69,28 @@ def receiver(
         raise typer.BadParameter(str(error), param_hint="--secret") from None
     console.print(f"Receiving notices on [bold]http://127.0.0.1:{port}/hook[/] (Ctrl-C stops)")
     uvicorn.run(receiver_app(secret), host="127.0.0.1", port=port, log_level="warning")
+
+
+exchange_app = typer.Typer(help="The inter-district exchange between deployments (docs/exchange.md).")
+
+
+@exchange_app.command()
+def keygen(
+    name: Annotated[str, typer.Option(help="This deployment's name in partners' files")] = "our-district",
+    prefix: Annotated[list[str] | None, typer.Option(help="A district this deployment serves (repeatable)")] = None,
+    url: Annotated[str, typer.Option(help="Our notification's public base URL (https partners)")] = (
+        "https://popflow.example.gov.cn:8003"
+    ),
+) -> None:
+    """Print a fresh signing and sealing key pair: the private halves for our environment, the public ones
+    as the [[partners]] entry every partner adds to its partners file."""
+    keys = new_key_pairs()
+    prefixes = ", ".join(f'"{p}"' for p in (prefix or ["440111"]))
+    typer.echo(
+        "# This deployment's environment (secret: keep it out of files others read):\n"
+        f"NOTIFICATION_EXCHANGE_SIGNING_KEY={keys['signing_key']}\n"
+        f"NOTIFICATION_EXCHANGE_SEALING_KEY={keys['sealing_key']}\n\n"
+        "# For each partner's partners file (public):\n"
+        f'[[partners]]\nname = "{name}"\nprefixes = [{prefixes}]\ntransport = "https"\nurl = "{url}"\n'
+        f'verify_key = "{keys["verify_key"]}"\nseal_key = "{keys["seal_key"]}"'
+    )

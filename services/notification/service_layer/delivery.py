@@ -3,11 +3,13 @@
 Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
 is an attempt, recorded and rescheduled with backoff until the last attempt
 of the round, then the notice is marked failed (it stays in the inbox; a
-redelivery starts a new round). A permanent failure of our own (CannotPush:
-a webhook secret sealed with another key) fails the delivery at once, with
-the reason recorded where the bureau sees failed deliveries. A passing
-failure of our own (database down) is logged and left to the lease: the row
-becomes due again, nothing is lost.
+redelivery starts a new round). A permanent failure of our own fails the
+delivery at once, with the reason recorded where the bureau sees failed
+deliveries: CannotPush (a webhook secret sealed with another key), or a
+destination our own rule refuses (an internal address, see
+domain/destinations.py; no request is made). A passing failure of our own
+(database down) is logged and left to the lease: the row becomes due
+again, nothing is lost.
 
 Concurrency: at most `per_recipient` pushes in flight to one recipient and
 `max_in_flight` overall. A recipient at its limit is left out of the claim,
@@ -44,6 +46,7 @@ from services.notification.domain.backoff import (
 )
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
+from services.notification.service_layer.exchange_ftp import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 
@@ -177,7 +180,11 @@ class DeliveryWorker:
             "content-type": "application/json",
             **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
-        await self._record(claim, await self._sender.send(target.url, body, headers))
+        result = await self._sender.send(target.url, body, headers)
+        if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
+            await self._fail_at_once(claim, result.error or "refused: the webhook destination")
+            return
+        await self._record(claim, result)
 
     async def _push_to_partner(self, claim: Claim) -> None:
         """A message to an exchange partner: the same schedule and attempt log, the partner's door and keys.
@@ -191,6 +198,9 @@ class DeliveryWorker:
         request = await self._exchange.request_for(claim)
         if isinstance(request, Refusal):
             await self._fail_at_once(claim, request.reason)
+            return
+        if isinstance(request, FtpItem):
+            await self._record(claim, await self._exchange.upload(request))
             return
         await self._record(claim, await self._sender.send(request.url, request.body, request.headers))
 

@@ -4,7 +4,9 @@ A message is taken only from a configured partner, signed with its key
 within the timestamp tolerance, and addressed to what this deployment serves.
 Applying it is idempotent by message id: the same POST (or FTP line) twice
 changes nothing the second time and is answered as a duplicate, so the
-sender may retry freely. A partner's notice becomes inbox work here (a
+sender may retry freely. An FTP batch is checked as a whole first (its
+manifest signed by the partner, the file matching its checksum and opening
+with our key), then each of its messages takes this same path. A partner's notice becomes inbox work here (a
 forward becomes the residence street's transfer notice, pushed to its
 webhook like any local one); a partner's answer to a notice we sent is
 applied as a local answer is (NoticeAnswered through the outbox to routing).
@@ -23,6 +25,7 @@ from services.notification.adapters.exchange_store import ExchangeStore, Unknown
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
 from services.notification.adapters.tables import ExchangeReceived
 from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_batch import SetAside, open_batch, signed_part
 from services.notification.domain.exchange_messages import (
     SENDER_HEADER,
     ExchangeMessage,
@@ -85,7 +88,38 @@ class ExchangeDoor:
             raise _refused(422, "The message's sender or id differs from its headers.")
         return partner, message
 
-    def _signed_by(self, partner: Partner, headers: Mapping[str, str], body: bytes) -> bool:
+    def batch_sender(self, manifest: dict[str, object], *, max_age_s: int) -> Partner:
+        """The partner that signed an FTP batch's manifest (files wait on the platform: `max_age_s`, not the
+        request tolerance); SetAside otherwise."""
+        sender = str(manifest["sender"])
+        partner = self._partners().ready_partner_for(sender)
+        if partner is None:
+            raise SetAside(f"no configured exchange partner for sender {sender}"[:200])
+        if str(manifest["recipient"])[:6] not in self._served:
+            raise SetAside(f"batch is for {manifest['recipient']}, which this deployment does not serve")
+        headers = {
+            "webhook-id": str(manifest["batch_id"]),
+            "webhook-timestamp": str(manifest["timestamp"]),
+            "webhook-signature": str(manifest["signature"]),
+        }
+        if not self._signed_by(partner, headers, signed_part(manifest), tolerance_s=max_age_s):
+            raise SetAside(f"manifest signature does not verify with {partner.name}'s key (or is too old)")
+        return partner
+
+    def open_batch(self, manifest: dict[str, object], file: bytes) -> list[ExchangeMessage]:
+        if not self._keys.sealing_key:
+            raise SetAside("this deployment has no NOTIFICATION_EXCHANGE_SEALING_KEY to open the batch")
+        return open_batch(manifest, file, self._keys.sealing_key)
+
+    async def apply(self, partner: Partner, message: ExchangeMessage) -> Accepted:
+        """A message taken from a checked batch: the same path as the https door's."""
+        if message.type == "notice":
+            return await self.receive_notice(partner, message)
+        return await self.receive_answer(partner, message)
+
+    def _signed_by(
+        self, partner: Partner, headers: Mapping[str, str], body: bytes, *, tolerance_s: int | None = None
+    ) -> bool:
         secret = os.environ.get(partner.keys.secret_env) if partner.keys.secret_env else None
         return crypto.verify_signature(
             verify_key=partner.keys.verify_key,
@@ -95,7 +129,7 @@ class ExchangeDoor:
             body=body,
             received=headers.get("webhook-signature", ""),
             now_s=self._clock.now().timestamp(),
-            tolerance_s=self._tolerance_s,
+            tolerance_s=tolerance_s or self._tolerance_s,
         )
 
     def _open(self, sealed: str) -> bytes:

@@ -1,7 +1,9 @@
 """Outbound exchange: the signed request that carries a notice, or an answer we owe, to its partner.
 
 The delivery worker treats a partner like a webhook (same schedule, backoff,
-attempt log); this module only says what to send and where. A code whose
+attempt log); this module only says what to send and where: a signed POST
+for an https partner, a line of the next batch file for an ftp/ftps one
+(exchange_ftp.py). A code whose
 partner is missing or unconfigured is refused at once (the delivery fails
 with the reason, the bureau sees it in GET /v1/exchange/partners and the
 failed list, and a redelivery after the partners file is fixed sends it).
@@ -16,7 +18,9 @@ from typing import Any
 
 from services.notification.adapters.deliveries import Claim
 from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.ftp_drop import FtpAccount
 from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_messages import (
@@ -29,6 +33,7 @@ from services.notification.domain.exchange_messages import (
     body_of,
     sealed_text,
 )
+from services.notification.service_layer.exchange_ftp import FtpBatcher, FtpItem
 from shared.clock import Clock
 from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
 from shared.exchange.partners import Partner, PartnerTable, Transport
@@ -78,9 +83,19 @@ class OutboundExchange:
         served_districts: list[str],
         clock: Clock,
         sealed: SealedNotices,
+        ftp_batch_window_s: float = 0.2,
+        ftp_max_batch: int = 500,
     ) -> None:
         self._partners, self._store, self._keys, self._sealed = partners, store, keys, sealed
         self._home, self._clock = served_districts[0], clock
+        self._batcher = FtpBatcher(sign=self.sign, clock=clock, window_s=ftp_batch_window_s, max_batch=ftp_max_batch)
+
+    async def upload(self, item: FtpItem) -> SendResult:
+        """Into the next batch for the item's folder; the batch's upload is this message's attempt."""
+        return await self._batcher.send(item)
+
+    def sign(self, partner: Partner, message_id: str, timestamp: str, body: bytes) -> str:
+        return signing_headers(partner, self._keys, message_id, timestamp, body)["webhook-signature"]
 
     async def message_for(self, claim: Claim) -> tuple[Partner, ExchangeMessage] | Refusal:
         """The partner and the message (sealed for it) of a due exchange delivery."""
@@ -100,15 +115,13 @@ class OutboundExchange:
         answer = self._sealed.answer(local) or {}
         return partner, _answer_message(claim.notice_id, received.notice_id, local, answer, partner.keys.seal_key)
 
-    async def request_for(self, claim: Claim) -> ExchangeRequest | Refusal:
+    async def request_for(self, claim: Claim) -> ExchangeRequest | FtpItem | Refusal:
         found = await self.message_for(claim)
         if isinstance(found, Refusal):
             return found
         partner, message = found
         if partner.transport is not Transport.HTTPS:
-            return Refusal(
-                f"{partner.name} is reached by {partner.transport.value}, which this version cannot send yet"
-            )
+            return _ftp_item(partner, message, claim.exchange_code or "")
         body = body_of(message)
         timestamp = str(int(self._clock.now().timestamp()))
         try:
@@ -118,6 +131,21 @@ class OutboundExchange:
         path = "/v1/exchange/notices" if message.type == "notice" else "/v1/exchange/answers"
         headers |= {"content-type": "application/json", SENDER_HEADER: message.sender}
         return ExchangeRequest(str(partner.url).rstrip("/") + path, body, headers)
+
+
+def _ftp_item(partner: Partner, message: ExchangeMessage, code: str) -> FtpItem | Refusal:
+    """Where on the partner's FTP platform the message goes, with whose credentials; Refusal when unknown."""
+    assert partner.ftp is not None
+    folder = partner.ftp.folder_for(code)
+    if folder is None:
+        return Refusal(f"{partner.name} names no ftp folder for {code[:6]}")
+    user = os.environ.get(partner.ftp.user_env) if partner.ftp.user_env else None
+    password = os.environ.get(partner.ftp.password_env) if partner.ftp.password_env else None
+    if not user or password is None:
+        names = f"{partner.ftp.user_env}/{partner.ftp.password_env}"
+        return Refusal(f"the variables {names} with {partner.name}'s ftp account are not set")
+    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=partner.transport is Transport.FTPS)
+    return FtpItem(partner, account, folder, message.sender, code[:6], body_of(message))
 
 
 def _notice_message(notice: InboxNotice, opened: dict[str, Any], home: str, seal_key: str) -> ExchangeMessage:

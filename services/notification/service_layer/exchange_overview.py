@@ -1,6 +1,7 @@
 """What the bureau sees of the exchange: per partner, what was sent, delivered, failed, redelivered and received.
 
-Codes no ready partner carries are listed as "unconfigured" with their
+FTP batch files refused as a whole (unsigned, tampered, truncated) are
+listed under "set_aside" with the reason. Codes no ready partner carries are listed as "unconfigured" with their
 deliveries, which failed at once with the reason: refused, never dropped.
 """
 
@@ -58,7 +59,17 @@ class ExchangeOverview:
             }
             for d in await self._store.refused(limit=100)
         ]
-        return {"partners": list(views.values()), "failed": refused}
+        set_aside = [
+            {
+                "file": row.file,
+                "sender": row.sender_code,
+                "partner": row.partner,
+                "reason": row.reason,
+                "set_aside_at": utc(row.set_aside_at).isoformat(),
+            }
+            for row in await self._store.set_aside_files(limit=100)
+        ]
+        return {"partners": list(views.values()), "failed": refused, "set_aside": set_aside}
 
 
 def _empty() -> dict[str, int]:

@@ -1,9 +1,16 @@
-"""Sheets to files: XLSX (openpyxl) and CSV (UTF-8 with a BOM, so Excel shows the Chinese)."""
+"""Sheets to files: XLSX (openpyxl) and CSV (UTF-8 with a BOM, so Excel shows the Chinese).
+
+Text that a spreadsheet would run as a formula (it starts with = + - @, a
+tab or a carriage return: names, notes and addresses come from outside) is
+written with a leading apostrophe, so it stays text (CSV/formula injection).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -12,10 +19,12 @@ from services.reporting.domain.sheets import Cell, Sheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-
-
 # A text cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cells(values: Iterable[Any]) -> list[Any]:
+    return [neutralised(value) for value in values]
 
 
 def neutralised(cell: Cell) -> Cell:
@@ -32,18 +41,18 @@ def to_xlsx(sheet: Sheet) -> bytes:
     book = Workbook()
     page = book.active
     page.title = sheet.title[:31]
-    page.append([sheet.title])
+    page.append(_cells([sheet.title]))
     page.cell(row=1, column=1).font = Font(bold=True, size=14)
     page.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(sheet.headers))
     page.cell(row=1, column=1).alignment = Alignment(horizontal="center")
     for line in sheet.lines:
-        page.append([line])
-    page.append(list(sheet.headers))
+        page.append(_cells([line]))
+    page.append(_cells(sheet.headers))
     for cell in page[header_row(sheet)]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row in sheet.rows:
-        page.append([neutralised(cell) for cell in row])
+        page.append(_cells(row))
     page.freeze_panes = page.cell(row=header_row(sheet) + 1, column=3)
     for column in ("A", "B"):
         page.column_dimensions[column].width = 14
@@ -55,9 +64,9 @@ def to_xlsx(sheet: Sheet) -> bytes:
 def to_csv(sheet: Sheet) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([sheet.title])
+    writer.writerow(_cells([sheet.title]))
     for line in sheet.lines:
-        writer.writerow([line])
-    writer.writerow(sheet.headers)
-    writer.writerows([neutralised(cell) for cell in row] for row in sheet.rows)
+        writer.writerow(_cells([line]))
+    writer.writerow(_cells(sheet.headers))
+    writer.writerows(_cells(row) for row in sheet.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -9,3 +9,8 @@ EVENTS_FOLDED = Counter(
     "Events read and folded into the fact tables (its rate is the fold rate)",
     registry=None,
 )
+EXPORT_FAILURES = Counter(
+    "popflow_reporting_export_failures_total",
+    "Failed attempts of the scheduled weekly export (each is retried; /readyz lists weeks not yet written)",
+    registry=None,
+)

@@ -144,3 +144,17 @@ async def holds_rows(engine: AsyncEngine) -> bool:
             if await connection.scalar(sa.select(sa.func.count()).select_from(table)):
                 return True
     return False
+
+
+# Who is logged in to the dashboard: the session id only as its SHA-256, so a copy of
+# the table opens nothing; the CSRF token is useless without the session cookie.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 FRIDAY = 4
 CUT_OFF = time(10, 0)
-WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ def report_week_of(moment: datetime, zone: ZoneInfo, *, weekday: int = FRIDAY, c
 
 def report_week(name: str, zone: ZoneInfo, *, weekday: int = FRIDAY, cut_off: time = CUT_OFF) -> ReportWeek:
     """The bounds of a named week; ValueError for a malformed or impossible name."""
-    match = WEEK_PATTERN.match(name)
+    match = WEEK_PATTERN.fullmatch(name)
     if match is None:
         raise ValueError("a week is written YYYY-Www, e.g. 2027-W08")
     last_day = date.fromisocalendar(int(match[1]), int(match[2]), weekday + 1)

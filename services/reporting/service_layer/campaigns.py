@@ -11,6 +11,7 @@ from services.reporting.domain.campaign import Campaign, Phase, validate_phases
 from services.reporting.domain.signoff import CampaignDecision
 from services.reporting.service_layer.errors import Invalid, NotFound
 from services.reporting.service_layer.reports import ReportService
+from shared.directory import DivisionLevel
 from shared.directory.divisions import district_of
 
 
@@ -38,8 +39,7 @@ class CampaignPlan:
         return campaign
 
     async def add_areas(self, campaign: Campaign, street: str, areas: list[dict[str, Any]]) -> list[str]:
-        if district_of(street) != campaign.district:
-            raise Invalid.at("street", "is not a street of the campaign's district")
+        self._require_street_of(campaign, street)
         rows = [
             {**area, "area_id": str(uuid.uuid4()), "campaign_id": campaign.campaign_id, "street": street}
             for area in areas
@@ -60,10 +60,17 @@ class CampaignPlan:
         await self._store.mark_canvassed(campaign_id, area_id, on)
 
     async def decide(self, campaign: Campaign, street: str, decision: CampaignDecision, comment: str) -> None:
+        self._require_street_of(campaign, street)
         if decision is CampaignDecision.RECANVASS and not comment.strip():
             raise Invalid.at("comment", "say why the street must canvass again")
         signoffs, now = self._reports.signoffs, self._reports.clock.now()
         await signoffs.decide_campaign(campaign.campaign_id, street, decision.value, comment, now)
+
+    def _require_street_of(self, campaign: Campaign, street: str) -> None:
+        """A campaign's areas and results belong to the streets of its district, and to real ones."""
+        known = self._reports.directory.exists(street, DivisionLevel.STREET)
+        if district_of(street) != campaign.district or not known:
+            raise Invalid.at("street", "is not a street of the campaign's district")
 
     async def results(self, campaign_id: str) -> list[dict[str, Any]]:
         return await self._reports.signoffs.campaign_results(campaign_id)

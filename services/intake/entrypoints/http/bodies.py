@@ -10,7 +10,7 @@ from fastapi import Request
 
 from shared.http.problems import ProblemError
 
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def _is_json(content_type: str) -> bool:
@@ -22,7 +22,7 @@ async def json_body(request: Request, limit: int) -> Any:
     if not _is_json(request.headers.get("content-type", "")):
         raise ProblemError(415, "Unsupported Media Type", "Send the body as application/json.")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
@@ -44,7 +44,7 @@ def idempotency_key(request: Request) -> str | None:
     value = request.headers.get("idempotency-key")
     if value is None:
         return None
-    if not IDEMPOTENCY_KEY.match(value):
+    if not IDEMPOTENCY_KEY.fullmatch(value):
         raise ProblemError(400, "Bad Idempotency-Key", "Idempotency-Key must be 1-200 visible ASCII characters.")
     return value
 

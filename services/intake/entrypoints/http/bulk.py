@@ -80,7 +80,7 @@ def bulk_router(*, authenticate: Authenticate, submissions: Submissions, limits:
 async def _spool(request: Request, limit: int) -> IO[bytes]:
     """The body in a temporary file; 413 above `limit` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 closed after the answer
     size = 0

@@ -33,7 +33,7 @@ PURPOSE = {"parameters": [{"name": "X-Purpose", "in": "header", "required": Fals
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id_number: str = Field(pattern=r"^\d{17}[\dXx]$", description="Identity number to look up (kept out of URLs)")
+    id_number: str = Field(pattern=r"^[0-9]{17}[[0-9]Xx]$", description="Identity number to look up (kept out of URLs)")
 
 
 def records_router(
@@ -76,7 +76,7 @@ def records_router(
         require(principal, Action.READ)
         shown = await reads.one(principal, record_id, purpose=purpose(request), notice_id=notice)
         if isinstance(shown, Unseen):
-            raise _unseen(shown, principal)
+            raise _unseen(shown)
         return shown
 
     @router.post("/records/search", openapi_extra=PURPOSE)
@@ -113,7 +113,6 @@ def _rejection(rejected: Rejected, principal: Principal) -> ProblemError:
     return ValidationProblem([FieldError.at(location, message) for location, message in rejected.problems])
 
 
-def _unseen(unseen: Unseen, principal: Principal) -> ProblemError:
-    if unseen is Unseen.MISSING:
-        return ProblemError(404, "Not Found", "No record with this id.")
-    return ProblemError(403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this record.")
+def _unseen(unseen: Unseen) -> ProblemError:
+    # One answer for "missing" and "outside your scope": a 403 would tell a caller that the id exists.
+    return ProblemError(404, "Not Found", "No record with this id that your key may read.")

@@ -11,7 +11,7 @@ from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.service_layer.documents import document_of
 from shared.auth.dependencies import Authenticate
 
-RecipientCode = Annotated[str, Path(pattern=r"^(\d{6}|\d{9})$", description="Street (9) or district (6) code")]
+RecipientCode = Annotated[str, Path(pattern=r"^([0-9]{6}|[0-9]{9})$", description="Street (9) or district (6) code")]
 NoticeId = Annotated[str, Path(max_length=36, description="The notice's id")]
 
 

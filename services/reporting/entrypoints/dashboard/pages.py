@@ -1,9 +1,15 @@
-"""Dashboard routes: a login form that sets an HttpOnly cookie, and the district page.
+"""Dashboard routes: a login form that opens a server-side session, and the district page.
 
-A bureau (or admin) key opens the page, sent as a bearer header or kept in the
-cookie by the login form, so a plain browser can use it.
+A bureau (or admin) key opens the page, sent as a bearer header or exchanged once at
+the login form for a session (service_layer/logins.py): the browser keeps
+only the session id, in an HttpOnly, SameSite=Strict cookie (Secure outside
+development). Every form carries a CSRF token: the login form a
+double-submit token (a cookie and a hidden field that must match), the
+logout form the session's own token.
 """
 
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -15,8 +21,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from services.reporting.domain.figures import LABELS
 from services.reporting.domain.sheets import SIGNOFF_LABELS
 from services.reporting.entrypoints.dashboard.chart import trend_svg
-from services.reporting.entrypoints.http.access import COOKIE, key_of
+from services.reporting.entrypoints.http.access import SESSION_COOKIE, bearer_key
 from services.reporting.service_layer.errors import Invalid
+from services.reporting.service_layer.logins import Logins, Session, tokens_match
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.spotchecks import SpotChecks
 from shared.auth.scopes import Action, Principal
@@ -25,55 +32,81 @@ from shared.http.problems import ProblemError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8
+LOGIN_CSRF_COOKIE = "popflow_login_csrf"
+LOGIN_PATH = "/dashboard/login"
+LOGIN_FORM_LIFETIME_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Cookies:
+    secure: bool
+
+    def set(self, response: Response, name: str, value: str, *, path: str, max_age: int) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path=path, httponly=True, secure=self.secure, samesite="strict"
+        )
 
 
 def dashboard_router(
     service: ReportService,
     keys: KeyStore,
     spotchecks: SpotChecks,
+    logins: Logins,
     *,
     secure_cookie: bool,
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    cookies = Cookies(secure_cookie)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
 
+    def login_page(next: str, error: str | None = None, status: int = 200) -> HTMLResponse:
+        csrf = secrets.token_urlsafe(32)
+        response = page("login.html", status=status, error=error, next=next, csrf=csrf)
+        cookies.set(response, LOGIN_CSRF_COOKIE, csrf, path=LOGIN_PATH, max_age=LOGIN_FORM_LIFETIME_S)
+        return response
+
     @router.get("/login")
     async def login_form(next: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
-        return page("login.html", error=None, next=next)
+        return login_page(next)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-        key = (form.get("key") or [""])[0].strip()
-        principal = await keys.authenticate(key) if key else None
-        if principal is None or not principal.may(Action.SUPERVISE):
-            error = "这个密钥无效，或不是区局（district）密钥。"
-            return page("login.html", status=401, error=error, next=(form.get("next") or [""])[0])
-        target = _next_page(form, principal)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, key, httponly=True, samesite="lax", secure=secure_cookie, path="/")
+        form = _form(await request.body())
+        wanted = form.get("next", "")[:200]
+        if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get("csrf", "")):
+            # a form posted from another site, or an old one: no session is opened
+            return login_page(wanted, "登录表单已过期或来源不明，请重新登录。", status=403)
+        session = await logins.log_in(form.get("key", "").strip())
+        if session is None or not session.principal.may(Action.SUPERVISE):
+            return login_page(wanted, "这个密钥无效，或不是区局（district）密钥。", status=401)
+        response = RedirectResponse(_next_page(wanted, session.principal), status_code=303)
+        lifetime = int((session.expires_at - service.clock.now()).total_seconds())
+        cookies.set(response, SESSION_COOKIE, session.token, path="/", max_age=max(lifetime, 1))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
         return response
 
     @router.post("/logout")
-    async def logout() -> Response:
-        response = RedirectResponse("/dashboard/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
+    async def logout(request: Request) -> Response:
+        form = _form(await request.body())
+        if not await logins.log_out(request.cookies.get(SESSION_COOKIE, ""), form.get("csrf", "")):
+            raise ProblemError(403, "Forbidden", "This logout form is not from your dashboard session.")
+        response = RedirectResponse(LOGIN_PATH, status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @router.get("")
     async def dashboard(
         request: Request,
-        district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-        week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$")] = None,
+        district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+        week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
     ) -> Response:
-        key = key_of(request)
-        principal = await keys.authenticate(key) if key else None
+        principal, session = await _visitor(request, keys, logins)
         if principal is None:
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/dashboard/login?{urlencode({'next': wanted})}", status_code=303)
+            return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
         district = district or principal.scope.code
         if not district:
             raise ProblemError(422, "Unprocessable Entity", "Give the district, e.g. ?district=440111.")
@@ -83,14 +116,27 @@ def dashboard_router(
             context = await _context(service, spotchecks, district, week)
         except Invalid as error:
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
-        return page("dashboard.html", **context)
+        return page("dashboard.html", csrf=session.csrf_token if session else "", **context)
 
     return router
 
 
-def _next_page(form: dict[str, list[str]], principal: Principal) -> str:
+async def _visitor(request: Request, keys: KeyStore, logins: Logins) -> tuple[Principal | None, Session | None]:
+    """Who opens the page: a bearer key (scripts), else the session behind the cookie (browsers)."""
+    key = bearer_key(request)
+    if key is not None:
+        return await keys.authenticate(key), None
+    session = await logins.session_of(request.cookies.get(SESSION_COOKIE, ""))
+    return (session.principal, session) if session else (None, None)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """A urlencoded form, first value of each field."""
+    return {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
+
+
+def _next_page(wanted: str, principal: Principal) -> str:
     """Where to go after logging in: a dashboard page asked for, else the key's own district."""
-    wanted = (form.get("next") or [""])[0]
     if wanted.startswith("/dashboard") and not wanted.startswith("/dashboard/login"):
         return wanted  # a path on this site only: never an open redirect
     return "/dashboard" + (f"?{urlencode({'district': principal.scope.code})}" if principal.scope.code else "")

@@ -1,5 +1,4 @@
-"""Who is calling (an API key as a bearer header or, for browsers, in an HttpOnly cookie) and what
-its role lets it do here (shared.auth.scopes holds the role table)."""
+"""Who is calling: an API key as a bearer header or, for browsers, a dashboard session cookie."""
 
 from __future__ import annotations
 
@@ -7,39 +6,42 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from services.reporting.service_layer.logins import Logins
 from shared.auth.dependencies import require
 from shared.auth.scopes import Action, Principal, ScopeKind
 from shared.auth.store import KeyStore
 from shared.http.problems import ProblemError
 
-COOKIE = "popflow_key"
+SESSION_COOKIE = "popflow_session"
 Authenticate = Callable[[Request], Awaitable[Principal]]
 
 
-def key_of(request: Request, *, cookie: bool = True) -> str | None:
+def bearer_key(request: Request) -> str | None:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and key.strip():
-        return key.strip()
-    return (request.cookies.get(COOKIE) or None) if cookie else None
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
-def caller(store: KeyStore) -> Authenticate:
-    """A dependency: the principal behind the bearer key or the login cookie; 401 otherwise.
+def caller(store: KeyStore, logins: Logins) -> Authenticate:
+    """A dependency: the principal behind the bearer key or the dashboard session; 401 otherwise.
 
-    The cookie counts for reading (GET) only: a change needs the bearer header,
+    The session counts for reading (GET) only: a change needs the bearer header,
     so another site cannot make a logged-in browser submit or review anything.
     """
 
     async def authenticate(request: Request) -> Principal:
-        key = key_of(request, cookie=request.method in ("GET", "HEAD"))
-        if key is None:
+        key = bearer_key(request)
+        if key is not None:
+            principal = await store.authenticate(key)
+            if principal is None:
+                raise ProblemError(401, "Unauthorized", "This API key is not valid or has been revoked.")
+            return principal
+        token = request.cookies.get(SESSION_COOKIE, "") if request.method in ("GET", "HEAD") else ""
+        session = await logins.session_of(token) if token else None
+        if session is None:
             raise ProblemError(
                 401, "Unauthorized", "Send your API key as 'Authorization: Bearer <key>' or log in at /dashboard/login."
             )
-        principal = await store.authenticate(key)
-        if principal is None:
-            raise ProblemError(401, "Unauthorized", "This API key is not valid or has been revoked.")
-        return principal
+        return session.principal
 
     return authenticate
 

@@ -37,7 +37,7 @@ class TargetIn(BaseModel):
 
 class CampaignIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="Name of the campaign")
-    district: str = Field(pattern=r"^\d{6}$", description="The bureau's district")
+    district: str = Field(pattern=r"^[0-9]{6}$", description="The bureau's district")
     phases: list[PhaseIn] = Field(description="Phases with their dates")
     target: TargetIn = Field(default_factory=TargetIn, description="Target-population filter of this campaign")
 
@@ -50,7 +50,7 @@ class AreaIn(BaseModel):
 
 
 class AreasIn(BaseModel):
-    street: str = Field(pattern=r"^\d{9}$", description="The street the areas lie in")
+    street: str = Field(pattern=r"^[0-9]{9}$", description="The street the areas lie in")
     areas: list[AreaIn] = Field(min_length=1, max_length=500, description="Key areas and their timetable")
 
 
@@ -59,7 +59,7 @@ class CanvassedIn(BaseModel):
 
 
 class ResultIn(BaseModel):
-    street: str = Field(pattern=r"^\d{9}$", description="The street whose campaign result is decided")
+    street: str = Field(pattern=r"^[0-9]{9}$", description="The street whose campaign result is decided")
     decision: CampaignDecision = Field(description="accept, or recanvass (sent back for a new canvass)")
     comment: str = Field(default="", max_length=500, description="Why, in words")
 
@@ -94,7 +94,7 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
 
     @router.get("/{campaign_id}/areas")
     async def list_areas(
-        principal: Caller, campaign_id: str, street: Annotated[str, Query(pattern=r"^\d{6}(\d{3})?$")]
+        principal: Caller, campaign_id: str, street: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3})?$")]
     ) -> Any:
         require_access_to(principal, street)
         return {"campaign_id": campaign_id, "areas": await plan.areas(campaign_id, street)}

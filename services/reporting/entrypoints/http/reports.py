@@ -1,5 +1,6 @@
 """HTTP edge of the weekly report: JSON, its item lists, quality, exports and sign-off."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -19,16 +20,17 @@ from services.reporting.service_layer import signoffs
 from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
-from shared.http.problems import FieldError, ValidationProblem
+from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
-Street = Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street code")]
-District = Annotated[str | None, Query(pattern=r"^\d{6}$", description="6-digit district code")]
+SAFE_FILENAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+Street = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit street code")]
+District = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="6-digit district code")]
 Week = Annotated[str, Query(description="Report week, YYYY-Www (ends at the cut-off, Friday 10:00)")]
 
 
 class WeekRef(BaseModel):
-    street: str = Field(pattern=r"^\d{9}$", description="The street whose week it is")
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$", description="Report week, YYYY-Www")
+    street: str = Field(pattern=r"^[0-9]{9}$", description="The street whose week it is")
+    week: str = Field(pattern=r"^[0-9]{4}-W[0-9]{2}$", description="Report week, YYYY-Www")
 
 
 class Review(WeekRef):
@@ -98,4 +100,7 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
 
 
 def _attachment(filename: str) -> dict[str, str]:
+    # the week and code are full-matched before they get here; this is the last line of defence
+    if not SAFE_FILENAME.fullmatch(filename):
+        raise ProblemError(400, "Bad Request", "The export's file name would not be a plain name.")
     return {"content-disposition": f'attachment; filename="{filename}"'}

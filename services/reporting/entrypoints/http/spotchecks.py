@@ -12,11 +12,11 @@ from services.reporting.service_layer.spotchecks import SpotCheck, SpotChecks
 from shared.auth.scopes import Principal
 from shared.http.problems import ProblemError
 
-WEEK = r"^\d{4}-W\d{2}$"
+WEEK = r"^[0-9]{4}-W[0-9]{2}$"
 
 
 class SampleRequest(BaseModel):
-    district: str = Field(pattern=r"^\d{6}$", description="The bureau's district")
+    district: str = Field(pattern=r"^[0-9]{6}$", description="The bureau's district")
     seed: str = Field(min_length=1, max_length=64, description="Seed of the draw; the same seed draws the same cases")
     size_per_street: int = Field(ge=1, le=1000, description="Cases drawn per street (fewer if it has fewer)")
     week_from: str = Field(pattern=WEEK, description="First report week of the population")

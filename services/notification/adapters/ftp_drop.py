@@ -1,0 +1,98 @@
+"""The city's FTP exchange platform: upload a batch so no one reads half of it, list, read and move files.
+
+ftplib is blocking: every operation runs in a worker thread (asyncio.to_thread),
+one connection per operation. A file is stored under a hidden temporary name
+(`.<name>.part`) and renamed when complete; the batch file goes up before its
+manifest, and readers look only at manifests, so a half-written batch is
+never taken. Errors are ftplib's and OSError; callers decide what they mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ftplib
+import io
+import posixpath
+from dataclasses import dataclass
+
+from services.notification.domain.exchange_batch import Batch
+
+DONE, SET_ASIDE = "done", "set-aside"
+
+
+@dataclass(frozen=True, slots=True)
+class FtpAccount:
+    host: str
+    port: int
+    user: str
+    password: str
+    tls: bool = False  # FTPS (explicit, AUTH TLS) with a protected data channel
+    timeout_s: float = 30.0
+
+
+class FtpDrop:
+    def __init__(self, account: FtpAccount) -> None:
+        self._account = account
+
+    def _connect(self) -> ftplib.FTP:
+        a = self._account
+        # plain FTP is the platform's choice; what travels is sealed and signed either way
+        ftp: ftplib.FTP = ftplib.FTP_TLS(timeout=a.timeout_s) if a.tls else ftplib.FTP(timeout=a.timeout_s)  # noqa: S321
+        ftp.connect(a.host, a.port)
+        ftp.login(a.user, a.password)
+        if isinstance(ftp, ftplib.FTP_TLS):
+            ftp.prot_p()
+        return ftp
+
+    async def upload(self, folder: str, batch: Batch) -> None:
+        await asyncio.to_thread(self._upload, folder, batch)
+
+    def _upload(self, folder: str, batch: Batch) -> None:
+        with contextlib.closing(self._connect()) as ftp:
+            for name, data in ((batch.file_name, batch.file), (batch.manifest_name, batch.manifest)):
+                temporary = posixpath.join(folder, f".{name}.part")
+                ftp.storbinary(f"STOR {temporary}", io.BytesIO(data))
+                ftp.rename(temporary, posixpath.join(folder, name))
+
+    async def names(self, folder: str) -> list[str]:
+        """File names in `folder` (no temporary ones)."""
+        return await asyncio.to_thread(self._names, folder)
+
+    def _names(self, folder: str) -> list[str]:
+        with contextlib.closing(self._connect()) as ftp:
+            names = [posixpath.basename(n) for n in ftp.nlst(folder)]
+        return sorted(n for n in names if not n.startswith("."))
+
+    async def read(self, folder: str, names: list[str]) -> dict[str, bytes | None]:
+        """Each file's bytes, None for a file that is not there."""
+        return await asyncio.to_thread(self._read, folder, names)
+
+    def _read(self, folder: str, names: list[str]) -> dict[str, bytes | None]:
+        found: dict[str, bytes | None] = {}
+        with contextlib.closing(self._connect()) as ftp:
+            for name in names:
+                buffer = io.BytesIO()
+                try:
+                    ftp.retrbinary(f"RETR {posixpath.join(folder, name)}", buffer.write)
+                    found[name] = buffer.getvalue()
+                except ftplib.error_perm:
+                    found[name] = None
+        return found
+
+    async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
+        """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them."""
+        await asyncio.to_thread(self._move, folder, names, to, note)
+
+    def _move(self, folder: str, names: list[str], to: str, note: tuple[str, bytes] | None) -> None:
+        target = posixpath.join(folder, to)
+        with contextlib.closing(self._connect()) as ftp:
+            with contextlib.suppress(ftplib.error_perm):
+                ftp.mkd(target)
+            if note is not None:
+                ftp.storbinary(f"STOR {posixpath.join(target, note[0])}", io.BytesIO(note[1]))
+            for name in names:
+                with contextlib.suppress(ftplib.error_perm):
+                    ftp.delete(posixpath.join(target, name))
+                with contextlib.suppress(ftplib.error_perm):  # already moved by an earlier, interrupted poll
+                    ftp.rename(posixpath.join(folder, name), posixpath.join(target, name))

@@ -1,0 +1,222 @@
+"""The exchange through the city's FTP platform: batches out to each district's folder, a poller for ours.
+
+Outbound (`FtpBatcher`): the delivery worker hands each due message for an
+FTP partner to the batcher, which gathers what is due together for one
+destination folder (for `window_s`, at most `max_batch`), seals the batch for
+the recipient, signs its manifest and uploads both (temporary name, then
+rename). Every message of the batch gets the upload's outcome as its
+attempt: uploaded counts as delivered (200); a failed upload is retried with
+backoff like a webhook push, and a message uploaded twice is a duplicate on
+the other side.
+
+Inbound (`FtpPoller`, one replica polls): every `interval_s`, each of our
+folders is listed; a batch whose manifest is there is read, checked as a
+whole (signed by a configured partner, file matching its checksum, opening
+with our key), and each message is applied through the https door's path
+(idempotent by message id). Then both files move to `done/`. A batch refused
+as a whole moves to `set-aside/` with a `<batch>.reason.txt`, and is recorded
+for GET /v1/exchange/partners. A passing failure (FTP or database down)
+leaves the files where they are for the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.ftp_drop import DONE, SET_ASIDE, FtpAccount, FtpDrop
+from services.notification.adapters.sender import SendResult
+from services.notification.adapters.tables import ExchangeSetAside
+from services.notification.domain.exchange_batch import (
+    BATCH_SUFFIX,
+    MANIFEST_SUFFIX,
+    SetAside,
+    build_batch,
+    read_manifest,
+)
+from shared.clock import Clock
+from shared.exchange.partners import Partner
+from shared.http.problems import ProblemError
+
+if TYPE_CHECKING:  # the door imports the outbound side, which imports this module
+    from services.notification.service_layer.exchange_door import ExchangeDoor
+
+log = structlog.get_logger(__name__)
+
+FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+
+
+@dataclass(frozen=True, slots=True)
+class FtpItem:
+    """One message for an FTP partner: where it goes and its line (exchange_messages.body_of)."""
+
+    partner: Partner
+    account: FtpAccount
+    folder: str
+    sender: str
+    recipient: str  # the destination district
+    line: bytes
+
+
+@dataclass
+class _Pending:
+    first: FtpItem
+    lines: list[bytes] = field(default_factory=list)
+    waiting: list[asyncio.Future[SendResult]] = field(default_factory=list)
+
+
+class FtpBatcher:
+    def __init__(
+        self,
+        *,
+        sign: Callable[[Partner, str, str, bytes], str],
+        clock: Clock,
+        window_s: float = 0.2,
+        max_batch: int = 500,
+    ) -> None:
+        self._sign, self._clock = sign, clock
+        self._window_s, self._max_batch = window_s, max_batch
+        self._pending: dict[tuple[str, str, str], _Pending] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, item: FtpItem) -> SendResult:
+        key = (item.partner.name, item.folder, item.sender)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(item)
+            self._spawn(self._flush_later(key, pending))
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        pending.lines.append(item.line)
+        pending.waiting.append(future)
+        if len(pending.lines) >= self._max_batch:
+            self._spawn(self._flush(key, pending))
+        return await future
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_later(self, key: tuple[str, str, str], pending: _Pending) -> None:
+        await asyncio.sleep(self._window_s)
+        await self._flush(key, pending)
+
+    async def _flush(self, key: tuple[str, str, str], pending: _Pending) -> None:
+        if self._pending.get(key) is not pending:
+            return  # flushed already (full)
+        del self._pending[key]
+        item, started = pending.first, time.perf_counter()
+        now = self._clock.now()
+        batch_id = f"{item.sender}-{item.recipient}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+        try:
+            assert item.partner.keys.seal_key is not None
+            batch = build_batch(
+                batch_id=batch_id,
+                sender=item.sender,
+                recipient=item.recipient,
+                lines=pending.lines,
+                seal_key=item.partner.keys.seal_key,
+                timestamp=str(int(now.timestamp())),
+                sign=lambda msg_id, ts, body: self._sign(item.partner, msg_id, ts, body),
+            )
+            await FtpDrop(item.account).upload(item.folder, batch)
+            result = SendResult(200, _since(started))
+            log.info("ftp batch uploaded", partner=item.partner.name, batch_id=batch_id, count=len(pending.lines))
+        except (*FTP_ERRORS, ValueError) as error:
+            result = SendResult(None, _since(started), f"ftp upload failed ({type(error).__name__})")
+            log.warning("ftp batch not uploaded", partner=item.partner.name, error=type(error).__name__)
+        for future in pending.waiting:
+            if not future.done():
+                future.set_result(result)
+
+
+class FtpPoller:
+    def __init__(
+        self,
+        *,
+        drop: FtpDrop,
+        folders: list[str],
+        door: ExchangeDoor,
+        store: ExchangeStore,
+        clock: Clock,
+        interval_s: float,
+        max_age_s: int,
+    ) -> None:
+        self._drop, self._folders, self._door, self._store = drop, folders, door, store
+        self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except FTP_ERRORS as error:
+                log.warning("ftp poll failed; trying again", error=type(error).__name__)
+            await asyncio.sleep(self._interval_s)
+
+    async def poll_once(self) -> int:
+        """Take every complete batch in our folders; returns how many batches were taken or set aside."""
+        taken = 0
+        for folder in self._folders:
+            for name in await self._drop.names(folder):
+                if name.endswith(MANIFEST_SUFFIX):
+                    await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
+                    taken += 1
+        return taken
+
+    async def _take(self, folder: str, batch_id: str) -> None:
+        manifest_name, file_name = batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX
+        files = await self._drop.read(folder, [manifest_name, file_name])
+        raw, file = files[manifest_name], files[file_name]
+        if raw is None:
+            return  # taken by someone else meanwhile
+        manifest: dict[str, object] = {}
+        partner = None
+        try:
+            manifest = read_manifest(raw)
+            if manifest["file"] != file_name:
+                raise SetAside("manifest names another batch file")
+            partner = self._door.batch_sender(manifest, max_age_s=self._max_age_s)
+            if file is None:
+                raise SetAside("batch file missing beside its manifest")
+            messages = self._door.open_batch(manifest, file)
+        except SetAside as refusal:
+            await self._set_aside(folder, batch_id, str(refusal), manifest, partner)
+            return
+        refused = 0
+        for message in messages:
+            try:
+                await self._door.apply(partner, message)
+            except ProblemError as problem:  # one message refused (answered twice, unknown notice): logged
+                refused += 1
+                log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
+        await self._drop.move(folder, [manifest_name, file_name], DONE)
+        log.info("ftp batch taken", partner=partner.name, batch_id=batch_id, count=len(messages), refused=refused)
+
+    async def _set_aside(
+        self, folder: str, batch_id: str, reason: str, manifest: dict[str, object], partner: Partner | None
+    ) -> None:
+        note = (batch_id + ".reason.txt", (reason + "\n").encode())
+        await self._drop.move(folder, [batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX], SET_ASIDE, note=note)
+        sender = manifest.get("sender")
+        await self._store.set_aside(
+            ExchangeSetAside(
+                file=batch_id[:200],
+                sender_code=str(sender)[:12] if sender else None,
+                partner=partner.name if partner else None,
+                reason=reason[:300],
+                set_aside_at=self._clock.now(),
+            )
+        )
+        log.warning("ftp batch set aside", batch_id=batch_id, reason=reason)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

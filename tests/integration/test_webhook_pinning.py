@@ -1,0 +1,81 @@
+"""The real sender checks the destination again before each push and connects to the address it checked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+
+import pytest
+
+from services.notification.adapters.destinations import DestinationGuard
+from services.notification.adapters.sender import HttpxWebhookSender
+from services.notification.domain.destinations import Address, DestinationPolicy
+
+
+@dataclass
+class Listener:
+    """A bare HTTP/1.1 endpoint on 127.0.0.1 that records each request head and answers 204."""
+
+    heads: list[str] = field(default_factory=list)
+    port: int = 0
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    seen = Listener()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = next(
+            (int(line.split(":")[1]) for line in head.lower().splitlines() if line.startswith("content-length")), 0
+        )
+        await reader.readexactly(length)
+        seen.heads.append(head)
+        writer.write(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    seen.port = server.sockets[0].getsockname()[1]
+    try:
+        yield seen
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def sender(allow: str, resolves_to: str) -> HttpxWebhookSender:
+    async def resolve(host: str, port: int) -> list[Address]:
+        return [ip_address(resolves_to)]
+
+    guard = DestinationGuard(DestinationPolicy.parse(allow), resolve)
+    return HttpxWebhookSender(timeout_s=5, max_connections=2, guard=guard)
+
+
+async def test_the_push_goes_to_the_checked_address_with_the_name_as_host(listener: Listener) -> None:
+    pushing = sender("loopback,http", "127.0.0.1")
+    try:
+        result = await pushing.send(
+            f"http://hooks.test:{listener.port}/hook", b"{}", {"content-type": "application/json"}
+        )
+    finally:
+        await pushing.close()
+    assert (result.status_code, result.refused) == (204, False)
+    [head] = listener.heads
+    assert head.startswith("POST /hook HTTP/1.1")
+    assert f"host: hooks.test:{listener.port}" in head.lower()
+
+
+async def test_a_name_that_resolves_inside_is_refused_without_a_request(listener: Listener) -> None:
+    pushing = sender("http", "127.0.0.1")  # http allowed, loopback not
+    try:
+        result = await pushing.send(f"http://hooks.test:{listener.port}/hook", b"{}", {})
+    finally:
+        await pushing.close()
+    assert result.refused
+    assert result.status_code is None
+    assert result.error is not None
+    assert "loopback" in result.error
+    assert listener.heads == []

@@ -1,0 +1,80 @@
+"""FTP batch files: a batch opens only whole, untouched, signed by its sender and sealed for its recipient."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_batch import SetAside, build_batch, open_batch, read_manifest, signed_part
+
+BAIYUN, TIANHE = crypto.new_key_pairs(), crypto.new_key_pairs()
+LINE = b'{"message_id":"m-1","type":"notice","sender":"440111","sealed":"x"}'
+
+
+def _batch(lines: list[bytes] | None = None) -> tuple[bytes, bytes]:
+    batch = build_batch(
+        batch_id="440111-440106-1",
+        sender="440111",
+        recipient="440106",
+        lines=lines or [LINE, LINE.replace(b"m-1", b"m-2")],
+        seal_key=TIANHE["seal_key"],
+        timestamp="1800000000",
+        sign=functools.partial(crypto.sign_ed25519, BAIYUN["signing_key"]),
+    )
+    return batch.manifest, batch.file
+
+
+def test_a_whole_batch_opens_for_its_recipient_and_its_manifest_signature_verifies() -> None:
+    raw, file = _batch()
+    manifest = read_manifest(raw)
+    assert manifest["count"] == 2
+    assert crypto.verify_signature(
+        verify_key=BAIYUN["verify_key"],
+        secret=None,
+        msg_id="440111-440106-1",
+        timestamp="1800000000",
+        body=signed_part(manifest),
+        received=str(manifest["signature"]),
+        now_s=1800000000,
+    )
+    assert [m.message_id for m in open_batch(manifest, file, TIANHE["sealing_key"])] == ["m-1", "m-2"]
+    assert b"m-1" not in file  # the platform sees no ids either
+
+
+def test_a_truncated_or_altered_file_is_set_aside() -> None:
+    raw, file = _batch()
+    manifest = read_manifest(raw)
+    with pytest.raises(SetAside, match="checksum"):
+        open_batch(manifest, file[:-10], TIANHE["sealing_key"])
+    with pytest.raises(SetAside, match="checksum"):
+        open_batch(manifest, file[:5] + b"A" + file[6:], TIANHE["sealing_key"])
+
+
+def test_a_batch_for_someone_else_or_an_unsigned_manifest_is_set_aside() -> None:
+    raw, file = _batch()
+    with pytest.raises(SetAside, match="sealing key"):
+        open_batch(read_manifest(raw), file, BAIYUN["sealing_key"])
+    unsigned = json.loads(raw)
+    del unsigned["signature"]
+    with pytest.raises(SetAside, match="unsigned"):
+        read_manifest(json.dumps(unsigned).encode())
+    with pytest.raises(SetAside, match="not JSON"):
+        read_manifest(raw[: len(raw) // 2])
+
+
+def test_a_manifest_whose_count_was_changed_no_longer_verifies() -> None:
+    raw, _ = _batch()
+    manifest = read_manifest(raw)
+    manifest["count"] = 1
+    assert not crypto.verify_signature(
+        verify_key=BAIYUN["verify_key"],
+        secret=None,
+        msg_id="440111-440106-1",
+        timestamp="1800000000",
+        body=signed_part(manifest),
+        received=str(manifest["signature"]),
+        now_s=1800000000,
+    )

@@ -1,0 +1,91 @@
+"""Scope and codes are checked on the record as it will be stored, not on the raw body."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from services.intake.domain.validation import validate_record
+from services.intake.service_layer.submissions import Prepared, Rejected, Submissions
+from shared.auth import Principal, parse_scope
+from shared.directory import load_directory
+from shared.events import CaseRecord
+from shared.identity import has_valid_check_digit
+from tests.support.infra import TEST_KEYRING
+from tests.support.records import TONGDE, XINSHI, record
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def submissions() -> Submissions:
+    return Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"person-secret")
+
+
+def tongde_office() -> Principal:
+    return Principal(key_id="k1", scope=parse_scope(f"street:{TONGDE}"))
+
+
+@pytest.mark.parametrize("street", [f" {XINSHI}", f"{XINSHI} ", f"  {XINSHI}  "])
+def test_a_padded_street_of_another_office_is_out_of_scope(street: str) -> None:
+    prepared = submissions().prepare(record(reporting_street=street), tongde_office())
+    assert isinstance(prepared, Rejected)
+    assert prepared.out_of_scope
+
+
+def test_a_padded_own_street_is_stored_trimmed() -> None:
+    prepared = submissions().prepare(record(reporting_street=f" {TONGDE} "), tongde_office())
+    assert isinstance(prepared, Prepared)
+    assert prepared.new.reporting_street == TONGDE
+
+
+@pytest.mark.parametrize(
+    ("location", "code"),
+    [
+        (("reporting_street",), " 999999999"),
+        (("residence", "street"), "999999999 "),
+        (("registration", "division"), " 999999"),
+    ],
+)
+def test_a_padded_unknown_code_fails_the_directory_check(location: tuple[str, ...], code: str) -> None:
+    body = record()
+    admin = Principal(key_id="k0", scope=parse_scope("admin"))
+    target = body
+    for part in location[:-1]:
+        target = target[part]
+    target[location[-1]] = code
+    prepared = submissions().prepare(body, admin)
+    assert isinstance(prepared, Rejected)
+    assert location in [where for where, _ in prepared.problems]
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULL_WIDTH])
+def test_identity_numbers_of_non_ascii_digits_are_invalid(digits: dict[int, int]) -> None:
+    body = record(sequence=8)  # its check character is X, which no digit translation changes
+    assert body["person"]["id_number"].endswith("X")
+    body["person"]["id_number"] = body["person"]["id_number"].translate(digits)
+    parsed, problems = validate_record(body, load_directory())
+    assert parsed is None
+    assert [location for location, _ in problems] == [("person", "id_number")]
+    assert not has_valid_check_digit(body["person"]["id_number"])
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULL_WIDTH])
+@pytest.mark.parametrize("location", [("reporting_street",), ("residence", "street"), ("registration", "division")])
+def test_division_codes_of_non_ascii_digits_are_invalid(digits: dict[int, int], location: tuple[str, ...]) -> None:
+    body = record()
+    target = body
+    for part in location[:-1]:
+        target = target[part]
+    target[location[-1]] = target[location[-1]].translate(digits)
+    parsed, problems = validate_record(body, load_directory())
+    assert parsed is None
+    assert location in [where for where, _ in problems]
+
+
+def test_the_record_model_alone_refuses_non_ascii_codes() -> None:
+    body = record()
+    body["reporting_street"] = TONGDE.translate(ARABIC_INDIC)
+    with pytest.raises(ValueError, match="pattern"):
+        CaseRecord.model_validate(body)
