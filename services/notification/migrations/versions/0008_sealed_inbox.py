@@ -1,6 +1,6 @@
 """The inbox keeps the person and the answer sealed (`person_sealed`, `answer_sealed`).
 
-Revision ID: 0007
+Revision ID: 0008
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from shared.db.sealing_migration import json_value, seal_rows
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
