@@ -34,6 +34,7 @@ from services.reporting.settings import ReportingSettings
 from shared.auth.scopes import parse_scope
 from shared.db import build_engine
 from tests.support import scripted_week as week
+from tests.support.infra import DATA_KEYS
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, Harness, reporting_harness
 from tests.support.waiting import eventually
@@ -190,7 +191,7 @@ async def test_a_session_ends_when_its_key_is_revoked_or_its_time_is_up(served: 
 
 
 def test_dashboard_cookies_are_secure_outside_development() -> None:
-    base = {"POPFLOW_PERSON_KEY_SECRET": "a-production-secret-long-enough"}
+    base = {"POPFLOW_PERSON_KEY_SECRET": "a-production-secret-long-enough", "POPFLOW_DATA_KEYS": DATA_KEYS}
     assert not ReportingSettings.model_validate(base).secure_cookies
     assert ReportingSettings.model_validate(base | {"POPFLOW_ENV": "production"}).secure_cookies
     explicit = base | {"POPFLOW_ENV": "production", "cookie_secure": False}
