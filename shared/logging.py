@@ -104,5 +104,12 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn, when something configured it with its own log config, keeps handlers that bypass
+    # the redaction above: every line goes through the root handler
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers[:] = []
+        named.propagate = True
+        named.disabled = False
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

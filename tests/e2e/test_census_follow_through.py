@@ -188,10 +188,10 @@ async def test_a_notice_says_what_it_expects_and_its_recipient_may_open_the_reco
         assert "versions" not in shown
 
         notice_id = notice["notice_id"]
-        assert (await opened_with(xinshi, link.path)).status_code == 403  # no notice: not its record
-        assert (await opened_with(jingtai, link.path, notice=notice_id)).status_code == 403  # not its notice
+        assert (await opened_with(xinshi, link.path)).status_code == 404  # no notice: not its record
+        assert (await opened_with(jingtai, link.path, notice=notice_id)).status_code == 404  # not its notice
         unrelated_path = f"/v1/records/{unrelated}"
-        assert (await opened_with(xinshi, unrelated_path, notice=notice_id)).status_code == 403  # another record
+        assert (await opened_with(xinshi, unrelated_path, notice=notice_id)).status_code == 404  # another record
         assert (await opened_with(tongde, link.path, notice=notice_id)).status_code == 200  # the reporter's own
 
         audit = (await client.get(system.url("intake") + "/v1/audit", headers=bearer(admin))).json()["entries"]
