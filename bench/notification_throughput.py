@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import statistics
 import sys
@@ -51,7 +52,7 @@ from tests.support.infra import TEST_KEYRING, kafka_connection
 from tests.support.notices import issued_notice
 from tests.support.system import System, build_system, destroy_system, free_port
 
-SECRET = "benchmark-shared-secret"  # noqa: S105 - a throwaway receiver's secret
+SECRET = "whsec_" + base64.b64encode(b"benchmark-shared-secret-0123456").decode()  # a throwaway receiver's
 
 
 class Arrivals:

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import personal_data
+
 TIERS = {"unit", "integration", "e2e"}
 
 
 RUNS_LAST = "test_zz_personal_data_scan.py"  # searches what every other test left behind
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    personal_data.SEARCHING = True  # every test database is searched before it is dropped
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,11 @@ NAMES: set[str] = set()  # run ids and database names this session created
 FINDINGS: list[str] = []  # "where: what kind", never the value itself
 
 
+# The suite switches the search on (tests/conftest.py); benchmarks reuse the same support code with
+# tens of thousands of records, where searching every database they drop would take minutes.
+SEARCHING = False
+
+
 def used(value: str) -> str:
     VALUES.add(value)
     return value
