@@ -17,8 +17,7 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import InvalidAnswer
 from services.routing.domain.workflow import answer
-from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
-from shared.db.processed import already_processed, mark_processed
+from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
 from shared.events import Envelope, Event, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
 
@@ -31,13 +30,7 @@ class AnswerHandler:
 
     async def on_notice_answered(self, envelope: Envelope, event: Event) -> None:
         assert isinstance(event, NoticeAnswered)
-        async with self._context.sessions.begin() as session:
-            if await already_processed(session, str(envelope.event_id)):
-                log.info("duplicate event skipped")
-                return
-            outgoing = await self.apply(session, envelope, event)
-            await self._context.emitter.emit(outgoing)
-            mark_processed(session, str(envelope.event_id))
+        await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
         found = await store.load_notice(session, feedback.notice_id)

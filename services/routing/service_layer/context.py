@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import Emitter, Outgoing
@@ -15,10 +16,13 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
+from shared.db.processed import already_processed, mark_processed
 from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
 from shared.sealing import Keyring
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,20 @@ def _outgoing(
         event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring
     )
     return Outgoing(envelope=envelope, topic=event.TOPIC, key=key)
+
+
+Apply = Callable[[AsyncSession], Awaitable[list[Outgoing]]]
+
+
+async def handle_once(context: RoutingContext, envelope: Envelope, apply: Apply) -> None:
+    """Exactly once in effect: the change, its events and the processed-event row in one transaction.
+
+    A redelivered event finds its row and changes nothing.
+    """
+    async with context.sessions.begin() as session:
+        if await already_processed(session, str(envelope.event_id)):
+            log.info("duplicate event skipped")
+            return
+        outgoing = await apply(session)
+        await context.emitter.emit(outgoing)
+        mark_processed(session, str(envelope.event_id))

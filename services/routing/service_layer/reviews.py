@@ -23,10 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.review import UncorrectableItem, corrected_record, correction_problem
-from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.context import RoutingContext, handle_once
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Action, Principal
-from shared.db.processed import already_processed, mark_processed
 from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Resolution, ReviewResolved, new_envelope
 from shared.kafka.failures import PermanentFailure
 
@@ -86,13 +85,7 @@ class ReviewHandler:
 
     async def on_review_resolved(self, envelope: Envelope, event: Event) -> None:
         assert isinstance(event, ReviewResolved)
-        async with self._context.sessions.begin() as session:
-            if await already_processed(session, str(envelope.event_id)):
-                log.info("duplicate event skipped")
-                return
-            outgoing = await self.apply(session, envelope, event)
-            await self._context.emitter.emit(outgoing)
-            mark_processed(session, str(envelope.event_id))
+        await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, event: ReviewResolved) -> list[Outgoing]:
         item = await store.load_review(session, event.record_id, for_update=True)
