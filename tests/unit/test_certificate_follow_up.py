@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from services.intake.domain.consistency import consistency_problems
-from services.reporting.adapters.exports import neutralised
 from services.reporting.domain.certificates import FollowUp, LatestCheck, follow_up_of, follow_ups
+from shared.spreadsheets import neutralised
 
 TODAY = date(2026, 3, 2)
 

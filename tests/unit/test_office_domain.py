@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notification.domain.office import read_answer_form, report_week_of, safe_cell, sections
+from services.notification.domain.office import read_answer_form, report_week_of, sections
 from shared.events import FeedbackResult, RejectionReason
+from shared.spreadsheets import neutralised
 
 pytestmark = pytest.mark.unit
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,7 +58,7 @@ def test_the_answer_form_keeps_what_its_result_needs() -> None:
     [("=1+2", "'=1+2"), ("+86", "'+86"), ("-x", "'-x"), ("@a", "'@a"), ("张三", "张三"), (3, 3)],
 )
 def test_cells_that_a_spreadsheet_would_run_are_written_as_text(value: object, written: object) -> None:
-    assert safe_cell(value) == written
+    assert neutralised(value) == written
 
 
 @pytest.mark.parametrize(

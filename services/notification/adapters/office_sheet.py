@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from services.notification.adapters.sealed import OpenedNotice
 from services.notification.adapters.tables import utc
-from services.notification.domain.office import safe_cell
+from shared.spreadsheets import neutralised
 
 HEADER = ("通知编号", "类别", "路由", "姓名", "身份证号", "现住址", "事由", "下发时间", "状态")
 
@@ -34,7 +34,7 @@ def open_notices_xlsx(notices: Sequence[OpenedNotice], zone: ZoneInfo) -> bytes:
             utc(notice.issued_at).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             notice.status,
         )
-        sheet.append([safe_cell(value) for value in row])
+        sheet.append([neutralised(value) for value in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

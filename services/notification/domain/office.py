@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.events import FeedbackResult, NoticeKind, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
 
 FOLLOW_UPS = frozenset({NoticeKind.REMINDER.value, NoticeKind.ESCALATION.value})
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 class Listed(Protocol):
@@ -88,13 +87,6 @@ def read_answer_form(form: Mapping[str, str]) -> AnswerForm:
     return AnswerForm(result, corrections, reason, form.get("note", "").strip()[:500], tuple(problems))
 
 
-def safe_cell(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula is written as text (leading apostrophe)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def report_week_of(moment: datetime, zone: ZoneInfo, *, cut_off: time = time(10, 0)) -> tuple[str, datetime]:
     """The report week a clerk is submitting, and its due time (the next Friday 10:00).
 
@@ -116,4 +108,4 @@ def _enum(kind: type[E], value: str) -> E | None:
         return None
 
 
-__all__ = ["AnswerForm", "Sections", "read_answer_form", "report_week_of", "safe_cell", "sections"]
+__all__ = ["AnswerForm", "Sections", "read_answer_form", "report_week_of", "sections"]

@@ -15,21 +15,15 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from services.reporting.domain.sheets import Cell, Sheet
+from services.reporting.domain.sheets import Sheet
+from shared.spreadsheets import neutralised
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-# A text cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cells(values: Iterable[Any]) -> list[Any]:
     return [neutralised(value) for value in values]
-
-
-def neutralised(cell: Cell) -> Cell:
-    """Text that a spreadsheet would run as a formula, made plain text by a leading apostrophe."""
-    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def header_row(sheet: Sheet) -> int:
