@@ -14,7 +14,9 @@ from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
+from services.reporting.adapters.placecheck_store import PlaceCheckStore
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
@@ -26,12 +28,14 @@ from services.reporting.entrypoints.http import install_use_case_errors
 from services.reporting.entrypoints.http.access import caller
 from services.reporting.entrypoints.http.campaigns import campaigns_router
 from services.reporting.entrypoints.http.certificates import certificates_router
+from services.reporting.entrypoints.http.placechecks import placechecks_router
 from services.reporting.entrypoints.http.reports import reports_router
 from services.reporting.entrypoints.http.spotchecks import spotchecks_router
 from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.certificates import CertificateFollowUps
 from services.reporting.service_layer.logins import Logins
+from services.reporting.service_layer.placechecks import PlaceChecks
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
@@ -78,7 +82,9 @@ class Reporting:
     exporter: CutoffExporter | None
 
 
-def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: ReportingSettings | None = None, *, clock: Clock | None = None, intake: RecordEntry | None = None
+) -> FastAPI:
     settings = settings or ReportingSettings()
     configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="reporting")
@@ -97,7 +103,16 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     exporter = None
     if settings.export_dir is not None:
         exporter = CutoffExporter(service, folder=settings.export_dir, districts=settings.served_districts, clock=clock)
-    spotchecks = SpotChecks(service, SpotCheckStore(engine), threshold=settings.spotcheck_threshold)
+    spotchecks = SpotChecks(
+        service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold
+    )
+    places = PlaceChecks(
+        service,
+        PlaceCheckStore(engine),
+        intake or IntakeClient(settings.intake_url),
+        keyring=settings.keyring(),
+        secret=settings.person_key_secret.get_secret_value().encode(),
+    )
     logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
     authenticate = caller(runtime.keys, logins)
 
@@ -109,6 +124,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     routers = [
         reports_router(service, authenticate),
         spotchecks_router(spotchecks, authenticate),
+        placechecks_router(spotchecks, places, authenticate),
         campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
         certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
         dashboard_router(service, runtime.keys, spotchecks, logins, secure_cookie=settings.secure_cookies),

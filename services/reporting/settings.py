@@ -34,6 +34,10 @@ class ReportingSettings(ServiceSettings):
         default=None, description="Mark the dashboard cookies Secure; by default yes outside development (HTTPS)"
     )
     session_minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long a dashboard login lasts")
+    intake_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Intake's base URL: a place check enters the missed persons there, under the caller's key",
+    )
 
     @property
     def secure_cookies(self) -> bool:

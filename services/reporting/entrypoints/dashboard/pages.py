@@ -157,7 +157,7 @@ async def _context(service: ReportService, spotchecks: SpotChecks, district: str
         for name in service.calendar.weeks_up_to(week, TREND_WEEKS)
     ]
     found = await spotchecks.latest(district)
-    ranking = spotchecks.ranking(found[1]) if found else []
+    ranking = await spotchecks.ranking(found) if found else []
     zone = service.calendar.zone
     return {
         "report": report,
