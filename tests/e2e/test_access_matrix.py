@@ -54,6 +54,7 @@ class Seeds:
     campaign_id: str
     area_id: str
     check_id: str
+    place_check_id: str
 
 
 Sees = Callable[[Any, Seeds], bool]
@@ -84,6 +85,10 @@ def _notice_listed(body: Any, seeds: Seeds) -> bool:
 
 def _accepted(body: Any, _: Seeds) -> bool:
     return bool(body["summary"]["accepted"])
+
+
+def _places_listed(body: Any, seeds: Seeds) -> bool:
+    return seeds.place_check_id in {p["place_check_id"] for p in body["places"]}
 
 
 PUBLIC = Rule(None)
@@ -151,7 +156,12 @@ ACCESS: dict[str, Rule] = {
     "reporting GET /v1/spotchecks/{check_id}/list.{fmt}": Rule(Action.SUPERVISE, DISTRICT),
     # the seeded record need not be in the sample: 404/422 say so, after access was granted
     "reporting POST /v1/spotchecks/{check_id}/results": Rule(Action.SUPERVISE, DISTRICT, also=frozenset({404, 422})),
-    "reporting GET /v1/spotchecks/{check_id}/discrepancies": Rule(Action.SUPERVISE, DISTRICT),
+    # the bureau's ranking; a street office reads its own street's row (the matrix asks for Tongde's)
+    "reporting GET /v1/spotchecks/{check_id}/discrepancies": Rule(Action.READ, STREET),
+    # place checks: the bureau posts them (the seeded one again: 200), a street office reads its street's
+    "reporting POST /v1/spotchecks/{check_id}/places": Rule(Action.SUPERVISE, DISTRICT),
+    "reporting GET /v1/spotchecks/{check_id}/places": Rule(Action.READ, STREET, sees=_places_listed),
+    "reporting GET /v1/spotchecks/{check_id}/places/{place_check_id}": Rule(Action.READ, STREET),
     "reporting POST /v1/campaigns": Rule(Action.SUPERVISE, DISTRICT),
     "reporting GET /v1/campaigns/{campaign_id}": Rule(Action.READ, DISTRICT_WIDE),
     "reporting POST /v1/campaigns/{campaign_id}/areas": Rule(Action.ANSWER, STREET),
@@ -180,6 +190,20 @@ AREAS = {
     "areas": [{"kind": "market", "name": "同德市场", "address": "同德路 1 号", "planned_on": "2026-02-10"}],
 }
 SAMPLE = {"district": BAIYUN, "seed": "matrix", "size_per_street": 1, "week_from": WEEK, "week_to": WEEK}
+PLACE_CHECK_ID = "5f0c8a52-8d1e-4c55-9a0e-3b7f1d2c6e41"
+
+
+def place_check(id_number: str) -> dict[str, Any]:
+    """Tongde's market, where the seeded person was found (recorded already: nothing to enter)."""
+    return {
+        "place_check_id": PLACE_CHECK_ID,
+        "street": TONGDE,
+        "place": {"kind": "market", "name": "同德市场"},
+        "checked_on": "2026-02-26",
+        "checker": "matrix",
+        "persons": [{"person": {"id_number": id_number, "name": "张三"}}],
+    }
+
 
 BODIES: dict[str, Callable[[Seeds], Any]] = {
     "intake POST /v1/records": lambda s: record(sequence=211),
@@ -197,6 +221,7 @@ BODIES: dict[str, Callable[[Seeds], Any]] = {
     "reporting POST /v1/reports/weekly/review": lambda s: {"street": TONGDE, "week": WEEK, "decision": "accept"},
     "reporting POST /v1/spotchecks": lambda s: SAMPLE,
     "reporting POST /v1/spotchecks/{check_id}/results": lambda s: {"record_id": s.record_id, "result": "correct"},
+    "reporting POST /v1/spotchecks/{check_id}/places": lambda s: place_check(s.id_number),
     "reporting POST /v1/campaigns": lambda s: CAMPAIGN,
     "reporting POST /v1/campaigns/{campaign_id}/areas": lambda s: AREAS,
     "reporting POST /v1/campaigns/{campaign_id}/areas/{area_id}/canvassed": lambda s: {"on": "2026-02-11"},
@@ -296,9 +321,17 @@ async def seeds(system: System, keys: dict[str, str | None]) -> Seeds:
             review = await _ok(client.get(system.url("routing") + "/v1/review", headers=admin))
             return odd.correlation_id in {item["record_id"] for item in review["items"]}
 
+        async def folded() -> bool:  # reporting holds the record, so the place check finds the person
+            query = {"street": TONGDE, "week": WEEK, "figure": "new_inflow"}
+            items = await _ok(client.get(reporting + "/v1/reports/weekly/items", params=query, headers=admin))
+            return record_id in {item["id"] for item in items["items"]}
+
         await eventually(case_routed)
         notice_id = await eventually(notice_arrived)
         await eventually(in_review)
+        await eventually(folded)
+        places = f"{reporting}/v1/spotchecks/{check_id}/places"
+        await _ok(client.post(places, json=place_check(ours["person"]["id_number"]), headers=bureau))
     return Seeds(
         record_id=record_id,
         id_number=ours["person"]["id_number"],
@@ -307,6 +340,7 @@ async def seeds(system: System, keys: dict[str, str | None]) -> Seeds:
         campaign_id=campaign_id,
         area_id=areas["area_ids"][0],
         check_id=check_id,
+        place_check_id=PLACE_CHECK_ID,
     )
 
 
@@ -325,6 +359,7 @@ def path_of(template: str, seeds: Seeds) -> str:
         "campaign_id": seeds.campaign_id,
         "area_id": seeds.area_id,
         "check_id": seeds.check_id,
+        "place_check_id": seeds.place_check_id,
         "row_id": "1",  # no row is set aside: an admin gets 404, everyone else no further
         "fmt": "csv",
         "name": "webhook-notice.schema.json",
