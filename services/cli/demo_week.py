@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import random
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -118,6 +119,39 @@ def answer_notices(client: httpx.Client, at: Services, streets: Iterable[str], *
                 url = f"{at.notification}/v1/notices/{notice['notice_id']}/feedback"
                 answered += client.post(url, json=body, headers=at.headers).status_code == 202
     return answered
+
+
+def acceptance_checks(
+    client: httpx.Client,
+    at: Services,
+    district: str,
+    week: str,
+    today: date,
+    records: list[dict[str, Any]],
+    newcomer: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The bureau's acceptance round: a sample checked in the field (mostly correct, some wrong, one not
+    found) and a place check at a market that finds one recorded person and one the census missed."""
+    draw = {"district": district, "seed": f"demo-{week}", "size_per_street": 3, "week_from": week, "week_to": week}
+    drawn = _ok(client.post(f"{at.reporting}/v1/spotchecks", json=draw, headers=at.headers))
+    check_id, pick = str(drawn["check_id"]), random.Random(5)
+    sampled = [record_id for ids in drawn["sample"].values() for record_id in ids]
+    for number, record_id in enumerate(sampled):
+        result = "not_found" if number == 0 else "wrong" if number == 1 or pick.random() < 0.15 else "correct"
+        body = {"record_id": record_id, "result": result, "note": "演示：实地核查"}
+        _ok(client.post(f"{at.reporting}/v1/spotchecks/{check_id}/results", json=body, headers=at.headers))
+    recorded = next(r for r in records if r["event"] == "new_inflow")
+    # the recorded person's details too: should reporting not hold them yet, they are entered, not refused
+    persons = [{key: r[key] for key in ("person", "residence", "registration")} for r in (recorded, newcomer)]
+    body = {
+        "place_check_id": str(uuid.uuid4()),
+        "street": recorded["reporting_street"],
+        "place": {"kind": "market", "name": "农贸市场（演示）", "address": "演示路 1 号"},
+        "checked_on": str(today),
+        "checker": "区局验收组（演示）",
+        "persons": persons,
+    }
+    return check_id, _ok(client.post(f"{at.reporting}/v1/spotchecks/{check_id}/places", json=body, headers=at.headers))
 
 
 def _waiting(client: httpx.Client, at: Services, street: str) -> list[dict[str, Any]]:
