@@ -64,14 +64,22 @@ class PlaceChecks:
         by_key = dict(zip(keys, persons, strict=True))
         stored, created = await self._store.get(header["place_check_id"]), False
         if stored is None:
-            findings = compare(keys, await self._store.held(keys))
-            self._records_for(header, findings, by_key)  # a missed person without the details: refused, nothing stored
-            created = await self._store.create(self._row(header, by), self._person_rows(header, findings, by_key))
-            stored = await self._store.get(header["place_check_id"])
-            assert stored is not None
+            created, stored = await self._create(header, by_key, by)
         self._require_same(stored, header)
         await self._enter_missed(header, _findings(stored), by_key, key)
         return await self.get(header["place_check_id"]), created
+
+    async def _create(
+        self, header: dict[str, Any], by_key: Mapping[str, dict[str, Any]], by: str
+    ) -> tuple[bool, PlaceCheckRows]:
+        """Compare, then store the check with every outcome; (False, the stored one) when a twin post won."""
+        findings = compare(list(by_key), await self._store.held(list(by_key)))
+        self._records_for(header, findings, by_key)  # a missed person without the details: refused, nothing stored
+        created = await self._store.create(self._row(header, by), self._person_rows(header, findings, by_key))
+        stored = await self._store.get(header["place_check_id"])
+        if stored is None:  # neither this post nor a twin stored it
+            raise Unavailable("The place check could not be stored just now; post it again.")
+        return created, stored
 
     async def get(self, place_check_id: str) -> dict[str, Any]:
         stored = await self._store.get(place_check_id)
