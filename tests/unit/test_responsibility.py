@@ -223,7 +223,7 @@ def test_a_district_cut_groups_its_streets_workers() -> None:
 
 
 def test_an_item_list_cut_by_worker_keeps_every_id_once() -> None:
-    items = [
+    items: list[dict[str, str | None]] = [
         {"id": "a", "street": TONGDE, "community": f"{TONGDE}001"},
         {"id": "b", "street": TONGDE, "community": f"{TONGDE}002"},
         {"id": "c", "street": TONGDE, "community": None},
