@@ -21,7 +21,8 @@ from openpyxl import load_workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"text/csv": "csv", "application/csv": "csv", XLSX: "xlsx"}
 MAX_BYTES = 2 << 20
-MAX_ROWS = 2000
+MAX_ROWS = 500  # as many as a JSON body takes
+MAX_LINES = 20 * MAX_ROWS  # blank lines included: a sheet of a million empty rows is not read to its end
 MAX_COLUMNS = 30
 MAX_CELL = 500
 MAX_UNPACKED = 64 << 20
@@ -54,6 +55,8 @@ def _rows(lines: Iterable[list[str]], required: Sequence[str]) -> list[Row]:
     headers: list[str] | None = None
     rows: list[Row] = []
     for number, line in enumerate(lines, start=1):
+        if number > MAX_LINES:
+            raise SheetProblem(f"a register has at most {MAX_LINES} lines, blank ones included")
         cells = _without_trailing_blanks(line)
         if len(cells) > MAX_COLUMNS:
             raise SheetProblem(f"a register has at most {MAX_COLUMNS} columns")

@@ -17,7 +17,8 @@ from services.reporting.entrypoints.http.access import (
     require_in_district,
     require_office_of,
 )
-from services.reporting.entrypoints.http.responsibility import SHEET_BODY, STAFF_ID, lines_as, sheet_lines
+from services.reporting.entrypoints.http.responsibility import STAFF_ID
+from services.reporting.entrypoints.http.uploads import SHEET_BODY, lines_as, sheet_lines
 from services.reporting.service_layer.campaigns import CampaignPlan
 from shared.auth.scopes import Action, Principal
 from shared.events.record_parts import KeyAreaKind, Sex

@@ -5,23 +5,23 @@ the district, admin everything; a submitter key neither reads nor writes it.
 Workers' names are answered only to keys that may read their street.
 """
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.reporting.adapters.sheet_files import MAX_BYTES, XLSX, SheetProblem, UnsupportedMedia, read_sheet
-from services.reporting.domain.registers import COMMUNITY_COLUMNS, COMMUNITY_REQUIRED, line_fields
+from services.reporting.domain.registers import COMMUNITY_COLUMNS, COMMUNITY_REQUIRED
+from services.reporting.domain.responsibility import COMMUNITY
+from services.reporting.domain.responsibility import STAFF_ID as STAFF_ID_RULE
 from services.reporting.entrypoints.http.access import Authenticate, require_access_to, require_office_of
 from services.reporting.entrypoints.http.reports import District, Street, one_code
+from services.reporting.entrypoints.http.uploads import SHEET_BODY, lines_as, sheet_lines
 from services.reporting.service_layer.responsibility import CommunityEntry, Responsibilities
 from shared.auth.scopes import Principal
-from shared.http.problems import FieldError, ProblemError, ValidationProblem, pydantic_errors
 
 STREET = r"^[0-9]{9}$"
-STAFF_ID = r"^[A-Za-z0-9_-]{1,32}$"
+STAFF_ID = f"^{STAFF_ID_RULE.pattern}$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # a name or place on one line, no control characters
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class WorkerIn(BaseModel):
@@ -39,7 +39,7 @@ class WorkersIn(BaseModel):
 class CommunityIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    code: str = Field(pattern=r"^[0-9]{12}$", description="12-digit community code, its first 9 the street's")
+    code: str = Field(pattern=f"^{COMMUNITY.pattern}$", description="12-digit community code, its first 9 the street's")
     name: str | None = Field(default=None, max_length=100, pattern=PRINTABLE, description="The community's name")
     staff_id: str | None = Field(default=None, pattern=STAFF_ID, description="Its responsible worker; null: nobody")
     worker_name: str | None = Field(
@@ -50,52 +50,6 @@ class CommunityIn(BaseModel):
 class CommunitiesIn(BaseModel):
     street: str = Field(pattern=STREET, description="The street the communities lie in")
     communities: list[CommunityIn] = Field(min_length=1, max_length=500, description="Communities and their workers")
-
-
-SHEET_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            XLSX: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-
-
-async def sheet_lines(request: Request, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """The lines of an uploaded register (CSV or XLSX), bounded; 413/415/400 problems otherwise."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BYTES:
-        raise ProblemError(413, "Content Too Large", f"A register file may be at most {MAX_BYTES} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BYTES:
-            raise ProblemError(413, "Content Too Large", f"A register file may be at most {MAX_BYTES} bytes.")
-    media_type = request.headers.get("content-type", "")
-    try:
-        return read_sheet(bytes(body), media_type, required)
-    except SheetProblem as problem:
-        status = 415 if isinstance(problem, UnsupportedMedia) else 400
-        raise ProblemError(status, "The register cannot be read", str(problem)) from None
-
-
-def lines_as(
-    model: type[Model], lines: list[tuple[int, dict[str, str]]], columns: dict[str, str]
-) -> list[tuple[int, Model]]:
-    """(line number, line) checked as `model`; one 422 listing every wrong cell as /lines/<line number>/<field>."""
-    found, errors = [], []
-    for number, cells in lines:
-        try:
-            found.append((number, model.model_validate(line_fields(cells, columns))))
-        except ValidationError as error:
-            errors += pydantic_errors([{**e, "loc": ("lines", number, *e["loc"])} for e in error.errors()], strip=0)
-    if errors:
-        raise ValidationProblem(errors)
-    if not found:
-        raise ValidationProblem([FieldError.at(("lines",), "the register has no line under its header")])
-    return found
 
 
 def responsibility_router(register: Responsibilities, authenticate: Authenticate) -> APIRouter:
