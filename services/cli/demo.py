@@ -1,8 +1,10 @@
 """`popflow demo`: play a campaign week for one district against a running PopFlow (e.g. `make run`).
 
 The week: the bureau plans a campaign with its target population and a few
-streets' key areas; field workers' records of every event kind (with
-certificate checks) arrive through the bulk endpoint; a school, a
+streets' key areas, those streets keep their register of responsible workers
+(a CSV sheet: who answers for which community; each key area its worker);
+field workers' records of every event kind (with certificate checks, most
+naming their community) arrive through the bulk endpoint; a school, a
 kindergarten and a police station hand in their lists as XLSX (one mistyped
 row each, refused); streets answer most of the notices waiting for them; the
 bureau spot-checks the week's cases, and a place check at a market finds a
@@ -56,6 +58,7 @@ def demo(
             if week:
                 campaign = demo_week.plan_campaign(client, at, district, streets, datetime.now(zone).date())
                 console.print(f"campaign planned: {campaign}, key areas in {len(streets)} streets")
+                console.print("responsible workers: 2 in each of those streets, for 3 of its communities")
             records = demo_records(count, directory, district=district, seed=seed, since=since)
             statuses = _send(records, intake=intake, key=key)
             console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))

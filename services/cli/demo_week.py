@@ -18,9 +18,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from faker import Faker
 from openpyxl import Workbook
 
-from services.cli.demo_records import demo_records
+from services.cli.demo_records import demo_community, demo_records
 from shared.directory import DivisionDirectory
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -66,15 +67,42 @@ def plan_campaign(client: httpx.Client, at: Services, district: str, streets: li
     }
     campaign_id = str(_ok(client.post(f"{at.reporting}/v1/campaigns", json=body, headers=at.headers))["campaign_id"])
     for number, street in enumerate(streets, start=1):
+        staff = keep_register(client, at, street)
         areas = [
-            {"kind": kind, "name": f"{label}{number}", "address": f"演示路 {number} 号", "planned_on": str(start)}
-            for kind, label in KEY_AREAS
+            {
+                "kind": kind,
+                "name": f"{label}{number}",
+                "address": f"演示路 {number} 号",
+                "planned_on": str(start),
+                "staff_id": staff[n] if n < len(staff) else None,  # the last area has nobody responsible yet
+            }
+            for n, (kind, label) in enumerate(KEY_AREAS)
         ]
         url = f"{at.reporting}/v1/campaigns/{campaign_id}/areas"
         ids = _ok(client.post(url, json={"street": street, "areas": areas}, headers=at.headers))["area_ids"]
         done = f"{url}/{ids[0]}/canvassed"
         _ok(client.post(done, json={"on": str(start + timedelta(days=1))}, headers=at.headers))
     return campaign_id
+
+
+def keep_register(client: httpx.Client, at: Services, street: str) -> list[str]:
+    """A street's two community workers and its communities, uploaded as the CSV sheet an office keeps:
+    001 and 002 are the first worker's, 003 the second's; 004 (in the records only) has nobody responsible."""
+    fake = Faker("zh_CN")
+    fake.seed_instance(int(street))
+    staff = [f"S{street[-3:]}{n:02d}" for n in (1, 2)]
+    lines = ["社区代码,社区名称,责任人工号,责任人"]
+    for number, (staff_id, named) in enumerate(((staff[0], True), (staff[0], False), (staff[1], True)), start=1):
+        name = fake.name() if named else ""
+        lines.append(f"{demo_community(street, number)},演示{number}社区,{staff_id},{name}")
+    response = client.post(
+        f"{at.reporting}/v1/communities/sheet",
+        params={"street": street},
+        content="\r\n".join(lines).encode("utf-8-sig"),
+        headers=at.headers | {"Content-Type": "text/csv"},
+    )
+    _ok(response)
+    return staff
 
 
 def department_lists(

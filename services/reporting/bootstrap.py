@@ -18,6 +18,7 @@ from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
 from services.reporting.adapters.placecheck_store import PlaceCheckStore
 from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.responsibility_store import ResponsibilityStore
 from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
@@ -30,13 +31,16 @@ from services.reporting.entrypoints.http.campaigns import campaigns_router
 from services.reporting.entrypoints.http.certificates import certificates_router
 from services.reporting.entrypoints.http.placechecks import placechecks_router
 from services.reporting.entrypoints.http.reports import reports_router
+from services.reporting.entrypoints.http.responsibility import responsibility_router
 from services.reporting.entrypoints.http.spotchecks import spotchecks_router
 from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.certificates import CertificateFollowUps
+from services.reporting.service_layer.cuts import WeeklyCuts
 from services.reporting.service_layer.logins import Logins
 from services.reporting.service_layer.placechecks import PlaceChecks
 from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.responsibility import Responsibilities
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
 from services.reporting.settings import ReportingSettings
@@ -114,6 +118,8 @@ def create_app(
         secret=settings.person_key_secret.get_secret_value().encode(),
     )
     logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
+    responsibilities = Responsibilities(service, ResponsibilityStore(engine, runtime.keyring))
+    plan = CampaignPlan(service, CampaignStore(engine), responsibilities)
     authenticate = caller(runtime.keys, logins)
 
     background = [BackgroundTask("fold", fold.run)]
@@ -122,12 +128,13 @@ def create_app(
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     routers = [
-        reports_router(service, authenticate),
+        reports_router(service, WeeklyCuts(service, responsibilities), authenticate),
         spotchecks_router(spotchecks, authenticate),
         placechecks_router(spotchecks, places, authenticate),
-        campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
+        campaigns_router(plan, authenticate),
+        responsibility_router(responsibilities, authenticate),
         certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
-        dashboard_router(service, runtime.keys, spotchecks, logins, secure_cookie=settings.secure_cookies),
+        dashboard_router(service, runtime.keys, spotchecks, plan, logins, secure_cookie=settings.secure_cookies),
     ]
     runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)
     app = service_app(

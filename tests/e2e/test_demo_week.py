@@ -55,6 +55,7 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "campaign planned" in done.stdout
+    assert "responsible workers" in done.stdout
     assert "list of 8 rows: 7 accepted, 1 refused" in done.stdout
     week = report_week_of(datetime.now(UTC), ZoneInfo(ZONE))
     headers = {"Authorization": f"Bearer {key}"}
@@ -73,6 +74,16 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
 
         figures = await eventually(filled, within=180)
         assert set(FIGURE_NAMES) <= set(figures)
+        by_worker = await client.get(
+            system.url("reporting") + "/v1/reports/weekly",
+            params={"district": BAIYUN, "week": week, "by": "worker"},
+            headers=headers,
+        )
+        assert by_worker.status_code == 200, by_worker.text
+        workers = [g for g in by_worker.json()["cut"]["groups"] if g["kind"] == "worker"]
+        assert len(workers) == 8  # two in each of the four streets with key areas
+        assert sum(g["records"] for g in workers) > 0
+        assert by_worker.json()["cut"]["unassigned_communities"]  # 004 of each street, and streets with no register
         answered = await client.get(
             system.url("reporting") + "/v1/reports/quality", params={"district": BAIYUN, "week": week}, headers=headers
         )

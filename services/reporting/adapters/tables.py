@@ -36,6 +36,7 @@ records = sa.Table(
     sa.Column("missing_mask", sa.Integer(), nullable=False, default=0),
     sa.Column("source_kind", sa.String(30)),
     sa.Column("key_area_kind", sa.String(30)),
+    sa.Column("community", sa.String(12)),  # the residence's community code, when the record names one
 )
 
 notices = sa.Table(
@@ -121,6 +122,8 @@ key_areas = sa.Table(
     sa.Column("address", sa.String(200), nullable=False),
     sa.Column("planned_on", sa.Date(), nullable=False),
     sa.Column("canvassed_on", sa.Date()),
+    sa.Column("staff_id", sa.String(32)),  # the responsible worker (of the area's street); None: nobody yet
+    sa.Column("listed_at", TS),  # when the area was registered; a street's first is when its list came in
 )
 
 campaign_results = sa.Table(
@@ -167,6 +170,27 @@ place_check_persons = sa.Table(
     sa.Column("entered_at", TS),
 )
 
+# The responsible workers of each street (分片包干): a worker's name is a person's name, so only
+# its sealed form is kept (shared.sealing, bound to street and staff id).
+workers = sa.Table(
+    "responsible_workers",
+    metadata,
+    sa.Column("street", sa.String(9), primary_key=True),
+    sa.Column("staff_id", sa.String(32), primary_key=True),
+    sa.Column("name_sealed", sa.Text(), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+communities = sa.Table(
+    "communities",
+    metadata,
+    sa.Column("code", sa.String(12), primary_key=True),
+    sa.Column("street", sa.String(9), nullable=False),
+    sa.Column("name", sa.String(100)),  # the community's (a place's) name
+    sa.Column("staff_id", sa.String(32)),  # its responsible worker, of the same street; None: nobody yet
+    sa.Column("updated_at", TS, nullable=False),
+)
+
 DECISIONS = (
     signoffs,
     spot_checks,
@@ -176,6 +200,8 @@ DECISIONS = (
     campaign_results,
     place_checks,
     place_check_persons,
+    workers,
+    communities,
 )
 FACTS = (records, notices, rejections)
 
