@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -102,23 +102,25 @@ class Inbox:
                 .all()
             )
             outcomes: list[tuple[bool, bool]] = []
-            rows: list[InboxNotice] = []
-            deliveries: list[Delivery] = []
+            rows: list[dict[str, Any]] = []
+            deliveries: list[dict[str, Any]] = []
             for notice in notices:
                 if notice.notice_id in known:
                     outcomes.append((False, False))
                     continue
                 known.add(notice.notice_id)
                 person = self._sealed.seal_person(notice.notice_id, notice.person.model_dump(mode="json"))
-                rows.append(_row(notice, now=now, person_sealed=person))
+                rows.append(_values(notice, now=now, person_sealed=person))
                 exchange = self._is_partners(notice.recipient_code)
                 scheduled = exchange or notice.recipient_code in pushed_to
                 if scheduled:
-                    deliveries.append(_delivery(notice, now=now, exchange=exchange))
+                    deliveries.append(_delivery_values(notice, now=now, exchange=exchange))
                 outcomes.append((True, scheduled))
-            session.add_all(rows)
-            await session.flush()  # notices before their deliveries
-            session.add_all(deliveries)
+            # Core inserts of plain rows: building ORM objects was a tenth of a push burst's CPU
+            if rows:
+                await session.execute(insert(InboxNotice.__table__), rows)  # type: ignore[attr-defined]
+            if deliveries:
+                await session.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
         return outcomes
 
     def _is_partners(self, code: str) -> bool:
@@ -206,27 +208,43 @@ def _person(notice: NoticeIssued) -> dict[str, Any]:
 
 
 def _delivery(notice: NoticeIssued, *, now: datetime, exchange: bool) -> Delivery:
-    return Delivery(
-        notice_id=notice.notice_id,
-        recipient_code=notice.recipient_code,
-        state="pending",
-        next_attempt_at=now,
-        updated_at=now,
-        exchange_code=notice.recipient_code if exchange else None,
-    )
+    return Delivery(**_delivery_values(notice, now=now, exchange=exchange))
+
+
+def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> dict[str, Any]:
+    return {
+        "notice_id": notice.notice_id,
+        "recipient_code": notice.recipient_code,
+        "state": "pending",
+        "round_attempts": 0,
+        "total_attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "updated_at": now,
+        "exchange_code": notice.recipient_code if exchange else None,
+    }
 
 
 def _row(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> InboxNotice:
-    return InboxNotice(
-        notice_id=notice.notice_id,
-        recipient_code=notice.recipient_code,
-        record_id=notice.record_id,
-        route=notice.route.value,
-        kind=notice.kind.value,
-        reason=notice.reason,
-        person_sealed=person_sealed,
-        issued_at=notice.issued_at,
-        received_at=now,
-        answer_expected=notice.answer_expected,
-        answer_due=notice.answer_due,
-    )
+    return InboxNotice(**_values(notice, now=now, person_sealed=person_sealed))
+
+
+def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> dict[str, Any]:
+    return {
+        "notice_id": notice.notice_id,
+        "recipient_code": notice.recipient_code,
+        "record_id": notice.record_id,
+        "route": notice.route.value,
+        "kind": notice.kind.value,
+        "reason": notice.reason,
+        "person_sealed": person_sealed,
+        "issued_at": notice.issued_at,
+        "received_at": now,
+        "status": "issued",
+        "delivered_at": None,
+        "acknowledged_at": None,
+        "answered_at": None,
+        "answer_sealed": None,
+        "answer_expected": notice.answer_expected,
+        "answer_due": notice.answer_due,
+    }
