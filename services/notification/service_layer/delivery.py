@@ -15,7 +15,9 @@ Concurrency: at most `per_recipient` pushes in flight to one recipient and
 `max_in_flight` overall. A recipient at its limit is left out of the claim,
 so a hanging receiver holds only its own slots (each freed by the HTTP
 timeout) and never those of other recipients. The limits are per process;
-several replicas share the work safely through SKIP LOCKED.
+several replicas share the work safely through SKIP LOCKED. Attempts that
+finish together are recorded in one transaction (shared/db/group_commit.py),
+each push still waiting for its own record before it counts as done.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from datetime import timedelta
 
 import structlog
 
-from services.notification.adapters.deliveries import Claim, DeliveryStore
+from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
@@ -49,6 +51,7 @@ from services.notification.service_layer.documents import document_of
 from services.notification.service_layer.exchange_ftp import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
+from shared.db.group_commit import GroupCommit
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +89,10 @@ class DeliveryWorker:
         self._notices_in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # attempts finishing together are recorded in one transaction, each push still awaiting its own
+        self._recorder: GroupCommit[Attempted, None] = GroupCommit(
+            store.record_many, exclusive=lambda attempted: attempted.claim.notice_id
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -206,7 +213,8 @@ class DeliveryWorker:
 
     async def _fail_at_once(self, claim: Claim, reason: str) -> None:
         now = self._clock.now()
-        await self._store.record(claim, SendResult(None, 0.0, reason[:200]), NextStep(Outcome.FAILED), now=now)
+        failed = SendResult(None, 0.0, reason[:200])
+        await self._recorder.submit(Attempted(claim, failed, NextStep(Outcome.FAILED), now))
         PUSH_ATTEMPTS.labels(Outcome.FAILED.value).inc()
         PUSH_FAILURES.inc()
         log.error("push failed for good", reason=reason, outcome=Outcome.FAILED.value)
@@ -220,7 +228,7 @@ class DeliveryWorker:
             now=now,
             uniform=random.uniform,
         )
-        await self._store.record(claim, result, step, now=now)
+        await self._recorder.submit(Attempted(claim, result, step, now))
         PUSH_ATTEMPTS.labels(step.outcome.value).inc()
         if step.outcome is not Outcome.DELIVERED:
             PUSH_FAILURES.inc()
