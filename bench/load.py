@@ -12,7 +12,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,31 +46,53 @@ def post_requests(host: str, port: int, path: str, bodies: Iterable[Any], header
     return built
 
 
-async def hammer(host: str, port: int, requests: Sequence[bytes], *, concurrency: int = 32) -> LoadResult:
-    """Send every request once over `concurrency` connections; one request in flight per connection."""
-    queue = list(reversed(requests))
+Answered = Callable[[int, float, int, bytes], None]  # (request index, perf_counter at send, status, body)
+
+
+async def hammer(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    concurrency: int = 32,
+    rate: float | None = None,
+    answered: Answered | None = None,
+) -> LoadResult:
+    """Send every request once over `concurrency` connections; one request in flight per connection.
+
+    With `rate`, request n is not sent before n/rate seconds from the start (a steady schedule;
+    when the server falls behind, requests start late rather than queue without bound).
+    `answered` sees each answer, body included.
+    """
+    queue = list(reversed(list(enumerate(requests))))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    started = time.perf_counter()
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while queue:
-                request = queue.pop()
+                index, request = queue.pop()
+                if rate is not None:
+                    delay = started + index / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 sent = time.perf_counter()
                 writer.write(request)
-                status = await _read_response(reader)
+                status, body = await _read_response(reader)
                 latencies.append(time.perf_counter() - sent)
                 statuses[status] = statuses.get(status, 0) + 1
+                if answered is not None:
+                    answered(index, sent, status, body)
         finally:
             writer.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return LoadResult(len(requests), time.perf_counter() - started, latencies, statuses)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
@@ -79,6 +101,4 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.partition(":")
         if name.strip().lower() == "content-length":
             length = int(value.strip())
-    if length:
-        await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length) if length else b""

@@ -44,6 +44,7 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load import hammer, post_requests
 from shared.events import NoticePerson, new_envelope
 from shared.events import Route as NoticeRoute
 from shared.topics import NOTICES_ISSUED
@@ -93,33 +94,21 @@ async def steady_posts(
 ) -> dict[str, float]:
     """POST rate*seconds records on a fixed schedule; {record_id: perf_counter just before its POST}.
 
-    A bounded set of senders takes the records in schedule order; when intake
-    falls behind, posts start late rather than queueing without bound (and the
-    latency is still measured from the actual POST).
+    The lean client (bench/load.py) over `senders` keep-alive connections takes the
+    records in schedule order; when intake falls behind, posts start late rather than
+    queueing without bound (and the latency is still measured from the actual POST).
     """
     posted: dict[str, float] = {}
-    headers = {"Authorization": f"Bearer {key}"}
-    total, start, next_n = int(rate * seconds), time.perf_counter(), 0
-    async with httpx.AsyncClient(base_url=system.url("intake"), timeout=30) as client:
+    url = httpx.URL(system.url("intake"))
+    host, port = url.host, url.port or 80
+    bodies = [record_body(first + n) for n in range(int(rate * seconds))]
+    requests = post_requests(host, port, "/v1/records", bodies, {"Authorization": f"Bearer {key}"})
 
-        async def sender() -> None:
-            nonlocal next_n
-            while next_n < total:
-                n, next_n = next_n, next_n + 1
-                delay = start + n / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                for _ in range(3):  # a connection the server just closed is retried, not counted
-                    began = time.perf_counter()
-                    try:
-                        response = await client.post("/v1/records", json=record_body(first + n), headers=headers)
-                    except httpx.TransportError:
-                        continue
-                    if response.status_code == 202:
-                        posted[response.json()["record_id"]] = began
-                    break
+    def answered(_: int, sent: float, status: int, body: bytes) -> None:
+        if status == 202:
+            posted[json.loads(body)["record_id"]] = sent
 
-        await asyncio.gather(*(sender() for _ in range(senders)))
+    await hammer(host, port, requests, concurrency=senders, rate=rate, answered=answered)
     return posted
 
 
