@@ -3,6 +3,8 @@ recipient office open the record a notice is about."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,17 +18,26 @@ class NoticeRecipients:
 
     async def note(self, notice: NoticeIssued) -> None:
         """Idempotent: a notice seen again (re-delivery, replay) changes nothing."""
-        row = {
-            "notice_id": notice.notice_id,
-            "record_id": notice.record_id,
-            "recipient_code": notice.recipient_code,
-            "kind": notice.kind.value,
-            "issued_at": notice.issued_at,
+        await self.note_many([notice])
+
+    async def note_many(self, notices: Sequence[NoticeIssued]) -> None:
+        """`note` for a batch from Kafka, in one statement."""
+        rows = {
+            notice.notice_id: {
+                "notice_id": notice.notice_id,
+                "record_id": notice.record_id,
+                "recipient_code": notice.recipient_code,
+                "kind": notice.kind.value,
+                "issued_at": notice.issued_at,
+            }
+            for notice in notices
         }
+        if not rows:
+            return
         async with self._sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            await session.execute(insert(NoticeRecipientRow).values(row).on_conflict_do_nothing())
+            await session.execute(insert(NoticeRecipientRow).values(list(rows.values())).on_conflict_do_nothing())
 
     async def get(self, notice_id: str) -> NoticeRecipientRow | None:
         async with self._sessions() as session:

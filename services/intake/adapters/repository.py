@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -111,8 +111,18 @@ class RecordRepository:
 
     async def set_route(self, record_id: str, route: str) -> None:
         """Idempotent: setting the same route twice changes nothing."""
+        await self.set_routes([(record_id, route)])
+
+    async def set_routes(self, routes: Sequence[tuple[str, str]]) -> None:
+        """(record id, route) pairs in one transaction, applied in order (a record routed again: the last wins)."""
+        if not routes:
+            return
+        table = _table(RecordRow)
+        statement = (
+            update(table).where(table.c.record_id == bindparam("b_record_id")).values(route=bindparam("b_route"))
+        )
         async with self._sessions.begin() as session:
-            await session.execute(update(RecordRow).where(col(RecordRow.record_id) == record_id).values(route=route))
+            await session.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
 
 
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:

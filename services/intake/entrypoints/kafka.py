@@ -1,19 +1,24 @@
 """Intake's subscribers: each record's route, so GET /v1/records shows it; each
 notice's recipient, so that office may open the record the notice is about.
 
-Failure policy: both writes are idempotent (setting the same route again, a
-notice id already noted is skipped), so re-delivery is harmless; database
-errors are retried by the shared policy, malformed events dead-lettered.
+Failure policy: both read a Kafka batch and write it in one transaction
+(shared subscribe_batch); both writes are idempotent (setting the same route
+again, a notice id already noted is skipped), so re-delivery is harmless;
+database errors are retried by the shared policy, a permanent error makes the
+batch be written one event at a time so only the culprit is dead-lettered,
+malformed events are dead-lettered.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 
 from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
 from shared.events import Envelope, Event, NoticeIssued, RecordRouted
-from shared.kafka.consuming import subscribe
+from shared.kafka.consuming import subscribe_batch
 from shared.sealing import Keyring
 from shared.topics import TopicNames
 
@@ -21,16 +26,18 @@ from shared.topics import TopicNames
 def register_consumers(
     broker: KafkaBroker, topics: TopicNames, repository: RecordRepository, notices: NoticeRecipients, keyring: Keyring
 ) -> None:
-    async def on_record_routed(_: Envelope, event: Event) -> None:
-        if isinstance(event, RecordRouted):
-            await repository.set_route(event.record_id, event.route.value)
+    async def on_records_routed(batch: Sequence[tuple[Envelope, Event]]) -> None:
+        await repository.set_routes(
+            [(event.record_id, event.route.value) for _, event in batch if isinstance(event, RecordRouted)]
+        )
 
-    subscribe(broker, topics, topic=RecordRouted.TOPIC, group="intake", handler=on_record_routed, keyring=keyring)
+    subscribe_batch(
+        broker, topics, topic=RecordRouted.TOPIC, group="intake", handler=on_records_routed, keyring=keyring
+    )
 
-    async def on_notice_issued(_: Envelope, event: Event) -> None:
-        if isinstance(event, NoticeIssued):
-            await notices.note(event)
+    async def on_notices_issued(batch: Sequence[tuple[Envelope, Event]]) -> None:
+        await notices.note_many([event for _, event in batch if isinstance(event, NoticeIssued)])
 
-    subscribe(
-        broker, topics, topic=NoticeIssued.TOPIC, group="intake-notices", handler=on_notice_issued, keyring=keyring
+    subscribe_batch(
+        broker, topics, topic=NoticeIssued.TOPIC, group="intake-notices", handler=on_notices_issued, keyring=keyring
     )
