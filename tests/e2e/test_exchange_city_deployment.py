@@ -1,0 +1,148 @@
+"""Issue 10, item 4: one deployment serving several districts; the exchange only for what lies outside.
+
+Guangzhou serves Baiyun (440111) and Tianhe (440106) with intake, routing and
+notification; Changsha Furong (430102) runs its own notification. A case
+between Baiyun and Tianhe goes straight to the Tianhe street's webhook and
+never reaches the exchange (no partner is sent anything, Furong receives
+nothing); a case for a person living in Furong still travels through the
+exchange to the Furong deployment and its answer comes back.
+(tests/e2e/test_exchange_deployments.py is the other shape: a deployment per district.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.notification.domain.signing import secret_of
+from tests.support import records
+from tests.support.deployments import Deployment, build_deployments, destroy_deployments, start_all
+from tests.support.receivers import Receiver
+from tests.support.records import BAIYUN, FURONG, TONGDE, WUSHAN
+from tests.support.routing import case_of, sent
+from tests.support.system import System
+from tests.support.waiting import eventually
+
+WENYILU = "430102001"  # 文艺路街道, Furong
+PLANS = [
+    Deployment("guangzhou", ("440111", "440106"), ("intake", "routing", "notification")),
+    Deployment("furong", ("430102",)),
+]
+SECRET = secret_of(b"wushan-street-office-secret-0123")
+
+
+@pytest.fixture(scope="module")
+async def deployments(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, System]]:
+    systems = await build_deployments(Path(tmp_path_factory.mktemp("city")), PLANS)
+    try:
+        start_all(systems, PLANS)
+        yield systems
+    finally:
+        await destroy_deployments(systems)
+
+
+async def _report(client: httpx.AsyncClient, system: System, body: dict[str, Any]) -> str:
+    response = await client.post(system.url("intake") + "/v1/records", json=body, headers=await system.admin_headers())
+    assert response.status_code == 202, response.text
+    return str(response.json()["record_id"])
+
+
+async def _case(client: httpx.AsyncClient, system: System, record_id: str, status: str) -> dict[str, Any] | None:
+    case = await case_of(client, system.url("routing"), record_id, await system.admin_headers())
+    return case if case is not None and case["status"] == status else None
+
+
+async def _inbox(client: httpx.AsyncClient, system: System, code: str, record_id: str) -> list[dict[str, Any]]:
+    response = await client.get(system.url("notification") + f"/v1/inbox/{code}", headers=await system.admin_headers())
+    assert response.status_code == 200, response.text
+    return [n for n in response.json()["notices"] if n["record_id"] == record_id]
+
+
+async def _answer(client: httpx.AsyncClient, system: System, street: str, notice_id: str, result: str) -> None:
+    key = await system.create_key(f"street:{street}")
+    response = await client.post(
+        system.url("notification") + f"/v1/notices/{notice_id}/feedback",
+        json={"result": result},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 202, response.text
+
+
+async def _exchange(client: httpx.AsyncClient, system: System) -> dict[str, Any]:
+    response = await client.get(
+        system.url("notification") + "/v1/exchange/partners", headers=await system.admin_headers()
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _sent_total(partner: dict[str, Any]) -> int:
+    return sum(partner["sent"][state] for state in ("pending", "delivered", "failed")) + partner["sent"]["attempts"]
+
+
+async def test_a_case_between_two_served_districts_goes_to_the_street_without_the_exchange(
+    deployments: dict[str, System],
+) -> None:
+    guangzhou, furong = deployments["guangzhou"], deployments["furong"]
+    body = records.record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=301)
+    body["registration"] = {"division": BAIYUN, "address": "广州市白云区同德路 1 号"}
+    async with Receiver(SECRET) as hook, httpx.AsyncClient(timeout=10) as client:
+        response = await client.put(
+            guangzhou.url("notification") + f"/v1/recipients/{WUSHAN}/webhook",
+            json={"url": hook.url, "secret": SECRET},
+            headers=await guangzhou.admin_headers(),
+        )
+        assert response.status_code in (200, 201), response.text
+        record_id = await _report(client, guangzhou, body)
+
+        async def pushed() -> list[dict[str, Any]]:
+            return [r.body for r in hook.delivered().values() if r.body["record_id"] == record_id]
+
+        [transfer] = await eventually(pushed)
+        assert transfer["kind"] == "transfer"
+        assert transfer["route"] == "inter-district"
+        await _answer(client, guangzhou, WUSHAN, transfer["notice_id"], "confirmed")
+
+        case = await eventually(functools.partial(_case, client, guangzhou, record_id, "confirmed"))
+        assert sent(case) == {
+            ("transfer", "440111", None),
+            ("transfer", WUSHAN, None),
+            ("feedback", "440111", None),
+            ("registration", BAIYUN, None),
+        }
+        at_the_bureau = await eventually(functools.partial(_inbox, client, guangzhou, BAIYUN, record_id))
+        assert sorted(n["kind"] for n in at_the_bureau) == ["feedback", "registration", "transfer"]
+
+        # nothing went to any partner, nothing was refused, and Furong heard nothing
+        overview = await _exchange(client, guangzhou)
+        assert [p["name"] for p in overview["partners"] if _sent_total(p)] == []
+        assert overview["failed"] == []
+        assert all(p["name"] != "unconfigured" for p in overview["partners"])
+        assert all(p["received"] == {"notices": 0, "answers": 0} for p in (await _exchange(client, furong))["partners"])
+
+
+async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
+    deployments: dict[str, System],
+) -> None:
+    guangzhou, furong = deployments["guangzhou"], deployments["furong"]
+    body = records.record(reporting_street=TONGDE, residence_street=WENYILU, sequence=303)
+    async with httpx.AsyncClient(timeout=10) as client:
+        record_id = await _report(client, guangzhou, body)
+
+        [transfer] = await eventually(functools.partial(_inbox, client, furong, WENYILU, record_id))
+        assert transfer["kind"] == "transfer"
+        assert transfer["person"]["id_number"] == records.id_number(sequence=303)
+        await _answer(client, furong, WENYILU, transfer["notice_id"], "confirmed")
+
+        case = await eventually(functools.partial(_case, client, guangzhou, record_id, "confirmed"))
+        forward = next(n for n in case["notices"] if n["kind"] == "forward")
+        assert (forward["recipient_code"], forward["exchange_endpoint"]) == (FURONG, "furong")
+        partners = {p["name"]: p for p in (await _exchange(client, guangzhou))["partners"]}
+        assert partners["furong"]["sent"]["delivered"] == 1
+        assert partners["furong"]["received"]["answers"] == 1
