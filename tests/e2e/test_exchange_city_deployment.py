@@ -83,7 +83,8 @@ async def _exchange(client: httpx.AsyncClient, system: System) -> dict[str, Any]
 
 
 def _sent_total(partner: dict[str, Any]) -> int:
-    return sum(partner["sent"][state] for state in ("pending", "delivered", "failed")) + partner["sent"]["attempts"]
+    counts: dict[str, int] = partner["sent"]
+    return sum(counts[state] for state in ("pending", "delivered", "failed", "attempts"))
 
 
 async def test_a_case_between_two_served_districts_goes_to_the_street_without_the_exchange(
