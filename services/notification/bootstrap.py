@@ -79,6 +79,7 @@ def create_app(
         sealed=sealed,
         ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
         ftp_max_batch=settings.exchange_ftp_max_batch,
+        ftp_ca_file=str(settings.exchange_ftp_ca_file) if settings.exchange_ftp_ca_file else None,
     )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
@@ -169,6 +170,7 @@ def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: Excha
         user=settings.exchange_ftp_user or "anonymous",
         password=_plain(settings.exchange_ftp_password) or "",
         tls=settings.exchange_ftp_tls,
+        ca_file=str(settings.exchange_ftp_ca_file) if settings.exchange_ftp_ca_file else None,
     )
     return FtpPoller(
         drop=FtpDrop(account),

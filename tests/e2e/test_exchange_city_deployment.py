@@ -5,14 +5,18 @@ notification; Changsha Furong (430102) runs its own notification. A case
 between Baiyun and Tianhe goes straight to the Tianhe street's webhook and
 never reaches the exchange (no partner is sent anything, Furong receives
 nothing); a case for a person living in Furong still travels through the
-exchange to the Furong deployment and its answer comes back.
+exchange to the Furong deployment and its answer comes back. Both run over
+https and through an FTPS platform (pyftpdlib with TLS required, its
+certificate issued by a test CA that the deployments are told to trust).
 (tests/e2e/test_exchange_deployments.py is the other shape: a deployment per district.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,9 @@ import httpx
 import pytest
 
 from services.notification.domain.signing import secret_of
-from tests.support import records
+from tests.support import certificates, records
 from tests.support.deployments import Deployment, build_deployments, destroy_deployments, start_all
+from tests.support.ftp_platform import FtpPlatform
 from tests.support.receivers import Receiver
 from tests.support.records import BAIYUN, FURONG, TONGDE, WUSHAN
 from tests.support.routing import case_of, sent
@@ -36,14 +41,29 @@ PLANS = [
 SECRET = secret_of(b"wushan-street-office-secret-0123")
 
 
-@pytest.fixture(scope="module")
-async def deployments(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, System]]:
-    systems = await build_deployments(Path(tmp_path_factory.mktemp("city")), PLANS)
-    try:
-        start_all(systems, PLANS)
-        yield systems
-    finally:
-        await destroy_deployments(systems)
+@dataclass(frozen=True, slots=True)
+class City:
+    guangzhou: System
+    furong: System
+    transport: str
+    platform: FtpPlatform | None  # the FTPS platform, when the exchange goes through it
+
+
+@pytest.fixture(scope="module", params=["https", "ftps"])
+async def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
+    """The two deployments, exchanging over https or through an FTPS platform."""
+    logs = Path(tmp_path_factory.mktemp(f"city-{request.param}"))
+    with contextlib.ExitStack() as stack:
+        platform = None
+        if request.param == "ftps":
+            tls = certificates.issue(logs / "tls")
+            platform = stack.enter_context(FtpPlatform(logs / "ftp-root", ["440111", "440106", "430102"], tls=tls))
+        systems = await build_deployments(logs, PLANS, platform)
+        try:
+            start_all(systems, PLANS)
+            yield City(systems["guangzhou"], systems["furong"], request.param, platform)
+        finally:
+            await destroy_deployments(systems)
 
 
 async def _report(client: httpx.AsyncClient, system: System, body: dict[str, Any]) -> str:
@@ -87,10 +107,8 @@ def _sent_total(partner: dict[str, Any]) -> int:
     return sum(counts[state] for state in ("pending", "delivered", "failed", "attempts"))
 
 
-async def test_a_case_between_two_served_districts_goes_to_the_street_without_the_exchange(
-    deployments: dict[str, System],
-) -> None:
-    guangzhou, furong = deployments["guangzhou"], deployments["furong"]
+async def test_a_case_between_two_served_districts_goes_to_the_street_without_the_exchange(city: City) -> None:
+    guangzhou, furong = city.guangzhou, city.furong
     body = records.record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=301)
     body["registration"] = {"division": BAIYUN, "address": "广州市白云区同德路 1 号"}
     async with Receiver(SECRET) as hook, httpx.AsyncClient(timeout=10) as client:
@@ -117,8 +135,12 @@ async def test_a_case_between_two_served_districts_goes_to_the_street_without_th
             ("feedback", "440111", None),
             ("registration", BAIYUN, None),
         }
-        at_the_bureau = await eventually(functools.partial(_inbox, client, guangzhou, BAIYUN, record_id))
-        assert sorted(n["kind"] for n in at_the_bureau) == ["feedback", "registration", "transfer"]
+
+        async def at_the_bureau() -> list[str] | None:
+            kinds = sorted(n["kind"] for n in await _inbox(client, guangzhou, BAIYUN, record_id))
+            return kinds if len(kinds) == 3 else None  # the informed transfer, the answer relayed, the registration
+
+        assert await eventually(at_the_bureau) == ["feedback", "registration", "transfer"]
 
         # nothing went to any partner, nothing was refused, and Furong heard nothing
         overview = await _exchange(client, guangzhou)
@@ -126,12 +148,12 @@ async def test_a_case_between_two_served_districts_goes_to_the_street_without_th
         assert overview["failed"] == []
         assert all(p["name"] != "unconfigured" for p in overview["partners"])
         assert all(p["received"] == {"notices": 0, "answers": 0} for p in (await _exchange(client, furong))["partners"])
+        if city.platform is not None:
+            assert not any(path.is_file() for path in city.platform.root.rglob("*"))
 
 
-async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
-    deployments: dict[str, System],
-) -> None:
-    guangzhou, furong = deployments["guangzhou"], deployments["furong"]
+async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(city: City) -> None:
+    guangzhou, furong = city.guangzhou, city.furong
     body = records.record(reporting_street=TONGDE, residence_street=WENYILU, sequence=303)
     async with httpx.AsyncClient(timeout=10) as client:
         record_id = await _report(client, guangzhou, body)
@@ -145,5 +167,9 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
         forward = next(n for n in case["notices"] if n["kind"] == "forward")
         assert (forward["recipient_code"], forward["exchange_endpoint"]) == (FURONG, "furong")
         partners = {p["name"]: p for p in (await _exchange(client, guangzhou))["partners"]}
+        assert partners["furong"]["transport"] == city.transport
         assert partners["furong"]["sent"]["delivered"] == 1
         assert partners["furong"]["received"]["answers"] == 1
+        if city.platform is not None:  # the forward went into Furong's folder, the answer into Guangzhou's
+            assert list(city.platform.path("430102", "done").glob("*.batch"))
+            assert list(city.platform.path("440111", "done").glob("*.batch"))

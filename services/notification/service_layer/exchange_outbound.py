@@ -85,8 +85,10 @@ class OutboundExchange:
         sealed: SealedNotices,
         ftp_batch_window_s: float = 0.2,
         ftp_max_batch: int = 500,
+        ftp_ca_file: str | None = None,
     ) -> None:
         self._partners, self._store, self._keys, self._sealed = partners, store, keys, sealed
+        self._ftp_ca_file = ftp_ca_file
         self._home, self._clock = served_districts[0], clock
         self._batcher = FtpBatcher(sign=self.sign, clock=clock, window_s=ftp_batch_window_s, max_batch=ftp_max_batch)
 
@@ -121,7 +123,7 @@ class OutboundExchange:
             return found
         partner, message = found
         if partner.transport is not Transport.HTTPS:
-            return _ftp_item(partner, message, claim.exchange_code or "")
+            return _ftp_item(partner, message, claim.exchange_code or "", ca_file=self._ftp_ca_file)
         body = body_of(message)
         timestamp = str(int(self._clock.now().timestamp()))
         try:
@@ -133,7 +135,7 @@ class OutboundExchange:
         return ExchangeRequest(str(partner.url).rstrip("/") + path, body, headers)
 
 
-def _ftp_item(partner: Partner, message: ExchangeMessage, code: str) -> FtpItem | Refusal:
+def _ftp_item(partner: Partner, message: ExchangeMessage, code: str, *, ca_file: str | None) -> FtpItem | Refusal:
     """Where on the partner's FTP platform the message goes, with whose credentials; Refusal when unknown."""
     assert partner.ftp is not None
     folder = partner.ftp.folder_for(code)
@@ -144,7 +146,8 @@ def _ftp_item(partner: Partner, message: ExchangeMessage, code: str) -> FtpItem 
     if not user or password is None:
         names = f"{partner.ftp.user_env}/{partner.ftp.password_env}"
         return Refusal(f"the variables {names} with {partner.name}'s ftp account are not set")
-    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=partner.transport is Transport.FTPS)
+    tls = partner.transport is Transport.FTPS
+    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=tls, ca_file=ca_file)
     return FtpItem(partner, account, folder, message.sender, code[:6], body_of(message))
 
 
