@@ -33,6 +33,7 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
+from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from services.notification.service_layer.notices import Notices
 from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
@@ -154,6 +155,13 @@ def create_app(
         exchange_router(
             door=door,
             overview=ExchangeOverview(partners=partners, store=exchange_store),
+            redelivery=ExchangeRedelivery(
+                partners=partners,
+                store=exchange_store,
+                served_districts=settings.served_districts,
+                clock=clock,
+                wake=worker.wake,
+            ),
             authenticate=authenticate,
         ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
