@@ -15,7 +15,7 @@ from shared.auth.dependencies import Authenticate
 
 PartnerName = Annotated[str, Path(min_length=1, max_length=100, description="A partner's name in the partners file")]
 MessageId = Annotated[
-    str, Path(min_length=1, max_length=36, description="A notice's id, or the id of an answer owed to a partner")
+    str, Path(pattern=r"^[0-9A-Za-z-]{1,36}$", description="A notice's id, or the id of an answer owed to a partner")
 ]
 
 
