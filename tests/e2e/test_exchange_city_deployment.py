@@ -5,7 +5,8 @@ notification; Changsha Furong (430102) runs its own notification. A case
 between Baiyun and Tianhe goes straight to the Tianhe street's webhook and
 never reaches the exchange (no partner is sent anything, Furong receives
 nothing); a case for a person living in Furong still travels through the
-exchange to the Furong deployment and its answer comes back. Both run over
+exchange to the Furong deployment and its answer comes back, and the bureau's
+dashboard shows it in the exchange table. Both run over
 https and through an FTPS platform (pyftpdlib with TLS required, its
 certificate issued by a test CA that the deployments are told to trust).
 (tests/e2e/test_exchange_deployments.py is the other shape: a deployment per district.)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ from tests.support.waiting import eventually
 
 WENYILU = "430102001"  # 文艺路街道, Furong
 PLANS = [
-    Deployment("guangzhou", ("440111", "440106"), ("intake", "routing", "notification")),
+    Deployment("guangzhou", ("440111", "440106"), ("intake", "routing", "notification", "reporting")),
     Deployment("furong", ("430102",)),
 ]
 SECRET = secret_of(b"wushan-street-office-secret-0123")
@@ -59,6 +61,9 @@ async def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             tls = certificates.issue(logs / "tls")
             platform = stack.enter_context(FtpPlatform(logs / "ftp-root", ["440111", "440106", "430102"], tls=tls))
         systems = await build_deployments(logs, PLANS, platform)
+        guangzhou = systems["guangzhou"]  # its dashboard reads the exchange from its notification, as a bureau
+        guangzhou.env["REPORTING_NOTIFICATION_URL"] = guangzhou.url("notification")
+        guangzhou.env["REPORTING_NOTIFICATION_KEY"] = await guangzhou.create_key(f"district:{BAIYUN}")
         try:
             start_all(systems, PLANS)
             yield City(systems["guangzhou"], systems["furong"], request.param, platform)
@@ -173,3 +178,15 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
         if city.platform is not None:  # the forward went into Furong's folder, the answer into Guangzhou's
             assert list(city.platform.path("430102", "done").glob("*.batch"))
             assert list(city.platform.path("440111", "done").glob("*.batch"))
+
+        bureau = await guangzhou.create_key(f"district:{BAIYUN}")
+        page = await client.get(
+            guangzhou.url("reporting") + "/dashboard",
+            params={"district": BAIYUN},
+            headers={"Authorization": f"Bearer {bureau}"},
+        )
+        assert page.status_code == 200, page.text
+        row = re.search(r'<tr data-partner="furong">(.*?)</tr>', page.text, re.DOTALL)
+        assert row is not None, page.text
+        for figure, value in (("sent", 1), ("acknowledged", 1), ("failed", 0), ("received", 1)):
+            assert f'<td data-figure="{figure}">{value}</td>' in row[1], (figure, row[1])
