@@ -232,11 +232,11 @@ def _print_urls(deployments: list[LocalDeployment], env: dict[str, str], pg_admi
             row = [service, deployment.url(service), deployment.url(service) + "/docs"]
             table.add_row(*([deployment.name] if len(deployments) > 1 else []), *row)
     console.print(table)
-    console.print(
-        f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {'PostgreSQL' if pg_admin_url else 'SQLite (./var)'}"
-    )
-    if len(deployments) > 1:  # side by side: where the partners file is; each district is the others' partner
-        console.print(f"Exchange partners: {deployments[0].env['NOTIFICATION_PARTNERS_FILE']}")
+    partners_file = Path(deployments[0].env.get("NOTIFICATION_PARTNERS_FILE", "./var"))
+    store = "PostgreSQL" if pg_admin_url else f"SQLite ({partners_file.parent if len(deployments) > 1 else './var'})"
+    console.print(f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {store}")
+    if len(deployments) > 1:  # side by side: each district is the others' exchange partner
+        console.print(f"Exchange partners: {partners_file}")
 
 
 def _stop(children: Children) -> None:

@@ -8,6 +8,7 @@ door. The fake sender stands for Tianhe; the fake clock keeps time still.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -134,7 +135,8 @@ async def _owe_tianhe_two_messages(baiyun: Baiyun) -> None:
         received_at=START,
     )
     await baiyun.store.receive_notice(received, theirs, now=START)
-    await baiyun.inbox.answer(THEIR_NOTICE_ID, Answer(FeedbackResult.CONFIRMED, {}, None, "", "440111008"), now=START)
+    # answered by an admin on the street's behalf: the partner hears it from the street
+    await baiyun.inbox.answer(THEIR_NOTICE_ID, Answer(FeedbackResult.CONFIRMED, {}, None, "", "admin"), now=START)
 
 
 async def test_failed_messages_to_a_partner_are_sent_again_once_it_is_configured(baiyun: Baiyun) -> None:
@@ -160,6 +162,9 @@ async def test_failed_messages_to_a_partner_are_sent_again_once_it_is_configured
         f"{TIANHE_URL}/v1/exchange/answers",
         f"{TIANHE_URL}/v1/exchange/notices",
     ]
+    [answer] = [json.loads(s.body) for s in baiyun.sender.sent if s.url.endswith("/answers")]
+    assert answer["answer"]["answered_by"] == "440111008"
+    assert answer["answer"]["notice_id"] == "their-notice-1"
     assert await baiyun.store.failed_destinations() == []
     assert (await baiyun.redelivery.partner(ADMIN, "tianhe")).message_ids == []  # nothing failed any more
 

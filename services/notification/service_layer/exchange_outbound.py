@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.notification.adapters.deliveries import Claim
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpAccount
@@ -107,15 +109,19 @@ class OutboundExchange:
             why = "; ".join(partner.problems()) if partner else "no partner carries this code"
             return Refusal(f"exchange partner for {claim.exchange_code} unconfigured: {why}"[:200])
         assert partner.keys.seal_key is not None
-        if claim.notice is not None:
-            person = self._sealed.person(claim.notice)
-            return partner, _notice_message(claim.notice, person, self._home, partner.keys.seal_key)
-        owed = await self._store.answer_owed(claim.notice_id)
-        if owed is None:
-            return Refusal("nothing to send: no notice or owed answer with this id")
-        received, local = owed
-        answer = self._sealed.answer(local) or {}
-        return partner, _answer_message(claim.notice_id, received.notice_id, local, answer, partner.keys.seal_key)
+        try:
+            if claim.notice is not None:
+                person = self._sealed.person(claim.notice)
+                return partner, _notice_message(claim.notice, person, self._home, partner.keys.seal_key)
+            owed = await self._store.answer_owed(claim.notice_id)
+            if owed is None:
+                return Refusal("nothing to send: no notice or owed answer with this id")
+            received, local = owed
+            answer = self._sealed.answer(local) or {}
+            return partner, _answer_message(claim.notice_id, received.notice_id, local, answer, partner.keys.seal_key)
+        except ValidationError as error:  # it would fail at every attempt: fail it now, naming fields, never values
+            fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+            return Refusal(f"the message does not fit the exchange format ({fields})"[:200])
 
     async def request_for(self, claim: Claim) -> ExchangeRequest | FtpItem | Refusal:
         found = await self.message_for(claim)
@@ -176,10 +182,15 @@ def _answer_message(
         record_id=local.record_id,
         result=FeedbackResult(answer["result"]),
         reason=RejectionReason(answer["reason"]) if answer.get("reason") else None,
-        answered_by=str(answer["answered_by"]),
+        # an admin (or the bureau) answering for the street is the street, to the partner
+        answered_by=_code_or(str(answer["answered_by"]), local.recipient_code),
         answered_at=utc(local.answered_at) if local.answered_at else utc(local.received_at),
     )
     private = SealedAnswer(corrections=answer.get("corrections") or {}, note=answer.get("note") or None)
     sealed = crypto.seal(sealed_text(private), seal_key)
     sender = local.recipient_code[:6]
     return ExchangeMessage(message_id=message_id, type="answer", sender=sender, answer=part, sealed=sealed)
+
+
+def _code_or(answered_by: str, recipient: str) -> str:
+    return answered_by if answered_by.isascii() and answered_by.isdigit() and len(answered_by) in (6, 9) else recipient
