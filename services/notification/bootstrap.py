@@ -70,7 +70,11 @@ def create_app(
     inbox = Inbox(runtime.sessions, events, sealed, served_districts=settings.served_districts, answers_owed=owe_answer)
     webhooks, deliveries = WebhookStore(runtime.sessions, box), DeliveryStore(runtime.sessions, events)
     exchange_store, partners = ExchangeStore(runtime.sessions, inbox), PartnersFile(settings.partners_file).current
-    own_keys = OwnKeys(_plain(settings.exchange_signing_key), _plain(settings.exchange_sealing_key))
+    own_keys = OwnKeys(
+        _plain(settings.exchange_signing_key),
+        _plain(settings.exchange_sealing_key),
+        _plain(settings.exchange_previous_sealing_key),
+    )
     outbound = OutboundExchange(
         partners=partners,
         store=exchange_store,

@@ -66,6 +66,11 @@ class NotificationSettings(ServiceSettings):
     exchange_sealing_key: SecretStr | None = Field(
         default=None, description="This deployment's X25519 private key (base64) that opens what partners seal for it"
     )
+    exchange_previous_sealing_key: SecretStr | None = Field(
+        default=None,
+        description="During a key switch-over: our previous X25519 private key, so what partners still seal to "
+        "the old public half opens; remove it once every partner has the new one",
+    )
     exchange_tolerance_s: int = Field(
         default=300, ge=1, description="How old a partner's signed timestamp may be before the message is refused"
     )

@@ -47,6 +47,11 @@ class OwnKeys:
 
     signing_key: str | None
     sealing_key: str | None
+    previous_sealing_key: str | None = None  # during a switch-over: partners may still seal to the old half
+
+    @property
+    def previous(self) -> tuple[str, ...]:
+        return (self.previous_sealing_key,) if self.previous_sealing_key else ()
 
 
 @dataclass(frozen=True, slots=True)
