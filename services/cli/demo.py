@@ -1,11 +1,15 @@
 """`popflow demo`: play a campaign week for one district against a running PopFlow (e.g. `make run`).
 
 The week: the bureau plans a campaign with its target population and a few
-streets' key areas; field workers' records of every event kind (with
-certificate checks) arrive through the bulk endpoint; a school, a
+streets' key areas, those streets keep their register of responsible workers
+(a CSV sheet: who answers for which community; each key area its worker);
+field workers' records of every event kind (with certificate checks, most
+naming their community) arrive through the bulk endpoint; a school, a
 kindergarten and a police station hand in their lists as XLSX (one mistyped
-row each, refused); streets answer most of the notices waiting for them. The
-dashboard, inboxes and reports then look like a real week.
+row each, refused); streets answer most of the notices waiting for them; the
+bureau spot-checks the week's cases, and a place check at a market finds a
+person the census missed, who is entered as a record. The dashboard, inboxes
+and reports then look like a real week.
 """
 
 from __future__ import annotations
@@ -54,11 +58,14 @@ def demo(
             if week:
                 campaign = demo_week.plan_campaign(client, at, district, streets, datetime.now(zone).date())
                 console.print(f"campaign planned: {campaign}, key areas in {len(streets)} streets")
+                console.print("responsible workers: 2 in each of those streets, for 3 of its communities")
             records = demo_records(count, directory, district=district, seed=seed, since=since)
             statuses = _send(records, intake=intake, key=key)
             console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
             if week:
                 _play_rest(client, at, directory, district, seed, since, records, answer_wait_s)
+                newcomer = demo_records(1, directory, district=district, seed=seed + 300)[0]
+                _acceptance(client, at, district, records, newcomer, zone)
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None
@@ -92,6 +99,26 @@ def _play_rest(
             answered += demo_week.answer_notices(client, at, [street], wait_s=answer_wait_s)
             advance(1)
     console.print(f"{len(receiving)} streets answered {answered} notices (as admin: the demo holds one admin key)")
+
+
+def _acceptance(
+    client: httpx.Client,
+    at: Any,
+    district: str,
+    records: list[dict[str, Any]],
+    newcomer: dict[str, Any],
+    zone: ZoneInfo,
+) -> None:
+    """The bureau's spot check of this week, with a place check that finds a person the census missed."""
+    from services.cli import demo_week
+    from services.reporting.domain.weeks import report_week_of
+
+    week, today = report_week_of(datetime.now(UTC), zone), datetime.now(zone).date()
+    check_id, place = demo_week.acceptance_checks(client, at, district, week, today, records, newcomer)
+    console.print(
+        f"spot check {check_id}: a place check found {place['found']} recorded and {place['missed']} missed "
+        f"(entered: {place['entered']})"
+    )
 
 
 def _week_start(zone: ZoneInfo) -> datetime:

@@ -6,7 +6,9 @@ past. Residences mix the three routes: mostly the reporting street, some
 another street of the district, some another district. Every event kind
 occurs (mostly new inflows; verifications, certificate changes, outflows to
 another street), and married persons carry a certificate check with every
-result. The same seed gives the same records.
+result. Residences in the district mostly name one of their street's first
+four communities (`<street>001` to `<street>004`), as a field app would. The
+same seed gives the same records.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ KEY_AREAS = ("market", "roadside_shop", "enterprise", "rental_housing", "other")
 ELSEWHERE = ("440106001", "440104003", "310115005")  # Tianhe, Yuexiu, Pudong
 EVENTS = ("new_inflow",) * 7 + ("verification", "change", "outflow")
 CERTIFICATE_RESULTS = ("valid",) * 6 + ("expired",) * 2 + ("missing",) * 2 + ("invalid",)
+DEMO_COMMUNITIES = 4  # per street: <street>001 to <street>004
+
+
+def demo_community(street: str, number: int) -> str:
+    return f"{street}{number:03d}"
 
 
 def demo_records(
@@ -43,7 +50,13 @@ def demo_records(
     span = (now - timedelta(minutes=5) - (since or now - timedelta(days=6))).total_seconds()
     streets = directory.streets_of(district)
     origins = [code for code in directory.names if len(code) == 6 and not code.startswith(district[:4])]
-    return [_record(fake, pick, streets, origins, now, max(span, 60.0)) for _ in range(count)]
+    records = [_record(fake, pick, streets, origins, now, max(span, 60.0)) for _ in range(count)]
+    places = random.Random(f"{seed}/communities")  # its own stream: the records stay what they were
+    for record in records:
+        if record["residence"]["street"] in streets and places.random() < 0.85:
+            number = places.randint(1, DEMO_COMMUNITIES)
+            record["residence"]["community"] = demo_community(record["residence"]["street"], number)
+    return records
 
 
 def _record(

@@ -11,15 +11,17 @@ from __future__ import annotations
 import io
 import random
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from faker import Faker
 from openpyxl import Workbook
 
-from services.cli.demo_records import demo_records
+from services.cli.demo_records import demo_community, demo_records
 from shared.directory import DivisionDirectory
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,15 +67,42 @@ def plan_campaign(client: httpx.Client, at: Services, district: str, streets: li
     }
     campaign_id = str(_ok(client.post(f"{at.reporting}/v1/campaigns", json=body, headers=at.headers))["campaign_id"])
     for number, street in enumerate(streets, start=1):
+        staff = keep_register(client, at, street)
         areas = [
-            {"kind": kind, "name": f"{label}{number}", "address": f"演示路 {number} 号", "planned_on": str(start)}
-            for kind, label in KEY_AREAS
+            {
+                "kind": kind,
+                "name": f"{label}{number}",
+                "address": f"演示路 {number} 号",
+                "planned_on": str(start),
+                "staff_id": staff[n] if n < len(staff) else None,  # the last area has nobody responsible yet
+            }
+            for n, (kind, label) in enumerate(KEY_AREAS)
         ]
         url = f"{at.reporting}/v1/campaigns/{campaign_id}/areas"
         ids = _ok(client.post(url, json={"street": street, "areas": areas}, headers=at.headers))["area_ids"]
         done = f"{url}/{ids[0]}/canvassed"
         _ok(client.post(done, json={"on": str(start + timedelta(days=1))}, headers=at.headers))
     return campaign_id
+
+
+def keep_register(client: httpx.Client, at: Services, street: str) -> list[str]:
+    """A street's two community workers and its communities, uploaded as the CSV sheet an office keeps:
+    001 and 002 are the first worker's, 003 the second's; 004 (in the records only) has nobody responsible."""
+    fake = Faker("zh_CN")
+    fake.seed_instance(int(street))
+    staff = [f"S{street[-3:]}{n:02d}" for n in (1, 2)]
+    lines = ["社区代码,社区名称,责任人工号,责任人"]
+    for number, (staff_id, named) in enumerate(((staff[0], True), (staff[0], False), (staff[1], True)), start=1):
+        name = fake.name() if named else ""
+        lines.append(f"{demo_community(street, number)},演示{number}社区,{staff_id},{name}")
+    response = client.post(
+        f"{at.reporting}/v1/communities/sheet",
+        params={"street": street},
+        content="\r\n".join(lines).encode("utf-8-sig"),
+        headers=at.headers | {"Content-Type": "text/csv"},
+    )
+    _ok(response)
+    return staff
 
 
 def department_lists(
@@ -118,6 +147,39 @@ def answer_notices(client: httpx.Client, at: Services, streets: Iterable[str], *
                 url = f"{at.notification}/v1/notices/{notice['notice_id']}/feedback"
                 answered += client.post(url, json=body, headers=at.headers).status_code == 202
     return answered
+
+
+def acceptance_checks(
+    client: httpx.Client,
+    at: Services,
+    district: str,
+    week: str,
+    today: date,
+    records: list[dict[str, Any]],
+    newcomer: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The bureau's acceptance round: a sample checked in the field (mostly correct, some wrong, one not
+    found) and a place check at a market that finds one recorded person and one the census missed."""
+    draw = {"district": district, "seed": f"demo-{week}", "size_per_street": 3, "week_from": week, "week_to": week}
+    drawn = _ok(client.post(f"{at.reporting}/v1/spotchecks", json=draw, headers=at.headers))
+    check_id, pick = str(drawn["check_id"]), random.Random(5)
+    sampled = [record_id for ids in drawn["sample"].values() for record_id in ids]
+    for number, record_id in enumerate(sampled):
+        result = "not_found" if number == 0 else "wrong" if number == 1 or pick.random() < 0.15 else "correct"
+        body = {"record_id": record_id, "result": result, "note": "演示：实地核查"}
+        _ok(client.post(f"{at.reporting}/v1/spotchecks/{check_id}/results", json=body, headers=at.headers))
+    recorded = next(r for r in records if r["event"] == "new_inflow")
+    # the recorded person's details too: should reporting not hold them yet, they are entered, not refused
+    persons = [{key: r[key] for key in ("person", "residence", "registration")} for r in (recorded, newcomer)]
+    body = {
+        "place_check_id": str(uuid.uuid4()),
+        "street": recorded["reporting_street"],
+        "place": {"kind": "market", "name": "农贸市场（演示）", "address": "演示路 1 号"},
+        "checked_on": str(today),
+        "checker": "区局验收组（演示）",
+        "persons": persons,
+    }
+    return check_id, _ok(client.post(f"{at.reporting}/v1/spotchecks/{check_id}/places", json=body, headers=at.headers))
 
 
 def _waiting(client: httpx.Client, at: Services, street: str) -> list[dict[str, Any]]:

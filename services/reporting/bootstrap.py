@@ -15,8 +15,11 @@ from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
+from services.reporting.adapters.placecheck_store import PlaceCheckStore
 from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.responsibility_store import ResponsibilityStore
 from services.reporting.adapters.session_store import SessionStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
@@ -27,13 +30,18 @@ from services.reporting.entrypoints.http import install_use_case_errors
 from services.reporting.entrypoints.http.access import caller
 from services.reporting.entrypoints.http.campaigns import campaigns_router
 from services.reporting.entrypoints.http.certificates import certificates_router
+from services.reporting.entrypoints.http.placechecks import placechecks_router
 from services.reporting.entrypoints.http.reports import reports_router
+from services.reporting.entrypoints.http.responsibility import responsibility_router
 from services.reporting.entrypoints.http.spotchecks import spotchecks_router
 from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.certificates import CertificateFollowUps
+from services.reporting.service_layer.cuts import WeeklyCuts
 from services.reporting.service_layer.logins import Logins
+from services.reporting.service_layer.placechecks import PlaceChecks
 from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.responsibility import Responsibilities
 from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.service_layer.spotchecks import SpotChecks
 from services.reporting.settings import ReportingSettings
@@ -79,7 +87,9 @@ class Reporting:
     exporter: CutoffExporter | None
 
 
-def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: ReportingSettings | None = None, *, clock: Clock | None = None, intake: RecordEntry | None = None
+) -> FastAPI:
     settings = settings or ReportingSettings()
     configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="reporting")
@@ -98,8 +108,19 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     exporter = None
     if settings.export_dir is not None:
         exporter = CutoffExporter(service, folder=settings.export_dir, districts=settings.served_districts, clock=clock)
-    spotchecks = SpotChecks(service, SpotCheckStore(engine), threshold=settings.spotcheck_threshold)
+    spotchecks = SpotChecks(
+        service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold
+    )
+    places = PlaceChecks(
+        service,
+        PlaceCheckStore(engine),
+        intake or IntakeClient(settings.intake_url),
+        keyring=settings.keyring(),
+        secret=settings.person_key_secret.get_secret_value().encode(),
+    )
     logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
+    responsibilities = Responsibilities(service, ResponsibilityStore(engine, runtime.keyring))
+    plan = CampaignPlan(service, CampaignStore(engine), responsibilities)
     authenticate = caller(runtime.keys, logins)
 
     background = [BackgroundTask("fold", fold.run)]
@@ -108,14 +129,17 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Clock | None
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     routers = [
-        reports_router(service, authenticate),
+        reports_router(service, WeeklyCuts(service, responsibilities), authenticate),
         spotchecks_router(spotchecks, authenticate),
-        campaigns_router(CampaignPlan(service, CampaignStore(engine)), authenticate),
+        placechecks_router(spotchecks, places, authenticate),
+        campaigns_router(plan, authenticate),
+        responsibility_router(responsibilities, authenticate),
         certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
         dashboard_router(
             service,
             runtime.keys,
             spotchecks,
+            plan,
             logins,
             secure_cookie=settings.secure_cookies,
             exchange=_exchange_client(settings),

@@ -42,6 +42,10 @@ class ReportingSettings(ServiceSettings):
     notification_key: SecretStr | None = Field(
         default=None, description="A bureau or admin key the dashboard reads notification's exchange overview with"
     )
+    intake_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Intake's base URL: a place check enters the missed persons there, under the caller's key",
+    )
 
     @property
     def secure_cookies(self) -> bool:

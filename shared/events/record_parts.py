@@ -73,6 +73,7 @@ class SourceKind(StrEnum):
     POLICE_STATION = "police_station"
     ENTERPRISE = "enterprise"
     IMPORT = "import"
+    SPOT_CHECK = "spot_check"  # a person a place check found and PopFlow did not hold: entered afterwards (补登)
 
 
 class KeyAreaKind(StrEnum):

@@ -34,7 +34,7 @@ import pytest
 
 from shared.auth import Action
 from shared.topics import RECORDS_SUBMITTED
-from tests.support import kafka
+from tests.support import kafka, personal_data
 from tests.support.records import BAIYUN, TONGDE, WUSHAN, XINSHI, record
 from tests.support.system import SERVICES, System
 from tests.support.waiting import eventually
@@ -54,6 +54,7 @@ class Seeds:
     campaign_id: str
     area_id: str
     check_id: str
+    place_check_id: str
 
 
 Sees = Callable[[Any, Seeds], bool]
@@ -84,6 +85,14 @@ def _notice_listed(body: Any, seeds: Seeds) -> bool:
 
 def _accepted(body: Any, _: Seeds) -> bool:
     return bool(body["summary"]["accepted"])
+
+
+def _places_listed(body: Any, seeds: Seeds) -> bool:
+    return seeds.place_check_id in {p["place_check_id"] for p in body["places"]}
+
+
+def _worker_listed(body: Any, _: Seeds) -> bool:
+    return WORKER["staff_id"] in {w["staff_id"] for w in body["workers"]}
 
 
 PUBLIC = Rule(None)
@@ -159,7 +168,12 @@ ACCESS: dict[str, Rule] = {
     "reporting GET /v1/spotchecks/{check_id}/list.{fmt}": Rule(Action.SUPERVISE, DISTRICT),
     # the seeded record need not be in the sample: 404/422 say so, after access was granted
     "reporting POST /v1/spotchecks/{check_id}/results": Rule(Action.SUPERVISE, DISTRICT, also=frozenset({404, 422})),
-    "reporting GET /v1/spotchecks/{check_id}/discrepancies": Rule(Action.SUPERVISE, DISTRICT),
+    # the bureau's ranking; a street office reads its own street's row (the matrix asks for Tongde's)
+    "reporting GET /v1/spotchecks/{check_id}/discrepancies": Rule(Action.READ, STREET),
+    # place checks: the bureau posts them (the seeded one again: 200), a street office reads its street's
+    "reporting POST /v1/spotchecks/{check_id}/places": Rule(Action.SUPERVISE, DISTRICT),
+    "reporting GET /v1/spotchecks/{check_id}/places": Rule(Action.READ, STREET, sees=_places_listed),
+    "reporting GET /v1/spotchecks/{check_id}/places/{place_check_id}": Rule(Action.READ, STREET),
     "reporting POST /v1/campaigns": Rule(Action.SUPERVISE, DISTRICT),
     "reporting GET /v1/campaigns/{campaign_id}": Rule(Action.READ, DISTRICT_WIDE),
     "reporting POST /v1/campaigns/{campaign_id}/areas": Rule(Action.ANSWER, STREET),
@@ -167,6 +181,14 @@ ACCESS: dict[str, Rule] = {
     "reporting POST /v1/campaigns/{campaign_id}/areas/{area_id}/canvassed": Rule(Action.ANSWER, STREET),
     "reporting POST /v1/campaigns/{campaign_id}/results": Rule(Action.SUPERVISE, DISTRICT, also=ANSWERED),
     "reporting GET /v1/campaigns/{campaign_id}/results": Rule(Action.READ, DISTRICT),
+    # responsible workers (分片包干): a street's office keeps its register, its bureau may too; names read by them
+    "reporting POST /v1/workers": Rule(Action.ANSWER, STREET),
+    "reporting GET /v1/workers": Rule(Action.READ, STREET, sees=_worker_listed),
+    "reporting POST /v1/communities": Rule(Action.ANSWER, STREET),
+    "reporting POST /v1/communities/sheet": Rule(Action.ANSWER, STREET),
+    "reporting GET /v1/communities": Rule(Action.READ, STREET),
+    "reporting POST /v1/campaigns/{campaign_id}/areas/sheet": Rule(Action.ANSWER, STREET),
+    "reporting PUT /v1/campaigns/{campaign_id}/areas/{area_id}/worker": Rule(Action.ANSWER, STREET),
 }
 
 # The role table of docs/security.md, written out here rather than read from shared/auth.
@@ -187,7 +209,29 @@ AREAS = {
     "street": TONGDE,
     "areas": [{"kind": "market", "name": "同德市场", "address": "同德路 1 号", "planned_on": "2026-02-10"}],
 }
+WORKER = {"staff_id": "M01", "name": personal_data.used("矩阵专干")}
+WORKERS = {"street": TONGDE, "workers": [WORKER]}
+SHEETS = {  # the registers offices upload as CSV (or XLSX)
+    "reporting POST /v1/communities/sheet": f"社区代码,社区名称,责任人工号\r\n{TONGDE}001,同德社区,M01\r\n",
+    "reporting POST /v1/campaigns/{campaign_id}/areas/sheet": (
+        "类型,名称,地址,计划清查日期,责任人工号\r\n市场,同德市场,同德路 1 号,2026-02-10,M01\r\n"
+    ),
+}
 SAMPLE = {"district": BAIYUN, "seed": "matrix", "size_per_street": 1, "week_from": WEEK, "week_to": WEEK}
+PLACE_CHECK_ID = "5f0c8a52-8d1e-4c55-9a0e-3b7f1d2c6e41"
+
+
+def place_check(id_number: str) -> dict[str, Any]:
+    """Tongde's market, where the seeded person was found (recorded already: nothing to enter)."""
+    return {
+        "place_check_id": PLACE_CHECK_ID,
+        "street": TONGDE,
+        "place": {"kind": "market", "name": "同德市场"},
+        "checked_on": "2026-02-26",
+        "checker": "matrix",
+        "persons": [{"person": {"id_number": id_number, "name": "张三"}}],
+    }
+
 
 BODIES: dict[str, Callable[[Seeds], Any]] = {
     "intake POST /v1/records": lambda s: record(sequence=211),
@@ -205,10 +249,14 @@ BODIES: dict[str, Callable[[Seeds], Any]] = {
     "reporting POST /v1/reports/weekly/review": lambda s: {"street": TONGDE, "week": WEEK, "decision": "accept"},
     "reporting POST /v1/spotchecks": lambda s: SAMPLE,
     "reporting POST /v1/spotchecks/{check_id}/results": lambda s: {"record_id": s.record_id, "result": "correct"},
+    "reporting POST /v1/spotchecks/{check_id}/places": lambda s: place_check(s.id_number),
     "reporting POST /v1/campaigns": lambda s: CAMPAIGN,
     "reporting POST /v1/campaigns/{campaign_id}/areas": lambda s: AREAS,
     "reporting POST /v1/campaigns/{campaign_id}/areas/{area_id}/canvassed": lambda s: {"on": "2026-02-11"},
     "reporting POST /v1/campaigns/{campaign_id}/results": lambda s: {"street": TONGDE, "decision": "accept"},
+    "reporting POST /v1/workers": lambda s: WORKERS,
+    "reporting POST /v1/communities": lambda s: {"street": TONGDE, "communities": [{"code": f"{TONGDE}001"}]},
+    "reporting PUT /v1/campaigns/{campaign_id}/areas/{area_id}/worker": lambda s: {"staff_id": WORKER["staff_id"]},
 }
 QUERY = {"week": WEEK, "street": TONGDE, "figure": "new_inflow"}  # given wherever a route takes them
 
@@ -289,6 +337,7 @@ async def seeds(system: System, keys: dict[str, str | None]) -> Seeds:
             "campaign_id"
         ]
         areas = await _ok(client.post(f"{reporting}/v1/campaigns/{campaign_id}/areas", json=AREAS, headers=office))
+        await _ok(client.post(f"{reporting}/v1/workers", json=WORKERS, headers=office))
         check_id = (await _ok(client.post(reporting + "/v1/spotchecks", json=SAMPLE, headers=bureau)))["check_id"]
 
         async def case_routed() -> bool:
@@ -304,9 +353,17 @@ async def seeds(system: System, keys: dict[str, str | None]) -> Seeds:
             review = await _ok(client.get(system.url("routing") + "/v1/review", headers=admin))
             return odd.correlation_id in {item["record_id"] for item in review["items"]}
 
+        async def folded() -> bool:  # reporting holds the record, so the place check finds the person
+            query = {"street": TONGDE, "week": WEEK, "figure": "new_inflow"}
+            items = await _ok(client.get(reporting + "/v1/reports/weekly/items", params=query, headers=admin))
+            return record_id in {item["id"] for item in items["items"]}
+
         await eventually(case_routed)
         notice_id = await eventually(notice_arrived)
         await eventually(in_review)
+        await eventually(folded)
+        places = f"{reporting}/v1/spotchecks/{check_id}/places"
+        await _ok(client.post(places, json=place_check(ours["person"]["id_number"]), headers=bureau))
     return Seeds(
         record_id=record_id,
         id_number=ours["person"]["id_number"],
@@ -315,6 +372,7 @@ async def seeds(system: System, keys: dict[str, str | None]) -> Seeds:
         campaign_id=campaign_id,
         area_id=areas["area_ids"][0],
         check_id=check_id,
+        place_check_id=PLACE_CHECK_ID,
     )
 
 
@@ -335,6 +393,7 @@ def path_of(template: str, seeds: Seeds) -> str:
         "campaign_id": seeds.campaign_id,
         "area_id": seeds.area_id,
         "check_id": seeds.check_id,
+        "place_check_id": seeds.place_check_id,
         "row_id": "1",  # no row is set aside: an admin gets 404, everyone else no further
         "fmt": "csv",
         "name": "webhook-notice.schema.json",
@@ -387,14 +446,16 @@ async def test_every_route_answers_every_caller_as_its_role_and_scope_say(
                 for p in operation.get("parameters", [])
                 if p["in"] == "query" and p["name"] in QUERY
             }
-            body = BODIES[route](seeds) if "requestBody" in operation else None
+            sheet = SHEETS.get(route)
+            body = BODIES[route](seeds) if "requestBody" in operation and sheet is None else None
             for caller in CALLERS:
                 response = await client.request(
                     method,
                     system.url(service) + path_of(path, seeds),
                     params=query,
                     json=body,
-                    headers=bearer(keys[caller.name]),
+                    content=sheet.encode() if sheet else None,
+                    headers=bearer(keys[caller.name]) | ({"content-type": "text/csv"} if sheet else {}),
                 )
                 if (problem := verdict(rule, caller, response, seeds)) is not None:
                     problems.append(f"{route} as {caller.name}: {problem}: {response.text[:200]}")

@@ -1,4 +1,5 @@
-"""Issue 13 item 10: `popflow demo` plays a campaign week that fills every figure of the district's report.
+"""Issue 13 item 10: `popflow demo` plays a campaign week that fills every figure of the district's report,
+and a spot check whose ranking shows wrong, not found and missed (a place check with a missed person).
 
 All four services run as processes on the real Kafka and PostgreSQL; the
 demo runs as the `popflow` command a newcomer types after `make run`.
@@ -7,6 +8,7 @@ demo runs as the `popflow` command a newcomer types after `make run`.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -53,6 +55,7 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "campaign planned" in done.stdout
+    assert "responsible workers" in done.stdout
     assert "list of 8 rows: 7 accepted, 1 refused" in done.stdout
     week = report_week_of(datetime.now(UTC), ZoneInfo(ZONE))
     headers = {"Authorization": f"Bearer {key}"}
@@ -71,6 +74,16 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
 
         figures = await eventually(filled, within=180)
         assert set(FIGURE_NAMES) <= set(figures)
+        by_worker = await client.get(
+            system.url("reporting") + "/v1/reports/weekly",
+            params={"district": BAIYUN, "week": week, "by": "worker"},
+            headers=headers,
+        )
+        assert by_worker.status_code == 200, by_worker.text
+        workers = [g for g in by_worker.json()["cut"]["groups"] if g["kind"] == "worker"]
+        assert len(workers) == 8  # two in each of the four streets with key areas
+        assert sum(g["records"] for g in workers) > 0
+        assert by_worker.json()["cut"]["unassigned_communities"]  # 004 of each street, and streets with no register
         answered = await client.get(
             system.url("reporting") + "/v1/reports/quality", params={"district": BAIYUN, "week": week}, headers=headers
         )
@@ -79,3 +92,12 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
             system.url("reporting") + "/v1/certificates/follow-up", params={"district": BAIYUN}, headers=headers
         )
         assert {item["follow_up"] for item in follow_up.json()["items"]} >= {"missing", "expired", "invalid"}
+        spotted = re.search(r"spot check ([0-9a-f-]{36}): a place check found", done.stdout)
+        assert spotted is not None, done.stdout
+        ranking = await client.get(
+            system.url("reporting") + f"/v1/spotchecks/{spotted[1]}/discrepancies", headers=headers
+        )
+        assert ranking.status_code == 200, ranking.text
+        streets = ranking.json()["streets"]
+        for column in ("wrong", "not_found", "missed"):  # the ranking's three kinds of finding all occur
+            assert sum(street[column] for street in streets) > 0, (column, streets)

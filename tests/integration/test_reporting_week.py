@@ -194,7 +194,7 @@ async def test_every_count_opens_to_its_records(harness: Harness) -> None:
     unanswered = await harness.get(
         "/v1/reports/weekly/items", bureau, district=week.BAIYUN, week=W08, figure="unanswered_over_7_days"
     )
-    assert unanswered.json()["items"] == [{"id": week.rid("x0"), "street": XINSHI}]
+    assert unanswered.json()["items"] == [{"id": week.rid("x0"), "street": XINSHI, "community": None}]
     bad = await harness.get("/v1/reports/weekly/items", bureau, district=week.BAIYUN, week=W08, figure="fines")
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")

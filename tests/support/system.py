@@ -170,6 +170,8 @@ async def build_system(log_dir: Path, extra_env: dict[str, str] | None = None) -
         databases[service] = f"{run_id}_{service}"
         env[f"{service.upper()}_PORT"] = str(ports[service])
         env[f"{service.upper()}_DATABASE_URL"] = await create_database(databases[service])
+    if "REPORTING_INTAKE_URL" not in (extra_env or {}):  # where reporting's place checks enter the missed
+        env["REPORTING_INTAKE_URL"] = f"http://127.0.0.1:{ports['intake']}"
     return System(run_id=run_id, env=env, ports=ports, databases=databases, log_dir=log_dir)
 
 

@@ -32,6 +32,13 @@ def test_same_seed_same_records_and_all_routes() -> None:
     assert routes == {"same-district", "cross-street", "inter-district"}
 
 
+def test_residences_in_the_district_mostly_name_a_community_of_their_street() -> None:
+    records = demo_records(200, load_directory(), now=NOW)
+    named = [r["residence"] for r in records if "community" in r["residence"]]
+    assert len(named) > 100
+    assert all(r["community"][:9] == r["street"] and r["street"].startswith("440111") for r in named)
+
+
 def test_the_week_has_every_event_kind_and_every_certificate_result() -> None:
     records = demo_records(200, load_directory(), now=NOW)
     assert {r["event"] for r in records} == {"new_inflow", "verification", "change", "outflow"}

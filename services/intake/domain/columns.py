@@ -103,6 +103,7 @@ VALUE_WORDS: dict[tuple[str, ...], dict[str, str]] = {
         "派出所": SourceKind.POLICE_STATION,
         "企业": SourceKind.ENTERPRISE,
         "导入": SourceKind.IMPORT,
+        "抽查补登": SourceKind.SPOT_CHECK,
     },
     ("key_area",): {
         "市场": KeyAreaKind.MARKET,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import campaigns, key_areas
-from services.reporting.adapters.weekly_store import within
+from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
 
 
@@ -83,6 +83,7 @@ class CampaignStore:
                 "address": r.address,
                 "planned_on": r.planned_on.isoformat(),
                 "canvassed_on": r.canvassed_on.isoformat() if r.canvassed_on else None,
+                "staff_id": r.staff_id,
             }
             for r in rows
         ]
@@ -102,6 +103,17 @@ class CampaignStore:
                     sa.update(key_areas).where(key_areas.c.area_id == area_id).values(canvassed_on=on)
                 )
         return street
+
+    async def lists_in(self, campaign_id: str) -> dict[str, datetime | None]:
+        """Per street with areas in the campaign: when its first area was registered (None: before 0005)."""
+        query = (
+            sa.select(key_areas.c.street, sa.func.min(key_areas.c.listed_at))
+            .where(key_areas.c.campaign_id == campaign_id)
+            .group_by(key_areas.c.street)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return {street: utc(first) if first else None for street, first in rows}
 
     async def planned_and_canvassed(
         self, campaign_id: str, code: str, first_day: date, last_day: date

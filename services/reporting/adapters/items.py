@@ -63,7 +63,45 @@ def figure_query(
     raise UnknownFigure(f"{figure!r} is not a figure of the weekly report")
 
 
-async def figure_items(engine: AsyncEngine, query: Any) -> list[dict[str, str]]:
+# A figure's items joined to the record they name, for its community (a rejection keeps no record).
+located = records.alias("located")
+WITHOUT_RECORD = frozenset({"rejected_at_intake"})
+
+
+def _located(figure: str, query: Any) -> tuple[Any, Any, Any, Any]:
+    """(FROM clause, item id, street, community of the item's record) of a figure's item query."""
+    items = query.subquery()
+    item_id, street = list(items.c)[:2]
+    if figure in WITHOUT_RECORD:
+        return items, item_id, street, sa.cast(sa.null(), sa.String(12))
+    return items.outerjoin(located, located.c.record_id == item_id), item_id, street, located.c.community
+
+
+def week_records_query(week: ReportWeek, code: str) -> Any:
+    """Every fact row of the week (the report's `records`), as (record id, street) like the figures."""
+    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+    return sa.select(records.c.record_id, records.c.reporting_street).where(in_week)
+
+
+async def figure_items(engine: AsyncEngine, figure: str, query: Any) -> list[dict[str, str | None]]:
+    """The id, street and community of each item of `figure`, by id."""
+    joined, item_id, street, community = _located(figure, query)
     async with engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
-    return [{"id": str(item_id), "street": str(street)} for item_id, street in sorted(rows, key=lambda r: str(r[0]))]
+        rows = (await connection.execute(sa.select(item_id, street, community).select_from(joined))).all()
+    return [
+        {"id": str(found), "street": str(place), "community": area}
+        for found, place, area in sorted(rows, key=lambda r: str(r[0]))
+    ]
+
+
+async def figure_counts(engine: AsyncEngine, queries: dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """(figure, community, count) for every figure of `queries`, in one round trip."""
+    parts = []
+    for figure, query in queries.items():
+        joined, _, _, community = _located(figure, query)
+        name = sa.literal(figure, sa.String()).label("figure")
+        counted = sa.select(name, community.label("community"), sa.func.count()).select_from(joined)
+        parts.append(counted if figure in WITHOUT_RECORD else counted.group_by(community))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(sa.union_all(*parts))).all()
+    return [(str(figure), area, int(count)) for figure, area, count in rows]

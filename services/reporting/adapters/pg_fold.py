@@ -20,7 +20,7 @@ from services.reporting.adapters.tables import notices, records, rejections
 RECORD_FACT_COLUMNS = (
     "record_id", "reporting_street", "residence_street", "week", "observed_at", "received_at", "event_kind",
     "person_key", "sex", "birth_date", "marital_status", "arrival_date", "cert_result", "cert_valid_until",
-    "missing_mask", "source_kind", "key_area_kind",
+    "missing_mask", "source_kind", "key_area_kind", "community",
 )  # fmt: skip
 ROUTED_COLUMNS = ("record_id", "reporting_street", "week", "observed_at", "route")
 ISSUED_COLUMNS = ("notice_id", "record_id", "recipient_code", "route", "issued_at", "week")

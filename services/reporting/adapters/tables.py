@@ -36,6 +36,7 @@ records = sa.Table(
     sa.Column("missing_mask", sa.Integer(), nullable=False, default=0),
     sa.Column("source_kind", sa.String(30)),
     sa.Column("key_area_kind", sa.String(30)),
+    sa.Column("community", sa.String(12)),  # the residence's community code, when the record names one
 )
 
 notices = sa.Table(
@@ -121,6 +122,8 @@ key_areas = sa.Table(
     sa.Column("address", sa.String(200), nullable=False),
     sa.Column("planned_on", sa.Date(), nullable=False),
     sa.Column("canvassed_on", sa.Date()),
+    sa.Column("staff_id", sa.String(32)),  # the responsible worker (of the area's street); None: nobody yet
+    sa.Column("listed_at", TS),  # when the area was registered; a street's first is when its list came in
 )
 
 campaign_results = sa.Table(
@@ -133,7 +136,73 @@ campaign_results = sa.Table(
     sa.Column("decided_at", TS, nullable=False),
 )
 
-DECISIONS = (signoffs, spot_checks, spot_check_items, campaigns, key_areas, campaign_results)
+# A place check of a spot check: the place, its street, the day and the checker (no personal data).
+place_checks = sa.Table(
+    "place_checks",
+    metadata,
+    sa.Column("place_check_id", sa.String(36), primary_key=True),
+    sa.Column("check_id", sa.String(36), nullable=False),
+    sa.Column("street", sa.String(9), nullable=False),
+    sa.Column("community", sa.String(12)),
+    sa.Column("place_kind", sa.String(20), nullable=False),
+    sa.Column("place_name", sa.String(200), nullable=False),
+    sa.Column("place_address", sa.String(200), nullable=False, default=""),
+    sa.Column("checked_on", sa.Date(), nullable=False),
+    sa.Column("checker", sa.String(50), nullable=False),
+    sa.Column("note", sa.String(500), nullable=False, default=""),
+    # keyed hash of the place, day, checker and person keys: the same check posted again matches it
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("posted_by", sa.String(32), nullable=False),
+    sa.Column("posted_at", TS, nullable=False),
+)
+
+# The persons a place check found: compared by person key, the identity number and name kept sealed.
+place_check_persons = sa.Table(
+    "place_check_persons",
+    metadata,
+    sa.Column("place_check_id", sa.String(36), primary_key=True),
+    sa.Column("person_key", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    # found: the person's latest record; missed: the record entered through intake (None until then)
+    sa.Column("record_id", sa.String(36)),
+    sa.Column("person_sealed", sa.Text(), nullable=False),
+    sa.Column("entered_at", TS),
+)
+
+# The responsible workers of each street (分片包干): a worker's name is a person's name, so only
+# its sealed form is kept (shared.sealing, bound to street and staff id).
+workers = sa.Table(
+    "responsible_workers",
+    metadata,
+    sa.Column("street", sa.String(9), primary_key=True),
+    sa.Column("staff_id", sa.String(32), primary_key=True),
+    sa.Column("name_sealed", sa.Text(), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+communities = sa.Table(
+    "communities",
+    metadata,
+    sa.Column("code", sa.String(12), primary_key=True),
+    sa.Column("street", sa.String(9), nullable=False),
+    sa.Column("name", sa.String(100)),  # the community's (a place's) name
+    sa.Column("staff_id", sa.String(32)),  # its responsible worker, of the same street; None: nobody yet
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+DECISIONS = (
+    signoffs,
+    spot_checks,
+    spot_check_items,
+    campaigns,
+    key_areas,
+    campaign_results,
+    place_checks,
+    place_check_persons,
+    workers,
+    communities,
+)
 FACTS = (records, notices, rejections)
 
 

@@ -42,6 +42,7 @@ class RecordFact:
     missing_mask: int
     source_kind: str | None
     key_area_kind: str | None
+    community: str | None = None
 
 
 def _utc(moment: datetime, field: str) -> datetime:
@@ -85,6 +86,7 @@ def record_fact(event: RecordSubmitted, calendar: WeekCalendar, key_secret: byte
         missing_mask=_mask(optional),
         source_kind=record.source_kind.value if record.source_kind else None,
         key_area_kind=record.key_area.value if record.key_area else None,
+        community=residence.community,
     )
 
 

@@ -56,17 +56,51 @@ def _weekly_row(report: Mapping[str, Any], code: str, name: str | None) -> tuple
     )
 
 
-def weekly_sheet(report: Mapping[str, Any], zone: Any) -> Sheet:
-    """The weekly report (street or district) as a sheet titled 表二."""
+def _heading(report: Mapping[str, Any], zone: Any) -> tuple[str, str]:
     district = report["scope"] == "district"
     place = f"{'区' if district else '街道'}：{report['name'] or ''}（{report['code']}）"
     period = f"报告周：{report['week']}（{_local(report['starts_at'], zone)} 至 {_local(report['ends_at'], zone)}）"
-    if district:
+    return place, period
+
+
+def weekly_sheet(report: Mapping[str, Any], zone: Any) -> Sheet:
+    """The weekly report (street or district) as a sheet titled 表二."""
+    if report["scope"] == "district":
         rows = [_weekly_row(s, s["code"], s["name"]) for s in report["streets"]]
         rows.append(_weekly_row(report, report["code"], "合计"))
     else:
         rows = [_weekly_row(report, report["code"], report["name"])]
-    return Sheet("流动人口个案信息周报表（表二）", (place, period), WEEKLY_HEADERS, tuple(rows))
+    return Sheet("流动人口个案信息周报表（表二）", _heading(report, zone), WEEKLY_HEADERS, tuple(rows))
+
+
+# The weekly figures cut by community or by responsible worker (分片包干): one row per group.
+CUT_TITLES = {"community": "按社区", "worker": "按责任人"}
+CUT_HEADERS = {
+    "community": ("社区代码", "社区名称", "责任人工号", "责任人"),
+    "worker": ("责任人工号", "责任人", "所属街道", "负责社区"),
+}
+GROUP_LABELS = {"unassigned": "（无责任人的社区）", "no_community": "（未填社区）", "elsewhere": "（本辖区外社区）"}
+NOBODY = "（无责任人）"
+
+
+def _cut_place(group: Mapping[str, Any]) -> tuple[Cell, ...]:
+    kind, worker = group["kind"], group.get("worker") or {}
+    if kind == "community":
+        return group["community"], group["name"] or "", worker.get("staff_id", ""), worker.get("name", NOBODY)
+    if kind == "worker":
+        return worker["staff_id"], worker["name"], worker["street"], "、".join(group["communities"])
+    return GROUP_LABELS[kind], "", "", "、".join(group.get("communities", []))
+
+
+def cut_sheet(report: Mapping[str, Any], zone: Any) -> Sheet:
+    """The report's `cut` as a sheet: a row per community or worker, then the groups without one, 合计 last."""
+    cut = report["cut"]
+    rows = [(*_cut_place(g), g["records"], *(g["figures"][key] for key, _ in FIGURES)) for g in cut["groups"]]
+    rows.append(("合计", "", "", "", report["records"], *(report["figures"][key] for key, _ in FIGURES)))
+    unassigned = f"无责任人的社区：{'、'.join(cut['unassigned_communities']) or '无'}"
+    headers = (*CUT_HEADERS[cut["by"]], "记录数", *(label for _, label in FIGURES))
+    title = f"流动人口个案信息周报表（表二）{CUT_TITLES[cut['by']]}"
+    return Sheet(title, (*_heading(report, zone), unassigned), headers, tuple(rows))
 
 
 SPOTCHECK_HEADERS = ("序号", "街道代码", "街道名称", "个案编号", "核查结果", "备注", "核查时间")

@@ -25,27 +25,62 @@ def draw_sample(candidates: Mapping[str, Sequence[str]], *, seed: str, size_per_
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceTally:
+    """A street's place checks within one spot check: how many, the persons found there, and the missed."""
+
+    places: int = 0
+    persons: int = 0
+    missed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StreetDiscrepancy:
     street: str
     sampled: int
     checked: int
     wrong: int
     not_found: int
+    places: int
+    persons: int
+    missed: int
     rate: float | None
     flagged: bool
 
 
-def discrepancies(results: Mapping[str, Sequence[str | None]], *, threshold: float) -> list[StreetDiscrepancy]:
-    """Per street: the share of checked cases found wrong or not found, worst first.
+def discrepancies(
+    results: Mapping[str, Sequence[str | None]],
+    *,
+    threshold: float,
+    places: Mapping[str, PlaceTally] | None = None,
+) -> list[StreetDiscrepancy]:
+    """Per street: the share of what the field checked that it found wrong, not found or missed, worst first.
 
-    `results` holds every sampled case's result (None while unchecked). A
-    street whose rate exceeds `threshold` is flagged for a new canvass.
+    `results` holds every sampled case's result (None while unchecked);
+    `places` the street's place checks. The rate is (wrong + not found +
+    missed) over (cases checked + persons found at places). A street whose
+    rate exceeds `threshold` is flagged for a new canvass.
     """
+    places = places or {}
     rows = []
-    for street, outcomes in results.items():
+    for street in sorted({*results, *places}):
+        outcomes, tally = results.get(street, ()), places.get(street, PlaceTally())
         checked = [o for o in outcomes if o is not None]
         wrong, missing = checked.count("wrong"), checked.count("not_found")
-        rate = round((wrong + missing) / len(checked), 4) if checked else None
+        seen = len(checked) + tally.persons
+        rate = round((wrong + missing + tally.missed) / seen, 4) if seen else None
         flagged = rate is not None and rate > threshold
-        rows.append(StreetDiscrepancy(street, len(outcomes), len(checked), wrong, missing, rate, flagged))
+        rows.append(
+            StreetDiscrepancy(
+                street,
+                len(outcomes),
+                len(checked),
+                wrong,
+                missing,
+                tally.places,
+                tally.persons,
+                tally.missed,
+                rate,
+                flagged,
+            )
+        )
     return sorted(rows, key=lambda r: (-(r.rate if r.rate is not None else -1), r.street))

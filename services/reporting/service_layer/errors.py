@@ -17,6 +17,10 @@ class Conflict(UseCaseError):
     """The request contradicts the current state (a locked week, a decided sign-off)."""
 
 
+class Unavailable(UseCaseError):
+    """A service this use case needs did not answer; the same request can be sent again."""
+
+
 class Invalid(UseCaseError):
     """Input well-formed but wrong; `errors` are (field, message) pairs, messages without the values."""
 

@@ -6,6 +6,7 @@ a late event shows in its week at once, and a rebuilt store answers the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -152,22 +153,30 @@ class ReportService:
             "target_population": report["figures"]["target_population"],
         }
 
+    async def figure_queries(
+        self, code: str, week: ReportWeek, figures: Iterable[str], *, strict: bool = True
+    ) -> dict[str, Any]:
+        """The item query of each figure. UnknownFigure for a name that is none of the report's, or
+        the target population without a running campaign; unless `strict`, those are left out."""
+        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
+        target, on = (campaign.target, campaign.starts_on) if campaign else (None, week.ends_at.date())
+        queries = {}
+        for figure in figures:
+            try:
+                queries[figure] = figure_query(figure, week, code, as_of=self.as_of(week), target=target, on=on)
+            except UnknownFigure:
+                if strict:
+                    raise
+        return queries
+
     async def items(self, code: str, week_name: str, figure: str) -> dict[str, Any]:
         """The ids behind one figure; Invalid (at "figure") for a figure that does not exist."""
         week = self.bounds(week_name)
-        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
         try:
-            query = figure_query(
-                figure,
-                week,
-                code,
-                as_of=self.as_of(week),
-                target=campaign.target if campaign else None,
-                on=campaign.starts_on if campaign else week.ends_at.date(),
-            )
+            query = (await self.figure_queries(code, week, [figure]))[figure]
         except UnknownFigure as error:
             raise Invalid.at("figure", str(error)) from error
-        items = await figure_items(self.weekly_store.engine, query)
+        items = await figure_items(self.weekly_store.engine, figure, query)
         kind = "rejection" if figure == "rejected_at_intake" else "record"
         return {"code": code, "week": week.name, "figure": figure, "kind": kind, "count": len(items), "items": items}
 

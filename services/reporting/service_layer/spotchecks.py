@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from services.reporting.adapters.placecheck_store import PlaceCheckStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.domain.sheets import Sheet, spotcheck_sheet
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
@@ -15,9 +16,12 @@ SpotCheck = tuple[dict[str, Any], list[dict[str, Any]]]  # (header, items)
 
 
 class SpotChecks:
-    def __init__(self, reports: ReportService, store: SpotCheckStore, *, threshold: float) -> None:
+    def __init__(
+        self, reports: ReportService, store: SpotCheckStore, places: PlaceCheckStore, *, threshold: float
+    ) -> None:
         self._reports = reports
         self._store = store
+        self._places = places
         self.threshold = threshold
 
     async def draw(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -49,13 +53,28 @@ class SpotChecks:
         if not await self._store.record_result(check_id, record_id, result, note, self._reports.clock.now()):
             raise Invalid.at("record_id", "this case is not in the sample")
 
-    def ranking(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Streets by discrepancy rate, flagged above the threshold, with their names."""
+    async def ranking(self, check: SpotCheck, street: str | None = None) -> list[dict[str, Any]]:
+        """Streets by discrepancy rate (sampled cases and place checks), flagged above the threshold, with
+        their names; only `street`'s row when given."""
+        header, items = check
         results: dict[str, list[str | None]] = {}
         for item in items:
             results.setdefault(item["street"], []).append(item["result"])
-        fields = ("street", "sampled", "checked", "wrong", "not_found", "rate", "flagged")
+        places = await self._places.tallies(header["check_id"])
+        fields = (
+            "street",
+            "sampled",
+            "checked",
+            "wrong",
+            "not_found",
+            "places",
+            "persons",
+            "missed",
+            "rate",
+            "flagged",
+        )
         return [
             {**{name: getattr(row, name) for name in fields}, "name": self._reports.name(row.street)}
-            for row in discrepancies(results, threshold=self.threshold)
+            for row in discrepancies(results, threshold=self.threshold, places=places)
+            if street is None or row.street == street
         ]

@@ -20,9 +20,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.domain.figures import LABELS
+from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
+from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
 from services.reporting.entrypoints.dashboard.chart import trend_svg
 from services.reporting.entrypoints.http.access import SESSION_COOKIE, bearer_key
+from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.errors import Invalid
 from services.reporting.service_layer.logins import Logins, Session, tokens_match
 from services.reporting.service_layer.reports import ReportService
@@ -52,6 +55,7 @@ def dashboard_router(
     service: ReportService,
     keys: KeyStore,
     spotchecks: SpotChecks,
+    plan: CampaignPlan,
     logins: Logins,
     *,
     secure_cookie: bool,
@@ -115,7 +119,7 @@ def dashboard_router(
         _require_district_key(principal, district)
         week = week or service.calendar.week_of(service.clock.now())
         try:
-            context = await _context(service, spotchecks, district, week)
+            context = await _context(service, spotchecks, plan, district, week)
         except Invalid as error:
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
         # the deployment's exchange per partner (notification's overview), when configured
@@ -154,7 +158,9 @@ def _require_district_key(principal: Principal, district: str) -> None:
         )
 
 
-async def _context(service: ReportService, spotchecks: SpotChecks, district: str, week: str) -> dict[str, Any]:
+async def _context(
+    service: ReportService, spotchecks: SpotChecks, plan: CampaignPlan, district: str, week: str
+) -> dict[str, Any]:
     report = await service.weekly(district, week)
     quality = {q["street"]: q for q in (await service.quality(district, week))["streets"]}
     trend = [
@@ -162,7 +168,7 @@ async def _context(service: ReportService, spotchecks: SpotChecks, district: str
         for name in service.calendar.weeks_up_to(week, TREND_WEEKS)
     ]
     found = await spotchecks.latest(district)
-    ranking = spotchecks.ranking(found[1]) if found else []
+    ranking = await spotchecks.ranking(found) if found else []
     zone = service.calendar.zone
     return {
         "report": report,
@@ -176,4 +182,21 @@ async def _context(service: ReportService, spotchecks: SpotChecks, district: str
         "starts": service.calendar.bounds(week).starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "ends": service.calendar.bounds(week).ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "previous_week": service.calendar.weeks_up_to(week, 2)[0],
+        "lists": await _key_area_lists(plan, report),
+        "list_labels": {state.value: label for state, label in LIST_LABELS.items()},
+    }
+
+
+async def _key_area_lists(plan: CampaignPlan, report: dict[str, Any]) -> dict[str, Any] | None:
+    """The running campaign's key-area lists: the due date and the streets late or still missing."""
+    if report["campaign"] is None:
+        return None
+    campaign = await plan.get(report["campaign"]["campaign_id"])
+    statuses = await plan.list_statuses(campaign, plan.streets_of(campaign))
+    names = {s.street: plan.name_of(s.street) for s in statuses}
+    return {
+        "due_on": list_due_on(campaign.starts_on).isoformat(),
+        "overdue": [{**s.shown(), "name": names[s.street]} for s in overdue(statuses)],
+        "on_time": sum(s.state is ListState.ON_TIME for s in statuses),
+        "streets": len(statuses),
     }

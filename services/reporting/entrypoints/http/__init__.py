@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.reporting.service_layer.errors import Conflict, Invalid, NotFound, UseCaseError
+from services.reporting.service_layer.errors import Conflict, Invalid, NotFound, Unavailable, UseCaseError
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
 
@@ -16,6 +16,8 @@ def as_problem(error: UseCaseError) -> ProblemError:
         return ProblemError(404, "Not Found", error.detail)
     if isinstance(error, Conflict):
         return ProblemError(409, "Conflict", error.detail)
+    if isinstance(error, Unavailable):
+        return ProblemError(503, "Service Unavailable", error.detail)
     return ProblemError(422, "Unprocessable Entity", error.detail)
 
 

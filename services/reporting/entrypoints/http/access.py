@@ -76,3 +76,15 @@ def require_in_district(principal: Principal, district: str) -> None:
 def require_office_of(principal: Principal, street: str) -> None:
     """Writing a street's own plan (key areas, canvass dates): its office, its bureau, or an admin."""
     require(principal, Action.ANSWER, street)
+
+
+def require_district_or_street(principal: Principal, district: str, street: str | None) -> str:
+    """The code a caller reads of a district's spot check: a street office its own street (given or not),
+    a bureau the whole district or one of its streets, an admin anything."""
+    if street is None and principal.scope.kind is ScopeKind.STREET:
+        street = principal.scope.code
+    if street is None:
+        require_bureau(principal, district)
+        return district
+    require_access_to(principal, street)
+    return street

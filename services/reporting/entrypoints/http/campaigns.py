@@ -3,10 +3,12 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.reporting.domain.campaign import Phase
+from services.reporting.domain.key_area_lists import list_due_on, overdue
+from services.reporting.domain.registers import AREA_COLUMNS, AREA_REQUIRED
 from services.reporting.domain.signoff import CampaignDecision
 from services.reporting.entrypoints.http.access import (
     Authenticate,
@@ -15,8 +17,10 @@ from services.reporting.entrypoints.http.access import (
     require_in_district,
     require_office_of,
 )
+from services.reporting.entrypoints.http.responsibility import STAFF_ID
+from services.reporting.entrypoints.http.uploads import SHEET_BODY, lines_as, sheet_lines
 from services.reporting.service_layer.campaigns import CampaignPlan
-from shared.auth.scopes import Principal
+from shared.auth.scopes import Action, Principal
 from shared.events.record_parts import KeyAreaKind, Sex
 
 
@@ -47,11 +51,18 @@ class AreaIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="Name of the key area")
     address: str = Field(min_length=1, max_length=200, description="Where it is")
     planned_on: date = Field(description="Canvass timetable: the day it is to be canvassed")
+    staff_id: str | None = Field(
+        default=None, pattern=STAFF_ID, description="Its responsible worker (a registered worker of the street)"
+    )
 
 
 class AreasIn(BaseModel):
     street: str = Field(pattern=r"^[0-9]{9}$", description="The street the areas lie in")
     areas: list[AreaIn] = Field(min_length=1, max_length=500, description="Key areas and their timetable")
+
+
+class AssignmentIn(BaseModel):
+    staff_id: str | None = Field(pattern=STAFF_ID, description="The responsible worker; null: nobody responsible")
 
 
 class CanvassedIn(BaseModel):
@@ -78,11 +89,18 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
     async def read(principal: Caller, campaign_id: str) -> Any:
         campaign = await plan.get(campaign_id)
         require_in_district(principal, campaign.district)
+        streets = [street for street in plan.streets_of(campaign) if principal.may(Action.READ, street)]
+        statuses = await plan.list_statuses(campaign, streets)
         return {
             "campaign_id": campaign.campaign_id,
             "name": campaign.name,
             "district": campaign.district,
             "phases": [{"name": p.name, "starts_on": p.starts_on, "ends_on": p.ends_on} for p in campaign.phases],
+            "key_area_lists": {
+                "due_on": list_due_on(campaign.starts_on),
+                "streets": [status.shown() for status in statuses],
+                "overdue": [status.street for status in overdue(statuses)],
+            },
         }
 
     @router.post("/{campaign_id}/areas", status_code=201)
@@ -91,6 +109,17 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
         require_office_of(principal, body.street)
         areas = [area.model_dump() for area in body.areas]
         return {"area_ids": await plan.add_areas(campaign, body.street, areas)}
+
+    @router.post("/{campaign_id}/areas/sheet", status_code=201, openapi_extra=SHEET_BODY)
+    async def upload_areas(
+        principal: Caller, request: Request, campaign_id: str, street: Annotated[str, Query(pattern=r"^[0-9]{9}$")]
+    ) -> Any:
+        """The key-area list as a sheet: 类型, 名称, 地址, 计划清查日期, 责任人工号 (a title line above is fine)."""
+        campaign = await plan.get(campaign_id)
+        require_office_of(principal, street)
+        lines = lines_as(AreaIn, await sheet_lines(request, AREA_REQUIRED), AREA_COLUMNS)
+        areas = [area.model_dump() for _, area in lines]
+        return {"area_ids": await plan.add_areas(campaign, street, areas, numbers=[n for n, _ in lines], at="lines")}
 
     @router.get("/{campaign_id}/areas")
     async def list_areas(
@@ -105,6 +134,13 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
         require_office_of(principal, area["street"])
         await plan.mark_canvassed(campaign_id, area_id, body.on)
         return {"area_id": area_id, "canvassed_on": body.on}
+
+    @router.put("/{campaign_id}/areas/{area_id}/worker")
+    async def assign_worker(principal: Caller, campaign_id: str, area_id: str, body: AssignmentIn) -> Any:
+        area = await plan.area(campaign_id, area_id)
+        require_office_of(principal, area["street"])
+        await plan.assign_area(campaign_id, area, body.staff_id)
+        return {"area_id": area_id, "staff_id": body.staff_id}
 
     @router.post("/{campaign_id}/results")
     async def decide(principal: Caller, campaign_id: str, body: ResultIn) -> Any:

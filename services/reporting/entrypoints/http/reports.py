@@ -8,7 +8,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
-from services.reporting.domain.sheets import weekly_sheet
+from services.reporting.domain.responsibility import Cut
+from services.reporting.domain.sheets import cut_sheet, weekly_sheet
 from services.reporting.domain.signoff import Decision
 from services.reporting.entrypoints.http.access import (
     Authenticate,
@@ -17,6 +18,7 @@ from services.reporting.entrypoints.http.access import (
     require_own_street,
 )
 from services.reporting.service_layer import signoffs
+from services.reporting.service_layer.cuts import WeeklyCuts
 from services.reporting.service_layer.reports import ReportService
 from shared.auth.scopes import Principal
 from shared.directory.divisions import district_of
@@ -26,6 +28,9 @@ SAFE_FILENAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 Street = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit street code")]
 District = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="6-digit district code")]
 Week = Annotated[str, Query(description="Report week, YYYY-Www (ends at the cut-off, Friday 10:00)")]
+By = Annotated[
+    Cut | None, Query(description="Cut the figures or items by community or by responsible worker (分片包干)")
+]
 
 
 class WeekRef(BaseModel):
@@ -44,7 +49,7 @@ def one_code(street: str | None, district: str | None) -> str:
     return street or district or ""
 
 
-def reports_router(service: ReportService, authenticate: Authenticate) -> APIRouter:
+def reports_router(service: ReportService, cuts: WeeklyCuts, authenticate: Authenticate) -> APIRouter:
     router = APIRouter(prefix="/v1/reports", tags=["reports"])
     Caller = Annotated[Principal, Depends(authenticate)]
 
@@ -55,20 +60,26 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
         return code
 
     @router.get("/weekly")
-    async def weekly(principal: Caller, week: Week, street: Street = None, district: District = None) -> Any:
-        return await service.weekly(scope(principal, street, district), week)
+    async def weekly(
+        principal: Caller, week: Week, street: Street = None, district: District = None, by: By = None
+    ) -> Any:
+        return await cuts.weekly(scope(principal, street, district), week, by)
 
     @router.get("/weekly.xlsx")
-    async def weekly_xlsx(principal: Caller, week: Week, street: Street = None, district: District = None) -> Response:
-        report = await service.weekly(scope(principal, street, district), week)
-        body = to_xlsx(weekly_sheet(report, service.calendar.zone))
-        return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment(f"{week}-{report['code']}.xlsx"))
+    async def weekly_xlsx(
+        principal: Caller, week: Week, street: Street = None, district: District = None, by: By = None
+    ) -> Response:
+        report = await cuts.weekly(scope(principal, street, district), week, by)
+        body = to_xlsx(_sheet(report, service.calendar.zone))
+        return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment(_file_name(report, week, by, "xlsx")))
 
     @router.get("/weekly.csv")
-    async def weekly_csv(principal: Caller, week: Week, street: Street = None, district: District = None) -> Response:
-        report = await service.weekly(scope(principal, street, district), week)
-        body = to_csv(weekly_sheet(report, service.calendar.zone))
-        return Response(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(f"{week}-{report['code']}.csv"))
+    async def weekly_csv(
+        principal: Caller, week: Week, street: Street = None, district: District = None, by: By = None
+    ) -> Response:
+        report = await cuts.weekly(scope(principal, street, district), week, by)
+        body = to_csv(_sheet(report, service.calendar.zone))
+        return Response(body, media_type=CSV_MEDIA_TYPE, headers=_attachment(_file_name(report, week, by, "csv")))
 
     @router.get("/weekly/items")
     async def weekly_items(
@@ -77,8 +88,9 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
         figure: Annotated[str, Query(max_length=40, description="A figure name of the report, e.g. new_inflow")],
         street: Street = None,
         district: District = None,
+        by: By = None,
     ) -> Any:
-        return await service.items(scope(principal, street, district), week, figure)
+        return await cuts.items(scope(principal, street, district), week, figure, by)
 
     @router.get("/quality")
     async def quality(principal: Caller, week: Week, street: Street = None, district: District = None) -> Any:
@@ -97,6 +109,14 @@ def reports_router(service: ReportService, authenticate: Authenticate) -> APIRou
         return {"street": body.street, "week": body.week, "state": signoff.state.value}
 
     return router
+
+
+def _sheet(report: dict[str, Any], zone: Any) -> Any:
+    return cut_sheet(report, zone) if "cut" in report else weekly_sheet(report, zone)
+
+
+def _file_name(report: dict[str, Any], week: str, by: Cut | None, extension: str) -> str:
+    return f"{week}-{report['code']}{f'-by-{by.value}' if by else ''}.{extension}"
 
 
 def _attachment(filename: str) -> dict[str, str]:

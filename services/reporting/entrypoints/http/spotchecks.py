@@ -2,12 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
-from services.reporting.entrypoints.http.access import Authenticate, require_bureau
+from services.reporting.entrypoints.http.access import Authenticate, require_bureau, require_district_or_street
 from services.reporting.service_layer.spotchecks import SpotCheck, SpotChecks
 from shared.auth.scopes import Principal
 from shared.http.problems import ProblemError
@@ -18,7 +18,9 @@ WEEK = r"^[0-9]{4}-W[0-9]{2}$"
 class SampleRequest(BaseModel):
     district: str = Field(pattern=r"^[0-9]{6}$", description="The bureau's district")
     seed: str = Field(min_length=1, max_length=64, description="Seed of the draw; the same seed draws the same cases")
-    size_per_street: int = Field(ge=1, le=1000, description="Cases drawn per street (fewer if it has fewer)")
+    size_per_street: int = Field(
+        ge=0, le=1000, description="Cases drawn per street (fewer if it has fewer); 0 for place checks only"
+    )
     week_from: str = Field(pattern=WEEK, description="First report week of the population")
     week_to: str = Field(pattern=WEEK, description="Last report week of the population")
 
@@ -64,8 +66,15 @@ def spotchecks_router(checks: SpotChecks, authenticate: Authenticate) -> APIRout
         return {"check_id": check_id, "record_id": body.record_id, "result": body.result}
 
     @router.get("/{check_id}/discrepancies")
-    async def ranking(principal: Caller, check_id: str) -> Any:
-        _, items = await load(principal, check_id)
-        return {"check_id": check_id, "threshold": checks.threshold, "streets": checks.ranking(items)}
+    async def ranking(
+        principal: Caller,
+        check_id: str,
+        street: Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="One street's row")] = None,
+    ) -> Any:
+        """Streets ranked by wrong, not found and missed; a street office sees its own row."""
+        check = await checks.get(check_id)
+        code = require_district_or_street(principal, check[0]["district"], street)
+        rows = await checks.ranking(check, street=code if len(code) == 9 else None)
+        return {"check_id": check_id, "threshold": checks.threshold, "streets": rows}
 
     return router
