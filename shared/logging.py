@@ -111,5 +111,8 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -
         named.handlers[:] = []
         named.propagate = True
         named.disabled = False
+    # one access line per request, popflow.access (shared/http/access.py, with route, status, duration
+    # and request id): uvicorn's own second line cost a log record per request for nothing new
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)

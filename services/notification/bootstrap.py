@@ -20,7 +20,7 @@ from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.reporting_client import ReportingClient
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
-from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.adapters.sender import PinnedWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
@@ -60,7 +60,7 @@ def create_app(
     runtime = build_runtime(settings, service="notification")
     clock = clock or SystemClock()
     guard = DestinationGuard(DestinationPolicy.parse(settings.webhook_allow))
-    sender = sender or HttpxWebhookSender(
+    sender = sender or PinnedWebhookSender(
         timeout_s=settings.webhook_timeout_s, max_connections=settings.max_concurrent_deliveries, guard=guard
     )
     key_secret = settings.person_key_secret.get_secret_value()
@@ -115,7 +115,7 @@ def create_app(
         try:
             await worker.run()
         finally:
-            if isinstance(sender, HttpxWebhookSender):
+            if isinstance(sender, PinnedWebhookSender):
                 await sender.close()
 
     door = ExchangeDoor(

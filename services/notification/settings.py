@@ -24,7 +24,7 @@ class NotificationSettings(ServiceSettings):
     retry_base_s: float = Field(default=5.0, gt=0, description="Backoff after the first failed push")
     retry_cap_s: float = Field(default=900.0, gt=0, description="Longest backoff between two pushes")
     retry_max_attempts: int = Field(default=10, ge=1, description="Pushes per round before a notice is 'failed'")
-    per_recipient_concurrency: int = Field(default=2, ge=1, description="Pushes in flight to one recipient")
+    per_recipient_concurrency: int = Field(default=8, ge=1, description="Pushes in flight to one recipient")
     max_concurrent_deliveries: int = Field(default=64, ge=1, description="Pushes in flight in this process")
     claim_margin_s: float = Field(
         default=30.0, gt=0, description="A claimed push is due again after the HTTP timeout plus this (crash recovery)"

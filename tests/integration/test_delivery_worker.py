@@ -21,7 +21,7 @@ from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
-from services.notification.adapters.sender import HttpxWebhookSender
+from services.notification.adapters.sender import PinnedWebhookSender
 from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
@@ -208,7 +208,7 @@ async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
 
 async def test_a_refused_destination_fails_the_round_at_once_with_the_reason(desk: Desk) -> None:
     await subscribe(desk, url="https://169.254.169.254/latest/meta-data/")
-    real = HttpxWebhookSender(timeout_s=1, max_connections=2, guard=DestinationGuard(DestinationPolicy()))
+    real = PinnedWebhookSender(timeout_s=1, max_connections=2, guard=DestinationGuard(DestinationPolicy()))
     worker = DeliveryWorker(
         store=desk.store,
         webhooks=desk.webhooks,

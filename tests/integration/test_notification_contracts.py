@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notification.adapters.destinations import DestinationGuard
-from services.notification.adapters.sender import HttpxWebhookSender, WebhookSender
+from services.notification.adapters.sender import PinnedWebhookSender, WebhookSender
 from services.notification.domain.destinations import DestinationPolicy
 from services.notification.domain.signing import secret_of, signed_headers
 from shared.clock import Clock, SystemClock
@@ -47,7 +47,7 @@ async def endpoints(request: pytest.FixtureRequest) -> AsyncIterator[Endpoints]:
         yield Endpoints(fake, ok, failing, hanging, "http://nobody.test/hook", inside)
         return
     guard = DestinationGuard(DestinationPolicy.parse("loopback,http"))
-    real = HttpxWebhookSender(timeout_s=0.5, max_connections=4, guard=guard)
+    real = PinnedWebhookSender(timeout_s=0.5, max_connections=4, guard=guard)
     async with (
         Receiver(SECRET) as good,
         Receiver(SECRET, behaviour="fail") as bad,

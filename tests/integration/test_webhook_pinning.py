@@ -10,7 +10,7 @@ from ipaddress import ip_address
 import pytest
 
 from services.notification.adapters.destinations import DestinationGuard
-from services.notification.adapters.sender import HttpxWebhookSender
+from services.notification.adapters.sender import PinnedWebhookSender
 from services.notification.domain.destinations import Address, DestinationPolicy
 
 
@@ -46,12 +46,12 @@ async def listener() -> AsyncIterator[Listener]:
         await server.wait_closed()
 
 
-def sender(allow: str, resolves_to: str) -> HttpxWebhookSender:
+def sender(allow: str, resolves_to: str) -> PinnedWebhookSender:
     async def resolve(host: str, port: int) -> list[Address]:
         return [ip_address(resolves_to)]
 
     guard = DestinationGuard(DestinationPolicy.parse(allow), resolve)
-    return HttpxWebhookSender(timeout_s=5, max_connections=2, guard=guard)
+    return PinnedWebhookSender(timeout_s=5, max_connections=2, guard=guard)
 
 
 async def test_the_push_goes_to_the_checked_address_with_the_name_as_host(listener: Listener) -> None:

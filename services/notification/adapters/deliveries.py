@@ -10,11 +10,11 @@ survives a SIGKILL, and why an attempt may, rarely, be made twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -36,6 +36,16 @@ class Claim:
     notice: InboxNotice | None = None
     subscription: WebhookSubscription | None = None
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """One push attempt's outcome, to be recorded."""
+
+    claim: Claim
+    result: SendResult
+    step: NextStep
+    now: datetime
 
 
 class DeliveryStore:
@@ -83,38 +93,77 @@ class DeliveryStore:
 
     async def record(self, claim: Claim, result: SendResult, step: NextStep, *, now: datetime) -> None:
         """The attempt, the schedule's next step and, on first delivery, the notice's status and event."""
+        await self.record_many([Attempted(claim, result, step, now)])
+
+    async def record_many(self, attempts: Sequence[Attempted]) -> list[None]:
+        """Several attempts in one transaction (the worker's group commit): one statement of each kind.
+
+        Each notice appears at most once in `attempts` (the worker never has two
+        pushes of one notice in flight, and the group commit keeps one per batch).
+        """
+        if not attempts:
+            return []
+        ids = [a.claim.notice_id for a in attempts]
         async with self._sessions.begin() as session:
-            session.add(
-                DeliveryAttempt(
-                    notice_id=claim.notice_id,
-                    number=claim.total_attempts + 1,
-                    attempted_at=now,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                )
-            )
             await session.execute(
-                update(Delivery)
-                .where(col(Delivery.notice_id) == claim.notice_id)
-                .values(
-                    state="pending" if step.outcome is Outcome.RETRY else step.outcome.value,
-                    round_attempts=claim.round_attempts + 1,
-                    total_attempts=claim.total_attempts + 1,
-                    next_attempt_at=step.retry_at,
-                    last_error=result.error,
-                    updated_at=now,
-                )
+                insert(DeliveryAttempt.__table__),  # type: ignore[attr-defined]
+                [
+                    {
+                        "notice_id": a.claim.notice_id,
+                        "number": a.claim.total_attempts + 1,
+                        "attempted_at": a.now,
+                        "status_code": a.result.status_code,
+                        "latency_ms": a.result.latency_ms,
+                        "error": a.result.error,
+                    }
+                    for a in attempts
+                ],
             )
-            notice = await session.get(InboxNotice, claim.notice_id, with_for_update=True)
-            if notice is None:
-                return
-            if step.outcome is Outcome.DELIVERED and notice.delivered_at is None:
-                notice.delivered_at = now
-                notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.DELIVERED).value
-                session.add(self._events.delivered(notice, attempts=claim.total_attempts + 1, at=now))
-            elif step.outcome is Outcome.FAILED:
-                notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.FAILED).value
+            schedule = Delivery.__table__  # type: ignore[attr-defined]
+            await session.execute(
+                update(schedule)
+                .where(schedule.c.notice_id == bindparam("b_notice_id"))
+                .values(
+                    state=bindparam("b_state"),
+                    round_attempts=bindparam("b_round"),
+                    total_attempts=bindparam("b_total"),
+                    next_attempt_at=bindparam("b_next"),
+                    last_error=bindparam("b_error"),
+                    updated_at=bindparam("b_now"),
+                ),
+                [
+                    {
+                        "b_notice_id": a.claim.notice_id,
+                        "b_state": "pending" if a.step.outcome is Outcome.RETRY else a.step.outcome.value,
+                        "b_round": a.claim.round_attempts + 1,
+                        "b_total": a.claim.total_attempts + 1,
+                        "b_next": a.step.retry_at,
+                        "b_error": a.result.error,
+                        "b_now": a.now,
+                    }
+                    for a in attempts
+                ],
+            )
+            settled = [a for a in attempts if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
+            if settled:
+                query = (
+                    select(InboxNotice)
+                    .where(col(InboxNotice.notice_id).in_([a.claim.notice_id for a in settled]))
+                    .order_by(col(InboxNotice.notice_id))  # one lock order for concurrent batches
+                    .with_for_update()
+                )
+                notices = {n.notice_id: n for n in (await session.execute(query)).scalars()}
+                for a in settled:
+                    notice = notices.get(a.claim.notice_id)
+                    if notice is None:
+                        continue
+                    if a.step.outcome is Outcome.DELIVERED and notice.delivered_at is None:
+                        notice.delivered_at = a.now
+                        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.DELIVERED).value
+                        session.add(self._events.delivered(notice, attempts=a.claim.total_attempts + 1, at=a.now))
+                    elif a.step.outcome is Outcome.FAILED:
+                        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.FAILED).value
+        return [None] * len(ids)
 
     async def cancel(self, notice_id: str, *, now: datetime) -> None:
         """The recipient removed its webhook: nothing left to push to."""

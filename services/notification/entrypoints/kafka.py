@@ -1,15 +1,17 @@
 """Notification's subscriber: every issued notice lands in its recipient's inbox, its push scheduled.
 
-Failure policy: storing is idempotent by notice id (a duplicate is a no-op,
-and its push is not scheduled twice), and the inbox row and the delivery row
-are written in one transaction, so offsets are committed after the insert
-and a re-delivery is harmless. Database errors are retried (shared policy);
-undecodable events are dead-lettered.
+Failure policy: a batch of notices is stored in one transaction (shared
+subscribe_batch); storing is idempotent by notice id (a duplicate is a no-op,
+and its push is not scheduled twice), and the inbox rows and the delivery
+rows are written together, so offsets are committed after the insert and a
+re-delivery is harmless. Database errors are retried (shared policy); a
+permanent error makes the batch be stored one notice at a time, so only the
+culprit is dead-lettered; undecodable events are dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from faststream.kafka import KafkaBroker
@@ -17,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from services.notification.adapters.inbox import Inbox
 from shared.clock import Clock
 from shared.events import Envelope, Event, NoticeIssued
-from shared.kafka.consuming import subscribe
+from shared.kafka.consuming import subscribe_batch
 from shared.sealing import Keyring
 from shared.topics import TopicNames
 
@@ -33,15 +35,24 @@ def register_consumers(
     on_scheduled: Callable[[], None],
     keyring: Keyring,
 ) -> None:
-    async def on_notice_issued(_: Envelope, event: Event) -> None:
-        assert isinstance(event, NoticeIssued)
-        structlog.contextvars.bind_contextvars(notice_id=event.notice_id)
-        try:
-            stored, scheduled = await inbox.store(event, now=clock.now())
-            if scheduled:
-                on_scheduled()
-            log.info("notice stored" if stored else "duplicate notice skipped", push_scheduled=scheduled)
-        finally:
-            structlog.contextvars.unbind_contextvars("notice_id")
+    async def on_notices_issued(batch: Sequence[tuple[Envelope, Event]]) -> None:
+        notices = [event for _, event in batch if isinstance(event, NoticeIssued)]
+        outcomes = await inbox.store_many(notices, now=clock.now())
+        if any(scheduled for _, scheduled in outcomes):
+            on_scheduled()
+        for notice, (stored, scheduled) in zip(notices, outcomes, strict=True):
+            log.info(
+                "notice stored" if stored else "duplicate notice skipped",
+                notice_id=notice.notice_id,
+                push_scheduled=scheduled,
+            )
 
-    subscribe(broker, topics, topic=NoticeIssued.TOPIC, group="notification", handler=on_notice_issued, keyring=keyring)
+    subscribe_batch(
+        broker,
+        topics,
+        topic=NoticeIssued.TOPIC,
+        group="notification",
+        handler=on_notices_issued,
+        keyring=keyring,
+        max_records=500,
+    )

@@ -11,11 +11,14 @@ domain/destinations.py; no request is made). A passing failure of our own
 (database down) is logged and left to the lease: the row becomes due
 again, nothing is lost.
 
-Concurrency: at most `per_recipient` pushes in flight to one recipient and
-`max_in_flight` overall. A recipient at its limit is left out of the claim,
+Concurrency: at most `per_recipient` requests in flight to one recipient and
+`max_in_flight` pushes overall (a recipient's slot is freed when its request
+is over, while the attempt is being recorded). A recipient at its limit is left out of the claim,
 so a hanging receiver holds only its own slots (each freed by the HTTP
 timeout) and never those of other recipients. The limits are per process;
-several replicas share the work safely through SKIP LOCKED.
+several replicas share the work safely through SKIP LOCKED. Attempts that
+finish together are recorded in one transaction (shared/db/group_commit.py),
+each push still waiting for its own record before it counts as done.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from datetime import timedelta
 
 import structlog
 
-from services.notification.adapters.deliveries import Claim, DeliveryStore
+from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
@@ -49,6 +52,7 @@ from services.notification.service_layer.documents import document_of
 from services.notification.service_layer.exchange_ftp import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
+from shared.db.group_commit import GroupCommit
 
 log = structlog.get_logger(__name__)
 
@@ -84,8 +88,13 @@ class DeliveryWorker:
         self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._in_flight: Counter[str] = Counter()
         self._notices_in_flight: set[str] = set()
+        self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # attempts finishing together are recorded in one transaction, each push still awaiting its own
+        self._recorder: GroupCommit[Attempted, None] = GroupCommit(
+            store.record_many, exclusive=lambda attempted: attempted.claim.notice_id
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -139,6 +148,7 @@ class DeliveryWorker:
 
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
+        self._holding_slot.add(claim.notice_id)
         self._notices_in_flight.add(claim.notice_id)
         task = asyncio.create_task(self._attempt(claim), name=f"push-{claim.notice_id}")
         self._tasks.add(task)
@@ -146,10 +156,21 @@ class DeliveryWorker:
 
     def _finished(self, task: asyncio.Task[None], claim: Claim) -> None:
         self._tasks.discard(task)
+        self._release_slot(claim)
+        self._notices_in_flight.discard(claim.notice_id)
+        self._wake.set()
+
+    def _release_slot(self, claim: Claim) -> None:
+        """The recipient's slot is free once its request is over; recording the attempt is our own work.
+
+        The notice itself stays in flight (not claimed again) until its attempt is recorded.
+        """
+        if claim.notice_id not in self._holding_slot:
+            return
+        self._holding_slot.discard(claim.notice_id)
         self._in_flight[claim.recipient_code] -= 1
         if self._in_flight[claim.recipient_code] <= 0:
             del self._in_flight[claim.recipient_code]
-        self._notices_in_flight.discard(claim.notice_id)
         self._wake.set()
 
     async def _attempt(self, claim: Claim) -> None:
@@ -181,6 +202,7 @@ class DeliveryWorker:
             **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
+        self._release_slot(claim)
         if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
             await self._fail_at_once(claim, result.error or "refused: the webhook destination")
             return
@@ -200,13 +222,16 @@ class DeliveryWorker:
             await self._fail_at_once(claim, request.reason)
             return
         if isinstance(request, FtpItem):
-            await self._record(claim, await self._exchange.upload(request))
-            return
-        await self._record(claim, await self._sender.send(request.url, request.body, request.headers))
+            result = await self._exchange.upload(request)
+        else:
+            result = await self._sender.send(request.url, request.body, request.headers)
+        self._release_slot(claim)
+        await self._record(claim, result)
 
     async def _fail_at_once(self, claim: Claim, reason: str) -> None:
         now = self._clock.now()
-        await self._store.record(claim, SendResult(None, 0.0, reason[:200]), NextStep(Outcome.FAILED), now=now)
+        failed = SendResult(None, 0.0, reason[:200])
+        await self._recorder.submit(Attempted(claim, failed, NextStep(Outcome.FAILED), now))
         PUSH_ATTEMPTS.labels(Outcome.FAILED.value).inc()
         PUSH_FAILURES.inc()
         log.error("push failed for good", reason=reason, outcome=Outcome.FAILED.value)
@@ -220,7 +245,7 @@ class DeliveryWorker:
             now=now,
             uniform=random.uniform,
         )
-        await self._store.record(claim, result, step, now=now)
+        await self._recorder.submit(Attempted(claim, result, step, now))
         PUSH_ATTEMPTS.labels(step.outcome.value).inc()
         if step.outcome is not Outcome.DELIVERED:
             PUSH_FAILURES.inc()
