@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install test-packages run run-sqlite test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
+.PHONY: install test-packages run run-sqlite run-two test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
@@ -28,6 +28,10 @@ run: install ## Kafka + PostgreSQL + the four services, in the foreground (Ctrl-
 
 run-sqlite: install ## the same with the embedded SQLite stores under ./var
 	$(VENV)/bin/popflow up
+
+run-two: install ## two district deployments side by side (Baiyun 440111, Tianhe 440106) exchanging with each other
+	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))
+	POPFLOW_PG_ADMIN_URL=$(PG_URL) $(VENV)/bin/popflow up --districts 440111,440106
 
 lint: $(VENV)/.synced ## ruff and mypy; `make test` fails on any finding
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,8 @@ waits until each answers /readyz, prints their URLs, and on Ctrl-C or SIGTERM
 stops the services first and Kafka last, leaving no process behind. A signal
 at any moment (during start-up too) stops what was started; a process that
 dies stops everything and `up` exits 1, so a supervisor sees the failure.
+With `--districts 440111,440106` it starts one such deployment per district,
+side by side, exchanging with each other (services/cli/side_by_side.py).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from rich.table import Table
 
 from services.cli.databases import ensure_databases
 from services.cli.keys import DEFAULT_STORE, create_key, open_store
+from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, parse_districts, side_by_side
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"intake": 8001, "routing": 8002, "notification": 8003, "reporting": 8004}
+SERVICES = SERVICE_PORTS
 console = Console()
 Children = dict[str, subprocess.Popen[bytes]]
 
@@ -44,7 +47,22 @@ def up(
         typer.Option(envvar="POPFLOW_PG_ADMIN_URL", help="PostgreSQL admin URL; SQLite when absent"),
     ] = None,
     kafka_port: Annotated[int, typer.Option(envvar="KAFKA_PORT")] = 9092,
+    districts: Annotated[
+        str | None,
+        typer.Option(
+            help="One deployment per district, side by side, exchanging with each other: e.g. 440111,440106 "
+            "(one deployment serving several districts: POPFLOW_SERVED_DISTRICTS instead)"
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(envvar="POPFLOW_STATE_DIR", help="With --districts: partners file, SQLite stores, keys")
+    ] = ROOT / "var" / "side-by-side",
 ) -> None:
+    try:
+        codes = parse_districts(districts) if districts else []
+    except ValueError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
     env = dict(os.environ)
     env.setdefault("POPFLOW_PERSON_KEY_SECRET", _development_secret())
     env.setdefault("NOTIFICATION_WEBHOOK_ALLOW", "loopback,http")  # `popflow receiver` on 127.0.0.1
@@ -59,17 +77,25 @@ def up(
         signals.install()
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
             _start_kafka(kafka_port, env, children, signals)
-        if pg_admin_url:
-            # the key store goes to PostgreSQL too: every request of every service reads it
-            for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"]).items():
-                variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
-                env.setdefault(variable, url)
-        for service in SERVICES:
-            with signals.deferred():  # a child is never started without being recorded for the clean-up
-                children[service] = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env)
-        _wait_ready(env, children)
-        _print_urls(env, pg_admin_url)
-        _print_admin_key_once(env)
+        if codes:
+            deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url)
+        else:
+            if pg_admin_url:
+                # the key store goes to PostgreSQL too: every request of every service reads it
+                for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"]).items():
+                    variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
+                    env.setdefault(variable, url)
+            deployments = [LocalDeployment("", env)]
+        for deployment in deployments:
+            for service in SERVICES:
+                with signals.deferred():  # a child is never started without being recorded for the clean-up
+                    children[_child(deployment, service)] = subprocess.Popen(
+                        [sys.executable, "-m", f"services.{service}"], env=deployment.env
+                    )
+        _wait_ready(deployments, children)
+        _print_urls(deployments, env, pg_admin_url)
+        for deployment in deployments:
+            _print_admin_key_once(deployment)
         died = _wait_for_stop(children)
     except KeyboardInterrupt:
         console.print("Stopping ...")
@@ -130,9 +156,13 @@ def _development_secret(name: str = "dev-person-key-secret", value: bytes | None
     return path.read_text().strip()
 
 
-def _print_admin_key_once(env: dict[str, str]) -> None:
+def _child(deployment: LocalDeployment, service: str) -> str:
+    return f"{deployment.name}/{service}" if deployment.name else service
+
+
+def _print_admin_key_once(deployment: LocalDeployment) -> None:
     """On the first start (no admin key in the store yet) create one and show it, once: only its hash is kept."""
-    url = env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE)
+    url = deployment.env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE)
 
     async def has_admin() -> bool:
         store = await open_store(url)
@@ -144,7 +174,10 @@ def _print_admin_key_once(env: dict[str, str]) -> None:
     if asyncio.run(has_admin()):
         return
     _, key = asyncio.run(create_key(url, "admin", "local admin (make run)"))
-    console.print("[bold]Local admin API key[/] (shown this once, stored only as a hash; `popflow keys` makes more):")
+    whose = f" of the {deployment.name} deployment" if deployment.name else ""
+    console.print(
+        f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
+    )
     console.print(key, soft_wrap=True)
 
 
@@ -167,42 +200,43 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
         raise typer.Exit(1)
 
 
-def _url(service: str, env: dict[str, str]) -> str:
-    port = env.get(f"{service.upper()}_PORT", str(SERVICES[service]))
-    return f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(env: dict[str, str], children: Children) -> None:
-    deadline = time.monotonic() + 120
-    pending = set(SERVICES)
+def _wait_ready(deployments: list[LocalDeployment], children: Children) -> None:
+    deadline = time.monotonic() + 120 * len(deployments)
+    pending = {_child(d, service): d.url(service) for d in deployments for service in SERVICES}
     while pending and time.monotonic() < deadline:
         exited = [name for name, child in children.items() if child.poll() is not None]
         if exited:
             console.print(f"[red]{', '.join(exited)} exited during start-up; see the log above.[/]")
             raise typer.Exit(1)
-        for service in sorted(pending):
+        for name, url in sorted(pending.items()):
             try:
-                if httpx.get(_url(service, env) + "/readyz", timeout=1).status_code == 200:
-                    pending.discard(service)
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    del pending[name]
             except httpx.HTTPError:
                 pass
         time.sleep(0.5)
     if pending:
-        console.print(f"[red]Not ready after 120 s:[/] {', '.join(sorted(pending))}")
+        console.print(f"[red]Not ready in time:[/] {', '.join(sorted(pending))}")
         raise typer.Exit(1)
 
 
-def _print_urls(env: dict[str, str], pg_admin_url: str | None) -> None:
+def _print_urls(deployments: list[LocalDeployment], env: dict[str, str], pg_admin_url: str | None) -> None:
     table = Table(title="PopFlow is up (Ctrl-C stops everything)")
+    if len(deployments) > 1:
+        table.add_column("district")
     table.add_column("service")
     table.add_column("URL")
     table.add_column("API docs")
-    for service in SERVICES:
-        table.add_row(service, _url(service, env), _url(service, env) + "/docs")
+    for deployment in deployments:
+        for service in SERVICES:
+            row = [service, deployment.url(service), deployment.url(service) + "/docs"]
+            table.add_row(*([deployment.name] if len(deployments) > 1 else []), *row)
     console.print(table)
-    console.print(
-        f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {'PostgreSQL' if pg_admin_url else 'SQLite (./var)'}"
-    )
+    partners_file = Path(deployments[0].env.get("NOTIFICATION_PARTNERS_FILE", "./var"))
+    store = "PostgreSQL" if pg_admin_url else f"SQLite ({partners_file.parent if len(deployments) > 1 else './var'})"
+    console.print(f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {store}")
+    if len(deployments) > 1:  # side by side: each district is the others' exchange partner
+        console.print(f"Exchange partners: {partners_file}")
 
 
 def _stop(children: Children) -> None:

@@ -33,6 +33,7 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
+from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from services.notification.service_layer.notices import Notices
 from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
@@ -69,7 +70,11 @@ def create_app(
     inbox = Inbox(runtime.sessions, events, sealed, served_districts=settings.served_districts, answers_owed=owe_answer)
     webhooks, deliveries = WebhookStore(runtime.sessions, box), DeliveryStore(runtime.sessions, events)
     exchange_store, partners = ExchangeStore(runtime.sessions, inbox), PartnersFile(settings.partners_file).current
-    own_keys = OwnKeys(_plain(settings.exchange_signing_key), _plain(settings.exchange_sealing_key))
+    own_keys = OwnKeys(
+        _plain(settings.exchange_signing_key),
+        _plain(settings.exchange_sealing_key),
+        _plain(settings.exchange_previous_sealing_key),
+    )
     outbound = OutboundExchange(
         partners=partners,
         store=exchange_store,
@@ -79,6 +84,7 @@ def create_app(
         sealed=sealed,
         ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
         ftp_max_batch=settings.exchange_ftp_max_batch,
+        ftp_ca_file=str(settings.exchange_ftp_ca_file) if settings.exchange_ftp_ca_file else None,
     )
     relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500)
     worker = DeliveryWorker(
@@ -153,6 +159,13 @@ def create_app(
         exchange_router(
             door=door,
             overview=ExchangeOverview(partners=partners, store=exchange_store),
+            redelivery=ExchangeRedelivery(
+                partners=partners,
+                store=exchange_store,
+                served_districts=settings.served_districts,
+                clock=clock,
+                wake=worker.wake,
+            ),
             authenticate=authenticate,
         ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
@@ -169,6 +182,7 @@ def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: Excha
         user=settings.exchange_ftp_user or "anonymous",
         password=_plain(settings.exchange_ftp_password) or "",
         tls=settings.exchange_ftp_tls,
+        ca_file=str(settings.exchange_ftp_ca_file) if settings.exchange_ftp_ca_file else None,
     )
     return FtpPoller(
         drop=FtpDrop(account),

@@ -66,6 +66,11 @@ class NotificationSettings(ServiceSettings):
     exchange_sealing_key: SecretStr | None = Field(
         default=None, description="This deployment's X25519 private key (base64) that opens what partners seal for it"
     )
+    exchange_previous_sealing_key: SecretStr | None = Field(
+        default=None,
+        description="During a key switch-over: our previous X25519 private key, so what partners still seal to "
+        "the old public half opens; remove it once every partner has the new one",
+    )
     exchange_tolerance_s: int = Field(
         default=300, ge=1, description="How old a partner's signed timestamp may be before the message is refused"
     )
@@ -74,6 +79,11 @@ class NotificationSettings(ServiceSettings):
     )
     exchange_ftp_port: int = Field(default=21, ge=1, le=65535, description="The exchange platform's FTP port")
     exchange_ftp_tls: bool = Field(default=False, description="FTPS (AUTH TLS, protected data channel)")
+    exchange_ftp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the certificate authorities FTPS servers are checked against (for example the "
+        "city's own CA); unset: the system's. Certificates are always verified",
+    )
     exchange_ftp_user: str | None = Field(default=None, description="Our account on the exchange platform")
     exchange_ftp_password: SecretStr | None = Field(default=None, description="Our account's password")
     exchange_ftp_folders: Annotated[list[str], NoDecode] = Field(

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
+from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
@@ -134,7 +135,15 @@ def create_app(
         campaigns_router(plan, authenticate),
         responsibility_router(responsibilities, authenticate),
         certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
-        dashboard_router(service, runtime.keys, spotchecks, plan, logins, secure_cookie=settings.secure_cookies),
+        dashboard_router(
+            service,
+            runtime.keys,
+            spotchecks,
+            plan,
+            logins,
+            secure_cookie=settings.secure_cookies,
+            exchange=_exchange_client(settings),
+        ),
     ]
     runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)
     app = service_app(
@@ -148,3 +157,10 @@ def create_app(
     install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)
     return app
+
+
+def _exchange_client(settings: ReportingSettings) -> ExchangeClient | None:
+    """The dashboard's view of notification's exchange, when both its URL and a key are set."""
+    if not (settings.notification_url and settings.notification_key):
+        return None
+    return ExchangeClient(settings.notification_url, settings.notification_key.get_secret_value())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import Environment, ServiceSettings, sqlite_url
@@ -34,6 +34,14 @@ class ReportingSettings(ServiceSettings):
         default=None, description="Mark the dashboard cookies Secure; by default yes outside development (HTTPS)"
     )
     session_minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long a dashboard login lasts")
+    notification_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Notification's base URL: the dashboard shows the exchange per partner from it; unset: not shown",
+    )
+    notification_key: SecretStr | None = Field(
+        default=None, description="A bureau or admin key the dashboard reads notification's exchange overview with"
+    )
     intake_url: str = Field(
         default="http://127.0.0.1:8001",
         description="Intake's base URL: a place check enters the missed persons there, under the caller's key",

@@ -4,6 +4,8 @@ Pure: a partner is reached over `https` (another PopFlow deployment's exchange
 door) or `ftp`/`ftps` (a city exchange platform's drop), and has keys: one to
 check what it sends us (an Ed25519 public key, or a shared secret named by an
 environment variable) and one to seal what we send it (an X25519 public key).
+While a partner switches keys, its previous checking key is accepted too,
+until a moment the partners file names.
 A partner that lacks any of that is *unconfigured*: nothing goes to it, and
 the notices it would carry are refused where the bureau sees them.
 """
@@ -11,6 +13,7 @@ the notices it would carry are refused where the bureau sees them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 UNCONFIGURED = "unconfigured"  # the endpoint name stamped on a notice no partner can carry
@@ -37,10 +40,30 @@ class FtpDrop:
 
 
 @dataclass(frozen=True, slots=True)
+class Checker:
+    """One way to check a partner's signature: its Ed25519 public key, or the variable holding a shared secret."""
+
+    verify_key: str | None
+    secret_env: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PartnerKeys:
     verify_key: str | None = None  # base64 Ed25519 public key: checks what the partner signs
     secret_env: str | None = None  # or the name of the variable holding a shared signing secret
     seal_key: str | None = None  # base64 X25519 public key: what we send is sealed to it
+    # a switch-over: what the partner signed with before, still accepted until `previous_until`
+    previous_verify_key: str | None = None
+    previous_secret_env: str | None = None
+    previous_until: datetime | None = None
+
+    def checkers(self, now: datetime) -> list[Checker]:
+        """The current key, and the previous one while its window lasts (we seal only to the current one)."""
+        current = [Checker(self.verify_key, self.secret_env)]
+        rotating = self.previous_until is not None and now < self.previous_until
+        if rotating and (self.previous_verify_key or self.previous_secret_env):
+            return [*current, Checker(self.previous_verify_key, self.previous_secret_env)]
+        return current
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@
     seal_key = "..."
     ftp = { host = "ftp.cs.example.gov.cn", port = 21, user_env = "CS_FTP_USER",
             password_env = "CS_FTP_PASSWORD", folders = { "430102" = "/in/430102" } }
+    # switching keys: what it signed with before is accepted too, until this moment
+    previous_verify_key = "..."      # or previous_secret_env = "NAME_OF_A_VARIABLE"
+    previous_until = 2027-04-01T00:00:00+08:00
 
 The older form (`[default]` and `[[endpoints]]` with name and url) still
 reads: such endpoints are https partners without keys, i.e. unconfigured. A
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import time
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +67,25 @@ def _partner(entry: dict[str, Any]) -> Partner:
         url=str(entry["url"]) if "url" in entry else None,
         ftp=_ftp(ftp) if ftp is not None else None,
         keys=PartnerKeys(
-            verify_key=entry.get("verify_key"), secret_env=entry.get("secret_env"), seal_key=entry.get("seal_key")
+            verify_key=entry.get("verify_key"),
+            secret_env=entry.get("secret_env"),
+            seal_key=entry.get("seal_key"),
+            previous_verify_key=entry.get("previous_verify_key"),
+            previous_secret_env=entry.get("previous_secret_env"),
+            previous_until=_until(entry),
         ),
     )
+
+
+def _until(entry: dict[str, Any]) -> datetime | None:
+    """The end of a key switch-over: a TOML date-time with its offset, required beside a previous key."""
+    until = entry.get("previous_until")
+    previous = entry.get("previous_verify_key") or entry.get("previous_secret_env")
+    if previous and until is None:
+        raise InvalidPartnersFile(f"partner {entry.get('name')!r}: a previous key needs previous_until")
+    if until is not None and not (isinstance(until, datetime) and until.tzinfo is not None):
+        raise InvalidPartnersFile(f"partner {entry.get('name')!r}: previous_until is a date-time with an offset")
+    return until
 
 
 def _ftp(entry: dict[str, Any]) -> FtpDrop:

@@ -147,6 +147,14 @@ ACCESS: dict[str, Rule] = {
     "notification POST /v1/exchange/notices": Rule(Action.ADMINISTER, partner_only=True),
     "notification POST /v1/exchange/answers": Rule(Action.ADMINISTER, partner_only=True),
     "notification GET /v1/exchange/partners": Rule(Action.SUPERVISE),
+    # a bureau of a served district (Baiyun here) or admin; the seeded partner has no keys (409) and the
+    # seeded notice is local, not a message to a partner (404): both answered after access was granted
+    "notification POST /v1/exchange/partners/{partner}/redeliver": Rule(
+        Action.SUPERVISE, DISTRICT, also=frozenset({409})
+    ),
+    "notification POST /v1/exchange/messages/{message_id}/redeliver": Rule(
+        Action.SUPERVISE, DISTRICT, also=frozenset({404})
+    ),
     "reporting GET /v1/reports/quality": Rule(Action.READ, STREET),
     "reporting GET /v1/certificates/follow-up": Rule(Action.READ, STREET),
     "reporting GET /v1/certificates/follow-up.xlsx": Rule(Action.READ, STREET),
@@ -379,6 +387,8 @@ def path_of(template: str, seeds: Seeds) -> str:
         # the review queue's routes name the record waiting there
         "record_id": seeds.review_record_id if template.startswith("/v1/review/") else seeds.record_id,
         "notice_id": seeds.notice_id,
+        "message_id": seeds.notice_id,
+        "partner": "national-exchange",  # the default partners file's default: no keys
         "recipient_code": TONGDE,
         "campaign_id": seeds.campaign_id,
         "area_id": seeds.area_id,

@@ -1,6 +1,9 @@
 """`popflow up` as a supervisor: a service that dies stops everything with a non-zero exit, and a
 SIGTERM at any moment (here: in the middle of start-up) leaves no process behind.
 
+`up --districts` starts two district deployments side by side, each healthy
+and each the other's exchange partner.
+
 `up` runs against the shared test broker (KAFKA_BOOTSTRAP_SERVERS set, so it
 starts no Kafka of its own) with SQLite stores in a temporary folder.
 """
@@ -10,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
+from services.cli.keys import create_key
+from services.cli.side_by_side import PORT_STEP
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_bootstrap, unique_name
 from tests.support.system import ROOT, SERVICES, free_port
 from tests.support.waiting import eventually
@@ -38,9 +44,9 @@ def up_environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def start_up(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+def start_up(env: dict[str, str], tmp_path: Path, *options: str) -> subprocess.Popen[bytes]:
     log = (tmp_path / "up.log").open("wb")
-    command = [sys.executable, "-c", "from services.cli import main; main()", "up"]
+    command = [sys.executable, "-c", "from services.cli import main; main()", "up", *options]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -123,6 +129,73 @@ async def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
         assert await wait_exit(up) == 0
         assert alive(services) == []
         assert children_of(up.pid) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+
+
+def port_with_room() -> int:
+    """A free port whose PORT_STEP-higher neighbour is free too (the second district's)."""
+    while True:
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + PORT_STEP))
+            except OSError:
+                continue
+        return port
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode(errors="replace").split("=", 1) for p in pairs if b"=" in p)
+
+
+async def test_up_districts_starts_two_deployments_side_by_side_each_the_others_partner(tmp_path: Path) -> None:
+    env = up_environment(tmp_path) | {"POPFLOW_STATE_DIR": str(tmp_path / "state")}
+    for service in SERVICES:
+        env[f"{service.upper()}_PORT"] = str(port_with_room())
+    districts = ["440111", "440106"]
+    urls = {
+        code: {
+            service: f"http://127.0.0.1:{int(env[f'{service.upper()}_PORT']) + PORT_STEP * n}" for service in SERVICES
+        }
+        for n, code in enumerate(districts)
+    }
+    up = start_up(env, tmp_path, "--districts", ",".join(districts))
+    try:
+
+        async def all_ready() -> bool:
+            async with httpx.AsyncClient(timeout=2) as client:
+                for url in [u for per_district in urls.values() for u in per_district.values()]:
+                    try:
+                        if (await client.get(url + "/readyz")).status_code != 200:
+                            return False
+                    except httpx.HTTPError:
+                        return False
+            return True
+
+        await eventually(all_ready, within=240)
+        services = children_of(up.pid)
+        assert len(services) == 2 * len(SERVICES)
+        prefixes = {environ_of(pid)["POPFLOW_TOPIC_PREFIX"] for pid in services}
+        assert prefixes == {env["POPFLOW_TOPIC_PREFIX"] + f"{code}." for code in districts}
+
+        async with httpx.AsyncClient(timeout=10) as client:
+            for code, other in (districts, districts[::-1]):
+                store = f"sqlite+aiosqlite:///{tmp_path}/state/{code}/keys.db"
+                _, key = await create_key(store, f"district:{code}", "test bureau")
+                overview = await client.get(
+                    urls[code]["notification"] + "/v1/exchange/partners", headers={"Authorization": f"Bearer {key}"}
+                )
+                assert overview.status_code == 200, overview.text
+                partners = {p["name"]: p for p in overview.json()["partners"]}
+                assert partners[f"district-{other}"]["ready"] is True
+                assert partners[f"district-{other}"]["address"] == urls[other]["notification"]
+
+        up.send_signal(signal.SIGTERM)
+        assert await wait_exit(up) == 0
+        assert alive(services) == []
     finally:
         if up.poll() is None:
             up.kill()

@@ -4,7 +4,8 @@ Each deployment is a `System` of its own (topic prefix, databases, ports,
 key store) serving its own districts, with its own exchange key pairs; one
 partners file, written once every port is known, names all of them (a
 deployment reads its own districts as local and the others as partners),
-reached over https or through one FTP platform (tests/support/ftp_platform.py).
+reached over https or through one FTP platform (tests/support/ftp_platform.py;
+FTPS when the platform has a certificate, whose CA every deployment is given).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def partners_toml(
             reached = f'transport = "https"\nurl = "{system.url("notification")}"\n'
         else:
             folders = ", ".join(f'"{d}" = "/{d}"' for d in plans[name].districts)
+            transport = "ftps" if ftp.tls else "ftp"
             reached = (
-                f'transport = "ftp"\nftp = {{ host = "127.0.0.1", port = {ftp.port}, user_env = "EXCHANGE_FTP_USER", '
+                f'transport = "{transport}"\n'
+                f'ftp = {{ host = "127.0.0.1", port = {ftp.port}, user_env = "EXCHANGE_FTP_USER", '
                 f'password_env = "EXCHANGE_FTP_PASSWORD", folders = {{ {folders} }} }}\n'
             )
         entries.append(
@@ -70,6 +73,11 @@ def ftp_env(plan: Deployment, ftp: FtpPlatform) -> dict[str, str]:
         "NOTIFICATION_EXCHANGE_FTP_PASSWORD": password_of(own),
         "NOTIFICATION_EXCHANGE_FTP_FOLDERS": ",".join(f"/{d}" for d in plan.districts),
         "NOTIFICATION_EXCHANGE_FTP_POLL_S": "0.3",
+        **(
+            {"NOTIFICATION_EXCHANGE_FTP_TLS": "true", "NOTIFICATION_EXCHANGE_FTP_CA_FILE": str(ftp.tls.ca_file)}
+            if ftp.tls
+            else {}
+        ),
     }
 
 

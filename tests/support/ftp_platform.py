@@ -3,7 +3,8 @@
 One account per district (user = the district code), each seeing the whole
 tree, and one folder per district (`/<code>`), as a city platform lays out
 its drops. `FtpPlatform.path(code, ...)` reads the tree directly, for asserting
-where files went.
+where files went. With `tls` (a certificate from tests/support/certificates.py)
+it is an FTPS platform that requires TLS on the control and the data channel.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 from types import TracebackType
 
 from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
+
+from tests.support.certificates import ServerCertificate
 
 
 def password_of(code: str) -> str:
@@ -23,13 +26,21 @@ def password_of(code: str) -> str:
 
 
 class FtpPlatform:
-    def __init__(self, root: Path, districts: list[str]) -> None:
-        self.root, self.districts = root, districts
+    def __init__(self, root: Path, districts: list[str], *, tls: ServerCertificate | None = None) -> None:
+        self.root, self.districts, self.tls = root, districts, tls
         authorizer = DummyAuthorizer()
         for code in districts:
             (root / code).mkdir(parents=True, exist_ok=True)
             authorizer.add_user(code, password_of(code), str(root), perm="elradfmwMT")
-        handler = type("PlatformHandler", (FTPHandler,), {"authorizer": authorizer, "banner": "exchange platform"})
+        attributes: dict[str, object] = {"authorizer": authorizer, "banner": "exchange platform"}
+        if tls is not None:
+            attributes |= {
+                "certfile": str(tls.cert_file),
+                "keyfile": str(tls.key_file),
+                "tls_control_required": True,
+                "tls_data_required": True,
+            }
+        handler = type("PlatformHandler", (TLS_FTPHandler if tls else FTPHandler,), attributes)
         self._server = FTPServer(("127.0.0.1", 0), handler)
         logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # a line per login otherwise
         self._stop = threading.Event()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_batch import SetAside, build_batch, read_manifest
 from services.notification.domain.exchange_messages import (
     ExchangeMessage,
     NoticePart,
@@ -50,24 +51,26 @@ def _partner(name: str, pair: dict[str, str], **changes: Any) -> Partner:
     return Partner(**(fields | changes))
 
 
-def _door(table: PartnerTable) -> ExchangeDoor:
+def _door(table: PartnerTable, *, now: datetime = NOW, keys: OwnKeys | None = None) -> ExchangeDoor:
     return ExchangeDoor(
         partners=lambda: table,
         store=None,  # type: ignore[arg-type]  # authenticate touches no store
         inbox=None,  # type: ignore[arg-type]
-        keys=OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"]),
+        keys=keys or OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"]),
         served_districts=["440106"],
-        clock=FixedClock(NOW),
+        clock=FixedClock(now),
         on_scheduled=lambda: None,
     )
 
 
-def _signed(*, at: datetime = NOW, tamper: bool = False) -> tuple[dict[str, str], bytes]:
+def _signed(
+    *, at: datetime = NOW, tamper: bool = False, signer: dict[str, str] = BAIYUN
+) -> tuple[dict[str, str], bytes]:
     sealed = crypto.seal(sealed_text(SealedNotice(person=PERSON)), TIANHE["seal_key"])
     message = ExchangeMessage(message_id="n-1", type="notice", sender="440111", notice=FORWARD, sealed=sealed)
     body = body_of(message)
-    sender = _partner("baiyun", BAIYUN)
-    headers = signing_headers(sender, OwnKeys(BAIYUN["signing_key"], None), "n-1", str(int(at.timestamp())), body)
+    sender = _partner("baiyun", signer)
+    headers = signing_headers(sender, OwnKeys(signer["signing_key"], None), "n-1", str(int(at.timestamp())), body)
     headers["PopFlow-Exchange-Sender"] = "440111"
     return headers, body.replace(b"please", b"PLEASE") if tamper else body
 
@@ -132,3 +135,50 @@ def test_a_forward_to_our_bureau_becomes_the_residence_streets_transfer() -> Non
     assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106001"  # a complete notice
     registration = FORWARD.model_copy(update={"kind": NoticeKind.REGISTRATION})
     assert arriving_notice(registration, PERSON, frozenset({"440106"}))["recipient_code"] == "440106"
+
+
+# --- switching keys -----------------------------------------------------------------------------------
+
+BAIYUN_OLD, TIANHE_OLD = crypto.new_key_pairs(), crypto.new_key_pairs()
+SWITCH_ENDS = NOW + timedelta(days=7)
+ROTATING = PartnerTable(
+    by_prefix={
+        "440111": _partner(
+            "baiyun",
+            BAIYUN,
+            keys=PartnerKeys(
+                verify_key=BAIYUN["verify_key"],
+                seal_key=BAIYUN["seal_key"],
+                previous_verify_key=BAIYUN_OLD["verify_key"],
+                previous_until=SWITCH_ENDS,
+            ),
+        )
+    }
+)
+
+
+def test_during_a_switch_over_the_partners_previous_key_is_accepted_until_its_end() -> None:
+    assert _door(ROTATING).authenticate(*_signed(signer=BAIYUN))[0].name == "baiyun"
+    assert _door(ROTATING).authenticate(*_signed(signer=BAIYUN_OLD))[0].name == "baiyun"
+    later = SWITCH_ENDS + timedelta(seconds=1)
+    assert _door(ROTATING, now=later).authenticate(*_signed(at=later, signer=BAIYUN))[0].name == "baiyun"
+    with pytest.raises(ProblemError) as refused:
+        _door(ROTATING, now=later).authenticate(*_signed(at=later, signer=BAIYUN_OLD))
+    assert refused.value.status == 401
+
+
+def test_what_a_partner_still_seals_to_our_previous_key_opens_during_the_switch_over() -> None:
+    batch = build_batch(
+        batch_id="440111-440106-1",
+        sender="440111",
+        recipient="440106",
+        lines=[body_of(ExchangeMessage(message_id="m", type="notice", sender="440111", notice=FORWARD, sealed="x"))],
+        seal_key=TIANHE_OLD["seal_key"],  # the partner has not taken our new public key yet
+        timestamp=str(int(NOW.timestamp())),
+        sign=lambda *_: "v1a,unused",
+    )
+    manifest = read_manifest(batch.manifest)
+    switching = OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"], previous_sealing_key=TIANHE_OLD["sealing_key"])
+    assert [m.message_id for m in _door(ROTATING, keys=switching).open_batch(manifest, batch.file)] == ["m"]
+    with pytest.raises(SetAside):
+        _door(ROTATING).open_batch(manifest, batch.file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from shared.exchange.partners_file import InvalidPartnersFile, parse_partners
@@ -62,8 +64,25 @@ def test_what_is_missing_is_said() -> None:
     [
         '[[partners]]\nname = "x"\nprefixes = ["4"]\n',
         '[[partners]]\nname = "x"\nprefixes = ["44"]\ntransport = "smtp"\n',
+        # a previous key without the end of its switch-over, or an end without an offset
+        '[[partners]]\nname = "x"\nprefixes = ["44"]\nprevious_verify_key = "b2xk"\n',
+        '[[partners]]\nname = "x"\nprefixes = ["44"]\nprevious_verify_key = "b2xk"\n'
+        "previous_until = 2027-04-01T00:00:00\n",
     ],
 )
 def test_bad_partner_entries_are_refused(text: str) -> None:
     with pytest.raises(InvalidPartnersFile):
         parse_partners(text)
+
+
+def test_a_previous_key_is_accepted_until_the_end_of_its_switch_over() -> None:
+    text = FILE.replace(
+        'verify_key = "dmVyaWZ5"\n',
+        'verify_key = "dmVyaWZ5"\nprevious_verify_key = "b2xk"\nprevious_until = 2027-04-01T00:00:00+08:00\n',
+        1,
+    )
+    keys = parse_partners(text).named("tianhe").keys  # type: ignore[union-attr]
+    before, after = datetime(2027, 3, 31, 15, 59, tzinfo=UTC), datetime(2027, 3, 31, 16, 0, tzinfo=UTC)
+    assert [c.verify_key for c in keys.checkers(before)] == ["dmVyaWZ5", "b2xk"]
+    assert [c.verify_key for c in keys.checkers(after)] == ["dmVyaWZ5"]
+    assert keys.seal_key == "c2VhbA=="  # one key to seal to: the current one

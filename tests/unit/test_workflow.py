@@ -86,10 +86,35 @@ def test_inter_district_goes_through_both_bureaus(residence: str, bureau: str, e
     assert [n.awaits_answer for n in step.notices] == [False, True]
 
 
-def test_a_served_residence_district_is_reached_directly() -> None:
-    recipients = dataclasses.replace(RECIPIENTS, served_districts=frozenset({"440111", "440106"}))
-    step = open_case(case(WUSHAN), recipients)
-    assert sent(step)[1] == (NoticeKind.FORWARD, "440106", None)
+CITY_DEPLOYMENT = dataclasses.replace(RECIPIENTS, served_districts=frozenset({"440111", "440106"}))
+
+
+def test_a_served_residence_district_is_reached_directly_at_its_street() -> None:
+    step = open_case(case(WUSHAN), CITY_DEPLOYMENT)
+    # no forward between two bureaus of one deployment: the street verifies, the reporting bureau is told
+    assert sent(step) == [(NoticeKind.TRANSFER, "440111", None), (NoticeKind.TRANSFER, WUSHAN, None)]
+    assert [n.awaits_answer for n in step.notices] == [False, True]
+    assert step.case.status is CaseStatus.OPEN
+
+
+def test_a_served_residence_streets_answer_is_relayed_to_the_reporting_bureau() -> None:
+    opened = open_case(case(WUSHAN), CITY_DEPLOYMENT)
+    step = answer(
+        opened.case, opened.notices[1], reply(opened.notices[1], "confirmed"), CITY_DEPLOYMENT, load_directory()
+    )
+    assert step.case.status is CaseStatus.CONFIRMED
+    assert sent(step) == [
+        (NoticeKind.FEEDBACK, "440111", None),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
+
+
+def test_a_cross_street_answer_is_not_relayed() -> None:
+    opened = open_case(case(XINSHI), CITY_DEPLOYMENT)
+    step = answer(
+        opened.case, opened.notices[0], reply(opened.notices[0], "confirmed"), CITY_DEPLOYMENT, load_directory()
+    )
+    assert sent(step) == [(NoticeKind.REGISTRATION, "430102", "national-exchange")]
 
 
 def test_confirmed_inter_district_relays_back_and_informs_the_registration_place() -> None:

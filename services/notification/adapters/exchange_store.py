@@ -20,6 +20,7 @@ from sqlmodel import col, select
 
 from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.tables import Delivery, ExchangeReceived, ExchangeSetAside, InboxNotice
+from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import NoticeIssued
 
 ANSWER_NAMESPACE = uuid.UUID("3f9d0c1e-7a52-4e8b-b6a4-2d1c0e9f8a75")
@@ -135,6 +136,43 @@ class ExchangeStore:
         )
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
+
+    async def failed_destinations(self) -> list[str]:
+        """The codes that failed deliveries to partners were for (a few: districts, bureaus, streets)."""
+        failed = col(Delivery.exchange_code).is_not(None) & (col(Delivery.state) == "failed")
+        query = sql_select(col(Delivery.exchange_code)).where(failed).distinct()
+        async with self._sessions() as session:
+            return [str(code) for code in (await session.execute(query)).scalars()]
+
+    async def failed_to(self, codes: list[str], *, limit: int) -> list[str]:
+        """Ids of failed deliveries to partners for `codes`, oldest first."""
+        query = (
+            sql_select(col(Delivery.notice_id))
+            .where(col(Delivery.exchange_code).in_(codes), col(Delivery.state) == "failed")
+            .order_by(col(Delivery.updated_at))
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return [str(message_id) for message_id in (await session.execute(query)).scalars()]
+
+    async def redeliver(self, message_ids: list[str], *, now: datetime) -> list[str]:
+        """A new round, due now, for each named delivery to a partner (a notice or an answer we owe); the ids
+        found. The attempts so far stay in the log and count the message as redelivered."""
+        async with self._sessions.begin() as session:
+            query = (
+                select(Delivery)
+                .where(col(Delivery.notice_id).in_(message_ids), col(Delivery.exchange_code).is_not(None))
+                .with_for_update()
+            )
+            deliveries = list((await session.execute(query)).scalars())
+            for delivery in deliveries:
+                delivery.state, delivery.round_attempts = "pending", 0
+                delivery.next_attempt_at = delivery.updated_at = now
+            ids = [d.notice_id for d in deliveries]
+            notices = select(InboxNotice).where(col(InboxNotice.notice_id).in_(ids)).with_for_update()
+            for notice in (await session.execute(notices)).scalars():
+                notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ISSUED).value
+        return ids
 
     async def set_aside(self, row: ExchangeSetAside) -> None:
         async with self._sessions.begin() as session:

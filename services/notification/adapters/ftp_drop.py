@@ -14,6 +14,7 @@ import contextlib
 import ftplib
 import io
 import posixpath
+import ssl
 from dataclasses import dataclass
 
 from services.notification.domain.exchange_batch import Batch
@@ -28,7 +29,12 @@ class FtpAccount:
     user: str
     password: str
     tls: bool = False  # FTPS (explicit, AUTH TLS) with a protected data channel
+    ca_file: str | None = None  # FTPS: the CAs the server's certificate is checked against; None: the system's
     timeout_s: float = 30.0
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name checked always (ftplib's own default checks neither)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class FtpDrop:
@@ -38,7 +44,9 @@ class FtpDrop:
     def _connect(self) -> ftplib.FTP:
         a = self._account
         # plain FTP is the platform's choice; what travels is sealed and signed either way
-        ftp: ftplib.FTP = ftplib.FTP_TLS(timeout=a.timeout_s) if a.tls else ftplib.FTP(timeout=a.timeout_s)  # noqa: S321
+        ftp: ftplib.FTP = (
+            ftplib.FTP_TLS(timeout=a.timeout_s, context=a.tls_context()) if a.tls else ftplib.FTP(timeout=a.timeout_s)  # noqa: S321
+        )
         ftp.connect(a.host, a.port)
         ftp.login(a.user, a.password)
         if isinstance(ftp, ftplib.FTP_TLS):

@@ -98,12 +98,13 @@ def read_manifest(raw: bytes) -> dict[str, object]:
     return manifest
 
 
-def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str) -> list[ExchangeMessage]:
-    """The messages of a batch whose manifest's signature was checked; SetAside when the file is not that batch."""
+def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *previous: str) -> list[ExchangeMessage]:
+    """The messages of a batch whose manifest's signature was checked; SetAside when the file is not that batch.
+    `previous`: our earlier sealing keys, during a switch-over."""
     if len(file) != manifest.get("bytes", len(file)) or hashlib.sha256(file).hexdigest() != manifest["sha256"]:
         raise SetAside("batch file differs from its manifest's checksum (tampered or truncated)")
     try:
-        text = crypto.open_sealed(file.decode("ascii"), sealing_key)
+        text = crypto.open_sealed(file.decode("ascii"), sealing_key, *previous)
     except (crypto.BadSeal, UnicodeDecodeError) as error:
         raise SetAside("batch file does not open with this deployment's sealing key") from error
     lines = [line for line in text.split(b"\n") if line]

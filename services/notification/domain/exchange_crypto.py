@@ -117,7 +117,17 @@ def seal(plaintext: bytes, seal_key: str) -> str:
     return b64(ephemeral_public + nonce + AESGCM(key).encrypt(nonce, plaintext, None))
 
 
-def open_sealed(token: str, sealing_key: str) -> bytes:
+def open_sealed(token: str, sealing_key: str, *previous: str) -> bytes:
+    """The plain text sealed for `sealing_key` (or, during a key switch-over, for a `previous` one); BadSeal else."""
+    for key in (sealing_key, *previous):
+        try:
+            return _open_with(token, key)
+        except BadSeal:
+            continue
+    raise BadSeal("the sealed part does not open with this deployment's key")
+
+
+def _open_with(token: str, sealing_key: str) -> bytes:
     try:
         raw = unb64(token)
         ephemeral_public, nonce, ciphertext = raw[:32], raw[32:44], raw[44:]

@@ -109,7 +109,7 @@ class ExchangeDoor:
     def open_batch(self, manifest: dict[str, object], file: bytes) -> list[ExchangeMessage]:
         if not self._keys.sealing_key:
             raise SetAside("this deployment has no NOTIFICATION_EXCHANGE_SEALING_KEY to open the batch")
-        return open_batch(manifest, file, self._keys.sealing_key)
+        return open_batch(manifest, file, self._keys.sealing_key, *self._keys.previous)
 
     async def apply(self, partner: Partner, message: ExchangeMessage) -> Accepted:
         """A message taken from a checked batch: the same path as the https door's."""
@@ -120,23 +120,26 @@ class ExchangeDoor:
     def _signed_by(
         self, partner: Partner, headers: Mapping[str, str], body: bytes, *, tolerance_s: int | None = None
     ) -> bool:
-        secret = os.environ.get(partner.keys.secret_env) if partner.keys.secret_env else None
-        return crypto.verify_signature(
-            verify_key=partner.keys.verify_key,
-            secret=secret,
-            msg_id=headers.get("webhook-id", ""),
-            timestamp=headers.get("webhook-timestamp", ""),
-            body=body,
-            received=headers.get("webhook-signature", ""),
-            now_s=self._clock.now().timestamp(),
-            tolerance_s=tolerance_s or self._tolerance_s,
+        now = self._clock.now()
+        return any(
+            crypto.verify_signature(
+                verify_key=checker.verify_key,
+                secret=os.environ.get(checker.secret_env) if checker.secret_env else None,
+                msg_id=headers.get("webhook-id", ""),
+                timestamp=headers.get("webhook-timestamp", ""),
+                body=body,
+                received=headers.get("webhook-signature", ""),
+                now_s=now.timestamp(),
+                tolerance_s=tolerance_s or self._tolerance_s,
+            )
+            for checker in partner.keys.checkers(now)  # the previous key too, during its switch-over
         )
 
     def _open(self, sealed: str) -> bytes:
         if not self._keys.sealing_key:
             raise _refused(422, "This deployment has no NOTIFICATION_EXCHANGE_SEALING_KEY to open the message.")
         try:
-            return crypto.open_sealed(sealed, self._keys.sealing_key)
+            return crypto.open_sealed(sealed, self._keys.sealing_key, *self._keys.previous)
         except crypto.BadSeal as error:
             raise _refused(422, str(error)) from error
 

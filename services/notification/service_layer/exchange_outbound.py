@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.notification.adapters.deliveries import Claim
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpAccount
@@ -45,6 +47,11 @@ class OwnKeys:
 
     signing_key: str | None
     sealing_key: str | None
+    previous_sealing_key: str | None = None  # during a switch-over: partners may still seal to the old half
+
+    @property
+    def previous(self) -> tuple[str, ...]:
+        return (self.previous_sealing_key,) if self.previous_sealing_key else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +92,10 @@ class OutboundExchange:
         sealed: SealedNotices,
         ftp_batch_window_s: float = 0.2,
         ftp_max_batch: int = 500,
+        ftp_ca_file: str | None = None,
     ) -> None:
         self._partners, self._store, self._keys, self._sealed = partners, store, keys, sealed
+        self._ftp_ca_file = ftp_ca_file
         self._home, self._clock = served_districts[0], clock
         self._batcher = FtpBatcher(sign=self.sign, clock=clock, window_s=ftp_batch_window_s, max_batch=ftp_max_batch)
 
@@ -105,15 +114,19 @@ class OutboundExchange:
             why = "; ".join(partner.problems()) if partner else "no partner carries this code"
             return Refusal(f"exchange partner for {claim.exchange_code} unconfigured: {why}"[:200])
         assert partner.keys.seal_key is not None
-        if claim.notice is not None:
-            person = self._sealed.person(claim.notice)
-            return partner, _notice_message(claim.notice, person, self._home, partner.keys.seal_key)
-        owed = await self._store.answer_owed(claim.notice_id)
-        if owed is None:
-            return Refusal("nothing to send: no notice or owed answer with this id")
-        received, local = owed
-        answer = self._sealed.answer(local) or {}
-        return partner, _answer_message(claim.notice_id, received.notice_id, local, answer, partner.keys.seal_key)
+        try:
+            if claim.notice is not None:
+                person = self._sealed.person(claim.notice)
+                return partner, _notice_message(claim.notice, person, self._home, partner.keys.seal_key)
+            owed = await self._store.answer_owed(claim.notice_id)
+            if owed is None:
+                return Refusal("nothing to send: no notice or owed answer with this id")
+            received, local = owed
+            answer = self._sealed.answer(local) or {}
+            return partner, _answer_message(claim.notice_id, received.notice_id, local, answer, partner.keys.seal_key)
+        except ValidationError as error:  # it would fail at every attempt: fail it now, naming fields, never values
+            fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+            return Refusal(f"the message does not fit the exchange format ({fields})"[:200])
 
     async def request_for(self, claim: Claim) -> ExchangeRequest | FtpItem | Refusal:
         found = await self.message_for(claim)
@@ -121,7 +134,7 @@ class OutboundExchange:
             return found
         partner, message = found
         if partner.transport is not Transport.HTTPS:
-            return _ftp_item(partner, message, claim.exchange_code or "")
+            return _ftp_item(partner, message, claim.exchange_code or "", ca_file=self._ftp_ca_file)
         body = body_of(message)
         timestamp = str(int(self._clock.now().timestamp()))
         try:
@@ -133,7 +146,7 @@ class OutboundExchange:
         return ExchangeRequest(str(partner.url).rstrip("/") + path, body, headers)
 
 
-def _ftp_item(partner: Partner, message: ExchangeMessage, code: str) -> FtpItem | Refusal:
+def _ftp_item(partner: Partner, message: ExchangeMessage, code: str, *, ca_file: str | None) -> FtpItem | Refusal:
     """Where on the partner's FTP platform the message goes, with whose credentials; Refusal when unknown."""
     assert partner.ftp is not None
     folder = partner.ftp.folder_for(code)
@@ -144,7 +157,8 @@ def _ftp_item(partner: Partner, message: ExchangeMessage, code: str) -> FtpItem 
     if not user or password is None:
         names = f"{partner.ftp.user_env}/{partner.ftp.password_env}"
         return Refusal(f"the variables {names} with {partner.name}'s ftp account are not set")
-    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=partner.transport is Transport.FTPS)
+    tls = partner.transport is Transport.FTPS
+    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=tls, ca_file=ca_file)
     return FtpItem(partner, account, folder, message.sender, code[:6], body_of(message))
 
 
@@ -173,10 +187,15 @@ def _answer_message(
         record_id=local.record_id,
         result=FeedbackResult(answer["result"]),
         reason=RejectionReason(answer["reason"]) if answer.get("reason") else None,
-        answered_by=str(answer["answered_by"]),
+        # an admin (or the bureau) answering for the street is the street, to the partner
+        answered_by=_code_or(str(answer["answered_by"]), local.recipient_code),
         answered_at=utc(local.answered_at) if local.answered_at else utc(local.received_at),
     )
     private = SealedAnswer(corrections=answer.get("corrections") or {}, note=answer.get("note") or None)
     sealed = crypto.seal(sealed_text(private), seal_key)
     sender = local.recipient_code[:6]
     return ExchangeMessage(message_id=message_id, type="answer", sender=sender, answer=part, sealed=sealed)
+
+
+def _code_or(answered_by: str, recipient: str) -> str:
+    return answered_by if answered_by.isascii() and answered_by.isdigit() and len(answered_by) in (6, 9) else recipient

@@ -34,6 +34,10 @@ class ExchangeOverview:
                 "address": partner.address,
                 "ready": not partner.problems(),
                 "problems": partner.problems(),
+                # a switch-over: its previous key is accepted until then
+                "previous_key_until": utc(partner.keys.previous_until).isoformat()
+                if partner.keys.previous_until
+                else None,
                 "sent": _empty(),
                 "received": {"notices": 0, "answers": 0},
             }

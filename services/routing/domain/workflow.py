@@ -55,6 +55,17 @@ def route_notices(case: Case, recipients: Recipients) -> Step:
         residence = recipients.for_code(case.residence_street)
         reason = "person lives in your street; please verify"
         notices.append(_notice(case, NoticeKind.TRANSFER, residence, case.reporting_street, reason, awaits=True))
+    elif case.route is Route.INTER_DISTRICT and recipients.serves(case.residence_street):
+        # both districts are this deployment's (it serves several, or a city): no exchange, no bureau hop;
+        # the residence street verifies directly, as after a partner's forward, and the reporting bureau is told
+        reporting_bureau = district_of(case.reporting_street)
+        reason = "case for another district served here; sent to the residence street directly"
+        notices.append(
+            _notice(case, NoticeKind.TRANSFER, recipients.for_code(reporting_bureau), case.reporting_street, reason)
+        )
+        reason = "person lives in your street (a case from another district); please verify"
+        residence = recipients.for_code(case.residence_street)
+        notices.append(_notice(case, NoticeKind.TRANSFER, residence, case.reporting_street, reason, awaits=True))
     elif case.route is Route.INTER_DISTRICT:
         reporting_bureau = district_of(case.reporting_street)
         reason = "case for another district; forwarded to the residence district's bureau"
@@ -95,7 +106,7 @@ def answer(
         rejected = feedback.result is Result.REJECTED
         return Step(case, [_rejection(case, answered, feedback, recipients)] if rejected else [])
     step = _verification_answered(case, answered, feedback, recipients, directory)
-    if answered.kind is NoticeKind.FORWARD and feedback.result is not Result.REJECTED:
+    if _verified_elsewhere(case, answered) and feedback.result is not Result.REJECTED:
         relay = _notice(
             step.case,
             NoticeKind.FEEDBACK,
@@ -105,6 +116,16 @@ def answer(
         )
         return Step(step.case, [relay, *step.notices], step.routed)
     return step
+
+
+def _verified_elsewhere(case: Case, answered: PlannedNotice) -> bool:
+    """The answer came from another district: a forward's, or a served residence street's transfer (told to the
+    reporting bureau, which was told of the case)."""
+    if answered.kind is NoticeKind.FORWARD:
+        return True
+    return case.route is Route.INTER_DISTRICT and district_of(answered.recipient.code) != district_of(
+        case.reporting_street
+    )
 
 
 def _verification_answered(

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.domain.figures import LABELS
 from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
@@ -58,6 +59,7 @@ def dashboard_router(
     logins: Logins,
     *,
     secure_cookie: bool,
+    exchange: ExchangeClient | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -120,7 +122,10 @@ def dashboard_router(
             context = await _context(service, spotchecks, plan, district, week)
         except Invalid as error:
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
-        return page("dashboard.html", csrf=session.csrf_token if session else "", **context)
+        # the deployment's exchange per partner (notification's overview), when configured
+        partners = await exchange.partners() if exchange is not None else None
+        csrf = session.csrf_token if session else ""
+        return page("dashboard.html", csrf=csrf, exchange_shown=exchange is not None, partners=partners, **context)
 
     return router
 

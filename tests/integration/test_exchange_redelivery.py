@@ -1,0 +1,204 @@
+"""The bureau redelivers to a partner on real PostgreSQL: failed notices and the answers we owe, and who may ask.
+
+Baiyun's deployment (440111) owes Tianhe (440106) a forward and an answer to
+Tianhe's own notice; with no partner configured both fail at once. Once the
+partners file names a ready Tianhe, the bureau's redelivery sends both to its
+door. The fake sender stands for Tianhe; the fake clock keeps time still.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.inbox import Answer, Inbox
+from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import ExchangeReceived
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS
+from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.exchange_crypto import new_key_pairs
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
+from shared.auth import Principal, Role, parse_scope
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import FeedbackResult, NoticeIssued, NoticePerson, Route
+from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from shared.http.problems import ProblemError
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
+from tests.support.notification_fakes import FakeClock, FakeWebhookSender
+from tests.support.records import id_number
+
+START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+TIANHE_URL = "http://tianhe.example"
+OURS, THEIRS = new_key_pairs(), new_key_pairs()
+FORWARD_ID, THEIR_NOTICE_ID = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+READY = Partner(
+    "tianhe",
+    Transport.HTTPS,
+    url=TIANHE_URL,
+    keys=PartnerKeys(verify_key=THEIRS["verify_key"], seal_key=THEIRS["seal_key"]),
+)
+
+
+@dataclass
+class Baiyun:
+    table: list[PartnerTable]  # the partners file as it stands: replace [0] to "edit" it
+    worker: DeliveryWorker
+    store: ExchangeStore
+    redelivery: ExchangeRedelivery
+    sender: FakeWebhookSender
+    inbox: Inbox
+
+
+def principal(scope: str, role: Role) -> Principal:
+    return Principal(key_id="k", scope=parse_scope(scope), role=role)
+
+
+BUREAU, ADMIN = principal("district:440111", Role.BUREAU), principal("admin", Role.ADMIN)
+
+
+@pytest.fixture
+async def baiyun() -> AsyncIterator[Baiyun]:
+    name = unique_name("xredeliver_")
+    engine = build_engine(await create_database(name))
+    await run_migrations(engine, MIGRATIONS)
+    sessions, sealed = session_factory(engine), SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    inbox = Inbox(sessions, events, sealed, served_districts=["440111"], answers_owed=owe_answer)
+    table, clock, sender = [PartnerTable(by_prefix={})], FakeClock(START), FakeWebhookSender()
+    store = ExchangeStore(sessions, inbox)
+    outbound = OutboundExchange(
+        partners=lambda: table[0],
+        store=store,
+        keys=OwnKeys(OURS["signing_key"], OURS["sealing_key"]),
+        served_districts=["440111"],
+        clock=clock,
+        sealed=sealed,
+    )
+    worker = DeliveryWorker(
+        store=DeliveryStore(sessions, events),
+        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
+        sender=sender,
+        clock=clock,
+        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
+        record_link_base="http://intake/v1/records/",
+        sealed=sealed,
+        exchange=outbound,
+    )
+    redelivery = ExchangeRedelivery(
+        partners=lambda: table[0], store=store, served_districts=["440111"], clock=clock, wake=lambda: None
+    )
+    try:
+        yield Baiyun(table, worker, store, redelivery, sender, inbox)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+def _notice(notice_id: str, recipient: str, kind: str, sequence: int) -> NoticeIssued:
+    return issued_notice(
+        kind=kind,
+        notice_id=notice_id,
+        record_id=notice_id.replace("00000000-", "10000000-", 1),
+        recipient_code=recipient,
+        route=Route.INTER_DISTRICT,
+        reason="please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=sequence), residence_address="五山路 1 号"),
+        issued_at=START,
+    )
+
+
+async def _owe_tianhe_two_messages(baiyun: Baiyun) -> None:
+    """Our forward to Tianhe's bureau, and our answer to a notice Tianhe sent us."""
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", 1), now=START)
+    theirs = _notice(THEIR_NOTICE_ID, "440111008", "change", 2)
+    received = ExchangeReceived(
+        message_id="their-message-1",
+        kind="notice",
+        partner="tianhe",
+        sender_code="440106",
+        notice_id="their-notice-1",
+        record_id=theirs.record_id,
+        local_notice_id=theirs.notice_id,
+        received_at=START,
+    )
+    await baiyun.store.receive_notice(received, theirs, now=START)
+    # answered by an admin on the street's behalf: the partner hears it from the street
+    await baiyun.inbox.answer(THEIR_NOTICE_ID, Answer(FeedbackResult.CONFIRMED, {}, None, "", "admin"), now=START)
+
+
+async def test_failed_messages_to_a_partner_are_sent_again_once_it_is_configured(baiyun: Baiyun) -> None:
+    await _owe_tianhe_two_messages(baiyun)
+    assert await baiyun.worker.deliver_due() == 2  # no partner carries 440106: both refused at once
+    assert await baiyun.store.failed_destinations() == ["440106"]
+    assert baiyun.sender.sent == []
+
+    with pytest.raises(ProblemError) as unknown:
+        await baiyun.redelivery.partner(BUREAU, "tianhe")
+    assert unknown.value.status == 404
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": Partner("tianhe", Transport.HTTPS, url=TIANHE_URL)})
+    with pytest.raises(ProblemError) as not_ready:
+        await baiyun.redelivery.partner(BUREAU, "tianhe")
+    assert not_ready.value.status == 409  # no keys yet: a new round would only fail again
+
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": READY})
+    baiyun.sender.statuses = {f"{TIANHE_URL}/v1/exchange/notices": 200, f"{TIANHE_URL}/v1/exchange/answers": 200}
+    redelivered = await baiyun.redelivery.partner(BUREAU, "tianhe")
+    assert redelivered.view("tianhe") == {"partner": "tianhe", "redelivered": 2, "more": False}
+    assert await baiyun.worker.deliver_due() == 2
+    assert sorted(s.url for s in baiyun.sender.sent) == [
+        f"{TIANHE_URL}/v1/exchange/answers",
+        f"{TIANHE_URL}/v1/exchange/notices",
+    ]
+    [answer] = [json.loads(s.body) for s in baiyun.sender.sent if s.url.endswith("/answers")]
+    assert answer["answer"]["answered_by"] == "440111008"
+    assert answer["answer"]["notice_id"] == "their-notice-1"
+    assert await baiyun.store.failed_destinations() == []
+    assert (await baiyun.redelivery.partner(ADMIN, "tianhe")).message_ids == []  # nothing failed any more
+
+
+async def test_one_message_is_sent_again_by_its_id(baiyun: Baiyun) -> None:
+    await _owe_tianhe_two_messages(baiyun)
+    await baiyun.worker.deliver_due()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": READY})
+    baiyun.sender.statuses = {f"{TIANHE_URL}/v1/exchange/notices": 200}
+
+    await baiyun.redelivery.message(ADMIN, FORWARD_ID)
+    assert await baiyun.worker.deliver_due() == 1
+    assert [s.url for s in baiyun.sender.sent] == [f"{TIANHE_URL}/v1/exchange/notices"]
+    with pytest.raises(ProblemError) as absent:
+        await baiyun.redelivery.message(ADMIN, "00000000-0000-4000-8000-999999999999")
+    assert absent.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("scope", "role"),
+    [
+        ("street:440111005", Role.OFFICE),
+        ("street:440111005", Role.SUBMITTER),
+        ("district:440111", Role.SUBMITTER),
+        ("district:440106", Role.BUREAU),  # a bureau, but of a district this deployment does not serve
+    ],
+)
+async def test_only_a_bureau_of_a_served_district_or_admin_may_redeliver(
+    baiyun: Baiyun, scope: str, role: Role
+) -> None:
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": READY})
+    caller = principal(scope, role)
+    with pytest.raises(ProblemError) as for_partner:
+        await baiyun.redelivery.partner(caller, "tianhe")
+    with pytest.raises(ProblemError) as for_message:
+        await baiyun.redelivery.message(caller, FORWARD_ID)
+    assert (for_partner.value.status, for_message.value.status) == (403, 403)
