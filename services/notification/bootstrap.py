@@ -29,6 +29,7 @@ from services.notification.entrypoints.http import deliveries_router, exchange_r
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
@@ -130,7 +131,16 @@ def create_app(
     )
     background = [BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)]
     if settings.exchange_ftp_host:
-        poller = _ftp_poller(settings, door, exchange_store, clock)
+        acks = Acknowledgements(
+            partners=partners,
+            outbound=outbound,
+            door=door,
+            store=exchange_store,
+            served_districts=settings.served_districts,
+            clock=clock,
+            max_age_s=settings.exchange_ftp_max_age_s,
+        )
+        poller = _ftp_poller(settings, door, exchange_store, clock, acks)
         background.append(BackgroundTask("ftp-poll", poller.run, single=True))
     lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
@@ -173,8 +183,10 @@ def create_app(
     return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
 
 
-def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: ExchangeStore, clock: Clock) -> FtpPoller:
-    """Our folders on the city's FTP platform, polled by one replica."""
+def _ftp_poller(
+    settings: NotificationSettings, door: ExchangeDoor, store: ExchangeStore, clock: Clock, acks: Acknowledgements
+) -> FtpPoller:
+    """Our folders on the city's FTP platform, polled by one replica: partners' batches, their acknowledgements."""
     assert settings.exchange_ftp_host is not None
     account = FtpAccount(
         host=settings.exchange_ftp_host,
@@ -192,6 +204,7 @@ def _ftp_poller(settings: NotificationSettings, door: ExchangeDoor, store: Excha
         clock=clock,
         interval_s=settings.exchange_ftp_poll_s,
         max_age_s=settings.exchange_ftp_max_age_s,
+        acks=acks,
     )
 
 

@@ -12,14 +12,14 @@ OVERVIEW = {
             "name": "tianhe",
             "transport": "https",
             "ready": True,
-            "sent": {"pending": 1, "delivered": 5, "failed": 0, "attempts": 9, "redelivered": 2},
+            "sent": {"pending": 1, "delivered": 5, "acknowledged": 5, "failed": 0, "attempts": 9, "redelivered": 2},
             "received": {"notices": 3, "answers": 4},
         },
         {
             "name": "changsha-city-exchange",
             "transport": "ftps",
             "ready": False,
-            "sent": {"pending": 0, "delivered": 0, "failed": 2, "attempts": 2, "redelivered": 0},
+            "sent": {"pending": 0, "delivered": 3, "acknowledged": 1, "failed": 2, "attempts": 5, "redelivered": 0},
             "received": {"notices": 0, "answers": 0},
         },
     ],
@@ -35,6 +35,7 @@ def test_each_partner_is_a_row_with_what_went_to_it_and_what_was_set_aside() -> 
     rows = {row.name: row for row in partner_rows(OVERVIEW)}
     assert rows["tianhe"] == PartnerRow("tianhe", "https", True, 6, 1, 5, 0, 2, 1, 7)
     assert rows["changsha-city-exchange"].failed == 2
+    assert rows["changsha-city-exchange"].acknowledged == 1  # 3 uploaded, 1 acknowledged so far (ftp)
     assert rows["unconfigured"].set_aside == 1  # a batch from a sender no partner entry names
     assert partner_rows(OVERVIEW)[0].name == "changsha-city-exchange"  # trouble first
 

@@ -1,6 +1,8 @@
 """The exchange's records: what partners delivered (once each), the answers we owe them, counts per partner.
 
-A message a partner delivers is recorded in the same transaction as its
+A batch we upload to a partner's FTP folder is recorded with the ids of the
+messages it holds, so that the partner's acknowledgement (which names only
+the batch) settles them. A message a partner delivers is recorded in the same transaction as its
 effect (the inbox notice it becomes, or the answer it brings), so a second
 delivery of it finds the row and changes nothing. An answer to a notice a
 partner sent us is scheduled back to that partner as a delivery in the
@@ -12,14 +14,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from services.notification.adapters.inbox import Answer, Inbox
-from services.notification.adapters.tables import Delivery, ExchangeReceived, ExchangeSetAside, InboxNotice
+from services.notification.adapters.tables import (
+    Delivery,
+    ExchangeBatchMessage,
+    ExchangeBatchSent,
+    ExchangeReceived,
+    ExchangeSetAside,
+    InboxNotice,
+)
+from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import NoticeIssued
 
@@ -183,3 +195,84 @@ class ExchangeStore:
         query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
+
+    async def record_batch(self, batch: ExchangeBatchSent, message_ids: list[str]) -> None:
+        """A batch about to be uploaded and the messages in it (before the upload: no acknowledgement of an
+        unrecorded batch)."""
+        async with self._sessions.begin() as session:
+            session.add(batch)
+            await session.execute(
+                insert(ExchangeBatchMessage.__table__),  # type: ignore[attr-defined]
+                [{"batch_id": batch.batch_id, "message_id": message_id} for message_id in message_ids],
+            )
+
+    async def acknowledge(self, ack: AckFile, *, partner: str, now: datetime) -> int:
+        """Settle the batch `ack` names, once (exchange_ack.judge; its SetAside leaves everything unchanged).
+
+        A batch set aside over there fails its messages here, with the reason,
+        for the bureau to see and redeliver; not a message delivered since in a
+        later batch, nor one already pending again. Returns how many failed.
+        """
+        async with self._sessions.begin() as session:
+            batch = await session.get(ExchangeBatchSent, ack.batch_id, with_for_update=True)
+            sent = SentBatch(batch.batch_id, batch.partner, batch.sha256, batch.outcome is not None) if batch else None
+            judge(ack, sent, signed_by=partner)
+            assert batch is not None
+            batch.outcome, batch.taken, batch.refused = ack.outcome.value, ack.taken, ack.refused
+            batch.reason, batch.acknowledged_at = ack.reason, now
+            if ack.outcome is not Outcome.SET_ASIDE:
+                return 0
+            reason = f"{partner} set the batch aside: {ack.reason or 'no reason given'}"[:200]
+            failed = await session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.notice_id).in_(_last_sent_in(ack.batch_id)),
+                    col(Delivery.exchange_code).is_not(None),
+                    col(Delivery.state) == "delivered",
+                )
+                .values(state="failed", last_error=reason, next_attempt_at=None, updated_at=now)
+            )
+            return int(failed.rowcount)  # type: ignore[attr-defined]
+
+    async def acknowledged_counts(self) -> dict[str, int]:
+        """Deliveries to partners whose message an FTP partner acknowledged taking, by destination code."""
+        taken = (
+            sql_select(col(ExchangeBatchMessage.message_id))
+            .join(ExchangeBatchSent, col(ExchangeBatchSent.batch_id) == col(ExchangeBatchMessage.batch_id))
+            .where(col(ExchangeBatchSent.outcome) == Outcome.TAKEN.value)
+        )
+        query = (
+            sql_select(col(Delivery.exchange_code), func.count())
+            .where(col(Delivery.exchange_code).is_not(None), col(Delivery.notice_id).in_(taken))
+            .group_by(col(Delivery.exchange_code))
+        )
+        async with self._sessions() as session:
+            return {str(code): int(n) for code, n in (await session.execute(query)).all()}
+
+    async def batch_counts(self) -> dict[str, dict[str, int]]:
+        """FTP batches uploaded per partner: sent, taken, set aside over there, and messages refused in them."""
+        outcome = col(ExchangeBatchSent.outcome)
+        query = sql_select(
+            col(ExchangeBatchSent.partner),
+            func.count(),
+            func.count().filter(outcome == Outcome.TAKEN.value),
+            func.count().filter(outcome == Outcome.SET_ASIDE.value),
+            func.coalesce(func.sum(col(ExchangeBatchSent.refused)).filter(outcome == Outcome.TAKEN.value), 0),
+        ).group_by(col(ExchangeBatchSent.partner))
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return {
+            str(partner): {"sent": n, "taken": taken, "set_aside": aside, "messages_refused": int(no or 0)}
+            for partner, n, taken, aside, no in rows
+        }
+
+
+def _last_sent_in(batch_id: str) -> Any:
+    """Ids of the batch's messages that no later batch carried (a later one speaks for them)."""
+    mine, later = aliased(ExchangeBatchMessage), aliased(ExchangeBatchMessage)
+    sent_again = (
+        sql_select(col(later.id))
+        .where(col(later.message_id) == col(mine.message_id), col(later.id) > col(mine.id))
+        .exists()
+    )
+    return sql_select(col(mine.message_id)).where(col(mine.batch_id) == batch_id, ~sent_again)

@@ -3,8 +3,8 @@
 ftplib is blocking: every operation runs in a worker thread (asyncio.to_thread),
 one connection per operation. A file is stored under a hidden temporary name
 (`.<name>.part`) and renamed when complete; the batch file goes up before its
-manifest, and readers look only at manifests, so a half-written batch is
-never taken. Errors are ftplib's and OSError; callers decide what they mean.
+manifest, and readers look only at manifests (and acknowledgements), so a
+half-written batch is never taken. Errors are ftplib's and OSError; callers decide what they mean.
 """
 
 from __future__ import annotations
@@ -59,9 +59,15 @@ class FtpDrop:
     def _upload(self, folder: str, batch: Batch) -> None:
         with contextlib.closing(self._connect()) as ftp:
             for name, data in ((batch.file_name, batch.file), (batch.manifest_name, batch.manifest)):
-                temporary = posixpath.join(folder, f".{name}.part")
-                ftp.storbinary(f"STOR {temporary}", io.BytesIO(data))
-                ftp.rename(temporary, posixpath.join(folder, name))
+                _store_whole(ftp, folder, name, data)
+
+    async def put(self, folder: str, name: str, data: bytes) -> None:
+        """One file (an acknowledgement), stored whole the same way: a temporary name, then the rename."""
+        await asyncio.to_thread(self._put, folder, name, data)
+
+    def _put(self, folder: str, name: str, data: bytes) -> None:
+        with contextlib.closing(self._connect()) as ftp:
+            _store_whole(ftp, folder, name, data)
 
     async def names(self, folder: str) -> list[str]:
         """File names in `folder` (no temporary ones)."""
@@ -104,3 +110,9 @@ class FtpDrop:
                     ftp.delete(posixpath.join(target, name))
                 with contextlib.suppress(ftplib.error_perm):  # already moved by an earlier, interrupted poll
                     ftp.rename(posixpath.join(folder, name), posixpath.join(target, name))
+
+
+def _store_whole(ftp: ftplib.FTP, folder: str, name: str, data: bytes) -> None:
+    temporary = posixpath.join(folder, f".{name}.part")
+    ftp.storbinary(f"STOR {temporary}", io.BytesIO(data))
+    ftp.rename(temporary, posixpath.join(folder, name))

@@ -111,6 +111,35 @@ class ExchangeSetAside(SQLModel, table=True):
     set_aside_at: datetime = _at()
 
 
+class ExchangeBatchSent(SQLModel, table=True):
+    """An FTP batch we uploaded, and what its recipient acknowledged of it (nothing yet: all None)."""
+
+    __tablename__ = "exchange_batches_sent"
+
+    batch_id: str = Field(primary_key=True, max_length=200)
+    partner: str = Field(max_length=100)
+    recipient_code: str = Field(max_length=12)
+    sha256: str = Field(max_length=64)
+    count: int
+    sent_at: datetime = _at()
+    outcome: str | None = Field(default=None, max_length=20)  # taken | set_aside, from the acknowledgement
+    taken: int | None = None
+    refused: int | None = None
+    reason: str | None = Field(default=None, max_length=300)
+    acknowledged_at: datetime | None = _at(nullable=True)
+
+
+class ExchangeBatchMessage(SQLModel, table=True):
+    """Which messages went in which batch: a message sent again goes in a later batch (a higher id)."""
+
+    __tablename__ = "exchange_batch_messages"
+    __table_args__ = (Index("ix_exchange_batch_messages_message", "message_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: str = Field(index=True, max_length=200)
+    message_id: str = Field(max_length=64)
+
+
 class DeliveryAttempt(SQLModel, table=True):
     __tablename__ = "delivery_attempts"
 

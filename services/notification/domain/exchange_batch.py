@@ -48,6 +48,10 @@ class Batch:
     def manifest_name(self) -> str:
         return self.batch_id + MANIFEST_SUFFIX
 
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.file).hexdigest()
+
 
 def signed_part(manifest: dict[str, object]) -> bytes:
     """What the signature covers: every field but the signature, compact JSON with sorted keys."""
@@ -74,7 +78,7 @@ def build_batch(
         "recipient": recipient,
         "file": batch_id + BATCH_SUFFIX,
         "count": len(lines),
-        "sha256": hashlib.sha256(file).hexdigest(),
+        "sha256": hashlib.sha256(file).hexdigest(),  # as Batch.sha256
         "bytes": len(file),
         "timestamp": timestamp,
     }

@@ -6,7 +6,8 @@ Applying it is idempotent by message id: the same POST (or FTP line) twice
 changes nothing the second time and is answered as a duplicate, so the
 sender may retry freely. An FTP batch is checked as a whole first (its
 manifest signed by the partner, the file matching its checksum and opening
-with our key), then each of its messages takes this same path. A partner's notice becomes inbox work here (a
+with our key), then each of its messages takes this same path; an FTP
+acknowledgement's signature is checked here the same way. A partner's notice becomes inbox work here (a
 forward becomes the residence street's transfer notice, pushed to its
 webhook like any local one); a partner's answer to a notice we sent is
 applied as a local answer is (NoticeAnswered through the outbox to routing).
@@ -25,6 +26,7 @@ from services.notification.adapters.exchange_store import ExchangeStore, Unknown
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
 from services.notification.adapters.tables import ExchangeReceived
 from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_ack import Ack
 from services.notification.domain.exchange_batch import SetAside, open_batch, signed_part
 from services.notification.domain.exchange_messages import (
     SENDER_HEADER,
@@ -97,14 +99,26 @@ class ExchangeDoor:
             raise SetAside(f"no configured exchange partner for sender {sender}"[:200])
         if str(manifest["recipient"])[:6] not in self._served:
             raise SetAside(f"batch is for {manifest['recipient']}, which this deployment does not serve")
-        headers = {
-            "webhook-id": str(manifest["batch_id"]),
-            "webhook-timestamp": str(manifest["timestamp"]),
-            "webhook-signature": str(manifest["signature"]),
-        }
-        if not self._signed_by(partner, headers, signed_part(manifest), tolerance_s=max_age_s):
+        if not self._file_signed_by(partner, manifest, signed_part(manifest), max_age_s=max_age_s):
             raise SetAside(f"manifest signature does not verify with {partner.name}'s key (or is too old)")
         return partner
+
+    def ack_sender(self, ack: Ack, *, max_age_s: int) -> Partner:
+        """The partner that signed an FTP acknowledgement, checked as a manifest is; SetAside otherwise."""
+        partner = self._partners().ready_partner_for(ack.fields.sender)
+        if partner is None:
+            raise SetAside(f"no configured exchange partner for sender {ack.fields.sender}")
+        if not self._file_signed_by(partner, ack.fields.model_dump(), ack.signed, max_age_s=max_age_s):
+            raise SetAside(f"acknowledgement signature does not verify with {partner.name}'s key (or is too old)")
+        return partner
+
+    def _file_signed_by(self, partner: Partner, fields: Mapping[str, object], signed: bytes, *, max_age_s: int) -> bool:
+        headers = {
+            "webhook-id": str(fields["batch_id"]),
+            "webhook-timestamp": str(fields["timestamp"]),
+            "webhook-signature": str(fields["signature"]),
+        }
+        return self._signed_by(partner, headers, signed, tolerance_s=max_age_s)
 
     def open_batch(self, manifest: dict[str, object], file: bytes) -> list[ExchangeMessage]:
         if not self._keys.sealing_key:

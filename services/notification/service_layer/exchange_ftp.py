@@ -7,7 +7,8 @@ the recipient, signs its manifest and uploads both (temporary name, then
 rename). Every message of the batch gets the upload's outcome as its
 attempt: uploaded counts as delivered (200); a failed upload is retried with
 backoff like a webhook push, and a message uploaded twice is a duplicate on
-the other side.
+the other side. The batch is recorded with its messages' ids before it goes
+up, for the recipient's acknowledgement to settle (exchange_acks.py).
 
 Inbound (`FtpPoller`, one replica polls): every `interval_s`, each of our
 folders is listed; a batch whose manifest is there is read, checked as a
@@ -15,8 +16,11 @@ whole (signed by a configured partner, file matching its checksum, opening
 with our key), and each message is applied through the https door's path
 (idempotent by message id). Then both files move to `done/`. A batch refused
 as a whole moves to `set-aside/` with a `<batch>.reason.txt`, and is recorded
-for GET /v1/exchange/partners. A passing failure (FTP or database down)
-leaves the files where they are for the next poll.
+for GET /v1/exchange/partners. Either way the sender is told with an
+acknowledgement in its folder, written before the batch moves. Our folders
+also receive acknowledgements of our own batches (`*.ack.json`, never taken
+for a manifest): settled once, or set aside like a bad batch. A passing
+failure (FTP or database down) leaves the files where they are for the next poll.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import asyncio
 import ftplib
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,9 +39,11 @@ from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import DONE, SET_ASIDE, FtpAccount, FtpDrop
 from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import ExchangeSetAside
+from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome
 from services.notification.domain.exchange_batch import (
     BATCH_SUFFIX,
     MANIFEST_SUFFIX,
+    Batch,
     SetAside,
     build_batch,
     read_manifest,
@@ -47,6 +53,7 @@ from shared.exchange.partners import Partner
 from shared.http.problems import ProblemError
 
 if TYPE_CHECKING:  # the door imports the outbound side, which imports this module
+    from services.notification.service_layer.exchange_acks import Acknowledgements
     from services.notification.service_layer.exchange_door import ExchangeDoor
 
 log = structlog.get_logger(__name__)
@@ -64,12 +71,14 @@ class FtpItem:
     sender: str
     recipient: str  # the destination district
     line: bytes
+    message_id: str = ""  # what the partner's acknowledgement of the batch settles
 
 
 @dataclass
 class _Pending:
     first: FtpItem
     lines: list[bytes] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
     waiting: list[asyncio.Future[SendResult]] = field(default_factory=list)
 
 
@@ -78,11 +87,12 @@ class FtpBatcher:
         self,
         *,
         sign: Callable[[Partner, str, str, bytes], str],
+        record: Callable[[FtpItem, Batch, list[str]], Awaitable[None]],
         clock: Clock,
         window_s: float = 0.2,
         max_batch: int = 500,
     ) -> None:
-        self._sign, self._clock = sign, clock
+        self._sign, self._record, self._clock = sign, record, clock
         self._window_s, self._max_batch = window_s, max_batch
         self._pending: dict[tuple[str, str, str], _Pending] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,6 +105,7 @@ class FtpBatcher:
             self._spawn(self._flush_later(key, pending))
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         pending.lines.append(item.line)
+        pending.message_ids.append(item.message_id)
         pending.waiting.append(future)
         if len(pending.lines) >= self._max_batch:
             self._spawn(self._flush(key, pending))
@@ -127,10 +138,12 @@ class FtpBatcher:
                 timestamp=str(int(now.timestamp())),
                 sign=lambda msg_id, ts, body: self._sign(item.partner, msg_id, ts, body),
             )
+            # recorded before it goes up, so that its acknowledgement always finds it
+            await self._record(item, batch, pending.message_ids)
             await FtpDrop(item.account).upload(item.folder, batch)
             result = SendResult(200, _since(started))
             log.info("ftp batch uploaded", partner=item.partner.name, batch_id=batch_id, count=len(pending.lines))
-        except (*FTP_ERRORS, ValueError) as error:
+        except Exception as error:  # FTP, no key, the database: every message waiting here must hear of it
             result = SendResult(None, _since(started), f"ftp upload failed ({type(error).__name__})")
             log.warning("ftp batch not uploaded", partner=item.partner.name, error=type(error).__name__)
         for future in pending.waiting:
@@ -149,9 +162,11 @@ class FtpPoller:
         clock: Clock,
         interval_s: float,
         max_age_s: int,
+        acks: Acknowledgements | None = None,
     ) -> None:
         self._drop, self._folders, self._door, self._store = drop, folders, door, store
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
+        self._acks = acks
 
     async def run(self) -> None:
         while True:
@@ -162,13 +177,17 @@ class FtpPoller:
             await asyncio.sleep(self._interval_s)
 
     async def poll_once(self) -> int:
-        """Take every complete batch in our folders; returns how many batches were taken or set aside."""
+        """Take every complete batch and acknowledgement in our folders; returns how many were taken or set aside."""
         taken = 0
         for folder in self._folders:
             for name in await self._drop.names(folder):
                 if name.endswith(MANIFEST_SUFFIX):
                     await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
-                    taken += 1
+                elif name.endswith(ACK_SUFFIX) and self._acks is not None:
+                    await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
+                else:
+                    continue
+                taken += 1
         return taken
 
     async def _take(self, folder: str, batch_id: str) -> None:
@@ -188,7 +207,15 @@ class FtpPoller:
                 raise SetAside("batch file missing beside its manifest")
             messages = self._door.open_batch(manifest, file)
         except SetAside as refusal:
-            await self._set_aside(folder, batch_id, str(refusal), manifest, partner)
+            if self._acks is not None and manifest:  # a manifest that reads names whom to tell
+                count = manifest.get("count")
+                refused = count if isinstance(count, int) else 0
+                await self._acks.tell_sender(
+                    batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=refused, reason=str(refusal)
+                )
+            sender = manifest.get("sender")
+            name = partner.name if partner else None
+            await self._set_aside(folder, [manifest_name, file_name], batch_id, str(refusal), sender, name)
             return
         refused = 0
         for message in messages:
@@ -197,25 +224,51 @@ class FtpPoller:
             except ProblemError as problem:  # one message refused (answered twice, unknown notice): logged
                 refused += 1
                 log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
+        if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
+            taken = len(messages) - refused
+            await self._acks.tell_sender(batch_id, manifest, outcome=Outcome.TAKEN, taken=taken, refused=refused)
         await self._drop.move(folder, [manifest_name, file_name], DONE)
         log.info("ftp batch taken", partner=partner.name, batch_id=batch_id, count=len(messages), refused=refused)
 
+    async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
+        """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""
+        name = batch_id + ACK_SUFFIX
+        raw = (await self._drop.read(folder, [name]))[name]
+        if raw is None:
+            return  # taken by someone else meanwhile
+        try:
+            await acks.settle(batch_id, raw)
+        except AckSetAside as refusal:
+            stem, why = batch_id + ".ack", str(refusal)
+            await self._set_aside(folder, [name], stem, why, refusal.sender, refusal.partner, listed=name)
+            return
+        await self._drop.move(folder, [name], DONE)
+
     async def _set_aside(
-        self, folder: str, batch_id: str, reason: str, manifest: dict[str, object], partner: Partner | None
+        self,
+        folder: str,
+        names: list[str],
+        stem: str,
+        reason: str,
+        sender: object,
+        partner: str | None,
+        *,
+        listed: str | None = None,
     ) -> None:
-        note = (batch_id + ".reason.txt", (reason + "\n").encode())
-        await self._drop.move(folder, [batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX], SET_ASIDE, note=note)
-        sender = manifest.get("sender")
+        """`names` into set-aside/ with `<stem>.reason.txt` beside them, and listed for the bureau (as `stem`,
+        a batch's id, unless `listed` says otherwise)."""
+        note = (stem + ".reason.txt", (reason + "\n").encode())
+        await self._drop.move(folder, names, SET_ASIDE, note=note)
         await self._store.set_aside(
             ExchangeSetAside(
-                file=batch_id[:200],
+                file=(listed or stem)[:200],
                 sender_code=str(sender)[:12] if sender else None,
-                partner=partner.name if partner else None,
+                partner=partner,
                 reason=reason[:300],
                 set_aside_at=self._clock.now(),
             )
         )
-        log.warning("ftp batch set aside", batch_id=batch_id, reason=reason)
+        log.warning("ftp file set aside", file=listed or stem, reason=reason)
 
 
 def _since(started: float) -> float:

@@ -23,8 +23,9 @@ from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpAccount
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult
-from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.adapters.tables import ExchangeBatchSent, InboxNotice, utc
 from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.exchange_batch import Batch
 from services.notification.domain.exchange_messages import (
     SENDER_HEADER,
     AnswerPart,
@@ -97,7 +98,13 @@ class OutboundExchange:
         self._partners, self._store, self._keys, self._sealed = partners, store, keys, sealed
         self._ftp_ca_file = ftp_ca_file
         self._home, self._clock = served_districts[0], clock
-        self._batcher = FtpBatcher(sign=self.sign, clock=clock, window_s=ftp_batch_window_s, max_batch=ftp_max_batch)
+        self._batcher = FtpBatcher(
+            sign=self.sign,
+            record=self._record_batch,
+            clock=clock,
+            window_s=ftp_batch_window_s,
+            max_batch=ftp_max_batch,
+        )
 
     async def upload(self, item: FtpItem) -> SendResult:
         """Into the next batch for the item's folder; the batch's upload is this message's attempt."""
@@ -105,6 +112,22 @@ class OutboundExchange:
 
     def sign(self, partner: Partner, message_id: str, timestamp: str, body: bytes) -> str:
         return signing_headers(partner, self._keys, message_id, timestamp, body)["webhook-signature"]
+
+    def ftp_route(self, partner: Partner, code: str) -> tuple[FtpAccount, str] | Refusal:
+        """Our account on the partner's platform and the folder for `code` there (a batch's, or an
+        acknowledgement's way); Refusal when the partners file or the environment lacks them."""
+        return ftp_route(partner, code, ca_file=self._ftp_ca_file)
+
+    async def _record_batch(self, item: FtpItem, batch: Batch, message_ids: list[str]) -> None:
+        sent = ExchangeBatchSent(
+            batch_id=batch.batch_id,
+            partner=item.partner.name,
+            recipient_code=item.recipient,
+            sha256=batch.sha256,
+            count=len(message_ids),
+            sent_at=self._clock.now(),
+        )
+        await self._store.record_batch(sent, message_ids)
 
     async def message_for(self, claim: Claim) -> tuple[Partner, ExchangeMessage] | Refusal:
         """The partner and the message (sealed for it) of a due exchange delivery."""
@@ -148,7 +171,16 @@ class OutboundExchange:
 
 def _ftp_item(partner: Partner, message: ExchangeMessage, code: str, *, ca_file: str | None) -> FtpItem | Refusal:
     """Where on the partner's FTP platform the message goes, with whose credentials; Refusal when unknown."""
-    assert partner.ftp is not None
+    route = ftp_route(partner, code, ca_file=ca_file)
+    if isinstance(route, Refusal):
+        return route
+    account, folder = route
+    return FtpItem(partner, account, folder, message.sender, code[:6], body_of(message), message.message_id)
+
+
+def ftp_route(partner: Partner, code: str, *, ca_file: str | None) -> tuple[FtpAccount, str] | Refusal:
+    if partner.ftp is None or partner.transport is Transport.HTTPS:
+        return Refusal(f"{partner.name} is not reached through an ftp platform")
     folder = partner.ftp.folder_for(code)
     if folder is None:
         return Refusal(f"{partner.name} names no ftp folder for {code[:6]}")
@@ -158,8 +190,7 @@ def _ftp_item(partner: Partner, message: ExchangeMessage, code: str, *, ca_file:
         names = f"{partner.ftp.user_env}/{partner.ftp.password_env}"
         return Refusal(f"the variables {names} with {partner.name}'s ftp account are not set")
     tls = partner.transport is Transport.FTPS
-    account = FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=tls, ca_file=ca_file)
-    return FtpItem(partner, account, folder, message.sender, code[:6], body_of(message))
+    return FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=tls, ca_file=ca_file), folder
 
 
 def _notice_message(notice: InboxNotice, opened: dict[str, Any], home: str, seal_key: str) -> ExchangeMessage:

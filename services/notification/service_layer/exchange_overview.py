@@ -1,5 +1,10 @@
-"""What the bureau sees of the exchange: per partner, what was sent, delivered, failed, redelivered and received.
+"""What the bureau sees of the exchange: per partner, what was sent, delivered, acknowledged, failed, redelivered
+and received.
 
+Acknowledged: over https the partner's door answered 2xx (delivered is
+acknowledged); over FTP the partner's acknowledgement file said its poller
+took the batch holding the message (`batches` counts the batches, and those
+set aside over there, whose messages are failed with the reason).
 FTP batch files refused as a whole (unsigned, tampered, truncated) are
 listed under "set_aside" with the reason. Codes no ready partner carries are listed as "unconfigured" with their
 deliveries, which failed at once with the reason: refused, never dropped.
@@ -15,7 +20,7 @@ from services.notification.adapters.tables import utc
 from shared.auth import Principal
 from shared.auth.dependencies import require
 from shared.auth.scopes import Action
-from shared.exchange.partners import UNCONFIGURED, PartnerTable
+from shared.exchange.partners import UNCONFIGURED, PartnerTable, Transport
 
 
 class ExchangeOverview:
@@ -39,6 +44,7 @@ class ExchangeOverview:
                 if partner.keys.previous_until
                 else None,
                 "sent": _empty(),
+                "batches": {"sent": 0, "taken": 0, "set_aside": 0, "messages_refused": 0},
                 "received": {"notices": 0, "answers": 0},
             }
         for counts in await self._store.delivery_counts():
@@ -48,8 +54,17 @@ class ExchangeOverview:
             sent[counts.state] = sent.get(counts.state, 0) + counts.deliveries
             sent["attempts"] += counts.attempts
             sent["redelivered"] += counts.redelivered
+            if carrier is not None and carrier.transport is Transport.HTTPS and counts.state == "delivered":
+                sent["acknowledged"] += counts.deliveries  # its door's 2xx
             if carrier is None:
                 view["codes"] = sorted({*view.get("codes", []), counts.code})
+        for code, n in (await self._store.acknowledged_counts()).items():
+            carrier = table.ready_partner_for(code)
+            if carrier is not None:
+                views[carrier.name]["sent"]["acknowledged"] += n
+        for name, batches in (await self._store.batch_counts()).items():
+            if name in views and "batches" in views[name]:
+                views[name]["batches"] = batches
         for (name, kind), n in (await self._store.received_counts()).items():
             view = views.setdefault(name, {"name": name, "sent": _empty(), "received": {"notices": 0, "answers": 0}})
             view["received"][f"{kind}s"] = n
@@ -77,7 +92,7 @@ class ExchangeOverview:
 
 
 def _empty() -> dict[str, int]:
-    return {"pending": 0, "delivered": 0, "failed": 0, "attempts": 0, "redelivered": 0}
+    return {"pending": 0, "delivered": 0, "acknowledged": 0, "failed": 0, "attempts": 0, "redelivered": 0}
 
 
 def _unconfigured() -> dict[str, Any]:

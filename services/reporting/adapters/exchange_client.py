@@ -1,7 +1,7 @@
 """Notification's exchange overview (GET /v1/exchange/partners), read for the dashboard under a configured key.
 
-One row per partner: what went to it (sent, acknowledged by its door or
-uploaded to its folder, failed, sent again) and what it sent us that was set
+One row per partner: what went to it (sent, acknowledged by its door or by
+an acknowledgement file its FTP poller wrote back, failed, sent again) and what it sent us that was set
 aside. The dashboard shows the rows or, when notification cannot be reached
 or refuses, says so: the rest of the page never waits on it for long.
 """
@@ -24,7 +24,7 @@ class PartnerRow:
     ready: bool
     sent: int  # every message handed to the exchange for it: pending, acknowledged or failed
     pending: int
-    acknowledged: int  # its door answered 2xx (https), or the batch is in its folder (ftp)
+    acknowledged: int  # its door answered 2xx (https), or its poller acknowledged taking the batch (ftp)
     failed: int
     redelivered: int
     set_aside: int  # its FTP batches refused here as a whole (unsigned, tampered, truncated)
@@ -48,7 +48,7 @@ def partner_rows(overview: dict[str, Any]) -> list[PartnerRow]:
                 ready=bool(partner.get("ready")),
                 sent=pending + delivered + failed,
                 pending=pending,
-                acknowledged=delivered,
+                acknowledged=int(sent.get("acknowledged", 0)),
                 failed=failed,
                 redelivered=int(sent.get("redelivered", 0)),
                 set_aside=aside.pop(str(partner["name"]), 0),

@@ -1,0 +1,145 @@
+"""FTP acknowledgements: what the receiving deployment did with a batch, told back to the batch's sender.
+
+When a poller has taken a batch from its folder (every message applied, or the
+batch set aside as a whole) it writes `<batch_id>.ack.json` into the sender's
+folder on the platform, under a temporary name renamed when complete:
+
+    {"format": "popflow-exchange-ack/1", "batch_id", "sender" (the district acknowledging),
+     "recipient" (the batch's sender), "sha256" (the batch file's, from its manifest),
+     "taken", "refused", "outcome": "taken" | "set_aside", "reason", "timestamp", "signature"}
+
+Signed like a manifest (`exchange_batch.signed_part`, the batch id as the
+signed id), it carries no personal data and no message id: the sender knows
+which messages it put in the batch. Readers of a folder look for manifests
+(`*.manifest.json`) and acknowledgements (`*.ack.json`) apart, so one is
+never taken for the other. Pure: building, reading and judging.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.notification.domain.exchange_batch import SetAside, signed_part
+
+FORMAT = "popflow-exchange-ack/1"
+ACK_SUFFIX = ".ack.json"
+_CODE = r"^[0-9]{6}$"
+
+
+class AckSetAside(SetAside):
+    """An acknowledgement refused (nothing changes): why, and who sent it, as far as that is known."""
+
+    def __init__(self, reason: str, *, sender: str | None = None, partner: str | None = None) -> None:
+        super().__init__(reason)
+        self.sender, self.partner = sender, partner
+
+
+class Outcome(StrEnum):
+    TAKEN = "taken"  # every message applied (or refused one by one: `refused`)
+    SET_ASIDE = "set_aside"  # the batch refused as a whole: nothing applied, `reason` says why
+
+
+class AckFile(BaseModel):
+    """An acknowledgement file's fields (the signature covers all the others)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = Field(pattern="^popflow-exchange-ack/1$", description="popflow-exchange-ack/1")
+    batch_id: str = Field(min_length=1, max_length=200, description="The batch acknowledged")
+    sender: str = Field(pattern=_CODE, description="The district acknowledging (the batch's recipient)")
+    recipient: str = Field(pattern=_CODE, description="The district that sent the batch")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="The batch file's checksum, from its manifest")
+    taken: int = Field(ge=0, description="Messages applied (a duplicate counts as applied)")
+    refused: int = Field(ge=0, description="Messages refused: one by one, or all of a batch set aside")
+    outcome: Outcome = Field(description="taken, or set_aside (the batch refused as a whole)")
+    reason: str | None = Field(default=None, max_length=300, description="Why a batch was set aside")
+    timestamp: str = Field(pattern="^[0-9]{1,12}$", description="Unix seconds, inside the signature")
+    signature: str = Field(min_length=1, max_length=1000, description="v1a,<base64 Ed25519> or v1,<HMAC>")
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    fields: AckFile
+    signed: bytes  # what the signature covers, exactly as it was read
+
+    @property
+    def name(self) -> str:
+        return self.fields.batch_id + ACK_SUFFIX
+
+
+@dataclass(frozen=True, slots=True)
+class SentBatch:
+    """What the sender recorded of a batch it uploaded."""
+
+    batch_id: str
+    partner: str
+    sha256: str
+    acknowledged: bool
+
+
+def build_ack(
+    *,
+    manifest: dict[str, object],
+    sender: str,
+    outcome: Outcome,
+    taken: int,
+    refused: int,
+    reason: str | None,
+    timestamp: str,
+    sign: Callable[[str, str, bytes], str],
+) -> tuple[str, bytes]:
+    """The file name and bytes acknowledging the batch `manifest` describes; `sign` as for a batch."""
+    batch_id = str(manifest["batch_id"])
+    fields: dict[str, object] = {
+        "format": FORMAT,
+        "batch_id": batch_id,
+        "sender": sender,
+        "recipient": str(manifest["sender"]),
+        "sha256": str(manifest["sha256"]),
+        "taken": taken,
+        "refused": refused,
+        "outcome": outcome.value,
+        "reason": reason[:300] if reason else None,
+        "timestamp": timestamp,
+    }
+    fields["signature"] = sign(batch_id, timestamp, signed_part(fields))
+    return batch_id + ACK_SUFFIX, json.dumps(fields, ensure_ascii=False, indent=1).encode()
+
+
+def read_ack(raw: bytes) -> Ack:
+    """The acknowledgement in a file, its signature not yet checked; SetAside when it is not one."""
+    try:
+        fields = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise SetAside("acknowledgement is not JSON (truncated?)") from error
+    if not isinstance(fields, dict) or fields.get("format") != FORMAT:
+        raise SetAside(f"acknowledgement is not a {FORMAT} file")
+    if not fields.get("signature"):
+        raise SetAside("acknowledgement is unsigned")
+    try:
+        ack = AckFile.model_validate(fields)
+    except ValidationError as error:
+        fields_wrong = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+        raise SetAside(f"acknowledgement is malformed ({fields_wrong})"[:300]) from error
+    return Ack(ack, signed_part(fields))
+
+
+def judge(ack: AckFile, sent: SentBatch | None, *, signed_by: str) -> None:
+    """Whether an acknowledgement signed by partner `signed_by` may settle the batch `sent`; SetAside if not.
+
+    Anything but the first acknowledgement of a batch we sent that partner,
+    for the very file we sent, changes nothing.
+    """
+    if sent is None:
+        raise SetAside("acknowledges a batch this deployment did not send")
+    if sent.partner != signed_by:
+        raise SetAside(f"acknowledged by {signed_by}, but the batch went to {sent.partner}")
+    if sent.sha256 != ack.sha256:
+        raise SetAside("acknowledges another file than the batch sent (checksum differs)")
+    if sent.acknowledged:
+        raise SetAside("batch already acknowledged (a duplicate acknowledgement changes nothing)")

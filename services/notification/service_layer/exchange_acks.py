@@ -1,0 +1,123 @@
+"""FTP acknowledgements, both ends: told to a batch's sender once the batch is taken, settled when ours come back.
+
+Over https a partner's 2xx is the acknowledgement. Over FTP an upload only
+puts the batch in the partner's folder; when the partner's poller has taken
+it (every message applied, or the batch set aside as a whole) it writes a
+signed acknowledgement into our folder (domain/exchange_ack.py), and our
+poller settles the batch: its messages count as acknowledged or, set aside
+over there, fail with the reason for the bureau to redeliver.
+
+An acknowledgement goes where our batches to its sender go: the folder the
+partners file names for the sender's district, with our account there. A
+sender we cannot reach that way (no ready partner, reached over https, folder
+or account unconfigured, no key to sign with) or whose folder refuses us for
+good (a permanent FTP or TLS error) gets none, logged: the batch is taken all
+the same. A passing FTP error propagates, so the poll is tried again and the
+batch, applied again as duplicates, is acknowledged then.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import re
+import ssl
+from collections.abc import Callable
+
+import structlog
+
+from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.ftp_drop import FtpDrop
+from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack
+from services.notification.domain.exchange_batch import SetAside
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
+from shared.clock import Clock
+from shared.exchange.partners import Partner, PartnerTable
+
+log = structlog.get_logger(__name__)
+
+_FILE_SAFE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,199}")  # a batch id we may name a file after
+_FOR_GOOD = (ftplib.error_perm, ssl.SSLError)  # the folder refuses us, or its certificate does not check
+
+
+class Acknowledgements:
+    def __init__(
+        self,
+        *,
+        partners: Callable[[], PartnerTable],
+        outbound: OutboundExchange,
+        door: ExchangeDoor,
+        store: ExchangeStore,
+        served_districts: list[str],
+        clock: Clock,
+        max_age_s: int,
+    ) -> None:
+        self._partners, self._outbound, self._door, self._store = partners, outbound, door, store
+        self._served, self._clock, self._max_age_s = served_districts, clock, max_age_s
+
+    async def tell_sender(
+        self,
+        batch_id: str,
+        manifest: dict[str, object],
+        *,
+        outcome: Outcome,
+        taken: int = 0,
+        refused: int = 0,
+        reason: str | None = None,
+    ) -> None:
+        """Write the acknowledgement of batch `batch_id` (its file's name) into its sender's folder."""
+        sender = str(manifest.get("sender", ""))
+        partner = self._partners().ready_partner_for(sender) if sender else None
+        if partner is None or manifest.get("batch_id") != batch_id or not _FILE_SAFE.fullmatch(batch_id):
+            log.info("ftp batch not acknowledged: no known sender to tell", outcome=outcome.value)
+            return
+        route = self._outbound.ftp_route(partner, sender)
+        if isinstance(route, Refusal):
+            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, reason=route.reason)
+            return
+        account, folder = route
+        recipient = str(manifest.get("recipient", ""))[:6]
+        try:
+            name, data = build_ack(
+                manifest=manifest,
+                sender=recipient if recipient in self._served else self._served[0],
+                outcome=outcome,
+                taken=taken,
+                refused=refused,
+                reason=reason,
+                timestamp=str(int(self._clock.now().timestamp())),
+                sign=lambda msg_id, ts, body: self._outbound.sign(partner, msg_id, ts, body),
+            )
+            await FtpDrop(account).put(folder, name, data)
+        except (ValueError, *_FOR_GOOD) as error:
+            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, error=str(error)[:200])
+            return
+        log.info("ftp batch acknowledged", partner=partner.name, batch_id=batch_id, outcome=outcome.value)
+
+    async def settle(self, batch_id: str, raw: bytes) -> Partner:
+        """Settle our batch `batch_id` with the acknowledgement `raw` (its file); AckSetAside changes nothing."""
+        try:
+            ack: Ack = read_ack(raw)
+        except SetAside as refusal:
+            raise AckSetAside(str(refusal)) from refusal
+        sender = ack.fields.sender
+        if ack.fields.batch_id != batch_id:
+            raise AckSetAside("acknowledgement names another batch than its file", sender=sender)
+        try:
+            partner = self._door.ack_sender(ack, max_age_s=self._max_age_s)
+        except SetAside as refusal:
+            raise AckSetAside(str(refusal), sender=sender) from refusal
+        try:
+            failed = await self._store.acknowledge(ack.fields, partner=partner.name, now=self._clock.now())
+        except SetAside as refusal:
+            raise AckSetAside(str(refusal), sender=sender, partner=partner.name) from refusal
+        log.info(
+            "ftp acknowledgement taken",
+            partner=partner.name,
+            batch_id=batch_id,
+            outcome=ack.fields.outcome.value,
+            taken=ack.fields.taken,
+            refused=ack.fields.refused,
+            failed=failed,
+        )
+        return partner
