@@ -1,0 +1,250 @@
+"""FTP acknowledgements on a real FTP server (pyftpdlib) and real PostgreSQL, between two deployments in one process.
+
+Baiyun (440111) uploads a batch holding its forward into Tianhe's folder;
+Tianhe's poller takes it and writes a signed acknowledgement into Baiyun's
+folder; Baiyun's poller settles the batch and its partner overview shows the
+forward acknowledged. The same acknowledgement again, or a tampered one,
+changes nothing and is set aside with the reason. A batch Tianhe sets aside
+comes back as a failed message with the reason, and the bureau's redelivery
+sends it again. The fake clock keeps time still for both.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS
+from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.exchange_crypto import new_key_pairs
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_acks import Acknowledgements
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_ftp import FtpPoller
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from services.notification.service_layer.exchange_overview import ExchangeOverview
+from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
+from shared.auth import Principal, Role, parse_scope
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import NoticePerson, Route
+from shared.exchange.partners import FtpDrop as PlatformEntry
+from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from tests.support.ftp_platform import FtpPlatform, password_of
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
+from tests.support.notification_fakes import FakeClock, FakeWebhookSender
+from tests.support.records import id_number
+
+START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+KEYS = {"440111": new_key_pairs(), "440106": new_key_pairs()}
+NAMES = {"440111": "baiyun", "440106": "tianhe"}
+FORWARD_ID = "00000000-0000-4000-8000-000000000011"
+ADMIN = Principal(key_id="k", scope=parse_scope("admin"), role=Role.ADMIN)
+
+
+@dataclass
+class Side:
+    """One deployment's exchange: its worker sends, its poller reads its folder, its overview is the bureau's."""
+
+    code: str
+    inbox: Inbox
+    worker: DeliveryWorker
+    poller: FtpPoller
+    overview: ExchangeOverview
+    redelivery: ExchangeRedelivery
+
+    async def partner(self, name: str) -> dict[str, Any]:
+        view = await self.overview.partners(ADMIN)
+        return next(p for p in view["partners"] if p["name"] == name)
+
+    async def failed(self) -> list[dict[str, Any]]:
+        return list((await self.overview.partners(ADMIN))["failed"])
+
+    async def set_aside(self) -> dict[str, str]:
+        return {row["file"]: row["reason"] for row in (await self.overview.partners(ADMIN))["set_aside"]}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpPlatform]:
+    with FtpPlatform(Path(tmp_path_factory.mktemp("ftp-acks")), ["440111", "440106"]) as running:
+        yield running
+
+
+def _partners_of(own: str, platform: FtpPlatform) -> PartnerTable:
+    """The other deployment as an ftp partner: its folder on the platform, reached with our account."""
+    other = next(code for code in KEYS if code != own)
+    entry = PlatformEntry(
+        "127.0.0.1", platform.port, {other: f"/{other}"}, user_env=f"FTP_USER_{own}", password_env=f"FTP_PASS_{own}"
+    )
+    keys = PartnerKeys(verify_key=KEYS[other]["verify_key"], seal_key=KEYS[other]["seal_key"])
+    return PartnerTable(by_prefix={other: Partner(NAMES[other], Transport.FTP, ftp=entry, keys=keys)})
+
+
+@pytest.fixture
+async def sides(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Side]]:
+    clock, built, names = FakeClock(START), {}, []
+    try:
+        for code in KEYS:
+            monkeypatch.setenv(f"FTP_USER_{code}", code)
+            monkeypatch.setenv(f"FTP_PASS_{code}", password_of(code))
+            names.append(unique_name(f"xack_{code}_"))
+            engine = build_engine(await create_database(names[-1]))
+            await run_migrations(engine, MIGRATIONS)
+            built[code] = (_side(code, session_factory(engine), platform, clock), engine)
+        yield {code: side for code, (side, _) in built.items()}
+    finally:
+        for _, engine in built.values():
+            await engine.dispose()
+        for name in names:
+            await drop_database(name)
+
+
+def _side(code: str, sessions: Any, platform: FtpPlatform, clock: FakeClock) -> Side:
+    table, sealed = _partners_of(code, platform), SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    inbox = Inbox(sessions, events, sealed, served_districts=[code], answers_owed=owe_answer)
+    store, keys = ExchangeStore(sessions, inbox), OwnKeys(KEYS[code]["signing_key"], KEYS[code]["sealing_key"])
+    common: dict[str, Any] = {"partners": lambda: table, "store": store, "served_districts": [code], "clock": clock}
+    outbound = OutboundExchange(**common, keys=keys, sealed=sealed, ftp_batch_window_s=0.0)
+    door = ExchangeDoor(**common, inbox=inbox, keys=keys, on_scheduled=lambda: None)
+    worker = DeliveryWorker(
+        store=DeliveryStore(sessions, events),
+        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
+        sender=FakeWebhookSender(),
+        clock=clock,
+        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
+        record_link_base="http://intake/v1/records/",
+        sealed=sealed,
+        exchange=outbound,
+    )
+    poller = FtpPoller(
+        drop=FtpDrop(FtpAccount("127.0.0.1", platform.port, code, password_of(code))),
+        folders=[f"/{code}"],
+        door=door,
+        store=store,
+        clock=clock,
+        interval_s=1.0,
+        max_age_s=86_400,
+        acks=Acknowledgements(**common, outbound=outbound, door=door, max_age_s=86_400),
+    )
+    return Side(
+        code,
+        inbox,
+        worker,
+        poller,
+        ExchangeOverview(partners=lambda: table, store=store),
+        ExchangeRedelivery(**common, wake=lambda: None),
+    )
+
+
+async def _send_forward(baiyun: Side) -> None:
+    notice = issued_notice(
+        kind="forward",
+        notice_id=FORWARD_ID,
+        record_id="10000000-0000-4000-8000-000000000011",
+        recipient_code="440106",
+        route=Route.INTER_DISTRICT,
+        reason="person lives in your district; please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=11), residence_address="五山路 1 号"),
+        issued_at=START,
+    )
+    await baiyun.inbox.store(notice, now=START)
+    assert await baiyun.worker.deliver_due() == 1
+
+
+def _one(folder: Path, pattern: str) -> Path:
+    [found] = sorted(folder.glob(pattern))
+    return found
+
+
+async def test_a_taken_batch_is_acknowledged_once_and_a_tampered_ack_is_set_aside(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    await _send_forward(baiyun)
+    assert (await baiyun.partner("tianhe"))["sent"] | {"attempts": 0} == {
+        "pending": 0,
+        "delivered": 1,
+        "acknowledged": 0,  # uploaded, not yet taken
+        "failed": 0,
+        "attempts": 0,
+        "redelivered": 0,
+    }
+
+    assert await tianhe.poller.poll_once() == 1
+    batch = _one(platform.path("440106", "done"), "*.batch").name.removesuffix(".batch")
+    ack = platform.path("440111", batch + ".ack.json")
+    assert ack.exists()
+    assert id_number(sequence=11).encode() not in ack.read_bytes()
+    assert FORWARD_ID.encode() not in ack.read_bytes()  # the operators see no notice id either
+
+    assert await baiyun.poller.poll_once() == 1
+    tianhe_seen = await baiyun.partner("tianhe")
+    assert (tianhe_seen["sent"]["acknowledged"], tianhe_seen["sent"]["delivered"]) == (1, 1)
+    assert tianhe_seen["batches"] == {"sent": 1, "taken": 1, "set_aside": 0, "messages_refused": 0}
+    assert (platform.path("440111", "done") / ack.name).exists()
+    assert not ack.exists()
+
+    # the same acknowledgement again: set aside, nothing changes
+    shutil.copy(platform.path("440111", "done", ack.name), ack)
+    await baiyun.poller.poll_once()
+    assert "already acknowledged" in await _reason(platform, batch)
+    assert (await baiyun.partner("tianhe"))["sent"]["acknowledged"] == 1
+    assert (await baiyun.set_aside())[ack.name].startswith("batch already acknowledged")
+
+    # a tampered one (a set-aside turned into "taken", or the reverse): its signature no longer verifies
+    tampered = platform.path("440111", "done", ack.name).read_text().replace('"taken": 1', '"taken": 2')
+    ack.write_text(tampered)
+    await baiyun.poller.poll_once()
+    assert "signature does not verify" in await _reason(platform, batch)
+    assert (await baiyun.partner("tianhe"))["sent"]["acknowledged"] == 1
+    assert await baiyun.failed() == []
+
+
+async def _reason(platform: FtpPlatform, batch: str) -> str:
+    return platform.path("440111", "set-aside", batch + ".ack.reason.txt").read_text()
+
+
+async def test_a_batch_set_aside_over_there_fails_here_with_the_reason_and_is_redelivered(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    for leftover in platform.root.rglob("*"):  # the module's platform: start from empty folders
+        if leftover.is_file():
+            leftover.unlink()
+    await _send_forward(baiyun)
+    batch_file = _one(platform.path("440106"), "*.batch")
+    batch_file.write_bytes(batch_file.read_bytes()[:-10])  # truncated on the platform
+
+    await tianhe.poller.poll_once()
+    assert _one(platform.path("440106", "set-aside"), "*.reason.txt")
+    await baiyun.poller.poll_once()
+    [failed] = await baiyun.failed()
+    assert failed["message_id"] == FORWARD_ID
+    assert failed["last_error"].startswith("tianhe set the batch aside: batch file differs from its manifest")
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["failed"], seen["sent"]["acknowledged"], seen["batches"]["set_aside"]) == (1, 0, 1)
+
+    await baiyun.redelivery.message(ADMIN, FORWARD_ID)
+    assert await baiyun.worker.deliver_due() == 1
+    await tianhe.poller.poll_once()
+    await baiyun.poller.poll_once()
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["failed"], seen["sent"]["acknowledged"], seen["sent"]["redelivered"]) == (0, 1, 1)
+    assert seen["batches"] == {"sent": 2, "taken": 1, "set_aside": 1, "messages_refused": 0}
+    assert await baiyun.failed() == []
