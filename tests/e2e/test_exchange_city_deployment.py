@@ -180,13 +180,20 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
             assert list(city.platform.path("440111", "done").glob("*.batch"))
 
         bureau = await guangzhou.create_key(f"district:{BAIYUN}")
-        page = await client.get(
-            guangzhou.url("reporting") + "/dashboard",
-            params={"district": BAIYUN},
-            headers={"Authorization": f"Bearer {bureau}"},
-        )
-        assert page.status_code == 200, page.text
-        row = re.search(r'<tr data-partner="furong">(.*?)</tr>', page.text, re.DOTALL)
-        assert row is not None, page.text
+
+        async def furong_row() -> str | None:
+            """The dashboard's row for Furong, once the forward is acknowledged (through FTPS: once Furong's
+            acknowledgement of the batch is settled here)."""
+            page = await client.get(
+                guangzhou.url("reporting") + "/dashboard",
+                params={"district": BAIYUN},
+                headers={"Authorization": f"Bearer {bureau}"},
+            )
+            assert page.status_code == 200, page.text
+            row = re.search(r'<tr data-partner="furong">(.*?)</tr>', page.text, re.DOTALL)
+            assert row is not None, page.text
+            return row[1] if '<td data-figure="acknowledged">1</td>' in row[1] else None
+
+        row = await eventually(furong_row)
         for figure, value in (("sent", 1), ("acknowledged", 1), ("failed", 0), ("received", 1)):
-            assert f'<td data-figure="{figure}">{value}</td>' in row[1], (figure, row[1])
+            assert f'<td data-figure="{figure}">{value}</td>' in row, (figure, row)

@@ -8,7 +8,8 @@ it, Baiyun's case shows the answer, Furong's bureau gets the registration
 notice. Then with Tianhe down while the notice is sent (nothing lost, nothing
 duplicated), and with a correction to another Tianhe street (re-routed).
 The first scenario runs once more through the city's FTP platform (a real
-FTP server), where a tampered and an unsigned batch are set aside.
+FTP server), where each batch taken is acknowledged to its sender, and a
+tampered and an unsigned batch are set aside.
 """
 
 from __future__ import annotations
@@ -237,13 +238,13 @@ async def test_through_the_ftp_platform_a_confirmed_case_reaches_the_registratio
         done = sorted(ftp_platform.path("440106", "done").glob("*.batch"))
         assert done
         assert all(records.id_number(sequence=201).encode() not in f.read_bytes() for f in done)
-        overview = await client.get(
-            baiyun.url("notification") + "/v1/exchange/partners", headers=await baiyun.admin_headers()
-        )
-        partners = {p["name"]: p for p in overview.json()["partners"]}
+        partners = await _partners(client, baiyun)
         assert partners["tianhe"]["transport"] == "ftp"
         assert partners["tianhe"]["sent"]["delivered"] >= 1
         assert partners["tianhe"]["received"]["answers"] >= 1
+        # Tianhe's poller acknowledged the forward's batch into Baiyun's folder; Baiyun's settled it
+        await eventually(lambda: _acknowledged(client, baiyun, "tianhe"))
+        assert list(ftp_platform.path("440111", "done").glob("440111-440106-*.ack.json"))
 
         # the same batch again changes nothing: the street is not pushed twice
         for suffix in (".batch", ".manifest.json"):  # as an uploader does: the manifest last
@@ -252,6 +253,18 @@ async def test_through_the_ftp_platform_a_confirmed_case_reaches_the_registratio
         await eventually(lambda: _none_left(ftp_platform.path("440106")))
         assert len(await _pushed(hook, record_id)) == 1
         assert len(await _inbox(client, tianhe, WUSHAN, record_id)) == 1
+
+
+async def _partners(client: httpx.AsyncClient, system: System) -> dict[str, dict[str, Any]]:
+    overview = await client.get(
+        system.url("notification") + "/v1/exchange/partners", headers=await system.admin_headers()
+    )
+    assert overview.status_code == 200, overview.text
+    return {p["name"]: p for p in overview.json()["partners"]}
+
+
+async def _acknowledged(client: httpx.AsyncClient, system: System, partner: str) -> int:
+    return int((await _partners(client, system))[partner]["sent"]["acknowledged"])
 
 
 async def _none_left(folder: Path) -> bool:
@@ -300,6 +313,10 @@ async def test_a_tampered_or_unsigned_batch_is_set_aside_with_the_reason(
     reasons = {row["file"]: row["reason"] for row in overview.json()["set_aside"]}
     assert "checksum" in reasons["440111-440106-tampered"]
     assert "unsigned" in reasons["440111-440106-unsigned"]
+    # the signed (if tampered) batch is acknowledged as set aside; Baiyun never sent it, so that ack changes nothing
+    baiyun_aside = ftp_platform.path("440111", "set-aside", "440111-440106-tampered.ack.reason.txt")
+    await eventually(lambda: asyncio.to_thread(baiyun_aside.exists))
+    assert "did not send" in baiyun_aside.read_text()
 
 
 def _drop(folder: Path, name: str, data: bytes) -> None:
