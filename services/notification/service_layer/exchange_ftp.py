@@ -71,7 +71,7 @@ class FtpItem:
     sender: str
     recipient: str  # the destination district
     line: bytes
-    message_id: str = ""  # what the partner's acknowledgement of the batch settles
+    message_id: str  # what the partner's acknowledgement of the batch settles
 
 
 @dataclass
