@@ -13,19 +13,32 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export POPFLOW_TEST_PG_URL="${POPFLOW_TEST_PG_URL:-$(bash deploy/postgres/ensure.sh | tail -n 1)}"
 
 started_kafka=""
+scratch_dir=""
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   export KAFKA_PORT="${KAFKA_TEST_PORT:-19092}"
   export KAFKA_SASL_PORT="${KAFKA_TEST_SASL_PORT:-19094}"
   export KAFKA_SCRAM_USERNAME="${KAFKA_SCRAM_USERNAME:-popflow}"
   export KAFKA_SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-popflow-test-password}"
   if ! .venv/bin/python deploy/kafka/wait_ready.py "127.0.0.1:$KAFKA_PORT" 1 >/dev/null 2>&1; then
+    # A fresh data directory per run, removed at the end: every e2e module makes its own topics,
+    # and a directory kept across runs grew to thousands of partitions the broker loads at start
+    # (a local start then outlasted its 60 s wait). KAFKA_TEST_DATA_DIR keeps one on purpose.
+    if [[ -z "${KAFKA_TEST_DATA_DIR:-}" ]]; then
+      export KAFKA_DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/popflow-kafka-test.XXXXXX")"
+      scratch_dir="$KAFKA_DATA_DIR"
+    else
+      export KAFKA_DATA_DIR="$KAFKA_TEST_DATA_DIR"
+    fi
     bash deploy/kafka/start.sh >/dev/null
     started_kafka=1
   fi
   export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
   export KAFKA_SASL_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_SASL_PORT"
 fi
-stop_kafka() { if [[ -n "$started_kafka" ]]; then bash deploy/kafka/stop.sh >/dev/null 2>&1 || true; fi; }
+stop_kafka() {
+  if [[ -n "$started_kafka" ]]; then bash deploy/kafka/stop.sh >/dev/null 2>&1 || true; fi
+  if [[ -n "$scratch_dir" ]]; then rm -rf "$scratch_dir"; fi
+}
 trap stop_kafka EXIT
 
 echo "with-infra.sh: Kafka $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL ${POPFLOW_TEST_PG_URL%%@*}@..." >&2
