@@ -174,11 +174,15 @@ async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Des
         await desk.inbox.store(notice(n), now=START)
     await desk.inbox.store(notice(20, "440111005"), now=START)
 
-    assert await desk.worker.deliver_due() == 3  # two for the busy street, one for the other
-    assert sorted(s.url for s in desk.sender.sent) == [OTHER_HOOK, HOOK, HOOK]
+    desk.sender.delay_s = 0.05  # requests overlap: the limit, not the timing, keeps them apart
+    # the busy street: two in flight and two claimed ahead, waiting for a slot; the other: one
+    assert await desk.worker.deliver_due() == 5
+    assert (desk.sender.most_in_flight[HOOK], desk.sender.most_in_flight[OTHER_HOOK]) == (2, 1)
+    assert sorted(s.url for s in desk.sender.sent) == [OTHER_HOOK, HOOK, HOOK, HOOK, HOOK]
     while await desk.worker.deliver_due():
         pass
     assert len(desk.sender.sent) == 6
+    assert desk.sender.most_in_flight[HOOK] == 2
 
 
 async def test_a_removed_webhook_cancels_pending_pushes_and_redelivery_needs_one(desk: Desk) -> None:

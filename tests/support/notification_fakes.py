@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,11 +29,20 @@ class FakeWebhookSender:
     script: dict[str, list[int | None]] = field(default_factory=dict)
     refusals: dict[str, str] = field(default_factory=dict)  # URL: why the destination policy refuses it
     sent: list[Sent] = field(default_factory=list)
+    delay_s: float = 0.0  # how long a request takes: > 0 lets concurrent pushes overlap
+    in_flight: Counter[str] = field(default_factory=Counter)
+    most_in_flight: Counter[str] = field(default_factory=Counter)  # the most requests at once, per URL
 
     async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         if url in self.refusals:
             return SendResult(None, 0.0, f"refused: {self.refusals[url]}", refused=True)
         self.sent.append(Sent(url, body, dict(headers)))
+        self.in_flight[url] += 1
+        self.most_in_flight[url] = max(self.most_in_flight[url], self.in_flight[url])
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight[url] -= 1
         if self.script.get(url):
             status = self.script[url].pop(0)
             if status is None:

@@ -13,7 +13,10 @@ again, nothing is lost.
 
 Concurrency: at most `per_recipient` requests in flight to one recipient and
 `max_in_flight` pushes overall (a recipient's slot is freed when its request
-is over, while the attempt is being recorded). A recipient at its limit is left out of the claim,
+is over, while the attempt is being recorded). Up to `per_recipient` more
+pushes of a recipient are claimed ahead and wait in memory for its next free
+slot, so a push starts without waiting for a claim's round trip; their
+leases run as for any claim, so a crash leaves them due again. A recipient at its limit is left out of the claim,
 so a hanging receiver holds only its own slots (each freed by the HTTP
 timeout) and never those of other recipients. The limits are per process;
 several replicas share the work safely through SKIP LOCKED. Attempts that
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -89,6 +92,9 @@ class DeliveryWorker:
         self._in_flight: Counter[str] = Counter()
         self._notices_in_flight: set[str] = set()
         self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
+        # claimed pushes waiting for a slot of their recipient: up to `per_recipient` more than it has in
+        # flight, so a freed slot starts the next push at once instead of after a claim's round trip
+        self._waiting: dict[str, deque[Claim]] = defaultdict(deque)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
@@ -115,11 +121,18 @@ class DeliveryWorker:
     async def deliver_due(self) -> int:
         """Claim what is due now and push it; returns when those pushes are done (for tests)."""
         claimed = await self._claim()
-        await asyncio.gather(*self._tasks)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
         return claimed
 
     def _full(self) -> bool:
-        return sum(self._in_flight.values()) >= self._limits.max_in_flight
+        return self._held() >= self._limits.max_in_flight
+
+    def _held(self, code: str | None = None) -> int:
+        """Pushes in flight and claimed-and-waiting, of one recipient or of all."""
+        if code is not None:
+            return self._in_flight[code] + len(self._waiting.get(code, ()))
+        return sum(self._in_flight.values()) + sum(len(q) for q in self._waiting.values())
 
     async def _claim_safely(self) -> int:
         try:
@@ -129,27 +142,38 @@ class DeliveryWorker:
             return 0
 
     async def _claim(self) -> int:
-        free = self._limits.max_in_flight - sum(self._in_flight.values())
+        free = self._limits.max_in_flight - self._held()
         if free <= 0:
             return 0
         now = self._clock.now()
-        busy = {code for code, n in self._in_flight.items() if n >= self._limits.per_recipient}
+        depth = 2 * self._limits.per_recipient  # in flight plus as many waiting for a slot
+        codes = set(self._in_flight) | set(self._waiting)
+        busy = {code for code in codes if self._held(code) >= depth}
         claims = await self._store.claim(
             now=now,
             lease_until=now + timedelta(seconds=self._limits.lease_s),
             limit=free,
             busy=busy,
-            room=lambda code: self._limits.per_recipient - self._in_flight[code],
+            room=lambda code: depth - self._held(code),
         )
         for claim in claims:
             if claim.notice_id not in self._notices_in_flight:
-                self._start(claim)
+                self._notices_in_flight.add(claim.notice_id)
+                self._waiting[claim.recipient_code].append(claim)
+        for code in {claim.recipient_code for claim in claims}:
+            self._start_waiting(code)
         return len(claims)
+
+    def _start_waiting(self, code: str) -> None:
+        waiting = self._waiting.get(code)
+        while waiting and self._in_flight[code] < self._limits.per_recipient:
+            self._start(waiting.popleft())
+        if waiting is not None and not waiting:
+            del self._waiting[code]
 
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
         self._holding_slot.add(claim.notice_id)
-        self._notices_in_flight.add(claim.notice_id)
         task = asyncio.create_task(self._attempt(claim), name=f"push-{claim.notice_id}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, claim))
@@ -171,6 +195,7 @@ class DeliveryWorker:
         self._in_flight[claim.recipient_code] -= 1
         if self._in_flight[claim.recipient_code] <= 0:
             del self._in_flight[claim.recipient_code]
+        self._start_waiting(claim.recipient_code)
         self._wake.set()
 
     async def _attempt(self, claim: Claim) -> None:
