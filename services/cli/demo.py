@@ -6,7 +6,8 @@ streets' key areas, those streets keep their register of responsible workers
 field workers' records of every event kind (with certificate checks, most
 naming their community) arrive through the bulk endpoint; a school, a
 kindergarten and a police station hand in their lists as XLSX (one mistyped
-row each, refused); streets answer most of the notices waiting for them; the
+row each, refused); streets answer most of the notices waiting for them, each
+with a key of its own office (minted for the demo, revoked at its end); the
 bureau spot-checks the week's cases, and a place check at a market finds a
 person the census missed, who is entered as a record. The dashboard, inboxes
 and reports then look like a real week.
@@ -14,6 +15,7 @@ and reports then look like a real week.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ import httpx
 import typer
 from rich.console import Console
 
+from services.cli.keys import DEFAULT_STORE, create_key, open_store
+from shared.auth.scopes import Role
 from shared.directory import load_directory
 from shared.progress import progress
 
@@ -40,6 +44,13 @@ def demo(
     reporting: Annotated[str, typer.Option(help="Reporting's base URL")] = "http://127.0.0.1:8004",
     week: Annotated[bool, typer.Option("--week/--records-only", help="The whole week, or records only")] = True,
     answer_wait_s: Annotated[float, typer.Option(help="How long to wait for notices before answering")] = 60,
+    key_store: Annotated[
+        str,
+        typer.Option(
+            envvar="POPFLOW_KEYS_DATABASE_URL",
+            help="The deployment's key store: the streets answer with office keys minted there (revoked at the end)",
+        ),
+    ] = DEFAULT_STORE,
     timezone: Annotated[str, typer.Option(envvar="POPFLOW_TIMEZONE", help="The deployment's zone")] = "Asia/Shanghai",
 ) -> None:
     """Play a campaign week (Faker zh_CN records) through the services' own HTTP routes."""
@@ -63,7 +74,7 @@ def demo(
             statuses = _send(records, intake=intake, key=key)
             console.print(f"sent {count} demo records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
             if week:
-                _play_rest(client, at, directory, district, seed, since, records, answer_wait_s)
+                _play_rest(client, at, directory, district, seed, since, records, answer_wait_s, key_store)
                 newcomer = demo_records(1, directory, district=district, seed=seed + 300)[0]
                 _acceptance(client, at, district, records, newcomer, zone)
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
@@ -81,6 +92,7 @@ def _play_rest(
     since: datetime | None,
     records: list[dict[str, Any]],
     answer_wait_s: float,
+    key_store: str,
 ) -> None:
     from services.cli import demo_week
 
@@ -93,12 +105,49 @@ def _play_rest(
         {r["residence"]["street"] for r in records if r["residence"]["street"] != r["reporting_street"]}
         & set(directory.streets_of(district))
     )[:6]
-    with progress("Streets answering their notices", unit="streets", total=len(receiving)) as advance:
-        answered = 0
-        for street in receiving:
-            answered += demo_week.answer_notices(client, at, [street], wait_s=answer_wait_s)
-            advance(1)
-    console.print(f"{len(receiving)} streets answered {answered} notices (as admin: the demo holds one admin key)")
+    offices = _OfficeKeys(key_store)
+    try:
+        with progress("Streets answering their notices", unit="streets", total=len(receiving)) as advance:
+            answered, as_admin = 0, 0
+            for street in receiving:
+                office = offices.key_of(street)
+                if office is not None and not demo_week.works_for(client, at, office, street):
+                    office = None  # minted in a store this deployment does not read
+                as_admin += office is None
+                answered += demo_week.answer_notices(client, at, [street], wait_s=answer_wait_s, answering_key=office)
+                advance(1)
+    finally:
+        offices.revoke_all()
+    by = "by their own offices" if not as_admin else f"{as_admin} of them as admin (the key store was out of reach)"
+    console.print(f"{len(receiving)} streets answered {answered} notices, {by}")
+
+
+class _OfficeKeys:
+    """Office keys of the answering streets, minted in the key store and revoked when the demo ends."""
+
+    def __init__(self, store_url: str) -> None:
+        self._store_url = store_url
+        self._minted: list[str] = []
+
+    def key_of(self, street: str) -> str | None:
+        try:
+            key_id, key = asyncio.run(create_key(self._store_url, f"street:{street}", "popflow demo", Role.OFFICE))
+        except Exception:  # no store there, or not this deployment's: the admin key answers instead
+            return None
+        self._minted.append(key_id)
+        return key
+
+    def revoke_all(self) -> None:
+        async def revoke() -> None:
+            store = await open_store(self._store_url)
+            try:
+                for key_id in self._minted:
+                    await store.revoke(key_id)
+            finally:
+                await store.engine.dispose()
+
+        if self._minted:
+            asyncio.run(revoke())
 
 
 def _acceptance(

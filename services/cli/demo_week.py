@@ -1,9 +1,12 @@
 """The campaign week `popflow demo` plays against a running PopFlow, one step per function.
 
-Every step goes through the services' public HTTP routes with the one key
-the demo is given (an admin key: it may plan the campaign, submit for every
-street and answer any notice, so the answers are recorded as given by
-'admin', not by the street's own office).
+Every step goes through the services' public HTTP routes with the key the
+demo is given (an admin key: it plans the campaign and submits for every
+street). The streets answer their notices with keys of their own offices
+(`office_keys`), minted in the key store for the demo and revoked at its end,
+so an answer is recorded as given by that street's office; when the demo
+cannot reach the deployment's key store it answers with the admin key and
+says so.
 """
 
 from __future__ import annotations
@@ -131,7 +134,15 @@ def post_list(client: httpx.Client, at: Services, body: bytes) -> dict[str, int]
     return summary
 
 
-def answer_notices(client: httpx.Client, at: Services, streets: Iterable[str], *, wait_s: float) -> int:
+def works_for(client: httpx.Client, at: Services, key: str, street: str) -> bool:
+    """Whether `key` opens `street`'s inbox on this deployment (a key minted in another store would not)."""
+    response = client.get(f"{at.notification}/v1/inbox/{street}", headers={"Authorization": f"Bearer {key}"})
+    return response.status_code == 200
+
+
+def answer_notices(
+    client: httpx.Client, at: Services, streets: Iterable[str], *, wait_s: float, answering_key: str | None = None
+) -> int:
     """Each street answers about two thirds of the notices waiting for it (mostly confirmed, some not found);
     the rest stay unanswered, as in a real week. Waits up to `wait_s` for the notices to arrive."""
     pick, answered, deadline = random.Random(3), 0, time.monotonic() + wait_s
@@ -145,7 +156,8 @@ def answer_notices(client: httpx.Client, at: Services, streets: Iterable[str], *
                 result = "not_found" if pick.random() < 0.15 else "confirmed"
                 body = {"result": result, "note": "演示：已上门核实" if result == "confirmed" else "演示：查无此人"}
                 url = f"{at.notification}/v1/notices/{notice['notice_id']}/feedback"
-                answered += client.post(url, json=body, headers=at.headers).status_code == 202
+                headers = {"Authorization": f"Bearer {answering_key}"} if answering_key else at.headers
+                answered += client.post(url, json=body, headers=headers).status_code == 202
     return answered
 
 

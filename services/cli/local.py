@@ -179,6 +179,11 @@ def _print_admin_key_once(deployment: LocalDeployment) -> None:
         f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
     )
     console.print(key, soft_wrap=True)
+    console.print(
+        "A campaign week to look at (the streets answer with office keys minted in this key store):\n"
+        f"  POPFLOW_KEYS_DATABASE_URL='{url}' .venv/bin/popflow demo --key <the key above>",
+        soft_wrap=True,
+    )
 
 
 def _start_kafka(port: int, env: dict[str, str], children: Children, signals: StopSignals) -> None:

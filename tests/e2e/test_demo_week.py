@@ -57,6 +57,7 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
     assert "campaign planned" in done.stdout
     assert "responsible workers" in done.stdout
     assert "list of 8 rows: 7 accepted, 1 refused" in done.stdout
+    assert "by their own offices" in done.stdout  # office keys minted in the deployment's key store
     week = report_week_of(datetime.now(UTC), ZoneInfo(ZONE))
     headers = {"Authorization": f"Bearer {key}"}
 
