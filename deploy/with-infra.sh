@@ -14,6 +14,12 @@ export POPFLOW_TEST_PG_URL="${POPFLOW_TEST_PG_URL:-$(bash deploy/postgres/ensure
 
 started_kafka=""
 scratch_dir=""
+# set before the broker starts: a start that fails still has its scratch directory removed
+stop_kafka() {
+  if [[ -n "$started_kafka" ]]; then bash deploy/kafka/stop.sh >/dev/null 2>&1 || true; fi
+  if [[ -n "$scratch_dir" ]]; then rm -rf "$scratch_dir"; fi
+}
+trap stop_kafka EXIT
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   export KAFKA_PORT="${KAFKA_TEST_PORT:-19092}"
   export KAFKA_SASL_PORT="${KAFKA_TEST_SASL_PORT:-19094}"
@@ -35,11 +41,6 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
   export KAFKA_SASL_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_SASL_PORT"
 fi
-stop_kafka() {
-  if [[ -n "$started_kafka" ]]; then bash deploy/kafka/stop.sh >/dev/null 2>&1 || true; fi
-  if [[ -n "$scratch_dir" ]]; then rm -rf "$scratch_dir"; fi
-}
-trap stop_kafka EXIT
 
 echo "with-infra.sh: Kafka $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL ${POPFLOW_TEST_PG_URL%%@*}@..." >&2
 "$@"

@@ -30,6 +30,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import make_url
 
 from services.cli.databases import ensure_databases
 from services.cli.keys import DEFAULT_STORE, create_key, open_store
@@ -181,9 +182,14 @@ def _print_admin_key_once(deployment: LocalDeployment) -> None:
     console.print(key, soft_wrap=True)
     console.print(
         "A campaign week to look at (the streets answer with office keys minted in this key store):\n"
-        f"  POPFLOW_KEYS_DATABASE_URL='{url}' .venv/bin/popflow demo --key <the key above>",
+        f"  POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}' .venv/bin/popflow demo --key <the key above>"
+        + ("   (put the database password in place of ***)" if "***" in _without_password(url) else ""),
         soft_wrap=True,
     )
+
+
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _start_kafka(port: int, env: dict[str, str], children: Children, signals: StopSignals) -> None:

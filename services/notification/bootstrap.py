@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.notification.adapters.deliveries import DeliveryStore
-from services.notification.adapters.destinations import DestinationGuard
+from services.notification.adapters.destinations import RESOLVE_TIMEOUT_S, DestinationGuard
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.inbox import Inbox
@@ -97,8 +97,9 @@ def create_app(
         limits=WorkerLimits(
             per_recipient=settings.per_recipient_concurrency,
             max_in_flight=settings.max_concurrent_deliveries,
-            # an attempt ends within the HTTP timeout; the margin covers recording it
-            lease_s=settings.webhook_timeout_s + settings.claim_margin_s,
+            # a push ends within the address check and the HTTP timeout; a claim made ahead waits at most
+            # one such push for its slot; the margin covers recording it
+            lease_s=2 * (settings.webhook_timeout_s + RESOLVE_TIMEOUT_S) + settings.claim_margin_s,
             poll_interval_s=settings.poll_interval_s,
         ),
         record_link_base=settings.record_link_base,

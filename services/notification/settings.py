@@ -27,7 +27,10 @@ class NotificationSettings(ServiceSettings):
     per_recipient_concurrency: int = Field(default=8, ge=1, description="Pushes in flight to one recipient")
     max_concurrent_deliveries: int = Field(default=64, ge=1, description="Pushes in flight in this process")
     claim_margin_s: float = Field(
-        default=30.0, gt=0, description="A claimed push is due again after the HTTP timeout plus this (crash recovery)"
+        default=30.0,
+        gt=0,
+        description="A claimed push is due again after twice the push time (address check and HTTP timeout) "
+        "plus this (crash recovery)",
     )
     poll_interval_s: float = Field(default=0.5, gt=0, description="How often the worker looks for due pushes")
     webhook_secret_key: SecretStr | None = Field(

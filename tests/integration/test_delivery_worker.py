@@ -6,6 +6,8 @@ nothing waits for real.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -183,6 +185,22 @@ async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Des
         pass
     assert len(desk.sender.sent) == 6
     assert desk.sender.most_in_flight[HOOK] == 2
+
+
+async def test_stopping_the_worker_starts_none_of_the_claims_waiting_for_a_slot(desk: Desk) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    desk.sender.delay_s = 0.3
+    for n in range(30, 35):
+        await desk.inbox.store(notice(n), now=START)
+    running = asyncio.create_task(desk.worker.run())
+    while len(desk.sender.sent) < 2:  # noqa: ASYNC110 - polling the fake: two in flight, two claimed and waiting
+        await asyncio.sleep(0.01)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    await asyncio.sleep(0.5)  # longer than a request: a waiting claim started on the way out would show
+    assert len(desk.sender.sent) == 2
 
 
 async def test_a_removed_webhook_cancels_pending_pushes_and_redelivery_needs_one(desk: Desk) -> None:

@@ -104,6 +104,7 @@ class DeliveryStore:
         if not attempts:
             return []
         ids = [a.claim.notice_id for a in attempts]
+        in_lock_order = sorted(attempts, key=lambda a: a.claim.notice_id)  # two batches never wait on each other
         async with self._sessions.begin() as session:
             await session.execute(
                 insert(DeliveryAttempt.__table__),  # type: ignore[attr-defined]
@@ -116,7 +117,7 @@ class DeliveryStore:
                         "latency_ms": a.result.latency_ms,
                         "error": a.result.error,
                     }
-                    for a in attempts
+                    for a in in_lock_order
                 ],
             )
             schedule = Delivery.__table__  # type: ignore[attr-defined]
@@ -141,7 +142,7 @@ class DeliveryStore:
                         "b_error": a.result.error,
                         "b_now": a.now,
                     }
-                    for a in attempts
+                    for a in in_lock_order
                 ],
             )
             settled = [a for a in attempts if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]

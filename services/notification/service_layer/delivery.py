@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +95,8 @@ class DeliveryWorker:
         self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
         # claimed pushes waiting for a slot of their recipient: up to `per_recipient` more than it has in
         # flight, so a freed slot starts the next push at once instead of after a claim's round trip
-        self._waiting: dict[str, deque[Claim]] = defaultdict(deque)
+        self._waiting: dict[str, deque[tuple[Claim, float]]] = defaultdict(deque)  # with when it was claimed
+        self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
@@ -115,7 +117,10 @@ class DeliveryWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._limits.poll_interval_s)
         finally:
-            for task in self._tasks:
+            # no push starts from here on: the claims waiting for a slot come back when their leases end
+            self._stopping = True
+            self._waiting.clear()
+            for task in list(self._tasks):
                 task.cancel()
 
     async def deliver_due(self) -> int:
@@ -156,20 +161,34 @@ class DeliveryWorker:
             busy=busy,
             room=lambda code: depth - self._held(code),
         )
+        claimed_at = time.monotonic()
         for claim in claims:
             if claim.notice_id not in self._notices_in_flight:
                 self._notices_in_flight.add(claim.notice_id)
-                self._waiting[claim.recipient_code].append(claim)
+                self._waiting[claim.recipient_code].append((claim, claimed_at))
         for code in {claim.recipient_code for claim in claims}:
             self._start_waiting(code)
         return len(claims)
 
     def _start_waiting(self, code: str) -> None:
+        """Start the recipient's waiting claims while it has free slots.
+
+        A claim that waited past half its lease is let go rather than pushed: its lease may end
+        before its attempt is recorded, and another worker would push it again. It comes back
+        when its lease ends. (The lease allows one push's wait, so this is for the unexpected.)
+        """
+        if self._stopping:
+            return
         waiting = self._waiting.get(code)
         while waiting and self._in_flight[code] < self._limits.per_recipient:
-            self._start(waiting.popleft())
+            claim, claimed_at = waiting.popleft()
+            if time.monotonic() - claimed_at > self._limits.lease_s / 2:
+                self._notices_in_flight.discard(claim.notice_id)
+                log.warning("claim waited too long; left to its lease", notice_id=claim.notice_id)
+                continue
+            self._start(claim)
         if waiting is not None and not waiting:
-            del self._waiting[code]
+            self._waiting.pop(code, None)
 
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
