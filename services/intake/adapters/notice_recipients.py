@@ -16,12 +16,9 @@ class NoticeRecipients:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def note(self, notice: NoticeIssued) -> None:
-        """Idempotent: a notice seen again (re-delivery, replay) changes nothing."""
-        await self.note_many([notice])
-
     async def note_many(self, notices: Sequence[NoticeIssued]) -> None:
-        """`note` for a batch from Kafka, in one statement."""
+        """A batch from Kafka, in one statement. Idempotent: a notice seen again (re-delivery, replay)
+        changes nothing."""
         rows = {
             notice.notice_id: {
                 "notice_id": notice.notice_id,

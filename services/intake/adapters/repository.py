@@ -109,12 +109,10 @@ class RecordRepository:
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
-    async def set_route(self, record_id: str, route: str) -> None:
-        """Idempotent: setting the same route twice changes nothing."""
-        await self.set_routes([(record_id, route)])
-
     async def set_routes(self, routes: Sequence[tuple[str, str]]) -> None:
-        """(record id, route) pairs in one transaction, applied in order (a record routed again: the last wins)."""
+        """(record id, route) pairs in one transaction, applied in order (a record routed again: the last wins).
+
+        Idempotent: setting the same route twice changes nothing."""
         if not routes:
             return
         table = _table(RecordRow)

@@ -91,19 +91,15 @@ class DeliveryStore:
                 )
         return claims
 
-    async def record(self, claim: Claim, result: SendResult, step: NextStep, *, now: datetime) -> None:
-        """The attempt, the schedule's next step and, on first delivery, the notice's status and event."""
-        await self.record_many([Attempted(claim, result, step, now)])
-
     async def record_many(self, attempts: Sequence[Attempted]) -> list[None]:
-        """Several attempts in one transaction (the worker's group commit): one statement of each kind.
+        """The attempts, each schedule's next step and, on first delivery, the notice's status and event,
+        in one transaction (the worker's group commit): one statement of each kind.
 
         Each notice appears at most once in `attempts` (the worker never has two
         pushes of one notice in flight, and the group commit keeps one per batch).
         """
         if not attempts:
             return []
-        ids = [a.claim.notice_id for a in attempts]
         in_lock_order = sorted(attempts, key=lambda a: a.claim.notice_id)  # two batches never wait on each other
         async with self._sessions.begin() as session:
             await session.execute(
@@ -164,7 +160,7 @@ class DeliveryStore:
                         session.add(self._events.delivered(notice, attempts=a.claim.total_attempts + 1, at=a.now))
                     elif a.step.outcome is Outcome.FAILED:
                         notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.FAILED).value
-        return [None] * len(ids)
+        return [None] * len(attempts)
 
     async def cancel(self, notice_id: str, *, now: datetime) -> None:
         """The recipient removed its webhook: nothing left to push to."""
