@@ -1,6 +1,6 @@
 """Event contracts shared by every service: the envelope and the payloads."""
 
-from shared.events.envelope import Envelope, Event, new_envelope, parse_event
+from shared.events.envelope import Envelope, Event, envelope_json, new_envelope, parse_event
 from shared.events.feedback import FeedbackResult, NoticeAnswered, RejectionReason
 from shared.events.notice_status import NoticeAcknowledged, NoticeDelivered
 from shared.events.notices import NoticeIssued, NoticeKind, NoticePerson
@@ -38,6 +38,7 @@ __all__ = [
     "Resolution",
     "ReviewResolved",
     "Route",
+    "envelope_json",
     "new_envelope",
     "parse_event",
 ]

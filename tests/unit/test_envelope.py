@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
 from pydantic import Field
 
-from shared.events import Envelope, RecordRouted, Route, new_envelope, parse_event
+from shared.events import (
+    CaseRecord,
+    Envelope,
+    RecordRouted,
+    RecordSubmitted,
+    Route,
+    envelope_json,
+    new_envelope,
+    parse_event,
+)
 from shared.events.envelope import REGISTRY, Event, UnknownEventType, register
 from tests.support.infra import TEST_KEYRING
+from tests.support.records import record
 
 
 def test_round_trip_through_json() -> None:
@@ -71,3 +83,57 @@ def test_old_version_is_upcast() -> None:
         assert parse_event(Envelope.model_validate(old), TEST_KEYRING) == Renamed(given="Ada", family="Lovelace")
     finally:
         REGISTRY.pop("TestRenamed")
+
+
+def _routed() -> RecordRouted:
+    return RecordRouted(
+        record_id="r1",
+        route=Route.CROSS_STREET,
+        reporting_street="440111005",
+        residence_street="440111008",
+        observed_at=datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
+        decided_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [datetime(2027, 2, 24, 3, tzinfo=UTC), datetime(2027, 2, 24, 3, 0, 1, 250, tzinfo=UTC), None],
+)
+def test_envelope_json_is_the_envelope_models_json(occurred_at: datetime | None) -> None:
+    event_id = uuid.uuid4()
+    fast = envelope_json(_routed(), producer="routing", correlation_id="r1", event_id=event_id, occurred_at=occurred_at)
+    model = new_envelope(
+        _routed(),
+        producer="routing",
+        correlation_id="r1",
+        event_id=event_id,
+        occurred_at=occurred_at or datetime.fromisoformat(fast["occurred_at"]),
+    )
+    assert fast == model.model_dump(mode="json")
+    assert Envelope.model_validate(fast) == model
+
+
+def test_envelope_json_seals_what_new_envelope_seals() -> None:
+    event = RecordSubmitted(
+        record_id="r1",
+        received_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
+        record=CaseRecord.model_validate(record()),
+        case_id="c1",
+        case_version=1,
+    )
+    fast = envelope_json(event, producer="intake", correlation_id="r1", keyring=TEST_KEYRING)
+    wire = json.dumps(fast, ensure_ascii=False)
+    assert event.record.person.id_number not in wire
+    assert event.record.person.name not in wire
+    assert str(fast["payload"]["record"]["person"]).startswith("pf1.")
+    assert parse_event(Envelope.model_validate_json(wire), TEST_KEYRING) == event
+    with pytest.raises(TypeError):
+        envelope_json(event, producer="intake", correlation_id="r1")
+
+
+def test_envelope_json_keeps_the_envelopes_bounds() -> None:
+    with pytest.raises(ValueError, match="producer"):
+        envelope_json(_routed(), producer="p" * 41, correlation_id="r1")
+    with pytest.raises(ValueError, match="correlation_id"):
+        envelope_json(_routed(), producer="routing", correlation_id="r" * 65)
