@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,9 +21,28 @@ from sqlmodel import col, select
 
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sender import SendResult
-from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice, WebhookSubscription
+from services.notification.adapters.tables import (
+    Delivery,
+    DeliveryAttempt,
+    InboxNotice,
+    OutboxRow,
+    WebhookSubscription,
+)
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
+
+# what settling a notice reads of it: its status, and what its NoticeDelivered event carries
+_SETTLE_COLUMNS = (
+    "notice_id",
+    "record_id",
+    "recipient_code",
+    "route",
+    "kind",
+    "status",
+    "delivered_at",
+    "person_key",
+    "person_sealed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,26 +161,47 @@ class DeliveryStore:
                     for a in in_lock_order
                 ],
             )
-            settled = [a for a in attempts if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
+            settled = [a for a in in_lock_order if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
             if settled:
-                query = (
-                    select(InboxNotice)
-                    .where(col(InboxNotice.notice_id).in_([a.claim.notice_id for a in settled]))
-                    .order_by(col(InboxNotice.notice_id))  # one lock order for concurrent batches
-                    .with_for_update()
-                )
-                notices = {n.notice_id: n for n in (await session.execute(query)).scalars()}
-                for a in settled:
-                    notice = notices.get(a.claim.notice_id)
-                    if notice is None:
-                        continue
-                    if a.step.outcome is Outcome.DELIVERED and notice.delivered_at is None:
-                        notice.delivered_at = a.now
-                        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.DELIVERED).value
-                        session.add(self._events.delivered(notice, attempts=a.claim.total_attempts + 1, at=a.now))
-                    elif a.step.outcome is Outcome.FAILED:
-                        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.FAILED).value
+                await self._settle(session, settled)
         return [None] * len(attempts)
+
+    async def _settle(self, session: AsyncSession, settled: list[Attempted]) -> None:
+        """Delivered or failed for good: the notice's status (forward only) and, on its first delivery,
+        its NoticeDelivered event in the outbox. Plain rows in and out: ORM objects cost more than the SQL.
+        """
+        notices = InboxNotice.__table__  # type: ignore[attr-defined]
+        query = (
+            select(*(notices.c[name] for name in _SETTLE_COLUMNS))
+            .where(notices.c.notice_id.in_([a.claim.notice_id for a in settled]))
+            .order_by(notices.c.notice_id)  # one lock order for concurrent batches
+            .with_for_update()
+        )
+        stored = {row.notice_id: row for row in (await session.execute(query)).all()}
+        changes: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for a in settled:
+            row = stored.get(a.claim.notice_id)
+            if row is None:
+                continue
+            status, delivered_at = NoticeStatus(row.status), row.delivered_at
+            if a.step.outcome is Outcome.DELIVERED and delivered_at is None:
+                status, delivered_at = advanced(status, NoticeStatus.DELIVERED), a.now
+                events.append(self._events.delivered(row, attempts=a.claim.total_attempts + 1, at=a.now))
+            elif a.step.outcome is Outcome.FAILED:
+                status = advanced(status, NoticeStatus.FAILED)
+            else:
+                continue
+            changes.append({"b_notice_id": row.notice_id, "b_status": status.value, "b_delivered_at": delivered_at})
+        if changes:
+            await session.execute(
+                update(notices)
+                .where(notices.c.notice_id == bindparam("b_notice_id"))
+                .values(status=bindparam("b_status"), delivered_at=bindparam("b_delivered_at")),
+                changes,
+            )
+        if events:
+            await session.execute(insert(OutboxRow.__table__), events)  # type: ignore[attr-defined]
 
     async def cancel(self, notice_id: str, *, now: datetime) -> None:
         """The recipient removed its webhook: nothing left to push to."""

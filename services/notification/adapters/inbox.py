@@ -109,8 +109,7 @@ class Inbox:
                     outcomes.append((False, False))
                     continue
                 known.add(notice.notice_id)
-                person = self._sealed.seal_person(notice.notice_id, notice.person.model_dump(mode="json"))
-                rows.append(_values(notice, now=now, person_sealed=person))
+                rows.append(self._values(notice, now=now))
                 exchange = self._is_partners(notice.recipient_code)
                 scheduled = exchange or notice.recipient_code in pushed_to
                 if scheduled:
@@ -123,6 +122,12 @@ class Inbox:
                 await session.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
         return outcomes
 
+    def _values(self, notice: NoticeIssued, *, now: datetime) -> dict[str, Any]:
+        """The inbox row: the person sealed, and its person key kept for the notice's status events."""
+        person_sealed = self._sealed.seal_person(notice.notice_id, notice.person.model_dump(mode="json"))
+        key = self._events.key_of(notice.person.id_number)
+        return _values(notice, now=now, person_sealed=person_sealed, person_key=key)
+
     def _is_partners(self, code: str) -> bool:
         """A code outside the served districts is a partner's: the notice goes to it through the exchange."""
         return bool(self._served) and code[:6] not in self._served
@@ -131,8 +136,7 @@ class Inbox:
         """`store` inside the caller's transaction (the exchange door records the message with it)."""
         if await session.get(InboxNotice, notice.notice_id) is not None:
             return False, False
-        person_sealed = self._sealed.seal_person(notice.notice_id, notice.person.model_dump(mode="json"))
-        session.add(_row(notice, now=now, person_sealed=person_sealed))
+        session.add(InboxNotice(**self._values(notice, now=now)))
         exchange = self._is_partners(notice.recipient_code)
         scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
         if scheduled:
@@ -225,11 +229,7 @@ def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> 
     }
 
 
-def _row(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> InboxNotice:
-    return InboxNotice(**_values(notice, now=now, person_sealed=person_sealed))
-
-
-def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> dict[str, Any]:
+def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_key: str) -> dict[str, Any]:
     return {
         "notice_id": notice.notice_id,
         "recipient_code": notice.recipient_code,
@@ -238,6 +238,7 @@ def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str) -> dict[
         "kind": notice.kind.value,
         "reason": notice.reason,
         "person_sealed": person_sealed,
+        "person_key": person_key,
         "issued_at": notice.issued_at,
         "received_at": now,
         "status": "issued",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Protocol
 
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import InboxNotice, OutboxRow
@@ -27,12 +28,31 @@ from shared.events import (
     NoticeAnswered,
     NoticeDelivered,
     RejectionReason,
-    new_envelope,
 )
+from shared.events.envelope import envelope_json
 from shared.events.feedback import notice_answered_key
 from shared.identity import person_key
 
 STATUS_NAMESPACE = uuid.UUID("0b7c3f5e-8a41-4f0e-9d2c-5a6e7b8c9d01")
+
+
+class StoredNotice(Protocol):
+    """What a status event needs of a stored notice: an inbox row, or a row of those columns."""
+
+    @property
+    def notice_id(self) -> str: ...
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def recipient_code(self) -> str: ...
+    @property
+    def route(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def person_sealed(self) -> str: ...
+    @property
+    def person_key(self) -> str | None: ...
 
 
 class StatusEvents:
@@ -40,7 +60,12 @@ class StatusEvents:
         self._key_secret = key_secret
         self._sealed = sealed
 
-    def delivered(self, notice: InboxNotice, *, attempts: int, at: datetime) -> OutboxRow:
+    def key_of(self, id_number: str) -> str:
+        """The person key of an identity number, kept on the inbox row when the notice is stored."""
+        return person_key(id_number, self._key_secret)
+
+    def delivered(self, notice: StoredNotice, *, attempts: int, at: datetime) -> dict[str, Any]:
+        """The outbox row's values: the delivery worker writes a batch of them with one insert."""
         event = NoticeDelivered(
             notice_id=notice.notice_id,
             record_id=notice.record_id,
@@ -50,7 +75,7 @@ class StatusEvents:
             attempts=attempts,
             delivered_at=at,
         )
-        return self._row(event, notice, at, key=self._person_key(notice))
+        return self._values(event, notice, at, key=self._person_key(notice))
 
     def acknowledged(self, notice: InboxNotice, *, by: str, at: datetime) -> OutboxRow:
         event = NoticeAcknowledged(
@@ -62,7 +87,7 @@ class StatusEvents:
             acknowledged_by=by,
             acknowledged_at=at,
         )
-        return self._row(event, notice, at, key=self._person_key(notice))
+        return OutboxRow(**self._values(event, notice, at, key=self._person_key(notice)))
 
     def answered(
         self,
@@ -86,14 +111,17 @@ class StatusEvents:
             answered_at=at,
         )
         key = notice_answered_key(person_key=self._person_key(notice), notice_id=notice.notice_id)
-        return self._row(event, notice, at, key=key), event
+        return OutboxRow(**self._values(event, notice, at, key=key)), event
 
-    def _person_key(self, notice: InboxNotice) -> str:
-        return person_key(str(self._sealed.person(notice)["id_number"]), self._key_secret)
+    def _person_key(self, notice: StoredNotice) -> str:
+        """Kept on the row since it was stored; a notice stored before that has its person opened."""
+        if notice.person_key is not None:
+            return notice.person_key
+        return self.key_of(str(self._sealed.person_of(notice.notice_id, notice.person_sealed)["id_number"]))
 
-    def _row(self, event: Event, notice: InboxNotice, at: datetime, *, key: str) -> OutboxRow:
+    def _values(self, event: Event, notice: StoredNotice, at: datetime, *, key: str) -> dict[str, Any]:
         event_id = uuid.uuid5(STATUS_NAMESPACE, f"{notice.notice_id}/{event.TYPE}")
-        envelope = new_envelope(
+        envelope = envelope_json(
             event,
             producer="notification",
             correlation_id=notice.record_id,
@@ -101,4 +129,4 @@ class StatusEvents:
             occurred_at=at,
             keyring=self._sealed.keyring,
         )
-        return OutboxRow(topic=event.TOPIC, key=key, envelope=envelope.model_dump(mode="json"), created_at=at)
+        return {"topic": event.TOPIC, "key": key, "envelope": envelope, "created_at": at}

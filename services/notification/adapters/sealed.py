@@ -34,7 +34,10 @@ class SealedNotices:
         return self.keyring.seal(person, context=f"{notice_id}/person")
 
     def person(self, notice: InboxNotice) -> dict[str, Any]:
-        opened: dict[str, Any] = self.keyring.open(notice.person_sealed, context=f"{notice.notice_id}/person")
+        return self.person_of(notice.notice_id, notice.person_sealed)
+
+    def person_of(self, notice_id: str, person_sealed: str) -> dict[str, Any]:
+        opened: dict[str, Any] = self.keyring.open(person_sealed, context=f"{notice_id}/person")
         return opened
 
     def seal_answer(self, notice_id: str, answer: dict[str, Any]) -> str:

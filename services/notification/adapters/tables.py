@@ -36,6 +36,9 @@ class InboxNotice(SQLModel, table=True):
     kind: str = Field(default="transfer", max_length=20)
     reason: str = Field(max_length=500)
     person_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    # the person's keyed HMAC (shared.identity.person_key), the Kafka key of its status events; None: stored
+    # before it was kept, and the events open the person for it
+    person_key: str | None = Field(default=None, max_length=64)
     issued_at: datetime = _at(index=False)
     received_at: datetime = _at()
     status: str = Field(default="issued", max_length=20)

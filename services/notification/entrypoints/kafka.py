@@ -40,12 +40,13 @@ def register_consumers(
         outcomes = await inbox.store_many(notices, now=clock.now())
         if any(scheduled for _, scheduled in outcomes):
             on_scheduled()
-        for notice, (stored, scheduled) in zip(notices, outcomes, strict=True):
-            log.info(
-                "notice stored" if stored else "duplicate notice skipped",
-                notice_id=notice.notice_id,
-                push_scheduled=scheduled,
-            )
+        # one line per batch (a line per notice was a tenth of a push burst's CPU); each push logs its own
+        log.info(
+            "notices stored",
+            stored=sum(stored for stored, _ in outcomes),
+            duplicates=sum(not stored for stored, _ in outcomes),
+            push_scheduled=sum(scheduled for _, scheduled in outcomes),
+        )
 
     subscribe_batch(
         broker,
