@@ -19,6 +19,7 @@ from services.notification.domain.destinations import Address, DestinationPolicy
 
 Resolve = Callable[[str, int], Awaitable[list[Address]]]
 RESOLVE_TIMEOUT_S = 5.0
+MAX_REMEMBERED = 4096  # URLs whose outcome is kept (about one per recipient with a webhook)
 
 
 async def system_resolve(host: str, port: int) -> list[Address]:
@@ -38,17 +39,23 @@ class Destination:
 class DestinationGuard:
     def __init__(self, policy: DestinationPolicy, resolve: Resolve = system_resolve) -> None:
         self._policy, self._resolve = policy, resolve
+        # outcomes that depend on the URL alone (refused by its form, or a literal address), by URL:
+        # checking them again before every push was a fortieth of a push burst's CPU
+        self._by_form: dict[str, Destination] = {}
 
     async def check(self, url: str) -> Destination:
         """Refused by form, refused because any address is inside, or the checked addresses."""
+        known = self._by_form.get(url)
+        if known is not None:
+            return known
         refusal = self._policy.refusal_of_url(url)
         if refusal is not None:
-            return Destination(refusal)
+            return self._remember(url, Destination(refusal))
         parts = urlsplit(url)
         host = parts.hostname or ""
         literal = literal_address(host)
         if literal is not None:
-            return Destination(addresses=[literal])
+            return self._remember(url, Destination(addresses=[literal]))
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             addresses = await asyncio.wait_for(self._resolve(host, port), RESOLVE_TIMEOUT_S)
@@ -57,3 +64,9 @@ class DestinationGuard:
         # one address inside is enough to refuse: the resolver may hand out any of them
         refusals = [r for r in map(self._policy.refusal_of, addresses) if r is not None]
         return Destination(refusals[0]) if refusals else Destination(addresses=addresses)
+
+    def _remember(self, url: str, destination: Destination) -> Destination:
+        if len(self._by_form) >= MAX_REMEMBERED:
+            self._by_form.clear()
+        self._by_form[url] = destination
+        return destination
