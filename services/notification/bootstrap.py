@@ -38,6 +38,7 @@ from services.notification.service_layer.exchange_redelivery import ExchangeRede
 from services.notification.service_layer.notices import Notices
 from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
+from services.notification.service_layer.receiving import NoticeReceiver
 from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
@@ -109,9 +110,8 @@ def create_app(
     )
     relay.measure(runtime.metrics)
     runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
-    register_consumers(
-        runtime.broker, runtime.topics, inbox=inbox, clock=clock, on_scheduled=worker.wake, keyring=runtime.keyring
-    )
+    receiver = NoticeReceiver(inbox=inbox, worker=worker, clock=clock)
+    register_consumers(runtime.broker, runtime.topics, receiver=receiver, keyring=runtime.keyring)
 
     async def push() -> None:
         try:

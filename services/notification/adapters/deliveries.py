@@ -58,6 +58,27 @@ class Claim:
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
 
 
+class Handoff:
+    """New pushes the delivery worker takes straight from the transaction that stores their notices.
+
+    A push taken is stored leased until `lease_until`, as if claimed, and comes back as a Claim:
+    no claim's round trip between storing a notice and pushing it. At most `room(recipient)` of
+    a recipient's and `limit` in all are taken; the rest are stored due now, for the next claim.
+    """
+
+    def __init__(self, *, lease_until: datetime, limit: int, room: Callable[[str], int]) -> None:
+        self.lease_until = lease_until
+        self._left, self._room = limit, room
+        self._taken: dict[str, int] = {}
+
+    def take(self, recipient_code: str) -> bool:
+        taken = self._taken.get(recipient_code, 0)
+        if self._left <= 0 or taken >= self._room(recipient_code):
+            return False
+        self._taken[recipient_code], self._left = taken + 1, self._left - 1
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class Attempted:
     """One push attempt's outcome, to be recorded."""

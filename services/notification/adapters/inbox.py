@@ -10,7 +10,7 @@ outbox in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from services.notification.adapters.deliveries import Claim, Handoff
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
@@ -31,6 +32,16 @@ AnswersOwed = Callable[[AsyncSession, str, datetime], Awaitable[bool]]
 
 async def _nothing_owed(_: AsyncSession, __: str, ___: datetime) -> bool:
     return False
+
+
+@dataclass(slots=True)
+class Stored:
+    """What `store_many` did: per notice (stored, push scheduled), the pushes handed to the worker as
+    claims, and how many scheduled pushes were left due for its next claim."""
+
+    outcomes: list[tuple[bool, bool]] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    due: int = 0
 
 
 class AlreadyAnswered(Exception):
@@ -75,13 +86,17 @@ class Inbox:
         async with self._sessions.begin() as session:
             return await self.add_in(session, notice, now=now)
 
-    async def store_many(self, notices: Sequence[NoticeIssued], *, now: datetime) -> list[tuple[bool, bool]]:
+    async def store_many(
+        self, notices: Sequence[NoticeIssued], *, now: datetime, handoff: Handoff | None = None
+    ) -> Stored:
         """`store` for a batch from Kafka, in one transaction: one look-up and one insert of each kind.
 
         A notice that is already here, or earlier in the same batch, is a duplicate: (False, False).
+        Webhook pushes that `handoff` takes come back as claims, to be pushed at once.
         """
+        stored = Stored()
         if not notices:
-            return []
+            return stored
         ids = {n.notice_id for n in notices}
         codes = {n.recipient_code for n in notices}
         async with self._sessions.begin() as session:
@@ -90,37 +105,37 @@ class Inbox:
                 .scalars()
                 .all()
             )
-            pushed_to = set(
-                (
-                    await session.execute(
-                        select(WebhookSubscription.recipient_code).where(
-                            col(WebhookSubscription.recipient_code).in_(codes)
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            outcomes: list[tuple[bool, bool]] = []
+            query = select(WebhookSubscription).where(col(WebhookSubscription.recipient_code).in_(codes))
+            webhooks = {w.recipient_code: w for w in (await session.execute(query)).scalars()}
             rows: list[dict[str, Any]] = []
             deliveries: list[dict[str, Any]] = []
             for notice in notices:
                 if notice.notice_id in known:
-                    outcomes.append((False, False))
+                    stored.outcomes.append((False, False))
                     continue
                 known.add(notice.notice_id)
-                rows.append(self._values(notice, now=now))
+                row = self._values(notice, now=now)
+                rows.append(row)
                 exchange = self._is_partners(notice.recipient_code)
-                scheduled = exchange or notice.recipient_code in pushed_to
+                webhook = webhooks.get(notice.recipient_code)
+                scheduled = exchange or webhook is not None
                 if scheduled:
-                    deliveries.append(_delivery_values(notice, now=now, exchange=exchange))
-                outcomes.append((True, scheduled))
+                    delivery = _delivery_values(notice, now=now, exchange=exchange)
+                    if webhook is not None and not exchange and handoff and handoff.take(notice.recipient_code):
+                        delivery["next_attempt_at"] = handoff.lease_until
+                        stored.claims.append(
+                            Claim(notice.notice_id, notice.recipient_code, 0, 0, InboxNotice(**row), webhook)
+                        )
+                    else:
+                        stored.due += 1
+                    deliveries.append(delivery)
+                stored.outcomes.append((True, scheduled))
             # Core inserts of plain rows: building ORM objects was a tenth of a push burst's CPU
             if rows:
                 await session.execute(insert(InboxNotice.__table__), rows)  # type: ignore[attr-defined]
             if deliveries:
                 await session.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
-        return outcomes
+        return stored
 
     def _values(self, notice: NoticeIssued, *, now: datetime) -> dict[str, Any]:
         """The inbox row: the person sealed, and its person key kept for the notice's status events."""

@@ -16,7 +16,9 @@ Concurrency: at most `per_recipient` requests in flight to one recipient and
 is over, while the attempt is being recorded). Up to `per_recipient` more
 pushes of a recipient are claimed ahead and wait in memory for its next free
 slot, so a push starts without waiting for a claim's round trip; their
-leases run as for any claim, so a crash leaves them due again. A recipient at its limit is left out of the claim,
+leases run as for any claim, so a crash leaves them due again. New notices' pushes are taken the same
+way straight from the transaction that stores them (`handoff`, service_layer/receiving.py), without a
+claim. A recipient at its limit is left out of the claim,
 so a hanging receiver holds only its own slots (each freed by the HTTP
 timeout) and never those of other recipients. The limits are per process;
 several replicas share the work safely through SKIP LOCKED. Attempts that
@@ -33,11 +35,11 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
-from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore
+from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore, Handoff
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
@@ -97,6 +99,7 @@ class DeliveryWorker:
         # flight, so a freed slot starts the next push at once instead of after a claim's round trip
         self._waiting: dict[str, deque[tuple[Claim, float]]] = defaultdict(deque)  # with when it was claimed
         self._stopping = False
+        self._running = False  # run() is pushing: only then are pushes handed to it (handoff)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
@@ -109,6 +112,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Claim and push until cancelled; in-flight pushes are cancelled with it (their leases expire)."""
+        self._running = True
         try:
             while True:
                 self._wake.clear()
@@ -118,7 +122,7 @@ class DeliveryWorker:
                         await asyncio.wait_for(self._wake.wait(), self._limits.poll_interval_s)
         finally:
             # no push starts from here on: the claims waiting for a slot come back when their leases end
-            self._stopping = True
+            self._stopping, self._running = True, False
             self._waiting.clear()
             for task in list(self._tasks):
                 task.cancel()
@@ -151,16 +155,23 @@ class DeliveryWorker:
         if free <= 0:
             return 0
         now = self._clock.now()
-        depth = 2 * self._limits.per_recipient  # in flight plus as many waiting for a slot
         codes = set(self._in_flight) | set(self._waiting)
-        busy = {code for code in codes if self._held(code) >= depth}
+        busy = {code for code in codes if self._room(code) <= 0}
         claims = await self._store.claim(
-            now=now,
-            lease_until=now + timedelta(seconds=self._limits.lease_s),
-            limit=free,
-            busy=busy,
-            room=lambda code: depth - self._held(code),
+            now=now, lease_until=self._lease_from(now), limit=free, busy=busy, room=self._room
         )
+        self.take(claims)
+        return len(claims)
+
+    def handoff(self) -> Handoff | None:
+        """Room for new pushes taken straight from the transaction that stores their notices (see Handoff)."""
+        free = self._limits.max_in_flight - self._held()
+        if not self._running or self._stopping or free <= 0:
+            return None
+        return Handoff(lease_until=self._lease_from(self._clock.now()), limit=free, room=self._room)
+
+    def take(self, claims: list[Claim]) -> None:
+        """Push the claims (from a claim, or handed off by the store) as their recipients' slots allow."""
         claimed_at = time.monotonic()
         for claim in claims:
             if claim.notice_id not in self._notices_in_flight:
@@ -168,7 +179,13 @@ class DeliveryWorker:
                 self._waiting[claim.recipient_code].append((claim, claimed_at))
         for code in {claim.recipient_code for claim in claims}:
             self._start_waiting(code)
-        return len(claims)
+
+    def _room(self, code: str) -> int:
+        """How many more pushes of a recipient may be held: in flight plus as many waiting for a slot."""
+        return 2 * self._limits.per_recipient - self._held(code)
+
+    def _lease_from(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self._limits.lease_s)
 
     def _start_waiting(self, code: str) -> None:
         """Start the recipient's waiting claims while it has free slots.
@@ -317,7 +334,7 @@ class DeliveryWorker:
             )
 
     async def _record_batch(self, attempts: Sequence[Attempted]) -> list[None]:
-        """Record the attempts that finished together, and log them in one line.
+        """Record the attempts that finished together, and log them in one line naming the delivered notices.
 
         Each attempt is in the delivery log (GET .../deliveries) with its status and
         latency; a failed one also gets its own log line (_record, _fail_at_once).
@@ -327,6 +344,7 @@ class DeliveryWorker:
         outcomes = Counter(a.step.outcome.value for a in attempts)
         log.info(
             "pushes recorded",
+            delivered_ids=[a.claim.notice_id for a in attempts if a.step.outcome is Outcome.DELIVERED],
             **{outcome.value: outcomes[outcome.value] for outcome in Outcome},
             slowest_ms=max(a.result.latency_ms for a in attempts),
         )
