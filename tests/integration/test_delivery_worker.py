@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.deliveries import DeliveryStore, Handoff
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
@@ -31,8 +31,10 @@ from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.destinations import DestinationPolicy
 from services.notification.domain.signing import secret_of, signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.receiving import NoticeReceiver
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, NoticePerson, Route
+from shared.identity import person_key
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import issued_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
@@ -185,6 +187,59 @@ async def test_a_recipient_gets_at_most_its_share_of_concurrent_pushes(desk: Des
         pass
     assert len(desk.sender.sent) == 6
     assert desk.sender.most_in_flight[HOOK] == 2
+
+
+async def test_storing_hands_new_pushes_over_as_claims_as_far_as_the_room_given(desk: Desk) -> None:
+    await subscribe(desk)
+    await subscribe(desk, "440111005", OTHER_HOOK)
+    lease_until = START + timedelta(seconds=60)
+    handoff = Handoff(lease_until=lease_until, limit=3, room=lambda code: 2)
+    batch = [notice(n) for n in range(40, 45)] + [notice(50, "440111005"), notice(51, "440111999"), notice(40)]
+
+    stored = await desk.inbox.store_many(batch, now=START, handoff=handoff)
+
+    # two of the busy street's (its room), then the other street's (the limit); no webhook: nothing to push
+    assert stored.outcomes == [(True, True)] * 6 + [(True, False), (False, False)]
+    assert [c.notice_id for c in stored.claims] == [notice(n).notice_id for n in (40, 41, 50)]
+    assert all(c.notice is not None and c.subscription is not None for c in stored.claims)
+    assert stored.due == 3
+    async with desk.sessions() as session:  # type: ignore[operator]
+        rows = (await session.execute(select(Delivery).order_by(col(Delivery.notice_id)))).scalars().all()
+    leased = {r.notice_id for r in rows if r.next_attempt_at == lease_until}
+    assert leased == {c.notice_id for c in stored.claims}
+    assert {r.notice_id for r in rows if r.next_attempt_at == START} == {notice(n).notice_id for n in (42, 43, 44)}
+    kept = await desk.inbox.get(notice(40).notice_id)
+    assert kept is not None  # the person key is kept for the notice's status events
+    assert kept.person_key == person_key(id_number(sequence=40), b"test-person-key-secret")
+
+
+async def test_received_notices_are_pushed_once_each_within_the_recipients_share(desk: Desk) -> None:
+    await subscribe(desk)
+    await subscribe(desk, "440111005", OTHER_HOOK)
+    desk.sender.statuses.update({HOOK: 200, OTHER_HOOK: 200})
+    desk.sender.delay_s = 0.05
+    receiver = NoticeReceiver(inbox=desk.inbox, worker=desk.worker, clock=desk.clock)
+    assert desk.worker.handoff() is None  # no worker running: the pushes are left due for its claim
+    running = asyncio.create_task(desk.worker.run())
+    await asyncio.sleep(0.05)
+    assert desk.worker.handoff() is not None
+
+    await receiver.receive([notice(n) for n in range(60, 67)] + [notice(70, "440111005")])
+    await receiver.receive([notice(60)])  # Kafka re-delivery
+    while len(desk.sender.sent) < 8:  # noqa: ASYNC110 - polling the fake
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # a second push of any notice would show
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    ids = [json.loads(s.body)["notice_id"] for s in desk.sender.sent]
+    assert sorted(ids) == sorted(notice(n).notice_id for n in [*range(60, 67), 70])
+    assert desk.sender.most_in_flight[HOOK] == 2
+    for notice_id in ids:
+        delivery, attempts = await desk.store.history(notice_id)
+        assert delivery is not None
+        assert (delivery.state, len(attempts)) == ("delivered", 1)
 
 
 async def test_stopping_the_worker_starts_none_of_the_claims_waiting_for_a_slot(desk: Desk) -> None:

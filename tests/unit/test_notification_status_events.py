@@ -48,3 +48,14 @@ def test_an_answer_is_keyed_by_the_shared_rule_like_the_persons_other_events() -
 def test_an_answer_whose_person_is_unknown_is_keyed_by_its_notice() -> None:
     assert notice_answered_key(person_key=None, notice_id="n-1") == "n-1"
     assert notice_answered_key(person_key="pk", notice_id="n-1") == "pk"
+
+
+def test_a_delivery_is_keyed_by_the_person_key_kept_on_the_row_without_opening_the_person() -> None:
+    events, notice = StatusEvents(SECRET, SEALED), _notice()
+    the_person = person_key(PERSON["id_number"], SECRET)
+    assert events.delivered(notice, attempts=1, at=AT)["key"] == the_person  # stored before keys were kept
+    notice.person_key, notice.person_sealed = the_person, "not a sealed value"
+    row = events.delivered(notice, attempts=2, at=AT)
+    assert row["key"] == the_person
+    assert row["envelope"]["type"] == "NoticeDelivered"
+    assert events.key_of(PERSON["id_number"]) == the_person
