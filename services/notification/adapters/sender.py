@@ -93,7 +93,11 @@ class PinnedWebhookSender:
             connector = aiohttp.TCPConnector(limit=self._max_connections, resolver=self._resolver, use_dns_cache=False)
             # trust_env off: a proxy from the environment would connect to the name, not the checked address
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, trust_env=False, auto_decompress=False
+                connector=connector,
+                timeout=self._timeout,
+                trust_env=False,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a push is stateless: no receiver's cookie goes to another
             )
         return self._session
 
