@@ -235,6 +235,10 @@ async def test_received_notices_are_pushed_once_each_within_the_recipients_share
 
     ids = [json.loads(s.body)["notice_id"] for s in desk.sender.sent]
     assert sorted(ids) == sorted(notice(n).notice_id for n in [*range(60, 67), 70])
+    for sent in desk.sender.sent:  # handed over or claimed, the same document
+        body = json.loads(sent.body)
+        person = notice(int(body["notice_id"][-12:])).person
+        assert body["person"] == person.model_dump(include={"name", "id_number", "residence_address"})
     assert desk.sender.most_in_flight[HOOK] == 2
     for notice_id in ids:
         delivery, attempts = await desk.store.history(notice_id)

@@ -56,6 +56,7 @@ class Claim:
     notice: InboxNotice | None = None
     subscription: WebhookSubscription | None = None
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
+    person: dict[str, Any] | None = None  # the notice's person, when the store handed the push over: no unsealing
 
 
 class Handoff:

@@ -114,7 +114,8 @@ class Inbox:
                     stored.outcomes.append((False, False))
                     continue
                 known.add(notice.notice_id)
-                row = self._values(notice, now=now)
+                person = _person(notice)
+                row = self._values(notice, person, now=now)
                 rows.append(row)
                 exchange = self._is_partners(notice.recipient_code)
                 webhook = webhooks.get(notice.recipient_code)
@@ -123,9 +124,10 @@ class Inbox:
                     delivery = _delivery_values(notice, now=now, exchange=exchange)
                     if webhook is not None and not exchange and handoff and handoff.take(notice.recipient_code):
                         delivery["next_attempt_at"] = handoff.lease_until
-                        stored.claims.append(
-                            Claim(notice.notice_id, notice.recipient_code, 0, 0, InboxNotice(**row), webhook)
+                        claim = Claim(
+                            notice.notice_id, notice.recipient_code, 0, 0, InboxNotice(**row), webhook, person=person
                         )
+                        stored.claims.append(claim)
                     else:
                         stored.due += 1
                     deliveries.append(delivery)
@@ -137,9 +139,9 @@ class Inbox:
                 await session.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
         return stored
 
-    def _values(self, notice: NoticeIssued, *, now: datetime) -> dict[str, Any]:
+    def _values(self, notice: NoticeIssued, person: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         """The inbox row: the person sealed, and its person key kept for the notice's status events."""
-        person_sealed = self._sealed.seal_person(notice.notice_id, notice.person.model_dump(mode="json"))
+        person_sealed = self._sealed.seal_person(notice.notice_id, person)
         key = self._events.key_of(notice.person.id_number)
         return _values(notice, now=now, person_sealed=person_sealed, person_key=key)
 
@@ -151,7 +153,7 @@ class Inbox:
         """`store` inside the caller's transaction (the exchange door records the message with it)."""
         if await session.get(InboxNotice, notice.notice_id) is not None:
             return False, False
-        session.add(InboxNotice(**self._values(notice, now=now)))
+        session.add(InboxNotice(**self._values(notice, _person(notice), now=now)))
         exchange = self._is_partners(notice.recipient_code)
         scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
         if scheduled:

@@ -254,7 +254,7 @@ class DeliveryWorker:
             await self._store.cancel(claim.notice_id, now=self._clock.now())
             log.info("push cancelled: no webhook", notice_id=claim.notice_id, recipient=claim.recipient_code)
             return
-        document = document_of(notice, self._record_link_base, self._sealed)
+        document = document_of(notice, self._record_link_base, self._sealed, person=claim.person)
         try:
             target = self._webhooks.target_of(subscription)
         except CannotPush as error:

@@ -9,8 +9,10 @@ from services.notification.adapters.tables import InboxNotice, utc
 from services.notification.domain.payload import notice_document
 
 
-def document_of(notice: InboxNotice, record_link_base: str, sealed: SealedNotices) -> dict[str, Any]:
-    """Only what the recipient needs, the person opened; times in UTC whatever the store returned."""
+def document_of(
+    notice: InboxNotice, record_link_base: str, sealed: SealedNotices, *, person: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Only what the recipient needs, the person opened (unless given); times in UTC whatever the store returned."""
     return notice_document(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
@@ -18,7 +20,7 @@ def document_of(notice: InboxNotice, record_link_base: str, sealed: SealedNotice
         route=notice.route,
         kind=notice.kind,
         reason=notice.reason,
-        person=sealed.person(notice),
+        person=person if person is not None else sealed.person(notice),
         issued_at=utc(notice.issued_at),
         # the notice in the link lets its recipient open a record reported by another office
         record_link=f"{record_link_base}{notice.record_id}?notice={notice.notice_id}",
