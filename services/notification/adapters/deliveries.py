@@ -10,7 +10,7 @@ survives a SIGKILL, and why an attempt may, rarely, be made twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,14 +22,36 @@ from sqlmodel import col, select
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import (
+    NOTICE_VALUES,
     Delivery,
     DeliveryAttempt,
     InboxNotice,
+    NoticeValues,
+    NoticeView,
     OutboxRow,
     WebhookSubscription,
+    WebhookValues,
 )
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
+
+_CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code")
+
+
+def _claim_of(row: Mapping[Any, Any]) -> Claim:
+    """A claim from a row of the claim's query (notice columns prefixed `n_`; NULL when the notice is gone)."""
+    notice = NoticeValues.of({name: row[f"n_{name}"] for name in NOTICE_VALUES}) if row["n_notice_id"] else None
+    webhook = WebhookValues(row["url"], row["secret_ciphertext"]) if row["url"] is not None else None
+    return Claim(
+        row["notice_id"],
+        row["recipient_code"],
+        row["round_attempts"],
+        row["total_attempts"],
+        notice,
+        webhook,
+        row["exchange_code"],
+    )
+
 
 # what settling a notice reads of it: its status, and what its NoticeDelivered event carries
 _SETTLE_COLUMNS = (
@@ -53,8 +75,8 @@ class Claim:
     recipient_code: str
     round_attempts: int
     total_attempts: int
-    notice: InboxNotice | None = None
-    subscription: WebhookSubscription | None = None
+    notice: NoticeView | None = None
+    subscription: WebhookValues | None = None
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
     person: dict[str, Any] | None = None  # the notice's person, when the store handed the push over: no unsealing
 
@@ -99,37 +121,38 @@ class DeliveryStore:
         self, *, now: datetime, lease_until: datetime, limit: int, busy: set[str], room: Callable[[str], int]
     ) -> list[Claim]:
         """Due deliveries of recipients that are not `busy`, at most `room(recipient)` each."""
+        schedule, notices = Delivery.__table__, InboxNotice.__table__  # type: ignore[attr-defined]
+        webhooks = WebhookSubscription.__table__  # type: ignore[attr-defined]
+        # plain rows, not ORM objects: loading three instances a push cost more than the SQL
+        columns = [
+            *(schedule.c[name] for name in _CLAIM_COLUMNS),
+            *(notices.c[name].label(f"n_{name}") for name in NOTICE_VALUES),
+            webhooks.c.url,
+            webhooks.c.secret_ciphertext,
+        ]
         query = (
-            select(Delivery, InboxNotice, WebhookSubscription)
-            .outerjoin(InboxNotice, col(InboxNotice.notice_id) == col(Delivery.notice_id))
-            .outerjoin(WebhookSubscription, col(WebhookSubscription.recipient_code) == col(Delivery.recipient_code))
-            .where(col(Delivery.state) == "pending", col(Delivery.next_attempt_at) <= now)
-            .order_by(col(Delivery.next_attempt_at))
+            select(*columns)
+            .select_from(schedule)
+            .outerjoin(notices, notices.c.notice_id == schedule.c.notice_id)
+            .outerjoin(webhooks, webhooks.c.recipient_code == schedule.c.recipient_code)
+            .where(schedule.c.state == "pending", schedule.c.next_attempt_at <= now)
+            .order_by(schedule.c.next_attempt_at)
             .limit(limit)
-            .with_for_update(of=Delivery, skip_locked=True)
+            .with_for_update(of=schedule, skip_locked=True)
         )
         if busy:
-            query = query.where(col(Delivery.recipient_code).not_in(busy))
+            query = query.where(schedule.c.recipient_code.not_in(busy))
         async with self._sessions.begin() as session:
             taken, claims = dict[str, int](), list[Claim]()
-            for row, notice, subscription in (await session.execute(query)).all():
-                if taken.get(row.recipient_code, 0) < room(row.recipient_code):
-                    taken[row.recipient_code] = taken.get(row.recipient_code, 0) + 1
-                    claims.append(
-                        Claim(
-                            row.notice_id,
-                            row.recipient_code,
-                            row.round_attempts,
-                            row.total_attempts,
-                            notice,
-                            subscription,
-                            row.exchange_code,
-                        )
-                    )
+            for row in (await session.execute(query)).mappings():
+                code = row["recipient_code"]
+                if taken.get(code, 0) < room(code):
+                    taken[code] = taken.get(code, 0) + 1
+                    claims.append(_claim_of(row))
             if claims:
                 ids = [c.notice_id for c in claims]
                 await session.execute(
-                    update(Delivery).where(col(Delivery.notice_id).in_(ids)).values(next_attempt_at=lease_until)
+                    update(schedule).where(schedule.c.notice_id.in_(ids)).values(next_attempt_at=lease_until)
                 )
         return claims
 

@@ -21,7 +21,13 @@ from sqlmodel import col, select
 from services.notification.adapters.deliveries import Claim, Handoff
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription
+from services.notification.adapters.tables import (
+    Delivery,
+    InboxNotice,
+    NoticeValues,
+    WebhookSubscription,
+    WebhookValues,
+)
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
@@ -124,8 +130,9 @@ class Inbox:
                     delivery = _delivery_values(notice, now=now, exchange=exchange)
                     if webhook is not None and not exchange and handoff and handoff.take(notice.recipient_code):
                         delivery["next_attempt_at"] = handoff.lease_until
+                        target = WebhookValues(webhook.url, webhook.secret_ciphertext)
                         claim = Claim(
-                            notice.notice_id, notice.recipient_code, 0, 0, InboxNotice(**row), webhook, person=person
+                            notice.notice_id, notice.recipient_code, 0, 0, NoticeValues.of(row), target, person=person
                         )
                         stored.claims.append(claim)
                     else:

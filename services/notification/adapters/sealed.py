@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notification.adapters.tables import InboxNotice
+from services.notification.adapters.tables import InboxNotice, NoticeView
 from shared.sealing import Keyring
 
 
@@ -33,7 +33,7 @@ class SealedNotices:
     def seal_person(self, notice_id: str, person: dict[str, Any]) -> str:
         return self.keyring.seal(person, context=f"{notice_id}/person")
 
-    def person(self, notice: InboxNotice) -> dict[str, Any]:
+    def person(self, notice: NoticeView) -> dict[str, Any]:
         return self.person_of(notice.notice_id, notice.person_sealed)
 
     def person_of(self, notice_id: str, person_sealed: str) -> dict[str, Any]:

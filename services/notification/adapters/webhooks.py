@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notification.adapters.secrets import SecretBox
-from services.notification.adapters.tables import WebhookSubscription, utc
+from services.notification.adapters.tables import WebhookSubscription, WebhookValues, utc
 from services.notification.domain.backoff import CannotPush
 
 KEY_CHANGED_REASON = (
@@ -69,7 +69,7 @@ class WebhookStore:
             )
         return bool(getattr(result, "rowcount", 0))
 
-    def target_of(self, row: WebhookSubscription) -> Target:
+    def target_of(self, row: WebhookSubscription | WebhookValues) -> Target:
         """The URL and plain secret; CannotPush when the secret was sealed with another key."""
         secret = self._opened.get(row.secret_ciphertext)
         if secret is None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.tables import InboxNotice, utc
+from services.notification.adapters.tables import NoticeView, utc
 from services.notification.domain.payload import notice_document
 
 
 def document_of(
-    notice: InboxNotice, record_link_base: str, sealed: SealedNotices, *, person: dict[str, Any] | None = None
+    notice: NoticeView, record_link_base: str, sealed: SealedNotices, *, person: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Only what the recipient needs, the person opened (unless given); times in UTC whatever the store returned."""
     return notice_document(

@@ -23,7 +23,7 @@ from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpAccount
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult
-from services.notification.adapters.tables import ExchangeBatchSent, InboxNotice, utc
+from services.notification.adapters.tables import ExchangeBatchSent, InboxNotice, NoticeView, utc
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_batch import Batch
 from services.notification.domain.exchange_messages import (
@@ -193,7 +193,7 @@ def ftp_route(partner: Partner, code: str, *, ca_file: str | None) -> tuple[FtpA
     return FtpAccount(partner.ftp.host, partner.ftp.port, user, password, tls=tls, ca_file=ca_file), folder
 
 
-def _notice_message(notice: InboxNotice, opened: dict[str, Any], home: str, seal_key: str) -> ExchangeMessage:
+def _notice_message(notice: NoticeView, opened: dict[str, Any], home: str, seal_key: str) -> ExchangeMessage:
     person = NoticePerson.model_validate(opened)
     part = NoticePart(
         notice_id=notice.notice_id,
