@@ -276,6 +276,22 @@ async def test_a_removed_webhook_cancels_pending_pushes_and_redelivery_needs_one
     assert await desk.store.redeliver(stored, now=START) is False
 
 
+async def test_a_new_secret_signs_the_next_push_though_the_old_one_was_opened_before(desk: Desk) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    await desk.inbox.store(notice(80), now=START)
+    assert await desk.worker.deliver_due() == 1
+    new_secret = secret_of(b"another-shared-secret-of-length.")
+    await desk.webhooks.put("440111008", url=HOOK, secret=new_secret, now=START)
+    await desk.inbox.store(notice(81), now=START)
+    assert await desk.worker.deliver_due() == 1
+
+    first, second = desk.sender.sent
+    for sent, secret in ((first, SECRET), (second, new_secret)):
+        timestamp = sent.headers["webhook-timestamp"]
+        assert sent.headers["webhook-signature"] == signature(secret, sent.headers["webhook-id"], timestamp, sent.body)
+
+
 async def test_webhook_secret_is_stored_encrypted(desk: Desk) -> None:
     await subscribe(desk)
     async with desk.sessions() as session:  # type: ignore[operator]

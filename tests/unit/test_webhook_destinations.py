@@ -100,3 +100,22 @@ async def test_a_numeric_host_is_checked_as_the_address_it_resolves_to() -> None
     checked = await DestinationGuard(STRICT).check("https://2130706433/hook")
     assert checked.refusal is not None
     assert "loopback" in checked.refusal
+
+
+async def test_a_name_is_resolved_and_checked_again_before_every_push_a_literal_address_once() -> None:
+    answers = [["93.184.215.14"], ["127.0.0.1"]]  # a name rebound to an inside address after the first check
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[Address]:
+        asked.append(host)
+        return [ip_address(a) for a in answers.pop(0)]
+
+    guard = DestinationGuard(STRICT, resolve)
+    assert (await guard.check("https://hooks.example/")).refusal is None
+    rebound = await guard.check("https://hooks.example/")
+    assert rebound.refusal is not None
+    assert "loopback" in rebound.refusal
+    for _ in range(2):
+        assert (await guard.check("https://93.184.215.14/hook")).addresses == [ip_address("93.184.215.14")]
+        assert (await guard.check("https://127.0.0.1/hook")).refusal is not None
+    assert asked == ["hooks.example", "hooks.example"]
