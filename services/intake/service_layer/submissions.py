@@ -22,7 +22,7 @@ from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
 from shared.digits import ascii_digits
 from shared.directory import DivisionChanges, DivisionDirectory
-from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
+from shared.events import CaseRecord, RecordRejected, RecordSubmitted, envelope_json
 from shared.identity import person_key
 from shared.sealing import Keyring
 
@@ -133,8 +133,8 @@ class Submissions:
                 case_version=version,
             )
             # the person and addresses are sealed in the envelope itself, for the outbox and Kafka alike
-            envelope = new_envelope(event, producer="intake", correlation_id=item.record_id, keyring=self._keyring)
-            return RecordSubmitted.TOPIC, envelope.model_dump(mode="json")
+            envelope = envelope_json(event, producer="intake", correlation_id=item.record_id, keyring=self._keyring)
+            return RecordSubmitted.TOPIC, envelope
 
         stored = await self._repository.write_batch([p.new for p in batch], event_for)
         self._on_stored()  # e.g. wake the outbox relay
@@ -157,10 +157,8 @@ class Submissions:
                 source_kind=rejected.source_kind,
             )
             event_id = uuid.uuid5(REJECTION_NAMESPACE, rejected.fingerprint or str(uuid.uuid4()))
-            envelope = new_envelope(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
-            events.append(
-                (RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope.model_dump(mode="json"))
-            )
+            envelope = envelope_json(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
+            events.append((RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope))
         if events:
             await self._repository.add_events(events)
             self._on_stored()
