@@ -8,7 +8,6 @@ when the caller accepts it.
 """
 
 import asyncio
-import itertools
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -101,7 +100,7 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     """The file and its column headers, read once to count the rows; 400 or 413 (spool closed) if unfit."""
     try:
         bulk = await asyncio.to_thread(open_bulk, fmt, spool)
-        rows = await asyncio.to_thread(_count, bulk, max_rows + 1)
+        rows = await asyncio.to_thread(bulk.count, max_rows + 1)
         columns = await asyncio.to_thread(bulk.headers)
     except FileProblem as error:
         spool.close()
@@ -110,11 +109,6 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
         spool.close()
         raise ProblemError(413, "Too many rows", f"A bulk import may hold at most {max_rows} rows.")
     return bulk, columns
-
-
-def _count(bulk: BulkFile, up_to: int) -> int:
-    """Rows of the file, counted no further than `up_to` (a file over the cap is not read to its end)."""
-    return sum(1 for _ in itertools.islice(bulk.rows(), up_to))
 
 
 async def _document(run: BulkImport, bulk: BulkFile) -> AsyncIterator[bytes]:
