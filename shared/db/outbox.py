@@ -153,7 +153,7 @@ class OutboxRelay:
                     break
                 await self._set_aside(row, error)
                 held.add(row.key)
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        results = await _outcomes(futures)
         sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
         if sent:
             async with self._sessions.begin() as session:
@@ -191,6 +191,23 @@ class OutboxRelay:
             correlation_id=str(envelope["correlation_id"]),
             no_confirm=True,
         )
+
+
+async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:
+    """Each confirmation or its error, in order: most are done by the time they are asked for.
+
+    gather() with its callback per future was a twentieth of a bulk import's CPU."""
+    results: list[object] = []
+    for future in futures:
+        try:
+            results.append(await future)
+        except asyncio.CancelledError as error:
+            if not future.cancelled():
+                raise  # the relay itself is stopping
+            results.append(error)  # a send the producer gave up (as gather() reported it)
+        except Exception as error:
+            results.append(error)
+    return results
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ fail on a unique constraint; the batch is then retried and sees its work.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, insert, inspect, select, update
+import orjson
+from sqlalchemy import JSON, Column, Dialect, MetaData, Table, TypeDecorator, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -153,7 +155,7 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
             )
     for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
         if values:
-            await session.execute(insert(_table(table)), values)
+            await session.execute(insert(_written(table)), values)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
 
@@ -249,6 +251,30 @@ def _table(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table)
     return table
+
+
+class _FastJSON(TypeDecorator[Any]):
+    """A JSON column written with orjson: the standard library's encoder was a tenth of a bulk row's CPU.
+
+    The same JSON (compact, UTF-8 rather than escapes); reads are untouched.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
+        def process(value: Any) -> str | None:
+            return None if value is None else orjson.dumps(value).decode()
+
+        return process
+
+
+@functools.cache
+def _written(model: type[SQLModel]) -> Table:
+    """The model's table for inserts: its JSON columns encoded by orjson."""
+    table = _table(model)
+    columns = [Column(c.name, _FastJSON() if isinstance(c.type, JSON) else c.type) for c in table.columns]
+    return Table(table.name, MetaData(), *columns)
 
 
 def _dialect_insert(session: AsyncSession) -> Any:

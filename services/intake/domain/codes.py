@@ -19,6 +19,20 @@ DIVISION_FIELDS: tuple[Location, ...] = (("registration", "division"), ("certifi
 COMMUNITY = ("residence", "community")
 
 
+def _parts(locations: tuple[Location, ...]) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    for first, *rest in locations:
+        if rest:
+            parts.setdefault(str(first), set()).add(rest[0])
+        else:
+            parts[str(first)] = True
+    return parts
+
+
+# what directory_problems reads, as pydantic's `include` for a record's dump
+CODE_PARTS = _parts((*STREET_FIELDS, *DIVISION_FIELDS, COMMUNITY))
+
+
 def directory_problems(
     raw: Any, directory: DivisionDirectory, changes: DivisionChanges | None = None
 ) -> list[FieldProblem]:

@@ -8,12 +8,12 @@ when the caller accepts it.
 """
 
 import asyncio
-import json
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import IO, Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -127,4 +127,4 @@ async def _lines(run: BulkImport, bulk: BulkFile) -> AsyncIterator[bytes]:
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(value)  # compact UTF-8, as json.dumps(ensure_ascii=False) wrote it, at a tenth of the cost
