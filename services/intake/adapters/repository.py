@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, Column, Dialect, MetaData, Table, TypeDecorator, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,7 @@ from sqlmodel import SQLModel, col
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 
 ATTEMPTS = 5
+COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
             )
     for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
         if values:
-            await session.execute(insert(_written(table)), values)
+            await _insert(session, table, values)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
 
@@ -251,6 +253,29 @@ def _table(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table)
     return table
+
+
+async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dict[str, Any]]) -> None:
+    """Rows into the model's table: COPY for a bulk batch on PostgreSQL, else one INSERT for them all.
+
+    COPY costs the server and this process a fraction of an INSERT executed
+    per row; below COPY_FROM rows (single POSTs grouped) the INSERT's cached
+    statement is as quick. A unique violation is an IntegrityError either way,
+    so a batch that met a concurrent writer is retried the same way.
+    """
+    if len(values) < COPY_FROM or session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(_written(model)), values)
+        return
+    table = _table(model)
+    columns = list(values[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    rows = [tuple(orjson.dumps(row[n]).decode() if n in json_columns else row[n] for n in columns) for row in values]
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.copy_records_to_table(table.name, records=rows, columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError("COPY", None, error) from None
 
 
 class _FastJSON(TypeDecorator[Any]):
