@@ -13,7 +13,6 @@ fail on a unique constraint; the batch is then retried and sees its work.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
+from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 
 ATTEMPTS = 5
@@ -230,8 +230,7 @@ async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[
     counts = Counter(person_keys)
     now = datetime.now(UTC)
     values = [
-        {"case_id": str(uuid.uuid4()), "person_key": key, "versions": counts[key], "created_at": now}
-        for key in sorted(counts)
+        {"case_id": new_id(), "person_key": key, "versions": counts[key], "created_at": now} for key in sorted(counts)
     ]
     upsert = _dialect_insert(session)(_table(PersonCaseRow))
     upsert = upsert.on_conflict_do_update(

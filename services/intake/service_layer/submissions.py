@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
+from services.intake.adapters.ids import new_id
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
@@ -172,7 +173,7 @@ class Submissions:
         principal: Principal,
         idempotency_key: str | None,
     ) -> NewRecord:
-        record_id = str(uuid.uuid4())
+        record_id = new_id()
         body = {key: value for key, value in record_json.items() if key != "person"}
         person = record_json["person"]
         source_ref = None
