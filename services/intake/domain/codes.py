@@ -58,7 +58,9 @@ def division_warnings(raw: Any, changes: DivisionChanges) -> list[dict[str, str]
     warnings = []
     for location in (*STREET_FIELDS, *DIVISION_FIELDS):
         code = value_at(raw, location)
-        if isinstance(code, str) and (resolution := changes.resolve(code)).status is not CodeStatus.CURRENT:
+        if not isinstance(code, str) or changes.directory.exists(code):
+            continue  # current: nothing to say (checked first, as nearly every code is)
+        if (resolution := changes.resolve(code)).status is not CodeStatus.CURRENT:
             warnings.append({"field": ".".join(map(str, location)), "code": code, "note": resolution.note()})
     return warnings
 

@@ -121,8 +121,9 @@ class Submissions:
 
     def _current(self, street: str) -> str:
         """A retired reporting street is its successor's: the successor's key may report for it."""
-        successor = self._changes.resolve(street).successor if self._changes else None
-        return successor or street
+        if self._changes is None or self._changes.directory.exists(street):
+            return street
+        return self._changes.resolve(street).successor or street
 
     async def store_one(self, prepared: Prepared) -> Outcome:
         """Store one record, in a transaction shared with the records submitted at the same moment."""
