@@ -196,7 +196,8 @@ class OutboxRelay:
 async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:
     """Each confirmation or its error, in order: most are done by the time they are asked for.
 
-    gather() with its callback per future was a twentieth of a bulk import's CPU."""
+    gather() with its callback per future was a twentieth of a bulk import's CPU.
+    """
     results: list[object] = []
     for future in futures:
         try:

@@ -1,7 +1,7 @@
 """Random (version 4) UUIDs as text, for record and case ids.
 
 `str(uuid.uuid4())` builds a UUID object and formats its integer: a bulk
-row needs two such ids, and that was a twentieth of the row's CPU. The same
+row needs two such ids, and they were about 4 % of the row's CPU. The same
 text from the same random bytes, without the object.
 """
 

@@ -14,9 +14,9 @@ NEW_RESIDENCE = ("new_residence",)
 CHANGE = ("change",)
 # An unknown source or event is the shape check's to report, not a second problem here.
 OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVASS.value}
-# C0 controls, DEL and the C1 controls
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
+# C0 controls, DEL and the C1 controls: one regex search per text, not a loop over its characters
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def consistency_problems(raw: Any) -> list[FieldProblem]:
