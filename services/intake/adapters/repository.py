@@ -13,6 +13,7 @@ fail on a unique constraint; the batch is then retried and sees its work.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -267,8 +268,14 @@ async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dic
         return
     table = _table(model)
     columns = list(values[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
-    rows = [tuple(orjson.dumps(row[n]).decode() if n in json_columns else row[n] for n in columns) for row in values]
+    cells = operator.itemgetter(*columns)
+    json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    rows = []
+    for row in values:
+        copied = list(cells(row))
+        for i in json_at:
+            copied[i] = orjson.dumps(copied[i]).decode()
+        rows.append(tuple(copied))
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
     assert driver is not None
     try:
