@@ -186,6 +186,16 @@ def test_a_notice_document_carries_only_the_allow_listed_fields() -> None:
     assert json.loads(webhook_body(document)) == {**document}
 
 
+def test_the_webhook_body_is_compact_utf8_json_as_the_standard_library_writes_it() -> None:
+    document = {
+        "reason": 'lives "here"\n\tnow \u2028 é',
+        "person": {"name": "赵六", "id_number": "44010619900101123X", "residence_address": "同德路 8 号"},
+        "answer_expected": False,
+        "answer_due": None,
+    }
+    assert webhook_body(document) == json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     v1_payload = {
         "notice_id": "n",
