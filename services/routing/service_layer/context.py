@@ -19,7 +19,7 @@ from shared.clock import Clock
 from shared.db.processed import already_processed, mark_processed
 from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
-from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
+from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, envelope_json
 from shared.sealing import Keyring
 
 log = structlog.get_logger(__name__)
@@ -83,10 +83,8 @@ def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: st
 def _outgoing(
     event: Event, *, key: str, correlation_id: str, event_id: uuid.UUID, keyring: Keyring | None = None
 ) -> Outgoing:
-    envelope = new_envelope(
-        event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring
-    )
-    return Outgoing(envelope=envelope, topic=event.TOPIC, key=key)
+    body = envelope_json(event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring)
+    return Outgoing(body, topic=event.TOPIC, key=key)
 
 
 Apply = Callable[[AsyncSession], Awaitable[list[Outgoing]]]

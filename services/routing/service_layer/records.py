@@ -74,7 +74,7 @@ class RecordHandler:
             await store.mark_processed(session, [str(envelope.event_id) for envelope, _ in todo], now=now)
             await self._context.emitter.emit(outgoing)
         # one line per batch: a log line per record costs more than routing the record
-        routes = Counter(o.envelope.payload["route"] for o in outgoing if o.envelope.type == RecordRouted.TYPE)
+        routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
     async def route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
