@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import pydantic_core
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
@@ -61,15 +63,19 @@ class KafkaEmitter:
         if producer is None:
             await self._publish_each(events)
             return
-        pending = [
-            await producer.send(
-                self._topics(event.topic),
-                pydantic_core.to_json(event.body),
-                key=event.key.encode(),
-                headers=_headers(event.body),
+        partitions = {t: sorted(await producer.partitions_for(self._topics(t))) for t in {e.topic for e in events}}
+        pending = []
+        for event in events:
+            topic, key = self._topics(event.topic), event.key.encode()
+            pending.append(
+                await producer.send(
+                    topic,
+                    pydantic_core.to_json(event.body),
+                    key=key,
+                    partition=_partition_of(key, partitions[event.topic]),
+                    headers=_headers(event.body),
+                )
             )
-            for event in events
-        ]
         await asyncio.gather(*pending)
 
     async def _publish_each(self, events: list[Outgoing]) -> None:
@@ -81,6 +87,18 @@ class KafkaEmitter:
                 headers={"event_type": event.type, "event_id": event.body["event_id"]},
                 correlation_id=event.body["correlation_id"],
             )
+
+
+def _partition_of(key: bytes, partitions: list[int]) -> int:
+    """Where aiokafka's default partitioner puts `key` (murmur2, as Java's client does), so one
+    person's events stay in one partition whoever produces them. The hash is remembered: a record's
+    two or three events share their key, and pure-Python murmur2 costs more than sending an event."""
+    return partitions[_key_hash(key) % len(partitions)]
+
+
+@lru_cache(maxsize=16384)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 def _headers(body: dict[str, Any]) -> list[tuple[str, bytes]]:
