@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any, cast
 
 import asyncpg
@@ -54,7 +55,13 @@ async def insert(
     if not rows:
         return
     columns = tuple(rows[0])
-    arrays = [list(values) for values in zip(*(tuple(row[c] for c in columns) for row in rows), strict=True)]
+    values = itemgetter(*columns)
+    # one array per column: itemgetter and zip do the transposing in C
+    arrays = (
+        [list(column) for column in zip(*map(values, rows), strict=True)]
+        if len(columns) > 1
+        else [[row[columns[0]] for row in rows]]
+    )
     for i in _timestamp_positions(table, columns):
         if any(v is not None and v.utcoffset() is None for v in arrays[i]):
             raise ValueError("timestamps are stored with their offset: naive datetimes are refused")

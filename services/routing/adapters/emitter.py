@@ -1,6 +1,6 @@
 """Publishes the events a unit of work produced, all at once.
 
-Sends without waiting for each confirmation, then awaits them together:
+Sends without waiting for each confirmation, then awaits them all:
 one round trip per unit of work instead of one per event. Raises if any
 send failed, so the caller's transaction is not committed and the cause is
 re-delivered.
@@ -8,7 +8,6 @@ re-delivered.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -76,7 +75,8 @@ class KafkaEmitter:
                     headers=_headers(event.body),
                 )
             )
-        await asyncio.gather(*pending)
+        for sent in pending:  # in order: most are done once the first is, and a done future returns at once
+            await sent
 
     async def _publish_each(self, events: list[Outgoing]) -> None:
         for event in events:
