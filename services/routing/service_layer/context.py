@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
+from services.routing.domain.ids import derived_id
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
@@ -63,7 +64,7 @@ def notice_issued(
         answer_due=deadlines.due(now) if notice.awaits_answer else None,
     )
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
-    event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)
+    event_id = derived_id(notice.notice_id, NoticeIssued.TYPE)
     return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id, keyring=keyring)
 
 
@@ -76,7 +77,7 @@ def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: st
         observed_at=observed_at,
         decided_at=now,
     )
-    event_id = uuid.uuid5(cause.event_id, RecordRouted.TYPE)
+    event_id = derived_id(cause.event_id, RecordRouted.TYPE)
     return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
 
 
