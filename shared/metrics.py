@@ -1,9 +1,12 @@
 """Prometheus metrics: one registry per service app, served at /metrics.
 
-Counters and histograms are process-wide objects (a service is one process)
-registered in each app's registry; gauges whose value lives elsewhere (the
-outbox table, the broker's committed offsets) are read by a callback when
-/metrics is scraped, so nothing polls while nobody looks.
+Counters and histograms are process-wide objects registered in each app's
+registry; gauges whose value lives elsewhere (the outbox table, the broker's
+committed offsets) are read by a callback when /metrics is scraped, so
+nothing polls while nobody looks. When a service runs several web workers
+(shared/serving.py), PROMETHEUS_MULTIPROC_DIR is set before they start:
+every worker then writes its counters and histograms to files there and a
+scrape, whichever worker answers it, reports their sums.
 
 /metrics is unauthenticated, like /healthz: bind the service to an internal
 interface, or keep /metrics off the public proxy (docs/operations.md).
@@ -12,12 +15,15 @@ interface, or keep /metrics off the public proxy (docs/operations.md).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import Scope
 
@@ -43,6 +49,7 @@ DEAD_LETTERS = Counter(
     registry=None,
 )
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 Samples = Iterable[tuple[Sequence[str], float]]
 Read = Callable[[], Awaitable[Samples]]
 READ_TIMEOUT_S = 5.0
@@ -76,10 +83,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._gauges: list[CallbackGauge] = []
+        # several workers: their counters and histograms come from the shared files, summed
+        self._from_files = bool(os.environ.get(MULTIPROCESS_DIR))
+        if self._from_files:
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         self.register(HTTP_REQUESTS, HTTP_LATENCY, DEAD_LETTERS)
 
     def register(self, *collectors: Collector) -> None:
         for collector in collectors:
+            if self._from_files and isinstance(collector, MetricWrapperBase):
+                continue  # reported by the MultiProcessCollector, with every worker's share
             self.registry.register(collector)
 
     def gauge(self, name: str, documentation: str, labels: Sequence[str], read: Read) -> None:

@@ -187,6 +187,13 @@ class ServiceSettings(CommonSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1, description="Largest request body (413 above); bulk routes state their own"
     )
+    web_workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Processes serving the service on its one port (uvicorn workers); each is a full replica "
+        "(its own consumers, the deployment-wide work led by one of them). Above 1 needs PostgreSQL stores",
+    )
 
 
 def comma_separated(value: Any) -> Any:

@@ -56,3 +56,23 @@ def test_names_and_quoted_values_in_exception_text_are_redacted(capsys: pytest.C
 def test_sql_parameters_are_hidden_from_database_errors() -> None:
     engine = build_engine("sqlite+aiosqlite:///:memory:")
     assert engine.sync_engine.hide_parameters
+
+
+def test_every_shape_of_value_is_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
+    # the scrubber skips patterns that cannot match (short or ASCII text): the edges must still be caught
+    configure_logging(service="test", fmt="json")
+    structlog.get_logger("t").info(
+        "shapes",
+        bare="11010519491231002X",
+        listed=["ok", ("x", "11010519491231002x")],
+        nested={"street": "440111008", "who": "李四"},
+        count=3,
+        ratio=0.5,
+        flag=True,
+        nothing=None,
+    )
+    line = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert line["bare"] == "[id-redacted]"
+    assert line["listed"] == ["ok", ["x", "[id-redacted]"]]
+    assert line["nested"] == {"street": "440111008", "who": "[text-redacted]"}
+    assert (line["count"], line["ratio"], line["flag"], line["nothing"]) == (3, 0.5, True, None)
