@@ -1,6 +1,6 @@
 """Routing throughput: decisions per second from a pre-filled topic, beside raw aiokafka.
 
-    .venv/bin/python bench/routing_throughput.py [--records 200000] [--partitions 6]
+    .venv/bin/python bench/routing_throughput.py [--records 200000] [--partitions 6] [--workers 1]
 
 Needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL (an admin URL; a fresh
 database is created and dropped). Under its own topic prefix it pre-fills
@@ -139,13 +139,29 @@ def _start_routing(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    """User plus system CPU so far of a process and its children (uvicorn's workers), from Linux /proc."""
+    return sum(_own_cpu_seconds(p) for p in (pid, *_children(pid)))
+
+
+def _own_cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     # fields 14 and 15 of stat (utime, stime), counted after the command name
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 async def _decisions(database_url: str) -> int:
@@ -160,6 +176,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="ROUTING_WEB_WORKERS: routing processes, each a consumer group member"
+    )
     args = parser.parse_args()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     run = unique_name("bench")
@@ -183,6 +202,7 @@ async def main() -> None:
         "POPFLOW_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "ROUTING_DATABASE_URL": url,
         "ROUTING_PORT": str(free_port()),
+        "ROUTING_WEB_WORKERS": str(args.workers),
         "ROUTING_REMINDER_INTERVAL_S": "0",
     }
     try:
@@ -190,8 +210,11 @@ async def main() -> None:
         routed, cpu_ms = await routed_rate(env, url, args.records, log)
     finally:
         await drop_database(database)
-    print(f"routing service: {routed:,.0f} decisions/s over {args.records} records, {cpu_ms:.3f} ms CPU each", flush=True)
-    print(f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f} cpu_ms_per_decision={cpu_ms:.3f}")
+    print(f"routing service: {routed:,.0f} decisions/s over {args.records} records, {cpu_ms:.3f} ms CPU each")
+    print(
+        f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f} "
+        f"cpu_ms_per_decision={cpu_ms:.3f}"
+    )
 
 
 if __name__ == "__main__":
