@@ -191,7 +191,7 @@ async def main() -> None:
     raw = await raw_consume_rate(bootstrap, prefix + RECORDS_SUBMITTED, args.records)
     print(f"raw aiokafka consume: {raw:,.0f} records/s", flush=True)
 
-    database = f"{run}_routing"
+    database, keys = f"{run}_routing", f"{run}_keys"
     url = await create_database(database)
     env = {
         **os.environ,
@@ -205,11 +205,15 @@ async def main() -> None:
         "ROUTING_WEB_WORKERS": str(args.workers),
         "ROUTING_REMINDER_INTERVAL_S": "0",
     }
+    if args.workers > 1:  # workers share the key store: PostgreSQL, not the default SQLite file
+        env["POPFLOW_KEYS_DATABASE_URL"] = await create_database(keys)
     try:
         log = Path(tempfile.gettempdir()) / f"{run}-routing.log"
         routed, cpu_ms = await routed_rate(env, url, args.records, log)
     finally:
         await drop_database(database)
+        if args.workers > 1:
+            await drop_database(keys)
     print(f"routing service: {routed:,.0f} decisions/s over {args.records} records, {cpu_ms:.3f} ms CPU each")
     print(
         f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f} "
