@@ -16,4 +16,3 @@ def test_a_key_goes_where_the_default_partitioner_sends_it() -> None:
         partitions = list(range(count))
         for key in keys:
             assert _partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
-
