@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -58,6 +58,8 @@ class Keyring:
 
     keys: dict[str, bytes] = field(repr=False)
     current: str
+    # one cipher per key: building one costs as much as the sealing itself (shared by threads: it holds no state)
+    _ciphers: dict[bytes, AESGCM] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -65,7 +67,7 @@ class Keyring:
 
     def seal_bytes(self, plain: bytes, *, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plain, _aad(self.current, context))
+        sealed = self._cipher(self.keys[self.current]).encrypt(nonce, plain, _aad(self.current, context))
         return f"{FORMAT}.{self.current}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def open_bytes(self, token: str, *, context: str) -> bytes:
@@ -79,17 +81,24 @@ class Keyring:
         if key is None:
             raise UnknownKeyId(key_id)
         try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(key_id, context))
+            return self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(key_id, context))
         except InvalidTag:
             raise BrokenSeal(key_id) from None
 
     def seal(self, value: Any, *, context: str) -> str:
         """`value` (anything JSON can hold) sealed for `context`."""
-        return self.seal_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), context=context)
+        return self.seal_bytes(orjson.dumps(value), context=context)
 
     def open(self, token: str, *, context: str) -> Any:
         """What `seal` sealed; SealError when it does not open here."""
-        return json.loads(self.open_bytes(token, context=context))
+        return orjson.loads(self.open_bytes(token, context=context))
+
+    def _cipher(self, key: bytes) -> AESGCM:
+        # keyed by the key itself, so a keyring whose dict is changed never seals with a stale cipher
+        cipher = self._ciphers.get(key)
+        if cipher is None:
+            cipher = self._ciphers[key] = AESGCM(key)
+        return cipher
 
     def _open_legacy(self, token: str, context: str) -> bytes:
         key = self.keys.get(LEGACY_KEY_ID)
@@ -97,7 +106,7 @@ class Keyring:
             raise UnknownKeyId(LEGACY_KEY_ID)
         blob = _b64(token.removeprefix(LEGACY_PREFIX), urlsafe=False)
         try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
+            return self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
         except InvalidTag:
             raise BrokenSeal(LEGACY_KEY_ID) from None
 

@@ -27,13 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import structlog
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Text, and_, cast, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -132,10 +134,10 @@ class OutboxRelay:
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""
         async with self._sessions() as session:
-            rows: list[OutboxRowLike] = list((await session.execute(pending(self._table, self._batch))).scalars())
+            rows = [_Pending(*row) for row in (await session.execute(pending(self._table, self._batch))).all()]
         if not rows:
             return 0
-        attempted: list[OutboxRowLike] = []
+        attempted: list[_Pending] = []
         futures: list[asyncio.Future[object]] = []
         held: set[str] = set()  # keys with a row set aside in this pass: their later rows wait
         failure: BaseException | None = None
@@ -151,7 +153,7 @@ class OutboxRelay:
                     break
                 await self._set_aside(row, error)
                 held.add(row.key)
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        results = await _outcomes(futures)
         sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
         if sent:
             async with self._sessions.begin() as session:
@@ -166,7 +168,7 @@ class OutboxRelay:
             raise RuntimeError(f"{len(attempted) - len(sent)} outbox rows not confirmed by Kafka") from failure
         return len(rows)
 
-    async def _set_aside(self, row: OutboxRowLike, error: BaseException) -> None:
+    async def _set_aside(self, row: _Pending, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"[:ERROR_MAX]
         log.error("outbox row set aside", row_id=row.id, topic=row.topic, error=type(error).__name__)
         async with self._sessions.begin() as session:
@@ -176,9 +178,9 @@ class OutboxRelay:
                 .values(set_aside_at=datetime.now(UTC), error=reason)
             )
 
-    async def _send(self, row: OutboxRowLike) -> asyncio.Future[object]:
+    async def _send(self, row: _Pending) -> asyncio.Future[object]:
         try:
-            envelope = self._open(row.envelope)
+            envelope = self._open(orjson.loads(row.envelope))
         except Exception as error:
             raise FailsForGood(f"the envelope cannot be opened ({type(error).__name__})") from error
         return await self._broker.publish(
@@ -191,8 +193,41 @@ class OutboxRelay:
         )
 
 
+async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:
+    """Each confirmation or its error, in order: most are done by the time they are asked for.
+
+    gather() with its callback per future was a twentieth of a bulk import's CPU.
+    """
+    results: list[object] = []
+    for future in futures:
+        try:
+            results.append(await future)
+        except asyncio.CancelledError as error:
+            if not future.cancelled():
+                raise  # the relay itself is stopping
+            results.append(error)  # a send the producer gave up (as gather() reported it)
+        except Exception as error:
+            results.append(error)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """The columns of an unsent row the relay needs, the envelope as its stored JSON text.
+
+    Plain values, not ORM objects: a batch of a thousand rows is read on every
+    pass, and building entities (and decoding JSON with the standard library)
+    was a tenth of a bulk import's CPU.
+    """
+
+    id: int
+    topic: str
+    key: str
+    envelope: str
+
+
 def pending(table: type[Any], limit: int) -> Any:
-    """Unsent rows, oldest first, leaving out those held behind a set-aside row of their key."""
+    """Unsent rows (id, topic, key, envelope text), oldest first, leaving out those held behind a set-aside row."""
     blocker = aliased(table)
     held = exists().where(
         and_(
@@ -203,7 +238,7 @@ def pending(table: type[Any], limit: int) -> Any:
         )
     )
     return (
-        select(table)
+        select(col(table.id), col(table.topic), col(table.key), cast(col(table.envelope), Text))
         .where(col(table.sent_at).is_(None), col(table.set_aside_at).is_(None), ~held)
         .order_by(col(table.id))
         .limit(limit)

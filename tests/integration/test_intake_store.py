@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.repository import COPY_FROM, RecordRepository
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
@@ -88,3 +89,35 @@ async def test_the_person_is_sealed_in_the_row(submissions: Submissions) -> None
         outbox = str((await session.execute(text("SELECT * FROM outbox"))).all())
     assert body["person"]["id_number"] not in raw + outbox
     assert "钱七" not in raw + outbox
+
+
+async def test_a_bulk_sized_batch_is_stored_whole_with_its_events(submissions: Submissions) -> None:
+    size = COPY_FROM + 20  # copied on PostgreSQL, inserted on SQLite: the same rows either way
+    bodies = [record(sequence=n) for n in range(size)]
+    batch = [prepared(submissions, body, key=f"bulk#{n}") for n, body in enumerate(bodies)]
+    outcomes = await submissions.store(batch)
+    assert {o.status for o in outcomes} == {"accepted"}
+    repository = submissions._repository
+    row = await repository.get(outcomes[-1].record_id)
+    assert row is not None
+    assert (row.record, row.case_version) == (batch[-1].new.record, 1)
+    async with repository._sessions() as session:
+        events = (await session.execute(text("SELECT key, envelope FROM outbox ORDER BY id"))).all()
+        keys = (await session.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar_one()
+    assert [key for key, _ in events] == [p.new.person_key for p in batch]  # in batch order: per-person order
+    envelope = json.loads(events[0][1]) if isinstance(events[0][1], str) else events[0][1]
+    assert envelope["payload"]["record_id"] == outcomes[0].record_id
+    assert keys == size
+    again = await submissions.store([prepared(submissions, body, key=f"bulk#{n}") for n, body in enumerate(bodies)])
+    assert [o.record_id for o in again] == [o.record_id for o in outcomes]
+    assert {o.status for o in again} == {"duplicate"}
+
+
+async def test_a_copied_batch_that_meets_a_concurrent_writer_is_retried(submissions: Submissions) -> None:
+    """The same external ids written by two batches at once: one stores them, the other finds duplicates."""
+    bodies = [record(sequence=n) | {"external_id": f"ext-{n}"} for n in range(COPY_FROM + 5)]
+    first, second = ([prepared(submissions, body) for body in bodies] for _ in range(2))
+    results = await asyncio.gather(submissions.store(first), submissions.store(second))
+    statuses = sorted({o.status for o in outcomes} for outcomes in results)
+    assert statuses == [{"accepted"}, {"duplicate"}]
+    assert [o.record_id for o in results[0]] == [o.record_id for o in results[1]]

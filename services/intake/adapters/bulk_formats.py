@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -70,15 +71,26 @@ class BulkFile:
     encoding: str = "utf-8-sig"
 
     def rows(self) -> Iterator[Row]:
+        return self._rows(records=True)
+
+    def count(self, up_to: int) -> int:
+        """Rows of the file, counted no further than `up_to` (a file over the cap is not read to its end).
+
+        Raises the same FileProblems as `rows`; a table's cells are not made into records on this pass.
+        """
+        return sum(1 for _ in itertools.islice(self._rows(records=False), up_to))
+
+    def _rows(self, *, records: bool) -> Iterator[Row]:
         self.file.seek(0)
-        readers = {
-            BulkFormat.JSON: _json_array_rows,
-            BulkFormat.NDJSON: _ndjson_rows,
-            BulkFormat.CSV: _csv_rows,
-            BulkFormat.XLSX: _xlsx_rows,
-        }
         try:
-            yield from readers[self.format](self)
+            if self.format is BulkFormat.CSV:
+                yield from _csv_rows(self, records)
+            elif self.format is BulkFormat.XLSX:
+                yield from _table_rows(enumerate(xlsx_cells(self.file), start=1), records)
+            elif self.format is BulkFormat.NDJSON:
+                yield from _ndjson_rows(self)
+            else:
+                yield from _json_array_rows(self)
         except UnicodeDecodeError as error:
             raise FileProblem("the file is not UTF-8 (or GB 18030) text") from error
 
@@ -212,9 +224,9 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
         yield _element(number, value)
 
 
-def _csv_rows(bulk: BulkFile) -> Iterator[Row]:
+def _csv_rows(bulk: BulkFile, records: bool) -> Iterator[Row]:
     try:
-        yield from _table_rows(csv_lines(csv.reader(bulk._text())))
+        yield from _table_rows(csv_lines(csv.reader(bulk._text())), records)
     except csv.Error as error:
         raise FileProblem(f"the CSV cannot be read: {error}") from None
 
@@ -225,10 +237,6 @@ def csv_lines(reader: Any) -> Iterator[tuple[int, list[Any]]]:
     for cells in reader:
         yield start, cells
         start = reader.line_num + 1
-
-
-def _xlsx_rows(bulk: BulkFile) -> Iterator[Row]:
-    yield from _table_rows(enumerate(xlsx_cells(bulk.file), start=1))
 
 
 def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
@@ -273,10 +281,11 @@ def _check_unpacked(file: IO[bytes]) -> None:
         raise FileProblem("the workbook is compressed beyond what a spreadsheet can be (a zip bomb?)")
 
 
-def _table_rows(lines: Iterator[tuple[int, list[Any]]]) -> Iterator[Row]:
+def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) -> Iterator[Row]:
+    """Rows after the header; with `records` False only counted (each Row without its record)."""
     header: list[Any] | None = None
     for number, cells in lines:
-        if all(cell is None or str(cell).strip() == "" for cell in cells):
+        if _blank(cells):
             continue
         if header is None:
             header = cells
@@ -285,10 +294,17 @@ def _table_rows(lines: Iterator[tuple[int, list[Any]]]) -> Iterator[Row]:
             except UnknownColumns as error:
                 raise FileProblem(f"unknown columns: {error}; see the documented column names") from None
             continue
-        extra = cells[len(header) :]
-        if any(cell is not None and str(cell).strip() for cell in extra):
+        if len(cells) > len(header) and not _blank(cells[len(header) :]):
             yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")
             continue
-        yield Row(number, row_to_record(columns, cells))
+        yield Row(number, row_to_record(columns, cells) if records else None)
     if header is None:
         raise FileProblem("the file has no header row")
+
+
+def _blank(cells: list[Any]) -> bool:
+    """No cell holds anything but spaces; a CSV's cells (all text) are checked in one join."""
+    try:
+        return not "".join(cells).strip()
+    except TypeError:  # an XLSX row: numbers, dates, None
+        return all(cell is None or str(cell).strip() == "" for cell in cells)

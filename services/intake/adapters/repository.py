@@ -12,22 +12,27 @@ fail on a unique constraint; the batch is then retried and sees its work.
 
 from __future__ import annotations
 
-import uuid
+import functools
+import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, insert, inspect, select, update
+import asyncpg
+import orjson
+from sqlalchemy import JSON, Column, Dialect, MetaData, Table, TypeDecorator, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
+from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 
 ATTEMPTS = 5
+COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +158,7 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
             )
     for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
         if values:
-            await session.execute(insert(_table(table)), values)
+            await _insert(session, table, values)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
 
@@ -226,8 +231,7 @@ async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[
     counts = Counter(person_keys)
     now = datetime.now(UTC)
     values = [
-        {"case_id": str(uuid.uuid4()), "person_key": key, "versions": counts[key], "created_at": now}
-        for key in sorted(counts)
+        {"case_id": new_id(), "person_key": key, "versions": counts[key], "created_at": now} for key in sorted(counts)
     ]
     upsert = _dialect_insert(session)(_table(PersonCaseRow))
     upsert = upsert.on_conflict_do_update(
@@ -249,6 +253,59 @@ def _table(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table)
     return table
+
+
+async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dict[str, Any]]) -> None:
+    """Rows into the model's table: COPY for a bulk batch on PostgreSQL, else one INSERT for them all.
+
+    COPY costs the server and this process a fraction of an INSERT executed
+    per row; below COPY_FROM rows (single POSTs grouped) the INSERT's cached
+    statement is as quick. A unique violation is an IntegrityError either way,
+    so a batch that met a concurrent writer is retried the same way.
+    """
+    if len(values) < COPY_FROM or session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(_written(model)), values)
+        return
+    table = _table(model)
+    columns = list(values[0])
+    cells = operator.itemgetter(*columns)
+    json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    rows = []
+    for row in values:
+        copied = list(cells(row))
+        for i in json_at:
+            copied[i] = orjson.dumps(copied[i]).decode()
+        rows.append(tuple(copied))
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.copy_records_to_table(table.name, records=rows, columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError("COPY", None, error) from None
+
+
+class _FastJSON(TypeDecorator[Any]):
+    """A JSON column written with orjson: the standard library's encoder was a tenth of a bulk row's CPU.
+
+    The same JSON (compact, UTF-8 rather than escapes); reads are untouched.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | None]:
+        def process(value: Any) -> str | None:
+            return None if value is None else orjson.dumps(value).decode()
+
+        return process
+
+
+@functools.cache
+def _written(model: type[SQLModel]) -> Table:
+    """The model's table for inserts: its JSON columns encoded by orjson."""
+    table = _table(model)
+    columns = [Column(c.name, _FastJSON() if isinstance(c.type, JSON) else c.type) for c in table.columns]
+    return Table(table.name, MetaData(), *columns)
 
 
 def _dialect_insert(session: AsyncSession) -> Any:

@@ -19,6 +19,20 @@ DIVISION_FIELDS: tuple[Location, ...] = (("registration", "division"), ("certifi
 COMMUNITY = ("residence", "community")
 
 
+def _parts(locations: tuple[Location, ...]) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    for first, *rest in locations:
+        if rest:
+            parts.setdefault(str(first), set()).add(rest[0])
+        else:
+            parts[str(first)] = True
+    return parts
+
+
+# what directory_problems reads, as pydantic's `include` for a record's dump
+CODE_PARTS = _parts((*STREET_FIELDS, *DIVISION_FIELDS, COMMUNITY))
+
+
 def directory_problems(
     raw: Any, directory: DivisionDirectory, changes: DivisionChanges | None = None
 ) -> list[FieldProblem]:
@@ -44,7 +58,9 @@ def division_warnings(raw: Any, changes: DivisionChanges) -> list[dict[str, str]
     warnings = []
     for location in (*STREET_FIELDS, *DIVISION_FIELDS):
         code = value_at(raw, location)
-        if isinstance(code, str) and (resolution := changes.resolve(code)).status is not CodeStatus.CURRENT:
+        if not isinstance(code, str) or changes.directory.exists(code):
+            continue  # current: nothing to say (checked first, as nearly every code is)
+        if (resolution := changes.resolve(code)).status is not CodeStatus.CURRENT:
             warnings.append({"field": ".".join(map(str, location)), "code": code, "note": resolution.note()})
     return warnings
 

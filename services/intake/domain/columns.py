@@ -168,6 +168,8 @@ def pointer_headers(columns: list[Column | None], headers: list[Any]) -> dict[st
 
 
 def _value(path: tuple[str, ...], cell: Any) -> Any:
+    if isinstance(cell, str):  # every CSV cell: first, the rest is for XLSX's typed cells
+        return _text(path, cell)
     if cell is None:
         return None
     if isinstance(cell, datetime):
@@ -180,10 +182,16 @@ def _value(path: tuple[str, ...], cell: Any) -> Any:
         return str(cell).lower()
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
-    text = str(cell).strip()
+    return _text(path, str(cell))
+
+
+def _text(path: tuple[str, ...], cell: str) -> str | None:
+    text = cell.strip()
     if not text:
         return None
-    text = VALUE_WORDS.get(path, {}).get(text, text)
+    words = VALUE_WORDS.get(path)
+    if words is not None:
+        text = words.get(text, text)
     if path in DATE_PATHS:
         return text.replace("/", "-")
     if path == ("observed_at",):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from services.intake.domain.fields import FieldProblem, text_at, value_at
@@ -14,6 +15,8 @@ CHANGE = ("change",)
 # An unknown source or event is the shape check's to report, not a second problem here.
 OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVASS.value}
 OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
+# C0 controls, DEL and the C1 controls: one regex search per text, not a loop over its characters
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def consistency_problems(raw: Any) -> list[FieldProblem]:
@@ -38,6 +41,6 @@ def control_character_problems(raw: Any, location: tuple[str | int, ...] = ()) -
         return [p for key, value in raw.items() for p in control_character_problems(value, (*location, str(key)))]
     if isinstance(raw, list):
         return [p for i, value in enumerate(raw) for p in control_character_problems(value, (*location, i))]
-    if isinstance(raw, str) and any(ord(char) < 32 or 127 <= ord(char) < 160 for char in raw):
+    if isinstance(raw, str) and CONTROL.search(raw):
         return [(location, "contains a control character; type the text again")]
     return []

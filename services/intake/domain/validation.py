@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.intake.domain.certificate import certificate_problems
-from services.intake.domain.codes import directory_problems
+from services.intake.domain.codes import CODE_PARTS, directory_problems
 from services.intake.domain.consistency import consistency_problems, control_character_problems
 from services.intake.domain.credit_code import credit_code_problems
 from services.intake.domain.dates import date_order_problems
@@ -52,7 +52,8 @@ def validate_record(
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
     # and once more on the record itself: its codes are the ones stored and routed
-    problems += directory_problems(record.model_dump(mode="json"), directory, changes)
+    # (only the code fields dumped: the whole record's dump was a tenth of the validation)
+    problems += directory_problems(record.model_dump(mode="json", include=CODE_PARTS), directory, changes)
     return (None, _one_per_field(problems)) if problems else (record, [])
 
 

@@ -32,8 +32,8 @@ class BulkImport:
         self._batch = batch
         self._counts: Counter[str] = Counter()
 
-    async def results(self, rows: Iterator[Row]) -> AsyncIterator[dict[str, Any]]:
-        """One result per row, in file order: accepted, duplicate, or rejected with its errors."""
+    async def results(self, rows: Iterator[Row]) -> AsyncIterator[list[dict[str, Any]]]:
+        """One result per row, in file order, a batch at a time: accepted, duplicate, or rejected with its errors."""
         upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
         while chunk := await upcoming:
             # validate the next batch in the worker thread while this one is written
@@ -41,11 +41,13 @@ class BulkImport:
             ready = [item for _, item in chunk if isinstance(item, Prepared)]
             outcomes = iter(await self._submissions.store(ready)) if ready else iter(())
             await self._submissions.note_rejections([item for _, item in chunk if isinstance(item, Rejected)])
+            results = []
             for number, item in chunk:
                 outcome = next(outcomes) if isinstance(item, Prepared) else None
                 result = self._result(number, item, outcome)
                 self._counts[result["status"]] += 1
-                yield result
+                results.append(result)
+            yield results
 
     def summary(self) -> dict[str, int]:
         """Rows seen so far, by status."""

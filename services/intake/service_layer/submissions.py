@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
+
+from services.intake.adapters.ids import new_id
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
@@ -22,7 +25,8 @@ from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
 from shared.digits import ascii_digits
 from shared.directory import DivisionChanges, DivisionDirectory
-from shared.events import CaseRecord, RecordRejected, RecordSubmitted, new_envelope
+from shared.events import CaseRecord, RecordRejected, RecordSubmitted, envelope_json
+from shared.events.envelope import sealed_payload
 from shared.identity import person_key
 from shared.sealing import Keyring
 
@@ -37,6 +41,8 @@ class Prepared:
     record: CaseRecord
     # retired division codes the record names: accepted, mapped by routing (field, code, note)
     warnings: tuple[dict[str, str], ...] = ()
+    # the record as JSON, person in clear: the event is built from it rather than dumped again
+    record_json: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +115,15 @@ class Submissions:
             # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
             return _out_of_scope()
         warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
-        return Prepared(self._new_record(raw, record, now, principal, idempotency_key), record, warnings)
+        record_json = record.model_dump(mode="json")
+        new = self._new_record(raw, record, record_json, now, principal, idempotency_key)
+        return Prepared(new, record, warnings, record_json)
 
     def _current(self, street: str) -> str:
         """A retired reporting street is its successor's: the successor's key may report for it."""
-        successor = self._changes.resolve(street).successor if self._changes else None
-        return successor or street
+        if self._changes is None or self._changes.directory.exists(street):
+            return street
+        return self._changes.resolve(street).successor or street
 
     async def store_one(self, prepared: Prepared) -> Outcome:
         """Store one record, in a transaction shared with the records submitted at the same moment."""
@@ -122,19 +131,12 @@ class Submissions:
 
     async def store(self, batch: Sequence[Prepared]) -> list[Outcome]:
         """Store a batch in one transaction; one outcome per item, in order."""
-        records = {p.new.record_id: p.record for p in batch}
+        records = {p.new.record_id: p.record_json or p.record.model_dump(mode="json") for p in batch}
 
         def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, dict[str, Any]]:
-            event = RecordSubmitted(
-                record_id=item.record_id,
-                received_at=item.received_at,
-                record=records[item.record_id],
-                case_id=case_id,
-                case_version=version,
-            )
             # the person and addresses are sealed in the envelope itself, for the outbox and Kafka alike
-            envelope = new_envelope(event, producer="intake", correlation_id=item.record_id, keyring=self._keyring)
-            return RecordSubmitted.TOPIC, envelope.model_dump(mode="json")
+            envelope = submitted_envelope(item, records[item.record_id], case_id, version, self._keyring)
+            return RecordSubmitted.TOPIC, envelope
 
         stored = await self._repository.write_batch([p.new for p in batch], event_for)
         self._on_stored()  # e.g. wake the outbox relay
@@ -157,20 +159,24 @@ class Submissions:
                 source_kind=rejected.source_kind,
             )
             event_id = uuid.uuid5(REJECTION_NAMESPACE, rejected.fingerprint or str(uuid.uuid4()))
-            envelope = new_envelope(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
-            events.append(
-                (RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope.model_dump(mode="json"))
-            )
+            envelope = envelope_json(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
+            events.append((RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope))
         if events:
             await self._repository.add_events(events)
             self._on_stored()
 
     def _new_record(
-        self, raw: Any, record: CaseRecord, now: datetime, principal: Principal, idempotency_key: str | None
+        self,
+        raw: Any,
+        record: CaseRecord,
+        record_json: dict[str, Any],
+        now: datetime,
+        principal: Principal,
+        idempotency_key: str | None,
     ) -> NewRecord:
-        record_id = str(uuid.uuid4())
-        body = record.model_dump(mode="json")
-        person = body.pop("person")
+        record_id = new_id()
+        body = {key: value for key, value in record_json.items() if key != "person"}
+        person = record_json["person"]
         source_ref = None
         if record.external_id:
             source_ref = f"{record.reporting_street}:{record.source_kind or 'unknown'}:{record.external_id}"
@@ -186,6 +192,41 @@ class Submissions:
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
             fingerprint=fingerprint(raw) if idempotency_key else None,
         )
+
+
+def submitted_envelope(
+    item: NewRecord, record_json: dict[str, Any], case_id: str, version: int, keyring: Keyring
+) -> dict[str, Any]:
+    """`envelope_json(RecordSubmitted(...))` from the record's JSON: the event is neither built nor dumped.
+
+    A bulk row's record was validated and dumped once already; building the
+    event dumped it a second time. The same envelope, key for key (tested).
+    """
+    event_id = uuid.uuid4()
+    payload = {
+        "record_id": item.record_id,
+        "received_at": _json_time(item.received_at),
+        "record": record_json,
+        "case_id": case_id,
+        "case_version": version,
+    }
+    return {
+        "event_id": str(event_id),
+        "type": RecordSubmitted.TYPE,
+        "version": RecordSubmitted.VERSION,
+        "occurred_at": _json_time(datetime.now(UTC)),
+        "producer": "intake",
+        "correlation_id": item.record_id,
+        "payload": sealed_payload(RecordSubmitted, payload, event_id=event_id, keyring=keyring),
+    }
+
+
+def _json_time(moment: datetime) -> str:
+    text: str = _DATETIME.dump_python(moment, mode="json")
+    return text
+
+
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 def _street_of(raw: Any) -> str:

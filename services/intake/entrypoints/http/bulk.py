@@ -8,13 +8,12 @@ when the caller accepts it.
 """
 
 import asyncio
-import itertools
-import json
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import IO, Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -101,7 +100,7 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     """The file and its column headers, read once to count the rows; 400 or 413 (spool closed) if unfit."""
     try:
         bulk = await asyncio.to_thread(open_bulk, fmt, spool)
-        rows = await asyncio.to_thread(_count, bulk, max_rows + 1)
+        rows = await asyncio.to_thread(bulk.count, max_rows + 1)
         columns = await asyncio.to_thread(bulk.headers)
     except FileProblem as error:
         spool.close()
@@ -112,25 +111,20 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     return bulk, columns
 
 
-def _count(bulk: BulkFile, up_to: int) -> int:
-    """Rows of the file, counted no further than `up_to` (a file over the cap is not read to its end)."""
-    return sum(1 for _ in itertools.islice(bulk.rows(), up_to))
-
-
 async def _document(run: BulkImport, bulk: BulkFile) -> AsyncIterator[bytes]:
     yield b'{"results":['
     separator = b""
-    async for result in run.results(bulk.rows()):
-        yield separator + _json(result)
+    async for results in run.results(bulk.rows()):
+        yield separator + b",".join(map(_json, results))  # a batch in one write, not one per row
         separator = b","
     yield b'],"summary":' + _json(run.summary()) + b"}"
 
 
 async def _lines(run: BulkImport, bulk: BulkFile) -> AsyncIterator[bytes]:
-    async for result in run.results(bulk.rows()):
-        yield _json(result) + b"\n"
+    async for results in run.results(bulk.rows()):
+        yield b"".join(_json(result) + b"\n" for result in results)  # a batch in one write
     yield _json({"summary": run.summary()}) + b"\n"
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(value)  # compact UTF-8, as json.dumps(ensure_ascii=False) wrote it, at a tenth of the cost

@@ -1,0 +1,130 @@
+"""The outbox relay on SQLite with a fake broker: a batch leaves in order, only confirmed rows count as sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel, col
+
+from services.intake.adapters.tables import OutboxRow
+from shared.db import build_engine, session_factory
+from shared.db.outbox import OutboxRelay
+from shared.topics import TopicNames
+
+OUTBOX = SQLModel.metadata.tables["outbox"]
+
+
+class Broker:
+    """Records what is published, in order; each send's confirmation is left to the test."""
+
+    def __init__(self, expect: int, refuse_from: int | None = None) -> None:
+        self.sent: list[tuple[str, str, str]] = []  # (topic, key, event id)
+        self.confirmations: list[asyncio.Future[object]] = []
+        self.refuse_from = refuse_from  # this send and later ones fail at once: Kafka unreachable
+        self.expect = expect
+        self.all_sent = asyncio.Event()  # `expect` sends made (or refused): the relay awaits confirmations
+
+    async def publish(self, message: dict[str, Any], topic: str, *, key: bytes, **_: Any) -> asyncio.Future[object]:
+        if self.refuse_from is not None and len(self.sent) >= self.refuse_from:
+            self.all_sent.set()
+            raise KafkaConnectionError("no broker")
+        self.sent.append((topic, key.decode(), message["event_id"]))
+        confirmation: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.confirmations.append(confirmation)
+        if len(self.sent) == self.expect:
+            self.all_sent.set()
+        return confirmation
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/outbox.db")
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: OUTBOX.create(sync))
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def add_rows(sessions: async_sessionmaker[AsyncSession], keys: list[str]) -> None:
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        for number, key in enumerate(keys):
+            envelope = {"event_id": f"e{number}", "type": "Test", "correlation_id": key, "payload": {"n": number}}
+            session.add(OutboxRow(topic="test.events", key=key, envelope=envelope, created_at=now))
+
+
+async def sent_events(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as session:
+        rows = (await session.execute(select(OutboxRow).where(col(OutboxRow.sent_at).is_not(None)))).scalars()
+        return sorted(str(row.envelope["event_id"]) for row in rows)
+
+
+def relay(sessions: async_sessionmaker[AsyncSession], broker: Broker) -> OutboxRelay:
+    return OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100)
+
+
+async def confirm_all(broker: Broker, fail: frozenset[int] = frozenset()) -> None:
+    for index, confirmation in enumerate(broker.confirmations):
+        if index in fail:
+            confirmation.set_exception(KafkaConnectionError("lost"))
+        else:
+            confirmation.set_result(None)
+
+
+async def test_a_batch_is_published_oldest_first_and_marked_sent_once_confirmed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "a", "c", "a", "b"])
+    broker = Broker(expect=6)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    assert await sent_events(sessions) == []  # sent to Kafka, not yet confirmed: not marked
+    await confirm_all(broker)
+    assert await delivering == 6
+    assert [event for _, key, event in broker.sent if key == "a"] == ["e0", "e2", "e4"]
+    assert [event for _, _, event in broker.sent] == [f"e{n}" for n in range(6)]
+    assert {topic for topic, _, _ in broker.sent} == {"t.test.events"}
+    assert await sent_events(sessions) == [f"e{n}" for n in range(6)]
+
+
+async def test_an_unconfirmed_send_leaves_its_row_unsent_for_the_next_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "c"])
+    broker = Broker(expect=3)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    await confirm_all(broker, fail=frozenset({1}))
+    with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
+        await delivering
+    assert await sent_events(sessions) == ["e0", "e2"]
+
+    again = Broker(expect=1)
+    delivering = asyncio.create_task(relay(sessions, again).deliver_pending())
+    await again.all_sent.wait()
+    await confirm_all(again)
+    assert await delivering == 1
+    assert [event for _, _, event in again.sent] == ["e1"]
+
+
+async def test_kafka_unreachable_stops_the_pass_and_sends_nothing_after(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "a", "c"])
+    broker = Broker(expect=3, refuse_from=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    await confirm_all(broker)
+    with pytest.raises(RuntimeError):
+        await delivering
+    assert [event for _, _, event in broker.sent] == ["e0", "e1"]
+    assert await sent_events(sessions) == ["e0", "e1"]  # e2 and e3 wait, in order, for the next pass

@@ -1,0 +1,47 @@
+"""Intake's RecordSubmitted envelope, built from the record's JSON, is the one new_envelope builds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.intake.adapters.repository import NewRecord
+from services.intake.service_layer.submissions import submitted_envelope
+from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope, parse_event
+from shared.sealing import is_sealed
+from tests.support.infra import TEST_KEYRING
+from tests.support.records import record
+
+
+def keys(value: Any) -> Any:
+    """The keys of every object, in order, down the tree: the shape without the values."""
+    if isinstance(value, dict):
+        return [(key, keys(item)) for key, item in value.items()]
+    return None
+
+
+def test_the_envelope_from_json_equals_the_model_built_one() -> None:
+    raw = record()
+    raw["new_residence"] = {"street": "440111005", "address": "新港西路 1 号"}
+    raw["event"] = "outflow"
+    case_record = CaseRecord.model_validate(raw)
+    received = datetime(2027, 2, 25, 2, 31, 7, 123456, tzinfo=UTC)
+    item = NewRecord(str(uuid.uuid4()), "pk", "440111005", "440111005", {}, "sealed", received)
+    case_id = str(uuid.uuid4())
+
+    built = submitted_envelope(item, case_record.model_dump(mode="json"), case_id, 3, TEST_KEYRING)
+
+    event = RecordSubmitted(
+        record_id=item.record_id, received_at=received, record=case_record, case_id=case_id, case_version=3
+    )
+    expected = new_envelope(event, producer="intake", correlation_id=item.record_id, keyring=TEST_KEYRING)
+    expected_json = expected.model_dump(mode="json")
+    assert keys(built) == keys(expected_json)
+    unsealed = {k: v for k, v in built.items() if k not in ("event_id", "occurred_at", "payload")}
+    assert unsealed == {k: v for k, v in expected_json.items() if k not in ("event_id", "occurred_at", "payload")}
+    assert built["payload"]["received_at"] == expected_json["payload"]["received_at"] == "2027-02-25T02:31:07.123456Z"
+    for part in ("person", "residence", "registration", "new_residence"):
+        sealed = built["payload"]["record"][part]
+        assert is_sealed(sealed if part == "person" else sealed["address"])
+    assert parse_event(Envelope.model_validate(built), TEST_KEYRING) == event
