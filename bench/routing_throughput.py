@@ -1,6 +1,6 @@
 """Routing throughput: decisions per second from a pre-filled topic, beside raw aiokafka.
 
-    .venv/bin/python bench/routing_throughput.py [--records 200000] [--partitions 6]
+    .venv/bin/python bench/routing_throughput.py [--records 200000] [--partitions 6] [--workers 1]
 
 Needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL (an admin URL; a fresh
 database is created and dropped). Under its own topic prefix it pre-fills
@@ -107,21 +107,24 @@ async def raw_consume_rate(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-async def routed_rate(env: dict[str, str], database_url: str, count: int, log: Path) -> float:
+async def routed_rate(env: dict[str, str], database_url: str, count: int, log: Path) -> tuple[float, float]:
+    """Decisions per second, and CPU milliseconds of the routing process per decision, both
+    from the first decision seen to the last."""
     process = _start_routing(env, log)
     try:
         first_at: float | None = None
-        first_count = 0
+        first_count, first_cpu = 0, 0.0
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"routing exited ({process.returncode}); see {log}")
             done = await _decisions(database_url)
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), _cpu_seconds(process.pid)
             if done and first_at is None:
-                first_at, first_count = now, done
+                first_at, first_count, first_cpu = now, done, cpu
             if done >= count:
                 assert first_at is not None
-                return (done - first_count) / (now - first_at)
+                decided = done - first_count
+                return decided / (now - first_at), (cpu - first_cpu) * 1000 / max(decided, 1)
             await asyncio.sleep(0.5)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -133,6 +136,32 @@ def _start_routing(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "services.routing"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU so far of a process and its children (uvicorn's workers), from Linux /proc."""
+    return sum(_own_cpu_seconds(p) for p in (pid, *_children(pid)))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # fields 14 and 15 of stat (utime, stime), counted after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 async def _decisions(database_url: str) -> int:
@@ -147,6 +176,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="ROUTING_WEB_WORKERS: routing processes, each a consumer group member"
+    )
     args = parser.parse_args()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     run = unique_name("bench")
@@ -159,7 +191,7 @@ async def main() -> None:
     raw = await raw_consume_rate(bootstrap, prefix + RECORDS_SUBMITTED, args.records)
     print(f"raw aiokafka consume: {raw:,.0f} records/s", flush=True)
 
-    database = f"{run}_routing"
+    database, keys = f"{run}_routing", f"{run}_keys"
     url = await create_database(database)
     env = {
         **os.environ,
@@ -170,14 +202,23 @@ async def main() -> None:
         "POPFLOW_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "ROUTING_DATABASE_URL": url,
         "ROUTING_PORT": str(free_port()),
+        "ROUTING_WEB_WORKERS": str(args.workers),
         "ROUTING_REMINDER_INTERVAL_S": "0",
     }
+    if args.workers > 1:  # workers share the key store: PostgreSQL, not the default SQLite file
+        env["POPFLOW_KEYS_DATABASE_URL"] = await create_database(keys)
     try:
-        routed = await routed_rate(env, url, args.records, Path(tempfile.gettempdir()) / f"{run}-routing.log")
+        log = Path(tempfile.gettempdir()) / f"{run}-routing.log"
+        routed, cpu_ms = await routed_rate(env, url, args.records, log)
     finally:
         await drop_database(database)
-    print(f"routing service: {routed:,.0f} decisions/s over {args.records} records", flush=True)
-    print(f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f}")
+        if args.workers > 1:
+            await drop_database(keys)
+    print(f"routing service: {routed:,.0f} decisions/s over {args.records} records, {cpu_ms:.3f} ms CPU each")
+    print(
+        f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f} "
+        f"cpu_ms_per_decision={cpu_ms:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
         client_id=f"popflow-{service}",
         enable_idempotence=True,
         acks="all",
+        # a batch per partition up to 256 KiB (aiokafka's default is 16 KiB): a unit of work that sends
+        # thousands of events (routing's batch, a relay pass) makes a few produce requests, not hundreds;
+        # with linger_ms=0 nothing waits for a batch to fill. Below the broker's 1 MiB message.max.bytes.
+        max_batch_size=256 * 1024,
         logger=logging.getLogger(f"popflow.{service}.kafka"),
         # FastStream's per-message "Received/Processed" lines only at DEBUG: handlers log
         # one line per handled event themselves, with the event's context bound

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
+from services.routing.adapters import bulk
 from services.routing.adapters.tables import CaseRow, NoticeRow, ReviewItem, RoutedRecord
 from services.routing.domain.cases import Case, CaseStatus
 from services.routing.domain.notices import PlannedNotice
@@ -102,12 +103,17 @@ async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, no
         return []
     ids = {n.notice_id for n in notices}
     # the existing ids are read first: INSERT ... RETURNING over many rows is slow in SQLAlchemy (result splicing)
-    existing = set(
-        (await session.execute(select(col(NoticeRow.notice_id)).where(col(NoticeRow.notice_id).in_(ids)))).scalars()
-    )
+    if raw := await bulk.driver(session):
+        existing = await bulk.existing(raw, NoticeRow, "notice_id", list(ids))
+    else:
+        query = select(col(NoticeRow.notice_id)).where(col(NoticeRow.notice_id).in_(ids))
+        existing = set((await session.execute(query)).scalars())
     new = list({n.notice_id: n for n in notices if n.notice_id not in existing}.values())
-    if new:
-        await session.execute(_insert(session)(NoticeRow).on_conflict_do_nothing(), [_notice_row(n, now) for n in new])
+    rows = [_notice_row(n, now) for n in new]
+    if raw:
+        await bulk.insert(raw, NoticeRow, rows, key="notice_id")
+    elif rows:
+        await session.execute(_insert(session)(NoticeRow).on_conflict_do_nothing(), rows)
     return new
 
 
@@ -214,13 +220,17 @@ def close_review(item: ReviewItem, event: ReviewResolved) -> None:
 
 async def unprocessed(session: AsyncSession, event_ids: list[str]) -> set[str]:
     """The ids among `event_ids` not handled yet (see shared.db.processed), in one query."""
+    if raw := await bulk.driver(session):
+        return set(event_ids) - await bulk.existing(raw, ProcessedEvent, "event_id", event_ids)
     query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
     return set(event_ids) - set((await session.execute(query)).scalars())
 
 
 async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: datetime) -> None:
-    if event_ids:
-        rows = [{"event_id": event_id, "handled_at": now} for event_id in event_ids]
+    rows = [{"event_id": event_id, "handled_at": now} for event_id in event_ids]
+    if raw := await bulk.driver(session):
+        await bulk.insert(raw, ProcessedEvent, rows)
+    elif rows:
         await session.execute(_insert(session)(ProcessedEvent), rows)
 
 
@@ -256,6 +266,9 @@ def _insert(session: AsyncSession) -> Any:
 
 async def _upsert(session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], *, key: str) -> None:
     if not rows:
+        return
+    if raw := await bulk.driver(session):
+        await bulk.insert(raw, table, rows, key=key, overwrite=True)
         return
     # one statement with many parameter sets: compiled once and cached, sent in bulk (insertmanyvalues)
     statement = _insert(session)(table)

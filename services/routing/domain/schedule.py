@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 SATURDAY = 5
@@ -58,5 +59,11 @@ class AnswerDeadlines:
 
     def due(self, issued_at: datetime) -> datetime:
         """The moment an answer to a notice issued at `issued_at` is overdue (and reminded)."""
-        day = overdue_from(issued_at.astimezone(self.zone).date(), self.working_days, self.holidays)
-        return datetime.combine(day, time(), tzinfo=self.zone)
+        return _due(self, issued_at.astimezone(self.zone).date())
+
+
+@lru_cache(maxsize=64)
+def _due(deadlines: AnswerDeadlines, issued_on: date) -> datetime:
+    # remembered: a batch issues thousands of notices on the same day
+    day = overdue_from(issued_on, deadlines.working_days, deadlines.holidays)
+    return datetime.combine(day, time(), tzinfo=deadlines.zone)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
+from services.routing.domain.ids import derived_id
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
@@ -19,7 +20,7 @@ from shared.clock import Clock
 from shared.db.processed import already_processed, mark_processed
 from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
-from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, new_envelope
+from shared.events import Envelope, Event, NoticeIssued, NoticePerson, RecordRouted, envelope_json
 from shared.sealing import Keyring
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,7 @@ def notice_issued(
         answer_due=deadlines.due(now) if notice.awaits_answer else None,
     )
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
-    event_id = uuid.uuid5(uuid.UUID(notice.notice_id), NoticeIssued.TYPE)
+    event_id = derived_id(notice.notice_id, NoticeIssued.TYPE)
     return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id, keyring=keyring)
 
 
@@ -76,17 +77,15 @@ def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: st
         observed_at=observed_at,
         decided_at=now,
     )
-    event_id = uuid.uuid5(cause.event_id, RecordRouted.TYPE)
+    event_id = derived_id(cause.event_id, RecordRouted.TYPE)
     return _outgoing(event, key=key, correlation_id=case.record_id, event_id=event_id)
 
 
 def _outgoing(
     event: Event, *, key: str, correlation_id: str, event_id: uuid.UUID, keyring: Keyring | None = None
 ) -> Outgoing:
-    envelope = new_envelope(
-        event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring
-    )
-    return Outgoing(envelope=envelope, topic=event.TOPIC, key=key)
+    body = envelope_json(event, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring)
+    return Outgoing(body, topic=event.TOPIC, key=key)
 
 
 Apply = Callable[[AsyncSession], Awaitable[list[Outgoing]]]

@@ -64,17 +64,18 @@ class RecordHandler:
 
     async def on_records(self, events: list[tuple[Envelope, Event]]) -> None:
         """Route a batch in one unit of work."""
+        ids = [str(envelope.event_id) for envelope, _ in events]
         async with self._context.sessions.begin() as session:
-            fresh = await store.unprocessed(session, [str(envelope.event_id) for envelope, _ in events])
-            todo = _once_each(events, fresh)
+            fresh = await store.unprocessed(session, ids)
+            todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            outgoing = await self.route(session, todo)
+            outgoing = await self.route(session, list(todo.values()))
             now = self._context.clock.now()
-            await store.mark_processed(session, [str(envelope.event_id) for envelope, _ in todo], now=now)
+            await store.mark_processed(session, list(todo), now=now)
             await self._context.emitter.emit(outgoing)
         # one line per batch: a log line per record costs more than routing the record
-        routes = Counter(o.envelope.payload["route"] for o in outgoing if o.envelope.type == RecordRouted.TYPE)
+        routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
     async def route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
@@ -146,11 +147,13 @@ def _case_row(routed: _Routed, now: datetime, keyring: Keyring) -> dict[str, obj
     return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now, keyring=keyring)
 
 
-def _once_each(events: list[tuple[Envelope, Event]], fresh: set[str]) -> list[tuple[Envelope, RecordSubmitted]]:
-    """The unprocessed events, each once, in order."""
+def _once_each(
+    ids: list[str], events: list[tuple[Envelope, Event]], fresh: set[str]
+) -> dict[str, tuple[Envelope, RecordSubmitted]]:
+    """The unprocessed events by id (`ids`, of `events`), each once, in order."""
     todo: dict[str, tuple[Envelope, RecordSubmitted]] = {}
-    for envelope, event in events:
+    for event_id, (envelope, event) in zip(ids, events, strict=True):
         assert isinstance(event, RecordSubmitted)
-        if str(envelope.event_id) in fresh:
-            todo.setdefault(str(envelope.event_id), (envelope, event))
-    return list(todo.values())
+        if event_id in fresh:
+            todo.setdefault(event_id, (envelope, event))
+    return todo

@@ -26,7 +26,7 @@ from services.routing.domain.review import UncorrectableItem, corrected_record, 
 from services.routing.service_layer.context import RoutingContext, handle_once
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Action, Principal
-from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Resolution, ReviewResolved, new_envelope
+from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Resolution, ReviewResolved, envelope_json
 from shared.kafka.failures import PermanentFailure
 
 log = structlog.get_logger(__name__)
@@ -73,8 +73,8 @@ async def resolve(
         resolved_by=acting,
         resolved_at=context.clock.now(),
     )
-    envelope = new_envelope(event, producer="routing", correlation_id=record_id, keyring=context.keyring)
-    await context.emitter.emit([Outgoing(envelope=envelope, topic=event.TOPIC, key=record_id)])
+    body = envelope_json(event, producer="routing", correlation_id=record_id, keyring=context.keyring)
+    await context.emitter.emit([Outgoing(body, topic=event.TOPIC, key=record_id)])
     return event
 
 
@@ -104,7 +104,7 @@ class ReviewHandler:
             raise PermanentFailure(str(error)) from error
         again = RecordSubmitted(record_id=item.record_id, received_at=item.received_at, record=record)
         outgoing = await self._records.route(session, [(envelope, again)])
-        routed = any(o.envelope.type == RecordRouted.TYPE for o in outgoing)
+        routed = any(o.type == RecordRouted.TYPE for o in outgoing)
         if routed:
             store.close_review(item, event)
         log.info("review item corrected", correlation_id=event.record_id, routed=routed)

@@ -1,0 +1,138 @@
+"""Routing's hot-path adapters on the real infrastructure.
+
+- bulk: a batch's rows in one PostgreSQL statement, inside the session's transaction;
+- KafkaEmitter: events handed straight to the broker's aiokafka producer, the same
+  body and headers as FastStream's publish, keyed by the event's key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.routing.adapters import bulk
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _aiokafka_producer
+from services.routing.bootstrap import MIGRATIONS
+from shared.db import build_engine, run_migrations, session_factory
+from shared.db.errors import is_data_error
+from shared.db.processed import ProcessedEvent
+from shared.events import Envelope, RecordRouted, Route, envelope_json
+from shared.kafka.admin import ensure_topics
+from shared.topics import TopicNames
+from tests.support import kafka
+from tests.support.infra import create_database, drop_database, kafka_at, kafka_bootstrap, unique_name
+
+NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    name = unique_name("routingbulk")
+    engine = build_engine(await create_database(name))
+    try:
+        await run_migrations(engine, MIGRATIONS)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+def processed(*ids: str, at: datetime = NOW) -> list[dict[str, object]]:
+    return [{"event_id": event_id, "handled_at": at} for event_id in ids]
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> dict[str, datetime]:
+    async with sessions() as session:
+        rows = await session.execute(select(ProcessedEvent))
+        return {row.event_id: row.handled_at for row in rows.scalars()}
+
+
+async def test_rows_are_inserted_skipped_or_overwritten_by_key(sessions: async_sessionmaker[AsyncSession]) -> None:
+    later = datetime(2027, 3, 2, tzinfo=UTC)
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await bulk.insert(raw, ProcessedEvent, processed("a", "b"))
+        await bulk.insert(raw, ProcessedEvent, processed("b", "c", at=later), key="event_id")
+        assert await bulk.existing(raw, ProcessedEvent, "event_id", ["a", "c", "d"]) == {"a", "c"}
+    assert await stored(sessions) == {"a": NOW, "b": NOW, "c": later}
+
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await bulk.insert(raw, ProcessedEvent, processed("a", "d", at=later), key="event_id", overwrite=True)
+    assert await stored(sessions) == {"a": later, "b": NOW, "c": later, "d": later}
+
+
+async def test_the_rows_belong_to_the_session_transaction(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        raw = await bulk.driver(session)  # the first statement of the transaction
+        assert raw is not None
+        await bulk.insert(raw, ProcessedEvent, processed("a"))
+        await session.rollback()
+    assert await stored(sessions) == {}
+
+
+async def test_naive_timestamps_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        with pytest.raises(ValueError, match="naive"):
+            await bulk.insert(raw, ProcessedEvent, processed("a", at=datetime(2027, 3, 1, 9)))
+
+
+async def test_a_value_too_long_is_a_data_error_like_sqlalchemys(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await bulk.insert(raw, ProcessedEvent, processed("x" * 37))
+        assert is_data_error(caught.value)
+        await session.rollback()
+
+
+def routed(record_id: str, key: str) -> Outgoing:
+    event = RecordRouted(
+        record_id=record_id,
+        route=Route.CROSS_STREET,
+        reporting_street="440111005",
+        residence_street="440111002",
+        observed_at=NOW,
+        decided_at=NOW,
+    )
+    return Outgoing(envelope_json(event, producer="routing", correlation_id=record_id), RecordRouted.TOPIC, key)
+
+
+async def test_the_emitter_publishes_the_body_and_headers_faststream_would() -> None:
+    bootstrap = kafka_bootstrap()
+    topics = TopicNames(f"{unique_name('emit')}.")
+    await ensure_topics(kafka_at(bootstrap), [topics(RecordRouted.TOPIC)], partitions=3, replication=1)
+    broker = KafkaBroker(bootstrap, enable_idempotence=True, acks="all")
+    events = [routed(str(uuid.uuid4()), key) for key in ("person-a", "person-b", "person-a")]
+    await broker.start()
+    try:
+        assert _aiokafka_producer(broker) is not None, "a started broker's producer is used directly"
+        await KafkaEmitter(broker, topics).emit(events)
+    finally:
+        await broker.stop()
+
+    messages = await kafka.read_raw(bootstrap, topics(RecordRouted.TOPIC))
+    by_id = {Envelope.model_validate_json(body).event_id: headers for body, headers in messages}
+    assert len(messages) == len(events)
+    for event in events:
+        assert by_id[event.envelope.event_id] == {
+            "content-type": "application/json",
+            "correlation_id": event.body["correlation_id"],
+            "event_type": RecordRouted.TYPE,
+            "event_id": event.body["event_id"],
+        }
+    assert {Envelope.model_validate_json(body).model_dump(mode="json")["event_id"] for body, _ in messages} == {
+        e.body["event_id"] for e in events
+    }

@@ -1,0 +1,53 @@
+"""The routing emitter picks partitions itself (remembering each key's hash): it must pick
+the partition aiokafka's default partitioner picks, or one person's events could split."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from aiokafka.partitioner import DefaultPartitioner
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _partition_of
+from shared.events import RecordRouted, Route, envelope_json
+from shared.topics import TopicNames
+
+
+def test_a_key_goes_where_the_default_partitioner_sends_it() -> None:
+    keys = [secrets.token_hex(32).encode() for _ in range(300)] + [b"", b"a", b"ab", b"abc", "人".encode()]
+    for count in (1, 3, 6, 7, 50):
+        partitions = list(range(count))
+        for key in keys:
+            assert _partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
+
+
+async def test_under_the_test_broker_events_go_through_publish_with_the_same_headers() -> None:
+    broker, topics = KafkaBroker(), TopicNames("t.")
+    received: list[tuple[dict[str, object], dict[str, str]]] = []
+
+    @broker.subscriber(topics(RecordRouted.TOPIC))
+    async def on_routed(body: dict[str, object], message: KafkaMessage) -> None:
+        received.append((body, dict(message.headers)))
+
+    event = RecordRouted(
+        record_id="r-1",
+        route=Route.SAME_DISTRICT,
+        reporting_street="440111005",
+        residence_street="440111005",
+        observed_at=datetime(2027, 3, 1, tzinfo=UTC),
+        decided_at=datetime(2027, 3, 1, tzinfo=UTC),
+    )
+    body = envelope_json(event, producer="routing", correlation_id="r-1")
+    async with TestKafkaBroker(broker):
+        await KafkaEmitter(broker, topics).emit([Outgoing(body, RecordRouted.TOPIC, "person-a")])
+
+    assert len(received) == 1
+    got, headers = received[0]
+    assert got == body
+    assert {name: headers.get(name) for name in ("correlation_id", "event_type", "event_id")} == {
+        "correlation_id": "r-1",
+        "event_type": RecordRouted.TYPE,
+        "event_id": body["event_id"],
+    }
