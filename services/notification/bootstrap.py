@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,7 +49,7 @@ from shared.directory import load_directory
 from shared.exchange.partners_file import PartnersFile
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
-from shared.runtime import Lifespan, build_runtime, lifespan_of, service_app
+from shared.runtime import build_runtime, lifespan_of, service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -146,7 +143,7 @@ def create_app(
         )
         poller = _ftp_poller(settings, door, exchange_store, clock, acks)
         background.append(BackgroundTask("ftp-poll", poller.run, single=True))
-    lifespan = _startup_frozen(lifespan_of(runtime, MIGRATIONS, background=background))
+    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
 
     authenticate = bearer_principal(runtime.keys)
     follow_up = PushFollowUp(inbox=inbox, store=deliveries, clock=clock, wake=worker.wake)
@@ -210,23 +207,6 @@ def _ftp_poller(
         max_age_s=settings.exchange_ftp_max_age_s,
         acks=acks,
     )
-
-
-def _startup_frozen(lifespan: Lifespan) -> Lifespan:
-    """The lifespan, then the objects of the imports and the start-up moved out of the collector's sight.
-
-    They live as long as the process, yet every full collection walked them all: with the
-    collector on, a push burst took half as much CPU again as with it off (docs/performance.md,
-    round 4). Frozen, they are skipped; what is made afterwards is collected as ever.
-    """
-
-    @asynccontextmanager
-    async def frozen(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app):
-            gc.freeze()
-            yield
-
-    return frozen
 
 
 def _plain(secret: SecretStr | None) -> str | None:
