@@ -4,4 +4,4 @@ from services.routing.settings import RoutingSettings
 from shared.serving import serve
 
 if __name__ == "__main__":
-    serve("services.routing.bootstrap:create_served_app", RoutingSettings())
+    serve("services.routing.bootstrap:create_app", RoutingSettings())

@@ -6,7 +6,6 @@ fresh store and an emitter that publishes nothing.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -95,23 +94,6 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
 
     routers = [routing_router(context, bearer_principal(runtime.keys))]
     return service_app(runtime, title="PopFlow routing", routers=routers, lifespan=lifespan)
-
-
-def create_served_app() -> FastAPI:
-    """`create_app` for the served process (`python -m services.routing`), the collector tuned for batches.
-
-    A batch of 2,000 records allocates hundreds of thousands of objects and keeps
-    many until its transaction ends: at the default threshold (700 allocations)
-    the cyclic collector ran thousands of times per 40,000 records, its full
-    passes walking the start-up heap (140,000 objects, most of them the national
-    directory), about a tenth of the CPU per decision. The start-up heap lives as
-    long as the process, so it is frozen out of collection, and young collections
-    wait for 20,000 allocations. Tests build apps with `create_app` and keep the defaults.
-    """
-    app = create_app()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-    return app
 
 
 async def rebuild_into(
