@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from services.notification.adapters.tables import utc
 from services.notification.domain.access import may_see, recipient_prefix
 from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
 from services.notification.domain.feedback import correction_code_problems, feedback_problems
@@ -218,3 +219,11 @@ def test_notice_kind_defaults_to_transfer_before_notices_carried_one() -> None:
     notice = parse_event(v1, TEST_KEYRING)  # upcast once NoticeIssued is at version 2
     assert isinstance(notice, NoticeIssued)
     assert notice.kind is NoticeKind.TRANSFER
+
+
+def test_stored_and_handed_over_times_reach_the_recipient_in_utc() -> None:
+    # a push handed over by the store carries the event's local time; a row read back from SQLite, naive UTC
+    shanghai = datetime(2026, 12, 9, tzinfo=timezone(timedelta(hours=8)))
+    assert utc(shanghai).isoformat() == "2026-12-08T16:00:00+00:00"
+    assert utc(datetime(2026, 12, 8, 16)).isoformat() == "2026-12-08T16:00:00+00:00"
+    assert utc(datetime(2026, 12, 8, 16, tzinfo=UTC)).isoformat() == "2026-12-08T16:00:00+00:00"

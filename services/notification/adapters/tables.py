@@ -16,7 +16,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """`value` in UTC: the store's naive UTC (SQLite), or an aware time in any zone (an event's, local)."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _at(*, nullable: bool = False, index: bool = False) -> Any:
