@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -351,3 +352,27 @@ async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_
     stored = await desk.inbox.get(notice(9).notice_id)
     assert stored is not None
     assert stored.status == "failed"
+
+
+async def test_a_hand_off_whose_store_outlasted_half_its_lease_is_left_to_the_lease(desk: Desk) -> None:
+    # the lease of a hand-off began before its storing transaction: a slow commit counts against it
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    running = asyncio.create_task(desk.worker.run())
+    await asyncio.sleep(0.05)
+    handoff = desk.worker.handoff()
+    assert handoff is not None
+    stored = await desk.inbox.store_many([notice(80), notice(81)], now=START, handoff=handoff)
+    assert len(stored.claims) == 2
+    desk.worker.take(stored.claims[:1], claimed_at=time.monotonic() - 31)  # lease_s is 60: past half of it
+    desk.worker.take(stored.claims[1:], claimed_at=time.monotonic())
+    while not desk.sender.sent:  # noqa: ASYNC110 - polling the fake
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the late one, pushed anyway, would show
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert [json.loads(s.body)["notice_id"] for s in desk.sender.sent] == [notice(81).notice_id]
+    late, _ = await desk.store.history(notice(80).notice_id)
+    assert late is not None
+    assert late.state != "delivered"  # left leased: claimed again once its lease ends

@@ -170,9 +170,13 @@ class DeliveryWorker:
             return None
         return Handoff(lease_until=self._lease_from(self._clock.now()), limit=free, room=self._room)
 
-    def take(self, claims: list[Claim]) -> None:
-        """Push the claims (from a claim, or handed off by the store) as their recipients' slots allow."""
-        claimed_at = time.monotonic()
+    def take(self, claims: list[Claim], *, claimed_at: float | None = None) -> None:
+        """Push the claims (from a claim, or handed off by the store) as their recipients' slots allow.
+
+        `claimed_at` (time.monotonic()) is when their lease began: a hand-off's lease runs from
+        before the storing transaction, so its wait counts from there, not from now.
+        """
+        claimed_at = time.monotonic() if claimed_at is None else claimed_at
         for claim in claims:
             if claim.notice_id not in self._notices_in_flight:
                 self._notices_in_flight.add(claim.notice_id)

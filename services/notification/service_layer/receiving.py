@@ -10,6 +10,7 @@ to claim them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from services.notification.adapters.inbox import Inbox
@@ -24,8 +25,9 @@ class NoticeReceiver:
 
     async def receive(self, notices: Sequence[NoticeIssued]) -> list[tuple[bool, bool]]:
         """Per notice: (stored: it is new, scheduled: a push is due)."""
+        leased_at = time.monotonic()  # the hand-off's lease runs from here, however long the store takes
         stored = await self._inbox.store_many(notices, now=self._clock.now(), handoff=self._worker.handoff())
-        self._worker.take(stored.claims)
+        self._worker.take(stored.claims, claimed_at=leased_at)
         if stored.due:
             self._worker.wake()
         return stored.outcomes
