@@ -27,6 +27,7 @@ from services.notification.adapters.tables import (
     NoticeValues,
     WebhookSubscription,
     WebhookValues,
+    utc,
 )
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
@@ -263,7 +264,8 @@ def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_k
         "reason": notice.reason,
         "person_sealed": person_sealed,
         "person_key": person_key,
-        "issued_at": notice.issued_at,
+        # in UTC: SQLite keeps a time's wall clock without its offset, and routing's are local
+        "issued_at": utc(notice.issued_at),
         "received_at": now,
         "status": "issued",
         "delivered_at": None,
@@ -271,5 +273,5 @@ def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_k
         "answered_at": None,
         "answer_sealed": None,
         "answer_expected": notice.answer_expected,
-        "answer_due": notice.answer_due,
+        "answer_due": utc(notice.answer_due) if notice.answer_due else None,
     }
