@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from services.intake.adapters.repository import COPY_FROM, RecordRepository
 from services.intake.bootstrap import MIGRATIONS
@@ -121,3 +123,21 @@ async def test_a_copied_batch_that_meets_a_concurrent_writer_is_retried(submissi
     statuses = sorted({o.status for o in outcomes} for outcomes in results)
     assert statuses == [{"accepted"}, {"duplicate"}]
     assert [o.record_id for o in results[0]] == [o.record_id for o in results[1]]
+
+
+async def test_a_copied_batch_the_database_refuses_is_a_store_error(tmp_path: Path) -> None:
+    """A COPY refused for a reason other than a duplicate answers like any statement would (503), not a 500."""
+    name = unique_name("intake_")
+    engine = build_engine(await create_database(name))
+    await run_migrations(engine, MIGRATIONS)
+    submissions = Submissions(RecordRepository(session_factory(engine)), load_directory(), TEST_KEYRING, b"s")
+    try:
+        batch = [prepared(submissions, record(sequence=n)) for n in range(COPY_FROM)]
+        # past validation, a value too long for its column: only the database can refuse it now
+        batch[-1] = dataclasses.replace(batch[-1], new=dataclasses.replace(batch[-1].new, reporting_street="4" * 40))
+        with pytest.raises(DBAPIError) as refused:
+            await submissions.store(batch)
+        assert not isinstance(refused.value, IntegrityError)  # not mistaken for a concurrent writer: no retry
+    finally:
+        await engine.dispose()
+        await drop_database(name)

@@ -24,7 +24,7 @@ import asyncpg
 import orjson
 from sqlalchemy import JSON, Column, Dialect, MetaData, Table, TypeDecorator, bindparam, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
@@ -282,6 +282,9 @@ async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dic
         await driver.copy_records_to_table(table.name, records=rows, columns=columns)
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError("COPY", None, error) from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        # as SQLAlchemy reports its own statements' failures: the store-error answer (503), not a 500
+        raise DBAPIError("COPY", None, error) from None
 
 
 class _FastJSON(TypeDecorator[Any]):
