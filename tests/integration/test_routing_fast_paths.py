@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import bulk
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _aiokafka_producer
+from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
 from shared.db import build_engine, run_migrations, session_factory
 from shared.db.errors import is_data_error
@@ -136,3 +137,28 @@ async def test_the_emitter_publishes_the_body_and_headers_faststream_would() -> 
     assert {Envelope.model_validate_json(body).model_dump(mode="json")["event_id"] for body, _ in messages} == {
         e.body["event_id"] for e in events
     }
+
+
+async def test_a_notice_clashing_on_any_unique_rule_is_skipped(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # the same record, version, recipient and kind under another notice id: the notice is given once
+    def notice(notice_id: str) -> dict[str, object]:
+        return {
+            "notice_id": notice_id,
+            "record_id": "r1",
+            "case_version": 1,
+            "kind": "transfer",
+            "recipient_code": "440111008",
+            "exchange_endpoint": None,
+            "sender_code": "440111005",
+            "reason": "lives here",
+            "awaits_answer": True,
+            "issued_at": NOW,
+        }
+
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await bulk.insert(raw, NoticeRow, [notice("n1")], key="notice_id")
+        await bulk.insert(raw, NoticeRow, [notice("n2")], key="notice_id")
+    async with sessions() as session:
+        assert [row.notice_id for row in (await session.execute(select(NoticeRow))).scalars()] == ["n1"]

@@ -95,7 +95,7 @@ def _insert_sql(table: type[SQLModel], columns: tuple[str, ...], key: str | None
     if key is None:
         return sql
     if not overwrite:
-        return f'{sql} ON CONFLICT ("{key}") DO NOTHING'
+        return f"{sql} ON CONFLICT DO NOTHING"  # any unique clash skips the row, as the INSERT it replaced did
     changes = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != key)
     return f'{sql} ON CONFLICT ("{key}") DO UPDATE SET {changes}'
 
