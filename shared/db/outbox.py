@@ -203,8 +203,11 @@ async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:
         try:
             results.append(await future)
         except asyncio.CancelledError as error:
-            if not future.cancelled():
-                raise  # the relay itself is stopping
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # the relay itself is stopping (cancelling the task cancelled the send it awaited too):
+                # stop, or a leader that lost its lock would go on publishing beside the next one
+                raise
             results.append(error)  # a send the producer gave up (as gather() reported it)
         except Exception as error:
             results.append(error)

@@ -128,3 +128,30 @@ async def test_kafka_unreachable_stops_the_pass_and_sends_nothing_after(
         await delivering
     assert [event for _, _, event in broker.sent] == ["e0", "e1"]
     assert await sent_events(sessions) == ["e0", "e1"]  # e2 and e3 wait, in order, for the next pass
+
+
+async def test_a_relay_stopped_while_awaiting_confirmations_stops(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # a leader that loses its lock cancels its relay: the relay must end, not take the cancel for a failed send
+    await add_rows(sessions, ["a", "b"])
+    broker = Broker(expect=2)
+    running = asyncio.create_task(relay(sessions, broker).run())
+    await broker.all_sent.wait()  # both sent, neither confirmed: the relay awaits the first
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=5)
+    assert running in done, "the relay went on after it was cancelled"
+    assert running.cancelled()
+    assert await sent_events(sessions) == []
+
+
+async def test_a_send_the_producer_gave_up_leaves_its_row_for_the_next_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b"])
+    broker = Broker(expect=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    broker.confirmations[0].cancel()  # cancelled by the producer, not by the relay's owner
+    broker.confirmations[1].set_result(None)
+    with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
+        await delivering
+    assert await sent_events(sessions) == ["e1"]
