@@ -37,6 +37,7 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 ID_NUMBER_LENGTH = 18
+ID_NUMBER_AS_INT = 10**17  # the smallest 18-digit number
 ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 # CJK ideographs (and their extension A): a person's name, or an address, in free text
 HAN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -61,8 +62,12 @@ def scrub_text(text: str) -> str:
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= ID_NUMBER_AS_INT:
+        return scrub_text(str(value))  # an identity number passed as a number is one all the same
     if isinstance(value, int | float | bool) or value is None:
         return value
+    if isinstance(value, bytes | bytearray):
+        return scrub_text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, dict):
         return {k: "[redacted]" if k in SENSITIVE_KEYS else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -67,6 +67,8 @@ def test_every_shape_of_value_is_scrubbed(capsys: pytest.CaptureFixture[str]) ->
         listed=["ok", ("x", "11010519491231002x")],
         nested={"street": "440111008", "who": "李四"},
         count=3,
+        as_number=110105194912310021,
+        as_bytes=b"id 11010519491231002X",
         ratio=0.5,
         flag=True,
         nothing=None,
@@ -76,3 +78,5 @@ def test_every_shape_of_value_is_scrubbed(capsys: pytest.CaptureFixture[str]) ->
     assert line["listed"] == ["ok", ["x", "[id-redacted]"]]
     assert line["nested"] == {"street": "440111008", "who": "[text-redacted]"}
     assert (line["count"], line["ratio"], line["flag"], line["nothing"]) == (3, 0.5, True, None)
+    assert line["as_number"] == "[id-redacted]"
+    assert line["as_bytes"] == "id [id-redacted]"
