@@ -26,14 +26,7 @@ from tests.support.records import record
 
 
 def test_round_trip_through_json() -> None:
-    event = RecordRouted(
-        record_id="r1",
-        route=Route.CROSS_STREET,
-        reporting_street="440111005",
-        residence_street="440111008",
-        observed_at=datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
-        decided_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
-    )
+    event = _routed()
     envelope = new_envelope(event, producer="routing", correlation_id="r1", keyring=TEST_KEYRING)
     parsed = parse_event(Envelope.model_validate_json(envelope.model_dump_json()), TEST_KEYRING)
     assert parsed == event
