@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import TypeAdapter
-
 from services.intake.adapters.ids import new_id
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
 from services.intake.domain.codes import division_warnings
@@ -26,7 +24,7 @@ from shared.db.group_commit import GroupCommit
 from shared.digits import ascii_digits
 from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, envelope_json
-from shared.events.envelope import sealed_payload
+from shared.events.envelope import json_time, payload_envelope_json
 from shared.identity import person_key
 from shared.sealing import Keyring
 
@@ -202,31 +200,16 @@ def submitted_envelope(
     A bulk row's record was validated and dumped once already; building the
     event dumped it a second time. The same envelope, key for key (tested).
     """
-    event_id = uuid.uuid4()
     payload = {
         "record_id": item.record_id,
-        "received_at": _json_time(item.received_at),
+        "received_at": json_time(item.received_at),
         "record": record_json,
         "case_id": case_id,
         "case_version": version,
     }
-    return {
-        "event_id": str(event_id),
-        "type": RecordSubmitted.TYPE,
-        "version": RecordSubmitted.VERSION,
-        "occurred_at": _json_time(datetime.now(UTC)),
-        "producer": "intake",
-        "correlation_id": item.record_id,
-        "payload": sealed_payload(RecordSubmitted, payload, event_id=event_id, keyring=keyring),
-    }
-
-
-def _json_time(moment: datetime) -> str:
-    text: str = _DATETIME.dump_python(moment, mode="json")
-    return text
-
-
-_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+    return payload_envelope_json(
+        RecordSubmitted, payload, producer="intake", correlation_id=item.record_id, keyring=keyring
+    )
 
 
 def _street_of(raw: Any) -> str:
