@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.tables import InboxNotice, OutboxRow
+from services.notification.adapters.tables import InboxNotice, OutboxRow, StoredNotice
 from shared.events import (
     Event,
     FeedbackResult,
@@ -34,25 +34,6 @@ from shared.events.feedback import notice_answered_key
 from shared.identity import person_key
 
 STATUS_NAMESPACE = uuid.UUID("0b7c3f5e-8a41-4f0e-9d2c-5a6e7b8c9d01")
-
-
-class StoredNotice(Protocol):
-    """What a status event needs of a stored notice: an inbox row, or a row of those columns."""
-
-    @property
-    def notice_id(self) -> str: ...
-    @property
-    def record_id(self) -> str: ...
-    @property
-    def recipient_code(self) -> str: ...
-    @property
-    def route(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def person_sealed(self) -> str: ...
-    @property
-    def person_key(self) -> str | None: ...
 
 
 class StatusEvents:
@@ -117,7 +98,7 @@ class StatusEvents:
         """Kept on the row since it was stored; a notice stored before that has its person opened."""
         if notice.person_key is not None:
             return notice.person_key
-        return self.key_of(str(self._sealed.person_of(notice.notice_id, notice.person_sealed)["id_number"]))
+        return self.key_of(str(self._sealed.person(notice)["id_number"]))
 
     def _values(self, event: Event, notice: StoredNotice, at: datetime, *, key: str) -> dict[str, Any]:
         event_id = uuid.uuid5(STATUS_NAMESPACE, f"{notice.notice_id}/{event.TYPE}")

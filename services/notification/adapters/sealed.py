@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notification.adapters.tables import InboxNotice, NoticeView
+from services.notification.adapters.tables import InboxNotice, StoredNotice
 from shared.sealing import Keyring
 
 
@@ -33,11 +33,8 @@ class SealedNotices:
     def seal_person(self, notice_id: str, person: dict[str, Any]) -> str:
         return self.keyring.seal(person, context=f"{notice_id}/person")
 
-    def person(self, notice: NoticeView) -> dict[str, Any]:
-        return self.person_of(notice.notice_id, notice.person_sealed)
-
-    def person_of(self, notice_id: str, person_sealed: str) -> dict[str, Any]:
-        opened: dict[str, Any] = self.keyring.open(person_sealed, context=f"{notice_id}/person")
+    def person(self, notice: StoredNotice) -> dict[str, Any]:
+        opened: dict[str, Any] = self.keyring.open(notice.person_sealed, context=f"{notice.notice_id}/person")
         return opened
 
     def seal_answer(self, notice_id: str, answer: dict[str, Any]) -> str:

@@ -53,8 +53,8 @@ class InboxNotice(SQLModel, table=True):
     answer_due: datetime | None = _at(nullable=True)
 
 
-class NoticeView(Protocol):
-    """What pushing a notice reads of it: an InboxNotice, or its NoticeValues."""
+class StoredNotice(Protocol):
+    """What a notice's status event reads of it: an inbox row, or a row of just those columns."""
 
     @property
     def notice_id(self) -> str: ...
@@ -67,11 +67,16 @@ class NoticeView(Protocol):
     @property
     def kind(self) -> str: ...
     @property
-    def reason(self) -> str: ...
-    @property
     def person_sealed(self) -> str: ...
     @property
     def person_key(self) -> str | None: ...
+
+
+class NoticeView(StoredNotice, Protocol):
+    """What pushing a notice reads of it: an InboxNotice, or its NoticeValues."""
+
+    @property
+    def reason(self) -> str: ...
     @property
     def issued_at(self) -> datetime: ...
     @property
