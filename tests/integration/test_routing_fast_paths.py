@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import bulk
-from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _aiokafka_producer
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
 from shared.db import build_engine, run_migrations, session_factory
@@ -26,6 +26,7 @@ from shared.db.errors import is_data_error
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
 from shared.kafka.admin import ensure_topics
+from shared.kafka.direct import aiokafka_producer
 from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import create_database, drop_database, kafka_at, kafka_bootstrap, unique_name
@@ -119,7 +120,7 @@ async def test_the_emitter_publishes_the_body_and_headers_faststream_would() -> 
     events = [routed(str(uuid.uuid4()), key) for key in ("person-a", "person-b", "person-a")]
     await broker.start()
     try:
-        assert _aiokafka_producer(broker) is not None, "a started broker's producer is used directly"
+        assert aiokafka_producer(broker) is not None, "a started broker's producer is used directly"
         await KafkaEmitter(broker, topics).emit(events)
     finally:
         await broker.stop()

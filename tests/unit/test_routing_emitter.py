@@ -10,8 +10,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _partition_of
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from shared.events import RecordRouted, Route, envelope_json
+from shared.kafka.direct import partition_of
 from shared.topics import TopicNames
 
 
@@ -20,7 +21,7 @@ def test_a_key_goes_where_the_default_partitioner_sends_it() -> None:
     for count in (1, 3, 6, 7, 50):
         partitions = list(range(count))
         for key in keys:
-            assert _partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
+            assert partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
 
 
 async def test_under_the_test_broker_events_go_through_publish_with_the_same_headers() -> None:

@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 import pydantic_core
-from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
+from shared.kafka.direct import aiokafka_producer, json_headers, partition_of
 from shared.topics import TopicNames
 
 
@@ -60,7 +58,7 @@ class KafkaEmitter:
         self._topics = topics
 
     async def emit(self, events: list[Outgoing]) -> None:
-        producer = _aiokafka_producer(self._broker)
+        producer = aiokafka_producer(self._broker)
         if producer is None:
             await self._publish_each(events)
             return
@@ -73,8 +71,8 @@ class KafkaEmitter:
                     topic,
                     pydantic_core.to_json(event.body),
                     key=key,
-                    partition=_partition_of(key, partitions[event.topic]),
-                    headers=_headers(event.body),
+                    partition=partition_of(key, partitions[event.topic]),
+                    headers=json_headers(event.body),
                 )
             )
         for sent in pending:  # in order: most are done once the first is, and a done future returns at once
@@ -94,39 +92,6 @@ class KafkaEmitter:
         ]
         # the real broker hands back futures of the sends; the test broker has delivered already
         await asyncio.gather(*(sent for sent in pending if inspect.isawaitable(sent)))
-
-
-def _partition_of(key: bytes, partitions: list[int]) -> int:
-    """Where aiokafka's default partitioner puts `key` (murmur2, as Java's client does), so one
-    person's events stay in one partition whoever produces them. The hash is remembered: a record's
-    two or three events share their key, and pure-Python murmur2 costs more than sending an event."""
-    return partitions[_key_hash(key) % len(partitions)]
-
-
-@lru_cache(maxsize=16384)
-def _key_hash(key: bytes) -> int:
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
-def _headers(body: dict[str, Any]) -> list[tuple[str, bytes]]:
-    # the headers FastStream's publish writes for a JSON body and a correlation id, plus ours
-    return [
-        ("content-type", b"application/json"),
-        ("correlation_id", body["correlation_id"].encode()),
-        ("event_type", body["type"].encode()),
-        ("event_id", body["event_id"].encode()),
-    ]
-
-
-def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
-    """The started aiokafka producer behind the broker, None under the test broker or before start.
-
-    FastStream 0.7 keeps it at `config.producer._producer.producer` (not public API):
-    a FastStream upgrade that moves it only sends events the slower way, through `publish`.
-    """
-    state = getattr(broker.config.producer, "_producer", None)
-    producer = getattr(state, "producer", None)
-    return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
 class RecordingEmitter:

@@ -1,0 +1,89 @@
+"""Handing events straight to the broker's aiokafka producer, as FastStream's `publish` would send them.
+
+FastStream's `publish` costs more per event than a batch writer's own work
+(a command object, middlewares, its codec), and aiokafka's default
+partitioner hashes every key with a slow pure-Python murmur2. A writer that
+sends thousands of events at once (routing's batch, the outbox relay) sends
+them here: the body encoded as FastStream encodes a dict (orjson, compact),
+the headers FastStream adds plus ours, the partition the default
+partitioner would choose, so one person's events stay in one partition
+whoever produces them.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+_MASK = 0xFFFFFFFF
+_M = 0x5BD1E995
+
+
+def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The started aiokafka producer behind the broker, None under the test broker or before start.
+
+    FastStream 0.7 keeps it at `config.producer._producer.producer` (not public API):
+    a FastStream upgrade that moves it only sends events the slower way, through `publish`
+    (as does a test's stand-in broker, which has no `config`).
+    """
+    config = getattr(broker, "config", None)
+    state = getattr(getattr(config, "producer", None), "_producer", None)
+    producer = getattr(state, "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
+def partition_of(key: bytes, partitions: list[int]) -> int:
+    """Where aiokafka's default partitioner puts `key` among the topic's (sorted) partitions.
+
+    The hash is remembered: routing's two or three events of a record share their key.
+    """
+    return partitions[_key_hash(key) % len(partitions)]
+
+
+@lru_cache(maxsize=16384)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (Java's `Utils.murmur2`, aiokafka's `partitioner.murmur2`), equal for every input (tested).
+
+    Four bytes at a time from one `struct` unpack instead of per-byte indexing
+    and a mask after every step: a third of aiokafka's time for a person key.
+    """
+    length = len(data)
+    h = (0x9747B28C ^ length) & _MASK
+    for k in _words(length >> 2).unpack_from(data):
+        k = (k * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    tail = length & 3
+    if tail:
+        base = length & ~3
+        if tail == 3:
+            h ^= data[base + 2] << 16
+        if tail >= 2:
+            h ^= data[base + 1] << 8
+        h = ((h ^ data[base]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
+
+
+@lru_cache(maxsize=256)
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def json_headers(envelope: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The headers FastStream's publish writes for a JSON body and a correlation id, plus ours."""
+    return [
+        ("content-type", b"application/json"),
+        ("correlation_id", str(envelope["correlation_id"]).encode()),
+        ("event_type", str(envelope["type"]).encode()),
+        ("event_id", str(envelope["event_id"]).encode()),
+    ]
