@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 from fastapi import FastAPI
 
@@ -17,6 +22,7 @@ from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
 from services.intake.entrypoints.http.records import records_router
 from services.intake.entrypoints.http.schema import install_record_schema
 from services.intake.entrypoints.kafka import register_consumers
+from services.intake.service_layer.bulk_workers import BulkWorkers
 from services.intake.service_layer.reads import RecordReads
 from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
@@ -27,6 +33,7 @@ from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.serving import COLLECTOR_THRESHOLDS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,9 +55,26 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     notices = NoticeRecipients(runtime.sessions)
     register_consumers(runtime.broker, runtime.topics, repository, notices, keyring)
 
-    lifespan = lifespan_of(
+    workers = None
+    if settings.bulk_workers:
+        workers = BulkWorkers(
+            settings.bulk_workers, partial(bulk_worker_submissions, settings), submissions=submissions
+        )
+    serving = lifespan_of(
         runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
     )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with serving(app):
+            if workers is None:
+                yield
+                return
+            workers.start()
+            try:
+                yield
+            finally:
+                workers.close()
 
     routers = [
         records_router(
@@ -63,6 +87,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             authenticate=authenticate,
             submissions=submissions,
             limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
+            workers=workers,
         ),
         audit_router(authenticate=authenticate, audit=audit),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
@@ -76,3 +101,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     install_record_schema(app)
     return app
+
+
+def bulk_worker_submissions(settings: IntakeSettings) -> Submissions:
+    """What a bulk worker process prepares rows with: its own directory and keyring, and no store (it never stores).
+
+    The collector is tuned as in the serving process (shared.serving), the directory frozen out of it."""
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    person_secret = settings.person_key_secret.get_secret_value().encode()
+    no_store = RecordRepository(cast(Any, None))
+    submissions = Submissions(no_store, load_directory(), settings.keyring(), person_secret, changes=load_changes())
+    gc.freeze()
+    return submissions

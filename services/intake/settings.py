@@ -18,6 +18,13 @@ class IntakeSettings(ServiceSettings):
     bulk_max_rows: int = Field(default=100_000, ge=1, description="Most rows one bulk request may carry")
     bulk_max_bytes: int = Field(default=200_000_000, ge=1, description="Largest bulk request body")
     bulk_batch: int = Field(default=500, ge=1, le=5000, description="Rows written per bulk transaction")
+    bulk_workers: int = Field(
+        default=0,
+        ge=0,
+        le=8,
+        description="Processes that prepare bulk rows (validate, seal, build events) beside the event loop; "
+        "0: a thread of the service's own process",
+    )
     key_cache_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -6,9 +6,12 @@ import asyncio
 import csv
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,13 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.main import app
+from shared.events import Envelope, RecordSubmitted, parse_event
+from tests.support import kafka
 from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, XINSHI, record
-from tests.support.system import System, free_port
+from tests.support.system import System, build_system, destroy_system, free_port
+from tests.support.waiting import eventually
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -204,3 +211,82 @@ async def test_import_cli_says_refused_and_unreachable_by_exit_code(
     assert "cannot reach http://127.0.0.1:" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
     assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+async def pooled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """Intake preparing bulk rows in a worker process (INTAKE_BULK_WORKERS), batches of three rows."""
+    running = await build_system(
+        Path(tmp_path_factory.mktemp("pooled")), {"INTAKE_BULK_WORKERS": "1", "INTAKE_BULK_BATCH": "3"}
+    )
+    try:
+        running.start("intake")
+        yield running
+    finally:
+        await destroy_system(running)
+
+
+def bulk_worker_pids(system: System) -> list[int]:
+    """The worker processes: children of the forkserver, itself a child of intake."""
+    intake_pid = system.processes["intake"].pid
+    parents = {int(p.name): int(p.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1]) for p in _procs()}
+    forkservers = [pid for pid, parent in parents.items() if parent == intake_pid]
+    return [pid for pid, parent in parents.items() if parent in forkservers]
+
+
+def _procs() -> list[Path]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.joinpath("stat").exists():
+            found.append(entry)
+    return found
+
+
+async def published(system: System, record_ids: set[str]) -> dict[str, RecordSubmitted]:
+    topic = system.env["POPFLOW_TOPIC_PREFIX"] + RecordSubmitted.TOPIC
+    envelopes = [Envelope.model_validate(e) for e in await kafka.read_all(system.env["KAFKA_BOOTSTRAP_SERVERS"], topic)]
+    events = [parse_event(envelope, TEST_KEYRING) for envelope in envelopes]
+    found = {e.record_id: e for e in events if isinstance(e, RecordSubmitted) and e.record_id in record_ids}
+    return found if len(found) == len(record_ids) else {}
+
+
+async def test_rows_prepared_in_a_worker_process_answer_and_publish_as_in_process(pooled: System) -> None:
+    admin = await pooled.create_key("admin")
+    assert await eventually(lambda: _async(bulk_worker_pids(pooled))), "the worker starts with the service"
+    records = rows(500)
+    response = await post(pooled, admin, csv_bytes(records, "chinese"), "text/csv")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert statuses(body) == EXPECTED
+    assert [r["row"] for r in body["results"]] == list(range(2, 10))
+    assert body["results"][2]["errors"][0]["column"]  # a rejection names its column, as in process
+    accepted = {r["record_id"]: r for r in body["results"] if r["status"] == "accepted"}
+    events = await eventually(lambda: published(pooled, set(accepted)))
+    for record_id, event in events.items():
+        assert (event.case_id, event.case_version) == (
+            accepted[record_id]["case_id"],
+            accepted[record_id]["case_version"],
+        )
+    assert events[body["results"][5]["record_id"]].record.event == "verification"  # the second person's second row
+    assert body["results"][5]["case_version"] == 2
+
+
+async def test_a_lost_worker_process_loses_no_row(pooled: System) -> None:
+    admin = await pooled.create_key("admin")
+    first = await eventually(lambda: _async(bulk_worker_pids(pooled)))
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    response = await post(pooled, admin, csv_bytes(rows(540), "chinese"), "text/csv")
+    assert response.status_code == 200, response.text
+    assert statuses(response.json()) == EXPECTED  # prepared in process once the pool broke
+    again = await post(pooled, admin, csv_bytes(rows(580), "chinese"), "text/csv")
+    assert statuses(again.json()) == EXPECTED
+    later = await eventually(lambda: _async(bulk_worker_pids(pooled)))
+    assert not set(later) & set(first), "a new pool, with new workers"
+    log = pooled.log_text("intake")
+    assert "bulk worker process lost" in log
+    assert "Traceback" not in log
+
+
+async def _async(value: Any) -> Any:
+    return value

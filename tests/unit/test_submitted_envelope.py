@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import orjson
 
 from services.intake.adapters.repository import NewRecord
-from services.intake.service_layer.submissions import submitted_envelope
+from services.intake.service_layer.submissions import Prepared, Submissions, submitted_envelope
+from shared.auth import Principal
+from shared.auth.scopes import Scope, ScopeKind
+from shared.directory import load_changes, load_directory
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope, parse_event
 from shared.sealing import is_sealed
 from tests.support.infra import TEST_KEYRING
@@ -45,3 +50,27 @@ def test_the_envelope_from_json_equals_the_model_built_one() -> None:
         sealed = built["payload"]["record"][part]
         assert is_sealed(sealed if part == "person" else sealed["address"])
     assert parse_event(Envelope.model_validate(built), TEST_KEYRING) == event
+
+
+def test_a_bulk_workers_envelope_is_submitted_envelope_with_the_case_filled_in() -> None:
+    submissions = Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"secret", changes=load_changes())
+    admin = Principal(key_id="k", scope=Scope(ScopeKind.ADMIN))
+    prepared = submissions.prepare(record(), admin)
+    assert isinstance(prepared, Prepared)
+    assert prepared.record_json is not None
+    case_id = str(uuid.uuid4())
+
+    ready = submissions.ready(prepared)
+    spliced = orjson.loads(orjson.dumps(ready.envelope(case_id, 12)))
+
+    expected = submitted_envelope(prepared.new, prepared.record_json, case_id, 12, TEST_KEYRING)
+    assert keys(spliced) == keys(expected)
+    assert spliced["payload"]["case_id"] == case_id
+    assert spliced["payload"]["case_version"] == 12
+    same = ("type", "version", "producer", "correlation_id")
+    assert {k: spliced[k] for k in same} == {k: expected[k] for k in same}
+    opened = parse_event(Envelope.model_validate(spliced), TEST_KEYRING)
+    assert opened == parse_event(Envelope.model_validate(expected), TEST_KEYRING)
+    # a second case id and version from the same head: only those differ
+    other = orjson.loads(orjson.dumps(ready.envelope("c-2", 1)))
+    assert other["payload"] | {"case_id": case_id, "case_version": 12} == spliced["payload"]

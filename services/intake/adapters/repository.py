@@ -59,8 +59,8 @@ class Stored:
     case_version: int
 
 
-# (record, case id, case version) -> (topic, sealed envelope) for the outbox
-EventFor = Callable[[NewRecord, str, int], tuple[str, dict[str, Any]]]
+# (record, case id, case version) -> (topic, sealed envelope) for the outbox: a dict, or its JSON already written
+EventFor = Callable[[NewRecord, str, int], tuple[str, dict[str, Any] | orjson.Fragment]]
 
 
 class RecordRepository:

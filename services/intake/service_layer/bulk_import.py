@@ -1,49 +1,57 @@
-"""A bulk import as a stream of row results: batches validated ahead, each written in one transaction.
+"""A bulk import as a stream of row results: batches prepared ahead, each written in one transaction.
 
-Each batch is validated in a worker thread (the next one while the current
-one is written), so memory stays flat and results leave before the last row
-is read. Rows keep the single-record rules: they go through the same
-Submissions as a POSTed record. A retry with the same Idempotency-Key finds
-every row already stored as a duplicate.
+Each batch is prepared (validated, sealed, its events built) in a worker
+thread, the next one while the current one is written, or with
+INTAKE_BULK_WORKERS in that many worker processes (bulk_workers.py), one
+batch per worker plus one ahead; so memory stays flat and results leave
+before the last row is read. Rows keep the single-record rules: they go
+through the same Submissions as a POSTed record. A retry with the same
+Idempotency-Key finds every row already stored as a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from services.intake.adapters.bulk_formats import Row
-from services.intake.service_layer.submissions import Outcome, Prepared, Rejected, Submissions
+from services.intake.service_layer.bulk_workers import BulkWorkers, RowIn, RowOut, prepare_rows
+from services.intake.service_layer.submissions import Outcome, Ready, Rejected, Submissions
 from shared.auth import Principal
 from shared.http.problems import FieldError
 
 
 class BulkImport:
     def __init__(
-        self, submissions: Submissions, principal: Principal, key: str | None, columns: dict[str, str], batch: int
+        self,
+        submissions: Submissions,
+        principal: Principal,
+        key: str | None,
+        columns: dict[str, str],
+        batch: int,
+        workers: BulkWorkers | None = None,
     ) -> None:
         self._submissions = submissions
         self._principal = principal
         self._key = key
         self._columns = columns
         self._batch = batch
+        self._workers = workers
         self._counts: Counter[str] = Counter()
 
     async def results(self, rows: Iterator[Row]) -> AsyncIterator[list[dict[str, Any]]]:
         """One result per row, in file order, a batch at a time: accepted, duplicate, or rejected with its errors."""
-        upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
-        while chunk := await upcoming:
-            # validate the next batch in the worker thread while this one is written
-            upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
-            ready = [item for _, item in chunk if isinstance(item, Prepared)]
-            outcomes = iter(await self._submissions.store(ready)) if ready else iter(())
+        batches = self._in_thread(rows) if self._workers is None else self._in_workers(rows, self._workers)
+        async for chunk in batches:
+            ready = [item for _, item in chunk if isinstance(item, Ready)]
+            outcomes = iter(await self._submissions.store_ready(ready)) if ready else iter(())
             await self._submissions.note_rejections([item for _, item in chunk if isinstance(item, Rejected)])
             results = []
             for number, item in chunk:
-                outcome = next(outcomes) if isinstance(item, Prepared) else None
+                outcome = next(outcomes) if isinstance(item, Ready) else None
                 result = self._result(number, item, outcome)
                 self._counts[result["status"]] += 1
                 results.append(result)
@@ -54,18 +62,33 @@ class BulkImport:
         counts = {status: self._counts[status] for status in ("accepted", "duplicate", "rejected")}
         return {"rows": sum(counts.values()), **counts}
 
-    def _prepare(self, rows: Iterator[Row]) -> list[tuple[int, Prepared | Rejected]]:
-        prepared: list[tuple[int, Prepared | Rejected]] = []
-        for row in itertools.islice(rows, self._batch):
-            if row.problem is not None:
-                prepared.append((row.number, Rejected([((), row.problem)])))
-                continue
-            raw = {k: v for k, v in row.record.items() if k != "_errors"}  # left by `popflow import`
-            row_key = f"{self._key}#{row.number}" if self._key else None
-            prepared.append((row.number, self._submissions.prepare(raw, self._principal, idempotency_key=row_key)))
-        return prepared
+    async def _in_thread(self, rows: Iterator[Row]) -> AsyncIterator[list[RowOut]]:
+        upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
+        while chunk := await upcoming:
+            # prepare the next batch in the worker thread while this one is written
+            upcoming = asyncio.ensure_future(asyncio.to_thread(self._prepare, rows))
+            yield chunk
 
-    def _result(self, number: int, item: Prepared | Rejected, outcome: Outcome | None) -> dict[str, Any]:
+    async def _in_workers(self, rows: Iterator[Row], workers: BulkWorkers) -> AsyncIterator[list[RowOut]]:
+        in_flight: deque[asyncio.Future[list[RowOut]]] = deque()
+        more = True
+        try:
+            while more or in_flight:
+                while more and len(in_flight) <= workers.size:  # a batch per worker and one more: memory stays flat
+                    chunk = await asyncio.to_thread(_read, rows, self._batch)
+                    more = bool(chunk)
+                    if chunk:
+                        in_flight.append(asyncio.ensure_future(workers.prepare(chunk, self._principal, self._key)))
+                if in_flight:
+                    yield await in_flight.popleft()
+        finally:
+            for waiting in in_flight:  # the answer was abandoned: what is not stored yet is dropped
+                waiting.cancel()
+
+    def _prepare(self, rows: Iterator[Row]) -> list[RowOut]:
+        return prepare_rows(self._submissions, _read(rows, self._batch), self._principal, self._key)
+
+    def _result(self, number: int, item: Ready | Rejected, outcome: Outcome | None) -> dict[str, Any]:
         if isinstance(item, Rejected):
             errors = [self._error(location, message) for location, message in item.problems]
             return {"row": number, "status": "rejected", "errors": errors}
@@ -80,3 +103,8 @@ class BulkImport:
         error = dict(FieldError.at(location, detail)) if location else {"pointer": "", "detail": detail}
         column = self._columns.get(error["pointer"])
         return error | {"column": column} if column else error
+
+
+def _read(rows: Iterator[Row], count: int) -> list[RowIn]:
+    """The next `count` rows as plain tuples (what a worker process is sent)."""
+    return [(row.number, row.record, row.problem) for row in itertools.islice(rows, count)]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 from services.intake.adapters.ids import new_id
 from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
 from services.intake.domain.codes import division_warnings
@@ -140,6 +142,23 @@ class Submissions:
         self._on_stored()  # e.g. wake the outbox relay
         return [_outcome(s) for s in stored]
 
+    def ready(self, prepared: Prepared) -> Ready:
+        """The prepared record with its RecordSubmitted envelope built, but for the case id and version."""
+        record_json = prepared.record_json or prepared.record.model_dump(mode="json")
+        envelope = orjson.dumps(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
+        return Ready(prepared.new, envelope[: envelope.rindex(_CASE_AT)])
+
+    async def store_ready(self, batch: Sequence[Ready]) -> list[Outcome]:
+        """`store` for rows whose envelope was built already (by a bulk worker process): only the case is filled in."""
+        ready = {r.new.record_id: r for r in batch}
+
+        def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, orjson.Fragment]:
+            return RecordSubmitted.TOPIC, ready[item.record_id].envelope(case_id, version)
+
+        stored = await self._repository.write_batch([r.new for r in batch], event_for)
+        self._on_stored()
+        return [_outcome(s) for s in stored]
+
     async def note_rejections(self, rejections: Sequence[Rejected]) -> None:
         """One RecordRejected per rejected submission, for the weekly report's count.
 
@@ -210,6 +229,24 @@ def submitted_envelope(
     return payload_envelope_json(
         RecordSubmitted, payload, producer="intake", correlation_id=item.record_id, keyring=keyring
     )
+
+
+_CASE_AT = b'"case_id":'  # the envelope's last two keys: payload.case_id, payload.case_version
+_PENDING_CASE = "\x00"  # stands for the case id until the batch is stored
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A record prepared with its RecordSubmitted envelope as JSON, up to the case id and version only
+    the store knows: what a bulk worker process hands back (small to send, nothing left to seal)."""
+
+    new: NewRecord
+    envelope_head: bytes
+
+    def envelope(self, case_id: str, version: int) -> orjson.Fragment:
+        """`submitted_envelope(...)` as orjson writes it, for this case id and version."""
+        tail = _CASE_AT + orjson.dumps(case_id) + b',"case_version":' + str(int(version)).encode() + b"}}"
+        return orjson.Fragment(self.envelope_head + tail)
 
 
 def _street_of(raw: Any) -> str:

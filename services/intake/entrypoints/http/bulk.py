@@ -22,6 +22,7 @@ from services.intake.adapters.bulk_formats import MEDIA_TYPES, BulkFile, BulkFor
 from services.intake.entrypoints.http.bodies import idempotency_key
 from services.intake.entrypoints.http.schema import RECORD_REF
 from services.intake.service_layer.bulk_import import BulkImport
+from services.intake.service_layer.bulk_workers import BulkWorkers
 from services.intake.service_layer.submissions import Submissions
 from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
@@ -54,7 +55,9 @@ class BulkLimits:
     batch: int
 
 
-def bulk_router(*, authenticate: Authenticate, submissions: Submissions, limits: BulkLimits) -> APIRouter:
+def bulk_router(
+    *, authenticate: Authenticate, submissions: Submissions, limits: BulkLimits, workers: BulkWorkers | None = None
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["records"])
     Caller = Annotated[Principal, Depends(authenticate)]
 
@@ -68,7 +71,7 @@ def bulk_router(*, authenticate: Authenticate, submissions: Submissions, limits:
         spool = await _spool(request, limits.max_bytes)
         bulk, columns = await _open(spool, MEDIA_TYPES[media_type], limits.max_rows)
         as_lines = "ndjson" in request.headers.get("accept", "")
-        run = BulkImport(submissions, principal, key, columns, limits.batch)
+        run = BulkImport(submissions, principal, key, columns, limits.batch, workers)
         body = _lines(run, bulk) if as_lines else _document(run, bulk)
         media = "application/x-ndjson" if as_lines else "application/json"
         return StreamingResponse(body, media_type=media, background=BackgroundTask(spool.close))

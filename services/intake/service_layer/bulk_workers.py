@@ -1,0 +1,117 @@
+"""Bulk rows prepared in worker processes: validated, sealed and their event built beside the event loop.
+
+Preparing a row (the record's rules, the person sealed, the RecordSubmitted
+envelope and its four seals) is about half of a bulk import's CPU; in a
+thread it shares the GIL with everything else. With INTAKE_BULK_WORKERS
+above 0, chunks of rows go to that many processes, started once (forkserver:
+nothing of the serving process, its threads or its connections, is copied)
+when the service starts and kept until it stops. Each
+loads the directory and the keyring itself. A chunk comes back as `Ready`
+rows (the new record and its envelope's JSON) and rejections, so the event
+loop only reads the file, stores and answers.
+
+A worker that dies (killed, out of memory) breaks the pool: the chunks it
+held are prepared in the service's own process instead, the import goes on,
+and the next import starts a new pool. An error inside a worker comes back
+as its type alone: nothing of a row (personal data) travels in its message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import structlog
+
+from services.intake.service_layer.submissions import Prepared, Ready, Rejected, Submissions
+from shared.auth import Principal
+
+log = structlog.get_logger(__name__)
+
+# (row number, the record read, or the row's problem)
+RowIn = tuple[int, Any, str | None]
+RowOut = tuple[int, Ready | Rejected]
+
+
+class WorkerFailed(RuntimeError):
+    """A chunk failed inside a worker process; the message is the error's type only."""
+
+
+def prepare_rows(submissions: Submissions, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
+    """Each row ready to store (its envelope built) or rejected: the same rules in a worker or in process."""
+    prepared: list[RowOut] = []
+    for number, record, problem in rows:
+        if problem is not None:
+            prepared.append((number, Rejected([((), problem)])))
+            continue
+        raw = {k: v for k, v in record.items() if k != "_errors"} if isinstance(record, dict) else record
+        item = submissions.prepare(raw, principal, idempotency_key=f"{key}#{number}" if key else None)
+        prepared.append((number, submissions.ready(item) if isinstance(item, Prepared) else item))
+    return prepared
+
+
+class BulkWorkers:
+    """A pool of `size` worker processes, started on first use; `make` builds a worker's Submissions
+    (it is pickled to each worker: a module-level function, or a partial of one)."""
+
+    def __init__(self, size: int, make: Callable[[], Submissions], *, submissions: Submissions) -> None:
+        self.size = size
+        self._make = make
+        self._submissions = submissions  # the service's own: for chunks a lost worker held
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def prepare(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._started(), _in_worker, rows, principal, key)
+        except BrokenProcessPool:
+            log.warning("bulk worker process lost; its rows are prepared in process", rows=len(rows))
+            self.close()
+            return await asyncio.to_thread(prepare_rows, self._submissions, rows, principal, key)
+
+    def start(self) -> None:
+        """Start every worker now (in the background), so the first import does not wait for them to load."""
+        pool = self._started()
+        for _ in range(self.size):
+            pool.submit(_loaded)
+
+    def close(self) -> None:
+        """Stop the workers (the service is stopping, or the pool broke); the next import starts new ones."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.size,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self._make,),
+            )
+        return self._pool
+
+
+_worker: Submissions | None = None
+
+
+def _start_worker(make: Callable[[], Submissions]) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the service, which stops its workers
+    _worker = make()
+
+
+def _loaded() -> bool:
+    return _worker is not None
+
+
+def _in_worker(rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
+    assert _worker is not None, "started by _start_worker"
+    try:
+        return prepare_rows(_worker, rows, principal, key)
+    except Exception as error:
+        raise WorkerFailed(type(error).__name__) from None
