@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,17 +229,20 @@ async def pooled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
 def bulk_worker_pids(system: System) -> list[int]:
     """The worker processes: children of the forkserver, itself a child of intake."""
     intake_pid = system.processes["intake"].pid
-    parents = {int(p.name): int(p.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1]) for p in _procs()}
+    parents = dict(_parents())
     forkservers = [pid for pid, parent in parents.items() if parent == intake_pid]
     return [pid for pid, parent in parents.items() if parent in forkservers]
 
 
-def _procs() -> list[Path]:
-    found = []
+def _parents() -> Iterator[tuple[int, int]]:
+    """(pid, parent pid) of every process still there."""
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and entry.joinpath("stat").exists():
-            found.append(entry)
-    return found
+        if entry.name.isdigit():
+            try:
+                stat = entry.joinpath("stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            yield int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
 
 
 async def published(system: System, record_ids: set[str]) -> dict[str, RecordSubmitted]:
