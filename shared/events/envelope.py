@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -142,12 +142,24 @@ def payload_envelope_json(
 
 
 def json_time(moment: datetime) -> str:
-    """A time as the event models write it in JSON (UTC as `Z`)."""
-    text: str = _DATETIME.dump_python(moment, mode="json")
+    """A time as the event models write it in JSON (UTC as `Z`).
+
+    Remembered: a batch writes the same few times (its `now`, a due day) into thousands of
+    events. Keyed by the offset too: the same instant in another zone is equal, but written
+    otherwise.
+    """
+    key = (moment, moment.utcoffset())
+    text = _TIME_TEXTS.get(key)
+    if text is None:
+        if len(_TIME_TEXTS) >= _TIME_TEXTS_KEPT:
+            _TIME_TEXTS.clear()
+        text = _TIME_TEXTS[key] = _DATETIME.dump_python(moment, mode="json")
     return text
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_TIME_TEXTS: dict[tuple[datetime, timedelta | None], str] = {}
+_TIME_TEXTS_KEPT = 4096
 _BOUNDS = (("type", 60), ("producer", 40), ("correlation_id", 64))
 
 
