@@ -90,6 +90,9 @@ class OutboxRelay:
         linger_s: float = 0.02,
     ) -> None:
         self._sessions = sessions
+        # each statement of a pass is a transaction of its own (a read, then one update): sent without
+        # BEGIN and COMMIT, a pass takes two round trips instead of six
+        self._single_statements = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
         self._broker = broker
         self._topics = topics
         self._table = table
@@ -134,8 +137,8 @@ class OutboxRelay:
 
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""
-        async with self._sessions() as session:
-            rows = [_Pending(*row) for row in (await session.execute(self._pending)).all()]
+        async with self._single_statements.connect() as connection:
+            rows = [_Pending(*row) for row in (await connection.execute(self._pending)).all()]
         if not rows:
             return 0
         attempted: list[_Pending] = []
@@ -157,8 +160,8 @@ class OutboxRelay:
         results = await _outcomes(futures)
         sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
         if sent:
-            async with self._sessions.begin() as session:
-                await session.execute(
+            async with self._single_statements.connect() as connection:
+                await connection.execute(
                     update(self._table).where(col(self._table.id).in_(sent)).values(sent_at=datetime.now(UTC))
                 )
         for row, result in zip(attempted, results, strict=True):
