@@ -156,9 +156,14 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
                 {"key": item.idempotency_key, "fingerprint": item.fingerprint or "", "record_id": item.record_id}
                 | {"created_at": now}
             )
-    for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
-        if values:
-            await _insert(session, table, values)
+    if records and len(records) < COPY_FROM and session.get_bind().dialect.name == "postgresql":
+        await _insert_records_and_events(session, records, events)
+    else:
+        for table, values in ((RecordRow, records), (OutboxRow, events)):
+            if values:
+                await _insert(session, table, values)
+    if keys:
+        await _insert(session, IdempotencyRow, keys)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
 
@@ -285,6 +290,60 @@ async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dic
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         # as SQLAlchemy reports its own statements' failures: the store-error answer (503), not a 500
         raise DBAPIError("COPY", None, error) from None
+
+
+# A few records and their events in one statement: a round trip fewer per group commit (at low rates a
+# group is one POST, and each round trip to PostgreSQL costs this process about 0.2 ms of CPU, the
+# kernel's share of the loopback included). Events are numbered in list order, as separate inserts did.
+RECORDS_AND_EVENTS = """
+WITH new_records AS (
+    INSERT INTO records (record_id, person_key, reporting_street, residence_street, record, received_at,
+                         case_id, case_version, source_ref, person_sealed)
+    SELECT r.record_id, r.person_key, r.reporting_street, r.residence_street, r.record::json, r.received_at,
+           r.case_id, r.case_version, r.source_ref, r.person_sealed
+    FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::text[], $6::timestamptz[],
+                $7::varchar[], $8::int[], $9::varchar[], $10::text[])
+        AS r(record_id, person_key, reporting_street, residence_street, record, received_at,
+             case_id, case_version, source_ref, person_sealed)
+)
+INSERT INTO outbox (topic, key, envelope, created_at)
+SELECT e.topic, e.key, e.envelope::json, e.created_at
+FROM unnest($11::varchar[], $12::varchar[], $13::text[], $14::timestamptz[]) WITH ORDINALITY
+    AS e(topic, key, envelope, created_at, position)
+ORDER BY e.position
+"""
+RECORD_COLUMNS = (
+    "record_id",
+    "person_key",
+    "reporting_street",
+    "residence_street",
+    "record",
+    "received_at",
+    "case_id",
+    "case_version",
+    "source_ref",
+    "person_sealed",
+)
+EVENT_COLUMNS = ("topic", "key", "envelope", "created_at")
+
+
+async def _insert_records_and_events(
+    session: AsyncSession, records: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
+    """`_insert` of the records, then of their events, as one statement (PostgreSQL; JSON as orjson writes it)."""
+    arrays: list[list[Any]] = []
+    for values, columns, json_column in ((records, RECORD_COLUMNS, "record"), (events, EVENT_COLUMNS, "envelope")):
+        for column in columns:
+            cells = [row[column] for row in values]
+            arrays.append([orjson.dumps(cell).decode() for cell in cells] if column == json_column else cells)
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.execute(RECORDS_AND_EVENTS, *arrays)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError("INSERT", None, error) from None  # retried like any unique violation
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise DBAPIError("INSERT", None, error) from None
 
 
 class _FastJSON(TypeDecorator[Any]):
