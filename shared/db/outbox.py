@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from shared.db.engine import SingleStatements
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
 
@@ -90,9 +91,8 @@ class OutboxRelay:
         linger_s: float = 0.02,
     ) -> None:
         self._sessions = sessions
-        # each statement of a pass is a transaction of its own (a read, then one update): sent without
-        # BEGIN and COMMIT, a pass takes two round trips instead of six
-        self._single_statements = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+        # a pass's read and its update are each a statement of its own: two round trips, not six
+        self._single_statements = SingleStatements(sessions)
         self._broker = broker
         self._topics = topics
         self._table = table

@@ -30,6 +30,7 @@ from sqlmodel import SQLModel, col
 
 from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
+from shared.db.engine import SingleStatements
 
 ATTEMPTS = 5
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
@@ -66,6 +67,7 @@ EventFor = Callable[[NewRecord, str, int], tuple[str, dict[str, Any]]]
 class RecordRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._single_statements = SingleStatements(sessions)
 
     async def write_batch(self, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
         """One outcome per item, in order; the records and their events are kept, or none."""
@@ -124,8 +126,8 @@ class RecordRepository:
         statement = (
             update(table).where(table.c.record_id == bindparam("b_record_id")).values(route=bindparam("b_route"))
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
+        async with self._single_statements.connect() as connection:  # one statement: atomic alone
+            await connection.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
 
 
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
