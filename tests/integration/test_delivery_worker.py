@@ -376,3 +376,78 @@ async def test_a_hand_off_whose_store_outlasted_half_its_lease_is_left_to_the_le
     late, _ = await desk.store.history(notice(80).notice_id)
     assert late is not None
     assert late.state != "delivered"  # left leased: claimed again once its lease ends
+
+
+class CountedClaims:
+    """The desk's store, counting the claims made on it."""
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self.store, self.calls = store, 0
+
+    async def claim(self, **kwargs: object) -> object:
+        self.calls += 1
+        return await self.store.claim(**kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def polling_rarely(desk: Desk, claims: CountedClaims) -> DeliveryWorker:
+    """A worker whose poll never comes during a test: what it claims, a wake made it claim."""
+    return DeliveryWorker(
+        store=claims,  # type: ignore[arg-type]
+        webhooks=desk.webhooks,
+        sender=desk.sender,
+        clock=desk.clock,
+        policy=POLICY,
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=600),
+        record_link_base="http://intake/v1/records/",
+        sealed=SealedNotices(TEST_KEYRING),
+    )
+
+
+async def test_a_steady_stream_of_handed_off_pushes_makes_no_claims(desk: Desk) -> None:
+    # every push is handed over by the store: nothing is left due, so a finished push is no reason to claim
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    claims = CountedClaims(desk.store)
+    worker = polling_rarely(desk, claims)
+    receiver = NoticeReceiver(inbox=desk.inbox, worker=worker, clock=desk.clock)
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.05)
+    at_start = claims.calls
+    for n in range(100, 110, 2):
+        await receiver.receive([notice(n), notice(n + 1)])
+        while len(desk.sender.sent) < n - 98:  # noqa: ASYNC110 - polling the fake
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert len(desk.sender.sent) == 10
+    assert claims.calls == at_start == 1
+
+
+async def test_pushes_the_hand_off_had_no_room_for_are_claimed_as_slots_free(desk: Desk) -> None:
+    # the recipient's room is 4 (2 in flight, 2 waiting): the other 4 are stored due, and claimed as its
+    # slots free, not at the next poll (which never comes here)
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    desk.sender.delay_s = 0.05
+    claims = CountedClaims(desk.store)
+    worker = polling_rarely(desk, claims)
+    receiver = NoticeReceiver(inbox=desk.inbox, worker=worker, clock=desk.clock)
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.05)
+    await receiver.receive([notice(n) for n in range(120, 128)])
+    for _ in range(500):
+        if len(desk.sender.sent) == 8:
+            break
+        await asyncio.sleep(0.01)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert sorted(json.loads(s.body)["notice_id"] for s in desk.sender.sent) == [
+        notice(n).notice_id for n in range(120, 128)
+    ]
+    assert desk.sender.most_in_flight[HOOK] == 2

@@ -119,8 +119,9 @@ class DeliveryStore:
 
     async def claim(
         self, *, now: datetime, lease_until: datetime, limit: int, busy: set[str], room: Callable[[str], int]
-    ) -> list[Claim]:
-        """Due deliveries of recipients that are not `busy`, at most `room(recipient)` each."""
+    ) -> tuple[list[Claim], bool]:
+        """Due deliveries of recipients that are not `busy`, at most `room(recipient)` each; and whether
+        more may be due (the limit was reached, or a recipient had more than its room)."""
         schedule, notices = Delivery.__table__, InboxNotice.__table__  # type: ignore[attr-defined]
         webhooks = WebhookSubscription.__table__  # type: ignore[attr-defined]
         # plain rows, not ORM objects: loading three instances a push cost more than the SQL
@@ -143,8 +144,9 @@ class DeliveryStore:
         if busy:
             query = query.where(schedule.c.recipient_code.not_in(busy))
         async with self._sessions.begin() as session:
-            taken, claims = dict[str, int](), list[Claim]()
+            taken, claims, read = dict[str, int](), list[Claim](), 0
             for row in (await session.execute(query)).mappings():
+                read += 1
                 code = row["recipient_code"]
                 if taken.get(code, 0) < room(code):
                     taken[code] = taken.get(code, 0) + 1
@@ -154,7 +156,7 @@ class DeliveryStore:
                 await session.execute(
                     update(schedule).where(schedule.c.notice_id.in_(ids)).values(next_attempt_at=lease_until)
                 )
-        return claims
+        return claims, read >= limit or len(claims) < read
 
     async def record_many(self, attempts: Sequence[Attempted]) -> list[None]:
         """The attempts, each schedule's next step and, on first delivery, the notice's status and event,

@@ -102,13 +102,25 @@ class DeliveryWorker:
         self._running = False  # run() is pushing: only then are pushes handed to it (handoff)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # the schedule may hold due pushes this worker has not claimed (a claim left some, or something was
+        # stored or made due since): only then is a freed slot worth a claim. A steady stream of handed-off
+        # pushes leaves nothing due, and a claim per finished push was a tenth of the CPU per notice.
+        self._due_left = True
+        self._signals = 0  # wake() calls so far: one during a claim's query keeps _due_left set
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
         self._recorder: GroupCommit[Attempted, None] = GroupCommit(
             self._record_batch, exclusive=lambda attempted: attempted.claim.notice_id
         )
 
     def wake(self) -> None:
+        """Something may be due now (stored due, redelivered, a webhook added): claim it."""
+        self._due_left = True
+        self._signals += 1
         self._wake.set()
+
+    def _slot_freed(self) -> None:
+        if self._due_left:
+            self._wake.set()
 
     async def run(self) -> None:
         """Claim and push until cancelled; in-flight pushes are cancelled with it (their leases expire)."""
@@ -117,7 +129,7 @@ class DeliveryWorker:
             while True:
                 self._wake.clear()
                 claimed = await self._claim_safely()
-                if claimed == 0 or self._full():
+                if claimed == 0 or self._full() or not self._due_left:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._limits.poll_interval_s)
         finally:
@@ -147,6 +159,7 @@ class DeliveryWorker:
         try:
             return await self._claim()
         except Exception as error:
+            self._due_left = True
             log.warning("claiming deliveries failed", error=type(error).__name__)
             return 0
 
@@ -157,9 +170,11 @@ class DeliveryWorker:
         now = self._clock.now()
         codes = set(self._in_flight) | set(self._waiting)
         busy = {code for code in codes if self._room(code) <= 0}
-        claims = await self._store.claim(
+        signals = self._signals
+        claims, more = await self._store.claim(
             now=now, lease_until=self._lease_from(now), limit=free, busy=busy, room=self._room
         )
+        self._due_left = more or bool(busy) or self._signals != signals
         self.take(claims)
         return len(claims)
 
@@ -222,7 +237,7 @@ class DeliveryWorker:
         self._tasks.discard(task)
         self._release_slot(claim)
         self._notices_in_flight.discard(claim.notice_id)
-        self._wake.set()
+        self._slot_freed()
 
     def _release_slot(self, claim: Claim) -> None:
         """The recipient's slot is free once its request is over; recording the attempt is our own work.
@@ -236,7 +251,7 @@ class DeliveryWorker:
         if self._in_flight[claim.recipient_code] <= 0:
             del self._in_flight[claim.recipient_code]
         self._start_waiting(claim.recipient_code)
-        self._wake.set()
+        self._slot_freed()
 
     async def _attempt(self, claim: Claim) -> None:
         try:
