@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date
+from operator import mul
 
 from shared.digits import ascii_digits
 
@@ -14,7 +15,10 @@ CHECK_CHARS = "10X98765432"
 
 def check_character(first17: str) -> str:
     """The mod-11 check character for the first 17 digits."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
+    if len(first17) != len(WEIGHTS):
+        raise ValueError("the check character is computed from exactly 17 digits")
+    # map rather than a generator: every consumed record's number is checked once more on decoding
+    total = sum(map(mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 

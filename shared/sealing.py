@@ -82,7 +82,7 @@ class Keyring:
             raise UnknownKeyId(key_id)
         try:
             return self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(key_id, context))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce and a tag
             raise BrokenSeal(key_id) from None
 
     def seal(self, value: Any, *, context: str) -> str:
@@ -107,7 +107,7 @@ class Keyring:
         blob = _b64(token.removeprefix(LEGACY_PREFIX), urlsafe=False)
         try:
             return self._cipher(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce and a tag
             raise BrokenSeal(LEGACY_KEY_ID) from None
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -55,6 +56,26 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class SingleStatements:
+    """Connections for work that is one statement, a transaction of its own.
+
+    On PostgreSQL the statement is sent alone (autocommit): the same effect
+    as between BEGIN and COMMIT, without their two round trips (each costs
+    this process about 0.2 ms of CPU on loopback). SQLite, where an
+    executemany in autocommit would not be atomic, keeps the transaction.
+    Only for a single statement: two need a transaction.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        engine: AsyncEngine = sessions.kw["bind"]
+        self._engine = engine
+        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._alone.connect() if self._postgres else self._engine.begin()
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -142,12 +142,24 @@ def payload_envelope_json(
 
 
 def json_time(moment: datetime) -> str:
-    """A time as the event models write it in JSON (UTC as `Z`)."""
-    text: str = _DATETIME.dump_python(moment, mode="json")
+    """A time as the event models write it in JSON (UTC as `Z`).
+
+    Remembered: a batch writes the same few times (its `now`, a due day) into thousands of
+    events. Keyed by the offset too: the same instant in another zone is equal, but written
+    otherwise.
+    """
+    key = (moment, moment.utcoffset())
+    text = _TIME_TEXTS.get(key)
+    if text is None:
+        if len(_TIME_TEXTS) >= _TIME_TEXTS_KEPT:
+            _TIME_TEXTS.clear()
+        text = _TIME_TEXTS[key] = _DATETIME.dump_python(moment, mode="json")
     return text
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_TIME_TEXTS: dict[tuple[datetime, timedelta | None], str] = {}
+_TIME_TEXTS_KEPT = 4096
 _BOUNDS = (("type", 60), ("producer", 40), ("correlation_id", 64))
 
 
@@ -165,10 +177,8 @@ def sealed_payload(
         return payload
     if keyring is None:
         raise TypeError(f"{event_class.TYPE} carries personal data: sealing it needs the keyring")
-    payload = _copied(payload)
-    for path in event_class.SEALED:
-        _replace(payload, path, lambda value, at: keyring.seal(value, context=_context(event_class, event_id, at)))
-    return payload
+    prefix = f"{event_class.TYPE}/{event_id}/"
+    return _changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
 
 
 class UnknownEventType(ValueError):
@@ -183,38 +193,75 @@ def parse_event(envelope: Envelope, keyring: Keyring | None = None) -> Event:
     """The envelope's payload as its current class, its sealed parts opened, older versions upcast.
 
     SealError (a subclass of ValueError) when a sealed part does not open.
+    The envelope itself is left as it is (its payload still sealed).
     """
     event_class = REGISTRY.get(envelope.type)
     if event_class is None:
         raise UnknownEventType(envelope.type)
-    payload = dict(envelope.payload)
-    if event_class.SEALED and envelope.version >= event_class.SEALED_SINCE:
-        if keyring is None:
-            raise SealedWithoutKeyring(f"{envelope.type} carries sealed parts: parse_event needs the keyring")
-        payload = _copied(payload)
-        for path in event_class.SEALED:
-            _replace(
-                payload,
-                path,
-                lambda token, at: keyring.open(str(token), context=_context(event_class, envelope.event_id, at)),
-            )
+    sealed = bool(event_class.SEALED) and envelope.version >= event_class.SEALED_SINCE
+    if sealed and keyring is None:
+        raise SealedWithoutKeyring(f"{envelope.type} carries sealed parts: parse_event needs the keyring")
+    if envelope.version >= event_class.VERSION:
+        # the hot path, once per consumed message: validation does not change its input, so only
+        # the dicts on the way to a sealed part are copied (to open it in), nothing when none is
+        if not sealed:
+            return event_class.model_validate(envelope.payload)
+        return event_class.model_validate(_opened(event_class, envelope, keyring))
+    payload = _copied(envelope.payload)  # an upcaster may change what it is given
+    if sealed:
+        payload = _opened(event_class, envelope, keyring, payload)
     for version in range(envelope.version, event_class.VERSION):
         payload = event_class.UPCASTERS[version](payload)
     return event_class.model_validate(payload)
 
 
-def _context(event: Event | type[Event], event_id: uuid.UUID, path: str) -> str:
-    return f"{event.TYPE}/{event_id}/{path}"
+def _opened(
+    event_class: type[Event], envelope: Envelope, keyring: Keyring | None, payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    assert keyring is not None
+    prefix = f"{event_class.TYPE}/{envelope.event_id}/"
+    return _changed(
+        envelope.payload if payload is None else payload,
+        _sealed_tree(event_class),
+        lambda token, path: keyring.open(str(token), context=prefix + path),
+    )
 
 
-def _replace(payload: dict[str, Any], path: str, change: Callable[[Any, str], Any]) -> None:
-    """Apply `change(value, path)` at a dotted path; absent or null parts stay as they are."""
-    *parents, last = path.split(".")
-    node: Any = payload
-    for name in parents:
-        node = node.get(name) if isinstance(node, dict) else None
-    if isinstance(node, dict) and node.get(last) is not None:
-        node[last] = change(node[last], path)
+# A class's SEALED paths as a tree: {"record": {"person": None, "residence": {"address": None}}, ...};
+# None marks a sealed part. Each node maps a name to (its subtree, its dotted path).
+_SealedTree = dict[str, tuple["_SealedTree | None", str]]
+_SEALED_TREES: dict[type[Event], _SealedTree] = {}
+
+
+def _sealed_tree(event_class: type[Event]) -> _SealedTree:
+    tree = _SEALED_TREES.get(event_class)
+    if tree is None:
+        tree = {}
+        for path in event_class.SEALED:
+            *parents, last = path.split(".")
+            node, at = tree, ""
+            for name in parents:
+                at += name + "."
+                child = node.setdefault(name, ({}, at[:-1]))[0]
+                assert child is not None, f"{event_class.TYPE}: {path} lies inside another sealed part"
+                node = child
+            node[last] = (None, path)
+        _SEALED_TREES[event_class] = tree
+    return tree
+
+
+def _changed(payload: dict[str, Any], tree: _SealedTree, change: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """A copy of `payload` with `change(value, path)` applied to the parts `tree` marks; absent or
+    null parts stay as they are, and the dicts off those paths are shared with `payload`, not copied."""
+    payload = dict(payload)
+    for name, (subtree, path) in tree.items():
+        value = payload.get(name)
+        if subtree is None:
+            if value is not None:
+                payload[name] = change(value, path)
+        elif isinstance(value, dict):
+            payload[name] = _changed(value, subtree, change)
+    return payload
 
 
 def _copied(payload: dict[str, Any]) -> dict[str, Any]:

@@ -68,13 +68,18 @@ class BodyLimits:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        declared = content_type = b""
+        for raw_name, value in scope.get("headers", ()):
+            name = raw_name.lower()
+            if name == b"content-length":
+                declared = value
+            elif name == b"content-type":
+                content_type = value
         limit = self._larger.get(scope["path"], self._max_bytes)
-        declared = headers.get(b"content-length", b"")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await BodyTooLarge(limit).response()(scope, receive, send)
             return
-        if scope["path"] in self._larger or not _is_json(headers.get(b"content-type", b"")):
+        if scope["path"] in self._larger or not _is_json(content_type):
             await self._app(scope, _counting(receive, limit), send)
             return
         try:
@@ -82,7 +87,8 @@ class BodyLimits:
         except ProblemError as error:
             await error.response()(scope, receive, send)
             return
-        if json_depth(body) > MAX_JSON_DEPTH:
+        # no string can hide more brackets than the body holds: a body with few needs no closer look
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
             await TooDeep().response()(scope, receive, send)
             return
         await self._app(scope, _replaying(body, receive), send)

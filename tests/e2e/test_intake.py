@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -258,6 +259,12 @@ async def test_personal_data_is_sealed_at_rest_and_absent_from_logs(intake: Syst
     logs = intake.log_text("intake")
     assert body["person"]["id_number"] not in logs
     assert "赵六" not in logs
+    # one line per POST: the access line says what became of the record
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    said = [line for line in lines if line.get("correlation_id") == accepted.json()["record_id"]]
+    assert [(line["event"], line["outcome"], line["case_version"], line["status"]) for line in said] == [
+        ("request", "accepted", 1, 202)
+    ]
 
 
 async def test_record_schema_is_served(intake: System, keys: Keys) -> None:

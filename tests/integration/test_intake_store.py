@@ -141,3 +141,41 @@ async def test_a_copied_batch_the_database_refuses_is_a_store_error(tmp_path: Pa
     finally:
         await engine.dispose()
         await drop_database(name)
+
+
+async def test_a_grouped_batch_is_stored_as_the_separate_inserts_stored_it(submissions: Submissions) -> None:
+    # on PostgreSQL a few records and their events go in one statement: the same rows, events in batch order
+    bodies = [record(sequence=0), record(sequence=1), record(sequence=0, event="verification")]
+    batch = [prepared(submissions, body) for body in bodies]
+    outcomes = await submissions.store(batch)
+    repository = submissions._repository
+    for item, outcome in zip(batch, outcomes, strict=True):
+        row = await repository.get(item.new.record_id)
+        assert row is not None
+        new = item.new
+        assert (row.person_key, row.reporting_street, row.residence_street, row.record) == (
+            new.person_key,
+            new.reporting_street,
+            new.residence_street,
+            new.record,
+        )
+        assert (row.received_at, row.source_ref, row.person_sealed, row.route) == (
+            new.received_at,
+            new.source_ref,
+            new.person_sealed,
+            None,
+        )
+        assert (row.case_id, row.case_version) == (outcome.case_id, outcome.case_version)
+    assert [o.case_version for o in outcomes] == [1, 1, 2]
+    async with repository._sessions() as session:
+        events = (await session.execute(text("SELECT topic, key, envelope, created_at FROM outbox ORDER BY id"))).all()
+    assert [key for _, key, _, _ in events] == [p.new.person_key for p in batch]
+    for (topic, _, envelope, created_at), item, outcome in zip(events, batch, outcomes, strict=True):
+        opened = json.loads(envelope) if isinstance(envelope, str) else envelope
+        assert topic == "records.submitted"
+        assert opened["payload"]["record_id"] == item.new.record_id
+        assert (opened["payload"]["case_id"], opened["payload"]["case_version"]) == (
+            outcome.case_id,
+            outcome.case_version,
+        )
+        assert created_at is not None

@@ -166,3 +166,10 @@ def test_a_workbook_that_unpacks_to_a_bomb_is_refused_before_parsing() -> None:
     with pytest.raises(FileProblem, match="zip bomb"):
         list(open_bulk(BulkFormat.XLSX, io.BytesIO(bomb.getvalue())).rows())
     assert len(list(open_bulk(BulkFormat.XLSX, io.BytesIO(good)).rows())) == 1
+
+
+async def test_brackets_inside_strings_never_count_towards_the_depth(client: httpx.AsyncClient) -> None:
+    # more brackets than the depth allows, all of them in a string: the closer look still lets it through
+    quoted = "[" * (MAX_JSON_DEPTH + 10) + "{" * 5
+    response = await client.post("/json", json={"value": {"a": [quoted]}})
+    assert response.json() == {"got": {"a": [quoted]}}

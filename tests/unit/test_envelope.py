@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import Field
@@ -20,7 +21,7 @@ from shared.events import (
     new_envelope,
     parse_event,
 )
-from shared.events.envelope import REGISTRY, Event, UnknownEventType, register
+from shared.events.envelope import REGISTRY, Event, UnknownEventType, json_time, register
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import record
 
@@ -130,3 +131,14 @@ def test_envelope_json_keeps_the_envelopes_bounds() -> None:
         envelope_json(_routed(), producer="p" * 41, correlation_id="r1")
     with pytest.raises(ValueError, match="correlation_id"):
         envelope_json(_routed(), producer="routing", correlation_id="r" * 65)
+
+
+def test_json_time_tells_equal_instants_of_other_zones_apart() -> None:
+    utc = datetime(2027, 2, 24, 2, 30, 0, 250, tzinfo=UTC)
+    shanghai = utc.astimezone(ZoneInfo("Asia/Shanghai"))
+    naive = utc.replace(tzinfo=None)
+    assert utc == shanghai
+    for _ in range(2):  # written, then remembered
+        assert json_time(utc) == "2027-02-24T02:30:00.000250Z"
+        assert json_time(shanghai) == "2027-02-24T10:30:00.000250+08:00"
+        assert json_time(naive) == "2027-02-24T02:30:00.000250"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.identity import birth_date_of, has_valid_check_digit, person_key, sex_of
+from shared.identity import birth_date_of, check_character, has_valid_check_digit, person_key, sex_of
 from tests.support.records import id_number
 
 KNOWN_VALID = "11010519491231002X"  # the standard's own worked example
@@ -50,3 +51,10 @@ def test_person_key_is_keyed_and_stable() -> None:
     assert person_key(KNOWN_VALID, b"k1") == person_key(KNOWN_VALID.lower(), b"k1")
     assert person_key(KNOWN_VALID, b"k1") != person_key(KNOWN_VALID, b"k2")
     assert KNOWN_VALID not in person_key(KNOWN_VALID, b"k1")
+
+
+def test_the_check_character_needs_exactly_17_digits() -> None:
+    assert check_character(KNOWN_VALID[:17]) == "X"
+    for wrong in (KNOWN_VALID[:16], KNOWN_VALID[:17] + "0"):
+        with pytest.raises(ValueError, match="17 digits"):
+            check_character(wrong)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.intake.adapters.key_cache import CachedKeyStore
 from shared.auth import Principal, parse_scope
 from shared.auth.store import KeyStore
@@ -40,4 +42,43 @@ async def test_zero_ttl_asks_every_time() -> None:
     for _ in range(3):
         await cached.authenticate("good")
     assert store.asked == 3
+    await store.engine.dispose()
+
+
+class SlowStore(CountingStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def authenticate(self, key: str) -> Principal | None:
+        self.asked += 1
+        await self.release.wait()
+        return None if self.revoked or key != "good" else Principal("k", parse_scope("admin"))
+
+
+async def test_requests_that_find_a_key_unknown_together_share_one_lookup() -> None:
+    store = SlowStore()
+    cached = CachedKeyStore(store, ttl_s=2, clock=lambda: 0.0)
+    waiting = [asyncio.create_task(cached.authenticate("good")) for _ in range(5)]
+    gone = asyncio.create_task(cached.authenticate("good"))
+    await asyncio.sleep(0.01)
+    gone.cancel()  # one caller goes away: the others still get their answer
+    store.release.set()
+    answers = await asyncio.gather(*waiting)
+    assert all(answer is not None for answer in answers)
+    assert store.asked == 1
+    await store.engine.dispose()
+
+
+async def test_an_answer_past_half_its_ttl_is_renewed_while_it_is_served() -> None:
+    store, now = CountingStore(), [0.0]
+    cached = CachedKeyStore(store, ttl_s=2, clock=lambda: now[0])
+    assert await cached.authenticate("good") is not None
+    store.revoked = True
+    now[0] = 1.5  # past half the TTL: still served, looked up again behind the scenes
+    assert await cached.authenticate("good") is not None
+    await asyncio.sleep(0.01)
+    assert store.asked == 2
+    assert await cached.authenticate("good") is None  # the renewed answer, before the first one expired
+    assert store.asked == 2
     await store.engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from shared.db import build_engine
-from shared.logging import configure_logging
+from shared.logging import configure_logging, render_json
 
 
 def test_personal_data_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,3 +80,21 @@ def test_every_shape_of_value_is_scrubbed(capsys: pytest.CaptureFixture[str]) ->
     assert (line["count"], line["ratio"], line["flag"], line["nothing"]) == (3, 0.5, True, None)
     assert line["as_number"] == "[id-redacted]"
     assert line["as_bytes"] == "id [id-redacted]"
+
+
+def test_lines_are_the_json_the_standard_library_wrote() -> None:
+    # orjson renders lines (compact); what a line says is unchanged, and what orjson refuses is still rendered
+    line = {"event": "request", "route": "/v1/records", "status": 202, "ms": 1.25, "who": "[redacted]", "ok": True}
+    line |= {"nested": {"a": [1, "二", None]}, "thing": object()}
+    assert json.loads(render_json(line, default=repr)) == json.loads(json.dumps(line, default=repr))
+    assert render_json({"event": "x", "by_number": {1: 2}}, default=repr) == '{"event": "x", "by_number": {"1": 2}}'
+
+
+def test_a_line_below_the_level_is_dropped_before_its_processors_run(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(service="test", level="WARNING", fmt="json")
+    assert structlog.get_config()["processors"][0] is structlog.stdlib.filter_by_level
+    log = structlog.get_logger("t")
+    log.info("quiet", note="not rendered")
+    log.warning("loud", note="rendered")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["event"], line["level"]) for line in lines] == [("loud", "warning")]

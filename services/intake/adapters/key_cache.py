@@ -4,10 +4,18 @@ Every request carries a key, and checking it costs database round trips
 that dominate a single POST. Answers are remembered for a few seconds
 (INTAKE_KEY_CACHE_SECONDS; 0 turns this off), so a revoked key stops
 working within that time. Only a SHA-256 of each key is held, never the key.
+
+One lookup per key at a time: the requests that find a key unknown or
+expired together wait for the same answer (at 32 connections an expiry sent
+every one of them to the database). An answer older than half the TTL is
+looked up again in the background while it is still served, so under steady
+traffic no request waits for the key store; a revocation still shows within
+the TTL, counted from the start of the lookup that read the key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -25,6 +33,7 @@ class CachedKeyStore(KeyStore):
         self._ttl_s = ttl_s
         self._clock = clock
         self._seen: dict[str, tuple[float, Principal | None]] = {}
+        self._lookups: dict[str, asyncio.Task[Principal | None]] = {}  # in flight, by digest
 
     async def authenticate(self, key: str) -> Principal | None:
         if self._ttl_s <= 0:
@@ -33,9 +42,27 @@ class CachedKeyStore(KeyStore):
         now = self._clock()
         remembered = self._seen.get(digest)
         if remembered is not None and remembered[0] > now:
+            if remembered[0] - now < self._ttl_s / 2 and digest not in self._lookups:
+                self._look_up(key, digest, now)  # ahead of the expiry: nobody waits for it
             return remembered[1]
-        principal = await self._store.authenticate(key)
-        if len(self._seen) >= MAX_ENTRIES:
-            self._seen.clear()
-        self._seen[digest] = (now + self._ttl_s, principal)
-        return principal
+        lookup = self._lookups.get(digest) or self._look_up(key, digest, now)
+        return await asyncio.shield(lookup)  # a caller that goes away leaves the others their answer
+
+    def _look_up(self, key: str, digest: str, now: float) -> asyncio.Task[Principal | None]:
+        async def look_up() -> Principal | None:
+            principal = await self._store.authenticate(key)
+            if len(self._seen) >= MAX_ENTRIES:
+                self._seen.clear()
+            self._seen[digest] = (now + self._ttl_s, principal)
+            return principal
+
+        task = asyncio.create_task(look_up(), name="key-lookup")
+        self._lookups[digest] = task
+        task.add_done_callback(lambda done: self._finished(digest, done))
+        return task
+
+    def _finished(self, digest: str, task: asyncio.Task[Principal | None]) -> None:
+        if self._lookups.get(digest) is task:
+            del self._lookups[digest]
+        if not task.cancelled():
+            task.exception()  # a failed lookup ahead of time is retried by the next request, not reported

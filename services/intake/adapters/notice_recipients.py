@@ -9,12 +9,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.adapters.tables import NoticeRecipientRow
+from shared.db.engine import SingleStatements
 from shared.events import NoticeIssued
 
 
 class NoticeRecipients:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._single_statements = SingleStatements(sessions)
 
     async def note_many(self, notices: Sequence[NoticeIssued]) -> None:
         """A batch from Kafka, in one statement. Idempotent: a notice seen again (re-delivery, replay)
@@ -31,10 +33,9 @@ class NoticeRecipients:
         }
         if not rows:
             return
-        async with self._sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            await session.execute(insert(NoticeRecipientRow).values(list(rows.values())).on_conflict_do_nothing())
+        async with self._single_statements.connect() as connection:  # one statement: atomic alone
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            await connection.execute(insert(NoticeRecipientRow).values(list(rows.values())).on_conflict_do_nothing())
 
     async def get(self, notice_id: str) -> NoticeRecipientRow | None:
         async with self._sessions() as session:

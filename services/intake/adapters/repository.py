@@ -30,6 +30,7 @@ from sqlmodel import SQLModel, col
 
 from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
+from shared.db.engine import SingleStatements
 
 ATTEMPTS = 5
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
@@ -66,6 +67,7 @@ EventFor = Callable[[NewRecord, str, int], tuple[str, dict[str, Any] | orjson.Fr
 class RecordRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._single_statements = SingleStatements(sessions)
 
     async def write_batch(self, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
         """One outcome per item, in order; the records and their events are kept, or none."""
@@ -124,8 +126,8 @@ class RecordRepository:
         statement = (
             update(table).where(table.c.record_id == bindparam("b_record_id")).values(route=bindparam("b_route"))
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
+        async with self._single_statements.connect() as connection:  # one statement: atomic alone
+            await connection.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
 
 
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
@@ -156,9 +158,14 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
                 {"key": item.idempotency_key, "fingerprint": item.fingerprint or "", "record_id": item.record_id}
                 | {"created_at": now}
             )
-    for table, values in ((RecordRow, records), (OutboxRow, events), (IdempotencyRow, keys)):
-        if values:
-            await _insert(session, table, values)
+    if records and len(records) < COPY_FROM and session.get_bind().dialect.name == "postgresql":
+        await _insert_records_and_events(session, records, events)
+    else:
+        for table, values in ((RecordRow, records), (OutboxRow, events)):
+            if values:
+                await _insert(session, table, values)
+    if keys:
+        await _insert(session, IdempotencyRow, keys)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
 
@@ -285,6 +292,60 @@ async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dic
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         # as SQLAlchemy reports its own statements' failures: the store-error answer (503), not a 500
         raise DBAPIError("COPY", None, error) from None
+
+
+# A few records and their events in one statement: a round trip fewer per group commit (at low rates a
+# group is one POST, and each round trip to PostgreSQL costs this process about 0.2 ms of CPU, the
+# kernel's share of the loopback included). Events are numbered in list order, as separate inserts did.
+RECORDS_AND_EVENTS = """
+WITH new_records AS (
+    INSERT INTO records (record_id, person_key, reporting_street, residence_street, record, received_at,
+                         case_id, case_version, source_ref, person_sealed)
+    SELECT r.record_id, r.person_key, r.reporting_street, r.residence_street, r.record::json, r.received_at,
+           r.case_id, r.case_version, r.source_ref, r.person_sealed
+    FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::text[], $6::timestamptz[],
+                $7::varchar[], $8::int[], $9::varchar[], $10::text[])
+        AS r(record_id, person_key, reporting_street, residence_street, record, received_at,
+             case_id, case_version, source_ref, person_sealed)
+)
+INSERT INTO outbox (topic, key, envelope, created_at)
+SELECT e.topic, e.key, e.envelope::json, e.created_at
+FROM unnest($11::varchar[], $12::varchar[], $13::text[], $14::timestamptz[]) WITH ORDINALITY
+    AS e(topic, key, envelope, created_at, position)
+ORDER BY e.position
+"""
+RECORD_COLUMNS = (
+    "record_id",
+    "person_key",
+    "reporting_street",
+    "residence_street",
+    "record",
+    "received_at",
+    "case_id",
+    "case_version",
+    "source_ref",
+    "person_sealed",
+)
+EVENT_COLUMNS = ("topic", "key", "envelope", "created_at")
+
+
+async def _insert_records_and_events(
+    session: AsyncSession, records: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> None:
+    """`_insert` of the records, then of their events, as one statement (PostgreSQL; JSON as orjson writes it)."""
+    arrays: list[list[Any]] = []
+    for values, columns, json_column in ((records, RECORD_COLUMNS, "record"), (events, EVENT_COLUMNS, "envelope")):
+        for column in columns:
+            cells = [row[column] for row in values]
+            arrays.append([orjson.dumps(cell).decode() for cell in cells] if column == json_column else cells)
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.execute(RECORDS_AND_EVENTS, *arrays)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError("INSERT", None, error) from None  # retried like any unique violation
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise DBAPIError("INSERT", None, error) from None
 
 
 class _FastJSON(TypeDecorator[Any]):

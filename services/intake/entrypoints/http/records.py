@@ -57,8 +57,12 @@ def records_router(
                 422, "Idempotency-Key reused", "This Idempotency-Key was already used for another record."
             )
         replayed = outcome.status == "duplicate"
-        structlog.contextvars.bind_contextvars(correlation_id=outcome.record_id)
-        log.info("record duplicate" if replayed else "record accepted", case_version=outcome.case_version)
+        # said by the request's access line (shared/http/access.py), not a second line per POST
+        structlog.contextvars.bind_contextvars(
+            correlation_id=outcome.record_id,
+            outcome="duplicate" if replayed else "accepted",
+            case_version=outcome.case_version,
+        )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         warnings = {"warnings": list(prepared.warnings)} if prepared.warnings else {}
         return JSONResponse(outcome.answer() | warnings, status_code=202, headers=headers)
