@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from fastapi import FastAPI
 
@@ -109,7 +109,7 @@ def bulk_worker_submissions(settings: IntakeSettings) -> Submissions:
     The collector is tuned as in the serving process (shared.serving), the directory frozen out of it."""
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
     person_secret = settings.person_key_secret.get_secret_value().encode()
-    no_store = RecordRepository(cast(Any, None))
+    no_store = cast(RecordRepository, None)  # never called: a worker only prepares
     submissions = Submissions(no_store, load_directory(), settings.keyring(), person_secret, changes=load_changes())
     gc.freeze()
     return submissions

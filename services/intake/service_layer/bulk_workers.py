@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +39,7 @@ log = structlog.get_logger(__name__)
 # (row number, the record read, or the row's problem)
 RowIn = tuple[int, Any, str | None]
 RowOut = tuple[int, Ready | Rejected]
+WATCH_S = 1.0  # how often a worker checks that the service is still there
 
 
 class WorkerFailed(RuntimeError):
@@ -91,7 +95,7 @@ class BulkWorkers:
                 self.size,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_start_worker,
-                initargs=(self._make,),
+                initargs=(self._make, os.getpid()),
             )
         return self._pool
 
@@ -99,10 +103,22 @@ class BulkWorkers:
 _worker: Submissions | None = None
 
 
-def _start_worker(make: Callable[[], Submissions]) -> None:
+def _start_worker(make: Callable[[], Submissions], service_pid: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the service, which stops its workers
+    threading.Thread(target=_end_with, args=(service_pid,), daemon=True).start()
     _worker = make()
+
+
+def _end_with(service_pid: int) -> None:
+    """Exit once the service process is gone, however it ended: a worker holds both ends of its task
+    queue's pipe, so it would otherwise wait for tasks for ever (and keep the forkserver alive)."""
+    while True:
+        time.sleep(WATCH_S)
+        try:
+            os.kill(service_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
 
 
 def _loaded() -> bool:
