@@ -53,7 +53,7 @@ from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.identity import check_character
 from shared.kafka.admin import ensure_topics
-from tests.support.infra import TEST_KEYRING, kafka_at, kafka_options
+from tests.support.infra import TEST_KEYRING, force_drop, kafka_at, kafka_options
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
 DISTRICT = "440111"
@@ -321,7 +321,7 @@ async def main(events_count: int, records_count: int, batch: int) -> None:
         print(f"folded_per_s={folded:.0f} weekly_report_ms={report_ms:.0f} weekly_xlsx_ms={xlsx_ms:.0f}")
     finally:
         for name in databases.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await force_drop(admin, name)
         await admin.close()
         kafka_admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
         await kafka_admin.start()

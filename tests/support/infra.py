@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from shared.kafka.security import KafkaConnection
 from shared.sealing import parse_keyring
@@ -97,9 +98,25 @@ async def drop_database(name: str) -> None:
     admin = make_url(pg_admin_url())
     connection = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await force_drop(connection, name)
     finally:
         await connection.close()
+
+
+async def force_drop(connection: asyncpg.Connection, name: str) -> None:
+    """DROP DATABASE ... WITH (FORCE), retried while an autovacuum worker holds the database.
+
+    FORCE ends the suite's own sessions, but not an autovacuum worker that has just started on a
+    freshly filled database (only a superuser may end one); it is done in moments.
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(asyncpg.InsufficientPrivilegeError),
+        stop=stop_after_attempt(20),
+        wait=wait_fixed(0.5),
+        reraise=True,
+    ):
+        with attempt:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def search_database(name: str) -> None:
