@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
@@ -19,9 +18,9 @@ from shared.db import build_engine, session_factory
 from shared.db.outbox import OutboxRelay
 from shared.kafka.admin import ensure_topics
 from shared.kafka.direct import aiokafka_producer
-from shared.kafka.replay import partitions_of
 from shared.topics import TopicNames
-from tests.support.infra import kafka_at, kafka_bootstrap, kafka_options, unique_name
+from tests.support.infra import kafka_at, kafka_bootstrap, unique_name
+from tests.support.kafka import read_placed
 
 TOPIC = "test.events"
 
@@ -42,24 +41,10 @@ def envelope(key: str, number: int) -> dict[str, Any]:
 
 async def read(topic: str) -> dict[str, tuple[int, bytes, dict[str, str]]]:
     """Every message of `topic` by event id: partition, body, headers."""
-    bootstrap = kafka_bootstrap()
-    partitions = await partitions_of(kafka_at(bootstrap), [topic])
-    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        end = await consumer.end_offsets(partitions)
-        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
-            consumer.seek(tp, offset)
-        found: dict[str, tuple[int, bytes, dict[str, str]]] = {}
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for tp, batch in (await consumer.getmany(timeout_ms=1000)).items():
-                for m in batch:
-                    headers = {name: value.decode() for name, value in m.headers}
-                    found[headers["event_id"]] = (tp.partition, m.value, headers)
-        return found
-    finally:
-        await consumer.stop()
+    return {
+        headers["event_id"]: (partition, body, headers)
+        for partition, body, headers in await read_placed(kafka_bootstrap(), topic)
+    }
 
 
 async def test_the_relay_sends_what_faststreams_publish_sent(sessions: async_sessionmaker[AsyncSession]) -> None:

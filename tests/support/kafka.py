@@ -75,6 +75,11 @@ async def read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 async def read_raw(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, str]]]:
     """Every message of `topic` up to its current end: body and headers."""
+    return [(body, headers) for _, body, headers in await read_placed(bootstrap, topic)]
+
+
+async def read_placed(bootstrap: str, topic: str) -> list[tuple[int, bytes, dict[str, str]]]:
+    """Every message of `topic` up to its current end: its partition, body and headers."""
     partitions = await partitions_of(kafka_at(bootstrap), [topic])
     consumer = AIOKafkaConsumer(
         **kafka_options(bootstrap), enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
@@ -86,10 +91,10 @@ async def read_raw(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, st
         # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
         for tp, offset in (await consumer.beginning_offsets(partitions)).items():
             consumer.seek(tp, offset)
-        messages: list[tuple[bytes, dict[str, str]]] = []
+        messages: list[tuple[int, bytes, dict[str, str]]] = []
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             for tp, batch in (await consumer.getmany(timeout_ms=1000, max_records=5000)).items():
-                messages += [(m.value, _headers(m.headers)) for m in batch if m.offset < end[tp]]
+                messages += [(tp.partition, m.value, _headers(m.headers)) for m in batch if m.offset < end[tp]]
         return messages
     finally:
         await consumer.stop()
