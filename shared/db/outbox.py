@@ -41,7 +41,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from shared.db.engine import SingleStatements
-from shared.kafka.direct import aiokafka_producer, json_headers, partition_of
+from shared.kafka.direct import DirectSender
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
 
@@ -150,12 +150,13 @@ class OutboxRelay:
         futures: list[asyncio.Future[object]] = []
         held: set[str] = set()  # keys with a row set aside in this pass: their later rows wait
         failure: BaseException | None = None
-        sender = _Sender(self._broker, self._topics)
+        sender = DirectSender(self._broker)
         for row in rows:
             if row.key in held:
                 continue
             try:
-                futures.append(await sender.send(self._opened(row)))
+                envelope, body = self._opened(row)
+                futures.append(await sender.send(self._topics(row.topic), row.key.encode(), envelope, body))
                 attempted.append(row)
             except Exception as error:
                 if not fails_for_good(error):  # Kafka unreachable: send nothing more this pass
@@ -188,47 +189,13 @@ class OutboxRelay:
                 .values(set_aside_at=datetime.now(UTC), error=reason)
             )
 
-    def _opened(self, row: _Pending) -> tuple[_Pending, Envelope, bytes]:
-        """The row with its envelope opened, and the body to publish (the JSON FastStream would send)."""
+    def _opened(self, row: _Pending) -> tuple[Envelope, bytes]:
+        """The row's envelope opened, and the body to publish (the JSON FastStream would send)."""
         try:
             envelope = self._open(orjson.loads(row.envelope))
-            return row, envelope, orjson.dumps(envelope)
+            return envelope, orjson.dumps(envelope)
         except Exception as error:
             raise FailsForGood(f"the envelope cannot be opened ({type(error).__name__})") from error
-
-
-class _Sender:
-    """One pass's sends: straight to aiokafka (shared.kafka.direct), through `publish` under the test broker.
-
-    FastStream's publish layers and aiokafka's partitioner were a tenth of a
-    bulk import's CPU; the bytes, key, partition and headers are the same.
-    """
-
-    def __init__(self, broker: KafkaBroker, topics: TopicNames) -> None:
-        self._broker = broker
-        self._topics = topics
-        self._producer = aiokafka_producer(broker)
-        self._partitions: dict[str, list[int]] = {}
-
-    async def send(self, opened: tuple[_Pending, Envelope, bytes]) -> asyncio.Future[object]:
-        row, envelope, body = opened
-        topic, key = self._topics(row.topic), row.key.encode()
-        if self._producer is None:
-            return await self._broker.publish(
-                envelope,
-                topic,
-                key=key,
-                headers={"event_type": str(envelope["type"]), "event_id": str(envelope["event_id"])},
-                correlation_id=str(envelope["correlation_id"]),
-                no_confirm=True,
-            )
-        partitions = self._partitions.get(topic)
-        if partitions is None:
-            partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
-        sent: asyncio.Future[object] = await self._producer.send(
-            topic, body, key=key, partition=partition_of(key, partitions), headers=json_headers(envelope)
-        )
-        return sent
 
 
 async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:

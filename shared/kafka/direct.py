@@ -87,3 +87,30 @@ def json_headers(envelope: dict[str, Any]) -> list[tuple[str, bytes]]:
         ("event_type", str(envelope["type"]).encode()),
         ("event_id", str(envelope["event_id"]).encode()),
     ]
+
+
+class DirectSender:
+    """One batch's sends: straight to the broker's aiokafka producer (the partitions of each topic
+    looked up once), or through `publish` with the same key and headers under the test broker."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+        self._producer = aiokafka_producer(broker)
+        self._partitions: dict[str, list[int]] = {}
+
+    async def send(self, topic: str, key: bytes, envelope: dict[str, Any], body: bytes) -> Any:
+        """The send's future; under the test broker, what its `publish` answered (delivered already)."""
+        if self._producer is None:
+            return await self._broker.publish(
+                envelope,
+                topic,
+                key=key,
+                headers={"event_type": str(envelope["type"]), "event_id": str(envelope["event_id"])},
+                correlation_id=str(envelope["correlation_id"]),
+                no_confirm=True,
+            )
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        partition = partition_of(key, partitions)
+        return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))

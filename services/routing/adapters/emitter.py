@@ -8,7 +8,6 @@ re-delivered.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,7 +16,7 @@ import pydantic_core
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
-from shared.kafka.direct import aiokafka_producer, json_headers, partition_of
+from shared.kafka.direct import DirectSender
 from shared.topics import TopicNames
 
 
@@ -58,40 +57,14 @@ class KafkaEmitter:
         self._topics = topics
 
     async def emit(self, events: list[Outgoing]) -> None:
-        producer = aiokafka_producer(self._broker)
-        if producer is None:
-            await self._publish_each(events)
-            return
-        partitions = {t: sorted(await producer.partitions_for(self._topics(t))) for t in {e.topic for e in events}}
-        pending = []
-        for event in events:
-            topic, key = self._topics(event.topic), event.key.encode()
-            pending.append(
-                await producer.send(
-                    topic,
-                    pydantic_core.to_json(event.body),
-                    key=key,
-                    partition=partition_of(key, partitions[event.topic]),
-                    headers=json_headers(event.body),
-                )
-            )
-        for sent in pending:  # in order: most are done once the first is, and a done future returns at once
-            await sent
-
-    async def _publish_each(self, events: list[Outgoing]) -> None:
+        sender = DirectSender(self._broker)
         pending = [
-            await self._broker.publish(
-                event.body,
-                self._topics(event.topic),
-                key=event.key.encode(),
-                headers={"event_type": event.type, "event_id": event.body["event_id"]},
-                correlation_id=event.body["correlation_id"],
-                no_confirm=True,
-            )
-            for event in events
+            await sender.send(self._topics(e.topic), e.key.encode(), e.body, pydantic_core.to_json(e.body))
+            for e in events
         ]
-        # the real broker hands back futures of the sends; the test broker has delivered already
-        await asyncio.gather(*(sent for sent in pending if inspect.isawaitable(sent)))
+        for sent in pending:  # in order: most are done once the first is, and a done future returns at once
+            if inspect.isawaitable(sent):  # the test broker has delivered already
+                await sent
 
 
 class RecordingEmitter:
