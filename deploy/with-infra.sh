@@ -36,13 +36,8 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
       export KAFKA_DATA_DIR="$KAFKA_TEST_DATA_DIR"
     fi
     started_kafka=1
-    # Twice in ~20 runs on the 2-core machine the JVM printed nothing at all within start.sh's
-    # 60 s (an empty log, not an error) while the next start took 6 s: start.sh has killed it by
-    # then, so one more try costs a minute at worst instead of the whole run.
-    if ! bash deploy/kafka/start.sh >/dev/null; then
-      echo "with-infra.sh: the test broker did not start; trying once more" >&2
-      bash deploy/kafka/start.sh >/dev/null
-    fi
+    # start.sh itself tries once more when the JVM starts silently.
+    bash deploy/kafka/start.sh >/dev/null
   fi
   export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
   export KAFKA_SASL_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_SASL_PORT"
