@@ -7,12 +7,13 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from services.intake.adapters.repository import COPY_FROM, RecordRepository
+from services.intake.adapters.repository import COPY_FROM, NewRecord, RecordRepository, with_case
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
@@ -179,3 +180,69 @@ async def test_a_grouped_batch_is_stored_as_the_separate_inserts_stored_it(submi
             outcome.case_version,
         )
         assert created_at is not None
+
+
+async def test_a_batch_that_repeats_an_earlier_submission_is_written_the_careful_way(
+    submissions: Submissions,
+) -> None:
+    # on PostgreSQL the first try is one statement; the repeat breaks a unique constraint, nothing of
+    # that try stays (no version counted up), and the batch is looked at and written again
+    first = record(sequence=21) | {"external_id": "ext-21"}
+    (earlier,) = await submissions.store([prepared(submissions, first)])
+    batch = [
+        prepared(submissions, record(sequence=22)),
+        prepared(submissions, first),
+        prepared(submissions, record(sequence=21, event="verification")),
+    ]
+    outcomes = await submissions.store(batch)
+    assert [o.status for o in outcomes] == ["accepted", "duplicate", "accepted"]
+    assert [o.case_version for o in outcomes] == [1, 1, 2]
+    assert outcomes[1].record_id == earlier.record_id
+    assert outcomes[2].case_id == earlier.case_id
+    async with submissions._repository._sessions() as session:
+        stored = (await session.execute(text("SELECT count(*) FROM records"))).scalar_one()
+        events = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+        cases = (await session.execute(text("SELECT sum(versions) FROM person_cases"))).scalar_one()
+    assert (stored, events, cases) == (3, 3, 3)
+
+
+async def test_a_few_records_go_in_as_one_statement_without_a_transaction(tmp_path: Path) -> None:
+    """PostgreSQL: no session (no BEGIN, no COMMIT) for a fresh batch; the event's case is spliced in
+    by the database exactly as `with_case` writes it."""
+    name = unique_name("intake_")
+    engine = build_engine(await create_database(name))
+    await run_migrations(engine, MIGRATIONS)
+    repository = RecordRepository(session_factory(engine))
+    submissions = Submissions(repository, load_directory(), TEST_KEYRING, b"s")
+    transactions = 0
+    begin = repository._sessions.begin
+
+    def counted_begin() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return begin()
+
+    repository._sessions.begin = counted_begin  # type: ignore[method-assign]
+    heads = {}
+
+    def head_for(item: NewRecord) -> tuple[str, bytes]:
+        heads[item.record_id] = b'{"id":"' + item.record_id.encode() + b'","payload":{"n":"\\u00e9\xe5\x8c\x97",'
+        return "records.submitted", heads[item.record_id]
+
+    def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, Any]:
+        raise AssertionError("the careful way was taken")
+
+    try:
+        items = [prepared(submissions, record(sequence=n % 2, event="verification")).new for n in range(3)]
+        outcomes = await repository.write_batch(items, event_for, head_for)
+        assert transactions == 0
+        assert [o.case_version for o in outcomes] == [1, 1, 2]
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT envelope::text FROM outbox ORDER BY id"))).scalars().all()
+        assert rows == [
+            with_case(heads[item.record_id], outcome.case_id or "", outcome.case_version).decode()
+            for item, outcome in zip(items, outcomes, strict=True)
+        ]
+    finally:
+        await engine.dispose()
+        await drop_database(name)

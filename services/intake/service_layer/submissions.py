@@ -17,7 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from services.intake.adapters.ids import new_id
-from services.intake.adapters.repository import NewRecord, RecordRepository, Stored
+from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
@@ -138,15 +138,21 @@ class Submissions:
             envelope = submitted_envelope(item, records[item.record_id], case_id, version, self._keyring)
             return RecordSubmitted.TOPIC, envelope
 
-        stored = await self._repository.write_batch([p.new for p in batch], event_for)
+        def head_for(item: NewRecord) -> tuple[str, bytes]:
+            return RecordSubmitted.TOPIC, _head(
+                submitted_envelope(item, records[item.record_id], _PENDING_CASE, 0, self._keyring)
+            )
+
+        stored = await self._repository.write_batch([p.new for p in batch], event_for, head_for)
         self._on_stored()  # e.g. wake the outbox relay
         return [_outcome(s) for s in stored]
 
     def ready(self, prepared: Prepared) -> Ready:
         """The prepared record with its RecordSubmitted envelope built, but for the case id and version."""
         record_json = prepared.record_json or prepared.record.model_dump(mode="json")
-        envelope = orjson.dumps(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
-        return Ready(prepared.new, envelope[: envelope.rindex(_CASE_AT)])
+        return Ready(
+            prepared.new, _head(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
+        )
 
     async def store_ready(self, batch: Sequence[Ready]) -> list[Outcome]:
         """`store` for rows whose envelope was built already (by a bulk worker process): only the case is filled in."""
@@ -155,7 +161,10 @@ class Submissions:
         def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, orjson.Fragment]:
             return RecordSubmitted.TOPIC, ready[item.record_id].envelope(case_id, version)
 
-        stored = await self._repository.write_batch([r.new for r in batch], event_for)
+        def head_for(item: NewRecord) -> tuple[str, bytes]:
+            return RecordSubmitted.TOPIC, ready[item.record_id].envelope_head
+
+        stored = await self._repository.write_batch([r.new for r in batch], event_for, head_for)
         self._on_stored()
         return [_outcome(s) for s in stored]
 
@@ -231,8 +240,13 @@ def submitted_envelope(
     )
 
 
-_CASE_AT = b'"case_id":'  # the envelope's last two keys: payload.case_id, payload.case_version
 _PENDING_CASE = "\x00"  # stands for the case id until the batch is stored
+
+
+def _head(envelope: dict[str, Any]) -> bytes:
+    """The envelope's JSON up to its case id and version, which only the store knows (see `with_case`)."""
+    written = orjson.dumps(envelope)
+    return written[: written.rindex(CASE_AT)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +259,7 @@ class Ready:
 
     def envelope(self, case_id: str, version: int) -> orjson.Fragment:
         """`submitted_envelope(...)` as orjson writes it, for this case id and version."""
-        tail = _CASE_AT + orjson.dumps(case_id) + b',"case_version":' + str(int(version)).encode() + b"}}"
-        return orjson.Fragment(self.envelope_head + tail)
+        return orjson.Fragment(with_case(self.envelope_head, case_id, version))
 
 
 def _street_of(raw: Any) -> str:
