@@ -1,0 +1,58 @@
+"""Intake's notice recipients on both stores: a batch in one statement, idempotent under re-delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.intake.adapters.notice_recipients import NoticeRecipients
+from services.intake.bootstrap import MIGRATIONS
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import NoticeIssued, NoticePerson, Route
+from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
+from tests.support.records import id_number
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def recipients(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NoticeRecipients]:
+    name = unique_name("intake_")
+    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await create_database(name)
+    engine = build_engine(url)
+    await run_migrations(engine, MIGRATIONS)
+    try:
+        yield NoticeRecipients(session_factory(engine))
+    finally:
+        await engine.dispose()
+        if request.param == "postgresql":
+            await drop_database(name)
+
+
+def notice(n: int, recipient: str = "440111008", kind: str = "transfer") -> NoticeIssued:
+    return issued_notice(
+        kind=kind,
+        notice_id=f"00000000-0000-4000-8000-{n:012d}",
+        record_id=f"10000000-0000-4000-8000-{n:012d}",
+        recipient_code=recipient,
+        route=Route.CROSS_STREET,
+        reason="person lives in your street; please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
+        issued_at=datetime(2026, 2, 25, 2, 30, tzinfo=UTC),
+    )
+
+
+async def test_a_batch_is_noted_once_however_often_it_comes(recipients: NoticeRecipients) -> None:
+    await recipients.note_many([notice(1), notice(2, "440106001"), notice(1)])  # a repeat within the batch
+    await recipients.note_many([notice(2, "440106001"), notice(3, kind="forward")])  # re-delivered, and one new
+    await recipients.note_many([])
+
+    noted = [await recipients.get(notice(n).notice_id) for n in (1, 2, 3, 4)]
+    assert [(row.record_id, row.recipient_code, row.kind) if row else None for row in noted] == [
+        (notice(1).record_id, "440111008", "transfer"),
+        (notice(2).record_id, "440106001", "transfer"),
+        (notice(3).record_id, "440111008", "forward"),
+        None,
+    ]
