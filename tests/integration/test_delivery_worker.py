@@ -34,10 +34,10 @@ from services.notification.domain.signing import secret_of, signature
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.receiving import NoticeReceiver
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import NoticeIssued, NoticePerson, Route
+from shared.events import NoticeIssued
 from shared.identity import person_key
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
-from tests.support.notices import issued_notice
+from tests.support.notices import numbered_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
 
@@ -86,16 +86,7 @@ async def desk() -> AsyncIterator[Desk]:
 
 
 def notice(n: int, recipient: str = "440111008", kind: str = "transfer") -> NoticeIssued:
-    return issued_notice(
-        kind=kind,
-        notice_id=f"00000000-0000-4000-8000-{n:012d}",
-        record_id=f"10000000-0000-4000-8000-{n:012d}",
-        recipient_code=recipient,
-        route=Route.CROSS_STREET,
-        reason="person lives in your street; please verify",
-        person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
-        issued_at=START,
-    )
+    return numbered_notice(n, recipient, kind, issued_at=START)
 
 
 async def subscribe(desk: Desk, recipient: str = "440111008", url: str = HOOK) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,8 @@ import pytest
 from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.bootstrap import MIGRATIONS
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import NoticeIssued, NoticePerson, Route
 from tests.support.infra import create_database, drop_database, unique_name
-from tests.support.notices import issued_notice
-from tests.support.records import id_number
+from tests.support.notices import numbered_notice
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,17 +28,7 @@ async def recipients(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             await drop_database(name)
 
 
-def notice(n: int, recipient: str = "440111008", kind: str = "transfer") -> NoticeIssued:
-    return issued_notice(
-        kind=kind,
-        notice_id=f"00000000-0000-4000-8000-{n:012d}",
-        record_id=f"10000000-0000-4000-8000-{n:012d}",
-        recipient_code=recipient,
-        route=Route.CROSS_STREET,
-        reason="person lives in your street; please verify",
-        person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
-        issued_at=datetime(2026, 2, 25, 2, 30, tzinfo=UTC),
-    )
+notice = numbered_notice
 
 
 async def test_a_batch_is_noted_once_however_often_it_comes(recipients: NoticeRecipients) -> None:

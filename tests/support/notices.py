@@ -3,9 +3,11 @@ and `answer_expected` (v3)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.events import NoticeIssued
+from shared.events import NoticeIssued, NoticePerson, Route
+from tests.support.records import id_number
 
 
 def issued_notice(*, kind: str = "transfer", **fields: Any) -> NoticeIssued:
@@ -15,3 +17,19 @@ def issued_notice(*, kind: str = "transfer", **fields: Any) -> NoticeIssued:
     if "answer_expected" in NoticeIssued.model_fields:
         fields.setdefault("answer_expected", kind in ("transfer", "forward"))
     return NoticeIssued(**fields)
+
+
+def numbered_notice(
+    n: int, recipient: str = "440111008", kind: str = "transfer", *, issued_at: datetime | None = None
+) -> NoticeIssued:
+    """The n-th of a run of cross-street notices: its notice and record ids, and the person, follow from n."""
+    return issued_notice(
+        kind=kind,
+        notice_id=f"00000000-0000-4000-8000-{n:012d}",
+        record_id=f"10000000-0000-4000-8000-{n:012d}",
+        recipient_code=recipient,
+        route=Route.CROSS_STREET,
+        reason="person lives in your street; please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
+        issued_at=issued_at or datetime(2026, 2, 25, 2, 30, tzinfo=UTC),
+    )
