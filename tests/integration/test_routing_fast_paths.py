@@ -163,3 +163,49 @@ async def test_a_notice_clashing_on_any_unique_rule_is_skipped(sessions: async_s
         await bulk.insert(raw, NoticeRow, [notice("n2")], key="notice_id")
     async with sessions() as session:
         assert [row.notice_id for row in (await session.execute(select(NoticeRow))).scalars()] == ["n1"]
+
+
+async def test_rows_of_several_tables_go_in_as_one_statement(sessions: async_sessionmaker[AsyncSession]) -> None:
+    def notice(notice_id: str, recipient: str) -> dict[str, object]:
+        return {
+            "notice_id": notice_id,
+            "record_id": "r1",
+            "case_version": 1,
+            "kind": "transfer",
+            "recipient_code": recipient,
+            "exchange_endpoint": None,
+            "sender_code": "440111005",
+            "reason": "lives here",
+            "awaits_answer": True,
+            "issued_at": NOW,
+        }
+
+    later = datetime(2027, 3, 2, tzinfo=UTC)
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await bulk.insert(raw, NoticeRow, [notice("n1", "440111008")], key="notice_id")
+        await bulk.insert(raw, ProcessedEvent, processed("a"))
+        inserted = await bulk.insert_together(
+            raw,
+            [
+                bulk.Rows(
+                    NoticeRow,
+                    [notice("n1", "440111008"), notice("n2", "440111009")],
+                    key="notice_id",
+                    returning="notice_id",
+                ),
+                bulk.Rows(ProcessedEvent, processed("a", "b", at=later), key="event_id", overwrite=True),
+                bulk.Rows(ProcessedEvent, []),  # nothing: left out
+            ],
+        )
+        assert inserted == ["n2"]  # n1 was there: not inserted, not returned
+        assert await bulk.insert_together(raw, [bulk.Rows(ProcessedEvent, processed("c"))]) == []
+        assert await bulk.insert_together(raw, []) == []
+        with pytest.raises(ValueError, match="at most one"):
+            await bulk.insert_together(
+                raw, [bulk.Rows(t, r, returning="x") for t, r in ((ProcessedEvent, processed("d")),) * 2]
+            )
+    assert await stored(sessions) == {"a": later, "b": later, "c": NOW}
+    async with sessions() as session:
+        assert sorted(row.notice_id for row in (await session.execute(select(NoticeRow))).scalars()) == ["n1", "n2"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -117,6 +117,43 @@ async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, no
     return new
 
 
+async def save_routed(
+    session: AsyncSession,
+    *,
+    cases: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    notices: list[PlannedNotice],
+    processed: list[str],
+    now: datetime,
+) -> list[PlannedNotice]:
+    """`save_cases`, `save_decisions`, `add_notices` and `mark_processed` at once; returns the new notices.
+
+    On PostgreSQL one statement writes them all (one round trip, not five): a
+    notice that clashes with one issued before is not inserted, and is not returned.
+    """
+    raw = await bulk.driver(session)
+    if raw is None:
+        await save_cases(session, cases)
+        await save_decisions(session, decisions)
+        new = await add_notices(session, notices, now=now)
+        await mark_processed(session, processed, now=now)
+        return new
+    planned = {n.notice_id: n for n in notices}
+    inserted = await bulk.insert_together(
+        raw,
+        [
+            bulk.Rows(CaseRow, cases, key="record_id", overwrite=True),
+            bulk.Rows(RoutedRecord, decisions, key="record_id", overwrite=True),
+            bulk.Rows(ProcessedEvent, [{"event_id": e, "handled_at": now} for e in processed]),
+            bulk.Rows(
+                NoticeRow, [_notice_row(n, now) for n in planned.values()], key="notice_id", returning="notice_id"
+            ),
+        ],
+    )
+    issued = set(inserted)
+    return [n for n in planned.values() if n.notice_id in issued]
+
+
 def _notice_row(notice: PlannedNotice, now: datetime) -> dict[str, object]:
     endpoint = notice.recipient.endpoint
     return {
@@ -219,9 +256,13 @@ def close_review(item: ReviewItem, event: ReviewResolved) -> None:
 
 
 async def unprocessed(session: AsyncSession, event_ids: list[str]) -> set[str]:
-    """The ids among `event_ids` not handled yet (see shared.db.processed), in one query."""
-    if raw := await bulk.driver(session):
-        return set(event_ids) - await bulk.existing(raw, ProcessedEvent, "event_id", event_ids)
+    """The ids among `event_ids` not handled yet (see shared.db.processed), in one query.
+
+    Through the session, not the driver: the unit of work's first statement
+    begins its transaction (a `bulk.driver` first would send a statement of its own)."""
+    if session.get_bind().dialect.name == "postgresql":
+        known = text("SELECT event_id FROM processed_events WHERE event_id = ANY(CAST(:ids AS text[]))")
+        return set(event_ids) - set((await session.execute(known, {"ids": event_ids})).scalars())
     query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
     return set(event_ids) - set((await session.execute(query)).scalars())
 

@@ -70,27 +70,29 @@ class RecordHandler:
             todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            outgoing = await self.route(session, list(todo.values()))
-            now = self._context.clock.now()
-            await store.mark_processed(session, list(todo), now=now)
+            outgoing = await self.route(session, list(todo.values()), processed=list(todo))
             await self._context.emitter.emit(outgoing)
         # one line per batch: a log line per record costs more than routing the record
         routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
-    async def route(self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]]) -> list[Outgoing]:
+    async def route(
+        self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]], *, processed: list[str] | None = None
+    ) -> list[Outgoing]:
         """Decide and store records inside the caller's transaction; returns the events to publish.
-        Derived ids follow from each envelope (the submission, or a review resolution)."""
+        Derived ids follow from each envelope (the submission, or a review resolution). `processed`:
+        event ids to mark handled with the last write."""
         now, recipients = self._context.clock.now(), self._context.recipients()
         pending, outgoing = _Pending(), []
+        deadlines, keyring = self._context.deadlines, self._context.keyring
         for envelope, event in todo:
             self._decide(envelope, event, recipients, pending, now)
             if event.record.event is EventKind.OUTFLOW and pending.routed:
                 # earlier cases of the person (this batch's included) are marked after they are written
-                outgoing += await _write(session, pending, now, self._context.deadlines, self._context.keyring)
+                outgoing += await _write(session, pending, now, deadlines, keyring, processed=[])
                 await store.mark_outflow(session, person_key=pending.routed[-1].key, now=now)
                 pending = _Pending()
-        return outgoing + await _write(session, pending, now, self._context.deadlines, self._context.keyring)
+        return outgoing + await _write(session, pending, now, deadlines, keyring, processed=processed or [])
 
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
@@ -119,17 +121,28 @@ class RecordHandler:
 
 
 async def _write(
-    session: AsyncSession, pending: _Pending, now: datetime, deadlines: AnswerDeadlines, keyring: Keyring
+    session: AsyncSession,
+    pending: _Pending,
+    now: datetime,
+    deadlines: AnswerDeadlines,
+    keyring: Keyring,
+    *,
+    processed: list[str],
 ) -> list[Outgoing]:
-    """Store a run of decisions in bulk; returns the events to publish for them."""
+    """Store a run of decisions in bulk, and mark `processed` handled; returns the events to publish for them."""
     routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
     await store.add_reviews(session, pending.reviews)
-    await store.save_cases(session, [_case_row(r, now, keyring) for r in routed])
-    await store.save_decisions(
-        session, [store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed]
-    )
-    planned = [notice for r in routed for notice in r.step.notices]
-    issued = {n.notice_id for n in await store.add_notices(session, planned, now=now)}
+    issued = {
+        n.notice_id
+        for n in await store.save_routed(
+            session,
+            cases=[_case_row(r, now, keyring) for r in routed],
+            decisions=[store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed],
+            notices=[notice for r in routed for notice in r.step.notices],
+            processed=processed,
+            now=now,
+        )
+    }
     outgoing = []
     for r in routed:
         case, observed = r.step.case, r.record.record.observed_at
