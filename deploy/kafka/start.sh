@@ -241,8 +241,8 @@ fi
 # 2 when it was killed for saying nothing at all within the timeout (see below),
 # and exits through fail_with_log for anything else.
 launch() {
-  # Keep the previous run's log for post-mortems.
-  [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+  # Keep the previous run's log for post-mortems (not a silent attempt's empty one).
+  [[ -s "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   # setsid+nohup: own session, so Ctrl-C / hangup of the caller does not hit the
   # broker. setsid execs in place here (we are not a group leader), so $! is the JVM.
   setsid nohup "${JAVA_CMD[@]}" >"$LOG_FILE" 2>&1 </dev/null 9>&- &
@@ -254,6 +254,8 @@ launch() {
   # Do not leave a half-started broker holding the ports.
   if is_our_broker "$pid"; then
     kill -KILL "$pid" 2>/dev/null || true
+    # gone before anything starts again: until then it holds the ports and the data dir's lock
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$PID_FILE"
     # On the 2-core machine the JVM sometimes prints nothing at all within the
     # timeout (an empty log, not an error) while the next start takes seconds.

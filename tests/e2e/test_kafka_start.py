@@ -13,27 +13,29 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.support.system import ROOT
-
-PORT = 39392
+from tests.support.system import ROOT, free_port
 
 
-def start(data_dir: Path, java_opts: str, ready_timeout: int = 1) -> subprocess.CompletedProcess[str]:
-    inherited = {k: v for k, v in os.environ.items() if k not in ("KAFKA_SASL_PORT", "KAFKA_CONTROLLER_PORT")}
+def start(data_dir: Path, port: int, java_opts: str, ready_timeout: int = 1) -> subprocess.CompletedProcess[str]:
+    inherited = {k: v for k, v in os.environ.items() if k != "KAFKA_SASL_PORT"}
     env = {
         **inherited,
-        "KAFKA_PORT": str(PORT),
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
         "KAFKA_DATA_DIR": str(data_dir),
         "KAFKA_READY_TIMEOUT": str(ready_timeout),
         "KAFKA_JAVA_OPTS": java_opts,
     }
-    return subprocess.run(
-        ["bash", "deploy/kafka/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    try:
+        return subprocess.run(
+            ["bash", "deploy/kafka/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
+    finally:  # whatever happened, no broker of this test's is left behind
+        subprocess.run(["bash", "deploy/kafka/stop.sh"], cwd=ROOT, env=env, capture_output=True, timeout=120)
 
 
 def test_a_silent_start_is_tried_once_more_then_given_up(tmp_path: Path) -> None:
-    done = start(tmp_path, "-Dorg.slf4j.simpleLogger.defaultLogLevel=off")
+    done = start(tmp_path, free_port(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=off")
 
     assert done.returncode == 1
     assert done.stderr.count("started broker pid") == 2
@@ -44,9 +46,10 @@ def test_a_silent_start_is_tried_once_more_then_given_up(tmp_path: Path) -> None
 
 def test_a_broker_that_fails_is_not_retried(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", PORT))
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
         taken.listen()
-        done = start(tmp_path, "", ready_timeout=120)
+        done = start(tmp_path, taken.getsockname()[1], "", ready_timeout=60)
 
     assert done.returncode == 1
     assert done.stderr.count("started broker pid") == 1
