@@ -12,6 +12,7 @@
 #        SCRAM-SHA-256, PLAIN) for the user KAFKA_SCRAM_USERNAME (popflow) with the
 #        password KAFKA_SCRAM_PASSWORD (popflow-test-password); a test broker, not production
 # Last line of stdout (background mode): the bootstrap address, e.g. 127.0.0.1:9092.
+# A background start whose JVM writes nothing within KAFKA_READY_TIMEOUT is killed and tried once more.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +22,7 @@ MODE=background
 case "${1:-}" in
   "") ;;
   --foreground) MODE=foreground ;;
-  -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "start.sh: unknown argument: $1 (use --foreground or nothing)" >&2; exit 2 ;;
 esac
 
