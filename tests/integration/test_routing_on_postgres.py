@@ -8,7 +8,6 @@ again is found handled, and nothing is written or published twice.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,14 +20,13 @@ from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.db.processed import ProcessedEvent
-from shared.directory import load_directory
 from shared.events import NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import WUSHAN, XINSHI, record
+from tests.support.routing import routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -51,18 +49,7 @@ async def context() -> AsyncIterator[tuple[RoutingContext, list[str]]]:
     try:
         await run_migrations(engine, MIGRATIONS)
         sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-        yield (
-            RoutingContext(
-                sessions=sessions,
-                emitter=RecordingEmitter(),
-                recipients=lambda: RECIPIENTS,
-                directory=load_directory(),
-                clock=FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
-                key_secret=b"test-key",
-                keyring=TEST_KEYRING,
-            ),
-            statements,
-        )
+        yield routing_context(sessions, RECIPIENTS), statements
     finally:
         await engine.dispose()
         await drop_database(name)

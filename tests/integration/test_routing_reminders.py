@@ -24,11 +24,11 @@ from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
-from shared.directory import load_directory
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
+from tests.support.routing import routing_context
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FRIDAY = datetime(2027, 2, 26, 10, tzinfo=SHANGHAI)
@@ -54,15 +54,7 @@ async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
 def context_for(
     sessions: async_sessionmaker[AsyncSession], clock: FixedClock, emitter: RecordingEmitter
 ) -> RoutingContext:
-    return RoutingContext(
-        sessions=sessions,
-        emitter=emitter,
-        recipients=lambda: RECIPIENTS,
-        directory=load_directory(),
-        clock=clock,
-        key_secret=b"test-key",
-        keyring=TEST_KEYRING,
-    )
+    return routing_context(sessions, RECIPIENTS, clock=clock, emitter=emitter)
 
 
 async def route(handler: RecordHandler, envelope: Envelope) -> None:

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.domain.recipients import Recipients
+from services.routing.service_layer.context import RoutingContext
+from shared.clock import FixedClock
+from shared.directory import load_directory
+from tests.support.infra import TEST_KEYRING
+
+
+def routing_context(
+    sessions: async_sessionmaker[AsyncSession],
+    recipients: Recipients,
+    *,
+    clock: FixedClock | None = None,
+    emitter: RecordingEmitter | None = None,
+) -> RoutingContext:
+    """Routing's handlers' context in a test process: the real directory and the test keys, a fixed
+    clock (2027-02-26 02:00 UTC unless given) and an emitter that records instead of publishing."""
+    return RoutingContext(
+        sessions=sessions,
+        emitter=emitter or RecordingEmitter(),
+        recipients=lambda: recipients,
+        directory=load_directory(),
+        clock=clock or FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
+        key_secret=b"test-key",
+        keyring=TEST_KEYRING,
+    )
 
 
 async def case_of(

@@ -8,7 +8,6 @@ can name; 440113999 was never a street.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,12 @@ from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
-from shared.directory import load_directory
 from shared.events import NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import record
+from tests.support.routing import routing_context
 
 pytestmark = pytest.mark.unit
 
@@ -40,15 +38,7 @@ async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
     await run_migrations(engine, MIGRATIONS)
     sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-    yield RoutingContext(
-        sessions=sessions,
-        emitter=RecordingEmitter(),
-        recipients=lambda: RECIPIENTS,
-        directory=load_directory(),
-        clock=FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
-        key_secret=b"test-key",
-        keyring=TEST_KEYRING,
-    )
+    yield routing_context(sessions, RECIPIENTS)
     await engine.dispose()
 
 

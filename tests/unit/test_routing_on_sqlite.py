@@ -21,14 +21,13 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
-from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
-from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import WUSHAN, XINSHI, record
+from tests.support.routing import routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -38,15 +37,7 @@ async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
     await run_migrations(engine, MIGRATIONS)
     sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-    yield RoutingContext(
-        sessions=sessions,
-        emitter=RecordingEmitter(),
-        recipients=lambda: RECIPIENTS,
-        directory=load_directory(),
-        clock=FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)),
-        key_secret=b"test-key",
-        keyring=TEST_KEYRING,
-    )
+    yield routing_context(sessions, RECIPIENTS)
     await engine.dispose()
 
 
