@@ -37,12 +37,18 @@ async def _connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
 
 
-async def terminate_backends(database: str) -> int:
-    """Drop every connection to `database` (intake's own), as a restart of PostgreSQL would."""
+async def terminate_backends(database: str, *, refuse_new: bool | None = None) -> int:
+    """Drop every connection to `database` (intake's own), as a restart of PostgreSQL would.
+
+    `refuse_new=True` also refuses new connections until called with False, as a restart
+    that takes a while does; the dropped connections are then noticed for certain."""
     connection = await _connect(pg_admin_url())
     try:
+        if refuse_new is not None:
+            limit = 0 if refuse_new else -1
+            await connection.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT {limit}')
         query = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1"
-        return int(await connection.fetchval(query, database))
+        return int(await connection.fetchval(query, database)) if refuse_new is not False else 0
     finally:
         await connection.close()
 
@@ -76,10 +82,18 @@ async def test_dropped_connections_answer_503_with_retry_after_and_every_accepte
             else:
                 raise AssertionError(f"{response.status_code}: {response.text}")
 
+        database = intake.databases["intake"]
         for wave in range(POSTS // 10):
-            if wave % 2 == 1:
-                terminated += await terminate_backends(intake.databases["intake"])
-            await asyncio.gather(*(post(wave * 10 + i) for i in range(10)))
+            # waves 1, 4, 7, ...: connections dropped, PostgreSQL back at once (a retry may well succeed);
+            # waves 2, 5, 8, ...: dropped, and new ones refused while the wave runs
+            refusing = wave % 3 == 2
+            if wave % 3:
+                terminated += await terminate_backends(database, refuse_new=True if refusing else None)
+            try:
+                await asyncio.gather(*(post(wave * 10 + i) for i in range(10)))
+            finally:
+                if refusing:
+                    await terminate_backends(database, refuse_new=False)
 
     assert terminated > 0
     assert statuses.get(503, 0) > 0, statuses  # the dropped connections were noticed, as 503s
