@@ -12,10 +12,11 @@ fail on a unique constraint; the batch is then retried and sees its work.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -147,12 +148,8 @@ class RecordRepository:
         async with self._single_statements.connect() as connection:  # one statement: atomic alone
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
-            try:
+            with _as_sqlalchemy_errors("INSERT"):  # a duplicate: written the careful way
                 rows = await driver.fetch(ONE_STATEMENT, *arrays)
-            except asyncpg.IntegrityConstraintViolationError as error:
-                raise IntegrityError("INSERT", None, error) from None  # a duplicate: written the careful way
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                raise DBAPIError("INSERT", None, error) from None
         totals = {key: (case_id, versions) for key, case_id, versions in rows}
         for index, (case_id, version) in zip(fresh, _in_turn(person_keys, counts, totals), strict=True):
             outcomes[index] = Stored("accepted", items[index].record_id, case_id, version)
@@ -377,13 +374,21 @@ async def _insert(session: AsyncSession, model: type[SQLModel], values: list[dic
         rows.append(tuple(copied))
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
     assert driver is not None
-    try:
+    with _as_sqlalchemy_errors("COPY"):
         await driver.copy_records_to_table(table.name, records=rows, columns=columns)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
+    """asyncpg's failures of a statement sent on the driver, raised as SQLAlchemy raises its own: a unique
+    violation is an IntegrityError (the batch is retried), anything else a DBAPIError (the store-error
+    answer, 503, not a 500)."""
+    try:
+        yield
     except asyncpg.IntegrityConstraintViolationError as error:
-        raise IntegrityError("COPY", None, error) from None
+        raise IntegrityError(statement, None, error) from None
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        # as SQLAlchemy reports its own statements' failures: the store-error answer (503), not a 500
-        raise DBAPIError("COPY", None, error) from None
+        raise DBAPIError(statement, None, error) from None
 
 
 # A few records and their events in one statement: a round trip fewer per group commit (at low rates a
@@ -432,12 +437,8 @@ async def _insert_records_and_events(
             arrays.append([orjson.dumps(cell).decode() for cell in cells] if column == json_column else cells)
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
     assert driver is not None
-    try:
+    with _as_sqlalchemy_errors("INSERT"):
         await driver.execute(RECORDS_AND_EVENTS, *arrays)
-    except asyncpg.IntegrityConstraintViolationError as error:
-        raise IntegrityError("INSERT", None, error) from None  # retried like any unique violation
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise DBAPIError("INSERT", None, error) from None
 
 
 # A whole batch of a few records as one statement, sent alone: `_write`'s upsert of the cases, records,
