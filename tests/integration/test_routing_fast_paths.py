@@ -17,11 +17,10 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters import bulk
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
-from shared.db import build_engine, run_migrations, session_factory
+from shared.db import build_engine, bulk, run_migrations, session_factory
 from shared.db.errors import is_data_error
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
@@ -206,6 +205,8 @@ async def test_rows_of_several_tables_go_in_as_one_statement(sessions: async_ses
             await bulk.insert_together(
                 raw, [bulk.Rows(t, r, returning="x") for t, r in ((ProcessedEvent, processed("d")),) * 2]
             )
+        with pytest.raises(ValueError, match="no part returns"):
+            await bulk.insert_together(raw, [bulk.Rows(ProcessedEvent, processed("d"), with_returned="event_id")])
     assert await stored(sessions) == {"a": later, "b": later, "c": NOW}
     async with sessions() as session:
         assert sorted(row.notice_id for row in (await session.execute(select(NoticeRow))).scalars()) == ["n1", "n2"]

@@ -8,10 +8,11 @@ again is found handled, and nothing is written or published twice.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import RecordingEmitter
@@ -20,39 +21,24 @@ from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.db import build_engine, run_migrations, session_factory
+from shared.db import session_factory
 from shared.db.processed import ProcessedEvent
 from shared.events import NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
-from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import WUSHAN, XINSHI, record
 from tests.support.routing import routing_context
+from tests.support.stores import logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
 
 @pytest.fixture
-async def context() -> AsyncIterator[tuple[RoutingContext, list[str]]]:
-    name = unique_name("routingpg")
-    engine = build_engine(await create_database(name))
-    statements: list[str] = []
-
-    def log_driver_statements(dbapi_connection: Any, _: Any) -> None:
-        # what is sent on the asyncpg connection itself: BEGIN, COMMIT and routing's bulk statements
-        dbapi_connection._connection.add_query_logger(lambda logged: statements.append(logged.query))
-
-    def log_sqlalchemy_statements(*arguments: Any) -> None:
-        statements.append(arguments[2])  # SQLAlchemy's own (prepared) statements, which asyncpg does not log
-
-    event.listen(engine.sync_engine, "connect", log_driver_statements)
-    event.listen(engine.sync_engine, "before_cursor_execute", log_sqlalchemy_statements)
-    try:
-        await run_migrations(engine, MIGRATIONS)
+async def context(tmp_path: Path) -> AsyncIterator[tuple[RoutingContext, list[str]]]:
+    async with migrated_store("postgresql", "routingpg", MIGRATIONS, tmp_path) as engine:
+        statements = logged_statements(engine)
         sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         yield routing_context(sessions, RECIPIENTS), statements
-    finally:
-        await engine.dispose()
-        await drop_database(name)
 
 
 async def count(context: RoutingContext, table: Any) -> int:

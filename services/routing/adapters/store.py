@@ -14,12 +14,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from services.routing.adapters import bulk
 from services.routing.adapters.tables import CaseRow, NoticeRow, ReviewItem, RoutedRecord
 from services.routing.domain.cases import Case, CaseStatus
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
+from shared.db import bulk
 from shared.db.processed import ProcessedEvent
 from shared.events import EventKind, NoticeKind, ReviewResolved, Route
 from shared.sealing import Keyring

@@ -1,10 +1,11 @@
-"""A batch's rows in one PostgreSQL statement, on the session's connection and inside its transaction.
+"""A batch's rows in one PostgreSQL statement, on an asyncpg connection (a session's, inside its transaction).
 
 `INSERT ... SELECT * FROM unnest($1::text[], ...)`: asyncpg encodes each
 column as one array (in C) and PostgreSQL runs one statement for the batch.
 SQLAlchemy's bulk insert did the same work per row and per column in Python,
 a fifth of routing's CPU per decision. Other databases (SQLite in unit tests
 and small deployments) keep SQLAlchemy's statements: `driver` returns None.
+Routing writes a batch of decisions with it, notification a batch of notices.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
 # element types of the column arrays, by the column's SQLAlchemy type; text for the rest (varchar,
-# text), which PostgreSQL assigns to varchar columns. Every timestamp column of routing's store is
-# timestamptz (the migrations), whatever the model says: a naive cast would shift instants.
+# text), which PostgreSQL assigns to varchar columns. Every timestamp column of the stores that use
+# this is timestamptz (their migrations), whatever a model says: a naive cast would shift instants.
 _ARRAY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
     (DateTime, "timestamptz"),
     (Boolean, "bool"),
@@ -45,14 +46,19 @@ async def driver(session: AsyncSession) -> asyncpg.Connection | None:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Rows for one table (dicts with the same columns), written as `insert` writes them;
-    `returning`: a column whose values come back for the rows actually inserted."""
+    """Rows for one table (dicts with the same columns), written as `insert` writes them.
+
+    `returning`: a column whose values come back for the rows actually inserted.
+    `with_returned`: a column of these rows; only the rows whose value in it came
+    back from the returning part are inserted (a notice's delivery with its notice).
+    """
 
     table: type[SQLModel]
     rows: Sequence[dict[str, Any]]
     key: str | None = None
     overwrite: bool = False
     returning: str | None = None
+    with_returned: str | None = None
 
 
 async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> list[Any]:
@@ -66,11 +72,13 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
         return []
     if sum(part.returning is not None for part in parts) > 1:
         raise ValueError("at most one part returns values")
-    parts.sort(key=lambda part: part.returning is not None)  # the one returning values is the main statement
+    if any(part.with_returned for part in parts) and not any(part.returning for part in parts):
+        raise ValueError("a part keeps the rows of the returned values, and no part returns any")
+    parts.sort(key=lambda part: part.returning is None)  # the one returning values first: the others may read it
     shapes, arrays = [], []
     for part in parts:
         columns, part_arrays = _column_arrays(part.table, part.rows)
-        shapes.append((part.table, columns, part.key, part.overwrite, part.returning))
+        shapes.append((part.table, columns, part.key, part.overwrite, part.returning, part.with_returned))
         arrays += part_arrays
     found = await raw.fetch(_together_sql(tuple(shapes)), *arrays)
     return [row[0] for row in found]
@@ -126,31 +134,56 @@ def _select_sql(table: type[SQLModel], column: str) -> str:
     return f'SELECT "{column}" FROM "{_table_name(table)}" WHERE "{column}" = ANY($1::text[])'  # noqa: S608 - names are the table's
 
 
-_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None]
+_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None, str | None]
 
 
 @cache
 def _together_sql(shapes: tuple[_Shape, ...]) -> str:
-    """`_insert_sql` of each shape, numbered on from the one before; all but the last as WITH queries."""
+    """`_insert_sql` of each shape, numbered on from the one before, as WITH queries (data-modifying
+    WITH queries run whether read or not); the main statement reads what the first one returns.
+
+    Without a returning part (none asks for values), the last insert is the main statement.
+    """
     statements, first = [], 1
-    for table, columns, key, overwrite, returning in shapes:
-        sql = _insert_sql(table, columns, key, overwrite, first=first)
+    returned = shapes[0][4]
+    for table, columns, key, overwrite, returning, with_returned in shapes:
+        for name in (returning, with_returned):
+            if name is not None:
+                _columns(table)[name]  # a column of the table's, or KeyError
+        kept = (with_returned, returned) if with_returned and returned else None
+        sql = _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
         statements.append(f'{sql} RETURNING "{returning}"' if returning else sql)
         first += len(columns)
+    if returned:
+        return _with(statements) + f' SELECT "{returned}" FROM part0'  # noqa: S608 - a column's name
     *before, last = statements
-    if not before:
-        return last
-    return "WITH " + ", ".join(f"part{i} AS ({sql})" for i, sql in enumerate(before)) + " " + last
+    return f"{_with(before)} {last}" if before else last
+
+
+def _with(statements: Sequence[str]) -> str:
+    return "WITH " + ", ".join(f"part{i} AS ({sql})" for i, sql in enumerate(statements))
 
 
 @cache
 def _insert_sql(
-    table: type[SQLModel], columns: tuple[str, ...], key: str | None, overwrite: bool, *, first: int = 1
+    table: type[SQLModel],
+    columns: tuple[str, ...],
+    key: str | None,
+    overwrite: bool,
+    *,
+    first: int = 1,
+    kept: tuple[str, str] | None = None,
 ) -> str:
+    """The INSERT of `columns` from one array each, from $`first` on. `kept` (column, returned column):
+    only the rows whose column's value part0 returned (see `Rows.with_returned`)."""
     table_columns = _columns(table)
     names = ", ".join(f'"{c}"' for c in columns)
     arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
-    sql = f'INSERT INTO "{_table_name(table)}" ({names}) SELECT * FROM unnest({arrays})'  # noqa: S608 - names are the table's
+    rows = f"unnest({arrays})"
+    if kept is not None:
+        column, returned = kept
+        rows = f'unnest({arrays}) AS given({names}) WHERE given."{column}" IN (SELECT "{returned}" FROM part0)'  # noqa: S608
+    sql = f'INSERT INTO "{_table_name(table)}" ({names}) SELECT * FROM {rows}'  # noqa: S608 - names are the table's
     if key is None:
         return sql
     if not overwrite:

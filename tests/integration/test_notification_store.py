@@ -1,0 +1,132 @@
+"""Notification's inbox storing a batch from Kafka, on both stores: the same notices, deliveries and claims.
+
+On PostgreSQL a batch is two statements sent alone (the recipients' webhooks,
+then notices and deliveries in one statement): no transaction around them,
+and a notice stored before is found by the write itself, not by a look-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from services.notification.adapters.deliveries import Handoff
+from services.notification.adapters.inbox import Inbox, Stored
+from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import Delivery, InboxNotice
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS
+from services.notification.domain.signing import secret_of
+from shared.db import session_factory
+from shared.events import NoticeIssued
+from tests.support.infra import TEST_KEYRING
+from tests.support.notices import numbered_notice
+from tests.support.stores import STORES, logged_statements, migrated_store
+
+START = datetime(2027, 2, 24, 2, 0, tzinfo=UTC)
+LEASE_UNTIL = START + timedelta(seconds=60)
+BUSY, QUIET, BARE, PARTNERS = "440111008", "440111005", "440111999", "440106001"  # the last outside 440111
+
+
+@dataclass
+class Desk:
+    inbox: Inbox
+    webhooks: WebhookStore
+    sessions: async_sessionmaker[AsyncSession]
+    statements: list[str]
+
+
+@pytest.fixture(params=STORES)
+async def desk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Desk]:
+    async with migrated_store(request.param, "notif_", MIGRATIONS, tmp_path) as engine:
+        statements = logged_statements(engine)  # before any connection is opened: each is seen
+        sessions = session_factory(engine)
+        sealed = SealedNotices(TEST_KEYRING)
+        inbox = Inbox(sessions, StatusEvents(b"test-person-key-secret", sealed), sealed, served_districts=["440111"])
+        webhooks = WebhookStore(sessions, SecretBox("test-box-key"))
+        for code, url in ((BUSY, "http://busy.example/hook"), (QUIET, "http://quiet.example/hook")):
+            await webhooks.put(code, url=url, secret=secret_of(b"a-shared-secret-of-some-length.."), now=START)
+        yield Desk(inbox, webhooks, sessions, statements)
+
+
+def notice(n: int, recipient: str = BUSY) -> NoticeIssued:
+    return numbered_notice(n, recipient, issued_at=START)
+
+
+def handoff(limit: int = 3) -> Handoff:
+    return Handoff(lease_until=LEASE_UNTIL, limit=limit, room=lambda code: 2)
+
+
+async def deliveries(desk: Desk) -> dict[str, tuple[str, str | None, datetime | None]]:
+    async with desk.sessions() as session:
+        rows = (await session.execute(select(Delivery).order_by(col(Delivery.notice_id)))).scalars().all()
+    return {
+        r.notice_id: (r.state, r.exchange_code, r.next_attempt_at and r.next_attempt_at.replace(tzinfo=UTC))
+        for r in rows
+    }
+
+
+async def stored_ids(desk: Desk) -> set[str]:
+    async with desk.sessions() as session:
+        return set((await session.execute(select(col(InboxNotice.notice_id)))).scalars().all())
+
+
+def claimed(stored: Stored) -> list[str]:
+    return [c.notice_id for c in stored.claims]
+
+
+async def test_a_batch_stores_each_new_notice_once_and_schedules_its_push(desk: Desk) -> None:
+    earlier = await desk.inbox.store_many([notice(1, BARE)], now=START, handoff=handoff())
+    assert earlier.outcomes == [(True, False)]  # no webhook then: nothing scheduled
+    await desk.webhooks.put(BARE, url="http://late.example/hook", secret=secret_of(b"x" * 32), now=START)
+
+    batch = [
+        notice(10),  # taken at once (the busy street's room is 2)
+        notice(11),  # taken at once
+        notice(12),  # no room left for the busy street: due for the next claim
+        notice(20, QUIET),  # taken at once: the third of the limit
+        notice(21, QUIET),  # the limit is used up: due
+        notice(30, PARTNERS),  # a partner's street: scheduled through the exchange, never handed off
+        notice(1, BARE),  # Kafka re-delivers a notice stored before its street had a webhook
+        notice(10),  # twice in one batch
+    ]
+    stored = await desk.inbox.store_many(batch, now=START, handoff=handoff())
+
+    assert stored.outcomes == [(True, True)] * 6 + [(False, False)] * 2
+    assert claimed(stored) == [notice(n, c).notice_id for n, c in ((10, BUSY), (11, BUSY), (20, QUIET))]
+    assert all(c.notice is not None and c.subscription is not None and c.person for c in stored.claims)
+    assert stored.due == 3
+    assert await stored_ids(desk) == {notice(n).notice_id for n in (1, 10, 11, 12, 20, 21, 30)}
+    assert await deliveries(desk) == {  # the re-delivered notice got no delivery: it was not stored again
+        notice(10).notice_id: ("pending", None, LEASE_UNTIL),
+        notice(11).notice_id: ("pending", None, LEASE_UNTIL),
+        notice(12).notice_id: ("pending", None, START),
+        notice(20).notice_id: ("pending", None, LEASE_UNTIL),
+        notice(21).notice_id: ("pending", None, START),
+        notice(30).notice_id: ("pending", PARTNERS, START),
+    }
+
+    again = await desk.inbox.store_many(batch, now=START + timedelta(minutes=1), handoff=handoff())
+    assert again.outcomes == [(False, False)] * len(batch)
+    assert (again.claims, again.due) == ([], 0)
+    assert len(await deliveries(desk)) == 6
+
+
+@pytest.mark.parametrize("desk", ["postgresql"], indirect=True)  # SQLite: a transaction, as before
+async def test_on_postgresql_a_batch_is_two_statements_without_a_transaction(desk: Desk) -> None:
+    await desk.inbox.store_many([notice(1)], now=START, handoff=handoff())  # a connection's first use
+    desk.statements.clear()
+
+    stored = await desk.inbox.store_many([notice(2), notice(3, QUIET), notice(1)], now=START, handoff=handoff())
+
+    assert stored.outcomes == [(True, True), (True, True), (False, False)]
+    assert [s.split()[0].upper() for s in desk.statements] == ["SELECT", "WITH"], desk.statements

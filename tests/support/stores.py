@@ -1,0 +1,50 @@
+"""A service's store for tests that run on both databases, and the statements a PostgreSQL engine sends."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import build_engine, run_migrations
+from tests.support.infra import create_database, drop_database, unique_name
+
+STORES = ["sqlite", "postgresql"]  # the params of a fixture that runs its tests on both
+
+
+@contextlib.asynccontextmanager
+async def migrated_store(kind: str, stem: str, migrations: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on a fresh store of `kind` (a SQLite file under `tmp_path`, or a PostgreSQL
+    database dropped afterwards)."""
+    name = unique_name(stem)
+    url = f"sqlite+aiosqlite:///{tmp_path}/{stem}.db" if kind == "sqlite" else await create_database(name)
+    engine = build_engine(url)
+    try:
+        await run_migrations(engine, migrations)
+        await engine.dispose()  # the migrations' connections closed: `logged_statements` sees every one used after
+        yield engine
+    finally:
+        await engine.dispose()
+        if kind == "postgresql":
+            await drop_database(name)
+
+
+def logged_statements(engine: AsyncEngine) -> list[str]:
+    """Every statement `engine` sends from now on, in order: SQLAlchemy's own and those sent on the asyncpg
+    connection itself (BEGIN, COMMIT, statements sent on the driver), on connections opened from now on."""
+    statements: list[str] = []
+
+    def log_driver_statements(dbapi_connection: Any, _: Any) -> None:
+        if engine.dialect.name == "postgresql":  # SQLite's driver sends nothing SQLAlchemy does not see
+            dbapi_connection._connection.add_query_logger(lambda logged: statements.append(logged.query))
+
+    def log_sqlalchemy_statements(*arguments: Any) -> None:
+        statements.append(arguments[2])  # SQLAlchemy's own (prepared) statements, which asyncpg does not log
+
+    event.listen(engine.sync_engine, "connect", log_driver_statements)
+    event.listen(engine.sync_engine, "before_cursor_execute", log_sqlalchemy_statements)
+    return statements
