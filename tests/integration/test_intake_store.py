@@ -21,23 +21,16 @@ from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import record
+from tests.support.stores import STORES, migrated_store
 
 ADMIN = Principal("k1", parse_scope("admin"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=STORES)
 async def submissions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Submissions]:
-    name = unique_name("intake_")
-    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await create_database(name)
-    engine = build_engine(url)
-    await run_migrations(engine, MIGRATIONS)
-    try:
+    async with migrated_store(request.param, "intake_", MIGRATIONS, tmp_path) as engine:
         repository = RecordRepository(session_factory(engine))
         yield Submissions(repository, load_directory(), TEST_KEYRING, b"person-secret")
-    finally:
-        await engine.dispose()
-        if request.param == "postgresql":
-            await drop_database(name)
 
 
 def prepared(submissions: Submissions, body: dict[str, object], key: str | None = None) -> Prepared:

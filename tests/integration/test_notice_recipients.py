@@ -9,23 +9,15 @@ import pytest
 
 from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.bootstrap import MIGRATIONS
-from shared.db import build_engine, run_migrations, session_factory
-from tests.support.infra import create_database, drop_database, unique_name
+from shared.db import session_factory
 from tests.support.notices import numbered_notice
+from tests.support.stores import STORES, migrated_store
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=STORES)
 async def recipients(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NoticeRecipients]:
-    name = unique_name("intake_")
-    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await create_database(name)
-    engine = build_engine(url)
-    await run_migrations(engine, MIGRATIONS)
-    try:
+    async with migrated_store(request.param, "intake_", MIGRATIONS, tmp_path) as engine:
         yield NoticeRecipients(session_factory(engine))
-    finally:
-        await engine.dispose()
-        if request.param == "postgresql":
-            await drop_database(name)
 
 
 notice = numbered_notice
