@@ -1,11 +1,13 @@
 """A batch's rows in one PostgreSQL statement, on an asyncpg connection (a session's, inside its transaction).
 
-`INSERT ... SELECT * FROM unnest($1::text[], ...)`: asyncpg encodes each
-column as one array (in C) and PostgreSQL runs one statement for the batch.
+`INSERT ... SELECT * FROM unnest($1::text[], ...)` (or `UPDATE ... FROM
+unnest(...)`): asyncpg encodes each column as one array (in C) and
+PostgreSQL runs one statement for the batch.
 SQLAlchemy's bulk insert did the same work per row and per column in Python,
 a fifth of routing's CPU per decision. Other databases (SQLite in unit tests
 and small deployments) keep SQLAlchemy's statements: `driver` returns None.
-Routing writes a batch of decisions with it, notification a batch of notices.
+Routing writes a batch of decisions with it, notification a batch of notices
+and of push attempts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from operator import itemgetter
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Boolean, DateTime, Integer, text
+import orjson
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
@@ -29,6 +32,8 @@ _ARRAY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
     (DateTime, "timestamptz"),
     (Boolean, "bool"),
     (Integer, "int8"),
+    (Float, "float8"),
+    (JSON, "json"),  # sent as the JSON text of each value
 )
 
 
@@ -51,6 +56,8 @@ class Rows:
     `returning`: a column whose values come back for the rows actually inserted.
     `with_returned`: a column of these rows; only the rows whose value in it came
     back from the returning part are inserted (a notice's delivery with its notice).
+    `update_by`: the rows are not inserted but update the table's rows whose column
+    of that name holds the same value, setting their other columns.
     """
 
     table: type[SQLModel]
@@ -59,11 +66,12 @@ class Rows:
     overwrite: bool = False
     returning: str | None = None
     with_returned: str | None = None
+    update_by: str | None = None
 
 
 async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> list[Any]:
-    """Several tables' rows in one statement (each an `INSERT ... SELECT FROM unnest` of its own,
-    joined as data-modifying WITH queries): one round trip instead of one per table.
+    """Several tables' rows in one statement (each an `INSERT ... SELECT FROM unnest` of its own, or an
+    `UPDATE ... FROM unnest`, joined as data-modifying WITH queries): one round trip instead of one per table.
 
     Returns the `returning` column's values of the one part that asks for them (at most one), or [].
     """
@@ -78,7 +86,9 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
     shapes, arrays = [], []
     for part in parts:
         columns, part_arrays = _column_arrays(part.table, part.rows)
-        shapes.append((part.table, columns, part.key, part.overwrite, part.returning, part.with_returned))
+        shapes.append(
+            (part.table, columns, part.key, part.overwrite, part.returning, part.with_returned, part.update_by)
+        )
         arrays += part_arrays
     found = await raw.fetch(_together_sql(tuple(shapes)), *arrays)
     return [row[0] for row in found]
@@ -110,9 +120,11 @@ def _column_arrays(table: type[SQLModel], rows: Sequence[dict[str, Any]]) -> tup
         if len(columns) > 1
         else [[row[columns[0]] for row in rows]]
     )
-    for i in _timestamp_positions(table, columns):
+    for i in _positions(table, columns, "timestamptz"):
         if any(v is not None and v.utcoffset() is None for v in arrays[i]):
             raise ValueError("timestamps are stored with their offset: naive datetimes are refused")
+    for i in _positions(table, columns, "json"):
+        arrays[i] = [None if v is None else orjson.dumps(v).decode() for v in arrays[i]]
     return columns, arrays
 
 
@@ -123,9 +135,9 @@ async def existing(raw: asyncpg.Connection, table: type[SQLModel], column: str, 
 
 
 @cache
-def _timestamp_positions(table: type[SQLModel], columns: tuple[str, ...]) -> tuple[int, ...]:
+def _positions(table: type[SQLModel], columns: tuple[str, ...], array_type: str) -> tuple[int, ...]:
     table_columns = _columns(table)
-    return tuple(i for i, c in enumerate(columns) if _array_type(table_columns[c].type) == "timestamptz")
+    return tuple(i for i, c in enumerate(columns) if _array_type(table_columns[c].type) == array_type)
 
 
 @cache
@@ -134,7 +146,7 @@ def _select_sql(table: type[SQLModel], column: str) -> str:
     return f'SELECT "{column}" FROM "{_table_name(table)}" WHERE "{column}" = ANY($1::text[])'  # noqa: S608 - names are the table's
 
 
-_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None, str | None]
+_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None, str | None, str | None]
 
 
 @cache
@@ -146,12 +158,16 @@ def _together_sql(shapes: tuple[_Shape, ...]) -> str:
     """
     statements, first = [], 1
     returned = shapes[0][4]
-    for table, columns, key, overwrite, returning, with_returned in shapes:
-        for name in (returning, with_returned):
+    for table, columns, key, overwrite, returning, with_returned, update_by in shapes:
+        for name in (returning, with_returned, update_by):
             if name is not None:
                 _columns(table)[name]  # a column of the table's, or KeyError
         kept = (with_returned, returned) if with_returned and returned else None
-        sql = _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
+        sql = (
+            _update_sql(table, columns, update_by, first=first)
+            if update_by
+            else _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
+        )
         statements.append(f'{sql} RETURNING "{returning}"' if returning else sql)
         first += len(columns)
     if returned:
@@ -190,6 +206,21 @@ def _insert_sql(
         return f"{sql} ON CONFLICT DO NOTHING"  # any unique clash skips the row, as the INSERT it replaced did
     changes = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c != key)
     return f'{sql} ON CONFLICT ("{key}") DO UPDATE SET {changes}'
+
+
+@cache
+def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, first: int = 1) -> str:
+    """The UPDATE of the rows whose `key` matches one given, setting the other `columns` to the given values."""
+    if key not in columns:
+        raise ValueError(f"rows that update by {key!r} must hold it")
+    table_columns, name = _columns(table), _table_name(table)
+    names = ", ".join(f'"{c}"' for c in columns)
+    arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
+    changes = ", ".join(f'"{c}" = given."{c}"' for c in columns if c != key)
+    return (
+        f'UPDATE "{name}" SET {changes} FROM unnest({arrays}) AS given({names})'  # noqa: S608 - names are the table's
+        f' WHERE "{name}"."{key}" = given."{key}"'
+    )
 
 
 def _array_type(column_type: TypeEngine[Any]) -> str:

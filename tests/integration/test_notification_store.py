@@ -1,8 +1,11 @@
-"""Notification's inbox storing a batch from Kafka, on both stores: the same notices, deliveries and claims.
+"""Notification's store on both databases: a batch of notices from Kafka, and a batch of push attempts.
 
-On PostgreSQL a batch is two statements sent alone (the recipients' webhooks,
-then notices and deliveries in one statement): no transaction around them,
-and a notice stored before is found by the write itself, not by a look-up.
+On PostgreSQL a batch of notices is two statements sent alone (the
+recipients' webhooks, then notices and deliveries in one statement): no
+transaction around them, and a notice stored before is found by the write
+itself, not by a look-up. A batch of attempts is one statement alone when
+none settles its notice, else BEGIN, the settled notices read and locked,
+one statement for every write, COMMIT.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from services.notification.adapters.deliveries import Handoff
+from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore, Handoff
 from services.notification.adapters.inbox import Inbox, Stored
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
-from services.notification.adapters.tables import Delivery, InboxNotice
+from services.notification.adapters.sender import SendResult
+from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice, OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
+from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.signing import secret_of
 from shared.db import session_factory
 from shared.events import NoticeIssued
@@ -40,6 +45,7 @@ BUSY, QUIET, BARE, PARTNERS = "440111008", "440111005", "440111999", "440106001"
 @dataclass
 class Desk:
     inbox: Inbox
+    deliveries: DeliveryStore
     webhooks: WebhookStore
     sessions: async_sessionmaker[AsyncSession]
     statements: list[str]
@@ -51,11 +57,12 @@ async def desk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         statements = logged_statements(engine)  # before any connection is opened: each is seen
         sessions = session_factory(engine)
         sealed = SealedNotices(TEST_KEYRING)
-        inbox = Inbox(sessions, StatusEvents(b"test-person-key-secret", sealed), sealed, served_districts=["440111"])
+        events = StatusEvents(b"test-person-key-secret", sealed)
+        inbox = Inbox(sessions, events, sealed, served_districts=["440111"])
         webhooks = WebhookStore(sessions, SecretBox("test-box-key"))
         for code, url in ((BUSY, "http://busy.example/hook"), (QUIET, "http://quiet.example/hook")):
             await webhooks.put(code, url=url, secret=secret_of(b"a-shared-secret-of-some-length.."), now=START)
-        yield Desk(inbox, webhooks, sessions, statements)
+        yield Desk(inbox, DeliveryStore(sessions, events), webhooks, sessions, statements)
 
 
 def notice(n: int, recipient: str = BUSY) -> NoticeIssued:
@@ -129,4 +136,73 @@ async def test_on_postgresql_a_batch_is_two_statements_without_a_transaction(des
     stored = await desk.inbox.store_many([notice(2), notice(3, QUIET), notice(1)], now=START, handoff=handoff())
 
     assert stored.outcomes == [(True, True), (True, True), (False, False)]
-    assert [s.split()[0].upper() for s in desk.statements] == ["SELECT", "WITH"], desk.statements
+    assert [s.split()[0].strip(";").upper() for s in desk.statements] == ["SELECT", "WITH"], desk.statements
+
+
+def attempt(n: int, outcome: Outcome, *, status: int | None, tried_before: int = 0) -> Attempted:
+    retry_at = START + timedelta(minutes=5) if outcome is Outcome.RETRY else None
+    error = None if status == 204 else "HTTP 500"
+    claim = Claim(notice(n).notice_id, BUSY, tried_before, tried_before)
+    return Attempted(claim, SendResult(status, 12.5, error), NextStep(outcome, retry_at), START + timedelta(seconds=n))
+
+
+async def attempts_state(desk: Desk) -> tuple[dict[str, tuple[object, ...]], dict[str, tuple[object, ...]], list[str]]:
+    """The notices' statuses and schedules, and the status events waiting in the outbox."""
+    async with desk.sessions() as session:
+        notices = (await session.execute(select(InboxNotice))).scalars().all()
+        schedules = (await session.execute(select(Delivery))).scalars().all()
+        tried = (await session.execute(select(DeliveryAttempt))).scalars().all()
+        outbox = (await session.execute(select(OutboxRow).order_by(col(OutboxRow.id)))).scalars().all()
+    numbers = {t.notice_id: (t.number, t.status_code, t.latency_ms, t.error) for t in tried}
+    return (
+        {n.notice_id: (n.status, n.delivered_at is not None, numbers.get(n.notice_id)) for n in notices},
+        {d.notice_id: (d.state, d.round_attempts, d.total_attempts, d.last_error) for d in schedules},
+        [f"{row.envelope['type']}:{row.envelope['payload']['notice_id'][-2:]}" for row in outbox],
+    )
+
+
+async def test_a_batch_of_attempts_records_each_and_settles_what_it_ends(desk: Desk) -> None:
+    await desk.inbox.store_many([notice(n) for n in (1, 2, 3, 4)], now=START, handoff=None)
+    await desk.deliveries.record_many([attempt(4, Outcome.DELIVERED, status=204)])  # delivered before
+
+    await desk.deliveries.record_many(
+        [
+            attempt(1, Outcome.DELIVERED, status=204),
+            attempt(2, Outcome.RETRY, status=500),
+            attempt(3, Outcome.FAILED, status=500, tried_before=2),
+            attempt(4, Outcome.DELIVERED, status=204, tried_before=1),  # pushed again (a redelivery): no new event
+        ]
+    )
+
+    notices, schedules, events = await attempts_state(desk)
+    assert notices == {
+        notice(1).notice_id: ("delivered", True, (1, 204, 12.5, None)),
+        notice(2).notice_id: ("issued", False, (1, 500, 12.5, "HTTP 500")),
+        notice(3).notice_id: ("failed", False, (3, 500, 12.5, "HTTP 500")),
+        notice(4).notice_id: ("delivered", True, (2, 204, 12.5, None)),
+    }
+    assert schedules == {
+        notice(1).notice_id: ("delivered", 1, 1, None),
+        notice(2).notice_id: ("pending", 1, 1, "HTTP 500"),
+        notice(3).notice_id: ("failed", 3, 3, "HTTP 500"),
+        notice(4).notice_id: ("delivered", 2, 2, None),
+    }
+    assert events == ["NoticeDelivered:04", "NoticeDelivered:01"]
+
+
+@pytest.mark.parametrize("desk", ["postgresql"], indirect=True)
+async def test_on_postgresql_attempts_are_one_statement_and_settling_four(desk: Desk) -> None:
+    await desk.inbox.store_many([notice(n) for n in (1, 2, 3, 9)], now=START, handoff=None)
+    for outcome in (Outcome.RETRY, Outcome.DELIVERED):  # the connection's first use of these types: asyncpg asks
+        await desk.deliveries.record_many([attempt(9, outcome, status=204)])
+    desk.statements.clear()
+
+    await desk.deliveries.record_many([attempt(1, Outcome.RETRY, status=500), attempt(2, Outcome.RETRY, status=500)])
+    assert [s.split()[0].strip(";").upper() for s in desk.statements] == ["WITH"], desk.statements
+    desk.statements.clear()
+
+    await desk.deliveries.record_many([attempt(1, Outcome.DELIVERED, status=204), attempt(3, Outcome.RETRY, status=0)])
+    sent = [s.split()[0].strip(";").upper() for s in desk.statements]
+    assert sorted(sent) == ["BEGIN", "COMMIT", "SELECT", "WITH"], desk.statements
+    _, _, events = await attempts_state(desk)
+    assert events == ["NoticeDelivered:09", "NoticeDelivered:01"]

@@ -34,6 +34,8 @@ from services.notification.adapters.tables import (
 )
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
+from shared.db import bulk
+from shared.db.engine import SingleStatements
 
 _CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code")
 
@@ -116,6 +118,8 @@ class DeliveryStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
         self._sessions = sessions
         self._events = events
+        self._single_statements = SingleStatements(sessions)
+        self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def claim(
         self, *, now: datetime, lease_until: datetime, limit: int, busy: set[str], room: Callable[[str], int]
@@ -160,62 +164,72 @@ class DeliveryStore:
 
     async def record_many(self, attempts: Sequence[Attempted]) -> list[None]:
         """The attempts, each schedule's next step and, on first delivery, the notice's status and event,
-        in one transaction (the worker's group commit): one statement of each kind.
+        in one transaction (the worker's group commit).
 
         Each notice appears at most once in `attempts` (the worker never has two
         pushes of one notice in flight, and the group commit keeps one per batch).
+        On PostgreSQL: BEGIN, the settled notices read and locked, one statement
+        for all the writes, COMMIT (4 round trips instead of 7); a batch that
+        settles nothing is one statement sent alone. Other stores: a statement
+        of each kind.
         """
         if not attempts:
             return []
         in_lock_order = sorted(attempts, key=lambda a: a.claim.notice_id)  # two batches never wait on each other
+        tried = [
+            {
+                "notice_id": a.claim.notice_id,
+                "number": a.claim.total_attempts + 1,
+                "attempted_at": a.now,
+                "status_code": a.result.status_code,
+                "latency_ms": a.result.latency_ms,
+                "error": a.result.error,
+            }
+            for a in in_lock_order
+        ]
+        schedules = [
+            {
+                "notice_id": a.claim.notice_id,
+                "state": "pending" if a.step.outcome is Outcome.RETRY else a.step.outcome.value,
+                "round_attempts": a.claim.round_attempts + 1,
+                "total_attempts": a.claim.total_attempts + 1,
+                "next_attempt_at": a.step.retry_at,
+                "last_error": a.result.error,
+                "updated_at": a.now,
+            }
+            for a in in_lock_order
+        ]
+        settled = [a for a in in_lock_order if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
+        writes = [bulk.Rows(DeliveryAttempt, tried), bulk.Rows(Delivery, schedules, update_by="notice_id")]
+        if self._postgres and not settled:
+            async with self._single_statements.connect() as connection:  # one statement: atomic alone
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
+                await bulk.insert_together(raw, writes)
+            return [None] * len(attempts)
         async with self._sessions.begin() as session:
-            await session.execute(
-                insert(DeliveryAttempt.__table__),  # type: ignore[attr-defined]
-                [
-                    {
-                        "notice_id": a.claim.notice_id,
-                        "number": a.claim.total_attempts + 1,
-                        "attempted_at": a.now,
-                        "status_code": a.result.status_code,
-                        "latency_ms": a.result.latency_ms,
-                        "error": a.result.error,
-                    }
-                    for a in in_lock_order
-                ],
-            )
-            schedule = Delivery.__table__  # type: ignore[attr-defined]
-            await session.execute(
-                update(schedule)
-                .where(schedule.c.notice_id == bindparam("b_notice_id"))
-                .values(
-                    state=bindparam("b_state"),
-                    round_attempts=bindparam("b_round"),
-                    total_attempts=bindparam("b_total"),
-                    next_attempt_at=bindparam("b_next"),
-                    last_error=bindparam("b_error"),
-                    updated_at=bindparam("b_now"),
-                ),
-                [
-                    {
-                        "b_notice_id": a.claim.notice_id,
-                        "b_state": "pending" if a.step.outcome is Outcome.RETRY else a.step.outcome.value,
-                        "b_round": a.claim.round_attempts + 1,
-                        "b_total": a.claim.total_attempts + 1,
-                        "b_next": a.step.retry_at,
-                        "b_error": a.result.error,
-                        "b_now": a.now,
-                    }
-                    for a in in_lock_order
-                ],
-            )
-            settled = [a for a in in_lock_order if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
-            if settled:
-                await self._settle(session, settled)
+            if self._postgres:
+                changes, events = await self._settle(session, settled)  # its read begins the transaction
+                raw = await bulk.driver(session)
+                assert raw is not None
+                notices = bulk.Rows(InboxNotice, changes, update_by="notice_id")
+                await bulk.insert_together(raw, [*writes, notices, bulk.Rows(OutboxRow, events)])
+            else:
+                await session.execute(insert(DeliveryAttempt.__table__), tried)  # type: ignore[attr-defined]
+                await _update_by_notice_id(session, Delivery.__table__, schedules)  # type: ignore[attr-defined]
+                if settled:
+                    changes, events = await self._settle(session, settled)
+                    await _update_by_notice_id(session, InboxNotice.__table__, changes)  # type: ignore[attr-defined]
+                    if events:
+                        await session.execute(insert(OutboxRow.__table__), events)  # type: ignore[attr-defined]
         return [None] * len(attempts)
 
-    async def _settle(self, session: AsyncSession, settled: list[Attempted]) -> None:
-        """Delivered or failed for good: the notice's status (forward only) and, on its first delivery,
-        its NoticeDelivered event in the outbox. Plain rows in and out: ORM objects cost more than the SQL.
+    async def _settle(
+        self, session: AsyncSession, settled: list[Attempted]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Delivered or failed for good: each notice's new status (forward only) and, on its first delivery,
+        its NoticeDelivered event for the outbox, from the notices read and locked. Plain rows in and out:
+        ORM objects cost more than the SQL.
         """
         notices = InboxNotice.__table__  # type: ignore[attr-defined]
         query = (
@@ -239,16 +253,8 @@ class DeliveryStore:
                 status = advanced(status, NoticeStatus.FAILED)
             else:
                 continue
-            changes.append({"b_notice_id": row.notice_id, "b_status": status.value, "b_delivered_at": delivered_at})
-        if changes:
-            await session.execute(
-                update(notices)
-                .where(notices.c.notice_id == bindparam("b_notice_id"))
-                .values(status=bindparam("b_status"), delivered_at=bindparam("b_delivered_at")),
-                changes,
-            )
-        if events:
-            await session.execute(insert(OutboxRow.__table__), events)  # type: ignore[attr-defined]
+            changes.append({"notice_id": row.notice_id, "status": status.value, "delivered_at": delivered_at})
+        return changes, events
 
     async def cancel(self, notice_id: str, *, now: datetime) -> None:
         """The recipient removed its webhook: nothing left to push to."""
@@ -294,3 +300,16 @@ class DeliveryStore:
             if row is not None:
                 row.status = advanced(NoticeStatus(row.status), NoticeStatus.ISSUED).value
         return True
+
+
+async def _update_by_notice_id(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Each row's columns set on the table's row of its notice id: one executemany of a cached statement."""
+    if not rows:
+        return
+    columns = [name for name in rows[0] if name != "notice_id"]
+    statement = (
+        update(table)
+        .where(table.c.notice_id == bindparam("b_notice_id"))
+        .values(**{name: bindparam(f"b_{name}") for name in columns})
+    )
+    await session.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
