@@ -230,12 +230,17 @@ class DeliveryStore:
         """Delivered or failed for good: each notice's new status (forward only) and, on its first delivery,
         its NoticeDelivered event for the outbox, from the notices read and locked. Plain rows in and out:
         ORM objects cost more than the SQL.
+
+        Each notice's schedule is locked with it, the schedule first (as a redelivery locks them), in
+        notice order: one lock order for concurrent batches and redeliveries.
         """
-        notices = InboxNotice.__table__  # type: ignore[attr-defined]
+        notices, schedule = InboxNotice.__table__, Delivery.__table__  # type: ignore[attr-defined]
         query = (
             select(*(notices.c[name] for name in _SETTLE_COLUMNS))
-            .where(notices.c.notice_id.in_([a.claim.notice_id for a in settled]))
-            .order_by(notices.c.notice_id)  # one lock order for concurrent batches
+            .select_from(schedule)
+            .join(notices, notices.c.notice_id == schedule.c.notice_id)
+            .where(schedule.c.notice_id.in_([a.claim.notice_id for a in settled]))
+            .order_by(schedule.c.notice_id)
             .with_for_update()
         )
         stored = {row.notice_id: row for row in (await session.execute(query)).all()}
