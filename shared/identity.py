@@ -11,14 +11,16 @@ from shared.digits import ascii_digits
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
+_ZEROS = ord("0") * sum(WEIGHTS)  # what the digits' character codes add beyond their values
 
 
 def check_character(first17: str) -> str:
     """The mod-11 check character for the first 17 digits."""
-    if len(first17) != len(WEIGHTS):
+    if not ascii_digits(first17, len(WEIGHTS)):
         raise ValueError("the check character is computed from exactly 17 digits")
-    # map rather than a generator: every consumed record's number is checked once more on decoding
-    total = sum(map(mul, map(int, first17), WEIGHTS))
+    # the character codes times the weights, less the zeros' share: a third of int() per digit, and
+    # every consumed record's number is checked once more on decoding (routing's profile: 5 % of a decision)
+    total = sum(map(mul, first17.encode(), WEIGHTS)) - _ZEROS
     return CHECK_CHARS[total % 11]
 
 

@@ -55,6 +55,14 @@ def test_person_key_is_keyed_and_stable() -> None:
 
 def test_the_check_character_needs_exactly_17_digits() -> None:
     assert check_character(KNOWN_VALID[:17]) == "X"
-    for wrong in (KNOWN_VALID[:16], KNOWN_VALID[:17] + "0"):
+    for wrong in (KNOWN_VALID[:16], KNOWN_VALID[:17] + "0", KNOWN_VALID[:16] + "a", KNOWN_VALID[:16] + "\uff11"):
         with pytest.raises(ValueError, match="17 digits"):
             check_character(wrong)
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_the_check_character_is_the_standards_weighted_sum_mod_11(first17: str) -> None:
+    # GB 11643: weights 2^(i-1) mod 11 from the right; the check maps (12 - sum mod 11) mod 11, 10 written as X
+    weights = [pow(2, 17 - i, 11) for i in range(17)]
+    remainder = (12 - sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11) % 11
+    assert check_character(first17) == ("X" if remainder == 10 else str(remainder))
