@@ -6,6 +6,13 @@ re-delivers instead of losing, and committing per batch rather than per
 message keeps the broker round-trips off the hot path. Each service reads
 with its own consumer group from the earliest offset, so a new service
 catches up on history. Failure policy: shared.kafka.failures.
+
+A subscriber off the latency path of a notice (nobody waits for its effect
+within a second) may let the broker hold each fetch until it is fuller
+(`fill_wait_ms`): at a few hundred records a second a consumer otherwise
+reads, writes and commits a record or two at a time, each batch paying a
+fetch, a transaction and an offset commit of its own (docs/performance.md,
+round 7).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters, is_permanent
 from shared.sealing import Keyring
 from shared.topics import TopicNames
 
+FILL_BYTES = 256 * 1024  # a fetch held for `fill_wait_ms` is answered sooner once this much is there
 Handler = Callable[[Envelope, Event], Awaitable[None]]
 BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")
@@ -84,9 +92,13 @@ def subscribe_batch(
     keyring: Keyring,
     max_records: int = 2000,
     dead_letters: DeadLetters | None = None,
+    fill_wait_ms: int | None = None,
 ) -> None:
     """Register `handler([(envelope, event), ...])` for one unit of work (one transaction,
     one producer flush) per batch, where one per event costs too much.
+
+    `fill_wait_ms`: how long the broker may hold a fetch to fill it (FILL_BYTES); for
+    subscribers whose effect nobody waits for, so their batches are larger at low rates.
 
     Undecodable messages are dead-lettered before the handler sees the batch.
     When the handler raises a permanent error, the batch is handled again one
@@ -109,7 +121,17 @@ def subscribe_batch(
                         raise
                     await sink.send(body, record, single)
 
-    _register(broker, topics, sink, keyring, topic=topic, group=group, max_records=max_records, run=handle_batch)
+    _register(
+        broker,
+        topics,
+        sink,
+        keyring,
+        topic=topic,
+        group=group,
+        max_records=max_records,
+        run=handle_batch,
+        fill_wait_ms=fill_wait_ms,
+    )
 
 
 def _register(
@@ -122,6 +144,7 @@ def _register(
     group: str,
     max_records: int,
     run: Callable[[Sequence[tuple[Envelope, Event, bytes, Any]]], Awaitable[None]],
+    fill_wait_ms: int | None = None,
 ) -> None:
     async def consume(records: list[Any]) -> None:
         decoded = []
@@ -148,6 +171,9 @@ def _register(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=100,
+        # answered at once when anything is there (the client's defaults), unless the subscriber may wait
+        fetch_min_bytes=FILL_BYTES if fill_wait_ms else 1,
+        fetch_max_wait_ms=fill_wait_ms or 500,
         decoder=_raw_records,
         title=f"{group}:{topic}",
     )(consume)

@@ -7,6 +7,11 @@ again, a notice id already noted is skipped), so re-delivery is harmless;
 database errors are retried by the shared policy, a permanent error makes the
 batch be written one event at a time so only the culprit is dead-lettered,
 malformed events are dead-lettered.
+
+Routes are shown on reads, which may lag a fraction of a second: that
+subscriber lets the broker fill its fetches (ROUTES_FILL_WAIT_MS). A notice's
+recipient must be noted before the office opens the record the push names,
+so that subscriber reads as soon as anything is there.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from shared.kafka.consuming import subscribe_batch
 from shared.sealing import Keyring
 from shared.topics import TopicNames
 
+ROUTES_FILL_WAIT_MS = 250
+
 
 def register_consumers(
     broker: KafkaBroker, topics: TopicNames, repository: RecordRepository, notices: NoticeRecipients, keyring: Keyring
@@ -32,7 +39,13 @@ def register_consumers(
         )
 
     subscribe_batch(
-        broker, topics, topic=RecordRouted.TOPIC, group="intake", handler=on_records_routed, keyring=keyring
+        broker,
+        topics,
+        topic=RecordRouted.TOPIC,
+        group="intake",
+        handler=on_records_routed,
+        keyring=keyring,
+        fill_wait_ms=ROUTES_FILL_WAIT_MS,
     )
 
     async def on_notices_issued(batch: Sequence[tuple[Envelope, Event]]) -> None:
