@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import cast
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -72,10 +75,19 @@ class SingleStatements:
         engine: AsyncEngine = sessions.kw["bind"]
         self._engine = engine
         self._alone = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._postgres = engine.dialect.name == "postgresql"
+        self.postgres = engine.dialect.name == "postgresql"
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self._alone.connect() if self._postgres else self._engine.begin()
+        return self._alone.connect() if self.postgres else self._engine.begin()
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: the asyncpg connection itself, in autocommit, for statements built for it
+        (each one its own transaction)."""
+        if not self.postgres:
+            raise RuntimeError("a driver connection is for PostgreSQL")
+        async with self._alone.connect() as connection:
+            yield cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

@@ -80,7 +80,6 @@ class RecordRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._single_statements = SingleStatements(sessions)
-        self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def write_batch(
         self, items: Sequence[NewRecord], event_for: EventFor, head_for: HeadFor | None = None
@@ -93,9 +92,10 @@ class RecordRepository:
         careful way (look first, then insert, in a transaction), as a batch that
         met a concurrent writer always was.
         """
+        postgres = self._single_statements.postgres
         for attempt in range(ATTEMPTS):
             try:
-                if attempt == 0 and head_for is not None and self._postgres and len(items) < COPY_FROM:
+                if attempt == 0 and head_for is not None and postgres and len(items) < COPY_FROM:
                     return await self._write_at_once(items, head_for)
                 async with self._sessions.begin() as session:
                     return await _write(session, items, event_for)
@@ -145,9 +145,7 @@ class RecordRepository:
             [item.fingerprint or "" for item in keyed],
             [item.record_id for item in keyed],
         ]
-        async with self._single_statements.connect() as connection:  # one statement: atomic alone
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
+        async with self._single_statements.driver() as driver:  # one statement: atomic alone
             with _as_sqlalchemy_errors("INSERT"):  # a duplicate: written the careful way
                 rows = await driver.fetch(ONE_STATEMENT, *arrays)
         totals = {key: (case_id, versions) for key, case_id, versions in rows}

@@ -119,7 +119,6 @@ class DeliveryStore:
         self._sessions = sessions
         self._events = events
         self._single_statements = SingleStatements(sessions)
-        self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def claim(
         self, *, now: datetime, lease_until: datetime, limit: int, busy: set[str], room: Callable[[str], int]
@@ -201,14 +200,13 @@ class DeliveryStore:
         ]
         settled = [a for a in in_lock_order if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
         writes = [bulk.Rows(DeliveryAttempt, tried), bulk.Rows(Delivery, schedules, update_by="notice_id")]
-        if self._postgres and not settled:
-            async with self._single_statements.connect() as connection:  # one statement: atomic alone
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert raw is not None
+        postgres = self._single_statements.postgres
+        if postgres and not settled:
+            async with self._single_statements.driver() as raw:  # one statement: atomic alone
                 await bulk.insert_together(raw, writes)
             return [None] * len(attempts)
         async with self._sessions.begin() as session:
-            if self._postgres:
+            if postgres:
                 changes, events = await self._settle(session, settled)  # its read begins the transaction
                 raw = await bulk.driver(session)
                 assert raw is not None

@@ -114,7 +114,6 @@ class Inbox:
         self._served = frozenset(served_districts)  # empty: every code is this deployment's (tests, one district)
         self._answers_owed = answers_owed or _nothing_owed
         self._single_statements = SingleStatements(sessions)
-        self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def store(self, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
         """(stored: the notice is new, scheduled: a push is due: the recipient has a webhook, or is a partner's)."""
@@ -138,10 +137,8 @@ class Inbox:
         if not notices:
             return Stored()
         codes = list({n.recipient_code for n in notices})
-        if self._postgres:
-            async with self._single_statements.connect() as connection:  # each statement atomic alone
-                raw = (await connection.get_raw_connection()).driver_connection
-                assert raw is not None
+        if self._single_statements.postgres:
+            async with self._single_statements.driver() as raw:  # each statement atomic alone
                 found = await raw.fetch(_WEBHOOKS_OF, codes)
                 webhooks = {row[0]: WebhookValues(row[1], row[2]) for row in found}
                 plan = self._plan(notices, set(), webhooks, now=now, handoff=handoff)
