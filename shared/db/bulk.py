@@ -192,9 +192,7 @@ def _insert_sql(
 ) -> str:
     """The INSERT of `columns` from one array each, from $`first` on. `kept` (column, returned column):
     only the rows whose column's value part0 returned (see `Rows.with_returned`)."""
-    table_columns = _columns(table)
-    names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
+    names, arrays = _unnest_parts(table, columns, first)
     rows = f"unnest({arrays})"
     if kept is not None:
         column, returned = kept
@@ -213,14 +211,20 @@ def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, fi
     """The UPDATE of the rows whose `key` matches one given, setting the other `columns` to the given values."""
     if key not in columns:
         raise ValueError(f"rows that update by {key!r} must hold it")
-    table_columns, name = _columns(table), _table_name(table)
-    names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
+    name, (names, arrays) = _table_name(table), _unnest_parts(table, columns, first)
     changes = ", ".join(f'"{c}" = given."{c}"' for c in columns if c != key)
     return (
         f'UPDATE "{name}" SET {changes} FROM unnest({arrays}) AS given({names})'  # noqa: S608 - names are the table's
         f' WHERE "{name}"."{key}" = given."{key}"'
     )
+
+
+def _unnest_parts(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:
+    """The quoted column names, and one typed array parameter per column from $`first` on."""
+    table_columns = _columns(table)
+    names = ", ".join(f'"{c}"' for c in columns)
+    arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
+    return names, arrays
 
 
 def _array_type(column_type: TypeEngine[Any]) -> str:
