@@ -255,7 +255,7 @@ async def published(system: System, record_ids: set[str]) -> dict[str, RecordSub
 
 async def test_rows_prepared_in_a_worker_process_answer_and_publish_as_in_process(pooled: System) -> None:
     admin = await pooled.create_key("admin")
-    assert await eventually(lambda: _async(bulk_worker_pids(pooled))), "the worker starts with the service"
+    assert await eventually(lambda: bulk_worker_pids(pooled)), "the worker starts with the service"
     records = rows(500)
     response = await post(pooled, admin, csv_bytes(records, "chinese"), "text/csv")
     assert response.status_code == 200, response.text
@@ -276,7 +276,7 @@ async def test_rows_prepared_in_a_worker_process_answer_and_publish_as_in_proces
 
 async def test_a_lost_worker_process_loses_no_row(pooled: System) -> None:
     admin = await pooled.create_key("admin")
-    first = await eventually(lambda: _async(bulk_worker_pids(pooled)))
+    first = await eventually(lambda: bulk_worker_pids(pooled))
     for pid in first:
         os.kill(pid, signal.SIGKILL)
     response = await post(pooled, admin, csv_bytes(rows(540), "chinese"), "text/csv")
@@ -284,12 +284,8 @@ async def test_a_lost_worker_process_loses_no_row(pooled: System) -> None:
     assert statuses(response.json()) == EXPECTED  # prepared in process once the pool broke
     again = await post(pooled, admin, csv_bytes(rows(580), "chinese"), "text/csv")
     assert statuses(again.json()) == EXPECTED
-    later = await eventually(lambda: _async(bulk_worker_pids(pooled)))
+    later = await eventually(lambda: bulk_worker_pids(pooled))
     assert not set(later) & set(first), "a new pool, with new workers"
     log = pooled.log_text("intake")
     assert "bulk worker process lost" in log
     assert "Traceback" not in log
-
-
-async def _async(value: Any) -> Any:
-    return value

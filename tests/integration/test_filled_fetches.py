@@ -53,7 +53,7 @@ async def batches_seen(fill_wait_ms: int | None) -> list[int]:
     await broker.start()
     try:
         await kafka.publish_raw(kafka_bootstrap(), topics(RECORDS_SUBMITTED), [("k", bodies[0])])
-        await eventually(lambda: _async(sizes))  # assigned and reading: the warm-up message is in
+        await eventually(lambda: sizes)  # assigned and reading: the warm-up message is in
         sizes.clear()
         producer = AIOKafkaProducer(**kafka_options(kafka_bootstrap()))
         await producer.start()
@@ -63,14 +63,10 @@ async def batches_seen(fill_wait_ms: int | None) -> list[int]:
                 await asyncio.sleep(SPACED_S)
         finally:
             await producer.stop()
-        await eventually(lambda: _async(sum(sizes) >= COUNT))
+        await eventually(lambda: sum(sizes) >= COUNT)
     finally:
         await broker.stop()
     return sizes
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def test_a_subscriber_that_may_wait_gets_spaced_messages_in_one_or_two_batches() -> None:

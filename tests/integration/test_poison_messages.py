@@ -117,7 +117,7 @@ async def test_an_over_long_correction_is_dead_lettered_and_the_next_answer_hand
         fine = answered_envelope("fine", {"name": "王" * 50})
         messages = [("one-person", json_of(e)) for e in (over_long, fine)]
         await kafka.publish_raw(kafka_bootstrap(), topics(NOTICES_ANSWERED), messages)
-        assert await eventually(lambda: _async(handled)) == ["fine"]
+        assert await eventually(lambda: handled) == ["fine"]
         letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
     finally:
         await broker.stop()
@@ -147,10 +147,6 @@ def answered_envelope(record_id: str, corrections: dict[str, str]) -> dict[str, 
 
 def json_of(envelope: dict[str, Any]) -> bytes:
     return Envelope.model_validate(envelope).model_dump_json().encode()
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 def outbox_row(key: str, *, filler: int = 0) -> OutboxRow:
