@@ -31,6 +31,7 @@ from shared.sealing import Keyring
 from shared.topics import TopicNames
 
 FILL_BYTES = 256 * 1024  # a fetch held for `fill_wait_ms` is answered sooner once this much is there
+FILL_WAIT_MS = 250  # the wait of the subscribers that fill their fetches: intake's routes, reporting's fold
 Handler = Callable[[Envelope, Event], Awaitable[None]]
 BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")

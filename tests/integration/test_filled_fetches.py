@@ -17,10 +17,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
-from services.intake.entrypoints.kafka import ROUTES_FILL_WAIT_MS, register_consumers
+from services.intake.entrypoints.kafka import register_consumers
 from shared.events import Envelope, Event
 from shared.kafka.admin import ensure_topics
-from shared.kafka.consuming import FILL_BYTES, subscribe_batch
+from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS, subscribe_batch
 from shared.topics import RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, kafka_bootstrap, kafka_connection, kafka_options, unique_name
@@ -96,5 +96,5 @@ def test_intake_waits_for_fuller_fetches_of_routes_only(topic: str, waits: bool)
     broker = _Recorder()
     register_consumers(broker, TopicNames("t."), object(), object(), TEST_KEYRING)  # type: ignore[arg-type]
     options = broker.options[f"t.{topic}"]
-    expected = (FILL_BYTES, ROUTES_FILL_WAIT_MS) if waits else (1, 500)
+    expected = (FILL_BYTES, FILL_WAIT_MS) if waits else (1, 500)
     assert (options["fetch_min_bytes"], options["fetch_max_wait_ms"]) == expected

@@ -9,7 +9,7 @@ batch be written one event at a time so only the culprit is dead-lettered,
 malformed events are dead-lettered.
 
 Routes are shown on reads, which may lag a fraction of a second: that
-subscriber lets the broker fill its fetches (ROUTES_FILL_WAIT_MS). A notice's
+subscriber lets the broker fill its fetches (shared.kafka.consuming.FILL_WAIT_MS). A notice's
 recipient must be noted before the office opens the record the push names,
 so that subscriber reads as soon as anything is there.
 """
@@ -23,11 +23,9 @@ from faststream.kafka import KafkaBroker
 from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
 from shared.events import Envelope, Event, NoticeIssued, RecordRouted
-from shared.kafka.consuming import subscribe_batch
+from shared.kafka.consuming import FILL_WAIT_MS, subscribe_batch
 from shared.sealing import Keyring
 from shared.topics import TopicNames
-
-ROUTES_FILL_WAIT_MS = 250
 
 
 def register_consumers(
@@ -45,7 +43,7 @@ def register_consumers(
         group="intake",
         handler=on_records_routed,
         keyring=keyring,
-        fill_wait_ms=ROUTES_FILL_WAIT_MS,
+        fill_wait_ms=FILL_WAIT_MS,
     )
 
     async def on_notices_issued(batch: Sequence[tuple[Envelope, Event]]) -> None:

@@ -12,7 +12,7 @@ fetched and decoded; its offsets are committed only after its own write.
 Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
 handler per message, is what lets the fold keep up with a replay of
 hundreds of thousands of events. Nobody waits for a fact within a second,
-so the broker may hold each fetch until it is fuller (FOLD_FILL_WAIT_MS):
+so the broker may hold each fetch until it is fuller (shared.kafka.consuming.FILL_WAIT_MS):
 at a few hundred events a second the fold otherwise writes and commits a
 few events at a time.
 """
@@ -30,7 +30,7 @@ from aiokafka.errors import CommitFailedError
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.metrics import EVENTS_FOLDED
-from shared.kafka.consuming import FILL_BYTES
+from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS
 from shared.kafka.failures import dead_letter_headers
 from shared.kafka.replay import batches_to_end
 from shared.kafka.security import KafkaConnection
@@ -40,7 +40,6 @@ from shared.retry import until_up
 log = structlog.get_logger(__name__)
 
 DeadLetter = Callable[[bytes, dict[str, str]], Awaitable[None]]
-FOLD_FILL_WAIT_MS = 250
 
 
 class FoldConsumer:
@@ -81,7 +80,7 @@ class FoldConsumer:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_min_bytes=FILL_BYTES,
-            fetch_max_wait_ms=FOLD_FILL_WAIT_MS,
+            fetch_max_wait_ms=FILL_WAIT_MS,
         )
         await _start(consumer)
         log.info("fold started", topics=len(self._topics))
