@@ -29,7 +29,7 @@ class ReportingSettings(ServiceSettings):
         default=None,
         description="Folder for every street's weekly XLSX at each cut-off; no scheduled export when unset",
     )
-    fold_batch: int = Field(default=5000, ge=1, description="Most messages folded in one transaction")
+    fold_batch: int = Field(default=5000, ge=1, le=20_000, description="Most messages folded in one transaction")
     cookie_secure: bool | None = Field(
         default=None, description="Mark the dashboard cookies Secure; by default yes outside development (HTTPS)"
     )

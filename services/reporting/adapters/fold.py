@@ -16,6 +16,7 @@ import operator
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.pg_fold import (
@@ -30,21 +31,33 @@ from services.reporting.adapters.portable_fold import portable_statements
 from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.batch import FoldBatch
 
+
 # A notice's sender is the street that reported its record; the record may be
-# folded before or after the notice, so each batch fills in what it can.
-SENDERS = (
-    sa.update(notices)
-    .where(
-        notices.c.sender_street.is_(None),
-        notices.c.record_id.is_not(None),
-        sa.exists().where(records.c.record_id == notices.c.record_id),
+# folded before or after the notice, so each batch fills in what it can. Only
+# the notices of the batch's records can have become fillable (their record or
+# their notice came in this batch), so only those are looked at: notices whose
+# record never comes (a case from another district) stay behind the partial
+# index without every later batch scanning them again.
+def _senders(of_records: sa.ColumnElement[bool]) -> sa.Update:
+    return (
+        sa.update(notices)
+        .where(
+            notices.c.sender_street.is_(None),
+            of_records,
+            sa.exists().where(records.c.record_id == notices.c.record_id),
+        )
+        .values(
+            sender_street=sa.select(records.c.reporting_street)
+            .where(records.c.record_id == notices.c.record_id)
+            .scalar_subquery()
+        )
     )
-    .values(
-        sender_street=sa.select(records.c.reporting_street)
-        .where(records.c.record_id == notices.c.record_id)
-        .scalar_subquery()
-    )
-)
+
+
+SENDERS = {
+    "postgresql": _senders(notices.c.record_id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))),
+    "sqlite": _senders(notices.c.record_id.in_(sa.bindparam("ids", expanding=True))),
+}
 
 
 class FactWriter:
@@ -60,7 +73,9 @@ class FactWriter:
                 for statement, rows in portable_statements(batch):
                     if rows:
                         await connection.execute(statement, rows)
-            await connection.execute(SENDERS)
+            ids = batch.record_ids()
+            if ids:
+                await connection.execute(SENDERS[self._dialect], {"ids": sorted(ids)})
 
 
 _SUBMITTED = operator.attrgetter(*RECORD_FACT_COLUMNS)

@@ -20,3 +20,9 @@ class FoldBatch:
         known = self.answered.get(fact.notice_id)
         if known is None or (fact.answered_at and known.answered_at and fact.answered_at < known.answered_at):
             self.answered[fact.notice_id] = fact
+
+    def record_ids(self) -> set[str]:
+        """The records whose notices may have become able to name their sender in this batch."""
+        ids = {*self.submitted, *self.routed}
+        ids.update(f.record_id for f in self.issued.values() if f.record_id is not None)
+        return ids
