@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting.domain.weeks import report_week, report_week_of
+from services.reporting.domain.weeks import FRIDAY, WeekCalendar, report_week, report_week_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -40,3 +41,24 @@ def test_week_bounds_round_trip() -> None:
 def test_bad_week_names(name: str) -> None:
     with pytest.raises(ValueError, match=r"\w"):
         report_week(name, SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("zone", "cut_off"),
+    [
+        ("Asia/Shanghai", time(10)),
+        ("Asia/Kolkata", time(10)),  # a half-hour offset: the cut-off falls inside a UTC hour
+        ("America/New_York", time(10, 30, 15)),  # summer time, and a cut-off off the hour
+        ("Australia/Lord_Howe", time(2, 15)),  # a half-hour shift of summer time
+    ],
+)
+def test_the_calendars_remembered_hours_name_every_instant_as_the_rule_does(zone: str, cut_off: time) -> None:
+    tz, rng = ZoneInfo(zone), random.Random(zone)
+    calendar = WeekCalendar(tz, weekday=FRIDAY, cut_off=cut_off)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ends = [report_week(f"2026-W{n:02d}", tz, cut_off=cut_off).ends_at for n in range(2, 50, 3)]
+    moments = [start + timedelta(seconds=rng.uniform(0, 86400 * 400)) for _ in range(20_000)]
+    moments += [end + timedelta(seconds=delta) for end in ends for delta in (-3600, -1, -1e-6, 0, 1e-6, 1, 3599)]
+    rng.shuffle(moments)  # cut-off hours met both before and after the hours around them are remembered
+    for moment in moments:
+        assert calendar.week_of(moment) == report_week_of(moment, tz, cut_off=cut_off), moment
