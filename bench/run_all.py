@@ -41,6 +41,13 @@ RUNS: dict[str, tuple[list[str], list[str], str]] = {
         ["routing_throughput.py", "--records", "20000"],
         "routed_per_s >= 5000",
     ),
+    # the same with two routing processes in one consumer group (ROUTING_WEB_WORKERS=2, docs/scaling.md):
+    # how routing grows by processes; the last line's routed_per_s stays the one-process figure
+    "routing-2": (
+        ["routing_throughput.py", "--records", "200000", "--workers", "2"],
+        ["routing_throughput.py", "--records", "20000", "--workers", "2"],
+        "routed_per_s >= 5000 (two processes)",
+    ),
     "notification": (
         ["notification_throughput.py", "--rate", "200", "--seconds", "60"],
         ["notification_throughput.py", "--rate", "100", "--seconds", "10", "--burst", "500"],
