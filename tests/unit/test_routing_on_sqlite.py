@@ -5,6 +5,7 @@ The same handlers as in production; the emitter records instead of publishing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,31 @@ async def test_a_batch_is_routed_once_and_a_correction_routes_again(context: Rou
     again = new_envelope(answer, producer="notification", correlation_id=case.record_id, keyring=TEST_KEYRING)
     with pytest.raises(PermanentFailure, match="answered already"):
         await AnswerHandler(context).on_notice_answered(again, answer)
+
+
+async def test_an_event_that_fails_to_build_leaves_no_write_behind(
+    context: RoutingContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's statement runs while its events are built: when building fails, the statement
+    is still waited for, then the transaction is rolled back and the batch can come again."""
+    from services.routing.service_layer import records
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("building an event failed")
+
+    envelope = kafka.submitted(record(residence_street=XINSHI, sequence=1))
+    batch = [(envelope, parse_event(envelope, TEST_KEYRING))]
+    with monkeypatch.context() as patched:
+        patched.setattr(records, "_events", broken)
+        with pytest.raises(RuntimeError, match="building an event failed"):
+            await RecordHandler(context).on_records(batch)
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
+    async with context.sessions() as session:
+        assert await store.load_case(session, envelope.correlation_id, TEST_KEYRING) is None
+    assert kinds(context) == []
+
+    await RecordHandler(context).on_records(batch)  # the batch again: routed as if the first try never was
+    assert kinds(context) == ["transfer"]
 
 
 def cross_street_notice_id(context: RoutingContext) -> str:

@@ -144,9 +144,10 @@ async def _write(
         )
     )
     # The statement leaves at once and the events are built while the database writes
-    # (docs/performance.md, round 9); nothing here touches the session until it is back.
-    await asyncio.sleep(0)
+    # (docs/performance.md, round 9); nothing here touches the session until it is back,
+    # and the statement is awaited however this ends (an error, a cancellation at shutdown).
     try:
+        await asyncio.sleep(0)
         events = [_events(r, now, deadlines, keyring) for r in routed]
     finally:
         issued = {n.notice_id for n in await saving}
