@@ -75,7 +75,7 @@ class FactWriter:
                         await connection.execute(statement, rows)
             ids = batch.record_ids()
             if ids:
-                await connection.execute(SENDERS[self._dialect], {"ids": sorted(ids)})
+                await connection.execute(SENDERS[self._dialect], {"ids": list(ids)})
 
 
 _SUBMITTED = operator.attrgetter(*RECORD_FACT_COLUMNS)

@@ -64,7 +64,7 @@ class WeekCalendar:
         known = self._hours.get(hour)
         if known is not None:
             return known
-        name = report_week_of(moment, self.zone, weekday=self.weekday, cut_off=self.cut_off)
+        name = self._week(moment)
         # An hour that holds no cut-off is in one week from its first instant to its last: a week is an interval.
         first = datetime.fromtimestamp(hour * 3600, self.zone)
         last = datetime.fromtimestamp(hour * 3600 + 3599.999999, self.zone)
