@@ -235,7 +235,8 @@ class _Pending:
 
 
 def set_aside_keys(table: type[Any]) -> Any:
-    """(key, id of its oldest set-aside row) for every key held back: a few rows, from a partial index."""
+    """(key, id of its oldest set-aside row) for every key held back: a few rows, from the partial index of
+    exactly those rows (intake's migration 0005, notification's 0011), with or without the planner's statistics."""
     return (
         select(col(table.key), func.min(col(table.id)))
         .where(col(table.set_aside_at).is_not(None), col(table.discarded_at).is_(None))
