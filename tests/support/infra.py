@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from shared.kafka.security import KafkaConnection
 from shared.sealing import parse_keyring
@@ -107,11 +107,12 @@ async def force_drop(connection: asyncpg.Connection, name: str) -> None:
     """DROP DATABASE ... WITH (FORCE), retried while an autovacuum worker holds the database.
 
     FORCE ends the suite's own sessions, but not an autovacuum worker that has just started on a
-    freshly filled database (only a superuser may end one); it is done in moments.
+    freshly filled database (only a superuser may end one); it is done in moments, or in tens of
+    seconds after a benchmark's 100,000 rows (seen: the 10 s this waited before were too few).
     """
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(asyncpg.InsufficientPrivilegeError),
-        stop=stop_after_attempt(20),
+        stop=stop_after_delay(90),
         wait=wait_fixed(0.5),
         reraise=True,
     ):
