@@ -9,6 +9,15 @@ growing with the table, the statement PostgreSQL spent most on during a bulk
 import (docs/performance.md, round 10). With the query's own condition as
 the index's, the plan is this index with statistics or without: 0.08 ms.
 
+Building it reads the whole table once, while writes to it wait (outbox
+rows are kept after they are sent). A deployment with a large outbox can
+build it beforehand without holding up writes, under the same name:
+
+    CREATE INDEX CONCURRENTLY ix_status_outbox_held_key ON status_outbox (key, id)
+        WHERE set_aside_at IS NOT NULL AND discarded_at IS NULL;
+
+and this migration then finds it and only records its revision.
+
 Revision ID: 0011
 """
 
@@ -28,6 +37,7 @@ def upgrade() -> None:
         ["key", "id"],
         postgresql_where=sa.text(HELD),
         sqlite_where=sa.text(HELD),
+        if_not_exists=True,
     )
 
 
