@@ -101,6 +101,14 @@ class CommonSettings(KafkaSettings):
         alias="POPFLOW_DEAD_LETTER_RETENTION_DAYS",
         description="How long the dead-letter topic keeps messages (they may hold personal data)",
     )
+    outbox_keep_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        alias="POPFLOW_OUTBOX_KEEP_DAYS",
+        description="How long intake's and notification's outbox rows are kept after they are published "
+        "(their events stay on the topics); unpublished and set-aside rows are always kept",
+    )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",
         description="HMAC key for person keys (Kafka keys, look-ups); required",

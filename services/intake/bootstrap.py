@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -29,6 +30,7 @@ from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.db.outbox import SetAsideRows
+from shared.db.outbox_purge import OutboxPurge
 from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
@@ -60,9 +62,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         workers = BulkWorkers(
             settings.bulk_workers, partial(bulk_worker_submissions, settings), submissions=submissions
         )
-    serving = lifespan_of(
-        runtime, MIGRATIONS, owns_key_store=True, background=[BackgroundTask("outbox-relay", relay.run, single=True)]
-    )
+    purge = OutboxPurge(runtime.sessions, OutboxRow, keep=timedelta(days=settings.outbox_keep_days))
+    background = [
+        BackgroundTask("outbox-relay", relay.run, single=True),
+        BackgroundTask("outbox-purge", purge.run, single=True),
+    ]
+    serving = lifespan_of(runtime, MIGRATIONS, owns_key_store=True, background=background)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

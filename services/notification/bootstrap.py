@@ -45,6 +45,7 @@ from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
 from shared.db.outbox import OutboxRelay, SetAsideRows
+from shared.db.outbox_purge import OutboxPurge
 from shared.directory import load_directory
 from shared.exchange.partners_file import PartnersFile
 from shared.http.outbox_admin import outbox_admin_router
@@ -132,7 +133,12 @@ def create_app(
         on_scheduled=worker.wake,
         tolerance_s=settings.exchange_tolerance_s,
     )
-    background = [BackgroundTask("outbox-relay", relay.run, single=True), BackgroundTask("push", push)]
+    purge = OutboxPurge(runtime.sessions, OutboxRow, keep=timedelta(days=settings.outbox_keep_days))
+    background = [
+        BackgroundTask("outbox-relay", relay.run, single=True),
+        BackgroundTask("outbox-purge", purge.run, single=True),
+        BackgroundTask("push", push),
+    ]
     if settings.exchange_ftp_host:
         acks = Acknowledgements(
             partners=partners,
