@@ -16,14 +16,15 @@ transaction holds many locks or much WAL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
+
+from shared.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 
@@ -37,16 +38,18 @@ class OutboxPurge:
         keep: timedelta,
         interval_s: float = 3600.0,
         chunk: int = 5000,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,  # the system's, as the relay's `sent_at` is: a test's may be held still
     ) -> None:
         self._sessions, self._table = sessions, table
-        self._keep, self._interval_s, self._chunk, self._now = keep, interval_s, chunk, now
+        self._keep, self._interval_s, self._chunk = keep, interval_s, chunk
+        self._clock = clock or SystemClock()
 
     async def purge(self) -> int:
         """Delete the rows published more than `keep` ago; returns how many went."""
-        table, cutoff, total = self._table, self._now() - self._keep, 0
+        table, total = self._table, 0
+        cutoff = self._clock.now() - self._keep
+        oldest = select(col(table.id)).where(col(table.sent_at) < cutoff).order_by(col(table.id)).limit(self._chunk)
         while True:
-            oldest = select(col(table.id)).where(col(table.sent_at) < cutoff).order_by(col(table.id)).limit(self._chunk)
             async with self._sessions.begin() as session:
                 # a scalar subquery of ids: PostgreSQL and SQLite both delete by it, in id order
                 result = await session.execute(delete(table).where(col(table.id).in_(oldest.scalar_subquery())))

@@ -13,6 +13,7 @@ from services.intake.adapters.tables import OutboxRow as IntakeOutboxRow
 from services.intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from services.notification.adapters.tables import OutboxRow as StatusOutboxRow
 from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
+from shared.clock import FixedClock
 from shared.db import session_factory
 from shared.db.outbox_purge import OutboxPurge
 from tests.support.stores import STORES, migrated_store
@@ -48,7 +49,7 @@ async def test_rows_published_longer_ago_than_kept_go_and_no_other_row_does(
             await connection.execute(insert(table), rows)
         sessions = session_factory(engine)
         # chunks of 3: the eight rows go in three transactions
-        purge = OutboxPurge(sessions, table, keep=timedelta(days=7), chunk=3, now=lambda: NOW)
+        purge = OutboxPurge(sessions, table, keep=timedelta(days=7), chunk=3, clock=FixedClock(NOW))
 
         assert await purge.purge() == len(days)
         assert await purge.purge() == 0

@@ -9,9 +9,10 @@ growing with the table, the statement PostgreSQL spent most on during a bulk
 import (docs/performance.md, round 10). With the query's own condition as
 the index's, the plan is this index with statistics or without: 0.08 ms.
 
-Building it reads the whole table once, while writes to it wait (outbox
-rows are kept after they are sent). A deployment with a large outbox can
-build it beforehand without holding up writes, under the same name:
+Building it reads the whole table once, while writes to it wait (before the
+outbox purge, shared/db/outbox_purge.py, every published row was kept). A
+deployment with a large outbox can build it beforehand without holding up
+writes, under the same name:
 
     CREATE INDEX CONCURRENTLY ix_outbox_held_key ON outbox (key, id)
         WHERE set_aside_at IS NOT NULL AND discarded_at IS NULL;
