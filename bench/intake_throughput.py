@@ -43,6 +43,8 @@ from tests.support.infra import kafka_options
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system, free_port
 
+CHUNK = 1 << 16  # the upload's chunk size, as a streaming client sends a file
+
 
 def people(count: int, *, first_day: int = 0) -> Iterator[dict[str, Any]]:
     """`count` records of distinct persons (1,000 sequence numbers per birth date)."""
@@ -72,11 +74,14 @@ async def wait_drained(system: System) -> None:
 
 
 async def bulk(system: System, headers: dict[str, str], rows: int) -> tuple[float, float, dict[str, int]]:
-    started = time.perf_counter()
+    """The file is generated before the clock starts, as an integrator's file exists before its upload:
+    generating it row by row during the upload put the client's CPU (about 70 us a row) in the figure."""
+    file = b"".join(csv_lines(people(rows)))
     request_headers = headers | {"Content-Type": "text/csv", "Accept": "application/x-ndjson"}
     summary: dict[str, int] = {}
+    started = time.perf_counter()
     async with httpx.AsyncClient(base_url=system.url("intake"), timeout=1800) as client:
-        body = _async(csv_lines(people(rows)))
+        body = _async(file[i : i + CHUNK] for i in range(0, len(file), CHUNK))
         async with client.stream("POST", "/v1/records/bulk", content=body, headers=request_headers) as response:
             assert response.status_code == 200, await response.aread()
             async for line in response.aiter_lines():
