@@ -1,0 +1,114 @@
+"""The relay's two reads on every pass ("which keys are held back?", "which rows are next?") use an index
+of exactly their rows, not the whole outbox.
+
+A bulk import fills the outbox of a new deployment faster than PostgreSQL's
+statistics and autovacuum follow. Without statistics the planner took the
+index of migration 0003 (condition `set_aside_at IS NOT NULL` only) for most
+of the table and scanned every row on every relay pass; without a VACUUM the
+index on `sent_at` kept an entry for every published row, which a bitmap scan
+checked on every pass. Both outboxes (intake's, notification's) are filled
+here with rows published by an UPDATE, as the relay publishes them, and no
+ANALYZE or VACUUM, and the plans are read on both stores.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from services.intake.adapters.tables import OutboxRow as IntakeOutboxRow
+from services.intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
+from services.notification.adapters.tables import OutboxRow as StatusOutboxRow
+from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
+from shared.db.outbox import pending, set_aside_keys
+from tests.support.stores import STORES, migrated_store
+
+OUTBOXES = [
+    pytest.param(INTAKE_MIGRATIONS, IntakeOutboxRow, "ix_outbox", id="intake"),
+    pytest.param(NOTIFICATION_MIGRATIONS, StatusOutboxRow, "ix_status_outbox", id="notification"),
+]
+UNSENT = 500
+ROWS = 30_000
+SENT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize(("migrations", "table", "prefix"), OUTBOXES)
+async def test_held_keys_are_read_from_their_index_on_a_table_without_statistics(
+    store: str, migrations: Path, table: type[Any], prefix: str, tmp_path: Path
+) -> None:
+    async with migrated_store(store, "outbox_plan_", migrations, tmp_path) as engine:
+        name = table.__tablename__
+        async with engine.begin() as connection:
+            if store == "postgresql":  # no statistics until the ANALYZE below, whenever autovacuum would come
+                await connection.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = off)"))
+            await connection.execute(
+                insert(table),
+                [
+                    {"topic": "t", "key": f"k{i % 997}", "envelope": {"x": 1}, "created_at": SENT, "sent_at": SENT}
+                    for i in range(ROWS)
+                ],
+            )
+        for moment in ("without statistics", "after ANALYZE"):
+            if moment == "after ANALYZE":
+                async with engine.begin() as connection:
+                    await connection.execute(text(f"ANALYZE {name}"))
+            plan = await _plan(engine, store, set_aside_keys(table))
+            assert f"{prefix}_held_key" in plan, (moment, plan)
+            # PostgreSQL: no sequential scan; SQLite: the table is only ever read through an index
+            assert "Seq Scan" not in plan, (moment, plan)
+            assert all("USING" in line for line in plan.splitlines() if f"SCAN {name}" in line), (moment, plan)
+        async with engine.connect() as connection:
+            assert (await connection.execute(set_aside_keys(table))).all() == []
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize(("migrations", "table", "prefix"), OUTBOXES)
+async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_published(
+    store: str, migrations: Path, table: type[Any], prefix: str, tmp_path: Path
+) -> None:
+    async with migrated_store(store, "outbox_plan_", migrations, tmp_path) as engine:
+        name = table.__tablename__
+        async with engine.begin() as connection:
+            if store == "postgresql":  # neither statistics nor VACUUM until the ANALYZE below
+                await connection.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = off)"))
+            await connection.execute(
+                insert(table),
+                [
+                    {"topic": "t", "key": f"k{i % 997}", "envelope": {"x": 1}, "created_at": SENT}
+                    for i in range(ROWS + UNSENT)
+                ],
+            )
+            first_unsent = ROWS + 1  # ids from 1 in a new table
+            # published as the relay publishes: an UPDATE of sent_at, leaving the old entries behind
+            await connection.execute(update(table).where(col(table.id) < first_unsent).values(sent_at=SENT))
+        for moment in ("without statistics", "after ANALYZE"):
+            if moment == "after ANALYZE":
+                async with engine.begin() as connection:
+                    await connection.execute(text(f"ANALYZE {name}"))
+            plan = await _plan(engine, store, pending(table, 100, []))
+            if store == "sqlite":  # updates in place: no entries of published rows are left behind to read
+                assert "USING INDEX" in plan, (moment, plan)
+                continue
+            # never a bitmap scan (it checks every entry a published row left behind, on every pass) nor the table
+            assert "Bitmap" not in plan, (moment, plan)
+            assert "Seq Scan" not in plan, (moment, plan)
+            if moment == "without statistics":  # as after a bulk import: the unsent index, in its order
+                assert f"{prefix}_unsent" in plan, plan
+                assert "Sort" not in plan, plan
+        async with engine.connect() as connection:
+            ids = [row[0] for row in (await connection.execute(pending(table, 100, []))).all()]
+        assert ids == list(range(first_unsent, first_unsent + 100))
+
+
+async def _plan(engine: AsyncEngine, store: str, query: Any) -> str:
+    statement = query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    explain = "EXPLAIN " if store == "postgresql" else "EXPLAIN QUERY PLAN "
+    async with engine.connect() as connection:
+        return "\n".join(str(row[-1]) for row in (await connection.execute(text(explain + str(statement)))).all())
