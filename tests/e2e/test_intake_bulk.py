@@ -226,6 +226,19 @@ async def pooled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
         await destroy_system(running)
 
 
+@pytest.fixture(scope="module")
+async def threaded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """Intake preparing bulk rows in a thread of its own process (INTAKE_BULK_WORKERS=0, for a host of one core)."""
+    running = await build_system(
+        Path(tmp_path_factory.mktemp("threaded")), {"INTAKE_BULK_WORKERS": "0", "INTAKE_BULK_BATCH": "3"}
+    )
+    try:
+        running.start("intake")
+        yield running
+    finally:
+        await destroy_system(running)
+
+
 def bulk_worker_pids(system: System) -> list[int]:
     """The worker processes: children of the forkserver, itself a child of intake."""
     intake_pid = system.processes["intake"].pid
@@ -253,18 +266,28 @@ async def published(system: System, record_ids: set[str]) -> dict[str, RecordSub
     return found if len(found) == len(record_ids) else {}
 
 
-async def test_rows_prepared_in_a_worker_process_answer_and_publish_as_in_process(pooled: System) -> None:
-    admin = await pooled.create_key("admin")
+async def test_rows_prepared_in_a_worker_process_answer_and_publish(pooled: System) -> None:
     assert await eventually(lambda: bulk_worker_pids(pooled)), "the worker starts with the service"
+    await _answers_and_publishes(pooled)
+
+
+async def test_rows_prepared_in_a_thread_answer_and_publish_alike(threaded: System) -> None:
+    await asyncio.sleep(1)  # time enough for a worker to have started, were one started
+    assert not bulk_worker_pids(threaded), "no worker process with INTAKE_BULK_WORKERS=0"
+    await _answers_and_publishes(threaded)
+
+
+async def _answers_and_publishes(system: System) -> None:
+    admin = await system.create_key("admin")
     records = rows(500)
-    response = await post(pooled, admin, csv_bytes(records, "chinese"), "text/csv")
+    response = await post(system, admin, csv_bytes(records, "chinese"), "text/csv")
     assert response.status_code == 200, response.text
     body = response.json()
     assert statuses(body) == EXPECTED
     assert [r["row"] for r in body["results"]] == list(range(2, 10))
     assert body["results"][2]["errors"][0]["column"]  # a rejection names its column, as in process
     accepted = {r["record_id"]: r for r in body["results"] if r["status"] == "accepted"}
-    events = await eventually(lambda: published(pooled, set(accepted)))
+    events = await eventually(lambda: published(system, set(accepted)))
     for record_id, event in events.items():
         assert (event.case_id, event.case_version) == (
             accepted[record_id]["case_id"],
