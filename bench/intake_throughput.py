@@ -66,11 +66,13 @@ async def outbox_unsent(system: System) -> int:
 
 
 async def wait_drained(system: System) -> None:
-    """Polls the database: the relay runs in another process, no event of ours can tell us."""
+    """Polls the database: the relay runs in another process, no event of ours can tell us.
+
+    Every 20 ms: at 10,000 rows/s a 0.2 s poll was up to 2 % of a 100,000-row import's published time."""
     while True:
         if not await outbox_unsent(system):
             return
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.02)
 
 
 async def bulk(system: System, headers: dict[str, str], rows: int) -> tuple[float, float, dict[str, int]]:
