@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -216,21 +217,21 @@ async def test_import_cli_says_refused_and_unreachable_by_exit_code(
 @pytest.fixture(scope="module")
 async def pooled(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """Intake preparing bulk rows in a worker process (INTAKE_BULK_WORKERS), batches of three rows."""
-    running = await build_system(
-        Path(tmp_path_factory.mktemp("pooled")), {"INTAKE_BULK_WORKERS": "1", "INTAKE_BULK_BATCH": "3"}
-    )
-    try:
-        running.start("intake")
+    async with _intake(tmp_path_factory, "pooled", workers=1) as running:
         yield running
-    finally:
-        await destroy_system(running)
 
 
 @pytest.fixture(scope="module")
 async def threaded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     """Intake preparing bulk rows in a thread of its own process (INTAKE_BULK_WORKERS=0, for a host of one core)."""
+    async with _intake(tmp_path_factory, "threaded", workers=0) as running:
+        yield running
+
+
+@asynccontextmanager
+async def _intake(factory: pytest.TempPathFactory, name: str, *, workers: int) -> AsyncIterator[System]:
     running = await build_system(
-        Path(tmp_path_factory.mktemp("threaded")), {"INTAKE_BULK_WORKERS": "0", "INTAKE_BULK_BATCH": "3"}
+        Path(factory.mktemp(name)), {"INTAKE_BULK_WORKERS": str(workers), "INTAKE_BULK_BATCH": "3"}
     )
     try:
         running.start("intake")

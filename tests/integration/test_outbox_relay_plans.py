@@ -45,16 +45,7 @@ async def test_held_keys_are_read_from_their_index_on_a_table_without_statistics
 ) -> None:
     async with migrated_store(store, "outbox_plan_", migrations, tmp_path) as engine:
         name = table.__tablename__
-        async with engine.begin() as connection:
-            if store == "postgresql":  # no statistics until the ANALYZE below, whenever autovacuum would come
-                await connection.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = off)"))
-            await connection.execute(
-                insert(table),
-                [
-                    {"topic": "t", "key": f"k{i % 997}", "envelope": {"x": 1}, "created_at": SENT, "sent_at": SENT}
-                    for i in range(ROWS)
-                ],
-            )
+        await _filled(engine, store, table, ROWS, sent_at=SENT)
         for moment in ("without statistics", "after ANALYZE"):
             if moment == "after ANALYZE":
                 async with engine.begin() as connection:
@@ -75,16 +66,8 @@ async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_publ
 ) -> None:
     async with migrated_store(store, "outbox_plan_", migrations, tmp_path) as engine:
         name = table.__tablename__
+        await _filled(engine, store, table, ROWS + UNSENT, sent_at=None)
         async with engine.begin() as connection:
-            if store == "postgresql":  # neither statistics nor VACUUM until the ANALYZE below
-                await connection.execute(text(f"ALTER TABLE {name} SET (autovacuum_enabled = off)"))
-            await connection.execute(
-                insert(table),
-                [
-                    {"topic": "t", "key": f"k{i % 997}", "envelope": {"x": 1}, "created_at": SENT}
-                    for i in range(ROWS + UNSENT)
-                ],
-            )
             first_unsent = ROWS + 1  # ids from 1 in a new table
             # published as the relay publishes: an UPDATE of sent_at, leaving the old entries behind
             await connection.execute(update(table).where(col(table.id) < first_unsent).values(sent_at=SENT))
@@ -105,6 +88,20 @@ async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_publ
         async with engine.connect() as connection:
             ids = [row[0] for row in (await connection.execute(pending(table, 100, []))).all()]
         assert ids == list(range(first_unsent, first_unsent + 100))
+
+
+async def _filled(engine: AsyncEngine, store: str, table: type[Any], rows: int, *, sent_at: datetime | None) -> None:
+    """`rows` rows in the outbox, with neither statistics nor VACUUM on PostgreSQL until a test runs ANALYZE."""
+    async with engine.begin() as connection:
+        if store == "postgresql":
+            await connection.execute(text(f"ALTER TABLE {table.__tablename__} SET (autovacuum_enabled = off)"))
+        await connection.execute(
+            insert(table),
+            [
+                {"topic": "t", "key": f"k{i % 997}", "envelope": {"x": 1}, "created_at": SENT, "sent_at": sent_at}
+                for i in range(rows)
+            ],
+        )
 
 
 async def _plan(engine: AsyncEngine, store: str, query: Any) -> str:
