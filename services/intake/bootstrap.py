@@ -103,6 +103,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         routers=routers,
         lifespan=lifespan,
         larger_bodies={"/v1/records/bulk": settings.bulk_max_bytes},
+        status=workers.shown if workers is not None else dict,
     )
     install_record_schema(app)
     return app

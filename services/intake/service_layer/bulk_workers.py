@@ -10,6 +10,10 @@ loads the directory and the keyring itself. A chunk comes back as `Ready`
 rows (the new record and its envelope's JSON) and rejections, so the event
 loop only reads the file, stores and answers.
 
+An import that begins before any worker has loaded (the first seconds after
+the service starts, or after a pool broke) is prepared in the service's own
+process, as with no workers, rather than waiting for them.
+
 A worker that dies (killed, out of memory) breaks the pool: the chunks it
 held are prepared in the service's own process instead, the import goes on,
 and the next import starts a new pool. An error inside a worker comes back
@@ -25,7 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -68,6 +72,7 @@ class BulkWorkers:
         self._make = make
         self._submissions = submissions  # the service's own: for chunks a lost worker held
         self._pool: ProcessPoolExecutor | None = None
+        self._loading: list[Future[bool]] = []  # one per worker started by `start`: done once it has loaded
 
     async def prepare(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
         try:
@@ -80,12 +85,26 @@ class BulkWorkers:
     def start(self) -> None:
         """Start every worker now (in the background), so the first import does not wait for them to load."""
         pool = self._started()
-        for _ in range(self.size):
-            pool.submit(_loaded)
+        self._loading = [pool.submit(_loaded) for _ in range(self.size)]
+
+    def available(self) -> bool:
+        """Whether a worker has loaded, so an import may use them; with no pool (it broke), one is started
+        in the background and the answer is no until it has loaded."""
+        if not self._loading:
+            self.start()
+        return self.loaded()
+
+    def loaded(self) -> bool:
+        """Whether a worker of the pool `start` started has loaded."""
+        return any(f.done() and not f.cancelled() and f.exception() is None and f.result() for f in self._loading)
+
+    def shown(self) -> dict[str, object]:
+        """For /readyz: how many workers, and whether imports use them yet."""
+        return {"bulk_workers": {"size": self.size, "loaded": self.loaded()}}
 
     def close(self) -> None:
         """Stop the workers (the service is stopping, or the pool broke); the next import starts new ones."""
-        pool, self._pool = self._pool, None
+        pool, self._pool, self._loading = self._pool, None, []
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
