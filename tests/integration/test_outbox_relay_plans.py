@@ -59,11 +59,12 @@ async def test_held_keys_are_read_from_their_index_on_a_table_without_statistics
             assert (await connection.execute(set_aside_keys(table))).all() == []
 
 
-@pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize(("migrations", "table", "prefix"), OUTBOXES)
 async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_published(
-    store: str, migrations: Path, table: type[Any], prefix: str, tmp_path: Path
+    migrations: Path, table: type[Any], prefix: str, tmp_path: Path
 ) -> None:
+    """PostgreSQL only: SQLite updates a row in place, leaves nothing behind, and has no such index."""
+    store = "postgresql"
     async with migrated_store(store, "outbox_plan_", migrations, tmp_path) as engine:
         name = table.__tablename__
         await _filled(engine, store, table, ROWS + UNSENT, sent_at=None)
@@ -76,9 +77,6 @@ async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_publ
                 async with engine.begin() as connection:
                     await connection.execute(text(f"ANALYZE {name}"))
             plan = await _plan(engine, store, pending(table, 100, []))
-            if store == "sqlite":  # updates in place: no entries of published rows are left behind to read
-                assert "USING INDEX" in plan, (moment, plan)
-                continue
             # never a bitmap scan (it checks every entry a published row left behind, on every pass) nor the table
             assert "Bitmap" not in plan, (moment, plan)
             assert "Seq Scan" not in plan, (moment, plan)

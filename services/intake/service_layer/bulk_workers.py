@@ -10,13 +10,16 @@ loads the directory and the keyring itself. A chunk comes back as `Ready`
 rows (the new record and its envelope's JSON) and rejections, so the event
 loop only reads the file, stores and answers.
 
-An import that begins before any worker has loaded (the first seconds after
-the service starts, or after a pool broke) is prepared in the service's own
-process, as with no workers, rather than waiting for them.
+Until a worker has loaded (the first seconds after the service starts, or
+after a pool broke) an import's chunks are prepared in the service's own
+process, as with no workers, rather than waiting for them; the chunks after
+that go to the workers.
 
 A worker that dies (killed, out of memory) breaks the pool: the chunks it
-held are prepared in the service's own process instead, the import goes on,
-and the next import starts a new pool. An error inside a worker comes back
+held, and the rest of that import, are prepared in the service's own process
+instead, and the next import starts a new pool. Workers that fail to load
+(a keyring that does not open, memory) are logged (the error's type) and a
+new pool is tried at the next import; meanwhile imports are prepared in process. An error inside a worker comes back
 as its type alone: nothing of a row (personal data) travels in its message.
 """
 
@@ -64,8 +67,8 @@ def prepare_rows(submissions: Submissions, rows: list[RowIn], principal: Princip
 
 
 class BulkWorkers:
-    """A pool of `size` worker processes, started on first use; `make` builds a worker's Submissions
-    (it is pickled to each worker: a module-level function, or a partial of one)."""
+    """A pool of `size` worker processes, started by `start` (or by `available` once one broke); `make`
+    builds a worker's Submissions (it is pickled to each worker: a module-level function, or a partial of one)."""
 
     def __init__(self, size: int, make: Callable[[], Submissions], *, submissions: Submissions) -> None:
         self.size = size
@@ -75,40 +78,23 @@ class BulkWorkers:
         self._loading: list[Future[bool]] = []  # one per worker started by `start`: done once it has loaded
 
     async def prepare(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
+        """The chunk prepared by a worker; in process while none has loaded, or once the pool broke."""
+        if not self.available():
+            return await self._in_process(rows, principal, key)
+        pool = self._pool
+        assert pool is not None, "available() answers yes for a pool that has loaded"
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._started(), _in_worker, rows, principal, key)
-        except BrokenProcessPool:
+            return await asyncio.get_running_loop().run_in_executor(pool, _in_worker, rows, principal, key)
+        except (BrokenProcessPool, asyncio.CancelledError) as error:
+            current = asyncio.current_task()
+            if isinstance(error, asyncio.CancelledError) and current is not None and current.cancelling():
+                raise  # the import itself is cancelled (its caller went away), not the pool
             log.warning("bulk worker process lost; its rows are prepared in process", rows=len(rows))
-            self.close()
-            return await asyncio.to_thread(prepare_rows, self._submissions, rows, principal, key)
+            self._discard(pool)  # another import may have seen it break first, and started the next pool
+            return await self._in_process(rows, principal, key)
 
     def start(self) -> None:
         """Start every worker now (in the background), so the first import does not wait for them to load."""
-        pool = self._started()
-        self._loading = [pool.submit(_loaded) for _ in range(self.size)]
-
-    def available(self) -> bool:
-        """Whether a worker has loaded, so an import may use them; with no pool (it broke), one is started
-        in the background and the answer is no until it has loaded."""
-        if not self._loading:
-            self.start()
-        return self.loaded()
-
-    def loaded(self) -> bool:
-        """Whether a worker of the pool `start` started has loaded."""
-        return any(f.done() and not f.cancelled() and f.exception() is None and f.result() for f in self._loading)
-
-    def shown(self) -> dict[str, object]:
-        """For /readyz: how many workers, and whether imports use them yet."""
-        return {"bulk_workers": {"size": self.size, "loaded": self.loaded()}}
-
-    def close(self) -> None:
-        """Stop the workers (the service is stopping, or the pool broke); the next import starts new ones."""
-        pool, self._pool, self._loading = self._pool, None, []
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.size,
@@ -116,7 +102,38 @@ class BulkWorkers:
                 initializer=_start_worker,
                 initargs=(self._make, os.getpid()),
             )
-        return self._pool
+            self._loading = [self._pool.submit(_loaded) for _ in range(self.size)]
+
+    def available(self) -> bool:
+        """Whether a worker has loaded, so an import may use them. With no pool (it broke), or one whose
+        every worker failed to load, a new one is started in the background and the answer is no."""
+        if self._pool is not None and self._loading and all(f.done() for f in self._loading) and not self.loaded():
+            failed = next((f.exception() for f in self._loading if not f.cancelled() and f.exception()), None)
+            log.error("bulk workers failed to load; rows are prepared in process", error=type(failed).__name__)
+            self._discard(self._pool)
+        self.start()
+        return self.loaded()
+
+    def loaded(self) -> bool:
+        """Whether a worker of the current pool has loaded."""
+        return any(f.done() and not f.cancelled() and f.exception() is None and f.result() for f in self._loading)
+
+    def shown(self) -> dict[str, object]:
+        """For /readyz: how many workers, and whether imports use them yet."""
+        return {"bulk_workers": {"size": self.size, "loaded": self.loaded()}}
+
+    def close(self) -> None:
+        """Stop the workers (the service is stopping)."""
+        if self._pool is not None:
+            self._discard(self._pool)
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool, self._loading = None, []
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_process(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
+        return await asyncio.to_thread(prepare_rows, self._submissions, rows, principal, key)
 
 
 _worker: Submissions | None = None

@@ -71,10 +71,7 @@ def bulk_router(
         spool = await _spool(request, limits.max_bytes)
         bulk, columns = await _open(spool, MEDIA_TYPES[media_type], limits.max_rows)
         as_lines = "ndjson" in request.headers.get("accept", "")
-        # until a worker has loaded (just after the service started), rows are prepared in process
-        run = BulkImport(
-            submissions, principal, key, columns, limits.batch, workers if workers and workers.available() else None
-        )
+        run = BulkImport(submissions, principal, key, columns, limits.batch, workers)
         body = _lines(run, bulk) if as_lines else _document(run, bulk)
         media = "application/x-ndjson" if as_lines else "application/json"
         return StreamingResponse(body, media_type=media, background=BackgroundTask(spool.close))
