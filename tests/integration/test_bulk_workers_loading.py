@@ -9,6 +9,7 @@ to use it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import MutableMapping
 from typing import Any, cast
@@ -52,7 +53,7 @@ async def test_workers_are_used_only_once_one_has_loaded() -> None:
         workers.close()
 
 
-async def test_workers_that_fail_to_load_are_logged_and_tried_again() -> None:
+async def test_workers_that_fail_to_load_are_logged_once_and_not_restarted_at_once() -> None:
     workers = BulkWorkers(1, fails_to_load, submissions=cast(Submissions, None))
     try:
         with capture_logs() as logs:
@@ -63,6 +64,9 @@ async def test_workers_that_fail_to_load_are_logged_and_tried_again() -> None:
                 return [line for line in logs if str(line["event"]).startswith("bulk workers failed to load")]
 
             failures = await eventually(failure_logged, within=30)
+            for _ in range(10):  # longer than a pool takes to fail: none is started again meanwhile
+                await asyncio.sleep(0.3)
+                assert len(failure_logged()) == 1, "not a new pool and an error line for every chunk"
         assert failures[0]["error"] == "BrokenProcessPool"
         assert SECRET not in str(logs), "the worker's own message is not logged"
         assert not workers.loaded()

@@ -16,11 +16,12 @@ process, as with no workers, rather than waiting for them; the chunks after
 that go to the workers.
 
 A worker that dies (killed, out of memory) breaks the pool: the chunks it
-held, and the rest of that import, are prepared in the service's own process
-instead, and the next import starts a new pool. Workers that fail to load
-(a keyring that does not open, memory) are logged (the error's type) and a
-new pool is tried at the next import; meanwhile imports are prepared in process. An error inside a worker comes back
-as its type alone: nothing of a row (personal data) travels in its message.
+held are prepared in the service's own process instead, a new pool starts,
+and chunks go to it once it has loaded. Workers that fail to load (a keyring
+that does not open, memory) are logged (the error's type) and a new pool is
+tried RETRY_LOAD_S later; meanwhile chunks are prepared in process. An error
+inside a worker comes back as its type alone: nothing of a row (personal
+data) travels in its message.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ log = structlog.get_logger(__name__)
 RowIn = tuple[int, Any, str | None]
 RowOut = tuple[int, Ready | Rejected]
 WATCH_S = 1.0  # how often a worker checks that the service is still there
+RETRY_LOAD_S = 60.0  # after workers failed to load: not a new pool (and an error line) for every chunk
 
 
 class WorkerFailed(RuntimeError):
@@ -76,6 +78,7 @@ class BulkWorkers:
         self._submissions = submissions  # the service's own: for chunks a lost worker held
         self._pool: ProcessPoolExecutor | None = None
         self._loading: list[Future[bool]] = []  # one per worker started by `start`: done once it has loaded
+        self._retry_at = 0.0  # monotonic time before which a pool that failed to load is not replaced
 
     async def prepare(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
         """The chunk prepared by a worker; in process while none has loaded, or once the pool broke."""
@@ -105,13 +108,16 @@ class BulkWorkers:
             self._loading = [self._pool.submit(_loaded) for _ in range(self.size)]
 
     def available(self) -> bool:
-        """Whether a worker has loaded, so an import may use them. With no pool (it broke), or one whose
-        every worker failed to load, a new one is started in the background and the answer is no."""
+        """Whether a worker has loaded, so an import may use them. With no pool (it broke), a new one is
+        started in the background and the answer is no; one whose every worker failed to load is replaced
+        RETRY_LOAD_S later."""
         if self._pool is not None and self._loading and all(f.done() for f in self._loading) and not self.loaded():
             failed = next((f.exception() for f in self._loading if not f.cancelled() and f.exception()), None)
             log.error("bulk workers failed to load; rows are prepared in process", error=type(failed).__name__)
             self._discard(self._pool)
-        self.start()
+            self._retry_at = time.monotonic() + RETRY_LOAD_S
+        if time.monotonic() >= self._retry_at:
+            self.start()
         return self.loaded()
 
     def loaded(self) -> bool:
