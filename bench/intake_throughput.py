@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import LoadResult, hammer, post_requests
 from tests.support.bulk_files import csv_lines
 from tests.support.infra import kafka_options
+from tests.support.processes import family
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system, free_port
 
@@ -164,23 +165,7 @@ async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
 
 def peak_rss_mib(system: System) -> float:
     """The peak resident memory of intake and its descendants (the bulk workers and their forkserver), summed."""
-    return sum(_peak_kib(pid) for pid in _family(system.processes["intake"].pid)) / 1024
-
-
-def _family(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:  # ended meanwhile
-                continue
-    family, grown = {root}, True
-    while grown:
-        more = {pid for pid, parent in parents.items() if parent in family} - family
-        family |= more
-        grown = bool(more)
-    return sorted(family)
+    return sum(_peak_kib(pid) for pid in family(system.processes["intake"].pid)) / 1024
 
 
 def _peak_kib(pid: int) -> int:

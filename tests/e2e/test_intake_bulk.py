@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from shared.events import Envelope, RecordSubmitted, parse_event
 from tests.support import kafka
 from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
 from tests.support.infra import TEST_KEYRING
+from tests.support.processes import parents
 from tests.support.records import TONGDE, XINSHI, record
 from tests.support.system import System, build_system, destroy_system, free_port
 from tests.support.waiting import eventually
@@ -243,20 +244,9 @@ async def _intake(factory: pytest.TempPathFactory, name: str, *, workers: int) -
 def bulk_worker_pids(system: System) -> list[int]:
     """The worker processes: children of the forkserver, itself a child of intake."""
     intake_pid = system.processes["intake"].pid
-    parents = dict(_parents())
-    forkservers = [pid for pid, parent in parents.items() if parent == intake_pid]
-    return [pid for pid, parent in parents.items() if parent in forkservers]
-
-
-def _parents() -> Iterator[tuple[int, int]]:
-    """(pid, parent pid) of every process still there."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = entry.joinpath("stat").read_text()
-            except OSError:  # ended meanwhile
-                continue
-            yield int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
+    by_pid = parents()
+    forkservers = [pid for pid, parent in by_pid.items() if parent == intake_pid]
+    return [pid for pid, parent in by_pid.items() if parent in forkservers]
 
 
 async def published(system: System, record_ids: set[str]) -> dict[str, RecordSubmitted]:

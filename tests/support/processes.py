@@ -1,0 +1,29 @@
+"""Processes as /proc shows them: who is whose parent (a service's bulk workers, their forkserver)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def parents() -> dict[int, int]:
+    """Parent pid of every process still there, by pid."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = entry.joinpath("stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def family(root: int) -> list[int]:
+    """`root` and every process descended from it."""
+    by_pid = parents()
+    members, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in by_pid.items() if parent in members} - members
+        members |= more
+        grown = bool(more)
+    return sorted(members)
