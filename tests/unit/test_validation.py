@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
-from services.intake.domain.validation import validate_record
+from services.intake.domain.codes import CODE_LOCATIONS
+from services.intake.domain.consistency import control_character_problems
+from services.intake.domain.validation import _codes_changed, validate_record
 from shared.directory import load_directory
 from tests.support.records import record
 
@@ -75,3 +78,32 @@ def test_a_retired_street_is_accepted_with_a_warning_and_an_unknown_one_refused(
     assert "successor 440113017" in warning["note"]
     unknown = record(reporting_street="440113007", residence_street="440113999")
     assert validate_record(unknown, load_directory(), changes=load_changes())[0] is None
+
+
+def test_control_characters_are_reported_where_they_are_and_nowhere_else() -> None:
+    body = record()
+    body["person"]["name"] = "张\x00三"
+    body["residence"]["address"] = "路\x1b1号"
+    body["note"] = "clean"
+
+    assert control_character_problems(body) == [
+        (("person", "name"), "contains a control character; type the text again"),
+        (("residence", "address"), "contains a control character; type the text again"),
+    ]
+    assert control_character_problems(record()) == []
+
+
+@pytest.mark.parametrize("location", CODE_LOCATIONS, ids=lambda location: ".".join(map(str, location)))
+def test_the_records_codes_are_checked_again_when_one_differs_from_the_body(location: tuple[str, ...]) -> None:
+    body = record()
+    parsed, _ = validate_record(body, load_directory())
+    assert parsed is not None
+    normalised = copy.deepcopy(body)
+    assert not _codes_changed(normalised, parsed)
+
+    changed: Any = normalised
+    for part in location[:-1]:
+        changed = changed.setdefault(part, {})
+    changed[location[-1]] = "000000000"
+
+    assert _codes_changed(normalised, parsed)

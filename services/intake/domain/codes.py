@@ -29,8 +29,9 @@ def _parts(locations: tuple[Location, ...]) -> dict[str, Any]:
     return parts
 
 
-# what directory_problems reads, as pydantic's `include` for a record's dump
-CODE_PARTS = _parts((*STREET_FIELDS, *DIVISION_FIELDS, COMMUNITY))
+# what directory_problems reads, as locations and as pydantic's `include` for a record's dump
+CODE_LOCATIONS: tuple[Location, ...] = (*STREET_FIELDS, *DIVISION_FIELDS, COMMUNITY)
+CODE_PARTS = _parts(CODE_LOCATIONS)
 
 
 def directory_problems(

@@ -36,11 +36,34 @@ def consistency_problems(raw: Any) -> list[FieldProblem]:
 
 
 def control_character_problems(raw: Any, location: tuple[str | int, ...] = ()) -> list[FieldProblem]:
-    """Text with control characters (NUL, escapes) cannot be stored or shown; report where."""
+    """Text with control characters (NUL, escapes) cannot be stored or shown; report where.
+
+    Nearly every record has none: one search over all its text first, and the walk that
+    builds each field's location only when it found one (the walk alone was a fifth of
+    the rules' time)."""
+    texts: list[str] = []
+    _texts(raw, texts)
+    if not CONTROL.search("".join(texts)):
+        return []
+    return _control_character_problems(raw, location)
+
+
+def _texts(raw: Any, into: list[str]) -> None:
+    if isinstance(raw, str):
+        into.append(raw)
+    elif isinstance(raw, dict):
+        for value in raw.values():
+            _texts(value, into)
+    elif isinstance(raw, list):
+        for value in raw:
+            _texts(value, into)
+
+
+def _control_character_problems(raw: Any, location: tuple[str | int, ...]) -> list[FieldProblem]:
     if isinstance(raw, dict):
-        return [p for key, value in raw.items() for p in control_character_problems(value, (*location, str(key)))]
+        return [p for key, value in raw.items() for p in _control_character_problems(value, (*location, str(key)))]
     if isinstance(raw, list):
-        return [p for i, value in enumerate(raw) for p in control_character_problems(value, (*location, i))]
+        return [p for i, value in enumerate(raw) for p in _control_character_problems(value, (*location, i))]
     if isinstance(raw, str) and CONTROL.search(raw):
         return [(location, "contains a control character; type the text again")]
     return []

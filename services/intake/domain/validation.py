@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.intake.domain.certificate import certificate_problems
-from services.intake.domain.codes import CODE_PARTS, directory_problems
+from services.intake.domain.codes import CODE_LOCATIONS, CODE_PARTS, directory_problems
 from services.intake.domain.consistency import consistency_problems, control_character_problems
 from services.intake.domain.credit_code import credit_code_problems
 from services.intake.domain.dates import date_order_problems
-from services.intake.domain.fields import FieldProblem, Location
+from services.intake.domain.fields import FieldProblem, Location, value_at
 from services.intake.domain.identity import identity_problems
 from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord
@@ -51,9 +51,10 @@ def validate_record(
     except ValidationError as error:
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
-    # and once more on the record itself: its codes are the ones stored and routed
-    # (only the code fields dumped: the whole record's dump was a tenth of the validation)
-    problems += directory_problems(record.model_dump(mode="json", include=CODE_PARTS), directory, changes)
+    # and once more on the record itself: its codes are the ones stored and routed. When they are the
+    # codes checked above (nearly always: the model trims as _trimmed does), the answer is the same.
+    if _codes_changed(normalised, record):
+        problems += directory_problems(record.model_dump(mode="json", include=CODE_PARTS), directory, changes)
     return (None, _one_per_field(problems)) if problems else (record, [])
 
 
@@ -63,6 +64,17 @@ def _trimmed(raw: Any) -> Any:
     if isinstance(raw, list):
         return [_trimmed(value) for value in raw]
     return raw.strip() if isinstance(raw, str) else raw
+
+
+def _codes_changed(normalised: Any, record: CaseRecord) -> bool:
+    """Whether a code field the directory check reads differs between the trimmed body and the record."""
+    for location in CODE_LOCATIONS:
+        field: Any = record
+        for part in location:
+            field = getattr(field, str(part), None)
+        if field != value_at(normalised, location):
+            return True
+    return False
 
 
 def _one_per_field(problems: list[FieldProblem]) -> list[FieldProblem]:
