@@ -6,7 +6,9 @@ and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:29092 \
     POPFLOW_TEST_PG_URL=postgresql://popflow:popflow@127.0.0.1:5432/postgres \
-    .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32]
+    .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32] [--web-workers 1]
+
+`--rows 0` skips the bulk import (and the raw produce beside it): single POSTs only.
 
 Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> post_per_s=<c> post_p99_ms=<d>
     anchor_post_per_s=<e> post_ratio=<c/e> raw_produce_per_s=<f>
@@ -176,26 +178,30 @@ def _peak_kib(pid: int) -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
-async def main(rows: int, count: int, concurrency: int, plain_pg: bool) -> None:
-    system = await build_system(Path(tempfile.mkdtemp(prefix="intake-bench-")), {"POPFLOW_LOG_LEVEL": "WARNING"})
+async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_workers: int) -> None:
+    settings = {"POPFLOW_LOG_LEVEL": "WARNING", "INTAKE_WEB_WORKERS": str(web_workers)}
+    system = await build_system(Path(tempfile.mkdtemp(prefix="intake-bench-")), settings)
     if plain_pg:  # loopback PostgreSQL without TLS, as a deployment on one host would run it
         for name in ("INTAKE_DATABASE_URL", "POPFLOW_KEYS_DATABASE_URL"):
             system.env[name] += "?ssl=disable"
+    figures: list[str] = []
     try:
         system.start("intake")
         await workers_loaded(system)
         headers = {"Authorization": f"Bearer {await system.create_key('admin', label='bench')}"}
-        rss_before = peak_rss_mib(system)
-        accepted_s, published_s, summary = await bulk(system, headers, rows)
-        rss_after = peak_rss_mib(system)
-        print(
-            f"bulk: {summary} in {accepted_s:.1f} s accepted ({rows / accepted_s:.0f} rows/s), "
-            f"{published_s:.1f} s published ({rows / published_s:.0f} rows/s)"
-        )
-        print(
-            f"intake peak RSS (with its bulk workers): {rss_before:.0f} MiB before the bulk import, "
-            f"{rss_after:.0f} MiB after"
-        )
+        if rows:
+            rss_before = peak_rss_mib(system)
+            accepted_s, published_s, summary = await bulk(system, headers, rows)
+            rss_after = peak_rss_mib(system)
+            print(
+                f"bulk: {summary} in {accepted_s:.1f} s accepted ({rows / accepted_s:.0f} rows/s), "
+                f"{published_s:.1f} s published ({rows / published_s:.0f} rows/s)"
+            )
+            print(
+                f"intake peak RSS (with its bulk workers): {rss_before:.0f} MiB before the bulk import, "
+                f"{rss_after:.0f} MiB after"
+            )
+            figures += [f"bulk_rows_per_s={rows / accepted_s:.0f}", f"bulk_published_per_s={rows / published_s:.0f}"]
         bodies = list(people(count, first_day=200))
         with running_anchor() as anchor_port:  # same client, bodies and concurrency, same run
             bare = await posts(anchor_port, headers, bodies, concurrency)
@@ -204,15 +210,21 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool) -> None:
         await wait_drained(system)
         post_rate, p50, p99 = single.per_s, single.percentile_ms(50), single.percentile_ms(99)
         print(
-            f"single POST: {count} at concurrency {concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            f"single POST ({web_workers} intake process{'es' if web_workers > 1 else ''}): {count} at concurrency "
+            f"{concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         )
-        raw = await raw_produce(system.env["KAFKA_BOOTSTRAP_SERVERS"], system.env["POPFLOW_TOPIC_PREFIX"], rows)
-        print(f"raw aiokafka produce (idempotent, acks=all, {rows} messages): {raw:.0f}/s")
-        print(
-            f"bulk_rows_per_s={rows / accepted_s:.0f} bulk_published_per_s={rows / published_s:.0f} "
-            f"post_per_s={post_rate:.0f} post_p99_ms={p99:.1f} anchor_post_per_s={bare.per_s:.0f} "
-            f"post_ratio={post_rate / bare.per_s:.3f} raw_produce_per_s={raw:.0f}"
-        )
+        figures += [
+            f"post_per_s={post_rate:.0f}",
+            f"post_p99_ms={p99:.1f}",
+            f"anchor_post_per_s={bare.per_s:.0f}",
+            f"post_ratio={post_rate / bare.per_s:.3f}",
+        ]
+        if rows:
+            prefix = system.env["POPFLOW_TOPIC_PREFIX"]
+            raw = await raw_produce(system.env["KAFKA_BOOTSTRAP_SERVERS"], prefix, rows)
+            print(f"raw aiokafka produce (idempotent, acks=all, {rows} messages): {raw:.0f}/s")
+            figures.append(f"raw_produce_per_s={raw:.0f}")
+        print(" ".join(figures))
     finally:
         await destroy_system(system)
 
@@ -223,5 +235,8 @@ if __name__ == "__main__":
     parser.add_argument("--posts", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pg-tls", action="store_true", help="keep asyncpg's default TLS to PostgreSQL")
+    parser.add_argument("--web-workers", type=int, default=1, help="INTAKE_WEB_WORKERS: intake processes on its port")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rows, arguments.posts, arguments.concurrency, not arguments.pg_tls))
+    asyncio.run(
+        main(arguments.rows, arguments.posts, arguments.concurrency, not arguments.pg_tls, arguments.web_workers)
+    )

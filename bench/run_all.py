@@ -36,6 +36,13 @@ RUNS: dict[str, tuple[list[str], list[str], str]] = {
         ["intake_throughput.py", "--rows", "10000", "--posts", "1000"],
         "post_ratio >= 0.5, post_p99_ms <= 50, bulk_rows_per_s >= 15000, bulk_published_per_s >= 10000",
     ),
+    # single POSTs with two intake processes (INTAKE_WEB_WORKERS=2, one a core here), against the same
+    # run's anchor: how intake grows by processes; the last line's post_ratio stays the one-process figure
+    "intake-2": (
+        ["intake_throughput.py", "--rows", "0", "--posts", "5000", "--web-workers", "2"],
+        ["intake_throughput.py", "--rows", "0", "--posts", "1000", "--web-workers", "2"],
+        "post_ratio >= 0.5, post_p99_ms <= 50 (two processes)",
+    ),
     "routing": (
         ["routing_throughput.py", "--records", "200000"],
         ["routing_throughput.py", "--records", "20000"],
