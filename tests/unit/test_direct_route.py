@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse, Response
 
-from shared.http.direct_route import DirectRoute
+from shared.http.direct_route import DirectRoute, Endpoint
 from shared.http.problems import ProblemError, install_problem_handlers
 
 BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
@@ -56,16 +56,16 @@ def never_called() -> None:
     raise AssertionError("a DirectRoute never runs dependencies")
 
 
+async def with_parameter(request: Request, n: int) -> Response:
+    return Response()
+
+
 @pytest.mark.parametrize(
-    "router",
-    [APIRouter(dependencies=[Depends(never_called)]), APIRouter()],
+    ("router", "endpoint"),
+    [(APIRouter(dependencies=[Depends(never_called)]), echo), (APIRouter(), with_parameter)],
     ids=["a router's dependency", "a parameter"],
 )
-def test_a_route_whose_dependencies_would_be_skipped_is_refused(router: APIRouter) -> None:
-    async def with_parameter(request: Request, n: int) -> Response:
-        return Response()
-
-    endpoint = echo if router.dependencies else with_parameter
+def test_a_route_whose_dependencies_would_be_skipped_is_refused(router: APIRouter, endpoint: Endpoint) -> None:
     with pytest.raises(TypeError, match="takes the Request alone"):
         router.add_api_route("/echo", endpoint, methods=["POST"], route_class_override=DirectRoute)
 
