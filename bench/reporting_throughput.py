@@ -28,11 +28,13 @@ import secrets
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
@@ -51,6 +53,8 @@ from services.reporting.entrypoints.kafka import FoldConsumer
 from services.reporting.service_layer.reports import ReportService
 from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
+from shared.events import Event, NoticeAnswered, NoticeIssued, RecordRouted, RecordSubmitted
+from shared.events.envelope import payload_envelope_json
 from shared.identity import check_character
 from shared.kafka.admin import ensure_topics
 from shared.serving import tune_collector
@@ -68,17 +72,10 @@ def identity(n: int) -> str:
     return first17 + check_character(first17)
 
 
-def envelope(kind: str, payload: Mapping[str, object], key: str) -> tuple[bytes, bytes]:
-    body = {
-        "event_id": str(uuid.uuid4()),
-        "type": kind,
-        "version": 1,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "producer": "bench",
-        "correlation_id": key,
-        "payload": payload,
-    }
-    return key.encode(), json.dumps(body).encode()
+def envelope(kind: type[Event], payload: dict[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The event as the services publish it: its current version, its personal parts sealed."""
+    body = payload_envelope_json(kind, payload, producer="bench", correlation_id=key, keyring=TEST_KEYRING)
+    return key.encode(), orjson.dumps(body)
 
 
 def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
@@ -104,7 +101,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
         }
         received = observed + timedelta(minutes=rng.randrange(1, 3000))
         payload = {"record_id": record_id, "received_at": received.isoformat(), "record": record}
-        out.append(("records.submitted", *envelope("RecordSubmitted", payload, record_id)))
+        out.append(("records.submitted", *envelope(RecordSubmitted, payload, record_id)))
         if len(out) >= count:
             break
         route = "same-district" if street == residence else "cross-street"
@@ -116,7 +113,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
             "observed_at": observed.isoformat(),
             "decided_at": received.isoformat(),
         }
-        out.append(("records.routed", *envelope("RecordRouted", routed, record_id)))
+        out.append(("records.routed", *envelope(RecordRouted, routed, record_id)))
         if route == "cross-street" and len(out) < count and n % 3:
             notice_id = str(uuid.uuid4())
             issued = {
@@ -127,8 +124,11 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
                 "reason": "bench",
                 "person": {"name": "测试", "id_number": identity(n), "residence_address": "测试路"},
                 "issued_at": received.isoformat(),
+                "kind": "transfer",
+                "answer_expected": True,
+                "answer_due": (received + timedelta(days=5)).isoformat(),
             }
-            out.append(("notices.issued", *envelope("NoticeIssued", issued, record_id)))
+            out.append(("notices.issued", *envelope(NoticeIssued, issued, record_id)))
             if n % 2 and len(out) < count:
                 answered = {
                     "notice_id": notice_id,
@@ -137,7 +137,7 @@ def events(count: int, rng: random.Random) -> list[tuple[str, bytes, bytes]]:
                     "answered_by": residence,
                     "answered_at": (received + timedelta(days=2)).isoformat(),
                 }
-                out.append(("notices.answered", *envelope("NoticeAnswered", answered, record_id)))
+                out.append(("notices.answered", *envelope(NoticeAnswered, answered, record_id)))
         if len(out) >= count:
             break
     return out[:count]
