@@ -7,6 +7,7 @@ All timestamps are passed and stored in UTC.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -65,6 +66,30 @@ def unanswered_condition(code: str, as_of: datetime) -> Any:
     )
 
 
+def _notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, Any, Any]:
+    """Notices sent and received in the week by route, and those unanswered as of `as_of` by age."""
+    # Sent and received count the notices of the two routes that have them in the census's table;
+    # a same-district record's change or outflow notices (to the registration place) are not among them.
+    by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES))
+    sent = (
+        sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
+        .where(by_route, within(notices.c.sender_street, code))
+        .group_by(notices.c.sender_street, notices.c.route)
+    )
+    received = (
+        sa.select(notices.c.recipient_code, notices.c.route, sa.func.count())
+        .where(by_route, within(notices.c.recipient_code, code))
+        .group_by(notices.c.recipient_code, notices.c.route)
+    )
+    age = unanswered_case(as_of)
+    unanswered = (
+        sa.select(notices.c.recipient_code, age, sa.func.count())
+        .where(unanswered_condition(code, as_of))
+        .group_by(notices.c.recipient_code, age)
+    )
+    return sent, received, unanswered
+
+
 class WeeklyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -84,6 +109,15 @@ class WeeklyStore:
         async with self._engine.connect() as connection:
             return list((await connection.execute(query)).all())
 
+    async def _all(self, queries: list[Any]) -> list[list[Any]]:
+        """Each query's rows, in order. On PostgreSQL they run at once, each on a connection of its own:
+        the report's few heavy aggregates then share the server's cores instead of queueing on one
+        (a district's week over 1,000,000 records: the delay percentiles, the unanswered notices and
+        the record counts took 290, 170 and 80 ms one after the other). SQLite runs them in turn."""
+        if self._engine.dialect.name != "postgresql":
+            return [await self._rows(query) for query in queries]
+        return list(await asyncio.gather(*(self._rows(query) for query in queries)))
+
     async def street_weeks(
         self, week: ReportWeek, code: str, *, as_of: datetime, target: TargetPopulation | None, on: date
     ) -> tuple[dict[str, StreetWeek], DelaySummary | None]:
@@ -97,7 +131,7 @@ class WeeklyStore:
             return rows.setdefault(street, StreetWeek(code=street))
 
         in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
-        for street, kind, cert, route, count in await self._rows(
+        counted = (
             sa.select(
                 records.c.reporting_street,
                 records.c.event_kind,
@@ -107,7 +141,26 @@ class WeeklyStore:
             )
             .where(in_week)
             .group_by(records.c.reporting_street, records.c.event_kind, records.c.cert_result, records.c.route)
-        ):
+        )
+        rejected = (
+            sa.select(rejections.c.reporting_street, sa.func.count())
+            .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
+            .group_by(rejections.c.reporting_street)
+        )
+        delays = self._delay_queries(in_week, week)
+        targeted = (
+            []
+            if target is None
+            else [
+                sa.select(records.c.reporting_street, sa.func.count())
+                .where(in_week, target_condition(target, on))
+                .group_by(records.c.reporting_street)
+            ]
+        )
+        sent, received, unanswered = _notice_queries(week, code, as_of)
+        results = iter(await self._all([counted, sent, received, unanswered, rejected, *delays, *targeted]))
+
+        for street, kind, cert, route, count in next(results):
             target_row = row(street)
             target_row.records += count
             if kind:
@@ -116,67 +169,32 @@ class WeeklyStore:
                 target_row.figures[f"certificate_{cert}"] += count
             if route in RECORD_ROUTES:
                 target_row.routes[route] += count
-        await self._notices(week, code, as_of, row)
-        for street, count in await self._rows(
-            sa.select(rejections.c.reporting_street, sa.func.count())
-            .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
-            .group_by(rejections.c.reporting_street)
-        ):
+        for street, route, count in next(results):
+            row(street).figures[f"sent_{route}"] += count
+        for recipient, route, count in next(results):
+            row(recipient).figures[f"received_{route}"] += count
+        for recipient, bucket, count in next(results):
+            row(recipient).figures[f"unanswered_{bucket}"] += count
+        for street, count in next(results):
             row(street).figures["rejected_at_intake"] += count
-        total_delay = await self._delays_and_revisions(week, in_week, row)
-        if target is not None:
-            for street, count in await self._rows(
-                sa.select(records.c.reporting_street, sa.func.count())
-                .where(in_week, target_condition(target, on))
-                .group_by(records.c.reporting_street)
-            ):
-                row(street).figures["target_population"] += count
+        total_delay = self._apply_delays([next(results) for _ in delays], row)
+        for street, count in next(results, ()):
+            row(street).figures["target_population"] += count
         return rows, total_delay
 
-    async def _notices(self, week: ReportWeek, code: str, as_of: datetime, row: Any) -> None:
-        # Sent and received count the notices of the two routes that have them in the census's table;
-        # a same-district record's change or outflow notices (to the registration place) are not among them.
-        by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES))
-        sent = (
-            sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
-            .where(by_route, within(notices.c.sender_street, code))
-            .group_by(notices.c.sender_street, notices.c.route)
-        )
-        for street, route, count in await self._rows(sent):
-            row(street).figures[f"sent_{route}"] += count
-        received = (
-            sa.select(notices.c.recipient_code, notices.c.route, sa.func.count())
-            .where(by_route, within(notices.c.recipient_code, code))
-            .group_by(notices.c.recipient_code, notices.c.route)
-        )
-        for recipient, route, count in await self._rows(received):
-            row(recipient).figures[f"received_{route}"] += count
-        age = unanswered_case(as_of)
-        unanswered = (
-            sa.select(notices.c.recipient_code, age, sa.func.count())
-            .where(unanswered_condition(code, as_of))
-            .group_by(notices.c.recipient_code, age)
-        )
-        for recipient, bucket, count in await self._rows(unanswered):
-            row(recipient).figures[f"unanswered_{bucket}"] += count
-
-    async def _delays_and_revisions(self, week: ReportWeek, in_week: Any, row: Any) -> DelaySummary | None:
+    def _delay_queries(self, in_week: Any, week: ReportWeek) -> list[Any]:
         """Entry delays and the latest late arrival (received after the cut-off) per street."""
         late = sa.func.max(sa.case((records.c.received_at >= utc(week.ends_at), records.c.received_at)))
         received = sa.and_(in_week, records.c.received_at.is_not(None))
         if self._engine.dialect.name != "postgresql":
-            for street, seconds in await self._rows(
-                sa.select(records.c.reporting_street, self._delay_seconds()).where(received)
-            ):
-                row(street).delays_s.append(float(seconds))
-            query = sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street)
-            for street, latest in await self._rows(query):
-                row(street).late_at = utc(latest) if latest else None
-            return None
+            return [
+                sa.select(records.c.reporting_street, self._delay_seconds()).where(received),
+                sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street),
+            ]
         # PostgreSQL summarises in place (percentile_disc is the nearest rank), per street and,
         # through ROLLUP, for all of them: no delay leaves the database.
         delay = self._delay_seconds()
-        query = (
+        return [
             sa.select(
                 records.c.reporting_street,
                 sa.func.count(),
@@ -186,9 +204,18 @@ class WeeklyStore:
             )
             .where(received)
             .group_by(sa.func.rollup(records.c.reporting_street))
-        )
+        ]
+
+    def _apply_delays(self, results: list[list[Any]], row: Any) -> DelaySummary | None:
+        if len(results) == 2:  # SQLite: every delay, summarised by the domain
+            delays, latest_rows = results
+            for street, seconds in delays:
+                row(street).delays_s.append(float(seconds))
+            for street, latest in latest_rows:
+                row(street).late_at = utc(latest) if latest else None
+            return None
         total: DelaySummary | None = (0, None, None)
-        for street, count, median, p90, latest in await self._rows(query):
+        for street, count, median, p90, latest in results[0]:
             if street is None:
                 total = (count, median, p90)
                 continue
