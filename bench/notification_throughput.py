@@ -61,15 +61,19 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.by_record: dict[str, float] = {}
+        self.issued: dict[str, float] = {}  # record id: when routing issued its notice, on the perf_counter clock
         self.burst: list[float] = []
+        self._wall_to_perf = time.perf_counter() - time.time()
 
     async def hook(self, request: Request) -> Response:
         arrived = time.perf_counter()
         body = json.loads(await request.body())
         if body["recipient_code"] != records.XINSHI:  # the throughput phase's streets
             self.burst.append(arrived)
-        else:
-            self.by_record.setdefault(body["record_id"], arrived)
+        elif body["record_id"] not in self.by_record:
+            self.by_record[body["record_id"]] = arrived
+            issued = datetime.fromisoformat(body["issued_at"]).timestamp()
+            self.issued[body["record_id"]] = issued + self._wall_to_perf
         return Response(status_code=204)
 
 
@@ -178,6 +182,11 @@ async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg
         latencies = [(arrivals.by_record[r] - t) * 1000 for r, t in posted.items() if r in arrivals.by_record]
         drained = max(arrivals.by_record.values()) - min(posted.values())
         print(f"  posted {len(posted)}, arrived {len(latencies)}; last arrival {drained:.1f} s after the first POST")
+        # the two legs: intake, its relay and routing up to the notice; routing's relay, notification and the push
+        routed = [(arrivals.issued[r] - t) * 1000 for r, t in posted.items() if r in arrivals.issued]
+        pushed = [(arrivals.by_record[r] - arrivals.issued[r]) * 1000 for r in posted if r in arrivals.issued]
+        for leg, values in (("POST to notice issued", routed), ("notice issued to webhook", pushed)):
+            print(f"  {leg}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms")
 
         print(f"throughput phase: {burst} notices to {recipient_count} streets ...", flush=True)
         await publish_burst(system, burst, streets[1:])
