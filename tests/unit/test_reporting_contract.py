@@ -212,3 +212,12 @@ def test_a_payload_that_breaks_the_contract_is_dead_lettered_without_its_values(
     [(_, why)] = decoded.unreadable
     assert "record.person.id_number" in why
     assert mistyped not in why
+
+
+def test_a_batch_decoded_slice_by_slice_holds_what_it_holds_decoded_at_once() -> None:
+    decoder, messages = Decoder(CALENDAR, b"secret", TEST_KEYRING), [message(event) for event in EVENTS]
+    whole = decoder.decode(messages)
+    sliced = decoder.decode(messages[:2])
+    assert decoder.decode(messages[2:], into=sliced) is sliced
+    assert (sliced.batch, sliced.ignored, sliced.unreadable) == (whole.batch, whole.ignored, whole.unreadable)
+    assert len(sliced.batch.submitted) == len(sliced.batch.issued) == len(sliced.batch.answered) == 1

@@ -58,8 +58,9 @@ class Decoder:
         self._key_secret = key_secret
         self._keyring = keyring
 
-    def decode(self, messages: Iterable[Any]) -> Decoded:
-        out = Decoded()
+    def decode(self, messages: Iterable[Any], into: Decoded | None = None) -> Decoded:
+        """The facts of `messages`, added to `into` when given (a batch decoded slice by slice)."""
+        out = Decoded() if into is None else into
         for message in messages:
             try:
                 self._add(out, Envelope.model_validate_json(message.value))

@@ -41,6 +41,9 @@ log = structlog.get_logger(__name__)
 
 DeadLetter = Callable[[bytes, dict[str, str]], Awaitable[None]]
 
+# Messages decoded between two turns of the event loop (a few milliseconds of work).
+DECODE_SLICE = 50
+
 
 class FoldConsumer:
     def __init__(
@@ -110,7 +113,12 @@ class FoldConsumer:
         await self.write(await self.decode(messages))
 
     async def decode(self, messages: Sequence[Any]) -> Decoded:
-        decoded = self._decoder.decode(messages)
+        decoded = Decoded()
+        for start in range(0, len(messages), DECODE_SLICE):
+            self._decoder.decode(messages[start : start + DECODE_SLICE], into=decoded)
+            # Between slices the previous batch's write takes its next step: its dozen round trips
+            # (COPY, upsert, ... per table) each need the loop, which a whole batch's decoding held.
+            await asyncio.sleep(0)
         decoded.read = len(messages)
         for message, why in decoded.unreadable:
             headers = dead_letter_headers(message, "UnreadableEvent", why)
