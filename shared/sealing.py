@@ -144,8 +144,15 @@ def _aad(key_id: str, context: str) -> bytes:
     return f"{FORMAT}\x00{key_id}\x00{context}".encode()
 
 
+# base64url's two letters as standard base64 has them: what base64.urlsafe_b64decode does, without its
+# three layers of Python around binascii (a third of opening a sealed value, where every consumed event opens some)
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(text: str, *, urlsafe: bool) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text) if urlsafe else base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        if urlsafe:
+            return binascii.a2b_base64(text.encode("ascii").translate(_FROM_URLSAFE))
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):  # ValueError: not ASCII
         raise SealError("not a sealed value (its data is not base64)") from None

@@ -63,6 +63,15 @@ def test_tampering_and_a_different_key_under_the_same_id_fail() -> None:
         TEST_KEYRING.open("not a sealed value", context="r")
 
 
+@pytest.mark.parametrize(
+    "data", ["abc", "ab\u00e4cd", "\uff21\uff22\uff23\uff24"], ids=["padding", "not-ascii", "full-width"]
+)
+def test_data_that_is_not_base64url_fails_as_a_seal_error(data: str) -> None:
+    head = TEST_KEYRING.seal(PERSON, context="r").rsplit(".", 1)[0]
+    with pytest.raises(SealError, match="not base64"):
+        TEST_KEYRING.open(f"{head}.{data}", context="r")
+
+
 def test_intakes_tokens_from_before_the_keyring_open_with_the_key_named_intake() -> None:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
