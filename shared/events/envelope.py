@@ -129,15 +129,15 @@ def payload_envelope_json(
     """`envelope_json` for a payload already in JSON form (the event's current version, times by `json_time`):
     for a writer that has the payload's parts as JSON and would otherwise build the event to dump it."""
     _check_bounds(event_class.TYPE, producer, correlation_id)
-    event_id = event_id or uuid.uuid4()
+    event_id_text = str(event_id or uuid.uuid4())  # once: UUID.__str__ is Python, a routing batch writes thousands
     return {
-        "event_id": str(event_id),
+        "event_id": event_id_text,
         "type": event_class.TYPE,
         "version": event_class.VERSION,
         "occurred_at": json_time(occurred_at or datetime.now(UTC)),
         "producer": producer,
         "correlation_id": correlation_id,
-        "payload": sealed_payload(event_class, payload, event_id=event_id, keyring=keyring),
+        "payload": _sealed(event_class, payload, event_id_text, keyring),
     }
 
 
@@ -173,6 +173,12 @@ def sealed_payload(
     event_class: type[Event], payload: dict[str, Any], *, event_id: uuid.UUID, keyring: Keyring | None
 ) -> dict[str, Any]:
     """`payload` (JSON of the current version) with its `SEALED` parts sealed for the event `event_id`."""
+    return _sealed(event_class, payload, str(event_id), keyring)
+
+
+def _sealed(
+    event_class: type[Event], payload: dict[str, Any], event_id: str, keyring: Keyring | None
+) -> dict[str, Any]:
     if not event_class.SEALED:
         return payload
     if keyring is None:
