@@ -93,13 +93,15 @@ def _notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, 
 class WeeklyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # PostgreSQL summarises the delays in place and runs the report's queries at once; SQLite does neither
+        self._postgres = engine.dialect.name == "postgresql"
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
     def _delay_seconds(self) -> Any:
-        if self._engine.dialect.name == "postgresql":
+        if self._postgres:
             return sa.extract("epoch", records.c.received_at - records.c.observed_at)
         # julianday is a float of days: round away its representation error (to the millisecond)
         days = sa.func.julianday(records.c.received_at) - sa.func.julianday(records.c.observed_at)
@@ -114,7 +116,7 @@ class WeeklyStore:
         the report's few heavy aggregates then share the server's cores instead of queueing on one
         (a district's week over 1,000,000 records: the delay percentiles, the unanswered notices and
         the record counts took 290, 170 and 80 ms one after the other). SQLite runs them in turn."""
-        if self._engine.dialect.name != "postgresql":
+        if not self._postgres:
             return [await self._rows(query) for query in queries]
         return list(await asyncio.gather(*(self._rows(query) for query in queries)))
 
@@ -148,17 +150,14 @@ class WeeklyStore:
             .group_by(rejections.c.reporting_street)
         )
         delays = self._delay_queries(in_week, week)
-        targeted = (
-            []
-            if target is None
-            else [
+        queries = [counted, *_notice_queries(week, code, as_of), rejected, *delays]
+        if target is not None:
+            queries.append(
                 sa.select(records.c.reporting_street, sa.func.count())
                 .where(in_week, target_condition(target, on))
                 .group_by(records.c.reporting_street)
-            ]
-        )
-        sent, received, unanswered = _notice_queries(week, code, as_of)
-        results = iter(await self._all([counted, sent, received, unanswered, rejected, *delays, *targeted]))
+            )
+        results = iter(await self._all(queries))
 
         for street, kind, cert, route, count in next(results):
             target_row = row(street)
@@ -178,15 +177,16 @@ class WeeklyStore:
         for street, count in next(results):
             row(street).figures["rejected_at_intake"] += count
         total_delay = self._apply_delays([next(results) for _ in delays], row)
-        for street, count in next(results, ()):
-            row(street).figures["target_population"] += count
+        if target is not None:
+            for street, count in next(results):
+                row(street).figures["target_population"] += count
         return rows, total_delay
 
     def _delay_queries(self, in_week: Any, week: ReportWeek) -> list[Any]:
         """Entry delays and the latest late arrival (received after the cut-off) per street."""
         late = sa.func.max(sa.case((records.c.received_at >= utc(week.ends_at), records.c.received_at)))
         received = sa.and_(in_week, records.c.received_at.is_not(None))
-        if self._engine.dialect.name != "postgresql":
+        if not self._postgres:
             return [
                 sa.select(records.c.reporting_street, self._delay_seconds()).where(received),
                 sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street),
@@ -207,7 +207,7 @@ class WeeklyStore:
         ]
 
     def _apply_delays(self, results: list[list[Any]], row: Any) -> DelaySummary | None:
-        if len(results) == 2:  # SQLite: every delay, summarised by the domain
+        if not self._postgres:  # every delay, summarised by the domain
             delays, latest_rows = results
             for street, seconds in delays:
                 row(street).delays_s.append(float(seconds))
