@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
+from typing import Any, cast
 
+import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber import usecase as faststream_subscriber
 
 from shared.events import Envelope, Event
-from shared.kafka.consuming import subscribe_batch
+from shared.kafka.consuming import POLL_MS, poll_without_pause, subscribe_batch
 from shared.kafka.failures import PermanentFailure, open_dead_letter
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
@@ -52,3 +56,43 @@ async def test_undecodable_and_refused_events_are_dead_lettered_alone() -> None:
     assert len(dead) == 2
     assert b"not json" in dead
     assert any(body.startswith(b"{") and json.loads(body)["correlation_id"] == "refused" for body in dead)
+
+
+class Polls:
+    """An aiokafka consumer's getmany, answering from a script: one dict of batches per poll."""
+
+    def __init__(self, *answers: dict[str, list[str]]) -> None:
+        self.answers = list(answers)
+        self.asked: list[tuple[int, int | None]] = []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int | None) -> dict[str, list[str]]:
+        self.asked.append((timeout_ms, max_records))
+        return self.answers.pop(0)
+
+
+async def test_an_empty_poll_is_followed_by_the_next_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # FastStream's own batch poll sleeps batch_timeout_ms after an empty poll, deaf to the topic meanwhile
+    async def pause(seconds: float) -> None:
+        raise AssertionError(f"paused {seconds} s after an empty poll")
+
+    monkeypatch.setattr(faststream_subscriber, "anyio", SimpleNamespace(sleep=pause))
+    broker = KafkaBroker()
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        raise AssertionError("not called: only the poll is exercised")
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    (registered,) = broker.subscribers
+    subscriber = cast(Any, registered)
+    polls = Polls({}, {"p0": ["a", "b"], "p1": ["c"]})
+
+    assert await subscriber.get_msg(polls) == ()
+    assert await subscriber.get_msg(polls) == ("a", "b", "c")  # every partition's records, as FastStream's poll
+    assert polls.asked == [(POLL_MS, 2000), (POLL_MS, 2000)]  # getmany waits up to POLL_MS itself: no spinning
+
+
+def test_a_poll_that_would_spin_is_refused() -> None:
+    broker = KafkaBroker()
+    subscriber = broker.subscriber("t", group_id="g", batch=True, batch_timeout_ms=0)
+    with pytest.raises(ValueError, match="spin"):
+        poll_without_pause(subscriber)
