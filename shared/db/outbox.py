@@ -111,16 +111,19 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; a failed pass is logged and retried, never fatal."""
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 while await self.deliver_pending() == self._batch:
                     pass
             except Exception as error:
                 log.warning("outbox relay pass failed", error=type(error).__name__)
+            passed = loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-            # a short linger lets a burst leave in one batch, not one pass each
-            await asyncio.sleep(self._linger_s)
+            # passes at least `linger_s` apart: a steady stream leaves in batches, not a pass a row,
+            # while a row after a quiet spell leaves at once instead of waiting out a linger
+            await asyncio.sleep(max(0.0, passed + self._linger_s - loop.time()))
             self._wake.clear()
 
     async def backlog(self) -> int:

@@ -155,3 +155,42 @@ async def test_a_send_the_producer_gave_up_leaves_its_row_for_the_next_pass(
     with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
         await delivering
     assert await sent_events(sessions) == ["e1"]
+
+
+class PassTimes(OutboxRelay):
+    """A relay whose passes only note when they ran (loop time): the loop's pacing, nothing published."""
+
+    passes: list[float]
+    ran: asyncio.Event
+
+    async def deliver_pending(self) -> int:
+        self.passes.append(asyncio.get_running_loop().time())
+        self.ran.set()
+        return 0
+
+
+async def test_a_row_after_a_quiet_spell_leaves_at_once_and_a_stream_in_spaced_passes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    linger = 0.5
+    paced = PassTimes(sessions, cast(KafkaBroker, Broker(expect=0)), TopicNames("t."), OutboxRow, linger_s=linger)
+    paced.passes, paced.ran = [], asyncio.Event()
+    running = asyncio.create_task(paced.run())
+
+    async def next_pass() -> float:
+        paced.ran.clear()
+        await asyncio.wait_for(paced.ran.wait(), 5)
+        return paced.passes[-1]
+
+    try:
+        await asyncio.wait_for(paced.ran.wait(), 5)  # the first pass, at start
+        await asyncio.sleep(linger + 0.1)  # quiet for longer than the linger
+        woken = asyncio.get_running_loop().time()
+        paced.wake()
+        second = await next_pass()
+        assert second - woken < linger / 2  # at once, not after a linger
+        paced.wake()  # right after a pass: this one waits for the spacing
+        third = await next_pass()
+        assert third - second >= linger - 0.01
+    finally:
+        running.cancel()
