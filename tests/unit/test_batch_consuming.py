@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from aiokafka.errors import ConsumerStoppedError
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber import usecase as faststream_subscriber
@@ -59,7 +60,7 @@ async def test_undecodable_and_refused_events_are_dead_lettered_alone() -> None:
 
 
 class Polls:
-    """An aiokafka consumer's getmany, answering from a script: one dict of batches per poll."""
+    """An aiokafka consumer's getmany, answering from a script (one dict of batches per poll), then stopped."""
 
     def __init__(self, *answers: dict[str, list[str]]) -> None:
         self.answers = list(answers)
@@ -67,6 +68,8 @@ class Polls:
 
     async def getmany(self, *, timeout_ms: int, max_records: int | None) -> dict[str, list[str]]:
         self.asked.append((timeout_ms, max_records))
+        if not self.answers:
+            raise ConsumerStoppedError
         return self.answers.pop(0)
 
 
@@ -79,16 +82,24 @@ async def test_an_empty_poll_is_followed_by_the_next_at_once(monkeypatch: pytest
     broker = KafkaBroker()
 
     async def handler(events: list[tuple[Envelope, Event]]) -> None:
-        raise AssertionError("not called: only the poll is exercised")
+        raise AssertionError("not called: the consuming loop's batches are collected below")
 
     subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
     (registered,) = broker.subscribers
     subscriber = cast(Any, registered)
-    polls = Polls({}, {"p0": ["a", "b"], "p1": ["c"]})
+    batches: list[tuple[str, ...]] = []
 
-    assert await subscriber.get_msg(polls) == ()
-    assert await subscriber.get_msg(polls) == ("a", "b", "c")  # every partition's records, as FastStream's poll
-    assert polls.asked == [(POLL_MS, 2000), (POLL_MS, 2000)]  # getmany waits up to POLL_MS itself: no spinning
+    async def collect(batch: tuple[str, ...]) -> None:
+        batches.append(batch)
+
+    subscriber.consume_one = collect
+    subscriber.running = True
+    polls = Polls({}, {"p0": ["a", "b"], "p1": ["c"]}, {})
+
+    await subscriber._run_consume_loop(polls)  # FastStream's own loop, as a started subscriber runs it
+
+    assert batches == [("a", "b", "c")]  # every partition's records in one batch, as FastStream's poll
+    assert polls.asked == [(POLL_MS, 2000)] * 4  # getmany waits up to POLL_MS itself: no spinning
 
 
 def test_a_poll_that_would_spin_is_refused() -> None:

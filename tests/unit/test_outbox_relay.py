@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,3 +195,5 @@ async def test_a_row_after_a_quiet_spell_leaves_at_once_and_a_stream_in_spaced_p
         assert third - second >= linger - 0.01
     finally:
         running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
