@@ -11,6 +11,7 @@ the push arrives).
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -77,6 +78,13 @@ async def test_a_subscriber_that_reads_at_once_gets_them_as_they_come() -> None:
     assert len(await batches_seen(fill_wait_ms=None)) >= 3  # the control: the spacing is wide enough
 
 
+class _Registered(SimpleNamespace):
+    """What the stand-in's `subscriber(...)` gives back: a decorator, with the options poll_without_pause reads."""
+
+    def __call__(self, handler: Any) -> Any:
+        return handler
+
+
 class _Recorder:
     """A stand-in broker that records how each subscriber was registered."""
 
@@ -85,7 +93,7 @@ class _Recorder:
 
     def subscriber(self, *topics: str, **options: Any) -> Any:
         self.options[topics[0]] = options
-        return lambda handler: handler
+        return _Registered(batch_timeout_ms=options["batch_timeout_ms"], max_records=options["max_records"])
 
     def publisher(self, *_: Any, **__: Any) -> Any:
         return lambda handler: handler
