@@ -95,7 +95,7 @@ class FtpDrop:
         return found
 
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
-        """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them."""
+        """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them, whole."""
         await asyncio.to_thread(self._move, folder, names, to, note)
 
     def _move(self, folder: str, names: list[str], to: str, note: tuple[str, bytes] | None) -> None:
@@ -103,8 +103,8 @@ class FtpDrop:
         with contextlib.closing(self._connect()) as ftp:
             with contextlib.suppress(ftplib.error_perm):
                 ftp.mkd(target)
-            if note is not None:
-                ftp.storbinary(f"STOR {posixpath.join(target, note[0])}", io.BytesIO(note[1]))
+            if note is not None:  # whole or not at all: a reader never finds it empty or half-written
+                _store_whole(ftp, target, *note)
             for name in names:
                 with contextlib.suppress(ftplib.error_perm):
                     ftp.delete(posixpath.join(target, name))
