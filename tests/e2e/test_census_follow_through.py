@@ -234,7 +234,7 @@ async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalate
             )
             return notice
 
-        [transfer] = await notices_in(c, system, admin, XINSHI, a, "transfer")
+        [transfer] = await eventually(functools.partial(notices_in, c, system, admin, XINSHI, a, "transfer"))
         pushed = await eventually(functools.partial(pushed_of, street_hook, transfer["notice_id"]))
         assert (pushed.body["answer_expected"], pushed.body["answer_due"]) == (True, "2026-12-08T16:00:00+00:00")
 

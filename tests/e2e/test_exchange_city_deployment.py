@@ -171,13 +171,21 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
         case = await eventually(functools.partial(_case, client, guangzhou, record_id, "confirmed"))
         forward = next(n for n in case["notices"] if n["kind"] == "forward")
         assert (forward["recipient_code"], forward["exchange_endpoint"]) == (FURONG, "furong")
-        partners = {p["name"]: p for p in (await _exchange(client, guangzhou))["partners"]}
+
+        async def once_delivered() -> dict[str, dict[str, Any]] | None:
+            """The partners, once the forward counts as delivered: Furong may store it, and its street answer,
+            before Guangzhou records the answer to its POST (or its upload)."""
+            partners = {p["name"]: p for p in (await _exchange(client, guangzhou))["partners"]}
+            return partners if partners["furong"]["sent"]["delivered"] >= 1 else None
+
+        partners = await eventually(once_delivered)
         assert partners["furong"]["transport"] == city.transport
         assert partners["furong"]["sent"]["delivered"] == 1
         assert partners["furong"]["received"]["answers"] == 1
-        if city.platform is not None:  # the forward went into Furong's folder, the answer into Guangzhou's
-            assert list(city.platform.path("430102", "done").glob("*.batch"))
-            assert list(city.platform.path("440111", "done").glob("*.batch"))
+        if (platform := city.platform) is not None:  # the forward went into Furong's folder, the answer into ours
+            # each poller moves a batch to done/ after it applied it and wrote the acknowledgement
+            await eventually(lambda: list(platform.path("430102", "done").glob("*.batch")))
+            await eventually(lambda: list(platform.path("440111", "done").glob("*.batch")))
 
         bureau = await guangzhou.create_key(f"district:{BAIYUN}")
 

@@ -85,7 +85,13 @@ async def test_a_retired_street_is_accepted_with_a_warning_and_its_notice_goes_t
     assert f"{SHAWAN_TOWN} was retired" in notice["reason"]
     async with httpx.AsyncClient(timeout=10) as client:
         headers = {"Authorization": f"Bearer {reporter}"}
-        decision = await client.get(system.url("routing") + f"/v1/decisions/{answer['record_id']}", headers=headers)
+
+        async def decided() -> httpx.Response | None:
+            """Routing's decision, once committed: routing publishes the notice before it commits."""
+            response = await client.get(system.url("routing") + f"/v1/decisions/{answer['record_id']}", headers=headers)
+            return None if response.status_code == 404 else response
+
+        decision = await eventually(decided)
     assert decision.status_code == 200, decision.text
     assert (decision.json()["residence_street"], decision.json()["route"]) == (SHAWAN_STREET, "cross-street")
 

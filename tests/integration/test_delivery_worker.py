@@ -40,6 +40,7 @@ from tests.support.infra import TEST_KEYRING, create_database, drop_database, un
 from tests.support.notices import numbered_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
+from tests.support.waiting import eventually
 
 START = datetime(2027, 2, 24, 2, 0, tzinfo=UTC)
 HOOK, OTHER_HOOK = "http://street.example/hook", "http://other.example/hook"
@@ -220,6 +221,16 @@ async def test_received_notices_are_pushed_once_each_within_the_recipients_share
     await receiver.receive([notice(60)])  # Kafka re-delivery
     while len(desk.sender.sent) < 8:  # noqa: ASYNC110 - polling the fake
         await asyncio.sleep(0.01)
+
+    async def all_delivered() -> bool:
+        """Every push recorded: the fake counts a request when it starts, the worker records it when answered."""
+        for n in [*range(60, 67), 70]:
+            delivery, _ = await desk.store.history(notice(n).notice_id)
+            if delivery is None or delivery.state != "delivered":
+                return False
+        return True
+
+    await eventually(all_delivered, within=10)
     await asyncio.sleep(0.2)  # a second push of any notice would show
     running.cancel()
     with contextlib.suppress(asyncio.CancelledError):

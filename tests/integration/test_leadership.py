@@ -11,6 +11,7 @@ import pytest
 from shared.db import build_engine
 from shared.db.leader import Leadership
 from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -35,16 +36,14 @@ async def test_only_one_replica_runs_the_task_and_another_takes_over(database_ur
     leaders = [Leadership(engine, "outbox-relay", retry_s=0.1, check_s=0.2) for engine in engines]
     tasks = [asyncio.create_task(leader.run(work_of(i))) for i, leader in enumerate(leaders)]
     try:
-        await asyncio.sleep(1.0)
+        await eventually(lambda: running, within=10)  # one leads once its connection is up, however long that takes
+        await asyncio.sleep(0.5)  # the other tries every 0.1 s meanwhile: a second leader would show
         assert len(running) == 1
         first = running[0]
         tasks[first].cancel()  # the leader goes away; its lock goes with its connection
         with contextlib.suppress(asyncio.CancelledError):
             await tasks[first]
-        for _ in range(50):
-            if len(running) == 2:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: len(running) == 2, within=10)
         assert running == [first, 1 - first]
         assert leaders[1 - first].leading
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -38,6 +39,13 @@ async def configs_of(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
     return {entry[0]: entry[1] for response in described for *_, entries in response.resources for entry in entries}
 
 
+async def showing(admin: AIOKafkaAdminClient, topic: str, name: str, value: str) -> dict[str, str] | None:
+    """The topic's configs once `name` reads `value`: a broker applies a created topic or a config change from
+    the metadata log a moment after answering, and describes what it has applied."""
+    configs = await configs_of(admin, topic)
+    return configs if configs.get(name) == value else None
+
+
 def test_defaults_keep_events_for_ever_and_dead_letters_two_weeks() -> None:
     topics = TopicNames("p.")
     configs = topic_configs(settings(), topics)
@@ -64,8 +72,10 @@ async def test_topics_are_created_with_their_retention_and_aligned_later(admin: 
     first = topic_configs(settings(POPFLOW_DEAD_LETTER_RETENTION_DAYS="14"), topics)
     await ensure_topics(kafka, names, partitions=1, replication=1, configs=first)
     try:
-        assert (await configs_of(admin, topics(DEAD_LETTER)))["retention.ms"] == str(14 * DAY_MS)
-        assert (await configs_of(admin, topics(RECORDS_SUBMITTED)))["retention.ms"] == "-1"
+        await eventually(
+            functools.partial(showing, admin, topics(DEAD_LETTER), "retention.ms", str(14 * DAY_MS)), within=10
+        )
+        await eventually(functools.partial(showing, admin, topics(RECORDS_SUBMITTED), "retention.ms", "-1"), within=10)
 
         # An operator's own override on the topic survives the services aligning retention.
         await admin.alter_configs(
@@ -76,6 +86,10 @@ async def test_topics_are_created_with_their_retention_and_aligned_later(admin: 
                     configs={"retention.ms": str(14 * DAY_MS), "max.message.bytes": "2097152"},
                 )
             ]
+        )
+        # the services align what they describe: they must see the override to keep it
+        await eventually(
+            functools.partial(showing, admin, topics(DEAD_LETTER), "max.message.bytes", "2097152"), within=10
         )
         later = topic_configs(settings(POPFLOW_DEAD_LETTER_RETENTION_DAYS="2"), topics)
         await ensure_topics(kafka, names, partitions=1, replication=1, configs=later)
