@@ -1,11 +1,15 @@
 """A batch's rows in one PostgreSQL statement, on an asyncpg connection (a session's, inside its transaction).
 
-`INSERT ... SELECT * FROM unnest($1::text[], ...)` (or `UPDATE ... FROM
-unnest(...)`): asyncpg encodes each column as one array (in C) and
-PostgreSQL runs one statement for the batch.
+`INSERT ... SELECT ... FROM json_populate_recordset(NULL::table, $1::json)`
+(or `UPDATE ... FROM json_populate_recordset(...)`): the rows go as one JSON
+document (orjson, in C), PostgreSQL reads them into the table's own row type
+and runs one statement for the batch.
 SQLAlchemy's bulk insert did the same work per row and per column in Python,
-a fifth of routing's CPU per decision. Other databases (SQLite in unit tests
-and small deployments) keep SQLAlchemy's statements: `driver` returns None.
+a fifth of routing's CPU per decision. One array per column (`unnest`), used
+until round 15, left asyncpg checking every element against the collection
+ABCs: 20 µs of the client's CPU a 15-column row against 5 as JSON
+(docs/performance.md, round 15). Other databases (SQLite in unit tests and
+small deployments) keep SQLAlchemy's statements: `driver` returns None.
 Routing writes a batch of decisions with it, notification a batch of notices
 and of push attempts.
 """
@@ -25,15 +29,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
-# element types of the column arrays, by the column's SQLAlchemy type; text for the rest (varchar,
-# text), which PostgreSQL assigns to varchar columns. Every timestamp column of the stores that use
-# this is timestamptz (their migrations), whatever a model says: a naive cast would shift instants.
+# element types of `existing`'s array, by the column's SQLAlchemy type; text for the rest (varchar,
+# text). Rows themselves are read into the table's own column types; of these, only the timestamps
+# matter there: every timestamp column of the stores that use this is timestamptz (their migrations),
+# and a naive datetime, which would be read as the server's local time, is refused.
 _ARRAY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
     (DateTime, "timestamptz"),
     (Boolean, "bool"),
     (Integer, "int8"),
     (Float, "float8"),
-    (JSON, "json"),  # sent as the JSON text of each value
+    (JSON, "json"),
 )
 
 
@@ -70,8 +75,8 @@ class Rows:
 
 
 async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> list[Any]:
-    """Several tables' rows in one statement (each an `INSERT ... SELECT FROM unnest` of its own, or an
-    `UPDATE ... FROM unnest`, joined as data-modifying WITH queries): one round trip instead of one per table.
+    """Several tables' rows in one statement (each an `INSERT ... SELECT` of its own, or an `UPDATE ... FROM`,
+    joined as data-modifying WITH queries): one round trip instead of one per table.
 
     Returns the `returning` column's values of the one part that asks for them (at most one), or [].
     """
@@ -83,14 +88,14 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
     if any(part.with_returned for part in parts) and not any(part.returning for part in parts):
         raise ValueError("a part keeps the rows of the returned values, and no part returns any")
     parts.sort(key=lambda part: part.returning is None)  # the one returning values first: the others may read it
-    shapes, arrays = [], []
+    shapes, documents = [], []
     for part in parts:
-        columns, part_arrays = _column_arrays(part.table, part.rows)
+        columns, document = _rows_json(part.table, part.rows)
         shapes.append(
             (part.table, columns, part.key, part.overwrite, part.returning, part.with_returned, part.update_by)
         )
-        arrays += part_arrays
-    found = await raw.fetch(_together_sql(tuple(shapes)), *arrays)
+        documents.append(document)
+    found = await raw.fetch(_together_sql(tuple(shapes)), *documents)
     return [row[0] for row in found]
 
 
@@ -106,26 +111,22 @@ async def insert(
     already is skipped, or overwrites the existing one with `overwrite`."""
     if not rows:
         return
-    columns, arrays = _column_arrays(table, rows)
-    await raw.execute(_insert_sql(table, columns, key, overwrite), *arrays)
+    columns, document = _rows_json(table, rows)
+    await raw.execute(_insert_sql(table, columns, key, overwrite), document)
 
 
-def _column_arrays(table: type[SQLModel], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
-    """The rows' columns, and one array per column (naive timestamps refused)."""
-    columns = tuple(rows[0])
-    values = itemgetter(*columns)
-    # one array per column: itemgetter and zip do the transposing in C
-    arrays = (
-        [list(column) for column in zip(*map(values, rows), strict=True)]
-        if len(columns) > 1
-        else [[row[columns[0]] for row in rows]]
-    )
-    for i in _positions(table, columns, "timestamptz"):
-        if any(v is not None and v.utcoffset() is None for v in arrays[i]):
+def _rows_json(table: type[SQLModel], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], str]:
+    """The rows' columns (the first row's, the same in every row), and the rows as one JSON array of objects.
+
+    Naive timestamps are refused; a JSON column's value is nested as it is.
+    """
+    columns, first = tuple(rows[0]), rows[0].keys()
+    if any(row.keys() != first for row in rows):
+        raise ValueError("every row of a batch holds the same columns")
+    for column in _named(table, columns, "timestamptz"):
+        if any(v is not None and v.utcoffset() is None for v in map(itemgetter(column), rows)):
             raise ValueError("timestamps are stored with their offset: naive datetimes are refused")
-    for i in _positions(table, columns, "json"):
-        arrays[i] = [None if v is None else orjson.dumps(v).decode() for v in arrays[i]]
-    return columns, arrays
+    return columns, orjson.dumps(rows).decode()
 
 
 async def existing(raw: asyncpg.Connection, table: type[SQLModel], column: str, values: Sequence[str]) -> set[str]:
@@ -135,9 +136,10 @@ async def existing(raw: asyncpg.Connection, table: type[SQLModel], column: str, 
 
 
 @cache
-def _positions(table: type[SQLModel], columns: tuple[str, ...], array_type: str) -> tuple[int, ...]:
+def _named(table: type[SQLModel], columns: tuple[str, ...], array_type: str) -> tuple[str, ...]:
+    """The `columns` of that type (each a column of the table's, or KeyError)."""
     table_columns = _columns(table)
-    return tuple(i for i, c in enumerate(columns) if _array_type(table_columns[c].type) == array_type)
+    return tuple(c for c in columns if _array_type(table_columns[c].type) == array_type)
 
 
 @cache
@@ -169,7 +171,7 @@ def _together_sql(shapes: tuple[_Shape, ...]) -> str:
             else _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
         )
         statements.append(f'{sql} RETURNING "{returning}"' if returning else sql)
-        first += len(columns)
+        first += 1  # a part's rows are one parameter
     if returned:
         return _with(statements) + f' SELECT "{returned}" FROM part0'  # noqa: S608 - a column's name
     *before, last = statements
@@ -190,14 +192,13 @@ def _insert_sql(
     first: int = 1,
     kept: tuple[str, str] | None = None,
 ) -> str:
-    """The INSERT of `columns` from one array each, from $`first` on. `kept` (column, returned column):
+    """The INSERT of `columns` from the rows in parameter $`first`. `kept` (column, returned column):
     only the rows whose column's value part0 returned (see `Rows.with_returned`)."""
-    names, arrays = _unnest_parts(table, columns, first)
-    rows = f"unnest({arrays})"
+    names, rows = _given(table, columns, first)
+    sql = f'INSERT INTO "{_table_name(table)}" ({names}) SELECT {names} FROM {rows}'  # noqa: S608 - names are the table's
     if kept is not None:
         column, returned = kept
-        rows = f'unnest({arrays}) AS given({names}) WHERE given."{column}" IN (SELECT "{returned}" FROM part0)'  # noqa: S608
-    sql = f'INSERT INTO "{_table_name(table)}" ({names}) SELECT * FROM {rows}'  # noqa: S608 - names are the table's
+        sql += f' WHERE given."{column}" IN (SELECT "{returned}" FROM part0)'  # noqa: S608 - columns' names
     if key is None:
         return sql
     if not overwrite:
@@ -211,20 +212,17 @@ def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, fi
     """The UPDATE of the rows whose `key` matches one given, setting the other `columns` to the given values."""
     if key not in columns:
         raise ValueError(f"rows that update by {key!r} must hold it")
-    name, (names, arrays) = _table_name(table), _unnest_parts(table, columns, first)
+    name, (_, rows) = _table_name(table), _given(table, columns, first)
     changes = ", ".join(f'"{c}" = given."{c}"' for c in columns if c != key)
-    return (
-        f'UPDATE "{name}" SET {changes} FROM unnest({arrays}) AS given({names})'  # noqa: S608 - names are the table's
-        f' WHERE "{name}"."{key}" = given."{key}"'
-    )
+    return f'UPDATE "{name}" SET {changes} FROM {rows} WHERE "{name}"."{key}" = given."{key}"'  # noqa: S608 - names are the table's
 
 
-def _unnest_parts(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:
-    """The quoted column names, and one typed array parameter per column from $`first` on."""
+def _given(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:
+    """The quoted column names (each a column of the table's, or KeyError), and the rows of parameter
+    $`first` read into the table's row type, as `given`."""
     table_columns = _columns(table)
-    names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(f"${i}::{_array_type(table_columns[c].type)}[]" for i, c in enumerate(columns, first))
-    return names, arrays
+    names = ", ".join(f'"{table_columns[c].name}"' for c in columns)
+    return names, f'json_populate_recordset(NULL::"{_table_name(table)}", ${first}::json) AS given'
 
 
 def _array_type(column_type: TypeEngine[Any]) -> str:

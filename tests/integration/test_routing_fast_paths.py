@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -87,6 +87,26 @@ async def test_naive_timestamps_are_refused(sessions: async_sessionmaker[AsyncSe
         assert raw is not None
         with pytest.raises(ValueError, match="naive"):
             await bulk.insert(raw, ProcessedEvent, processed("a", at=datetime(2027, 3, 1, 9)))
+
+
+async def test_every_row_of_a_batch_holds_the_same_columns(sessions: async_sessionmaker[AsyncSession]) -> None:
+    rows: list[dict[str, object]] = [*processed("a"), {"event_id": "b"}]  # b's handled_at would be read as NULL
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        with pytest.raises(ValueError, match="same columns"):
+            await bulk.insert(raw, ProcessedEvent, rows)
+
+
+async def test_instants_keep_their_offset_on_the_way_in(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The rows travel as JSON text: an instant given at +08:00 is the same instant stored."""
+    beijing = datetime(2027, 3, 1, 17, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await bulk.insert(raw, ProcessedEvent, processed("同德-1", at=beijing))
+    assert await stored(sessions) == {"同德-1": beijing}
+    assert (await stored(sessions))["同德-1"].astimezone(UTC) == datetime(2027, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 async def test_a_value_too_long_is_a_data_error_like_sqlalchemys(sessions: async_sessionmaker[AsyncSession]) -> None:
