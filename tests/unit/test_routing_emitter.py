@@ -6,11 +6,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+import pydantic_core
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.routing.adapters.emitter import KafkaEmitter, Outgoing
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing, encoded
 from shared.events import RecordRouted, Route, envelope_json
 from shared.kafka.direct import partition_of
 from shared.topics import TopicNames
@@ -52,3 +53,20 @@ async def test_under_the_test_broker_events_go_through_publish_with_the_same_hea
         "event_type": RecordRouted.TYPE,
         "event_id": body["event_id"],
     }
+
+
+def test_the_body_is_encoded_byte_for_byte_as_pydantics_encoder_would() -> None:
+    """FastStream encodes with pydantic's `to_json`; the emitter's orjson must write the same bytes,
+    for the JSON-ready envelopes it is given and for a stray datetime, float or non-ASCII text alike."""
+    event = RecordRouted(
+        record_id="r-1",
+        route=Route.CROSS_STREET,
+        reporting_street="440111005",
+        residence_street="440111002",
+        observed_at=datetime(2027, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+        decided_at=datetime(2027, 3, 1, tzinfo=UTC),
+    )
+    body = envelope_json(event, producer="routing", correlation_id="同德-1")
+    stray = body | {"at": datetime(2027, 3, 1, 9, tzinfo=UTC), "ratio": 0.1, "note": '核实在住\n"引号"'}
+    for value in (body, stray):
+        assert encoded(value) == pydantic_core.to_json(value)
