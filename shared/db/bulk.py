@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, cast
@@ -115,18 +116,37 @@ async def insert(
     await raw.execute(_insert_sql(table, columns, key, overwrite), document)
 
 
+class UnwritableValue(ValueError):
+    """A value the batch cannot carry as it is: the client refusing the data, as asyncpg's own DataError
+    did for the arrays (SQLSTATE 22000, data exception), so failure policies treat it as permanent."""
+
+    sqlstate = "22000"
+
+
 def _rows_json(table: type[SQLModel], rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], str]:
     """The rows' columns (the first row's, the same in every row), and the rows as one JSON array of objects.
 
-    Naive timestamps are refused; a JSON column's value is nested as it is.
+    Timestamps must be datetimes with an offset in whole minutes (orjson writes it to the minute: an
+    offset in seconds would move the instant); a JSON column's value is nested as it is.
     """
     columns, first = tuple(rows[0]), rows[0].keys()
     if any(row.keys() != first for row in rows):
-        raise ValueError("every row of a batch holds the same columns")
+        raise UnwritableValue("every row of a batch holds the same columns")
     for column in _named(table, columns, "timestamptz"):
-        if any(v is not None and v.utcoffset() is None for v in map(itemgetter(column), rows)):
-            raise ValueError("timestamps are stored with their offset: naive datetimes are refused")
-    return columns, orjson.dumps(rows).decode()
+        for value in map(itemgetter(column), rows):
+            if value is None:
+                continue
+            if not isinstance(value, datetime):
+                raise UnwritableValue(f"{column} holds a {type(value).__name__}, not a timestamp")
+            offset = value.utcoffset()
+            if offset is None:
+                raise UnwritableValue("timestamps are stored with their offset: naive datetimes are refused")
+            if offset.seconds % 60 or offset.microseconds:
+                raise UnwritableValue(f"{column}: an offset in seconds is not written to the second")
+    try:
+        return columns, orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError as error:  # a type JSON has no form for (bytes, Decimal, ...), an int over 64 bits
+        raise UnwritableValue(f"a value of the batch has no JSON form ({error})") from error
 
 
 async def existing(raw: asyncpg.Connection, table: type[SQLModel], column: str, values: Sequence[str]) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -26,6 +27,7 @@ from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
 from shared.kafka.admin import ensure_topics
 from shared.kafka.direct import aiokafka_producer
+from shared.kafka.failures import is_permanent
 from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import create_database, drop_database, kafka_at, kafka_bootstrap, unique_name
@@ -96,6 +98,28 @@ async def test_every_row_of_a_batch_holds_the_same_columns(sessions: async_sessi
         assert raw is not None
         with pytest.raises(ValueError, match="same columns"):
             await bulk.insert(raw, ProcessedEvent, rows)
+
+
+@pytest.mark.parametrize(
+    "handled_at",
+    [
+        Decimal("1.5"),  # no JSON form
+        "2027-03-01 09:00",  # text where a timestamp belongs
+        datetime(2027, 3, 1, 9),  # naive
+        datetime(2027, 3, 1, 9, tzinfo=timezone(timedelta(hours=8, minutes=5, seconds=43))),  # orjson writes minutes
+    ],
+)
+async def test_a_value_the_batch_cannot_carry_is_refused_for_good(
+    sessions: async_sessionmaker[AsyncSession], handled_at: object
+) -> None:
+    """Refused before the statement, as a data error: a consumer dead-letters it instead of retrying for ever."""
+    async with sessions.begin() as session:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        with pytest.raises(bulk.UnwritableValue) as caught:
+            await bulk.insert(raw, ProcessedEvent, [{"event_id": "a", "handled_at": handled_at}])
+    assert is_permanent(caught.value)
+    assert await stored(sessions) == {}
 
 
 async def test_instants_keep_their_offset_on_the_way_in(sessions: async_sessionmaker[AsyncSession]) -> None:
