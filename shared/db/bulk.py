@@ -25,22 +25,10 @@ from typing import Any, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, text
+from sqlalchemy import DateTime, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
-
-# element types of `existing`'s array, by the column's SQLAlchemy type; text for the rest (varchar,
-# text). Rows themselves are read into the table's own column types; of these, only the timestamps
-# matter there: every timestamp column of the stores that use this is timestamptz (their migrations),
-# and a naive datetime, which would be read as the server's local time, is refused.
-_ARRAY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
-    (DateTime, "timestamptz"),
-    (Boolean, "bool"),
-    (Integer, "int8"),
-    (Float, "float8"),
-    (JSON, "json"),
-)
 
 
 async def driver(session: AsyncSession) -> asyncpg.Connection | None:
@@ -132,7 +120,7 @@ def _rows_json(table: type[SQLModel], rows: Sequence[dict[str, Any]]) -> tuple[t
     columns, first = tuple(rows[0]), rows[0].keys()
     if any(row.keys() != first for row in rows):
         raise UnwritableValue("every row of a batch holds the same columns")
-    for column in _named(table, columns, "timestamptz"):
+    for column in _timestamps(table, columns):
         for value in map(itemgetter(column), rows):
             if value is None:
                 continue
@@ -156,10 +144,12 @@ async def existing(raw: asyncpg.Connection, table: type[SQLModel], column: str, 
 
 
 @cache
-def _named(table: type[SQLModel], columns: tuple[str, ...], array_type: str) -> tuple[str, ...]:
-    """The `columns` of that type (each a column of the table's, or KeyError)."""
+def _timestamps(table: type[SQLModel], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The `columns` that hold timestamps (each a column of the table's, or KeyError). Every timestamp
+    column of the stores that use this is timestamptz (their migrations): a naive datetime, which would
+    be read as the server's local time, is refused."""
     table_columns = _columns(table)
-    return tuple(c for c in columns if _array_type(table_columns[c].type) == array_type)
+    return tuple(c for c in columns if isinstance(_underlying(table_columns[c].type), DateTime))
 
 
 @cache
@@ -238,17 +228,14 @@ def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, fi
 
 
 def _given(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:
-    """The quoted column names (each a column of the table's, or KeyError), and the rows of parameter
-    $`first` read into the table's row type, as `given`."""
-    table_columns = _columns(table)
-    names = ", ".join(f'"{table_columns[c].name}"' for c in columns)
+    """The quoted column names (the rows' keys, as the JSON document names them; `_rows_json` found each
+    a column of the table's), and the rows of parameter $`first` read into the table's row type, as `given`."""
+    names = ", ".join(f'"{c}"' for c in columns)
     return names, f'json_populate_recordset(NULL::"{_table_name(table)}", ${first}::json) AS given'
 
 
-def _array_type(column_type: TypeEngine[Any]) -> str:
-    if isinstance(column_type, TypeDecorator):
-        column_type = column_type.impl_instance
-    return next((name for kind, name in _ARRAY_TYPES if isinstance(column_type, kind)), "text")
+def _underlying(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
+    return column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
 
 
 def _table_name(table: type[SQLModel]) -> str:
