@@ -132,11 +132,11 @@ async def test_a_confirmed_inter_district_case_reaches_the_registration_place(
         assert registration["person"]["id_number"] == records.id_number(sequence=101)
 
         # Tianhe stores the notice (and may push it) before it answers Baiyun's POST; Baiyun counts it then
-        await eventually(lambda: _delivered(client, baiyun, "tianhe"))
+        await eventually(lambda: _sent(client, baiyun, "tianhe", "delivered"))
         partners = await _partners(client, baiyun)
         assert partners["tianhe"]["received"]["answers"] >= 1
         # Furong stores the notice before it answers Baiyun's POST; Baiyun counts it delivered on that answer
-        await eventually(lambda: _delivered(client, baiyun, "furong"))
+        await eventually(lambda: _sent(client, baiyun, "furong", "delivered"))
 
 
 async def test_a_correction_to_another_street_is_routed_there(
@@ -242,10 +242,10 @@ async def test_through_the_ftp_platform_a_confirmed_case_reaches_the_registratio
         assert all(records.id_number(sequence=201).encode() not in f.read_bytes() for f in done)
         partners = await _partners(client, baiyun)
         assert partners["tianhe"]["transport"] == "ftp"
-        await eventually(lambda: _delivered(client, baiyun, "tianhe"))
+        await eventually(lambda: _sent(client, baiyun, "tianhe", "delivered"))
         assert partners["tianhe"]["received"]["answers"] >= 1
         # Tianhe's poller acknowledged the forward's batch into Baiyun's folder; Baiyun's settled it, then moves it
-        await eventually(lambda: _acknowledged(client, baiyun, "tianhe"))
+        await eventually(lambda: _sent(client, baiyun, "tianhe", "acknowledged"))
         await eventually(lambda: list(ftp_platform.path("440111", "done").glob("440111-440106-*.ack.json")))
 
         # the same batch again changes nothing: the street is not pushed twice
@@ -265,12 +265,9 @@ async def _partners(client: httpx.AsyncClient, system: System) -> dict[str, dict
     return {p["name"]: p for p in overview.json()["partners"]}
 
 
-async def _delivered(client: httpx.AsyncClient, system: System, partner: str) -> int:
-    return int((await _partners(client, system))[partner]["sent"]["delivered"])
-
-
-async def _acknowledged(client: httpx.AsyncClient, system: System, partner: str) -> int:
-    return int((await _partners(client, system))[partner]["sent"]["acknowledged"])
+async def _sent(client: httpx.AsyncClient, system: System, partner: str, state: str) -> int:
+    """How many of the system's messages to the partner are in that state (delivered, acknowledged, ...)."""
+    return int((await _partners(client, system))[partner]["sent"][state])
 
 
 async def _none_left(folder: Path) -> bool:
