@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from shared.events import (
     CaseRecord,
@@ -142,3 +142,26 @@ def test_json_time_tells_equal_instants_of_other_zones_apart() -> None:
         assert json_time(utc) == "2027-02-24T02:30:00.000250Z"
         assert json_time(shanghai) == "2027-02-24T10:30:00.000250+08:00"
         assert json_time(naive) == "2027-02-24T02:30:00.000250"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
+        datetime(2027, 2, 24, 2, 30, 0, 1, tzinfo=UTC),
+        datetime(1, 1, 1),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999),
+        datetime(2027, 2, 24, 10, 30, 0, 100, tzinfo=ZoneInfo("Asia/Shanghai")),
+        datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York")),
+        datetime(2027, 2, 24, tzinfo=timezone(-timedelta(hours=23, minutes=59))),
+        datetime(2027, 2, 24, tzinfo=timezone(timedelta(0), "named")),
+        datetime(2027, 2, 24, tzinfo=timezone(timedelta(hours=8, minutes=5, seconds=43))),
+        datetime(2027, 2, 24, tzinfo=timezone(timedelta(seconds=1, microseconds=5))),
+    ],
+    ids=str,
+)
+def test_json_time_writes_what_pydantic_writes(moment: datetime) -> None:
+    """orjson writes the events' times now; a stored or published time must read as it did."""
+    for _ in range(2):  # written, then remembered
+        assert json_time(moment) == TypeAdapter(datetime).dump_python(moment, mode="json")
