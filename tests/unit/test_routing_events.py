@@ -94,7 +94,7 @@ def _model_notice(notice: PlannedNotice, case: Case) -> dict[str, Any]:
         answer_expected=notice.awaits_answer,
         answer_due=DEADLINES.due(NOW) if notice.awaits_answer else None,
     )
-    event_id = derived_id(notice.notice_id, NoticeIssued.TYPE)
+    event_id = uuid.UUID(derived_id(notice.notice_id, NoticeIssued.TYPE))
     envelope = new_envelope(
         event, producer="routing", correlation_id=case.record_id, event_id=event_id, keyring=TEST_KEYRING
     )
@@ -107,6 +107,7 @@ def test_notice_issued_is_the_models_envelope(case: Case) -> None:
         body = notice_issued(notice, case, key="k", now=NOW, deadlines=DEADLINES, keyring=TEST_KEYRING).body
         expected = _model_notice(notice, case)
         assert _without_person(body) == _without_person(expected)
+        assert body["occurred_at"] == expected["payload"]["issued_at"]  # issued at the batch's `now`
         assert list(body["payload"]) == list(expected["payload"])  # the same fields, in the same order
         assert str(body["payload"]["person"]).startswith("pf1.")
         opened = parse_event(Envelope.model_validate(body), TEST_KEYRING)
@@ -141,14 +142,14 @@ def test_record_routed_is_the_models_envelope(case: Case) -> None:
         event,
         producer="routing",
         correlation_id=case.record_id,
-        event_id=derived_id(cause.event_id, RecordRouted.TYPE),
-        occurred_at=datetime.fromisoformat(body["occurred_at"]),
+        event_id=uuid.UUID(derived_id(cause.event_id, RecordRouted.TYPE)),
+        occurred_at=NOW,  # decided at the batch's `now`, and so it happened
     ).model_dump(mode="json")
     assert body == expected
     assert list(body["payload"]) == list(expected["payload"])
 
 
 def _without_person(body: dict[str, Any]) -> dict[str, Any]:
-    # occurred_at is the time of building: compared as present, not as equal
+    # the model's envelope was built at another moment: occurred_at is compared on its own
     payload = {k: v for k, v in body["payload"].items() if k != "person"}
     return {k: v for k, v in body.items() if k not in ("payload", "occurred_at")} | {"payload": payload}

@@ -14,10 +14,10 @@ from shared.events import NoticeKind
 @pytest.mark.parametrize("name", ["", "NoticeIssued", "RecordRouted", "r-1/2/440111005/transfer", "街道/1"])
 def test_a_derived_id_is_the_standard_uuid5(name: str) -> None:
     for namespace in (NOTICE_NAMESPACE, uuid.uuid4(), uuid.UUID(int=0), uuid.UUID(int=(1 << 128) - 1)):
-        expected = uuid.uuid5(namespace, name)
+        expected = str(uuid.uuid5(namespace, name))
         assert derived_id(namespace, name) == expected
         assert derived_id(str(namespace), name) == expected
-        assert derived_id(namespace, name).version == 5
+        assert uuid.UUID(derived_id(namespace, name)).version == 5
 
 
 def test_notice_ids_are_what_they_were() -> None:

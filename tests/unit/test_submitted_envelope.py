@@ -46,6 +46,7 @@ def test_the_envelope_from_json_equals_the_model_built_one() -> None:
     unsealed = {k: v for k, v in built.items() if k not in ("event_id", "occurred_at", "payload")}
     assert unsealed == {k: v for k, v in expected_json.items() if k not in ("event_id", "occurred_at", "payload")}
     assert built["payload"]["received_at"] == expected_json["payload"]["received_at"] == "2027-02-25T02:31:07.123456Z"
+    assert built["occurred_at"] == built["payload"]["received_at"]  # submitted when received
     for part in ("person", "residence", "registration", "new_residence"):
         sealed = built["payload"]["record"][part]
         assert is_sealed(sealed if part == "person" else sealed["address"])

@@ -235,8 +235,14 @@ def submitted_envelope(
         "case_id": case_id,
         "case_version": version,
     }
+    # the submission happened when the record was received: one time written for both
     return payload_envelope_json(
-        RecordSubmitted, payload, producer="intake", correlation_id=item.record_id, keyring=keyring
+        RecordSubmitted,
+        payload,
+        producer="intake",
+        correlation_id=item.record_id,
+        occurred_at=item.received_at,
+        keyring=keyring,
     )
 
 

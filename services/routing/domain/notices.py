@@ -28,7 +28,7 @@ class PlannedNotice:
 def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: NoticeKind) -> str:
     """Derived from (case version, recipient, kind): a replay plans the same id, so a
     duplicate is recognisable and at most one notice exists per triple."""
-    return str(derived_id(NOTICE_NAMESPACE, f"{record_id}/{case_version}/{recipient_code}/{kind.value}"))
+    return derived_id(NOTICE_NAMESPACE, f"{record_id}/{case_version}/{recipient_code}/{kind.value}")
 
 
 def plan(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +72,9 @@ def notice_issued(
     }
     # one event per notice: its id follows from the notice's, so a replay re-emits the same id
     event_id = derived_id(notice.notice_id, NoticeIssued.TYPE)
-    return _outgoing(NoticeIssued, payload, key=key, correlation_id=case.record_id, event_id=event_id, keyring=keyring)
+    return _outgoing(
+        NoticeIssued, payload, key=key, correlation_id=case.record_id, event_id=event_id, now=now, keyring=keyring
+    )
 
 
 def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: str, now: datetime) -> Outgoing:
@@ -87,7 +88,7 @@ def record_routed(case: Case, *, cause: Envelope, observed_at: datetime, key: st
         "decided_at": json_time(now),
     }
     event_id = derived_id(cause.event_id, RecordRouted.TYPE)
-    return _outgoing(RecordRouted, payload, key=key, correlation_id=case.record_id, event_id=event_id)
+    return _outgoing(RecordRouted, payload, key=key, correlation_id=case.record_id, event_id=event_id, now=now)
 
 
 def _outgoing(
@@ -96,11 +97,19 @@ def _outgoing(
     *,
     key: str,
     correlation_id: str,
-    event_id: uuid.UUID,
+    event_id: str,
+    now: datetime,
     keyring: Keyring | None = None,
 ) -> Outgoing:
+    # the event happened when the batch was decided: its `now`, whose text is written once a batch
     body = payload_envelope_json(
-        event_class, payload, producer="routing", correlation_id=correlation_id, event_id=event_id, keyring=keyring
+        event_class,
+        payload,
+        producer="routing",
+        correlation_id=correlation_id,
+        event_id=event_id,
+        occurred_at=now,
+        keyring=keyring,
     )
     return Outgoing(body, topic=event_class.TOPIC, key=key)
 
