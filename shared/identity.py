@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import date
@@ -51,5 +52,11 @@ def person_key(id_number: str, secret: bytes) -> str:
     Used as the Kafka message key (so every event of one person stays in one
     partition, in order) and as the look-up key in stores.
     """
-    normalized = id_number.strip().upper().encode("ascii")
-    return hmac.new(secret, normalized, hashlib.sha256).hexdigest()
+    keyed = _keyed(secret).copy()  # the key's pads hashed once per secret, not once per number
+    keyed.update(id_number.strip().upper().encode("ascii"))
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    return hmac.new(secret, digestmod=hashlib.sha256)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 
 import pytest
@@ -51,6 +53,16 @@ def test_person_key_is_keyed_and_stable() -> None:
     assert person_key(KNOWN_VALID, b"k1") == person_key(KNOWN_VALID.lower(), b"k1")
     assert person_key(KNOWN_VALID, b"k1") != person_key(KNOWN_VALID, b"k2")
     assert KNOWN_VALID not in person_key(KNOWN_VALID, b"k1")
+
+
+@pytest.mark.parametrize("secret", [b"", b"k1", b"s" * 32, b"s" * 64, b"s" * 65, b"s" * 200])
+def test_person_key_is_hmac_sha256_of_the_number(secret: bytes) -> None:
+    """Stored keys and Kafka's partitions hang on it: it stays HMAC-SHA256 of the trimmed, upper-cased number,
+    for keys shorter and longer than SHA-256's block, and alternating secrets do not mix."""
+    for number in (KNOWN_VALID, f" {KNOWN_VALID.lower()} "):
+        expected = hmac.new(secret, KNOWN_VALID.encode("ascii"), hashlib.sha256).hexdigest()
+        assert person_key(number, secret) == expected
+        assert person_key(number, secret + b"!") != expected
 
 
 def test_the_check_character_needs_exactly_17_digits() -> None:
