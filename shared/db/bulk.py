@@ -3,7 +3,12 @@
 `INSERT ... SELECT ... FROM json_populate_recordset(NULL::table, $1::json)`
 (or `UPDATE ... FROM json_populate_recordset(...)`): the rows go as one JSON
 document (orjson, in C), PostgreSQL reads them into the table's own row type
-and runs one statement for the batch.
+and runs one statement for the batch. The rows' count goes with them, as the
+LIMIT of what the document yields: the planner otherwise takes a set-returning
+function for 100 rows, and for a batch of a few against a table of a few
+thousand it scanned the whole table and hashed (notification's push attempts,
+6.5 ms a batch) where looking each row up by its key took 0.2 ms
+(docs/performance.md, round 16). Each part's rows are thus two parameters.
 SQLAlchemy's bulk insert did the same work per row and per column in Python,
 a fifth of routing's CPU per decision. One array per column (`unnest`), used
 until round 15, left asyncpg checking every element against the collection
@@ -72,20 +77,27 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
     parts = [part for part in parts if part.rows]
     if not parts:
         return []
+    sql, arguments = statement(parts)
+    found = await raw.fetch(sql, *arguments)
+    return [row[0] for row in found]
+
+
+def statement(parts: Sequence[Rows]) -> tuple[str, list[Any]]:
+    """`insert_together`'s statement for `parts` (each with rows) and its arguments, to run or to explain."""
+    parts = list(parts)
     if sum(part.returning is not None for part in parts) > 1:
         raise ValueError("at most one part returns values")
     if any(part.with_returned for part in parts) and not any(part.returning for part in parts):
         raise ValueError("a part keeps the rows of the returned values, and no part returns any")
     parts.sort(key=lambda part: part.returning is None)  # the one returning values first: the others may read it
-    shapes, documents = [], []
+    shapes, arguments = [], list[Any]()
     for part in parts:
         columns, document = _rows_json(part.table, part.rows)
         shapes.append(
             (part.table, columns, part.key, part.overwrite, part.returning, part.with_returned, part.update_by)
         )
-        documents.append(document)
-    found = await raw.fetch(_together_sql(tuple(shapes)), *documents)
-    return [row[0] for row in found]
+        arguments += [document, len(part.rows)]
+    return _together_sql(tuple(shapes)), arguments
 
 
 async def insert(
@@ -101,7 +113,7 @@ async def insert(
     if not rows:
         return
     columns, document = _rows_json(table, rows)
-    await raw.execute(_insert_sql(table, columns, key, overwrite), document)
+    await raw.execute(_insert_sql(table, columns, key, overwrite), document, len(rows))
 
 
 class UnwritableValue(ValueError):
@@ -181,7 +193,7 @@ def _together_sql(shapes: tuple[_Shape, ...]) -> str:
             else _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
         )
         statements.append(f'{sql} RETURNING "{returning}"' if returning else sql)
-        first += 1  # a part's rows are one parameter
+        first += 2  # a part's rows are two parameters: the document and its count
     if returned:
         return _with(statements) + f' SELECT "{returned}" FROM part0'  # noqa: S608 - a column's name
     *before, last = statements
@@ -229,9 +241,11 @@ def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, fi
 
 def _given(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:
     """The quoted column names (the rows' keys, as the JSON document names them; `_rows_json` found each
-    a column of the table's), and the rows of parameter $`first` read into the table's row type, as `given`."""
+    a column of the table's), and the rows of parameter $`first` read into the table's row type, as `given`;
+    parameter $`first + 1` is their count, which the planner reads from the LIMIT."""
     names = ", ".join(f'"{c}"' for c in columns)
-    return names, f'json_populate_recordset(NULL::"{_table_name(table)}", ${first}::json) AS given'
+    rows = f'json_populate_recordset(NULL::"{_table_name(table)}", ${first}::json)'
+    return names, f"(SELECT * FROM {rows} LIMIT ${first + 1}::integer) AS given"  # noqa: S608 - the table's name
 
 
 def _underlying(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
