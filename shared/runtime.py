@@ -61,8 +61,9 @@ class Runtime:
     lag: ConsumerLag | None = None
 
 
-def build_runtime(settings: ServiceSettings, *, service: str) -> Runtime:
-    engine = build_engine(settings.database_url)
+def build_runtime(settings: ServiceSettings, *, service: str, plan_each_time: bool = False) -> Runtime:
+    """The service's parts; `plan_each_time`: see shared.db.engine.build_engine."""
+    engine = build_engine(settings.database_url, plan_each_time=plan_each_time)
     broker = build_broker(settings, service=service)
     topics = TopicNames(settings.topic_prefix)
     return Runtime(

@@ -17,8 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def build_engine(url: str) -> AsyncEngine:
-    """An engine for `url`; for SQLite the folder is created and WAL mode switched on."""
+def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
+    """An engine for `url`; for SQLite the folder is created and WAL mode switched on.
+
+    `plan_each_time` (PostgreSQL): every statement planned for the tables as they are when it runs.
+    A prepared statement's generic plan is kept for the connection's life once made; one made while
+    a young deployment's tables were nearly empty scans them whole for every execution after, until
+    an ANALYZE (notification's claims: 2-3 ms each where a plan made later took 0.4; docs/performance.md,
+    round 16). For a service whose statements join or scan tables that grow; planning costs each
+    execution about 0.2-0.7 ms of the server's CPU, so the others keep their generic plans.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -28,7 +36,10 @@ def build_engine(url: str) -> AsyncEngine:
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
-    connect_args: dict[str, object] = {"server_settings": {"application_name": replica_name()}}
+    server_settings = {"application_name": replica_name()}
+    if plan_each_time:
+        server_settings["plan_cache_mode"] = "force_custom_plan"
+    connect_args: dict[str, object] = {"server_settings": server_settings}
     if parsed.host in LOOPBACK and "ssl" not in parsed.query:
         connect_args["ssl"] = False
     # No pre-ping (a round trip per checkout); stale connections are recycled instead.
