@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -144,6 +144,23 @@ def test_json_time_tells_equal_instants_of_other_zones_apart() -> None:
         assert json_time(naive) == "2027-02-24T02:30:00.000250"
 
 
+class _Moment(datetime):
+    """A subclass of datetime, which orjson refuses to write."""
+
+
+class _NoOffset(tzinfo):
+    """A zone that knows no offset: pydantic writes such a time as naive."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
 @pytest.mark.parametrize(
     "moment",
     [
@@ -158,6 +175,8 @@ def test_json_time_tells_equal_instants_of_other_zones_apart() -> None:
         datetime(2027, 2, 24, tzinfo=timezone(timedelta(0), "named")),
         datetime(2027, 2, 24, tzinfo=timezone(timedelta(hours=8, minutes=5, seconds=43))),
         datetime(2027, 2, 24, tzinfo=timezone(timedelta(seconds=1, microseconds=5))),
+        _Moment(2027, 2, 24, 10, 30, tzinfo=UTC),  # a subclass, as a test clock's or a library's
+        datetime(2027, 2, 24, 10, 30, tzinfo=_NoOffset()),
     ],
     ids=str,
 )
