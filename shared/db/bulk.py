@@ -74,8 +74,7 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
 
     Returns the `returning` column's values of the one part that asks for them (at most one), or [].
     """
-    parts = [part for part in parts if part.rows]
-    if not parts:
+    if not any(part.rows for part in parts):
         return []
     sql, arguments = statement(parts)
     found = await raw.fetch(sql, *arguments)
@@ -83,8 +82,11 @@ async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> lis
 
 
 def statement(parts: Sequence[Rows]) -> tuple[str, list[Any]]:
-    """`insert_together`'s statement for `parts` (each with rows) and its arguments, to run or to explain."""
-    parts = list(parts)
+    """`insert_together`'s statement for `parts` and its arguments, to run or to explain (parts without rows
+    are left out; ValueError when none has any)."""
+    parts = [part for part in parts if part.rows]
+    if not parts:
+        raise ValueError("no part has rows: there is no statement to make")
     if sum(part.returning is not None for part in parts) > 1:
         raise ValueError("at most one part returns values")
     if any(part.with_returned for part in parts) and not any(part.returning for part in parts):

@@ -62,7 +62,7 @@ class Desk:
 @pytest.fixture
 async def desk() -> AsyncIterator[Desk]:
     name = unique_name("notif_")
-    engine = build_engine(await create_database(name))
+    engine = build_engine(await create_database(name), plan_each_time=True)  # as notification's runtime has it
     await run_migrations(engine, MIGRATIONS)
     sessions = session_factory(engine)
     sealed = SealedNotices(TEST_KEYRING)

@@ -22,7 +22,7 @@ TOUCH = (
     "PREPARE touch(json) AS UPDATE grows SET n = grows.n + 1"
     " FROM json_populate_recordset(NULL::grows, $1) AS given WHERE grows.id = given.id"
 )
-GROWN = "INSERT INTO grows SELECT g::text, 0, repeat('x', 200) FROM generate_series(21, 20000) AS g"
+GROWN = "INSERT INTO grows SELECT g::text, 0, repeat('x', 200) FROM generate_series(21, 100000) AS g"
 TWO = """EXECUTE touch('[{"id": "1"}, {"id": "2"}]')"""
 
 
@@ -47,5 +47,5 @@ async def test_a_statement_prepared_on_a_young_table_is_planned_for_the_grown_on
     if plan_each_time:
         assert "Seq Scan on grows" not in plan
         assert "Index Scan using grows_pkey" in plan
-    else:  # the reason for the setting: the young table's plan, scanning 20,000 rows for two
+    else:  # the reason for the setting: the young table's plan, scanning 100,000 rows for two
         assert "Seq Scan on grows" in plan

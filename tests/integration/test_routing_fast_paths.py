@@ -246,6 +246,9 @@ async def test_rows_of_several_tables_go_in_as_one_statement(sessions: async_ses
         assert inserted == ["n2"]  # n1 was there: not inserted, not returned
         assert await bulk.insert_together(raw, [bulk.Rows(ProcessedEvent, processed("c"))]) == []
         assert await bulk.insert_together(raw, []) == []
+        assert await bulk.insert_together(raw, [bulk.Rows(ProcessedEvent, [])]) == []
+        with pytest.raises(ValueError, match="no part has rows"):
+            bulk.statement([bulk.Rows(ProcessedEvent, [])])
         with pytest.raises(ValueError, match="at most one"):
             await bulk.insert_together(
                 raw, [bulk.Rows(t, r, returning="x") for t, r in ((ProcessedEvent, processed("d")),) * 2]
