@@ -251,6 +251,15 @@ launch() {
   disown "$pid"  # no "Killed" job notice from this shell if we must SIGKILL it
   echo "$pid" >"$PID_FILE"
   log "started broker pid $pid, log $LOG_FILE; waiting for metadata on $BOOTSTRAP"
+  # Until it execs, the background child is a fork of this shell, whose command line is not the
+  # broker's: wait_ready would take it for a broker that had exited, and the JVM, silent so far,
+  # would be killed and started again (a loaded box failed a test that way: two starts of a broker
+  # whose port was taken).
+  for _ in $(seq 1 100); do
+    is_our_broker "$pid" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
   wait_ready "$pid" && return 0
   # Do not leave a half-started broker holding the ports.
   if is_our_broker "$pid"; then
