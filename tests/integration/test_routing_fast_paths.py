@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 import pytest
@@ -272,12 +271,8 @@ async def test_a_few_rows_update_a_grown_table_by_its_key_not_by_scanning_it(
         await bulk.insert(raw, ProcessedEvent, processed(*(f"event-{i}" for i in range(5000))))
         later = processed("event-1", "event-2", "event-3", at=NOW + timedelta(hours=1))
         sql, arguments = bulk.statement([bulk.Rows(ProcessedEvent, later, update_by="event_id")])
-        nodes = _nodes((await raw.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *arguments))[0]["Plan"])
-        assert "Seq Scan" not in {node["Node Type"] for node in nodes}
-        assert "processed_events_pkey" in {node.get("Index Name") for node in nodes}
+        plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {sql}", *arguments))
+        assert "Seq Scan" not in plan
+        assert "Index Scan using processed_events_pkey" in plan
         await raw.execute(sql, *arguments)
     assert (await stored(sessions))["event-2"] == NOW + timedelta(hours=1)
-
-
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan, *(node for child in plan.get("Plans", ()) for node in _nodes(child))]
