@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.notification.domain.destinations import DestinationPolicy
@@ -24,7 +24,18 @@ class NotificationSettings(ServiceSettings):
     retry_base_s: float = Field(default=5.0, gt=0, description="Backoff after the first failed push")
     retry_cap_s: float = Field(default=900.0, gt=0, description="Longest backoff between two pushes")
     retry_max_attempts: int = Field(default=10, ge=1, description="Pushes per round before a notice is 'failed'")
-    per_recipient_concurrency: int = Field(default=8, ge=1, description="Pushes in flight to one recipient")
+    per_recipient_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Pushes in flight to one recipient to begin with; its window widens while it answers "
+        "2xx with more waiting, and halves for each failed attempt",
+    )
+    per_recipient_max_concurrency: int = Field(
+        default=32,
+        ge=1,
+        description="The most pushes in flight to one recipient its window grows to; "
+        "equal to PER_RECIPIENT_CONCURRENCY for a fixed limit",
+    )
     max_concurrent_deliveries: int = Field(default=64, ge=1, description="Pushes in flight in this process")
     claim_margin_s: float = Field(
         default=30.0,
@@ -105,6 +116,14 @@ class NotificationSettings(ServiceSettings):
     @classmethod
     def _split_folders(cls, value: Any) -> Any:
         return comma_separated(value)
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> NotificationSettings:
+        if self.per_recipient_max_concurrency < self.per_recipient_concurrency:
+            raise ValueError(
+                "NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY must be at least NOTIFICATION_PER_RECIPIENT_CONCURRENCY"
+            )
+        return self
 
     @field_validator("webhook_allow")
     @classmethod

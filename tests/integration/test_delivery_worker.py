@@ -453,3 +453,71 @@ async def test_pushes_the_hand_off_had_no_room_for_are_claimed_as_slots_free(des
         notice(n).notice_id for n in range(120, 128)
     ]
     assert desk.sender.most_in_flight[HOOK] == 2
+
+
+def paced(desk: Desk, *, start: int, most: int) -> DeliveryWorker:
+    """A worker whose recipients' windows start at `start` and widen up to `most` (domain/pacing.py)."""
+    return DeliveryWorker(
+        store=desk.store,
+        webhooks=desk.webhooks,
+        sender=desk.sender,
+        clock=desk.clock,
+        policy=POLICY,
+        limits=WorkerLimits(
+            per_recipient=start, max_in_flight=50, lease_s=60, poll_interval_s=0.1, per_recipient_most=most
+        ),
+        record_link_base="http://intake/v1/records/",
+        sealed=SealedNotices(TEST_KEYRING),
+    )
+
+
+async def run_until_sent(worker: DeliveryWorker, desk: Desk, count: int) -> None:
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(1000):
+            if len(desk.sender.sent) >= count and not desk.sender.in_flight[HOOK]:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # a push beyond `count` would show
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_a_recipient_that_keeps_up_with_a_backlog_is_given_more_pushes_at_once_up_to_the_most(
+    desk: Desk,
+) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    desk.sender.delay_s = 0.03
+    for n in range(200, 240):
+        await desk.inbox.store(notice(n), now=START)
+
+    await run_until_sent(paced(desk, start=2, most=5), desk, 40)
+
+    started = desk.sender.concurrency[HOOK]
+    assert started[:2] == [1, 2]  # its window to begin with
+    assert max(started) == 5  # widened while it answered with more waiting, and no further
+    assert sorted(json.loads(s.body)["notice_id"] for s in desk.sender.sent) == sorted(
+        notice(n).notice_id for n in range(200, 240)
+    )
+
+
+async def test_a_recipient_that_fails_is_sent_one_push_at_a_time_until_it_answers_again(desk: Desk) -> None:
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    desk.sender.script[HOOK] = [None, None, None, None]  # its first four requests time out
+    desk.sender.delay_s = 0.03
+    for n in range(300, 312):
+        await desk.inbox.store(notice(n), now=START)
+
+    await run_until_sent(paced(desk, start=4, most=8), desk, 12)
+
+    started = desk.sender.concurrency[HOOK]
+    # four at once; each timeout halves the window (4, 2, 1, 1), so the next push goes alone; its answer
+    # widens the window to two (more wait), and so on: a fixed limit would start four again at once
+    assert started[:7] == [1, 2, 3, 4, 1, 1, 2]
+    assert len(desk.sender.sent) == 12  # the four that timed out wait for their backoff (the clock stands still)
+    delivered = [await desk.store.history(notice(n).notice_id) for n in range(300, 312)]
+    assert sorted(d.state for d, _ in delivered if d is not None) == ["delivered"] * 8 + ["pending"] * 4

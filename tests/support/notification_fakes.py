@@ -32,6 +32,7 @@ class FakeWebhookSender:
     delay_s: float = 0.0  # how long a request takes: > 0 lets concurrent pushes overlap
     in_flight: Counter[str] = field(default_factory=Counter)
     most_in_flight: Counter[str] = field(default_factory=Counter)  # the most requests at once, per URL
+    concurrency: dict[str, list[int]] = field(default_factory=dict)  # per URL: requests in flight as each began
 
     async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         if url in self.refusals:
@@ -39,6 +40,7 @@ class FakeWebhookSender:
         self.sent.append(Sent(url, body, dict(headers)))
         self.in_flight[url] += 1
         self.most_in_flight[url] = max(self.most_in_flight[url], self.in_flight[url])
+        self.concurrency.setdefault(url, []).append(self.in_flight[url])
         try:
             await asyncio.sleep(self.delay_s)
         finally:

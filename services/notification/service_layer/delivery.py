@@ -11,16 +11,20 @@ domain/destinations.py; no request is made). A passing failure of our own
 (database down) is logged and left to the lease: the row becomes due
 again, nothing is lost.
 
-Concurrency: at most `per_recipient` requests in flight to one recipient and
-`max_in_flight` pushes overall (a recipient's slot is freed when its request
-is over, while the attempt is being recorded). Up to `per_recipient` more
-pushes of a recipient are claimed ahead and wait in memory for its next free
-slot, so a push starts without waiting for a claim's round trip; their
-leases run as for any claim, so a crash leaves them due again. New notices' pushes are taken the same
-way straight from the transaction that stores them (`handoff`, service_layer/receiving.py), without a
-claim. A recipient at its limit is left out of the claim,
-so a hanging receiver holds only its own slots (each freed by the HTTP
-timeout) and never those of other recipients. The limits are per process;
+Concurrency: at most the recipient's window of requests in flight to one
+recipient (domain/pacing.py: it starts at `per_recipient`, widens towards
+`per_recipient_most` while the recipient answers 2xx with more of its pushes
+waiting, and halves for each failed attempt) and `max_in_flight` pushes
+overall (a recipient's slot is freed when its request is over, while the
+attempt is being recorded). Up to a window more pushes of a recipient are
+claimed ahead and wait in memory for its next free slot, so a push starts
+without waiting for a claim's round trip; their leases run as for any claim,
+so a crash leaves them due again. New notices' pushes are taken the same way
+straight from the transaction that stores them (`handoff`,
+service_layer/receiving.py), without a claim. A recipient at its limit is
+left out of the claim, so a hanging receiver holds only its own slots (each
+freed by the HTTP timeout) and never those of other recipients. The limits
+and windows are per process;
 several replicas share the work safely through SKIP LOCKED. Attempts that
 finish together are recorded in one transaction (shared/db/group_commit.py),
 each push still waiting for its own record before it counts as done.
@@ -53,6 +57,7 @@ from services.notification.domain.backoff import (
     after_attempt,
     is_success,
 )
+from services.notification.domain.pacing import Pacing
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from services.notification.service_layer.exchange_ftp import FtpItem
@@ -65,10 +70,14 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WorkerLimits:
-    per_recipient: int
+    per_recipient: int  # a recipient's window to begin with
     max_in_flight: int
     lease_s: float
     poll_interval_s: float
+    per_recipient_most: int | None = None  # the widest a recipient's window grows; None: per_recipient, fixed
+
+    def pacing(self) -> Pacing:
+        return Pacing(self.per_recipient, self.per_recipient_most or self.per_recipient)
 
 
 class DeliveryWorker:
@@ -93,6 +102,8 @@ class DeliveryWorker:
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
         self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._in_flight: Counter[str] = Counter()
+        self._pacing = limits.pacing()
+        self._windows: dict[str, float] = {}  # recipients' windows (domain/pacing.py); absent: at its start
         self._notices_in_flight: set[str] = set()
         self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
         # claimed pushes waiting for a slot of their recipient: up to `per_recipient` more than it has in
@@ -201,7 +212,18 @@ class DeliveryWorker:
 
     def _room(self, code: str) -> int:
         """How many more pushes of a recipient may be held: in flight plus as many waiting for a slot."""
-        return 2 * self._limits.per_recipient - self._held(code)
+        return 2 * self._slots(code) - self._held(code)
+
+    def _slots(self, code: str) -> int:
+        return self._pacing.slots(self._windows.get(code, self._pacing.start))
+
+    def _paced(self, claim: Claim, result: SendResult) -> None:
+        """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog)."""
+        code = claim.recipient_code
+        window = self._windows.get(code, self._pacing.start)
+        self._windows[code] = self._pacing.after(
+            window, delivered=is_success(result.status_code), waiting=bool(self._waiting.get(code))
+        )
 
     def _lease_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._limits.lease_s)
@@ -216,7 +238,7 @@ class DeliveryWorker:
         if self._stopping:
             return
         waiting = self._waiting.get(code)
-        while waiting and self._in_flight[code] < self._limits.per_recipient:
+        while waiting and self._in_flight[code] < self._slots(code):
             claim, claimed_at = waiting.popleft()
             if time.monotonic() - claimed_at > self._limits.lease_s / 2:
                 self._notices_in_flight.discard(claim.notice_id)
@@ -286,6 +308,8 @@ class DeliveryWorker:
             **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
+        if not result.refused:  # no request was made: the recipient said nothing of its pace
+            self._paced(claim, result)
         self._release_slot(claim)
         if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
             await self._fail_at_once(claim, result.error or "refused: the webhook destination")
@@ -309,6 +333,7 @@ class DeliveryWorker:
             result = await self._exchange.upload(request)
         else:
             result = await self._sender.send(request.url, request.body, request.headers)
+        self._paced(claim, result)
         self._release_slot(claim)
         await self._record(claim, result)
 

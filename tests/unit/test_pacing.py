@@ -1,0 +1,56 @@
+"""A recipient's window of pushes in flight: widens while it keeps up with a backlog, halves when it fails."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.notification.domain.pacing import Pacing
+from services.notification.settings import NotificationSettings
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
+
+
+def test_answers_with_a_backlog_widen_the_window_one_at_a_time_up_to_its_most() -> None:
+    pacing, window = Pacing(start=2, most=5), 2.0
+    seen = []
+    for _ in range(6):
+        window = pacing.after(window, delivered=True, waiting=True)
+        seen.append(pacing.slots(window))
+    assert seen == [3, 4, 5, 5, 5, 5]
+
+
+def test_an_answer_without_a_backlog_leaves_the_window_as_it_is() -> None:
+    assert Pacing(start=8, most=32).after(11.0, delivered=True, waiting=False) == 11.0
+
+
+def test_each_failure_halves_the_window_never_below_one_request() -> None:
+    pacing, window = Pacing(start=8, most=32), 20.0
+    seen = []
+    for _ in range(6):
+        window = pacing.after(window, delivered=False, waiting=True)
+        seen.append(pacing.slots(window))
+    assert seen == [10, 5, 2, 1, 1, 1]
+    assert pacing.after(window, delivered=True, waiting=True) == 2.0  # and it widens again from there
+
+
+def test_a_window_whose_most_is_its_start_is_a_fixed_limit() -> None:
+    pacing = Pacing(start=4, most=4)
+    assert pacing.slots(pacing.after(4.0, delivered=True, waiting=True)) == 4
+
+
+@pytest.mark.parametrize(("start", "most"), [(0, 4), (5, 4)])
+def test_a_window_that_cannot_hold_a_request_or_starts_above_its_most_is_refused(start: int, most: int) -> None:
+    with pytest.raises(ValueError, match="window"):
+        Pacing(start=start, most=most)
+
+
+def test_the_settings_refuse_a_most_below_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POPFLOW_PERSON_KEY_SECRET", PERSON_KEY_SECRET)
+    monkeypatch.setenv("POPFLOW_DATA_KEYS", DATA_KEYS)
+    monkeypatch.setenv("NOTIFICATION_PER_RECIPIENT_CONCURRENCY", "16")
+    monkeypatch.setenv("NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY", "8")
+    with pytest.raises(ValidationError, match="NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY must be at least"):
+        NotificationSettings()
+    monkeypatch.setenv("NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY", "16")
+    settings = NotificationSettings()
+    assert (settings.per_recipient_concurrency, settings.per_recipient_max_concurrency) == (16, 16)
