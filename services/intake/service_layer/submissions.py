@@ -263,6 +263,9 @@ class Ready:
     new: NewRecord
     envelope_head: bytes
 
+    def __reduce__(self) -> tuple[type[Ready], tuple[NewRecord, bytes]]:
+        return Ready, (self.new, self.envelope_head)  # as NewRecord's: not field by field in Python
+
     def envelope(self, case_id: str, version: int) -> orjson.Fragment:
         """`submitted_envelope(...)` as orjson writes it, for this case id and version."""
         return orjson.Fragment(with_case(self.envelope_head, case_id, version))
