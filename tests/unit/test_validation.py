@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain.codes import CODE_LOCATIONS
+from services.intake.domain.codes import CODE_LOCATIONS, directory_problems
 from services.intake.domain.consistency import control_character_problems
+from services.intake.domain.fields import value_at
 from services.intake.domain.validation import _codes_changed, validate_record
 from shared.directory import load_directory
 from tests.support.records import record
@@ -107,3 +108,16 @@ def test_the_records_codes_are_checked_again_when_one_differs_from_the_body(loca
     changed[location[-1]] = "000000000"
 
     assert _codes_changed(normalised, parsed)
+
+
+def test_the_rules_read_text_trimmed_as_the_record_keeps_it() -> None:
+    # the rules' own reading, without the second check on the record's codes: a padded street
+    # code is the code it becomes, and a padded date the date
+    body = record()
+    body["reporting_street"] = " 999999999 "
+    body["residence"]["street"] = f" {body['residence']['street']}"
+    assert directory_problems(body, load_directory()) == [
+        (("reporting_street",), "is not a street code in the national directory")
+    ]
+    assert value_at(body, ("residence", "street")) == body["residence"]["street"].strip()
+    assert value_at(body, ("residence",)) is body["residence"]  # an object is read as it is

@@ -15,12 +15,16 @@ FieldProblem = tuple[Location, str]
 
 
 def value_at(raw: Any, location: Location) -> Any:
-    """The value at `location`, or None when any step is missing or not an object."""
+    """The value at `location`, or None when any step is missing or not an object.
+
+    Text is read trimmed, as the record model keeps it: " 999999999" is checked as the
+    street code it becomes (trimming only what a rule reads, not a copy of the whole body).
+    """
     for part in location:
         if not isinstance(raw, dict):
             return None
         raw = raw.get(part)
-    return raw
+    return raw.strip() if isinstance(raw, str) else raw
 
 
 def date_at(raw: Any, location: Location) -> date | None:
@@ -46,4 +50,4 @@ def aware_datetime_at(raw: Any, location: Location) -> datetime | None:
 
 def text_at(raw: Any, location: Location) -> str | None:
     value = value_at(raw, location)
-    return value.strip() if isinstance(value, str) else None
+    return value if isinstance(value, str) else None

@@ -34,17 +34,16 @@ def validate_record(
 
     With `changes`, codes retired by a later edition are accepted (see codes.py)."""
     now = now or datetime.now(UTC)
-    # The rules read what the model will keep: text trimmed as the model trims it,
+    # The rules read what the model will keep: text trimmed as the model trims it (fields.value_at),
     # so " 999999999" is checked as the street code it becomes.
-    normalised = _trimmed(raw)
     problems = [
         *control_character_problems(raw),
-        *directory_problems(normalised, directory, changes),
-        *identity_problems(normalised, now.date()),
-        *date_order_problems(normalised, now),
-        *certificate_problems(normalised),
-        *credit_code_problems(normalised),
-        *consistency_problems(normalised),
+        *directory_problems(raw, directory, changes),
+        *identity_problems(raw, now.date()),
+        *date_order_problems(raw, now),
+        *certificate_problems(raw),
+        *credit_code_problems(raw),
+        *consistency_problems(raw),
     ]
     try:
         record = CaseRecord.model_validate(raw)
@@ -52,27 +51,19 @@ def validate_record(
         shape = [(tuple(e["loc"]), _message(e["type"], e["msg"])) for e in error.errors()]
         return None, _one_per_field([*problems, *shape])
     # and once more on the record itself: its codes are the ones stored and routed. When they are the
-    # codes checked above (nearly always: the model trims as _trimmed does), the answer is the same.
-    if _codes_changed(normalised, record):
+    # codes checked above (nearly always: the model trims as value_at does), the answer is the same.
+    if _codes_changed(raw, record):
         problems += directory_problems(record.model_dump(mode="json", include=CODE_PARTS), directory, changes)
     return (None, _one_per_field(problems)) if problems else (record, [])
 
 
-def _trimmed(raw: Any) -> Any:
-    if isinstance(raw, dict):
-        return {key: _trimmed(value) for key, value in raw.items()}
-    if isinstance(raw, list):
-        return [_trimmed(value) for value in raw]
-    return raw.strip() if isinstance(raw, str) else raw
-
-
-def _codes_changed(normalised: Any, record: CaseRecord) -> bool:
-    """Whether a code field the directory check reads differs between the trimmed body and the record."""
+def _codes_changed(raw: Any, record: CaseRecord) -> bool:
+    """Whether a code field the directory check reads (trimmed) differs from the record's."""
     for location in CODE_LOCATIONS:
         field: Any = record
         for part in location:
             field = getattr(field, str(part), None)
-        if field != value_at(normalised, location):
+        if field != value_at(raw, location):
             return True
     return False
 
