@@ -101,7 +101,7 @@ def create_app(
         policy=BackoffPolicy(settings.retry_base_s, settings.retry_cap_s, settings.retry_max_attempts),
         limits=WorkerLimits(
             per_recipient=settings.per_recipient_concurrency,
-            per_recipient_most=settings.per_recipient_max_concurrency,
+            per_recipient_most=settings.per_recipient_most,
             max_in_flight=settings.max_concurrent_deliveries,
             # a push ends within the address check and the HTTP timeout; a claim made ahead waits at most
             # one such push for its slot; the margin covers recording it

@@ -15,6 +15,9 @@ from shared.settings import Environment, ServiceSettings, comma_separated, sqlit
 DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
 
 
+DEFAULT_WINDOW_MOST = 32  # a recipient's widest window when the setting is unset (domain/pacing.py)
+
+
 class NotificationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore", populate_by_name=True)
 
@@ -30,11 +33,11 @@ class NotificationSettings(ServiceSettings):
         description="Pushes in flight to one recipient to begin with; its window widens while it answers "
         "2xx with more waiting, and halves for each failed attempt",
     )
-    per_recipient_max_concurrency: int = Field(
-        default=32,
+    per_recipient_max_concurrency: int | None = Field(
+        default=None,
         ge=1,
-        description="The most pushes in flight to one recipient its window grows to; "
-        "equal to PER_RECIPIENT_CONCURRENCY for a fixed limit",
+        description="The most pushes in flight to one recipient its window grows to; equal to "
+        "PER_RECIPIENT_CONCURRENCY for a fixed limit; unset: 32, or PER_RECIPIENT_CONCURRENCY if larger",
     )
     max_concurrent_deliveries: int = Field(default=64, ge=1, description="Pushes in flight in this process")
     claim_margin_s: float = Field(
@@ -119,11 +122,19 @@ class NotificationSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _window_fits(self) -> NotificationSettings:
-        if self.per_recipient_max_concurrency < self.per_recipient_concurrency:
+        most = self.per_recipient_max_concurrency
+        if most is not None and most < self.per_recipient_concurrency:
             raise ValueError(
                 "NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY must be at least NOTIFICATION_PER_RECIPIENT_CONCURRENCY"
             )
         return self
+
+    @property
+    def per_recipient_most(self) -> int:
+        """The widest a recipient's window grows (unset: 32, or the start when a deployment set it above)."""
+        if self.per_recipient_max_concurrency is not None:
+            return self.per_recipient_max_concurrency
+        return max(DEFAULT_WINDOW_MOST, self.per_recipient_concurrency)
 
     @field_validator("webhook_allow")
     @classmethod

@@ -52,5 +52,21 @@ def test_the_settings_refuse_a_most_below_the_start(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValidationError, match="NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY must be at least"):
         NotificationSettings()
     monkeypatch.setenv("NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY", "16")
+    assert NotificationSettings().per_recipient_most == 16  # a fixed limit
+
+
+@pytest.mark.parametrize(("start", "most"), [(None, 32), ("8", 32), ("4", 32), ("64", 64)])
+def test_an_unset_most_is_32_or_the_start_a_deployment_set_above_it(
+    monkeypatch: pytest.MonkeyPatch, start: str | None, most: int
+) -> None:
+    # a deployment that raised the fixed limit before windows existed keeps starting, at that limit
+    monkeypatch.setenv("POPFLOW_PERSON_KEY_SECRET", PERSON_KEY_SECRET)
+    monkeypatch.setenv("POPFLOW_DATA_KEYS", DATA_KEYS)
+    monkeypatch.delenv("NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY", raising=False)
+    if start is None:
+        monkeypatch.delenv("NOTIFICATION_PER_RECIPIENT_CONCURRENCY", raising=False)
+    else:
+        monkeypatch.setenv("NOTIFICATION_PER_RECIPIENT_CONCURRENCY", start)
     settings = NotificationSettings()
-    assert (settings.per_recipient_concurrency, settings.per_recipient_max_concurrency) == (16, 16)
+    assert settings.per_recipient_most == most
+    assert settings.per_recipient_most >= settings.per_recipient_concurrency

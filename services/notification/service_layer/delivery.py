@@ -333,7 +333,8 @@ class DeliveryWorker:
             result = await self._exchange.upload(request)
         else:
             result = await self._sender.send(request.url, request.body, request.headers)
-        self._paced(claim, result)
+        if not result.refused:
+            self._paced(claim, result)
         self._release_slot(claim)
         await self._record(claim, result)
 
