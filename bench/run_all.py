@@ -142,7 +142,7 @@ def settle(quiet_pct: float = 85.0, within_s: float = 60.0) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def run(name: str, arguments: list[str]) -> tuple[dict[str, float], float, str, dict[str, float]]:
+def run(name: str, arguments: list[str]) -> tuple[dict[str, float], float, str, dict[str, float], int]:
     waited = settle()
     console.print(f"[bold]{name}[/]: {' '.join(arguments)} (after {waited} s for a quiet box)")
     started, before = time.perf_counter(), cpu_times()
@@ -153,7 +153,7 @@ def run(name: str, arguments: list[str]) -> tuple[dict[str, float], float, str, 
     box = shares(before, cpu_times()) | {"settled_s": waited}
     if process.returncode != 0:
         console.print(f"[red]{name} failed ({process.returncode})[/]\n{process.stderr[-3000:]}")
-    return last_figures(process.stdout), elapsed, process.stdout, box
+    return last_figures(process.stdout), elapsed, process.stdout, box, process.returncode
 
 
 def main() -> None:
@@ -165,9 +165,10 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     for name in chosen:
         full, quick, target = RUNS[name]
-        figures, elapsed, output, box = run(name, quick if args.quick else full)
+        figures, elapsed, output, box, exit_code = run(name, quick if args.quick else full)
         results[name] = {
             "figures": figures,
+            "exit_code": exit_code,
             "seconds": round(elapsed, 1),
             "target": target,
             # the box while it ran: a virtual machine's host may take CPU from it (steal), which moves every figure
@@ -180,6 +181,8 @@ def main() -> None:
         assert isinstance(found, dict)
         assert isinstance(while_run, dict)
         shown = " ".join(f"{k}={v:g}" for k, v in found.items())
+        if result["exit_code"]:
+            shown = f"FAILED (exit {result['exit_code']}) {shown}".rstrip()
         table.add_row(name, shown, str(result["target"]), str(result["seconds"]), f"{while_run['steal_pct']:g}")
     Console().print(table)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -198,6 +201,10 @@ def main() -> None:
         f"routed_per_s={figure('routing', 'routed_per_s')} e2e_records_per_s={figure('e2e', 'e2e_records_per_s')} "
         f"webhook_p99_ms={figure('notification', 'post_to_webhook_p99_ms')}"
     )
+    failed = [name for name, result in results.items() if result["exit_code"]]
+    if failed:  # the table and the JSON are kept; the exit says a figure is missing, and which
+        console.print(f"[red]failed: {', '.join(failed)} (their output is above and in the JSON)[/]")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
