@@ -14,7 +14,7 @@ from services.notification.adapters.destinations import RESOLVE_TIMEOUT_S, Desti
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.inbox import Inbox
-from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
 from services.notification.adapters.office_sessions import OfficeSessions
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.reporting_client import ReportingClient
@@ -114,7 +114,7 @@ def create_app(
         exchange=outbound,
     )
     relay.measure(runtime.metrics)
-    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES)
+    runtime.metrics.register(PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW)
     receiver = NoticeReceiver(inbox=inbox, worker=worker, clock=clock)
     register_consumers(runtime.broker, runtime.topics, receiver=receiver, keyring=runtime.keyring)
 

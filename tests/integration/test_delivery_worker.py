@@ -21,6 +21,7 @@ from sqlmodel import col
 from services.notification.adapters.deliveries import DeliveryStore, Handoff
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.metrics import PUSH_WINDOW
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
@@ -471,6 +472,16 @@ def paced(desk: Desk, *, start: int, most: int) -> DeliveryWorker:
     )
 
 
+def window_shown(recipient: str) -> float:
+    """The recipient's window as /metrics shows it (popflow_webhook_window)."""
+    return next(
+        sample.value
+        for metric in PUSH_WINDOW.collect()
+        for sample in metric.samples
+        if sample.labels == {"recipient": recipient}
+    )
+
+
 async def run_until_sent(worker: DeliveryWorker, desk: Desk, count: int) -> None:
     running = asyncio.create_task(worker.run())
     try:
@@ -499,6 +510,7 @@ async def test_a_recipient_that_keeps_up_with_a_backlog_is_given_more_pushes_at_
     started = desk.sender.concurrency[HOOK]
     assert started[:2] == [1, 2]  # its window to begin with
     assert max(started) == 5  # widened while it answered with more waiting, and no further
+    assert window_shown("440111008") == 5.0  # and the operators' series says so
     assert sorted(json.loads(s.body)["notice_id"] for s in desk.sender.sent) == sorted(
         notice(n).notice_id for n in range(200, 240)
     )
@@ -518,6 +530,7 @@ async def test_a_recipient_that_fails_is_sent_one_push_at_a_time_until_it_answer
     # four at once; each timeout halves the window (4, 2, 1, 1), so the next push goes alone; its answer
     # widens the window to two (more wait), and so on: a fixed limit would start four again at once
     assert started[:7] == [1, 2, 3, 4, 1, 1, 2]
+    assert window_shown("440111008") > 1.0  # answering again: widened since
     assert len(desk.sender.sent) == 12  # the four that timed out wait for their backoff (the clock stands still)
     delivered = [await desk.store.history(notice(n).notice_id) for n in range(300, 312)]
     assert sorted(d.state for d, _ in delivered if d is not None) == ["delivered"] * 8 + ["pending"] * 4

@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore, Handoff
-from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES
+from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
@@ -221,9 +221,12 @@ class DeliveryWorker:
         """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog)."""
         code = claim.recipient_code
         window = self._windows.get(code, self._pacing.start)
-        self._windows[code] = self._pacing.after(
+        paced = self._pacing.after(
             window, delivered=is_success(result.status_code), waiting=bool(self._waiting.get(code))
         )
+        self._windows[code] = paced
+        if paced != window:
+            PUSH_WINDOW.labels(code).set(self._pacing.slots(paced))
 
     def _lease_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._limits.lease_s)
