@@ -456,7 +456,7 @@ async def test_pushes_the_hand_off_had_no_room_for_are_claimed_as_slots_free(des
     assert desk.sender.most_in_flight[HOOK] == 2
 
 
-def paced(desk: Desk, *, start: int, most: int) -> DeliveryWorker:
+def paced(desk: Desk, *, start: int, most: int, max_in_flight: int = 50) -> DeliveryWorker:
     """A worker whose recipients' windows start at `start` and widen up to `most` (domain/pacing.py)."""
     return DeliveryWorker(
         store=desk.store,
@@ -465,7 +465,11 @@ def paced(desk: Desk, *, start: int, most: int) -> DeliveryWorker:
         clock=desk.clock,
         policy=POLICY,
         limits=WorkerLimits(
-            per_recipient=start, max_in_flight=50, lease_s=60, poll_interval_s=0.1, per_recipient_most=most
+            per_recipient=start,
+            max_in_flight=max_in_flight,
+            lease_s=60,
+            poll_interval_s=0.1,
+            per_recipient_most=most,
         ),
         record_link_base="http://intake/v1/records/",
         sealed=SealedNotices(TEST_KEYRING),
@@ -534,3 +538,29 @@ async def test_a_recipient_that_fails_is_sent_one_push_at_a_time_until_it_answer
     assert len(desk.sender.sent) == 12  # the four that timed out wait for their backoff (the clock stands still)
     delivered = [await desk.store.history(notice(n).notice_id) for n in range(300, 312)]
     assert sorted(d.state for d, _ in delivered if d is not None) == ["delivered"] * 8 + ["pending"] * 4
+
+
+async def test_a_recipient_at_its_widest_holds_at_most_half_the_processs_pushes(desk: Desk) -> None:
+    # its window may widen to 8, but 8 in flight and 8 claimed ahead would be all 16 of the process's
+    # pushes: should it then hang, every other recipient would wait for its timeouts
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 200
+    desk.sender.delay_s = 0.03
+    for n in range(400, 460):
+        await desk.inbox.store(notice(n), now=START)
+    worker = paced(desk, start=2, most=8, max_in_flight=16)
+    held: list[int] = []
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(2000):
+            held.append(worker._held("440111008"))
+            if len(desk.sender.sent) >= 60 and not desk.sender.in_flight[HOOK]:
+                break
+            await asyncio.sleep(0.005)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert len(desk.sender.sent) == 60
+    assert max(desk.sender.concurrency[HOOK]) == 8  # its window widened to its most
+    assert max(held) == 8  # half of 16, in flight and claimed ahead together

@@ -104,9 +104,10 @@ class DeliveryWorker:
         self._in_flight: Counter[str] = Counter()
         self._pacing = limits.pacing()
         self._windows: dict[str, float] = {}  # recipients' windows (domain/pacing.py); absent: at its start
+        self._most_held = max(2 * self._pacing.start, limits.max_in_flight // 2)  # by one recipient (_room)
         self._notices_in_flight: set[str] = set()
         self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
-        # claimed pushes waiting for a slot of their recipient: up to `per_recipient` more than it has in
+        # claimed pushes waiting for a slot of their recipient: up to its window more than it has in
         # flight, so a freed slot starts the next push at once instead of after a claim's round trip
         self._waiting: dict[str, deque[tuple[Claim, float]]] = defaultdict(deque)  # with when it was claimed
         self._stopping = False
@@ -211,8 +212,12 @@ class DeliveryWorker:
             self._start_waiting(code)
 
     def _room(self, code: str) -> int:
-        """How many more pushes of a recipient may be held: in flight plus as many waiting for a slot."""
-        return 2 * self._slots(code) - self._held(code)
+        """How many more pushes of a recipient may be held: in flight plus as many waiting for a slot.
+
+        A window widened past its start holds no more than half the process's pushes (or twice its
+        start, all it could hold before windows widened): should the recipient then hang, the other
+        recipients keep the other half until its timeouts narrow its window."""
+        return min(2 * self._slots(code), self._most_held) - self._held(code)
 
     def _slots(self, code: str) -> int:
         return self._pacing.slots(self._windows.get(code, self._pacing.start))
