@@ -53,7 +53,7 @@ from tests.support.infra import (  # noqa: E402
 )
 from tests.support.records import record  # noqa: E402
 from tests.support.routing import fetch  # noqa: E402
-from tests.support.system import free_port  # noqa: E402
+from tests.support.system import free_port, service_command  # noqa: E402
 
 REPORTING = ["440111005", "440111002", "440111008", "440111014"]
 RESIDENCES = [
@@ -134,7 +134,7 @@ async def routed_rate(env: dict[str, str], database_url: str, count: int, log: P
 def _start_routing(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.routing"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            service_command("-m", "services.routing"), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
 
 

@@ -36,6 +36,24 @@ from tests.support.infra import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "notification", "reporting")
+# A service started here ends with the test run or benchmark that started it, however that ends: a
+# SIGTERM or SIGKILL skips the run's clean-up, and its services then held their ports and PostgreSQL
+# connections (two such deployments took 72 of 100 and broke the next run, docs/performance.md
+# round 17). Linux sends the service SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG, kept
+# across exec); set in a small Python step that then becomes the service.
+PR_SET_PDEATHSIG = 1
+_ENDS_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(0)  # the parent died before prctl: nothing will stop this process\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
+
+
+def service_command(*arguments: str) -> list[str]:
+    """`python <arguments>` as a process that ends when this one does (see _ENDS_WITH_PARENT)."""
+    return [sys.executable, "-c", _ENDS_WITH_PARENT, str(os.getpid()), *arguments]
 
 
 def free_port() -> int:
@@ -66,7 +84,7 @@ class System:
             env = {**self.env, f"{service.upper()}_PORT": str(port)}
         log = (self.log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
+            service_command("-m", f"services.{service}"),
             env=env,
             cwd=ROOT,
             stdout=log,
