@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -486,10 +486,14 @@ def window_shown(recipient: str) -> float:
     )
 
 
-async def run_until_sent(worker: DeliveryWorker, desk: Desk, count: int) -> None:
+async def run_until_sent(
+    worker: DeliveryWorker, desk: Desk, count: int, watch: Callable[[], object] = lambda: None
+) -> None:
+    """Run the worker until `count` pushes were sent and answered; `watch` is called at each look."""
     running = asyncio.create_task(worker.run())
     try:
         for _ in range(1000):
+            watch()
             if len(desk.sender.sent) >= count and not desk.sender.in_flight[HOOK]:
                 break
             await asyncio.sleep(0.01)
@@ -550,17 +554,9 @@ async def test_a_recipient_at_its_widest_holds_at_most_half_the_processs_pushes(
         await desk.inbox.store(notice(n), now=START)
     worker = paced(desk, start=2, most=8, max_in_flight=16)
     held: list[int] = []
-    running = asyncio.create_task(worker.run())
-    try:
-        for _ in range(2000):
-            held.append(worker._held("440111008"))
-            if len(desk.sender.sent) >= 60 and not desk.sender.in_flight[HOOK]:
-                break
-            await asyncio.sleep(0.005)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+
+    await run_until_sent(worker, desk, 60, watch=lambda: held.append(worker._held("440111008")))
+
     assert len(desk.sender.sent) == 60
     assert max(desk.sender.concurrency[HOOK]) == 8  # its window widened to its most
     assert max(held) == 8  # half of 16, in flight and claimed ahead together

@@ -10,12 +10,17 @@ from services.notification.settings import NotificationSettings
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
 
 
-def test_answers_with_a_backlog_widen_the_window_one_at_a_time_up_to_its_most() -> None:
-    pacing, window = Pacing(start=2, most=5), 2.0
+def slots_after(pacing: Pacing, window: float, *, delivered: bool, answers: int) -> tuple[list[int], float]:
+    """The slots after each of `answers` answers given with a backlog, and the window they leave."""
     seen = []
-    for _ in range(6):
-        window = pacing.after(window, delivered=True, waiting=True)
+    for _ in range(answers):
+        window = pacing.after(window, delivered=delivered, waiting=True)
         seen.append(pacing.slots(window))
+    return seen, window
+
+
+def test_answers_with_a_backlog_widen_the_window_one_at_a_time_up_to_its_most() -> None:
+    seen, _ = slots_after(Pacing(start=2, most=5), 2.0, delivered=True, answers=6)
     assert seen == [3, 4, 5, 5, 5, 5]
 
 
@@ -24,11 +29,8 @@ def test_an_answer_without_a_backlog_leaves_the_window_as_it_is() -> None:
 
 
 def test_each_failure_halves_the_window_never_below_one_request() -> None:
-    pacing, window = Pacing(start=8, most=32), 20.0
-    seen = []
-    for _ in range(6):
-        window = pacing.after(window, delivered=False, waiting=True)
-        seen.append(pacing.slots(window))
+    pacing = Pacing(start=8, most=32)
+    seen, window = slots_after(pacing, 20.0, delivered=False, answers=6)
     assert seen == [10, 5, 2, 1, 1, 1]
     assert pacing.after(window, delivered=True, waiting=True) == 2.0  # and it widens again from there
 

@@ -219,13 +219,20 @@ class DeliveryWorker:
         recipients keep the other half until its timeouts narrow its window."""
         return min(2 * self._slots(code), self._most_held) - self._held(code)
 
+    def _window(self, code: str) -> float:
+        return self._windows.get(code, self._pacing.start)
+
     def _slots(self, code: str) -> int:
-        return self._pacing.slots(self._windows.get(code, self._pacing.start))
+        return self._pacing.slots(self._window(code))
 
     def _paced(self, claim: Claim, result: SendResult) -> None:
-        """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog)."""
+        """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog).
+
+        A refused result made no request: the recipient said nothing of its pace."""
+        if result.refused:
+            return
         code = claim.recipient_code
-        window = self._windows.get(code, self._pacing.start)
+        window = self._window(code)
         paced = self._pacing.after(
             window, delivered=is_success(result.status_code), waiting=bool(self._waiting.get(code))
         )
@@ -316,8 +323,7 @@ class DeliveryWorker:
             **signed_headers(target.secret, notice.notice_id, timestamp, body),
         }
         result = await self._sender.send(target.url, body, headers)
-        if not result.refused:  # no request was made: the recipient said nothing of its pace
-            self._paced(claim, result)
+        self._paced(claim, result)
         self._release_slot(claim)
         if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
             await self._fail_at_once(claim, result.error or "refused: the webhook destination")
@@ -341,8 +347,7 @@ class DeliveryWorker:
             result = await self._exchange.upload(request)
         else:
             result = await self._sender.send(request.url, request.body, request.headers)
-        if not result.refused:
-            self._paced(claim, result)
+        self._paced(claim, result)
         self._release_slot(claim)
         await self._record(claim, result)
 
