@@ -23,9 +23,10 @@ def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
     `plan_each_time` (PostgreSQL): every statement planned for the tables as they are when it runs.
     A prepared statement's generic plan is kept for the connection's life once made; one made while
     a young deployment's tables were nearly empty scans them whole for every execution after, until
-    an ANALYZE (notification's claims: 2-3 ms each where a plan made later took 0.4; docs/performance.md,
-    round 16). For a service whose statements join or scan tables that grow; planning costs each
-    execution about 0.2-0.7 ms of the server's CPU, so the others keep their generic plans.
+    an ANALYZE (notification's claims: 2-3 ms each where a plan made later took 0.4, docs/performance.md
+    round 16; routing's look-up of handled events, 15-100 ms a batch, round 18). For a service whose
+    statements join or scan tables that grow; planning costs each execution about 0.2-0.7 ms of the
+    server's CPU, so the others keep their generic plans.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
