@@ -8,7 +8,8 @@ each that way on a young deployment (docs/performance.md, round 16).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -35,24 +36,34 @@ GROWN = "INSERT INTO grows SELECT g::text, 0, repeat('x', 200) FROM generate_ser
 TWO = """EXECUTE touch('[{"id": "1"}, {"id": "2"}]')"""
 
 
-@pytest.mark.parametrize("plan_each_time", [False, True], ids=["generic plans kept", "planned each time"])
-async def test_a_statement_prepared_on_a_young_table_is_planned_for_the_grown_one(plan_each_time: bool) -> None:
-    name = unique_name("plans")
+@asynccontextmanager
+async def connected(stem: str, *, plan_each_time: bool) -> AsyncIterator[asyncpg.Connection]:
+    """The driver's connection of an engine built as a service builds it, on a database of its own."""
+    name = unique_name(stem)
     engine = build_engine(await create_database(name), plan_each_time=plan_each_time)
     try:
         async with engine.connect() as connection:
-            raw = cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
-            await raw.execute("CREATE TABLE grows (id text PRIMARY KEY, n integer NOT NULL, note text)")
-            await raw.execute("INSERT INTO grows SELECT g::text, 0 FROM generate_series(1, 20) AS g")
-            await raw.execute(TOUCH)
-            for _ in range(6):  # past the five custom plans after which PostgreSQL may keep a generic one
-                await raw.execute(TWO)
-            await raw.execute(GROWN)
-            plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {TWO}"))
-            assert await raw.fetchval("SELECT n FROM grows WHERE id = '2'") == 6
+            yield cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
     finally:
         await engine.dispose()
         await drop_database(name)
+
+
+async def explained(raw: asyncpg.Connection, statement: str) -> str:
+    return "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {statement}"))
+
+
+@pytest.mark.parametrize("plan_each_time", [False, True], ids=["generic plans kept", "planned each time"])
+async def test_a_statement_prepared_on_a_young_table_is_planned_for_the_grown_one(plan_each_time: bool) -> None:
+    async with connected("plans", plan_each_time=plan_each_time) as raw:
+        await raw.execute("CREATE TABLE grows (id text PRIMARY KEY, n integer NOT NULL, note text)")
+        await raw.execute("INSERT INTO grows SELECT g::text, 0 FROM generate_series(1, 20) AS g")
+        await raw.execute(TOUCH)
+        for _ in range(6):  # past the five custom plans after which PostgreSQL may keep a generic one
+            await raw.execute(TWO)
+        await raw.execute(GROWN)
+        plan = await explained(raw, TWO)
+        assert await raw.fetchval("SELECT n FROM grows WHERE id = '2'") == 6
     if plan_each_time:
         assert "Seq Scan on grows" not in plan
         assert "Index Scan using grows_pkey" in plan
@@ -76,23 +87,16 @@ def handled_batch(first: int) -> str:
 
 @pytest.mark.parametrize("plan_each_time", [False, True], ids=["generic plans kept", "planned each time"])
 async def test_the_look_up_of_handled_events_reads_the_index_once_they_are_many(plan_each_time: bool) -> None:
-    name = unique_name("handled")
-    engine = build_engine(await create_database(name), plan_each_time=plan_each_time)
-    try:
-        async with engine.connect() as connection:
-            raw = cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
-            await raw.execute(
-                "CREATE TABLE processed_events (event_id varchar(36) PRIMARY KEY, handled_at timestamptz NOT NULL)"
-            )
-            await raw.execute(HANDLED)
-            for batch in range(6):  # a young deployment's first batches, each handled and noted as routing does
-                await raw.execute(handled_batch(batch * 60))
-                await raw.execute(f"INSERT INTO processed_events SELECT unnest({handled_ids(batch * 60)}), now()")
-            await raw.execute(HANDLED_GROWN)
-            plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {handled_batch(1000)}"))
-    finally:
-        await engine.dispose()
-        await drop_database(name)
+    async with connected("handled", plan_each_time=plan_each_time) as raw:
+        await raw.execute(
+            "CREATE TABLE processed_events (event_id varchar(36) PRIMARY KEY, handled_at timestamptz NOT NULL)"
+        )
+        await raw.execute(HANDLED)
+        for batch in range(6):  # a young deployment's first batches, each handled and noted as routing does
+            await raw.execute(handled_batch(batch * 60))
+            await raw.execute(f"INSERT INTO processed_events SELECT unnest({handled_ids(batch * 60)}), now()")
+        await raw.execute(HANDLED_GROWN)
+        plan = await explained(raw, handled_batch(1000))
     if plan_each_time:
         assert "Seq Scan on processed_events" not in plan
         assert "processed_events_pkey" in plan
