@@ -250,12 +250,17 @@ async def test_received_notices_are_pushed_once_each_within_the_recipients_share
         assert (delivery.state, len(attempts)) == ("delivered", 1)
 
 
-async def test_stopping_the_worker_starts_none_of_the_claims_waiting_for_a_slot(desk: Desk) -> None:
+async def answering_backlog(desk: Desk, numbers: range, *, delay_s: float) -> None:
+    """The street's webhook, answering 200 after `delay_s`, with the notices `numbers` stored for it."""
     await subscribe(desk)
     desk.sender.statuses[HOOK] = 200
-    desk.sender.delay_s = 0.3
-    for n in range(30, 35):
+    desk.sender.delay_s = delay_s
+    for n in numbers:
         await desk.inbox.store(notice(n), now=START)
+
+
+async def test_stopping_the_worker_starts_none_of_the_claims_waiting_for_a_slot(desk: Desk) -> None:
+    await answering_backlog(desk, range(30, 35), delay_s=0.3)
     running = asyncio.create_task(desk.worker.run())
     while len(desk.sender.sent) < 2:  # noqa: ASYNC110 - polling the fake: two in flight, two claimed and waiting
         await asyncio.sleep(0.01)
@@ -507,11 +512,7 @@ async def run_until_sent(
 async def test_a_recipient_that_keeps_up_with_a_backlog_is_given_more_pushes_at_once_up_to_the_most(
     desk: Desk,
 ) -> None:
-    await subscribe(desk)
-    desk.sender.statuses[HOOK] = 200
-    desk.sender.delay_s = 0.03
-    for n in range(200, 240):
-        await desk.inbox.store(notice(n), now=START)
+    await answering_backlog(desk, range(200, 240), delay_s=0.03)
 
     await run_until_sent(paced(desk, start=2, most=5), desk, 40)
 
@@ -525,12 +526,8 @@ async def test_a_recipient_that_keeps_up_with_a_backlog_is_given_more_pushes_at_
 
 
 async def test_a_recipient_that_fails_is_sent_one_push_at_a_time_until_it_answers_again(desk: Desk) -> None:
-    await subscribe(desk)
-    desk.sender.statuses[HOOK] = 200
+    await answering_backlog(desk, range(300, 312), delay_s=0.03)
     desk.sender.script[HOOK] = [None, None, None, None]  # its first four requests time out
-    desk.sender.delay_s = 0.03
-    for n in range(300, 312):
-        await desk.inbox.store(notice(n), now=START)
 
     await run_until_sent(paced(desk, start=4, most=8), desk, 12)
 
@@ -547,11 +544,7 @@ async def test_a_recipient_that_fails_is_sent_one_push_at_a_time_until_it_answer
 async def test_a_recipient_at_its_widest_holds_at_most_half_the_processs_pushes(desk: Desk) -> None:
     # its window may widen to 8, but 8 in flight and 8 claimed ahead would be all 16 of the process's
     # pushes: should it then hang, every other recipient would wait for its timeouts
-    await subscribe(desk)
-    desk.sender.statuses[HOOK] = 200
-    desk.sender.delay_s = 0.03
-    for n in range(400, 460):
-        await desk.inbox.store(notice(n), now=START)
+    await answering_backlog(desk, range(400, 460), delay_s=0.03)
     worker = paced(desk, start=2, most=8, max_in_flight=16)
     held: list[int] = []
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import cast
 
 import asyncpg
@@ -116,7 +115,7 @@ def common(database_url: str) -> dict[str, object]:
     return {
         "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
         "POPFLOW_DATA_KEYS": DATA_KEYS,
-        "POPFLOW_KEYS_DATABASE_URL": f"sqlite+aiosqlite:///{Path('/nonexistent/never-opened.db')}",
+        "POPFLOW_KEYS_DATABASE_URL": "sqlite+aiosqlite:////nonexistent/never-opened.db",
         "database_url": database_url,
     }
 
