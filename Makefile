@@ -8,15 +8,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The interpreter the services run on. Debian's /usr/bin/python3.11 when there is one: built with
+# profile-guided optimisation and LTO, libpython linked into the executable, as the python:3.11-slim
+# image deploy/Dockerfile starts from is. A default pyenv build (shared libpython, no PGO) spends
+# 15-25 % more CPU on the same work (docs/performance.md, "Round 19"). `make PYTHON=... test` to choose.
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 
-.PHONY: install test-packages run run-sqlite run-two test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
+.PHONY: FORCE install test-packages run run-sqlite run-two test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
 
 $(UV):
 	python3.11 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra demo --python python3.11
+# remade when PYTHON names another interpreter: uv then recreates the virtualenv on it
+.tools/interpreter: FORCE | $(UV)
+	@echo "$(PYTHON)" | cmp -s - $@ || echo "$(PYTHON)" > $@
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock .tools/interpreter
+	$(UV) sync --frozen --extra demo --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced ## virtualenv with the locked packages
