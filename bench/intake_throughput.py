@@ -10,8 +10,9 @@ and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
 
 `--rows 0` skips the bulk import (and the raw produce beside it): single POSTs only.
 
-Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> post_per_s=<c> post_p99_ms=<d>
-    anchor_post_per_s=<e> post_ratio=<c/e> raw_produce_per_s=<f>
+Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> bulk_cpu_us_per_row=<g> post_per_s=<c>
+    post_p99_ms=<d> anchor_post_per_s=<e> post_ratio=<c/e> post_cpu_ms=<h> raw_produce_per_s=<f>
+(g and h: intake's own CPU, its worker processes included, per row and per POST)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import LoadResult, hammer, post_requests
 from tests.support.bulk_files import csv_lines
 from tests.support.infra import kafka_options
-from tests.support.processes import family
+from tests.support.processes import cpu_seconds, family
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system, free_port
 
@@ -187,12 +188,13 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
     figures: list[str] = []
     try:
         system.start("intake")
+        intake = system.processes["intake"].pid
         await workers_loaded(system)
         headers = {"Authorization": f"Bearer {await system.create_key('admin', label='bench')}"}
         if rows:
-            rss_before = peak_rss_mib(system)
+            rss_before, cpu_before = peak_rss_mib(system), cpu_seconds(intake)
             accepted_s, published_s, summary = await bulk(system, headers, rows)
-            rss_after = peak_rss_mib(system)
+            rss_after, bulk_cpu_us = peak_rss_mib(system), (cpu_seconds(intake) - cpu_before) / rows * 1e6
             print(
                 f"bulk: {summary} in {accepted_s:.1f} s accepted ({rows / accepted_s:.0f} rows/s), "
                 f"{published_s:.1f} s published ({rows / published_s:.0f} rows/s)"
@@ -201,23 +203,33 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
                 f"intake peak RSS (with its bulk workers): {rss_before:.0f} MiB before the bulk import, "
                 f"{rss_after:.0f} MiB after"
             )
-            figures += [f"bulk_rows_per_s={rows / accepted_s:.0f}", f"bulk_published_per_s={rows / published_s:.0f}"]
+            # intake's own CPU (its bulk workers included, through publication), steadier than a rate on a shared box
+            print(f"intake CPU per bulk row: {bulk_cpu_us:.0f} µs")
+            figures += [
+                f"bulk_rows_per_s={rows / accepted_s:.0f}",
+                f"bulk_published_per_s={rows / published_s:.0f}",
+                f"bulk_cpu_us_per_row={bulk_cpu_us:.0f}",
+            ]
         bodies = list(people(count, first_day=200))
         with running_anchor() as anchor_port:  # same client, bodies and concurrency, same run
             bare = await posts(anchor_port, headers, bodies, concurrency)
         print(f"bare FastAPI anchor: {bare.per_s:.0f} POST/s, p99 {bare.percentile_ms(99):.1f} ms")
+        cpu_before = cpu_seconds(intake)
         single = await posts(urlsplit(system.url("intake")).port or 80, headers, bodies, concurrency)
         await wait_drained(system)
+        post_cpu_ms = (cpu_seconds(intake) - cpu_before) / count * 1000
         post_rate, p50, p99 = single.per_s, single.percentile_ms(50), single.percentile_ms(99)
         print(
             f"single POST ({web_workers} intake process{'es' if web_workers > 1 else ''}): {count} at concurrency "
-            f"{concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            f"{concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"intake CPU {post_cpu_ms:.3f} ms each"
         )
         figures += [
             f"post_per_s={post_rate:.0f}",
             f"post_p99_ms={p99:.1f}",
             f"anchor_post_per_s={bare.per_s:.0f}",
             f"post_ratio={post_rate / bare.per_s:.3f}",
+            f"post_cpu_ms={post_cpu_ms:.3f}",
         ]
         if rows:
             prefix = system.env["POPFLOW_TOPIC_PREFIX"]

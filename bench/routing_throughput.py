@@ -51,6 +51,7 @@ from tests.support.infra import (  # noqa: E402
     kafka_options,
     unique_name,
 )
+from tests.support.processes import cpu_seconds  # noqa: E402
 from tests.support.records import record  # noqa: E402
 from tests.support.routing import fetch  # noqa: E402
 from tests.support.system import free_port, service_command  # noqa: E402
@@ -118,7 +119,7 @@ async def routed_rate(env: dict[str, str], database_url: str, count: int, log: P
             if process.poll() is not None:
                 raise RuntimeError(f"routing exited ({process.returncode}); see {log}")
             done = await _decisions(database_url)
-            now, cpu = time.perf_counter(), _cpu_seconds(process.pid)
+            now, cpu = time.perf_counter(), cpu_seconds(process.pid)
             if done and first_at is None:
                 first_at, first_count, first_cpu = now, done, cpu
             if done >= count:
@@ -136,32 +137,6 @@ def _start_routing(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             service_command("-m", "services.routing"), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU so far of a process and its children (uvicorn's workers), from Linux /proc."""
-    return sum(_own_cpu_seconds(p) for p in (pid, *_children(pid)))
-
-
-def _own_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # fields 14 and 15 of stat (utime, stime), counted after the command name
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 async def _decisions(database_url: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -27,3 +28,17 @@ def family(root: int) -> list[int]:
         members |= more
         grown = bool(more)
     return sorted(members)
+
+
+def cpu_seconds(root: int) -> float:
+    """User plus system CPU so far of `root` and its descendants (uvicorn's workers, bulk workers)."""
+    return sum(_own_cpu_seconds(pid) for pid in family(root))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # ended meanwhile
+        return 0.0
+    # fields 14 and 15 of stat (utime, stime), counted after the command name
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
