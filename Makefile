@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # profile-guided optimisation and LTO, libpython linked into the executable, as the python:3.11-slim
 # image deploy/Dockerfile starts from is. A default pyenv build (shared libpython, no PGO) spends
 # 10-13 % more CPU on routing and bulk rows (docs/performance.md, "Round 19"). `make PYTHON=... test` to choose.
-PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
+PYTHON := $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 
 .PHONY: FORCE install test-packages run run-sqlite run-two test test-unit test-integration test-e2e lint format docs infra bench bench-intake clean
 

@@ -25,7 +25,7 @@ from shared.events import Envelope, RecordSubmitted, parse_event
 from tests.support import kafka
 from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
 from tests.support.infra import TEST_KEYRING
-from tests.support.processes import parents
+from tests.support.processes import parents, process_cpu_seconds
 from tests.support.records import TONGDE, XINSHI, record
 from tests.support.system import System, build_system, destroy_system, free_port
 from tests.support.waiting import eventually
@@ -261,11 +261,11 @@ async def test_rows_prepared_in_a_worker_process_answer_and_publish(pooled: Syst
     assert await eventually(lambda: bulk_worker_pids(pooled)), "the worker starts with the service"
     assert await eventually(lambda: workers_loaded(pooled)), "and says on /readyz when it has loaded"
     await _answers_and_publishes(pooled)
-    cpu_before = sum(map(cpu_seconds, bulk_worker_pids(pooled)))
+    cpu_before = sum(map(process_cpu_seconds, bulk_worker_pids(pooled)))
     many = [record(sequence=600 + i) for i in range(300)]  # enough work to show in the worker's CPU time
     response = await post(pooled, await pooled.create_key("admin"), csv_bytes(many, "chinese"), "text/csv")
     assert set(statuses(response.json())) == {"accepted"}
-    assert sum(map(cpu_seconds, bulk_worker_pids(pooled))) > cpu_before, "the rows went through the worker"
+    assert sum(map(process_cpu_seconds, bulk_worker_pids(pooled))) > cpu_before, "the rows went through the worker"
 
 
 async def _readyz(system: System) -> dict[str, Any]:
@@ -275,12 +275,6 @@ async def _readyz(system: System) -> dict[str, Any]:
 
 async def workers_loaded(system: System) -> bool:
     return bool((await _readyz(system))["bulk_workers"]["loaded"])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process so far, in clock ticks' seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def test_rows_prepared_in_a_thread_answer_and_publish_alike(threaded: System) -> None:

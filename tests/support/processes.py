@@ -32,13 +32,17 @@ def family(root: int) -> list[int]:
 
 def cpu_seconds(root: int) -> float:
     """User plus system CPU so far of `root` and its descendants (uvicorn's workers, bulk workers)."""
-    return sum(_own_cpu_seconds(pid) for pid in family(root))
+    total = 0.0
+    for pid in family(root):
+        try:
+            total += process_cpu_seconds(pid)
+        except OSError:  # ended meanwhile
+            continue
+    return total
 
 
-def _own_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:  # ended meanwhile
-        return 0.0
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU so far of one process; OSError once it has ended."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # fields 14 and 15 of stat (utime, stime), counted after the command name
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
