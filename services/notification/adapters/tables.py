@@ -33,7 +33,7 @@ class InboxNotice(SQLModel, table=True):
     __tablename__ = "inbox_notices"
 
     notice_id: str = Field(primary_key=True, max_length=36)
-    recipient_code: str = Field(index=True, max_length=12)
+    recipient_code: str = Field(max_length=12)  # looked up through ix_inbox_recipient_issued, which begins with it
     record_id: str = Field(max_length=36)
     route: str = Field(max_length=20)
     kind: str = Field(default="transfer", max_length=20)

@@ -54,7 +54,7 @@ class NoticeRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("record_id", "case_version", "recipient_code", "kind", name="uq_notice_once"),)
 
     notice_id: str = Field(primary_key=True, max_length=36)
-    record_id: str = Field(index=True, max_length=36)
+    record_id: str = Field(max_length=36)  # looked up through uq_notice_once, which begins with it
     case_version: int
     kind: str = Field(max_length=20)
     recipient_code: str = Field(max_length=9)
