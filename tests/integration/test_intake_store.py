@@ -21,7 +21,7 @@ from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.records import record
-from tests.support.stores import STORES, migrated_store
+from tests.support.stores import STORES, logged_statements, migrated_store
 
 ADMIN = Principal("k1", parse_scope("admin"))
 
@@ -240,3 +240,31 @@ async def test_a_few_records_go_in_as_one_statement_without_a_transaction(tmp_pa
     finally:
         await engine.dispose()
         await drop_database(name)
+
+
+async def test_routes_are_set_in_order_once_per_record(submissions: Submissions) -> None:
+    """A batch of routes: a record routed twice keeps the last, an id intake does not hold changes nothing,
+    the same batch again changes nothing; on PostgreSQL the batch is one UPDATE."""
+    repository = submissions._repository
+    items = [prepared(submissions, record(sequence=n)).new for n in range(3)]
+    await repository.write_batch(items, lambda item, case_id, version: ("records.submitted", {"id": item.record_id}))
+    first, second, untouched = (item.record_id for item in items)
+    engine = repository._sessions.kw["bind"]
+    await engine.dispose()  # connections opened from now on: logged
+    statements = logged_statements(engine)
+    routes = [
+        (first, "same-district"),
+        (second, "cross-street"),
+        (first, "inter-district"),
+        ("00000000-0000-4000-8000-000000000000", "same-district"),
+    ]
+    await repository.set_routes(routes)
+    if repository._single_statements.postgres:
+        assert sum(s.lstrip().upper().startswith("UPDATE") for s in statements) == 1
+    await repository.set_routes(routes)
+    shown = {r: (await repository.get(r)) for r in (first, second, untouched)}
+    assert {r: row.route if row else "missing" for r, row in shown.items()} == {
+        first: "inter-district",
+        second: "cross-street",
+        untouched: None,
+    }

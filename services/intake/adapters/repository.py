@@ -31,6 +31,7 @@ from sqlmodel import SQLModel, col
 
 from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
+from shared.db import bulk
 from shared.db.engine import SingleStatements
 
 ATTEMPTS = 5
@@ -197,8 +198,19 @@ class RecordRepository:
     async def set_routes(self, routes: Sequence[tuple[str, str]]) -> None:
         """(record id, route) pairs in one transaction, applied in order (a record routed again: the last wins).
 
-        Idempotent: setting the same route twice changes nothing."""
+        Idempotent: setting the same route twice changes nothing. On PostgreSQL the batch is one UPDATE
+        (one row per record, the last route of each), planned for this batch and the table as it is:
+        a generic plan made while `records` was young would scan it whole for every batch after
+        (docs/performance.md, rounds 18 and 20); planning costs about a row's update, once a batch.
+        """
         if not routes:
+            return
+        if self._single_statements.postgres:
+            last = dict(routes)
+            rows = [{"record_id": record_id, "route": route} for record_id, route in last.items()]
+            async with self._single_statements.driver() as raw, raw.transaction():
+                await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                await bulk.insert_together(raw, [bulk.Rows(RecordRow, rows, update_by="record_id")])
             return
         table = _table(RecordRow)
         statement = (
