@@ -261,6 +261,9 @@ async def test_routes_are_set_in_order_once_per_record(submissions: Submissions)
     await repository.set_routes(routes)
     if repository._single_statements.postgres:
         assert sum(s.lstrip().upper().startswith("UPDATE") for s in statements) == 1
+        async with engine.connect() as connection:  # the one connection the update used, back in the pool
+            shown_mode = (await connection.execute(text("SHOW plan_cache_mode"))).scalar()
+        assert shown_mode == "auto", "the update's plan setting ends with its transaction"
     await repository.set_routes(routes)
     shown = {r: (await repository.get(r)) for r in (first, second, untouched)}
     assert {r: row.route if row else "missing" for r, row in shown.items()} == {

@@ -23,7 +23,20 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Column, Dialect, MetaData, Table, TypeDecorator, bindparam, insert, inspect, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Dialect,
+    MetaData,
+    Table,
+    TypeDecorator,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -208,8 +221,10 @@ class RecordRepository:
         if self._single_statements.postgres:
             last = dict(routes)
             rows = [{"record_id": record_id, "route": route} for record_id, route in last.items()]
-            async with self._single_statements.driver() as raw, raw.transaction():
-                await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            async with self._sessions.begin() as session:  # SQLAlchemy's transaction: it ends it whatever happens
+                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                raw = await bulk.driver(session)
+                assert raw is not None, "PostgreSQL"
                 await bulk.insert_together(raw, [bulk.Rows(RecordRow, rows, update_by="record_id")])
             return
         table = _table(RecordRow)
