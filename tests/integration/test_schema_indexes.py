@@ -14,14 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from services.intake.bootstrap import MIGRATIONS as INTAKE
-from services.notification.bootstrap import MIGRATIONS as NOTIFICATION
-from services.reporting.bootstrap import MIGRATIONS as REPORTING
-from services.routing.bootstrap import MIGRATIONS as ROUTING
-from shared.auth.store import MIGRATIONS as KEYS
+from tests.support.migrations import HISTORIES
 from tests.support.stores import migrated_store
-
-HISTORIES = {"intake": INTAKE, "routing": ROUTING, "notification": NOTIFICATION, "reporting": REPORTING, "keys": KEYS}
 
 # A B-tree index's key columns, each with its operator class and options (DESC, NULLS FIRST): INCLUDE
 # columns are not keys. An index on an expression (attribute number 0) or of another access method is

@@ -9,21 +9,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from services.intake.bootstrap import MIGRATIONS as INTAKE
-from services.notification.bootstrap import MIGRATIONS as NOTIFICATION
-from services.reporting.bootstrap import MIGRATIONS as REPORTING
-from services.routing.bootstrap import MIGRATIONS as ROUTING
-from shared.auth.store import MIGRATIONS as KEYS
-from shared.db.sentinel import MIGRATIONS as SENTINEL
-
-HISTORIES = {
-    "intake": INTAKE,
-    "routing": ROUTING,
-    "notification": NOTIFICATION,
-    "reporting": REPORTING,
-    "keys": KEYS,
-    "sentinel": SENTINEL,
-}
+from tests.support.migrations import HISTORIES
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
