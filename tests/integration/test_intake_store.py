@@ -109,6 +109,21 @@ async def test_a_bulk_sized_batch_is_stored_whole_with_its_events(submissions: S
     assert {o.status for o in again} == {"duplicate"}
 
 
+async def test_a_bulk_sized_batch_numbers_each_persons_versions_in_batch_order(submissions: Submissions) -> None:
+    """A person seen before and again three times in a copied batch gets the next versions, in file order."""
+    earlier = await submissions.store([prepared(submissions, record(sequence=7))])
+    bodies = [record(sequence=200 + n) for n in range(COPY_FROM + 10)]  # nobody else is person 7
+    for at in (3, 50, COPY_FROM + 5):
+        bodies[at] = record(sequence=7, event="verification") | {"external_id": f"again-{at}"}
+    outcomes = await submissions.store([prepared(submissions, body) for body in bodies])
+    again = [outcomes[at] for at in (3, 50, COPY_FROM + 5)]
+    assert [o.case_version for o in again] == [2, 3, 4]
+    assert {o.case_id for o in again} == {earlier[0].case_id}
+    others = [o for at, o in enumerate(outcomes) if at not in (3, 50, COPY_FROM + 5)]
+    assert {o.case_version for o in others} == {1}
+    assert len({o.case_id for o in others}) == len(others)
+
+
 async def test_a_copied_batch_that_meets_a_concurrent_writer_is_retried(submissions: Submissions) -> None:
     """The same external ids written by two batches at once: one stores them, the other finds duplicates."""
     bodies = [record(sequence=n) | {"external_id": f"ext-{n}"} for n in range(COPY_FROM + 5)]
