@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -70,20 +70,36 @@ class BulkImport:
             yield chunk
 
     async def _in_workers(self, rows: Iterator[Row], workers: BulkWorkers) -> AsyncIterator[list[RowOut]]:
-        in_flight: deque[asyncio.Future[list[RowOut]]] = deque()
-        more = True
+        """The workers' batches in file order. The file is read and its batches handed to the workers by a
+        task of its own, while the batch before is stored: reading it in turn with storing left the workers
+        waiting for the next batch (docs/performance.md, round 21)."""
+        # while one batch is stored: a batch per worker and one more handed out (the last waiting for its
+        # place in line), and one being read; so memory stays flat
+        in_flight: asyncio.Queue[asyncio.Future[list[RowOut]] | None] = asyncio.Queue(maxsize=workers.size)
+        feeder = asyncio.ensure_future(self._feed(rows, workers, in_flight))
         try:
-            while more or in_flight:
-                while more and len(in_flight) <= workers.size:  # a batch per worker and one more: memory stays flat
-                    chunk = await asyncio.to_thread(_read, rows, self._batch)
-                    more = bool(chunk)
-                    if chunk:
-                        in_flight.append(asyncio.ensure_future(workers.prepare(chunk, self._principal, self._key)))
-                if in_flight:
-                    yield await in_flight.popleft()
+            while (batch := await in_flight.get()) is not None:
+                yield await batch
+            await feeder
         finally:
-            for waiting in in_flight:  # the answer was abandoned: what is not stored yet is dropped
-                waiting.cancel()
+            feeder.cancel()  # the answer was abandoned: what is not stored yet is dropped
+            while not in_flight.empty():
+                if (waiting := in_flight.get_nowait()) is not None:
+                    waiting.cancel()
+
+    async def _feed(
+        self, rows: Iterator[Row], workers: BulkWorkers, in_flight: asyncio.Queue[asyncio.Future[list[RowOut]] | None]
+    ) -> None:
+        """Each batch of the file to the workers, in order, then None; a file that fails to read part-way
+        (FileProblem) goes in line as a batch that fails, so the import ends with it where it was read."""
+        try:
+            while chunk := await asyncio.to_thread(_read, rows, self._batch):
+                await in_flight.put(asyncio.ensure_future(workers.prepare(chunk, self._principal, self._key)))
+        except Exception as error:
+            failed: asyncio.Future[list[RowOut]] = asyncio.get_running_loop().create_future()
+            failed.set_exception(error)
+            await in_flight.put(failed)
+        await in_flight.put(None)
 
     def _prepare(self, rows: Iterator[Row]) -> list[RowOut]:
         return prepare_rows(self._submissions, _read(rows, self._batch), self._principal, self._key)
