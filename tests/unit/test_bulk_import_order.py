@@ -79,10 +79,14 @@ async def test_a_read_that_fails_part_way_ends_the_import_after_the_rows_before_
     workers = Workers(1)
     run = importer(workers)
     seen: list[Any] = []
-    with pytest.raises(FileProblem):
+
+    async def answered() -> None:
         async for results in run.results(rows(40, fails_after=10)):
             workers.taken()
-            seen += [result["row"] for result in results]
+            seen.extend(result["row"] for result in results)
+
+    with pytest.raises(FileProblem):
+        await answered()
     assert seen == list(range(1, 10))  # the batches read whole before the failure: 1-3, 4-6, 7-9
 
 
