@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from services.intake.adapters.bulk_formats import Row
@@ -42,8 +42,11 @@ class BulkImport:
         self._workers = workers
         self._counts: Counter[str] = Counter()
 
-    async def results(self, rows: Iterator[Row]) -> AsyncIterator[list[dict[str, Any]]]:
-        """One result per row, in file order, a batch at a time: accepted, duplicate, or rejected with its errors."""
+    async def results(self, rows: Iterator[Row]) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """One result per row, in file order, a batch at a time: accepted, duplicate, or rejected with its errors.
+
+        Closing it (`aclose`, as a streamed answer whose client went away is closed) stops the import:
+        what is not stored yet is dropped."""
         batches = self._in_thread(rows) if self._workers is None else self._in_workers(rows, self._workers)
         async for chunk in batches:
             ready = [item for _, item in chunk if isinstance(item, Ready)]
