@@ -351,17 +351,18 @@ async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[
     counts = Counter(person_keys)
     now = datetime.now(UTC)
     persons = sorted(counts)
+    rows: Sequence[Any]
     if raw := await bulk.driver(session):  # arrays, one statement: SQLAlchemy's executemany was 5 % of a bulk row
         with _as_sqlalchemy_errors("INSERT"):
             rows = await raw.fetch(COUNT_CASES, [new_id() for _ in persons], persons, [counts[k] for k in persons], now)
-        return _in_turn(person_keys, counts, {key: (case_id, versions) for key, case_id, versions in rows})
-    values = [{"case_id": new_id(), "person_key": key, "versions": counts[key], "created_at": now} for key in persons]
-    upsert = _dialect_insert(session)(_table(PersonCaseRow))
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[col(PersonCaseRow.person_key)],
-        set_={"versions": col(PersonCaseRow.versions) + upsert.excluded.versions},
-    ).returning(col(PersonCaseRow.person_key), col(PersonCaseRow.case_id), col(PersonCaseRow.versions))
-    rows = (await session.execute(upsert, values)).all()  # executemany: one compiled statement, cached
+    else:
+        values = [{"case_id": new_id(), "person_key": k, "versions": counts[k], "created_at": now} for k in persons]
+        upsert = _dialect_insert(session)(_table(PersonCaseRow))
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[col(PersonCaseRow.person_key)],
+            set_={"versions": col(PersonCaseRow.versions) + upsert.excluded.versions},
+        ).returning(col(PersonCaseRow.person_key), col(PersonCaseRow.case_id), col(PersonCaseRow.versions))
+        rows = (await session.execute(upsert, values)).all()  # executemany: one compiled statement, cached
     return _in_turn(person_keys, counts, {key: (case_id, versions) for key, case_id, versions in rows})
 
 
