@@ -170,6 +170,23 @@ async def test_bad_bodies_never_500(intake: System, keys: Keys, content: bytes, 
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_half_of_a_utf16_pair_is_a_422_not_a_500(intake: System, keys: Keys) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"): no text to store, and the clerk is told where."""
+    in_value = record(sequence=151)
+    in_value["person"]["name"] = "张\ud800"
+    in_key = record(sequence=152) | {"\udc00": "x"}
+    headers = {"content-type": "application/json"}
+    async with client(intake, keys["admin"]) as admin:
+        # json.dumps escapes every non-ASCII character: the body is ASCII, the surrogates written as \udXXX
+        value = await admin.post("/v1/records", content=json.dumps(in_value).encode(), headers=headers)
+        key = await admin.post("/v1/records", content=json.dumps(in_key).encode(), headers=headers)
+    assert value.status_code == 422, value.text
+    assert [e["pointer"] for e in value.json()["errors"]] == ["/person/name"]
+    assert key.status_code == 422, key.text
+    assert key.headers["content-type"].startswith("application/problem+json")
+    assert in_value["person"]["id_number"] not in value.text
+
+
 async def test_retries_return_the_first_answer_and_publish_once(intake: System, keys: Keys) -> None:
     by_key = record(sequence=111)
     by_source = full_record() | {"external_id": f"app-{uuid.uuid4().hex[:8]}"}

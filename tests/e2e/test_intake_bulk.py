@@ -125,6 +125,18 @@ async def test_streamed_lines_and_rows_outside_the_keys_scope(intake: System) ->
     assert lines[2] == {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}}
 
 
+async def test_a_row_with_half_of_a_utf16_pair_is_rejected_alone(intake: System, admin_key: str) -> None:
+    broken = record(sequence=441)
+    broken["residence"]["address"] = "同德街\ud83d"  # an emoji's first half, its second lost
+    records = [record(sequence=440), broken, record(sequence=442)]
+    content = "".join(json.dumps(r) + "\n" for r in records).encode()  # ASCII: the surrogate written as \ud83d
+    response = await post(intake, admin_key, content, "application/x-ndjson")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert statuses(body) == ["accepted", "rejected", "accepted"]
+    assert [e["pointer"] for e in body["results"][1]["errors"]] == ["/residence/address"]
+
+
 @pytest.mark.parametrize(
     ("kind", "media_type"),
     [("json", "application/json"), ("ndjson", "application/x-ndjson"), ("csv", "text/csv"), ("xlsx", XLSX)],

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from typing import Any
 
 import pytest
 
 from services.intake.domain.codes import CODE_LOCATIONS, directory_problems
-from services.intake.domain.consistency import control_character_problems
+from services.intake.domain.consistency import BROKEN_CHARACTER, control_character_problems
 from services.intake.domain.fields import value_at
 from services.intake.domain.validation import _codes_changed, validate_record
+from services.intake.service_layer.submissions import fingerprint
 from shared.directory import load_directory
 from tests.support.records import record
 
@@ -92,6 +95,31 @@ def test_control_characters_are_reported_where_they_are_and_nowhere_else() -> No
         (("residence", "address"), "contains a control character; type the text again"),
     ]
     assert control_character_problems(record()) == []
+
+
+def test_half_of_a_utf16_pair_is_reported_where_it_is() -> None:
+    body = record()
+    body["person"]["name"] = "张\udc00"
+    body["residence"]["address"] = "路\ud83d1号"  # an emoji's first half
+
+    assert control_character_problems(body) == [
+        (("person", "name"), BROKEN_CHARACTER),
+        (("residence", "address"), BROKEN_CHARACTER),
+    ]
+    assert control_character_problems({"name": "路\U0001f600号"}) == []  # the whole emoji is text
+
+
+def test_a_body_is_fingerprinted_as_before_and_with_half_of_a_utf16_pair_too() -> None:
+    body = record()
+    before = hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert fingerprint(body) == before  # stored with idempotency keys: a new formula would break replays
+
+    broken = record()
+    broken["person"]["name"] = "张\ud800"
+    assert fingerprint(broken) != before
+    assert fingerprint(copy.deepcopy(broken)) == fingerprint(broken)
 
 
 @pytest.mark.parametrize("location", CODE_LOCATIONS, ids=lambda location: ".".join(map(str, location)))

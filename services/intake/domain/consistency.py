@@ -15,8 +15,11 @@ CHANGE = ("change",)
 # An unknown source or event is the shape check's to report, not a second problem here.
 OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVASS.value}
 OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
-# C0 controls, DEL and the C1 controls: one regex search per text, not a loop over its characters
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL, the C1 controls, and lone halves of UTF-16 pairs (JSON may escape one, "\\ud83d",
+# which no text encoding can store): one regex search per text, not a loop over its characters
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_CHARACTER = "contains a control character; type the text again"
+BROKEN_CHARACTER = "contains half of a character (of an emoji, say) that cannot be stored; type the text again"
 
 
 def consistency_problems(raw: Any) -> list[FieldProblem]:
@@ -64,6 +67,6 @@ def _control_character_problems(raw: Any, location: tuple[str | int, ...]) -> li
         return [p for key, value in raw.items() for p in _control_character_problems(value, (*location, str(key)))]
     if isinstance(raw, list):
         return [p for i, value in enumerate(raw) for p in _control_character_problems(value, (*location, i))]
-    if isinstance(raw, str) and CONTROL.search(raw):
-        return [(location, "contains a control character; type the text again")]
+    if isinstance(raw, str) and (found := CONTROL.search(raw)):
+        return [(location, BROKEN_CHARACTER if "\ud800" <= found.group() <= "\udfff" else CONTROL_CHARACTER)]
     return []

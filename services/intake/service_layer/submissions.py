@@ -285,7 +285,9 @@ def _out_of_scope() -> Rejected:
 def fingerprint(raw: Any) -> str:
     """A stable hash of a body: the same record sent twice hashes the same."""
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: the same bytes as UTF-8 for all text, and a lone half of a UTF-16 pair (which JSON may
+    # escape, and the rules reject) hashed rather than raised on
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _outcome(stored: Stored) -> Outcome:
