@@ -13,6 +13,7 @@ check their elements' nesting as they read them.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.http.problems import ProblemError
 
 MAX_JSON_DEPTH = 32
+# valid JSON that json.loads refuses with a plain ValueError: an integer longer than Python converts
+LONG_NUMBER = f"holds a number of more than {sys.get_int_max_str_digits():,} digits"
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 

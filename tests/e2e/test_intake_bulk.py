@@ -125,6 +125,15 @@ async def test_streamed_lines_and_rows_outside_the_keys_scope(intake: System) ->
     assert lines[2] == {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}}
 
 
+async def test_a_line_with_a_number_too_long_to_read_is_rejected_alone(intake: System, admin_key: str) -> None:
+    lines = [json.dumps(record(sequence=443)), '{"remarks": ' + "1" * 5000 + "}", json.dumps(record(sequence=444))]
+    response = await post(intake, admin_key, "\n".join(lines).encode(), "application/x-ndjson")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert statuses(body) == ["accepted", "rejected", "accepted"]
+    assert "digits" in body["results"][1]["errors"][0]["detail"]
+
+
 async def test_a_row_with_half_of_a_utf16_pair_is_rejected_alone(intake: System, admin_key: str) -> None:
     broken = record(sequence=441)
     broken["residence"]["address"] = "同德街\ud83d"  # an emoji's first half, its second lost
@@ -169,6 +178,7 @@ async def test_padded_codes_are_checked_as_stored_in_every_format(intake: System
         (b"PK\x03\x04 not really a workbook", XLSX, 400),
         (b'{"event": "new_inflow"}', "application/json", 400),
         (b"[{}, ", "application/json", 400),
+        (b'[{"remarks": ' + b"1" * 5000 + b"}]", "application/json", 400),  # more digits than Python reads
         (b"a\tb", "text/tab-separated-values", 415),
         (ndjson_bytes([record(sequence=500)] * 61), "application/x-ndjson", 413),
     ],

@@ -23,7 +23,7 @@ from typing import IO, Any
 from openpyxl import load_workbook
 
 from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
-from shared.http.limits import MAX_JSON_DEPTH, value_depth
+from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
@@ -180,6 +180,8 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
                 if len(buffer) - position <= MAX_ELEMENT and more():
                     continue
                 raise FileProblem(f"element {number + 1} of the array is not valid JSON") from None
+            except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+                raise FileProblem(f"element {number + 1} of the array {LONG_NUMBER}") from None
             if end == len(buffer) and not done and more():
                 continue  # a number may go on in the next chunk
             break
@@ -220,6 +222,9 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
             continue
         except json.JSONDecodeError:
             yield Row(number, problem="this line is not valid JSON")
+            continue
+        except ValueError:  # an integer longer than Python converts
+            yield Row(number, problem=f"this line {LONG_NUMBER}")
             continue
         yield _element(number, value)
 

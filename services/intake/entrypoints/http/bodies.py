@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from shared.http.limits import LONG_NUMBER
 from shared.http.problems import ProblemError
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
@@ -33,6 +34,8 @@ async def json_body(request: Request, limit: int) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise ProblemError(400, "Malformed JSON", "The request body is not valid JSON.") from None
+    except ValueError:  # valid JSON, but an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise ProblemError(400, "Malformed JSON", f"The request body {LONG_NUMBER}.") from None
 
 
 def _too_large(limit: int) -> ProblemError:
