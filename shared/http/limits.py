@@ -1,13 +1,15 @@
-"""Limits at every door: how large a request body and how deeply nested its JSON may be.
+"""Limits at every door: how large a request body is, how deeply its JSON nests, whether its text can be stored.
 
 `BodyLimits` is plain ASGI middleware, installed by `service_app` in all four
 services. A body over the limit is a 413 problem (refused from the declared
 Content-Length before a byte is read, or as soon as the stream passes it); a
 JSON body nested deeper than MAX_JSON_DEPTH is a 400 before any parser sees it
 (Python's recursive parsers fail with RecursionError, a 500, near 1,000
-levels; a record needs four). Routes that stream large bodies themselves
-(intake's bulk import) are named in `larger` with their own byte limit and
-check their elements' nesting as they read them.
+levels; a record needs four); a JSON body holding half of a character
+(shared/http/surrogates.py) is a 422 naming its field. Routes that stream
+large bodies themselves (intake's bulk import) are named in `larger` with
+their own byte limit and check their elements' nesting and text as they read
+them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.problems import ProblemError
+from shared.http.surrogates import lone_half_problem
 
 MAX_JSON_DEPTH = 32
 # valid JSON that json.loads refuses with a plain ValueError: an integer longer than Python converts
@@ -62,7 +65,8 @@ class TooDeep(ProblemError):
 
 
 class BodyLimits:
-    """ASGI middleware: 413 above `max_bytes` (or the path's entry in `larger`), 400 for over-deep JSON."""
+    """ASGI middleware: 413 above `max_bytes` (or the path's entry in `larger`), 400 for over-deep JSON,
+    422 for JSON holding half of a character."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self._app, self._max_bytes, self._larger = app, max_bytes, dict(larger or {})
@@ -93,6 +97,9 @@ class BodyLimits:
         # no string can hide more brackets than the body holds: a body with few needs no closer look
         if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
             await TooDeep().response()(scope, receive, send)
+            return
+        if (broken := lone_half_problem(body)) is not None:
+            await broken.response()(scope, receive, send)
             return
         await self._app(scope, _replaying(body, receive), send)
 
