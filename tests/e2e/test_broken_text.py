@@ -3,13 +3,14 @@
 JSON may escape a lone surrogate ("\\ud83d", an emoji's first half with its
 second lost); no text encoding can store it. Sent as `json.dumps(body)`,
 whose ASCII output writes it as that escape, to a route of each kind: a
-plain text field (stored as it came), a constrained one, and a field name.
-Intake's own record routes have their tests in test_intake.py and
-test_intake_bulk.py.
+plain text field (stored as it came), a constrained one, a field name, and
+a text inside an opaque query cursor. Intake's own record routes have their
+tests in test_intake.py and test_intake_bulk.py.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -100,6 +101,19 @@ async def test_an_answer_to_a_notice_with_half_a_character_is_a_422(system: Syst
     assert_named(in_name, "/corrections")
     assert_named(in_note, "/note")
     assert shown.json()["status"] != "answered"
+
+
+async def test_an_inbox_cursor_holding_half_a_character_is_a_400(system: System, admin: dict[str, str]) -> None:
+    """Not a body, and not sent to the database (which refused it, answered as a value too long to store)."""
+    forged = json.dumps(["2026-11-01T00:00:00+00:00", "n" + HALF]).encode()  # \ud83d, as a cursor's JSON would hold it
+    cursor = base64.urlsafe_b64encode(forged).decode().rstrip("=")
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(
+            f"{system.url('notification')}/v1/inbox/{XINSHI}", params={"cursor": cursor}, headers=admin
+        )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"] == "the cursor is not one this service returned"
 
 
 async def _is_shown(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> bool:

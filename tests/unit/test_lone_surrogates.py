@@ -6,6 +6,7 @@ middleware in front of a small FastAPI app with the shared problem handlers.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from services.notification.domain.paging import InvalidCursor, decode_cursor
 from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.http.surrogates import IN_NAME, IN_TEXT, lone_half_problem
@@ -114,3 +116,9 @@ async def test_whole_characters_and_routes_that_read_their_own_bodies_pass() -> 
     # a route named in `larger` streams its body and checks its own elements (intake's bulk import)
     streamed = await post("/bulk", {"name": NAME, "tags": [HALF]})
     assert streamed.status_code == 200, streamed.text
+
+
+def test_an_inbox_cursor_with_a_half_is_not_one_the_service_returned() -> None:
+    forged = base64.urlsafe_b64encode(json.dumps(["2026-11-01T00:00:00+00:00", "n" + HALF]).encode()).decode()
+    with pytest.raises(InvalidCursor):
+        decode_cursor(forged)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.surrogates import has_lone_half
+
 
 class InvalidCursor(ValueError):
     """The cursor was not produced by this service (or was cut)."""
@@ -33,6 +35,9 @@ def decode_cursor(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         issued_at, notice_id = json.loads(raw)
-        return Position(datetime.fromisoformat(issued_at), str(notice_id))
+        position = Position(datetime.fromisoformat(issued_at), str(notice_id))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
         raise InvalidCursor("the cursor is not one this service returned") from error
+    if has_lone_half(position.notice_id):  # a forged one, escaping half of a character no query can carry
+        raise InvalidCursor("the cursor is not one this service returned")
+    return position
