@@ -13,6 +13,8 @@ import re
 from typing import Any, NamedTuple
 
 LONE_HALF = re.compile("[\ud800-\udfff]")  # a whole pair is decoded as one character: any left is alone
+# what a clerk is told, for a text holding one: the field is named beside it, never the text
+IN_TEXT = "contains half of a character (of an emoji, say) that cannot be stored; type the text again"
 
 Location = tuple[str | int, ...]
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 
 from shared.http.problems import FieldError, ValidationProblem
-from shared.surrogates import LoneHalf, lone_halves
+from shared.surrogates import IN_TEXT, LoneHalf, lone_halves
 
-IN_TEXT = "contains half of a character (of an emoji, say) that cannot be stored; type the text again"
 IN_NAME = "has a field name containing half of a character that cannot be stored; type the name again"
 # Only a body holding one of these can decode to a lone half: the JSON escape of one (\uD800-\uDFFF), its
 # bytes in UTF-8 (ED A0-BF, which json.loads takes with surrogatepass), or a UTF-16/32 body (NUL bytes).

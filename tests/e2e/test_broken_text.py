@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.http.surrogates import IN_NAME, IN_TEXT
+from shared.http.surrogates import IN_NAME
+from shared.surrogates import IN_TEXT
 from tests.support.notification_client import bearer, publish_notices
 from tests.support.records import BAIYUN, XINSHI, id_number
 from tests.support.system import System

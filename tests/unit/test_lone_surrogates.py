@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from services.notification.domain.paging import InvalidCursor, decode_cursor
 from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
-from shared.http.surrogates import IN_NAME, IN_TEXT, lone_half_problem
-from shared.surrogates import LoneHalf, has_lone_half, lone_halves
+from shared.http.surrogates import IN_NAME, lone_half_problem
+from shared.surrogates import IN_TEXT, LoneHalf, has_lone_half, lone_halves
 
 HALF = "\ud83d"  # the first half of 😀
 NAME = "张三丰"

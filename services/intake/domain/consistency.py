@@ -8,6 +8,7 @@ from typing import Any
 from services.intake.domain.fields import FieldProblem, text_at, value_at
 from shared.events.record_parts import ChangeKind, SourceKind
 from shared.events.records import EventKind
+from shared.surrogates import IN_TEXT
 
 KEY_AREA = ("key_area",)
 NEW_RESIDENCE = ("new_residence",)
@@ -19,7 +20,7 @@ OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.
 # which no text encoding can store): one regex search per text, not a loop over its characters
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 CONTROL_CHARACTER = "contains a control character; type the text again"
-BROKEN_CHARACTER = "contains half of a character (of an emoji, say) that cannot be stored; type the text again"
+BROKEN_CHARACTER = IN_TEXT  # the same words as every other door's (shared/http/surrogates.py)
 
 
 def consistency_problems(raw: Any) -> list[FieldProblem]:
