@@ -1,4 +1,5 @@
-"""Spreadsheet cells that cannot run: every XLSX and CSV PopFlow writes goes through `neutralised`."""
+"""Spreadsheet cells that cannot run: every XLSX and CSV PopFlow writes goes through `neutralised`.
+And what a clerk is told of a workbook PopFlow cannot read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import TypeVar
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CellT = TypeVar("CellT")
+
+# openpyxl reads a sheet as it is iterated (read-only mode): a damaged one fails there, not when it opens
+DAMAGED_SHEET = (
+    "the workbook's sheet cannot be read (a damaged file, or a character a workbook cannot hold); "
+    "open it in Excel or WPS and save it again"
+)
 
 
 def neutralised(value: CellT) -> CellT:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from services.cli.main import app
 from shared.events import Envelope, RecordSubmitted, parse_event
 from tests.support import kafka
-from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
 from tests.support.infra import TEST_KEYRING
 from tests.support.processes import parents, process_cpu_seconds
 from tests.support.records import TONGDE, XINSHI, record
@@ -175,6 +175,13 @@ async def test_padded_codes_are_checked_as_stored_in_every_format(intake: System
     ("content", "media_type", "status"),
     [
         (b"name,shoe_size\nx,42\n", "text/csv", 400),
+        # a character XML cannot hold (half of a UTF-16 pair), and a sheet cut short
+        (
+            broken_sheet(xlsx_bytes([record(sequence=501)]), lambda xml: xml.replace("同德".encode(), b"&#xD83D;", 1)),
+            XLSX,
+            400,
+        ),
+        (broken_sheet(xlsx_bytes([record(sequence=502)]), lambda xml: xml[: len(xml) // 2]), XLSX, 400),
         (b"PK\x03\x04 not really a workbook", XLSX, 400),
         (b'{"event": "new_inflow"}', "application/json", 400),
         (b"[{}, ", "application/json", 400),

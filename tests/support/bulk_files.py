@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from openpyxl import Workbook
@@ -82,3 +83,16 @@ def json_bytes(records: list[Any]) -> bytes:
 
 def ndjson_bytes(records: list[Any]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def broken_sheet(workbook: bytes, broken: Callable[[bytes], bytes]) -> bytes:
+    """`workbook` with its zip sound and its first sheet's XML `broken(xml)` (checked to differ)."""
+    original, patched = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(patched, "w") as out:
+        for member in original.infolist():
+            content = original.read(member.filename)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                content, before = broken(content), content
+                assert content != before, "the sheet was not broken"
+            out.writestr(member, content)
+    return patched.getvalue()

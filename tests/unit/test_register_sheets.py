@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 
 import pytest
 from openpyxl import Workbook
@@ -17,6 +18,7 @@ from services.reporting.adapters.sheet_files import (
     UnsupportedMedia,
     read_sheet,
 )
+from tests.support.bulk_files import broken_sheet
 from tests.support.records import TONGDE
 
 REQUIRED = ("社区代码",)
@@ -75,6 +77,20 @@ def test_what_is_not_a_register_is_refused_without_quoting_it(
         read_sheet(body, media_type, REQUIRED)
     assert "xxxx" not in str(refused.value)
     assert "同德" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda xml: xml.replace("同德".encode(), b"&#xD83D;", 1),  # a character XML cannot hold
+        lambda xml: xml[: len(xml) // 2],  # a sheet cut short
+    ],
+    ids=["half-a-character", "cut-short"],
+)
+def test_a_workbook_whose_sheet_is_damaged_is_refused(broken: Callable[[bytes], bytes]) -> None:
+    body = broken_sheet(workbook([["社区代码", "社区名称"], [f"{TONGDE}001", "同德社区"]]), broken)
+    with pytest.raises(SheetProblem, match="save it again"):
+        read_sheet(body, XLSX, REQUIRED)
 
 
 def test_a_workbook_that_unpacks_to_too_much_is_refused_before_parsing() -> None:

@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,7 @@ from openpyxl import load_workbook
 
 from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
 from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
+from shared.spreadsheets import DAMAGED_SHEET
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
@@ -32,6 +34,9 @@ MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per lin
 MAX_XLSX_UNPACKED = 1 << 30
 MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
 MAX_COLUMNS = 200  # a record has a few dozen columns
+# a sheet's XML that does not parse (SyntaxError: ElementTree's and lxml's parse errors), a member whose
+# data fails its CRC or inflation, a cell openpyxl cannot convert
+UNREADABLE_SHEET = (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError)
 TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
 
 
@@ -267,6 +272,10 @@ def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
             if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
                 raise FileProblem(f"a row has more than {MAX_COLUMNS} columns")
             yield list(cells[:MAX_COLUMNS])
+    except FileProblem:
+        raise
+    except UNREADABLE_SHEET as error:
+        raise FileProblem(DAMAGED_SHEET) from error
     finally:
         workbook.close()
 

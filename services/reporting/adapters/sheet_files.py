@@ -18,6 +18,8 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from shared.spreadsheets import DAMAGED_SHEET
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"text/csv": "csv", "application/csv": "csv", XLSX: "xlsx"}
 MAX_BYTES = 2 << 20
@@ -114,6 +116,8 @@ def _xlsx_lines(body: bytes) -> Iterator[list[str]]:
         sheet = book.worksheets[0]
         for values in sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True):
             yield [_text(value) for value in values]
+    except Exception as error:  # as many kinds as at the opening (see shared.spreadsheets)
+        raise SheetProblem(DAMAGED_SHEET) from error
     finally:
         book.close()
 
