@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from services.intake.domain.credit_code import is_valid_credit_code
 from services.intake.domain.validation import validate_record
 from shared.directory import load_directory
+from shared.identity import birth_date_of
 from tests.support.records import credit_code, full_record, id_number
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -89,6 +90,21 @@ def test_the_full_record_is_valid() -> None:
     assert parsed is not None
     assert parsed.certificate is not None
     assert parsed.employer is not None
+
+
+def test_a_person_is_seen_and_arrives_after_being_born() -> None:
+    born = birth_date_of(full_record()["person"]["id_number"])
+    assert born is not None
+    unseen = full_record()
+    unseen["observed_at"] = "0001-01-01T00:00:00+14:00"  # in UTC a year before the first: no time to keep
+    del unseen["residence"]["arrived_on"]
+    assert list(pointers(unseen)) == ["/observed_at"]
+    unborn = full_record()
+    unborn["residence"]["arrived_on"] = (born - timedelta(days=1)).isoformat()
+    assert list(pointers(unborn)) == ["/residence/arrived_on"]
+    newborn = full_record()
+    newborn["residence"]["arrived_on"] = born.isoformat()
+    assert validate_record(newborn, load_directory(), now=NOW)[1] == []
 
 
 @pytest.mark.parametrize(("rule", "path", "value", "reported"), RULES, ids=[r[0] for r in RULES])
