@@ -119,3 +119,25 @@ async def test_an_inbox_cursor_holding_half_a_character_is_a_400(system: System,
 
 async def _is_shown(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> bool:
     return (await client.get(url, headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_time_with_no_utc_counterpart_is_a_4xx(system: System, admin: dict[str, str], moment: str) -> None:
+    """Year 1 east of UTC (or 9999 west of it) has no UTC time; the stores keep UTC, and the fold once died on it."""
+    record = {
+        "event": "new_inflow",
+        "person": {"id_number": id_number(sequence=903), "name": "测试"},
+        "reporting_street": XINSHI,
+        "residence": {"street": XINSHI, "address": "新市路 1 号"},
+        "registration": {"division": BAIYUN, "address": "白云区 1 号"},
+        "observed_at": moment,
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        inbox = await client.get(
+            f"{system.url('notification')}/v1/inbox/{XINSHI}", params={"since": moment}, headers=admin
+        )
+        posted = await client.post(f"{system.url('intake')}/v1/records", json=record, headers=admin)
+    assert inbox.status_code == 422, inbox.text
+    assert inbox.headers["content-type"].startswith("application/problem+json")
+    assert posted.status_code == 422, posted.text
+    assert [e["pointer"] for e in posted.json()["errors"]] == ["/observed_at"]

@@ -214,6 +214,22 @@ def test_a_payload_that_breaks_the_contract_is_dead_lettered_without_its_values(
     assert mistyped not in why
 
 
+def test_an_event_whose_time_has_no_utc_counterpart_is_set_aside_and_the_rest_decoded() -> None:
+    decoder, messages = Decoder(CALENDAR, b"secret", TEST_KEYRING), [message(event) for event in EVENTS]
+    routed = RecordRouted(
+        record_id=RECORD_ID,
+        route=Route.SAME_DISTRICT,
+        reporting_street=XINSHI,
+        residence_street=XINSHI,
+        observed_at=datetime.fromisoformat("0001-01-01T00:00:00+14:00"),  # a year before the first in UTC
+        decided_at=at(25, 11),
+    )
+    decoded = decoder.decode([message(routed), *messages])
+    [(_, why)] = decoded.unreadable
+    assert "observed_at" in why
+    assert decoded.batch == decoder.decode(messages).batch
+
+
 def test_a_batch_decoded_slice_by_slice_holds_what_it_holds_decoded_at_once() -> None:
     decoder, messages = Decoder(CALENDAR, b"secret", TEST_KEYRING), [message(event) for event in EVENTS]
     whole = decoder.decode(messages)

@@ -82,6 +82,13 @@ def test_a_received_time_without_offset_is_unreadable() -> None:
         record_fact(event, CALENDAR, b"secret")
 
 
+def test_a_time_with_no_utc_counterpart_is_unreadable() -> None:
+    """Year 1 at +14:00 is a year before the first in UTC: an event that carries it is set aside, the fold goes on."""
+    event = RecordSubmitted.model_validate({**week.RECORDS[3], "received_at": "0001-01-01T00:00:00+14:00"})
+    with pytest.raises(UnreadableEvent, match="received_at"):
+        record_fact(event, CALENDAR, b"secret")
+
+
 def test_cut_off_is_a_setting() -> None:
     monday_noon = WeekCalendar(SHANGHAI, weekday=0, cut_off=time(12))
     assert monday_noon.week_of(datetime.fromisoformat("2027-02-22T11:59:00+08:00")) == "2027-W08"

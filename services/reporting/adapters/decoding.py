@@ -64,7 +64,8 @@ class Decoder:
         for message in messages:
             try:
                 self._add(out, Envelope.model_validate_json(message.value))
-            except (ValidationError, UnreadableEvent, SealError) as error:
+            except (ValidationError, UnreadableEvent, SealError, OverflowError) as error:
+                # OverflowError: a time's arithmetic past year 9999 or before year 1 (a week, a day of it)
                 out.unreadable.append((message, _why(error)))
         return out
 

@@ -48,7 +48,10 @@ class RecordFact:
 def _utc(moment: datetime, field: str) -> datetime:
     if moment.tzinfo is None:
         raise UnreadableEvent(f"{field} has no offset")
-    return moment.astimezone(UTC)  # stored in UTC: SQLite keeps no offsets
+    try:
+        return moment.astimezone(UTC)  # stored in UTC: SQLite keeps no offsets
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: no time in UTC
+        raise UnreadableEvent(f"{field} lies outside the years a time can be kept in") from None
 
 
 def _mask(present: dict[str, object]) -> int:

@@ -2,11 +2,11 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.domain.status import NoticeStatus
@@ -16,6 +16,18 @@ from shared.auth import Principal
 from shared.auth.dependencies import Authenticate
 from shared.events import FeedbackResult, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
+
+
+def _kept(moment: datetime) -> datetime:
+    """A time with a UTC counterpart: year 1 east of UTC or year 9999 west of it has none (the store keeps UTC)."""
+    try:
+        moment.astimezone(UTC) if moment.tzinfo else moment
+    except OverflowError:
+        raise ValueError("lies outside the years a time can be kept in") from None
+    return moment
+
+
+KeptTime = Annotated[datetime, AfterValidator(_kept)]
 
 
 class Feedback(BaseModel):
@@ -46,7 +58,7 @@ def notices_router(
         principal: Caller,
         status: Annotated[NoticeStatus | None, Query(description="Only notices in this status")] = None,
         kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,20}$", description="Only this kind")] = None,
-        since: Annotated[datetime | None, Query(description="Only notices issued at or after this time")] = None,
+        since: Annotated[KeptTime | None, Query(description="Only notices issued at or after this time")] = None,
         cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, object]:
