@@ -141,3 +141,17 @@ async def test_a_time_with_no_utc_counterpart_is_a_4xx(system: System, admin: di
     assert inbox.headers["content-type"].startswith("application/problem+json")
     assert posted.status_code == 422, posted.text
     assert [e["pointer"] for e in posted.json()["errors"]] == ["/observed_at"]
+
+
+@pytest.mark.parametrize("week", ["0001-W01", "9999-W52"])
+async def test_a_week_at_the_calendars_ends_is_a_422(system: System, admin: dict[str, str], week: str) -> None:
+    """The first week of year 1 has no week before it, the last of 9999 no window after it: no 500 for either."""
+    base, query = system.url("reporting"), {"week": week, "street": XINSHI}
+    async with httpx.AsyncClient(timeout=10) as client:
+        answers = [
+            await client.get(f"{base}/v1/reports/weekly", params=query, headers=admin),
+            await client.get(f"{base}/v1/reports/quality", params=query, headers=admin),
+            await client.post(f"{base}/v1/reports/weekly/submit", json=query, headers=admin),
+        ]
+    assert [a.status_code for a in answers] == [422, 422, 422], [a.text for a in answers]
+    assert all(a.headers["content-type"].startswith("application/problem+json") for a in answers)

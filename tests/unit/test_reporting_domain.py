@@ -89,6 +89,17 @@ def test_a_time_with_no_utc_counterpart_is_unreadable() -> None:
         record_fact(event, CALENDAR, b"secret")
 
 
+@pytest.mark.parametrize("name", ["0001-W01", "1899-W52", "9999-W52", "2026-W54", "2026-W00", "2026-8"])
+def test_a_week_outside_the_calendar_or_the_census_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="week"):
+        CALENDAR.bounds(name)
+
+
+def test_the_first_and_last_report_years_have_their_trends() -> None:
+    assert CALENDAR.weeks_up_to("1900-W10", 8)[-1] == "1900-W10"
+    assert CALENDAR.bounds("9998-W52").ends_at.year == 9998
+
+
 def test_cut_off_is_a_setting() -> None:
     monday_noon = WeekCalendar(SHANGHAI, weekday=0, cut_off=time(12))
     assert monday_noon.week_of(datetime.fromisoformat("2027-02-22T11:59:00+08:00")) == "2027-W08"

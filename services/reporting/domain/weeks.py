@@ -18,6 +18,9 @@ FRIDAY = 4
 CUT_OFF = time(10, 0)
 HOURS_KEPT = 24 * 7 * 60  # sixty weeks of hours: more than one campaign's events span
 WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
+# No one is seen before being born (intake checks the identity number's birth date), and a week near the
+# calendar's ends has no week before it (a trend) or window after it (expiring certificates) to compute
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ def report_week(name: str, zone: ZoneInfo, *, weekday: int = FRIDAY, cut_off: ti
     match = WEEK_PATTERN.fullmatch(name)
     if match is None:
         raise ValueError("a week is written YYYY-Www, e.g. 2027-W08")
+    if not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+        raise ValueError(f"a report week lies in the years {FIRST_YEAR} to {LAST_YEAR}")
     last_day = date.fromisocalendar(int(match[1]), int(match[2]), weekday + 1)
     ends_at = datetime.combine(last_day, cut_off, tzinfo=zone)
     return ReportWeek(name=name, starts_at=ends_at - timedelta(days=7), ends_at=ends_at)
