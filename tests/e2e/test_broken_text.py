@@ -155,3 +155,14 @@ async def test_a_week_at_the_calendars_ends_is_a_422(system: System, admin: dict
         ]
     assert [a.status_code for a in answers] == [422, 422, 422], [a.text for a in answers]
     assert all(a.headers["content-type"].startswith("application/problem+json") for a in answers)
+
+
+async def test_a_campaign_day_at_the_calendars_end_is_a_422_at_its_field(system: System, admin: dict[str, str]) -> None:
+    """A campaign in 9999 was stored and then answered 500 on every read: its lists fall due after year 9999."""
+    last = {"name": "canvass", "starts_on": "9999-12-30", "ends_on": "9999-12-31"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{system.url('reporting')}/v1/campaigns", json=CAMPAIGN | {"phases": [last]}, headers=admin
+        )
+    assert response.status_code == 422, response.text
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/phases/0/starts_on", "/phases/0/ends_on"]

@@ -13,7 +13,7 @@ from services.reporting.domain.figures import delay_summary, entry_delay, percen
 from services.reporting.domain.quality import missing_fields
 from services.reporting.domain.signoff import Decision, SignoffRefused, on_time, review, submit
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
-from services.reporting.domain.weeks import WeekCalendar
+from services.reporting.domain.weeks import WeekCalendar, in_report_years
 from services.reporting.entrypoints.dashboard.chart import trend_svg
 from shared.events import RecordSubmitted
 from tests.support import scripted_week as week
@@ -93,6 +93,14 @@ def test_a_time_with_no_utc_counterpart_is_unreadable() -> None:
 def test_a_week_outside_the_calendar_or_the_census_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="week"):
         CALENDAR.bounds(name)
+
+
+def test_a_day_is_in_the_report_years_or_refused() -> None:
+    assert in_report_years(date(1900, 1, 1)) == date(1900, 1, 1)
+    assert in_report_years(date(9998, 12, 31)) == date(9998, 12, 31)
+    for day in (date(1899, 12, 31), date(9999, 1, 1), date(1, 1, 1)):
+        with pytest.raises(ValueError, match="outside the years"):
+            in_report_years(day)
 
 
 def test_the_first_and_last_report_years_have_their_trends() -> None:

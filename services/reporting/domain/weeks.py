@@ -23,6 +23,14 @@ WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
+def in_report_years(day: date) -> date:
+    """`day`, when it lies in the years a report covers; ValueError otherwise (a campaign's phase in 9999
+    has no list due after it, nor a week to count it in)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"lies outside the years {FIRST_YEAR} to {LAST_YEAR}")
+    return day
+
+
 @dataclass(frozen=True, slots=True)
 class ReportWeek:
     name: str

@@ -1,6 +1,5 @@
 """HTTP edge of the campaign plan: the campaign, streets' key areas and timetable, results."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,6 +16,7 @@ from services.reporting.entrypoints.http.access import (
     require_in_district,
     require_office_of,
 )
+from services.reporting.entrypoints.http.days import Day
 from services.reporting.entrypoints.http.responsibility import STAFF_ID
 from services.reporting.entrypoints.http.uploads import SHEET_BODY, lines_as, sheet_lines
 from services.reporting.service_layer.campaigns import CampaignPlan
@@ -26,8 +26,8 @@ from shared.events.record_parts import KeyAreaKind, Sex
 
 class PhaseIn(BaseModel):
     name: str = Field(min_length=1, max_length=50, description="e.g. mobilisation, canvass, acceptance")
-    starts_on: date = Field(description="First day of the phase")
-    ends_on: date = Field(description="Last day of the phase")
+    starts_on: Day = Field(description="First day of the phase")
+    ends_on: Day = Field(description="Last day of the phase")
 
 
 class TargetIn(BaseModel):
@@ -35,8 +35,8 @@ class TargetIn(BaseModel):
     min_age: int | None = Field(default=None, ge=0, le=120, description="Youngest age, in completed years")
     max_age: int | None = Field(default=None, ge=0, le=120, description="Oldest age, in completed years")
     marital_statuses: list[str] = Field(default_factory=list, description="e.g. married; empty: any")
-    arrived_from: date | None = Field(default=None, description="Arrived (流入时间) on or after")
-    arrived_to: date | None = Field(default=None, description="Arrived on or before")
+    arrived_from: Day | None = Field(default=None, description="Arrived (流入时间) on or after")
+    arrived_to: Day | None = Field(default=None, description="Arrived on or before")
 
 
 class CampaignIn(BaseModel):
@@ -50,7 +50,7 @@ class AreaIn(BaseModel):
     kind: KeyAreaKind = Field(description="market, roadside_shop, enterprise, rental_housing or other")
     name: str = Field(min_length=1, max_length=200, description="Name of the key area")
     address: str = Field(min_length=1, max_length=200, description="Where it is")
-    planned_on: date = Field(description="Canvass timetable: the day it is to be canvassed")
+    planned_on: Day = Field(description="Canvass timetable: the day it is to be canvassed")
     staff_id: str | None = Field(
         default=None, pattern=STAFF_ID, description="Its responsible worker (a registered worker of the street)"
     )
@@ -66,7 +66,7 @@ class AssignmentIn(BaseModel):
 
 
 class CanvassedIn(BaseModel):
-    on: date = Field(description="Day the area was canvassed")
+    on: Day = Field(description="Day the area was canvassed")
 
 
 class ResultIn(BaseModel):

@@ -1,7 +1,6 @@
 """HTTP edge of place checks: the persons found at a place, compared with PopFlow, the missed entered."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +15,7 @@ from services.reporting.entrypoints.http.access import (
     require_bureau,
     require_district_or_street,
 )
+from services.reporting.entrypoints.http.days import Day
 from services.reporting.service_layer.errors import NotFound
 from services.reporting.service_layer.placechecks import PlaceChecks
 from services.reporting.service_layer.spotchecks import SpotChecks
@@ -59,7 +59,7 @@ class PlaceCheckIn(Strict):
     street: str = Field(pattern=STREET, description="Street the place lies in; the missed count against it")
     community: str | None = Field(default=None, pattern=r"^[0-9]{12}$", description="Community inside the street")
     place: PlaceIn = Field(description="The place checked")
-    checked_on: date = Field(description="Day of the check (not after today)")
+    checked_on: Day = Field(description="Day of the check (not after today)")
     checker: str = Field(min_length=1, max_length=50, pattern=VISIBLE, description="Who checked (staff, team)")
     note: str = Field(default="", max_length=500, pattern=VISIBLE, description="Anything the checker noted")
     persons: list[PersonFound] = Field(
