@@ -8,7 +8,7 @@ from typing import Any
 from services.intake.domain.fields import FieldProblem, text_at, value_at
 from shared.events.record_parts import ChangeKind, SourceKind
 from shared.events.records import EventKind
-from shared.surrogates import IN_TEXT
+from shared.surrogates import IN_TEXT, has_lone_half
 
 KEY_AREA = ("key_area",)
 NEW_RESIDENCE = ("new_residence",)
@@ -18,7 +18,7 @@ OTHER_SOURCES = frozenset(kind.value for kind in SourceKind) - {SourceKind.CANVA
 OTHER_EVENTS = frozenset(kind.value for kind in EventKind) - {EventKind.OUTFLOW.value}
 # C0 controls, DEL, the C1 controls, and lone halves of UTF-16 pairs (JSON may escape one, "\\ud83d",
 # which no text encoding can store): one regex search per text, not a loop over its characters
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # one class: an alternation with LONE_HALF is a fifth slower
 CONTROL_CHARACTER = "contains a control character; type the text again"
 BROKEN_CHARACTER = IN_TEXT  # the same words as every other door's (shared/http/surrogates.py)
 
@@ -69,5 +69,5 @@ def _control_character_problems(raw: Any, location: tuple[str | int, ...]) -> li
     if isinstance(raw, list):
         return [p for i, value in enumerate(raw) for p in _control_character_problems(value, (*location, i))]
     if isinstance(raw, str) and (found := CONTROL.search(raw)):
-        return [(location, BROKEN_CHARACTER if "\ud800" <= found.group() <= "\udfff" else CONTROL_CHARACTER)]
+        return [(location, BROKEN_CHARACTER if has_lone_half(found.group()) else CONTROL_CHARACTER)]
     return []

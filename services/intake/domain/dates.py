@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from services.intake.domain.fields import FieldProblem, aware_datetime_at, date_at, text_at
-from shared.identity import birth_date_of, has_valid_check_digit
+from services.intake.domain.fields import FieldProblem, aware_datetime_at, date_at
+from services.intake.domain.identity import birth_date
 
 # Field devices' clocks drift; an observation a little ahead of ours is still believable.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -15,16 +15,15 @@ ARRIVED_ON = ("residence", "arrived_on")
 ISSUED_ON = ("certificate", "issued_on")
 VALID_UNTIL = ("certificate", "valid_until")
 CHECKED_ON = ("certificate", "checked_on")
-ID_NUMBER = ("person", "id_number")
 
 
 def date_order_problems(raw: Any, now: datetime) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     observed = aware_datetime_at(raw, OBSERVED_AT)
-    number = text_at(raw, ID_NUMBER)
-    # the identity number's own rules report a malformed one; a date before the birth in it is no date
-    # of this person's (and one in year 1 with an offset east of UTC is no time PostgreSQL or Python can keep)
-    born = _born(number, now)
+    # a date before the birth in the identity number is no date of this person's (and one in year 1 with an
+    # offset east of UTC is no time PostgreSQL or Python can keep); a birth date to come is the number's problem
+    born = birth_date(raw)
+    born = born if born is not None and born <= now.date() else None
     if observed is not None and observed > now + CLOCK_SKEW:
         problems.append((OBSERVED_AT, "lies in the future; give the time the person was seen"))
     elif observed is not None and born is not None and observed.date() < born:
@@ -43,12 +42,3 @@ def date_order_problems(raw: Any, now: datetime) -> list[FieldProblem]:
     elif checked is not None and issued is not None and issued > checked:
         problems.append((ISSUED_ON, "is after the check date (checked_on)"))
     return problems
-
-
-def _born(number: str | None, now: datetime) -> date | None:
-    """The birth date of a sound identity number (its check digit right, the date passed); None otherwise,
-    when the number's own rules report it and no other field is measured against it."""
-    if number is None or len(number) != 18 or not has_valid_check_digit(number):
-        return None
-    born = birth_date_of(number)
-    return born if born is not None and born <= now.date() else None

@@ -16,9 +16,16 @@ ID_NUMBER = ("person", "id_number")
 SEX = ("person", "sex")
 
 
+def birth_date(raw: Any) -> date | None:
+    """The birth date in the record's identity number when its check digit is right; None otherwise (the
+    shape check reports a wrong number, and no other field is measured against it)."""
+    number = _sound_number(raw)
+    return None if number is None else birth_date_of(number)
+
+
 def identity_problems(raw: Any, today: date) -> list[FieldProblem]:
-    number = text_at(raw, ID_NUMBER)
-    if number is None or not has_valid_check_digit(number.upper()):
+    number = _sound_number(raw)
+    if number is None:
         return []
     problems: list[FieldProblem] = []
     born = birth_date_of(number)
@@ -28,3 +35,8 @@ def identity_problems(raw: Any, today: date) -> list[FieldProblem]:
     if sex in ("male", "female") and sex != sex_of(number):
         problems.append((SEX, f"does not agree with the identity number (digit 17 says {sex_of(number)})"))
     return problems
+
+
+def _sound_number(raw: Any) -> str | None:
+    number = text_at(raw, ID_NUMBER)
+    return number if number is not None and has_valid_check_digit(number.upper()) else None

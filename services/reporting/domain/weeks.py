@@ -54,9 +54,10 @@ def report_week(name: str, zone: ZoneInfo, *, weekday: int = FRIDAY, cut_off: ti
     match = WEEK_PATTERN.fullmatch(name)
     if match is None:
         raise ValueError("a week is written YYYY-Www, e.g. 2027-W08")
-    if not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+    year, week = int(match[1]), int(match[2])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ValueError(f"a report week lies in the years {FIRST_YEAR} to {LAST_YEAR}")
-    last_day = date.fromisocalendar(int(match[1]), int(match[2]), weekday + 1)
+    last_day = date.fromisocalendar(year, week, weekday + 1)
     ends_at = datetime.combine(last_day, cut_off, tzinfo=zone)
     return ReportWeek(name=name, starts_at=ends_at - timedelta(days=7), ends_at=ends_at)
 

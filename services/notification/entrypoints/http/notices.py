@@ -2,13 +2,14 @@
 
 # No `from __future__ import annotations`: FastAPI must see the closure-local `Caller` alias.
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.tables import utc
 from services.notification.domain.status import NoticeStatus
 from services.notification.entrypoints.http.common import NoticeId, RecipientCode, caller, notice_view
 from services.notification.service_layer.notices import InboxQuery, Notices
@@ -19,12 +20,11 @@ from shared.events.feedback import CORRECTABLE_FIELDS
 
 
 def _kept(moment: datetime) -> datetime:
-    """A time with a UTC counterpart: year 1 east of UTC or year 9999 west of it has none (the store keeps UTC)."""
+    """The time in UTC, as the store keeps it; year 1 east of UTC or year 9999 west of it has none."""
     try:
-        moment.astimezone(UTC) if moment.tzinfo else moment
+        return utc(moment)
     except OverflowError:
         raise ValueError("lies outside the years a time can be kept in") from None
-    return moment
 
 
 KeptTime = Annotated[datetime, AfterValidator(_kept)]
