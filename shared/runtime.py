@@ -243,7 +243,12 @@ def service_app(
         "background": background_alive,
     }
     app.include_router(
-        health_router(checks, details=lambda: {"dead_background_tasks": runtime.background.dead()}, status=status)
+        health_router(
+            checks,
+            service=runtime.service,
+            details=lambda: {"dead_background_tasks": runtime.background.dead()},
+            status=status,
+        )
     )
     app.include_router(catalogue_router())
     app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers

@@ -25,6 +25,7 @@ class NotReady(Exception):
 def health_router(
     checks: Mapping[str, Check],
     *,
+    service: str = "",
     details: Callable[[], Mapping[str, Any]] = dict,
     status: Callable[[], Mapping[str, Any]] = dict,
 ) -> APIRouter:
@@ -33,18 +34,21 @@ def health_router(
     When not ready, the answer adds `details()` (e.g. which background tasks died).
     It always adds `status()`: what an operator should see without the service
     being unready (e.g. a scheduled export that failed and is retried).
+    Both answers name the `service`, so a probe aimed at the wrong port says so.
     """
+    named = {"service": service} if service else {}
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", **named}
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
         reasons = {name: await _failure(check) for name, check in checks.items()}
         failed = {name: reason for name, reason in reasons.items() if reason is not None}
         body: dict[str, Any] = {
+            **named,
             "status": "not ready" if failed else "ready",
             "checks": {name: name not in failed for name in checks},
         }

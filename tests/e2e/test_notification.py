@@ -270,8 +270,9 @@ async def test_keys_see_only_their_scope(system: System, admin: str) -> None:
         assert webhook.status_code == 404
         assert (await client.get(f"{base}/v1/inbox/{recipient}")).status_code == 401
         assert (await client.get(f"{base}/v1/inbox/{recipient}", headers=bearer("pf_nope_nope"))).status_code == 401
-        assert (await client.get(f"{base}/healthz")).status_code == 200
-        assert (await client.get(f"{base}/readyz")).status_code == 200
+        for probe in ("/healthz", "/readyz"):  # open, and naming the service, so a probe on the wrong port shows
+            answer = await client.get(base + probe)
+            assert (answer.status_code, answer.json()["service"]) == (200, "notification")
 
 
 async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: System) -> None:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 import shutil
-import socket
 import struct
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -37,17 +36,12 @@ from tests.support import scripted_week as week
 from tests.support.infra import DATA_KEYS
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, Harness, reporting_harness
+from tests.support.system import free_port
 from tests.support.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 W08 = "2027-W08"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -56,10 +56,18 @@ def service_command(*arguments: str) -> list[str]:
     return [sys.executable, "-c", _ENDS_WITH_PARENT, str(os.getpid()), *arguments]
 
 
+_HANDED_OUT: set[int] = set()  # a closed probe socket frees its port, and the kernel may offer it again
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nobody listens on now and that no earlier call of this run has handed out."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @dataclass
@@ -101,10 +109,13 @@ class System:
             if process.poll() is not None:
                 raise RuntimeError(f"{service} exited ({process.returncode}); see {self.log_dir}/{service}.log")
             try:
-                if httpx.get(self.url(service) + "/readyz", timeout=2).status_code == 200:
-                    return
+                answer = httpx.get(self.url(service) + "/readyz", timeout=2)
             except httpx.HTTPError:
-                pass
+                answer = None
+            if answer is not None and answer.status_code == 200:
+                if (named := answer.json().get("service")) != service.split("-")[0]:
+                    raise RuntimeError(f"{service}'s port {self.ports[service]} is answered by {named}")
+                return
             time.sleep(0.3)
         raise RuntimeError(f"{service} not ready after {timeout} s; see {self.log_dir}/{service}.log")
 
