@@ -35,7 +35,7 @@ class ReviewResolved(Event):
         description="The corrected field, one of " + ", ".join(REVIEWABLE_FIELDS) + " (the item's own field)",
     )
     code: str | None = Field(
-        default=None, pattern=r"^(\d{6}|\d{9})$", description="For 'corrected': the corrected division code"
+        default=None, pattern=r"^([0-9]{6}|[0-9]{9})$", description="For 'corrected': the corrected division code"
     )
     reason: str | None = Field(default=None, max_length=300, description="For 'dismissed': why, for the record")
     resolved_by: str = Field(max_length=12, description="Code of the bureau that resolved it, or 'admin'")

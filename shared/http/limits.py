@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.digits import ascii_digits
 from shared.http.problems import ProblemError
 from shared.http.surrogates import lone_half_problem
 
@@ -54,6 +55,12 @@ def value_depth(value: Any) -> int:
     return deepest
 
 
+def declares_more_than(content_length: str | bytes, limit: int) -> bool:
+    """True when a Content-Length header (as sent: ASCII digits, else ignored) declares over `limit` bytes."""
+    text = content_length.decode("latin-1") if isinstance(content_length, bytes) else content_length
+    return ascii_digits(text) and int(text) > limit
+
+
 class BodyTooLarge(ProblemError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, "Content Too Large", f"The body may be at most {limit} bytes.")
@@ -83,7 +90,7 @@ class BodyLimits:
             elif name == b"content-type":
                 content_type = value
         limit = self._larger.get(scope["path"], self._max_bytes)
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        if declares_more_than(declared, limit):
             await BodyTooLarge(limit).response()(scope, receive, send)
             return
         if scope["path"] in self._larger or not _is_json(content_type):

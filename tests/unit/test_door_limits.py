@@ -21,7 +21,7 @@ from sqlalchemy import text
 from services.intake.adapters.bulk_formats import MAX_LINE, BulkFormat, FileProblem, open_bulk
 from shared.db import build_engine, database_ready
 from shared.http.health import health_router
-from shared.http.limits import MAX_JSON_DEPTH, BodyLimits, json_depth
+from shared.http.limits import MAX_JSON_DEPTH, BodyLimits, declares_more_than, json_depth
 from shared.http.problems import install_problem_handlers
 from tests.support.bulk_files import json_bytes, xlsx_bytes
 from tests.support.records import record
@@ -173,3 +173,11 @@ async def test_brackets_inside_strings_never_count_towards_the_depth(client: htt
     quoted = "[" * (MAX_JSON_DEPTH + 10) + "{" * 5
     response = await client.post("/json", json={"value": {"a": [quoted]}})
     assert response.json() == {"got": {"a": [quoted]}}
+
+
+@pytest.mark.parametrize(
+    ("declared", "over"),
+    [("65", True), (b"65", True), ("64", False), ("", False), ("abc", False), ("６５", False), ("6²", False)],
+)
+def test_only_a_content_length_in_ascii_digits_declares_a_size(declared: str | bytes, over: bool) -> None:
+    assert declares_more_than(declared, 64) is over  # anything else is left to the counted stream

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.routing.domain.review import UncorrectableItem, corrected_record, correction_problem, kept_record
+from services.routing.entrypoints.http import ResolutionBody
 from shared.directory import load_directory
 from shared.events import CaseRecord, ReviewResolved
 from tests.support.records import TONGDE, XINSHI, record
@@ -67,3 +68,13 @@ def test_the_resolution_event_carries_its_details() -> None:
         ReviewResolved.model_validate(base | {"resolution": "dismissed"})
     with pytest.raises(ValueError, match="field"):
         ReviewResolved.model_validate(base | {"resolution": "dismissed", "reason": "x", "field": "name"})
+
+
+@pytest.mark.parametrize("code", ["４４０１１１", "٤٤٠١١١", "44011１005"])  # full-width, Arabic-Indic, one of them
+def test_a_corrected_code_is_written_in_ascii_digits_at_the_door_and_in_the_event(code: str) -> None:
+    with pytest.raises(ValueError, match="pattern"):
+        ResolutionBody.model_validate({"resolution": "corrected", "code": code})
+    event = {"record_id": "r", "field": "residence.street", "resolved_by": "440111", "resolved_at": "2026-03-02T08:00Z"}
+    with pytest.raises(ValueError, match="pattern"):
+        ReviewResolved.model_validate(event | {"resolution": "corrected", "code": code})
+    assert ResolutionBody.model_validate({"resolution": "corrected", "code": TONGDE}).code == TONGDE

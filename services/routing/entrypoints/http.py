@@ -28,7 +28,7 @@ class ResolutionBody(BaseModel):
 
     resolution: Resolution = Field(description="corrected (give `code`) or dismissed (give `reason`)")
     code: str | None = Field(
-        default=None, pattern=r"^(\d{6}|\d{9})$", description="The corrected code of the item's field"
+        default=None, pattern=r"^([0-9]{6}|[0-9]{9})$", description="The corrected code of the item's field"
     )
     reason: str | None = Field(default=None, min_length=1, max_length=300, description="Why it is dismissed")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from shared.http.limits import LONG_NUMBER
+from shared.http.limits import LONG_NUMBER, declares_more_than
 from shared.http.problems import ProblemError
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
@@ -22,8 +22,7 @@ async def json_body(request: Request, limit: int) -> Any:
     """The parsed body; a problem when it is not JSON, too large or malformed."""
     if not _is_json(request.headers.get("content-type", "")):
         raise ProblemError(415, "Unsupported Media Type", "Send the body as application/json.")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declares_more_than(request.headers.get("content-length", ""), limit):
         raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():

@@ -26,6 +26,7 @@ from services.intake.service_layer.bulk_workers import BulkWorkers
 from services.intake.service_layer.submissions import Submissions
 from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
+from shared.http.limits import declares_more_than
 from shared.http.problems import ProblemError
 
 SPOOL_IN_MEMORY = 1 << 20
@@ -81,8 +82,7 @@ def bulk_router(
 
 async def _spool(request: Request, limit: int) -> IO[bytes]:
     """The body in a temporary file; 413 above `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declares_more_than(request.headers.get("content-length", ""), limit):
         raise _too_large(limit)
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 closed after the answer
     size = 0

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.reporting.adapters.sheet_files import MAX_BYTES, XLSX, SheetProblem, UnsupportedMedia, read_sheet
 from services.reporting.domain.registers import line_fields
+from shared.http.limits import declares_more_than
 from shared.http.problems import FieldError, ProblemError, ValidationProblem, pydantic_errors
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -30,8 +31,7 @@ SHEET_BODY = {
 
 async def sheet_lines(request: Request, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     """The lines of an uploaded register (CSV or XLSX), bounded; 413/415/400 problems otherwise."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BYTES:
+    if declares_more_than(request.headers.get("content-length", ""), MAX_BYTES):
         raise ProblemError(413, "Content Too Large", f"A register file may be at most {MAX_BYTES} bytes.")
     body = bytearray()
     async for chunk in request.stream():
