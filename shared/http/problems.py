@@ -24,12 +24,17 @@ PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 
+def json_pointer(location: tuple[str | int, ...]) -> str:
+    """RFC 6901: each step with '~' written '~0' and '/' written '~1'; the whole document is ''."""
+    return "".join("/" + str(step).replace("~", "~0").replace("/", "~1") for step in location)
+
+
 class FieldError(dict[str, str]):
     """{"pointer": "/person/id_number", "detail": "..."}"""
 
     @classmethod
     def at(cls, location: tuple[str | int, ...], detail: str) -> FieldError:
-        return cls(pointer="/" + "/".join(str(p) for p in location), detail=detail)
+        return cls(pointer=json_pointer(location), detail=detail)
 
 
 class ProblemError(Exception):

@@ -33,6 +33,4 @@ def lone_half_problem(body: bytes) -> ValidationProblem | None:
 
 
 def _field_error(half: LoneHalf) -> FieldError:
-    # the whole body is "" in a JSON pointer (RFC 6901), where FieldError.at would write "/"
-    pointer = "".join(f"/{part}" for part in half.location)
-    return FieldError(pointer=pointer, detail=IN_NAME if half.in_name else IN_TEXT)
+    return FieldError.at(tuple(half.location), IN_NAME if half.in_name else IN_TEXT)

@@ -119,7 +119,7 @@ class BulkImport:
         return {"row": number, **answer}
 
     def _error(self, location: tuple[str | int, ...], detail: str) -> dict[str, str]:
-        error = dict(FieldError.at(location, detail)) if location else {"pointer": "", "detail": detail}
+        error = dict(FieldError.at(location, detail))
         column = self._columns.get(error["pointer"])
         return error | {"column": column} if column else error
 
