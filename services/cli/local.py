@@ -19,6 +19,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -77,6 +78,7 @@ def up(
     try:
         signals.install()
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
+            _require_free({"Kafka (KAFKA_PORT)": kafka_port})
             _start_kafka(kafka_port, env, children, signals)
         if codes:
             deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url)
@@ -87,6 +89,7 @@ def up(
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
+        _require_free({_port_owner(d, service): d.port(service) for d in deployments for service in SERVICES})
         for deployment in deployments:
             for service in SERVICES:
                 with signals.deferred():  # a child is never started without being recorded for the clean-up
@@ -208,6 +211,27 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
         )
     wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]
     if subprocess.run(wait, env=kafka_env, check=False).returncode != 0:
+        raise typer.Exit(1)
+
+
+def _port_owner(deployment: LocalDeployment, service: str) -> str:
+    return f"{_child(deployment, service)} ({service.upper()}_PORT)"
+
+
+def _require_free(ports: dict[str, int]) -> None:
+    """Exit 1 naming each port already taken (a PopFlow still running, say) before anything listens on it."""
+    taken = []
+    for owner, port in ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port in TIME_WAIT is free
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{port} for {owner}")
+    if taken:
+        console.print(
+            f"[red]Port in use:[/] {', '.join(taken)}. Is PopFlow already running? Stop it or choose other ports."
+        )
         raise typer.Exit(1)
 
 

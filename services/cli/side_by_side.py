@@ -33,8 +33,11 @@ class LocalDeployment:
     name: str  # the district it serves; "" for the single deployment of a plain `popflow up`
     env: dict[str, str]
 
+    def port(self, service: str) -> int:
+        return int(self.env.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
+
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.env.get(f'{service.upper()}_PORT', SERVICE_PORTS[service])}"
+        return f"http://127.0.0.1:{self.port(service)}"
 
 
 def parse_districts(text: str) -> list[str]:

@@ -114,6 +114,24 @@ async def test_up_exits_non_zero_when_a_service_dies_and_leaves_no_child(tmp_pat
             up.kill()
 
 
+async def test_up_refuses_a_port_already_listened_on_and_starts_nothing(tmp_path: Path) -> None:
+    env = up_environment(tmp_path)
+    taken = int(env["ROUTING_PORT"])
+    with socket.socket() as other:  # a PopFlow still running, say
+        other.bind(("127.0.0.1", taken))
+        other.listen()
+        up = start_up(env, tmp_path)
+        try:
+            assert await wait_exit(up) == 1
+        finally:
+            if up.poll() is None:
+                up.kill()
+    said = (tmp_path / "up.log").read_text(errors="replace")
+    assert f"{taken} for routing (ROUTING_PORT)" in " ".join(said.split()), said
+    assert children_of(up.pid) == []
+    assert "PopFlow is up" not in said
+
+
 async def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
     env = up_environment(tmp_path)
     up = start_up(env, tmp_path)
