@@ -89,3 +89,22 @@ def test_the_record_model_alone_refuses_non_ascii_codes() -> None:
     body["reporting_street"] = TONGDE.translate(ARABIC_INDIC)
     with pytest.raises(ValueError, match="pattern"):
         CaseRecord.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("given", "counted"),
+    [
+        ("school", "school"),
+        (" school ", "school"),
+        ("canvass\x00", None),  # PostgreSQL's text cannot hold a NUL
+        ("canvass\ud83d", None),  # nor can UTF-8 hold half of a character
+        ("学校", None),  # not one of the kinds the report counts by
+        (7, None),
+    ],
+)
+def test_a_rejected_records_source_kind_is_counted_only_when_it_is_a_kind(given: object, counted: str | None) -> None:
+    body = record() | {"source_kind": given}
+    body["person"]["id_number"] = "not an identity number"  # rejected, whatever its source kind
+    prepared = submissions().prepare(body, tongde_office())
+    assert isinstance(prepared, Rejected)
+    assert prepared.source_kind == counted

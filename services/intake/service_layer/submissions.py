@@ -27,6 +27,7 @@ from shared.digits import ascii_digits
 from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord, RecordRejected, RecordSubmitted, envelope_json
 from shared.events.envelope import json_time, payload_envelope_json
+from shared.events.record_parts import SourceKind
 from shared.identity import person_key
 from shared.sealing import Keyring
 
@@ -104,13 +105,7 @@ class Submissions:
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now, changes=self._changes)
         if record is None:
-            source = raw.get("source_kind") if isinstance(raw, dict) else None
-            return Rejected(
-                problems,
-                reporting_street=street,
-                source_kind=source if isinstance(source, str) and len(source) <= 30 else None,
-                fingerprint=fingerprint(raw),
-            )
+            return Rejected(problems, reporting_street=street, source_kind=_kind_of(raw), fingerprint=fingerprint(raw))
         if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
             # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
             return _out_of_scope()
@@ -271,11 +266,22 @@ class Ready:
         return orjson.Fragment(with_case(self.envelope_head, case_id, version))
 
 
+SOURCE_KINDS = frozenset(kind.value for kind in SourceKind)
+
+
 def _street_of(raw: Any) -> str:
     """The reporting street as the record model will read it (trimmed), or "" when it is no street code."""
     street = raw.get("reporting_street") if isinstance(raw, dict) else None
     street = street.strip() if isinstance(street, str) else ""
     return street if ascii_digits(street, 9) else ""
+
+
+def _kind_of(raw: Any) -> str | None:
+    """The source kind of a rejected record for the report's count, when it is one (never the raw text:
+    it may hold anything, a NUL or half of a character, that no event or table can carry)."""
+    kind = raw.get("source_kind") if isinstance(raw, dict) else None
+    kind = kind.strip() if isinstance(kind, str) else None
+    return kind if kind in SOURCE_KINDS else None
 
 
 def _out_of_scope() -> Rejected:
