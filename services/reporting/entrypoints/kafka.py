@@ -6,8 +6,9 @@ Each batch is written in one transaction and only then are its offsets
 committed, so a crash re-delivers at most the batches in flight, and the
 upserts (see fold.py) make the re-delivery change nothing. A database error
 is retried with a pause until it succeeds (the batch is held, never
-skipped); an unreadable message is sent to the dead-letter topic with the
-reason and the batch goes on. While one batch is written, the next is
+skipped); an unreadable message, and one whose values the database refuses
+(found by writing the batch in halves), is sent to the dead-letter topic
+with the reason and the batch goes on. While one batch is written, the next is
 fetched and decoded; its offsets are committed only after its own write.
 Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
 handler per message, is what lets the fold keep up with a replay of
@@ -30,8 +31,9 @@ from aiokafka.errors import CommitFailedError
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.metrics import EVENTS_FOLDED
+from services.reporting.domain.batch import FoldBatch
 from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS
-from shared.kafka.failures import dead_letter_headers
+from shared.kafka.failures import dead_letter_headers, describe, is_permanent
 from shared.kafka.replay import batches_to_end
 from shared.kafka.security import KafkaConnection
 from shared.metrics import DEAD_LETTERS
@@ -99,7 +101,8 @@ class FoldConsumer:
                     in_flight = None
                 if decoded is not None:
                     offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
-                    in_flight = (asyncio.create_task(self.write(decoded)), offsets)
+                    messages = [m for ms in batches.values() for m in ms]
+                    in_flight = (asyncio.create_task(self.write(decoded, messages)), offsets)
         finally:
             if in_flight is not None:
                 # Stopping mid-write: the transaction rolls back, the offsets stay uncommitted,
@@ -110,7 +113,7 @@ class FoldConsumer:
 
     async def apply(self, messages: Sequence[Any]) -> None:
         """Decode and write one batch (the replay's path)."""
-        await self.write(await self.decode(messages))
+        await self.write(await self.decode(messages), messages)
 
     async def decode(self, messages: Sequence[Any]) -> Decoded:
         decoded = Decoded()
@@ -121,21 +124,18 @@ class FoldConsumer:
             await asyncio.sleep(0)
         decoded.read = len(messages)
         for message, why in decoded.unreadable:
-            headers = dead_letter_headers(message, "UnreadableEvent", why)
-            log.error("message dead-lettered", **headers)
-            DEAD_LETTERS.labels(headers["source_topic"]).inc()
-            await self._dead_letter(bytes(message.value), headers)
+            await self._set_aside(message, "UnreadableEvent", why)
         return decoded
 
-    async def write(self, decoded: Decoded) -> None:
-        """Write until it succeeds: a batch is held, never skipped."""
-        while True:
-            try:
-                await self._writer.write(decoded.batch)
-                break
-            except Exception as error:
-                log.warning("fold write failed, will retry", error=type(error).__name__)
-                await asyncio.sleep(self._retry_pause_s)
+    async def write(self, decoded: Decoded, messages: Sequence[Any]) -> None:
+        """Write until it succeeds: a batch is held, never skipped for a store that is down.
+
+        Values the database refuses (text it cannot hold, say) are refused on every try: the
+        messages are then written in halves, and halves of those, until each refused message is
+        alone; it is dead-lettered with the reason and everything else is folded.
+        """
+        if await self._refused(decoded.batch) is not None:
+            await self._write_apart(messages)
         self.folded += decoded.read
         EVENTS_FOLDED.inc(decoded.read)
         batch = decoded.batch
@@ -150,6 +150,36 @@ class FoldConsumer:
             unreadable=len(decoded.unreadable),
             skipped=decoded.ignored,
         )
+
+    async def _refused(self, batch: FoldBatch) -> Exception | None:
+        """None once written; the error when the database refuses the values (retrying cannot help)."""
+        while True:
+            try:
+                await self._writer.write(batch)
+                return None
+            except Exception as error:
+                if is_permanent(error):
+                    return error
+                log.warning("fold write failed, will retry", error=type(error).__name__)
+                await asyncio.sleep(self._retry_pause_s)
+
+    async def _write_apart(self, messages: Sequence[Any]) -> None:
+        """Fold `messages` in halves; a message refused alone is dead-lettered (already decoded once: the
+        unreadable were dead-lettered then)."""
+        if len(messages) == 1:
+            if (error := await self._refused(self._decoder.decode(messages).batch)) is not None:
+                await self._set_aside(messages[0], type(error).__name__, describe(error))
+            return
+        half = len(messages) // 2
+        for part in (messages[:half], messages[half:]):
+            if await self._refused(self._decoder.decode(part).batch) is not None:
+                await self._write_apart(part)
+
+    async def _set_aside(self, message: Any, error_type: str, why: str) -> None:
+        headers = dead_letter_headers(message, error_type, why)
+        log.error("message dead-lettered", **headers)
+        DEAD_LETTERS.labels(headers["source_topic"]).inc()
+        await self._dead_letter(bytes(message.value), headers)
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:

@@ -1,0 +1,75 @@
+"""A fact PostgreSQL refuses (text it cannot hold) is set aside, and the fold goes on.
+
+Reporting writes a batch of thousands of events in one transaction. A value
+the database refuses on every try (a NUL in a text) once held the whole fold
+in its retry loop for good, every report growing stale behind it; the batch
+is now written in halves until the refused event is alone and dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from services.reporting.adapters.tables import rejections
+from shared.db import build_engine
+from shared.kafka.failures import open_dead_letter
+from shared.topics import DEAD_LETTER
+from tests.support.infra import TEST_KEYRING, kafka_bootstrap
+from tests.support.kafka import read_raw
+from tests.support.records import TONGDE
+from tests.support.reporting import FakeClock, reporting_harness
+from tests.support.waiting import eventually
+
+GOOD = 20
+
+
+def rejection(source_kind: str | None) -> bytes:
+    payload = {
+        "reporting_street": TONGDE,
+        "rejected_at": datetime.now(UTC).isoformat(),
+        "error_count": 1,
+        "source_kind": source_kind,
+    }
+    envelope = {
+        "event_id": str(uuid.uuid4()),
+        "type": "RecordRejected",
+        "version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "producer": "test",
+        "correlation_id": "none",
+        "payload": payload,
+    }
+    return json.dumps(envelope).encode()
+
+
+async def test_a_rejection_with_a_nul_is_dead_lettered_and_the_rest_of_its_batch_folded() -> None:
+    async with reporting_harness(FakeClock(datetime.now(UTC))) as harness:
+        topic = harness.settings.topic_prefix + "records.rejected"
+        poison = rejection("canvass\x00")  # valid JSON and a valid contract; PostgreSQL's text cannot hold it
+        bodies = [rejection("canvass") for _ in range(GOOD // 2)] + [poison]
+        bodies += [rejection("school") for _ in range(GOOD - GOOD // 2)]
+        sent = [await harness.producer.send(topic, body, key=b"one") for body in bodies]  # one batch, in order
+        await asyncio.gather(*sent)
+        engine = build_engine(harness.settings.database_url)
+        try:
+
+            async def folded() -> int | None:
+                async with engine.connect() as connection:
+                    count = (await connection.execute(sa.select(sa.func.count()).select_from(rejections))).scalar_one()
+                return count if count == GOOD else None
+
+            assert await eventually(folded) == GOOD
+        finally:
+            await engine.dispose()
+        letters = await eventually(lambda: read_raw(kafka_bootstrap(), harness.settings.topic_prefix + DEAD_LETTER))
+    assert len(letters) == 1
+    body, headers = letters[0]
+    assert open_dead_letter(TEST_KEYRING, body, headers) == poison
+    assert "SQLSTATE" in headers["error"]  # the kind of refusal
+    assert "canvass" not in headers["error"]  # and no value
+    assert harness.reporting.fold.folded == GOOD + 1  # every message read counted once, the poison too
