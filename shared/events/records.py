@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -49,6 +49,20 @@ def _checked_id_number(value: str) -> str:
 
 IdNumber = Annotated[str, AfterValidator(_checked_id_number)]
 
+# The clocks of the world run from UTC-12:00 to UTC+14:00; PostgreSQL refuses an offset past ±15:59,
+# which Python takes up to ±23:59, so a record with one would be accepted and never stored by routing.
+EARLIEST_OFFSET, LATEST_OFFSET = timedelta(hours=-12), timedelta(hours=14)
+
+
+def _clock_time(moment: datetime) -> datetime:
+    offset = moment.utcoffset()
+    if offset is None or not EARLIEST_OFFSET <= offset <= LATEST_OFFSET:
+        raise ValueError("has an offset no clock shows (from -12:00 to +14:00; China is +08:00)")
+    return moment
+
+
+ClockTime = Annotated[AwareDatetime, AfterValidator(_clock_time)]
+
 
 class Person(Part):
     id_number: IdNumber = Field(description="18-character resident identity number (GB 11643)")
@@ -77,7 +91,7 @@ class CaseRecord(Part):
     reporting_street: StreetCode = Field(description="Street office that reports the record")
     residence: Residence = Field(description="Where the person lives now")
     registration: Registration = Field(description="Where the person is registered (户籍地)")
-    observed_at: AwareDatetime = Field(description="When the worker saw the person, with offset")
+    observed_at: ClockTime = Field(description="When the worker saw the person, with offset (-12:00 to +14:00)")
     marital_status: MaritalStatus | None = Field(default=None, description="Marital status (婚姻状况)")
     certificate: Certificate | None = Field(default=None, description="Marriage-and-childbearing certificate check")
     employer: Employer | None = Field(default=None, description="Employer, when the person works here")

@@ -70,6 +70,8 @@ RULES = [
     ("key area value", "/key_area", "beach", None),
     ("observed in the future", "/observed_at", "2026-03-01T20:06:00+08:00", None),
     ("observed without offset", "/observed_at", "2026-02-25T10:30:00", None),
+    ("observed at an offset PostgreSQL refuses", "/observed_at", "2026-02-25T10:30:00-23:59", None),
+    ("observed at an offset no clock shows", "/observed_at", "2026-02-25T10:30:00+14:30", None),
     ("event value", "/event", "born", None),
     ("new residence outside outflow", "/new_residence", {"street": "440111008"}, None),
     ("external id too long", "/external_id", "x" * 65, None),
@@ -140,6 +142,13 @@ def test_issue_date_after_valid_until() -> None:
     body = broken("/certificate/result", "invalid")  # 'invalid' puts no constraint on the dates
     body["certificate"].update(issued_on="2026-02-01", valid_until="2026-01-31")
     assert list(pointers(body)) == ["/certificate/valid_until"]
+
+
+@pytest.mark.parametrize("offset", ["-12:00", "+14:00", "+05:45", "Z"])
+def test_an_observation_at_any_offset_a_clock_shows_passes(offset: str) -> None:
+    body = full_record() | {"observed_at": f"2026-02-25T10:30:00{offset}"}
+    parsed, problems = validate_record(body, load_directory(), now=NOW)
+    assert (problems, parsed is not None) == ([], True)
 
 
 def test_observation_within_clock_skew_passes() -> None:
