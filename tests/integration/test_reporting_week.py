@@ -145,6 +145,19 @@ async def test_campaign_result_per_street(harness: Harness) -> None:
     assert [(r["street"], r["decision"]) for r in results] == [(TONGDE, "accept"), (XINSHI, "recanvass")]
 
 
+async def test_decisions_for_one_street_at_the_same_moment_all_succeed_and_one_stands(harness: Harness) -> None:
+    bureau = await harness.key("district:440111")
+    url = f"/v1/campaigns/{harness.notes['campaign_id']}/results"
+    accept, recanvass = {"street": TONGDE, "decision": "accept"}, {"street": TONGDE, "decision": "recanvass"}
+    bodies = [recanvass | {"comment": f"第 {n} 次"} if n % 2 else accept for n in range(8)]
+    answers = await asyncio.gather(*(harness.client.post(url, headers=bureau, json=body) for body in bodies))
+    assert [a.status_code for a in answers] == [200] * len(bodies)  # two at once once made one a 500
+    results = (await harness.get(url, bureau)).json()["results"]
+    assert [r["street"] for r in results] == [TONGDE, XINSHI]  # one row for the street, whichever came last
+    again = await harness.client.post(url, headers=bureau, json={"street": TONGDE, "decision": "accept"})
+    assert again.status_code == 200
+
+
 async def test_weekly_figures_of_streets_and_district(harness: Harness) -> None:
     bureau = await harness.key("district:440111")
     district = await folded(harness, bureau)

@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import communities, key_areas, records, workers
 from services.reporting.adapters.weekly_store import within
 from services.reporting.domain.responsibility import Community, Register, Worker
+from shared.db.upsert import upsert
 from shared.sealing import Keyring
 
 
@@ -30,10 +29,7 @@ class ResponsibilityStore:
         self._keyring = keyring
 
     def _upsert(self, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table)
-        changed = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-        return statement.on_conflict_do_update(index_elements=keys, set_=changed), rows
+        return upsert(self._engine, table, rows[0], keys), rows
 
     async def save_workers(self, found: list[Worker], now: datetime) -> None:
         rows = [

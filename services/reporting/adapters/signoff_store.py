@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.tables import campaign_results, signoffs
 from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.signoff import Signoff, SignoffState
+from shared.db.upsert import upsert
 
 
 def _signoff(row: Any) -> Signoff:
@@ -47,10 +48,7 @@ class SignoffStore:
             "comment": signoff.comment,
         }
         async with self._engine.begin() as connection:
-            await connection.execute(
-                sa.delete(signoffs).where(signoffs.c.street == signoff.street, signoffs.c.week == signoff.week)
-            )
-            await connection.execute(sa.insert(signoffs).values(**values))
+            await connection.execute(upsert(self._engine, signoffs, values, ["street", "week"]), values)
 
     async def of(self, code: str, weeks: Sequence[str]) -> list[Signoff]:
         query = sa.select(signoffs).where(within(signoffs.c.street, code), signoffs.c.week.in_(list(weeks)))
@@ -58,17 +56,15 @@ class SignoffStore:
             return [_signoff(row) for row in (await connection.execute(query)).all()]
 
     async def decide_campaign(self, campaign_id: str, street: str, decision: str, comment: str, at: datetime) -> None:
+        values = {
+            "campaign_id": campaign_id,
+            "street": street,
+            "decision": decision,
+            "comment": comment,
+            "decided_at": at,
+        }
         async with self._engine.begin() as connection:
-            await connection.execute(
-                sa.delete(campaign_results).where(
-                    campaign_results.c.campaign_id == campaign_id, campaign_results.c.street == street
-                )
-            )
-            await connection.execute(
-                sa.insert(campaign_results).values(
-                    campaign_id=campaign_id, street=street, decision=decision, comment=comment, decided_at=at
-                )
-            )
+            await connection.execute(upsert(self._engine, campaign_results, values, ["campaign_id", "street"]), values)
 
     async def campaign_results(self, campaign_id: str) -> list[dict[str, Any]]:
         query = (
