@@ -22,7 +22,10 @@ class Unavailable(UseCaseError):
 
 
 class Invalid(UseCaseError):
-    """Input well-formed but wrong; `errors` are (field, message) pairs, messages without the values."""
+    """Input well-formed but wrong; `errors` are (field, message) pairs, messages without the values.
+
+    A field is a JSON pointer without its first "/" ("areas/0/staff_id"); "" is the body as a whole.
+    """
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(message for _, message in errors))

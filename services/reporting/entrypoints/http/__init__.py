@@ -11,7 +11,8 @@ from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
 def as_problem(error: UseCaseError) -> ProblemError:
     if isinstance(error, Invalid):
-        return ValidationProblem([FieldError.at((name,), message) for name, message in error.errors])
+        # the names are paths the use cases built ("areas/0/staff_id"), pointers already but for the first '/'
+        return ValidationProblem([FieldError(pointer=f"/{name}" if name else "", detail=m) for name, m in error.errors])
     if isinstance(error, NotFound):
         return ProblemError(404, "Not Found", error.detail)
     if isinstance(error, Conflict):
