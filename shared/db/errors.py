@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from sqlalchemy import exc
 
 DATA_STATES = frozenset({"23502", "23514"})  # not_null_violation, check_violation
+# unique_violation, foreign_key_violation: a concurrent writer got there first; the same request may pass now
+RACED_STATES = frozenset({"23505", "23503"})
+RACED_SQLITE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"})
 # connection exception; admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now;
 # insufficient resources (too many connections)
 UNAVAILABLE_CLASSES = ("08", "53")
@@ -28,6 +31,13 @@ def is_data_error(error: BaseException) -> bool:
         return True
     state = sqlstate_of(error)
     return state is not None and (state.startswith("22") or state in DATA_STATES)
+
+
+def is_raced(error: BaseException) -> bool:
+    """True when the write met another of the same key at the same moment (PostgreSQL or SQLite)."""
+    if sqlstate_of(error) in RACED_STATES:
+        return True
+    return any(getattr(e, "sqlite_errorname", None) in RACED_SQLITE for e in _chain(error))
 
 
 def is_unavailable(error: BaseException) -> bool:

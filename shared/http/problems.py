@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.errors import is_data_error, is_unavailable
+from shared.db.errors import is_data_error, is_raced, is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -129,10 +129,19 @@ def store_unavailable() -> JSONResponse:
 
 
 async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
-    """Database errors: a store that is down is a 503, values it refuses a 422, anything else a 500."""
+    """Database errors: a store that is down is a 503, values it refuses a 422, a write that met another
+    at the same moment a 409, anything else a 500."""
     if is_unavailable(exc):
         log.warning("store unavailable", error=type(exc).__name__, path=request.url.path)
         return store_unavailable()
+    if is_raced(exc):
+        # the store's message names the key's values: its kind only
+        log.warning("write met another at the same moment", error=type(exc).__name__, path=request.url.path)
+        return problem(
+            409,
+            "Conflict",
+            "Another request changed the same thing at the same moment, and this one was not applied. Send it again.",
+        )
     if is_data_error(exc):
         # a door let through a value the column cannot take: the caller's data, never a 500
         log.error("store refused the values", error=type(exc).__name__, path=request.url.path)

@@ -1,0 +1,61 @@
+"""A write that meets another of the same key at the same moment is a 409 to send again, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import build_engine
+from shared.db.errors import is_data_error, is_raced
+from shared.http.problems import install_problem_handlers
+
+KEY = "440111005-secret-looking-key"
+
+
+class ServerError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"duplicate key value violates unique constraint: Key (id)=({KEY}) already exists")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(("state", "raced"), [("23505", True), ("23503", True), ("23502", False), ("22001", False)])
+def test_unique_and_foreign_key_violations_are_races_and_not_the_datas_fault(state: str, raced: bool) -> None:
+    error = sa.exc.IntegrityError("INSERT ...", None, ServerError(state))
+    assert is_raced(error) is raced
+    assert is_data_error(error) is not raced
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/races.db")
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("CREATE TABLE taken (id VARCHAR(40) PRIMARY KEY)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_second_insert_of_a_key_is_a_409_naming_no_value(engine: AsyncEngine) -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/taken/{key}")
+    async def take(key: str) -> dict[str, str]:
+        async with engine.begin() as connection:  # what a check-then-insert does when another got in between
+            await connection.execute(sa.text("INSERT INTO taken VALUES (:id)"), {"id": key})
+        return {"taken": key}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = await client.post(f"/taken/{KEY}")
+        second = await client.post(f"/taken/{KEY}")
+    assert first.status_code == 200
+    assert second.status_code == 409, second.text
+    assert second.headers["content-type"].startswith("application/problem+json")
+    assert "Send it again" in second.json()["detail"]
+    assert KEY not in second.text
