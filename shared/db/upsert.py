@@ -1,5 +1,9 @@
-"""INSERT ... ON CONFLICT DO UPDATE on PostgreSQL and SQLite alike: one statement, so two writers of the
-same key at once both succeed (the later wins) where a delete-then-insert made one of them fail."""
+"""INSERT ... ON CONFLICT on PostgreSQL and SQLite alike, one statement each.
+
+`upsert`: two writers of the same key at once both succeed and the later stands, where a
+delete-then-insert made one of them fail (for rows without rules on who may follow whom).
+`first_insert`: only the first writer of a key writes; the others see a rowcount of 0.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def first_insert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
+    """An insert that writes nothing when the key exists (its rowcount 0): for a row only the first may write."""
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 def upsert(engine: AsyncEngine, table: sa.Table, columns: Collection[str], keys: list[str]) -> Any:

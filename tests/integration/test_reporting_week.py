@@ -255,6 +255,30 @@ async def test_street_submits_before_the_cut_off(harness: Harness) -> None:
     assert review.status_code == 409  # 新市 has not submitted
 
 
+async def test_two_clerks_deciding_one_week_at_once_get_one_decision_and_one_409(harness: Harness) -> None:
+    tongde = await harness.key(f"street:{TONGDE}")
+    bureau = await harness.key("district:440111")
+    week_before = "2027-W07"
+    submitted = await harness.client.post(
+        "/v1/reports/weekly/submit", headers=tongde, json={"street": TONGDE, "week": week_before}
+    )
+    assert submitted.status_code == 200, submitted.text
+    decisions = [
+        {"street": TONGDE, "week": week_before, "decision": "accept"},
+        {"street": TONGDE, "week": week_before, "decision": "return", "comment": "差错率超标"},
+    ] * 3
+    answers = await asyncio.gather(
+        *(harness.client.post("/v1/reports/weekly/review", headers=bureau, json=body) for body in decisions)
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409, 409]  # never two that both stand
+    [decided] = [a.json() for a in answers if a.status_code == 200]
+    again = await harness.client.post(
+        "/v1/reports/weekly/submit", headers=tongde, json={"street": TONGDE, "week": week_before}
+    )
+    # the one decision that stood is the week's state: returned may be submitted again, accepted is locked
+    assert again.status_code == (200 if decided["state"] == "returned" else 409), again.text
+
+
 async def test_scheduled_export_at_the_cut_off_reads_back_equal(harness: Harness, export_dir: Path) -> None:
     bureau = await harness.key("district:440111")
     await folded(harness, bureau)

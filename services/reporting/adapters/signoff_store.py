@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.tables import campaign_results, signoffs
 from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.signoff import Signoff, SignoffState
-from shared.db.upsert import upsert
+from shared.db.upsert import first_insert, upsert
 
 
 def _signoff(row: Any) -> Signoff:
@@ -37,7 +37,9 @@ class SignoffStore:
             row = (await connection.execute(query)).first()
         return _signoff(row) if row else None
 
-    async def save(self, signoff: Signoff) -> None:
+    async def save(self, signoff: Signoff, *, replacing: Signoff | None) -> bool:
+        """Store `signoff` in place of `replacing` (None: there was none); False when the week's sign-off is
+        no longer `replacing` (another clerk's step got in between), and nothing is written."""
         values = {
             "street": signoff.street,
             "week": signoff.week,
@@ -47,8 +49,21 @@ class SignoffStore:
             "reviewed_at": signoff.reviewed_at,
             "comment": signoff.comment,
         }
+        if replacing is None:
+            statement: Any = first_insert(self._engine, signoffs, ["street", "week"]).values(**values)
+        else:
+            statement = (
+                sa.update(signoffs)
+                .where(
+                    signoffs.c.street == signoff.street,
+                    signoffs.c.week == signoff.week,
+                    signoffs.c.state == replacing.state.value,
+                )
+                .values(**values)
+            )
         async with self._engine.begin() as connection:
-            await connection.execute(upsert(self._engine, signoffs, values, ["street", "week"]), values)
+            result = await connection.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
 
     async def of(self, code: str, weeks: Sequence[str]) -> list[Signoff]:
         query = sa.select(signoffs).where(within(signoffs.c.street, code), signoffs.c.week.in_(list(weeks)))

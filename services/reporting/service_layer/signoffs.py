@@ -14,7 +14,7 @@ async def submit_week(reports: ReportService, street: str, week: str) -> Signoff
         signoff = submit(current, street=street, week=week, at=reports.clock.now())
     except SignoffRefused as error:
         raise Conflict(str(error)) from error
-    await reports.signoffs.save(signoff)
+    await _replace(reports, signoff, current)
     return signoff
 
 
@@ -24,5 +24,11 @@ async def review_week(reports: ReportService, street: str, week: str, decision: 
         signoff = review(current, decision=decision, comment=comment, at=reports.clock.now())
     except SignoffRefused as error:
         raise Conflict(str(error)) from error
-    await reports.signoffs.save(signoff)
+    await _replace(reports, signoff, current)
     return signoff
+
+
+async def _replace(reports: ReportService, signoff: Signoff, current: Signoff | None) -> None:
+    """Write the step only over the state it was decided on: two clerks' steps at once, one 409."""
+    if not await reports.signoffs.save(signoff, replacing=current):
+        raise Conflict("Someone else changed this week's sign-off at the same moment; reload it and decide again.")
