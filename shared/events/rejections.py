@@ -30,7 +30,7 @@ class RecordRejected(Event):
         description="Street that submitted the record (9 digits), or '' when that field itself was unreadable",
     )
     rejected_at: datetime = Field(description="When intake rejected the record (UTC); drives the report week")
-    error_count: int = Field(ge=1, description="How many fields were wrong")
+    error_count: int = Field(ge=1, le=10_000, description="How many fields were wrong (a record has a few dozen)")
     source_kind: str | None = Field(
         default=None,
         max_length=30,

@@ -13,13 +13,19 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
+from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.tables import rejections
-from shared.db import build_engine
-from shared.kafka.failures import open_dead_letter
+from services.reporting.bootstrap import MIGRATIONS
+from services.reporting.domain.batch import FoldBatch
+from services.reporting.domain.facts import RejectionFact
+from shared.db import build_engine, run_migrations
+from shared.db.bulk import UnwritableValue
+from shared.kafka.failures import is_permanent, open_dead_letter
 from shared.topics import DEAD_LETTER
-from tests.support.infra import TEST_KEYRING, kafka_bootstrap
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, kafka_bootstrap, unique_name
 from tests.support.kafka import read_raw
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, reporting_harness
@@ -47,7 +53,7 @@ def rejection(source_kind: str | None) -> bytes:
     return json.dumps(envelope).encode()
 
 
-async def test_a_rejection_with_a_nul_is_dead_lettered_and_the_rest_of_its_batch_folded() -> None:
+async def test_a_refused_rejection_is_dead_lettered_and_the_rest_of_its_batch_folded() -> None:
     async with reporting_harness(FakeClock(datetime.now(UTC))) as harness:
         topic = harness.settings.topic_prefix + "records.rejected"
         poison = rejection("canvass\x00")  # valid JSON and a valid contract; PostgreSQL's text cannot hold it
@@ -73,3 +79,21 @@ async def test_a_rejection_with_a_nul_is_dead_lettered_and_the_rest_of_its_batch
     assert "SQLSTATE" in headers["error"]  # the kind of refusal
     assert "canvass" not in headers["error"]  # and no value
     assert harness.reporting.fold.folded == GOOD + 1  # every message read counted once, the poison too
+
+
+async def test_a_value_the_driver_refuses_before_postgresql_is_permanent_too() -> None:
+    """The contract bounds error_count now; a value past the column reaching the writer anyway (an older
+    contract's event, say) is refused by asyncpg's COPY encoder, unwrapped, and must be set aside as well."""
+    name = unique_name("poison")
+    url = await create_database(name)
+    engine = build_engine(url)
+    try:
+        await run_migrations(engine, MIGRATIONS)
+        fact = RejectionFact("r-1", TONGDE, "2027-W08", datetime.now(UTC), 2**40, None)
+        with pytest.raises(UnwritableValue) as refused:
+            await FactWriter(engine).write(FoldBatch(rejected={"r-1": fact}))
+        assert is_permanent(refused.value)
+        assert str(2**40) not in str(refused.value)
+    finally:
+        await engine.dispose()
+        await drop_database(name)

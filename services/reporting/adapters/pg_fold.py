@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from asyncpg.exceptions._base import DataError as ClientDataError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.adapters.tables import notices, records, rejections
+from shared.db.bulk import UnwritableValue
 
 RECORD_FACT_COLUMNS = (
     "record_id", "reporting_street", "residence_street", "week", "observed_at", "received_at", "event_kind",
@@ -116,5 +118,10 @@ async def copy_and_upsert(connection: AsyncConnection, rows: Sequence[list[tuple
         await driver.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        await driver.copy_records_to_table(staging, records=batch, columns=list(columns))
+        try:
+            await driver.copy_records_to_table(staging, records=batch, columns=list(columns))
+        except (OverflowError, UnicodeEncodeError, ClientDataError) as error:
+            # refused by the driver before PostgreSQL saw it (an int past its column, half of a character):
+            # the data's fault as much as the server's refusals, so the fold sets the event aside
+            raise UnwritableValue(f"a value COPY cannot carry ({type(error).__name__})") from None
         await driver.execute(upsert)

@@ -45,6 +45,8 @@ DeadLetter = Callable[[bytes, dict[str, str]], Awaitable[None]]
 
 # Messages decoded between two turns of the event loop (a few milliseconds of work).
 DECODE_SLICE = 50
+# A batch of at least this many messages that are each refused on their own is the store's fault, not theirs
+SYSTEMIC_AT_LEAST = 10
 
 
 class FoldConsumer:
@@ -132,10 +134,20 @@ class FoldConsumer:
 
         Values the database refuses (text it cannot hold, say) are refused on every try: the
         messages are then written in halves, and halves of those, until each refused message is
-        alone; it is dead-lettered with the reason and everything else is folded.
+        alone; it is dead-lettered with the reason and everything else is folded. When every message
+        of a batch (of SYSTEMIC_AT_LEAST or more) is refused on its own, the fault is the store's (a
+        column changed, say), not the data's: the batch is held and retried, as for a store that is
+        down, rather than emptied into the dead-letter topic.
         """
-        if await self._refused(decoded.batch) is not None:
-            await self._write_apart(messages)
+        while (error := await self._refused(decoded.batch)) is not None:
+            refused = await self._refused_alone(messages, error)
+            if len(messages) >= SYSTEMIC_AT_LEAST and len(refused) == len(messages):
+                log.error("every event of a batch refused on its own; held", error=type(error).__name__)
+                await asyncio.sleep(self._retry_pause_s)
+                continue
+            for message, why in refused:
+                await self._set_aside(message, type(why).__name__, describe(why))
+            break
         self.folded += decoded.read
         EVENTS_FOLDED.inc(decoded.read)
         batch = decoded.batch
@@ -163,17 +175,18 @@ class FoldConsumer:
                 log.warning("fold write failed, will retry", error=type(error).__name__)
                 await asyncio.sleep(self._retry_pause_s)
 
-    async def _write_apart(self, messages: Sequence[Any]) -> None:
-        """Fold `messages` in halves; a message refused alone is dead-lettered (already decoded once: the
-        unreadable were dead-lettered then)."""
+    async def _refused_alone(self, messages: Sequence[Any], error: Exception) -> list[tuple[Any, Exception]]:
+        """The messages the database refuses on their own, each with its refusal (`error`: the refusal of
+        `messages` together); the others are written, half by half. Decoded a second time without side
+        effects: the unreadable were dead-lettered the first time."""
         if len(messages) == 1:
-            if (error := await self._refused(self._decoder.decode(messages).batch)) is not None:
-                await self._set_aside(messages[0], type(error).__name__, describe(error))
-            return
+            return [(messages[0], error)]
+        found: list[tuple[Any, Exception]] = []
         half = len(messages) // 2
         for part in (messages[:half], messages[half:]):
-            if await self._refused(self._decoder.decode(part).batch) is not None:
-                await self._write_apart(part)
+            if (refusal := await self._refused(self._decoder.decode(part).batch)) is not None:
+                found += await self._refused_alone(part, refusal)
+        return found
 
     async def _set_aside(self, message: Any, error_type: str, why: str) -> None:
         headers = dead_letter_headers(message, error_type, why)
