@@ -58,6 +58,15 @@ _ASYNCPG_CONNECTION_ERRORS = frozenset(
 )
 
 
+def constraint_of(error: BaseException) -> str | None:
+    """The name of the constraint the server's error is about (no values in it), if it names one."""
+    for e in _chain(error):
+        name = getattr(e, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
 def sqlstate_of(error: BaseException) -> str | None:
     """The SQLSTATE of the server's error behind `error`, if there is one."""
     for e in _chain(error):

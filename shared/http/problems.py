@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.errors import is_data_error, is_raced, is_unavailable
+from shared.db.errors import constraint_of, is_data_error, is_raced, is_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -135,12 +135,14 @@ async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("store unavailable", error=type(exc).__name__, path=request.url.path)
         return store_unavailable()
     if is_raced(exc):
-        # the store's message names the key's values: its kind only
-        log.warning("write met another at the same moment", error=type(exc).__name__, path=request.url.path)
+        # the store's message quotes the key's values: the constraint's name only. An error, not a warning:
+        # a use case that expected the clash answers it itself, so this one may be a bug as well as a race
+        log.error("write clashed with a stored row", constraint=constraint_of(exc), path=request.url.path)
         return problem(
             409,
             "Conflict",
-            "Another request changed the same thing at the same moment, and this one was not applied. Send it again.",
+            "This clashes with something stored, perhaps by another request at the same moment, and was not "
+            "applied. Read the current state before sending it again.",
         )
     if is_data_error(exc):
         # a door let through a value the column cannot take: the caller's data, never a 500

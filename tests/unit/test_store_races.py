@@ -57,5 +57,5 @@ async def test_the_second_insert_of_a_key_is_a_409_naming_no_value(engine: Async
     assert first.status_code == 200
     assert second.status_code == 409, second.text
     assert second.headers["content-type"].startswith("application/problem+json")
-    assert "Send it again" in second.json()["detail"]
+    assert "before sending it again" in second.json()["detail"]
     assert KEY not in second.text
