@@ -35,7 +35,7 @@ from sqlalchemy import make_url
 
 from services.cli.databases import ensure_databases
 from services.cli.keys import DEFAULT_STORE, create_key, open_store
-from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, parse_districts, side_by_side
+from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, district_ports, parse_districts, side_by_side
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = SERVICE_PORTS
@@ -77,8 +77,8 @@ def up(
     died: str | None = None
     try:
         signals.install()
+        _require_free(_wanted_ports(env, codes, None if "KAFKA_BOOTSTRAP_SERVERS" in env else kafka_port))
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
-            _require_free({"Kafka (KAFKA_PORT)": kafka_port})
             _start_kafka(kafka_port, env, children, signals)
         if codes:
             deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url)
@@ -89,7 +89,6 @@ def up(
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
-        _require_free({_port_owner(d, service): d.port(service) for d in deployments for service in SERVICES})
         for deployment in deployments:
             for service in SERVICES:
                 with signals.deferred():  # a child is never started without being recorded for the clean-up
@@ -214,24 +213,43 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
         raise typer.Exit(1)
 
 
-def _port_owner(deployment: LocalDeployment, service: str) -> str:
-    return f"{_child(deployment, service)} ({service.upper()}_PORT)"
+def _wanted_ports(env: dict[str, str], codes: list[str], kafka_port: int | None) -> dict[str, tuple[str, int]]:
+    """What each listener of this `up` will bind, by who and with which variable: (host, port)."""
+    wanted: dict[str, tuple[str, int]] = {}
+    if kafka_port is not None:
+        controller = int(env.get("KAFKA_CONTROLLER_PORT", kafka_port + 1))
+        wanted |= {"Kafka (KAFKA_PORT)": ("127.0.0.1", kafka_port)}
+        wanted |= {"Kafka's controller (KAFKA_CONTROLLER_PORT)": ("127.0.0.1", controller)}
+    for n, code in enumerate(codes or [""]):
+        ports = district_ports(env, n)
+        for service in SERVICES:
+            variable = f"{service.upper()}_PORT"
+            owner = f"{code}/{service}" if code else service
+            host = env.get(f"{service.upper()}_HOST", "127.0.0.1")
+            wanted[f"{owner} ({variable})"] = (host, int(ports[variable]))
+    return wanted
 
 
-def _require_free(ports: dict[str, int]) -> None:
-    """Exit 1 naming each port already taken (a PopFlow still running, say) before anything listens on it."""
-    taken = []
-    for owner, port in ports.items():
-        with socket.socket() as sock:
+def _require_free(wanted: dict[str, tuple[str, int]]) -> None:
+    """Exit 1 naming each port already taken (a PopFlow still running, say) or named twice, before anything
+    listens on it."""
+    taken: list[str] = []
+    seen: dict[tuple[str, int], str] = {}
+    for owner, (host, port) in wanted.items():
+        if (host, port) in seen:
+            taken.append(f"{port} for both {seen[host, port]} and {owner}")
+            continue
+        seen[host, port] = owner
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port in TIME_WAIT is free
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((host, port))
             except OSError:
                 taken.append(f"{port} for {owner}")
     if taken:
-        console.print(
-            f"[red]Port in use:[/] {', '.join(taken)}. Is PopFlow already running? Stop it or choose other ports."
-        )
+        listed = ", ".join(taken)
+        console.print(f"[red]Port in use:[/] {listed}. Is PopFlow already running? Stop it or choose other ports.")
         raise typer.Exit(1)
 
 

@@ -67,7 +67,7 @@ def side_by_side(
             "NOTIFICATION_PARTNERS_FILE": str(partners_file),
             "NOTIFICATION_EXCHANGE_SIGNING_KEY": keys[code]["signing_key"],
             "NOTIFICATION_EXCHANGE_SEALING_KEY": keys[code]["sealing_key"],
-            **_ports(base, n),
+            **district_ports(base, n),
             **_databases(code, state / code, pg_admin_url),
         }
         deployment = LocalDeployment(code, env)
@@ -93,7 +93,7 @@ def partners_toml(deployments: list[LocalDeployment], keys: dict[str, dict[str, 
     )
 
 
-def _ports(base: dict[str, str], n: int) -> dict[str, str]:
+def district_ports(base: dict[str, str], n: int) -> dict[str, str]:
     """The first district's ports are the usual ones (or *_PORT when set); each next one PORT_STEP higher."""
     return {
         f"{service.upper()}_PORT": str(int(base.get(f"{service.upper()}_PORT", default)) + PORT_STEP * n)

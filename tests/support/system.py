@@ -113,7 +113,8 @@ class System:
             except httpx.HTTPError:
                 answer = None
             if answer is not None and answer.status_code == 200:
-                if (named := answer.json().get("service")) != service.split("-")[0]:
+                body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+                if (named := body.get("service") if isinstance(body, dict) else None) != service.split("-")[0]:
                     raise RuntimeError(f"{service}'s port {self.ports[service]} is answered by {named}")
                 return
             time.sleep(0.3)
