@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from sqlalchemy import exc
 
 DATA_STATES = frozenset({"23502", "23514"})  # not_null_violation, check_violation
-# unique_violation, foreign_key_violation: a concurrent writer got there first; the same request may pass now
+# unique_violation, foreign_key_violation: mostly a concurrent writer that got there first
 RACED_STATES = frozenset({"23505", "23503"})
 RACED_SQLITE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"})
 # connection exception; admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now;

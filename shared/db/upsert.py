@@ -11,20 +11,23 @@ from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def conflict_insert(dialect: Dialect) -> Any:
+    """The INSERT that takes ON CONFLICT in `dialect` (PostgreSQL in production, SQLite embedded)."""
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 def first_insert(engine: AsyncEngine, table: sa.Table, keys: list[str]) -> Any:
     """An insert that writes nothing when the key exists (its rowcount 0): for a row only the first may write."""
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    return insert(table).on_conflict_do_nothing(index_elements=keys)
+    return conflict_insert(engine.dialect)(table).on_conflict_do_nothing(index_elements=keys)
 
 
 def upsert(engine: AsyncEngine, table: sa.Table, columns: Collection[str], keys: list[str]) -> Any:
     """The statement for rows of `columns`, overwriting every column but `keys` when the key exists."""
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table)
+    statement = conflict_insert(engine.dialect)(table)
     changed = {c: statement.excluded[c] for c in columns if c not in keys}
     return statement.on_conflict_do_update(index_elements=keys, set_=changed)

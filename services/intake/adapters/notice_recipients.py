@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.intake.adapters.tables import NoticeRecipientRow
 from shared.db.engine import SingleStatements
+from shared.db.upsert import conflict_insert
 from shared.events import NoticeIssued
 
 
@@ -34,7 +34,7 @@ class NoticeRecipients:
         if not rows:
             return
         async with self._single_statements.connect() as connection:  # one statement: atomic alone
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            insert = conflict_insert(connection.dialect)
             # executemany of one compiled, cached statement: a VALUES list of the batch's length was
             # compiled anew for every batch (SQLAlchemy's compiler was half of this method's CPU)
             await connection.execute(insert(NoticeRecipientRow).on_conflict_do_nothing(), list(rows.values()))

@@ -37,7 +37,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
@@ -46,6 +45,7 @@ from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
 from shared.db.engine import SingleStatements
+from shared.db.upsert import conflict_insert
 
 ATTEMPTS = 5
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
@@ -357,7 +357,7 @@ async def _next_versions(session: AsyncSession, person_keys: list[str]) -> list[
             rows = await raw.fetch(COUNT_CASES, [new_id() for _ in persons], persons, [counts[k] for k in persons], now)
     else:
         values = [{"case_id": new_id(), "person_key": k, "versions": counts[k], "created_at": now} for k in persons]
-        upsert = _dialect_insert(session)(_table(PersonCaseRow))
+        upsert = conflict_insert(session.get_bind().dialect)(_table(PersonCaseRow))
         upsert = upsert.on_conflict_do_update(
             index_elements=[col(PersonCaseRow.person_key)],
             set_={"versions": col(PersonCaseRow.versions) + upsert.excluded.versions},
@@ -546,8 +546,3 @@ def _written(model: type[SQLModel]) -> Table:
     table = _table(model)
     columns = [Column(c.name, _FastJSON() if isinstance(c.type, JSON) else c.type) for c in table.columns]
     return Table(table.name, MetaData(), *columns)
-
-
-def _dialect_insert(session: AsyncSession) -> Any:
-    """INSERT with ON CONFLICT for the dialect in use (PostgreSQL in production, SQLite embedded)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -21,6 +20,7 @@ from services.routing.domain.recipients import ExchangeEndpoint, Recipient
 from services.routing.domain.routes import NeedsReview
 from shared.db import bulk
 from shared.db.processed import ProcessedEvent
+from shared.db.upsert import conflict_insert
 from shared.events import EventKind, NoticeKind, ReviewResolved, Route
 from shared.sealing import Keyring
 
@@ -302,7 +302,7 @@ async def holds_decisions(session: AsyncSession) -> bool:
 
 def _insert(session: AsyncSession) -> Any:
     """INSERT with ON CONFLICT, in the dialect of the session's database."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return conflict_insert(session.get_bind().dialect)
 
 
 async def _upsert(session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], *, key: str) -> None:
