@@ -95,15 +95,15 @@ class FoldConsumer:
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_max)
+                messages = [m for ms in batches.values() for m in ms]
                 # Decoding this batch (CPU, here) overlaps with writing the previous one (the database).
-                decoded = await self.decode([m for ms in batches.values() for m in ms]) if batches else None
+                decoded = await self.decode(messages) if messages else None
                 if in_flight is not None:
                     await in_flight[0]
                     await _commit(consumer, in_flight[1])
                     in_flight = None
                 if decoded is not None:
-                    offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
-                    messages = [m for ms in batches.values() for m in ms]
+                    offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
                     in_flight = (asyncio.create_task(self.write(decoded, messages)), offsets)
         finally:
             if in_flight is not None:
