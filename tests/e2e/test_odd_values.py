@@ -38,14 +38,14 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from services.reporting.adapters.sheet_files import MAX_CELL, XLSX
 from services.reporting.domain.weeks import report_week_of
+from shared.http.problems import json_pointer
 from shared.topics import DEAD_LETTER
 from tests.e2e import test_access_matrix as matrix
-from tests.support.bulk_files import table
+from tests.support.bulk_files import table, workbook_bytes
 from tests.support.kafka import read_raw
 from tests.support.odd_values import (
     ARABIC_INDIC,
@@ -257,7 +257,7 @@ def encoded(text: str) -> bytes:
 
 
 def pointer(at: Pointer) -> str:
-    return "".join(f"/{part}" for part in at) or "(the whole body)"
+    return json_pointer(at) or "(the whole body)"
 
 
 def sendable(value: bytes) -> bool:
@@ -269,17 +269,6 @@ def csv_text(header: list[str], rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     csv.writer(out).writerows([header, *rows])
     return encoded(out.getvalue())
-
-
-def workbook(header: list[str], rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [header, *rows]:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def in_a_cell(value: object) -> bool:
@@ -442,7 +431,7 @@ def sheet_probes(op: Operation, seeds: matrix.Seeds) -> Iterator[Probe]:
             typed = [(label, [*good[:column], value, *good[column + 1 :]]) for label, value in CELLS]
             cells = [(label, line) for label, line in lines + typed if all(in_a_cell(value) for value in line)]
             yield from packed(
-                op, url, f"XLSX {where}", XLSX.encode(), lambda rows: workbook(header, rows), cells, unwritable
+                op, url, f"XLSX {where}", XLSX.encode(), lambda rows: workbook_bytes(header, rows), cells, unwritable
             )
 
 

@@ -65,12 +65,15 @@ def csv_lines(records: Iterable[dict[str, Any]], style: Style = "flat") -> Itera
 
 
 def xlsx_bytes(records: list[dict[str, Any]], style: Style = "flat") -> bytes:
-    header, rows = table(records, style)
+    return workbook_bytes(*table(records, style))
+
+
+def workbook_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
+    """A workbook whose first sheet holds `header` and then `rows`, cells as given (typed or text)."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.append(header)
-    for row in rows:
+    for row in [header, *rows]:
         sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)
