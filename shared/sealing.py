@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ KEY_ID_SETTING = "POPFLOW_DATA_KEY_ID"
 AES_KEY_LENGTHS = (16, 24, 32)
 NONCE_BYTES = 12
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+SIGNING_LABEL = b"popflow/signing-key/1"
 
 
 class SealError(ValueError):
@@ -60,6 +63,7 @@ class Keyring:
     current: str
     # one cipher per key: building one costs as much as the sealing itself (shared by threads: it holds no state)
     _ciphers: dict[bytes, AESGCM] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _signing_keys: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -92,6 +96,17 @@ class Keyring:
     def open(self, token: str, *, context: str) -> Any:
         """What `seal` sealed; SealError when it does not open here."""
         return orjson.loads(self.open_bytes(token, context=context))
+
+    def tag(self, message: bytes, *, key_id: str) -> bytes:
+        """HMAC-SHA256 of `message` under a signing key derived from data key `key_id`; UnknownKeyId
+        when the keyring does not hold it. The data key itself only ever seals."""
+        signing = self._signing_keys.get(key_id)
+        if signing is None:
+            key = self.keys.get(key_id)
+            if key is None:
+                raise UnknownKeyId(key_id)
+            signing = self._signing_keys[key_id] = hmac.new(key, SIGNING_LABEL, hashlib.sha256).digest()
+        return hmac.new(signing, message, hashlib.sha256).digest()
 
     def _cipher(self, key: bytes) -> AESGCM:
         # keyed by the key itself, so a keyring whose dict is changed never seals with a stale cipher

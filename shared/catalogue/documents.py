@@ -41,8 +41,8 @@ class WebhookNotice(BaseModel):
     person: WebhookPerson = Field(description="The person, with the least detail needed to find them")
     record_id: str = Field(description="The case record the notice is about")
     record_link: str = Field(
-        description="Where the case record can be read: its URL with ?notice=<notice id>, which opens it "
-        "to the recipient's key even when another office reported it (audited)"
+        description="Where the case record can be read: its URL with ?notice=<notice id>&grant=<grant>, which "
+        "opens it to the recipient's key even when another office reported it (audited), from the moment it arrives"
     )
     issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
     answer_expected: bool = Field(

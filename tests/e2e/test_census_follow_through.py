@@ -9,6 +9,7 @@ intake's HTTP API; notices come out of notification's inboxes and webhooks.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +22,10 @@ import pytest
 from services.routing.bootstrap import create_app
 from services.routing.settings import RoutingSettings
 from shared.clock import FixedClock
+from shared.notice_grants import grant_for
 from tests.support import records
 from tests.support.in_process import served
+from tests.support.infra import TEST_KEYRING
 from tests.support.notification_client import SECRET, bearer, subscribe
 from tests.support.receivers import Received, Receiver
 from tests.support.records import BAIYUN, FURONG, TONGDE, XINSHI
@@ -190,6 +193,7 @@ async def test_a_notice_says_what_it_expects_and_its_recipient_may_open_the_reco
         notice_id = notice["notice_id"]
         assert (await opened_with(xinshi, link.path)).status_code == 404  # no notice: not its record
         assert (await opened_with(jingtai, link.path, notice=notice_id)).status_code == 404  # not its notice
+        assert (await opened_with(jingtai, link.path, **dict(link.params))).status_code == 404  # nor its grant
         unrelated_path = f"/v1/records/{unrelated}"
         assert (await opened_with(xinshi, unrelated_path, notice=notice_id)).status_code == 404  # another record
         assert (await opened_with(tongde, link.path, notice=notice_id)).status_code == 200  # the reporter's own
@@ -198,6 +202,40 @@ async def test_a_notice_says_what_it_expects_and_its_recipient_may_open_the_reco
     xinshi_key_id = xinshi.split("_")[1]
     reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi_key_id]
     assert reads == [("read-by-notice", f"notice {notice['notice_id']}: verify")]
+
+
+async def test_a_notice_link_opens_the_moment_it_arrives_before_intake_has_learnt_the_notice(
+    system: System, admin: str
+) -> None:
+    """A recipient's system may follow the link as soon as the push arrives, while intake's
+    notices.issued subscriber is a moment behind: the link's grant opens the record alone."""
+    xinshi, jingtai = await system.create_key(f"street:{XINSHI}"), await system.create_key("street:440111001")
+    async with httpx.AsyncClient(timeout=10) as client:
+        record_id = await submit(client, system, admin, records.record(reporting_street=TONGDE, sequence=235))
+        other_id = await submit(client, system, admin, records.record(reporting_street=TONGDE, sequence=237))
+        unheard_of = str(uuid.uuid4())  # no notices.issued event will ever name it
+        grant = grant_for(TEST_KEYRING, notice_id=unheard_of, record_id=record_id, recipient_code=XINSHI)
+
+        async def opened(key: str, record: str, **params: str) -> httpx.Response:
+            url = system.url("intake") + f"/v1/records/{record}"
+            return await client.get(url, params=params, headers=bearer(key) | {"X-Purpose": "verify"})
+
+        shown = await opened(xinshi, record_id, notice=unheard_of, grant=grant)
+        assert shown.status_code == 200, shown.text
+        assert (shown.json()["record_id"], shown.json()["notice_id"]) == (record_id, unheard_of)
+        assert "versions" not in shown.json()
+
+        assert (await opened(xinshi, record_id, notice=unheard_of)).status_code == 404  # no grant
+        assert (await opened(jingtai, record_id, notice=unheard_of, grant=grant)).status_code == 404  # not its office
+        assert (await opened(xinshi, other_id, notice=unheard_of, grant=grant)).status_code == 404  # another record
+        forged = grant.replace(XINSHI, "440111001", 1)
+        assert (await opened(jingtai, record_id, notice=unheard_of, grant=forged)).status_code == 404
+        too_long = await opened(xinshi, record_id, notice=unheard_of, grant=grant + "x" * 100)
+        assert too_long.status_code == 422, too_long.text
+
+        audit = (await client.get(system.url("intake") + "/v1/audit", headers=bearer(admin))).json()["entries"]
+    reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi.split("_")[1]]
+    assert reads == [("read-by-notice", f"notice {unheard_of}: verify")]
 
 
 async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalated_after_2n(

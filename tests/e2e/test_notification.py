@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from shared.events import Envelope, parse_event
+from shared.notice_grants import granted_to
 from shared.topics import NOTICES_ACKNOWLEDGED, NOTICES_ANSWERED
 from tests.support import records
 from tests.support.infra import TEST_KEYRING
@@ -98,7 +99,9 @@ async def test_a_cross_street_record_reaches_the_street_webhook_signed(system: S
             "residence_address": body["residence"]["address"],
         }
         assert got.body["kind"] == "transfer"
-        assert got.body["record_link"].endswith(f"/v1/records/{record_id}?notice={got.notice_id}")
+        link = httpx.URL(got.body["record_link"])
+        assert (link.path, link.params["notice"]) == (f"/v1/records/{record_id}", got.notice_id)
+        assert granted_to(TEST_KEYRING, link.params["grant"], notice_id=got.notice_id, record_id=record_id) == XINSHI
         assert "registration" not in json.dumps(got.body)
 
         async def delivered() -> dict[str, Any] | None:

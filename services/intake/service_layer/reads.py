@@ -15,6 +15,7 @@ from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.tables import RecordRow
 from shared.auth import Principal, ScopeKind
 from shared.identity import person_key
+from shared.notice_grants import granted_to
 from shared.sealing import Keyring
 
 
@@ -41,19 +42,27 @@ class RecordReads:
         self._notices = notices
 
     async def one(
-        self, principal: Principal, record_id: str, *, purpose: str, notice_id: str | None = None
+        self,
+        principal: Principal,
+        record_id: str,
+        *,
+        purpose: str,
+        notice_id: str | None = None,
+        grant: str | None = None,
     ) -> dict[str, Any] | Unseen:
         """The record with its case's versions, or why it is not shown.
 
         Outside the reader's scope, `notice_id` may open it: when that notice is
         about this record and was sent to an office the reader acts for, the
         record alone is shown (no other version of the case), audited with the notice.
+        Intake knows a notice from notices.issued, or from the `grant` its link
+        carries when the link is opened before that (shared.notice_grants).
         """
         row = await self._repository.get(record_id)
         if row is None:
             return Unseen.MISSING
         if not principal.can_access(row.reporting_street):
-            if notice_id is None or not await self._notice_opens(principal, notice_id, record_id):
+            if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
                 return Unseen.OUT_OF_SCOPE
             why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
@@ -63,9 +72,14 @@ class RecordReads:
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
         return present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
 
-    async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str) -> bool:
+    async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str, grant: str | None) -> bool:
         notice = await self._notices.get(notice_id)
-        return notice is not None and notice.record_id == record_id and principal.can_access(notice.recipient_code)
+        if notice is not None:
+            return notice.record_id == record_id and principal.can_access(notice.recipient_code)
+        if grant is None:
+            return False
+        recipient = granted_to(self._keyring, grant, notice_id=notice_id, record_id=record_id)
+        return recipient is not None and principal.can_access(recipient)
 
     async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
         """Every record of the person inside the reader's scope, oldest first."""

@@ -16,6 +16,7 @@ from shared.auth.dependencies import Authenticate, require
 from shared.events import CaseRecord
 from shared.http.direct_route import DirectRoute
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
+from shared.notice_grants import MAX_LENGTH as GRANT_LENGTH
 
 log = structlog.get_logger(__name__)
 
@@ -88,9 +89,17 @@ def records_router(
             str | None,
             Query(max_length=36, description="A notice about this record sent to the caller's office: opens it"),
         ] = None,
+        grant: Annotated[
+            str | None,
+            Query(
+                max_length=GRANT_LENGTH,
+                description="The notice's grant, as its record_link carries it: opens the record "
+                "even before intake has learnt the notice",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         require(principal, Action.READ)
-        shown = await reads.one(principal, record_id, purpose=purpose(request), notice_id=notice)
+        shown = await reads.one(principal, record_id, purpose=purpose(request), notice_id=notice, grant=grant)
         if isinstance(shown, Unseen):
             raise _unseen(shown)
         return shown
