@@ -9,6 +9,7 @@ test_notification.py.)"""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP, REVIEWS_GROUP
-from shared.events import Envelope, FeedbackResult, NoticeAnswered, new_envelope
+from shared.events import Envelope, FeedbackResult, NoticeAnswered, Resolution, ReviewResolved, new_envelope
 from shared.kafka.failures import open_dead_letter
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED, REVIEWS_RESOLVED
 from tests.support import kafka
@@ -107,6 +108,12 @@ async def inbox_ids(client: httpx.AsyncClient, system: System, recipient: str) -
     return {n["notice_id"] for n in response.json()["notices"]}
 
 
+async def listed(client: httpx.AsyncClient, system: System, recipient: str, notice_id: str) -> bool:
+    """Whether the notice is in the recipient's inbox: notification stores it a moment after routing
+    commits the case, and an inbox that already holds other notices must not pass for it."""
+    return notice_id in await inbox_ids(client, system, recipient)
+
+
 ROUTES = [
     # why, reporting, residence, route, notices (kind, recipient, exchange endpoint)
     ("same street", TONGDE, TONGDE, "same-district", set()),
@@ -150,7 +157,7 @@ async def test_routes_over_real_codes_and_a_code_outside_the_directory(routing: 
         admin = await routing.admin_headers()
         assert await case_of(client, routing.url("routing"), unknown.correlation_id, admin) is None
         cross = await routed_case(client, routing, ids[1])
-        assert notice_of(cross, "transfer") in await eventually(lambda: inbox_ids(client, routing, XINSHI))
+        assert await eventually(functools.partial(listed, client, routing, XINSHI, notice_of(cross, "transfer")))
 
 
 async def test_inter_district_round_trip_ends_with_the_registration_notice(routing: System) -> None:
@@ -164,7 +171,7 @@ async def test_inter_district_round_trip_ends_with_the_registration_notice(routi
         assert sent(case) - sent(case, version=1) == set()
         assert {("feedback", "440111", None), ("registration", FURONG, NATIONAL)} <= sent(case)
         registration = notice_of(case, "registration")
-        assert registration in await eventually(lambda: inbox_ids(client, routing, FURONG))
+        assert await eventually(functools.partial(listed, client, routing, FURONG, registration))
 
         again = await feedback(client, routing, case, "forward", {"result": "confirmed"})
         assert again.status_code == 409
@@ -200,7 +207,7 @@ async def test_not_found_asks_the_reporting_street_to_recheck(routing: System) -
         assert response.status_code == 202, response.text
         case = await routed_case(client, routing, record_id, status="not_found")
         assert ("recheck", TONGDE, None) in sent(case)
-        assert notice_of(case, "recheck") in await eventually(lambda: inbox_ids(client, routing, TONGDE))
+        assert await eventually(functools.partial(listed, client, routing, TONGDE, notice_of(case, "recheck")))
 
 
 async def test_rejected_tells_the_sender_with_the_reason(routing: System) -> None:
@@ -336,7 +343,7 @@ async def test_the_bureau_corrects_a_review_items_code_and_the_record_is_routed_
             XINSHI,
             {("transfer", XINSHI, None)},
         )
-        assert notice_of(case, "transfer") in await eventually(lambda: inbox_ids(client, routing, XINSHI))
+        assert await eventually(functools.partial(listed, client, routing, XINSHI, notice_of(case, "transfer")))
         done = await eventually(lambda: queued(client, routing, record_id, resolved=True))
         assert (done["resolution"], done["resolved_code"], done["resolved_by"]) == ("corrected", XINSHI, "440111")
         assert await queued(client, routing, record_id) is None
@@ -360,6 +367,45 @@ async def test_a_review_item_dismissed_with_a_reason_leaves_the_queue_unrouted(r
         assert (done["resolution"], done["resolution_note"]) == ("dismissed", reason)
         assert await queued(client, routing, record_id) is None
         assert await case_of(client, routing.url("routing"), record_id, await routing.admin_headers()) is None
+
+
+async def test_two_resolutions_sent_at_once_apply_the_first_and_set_nothing_aside(routing: System) -> None:
+    """Two of the bureau's staff resolve one item at once: both requests find it open and both are
+    published (as here). The first applied stands; the second is left unapplied, not dead-lettered."""
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    unknown = kafka.unchecked_submitted(record(reporting_street=TONGDE, residence_street="440111997", sequence=65))
+    record_id = unknown.correlation_id
+    await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), [unknown])
+    async with httpx.AsyncClient(timeout=10) as client:
+        await eventually(lambda: queued(client, routing, record_id))
+        first, second = (
+            ReviewResolved(
+                record_id=record_id,
+                resolution=resolution,
+                field="residence.street",
+                code=code,
+                reason=reason,
+                resolved_by="440111",
+                resolved_at=datetime.now(UTC),
+            )
+            for resolution, code, reason in (
+                (Resolution.DISMISSED, None, "entered twice"),
+                (Resolution.CORRECTED, XINSHI, None),
+            )
+        )
+        await kafka.publish(
+            bootstrap,
+            topic(routing, REVIEWS_RESOLVED),
+            [
+                new_envelope(e, producer="routing", correlation_id=record_id, keyring=TEST_KEYRING)
+                for e in (first, second)
+            ],
+        )
+        done = await eventually(lambda: queued(client, routing, record_id, resolved=True))
+        assert (done["resolution"], done["resolution_note"]) == ("dismissed", "entered twice")
+        await eventually(lambda: _caught_up(routing))
+        assert await case_of(client, routing.url("routing"), record_id, await routing.admin_headers()) is None
+    assert await _dead_letters_for(bootstrap, routing, record_id) == []
 
 
 async def test_rebuild_replays_the_topics_into_a_fresh_store_with_the_same_decisions(routing: System) -> None:

@@ -7,10 +7,12 @@ replays resolutions like any other input.
 Failure policy (subscriber on reviews.resolved): idempotent by event id, in
 the same transaction as the item, the case, the decision and its notices;
 events are published before the commit (see records.py), with ids derived
-from the resolution's event id. A resolution of an unknown or already
-resolved item, or one that can never apply (an item without its record), is
-a PermanentFailure: dead-lettered, and the consumer goes on. Database or
-broker errors are retried.
+from the resolution's event id. A resolution of an item resolved already
+(two resolutions sent at once, both checked while the item was open) is
+left unapplied with a warning: the first applied stands, and the item's
+resolution shows which. A resolution of an unknown item, or one that can
+never apply (an item without its record), is a PermanentFailure:
+dead-lettered, and the consumer goes on. Database or broker errors are retried.
 """
 
 from __future__ import annotations
@@ -89,8 +91,17 @@ class ReviewHandler:
 
     async def apply(self, session: AsyncSession, envelope: Envelope, event: ReviewResolved) -> list[Outgoing]:
         item = await store.load_review(session, event.record_id, for_update=True)
-        if item is None or item.resolved_at is not None:
-            raise PermanentFailure(f"no open review item for record {event.record_id}")
+        if item is None:
+            raise PermanentFailure(f"no review item for record {event.record_id}")
+        if item.resolved_at is not None:
+            # two of the bureau's staff resolved it at once: both requests found it open, the first applied wins
+            log.warning(
+                "review item resolved already; a later resolution left unapplied",
+                correlation_id=event.record_id,
+                resolution=event.resolution.value,
+                kept=item.resolution,
+            )
+            return []
         if event.resolution is Resolution.DISMISSED:
             store.close_review(item, event)
             log.info("review item dismissed", correlation_id=event.record_id)
