@@ -225,9 +225,16 @@ async def test_killed_with_retries_pending_the_schedule_resumes_after_restart(sy
 
         await eventually(each_failed_once)
         system.kill("notification")
+
         # requests the killed process sent just before it died are still in the receiver's sockets
-        # (the kill blocked this loop): answer them as the failing receiver would, then turn good
-        await asyncio.sleep(1)
+        # (the kill blocked this loop): answer them as the failing receiver would, then turn good once no
+        # more arrive (a fixed pause could end while a starved box still had one in flight)
+        async def settled() -> bool:
+            seen = len(receiver.received)
+            await asyncio.sleep(1)
+            return len(receiver.received) == seen
+
+        await eventually(settled)
         before = len(receiver.received)
         receiver.behaviour = "ok"
         system.start("notification")

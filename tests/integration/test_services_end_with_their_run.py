@@ -29,14 +29,21 @@ def alive(pid: int) -> bool:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def command_of(pid: int) -> list[bytes]:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().split(b"\0")
+
+
 def test_a_service_ends_when_the_run_that_started_it_is_killed() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    time.sleep(0.5)  # past the step that sets the signal and becomes the program
+    program = [b"-c", b"import time; time.sleep(120)"]
+    deadline = time.monotonic() + 30  # past the step that sets the signal and becomes the program, however slow
+    while command_of(child)[1:3] != program and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert alive(child)
-    with open(f"/proc/{child}/cmdline", "rb") as cmdline:
-        assert cmdline.read().split(b"\0")[1:3] == [b"-c", b"import time; time.sleep(120)"]  # it became it
+    assert command_of(child)[1:3] == program  # it became it
 
     parent.send_signal(signal.SIGKILL)  # no clean-up of its own runs
     parent.wait()
