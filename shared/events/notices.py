@@ -29,6 +29,9 @@ class NoticePerson(BaseModel):
     )
 
 
+REASON_MAX_LENGTH = 300  # a notice's reason, in the event and in the exchange format
+
+
 class NoticeKind(StrEnum):
     """Why a notice exists; at most one per (case version, recipient, kind)."""
 
@@ -86,7 +89,9 @@ class NoticeIssued(Event):
         pattern=r"^([0-9]{6}|[0-9]{9})$", description="9-digit street or 6-digit district bureau code"
     )
     route: Route = Field(description="Route that caused the notice")
-    reason: str = Field(max_length=300, description="Why the recipient is notified, in words (at most 300)")
+    reason: str = Field(
+        max_length=REASON_MAX_LENGTH, description="Why the recipient is notified, in words (at most 300)"
+    )
     person: NoticePerson = Field(description="The person, with the least detail needed")
     issued_at: datetime = Field(description="When routing issued the notice (UTC)")
     kind: NoticeKind = Field(description="transfer, forward, registration, recheck, reminder, ...")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -58,6 +58,10 @@ def _clock_time(moment: datetime) -> datetime:
     offset = moment.utcoffset()
     if offset is None or not EARLIEST_OFFSET <= offset <= LATEST_OFFSET:
         raise ValueError("has an offset no clock shows (from -12:00 to +14:00; China is +08:00)")
+    try:  # 0001-01-01T00:00+14:00 is a year before the first Python holds, once in UTC as every store keeps it
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 once in UTC") from None
     return moment
 
 

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from services.intake.domain.credit_code import is_valid_credit_code
 from services.intake.domain.validation import validate_record
 from shared.directory import load_directory
+from shared.events.records import ClockTime
 from shared.identity import birth_date_of
 from tests.support.records import credit_code, full_record, id_number
 
@@ -191,3 +193,9 @@ def test_records_with_generated_numbers_pass_and_any_one_character_change_fails(
     if corrupted != number:
         body["person"]["id_number"] = corrupted
         assert list(pointers(body)) == ["/person/id_number"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_moment_outside_the_years_python_holds_once_in_utc_is_refused(moment: str) -> None:
+    with pytest.raises(ValidationError, match="outside the years 1 to 9999"):
+        TypeAdapter(ClockTime).validate_python(moment)

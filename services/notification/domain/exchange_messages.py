@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
+from shared.events.notices import REASON_MAX_LENGTH
+from shared.events.records import ClockTime, IdNumber
 
 SENDER_HEADER = "PopFlow-Exchange-Sender"
 TRANSFER_NAMESPACE = uuid.UUID("9b2e4c6a-1d3f-4a5b-8c7d-0e1f2a3b4c5d")
@@ -39,10 +40,10 @@ class NoticePart(_Frozen):
     recipient_code: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
     route: Route
     kind: NoticeKind
-    reason: str = Field(max_length=500)
-    issued_at: datetime
+    reason: str = Field(max_length=REASON_MAX_LENGTH)  # the notice's own bound: a longer one could never land
+    issued_at: ClockTime
     answer_expected: bool = False
-    answer_due: datetime | None = None
+    answer_due: ClockTime | None = None
 
 
 class AnswerPart(_Frozen):
@@ -51,7 +52,7 @@ class AnswerPart(_Frozen):
     result: FeedbackResult
     reason: RejectionReason | None = None
     answered_by: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
-    answered_at: datetime
+    answered_at: ClockTime
 
 
 class ExchangeMessage(_Frozen):
@@ -63,8 +64,21 @@ class ExchangeMessage(_Frozen):
     sealed: str = Field(max_length=20_000, description="The personal part, sealed for the recipient")
 
 
+class SealedPerson(NoticePerson):
+    """The person as a partner sends it: the identity number checked as intake checks it, since it keys the
+    person's events here (shared.identity.person_key)."""
+
+    id_number: IdNumber = Field(max_length=18, description="Resident identity number")
+
+
 class SealedNotice(_Frozen):
-    person: NoticePerson
+    person: SealedPerson
+
+    @field_validator("person", mode="before")
+    @classmethod
+    def _checked(cls, person: object) -> object:
+        # a notice's own NoticePerson (the sending side) is checked as a partner's would be
+        return person.model_dump() if type(person) is NoticePerson else person
 
 
 class SealedAnswer(_Frozen):
