@@ -24,8 +24,10 @@ async def run_migrations(
     *,
     version_table: str = "alembic_version",
     keyring: Keyring | None = None,
+    revision: str = "head",
 ) -> None:
-    """Upgrade to head, waiting (with retries) for the database to accept connections.
+    """Upgrade to `revision` (head; a test stops before one to fill what it migrates), waiting (with retries)
+    for the database to accept connections.
 
     `version_table` keeps two migration histories apart when they share a database.
     `keyring` reaches migrations that seal data already stored (`config.attributes["keyring"]`).
@@ -35,13 +37,15 @@ async def run_migrations(
             async with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-                await connection.run_sync(_upgrade, script_location, version_table, keyring)
+                await connection.run_sync(_upgrade, script_location, version_table, keyring, revision)
 
 
-def _upgrade(connection: Connection, script_location: Path, version_table: str, keyring: Keyring | None) -> None:
+def _upgrade(
+    connection: Connection, script_location: Path, version_table: str, keyring: Keyring | None, revision: str
+) -> None:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
     config.attributes["version_table"] = version_table
     config.attributes["keyring"] = keyring
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)

@@ -85,7 +85,7 @@ class ExchangeStore:
             if await session.get(ExchangeReceived, received.message_id) is not None:
                 return None
             session.add(received)
-            _, scheduled = await self._inbox.add_in(session, notice, now=now)
+            _, scheduled = await self._inbox.add_in(session, notice, now=now, from_partner=True)
             return scheduled
 
     async def receive_answer(self, received: ExchangeReceived, answer: Answer, *, now: datetime) -> bool:

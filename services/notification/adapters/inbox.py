@@ -218,11 +218,13 @@ class Inbox:
         """A code outside the served districts is a partner's: the notice goes to it through the exchange."""
         return bool(self._served) and code[:6] not in self._served
 
-    async def add_in(self, session: AsyncSession, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
+    async def add_in(
+        self, session: AsyncSession, notice: NoticeIssued, *, now: datetime, from_partner: bool = False
+    ) -> tuple[bool, bool]:
         """`store` inside the caller's transaction (the exchange door records the message with it)."""
         if await session.get(InboxNotice, notice.notice_id) is not None:
             return False, False
-        session.add(InboxNotice(**self._values(notice, _person(notice), now=now)))
+        session.add(InboxNotice(**self._values(notice, _person(notice), now=now) | {"from_partner": from_partner}))
         exchange = self._is_partners(notice.recipient_code)
         scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
         if scheduled:
@@ -341,4 +343,5 @@ def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_k
         "answer_sealed": None,
         "answer_expected": notice.answer_expected,
         "answer_due": utc(notice.answer_due) if notice.answer_due else None,
+        "from_partner": False,
     }

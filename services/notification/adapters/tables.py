@@ -51,6 +51,8 @@ class InboxNotice(SQLModel, table=True):
     answer_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answer_expected: bool = Field(default=False)
     answer_due: datetime | None = _at(nullable=True)
+    # taken from a partner at the exchange door: about a record of the partner's, so its link carries no grant
+    from_partner: bool = Field(default=False)
 
 
 class StoredNotice(Protocol):
@@ -83,6 +85,8 @@ class NoticeView(StoredNotice, Protocol):
     def answer_expected(self) -> bool: ...
     @property
     def answer_due(self) -> datetime | None: ...
+    @property
+    def from_partner(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,7 @@ class NoticeValues:
     issued_at: datetime
     answer_expected: bool
     answer_due: datetime | None
+    from_partner: bool
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> NoticeValues:

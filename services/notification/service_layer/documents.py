@@ -14,9 +14,12 @@ def document_of(
     notice: NoticeView, record_link_base: str, sealed: SealedNotices, *, person: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Only what the recipient needs, the person opened (unless given); times in UTC whatever the store returned."""
-    grant = grant_for(
-        sealed.keyring, notice_id=notice.notice_id, record_id=notice.record_id, recipient_code=notice.recipient_code
-    )
+    link = f"{record_link_base}{notice.record_id}?notice={notice.notice_id}"
+    if not notice.from_partner:  # a partner's notice names a record of the partner's: nothing here to open
+        grant = grant_for(
+            sealed.keyring, notice_id=notice.notice_id, record_id=notice.record_id, recipient_code=notice.recipient_code
+        )
+        link += f"&grant={grant}"
     return notice_document(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
@@ -28,7 +31,7 @@ def document_of(
         issued_at=utc(notice.issued_at),
         # the notice and its grant in the link let the recipient open a record reported by another office,
         # the moment the link arrives (shared.notice_grants)
-        record_link=f"{record_link_base}{notice.record_id}?notice={notice.notice_id}&grant={grant}",
+        record_link=link,
         answer_expected=notice.answer_expected,
         answer_due=utc(notice.answer_due) if notice.answer_due else None,
     )
