@@ -408,6 +408,41 @@ async def test_two_resolutions_sent_at_once_apply_the_first_and_set_nothing_asid
     assert await _dead_letters_for(bootstrap, routing, record_id) == []
 
 
+async def test_a_resolution_checked_against_an_item_that_changed_since_is_left_unapplied(routing: System) -> None:
+    """The first resolution corrects the street, but the registration is unknown too: the item waits on that
+    field now. A dismissal checked against the street (sent at the same moment) must not close it."""
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    body = record(reporting_street=TONGDE, residence_street="440111996", sequence=67)
+    body["registration"]["division"] = "449999"  # no such district
+    unknown = kafka.unchecked_submitted(body)
+    record_id = unknown.correlation_id
+    await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), [unknown])
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert (await eventually(lambda: queued(client, routing, record_id)))["field"] == "residence.street"
+        corrected, dismissed = (
+            ReviewResolved(
+                record_id=record_id,
+                resolution=resolution,
+                field="residence.street",
+                code=code,
+                reason=reason,
+                resolved_by="440111",
+                resolved_at=datetime.now(UTC),
+            )
+            for resolution, code, reason in ((Resolution.CORRECTED, XINSHI, None), (Resolution.DISMISSED, None, "x"))
+        )
+        envelopes = [
+            new_envelope(e, producer="routing", correlation_id=record_id, keyring=TEST_KEYRING)
+            for e in (corrected, dismissed)
+        ]
+        await kafka.publish(bootstrap, topic(routing, REVIEWS_RESOLVED), envelopes)
+        await eventually(lambda: _caught_up(routing))
+        item = await queued(client, routing, record_id)
+        assert item is not None, "the dismissal closed an item it was not checked against"
+        assert item["field"] == "registration.division"
+    assert await _dead_letters_for(bootstrap, routing, record_id) == []
+
+
 async def test_rebuild_replays_the_topics_into_a_fresh_store_with_the_same_decisions(routing: System) -> None:
     await eventually(lambda: _caught_up(routing))
     name = unique_name("rebuild")

@@ -8,9 +8,10 @@ Failure policy (subscriber on reviews.resolved): idempotent by event id, in
 the same transaction as the item, the case, the decision and its notices;
 events are published before the commit (see records.py), with ids derived
 from the resolution's event id. A resolution of an item resolved already
-(two resolutions sent at once, both checked while the item was open) is
-left unapplied with a warning: the first applied stands, and the item's
-resolution shows which. A resolution of an unknown item, or one that can
+(two resolutions sent at once, both checked while the item was open), or of
+an item that waits on another field since (the first corrected it but it
+still could not be routed), is left unapplied with a warning: the first
+applied stands, and the item shows what it is now. A resolution of an unknown item, or one that can
 never apply (an item without its record), is a PermanentFailure:
 dead-lettered, and the consumer goes on. Database or broker errors are retried.
 """
@@ -100,6 +101,15 @@ class ReviewHandler:
                 correlation_id=event.record_id,
                 resolution=event.resolution.value,
                 kept=item.resolution,
+            )
+            return []
+        if event.field != item.field:
+            # another resolution corrected the item, which could still not be routed and waits on another field:
+            # this one was checked against what the item was, so the bureau decides again on what it is now
+            log.warning(
+                "review item changed since this resolution was checked; left unapplied",
+                correlation_id=event.record_id,
+                resolution=event.resolution.value,
             )
             return []
         if event.resolution is Resolution.DISMISSED:
