@@ -63,7 +63,7 @@ class Keyring:
     current: str
     # one cipher per key: building one costs as much as the sealing itself (shared by threads: it holds no state)
     _ciphers: dict[bytes, AESGCM] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _signing_keys: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _signing_keys: dict[bytes, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -100,12 +100,12 @@ class Keyring:
     def tag(self, message: bytes, *, key_id: str) -> bytes:
         """HMAC-SHA256 of `message` under a signing key derived from data key `key_id`; UnknownKeyId
         when the keyring does not hold it. The data key itself only ever seals."""
-        signing = self._signing_keys.get(key_id)
+        key = self.keys.get(key_id)
+        if key is None:
+            raise UnknownKeyId(key_id)
+        signing = self._signing_keys.get(key)  # keyed by the key itself, as the ciphers are
         if signing is None:
-            key = self.keys.get(key_id)
-            if key is None:
-                raise UnknownKeyId(key_id)
-            signing = self._signing_keys[key_id] = hmac.new(key, SIGNING_LABEL, hashlib.sha256).digest()
+            signing = self._signing_keys[key] = hmac.new(key, SIGNING_LABEL, hashlib.sha256).digest()
         return hmac.new(signing, message, hashlib.sha256).digest()
 
     def _cipher(self, key: bytes) -> AESGCM:
