@@ -369,6 +369,27 @@ async def test_a_review_item_dismissed_with_a_reason_leaves_the_queue_unrouted(r
         assert await case_of(client, routing.url("routing"), record_id, await routing.admin_headers()) is None
 
 
+async def resolved_at_once(
+    system: System, record_id: str, *resolutions: tuple[Resolution, str | None, str | None]
+) -> None:
+    """Resolutions of the item's residence street (resolution, code, reason), published together as the
+    route publishes them when two of the bureau's staff both find the item open."""
+    events = [
+        ReviewResolved(
+            record_id=record_id,
+            resolution=resolution,
+            field="residence.street",
+            code=code,
+            reason=reason,
+            resolved_by="440111",
+            resolved_at=datetime.now(UTC),
+        )
+        for resolution, code, reason in resolutions
+    ]
+    envelopes = [new_envelope(e, producer="routing", correlation_id=record_id, keyring=TEST_KEYRING) for e in events]
+    await kafka.publish(system.env["KAFKA_BOOTSTRAP_SERVERS"], topic(system, REVIEWS_RESOLVED), envelopes)
+
+
 async def test_two_resolutions_sent_at_once_apply_the_first_and_set_nothing_aside(routing: System) -> None:
     """Two of the bureau's staff resolve one item at once: both requests find it open and both are
     published (as here). The first applied stands; the second is left unapplied, not dead-lettered."""
@@ -378,28 +399,8 @@ async def test_two_resolutions_sent_at_once_apply_the_first_and_set_nothing_asid
     await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), [unknown])
     async with httpx.AsyncClient(timeout=10) as client:
         await eventually(lambda: queued(client, routing, record_id))
-        first, second = (
-            ReviewResolved(
-                record_id=record_id,
-                resolution=resolution,
-                field="residence.street",
-                code=code,
-                reason=reason,
-                resolved_by="440111",
-                resolved_at=datetime.now(UTC),
-            )
-            for resolution, code, reason in (
-                (Resolution.DISMISSED, None, "entered twice"),
-                (Resolution.CORRECTED, XINSHI, None),
-            )
-        )
-        await kafka.publish(
-            bootstrap,
-            topic(routing, REVIEWS_RESOLVED),
-            [
-                new_envelope(e, producer="routing", correlation_id=record_id, keyring=TEST_KEYRING)
-                for e in (first, second)
-            ],
+        await resolved_at_once(
+            routing, record_id, (Resolution.DISMISSED, None, "entered twice"), (Resolution.CORRECTED, XINSHI, None)
         )
         done = await eventually(lambda: queued(client, routing, record_id, resolved=True))
         assert (done["resolution"], done["resolution_note"]) == ("dismissed", "entered twice")
@@ -419,23 +420,9 @@ async def test_a_resolution_checked_against_an_item_that_changed_since_is_left_u
     await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), [unknown])
     async with httpx.AsyncClient(timeout=10) as client:
         assert (await eventually(lambda: queued(client, routing, record_id)))["field"] == "residence.street"
-        corrected, dismissed = (
-            ReviewResolved(
-                record_id=record_id,
-                resolution=resolution,
-                field="residence.street",
-                code=code,
-                reason=reason,
-                resolved_by="440111",
-                resolved_at=datetime.now(UTC),
-            )
-            for resolution, code, reason in ((Resolution.CORRECTED, XINSHI, None), (Resolution.DISMISSED, None, "x"))
+        await resolved_at_once(
+            routing, record_id, (Resolution.CORRECTED, XINSHI, None), (Resolution.DISMISSED, None, "x")
         )
-        envelopes = [
-            new_envelope(e, producer="routing", correlation_id=record_id, keyring=TEST_KEYRING)
-            for e in (corrected, dismissed)
-        ]
-        await kafka.publish(bootstrap, topic(routing, REVIEWS_RESOLVED), envelopes)
         await eventually(lambda: _caught_up(routing))
         item = await queued(client, routing, record_id)
         assert item is not None, "the dismissal closed an item it was not checked against"
