@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.migrations import run_migrations
-from shared.db.upsert import conflict_insert
+from shared.db.upsert import first_insert
 from shared.sealing import KEYS_SETTING, Keyring, SealError
 
 MIGRATIONS = Path(__file__).parent / "sentinel_migrations"
@@ -45,16 +45,9 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
         rows = [(str(key_id), str(sealed)) for key_id, sealed in result.all()]
         _refuse_foreign(rows, keyring, store)
         if keyring.current not in {key_id for key_id, _ in rows}:
-            insert = conflict_insert(connection.dialect)
-            await connection.execute(
-                insert(sentinels)
-                .values(
-                    key_id=keyring.current,
-                    sealed=keyring.seal(SENTINEL, context=SENTINEL),
-                    created_at=datetime.now(UTC),
-                )
-                .on_conflict_do_nothing()
-            )
+            sealed = keyring.seal(SENTINEL, context=SENTINEL)
+            first = first_insert(engine, sentinels, ["key_id"])
+            await connection.execute(first.values(key_id=keyring.current, sealed=sealed, created_at=datetime.now(UTC)))
             # another process of the deployment (a second web worker, a replica) starting at the same moment may
             # have written it first: it waited for that one's commit, and what is there must open here too
             current = sa.select(sentinels.c.key_id, sentinels.c.sealed).where(sentinels.c.key_id == keyring.current)

@@ -13,6 +13,7 @@ from services.notification.domain.exchange_messages import (
     ExchangeMessage,
     NoticePart,
     SealedNotice,
+    SealedPerson,
     arriving_notice,
     body_of,
     local_transfer_id,
@@ -67,7 +68,7 @@ def _door(table: PartnerTable, *, now: datetime = NOW, keys: OwnKeys | None = No
 def _signed(
     *, at: datetime = NOW, tamper: bool = False, signer: dict[str, str] = BAIYUN
 ) -> tuple[dict[str, str], bytes]:
-    sealed = crypto.seal(sealed_text(SealedNotice(person=PERSON)), TIANHE["seal_key"])
+    sealed = crypto.seal(sealed_text(SealedNotice(person=SealedPerson(**PERSON.model_dump()))), TIANHE["seal_key"])
     message = ExchangeMessage(message_id="n-1", type="notice", sender="440111", notice=FORWARD, sealed=sealed)
     body = body_of(message)
     sender = _partner("baiyun", signer)

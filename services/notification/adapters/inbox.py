@@ -208,11 +208,13 @@ class Inbox:
             plan.outcomes.append((notice.notice_id, scheduled))
         return plan
 
-    def _values(self, notice: NoticeIssued, person: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    def _values(
+        self, notice: NoticeIssued, person: dict[str, Any], *, now: datetime, from_partner: bool = False
+    ) -> dict[str, Any]:
         """The inbox row: the person sealed, and its person key kept for the notice's status events."""
         person_sealed = self._sealed.seal_person(notice.notice_id, person)
         key = self._events.key_of(notice.person.id_number)
-        return _values(notice, now=now, person_sealed=person_sealed, person_key=key)
+        return _values(notice, now=now, person_sealed=person_sealed, person_key=key, from_partner=from_partner)
 
     def _is_partners(self, code: str) -> bool:
         """A code outside the served districts is a partner's: the notice goes to it through the exchange."""
@@ -224,7 +226,7 @@ class Inbox:
         """`store` inside the caller's transaction (the exchange door records the message with it)."""
         if await session.get(InboxNotice, notice.notice_id) is not None:
             return False, False
-        session.add(InboxNotice(**self._values(notice, _person(notice), now=now) | {"from_partner": from_partner}))
+        session.add(InboxNotice(**self._values(notice, _person(notice), now=now, from_partner=from_partner)))
         exchange = self._is_partners(notice.recipient_code)
         scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
         if scheduled:
@@ -323,7 +325,9 @@ def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> 
     }
 
 
-def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_key: str) -> dict[str, Any]:
+def _values(
+    notice: NoticeIssued, *, now: datetime, person_sealed: str, person_key: str, from_partner: bool
+) -> dict[str, Any]:
     return {
         "notice_id": notice.notice_id,
         "recipient_code": notice.recipient_code,
@@ -343,5 +347,5 @@ def _values(notice: NoticeIssued, *, now: datetime, person_sealed: str, person_k
         "answer_sealed": None,
         "answer_expected": notice.answer_expected,
         "answer_due": utc(notice.answer_due) if notice.answer_due else None,
-        "from_partner": False,
+        "from_partner": from_partner,
     }

@@ -20,7 +20,7 @@ import json
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
 from shared.events.notices import REASON_MAX_LENGTH
@@ -73,12 +73,6 @@ class SealedPerson(NoticePerson):
 
 class SealedNotice(_Frozen):
     person: SealedPerson
-
-    @field_validator("person", mode="before")
-    @classmethod
-    def _checked(cls, person: object) -> object:
-        # a notice's own NoticePerson (the sending side) is checked as a partner's would be
-        return person.model_dump() if type(person) is NoticePerson else person
 
 
 class SealedAnswer(_Frozen):

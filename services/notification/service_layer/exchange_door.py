@@ -41,7 +41,7 @@ from services.notification.service_layer.exchange_outbound import OwnKeys
 from shared.clock import Clock
 from shared.events import NoticeIssued, NoticePerson
 from shared.exchange.partners import Partner, PartnerTable
-from shared.http.problems import ProblemError
+from shared.http.problems import ProblemError, json_pointer
 
 log = structlog.get_logger(__name__)
 Part = TypeVar("Part", bound=BaseModel)
@@ -66,7 +66,7 @@ def _sealed_part(model: type[Part], opened: bytes) -> Part:
     try:
         return model.model_validate_json(opened)
     except ValidationError as error:
-        where = sorted({"/".join(map(str, e["loc"])) or "(the whole part)" for e in error.errors()})
+        where = sorted({json_pointer(e["loc"]) or "(the whole part)" for e in error.errors()})
         raise _refused(422, f"The sealed part does not fit the exchange format at: {', '.join(where)[:300]}.") from None
 
 

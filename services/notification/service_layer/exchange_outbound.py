@@ -33,12 +33,13 @@ from services.notification.domain.exchange_messages import (
     NoticePart,
     SealedAnswer,
     SealedNotice,
+    SealedPerson,
     body_of,
     sealed_text,
 )
 from services.notification.service_layer.exchange_ftp import FtpBatcher, FtpItem
 from shared.clock import Clock
-from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
+from shared.events import FeedbackResult, NoticeKind, RejectionReason, Route
 from shared.exchange.partners import Partner, PartnerTable, Transport
 
 
@@ -194,7 +195,7 @@ def ftp_route(partner: Partner, code: str, *, ca_file: str | None) -> tuple[FtpA
 
 
 def _notice_message(notice: NoticeView, opened: dict[str, Any], home: str, seal_key: str) -> ExchangeMessage:
-    person = NoticePerson.model_validate(opened)
+    person = SealedPerson.model_validate(opened)  # checked as the partner's door will check it
     part = NoticePart(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
