@@ -1,6 +1,6 @@
 """Kafka down while records arrive: intake keeps answering 202, the relay catches up, nothing lost or doubled.
 
-The test runs its own broker on port 39092 (deploy/kafka/start.sh with a
+The test runs its own broker on port 19192 (deploy/kafka/start.sh with a
 temporary data directory), so stopping it disturbs nobody else's Kafka.
 """
 
@@ -23,7 +23,10 @@ from tests.support.system import ROOT, System, build_system, destroy_system
 from tests.support.topics import read_topic
 from tests.support.waiting import eventually
 
-PORT = 39092
+# Below the kernel's ephemeral range (32768-60999 on Debian): a port in it may be held, at the
+# moment the broker binds, by any outgoing connection of the suite (a CI run failed that way on
+# 39092/39093). The suite's broker is on 19092-19094.
+PORT = 19192
 BOOTSTRAP = f"127.0.0.1:{PORT}"
 PERSONS = 6
 
@@ -49,7 +52,15 @@ class OwnBroker:
         done = subprocess.run(
             ["bash", f"deploy/kafka/{script}"], cwd=ROOT, env=self.env, capture_output=True, text=True
         )
-        assert done.returncode == 0, f"{script} exited {done.returncode}: {done.stderr[-3000:]}"
+        assert done.returncode == 0, f"{script} exited {done.returncode}: {_cause_and_tail(done.stderr)}"
+
+
+def _cause_and_tail(stderr: str) -> str:
+    """start.sh prints the log's first ERROR lines, then its tail (shutdown noise): keep both."""
+    head, marker, rest = stderr.partition("----- first ERROR/FATAL lines")
+    if not marker:
+        return stderr[-3000:]
+    return head[-500:] + marker + rest[:2000] + "\n[...]\n" + rest[-1000:]
 
 
 @pytest.fixture(scope="module")
