@@ -4,8 +4,10 @@ The dead-letter topic keeps bodies sealed (shared.kafka.failures); this is
 the one place they are opened, on the admin's terminal, with the
 deployment's own settings (POPFLOW_DATA_KEYS, POPFLOW_TOPIC_PREFIX, ...).
 
-A message set aside again for the same reason (a `popflow reporting rebuild`
-or a replay reads it anew) is shown once, with how often it was set aside.
+A message set aside again for the same reason by the same consumer group (a
+`popflow reporting rebuild` or a replay reads it anew) is shown once, with how
+often it was set aside. One event read by two services may be set aside by
+both: each says which group set it aside, and they are shown apart.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Letters:
             self.shown[same] = Letter(headers, value)
 
 
-SAME_MESSAGE = ("source_topic", "source_partition", "source_offset", "error_type", "error")
+SAME_MESSAGE = ("source_topic", "source_partition", "source_offset", "consumer_group", "error_type", "error")
 
 
 async def _show(settings: CommonSettings, limit: int) -> None:
@@ -83,8 +85,10 @@ async def _show(settings: CommonSettings, limit: int) -> None:
         except SealError as error:
             body = f"(does not open: {error})"
         times = f" [dim](set aside {letter.times} times)[/]" if letter.times > 1 else ""
+        # dead letters from before the header say nothing of their group
+        by = f" [dim]set aside by {escape(headers['consumer_group'])}[/]" if headers.get("consumer_group") else ""
         console.print(
-            f"[bold]{escape(headers.get('source_topic', ''))}[/] "
+            f"[bold]{escape(headers.get('source_topic', ''))}[/]{by} "
             f"{escape(headers.get('error_type', ''))}: {escape(headers.get('error', ''))}{times}"
         )
         console.print(body, markup=False, highlight=False)

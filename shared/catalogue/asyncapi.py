@@ -37,6 +37,7 @@ DEAD_LETTER_HEADERS = {
         "source_topic": {"type": "string", "description": "Topic the message came from"},
         "source_partition": {"type": "string", "description": "Its partition"},
         "source_offset": {"type": "string", "description": "Its offset"},
+        "consumer_group": {"type": "string", "description": "The consumer group that set it aside"},
         "sealed": {"type": "string", "description": "pf1: the body is sealed with the data keys"},
     },
 }

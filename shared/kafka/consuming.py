@@ -63,7 +63,7 @@ def subscribe(
 
     Binds the event id, correlation id and topic to every log line of the handling.
     """
-    sink = dead_letters or dead_letters_for(broker, topics, keyring)
+    sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
 
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
         for envelope, event, body, record in batch:
@@ -78,7 +78,7 @@ def subscribe(
             except Exception as error:
                 if not is_permanent(error):
                     raise
-                await sink.send(body, record, error)
+                await sink.send(body, record, error, group=group_id)
             finally:
                 structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
 
@@ -108,7 +108,7 @@ def subscribe_batch(
     event at a time, so that only the culprit is dead-lettered. The handler
     must be idempotent over the whole batch (it may see it again).
     """
-    sink = dead_letters or dead_letters_for(broker, topics, keyring)
+    sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
 
     async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
         try:
@@ -122,7 +122,7 @@ def subscribe_batch(
                 except Exception as single:
                     if not is_permanent(single):
                         raise
-                    await sink.send(body, record, single)
+                    await sink.send(body, record, single, group=group_id)
 
     _register(
         broker,
@@ -149,6 +149,8 @@ def _register(
     run: Callable[[Sequence[tuple[Envelope, Event, bytes, Any]]], Awaitable[None]],
     fill_wait_ms: int | None = None,
 ) -> None:
+    group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
+
     async def consume(records: list[Any]) -> None:
         decoded = []
         for record in records:
@@ -157,7 +159,7 @@ def _register(
                 envelope = Envelope.model_validate_json(body)
                 decoded.append((envelope, parse_event(envelope, keyring), body, record))
             except PERMANENT_ERRORS as error:
-                await dead_letters.send(body, record, error)
+                await dead_letters.send(body, record, error, group=group_id)
         try:
             await run(decoded)
         except Exception as error:
@@ -168,7 +170,7 @@ def _register(
         topics(topic),
         # Group ids are global on a broker: prefixed like the topics, so two deployments
         # (or test runs) sharing a cluster never join, and stall, each other's groups.
-        group_id=topics(group),
+        group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,

@@ -59,9 +59,10 @@ class DeadLetters:
         self._publish = publish
         self.retry_pause_s = retry_pause_s
 
-    async def send(self, body: bytes, source: Any, error: Exception) -> None:
+    async def send(self, body: bytes, source: Any, error: Exception, *, group: str) -> None:
+        """`group`: the consumer group that set it aside (which service, which subscriber)."""
         # pydantic's messages may quote input values: describe() keeps only locations and kinds
-        headers = dead_letter_headers(source, type(error).__name__, describe(error))
+        headers = dead_letter_headers(source, type(error).__name__, describe(error), group=group)
         log.error("message dead-lettered", **headers)
         DEAD_LETTERS.labels(headers["source_topic"]).inc()
         await self._publish(body, headers)
@@ -71,14 +72,16 @@ class DeadLetters:
         await asyncio.sleep(self.retry_pause_s)
 
 
-def dead_letter_headers(source: Any, error_type: str, error: str) -> dict[str, str]:
-    """The headers every dead letter carries: what went wrong and where the message came from."""
+def dead_letter_headers(source: Any, error_type: str, error: str, *, group: str) -> dict[str, str]:
+    """The headers every dead letter carries: what went wrong, where the message came from and who set it
+    aside (one event read by several services' groups may be set aside by more than one)."""
     return {
         "error_type": error_type,
         "error": error,
         "source_topic": str(getattr(source, "topic", "")),
         "source_partition": str(getattr(source, "partition", "")),
         "source_offset": str(getattr(source, "offset", "")),
+        "consumer_group": group,
     }
 
 

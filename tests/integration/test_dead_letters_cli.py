@@ -21,9 +21,9 @@ from tests.support.infra import (
 from tests.support.kafka import publish_one
 
 
-async def set_aside(topic: str, offset: int, body: bytes, error: str) -> None:
+async def set_aside(topic: str, offset: int, body: bytes, error: str, group: str = "popflow.reporting") -> None:
     source = type("Source", (), {"topic": "popflow.records.rejected", "partition": 0, "offset": offset})()
-    headers = dead_letter_headers(source, "DataError", error) | {"sealed": SEALED_HEADER}
+    headers = dead_letter_headers(source, "DataError", error, group=group) | {"sealed": SEALED_HEADER}
     await publish_one(topic, seal_dead_letter(TEST_KEYRING, body, headers), headers=headers)
 
 
@@ -45,7 +45,9 @@ async def test_a_message_set_aside_on_every_rebuild_is_shown_once_with_its_count
     result = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", "show"], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.count('{"first": 1}') == 1
-    assert result.output.count('{"second": 2}') == 1
+    assert result.output.count('{"second": 2}') == 2  # once for each group that set it aside
+    assert result.output.count("set aside by popflow.reporting") == 2
+    assert result.output.count("set aside by popflow.routing") == 1
     assert result.output.count("set aside 3 times") == 1
     assert result.output.index('{"first": 1}') < result.output.index('{"second": 2}')
 

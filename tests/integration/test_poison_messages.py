@@ -100,6 +100,7 @@ async def test_a_value_too_long_for_its_column_is_dead_lettered_once_and_the_par
     body, headers = letters[0]
     assert Envelope.model_validate_json(open_dead_letter(TEST_KEYRING, body, headers)).event_id == poison.event_id
     assert "SQLSTATE 22001" in headers["error"]  # string_data_right_truncation, the value not quoted
+    assert headers["consumer_group"] == topics("poison")  # who set it aside, as the broker knows the group
     assert attempts.count("far-too-long-for-eight") == 1  # dead-lettered at once, not retried
 
 

@@ -78,6 +78,7 @@ async def test_a_refused_rejection_is_dead_lettered_and_the_rest_of_its_batch_fo
     assert open_dead_letter(TEST_KEYRING, body, headers) == poison
     assert "SQLSTATE" in headers["error"]  # the kind of refusal
     assert "canvass" not in headers["error"]  # and no value
+    assert headers["consumer_group"] == harness.settings.topic_prefix + "reporting"  # who set it aside
     assert harness.reporting.fold.folded == GOOD + 1  # every message read counted once, the poison too
 
 

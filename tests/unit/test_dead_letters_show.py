@@ -5,11 +5,17 @@ from __future__ import annotations
 from services.cli.dead_letters import Letters
 
 
-def letter(offset: str, error: str = "DataError: 22021", topic: str = "popflow.records.rejected") -> dict[str, str]:
+def letter(
+    offset: str,
+    error: str = "DataError: 22021",
+    topic: str = "popflow.records.rejected",
+    group: str = "popflow.reporting",
+) -> dict[str, str]:
     return {
         "source_topic": topic,
         "source_partition": "0",
         "source_offset": offset,
+        "consumer_group": group,
         "error_type": error.split(":")[0],
         "error": error,
     }
@@ -38,3 +44,13 @@ def test_dead_letters_that_do_not_say_where_they_came_from_each_stand_alone() ->
     for _ in range(3):
         letters.add({"error_type": "ValueError", "error": "x"}, b"body")
     assert [h.times for h in letters.shown.values()] == [1, 1, 1]
+
+
+def test_one_message_set_aside_by_two_services_for_one_reason_is_listed_once_for_each() -> None:
+    letters = Letters(limit=10)
+    for group in ("popflow.routing", "popflow.reporting", "popflow.routing"):
+        letters.add(letter("7", group=group), b"sealed")
+    assert [(h.headers["consumer_group"], h.times) for h in letters.shown.values()] == [
+        ("popflow.routing", 2),
+        ("popflow.reporting", 1),
+    ]

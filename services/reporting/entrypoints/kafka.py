@@ -189,7 +189,7 @@ class FoldConsumer:
         return found
 
     async def _set_aside(self, message: Any, error_type: str, why: str) -> None:
-        headers = dead_letter_headers(message, error_type, why)
+        headers = dead_letter_headers(message, error_type, why, group=self.group)
         log.error("message dead-lettered", **headers)
         DEAD_LETTERS.labels(headers["source_topic"]).inc()
         await self._dead_letter(bytes(message.value), headers)
