@@ -6,11 +6,14 @@ folder; Baiyun's poller settles the batch and its partner overview shows the
 forward acknowledged. The same acknowledgement again, or a tampered one,
 changes nothing and is set aside with the reason. A batch Tianhe sets aside
 comes back as a failed message with the reason, and the bureau's redelivery
-sends it again. The fake clock keeps time still for both.
+sends it again. A line of a batch that does not read is refused alone. The
+fake clock keeps time still for both.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,7 +33,8 @@ from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
-from services.notification.domain.exchange_crypto import new_key_pairs
+from services.notification.domain.exchange_batch import build_batch, read_manifest
+from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -248,3 +252,46 @@ async def test_a_batch_set_aside_over_there_fails_here_with_the_reason_and_is_re
     assert (seen["sent"]["failed"], seen["sent"]["acknowledged"], seen["sent"]["redelivered"]) == (0, 1, 1)
     assert seen["batches"] == {"sent": 2, "taken": 1, "set_aside": 1, "messages_refused": 0}
     assert await baiyun.failed() == []
+
+
+async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_others_are_taken(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    for leftover in platform.root.rglob("*"):  # the module's platform: start from empty folders
+        if leftover.is_file():
+            leftover.unlink()
+    await _send_forward(baiyun)
+    # Baiyun's batch, with a line from a newer format after its forward: the file is still Baiyun's signed word
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    manifest = read_manifest(manifest_file.read_bytes())
+    batch_file = platform.path("440106", str(manifest["file"]))
+    opened = open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"])
+    [forward] = [line for line in opened.split(b"\n") if line]
+    rebuilt = build_batch(
+        batch_id=str(manifest["batch_id"]),
+        sender="440111",
+        recipient="440106",
+        lines=[forward, forward.replace(b'"type":"notice"', b'"type":"census-v2"')],
+        seal_key=KEYS["440106"]["seal_key"],
+        timestamp=str(manifest["timestamp"]),
+        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    )
+    batch_file.write_bytes(rebuilt.file)
+    manifest_file.write_bytes(rebuilt.manifest)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None  # the readable line is taken
+    assert (platform.path("440106", "done") / rebuilt.file_name).exists()
+    listed = (await tianhe.set_aside())[rebuilt.batch_id]
+    assert listed.startswith("1 of 2 lines not read, the others taken: line 2: malformed (")
+    ack = json.loads(platform.path("440111", rebuilt.batch_id + ".ack.json").read_bytes())
+    assert (ack["outcome"], ack["taken"], ack["refused"]) == ("taken", 1, 1)
+    assert ack["reason"].startswith("line 2: malformed (")
+
+    # taken again (the files put back, as after a poll that failed before the move): listed once still
+    for name in (rebuilt.file_name, rebuilt.manifest_name):
+        shutil.move(platform.path("440106", "done", name), platform.path("440106", name))
+    assert await tianhe.poller.poll_once() == 1
+    rows = (await tianhe.overview.partners(ADMIN))["set_aside"]
+    assert [row["file"] for row in rows].count(rebuilt.batch_id) == 1

@@ -1,4 +1,6 @@
-"""FTP batch files: a batch opens only whole, untouched, signed by its sender and sealed for its recipient."""
+"""FTP batch files: a batch opens only whole, untouched, signed by its sender and sealed for its recipient.
+
+A line of it that is not a message is refused alone, by its number."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ import json
 import pytest
 
 from services.notification.domain import exchange_crypto as crypto
-from services.notification.domain.exchange_batch import SetAside, build_batch, open_batch, read_manifest, signed_part
+from services.notification.domain.exchange_batch import (
+    SetAside,
+    build_batch,
+    open_batch,
+    read_manifest,
+    refusals_said,
+    signed_part,
+)
 
 BAIYUN, TIANHE = crypto.new_key_pairs(), crypto.new_key_pairs()
 LINE = b'{"message_id":"m-1","type":"notice","sender":"440111","sealed":"x"}'
@@ -40,7 +49,9 @@ def test_a_whole_batch_opens_for_its_recipient_and_its_manifest_signature_verifi
         received=str(manifest["signature"]),
         now_s=1800000000,
     )
-    assert [m.message_id for m in open_batch(manifest, file, TIANHE["sealing_key"])] == ["m-1", "m-2"]
+    opened = open_batch(manifest, file, TIANHE["sealing_key"])
+    assert [(n, m.message_id) for n, m in opened.messages] == [(1, "m-1"), (2, "m-2")]
+    assert opened.malformed == []
     assert b"m-1" not in file  # the platform sees no ids either
 
 
@@ -79,3 +90,36 @@ def test_a_manifest_whose_count_was_changed_no_longer_verifies() -> None:
         received=str(manifest["signature"]),
         now_s=1800000000,
     )
+
+
+def test_a_line_that_is_no_message_is_refused_alone_by_its_number_and_the_others_open() -> None:
+    newer = LINE.replace(b'"type":"notice"', b'"type":"census-v2"')  # a kind this deployment does not know
+    lines = [LINE, b'{"message_id":"m-2"', newer, LINE.replace(b"m-1", b"m-4")]
+    raw, file = _batch(lines)
+    opened = open_batch(read_manifest(raw), file, TIANHE["sealing_key"])
+    assert [(n, m.message_id) for n, m in opened.messages] == [(1, "m-1"), (4, "m-4")]
+    assert [n for n, _ in opened.malformed] == [2, 3]
+    assert all(why.startswith("malformed (") for _, why in opened.malformed)
+    assert b"census-v2" not in "".join(why for _, why in opened.malformed).encode()  # counts, never the values
+
+
+def test_a_batch_none_of_whose_lines_reads_or_with_another_senders_message_is_set_aside_whole() -> None:
+    raw, file = _batch([b"not json", b'{"message_id":"m-2"}'])
+    with pytest.raises(SetAside, match="no message of the batch reads"):
+        open_batch(read_manifest(raw), file, TIANHE["sealing_key"])
+    raw, file = _batch([LINE, LINE.replace(b'"sender":"440111"', b'"sender":"440104"'), b"not json"])
+    with pytest.raises(SetAside, match="another sender"):
+        open_batch(read_manifest(raw), file, TIANHE["sealing_key"])
+
+
+def test_refused_lines_are_said_as_many_as_fit_then_how_many_more() -> None:
+    assert refusals_said([(3, "refused (409)"), (17, "malformed (2 problems)")]) == (
+        "line 3: refused (409); line 17: malformed (2 problems)"
+    )
+    many = [(n, "malformed (1 problems)") for n in range(1, 501)]
+    said = refusals_said(many)
+    assert len(said) <= 300
+    assert said.startswith("line 1: malformed (1 problems); line 2: ")
+    shown = said.count("line ")
+    assert said.endswith(f"; and {500 - shown} more")
+    assert refusals_said(many, limit=20) == "500 lines refused"

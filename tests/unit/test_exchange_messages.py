@@ -182,6 +182,7 @@ def test_what_a_partner_still_seals_to_our_previous_key_opens_during_the_switch_
     )
     manifest = read_manifest(batch.manifest)
     switching = OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"], previous_sealing_key=TIANHE_OLD["sealing_key"])
-    assert [m.message_id for m in _door(ROTATING, keys=switching).open_batch(manifest, batch.file)] == ["m"]
+    opened = _door(ROTATING, keys=switching).open_batch(manifest, batch.file)
+    assert [m.message_id for _, m in opened.messages] == ["m"]
     with pytest.raises(SetAside):
         _door(ROTATING).open_batch(manifest, batch.file)

@@ -190,8 +190,17 @@ class ExchangeStore:
         async with self._sessions.begin() as session:
             session.add(row)
 
+    async def set_aside_once(self, row: ExchangeSetAside) -> None:
+        """`set_aside`, unless the same file is listed already for the same reason (a batch taken again)."""
+        same = select(ExchangeSetAside.id).where(
+            col(ExchangeSetAside.file) == row.file, col(ExchangeSetAside.reason) == row.reason
+        )
+        async with self._sessions.begin() as session:
+            if (await session.execute(same.limit(1))).first() is None:
+                session.add(row)
+
     async def set_aside_files(self, *, limit: int) -> list[ExchangeSetAside]:
-        """FTP batch files refused as a whole, newest first."""
+        """FTP batch files refused as a whole or in part, newest first."""
         query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())

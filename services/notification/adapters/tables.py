@@ -178,7 +178,8 @@ class ExchangeReceived(SQLModel, table=True):
 
 
 class ExchangeSetAside(SQLModel, table=True):
-    """A batch file from the FTP platform refused as a whole and moved aside, with why (the bureau sees it)."""
+    """A batch file from the FTP platform refused as a whole and moved aside, or lines of a taken batch refused,
+    with why (the bureau sees it)."""
 
     __tablename__ = "exchange_set_aside"
 

@@ -57,7 +57,11 @@ class AckFile(BaseModel):
     taken: int = Field(ge=0, description="Messages applied (a duplicate counts as applied)")
     refused: int = Field(ge=0, description="Messages refused: one by one, or all of a batch set aside")
     outcome: Outcome = Field(description="taken, or set_aside (the batch refused as a whole)")
-    reason: str | None = Field(default=None, max_length=300, description="Why a batch was set aside")
+    reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why a batch was set aside, or which of a taken batch's lines were refused and why",
+    )
     timestamp: str = Field(pattern="^[0-9]{1,12}$", description="Unix seconds, inside the signature")
     signature: str = Field(min_length=1, max_length=1000, description="v1a,<base64 Ed25519> or v1,<HMAC>")
 

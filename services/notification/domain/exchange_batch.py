@@ -11,6 +11,12 @@ The manifest's signature covers its other fields (compact JSON, sorted keys),
 so the checksum, the count and the sender are the sender's word; the checksum
 covers the batch file. The platform's operators see file names, sizes and
 district codes, never a notice. Pure: building and checking; the FTP is elsewhere.
+
+What is wrong with the file (checksum, seal, count, a message from another
+sender) refuses the batch as a whole. A line that is not a message we can read
+(a newer format, a value past our bounds) is refused alone, with its line
+number: the file is the sender's signed word, so its other messages are taken.
+A batch none of whose lines reads is refused as a whole.
 """
 
 from __future__ import annotations
@@ -102,7 +108,15 @@ def read_manifest(raw: bytes) -> dict[str, object]:
     return manifest
 
 
-def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *previous: str) -> list[ExchangeMessage]:
+@dataclass(frozen=True, slots=True)
+class OpenedBatch:
+    """A batch's messages and the lines that are not one, each by its line number (from 1)."""
+
+    messages: list[tuple[int, ExchangeMessage]]
+    malformed: list[tuple[int, str]]  # (line, why: the number of problems, never a value)
+
+
+def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *previous: str) -> OpenedBatch:
     """The messages of a batch whose manifest's signature was checked; SetAside when the file is not that batch.
     `previous`: our earlier sealing keys, during a switch-over."""
     if len(file) != manifest.get("bytes", len(file)) or hashlib.sha256(file).hexdigest() != manifest["sha256"]:
@@ -114,10 +128,26 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
     lines = [line for line in text.split(b"\n") if line]
     if len(lines) != manifest["count"]:
         raise SetAside(f"batch holds {len(lines)} messages, its manifest says {manifest['count']}")
-    try:
-        messages = [ExchangeMessage.model_validate_json(line) for line in lines]
-    except ValidationError as error:
-        raise SetAside(f"batch holds a malformed message ({error.error_count()} problems)") from error
-    if any(m.sender != manifest["sender"] for m in messages):
+    opened = OpenedBatch([], [])
+    for number, line in enumerate(lines, start=1):
+        try:
+            opened.messages.append((number, ExchangeMessage.model_validate_json(line)))
+        except ValidationError as error:
+            opened.malformed.append((number, f"malformed ({error.error_count()} problems)"))
+    if lines and not opened.messages:
+        raise SetAside(f"no message of the batch reads ({len(lines)} malformed lines)")
+    if any(m.sender != manifest["sender"] for _, m in opened.messages):
         raise SetAside("batch holds a message from another sender than its manifest's")
-    return messages
+    return opened
+
+
+def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
+    """Lines refused one by one, as an acknowledgement's or a listing's reason (`line 3: malformed (2 problems);
+    line 9: ...`), as many as fit in `limit` characters, then how many more there were."""
+    parts = [f"line {number}: {why}" for number, why in refused]
+    for shown in range(min(len(parts), limit // 8), 0, -1):  # a part is at least 8 characters
+        rest = len(parts) - shown
+        said = "; ".join(parts[:shown]) + (f"; and {rest} more" if rest else "")
+        if len(said) <= limit:
+            return said
+    return f"{len(parts)} lines refused"[:limit]

@@ -28,7 +28,7 @@ from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
 from services.notification.adapters.tables import ExchangeReceived
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_ack import Ack
-from services.notification.domain.exchange_batch import SetAside, open_batch, signed_part
+from services.notification.domain.exchange_batch import OpenedBatch, SetAside, open_batch, signed_part
 from services.notification.domain.exchange_messages import (
     SENDER_HEADER,
     ExchangeMessage,
@@ -131,7 +131,7 @@ class ExchangeDoor:
         }
         return self._signed_by(partner, headers, signed, tolerance_s=max_age_s)
 
-    def open_batch(self, manifest: dict[str, object], file: bytes) -> list[ExchangeMessage]:
+    def open_batch(self, manifest: dict[str, object], file: bytes) -> OpenedBatch:
         if not self._keys.sealing_key:
             raise SetAside("this deployment has no NOTIFICATION_EXCHANGE_SEALING_KEY to open the batch")
         return open_batch(manifest, file, self._keys.sealing_key, *self._keys.previous)

@@ -14,7 +14,9 @@ Inbound (`FtpPoller`, one replica polls): every `interval_s`, each of our
 folders is listed; a batch whose manifest is there is read, checked as a
 whole (signed by a configured partner, file matching its checksum, opening
 with our key), and each message is applied through the https door's path
-(idempotent by message id). Then both files move to `done/`. A batch refused
+(idempotent by message id). A line that is not a message (exchange_batch) is
+refused alone: the others are taken, and the batch is listed for the bureau
+with its refused lines' numbers. Then both files move to `done/`. A batch refused
 as a whole moves to `set-aside/` with a `<batch>.reason.txt`, and is recorded
 for GET /v1/exchange/partners. Either way the sender is told with an
 acknowledgement in its folder, written before the batch moves. Our folders
@@ -47,6 +49,7 @@ from services.notification.domain.exchange_batch import (
     SetAside,
     build_batch,
     read_manifest,
+    refusals_said,
 )
 from shared.clock import Clock
 from shared.exchange.partners import Partner
@@ -205,7 +208,7 @@ class FtpPoller:
             partner = self._door.batch_sender(manifest, max_age_s=self._max_age_s)
             if file is None:
                 raise SetAside("batch file missing beside its manifest")
-            messages = self._door.open_batch(manifest, file)
+            opened = self._door.open_batch(manifest, file)
         except SetAside as refusal:
             if self._acks is not None and manifest:  # a manifest that reads names whom to tell
                 count = manifest.get("count")
@@ -217,18 +220,40 @@ class FtpPoller:
             name = partner.name if partner else None
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(refusal), sender, name)
             return
-        refused = 0
-        for message in messages:
+        refusals = list(opened.malformed)
+        for number, message in opened.messages:
             try:
                 await self._door.apply(partner, message)
             except ProblemError as problem:  # one message refused (answered twice, unknown notice): logged
-                refused += 1
+                refusals.append((number, f"refused ({problem.status})"))
                 log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
+        refusals.sort()
+        reason = refusals_said(refusals) if refusals else None
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
-            taken = len(messages) - refused
-            await self._acks.tell_sender(batch_id, manifest, outcome=Outcome.TAKEN, taken=taken, refused=refused)
+            taken = len(opened.messages) + len(opened.malformed) - len(refusals)
+            await self._acks.tell_sender(
+                batch_id, manifest, outcome=Outcome.TAKEN, taken=taken, refused=len(refusals), reason=reason
+            )
+        if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
+            listed = f"{len(opened.malformed)} of {len(opened.messages) + len(opened.malformed)} lines not read, "
+            await self._store.set_aside_once(
+                ExchangeSetAside(
+                    file=batch_id[:200],
+                    sender_code=str(manifest.get("sender"))[:12],
+                    partner=partner.name,
+                    reason=(listed + "the others taken: " + refusals_said(opened.malformed))[:300],
+                    set_aside_at=self._clock.now(),
+                )
+            )
         await self._drop.move(folder, [manifest_name, file_name], DONE)
-        log.info("ftp batch taken", partner=partner.name, batch_id=batch_id, count=len(messages), refused=refused)
+        log.info(
+            "ftp batch taken",
+            partner=partner.name,
+            batch_id=batch_id,
+            count=len(opened.messages),
+            malformed=len(opened.malformed),
+            refused=len(refusals),
+        )
 
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
         """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""
