@@ -40,9 +40,11 @@ class WebhookNotice(BaseModel):
     reason: str = Field(description="Why the recipient is notified, in words")
     person: WebhookPerson = Field(description="The person, with the least detail needed to find them")
     record_id: str = Field(description="The case record the notice is about")
-    record_link: str = Field(
+    record_link: str | None = Field(
         description="Where the case record can be read: its URL with ?notice=<notice id>&grant=<grant>, which "
-        "opens it to the recipient's key even when another office reported it (audited), from the moment it arrives"
+        "opens it to the recipient's key even when another office reported it (audited), from the moment it "
+        "arrives. Null for a notice another district's deployment sent through the exchange: that district keeps "
+        "the record, and the notice carries what is needed to find the person"
     )
     issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
     answer_expected: bool = Field(

@@ -1,7 +1,8 @@
 """The JSON a webhook receives: only what the recipient needs to find the person.
 
 Name, identity number and residence address, the route, kind and reason, and
-a link back to the case record. Nothing else of the case travels (no
+a link back to the case record (none for a notice another district's
+deployment sent: that district keeps the record). Nothing else of the case travels (no
 certificate, no employer, no registration place): the body is built field by
 field from this allow-list, not by dumping a stored row.
 """
@@ -24,7 +25,7 @@ def notice_document(
     reason: str,
     person: dict[str, Any],
     issued_at: datetime,
-    record_link: str,
+    record_link: str | None,
     answer_expected: bool,
     answer_due: datetime | None,
 ) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def _show(notice: dict[str, Any]) -> None:
         f"{person.get('name')}  {person.get('id_number')}",
         f"{person.get('residence_address')}",
         f"{notice.get('reason')}",
-        f"record: {notice.get('record_link')}",
+        f"record: {notice.get('record_link') or '(kept by the district that sent it)'}",
     ]
     console.print(Panel("\n".join(lines), title=f"to {notice.get('recipient_code')}", subtitle="signature ok"))
 

@@ -14,12 +14,12 @@ def document_of(
     notice: NoticeView, record_link_base: str, sealed: SealedNotices, *, person: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Only what the recipient needs, the person opened (unless given); times in UTC whatever the store returned."""
-    link = f"{record_link_base}{notice.record_id}?notice={notice.notice_id}"
-    if not notice.from_partner:  # a partner's notice names a record of the partner's: nothing here to open
+    link = None  # a partner's notice names a record the partner keeps: nothing here to open, so no link to follow
+    if not notice.from_partner:
         grant = grant_for(
             sealed.keyring, notice_id=notice.notice_id, record_id=notice.record_id, recipient_code=notice.recipient_code
         )
-        link += f"&grant={grant}"
+        link = f"{record_link_base}{notice.record_id}?notice={notice.notice_id}&grant={grant}"
     return notice_document(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
