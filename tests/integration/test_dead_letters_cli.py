@@ -1,4 +1,5 @@
-"""`popflow dead-letters show` on a real topic: bodies opened, a message set aside again shown once."""
+"""`popflow dead-letters show` on a real topic: bodies opened, a message set aside again shown once for each
+consumer group that set it aside."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ async def test_a_message_set_aside_on_every_rebuild_is_shown_once_with_its_count
     await set_aside(topic, 9, b'{"second": 2}', "22021 refused")
     await set_aside(topic, 7, b'{"first": 1}', "22021 refused")  # the fold's rebuild set it aside again
     await set_aside(topic, 7, b'{"first": 1}', "22021 refused")
+    await set_aside(topic, 9, b'{"second": 2}', "22021 refused", group="popflow.routing")  # another service's
 
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
