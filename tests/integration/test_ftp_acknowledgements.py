@@ -220,6 +220,13 @@ async def test_a_taken_batch_is_acknowledged_once_and_a_tampered_ack_is_set_asid
     assert await baiyun.failed() == []
 
 
+def _emptied(platform: FtpPlatform) -> None:
+    """The module's platform, its folders emptied of what earlier tests left."""
+    for leftover in platform.root.rglob("*"):
+        if leftover.is_file():
+            leftover.unlink()
+
+
 async def _reason(platform: FtpPlatform, batch: str) -> str:
     return platform.path("440111", "set-aside", batch + ".ack.reason.txt").read_text()
 
@@ -228,9 +235,7 @@ async def test_a_batch_set_aside_over_there_fails_here_with_the_reason_and_is_re
     sides: dict[str, Side], platform: FtpPlatform
 ) -> None:
     baiyun, tianhe = sides["440111"], sides["440106"]
-    for leftover in platform.root.rglob("*"):  # the module's platform: start from empty folders
-        if leftover.is_file():
-            leftover.unlink()
+    _emptied(platform)
     await _send_forward(baiyun)
     batch_file = _one(platform.path("440106"), "*.batch")
     batch_file.write_bytes(batch_file.read_bytes()[:-10])  # truncated on the platform
@@ -258,9 +263,7 @@ async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_oth
     sides: dict[str, Side], platform: FtpPlatform
 ) -> None:
     baiyun, tianhe = sides["440111"], sides["440106"]
-    for leftover in platform.root.rglob("*"):  # the module's platform: start from empty folders
-        if leftover.is_file():
-            leftover.unlink()
+    _emptied(platform)
     await _send_forward(baiyun)
     # Baiyun's batch, with a line from a newer format after its forward: the file is still Baiyun's signed word
     manifest_file = _one(platform.path("440106"), "*.manifest.json")
