@@ -6,7 +6,8 @@ folder; Baiyun's poller settles the batch and its partner overview shows the
 forward acknowledged. The same acknowledgement again, or a tampered one,
 changes nothing and is set aside with the reason. A batch Tianhe sets aside
 comes back as a failed message with the reason, and the bureau's redelivery
-sends it again. A line of a batch that does not read is refused alone. The
+sends it again. A line of a batch that does not read is refused alone, and
+the line an acknowledgement names as refused fails here with its reason. The
 fake clock keeps time still for both.
 """
 
@@ -33,7 +34,8 @@ from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
-from services.notification.domain.exchange_batch import build_batch, read_manifest
+from services.notification.domain.exchange_ack import Outcome, build_ack
+from services.notification.domain.exchange_batch import build_batch, read_manifest, refusals_said
 from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
@@ -287,7 +289,9 @@ async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_oth
     assert await tianhe.inbox.get(FORWARD_ID) is not None  # the readable line is taken
     assert (platform.path("440106", "done") / rebuilt.file_name).exists()
     listed = (await tianhe.set_aside())[rebuilt.batch_id]
-    assert listed.startswith("1 of 2 lines not read, the others taken: line 2: malformed (")
+    assert listed.startswith(
+        "1 of 2 lines not read (the batch is in done/, its other lines taken): line 2: malformed ("
+    )
     ack = json.loads(platform.path("440111", rebuilt.batch_id + ".ack.json").read_bytes())
     assert (ack["outcome"], ack["taken"], ack["refused"]) == ("taken", 1, 1)
     assert ack["reason"].startswith("line 2: malformed (")
@@ -298,3 +302,32 @@ async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_oth
     assert await tianhe.poller.poll_once() == 1
     rows = (await tianhe.overview.partners(ADMIN))["set_aside"]
     assert [row["file"] for row in rows].count(rebuilt.batch_id) == 1
+
+
+async def test_a_line_the_partner_refused_in_a_taken_batch_fails_here_with_its_reason(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun = sides["440111"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest = read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())
+    # Tianhe's acknowledgement as a deployment that could not read the forward's line would write it
+    name, data = build_ack(
+        manifest=manifest,
+        sender="440106",
+        outcome=Outcome.TAKEN,
+        taken=0,
+        refused=1,
+        reason=refusals_said([(1, "malformed (2 problems)")]),
+        timestamp=str(int(START.timestamp())),
+        sign=functools.partial(sign_ed25519, KEYS["440106"]["signing_key"]),
+    )
+    platform.path("440111", name).write_bytes(data)
+
+    assert await baiyun.poller.poll_once() == 1
+    [failed] = await baiyun.failed()
+    assert failed["message_id"] == FORWARD_ID
+    assert failed["last_error"] == "tianhe refused it: malformed (2 problems)"
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["failed"], seen["sent"]["acknowledged"]) == (1, 0)
+    assert seen["batches"] == {"sent": 1, "taken": 1, "set_aside": 0, "messages_refused": 1}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import ColumnElement, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -32,6 +32,7 @@ from services.notification.adapters.tables import (
     InboxNotice,
 )
 from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
+from services.notification.domain.exchange_batch import refused_lines
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import NoticeIssued
 
@@ -191,7 +192,8 @@ class ExchangeStore:
             session.add(row)
 
     async def set_aside_once(self, row: ExchangeSetAside) -> None:
-        """`set_aside`, unless the same file is listed already for the same reason (a batch taken again)."""
+        """`set_aside`, unless the same file is listed already for the same reason (a batch taken again). A
+        check, not a constraint: one replica polls the platform (FtpPoller)."""
         same = select(ExchangeSetAside.id).where(
             col(ExchangeSetAside.file) == row.file, col(ExchangeSetAside.reason) == row.reason
         )
@@ -219,7 +221,9 @@ class ExchangeStore:
         """Settle the batch `ack` names, once (exchange_ack.judge; its SetAside leaves everything unchanged).
 
         A batch set aside over there fails its messages here, with the reason,
-        for the bureau to see and redeliver; not a message delivered since in a
+        for the bureau to see and redeliver; so do the lines of a taken batch
+        that its acknowledgement names as refused (exchange_batch.refused_lines),
+        each found by its place in the batch. Not a message delivered since in a
         later batch, nor one already pending again. Returns how many failed.
         """
         async with self._sessions.begin() as session:
@@ -229,19 +233,20 @@ class ExchangeStore:
             assert batch is not None
             batch.outcome, batch.taken, batch.refused = ack.outcome.value, ack.taken, ack.refused
             batch.reason, batch.acknowledged_at = ack.reason, now
-            if ack.outcome is not Outcome.SET_ASIDE:
+            if ack.outcome is Outcome.SET_ASIDE:
+                reason = f"{partner} set the batch aside: {ack.reason or 'no reason given'}"
+                return await _fail(session, ack.batch_id, None, reason, now)
+            lines = refused_lines(ack.reason) if ack.refused else {}
+            if not lines:
                 return 0
-            reason = f"{partner} set the batch aside: {ack.reason or 'no reason given'}"[:200]
-            failed = await session.execute(
-                update(Delivery)
-                .where(
-                    col(Delivery.notice_id).in_(_last_sent_in(ack.batch_id)),
-                    col(Delivery.exchange_code).is_not(None),
-                    col(Delivery.state) == "delivered",
-                )
-                .values(state="failed", last_error=reason, next_attempt_at=None, updated_at=now)
-            )
-            return int(failed.rowcount)  # type: ignore[attr-defined]
+            # the batch's messages in the order they were recorded: its lines' order (FtpBatcher)
+            in_order = select(ExchangeBatchMessage.message_id).where(col(ExchangeBatchMessage.batch_id) == ack.batch_id)
+            ids = list((await session.execute(in_order.order_by(col(ExchangeBatchMessage.id)))).scalars())
+            failed = 0
+            for number, why in sorted(lines.items()):
+                if 1 <= number <= len(ids):
+                    failed += await _fail(session, ack.batch_id, ids[number - 1], f"{partner} refused it: {why}", now)
+            return failed
 
     async def acknowledged_counts(self) -> dict[str, int]:
         """Deliveries to partners whose message an FTP partner acknowledged taking, by destination code."""
@@ -252,7 +257,11 @@ class ExchangeStore:
         )
         query = (
             sql_select(col(Delivery.exchange_code), func.count())
-            .where(col(Delivery.exchange_code).is_not(None), col(Delivery.notice_id).in_(taken))
+            .where(
+                col(Delivery.exchange_code).is_not(None),
+                col(Delivery.notice_id).in_(taken),
+                col(Delivery.state) == "delivered",  # not a line of a taken batch that was refused (failed)
+            )
             .group_by(col(Delivery.exchange_code))
         )
         async with self._sessions() as session:
@@ -274,6 +283,19 @@ class ExchangeStore:
             str(partner): {"sent": n, "taken": taken, "set_aside": aside, "messages_refused": int(no or 0)}
             for partner, n, taken, aside, no in rows
         }
+
+
+async def _fail(session: AsyncSession, batch_id: str, message_id: str | None, reason: str, now: datetime) -> int:
+    """Fail the delivered messages of the batch (or the one message of it) that no later batch carried."""
+    which: list[ColumnElement[bool]] = [col(Delivery.notice_id).in_(_last_sent_in(batch_id))]
+    if message_id is not None:
+        which.append(col(Delivery.notice_id) == message_id)
+    failed = await session.execute(
+        update(Delivery)
+        .where(*which, col(Delivery.exchange_code).is_not(None), col(Delivery.state) == "delivered")
+        .values(state="failed", last_error=reason[:200], next_attempt_at=None, updated_at=now)
+    )
+    return int(failed.rowcount)  # type: ignore[attr-defined]
 
 
 def _last_sent_in(batch_id: str) -> Any:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,7 +111,8 @@ def read_manifest(raw: bytes) -> dict[str, object]:
 
 @dataclass(frozen=True, slots=True)
 class OpenedBatch:
-    """A batch's messages and the lines that are not one, each by its line number (from 1)."""
+    """A batch's messages and the lines that are not one, each by its line number (from 1; the batch file's
+    lines that are not empty, as `build_batch` writes them: one message a line, in the order of its messages)."""
 
     messages: list[tuple[int, ExchangeMessage]]
     malformed: list[tuple[int, str]]  # (line, why: the number of problems, never a value)
@@ -151,3 +153,12 @@ def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
         if len(said) <= limit:
             return said
     return f"{len(parts)} lines refused"[:limit]
+
+
+_REFUSED_LINE = re.compile(r"(?:^|; )line ([0-9]{1,6}): ([^;]{1,100})")
+
+
+def refused_lines(reason: str | None) -> dict[int, str]:
+    """The lines a taken batch's acknowledgement names as refused (`refusals_said`'s form), with why; {} for a
+    reason in any other form (a partner's own words), and nothing for the lines cut off as "and N more"."""
+    return {int(number): why for number, why in _REFUSED_LINE.findall(reason or "")}

@@ -235,13 +235,16 @@ class FtpPoller:
                 batch_id, manifest, outcome=Outcome.TAKEN, taken=taken, refused=len(refusals), reason=reason
             )
         if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
-            listed = f"{len(opened.malformed)} of {len(opened.messages) + len(opened.malformed)} lines not read, "
+            total = len(opened.messages) + len(opened.malformed)
+            listed = (
+                f"{len(opened.malformed)} of {total} lines not read (the batch is in done/, its other lines taken): "
+            )
             await self._store.set_aside_once(
                 ExchangeSetAside(
                     file=batch_id[:200],
                     sender_code=str(manifest.get("sender"))[:12],
                     partner=partner.name,
-                    reason=(listed + "the others taken: " + refusals_said(opened.malformed))[:300],
+                    reason=listed + refusals_said(opened.malformed, limit=300 - len(listed)),
                     set_aside_at=self._clock.now(),
                 )
             )
