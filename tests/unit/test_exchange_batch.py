@@ -100,7 +100,7 @@ def test_a_line_that_is_no_message_is_refused_alone_by_its_number_and_the_others
     opened = open_batch(read_manifest(raw), file, TIANHE["sealing_key"])
     assert [(n, m.message_id) for n, m in opened.messages] == [(1, "m-1"), (4, "m-4")]
     assert [n for n, _ in opened.malformed] == [2, 3]
-    assert all(why.startswith("malformed (") for _, why in opened.malformed)
+    assert all(why == "malformed" for _, why in opened.malformed)
 
 
 def test_a_batch_none_of_whose_lines_reads_or_with_another_senders_message_is_set_aside_whole() -> None:
@@ -112,25 +112,29 @@ def test_a_batch_none_of_whose_lines_reads_or_with_another_senders_message_is_se
         open_batch(read_manifest(raw), file, TIANHE["sealing_key"])
 
 
-def test_refused_lines_are_said_as_many_as_fit_then_how_many_more() -> None:
-    assert refusals_said([(3, "refused (409)"), (17, "malformed (2 problems)")]) == (
-        "line 3: refused (409); line 17: malformed (2 problems)"
-    )
-    many = [(n, "malformed (1 problems)") for n in range(1, 501)]
-    said = refusals_said(many)
+def test_refused_lines_are_said_by_reason_in_ranges_as_many_as_fit_then_how_many_more() -> None:
+    refused = [(17, "malformed"), (3, "refused (409)"), (4, "malformed"), (5, "malformed"), (6, "malformed")]
+    assert refusals_said(refused) == "line 3: refused (409); lines 4-6, 17: malformed"
+    whole_tail = [(n, "malformed") for n in range(2, 501)]  # a newer format from line 2 on: one range
+    assert refusals_said(whole_tail) == "lines 2-500: malformed"
+    varied = [(n, f"refused ({400 + n})") for n in range(1, 101)]  # a reason for each line: not all fit
+    said = refusals_said(varied)
     assert len(said) <= 300
-    assert said.startswith("line 1: malformed (1 problems); line 2: ")
-    shown = said.count("line ")
-    assert said.endswith(f"; and {500 - shown} more")
-    assert refusals_said(many, limit=20) == "500 lines refused"
+    assert said.startswith("line 1: refused (401); line 2: refused (402); ")
+    assert said.endswith(f"; and {100 - said.count('line ')} more lines")
+    assert refusals_said(varied, limit=20) == "100 lines refused"
 
 
 def test_the_sender_reads_back_which_lines_were_refused_and_nothing_from_other_words() -> None:
-    refused = [(3, "refused (409)"), (17, "malformed (2 problems)")]
-    assert refused_lines(refusals_said(refused)) == dict(refused)
-    many = [(n, "malformed (1 problems)") for n in range(1, 501)]
-    named = refused_lines(refusals_said(many))
+    refused = [(3, "refused (409)"), (4, "malformed"), (5, "malformed"), (17, "malformed")]
+    assert refused_lines(refusals_said(refused), lines=20) == dict(refused)
+    tail = refusals_said([(n, "malformed") for n in range(2, 501)])
+    assert refused_lines(tail, lines=500) == dict.fromkeys(range(2, 501), "malformed")
+    varied = [(n, f"refused ({400 + n})") for n in range(1, 101)]
+    named = refused_lines(refusals_said(varied), lines=100)
     assert list(named) == list(range(1, len(named) + 1))  # the lines said; not those cut off as "and N more"
-    assert 0 < len(named) < 500
-    assert refused_lines("the partner's own words; line x: no") == {}
-    assert refused_lines(None) == {}
+    assert 0 < len(named) < 100
+    # only lines the batch has: a range past its end, or a line 0, names nothing more
+    assert refused_lines("lines 0-3, 9-99999999: malformed", lines=10) == dict.fromkeys((1, 2, 3, 9, 10), "malformed")
+    assert refused_lines("the partner's own words; line x: no; lines 4-: no", lines=10) == {}
+    assert refused_lines(None, lines=10) == {}

@@ -236,16 +236,17 @@ class ExchangeStore:
             if ack.outcome is Outcome.SET_ASIDE:
                 reason = f"{partner} set the batch aside: {ack.reason or 'no reason given'}"
                 return await _fail(session, ack.batch_id, None, reason, now)
-            lines = refused_lines(ack.reason) if ack.refused else {}
-            if not lines:
+            if not ack.refused or not ack.reason:
                 return 0
             # the batch's messages in the order they were recorded: its lines' order (FtpBatcher)
             in_order = select(ExchangeBatchMessage.message_id).where(col(ExchangeBatchMessage.batch_id) == ack.batch_id)
             ids = list((await session.execute(in_order.order_by(col(ExchangeBatchMessage.id)))).scalars())
+            by_reason: dict[str, list[str]] = {}
+            for number, why in sorted(refused_lines(ack.reason, lines=len(ids)).items()):
+                by_reason.setdefault(why, []).append(ids[number - 1])
             failed = 0
-            for number, why in sorted(lines.items()):
-                if 1 <= number <= len(ids):
-                    failed += await _fail(session, ack.batch_id, ids[number - 1], f"{partner} refused it: {why}", now)
+            for why, message_ids in by_reason.items():
+                failed += await _fail(session, ack.batch_id, message_ids, f"{partner} refused it: {why}", now)
             return failed
 
     async def acknowledged_counts(self) -> dict[str, int]:
@@ -285,11 +286,11 @@ class ExchangeStore:
         }
 
 
-async def _fail(session: AsyncSession, batch_id: str, message_id: str | None, reason: str, now: datetime) -> int:
-    """Fail the delivered messages of the batch (or the one message of it) that no later batch carried."""
+async def _fail(session: AsyncSession, batch_id: str, message_ids: list[str] | None, reason: str, now: datetime) -> int:
+    """Fail the delivered messages of the batch (or those of `message_ids`) that no later batch carried."""
     which: list[ColumnElement[bool]] = [col(Delivery.notice_id).in_(_last_sent_in(batch_id))]
-    if message_id is not None:
-        which.append(col(Delivery.notice_id) == message_id)
+    if message_ids is not None:
+        which.append(col(Delivery.notice_id).in_(message_ids))
     failed = await session.execute(
         update(Delivery)
         .where(*which, col(Delivery.exchange_code).is_not(None), col(Delivery.state) == "delivered")

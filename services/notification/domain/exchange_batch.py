@@ -134,8 +134,10 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
     for number, line in enumerate(lines, start=1):
         try:
             opened.messages.append((number, ExchangeMessage.model_validate_json(line)))
-        except ValidationError as error:
-            opened.malformed.append((number, f"malformed ({error.error_count()} problems)"))
+        except ValidationError:
+            # the same word for every such line, so that a run of them is said as one range (refusals_said);
+            # pydantic's locations may name a partner's own keys, its messages quote values: neither is said
+            opened.malformed.append((number, "malformed"))
     if lines and not opened.messages:
         raise SetAside(f"no message of the batch reads ({len(lines)} malformed lines)")
     if any(m.sender != manifest["sender"] for _, m in opened.messages):
@@ -144,21 +146,47 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
 
 
 def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
-    """Lines refused one by one, as an acknowledgement's or a listing's reason (`line 3: malformed (2 problems);
-    line 9: ...`), as many as fit in `limit` characters, then how many more there were."""
-    parts = [f"line {number}: {why}" for number, why in refused]
-    for shown in range(min(len(parts), limit // 8), 0, -1):  # a part is at least 8 characters
-        rest = len(parts) - shown
-        said = "; ".join(parts[:shown]) + (f"; and {rest} more" if rest else "")
+    """Lines refused one by one, as an acknowledgement's or a listing's reason: the lines refused for one reason
+    together, runs as ranges (`lines 2-40, 45: malformed; line 3: refused (409)`), as many reasons as fit in
+    `limit` characters, then how many more lines there were."""
+    groups: dict[str, list[int]] = {}
+    for number, why in sorted(refused):
+        groups.setdefault(why, []).append(number)
+    parts = [
+        (f"line{'s' if len(numbers) > 1 else ''} {_ranges(numbers)}: {why}", len(numbers))
+        for why, numbers in groups.items()
+    ]
+    for shown in range(len(parts), 0, -1):
+        rest = sum(count for _, count in parts[shown:])
+        said = "; ".join(part for part, _ in parts[:shown]) + (f"; and {rest} more lines" if rest else "")
         if len(said) <= limit:
             return said
-    return f"{len(parts)} lines refused"[:limit]
+    return f"{len(refused)} lines refused"[:limit]
 
 
-_REFUSED_LINE = re.compile(r"(?:^|; )line ([0-9]{1,6}): ([^;]{1,100})")
+def _ranges(numbers: list[int]) -> str:
+    """Sorted line numbers as `2-40, 45`."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in runs)
 
 
-def refused_lines(reason: str | None) -> dict[int, str]:
-    """The lines a taken batch's acknowledgement names as refused (`refusals_said`'s form), with why; {} for a
-    reason in any other form (a partner's own words), and nothing for the lines cut off as "and N more"."""
-    return {int(number): why for number, why in _REFUSED_LINE.findall(reason or "")}
+_REFUSED_LINES = re.compile(r"(?:^|; )lines? ([0-9][0-9, -]{0,300}): ([^;]{1,100})")
+
+
+def refused_lines(reason: str | None, *, lines: int) -> dict[int, str]:
+    """The lines (of a batch of `lines`) that a taken batch's acknowledgement names as refused, in `refusals_said`'s
+    form, with why; {} for a reason in any other form (a partner's own words), and nothing for the lines cut off
+    as "and N more lines"."""
+    found: dict[int, str] = {}
+    for numbers, why in _REFUSED_LINES.findall(reason or ""):
+        for run in numbers.split(", "):
+            low, dash, high = run.partition("-")
+            if low.isdigit() and (high.isdigit() if dash else True):
+                for number in range(max(int(low), 1), min(int(high or low), lines) + 1):
+                    found[number] = why
+    return found
