@@ -8,11 +8,18 @@ and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
     POPFLOW_TEST_PG_URL=postgresql://popflow:popflow@127.0.0.1:5432/postgres \
     .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32] [--web-workers 1]
 
-`--rows 0` skips the bulk import (and the raw produce beside it): single POSTs only.
+`--rows 0` skips the bulk import (and the raw produce beside it): single POSTs only. `--imports 10`
+imports --rows ten times, one after another, into the tables the ones before filled (a million rows
+arriving in a morning), and prints each import's rate and PostgreSQL's CPU a row.
 
 Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> bulk_cpu_us_per_row=<g> post_per_s=<c>
     post_p99_ms=<d> anchor_post_per_s=<e> post_ratio=<c/e> post_cpu_ms=<h> raw_produce_per_s=<f>
-(g and h: intake's own CPU, its worker processes included, per row and per POST)
+(g and h: intake's own CPU, its worker processes included, per row and per POST), with
+    bulk_box_us_per_row (the whole box's CPU a row) and, for --imports above 1,
+    bulk_last_rows_per_s and bulk_last_pg_us_per_row (the last import's)
+
+Beside each rate it prints where the box's CPU went while it ran (bench/box_share.py): intake, its
+workers, PostgreSQL, the broker, this client and everything else, per row or per POST.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.box_share import BoxShare, Grouping, standard_groups
 from bench.load import LoadResult, hammer, post_requests
 from tests.support.bulk_files import csv_lines
 from tests.support.infra import kafka_options
@@ -108,10 +116,12 @@ async def settled(pid: int, *, quiet_cores: float = 0.05, within_s: float = 60.0
     return round(time.monotonic() - started, 1)
 
 
-async def bulk(system: System, headers: dict[str, str], rows: int) -> tuple[float, float, dict[str, int]]:
+async def bulk(
+    system: System, headers: dict[str, str], rows: int, first_day: int = 0
+) -> tuple[float, float, dict[str, int]]:
     """The file is generated before the clock starts, as an integrator's file exists before its upload:
     generating it row by row during the upload put the client's CPU (about 70 us a row) in the figure."""
-    file = b"".join(csv_lines(people(rows)))
+    file = b"".join(csv_lines(people(rows, first_day=first_day)))
     request_headers = headers | {"Content-Type": "text/csv", "Accept": "application/x-ndjson"}
     summary: dict[str, int] = {}
     started = time.perf_counter()
@@ -142,8 +152,8 @@ async def posts(port: int, headers: dict[str, str], bodies: list[dict[str, Any]]
 
 
 @contextmanager
-def running_anchor() -> Iterator[int]:
-    """The bare FastAPI app (bench/anchor.py) as a process; yields its port once it answers."""
+def running_anchor() -> Iterator[tuple[int, int]]:
+    """The bare FastAPI app (bench/anchor.py) as a process; yields its port and pid once it answers."""
     port = free_port()
     process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "anchor.py"), str(port)])
     try:
@@ -153,7 +163,7 @@ def running_anchor() -> Iterator[int]:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -180,6 +190,18 @@ async def raw_produce(bootstrap: str, prefix: str, count: int) -> float:
         await producer.stop()
 
 
+def days(rows: int) -> int:
+    """Birth dates `people(rows)` uses: an import that starts past them holds other persons."""
+    return -(-rows // 1000)
+
+
+def box_groups(system: System, intake: int) -> Grouping:
+    """Intake (its workers apart), this run's PostgreSQL databases, its broker, this client, the rest."""
+    run_id = system.env["POPFLOW_TOPIC_PREFIX"].split(".")[1]
+    port = system.env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[-1]
+    return standard_groups({"intake": intake}, databases=run_id, kafka_port=port)
+
+
 def peak_rss_mib(system: System) -> float:
     """The peak resident memory of intake and its descendants (the bulk workers and their forkserver), summed."""
     return sum(_peak_kib(pid) for pid in family(system.processes["intake"].pid)) / 1024
@@ -193,7 +215,7 @@ def _peak_kib(pid: int) -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
-async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_workers: int) -> None:
+async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_workers: int, imports: int) -> None:
     settings = {"POPFLOW_LOG_LEVEL": "WARNING", "INTAKE_WEB_WORKERS": str(web_workers)}
     system = await build_system(Path(tempfile.mkdtemp(prefix="intake-bench-")), settings)
     if plain_pg:  # loopback PostgreSQL without TLS, as a deployment on one host would run it
@@ -208,7 +230,8 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
         headers = {"Authorization": f"Bearer {await system.create_key('admin', label='bench')}"}
         if rows:
             rss_before, cpu_before = peak_rss_mib(system), cpu_seconds(intake)
-            accepted_s, published_s, summary = await bulk(system, headers, rows)
+            with BoxShare(box_groups(system, intake)) as bulk_share:
+                accepted_s, published_s, summary = await bulk(system, headers, rows)
             rss_after, bulk_cpu_us = peak_rss_mib(system), (cpu_seconds(intake) - cpu_before) / rows * 1e6
             print(
                 f"bulk: {summary} in {accepted_s:.1f} s accepted ({rows / accepted_s:.0f} rows/s), "
@@ -220,18 +243,38 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
             )
             # intake's own CPU (its bulk workers included, through publication), steadier than a rate on a shared box
             print(f"intake CPU per bulk row: {bulk_cpu_us:.0f} µs")
+            print(bulk_share.line(rows, "bulk row"))
             figures += [
                 f"bulk_rows_per_s={rows / accepted_s:.0f}",
                 f"bulk_published_per_s={rows / published_s:.0f}",
                 f"bulk_cpu_us_per_row={bulk_cpu_us:.0f}",
+                f"bulk_box_us_per_row={bulk_share.per(rows)['box']:.0f}",
             ]
-        bodies = list(people(count, first_day=200))
-        with running_anchor() as anchor_port:  # same client, bodies and concurrency, same run
-            bare = await posts(anchor_port, headers, bodies, concurrency)
+            for number in range(2, imports + 1):  # the same again into the tables the imports before filled
+                with BoxShare(box_groups(system, intake)) as share:
+                    accepted_s, published_s, _ = await bulk(system, headers, rows, first_day=days(rows) * (number - 1))
+                per_row = share.per(rows)
+                print(
+                    f"import {number} of {imports} ({rows * (number - 1)} rows stored before it): "
+                    f"{rows / accepted_s:.0f} rows/s accepted, {rows / published_s:.0f} published; "
+                    f"PostgreSQL {per_row.get('PostgreSQL', 0.0):.0f} µs a row, the box {per_row['box']:.0f}"
+                )
+            if imports > 1:
+                figures += [
+                    f"bulk_last_rows_per_s={rows / accepted_s:.0f}",
+                    f"bulk_last_pg_us_per_row={per_row.get('PostgreSQL', 0.0):.0f}",
+                ]
+        bodies = list(people(count, first_day=days(rows) * imports + 200))
+        with running_anchor() as (anchor_port, anchor):  # same client, bodies and concurrency, same run
+            groups = standard_groups({"anchor": anchor, "intake": intake}, databases="-", kafka_port="-")
+            with BoxShare(groups) as anchor_share:
+                bare = await posts(anchor_port, headers, bodies, concurrency)
         print(f"bare FastAPI anchor: {bare.per_s:.0f} POST/s, p99 {bare.percentile_ms(99):.1f} ms")
+        print(anchor_share.line(count, "anchor POST"))
         cpu_before = cpu_seconds(intake)
-        single = await posts(urlsplit(system.url("intake")).port or 80, headers, bodies, concurrency)
-        await wait_drained(system)
+        with BoxShare(box_groups(system, intake)) as post_share:
+            single = await posts(urlsplit(system.url("intake")).port or 80, headers, bodies, concurrency)
+            await wait_drained(system)
         post_cpu_ms = (cpu_seconds(intake) - cpu_before) / count * 1000
         post_rate, p50, p99 = single.per_s, single.percentile_ms(50), single.percentile_ms(99)
         print(
@@ -239,6 +282,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
             f"{concurrency}: {post_rate:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
             f"intake CPU {post_cpu_ms:.3f} ms each"
         )
+        print(post_share.line(count, "POST"))
         figures += [
             f"post_per_s={post_rate:.0f}",
             f"post_p99_ms={p99:.1f}",
@@ -263,7 +307,17 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pg-tls", action="store_true", help="keep asyncpg's default TLS to PostgreSQL")
     parser.add_argument("--web-workers", type=int, default=1, help="INTAKE_WEB_WORKERS: intake processes on its port")
+    parser.add_argument(
+        "--imports", type=int, default=1, help="bulk imports of --rows one after another, into the tables growing"
+    )
     arguments = parser.parse_args()
     asyncio.run(
-        main(arguments.rows, arguments.posts, arguments.concurrency, not arguments.pg_tls, arguments.web_workers)
+        main(
+            arguments.rows,
+            arguments.posts,
+            arguments.concurrency,
+            not arguments.pg_tls,
+            arguments.web_workers,
+            arguments.imports,
+        )
     )

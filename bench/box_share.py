@@ -1,0 +1,142 @@
+"""Which process spent the box's CPU while a benchmark ran: the service, PostgreSQL, Kafka, the client, the rest.
+
+A rate on two cores is set by every process that runs beside the one measured:
+PostgreSQL writing what the service sends, the broker storing what it publishes,
+the benchmark's own client. `BoxShare` reads each process's CPU from /proc at
+the start, every `every_s` while it runs, and at the end, and sums it by group;
+the whole box's busy time (from /proc/stat) beside it shows what the groups
+missed. A process that starts inside the window counts from zero (a new
+database connection, a bulk worker); one that ends inside it counts up to its
+last reading.
+
+    with BoxShare(groups) as share:
+        ... the measured work ...
+    share.per(100_000)   # µs of CPU per row, by group
+
+`groups(pid, parent, command)` names a process's group, or None to leave it
+out; `standard_groups` names the usual ones for a service's benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+Grouping = Callable[[int, int, str], str | None]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class BoxShare:
+    def __init__(self, groups: Grouping, *, every_s: float = 0.5) -> None:
+        self._groups, self._every_s = groups, every_s
+        self._start: dict[int, float] = {}  # CPU seconds of each process present at the start
+        self._last: dict[int, tuple[str, float]] = {}  # pid -> (group, CPU seconds at its last reading)
+        self._names: dict[int, str | None] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._box: tuple[list[int], list[int]] = ([], [])
+        self.wall_s = 0.0
+
+    def __enter__(self) -> BoxShare:
+        self._began = time.perf_counter()
+        self._box = (box_times(), [])
+        for pid, (_, seconds) in self._read().items():
+            self._start[pid] = seconds
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        self._box = (self._box[0], box_times())
+        self.wall_s = time.perf_counter() - self._began
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds each group spent in the window, largest first."""
+        spent: dict[str, float] = {}
+        for pid, (group, seconds) in self._last.items():
+            spent[group] = spent.get(group, 0.0) + seconds - self._start.get(pid, 0.0)
+        return dict(sorted(spent.items(), key=lambda item: -item[1]))
+
+    def box_seconds(self) -> float:
+        """The whole box's busy CPU seconds in the window (every process, the kernel's own work included)."""
+        before, after = self._box
+        spent = [b - a for a, b in zip(before, after, strict=True)]
+        busy = sum(spent) - spent[3] - spent[4] - spent[7]  # less idle, iowait and the host's steal
+        return busy / TICK
+
+    def per(self, units: int) -> dict[str, float]:
+        """µs of CPU per unit (a row, a request) by group, with `box` for the whole box's busy time."""
+        shares = {group: seconds / units * 1e6 for group, seconds in self.seconds().items()}
+        return shares | {"box": self.box_seconds() / units * 1e6}
+
+    def line(self, units: int, unit: str) -> str:
+        """One printable line: `box CPU per row: intake 120 µs, PostgreSQL 85 µs, ... (box 390 µs)`."""
+        shares = self.per(units)
+        box = shares.pop("box")
+        parts = ", ".join(f"{group} {us:.0f} µs" for group, us in shares.items() if us >= 0.5)
+        return f"box CPU per {unit}: {parts} (the whole box {box:.0f} µs, {self.box_seconds() / self.wall_s:.2f} cores)"
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self._read()
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        read: dict[int, tuple[str, float]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                fields = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+                if pid not in self._names:
+                    command = entry.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    self._names[pid] = self._groups(pid, int(fields[1]), command.strip())
+            except OSError:  # ended meanwhile
+                continue
+            group = self._names[pid]
+            if group is not None:
+                read[pid] = (group, (int(fields[11]) + int(fields[12])) / TICK)
+        self._last.update(read)
+        return read
+
+
+def box_times() -> list[int]:
+    """The box's CPU ticks so far, from /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal."""
+    return [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def standard_groups(services: dict[str, int], *, databases: str, kafka_port: str) -> Grouping:
+    """Groups for a benchmark of `services` (name -> pid: each with its descendants, its serving
+    process apart from its worker processes), PostgreSQL (the connections to databases whose name holds
+    `databases`, and the server's own processes), the Kafka broker on `kafka_port`, this benchmark's
+    process (`client`), and everything else (`other`: another test run on the box shows here)."""
+    families: dict[int, str] = {pid: name for name, pid in services.items()}
+    client = os.getpid()
+
+    def group(pid: int, parent: int, command: str) -> str | None:
+        if pid in families:
+            return families[pid]
+        if parent in families:  # a web worker, the forkserver, a bulk worker: counted with their service
+            families[pid] = families[parent]
+            return f"{families[pid]} workers"
+        if pid == client:
+            return "client"
+        program = command.split(" ", 1)[0]
+        if program == "postgres:":  # "postgres: 15/main: popflow <database> 127.0.0.1(50312) idle", "...: walwriter"
+            connection = command.split(": ", 2)[-1]
+            if "(" in connection or "[local]" in connection:  # a connection: ours, or another run's
+                return "PostgreSQL" if databases in connection else "other"
+            return "PostgreSQL"  # the server's own: WAL writer, checkpointer, autovacuum
+        if program.endswith("/postgres"):
+            return "PostgreSQL"  # the server's first process
+        if "kafka.Kafka" in command:  # its data directory names its port (deploy/kafka/start.sh)
+            return "Kafka" if f"-{kafka_port}/" in command else "other"
+        return "other"
+
+    return group

@@ -1,0 +1,55 @@
+"""bench/box_share.py: which process a benchmark's box CPU went to."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+from bench.box_share import BoxShare, standard_groups
+
+GROUPS = standard_groups({"intake": 100}, databases="t1a2b3c", kafka_port="29092")
+
+
+def test_a_service_and_its_descendants_are_counted_with_it() -> None:
+    assert GROUPS(100, 1, "python -m services.intake") == "intake"
+    assert GROUPS(101, 100, "python -c from multiprocessing.forkserver import main") == "intake workers"
+    assert GROUPS(102, 101, "python -c from multiprocessing.forkserver import main") == "intake workers"
+    assert GROUPS(300, 1, "python -c from multiprocessing.forkserver import main") == "other"
+
+
+def test_only_this_runs_database_connections_are_postgresql() -> None:
+    assert GROUPS(200, 2, "postgres: 15/main: popflow t1a2b3c_intake 127.0.0.1(50312) idle") == "PostgreSQL"
+    assert GROUPS(201, 2, "postgres: 15/main: popflow tffffff_intake 127.0.0.1(50313) COPY") == "other"
+    assert GROUPS(202, 2, "postgres: 15/main: postgres postgres [local] idle") == "other"
+    assert GROUPS(203, 2, "postgres: 15/main: walwriter") == "PostgreSQL"
+    assert GROUPS(2, 1, "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main") == "PostgreSQL"
+
+
+def test_only_the_broker_on_the_runs_port_is_kafka() -> None:
+    ours = "java -Xmx768m kafka.Kafka /root/.cache/popflow/kafka-data-29092/server.properties"
+    assert GROUPS(400, 1, ours) == "Kafka"
+    assert GROUPS(401, 1, ours.replace("29092", "19092")) == "other"
+    assert GROUPS(os.getpid(), 1, "python bench/intake_throughput.py") == "client"
+
+
+def test_a_busy_child_is_counted_and_an_idle_one_is_not() -> None:
+    spin = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    time.sleep(0.3)  # both started (their start-up's CPU falls before the window)
+    try:
+        groups = standard_groups({"busy": busy.pid, "idle": idle.pid}, databases="-", kafka_port="-")
+        with BoxShare(groups, every_s=0.1) as share:
+            busy.wait(timeout=30)
+        spent = share.seconds()
+        assert 0.2 < spent["busy"] < 1.0, spent
+        assert spent.get("idle", 0.0) < 0.05, spent
+        assert share.box_seconds() >= spent["busy"] * 0.9  # the box's busy time holds every group's
+        assert share.per(1000)["busy"] == spent["busy"] / 1000 * 1e6
+        assert re.match(r"box CPU per row: (.+, )?busy \d+ µs", share.line(1000, "row"))
+    finally:
+        idle.kill()
+        idle.wait()
