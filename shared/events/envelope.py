@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.ids import new_id, new_uuid
 from shared.sealing import Keyring, SealError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -77,7 +78,7 @@ def new_envelope(
 
     Pass a deterministic `event_id` when a replay must re-emit the same event.
     """
-    event_id = event_id or uuid.uuid4()
+    event_id = event_id or new_uuid()  # time-ordered: every consumer's table of handled events grows by it
     payload = sealed_payload(type(event), event.model_dump(mode="json"), event_id=event_id, keyring=keyring)
     return Envelope(
         event_id=event_id,
@@ -131,7 +132,8 @@ def payload_envelope_json(
     for a writer that has the payload's parts as JSON and would otherwise build the event to dump it.
     `event_id` may be given as a UUID's text (routing derives its ids as text)."""
     _check_bounds(event_class.TYPE, producer, correlation_id)
-    event_id_text = str(event_id or uuid.uuid4())  # once: UUID.__str__ is Python, a routing batch writes thousands
+    # once: UUID.__str__ is Python, and a routing batch writes thousands
+    event_id_text = str(event_id) if event_id else new_id()
     return {
         "event_id": event_id_text,
         "type": event_class.TYPE,

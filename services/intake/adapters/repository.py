@@ -41,11 +41,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
-from services.intake.adapters.ids import new_id
 from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
 from shared.db.engine import SingleStatements
 from shared.db.upsert import conflict_insert
+from shared.ids import new_id
 
 ATTEMPTS = 5
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import orjson
 
-from services.intake.adapters.ids import new_id
 from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
@@ -29,6 +28,7 @@ from shared.events import CaseRecord, RecordRejected, RecordSubmitted, envelope_
 from shared.events.envelope import json_time, payload_envelope_json
 from shared.events.record_parts import SourceKind
 from shared.identity import person_key
+from shared.ids import new_id
 from shared.sealing import Keyring
 
 Clock = Callable[[], datetime]
