@@ -41,7 +41,8 @@ class BoxShare:
         self._box: tuple[list[int], list[int]] = ([], [])
         self.wall_s = 0.0
 
-    def __enter__(self) -> BoxShare:
+    def start(self) -> BoxShare:
+        """Begin the window (or use `with`)."""
         self._began = time.perf_counter()
         self._box = (box_times(), [])
         for pid, (_, seconds) in self._read().items():
@@ -49,12 +50,19 @@ class BoxShare:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def stop(self) -> None:
+        """End the window: what was spent from `start` to now."""
         self._stop.set()
         self._thread.join()
         self._read()
         self._box = (self._box[0], box_times())
         self.wall_s = time.perf_counter() - self._began
+
+    def __enter__(self) -> BoxShare:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
 
     def seconds(self) -> dict[str, float]:
         """CPU seconds each group spent in the window, largest first."""

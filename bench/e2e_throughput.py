@@ -5,6 +5,9 @@ to Kafka with aiokafka alone.
     bench/e2e_throughput.py --start            # a private system (make bench)
     bench/e2e_throughput.py --intake URL --reporting URL --api-key KEY   # a running one
 
+Before it, where the box's CPU went a record (bench/box_share.py): each service, PostgreSQL, the broker,
+this client and the rest.
+
 Last line: e2e_records_per_s=<x> raw_produce_per_s=<y> ratio=<x/y>
 """
 
@@ -28,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.box_share import BoxShare, standard_groups
 from bench.load import hammer, post_requests
 from shared.directory import load_directory
 from shared.events import CaseRecord, RecordSubmitted, new_envelope
@@ -130,6 +134,15 @@ async def start_system() -> tuple[System, str]:
     return system, await system.create_key("admin", label="bench")
 
 
+def box_share(system: System | None, bootstrap: str) -> BoxShare:
+    """Where the box's CPU goes while records are posted and followed: each service (of a private system)
+    apart; with services started elsewhere they and their databases are `other`."""
+    services = {name: process.pid for name, process in system.processes.items()} if system else {}
+    run = system.env["POPFLOW_TOPIC_PREFIX"].split(".")[1] if system else "-"
+    port = bootstrap.split(",")[0].rsplit(":", 1)[-1]
+    return BoxShare(standard_groups(services, databases=run, kafka_port=port))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", "--records", type=int, default=20_000)
@@ -149,10 +162,13 @@ async def main() -> None:
     try:
         bodies = workload(args.records)
         baseline = await counted(args.reporting, args.api_key)
+        share = box_share(system, bootstrap).start()
         started = await post_all(args.intake, args.api_key, bodies, args.concurrency)
         posted = time.perf_counter()
         print(f"posted {len(bodies)} records in {posted - started:.1f} s", file=sys.stderr)
         finished = await wait_counted(args.reporting, args.api_key, len(bodies), baseline, args.timeout)
+        share.stop()
+        print(share.line(len(bodies), "record"))
         e2e_rate = len(bodies) / (finished - started)
         raw_rate = await raw_produce(bootstrap, bodies)
     finally:

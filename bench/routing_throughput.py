@@ -17,7 +17,8 @@ reporting, residences in Baiyun, Tianhe 440106, Yuexiu 440104 and Pudong
 Routing does everything it does in production per record: parse and
 validate, decide, write case, decision, notices and processed-event row in
 one transaction, publish RecordRouted and NoticeIssued (acks=all), commit
-the offset. The last line is machine-readable.
+the offset. Before the last line, where the box's CPU went a decision (bench/box_share.py): routing,
+PostgreSQL, the broker, this client and the rest. The last line is machine-readable.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.box_share import BoxShare, standard_groups  # noqa: E402
 from shared.kafka.admin import ensure_topics  # noqa: E402
 from shared.kafka.replay import partitions_of  # noqa: E402
 from shared.topics import ALL_TOPICS, RECORDS_SUBMITTED  # noqa: E402
@@ -108,10 +110,14 @@ async def raw_consume_rate(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-async def routed_rate(env: dict[str, str], database_url: str, count: int, log: Path) -> tuple[float, float]:
-    """Decisions per second, and CPU milliseconds of the routing process per decision, both
-    from the first decision seen to the last."""
+async def routed_rate(
+    env: dict[str, str], database_url: str, count: int, log: Path, run: str
+) -> tuple[float, float, str]:
+    """Decisions per second, CPU milliseconds of the routing process per decision, and where the box's CPU
+    went (bench/box_share.py), all from the first decision seen to the last."""
     process = _start_routing(env, log)
+    port = env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[-1]
+    share = BoxShare(standard_groups({"routing": process.pid}, databases=run, kafka_port=port))
     try:
         first_at: float | None = None
         first_count, first_cpu = 0, 0.0
@@ -122,10 +128,16 @@ async def routed_rate(env: dict[str, str], database_url: str, count: int, log: P
             now, cpu = time.perf_counter(), cpu_seconds(process.pid)
             if done and first_at is None:
                 first_at, first_count, first_cpu = now, done, cpu
+                share.start()
             if done >= count:
                 assert first_at is not None
+                share.stop()
                 decided = done - first_count
-                return decided / (now - first_at), (cpu - first_cpu) * 1000 / max(decided, 1)
+                return (
+                    decided / (now - first_at),
+                    (cpu - first_cpu) * 1000 / max(decided, 1),
+                    share.line(max(decided, 1), "decision"),
+                )
             await asyncio.sleep(0.5)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -184,12 +196,13 @@ async def main() -> None:
         env["POPFLOW_KEYS_DATABASE_URL"] = await create_database(keys)
     try:
         log = Path(tempfile.gettempdir()) / f"{run}-routing.log"
-        routed, cpu_ms = await routed_rate(env, url, args.records, log)
+        routed, cpu_ms, box = await routed_rate(env, url, args.records, log, run)
     finally:
         await drop_database(database)
         if args.workers > 1:
             await drop_database(keys)
     print(f"routing service: {routed:,.0f} decisions/s over {args.records} records, {cpu_ms:.3f} ms CPU each")
+    print(box)
     print(
         f"routed_per_s={routed:.0f} raw_consume_per_s={raw:.0f} ratio={routed / raw:.4f} "
         f"cpu_ms_per_decision={cpu_ms:.3f}"
