@@ -143,8 +143,21 @@ def standard_groups(services: dict[str, int], *, databases: str, kafka_port: str
             return "PostgreSQL"  # the server's own: WAL writer, checkpointer, autovacuum
         if program.endswith("/postgres"):
             return "PostgreSQL"  # the server's first process
-        if "kafka.Kafka" in command:  # its data directory names its port (deploy/kafka/start.sh)
-            return "Kafka" if f"-{kafka_port}/" in command else "other"
+        if "kafka.Kafka" in command:
+            return "Kafka" if _listens_on(command, kafka_port) else "other"
         return "other"
 
     return group
+
+
+def _listens_on(broker_command: str, port: str) -> bool:
+    """Whether the broker started by this command line listens on `port`, from the properties file it names
+    (deploy/kafka/start.sh writes `listeners=PLAINTEXT://127.0.0.1:<port>,...` there)."""
+    for argument in broker_command.split():
+        if argument.endswith(".properties"):
+            try:
+                listeners = [line for line in Path(argument).read_text().splitlines() if line.startswith("listeners=")]
+            except OSError:  # gone, or not ours to read
+                return False
+            return any(f":{port}," in line + "," for line in listeners)
+    return False

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.box_share import BoxShare, standard_groups
 
@@ -28,10 +29,17 @@ def test_only_this_runs_database_connections_are_postgresql() -> None:
     assert GROUPS(2, 1, "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main") == "PostgreSQL"
 
 
-def test_only_the_broker_on_the_runs_port_is_kafka() -> None:
-    ours = "java -Xmx768m kafka.Kafka /root/.cache/popflow/kafka-data-29092/server.properties"
-    assert GROUPS(400, 1, ours) == "Kafka"
-    assert GROUPS(401, 1, ours.replace("29092", "19092")) == "other"
+def test_only_the_broker_listening_on_the_runs_port_is_kafka(tmp_path: Path) -> None:
+    ours, another = tmp_path / "ours.properties", tmp_path / "another.properties"
+    ours.write_text(
+        "process.roles=broker,controller\nlisteners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093\n"
+    )
+    another.write_text(
+        "listeners=PLAINTEXT://127.0.0.1:290920,CONTROLLER://127.0.0.1:19093\n"
+    )  # 29092 is a prefix only
+    assert GROUPS(400, 1, f"java -Xmx768m kafka.Kafka {ours}") == "Kafka"
+    assert GROUPS(401, 1, f"java -Xmx768m kafka.Kafka {another}") == "other"
+    assert GROUPS(402, 1, f"java kafka.Kafka {tmp_path / 'gone.properties'}") == "other"
     assert GROUPS(os.getpid(), 1, "python bench/intake_throughput.py") == "client"
 
 
