@@ -26,8 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from tests.support.processes import TICK, pids, process_stat
+
 Grouping = Callable[[int, int, str], str | None]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 class BoxShare:
@@ -96,20 +97,17 @@ class BoxShare:
 
     def _read(self) -> dict[int, tuple[str, float]]:
         read: dict[int, tuple[str, float]] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            pid = int(entry.name)
+        for pid in pids():
             try:
-                fields = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+                parent, seconds = process_stat(pid)
                 if pid not in self._names:
-                    command = entry.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                    self._names[pid] = self._groups(pid, int(fields[1]), command.strip())
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    self._names[pid] = self._groups(pid, parent, command.strip())
             except OSError:  # ended meanwhile
                 continue
             group = self._names[pid]
             if group is not None:
-                read[pid] = (group, (int(fields[11]) + int(fields[12])) / TICK)
+                read[pid] = (group, seconds)
         self._last.update(read)
         return read
 
@@ -119,12 +117,14 @@ def box_times() -> list[int]:
     return [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
 
 
-def standard_groups(services: dict[str, int], *, databases: str, kafka_port: str) -> Grouping:
+def standard_groups(services: dict[str, int], *, databases: str, bootstrap: str) -> Grouping:
     """Groups for a benchmark of `services` (name -> pid: each with its descendants, its serving
     process apart from its worker processes), PostgreSQL (the connections to databases whose name holds
-    `databases`, and the server's own processes), the Kafka broker on `kafka_port`, this benchmark's
-    process (`client`), and everything else (`other`: another test run on the box shows here)."""
+    `databases`, and the server's own processes), the Kafka broker of `bootstrap` (KAFKA_BOOTSTRAP_SERVERS:
+    the one listening on its first address's port), this benchmark's process (`client`), and everything
+    else (`other`: another test run on the box shows here)."""
     families: dict[int, str] = {pid: name for name, pid in services.items()}
+    kafka_port = bootstrap.split(",")[0].rsplit(":", 1)[-1]
     client = os.getpid()
 
     def group(pid: int, parent: int, command: str) -> str | None:

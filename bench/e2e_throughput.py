@@ -138,9 +138,7 @@ def box_share(system: System | None, bootstrap: str) -> BoxShare:
     """Where the box's CPU goes while records are posted and followed: each service (of a private system)
     apart; with services started elsewhere they and their databases are `other`."""
     services = {name: process.pid for name, process in system.processes.items()} if system else {}
-    run = system.env["POPFLOW_TOPIC_PREFIX"].split(".")[1] if system else "-"
-    port = bootstrap.split(",")[0].rsplit(":", 1)[-1]
-    return BoxShare(standard_groups(services, databases=run, kafka_port=port))
+    return BoxShare(standard_groups(services, databases=system.run_id if system else "-", bootstrap=bootstrap))
 
 
 async def main() -> None:

@@ -197,9 +197,7 @@ def days(rows: int) -> int:
 
 def box_groups(system: System, intake: int) -> Grouping:
     """Intake (its workers apart), this run's PostgreSQL databases, its broker, this client, the rest."""
-    run_id = system.env["POPFLOW_TOPIC_PREFIX"].split(".")[1]
-    port = system.env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[-1]
-    return standard_groups({"intake": intake}, databases=run_id, kafka_port=port)
+    return standard_groups({"intake": intake}, databases=system.run_id, bootstrap=system.env["KAFKA_BOOTSTRAP_SERVERS"])
 
 
 def peak_rss_mib(system: System) -> float:
@@ -266,7 +264,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
                 ]
         bodies = list(people(count, first_day=days(rows) * imports + 200))
         with running_anchor() as (anchor_port, anchor):  # same client, bodies and concurrency, same run
-            groups = standard_groups({"anchor": anchor, "intake": intake}, databases="-", kafka_port="-")
+            groups = standard_groups({"anchor": anchor, "intake": intake}, databases="-", bootstrap="-")
             with BoxShare(groups) as anchor_share:
                 bare = await posts(anchor_port, headers, bodies, concurrency)
         print(f"bare FastAPI anchor: {bare.per_s:.0f} POST/s, p99 {bare.percentile_ms(99):.1f} ms")

@@ -116,8 +116,7 @@ async def routed_rate(
     """Decisions per second, CPU milliseconds of the routing process per decision, and where the box's CPU
     went (bench/box_share.py), all from the first decision seen to the last."""
     process = _start_routing(env, log)
-    port = env["KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[-1]
-    share = BoxShare(standard_groups({"routing": process.pid}, databases=run, kafka_port=port))
+    share = BoxShare(standard_groups({"routing": process.pid}, databases=run, bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"]))
     try:
         first_at: float | None = None
         first_count, first_cpu = 0, 0.0

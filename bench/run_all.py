@@ -26,6 +26,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.box_share import box_times
+
 BENCH = Path(__file__).resolve().parent
 console = Console(stderr=True)
 
@@ -117,11 +121,6 @@ def machine() -> dict[str, str]:
     }
 
 
-def cpu_times() -> list[int]:
-    """The box's CPU time so far, from /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal."""
-    return [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-
-
 def shares(before: list[int], after: list[int]) -> dict[str, float]:
     """Percent of the box's time between two readings: idle, and stolen by the host of a virtual machine."""
     spent = [b - a for a, b in zip(before, after, strict=True)]
@@ -137,9 +136,9 @@ def settle(quiet_pct: float = 85.0, within_s: float = 60.0) -> float:
     """
     started = time.perf_counter()
     while time.perf_counter() - started < within_s:
-        before = cpu_times()
+        before = box_times()
         time.sleep(1)
-        if shares(before, cpu_times())["idle_pct"] >= quiet_pct:
+        if shares(before, box_times())["idle_pct"] >= quiet_pct:
             break
     return round(time.perf_counter() - started, 1)
 
@@ -147,12 +146,12 @@ def settle(quiet_pct: float = 85.0, within_s: float = 60.0) -> float:
 def run(name: str, arguments: list[str]) -> tuple[dict[str, float], float, str, dict[str, float], int]:
     waited = settle()
     console.print(f"[bold]{name}[/]: {' '.join(arguments)} (after {waited} s for a quiet box)")
-    started, before = time.perf_counter(), cpu_times()
+    started, before = time.perf_counter(), box_times()
     process = subprocess.run(
         [sys.executable, str(BENCH / arguments[0]), *arguments[1:]], capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
-    box = shares(before, cpu_times()) | {"settled_s": waited}
+    box = shares(before, box_times()) | {"settled_s": waited}
     if process.returncode != 0:
         console.print(f"[red]{name} failed ({process.returncode})[/]\n{process.stderr[-3000:]}")
     return last_figures(process.stdout), elapsed, process.stdout, box, process.returncode

@@ -9,14 +9,17 @@ from pathlib import Path
 def parents() -> dict[int, int]:
     """Parent pid of every process still there, by pid."""
     found: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = entry.joinpath("stat").read_text()
-            except OSError:  # ended meanwhile
-                continue
-            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    for pid in pids():
+        try:
+            found[pid] = process_stat(pid)[0]
+        except OSError:  # ended meanwhile
+            continue
     return found
+
+
+def pids() -> list[int]:
+    """Every process /proc shows now."""
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
 def family(root: int) -> list[int]:
@@ -43,6 +46,14 @@ def cpu_seconds(root: int) -> float:
 
 def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU so far of one process; OSError once it has ended."""
+    return process_stat(pid)[1]
+
+
+def process_stat(pid: int) -> tuple[int, float]:
+    """A process's parent pid and its user plus system CPU so far, from one read; OSError once it has ended."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # fields 14 and 15 of stat (utime, stime), counted after the command name
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # field 4 of stat (ppid), fields 14 and 15 (utime, stime), counted after the command name
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+TICK = os.sysconf("SC_CLK_TCK")

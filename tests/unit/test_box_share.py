@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.box_share import BoxShare, standard_groups
 
-GROUPS = standard_groups({"intake": 100}, databases="t1a2b3c", kafka_port="29092")
+GROUPS = standard_groups({"intake": 100}, databases="t1a2b3c", bootstrap="127.0.0.1:29092,127.0.0.1:29095")
 
 
 def test_a_service_and_its_descendants_are_counted_with_it() -> None:
@@ -49,7 +49,7 @@ def test_a_busy_child_is_counted_and_an_idle_one_is_not() -> None:
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
     time.sleep(0.3)  # both started (their start-up's CPU falls before the window)
     try:
-        groups = standard_groups({"busy": busy.pid, "idle": idle.pid}, databases="-", kafka_port="-")
+        groups = standard_groups({"busy": busy.pid, "idle": idle.pid}, databases="-", bootstrap="-")
         with BoxShare(groups, every_s=0.1) as share:
             busy.wait(timeout=30)
         spent = share.seconds()
