@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.notification.domain.destinations import DestinationPolicy
+from services.notification.domain.exchange_batch import MAX_LINES
 from shared.settings import Environment, ServiceSettings, comma_separated, sqlite_url
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
@@ -113,7 +114,9 @@ class NotificationSettings(ServiceSettings):
     exchange_ftp_batch_window_s: float = Field(
         default=0.2, gt=0, description="How long messages due for one folder are gathered into one batch"
     )
-    exchange_ftp_max_batch: int = Field(default=500, ge=1, description="Messages per batch file at most")
+    exchange_ftp_max_batch: int = Field(
+        default=500, ge=1, le=MAX_LINES, description=f"Messages per batch file at most (up to {MAX_LINES})"
+    )
 
     @field_validator("exchange_ftp_folders", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ fake clock keeps time still for both.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
@@ -35,8 +36,15 @@ from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.exchange_ack import Outcome, build_ack
-from services.notification.domain.exchange_batch import build_batch, read_manifest, refusals_said
+from services.notification.domain.exchange_batch import (
+    build_batch,
+    read_manifest,
+    refusals_said,
+    refused_lines,
+    said_whole,
+)
 from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
+from services.notification.service_layer import exchange_ftp
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -46,7 +54,7 @@ from services.notification.service_layer.exchange_overview import ExchangeOvervi
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from shared.auth import Principal, Role, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import NoticePerson, Route
+from shared.events import NoticeIssued, NoticePerson, Route
 from shared.exchange.partners import FtpDrop as PlatformEntry
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from tests.support.ftp_platform import FtpPlatform, password_of
@@ -102,6 +110,25 @@ def _partners_of(own: str, platform: FtpPlatform) -> PartnerTable:
 
 @pytest.fixture
 async def sides(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Side]]:
+    async with _deployments(platform, monkeypatch) as built:
+        yield built
+
+
+@pytest.fixture
+async def wide_sides(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Side]]:
+    """Deployments that push many messages at once, gathered for 0.2 s: one batch of many lines."""
+    async with _deployments(platform, monkeypatch, WorkerLimits(256, 256, 60, 0.1), window_s=0.2) as built:
+        yield built
+
+
+@contextlib.asynccontextmanager
+async def _deployments(
+    platform: FtpPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: WorkerLimits | None = None,
+    window_s: float = 0.0,
+) -> AsyncIterator[dict[str, Side]]:
+    limits = limits or WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1)
     clock, built, names = FakeClock(START), {}, []
     try:
         for code in KEYS:
@@ -110,7 +137,7 @@ async def sides(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> Async
             names.append(unique_name(f"xack_{code}_"))
             engine = build_engine(await create_database(names[-1]))
             await run_migrations(engine, MIGRATIONS)
-            built[code] = (_side(code, session_factory(engine), platform, clock), engine)
+            built[code] = (_side(code, session_factory(engine), platform, clock, limits, window_s), engine)
         yield {code: side for code, (side, _) in built.items()}
     finally:
         for _, engine in built.values():
@@ -119,13 +146,15 @@ async def sides(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> Async
             await drop_database(name)
 
 
-def _side(code: str, sessions: Any, platform: FtpPlatform, clock: FakeClock) -> Side:
+def _side(
+    code: str, sessions: Any, platform: FtpPlatform, clock: FakeClock, limits: WorkerLimits, window_s: float
+) -> Side:
     table, sealed = _partners_of(code, platform), SealedNotices(TEST_KEYRING)
     events = StatusEvents(b"test-person-key-secret", sealed)
     inbox = Inbox(sessions, events, sealed, served_districts=[code], answers_owed=owe_answer)
     store, keys = ExchangeStore(sessions, inbox), OwnKeys(KEYS[code]["signing_key"], KEYS[code]["sealing_key"])
     common: dict[str, Any] = {"partners": lambda: table, "store": store, "served_districts": [code], "clock": clock}
-    outbound = OutboundExchange(**common, keys=keys, sealed=sealed, ftp_batch_window_s=0.0)
+    outbound = OutboundExchange(**common, keys=keys, sealed=sealed, ftp_batch_window_s=window_s)
     door = ExchangeDoor(**common, inbox=inbox, keys=keys, on_scheduled=lambda: None)
     worker = DeliveryWorker(
         store=DeliveryStore(sessions, events),
@@ -133,7 +162,7 @@ def _side(code: str, sessions: Any, platform: FtpPlatform, clock: FakeClock) -> 
         sender=FakeWebhookSender(),
         clock=clock,
         policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
-        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
+        limits=limits,
         record_link_base="http://intake/v1/records/",
         sealed=sealed,
         exchange=outbound,
@@ -159,18 +188,21 @@ def _side(code: str, sessions: Any, platform: FtpPlatform, clock: FakeClock) -> 
 
 
 async def _send_forward(baiyun: Side) -> None:
-    notice = issued_notice(
+    await baiyun.inbox.store(_forward(11), now=START)
+    assert await baiyun.worker.deliver_due() == 1
+
+
+def _forward(n: int) -> NoticeIssued:
+    return issued_notice(
         kind="forward",
-        notice_id=FORWARD_ID,
-        record_id="10000000-0000-4000-8000-000000000011",
+        notice_id=f"00000000-0000-4000-8000-{n:012d}",
+        record_id=f"10000000-0000-4000-8000-{n:012d}",
         recipient_code="440106",
         route=Route.INTER_DISTRICT,
         reason="person lives in your district; please verify",
-        person=NoticePerson(name="张三", id_number=id_number(sequence=11), residence_address="五山路 1 号"),
+        person=NoticePerson(name="张三", id_number=id_number(sequence=n % 1000), residence_address="五山路 1 号"),
         issued_at=START,
     )
-    await baiyun.inbox.store(notice, now=START)
-    assert await baiyun.worker.deliver_due() == 1
 
 
 def _one(folder: Path, pattern: str) -> Path:
@@ -329,3 +361,129 @@ async def test_a_line_the_partner_refused_in_a_taken_batch_fails_here_with_its_r
     seen = await baiyun.partner("tianhe")
     assert (seen["sent"]["failed"], seen["sent"]["acknowledged"]) == (1, 0)
     assert seen["batches"] == {"sent": 1, "taken": 1, "set_aside": 0, "messages_refused": 1}
+
+
+async def test_a_batch_whose_refused_lines_do_not_fit_in_words_is_acknowledged_naming_every_one(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    # Baiyun's batch of 200 lines: every other one from a newer format, each alone (no range to say them in)
+    manifest = read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())
+    batch_file = platform.path("440106", str(manifest["file"]))
+    [forward] = [
+        line for line in open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"]).split(b"\n") if line
+    ]
+    newer = forward.replace(b'"type":"notice"', b'"type":"census-v2"')
+    rebuilt = build_batch(
+        batch_id=str(manifest["batch_id"]),
+        sender="440111",
+        recipient="440106",
+        lines=[forward if n % 2 else newer for n in range(1, 201)],  # the forward again is a duplicate: taken
+        seal_key=KEYS["440106"]["seal_key"],
+        timestamp=str(manifest["timestamp"]),
+        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    )
+    batch_file.write_bytes(rebuilt.file)
+    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+
+    assert await tianhe.poller.poll_once() == 1
+    ack = json.loads(platform.path("440111", rebuilt.batch_id + ".ack.json").read_bytes())
+    assert (ack["format"], ack["outcome"], ack["taken"], ack["refused"]) == (
+        "popflow-exchange-ack/2",
+        "taken",
+        100,
+        100,
+    )
+    assert ack["reason"] == "100 lines refused"  # the words could not hold them
+    assert ack["refused_lines"] == {"malformed": ", ".join(str(n) for n in range(2, 201, 2))}
+
+
+def _scattered(lines: int) -> list[tuple[int, str]]:
+    """Every other line refused, for one of three reasons in turn: too many to name in 300 characters."""
+    reasons = ["refused (404)", "refused (409)", "refused (422)"]
+    return [(n, reasons[n // 2 % 3]) for n in range(2, lines + 1, 2)]
+
+
+async def _sent_in_one_batch(baiyun: Side, platform: FtpPlatform, count: int) -> dict[str, object]:
+    for n in range(1, count + 1):
+        await baiyun.inbox.store(_forward(1000 + n), now=START)
+    assert await baiyun.worker.deliver_due() == count
+    return read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())  # one batch: all of them
+
+
+def _ack_of(platform: FtpPlatform, manifest: dict[str, object], refused: list[tuple[int, str]], *, whole: bool) -> None:
+    """Tianhe's acknowledgement of Baiyun's batch refusing `refused`: /2, or a /1 whose words cut lines off."""
+    said, every_line = said_whole(refused)
+    assert every_line is not None  # the words alone cannot name them all
+    name, data = build_ack(
+        manifest=manifest,
+        sender="440106",
+        outcome=Outcome.TAKEN,
+        taken=int(str(manifest["count"])) - len(refused),
+        refused=len(refused),
+        reason=said,
+        refused_lines=every_line if whole else None,
+        timestamp=str(int(START.timestamp())),
+        sign=functools.partial(sign_ed25519, KEYS["440106"]["signing_key"]),
+    )
+    platform.path("440111", name).write_bytes(data)
+
+
+async def test_every_line_a_version_2_ack_names_fails_here_with_its_reason_and_no_other(
+    wide_sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun = wide_sides["440111"]
+    _emptied(platform)
+    manifest = await _sent_in_one_batch(baiyun, platform, 200)
+    assert manifest["count"] == 200
+    refused = _scattered(200)
+    _ack_of(platform, manifest, refused, whole=True)
+
+    assert await baiyun.poller.poll_once() == 1
+    failed = {row["message_id"]: row["last_error"] for row in await baiyun.failed()}
+    assert failed == {_forward(1000 + n).notice_id: f"tianhe refused it: {why}" for n, why in refused}
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["failed"], seen["sent"]["acknowledged"]) == (100, 100)
+    assert seen["batches"] == {"sent": 1, "taken": 1, "set_aside": 0, "messages_refused": 100}
+
+
+async def test_a_version_1_ack_that_cut_refused_lines_off_fails_every_line_it_did_not_name_as_taken(
+    wide_sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun = wide_sides["440111"]
+    _emptied(platform)
+    manifest = await _sent_in_one_batch(baiyun, platform, 200)
+    refused = _scattered(200)
+    _ack_of(platform, manifest, refused, whole=False)  # as a deployment before /2 wrote it: "and N more lines"
+
+    assert await baiyun.poller.poll_once() == 1
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["failed"], seen["sent"]["acknowledged"]) == (200, 0)  # none counted taken unknowingly
+    named = refused_lines(said_whole(refused)[0], lines=200)
+    assert 0 < len(named) < 100
+    errors = {row["message_id"]: row["last_error"] for row in await baiyun.failed()}
+    for n, why in named.items():
+        if (notice_id := _forward(1000 + n).notice_id) in errors:  # the listing shows 100 of them
+            assert errors[notice_id] == f"tianhe refused it: {why}"
+    unnamed = f"tianhe refused {100 - len(named)} lines of its batch without naming them, this may be one: redeliver"
+    assert unnamed in errors.values()
+
+
+async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    batch_file = _one(platform.path("440106"), "*.batch")
+    size = batch_file.stat().st_size
+    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", size - 1)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is None
+    reason = f"{batch_file.name} is larger than {size - 1} bytes"
+    assert (await tianhe.set_aside())[batch_file.name.removesuffix(".batch")] == reason
+    assert (platform.path("440106", "set-aside") / batch_file.name).exists()
+    assert not list(platform.path("440111").glob("*.ack.json"))  # nothing read, so no one told

@@ -2,7 +2,7 @@
 
 The platform's certificate comes from a test CA: with that CA named
 (NOTIFICATION_EXCHANGE_FTP_CA_FILE) a batch goes up and is read back; without
-it, or over plain FTP, nothing is sent.
+it, or over plain FTP, nothing is sent. A file past the reader's limit is read no further.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_drop import FileTooLarge, FtpAccount, FtpDrop
 from services.notification.domain.exchange_batch import Batch
 from tests.support import certificates
 from tests.support.ftp_platform import FtpPlatform, password_of
@@ -40,7 +40,17 @@ async def test_with_the_platforms_ca_a_batch_goes_up_and_is_read_back(platform: 
     drop = FtpDrop(_account(platform, ca_file=platform.tls.ca_file))
     await drop.upload("/440106", BATCH)
     assert await drop.names("/440106") == ["b1.batch", "b1.manifest.json"]
-    assert (await drop.read("/440106", ["b1.batch"]))["b1.batch"] == b"sealed"
+    assert (await drop.read("/440106", ["b1.batch"], max_bytes=6))["b1.batch"] == b"sealed"
+    assert (await drop.read("/440106", ["gone.batch"], max_bytes=6))["gone.batch"] is None
+
+
+async def test_a_file_larger_than_its_reader_takes_is_read_no_further(platform: FtpPlatform) -> None:
+    assert platform.tls is not None
+    drop = FtpDrop(_account(platform, ca_file=platform.tls.ca_file))
+    await drop.upload("/440106", Batch(batch_id="big", file=b"x" * 300_000, manifest=b"{}"))
+    with pytest.raises(FileTooLarge, match=r"big\.batch is larger than 299999 bytes"):
+        await drop.read("/440106", ["big.manifest.json", "big.batch"], max_bytes=299_999)
+    assert (await drop.read("/440106", ["big.batch"], max_bytes=300_000))["big.batch"] == b"x" * 300_000
 
 
 async def test_a_certificate_from_an_unknown_ca_is_refused(platform: FtpPlatform) -> None:

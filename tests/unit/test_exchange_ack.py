@@ -17,7 +17,13 @@ from services.notification.domain.exchange_ack import (
     judge,
     read_ack,
 )
-from services.notification.domain.exchange_batch import MANIFEST_SUFFIX, SetAside, build_batch, read_manifest
+from services.notification.domain.exchange_batch import (
+    MANIFEST_SUFFIX,
+    SetAside,
+    build_batch,
+    read_manifest,
+    said_whole,
+)
 
 BAIYUN, TIANHE = crypto.new_key_pairs(), crypto.new_key_pairs()
 BATCH_ID = "440111-440106-20270301T020000-0123456789ab"
@@ -42,14 +48,21 @@ def _manifest() -> dict[str, object]:
 MANIFEST = _manifest()
 
 
-def _ack(outcome: Outcome = Outcome.TAKEN, reason: str | None = None) -> tuple[str, bytes]:
+def _ack(
+    outcome: Outcome = Outcome.TAKEN,
+    reason: str | None = None,
+    *,
+    refused: int | None = None,
+    refused_lines: dict[str, str] | None = None,
+) -> tuple[str, bytes]:
     return build_ack(
         manifest=MANIFEST,
         sender="440106",
         outcome=outcome,
         taken=1 if outcome is Outcome.TAKEN else 0,
-        refused=0 if outcome is Outcome.TAKEN else 1,
+        refused=refused if refused is not None else 0 if outcome is Outcome.TAKEN else 1,
         reason=reason,
+        refused_lines=refused_lines,
         timestamp=str(NOW),
         sign=functools.partial(crypto.sign_ed25519, TIANHE["signing_key"]),
     )
@@ -143,3 +156,45 @@ def test_the_first_ack_of_a_batch_we_sent_that_partner_settles_it() -> None:
 def test_any_other_ack_changes_nothing(sent: SentBatch | None, signed_by: str, reason: str) -> None:
     with pytest.raises(SetAside, match=reason):
         judge(read_ack(_ack()[1]).fields, sent, signed_by=signed_by)
+
+
+def test_an_ack_whose_words_name_every_refused_line_is_a_version_1_ack() -> None:
+    said, whole = said_whole([(1, "malformed")])
+    fields = json.loads(_ack(reason=said, refused=1, refused_lines=whole)[1])
+    assert (fields["format"], fields["reason"]) == ("popflow-exchange-ack/1", "line 1: malformed")
+    assert "refused_lines" not in fields  # what every earlier version reads
+
+
+def test_an_ack_whose_words_cannot_name_every_refused_line_names_them_all_in_version_2() -> None:
+    scattered = [(n, "malformed" if n % 3 else "refused (409)") for n in range(2, 2001, 2)]
+    said, whole = said_whole(scattered)
+    _, raw = _ack(reason=said, refused=len(scattered), refused_lines=whole)
+    ack = read_ack(raw)
+    assert ack.fields.format == "popflow-exchange-ack/2"
+    assert ack.fields.refused_lines == whole
+    assert ack.fields.reason == said
+    assert _verifies(raw, TIANHE["verify_key"])  # the lines are inside the signature
+    fields = json.loads(raw)
+    fields["refused_lines"]["malformed"] = fields["refused_lines"]["malformed"].replace("2, 4, ", "2, 3, ")
+    assert not _verifies(json.dumps(fields).encode(), TIANHE["verify_key"])
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"refused": 3}, "another number of lines than refused says"),  # names 2 lines, says 3
+        ({"refused_lines": None}, "names the refused lines of a taken batch"),
+        ({"refused_lines": {}}, "names the refused lines of a taken batch"),
+        ({"outcome": "set_aside"}, "names the refused lines of a taken batch"),
+        ({"refused_lines": {"malformed": "2, x"}}, "malformed \\(refused_lines.malformed\\)"),
+        ({"refused_lines": {"": "2"}}, "malformed \\(refused_lines."),
+        ({"refused_lines": {"malformed": "1-4"}}, "another number of lines"),
+        ({"format": "popflow-exchange-ack/1"}, "refused_lines is a popflow-exchange-ack/2 field"),
+        ({"format": "popflow-exchange-ack/3"}, "not a popflow-exchange-ack/1 or /2 file"),
+    ],
+)
+def test_a_version_2_ack_must_name_as_many_lines_as_it_refused(change: dict[str, object], reason: str) -> None:
+    _, raw = _ack(reason="2 lines refused", refused=2, refused_lines={"malformed": "2, 4"})
+    assert read_ack(raw).fields.refused == 2
+    with pytest.raises(SetAside, match=reason):
+        read_ack(json.dumps({**json.loads(raw), **change}).encode())

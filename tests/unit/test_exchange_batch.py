@@ -11,12 +11,17 @@ import pytest
 
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_batch import (
+    MAX_LINES,
     SetAside,
     build_batch,
+    lines_counted,
+    lines_in,
     open_batch,
     read_manifest,
     refusals_said,
     refused_lines,
+    refused_runs,
+    said_whole,
     signed_part,
 )
 
@@ -138,3 +143,37 @@ def test_the_sender_reads_back_which_lines_were_refused_and_nothing_from_other_w
     assert refused_lines("lines 0-3, 9-99999999: malformed", lines=10) == dict.fromkeys((1, 2, 3, 9, 10), "malformed")
     assert refused_lines("the partner's own words; line x: no; lines 4-: no", lines=10) == {}
     assert refused_lines(None, lines=10) == {}
+
+
+def test_every_refused_line_is_kept_by_reason_however_many_the_words_cut_off() -> None:
+    scattered = [(n, "malformed" if n % 3 else "refused (409)") for n in range(2, 2001, 2)]
+    runs = refused_runs(scattered)
+    assert runs["refused (409)"].startswith("6, 12, 18, ")
+    assert runs["malformed"].startswith("2, 4, 8, 10, ")
+    assert sum(lines_counted(numbers) for numbers in runs.values()) == len(scattered) == 1000
+    assert lines_in(runs.items(), lines=2000) == dict(scattered)
+    assert refused_runs([(4, "malformed"), (5, "malformed"), (6, "malformed"), (9, "malformed")]) == {
+        "malformed": "4-6, 9"
+    }
+
+
+def test_the_words_go_alone_when_they_name_every_line_and_with_every_line_when_they_cannot() -> None:
+    few = [(3, "refused (409)"), (4, "malformed"), (5, "malformed")]
+    assert said_whole(few) == ("line 3: refused (409); lines 4-5: malformed", None)
+    scattered = [(n, "malformed") for n in range(2, 401, 2)]  # 200 lines, none beside another: too long for 300
+    said, whole = said_whole(scattered)
+    assert len(said) <= 300
+    assert len(refused_lines(said, lines=400)) < 200
+    assert whole == {"malformed": ", ".join(str(n) for n in range(2, 401, 2))}
+    varied = [(n, f"refused ({400 + n})") for n in range(1, 101)]  # words cut off as "and N more lines"
+    said, whole = said_whole(varied)
+    assert "more lines" in said
+    assert whole is not None
+    assert lines_in(whole.items(), lines=100) == dict(varied)
+
+
+@pytest.mark.parametrize("count", [0, -1, MAX_LINES + 1, "2", True, 1.5])
+def test_a_manifest_counting_no_messages_or_more_than_a_batch_holds_is_set_aside(count: object) -> None:
+    raw, _ = _batch()
+    with pytest.raises(SetAside, match=f"count is not a number of messages from 1 to {MAX_LINES}"):
+        read_manifest(json.dumps({**json.loads(raw), "count": count}).encode())

@@ -32,7 +32,7 @@ from services.notification.adapters.tables import (
     InboxNotice,
 )
 from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
-from services.notification.domain.exchange_batch import refused_lines
+from services.notification.domain.exchange_batch import lines_in, refused_lines
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.events import NoticeIssued
 
@@ -222,9 +222,14 @@ class ExchangeStore:
 
         A batch set aside over there fails its messages here, with the reason,
         for the bureau to see and redeliver; so do the lines of a taken batch
-        that its acknowledgement names as refused (exchange_batch.refused_lines),
-        each found by its place in the batch. Not a message delivered since in a
-        later batch, nor one already pending again. Returns how many failed.
+        that its acknowledgement names as refused (/2: its `refused_lines`; /1:
+        its reason, exchange_batch.refused_lines), each found by its place in
+        the batch. When it refused more lines than it names (a /1 from a
+        version that cut them off as "and N more lines"), which of the others
+        were taken is not known: they fail too, so that none is lost (one the
+        partner took is a duplicate there when redelivered). Not a message
+        delivered since in a later batch, nor one already pending again.
+        Returns how many failed.
         """
         async with self._sessions.begin() as session:
             batch = await session.get(ExchangeBatchSent, ack.batch_id, with_for_update=True)
@@ -236,17 +241,26 @@ class ExchangeStore:
             if ack.outcome is Outcome.SET_ASIDE:
                 reason = f"{partner} set the batch aside: {ack.reason or 'no reason given'}"
                 return await _fail(session, ack.batch_id, None, reason, now)
-            if not ack.refused or not ack.reason:
+            if not ack.refused:
                 return 0
             # the batch's messages in the order they were recorded: its lines' order (FtpBatcher)
             in_order = select(ExchangeBatchMessage.message_id).where(col(ExchangeBatchMessage.batch_id) == ack.batch_id)
             ids = list((await session.execute(in_order.order_by(col(ExchangeBatchMessage.id)))).scalars())
+            named = (
+                lines_in(ack.refused_lines.items(), lines=len(ids))
+                if ack.refused_lines is not None
+                else refused_lines(ack.reason, lines=len(ids))
+            )
             by_reason: dict[str, list[str]] = {}
-            for number, why in sorted(refused_lines(ack.reason, lines=len(ids)).items()):
-                by_reason.setdefault(why, []).append(ids[number - 1])
+            for number, why in sorted(named.items()):
+                by_reason.setdefault(f"{partner} refused it: {why}", []).append(ids[number - 1])
+            unnamed = ack.refused - len(named)
+            if unnamed > 0:
+                why = f"{partner} refused {unnamed} lines of its batch without naming them, this may be one: redeliver"
+                by_reason[why] = [message_id for number, message_id in enumerate(ids, 1) if number not in named]
             failed = 0
             for why, message_ids in by_reason.items():
-                failed += await _fail(session, ack.batch_id, message_ids, f"{partner} refused it: {why}", now)
+                failed += await _fail(session, ack.batch_id, message_ids, why, now)
             return failed
 
     async def acknowledged_counts(self) -> dict[str, int]:

@@ -22,6 +22,14 @@ from services.notification.domain.exchange_batch import Batch
 DONE, SET_ASIDE = "done", "set-aside"
 
 
+class FileTooLarge(Exception):
+    """A file on the platform is larger than its reader takes: left unread past the limit."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(f"{name} is larger than {limit} bytes")
+        self.name, self.limit = name, limit
+
+
 @dataclass(frozen=True, slots=True)
 class FtpAccount:
     host: str
@@ -78,17 +86,24 @@ class FtpDrop:
             names = [posixpath.basename(n) for n in ftp.nlst(folder)]
         return sorted(n for n in names if not n.startswith("."))
 
-    async def read(self, folder: str, names: list[str]) -> dict[str, bytes | None]:
-        """Each file's bytes, None for a file that is not there."""
-        return await asyncio.to_thread(self._read, folder, names)
+    async def read(self, folder: str, names: list[str], *, max_bytes: int) -> dict[str, bytes | None]:
+        """Each file's bytes, None for a file that is not there; FileTooLarge for one of more than `max_bytes`
+        (read no further than that: memory stays bounded whatever the platform holds)."""
+        return await asyncio.to_thread(self._read, folder, names, max_bytes)
 
-    def _read(self, folder: str, names: list[str]) -> dict[str, bytes | None]:
+    def _read(self, folder: str, names: list[str], max_bytes: int) -> dict[str, bytes | None]:
         found: dict[str, bytes | None] = {}
         with contextlib.closing(self._connect()) as ftp:
             for name in names:
                 buffer = io.BytesIO()
+
+                def take(block: bytes, buffer: io.BytesIO = buffer, name: str = name) -> None:
+                    if buffer.tell() + len(block) > max_bytes:
+                        raise FileTooLarge(name, max_bytes)
+                    buffer.write(block)
+
                 try:
-                    ftp.retrbinary(f"RETR {posixpath.join(folder, name)}", buffer.write)
+                    ftp.retrbinary(f"RETR {posixpath.join(folder, name)}", take)
                     found[name] = buffer.getvalue()
                 except ftplib.error_perm:
                     found[name] = None

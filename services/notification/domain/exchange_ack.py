@@ -8,6 +8,15 @@ folder on the platform, under a temporary name renamed when complete:
      "recipient" (the batch's sender), "sha256" (the batch file's, from its manifest),
      "taken", "refused", "outcome": "taken" | "set_aside", "reason", "timestamp", "signature"}
 
+The reason (300 characters at most) names a taken batch's refused lines by
+their numbers, as many as fit (`exchange_batch.refusals_said`). When they do
+not all fit, the acknowledgement is `popflow-exchange-ack/2` instead, which
+adds "refused_lines": every refused line by reason (`{"malformed": "2, 4-9"}`),
+as many as "refused" says; a deployment that reads only /1 sets such an
+acknowledgement aside and its batch stays unsettled, where a /1 that cut lines
+off would have had them counted as taken. Otherwise /1 is written, which every
+version reads.
+
 Signed like a manifest (`exchange_batch.signed_part`, the batch id as the
 signed id), it carries no personal data and no message id: the sender knows
 which messages it put in the batch. Readers of a folder look for manifests
@@ -21,12 +30,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from services.notification.domain.exchange_batch import SetAside, signed_part
+from services.notification.domain.exchange_batch import MAX_LINES, RUNS, SetAside, lines_counted, signed_part
 
 FORMAT = "popflow-exchange-ack/1"
+FORMAT_WHOLE = "popflow-exchange-ack/2"  # /1 and every refused line named (refused_lines)
+FORMATS = (FORMAT, FORMAT_WHOLE)
 ACK_SUFFIX = ".ack.json"
 _CODE = r"^[0-9]{6}$"
 
@@ -44,26 +56,46 @@ class Outcome(StrEnum):
     SET_ASIDE = "set_aside"  # the batch refused as a whole: nothing applied, `reason` says why
 
 
+_Why = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+_Runs = Annotated[str, StringConstraints(pattern=RUNS, max_length=80_000)]  # 10,000 lines one by one: 59,000
+
+
 class AckFile(BaseModel):
     """An acknowledgement file's fields (the signature covers all the others)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: str = Field(pattern="^popflow-exchange-ack/1$", description="popflow-exchange-ack/1")
+    format: str = Field(pattern="^popflow-exchange-ack/[12]$", description="popflow-exchange-ack/1 or /2")
     batch_id: str = Field(min_length=1, max_length=200, description="The batch acknowledged")
     sender: str = Field(pattern=_CODE, description="The district acknowledging (the batch's recipient)")
     recipient: str = Field(pattern=_CODE, description="The district that sent the batch")
     sha256: str = Field(pattern="^[0-9a-f]{64}$", description="The batch file's checksum, from its manifest")
-    taken: int = Field(ge=0, description="Messages applied (a duplicate counts as applied)")
-    refused: int = Field(ge=0, description="Messages refused: one by one, or all of a batch set aside")
+    taken: int = Field(ge=0, le=MAX_LINES, description="Messages applied (a duplicate counts as applied)")
+    refused: int = Field(ge=0, le=MAX_LINES, description="Messages refused: one by one, or all of a batch set aside")
     outcome: Outcome = Field(description="taken, or set_aside (the batch refused as a whole)")
     reason: str | None = Field(
         default=None,
         max_length=300,
         description="Why a batch was set aside, or which of a taken batch's lines were refused and why",
     )
+    refused_lines: dict[_Why, _Runs] | None = Field(
+        default=None,
+        max_length=100,
+        description="/2 only: every refused line of a taken batch by why, as ranges (`2, 4-9`), `refused` in all",
+    )
     timestamp: str = Field(pattern="^[0-9]{1,12}$", description="Unix seconds, inside the signature")
     signature: str = Field(min_length=1, max_length=1000, description="v1a,<base64 Ed25519> or v1,<HMAC>")
+
+    @model_validator(mode="after")
+    def _lines_as_format_says(self) -> AckFile:
+        if self.format == FORMAT:
+            if self.refused_lines is not None:
+                raise ValueError("refused_lines is a popflow-exchange-ack/2 field")
+        elif self.outcome is not Outcome.TAKEN or not self.refused_lines:
+            raise ValueError("popflow-exchange-ack/2 names the refused lines of a taken batch")
+        elif sum(lines_counted(runs) for runs in self.refused_lines.values()) != self.refused:
+            raise ValueError("refused_lines name another number of lines than refused says")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +128,13 @@ def build_ack(
     reason: str | None,
     timestamp: str,
     sign: Callable[[str, str, bytes], str],
+    refused_lines: dict[str, str] | None = None,
 ) -> tuple[str, bytes]:
-    """The file name and bytes acknowledging the batch `manifest` describes; `sign` as for a batch."""
+    """The file name and bytes acknowledging the batch `manifest` describes; `sign` as for a batch.
+    `refused_lines` (exchange_batch.said_whole), when the reason could not name every refused line: /2."""
     batch_id = str(manifest["batch_id"])
     fields: dict[str, object] = {
-        "format": FORMAT,
+        "format": FORMAT_WHOLE if refused_lines else FORMAT,
         "batch_id": batch_id,
         "sender": sender,
         "recipient": str(manifest["sender"]),
@@ -111,6 +145,8 @@ def build_ack(
         "reason": reason[:300] if reason else None,
         "timestamp": timestamp,
     }
+    if refused_lines:
+        fields["refused_lines"] = refused_lines
     fields["signature"] = sign(batch_id, timestamp, signed_part(fields))
     return batch_id + ACK_SUFFIX, json.dumps(fields, ensure_ascii=False, indent=1).encode()
 
@@ -121,14 +157,14 @@ def read_ack(raw: bytes) -> Ack:
         fields = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise SetAside("acknowledgement is not JSON (truncated?)") from error
-    if not isinstance(fields, dict) or fields.get("format") != FORMAT:
-        raise SetAside(f"acknowledgement is not a {FORMAT} file")
+    if not isinstance(fields, dict) or fields.get("format") not in FORMATS:
+        raise SetAside(f"acknowledgement is not a {FORMAT} or /2 file")
     if not fields.get("signature"):
         raise SetAside("acknowledgement is unsigned")
     try:
         ack = AckFile.model_validate(fields)
     except ValidationError as error:
-        fields_wrong = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+        fields_wrong = ", ".join(sorted({".".join(map(str, e["loc"])) or e["msg"] for e in error.errors()}))
         raise SetAside(f"acknowledgement is malformed ({fields_wrong})"[:300]) from error
     return Ack(ack, signed_part(fields))
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -35,6 +35,10 @@ from services.notification.domain.exchange_messages import ExchangeMessage
 FORMAT = "popflow-exchange-batch/1"
 BATCH_SUFFIX = ".batch"
 MANIFEST_SUFFIX = ".manifest.json"
+MAX_LINES = 10_000  # messages a batch may hold, ours or a partner's: its acknowledgement names every refused one
+MAX_TEXT_BYTES = 16 << 20  # a batch's lines before sealing at most (FtpBatcher sends what it gathered then)
+MAX_FILE_BYTES = 32 << 20  # a batch file read from the platform at most (sealed and base64: 4/3 of its text)
+MAX_SMALL_FILE_BYTES = 1 << 20  # a manifest or an acknowledgement read from the platform at most
 
 
 class SetAside(ValueError):
@@ -106,6 +110,9 @@ def read_manifest(raw: bytes) -> dict[str, object]:
         raise SetAside("manifest lacks " + ", ".join(missing))
     if not manifest.get("signature"):
         raise SetAside("manifest is unsigned")
+    count = manifest["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= MAX_LINES:
+        raise SetAside(f"manifest's count is not a number of messages from 1 to {MAX_LINES}")
     return manifest
 
 
@@ -145,16 +152,25 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
     return opened
 
 
-def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
-    """Lines refused one by one, as an acknowledgement's or a listing's reason: the lines refused for one reason
-    together, runs as ranges (`lines 2-40, 45: malformed; line 3: refused (409)`), as many reasons as fit in
-    `limit` characters, then how many more lines there were."""
+def refused_runs(refused: list[tuple[int, str]]) -> dict[str, str]:
+    """Every refused line, the lines refused for one reason together, runs as ranges:
+    `{"refused (409)": "3", "malformed": "4-6, 17"}`. Whole, however long (an acknowledgement's `refused_lines`)."""
     groups: dict[str, list[int]] = {}
     for number, why in sorted(refused):
         groups.setdefault(why, []).append(number)
+    return {why: _ranges(numbers) for why, numbers in groups.items()}
+
+
+def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
+    """Lines refused one by one, as an acknowledgement's or a listing's reason: `refused_runs` in words
+    (`lines 2-40, 45: malformed; line 3: refused (409)`), as many reasons as fit in `limit` characters,
+    then how many more lines there were."""
+    counts: dict[str, int] = {}
+    for _, why in refused:
+        counts[why] = counts.get(why, 0) + 1
     parts = [
-        (f"line{'s' if len(numbers) > 1 else ''} {_ranges(numbers)}: {why}", len(numbers))
-        for why, numbers in groups.items()
+        (f"line{'s' if counts[why] > 1 else ''} {runs}: {why}", counts[why])
+        for why, runs in refused_runs(refused).items()
     ]
     for shown in range(len(parts), 0, -1):
         rest = sum(count for _, count in parts[shown:])
@@ -162,6 +178,13 @@ def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
         if len(said) <= limit:
             return said
     return f"{len(refused)} lines refused"[:limit]
+
+
+def said_whole(refused: list[tuple[int, str]]) -> tuple[str, dict[str, str] | None]:
+    """A taken batch's refused lines as its acknowledgement tells them: the reason in words and, when the words
+    could not name every line (`refusals_said`'s limit), every line by reason (`refused_runs`), else None."""
+    said = refusals_said(refused)
+    return said, None if len(refused_lines(said, lines=MAX_LINES)) == len(refused) else refused_runs(refused)
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -176,17 +199,33 @@ def _ranges(numbers: list[int]) -> str:
 
 
 _REFUSED_LINES = re.compile(r"(?:^|; )lines? ([0-9][0-9, -]{0,300}): ([^;]{1,100})")
+RUNS = r"^[0-9]{1,9}(?:-[0-9]{1,9})?(?:, [0-9]{1,9}(?:-[0-9]{1,9})?)*$"  # `_ranges`' form, as a field's pattern
 
 
 def refused_lines(reason: str | None, *, lines: int) -> dict[int, str]:
     """The lines (of a batch of `lines`) that a taken batch's acknowledgement names as refused, in `refusals_said`'s
     form, with why; {} for a reason in any other form (a partner's own words), and nothing for the lines cut off
     as "and N more lines"."""
+    return lines_in(((why, numbers) for numbers, why in _REFUSED_LINES.findall(reason or "")), lines=lines)
+
+
+def lines_in(runs: Iterable[tuple[str, str]], *, lines: int) -> dict[int, str]:
+    """The lines (of a batch of `lines`) that (why, ranges) pairs name, with why; a run that does not read, a line 0
+    or a line past the batch's end names nothing."""
     found: dict[int, str] = {}
-    for numbers, why in _REFUSED_LINES.findall(reason or ""):
+    for why, numbers in runs:
         for run in numbers.split(", "):
             low, dash, high = run.partition("-")
             if low.isdigit() and (high.isdigit() if dash else True):
                 for number in range(max(int(low), 1), min(int(high or low), lines) + 1):
                     found[number] = why
     return found
+
+
+def lines_counted(numbers: str) -> int:
+    """How many lines ranges in `_ranges`' form (RUNS) name, without listing them."""
+    total = 0
+    for run in numbers.split(", "):
+        low, _, high = run.partition("-")
+        total += max(int(high or low) - int(low) + 1, 0)
+    return total

@@ -64,8 +64,10 @@ class Acknowledgements:
         taken: int = 0,
         refused: int = 0,
         reason: str | None = None,
+        refused_lines: dict[str, str] | None = None,
     ) -> None:
-        """Write the acknowledgement of batch `batch_id` (its file's name) into its sender's folder."""
+        """Write the acknowledgement of batch `batch_id` (its file's name) into its sender's folder;
+        `refused_lines` when `reason` could not name every refused line (exchange_batch.said_whole)."""
         sender = str(manifest.get("sender", ""))
         partner = self._partners().ready_partner_for(sender) if sender else None
         if partner is None or manifest.get("batch_id") != batch_id or not _FILE_SAFE.fullmatch(batch_id):
@@ -85,6 +87,7 @@ class Acknowledgements:
                 taken=taken,
                 refused=refused,
                 reason=reason,
+                refused_lines=refused_lines,
                 timestamp=str(int(self._clock.now().timestamp())),
                 sign=lambda msg_id, ts, body: self._outbound.sign(partner, msg_id, ts, body),
             )

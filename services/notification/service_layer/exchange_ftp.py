@@ -38,18 +38,22 @@ from typing import TYPE_CHECKING
 import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
-from services.notification.adapters.ftp_drop import DONE, SET_ASIDE, FtpAccount, FtpDrop
+from services.notification.adapters.ftp_drop import DONE, SET_ASIDE, FileTooLarge, FtpAccount, FtpDrop
 from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import ExchangeSetAside
 from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome
 from services.notification.domain.exchange_batch import (
     BATCH_SUFFIX,
     MANIFEST_SUFFIX,
+    MAX_FILE_BYTES,
+    MAX_SMALL_FILE_BYTES,
+    MAX_TEXT_BYTES,
     Batch,
     SetAside,
     build_batch,
     read_manifest,
     refusals_said,
+    said_whole,
 )
 from shared.clock import Clock
 from shared.exchange.partners import Partner
@@ -62,6 +66,7 @@ if TYPE_CHECKING:  # the door imports the outbound side, which imports this modu
 log = structlog.get_logger(__name__)
 
 FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+_LARGEST_LINE = 32 << 10  # more than a message's line can be (exchange_messages' bounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class FtpItem:
 class _Pending:
     first: FtpItem
     lines: list[bytes] = field(default_factory=list)
+    size: int = 0  # the lines' bytes, with their newlines
     message_ids: list[str] = field(default_factory=list)
     waiting: list[asyncio.Future[SendResult]] = field(default_factory=list)
 
@@ -108,10 +114,12 @@ class FtpBatcher:
             self._spawn(self._flush_later(key, pending))
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         pending.lines.append(item.line)
+        pending.size += len(item.line) + 1
         pending.message_ids.append(item.message_id)
         pending.waiting.append(future)
-        if len(pending.lines) >= self._max_batch:
-            self._spawn(self._flush(key, pending))
+        if len(pending.lines) >= self._max_batch or pending.size >= MAX_TEXT_BYTES - _LARGEST_LINE:
+            del self._pending[key]  # now, not when the upload's task starts: the next message begins another batch
+            self._spawn(self._upload(pending))
         return await future
 
     def _spawn(self, work: Coroutine[None, None, None]) -> None:
@@ -121,12 +129,11 @@ class FtpBatcher:
 
     async def _flush_later(self, key: tuple[str, str, str], pending: _Pending) -> None:
         await asyncio.sleep(self._window_s)
-        await self._flush(key, pending)
+        if self._pending.get(key) is pending:  # else gone up already, full
+            del self._pending[key]
+            await self._upload(pending)
 
-    async def _flush(self, key: tuple[str, str, str], pending: _Pending) -> None:
-        if self._pending.get(key) is not pending:
-            return  # flushed already (full)
-        del self._pending[key]
+    async def _upload(self, pending: _Pending) -> None:
         item, started = pending.first, time.perf_counter()
         now = self._clock.now()
         batch_id = f"{item.sender}-{item.recipient}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
@@ -195,10 +202,14 @@ class FtpPoller:
 
     async def _take(self, folder: str, batch_id: str) -> None:
         manifest_name, file_name = batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX
-        files = await self._drop.read(folder, [manifest_name, file_name])
-        raw, file = files[manifest_name], files[file_name]
-        if raw is None:
-            return  # taken by someone else meanwhile
+        try:
+            raw = (await self._drop.read(folder, [manifest_name], max_bytes=MAX_SMALL_FILE_BYTES))[manifest_name]
+            if raw is None:
+                return  # taken by someone else meanwhile
+            file = (await self._drop.read(folder, [file_name], max_bytes=MAX_FILE_BYTES))[file_name]
+        except FileTooLarge as large:  # read no further; its sender is not told (the manifest may not read)
+            await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
+            return
         manifest: dict[str, object] = {}
         partner = None
         try:
@@ -228,11 +239,17 @@ class FtpPoller:
                 refusals.append((number, f"refused ({problem.status})"))
                 log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
         refusals.sort()
-        reason = refusals_said(refusals) if refusals else None
+        reason, whole = said_whole(refusals) if refusals else (None, None)
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
             taken = len(opened.messages) + len(opened.malformed) - len(refusals)
             await self._acks.tell_sender(
-                batch_id, manifest, outcome=Outcome.TAKEN, taken=taken, refused=len(refusals), reason=reason
+                batch_id,
+                manifest,
+                outcome=Outcome.TAKEN,
+                taken=taken,
+                refused=len(refusals),
+                reason=reason,
+                refused_lines=whole,
             )
         if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
             total = len(opened.messages) + len(opened.malformed)
@@ -261,7 +278,11 @@ class FtpPoller:
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
         """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""
         name = batch_id + ACK_SUFFIX
-        raw = (await self._drop.read(folder, [name]))[name]
+        try:
+            raw = (await self._drop.read(folder, [name], max_bytes=MAX_SMALL_FILE_BYTES))[name]
+        except FileTooLarge as large:
+            await self._set_aside(folder, [name], batch_id + ".ack", str(large), None, None, listed=name)
+            return
         if raw is None:
             return  # taken by someone else meanwhile
         try:
