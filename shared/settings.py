@@ -103,11 +103,12 @@ class CommonSettings(KafkaSettings):
     )
     outbox_keep_days: int = Field(
         default=7,
-        ge=1,
+        ge=0,
         le=3650,
         alias="POPFLOW_OUTBOX_KEEP_DAYS",
         description="How long intake's and notification's outbox rows are kept after they are published "
-        "(their events stay on the topics); unpublished and set-aside rows are always kept",
+        "(their events stay on the topics); 0 deletes each as soon as Kafka confirmed it; unpublished and "
+        "set-aside rows are always kept",
     )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",

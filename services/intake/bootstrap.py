@@ -48,7 +48,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     person_secret = settings.person_key_secret.get_secret_value().encode()
     repository = RecordRepository(runtime.sessions)
     audit = ReadAudit(runtime.sessions)
-    relay = intake_relay(runtime.sessions, runtime.broker, runtime.topics, keyring, batch=settings.outbox_batch)
+    relay = intake_relay(
+        runtime.sessions,
+        runtime.broker,
+        runtime.topics,
+        keyring,
+        batch=settings.outbox_batch,
+        keep_sent=settings.outbox_keep_days > 0,
+    )
     relay.measure(runtime.metrics)
     submissions = Submissions(
         repository, load_directory(), keyring, person_secret, on_stored=relay.wake, changes=load_changes()

@@ -92,7 +92,15 @@ def create_app(
     )
     # status events (NoticeDelivered, answers) feed timeliness figures, not a waiting clerk: a pass per tenth
     # of a second carries a steady stream's events in a few batches instead of a pass per recorded push
-    relay = OutboxRelay(runtime.sessions, runtime.broker, runtime.topics, OutboxRow, batch=500, linger_s=0.1)
+    relay = OutboxRelay(
+        runtime.sessions,
+        runtime.broker,
+        runtime.topics,
+        OutboxRow,
+        batch=500,
+        linger_s=0.1,
+        keep_sent=settings.outbox_keep_days > 0,
+    )
     worker = DeliveryWorker(
         store=deliveries,
         webhooks=webhooks,

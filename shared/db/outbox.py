@@ -7,7 +7,10 @@ Kafka confirmed. The producer is idempotent with acks=all, so per-partition
 order holds through retries. If Kafka is unreachable the rows stay unsent
 and the next pass (woken by new work or by the poll interval) tries again;
 a crash between publish and mark publishes a row twice with the same event
-id, which every consumer deduplicates.
+id, which every consumer deduplicates. With `keep_sent` off
+(POPFLOW_OUTBOX_KEEP_DAYS=0) the confirmed rows are deleted instead of
+marked: an UPDATE writes the whole row again (its envelope included) and a
+new entry in each index, and the purge later deletes it anyway.
 
 A row that can never be published (larger than Kafka takes, an envelope that
 no longer opens, any error Kafka calls non-retriable) is set aside with its
@@ -35,7 +38,7 @@ import orjson
 import structlog
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Text, and_, cast, func, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -90,6 +93,7 @@ class OutboxRelay:
         batch: int = 1000,
         poll_interval_s: float = 1.0,
         linger_s: float = 0.02,
+        keep_sent: bool = True,
     ) -> None:
         self._sessions = sessions
         # a pass's reads and its update are each a statement of its own: three round trips, not six
@@ -104,6 +108,7 @@ class OutboxRelay:
         self._pending = pending(table, batch, [])
         self._poll_interval_s = poll_interval_s
         self._linger_s = linger_s
+        self._keep_sent = keep_sent
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -170,9 +175,12 @@ class OutboxRelay:
         results = await _outcomes(futures)
         sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
         if sent:
+            confirmed = col(self._table.id).in_(sent)
             async with self._single_statements.connect() as connection:
                 await connection.execute(
-                    update(self._table).where(col(self._table.id).in_(sent)).values(sent_at=datetime.now(UTC))
+                    update(self._table).where(confirmed).values(sent_at=datetime.now(UTC))
+                    if self._keep_sent
+                    else delete(self._table).where(confirmed)
                 )
         for row, result in zip(attempted, results, strict=True):
             if isinstance(result, BaseException) and fails_for_good(result):

@@ -158,6 +158,37 @@ async def test_a_send_the_producer_gave_up_leaves_its_row_for_the_next_pass(
     assert await sent_events(sessions) == ["e1"]
 
 
+async def remaining_events(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as session:
+        rows = (await session.execute(select(OutboxRow))).scalars()
+        return sorted(str(row.envelope["event_id"]) for row in rows)
+
+
+async def test_a_relay_that_keeps_no_sent_rows_deletes_exactly_the_confirmed_ones(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "a", "c"])
+    broker = Broker(expect=4)
+    deleting = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, keep_sent=False)
+    delivering = asyncio.create_task(deleting.deliver_pending())
+    await broker.all_sent.wait()
+    assert await remaining_events(sessions) == ["e0", "e1", "e2", "e3"]  # not yet confirmed: all kept
+    await confirm_all(broker, fail=frozenset({2}))
+    with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
+        await delivering
+    assert await remaining_events(sessions) == ["e2"]  # the unconfirmed one waits, unsent, for the next pass
+    assert await sent_events(sessions) == []
+
+    again = Broker(expect=1)
+    deleting = OutboxRelay(sessions, cast(KafkaBroker, again), TopicNames("t."), OutboxRow, keep_sent=False)
+    delivering = asyncio.create_task(deleting.deliver_pending())
+    await again.all_sent.wait()
+    await confirm_all(again)
+    assert await delivering == 1
+    assert [event for _, _, event in again.sent] == ["e2"]
+    assert await remaining_events(sessions) == []
+
+
 class PassTimes(OutboxRelay):
     """A relay whose passes only note when they ran (loop time): the loop's pacing, nothing published."""
 

@@ -19,7 +19,13 @@ from shared.topics import TopicNames
 
 
 def intake_relay(
-    sessions: async_sessionmaker[AsyncSession], broker: KafkaBroker, topics: TopicNames, keyring: Keyring, *, batch: int
+    sessions: async_sessionmaker[AsyncSession],
+    broker: KafkaBroker,
+    topics: TopicNames,
+    keyring: Keyring,
+    *,
+    batch: int,
+    keep_sent: bool = True,
 ) -> OutboxRelay:
     def open_envelope(envelope: dict[str, Any]) -> dict[str, Any]:
         if "sealed" not in envelope:
@@ -27,4 +33,6 @@ def intake_relay(
         opened: dict[str, Any] = keyring.open(str(envelope["sealed"]), context=str(envelope["event_id"]))
         return opened
 
-    return OutboxRelay(sessions, broker, topics, OutboxRow, open_envelope=open_envelope, batch=batch)
+    return OutboxRelay(
+        sessions, broker, topics, OutboxRow, open_envelope=open_envelope, batch=batch, keep_sent=keep_sent
+    )
