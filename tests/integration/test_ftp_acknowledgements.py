@@ -42,6 +42,7 @@ from services.notification.domain.exchange_batch import (
     refusals_said,
     refused_lines,
     said_whole,
+    signed_part,
 )
 from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
 from services.notification.service_layer import exchange_ftp
@@ -471,7 +472,7 @@ async def test_a_version_1_ack_that_cut_refused_lines_off_fails_every_line_it_di
     assert unnamed in errors.values()
 
 
-async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread(
+async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread_and_its_sender_told(
     sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     baiyun, tianhe = sides["440111"], sides["440106"]
@@ -479,11 +480,62 @@ async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread(
     await _send_forward(baiyun)
     batch_file = _one(platform.path("440106"), "*.batch")
     size = batch_file.stat().st_size
-    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", size - 1)
+    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", size - 1)  # larger than its signed manifest allows here
 
     assert await tianhe.poller.poll_once() == 1
     assert await tianhe.inbox.get(FORWARD_ID) is None
     reason = f"{batch_file.name} is larger than {size - 1} bytes"
     assert (await tianhe.set_aside())[batch_file.name.removesuffix(".batch")] == reason
     assert (platform.path("440106", "set-aside") / batch_file.name).exists()
-    assert not list(platform.path("440111").glob("*.ack.json"))  # nothing read, so no one told
+    ack = json.loads(_one(platform.path("440111"), "*.ack.json").read_bytes())
+    assert (ack["outcome"], ack["refused"], ack["reason"]) == ("set_aside", 1, reason)
+
+    assert await baiyun.poller.poll_once() == 1
+    [failed] = await baiyun.failed()
+    assert failed["last_error"] == f"tianhe set the batch aside: {reason}"
+    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", 2 * size)  # the next batch is read: one refused stops nothing
+    await baiyun.redelivery.message(ADMIN, FORWARD_ID)
+    assert await baiyun.worker.deliver_due() == 1
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+
+
+async def test_a_signed_manifest_counting_more_messages_than_a_batch_holds_is_set_aside_before_its_file_is_read(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    fields = {**read_manifest(manifest_file.read_bytes()), "count": 10_001}
+    fields["signature"] = sign_ed25519(
+        KEYS["440111"]["signing_key"], str(fields["batch_id"]), str(fields["timestamp"]), signed_part(fields)
+    )
+    manifest_file.write_text(json.dumps(fields))
+
+    assert await tianhe.poller.poll_once() == 1
+    reason = "manifest's count is not a number of messages from 1 to 10000"
+    assert (await tianhe.set_aside())[str(fields["batch_id"])] == reason
+    ack = json.loads(_one(platform.path("440111"), "*.ack.json").read_bytes())
+    assert (ack["outcome"], ack["refused"]) == ("set_aside", 10_000)  # as many as an acknowledgement may say
+    assert await baiyun.poller.poll_once() == 1
+    [failed] = await baiyun.failed()
+    assert failed["last_error"] == f"tianhe set the batch aside: {reason}"
+
+
+async def test_an_acknowledgement_larger_than_a_reader_takes_is_set_aside_unread(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    assert await tianhe.poller.poll_once() == 1
+    ack_file = _one(platform.path("440111"), "*.ack.json")
+    limit = ack_file.stat().st_size - 1
+    monkeypatch.setattr(exchange_ftp, "MAX_SMALL_FILE_BYTES", limit)
+
+    assert await baiyun.poller.poll_once() == 1
+    assert (await baiyun.set_aside())[ack_file.name] == f"{ack_file.name} is larger than {limit} bytes"
+    assert (platform.path("440111", "set-aside") / ack_file.name).exists()
+    seen = await baiyun.partner("tianhe")
+    assert (seen["sent"]["acknowledged"], seen["batches"]["taken"]) == (0, 0)  # nothing settled by it

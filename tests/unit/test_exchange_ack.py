@@ -128,7 +128,7 @@ def test_an_altered_ack_no_longer_verifies() -> None:
         (lambda raw: json.dumps({**json.loads(raw), "format": "popflow-exchange-batch/1"}).encode(), "not a"),
         (lambda raw: json.dumps({**json.loads(raw), "taken": -1}).encode(), "malformed \\(taken\\)"),
         (lambda raw: json.dumps({**json.loads(raw), "outcome": "lost"}).encode(), "malformed \\(outcome\\)"),
-        (lambda raw: json.dumps({**json.loads(raw), "person": "x"}).encode(), "malformed \\(person\\)"),
+        (lambda raw: json.dumps({**json.loads(raw), "person": "x"}).encode(), "malformed \\(an unknown field\\)"),
     ],
 )
 def test_what_is_not_an_ack_is_set_aside(change: Callable[[bytes], bytes], reason: str) -> None:
@@ -186,9 +186,12 @@ def test_an_ack_whose_words_cannot_name_every_refused_line_names_them_all_in_ver
         ({"refused_lines": None}, "names the refused lines of a taken batch"),
         ({"refused_lines": {}}, "names the refused lines of a taken batch"),
         ({"outcome": "set_aside"}, "names the refused lines of a taken batch"),
-        ({"refused_lines": {"malformed": "2, x"}}, "malformed \\(refused_lines.malformed\\)"),
-        ({"refused_lines": {"": "2"}}, "malformed \\(refused_lines."),
+        ({"refused_lines": {"malformed": "2, x"}}, "malformed \\(refused_lines\\)$"),
+        ({"refused_lines": {"": "2"}}, "malformed \\(refused_lines\\)$"),
         ({"refused_lines": {"malformed": "1-4"}}, "another number of lines"),
+        ({"refused_lines": {"malformed": "2", "refused (409)": "2"}}, "named twice"),  # counts 2, names 1
+        ({"refused_lines": {"malformed": "0, 4"}}, "not rising"),
+        ({"refused_lines": {"x" * 200: "2"}}, "malformed \\(refused_lines\\)$"),  # the key is not said
         ({"format": "popflow-exchange-ack/1"}, "refused_lines is a popflow-exchange-ack/2 field"),
         ({"format": "popflow-exchange-ack/3"}, "not a popflow-exchange-ack/1 or /2 file"),
     ],

@@ -11,9 +11,11 @@ import pytest
 
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_batch import (
+    MAX_FILE_BYTES,
     MAX_LINES,
     SetAside,
     build_batch,
+    check_size,
     lines_counted,
     lines_in,
     open_batch,
@@ -150,7 +152,7 @@ def test_every_refused_line_is_kept_by_reason_however_many_the_words_cut_off() -
     runs = refused_runs(scattered)
     assert runs["refused (409)"].startswith("6, 12, 18, ")
     assert runs["malformed"].startswith("2, 4, 8, 10, ")
-    assert sum(lines_counted(numbers) for numbers in runs.values()) == len(scattered) == 1000
+    assert lines_counted(runs) == len(scattered) == 1000
     assert lines_in(runs.items(), lines=2000) == dict(scattered)
     assert refused_runs([(4, "malformed"), (5, "malformed"), (6, "malformed"), (9, "malformed")]) == {
         "malformed": "4-6, 9"
@@ -172,8 +174,38 @@ def test_the_words_go_alone_when_they_name_every_line_and_with_every_line_when_t
     assert lines_in(whole.items(), lines=100) == dict(varied)
 
 
-@pytest.mark.parametrize("count", [0, -1, MAX_LINES + 1, "2", True, 1.5])
-def test_a_manifest_counting_no_messages_or_more_than_a_batch_holds_is_set_aside(count: object) -> None:
+@pytest.mark.parametrize(
+    "runs",
+    [
+        {"malformed": "1-5", "refused (409)": "3-7"},  # line 3 twice
+        {"malformed": "2, 2"},
+        {"malformed": "0"},
+        {"malformed": "9-3"},
+        {"malformed": f"{MAX_LINES + 1}"},
+    ],
+)
+def test_runs_that_name_a_line_twice_or_none_a_batch_has_are_refused(runs: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=r"named twice|not rising"):
+        lines_counted(runs)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("count", 0, "count is not a number of messages"),
+        ("count", -1, "count is not a number of messages"),
+        ("count", MAX_LINES + 1, "count is not a number of messages"),
+        ("count", "2", "count is not a number of messages"),
+        ("count", True, "count is not a number of messages"),
+        ("count", 1.5, "count is not a number of messages"),
+        ("bytes", MAX_FILE_BYTES + 1, "bytes is not a size"),
+        ("bytes", "12", "bytes is not a size"),
+    ],
+)
+def test_a_batch_larger_than_a_reader_takes_is_set_aside_by_its_manifest(
+    field: str, value: object, reason: str
+) -> None:
     raw, _ = _batch()
-    with pytest.raises(SetAside, match=f"count is not a number of messages from 1 to {MAX_LINES}"):
-        read_manifest(json.dumps({**json.loads(raw), "count": count}).encode())
+    check_size(read_manifest(raw))
+    with pytest.raises(SetAside, match=reason):
+        check_size(read_manifest(json.dumps({**json.loads(raw), field: value}).encode()))

@@ -99,6 +99,7 @@ class FtpDrop:
 
                 def take(block: bytes, buffer: io.BytesIO = buffer, name: str = name) -> None:
                     if buffer.tell() + len(block) > max_bytes:
+                        # leaves the transfer half done: this connection is closed below, never used again
                         raise FileTooLarge(name, max_bytes)
                     buffer.write(block)
 

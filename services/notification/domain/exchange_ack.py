@@ -93,7 +93,7 @@ class AckFile(BaseModel):
                 raise ValueError("refused_lines is a popflow-exchange-ack/2 field")
         elif self.outcome is not Outcome.TAKEN or not self.refused_lines:
             raise ValueError("popflow-exchange-ack/2 names the refused lines of a taken batch")
-        elif sum(lines_counted(runs) for runs in self.refused_lines.values()) != self.refused:
+        elif lines_counted(self.refused_lines) != self.refused:
             raise ValueError("refused_lines name another number of lines than refused says")
         return self
 
@@ -164,9 +164,17 @@ def read_ack(raw: bytes) -> Ack:
     try:
         ack = AckFile.model_validate(fields)
     except ValidationError as error:
-        fields_wrong = ", ".join(sorted({".".join(map(str, e["loc"])) or e["msg"] for e in error.errors()}))
+        fields_wrong = ", ".join(sorted({_field(e["loc"]) or e["msg"] for e in error.errors()}))
         raise SetAside(f"acknowledgement is malformed ({fields_wrong})"[:300]) from error
     return Ack(ack, signed_part(fields))
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """The field an error is in, as the acknowledgement format names it: never a partner's own key (read before
+    its signature is checked, such text would reach a log line and the bureau's list)."""
+    if not location:
+        return ""
+    return str(location[0]) if location[0] in AckFile.model_fields else "an unknown field"
 
 
 def judge(ack: AckFile, sent: SentBatch | None, *, signed_by: str) -> None:

@@ -22,9 +22,10 @@ A batch none of whose lines reads is refused as a whole.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -110,10 +111,17 @@ def read_manifest(raw: bytes) -> dict[str, object]:
         raise SetAside("manifest lacks " + ", ".join(missing))
     if not manifest.get("signature"):
         raise SetAside("manifest is unsigned")
-    count = manifest["count"]
+    return manifest
+
+
+def check_size(manifest: dict[str, object]) -> None:
+    """SetAside for a batch larger than a reader takes, by its manifest (read and its signature checked first,
+    so that the sender is told): up to MAX_LINES messages, a file of up to MAX_FILE_BYTES."""
+    count, size = manifest["count"], manifest.get("bytes", 0)
     if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= MAX_LINES:
         raise SetAside(f"manifest's count is not a number of messages from 1 to {MAX_LINES}")
-    return manifest
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_FILE_BYTES:
+        raise SetAside(f"manifest's bytes is not a size from 0 to {MAX_FILE_BYTES}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +230,17 @@ def lines_in(runs: Iterable[tuple[str, str]], *, lines: int) -> dict[int, str]:
     return found
 
 
-def lines_counted(numbers: str) -> int:
-    """How many lines ranges in `_ranges`' form (RUNS) name, without listing them."""
-    total = 0
-    for run in numbers.split(", "):
-        low, _, high = run.partition("-")
-        total += max(int(high or low) - int(low) + 1, 0)
-    return total
+def lines_counted(runs: Mapping[str, str]) -> int:
+    """How many lines (why -> ranges in RUNS' form) name, counted without listing them; ValueError unless each
+    line is named once, from 1 to MAX_LINES, every run rising (`refused_runs` writes them so)."""
+    spans: list[tuple[int, int]] = []
+    for numbers in runs.values():
+        for run in numbers.split(", "):
+            low, _, high = run.partition("-")
+            spans.append((int(low), int(high or low)))
+    spans.sort()
+    if any(not 1 <= low <= high <= MAX_LINES for low, high in spans):
+        raise ValueError(f"a run of refused lines is not rising from 1 to {MAX_LINES}")
+    if any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(spans)):
+        raise ValueError("a refused line is named twice")
+    return sum(high - low + 1 for low, high in spans)

@@ -46,11 +46,13 @@ from services.notification.domain.exchange_batch import (
     BATCH_SUFFIX,
     MANIFEST_SUFFIX,
     MAX_FILE_BYTES,
+    MAX_LINES,
     MAX_SMALL_FILE_BYTES,
     MAX_TEXT_BYTES,
     Batch,
     SetAside,
     build_batch,
+    check_size,
     read_manifest,
     refusals_said,
     said_whole,
@@ -204,12 +206,11 @@ class FtpPoller:
         manifest_name, file_name = batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX
         try:
             raw = (await self._drop.read(folder, [manifest_name], max_bytes=MAX_SMALL_FILE_BYTES))[manifest_name]
-            if raw is None:
-                return  # taken by someone else meanwhile
-            file = (await self._drop.read(folder, [file_name], max_bytes=MAX_FILE_BYTES))[file_name]
-        except FileTooLarge as large:  # read no further; its sender is not told (the manifest may not read)
+        except FileTooLarge as large:  # read no further; its sender is not told (the manifest did not read)
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
             return
+        if raw is None:
+            return  # taken by someone else meanwhile
         manifest: dict[str, object] = {}
         partner = None
         try:
@@ -217,13 +218,18 @@ class FtpPoller:
             if manifest["file"] != file_name:
                 raise SetAside("manifest names another batch file")
             partner = self._door.batch_sender(manifest, max_age_s=self._max_age_s)
+            check_size(manifest)  # before the file is read: what is refused is not downloaded
+            try:
+                file = (await self._drop.read(folder, [file_name], max_bytes=MAX_FILE_BYTES))[file_name]
+            except FileTooLarge as large:  # larger than its signed manifest says: read no further
+                raise SetAside(str(large)) from large
             if file is None:
                 raise SetAside("batch file missing beside its manifest")
             opened = self._door.open_batch(manifest, file)
         except SetAside as refusal:
             if self._acks is not None and manifest:  # a manifest that reads names whom to tell
                 count = manifest.get("count")
-                refused = count if isinstance(count, int) else 0
+                refused = min(max(count, 0), MAX_LINES) if isinstance(count, int) else 0  # what an ack may say
                 await self._acks.tell_sender(
                     batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=refused, reason=str(refusal)
                 )
