@@ -155,8 +155,9 @@ def outbox_row(key: str, *, filler: int = 0) -> OutboxRow:
     return OutboxRow(topic="test.events", key=key, envelope=envelope, created_at=datetime.now(UTC))
 
 
+@pytest.mark.parametrize("keep_sent", [True, False], ids=["sent-rows-kept", "sent-rows-deleted"])
 async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_own_key(
-    database: AsyncEngine, topics: TopicNames
+    database: AsyncEngine, topics: TopicNames, keep_sent: bool
 ) -> None:
     await run_migrations(database, MIGRATIONS)
     await ensure_topics(kafka_connection(), [topics("test.events")], partitions=1, replication=1)
@@ -166,19 +167,21 @@ async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_o
         session.add_all([too_big, held, other])
     broker = KafkaBroker(kafka_bootstrap(), enable_idempotence=True)
     await broker.connect()
-    relay = OutboxRelay(sessions, broker, topics, OutboxRow)
+    relay = OutboxRelay(sessions, broker, topics, OutboxRow, keep_sent=keep_sent)
     rows = SetAsideRows(sessions, OutboxRow, wake=relay.wake)
+    everyone = {too_big.id, held.id, other.id}
     try:
         assert await relay.deliver_pending() == 3  # no exception: the relay is not stuck
         assert await relay.deliver_pending() == 0  # the held row waits; nothing else is pending
         listed = await rows.rows(limit=10)
         assert [(r["id"], r["holds_back"]) for r in listed] == [(too_big.id, 1)]
         assert "MessageSizeTooLarge" in listed[0]["error"]
-        assert await sent_ids(sessions) == {other.id}
+        assert await sent_ids(sessions, everyone, keep_sent) == {other.id}
 
         assert await admin_call(rows, "admin", f"/v1/admin/outbox/set-aside/{too_big.id}/discard") == 200
         assert await relay.deliver_pending() == 1
-        assert await sent_ids(sessions) == {other.id, held.id}
+        assert await sent_ids(sessions, everyone, keep_sent) == {other.id, held.id}
+        assert [r["id"] for r in await rows.rows(limit=10, discarded=True)] == [too_big.id]  # kept, as discarded
         published = await kafka.read_raw(kafka_bootstrap(), topics("test.events"))
     finally:
         await broker.stop()
@@ -187,10 +190,13 @@ async def test_an_outbox_row_kafka_never_takes_is_set_aside_and_holds_only_its_o
     assert all(str(too_big.envelope["event_id"]).encode() not in body for body in bodies)
 
 
-async def sent_ids(sessions: Any) -> set[int | None]:
+async def sent_ids(sessions: Any, everyone: set[int | None], keep_sent: bool) -> set[int | None]:
+    """The rows published: marked sent, or (`keep_sent` off) gone from `everyone`."""
     async with sessions() as session:
-        query = select(col(OutboxRow.id)).where(col(OutboxRow.sent_at).is_not(None))
-        return set((await session.execute(query)).scalars())
+        if keep_sent:
+            query = select(col(OutboxRow.id)).where(col(OutboxRow.sent_at).is_not(None))
+            return set((await session.execute(query)).scalars())
+        return everyone - set((await session.execute(select(col(OutboxRow.id)))).scalars())
 
 
 async def admin_call(rows: SetAsideRows, role: str, path: str) -> int:
