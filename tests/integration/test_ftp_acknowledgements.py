@@ -407,15 +407,16 @@ def _scattered(lines: int) -> list[tuple[int, str]]:
     return [(n, reasons[n // 2 % 3]) for n in range(2, lines + 1, 2)]
 
 
-async def _sent_in_one_batch(baiyun: Side, platform: FtpPlatform, count: int) -> dict[str, object]:
-    for n in range(1, count + 1):
+async def _scattered_refusals_settled(baiyun: Side, platform: FtpPlatform, *, whole: bool) -> list[tuple[int, str]]:
+    """Baiyun sends 200 forwards in one batch; Tianhe's acknowledgement refuses every other one (_scattered), as /2
+    or (`whole` off) as a /1 whose words cut lines off; Baiyun's poller settles it. Returns the refused lines."""
+    _emptied(platform)
+    for n in range(1, 201):
         await baiyun.inbox.store(_forward(1000 + n), now=START)
-    assert await baiyun.worker.deliver_due() == count
-    return read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())  # one batch: all of them
-
-
-def _ack_of(platform: FtpPlatform, manifest: dict[str, object], refused: list[tuple[int, str]], *, whole: bool) -> None:
-    """Tianhe's acknowledgement of Baiyun's batch refusing `refused`: /2, or a /1 whose words cut lines off."""
+    assert await baiyun.worker.deliver_due() == 200
+    manifest = read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())
+    assert manifest["count"] == 200  # one batch: all of them
+    refused = _scattered(200)
     said, every_line = said_whole(refused)
     assert every_line is not None  # the words alone cannot name them all
     name, data = build_ack(
@@ -430,19 +431,16 @@ def _ack_of(platform: FtpPlatform, manifest: dict[str, object], refused: list[tu
         sign=functools.partial(sign_ed25519, KEYS["440106"]["signing_key"]),
     )
     platform.path("440111", name).write_bytes(data)
+    assert await baiyun.poller.poll_once() == 1
+    return refused
 
 
 async def test_every_line_a_version_2_ack_names_fails_here_with_its_reason_and_no_other(
     wide_sides: dict[str, Side], platform: FtpPlatform
 ) -> None:
     baiyun = wide_sides["440111"]
-    _emptied(platform)
-    manifest = await _sent_in_one_batch(baiyun, platform, 200)
-    assert manifest["count"] == 200
-    refused = _scattered(200)
-    _ack_of(platform, manifest, refused, whole=True)
+    refused = await _scattered_refusals_settled(baiyun, platform, whole=True)
 
-    assert await baiyun.poller.poll_once() == 1
     failed = {row["message_id"]: row["last_error"] for row in await baiyun.failed()}
     assert failed == {_forward(1000 + n).notice_id: f"tianhe refused it: {why}" for n, why in refused}
     seen = await baiyun.partner("tianhe")
@@ -454,12 +452,8 @@ async def test_a_version_1_ack_that_cut_refused_lines_off_fails_every_line_it_di
     wide_sides: dict[str, Side], platform: FtpPlatform
 ) -> None:
     baiyun = wide_sides["440111"]
-    _emptied(platform)
-    manifest = await _sent_in_one_batch(baiyun, platform, 200)
-    refused = _scattered(200)
-    _ack_of(platform, manifest, refused, whole=False)  # as a deployment before /2 wrote it: "and N more lines"
+    refused = await _scattered_refusals_settled(baiyun, platform, whole=False)  # as a version before /2 wrote it
 
-    assert await baiyun.poller.poll_once() == 1
     seen = await baiyun.partner("tianhe")
     assert (seen["sent"]["failed"], seen["sent"]["acknowledged"]) == (200, 0)  # none counted taken unknowingly
     named = refused_lines(said_whole(refused)[0], lines=200)
