@@ -183,6 +183,11 @@ class CommonSettings(KafkaSettings):
         """The data keys (POPFLOW_DATA_KEYS) with the current one (POPFLOW_DATA_KEY_ID)."""
         return parse_keyring(self.data_keys.get_secret_value(), self.data_key_id)
 
+    @property
+    def outbox_keeps_sent(self) -> bool:
+        """Whether the outbox relays mark published rows sent (kept for the purge) or delete them at once (0 days)."""
+        return self.outbox_keep_days > 0
+
 
 class ServiceSettings(CommonSettings):
     """Fields every service has under its own prefix: HOST, PORT, DATABASE_URL."""

@@ -54,7 +54,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.topics,
         keyring,
         batch=settings.outbox_batch,
-        keep_sent=settings.outbox_keep_days > 0,
+        keep_sent=settings.outbox_keeps_sent,
     )
     relay.measure(runtime.metrics)
     submissions = Submissions(

@@ -99,7 +99,7 @@ def create_app(
         OutboxRow,
         batch=500,
         linger_s=0.1,
-        keep_sent=settings.outbox_keep_days > 0,
+        keep_sent=settings.outbox_keeps_sent,
     )
     worker = DeliveryWorker(
         store=deliveries,

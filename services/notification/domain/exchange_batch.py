@@ -25,7 +25,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -160,25 +160,27 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
     return opened
 
 
-def refused_runs(refused: list[tuple[int, str]]) -> dict[str, str]:
-    """Every refused line, the lines refused for one reason together, runs as ranges:
-    `{"refused (409)": "3", "malformed": "4-6, 17"}`. Whole, however long (an acknowledgement's `refused_lines`)."""
+def _by_reason(refused: list[tuple[int, str]]) -> dict[str, list[int]]:
+    """The refused lines' numbers, sorted, for each reason (in the order of each reason's first line)."""
     groups: dict[str, list[int]] = {}
     for number, why in sorted(refused):
         groups.setdefault(why, []).append(number)
-    return {why: _ranges(numbers) for why, numbers in groups.items()}
+    return groups
+
+
+def refused_runs(refused: list[tuple[int, str]]) -> dict[str, str]:
+    """Every refused line, the lines refused for one reason together, runs as ranges:
+    `{"refused (409)": "3", "malformed": "4-6, 17"}`. Whole, however long (an acknowledgement's `refused_lines`)."""
+    return {why: _ranges(numbers) for why, numbers in _by_reason(refused).items()}
 
 
 def refusals_said(refused: list[tuple[int, str]], *, limit: int = 300) -> str:
     """Lines refused one by one, as an acknowledgement's or a listing's reason: `refused_runs` in words
     (`lines 2-40, 45: malformed; line 3: refused (409)`), as many reasons as fit in `limit` characters,
     then how many more lines there were."""
-    counts: dict[str, int] = {}
-    for _, why in refused:
-        counts[why] = counts.get(why, 0) + 1
     parts = [
-        (f"line{'s' if counts[why] > 1 else ''} {runs}: {why}", counts[why])
-        for why, runs in refused_runs(refused).items()
+        (f"line{'s' if len(numbers) > 1 else ''} {_ranges(numbers)}: {why}", len(numbers))
+        for why, numbers in _by_reason(refused).items()
     ]
     for shown in range(len(parts), 0, -1):
         rest = sum(count for _, count in parts[shown:])
@@ -222,23 +224,24 @@ def lines_in(runs: Iterable[tuple[str, str]], *, lines: int) -> dict[int, str]:
     or a line past the batch's end names nothing."""
     found: dict[int, str] = {}
     for why, numbers in runs:
-        for run in numbers.split(", "):
-            low, dash, high = run.partition("-")
-            if low.isdigit() and (high.isdigit() if dash else True):
-                for number in range(max(int(low), 1), min(int(high or low), lines) + 1):
-                    found[number] = why
+        for low, high in _spans(numbers):
+            for number in range(max(low, 1), min(high, lines) + 1):
+                found[number] = why
     return found
+
+
+def _spans(numbers: str) -> Iterator[tuple[int, int]]:
+    """The (first, last) line of each run of `2-40, 45` (`_ranges`' form), leaving out a run that does not read."""
+    for run in numbers.split(", "):
+        low, dash, high = run.partition("-")
+        if low.isdigit() and (high.isdigit() if dash else True):
+            yield int(low), int(high or low)
 
 
 def lines_counted(runs: Mapping[str, str]) -> int:
     """How many lines (why -> ranges in RUNS' form) name, counted without listing them; ValueError unless each
     line is named once, from 1 to MAX_LINES, every run rising (`refused_runs` writes them so)."""
-    spans: list[tuple[int, int]] = []
-    for numbers in runs.values():
-        for run in numbers.split(", "):
-            low, _, high = run.partition("-")
-            spans.append((int(low), int(high or low)))
-    spans.sort()
+    spans = sorted(span for numbers in runs.values() for span in _spans(numbers))
     if any(not 1 <= low <= high <= MAX_LINES for low, high in spans):
         raise ValueError(f"a run of refused lines is not rising from 1 to {MAX_LINES}")
     if any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(spans)):
