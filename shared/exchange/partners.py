@@ -12,6 +12,8 @@ the notices it would carry are refused where the bureau sees them.
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -85,6 +87,10 @@ class Partner:
             missing.append("no verify_key or secret_env to check what it sends")
         if not self.keys.seal_key:
             missing.append("no seal_key to seal what we send it")
+        for name in ("verify_key", "previous_verify_key", "seal_key"):
+            key = getattr(self.keys, name)
+            if key and not _public_key(key):  # a typo would fail every message at sealing or every check
+                missing.append(f"{name} is not a public key (base64 of 32 bytes)")
         return missing
 
     @property
@@ -125,3 +131,11 @@ class PartnerTable:
         if self.default is not None:
             seen.setdefault(self.default.name, ([], self.default))[0].append("")
         return list(seen.values())
+
+
+def _public_key(text: str) -> bool:
+    """Whether `text` reads as an Ed25519 or X25519 public key: 32 bytes in standard base64."""
+    try:
+        return len(b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False

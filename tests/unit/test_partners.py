@@ -6,24 +6,30 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.exchange.partners import Partner, PartnerKeys, Transport
 from shared.exchange.partners_file import InvalidPartnersFile, parse_partners
 
-FILE = """
+# public keys: base64 of 32 bytes each
+VERIFY = "dnZ2dnZ2dnZ2dnZ2dnZ2dnZ2dnZ2dnZ2dnZ2dnZ2dnY="
+SEAL = "c3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3Nzc3M="
+OLD = "b29vb29vb29vb29vb29vb29vb29vb29vb29vb29vb28="
+
+FILE = f"""
 [[partners]]
 name = "tianhe"
 prefixes = ["440106"]
 transport = "https"
 url = "http://127.0.0.1:9"
-verify_key = "dmVyaWZ5"
-seal_key = "c2VhbA=="
+verify_key = "{VERIFY}"
+seal_key = "{SEAL}"
 
 [[partners]]
 name = "changsha"
 prefixes = ["4301", "4302"]
 transport = "ftp"
 secret_env = "CHANGSHA_EXCHANGE_SECRET"
-seal_key = "c2VhbA=="
-ftp = { host = "127.0.0.1", port = 2121, user_env = "U", password_env = "P", folders = { "430102" = "/430102" } }
+seal_key = "{SEAL}"
+ftp = {{ host = "127.0.0.1", port = 2121, user_env = "U", password_env = "P", folders = {{ "430102" = "/430102" }} }}
 
 [[partners]]
 name = "keyless"
@@ -59,6 +65,18 @@ def test_what_is_missing_is_said() -> None:
     ]
 
 
+@pytest.mark.parametrize("bad", ["not base64!", "c2VhbA==", "dmVyaWZ5" * 8])  # not base64, 4 bytes, 48 bytes
+def test_a_key_that_is_not_a_public_key_leaves_the_partner_unconfigured(bad: str) -> None:
+    good = parse_partners(FILE).named("tianhe")
+    assert good is not None
+    assert good.problems() == []
+    for name in ("verify_key", "previous_verify_key", "seal_key"):
+        keys = PartnerKeys(**{"verify_key": good.keys.verify_key, "seal_key": good.keys.seal_key, name: bad})
+        partner = Partner("tianhe", Transport.HTTPS, url="https://tianhe", keys=keys)
+        assert partner.problems() == [f"{name} is not a public key (base64 of 32 bytes)"]
+        assert bad not in " ".join(partner.problems())
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -77,12 +95,12 @@ def test_bad_partner_entries_are_refused(text: str) -> None:
 
 def test_a_previous_key_is_accepted_until_the_end_of_its_switch_over() -> None:
     text = FILE.replace(
-        'verify_key = "dmVyaWZ5"\n',
-        'verify_key = "dmVyaWZ5"\nprevious_verify_key = "b2xk"\nprevious_until = 2027-04-01T00:00:00+08:00\n',
+        f'verify_key = "{VERIFY}"\n',
+        f'verify_key = "{VERIFY}"\nprevious_verify_key = "{OLD}"\nprevious_until = 2027-04-01T00:00:00+08:00\n',
         1,
     )
     keys = parse_partners(text).named("tianhe").keys  # type: ignore[union-attr]
     before, after = datetime(2027, 3, 31, 15, 59, tzinfo=UTC), datetime(2027, 3, 31, 16, 0, tzinfo=UTC)
-    assert [c.verify_key for c in keys.checkers(before)] == ["dmVyaWZ5", "b2xk"]
-    assert [c.verify_key for c in keys.checkers(after)] == ["dmVyaWZ5"]
-    assert keys.seal_key == "c2VhbA=="  # one key to seal to: the current one
+    assert [c.verify_key for c in keys.checkers(before)] == [VERIFY, OLD]
+    assert [c.verify_key for c in keys.checkers(after)] == [VERIFY]
+    assert keys.seal_key == SEAL  # one key to seal to: the current one

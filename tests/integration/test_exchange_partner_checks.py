@@ -1,0 +1,170 @@
+"""Exchange partners as the partners file has them: a key mistyped there, the `[default]` catch-all.
+
+Baiyun's deployment (440111) on PostgreSQL, with a fake sender standing for partners and webhooks, a fake clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS
+from services.notification.domain import exchange_crypto as crypto
+from services.notification.domain.backoff import BackoffPolicy
+from services.notification.domain.exchange_crypto import new_key_pairs
+from services.notification.domain.exchange_messages import (
+    AnswerPart,
+    ExchangeMessage,
+    SealedAnswer,
+    sealed_text,
+)
+from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import FeedbackResult, NoticePerson, Route
+from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from shared.http.problems import ProblemError
+from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.notices import issued_notice
+from tests.support.notification_fakes import FakeClock, FakeWebhookSender
+from tests.support.records import id_number
+
+START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+TIANHE_URL = "http://tianhe.example"
+OURS, THEIRS = new_key_pairs(), new_key_pairs()
+FORWARD_ID = "00000000-0000-4000-8000-000000000001"
+LOCAL_ID = "00000000-0000-4000-8000-000000000003"
+LEASE_S = 60
+
+
+def tianhe(*, seal_key: str = THEIRS["seal_key"]) -> Partner:
+    return Partner(
+        "tianhe", Transport.HTTPS, url=TIANHE_URL, keys=PartnerKeys(verify_key=THEIRS["verify_key"], seal_key=seal_key)
+    )
+
+
+@dataclass
+class Baiyun:
+    table: list[PartnerTable]
+    worker: DeliveryWorker
+    deliveries: DeliveryStore
+    store: ExchangeStore
+    inbox: Inbox
+    door: ExchangeDoor
+    sender: FakeWebhookSender
+    clock: FakeClock
+
+
+@pytest.fixture
+async def baiyun() -> AsyncIterator[Baiyun]:
+    name = unique_name("partners_")
+    engine = build_engine(await create_database(name))
+    await run_migrations(engine, MIGRATIONS)
+    sessions, sealed = session_factory(engine), SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    inbox = Inbox(sessions, events, sealed, served_districts=["440111"], answers_owed=owe_answer)
+    table, clock, sender = [PartnerTable(by_prefix={})], FakeClock(START), FakeWebhookSender()
+    store = ExchangeStore(sessions, inbox)
+    keys = OwnKeys(OURS["signing_key"], OURS["sealing_key"])
+    outbound = OutboundExchange(
+        partners=lambda: table[0], store=store, keys=keys, served_districts=["440111"], clock=clock, sealed=sealed
+    )
+    deliveries = DeliveryStore(sessions, events)
+    worker = DeliveryWorker(
+        store=deliveries,
+        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
+        sender=sender,
+        clock=clock,
+        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
+        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=LEASE_S, poll_interval_s=0.1),
+        record_link_base="http://intake/v1/records/",
+        sealed=sealed,
+        exchange=outbound,
+    )
+    door = ExchangeDoor(
+        partners=lambda: table[0],
+        store=store,
+        inbox=inbox,
+        keys=keys,
+        served_districts=["440111"],
+        clock=clock,
+        on_scheduled=lambda: None,
+    )
+    try:
+        yield Baiyun(table, worker, deliveries, store, inbox, door, sender, clock)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
+
+
+def _notice(notice_id: str, recipient: str, kind: str, route: Route) -> object:
+    return issued_notice(
+        kind=kind,
+        notice_id=notice_id,
+        record_id=notice_id.replace("00000000-", "10000000-", 1),
+        recipient_code=recipient,
+        route=route,
+        reason="please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=7), residence_address="五山路 1 号"),
+        issued_at=START,
+    )
+
+
+async def test_a_partner_whose_seal_key_is_not_a_key_fails_the_message_instead_of_retrying_it_for_ever(
+    baiyun: Baiyun,
+) -> None:
+    """A typo in the partners file's seal_key (not base64, or not 32 bytes) made every attempt raise at sealing:
+    the push was never recorded, its lease made it due again, for ever, never `failed`, never in the bureau's
+    failed list. The partner is unconfigured instead, and the message fails at once, saying why."""
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": tianhe(seal_key="this-is-not-a-key")})
+    baiyun.sender.statuses = {f"{TIANHE_URL}/v1/exchange/notices": 200}
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)  # type: ignore[arg-type]
+
+    for _ in range(3):  # three leases' worth of claims
+        await baiyun.worker.deliver_due()
+        baiyun.clock.advance(LEASE_S + 1)
+
+    delivery, attempts = await baiyun.deliveries.history(FORWARD_ID)
+    assert delivery is not None
+    assert delivery.state == "failed", f"still {delivery.state!r} after {len(attempts)} recorded attempts"
+    assert delivery.last_error is not None
+    assert "seal_key is not a public key" in delivery.last_error
+    assert "this-is-not-a-key" not in delivery.last_error
+
+
+async def test_the_default_partner_cannot_answer_a_notice_to_one_of_our_own_streets(baiyun: Baiyun) -> None:
+    """The partner that carries our notice's code may answer it; for a code of our own served district that was
+    the partners file's `[default]` (our own prefix has no entry), which could answer a local transfer to
+    440111008, a notice never sent to any partner."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={}, default=national)
+    local = _notice(LOCAL_ID, "440111008", "transfer", Route.CROSS_STREET)
+    await baiyun.inbox.store(local, now=START)  # type: ignore[arg-type]
+
+    part = AnswerPart(
+        notice_id=LOCAL_ID,
+        record_id=local.record_id,  # type: ignore[attr-defined]
+        result=FeedbackResult.NOT_FOUND,
+        answered_by="440106001",
+        answered_at=START + timedelta(minutes=1),
+    )
+    sealed = crypto.seal(sealed_text(SealedAnswer()), OURS["seal_key"])
+    message = ExchangeMessage(message_id="answer-1", type="answer", sender="440106", answer=part, sealed=sealed)
+
+    with pytest.raises(ProblemError) as refused:
+        await baiyun.door.receive_answer(national, message)
+    assert refused.value.status == 404
+    stored = await baiyun.inbox.get(LOCAL_ID)
+    assert stored is not None
+    assert stored.answered_at is None
