@@ -70,8 +70,12 @@ def test_a_key_that_is_not_a_public_key_leaves_the_partner_unconfigured(bad: str
     good = parse_partners(FILE).named("tianhe")
     assert good is not None
     assert good.problems() == []
-    for name in ("verify_key", "previous_verify_key", "seal_key"):
-        keys = PartnerKeys(**{"verify_key": good.keys.verify_key, "seal_key": good.keys.seal_key, name: bad})
+    mistyped = {
+        "verify_key": PartnerKeys(verify_key=bad, seal_key=SEAL),
+        "previous_verify_key": PartnerKeys(verify_key=VERIFY, seal_key=SEAL, previous_verify_key=bad),
+        "seal_key": PartnerKeys(verify_key=VERIFY, seal_key=bad),
+    }
+    for name, keys in mistyped.items():
         partner = Partner("tianhe", Transport.HTTPS, url="https://tianhe", keys=keys)
         assert partner.problems() == [f"{name} is not a public key (base64 of 32 bytes)"]
         assert bad not in " ".join(partner.problems())
