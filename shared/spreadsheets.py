@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 # A text cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -18,7 +20,9 @@ DAMAGED_SHEET = (
 
 
 def neutralised(value: CellT) -> CellT:
-    """Text that a spreadsheet would run as a formula, made plain text by a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value  # type: ignore[return-value]
-    return value
+    """Text that a spreadsheet would run as a formula, made plain text by a leading apostrophe; and control
+    characters a workbook cannot hold (XML forbids them: openpyxl refuses the whole file) written as spaces."""
+    if not isinstance(value, str):
+        return value
+    text: str = ILLEGAL_CHARACTERS_RE.sub(" ", value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text  # type: ignore[return-value]

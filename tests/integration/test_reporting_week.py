@@ -386,6 +386,12 @@ async def test_spot_check_sample_is_reproducible_from_its_seed(harness: Harness)
         await harness.client.post(
             f"/v1/spotchecks/{check_id}/results", headers=bureau, json={"record_id": record_id, "result": "correct"}
         )
+    # a control character is refused at the door: stored, it broke the list's XLSX for good
+    typed = {"record_id": sample[TONGDE][0], "result": "wrong", "note": "地址不符\u000b门牌 3 号"}
+    refused = await harness.client.post(f"/v1/spotchecks/{check_id}/results", headers=bureau, json=typed)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "note" in refused.text
     ranking = (await harness.get(f"/v1/spotchecks/{check_id}/discrepancies", bureau)).json()["streets"]
     assert [(r["street"], r["rate"], r["flagged"]) for r in ranking] == [(TONGDE, 1.0, True), (XINSHI, 0.0, False)]
     listing = await harness.get(f"/v1/spotchecks/{check_id}/list.xlsx", bureau)

@@ -40,6 +40,16 @@ def test_xlsx_cells_that_look_like_formulas_stay_text() -> None:
     assert all(cell.data_type != "f" for row in page.iter_rows() for cell in row)
 
 
+def test_control_characters_a_workbook_cannot_hold_are_written_as_spaces() -> None:
+    # a note stored before the door refused them: the whole file failed to write (openpyxl refuses them)
+    typed = Sheet("t", (), ("备注",), (("地址不符\u000b门牌\x00 3 号",), ("\x1b=1",), ("行\n行\t列",)))
+    page = load_workbook(io.BytesIO(to_xlsx(typed))).active
+    assert page is not None
+    assert [row[0].value for row in page.iter_rows(min_row=3)] == ["地址不符 门牌  3 号", " =1", "行\n行\t列"]
+    rows = list(csv.reader(io.StringIO(to_csv(typed).decode("utf-8-sig"))))
+    assert [row[0] for row in rows[2:]] == ["地址不符 门牌  3 号", " =1", "行\n行\t列"]
+
+
 @pytest.mark.parametrize("name", ["2027-W08\n", "2027-W08\r\nX-Evil: 1", " 2027-W08", "２０２７-W08", "2027-W٠8"])
 def test_a_week_name_must_match_whole(name: str) -> None:
     with pytest.raises(ValueError, match="YYYY-Www"):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.reporting.entrypoints.http.access import Authenticate, require_bureau, require_district_or_street
+from services.reporting.entrypoints.http.placechecks import VISIBLE
 from services.reporting.service_layer.spotchecks import SpotCheck, SpotChecks
 from shared.auth.scopes import Principal
 from shared.http.problems import ProblemError
@@ -17,7 +18,12 @@ WEEK = r"^[0-9]{4}-W[0-9]{2}$"
 
 class SampleRequest(BaseModel):
     district: str = Field(pattern=r"^[0-9]{6}$", description="The bureau's district")
-    seed: str = Field(min_length=1, max_length=64, description="Seed of the draw; the same seed draws the same cases")
+    seed: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=VISIBLE,
+        description="Seed of the draw; the same seed draws the same cases",
+    )
     size_per_street: int = Field(
         ge=0, le=1000, description="Cases drawn per street (fewer if it has fewer); 0 for place checks only"
     )
@@ -28,7 +34,7 @@ class SampleRequest(BaseModel):
 class FieldResult(BaseModel):
     record_id: str = Field(max_length=36, description="A case of the sample")
     result: str = Field(pattern=r"^(correct|wrong|not_found)$", description="correct, wrong or not_found")
-    note: str = Field(default="", max_length=500, description="What the field worker found")
+    note: str = Field(default="", max_length=500, pattern=VISIBLE, description="What the field worker found")
 
 
 def spotchecks_router(checks: SpotChecks, authenticate: Authenticate) -> APIRouter:
