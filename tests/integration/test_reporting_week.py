@@ -253,6 +253,13 @@ async def test_street_submits_before_the_cut_off(harness: Harness) -> None:
         "/v1/reports/weekly/review", headers=bureau, json={"street": XINSHI, "week": W08, "decision": "accept"}
     )
     assert review.status_code == 409  # 新市 has not submitted
+    # the week after has not begun: its report would hold nothing, and count as on time
+    early = await harness.client.post(
+        "/v1/reports/weekly/submit", headers=tongde, json={"street": TONGDE, "week": "2027-W09"}
+    )
+    assert early.status_code == 409, early.text
+    assert early.headers["content-type"] == "application/problem+json"
+    assert "has not begun" in early.json()["detail"]
 
 
 async def test_two_clerks_deciding_one_week_at_once_get_one_decision_and_one_409(harness: Harness) -> None:

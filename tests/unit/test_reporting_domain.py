@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -175,14 +175,18 @@ def test_discrepancy_rates_and_flags() -> None:
 
 
 def test_signoff_rules() -> None:
-    at = datetime(2027, 2, 26, 1, tzinfo=UTC)
-    submitted = submit(None, street="440111005", week="2027-W08", at=at)
+    at, opens_at = datetime(2027, 2, 26, 1, tzinfo=UTC), CALENDAR.bounds("2027-W08").starts_at
+    with pytest.raises(SignoffRefused, match="not begun"):  # it would hold nothing, and count as on time
+        submit(None, street="440111005", week="2027-W08", at=opens_at - timedelta(microseconds=1), opens_at=opens_at)
+    assert submit(None, street="440111005", week="2027-W08", at=opens_at, opens_at=opens_at).submitted_at == opens_at
+    submitted = submit(None, street="440111005", week="2027-W08", at=at, opens_at=opens_at)
     with pytest.raises(SignoffRefused):
-        submit(submitted, street="440111005", week="2027-W08", at=at)
+        submit(submitted, street="440111005", week="2027-W08", at=at, opens_at=opens_at)
     with pytest.raises(SignoffRefused):
         review(submitted, decision=Decision.RETURN, comment=" ", at=at)
     returned = review(submitted, decision=Decision.RETURN, comment="核实数不符", at=at)
-    again = submit(returned, street="440111005", week="2027-W08", at=datetime(2027, 2, 27, tzinfo=UTC))
+    later = datetime(2027, 2, 27, tzinfo=UTC)
+    again = submit(returned, street="440111005", week="2027-W08", at=later, opens_at=opens_at)
     assert again.first_submitted_at == at  # on time is judged by the first submission
     assert on_time(again, CALENDAR.bounds("2027-W08").ends_at)
     accepted = review(again, decision=Decision.ACCEPT, comment="", at=at)

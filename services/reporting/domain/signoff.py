@@ -45,7 +45,11 @@ class Signoff:
     comment: str = ""
 
 
-def submit(current: Signoff | None, *, street: str, week: str, at: datetime) -> Signoff:
+def submit(current: Signoff | None, *, street: str, week: str, at: datetime, opens_at: datetime) -> Signoff:
+    """The street submits `week` at `at`; not before the week has begun (`opens_at`): a report of a week not yet
+    begun holds nothing, and would count as on time."""
+    if at < opens_at:
+        raise SignoffRefused(f"the report week {week} has not begun yet; it can be submitted once it has")
     if current is None:
         return Signoff(street, week, SignoffState.SUBMITTED, first_submitted_at=at, submitted_at=at)
     if current.state is not SignoffState.RETURNED:

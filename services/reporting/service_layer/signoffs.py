@@ -8,10 +8,10 @@ from services.reporting.service_layer.reports import ReportService
 
 
 async def submit_week(reports: ReportService, street: str, week: str) -> Signoff:
-    reports.bounds(week)
+    bounds = reports.bounds(week)
     current = await reports.signoffs.get(street, week)
     try:
-        signoff = submit(current, street=street, week=week, at=reports.clock.now())
+        signoff = submit(current, street=street, week=week, at=reports.clock.now(), opens_at=bounds.starts_at)
     except SignoffRefused as error:
         raise Conflict(str(error)) from error
     await _replace(reports, signoff, current)
