@@ -168,3 +168,22 @@ async def test_the_default_partner_cannot_answer_a_notice_to_one_of_our_own_stre
     stored = await baiyun.inbox.get(LOCAL_ID)
     assert stored is not None
     assert stored.answered_at is None
+
+
+async def test_a_partner_at_an_address_the_destination_rule_refuses_fails_at_once_naming_the_rule(
+    baiyun: Baiyun,
+) -> None:
+    """A partner on an intranet address not in NOTIFICATION_WEBHOOK_ALLOW is refused before any request; no retry
+    would pass, so the message fails at once with the reason, as a webhook's does, not after a round of backoff."""
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": tianhe()})
+    url = f"{TIANHE_URL}/v1/exchange/notices"
+    baiyun.sender.refusals = {url: "10.3.0.7 is a private address; NOTIFICATION_WEBHOOK_ALLOW may name it"}
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)  # type: ignore[arg-type]
+
+    await baiyun.worker.deliver_due()
+
+    delivery, attempts = await baiyun.deliveries.history(FORWARD_ID)
+    assert delivery is not None
+    assert (delivery.state, len(attempts)) == ("failed", 1)
+    assert delivery.last_error == "refused: 10.3.0.7 is a private address; NOTIFICATION_WEBHOOK_ALLOW may name it"
+    assert baiyun.sender.sent == []

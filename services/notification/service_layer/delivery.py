@@ -349,6 +349,9 @@ class DeliveryWorker:
             result = await self._sender.send(request.url, request.body, request.headers)
         self._paced(claim, result)
         self._release_slot(claim)
+        if result.refused:  # the partner's address is not allowed (NOTIFICATION_WEBHOOK_ALLOW): no retry would pass
+            await self._fail_at_once(claim, result.error or "refused: the partner's address")
+            return
         await self._record(claim, result)
 
     async def _fail_at_once(self, claim: Claim, reason: str) -> None:
