@@ -140,6 +140,7 @@ def create_app(
         keys=own_keys,
         served_districts=settings.served_districts,
         clock=clock,
+        directory=load_directory(),
         on_scheduled=worker.wake,
         tolerance_s=settings.exchange_tolerance_s,
     )

@@ -32,13 +32,14 @@ from services.notification.service_layer.delivery import DeliveryWorker, WorkerL
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from shared.db import build_engine, run_migrations, session_factory
+from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticePerson, Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import issued_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
-from tests.support.records import id_number
+from tests.support.records import TONGDE, id_number
 
 START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 TIANHE_URL = "http://tianhe.example"
@@ -99,6 +100,7 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         keys=keys,
         served_districts=["440111"],
         clock=clock,
+        directory=load_directory(),
         on_scheduled=lambda: None,
     )
     try:
@@ -187,3 +189,34 @@ async def test_a_partner_at_an_address_the_destination_rule_refuses_fails_at_onc
     assert (delivery.state, len(attempts)) == ("failed", 1)
     assert delivery.last_error == "refused: 10.3.0.7 is a private address; NOTIFICATION_WEBHOOK_ALLOW may name it"
     assert baiyun.sender.sent == []
+
+
+@pytest.mark.parametrize(("street", "taken"), [("440106999", False), (TONGDE, True)])
+async def test_a_partners_correction_to_a_street_the_directory_lacks_is_refused_at_the_door(
+    baiyun: Baiyun, street: str, taken: bool
+) -> None:
+    """As a street's own answer: taken, routing would dead-letter it and the partner would never know."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
+    forward = _notice(FORWARD_ID, "440106001", "forward", Route.INTER_DISTRICT)
+    await baiyun.inbox.store(forward, now=START)  # type: ignore[arg-type]
+    part = AnswerPart(
+        notice_id=FORWARD_ID,
+        record_id=forward.record_id,  # type: ignore[attr-defined]
+        result=FeedbackResult.CORRECTED,
+        answered_by="440106001",
+        answered_at=START + timedelta(minutes=1),
+    )
+    sealed = crypto.seal(sealed_text(SealedAnswer(corrections={"residence_street": street})), OURS["seal_key"])
+    message = ExchangeMessage(message_id="answer-2", type="answer", sender="440106", answer=part, sealed=sealed)
+
+    if taken:
+        assert (await baiyun.door.receive_answer(national, message)).duplicate is False
+        return
+    with pytest.raises(ProblemError) as refused:
+        await baiyun.door.receive_answer(national, message)
+    assert refused.value.status == 422
+    assert "corrections.residence_street is not a current street code" in str(refused.value.detail)
+    stored = await baiyun.inbox.get(FORWARD_ID)
+    assert stored is not None
+    assert stored.answered_at is None

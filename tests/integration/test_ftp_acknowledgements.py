@@ -55,6 +55,7 @@ from services.notification.service_layer.exchange_overview import ExchangeOvervi
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from shared.auth import Principal, Role, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
+from shared.directory import load_directory
 from shared.events import NoticeIssued, NoticePerson, Route
 from shared.exchange.partners import FtpDrop as PlatformEntry
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
@@ -156,7 +157,7 @@ def _side(
     store, keys = ExchangeStore(sessions, inbox), OwnKeys(KEYS[code]["signing_key"], KEYS[code]["sealing_key"])
     common: dict[str, Any] = {"partners": lambda: table, "store": store, "served_districts": [code], "clock": clock}
     outbound = OutboundExchange(**common, keys=keys, sealed=sealed, ftp_batch_window_s=window_s)
-    door = ExchangeDoor(**common, inbox=inbox, keys=keys, on_scheduled=lambda: None)
+    door = ExchangeDoor(**common, inbox=inbox, keys=keys, directory=load_directory(), on_scheduled=lambda: None)
     worker = DeliveryWorker(
         store=DeliveryStore(sessions, events),
         webhooks=WebhookStore(sessions, SecretBox("test-box-key")),

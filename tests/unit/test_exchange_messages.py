@@ -22,6 +22,7 @@ from services.notification.domain.exchange_messages import (
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OwnKeys, signing_headers
 from shared.clock import FixedClock
+from shared.directory import load_directory
 from shared.events import NoticeIssued, NoticeKind, NoticePerson, Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
@@ -61,6 +62,7 @@ def _door(table: PartnerTable, *, now: datetime = NOW, keys: OwnKeys | None = No
         keys=keys or OwnKeys(TIANHE["signing_key"], TIANHE["sealing_key"]),
         served_districts=["440106"],
         clock=FixedClock(now),
+        directory=load_directory(),
         on_scheduled=lambda: None,
     )
 

@@ -36,9 +36,10 @@ from services.notification.domain.exchange_messages import (
     SealedNotice,
     arriving_notice,
 )
-from services.notification.domain.feedback import feedback_problems
+from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.service_layer.exchange_outbound import OwnKeys
 from shared.clock import Clock
+from shared.directory import DivisionDirectory
 from shared.events import NoticeIssued, NoticePerson
 from shared.exchange.partners import Partner, PartnerTable
 from shared.http.problems import ProblemError, json_pointer
@@ -80,11 +81,12 @@ class ExchangeDoor:
         keys: OwnKeys,
         served_districts: list[str],
         clock: Clock,
+        directory: DivisionDirectory,
         on_scheduled: Callable[[], None],
         tolerance_s: int = crypto.DEFAULT_TOLERANCE_S,
     ) -> None:
         self._partners, self._store, self._inbox, self._keys = partners, store, inbox, keys
-        self._served, self._clock = frozenset(served_districts), clock
+        self._served, self._clock, self._directory = frozenset(served_districts), clock, directory
         self._on_scheduled, self._tolerance_s = on_scheduled, tolerance_s
 
     def authenticate(self, headers: Mapping[str, str], body: bytes) -> tuple[Partner, ExchangeMessage]:
@@ -208,6 +210,9 @@ class ExchangeDoor:
             raise _refused(404, "No notice of ours was sent to this partner under that id.")
         private = _sealed_part(SealedAnswer, self._open(message.sealed))
         problems = feedback_problems(result=part.result, corrections=private.corrections, reason=part.reason)
+        # as a street's own answer: a code not current in the directory would be taken here and dead-lettered by
+        # routing, the partner never told
+        problems += correction_code_problems(private.corrections, self._directory)
         if problems:
             raise _refused(422, "; ".join(".".join(where) + " " + what for where, what in problems))
         answer = Answer(part.result, private.corrections, part.reason, private.note or "", part.answered_by)
