@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -114,6 +115,23 @@ def test_cursor_round_trips_and_rejects_garbage() -> None:
     for garbage in ("", "not-a-cursor", "W10", encode_cursor(position)[:-4]):
         with pytest.raises(InvalidCursor):
             decode_cursor(garbage)
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "notice_id"),
+    [
+        ("0001-01-01T00:00:00+14:00", "7f0c1b9e-0000-4000-8000-000000000001"),  # before year 1 in UTC
+        ("2027-03-01T10:00:00", "7f0c1b9e-0000-4000-8000-000000000001"),  # no zone
+        ("2027-03-01T10:00:00+08:00", "7f0c1b9e\u0000"),  # a NUL, which PostgreSQL's text refuses
+        ("2027-03-01T10:00:00+08:00", "x" * 37),  # longer than any notice id
+        ("2027-03-01T10:00:00+08:00", ""),
+    ],
+)
+def test_a_forged_cursor_the_database_would_refuse_is_refused_here(issued_at: str, notice_id: str) -> None:
+    """Taken, it reached PostgreSQL and came back a data error: a 422 and an error line, not the 400 it is."""
+    forged = base64.urlsafe_b64encode(f'["{issued_at}", "{notice_id}"]'.encode()).decode()
+    with pytest.raises(InvalidCursor):
+        decode_cursor(forged)
 
 
 @pytest.mark.parametrize(

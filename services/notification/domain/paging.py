@@ -15,6 +15,8 @@ from datetime import datetime
 
 from shared.surrogates import has_lone_half
 
+NOTICE_ID_LENGTH = 36  # the inbox's notice_id column
+
 
 class InvalidCursor(ValueError):
     """The cursor was not produced by this service (or was cut)."""
@@ -38,6 +40,15 @@ def decode_cursor(cursor: str) -> Position:
         position = Position(datetime.fromisoformat(issued_at), str(notice_id))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
         raise InvalidCursor("the cursor is not one this service returned") from error
-    if has_lone_half(position.notice_id):  # a forged one, escaping half of a character no query can carry
+    if not _as_returned(position):  # a forged one: PostgreSQL would refuse it as a data error, logged as an alarm
         raise InvalidCursor("the cursor is not one this service returned")
     return position
+
+
+def _as_returned(position: Position) -> bool:
+    """Whether `position` could have come from a page: a zoned time the database holds, a notice id's shape."""
+    at, notice_id = position.issued_at, position.notice_id
+    if at.utcoffset() is None or not 1900 <= at.year <= 9998:  # year 1 at +14:00 is before year 1 in UTC
+        return False
+    # a NUL, a control character or half of a UTF-16 pair (escaped in JSON) is in no notice id
+    return 0 < len(notice_id) <= NOTICE_ID_LENGTH and notice_id.isprintable() and not has_lone_half(notice_id)
