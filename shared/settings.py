@@ -132,7 +132,8 @@ class CommonSettings(KafkaSettings):
     timezone: str = Field(
         default="Asia/Shanghai",
         alias="POPFLOW_TIMEZONE",
-        description="Where days begin and end: working days for reminders, the weekly cut-off",
+        description="Where days begin and end: intake's today (a check date, a birth date), working days for "
+        "reminders, the weekly cut-off",
     )
     served_districts: Annotated[list[str], NoDecode] = Field(
         default=["440111"],

@@ -9,6 +9,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -58,7 +59,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     relay.measure(runtime.metrics)
     submissions = Submissions(
-        repository, load_directory(), keyring, person_secret, on_stored=relay.wake, changes=load_changes()
+        repository,
+        load_directory(),
+        keyring,
+        person_secret,
+        on_stored=relay.wake,
+        changes=load_changes(),
+        zone=ZoneInfo(settings.timezone),
     )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     notices = NoticeRecipients(runtime.sessions)
@@ -117,12 +124,20 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 
 def bulk_worker_submissions(settings: IntakeSettings) -> Submissions:
-    """What a bulk worker process prepares rows with: its own directory and keyring, and no store (it never stores).
+    """What a bulk worker process prepares rows with: its own directory and keyring, the deployment's zone
+    (its rows meet the same "today" as a single POST), and no store (it never stores).
 
     The collector is tuned as in the serving process (shared.serving), the directory frozen out of it."""
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
     person_secret = settings.person_key_secret.get_secret_value().encode()
     no_store = cast(RecordRepository, None)  # never called: a worker only prepares
-    submissions = Submissions(no_store, load_directory(), settings.keyring(), person_secret, changes=load_changes())
+    submissions = Submissions(
+        no_store,
+        load_directory(),
+        settings.keyring(),
+        person_secret,
+        changes=load_changes(),
+        zone=ZoneInfo(settings.timezone),
+    )
     gc.freeze()
     return submissions

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -25,6 +26,7 @@ PERSON_KEY_SECRET = "test-person-key-secret-0123456789"
 DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE="  # base64 of 32 fixed test bytes (AES-256)
 DATA_KEYS = f"test1:{DATA_KEY}"  # POPFLOW_DATA_KEYS of every test deployment
 TEST_KEYRING = parse_keyring(DATA_KEYS, "test1")
+TEST_ZONE = ZoneInfo("Asia/Shanghai")  # POPFLOW_TIMEZONE of every test deployment (the setting's default)
 
 
 def kafka_bootstrap() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from services.intake.domain.validation import validate_record
 from shared.directory import load_directory
 from shared.events.records import ClockTime
 from shared.identity import birth_date_of
-from tests.support.records import credit_code, full_record, id_number
+from tests.support.records import credit_code, full_record, id_number, record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MALE_NUMBER = id_number(sequence=11)
@@ -82,8 +83,8 @@ RULES = [
 ]
 
 
-def pointers(body: dict[str, Any]) -> dict[str, str]:
-    parsed, problems = validate_record(body, load_directory(), now=NOW)
+def pointers(body: dict[str, Any], now: datetime = NOW) -> dict[str, str]:
+    parsed, problems = validate_record(body, load_directory(), now=now)
     assert parsed is None
     return {"/" + "/".join(str(p) for p in location): message for location, message in problems}
 
@@ -199,3 +200,51 @@ def test_records_with_generated_numbers_pass_and_any_one_character_change_fails(
 def test_a_moment_outside_the_years_python_holds_once_in_utc_is_refused(moment: str) -> None:
     with pytest.raises(ValidationError, match="outside the years 1 to 9999"):
         TypeAdapter(ClockTime).validate_python(moment)
+
+
+def test_a_certificate_checked_this_morning_in_china_is_not_in_the_future() -> None:
+    """A date is today where the deployment lives, not in UTC: from 00:00 to 08:00 in China the UTC date
+    is still yesterday, and a certificate checked at a 07:00 market canvass, observed at 07:30 +08:00 and
+    sent at once, was refused as "lies in the future" (single POSTs and bulk rows alike)."""
+    now = datetime.fromisoformat("2026-02-24T23:40:00+00:00")  # 2026-02-25 07:40 in Beijing
+    body = full_record(observed_at="2026-02-25T07:30:00+08:00")
+    body["certificate"]["checked_on"] = "2026-02-25"
+    body["certificate"]["issued_on"] = "2025-06-01"
+    body["residence"]["arrived_on"] = "2026-01-10"
+    record, problems = validate_record(body, load_directory(), now=now)
+    assert problems == []
+    assert record is not None
+
+
+CHECK_DAYS = [
+    # (zone, now, checked_on, accepted): today is the zone's date of now (5 minutes' skew allowed)
+    ("Asia/Shanghai", "2026-02-24T23:40:00+00:00", "2026-02-25", True),  # 07:40 on the 25th there
+    ("Asia/Shanghai", "2026-02-24T23:40:00+00:00", "2026-02-26", False),
+    ("Asia/Shanghai", "2026-02-25T15:57:00+00:00", "2026-02-26", True),  # 23:57: a device's clock a little ahead
+    ("America/Bogota", "2026-02-25T03:00:00+00:00", "2026-02-24", True),  # 22:00 on the 24th there
+    ("America/Bogota", "2026-02-25T03:00:00+00:00", "2026-02-25", False),  # the UTC date, tomorrow there
+]
+
+
+@pytest.mark.parametrize(("zone", "now", "checked_on", "accepted"), CHECK_DAYS)
+def test_a_check_date_is_measured_against_today_in_the_deployments_zone(
+    zone: str, now: str, checked_on: str, accepted: bool
+) -> None:
+    """POPFLOW_TIMEZONE, not UTC, says which day it is: a zone west of UTC refuses the UTC date when it is
+    still yesterday there, as a zone east of it accepts its own date before UTC has reached it."""
+    moment = datetime.fromisoformat(now)
+    body = full_record(observed_at=(moment - timedelta(minutes=30)).isoformat())
+    body["certificate"]["checked_on"] = checked_on
+    problems = validate_record(body, load_directory(), now=moment, zone=ZoneInfo(zone))[1]
+    assert problems == ([] if accepted else [(("certificate", "checked_on"), "lies in the future")])
+
+
+def test_a_person_born_today_in_china_is_born_before_utc_has_reached_the_day() -> None:
+    """The identity number's birth date is measured against today in the deployment's zone too: a baby
+    born on the 25th, seen at 07:30 in China (still the 24th in UTC), was refused as born in the future."""
+    now = datetime.fromisoformat("2026-02-24T23:40:00+00:00")
+    body = record(observed_at="2026-02-25T07:30:00+08:00")
+    body["person"]["id_number"] = id_number(born=date(2026, 2, 25))
+    assert validate_record(body, load_directory(), now=now)[1] == []
+    body["person"]["id_number"] = id_number(born=date(2026, 2, 26))
+    assert list(pointers(body, now)) == ["/person/id_number"]

@@ -12,7 +12,7 @@ from shared.auth import Principal, parse_scope
 from shared.directory import load_directory
 from shared.events import CaseRecord
 from shared.identity import has_valid_check_digit
-from tests.support.infra import TEST_KEYRING
+from tests.support.infra import TEST_KEYRING, TEST_ZONE
 from tests.support.records import TONGDE, XINSHI, record
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -20,7 +20,7 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 def submissions() -> Submissions:
-    return Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"person-secret")
+    return Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"person-secret", zone=TEST_ZONE)
 
 
 def tongde_office() -> Principal:

@@ -17,7 +17,7 @@ from shared.auth.scopes import Scope, ScopeKind
 from shared.directory import load_changes, load_directory
 from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope, parse_event
 from shared.sealing import is_sealed
-from tests.support.infra import TEST_KEYRING
+from tests.support.infra import TEST_KEYRING, TEST_ZONE
 from tests.support.records import record
 
 
@@ -56,7 +56,9 @@ def test_the_envelope_from_json_equals_the_model_built_one() -> None:
 
 
 def test_a_bulk_workers_envelope_is_submitted_envelope_with_the_case_filled_in() -> None:
-    submissions = Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"secret", changes=load_changes())
+    submissions = Submissions(
+        cast(Any, None), load_directory(), TEST_KEYRING, b"secret", changes=load_changes(), zone=TEST_ZONE
+    )
     admin = Principal(key_id="k", scope=Scope(ScopeKind.ADMIN))
     prepared = submissions.prepare(record(), admin)
     assert isinstance(prepared, Prepared)
@@ -82,7 +84,9 @@ def test_a_bulk_workers_envelope_is_submitted_envelope_with_the_case_filled_in()
 def test_a_ready_row_comes_back_from_a_worker_process_whole() -> None:
     # Ready and NewRecord pickle as their fields in order (their own __reduce__): a field added
     # out of step with it would come back in another's place
-    submissions = Submissions(cast(Any, None), load_directory(), TEST_KEYRING, b"secret", changes=load_changes())
+    submissions = Submissions(
+        cast(Any, None), load_directory(), TEST_KEYRING, b"secret", changes=load_changes(), zone=TEST_ZONE
+    )
     admin = Principal(key_id="k", scope=Scope(ScopeKind.ADMIN))
     prepared = submissions.prepare(record(), admin, idempotency_key="import-7#12")
     assert isinstance(prepared, Prepared)

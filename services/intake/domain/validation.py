@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -26,12 +27,20 @@ from shared.events import CaseRecord
 
 __all__ = ["FieldProblem", "Location", "validate_record"]
 
+CHINA = ZoneInfo("Asia/Shanghai")  # POPFLOW_TIMEZONE's default
+
 
 def validate_record(
-    raw: Any, directory: DivisionDirectory, *, now: datetime | None = None, changes: DivisionChanges | None = None
+    raw: Any,
+    directory: DivisionDirectory,
+    *,
+    now: datetime | None = None,
+    zone: ZoneInfo = CHINA,
+    changes: DivisionChanges | None = None,
 ) -> tuple[CaseRecord | None, list[FieldProblem]]:
     """The record, or None with every (location, message) problem found.
 
+    Dates are measured against today in `zone` (the deployment's, POPFLOW_TIMEZONE), not in UTC.
     With `changes`, codes retired by a later edition are accepted (see codes.py)."""
     now = now or datetime.now(UTC)
     # The rules read what the model will keep: text trimmed as the model trims it (fields.value_at),
@@ -39,8 +48,8 @@ def validate_record(
     problems = [
         *control_character_problems(raw),
         *directory_problems(raw, directory, changes),
-        *identity_problems(raw, now.date()),
-        *date_order_problems(raw, now),
+        *identity_problems(raw, now.astimezone(zone).date()),
+        *date_order_problems(raw, now, zone),
         *certificate_problems(raw),
         *credit_code_problems(raw),
         *consistency_problems(raw),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -83,8 +84,12 @@ class Submissions:
         clock: Clock = lambda: datetime.now(UTC),
         on_stored: Callable[[], None] = lambda: None,
         changes: DivisionChanges | None = None,
+        *,
+        zone: ZoneInfo,
     ) -> None:
+        """`zone` is where the deployment's days are (POPFLOW_TIMEZONE): a date checked "today" is today there."""
         self._changes = changes
+        self._zone = zone
         self._on_stored = on_stored
         self._repository = repository
         self._directory = directory
@@ -103,7 +108,7 @@ class Submissions:
             # before validation too, so a wrong record is never counted against another street
             return _out_of_scope()
         now = self._clock()
-        record, problems = validate_record(raw, self._directory, now=now, changes=self._changes)
+        record, problems = validate_record(raw, self._directory, now=now, zone=self._zone, changes=self._changes)
         if record is None:
             return Rejected(problems, reporting_street=street, source_kind=_kind_of(raw), fingerprint=fingerprint(raw))
         if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
