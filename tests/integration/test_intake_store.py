@@ -19,7 +19,7 @@ from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
-from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, TEST_ZONE, create_database, drop_database, unique_name
 from tests.support.records import record
 from tests.support.stores import STORES, logged_statements, migrated_store
 
@@ -30,7 +30,7 @@ ADMIN = Principal("k1", parse_scope("admin"))
 async def submissions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Submissions]:
     async with migrated_store(request.param, "intake_", MIGRATIONS, tmp_path) as engine:
         repository = RecordRepository(session_factory(engine))
-        yield Submissions(repository, load_directory(), TEST_KEYRING, b"person-secret")
+        yield Submissions(repository, load_directory(), TEST_KEYRING, b"person-secret", zone=TEST_ZONE)
 
 
 def prepared(submissions: Submissions, body: dict[str, object], key: str | None = None) -> Prepared:
@@ -63,6 +63,75 @@ async def test_versions_duplicates_and_conflicts(submissions: Submissions) -> No
     )
     assert [o.status for o in later] == ["duplicate", "duplicate", "conflict"]
     assert later[1].record_id == outcomes[4].record_id
+
+
+async def test_an_idempotency_key_first_answered_as_a_duplicate_is_kept(submissions: Submissions) -> None:
+    """docs/intake.md: "the same key again returns the first answer ... the same key with a different
+    body is 422". A key whose first request was a duplicate by external_id was never stored, so the key
+    then let a different body through (a second record), and its first body, sent again with it, was
+    refused as a conflict instead of getting the first answer."""
+    first = record(sequence=1) | {"external_id": "ext-1"}
+    (stored,) = await submissions.store_ready([submissions.ready(prepared(submissions, first))])
+    assert stored.status == "accepted"
+
+    # a retry of the same record under a key of its own: the first answer of key K is record X
+    (replay,) = await submissions.store([prepared(submissions, first, key="K")])
+    assert (replay.status, replay.record_id) == ("duplicate", stored.record_id)
+
+    # the same key with another body must be refused (422 at the route), never stored
+    other = record(sequence=2) | {"external_id": "ext-2"}
+    (misuse,) = await submissions.store([prepared(submissions, other, key="K")])
+    assert misuse.status == "conflict", f"key K let a different body through as {misuse.status} {misuse.record_id}"
+
+    # and the first body again with K answers as the first time
+    (again,) = await submissions.store([prepared(submissions, first, key="K")])
+    assert (again.status, again.record_id) == ("duplicate", stored.record_id)
+
+
+@pytest.mark.parametrize("way", ["at once", "the careful way"])
+async def test_a_key_that_repeats_a_record_of_its_own_batch_is_kept(submissions: Submissions, way: str) -> None:
+    """A keyed duplicate of a record earlier in the same batch (grouped POSTs, bulk rows with one external
+    id) keeps its key with that record, whichever way the batch is written: on PostgreSQL one statement
+    (`ONE_STATEMENT`), or the careful way once a record stored before breaks it. A key that two items of
+    one batch carry is stored once."""
+    earlier = record(sequence=30) | {"external_id": "ext-30"}
+    before = await submissions.store([prepared(submissions, earlier)]) if way == "the careful way" else []
+    first = record(sequence=31) | {"external_id": "ext-31"}
+    batch = [prepared(submissions, first), prepared(submissions, first, key="K2")]
+    batch += [prepared(submissions, earlier, key="K3"), prepared(submissions, earlier, key="K3")] if before else []
+    outcomes = await submissions.store(batch)
+    assert [o.status for o in outcomes] == ["accepted", "duplicate", "duplicate", "duplicate"][: len(batch)]
+    assert outcomes[1].record_id == outcomes[0].record_id
+
+    other = record(sequence=32) | {"external_id": "ext-32"}
+    later = await submissions.store([prepared(submissions, other, key="K2"), prepared(submissions, first, key="K2")])
+    assert [o.status for o in later] == ["conflict", "duplicate"]
+    assert (later[1].record_id, later[1].case_id) == (outcomes[0].record_id, outcomes[0].case_id)
+    if before:
+        again = await submissions.store(
+            [prepared(submissions, other, key="K3"), prepared(submissions, earlier, key="K3")]
+        )
+        assert [(o.status, o.record_id) for o in again] == [
+            ("conflict", before[0].record_id),
+            ("duplicate", before[0].record_id),
+        ]
+    async with submissions._repository._sessions() as session:
+        stored = (await session.execute(text("SELECT count(*) FROM records"))).scalar_one()
+    assert stored == 1 + len(before), "no body stored under a key that first answered with another record"
+
+
+async def test_a_bulk_sized_batch_keeps_the_keys_of_its_duplicates(submissions: Submissions) -> None:
+    """A bulk import's rows are keyed KEY#row: a row repeating a record stored before keeps its row key
+    too (COPY on PostgreSQL), so the file sent again answers that row as the first time."""
+    earlier = record(sequence=40) | {"external_id": "ext-40"}
+    (stored,) = await submissions.store([prepared(submissions, earlier)])
+    rows = [record(sequence=n, event="verification") for n in range(COPY_FROM)] + [earlier]
+    batch = [submissions.ready(prepared(submissions, row, key=f"file#{n}")) for n, row in enumerate(rows, 1)]
+    outcomes = await submissions.store_ready(batch)
+    assert (outcomes[-1].status, outcomes[-1].record_id) == ("duplicate", stored.record_id)
+    other = record(sequence=41) | {"external_id": "ext-41"}
+    (misuse,) = await submissions.store([prepared(submissions, other, key=f"file#{len(rows)}")])
+    assert misuse.status == "conflict"
 
 
 async def test_concurrent_versions_of_one_person_stay_distinct(submissions: Submissions) -> None:
@@ -140,7 +209,9 @@ async def test_a_copied_batch_the_database_refuses_is_a_store_error(tmp_path: Pa
     name = unique_name("intake_")
     engine = build_engine(await create_database(name))
     await run_migrations(engine, MIGRATIONS)
-    submissions = Submissions(RecordRepository(session_factory(engine)), load_directory(), TEST_KEYRING, b"s")
+    submissions = Submissions(
+        RecordRepository(session_factory(engine)), load_directory(), TEST_KEYRING, b"s", zone=TEST_ZONE
+    )
     try:
         batch = [prepared(submissions, record(sequence=n)) for n in range(COPY_FROM)]
         # past validation, a value too long for its column: only the database can refuse it now
@@ -222,7 +293,7 @@ async def test_a_few_records_go_in_as_one_statement_without_a_transaction(tmp_pa
     engine = build_engine(await create_database(name))
     await run_migrations(engine, MIGRATIONS)
     repository = RecordRepository(session_factory(engine))
-    submissions = Submissions(repository, load_directory(), TEST_KEYRING, b"s")
+    submissions = Submissions(repository, load_directory(), TEST_KEYRING, b"s", zone=TEST_ZONE)
     transactions = 0
     begin = repository._sessions.begin
 

@@ -4,10 +4,13 @@ A batch (one record, or up to INTAKE_BULK_BATCH rows of a bulk import) is
 written in one transaction: duplicates are recognised first (same source
 and external id, or same Idempotency-Key), then each person is matched to
 their case (by blind index) and gets the next version, then records, outbox
-rows and idempotency keys are inserted together. Cases are counted up
-with one upsert, so two writers of the same person serialise on its row. A
-concurrent writer that stored the same source first makes the transaction
-fail on a unique constraint; the batch is then retried and sees its work.
+rows and idempotency keys are inserted together. A keyed item's key is
+stored whatever its answer, a new record or a duplicate of one stored before
+or earlier in the batch, so the key answers the same next time and refuses
+another body. Cases are counted up with one upsert, so two writers of the
+same person serialise on its row. A concurrent writer that stored the same
+source (or key) first makes the transaction fail on a unique constraint; the
+batch is then retried and sees its work.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import functools
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -142,7 +145,7 @@ class RecordRepository:
             nth.append(seen[key])
         news = [items[i] for i in fresh]
         heads = [head_for(item) for item in news]
-        keyed = [item for item in news if item.idempotency_key]
+        keys = _new_keys(items, outcomes, known=())  # a key stored before breaks its primary key: the careful way
         arrays: list[Any] = [
             [new_id() for _ in persons],
             persons,
@@ -160,9 +163,9 @@ class RecordRepository:
             [counts[key] for key in person_keys],
             [topic for topic, _ in heads],
             [head.decode() for _, head in heads],
-            [item.idempotency_key for item in keyed],
-            [item.fingerprint or "" for item in keyed],
-            [item.record_id for item in keyed],
+            [key for key, _, _ in keys],
+            [fingerprint for _, fingerprint, _ in keys],
+            [record_id for _, _, record_id in keys],
         ]
         async with self._single_statements.driver() as driver:  # one statement: atomic alone
             with _as_sqlalchemy_errors("INSERT"):  # a duplicate: written the careful way
@@ -236,22 +239,21 @@ class RecordRepository:
 
 
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
-    outcomes: dict[int, Stored] = await _earlier_submissions(session, items)
+    outcomes, known = await _earlier_submissions(session, items)
     fresh = _fresh(items, outcomes)
-    versions = await _next_versions(session, [items[i].person_key for i in fresh])
     now = datetime.now(UTC)
-    records, events, keys = [], [], []
+    keys = [
+        {"key": key, "fingerprint": fingerprint, "record_id": record_id, "created_at": now}
+        for key, fingerprint, record_id in _new_keys(items, outcomes, known)
+    ]
+    versions = await _next_versions(session, [items[i].person_key for i in fresh])
+    records, events = [], []
     for index, (case_id, version) in zip(fresh, versions, strict=True):
         item = items[index]
         outcomes[index] = Stored("accepted", item.record_id, case_id, version)
         records.append(_record_values(item, case_id, version))
         topic, envelope = event_for(item, case_id, version)
         events.append({"topic": topic, "key": item.person_key, "envelope": envelope, "created_at": now})
-        if item.idempotency_key:
-            keys.append(
-                {"key": item.idempotency_key, "fingerprint": item.fingerprint or "", "record_id": item.record_id}
-                | {"created_at": now}
-            )
     if records and len(records) < COPY_FROM and session.get_bind().dialect.name == "postgresql":
         await _insert_records_and_events(session, records, events)
     else:
@@ -282,6 +284,26 @@ def _fresh(items: Sequence[NewRecord], outcomes: dict[int, Stored]) -> list[int]
     return fresh
 
 
+def _new_keys(
+    items: Sequence[NewRecord], outcomes: dict[int, Stored], known: Collection[str]
+) -> list[tuple[str, str, str]]:
+    """(key, fingerprint, record id) to store for each Idempotency-Key of the batch not `known` (stored before).
+
+    Every keyed item's first answer is kept: the record it stores (not in `outcomes`), or the record it
+    duplicates, stored before (by its source ref) or earlier in the batch: a key forgotten after a
+    duplicate would let another body through as a new record. A key twice in the batch is kept once,
+    with its first item's answer."""
+    keys: list[tuple[str, str, str]] = []
+    claimed = set(known)
+    for index, item in enumerate(items):
+        key = item.idempotency_key
+        if key and key not in claimed:
+            claimed.add(key)
+            answer = outcomes.get(index)
+            keys.append((key, item.fingerprint or "", answer.record_id if answer else item.record_id))
+    return keys
+
+
 def _resolve(outcomes: dict[int, Stored], index: int, outcome: Stored) -> Stored:
     if outcome.status == "duplicate" and outcome.case_id is None:
         accepted = (o for o in outcomes.values() if o.status == "accepted")
@@ -306,8 +328,9 @@ def _record_values(item: NewRecord, case_id: str, version: int) -> dict[str, Any
     }
 
 
-async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]) -> dict[int, Stored]:
-    """Items already stored by an earlier request: duplicates, or conflicts (same key, other body)."""
+async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]) -> tuple[dict[int, Stored], set[str]]:
+    """Items already stored by an earlier request: duplicates, or conflicts (same key, other body); and the
+    batch's idempotency keys stored before."""
     refs = {item.source_ref for item in items if item.source_ref}
     idem = {item.idempotency_key for item in items if item.idempotency_key}
     by_ref: dict[str, RecordRow] = {}
@@ -332,7 +355,7 @@ async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]
         elif item.source_ref in by_ref:
             row = by_ref[item.source_ref]
             outcomes[index] = _stored("duplicate", row.record_id, row)
-    return outcomes
+    return outcomes, set(by_key)
 
 
 def _stored(status: Literal["duplicate", "conflict"], record_id: str, row: RecordRow | None) -> Stored:
