@@ -27,7 +27,7 @@ from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_enve
 from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
-from tests.support.records import WUSHAN, XINSHI, record
+from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -43,9 +43,33 @@ async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
 
 
 def kinds(context: RoutingContext) -> list[str]:
+    return sorted(n.kind.value for n in issued(context))
+
+
+def issued(context: RoutingContext) -> list[NoticeIssued]:
     assert isinstance(context.emitter, RecordingEmitter)
     events = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
-    return sorted(e.kind.value for e in events if isinstance(e, NoticeIssued))
+    return [e for e in events if isinstance(e, NoticeIssued)]
+
+
+async def confirm(context: RoutingContext, notice: NoticeIssued) -> None:
+    """The notice's recipient answers `confirmed`, through the answers' use case."""
+    answer = NoticeAnswered(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        result=FeedbackResult.CONFIRMED,
+        answered_by=notice.recipient_code,
+        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
+    )
+    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    await AnswerHandler(context).on_notice_answered(envelope, answer)
+
+
+async def status_of(context: RoutingContext, record_id: str) -> str:
+    async with context.sessions() as session:
+        case = await store.load_case(session, record_id, TEST_KEYRING)
+    assert case is not None
+    return case.status.value
 
 
 async def test_a_batch_is_routed_once_and_a_correction_routes_again(context: RoutingContext) -> None:
@@ -144,3 +168,69 @@ async def test_the_review_queue_shows_a_bureau_its_own_streets_records(context: 
     assert await queue("district:440111") == {ours.correlation_id}
     assert await queue("district:440106") == {theirs.correlation_id}
     assert await queue("admin") == {ours.correlation_id, theirs.correlation_id}
+
+
+async def test_an_outflow_sent_to_review_does_not_mark_another_persons_case(context: RoutingContext) -> None:
+    """Only a routed outflow marks cases gone, and only its own person's: one sent to the review queue
+    (here its registration place 江干区 330104, split in 2022) once marked the person of the record routed
+    before it in the batch."""
+    other = kafka.submitted(record(residence_street=XINSHI, sequence=1))  # person A, a cross-street inflow
+    body = record(residence_street=TONGDE, sequence=3, event="outflow")  # person B moves away
+    body["registration"]["division"] = "330104"
+    outflow = kafka.submitted(body)
+    await RecordHandler(context).on_records([(e, parse_event(e, TEST_KEYRING)) for e in (other, outflow)])
+
+    async with context.sessions() as session:
+        assert await store.load_review(session, outflow.correlation_id) is not None
+    assert await status_of(context, other.correlation_id) == "open"  # person A did not move anywhere
+
+
+@pytest.mark.parametrize("answer_first", [True, False], ids=["answer-first", "outflow-first"])
+async def test_a_case_ends_in_the_same_status_whichever_topic_is_read_first(
+    context: RoutingContext, answer_first: bool
+) -> None:
+    """Records and answers are two consumer groups, and a rebuild replays every record before any answer:
+    a transfer confirmed and a later outflow of the person leave the case `inflow_then_outflow` in either
+    order (an answer read after the outflow once put it back to `confirmed`), with the same notices."""
+    inflow = kafka.submitted(record(residence_street=XINSHI, sequence=21))  # reported by 同德, lives in 新市
+    left = kafka.submitted(record(reporting_street=XINSHI, residence_street=XINSHI, sequence=21, event="outflow"))
+    await RecordHandler(context).on_records([(inflow, parse_event(inflow, TEST_KEYRING))])
+    (transfer,) = issued(context)
+
+    async def outflow() -> None:
+        await RecordHandler(context).on_records([(left, parse_event(left, TEST_KEYRING))])
+
+    async def answer() -> None:
+        await confirm(context, transfer)
+
+    for step in (answer, outflow) if answer_first else (outflow, answer):
+        await step()
+    assert await status_of(context, inflow.correlation_id) == "inflow_then_outflow"
+    registration = {n.reason for n in issued(context) if n.kind.value == "registration"}
+    assert registration == {
+        "a person registered in your area was verified living elsewhere",  # the answer's, in either order
+        f"a person registered in your area moved away from {XINSHI} to an unknown place",  # the outflow's
+    }
+
+
+async def test_a_confirmed_outflow_tells_the_registration_place_of_the_verification(context: RoutingContext) -> None:
+    """An outflow to a known street tells the registration place of the move; the new street's `confirmed`
+    tells it of the verification, a second `registration` notice of the same case version and recipient,
+    which once took the first one's id and was dropped as its duplicate."""
+    body = record(reporting_street=TONGDE, residence_street=TONGDE, sequence=23, event="outflow")
+    body["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    envelope = kafka.submitted(body)
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    (transfer,) = [n for n in issued(context) if n.kind.value == "transfer"]
+    assert transfer.recipient_code == XINSHI
+    await confirm(context, transfer)
+
+    registration = [n for n in issued(context) if n.kind.value == "registration"]
+    assert sorted(n.reason for n in registration) == [
+        "a person registered in your area moved away from 440111005 to 440111008",
+        "a person registered in your area was verified living elsewhere",
+    ]
+    async with context.sessions() as session:
+        stored = {n.notice_id for n in await store.notices_of(session, envelope.correlation_id)}
+    assert {n.notice_id for n in registration} <= stored
+    assert await status_of(context, envelope.correlation_id) == "inflow_then_outflow"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, current_residence
-from services.routing.domain.notices import PlannedNotice
+from services.routing.domain.notices import NOTICE_NAMESPACE, PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.domain.routes import decide_route
 from services.routing.domain.workflow import Step, answer, follow_up_notice, open_case
@@ -249,3 +250,47 @@ def test_notice_ids_are_stable_per_version_recipient_and_kind() -> None:
     assert [n.notice_id for n in first.notices] == [n.notice_id for n in again.notices]
     corrected = answered(first.case, first.notices[0], "corrected", corrections={"residence_street": "440111002"})
     assert corrected.notices[0].notice_id != first.notices[0].notice_id
+
+
+def test_an_answer_leaves_a_case_marked_gone_as_it_is_and_still_has_its_notices() -> None:
+    """A later outflow of the person marked the case gone before its answer was read (a rebuild reads
+    every record first): the answer must not bring it back to `confirmed`, nor hold back its notices."""
+    opened = open_case(case(WUSHAN), RECIPIENTS)
+    gone = opened.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW)
+    for result, fields in (
+        ("confirmed", {}),
+        ("not_found", {}),
+        ("corrected", {"corrections": {"residence_address": "新市路 2 号"}}),
+    ):
+        before, after = (
+            answered(opened.case, opened.notices[1], result, **fields),
+            answered(gone, opened.notices[1], result, **fields),
+        )
+        assert after.case.status is CaseStatus.INFLOW_THEN_OUTFLOW, result
+        assert after.case.version == before.case.version
+        assert after.notices == before.notices
+
+
+def test_an_outflows_verification_has_an_id_of_its_own_and_every_other_notice_the_same_as_ever() -> None:
+    """The registration place of an outflow hears of the move, then of the verification: two notices of the
+    same case version, recipient and kind, which must not share an id. Every other notice keeps the id
+    derived from its (record, version, recipient, kind) alone: stored notices and redeliveries rely on it."""
+
+    def triple_id(n: PlannedNotice) -> str:
+        return str(uuid.uuid5(NOTICE_NAMESPACE, f"{n.record_id}/{n.case_version}/{n.recipient.code}/{n.kind.value}"))
+
+    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    verified = answered(moved.case, moved.notices[0], "confirmed")
+    assert [n.kind for n in verified.notices] == [NoticeKind.REGISTRATION]
+    assert verified.notices[0].notice_id != moved.notices[1].notice_id
+    assert [triple_id(n) == n.notice_id for n in moved.notices] == [True, True]
+
+    inflow = open_case(case(WUSHAN), RECIPIENTS)
+    corrected = answered(moved.case, moved.notices[0], "corrected", corrections={"residence_address": "新市路 2 号"})
+    for step in (
+        inflow,
+        answered(inflow.case, inflow.notices[1], "confirmed"),
+        answered(corrected.case, moved.notices[0], "confirmed"),  # version 2: the move was told at version 1
+    ):
+        assert step.notices
+        assert all(triple_id(n) == n.notice_id for n in step.notices)

@@ -28,8 +28,12 @@ from shared.sealing import Keyring
 SEALED_FIELDS = ("name", "id_number", "residence_address", "registration_address")
 
 
-async def load_case(session: AsyncSession, record_id: str, keyring: Keyring) -> Case | None:
-    row = await session.get(CaseRow, record_id)
+async def load_case(
+    session: AsyncSession, record_id: str, keyring: Keyring, *, for_update: bool = False
+) -> Case | None:
+    """The case; `for_update` locks its row until the transaction ends (a case about to be saved whole:
+    a concurrent `mark_outflow` waits, or has been committed and is read)."""
+    row = await session.get(CaseRow, record_id, with_for_update=for_update or None)
     if row is None:
         return None
     fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "person_sealed"})
@@ -98,7 +102,7 @@ async def save_decisions(session: AsyncSession, rows: list[dict[str, Any]]) -> N
 
 async def add_notices(session: AsyncSession, notices: list[PlannedNotice], *, now: datetime) -> list[PlannedNotice]:
     """Insert the notices; returns those that are new. A notice whose (case version,
-    recipient, kind) exists already is skipped: it was issued before."""
+    recipient, kind, occasion) exists already is skipped: it was issued before."""
     if not notices:
         return []
     ids = {n.notice_id for n in notices}
@@ -166,6 +170,7 @@ def _notice_row(notice: PlannedNotice, now: datetime) -> dict[str, object]:
         "sender_code": notice.sender,
         "reason": notice.reason,
         "awaits_answer": notice.awaits_answer,
+        "occasion": notice.occasion,
         "issued_at": now,
     }
 
@@ -186,6 +191,7 @@ def planned_from(row: NoticeRow) -> PlannedNotice:
         sender=row.sender_code,
         reason=row.reason,
         awaits_answer=row.awaits_answer,
+        occasion=row.occasion,
     )
 
 

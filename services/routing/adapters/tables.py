@@ -48,10 +48,13 @@ class CaseRow(SQLModel, table=True):
 
 
 class NoticeRow(SQLModel, table=True):
-    """One notice; at most one per (case version, recipient, kind)."""
+    """One notice; at most one per (case version, recipient, kind), but for a second one
+    of a named occasion (domain/notices.py notice_id; migration 0007)."""
 
     __tablename__ = "notices"
-    __table_args__ = (UniqueConstraint("record_id", "case_version", "recipient_code", "kind", name="uq_notice_once"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "case_version", "recipient_code", "kind", "occasion", name="uq_notice_once"),
+    )
 
     notice_id: str = Field(primary_key=True, max_length=36)
     record_id: str = Field(max_length=36)  # looked up through uq_notice_once, which begins with it
@@ -62,6 +65,7 @@ class NoticeRow(SQLModel, table=True):
     sender_code: str = Field(max_length=9)
     reason: str = Field(max_length=300)
     awaits_answer: bool
+    occasion: str = Field(default="", max_length=20)
     issued_at: datetime
     answered_at: datetime | None = Field(default=None)
     result: str | None = Field(default=None, max_length=20)

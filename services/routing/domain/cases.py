@@ -10,6 +10,8 @@ from typing import Any
 from shared.events import CaseRecord, EventKind, Route
 from shared.events.feedback import CORRECTABLE_FIELDS
 
+FIRST_VERSION = 1  # a case as its record was routed; each correction adds one
+
 
 class CaseStatus(StrEnum):
     OPEN = "open"  # a notice waits for the residence side's answer
@@ -67,7 +69,7 @@ class Case:
         street, address = current_residence(record)
         return cls(
             record_id=record_id,
-            version=1,
+            version=FIRST_VERSION,
             status=CaseStatus.FILED,
             event=record.event,
             route=route,

@@ -23,12 +23,20 @@ class PlannedNotice:
     reason: str
     # asks the recipient to verify the person: reminded and escalated until answered
     awaits_answer: bool = False
+    # "" but for a second notice of one (case version, recipient, kind): see `notice_id`
+    occasion: str = ""
 
 
-def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: NoticeKind) -> str:
+def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: NoticeKind, occasion: str = "") -> str:
     """Derived from (case version, recipient, kind): a replay plans the same id, so a
-    duplicate is recognisable and at most one notice exists per triple."""
-    return derived_id(NOTICE_NAMESPACE, f"{record_id}/{case_version}/{recipient_code}/{kind.value}")
+    duplicate is recognisable and at most one notice exists per triple.
+
+    `occasion` names the one step that tells a recipient twice at one version (workflow.VERIFIED:
+    an outflow's registration place, told of the move, then of the verification); it joins the
+    id only when given, so every other notice keeps the id it has always had.
+    """
+    triple = f"{record_id}/{case_version}/{recipient_code}/{kind.value}"
+    return derived_id(NOTICE_NAMESPACE, f"{triple}/{occasion}" if occasion else triple)
 
 
 def plan(
@@ -40,9 +48,12 @@ def plan(
     sender: str,
     reason: str,
     awaits_answer: bool = False,
+    occasion: str = "",
 ) -> PlannedNotice:
     return PlannedNotice(
-        notice_id=notice_id(record_id=record_id, case_version=case_version, recipient_code=recipient.code, kind=kind),
+        notice_id=notice_id(
+            record_id=record_id, case_version=case_version, recipient_code=recipient.code, kind=kind, occasion=occasion
+        ),
         record_id=record_id,
         case_version=case_version,
         kind=kind,
@@ -50,4 +61,5 @@ def plan(
         sender=sender,
         reason=reason,
         awaits_answer=awaits_answer,
+        occasion=occasion,
     )

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, refuse_uncorrectable
+from services.routing.domain.cases import FIRST_VERSION, Case, CaseStatus, InvalidAnswer, refuse_uncorrectable
 from services.routing.domain.notices import PlannedNotice, plan
 from services.routing.domain.recipients import Recipient, Recipients
 from services.routing.domain.routes import decide_route
 from shared.directory.divisions import DivisionDirectory, DivisionLevel, district_of
 from shared.events import EventKind, NoticeAnswered, NoticeKind, Route
 from shared.events import FeedbackResult as Result
+
+# the occasion (notices.notice_id) of the registration notice an outflow case's verification causes
+VERIFIED = "verified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,7 @@ def answer(
         # answers to informational notices only matter when they refuse them
         rejected = feedback.result is Result.REJECTED
         return Step(case, [_rejection(case, answered, feedback, recipients)] if rejected else [])
-    step = _verification_answered(case, answered, feedback, recipients, directory)
+    step = _still_gone(case, _verification_answered(case, answered, feedback, recipients, directory))
     if _verified_elsewhere(case, answered) and feedback.result is not Result.REJECTED:
         relay = _notice(
             step.case,
@@ -116,6 +119,18 @@ def answer(
         )
         return Step(step.case, [relay, *step.notices], step.routed)
     return step
+
+
+def _still_gone(case: Case, step: Step) -> Step:
+    """A case marked gone (its own outflow, or a later one of the person: store.mark_outflow) stays so.
+
+    Records and answers are read by two consumer groups, and a rebuild replays every record before any
+    answer: an answer is thus applied before or after the outflow that marks its case, and the status
+    must not depend on which. The answer's notices still go out either way (docs/routing.md, the workflow).
+    """
+    if case.status is not CaseStatus.INFLOW_THEN_OUTFLOW:
+        return step
+    return dataclasses.replace(step, case=step.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW))
 
 
 def _verified_elsewhere(case: Case, answered: PlannedNotice) -> bool:
@@ -142,6 +157,7 @@ def _verification_answered(
                 recipients.for_code(case.registration_division),
                 district_of(case.reporting_street),
                 "a person registered in your area was verified living elsewhere",
+                occasion=_told_of_the_move(case),
             )
             return Step(confirmed, [registration])
         case Result.CORRECTED:
@@ -157,6 +173,13 @@ def _verification_answered(
             return Step(case.with_status(CaseStatus.NOT_FOUND), [recheck])
         case Result.REJECTED:
             return Step(case.with_status(CaseStatus.REJECTED), [_rejection(case, answered, feedback, recipients)])
+
+
+def _told_of_the_move(case: Case) -> str:
+    """VERIFIED when the registration place had a notice of this case version already (open_case's
+    outflow_notice, at the first version): the verification is a second notice of the same version,
+    recipient and kind, and needs an id of its own. Else "", and the id every other notice has."""
+    return VERIFIED if case.event is EventKind.OUTFLOW and case.version == FIRST_VERSION else ""
 
 
 def _corrected(case: Case, corrections: dict[str, str], recipients: Recipients, directory: DivisionDirectory) -> Step:
@@ -193,7 +216,14 @@ def _rejection(case: Case, answered: PlannedNotice, feedback: NoticeAnswered, re
 
 
 def _notice(
-    case: Case, kind: NoticeKind, recipient: Recipient, sender: str, reason: str, *, awaits: bool = False
+    case: Case,
+    kind: NoticeKind,
+    recipient: Recipient,
+    sender: str,
+    reason: str,
+    *,
+    awaits: bool = False,
+    occasion: str = "",
 ) -> PlannedNotice:
     return plan(
         record_id=case.record_id,
@@ -203,6 +233,7 @@ def _notice(
         sender=sender,
         reason=reason,
         awaits_answer=awaits,
+        occasion=occasion,
     )
 
 

@@ -39,7 +39,8 @@ class AnswerHandler:
         answered, row = found
         if row.answered_at is not None:
             raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
-        case = await store.load_case(session, answered.record_id, self._context.keyring)
+        # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
+        case = await store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
         assert case is not None, "a notice always belongs to a stored case"
         try:
             step = answer(case, answered, feedback, self._context.recipients(), self._context.directory)

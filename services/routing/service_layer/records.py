@@ -87,17 +87,19 @@ class RecordHandler:
         pending, outgoing = _Pending(), []
         deadlines, keyring = self._context.deadlines, self._context.keyring
         for envelope, event in todo:
-            self._decide(envelope, event, recipients, pending, now)
-            if event.record.event is EventKind.OUTFLOW and pending.routed:
-                # earlier cases of the person (this batch's included) are marked after they are written
+            routed = self._decide(envelope, event, recipients, pending, now)
+            if routed is not None and event.record.event is EventKind.OUTFLOW:
+                # earlier cases of the person (this batch's included) are marked after they are written;
+                # an outflow sent to review marks nothing: whose cases it closes is not decided yet
                 outgoing += await _write(session, pending, now, deadlines, keyring, processed=[])
-                await store.mark_outflow(session, person_key=pending.routed[-1].key, now=now)
+                await store.mark_outflow(session, person_key=routed.key, now=now)
                 pending = _Pending()
         return outgoing + await _write(session, pending, now, deadlines, keyring, processed=processed or [])
 
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
-    ) -> None:
+    ) -> _Routed | None:
+        """Add the record's decision, or its review item, to `pending`; returns the decision (None: to review)."""
         succession = to_current_codes(event.record, self._context.changes)
         record = succession.record
         street, _ = current_residence(record)
@@ -114,11 +116,13 @@ class RecordHandler:
             )
             pending.reviews.append(row)
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
-            return
+            return None
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)
         step = noted(open_case(Case.from_record(event.record_id, record, route), recipients), succession.note())
         key = person_key(record.person.id_number, self._context.key_secret)
-        pending.routed.append(_Routed(cause, event, step, key, succession.note()))
+        routed = _Routed(cause, event, step, key, succession.note())
+        pending.routed.append(routed)
+        return routed
 
 
 async def _write(
