@@ -4,12 +4,14 @@ A header may be the dotted English path (`person.id_number`), the flat
 English name (`id_number`) or the Chinese name (`身份证号`). Cells become the
 same nested record a JSON integrator would send. Department lists write
 values their own way, so a few are read leniently: Chinese words for the
-allowed values (男 → male), dates with slashes, and a time without offset,
+allowed values (男 → male), dates as Excel writes them in China (2026/1/10,
+2026年1月10日), and a time without offset,
 which is China Standard Time (+08:00).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -18,6 +20,9 @@ from shared.events import EventKind
 from shared.events.record_parts import CertificateResult, ChangeKind, KeyAreaKind, MaritalStatus, Sex, SourceKind
 
 CHINA = timezone(timedelta(hours=8))
+# year, month, day: 2026/1/10, 2026-01-10, 2026.1.10, or 2026年1月10日 once 年 and 月 are read as separators
+LOCAL_DATE = re.compile(r"([0-9]{4})[/.-]([0-9]{1,2})[/.-]([0-9]{1,2})")
+ONE_DIGIT_HOUR = re.compile(r"^([0-9]:)")
 IGNORED = frozenset({"errors", "错误", "row", "行号"})  # added by `popflow import` to its file of rejected rows
 
 
@@ -193,15 +198,29 @@ def _text(path: tuple[str, ...], cell: str) -> str | None:
     if words is not None:
         text = words.get(text, text)
     if path in DATE_PATHS:
-        return text.replace("/", "-")
+        return _iso_date(text) or text  # what is no date stays as written: the shape check reports it
     if path == ("observed_at",):
         return _observed_text(text)
     return text
 
 
-def _observed_text(text: str) -> str:
+def _iso_date(text: str) -> str | None:
+    """A date as Excel and WPS write it in China (2026/1/10, 2026-1-10, 2026.1.10, 2026年1月10日) in ISO form."""
+    found = LOCAL_DATE.fullmatch(text.replace("年", "-").replace("月", "-").removesuffix("日"))
+    if found is None:
+        return None
+    year, month, day = (int(part) for part in found.groups())
     try:
-        parsed = datetime.fromisoformat(text.replace("/", "-"))
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None  # 2026/2/30
+
+
+def _observed_text(text: str) -> str:
+    day, _, clock = text.replace("T", " ", 1).partition(" ")
+    written, clock = _iso_date(day), ONE_DIGIT_HOUR.sub(r"0\1", clock.strip())  # Excel's 9:05
+    try:
+        parsed = datetime.fromisoformat(text if written is None else f"{written}T{clock}".removesuffix("T"))
     except ValueError:
         return text  # the shape check reports it
     return _with_offset(parsed).isoformat()
