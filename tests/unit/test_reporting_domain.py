@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reporting.domain.campaign import TargetPopulation, week_of_day
+from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation, week_of_day
 from services.reporting.domain.facts import UnreadableEvent, record_fact
 from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
 from services.reporting.domain.quality import missing_fields
@@ -200,3 +200,23 @@ def test_trend_chart_is_plain_svg() -> None:
     assert "<script" not in svg
     assert "&lt;trend&gt;" in svg
     assert ">W08</text>" in svg
+
+
+@pytest.mark.parametrize(
+    ("cut_off", "starts_on", "in_week"),
+    [
+        (time(10), date(2027, 2, 26), True),  # Friday 00:00-10:00 lies in W08
+        (time(10), date(2027, 2, 27), False),
+        (time(0), date(2027, 2, 26), False),  # W08 ends as Friday begins: a Friday start runs in W09
+        (time(0), date(2027, 2, 25), True),
+        (time(0), date(2027, 2, 19), True),  # the Friday before: the week's first day
+        (time(0), date(2027, 2, 18), False),
+    ],
+)
+def test_a_campaign_runs_in_a_week_one_of_its_days_lies_in(cut_off: time, starts_on: date, in_week: bool) -> None:
+    calendar = WeekCalendar(ZoneInfo("Asia/Shanghai"), cut_off=cut_off)
+    campaign = Campaign("c", "春季清查", "440111", (Phase("canvass", starts_on, starts_on),), TargetPopulation())
+    week = calendar.bounds("2027-W08")
+    assert campaign.runs_during(week.starts_at, week.ends_at) is in_week
+    after = calendar.bounds("2027-W09")
+    assert campaign.runs_during(after.starts_at, after.ends_at) is (starts_on >= date(2027, 2, 26))

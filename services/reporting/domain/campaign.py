@@ -89,7 +89,11 @@ class Campaign:
         return max(phase.ends_on for phase in self.phases)
 
     def runs_during(self, starts_at: datetime, ends_at: datetime) -> bool:
-        return self.starts_on <= ends_at.date() and self.ends_on >= starts_at.date()
+        """Whether a day of the campaign lies at least in part in [starts_at, ends_at) (local, the week's zone).
+        The week's last day is the one its last instant falls on: with a cut-off at 00:00 that is the day before
+        the cut-off's, and a campaign starting on the cut-off's day runs in the week after."""
+        last_day = (ends_at - timedelta(microseconds=1)).date()
+        return self.starts_on <= last_day and self.ends_on >= starts_at.date()
 
 
 def week_of_day(day: date, calendar: WeekCalendar) -> str:
