@@ -17,13 +17,21 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
-from services.routing.service_layer import views
+from services.routing.service_layer import reviews, views
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
+from shared.events import (
+    FeedbackResult,
+    NoticeAnswered,
+    NoticeIssued,
+    Resolution,
+    ReviewResolved,
+    new_envelope,
+    parse_event,
+)
 from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
@@ -168,6 +176,36 @@ async def test_the_review_queue_shows_a_bureau_its_own_streets_records(context: 
     assert await queue("district:440111") == {ours.correlation_id}
     assert await queue("district:440106") == {theirs.correlation_id}
     assert await queue("admin") == {ours.correlation_id, theirs.correlation_id}
+
+
+async def test_a_bureau_cannot_move_a_review_items_reporting_street_into_another_district(
+    context: RoutingContext,
+) -> None:
+    """The item's reporting street is in scope (an unknown street of Baiyun's), but its correction was only held to
+    the directory: Baiyun's bureau could file the record as reported by Tianhe's 五山街道, which Tianhe's office
+    then held a case of, and sent notices from, without having reported it. Intake refuses the key that record."""
+    envelope = kafka.unchecked_submitted(record(reporting_street="440111999", residence_street=TONGDE, sequence=41))
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    baiyun = Principal("k", parse_scope("district:440111"))
+
+    async def resolve(code: str) -> ReviewResolved:
+        return await reviews.resolve(
+            context,
+            baiyun,
+            envelope.correlation_id,
+            resolution=Resolution.CORRECTED,
+            code=code,
+            reason=None,
+            acting="440111",
+        )
+
+    with pytest.raises(reviews.ResolutionRefused) as refused:
+        await resolve(WUSHAN)
+    assert (refused.value.status, refused.value.detail) == (
+        422,
+        f"reporting_street must be a street of your own district, not {WUSHAN}",
+    )
+    assert (await resolve(XINSHI)).code == XINSHI  # a street of its own district: taken
 
 
 async def test_an_outflow_sent_to_review_does_not_mark_another_persons_case(context: RoutingContext) -> None:

@@ -67,6 +67,9 @@ async def resolve(
             raise ResolutionRefused(422, "a corrected resolution gives the corrected code")
         if problem := correction_problem(context.directory, field=item.field, code=code):
             raise ResolutionRefused(422, problem)
+        if item.field == "reporting_street" and not principal.may(Action.SUPERVISE, code):
+            # the record would be filed as another district's report: intake refuses this key that submission
+            raise ResolutionRefused(422, f"reporting_street must be a street of your own district, not {code}")
     event = ReviewResolved(
         record_id=record_id,
         resolution=resolution,
