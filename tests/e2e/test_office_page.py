@@ -130,14 +130,24 @@ async def test_the_sheet_the_weekly_report_and_the_doors(system: System) -> None
     xinshi = await system.create_key(f"street:{XINSHI}")
     base = system.url("notification")
     async with httpx.AsyncClient(base_url=base, timeout=30) as clerk:
-        refused = await clerk.post("/office/login", data={"key": await system.create_key("district:440111")})
+        # a login form posted from another site (no token of this site's form): no session, the key not tried
+        forged = await clerk.post("/office/login", data={"key": xinshi, "csrf": "made-up"})
+        assert forged.status_code == 403
+        assert "popflow_office=" not in forged.headers.get("set-cookie", "")
+
+        def token(page: str) -> str:
+            return page.split('name="csrf" value="')[1].split('"')[0]
+
+        form = await clerk.get("/office/login")
+        district = await system.create_key("district:440111")
+        refused = await clerk.post("/office/login", data={"key": district, "csrf": token(form.text)})
         assert refused.status_code == 401
-        assert "set-cookie" not in refused.headers
+        assert "popflow_office=" not in refused.headers.get("set-cookie", "")
         assert (await clerk.get("/office")).headers["location"] == "/office/login"
 
-        login = await clerk.post("/office/login", data={"key": xinshi})
+        login = await clerk.post("/office/login", data={"key": xinshi, "csrf": token(refused.text)})
         assert login.status_code == 303
-        cookie = login.headers["set-cookie"]
+        [cookie] = [c for c in login.headers.get_list("set-cookie") if c.startswith("popflow_office=")]
         assert "HttpOnly" in cookie
         assert "SameSite=strict" in cookie
         assert xinshi not in cookie  # the cookie holds a session token, never the key

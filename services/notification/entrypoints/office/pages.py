@@ -10,6 +10,7 @@ server to server, under the clerk's own key.
 """
 
 import hmac
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -27,6 +28,9 @@ from shared.http.problems import ProblemError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COOKIE = "popflow_office"
+LOGIN_CSRF_COOKIE = "popflow_office_login"
+LOGIN_PATH = "/office/login"
+LOGIN_FORM_LIFETIME_S = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NoticeId = Annotated[str, PathParam(max_length=36)]
 Token = Annotated[str, Cookie(alias=COOKIE, max_length=100)]
@@ -51,20 +55,41 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
             raise ProblemError(403, "Forbidden", "The form is stale or not from this page; reload it and try again.")
         return form
 
+    def login_page(error: str | None = None, status: int = 200) -> HTMLResponse:
+        """The login form, with a token that its post must bring back both as a field and as a cookie only this
+        site can set: a form posted from another site (login CSRF) cannot open a session under its own key."""
+        csrf = secrets.token_urlsafe(32)
+        response = page("login.html", status=status, error=error, csrf=csrf)
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            csrf,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie,
+            path=LOGIN_PATH,
+            max_age=LOGIN_FORM_LIFETIME_S,
+        )
+        return response
+
     @router.get("/login")
     async def login_form() -> HTMLResponse:
-        return page("login.html", error=None)
+        return login_page()
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        expected, given = request.cookies.get(LOGIN_CSRF_COOKIE, ""), (form.get("csrf") or [""])[0]
+        if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+            # posted from another site, or a form older than its cookie: no session is opened, the key not tried
+            return login_page("登录表单已过期或来源不明，请重新登录。", status=403)
         token = await desk.log_in((form.get("key") or [""])[0].strip())
         if token is None:
-            return page("login.html", status=401, error="这个密钥无效，或不是街道办（street）的密钥。")
+            return login_page("这个密钥无效，或不是街道办（street）的密钥。", status=401)
         response = RedirectResponse("/office", status_code=303)
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/office", max_age=lifetime_s
         )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
         return response
 
     @router.post("/logout")
