@@ -154,6 +154,8 @@ async def test_the_sheet_the_weekly_report_and_the_doors(system: System) -> None
 
         sheet = await clerk.get("/office/open.xlsx")
         assert sheet.status_code == 200
+        assert sheet.headers["cache-control"] == "no-store"  # names and identity numbers: no cache keeps them
+        assert (await clerk.get("/office")).headers["cache-control"] == "no-store"
         rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
         names = [row[3] for row in rows[1:]]
         assert "'=1+2" in names  # a formula-looking name stays text

@@ -31,6 +31,8 @@ COOKIE = "popflow_office"
 LOGIN_CSRF_COOKIE = "popflow_office_login"
 LOGIN_PATH = "/office/login"
 LOGIN_FORM_LIFETIME_S = 3600
+# pages and sheets show names and identity numbers: kept by no browser cache or proxy (a street office's shared PC)
+NOT_KEPT = {"Cache-Control": "no-store"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NoticeId = Annotated[str, PathParam(max_length=36)]
 Token = Annotated[str, Cookie(alias=COOKIE, max_length=100)]
@@ -42,7 +44,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
     templates.filters["local"] = lambda moment: utc(moment).astimezone(desk.zone).strftime("%Y-%m-%d %H:%M")
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
+        return HTMLResponse(templates.get_template(name).render(**context), status_code=status, headers=NOT_KEPT)
 
     async def clerk_or_login(token: str) -> Clerk | Response:
         clerk = await desk.clerk(token)
@@ -134,7 +136,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
             return clerk
         body = await desk.open_sheet(clerk)
         disposition = f'attachment; filename="open-notices-{clerk.street}.xlsx"'
-        return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
+        return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition} | NOT_KEPT)
 
     @router.post("/weekly")
     async def submit_week(request: Request, token: Token = "") -> Response:
