@@ -27,6 +27,7 @@ from shared.events import (
     FeedbackResult,
     NoticeAnswered,
     NoticeIssued,
+    RejectionReason,
     Resolution,
     ReviewResolved,
     new_envelope,
@@ -272,3 +273,42 @@ async def test_a_confirmed_outflow_tells_the_registration_place_of_the_verificat
         stored = {n.notice_id for n in await store.notices_of(session, envelope.correlation_id)}
     assert {n.notice_id for n in registration} <= stored
     assert await status_of(context, envelope.correlation_id) == "inflow_then_outflow"
+
+
+async def reject(context: RoutingContext, notice: NoticeIssued) -> None:
+    """The notice's recipient rejects it, through the answers' use case."""
+    answer = NoticeAnswered(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        result=FeedbackResult.REJECTED,
+        reason=RejectionReason.WRONG_RECIPIENT,
+        answered_by=notice.recipient_code,
+        answered_at=datetime(2027, 2, 26, 4, tzinfo=UTC),
+    )
+    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    await AnswerHandler(context).on_notice_answered(envelope, answer)
+
+
+async def test_both_notices_of_an_outflow_rejected_reach_the_reporting_street_as_two_rejections(
+    context: RoutingContext,
+) -> None:
+    """The outflow's transfer and its registration notice share a sender (the reporting street) and a version: their
+    two rejections once shared an id, and the second was dropped as the first's duplicate."""
+    body = record(reporting_street=TONGDE, residence_street=TONGDE, sequence=29, event="outflow")
+    body["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    envelope = kafka.submitted(body)
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    (transfer,) = [n for n in issued(context) if n.kind.value == "transfer"]
+    (moved,) = [n for n in issued(context) if n.kind.value == "registration"]
+    await reject(context, transfer)
+    await reject(context, moved)
+
+    rejections = [n for n in issued(context) if n.kind.value == "rejection"]
+    assert sorted((n.recipient_code, n.reason) for n in rejections) == [
+        (TONGDE, "your registration notice was rejected: wrong_recipient"),
+        (TONGDE, "your transfer notice was rejected: wrong_recipient"),
+    ]
+    assert len({n.notice_id for n in rejections}) == 2
+    async with context.sessions() as session:
+        stored = {n.notice_id for n in await store.notices_of(session, envelope.correlation_id)}
+    assert {n.notice_id for n in rejections} <= stored

@@ -18,6 +18,8 @@ from shared.events import FeedbackResult as Result
 
 # the occasion (notices.notice_id) of the registration notice an outflow case's verification causes
 VERIFIED = "verified"
+# the occasion of a second rejection to one sender at one version: the rejecting office's code follows
+REJECTED_BY = "rejected:"  # with a code of 9 digits at most: 18 of the column's 20 characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +103,21 @@ def change_notices(case: Case, recipients: Recipients) -> list[PlannedNotice]:
 
 
 def answer(
-    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, directory: DivisionDirectory
+    case: Case,
+    answered: PlannedNotice,
+    feedback: NoticeAnswered,
+    recipients: Recipients,
+    directory: DivisionDirectory,
+    *,
+    issued: frozenset[str] = frozenset(),
 ) -> Step:
-    """The next step of a case once `answered` (a notice of it) got `feedback`."""
+    """The next step of a case once `answered` (a notice of it) got `feedback`. `issued`: the ids of the notices
+    the case holds, which a rejection needs (`_rejection`)."""
     if not answered.awaits_answer:
         # answers to informational notices only matter when they refuse them
         rejected = feedback.result is Result.REJECTED
-        return Step(case, [_rejection(case, answered, feedback, recipients)] if rejected else [])
-    step = _still_gone(case, _verification_answered(case, answered, feedback, recipients, directory))
+        return Step(case, [_rejection(case, answered, feedback, recipients, issued)] if rejected else [])
+    step = _still_gone(case, _verification_answered(case, answered, feedback, recipients, directory, issued))
     if _verified_elsewhere(case, answered) and feedback.result is not Result.REJECTED:
         relay = _notice(
             step.case,
@@ -144,7 +153,12 @@ def _verified_elsewhere(case: Case, answered: PlannedNotice) -> bool:
 
 
 def _verification_answered(
-    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, directory: DivisionDirectory
+    case: Case,
+    answered: PlannedNotice,
+    feedback: NoticeAnswered,
+    recipients: Recipients,
+    directory: DivisionDirectory,
+    issued: frozenset[str],
 ) -> Step:
     match feedback.result:
         case Result.CONFIRMED:
@@ -172,7 +186,8 @@ def _verification_answered(
             )
             return Step(case.with_status(CaseStatus.NOT_FOUND), [recheck])
         case Result.REJECTED:
-            return Step(case.with_status(CaseStatus.REJECTED), [_rejection(case, answered, feedback, recipients)])
+            rejection = _rejection(case, answered, feedback, recipients, issued)
+            return Step(case.with_status(CaseStatus.REJECTED), [rejection])
 
 
 def _told_of_the_move(case: Case) -> str:
@@ -204,15 +219,20 @@ def check_corrections(corrections: dict[str, str], directory: DivisionDirectory)
         raise InvalidAnswer("registration_division is not a current district or street code of the directory")
 
 
-def _rejection(case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients) -> PlannedNotice:
+def _rejection(
+    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, issued: frozenset[str]
+) -> PlannedNotice:
+    """The sender of `answered` is told it was rejected. Two notices of one sender at one version (an outflow's
+    transfer and its registration notice, a change's two) may both be rejected: the second rejection to that
+    sender names the rejecting office as its occasion, so its id differs from the first's (`issued` holds it);
+    the first keeps the id every rejection had, so a rebuild, replaying answers in order, derives the same."""
     reason = feedback.reason.value if feedback.reason else "unspecified"
-    return _notice(
-        case,
-        NoticeKind.REJECTION,
-        recipients.for_code(answered.sender),
-        answered.recipient.code,
-        f"your {answered.kind.value} notice was rejected: {reason}",
-    )
+    sender, why = recipients.for_code(answered.sender), f"your {answered.kind.value} notice was rejected: {reason}"
+    first = _notice(case, NoticeKind.REJECTION, sender, answered.recipient.code, why)
+    if first.notice_id not in issued:
+        return first
+    occasion = f"{REJECTED_BY}{answered.recipient.code}"
+    return _notice(case, NoticeKind.REJECTION, sender, answered.recipient.code, why, occasion=occasion)
 
 
 def _notice(

@@ -18,7 +18,7 @@ from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import InvalidAnswer
 from services.routing.domain.workflow import answer
 from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
-from shared.events import Envelope, Event, NoticeAnswered
+from shared.events import Envelope, Event, FeedbackResult, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
 
 log = structlog.get_logger(__name__)
@@ -42,8 +42,18 @@ class AnswerHandler:
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
         case = await store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
         assert case is not None, "a notice always belongs to a stored case"
+        # a rejection needs the notices the case holds (workflow._rejection): looked up for rejections alone
+        rejected = feedback.result is FeedbackResult.REJECTED
+        held = frozenset(n.notice_id for n in await store.notices_of(session, case.record_id)) if rejected else None
         try:
-            step = answer(case, answered, feedback, self._context.recipients(), self._context.directory)
+            step = answer(
+                case,
+                answered,
+                feedback,
+                self._context.recipients(),
+                self._context.directory,
+                issued=held or frozenset(),
+            )
         except InvalidAnswer as error:
             raise PermanentFailure(str(error)) from error
         now = self._context.clock.now()
