@@ -78,6 +78,8 @@ def demo(
                 _play_rest(client, at, directory, district, seed, since, records, answer_wait_s, key_store)
                 newcomer = demo_records(1, directory, district=district, seed=seed + 300)[0]
                 _acceptance(client, at, district, records, newcomer, zone)
+    except httpx.TransportError:
+        raise  # main() says `popflow: cannot reach ...` and exits 3, as every command does
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None

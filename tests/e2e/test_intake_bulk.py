@@ -10,8 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+import types
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,18 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.main import app
+from services.intake.entrypoints import cli as import_cli
 from shared.events import Envelope, RecordSubmitted, parse_event
 from tests.support import kafka
-from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.bulk_files import (
+    broken_sheet,
+    csv_bytes,
+    json_bytes,
+    ndjson_bytes,
+    table,
+    workbook_bytes,
+    xlsx_bytes,
+)
 from tests.support.infra import TEST_KEYRING
 from tests.support.processes import parents, process_cpu_seconds
 from tests.support.records import TONGDE, XINSHI, record
@@ -242,6 +252,223 @@ async def test_import_cli_says_refused_and_unreachable_by_exit_code(
     assert "cannot reach http://127.0.0.1:" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
     assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+async def test_import_cli_keeps_a_line_that_is_not_json_to_correct_and_import_again(
+    intake: System, admin_key: str, tmp_path: Path
+) -> None:
+    """A line that is not JSON comes back as `_raw` text; as it is it is refused again, corrected it is stored."""
+    typo = json.dumps(record(sequence=801), ensure_ascii=False)[:-1] + ",}"  # a trailing comma typed by hand
+    source = tmp_path / "派出所名单.ndjson"
+    source.write_text(json.dumps(record(sequence=800), ensure_ascii=False) + "\n" + typo + "\n", encoding="utf-8")
+    env = {"POPFLOW_API_KEY": admin_key, "POPFLOW_INTAKE_URL": intake.url("intake")}
+    first = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(source)], env=env)
+    assert first.exit_code == 1, first.output
+    rejected = tmp_path / "派出所名单.rejected.ndjson"
+    (kept,) = [json.loads(line) for line in rejected.read_text(encoding="utf-8-sig").splitlines()]
+    assert kept == {"_raw": typo, "_errors": "row: this line is not valid JSON"}
+
+    again = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(rejected)], env=env)
+    assert again.exit_code == 1, again.output  # not corrected: refused, and the text is still there
+    (still,) = [
+        json.loads(line)
+        for line in (tmp_path / "派出所名单.rejected.rejected.ndjson").read_text("utf-8-sig").splitlines()
+    ]
+    assert still["_raw"] == typo
+    assert "put the corrected record in its place" in still["_errors"]
+
+    corrected = {**json.loads(typo.replace(",}", "}")), "_errors": kept["_errors"]}  # the clerk keeps `_errors`
+    rejected.write_text(json.dumps(corrected, ensure_ascii=False) + "\n", encoding="utf-8-sig")
+    fixed = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(rejected)], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert "1 accepted" in fixed.output
+
+
+# `popflow import` against a fake intake: what it writes and says for the answers intake (or a proxy) gives.
+
+
+def _fake_intake(monkeypatch: pytest.MonkeyPatch, answer: Callable[[httpx.Request], httpx.Response]) -> list[str]:
+    """`popflow import` talks to `answer` instead of a running intake (only that module's httpx is swapped).
+
+    Returns the list of requests' URLs, filled as they are sent.
+    """
+    sent: list[str] = []
+
+    def stream(method: str, url: str, **kwargs: Any) -> Any:
+        sent.append(url)
+        client = httpx.Client(transport=httpx.MockTransport(answer))
+        return client.stream(method, url, **kwargs)
+
+    monkeypatch.setattr(import_cli, "httpx", types.SimpleNamespace(stream=stream))
+    return sent
+
+
+def _lines(*results: dict[str, Any]) -> httpx.Response:
+    body = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in results)
+    return httpx.Response(200, content=body, headers={"content-type": "application/x-ndjson"})
+
+
+def _second_row_rejected(_request: httpx.Request) -> httpx.Response:
+    """Intake's answer for a two-row JSON or NDJSON file whose second row it rejects."""
+    return _lines(
+        {"row": 1, "status": "accepted", "record_id": "r1", "case_id": "c1", "case_version": 1},
+        {"row": 2, "status": "rejected", "errors": [{"pointer": "", "detail": "this line is not valid JSON"}]},
+        {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}},
+    )
+
+
+def test_a_rejected_ndjson_line_that_is_not_json_keeps_its_text_in_the_rejected_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clerk corrects the rejected file and imports it again: a line that is not JSON must not be lost."""
+    good = json.dumps(record(sequence=31), ensure_ascii=False)
+    typo = json.dumps(record(sequence=33), ensure_ascii=False)[:-1] + ",}"  # a trailing comma typed by hand
+    source = tmp_path / "派出所名单.ndjson"
+    source.write_text(good + "\n" + typo + "\n", encoding="utf-8")
+    _fake_intake(monkeypatch, _second_row_rejected)  # bulk_formats._ndjson_rows: line 2 is "not valid JSON"
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 1, result.output
+    rejected = (tmp_path / "派出所名单.rejected.ndjson").read_text(encoding="utf-8-sig")
+    assert [json.loads(line) for line in rejected.splitlines()] == [
+        {"_raw": typo, "_errors": "row: this line is not valid JSON"}
+    ]
+    assert "同德路" not in result.output  # the row's text is the clerk's file's, never the terminal's
+
+
+def test_the_rejected_csv_of_a_workbook_has_the_original_columns_then_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An XLSX row is read padded to 200 cells; its rejected CSV is the sheet's own columns, then `errors`."""
+    header, cells = table([record(sequence=41), record(sequence=43)], "chinese")
+    source = tmp_path / "学校名单.xlsx"
+    source.write_bytes(workbook_bytes(header, cells))
+    _fake_intake(
+        monkeypatch,
+        lambda _request: _lines(
+            {"row": 2, "status": "accepted", "record_id": "r1", "case_id": "c1", "case_version": 1},
+            {
+                "row": 3,
+                "status": "rejected",
+                "errors": [{"pointer": "/person/id_number", "detail": "the check digit", "column": "身份证号"}],
+            },
+            {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}},
+        ),
+    )
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 1, result.output
+    written = list(csv.reader(io.StringIO((tmp_path / "学校名单.rejected.csv").read_text(encoding="utf-8-sig"))))
+    assert written[0] == [*header, "errors"], f"{len(written[0])} columns, errors at column {len(written[0])}"
+    assert written[1] == [*["" if c is None else str(c) for c in cells[1]], "身份证号: the check digit"]
+
+
+def test_the_errors_of_a_short_or_long_csv_row_stand_under_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row with fewer cells than the header is padded (its errors are not read back as a field); one with more
+    keeps the extra cells after `errors`, so nothing the clerk wrote is lost."""
+    source = tmp_path / "企业名单.csv"
+    source.write_text("姓名,身份证号,性别\n张三\n李四,1,男,多余\n", encoding="utf-8")
+    problem = [{"pointer": "", "detail": "does not fit"}]
+    _fake_intake(
+        monkeypatch,
+        lambda _request: _lines(
+            {"row": 2, "status": "rejected", "errors": problem},
+            {"row": 3, "status": "rejected", "errors": problem},
+            {"summary": {"rows": 2, "accepted": 0, "duplicate": 0, "rejected": 2}},
+        ),
+    )
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 1, result.output
+    written = list(csv.reader(io.StringIO((tmp_path / "企业名单.rejected.csv").read_text(encoding="utf-8-sig"))))
+    assert written == [
+        ["姓名", "身份证号", "性别", "errors"],
+        ["张三", "", "", "row: does not fit"],
+        ["李四", "1", "男", "row: does not fit", "多余"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "page", "said"),
+    [
+        (413, b"<html><head><title>413 Request Entity Too Large</title></head><body>nginx</body></html>", "413"),
+        (502, b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>", "Bad Gateway"),
+        (503, b"", "Service Unavailable"),
+    ],
+)
+def test_a_refusal_that_is_not_json_is_said_plainly_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, page: bytes, said: str
+) -> None:
+    """A reverse proxy's HTML page (413, 502) is a refusal (exit 2, nothing imported), not a traceback and exit 1
+    (which tells the clerk to look for a file of rejected rows)."""
+    source = tmp_path / "list.ndjson"
+    source.write_text(json.dumps(record(sequence=51), ensure_ascii=False) + "\n", encoding="utf-8")
+    _fake_intake(monkeypatch, lambda _r: httpx.Response(status, content=page, headers={"content-type": "text/html"}))
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2, result.output
+    assert f"intake answered {status}" in result.output
+    assert said in result.output
+    assert "<" not in result.output
+    assert not (tmp_path / "list.rejected.ndjson").exists()
+
+
+def test_rejected_naming_the_file_imported_is_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--rejected` naming the input (by any path to it) would empty the clerk's list before it is read back."""
+    source = tmp_path / "list.ndjson"
+    content = ndjson_bytes([record(sequence=61), record(sequence=63)])
+    source.write_bytes(content)
+    (tmp_path / "here").mkdir()
+    sent = _fake_intake(monkeypatch, _second_row_rejected)
+    for same in (source, tmp_path / "here" / ".." / "list.ndjson"):
+        result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y", "--rejected", str(same)])
+        assert result.exit_code == 2, result.output
+        assert "--rejected names the file being imported" in result.output
+    assert sent == []
+    assert source.read_bytes() == content
+
+
+def test_an_interrupted_write_leaves_the_earlier_rejected_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rejected rows are written beside the file and renamed into place: Ctrl-C half-way through leaves
+    the earlier file as it was and no half file."""
+    source = tmp_path / "list.json"
+    source.write_bytes(json_bytes([record(sequence=71), [], "not a record"]))
+    earlier = tmp_path / "list.rejected.ndjson"
+    earlier.write_text('{"_errors": "from the import before"}\n', encoding="utf-8")
+    _fake_intake(
+        monkeypatch,
+        lambda _request: _lines(
+            {"row": 1, "status": "accepted", "record_id": "r1", "case_id": "c1", "case_version": 1},
+            {"row": 2, "status": "rejected", "errors": [{"pointer": "", "detail": "must be a JSON object"}]},
+            {"row": 3, "status": "rejected", "errors": [{"pointer": "", "detail": "must be a JSON object"}]},
+            {"summary": {"rows": 3, "accepted": 1, "duplicate": 0, "rejected": 2}},
+        ),
+    )
+    described = import_cli._describe
+
+    def interrupted_at_the_second(errors: list[dict[str, str]]) -> str:
+        if interrupted_at_the_second.calls:  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        interrupted_at_the_second.calls += 1  # type: ignore[attr-defined]
+        return described(errors)
+
+    interrupted_at_the_second.calls = 0  # type: ignore[attr-defined]
+    monkeypatch.setattr(import_cli, "_describe", interrupted_at_the_second)
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code != 0
+    assert earlier.read_text(encoding="utf-8") == '{"_errors": "from the import before"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.json", "list.rejected.ndjson"]
+
+    monkeypatch.setattr(import_cli, "_describe", described)
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 1, result.output
+    assert [json.loads(line) for line in earlier.read_text(encoding="utf-8-sig").splitlines()] == [
+        {"_raw": "[]", "_errors": "row: must be a JSON object"},
+        {"_raw": '"not a record"', "_errors": "row: must be a JSON object"},
+    ]
 
 
 @pytest.fixture(scope="module")

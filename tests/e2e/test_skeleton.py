@@ -170,3 +170,16 @@ async def test_popflow_demo_fills_a_running_system(system: System) -> None:
     result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "sent 30 demo records: 30 accepted" in result.stdout
+
+
+def test_demo_says_cannot_reach_with_exit_3_when_intake_is_down() -> None:
+    """docs/operations.md: every command that talks to a service prints `popflow: cannot reach ...` and exits 3;
+    the demo's own exit 1 (a step failed) is for answers, not for a service that is not there."""
+    nowhere = "http://127.0.0.1:1"
+    command = [sys.executable, "-c", "from services.cli import main; main()", "demo", "--key", "pf_x_y"]
+    command += ["--count", "3", "--records-only", "--intake", nowhere, "--notification", nowhere]
+    command += ["--reporting", nowhere]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3, (done.returncode, done.stdout, done.stderr)
+    assert "popflow: cannot reach http://127.0.0.1:1/v1/records/bulk" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -123,6 +123,24 @@ def test_row_problems_leave_the_other_rows() -> None:
     assert table[0].record == {"person": {"name": "张\n三"}}
 
 
+def test_a_row_that_is_no_record_keeps_its_text_and_a_good_row_none() -> None:
+    """`popflow import` writes a rejected row that is no record back as its text (`_raw`) to be corrected."""
+    ndjson = list(open_bulk(BulkFormat.NDJSON, io.BytesIO('{"a": 1}\r\n{"姓名": "张三",}\r\n[]\n'.encode())).rows())
+    assert [(r.number, r.text) for r in ndjson] == [(1, None), (2, '{"姓名": "张三",}'), (3, "[]")]
+    array = list(open_bulk(BulkFormat.JSON, io.BytesIO(b'[{"a": 1}, [2,  3], "x"]')).rows())
+    assert [(r.number, r.text) for r in array] == [(1, None), (2, "[2,  3]"), (3, '"x"')]
+
+
+def test_a_kept_text_imported_again_uncorrected_is_refused_and_keeps_the_first_text() -> None:
+    """A `{"_raw": ...}` line sent back as it is: refused with what to do, its text kept as it was first read."""
+    content = b'{"_raw": "{oops", "_errors": "row: this line is not valid JSON"}\n{"_raw": 1}\n'
+    rows = list(open_bulk(BulkFormat.NDJSON, io.BytesIO(content)).rows())
+    assert [(r.problem, r.text) for r in rows] == [
+        (bulk_formats.STILL_RAW, "{oops"),
+        (bulk_formats.STILL_RAW, '{"_raw": 1}'),
+    ]
+
+
 def test_a_broken_element_is_not_read_to_the_end_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk_formats, "MAX_ELEMENT", 100)
     reads: list[int] = []

@@ -38,6 +38,9 @@ MAX_COLUMNS = 200  # a record has a few dozen columns
 # data fails its CRC or inflation, a cell openpyxl cannot convert
 UNREADABLE_SHEET = (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError)
 TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
+# `popflow import` keeps a rejected row that is no record (a line that is not JSON) as {"_raw": its text}
+RAW_TEXT = "_raw"
+STILL_RAW = f"is the text of a row that was not a record ({RAW_TEXT}): put the corrected record in its place"
 
 
 class BulkFormat(StrEnum):
@@ -67,6 +70,7 @@ class Row:
     number: int  # line in the file (CSV/XLSX: the header is line 1), element index from 1 for a JSON array
     record: Any = None
     problem: str | None = None
+    text: str | None = None  # a JSON or NDJSON row with a problem: its text as read, to write back for correcting
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +195,8 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
                 continue  # a number may go on in the next chunk
             break
         number += 1
+        yield _element(number, value, buffer[position:end])
         position = end
-        yield _element(number, value)
         separator = skip_space()
         position += 1
         if separator == "]":
@@ -201,11 +205,14 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
             raise FileProblem(f"expected ',' or ']' after element {number} of the array")
 
 
-def _element(number: int, value: Any) -> Row:
+def _element(number: int, value: Any, text: str) -> Row:
     if not isinstance(value, dict):
-        return Row(number, problem="must be a JSON object")
+        return Row(number, problem="must be a JSON object", text=text)
     if value_depth(value) > MAX_JSON_DEPTH:
-        return Row(number, problem=TOO_DEEP)
+        return Row(number, problem=TOO_DEEP, text=text)
+    if RAW_TEXT in value:  # imported again uncorrected: keep the first text, not this object around it
+        raw = value[RAW_TEXT]
+        return Row(number, problem=STILL_RAW, text=raw if isinstance(raw, str) else text)
     return Row(number, value)
 
 
@@ -220,18 +227,19 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
             continue
         if not line.strip():
             continue
+        as_read = line.rstrip("\r\n")
         try:
             value = json.loads(line)
         except RecursionError:
-            yield Row(number, problem=TOO_DEEP)
+            yield Row(number, problem=TOO_DEEP, text=as_read)
             continue
         except json.JSONDecodeError:
-            yield Row(number, problem="this line is not valid JSON")
+            yield Row(number, problem="this line is not valid JSON", text=as_read)
             continue
         except ValueError:  # an integer longer than Python converts
-            yield Row(number, problem=f"this line {LONG_NUMBER}")
+            yield Row(number, problem=f"this line {LONG_NUMBER}", text=as_read)
             continue
-        yield _element(number, value)
+        yield _element(number, value, as_read)
 
 
 def _csv_rows(bulk: BulkFile, records: bool) -> Iterator[Row]:

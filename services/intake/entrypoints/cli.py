@@ -6,7 +6,10 @@ sending the same file again stores nothing twice. Results stream back one
 row at a time and drive the progress bar. Rejected rows are written, with
 their errors, to a file the clerk corrects and imports again: CSV input
 gives CSV with an `errors` column, XLSX gives CSV, JSON and NDJSON give
-NDJSON whose objects carry an `_errors` field (intake ignores both).
+NDJSON whose objects carry an `_errors` field (intake ignores both); a row
+that is no record (a line that is not JSON) is kept as its text, `_raw`. The
+file is written beside its place and renamed there once whole, so Ctrl-C
+leaves no half file and an earlier one stays as it was.
 
 Exit codes: 0 every row accepted (or already there), 1 some rows rejected
 (the file of rejected rows says why), 2 refused as a whole (unreadable file,
@@ -19,15 +22,27 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import re
+import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from services.intake.adapters.bulk_formats import BulkFile, BulkFormat, FileProblem, open_bulk, table_lines
+from services.intake.adapters.bulk_formats import (
+    RAW_TEXT,
+    BulkFile,
+    BulkFormat,
+    FileProblem,
+    Row,
+    open_bulk,
+    table_lines,
+)
 
 console = Console()
 SUFFIXES = {".json": BulkFormat.JSON, ".ndjson": BulkFormat.NDJSON, ".jsonl": BulkFormat.NDJSON}
@@ -38,13 +53,15 @@ MEDIA = {
     BulkFormat.CSV: "text/csv",
     BulkFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+TAG = re.compile(r"<[^>]*>")  # a proxy's refusal is an HTML page: its text, without the markup
+SHOWN_TEXT = 200  # characters of a refusal that is not intake's own problem
 
 
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON, NDJSON, CSV or XLSX list")],
     api_key: Annotated[str, typer.Option("--key", envvar="POPFLOW_API_KEY", help="Your API key")],
     url: Annotated[str, typer.Option(envvar="POPFLOW_INTAKE_URL", help="Intake's base URL")] = "http://127.0.0.1:8001",
-    rejected: Annotated[Path | None, typer.Option(help="Where to write rejected rows")] = None,
+    rejected: Annotated[Path | None, typer.Option(dir_okay=False, help="Where to write rejected rows")] = None,
 ) -> None:
     """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .ndjson).
 
@@ -54,6 +71,10 @@ def import_file(
     if fmt is None:
         console.print(f"[red]Unknown file type {file.suffix!r}[/]: use .json, .ndjson, .csv or .xlsx")
         raise typer.Exit(2)
+    target = rejected or _rejected_path(file, fmt)
+    if target.exists() and target.samefile(file):  # open("w") would empty the list before it is read
+        console.print(f"[red]--rejected names the file being imported[/] ({escape(str(file))}): choose another")
+        raise typer.Exit(2)
     total = _count(fmt, file)
     errors, summary = _send(file, fmt, total, url=url, api_key=api_key)
     console.print(
@@ -61,7 +82,6 @@ def import_file(
         f"{summary.get('duplicate', 0)} duplicate, [red]{summary.get('rejected', 0)} rejected[/]"
     )
     if errors:
-        target = rejected or _rejected_path(file, fmt)
         _write_rejected(fmt, file, errors, target)
         console.print(f"Rejected rows with their errors: {target} (correct them and import that file again)")
         raise typer.Exit(1)
@@ -94,8 +114,7 @@ def _send(
         with httpx.stream("POST", url + "/v1/records/bulk", content=chunks, headers=headers, timeout=600) as response:
             if response.status_code != 200:
                 response.read()
-                detail = response.json().get("detail", response.text) if response.content else response.reason_phrase
-                console.print(f"[red]Refused: intake answered {response.status_code}:[/] {detail}")
+                console.print(f"[red]Refused: intake answered {response.status_code}:[/] {escape(_refusal(response))}")
                 raise typer.Exit(2)
             for line in response.iter_lines():
                 if not line.strip():
@@ -110,6 +129,18 @@ def _send(
     return errors, summary
 
 
+def _refusal(response: httpx.Response) -> str:
+    """Intake's problem detail; from anything else (a proxy's 413 or 502 page) its first line of text."""
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not text at all
+        body = None
+    if isinstance(body, dict) and isinstance(detail := body.get("detail") or body.get("title"), str):
+        return detail
+    lines = (" ".join(TAG.sub(" ", line).split()) for line in response.text.splitlines())
+    return next((line[:SHOWN_TEXT] for line in lines if line), response.reason_phrase)
+
+
 def _rejected_path(file: Path, fmt: BulkFormat) -> Path:
     suffix = ".ndjson" if fmt in (BulkFormat.JSON, BulkFormat.NDJSON) else ".csv"
     return file.with_name(f"{file.stem}.rejected{suffix}")
@@ -120,23 +151,54 @@ def _describe(errors: list[dict[str, str]]) -> str:
 
 
 def _write_rejected(fmt: BulkFormat, file: Path, errors: dict[int, list[dict[str, str]]], target: Path) -> None:
-    with file.open("rb") as handle, target.open("w", encoding="utf-8-sig", newline="") as out:
-        bulk = open_bulk(fmt, handle)
-        if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
-            _write_table(bulk, errors, csv.writer(out))
-            return
-        for row in bulk.rows():
-            if row.number in errors:
-                record = row.record if isinstance(row.record, dict) else {}
-                out.write(json.dumps(record | {"_errors": _describe(errors[row.number])}, ensure_ascii=False) + "\n")
+    descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with open(descriptor, "w", encoding="utf-8-sig", newline="") as out, file.open("rb") as handle:
+            bulk = open_bulk(fmt, handle)
+            if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
+                _write_table(bulk, errors, csv.writer(out))
+            else:
+                _write_objects(bulk, errors, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+    except BaseException:  # Ctrl-C too: no half file left behind
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def _write_objects(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], out: IO[str]) -> None:
+    for row in bulk.rows():
+        if row.number in errors:
+            out.write(json.dumps(_rejected_object(row, errors[row.number]), ensure_ascii=False) + "\n")
+
+
+def _rejected_object(row: Row, errors: list[dict[str, str]]) -> dict[str, Any]:
+    """The row as written, with its errors; a row that is no record (not JSON) keeps its text to be corrected."""
+    if isinstance(row.record, dict):
+        kept: dict[str, Any] = row.record
+    else:
+        kept = {RAW_TEXT: row.text} if row.text is not None else {}
+    return kept | {"_errors": _describe(errors)}
 
 
 def _write_table(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], writer: Any) -> None:
-    header_written = False
+    """The header and the rejected rows, cut to the header's last named column, then `errors`.
+
+    An XLSX row comes padded to MAX_COLUMNS cells; a CSV row may be shorter than its header. Cells beyond
+    the header that hold something stay, after `errors`, so nothing the clerk wrote is lost.
+    """
+    width: int | None = None
     for number, cells in table_lines(bulk):
         values = ["" if cell is None else cell for cell in cells]
-        if not header_written and any(str(v).strip() for v in values):
-            writer.writerow([*values, "errors"])
-            header_written = True
-        elif number in errors:
-            writer.writerow([*values, _describe(errors[number])])
+        if width is None and any(str(v).strip() for v in values):
+            width = _filled(values)
+            writer.writerow([*values[:width], "errors"])
+        elif width is not None and number in errors:
+            row = values[:width] + [""] * (width - len(values))
+            writer.writerow([*row, _describe(errors[number]), *values[width : _filled(values)]])
+
+
+def _filled(values: list[Any]) -> int:
+    """How many cells there are up to the last one holding something."""
+    return max((i + 1 for i, v in enumerate(values) if str(v).strip()), default=0)
