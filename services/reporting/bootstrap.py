@@ -14,6 +14,7 @@ from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.certificate_store import CertificateStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exchange_client import ExchangeClient
+from services.reporting.adapters.export_record import ExportRecord
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
@@ -107,7 +108,14 @@ def create_app(
     fold = build_fold(settings, FactWriter(engine), runtime.broker, runtime.topics)
     exporter = None
     if settings.export_dir is not None:
-        exporter = CutoffExporter(service, folder=settings.export_dir, districts=settings.served_districts, clock=clock)
+        exporter = CutoffExporter(
+            service,
+            folder=settings.export_dir,
+            districts=settings.served_districts,
+            clock=clock,
+            written=ExportRecord(engine),
+            catch_up_weeks=settings.export_catch_up_weeks,
+        )
     spotchecks = SpotChecks(
         service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold
     )

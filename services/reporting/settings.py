@@ -29,6 +29,13 @@ class ReportingSettings(ServiceSettings):
         default=None,
         description="Folder for every street's weekly XLSX at each cut-off; no scheduled export when unset",
     )
+    export_catch_up_weeks: int = Field(
+        default=4,
+        ge=1,
+        le=52,
+        description="Closed weeks the scheduled export looks back over when it starts, writing at once those"
+        " whose files were not all written (a restart or an upgrade at the cut-off)",
+    )
     fold_batch: int = Field(default=5000, ge=1, le=20_000, description="Most messages folded in one transaction")
     cookie_secure: bool | None = Field(
         default=None, description="Mark the dashboard cookies Secure; by default yes outside development (HTTPS)"

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from services.reporting.adapters.export_record import ExportRecord
+from services.reporting.adapters.tables import weekly_exports
 from services.reporting.bootstrap import create_app
 from services.reporting.domain.figures import FIGURES
 from services.reporting.domain.sheets import SIGNOFF_LABELS, WEEKLY_HEADERS
+from services.reporting.service_layer.scheduled import CutoffExporter
 from services.reporting.settings import ReportingSettings
 from shared.directory import load_directory
 from tests.support import scripted_week as week
@@ -342,6 +346,36 @@ async def test_accepted_week_is_locked_and_a_late_event_revises_it(harness: Harn
     assert report["signoff"]["after_signoff"] == [week.rid("r7")]
     district = await weekly(harness, bureau, district=week.BAIYUN, week=W08)
     assert district["on_time_rate"] == 0.5  # 同德 on time, 新市 never submitted
+
+
+async def test_a_replica_taking_over_after_the_cut_off_writes_the_week_as_it_stood_at_the_cut_off(
+    harness: Harness, export_dir: Path
+) -> None:
+    """The leader died while writing W08 at the cut-off: 同德's file never came, 新市's is half-written, and
+    W08 was never recorded as written. The job of the replica that leads next writes W08 at once, as the
+    on-time export would have: without r7, which came in at 11:00, after the cut-off."""
+    bureau = await harness.key("district:440111")
+    await eventually(lambda: _has_late_record(harness, bureau))  # r7 is counted in W08 by now
+    folder = export_dir / W08
+    on_time = {path.name: _sheet_rows(path.read_bytes()) for path in folder.glob("*.xlsx")}
+    service = harness.reporting.service
+    async with service.weekly_store.engine.begin() as connection:
+        recorded = await connection.execute(sa.select(weekly_exports.c.district).where(weekly_exports.c.week == W08))
+        assert [district for (district,) in recorded] == [week.BAIYUN]
+        await connection.execute(sa.delete(weekly_exports).where(weekly_exports.c.week == W08))
+    (folder / f"{W08}-{TONGDE}.xlsx").unlink()
+    (folder / f"{W08}-{XINSHI}.xlsx").write_bytes(b"PK\x03\x04 cut short")
+    harness.clock.set(datetime.fromisoformat("2027-02-26T11:30:00+08:00"))
+
+    record = ExportRecord(service.weekly_store.engine)
+    replica = CutoffExporter(service, folder=export_dir, districts=[week.BAIYUN], clock=harness.clock, written=record)
+    written = await replica.catch_up()
+    assert sorted(path.name for path in written) == sorted(on_time)
+    # the same rows: r7 is not counted (nor marked as a revision), and 同德 stands 已上报 as at 10:00, not accepted
+    assert {path.name: _sheet_rows(path.read_bytes()) for path in folder.glob("*.xlsx")} == on_time
+    assert not list(folder.glob("*.part"))
+    assert await record.written([week.BAIYUN]) == {week.BAIYUN: {"2027-W07", W08}}  # W07: the start at 09:00
+    assert await replica.catch_up() == []
 
 
 async def test_rebuild_gives_identical_reports(harness: Harness) -> None:

@@ -11,7 +11,7 @@ from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
 from services.reporting.domain.facts import UnreadableEvent, record_fact
 from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
 from services.reporting.domain.quality import missing_fields
-from services.reporting.domain.signoff import Decision, SignoffRefused, on_time, review, submit
+from services.reporting.domain.signoff import Decision, Signoff, SignoffRefused, as_it_stood, on_time, review, submit
 from services.reporting.domain.spotchecks import discrepancies, draw_sample
 from services.reporting.domain.weeks import WeekCalendar, in_report_years
 from services.reporting.entrypoints.dashboard.chart import trend_svg
@@ -192,6 +192,27 @@ def test_signoff_rules() -> None:
     accepted = review(again, decision=Decision.ACCEPT, comment="", at=at)
     with pytest.raises(SignoffRefused):
         review(accepted, decision=Decision.ACCEPT, comment="", at=at)
+
+
+def test_a_signoff_as_it_stood_at_the_cut_off() -> None:
+    """The scheduled export writes the state of the cut-off, however late it runs (scheduled.py)."""
+    opens_at, cut_off = CALENDAR.bounds("2027-W08").starts_at, CALENDAR.bounds("2027-W08").ends_at
+    before, after = cut_off - timedelta(hours=1), cut_off + timedelta(minutes=30)
+
+    def submitted(at: datetime) -> Signoff:
+        return submit(None, street="440111005", week="2027-W08", at=at, opens_at=opens_at)
+
+    assert as_it_stood(None, cut_off) is None
+    assert as_it_stood(submitted(after), cut_off) is None  # late: not submitted at the cut-off
+    assert as_it_stood(submitted(cut_off), cut_off) == submitted(cut_off)  # on time, as on_time() says
+    accepted_before = review(submitted(before), decision=Decision.ACCEPT, comment="", at=before)
+    assert as_it_stood(accepted_before, cut_off) == accepted_before
+    accepted_after = review(submitted(before), decision=Decision.ACCEPT, comment="", at=after)
+    assert as_it_stood(accepted_after, cut_off) == submitted(before)
+    returned = review(submitted(before), decision=Decision.RETURN, comment="核实数不符", at=before)
+    assert as_it_stood(returned, cut_off) == returned
+    again = submit(returned, street="440111005", week="2027-W08", at=after, opens_at=opens_at)
+    assert as_it_stood(again, cut_off) == submitted(before)  # the return's time is not kept: shown as submitted
 
 
 def test_trend_chart_is_plain_svg() -> None:

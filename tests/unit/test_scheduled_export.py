@@ -1,16 +1,43 @@
-"""A failed scheduled export is retried with backoff, counted, shown, and caught up at the next cut-off."""
+"""The scheduled export: a failed week is retried with backoff, counted, shown, and caught up at the next cut-off;
+a replica that starts after a cut-off writes at once the weeks the record of written weeks lacks."""
 
 from __future__ import annotations
 
+import types
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+import pytest
+from structlog.testing import capture_logs
+
+from services.reporting.adapters.export_record import ExportRecord
 from services.reporting.adapters.metrics import EXPORT_FAILURES
-from services.reporting.service_layer.scheduled import RETRIES, CutoffExporter
+from services.reporting.bootstrap import MIGRATIONS
+from services.reporting.domain.export_weeks import weeks_owed
+from services.reporting.domain.weeks import WeekCalendar
+from services.reporting.service_layer.scheduled import RETRIES, CutoffExporter, WrittenWeeks
 from shared.clock import FixedClock
+from shared.db import build_engine, run_migrations
 
 START = datetime.fromisoformat("2027-02-26T10:00:00+08:00")
+CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
+
+
+class InMemoryWrittenWeeks:
+    """WrittenWeeks in a dict: the store's record without the store."""
+
+    def __init__(self, written: dict[str, set[str]] | None = None) -> None:
+        self.weeks: dict[str, set[str]] = written or {}
+
+    async def written(self, districts: Sequence[str]) -> dict[str, set[str]]:
+        return {district: set(self.weeks.get(district, ())) for district in districts}
+
+    async def record(self, week: str, districts: Sequence[str], *, files: int, at: datetime) -> None:
+        for district in districts:
+            self.weeks.setdefault(district, set()).add(week)
 
 
 class SleeplessClock(FixedClock):
@@ -22,22 +49,24 @@ class SleeplessClock(FixedClock):
 
     async def sleep_until(self, moment: datetime) -> None:
         self.sleeps.append(moment - self.now())
-        self.advance_to(moment)
+        self.advance_to(max(moment, self.at))
 
 
 class FlakyExporter(CutoffExporter):
-    def __init__(self, clock: SleeplessClock, failures: int) -> None:
-        calendar = type("Calendar", (), {"next_cut_off": lambda _, now: now, "week_of": lambda _, now: "2027-W09"})()
-        reports = cast(Any, type("Reports", (), {"calendar": calendar})())
-        super().__init__(reports, folder=Path("/nonexistent"), districts=["440111"], clock=clock)
+    """Fails its first `failures` exports; a week's "files" are one path named after it."""
+
+    def __init__(self, clock: FixedClock, failures: int = 0, written: WrittenWeeks | None = None) -> None:
+        reports = cast(Any, types.SimpleNamespace(calendar=CALENDAR))
+        record = written if written is not None else InMemoryWrittenWeeks({"440111": {"2027-W07"}})
+        super().__init__(reports, folder=Path("/nonexistent"), districts=["440111"], clock=clock, written=record)
         self.failures_left = failures
-        self.exported: list[str] = []
+        self.exported: list[tuple[str, datetime]] = []
 
     async def export_week(self, week: str) -> list[Path]:
         if self.failures_left:
             self.failures_left -= 1
             raise OSError("disk full")
-        self.exported.append(week)
+        self.exported.append((week, self._clock.now()))
         return [Path(f"{week}.xlsx")]
 
 
@@ -63,6 +92,80 @@ async def test_a_week_that_stays_unwritten_is_shown_and_written_at_the_next_cut_
     exporter = FlakyExporter(clock, failures=RETRIES)
     assert await exporter.export_with_retries("2027-W08") == []
     assert exporter.status.shown()["weekly_export"]["unwritten_weeks"] == ["2027-W08"]
+    # given up on after RETRIES: not tried again at once, but first after the next cut-off
     assert await exporter.run_once() == [Path("2027-W08.xlsx"), Path("2027-W09.xlsx")]
-    assert exporter.exported == ["2027-W08", "2027-W09"]
+    assert [week for week, _ in exporter.exported] == ["2027-W08", "2027-W09"]
+    assert exporter.exported[0][1] == datetime.fromisoformat("2027-03-05T10:00:00+08:00")
     assert exporter.status.unwritten_weeks == []
+
+
+async def test_a_replica_started_just_after_the_cut_off_still_writes_the_week_it_closed() -> None:
+    """The replica that led was restarted (an upgrade, a crash, an OOM kill) at Friday 10:00 while writing
+    2027-W08's files, so the record of written weeks lacks W08; the one that takes over (or the restarted one)
+    starts its export job at 10:02 and writes W08 at once, not a week later."""
+    clock = SleeplessClock(datetime.fromisoformat("2027-02-26T10:02:00+08:00"))
+    exporter = FlakyExporter(clock)
+    await exporter.run_once()
+    weeks = [week for week, _ in exporter.exported]
+    assert "2027-W08" in weeks, f"exported {exporter.exported}: 2027-W08 was never written"
+    assert exporter.exported[0][1] - datetime.fromisoformat("2027-02-26T10:02:00+08:00") < timedelta(hours=1)
+
+
+async def test_the_catch_up_writes_every_week_owed_of_the_window_once_and_logs_them() -> None:
+    """W06 failed for good under the last leader and W08 was cut short; W04 lies before the window of four."""
+    record = InMemoryWrittenWeeks({"440111": {"2027-W03", "2027-W05", "2027-W07"}})
+    exporter = FlakyExporter(SleeplessClock(datetime.fromisoformat("2027-02-27T08:00:00+08:00")), written=record)
+    with capture_logs() as logs:
+        assert await exporter.catch_up() == [Path("2027-W06.xlsx"), Path("2027-W08.xlsx")]
+        assert await exporter.catch_up() == []  # recorded: a second start writes nothing
+    assert [line for line in logs if line["event"] == "weekly export caught up"] == [
+        {"event": "weekly export caught up", "weeks": ["2027-W06", "2027-W08"], "unwritten": [], "log_level": "info"}
+    ]
+    assert record.weeks["440111"] >= {"2027-W06", "2027-W08"}
+
+
+async def test_a_catch_up_whose_record_cannot_be_read_is_counted_and_the_job_goes_on() -> None:
+    class Unreachable(InMemoryWrittenWeeks):
+        async def written(self, districts: Sequence[str]) -> dict[str, set[str]]:
+            raise ConnectionRefusedError("the store is away")
+
+    exporter = FlakyExporter(SleeplessClock(START), written=Unreachable())
+    assert await exporter.catch_up() == []
+    assert exporter.status.shown()["weekly_export"]["last_error"] == "ConnectionRefusedError"
+
+
+@pytest.mark.parametrize(
+    ("written", "owed"),
+    [
+        ({"440111": set()}, ["2027-W08"]),  # a new deployment: the last closed week, not the whole window
+        ({"440111": {"2027-W01"}}, ["2027-W05", "2027-W06", "2027-W07", "2027-W08"]),
+        ({"440111": {"2027-W06", "2027-W08"}}, ["2027-W07"]),
+        ({"440111": {"2027-W05", "2027-W06", "2027-W07", "2027-W08"}}, []),
+        # a district served from W07 on owes nothing before; one that lacks W08 makes W08 owed
+        ({"440111": {"2027-W05", "2027-W06", "2027-W07"}, "440106": {"2027-W07", "2027-W08"}}, ["2027-W08"]),
+    ],
+)
+def test_the_weeks_owed(written: dict[str, set[str]], owed: list[str]) -> None:
+    closed = ["2027-W05", "2027-W06", "2027-W07", "2027-W08"]
+    assert weeks_owed(closed, written) == owed
+
+
+@pytest.fixture(params=["in memory", "sqlite"])
+async def record(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[WrittenWeeks]:
+    if request.param == "in memory":
+        yield InMemoryWrittenWeeks()
+        return
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/reporting.db")
+    await run_migrations(engine, MIGRATIONS)
+    yield ExportRecord(engine)
+    await engine.dispose()
+
+
+async def test_the_record_of_written_weeks(record: WrittenWeeks) -> None:
+    """The fake and the store's table agree (the PostgreSQL table: tests/integration/test_reporting_week.py)."""
+    assert await record.written(["440111", "440106"]) == {"440111": set(), "440106": set()}
+    await record.record("2027-W08", ["440111", "440106"], files=22, at=START)
+    await record.record("2027-W08", ["440111"], files=22, at=START + timedelta(minutes=5))  # written again
+    await record.record("2027-W09", ["440111"], files=22, at=START + timedelta(days=7))
+    assert await record.written(["440111", "440106"]) == {"440111": {"2027-W08", "2027-W09"}, "440106": {"2027-W08"}}
+    assert await record.written(["440104"]) == {"440104": set()}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
@@ -64,3 +66,23 @@ def to_csv(sheet: Sheet) -> bytes:
     writer.writerow(_cells(sheet.headers))
     writer.writerows(_cells(row) for row in sheet.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_whole(path: Path, content: bytes) -> None:
+    """`content` at `path`, all or nothing: written under a temporary name, flushed to the disk, then renamed
+    (a reader, or a restart after a crash of the machine, never finds half a workbook under the name)."""
+    partial = path.with_suffix(path.suffix + ".part")
+    with partial.open("wb") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    partial.replace(path)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable before anything records them as done."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -191,6 +191,18 @@ communities = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
 )
 
+# The scheduled export's record: a row per week and served district once its files are all in place
+# (services/reporting/service_layer/scheduled.py). Neither a fact nor a decision: a rebuilt store starts
+# without it, and the export then writes the last closed week once more, with the same figures.
+weekly_exports = sa.Table(
+    "weekly_exports",
+    metadata,
+    sa.Column("week", sa.String(8), primary_key=True),
+    sa.Column("district", sa.String(6), primary_key=True),
+    sa.Column("files", sa.Integer(), nullable=False),
+    sa.Column("written_at", TS, nullable=False),
+)
+
 DECISIONS = (
     signoffs,
     spot_checks,

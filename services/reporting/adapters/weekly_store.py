@@ -121,11 +121,19 @@ class WeeklyStore:
         return list(await asyncio.gather(*(self._rows(query) for query in queries)))
 
     async def street_weeks(
-        self, week: ReportWeek, code: str, *, as_of: datetime, target: TargetPopulation | None, on: date
+        self,
+        week: ReportWeek,
+        code: str,
+        *,
+        as_of: datetime,
+        target: TargetPopulation | None,
+        on: date,
+        received_before: datetime | None = None,
     ) -> tuple[dict[str, StreetWeek], DelaySummary | None]:
         """{street or bureau code: its counts}, and the entry-delay summary of all of `code` (None: compute it).
 
-        A bureau code (6 digits) holds the notices addressed to the bureau itself.
+        A bureau code (6 digits) holds the notices addressed to the bureau itself. With `received_before`,
+        only the records received before then count (the week as it stood at its cut-off).
         """
         rows: dict[str, StreetWeek] = {}
 
@@ -133,6 +141,8 @@ class WeeklyStore:
             return rows.setdefault(street, StreetWeek(code=street))
 
         in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+        if received_before is not None:
+            in_week = sa.and_(in_week, records.c.received_at < utc(received_before))
         counted = (
             sa.select(
                 records.c.reporting_street,

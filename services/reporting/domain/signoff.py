@@ -9,7 +9,7 @@ street is accepted or sent back for a new canvass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -65,6 +65,21 @@ def review(current: Signoff | None, *, decision: Decision, comment: str, at: dat
         raise SignoffRefused("say why the report is returned (comment)")
     state = SignoffState.ACCEPTED if decision is Decision.ACCEPT else SignoffState.RETURNED
     return Signoff(current.street, current.week, state, current.first_submitted_at, current.submitted_at, at, comment)
+
+
+def as_it_stood(signoff: Signoff | None, moment: datetime) -> Signoff | None:
+    """The sign-off as it stood at `moment` (None: not submitted yet), for a sheet of a week as at its cut-off.
+
+    Only the latest submission and review are kept, so a report submitted again after `moment` stood
+    returned or submitted then, depending on when the return came: it is shown as submitted, which it had
+    been by then either way.
+    """
+    if signoff is None or signoff.first_submitted_at > moment:
+        return None
+    if signoff.submitted_at <= moment and (signoff.reviewed_at is None or signoff.reviewed_at <= moment):
+        return signoff
+    latest = signoff.submitted_at if signoff.submitted_at <= moment else signoff.first_submitted_at
+    return replace(signoff, state=SignoffState.SUBMITTED, submitted_at=latest, reviewed_at=None, comment="")
 
 
 def on_time(signoff: Signoff, due_at: datetime) -> bool:

@@ -17,7 +17,7 @@ from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.domain.campaign import Campaign, week_of_day
 from services.reporting.domain.quality import quality_report
-from services.reporting.domain.signoff import Signoff, SignoffState, on_time, on_time_rate
+from services.reporting.domain.signoff import Signoff, SignoffState, as_it_stood, on_time, on_time_rate
 from services.reporting.domain.weekly import StreetWeek, district_report, street_report
 from services.reporting.domain.weeks import ReportWeek, WeekCalendar
 from services.reporting.service_layer.errors import Invalid
@@ -66,8 +66,10 @@ class ReportService:
         except ValueError as error:
             raise Invalid.at("week", str(error)) from error
 
-    async def weekly(self, code: str, week_name: str) -> dict[str, Any]:
-        """The report of a street (9 digits) or a district (6 digits)."""
+    async def weekly(self, code: str, week_name: str, *, at_cut_off: bool = False) -> dict[str, Any]:
+        """The report of a street (9 digits) or a district (6 digits). `at_cut_off`: the week as it stood at its
+        cut-off, without the records received later and with the sign-offs of then (the scheduled export,
+        which writes the same whenever it runs; the API shows late records, marked as a revision)."""
         week = self.bounds(week_name)
         campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
         rows, total_delay = await self.weekly_store.street_weeks(
@@ -76,6 +78,7 @@ class ReportService:
             as_of=self.as_of(week),
             target=campaign.target if campaign else None,
             on=campaign.starts_on if campaign else week.ends_at.date(),
+            received_before=week.ends_at if at_cut_off else None,
         )
         if len(code) == 9:
             body = street_report(
@@ -90,16 +93,21 @@ class ReportService:
                 week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
             )
             streets = body["streets"]
-        await self._add_signoffs(week, code, streets)
+        await self._add_signoffs(week, code, streets, at_cut_off=at_cut_off)
         if len(code) == 6:
             body["on_time_rate"] = on_time_rate([s["signoff"]["on_time"] for s in streets])
         await self._add_campaign(week, code, campaign, body, streets)
         return body
 
-    async def _add_signoffs(self, week: ReportWeek, code: str, streets: list[dict[str, Any]]) -> None:
+    async def _add_signoffs(
+        self, week: ReportWeek, code: str, streets: list[dict[str, Any]], *, at_cut_off: bool = False
+    ) -> None:
         known = {s.street: s for s in await self.signoffs.of(code, [week.name])}
         for street in streets:
-            street["signoff"] = await self._signoff_view(week, known.get(street["code"]))
+            signoff = known.get(street["code"])
+            if at_cut_off:
+                signoff = as_it_stood(signoff, week.ends_at)
+            street["signoff"] = await self._signoff_view(week, signoff)
 
     async def _signoff_view(self, week: ReportWeek, signoff: Signoff | None) -> dict[str, Any]:
         if signoff is None:
