@@ -25,16 +25,15 @@ from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.adapters.tables import CaseRow, NoticeRow, RoutedRecord
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
-from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.db import session_factory
 from shared.db.processed import ProcessedEvent
-from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RecordRouted, new_envelope, parse_event
+from shared.events import FeedbackResult, NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
-from tests.support.routing import routing_context
+from tests.support.routing import answer_as_recipient, issued, routing_context
 from tests.support.stores import logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -90,22 +89,8 @@ async def test_a_batch_is_four_statements_and_is_routed_once(context: tuple[Rout
     assert (await count(routing, NoticeRow), await count(routing, ProcessedEvent)) == (5, 5)
 
 
-def issued(context: RoutingContext) -> list[NoticeIssued]:
-    assert isinstance(context.emitter, RecordingEmitter)
-    events = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
-    return [e for e in events if isinstance(e, NoticeIssued)]
-
-
 async def confirm(context: RoutingContext, notice: NoticeIssued) -> None:
-    answer = NoticeAnswered(
-        notice_id=notice.notice_id,
-        record_id=notice.record_id,
-        result=FeedbackResult.CONFIRMED,
-        answered_by=notice.recipient_code,
-        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
-    )
-    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
-    await AnswerHandler(context).on_notice_answered(envelope, answer)
+    await answer_as_recipient(context, notice, FeedbackResult.CONFIRMED)
 
 
 async def test_a_confirmed_outflow_stores_both_registration_notices(context: tuple[RoutingContext, list[str]]) -> None:

@@ -12,10 +12,35 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.domain.recipients import Recipients
+from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from shared.clock import FixedClock
 from shared.directory import load_directory
+from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason, new_envelope, parse_event
 from tests.support.infra import TEST_KEYRING
+
+
+def issued(context: RoutingContext) -> list[NoticeIssued]:
+    """The NoticeIssued events routing has published in this test (the context's recording emitter)."""
+    assert isinstance(context.emitter, RecordingEmitter)
+    events = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
+    return [e for e in events if isinstance(e, NoticeIssued)]
+
+
+async def answer_as_recipient(
+    context: RoutingContext, notice: NoticeIssued, result: FeedbackResult, reason: RejectionReason | None = None
+) -> None:
+    """The notice's recipient answers it, through the answers' use case (as notification publishes it)."""
+    answer = NoticeAnswered(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        result=result,
+        reason=reason,
+        answered_by=notice.recipient_code,
+        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
+    )
+    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    await AnswerHandler(context).on_notice_answered(envelope, answer)
 
 
 def routing_context(

@@ -37,7 +37,7 @@ from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
-from tests.support.routing import routing_context
+from tests.support.routing import answer_as_recipient, issued, routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -55,23 +55,8 @@ def kinds(context: RoutingContext) -> list[str]:
     return sorted(n.kind.value for n in issued(context))
 
 
-def issued(context: RoutingContext) -> list[NoticeIssued]:
-    assert isinstance(context.emitter, RecordingEmitter)
-    events = [parse_event(e.envelope, TEST_KEYRING) for e in context.emitter.events]
-    return [e for e in events if isinstance(e, NoticeIssued)]
-
-
 async def confirm(context: RoutingContext, notice: NoticeIssued) -> None:
-    """The notice's recipient answers `confirmed`, through the answers' use case."""
-    answer = NoticeAnswered(
-        notice_id=notice.notice_id,
-        record_id=notice.record_id,
-        result=FeedbackResult.CONFIRMED,
-        answered_by=notice.recipient_code,
-        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
-    )
-    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
-    await AnswerHandler(context).on_notice_answered(envelope, answer)
+    await answer_as_recipient(context, notice, FeedbackResult.CONFIRMED)
 
 
 async def status_of(context: RoutingContext, record_id: str) -> str:
@@ -276,17 +261,7 @@ async def test_a_confirmed_outflow_tells_the_registration_place_of_the_verificat
 
 
 async def reject(context: RoutingContext, notice: NoticeIssued) -> None:
-    """The notice's recipient rejects it, through the answers' use case."""
-    answer = NoticeAnswered(
-        notice_id=notice.notice_id,
-        record_id=notice.record_id,
-        result=FeedbackResult.REJECTED,
-        reason=RejectionReason.WRONG_RECIPIENT,
-        answered_by=notice.recipient_code,
-        answered_at=datetime(2027, 2, 26, 4, tzinfo=UTC),
-    )
-    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
-    await AnswerHandler(context).on_notice_answered(envelope, answer)
+    await answer_as_recipient(context, notice, FeedbackResult.REJECTED, RejectionReason.WRONG_RECIPIENT)
 
 
 async def test_both_notices_of_an_outflow_rejected_reach_the_reporting_street_as_two_rejections(
