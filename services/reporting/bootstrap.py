@@ -16,6 +16,7 @@ from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.adapters.export_record import ExportRecord
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.fold_progress import FoldProgress
 from services.reporting.adapters.intake_client import IntakeClient, RecordEntry
 from services.reporting.adapters.metrics import EVENTS_FOLDED, EXPORT_FAILURES
 from services.reporting.adapters.placecheck_store import PlaceCheckStore
@@ -115,6 +116,9 @@ def create_app(
             clock=clock,
             written=ExportRecord(engine),
             catch_up_weeks=settings.export_catch_up_weeks,
+            fold_settled=FoldProgress(
+                KafkaConnection.from_settings(settings), topics=fold.topics, group=fold.group
+            ).settled,
         )
     spotchecks = SpotChecks(
         service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold

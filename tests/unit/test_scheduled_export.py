@@ -20,7 +20,7 @@ from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.export_weeks import weeks_owed
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.service_layer import scheduled
-from services.reporting.service_layer.scheduled import RETRIES, CutoffExporter, WrittenWeeks
+from services.reporting.service_layer.scheduled import FOLD_WAIT, RETRIES, CutoffExporter, FoldSettled, WrittenWeeks
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
 
@@ -57,10 +57,23 @@ class SleeplessClock(FixedClock):
 class FlakyExporter(CutoffExporter):
     """Fails its first `failures` exports; a week's "files" are one path named after it."""
 
-    def __init__(self, clock: FixedClock, failures: int = 0, written: WrittenWeeks | None = None) -> None:
+    def __init__(
+        self,
+        clock: FixedClock,
+        failures: int = 0,
+        written: WrittenWeeks | None = None,
+        fold_settled: FoldSettled | None = None,
+    ) -> None:
         reports = cast(Any, types.SimpleNamespace(calendar=CALENDAR))
         record = written if written is not None else InMemoryWrittenWeeks({"440111": {"2027-W07"}})
-        super().__init__(reports, folder=Path("/nonexistent"), districts=["440111"], clock=clock, written=record)
+        super().__init__(
+            reports,
+            folder=Path("/nonexistent"),
+            districts=["440111"],
+            clock=clock,
+            written=record,
+            fold_settled=fold_settled,
+        )
         self.failures_left = failures
         self.exported: list[tuple[str, datetime]] = []
 
@@ -176,3 +189,32 @@ async def test_the_record_of_written_weeks(record: WrittenWeeks) -> None:
     await record.record("2027-W09", ["440111"], files=22, at=START + timedelta(days=7))
     assert await record.written(["440111", "440106"]) == {"440111": {"2027-W08", "2027-W09"}, "440106": {"2027-W08"}}
     assert await record.written(["440104"]) == {"440104": set()}
+
+
+async def test_files_written_while_the_fold_is_behind_are_not_recorded_and_written_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a restart the fold has the downtime's events still to read: a record received before the cut-off and
+    not yet folded would be missing from files recorded as written for good. Files written while the fold has not
+    caught up within FOLD_WAIT are not recorded, and the week is written again at the next cut-off."""
+    asked: list[float] = []
+    behind = [True, False]  # the catch-up finds the fold behind; at the next cut-off it has caught up
+
+    async def fold_settled(within_s: float) -> bool:
+        asked.append(within_s)
+        return not behind.pop(0)
+
+    record = InMemoryWrittenWeeks({"440111": {"2027-W07"}})
+    clock = SleeplessClock(datetime.fromisoformat("2027-02-26T10:02:00+08:00"))
+    exporter = FlakyExporter(clock, written=record, fold_settled=fold_settled)
+    with capture_logs() as logs:
+        monkeypatch.setattr(scheduled, "log", structlog.get_logger(scheduled.__name__))  # as in the log test above
+        assert await exporter.catch_up() == [Path("2027-W08.xlsx")]
+    assert record.weeks["440111"] == {"2027-W07"}  # written, not recorded
+    assert exporter.status.unwritten_weeks == ["2027-W08"]
+    assert "weekly export written before the fold caught up; written again later" in [line["event"] for line in logs]
+
+    assert await exporter.run_once() == [Path("2027-W08.xlsx"), Path("2027-W09.xlsx")]
+    assert record.weeks["440111"] == {"2027-W07", "2027-W08", "2027-W09"}
+    assert exporter.status.unwritten_weeks == []
+    assert asked == [FOLD_WAIT.total_seconds()] * 2

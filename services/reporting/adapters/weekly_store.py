@@ -142,7 +142,9 @@ class WeeklyStore:
 
         in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
         if received_before is not None:
-            in_week = sa.and_(in_week, records.c.received_at < utc(received_before))
+            # a record folded before received_at was kept (reporting migration 0002) counts, as it always has
+            received = sa.or_(records.c.received_at.is_(None), records.c.received_at < utc(received_before))
+            in_week = sa.and_(in_week, received)
         counted = (
             sa.select(
                 records.c.reporting_street,

@@ -22,7 +22,7 @@ without waiting for Friday.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,14 @@ RETRIES = 6
 FIRST_DELAY = timedelta(minutes=1)
 LONGEST_DELAY = timedelta(minutes=30)
 CATCH_UP_WEEKS = 4
+FOLD_WAIT = timedelta(minutes=15)  # how long the export waits for the fold to take in what was on the topics
+
+# Whether the fold takes in, within so many seconds, every event on its topics at the call (adapters/fold_progress.py)
+FoldSettled = Callable[[float], Awaitable[bool]]
+
+
+async def _settled_at_once(within_s: float) -> bool:
+    return True
 
 
 class WrittenWeeks(Protocol):
@@ -78,6 +86,7 @@ class CutoffExporter:
         clock: Clock,
         written: WrittenWeeks,
         catch_up_weeks: int = CATCH_UP_WEEKS,
+        fold_settled: FoldSettled | None = None,
     ) -> None:
         self._reports = reports
         self._folder = folder
@@ -85,6 +94,7 @@ class CutoffExporter:
         self._clock = clock
         self._written = written
         self._catch_up_weeks = catch_up_weeks
+        self._fold_settled = fold_settled or _settled_at_once
         self.status = ExportStatus()
 
     async def run(self) -> None:
@@ -100,8 +110,9 @@ class CutoffExporter:
         written = await self.catch_up()
         await self._clock.sleep_until(cut_off)
         closed = calendar.week_of(cut_off - timedelta(seconds=1))
+        complete = await self._fold_caught_up()
         for week in [*self.status.unwritten_weeks, closed]:
-            written += await self.export_with_retries(week)
+            written += await self.export_with_retries(week, complete=complete)
         return written
 
     async def catch_up(self) -> list[Path]:
@@ -116,9 +127,10 @@ class CutoffExporter:
         owed = [week for week in owed if week not in self.status.unwritten_weeks]
         if not owed:
             return []
+        complete = await self._fold_caught_up()  # after a restart the fold has the downtime's events to read
         written: list[Path] = []
         for week in owed:
-            written += await self.export_with_retries(week)
+            written += await self.export_with_retries(week, complete=complete)
         log.info("weekly export caught up", weeks=owed, unwritten=[w for w in owed if w in self.status.unwritten_weeks])
         return written
 
@@ -128,20 +140,36 @@ class CutoffExporter:
         closed = calendar.weeks_up_to(current, self._catch_up_weeks + 1)[:-1]
         return weeks_owed(closed, await self._written.written(self._districts))
 
-    async def export_with_retries(self, week: str) -> list[Path]:
-        """The week's files, tried up to RETRIES times with backoff; [] when it stays unwritten."""
+    async def _fold_caught_up(self) -> bool:
+        """Whether the fold took in every event on its topics now, within FOLD_WAIT: a record received before the
+        cut-off and not yet folded would be missing from the files for good."""
+        try:
+            return await self._fold_settled(FOLD_WAIT.total_seconds())
+        except Exception as error:  # Kafka away: the files are written, and written again later
+            log.warning("could not tell whether the fold caught up", error=type(error).__name__)
+            return False
+
+    async def export_with_retries(self, week: str, *, complete: bool = True) -> list[Path]:
+        """The week's files, tried up to RETRIES times with backoff; [] when it stays unwritten. Files written
+        while the fold was behind (`complete` false) are not recorded: the week is written again at the next
+        start or cut-off."""
         delay = FIRST_DELAY
         for attempt in range(1, RETRIES + 1):
             try:
                 written = await self.export_week(week)
-                await self._written.record(week, self._districts, files=len(written), at=self._clock.now())
+                if complete:
+                    await self._written.record(week, self._districts, files=len(written), at=self._clock.now())
             except Exception as error:
                 self._failed(week, error, attempt)
                 if attempt < RETRIES:
                     await self._clock.sleep_until(self._clock.now() + delay)
                     delay = min(delay * 2, LONGEST_DELAY)
                 continue
-            if week in self.status.unwritten_weeks:
+            if not complete:
+                log.warning("weekly export written before the fold caught up; written again later", week=week)
+                if week not in self.status.unwritten_weeks:
+                    self.status.unwritten_weeks.append(week)
+            elif week in self.status.unwritten_weeks:
                 self.status.unwritten_weeks.remove(week)
             return written
         return []

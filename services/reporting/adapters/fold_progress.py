@@ -1,0 +1,63 @@
+"""Whether reporting's fold has taken in every event that was on its topics at a moment.
+
+The fold's consumer group may run in several replicas, each folding some
+partitions, so the question is put to the broker: the group's committed
+offsets against the end offsets read when asked. The fold commits a batch's
+offsets once it is written (entrypoints/kafka.py), so a committed offset at
+or past the end offset of then means every event before it is in the store.
+The weekly export asks before writing a week's files (service_layer/scheduled.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.kafka.security import KafkaConnection
+
+POLL_S = 2.0
+
+
+class FoldProgress:
+    def __init__(self, kafka: KafkaConnection, *, topics: Sequence[str], group: str, poll_s: float = POLL_S) -> None:
+        self._kafka, self._topics, self._group, self._poll_s = kafka, list(topics), group, poll_s
+
+    async def settled(self, within_s: float) -> bool:
+        """True once the group has committed past every partition's end offset of now; False after `within_s`."""
+        admin = AIOKafkaAdminClient(**self._kafka.options())
+        consumer = AIOKafkaConsumer(**self._kafka.options(), group_id=None, enable_auto_commit=False)
+        await admin.start()
+        try:
+            await consumer.start()
+            try:
+                target = await self._end_offsets(admin, consumer)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + within_s
+                while True:
+                    committed = await admin.list_consumer_group_offsets(self._group)
+                    if not behind(target, {tp: meta.offset for tp, meta in committed.items()}):
+                        return True
+                    if loop.time() >= deadline:
+                        return False
+                    await asyncio.sleep(self._poll_s)
+            finally:
+                await consumer.stop()
+        finally:
+            await admin.close()
+
+    async def _end_offsets(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        described = await admin.describe_topics(self._topics)  # a topic not created yet has no partitions
+        partitions = [
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in described
+            for partition in topic["partitions"]
+        ]
+        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+
+
+def behind(target: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> list[TopicPartition]:
+    """The partitions holding events (`target`: end offsets) the group has not committed past yet."""
+    return [tp for tp, end in target.items() if end > 0 and committed.get(tp, -1) < end]
