@@ -50,10 +50,12 @@ def test_cells_are_read_as_a_clerk_writes_them() -> None:
         ("2026-1-10", "2026-01-10", "2026-01-10T00:00:00+08:00"),
         ("2026.1.10", "2026-01-10", "2026-01-10T00:00:00+08:00"),
         ("2026年1月10日", "2026-01-10", "2026-01-10T00:00:00+08:00"),
-        ("2026/1/10 9:05", "2026/1/10 9:05", "2026-01-10T09:05:00+08:00"),  # a time where a date goes: refused
+        # a date cell in a date-time format: read as the date as before (pydantic takes a zero time)
+        ("2026/01/10 00:00:00", "2026-01-10 00:00:00", "2026-01-10T00:00:00+08:00"),
+        ("2026/1/10 9:05", "2026-1-10 9:05", "2026-01-10T09:05:00+08:00"),  # a time where a date goes: refused
         ("2026年1月10日 18:30:15", "2026年1月10日 18:30:15", "2026-01-10T18:30:15+08:00"),
-        ("2026/2/30", "2026/2/30", "2026/2/30"),  # no such day: left as written, for the shape check to name
-        ("２０２６/1/10", "２０２６/1/10", "２０２６/1/10"),  # full-width digits are not read as a date
+        ("2026/2/30", "2026-2-30", "2026/2/30"),  # no such day: left to the shape check to name
+        ("２０２６/1/10", "２０２６-1-10", "２０２６/1/10"),  # full-width digits are not read as a date
     ],
 )
 def test_dates_are_read_as_excel_writes_them_in_china(written: str, arrived_on: str, observed_at: str) -> None:

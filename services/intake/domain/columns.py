@@ -198,7 +198,9 @@ def _text(path: tuple[str, ...], cell: str) -> str | None:
     if words is not None:
         text = words.get(text, text)
     if path in DATE_PATHS:
-        return _iso_date(text) or text  # what is no date stays as written: the shape check reports it
+        # what is no date of these forms is left to the shape check, slashes read as hyphens as before
+        # ("2026/01/10 00:00:00", a date cell in a date-time format, is the date 2026-01-10 there)
+        return _iso_date(text) or text.replace("/", "-")
     if path == ("observed_at",):
         return _observed_text(text)
     return text
@@ -206,6 +208,8 @@ def _text(path: tuple[str, ...], cell: str) -> str | None:
 
 def _iso_date(text: str) -> str | None:
     """A date as Excel and WPS write it in China (2026/1/10, 2026-1-10, 2026.1.10, 2026年1月10日) in ISO form."""
+    if len(text) == 10 and text[4] == text[7] == "-" and text.isascii():  # ISO already, as most cells are
+        return text
     found = LOCAL_DATE.fullmatch(text.replace("年", "-").replace("月", "-").removesuffix("日"))
     if found is None:
         return None

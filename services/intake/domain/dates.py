@@ -8,7 +8,7 @@ the future.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,14 +24,15 @@ VALID_UNTIL = ("certificate", "valid_until")
 CHECKED_ON = ("certificate", "checked_on")
 
 
-def date_order_problems(raw: Any, now: datetime, zone: ZoneInfo) -> list[FieldProblem]:
-    """Problems of the record's dates, `now` (timezone-aware) the instant and `zone` where its days are."""
+def date_order_problems(raw: Any, now: datetime, zone: ZoneInfo, *, today: date) -> list[FieldProblem]:
+    """Problems of the record's dates, `now` (timezone-aware) the instant, `zone` where its days are and `today`
+    the date there (the caller's, worked out once a record)."""
     problems: list[FieldProblem] = []
     observed = aware_datetime_at(raw, OBSERVED_AT)
     # a date before the birth in the identity number is no date of this person's (and one in year 1 with an
     # offset east of UTC is no time PostgreSQL or Python can keep); a birth date to come is the number's problem
     born = birth_date(raw)
-    born = born if born is not None and born <= now.astimezone(zone).date() else None
+    born = born if born is not None and born <= today else None
     if observed is not None and observed > now + CLOCK_SKEW:
         problems.append((OBSERVED_AT, "lies in the future; give the time the person was seen"))
     elif observed is not None and born is not None and observed.date() < born:

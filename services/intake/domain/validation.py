@@ -45,11 +45,12 @@ def validate_record(
     now = now or datetime.now(UTC)
     # The rules read what the model will keep: text trimmed as the model trims it (fields.value_at),
     # so " 999999999" is checked as the street code it becomes.
+    today = now.astimezone(zone).date()
     problems = [
         *control_character_problems(raw),
         *directory_problems(raw, directory, changes),
-        *identity_problems(raw, now.astimezone(zone).date()),
-        *date_order_problems(raw, now, zone),
+        *identity_problems(raw, today),
+        *date_order_problems(raw, now, zone, today=today),
         *certificate_problems(raw),
         *credit_code_problems(raw),
         *consistency_problems(raw),
