@@ -87,7 +87,9 @@ class Partner:
             missing.append("no verify_key or secret_env to check what it sends")
         if not self.keys.seal_key:
             missing.append("no seal_key to seal what we send it")
-        for name in ("verify_key", "previous_verify_key", "seal_key"):
+        # a previous key is not held to this: once its switch-over ends it is never read, and until then a typo in
+        # it refuses only what the partner still signs with the old key, which the partner sees (401)
+        for name in ("verify_key", "seal_key"):
             key = getattr(self.keys, name)
             if key and not _public_key(key):  # a typo would fail every message at sealing or every check
                 missing.append(f"{name} is not a public key (base64 of 32 bytes)")
