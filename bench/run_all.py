@@ -83,9 +83,6 @@ RUNS: dict[str, tuple[list[str], list[str], str]] = {
     ),
 }
 
-# A first pass of the real workload, its figures in the JSON but not in the table or the last line
-WARM_PASS = ["intake_throughput.py", "--rows", "20000", "--posts", "1000"]
-
 
 def last_figures(output: str) -> dict[str, float]:
     """The `name=value` pairs of the last line that has any."""
@@ -176,13 +173,6 @@ def main() -> None:
         + ", ".join(f"{cost:.1f}" for cost in warmup)
         + " µs of its CPU a message, round by round"
     )
-    warm_pass: dict[str, object] = {}
-    if not args.quick:
-        # the generic rounds leave the paths intake's own producer and consumers use still cold: the first
-        # intake run after them charged the broker 102, 50, then 30 µs a bulk row (docs/performance.md, round 27)
-        figures, elapsed, _, box, exit_code = run("warm pass (not kept)", WARM_PASS)
-        warm_pass = {"arguments": WARM_PASS, "figures": figures, "exit_code": exit_code, "box": box}
-        warm_pass["seconds"] = round(elapsed, 1)
     results: dict[str, dict[str, object]] = {}
     for name in chosen:
         full, quick, target = RUNS[name]
@@ -209,13 +199,7 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = BENCH / "results" / f"{stamp}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(exist_ok=True)
-    document = {
-        "machine": machine(),
-        "quick": args.quick,
-        "broker_warmup_us_per_message": warmup,
-        "warm_pass": warm_pass,
-        "results": results,
-    }
+    document = {"machine": machine(), "quick": args.quick, "broker_warmup_us_per_message": warmup, "results": results}
     out.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"figures written to {out.relative_to(BENCH.parent)}")
 
