@@ -12,7 +12,7 @@ import subprocess
 import sys
 import types
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -574,3 +574,51 @@ async def test_a_lost_worker_process_loses_no_row(pooled: System) -> None:
     log = pooled.log_text("intake")
     assert "bulk worker process lost" in log
     assert "Traceback" not in log
+
+
+class _CutAfterFirstLine(httpx.SyncByteStream):
+    """An answer whose connection drops after intake's first result line."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield json.dumps({"row": 1, "status": "accepted", "record_id": "r1"}).encode() + b"\n"
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (lambda _request: httpx.Response(200, stream=_CutAfterFirstLine()), "cut off after 1 of 2 rows"),
+        (
+            lambda _request: httpx.Response(200, content=b"<html><body>Portal login</body></html>\n"),
+            "cut off after 0 of 2 rows",
+        ),
+    ],
+    ids=["connection dropped", "not intake's answer"],
+)
+def test_an_answer_cut_off_part_way_says_what_stands_with_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: Callable[[httpx.Request], httpx.Response], said: str
+) -> None:
+    """Once rows were answered the import is no longer refused as a whole (2), nor intake unreachable before it
+    began: the clerk is told the answered rows stand and to send the file again (stored rows: duplicates)."""
+    source = tmp_path / "学校名单.ndjson"
+    source.write_text("\n".join(json.dumps(record(sequence=n), ensure_ascii=False) for n in (41, 43)) + "\n")
+    _fake_intake(monkeypatch, answer)
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 3, result.output
+    assert said in " ".join(result.output.split())
+    assert "send the same file again" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert not (tmp_path / "学校名单.rejected.ndjson").exists()
+
+
+def test_rejected_rows_for_a_folder_that_does_not_exist_are_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "list.ndjson"
+    source.write_text(json.dumps(record(sequence=45), ensure_ascii=False) + "\n", encoding="utf-8")
+    sent = _fake_intake(monkeypatch, _second_row_rejected)
+    missing = tmp_path / "no-such-folder" / "rejected.ndjson"
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y", "--rejected", str(missing)])
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.output
+    assert sent == []

@@ -14,7 +14,8 @@ leaves no half file and an earlier one stays as it was.
 Exit codes: 0 every row accepted (or already there), 1 some rows rejected
 (the file of rejected rows says why), 2 refused as a whole (unreadable file,
 or intake answered with an error: nothing was imported), 3 intake could not
-be reached (services/cli/unreachable.py).
+be reached (services/cli/unreachable.py), or its answer was cut off part-way
+(what it answered stands; sending the file again finishes the import).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import IO, Annotated, Any
 
 import httpx
 import typer
+from httpx import TransportError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -75,6 +77,9 @@ def import_file(
     if target.exists() and target.samefile(file):  # open("w") would empty the list before it is read
         console.print(f"[red]--rejected names the file being imported[/] ({escape(str(file))}): choose another")
         raise typer.Exit(2)
+    if not target.parent.is_dir():  # found before the rows are sent, not after
+        console.print(f"[red]The folder for rejected rows does not exist:[/] {escape(str(target.parent))}")
+        raise typer.Exit(2)
     total = _count(fmt, file)
     errors, summary = _send(file, fmt, total, url=url, api_key=api_key)
     console.print(
@@ -116,17 +121,48 @@ def _send(
                 response.read()
                 console.print(f"[red]Refused: intake answered {response.status_code}:[/] {escape(_refusal(response))}")
                 raise typer.Exit(2)
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                result: dict[str, Any] = json.loads(line)
-                if "summary" in result:
-                    summary = result["summary"]
-                    continue
-                if result["status"] == "rejected":
-                    errors[int(result["row"])] = result["errors"]
-                progress.advance(task)
+            answered = 0
+            try:
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    result = _result(line)
+                    if "summary" in result:
+                        summary = result["summary"]
+                        continue
+                    if result["status"] == "rejected":
+                        errors[int(result["row"])] = result["errors"]
+                    answered += 1
+                    progress.advance(task)
+            except (TransportError, UnreadableAnswer) as error:
+                progress.stop()
+                _cut_off(error, answered, total)
     return errors, summary
+
+
+class UnreadableAnswer(ValueError):
+    """A line of the streamed answer that is not one of intake's results (a proxy's page, say)."""
+
+
+def _result(line: str) -> dict[str, Any]:
+    try:
+        result = json.loads(line)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict) or not ("summary" in result or {"row", "status"} <= result.keys()):
+        raise UnreadableAnswer(" ".join(TAG.sub(" ", line).split())[:SHOWN_TEXT])
+    return result
+
+
+def _cut_off(error: Exception, answered: int, total: int) -> None:
+    """The answer stopped part-way: what was answered stands, the rest is unknown; exit 3."""
+    why = f"a line that is not intake's: {error}" if isinstance(error, UnreadableAnswer) else type(error).__name__
+    console.print(
+        f"[red]Intake's answer was cut off after {answered} of {total} rows[/] ({escape(why)}). "
+        "Rows answered before were stored or rejected; send the same file again to finish: "
+        "stored rows come back as duplicates."
+    )
+    raise typer.Exit(3)
 
 
 def _refusal(response: httpx.Response) -> str:
