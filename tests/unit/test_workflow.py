@@ -294,3 +294,30 @@ def test_an_outflows_verification_has_an_id_of_its_own_and_every_other_notice_th
     ):
         assert step.notices
         assert all(triple_id(n) == n.notice_id for n in step.notices)
+
+
+def test_each_rejection_to_one_sender_at_one_version_has_an_id_of_its_own() -> None:
+    """The first keeps the id every rejection had; a second names the rejecting office, a third numbers it.
+    Which one a rejection is follows from the ids the case holds (`issued`), so a rebuild derives the same."""
+    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    transfer = moved.notices[0]
+
+    def rejection(issued: set[str]) -> PlannedNotice:
+        step = answer(
+            moved.case,
+            transfer,
+            reply(transfer, "rejected", reason="wrong_recipient"),
+            RECIPIENTS,
+            load_directory(),
+            issued=frozenset(issued),
+        )
+        [notice] = step.notices
+        return notice
+
+    first = rejection(set())
+    second = rejection({first.notice_id})
+    third = rejection({first.notice_id, second.notice_id})
+    assert (first.occasion, second.occasion, third.occasion) == ("", f"rejected:{XINSHI}", f"rejected:{XINSHI}/2")
+    assert len({first.notice_id, second.notice_id, third.notice_id}) == 3
+    assert all(len(n.occasion) <= 20 for n in (first, second, third))  # routing's notices.occasion column
+    assert rejection({second.notice_id}).notice_id == first.notice_id  # only the ids held decide

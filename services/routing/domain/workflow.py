@@ -224,15 +224,17 @@ def _rejection(
 ) -> PlannedNotice:
     """The sender of `answered` is told it was rejected. Two notices of one sender at one version (an outflow's
     transfer and its registration notice, a change's two) may both be rejected: the second rejection to that
-    sender names the rejecting office as its occasion, so its id differs from the first's (`issued` holds it);
-    the first keeps the id every rejection had, so a rebuild, replaying answers in order, derives the same."""
+    sender names the rejecting office as its occasion, so its id differs from the first's (`issued` holds it),
+    and a third from the same office numbers it (`rejected:<code>/2`); the first keeps the id every rejection
+    had, so a rebuild, replaying one person's answers in order, derives the same ids."""
     reason = feedback.reason.value if feedback.reason else "unspecified"
     sender, why = recipients.for_code(answered.sender), f"your {answered.kind.value} notice was rejected: {reason}"
-    first = _notice(case, NoticeKind.REJECTION, sender, answered.recipient.code, why)
-    if first.notice_id not in issued:
-        return first
-    occasion = f"{REJECTED_BY}{answered.recipient.code}"
-    return _notice(case, NoticeKind.REJECTION, sender, answered.recipient.code, why, occasion=occasion)
+    by = f"{REJECTED_BY}{answered.recipient.code}"
+    for occasion in ["", by, *(f"{by}/{n}" for n in range(2, 10))]:  # at most 20 characters: the column's
+        rejection = _notice(case, NoticeKind.REJECTION, sender, answered.recipient.code, why, occasion=occasion)
+        if rejection.notice_id not in issued:
+            return rejection
+    return rejection  # ten rejections to one sender at one version: the last is taken as a repeat
 
 
 def _notice(
