@@ -33,13 +33,13 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
-from shared.events import FeedbackResult, NoticePerson, Route
+from shared.events import FeedbackResult, NoticeIssued, Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
-from tests.support.notices import issued_notice
+from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
-from tests.support.records import TONGDE, id_number
+from tests.support.records import TONGDE
 
 START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 TIANHE_URL = "http://tianhe.example"
@@ -110,17 +110,8 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         await drop_database(name)
 
 
-def _notice(notice_id: str, recipient: str, kind: str, route: Route) -> object:
-    return issued_notice(
-        kind=kind,
-        notice_id=notice_id,
-        record_id=notice_id.replace("00000000-", "10000000-", 1),
-        recipient_code=recipient,
-        route=route,
-        reason="please verify",
-        person=NoticePerson(name="张三", id_number=id_number(sequence=7), residence_address="五山路 1 号"),
-        issued_at=START,
-    )
+def _notice(notice_id: str, recipient: str, kind: str, route: Route) -> NoticeIssued:
+    return partner_notice(notice_id, recipient, kind, issued_at=START, route=route)
 
 
 async def test_a_partner_whose_seal_key_is_not_a_key_fails_the_message_instead_of_retrying_it_for_ever(
@@ -131,7 +122,7 @@ async def test_a_partner_whose_seal_key_is_not_a_key_fails_the_message_instead_o
     failed list. The partner is unconfigured instead, and the message fails at once, saying why."""
     baiyun.table[0] = PartnerTable(by_prefix={"440106": tianhe(seal_key="this-is-not-a-key")})
     baiyun.sender.statuses = {f"{TIANHE_URL}/v1/exchange/notices": 200}
-    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)  # type: ignore[arg-type]
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)
 
     for _ in range(3):  # three leases' worth of claims
         await baiyun.worker.deliver_due()
@@ -152,11 +143,11 @@ async def test_the_default_partner_cannot_answer_a_notice_to_one_of_our_own_stre
     national = tianhe()
     baiyun.table[0] = PartnerTable(by_prefix={}, default=national)
     local = _notice(LOCAL_ID, "440111008", "transfer", Route.CROSS_STREET)
-    await baiyun.inbox.store(local, now=START)  # type: ignore[arg-type]
+    await baiyun.inbox.store(local, now=START)
 
     part = AnswerPart(
         notice_id=LOCAL_ID,
-        record_id=local.record_id,  # type: ignore[attr-defined]
+        record_id=local.record_id,
         result=FeedbackResult.NOT_FOUND,
         answered_by="440106001",
         answered_at=START + timedelta(minutes=1),
@@ -180,7 +171,7 @@ async def test_a_partner_at_an_address_the_destination_rule_refuses_fails_at_onc
     baiyun.table[0] = PartnerTable(by_prefix={"440106": tianhe()})
     url = f"{TIANHE_URL}/v1/exchange/notices"
     baiyun.sender.refusals = {url: "10.3.0.7 is a private address; NOTIFICATION_WEBHOOK_ALLOW may name it"}
-    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)  # type: ignore[arg-type]
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)
 
     await baiyun.worker.deliver_due()
 
@@ -199,10 +190,10 @@ async def test_a_partners_correction_to_a_street_the_directory_lacks_is_refused_
     national = tianhe()
     baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
     forward = _notice(FORWARD_ID, "440106001", "forward", Route.INTER_DISTRICT)
-    await baiyun.inbox.store(forward, now=START)  # type: ignore[arg-type]
+    await baiyun.inbox.store(forward, now=START)
     part = AnswerPart(
         notice_id=FORWARD_ID,
-        record_id=forward.record_id,  # type: ignore[attr-defined]
+        record_id=forward.record_id,
         result=FeedbackResult.CORRECTED,
         answered_by="440106001",
         answered_at=START + timedelta(minutes=1),

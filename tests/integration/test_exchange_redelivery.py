@@ -31,13 +31,12 @@ from services.notification.service_layer.exchange_outbound import OutboundExchan
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from shared.auth import Principal, Role, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import FeedbackResult, NoticeIssued, NoticePerson, Route
+from shared.events import FeedbackResult, NoticeIssued
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
-from tests.support.notices import issued_notice
+from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
-from tests.support.records import id_number
 
 START = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 TIANHE_URL = "http://tianhe.example"
@@ -108,16 +107,7 @@ async def baiyun() -> AsyncIterator[Baiyun]:
 
 
 def _notice(notice_id: str, recipient: str, kind: str, sequence: int) -> NoticeIssued:
-    return issued_notice(
-        kind=kind,
-        notice_id=notice_id,
-        record_id=notice_id.replace("00000000-", "10000000-", 1),
-        recipient_code=recipient,
-        route=Route.INTER_DISTRICT,
-        reason="please verify",
-        person=NoticePerson(name="张三", id_number=id_number(sequence=sequence), residence_address="五山路 1 号"),
-        issued_at=START,
-    )
+    return partner_notice(notice_id, recipient, kind, issued_at=START, person=sequence)
 
 
 async def _owe_tianhe_two_messages(baiyun: Baiyun) -> None:

@@ -33,3 +33,25 @@ def numbered_notice(
         person=NoticePerson(name="张三", id_number=id_number(sequence=n), residence_address="同德路 8 号"),
         issued_at=issued_at or datetime(2026, 2, 25, 2, 30, tzinfo=UTC),
     )
+
+
+def partner_notice(
+    notice_id: str,
+    recipient: str,
+    kind: str,
+    *,
+    issued_at: datetime,
+    route: Route = Route.INTER_DISTRICT,
+    person: int = 7,
+) -> NoticeIssued:
+    """A notice an exchange partner carries (a forward, by default inter-district); its record id follows its id."""
+    return issued_notice(
+        kind=kind,
+        notice_id=notice_id,
+        record_id=notice_id.replace("00000000-", "10000000-", 1),
+        recipient_code=recipient,
+        route=route,
+        reason="please verify",
+        person=NoticePerson(name="张三", id_number=id_number(sequence=person), residence_address="五山路 1 号"),
+        issued_at=issued_at,
+    )
