@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -183,6 +184,11 @@ class CommonSettings(KafkaSettings):
     def keyring(self) -> Keyring:
         """The data keys (POPFLOW_DATA_KEYS) with the current one (POPFLOW_DATA_KEY_ID)."""
         return parse_keyring(self.data_keys.get_secret_value(), self.data_key_id)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """POPFLOW_TIMEZONE as a zone: where the deployment's days begin and end."""
+        return ZoneInfo(self.timezone)
 
     @property
     def outbox_keeps_sent(self) -> bool:

@@ -9,7 +9,6 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -65,7 +64,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         person_secret,
         on_stored=relay.wake,
         changes=load_changes(),
-        zone=ZoneInfo(settings.timezone),
+        zone=settings.zone,
     )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
     notices = NoticeRecipients(runtime.sessions)
@@ -137,7 +136,7 @@ def bulk_worker_submissions(settings: IntakeSettings) -> Submissions:
         settings.keyring(),
         person_secret,
         changes=load_changes(),
-        zone=ZoneInfo(settings.timezone),
+        zone=settings.zone,
     )
     gc.freeze()
     return submissions

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -174,7 +173,7 @@ def create_app(
         keys=runtime.keys,
         reporting=ReportingClient(settings.reporting_url),
         clock=clock,
-        zone=ZoneInfo(settings.timezone),
+        zone=settings.zone,
         sealed=sealed,
     )
     routers = [

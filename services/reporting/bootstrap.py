@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -62,7 +61,7 @@ FOLDED_TOPICS = tuple(topic for topic in ALL_TOPICS if topic != DEAD_LETTER)
 
 
 def calendar_of(settings: ReportingSettings) -> WeekCalendar:
-    return WeekCalendar(ZoneInfo(settings.timezone), settings.cut_off_weekday, settings.cut_off_time)
+    return WeekCalendar(settings.zone, settings.cut_off_weekday, settings.cut_off_time)
 
 
 def build_fold(

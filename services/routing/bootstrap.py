@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,9 +52,7 @@ def build_context(
         clock=clock,
         key_secret=settings.person_key_secret.get_secret_value().encode(),
         keyring=keyring,
-        deadlines=AnswerDeadlines(
-            settings.reminder_working_days, frozenset(settings.holidays), ZoneInfo(settings.timezone)
-        ),
+        deadlines=AnswerDeadlines(settings.reminder_working_days, frozenset(settings.holidays), settings.zone),
     )
 
 
@@ -64,7 +61,7 @@ def reminder_job(settings: RoutingSettings, context: RoutingContext) -> Reminder
         context,
         deadline_days=settings.reminder_working_days,
         holidays=settings.holidays,
-        zone=ZoneInfo(settings.timezone),
+        zone=settings.zone,
     )
 
 
