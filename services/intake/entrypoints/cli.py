@@ -150,8 +150,13 @@ def _result(line: str) -> dict[str, Any]:
     except ValueError:
         result = None
     if not isinstance(result, dict) or not ("summary" in result or {"row", "status"} <= result.keys()):
-        raise UnreadableAnswer(" ".join(TAG.sub(" ", line).split())[:SHOWN_TEXT])
+        raise UnreadableAnswer(_plain(line))
     return result
+
+
+def _plain(line: str) -> str:
+    """A line of a page that is not intake's, as words: its markup and runs of spaces gone, SHOWN_TEXT at most."""
+    return " ".join(TAG.sub(" ", line).split())[:SHOWN_TEXT]
 
 
 def _cut_off(error: Exception, answered: int, total: int) -> None:
@@ -173,8 +178,7 @@ def _refusal(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict) and isinstance(detail := body.get("detail") or body.get("title"), str):
         return detail
-    lines = (" ".join(TAG.sub(" ", line).split()) for line in response.text.splitlines())
-    return next((line[:SHOWN_TEXT] for line in lines if line), response.reason_phrase)
+    return next(filter(None, map(_plain, response.text.splitlines())), response.reason_phrase)
 
 
 def _rejected_path(file: Path, fmt: BulkFormat) -> Path:

@@ -204,8 +204,9 @@ class ExchangeDoor:
         ours = await self._inbox.get(part.notice_id)
         # a notice to one of our own streets never went to a partner, whatever carries its code
         # (the partners file's `[default]` matches every code no prefix does, ours included)
-        sent_out = ours is not None and ours.recipient_code[:6] not in self._served
-        carrier = self._partners().partner_for(ours.recipient_code) if ours and sent_out else None
+        carrier = None
+        if ours is not None and ours.recipient_code[:6] not in self._served:
+            carrier = self._partners().partner_for(ours.recipient_code)
         if carrier is None or carrier.name != partner.name:
             raise _refused(404, "No notice of ours was sent to this partner under that id.")
         private = _sealed_part(SealedAnswer, self._open(message.sealed))

@@ -43,8 +43,9 @@ class AnswerHandler:
         case = await store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
         assert case is not None, "a notice always belongs to a stored case"
         # a rejection needs the notices the case holds (workflow._rejection): looked up for rejections alone
-        rejected = feedback.result is FeedbackResult.REJECTED
-        held = frozenset(n.notice_id for n in await store.notices_of(session, case.record_id)) if rejected else None
+        held: frozenset[str] = frozenset()
+        if feedback.result is FeedbackResult.REJECTED:
+            held = frozenset(n.notice_id for n in await store.notices_of(session, case.record_id))
         try:
             step = answer(
                 case,
@@ -52,7 +53,7 @@ class AnswerHandler:
                 feedback,
                 self._context.recipients(),
                 self._context.directory,
-                issued=held or frozenset(),
+                issued=held,
             )
         except InvalidAnswer as error:
             raise PermanentFailure(str(error)) from error
