@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
+from shared.kafka.lag import BrokerOffsets
 from shared.kafka.security import KafkaConnection
 
 POLL_S = 2.0
@@ -27,35 +27,18 @@ class FoldProgress:
 
     async def settled(self, within_s: float) -> bool:
         """True once the group has committed past every partition's end offset of now; False after `within_s`."""
-        admin = AIOKafkaAdminClient(**self._kafka.options())
-        consumer = AIOKafkaConsumer(**self._kafka.options(), group_id=None, enable_auto_commit=False)
-        await admin.start()
+        offsets = BrokerOffsets(self._kafka)  # a few calls a week: opened for this one, closed after
         try:
-            await consumer.start()
-            try:
-                target = await self._end_offsets(admin, consumer)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + within_s
-                while True:
-                    committed = await admin.list_consumer_group_offsets(self._group)
-                    if not behind(target, {tp: meta.offset for tp, meta in committed.items()}):
-                        return True
-                    if loop.time() >= deadline:
-                        return False
-                    await asyncio.sleep(self._poll_s)
-            finally:
-                await consumer.stop()
+            target = await offsets.end_offsets(await offsets.partitions(self._topics))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + within_s
+            while behind(target, await offsets.committed(self._group)):
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(self._poll_s)
+            return True
         finally:
-            await admin.close()
-
-    async def _end_offsets(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-        described = await admin.describe_topics(self._topics)  # a topic not created yet has no partitions
-        partitions = [
-            TopicPartition(topic["topic"], partition["partition"])
-            for topic in described
-            for partition in topic["partitions"]
-        ]
-        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+            await offsets.close()
 
 
 def behind(target: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> list[TopicPartition]:
