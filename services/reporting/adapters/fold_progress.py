@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.kafka.lag import BrokerOffsets
 from shared.kafka.security import KafkaConnection
@@ -32,13 +33,23 @@ class FoldProgress:
             target = await offsets.end_offsets(await offsets.partitions(self._topics))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + within_s
-            while behind(target, await offsets.committed(self._group)):
+            while behind(target, await self._committed(offsets)):
                 if loop.time() >= deadline:
                     return False
                 await asyncio.sleep(self._poll_s)
             return True
         finally:
             await offsets.close()
+
+    async def _committed(self, offsets: BrokerOffsets) -> dict[TopicPartition, int]:
+        """The group's committed offsets; none yet while the broker cannot say (a new broker's group coordinator
+        is not up for its first seconds): the fold counts as behind, and is asked again."""
+        try:
+            return await offsets.committed(self._group)
+        except KafkaError as error:
+            if not error.retriable:
+                raise
+            return {}
 
 
 def behind(target: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> list[TopicPartition]:
