@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -181,6 +182,31 @@ async def test_the_emitter_publishes_the_body_and_headers_faststream_would() -> 
     assert {Envelope.model_validate_json(body).model_dump(mode="json")["event_id"] for body, _ in messages} == {
         e.body["event_id"] for e in events
     }
+
+
+async def test_a_publication_keeps_each_persons_events_in_order_across_its_hand_overs() -> None:
+    """Routing hands a batch's events over a run at a time and confirms them once: one person's
+    events land in one partition in the order they were handed over."""
+    bootstrap = kafka_bootstrap()
+    topics = TopicNames(f"{unique_name('runs')}.")
+    await ensure_topics(kafka_at(bootstrap), [topics(RecordRouted.TOPIC)], partitions=3, replication=1)
+    broker = KafkaBroker(bootstrap, enable_idempotence=True, acks="all")
+    runs = [[routed(str(uuid.uuid4()), key) for key in keys] for keys in (["a", "b", "a"], ["b"], ["a", "a", "b"])]
+    await broker.start()
+    try:
+        publication = KafkaEmitter(broker, topics).publication()
+        for run in runs:
+            await publication.hand_over(run)
+        await publication.confirmed()
+    finally:
+        await broker.stop()
+
+    placed = await kafka.read_placed(bootstrap, topics(RecordRouted.TOPIC))
+    for key in ("a", "b"):
+        handed = [e.body["event_id"] for run in runs for e in run if e.key == key]
+        landed = [(partition, json.loads(body)["event_id"]) for partition, body, _ in placed]
+        assert [event_id for _, event_id in landed if event_id in handed] == handed
+        assert len({partition for partition, event_id in landed if event_id in handed}) == 1
 
 
 async def test_a_notice_clashing_on_any_unique_rule_is_skipped(sessions: async_sessionmaker[AsyncSession]) -> None:

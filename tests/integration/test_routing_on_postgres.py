@@ -11,6 +11,7 @@ registration place hear of the move and of the verification.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,15 +22,17 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import store
-from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.adapters.emitter import Outgoing, Publication, RecordingEmitter
 from services.routing.adapters.tables import CaseRow, NoticeRow, RoutedRecord
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer import records
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
+from shared import identity
 from shared.db import session_factory
 from shared.db.processed import ProcessedEvent
-from shared.events import FeedbackResult, NoticeIssued, RecordRouted, parse_event
+from shared.events import Envelope, Event, FeedbackResult, NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
@@ -87,6 +90,123 @@ async def test_a_batch_is_four_statements_and_is_routed_once(context: tuple[Rout
     await handler.on_records(batch)  # re-delivered: handled before, nothing written or published
     assert routing.emitter.events == []
     assert (await count(routing, NoticeRow), await count(routing, ProcessedEvent)) == (5, 5)
+
+
+class StepsEmitter(RecordingEmitter):
+    """Records what it is given, and notes each hand-over (the records whose decisions it carries)."""
+
+    def __init__(self, steps: list[str], names: dict[str, str]) -> None:
+        super().__init__()
+        self._steps, self._names = steps, names
+
+    def publication(self) -> Publication:
+        emitter = self
+
+        class Noted:
+            async def hand_over(self, events: list[Outgoing]) -> None:
+                routed = [emitter._names[e.body["correlation_id"]] for e in events if e.type == RecordRouted.TYPE]
+                emitter._steps.append("hand over " + " ".join(routed))
+                emitter.events.extend(events)
+
+            async def confirmed(self) -> None:
+                emitter._steps.append("confirmed")
+
+        return Noted()
+
+
+def batch_of(bodies: list[dict[str, Any]]) -> tuple[list[tuple[Envelope, Event]], dict[str, str]]:
+    """The records as one consumed batch, and each record's name (r0, r1, ...) by record id."""
+    envelopes = [kafka.submitted(body) for body in bodies]
+    names = {e.correlation_id: f"r{n}" for n, e in enumerate(envelopes)}
+    return [(e, parse_event(e, TEST_KEYRING)) for e in envelopes], names
+
+
+async def test_a_batch_longer_than_a_run_is_written_while_the_next_run_is_decided(
+    context: tuple[RoutingContext, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run's statement leaves before the run before is handed to the broker, and all of it is
+    confirmed once, before the commit; every record is written and published once, in order."""
+    routing, _ = context
+    monkeypatch.setattr(records, "RUN", 2)
+    steps: list[str] = []
+    writing = store.save_routed
+
+    async def save_routed(session: AsyncSession, **rows: Any) -> Any:
+        steps.append("write " + " ".join(names[c["record_id"]] for c in rows["cases"]))
+        return await writing(session, **rows)
+
+    monkeypatch.setattr(store, "save_routed", save_routed)
+    streets = (XINSHI, WUSHAN, XINSHI, "440111005", XINSHI)
+    batch, names = batch_of([record(residence_street=s, sequence=30 + n) for n, s in enumerate(streets)])
+    emitter = StepsEmitter(steps, names)
+    routing = dataclasses.replace(routing, emitter=emitter)
+    await RecordHandler(routing).on_records(batch)
+
+    assert steps == [
+        "write r0 r1",
+        "write r2 r3",
+        "hand over r0 r1",
+        "write r4",
+        "hand over r2 r3",
+        "hand over r4",
+        "confirmed",
+    ]
+    assert [e.body["correlation_id"] for e in emitter.events if e.type == RecordRouted.TYPE] == list(names)
+    # a transfer for each record that leaves its street, and the inter-district record's forward
+    assert len(issued(routing)) == 5
+    assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (5, 5)
+
+
+async def test_an_outflow_marks_the_persons_case_written_in_an_earlier_run(
+    context: tuple[RoutingContext, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routing, _ = context
+    monkeypatch.setattr(records, "RUN", 2)
+    outflow = record(residence_street=TONGDE, sequence=41, event="outflow")
+    outflow["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    bodies = [record(residence_street=XINSHI, sequence=41), record(sequence=42), record(sequence=43), outflow]
+    batch, _ = batch_of(bodies)
+    await RecordHandler(routing).on_records(batch)
+
+    async with routing.sessions() as session:
+        inflow = await store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
+    assert inflow is not None
+    assert inflow.status.value == "inflow_then_outflow"
+    assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (4, 4)
+
+
+class Undecidable(Exception):
+    pass
+
+
+async def test_an_error_while_a_run_is_written_is_the_one_raised_and_nothing_is_kept(
+    context: tuple[RoutingContext, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision fails while the run before it is with the database: the statement is seen out before
+    the transaction is rolled back, so the error raised is the decision's, and the batch comes again whole."""
+    routing, _ = context
+    monkeypatch.setattr(records, "RUN", 2)
+    keyed = identity.person_key
+    calls = 0
+
+    def person_key(id_number: str, secret: bytes) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # the third record: the first run's statement has just left
+            raise Undecidable("no key")
+        return keyed(id_number, secret)
+
+    monkeypatch.setattr(records, "person_key", person_key)
+    batch, _ = batch_of([record(residence_street=XINSHI, sequence=50 + n) for n in range(4)])
+    with pytest.raises(Undecidable):
+        await RecordHandler(routing).on_records(batch)
+    assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (0, 0)
+    assert isinstance(routing.emitter, RecordingEmitter)
+    assert routing.emitter.events == []  # the first run's events were not handed over before its statement was back
+
+    monkeypatch.setattr(records, "person_key", keyed)
+    await RecordHandler(routing).on_records(batch)  # redelivered: routed whole
+    assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (4, 4)
 
 
 async def confirm(context: RoutingContext, notice: NoticeIssued) -> None:

@@ -1,9 +1,11 @@
-"""Publishes the events a unit of work produced, all at once.
+"""Publishes the events a unit of work produced.
 
 Sends without waiting for each confirmation, then awaits them all:
-one round trip per unit of work instead of one per event. Raises if any
-send failed, so the caller's transaction is not committed and the cause is
-re-delivered.
+one round trip per unit of work instead of one per event. A unit of work
+that writes in runs hands each run's events over as the run is written (a
+`Publication`), so the broker takes them while the next run is decided.
+Raises if any send failed, so the caller's transaction is not committed and
+the cause is re-delivered.
 """
 
 from __future__ import annotations
@@ -38,8 +40,20 @@ class Outgoing:
         return Envelope.model_validate(self.body)
 
 
+class Publication(Protocol):
+    """One unit of work's events, handed over a run at a time and confirmed once at the end."""
+
+    async def hand_over(self, events: list[Outgoing]) -> None:
+        """Start publishing `events`, after those handed over before (one person's stay in order)."""
+
+    async def confirmed(self) -> None:
+        """Wait until the broker has every event handed over; raises if any send failed."""
+
+
 class Emitter(Protocol):
     async def emit(self, events: list[Outgoing]) -> None: ...
+
+    def publication(self) -> Publication: ...
 
 
 class KafkaEmitter:
@@ -58,11 +72,28 @@ class KafkaEmitter:
         self._topics = topics
 
     async def emit(self, events: list[Outgoing]) -> None:
-        sender = DirectSender(self._broker)
-        pending = [await sender.send(self._topics(e.topic), e.key.encode(), e.body, encoded(e.body)) for e in events]
-        for sent in pending:  # in order: most are done once the first is, and a done future returns at once
-            if inspect.isawaitable(sent):  # the test broker has delivered already
-                await sent
+        publication = self.publication()
+        await publication.hand_over(events)
+        await publication.confirmed()
+
+    def publication(self) -> Publication:
+        return _KafkaPublication(DirectSender(self._broker), self._topics)
+
+
+class _KafkaPublication:
+    def __init__(self, sender: DirectSender, topics: TopicNames) -> None:
+        self._sender, self._topics = sender, topics
+        self._sent: list[Any] = []
+
+    async def hand_over(self, events: list[Outgoing]) -> None:
+        send, topics = self._sender.send, self._topics
+        self._sent += [await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)) for e in events]
+
+    async def confirmed(self) -> None:
+        sent, self._sent = self._sent, []
+        for future in sent:  # in order: most are done once the first is, and a done future returns at once
+            if inspect.isawaitable(future):  # the test broker has delivered already
+                await future
 
 
 def encoded(body: dict[str, Any]) -> bytes:
@@ -79,9 +110,28 @@ class RecordingEmitter:
     async def emit(self, events: list[Outgoing]) -> None:
         self.events.extend(events)
 
+    def publication(self) -> Publication:
+        return _AtOnce(self)
+
 
 class DiscardingEmitter:
     """Publishes nothing: a rebuild reconstructs the store, the topics already hold the events."""
 
     async def emit(self, events: list[Outgoing]) -> None:
+        return None
+
+    def publication(self) -> Publication:
+        return _AtOnce(self)
+
+
+class _AtOnce:
+    """A publication through an emitter that has what it is given at once."""
+
+    def __init__(self, emitter: Emitter) -> None:
+        self._emitter = emitter
+
+    async def hand_over(self, events: list[Outgoing]) -> None:
+        await self._emitter.emit(events)
+
+    async def confirmed(self) -> None:
         return None

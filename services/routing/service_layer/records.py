@@ -23,8 +23,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
-from services.routing.adapters.emitter import Outgoing
+from services.routing.adapters.emitter import Outgoing, Publication
 from services.routing.domain.cases import Case, current_residence
+from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.review import kept_record
 from services.routing.domain.routes import decide_route, review_reason
@@ -37,6 +38,7 @@ from shared.identity import person_key
 from shared.sealing import Keyring
 
 log = structlog.get_logger(__name__)
+RUN = 500  # decisions written by one statement: the next run is decided while one is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,30 +73,46 @@ class RecordHandler:
             todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            outgoing = await self.route(session, list(todo.values()), processed=list(todo))
-            await self._context.emitter.emit(outgoing)
+            publication = self._context.emitter.publication()
+            outgoing = await self.route(session, list(todo.values()), processed=list(todo), publication=publication)
+            await publication.confirmed()
         # one line per batch: a log line per record costs more than routing the record
         routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
 
     async def route(
-        self, session: AsyncSession, todo: list[tuple[Envelope, RecordSubmitted]], *, processed: list[str] | None = None
+        self,
+        session: AsyncSession,
+        todo: list[tuple[Envelope, RecordSubmitted]],
+        *,
+        processed: list[str] | None = None,
+        publication: Publication | None = None,
     ) -> list[Outgoing]:
         """Decide and store records inside the caller's transaction; returns the events to publish.
         Derived ids follow from each envelope (the submission, or a review resolution). `processed`:
-        event ids to mark handled with the last write."""
+        event ids to mark handled with the last write. `publication`: where each run's events are
+        handed over as soon as the run is written (the caller awaits their confirmation)."""
         now, recipients = self._context.clock.now(), self._context.recipients()
-        pending, outgoing = _Pending(), []
-        deadlines, keyring = self._context.deadlines, self._context.keyring
-        for envelope, event in todo:
-            routed = self._decide(envelope, event, recipients, pending, now)
-            if routed is not None and event.record.event is EventKind.OUTFLOW:
-                # earlier cases of the person (this batch's included) are marked after they are written;
-                # an outflow sent to review marks nothing: whose cases it closes is not decided yet
-                outgoing += await _write(session, pending, now, deadlines, keyring, processed=[])
-                await store.mark_outflow(session, person_key=routed.key, now=now)
-                pending = _Pending()
-        return outgoing + await _write(session, pending, now, deadlines, keyring, processed=processed or [])
+        writer = _Writer(session, now, self._context.deadlines, self._context.keyring, publication)
+        pending = _Pending()
+        try:
+            for envelope, event in todo:
+                routed = self._decide(envelope, event, recipients, pending, now)
+                if routed is not None and event.record.event is EventKind.OUTFLOW:
+                    # earlier cases of the person (this batch's included) are marked after they are written;
+                    # an outflow sent to review marks nothing: whose cases it closes is not decided yet
+                    await writer.write(pending)
+                    await writer.settle()
+                    await store.mark_outflow(session, person_key=routed.key, now=now)
+                    pending = _Pending()
+                elif len(pending.routed) + len(pending.reviews) >= RUN:
+                    await writer.write(pending)  # the next run is decided while this one is written
+                    pending = _Pending()
+            await writer.write(pending, processed=processed or [])
+            await writer.settle()
+        finally:
+            await writer.stop()
+        return writer.outgoing
 
     def _decide(
         self, cause: Envelope, event: RecordSubmitted, recipients: Recipients, pending: _Pending, now: datetime
@@ -125,42 +143,78 @@ class RecordHandler:
         return routed
 
 
-async def _write(
-    session: AsyncSession,
-    pending: _Pending,
-    now: datetime,
-    deadlines: AnswerDeadlines,
-    keyring: Keyring,
-    *,
-    processed: list[str],
-) -> list[Outgoing]:
-    """Store a run of decisions in bulk, and mark `processed` handled; returns the events to publish for them."""
-    routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
-    await store.add_reviews(session, pending.reviews)
-    saving = asyncio.ensure_future(
-        store.save_routed(
-            session,
-            cases=[_case_row(r, now, keyring) for r in routed],
-            decisions=[store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed],
-            notices=[notice for r in routed for notice in r.step.notices],
-            processed=processed,
-            now=now,
+class _Writer:
+    """Writes decisions a run at a time, one statement in flight.
+
+    While a run's statement is with the database, its events are built, the
+    run before's events are handed to the publication, and the caller decides
+    the next run: the database's time is not routing's wait (docs/performance.md,
+    rounds 9 and 29). Nothing touches the session while a statement is in flight.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        deadlines: AnswerDeadlines,
+        keyring: Keyring,
+        publication: Publication | None,
+    ) -> None:
+        self._session, self._now, self._deadlines, self._keyring = session, now, deadlines, keyring
+        self._publication = publication
+        self._saving: asyncio.Future[list[PlannedNotice]] | None = None
+        self._events: list[tuple[Outgoing, list[tuple[str, Outgoing]]]] = []
+        self.outgoing: list[Outgoing] = []  # every event of what was written, in order
+
+    async def write(self, pending: _Pending, *, processed: list[str] | None = None) -> None:
+        """Start writing a run of decisions (and mark `processed` handled), once the run before is back."""
+        written = await self._back()
+        now, keyring = self._now, self._keyring
+        routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
+        await store.add_reviews(self._session, pending.reviews)
+        self._saving = asyncio.ensure_future(
+            store.save_routed(
+                self._session,
+                cases=[_case_row(r, now, keyring) for r in routed],
+                decisions=[store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed],
+                notices=[notice for r in routed for notice in r.step.notices],
+                processed=processed or [],
+                now=now,
+            )
         )
-    )
-    # The statement leaves at once and the events are built while the database writes
-    # (docs/performance.md, round 9); nothing here touches the session until it is back,
-    # and the statement is awaited however this ends (an error, a cancellation at shutdown).
-    try:
-        await asyncio.sleep(0)
-        events = [_events(r, now, deadlines, keyring) for r in routed]
-    finally:
-        issued = {n.notice_id for n in await saving}
-    outgoing = []
-    for routed_event, notices in events:
-        outgoing.append(routed_event)
-        # a notice issued before (the same case version, recipient and kind) is not announced again
-        outgoing += [event for notice_id, event in notices if notice_id in issued]
-    return outgoing
+        await asyncio.sleep(0)  # the statement leaves before anything else is done
+        await self._hand_over(written)
+        self._events = [_events(r, now, self._deadlines, keyring) for r in routed]
+
+    async def settle(self) -> None:
+        """Wait for the statement in flight, and hand its events over."""
+        await self._hand_over(await self._back())
+
+    async def stop(self) -> None:
+        """Wait out a statement still in flight (after an error), whatever it ends in."""
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            await asyncio.wait([saving])
+            if not saving.cancelled():
+                saving.exception()  # retrieved: the error that stopped the caller is the one to raise
+
+    async def _back(self) -> list[Outgoing]:
+        """The events of the run in flight once its statement is back: a notice issued before
+        (the same case version, recipient and kind) is not announced again."""
+        if self._saving is None:
+            return []
+        issued = {n.notice_id for n in await self._saving}  # on an error, left for `stop` to see out
+        self._saving = None
+        written = []
+        for routed_event, notices in self._events:
+            written.append(routed_event)
+            written += [event for notice_id, event in notices if notice_id in issued]
+        self.outgoing += written
+        return written
+
+    async def _hand_over(self, events: list[Outgoing]) -> None:
+        if events and self._publication is not None:
+            await self._publication.hand_over(events)
 
 
 def _events(
