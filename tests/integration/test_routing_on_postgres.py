@@ -30,7 +30,7 @@ from services.routing.service_layer import records
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared import identity
-from shared.db import session_factory
+from shared.db import bulk, session_factory
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, Event, FeedbackResult, NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
@@ -111,6 +111,9 @@ class StepsEmitter(RecordingEmitter):
             async def confirmed(self) -> None:
                 emitter._steps.append("confirmed")
 
+            def abandon(self) -> None:
+                emitter._steps.append("abandoned")
+
         return Noted()
 
 
@@ -173,6 +176,79 @@ async def test_an_outflow_marks_the_persons_case_written_in_an_earlier_run(
     assert inflow is not None
     assert inflow.status.value == "inflow_then_outflow"
     assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (4, 4)
+
+
+async def test_an_outflow_marks_the_persons_case_decided_earlier_in_its_own_run(
+    context: tuple[RoutingContext, list[str]],
+) -> None:
+    """The inflow and the outflow of one person in one run: the inflow's case is written before the
+    outflow marks the person's cases."""
+    routing, _ = context
+    outflow = record(residence_street=TONGDE, sequence=44, event="outflow")
+    outflow["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    batch, _ = batch_of([record(residence_street=XINSHI, sequence=44), record(sequence=45), outflow])
+    await RecordHandler(routing).on_records(batch)
+
+    async with routing.sessions() as session:
+        inflow = await store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
+    assert inflow is not None
+    assert inflow.status.value == "inflow_then_outflow"
+
+
+class SlowHandOver(RecordingEmitter):
+    """Hands over as a producer waiting for buffer space would: after a while."""
+
+    def publication(self) -> Publication:
+        emitter = self
+
+        class Slow:
+            async def hand_over(self, events: list[Outgoing]) -> None:
+                await asyncio.sleep(2)
+                emitter.events.extend(events)
+
+            async def confirmed(self) -> None:
+                return None
+
+            def abandon(self) -> None:
+                return None
+
+        return Slow()
+
+
+async def test_a_second_cancellation_while_a_statement_is_seen_out_leaves_no_transaction_open(
+    context: tuple[RoutingContext, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shut down twice over while run 2's statement is in flight: the statement is cancelled and over
+    before the rollback, the task ends cancelled, and the batch routes whole when it comes again."""
+    routing, _ = context
+    monkeypatch.setattr(records, "RUN", 2)
+    writing = store.save_routed
+
+    async def slow_write(session: AsyncSession, **rows: Any) -> Any:
+        raw = await bulk.driver(session)
+        assert raw is not None
+        await raw.execute("SELECT pg_sleep(0.6)")
+        return await writing(session, **rows)
+
+    monkeypatch.setattr(store, "save_routed", slow_write)
+    batch, _ = batch_of([record(residence_street=XINSHI, sequence=70 + n) for n in range(5)])
+    handler = RecordHandler(dataclasses.replace(routing, emitter=SlowHandOver()))
+    task = asyncio.ensure_future(handler.on_records(batch))
+    await asyncio.sleep(0.9)  # run 1 written and being handed over, run 2's statement in flight
+    task.cancel()
+    await asyncio.sleep(0.05)  # the writer now sees run 2's statement out
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    open_transactions = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'"
+    )
+    async with routing.sessions() as session:
+        assert await session.scalar(open_transactions) == 0
+    monkeypatch.setattr(store, "save_routed", writing)
+    await asyncio.wait_for(RecordHandler(routing).on_records(batch), 10)  # no lock of the first try held
+    assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (5, 5)
 
 
 class Undecidable(Exception):

@@ -3,17 +3,21 @@ the partition aiokafka's default partitioner picks, or one person's events could
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import secrets
 from datetime import UTC, datetime
+from typing import cast
 
 import pydantic_core
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.routing.adapters.emitter import KafkaEmitter, Outgoing, encoded
+from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _KafkaPublication, encoded
 from shared.events import RecordRouted, Route, envelope_json
-from shared.kafka.direct import partition_of
+from shared.kafka.direct import DirectSender, partition_of
 from shared.topics import TopicNames
 
 
@@ -70,3 +74,32 @@ def test_the_body_is_encoded_byte_for_byte_as_pydantics_encoder_would() -> None:
     stray = body | {"at": datetime(2027, 3, 1, 9, tzinfo=UTC), "ratio": 0.1, "note": '核实在住\n"引号"'}
     for value in (body, stray):
         assert encoded(value) == pydantic_core.to_json(value)
+
+
+async def test_an_abandoned_publication_leaves_no_failed_send_unretrieved() -> None:
+    """A batch that fails after handing events over comes again; its sends that then fail are not
+    logged as 'Future exception was never retrieved' on top of the batch's own error."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    futures: list[asyncio.Future[None]] = []
+
+    class Sender:
+        async def send(self, topic: str, key: bytes, envelope: dict[str, object], body: bytes) -> object:
+            futures.append(loop.create_future())
+            return futures[-1]
+
+    try:
+        publication = _KafkaPublication(cast(DirectSender, Sender()), TopicNames("t."))
+        body = {"type": RecordRouted.TYPE, "event_id": "e", "correlation_id": "r"}
+        await publication.hand_over([Outgoing(body, RecordRouted.TOPIC, "person-a")] * 3)
+        publication.abandon()
+        for future in futures:
+            future.set_exception(KafkaTimeoutError())
+        await asyncio.sleep(0)  # the done callbacks run
+        futures.clear()
+        publication = None  # type: ignore[assignment]
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []

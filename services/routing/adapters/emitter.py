@@ -10,6 +10,7 @@ the cause is re-delivered.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +49,9 @@ class Publication(Protocol):
 
     async def confirmed(self) -> None:
         """Wait until the broker has every event handed over; raises if any send failed."""
+
+    def abandon(self) -> None:
+        """Stop caring how the sends handed over end: the unit of work failed, and comes again."""
 
 
 class Emitter(Protocol):
@@ -95,6 +99,17 @@ class _KafkaPublication:
             if inspect.isawaitable(future):  # the test broker has delivered already
                 await future
 
+    def abandon(self) -> None:
+        sent, self._sent = self._sent, []
+        for future in sent:  # a failed send is not reported as "never retrieved" on top of the batch's error
+            if isinstance(future, asyncio.Future):
+                future.add_done_callback(_retrieved)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
 
 def encoded(body: dict[str, Any]) -> bytes:
     """The body as compact JSON, byte for byte what pydantic's `to_json` (FastStream's encoder) writes."""
@@ -134,4 +149,7 @@ class _AtOnce:
         await self._emitter.emit(events)
 
     async def confirmed(self) -> None:
+        return None
+
+    def abandon(self) -> None:
         return None

@@ -3,10 +3,12 @@
 Failure policy (batch subscriber on records.submitted, see
 shared.kafka.consuming.subscribe_batch): one transaction per batch holds the
 cases, decisions, notices, review items and processed-event rows; events
-already processed are skipped by id. The outgoing events (ids derived from
-the incoming event and the notices) are published before that commit. A
-crash in between re-delivers the batch: it is decided again, identically,
-and re-published with the same ids, which consumers deduplicate. Codes
+already processed are skipped by id. The batch is written in runs (`RUN`);
+each run's outgoing events (ids derived from the incoming event and the
+notices) are handed to the broker once the run is written, and all are
+confirmed before the commit. A crash or an error before the commit
+re-delivers the batch: it is decided again, identically, and re-published
+with the same ids, which consumers deduplicate. Codes
 unknown to the directory go to the review queue, never to the dead-letter
 topic. Database or broker errors are retried (the batch comes again);
 undecodable events are dead-lettered one by one.
@@ -74,8 +76,12 @@ class RecordHandler:
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
             publication = self._context.emitter.publication()
-            outgoing = await self.route(session, list(todo.values()), processed=list(todo), publication=publication)
-            await publication.confirmed()
+            try:
+                outgoing = await self.route(session, list(todo.values()), processed=list(todo), publication=publication)
+                await publication.confirmed()
+            except BaseException:
+                publication.abandon()  # the batch comes again; what was handed over is re-sent with the same ids
+                raise
         # one line per batch: a log line per record costs more than routing the record
         routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
         log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
@@ -191,12 +197,23 @@ class _Writer:
         await self._hand_over(await self._back())
 
     async def stop(self) -> None:
-        """Wait out a statement still in flight (after an error), whatever it ends in."""
+        """See out a statement still in flight (after an error), whatever it ends in, so the transaction
+        is not rolled back under it. Cancelled meanwhile (a second cancellation at shutdown), the statement
+        is cancelled too (asyncpg's cancel leaves the connection clean) and the cancellation raised once it is over."""
         saving, self._saving = self._saving, None
-        if saving is not None:
-            await asyncio.wait([saving])
-            if not saving.cancelled():
-                saving.exception()  # retrieved: the error that stopped the caller is the one to raise
+        if saving is None:
+            return
+        cancelled: asyncio.CancelledError | None = None
+        while not saving.done():
+            try:
+                await asyncio.wait([saving])
+            except asyncio.CancelledError as cancellation:
+                cancelled = cancellation
+                saving.cancel()
+        if not saving.cancelled():
+            saving.exception()  # retrieved: the error that stopped the caller is the one to raise
+        if cancelled is not None:
+            raise cancelled
 
     async def _back(self) -> list[Outgoing]:
         """The events of the run in flight once its statement is back: a notice issued before
