@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,7 +27,7 @@ from shared.db.errors import is_data_error
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
 from shared.kafka.admin import ensure_topics
-from shared.kafka.direct import DirectSender, aiokafka_producer
+from shared.kafka.direct import aiokafka_producer
 from shared.kafka.failures import is_permanent
 from shared.topics import TopicNames
 from tests.support import kafka
@@ -209,73 +207,6 @@ async def test_a_publication_keeps_each_persons_events_in_order_across_its_hand_
         landed = [(partition, json.loads(body)["event_id"]) for partition, body, _ in placed]
         assert [event_id for _, event_id in landed if event_id in handed] == handed
         assert len({partition for partition, event_id in landed if event_id in handed}) == 1
-
-
-def padded(key: str, size: int) -> tuple[str, bytes, dict[str, object], bytes]:
-    """A message for `DirectSender.send_all` whose body is about `size` bytes."""
-    envelope: dict[str, object] = {
-        "event_id": str(uuid.uuid4()),
-        "type": RecordRouted.TYPE,
-        "correlation_id": key,
-        "pad": "x" * size,
-    }
-    return key, key.encode(), envelope, json.dumps(envelope).encode()
-
-
-async def test_a_hand_over_larger_than_a_record_batch_lands_whole_and_in_order() -> None:
-    """`send_all` fills aiokafka's record batches itself and queues a full one while filling the
-    next: every event lands, one key's in its one partition in the order handed over, with the
-    body and headers it was given, across hand-overs."""
-    bootstrap = kafka_bootstrap()
-    topic = f"{unique_name('filled')}.events"
-    await ensure_topics(kafka_at(bootstrap), [topic], partitions=3, replication=1)
-    broker = KafkaBroker(bootstrap, enable_idempotence=True, acks="all")
-    keys = ["person-a", "person-b", "person-c", "person-d"]
-    runs = [[padded(keys[(run + n) % len(keys)], 2_000) for n in range(300)] for run in range(3)]
-    await broker.start()
-    try:
-        sender, batches = DirectSender(broker), []
-        for run in runs:  # about 600 KB a run: more than one 256 KB record batch for some partition
-            futures = await sender.send_all([(topic, key, envelope, body) for _, key, envelope, body in run])
-            assert len(futures) > 3, "a partition's events filled more than one record batch"
-            batches += futures
-        for future in batches:
-            await future
-    finally:
-        await broker.stop()
-
-    placed = await kafka.read_placed(bootstrap, topic)
-    handed = [message for run in runs for message in run]
-    assert sorted(body for _, body, _ in placed) == sorted(body for *_, body in handed)
-    for key in keys:
-        order = [json.loads(body)["event_id"] for owner, _, _, body in handed if owner == key]
-        landed = [(partition, json.loads(body)["event_id"]) for partition, body, _ in placed]
-        assert [event_id for _, event_id in landed if event_id in order] == order
-        assert len({partition for partition, event_id in landed if event_id in order}) == 1
-    headers = {json.loads(body)["event_id"]: found for _, body, found in placed}
-    for _, _, envelope, _ in handed[:5]:
-        assert headers[str(envelope["event_id"])] == {
-            "content-type": "application/json",
-            "correlation_id": envelope["correlation_id"],
-            "event_type": RecordRouted.TYPE,
-            "event_id": envelope["event_id"],
-        }
-
-
-async def test_an_event_larger_than_a_request_is_refused_and_nothing_of_its_hand_over_is_sent() -> None:
-    bootstrap = kafka_bootstrap()
-    topic = f"{unique_name('toolarge')}.events"
-    await ensure_topics(kafka_at(bootstrap), [topic], partitions=3, replication=1)
-    broker = KafkaBroker(bootstrap, enable_idempotence=True, acks="all")
-    small, huge = padded("person-a", 100), padded("person-b", 2 * 1024 * 1024)
-    await broker.start()
-    try:
-        with pytest.raises(MessageSizeTooLargeError):
-            await DirectSender(broker).send_all([(topic, *small[1:]), (topic, *huge[1:])])
-        await asyncio.sleep(0.5)  # anything queued would have left by now
-    finally:
-        await broker.stop()
-    assert await kafka.read_placed(bootstrap, topic) == []
 
 
 async def test_a_notice_clashing_on_any_unique_rule_is_skipped(sessions: async_sessionmaker[AsyncSession]) -> None:

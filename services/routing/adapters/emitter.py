@@ -19,7 +19,7 @@ import orjson
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
-from shared.kafka.direct import DirectSender, retrieved
+from shared.kafka.direct import DirectSender
 from shared.topics import TopicNames
 
 
@@ -61,8 +61,7 @@ class Emitter(Protocol):
 
 
 class KafkaEmitter:
-    """Hands events straight to the broker's aiokafka producer (idempotent, acks=all), each
-    hand-over's into record batches at once (`DirectSender.send_all`).
+    """Hands each event straight to the broker's aiokafka producer (idempotent, acks=all).
 
     FastStream's `publish` costs more per event than routing's decision does
     (a command object, middlewares, its codec): the body is encoded here as
@@ -91,10 +90,8 @@ class _KafkaPublication:
         self._sent: list[Any] = []
 
     async def hand_over(self, events: list[Outgoing]) -> None:
-        topics = self._topics
-        self._sent += await self._sender.send_all(
-            [(topics(e.topic), e.key.encode(), e.body, encoded(e.body)) for e in events]
-        )
+        send, topics = self._sender.send, self._topics
+        self._sent += [await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)) for e in events]
 
     async def confirmed(self) -> None:
         sent, self._sent = self._sent, []
@@ -106,7 +103,12 @@ class _KafkaPublication:
         sent, self._sent = self._sent, []
         for future in sent:  # a failed send is not reported as "never retrieved" on top of the batch's error
             if isinstance(future, asyncio.Future):
-                future.add_done_callback(retrieved)
+                future.add_done_callback(_retrieved)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def encoded(body: dict[str, Any]) -> bytes:
