@@ -114,7 +114,7 @@ class RecordHandler:
                 elif len(pending.routed) + len(pending.reviews) >= RUN:
                     await writer.write(pending)  # the next run is decided while this one is written
                     pending = _Pending()
-            await writer.write(pending, processed=processed or [])
+            await writer.write(pending, processed=processed)
             await writer.settle()
         finally:
             await writer.stop()
