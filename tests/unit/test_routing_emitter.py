@@ -4,12 +4,15 @@ the partition aiokafka's default partitioner picks, or one person's events could
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import cast
 
 import pydantic_core
+import pytest
 from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, TestKafkaBroker
@@ -76,30 +79,80 @@ def test_the_body_is_encoded_byte_for_byte_as_pydantics_encoder_would() -> None:
         assert encoded(value) == pydantic_core.to_json(value)
 
 
-async def test_an_abandoned_publication_leaves_no_failed_send_unretrieved() -> None:
-    """A batch that fails after handing events over comes again; its sends that then fail are not
-    logged as 'Future exception was never retrieved' on top of the batch's own error."""
+class Sends:
+    """A sender whose sends stay pending until the test ends them; the `fail_at`-th send raises."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.futures: list[asyncio.Future[None]] = []
+        self._fail_at = fail_at
+
+    async def send(self, topic: str, key: bytes, envelope: dict[str, object], body: bytes) -> object:
+        if len(self.futures) + 1 == self._fail_at:
+            raise KafkaTimeoutError()
+        self.futures.append(asyncio.get_running_loop().create_future())
+        return self.futures[-1]
+
+    def publication(self) -> _KafkaPublication:
+        return _KafkaPublication(cast(DirectSender, self), TopicNames("t."))
+
+    def fail_all(self) -> None:
+        for future in self.futures:
+            future.set_exception(KafkaTimeoutError())
+
+
+EVENTS = [Outgoing({"type": RecordRouted.TYPE, "event_id": "e", "correlation_id": "r"}, RecordRouted.TOPIC, "a")] * 3
+
+
+@contextlib.asynccontextmanager
+async def never_retrieved() -> AsyncIterator[list[dict[str, object]]]:
+    """What the loop reports as 'Future exception was never retrieved' by the end of the block
+    (the block drops its futures; they are collected, and reported if unretrieved)."""
     loop = asyncio.get_running_loop()
     reported: list[dict[str, object]] = []
     loop.set_exception_handler(lambda _, context: reported.append(context))
-    futures: list[asyncio.Future[None]] = []
-
-    class Sender:
-        async def send(self, topic: str, key: bytes, envelope: dict[str, object], body: bytes) -> object:
-            futures.append(loop.create_future())
-            return futures[-1]
-
     try:
-        publication = _KafkaPublication(cast(DirectSender, Sender()), TopicNames("t."))
-        body = {"type": RecordRouted.TYPE, "event_id": "e", "correlation_id": "r"}
-        await publication.hand_over([Outgoing(body, RecordRouted.TOPIC, "person-a")] * 3)
-        publication.abandon()
-        for future in futures:
-            future.set_exception(KafkaTimeoutError())
+        yield reported
         await asyncio.sleep(0)  # the done callbacks run
-        futures.clear()
-        publication = None  # type: ignore[assignment]
         gc.collect()
     finally:
         loop.set_exception_handler(None)
+
+
+async def test_an_abandoned_publication_leaves_no_failed_send_unretrieved() -> None:
+    """A batch that fails after handing events over comes again; its sends that then fail are not
+    logged as 'Future exception was never retrieved' on top of the batch's own error."""
+    async with never_retrieved() as reported:
+        sends = Sends()
+        publication = sends.publication()
+        await publication.hand_over(EVENTS)
+        publication.abandon()
+        sends.fail_all()
+        del sends, publication
+    assert reported == []
+
+
+async def test_sends_a_failed_confirmation_did_not_reach_are_left_retrieved_once_abandoned() -> None:
+    """The first failed send stops the confirmation; the sends after it, failing too, are retrieved
+    once the batch is abandoned."""
+    async with never_retrieved() as reported:
+        sends = Sends()
+        publication = sends.publication()
+        await publication.hand_over(EVENTS)
+        sends.fail_all()
+        with pytest.raises(KafkaTimeoutError):
+            await publication.confirmed()
+        publication.abandon()
+        del sends, publication
+    assert reported == []
+
+
+async def test_sends_made_before_a_hand_over_failed_are_left_retrieved_once_abandoned() -> None:
+    async with never_retrieved() as reported:
+        sends = Sends(fail_at=3)
+        publication = sends.publication()
+        with pytest.raises(KafkaTimeoutError):
+            await publication.hand_over(EVENTS)
+        publication.abandon()
+        sends.fail_all()
+        del sends, publication
     assert reported == []

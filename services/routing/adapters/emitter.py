@@ -77,8 +77,12 @@ class KafkaEmitter:
 
     async def emit(self, events: list[Outgoing]) -> None:
         publication = self.publication()
-        await publication.hand_over(events)
-        await publication.confirmed()
+        try:
+            await publication.hand_over(events)
+            await publication.confirmed()
+        except BaseException:
+            publication.abandon()
+            raise
 
     def publication(self) -> Publication:
         return _KafkaPublication(DirectSender(self._broker), self._topics)
@@ -90,14 +94,15 @@ class _KafkaPublication:
         self._sent: list[Any] = []
 
     async def hand_over(self, events: list[Outgoing]) -> None:
-        send, topics = self._sender.send, self._topics
-        self._sent += [await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)) for e in events]
+        send, topics, sent = self._sender.send, self._topics, self._sent
+        for e in events:  # each kept as it is made: a send that raises leaves the earlier ones to `abandon`
+            sent.append(await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)))
 
     async def confirmed(self) -> None:
-        sent, self._sent = self._sent, []
-        for future in sent:  # in order: most are done once the first is, and a done future returns at once
+        for future in self._sent:  # in order: most are done once the first is, and a done future returns at once
             if inspect.isawaitable(future):  # the test broker has delivered already
                 await future
+        self._sent = []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
 
     def abandon(self) -> None:
         sent, self._sent = self._sent, []
