@@ -7,6 +7,7 @@ fresh store and an emitter that publishes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -17,9 +18,10 @@ from services.routing.adapters.emitter import DiscardingEmitter, Emitter, KafkaE
 from services.routing.adapters.recipients_file import RecipientsFile
 from services.routing.domain.schedule import AnswerDeadlines
 from services.routing.entrypoints.http import routing_router
-from services.routing.entrypoints.kafka import register_consumers
+from services.routing.entrypoints.kafka import ANSWERS_GROUP, register_consumers
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.parked import ParkedAnswers
 from services.routing.service_layer.rebuild import Replayed, rebuild
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
@@ -31,6 +33,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.db.sentinel import check_sealing_keys
 from shared.directory import load_directory
+from shared.kafka.broker import dead_letters_for
 from shared.kafka.security import KafkaConnection
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
@@ -74,17 +77,26 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
     context = build_context(
         settings, runtime.sessions, KafkaEmitter(runtime.broker, runtime.topics), clock or SystemClock()
     )
+    answers = AnswerHandler(context, park=True)
     register_consumers(
         runtime.broker,
         runtime.topics,
         RecordHandler(context),
-        AnswerHandler(context),
+        answers,
         ReviewHandler(context),
         context.keyring,
     )
     reminders = reminder_job(settings, context)
+    parked = ParkedAnswers(
+        context,
+        answers.apply_now,
+        dead_letters_for(runtime.broker, runtime.topics, context.keyring),
+        group=runtime.topics(ANSWERS_GROUP),
+        max_age=timedelta(seconds=settings.parked_answer_max_age_s),
+    )
+    parked.measure(runtime.metrics)
 
-    background = []
+    background = [BackgroundTask("parked-answers", partial(parked.run, settings.parked_answer_interval_s), single=True)]
     if settings.reminder_interval_s > 0:
         background.append(
             BackgroundTask("reminders", partial(reminders.run, settings.reminder_interval_s), single=True)

@@ -31,6 +31,16 @@ class RoutingSettings(ServiceSettings):
     reminder_interval_s: float = Field(
         default=300, ge=0, description="How often the reminder job runs; 0 switches it off"
     )
+    parked_answer_interval_s: float = Field(
+        default=5,
+        gt=0,
+        description="How often answers that came before their notice was stored are tried again",
+    )
+    parked_answer_max_age_s: float = Field(
+        default=86_400,
+        gt=0,
+        description="An answer whose notice is still not stored after this long goes to the dead-letter topic",
+    )
 
     @field_validator("holidays", mode="before")
     @classmethod

@@ -18,6 +18,8 @@ round 7).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -37,6 +39,29 @@ POLL_MS = 200  # how long an idle subscriber's poll waits for a message before i
 Handler = Callable[[Envelope, Event], Awaitable[None]]
 BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")
+
+
+@dataclass(frozen=True)
+class InHand:
+    """The message a `subscribe` handler is handling: its body as it came, and where it came from
+    (`topic`, `partition`, `offset`: what a dead letter's headers name)."""
+
+    body: bytes
+    topic: str
+    partition: int | None
+    offset: int | None
+
+
+_IN_HAND: ContextVar[InHand | None] = ContextVar("popflow_message_in_hand", default=None)
+
+
+def message_in_hand() -> InHand | None:
+    """The message the current `subscribe` handler is handling; None outside one (a replay, a test).
+
+    For a handler that keeps a message to handle it later (routing parks an answer to a notice not
+    stored yet) and may have to set it aside then as the consumer would have.
+    """
+    return _IN_HAND.get()
 
 
 async def _raw_records(message: Any) -> list[Any]:
@@ -73,6 +98,14 @@ def subscribe(
                 topic=topic,
                 event_type=envelope.type,
             )
+            in_hand = _IN_HAND.set(
+                InHand(
+                    body,
+                    str(getattr(record, "topic", "")),
+                    getattr(record, "partition", None),
+                    getattr(record, "offset", None),
+                )
+            )
             try:
                 await handler(envelope, event)
             except Exception as error:
@@ -80,6 +113,7 @@ def subscribe(
                     raise
                 await sink.send(body, record, error, group=group_id)
             finally:
+                _IN_HAND.reset(in_hand)
                 structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
 
     _register(broker, topics, sink, keyring, topic=topic, group=group, max_records=max_records, run=handle_batch)

@@ -92,6 +92,8 @@ async def test_every_service_exposes_its_series_with_plausible_values(system: Sy
     for exposition in (intake, notification):
         [(_, backlog)] = series(exposition, "popflow_outbox_backlog")
         assert backlog >= 0
+    [(_, parked)] = series(routing, "popflow_parked_answers")
+    assert parked == 0  # every notice was stored before anyone answered it
 
     # a group appears once it has committed (routing-answers has had nothing to read here)
     for service in SERVICES:

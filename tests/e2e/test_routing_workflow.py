@@ -23,7 +23,16 @@ import httpx
 import pytest
 
 from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP, REVIEWS_GROUP
-from shared.events import Envelope, FeedbackResult, NoticeAnswered, Resolution, ReviewResolved, new_envelope
+from services.routing.domain.notices import notice_id
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeAnswered,
+    NoticeKind,
+    Resolution,
+    ReviewResolved,
+    new_envelope,
+)
 from shared.kafka.failures import open_dead_letter
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, NOTICES_ISSUED, RECORDS_SUBMITTED, REVIEWS_RESOLVED
 from tests.support import kafka
@@ -34,12 +43,19 @@ from tests.support.system import ROOT, System, build_system, destroy_system
 from tests.support.waiting import eventually
 
 CITY, NATIONAL = "guangzhou-city-exchange", "national-exchange"
+PARKED_FOR = 15  # seconds an answer waits for its notice before it is set aside
 
 
 @pytest.fixture(scope="module")
 async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    """Routing (reminder job off: the integration tier drives it) and notification."""
-    system = await build_system(Path(tmp_path_factory.mktemp("logs")), {"ROUTING_REMINDER_INTERVAL_S": "0"})
+    """Routing (reminder job off: the integration tier drives it; an answer waits at most PARKED_FOR for
+    its notice) and notification."""
+    settings = {
+        "ROUTING_REMINDER_INTERVAL_S": "0",
+        "ROUTING_PARKED_ANSWER_INTERVAL_S": "0.5",
+        "ROUTING_PARKED_ANSWER_MAX_AGE_S": str(PARKED_FOR),
+    }
+    system = await build_system(Path(tmp_path_factory.mktemp("logs")), settings)
     try:
         for service in ("routing", "notification"):
             system.start(service, wait=False)
@@ -234,6 +250,7 @@ def answered(notice_id: str, record_id: str, result: str, by: str) -> Envelope:
 
 
 async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lettered(routing: System) -> None:
+    """The stray answer's notice never comes: it waits PARKED_FOR seconds, then it is set aside as it came."""
     (record_id,) = await submit(routing, record(residence_street=XINSHI, sequence=91))
     bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
     async with httpx.AsyncClient(timeout=10) as client:
@@ -246,6 +263,29 @@ async def test_answers_from_kafka_take_the_same_path_and_bad_ones_are_dead_lette
     letters = await eventually(lambda: _dead_letters_for(bootstrap, routing, str(stray.event_id)))
     assert letters[0]["error_type"] == "PermanentFailure"
     assert "no notice" in letters[0]["error"]
+    assert letters[0]["source_topic"] == topic(routing, NOTICES_ANSWERED)
+    assert letters[0]["source_offset"].isdigit()  # where it came from, as the subscriber saw it
+    assert letters[0]["consumer_group"] == topic(routing, ANSWERS_GROUP)
+
+
+async def test_an_answer_given_before_routing_stores_its_notice_is_applied_once_it_does(routing: System) -> None:
+    """A notice reaches the topic before routing's batch commits its row (service_layer/parked.py): an
+    answer given in between waits in routing's store and is applied once the notice is written."""
+    bootstrap = routing.env["KAFKA_BOOTSTRAP_SERVERS"]
+    submitted = kafka.submitted(record(residence_street=XINSHI, sequence=93))
+    record_id = submitted.correlation_id
+    transfer = notice_id(record_id=record_id, case_version=1, recipient_code=XINSHI, kind=NoticeKind.TRANSFER)
+    early = answered(transfer, record_id, "confirmed", XINSHI)
+    waiting = f"SELECT notice_id FROM parked_answers WHERE event_id = '{early.event_id}'"
+
+    await kafka.publish(bootstrap, topic(routing, NOTICES_ANSWERED), [early])
+    assert await eventually(lambda: fetch(routing.env["ROUTING_DATABASE_URL"], waiting))
+    await kafka.publish(bootstrap, topic(routing, RECORDS_SUBMITTED), [submitted])
+    async with httpx.AsyncClient(timeout=10) as client:
+        case = await routed_case(client, routing, record_id, status="confirmed")
+    assert notice_of(case, "transfer") == transfer
+    assert await fetch(routing.env["ROUTING_DATABASE_URL"], waiting) == []
+    assert await _dead_letters_for(bootstrap, routing, str(early.event_id)) == []
 
 
 async def test_undecodable_records_are_dead_lettered_alone_and_the_rest_routed(routing: System) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from services.routing.adapters.tables import CaseRow, NoticeRow, ReviewItem, RoutedRecord
+from services.routing.adapters.tables import CaseRow, NoticeRow, ParkedAnswer, ReviewItem, RoutedRecord
 from services.routing.domain.cases import Case, CaseStatus
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, Recipient
@@ -216,6 +216,52 @@ async def waiting_notices(
         .with_for_update(skip_locked=True)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def park_answer(session: AsyncSession, row: ParkedAnswer) -> None:
+    session.add(row)
+
+
+async def answers_parked_for(session: AsyncSession, notice_id: str) -> bool:
+    """Whether an answer to the notice waits already (a later one waits behind it)."""
+    query = select(exists().where(col(ParkedAnswer.notice_id) == notice_id))
+    return bool((await session.execute(query)).scalar())
+
+
+async def next_ready_parked(session: AsyncSession) -> ParkedAnswer | None:
+    """The earliest parked answer whose notice is stored now, locked for this transaction
+    (skipped when another transaction holds it)."""
+    query = (
+        select(ParkedAnswer)
+        .where(exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)))
+        .order_by(col(ParkedAnswer.seq))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def expired_parked(session: AsyncSession, *, parked_before: datetime, limit: int) -> list[ParkedAnswer]:
+    """Parked answers older than the cutoff whose notice never came, oldest first, locked."""
+    query = (
+        select(ParkedAnswer)
+        .where(
+            col(ParkedAnswer.parked_at) < parked_before,
+            ~exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)),
+        )
+        .order_by(col(ParkedAnswer.seq))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def parked_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(ParkedAnswer)) or 0)
+
+
+async def unpark(session: AsyncSession, row: ParkedAnswer) -> None:
+    await session.execute(delete(ParkedAnswer).where(col(ParkedAnswer.seq) == row.seq))
 
 
 def review_row(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -95,3 +95,29 @@ class ReviewItem(SQLModel, table=True):
     resolution_note: str | None = Field(default=None, max_length=300)
     resolved_by: str | None = Field(default=None, max_length=12)
     resolved_at: datetime | None = Field(default=None)
+
+
+class ParkedAnswer(SQLModel, table=True):
+    """An answer to a notice this store does not hold yet, kept until it does (service_layer/parked.py).
+
+    A notice reaches the topic before the batch that writes its row commits, and a batch that fails
+    after handing over its first runs' events commits only when it is tried again: an answer given
+    in between finds no notice. It waits here, applied once the notice is written, in the order it
+    came (`seq`), or set aside as a dead letter when no notice comes. `body_sealed` is the message
+    as it came, sealed whole (shared.sealing, bound to the event id).
+    """
+
+    __tablename__ = "parked_answers"
+
+    # SQLite numbers a row by itself only for an INTEGER primary key
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    event_id: str = Field(max_length=36, unique=True)
+    notice_id: str = Field(max_length=36, index=True)
+    record_id: str = Field(max_length=36)
+    body_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    source_topic: str = Field(max_length=255)
+    source_partition: int | None = Field(default=None)
+    source_offset: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    parked_at: datetime

@@ -2,10 +2,13 @@
 
 Failure policy (subscriber on notices.answered): idempotent by event id, in
 the same transaction as the case, the answered notice and the new notices;
-events are published before the commit (see records.py). An answer to an
-unknown notice, a second answer to the same notice, or corrections that can
-never apply are PermanentFailures: dead-lettered with the error, and the
-consumer goes on. Database or broker errors are retried.
+events are published before the commit (see records.py). An answer to a
+notice this store does not hold yet is parked (service_layer/parked.py), and
+so is any later answer to the same notice while one waits: applied once the
+notice is written, set aside when it never comes. An answer naming another
+record than its notice's, a second answer to the same notice, or
+corrections that can never apply are PermanentFailures: dead-lettered with
+the error, and the consumer goes on. Database or broker errors are retried.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.cases import InvalidAnswer
 from services.routing.domain.workflow import answer
 from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
+from services.routing.service_layer.parked import park
 from shared.events import Envelope, Event, FeedbackResult, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
 
@@ -25,14 +29,29 @@ log = structlog.get_logger(__name__)
 
 
 class AnswerHandler:
-    def __init__(self, context: RoutingContext) -> None:
+    """`park`: an answer to a notice not stored yet waits for it (the running service). Without it
+    (`popflow routing rebuild`, which replays every notice before any answer) such an answer is refused."""
+
+    def __init__(self, context: RoutingContext, *, park: bool = False) -> None:
         self._context = context
+        self._park = park
 
     async def on_notice_answered(self, envelope: Envelope, event: Event) -> None:
         assert isinstance(event, NoticeAnswered)
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
+        if self._park:
+            # one answer waits already: this one waits behind it, so a notice's answers apply in order
+            waiting = await store.answers_parked_for(session, feedback.notice_id)
+            if waiting or await store.load_notice(session, feedback.notice_id) is None:
+                park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
+                log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
+                return []
+        return await self.apply_now(session, envelope, feedback)
+
+    async def apply_now(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
+        """Apply the answer to its stored notice; PermanentFailure when it never can be."""
         found = await store.load_notice(session, feedback.notice_id)
         if found is None or found[0].record_id != feedback.record_id:
             raise PermanentFailure(f"no notice {feedback.notice_id} for record {feedback.record_id}")
