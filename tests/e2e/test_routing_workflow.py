@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP, REVIEWS_GROUP
 from services.routing.domain.notices import notice_id
+from services.routing.entrypoints.kafka import ANSWERS_GROUP, RECORDS_GROUP, REVIEWS_GROUP
 from shared.events import (
     Envelope,
     FeedbackResult,
@@ -276,7 +276,7 @@ async def test_an_answer_given_before_routing_stores_its_notice_is_applied_once_
     record_id = submitted.correlation_id
     transfer = notice_id(record_id=record_id, case_version=1, recipient_code=XINSHI, kind=NoticeKind.TRANSFER)
     early = answered(transfer, record_id, "confirmed", XINSHI)
-    waiting = f"SELECT notice_id FROM parked_answers WHERE event_id = '{early.event_id}'"
+    waiting = f"SELECT notice_id FROM parked_answers WHERE event_id = '{early.event_id}'"  # noqa: S608 - a UUID
 
     await kafka.publish(bootstrap, topic(routing, NOTICES_ANSWERED), [early])
     assert await eventually(lambda: fetch(routing.env["ROUTING_DATABASE_URL"], waiting))

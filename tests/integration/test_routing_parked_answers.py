@@ -9,12 +9,13 @@ to a recording sink.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import store
@@ -29,7 +30,15 @@ from services.routing.service_layer.parked import ParkedAnswers, Passed
 from services.routing.service_layer.records import RecordHandler
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
-from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeKind, new_envelope, parse_event
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeAnswered,
+    NoticeIssued,
+    NoticeKind,
+    new_envelope,
+    parse_event,
+)
 from shared.kafka.failures import DeadLetters, PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
@@ -111,6 +120,16 @@ def answer_to(record_id: str, result: FeedbackResult = FeedbackResult.CONFIRMED,
     return new_envelope(event, producer="notification", correlation_id=record_id, keyring=TEST_KEYRING)
 
 
+def effects(events: list[Outgoing]) -> list[tuple[str, str]]:
+    """Each event's type and, for a notice, its kind and recipient."""
+    described = []
+    for outgoing in events:
+        event = parse_event(outgoing.envelope, TEST_KEYRING)
+        detail = f"{event.kind.value} to {event.recipient_code}" if isinstance(event, NoticeIssued) else ""
+        described.append((outgoing.type, detail))
+    return described
+
+
 def cross_street(sequence: int) -> Envelope:
     return kafka.submitted(record(residence_street=XINSHI, sequence=sequence))
 
@@ -137,16 +156,23 @@ async def test_an_answer_before_its_notice_waits_and_is_applied_once_the_notice_
     await routing.answer(answer)  # delivered again: handled once, parked once
     assert len(await routing.parked()) == 1
 
+    # a twin record answered after its notice was stored: what the parked answer must do the same
+    twin = cross_street(11)
+    await routing.route(twin)
+    before = len(routing.emitter.events)
+    await routing.answer(answer_to(twin.correlation_id))
+    expected = effects(routing.emitter.events[before:])
+    assert expected  # a confirmed transfer tells the registration place
+
     await routing.route(submitted)
     assert await routing.case(record_id) == ("open", 1)
-    events_before = len(routing.emitter.events)
-
+    before = len(routing.emitter.events)
     passed = await routing.job.run_once()
     assert (passed.applied, passed.set_aside) == (1, 0)
-    assert await routing.case(record_id) == ("confirmed", 1)
+    assert await routing.case(record_id) == await routing.case(twin.correlation_id)
+    assert effects(routing.emitter.events[before:]) == expected
     assert await routing.parked() == []
     assert routing.letters.sent == []
-    assert len(routing.emitter.events) >= events_before  # whatever the answer emits went out with it
 
     assert (await routing.job.run_once()).applied == 0  # applied once, never again
 
@@ -259,3 +285,155 @@ async def test_a_pass_that_fails_keeps_the_answer_parked_and_the_next_applies_it
     assert [parse_event(e.envelope, TEST_KEYRING).recipient_code for e in rechecks] == [TONGDE]  # type: ignore[attr-defined]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ParkedAnswer)) == 0
+
+
+async def test_an_answer_refused_after_it_wrote_keeps_nothing_of_it_and_is_set_aside(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A refusal raised after the answer wrote (the database refusing a value, say) rolls its writes back."""
+    routing = Routing(sessions)
+    submitted = cross_street(6)
+    await routing.answer(answer_to(submitted.correlation_id))
+    await routing.route(submitted)
+
+    async def writes_then_refuses(session: AsyncSession, envelope: Envelope, event: NoticeAnswered) -> list[Outgoing]:
+        found = await store.load_notice(session, event.notice_id, for_update=True)
+        assert found is not None
+        found[1].answered_at, found[1].result = event.answered_at, "confirmed"
+        await session.flush()
+        raise PermanentFailure("refused after writing")
+
+    job = ParkedAnswers(
+        routing.context,
+        writes_then_refuses,
+        DeadLetters(routing.letters.publish),
+        group="routing-answers",
+        max_age=MAX_AGE,
+    )
+    assert await job.run_once() == Passed(applied=0, set_aside=1)
+    ((_, headers),) = routing.letters.sent
+    assert headers["error"] == "refused after writing"
+    async with sessions() as session:
+        found = await store.load_notice(session, answer_to(submitted.correlation_id).payload["notice_id"])
+        assert found is not None
+        assert found[1].answered_at is None  # the write went with the refusal
+    assert await routing.parked() == []
+
+
+async def test_parked_answers_apply_in_the_order_they_came_not_the_order_they_lie_in(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    routing = Routing(sessions)
+    submitted = cross_street(7)
+    record_id = submitted.correlation_id
+    first, second = answer_to(record_id, FeedbackResult.NOT_FOUND), answer_to(record_id)
+    await routing.answer(first)
+    await routing.answer(second)
+    # stored the other way round, under their own places: the first answer lies after the second
+    async with sessions.begin() as session:
+        rows = list((await session.execute(select(ParkedAnswer))).scalars())
+        copies = [{c: getattr(r, c) for c in ParkedAnswer.model_fields} for r in rows]
+        await session.execute(delete(ParkedAnswer))
+    async with sessions.begin() as session:
+        for copy in sorted(copies, key=lambda c: -int(c["seq"])):
+            session.add(ParkedAnswer(**copy))
+    await routing.route(submitted)
+
+    assert await routing.job.run_once() == Passed(applied=1, set_aside=1)
+    assert (await routing.case(record_id))[0] == "not_found"  # the first answer's
+    ((body, _),) = routing.letters.sent
+    assert Envelope.model_validate_json(body).event_id == second.event_id
+
+
+async def test_every_answer_too_old_is_set_aside_in_one_pass(sessions: async_sessionmaker[AsyncSession]) -> None:
+    routing = Routing(sessions)
+    job = ParkedAnswers(
+        routing.context,
+        routing.answers.apply_now,
+        DeadLetters(routing.letters.publish),
+        group="routing-answers",
+        max_age=timedelta(seconds=15),
+        batch=1,
+    )
+    for _ in range(3):
+        await routing.answer(answer_to(str(uuid.uuid4()), notice_id=str(uuid.uuid4())))
+    routing.clock.advance_to(START + timedelta(seconds=16))
+    assert await job.run_once() == Passed(applied=0, set_aside=3)
+    assert all("within 15 seconds of the answer" in headers["error"] for _, headers in routing.letters.sent)
+
+
+class Held(RecordingEmitter):
+    """Holds the first hand-over that carries anything until released (a slow broker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def emit(self, events: list[Outgoing]) -> None:
+        if events and not self.release.is_set():
+            self.holding.set()
+            await self.release.wait()
+        await super().emit(events)
+
+
+async def test_two_runners_at_once_apply_a_notices_answers_once_each_and_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A leader's job still running while the next leader's starts (fail-over): the second waits for the
+    answer the first holds instead of taking the one behind it."""
+    slow = Routing(sessions, Held())
+    other = Routing(sessions)
+    submitted = cross_street(8)
+    record_id = submitted.correlation_id
+    first, second = answer_to(record_id, FeedbackResult.NOT_FOUND), answer_to(record_id)
+    held = slow.emitter
+    assert isinstance(held, Held)
+    await slow.answer(first)
+    await slow.answer(second)
+    held.release.set()  # the record's own events leave at once
+    await asyncio.wait_for(slow.route(submitted), 10)
+    held.release.clear()
+
+    one = asyncio.create_task(slow.job.run_once())
+    await asyncio.wait_for(held.holding.wait(), 10)  # the first runner holds the first answer
+    two = asyncio.create_task(other.job.run_once())
+    await asyncio.sleep(0.5)  # the second runner waits for it, does not take the answer behind it
+    assert not two.done()
+    held.release.set()
+    passes = await asyncio.wait_for(asyncio.gather(one, two), 10)
+
+    assert sum(p.applied for p in passes) == 1
+    assert sum(p.set_aside for p in passes) == 1
+    assert (await slow.case(record_id))[0] == "not_found"  # the first answer's, applied once
+    ((body, headers),) = slow.letters.sent + other.letters.sent
+    assert Envelope.model_validate_json(body).event_id == second.event_id
+    assert "answered already" in headers["error"]
+    notices = [parse_event(e.envelope, TEST_KEYRING) for e in slow.emitter.events + other.emitter.events]
+    assert [n.kind for n in notices if isinstance(n, NoticeIssued)].count(NoticeKind.RECHECK) == 1
+
+
+async def test_an_answer_that_keeps_failing_holds_back_no_set_aside_and_is_set_aside_itself_in_time(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    emitter = FailingOnce()
+    routing = Routing(sessions, emitter)
+    await routing.answer(answer_to(str(uuid.uuid4()), notice_id=str(uuid.uuid4())))  # its notice never comes
+    routing.clock.advance_to(START + timedelta(hours=12))
+    submitted = cross_street(9)
+    await routing.answer(answer_to(submitted.correlation_id, FeedbackResult.NOT_FOUND))
+    await routing.route(submitted)
+
+    routing.clock.advance_to(START + MAX_AGE + timedelta(seconds=1))  # the first answer is too old by now
+    emitter.armed = True
+    with pytest.raises(ConnectionError):  # the second one's events do not leave: the pass fails...
+        await routing.job.run_once()
+    ((_, headers),) = routing.letters.sent  # ...after it set aside the answer too old all the same
+    assert headers["error"].startswith("no notice")
+    assert len(await routing.parked()) == 1
+
+    routing.clock.advance_to(START + timedelta(hours=12) + MAX_AGE + timedelta(seconds=1))
+    emitter.armed = True  # still failing once it waited as long: it never will apply
+    assert await routing.job.run_once() == Passed(applied=0, set_aside=1)
+    assert routing.letters.sent[1][1]["error"] == "not applied within 24 hours of the answer (ConnectionError)"
+    assert await routing.parked() == []

@@ -13,7 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber import usecase as faststream_subscriber
 
 from shared.events import Envelope, Event
-from shared.kafka.consuming import POLL_MS, poll_without_pause, subscribe_batch
+from shared.kafka.consuming import POLL_MS, message_in_hand, poll_without_pause, subscribe, subscribe_batch
 from shared.kafka.failures import PermanentFailure, open_dead_letter
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
@@ -107,3 +107,28 @@ def test_a_poll_that_would_spin_is_refused() -> None:
     subscriber = broker.subscriber("t", group_id="g", batch=True, batch_timeout_ms=0)
     with pytest.raises(ValueError, match="spin"):
         poll_without_pause(subscriber)
+
+
+async def test_a_handler_knows_the_message_it_handles_as_it_came() -> None:
+    """`message_in_hand`: the body as it came and where it came from, for a handler that keeps a message
+    to handle later (routing's parked answers); nothing outside a handler."""
+    broker = KafkaBroker()
+    seen: list[tuple[bytes, str, bool, bool]] = []
+
+    async def handler(envelope: Envelope, event: Event) -> None:
+        in_hand = message_in_hand()
+        assert in_hand is not None
+        seen.append((in_hand.body, in_hand.topic, in_hand.partition is not None, in_hand.offset is not None))
+        if envelope.correlation_id == "refused":
+            raise PermanentFailure("set aside")
+
+    subscribe(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    bodies = [
+        kafka.submitted(record(sequence=n), record_id=rid).model_dump_json().encode()
+        for n, rid in ((1, "refused"), (2, "kept"))
+    ]
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(*bodies, topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies]
+    assert message_in_hand() is None

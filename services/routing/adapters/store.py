@@ -175,8 +175,12 @@ def _notice_row(notice: PlannedNotice, now: datetime) -> dict[str, object]:
     }
 
 
-async def load_notice(session: AsyncSession, notice_id: str) -> tuple[PlannedNotice, NoticeRow] | None:
-    row = await session.get(NoticeRow, notice_id)
+async def load_notice(
+    session: AsyncSession, notice_id: str, *, for_update: bool = False
+) -> tuple[PlannedNotice, NoticeRow] | None:
+    """`for_update`: locked for this transaction, and read anew even when the session holds it already
+    (an answer waiting for the lock must see the answer that held it)."""
+    row = await session.get(NoticeRow, notice_id, with_for_update=for_update or None, populate_existing=for_update)
     return None if row is None else (planned_from(row), row)
 
 
@@ -228,16 +232,21 @@ async def answers_parked_for(session: AsyncSession, notice_id: str) -> bool:
     return bool((await session.execute(query)).scalar())
 
 
-async def next_ready_parked(session: AsyncSession) -> ParkedAnswer | None:
-    """The earliest parked answer whose notice is stored now, locked for this transaction
-    (skipped when another transaction holds it)."""
+async def ready_parked(session: AsyncSession, *, limit: int) -> list[int]:
+    """The places (`seq`) of the earliest parked answers whose notice is stored now, in order."""
     query = (
-        select(ParkedAnswer)
+        select(col(ParkedAnswer.seq))
         .where(exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)))
         .order_by(col(ParkedAnswer.seq))
-        .limit(1)
-        .with_for_update(skip_locked=True)
+        .limit(limit)
     )
+    return [seq for seq in (await session.execute(query)).scalars() if seq is not None]  # a key: never None
+
+
+async def parked_at(session: AsyncSession, seq: int) -> ParkedAnswer | None:
+    """The parked answer at `seq`, locked for this transaction; waits while another holds it (never
+    skips it: a notice's later answer must not overtake it). None once it is gone."""
+    query = select(ParkedAnswer).where(col(ParkedAnswer.seq) == seq).with_for_update()
     return (await session.execute(query)).scalars().first()
 
 

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
+from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.cases import InvalidAnswer
+from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.workflow import answer
 from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
 from services.routing.service_layer.parked import park
@@ -41,18 +43,29 @@ class AnswerHandler:
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
-        if self._park:
-            # one answer waits already: this one waits behind it, so a notice's answers apply in order
-            waiting = await store.answers_parked_for(session, feedback.notice_id)
-            if waiting or await store.load_notice(session, feedback.notice_id) is None:
-                park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
-                log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
-                return []
-        return await self.apply_now(session, envelope, feedback)
+        # one answer waits already: this one waits behind it, so a notice's answers apply in order
+        waiting = self._park and await store.answers_parked_for(session, feedback.notice_id)
+        found = None if waiting else await store.load_notice(session, feedback.notice_id, for_update=True)
+        if self._park and found is None:
+            park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
+            log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
+            return []
+        return await self._answer(session, envelope, feedback, found)
 
     async def apply_now(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
-        """Apply the answer to its stored notice; PermanentFailure when it never can be."""
-        found = await store.load_notice(session, feedback.notice_id)
+        """Apply the answer to its stored notice (a parked one); PermanentFailure when it never can be."""
+        found = await store.load_notice(session, feedback.notice_id, for_update=True)
+        return await self._answer(session, envelope, feedback, found)
+
+    async def _answer(
+        self,
+        session: AsyncSession,
+        envelope: Envelope,
+        feedback: NoticeAnswered,
+        found: tuple[PlannedNotice, NoticeRow] | None,
+    ) -> list[Outgoing]:
+        # the notice is locked: two answers to it (two partitions, two job runners) apply one after the other,
+        # and the second sees the first's answer
         if found is None or found[0].record_id != feedback.record_id:
             raise PermanentFailure(f"no notice {feedback.notice_id} for record {feedback.record_id}")
         answered, row = found

@@ -14,15 +14,20 @@ Failure policy (background job `parked-answers`, once per deployment): each
 pass applies, one transaction each and oldest first, every parked answer
 whose notice is stored now: the answer's effects, its events (published
 before the commit) and the parked row's removal commit together, so a crash
-applies it again or not at all, never twice. An answer that can never apply
-(answered already, corrections that do not fit, another record's notice)
-goes to the dead-letter topic as the subscriber would have sent it, with
-where it came from, and its row is removed. An answer whose notice has not
-come within ROUTING_PARKED_ANSWER_MAX_AGE_S is set aside the same way ("no
-notice ... within ..."). A failed pass (database or broker down) is logged and
-tried again at the next interval; a dead letter sent by a pass whose commit
-then failed is sent again, and `popflow dead-letters show` counts the repeat
-instead of listing it twice.
+applies it again or not at all, never twice. The parked row and the notice
+are locked, never skipped: should two runners overlap (a fail-over), the
+second waits for the answer the first holds, and sees it applied. An answer
+that can never apply (answered already, corrections that do not fit, another
+record's notice) goes to the dead-letter topic as the subscriber would have
+sent it, with where it came from, and its row is removed. An answer whose
+notice has not come within ROUTING_PARKED_ANSWER_MAX_AGE_S is set aside the
+same way ("no notice ... within ..."), and so is one that still fails for a
+passing reason once it waited that long. A passing failure (database or
+broker down) ends the pass's applying, so that no later answer to its notice
+overtakes it, after the answers too old are set aside; the pass is tried again
+at the next interval. A dead letter sent by a pass whose commit then failed is
+sent again, and `popflow dead-letters show` counts the repeat instead of
+listing it twice.
 """
 
 from __future__ import annotations
@@ -33,9 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
@@ -116,14 +119,29 @@ class ParkedAnswers:
             await asyncio.sleep(interval_s)
 
     async def run_once(self) -> Passed:
+        """One pass: every parked answer whose notice is stored, oldest first, then those too old.
+
+        An answer that fails for a passing reason (database, broker) ends the applying for this pass,
+        so that a later answer to its notice does not overtake it; the answers too old are set aside
+        all the same, and the failure is raised after.
+        """
         applied = set_aside = 0
-        while (outcome := await self._apply_next()) is not None:
-            applied += outcome
-            set_aside += not outcome
+        failure: Exception | None = None
+        try:
+            while ready := await self._ready():
+                outcomes = [await self._apply(seq) for seq in ready]
+                applied += outcomes.count(True)
+                set_aside += outcomes.count(False)
+                if all(outcome is None for outcome in outcomes):
+                    break  # another runner took them all: it goes on with the rest
+        except Exception as error:
+            failure = error
         while expired := await self._set_aside_expired():
             set_aside += expired
         if applied or set_aside:
             log.info("parked answers pass", applied=applied, set_aside=set_aside)
+        if failure is not None:
+            raise failure
         return Passed(applied, set_aside)
 
     def measure(self, metrics: Metrics) -> None:
@@ -135,12 +153,16 @@ class ParkedAnswers:
 
         metrics.gauge("popflow_parked_answers", "Answers waiting for their notice to be stored", [], read)
 
-    async def _apply_next(self) -> bool | None:
-        """Apply the oldest parked answer whose notice is stored: True when applied, False when it
-        can never apply (set aside), None when no parked answer's notice is stored."""
+    async def _ready(self) -> list[int]:
+        async with self._context.sessions() as session:
+            return await store.ready_parked(session, limit=self._batch)
+
+    async def _apply(self, seq: int) -> bool | None:
+        """Apply the parked answer at `seq`: True when applied, False when set aside (it can never apply,
+        or still fails past the maximum age), None when it is gone (another runner applied it)."""
         try:
             async with self._context.sessions.begin() as session:
-                row = await store.next_ready_parked(session)
+                row = await store.parked_at(session, seq)
                 if row is None:
                     return None
                 with structlog.contextvars.bound_contextvars(event_id=row.event_id, correlation_id=row.record_id):
@@ -149,36 +171,47 @@ class ParkedAnswers:
                         event = parse_event(envelope, self._context.keyring)
                         assert isinstance(event, NoticeAnswered)
                         outgoing = await self._apply_now(session, envelope, event)
+                        await self._context.emitter.emit(outgoing)
                     except Exception as error:
-                        if not is_permanent(error):
-                            raise
-                        raise _Refused(row.seq, error) from error  # rolls back whatever it wrote
-                    await self._context.emitter.emit(outgoing)
+                        if is_permanent(error):
+                            raise _Refused(seq, error) from error  # rolls back whatever it wrote
+                        if self._expired(row):  # retried for as long as it waited: it never will apply
+                            reason = f"not applied within {_span(self._max_age)} of the answer ({type(error).__name__})"
+                            raise _Refused(seq, PermanentFailure(reason)) from error
+                        log.warning(
+                            "parked answer not applied, tried again next pass",
+                            notice_id=row.notice_id,
+                            error=type(error).__name__,
+                        )
+                        raise
                     await store.unpark(session, row)
                     log.info("parked answer applied", notice_id=row.notice_id)
                     return True
         except _Refused as refused:
-            await self._set_aside(refused.seq, refused.error)
-            return False
+            return False if await self._set_aside(refused.seq, refused.error) else None
+
+    def _expired(self, row: ParkedAnswer) -> bool:
+        return row.parked_at < self._context.clock.now() - self._max_age
 
     async def _set_aside_expired(self) -> int:
         cutoff = self._context.clock.now() - self._max_age
         async with self._context.sessions.begin() as session:
             rows = await store.expired_parked(session, parked_before=cutoff, limit=self._batch)
             for row in rows:
-                hours = self._max_age.total_seconds() / 3600
                 error = PermanentFailure(
-                    f"no notice {row.notice_id} for record {row.record_id} within {hours:g} hours of the answer"
+                    f"no notice {row.notice_id} for record {row.record_id} within {_span(self._max_age)} of the answer"
                 )
                 await self._dead_letter(session, row, error)
         return len(rows)
 
-    async def _set_aside(self, seq: int | None, error: Exception) -> None:
+    async def _set_aside(self, seq: int, error: Exception) -> bool:
+        """False when the answer is gone (another runner set it aside between the refusal and here)."""
         async with self._context.sessions.begin() as session:
-            query = select(ParkedAnswer).where(col(ParkedAnswer.seq) == seq).with_for_update(skip_locked=True)
-            row = (await session.execute(query)).scalars().first()
-            if row is not None:
-                await self._dead_letter(session, row, error)
+            row = await store.parked_at(session, seq)
+            if row is None:
+                return False
+            await self._dead_letter(session, row, error)
+            return True
 
     async def _dead_letter(self, session: AsyncSession, row: ParkedAnswer, error: Exception) -> None:
         try:
@@ -194,7 +227,7 @@ class ParkedAnswers:
 
 
 class _Refused(Exception):
-    def __init__(self, seq: int | None, error: Exception) -> None:
+    def __init__(self, seq: int, error: Exception) -> None:
         super().__init__(str(error))
         self.seq, self.error = seq, error
 
@@ -206,6 +239,16 @@ class _Source:
         self.topic = row.source_topic
         self.partition = "" if row.source_partition is None else row.source_partition
         self.offset = "" if row.source_offset is None else row.source_offset
+
+
+def _span(span: timedelta) -> str:
+    """A maximum age as a person says it: "24 hours", "90 minutes", "15 seconds"."""
+    seconds = span.total_seconds()
+    for unit, length in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= length and seconds % length == 0 and not (unit == "day" and seconds < 2 * 86_400):
+            count = int(seconds // length)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 def _context(event_id: str) -> str:
