@@ -53,6 +53,17 @@ class BackgroundTasks:
         self.tasks.clear()
 
 
+async def every(interval_s: float, one_pass: Callable[[], Awaitable[object]], *, failed: str) -> None:
+    """Run `one_pass` now and every `interval_s` until cancelled (a schedule's job). A pass that fails is
+    logged as `failed`, with its error's type alone (a message may quote data), and tried at the next."""
+    while True:
+        try:
+            await one_pass()
+        except Exception as error:
+            log.warning(failed, error=type(error).__name__)
+        await asyncio.sleep(interval_s)
+
+
 async def _logged(spec: BackgroundTask) -> None:
     try:
         await spec.run()

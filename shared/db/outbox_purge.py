@@ -15,7 +15,6 @@ transaction holds many locks or much WAL.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from shared.background import every
 from shared.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
@@ -60,10 +60,8 @@ class OutboxPurge:
 
     async def run(self) -> None:
         """Purge now and every `interval_s` until cancelled; a failed pass is logged and tried at the next."""
-        while True:
-            try:
-                if purged := await self.purge():
-                    log.info("published outbox rows purged", count=purged, keep_days=self._keep.days)
-            except Exception as error:
-                log.warning("outbox purge failed", error=type(error).__name__)
-            await asyncio.sleep(self._interval_s)
+        await every(self._interval_s, self._purge_logged, failed="outbox purge failed")
+
+    async def _purge_logged(self) -> None:
+        if purged := await self.purge():
+            log.info("published outbox rows purged", count=purged, keep_days=self._keep.days)

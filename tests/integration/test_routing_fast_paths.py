@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
-from shared.db import build_engine, bulk, run_migrations, session_factory
+from shared.db import bulk
 from shared.db.errors import is_data_error
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
@@ -31,21 +31,20 @@ from shared.kafka.direct import aiokafka_producer
 from shared.kafka.failures import is_permanent
 from shared.topics import TopicNames
 from tests.support import kafka
-from tests.support.infra import create_database, drop_database, kafka_at, kafka_bootstrap, unique_name
+from tests.support.infra import (
+    kafka_at,
+    kafka_bootstrap,
+    migrated_database,
+    unique_name,
+)
 
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture
 async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    name = unique_name("routingbulk")
-    engine = build_engine(await create_database(name))
-    try:
-        await run_migrations(engine, MIGRATIONS)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-        await drop_database(name)
+    async with migrated_database("routingbulk", MIGRATIONS) as sessions:
+        yield sessions
 
 
 def processed(*ids: str, at: datetime = NOW) -> list[dict[str, object]]:

@@ -26,10 +26,9 @@ from services.routing.domain.notices import notice_id
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
-from services.routing.service_layer.parked import ParkedAnswers, Passed
+from services.routing.service_layer.parked import ApplyNow, ParkedAnswers, Passed
 from services.routing.service_layer.records import RecordHandler
 from shared.clock import FixedClock
-from shared.db import build_engine, run_migrations, session_factory
 from shared.events import (
     Envelope,
     FeedbackResult,
@@ -41,7 +40,7 @@ from shared.events import (
 )
 from shared.kafka.failures import DeadLetters, PermanentFailure
 from tests.support import kafka
-from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, migrated_database
 from tests.support.records import TONGDE, XINSHI, record
 from tests.support.routing import routing_context
 
@@ -52,14 +51,8 @@ MAX_AGE = timedelta(hours=24)
 
 @pytest.fixture
 async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    name = unique_name("parked")
-    engine = build_engine(await create_database(name))
-    try:
-        await run_migrations(engine, MIGRATIONS)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-        await drop_database(name)
+    async with migrated_database("parked", MIGRATIONS) as sessions:
+        yield sessions
 
 
 class Letters:
@@ -81,12 +74,19 @@ class Routing:
         self.context: RoutingContext = routing_context(sessions, RECIPIENTS, clock=self.clock, emitter=self.emitter)
         self.answers = AnswerHandler(self.context, park=True)
         self.letters = Letters()
-        self.job = ParkedAnswers(
+        self.job = self.job_with()
+
+    def job_with(
+        self, apply_now: ApplyNow | None = None, *, max_age: timedelta = MAX_AGE, batch: int = 100
+    ) -> ParkedAnswers:
+        """The job as routing builds it, sending its dead letters to `letters`."""
+        return ParkedAnswers(
             self.context,
-            self.answers.apply_now,
+            apply_now or self.answers.apply_now,
             DeadLetters(self.letters.publish),
             group="routing-answers",
-            max_age=MAX_AGE,
+            max_age=max_age,
+            batch=batch,
         )
 
     async def route(self, envelope: Envelope) -> None:
@@ -303,13 +303,7 @@ async def test_an_answer_refused_after_it_wrote_keeps_nothing_of_it_and_is_set_a
         await session.flush()
         raise PermanentFailure("refused after writing")
 
-    job = ParkedAnswers(
-        routing.context,
-        writes_then_refuses,
-        DeadLetters(routing.letters.publish),
-        group="routing-answers",
-        max_age=MAX_AGE,
-    )
+    job = routing.job_with(writes_then_refuses)
     assert await job.run_once() == Passed(applied=0, set_aside=1)
     ((_, headers),) = routing.letters.sent
     assert headers["error"] == "refused after writing"
@@ -347,14 +341,7 @@ async def test_parked_answers_apply_in_the_order_they_came_not_the_order_they_li
 
 async def test_every_answer_too_old_is_set_aside_in_one_pass(sessions: async_sessionmaker[AsyncSession]) -> None:
     routing = Routing(sessions)
-    job = ParkedAnswers(
-        routing.context,
-        routing.answers.apply_now,
-        DeadLetters(routing.letters.publish),
-        group="routing-answers",
-        max_age=timedelta(seconds=15),
-        batch=1,
-    )
+    job = routing.job_with(max_age=timedelta(seconds=15), batch=1)
     for _ in range(3):
         await routing.answer(answer_to(str(uuid.uuid4()), notice_id=str(uuid.uuid4())))
     routing.clock.advance_to(START + timedelta(seconds=16))

@@ -23,10 +23,9 @@ from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
-from shared.db import build_engine, run_migrations, session_factory
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from tests.support import kafka
-from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.infra import TEST_KEYRING, migrated_database
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import routing_context
 
@@ -41,14 +40,8 @@ RECIPIENTS = Recipients.of(
 
 @pytest.fixture
 async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    name = unique_name("reminders")
-    engine = build_engine(await create_database(name))
-    try:
-        await run_migrations(engine, MIGRATIONS)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-        await drop_database(name)
+    async with migrated_database("reminders", MIGRATIONS) as sessions:
+        yield sessions
 
 
 def context_for(

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from shared.db import build_engine, run_migrations, session_factory
 from shared.kafka.security import KafkaConnection
 from shared.sealing import parse_keyring
 from shared.settings import KafkaSettings
@@ -92,6 +96,19 @@ async def create_database(name: str) -> str:
     finally:
         await connection.close()
     return admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def migrated_database(prefix: str, migrations: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a fresh PostgreSQL database migrated by `migrations`, dropped (and searched) afterwards."""
+    name = unique_name(prefix)
+    engine = build_engine(await create_database(name))
+    try:
+        await run_migrations(engine, migrations)
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+        await drop_database(name)
 
 
 async def drop_database(name: str) -> None:

@@ -32,7 +32,6 @@ listing it twice.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import ParkedAnswer
 from services.routing.service_layer.context import RoutingContext
+from shared.background import every
 from shared.events import Envelope, NoticeAnswered, parse_event
 from shared.kafka.consuming import message_in_hand
 from shared.kafka.failures import DeadLetters, PermanentFailure, is_permanent
@@ -111,12 +111,7 @@ class ParkedAnswers:
 
     async def run(self, interval_s: float) -> None:
         """Pass after pass until cancelled; a failed pass is logged and tried again next time."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception as error:
-                log.warning("parked answers pass failed", error=type(error).__name__)
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.run_once, failed="parked answers pass failed")
 
     async def run_once(self) -> Passed:
         """One pass: every parked answer whose notice is stored, oldest first, then those too old.

@@ -11,7 +11,6 @@ processes never remind the same notice at once.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.schedule import latest_issue_day_due
 from services.routing.domain.workflow import follow_up_notice
 from services.routing.service_layer.context import RoutingContext, notice_issued
+from shared.background import every
 from shared.events import NoticeKind
 
 log = structlog.get_logger(__name__)
@@ -48,12 +48,7 @@ class ReminderJob:
 
     async def run(self, interval_s: float) -> None:
         """Pass after pass until cancelled; a failed pass is logged and tried again next time."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception as error:
-                log.warning("reminder pass failed", error=type(error).__name__)
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.run_once, failed="reminder pass failed")
 
     async def run_once(self) -> int:
         """One pass at the clock's current time; returns how many follow-up notices were issued."""

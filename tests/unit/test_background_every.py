@@ -1,0 +1,33 @@
+"""`shared.background.every`: the loop of every scheduled job (reminders, parked answers, outbox purge)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from shared.background import every
+
+
+async def test_a_failed_pass_is_logged_by_its_errors_type_alone_and_the_next_pass_runs() -> None:
+    passes: list[int] = []
+    more = asyncio.Event()
+
+    async def one_pass() -> None:
+        passes.append(len(passes))
+        if len(passes) == 1:
+            raise ValueError("a message that may quote 张三's data")
+        if len(passes) == 3:
+            more.set()
+
+    with structlog.testing.capture_logs() as logs:
+        job = asyncio.create_task(every(0.01, one_pass, failed="test pass failed"))
+        await asyncio.wait_for(more.wait(), 5)
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+    assert passes == [0, 1, 2]  # on after the failure, pass after pass
+    failures = [entry for entry in logs if entry["event"] == "test pass failed"]
+    assert failures == [{"event": "test pass failed", "error": "ValueError", "log_level": "warning"}]
+    assert job.cancelled()  # cancelling ends it; it never ends by itself
