@@ -10,6 +10,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.kafka.security import KafkaConnection
 from shared.retry import until_up
 
+FETCH_TRIES = 30  # one second each
+
 
 async def partitions_of(kafka: KafkaConnection, topics: Sequence[str]) -> list[TopicPartition]:
     """The topics' partitions, from the broker (a consumer only knows the topics it subscribed to)."""
@@ -72,3 +74,26 @@ async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[b
     """Every message value of `topic` up to the end seen at the start."""
     async for record in records_to_end(kafka, [topic]):
         yield record.value
+
+
+async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: int) -> ConsumerRecord | None:
+    """The record at `offset` of `partition`; None when there is none (past the end, or gone by retention);
+    TimeoutError when the broker gives nothing there."""
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None)
+    async for attempt in until_up():
+        with attempt:
+            await consumer.start()
+    try:
+        consumer.assign([partition])
+        first = (await consumer.beginning_offsets([partition]))[partition]
+        end = (await consumer.end_offsets([partition]))[partition]
+        if not first <= offset < end:
+            return None
+        consumer.seek(partition, offset)
+        for _ in range(FETCH_TRIES):
+            fetched = await consumer.getmany(partition, timeout_ms=1000, max_records=1)
+            for record in fetched.get(partition, []):
+                return record if record.offset == offset else None  # past it: not there (a transaction marker)
+        raise TimeoutError(f"{partition.topic} gave nothing at offset {offset} within {FETCH_TRIES} seconds")
+    finally:
+        await consumer.stop()

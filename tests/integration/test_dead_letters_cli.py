@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from services.cli.main import app
 from shared.kafka.admin import ensure_topics
 from shared.kafka.failures import SEALED_HEADER, dead_letter_headers, seal_dead_letter
-from shared.topics import DEAD_LETTER, TopicNames
+from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support.infra import (
     DATA_KEYS,
     PERSON_KEY_SECRET,
@@ -19,7 +19,8 @@ from tests.support.infra import (
     kafka_connection,
     unique_name,
 )
-from tests.support.kafka import publish_one
+from tests.support.kafka import publish_one, read_topic, submitted
+from tests.support.records import record
 
 
 async def set_aside(topic: str, offset: int, body: bytes, error: str, group: str = "popflow.reporting") -> None:
@@ -56,3 +57,46 @@ async def test_a_message_set_aside_on_every_rebuild_is_shown_once_with_its_count
     one = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", "show", "--limit", "1"], env=env)
     assert '{"second": 2}' not in one.output
     assert "set aside 3 times" in one.output
+
+
+async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked() -> None:
+    prefix = unique_name("replay.") + "."
+    topics = TopicNames(prefix)
+    source, dead = topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)
+    await ensure_topics(kafka_connection(), [source], partitions=2, replication=1)
+    await ensure_topics(kafka_connection(), [dead], partitions=1, replication=1)
+    original = submitted(record(sequence=41)).model_dump_json().encode()
+    await publish_one(source, original, partition=1)
+    came_from = type("Source", (), {"topic": source, "partition": 1, "offset": 0})()
+    headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
+    headers |= {"sealed": SEALED_HEADER}
+    await publish_one(dead, seal_dead_letter(TEST_KEYRING, original, headers), headers=headers)
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+        "POPFLOW_TOPIC_PREFIX": prefix,
+        "POPFLOW_DATA_KEYS": DATA_KEYS,
+        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+    }
+
+    def popflow(*args: str, answer: str = "") -> Result:
+        return CliRunner().invoke(app, ["dead-letters", *args], env=env, input=answer)
+
+    shown = await asyncio.to_thread(popflow, "show")
+    assert "0:0 " in shown.output  # where it lies, as replay takes it
+
+    declined = await asyncio.to_thread(popflow, "replay", "0:0", answer="n\n")
+    assert declined.exit_code == 1, declined.output
+    missing = await asyncio.to_thread(popflow, "replay", "0:5", "--yes")
+    assert missing.exit_code == 2
+    assert "no dead letter at 0:5" in missing.output
+    assert (await asyncio.to_thread(popflow, "replay", "zero", "--yes")).exit_code == 2
+
+    replayed = await asyncio.to_thread(popflow, "replay", "0:0", "--yes")
+    assert replayed.exit_code == 0, replayed.output
+    assert "re-sent to" in replayed.output
+    messages = await read_topic(source, at_least=2)
+    assert [(m.partition, bytes(m.value)) for m in messages] == [(1, original), (1, original)]  # declined: not sent
+    assert dict(messages[1].headers)["replayed_from"] == b"0:0"
+    person = record(sequence=41)["person"]
+    assert person["id_number"] not in replayed.output  # replay names the event, never the person
+    assert person["name"] not in replayed.output

@@ -121,14 +121,19 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 
 
 async def publish_one(
-    topic: str, value: bytes, *, key: bytes | None = None, headers: dict[str, str] | None = None
+    topic: str,
+    value: bytes,
+    *,
+    key: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    partition: int | None = None,
 ) -> None:
-    """One message of arbitrary bytes (poison messages for failure-policy tests)."""
+    """One message of arbitrary bytes (poison messages for failure-policy tests), to `partition` if given."""
     producer = AIOKafkaProducer(**kafka_options(kafka_bootstrap()), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(
-            topic, value, key=key, headers=[(k, v.encode()) for k, v in (headers or {}).items()]
+            topic, value, key=key, partition=partition, headers=[(k, v.encode()) for k, v in (headers or {}).items()]
         )
     finally:
         await producer.stop()

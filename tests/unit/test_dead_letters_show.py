@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from services.cli.dead_letters import Letters
+import pytest
+
+from services.cli.dead_letters import Letters, Read, Refused, parse_place, replay_plan
+from shared.events import Envelope
+from shared.kafka.failures import SEALED_HEADER, dead_letter_headers, seal_dead_letter
+from shared.sealing import Keyring, parse_keyring
+from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
+from tests.support.infra import TEST_KEYRING
+from tests.support.kafka import submitted
+from tests.support.records import record
 
 
 def letter(
@@ -54,3 +63,50 @@ def test_one_message_set_aside_by_two_services_for_one_reason_is_listed_once_for
         ("popflow.routing", 2),
         ("popflow.reporting", 1),
     ]
+
+
+KEYS = TEST_KEYRING
+TOPICS = TopicNames("popflow.")
+
+
+def dead_letter(body: bytes, **headers: str) -> Read:
+    source = type("Source", (), {"topic": TOPICS(RECORDS_SUBMITTED), "partition": 1, "offset": 40})()
+    full = dead_letter_headers(source, "SealError", "sealed with key id 'k2'", group="popflow.routing") | headers
+    full["sealed"] = SEALED_HEADER
+    return Read("0:17", full, seal_dead_letter(KEYS, body, full))
+
+
+def test_a_dead_letter_is_planned_back_to_its_topic_and_partition_as_it_came() -> None:
+    body = submitted(record(sequence=5)).model_dump_json().encode()
+    plan = replay_plan(dead_letter(body), KEYS, TOPICS)
+    assert (plan.topic, plan.partition, plan.body) == (TOPICS(RECORDS_SUBMITTED), 1, body)
+    assert plan.headers == {
+        "event_type": "RecordSubmitted",
+        "event_id": str(Envelope.model_validate_json(body).event_id),
+        "replayed_from": "0:17",
+    }
+    assert (plan.group, plan.error) == ("popflow.routing", "sealed with key id 'k2'")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "keyring", "said"),
+    [
+        (b"not json", {}, KEYS, "no event envelope"),
+        (b"{}", {"source_topic": "other.records.submitted"}, KEYS, "not from a topic of this deployment"),
+        (b"{}", {"source_topic": TOPICS(DEAD_LETTER)}, KEYS, "not from a topic of this deployment"),
+        (b"{}", {"source_topic": ""}, KEYS, "does not say where it came from"),
+        (b"{}", {}, parse_keyring(f"other:{'A' * 43}=", "other"), "does not open with POPFLOW_DATA_KEYS"),
+    ],
+)
+def test_a_dead_letter_that_cannot_be_re_sent_is_refused_with_the_reason(
+    body: bytes, headers: dict[str, str], keyring: Keyring, said: str
+) -> None:
+    with pytest.raises(Refused, match=said):
+        replay_plan(dead_letter(body, **headers), keyring, TOPICS)
+
+
+@pytest.mark.parametrize("place", ["17", "0:", ":17", "a:b", "0:-1", ""])
+def test_a_place_is_partition_colon_offset(place: str) -> None:
+    with pytest.raises(Refused, match="partition:offset"):
+        parse_place(place)
+    assert parse_place("3:170") == (3, 170)
