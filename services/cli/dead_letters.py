@@ -7,12 +7,14 @@ deployment's own settings (POPFLOW_DATA_KEYS, POPFLOW_TOPIC_PREFIX, ...).
 
 `replay 0:17` re-sends the dead letter at partition 0, offset 17 of the
 dead-letter topic (`show` prints each one's place) to its source topic, in
-the partition it came from, so that it keeps its place among the person's
-events. Every consumer group of that topic reads it again: those that
-handled it skip it by its event id (every consumer is idempotent), the one
+the partition it came from and under its key. Every consumer group of that
+topic reads it again: those that handled it skip it by its event id, the one
 that set it aside tries again, and sets it aside again if its cause is not
-mended. Only an event envelope of this deployment's topics is re-sent:
-bytes that never were an event would only be set aside again.
+mended. A re-sent message lands at the end of its partition: when a later
+event of the same key follows the original, it is not re-sent (it could
+undo that event; a rebuild reads them in order). Only an event envelope of
+this deployment's event topics is re-sent: bytes that never were an event
+would only be set aside again.
 
 A message set aside again for the same reason by the same consumer group (a
 `popflow reporting rebuild` or a replay reads it anew) is shown once, with how
@@ -23,18 +25,19 @@ both: each says which group set it aside, and they are shown apart.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from rich.console import Console
 from rich.markup import escape
 
 from shared.events import Envelope
 from shared.kafka.failures import open_dead_letter
-from shared.kafka.replay import batches_to_end, partitions_of, record_at
+from shared.kafka.replay import batches_to_end, keyed_after, partitions_of, record_at
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring, SealError
 from shared.settings import CommonSettings
@@ -119,24 +122,22 @@ def replay(
     settings = CommonSettings()
     try:
         partition, offset = parse_place(place)
-        letter = asyncio.run(_read(settings, partition, offset))
-        plan = replay_plan(letter, settings.keyring(), TopicNames(settings.topic_prefix))
+        plan = asyncio.run(_plan(settings, partition, offset))
         console.print(
             f"{place}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
             f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
         )
-        where = f"partition {plan.partition}" if plan.partition is not None else "a partition the producer picks"
-        if not yes and not typer.confirm(f"Re-send it to {plan.topic}, {where}?"):
+        if not yes and not typer.confirm(f"Re-send it to {plan.topic}, partition {plan.partition}?"):
             raise typer.Exit(1)
         sent_to = asyncio.run(_resend(settings, plan))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
-    except (TimeoutError, KafkaError) as error:
-        console.print(
-            f"[red]popflow: cannot reach Kafka at {settings.kafka_bootstrap_servers} ({type(error).__name__})[/]"
-        )
-        raise typer.Exit(3) from None
+    except KafkaError as error:
+        if isinstance(error, KafkaConnectionError):
+            raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
+        console.print(f"[red]popflow: Kafka refused it: {type(error).__name__}[/]")
+        raise typer.Exit(2) from None
     console.print(
         f"re-sent to {escape(plan.topic)} at {sent_to}. Every consumer group of the topic reads it again: "
         "those that handled it skip it by its event id; one that cannot handle it yet sets it aside again."
@@ -149,23 +150,29 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Replay:
-    """What re-sending a dead letter does: the body as it came, to the topic and partition it came from."""
+    """What re-sending a dead letter does: the body as it came, to the topic and partition it came from
+    (`offset`: where it lay there), under the key it had."""
 
     topic: str
-    partition: int | None
+    partition: int
+    offset: int
     body: bytes
     headers: dict[str, str]
     event_id: str
     event_type: str
     group: str
     error: str
+    key: bytes | None = None
+
+
+PLACE = re.compile(r"([0-9]+):([0-9]+)")
 
 
 def parse_place(place: str) -> tuple[int, int]:
-    partition, sep, offset = place.partition(":")
-    if not sep or not partition.isdigit() or not offset.isdigit():
+    found = PLACE.fullmatch(place)
+    if found is None:
         raise Refused(f"{place!r} is no place in the dead-letter topic: give partition:offset, e.g. 0:17")
-    return int(partition), int(offset)
+    return int(found[1]), int(found[2])
 
 
 @dataclass(frozen=True)
@@ -178,35 +185,35 @@ class Read:
 
 
 def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
-    """What re-sending `letter` would do; Refused when it cannot help or cannot be done."""
-    headers = letter.headers
+    """What re-sending `letter` would do, as far as the letter tells; Refused when it cannot help or be done."""
+    headers, place = letter.headers, letter.place
     topic = headers.get("source_topic", "")
     if not topic:
+        raise Refused(f"the dead letter at {place} does not say where it came from (from before the headers)")
+    if topic not in set(topics.all()) - {topics(DEAD_LETTER)}:
         raise Refused(
-            f"the dead letter at {letter.place} does not say where it came from (a dead letter from "
-            "before the headers): re-send it by hand"
-        )
-    if not topic.startswith(topics.prefix) or topic == topics(DEAD_LETTER):
-        raise Refused(
-            f"the dead letter at {letter.place} came from {topic}, not from a topic of this deployment "
+            f"the dead letter at {place} came from {topic}, not from an event topic of this deployment "
             f"(POPFLOW_TOPIC_PREFIX={topics.prefix!r})"
         )
+    partition, offset = headers.get("source_partition", ""), headers.get("source_offset", "")
+    if not (partition.isascii() and partition.isdigit() and offset.isascii() and offset.isdigit()):
+        raise Refused(f"the dead letter at {place} does not say where in {topic} it lay: its order cannot be kept")
     try:
         body = open_dead_letter(keyring, letter.value, headers)
     except SealError as error:
-        raise Refused(f"the dead letter at {letter.place} does not open with POPFLOW_DATA_KEYS: {error}") from None
+        raise Refused(f"the dead letter at {place} does not open with POPFLOW_DATA_KEYS: {error}") from None
     try:
         envelope = Envelope.model_validate_json(body)
     except ValueError:
         raise Refused(
-            f"the dead letter at {letter.place} is no event envelope: every consumer would set it aside again"
+            f"the dead letter at {place} is no event envelope: every consumer would set it aside again"
         ) from None
-    partition = headers.get("source_partition", "")
     return Replay(
         topic=topic,
-        partition=int(partition) if partition.isdigit() else None,
+        partition=int(partition),
+        offset=int(offset),
         body=body,
-        headers={"event_type": envelope.type, "event_id": str(envelope.event_id), "replayed_from": letter.place},
+        headers={"event_type": envelope.type, "event_id": str(envelope.event_id), "replayed_from": place},
         event_id=str(envelope.event_id),
         event_type=envelope.type,
         group=headers.get("consumer_group", ""),
@@ -214,30 +221,58 @@ def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     )
 
 
-async def _read(settings: CommonSettings, partition: int, offset: int) -> Read:
+def keeps_order(plan: Replay, original: ConsumerRecord | None, later: int) -> Replay:
+    """The plan with the key the message had, once nothing of the same key follows it on its partition:
+    re-sent, it lands at the end, after anything later of the same person, which it could undo (a consumer
+    that keeps the latest route or status would take it for the latest)."""
+    where = f"{plan.topic} {plan.partition}:{plan.offset}"
+    if original is None:
+        raise Refused(
+            f"the message it came from ({where}) is gone from the topic: its order among the person's events "
+            "cannot be checked. Rebuild the service that set it aside instead (`popflow <service> rebuild`)"
+        )
+    if later:
+        raise Refused(
+            f"{later} later event(s) of the same person follow it on {plan.topic} (partition {plan.partition}): "
+            "re-sent, it would land after them and could undo them. Rebuild the service that set it aside "
+            "instead (`popflow <service> rebuild`), which reads them in their order"
+        )
+    return replace(plan, key=original.key)
+
+
+async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay:
     kafka = KafkaConnection.from_settings(settings)
-    topic = TopicNames(settings.topic_prefix)(DEAD_LETTER)
-    place = f"{partition}:{offset}"
-    if TopicPartition(topic, partition) not in await partitions_of(kafka, [topic]):
-        raise Refused(f"{topic} has no partition {partition}")
-    record = await record_at(kafka, TopicPartition(topic, partition), offset)
+    topics = TopicNames(settings.topic_prefix)
+    letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
+    plan = replay_plan(letter, settings.keyring(), topics)
+    source = TopicPartition(plan.topic, plan.partition)
+    if source not in await partitions_of(kafka, [plan.topic]):
+        raise Refused(f"{plan.topic} has no partition {plan.partition} (any more)")
+    original = await record_at(kafka, source, plan.offset)
+    later = 0 if original is None else await keyed_after(kafka, source, plan.offset, original.key)
+    return keeps_order(plan, original, later)
+
+
+async def _read(kafka: KafkaConnection, where: TopicPartition, offset: int) -> Read:
+    place = f"{where.partition}:{offset}"
+    if where not in await partitions_of(kafka, [where.topic]):
+        raise Refused(f"{where.topic} has no partition {where.partition}")
+    record = await record_at(kafka, where, offset)
     if record is None:
         raise Refused(f"no dead letter at {place}: `popflow dead-letters show` lists where each one lies")
     return Read(place, {key: value.decode(errors="replace") for key, value in record.headers}, bytes(record.value))
 
 
 async def _resend(settings: CommonSettings, plan: Replay) -> str:
-    kafka = KafkaConnection.from_settings(settings)
-    if plan.partition is not None and TopicPartition(plan.topic, plan.partition) not in await partitions_of(
-        kafka, [plan.topic]
-    ):
-        raise Refused(f"{plan.topic} has no partition {plan.partition} (any more)")
-    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
-    await producer.start()
+    producer = AIOKafkaProducer(
+        **KafkaConnection.from_settings(settings).options(), enable_idempotence=True, acks="all"
+    )
     try:
+        await producer.start()
         sent = await producer.send_and_wait(
             plan.topic,
             plan.body,
+            key=plan.key,
             partition=plan.partition,
             headers=[(key, value.encode()) for key, value in plan.headers.items()],
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -25,3 +26,9 @@ async def already_processed(session: AsyncSession, event_id: str) -> bool:
 
 def mark_processed(session: AsyncSession, event_id: str) -> None:
     session.add(ProcessedEvent(event_id=event_id, handled_at=datetime.now(UTC)))
+
+
+async def unmark_processed(session: AsyncSession, event_id: str) -> None:
+    """Forget that the event was handled: it was kept to handle later and then set aside, so that the
+    event, re-sent (`popflow dead-letters replay`), is handled instead of skipped."""
+    await session.execute(delete(ProcessedEvent).where(col(ProcessedEvent.event_id) == event_id))

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OffsetOutOfRangeError
 
 from shared.kafka.security import KafkaConnection
 from shared.retry import until_up
@@ -77,23 +78,57 @@ async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[b
 
 
 async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: int) -> ConsumerRecord | None:
-    """The record at `offset` of `partition`; None when there is none (past the end, or gone by retention);
-    TimeoutError when the broker gives nothing there."""
-    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None)
-    async for attempt in until_up():
-        with attempt:
-            await consumer.start()
+    """The record at `offset` of `partition`; None when there is none (past the end, or gone by retention)."""
+    consumer = await _reader(kafka, partition)
     try:
-        consumer.assign([partition])
         first = (await consumer.beginning_offsets([partition]))[partition]
         end = (await consumer.end_offsets([partition]))[partition]
         if not first <= offset < end:
             return None
         consumer.seek(partition, offset)
         for _ in range(FETCH_TRIES):
-            fetched = await consumer.getmany(partition, timeout_ms=1000, max_records=1)
+            try:
+                fetched = await consumer.getmany(partition, timeout_ms=1000, max_records=1)
+            except OffsetOutOfRangeError:  # gone by retention since the look at the first offset
+                return None
             for record in fetched.get(partition, []):
-                return record if record.offset == offset else None  # past it: not there (a transaction marker)
+                return record if record.offset == offset else None
         raise TimeoutError(f"{partition.topic} gave nothing at offset {offset} within {FETCH_TRIES} seconds")
     finally:
         await consumer.stop()
+
+
+async def keyed_after(kafka: KafkaConnection, partition: TopicPartition, offset: int, key: bytes | None) -> int:
+    """How many records of `partition` after `offset`, up to its end now, carry `key` (None: any)."""
+    consumer = await _reader(kafka, partition)
+    try:
+        end = (await consumer.end_offsets([partition]))[partition]
+        consumer.seek(partition, offset + 1)
+        found, position, idle = 0, offset + 1, 0
+        while position < end:
+            fetched = await consumer.getmany(partition, timeout_ms=1000, max_records=5000)
+            records = [r for r in fetched.get(partition, []) if r.offset < end]
+            found += sum(1 for r in records if key is None or r.key == key)
+            idle = 0 if records else idle + 1
+            if idle >= FETCH_TRIES:
+                raise TimeoutError(
+                    f"{partition.topic} gave nothing after offset {position} within {FETCH_TRIES} seconds"
+                )
+            position = await consumer.position(partition)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _reader(kafka: KafkaConnection, partition: TopicPartition) -> AIOKafkaConsumer:
+    """A consumer of no group, assigned `partition`, that raises rather than jump when an offset is gone."""
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None, auto_offset_reset="none")
+    try:
+        async for attempt in until_up():
+            with attempt:
+                await consumer.start()
+        consumer.assign([partition])
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer

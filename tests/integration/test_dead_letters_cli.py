@@ -66,7 +66,7 @@ async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked
     await ensure_topics(kafka_connection(), [source], partitions=2, replication=1)
     await ensure_topics(kafka_connection(), [dead], partitions=1, replication=1)
     original = submitted(record(sequence=41)).model_dump_json().encode()
-    await publish_one(source, original, partition=1)
+    await publish_one(source, original, key=b"person-key", partition=1)
     came_from = type("Source", (), {"topic": source, "partition": 1, "offset": 0})()
     headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
     headers |= {"sealed": SEALED_HEADER}
@@ -95,8 +95,14 @@ async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked
     assert replayed.exit_code == 0, replayed.output
     assert "re-sent to" in replayed.output
     messages = await read_topic(source, at_least=2)
-    assert [(m.partition, bytes(m.value)) for m in messages] == [(1, original), (1, original)]  # declined: not sent
+    assert [(m.partition, m.key, bytes(m.value)) for m in messages] == [(1, b"person-key", original)] * 2
     assert dict(messages[1].headers)["replayed_from"] == b"0:0"
+
+    # the replay is a later event of the person now: re-sent again, the letter would land after it
+    again = await asyncio.to_thread(popflow, "replay", "0:0", "--yes")
+    assert again.exit_code == 2, again.output
+    assert "1 later event(s) of the same person" in " ".join(again.output.split())
+    assert len(await read_topic(source, at_least=2)) == 2  # declined, refused: nothing more was sent
     person = record(sequence=41)["person"]
     assert person["id_number"] not in replayed.output  # replay names the event, never the person
     assert person["name"] not in replayed.output

@@ -29,6 +29,7 @@ from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.parked import ApplyNow, ParkedAnswers, Passed
 from services.routing.service_layer.records import RecordHandler
 from shared.clock import FixedClock
+from shared.db.processed import already_processed
 from shared.events import (
     Envelope,
     FeedbackResult,
@@ -423,4 +424,24 @@ async def test_an_answer_that_keeps_failing_holds_back_no_set_aside_and_is_set_a
     emitter.armed = True  # still failing once it waited as long: it never will apply
     assert await routing.job.run_once() == Passed(applied=0, set_aside=1)
     assert routing.letters.sent[1][1]["error"] == "not applied within 24 hours of the answer (ConnectionError)"
+    assert await routing.parked() == []
+
+
+async def test_an_answer_set_aside_is_no_longer_marked_handled_so_its_replay_is_applied(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Its notice came after the maximum age: the admin re-sends the dead letter (`popflow dead-letters
+    replay`), and the answer is applied instead of skipped as handled."""
+    routing = Routing(sessions)
+    submitted = cross_street(12)
+    answer = answer_to(submitted.correlation_id)
+    await routing.answer(answer)
+    routing.clock.advance_to(START + MAX_AGE + timedelta(seconds=1))
+    assert (await routing.job.run_once()).set_aside == 1
+    async with sessions() as session:
+        assert not await already_processed(session, str(answer.event_id))
+
+    await routing.route(submitted)  # the notice, late
+    await routing.answer(answer)  # the replay
+    assert await routing.case(submitted.correlation_id) == ("confirmed", 1)
     assert await routing.parked() == []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aiokafka import ConsumerRecord
 
-from services.cli.dead_letters import Letters, Read, Refused, parse_place, replay_plan
+from services.cli.dead_letters import Letters, Read, Refused, keeps_order, parse_place, replay_plan
 from shared.events import Envelope
 from shared.kafka.failures import SEALED_HEADER, dead_letter_headers, seal_dead_letter
 from shared.sealing import Keyring, parse_keyring
@@ -79,7 +80,7 @@ def dead_letter(body: bytes, **headers: str) -> Read:
 def test_a_dead_letter_is_planned_back_to_its_topic_and_partition_as_it_came() -> None:
     body = submitted(record(sequence=5)).model_dump_json().encode()
     plan = replay_plan(dead_letter(body), KEYS, TOPICS)
-    assert (plan.topic, plan.partition, plan.body) == (TOPICS(RECORDS_SUBMITTED), 1, body)
+    assert (plan.topic, plan.partition, plan.offset, plan.body) == (TOPICS(RECORDS_SUBMITTED), 1, 40, body)
     assert plan.headers == {
         "event_type": "RecordSubmitted",
         "event_id": str(Envelope.model_validate_json(body).event_id),
@@ -92,8 +93,11 @@ def test_a_dead_letter_is_planned_back_to_its_topic_and_partition_as_it_came() -
     ("body", "headers", "keyring", "said"),
     [
         (b"not json", {}, KEYS, "no event envelope"),
-        (b"{}", {"source_topic": "other.records.submitted"}, KEYS, "not from a topic of this deployment"),
-        (b"{}", {"source_topic": TOPICS(DEAD_LETTER)}, KEYS, "not from a topic of this deployment"),
+        (b"{}", {"source_topic": "other.records.submitted"}, KEYS, "not from an event topic of this deployment"),
+        (b"{}", {"source_topic": "popflow.staging.records.submitted"}, KEYS, "not from an event topic"),
+        (b"{}", {"source_topic": TOPICS(DEAD_LETTER)}, KEYS, "not from an event topic of this deployment"),
+        (b"{}", {"source_partition": ""}, KEYS, "does not say where in"),
+        (b"{}", {"source_offset": "\u00b2"}, KEYS, "does not say where in"),
         (b"{}", {"source_topic": ""}, KEYS, "does not say where it came from"),
         (b"{}", {}, parse_keyring(f"other:{'A' * 43}=", "other"), "does not open with POPFLOW_DATA_KEYS"),
     ],
@@ -105,8 +109,30 @@ def test_a_dead_letter_that_cannot_be_re_sent_is_refused_with_the_reason(
         replay_plan(dead_letter(body, **headers), keyring, TOPICS)
 
 
-@pytest.mark.parametrize("place", ["17", "0:", ":17", "a:b", "0:-1", ""])
+@pytest.mark.parametrize("place", ["17", "0:", ":17", "a:b", "0:-1", "", "0:\u00b2", "0:17 "])
 def test_a_place_is_partition_colon_offset(place: str) -> None:
     with pytest.raises(Refused, match="partition:offset"):
         parse_place(place)
     assert parse_place("3:170") == (3, 170)
+
+
+def test_a_dead_letter_is_re_sent_under_its_key_only_when_nothing_of_the_person_follows_it() -> None:
+    plan = replay_plan(dead_letter(submitted(record(sequence=6)).model_dump_json().encode()), KEYS, TOPICS)
+    original = ConsumerRecord(
+        topic=TOPICS(RECORDS_SUBMITTED),
+        partition=1,
+        offset=40,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"person-key",
+        value=b"{}",
+        checksum=None,
+        serialized_key_size=10,
+        serialized_value_size=2,
+        headers=[],
+    )
+    assert keeps_order(plan, original, later=0).key == b"person-key"
+    with pytest.raises(Refused, match="2 later event"):
+        keeps_order(plan, original, later=2)
+    with pytest.raises(Refused, match="gone from the topic"):
+        keeps_order(plan, None, later=0)

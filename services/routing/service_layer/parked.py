@@ -19,7 +19,8 @@ are locked, never skipped: should two runners overlap (a fail-over), the
 second waits for the answer the first holds, and sees it applied. An answer
 that can never apply (answered already, corrections that do not fit, another
 record's notice) goes to the dead-letter topic as the subscriber would have
-sent it, with where it came from, and its row is removed. An answer whose
+sent it, with where it came from, its row is removed, and its event is no
+longer marked handled (so `popflow dead-letters replay` is not skipped). An answer whose
 notice has not come within ROUTING_PARKED_ANSWER_MAX_AGE_S is set aside the
 same way ("no notice ... within ..."), and so is one that still fails for a
 passing reason once it waited that long. A passing failure (database or
@@ -44,6 +45,7 @@ from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import ParkedAnswer
 from services.routing.service_layer.context import RoutingContext
 from shared.background import every
+from shared.db.processed import unmark_processed
 from shared.events import Envelope, NoticeAnswered, parse_event
 from shared.kafka.consuming import message_in_hand
 from shared.kafka.failures import DeadLetters, PermanentFailure, is_permanent
@@ -216,6 +218,7 @@ class ParkedAnswers:
         with structlog.contextvars.bound_contextvars(event_id=row.event_id, correlation_id=row.record_id):
             await self._dead_letters.send(body, _Source(row), error, group=self._group)
         await store.unpark(session, row)
+        await unmark_processed(session, row.event_id)  # not handled after all: a replay of it is handled
 
     def _opened(self, row: ParkedAnswer) -> bytes:
         return self._context.keyring.open_bytes(row.body_sealed, context=_context(row.event_id))
