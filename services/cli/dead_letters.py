@@ -95,8 +95,7 @@ async def _show(settings: CommonSettings, limit: int) -> None:
     topic = TopicNames(settings.topic_prefix)(DEAD_LETTER)
     async for records in batches_to_end(KafkaConnection.from_settings(settings), [topic]):
         for record in records:
-            headers = {key: value.decode(errors="replace") for key, value in record.headers}
-            letters.add(headers, bytes(record.value), f"{record.partition}:{record.offset}")
+            letters.add(_headers(record), bytes(record.value), f"{record.partition}:{record.offset}")
     for letter in letters.shown.values():
         headers = letter.headers
         try:
@@ -246,21 +245,28 @@ async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay
     letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
     plan = replay_plan(letter, settings.keyring(), topics)
     source = TopicPartition(plan.topic, plan.partition)
-    if source not in await partitions_of(kafka, [plan.topic]):
-        raise Refused(f"{plan.topic} has no partition {plan.partition} (any more)")
-    original = await record_at(kafka, source, plan.offset)
+    original = await _record(kafka, source, plan.offset)
     later = 0 if original is None else await keyed_after(kafka, source, plan.offset, original.key)
     return keeps_order(plan, original, later)
 
 
 async def _read(kafka: KafkaConnection, where: TopicPartition, offset: int) -> Read:
     place = f"{where.partition}:{offset}"
-    if where not in await partitions_of(kafka, [where.topic]):
-        raise Refused(f"{where.topic} has no partition {where.partition}")
-    record = await record_at(kafka, where, offset)
+    record = await _record(kafka, where, offset)
     if record is None:
         raise Refused(f"no dead letter at {place}: `popflow dead-letters show` lists where each one lies")
-    return Read(place, {key: value.decode(errors="replace") for key, value in record.headers}, bytes(record.value))
+    return Read(place, _headers(record), bytes(record.value))
+
+
+async def _record(kafka: KafkaConnection, where: TopicPartition, offset: int) -> ConsumerRecord | None:
+    """The record at `offset` of `where`, None when none is there; Refused when the topic has no such partition."""
+    if where not in await partitions_of(kafka, [where.topic]):
+        raise Refused(f"{where.topic} has no partition {where.partition}")
+    return await record_at(kafka, where, offset)
+
+
+def _headers(record: ConsumerRecord) -> dict[str, str]:
+    return {key: value.decode(errors="replace") for key, value in record.headers}
 
 
 async def _resend(settings: CommonSettings, plan: Replay) -> str:

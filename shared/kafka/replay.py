@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,31 +34,16 @@ async def batches_to_end(
     Messages published after the start are left to the running service.
     """
     partitions = await partitions_of(kafka, topics)
-    consumer = AIOKafkaConsumer(
-        **kafka.options(),
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    async for attempt in until_up():
-        with attempt:
-            await consumer.start()
+    if not partitions:
+        return
+    consumer = await _reader(kafka, partitions, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
     try:
-        if not partitions:
-            return
-        consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
         for tp, offset in (await consumer.beginning_offsets(partitions)).items():
             consumer.seek(tp, offset)
-        pending = {tp for tp in partitions if end[tp] > 0}
-        while pending:
-            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
-            records = [r for tp, rs in fetched.items() for r in rs if r.offset < end[tp]]
-            if records:
-                yield records
-            pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+        async for records in _up_to(consumer, end, batch=batch):
+            yield records
     finally:
         await consumer.stop()
 
@@ -79,7 +65,7 @@ async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[b
 
 async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: int) -> ConsumerRecord | None:
     """The record at `offset` of `partition`; None when there is none (past the end, or gone by retention)."""
-    consumer = await _reader(kafka, partition)
+    consumer = await _reader(kafka, [partition])
     try:
         first = (await consumer.beginning_offsets([partition]))[partition]
         end = (await consumer.end_offsets([partition]))[partition]
@@ -100,34 +86,47 @@ async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: i
 
 async def keyed_after(kafka: KafkaConnection, partition: TopicPartition, offset: int, key: bytes | None) -> int:
     """How many records of `partition` after `offset`, up to its end now, carry `key` (None: any)."""
-    consumer = await _reader(kafka, partition)
+    consumer = await _reader(kafka, [partition])
     try:
-        end = (await consumer.end_offsets([partition]))[partition]
+        end = await consumer.end_offsets([partition])
         consumer.seek(partition, offset + 1)
-        found, position, idle = 0, offset + 1, 0
-        while position < end:
-            fetched = await consumer.getmany(partition, timeout_ms=1000, max_records=5000)
-            records = [r for r in fetched.get(partition, []) if r.offset < end]
+        found = 0
+        async for records in _up_to(consumer, end, batch=5000, idle_tries=FETCH_TRIES):
             found += sum(1 for r in records if key is None or r.key == key)
-            idle = 0 if records else idle + 1
-            if idle >= FETCH_TRIES:
-                raise TimeoutError(
-                    f"{partition.topic} gave nothing after offset {position} within {FETCH_TRIES} seconds"
-                )
-            position = await consumer.position(partition)
         return found
     finally:
         await consumer.stop()
 
 
-async def _reader(kafka: KafkaConnection, partition: TopicPartition) -> AIOKafkaConsumer:
-    """A consumer of no group, assigned `partition`, that raises rather than jump when an offset is gone."""
-    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, group_id=None, auto_offset_reset="none")
+async def _up_to(
+    consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], *, batch: int, idle_tries: int | None = None
+) -> AsyncIterator[list[ConsumerRecord]]:
+    """The records from each partition's position up to its `end`, in batches. `idle_tries`: TimeoutError
+    after that many fetches in a row gave nothing (None: wait as long as it takes)."""
+    pending = {tp for tp, last in end.items() if await consumer.position(tp) < last}
+    idle = 0
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
+        records = [r for tp, rs in fetched.items() for r in rs if r.offset < end[tp]]
+        if records:
+            idle = 0
+            yield records
+        elif idle_tries is not None and (idle := idle + 1) >= idle_tries:
+            raise TimeoutError(f"{sorted(pending)} gave nothing within {idle_tries} seconds")
+        pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+
+
+async def _reader(kafka: KafkaConnection, partitions: list[TopicPartition], **options: Any) -> AIOKafkaConsumer:
+    """A started consumer of no group, assigned `partitions`; unless `options` say otherwise, it raises
+    rather than jump when an offset is gone (`auto_offset_reset="none"`)."""
+    consumer = AIOKafkaConsumer(
+        **kafka.options(), enable_auto_commit=False, group_id=None, **({"auto_offset_reset": "none"} | options)
+    )
     try:
         async for attempt in until_up():
             with attempt:
                 await consumer.start()
-        consumer.assign([partition])
+        consumer.assign(partitions)
     except BaseException:
         await consumer.stop()
         raise

@@ -39,11 +39,11 @@ from shared.events import (
     new_envelope,
     parse_event,
 )
-from shared.kafka.failures import DeadLetters, PermanentFailure
+from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, migrated_database
 from tests.support.records import TONGDE, XINSHI, record
-from tests.support.routing import routing_context
+from tests.support.routing import DeadLetterSink, parked_answers_job, routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 START = datetime(2027, 2, 26, 2, tzinfo=UTC)
@@ -56,16 +56,6 @@ async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
         yield sessions
 
 
-class Letters:
-    """The dead-letter sink: what was set aside, with its headers."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, dict[str, str]]] = []
-
-    async def publish(self, body: bytes, headers: dict[str, str]) -> None:
-        self.sent.append((body, headers))
-
-
 class Routing:
     """Routing's answer subscriber (parking) and the parked answers' job, on one store."""
 
@@ -74,20 +64,15 @@ class Routing:
         self.emitter = emitter or RecordingEmitter()
         self.context: RoutingContext = routing_context(sessions, RECIPIENTS, clock=self.clock, emitter=self.emitter)
         self.answers = AnswerHandler(self.context, park=True)
-        self.letters = Letters()
+        self.letters = DeadLetterSink()
         self.job = self.job_with()
 
     def job_with(
         self, apply_now: ApplyNow | None = None, *, max_age: timedelta = MAX_AGE, batch: int = 100
     ) -> ParkedAnswers:
         """The job as routing builds it, sending its dead letters to `letters`."""
-        return ParkedAnswers(
-            self.context,
-            apply_now or self.answers.apply_now,
-            DeadLetters(self.letters.publish),
-            group="routing-answers",
-            max_age=max_age,
-            batch=batch,
+        return parked_answers_job(
+            self.context, apply_now or self.answers.apply_now, self.letters, max_age=max_age, batch=batch
         )
 
     async def route(self, envelope: Envelope) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,9 +14,11 @@ from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.domain.recipients import Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
+from services.routing.service_layer.parked import ApplyNow, ParkedAnswers
 from shared.clock import FixedClock
 from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason, new_envelope, parse_event
+from shared.kafka.failures import DeadLetters
 from tests.support.infra import TEST_KEYRING
 
 
@@ -41,6 +43,30 @@ async def answer_as_recipient(
     )
     envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
     await AnswerHandler(context).on_notice_answered(envelope, answer)
+
+
+class DeadLetterSink:
+    """Where a test's dead letters go: each (body, headers) as sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+
+    async def publish(self, body: bytes, headers: dict[str, str]) -> None:
+        self.sent.append((body, headers))
+
+
+def parked_answers_job(
+    context: RoutingContext,
+    apply_now: ApplyNow,
+    sink: DeadLetterSink,
+    *,
+    max_age: timedelta = timedelta(days=1),
+    batch: int = 100,
+) -> ParkedAnswers:
+    """The parked answers' job as routing builds it, its dead letters sent to `sink`."""
+    return ParkedAnswers(
+        context, apply_now, DeadLetters(sink.publish), group="routing-answers", max_age=max_age, batch=batch
+    )
 
 
 def routing_context(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, 
 from services.routing.service_layer import reviews, views
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
-from services.routing.service_layer.parked import ParkedAnswers
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
@@ -36,11 +35,11 @@ from shared.events import (
     new_envelope,
     parse_event,
 )
-from shared.kafka.failures import DeadLetters, PermanentFailure
+from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
-from tests.support.routing import answer_as_recipient, issued, routing_context
+from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -306,14 +305,8 @@ async def test_an_answer_before_its_notice_waits_on_sqlite_too(context: RoutingC
         answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
     )
     answers = AnswerHandler(context, park=True)
-    letters: list[dict[str, str]] = []
-
-    async def publish(body: bytes, headers: dict[str, str]) -> None:
-        letters.append(headers)
-
-    job = ParkedAnswers(
-        context, answers.apply_now, DeadLetters(publish), group="routing-answers", max_age=timedelta(days=1)
-    )
+    letters = DeadLetterSink()
+    job = parked_answers_job(context, answers.apply_now, letters)
     envelope = new_envelope(answer, producer="notification", correlation_id=record_id, keyring=TEST_KEYRING)
     await answers.on_notice_answered(envelope, answer)
     assert (await job.run_once()).applied == 0
@@ -321,4 +314,4 @@ async def test_an_answer_before_its_notice_waits_on_sqlite_too(context: RoutingC
     await RecordHandler(context).on_records([(submitted, parse_event(submitted, TEST_KEYRING))])
     assert (await job.run_once()).applied == 1
     assert await status_of(context, record_id) == "confirmed"
-    assert letters == []
+    assert letters.sent == []

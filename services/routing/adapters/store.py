@@ -222,10 +222,6 @@ async def waiting_notices(
     return list((await session.execute(query)).scalars())
 
 
-async def park_answer(session: AsyncSession, row: ParkedAnswer) -> None:
-    session.add(row)
-
-
 async def answers_parked_for(session: AsyncSession, notice_id: str) -> bool:
     """Whether an answer to the notice waits already (a later one waits behind it)."""
     query = select(exists().where(col(ParkedAnswer.notice_id) == notice_id))

@@ -47,7 +47,7 @@ from services.routing.service_layer.context import RoutingContext
 from shared.background import every
 from shared.db.processed import unmark_processed
 from shared.events import Envelope, NoticeAnswered, parse_event
-from shared.kafka.consuming import message_in_hand
+from shared.kafka.consuming import InHand, message_in_hand
 from shared.kafka.failures import DeadLetters, PermanentFailure, is_permanent
 from shared.metrics import Metrics, Samples
 from shared.sealing import Keyring, SealError
@@ -62,19 +62,18 @@ def park(
 ) -> None:
     """Keep the answer being handled until its notice is stored: the message as it came, sealed whole
     (a version-1 answer carries its corrections in clear), and where it came from."""
-    in_hand = message_in_hand()
-    # outside a subscriber (a test calling the handler) the envelope is the message
-    body = in_hand.body if in_hand else envelope.model_dump_json().encode()
+    # outside a subscriber (a test calling the handler) the envelope is the message, from nowhere known
+    in_hand = message_in_hand() or InHand(envelope.model_dump_json().encode(), NoticeAnswered.TOPIC, None, None)
     event_id = str(envelope.event_id)
     session.add(
         ParkedAnswer(
             event_id=event_id,
             notice_id=feedback.notice_id,
             record_id=feedback.record_id,
-            body_sealed=keyring.seal_bytes(body, context=_context(event_id)),
-            source_topic=in_hand.topic if in_hand else NoticeAnswered.TOPIC,
-            source_partition=in_hand.partition if in_hand else None,
-            source_offset=in_hand.offset if in_hand else None,
+            body_sealed=keyring.seal_bytes(in_hand.body, context=_context(event_id)),
+            source_topic=in_hand.topic,
+            source_partition=in_hand.partition,
+            source_offset=in_hand.offset,
             parked_at=now,
         )
     )
