@@ -44,14 +44,17 @@ def test_only_the_broker_listening_on_the_runs_port_is_kafka(tmp_path: Path) -> 
 
 
 def test_a_busy_child_is_counted_and_an_idle_one_is_not() -> None:
-    spin = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
-    busy = subprocess.Popen([sys.executable, "-c", spin])
+    # it spins once told to, inside the window: spinning at once, a slow start-up left part of it before
+    spin = (
+        "import sys, time\nsys.stdin.readline()\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    )
+    busy = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE)
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
     time.sleep(0.3)  # both started (their start-up's CPU falls before the window)
     try:
         groups = standard_groups({"busy": busy.pid, "idle": idle.pid}, databases="-", bootstrap="-")
         with BoxShare(groups, every_s=0.1) as share:
-            busy.wait(timeout=30)
+            busy.communicate(b"go\n", timeout=30)
         spent = share.seconds()
         assert 0.2 < spent["busy"] < 1.0, spent
         assert spent.get("idle", 0.0) < 0.05, spent
