@@ -122,3 +122,41 @@ async def test_a_notice_exists_once_per_version_recipient_and_kind_however_event
     assert issued(emitter) == first == [("forward", "440106"), ("transfer", "440111")]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(NoticeRow)) == 2
+
+
+async def test_a_record_submitted_again_under_a_new_event_id_leaves_its_answered_case_as_it_is(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    emitter = RecordingEmitter()
+    context = context_for(sessions, FixedClock(FRIDAY), emitter)
+    handler = RecordHandler(context)
+    first = kafka.submitted(body := record(residence_street=XINSHI, sequence=5))
+    await route(handler, first)
+    await _answer_transfer_of(context, first.correlation_id)
+    published = len(emitter.events)
+    # twice again, once alone and once beside itself in one batch, each under a new event id
+    again = kafka.submitted(body, record_id=first.correlation_id)
+    twin = kafka.submitted(body, record_id=first.correlation_id)
+    await handler.on_records([(e, parse_event(e, TEST_KEYRING)) for e in (again, twin)])
+    assert len(emitter.events) == published  # no decision, notice or RecordRouted a second time
+    async with sessions() as session:
+        status_of = text("SELECT status FROM cases WHERE record_id = :r")
+        status = await session.scalar(status_of, {"r": first.correlation_id})
+        handled = await session.scalar(
+            text("SELECT count(*) FROM processed_events WHERE event_id IN (:a, :b)"),
+            {"a": str(again.event_id), "b": str(twin.event_id)},
+        )
+    assert status == "confirmed"
+    assert handled == 2  # handled, so a redelivery of either is skipped by its id
+
+
+async def test_a_record_twice_in_its_first_batch_is_decided_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    emitter = RecordingEmitter()
+    handler = RecordHandler(context_for(sessions, FixedClock(FRIDAY), emitter))
+    body = record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=6)
+    first = kafka.submitted(body)
+    twin = kafka.submitted(body, record_id=first.correlation_id)
+    await handler.on_records([(e, parse_event(e, TEST_KEYRING)) for e in (first, twin)])
+    routed = [e for e in emitter.events if e.envelope.type == "RecordRouted"]
+    assert [e.envelope.correlation_id for e in routed] == [first.correlation_id]
+    assert issued(emitter) == [("forward", "440106"), ("transfer", "440111")]

@@ -315,3 +315,16 @@ async def test_an_answer_before_its_notice_waits_on_sqlite_too(context: RoutingC
     assert (await job.run_once()).applied == 1
     assert await status_of(context, record_id) == "confirmed"
     assert letters.sent == []
+
+
+async def test_a_record_submitted_again_under_a_new_event_id_changes_nothing_on_sqlite(context: RoutingContext) -> None:
+    first = kafka.submitted(body := record(residence_street=XINSHI, sequence=7))
+    await RecordHandler(context).on_records([(first, parse_event(first, TEST_KEYRING))])
+    await confirm(context, next(n for n in issued(context) if n.kind is NoticeKind.TRANSFER))
+    emitter = context.emitter
+    assert isinstance(emitter, RecordingEmitter)
+    emitted = len(emitter.events)
+    again = kafka.submitted(body, record_id=first.correlation_id)
+    await RecordHandler(context).on_records([(again, parse_event(again, TEST_KEYRING))])
+    assert len(emitter.events) == emitted
+    assert await status_of(context, first.correlation_id) == "confirmed"

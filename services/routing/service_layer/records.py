@@ -70,14 +70,21 @@ class RecordHandler:
     async def on_records(self, events: list[tuple[Envelope, Event]]) -> None:
         """Route a batch in one unit of work."""
         ids = [str(envelope.event_id) for envelope, _ in events]
+        record_ids = [event.record_id for _, event in events if isinstance(event, RecordSubmitted)]
         async with self._context.sessions.begin() as session:
-            fresh = await store.unprocessed(session, ids)
+            fresh, decided = await store.new_work(session, ids, record_ids)
             todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
+            first = _first_of_each_record(todo, decided)
+            if len(first) < len(todo):
+                # a producer that re-sent a record without its outbox: its decision, notices and events were
+                # made the first time, and its case may have moved on (answered, gone); deciding it again
+                # would put the case back where a new record starts
+                log.info("records decided before skipped", count=len(todo) - len(first))
             publication = self._context.emitter.publication()
             try:
-                outgoing = await self.route(session, list(todo.values()), processed=list(todo), publication=publication)
+                outgoing = await self.route(session, first, processed=list(todo), publication=publication)
                 await publication.confirmed()
             except BaseException:
                 publication.abandon()  # the batch comes again; what was handed over is re-sent with the same ids
@@ -249,6 +256,19 @@ def _events(
 def _case_row(routed: _Routed, now: datetime, keyring: Keyring) -> dict[str, object]:
     observed = routed.record.record.observed_at
     return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now, keyring=keyring)
+
+
+def _first_of_each_record(
+    todo: dict[str, tuple[Envelope, RecordSubmitted]], decided: set[str]
+) -> list[tuple[Envelope, RecordSubmitted]]:
+    """The events of records not decided before, the first of each record only (the later ones of a
+    record are the same record, submitted again under another event id)."""
+    seen, first = set(decided), []
+    for envelope, event in todo.values():
+        if event.record_id not in seen:
+            seen.add(event.record_id)
+            first.append((envelope, event))
+    return first
 
 
 def _once_each(
