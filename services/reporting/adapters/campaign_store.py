@@ -51,9 +51,14 @@ class CampaignStore:
             row = (await connection.execute(sa.select(campaigns).where(campaigns.c.campaign_id == campaign_id))).first()
         return campaign_from_row(row) if row else None
 
-    async def running(self, district: str, starts_at: datetime, ends_at: datetime) -> Campaign | None:
-        """The most recently created campaign of the district that runs during the period."""
+    async def running(
+        self, district: str, starts_at: datetime, ends_at: datetime, *, created_by: datetime | None = None
+    ) -> Campaign | None:
+        """The most recently created campaign of the district that runs during the period; with `created_by`,
+        of those created by then (a week as it stood at its cut-off)."""
         query = sa.select(campaigns).where(campaigns.c.district == district).order_by(campaigns.c.created_at.desc())
+        if created_by is not None:
+            query = query.where(campaigns.c.created_at <= utc(created_by))
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         for row in rows:
@@ -116,13 +121,16 @@ class CampaignStore:
         return {street: utc(first) if first else None for street, first in rows}
 
     async def planned_and_canvassed(
-        self, campaign_id: str, code: str, first_day: date, last_day: date
+        self, campaign_id: str, code: str, first_day: date, last_day: date, *, listed_by: datetime | None = None
     ) -> dict[str, tuple[int, int]]:
-        """Per street: (areas whose timetable falls in the days, areas canvassed in the days)."""
+        """Per street: (areas whose timetable falls in the days, areas canvassed in the days); with `listed_by`,
+        of the areas listed by then (areas from before their listing time was kept count as listed)."""
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         query = sa.select(key_areas.c.street, key_areas.c.planned_on, key_areas.c.canvassed_on).where(
             key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code)
         )
+        if listed_by is not None:
+            query = query.where(sa.or_(key_areas.c.listed_at.is_(None), key_areas.c.listed_at <= utc(listed_by)))
         async with self._engine.connect() as connection:
             for street, planned, canvassed in (await connection.execute(query)).all():
                 counts[street][0] += int(first_day <= planned <= last_day)

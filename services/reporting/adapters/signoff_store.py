@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.tables import campaign_results, signoffs
+from services.reporting.adapters.tables import campaign_results, signoff_steps, signoffs
 from services.reporting.adapters.weekly_store import utc, within
-from services.reporting.domain.signoff import Signoff, SignoffState
+from services.reporting.domain.signoff import Signoff, SignoffState, Step, step_of
 from shared.db.upsert import first_insert, upsert
 
 
@@ -24,6 +24,16 @@ def _signoff(row: Any) -> Signoff:
         submitted_at=utc(row.submitted_at),
         reviewed_at=utc(row.reviewed_at) if row.reviewed_at else None,
         comment=row.comment,
+    )
+
+
+def _step_insert(signoff: Signoff) -> Any:
+    """The step that made `signoff`, numbered after the week's steps before it."""
+    step = step_of(signoff)
+    of_week = (signoff_steps.c.street == signoff.street) & (signoff_steps.c.week == signoff.week)
+    seq = sa.select(sa.func.coalesce(sa.func.max(signoff_steps.c.seq), 0) + 1).where(of_week).scalar_subquery()
+    return sa.insert(signoff_steps).values(
+        street=signoff.street, week=signoff.week, seq=seq, at=step.at, state=step.state.value, comment=step.comment
     )
 
 
@@ -62,8 +72,23 @@ class SignoffStore:
                 .values(**values)
             )
         async with self._engine.begin() as connection:
-            result = await connection.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+            saved = bool(getattr(await connection.execute(statement), "rowcount", 0))
+            if saved:  # the row written holds off a concurrent step of the week until this commits
+                await connection.execute(_step_insert(signoff))
+        return saved
+
+    async def steps_of(self, code: str, week: str) -> dict[str, list[Step]]:
+        """The recorded steps of the week's sign-offs within `code`, per street, in order."""
+        query = (
+            sa.select(signoff_steps)
+            .where(within(signoff_steps.c.street, code), signoff_steps.c.week == week)
+            .order_by(signoff_steps.c.street, signoff_steps.c.seq)
+        )
+        steps: dict[str, list[Step]] = {}
+        async with self._engine.connect() as connection:
+            for row in (await connection.execute(query)).all():
+                steps.setdefault(row.street, []).append(Step(utc(row.at), SignoffState(row.state), row.comment))
+        return steps
 
     async def of(self, code: str, weeks: Sequence[str]) -> list[Signoff]:
         query = sa.select(signoffs).where(within(signoffs.c.street, code), signoffs.c.week.in_(list(weeks)))

@@ -77,6 +77,18 @@ signoffs = sa.Table(
     sa.Column("comment", sa.String(500), nullable=False, default=""),
 )
 
+# each step of a sign-off in order (`seq` 1, 2, ...), for the week as it stood at its cut-off (migration 0007)
+signoff_steps = sa.Table(
+    "weekly_signoff_steps",
+    metadata,
+    sa.Column("street", sa.String(9), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("comment", sa.String(500), nullable=False),
+)
+
 spot_checks = sa.Table(
     "spot_checks",
     metadata,
@@ -205,6 +217,7 @@ weekly_exports = sa.Table(
 
 DECISIONS = (
     signoffs,
+    signoff_steps,
     spot_checks,
     spot_check_items,
     campaigns,

@@ -67,15 +67,43 @@ def review(current: Signoff | None, *, decision: Decision, comment: str, at: dat
     return Signoff(current.street, current.week, state, current.first_submitted_at, current.submitted_at, at, comment)
 
 
-def as_it_stood(signoff: Signoff | None, moment: datetime) -> Signoff | None:
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a sign-off: a submission, or the bureau's acceptance or return (with its comment)."""
+
+    at: datetime
+    state: SignoffState
+    comment: str = ""
+
+
+def step_of(signoff: Signoff) -> Step:
+    """The step that made `signoff` what it is."""
+    if signoff.state is SignoffState.SUBMITTED:
+        return Step(signoff.submitted_at, signoff.state)
+    assert signoff.reviewed_at is not None, "a reviewed sign-off has its review's time"
+    return Step(signoff.reviewed_at, signoff.state, signoff.comment)
+
+
+def as_it_stood(signoff: Signoff | None, moment: datetime, steps: Sequence[Step] = ()) -> Signoff | None:
     """The sign-off as it stood at `moment` (None: not submitted yet), for a sheet of a week as at its cut-off.
 
-    Only the latest submission and review are kept, so a report submitted again after `moment` stood
-    returned or submitted then, depending on when the return came: it is shown as submitted, which it had
-    been by then either way.
+    `steps`, in order, are its recorded steps; from its first submission on, the steps up to `moment`
+    give its state then. A sign-off from before steps were recorded keeps only its latest submission
+    and review: one submitted again after `moment` stood returned or submitted then, depending on when
+    the return came, and is shown as submitted, which it had been by then either way.
     """
     if signoff is None or signoff.first_submitted_at > moment:
         return None
+    if steps and steps[0] == Step(signoff.first_submitted_at, SignoffState.SUBMITTED):
+        stood = None
+        for step in steps:
+            if step.at > moment:
+                break
+            if step.state is SignoffState.SUBMITTED:
+                stood = Signoff(signoff.street, signoff.week, step.state, signoff.first_submitted_at, step.at)
+            elif stood is not None:
+                stood = replace(stood, state=step.state, reviewed_at=step.at, comment=step.comment)
+        return stood
     if signoff.submitted_at <= moment and (signoff.reviewed_at is None or signoff.reviewed_at <= moment):
         return signoff
     latest = signoff.submitted_at if signoff.submitted_at <= moment else signoff.first_submitted_at

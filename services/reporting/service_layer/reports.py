@@ -7,7 +7,7 @@ a late event shows in its week at once, and a rebuilt store answers the same.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.reporting.adapters.campaign_store import CampaignStore
@@ -71,14 +71,15 @@ class ReportService:
         cut-off, without the records received later and with the sign-offs of then (the scheduled export,
         which writes the same whenever it runs; the API shows late records, marked as a revision)."""
         week = self.bounds(week_name)
-        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at)
+        cut_off = week.ends_at if at_cut_off else None
+        campaign = await self.campaigns.running(district_of(code), week.starts_at, week.ends_at, created_by=cut_off)
         rows, total_delay = await self.weekly_store.street_weeks(
             week,
             code,
             as_of=self.as_of(week),
             target=campaign.target if campaign else None,
             on=campaign.starts_on if campaign else week.ends_at.date(),
-            received_before=week.ends_at if at_cut_off else None,
+            received_before=cut_off,
         )
         if len(code) == 9:
             body = street_report(
@@ -96,17 +97,18 @@ class ReportService:
         await self._add_signoffs(week, code, streets, at_cut_off=at_cut_off)
         if len(code) == 6:
             body["on_time_rate"] = on_time_rate([s["signoff"]["on_time"] for s in streets])
-        await self._add_campaign(week, code, campaign, body, streets)
+        await self._add_campaign(week, code, campaign, body, streets, listed_by=cut_off)
         return body
 
     async def _add_signoffs(
         self, week: ReportWeek, code: str, streets: list[dict[str, Any]], *, at_cut_off: bool = False
     ) -> None:
         known = {s.street: s for s in await self.signoffs.of(code, [week.name])}
+        steps = await self.signoffs.steps_of(code, week.name) if at_cut_off else {}
         for street in streets:
             signoff = known.get(street["code"])
             if at_cut_off:
-                signoff = as_it_stood(signoff, week.ends_at)
+                signoff = as_it_stood(signoff, week.ends_at, steps.get(street["code"], ()))
             street["signoff"] = await self._signoff_view(week, signoff)
 
     async def _signoff_view(self, week: ReportWeek, signoff: Signoff | None) -> dict[str, Any]:
@@ -136,6 +138,8 @@ class ReportService:
         campaign: Campaign | None,
         body: dict[str, Any],
         streets: list[dict[str, Any]],
+        *,
+        listed_by: datetime | None,
     ) -> None:
         if campaign is None:
             body["campaign"] = None
@@ -143,7 +147,7 @@ class ReportService:
                 street["campaign"] = None
             return
         first, last = self.week_days(week)
-        areas = await self.campaigns.planned_and_canvassed(campaign.campaign_id, code, first, last)
+        areas = await self.campaigns.planned_and_canvassed(campaign.campaign_id, code, first, last, listed_by=listed_by)
         for street in streets:
             planned, canvassed = areas.get(street["code"], (0, 0))
             street["campaign"] = self._campaign_view(campaign, planned, canvassed, street)

@@ -1,0 +1,175 @@
+"""A week as it stood at its cut-off (the scheduled export's files, written late too), on the embedded SQLite store.
+
+The scripted week folded without Kafka, then the bureau's own steps around W08's cut-off (Friday
+2027-02-26 10:00 Shanghai): a sign-off returned before it and submitted again after it, a campaign
+created after it, key areas listed after it. The file of the week shows each as it stood at the
+cut-off; the API shows them as they are now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.decoding import Decoder
+from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.signoff_store import SignoffStore
+from services.reporting.adapters.weekly_store import WeeklyStore
+from services.reporting.bootstrap import MIGRATIONS
+from services.reporting.domain.signoff import Decision, Signoff, SignoffState, Step, as_it_stood
+from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.signoffs import review_week, submit_week
+from shared.clock import FixedClock
+from shared.db import build_engine, run_migrations
+from shared.directory import load_directory
+from tests.support import scripted_week as week
+from tests.support.infra import TEST_KEYRING
+from tests.support.records import TONGDE, XINSHI
+from tests.unit.test_reporting_sqlite import CALENDAR, scripted_messages
+
+W08 = "2027-W08"
+CUT_OFF = CALENDAR.bounds(W08).ends_at
+
+
+def hours(n: float) -> datetime:
+    """`n` hours after (negative: before) W08's cut-off, in UTC as the service's clock gives it."""
+    return (CUT_OFF + timedelta(hours=n)).astimezone(UTC)
+
+
+@pytest.fixture
+async def reports(tmp_path: Path) -> AsyncIterator[ReportService]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/reporting.db")
+    await run_migrations(engine, MIGRATIONS)
+    await FactWriter(engine).write(Decoder(CALENDAR, b"secret", TEST_KEYRING).decode(scripted_messages()).batch)
+    yield service(engine)
+    await engine.dispose()
+
+
+def service(engine: AsyncEngine) -> ReportService:
+    return ReportService(
+        weekly=WeeklyStore(engine),
+        quality=QualityStore(engine),
+        signoffs=SignoffStore(engine),
+        campaigns=CampaignStore(engine),
+        calendar=CALENDAR,
+        directory=load_directory(),
+        clock=FixedClock(hours(-30)),
+        answer_target=timedelta(days=7),
+    )
+
+
+def at(reports: ReportService, moment: datetime) -> None:
+    assert isinstance(reports.clock, FixedClock)
+    reports.clock.at = moment
+
+
+async def test_a_sign_off_returned_before_the_cut_off_and_submitted_again_after_it_stands_returned_in_the_file(
+    reports: ReportService,
+) -> None:
+    at(reports, hours(-20))
+    await submit_week(reports, TONGDE, W08)
+    at(reports, hours(-2))
+    await review_week(reports, TONGDE, W08, Decision.RETURN, "第3行缺少居住地址")
+    at(reports, hours(3))
+    await submit_week(reports, TONGDE, W08)
+
+    file = (await reports.weekly(TONGDE, W08, at_cut_off=True))["signoff"]
+    assert (file["state"], file["reviewed_at"]) == ("returned", hours(-2).isoformat())
+    assert file["comment"] == "第3行缺少居住地址"
+    assert file["resubmitted_at"] is None
+    assert file["on_time"] is True  # first submitted before the cut-off
+    now = (await reports.weekly(TONGDE, W08))["signoff"]
+    assert (now["state"], now["resubmitted_at"]) == ("submitted", hours(3).isoformat())
+
+
+async def test_the_district_file_shows_each_streets_sign_off_as_it_stood(reports: ReportService) -> None:
+    at(reports, hours(-20))
+    await submit_week(reports, TONGDE, W08)
+    await submit_week(reports, XINSHI, W08)
+    at(reports, hours(-10))
+    await review_week(reports, TONGDE, W08, Decision.RETURN, "请补充")
+    at(reports, hours(-5))
+    await submit_week(reports, TONGDE, W08)
+    await review_week(reports, TONGDE, W08, Decision.ACCEPT, "")
+    at(reports, hours(1))
+    await review_week(reports, XINSHI, W08, Decision.ACCEPT, "")
+
+    streets = {s["code"]: s["signoff"] for s in (await reports.weekly(week.BAIYUN, W08, at_cut_off=True))["streets"]}
+    assert (streets[TONGDE]["state"], streets[TONGDE]["resubmitted_at"]) == ("accepted", hours(-5).isoformat())
+    assert (streets[XINSHI]["state"], streets[XINSHI]["reviewed_at"]) == ("submitted", None)
+
+
+async def test_a_campaign_created_and_areas_listed_after_the_cut_off_are_not_in_the_file(
+    reports: ReportService,
+) -> None:
+    at(reports, hours(-50))
+    spring = await create_campaign(reports, "春季清查", min_age=15)
+    await add_area(reports, spring, planned_on="2027-02-22")
+    at(reports, hours(2))
+    await add_area(reports, spring, planned_on="2027-02-23")  # listed after the cut-off
+    at(reports, hours(4))
+    redo = await create_campaign(reports, "春季清查（修订）", min_age=20)
+
+    file = await reports.weekly(TONGDE, W08, at_cut_off=True)
+    assert (file["campaign"]["campaign_id"], file["campaign"]["planned_areas"]) == (spring, 1)
+    now = await reports.weekly(TONGDE, W08)
+    assert now["campaign"]["campaign_id"] == redo
+
+
+async def create_campaign(reports: ReportService, name: str, *, min_age: int) -> str:
+    campaign_id = str(uuid.uuid4())
+    target: dict[str, Any] = {"sexes": [], "min_age": min_age, "max_age": None, "marital_statuses": []}
+    phases = [{"name": "canvass", "starts_on": "2027-02-01", "ends_on": "2027-03-10"}]
+    values = {"name": name, "district": week.BAIYUN, "phases": phases, "target": target}
+    await reports.campaigns.create({**values, "campaign_id": campaign_id, "created_at": reports.clock.now()})
+    return campaign_id
+
+
+async def add_area(reports: ReportService, campaign_id: str, *, planned_on: str) -> None:
+    area = {
+        "area_id": str(uuid.uuid4()),
+        "campaign_id": campaign_id,
+        "street": TONGDE,
+        "kind": "market",
+        "name": "同德市场",
+        "address": "同德路1号",
+        "planned_on": datetime.fromisoformat(planned_on).date(),
+        "listed_at": reports.clock.now(),
+    }
+    await reports.campaigns.add_areas([area])
+
+
+SUBMITTED_AT, RETURNED_AT, AGAIN_AT = hours(-20), hours(-2), hours(3)
+LATEST = Signoff(TONGDE, W08, SignoffState.SUBMITTED, first_submitted_at=SUBMITTED_AT, submitted_at=AGAIN_AT)
+STEPS = [
+    Step(SUBMITTED_AT, SignoffState.SUBMITTED),
+    Step(RETURNED_AT, SignoffState.RETURNED, "缺少地址"),
+    Step(AGAIN_AT, SignoffState.SUBMITTED),
+]
+
+
+def test_the_steps_up_to_a_moment_give_the_sign_off_then() -> None:
+    assert as_it_stood(LATEST, hours(-30), STEPS) is None
+    assert as_it_stood(LATEST, hours(-10), STEPS) == Signoff(
+        TONGDE, W08, SignoffState.SUBMITTED, SUBMITTED_AT, SUBMITTED_AT
+    )
+    returned = as_it_stood(LATEST, hours(0), STEPS)
+    assert returned is not None
+    assert (returned.state, returned.reviewed_at, returned.comment) == (SignoffState.RETURNED, RETURNED_AT, "缺少地址")
+    assert as_it_stood(LATEST, hours(5), STEPS) == LATEST
+
+
+def test_a_sign_off_without_its_first_step_recorded_is_shown_as_its_row_allows() -> None:
+    """Sign-offs from before the steps were kept: submitted again after the moment reads as submitted then."""
+    for steps in ([], STEPS[1:]):
+        stood = as_it_stood(LATEST, hours(0), steps)
+        assert stood is not None
+        assert (stood.state, stood.submitted_at) == (SignoffState.SUBMITTED, SUBMITTED_AT)
