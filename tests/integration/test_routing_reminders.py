@@ -17,13 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.adapters.tables import NoticeRow
 from services.routing.bootstrap import MIGRATIONS
+from services.routing.domain.ids import derived_id
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
-from shared.events import Envelope, FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeAnswered,
+    NoticeIssued,
+    RecordRouted,
+    new_envelope,
+    parse_event,
+)
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, migrated_database
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
@@ -134,7 +143,7 @@ async def test_a_record_submitted_again_under_a_new_event_id_leaves_its_answered
     await route(handler, first)
     await _answer_transfer_of(context, first.correlation_id)
     published = len(emitter.events)
-    # twice again, once alone and once beside itself in one batch, each under a new event id
+    # twice again in one batch, each under a new event id
     again = kafka.submitted(body, record_id=first.correlation_id)
     twin = kafka.submitted(body, record_id=first.correlation_id)
     await handler.on_records([(e, parse_event(e, TEST_KEYRING)) for e in (again, twin)])
@@ -150,13 +159,21 @@ async def test_a_record_submitted_again_under_a_new_event_id_leaves_its_answered
     assert handled == 2  # handled, so a redelivery of either is skipped by its id
 
 
-async def test_a_record_twice_in_its_first_batch_is_decided_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_record_twice_in_its_first_batch_is_decided_once_from_the_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     emitter = RecordingEmitter()
     handler = RecordHandler(context_for(sessions, FixedClock(FRIDAY), emitter))
     body = record(reporting_street=TONGDE, residence_street=WUSHAN, sequence=6)
     first = kafka.submitted(body)
     twin = kafka.submitted(body, record_id=first.correlation_id)
     await handler.on_records([(e, parse_event(e, TEST_KEYRING)) for e in (first, twin)])
-    routed = [e for e in emitter.events if e.envelope.type == "RecordRouted"]
-    assert [e.envelope.correlation_id for e in routed] == [first.correlation_id]
+    routed = [str(e.envelope.event_id) for e in emitter.events if e.envelope.type == RecordRouted.TYPE]
+    assert routed == [derived_id(first.event_id, RecordRouted.TYPE)]  # its id follows from the first's
     assert issued(emitter) == [("forward", "440106"), ("transfer", "440111")]
+    async with sessions() as session:
+        handled = await session.scalar(
+            text("SELECT count(*) FROM processed_events WHERE event_id IN (:a, :b)"),
+            {"a": str(first.event_id), "b": str(twin.event_id)},
+        )
+    assert handled == 2

@@ -99,12 +99,16 @@ async def test_the_district_file_shows_each_streets_sign_off_as_it_stood(reports
     at(reports, hours(-5))
     await submit_week(reports, TONGDE, W08)
     await review_week(reports, TONGDE, W08, Decision.ACCEPT, "")
+    await review_week(reports, XINSHI, W08, Decision.RETURN, "漏报两户")
     at(reports, hours(1))
+    await submit_week(reports, XINSHI, W08)
     await review_week(reports, XINSHI, W08, Decision.ACCEPT, "")
 
     streets = {s["code"]: s["signoff"] for s in (await reports.weekly(week.BAIYUN, W08, at_cut_off=True))["streets"]}
     assert (streets[TONGDE]["state"], streets[TONGDE]["resubmitted_at"]) == ("accepted", hours(-5).isoformat())
-    assert (streets[XINSHI]["state"], streets[XINSHI]["reviewed_at"]) == ("submitted", None)
+    assert (streets[XINSHI]["state"], streets[XINSHI]["comment"]) == ("returned", "漏报两户")
+    now = {s["code"]: s["signoff"] for s in (await reports.weekly(week.BAIYUN, W08))["streets"]}
+    assert now[XINSHI]["state"] == "accepted"
 
 
 async def test_a_campaign_created_and_areas_listed_after_the_cut_off_are_not_in_the_file(

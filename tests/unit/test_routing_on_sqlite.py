@@ -328,3 +328,21 @@ async def test_a_record_submitted_again_under_a_new_event_id_changes_nothing_on_
     await RecordHandler(context).on_records([(again, parse_event(again, TEST_KEYRING))])
     assert len(emitter.events) == emitted
     assert await status_of(context, first.correlation_id) == "confirmed"
+
+
+async def test_a_record_in_review_submitted_again_leaves_its_item_as_it_is(context: RoutingContext) -> None:
+    """The bureau's first correction may have queued the record again on another field (reviews.py): the record
+    sent again under a new event id must not put back the uncorrected record and its first field."""
+    body = record(residence_street="440111999", sequence=43)
+    first = kafka.unchecked_submitted(body)
+    await RecordHandler(context).on_records([(first, parse_event(first, TEST_KEYRING))])
+    async with context.sessions.begin() as session:
+        item = await store.load_review(session, first.correlation_id)
+        assert item is not None
+        item.field, item.reason = "registration.division", "the corrected record waits on its registration"
+    again = kafka.unchecked_submitted(body, record_id=first.correlation_id)
+    await RecordHandler(context).on_records([(again, parse_event(again, TEST_KEYRING))])
+    async with context.sessions() as session:
+        item = await store.load_review(session, first.correlation_id)
+    assert item is not None
+    assert (item.field, item.reason) == ("registration.division", "the corrected record waits on its registration")

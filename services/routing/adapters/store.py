@@ -314,22 +314,26 @@ def close_review(item: ReviewItem, event: ReviewResolved) -> None:
 
 async def new_work(session: AsyncSession, event_ids: list[str], record_ids: list[str]) -> tuple[set[str], set[str]]:
     """The ids among `event_ids` not handled yet (see shared.db.processed), and those among
-    `record_ids` decided already (a record that comes again under a new event id), in one query.
+    `record_ids` seen before: decided, or in the review queue (a record that comes again under a new
+    event id), in one query.
 
     Through the session, not the driver: the unit of work's first statement
     begins its transaction (a `bulk.driver` first would send a statement of its own)."""
     if session.get_bind().dialect.name == "postgresql":
         known = text(
             "SELECT true, event_id FROM processed_events WHERE event_id = ANY(CAST(:events AS text[])) "
-            "UNION ALL SELECT false, record_id FROM routed_records WHERE record_id = ANY(CAST(:records AS text[]))"
+            "UNION ALL SELECT false, record_id FROM routed_records WHERE record_id = ANY(CAST(:records AS text[])) "
+            "UNION ALL SELECT false, record_id FROM review_queue WHERE record_id = ANY(CAST(:records AS text[]))"
         )
         rows = (await session.execute(known, {"events": event_ids, "records": record_ids})).all()
         handled = {found for is_event, found in rows if is_event}
         return set(event_ids) - handled, {found for is_event, found in rows if not is_event}
     handled_query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
     decided_query = select(col(RoutedRecord.record_id)).where(col(RoutedRecord.record_id).in_(record_ids))
+    queued_query = select(col(ReviewItem.record_id)).where(col(ReviewItem.record_id).in_(record_ids))
     handled = set((await session.execute(handled_query)).scalars())
-    return set(event_ids) - handled, set((await session.execute(decided_query)).scalars())
+    seen = set((await session.execute(decided_query)).scalars()) | set((await session.execute(queued_query)).scalars())
+    return set(event_ids) - handled, seen
 
 
 async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: datetime) -> None:

@@ -72,16 +72,16 @@ class RecordHandler:
         ids = [str(envelope.event_id) for envelope, _ in events]
         record_ids = [event.record_id for _, event in events if isinstance(event, RecordSubmitted)]
         async with self._context.sessions.begin() as session:
-            fresh, decided = await store.new_work(session, ids, record_ids)
+            fresh, seen = await store.new_work(session, ids, record_ids)
             todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
-            first = _first_of_each_record(todo, decided)
+            first = _first_of_each_record(todo, seen)
             if len(first) < len(todo):
                 # a producer that re-sent a record without its outbox: its decision, notices and events were
-                # made the first time, and its case may have moved on (answered, gone); deciding it again
-                # would put the case back where a new record starts
-                log.info("records decided before skipped", count=len(todo) - len(first))
+                # made the first time, and its case may have moved on (answered, gone), or its review item
+                # (corrected in part); deciding it again would put either back where a new record starts
+                log.info("records seen before skipped", count=len(todo) - len(first))
             publication = self._context.emitter.publication()
             try:
                 outgoing = await self.route(session, first, processed=list(todo), publication=publication)
@@ -91,7 +91,7 @@ class RecordHandler:
                 raise
         # one line per batch: a log line per record costs more than routing the record
         routes = Counter(o.body["payload"]["route"] for o in outgoing if o.type == RecordRouted.TYPE)
-        log.info("records routed", records=len(todo), routes=dict(routes), events=len(outgoing))
+        log.info("records routed", records=len(first), routes=dict(routes), events=len(outgoing))
 
     async def route(
         self,
@@ -183,7 +183,8 @@ class _Writer:
         """Start writing a run of decisions (and mark `processed` handled), once the run before is back."""
         written = await self._back()
         now, keyring = self._now, self._keyring
-        routed = list({r.record.record_id: r for r in pending.routed}.values())  # the same record twice: last wins
+        # `on_records` hands each record over once; for any other caller, of one record twice the last wins
+        routed = list({r.record.record_id: r for r in pending.routed}.values())
         await store.add_reviews(self._session, pending.reviews)
         self._saving = asyncio.ensure_future(
             store.save_routed(
@@ -259,11 +260,11 @@ def _case_row(routed: _Routed, now: datetime, keyring: Keyring) -> dict[str, obj
 
 
 def _first_of_each_record(
-    todo: dict[str, tuple[Envelope, RecordSubmitted]], decided: set[str]
+    todo: dict[str, tuple[Envelope, RecordSubmitted]], seen_before: set[str]
 ) -> list[tuple[Envelope, RecordSubmitted]]:
-    """The events of records not decided before, the first of each record only (the later ones of a
+    """The events of records not seen before, the first of each record only (the later ones of a
     record are the same record, submitted again under another event id)."""
-    seen, first = set(decided), []
+    seen, first = set(seen_before), []
     for envelope, event in todo.values():
         if event.record_id not in seen:
             seen.add(event.record_id)
