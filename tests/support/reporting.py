@@ -12,21 +12,29 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.signoff_store import SignoffStore
+from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import Reporting, create_app
+from services.reporting.domain.weeks import WeekCalendar
+from services.reporting.service_layer.reports import ReportService
 from services.reporting.settings import ReportingSettings
 from shared.auth import parse_scope
 from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
 from shared.auth.store import KeyStore
-from shared.clock import FixedClock
+from shared.clock import Clock, FixedClock
 from shared.db import build_engine, run_migrations
+from shared.directory import load_directory
 from shared.events import Envelope, parse_event
 from shared.events.envelope import REGISTRY, sealed_payload
 from shared.kafka.security import KafkaConnection
@@ -134,3 +142,17 @@ async def reporting_harness(
         await keys.engine.dispose()
         for name in names:
             await drop_database(name)
+
+
+def report_service(engine: AsyncEngine, calendar: WeekCalendar, clock: Clock) -> ReportService:
+    """The report use cases over one store (the embedded SQLite one in unit tests), answer target 7 days."""
+    return ReportService(
+        weekly=WeeklyStore(engine),
+        quality=QualityStore(engine),
+        signoffs=SignoffStore(engine),
+        campaigns=CampaignStore(engine),
+        calendar=calendar,
+        directory=load_directory(),
+        clock=clock,
+        answer_target=timedelta(days=7),
+    )

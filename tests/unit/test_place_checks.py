@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,13 +20,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.intake_client import Entry, IntakeUnavailable
 from services.reporting.adapters.placecheck_store import PlaceCheckStore
-from services.reporting.adapters.quality_store import QualityStore
-from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.tables import place_check_persons, records, spot_checks
-from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.placechecks import (
     Held,
@@ -41,13 +37,12 @@ from services.reporting.domain.spotchecks import PlaceTally, discrepancies
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.service_layer.errors import Conflict, Invalid, Unavailable
 from services.reporting.service_layer.placechecks import PlaceChecks
-from services.reporting.service_layer.reports import ReportService
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
-from shared.directory import load_directory
 from shared.identity import person_key
 from tests.support.infra import PERSON_KEY_SECRET, TEST_KEYRING
 from tests.support.records import BAIYUN, FURONG, TONGDE, WUSHAN, XINSHI, id_number
+from tests.support.reporting import report_service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # 17:00 in Guangzhou
@@ -162,16 +157,7 @@ class World:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/reporting.db")
     await run_migrations(engine, MIGRATIONS)
-    reports = ReportService(
-        weekly=WeeklyStore(engine),
-        quality=QualityStore(engine),
-        signoffs=SignoffStore(engine),
-        campaigns=CampaignStore(engine),
-        calendar=WeekCalendar(SHANGHAI),
-        directory=load_directory(),
-        clock=FixedClock(AT),
-        answer_target=timedelta(days=7),
-    )
+    reports = report_service(engine, WeekCalendar(SHANGHAI), FixedClock(AT))
     store, intake = PlaceCheckStore(engine), FakeIntake()
     places = PlaceChecks(reports, store, intake, keyring=TEST_KEYRING, secret=SECRET)
     spotcheck = {

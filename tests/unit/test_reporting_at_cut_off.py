@@ -17,22 +17,18 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.quality_store import QualityStore
-from services.reporting.adapters.signoff_store import SignoffStore
-from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.signoff import Decision, Signoff, SignoffState, Step, as_it_stood
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.signoffs import review_week, submit_week
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
-from shared.directory import load_directory
 from tests.support import scripted_week as week
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, XINSHI
+from tests.support.reporting import report_service
 from tests.unit.test_reporting_sqlite import CALENDAR, scripted_messages
 
 W08 = "2027-W08"
@@ -54,16 +50,7 @@ async def reports(tmp_path: Path) -> AsyncIterator[ReportService]:
 
 
 def service(engine: AsyncEngine) -> ReportService:
-    return ReportService(
-        weekly=WeeklyStore(engine),
-        quality=QualityStore(engine),
-        signoffs=SignoffStore(engine),
-        campaigns=CampaignStore(engine),
-        calendar=CALENDAR,
-        directory=load_directory(),
-        clock=FixedClock(hours(-30)),
-        answer_target=timedelta(days=7),
-    )
+    return report_service(engine, CALENDAR, FixedClock(hours(-30)))
 
 
 def at(reports: ReportService, moment: datetime) -> None:

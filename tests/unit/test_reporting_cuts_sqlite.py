@@ -16,14 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.responsibility_store import ResponsibilityStore
-from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.tables import workers
-from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.figures import FIGURE_NAMES
 from services.reporting.domain.responsibility import Cut
@@ -33,11 +29,11 @@ from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.responsibility import CommunityEntry, Responsibilities
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
-from shared.directory import load_directory
 from tests.support import personal_data
 from tests.support import scripted_week as week
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, XINSHI
+from tests.support.reporting import report_service
 from tests.unit.test_reporting_sqlite import CALENDAR, envelope, scripted_messages
 
 W08 = "2027-W08"
@@ -90,16 +86,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 def services(engine: AsyncEngine) -> tuple[ReportService, Responsibilities]:
-    reports = ReportService(
-        weekly=WeeklyStore(engine),
-        quality=QualityStore(engine),
-        signoffs=SignoffStore(engine),
-        campaigns=CampaignStore(engine),
-        calendar=CALENDAR,
-        directory=load_directory(),
-        clock=FixedClock(CALENDAR.bounds(W08).ends_at + timedelta(days=1)),
-        answer_target=timedelta(days=7),
-    )
+    reports = report_service(engine, CALENDAR, FixedClock(CALENDAR.bounds(W08).ends_at + timedelta(days=1)))
     return reports, Responsibilities(reports, ResponsibilityStore(engine, TEST_KEYRING))
 
 
