@@ -32,6 +32,7 @@ from shared.events import (
     NoticeAnswered,
     NoticeIssued,
     RecordRouted,
+    RecordSubmitted,
     new_envelope,
     parse_event,
 )
@@ -177,3 +178,27 @@ async def handled(sessions: async_sessionmaker[AsyncSession], *envelopes: Envelo
     ids = [str(envelope.event_id) for envelope in envelopes]
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).where(col(ProcessedEvent.event_id).in_(ids))) or 0)
+
+
+async def test_a_record_decided_by_another_transaction_meanwhile_keeps_its_answered_case(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two transactions that both found the record undecided (a re-sent copy on another consumer): the later
+    one's write waits for the earlier's row and then leaves it, and the case answered meanwhile, as it is."""
+    emitter = RecordingEmitter()
+    context = context_for(sessions, FixedClock(FRIDAY), emitter)
+    handler = RecordHandler(context)
+    first = kafka.submitted(body := record(residence_street=XINSHI, sequence=8))
+    await route(handler, first)
+    await _answer_transfer_of(context, first.correlation_id)
+    again = kafka.submitted(body, record_id=first.correlation_id)
+    event = parse_event(again, TEST_KEYRING)
+    assert isinstance(event, RecordSubmitted)
+    async with sessions.begin() as session:  # as `on_records` goes on once its look-up found nothing
+        await handler.route(session, [(again, event)], processed=[str(again.event_id)])
+    async with sessions() as session:
+        status = await session.scalar(
+            text("SELECT status FROM cases WHERE record_id = :r"), {"r": first.correlation_id}
+        )
+    assert status == "confirmed"
+    assert await handled(sessions, again) == 1

@@ -29,6 +29,7 @@ from shared.events import (
     NoticeAnswered,
     NoticeIssued,
     NoticeKind,
+    RecordSubmitted,
     RejectionReason,
     Resolution,
     ReviewResolved,
@@ -346,3 +347,17 @@ async def test_a_record_in_review_submitted_again_leaves_its_item_as_it_is(conte
         item = await store.load_review(session, first.correlation_id)
     assert item is not None
     assert (item.field, item.reason) == ("registration.division", "the corrected record waits on its registration")
+
+
+async def test_a_record_decided_by_another_transaction_meanwhile_keeps_its_answered_case_on_sqlite(
+    context: RoutingContext,
+) -> None:
+    first = kafka.submitted(body := record(residence_street=XINSHI, sequence=9))
+    await RecordHandler(context).on_records([(first, parse_event(first, TEST_KEYRING))])
+    await confirm(context, next(n for n in issued(context) if n.kind is NoticeKind.TRANSFER))
+    again = kafka.submitted(body, record_id=first.correlation_id)
+    event = parse_event(again, TEST_KEYRING)
+    assert isinstance(event, RecordSubmitted)
+    async with context.sessions.begin() as session:  # as `on_records` goes on once its look-up found nothing
+        await RecordHandler(context).route(session, [(again, event)])
+    assert await status_of(context, first.correlation_id) == "confirmed"

@@ -130,15 +130,21 @@ async def save_routed(
     processed: list[str],
     now: datetime,
 ) -> list[PlannedNotice]:
-    """`save_cases`, `save_decisions`, `add_notices` and `mark_processed` at once; returns the new notices.
+    """New records' cases and decisions, their notices and the processed-event rows at once; returns the
+    new notices.
 
-    On PostgreSQL one statement writes them all (one round trip, not five): a
-    notice that clashes with one issued before is not inserted, and is not returned.
+    A record decided already keeps its case and decision: its row is not written again (a record sent
+    again under another event id that two transactions decide at once, the second waiting for the
+    first's row; the case may be answered meanwhile). On PostgreSQL one statement writes them all (one
+    round trip, not five): a notice that clashes with one issued before is not inserted, and is not returned.
     """
     raw = await bulk.driver(session)
     if raw is None:
-        await save_cases(session, cases)
-        await save_decisions(session, decisions)
+        for table, rows in ((CaseRow, cases), (RoutedRecord, decisions)):
+            if rows:
+                await session.execute(
+                    _insert(session)(table).on_conflict_do_nothing(index_elements=["record_id"]), rows
+                )
         new = await add_notices(session, notices, now=now)
         await mark_processed(session, processed, now=now)
         return new
@@ -146,8 +152,8 @@ async def save_routed(
     inserted = await bulk.insert_together(
         raw,
         [
-            bulk.Rows(CaseRow, cases, key="record_id", overwrite=True),
-            bulk.Rows(RoutedRecord, decisions, key="record_id", overwrite=True),
+            bulk.Rows(CaseRow, cases, key="record_id"),
+            bulk.Rows(RoutedRecord, decisions, key="record_id"),
             bulk.Rows(ProcessedEvent, [{"event_id": e, "handled_at": now} for e in processed]),
             bulk.Rows(
                 NoticeRow, [_notice_row(n, now) for n in planned.values()], key="notice_id", returning="notice_id"
