@@ -39,18 +39,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
-from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exports import to_xlsx
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.quality_store import QualityStore
-from services.reporting.adapters.signoff_store import SignoffStore
-from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS
 from services.reporting.domain.sheets import weekly_sheet
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.entrypoints.kafka import FoldConsumer
-from services.reporting.service_layer.reports import ReportService
 from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.events import Event, NoticeAnswered, NoticeIssued, RecordRouted, RecordSubmitted
@@ -59,6 +54,7 @@ from shared.identity import check_character
 from shared.kafka.admin import ensure_topics
 from shared.serving import tune_collector
 from tests.support.infra import TEST_KEYRING, force_drop, kafka_at, kafka_options
+from tests.support.reporting import report_service
 
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
 DISTRICT = "440111"
@@ -264,16 +260,7 @@ async def median_ms(action: Callable[[], Awaitable[object]], runs: int = 5) -> f
 
 async def report_times(store_url: str) -> tuple[float, float, int]:
     engine = build_engine(store_url)
-    service = ReportService(
-        weekly=WeeklyStore(engine),
-        quality=QualityStore(engine),
-        signoffs=SignoffStore(engine),
-        campaigns=CampaignStore(engine),
-        calendar=CALENDAR,
-        directory=load_directory(),
-        clock=FixedClock(WEEK_END + timedelta(days=1)),
-        answer_target=timedelta(days=7),
-    )
+    service = report_service(engine, CALENDAR, FixedClock(WEEK_END + timedelta(days=1)))
 
     async def as_json() -> str:
         return json.dumps(await service.weekly(DISTRICT, REPORT_WEEK), ensure_ascii=False)

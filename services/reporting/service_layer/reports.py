@@ -94,21 +94,22 @@ class ReportService:
                 week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
             )
             streets = body["streets"]
-        await self._add_signoffs(week, code, streets, at_cut_off=at_cut_off)
+        await self._add_signoffs(week, code, streets, cut_off=cut_off)
         if len(code) == 6:
             body["on_time_rate"] = on_time_rate([s["signoff"]["on_time"] for s in streets])
         await self._add_campaign(week, code, campaign, body, streets, listed_by=cut_off)
         return body
 
     async def _add_signoffs(
-        self, week: ReportWeek, code: str, streets: list[dict[str, Any]], *, at_cut_off: bool = False
+        self, week: ReportWeek, code: str, streets: list[dict[str, Any]], *, cut_off: datetime | None
     ) -> None:
+        """Each street's sign-off; with `cut_off`, as it stood then."""
         known = {s.street: s for s in await self.signoffs.of(code, [week.name])}
-        steps = await self.signoffs.steps_of(code, week.name) if at_cut_off else {}
+        steps = await self.signoffs.steps_of(code, week.name) if cut_off else {}
         for street in streets:
             signoff = known.get(street["code"])
-            if at_cut_off:
-                signoff = as_it_stood(signoff, week.ends_at, steps.get(street["code"], ()))
+            if cut_off:
+                signoff = as_it_stood(signoff, cut_off, steps.get(street["code"], ()))
             street["signoff"] = await self._signoff_view(week, signoff)
 
     async def _signoff_view(self, week: ReportWeek, signoff: Signoff | None) -> dict[str, Any]:
