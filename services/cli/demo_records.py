@@ -43,14 +43,19 @@ def demo_records(
     now: datetime | None = None,
     since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """`count` records observed between `since` (default six days back) and five minutes before `now`."""
+    """`count` records observed between `since` (default six days back) and five minutes before `now`.
+
+    A `since` less than five minutes back (a week that has just begun) moves the end to `now`, so that
+    every record still falls after `since`, in the week it names."""
     fake, pick = Faker("zh_CN"), random.Random(seed)
     fake.seed_instance(seed)
     now = now or datetime.now(UTC)
-    span = (now - timedelta(minutes=5) - (since or now - timedelta(days=6))).total_seconds()
+    since = since or now - timedelta(days=6)
+    latest = now - timedelta(minutes=5) if since < now - timedelta(minutes=5) else now
+    span = max((latest - since).total_seconds(), 0.0)
     streets = directory.streets_of(district)
     origins = [code for code in directory.names if len(code) == 6 and not code.startswith(district[:4])]
-    records = [_record(fake, pick, streets, origins, now, max(span, 60.0)) for _ in range(count)]
+    records = [_record(fake, pick, streets, origins, latest, span) for _ in range(count)]
     places = random.Random(f"{seed}/communities")  # its own stream: the records stay what they were
     for record in records:
         if record["residence"]["street"] in streets and places.random() < 0.85:
@@ -60,14 +65,14 @@ def demo_records(
 
 
 def _record(
-    fake: Faker, pick: random.Random, streets: list[str], origins: list[str], now: datetime, span_s: float
+    fake: Faker, pick: random.Random, streets: list[str], origins: list[str], latest: datetime, span_s: float
 ) -> dict[str, Any]:
     reporting, origin = pick.choice(streets), pick.choice(origins)
     roll = pick.random()
     residence = reporting if roll < 0.6 else pick.choice(streets) if roll < 0.85 else pick.choice(ELSEWHERE)
     female = pick.random() < 0.5
     born = date(1975, 1, 1) + timedelta(days=pick.randrange(365 * 30))
-    observed = now - timedelta(minutes=5, seconds=pick.uniform(0, span_s))
+    observed = latest - timedelta(seconds=pick.uniform(0, span_s))
     source = pick.choice(SOURCES)
     event = pick.choice(EVENTS)
     record: dict[str, Any] = {

@@ -73,7 +73,8 @@ async def test_a_place_check_enters_the_missed_person_who_is_routed_and_counted_
     tongde = {"Authorization": f"Bearer {await system.create_key(f'street:{TONGDE}', role='office')}"}
     xinshi = {"Authorization": f"Bearer {await system.create_key(f'street:{XINSHI}', role='office')}"}
     submitter = {"Authorization": f"Bearer {await system.create_key(f'district:{BAIYUN}', role='submitter')}"}
-    reporting, week = system.url("reporting"), report_week_of(datetime.now(UTC), ZONE)
+    reporting = system.url("reporting")
+    week = report_week_of(SEEN, ZONE)  # a record counts in the week it was seen: not now's, just after a cut-off
     recorded = record(sequence=501, observed_at=SEEN.isoformat(), name="钱七")
     async with httpx.AsyncClient(timeout=30) as client:
         posted = await client.post(system.url("intake") + "/v1/records", json=recorded, headers=tongde)
@@ -86,7 +87,8 @@ async def test_a_place_check_enters_the_missed_person_who_is_routed_and_counted_
             return recorded_id in {item["id"] for item in items.json()["items"]}
 
         await eventually(folded)
-        sample = {"district": BAIYUN, "seed": "acceptance", "size_per_street": 0, "week_from": week, "week_to": week}
+        weeks = {"week_from": week, "week_to": report_week_of(datetime.now(UTC), ZONE)}
+        sample = {"district": BAIYUN, "seed": "acceptance", "size_per_street": 0, **weeks}
         drawn = await client.post(reporting + "/v1/spotchecks", json=sample, headers=bureau)
         assert drawn.status_code == 201, drawn.text
         places = reporting + f"/v1/spotchecks/{drawn.json()['check_id']}/places"
@@ -108,6 +110,7 @@ async def test_a_place_check_enters_the_missed_person_who_is_routed_and_counted_
         assert entered.status_code == 200, entered.text
         body = entered.json()
         assert (body["record"]["source_kind"], body["record"]["reporting_street"]) == ("spot_check", TONGDE)
+        entered_week = report_week_of(datetime.fromisoformat(body["record"]["observed_at"]), ZONE)
 
         async def noticed() -> bool:  # cross-street: the street the person lives in is told, as for any record
             inbox = await client.get(system.url("notification") + f"/v1/inbox/{XINSHI}", headers=xinshi)
@@ -130,7 +133,7 @@ async def test_a_place_check_enters_the_missed_person_who_is_routed_and_counted_
         assert [(p["place_check_id"], p["missed"]) for p in listing.json()["places"]] == [(check["place_check_id"], 1)]
 
         async def folded_missed() -> bool:
-            query = {"street": TONGDE, "week": week, "figure": "new_inflow"}
+            query = {"street": TONGDE, "week": entered_week, "figure": "new_inflow"}
             items = await client.get(reporting + "/v1/reports/weekly/items", params=query, headers=bureau)
             return missed_id in {item["id"] for item in items.json()["items"]}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.cli.demo_records import demo_records
 from services.intake.domain.validation import validate_record
@@ -64,3 +64,13 @@ def test_department_lists_are_xlsx_with_one_mistyped_row_each() -> None:
     rows = list(load_workbook(io.BytesIO(lists[0][1])).active.iter_rows(values_only=True))
     assert all(header in BY_HEADER for header in rows[0])
     assert len(rows) == 9
+
+
+def test_records_of_a_week_begun_minutes_ago_fall_in_it() -> None:
+    """Run just after the Friday cut-off, `popflow demo` fills the week that has begun, not the one before."""
+    since = NOW - timedelta(minutes=2)
+    records = demo_records(50, load_directory(), now=NOW, since=since)
+    observed = [datetime.fromisoformat(r["observed_at"]) for r in records]
+    assert all(since <= moment <= NOW for moment in observed), (min(observed), max(observed))
+    earlier = demo_records(50, load_directory(), now=NOW, since=NOW - timedelta(days=2))
+    assert all(datetime.fromisoformat(r["observed_at"]) <= NOW - timedelta(minutes=5) for r in earlier)
