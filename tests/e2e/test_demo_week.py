@@ -47,6 +47,7 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
 
 async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: System) -> None:
     key = await system.create_key("admin", label="demo")
+    week = report_week_of(datetime.now(UTC), ZoneInfo(ZONE))  # the week under way when the demo starts plays
     command = [sys.executable, "-c", "from services.cli import main; main()", "demo", "--count", "150"]
     command += ["--key", key, "--intake", system.url("intake"), "--notification", system.url("notification")]
     command += ["--reporting", system.url("reporting"), "--answer-wait-s", "120"]
@@ -58,7 +59,6 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
     assert "responsible workers" in done.stdout
     assert "list of 8 rows: 7 accepted, 1 refused" in done.stdout
     assert "by their own offices" in done.stdout  # office keys minted in the deployment's key store
-    week = report_week_of(datetime.now(UTC), ZoneInfo(ZONE))
     headers = {"Authorization": f"Bearer {key}"}
 
     async with httpx.AsyncClient(timeout=20) as client:
