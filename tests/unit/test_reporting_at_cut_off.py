@@ -19,9 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.responsibility_store import ResponsibilityStore
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.signoff import Decision, Signoff, SignoffState, Step, as_it_stood
+from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.reports import ReportService
+from services.reporting.service_layer.responsibility import Responsibilities
 from services.reporting.service_layer.signoffs import review_week, submit_week
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
@@ -41,12 +44,25 @@ def hours(n: float) -> datetime:
 
 
 @pytest.fixture
-async def reports(tmp_path: Path) -> AsyncIterator[ReportService]:
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/reporting.db")
     await run_migrations(engine, MIGRATIONS)
     await FactWriter(engine).write(Decoder(CALENDAR, b"secret", TEST_KEYRING).decode(scripted_messages()).batch)
-    yield service(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def reports(engine: AsyncEngine) -> ReportService:
+    return service(engine)
+
+
+@pytest.fixture
+def plan(reports: ReportService, engine: AsyncEngine) -> CampaignPlan:
+    """The campaign plan as the HTTP routes call it, on the same clock."""
+    return CampaignPlan(
+        reports, reports.campaigns, Responsibilities(reports, ResponsibilityStore(engine, TEST_KEYRING))
+    )
 
 
 def service(engine: AsyncEngine) -> ReportService:
@@ -115,6 +131,27 @@ async def test_a_campaign_created_and_areas_listed_after_the_cut_off_are_not_in_
     assert now["campaign"]["campaign_id"] == redo
 
 
+async def test_an_area_marked_canvassed_after_the_cut_off_is_not_counted_canvassed_in_the_file(
+    reports: ReportService, plan: CampaignPlan
+) -> None:
+    """The clerk marks on Friday afternoon the market canvassed on Thursday: the week's live report counts
+    it, the file written at (or after) the cut-off does not, as it could not at 10:00."""
+    at(reports, hours(-50))
+    spring = await create_campaign(reports, "春季清查", min_age=15)
+    early, late = [await add_area(reports, spring, planned_on="2027-02-22") for _ in range(2)]
+    at(reports, hours(-30))
+    await plan.mark_canvassed(spring, early, datetime.fromisoformat("2027-02-24").date())
+    at(reports, hours(3))
+    await plan.mark_canvassed(spring, late, datetime.fromisoformat("2027-02-25").date())
+
+    file = await reports.weekly(TONGDE, W08, at_cut_off=True)
+    assert (file["campaign"]["planned_areas"], file["campaign"]["canvassed_areas"]) == (2, 1)
+    now = await reports.weekly(TONGDE, W08)
+    assert now["campaign"]["canvassed_areas"] == 2
+    district = await reports.weekly(week.BAIYUN, W08, at_cut_off=True)
+    assert district["campaign"]["canvassed_areas"] == 1
+
+
 async def create_campaign(reports: ReportService, name: str, *, min_age: int) -> str:
     campaign_id = str(uuid.uuid4())
     target: dict[str, Any] = {"sexes": [], "min_age": min_age, "max_age": None, "marital_statuses": []}
@@ -124,9 +161,10 @@ async def create_campaign(reports: ReportService, name: str, *, min_age: int) ->
     return campaign_id
 
 
-async def add_area(reports: ReportService, campaign_id: str, *, planned_on: str) -> None:
+async def add_area(reports: ReportService, campaign_id: str, *, planned_on: str) -> str:
+    area_id = str(uuid.uuid4())
     area = {
-        "area_id": str(uuid.uuid4()),
+        "area_id": area_id,
         "campaign_id": campaign_id,
         "street": TONGDE,
         "kind": "market",
@@ -136,6 +174,7 @@ async def add_area(reports: ReportService, campaign_id: str, *, planned_on: str)
         "listed_at": reports.clock.now(),
     }
     await reports.campaigns.add_areas([area])
+    return area_id
 
 
 SUBMITTED_AT, RETURNED_AT, AGAIN_AT = hours(-20), hours(-2), hours(3)

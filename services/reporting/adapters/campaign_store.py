@@ -93,8 +93,8 @@ class CampaignStore:
             for r in rows
         ]
 
-    async def mark_canvassed(self, campaign_id: str, area_id: str, on: date) -> str | None:
-        """The area's street, or None when the area is not in the campaign."""
+    async def mark_canvassed(self, campaign_id: str, area_id: str, on: date, *, at: datetime) -> str | None:
+        """The area's street, or None when the area is not in the campaign. `at`: when it is marked."""
         async with self._engine.begin() as connection:
             street = (
                 await connection.execute(
@@ -105,7 +105,9 @@ class CampaignStore:
             ).scalar()
             if street is not None:
                 await connection.execute(
-                    sa.update(key_areas).where(key_areas.c.area_id == area_id).values(canvassed_on=on)
+                    sa.update(key_areas)
+                    .where(key_areas.c.area_id == area_id)
+                    .values(canvassed_on=on, canvassed_at=utc(at))
                 )
         return street
 
@@ -121,16 +123,21 @@ class CampaignStore:
         return {street: utc(first) if first else None for street, first in rows}
 
     async def planned_and_canvassed(
-        self, campaign_id: str, code: str, first_day: date, last_day: date, *, listed_by: datetime | None = None
+        self, campaign_id: str, code: str, first_day: date, last_day: date, *, as_of: datetime | None = None
     ) -> dict[str, tuple[int, int]]:
-        """Per street: (areas whose timetable falls in the days, areas canvassed in the days); with `listed_by`,
-        of the areas listed by then (areas from before their listing time was kept count as listed)."""
+        """Per street: (areas whose timetable falls in the days, areas canvassed in the days). With `as_of`, as
+        they stood then: the areas listed by then, canvassed if marked so by then (areas from before their
+        listing or marking time was kept count as listed or marked)."""
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        query = sa.select(key_areas.c.street, key_areas.c.planned_on, key_areas.c.canvassed_on).where(
+        marked = key_areas.c.canvassed_on
+        if as_of is not None:
+            by_then = sa.or_(key_areas.c.canvassed_at.is_(None), key_areas.c.canvassed_at <= utc(as_of))
+            marked = sa.case((by_then, key_areas.c.canvassed_on), else_=sa.null())
+        query = sa.select(key_areas.c.street, key_areas.c.planned_on, marked).where(
             key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code)
         )
-        if listed_by is not None:
-            query = query.where(sa.or_(key_areas.c.listed_at.is_(None), key_areas.c.listed_at <= utc(listed_by)))
+        if as_of is not None:
+            query = query.where(sa.or_(key_areas.c.listed_at.is_(None), key_areas.c.listed_at <= utc(as_of)))
         async with self._engine.connect() as connection:
             for street, planned, canvassed in (await connection.execute(query)).all():
                 counts[street][0] += int(first_day <= planned <= last_day)

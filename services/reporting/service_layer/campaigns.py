@@ -111,7 +111,7 @@ class CampaignPlan:
         return areas[area_id]
 
     async def mark_canvassed(self, campaign_id: str, area_id: str, on: date) -> None:
-        await self._store.mark_canvassed(campaign_id, area_id, on)
+        await self._store.mark_canvassed(campaign_id, area_id, on, at=self._reports.clock.now())
 
     async def decide(self, campaign: Campaign, street: str, decision: CampaignDecision, comment: str) -> None:
         self._require_street_of(campaign, street)

@@ -97,7 +97,7 @@ class ReportService:
         await self._add_signoffs(week, code, streets, cut_off=cut_off)
         if len(code) == 6:
             body["on_time_rate"] = on_time_rate([s["signoff"]["on_time"] for s in streets])
-        await self._add_campaign(week, code, campaign, body, streets, listed_by=cut_off)
+        await self._add_campaign(week, code, campaign, body, streets, as_of=cut_off)
         return body
 
     async def _add_signoffs(
@@ -140,7 +140,7 @@ class ReportService:
         body: dict[str, Any],
         streets: list[dict[str, Any]],
         *,
-        listed_by: datetime | None,
+        as_of: datetime | None,
     ) -> None:
         if campaign is None:
             body["campaign"] = None
@@ -148,7 +148,7 @@ class ReportService:
                 street["campaign"] = None
             return
         first, last = self.week_days(week)
-        areas = await self.campaigns.planned_and_canvassed(campaign.campaign_id, code, first, last, listed_by=listed_by)
+        areas = await self.campaigns.planned_and_canvassed(campaign.campaign_id, code, first, last, as_of=as_of)
         for street in streets:
             planned, canvassed = areas.get(street["code"], (0, 0))
             street["campaign"] = self._campaign_view(campaign, planned, canvassed, street)
