@@ -129,7 +129,7 @@ class CampaignStore:
         they stood then: the areas listed by then, canvassed if marked so by then (areas from before their
         listing or marking time was kept count as listed or marked)."""
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        marked = key_areas.c.canvassed_on
+        marked: sa.ColumnElement[Any] = key_areas.c.canvassed_on
         if as_of is not None:
             by_then = sa.or_(key_areas.c.canvassed_at.is_(None), key_areas.c.canvassed_at <= utc(as_of))
             marked = sa.case((by_then, key_areas.c.canvassed_on), else_=sa.null())
