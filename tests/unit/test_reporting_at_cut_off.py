@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.responsibility_store import ResponsibilityStore
+from services.reporting.adapters.tables import key_areas
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.signoff import Decision, Signoff, SignoffState, Step, as_it_stood
 from services.reporting.service_layer.campaigns import CampaignPlan
@@ -150,6 +152,28 @@ async def test_an_area_marked_canvassed_after_the_cut_off_is_not_counted_canvass
     assert now["campaign"]["canvassed_areas"] == 2
     district = await reports.weekly(week.BAIYUN, W08, at_cut_off=True)
     assert district["campaign"]["canvassed_areas"] == 1
+
+
+async def test_an_area_marked_again_after_the_cut_off_on_the_same_day_stays_in_the_file(
+    reports: ReportService, plan: CampaignPlan, engine: AsyncEngine
+) -> None:
+    """A clerk's retry after 10:00 does not take back what the file at 10:00 counted; an area marked
+    before its marking time was kept (migration 0008) counts as marked by any cut-off."""
+    at(reports, hours(-50))
+    spring = await create_campaign(reports, "春季清查", min_age=15)
+    retried, older = [await add_area(reports, spring, planned_on="2027-02-22") for _ in range(2)]
+    thursday = datetime.fromisoformat("2027-02-25").date()
+    at(reports, hours(-30))
+    await plan.mark_canvassed(spring, retried, thursday)
+    await plan.mark_canvassed(spring, older, thursday)
+    async with engine.begin() as connection:
+        await connection.execute(sa.update(key_areas).where(key_areas.c.area_id == older).values(canvassed_at=None))
+    at(reports, hours(3))
+    await plan.mark_canvassed(spring, retried, thursday)
+    await plan.mark_canvassed(spring, older, thursday)
+
+    file = await reports.weekly(TONGDE, W08, at_cut_off=True)
+    assert file["campaign"]["canvassed_areas"] == 2
 
 
 async def create_campaign(reports: ReportService, name: str, *, min_age: int) -> str:

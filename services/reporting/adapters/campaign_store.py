@@ -94,7 +94,9 @@ class CampaignStore:
         ]
 
     async def mark_canvassed(self, campaign_id: str, area_id: str, on: date, *, at: datetime) -> str | None:
-        """The area's street, or None when the area is not in the campaign. `at`: when it is marked."""
+        """The area's street, or None when the area is not in the campaign. `at`: when it is marked; an area
+        marked again on the day it has keeps the time it was first marked with that day (a clerk's retry
+        after the cut-off does not take it out of the week's file)."""
         async with self._engine.begin() as connection:
             street = (
                 await connection.execute(
@@ -107,7 +109,13 @@ class CampaignStore:
                 await connection.execute(
                     sa.update(key_areas)
                     .where(key_areas.c.area_id == area_id)
-                    .values(canvassed_on=on, canvassed_at=utc(at))
+                    .values(
+                        canvassed_on=on,
+                        canvassed_at=sa.case(
+                            (key_areas.c.canvassed_on == on, key_areas.c.canvassed_at),
+                            else_=sa.literal(utc(at), key_areas.c.canvassed_at.type),
+                        ),
+                    )
                 )
         return street
 
