@@ -23,8 +23,13 @@ from tests.support.records import TONGDE, XINSHI, record
 from tests.support.system import System, build_system, destroy_system
 from tests.support.waiting import eventually
 
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-SEEN = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """The day in the deployment's zone now: read when used, not at import (minutes earlier, perhaps the day
+    before midnight)."""
+    return datetime.now(ZONE).date()
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +44,11 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
 
 
 def checked(sequence: int, certificate: dict[str, Any] | None, *, event: str = "new_inflow") -> dict[str, Any]:
-    body = record(sequence=sequence, residence_street=TONGDE, observed_at=SEEN, event=event)
+    seen = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    body = record(sequence=sequence, residence_street=TONGDE, observed_at=seen, event=event)
     body["person"]["name"] = "=HYPERLINK(1)"  # a name never reaches the list, formula or not
     if certificate is not None:
-        body["certificate"] = {"checked_on": (TODAY - timedelta(days=1)).isoformat(), **certificate}
+        body["certificate"] = {"checked_on": (today() - timedelta(days=1)).isoformat(), **certificate}
     return body
 
 
@@ -77,11 +83,11 @@ async def test_the_street_follows_up_expiring_expired_and_missing_certificates_u
     office = {"Authorization": f"Bearer {await system.create_key(f'street:{TONGDE}')}"}
     other = {"Authorization": f"Bearer {await system.create_key(f'street:{XINSHI}')}"}
     async with httpx.AsyncClient(timeout=20) as client:
-        expiring = await accepted(client, system, checked(301, valid(TODAY + timedelta(days=10))))
+        expiring_on, expired_on = today() + timedelta(days=10), today() - timedelta(days=20)
+        expiring = await accepted(client, system, checked(301, valid(expiring_on)))
         missing = await accepted(client, system, checked(303, {"result": "missing"}))
-        expired_on = TODAY - timedelta(days=20)
         expired = await accepted(client, system, checked(305, {"result": "expired", "valid_until": str(expired_on)}))
-        await accepted(client, system, checked(307, valid(TODAY + timedelta(days=400))))  # valid beyond the window
+        await accepted(client, system, checked(307, valid(today() + timedelta(days=400))))  # valid beyond the window
         await accepted(client, system, checked(309, {"result": "missing"}))
         await accepted(client, system, checked(309, None, event="outflow"))  # left: not followed up here
         expected = {missing, expired, expiring}
@@ -92,7 +98,9 @@ async def test_the_street_follows_up_expiring_expired_and_missing_certificates_u
 
         body = await eventually(listed)
         kinds = {item["record_id"]: (item["follow_up"], item["days_left"]) for item in body["items"]}
-        assert kinds == {missing: ("missing", None), expired: ("expired", -20), expiring: ("expiring", 10)}
+        days_left = {expired: (expired_on - today()).days, expiring: (expiring_on - today()).days}  # -20 and 10,
+        followed = {missing: ("missing", None), expired: ("expired", days_left[expired])}  # unless past midnight
+        assert kinds == followed | {expiring: ("expiring", days_left[expiring])}
         assert [item["record_id"] for item in body["items"]] == [missing, expired, expiring]  # most urgent first
         assert "HYPERLINK" not in str(body)
         refused = await client.get(
@@ -109,7 +117,7 @@ async def test_the_street_follows_up_expiring_expired_and_missing_certificates_u
         assert [row[0] for row in rows[4:]] == [missing, expired, expiring]
         assert [row[2] for row in rows[4:]] == ["未办证", "已过期", "即将到期"]
 
-        renewal = checked(301, valid(TODAY + timedelta(days=3 * 365)), event="change") | {"change": "certificate"}
+        renewal = checked(301, valid(today() + timedelta(days=3 * 365)), event="change") | {"change": "certificate"}
         without = {k: v for k, v in renewal.items() if k != "certificate"}
         assert (await submit(client, system, without)).status_code == 422  # a certificate change carries the check
         as_inflow = renewal | {"event": "new_inflow"}

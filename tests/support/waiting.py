@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.reporting.domain.weeks import report_week, report_week_of
 
 
 async def eventually(probe: Callable[[], Awaitable[Any] | Any], *, within: float = 60) -> Any:
@@ -22,3 +26,12 @@ async def eventually(probe: Callable[[], Awaitable[Any] | Any], *, within: float
             return last
         await asyncio.sleep(0.3)
     raise AssertionError(f"condition not met within {within} s (last: {last!r})")
+
+
+async def past_a_cut_off_due_within(margin: timedelta, zone: ZoneInfo) -> None:
+    """Wait out a report week's cut-off (Friday 10:00 in `zone`) due within `margin`, so that a test whose
+    steps must all count in one week does not straddle two. It waits only in the minutes before a cut-off."""
+    now = datetime.now(UTC)
+    ends_at = report_week(report_week_of(now, zone), zone).ends_at
+    if ends_at - now < margin:
+        await asyncio.sleep((ends_at - now).total_seconds() + 1)
