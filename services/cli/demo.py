@@ -62,7 +62,8 @@ def demo(
         console.print("[red]popflow demo needs the demo extra:[/] pip install 'popflow[demo]' (make install has it)")
         raise typer.Exit(2) from None
     directory, zone = load_directory(), ZoneInfo(timezone)
-    since = _week_start(zone) if week else None
+    began = _week_start(zone)
+    since = began if week else None
     at = demo_week.Services(intake=intake, notification=notification, reporting=reporting, key=key)
     try:
         with httpx.Client(timeout=60) as client:
@@ -77,7 +78,7 @@ def demo(
             if week:
                 _play_rest(client, at, directory, district, seed, since, records, answer_wait_s, key_store)
                 newcomer = demo_records(1, directory, district=district, seed=seed + 300)[0]
-                _acceptance(client, at, district, records, newcomer, zone)
+                _acceptance(client, at, district, records, newcomer, began, zone)
     except httpx.TransportError:
         raise  # main() says `popflow: cannot reach ...` and exits 3, as every command does
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
@@ -174,13 +175,15 @@ def _acceptance(
     district: str,
     records: list[dict[str, Any]],
     newcomer: dict[str, Any],
+    since: datetime,
     zone: ZoneInfo,
 ) -> None:
-    """The bureau's spot check of this week, with a place check that finds a person the census missed."""
+    """The bureau's spot check of the demo's week (the one begun at `since`, even if a cut-off has passed
+    since), with a place check that finds a person the census missed."""
     from services.cli import demo_week
     from services.reporting.domain.weeks import report_week_of
 
-    week, today = report_week_of(datetime.now(UTC), zone), datetime.now(zone).date()
+    week, today = report_week_of(since, zone), datetime.now(zone).date()
     check_id, place = demo_week.acceptance_checks(client, at, district, week, today, records, newcomer)
     console.print(
         f"spot check {check_id}: a place check found {place['found']} recorded and {place['missed']} missed "
