@@ -20,7 +20,7 @@ import contextlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -31,6 +31,9 @@ from services.cli.keys import DEFAULT_STORE, create_key, open_store
 from shared.auth.scopes import Role
 from shared.directory import load_directory
 from shared.progress import progress
+
+if TYPE_CHECKING:
+    from services.reporting.domain.weeks import ReportWeek
 
 console = Console()
 
@@ -62,8 +65,8 @@ def demo(
         console.print("[red]popflow demo needs the demo extra:[/] pip install 'popflow[demo]' (make install has it)")
         raise typer.Exit(2) from None
     directory, zone = load_directory(), ZoneInfo(timezone)
-    began = _week_start(zone)
-    since = began if week else None
+    this_week = _this_week(zone)
+    since = this_week.starts_at if week else None
     at = demo_week.Services(intake=intake, notification=notification, reporting=reporting, key=key)
     try:
         with httpx.Client(timeout=60) as client:
@@ -78,7 +81,7 @@ def demo(
             if week:
                 _play_rest(client, at, directory, district, seed, since, records, answer_wait_s, key_store)
                 newcomer = demo_records(1, directory, district=district, seed=seed + 300)[0]
-                _acceptance(client, at, district, records, newcomer, began, zone)
+                _acceptance(client, at, district, records, newcomer, this_week.name, zone)
     except httpx.TransportError:
         raise  # main() says `popflow: cannot reach ...` and exits 3, as every command does
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
@@ -175,15 +178,14 @@ def _acceptance(
     district: str,
     records: list[dict[str, Any]],
     newcomer: dict[str, Any],
-    since: datetime,
+    week: str,
     zone: ZoneInfo,
 ) -> None:
-    """The bureau's spot check of the demo's week (the one begun at `since`, even if a cut-off has passed
-    since), with a place check that finds a person the census missed."""
+    """The bureau's spot check of the demo's `week` (even if a cut-off has passed meanwhile), with a place
+    check that finds a person the census missed."""
     from services.cli import demo_week
-    from services.reporting.domain.weeks import report_week_of
 
-    week, today = report_week_of(since, zone), datetime.now(zone).date()
+    today = datetime.now(zone).date()
     check_id, place = demo_week.acceptance_checks(client, at, district, week, today, records, newcomer)
     console.print(
         f"spot check {check_id}: a place check found {place['found']} recorded and {place['missed']} missed "
@@ -191,12 +193,11 @@ def _acceptance(
     )
 
 
-def _week_start(zone: ZoneInfo) -> datetime:
-    """When the current report week began (Friday 10:00 in the deployment's zone), so the week's figures fill."""
+def _this_week(zone: ZoneInfo) -> ReportWeek:
+    """The report week under way (begun Friday 10:00 in the deployment's zone): the one the demo fills."""
     from services.reporting.domain.weeks import report_week, report_week_of
 
-    now = datetime.now(UTC)
-    return report_week(report_week_of(now, zone), zone).starts_at
+    return report_week(report_week_of(datetime.now(UTC), zone), zone)
 
 
 def _send(records: list[dict[str, Any]], *, intake: str, key: str) -> Counter[str]:

@@ -51,7 +51,9 @@ def demo_records(
     fake.seed_instance(seed)
     now = now or datetime.now(UTC)
     since = since or now - timedelta(days=6)
-    latest = now - timedelta(minutes=5) if since < now - timedelta(minutes=5) else now
+    latest = now - timedelta(minutes=5)
+    if since >= latest:  # a week begun less than five minutes ago
+        latest = now
     span = max((latest - since).total_seconds(), 0.0)
     streets = directory.streets_of(district)
     origins = [code for code in directory.names if len(code) == 6 and not code.startswith(district[:4])]

@@ -137,17 +137,21 @@ class CampaignStore:
         they stood then: the areas listed by then, canvassed if marked so by then (areas from before their
         listing or marking time was kept count as listed or marked)."""
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        marked: sa.ColumnElement[Any] = key_areas.c.canvassed_on
+        canvassed_on: sa.ColumnElement[Any] = key_areas.c.canvassed_on
+        listed: sa.ColumnElement[bool] = sa.true()
         if as_of is not None:
-            by_then = sa.or_(key_areas.c.canvassed_at.is_(None), key_areas.c.canvassed_at <= utc(as_of))
-            marked = sa.case((by_then, key_areas.c.canvassed_on), else_=sa.null())
-        query = sa.select(key_areas.c.street, key_areas.c.planned_on, marked).where(
-            key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code)
+            canvassed_on = sa.case((_by(key_areas.c.canvassed_at, as_of), canvassed_on), else_=sa.null())
+            listed = _by(key_areas.c.listed_at, as_of)
+        query = sa.select(key_areas.c.street, key_areas.c.planned_on, canvassed_on).where(
+            key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code), listed
         )
-        if as_of is not None:
-            query = query.where(sa.or_(key_areas.c.listed_at.is_(None), key_areas.c.listed_at <= utc(as_of)))
         async with self._engine.connect() as connection:
             for street, planned, canvassed in (await connection.execute(query)).all():
                 counts[street][0] += int(first_day <= planned <= last_day)
                 counts[street][1] += int(canvassed is not None and first_day <= canvassed <= last_day)
         return {street: (p, c) for street, (p, c) in counts.items()}
+
+
+def _by(moment_column: sa.Column[Any], moment: datetime) -> sa.ColumnElement[bool]:
+    """The row's moment (when it was listed, marked) came by `moment`; rows from before it was kept count."""
+    return sa.or_(moment_column.is_(None), moment_column <= utc(moment))
