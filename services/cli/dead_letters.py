@@ -20,13 +20,20 @@ A message set aside again for the same reason by the same consumer group (a
 `popflow reporting rebuild` or a replay reads it anew) is shown once, with how
 often it was set aside. One event read by two services may be set aside by
 both: each says which group set it aside, and they are shown apart.
+
+Each replay leaves a note on the dead-letter topic (an empty body; headers
+only: which message was re-sent, where to, when and by which account), so
+`show` says of a letter that it was re-sent, and `show --pending` lists only
+the letters not re-sent yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -50,10 +57,12 @@ console = Console()
 @app.command()
 def show(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many messages, oldest first")] = 100,
+    pending: Annotated[bool, typer.Option("--pending", help="Only the messages not re-sent by `replay` yet")] = False,
 ) -> None:
-    """Print each dead letter: where it came from, why, and its body (opened with the data keys)."""
+    """Print each dead letter: where it came from, why, whether it was re-sent, and its body (opened with the data
+    keys)."""
     settings = CommonSettings()
-    asyncio.run(_show(settings, limit))
+    asyncio.run(_show(settings, limit, pending=pending))
 
 
 @dataclass
@@ -67,14 +76,63 @@ class Letter:
     place: str = ""
 
 
-class Letters:
-    """The first `limit` distinct dead letters, oldest first, each with its repeats counted."""
+REPLAY_OF = "replay_of"  # a replay note's header: the message re-sent, as `message_of` names it
 
-    def __init__(self, limit: int) -> None:
+
+def message_of(headers: dict[str, str]) -> str:
+    """The message a dead letter set aside, `<topic> <partition>:<offset>`; "" when the letter does not say."""
+    topic, partition, offset = (headers.get(h, "") for h in ("source_topic", "source_partition", "source_offset"))
+    return f"{topic} {partition}:{offset}" if topic and partition and offset else ""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What a replay note says: the message went back to `to` (`partition:offset` of its topic) at `at`, by `by`."""
+
+    to: str
+    at: str
+    by: str
+    letter: str  # the dead letter's place that `replay` was given
+
+    @classmethod
+    def from_note(cls, headers: dict[str, str]) -> Replayed:
+        return cls(
+            headers.get("replayed_to", ""),
+            headers.get("replayed_at", ""),
+            headers.get("replayed_by", ""),
+            headers.get("dead_letter", ""),
+        )
+
+
+def replay_note(plan: Replay, sent_to: str, *, at: datetime, by: str) -> dict[str, str]:
+    """The headers of the note a replay leaves on the dead-letter topic: nothing of the body, nothing personal."""
+    return {
+        REPLAY_OF: f"{plan.topic} {plan.partition}:{plan.offset}",
+        "dead_letter": plan.headers["replayed_from"],
+        "event_id": plan.event_id,
+        "replayed_to": sent_to,
+        "replayed_at": at.astimezone(UTC).isoformat(timespec="seconds"),
+        "replayed_by": by,
+    }
+
+
+class Letters:
+    """The first `limit` distinct dead letters, oldest first, each with its repeats counted, and the replay notes.
+
+    `skip`: messages whose letters are left out (with `--pending`, those re-sent already)."""
+
+    def __init__(self, limit: int, skip: frozenset[str] = frozenset()) -> None:
         self.limit = limit
+        self.skip = skip
         self.shown: dict[tuple[str, ...], Letter] = {}
+        self.replays: dict[str, Replayed] = {}
 
     def add(self, headers: dict[str, str], value: bytes, place: str = "") -> None:
+        if REPLAY_OF in headers:  # a note, not a letter: the latest replay of a message is the one told
+            self.replays[headers[REPLAY_OF]] = Replayed.from_note(headers)
+            return
+        if self.skip and message_of(headers) in self.skip:
+            return
         # a source offset names one message; without one (a dead letter from before the headers) each stands alone
         same = (
             *(headers.get(h, "") for h in SAME_MESSAGE),
@@ -90,12 +148,16 @@ class Letters:
 SAME_MESSAGE = ("source_topic", "source_partition", "source_offset", "consumer_group", "error_type", "error")
 
 
-async def _show(settings: CommonSettings, limit: int) -> None:
-    keyring, letters = settings.keyring(), Letters(limit)
+async def _show(settings: CommonSettings, limit: int, *, pending: bool) -> None:
+    keyring, kafka = settings.keyring(), KafkaConnection.from_settings(settings)
     topic = TopicNames(settings.topic_prefix)(DEAD_LETTER)
-    async for records in batches_to_end(KafkaConnection.from_settings(settings), [topic]):
+    # --pending reads the topic twice: a note may lie in another partition than its letter, before or after it
+    skip = frozenset(await _replays(kafka, topic)) if pending else frozenset()
+    letters = Letters(limit, skip)
+    async for records in batches_to_end(kafka, [topic]):
         for record in records:
             letters.add(_headers(record), bytes(record.value), f"{record.partition}:{record.offset}")
+    resent = 0
     for letter in letters.shown.values():
         headers = letter.headers
         try:
@@ -109,7 +171,28 @@ async def _show(settings: CommonSettings, limit: int) -> None:
             f"[dim]{letter.place}[/] [bold]{escape(headers.get('source_topic', ''))}[/]{by} "
             f"{escape(headers.get('error_type', ''))}: {escape(headers.get('error', ''))}{times}"
         )
+        if (replayed := letters.replays.get(message_of(headers))) is not None:
+            resent += 1
+            console.print(f"[green]{escape(_told(replayed))}[/]")
         console.print(body, markup=False, highlight=False)
+    what = "not re-sent" if pending else f"{resent} of them re-sent"
+    console.print(f"[dim]{len(letters.shown)} dead letter(s) shown, {what}.[/]")
+
+
+def _told(replayed: Replayed) -> str:
+    by = replayed.by or "an unknown account"
+    return f"re-sent by `replay {replayed.letter}` at {replayed.at} by {by}: it lies now at {replayed.to}"
+
+
+async def _replays(kafka: KafkaConnection, topic: str) -> dict[str, Replayed]:
+    """The replay notes on the dead-letter topic, by the message each re-sent."""
+    letters = Letters(limit=1)
+    async for records in batches_to_end(kafka, [topic]):
+        for record in records:
+            headers = _headers(record)
+            if REPLAY_OF in headers:
+                letters.add(headers, b"")
+    return letters.replays
 
 
 @app.command()
@@ -128,7 +211,7 @@ def replay(
         )
         if not yes and not typer.confirm(f"Re-send it to {plan.topic}, partition {plan.partition}?"):
             raise typer.Exit(1)
-        sent_to = asyncio.run(_resend(settings, plan))
+        sent_to, noted = asyncio.run(_resend(settings, plan, by=_account()))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
@@ -141,6 +224,19 @@ def replay(
         f"re-sent to {escape(plan.topic)} at {sent_to}. Every consumer group of the topic reads it again: "
         "those that handled it skip it by its event id; one that cannot handle it yet sets it aside again."
     )
+    if not noted:
+        console.print(
+            "[yellow]The re-send is done, but its note on the dead-letter topic could not be written: "
+            "`show` will not say that this letter was re-sent.[/]"
+        )
+
+
+def _account() -> str:
+    """Who ran the replay, as the replay note says: the login of the account, never anything from the letter."""
+    try:
+        return getpass.getuser()[:100]
+    except (OSError, KeyError):  # no login name in a container without a passwd entry
+        return ""
 
 
 class Refused(Exception):
@@ -244,6 +340,12 @@ async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay
     topics = TopicNames(settings.topic_prefix)
     letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
     plan = replay_plan(letter, settings.keyring(), topics)
+    replayed = (await _replays(kafka, topics(DEAD_LETTER))).get(f"{plan.topic} {plan.partition}:{plan.offset}")
+    if replayed is not None:
+        raise Refused(
+            f"the message of the dead letter at {letter.place} was {_told(replayed)}. If it was set aside again, "
+            "`popflow dead-letters show --pending` lists the newer dead letter to replay"
+        )
     source = TopicPartition(plan.topic, plan.partition)
     original = await _record(kafka, source, plan.offset)
     later = 0 if original is None else await keyed_after(kafka, source, plan.offset, original.key)
@@ -269,7 +371,8 @@ def _headers(record: ConsumerRecord) -> dict[str, str]:
     return {key: value.decode(errors="replace") for key, value in record.headers}
 
 
-async def _resend(settings: CommonSettings, plan: Replay) -> str:
+async def _resend(settings: CommonSettings, plan: Replay, *, by: str) -> tuple[str, bool]:
+    """Re-send the message, then leave the note that says so; (where it went, whether the note was written)."""
     producer = AIOKafkaProducer(
         **KafkaConnection.from_settings(settings).options(), enable_idempotence=True, acks="all"
     )
@@ -280,8 +383,18 @@ async def _resend(settings: CommonSettings, plan: Replay) -> str:
             plan.body,
             key=plan.key,
             partition=plan.partition,
-            headers=[(key, value.encode()) for key, value in plan.headers.items()],
+            headers=_encoded(plan.headers),
         )
+        sent_to = f"{sent.partition}:{sent.offset}"
+        note = replay_note(plan, sent_to, at=datetime.now(UTC), by=by)
+        try:
+            await producer.send_and_wait(TopicNames(settings.topic_prefix)(DEAD_LETTER), b"", headers=_encoded(note))
+        except KafkaError:
+            return sent_to, False  # the re-send stands; only what `show` says of it is missing
     finally:
         await producer.stop()
-    return f"{sent.partition}:{sent.offset}"
+    return sent_to, True
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(key, value.encode()) for key, value in headers.items()]

@@ -42,6 +42,18 @@ DEAD_LETTER_HEADERS = {
     },
 }
 
+REPLAY_NOTE_HEADERS = {
+    "type": "object",
+    "properties": {
+        "replay_of": {"type": "string", "description": "The message re-sent: `<topic> <partition>:<offset>`"},
+        "dead_letter": {"type": "string", "description": "The dead letter's place that the replay was given"},
+        "event_id": {"type": "string", "format": "uuid", "description": "The re-sent envelope's event id"},
+        "replayed_to": {"type": "string", "description": "Where the message lies now: `<partition>:<offset>`"},
+        "replayed_at": {"type": "string", "format": "date-time", "description": "When, in UTC"},
+        "replayed_by": {"type": "string", "description": "The login of the account that ran the replay"},
+    },
+}
+
 
 def asyncapi_document() -> Document:
     """The catalogue: deterministic, so the committed copy can be compared with it."""
@@ -59,6 +71,15 @@ def asyncapi_document() -> Document:
         "contentType": "application/octet-stream",
         "headers": DEAD_LETTER_HEADERS,
         "payload": {"description": "The original message body, sealed whole: `pf1.<key id>.<data>`"},
+    }
+    messages["DeadLetterReplayed"] = {
+        "name": "DeadLetterReplayed",
+        "title": "A note that `popflow dead-letters replay` re-sent a dead letter's message",
+        "summary": "An empty body; the headers say which message went back, where to, when and by which account. "
+        "`popflow dead-letters show` reads them to say which letters were re-sent.",
+        "contentType": "application/octet-stream",
+        "headers": REPLAY_NOTE_HEADERS,
+        "payload": {"description": "Empty"},
     }
     return {
         "asyncapi": "3.0.0",
@@ -123,7 +144,11 @@ def _message(event: type[Event]) -> Document:
 
 
 def _channel(flow: Flow, events: list[type[Event]]) -> Document:
-    names = ["DeadLetter"] if flow.topic == DEAD_LETTER else [e.TYPE for e in events if flow.topic == e.TOPIC]
+    names = (
+        ["DeadLetter", "DeadLetterReplayed"]
+        if flow.topic == DEAD_LETTER
+        else [e.TYPE for e in events if flow.topic == e.TOPIC]
+    )
     return {
         "address": flow.topic,
         "description": f"Kafka key: {flow.key}.",

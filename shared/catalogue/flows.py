@@ -90,9 +90,12 @@ FLOWS = (
     Flow(
         topics.DEAD_LETTER,
         "none",
-        tuple(
-            Producer(service, Via.DEAD_LETTER_SINK, "a message its subscriber can never handle")
-            for service in ("intake", "routing", "notification", "reporting")
+        (
+            *(
+                Producer(service, Via.DEAD_LETTER_SINK, "a message its subscriber can never handle")
+                for service in ("intake", "routing", "notification", "reporting")
+            ),
+            Producer("cli", Via.DIRECT, "`popflow dead-letters replay` re-sent a dead letter's message: its note"),
         ),
         (),
     ),

@@ -98,11 +98,47 @@ async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked
     assert [(m.partition, m.key, bytes(m.value)) for m in messages] == [(1, b"person-key", original)] * 2
     assert dict(messages[1].headers)["replayed_from"] == b"0:0"
 
-    # the replay is a later event of the person now: re-sent again, the letter would land after it
+    # the replay left its note: show says where the message went, --pending leaves it out, a second replay is refused
+    shown = await asyncio.to_thread(popflow, "show")
+    told = " ".join(shown.output.split())
+    assert "re-sent by `replay 0:0` at " in told, told
+    assert "it lies now at 1:1" in told
+    assert "1 dead letter(s) shown, 1 of them re-sent." in told
+    pending = await asyncio.to_thread(popflow, "show", "--pending")
+    assert "0:0 " not in pending.output
+    assert "0 dead letter(s) shown, not re-sent." in " ".join(pending.output.split())
     again = await asyncio.to_thread(popflow, "replay", "0:0", "--yes")
     assert again.exit_code == 2, again.output
-    assert "1 later event(s) of the same person" in " ".join(again.output.split())
+    assert "was re-sent by `replay 0:0`" in " ".join(again.output.split())
     assert len(await read_topic(source, at_least=2)) == 2  # declined, refused: nothing more was sent
+    notes = await read_topic(dead, at_least=2)
+    assert [bytes(m.value) for m in notes] == [bytes(notes[0].value), b""]  # the note: headers only
+    assert dict(notes[1].headers)["replayed_to"] == b"1:1"
     person = record(sequence=41)["person"]
     assert person["id_number"] not in replayed.output  # replay names the event, never the person
     assert person["name"] not in replayed.output
+
+
+async def test_a_dead_letter_whose_person_has_a_later_event_is_not_re_sent() -> None:
+    prefix = unique_name("replay.") + "."
+    topics = TopicNames(prefix)
+    source, dead = topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)
+    await ensure_topics(kafka_connection(), [source, dead], partitions=1, replication=1)
+    original = submitted(record(sequence=42)).model_dump_json().encode()
+    await publish_one(source, original, key=b"person-key")
+    await publish_one(source, submitted(record(sequence=42)).model_dump_json().encode(), key=b"person-key")
+    came_from = type("Source", (), {"topic": source, "partition": 0, "offset": 0})()
+    headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
+    headers |= {"sealed": SEALED_HEADER}
+    await publish_one(dead, seal_dead_letter(TEST_KEYRING, original, headers), headers=headers)
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+        "POPFLOW_TOPIC_PREFIX": prefix,
+        "POPFLOW_DATA_KEYS": DATA_KEYS,
+        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+    }
+    refused = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", "replay", "0:0", "--yes"], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "1 later event(s) of the same person" in " ".join(refused.output.split())
+    assert len(await read_topic(source, at_least=2)) == 2
+    assert len(await read_topic(dead, at_least=1)) == 1  # nothing re-sent, so no note

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.cli.dead_letters import Letters, Read, Refused, keeps_order, parse_place, replay_plan
+from services.cli.dead_letters import (
+    REPLAY_OF,
+    Letters,
+    Read,
+    Refused,
+    Replayed,
+    keeps_order,
+    message_of,
+    parse_place,
+    replay_note,
+    replay_plan,
+)
 from shared.events import Envelope
 from shared.kafka.failures import SEALED_HEADER, dead_letter_headers, seal_dead_letter
 from shared.sealing import Keyring, parse_keyring
@@ -136,3 +149,48 @@ def test_a_dead_letter_is_re_sent_under_its_key_only_when_nothing_of_the_person_
         keeps_order(plan, original, later=2)
     with pytest.raises(Refused, match="gone from the topic"):
         keeps_order(plan, None, later=0)
+
+
+def test_a_replay_leaves_a_note_of_the_message_where_it_went_when_and_by_whom_and_nothing_of_the_body() -> None:
+    body = submitted(record(sequence=7)).model_dump_json().encode()
+    plan = replay_plan(dead_letter(body), KEYS, TOPICS)
+    at = datetime(2026, 12, 4, 18, 30, 5, 123, tzinfo=timezone(timedelta(hours=8)))
+    note = replay_note(plan, "1:52", at=at, by="admin")
+    assert note == {
+        REPLAY_OF: f"{TOPICS(RECORDS_SUBMITTED)} 1:40",
+        "dead_letter": "0:17",
+        "event_id": plan.event_id,
+        "replayed_to": "1:52",
+        "replayed_at": "2026-12-04T10:30:05+00:00",
+        "replayed_by": "admin",
+    }
+    person = record(sequence=7)["person"]
+    assert not any(person["id_number"] in value or person["name"] in value for value in note.values())
+
+
+def test_a_note_marks_every_letter_of_its_message_re_sent_and_is_no_letter_itself() -> None:
+    letters = Letters(limit=10)
+    letters.add(letter("7"), b"sealed", "0:3")
+    letters.add(letter("7", group="popflow.routing"), b"sealed", "0:4")
+    letters.add(letter("9"), b"sealed", "0:5")
+    first = {REPLAY_OF: "popflow.records.rejected 0:7", "dead_letter": "0:3", "replayed_to": "0:12"}
+    letters.add(first | {"replayed_at": "2026-12-04T10:30:05+00:00", "replayed_by": "admin"}, b"", "0:6")
+    letters.add(first | {"replayed_to": "0:13", "replayed_by": "ops"}, b"", "0:8")  # a later replay is told
+    assert len(letters.shown) == 3
+    replayed = {message_of(h.headers): letters.replays.get(message_of(h.headers)) for h in letters.shown.values()}
+    assert replayed == {
+        "popflow.records.rejected 0:7": Replayed(to="0:13", at="", by="ops", letter="0:3"),
+        "popflow.records.rejected 0:9": None,
+    }
+
+
+def test_pending_leaves_out_every_letter_of_a_re_sent_message_and_keeps_the_limit_for_the_others() -> None:
+    letters = Letters(limit=2, skip=frozenset({"popflow.records.rejected 0:7"}))
+    for offset, group in (("7", "popflow.reporting"), ("7", "popflow.routing"), ("8", "x"), ("9", "x"), ("10", "x")):
+        letters.add(letter(offset, group=group), b"sealed")
+    assert [h.headers["source_offset"] for h in letters.shown.values()] == ["8", "9"]
+
+
+def test_a_letter_that_does_not_say_where_it_came_from_names_no_message() -> None:
+    assert message_of({"error": "x"}) == ""
+    assert message_of(letter("7")) == "popflow.records.rejected 0:7"
