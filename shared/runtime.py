@@ -95,6 +95,8 @@ async def running(
     and its background tasks, so /readyz can answer 503 with the reason.
     """
     settings = runtime.settings
+    for given, given_up in settings.cautions():
+        log.warning("settings give something up", settings=given, given_up=given_up)
     # before the service's own migrations, which may seal what they find with the current key
     await check_sealing_keys(runtime.engine, runtime.keyring, store=runtime.service)
     await run_migrations(runtime.engine, migrations, keyring=runtime.keyring)

@@ -190,6 +190,21 @@ class CommonSettings(KafkaSettings):
         """POPFLOW_TIMEZONE as a zone: where the deployment's days begin and end."""
         return ZoneInfo(self.timezone)
 
+    def cautions(self) -> list[tuple[str, str]]:
+        """Settings that work but give up something an operator may not have meant to: (the settings, what is
+        given up). Every service logs each at start-up as a warning; none stops it."""
+        found = []
+        if self.outbox_keep_days == 0 and self.topic_retention_days != -1:
+            found.append(
+                (
+                    f"POPFLOW_OUTBOX_KEEP_DAYS=0 POPFLOW_TOPIC_RETENTION_DAYS={self.topic_retention_days}",
+                    "no copy of an event outlives the topics' retention: the outboxes keep no published row, "
+                    f"and the topics drop events after {self.topic_retention_days} day(s); a lost topic cannot be "
+                    "published again from the outbox, and a rebuild replays only what the topics still hold",
+                )
+            )
+        return found
+
     @property
     def outbox_keeps_sent(self) -> bool:
         """Whether the outbox relays mark published rows sent (kept for the purge) or delete them at once (0 days)."""

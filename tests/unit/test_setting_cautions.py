@@ -1,0 +1,39 @@
+"""Settings that work but give something up are said at start-up: each service logs them as a warning."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import CommonSettings
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, keep_days: str, retention_days: str) -> CommonSettings:
+    monkeypatch.setenv("POPFLOW_PERSON_KEY_SECRET", PERSON_KEY_SECRET)
+    monkeypatch.setenv("POPFLOW_DATA_KEYS", DATA_KEYS)
+    monkeypatch.setenv("POPFLOW_OUTBOX_KEEP_DAYS", keep_days)
+    monkeypatch.setenv("POPFLOW_TOPIC_RETENTION_DAYS", retention_days)
+    return CommonSettings()
+
+
+def test_no_outbox_copy_and_topics_that_expire_leave_no_copy_of_an_event_past_the_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [(given, given_up)] = settings(monkeypatch, "0", "30").cautions()
+    assert given == "POPFLOW_OUTBOX_KEEP_DAYS=0 POPFLOW_TOPIC_RETENTION_DAYS=30"
+    assert "no copy of an event outlives the topics' retention" in given_up
+    assert "after 30 day(s)" in given_up
+
+
+@pytest.mark.parametrize(
+    ("keep_days", "retention_days"),
+    [
+        ("0", "-1"),  # the topics keep every event for ever: they are a copy that lasts
+        ("7", "30"),  # the outbox keeps a week's events beside the topics
+        ("7", "-1"),  # the defaults
+    ],
+)
+def test_settings_that_keep_a_copy_are_not_cautioned(
+    monkeypatch: pytest.MonkeyPatch, keep_days: str, retention_days: str
+) -> None:
+    assert settings(monkeypatch, keep_days, retention_days).cautions() == []
