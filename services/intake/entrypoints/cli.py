@@ -23,9 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -45,6 +43,7 @@ from services.intake.adapters.bulk_formats import (
     open_bulk,
     table_lines,
 )
+from shared.files import whole_file
 
 console = Console()
 SUFFIXES = {".json": BulkFormat.JSON, ".ndjson": BulkFormat.NDJSON, ".jsonl": BulkFormat.NDJSON}
@@ -191,20 +190,13 @@ def _describe(errors: list[dict[str, str]]) -> str:
 
 
 def _write_rejected(fmt: BulkFormat, file: Path, errors: dict[int, list[dict[str, str]]], target: Path) -> None:
-    descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with open(descriptor, "w", encoding="utf-8-sig", newline="") as out, file.open("rb") as handle:
-            bulk = open_bulk(fmt, handle)
-            if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
-                _write_table(bulk, errors, csv.writer(out))
-            else:
-                _write_objects(bulk, errors, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, target)
-    except BaseException:  # Ctrl-C too: no half file left behind
-        Path(partial).unlink(missing_ok=True)
-        raise
+    # Ctrl-C too leaves no half file behind
+    with whole_file(target, encoding="utf-8-sig", newline="") as out, file.open("rb") as handle:
+        bulk = open_bulk(fmt, handle)
+        if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
+            _write_table(bulk, errors, csv.writer(out))
+        else:
+            _write_objects(bulk, errors, out)
 
 
 def _write_objects(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], out: IO[str]) -> None:

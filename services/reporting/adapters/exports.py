@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from services.reporting.domain.sheets import Sheet
+from shared.files import whole_file
 from shared.spreadsheets import neutralised
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,20 +69,6 @@ def to_csv(sheet: Sheet) -> bytes:
 
 
 def write_whole(path: Path, content: bytes) -> None:
-    """`content` at `path`, all or nothing: written under a temporary name, flushed to the disk, then renamed
-    (a reader, or a restart after a crash of the machine, never finds half a workbook under the name)."""
-    partial = path.with_suffix(path.suffix + ".part")
-    with partial.open("wb") as file:
+    """`content` at `path`, all or nothing (shared.files.whole_file): never half a workbook under the name."""
+    with whole_file(path) as file:
         file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    partial.replace(path)
-
-
-def sync_folder(folder: Path) -> None:
-    """Make the renames in `folder` durable before anything records them as done."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

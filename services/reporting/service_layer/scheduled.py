@@ -30,12 +30,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from services.reporting.adapters.exports import sync_folder, to_xlsx, write_whole
+from services.reporting.adapters.exports import to_xlsx, write_whole
 from services.reporting.adapters.metrics import EXPORT_FAILURES
 from services.reporting.domain.export_weeks import weeks_owed
 from services.reporting.domain.sheets import weekly_sheet
 from services.reporting.service_layer.reports import ReportService
 from shared.clock import Clock
+from shared.files import sync_folder
 
 log = structlog.get_logger(__name__)
 RETRIES = 6
