@@ -175,12 +175,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await engine.dispose()
 
 
-async def hold(world: World, number: str, event_kind: str = "new_inflow") -> str:
+async def hold(world: World, number: str, event_kind: str = "new_inflow", street: str = XINSHI) -> str:
     """A record of the person as reporting's fold would have written it."""
     record_id = str(uuid.uuid4())
     row = {
         "record_id": record_id,
-        "reporting_street": XINSHI,
+        "reporting_street": street,
         "week": "2027-W08",
         "observed_at": datetime(2027, 2, 20, tzinfo=UTC),
         "submitted": True,
@@ -240,6 +240,18 @@ async def test_a_check_finds_the_recorded_enters_the_missed_and_a_second_post_en
     assert again == shown
     assert len(world.intake.received) == 1  # entered once
     assert await world.store.tallies(world.spotcheck["check_id"]) == {TONGDE: PlaceTally(1, 2, 1)}
+
+
+async def test_a_person_recorded_by_another_district_this_deployment_serves_is_found_not_entered_again(
+    world: World,
+) -> None:
+    # recorded by 五山 (Tianhe), found at a Baiyun market: the census holds the person already
+    number = id_number(sequence=405)
+    record_id = await hold(world, number, street=WUSHAN)
+    shown, _ = await world.places.post(world.spotcheck, place(), [found(number)], by="k1", key="pf_key")
+    assert (shown["found"], shown["missed"], shown["entered"]) == (1, 0, 0)
+    assert shown["persons"][0]["record_id"] == record_id
+    assert world.intake.received == []
 
 
 async def test_the_persons_are_kept_sealed_and_the_answer_names_nobody(world: World) -> None:
