@@ -20,6 +20,7 @@ from tests.unit.test_reporting_at_cut_off import (  # noqa: F401 - collected her
     test_a_sign_off_returned_before_the_cut_off_and_submitted_again_after_it_stands_returned_in_the_file,
     test_an_area_marked_again_after_the_cut_off_on_the_same_day_stays_in_the_file,
     test_an_area_marked_canvassed_after_the_cut_off_is_not_counted_canvassed_in_the_file,
+    test_an_area_whose_day_is_changed_after_the_cut_off_keeps_the_day_it_had_in_the_file,
     test_the_district_file_shows_each_streets_sign_off_as_it_stood,
 )
 from tests.unit.test_reporting_sqlite import CALENDAR, scripted_messages

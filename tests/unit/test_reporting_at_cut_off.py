@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.responsibility_store import ResponsibilityStore
-from services.reporting.adapters.tables import key_areas
+from services.reporting.adapters.tables import key_area_marks, key_areas
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.signoff import Decision, Signoff, SignoffState, Step, as_it_stood
 from services.reporting.service_layer.campaigns import CampaignPlan
@@ -166,14 +166,82 @@ async def test_an_area_marked_again_after_the_cut_off_on_the_same_day_stays_in_t
     at(reports, hours(-30))
     await plan.mark_canvassed(spring, retried, thursday)
     await plan.mark_canvassed(spring, older, thursday)
-    async with engine.begin() as connection:
+    async with engine.begin() as connection:  # as revision 0009 leaves an area marked before 0008
         await connection.execute(sa.update(key_areas).where(key_areas.c.area_id == older).values(canvassed_at=None))
+        await connection.execute(
+            sa.update(key_area_marks).where(key_area_marks.c.area_id == older).values(marked_at=None)
+        )
     at(reports, hours(3))
     await plan.mark_canvassed(spring, retried, thursday)
     await plan.mark_canvassed(spring, older, thursday)
 
     file = await reports.weekly(TONGDE, W08, at_cut_off=True)
     assert file["campaign"]["canvassed_areas"] == 2
+
+
+async def test_an_area_whose_day_is_changed_after_the_cut_off_keeps_the_day_it_had_in_the_file(
+    reports: ReportService, plan: CampaignPlan
+) -> None:
+    """Counted on Thursday in the file written at 10:00; the clerk moves its day to the next Monday in the
+    afternoon, and to Wednesday the day after. A file of W08 written late still counts it, as the one on time
+    did; the live report of W08 counts it on its latest day, also in W08."""
+    at(reports, hours(-50))
+    spring = await create_campaign(reports, "春季清查", min_age=15)
+    moved, moved_back = [await add_area(reports, spring, planned_on="2027-02-22") for _ in range(2)]
+    at(reports, hours(-30))
+    for area in (moved, moved_back):
+        await plan.mark_canvassed(spring, area, datetime.fromisoformat("2027-02-25").date())
+    at(reports, hours(4))
+    for area in (moved, moved_back):
+        await plan.mark_canvassed(spring, area, datetime.fromisoformat("2027-03-01").date())  # W09
+    at(reports, hours(28))
+    await plan.mark_canvassed(spring, moved_back, datetime.fromisoformat("2027-02-24").date())
+
+    file = await reports.weekly(TONGDE, W08, at_cut_off=True)
+    assert file["campaign"]["canvassed_areas"] == 2
+    now = await reports.weekly(TONGDE, W08)
+    assert now["campaign"]["canvassed_areas"] == 1  # `moved` is in W09 now
+    w09 = await reports.weekly(TONGDE, "2027-W09")
+    assert w09["campaign"]["canvassed_areas"] == 1
+
+
+async def test_areas_marked_before_the_marks_were_kept_get_their_one_mark_when_migrated(tmp_path: Path) -> None:
+    """Revision 0009 on a store at 0008: each marked area's day becomes its first mark, with the time 0008 kept
+    (none for an area marked before 0008); an area never marked gets none."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/reporting.db")
+    await run_migrations(engine, MIGRATIONS, revision="0008")
+    thursday, monday = datetime.fromisoformat("2027-02-25").date(), datetime.fromisoformat("2027-03-01").date()
+    common = {
+        "campaign_id": "c",
+        "street": TONGDE,
+        "kind": "market",
+        "name": "市场",
+        "address": "路1号",
+        "planned_on": thursday,
+    }
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.insert(key_areas),
+            [
+                {
+                    **common,
+                    "area_id": "a1",
+                    "planned_on": thursday,
+                    "canvassed_on": thursday,
+                    "canvassed_at": hours(-3),
+                },
+                {**common, "area_id": "a2", "canvassed_on": monday, "canvassed_at": None},
+                {**common, "area_id": "a3", "canvassed_on": None, "canvassed_at": None},
+            ],
+        )
+    await run_migrations(engine, MIGRATIONS)
+    async with engine.connect() as connection:
+        marks = (await connection.execute(sa.select(key_area_marks).order_by(key_area_marks.c.area_id))).all()
+    await engine.dispose()
+    assert [(m.area_id, m.seq, m.canvassed_on, m.marked_at and m.marked_at.replace(tzinfo=UTC)) for m in marks] == [
+        ("a1", 1, thursday, hours(-3)),
+        ("a2", 1, monday, None),
+    ]
 
 
 async def create_campaign(reports: ReportService, name: str, *, min_age: int) -> str:

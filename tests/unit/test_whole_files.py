@@ -16,7 +16,8 @@ def test_the_file_appears_under_its_name_only_once_complete(tmp_path: Path) -> N
         file.write(b"PK\x03\x04 first half")
         assert not target.exists()
         [partial] = tmp_path.iterdir()
-        assert partial.name.startswith(".2027-W08-440111.xlsx.") and partial.name.endswith(".part")
+        assert partial.name.startswith(".2027-W08-440111.xlsx.")
+        assert partial.name.endswith(".part")
         file.write(b" second half")
     assert target.read_bytes() == b"PK\x03\x04 first half second half"
     assert [path.name for path in tmp_path.iterdir()] == [target.name]
@@ -25,9 +26,14 @@ def test_the_file_appears_under_its_name_only_once_complete(tmp_path: Path) -> N
 def test_a_failure_midway_leaves_the_old_file_as_it_was_and_nothing_beside_it(tmp_path: Path) -> None:
     target = tmp_path / "rows.rejected.csv"
     target.write_bytes(b"the last complete file")
-    with pytest.raises(KeyboardInterrupt), whole_file(target, encoding="utf-8-sig", newline="") as file:
-        file.write("reporting_street,_errors\r\n")
-        raise KeyboardInterrupt  # a clerk's Ctrl-C halfway through
+
+    def interrupted() -> None:
+        with whole_file(target, encoding="utf-8-sig", newline="") as file:
+            file.write("reporting_street,_errors\r\n")
+            raise KeyboardInterrupt  # a clerk's Ctrl-C halfway through
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
     assert target.read_bytes() == b"the last complete file"
     assert [path.name for path in tmp_path.iterdir()] == [target.name]
 

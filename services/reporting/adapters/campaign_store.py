@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.tables import campaigns, key_areas
+from services.reporting.adapters.tables import campaigns, key_area_marks, key_areas
 from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
 
@@ -94,30 +94,34 @@ class CampaignStore:
         ]
 
     async def mark_canvassed(self, campaign_id: str, area_id: str, on: date, *, at: datetime) -> str | None:
-        """The area's street, or None when the area is not in the campaign. `at`: when it is marked; an area
-        marked again on the day it has keeps the time it was first marked with that day (a clerk's retry
-        after the cut-off does not take it out of the week's file)."""
+        """The area's street, or None when the area is not in the campaign. `at`: when it is marked. A new day
+        is kept beside the days before it (`key_area_marks`), so a file written late counts the area by the day
+        it had at the cut-off; an area marked again on the day it has is left as it is (a clerk's retry after
+        the cut-off does not take it out of the week's file)."""
         async with self._engine.begin() as connection:
-            street = (
+            area = (
                 await connection.execute(
-                    sa.select(key_areas.c.street).where(
-                        key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id
+                    sa.select(key_areas.c.street, key_areas.c.canvassed_on)
+                    .where(key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id)
+                    .with_for_update()  # two marks of one area at once: one after the other, each seq once
+                )
+            ).first()
+            if area is None:
+                return None
+            if area.canvassed_on != on:
+                last = sa.select(sa.func.max(key_area_marks.c.seq)).where(key_area_marks.c.area_id == area_id)
+                seq = await connection.scalar(last)
+                await connection.execute(
+                    sa.insert(key_area_marks).values(
+                        area_id=area_id, seq=int(seq or 0) + 1, canvassed_on=on, marked_at=utc(at)
                     )
                 )
-            ).scalar()
-            if street is not None:
                 await connection.execute(
                     sa.update(key_areas)
                     .where(key_areas.c.area_id == area_id)
-                    .values(
-                        canvassed_on=on,
-                        canvassed_at=sa.case(
-                            (key_areas.c.canvassed_on == on, key_areas.c.canvassed_at),
-                            else_=sa.literal(utc(at), key_areas.c.canvassed_at.type),
-                        ),
-                    )
+                    .values(canvassed_on=on, canvassed_at=utc(at))
                 )
-        return street
+        return str(area.street)
 
     async def lists_in(self, campaign_id: str) -> dict[str, datetime | None]:
         """Per street with areas in the campaign: when its first area was registered (None: before 0005)."""
@@ -134,13 +138,19 @@ class CampaignStore:
         self, campaign_id: str, code: str, first_day: date, last_day: date, *, as_of: datetime | None = None
     ) -> dict[str, tuple[int, int]]:
         """Per street: (areas whose timetable falls in the days, areas canvassed in the days). With `as_of`, as
-        they stood then: the areas listed by then, canvassed if marked so by then (areas from before their
-        listing or marking time was kept count as listed or marked)."""
+        they stood then: the areas listed by then, each canvassed on the last day it was marked with by then
+        (areas from before their listing or marking time was kept count as listed or marked)."""
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         canvassed_on: sa.ColumnElement[Any] = key_areas.c.canvassed_on
         listed: sa.ColumnElement[bool] = sa.true()
         if as_of is not None:
-            canvassed_on = sa.case((_by(key_areas.c.canvassed_at, as_of), canvassed_on), else_=sa.null())
+            canvassed_on = (
+                sa.select(key_area_marks.c.canvassed_on)
+                .where(key_area_marks.c.area_id == key_areas.c.area_id, _by(key_area_marks.c.marked_at, as_of))
+                .order_by(key_area_marks.c.seq.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
             listed = _by(key_areas.c.listed_at, as_of)
         query = sa.select(key_areas.c.street, key_areas.c.planned_on, canvassed_on).where(
             key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code), listed

@@ -139,6 +139,16 @@ key_areas = sa.Table(
     sa.Column("listed_at", TS),  # when the area was registered; a street's first is when its list came in
 )
 
+# every day an area was marked canvassed on, in order (seq from 1): a late file reads the day it had at the cut-off
+key_area_marks = sa.Table(
+    "key_area_marks",
+    metadata,
+    sa.Column("area_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("canvassed_on", sa.Date(), nullable=False),
+    sa.Column("marked_at", TS),  # None: marked before 0008 kept the time (counts as marked by any cut-off)
+)
+
 campaign_results = sa.Table(
     "campaign_results",
     metadata,
@@ -223,6 +233,7 @@ DECISIONS = (
     spot_check_items,
     campaigns,
     key_areas,
+    key_area_marks,
     campaign_results,
     place_checks,
     place_check_persons,
