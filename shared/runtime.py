@@ -95,8 +95,7 @@ async def running(
     and its background tasks, so /readyz can answer 503 with the reason.
     """
     settings = runtime.settings
-    for given, given_up in settings.cautions():
-        log.warning("settings give something up", settings=given, given_up=given_up)
+    say_cautions(settings)
     # before the service's own migrations, which may seal what they find with the current key
     await check_sealing_keys(runtime.engine, runtime.keyring, store=runtime.service)
     await run_migrations(runtime.engine, migrations, keyring=runtime.keyring)
@@ -117,6 +116,12 @@ async def running(
         await runtime.engine.dispose()
         await runtime.keys.engine.dispose()
         log.info("service stopped")
+
+
+def say_cautions(settings: ServiceSettings) -> None:
+    """Each setting that gives something up (CommonSettings.cautions), as a warning in the start-up log."""
+    for given, given_up in settings.cautions():
+        log.warning("settings give something up", settings=given, given_up=given_up)
 
 
 def _led(runtime: Runtime, task: BackgroundTask) -> BackgroundTask:

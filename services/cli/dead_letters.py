@@ -105,7 +105,8 @@ class Replayed:
 
 
 def replay_note(plan: Replay, sent_to: str, *, at: datetime, by: str) -> dict[str, str]:
-    """The headers of the note a replay leaves on the dead-letter topic: nothing of the body, nothing personal."""
+    """The headers of the note a replay leaves on the dead-letter topic: nothing of the body or the person in it;
+    the login of who ran it (kept as long as the topic keeps dead letters)."""
     return {
         REPLAY_OF: f"{plan.topic} {plan.partition}:{plan.offset}",
         "dead_letter": plan.headers["replayed_from"],

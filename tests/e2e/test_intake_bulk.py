@@ -218,6 +218,7 @@ async def test_import_cli_writes_rejected_rows_to_correct_and_import_again(
     assert result.exit_code == 1, result.output
     assert "5 accepted" in result.output
     rejected = tmp_path / "学校名单.rejected.csv"
+    assert rejected.stat().st_mode & 0o777 == 0o600  # whole rows, identity numbers and names: the clerk's only
     table = list(csv.reader(io.StringIO(rejected.read_text(encoding="utf-8-sig"))))
     assert table[0][-1] == "errors"
     assert len(table) == 4

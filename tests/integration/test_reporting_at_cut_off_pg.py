@@ -22,6 +22,7 @@ from tests.unit.test_reporting_at_cut_off import (  # noqa: F401 - collected her
     test_an_area_marked_canvassed_after_the_cut_off_is_not_counted_canvassed_in_the_file,
     test_an_area_whose_day_is_changed_after_the_cut_off_keeps_the_day_it_had_in_the_file,
     test_the_district_file_shows_each_streets_sign_off_as_it_stood,
+    test_two_marks_of_one_area_at_once_are_kept_one_after_the_other,
 )
 from tests.unit.test_reporting_sqlite import CALENDAR, scripted_messages
 

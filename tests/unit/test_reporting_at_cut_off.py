@@ -8,6 +8,7 @@ cut-off; the API shows them as they are now.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -203,6 +204,31 @@ async def test_an_area_whose_day_is_changed_after_the_cut_off_keeps_the_day_it_h
     assert now["campaign"]["canvassed_areas"] == 1  # `moved` is in W09 now
     w09 = await reports.weekly(TONGDE, "2027-W09")
     assert w09["campaign"]["canvassed_areas"] == 1
+
+
+async def test_two_marks_of_one_area_at_once_are_kept_one_after_the_other(
+    reports: ReportService, plan: CampaignPlan, engine: AsyncEngine
+) -> None:
+    """Two clerks, or one clerk's double click: another day each keeps both days in order; the same day twice
+    keeps one mark. Neither fails."""
+    at(reports, hours(-50))
+    spring = await create_campaign(reports, "春季清查", min_age=15)
+    areas = [await add_area(reports, spring, planned_on="2027-02-22") for _ in range(10)]
+    thursday, friday = datetime.fromisoformat("2027-02-25").date(), datetime.fromisoformat("2027-02-26").date()
+    at(reports, hours(-30))
+    await asyncio.gather(*(plan.mark_canvassed(spring, area, day) for area in areas[:5] for day in (thursday, friday)))
+    await asyncio.gather(*(plan.mark_canvassed(spring, area, day) for area in areas[5:] for day in (friday, friday)))
+
+    async with engine.connect() as connection:
+        marks = (await connection.execute(sa.select(key_area_marks))).all()
+        days = dict((await connection.execute(sa.select(key_areas.c.area_id, key_areas.c.canvassed_on))).all())
+    kept: dict[str, list[tuple[int, Any]]] = {}
+    for mark in marks:
+        kept.setdefault(mark.area_id, []).append((mark.seq, mark.canvassed_on))
+    for area in areas[:5]:
+        assert sorted(day for _, day in kept[area]) == [thursday, friday]
+        assert sorted(kept[area])[-1][1] == days[area]  # the latest mark is the area's day
+    assert all(kept[area] == [(1, friday)] for area in areas[5:])
 
 
 async def test_areas_marked_before_the_marks_were_kept_get_their_one_mark_when_migrated(tmp_path: Path) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
+from services.intake.settings import IntakeSettings
+from shared import runtime
 from shared.settings import CommonSettings
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
 
@@ -37,3 +41,14 @@ def test_settings_that_keep_a_copy_are_not_cautioned(
     monkeypatch: pytest.MonkeyPatch, keep_days: str, retention_days: str
 ) -> None:
     assert settings(monkeypatch, keep_days, retention_days).cautions() == []
+
+
+def test_a_service_starting_says_each_caution_in_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings(monkeypatch, "0", "30")
+    with capture_logs() as logs:
+        # the module's logger may keep an earlier app's configuration: capture_logs would not see it
+        monkeypatch.setattr(runtime, "log", structlog.get_logger(runtime.__name__))
+        runtime.say_cautions(IntakeSettings())
+    assert [(line["event"], line["log_level"], line["settings"]) for line in logs] == [
+        ("settings give something up", "warning", "POPFLOW_OUTBOX_KEEP_DAYS=0 POPFLOW_TOPIC_RETENTION_DAYS=30")
+    ]

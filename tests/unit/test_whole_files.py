@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,27 @@ def test_the_file_gets_the_permissions_the_umask_allows_as_open_would_give(tmp_p
     finally:
         os.umask(previous)
     assert (tmp_path / "export.xlsx").stat().st_mode & 0o777 == 0o640 == (tmp_path / "plain").stat().st_mode & 0o777
+
+
+def test_a_file_of_personal_data_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        with whole_file(tmp_path / "rows.rejected.csv", mode=0o600) as file:
+            file.write(b"x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "rows.rejected.csv").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_temporary_file_left_by_a_crash_is_removed_by_the_next_write_an_hour_on(tmp_path: Path) -> None:
+    target = tmp_path / "2027-W08-440111.xlsx"
+    crashed, writing = tmp_path / f".{target.name}.0badc0de.part", tmp_path / f".{target.name}.5eed5eed.part"
+    other = tmp_path / ".2027-W08-440111005.xlsx.0badc0de.part"  # another target's: not this write's to sweep
+    for path in (crashed, writing, other):
+        path.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    with whole_file(target) as file:
+        file.write(b"whole")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([target.name, writing.name, other.name])

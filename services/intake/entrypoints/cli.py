@@ -190,8 +190,8 @@ def _describe(errors: list[dict[str, str]]) -> str:
 
 
 def _write_rejected(fmt: BulkFormat, file: Path, errors: dict[int, list[dict[str, str]]], target: Path) -> None:
-    # Ctrl-C too leaves no half file behind
-    with whole_file(target, encoding="utf-8-sig", newline="") as out, file.open("rb") as handle:
+    # Ctrl-C too leaves no half file behind; the rows hold identity numbers and names: the owner's to read only
+    with whole_file(target, encoding="utf-8-sig", newline="", mode=0o600) as out, file.open("rb") as handle:
         bulk = open_bulk(fmt, handle)
         if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
             _write_table(bulk, errors, csv.writer(out))

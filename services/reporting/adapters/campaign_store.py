@@ -98,30 +98,24 @@ class CampaignStore:
         is kept beside the days before it (`key_area_marks`), so a file written late counts the area by the day
         it had at the cut-off; an area marked again on the day it has is left as it is (a clerk's retry after
         the cut-off does not take it out of the week's file)."""
+        area = sa.and_(key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id)
         async with self._engine.begin() as connection:
-            area = (
-                await connection.execute(
-                    sa.select(key_areas.c.street, key_areas.c.canvassed_on)
-                    .where(key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id)
-                    .with_for_update()  # two marks of one area at once: one after the other, each seq once
-                )
-            ).first()
-            if area is None:
-                return None
-            if area.canvassed_on != on:
+            # the UPDATE first: it takes the row's lock (PostgreSQL) or the store's (SQLite, where a SELECT
+            # begins no transaction and FOR UPDATE is not sent) before the marks are counted, so two marks of
+            # one area at once are one after the other; the second with the same day changes nothing
+            changed = await connection.execute(
+                sa.update(key_areas)
+                .where(area, sa.or_(key_areas.c.canvassed_on.is_(None), key_areas.c.canvassed_on != on))
+                .values(canvassed_on=on, canvassed_at=utc(at))
+            )
+            if changed.rowcount == 1:
                 last = sa.select(sa.func.max(key_area_marks.c.seq)).where(key_area_marks.c.area_id == area_id)
-                seq = await connection.scalar(last)
+                seq = int(await connection.scalar(last) or 0) + 1
                 await connection.execute(
-                    sa.insert(key_area_marks).values(
-                        area_id=area_id, seq=int(seq or 0) + 1, canvassed_on=on, marked_at=utc(at)
-                    )
+                    sa.insert(key_area_marks).values(area_id=area_id, seq=seq, canvassed_on=on, marked_at=utc(at))
                 )
-                await connection.execute(
-                    sa.update(key_areas)
-                    .where(key_areas.c.area_id == area_id)
-                    .values(canvassed_on=on, canvassed_at=utc(at))
-                )
-        return str(area.street)
+            street = await connection.scalar(sa.select(key_areas.c.street).where(area))
+        return None if street is None else str(street)
 
     async def lists_in(self, campaign_id: str) -> dict[str, datetime | None]:
         """Per street with areas in the campaign: when its first area was registered (None: before 0005)."""

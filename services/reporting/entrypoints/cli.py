@@ -81,6 +81,12 @@ async def _copy_decisions(source_url: str, target: object) -> None:
     source = build_engine(source_url)
     try:
         async with source.connect() as reading, target.begin() as writing:  # type: ignore[attr-defined]
+            # one snapshot for every table: a key area and its marks, a sign-off and its steps, copied as they
+            # stood together even while the live service goes on writing
+            if source.dialect.name == "postgresql":
+                await reading.execution_options(isolation_level="REPEATABLE READ")
+            else:  # SQLite's driver begins no transaction for a SELECT: each would read the store anew
+                await reading.exec_driver_sql("BEGIN")
             for table in DECISIONS:
                 rows = [dict(row._mapping) for row in (await reading.execute(table.select())).all()]
                 if rows:
