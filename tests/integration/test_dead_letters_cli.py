@@ -59,6 +59,22 @@ async def test_a_message_set_aside_on_every_rebuild_is_shown_once_with_its_count
     assert "set aside 3 times" in one.output
 
 
+async def routing_set_aside(prefix: str, original: bytes, *, partition: int, offset: int) -> dict[str, str]:
+    """`original`, at `partition:offset` of the deployment's submitted records, set aside by routing; the
+    environment `popflow` runs in for that deployment."""
+    topics = TopicNames(prefix)
+    came_from = type("Source", (), {"topic": topics(RECORDS_SUBMITTED), "partition": partition, "offset": offset})()
+    headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
+    headers |= {"sealed": SEALED_HEADER}
+    await publish_one(topics(DEAD_LETTER), seal_dead_letter(TEST_KEYRING, original, headers), headers=headers)
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
+        "POPFLOW_TOPIC_PREFIX": prefix,
+        "POPFLOW_DATA_KEYS": DATA_KEYS,
+        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
+    }
+
+
 async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked() -> None:
     prefix = unique_name("replay.") + "."
     topics = TopicNames(prefix)
@@ -67,16 +83,7 @@ async def test_a_dead_letter_is_re_sent_to_the_partition_it_came_from_once_asked
     await ensure_topics(kafka_connection(), [dead], partitions=1, replication=1)
     original = submitted(record(sequence=41)).model_dump_json().encode()
     await publish_one(source, original, key=b"person-key", partition=1)
-    came_from = type("Source", (), {"topic": source, "partition": 1, "offset": 0})()
-    headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
-    headers |= {"sealed": SEALED_HEADER}
-    await publish_one(dead, seal_dead_letter(TEST_KEYRING, original, headers), headers=headers)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
-        "POPFLOW_TOPIC_PREFIX": prefix,
-        "POPFLOW_DATA_KEYS": DATA_KEYS,
-        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
-    }
+    env = await routing_set_aside(prefix, original, partition=1, offset=0)
 
     def popflow(*args: str, answer: str = "") -> Result:
         return CliRunner().invoke(app, ["dead-letters", *args], env=env, input=answer)
@@ -127,16 +134,7 @@ async def test_a_dead_letter_whose_person_has_a_later_event_is_not_re_sent() -> 
     original = submitted(record(sequence=42)).model_dump_json().encode()
     await publish_one(source, original, key=b"person-key")
     await publish_one(source, submitted(record(sequence=42)).model_dump_json().encode(), key=b"person-key")
-    came_from = type("Source", (), {"topic": source, "partition": 0, "offset": 0})()
-    headers = dead_letter_headers(came_from, "SealError", "sealed with key id 'k2'", group=prefix + "routing")
-    headers |= {"sealed": SEALED_HEADER}
-    await publish_one(dead, seal_dead_letter(TEST_KEYRING, original, headers), headers=headers)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
-        "POPFLOW_TOPIC_PREFIX": prefix,
-        "POPFLOW_DATA_KEYS": DATA_KEYS,
-        "POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET,
-    }
+    env = await routing_set_aside(prefix, original, partition=0, offset=0)
     refused = await asyncio.to_thread(CliRunner().invoke, app, ["dead-letters", "replay", "0:0", "--yes"], env=env)
     assert refused.exit_code == 2, refused.output
     assert "1 later event(s) of the same person" in " ".join(refused.output.split())
