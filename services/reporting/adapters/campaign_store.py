@@ -106,7 +106,7 @@ class CampaignStore:
             changed = await connection.execute(
                 sa.update(key_areas)
                 .where(area, sa.or_(key_areas.c.canvassed_on.is_(None), key_areas.c.canvassed_on != on))
-                .values(canvassed_on=on, canvassed_at=utc(at))
+                .values(canvassed_on=on)
             )
             if changed.rowcount == 1:
                 last = sa.select(sa.func.max(key_area_marks.c.seq)).where(key_area_marks.c.area_id == area_id)

@@ -133,8 +133,7 @@ key_areas = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("address", sa.String(200), nullable=False),
     sa.Column("planned_on", sa.Date(), nullable=False),
-    sa.Column("canvassed_on", sa.Date()),
-    sa.Column("canvassed_at", TS),  # when it was marked canvassed (None: marked before 0008)
+    sa.Column("canvassed_on", sa.Date()),  # its latest mark's day (key_area_marks: every day, with its time)
     sa.Column("staff_id", sa.String(32)),  # the responsible worker (of the area's street); None: nobody yet
     sa.Column("listed_at", TS),  # when the area was registered; a street's first is when its list came in
 )
