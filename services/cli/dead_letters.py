@@ -79,10 +79,15 @@ class Letter:
 REPLAY_OF = "replay_of"  # a replay note's header: the message re-sent, as `message_of` names it
 
 
+def message_name(topic: str, partition: object, offset: object) -> str:
+    """How a replay note and `show` name one message of a topic: `<topic> <partition>:<offset>`."""
+    return f"{topic} {partition}:{offset}"
+
+
 def message_of(headers: dict[str, str]) -> str:
-    """The message a dead letter set aside, `<topic> <partition>:<offset>`; "" when the letter does not say."""
+    """The message a dead letter set aside (`message_name`); "" when the letter does not say."""
     topic, partition, offset = (headers.get(h, "") for h in ("source_topic", "source_partition", "source_offset"))
-    return f"{topic} {partition}:{offset}" if topic and partition and offset else ""
+    return message_name(topic, partition, offset) if topic and partition and offset else ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def replay_note(plan: Replay, sent_to: str, *, at: datetime, by: str) -> dict[st
     """The headers of the note a replay leaves on the dead-letter topic: nothing of the body or the person in it;
     the login of who ran it (kept as long as the topic keeps dead letters)."""
     return {
-        REPLAY_OF: f"{plan.topic} {plan.partition}:{plan.offset}",
+        REPLAY_OF: message_name(plan.topic, plan.partition, plan.offset),
         "dead_letter": plan.headers["replayed_from"],
         "event_id": plan.event_id,
         "replayed_to": sent_to,
@@ -186,14 +191,14 @@ def _told(replayed: Replayed) -> str:
 
 
 async def _replays(kafka: KafkaConnection, topic: str) -> dict[str, Replayed]:
-    """The replay notes on the dead-letter topic, by the message each re-sent."""
-    letters = Letters(limit=1)
+    """The replay notes on the dead-letter topic, by the message each re-sent (the latest replay of each)."""
+    replays = {}
     async for records in batches_to_end(kafka, [topic]):
         for record in records:
             headers = _headers(record)
             if REPLAY_OF in headers:
-                letters.add(headers, b"")
-    return letters.replays
+                replays[headers[REPLAY_OF]] = Replayed.from_note(headers)
+    return replays
 
 
 @app.command()
@@ -341,7 +346,7 @@ async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay
     topics = TopicNames(settings.topic_prefix)
     letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
     plan = replay_plan(letter, settings.keyring(), topics)
-    replayed = (await _replays(kafka, topics(DEAD_LETTER))).get(f"{plan.topic} {plan.partition}:{plan.offset}")
+    replayed = (await _replays(kafka, topics(DEAD_LETTER))).get(message_name(plan.topic, plan.partition, plan.offset))
     if replayed is not None:
         raise Refused(
             f"the message of the dead letter at {letter.place} was {_told(replayed)}. If it was set aside again, "
