@@ -19,7 +19,7 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
     """An idempotent producer (acks=all). Nothing connects here; the lifespan starts it."""
     kafka = KafkaConnection.from_settings(settings)
     return KafkaBroker(
-        kafka.servers,
+        kafka.bootstrap,
         security=kafka.security(),
         client_id=f"popflow-{service}",
         enable_idempotence=True,

@@ -63,6 +63,12 @@ class KafkaConnection:
         )
 
     @property
+    def bootstrap(self) -> list[str]:
+        """KAFKA_BOOTSTRAP_SERVERS (`host:port,host:port`, Kafka's own form) as a list: FastStream's broker takes
+        a string as one server, so a cluster's list given as text would not resolve."""
+        return [server.strip() for server in self.servers.split(",") if server.strip()]
+
+    @property
     def uses_tls(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
@@ -77,7 +83,7 @@ class KafkaConnection:
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for any aiokafka client: bootstrap servers and security."""
-        options: dict[str, Any] = {"bootstrap_servers": self.servers, "security_protocol": self.security_protocol}
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
         if self.uses_tls:
             options["ssl_context"] = self.ssl_context()
         if self.sasl_mechanism:
@@ -117,8 +123,8 @@ async def check_credentials(kafka: KafkaConnection, *, timeout_s: float = 10) ->
     options = kafka.options()
     del options["bootstrap_servers"]
     last: Exception | None = None
-    for server in kafka.servers.split(","):
-        host, _, port = server.strip().rpartition(":")
+    for server in kafka.bootstrap:
+        host, _, port = server.rpartition(":")
         try:
             connection = await create_conn(host, int(port), request_timeout_ms=int(timeout_s * 1000), **options)
         except AUTHENTICATION_ERRORS as error:

@@ -55,7 +55,7 @@ async def adapter(request: pytest.FixtureRequest) -> AsyncIterator[tuple[EventPu
     topics = TopicNames(unique_name("contract.") + ".")
     kafka = kafka_connection()
     await ensure_topics(kafka, topics.all(), partitions=3, replication=1)
-    broker = KafkaBroker(kafka.servers, security=kafka.security(), enable_idempotence=True, acks="all")
+    broker = KafkaBroker(kafka.bootstrap, security=kafka.security(), enable_idempotence=True, acks="all")
     await broker.connect()
 
     async def read_kafka(count: int) -> list[tuple[str, Envelope]]:

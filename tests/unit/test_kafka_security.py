@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 from typing import Any
 
@@ -10,8 +11,12 @@ from faststream.kafka.security import parse_security
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
+from shared.kafka.broker import build_broker
 from shared.kafka.security import KafkaConnection
-from shared.settings import KafkaSettings
+from shared.settings import CommonSettings, KafkaSettings
+from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
+
+SERVICE_ENV = {"POPFLOW_PERSON_KEY_SECRET": PERSON_KEY_SECRET, "POPFLOW_DATA_KEYS": DATA_KEYS}
 
 PASSWORD = "pa55-word-never-shown"
 
@@ -31,8 +36,21 @@ def sasl(protocol: str = "SASL_PLAINTEXT", mechanism: str = "SCRAM-SHA-512") -> 
 
 def test_plaintext_is_the_default_and_has_no_security() -> None:
     plain = connection()
-    assert plain.options() == {"bootstrap_servers": "k1:9096", "security_protocol": "PLAINTEXT"}
+    assert plain.options() == {"bootstrap_servers": ["k1:9096"], "security_protocol": "PLAINTEXT"}
     assert plain.security() is None
+
+
+def test_a_clusters_list_of_servers_reaches_every_client_as_a_list() -> None:
+    """Kafka's own `host:port,host:port` form: FastStream's broker takes a string as one server's name."""
+    cluster = connection(KAFKA_BOOTSTRAP_SERVERS="k1:9092, k2:9092,,k3:9092 ")
+    assert cluster.bootstrap == ["k1:9092", "k2:9092", "k3:9092"]
+    assert cluster.options()["bootstrap_servers"] == ["k1:9092", "k2:9092", "k3:9092"]
+    settings = CommonSettings.model_validate(SERVICE_ENV | {"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092"})
+    # what FastStream hands its aiokafka clients (given the text, it made ["k1:9092,k2:9092"] of it)
+    builder = build_broker(settings, service="t").config.broker_config.builder
+    assert isinstance(builder, functools.partial)
+    clients = builder.keywords
+    assert clients["bootstrap_servers"] == ["k1:9092", "k2:9092"]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +61,7 @@ def test_sasl_gives_aiokafka_and_faststream_the_same_options(mechanism: str, sec
     kafka = sasl(mechanism=mechanism)
     options = kafka.options()
     assert options == {
-        "bootstrap_servers": "k1:9096",
+        "bootstrap_servers": ["k1:9096"],
         "security_protocol": "SASL_PLAINTEXT",
         "sasl_mechanism": mechanism,
         "sasl_plain_username": "popflow",

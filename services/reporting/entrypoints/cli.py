@@ -55,7 +55,7 @@ class StoreNotEmpty(RuntimeError):
 async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool, advance: Advance) -> int:
     target = build_engine(into)
     kafka = KafkaConnection.from_settings(settings)
-    broker = KafkaBroker(kafka.servers, security=kafka.security())
+    broker = KafkaBroker(kafka.bootstrap, security=kafka.security())
     try:
         await run_migrations(target, MIGRATIONS)
         if await holds_rows(target):
