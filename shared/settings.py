@@ -91,6 +91,13 @@ class CommonSettings(KafkaSettings):
     topic_replication: int = Field(
         default=1, ge=1, alias="POPFLOW_TOPIC_REPLICATION", description="Replication factor of each topic created"
     )
+    topic_min_in_sync: int | None = Field(
+        default=None,
+        ge=1,
+        alias="POPFLOW_TOPIC_MIN_IN_SYNC",
+        description="Copies of a partition that must hold an event before Kafka acknowledges it (the topics' "
+        "min.insync.replicas); unset: 2 when POPFLOW_TOPIC_REPLICATION is 3 or more, else 1",
+    )
     topic_retention_days: int = Field(
         default=-1,
         alias="POPFLOW_TOPIC_RETENTION_DAYS",
@@ -181,6 +188,23 @@ class CommonSettings(KafkaSettings):
             raise ValueError("POPFLOW_DATA_KEYS: the current key is a placeholder (too few distinct bytes)")
         return self
 
+    @model_validator(mode="after")
+    def _in_sync_within_replication(self) -> Self:
+        if self.topic_min_in_sync is not None and self.topic_min_in_sync > self.topic_replication:
+            raise ValueError(
+                f"POPFLOW_TOPIC_MIN_IN_SYNC={self.topic_min_in_sync} is more than the "
+                f"{self.topic_replication} copies POPFLOW_TOPIC_REPLICATION makes: no write would ever be acknowledged"
+            )
+        return self
+
+    @property
+    def min_in_sync(self) -> int:
+        """The topics' min.insync.replicas: POPFLOW_TOPIC_MIN_IN_SYNC, else 2 from three copies on (one broker
+        may be down, and an acknowledged event still has two), else 1."""
+        if self.topic_min_in_sync is not None:
+            return self.topic_min_in_sync
+        return 2 if self.topic_replication >= 3 else 1
+
     def keyring(self) -> Keyring:
         """The data keys (POPFLOW_DATA_KEYS) with the current one (POPFLOW_DATA_KEY_ID)."""
         return parse_keyring(self.data_keys.get_secret_value(), self.data_key_id)
@@ -201,6 +225,23 @@ class CommonSettings(KafkaSettings):
                     "no copy of an event outlives the topics' retention: the outboxes keep no published row, "
                     f"and the topics drop events after {self.topic_retention_days} day(s); a lost topic cannot be "
                     "published again from the outbox, and a rebuild replays only what the topics still hold",
+                )
+            )
+        copies, in_sync = self.topic_replication, self.min_in_sync
+        if copies >= 3 and in_sync == 1:
+            found.append(
+                (
+                    f"POPFLOW_TOPIC_REPLICATION={copies} POPFLOW_TOPIC_MIN_IN_SYNC=1",
+                    "Kafka acknowledges an event held by one broker only: if that broker's disk is lost before "
+                    "the others copy it, the event is lost although the outbox counted it published",
+                )
+            )
+        if copies > 1 and in_sync == copies:
+            found.append(
+                (
+                    f"POPFLOW_TOPIC_REPLICATION={copies} POPFLOW_TOPIC_MIN_IN_SYNC={in_sync}",
+                    "every copy must be in sync: one broker down stops every write (nothing is lost; the outboxes "
+                    "and consumers wait until it is back)",
                 )
             )
         return found

@@ -29,10 +29,12 @@ DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itse
 
 
 def topic_configs(settings: CommonSettings, topics: TopicNames) -> dict[str, dict[str, str]]:
-    """The configs every topic of the deployment should have: its retention, from the settings."""
+    """The configs every topic of the deployment should have, from the settings: its retention, and how many
+    copies must hold an event before the producers' acks=all is answered (min.insync.replicas)."""
     events = "-1" if settings.topic_retention_days == -1 else str(settings.topic_retention_days * DAY_MS)
-    configs = {name: {"retention.ms": events} for name in topics.all()}
-    configs[topics(DEAD_LETTER)] = {"retention.ms": str(settings.dead_letter_retention_days * DAY_MS)}
+    in_sync = {"min.insync.replicas": str(settings.min_in_sync)}
+    configs = {name: {"retention.ms": events, **in_sync} for name in topics.all()}
+    configs[topics(DEAD_LETTER)] = {"retention.ms": str(settings.dead_letter_retention_days * DAY_MS), **in_sync}
     return configs
 
 

@@ -49,17 +49,45 @@ async def showing(admin: AIOKafkaAdminClient, topic: str, name: str, value: str)
 def test_defaults_keep_events_for_ever_and_dead_letters_two_weeks() -> None:
     topics = TopicNames("p.")
     configs = topic_configs(settings(), topics)
-    assert configs[topics(RECORDS_SUBMITTED)] == {"retention.ms": "-1"}
-    assert configs[topics(DEAD_LETTER)] == {"retention.ms": str(14 * DAY_MS)}
+    assert configs[topics(RECORDS_SUBMITTED)] == {"retention.ms": "-1", "min.insync.replicas": "1"}
+    assert configs[topics(DEAD_LETTER)] == {"retention.ms": str(14 * DAY_MS), "min.insync.replicas": "1"}
     assert set(configs) == set(topics.all())
+
+
+@pytest.mark.parametrize(
+    ("env", "in_sync"),
+    [
+        ({}, "1"),
+        ({"POPFLOW_TOPIC_REPLICATION": "2"}, "1"),
+        ({"POPFLOW_TOPIC_REPLICATION": "3"}, "2"),
+        ({"POPFLOW_TOPIC_REPLICATION": "5"}, "2"),
+        ({"POPFLOW_TOPIC_REPLICATION": "5", "POPFLOW_TOPIC_MIN_IN_SYNC": "3"}, "3"),
+        ({"POPFLOW_TOPIC_REPLICATION": "3", "POPFLOW_TOPIC_MIN_IN_SYNC": "1"}, "1"),
+    ],
+)
+def test_every_topic_asks_for_the_copies_in_sync_the_replication_allows(env: dict[str, str], in_sync: str) -> None:
+    topics = TopicNames("p.")
+    configs = topic_configs(settings(**env), topics)
+    assert {name: config["min.insync.replicas"] for name, config in configs.items()} == dict.fromkeys(
+        topics.all(), in_sync
+    )
+
+
+def test_more_copies_in_sync_than_made_is_refused_naming_both_settings() -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(POPFLOW_TOPIC_REPLICATION="3", POPFLOW_TOPIC_MIN_IN_SYNC="4")
+    assert "POPFLOW_TOPIC_MIN_IN_SYNC=4" in str(refused.value)
+    assert "POPFLOW_TOPIC_REPLICATION" in str(refused.value)
+    with pytest.raises(ValidationError):
+        settings(POPFLOW_TOPIC_MIN_IN_SYNC="0")
 
 
 def test_retention_settings_are_checked() -> None:
     shorter = topic_configs(
         settings(POPFLOW_TOPIC_RETENTION_DAYS="400", POPFLOW_DEAD_LETTER_RETENTION_DAYS="3"), TopicNames("")
     )
-    assert shorter[RECORDS_SUBMITTED] == {"retention.ms": str(400 * DAY_MS)}
-    assert shorter[DEAD_LETTER] == {"retention.ms": str(3 * DAY_MS)}
+    assert shorter[RECORDS_SUBMITTED]["retention.ms"] == str(400 * DAY_MS)
+    assert shorter[DEAD_LETTER]["retention.ms"] == str(3 * DAY_MS)
     for bad in ({"POPFLOW_TOPIC_RETENTION_DAYS": "0"}, {"POPFLOW_DEAD_LETTER_RETENTION_DAYS": "0"}):
         with pytest.raises(ValidationError):
             settings(**bad)

@@ -43,6 +43,36 @@ def test_settings_that_keep_a_copy_are_not_cautioned(
     assert settings(monkeypatch, keep_days, retention_days).cautions() == []
 
 
+def copies(monkeypatch: pytest.MonkeyPatch, replication: str, in_sync: str | None) -> CommonSettings:
+    monkeypatch.setenv("POPFLOW_TOPIC_REPLICATION", replication)
+    if in_sync is not None:
+        monkeypatch.setenv("POPFLOW_TOPIC_MIN_IN_SYNC", in_sync)
+    return settings(monkeypatch, "7", "-1")
+
+
+def test_three_copies_acknowledged_by_one_are_cautioned(monkeypatch: pytest.MonkeyPatch) -> None:
+    [(given, given_up)] = copies(monkeypatch, "3", "1").cautions()
+    assert given == "POPFLOW_TOPIC_REPLICATION=3 POPFLOW_TOPIC_MIN_IN_SYNC=1"
+    assert "held by one broker only" in given_up
+
+
+@pytest.mark.parametrize(("replication", "in_sync"), [("2", None), ("3", "3")])
+def test_every_copy_in_sync_is_cautioned_since_one_broker_down_stops_writes(
+    monkeypatch: pytest.MonkeyPatch, replication: str, in_sync: str | None
+) -> None:
+    monkeypatch.setenv("POPFLOW_TOPIC_MIN_IN_SYNC", in_sync or replication)
+    [(given, given_up)] = copies(monkeypatch, replication, None).cautions()
+    assert given == f"POPFLOW_TOPIC_REPLICATION={replication} POPFLOW_TOPIC_MIN_IN_SYNC={in_sync or replication}"
+    assert "one broker down stops every write" in given_up
+
+
+@pytest.mark.parametrize(("replication", "in_sync"), [("1", None), ("2", None), ("3", None), ("5", "3")])
+def test_copies_that_survive_a_broker_are_not_cautioned(
+    monkeypatch: pytest.MonkeyPatch, replication: str, in_sync: str | None
+) -> None:
+    assert copies(monkeypatch, replication, in_sync).cautions() == []
+
+
 def test_a_service_starting_says_each_caution_in_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     settings(monkeypatch, "0", "30")
     with capture_logs() as logs:
