@@ -1,0 +1,183 @@
+"""The four services on a three-broker Kafka cluster, one broker SIGKILLed mid-stream.
+
+deploy/kafka/cluster.sh starts three KRaft nodes (each a broker and a
+controller) on this machine; the services create their topics with three
+copies, two of them to be in sync before an event is acknowledged. A steady
+stream of records goes in; a third of the way, the broker that coordinates
+the consumer groups (and leads a share of the deployment's partitions) is
+killed. Its partitions elect new leaders, the groups a new coordinator, the
+producers and consumers find them, and afterwards every record is stored and
+routed once, every notice pushed once, and the weekly report counts each record
+once: the broker's loss lost nothing and did nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.kafka_cluster import Cluster, coordinator, deployment_topics, kafka_cluster, leaders, min_in_sync
+from tests.support.notification_client import SECRET, subscribe
+from tests.support.receivers import Receiver
+from tests.support.records import BAIYUN, TONGDE, record
+from tests.support.routing import fetch
+from tests.support.system import SERVICES, System, build_system, destroy_system
+from tests.support.waiting import eventually
+
+NODES = 3
+RECORDS = 300
+RATE = 20  # records per second, for 15 s: the kill falls in the middle of a steady stream
+NEIGHBOURS = ["440111002", "440111008"]
+RESIDENCES = [TONGDE, *NEIGHBOURS]  # same-street records (no notice) and cross-street ones (one notice each)
+WEEK = "2026-W09"  # the week of tests.support.records' observed_at
+# three brokers and four services start before the test: on a loaded 2-core machine that takes minutes
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with kafka_cluster(tmp_path_factory.mktemp("cluster"), NODES) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+async def on_cluster(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    system = await build_system(
+        Path(tmp_path_factory.mktemp("logs")),
+        {"KAFKA_BOOTSTRAP_SERVERS": cluster.servers, "POPFLOW_TOPIC_REPLICATION": str(NODES)},
+    )
+    try:
+        for service in SERVICES:
+            system.start(service, wait=False)
+        for service in SERVICES:
+            system.wait_ready(service)
+        yield system
+    finally:
+        await destroy_system(system)
+
+
+class Client:
+    """Posts each record with its own Idempotency-Key; a connection that fails is tried again, same key."""
+
+    def __init__(self, system: System, headers: dict[str, str]) -> None:
+        self.system, self.headers = system, headers
+        self.answers: dict[str, str] = {}
+        self.posted_at: dict[str, float] = {}
+
+    async def post(self, http: httpx.AsyncClient, key: str, body: dict[str, Any]) -> None:
+        for _attempt in range(10):
+            try:
+                headers = self.headers | {"Idempotency-Key": key}
+                response = await http.post(self.system.url("intake") + "/v1/records", json=body, headers=headers)
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+                continue
+            assert response.status_code == 202, response.text
+            self.answers[key] = response.json()["record_id"]
+            self.posted_at[self.answers[key]] = time.monotonic()
+            return
+        raise AssertionError(f"record {key} not accepted")
+
+
+async def steady_load(client: Client, bodies: list[dict[str, Any]], on_third: asyncio.Event) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        tasks = []
+        for index, body in enumerate(bodies):
+            if index == len(bodies) // 3:
+                on_third.set()
+            tasks.append(asyncio.create_task(client.post(http, f"cluster-test-{index}", body)))
+            await asyncio.sleep(1 / RATE)
+        await asyncio.gather(*tasks)
+
+
+async def test_a_broker_killed_mid_stream_loses_nothing_and_does_nothing_twice(
+    cluster: Cluster, on_cluster: System
+) -> None:
+    system = on_cluster
+    admin_headers = await system.admin_headers()
+    prefix = system.env["POPFLOW_TOPIC_PREFIX"]
+    topics = await deployment_topics(cluster, prefix)
+    # every topic the services made has three copies and asks for two in sync
+    assert {len(partition["replicas"]) for topic in topics for partition in topic["partitions"]} == {NODES}
+    in_sync = await min_in_sync(cluster, [topic["topic"] for topic in topics])
+    assert set(in_sync.values()) == {"2"}, in_sync
+    # the groups' coordinator, which also leads a share of the deployment's partitions
+    victim = await coordinator(cluster)
+    assert leaders(topics)[victim] > 0, leaders(topics)
+
+    bodies = [
+        record(reporting_street=TONGDE, residence_street=RESIDENCES[i % len(RESIDENCES)], sequence=i)
+        for i in range(RECORDS)
+    ]
+    async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as http:
+        for street in NEIGHBOURS:
+            answer = await subscribe(http, system, admin_headers["Authorization"].split()[1], street, receiver.url)
+            assert answer.status_code in (200, 201), answer.text
+        client, on_third = Client(system, admin_headers), asyncio.Event()
+
+        async def kill_the_coordinator() -> float:
+            await on_third.wait()
+            cluster.kill(victim)
+            return time.monotonic()
+
+        _, killed_at = await asyncio.gather(steady_load(client, bodies, on_third), kill_the_coordinator())
+
+        records = await eventually(lambda: _stored(system, RECORDS), within=120)
+        routed = await eventually(lambda: _routed(system, RECORDS), within=240)
+        expected_notices = sum(1 for body in bodies if body["residence"]["street"] != TONGDE)
+        notices = await eventually(lambda: _notices(system, expected_notices), within=120)
+        await eventually(lambda: _all_delivered(receiver, notices), within=240)
+        report = await eventually(lambda: _counted(http, system, admin_headers, RECORDS), within=240)
+
+    assert set(client.answers.values()) == records  # one record per idempotency key
+    assert len(records) == RECORDS
+    assert set(routed) == records  # each routed, and routed_records holds one row a record
+    pushes = Counter(r.notice_id for r in receiver.received if r.verified and r.answered == 200)
+    assert set(pushes) == notices
+    assert [notice for notice, count in pushes.items() if count > 1] == []  # no notice pushed twice
+    assert {route: n for route, n in report["routes"].items() if n} == dict(Counter(routed.values()))
+    assert report["records"] == RECORDS
+
+    # the partitions the killed broker led have new leaders among the two left, each still two copies in sync
+    after = await deployment_topics(cluster, prefix)
+    partitions = [partition for topic in after for partition in topic["partitions"]]
+    assert victim not in {partition["leader"] for partition in partitions}
+    assert all(len(set(partition["isr"]) - {victim}) >= 2 for partition in partitions), partitions
+    posted_after = [at for record_id, at in client.posted_at.items() if at > killed_at]
+    assert posted_after, "the kill came after the last record was posted"
+    print(f"killed broker {victim}; {len(posted_after)} records posted after it, all routed", flush=True)
+
+
+async def _stored(system: System, count: int) -> set[str] | None:
+    rows = await fetch(system.env["INTAKE_DATABASE_URL"], "SELECT record_id FROM records")
+    return {row[0] for row in rows} if len(rows) >= count else None
+
+
+async def _routed(system: System, count: int) -> dict[str, str] | None:
+    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT record_id, route FROM routed_records")
+    return {row[0]: row[1] for row in rows} if len(rows) >= count else None
+
+
+async def _notices(system: System, count: int) -> set[str] | None:
+    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT notice_id FROM notices")
+    return {row[0] for row in rows} if len(rows) >= count else None
+
+
+async def _all_delivered(receiver: Receiver, notices: set[str]) -> bool:
+    return notices <= set(receiver.delivered())
+
+
+async def _counted(http: httpx.AsyncClient, system: System, admin: dict[str, str], count: int) -> dict[str, Any] | None:
+    response = await http.get(
+        system.url("reporting") + "/v1/reports/weekly", params={"district": BAIYUN, "week": WEEK}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report if sum(report["routes"].values()) >= count else None
