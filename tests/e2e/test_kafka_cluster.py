@@ -33,6 +33,7 @@ from tests.support.waiting import eventually
 
 NODES = 3
 RECORDS = 300
+OUTAGE_RECORDS = 40
 RATE = 20  # records per second, for 15 s: the kill falls in the middle of a steady stream
 NEIGHBOURS = ["440111002", "440111008"]
 RESIDENCES = [TONGDE, *NEIGHBOURS]  # same-street records (no notice) and cross-street ones (one notice each)
@@ -153,6 +154,59 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_does_nothing_twice(
     posted_after = [at for record_id, at in client.posted_at.items() if at > killed_at]
     assert posted_after, "the kill came after the last record was posted"
     print(f"killed broker {victim}; {len(posted_after)} records posted after it, all routed", flush=True)
+
+
+async def test_with_two_brokers_down_writes_wait_and_nothing_is_lost_when_they_are_back(
+    cluster: Cluster, on_cluster: System
+) -> None:
+    """Two copies in sync are asked for: with one broker of three left, no event is acknowledged, so
+    nothing is published or routed; intake still takes records into its store, and once the brokers are
+    back every one of them is routed once and its notice pushed once."""
+    system = on_cluster
+    admin_headers = await system.admin_headers()
+    await cluster.start()  # the broker the test before killed, back on its data
+    prefix = system.env["POPFLOW_TOPIC_PREFIX"]
+    await eventually(lambda: _all_in_sync(cluster, prefix), within=120)
+    bodies = [
+        record(reporting_street=TONGDE, residence_street=NEIGHBOURS[i % len(NEIGHBOURS)], sequence=RECORDS + i)
+        for i in range(OUTAGE_RECORDS)
+    ]
+    async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as http:
+        stored_before = await _stored(system, 0) or set()
+        routed_before = await _routed(system, 0) or {}
+        notices_before = await _notices(system, 0) or set()
+        counted_before = await _counted(http, system, admin_headers, 0) or {}
+        coordinating = await coordinator(cluster)
+        for node in [coordinating, *[n for n in range(1, NODES + 1) if n != coordinating][:1]]:
+            cluster.kill(node)
+        for street in NEIGHBOURS:
+            answer = await subscribe(http, system, admin_headers["Authorization"].split()[1], street, receiver.url)
+            assert answer.status_code in (200, 201), answer.text
+        client = Client(system, admin_headers)
+        await asyncio.gather(*(client.post(http, f"outage-{i}", body) for i, body in enumerate(bodies)))
+        new_records = set(client.answers.values())
+        assert len(new_records) == OUTAGE_RECORDS  # taken into intake's store with the brokers down
+        await asyncio.sleep(10)  # as long as the relay and routing would need to route them on a whole cluster
+        assert not new_records & set(await _routed(system, 0) or {}), "routed with one broker of three"
+
+        await cluster.start()
+        routed = await eventually(lambda: _routed(system, len(routed_before) + OUTAGE_RECORDS), within=240)
+        notices = await eventually(lambda: _notices(system, len(notices_before) + OUTAGE_RECORDS), within=120)
+        await eventually(lambda: _all_delivered(receiver, notices - notices_before), within=240)
+        total = len(stored_before) + OUTAGE_RECORDS
+        report = await eventually(lambda: _counted(http, system, admin_headers, total), within=240)
+
+    assert await _stored(system, 0) == stored_before | new_records
+    assert set(routed) == set(routed_before) | new_records  # each once: routed_records has a row a record
+    pushes = Counter(r.notice_id for r in receiver.received if r.verified and r.answered == 200)
+    assert set(pushes) == notices - notices_before
+    assert [notice for notice, count in pushes.items() if count > 1] == []
+    assert report["records"] == counted_before.get("records", 0) + OUTAGE_RECORDS
+
+
+async def _all_in_sync(cluster: Cluster, prefix: str) -> bool:
+    topics = await deployment_topics(cluster, prefix)
+    return all(len(partition["isr"]) == NODES for topic in topics for partition in topic["partitions"])
 
 
 async def _stored(system: System, count: int) -> set[str] | None:

@@ -3,6 +3,7 @@ that kill a broker under the running services."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -26,12 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 class Cluster:
     servers: str  # KAFKA_BOOTSTRAP_SERVERS of the services: host:port,host:port,...
     directory: Path
-    killed: set[int] = field(default_factory=set)
+    env: dict[str, str] = field(repr=False)
 
     def kill(self, node: int) -> None:
         """SIGKILL the node: a broker and a controller lost at once, as a machine lost."""
         os.kill(int((self.directory / f"node-{node}" / "kafka.pid").read_text()), signal.SIGKILL)
-        self.killed.add(node)
+
+    async def start(self) -> None:
+        """Start the nodes that are not running (on their data, as a machine back), until all of them answer.
+
+        In a thread: the caller's event loop keeps serving (a webhook receiver) meanwhile."""
+        started = await asyncio.to_thread(_cluster_sh, self.env)
+        if started.returncode != 0:
+            raise RuntimeError(f"deploy/kafka/cluster.sh failed:\n{started.stderr[-3000:]}")
 
     def admin(self) -> AIOKafkaAdminClient:
         return AIOKafkaAdminClient(bootstrap_servers=self.servers.split(","))
@@ -72,14 +80,18 @@ def kafka_cluster(directory: Path, nodes: int = 3) -> Iterator[Cluster]:
         "KAFKA_NODES": str(nodes),
         "PYTHON": sys.executable,
     }
-    command = ["bash", "deploy/kafka/cluster.sh"]
-    started = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    started = _cluster_sh(env)
     try:
         if started.returncode != 0:
             raise RuntimeError(f"deploy/kafka/cluster.sh failed:\n{started.stderr[-3000:]}")
-        yield Cluster(servers=started.stdout.strip().splitlines()[-1], directory=directory)
+        yield Cluster(servers=started.stdout.strip().splitlines()[-1], directory=directory, env=env)
     finally:
-        subprocess.run([*command, "stop"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+        _cluster_sh(env, "stop")
+
+
+def _cluster_sh(env: dict[str, str], action: str = "start") -> subprocess.CompletedProcess[str]:
+    command = ["bash", "deploy/kafka/cluster.sh", action]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
 
 
 async def deployment_topics(cluster: Cluster, prefix: str) -> list[dict[str, Any]]:
