@@ -15,6 +15,8 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -99,6 +101,56 @@ def render_json(value: Any, *, default: Callable[[Any], Any], **_: Any) -> str:
         return json.dumps(value, default=default, ensure_ascii=False)
 
 
+class QuietRepeats(logging.Filter):
+    """Lets one line of a client library's repeated message through per `window_s`, and says how many it held.
+
+    A Kafka broker down makes aiokafka log "Unable connect to node with id 2" and its kin at ERROR for every
+    attempt: about 100 lines a second from each service (round 35, a broker killed under the services),
+    which buries every other line of the incident. Lines of the loggers under `prefixes` that differ only
+    in their numbers (node ids, ports, partitions) are one message here: the first goes out, the rest of
+    the window are counted, and the next one after the window says "(and N more like it in the last S s)".
+    The count of a storm's last window goes out with its next line, if one comes. PopFlow's own lines are
+    never held.
+    """
+
+    KEPT = 1000  # messages remembered at most (a client that makes up new ones cannot grow this)
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("aiokafka",),
+        window_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._clock = clock
+        self._prefixes = prefixes
+        self._window_s = window_s
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # message -> [window's start, held]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        message = record.getMessage()
+        key = (record.name, record.levelno, _DIGITS.sub("N", message))
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen[0] < self._window_s:
+                seen[1] += 1
+                return False
+            if len(self._seen) >= self.KEPT:
+                self._seen.clear()
+            self._seen[key] = [now, 0]
+        if seen is not None and seen[1]:
+            record.msg = f"{message} (and {seen[1]:.0f} more like it in the last {now - seen[0]:.0f} s)"
+            record.args = None
+        return True
+
+
+_DIGITS = re.compile(r"\d+")
+
+
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:
     """Route structlog and the standard library (uvicorn, aiokafka, FastStream) through one pipeline."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -126,6 +178,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()
+    handler.addFilter(QuietRepeats())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,
