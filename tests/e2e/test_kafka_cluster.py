@@ -136,6 +136,10 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_does_nothing_twice(
         notices = await eventually(lambda: _notices(system, expected_notices), within=120)
         await eventually(lambda: _all_delivered(receiver, notices), within=240)
         report = await eventually(lambda: _counted(http, system, admin_headers, RECORDS), within=240)
+        # one broker of three gone for good is no reason for a load balancer to take a service out
+        for service in SERVICES:
+            ready = await http.get(system.url(service) + "/readyz")
+            assert ready.status_code == 200, (service, ready.text)
 
     assert set(client.answers.values()) == records  # one record per idempotency key
     assert len(records) == RECORDS
