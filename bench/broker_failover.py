@@ -30,16 +30,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.notification_throughput import SECRET, Arrivals, percentile, serve_receiver, steady_posts, wait_for
+from bench.notification_throughput import (
+    Arrivals,
+    percentile,
+    point_webhooks,
+    serve_receiver,
+    steady_posts,
+    tear_down,
+    wait_for,
+)
 from tests.support import records
 from tests.support.kafka_cluster import coordinator, kafka_cluster
-from tests.support.system import build_system, destroy_system, free_port
+from tests.support.system import build_system, free_port
 
 
 class CountedArrivals(Arrivals):
@@ -74,13 +81,7 @@ async def main(rate: float, seconds: float, kill_at: float) -> None:
             for service in ("intake", "routing", "notification"):
                 system.start(service)
             key = await system.create_key("admin")
-            async with httpx.AsyncClient(base_url=system.url("notification"), timeout=10) as client:
-                response = await client.put(
-                    f"/v1/recipients/{records.XINSHI}/webhook",
-                    json={"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-                response.raise_for_status()
+            await point_webhooks(system, key, [records.XINSHI], port)
             warm = await steady_posts(system, key, rate=1, seconds=1, first=100_000)
             await wait_for(lambda: all(r in arrivals.by_record for r in warm), within=120)
             arrivals.by_record.clear()
@@ -99,12 +100,7 @@ async def main(rate: float, seconds: float, kill_at: float) -> None:
             posted, killed = await asyncio.gather(steady_posts(system, key, rate, seconds), kill_later())
             await wait_for(lambda: all(r in arrivals.by_record for r in posted), within=600)
         finally:
-            server.should_exit = True
-            await server_task
-            try:
-                await destroy_system(system)
-            except Exception as error:  # never lose the figures to a clean-up problem
-                print(f"clean-up incomplete (run {system.run_id}): {type(error).__name__}", file=sys.stderr)
+            await tear_down(server, server_task, system)
 
     latency = {r: (arrivals.by_record[r] - t) * 1000 for r, t in posted.items() if r in arrivals.by_record}
     lost = len(posted) - len(latency)

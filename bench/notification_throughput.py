@@ -138,6 +138,28 @@ async def publish_burst(system: System, count: int, recipients: list[str]) -> No
         await producer.stop()
 
 
+async def point_webhooks(system: System, key: str, streets: list[str], port: int) -> None:
+    """Every street's webhook at the receiver on `port`."""
+    async with httpx.AsyncClient(base_url=system.url("notification"), timeout=10) as client:
+        for street in streets:
+            response = await client.put(
+                f"/v1/recipients/{street}/webhook",
+                json={"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            response.raise_for_status()
+
+
+async def tear_down(server: uvicorn.Server, server_task: asyncio.Task[None], system: System) -> None:
+    """The receiver stopped, the services stopped and their databases dropped."""
+    server.should_exit = True
+    await server_task
+    try:
+        await destroy_system(system)
+    except Exception as error:  # never lose the figures to a clean-up problem
+        print(f"clean-up incomplete (run {system.run_id}): {type(error).__name__}", file=sys.stderr)
+
+
 async def wait_for(condition: Callable[[], bool], within: float) -> None:
     deadline = time.perf_counter() + within
     while not condition() and time.perf_counter() < deadline:  # noqa: ASYNC110 - polling a counter
@@ -162,14 +184,7 @@ async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg
             system.start(service)
         key = await system.create_key("admin")
         streets = [records.XINSHI] + [f"440111{200 + i:03d}" for i in range(recipient_count)]
-        async with httpx.AsyncClient(base_url=system.url("notification"), timeout=10) as client:
-            for street in streets:
-                response = await client.put(
-                    f"/v1/recipients/{street}/webhook",
-                    json={"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-                response.raise_for_status()
+        await point_webhooks(system, key, streets, port)
 
         # warm-up: one record all the way through, so consumer groups are assigned before measuring
         warm = await steady_posts(system, key, rate=1, seconds=1, first=10_000)
@@ -195,12 +210,7 @@ async def main(rate: float, seconds: float, burst: int, recipient_count: int, pg
         per_s = len(arrivals.burst) / span
         print(f"  delivered {len(arrivals.burst)} of {burst} in {span:.2f} s", flush=True)
     finally:
-        server.should_exit = True
-        await server_task
-        try:
-            await destroy_system(system)
-        except Exception as error:  # never lose the figures to a clean-up problem
-            print(f"clean-up incomplete (run {system.run_id}): {type(error).__name__}", file=sys.stderr)
+        await tear_down(server, server_task, system)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"notices_per_s={per_s:.1f} post_to_webhook_p50_ms={p50:.1f} post_to_webhook_p99_ms={p99:.1f}")
 

@@ -67,11 +67,12 @@ for i in $(seq 1 "$NODES"); do
   SERVERS="${SERVERS:+$SERVERS,}127.0.0.1:$port"
 done
 
-# All at once: a node answers only once a majority of the controllers runs.
+# All at once: a node answers only once a majority of the controllers runs. Every setting of a node is
+# given here: a single broker's own (with-infra.sh exports its port, data dir and SASL port) is not a node's.
 pids=()
 for i in $(seq 1 "$NODES"); do
   port="$(port_of "$i")"
-  KAFKA_PORT="$port" KAFKA_CONTROLLER_PORT="$((port + 1))" KAFKA_DATA_DIR="$DIR/node-$i" \
+  KAFKA_SASL_PORT="" KAFKA_PORT="$port" KAFKA_CONTROLLER_PORT="$((port + 1))" KAFKA_DATA_DIR="$DIR/node-$i" \
     KAFKA_NODE_ID="$i" KAFKA_QUORUM_VOTERS="$VOTERS" KAFKA_CLUSTER_ID="$CLUSTER_ID" \
     KAFKA_REPLICATION="$NODES" KAFKA_HEAP="${KAFKA_HEAP:-512m}" \
     KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-120}" PYTHON="$PYTHON" \

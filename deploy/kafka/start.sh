@@ -47,6 +47,10 @@ KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
 KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-}"
 KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
 KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
+if ! [[ "$KAFKA_REPLICATION" =~ ^[1-9][0-9]*$ && "$KAFKA_NODE_ID" =~ ^[0-9]+$ ]]; then
+  echo "start.sh: KAFKA_REPLICATION must be a count (1, 3, ...) and KAFKA_NODE_ID a number" >&2
+  exit 2
+fi
 # acks=all waits for this many copies: with 3 or more, one broker may be down and a write still has two
 MIN_IN_SYNC=1
 if ((KAFKA_REPLICATION >= 3)); then MIN_IN_SYNC=2; fi

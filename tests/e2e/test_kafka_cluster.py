@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import outcomes
 from tests.support.kafka_cluster import Cluster, coordinator, deployment_topics, kafka_cluster, leaders, min_in_sync
 from tests.support.notification_client import SECRET, subscribe
 from tests.support.receivers import Receiver
-from tests.support.records import BAIYUN, TONGDE, record
-from tests.support.routing import fetch
+from tests.support.records import TONGDE, record
 from tests.support.system import SERVICES, System, build_system, destroy_system
 from tests.support.waiting import eventually
 
@@ -37,7 +37,6 @@ OUTAGE_RECORDS = 40
 RATE = 20  # records per second, for 15 s: the kill falls in the middle of a steady stream
 NEIGHBOURS = ["440111002", "440111008"]
 RESIDENCES = [TONGDE, *NEIGHBOURS]  # same-street records (no notice) and cross-street ones (one notice each)
-WEEK = "2026-W09"  # the week of tests.support.records' observed_at
 # three brokers and four services start before the test: on a loaded 2-core machine that takes minutes
 pytestmark = pytest.mark.timeout(900)
 
@@ -87,17 +86,6 @@ class Client:
         raise AssertionError(f"record {key} not accepted")
 
 
-async def steady_load(client: Client, bodies: list[dict[str, Any]], on_third: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
-        tasks = []
-        for index, body in enumerate(bodies):
-            if index == len(bodies) // 3:
-                on_third.set()
-            tasks.append(asyncio.create_task(client.post(http, f"cluster-test-{index}", body)))
-            await asyncio.sleep(1 / RATE)
-        await asyncio.gather(*tasks)
-
-
 async def test_a_broker_killed_mid_stream_loses_nothing_and_does_nothing_twice(
     cluster: Cluster, on_cluster: System
 ) -> None:
@@ -128,14 +116,15 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_does_nothing_twice(
             cluster.kill(victim)
             return time.monotonic()
 
-        _, killed_at = await asyncio.gather(steady_load(client, bodies, on_third), kill_the_coordinator())
+        load = outcomes.steady_load(client, bodies, rate=RATE, on_third=on_third, keys="cluster-test")
+        _, killed_at = await asyncio.gather(load, kill_the_coordinator())
 
-        records = await eventually(lambda: _stored(system, RECORDS), within=120)
-        routed = await eventually(lambda: _routed(system, RECORDS), within=240)
+        records = await eventually(lambda: outcomes.stored(system, RECORDS), within=120)
+        routed = await eventually(lambda: outcomes.routed(system, RECORDS), within=240)
         expected_notices = sum(1 for body in bodies if body["residence"]["street"] != TONGDE)
-        notices = await eventually(lambda: _notices(system, expected_notices), within=120)
-        await eventually(lambda: _all_delivered(receiver, notices), within=240)
-        report = await eventually(lambda: _counted(http, system, admin_headers, RECORDS), within=240)
+        notices = await eventually(lambda: outcomes.notices(system, expected_notices), within=120)
+        await eventually(lambda: outcomes.all_delivered(receiver, notices), within=240)
+        report = await eventually(lambda: outcomes.counted(http, system, admin_headers, RECORDS), within=240)
         # one broker of three gone for good is no reason for a load balancer to take a service out
         for service in SERVICES:
             ready = await http.get(system.url(service) + "/readyz")
@@ -176,10 +165,10 @@ async def test_with_two_brokers_down_writes_wait_and_nothing_is_lost_when_they_a
         for i in range(OUTAGE_RECORDS)
     ]
     async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as http:
-        stored_before = await _stored(system, 0) or set()
-        routed_before = await _routed(system, 0) or {}
-        notices_before = await _notices(system, 0) or set()
-        counted_before = await _counted(http, system, admin_headers, 0) or {}
+        stored_before = await outcomes.stored(system, 0) or set()
+        routed_before = await outcomes.routed(system, 0) or {}
+        notices_before = await outcomes.notices(system, 0) or set()
+        counted_before = await outcomes.counted(http, system, admin_headers, 0) or {}
         coordinating = await coordinator(cluster)
         for node in [coordinating, *[n for n in range(1, NODES + 1) if n != coordinating][:1]]:
             cluster.kill(node)
@@ -191,16 +180,16 @@ async def test_with_two_brokers_down_writes_wait_and_nothing_is_lost_when_they_a
         new_records = set(client.answers.values())
         assert len(new_records) == OUTAGE_RECORDS  # taken into intake's store with the brokers down
         await asyncio.sleep(10)  # as long as the relay and routing would need to route them on a whole cluster
-        assert not new_records & set(await _routed(system, 0) or {}), "routed with one broker of three"
+        assert not new_records & set(await outcomes.routed(system, 0) or {}), "routed with one broker of three"
 
         await cluster.start()
-        routed = await eventually(lambda: _routed(system, len(routed_before) + OUTAGE_RECORDS), within=240)
-        notices = await eventually(lambda: _notices(system, len(notices_before) + OUTAGE_RECORDS), within=120)
-        await eventually(lambda: _all_delivered(receiver, notices - notices_before), within=240)
+        routed = await eventually(lambda: outcomes.routed(system, len(routed_before) + OUTAGE_RECORDS), within=240)
+        notices = await eventually(lambda: outcomes.notices(system, len(notices_before) + OUTAGE_RECORDS), within=120)
+        await eventually(lambda: outcomes.all_delivered(receiver, notices - notices_before), within=240)
         total = len(stored_before) + OUTAGE_RECORDS
-        report = await eventually(lambda: _counted(http, system, admin_headers, total), within=240)
+        report = await eventually(lambda: outcomes.counted(http, system, admin_headers, total), within=240)
 
-    assert await _stored(system, 0) == stored_before | new_records
+    assert await outcomes.stored(system, 0) == stored_before | new_records
     assert set(routed) == set(routed_before) | new_records  # each once: routed_records has a row a record
     pushes = Counter(r.notice_id for r in receiver.received if r.verified and r.answered == 200)
     assert set(pushes) == notices - notices_before
@@ -211,31 +200,3 @@ async def test_with_two_brokers_down_writes_wait_and_nothing_is_lost_when_they_a
 async def _all_in_sync(cluster: Cluster, prefix: str) -> bool:
     topics = await deployment_topics(cluster, prefix)
     return all(len(partition["isr"]) == NODES for topic in topics for partition in topic["partitions"])
-
-
-async def _stored(system: System, count: int) -> set[str] | None:
-    rows = await fetch(system.env["INTAKE_DATABASE_URL"], "SELECT record_id FROM records")
-    return {row[0] for row in rows} if len(rows) >= count else None
-
-
-async def _routed(system: System, count: int) -> dict[str, str] | None:
-    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT record_id, route FROM routed_records")
-    return {row[0]: row[1] for row in rows} if len(rows) >= count else None
-
-
-async def _notices(system: System, count: int) -> set[str] | None:
-    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT notice_id FROM notices")
-    return {row[0] for row in rows} if len(rows) >= count else None
-
-
-async def _all_delivered(receiver: Receiver, notices: set[str]) -> bool:
-    return notices <= set(receiver.delivered())
-
-
-async def _counted(http: httpx.AsyncClient, system: System, admin: dict[str, str], count: int) -> dict[str, Any] | None:
-    response = await http.get(
-        system.url("reporting") + "/v1/reports/weekly", params={"district": BAIYUN, "week": WEEK}, headers=admin
-    )
-    assert response.status_code == 200, response.text
-    report: dict[str, Any] = response.json()
-    return report if sum(report["routes"].values()) >= count else None

@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import outcomes
 from tests.support.notification_client import SECRET, subscribe
 from tests.support.receivers import Receiver
-from tests.support.records import BAIYUN, TONGDE, record
+from tests.support.records import TONGDE, record
 from tests.support.routing import fetch
 from tests.support.system import SERVICES, System, build_system, destroy_system
 from tests.support.waiting import eventually
@@ -34,7 +35,6 @@ RATE = 25  # records per second: a steady stream, well under what two replicas t
 # cross-street records (one notice each, to the residence street) and same-street ones (none)
 NEIGHBOURS = ["440111002", "440111008", "440111014"]
 RESIDENCES = [TONGDE, *NEIGHBOURS]
-WEEK = "2026-W09"  # the week of tests.support.records' observed_at
 IN_FLIGHT = 4  # pushes one notification replica has in flight at most: the most that can go twice
 # eight service processes start before the test: on a loaded 2-core machine that alone takes minutes
 pytestmark = pytest.mark.timeout(900)
@@ -100,17 +100,6 @@ class Client:
         raise AssertionError(f"record {key} not accepted by any replica")
 
 
-async def steady_load(client: Client, bodies: list[dict[str, Any]], on_third: asyncio.Event) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
-        tasks = []
-        for index, body in enumerate(bodies):
-            if index == len(bodies) // 3:
-                on_third.set()
-            tasks.append(asyncio.create_task(client.post(http, f"replica-test-{index}", body)))
-            await asyncio.sleep(1 / RATE)
-        await asyncio.gather(*tasks)
-
-
 async def kill_leaders(system: System, client: Client, on_third: asyncio.Event) -> dict[str, set[str]]:
     await on_third.wait()
     before = {service: await leaders(system, service) for service in ("intake", "notification")}
@@ -134,20 +123,23 @@ async def test_every_record_routed_once_every_notice_pushed_every_count_right(re
             response = await subscribe(http, system, admin["Authorization"].split()[1], street, receiver.url)
             assert response.status_code in (200, 201), response.text
         client, on_third = Client(system, admin), asyncio.Event()
-        _, before = await asyncio.gather(steady_load(client, bodies, on_third), kill_leaders(system, client, on_third))
+        load = outcomes.steady_load(client, bodies, rate=RATE, on_third=on_third, keys="replica-test")
+        _, before = await asyncio.gather(load, kill_leaders(system, client, on_third))
         # the killed replicas led the relays; the survivors took over
         for service in ("intake", "notification"):
             assert any(name.endswith(first[service]) for name in before[service]), (service, before[service])
 
         print(f"posted {RECORDS} records, {client.resent} sent again", flush=True)
-        records = await eventually(lambda: _stored(system, RECORDS), within=120)
-        routed = await eventually(lambda: _routed(system, RECORDS), within=180)
+        records = await eventually(lambda: outcomes.stored(system, RECORDS), within=120)
+        routed = await eventually(lambda: outcomes.routed(system, RECORDS), within=180)
         print("all routed", flush=True)
         expected_notices = sum(1 for body in bodies if body["residence"]["street"] != TONGDE)
-        notices = await eventually(lambda: _notices(system, expected_notices), within=120)
-        await eventually(lambda: _all_delivered(receiver, notices), within=180)
+        notices = await eventually(lambda: outcomes.notices(system, expected_notices), within=120)
+        await eventually(lambda: outcomes.all_delivered(receiver, notices), within=180)
         print("all notices pushed", flush=True)
-        report = await eventually(lambda: _counted(http, system, admin, RECORDS), within=180)
+        report = await eventually(
+            lambda: outcomes.counted(http, system, admin, RECORDS, reporting="reporting-2"), within=180
+        )
 
     assert set(client.answers.values()) == records  # one record per idempotency key, however often sent
     assert len(records) == RECORDS
@@ -161,31 +153,3 @@ async def test_every_record_routed_once_every_notice_pushed_every_count_right(re
     for service in ("intake", "notification"):  # the survivor leads now
         assert any(name.endswith(pid_of(system, f"{service}-2")) for name in await leaders(system, service))
     print(f"re-sent {client.resent} requests; {len(twice)} notices pushed twice")
-
-
-async def _stored(system: System, count: int) -> set[str] | None:
-    rows = await fetch(system.env["INTAKE_DATABASE_URL"], "SELECT record_id FROM records")
-    return {row[0] for row in rows} if len(rows) >= count else None
-
-
-async def _routed(system: System, count: int) -> dict[str, str] | None:
-    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT record_id, route FROM routed_records")
-    return {row[0]: row[1] for row in rows} if len(rows) >= count else None
-
-
-async def _notices(system: System, count: int) -> set[str] | None:
-    rows = await fetch(system.env["ROUTING_DATABASE_URL"], "SELECT notice_id FROM notices")
-    return {row[0] for row in rows} if len(rows) >= count else None
-
-
-async def _all_delivered(receiver: Receiver, notices: set[str]) -> bool:
-    return notices <= set(receiver.delivered())
-
-
-async def _counted(http: httpx.AsyncClient, system: System, admin: dict[str, str], count: int) -> dict[str, Any] | None:
-    response = await http.get(
-        system.url("reporting-2") + "/v1/reports/weekly", params={"district": BAIYUN, "week": WEEK}, headers=admin
-    )
-    assert response.status_code == 200, response.text
-    report: dict[str, Any] = response.json()
-    return report if sum(report["routes"].values()) >= count else None
