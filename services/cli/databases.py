@@ -3,9 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from shared.db.sentinel import ForeignKeyStore, refuse_foreign
+from shared.sealing import Keyring
+
+
+def sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool:
+    """Whether any of the databases `names` holds data sealed with keys `keyring` does not hold (its sealing
+    sentinel does not open): another checkout's, whose secrets are in that checkout's var/."""
+    return asyncio.run(_sealed_elsewhere(admin_url, names, keyring))
+
+
+async def _sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool:
+    url = make_url(admin_url).set(drivername="postgresql")
+    admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", names)
+    finally:
+        await admin.close()
+    for name in sorted(row["datname"] for row in rows):
+        connection = await asyncpg.connect(url.set(database=name).render_as_string(hide_password=False))
+        try:
+            if not await connection.fetchval("SELECT to_regclass('sealing_sentinel') IS NOT NULL"):
+                continue
+            sentinels = [
+                (r["key_id"], r["sealed"])
+                for r in await connection.fetch("SELECT key_id, sealed FROM sealing_sentinel")
+            ]
+        finally:
+            await connection.close()
+        try:
+            refuse_foreign(sentinels, keyring, name)
+        except ForeignKeyStore:
+            return True
+    return False
+
+
+def choose_prefix(*, chosen: str | None, others_sealed_elsewhere: bool, checkout: str) -> str:
+    """The database prefix of `make run` in a checkout: its secrets live in the checkout's var/, so its
+    databases must open with them.
+
+    - `chosen`: what var/database-prefix says, once a first run wrote it;
+    - `others_sealed_elsewhere`: the popflow_* databases hold data sealed with other keys (a second clone on
+      the machine, or var/ removed): this checkout gets popflow_<8 hex of its path>_ instead of being refused.
+    """
+    if chosen:
+        return chosen
+    if others_sealed_elsewhere:
+        return f"popflow_{hashlib.sha256(checkout.encode()).hexdigest()[:8]}_"
+    return "popflow_"
 
 
 def ensure_databases(admin_url: str, services: list[str], *, prefix: str = "popflow_") -> dict[str, str]:

@@ -33,9 +33,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import make_url
 
-from services.cli.databases import ensure_databases
+from services.cli.databases import choose_prefix, ensure_databases, sealed_elsewhere
 from services.cli.keys import DEFAULT_STORE, create_key, open_store
 from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, district_ports, parse_districts, side_by_side
+from shared.sealing import Keyring, parse_keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = SERVICE_PORTS
@@ -85,7 +86,9 @@ def up(
         else:
             if pg_admin_url:
                 # the key store goes to PostgreSQL too: every request of every service reads it
-                for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"]).items():
+                keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
+                prefix = _database_prefix(pg_admin_url, keyring)
+                for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"], prefix=prefix).items():
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
@@ -157,6 +160,25 @@ def _development_secret(name: str = "dev-person-key-secret", value: bytes | None
         path.parent.mkdir(exist_ok=True)
         path.write_text((value or secrets.token_urlsafe(32).encode()).decode())
     return path.read_text().strip()
+
+
+def _database_prefix(pg_admin_url: str, keyring: Keyring) -> str:
+    """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix."""
+    marker = ROOT / "var" / "database-prefix"
+    chosen = marker.read_text().strip() if marker.exists() else None
+    if chosen:
+        return chosen
+    names = [f"popflow_{name}" for name in (*SERVICES, "keys")]
+    elsewhere = sealed_elsewhere(pg_admin_url, names, keyring)
+    prefix = choose_prefix(chosen=None, others_sealed_elsewhere=elsewhere, checkout=str(ROOT))
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text(prefix + "\n")
+    if elsewhere:
+        console.print(
+            f"The popflow_* databases hold data sealed with another checkout's keys: this checkout uses {prefix}* "
+            "(written to var/database-prefix)."
+        )
+    return prefix
 
 
 def _child(deployment: LocalDeployment, service: str) -> str:

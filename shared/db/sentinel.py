@@ -43,7 +43,7 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
     async with engine.begin() as connection:
         result = await connection.execute(sa.select(sentinels.c.key_id, sentinels.c.sealed))
         rows = [(str(key_id), str(sealed)) for key_id, sealed in result.all()]
-        _refuse_foreign(rows, keyring, store)
+        refuse_foreign(rows, keyring, store)
         if keyring.current not in {key_id for key_id, _ in rows}:
             sealed = keyring.seal(SENTINEL, context=SENTINEL)
             first = first_insert(engine, sentinels, ["key_id"])
@@ -52,10 +52,11 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
             # have written it first: it waited for that one's commit, and what is there must open here too
             current = sa.select(sentinels.c.key_id, sentinels.c.sealed).where(sentinels.c.key_id == keyring.current)
             written = [(str(key_id), str(sealed)) for key_id, sealed in (await connection.execute(current)).all()]
-            _refuse_foreign(written, keyring, store)
+            refuse_foreign(written, keyring, store)
 
 
-def _refuse_foreign(rows: list[tuple[str, str]], keyring: Keyring, store: str) -> None:
+def refuse_foreign(rows: list[tuple[str, str]], keyring: Keyring, store: str) -> None:
+    """ForeignKeyStore unless the sentinels `rows` (key id, sealed) open with `keyring` (none: nothing to refuse)."""
     known = [(key_id, sealed) for key_id, sealed in rows if key_id in keyring.keys]
     if rows and not known:
         ids = ", ".join(sorted(key_id for key_id, _ in rows))
