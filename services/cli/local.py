@@ -88,6 +88,8 @@ def up(
                 # the key store goes to PostgreSQL too: every request of every service reads it
                 keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
                 prefix = _database_prefix(pg_admin_url, keyring)
+                if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
+                    env.setdefault("POPFLOW_TOPIC_PREFIX", prefix.replace("_", "."))
                 for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"], prefix=prefix).items():
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
@@ -176,7 +178,7 @@ def _database_prefix(pg_admin_url: str, keyring: Keyring) -> str:
     if elsewhere:
         console.print(
             f"The popflow_* databases hold data sealed with another checkout's keys: this checkout uses {prefix}* "
-            "(written to var/database-prefix)."
+            f"and topics {prefix.replace('_', '.')}* (written to var/database-prefix)."
         )
     return prefix
 
