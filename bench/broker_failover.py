@@ -13,7 +13,12 @@ the records took more than a second again (the fail-over: the brokers notice
 the loss, leaders and a coordinator are elected again, producers and consumers
 find them). Every record must arrive once.
 
-    .venv/bin/python bench/broker_failover.py [--rate 50] [--seconds 60] [--kill-at 20]
+    bash deploy/with-infra.sh .venv/bin/python bench/broker_failover.py [--rate 50] [--seconds 60] [--kill-at 20]
+
+(with-infra.sh starts PostgreSQL and a single test broker; the benchmark uses the PostgreSQL and its own
+cluster.) The brokers' settings
+can be changed for a run, one property a line:
+KAFKA_EXTRA_PROPERTIES=$'broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=500'.
 
 The last line is
 `failover_max_ms=<x> recovered_s=<s> steady_p99_ms=<y> lost=<n> twice=<m>`.
