@@ -8,7 +8,8 @@ import hashlib
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from shared.db.sentinel import ForeignKeyStore, refuse_foreign
+from shared.db import build_engine
+from shared.db.sentinel import sealed_with_other_keys
 from shared.sealing import Keyring
 
 
@@ -19,27 +20,19 @@ def sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool
 
 
 async def _sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool:
-    url = make_url(admin_url).set(drivername="postgresql")
-    admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+    url = make_url(admin_url)
+    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
     try:
         rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", names)
     finally:
         await admin.close()
     for name in sorted(row["datname"] for row in rows):
-        connection = await asyncpg.connect(url.set(database=name).render_as_string(hide_password=False))
+        engine = build_engine(url.set(drivername="postgresql+asyncpg", database=name).render_as_string(False))
         try:
-            if not await connection.fetchval("SELECT to_regclass('sealing_sentinel') IS NOT NULL"):
-                continue
-            sentinels = [
-                (r["key_id"], r["sealed"])
-                for r in await connection.fetch("SELECT key_id, sealed FROM sealing_sentinel")
-            ]
+            if await sealed_with_other_keys(engine, keyring):
+                return True
         finally:
-            await connection.close()
-        try:
-            refuse_foreign(sentinels, keyring, name)
-        except ForeignKeyStore:
-            return True
+            await engine.dispose()
     return False
 
 

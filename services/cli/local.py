@@ -89,7 +89,7 @@ def up(
                 keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
                 prefix = _database_prefix(pg_admin_url, keyring)
                 if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
-                    env.setdefault("POPFLOW_TOPIC_PREFIX", prefix.replace("_", "."))
+                    env.setdefault("POPFLOW_TOPIC_PREFIX", _topic_prefix(prefix))
                 for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"], prefix=prefix).items():
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
@@ -168,19 +168,23 @@ def _database_prefix(pg_admin_url: str, keyring: Keyring) -> str:
     """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix."""
     marker = ROOT / "var" / "database-prefix"
     chosen = marker.read_text().strip() if marker.exists() else None
-    if chosen:
-        return chosen
-    names = [f"popflow_{name}" for name in (*SERVICES, "keys")]
-    elsewhere = sealed_elsewhere(pg_admin_url, names, keyring)
-    prefix = choose_prefix(chosen=None, others_sealed_elsewhere=elsewhere, checkout=str(ROOT))
-    marker.parent.mkdir(exist_ok=True)
-    marker.write_text(prefix + "\n")
+    # the stores are read only on a checkout's first run, before it has chosen
+    elsewhere = not chosen and sealed_elsewhere(pg_admin_url, [f"popflow_{n}" for n in (*SERVICES, "keys")], keyring)
+    prefix = choose_prefix(chosen=chosen, others_sealed_elsewhere=elsewhere, checkout=str(ROOT))
+    if not chosen:
+        marker.parent.mkdir(exist_ok=True)
+        marker.write_text(prefix + "\n")
     if elsewhere:
         console.print(
             f"The popflow_* databases hold data sealed with another checkout's keys: this checkout uses {prefix}* "
-            f"and topics {prefix.replace('_', '.')}* (written to var/database-prefix)."
+            f"and topics {_topic_prefix(prefix)}* (written to var/database-prefix)."
         )
     return prefix
+
+
+def _topic_prefix(database_prefix: str) -> str:
+    """The topics and consumer groups that go with a checkout's databases: popflow_1a2b3c4d_ -> popflow.1a2b3c4d."""
+    return database_prefix.replace("_", ".")
 
 
 def _child(deployment: LocalDeployment, service: str) -> str:

@@ -43,7 +43,7 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
     async with engine.begin() as connection:
         result = await connection.execute(sa.select(sentinels.c.key_id, sentinels.c.sealed))
         rows = [(str(key_id), str(sealed)) for key_id, sealed in result.all()]
-        refuse_foreign(rows, keyring, store)
+        _refuse_foreign(rows, keyring, store)
         if keyring.current not in {key_id for key_id, _ in rows}:
             sealed = keyring.seal(SENTINEL, context=SENTINEL)
             first = first_insert(engine, sentinels, ["key_id"])
@@ -52,11 +52,25 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
             # have written it first: it waited for that one's commit, and what is there must open here too
             current = sa.select(sentinels.c.key_id, sentinels.c.sealed).where(sentinels.c.key_id == keyring.current)
             written = [(str(key_id), str(sealed)) for key_id, sealed in (await connection.execute(current)).all()]
-            refuse_foreign(written, keyring, store)
+            _refuse_foreign(written, keyring, store)
 
 
-def refuse_foreign(rows: list[tuple[str, str]], keyring: Keyring, store: str) -> None:
-    """ForeignKeyStore unless the sentinels `rows` (key id, sealed) open with `keyring` (none: nothing to refuse)."""
+async def sealed_with_other_keys(engine: AsyncEngine, keyring: Keyring) -> bool:
+    """Whether the store's sentinels would refuse `keyring` (the check at start, read only: nothing migrated or
+    written; a store never started has none and refuses nothing)."""
+    async with engine.connect() as connection:
+        if not await connection.run_sync(lambda sync: sa.inspect(sync).has_table(sentinels.name)):
+            return False
+        result = await connection.execute(sa.select(sentinels.c.key_id, sentinels.c.sealed))
+        rows = [(str(key_id), str(sealed)) for key_id, sealed in result.all()]
+    try:
+        _refuse_foreign(rows, keyring, "")
+    except ForeignKeyStore:
+        return True
+    return False
+
+
+def _refuse_foreign(rows: list[tuple[str, str]], keyring: Keyring, store: str) -> None:
     known = [(key_id, sealed) for key_id, sealed in rows if key_id in keyring.keys]
     if rows and not known:
         ids = ", ".join(sorted(key_id for key_id, _ in rows))
