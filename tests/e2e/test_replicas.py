@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.support import outcomes
-from tests.support.notification_client import SECRET, subscribe
+from tests.support.notification_client import SECRET, subscribe_all
 from tests.support.receivers import Receiver
 from tests.support.records import TONGDE, record
 from tests.support.routing import fetch
@@ -119,9 +119,7 @@ async def test_every_record_routed_once_every_notice_pushed_every_count_right(re
         for i in range(RECORDS)
     ]
     async with Receiver(SECRET) as receiver, httpx.AsyncClient(timeout=10) as http:
-        for street in NEIGHBOURS:
-            response = await subscribe(http, system, admin["Authorization"].split()[1], street, receiver.url)
-            assert response.status_code in (200, 201), response.text
+        await subscribe_all(http, system, admin, NEIGHBOURS, receiver.url)
         client, on_third = Client(system, admin), asyncio.Event()
         load = outcomes.steady_load(client, bodies, rate=RATE, on_third=on_third, keys="replica-test")
         _, before = await asyncio.gather(load, kill_leaders(system, client, on_third))

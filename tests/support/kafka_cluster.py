@@ -20,6 +20,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from shared.kafka.security import KafkaConnection
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,12 +39,10 @@ class Cluster:
         """Start the nodes that are not running (on their data, as a machine back), until all of them answer.
 
         In a thread: the caller's event loop keeps serving (a webhook receiver) meanwhile."""
-        started = await asyncio.to_thread(_cluster_sh, self.env)
-        if started.returncode != 0:
-            raise RuntimeError(f"deploy/kafka/cluster.sh failed:\n{started.stderr[-3000:]}")
+        await asyncio.to_thread(_cluster_sh, self.env)
 
     def admin(self) -> AIOKafkaAdminClient:
-        return AIOKafkaAdminClient(bootstrap_servers=self.servers.split(","))
+        return AIOKafkaAdminClient(bootstrap_servers=KafkaConnection(self.servers).bootstrap)
 
 
 def free_run_of_ports(count: int) -> int:
@@ -80,18 +80,20 @@ def kafka_cluster(directory: Path, nodes: int = 3) -> Iterator[Cluster]:
         "KAFKA_NODES": str(nodes),
         "PYTHON": sys.executable,
     }
-    started = _cluster_sh(env)
     try:
-        if started.returncode != 0:
-            raise RuntimeError(f"deploy/kafka/cluster.sh failed:\n{started.stderr[-3000:]}")
-        yield Cluster(servers=started.stdout.strip().splitlines()[-1], directory=directory, env=env)
+        servers = _cluster_sh(env)
+        yield Cluster(servers=servers, directory=directory, env=env)
     finally:
         _cluster_sh(env, "stop")
 
 
-def _cluster_sh(env: dict[str, str], action: str = "start") -> subprocess.CompletedProcess[str]:
+def _cluster_sh(env: dict[str, str], action: str = "start") -> str:
+    """Run cluster.sh; what a start printed last (the bootstrap list); RuntimeError when a start fails."""
     command = ["bash", "deploy/kafka/cluster.sh", action]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    if action == "start" and done.returncode != 0:
+        raise RuntimeError(f"deploy/kafka/cluster.sh failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 async def deployment_topics(cluster: Cluster, prefix: str) -> list[dict[str, Any]]:

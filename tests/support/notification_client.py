@@ -63,6 +63,15 @@ async def subscribe(
     )
 
 
+async def subscribe_all(
+    client: httpx.AsyncClient, system: System, headers: dict[str, str], recipients: list[str], url: str
+) -> None:
+    """Every recipient's webhook at `url` (with the test SECRET), as the admin whose `headers` are given."""
+    for recipient in recipients:
+        response = await subscribe(client, system, headers["Authorization"].split()[1], recipient, url)
+        assert response.status_code in (200, 201), response.text
+
+
 async def deliveries(client: httpx.AsyncClient, system: System, key: str, notice_id: str) -> dict[str, Any]:
     response = await client.get(f"{system.url('notification')}/v1/notices/{notice_id}/deliveries", headers=bearer(key))
     assert response.status_code == 200, response.text
