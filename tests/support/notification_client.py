@@ -54,21 +54,35 @@ async def publish_notices(system: System, recipient: str, count: int, *, first: 
 
 
 async def subscribe(
-    client: httpx.AsyncClient, system: System, key: str, recipient: str, url: str, *, secret: str | None = SECRET
+    client: httpx.AsyncClient,
+    system: System,
+    key: str,
+    recipient: str,
+    url: str,
+    *,
+    secret: str | None = SECRET,
+    replica: str = "notification",
 ) -> httpx.Response:
-    """PUT the webhook; `secret=None` lets the service generate one (returned in the answer)."""
+    """PUT the webhook through the process `replica`; `secret=None` lets the service generate one (returned
+    in the answer)."""
     body = {"url": url, **({"secret": secret} if secret else {})}
-    return await client.put(
-        f"{system.url('notification')}/v1/recipients/{recipient}/webhook", json=body, headers=bearer(key)
-    )
+    return await client.put(f"{system.url(replica)}/v1/recipients/{recipient}/webhook", json=body, headers=bearer(key))
 
 
 async def subscribe_all(
-    client: httpx.AsyncClient, system: System, headers: dict[str, str], recipients: list[str], url: str
+    client: httpx.AsyncClient,
+    system: System,
+    headers: dict[str, str],
+    recipients: list[str],
+    url: str,
+    *,
+    replica: str = "notification",
 ) -> None:
-    """Every recipient's webhook at `url` (with the test SECRET), as the admin whose `headers` are given."""
+    """Every recipient's webhook at `url` (with the test SECRET), as the admin whose `headers` are given,
+    through the process `replica`."""
     for recipient in recipients:
-        response = await subscribe(client, system, headers["Authorization"].split()[1], recipient, url)
+        key = headers["Authorization"].split()[1]
+        response = await subscribe(client, system, key, recipient, url, replica=replica)
         assert response.status_code in (200, 201), response.text
 
 

@@ -41,6 +41,15 @@ async def all_delivered(receiver: Receiver, wanted: set[str]) -> bool:
     return wanted <= set(receiver.delivered())
 
 
+async def all_recorded_delivered(system: System, wanted: set[str]) -> bool:
+    """Whether notification's store holds every one of `wanted` as delivered: a push a killed replica made
+    but never recorded is then pushed again already, not later (after its claim ran out) into another test."""
+    rows = await fetch(
+        system.env["NOTIFICATION_DATABASE_URL"], "SELECT notice_id FROM deliveries WHERE state = 'delivered'"
+    )
+    return wanted <= {row[0] for row in rows}
+
+
 async def counted(
     http: httpx.AsyncClient, system: System, admin: dict[str, str], count: int, *, reporting: str = "reporting"
 ) -> dict[str, Any] | None:
