@@ -156,6 +156,7 @@ async def _start_kafka(runtime: Runtime) -> bool:
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
         configs=topic_configs(settings, runtime.topics),
+        in_sync_for=settings.min_in_sync_for,
     )
     async for attempt in until_up():
         with attempt:

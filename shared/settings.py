@@ -62,6 +62,18 @@ class KafkaSettings(BaseSettings):
     )
     kafka_ssl_keyfile: str | None = Field(default=None, alias="KAFKA_SSL_KEYFILE", description="Its private key")
 
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _servers_listed(cls, value: str) -> str:
+        servers = [server.strip() for server in value.split(",") if server.strip()]
+        if not servers:
+            raise ValueError("KAFKA_BOOTSTRAP_SERVERS lists no broker: give host:port, or host:port,host:port,...")
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port")
+        return value
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Self:
         sasl = self.kafka_security_protocol.startswith("SASL_")
@@ -96,7 +108,7 @@ class CommonSettings(KafkaSettings):
         ge=1,
         alias="POPFLOW_TOPIC_MIN_IN_SYNC",
         description="Copies of a partition that must hold an event before Kafka acknowledges it (the topics' "
-        "min.insync.replicas); unset: 2 when POPFLOW_TOPIC_REPLICATION is 3 or more, else 1",
+        "min.insync.replicas); unset: 2 for a topic of 3 copies or more, else 1; never above a topic's copies",
     )
     topic_retention_days: int = Field(
         default=-1,
@@ -199,11 +211,17 @@ class CommonSettings(KafkaSettings):
 
     @property
     def min_in_sync(self) -> int:
-        """The topics' min.insync.replicas: POPFLOW_TOPIC_MIN_IN_SYNC, else 2 from three copies on (one broker
-        may be down, and an acknowledged event still has two), else 1."""
+        """The min.insync.replicas of the topics the services create (POPFLOW_TOPIC_REPLICATION copies)."""
+        return self.min_in_sync_for(self.topic_replication)
+
+    def min_in_sync_for(self, copies: int) -> int:
+        """The min.insync.replicas of a topic with `copies` copies: POPFLOW_TOPIC_MIN_IN_SYNC (never more than
+        the copies, or no write would be acknowledged), else 2 from three copies on (one broker may be down,
+        and an acknowledged event still has two), else 1. A topic made before with other copies than
+        POPFLOW_TOPIC_REPLICATION asks for what its own copies allow."""
         if self.topic_min_in_sync is not None:
-            return self.topic_min_in_sync
-        return 2 if self.topic_replication >= 3 else 1
+            return min(self.topic_min_in_sync, copies)
+        return 2 if copies >= 3 else 1
 
     def keyring(self) -> Keyring:
         """The data keys (POPFLOW_DATA_KEYS) with the current one (POPFLOW_DATA_KEY_ID)."""

@@ -8,7 +8,7 @@ on the next deploy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -26,13 +26,14 @@ log = structlog.get_logger(__name__)
 TopicConfigs = Mapping[str, Mapping[str, str]]
 DAY_MS = 24 * 60 * 60 * 1000
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself (not a broker default)
+IN_SYNC = "min.insync.replicas"
 
 
 def topic_configs(settings: CommonSettings, topics: TopicNames) -> dict[str, dict[str, str]]:
     """The configs every topic of the deployment should have, from the settings: its retention, and how many
     copies must hold an event before the producers' acks=all is answered (min.insync.replicas)."""
     events = "-1" if settings.topic_retention_days == -1 else str(settings.topic_retention_days * DAY_MS)
-    in_sync = {"min.insync.replicas": str(settings.min_in_sync)}
+    in_sync = {IN_SYNC: str(settings.min_in_sync)}
     configs = {name: {"retention.ms": events, **in_sync} for name in topics.all()}
     configs[topics(DEAD_LETTER)] = {"retention.ms": str(settings.dead_letter_retention_days * DAY_MS), **in_sync}
     return configs
@@ -45,8 +46,15 @@ async def ensure_topics(
     partitions: int,
     replication: int,
     configs: TopicConfigs | None = None,
+    in_sync_for: Callable[[int], int] | None = None,
 ) -> None:
-    """Create the topics that are missing, with `configs`; set `configs` on those that exist."""
+    """Create the topics that are missing, with `configs`; set `configs` on those that exist.
+
+    A topic that exists keeps the copies it was made with: the services do not move partitions. With
+    `in_sync_for` (copies -> min.insync.replicas), such a topic's min.insync.replicas follows its own
+    copies rather than `configs`, since a value above them would refuse every write; topics with fewer
+    copies than `replication` are said at start-up, with how to raise them.
+    """
     configs = configs or {}
     admin = AIOKafkaAdminClient(**kafka.options())
     async for attempt in until_up():
@@ -60,9 +68,39 @@ async def ensure_topics(
             response = await admin.create_topics(topics)
             _raise_unless_created(response)
             log.info("topics created", topics=missing, partitions=partitions)
-        await _align_configs(admin, {n: configs[n] for n in names if n in existing and configs.get(n)})
+        wanted: TopicConfigs = {n: configs[n] for n in names if n in existing and configs.get(n)}
+        if in_sync_for is not None and wanted:
+            wanted = await _in_sync_by_copies(admin, wanted, replication, in_sync_for)
+        await _align_configs(admin, wanted)
     finally:
         await admin.close()
+
+
+async def _in_sync_by_copies(
+    admin: AIOKafkaAdminClient, wanted: TopicConfigs, replication: int, in_sync_for: Callable[[int], int]
+) -> dict[str, dict[str, str]]:
+    """`wanted` with each topic's min.insync.replicas from the copies it has."""
+    copies = {
+        topic["topic"]: min((len(p["replicas"]) for p in topic["partitions"]), default=replication)
+        for topic in await admin.describe_topics(list(wanted))
+    }
+    fewer = sorted(name for name, n in copies.items() if n < replication)
+    if fewer:
+        log.warning(
+            "topics have fewer copies than POPFLOW_TOPIC_REPLICATION",
+            replication=replication,
+            copies=sorted({copies[name] for name in fewer}),
+            topics=len(fewer),
+            first=fewer[0],
+            action="raise them with kafka-reassign-partitions.sh (docs/scaling.md); until then each asks for "
+            "the copies in sync that its own copies allow",
+        )
+    return {
+        name: {**config, IN_SYNC: str(in_sync_for(copies.get(name, replication)))}
+        if IN_SYNC in config
+        else dict(config)
+        for name, config in wanted.items()
+    }
 
 
 async def _align_configs(admin: AIOKafkaAdminClient, wanted: TopicConfigs) -> None:

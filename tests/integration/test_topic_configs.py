@@ -6,9 +6,11 @@ import functools
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from services.routing.settings import RoutingSettings
 from shared.kafka.admin import DAY_MS, ensure_topics, topic_configs
@@ -128,5 +130,65 @@ async def test_topics_are_created_with_their_retention_and_aligned_later(admin: 
             return dead_letter if dead_letter["retention.ms"] == str(2 * DAY_MS) else None
 
         assert (await eventually(aligned, within=10))["max.message.bytes"] == "2097152"
+    finally:
+        await admin.delete_topics(names)
+
+
+@pytest.mark.parametrize(
+    ("env", "copies", "in_sync"),
+    [
+        ({}, 1, 1),
+        ({}, 3, 2),  # topics made with three copies before, the setting left at 1: not lowered to 1
+        ({"POPFLOW_TOPIC_REPLICATION": "3"}, 1, 1),  # made with one copy before the setting was raised
+        ({"POPFLOW_TOPIC_REPLICATION": "3"}, 2, 1),
+        ({"POPFLOW_TOPIC_REPLICATION": "5", "POPFLOW_TOPIC_MIN_IN_SYNC": "3"}, 2, 2),
+        ({"POPFLOW_TOPIC_REPLICATION": "5", "POPFLOW_TOPIC_MIN_IN_SYNC": "3"}, 5, 3),
+    ],
+)
+def test_a_topic_asks_for_no_more_copies_in_sync_than_it_has(env: dict[str, str], copies: int, in_sync: int) -> None:
+    assert settings(**env).min_in_sync_for(copies) == in_sync
+
+
+async def test_an_existing_topic_with_fewer_copies_than_the_setting_keeps_taking_writes(
+    admin: AIOKafkaAdminClient,
+) -> None:
+    """Topics made with one copy, then POPFLOW_TOPIC_REPLICATION raised to 3 (docs/scaling.md): the services do
+    not move partitions, so asking those topics for two copies in sync would refuse every write."""
+    kafka: KafkaConnection = kafka_connection()
+    topics = TopicNames(f"test.{unique_name('copies')}.")
+    names = [topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)]
+    before = settings()
+    await ensure_topics(
+        kafka,
+        names,
+        partitions=1,
+        replication=1,
+        configs=topic_configs(before, topics),
+        in_sync_for=before.min_in_sync_for,
+    )
+    try:
+        raised = settings(POPFLOW_TOPIC_REPLICATION="3")
+        with capture_logs() as logs:
+            await ensure_topics(
+                kafka,
+                names,
+                partitions=1,
+                replication=3,
+                configs=topic_configs(raised, topics),
+                in_sync_for=raised.min_in_sync_for,
+            )
+        for name in names:
+            assert (await configs_of(admin, name))["min.insync.replicas"] == "1"
+        said = [line for line in logs if line["event"] == "topics have fewer copies than POPFLOW_TOPIC_REPLICATION"]
+        assert len(said) == 1, logs
+        assert (said[0]["topics"], said[0]["copies"], said[0]["log_level"]) == (2, [1], "warning")
+        assert "kafka-reassign-partitions.sh" in said[0]["action"]
+        # and a write that asks for every copy in sync is acknowledged
+        producer = AIOKafkaProducer(**kafka.options(), acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(names[0], b"{}")
+        finally:
+            await producer.stop()
     finally:
         await admin.delete_topics(names)

@@ -84,6 +84,17 @@ def test_tls_protocols_carry_a_verifying_context() -> None:
         assert parse_security(kafka.security())["security_protocol"] == kafka.security_protocol
 
 
+@pytest.mark.parametrize("servers", ["", " , ", "k1", "k1:", ":9092", "k1:90a2", "k1:0", "k1:9092,k2"])
+def test_a_list_without_a_broker_or_with_one_not_host_and_port_is_refused(servers: str) -> None:
+    with pytest.raises(ValidationError, match="KAFKA_BOOTSTRAP_SERVERS"):
+        connection(KAFKA_BOOTSTRAP_SERVERS=servers)
+
+
+def test_names_and_addresses_of_every_form_are_taken() -> None:
+    servers = "kafka-1.internal:9092,10.0.0.7:9093,[::1]:9094"
+    assert connection(KAFKA_BOOTSTRAP_SERVERS=servers).bootstrap == servers.split(",")
+
+
 def test_sasl_without_credentials_is_refused() -> None:
     with pytest.raises(ValidationError, match="needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
         connection(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_USERNAME="popflow")
