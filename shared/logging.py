@@ -106,11 +106,12 @@ class QuietRepeats(logging.Filter):
 
     A Kafka broker down makes aiokafka log "Unable connect to node with id 2" and its kin at ERROR for every
     attempt: about 100 lines a second from each service (round 35, a broker killed under the services),
-    which buries every other line of the incident. Lines of the loggers under `prefixes` that differ only
-    in their numbers (node ids, ports, partitions) are one message here: the first goes out, the rest of
-    the window are counted, and the next one after the window says "(and N more like it in the last S s)".
-    The count of a storm's last window goes out with its next line, if one comes. PopFlow's own lines are
-    never held.
+    which buries every other line of the incident. The same line again (the same logger, level and text) is
+    one message here: the first goes out, the rest of the window are counted, and the next one after the
+    window says "(and N more like it in the last S s)". Lines that differ in anything, a node id, a
+    partition or an offset included, are different messages: a second broker going down, or another
+    partition reset, is said when it happens. The count of a storm's last window goes out with its next
+    line, if one comes. PopFlow's own lines are never held.
     """
 
     KEPT = 1000  # messages remembered at most (a client that makes up new ones cannot grow this)
@@ -132,7 +133,7 @@ class QuietRepeats(logging.Filter):
         if not record.name.startswith(self._prefixes):
             return True
         message = record.getMessage()
-        key = (record.name, record.levelno, _DIGITS.sub("N", message))
+        key = (record.name, record.levelno, message)
         now = self._clock()
         with self._lock:
             seen = self._seen.get(key)
@@ -146,9 +147,6 @@ class QuietRepeats(logging.Filter):
             record.msg = f"{message} (and {seen[1]:.0f} more like it in the last {now - seen[0]:.0f} s)"
             record.args = None
         return True
-
-
-_DIGITS = re.compile(r"\d+")
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:

@@ -32,20 +32,37 @@ def passed(quiet: QuietRepeats, records: list[logging.LogRecord]) -> list[str]:
 
 def test_a_storm_of_one_message_is_one_line_a_window_then_a_count(clock: Clock) -> None:
     quiet = QuietRepeats(window_s=10, clock=clock)
-    storm = [
-        record("aiokafka", "Unable connect to node with id %s: [Errno 111] Connection refused", n % 3)
-        for n in range(100)
+    line = "Unable connect to node with id %s: [Errno 111] Connection refused"
+    assert passed(quiet, [record("aiokafka", line, 2) for _ in range(100)]) == [
+        "Unable connect to node with id 2: [Errno 111] Connection refused"
     ]
-    assert passed(quiet, storm) == ["Unable connect to node with id 0: [Errno 111] Connection refused"]
     clock.now += 10.5
-    assert passed(
-        quiet, [record("aiokafka", "Unable connect to node with id %s: [Errno 111] Connection refused", 2)]
-    ) == ["Unable connect to node with id 2: [Errno 111] Connection refused (and 99 more like it in the last 10 s)"]
+    assert passed(quiet, [record("aiokafka", line, 2)]) == [
+        "Unable connect to node with id 2: [Errno 111] Connection refused (and 99 more like it in the last 10 s)"
+    ]
     clock.now += 11
     # a window with nothing held says nothing more
-    assert passed(
-        quiet, [record("aiokafka", "Unable connect to node with id %s: [Errno 111] Connection refused", 1)]
-    ) == ["Unable connect to node with id 1: [Errno 111] Connection refused"]
+    assert passed(quiet, [record("aiokafka", line, 2)]) == [
+        "Unable connect to node with id 2: [Errno 111] Connection refused"
+    ]
+
+
+def test_a_line_that_differs_in_a_number_is_said_when_it_happens(clock: Clock) -> None:
+    """A second broker down, another partition reset: the numbers are what the operator needs."""
+    quiet = QuietRepeats(window_s=10, clock=clock)
+    down = [
+        record("aiokafka", "Unable connect to node with id %s: [Errno 111] Connection refused", n % 2)
+        for n in range(50)
+    ]
+    down.append(record("aiokafka", "Unable connect to node with id %s: [Errno 111] Connection refused", 3))
+    assert passed(quiet, down) == [
+        "Unable connect to node with id 0: [Errno 111] Connection refused",
+        "Unable connect to node with id 1: [Errno 111] Connection refused",
+        "Unable connect to node with id 3: [Errno 111] Connection refused",
+    ]
+    reset = "Fetch offset %s is out of range for partition TopicPartition(topic='t', partition=%s), resetting offset"
+    resets = [record("aiokafka.consumer.fetcher", reset, 100, 0), record("aiokafka.consumer.fetcher", reset, 5000, 3)]
+    assert len(passed(quiet, resets * 3)) == 2
 
 
 def test_other_messages_levels_and_loggers_are_held_apart(clock: Clock) -> None:
