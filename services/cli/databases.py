@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -36,19 +37,31 @@ async def _sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) 
     return False
 
 
-def choose_prefix(*, chosen: str | None, others_sealed_elsewhere: bool, checkout: str) -> str:
+def choose_prefix(
+    *, chosen: str | None, checkout: str, sealed_elsewhere: Callable[[str], bool], tries: int = 20
+) -> str:
     """The database prefix of `make run` in a checkout: its secrets live in the checkout's var/, so its
     databases must open with them.
 
     - `chosen`: what var/database-prefix says, once a first run wrote it;
-    - `others_sealed_elsewhere`: the popflow_* databases hold data sealed with other keys (a second clone on
-      the machine, or var/ removed): this checkout gets popflow_<8 hex of its path>_ instead of being refused.
+    - `sealed_elsewhere(prefix)`: whether the databases of `prefix` hold data sealed with other keys (a second
+      clone on the machine, or var/ removed).
+
+    The first of popflow_, popflow_<8 hex of the checkout's path>_, then of its path and a number, whose
+    databases are not sealed with other keys: var/ removed a second time, or two machines' checkouts at the
+    same path on one PostgreSQL, move on to the next rather than being refused.
     """
     if chosen:
         return chosen
-    if others_sealed_elsewhere:
-        return f"popflow_{hashlib.sha256(checkout.encode()).hexdigest()[:8]}_"
-    return "popflow_"
+    for n in range(tries):
+        candidate = "popflow_" if n == 0 else f"popflow_{_hex8(checkout if n == 1 else f'{checkout}#{n}')}_"
+        if not sealed_elsewhere(candidate):
+            return candidate
+    raise RuntimeError(f"the databases of {tries} prefixes are all sealed with other keys: drop those no longer used")
+
+
+def _hex8(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def ensure_databases(admin_url: str, services: list[str], *, prefix: str = "popflow_") -> dict[str, str]:

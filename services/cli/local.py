@@ -168,22 +168,26 @@ def _database_prefix(pg_admin_url: str, keyring: Keyring) -> str:
     """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix."""
     marker = ROOT / "var" / "database-prefix"
     chosen = marker.read_text().strip() if marker.exists() else None
-    # the stores are read only on a checkout's first run, before it has chosen
-    elsewhere = not chosen and sealed_elsewhere(pg_admin_url, [f"popflow_{n}" for n in (*SERVICES, "keys")], keyring)
-    prefix = choose_prefix(chosen=chosen, others_sealed_elsewhere=elsewhere, checkout=str(ROOT))
+
+    def elsewhere(prefix: str) -> bool:  # the stores are read only on a checkout's first run, before it has chosen
+        return sealed_elsewhere(pg_admin_url, [f"{prefix}{n}" for n in (*SERVICES, "keys")], keyring)
+
+    prefix = choose_prefix(chosen=chosen, checkout=str(ROOT), sealed_elsewhere=elsewhere)
     if not chosen:
         marker.parent.mkdir(exist_ok=True)
         marker.write_text(prefix + "\n")
-    if elsewhere:
-        console.print(
-            f"The popflow_* databases hold data sealed with another checkout's keys: this checkout uses {prefix}* "
-            f"and topics {_topic_prefix(prefix)}* (written to var/database-prefix)."
-        )
+        if prefix != "popflow_":
+            console.print(
+                f"The popflow_* databases hold data sealed with other keys: this checkout uses {prefix}* and "
+                f"topics {_topic_prefix(prefix)}* (written to var/database-prefix). If the popflow_* data is this "
+                "checkout's own, put back the POPFLOW_DATA_KEYS it was sealed with and delete var/database-prefix."
+            )
     return prefix
 
 
 def _topic_prefix(database_prefix: str) -> str:
-    """The topics and consumer groups that go with a checkout's databases: popflow_1a2b3c4d_ -> popflow.1a2b3c4d."""
+    """The topics and consumer groups that go with a checkout's databases: popflow_1a2b3c4d_ ->
+    popflow.1a2b3c4d. (ending in a dot, like the default popflow.)."""
     return database_prefix.replace("_", ".")
 
 

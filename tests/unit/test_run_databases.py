@@ -3,16 +3,23 @@ databases (sealed with other keys) would refuse it."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.cli.databases import choose_prefix
 
 
+def sealed(*prefixes: str) -> set[str]:
+    return set(prefixes)
+
+
 def test_databases_that_open_with_this_checkouts_keys_keep_the_plain_names() -> None:
-    assert choose_prefix(chosen=None, others_sealed_elsewhere=False, checkout="/home/a/popflow") == "popflow_"
+    assert choose_prefix(chosen=None, checkout="/home/a/popflow", sealed_elsewhere=sealed().__contains__) == "popflow_"
 
 
 def test_a_second_checkout_gets_names_of_its_own_and_two_checkouts_differ() -> None:
-    first = choose_prefix(chosen=None, others_sealed_elsewhere=True, checkout="/home/a/popflow")
-    second = choose_prefix(chosen=None, others_sealed_elsewhere=True, checkout="/home/b/second-clone")
+    taken = sealed("popflow_").__contains__
+    first = choose_prefix(chosen=None, checkout="/home/a/popflow", sealed_elsewhere=taken)
+    second = choose_prefix(chosen=None, checkout="/home/b/second-clone", sealed_elsewhere=taken)
     assert first.startswith("popflow_")
     assert first != "popflow_"
     assert first.endswith("_")
@@ -20,7 +27,26 @@ def test_a_second_checkout_gets_names_of_its_own_and_two_checkouts_differ() -> N
     assert first != second
 
 
-def test_what_a_checkout_chose_once_stays() -> None:
-    assert choose_prefix(chosen="popflow_1a2b3c4d_", others_sealed_elsewhere=True, checkout="/x") == (
-        "popflow_1a2b3c4d_"
+def test_var_removed_twice_moves_on_to_names_whose_databases_open() -> None:
+    """The checkout's own hashed databases are sealed with the keys of its first var/: the next names."""
+    once = choose_prefix(chosen=None, checkout="/home/a/popflow", sealed_elsewhere=sealed("popflow_").__contains__)
+    twice = choose_prefix(
+        chosen=None, checkout="/home/a/popflow", sealed_elsewhere=sealed("popflow_", once).__contains__
     )
+    thrice = choose_prefix(
+        chosen=None, checkout="/home/a/popflow", sealed_elsewhere=sealed("popflow_", once, twice).__contains__
+    )
+    assert len({"popflow_", once, twice, thrice}) == 4
+    assert all(len(p) == len(once) for p in (twice, thrice))
+
+
+def test_when_every_name_is_taken_it_says_so() -> None:
+    with pytest.raises(RuntimeError, match="sealed with other keys"):
+        choose_prefix(chosen=None, checkout="/x", sealed_elsewhere=lambda _: True, tries=3)
+
+
+def test_what_a_checkout_chose_once_stays_and_no_store_is_read() -> None:
+    def never(prefix: str) -> bool:
+        raise AssertionError(f"read {prefix}")
+
+    assert choose_prefix(chosen="popflow_1a2b3c4d_", checkout="/x", sealed_elsewhere=never) == "popflow_1a2b3c4d_"
