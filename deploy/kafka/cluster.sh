@@ -21,7 +21,7 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 ACTION="${1:-start}"
 case "$ACTION" in
   start | stop) ;;
-  -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "cluster.sh: unknown argument: $ACTION (use start, stop or nothing)" >&2; exit 2 ;;
 esac
 
@@ -66,6 +66,14 @@ for i in $(seq 1 "$NODES"); do
   VOTERS="${VOTERS:+$VOTERS,}$i@127.0.0.1:$((port + 1))"
   SERVERS="${SERVERS:+$SERVERS,}127.0.0.1:$port"
 done
+
+# The data of another shape of cluster (other nodes or ports) is not this one's: its nodes would wait for
+# voters that never come, or its topics for copies that do not exist.
+if [[ -s "$DIR/voters" && "$(cat "$DIR/voters")" != "$VOTERS" ]]; then
+  log "$DIR holds a cluster of other nodes ($(cat "$DIR/voters")): stop it and remove $DIR, or set KAFKA_CLUSTER_DIR"
+  exit 2
+fi
+echo "$VOTERS" >"$DIR/voters"
 
 # All at once: a node answers only once a majority of the controllers runs. Every setting of a node is
 # given here: a single broker's own (with-infra.sh exports its port, data dir and SASL port) is not a node's.

@@ -164,6 +164,16 @@ if pid="$(running_pid)"; then
 fi
 rm -f "$PID_FILE"
 
+# Not ours, yet answering: another broker (another data dir or cluster) would answer this one's readiness
+# check while this one dies on "Address already in use".
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" ${KAFKA_SASL_PORT:+"$KAFKA_SASL_PORT"}; do
+  if port_in_use "$port"; then
+    log "port $port is in use by another process (another Kafka?): stop it, or choose other ports"
+    exit 1
+  fi
+done
+
 LIBS="$("$SCRIPT_DIR/fetch.sh" | tail -n 1)"
 
 # The optional SASL listener: SCRAM credentials live in the cluster metadata

@@ -1,4 +1,5 @@
-"""deploy/kafka/start.sh tries once more after a silent JVM start, and only then.
+"""deploy/kafka/start.sh tries once more after a silent JVM start, and only then; it and cluster.sh refuse
+what is not theirs.
 
 On the 2-core machine the broker's JVM sometimes writes nothing at all within the
 ready timeout, while the next start takes seconds. A broker with its logging
@@ -46,9 +47,9 @@ def test_a_silent_start_is_tried_once_more_then_given_up(tmp_path: Path) -> None
 
 def test_a_broker_that_fails_is_not_retried(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # bound but not listening: nothing answers on it (the check before the start passes), and the
+        # broker's own bind fails
         taken.bind(("127.0.0.1", 0))
-        taken.listen()
         done = start(tmp_path, taken.getsockname()[1], "", ready_timeout=60)
 
     assert done.returncode == 1
@@ -56,3 +57,30 @@ def test_a_broker_that_fails_is_not_retried(tmp_path: Path) -> None:
     assert "broker exited during startup" in done.stderr
     assert "Address already in use" in done.stderr
     assert not (tmp_path / "kafka.pid").exists()
+
+
+def test_a_port_another_process_answers_on_is_refused_before_a_broker_starts(tmp_path: Path) -> None:
+    """Another Kafka on the port would answer this one's readiness check while this one dies."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = start(tmp_path, port, "", ready_timeout=60)
+
+    assert done.returncode == 1
+    assert f"port {port} is in use by another process" in done.stderr
+    assert "started broker pid" not in done.stderr
+    assert not (tmp_path / "kafka.pid").exists()
+
+
+def test_a_cluster_directory_of_other_nodes_is_refused(tmp_path: Path) -> None:
+    """Three nodes' data started as one (or on other ports) would wait for voters that never come."""
+    (tmp_path / "voters").write_text("1@127.0.0.1:29193,2@127.0.0.1:29195,3@127.0.0.1:29197\n")
+    env = {**os.environ, "KAFKA_CLUSTER_DIR": str(tmp_path), "KAFKA_NODES": "1", "KAFKA_CLUSTER_PORT": "29192"}
+    done = subprocess.run(
+        ["bash", "deploy/kafka/cluster.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 2
+    assert "holds a cluster of other nodes (1@127.0.0.1:29193,2@127.0.0.1:29195,3@127.0.0.1:29197)" in done.stderr
+    assert not list(tmp_path.glob("node-*"))
