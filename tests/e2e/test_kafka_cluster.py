@@ -157,10 +157,13 @@ async def test_a_broker_and_a_replica_of_each_service_killed_mid_stream_lose_not
 async def test_with_two_brokers_down_writes_wait_and_nothing_is_lost_when_they_are_back(
     cluster: Cluster, on_cluster: System
 ) -> None:
-    """Two copies in sync are asked for: with one broker of three left, no event is acknowledged, so
-    nothing is published or routed; intake still takes records into its store, and once the brokers are
-    back every one of them is routed once and its notice pushed once. The replicas that survived the test
-    before do the work."""
+    """With one node of three left, no event is acknowledged, so nothing is published or routed; intake
+    still takes records into its store, and once the nodes are back every one of them is routed once and
+    its notice pushed once. The replicas that survived the test before do the work.
+
+    Each node here is a controller too, so two down also take the controllers' quorum with them: the
+    writes wait for that as much as for the two copies in sync the topics ask for (which the test before
+    reads back from the brokers). Telling the two apart takes brokers and controllers on separate nodes."""
     system = on_cluster
     admin_headers = await system.admin_headers()
     await cluster.start()  # the broker the test before killed, back on its data
