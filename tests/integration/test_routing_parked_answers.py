@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing, RecordingEmitter
@@ -430,3 +431,89 @@ async def test_an_answer_set_aside_is_no_longer_marked_handled_so_its_replay_is_
     await routing.answer(answer)  # the replay
     assert await routing.case(submitted.correlation_id) == ("confirmed", 1)
     assert await routing.parked() == []
+
+
+def outflow(sequence: int) -> Envelope:
+    """An outflow: a transfer notice to the new residence's street and a registration notice, one version."""
+    body = record(reporting_street=TONGDE, residence_street=TONGDE, sequence=sequence, event="outflow")
+    body["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    return kafka.submitted(body)
+
+
+async def test_an_answer_to_another_notice_of_the_record_waits_behind_a_parked_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """One record's answers apply in the order they came, to whichever of its notices: an answer to the
+    registration notice does not overtake the transfer's answer that waits for its notice."""
+    routing = Routing(sessions)
+    submitted = outflow(12)
+    record_id = submitted.correlation_id
+    first = answer_to(record_id, FeedbackResult.REJECTED, reason="wrong_recipient")  # to the transfer
+    await routing.answer(first)
+    await routing.route(submitted)
+    async with sessions() as session:
+        (registration,) = [n for n in await store.notices_of(session, record_id) if n.kind == "registration"]
+    second = new_envelope(
+        NoticeAnswered(
+            notice_id=registration.notice_id,
+            record_id=record_id,
+            result=FeedbackResult.REJECTED,
+            reason="wrong_recipient",
+            answered_by=registration.recipient_code,
+            answered_at=START,
+        ),
+        producer="notification",
+        correlation_id=record_id,
+        keyring=TEST_KEYRING,
+    )
+    await routing.answer(second)  # its own notice is stored, but the record's earlier answer waits
+    assert [p.event_id for p in await routing.parked()] == [str(first.event_id), str(second.event_id)]
+
+    with capture_logs() as logs:
+        assert await routing.job.run_once() == Passed(applied=2, set_aside=0)
+    applied = [line["notice_id"] for line in logs if line["event"] == "parked answer applied"]
+    assert applied == [first.payload["notice_id"], registration.notice_id]
+    assert await routing.parked() == []
+
+
+async def test_an_answer_that_fails_holds_back_its_record_only(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A passing failure of one record's answer (its events do not leave) leaves the other records' answers
+    to go on in the same pass; the record's own answer is tried again the next."""
+    emitter = FailingOnce()
+    routing = Routing(sessions, emitter)
+    stuck, other = cross_street(13), cross_street(14)
+    for submitted in (stuck, other):
+        await routing.answer(answer_to(submitted.correlation_id, FeedbackResult.NOT_FOUND))
+    for submitted in (stuck, other):
+        await routing.route(submitted)
+    emitter.armed = True  # the first answer's events fail to leave
+
+    with pytest.raises(ConnectionError):
+        await routing.job.run_once()
+    assert (await routing.case(stuck.correlation_id))[0] == "open"
+    assert (await routing.case(other.correlation_id))[0] == "not_found"  # not held back by the other record
+    assert [p.record_id for p in await routing.parked()] == [stuck.correlation_id]
+
+    assert await routing.job.run_once() == Passed(applied=1, set_aside=0)
+    assert (await routing.case(stuck.correlation_id))[0] == "not_found"
+
+
+async def test_an_answer_behind_one_whose_notice_has_not_come_waits_until_that_one_is_settled(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    routing = Routing(sessions)
+    submitted = cross_street(15)
+    record_id = submitted.correlation_id
+    await routing.route(submitted)
+    waiting = answer_to(record_id, notice_id=str(uuid.uuid4()))  # a notice of the record not stored (yet)
+    await routing.answer(waiting)
+    behind = answer_to(record_id, FeedbackResult.NOT_FOUND)  # to the record's stored transfer notice
+    await routing.answer(behind)
+
+    assert await routing.job.run_once() == Passed(applied=0, set_aside=0)  # its own notice is there, yet it waits
+    assert (await routing.case(record_id))[0] == "open"
+
+    routing.clock.advance_to(START + MAX_AGE + timedelta(seconds=1))
+    assert await routing.job.run_once() == Passed(applied=0, set_aside=1)  # the first, its notice never came
+    assert await routing.job.run_once() == Passed(applied=1, set_aside=0)  # then this one, at the next pass
+    assert (await routing.case(record_id))[0] == "not_found"

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col
 
 from services.routing.adapters.tables import CaseRow, NoticeRow, ParkedAnswer, ReviewItem, RoutedRecord
@@ -228,21 +229,33 @@ async def waiting_notices(
     return list((await session.execute(query)).scalars())
 
 
-async def answers_parked_for(session: AsyncSession, notice_id: str) -> bool:
-    """Whether an answer to the notice waits already (a later one waits behind it)."""
-    query = select(exists().where(col(ParkedAnswer.notice_id) == notice_id))
+async def answers_parked_for(session: AsyncSession, record_id: str) -> bool:
+    """Whether an answer to a notice of the record waits already (a later one waits behind it: one
+    record's answers, to any of its notices, apply in the order they came)."""
+    query = select(exists().where(col(ParkedAnswer.record_id) == record_id))
     return bool((await session.execute(query)).scalar())
 
 
-async def ready_parked(session: AsyncSession, *, limit: int) -> list[int]:
-    """The places (`seq`) of the earliest parked answers whose notice is stored now, in order."""
+async def ready_parked(session: AsyncSession, *, limit: int) -> list[tuple[int, str]]:
+    """(seq, record id) of the earliest parked answers that may apply now, in order: each one's notice is
+    stored, and no earlier answer of its record still waits for its own notice."""
+    earlier = aliased(ParkedAnswer)
     query = (
-        select(col(ParkedAnswer.seq))
-        .where(exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)))
+        select(col(ParkedAnswer.seq), col(ParkedAnswer.record_id))
+        .where(
+            exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)),
+            ~exists()
+            .where(
+                col(earlier.record_id) == col(ParkedAnswer.record_id),
+                col(earlier.seq) < col(ParkedAnswer.seq),
+                ~exists().where(col(NoticeRow.notice_id) == col(earlier.notice_id)),
+            )
+            .correlate(ParkedAnswer),
+        )
         .order_by(col(ParkedAnswer.seq))
         .limit(limit)
     )
-    return [seq for seq in (await session.execute(query)).scalars() if seq is not None]  # a key: never None
+    return [(seq, record_id) for seq, record_id in (await session.execute(query)).all() if seq is not None]
 
 
 async def parked_at(session: AsyncSession, seq: int) -> ParkedAnswer | None:

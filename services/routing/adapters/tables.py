@@ -115,7 +115,7 @@ class ParkedAnswer(SQLModel, table=True):
     )
     event_id: str = Field(max_length=36, unique=True)
     notice_id: str = Field(max_length=36, index=True)
-    record_id: str = Field(max_length=36)
+    record_id: str = Field(max_length=36, index=True)  # a record's later answers wait behind its parked ones
     body_sealed: str = Field(sa_column=Column(Text, nullable=False))
     source_topic: str = Field(max_length=255)
     source_partition: int | None = Field(default=None)

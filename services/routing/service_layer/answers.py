@@ -43,8 +43,9 @@ class AnswerHandler:
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
-        # one answer waits already: this one waits behind it, so a notice's answers apply in order
-        waiting = self._park and await store.answers_parked_for(session, feedback.notice_id)
+        # an answer of the record waits already: this one waits behind it, so that the record's answers, to
+        # any of its notices (an outflow's transfer and its registration notice), apply in the order they came
+        waiting = self._park and await store.answers_parked_for(session, feedback.record_id)
         found = None if waiting else await store.load_notice(session, feedback.notice_id, for_update=True)
         if self._park and found is None:
             park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())

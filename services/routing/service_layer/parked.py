@@ -7,8 +7,9 @@ is tried again, a retry pause later. A street that answers in between (an
 integrator's system can answer a webhook within milliseconds) would find no
 notice here. Such an answer is parked (`park`, in the answer's own
 transaction, which marks its event handled), and so is any later answer to
-the same notice while one waits, so that a notice's answers apply in the
-order they came.
+a notice of the same record while one waits, so that a record's answers (to
+an outflow's transfer and its registration notice alike) apply in the order
+they came.
 
 Failure policy (background job `parked-answers`, once per deployment): each
 pass applies, one transaction each and oldest first, every parked answer
@@ -23,12 +24,13 @@ sent it, with where it came from, its row is removed, and its event is no
 longer marked handled (so `popflow dead-letters replay` is not skipped). An answer whose
 notice has not come within ROUTING_PARKED_ANSWER_MAX_AGE_S is set aside the
 same way ("no notice ... within ..."), and so is one that still fails for a
-passing reason once it waited that long. A passing failure (database or
-broker down) ends the pass's applying, so that no later answer to its notice
-overtakes it, after the answers too old are set aside; the pass is tried again
-at the next interval. A dead letter sent by a pass whose commit then failed is
-sent again, and `popflow dead-letters show` counts the repeat instead of
-listing it twice.
+passing reason once it waited that long. An answer that fails for a passing
+reason holds back the later answers of its record for the pass, so that none
+overtakes it, while other records' answers go on; failures of two records
+(database or broker down) end the pass's applying. The answers too old are set
+aside all the same, and the pass is tried again at the next interval. A dead
+letter sent by a pass whose commit then failed is sent again, and `popflow
+dead-letters show` counts the repeat instead of listing it twice.
 """
 
 from __future__ import annotations
@@ -117,19 +119,31 @@ class ParkedAnswers:
     async def run_once(self) -> Passed:
         """One pass: every parked answer whose notice is stored, oldest first, then those too old.
 
-        An answer that fails for a passing reason (database, broker) ends the applying for this pass,
-        so that a later answer to its notice does not overtake it; the answers too old are set aside
-        all the same, and the failure is raised after.
+        An answer that fails for a passing reason holds back its record's later answers for this pass, so
+        that none overtakes it, and the other records' answers go on; a second record's failure (the
+        database or the broker down) ends the applying. The answers too old are set aside all the same,
+        and the failure is raised after.
         """
         applied = set_aside = 0
         failure: Exception | None = None
+        held: set[str] = set()  # records one of whose answers failed for a passing reason in this pass
         try:
-            while ready := await self._ready():
-                outcomes = [await self._apply(seq) for seq in ready]
+            while ready := [(seq, record) for seq, record in await self._ready() if record not in held]:
+                outcomes = []
+                for seq, record in ready:
+                    if record in held:
+                        continue  # its earlier answer failed: a later one must not overtake it
+                    try:
+                        outcomes.append(await self._apply(seq))
+                    except Exception as error:
+                        if held:  # answers of two records failed: the store or the broker is down
+                            raise
+                        held.add(record)
+                        failure = error
                 applied += outcomes.count(True)
                 set_aside += outcomes.count(False)
                 if all(outcome is None for outcome in outcomes):
-                    break  # another runner took them all: it goes on with the rest
+                    break  # another runner took them all (or every one left is held): it goes on with the rest
         except Exception as error:
             failure = error
         while expired := await self._set_aside_expired():
@@ -149,7 +163,7 @@ class ParkedAnswers:
 
         metrics.gauge("popflow_parked_answers", "Answers waiting for their notice to be stored", [], read)
 
-    async def _ready(self) -> list[int]:
+    async def _ready(self) -> list[tuple[int, str]]:
         async with self._context.sessions() as session:
             return await store.ready_parked(session, limit=self._batch)
 
