@@ -8,11 +8,14 @@ deployment's own settings (POPFLOW_DATA_KEYS, POPFLOW_TOPIC_PREFIX, ...).
 `replay 0:17` re-sends the dead letter at partition 0, offset 17 of the
 dead-letter topic (`show` prints each one's place) to its source topic, in
 the partition it came from and under its key. Every consumer group of that
-topic reads it again: those that handled it skip it by its event id, the one
+topic reads it again: those that handled it skip it (routing, by its event
+id) or store it again as it was (by the notice or record it names), the one
 that set it aside tries again, and sets it aside again if its cause is not
 mended. A re-sent message lands at the end of its partition: when a later
 event of the same key follows the original, it is not re-sent (it could
-undo that event; a rebuild reads them in order). Only an event envelope of
+undo that event; a rebuild reads them in order), except on a topic whose
+consumers keep every event under its own id (issued notices), where a late
+copy undoes nothing. Only an event envelope of
 this deployment's event topics is re-sent: bytes that never were an event
 would only be set aside again.
 
@@ -38,7 +41,7 @@ from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from rich.console import Console
 from rich.markup import escape
 
@@ -48,7 +51,7 @@ from shared.kafka.replay import batches_to_end, keyed_after, partitions_of, reco
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring, SealError
 from shared.settings import CommonSettings
-from shared.topics import DEAD_LETTER, TopicNames
+from shared.topics import DEAD_LETTER, NOTICES_ISSUED, TopicNames
 
 app = typer.Typer(help="The dead-letter topic: what could never be handled, and why.")
 console = Console()
@@ -215,8 +218,11 @@ def replay(
             f"{place}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
             f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
         )
-        if not yes and not typer.confirm(f"Re-send it to {plan.topic}, partition {plan.partition}?"):
-            raise typer.Exit(1)
+        if not yes:
+            if not typer.confirm(f"Re-send it to {plan.topic}, partition {plan.partition}?"):
+                raise typer.Exit(1)
+            # checked again: an event of the person, or another admin's replay, may have come while it asked
+            plan = asyncio.run(_plan(settings, partition, offset))
         sent_to, noted = asyncio.run(_resend(settings, plan, by=_account()))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
@@ -224,11 +230,20 @@ def replay(
     except KafkaError as error:
         if isinstance(error, KafkaConnectionError):
             raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
+        if isinstance(error, KafkaTimeoutError):
+            console.print(
+                f"[red]popflow: Kafka did not confirm the re-send in time: it may have reached {escape(plan.topic)} "
+                f"(partition {plan.partition}) or not.[/] Before replaying {place} again, look for event "
+                f"{plan.event_id} at the end of that partition: a second copy is handled once, but lands after "
+                "anything that came meanwhile."
+            )
+            raise typer.Exit(3) from None
         console.print(f"[red]popflow: Kafka refused it: {type(error).__name__}[/]")
         raise typer.Exit(2) from None
     console.print(
-        f"re-sent to {escape(plan.topic)} at {sent_to}. Every consumer group of the topic reads it again: "
-        "those that handled it skip it by its event id; one that cannot handle it yet sets it aside again."
+        f"re-sent to {escape(plan.topic)} at {sent_to}. Every consumer group of the topic reads it again: those "
+        "that handled it skip it or keep it as they did (by its event id, or the notice or record it names); "
+        "one that cannot handle it yet sets it aside again."
     )
     if not noted:
         console.print(
@@ -322,21 +337,30 @@ def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     )
 
 
-def keeps_order(plan: Replay, original: ConsumerRecord | None, later: int) -> Replay:
+# Topics every consumer of which keeps each event under an id of its own (a notice by its notice id): a
+# copy re-sent after later events of the person undoes none of them, so it is re-sent all the same.
+ORDER_FREE = (NOTICES_ISSUED,)
+REBUILD = (
+    "Rebuild the service that set it aside instead, which reads them in their order (`popflow routing "
+    "rebuild`, `popflow reporting rebuild`; intake and notification keep no state of this kind to rebuild)"
+)
+
+
+def keeps_order(plan: Replay, original: ConsumerRecord | None, later: int, *, order_free: bool = False) -> Replay:
     """The plan with the key the message had, once nothing of the same key follows it on its partition:
     re-sent, it lands at the end, after anything later of the same person, which it could undo (a consumer
-    that keeps the latest route or status would take it for the latest)."""
+    that keeps the latest route or status would take it for the latest). `order_free`: a topic of ORDER_FREE,
+    whose later events a late copy cannot undo."""
     where = f"{plan.topic} {plan.partition}:{plan.offset}"
     if original is None:
         raise Refused(
             f"the message it came from ({where}) is gone from the topic: its order among the person's events "
-            "cannot be checked. Rebuild the service that set it aside instead (`popflow <service> rebuild`)"
+            f"cannot be checked. {REBUILD}"
         )
-    if later:
+    if later and not order_free:
         raise Refused(
             f"{later} later event(s) of the same person follow it on {plan.topic} (partition {plan.partition}): "
-            "re-sent, it would land after them and could undo them. Rebuild the service that set it aside "
-            "instead (`popflow <service> rebuild`), which reads them in their order"
+            f"re-sent, it would land after them and could undo them. {REBUILD}"
         )
     return replace(plan, key=original.key)
 
@@ -354,8 +378,9 @@ async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay
         )
     source = TopicPartition(plan.topic, plan.partition)
     original = await _record(kafka, source, plan.offset)
-    later = 0 if original is None else await keyed_after(kafka, source, plan.offset, original.key)
-    return keeps_order(plan, original, later)
+    order_free = plan.topic in {topics(name) for name in ORDER_FREE}
+    later = 0 if original is None or order_free else await keyed_after(kafka, source, plan.offset, original.key)
+    return keeps_order(plan, original, later, order_free=order_free)
 
 
 async def _read(kafka: KafkaConnection, where: TopicPartition, offset: int) -> Read:

@@ -149,6 +149,10 @@ def test_a_dead_letter_is_re_sent_under_its_key_only_when_nothing_of_the_person_
         keeps_order(plan, original, later=2)
     with pytest.raises(Refused, match="gone from the topic"):
         keeps_order(plan, None, later=0)
+    # issued notices: each consumer keeps a notice by its id, so a late copy undoes none of the later ones
+    assert keeps_order(plan, original, later=2, order_free=True).key == b"person-key"
+    with pytest.raises(Refused, match="popflow routing rebuild"):
+        keeps_order(plan, original, later=1)
 
 
 def test_a_replay_leaves_a_note_of_the_message_where_it_went_when_and_by_whom_and_nothing_of_the_body() -> None:
