@@ -157,26 +157,21 @@ async def test_an_existing_topic_with_fewer_copies_than_the_setting_keeps_taking
     kafka: KafkaConnection = kafka_connection()
     topics = TopicNames(f"test.{unique_name('copies')}.")
     names = [topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)]
-    before = settings()
-    await ensure_topics(
-        kafka,
-        names,
-        partitions=1,
-        replication=1,
-        configs=topic_configs(before, topics),
-        in_sync_for=before.min_in_sync_for,
-    )
+
+    async def as_the_services_do(deployment: RoutingSettings) -> None:
+        await ensure_topics(
+            kafka,
+            names,
+            partitions=1,
+            replication=deployment.topic_replication,
+            configs=topic_configs(deployment, topics),
+            in_sync_for=deployment.min_in_sync_for,
+        )
+
+    await as_the_services_do(settings())
     try:
-        raised = settings(POPFLOW_TOPIC_REPLICATION="3")
         with capture_logs() as logs:
-            await ensure_topics(
-                kafka,
-                names,
-                partitions=1,
-                replication=3,
-                configs=topic_configs(raised, topics),
-                in_sync_for=raised.min_in_sync_for,
-            )
+            await as_the_services_do(settings(POPFLOW_TOPIC_REPLICATION="3"))
         for name in names:
             assert (await configs_of(admin, name))["min.insync.replicas"] == "1"
         said = [line for line in logs if line["event"] == "topics have fewer copies than POPFLOW_TOPIC_REPLICATION"]
