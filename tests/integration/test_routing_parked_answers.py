@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from structlog.testing import capture_logs
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing, RecordingEmitter
@@ -25,6 +24,7 @@ from services.routing.adapters.tables import ParkedAnswer
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.notices import notice_id
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer import parked
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.parked import ApplyNow, ParkedAnswers, Passed
@@ -43,6 +43,7 @@ from shared.events import (
 from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, migrated_database
+from tests.support.logs import logged_by
 from tests.support.records import TONGDE, XINSHI, record
 from tests.support.routing import DeadLetterSink, parked_answers_job, routing_context
 
@@ -441,7 +442,7 @@ def outflow(sequence: int) -> Envelope:
 
 
 async def test_an_answer_to_another_notice_of_the_record_waits_behind_a_parked_one(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One record's answers apply in the order they came, to whichever of its notices: an answer to the
     registration notice does not overtake the transfer's answer that waits for its notice."""
@@ -469,7 +470,7 @@ async def test_an_answer_to_another_notice_of_the_record_waits_behind_a_parked_o
     await routing.answer(second)  # its own notice is stored, but the record's earlier answer waits
     assert [p.event_id for p in await routing.parked()] == [str(first.event_id), str(second.event_id)]
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, parked) as logs:
         assert await routing.job.run_once() == Passed(applied=2, set_aside=0)
     applied = [line["notice_id"] for line in logs if line["event"] == "parked answer applied"]
     assert applied == [first.payload["notice_id"], registration.notice_id]

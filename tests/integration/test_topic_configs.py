@@ -10,13 +10,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
-from structlog.testing import capture_logs
 
 from services.routing.settings import RoutingSettings
+from shared.kafka import admin as kafka_admin
 from shared.kafka.admin import DAY_MS, ensure_topics, topic_configs
 from shared.kafka.security import KafkaConnection
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_connection, unique_name
+from tests.support.logs import logged_by
 from tests.support.waiting import eventually
 
 
@@ -150,7 +151,7 @@ def test_a_topic_asks_for_no_more_copies_in_sync_than_it_has(env: dict[str, str]
 
 
 async def test_an_existing_topic_with_fewer_copies_than_the_setting_keeps_taking_writes(
-    admin: AIOKafkaAdminClient,
+    admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Topics made with one copy, then POPFLOW_TOPIC_REPLICATION raised to 3 (docs/scaling.md): the services do
     not move partitions, so asking those topics for two copies in sync would refuse every write."""
@@ -170,7 +171,7 @@ async def test_an_existing_topic_with_fewer_copies_than_the_setting_keeps_taking
 
     await as_the_services_do(settings())
     try:
-        with capture_logs() as logs:
+        with logged_by(monkeypatch, kafka_admin) as logs:
             await as_the_services_do(settings(POPFLOW_TOPIC_REPLICATION="3"))
         for name in names:
             assert (await configs_of(admin, name))["min.insync.replicas"] == "1"

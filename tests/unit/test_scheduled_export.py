@@ -11,8 +11,6 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from services.reporting.adapters.export_record import ExportRecord
 from services.reporting.adapters.metrics import EXPORT_FAILURES
@@ -23,6 +21,7 @@ from services.reporting.service_layer import scheduled
 from services.reporting.service_layer.scheduled import FOLD_WAIT, RETRIES, CutoffExporter, FoldSettled, WrittenWeeks
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations
+from tests.support.logs import logged_by
 
 START = datetime.fromisoformat("2027-02-26T10:00:00+08:00")
 CALENDAR = WeekCalendar(ZoneInfo("Asia/Shanghai"))
@@ -132,10 +131,7 @@ async def test_the_catch_up_writes_every_week_owed_of_the_window_once_and_logs_t
     """W06 failed for good under the last leader and W08 was cut short; W04 lies before the window of four."""
     record = InMemoryWrittenWeeks({"440111": {"2027-W03", "2027-W05", "2027-W07"}})
     exporter = FlakyExporter(SleeplessClock(datetime.fromisoformat("2027-02-27T08:00:00+08:00")), written=record)
-    with capture_logs() as logs:
-        # the module's logger, first used under an earlier app's configure_logging, keeps that configuration's
-        # processors once a later app configures anew: capture_logs would not see it (CI's whole run did that)
-        monkeypatch.setattr(scheduled, "log", structlog.get_logger(scheduled.__name__))
+    with logged_by(monkeypatch, scheduled) as logs:
         assert await exporter.catch_up() == [Path("2027-W06.xlsx"), Path("2027-W08.xlsx")]
         assert await exporter.catch_up() == []  # recorded: a second start writes nothing
     assert [line for line in logs if line["event"] == "weekly export caught up"] == [
@@ -207,8 +203,7 @@ async def test_files_written_while_the_fold_is_behind_are_not_recorded_and_writt
     record = InMemoryWrittenWeeks({"440111": {"2027-W07"}})
     clock = SleeplessClock(datetime.fromisoformat("2027-02-26T10:02:00+08:00"))
     exporter = FlakyExporter(clock, written=record, fold_settled=fold_settled)
-    with capture_logs() as logs:
-        monkeypatch.setattr(scheduled, "log", structlog.get_logger(scheduled.__name__))  # as in the log test above
+    with logged_by(monkeypatch, scheduled) as logs:
         assert await exporter.catch_up() == [Path("2027-W08.xlsx")]
     assert record.weeks["440111"] == {"2027-W07"}  # written, not recorded
     assert exporter.status.unwritten_weeks == ["2027-W08"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from services.intake.settings import IntakeSettings
 from shared import runtime
 from shared.settings import CommonSettings
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
+from tests.support.logs import logged_by
 
 
 def settings(monkeypatch: pytest.MonkeyPatch, keep_days: str, retention_days: str) -> CommonSettings:
@@ -75,9 +74,7 @@ def test_copies_that_survive_a_broker_are_not_cautioned(
 
 def test_a_service_starting_says_each_caution_in_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     settings(monkeypatch, "0", "30")
-    with capture_logs() as logs:
-        # the module's logger may keep an earlier app's configuration: capture_logs would not see it
-        monkeypatch.setattr(runtime, "log", structlog.get_logger(runtime.__name__))
+    with logged_by(monkeypatch, runtime) as logs:
         runtime.say_cautions(IntakeSettings())
     assert [(line["event"], line["log_level"], line["settings"]) for line in logs] == [
         ("settings give something up", "warning", "POPFLOW_OUTBOX_KEEP_DAYS=0 POPFLOW_TOPIC_RETENTION_DAYS=30")
