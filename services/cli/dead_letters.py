@@ -6,7 +6,8 @@ the one place they are opened, on the admin's terminal, with the
 deployment's own settings (POPFLOW_DATA_KEYS, POPFLOW_TOPIC_PREFIX, ...).
 
 `replay 0:17` re-sends the dead letter at partition 0, offset 17 of the
-dead-letter topic (`show` prints each one's place) to its source topic, in
+dead-letter topic (`replay 0:17 0:18`, several, in the order their messages
+came) (`show` prints each one's place) to its source topic, in
 the partition it came from and under its key. Every consumer group of that
 topic reads it again: those that handled it skip it (routing, by its event
 id) or store it again as it was (by the notice or record it names), the one
@@ -206,50 +207,69 @@ async def _replays(kafka: KafkaConnection, topic: str) -> dict[str, Replayed]:
 
 @app.command()
 def replay(
-    place: Annotated[str, typer.Argument(help="Where the dead letter lies, partition:offset, as `show` prints it")],
+    places: Annotated[
+        list[str],
+        typer.Argument(
+            help="Where each dead letter lies, partition:offset, as `show` prints it; several of one person are "
+            "re-sent together, in the order their messages came"
+        ),
+    ],
     yes: Annotated[bool, typer.Option("--yes", help="Re-send without asking")] = False,
 ) -> None:
-    """Send a dead letter back to the topic and partition it came from, once its cause is mended."""
+    """Send dead letters back to the topic and partition they came from, once their cause is mended."""
     settings = CommonSettings()
+    sent: list[tuple[Replay, str, bool]] = []
+    sending: Replay | None = None  # the plan being sent, once the sends began
     try:
-        partition, offset = parse_place(place)
-        plan = asyncio.run(_plan(settings, partition, offset))
-        console.print(
-            f"{place}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
-            f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
-        )
+        wanted = [parse_place(place) for place in places]
+        plans = asyncio.run(_plans(settings, wanted))
+        for plan in plans:
+            console.print(
+                f"{plan.headers['replayed_from']}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
+                f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
+            )
         if not yes:
-            if not typer.confirm(f"Re-send it to {plan.topic}, partition {plan.partition}?"):
+            where = ", ".join(sorted({f"{p.topic}, partition {p.partition}" for p in plans}))
+            if not typer.confirm(f"Re-send {'it' if len(plans) == 1 else f'these {len(plans)}'} to {where}?"):
                 raise typer.Exit(1)
             # checked again: an event of the person, or another admin's replay, may have come while it asked
-            plan = asyncio.run(_plan(settings, partition, offset))
-        sent_to, noted = asyncio.run(_resend(settings, plan, by=_account()))
+            plans = asyncio.run(_plans(settings, wanted))
+        for sending in plans:  # in the order their messages came: each one confirmed before the next is sent
+            sent_to, noted = asyncio.run(_resend(settings, sending, by=_account()))
+            sent.append((sending, sent_to, noted))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
     except KafkaError as error:
+        _say_sent(sent)
         if isinstance(error, KafkaConnectionError):
             raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
-        if isinstance(error, KafkaTimeoutError):
+        if isinstance(error, KafkaTimeoutError) and sending is not None:
+            plan = sending
             console.print(
                 f"[red]popflow: Kafka did not confirm the re-send in time: it may have reached {escape(plan.topic)} "
-                f"(partition {plan.partition}) or not.[/] Before replaying {place} again, look for event "
-                f"{plan.event_id} at the end of that partition: a second copy is handled once, but lands after "
-                "anything that came meanwhile."
+                f"(partition {plan.partition}) or not.[/] Before replaying {plan.headers['replayed_from']} again, "
+                f"look for event {plan.event_id} at the end of that partition: a second copy is handled once, but "
+                "lands after anything that came meanwhile."
             )
             raise typer.Exit(3) from None
         console.print(f"[red]popflow: Kafka refused it: {type(error).__name__}[/]")
         raise typer.Exit(2) from None
+    _say_sent(sent)
     console.print(
-        f"re-sent to {escape(plan.topic)} at {sent_to}. Every consumer group of the topic reads it again: those "
-        "that handled it skip it or keep it as they did (by its event id, or the notice or record it names); "
-        "one that cannot handle it yet sets it aside again."
+        "Every consumer group of the topic reads it again: those that handled it skip it or keep it as they did "
+        "(by its event id, or the notice or record it names); one that cannot handle it yet sets it aside again."
     )
-    if not noted:
-        console.print(
-            "[yellow]The re-send is done, but its note on the dead-letter topic could not be written: "
-            "`show` will not say that this letter was re-sent.[/]"
-        )
+
+
+def _say_sent(sent: list[tuple[Replay, str, bool]]) -> None:
+    for plan, sent_to, noted in sent:
+        console.print(f"{plan.headers['replayed_from']}: re-sent to {escape(plan.topic)} at {sent_to}.")
+        if not noted:
+            console.print(
+                "[yellow]The re-send is done, but its note on the dead-letter topic could not be written: "
+                "`show` will not say that this letter was re-sent.[/]"
+            )
 
 
 def _account() -> str:
@@ -360,27 +380,45 @@ def keeps_order(plan: Replay, original: ConsumerRecord | None, later: int, *, or
     if later and not order_free:
         raise Refused(
             f"{later} later event(s) of the same person follow it on {plan.topic} (partition {plan.partition}): "
-            f"re-sent, it would land after them and could undo them. {REBUILD}"
+            "re-sent, it would land after them and could undo them. If they were set aside too, replay them "
+            f"with it (`popflow dead-letters replay {plan.headers.get('replayed_from', '<place>')} <their places>`: "
+            f"they are re-sent in their order). {REBUILD}"
         )
     return replace(plan, key=original.key)
 
 
-async def _plan(settings: CommonSettings, partition: int, offset: int) -> Replay:
+async def _plans(settings: CommonSettings, places: list[tuple[int, int]]) -> list[Replay]:
+    """What re-sending the dead letters at `places` does, one plan a message (two services' letters of one
+    message are one re-send), in the order the messages came. A later event of the same person is no
+    reason to refuse when it is re-sent too, after it."""
     kafka = KafkaConnection.from_settings(settings)
     topics = TopicNames(settings.topic_prefix)
-    letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
-    plan = replay_plan(letter, settings.keyring(), topics)
-    replayed = (await _replays(kafka, topics(DEAD_LETTER))).get(message_name(plan.topic, plan.partition, plan.offset))
-    if replayed is not None:
-        raise Refused(
-            f"the message of the dead letter at {letter.place} was {_told(replayed)}. If it was set aside again, "
-            "`popflow dead-letters show --pending` lists the newer dead letter to replay"
+    replayed = await _replays(kafka, topics(DEAD_LETTER))
+    plans: dict[str, Replay] = {}
+    for partition, offset in places:
+        letter = await _read(kafka, TopicPartition(topics(DEAD_LETTER), partition), offset)
+        plan = replay_plan(letter, settings.keyring(), topics)
+        name = message_name(plan.topic, plan.partition, plan.offset)
+        if (told := replayed.get(name)) is not None:
+            raise Refused(
+                f"the message of the dead letter at {letter.place} was {_told(told)}. If it was set aside again, "
+                "`popflow dead-letters show --pending` lists the newer dead letter to replay"
+            )
+        plans.setdefault(name, plan)
+    ordered = sorted(plans.values(), key=lambda p: (p.topic, p.partition, p.offset))
+    checked = []
+    for plan in ordered:
+        source = TopicPartition(plan.topic, plan.partition)
+        original = await _record(kafka, source, plan.offset)
+        order_free = plan.topic in {topics(name) for name in ORDER_FREE}
+        along = frozenset(p.offset for p in ordered if (p.topic, p.partition) == (plan.topic, plan.partition))
+        later = (
+            0
+            if original is None or order_free
+            else await keyed_after(kafka, source, plan.offset, original.key, excluding=along)
         )
-    source = TopicPartition(plan.topic, plan.partition)
-    original = await _record(kafka, source, plan.offset)
-    order_free = plan.topic in {topics(name) for name in ORDER_FREE}
-    later = 0 if original is None or order_free else await keyed_after(kafka, source, plan.offset, original.key)
-    return keeps_order(plan, original, later, order_free=order_free)
+        checked.append(keeps_order(plan, original, later, order_free=order_free))
+    return checked
 
 
 async def _read(kafka: KafkaConnection, where: TopicPartition, offset: int) -> Read:

@@ -84,15 +84,23 @@ async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: i
         await consumer.stop()
 
 
-async def keyed_after(kafka: KafkaConnection, partition: TopicPartition, offset: int, key: bytes | None) -> int:
-    """How many records of `partition` after `offset`, up to its end now, carry `key` (None: any)."""
+async def keyed_after(
+    kafka: KafkaConnection,
+    partition: TopicPartition,
+    offset: int,
+    key: bytes | None,
+    *,
+    excluding: frozenset[int] = frozenset(),
+) -> int:
+    """How many records of `partition` after `offset`, up to its end now, carry `key` (None: any), but for
+    those at the offsets `excluding`."""
     consumer = await _reader(kafka, [partition])
     try:
         end = await consumer.end_offsets([partition])
         consumer.seek(partition, offset + 1)
         found = 0
         async for records in _up_to(consumer, end, batch=5000, idle_tries=FETCH_TRIES):
-            found += sum(1 for r in records if key is None or r.key == key)
+            found += sum(1 for r in records if (key is None or r.key == key) and r.offset not in excluding)
         return found
     finally:
         await consumer.stop()

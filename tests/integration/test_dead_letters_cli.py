@@ -179,3 +179,35 @@ async def test_an_issued_notice_is_re_sent_though_a_later_notice_of_the_person_f
     assert replayed.exit_code == 0, replayed.output
     messages = await read_topic(source, at_least=3)
     assert [(m.key, bytes(m.value)) for m in messages][2] == (b"person-key", original)
+
+
+async def test_two_dead_letters_of_one_person_are_re_sent_together_in_the_order_they_came() -> None:
+    """The earlier is refused alone (its later event follows it); named together, both go back, the earlier
+    first, so every consumer sees them in the order they came."""
+    prefix = unique_name("replay.") + "."
+    topics = TopicNames(prefix)
+    source, dead = topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)
+    await ensure_topics(kafka_connection(), [source, dead], partitions=1, replication=1)
+    first = submitted(record(sequence=44)).model_dump_json().encode()
+    second = submitted(record(sequence=44)).model_dump_json().encode()
+    await publish_one(source, first, key=b"person-key")
+    await publish_one(source, second, key=b"person-key")
+    env = await routing_set_aside(prefix, first, partition=0, offset=0)
+    await routing_set_aside(prefix, second, partition=0, offset=1)
+
+    def popflow(*args: str) -> Result:
+        return CliRunner().invoke(app, ["dead-letters", "replay", *args, "--yes"], env=env)
+
+    alone = await asyncio.to_thread(popflow, "0:0")
+    assert alone.exit_code == 2, alone.output
+    assert "replay 0:0 <their places>" in " ".join(alone.output.split())
+    together = await asyncio.to_thread(popflow, "0:1", "0:0")  # named in any order
+    assert together.exit_code == 0, together.output
+    told = " ".join(together.output.split())
+    assert told.index("0:0: re-sent to") < told.index("0:1: re-sent to")
+    messages = await read_topic(source, at_least=4)
+    assert [bytes(m.value) for m in messages] == [first, second, first, second]
+    assert {m.key for m in messages} == {b"person-key"}
+    again = await asyncio.to_thread(popflow, "0:0", "0:1")
+    assert again.exit_code == 2, again.output  # each left its note
+    assert "was re-sent by `replay 0:0`" in " ".join(again.output.split())
