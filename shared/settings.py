@@ -29,6 +29,11 @@ KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"
 KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
+def bootstrap_list(servers: str) -> list[str]:
+    """KAFKA_BOOTSTRAP_SERVERS (`host:port,host:port`, Kafka's own form) as a list, blanks left out."""
+    return [server.strip() for server in servers.split(",") if server.strip()]
+
+
 class KafkaSettings(BaseSettings):
     """Where Kafka is and how to connect to it: every Kafka client of PopFlow is built from these.
 
@@ -65,7 +70,7 @@ class KafkaSettings(BaseSettings):
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _servers_listed(cls, value: str) -> str:
-        servers = [server.strip() for server in value.split(",") if server.strip()]
+        servers = bootstrap_list(value)
         if not servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS lists no broker: give host:port, or host:port,host:port,...")
         for server in servers:

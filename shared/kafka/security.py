@@ -22,7 +22,7 @@ from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr
 
-from shared.settings import KafkaSettings
+from shared.settings import KafkaSettings, bootstrap_list
 
 AUTHENTICATION_ERRORS = (
     SaslAuthenticationFailed,
@@ -66,7 +66,7 @@ class KafkaConnection:
     def bootstrap(self) -> list[str]:
         """KAFKA_BOOTSTRAP_SERVERS (`host:port,host:port`, Kafka's own form) as a list: FastStream's broker takes
         a string as one server, so a cluster's list given as text would not resolve."""
-        return [server.strip() for server in self.servers.split(",") if server.strip()]
+        return bootstrap_list(self.servers)
 
     @property
     def uses_tls(self) -> bool:
