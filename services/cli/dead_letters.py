@@ -6,8 +6,8 @@ the one place they are opened, on the admin's terminal, with the
 deployment's own settings (POPFLOW_DATA_KEYS, POPFLOW_TOPIC_PREFIX, ...).
 
 `replay 0:17` re-sends the dead letter at partition 0, offset 17 of the
-dead-letter topic (`replay 0:17 0:18`, several, in the order their messages
-came) (`show` prints each one's place) to its source topic, in
+dead-letter topic (`show` prints each one's place; `replay 0:17 0:18` re-sends
+several, in the order their messages came) to its source topic, in
 the partition it came from and under its key. Every consumer group of that
 topic reads it again: those that handled it skip it (routing, by its event
 id) or store it again as it was (by the notice or record it names), the one
@@ -218,8 +218,8 @@ def replay(
 ) -> None:
     """Send dead letters back to the topic and partition they came from, once their cause is mended."""
     settings = CommonSettings()
-    sent: list[tuple[Replay, str, bool]] = []
-    sending: Replay | None = None  # the plan being sent, once the sends began
+    sent: list[tuple[Replay, str, bool]] = []  # filled as each re-send is confirmed
+    resending = False
     try:
         wanted = [parse_place(place) for place in places]
         plans = asyncio.run(_plans(settings, wanted))
@@ -234,9 +234,8 @@ def replay(
                 raise typer.Exit(1)
             # checked again: an event of the person, or another admin's replay, may have come while it asked
             plans = asyncio.run(_plans(settings, wanted))
-        for sending in plans:  # in the order their messages came: each one confirmed before the next is sent
-            sent_to, noted = asyncio.run(_resend(settings, sending, by=_account()))
-            sent.append((sending, sent_to, noted))
+        resending = True
+        asyncio.run(_resend(settings, plans, by=_account(), sent=sent))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
@@ -244,8 +243,8 @@ def replay(
         _say_sent(sent)
         if isinstance(error, KafkaConnectionError):
             raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
-        if isinstance(error, KafkaTimeoutError) and sending is not None:
-            plan = sending
+        if isinstance(error, KafkaTimeoutError) and resending:
+            plan = plans[len(sent)]  # the one whose re-send was not confirmed
             console.print(
                 f"[red]popflow: Kafka did not confirm the re-send in time: it may have reached {escape(plan.topic)} "
                 f"(partition {plan.partition}) or not.[/] Before replaying {plan.headers['replayed_from']} again, "
@@ -406,11 +405,12 @@ async def _plans(settings: CommonSettings, places: list[tuple[int, int]]) -> lis
             )
         plans.setdefault(name, plan)
     ordered = sorted(plans.values(), key=lambda p: (p.topic, p.partition, p.offset))
+    order_free_topics = {topics(name) for name in ORDER_FREE}
     checked = []
     for plan in ordered:
         source = TopicPartition(plan.topic, plan.partition)
         original = await _record(kafka, source, plan.offset)
-        order_free = plan.topic in {topics(name) for name in ORDER_FREE}
+        order_free = plan.topic in order_free_topics
         along = frozenset(p.offset for p in ordered if (p.topic, p.partition) == (plan.topic, plan.partition))
         later = (
             0
@@ -440,29 +440,35 @@ def _headers(record: ConsumerRecord) -> dict[str, str]:
     return {key: value.decode(errors="replace") for key, value in record.headers}
 
 
-async def _resend(settings: CommonSettings, plan: Replay, *, by: str) -> tuple[str, bool]:
-    """Re-send the message, then leave the note that says so; (where it went, whether the note was written)."""
+async def _resend(
+    settings: CommonSettings, plans: list[Replay], *, by: str, sent: list[tuple[Replay, str, bool]]
+) -> None:
+    """Re-send each message in turn, each confirmed before the next goes, and leave the note that says so;
+    appends (the plan, where it went, whether the note was written) to `sent` as each is done."""
     producer = AIOKafkaProducer(
         **KafkaConnection.from_settings(settings).options(), enable_idempotence=True, acks="all"
     )
+    dead_letters = TopicNames(settings.topic_prefix)(DEAD_LETTER)
     try:
         await producer.start()
-        sent = await producer.send_and_wait(
-            plan.topic,
-            plan.body,
-            key=plan.key,
-            partition=plan.partition,
-            headers=_encoded(plan.headers),
-        )
-        sent_to = f"{sent.partition}:{sent.offset}"
-        note = replay_note(plan, sent_to, at=datetime.now(UTC), by=by)
-        try:
-            await producer.send_and_wait(TopicNames(settings.topic_prefix)(DEAD_LETTER), b"", headers=_encoded(note))
-        except KafkaError:
-            return sent_to, False  # the re-send stands; only what `show` says of it is missing
+        for plan in plans:
+            done = await producer.send_and_wait(
+                plan.topic,
+                plan.body,
+                key=plan.key,
+                partition=plan.partition,
+                headers=_encoded(plan.headers),
+            )
+            sent_to = f"{done.partition}:{done.offset}"
+            note = replay_note(plan, sent_to, at=datetime.now(UTC), by=by)
+            try:
+                await producer.send_and_wait(dead_letters, b"", headers=_encoded(note))
+            except KafkaError:
+                sent.append((plan, sent_to, False))  # the re-send stands; only what `show` says of it is missing
+                continue
+            sent.append((plan, sent_to, True))
     finally:
         await producer.stop()
-    return sent_to, True
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[str, bytes]]:
