@@ -95,13 +95,14 @@ class Routing:
 
 
 def answer_to(record_id: str, result: FeedbackResult = FeedbackResult.CONFIRMED, **fields: object) -> Envelope:
-    """XINSHI's answer to the transfer notice the record's first decision will issue."""
+    """XINSHI's answer to the transfer notice the record's first decision will issue (or, with `notice_id`
+    and `answered_by`, another's answer to another notice)."""
     transfer = notice_id(record_id=record_id, case_version=1, recipient_code=XINSHI, kind=NoticeKind.TRANSFER)
     event = NoticeAnswered(
         notice_id=str(fields.pop("notice_id", transfer)),
         record_id=record_id,
         result=result,
-        answered_by=XINSHI,
+        answered_by=str(fields.pop("answered_by", XINSHI)),
         answered_at=START,
         **fields,
     )
@@ -454,18 +455,12 @@ async def test_an_answer_to_another_notice_of_the_record_waits_behind_a_parked_o
     await routing.route(submitted)
     async with sessions() as session:
         (registration,) = [n for n in await store.notices_of(session, record_id) if n.kind == "registration"]
-    second = new_envelope(
-        NoticeAnswered(
-            notice_id=registration.notice_id,
-            record_id=record_id,
-            result=FeedbackResult.REJECTED,
-            reason="wrong_recipient",
-            answered_by=registration.recipient_code,
-            answered_at=START,
-        ),
-        producer="notification",
-        correlation_id=record_id,
-        keyring=TEST_KEYRING,
+    second = answer_to(
+        record_id,
+        FeedbackResult.REJECTED,
+        reason="wrong_recipient",
+        notice_id=registration.notice_id,
+        answered_by=registration.recipient_code,
     )
     await routing.answer(second)  # its own notice is stored, but the record's earlier answer waits
     assert [p.event_id for p in await routing.parked()] == [str(first.event_id), str(second.event_id)]
