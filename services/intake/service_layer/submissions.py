@@ -294,11 +294,40 @@ def _out_of_scope() -> Rejected:
 
 
 def fingerprint(raw: Any) -> str:
-    """A stable hash of a body: the same record sent twice hashes the same."""
+    """A stable hash of a body: the same record sent twice hashes the same.
+
+    Stored with idempotency keys, so its bytes never change: the sorted, compact `json.dumps` of the body.
+    orjson writes those very bytes, ten times faster, for a body of text, whole numbers, booleans and
+    nulls (every CSV row, nearly every POST); anything else (a float, which orjson writes otherwise, a
+    lone half of a UTF-16 pair, which it refuses) takes `json.dumps` itself."""
+    if _plain(raw):
+        try:
+            return hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate, or a whole number past 64 bits
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     # surrogatepass: the same bytes as UTF-8 for all text, and a lone half of a UTF-16 pair (which JSON may
     # escape, and the rules reject) hashed rather than raised on
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_LEAVES = frozenset((str, int, bool, type(None)))
+
+
+def _plain(value: Any) -> bool:
+    """Whether `value` holds only objects with text keys, arrays, text, whole numbers, booleans and nulls
+    (exactly these types: a subclass may write otherwise)."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) is not str and not _plain(item):  # text, nearly every value, without a call
+                return False
+        return True
+    if kind is list:
+        return all(type(item) is str or _plain(item) for item in value)
+    return kind in _LEAVES
 
 
 def _outcome(stored: Stored) -> Outcome:
