@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notification.adapters.deliveries import DeliveryStore
-from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
-from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.exchange_store import ExchangeStore, answer_message_id, owe_answer
+from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import OutboxRow
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain import exchange_crypto as crypto
@@ -25,7 +28,10 @@ from services.notification.domain.exchange_crypto import new_key_pairs
 from services.notification.domain.exchange_messages import (
     AnswerPart,
     ExchangeMessage,
+    NoticePart,
     SealedAnswer,
+    SealedNotice,
+    SealedPerson,
     sealed_text,
 )
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
@@ -33,9 +39,10 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
-from shared.events import FeedbackResult, NoticeIssued, Route
+from shared.events import FeedbackResult, NoticeIssued, NoticeKind, Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
+from shared.topics import NOTICES_ANSWERED
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
@@ -65,6 +72,7 @@ class Baiyun:
     door: ExchangeDoor
     sender: FakeWebhookSender
     clock: FakeClock
+    sessions: async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
@@ -104,7 +112,7 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         on_scheduled=lambda: None,
     )
     try:
-        yield Baiyun(table, worker, deliveries, store, inbox, door, sender, clock)
+        yield Baiyun(table, worker, deliveries, store, inbox, door, sender, clock, sessions)
     finally:
         await engine.dispose()
         await drop_database(name)
@@ -211,3 +219,58 @@ async def test_a_partners_correction_to_a_street_the_directory_lacks_is_refused_
     stored = await baiyun.inbox.get(FORWARD_ID)
     assert stored is not None
     assert stored.answered_at is None
+
+
+def _notice_from_tianhe(message_id: str, notice: NoticeIssued) -> ExchangeMessage:
+    """A partner's notice message carrying `notice`'s id and record, sealed to us."""
+    part = NoticePart(
+        notice_id=notice.notice_id,
+        record_id=notice.record_id,
+        recipient_code=notice.recipient_code,
+        route=Route.INTER_DISTRICT,
+        kind=NoticeKind.TRANSFER,
+        reason="please verify",
+        issued_at=START,
+    )
+    person = SealedPerson(**notice.person.model_dump())
+    sealed = crypto.seal(sealed_text(SealedNotice(person=person)), OURS["seal_key"])
+    return ExchangeMessage(message_id=message_id, type="notice", sender="440106", notice=part, sealed=sealed)
+
+
+async def test_a_partners_notice_with_the_id_of_one_of_ours_is_refused_and_ours_is_answered_to_routing(
+    baiyun: Baiyun,
+) -> None:
+    """Routing's notice ids follow from what travels in clear (record, version, recipient, kind). A partner's notice
+    under one of ours was stored as received from that partner: the street's answer to our own notice then went
+    to the partner, sealed with its corrections, and routing never heard of it."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
+    ours = _notice(LOCAL_ID, "440111008", "transfer", Route.CROSS_STREET)
+    await baiyun.inbox.store(ours, now=START)
+
+    with pytest.raises(ProblemError) as refused:
+        await baiyun.door.receive_notice(national, _notice_from_tianhe("tianhe-1", ours))
+    assert refused.value.status == 409
+
+    await baiyun.inbox.answer(LOCAL_ID, Answer(FeedbackResult.CONFIRMED, {}, None, "", "440111008"), now=START)
+    assert await baiyun.store.answer_owed(answer_message_id(LOCAL_ID)) is None  # nothing owed to the partner
+    async with baiyun.sessions() as session:
+        topics = (await session.execute(select(OutboxRow.topic))).scalars().all()
+    assert [t for t in topics if t.endswith(NOTICES_ANSWERED)] != []  # routing is told
+
+
+async def test_the_same_partners_notice_under_a_new_message_id_is_a_duplicate(baiyun: Baiyun) -> None:
+    """A partner that sends its notice again under another message id: taken once, the second a duplicate, not a
+    unique-constraint error (a 500 over https, the FTP poller's end)."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
+    theirs = _notice(FORWARD_ID, "440111008", "transfer", Route.INTER_DISTRICT)
+
+    first = await baiyun.door.receive_notice(national, _notice_from_tianhe("tianhe-1", theirs))
+    again = await baiyun.door.receive_notice(national, _notice_from_tianhe("tianhe-2", theirs))
+
+    assert (first.duplicate, again.duplicate) == (False, True)
+    other = Partner("yuexiu", Transport.HTTPS, url="http://yuexiu.example", keys=tianhe().keys)
+    with pytest.raises(ProblemError) as refused:  # the same id from another partner is not its notice
+        await baiyun.door.receive_notice(other, _notice_from_tianhe("yuexiu-1", theirs))
+    assert refused.value.status == 409

@@ -43,6 +43,10 @@ class UnknownNotice(LookupError):
     """An answer names a notice this deployment never sent."""
 
 
+class NoticeTaken(LookupError):
+    """A partner's notice has the id of a notice here that is not that partner's."""
+
+
 def answer_message_id(local_notice_id: str) -> str:
     return str(uuid.uuid5(ANSWER_NAMESPACE, local_notice_id))
 
@@ -81,12 +85,23 @@ class ExchangeStore:
         self._sessions, self._inbox = sessions, inbox
 
     async def receive_notice(self, received: ExchangeReceived, notice: NoticeIssued, *, now: datetime) -> bool | None:
-        """None for a duplicate message, else whether a push to the recipient was scheduled."""
+        """None for a duplicate (the message, or the same partner's notice under a new message id), else
+        whether a push to the recipient was scheduled. NoticeTaken when the inbox holds a notice of that id
+        that is not this partner's: ours (routing's ids can be derived from what travels in clear) or
+        another partner's. Recorded as this partner's, it would send that notice's answer to it."""
         async with self._sessions.begin() as session:
             if await session.get(ExchangeReceived, received.message_id) is not None:
                 return None
+            stored, scheduled = await self._inbox.add_in(session, notice, now=now, from_partner=True)
+            if not stored:
+                same = select(ExchangeReceived.message_id).where(
+                    col(ExchangeReceived.local_notice_id) == notice.notice_id,
+                    col(ExchangeReceived.partner) == received.partner,
+                )
+                if (await session.execute(same.limit(1))).first() is not None:
+                    return None
+                raise NoticeTaken(notice.notice_id)
             session.add(received)
-            _, scheduled = await self._inbox.add_in(session, notice, now=now, from_partner=True)
             return scheduled
 
     async def receive_answer(self, received: ExchangeReceived, answer: Answer, *, now: datetime) -> bool:

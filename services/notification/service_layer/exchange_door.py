@@ -23,7 +23,7 @@ from typing import TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from services.notification.adapters.exchange_store import ExchangeStore, UnknownNotice
+from services.notification.adapters.exchange_store import ExchangeStore, NoticeTaken, UnknownNotice
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
 from services.notification.adapters.tables import ExchangeReceived
 from services.notification.domain import exchange_crypto as crypto
@@ -189,7 +189,13 @@ class ExchangeDoor:
             local_notice_id=notice.notice_id,
             received_at=self._clock.now(),
         )
-        scheduled = await self._store.receive_notice(received, notice, now=self._clock.now())
+        try:
+            scheduled = await self._store.receive_notice(received, notice, now=self._clock.now())
+        except NoticeTaken as error:
+            log.warning(
+                "exchange notice refused: its id is taken here", partner=partner.name, notice_id=notice.notice_id
+            )
+            raise _refused(409, "A notice with this id is already held here, not from your deployment.") from error
         if scheduled:
             self._on_scheduled()
         log.info(
