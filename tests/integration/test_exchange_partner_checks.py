@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.exchange_store import ExchangeStore, answer_message_id, owe_answer
@@ -255,7 +255,7 @@ async def test_a_partners_notice_with_the_id_of_one_of_ours_is_refused_and_ours_
     await baiyun.inbox.answer(LOCAL_ID, Answer(FeedbackResult.CONFIRMED, {}, None, "", "440111008"), now=START)
     assert await baiyun.store.answer_owed(answer_message_id(LOCAL_ID)) is None  # nothing owed to the partner
     async with baiyun.sessions() as session:
-        topics = (await session.execute(select(OutboxRow.topic))).scalars().all()
+        topics = (await session.execute(select(col(OutboxRow.topic)))).scalars().all()
     assert [t for t in topics if t.endswith(NOTICES_ANSWERED)] != []  # routing is told
 
 

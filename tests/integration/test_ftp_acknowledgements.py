@@ -534,3 +534,65 @@ async def test_an_acknowledgement_larger_than_a_reader_takes_is_set_aside_unread
     assert (platform.path("440111", "set-aside") / ack_file.name).exists()
     seen = await baiyun.partner("tianhe")
     assert (seen["sent"]["acknowledged"], seen["batches"]["taken"]) == (0, 0)  # nothing settled by it
+
+
+async def test_a_message_that_meets_a_fault_is_refused_alone_and_the_batch_is_taken(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault no retry mends (a bug, a seal that does not open) used to end the poller: the batch stayed in the
+    folder and ended every later poll too. The message is refused (its sender hears the error's type), the rest
+    taken."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await baiyun.inbox.store(_forward(21), now=START)
+    await baiyun.inbox.store(_forward(22), now=START)
+    assert await baiyun.worker.deliver_due() == 2
+    real = ExchangeDoor.receive_notice
+    faulty = _forward(21).notice_id
+
+    async def receive(door: ExchangeDoor, partner: Partner, message: Any) -> Any:
+        if message.notice is not None and message.notice.notice_id == faulty:
+            raise RuntimeError("a fault")
+        return await real(door, partner, message)
+
+    monkeypatch.setattr(ExchangeDoor, "receive_notice", receive)
+    assert await tianhe.poller.poll_once() >= 1
+
+    assert await tianhe.inbox.get(_forward(22).notice_id) is not None
+    assert await tianhe.inbox.get(faulty) is None
+    assert list(platform.path("440106").glob("*.batch")) == []  # every batch moved to done/
+    acks = [json.loads(p.read_bytes()) for p in platform.path("440111").glob("*.ack.json")]
+    assert sum(a["refused"] for a in acks) == 1
+    assert any("refused (RuntimeError)" in (a.get("reason") or "") for a in acks)
+
+
+async def test_a_sender_folder_that_does_not_answer_holds_back_its_batch_alone(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acknowledgement of the first batch cannot be written (the sender's folder refuses the connection): that
+    batch waits for the next poll, taken again as duplicates; the batch after it is taken and acknowledged now."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    for n in (31, 32):  # one batch each
+        await baiyun.inbox.store(_forward(n), now=START)
+        assert await baiyun.worker.deliver_due() == 1
+    first = sorted(platform.path("440106").glob("*.manifest.json"))[0].name.removesuffix(".manifest.json")
+    real_put = FtpDrop.put
+    refused: list[str] = []
+
+    async def put(drop: FtpDrop, folder: str, name: str, data: bytes) -> None:
+        if name.startswith(first) and not refused:
+            refused.append(name)
+            raise ConnectionRefusedError("the sender's folder does not answer")
+        await real_put(drop, folder, name, data)
+
+    monkeypatch.setattr(FtpDrop, "put", put)
+    assert await tianhe.poller.poll_once() == 1  # the second batch; the first left for the next poll
+    assert (platform.path("440106") / f"{first}.batch").exists()
+    assert await tianhe.inbox.get(_forward(32).notice_id) is not None
+    assert len(list(platform.path("440111").glob("*.ack.json"))) == 1
+
+    assert await tianhe.poller.poll_once() == 1  # taken again: a duplicate, acknowledged this time
+    assert not (platform.path("440106") / f"{first}.batch").exists()
+    acks = [json.loads(p.read_bytes()) for p in platform.path("440111").glob("*.ack.json")]
+    assert sorted((a["taken"], a["refused"]) for a in acks) == [(1, 0), (1, 0)]

@@ -86,3 +86,32 @@ async def test_a_batch_is_cut_before_its_text_outgrows_what_a_reader_takes(
     assert await _sent(batcher, [_item(n, 1_000) for n in range(12)]) == [200] * 12
     assert [len(ids) for ids in recorded] == [5, 5, 2]  # each line 1,07x bytes: the fifth passes 5,000
     assert all(len(batch.file) < 4 * 7_000 // 3 + 100 for batch in uploads.batches)
+
+
+async def test_the_poller_lives_on_after_a_poll_that_fails_in_any_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only FTP errors were caught: any other (the store's, a fault) ended the task, and no batch was read again
+    until the service restarted."""
+    polls: list[int] = []
+    done = asyncio.Event()
+
+    async def poll_once(self: exchange_ftp.FtpPoller) -> int:
+        polls.append(len(polls))
+        if len(polls) < 3:
+            raise [RuntimeError("a fault"), ConnectionResetError("the store")][len(polls) - 1]
+        done.set()
+        return 0
+
+    monkeypatch.setattr(exchange_ftp.FtpPoller, "poll_once", poll_once)
+    poller = exchange_ftp.FtpPoller(
+        drop=None,  # type: ignore[arg-type]  # poll_once is the fake's
+        folders=[],
+        door=None,  # type: ignore[arg-type]
+        store=None,  # type: ignore[arg-type]
+        clock=FakeClock(datetime(2027, 3, 1, tzinfo=UTC)),
+        interval_s=0.0,
+        max_age_s=60,
+    )
+    task = asyncio.create_task(poller.run())
+    await asyncio.wait_for(done.wait(), 5)
+    task.cancel()
+    assert len(polls) >= 3  # a third poll came after the two that failed

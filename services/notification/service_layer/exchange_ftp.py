@@ -58,6 +58,7 @@ from services.notification.domain.exchange_batch import (
     said_whole,
 )
 from shared.clock import Clock
+from shared.db.errors import is_unavailable
 from shared.exchange.partners import Partner
 from shared.http.problems import ProblemError
 
@@ -184,7 +185,7 @@ class FtpPoller:
         while True:
             try:
                 await self.poll_once()
-            except FTP_ERRORS as error:
+            except Exception as error:  # the platform, the store, or a fault: the poller lives on
                 log.warning("ftp poll failed; trying again", error=type(error).__name__)
             await asyncio.sleep(self._interval_s)
 
@@ -193,11 +194,19 @@ class FtpPoller:
         taken = 0
         for folder in self._folders:
             for name in await self._drop.names(folder):
-                if name.endswith(MANIFEST_SUFFIX):
-                    await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
-                elif name.endswith(ACK_SUFFIX) and self._acks is not None:
-                    await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
-                else:
+                try:
+                    if name.endswith(MANIFEST_SUFFIX):
+                        await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
+                    elif name.endswith(ACK_SUFFIX) and self._acks is not None:
+                        await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
+                    else:
+                        continue
+                except Exception as error:
+                    if not isinstance(error, FTP_ERRORS) and is_unavailable(error):
+                        raise  # the store is down: every file would fail the same way; the next poll tries all
+                    # a sender's folder that does not answer, say: this file waits (it is taken again,
+                    # as duplicates, at the next poll); the files after it do not
+                    log.warning("ftp file left for the next poll", file=name, error=type(error).__name__)
                     continue
                 taken += 1
         return taken
@@ -244,6 +253,13 @@ class FtpPoller:
             except ProblemError as problem:  # one message refused (answered twice, unknown notice): logged
                 refusals.append((number, f"refused ({problem.status})"))
                 log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
+            except Exception as error:
+                if is_unavailable(error):
+                    raise  # the store's moment, not the message's: the batch is taken again at the next poll
+                # a fault no retry mends: the message is refused, so its sender hears of it and the batch
+                # behind it is not held up for ever (a batch taken again would meet the same fault)
+                refusals.append((number, f"refused ({type(error).__name__})"))
+                log.error("ftp message could not be applied", message_id=message.message_id, error=type(error).__name__)
         refusals.sort()
         reason, whole = said_whole(refusals) if refusals else (None, None)
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
