@@ -26,7 +26,7 @@ from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import PinnedWebhookSender
-from services.notification.adapters.tables import Delivery, OutboxRow, WebhookSubscription
+from services.notification.adapters.tables import Delivery, InboxNotice, OutboxRow, WebhookSubscription
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
@@ -360,6 +360,29 @@ async def test_a_secret_sealed_with_another_key_fails_the_delivery_at_once_with_
     stored = await desk.inbox.get(notice(9).notice_id)
     assert stored is not None
     assert stored.status == "failed"
+
+
+async def test_a_notice_whose_person_does_not_open_fails_at_once_naming_the_key(desk: Desk) -> None:
+    """A data key dropped from POPFLOW_DATA_KEYS while stored notices still used it: each push raised on opening
+    the person, was never recorded, and came due again at every lease's end, for ever and never `failed`."""
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 204
+    await desk.inbox.store(notice(10), now=START)
+    async with desk.sessions.begin() as session:  # type: ignore[attr-defined]
+        row = await session.get(InboxNotice, notice(10).notice_id)
+        sealed_with = row.person_sealed.split(".")[1]
+        row.person_sealed = row.person_sealed.replace(f".{sealed_with}.", ".retired.", 1)
+
+    assert await desk.worker.deliver_due() == 1
+    desk.clock.advance(120)  # past the lease: nothing comes due again
+    assert await desk.worker.deliver_due() == 0
+    delivery, attempts = await desk.store.history(notice(10).notice_id)
+    assert delivery is not None
+    assert (delivery.state, len(attempts)) == ("failed", 1)
+    assert delivery.last_error == (
+        "the notice's sealed data does not open: sealed with key id 'retired', which POPFLOW_DATA_KEYS does not hold"
+    )
+    assert desk.sender.sent == []
 
 
 async def test_a_hand_off_whose_store_outlasted_half_its_lease_is_left_to_the_lease(desk: Desk) -> None:

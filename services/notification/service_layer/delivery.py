@@ -64,6 +64,7 @@ from services.notification.service_layer.exchange_ftp import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 from shared.db.group_commit import GroupCommit
+from shared.sealing import SealError, UnknownKeyId
 
 log = structlog.get_logger(__name__)
 
@@ -292,7 +293,15 @@ class DeliveryWorker:
 
     async def _attempt(self, claim: Claim) -> None:
         try:
-            await self._push(claim)
+            try:
+                await self._push(claim)
+            except SealError as error:
+                # the notice's person (or a partner message's part) does not open with POPFLOW_DATA_KEYS: a key
+                # retired while rows still used it. No retry opens it; left to its lease it came due again for
+                # ever, never counted, never in the failed list. Failed, for the bureau to see and redeliver
+                # once the key is back.
+                why = str(error) if isinstance(error, UnknownKeyId) else type(error).__name__  # a key id, no value
+                await self._fail_at_once(claim, f"the notice's sealed data does not open: {why}")
         except Exception as error:
             log.warning(
                 "push could not be recorded; retried when its lease ends",
