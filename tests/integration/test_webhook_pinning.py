@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -79,3 +80,33 @@ async def test_a_name_that_resolves_inside_is_refused_without_a_request(listener
     assert result.error is not None
     assert "loopback" in result.error
     assert listener.heads == []
+
+
+async def test_an_answer_without_end_is_read_no_further_than_its_bound() -> None:
+    """The whole answer body was read into memory: a receiver (or a partner's door) streaming one without end held
+    the push until its timeout, and its bytes in memory, for each push in flight. Only the status counts."""
+    sent = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        chunk = b"x" * 8192
+        with contextlib.suppress(ConnectionError):
+            while sent < 50 << 20:  # 50 MiB, were it all read
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+                sent += len(chunk)
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pushing = sender("loopback,http", "127.0.0.1")
+    try:
+        result = await pushing.send(f"http://hooks.test:{port}/hook", b"{}", {})
+    finally:
+        await pushing.close()
+        server.close()
+        await server.wait_closed()
+    assert (result.status_code, result.error) == (200, None)
+    assert sent < 8 << 20  # the connection was dropped after the bound, not read to the end

@@ -34,6 +34,8 @@ from yarl import URL
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.domain.destinations import Address
 
+MAX_ANSWER_BYTES = 64 << 10  # of a receiver's answer body read (only its status counts); beyond, the connection closes
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
@@ -113,8 +115,8 @@ class PinnedWebhookSender:
         try:
             # no redirects: a redirect is not a delivery; the receiver must fix its URL
             async with self._client().post(target, data=body, headers=headers, allow_redirects=False) as response:
-                await response.read()
                 status = response.status
+                await _drained(response)
         except TimeoutError as error:
             return SendResult(None, _since(started), f"timeout ({type(error).__name__})")
         except (aiohttp.ClientError, OSError) as error:
@@ -125,6 +127,18 @@ class PinnedWebhookSender:
         if self._session is not None:
             await self._session.close()
         await asyncio.sleep(0)  # let the connector's transports close before the loop ends
+
+
+async def _drained(response: aiohttp.ClientResponse) -> None:
+    """The answer's body read to its end, so that its connection serves the next push; only the status counts,
+    so a body over MAX_ANSWER_BYTES (a receiver, or a partner's door, sending without end) is not read on: its
+    connection is closed instead of held in memory."""
+    read = 0
+    while chunk := await response.content.readany():
+        read += len(chunk)
+        if read > MAX_ANSWER_BYTES:
+            response.close()
+            return
 
 
 def _since(started: float) -> float:
