@@ -40,6 +40,7 @@ from services.notification.service_layer.exchange_outbound import OutboundExchan
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeIssued, NoticeKind, Route
+from shared.exchange.partners import FtpDrop as PlatformEntry
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from shared.topics import NOTICES_ANSWERED
@@ -274,3 +275,26 @@ async def test_the_same_partners_notice_under_a_new_message_id_is_a_duplicate(ba
     with pytest.raises(ProblemError) as refused:  # the same id from another partner is not its notice
         await baiyun.door.receive_notice(other, _notice_from_tianhe("yuexiu-1", theirs))
     assert refused.value.status == 409
+
+
+async def test_an_ftp_partner_whose_signing_secret_is_not_set_fails_the_message_at_once(
+    baiyun: Baiyun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over https a missing signing key fails the message at once, naming it; over FTP the batch is signed when it
+    goes up, so the same gap counted as a passing upload failure and was retried with backoff for a whole round."""
+    monkeypatch.setenv("TIANHE_FTP_USER", "440111")
+    monkeypatch.setenv("TIANHE_FTP_PASSWORD", "secret")
+    monkeypatch.delenv("TIANHE_SHARED_SECRET", raising=False)
+    platform = PlatformEntry(
+        "127.0.0.1", 2121, {"440106": "/440106"}, user_env="TIANHE_FTP_USER", password_env="TIANHE_FTP_PASSWORD"
+    )
+    keys = PartnerKeys(secret_env="TIANHE_SHARED_SECRET", seal_key=THEIRS["seal_key"])
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": Partner("tianhe", Transport.FTP, ftp=platform, keys=keys)})
+    await baiyun.inbox.store(_notice(FORWARD_ID, "440106", "forward", Route.INTER_DISTRICT), now=START)
+
+    await baiyun.worker.deliver_due()
+
+    delivery, attempts = await baiyun.deliveries.history(FORWARD_ID)
+    assert delivery is not None
+    assert (delivery.state, len(attempts)) == ("failed", 1)
+    assert delivery.last_error == "the variable TIANHE_SHARED_SECRET holding the shared secret is not set"

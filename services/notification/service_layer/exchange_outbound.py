@@ -70,16 +70,24 @@ class Refusal:
 
 def signing_headers(partner: Partner, keys: OwnKeys, message_id: str, timestamp: str, body: bytes) -> dict[str, str]:
     """Standard Webhooks headers, signed with the shared secret or our Ed25519 key. ValueError: no key."""
+    missing = unsigned_because(partner, keys)
+    if missing is not None:
+        raise ValueError(missing)
     if partner.keys.secret_env:
-        secret = os.environ.get(partner.keys.secret_env)
-        if not secret:
-            raise ValueError(f"the variable {partner.keys.secret_env} holding the shared secret is not set")
-        signature = crypto.sign_hmac(secret, message_id, timestamp, body)
-    elif keys.signing_key:
-        signature = crypto.sign_ed25519(keys.signing_key, message_id, timestamp, body)
+        signature = crypto.sign_hmac(os.environ[partner.keys.secret_env], message_id, timestamp, body)
     else:
-        raise ValueError("NOTIFICATION_EXCHANGE_SIGNING_KEY is not set")
+        assert keys.signing_key is not None
+        signature = crypto.sign_ed25519(keys.signing_key, message_id, timestamp, body)
     return {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+
+
+def unsigned_because(partner: Partner, keys: OwnKeys) -> str | None:
+    """Why nothing to `partner` can be signed (the key its partners-file entry asks for is not there), or None."""
+    if partner.keys.secret_env:
+        if not os.environ.get(partner.keys.secret_env):
+            return f"the variable {partner.keys.secret_env} holding the shared secret is not set"
+        return None
+    return None if keys.signing_key else "NOTIFICATION_EXCHANGE_SIGNING_KEY is not set"
 
 
 class OutboundExchange:
@@ -158,6 +166,11 @@ class OutboundExchange:
             return found
         partner, message = found
         if partner.transport is not Transport.HTTPS:
+            # the batch is signed when it goes up, with every message waiting for it: a key missing then would
+            # count as a passing failure and be retried for a round; as over https, it fails the message now
+            missing = unsigned_because(partner, self._keys)
+            if missing is not None:
+                return Refusal(missing)
             return _ftp_item(partner, message, claim.exchange_code or "", ca_file=self._ftp_ca_file)
         body = body_of(message)
         timestamp = str(int(self._clock.now().timestamp()))
