@@ -14,6 +14,7 @@ fake clock keeps time still for both.
 from __future__ import annotations
 
 import contextlib
+import ftplib
 import functools
 import json
 import shutil
@@ -596,3 +597,44 @@ async def test_a_sender_folder_that_does_not_answer_holds_back_its_batch_alone(
     assert not (platform.path("440106") / f"{first}.batch").exists()
     acks = [json.loads(p.read_bytes()) for p in platform.path("440111").glob("*.ack.json")]
     assert sorted((a["taken"], a["refused"]) for a in acks) == [(1, 0), (1, 0)]
+
+
+async def test_a_poll_logs_in_once_for_our_folder_whatever_it_reads_and_moves(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each listing, read and move opened its own connection: three logins a batch, and one more a poll."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    for n in (41, 42, 43):  # one batch each
+        await baiyun.inbox.store(_forward(n), now=START)
+        assert await baiyun.worker.deliver_due() == 1
+    logins: list[str] = []
+    real_connect, polling = FtpDrop._connect, tianhe.poller._drop
+
+    def connect(drop: FtpDrop) -> Any:
+        logins.append("poll" if drop is polling else "acknowledgement")
+        return real_connect(drop)
+
+    monkeypatch.setattr(FtpDrop, "_connect", connect)
+    assert await tianhe.poller.poll_once() == 3
+
+    assert len(list(platform.path("440106", "done").glob("*.batch"))) == 3
+    assert logins.count("poll") == 1  # our own folder: the listing, three manifests, three files, three moves
+    assert logins.count("acknowledgement") == 3  # one each, into the sender's folder
+
+
+async def test_a_login_that_is_refused_leaves_no_connection_open(
+    platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+    real_close = ftplib.FTP.close
+
+    def close(ftp: ftplib.FTP) -> None:
+        closed.append(ftp.sock is not None)
+        real_close(ftp)
+
+    monkeypatch.setattr(ftplib.FTP, "close", close)
+    drop = FtpDrop(FtpAccount("127.0.0.1", platform.port, "440106", "not-the-password"))
+    with pytest.raises(ftplib.error_perm):
+        await drop.names("/440106")
+    assert closed == [True]  # the socket the refused login came over was closed, not left to the collector

@@ -15,6 +15,7 @@ import ftplib
 import io
 import posixpath
 import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from services.notification.domain.exchange_batch import Batch
@@ -46,8 +47,43 @@ class FtpAccount:
 
 
 class FtpDrop:
+    """Operations on one account. Not for concurrent use inside a `session()`: it holds one connection."""
+
     def __init__(self, account: FtpAccount) -> None:
         self._account = account
+        self._in_session = False
+        self._held: ftplib.FTP | None = None
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """One connection, opened at the first operation, for every operation until the block ends (a poll
+        reads a folder's files on one login instead of three a batch). An operation that fails drops it, since
+        a transfer cut off half-way leaves it unusable; the next operation opens another."""
+        self._in_session = True
+        try:
+            yield
+        finally:
+            self._in_session = False
+            await asyncio.to_thread(self._drop_held)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[ftplib.FTP]:
+        if not self._in_session:
+            with contextlib.closing(self._connect()) as alone:
+                yield alone
+            return
+        if self._held is None:
+            self._held = self._connect()
+        try:
+            yield self._held
+        except BaseException:
+            self._drop_held()
+            raise
+
+    def _drop_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     def _connect(self) -> ftplib.FTP:
         a = self._account
@@ -55,17 +91,21 @@ class FtpDrop:
         ftp: ftplib.FTP = (
             ftplib.FTP_TLS(timeout=a.timeout_s, context=a.tls_context()) if a.tls else ftplib.FTP(timeout=a.timeout_s)  # noqa: S321
         )
-        ftp.connect(a.host, a.port)
-        ftp.login(a.user, a.password)
-        if isinstance(ftp, ftplib.FTP_TLS):
-            ftp.prot_p()
+        try:
+            ftp.connect(a.host, a.port)
+            ftp.login(a.user, a.password)
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()
+        except BaseException:
+            ftp.close()  # a refused login, a certificate that does not check: no socket left open
+            raise
         return ftp
 
     async def upload(self, folder: str, batch: Batch) -> None:
         await asyncio.to_thread(self._upload, folder, batch)
 
     def _upload(self, folder: str, batch: Batch) -> None:
-        with contextlib.closing(self._connect()) as ftp:
+        with self._connection() as ftp:
             for name, data in ((batch.file_name, batch.file), (batch.manifest_name, batch.manifest)):
                 _store_whole(ftp, folder, name, data)
 
@@ -74,7 +114,7 @@ class FtpDrop:
         await asyncio.to_thread(self._put, folder, name, data)
 
     def _put(self, folder: str, name: str, data: bytes) -> None:
-        with contextlib.closing(self._connect()) as ftp:
+        with self._connection() as ftp:
             _store_whole(ftp, folder, name, data)
 
     async def names(self, folder: str) -> list[str]:
@@ -82,7 +122,7 @@ class FtpDrop:
         return await asyncio.to_thread(self._names, folder)
 
     def _names(self, folder: str) -> list[str]:
-        with contextlib.closing(self._connect()) as ftp:
+        with self._connection() as ftp:
             names = [posixpath.basename(n) for n in ftp.nlst(folder)]
         return sorted(n for n in names if not n.startswith("."))
 
@@ -93,7 +133,7 @@ class FtpDrop:
 
     def _read(self, folder: str, names: list[str], max_bytes: int) -> dict[str, bytes | None]:
         found: dict[str, bytes | None] = {}
-        with contextlib.closing(self._connect()) as ftp:
+        with self._connection() as ftp:
             for name in names:
                 buffer = io.BytesIO()
 
@@ -116,7 +156,7 @@ class FtpDrop:
 
     def _move(self, folder: str, names: list[str], to: str, note: tuple[str, bytes] | None) -> None:
         target = posixpath.join(folder, to)
-        with contextlib.closing(self._connect()) as ftp:
+        with self._connection() as ftp:
             with contextlib.suppress(ftplib.error_perm):
                 ftp.mkd(target)
             if note is not None:  # whole or not at all: a reader never finds it empty or half-written

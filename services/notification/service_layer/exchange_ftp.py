@@ -191,6 +191,10 @@ class FtpPoller:
 
     async def poll_once(self) -> int:
         """Take every complete batch and acknowledgement in our folders; returns how many were taken or set aside."""
+        async with self._drop.session():  # one login for the poll, not one for each file read or moved
+            return await self._poll_folders()
+
+    async def _poll_folders(self) -> int:
         taken = 0
         for folder in self._folders:
             for name in await self._drop.names(folder):
