@@ -31,6 +31,8 @@ from shared.events import (
     CaseRecord,
     Event,
     EventKind,
+    FeedbackResult,
+    NoticeAnswered,
     NoticeIssued,
     NoticeKind,
     NoticePerson,
@@ -150,6 +152,8 @@ async def test_an_inter_district_case_is_one_notice_sent_and_only_awaited_notice
     assert (await reports.items(BAIYUN, W08, "unanswered_3_to_7_days"))["items"] == [
         {"id": rid("r2"), "street": XINSHI, "community": None}
     ]
+    quality = {q["street"]: q for q in (await reports.quality(BAIYUN, W08))["streets"]}
+    assert quality[XINSHI]["notices_answered_within_target"]["due"] == 1  # the transfer, not its reminder
 
 
 async def test_the_fact_keeps_the_kind_the_upcast_gives_a_version_1_notice(engine: AsyncEngine) -> None:
@@ -224,3 +228,40 @@ async def test_notices_folded_before_their_kind_was_kept_count_as_they_did(kind:
     assert (streets[TONGDE]["sent_inter-district"], streets[TONGDE]["sent_cross-street"]) == (2, 1)  # as before
     assert district["figures"]["received_inter-district"] == 1  # the bureau's, as before
     assert district["figures"]["unanswered_3_to_7_days"] == 2  # the bureau's and 新市's, as before
+
+
+def answer(name: str, record: str, when: datetime) -> NoticeAnswered:
+    return NoticeAnswered(
+        notice_id=rid(name),
+        record_id=rid(record),
+        result=FeedbackResult.CONFIRMED,
+        answered_by=XINSHI,
+        answered_at=when,
+    )
+
+
+async def test_answers_within_target_are_judged_once_the_target_has_passed(engine: AsyncEngine) -> None:
+    """Target 7 days. Issued on Monday 2027-02-22 12:00 of W08: answered after 3 days (in time), after
+    9 days (late), never (due once the target has passed); a reminder expects no answer."""
+    issued_at = at(22, 12)
+    await fold(
+        engine,
+        [
+            submitted("r2", XINSHI),
+            *[issued(n, "r2", XINSHI, CROSS, NoticeKind.TRANSFER, expected=True) for n in ("n3d", "n9d", "never")],
+            issued("r2-reminder", "r2", XINSHI, CROSS, NoticeKind.REMINDER, expected=False),
+            answer("n3d", "r2", issued_at + timedelta(days=3)),
+            answer("n9d", "r2", issued_at + timedelta(days=9)),
+        ],
+    )
+
+    late = await reports_at(engine, CUT_OFF + timedelta(days=30)).quality(BAIYUN, W08)
+    figure = {q["street"]: q for q in late["streets"]}[XINSHI]["notices_answered_within_target"]
+    assert figure == {"count": 1, "due": 3, "share": 0.3333}
+    assert late["answers_final"] is True
+    assert late["answers_as_of"] == (CUT_OFF + timedelta(days=7)).isoformat()
+
+    early = await reports_at(engine, CUT_OFF + timedelta(hours=1)).quality(BAIYUN, W08)
+    figure = {q["street"]: q for q in early["streets"]}[XINSHI]["notices_answered_within_target"]
+    assert figure == {"count": 1, "due": 1, "share": 1.0}  # only the answer in 3 days is in by then
+    assert early["answers_final"] is False

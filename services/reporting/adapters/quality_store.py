@@ -27,6 +27,7 @@ class QualityStore:
     async def counts(
         self, week: ReportWeek, code: str, *, as_of: datetime, answer_target: timedelta
     ) -> dict[str, QualityCounts]:
+        """Per street. `as_of` is when the notices' answers are judged: ReportService.answers_judged_at."""
         in_week = sa.and_(
             records.c.week == week.name, within(records.c.reporting_street, code), records.c.event_kind.is_not(None)
         )

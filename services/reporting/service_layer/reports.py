@@ -51,6 +51,12 @@ class ReportService:
     def as_of(self, week: ReportWeek) -> Any:
         return min(self.clock.now(), week.ends_at)
 
+    def answers_judged_at(self, week: ReportWeek) -> datetime:
+        """When "answered within target" is measured: once the target has passed for the week's last notice
+        (its end plus the target), or now until then. A notice counts in the week it was issued in, so measured
+        at the cut-off none would be overdue yet, and an answer days late would count as in time."""
+        return min(self.clock.now(), week.ends_at + self.answer_target)
+
     def name(self, code: str) -> str | None:
         return self.directory.name_of(code)
 
@@ -195,11 +201,15 @@ class ReportService:
 
     async def quality(self, code: str, week_name: str) -> dict[str, Any]:
         week = self.bounds(week_name)
-        counts = await self.quality_store.counts(week, code, as_of=self.as_of(week), answer_target=self.answer_target)
+        judged_at = self.answers_judged_at(week)
+        counts = await self.quality_store.counts(week, code, as_of=judged_at, answer_target=self.answer_target)
         return {
             "code": code,
             "week": week.name,
             "answer_target_days": self.answer_target.days,
+            # "answered within target" as of this time; final once the target has passed for every notice
+            "answers_as_of": judged_at.isoformat(),
+            "answers_final": judged_at >= week.ends_at + self.answer_target,
             "streets": [
                 {"street": street, "name": self.name(street), **quality_report(counts[street])}
                 for street in sorted(counts)
