@@ -93,9 +93,12 @@ class ReportService:
             )
             streets = [body]
         else:
-            street_rows = [row for street, row in sorted(rows.items()) if len(street) == 9]
+            # every street of the district, quiet ones too (they owe their report all the same), and any
+            # street with facts that the directory no longer lists
+            codes = sorted({*self.directory.streets_of(code), *(street for street in rows if len(street) == 9)})
+            street_rows = [rows.get(street) or StreetWeek(code=street) for street in codes]
             bureau = rows.get(code) or StreetWeek(code=code)
-            names = {street: self.name(street) for street in [code, *rows]}
+            names = {street: self.name(street) for street in [code, *codes]}
             body = district_report(
                 week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
             )
