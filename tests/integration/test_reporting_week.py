@@ -172,7 +172,8 @@ async def test_weekly_figures_of_streets_and_district(harness: Harness) -> None:
     assert district["campaign"]["planned_areas"] == 2
     assert district["campaign"]["canvassed_areas"] == 1
     by_street = {s["code"]: s for s in district["streets"]}
-    assert set(by_street) == {TONGDE, XINSHI}
+    assert list(by_street) == load_directory().streets_of(week.BAIYUN)  # quiet streets too, with zeros
+    assert all(s["records"] == 0 for code, s in by_street.items() if code not in (TONGDE, XINSHI))
     assert by_street[TONGDE]["figures"] == week.TONGDE_W08
     assert by_street[XINSHI]["figures"] == week.XINSHI_W08
     assert by_street[TONGDE]["name"] == "同德街道"
@@ -345,7 +346,8 @@ async def test_accepted_week_is_locked_and_a_late_event_revises_it(harness: Harn
     assert report["signoff"]["on_time"] is True
     assert report["signoff"]["after_signoff"] == [week.rid("r7")]
     district = await weekly(harness, bureau, district=week.BAIYUN, week=W08)
-    assert district["on_time_rate"] == 0.5  # 同德 on time, 新市 never submitted
+    streets = len(load_directory().streets_of(week.BAIYUN))
+    assert district["on_time_rate"] == round(1 / streets, 4)  # 同德 on time; 新市 and the quiet streets never submitted
 
 
 async def test_a_replica_taking_over_after_the_cut_off_writes_the_week_as_it_stood_at_the_cut_off(

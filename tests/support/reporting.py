@@ -76,13 +76,20 @@ class Harness:
         return {"authorization": f"Bearer {key}"}
 
     async def publish(
-        self, topic: str, kind: str, payload: dict[str, Any], *, event_id: str | None = None, strict: bool = True
+        self,
+        topic: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        strict: bool = True,
+        version: int = 1,
     ) -> str:
-        """Publish one envelope as a current producer would: a version-1 payload upcast, its
+        """Publish one envelope as a current producer would: a payload of `version` upcast, its
         personal parts sealed. `strict` first proves the payload fits the current contract."""
         event_class, event_id = REGISTRY[kind], event_id or str(uuid.uuid4())
-        for version in range(1, event_class.VERSION):
-            payload = event_class.UPCASTERS[version](payload)
+        for step in range(version, event_class.VERSION):
+            payload = event_class.UPCASTERS[step](payload)
         payload = sealed_payload(event_class, payload, event_id=uuid.UUID(event_id), keyring=TEST_KEYRING)
         envelope = {
             "event_id": event_id,

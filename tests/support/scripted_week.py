@@ -174,7 +174,10 @@ ROUTED = [
 ]
 
 
-def notice(name: str, record: str, recipient: str, route: str, issued: str) -> dict[str, Any]:
+def notice(
+    name: str, record: str, recipient: str, route: str, issued: str, *, kind: str = "transfer", expected: bool = True
+) -> dict[str, Any]:
+    """A NoticeIssued payload as routing issues it today (version 3 fields: kind and whether an answer is asked)."""
     return {
         "notice_id": rid(f"notice/{name}"),
         "record_id": rid(record),
@@ -183,15 +186,27 @@ def notice(name: str, record: str, recipient: str, route: str, issued: str) -> d
         "reason": "test",
         "person": {"name": "测试", "id_number": id_number(sequence=99), "residence_address": "测试路"},
         "issued_at": at(issued),
+        "kind": kind,
+        "exchange_endpoint": None,
+        "answer_expected": expected,
+        "answer_due": None,
     }
 
 
+NOTICE_VERSION = 3  # the version of the payloads `notice` writes; the publishers upcast from it
+
 NOTICES = [
     notice("n2", "r2", XINSHI, "cross-street", "2027-02-22T12:00:00"),  # unanswered, 3-7 days at the cut-off
-    notice("n3", "r3", "440106", "inter-district", "2027-02-24T16:00:00"),  # to another district
+    # r3's forward to the residence district's bureau, and the transfer that only informs Baiyun's bureau
+    notice("n3", "r3", "440106", "inter-district", "2027-02-24T16:00:00", kind="forward"),
+    notice("n3-info", "r3", BAIYUN, "inter-district", "2027-02-24T16:00:00", expected=False),
     notice("nx1", "x1", TONGDE, "cross-street", "2027-02-19T11:00:00"),  # answered next day
     notice("n0", "x0", XINSHI, "cross-street", "2027-02-10T10:00:00"),  # W07, unanswered: over 7 days
-    notice("nw1", "w1", BAIYUN, "inter-district", "2027-02-25T10:00:00"),  # to the bureau: under 3 days
+    # n0's reminder, and a registration notice of r1: neither is a handover, nor awaits an answer
+    notice("n0-reminder", "x0", XINSHI, "cross-street", "2027-02-19T12:00:00", kind="reminder", expected=False),
+    notice("n1-registration", "r1", XINSHI, "cross-street", "2027-02-21T10:00:00", kind="registration", expected=False),
+    # a forward from another district to the bureau: under 3 days
+    notice("nw1", "w1", BAIYUN, "inter-district", "2027-02-25T10:00:00", kind="forward"),
 ]
 ANSWER = {
     "notice_id": rid("notice/nx1"),
@@ -217,7 +232,7 @@ async def publish_week(harness: Harness) -> None:
     for payload in ROUTED:
         await harness.publish("records.routed", "RecordRouted", payload)
     for payload in NOTICES:
-        await harness.publish("notices.issued", "NoticeIssued", payload)
+        await harness.publish("notices.issued", "NoticeIssued", payload, version=NOTICE_VERSION)
     await harness.publish("notices.answered", "NoticeAnswered", ANSWER)
     for payload in REJECTIONS:
         await harness.publish("records.rejected", "RecordRejected", payload)

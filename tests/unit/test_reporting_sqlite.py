@@ -40,12 +40,13 @@ class Message:
     offset: int = 0
 
 
-def envelope(kind: str, payload: Mapping[str, Any]) -> Message:
-    """The envelope of shared/events around a payload as the producers of 2027-W08 sent it (version 1)."""
+def envelope(kind: str, payload: Mapping[str, Any], version: int = 1) -> Message:
+    """The envelope of shared/events around a payload as the producers of 2027-W08 sent it (version 1 but
+    for the notices, whose kinds the report tells apart)."""
     body = {
         "event_id": str(uuid.uuid4()),
         "type": kind,
-        "version": 1,
+        "version": version,
         "occurred_at": "2027-02-20T00:00:00+00:00",
         "producer": "test",
         "correlation_id": str(payload.get("record_id") or "none"),
@@ -57,7 +58,7 @@ def envelope(kind: str, payload: Mapping[str, Any]) -> Message:
 def scripted_messages() -> list[Message]:
     messages = [envelope("RecordSubmitted", p) for p in week.RECORDS]
     messages += [envelope("RecordRouted", p) for p in week.ROUTED]
-    messages += [envelope("NoticeIssued", p) for p in week.NOTICES]
+    messages += [envelope("NoticeIssued", p, week.NOTICE_VERSION) for p in week.NOTICES]
     messages += [envelope("NoticeAnswered", week.ANSWER)]
     messages += [envelope("RecordRejected", p) for p in week.REJECTIONS]
     return messages

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.adapters.weekly_store import (
+    handover,
     target_condition,
     unanswered_case,
     unanswered_condition,
@@ -46,11 +47,11 @@ def figure_query(
         return by_record.where(in_week, target_condition(target, on))
     if kind == "sent" and rest in NOTICE_ROUTES:
         return sa.select(notices.c.record_id, notices.c.sender_street).where(
-            notices.c.week == week.name, within(notices.c.sender_street, code), notices.c.route == rest
+            notices.c.week == week.name, within(notices.c.sender_street, code), notices.c.route == rest, handover()
         )
     if kind == "received" and rest in NOTICE_ROUTES:
         return sa.select(notices.c.record_id, notices.c.recipient_code).where(
-            notices.c.week == week.name, within(notices.c.recipient_code, code), notices.c.route == rest
+            notices.c.week == week.name, within(notices.c.recipient_code, code), notices.c.route == rest, handover()
         )
     if kind == "unanswered" and rest in UNANSWERED_AGES:
         return sa.select(notices.c.record_id, notices.c.recipient_code).where(

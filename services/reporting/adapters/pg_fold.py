@@ -25,7 +25,7 @@ RECORD_FACT_COLUMNS = (
     "missing_mask", "source_kind", "key_area_kind", "community",
 )  # fmt: skip
 ROUTED_COLUMNS = ("record_id", "reporting_street", "week", "observed_at", "route")
-ISSUED_COLUMNS = ("notice_id", "record_id", "recipient_code", "route", "issued_at", "week")
+ISSUED_COLUMNS = ("notice_id", "record_id", "recipient_code", "route", "issued_at", "week", "kind", "answer_expected")
 ANSWERED_COLUMNS = ("notice_id", "answered_at", "answer")
 REJECTION_COLUMNS = tuple(c.name for c in rejections.columns)
 

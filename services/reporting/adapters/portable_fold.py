@@ -17,7 +17,7 @@ from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RecordFact
 
 Statement = tuple[Any, list[dict[str, Any]]]
-ISSUED_SET = ("record_id", "recipient_code", "route", "issued_at", "week")
+ISSUED_SET = ("record_id", "recipient_code", "route", "issued_at", "week", "kind", "answer_expected")
 
 
 def portable_statements(batch: FoldBatch) -> list[Statement]:

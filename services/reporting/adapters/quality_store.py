@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import notices, records
-from services.reporting.adapters.weekly_store import utc, within
+from services.reporting.adapters.weekly_store import expects_answer, utc, within
 from services.reporting.domain.facts import OPTIONAL_FIELDS
 from services.reporting.domain.quality import EXPIRY_WINDOW_DAYS, QualityCounts
 from services.reporting.domain.weeks import ReportWeek
@@ -27,6 +27,7 @@ class QualityStore:
     async def counts(
         self, week: ReportWeek, code: str, *, as_of: datetime, answer_target: timedelta
     ) -> dict[str, QualityCounts]:
+        """Per street. `as_of` is when the notices' answers are judged: ReportService.answers_judged_at."""
         in_week = sa.and_(
             records.c.week == week.name, within(records.c.reporting_street, code), records.c.event_kind.is_not(None)
         )
@@ -98,9 +99,10 @@ class QualityStore:
     async def _answered(
         self, week: ReportWeek, code: str, as_of: datetime, target: timedelta
     ) -> dict[str, tuple[int, int]]:
-        """Per recipient: (notices of the week that are due — answered or older than the target, answered in time)."""
+        """Per recipient: (notices of the week that expect an answer and are due — answered, or older than the
+        target — answered in time), as of `as_of`."""
         query = sa.select(notices.c.recipient_code, notices.c.issued_at, notices.c.answered_at).where(
-            notices.c.week == week.name, within(notices.c.recipient_code, code)
+            notices.c.week == week.name, within(notices.c.recipient_code, code), expects_answer()
         )
         now = utc(as_of)
         due: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -52,6 +52,9 @@ notices = sa.Table(
     sa.Column("answer", sa.String(20)),
     # the street that reported the notice's record, copied from report_records by the fold
     sa.Column("sender_street", sa.String(9)),
+    # the NoticeIssued's kind and whether it asks for an answer (migration 0010); None: folded before 0010
+    sa.Column("kind", sa.String(20)),
+    sa.Column("answer_expected", sa.Boolean()),
 )
 
 rejections = sa.Table(

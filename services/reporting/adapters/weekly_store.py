@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.campaign import TargetPopulation
-from services.reporting.domain.figures import NOTICE_ROUTES, RECORD_ROUTES, DelaySummary, unanswered_bounds
+from services.reporting.domain.figures import (
+    HANDOVER_KINDS,
+    NOTICE_ROUTES,
+    RECORD_ROUTES,
+    DelaySummary,
+    unanswered_bounds,
+)
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
 
@@ -49,6 +55,19 @@ def target_condition(target: TargetPopulation, on: date) -> Any:
     return sa.and_(*conditions)
 
 
+def expects_answer() -> Any:
+    """Notices that ask for an answer; one folded before migration 0010 (no kind kept) counts as one, as before."""
+    return sa.or_(notices.c.answer_expected.is_(None), notices.c.answer_expected.is_(True))
+
+
+def handover() -> Any:
+    """Notices that hand a case over (figures.HANDOVER_KINDS, expecting an answer): 表二's sent and received.
+    One folded before migration 0010 counts as a handover, as before."""
+    return sa.or_(
+        notices.c.kind.is_(None), sa.and_(notices.c.kind.in_(HANDOVER_KINDS), notices.c.answer_expected.is_(True))
+    )
+
+
 def unanswered_case(as_of: datetime) -> Any:
     three, seven = unanswered_bounds(utc(as_of))
     return sa.case(
@@ -61,6 +80,7 @@ def unanswered_case(as_of: datetime) -> Any:
 def unanswered_condition(code: str, as_of: datetime) -> Any:
     return sa.and_(
         within(notices.c.recipient_code, code),
+        expects_answer(),
         notices.c.issued_at < utc(as_of),
         sa.or_(notices.c.answered_at.is_(None), notices.c.answered_at > utc(as_of)),
     )
@@ -68,9 +88,9 @@ def unanswered_condition(code: str, as_of: datetime) -> Any:
 
 def _notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, Any, Any]:
     """Notices sent and received in the week by route, and those unanswered as of `as_of` by age."""
-    # Sent and received count the notices of the two routes that have them in the census's table;
-    # a same-district record's change or outflow notices (to the registration place) are not among them.
-    by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES))
+    # Sent and received count the handovers of the two routes that have them in the census's table;
+    # informational notices, follow-ups and a same-district record's change or outflow notices are not among them.
+    by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES), handover())
     sent = (
         sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
         .where(by_route, within(notices.c.sender_street, code))

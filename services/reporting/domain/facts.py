@@ -95,7 +95,12 @@ def record_fact(event: RecordSubmitted, calendar: WeekCalendar, key_secret: byte
 
 @dataclass(frozen=True, slots=True)
 class NoticeFact:
-    """A notice as reporting counts it: who got it, by which route, when, and whether answered."""
+    """A notice as reporting counts it: who got it, by which route, when, of what kind, and whether answered.
+
+    `kind` and `answer_expected` come from the NoticeIssued (an older version upcast by shared/events: a
+    version-1 notice is a transfer, expected to be answered when cross-street); an answer folded before its
+    notice leaves them None until the notice comes.
+    """
 
     notice_id: str
     record_id: str | None = None
@@ -105,6 +110,8 @@ class NoticeFact:
     week: str | None = None
     answered_at: datetime | None = None
     answer: str | None = None
+    kind: str | None = None
+    answer_expected: bool | None = None
 
 
 def issued_fact(event: NoticeIssued, calendar: WeekCalendar) -> NoticeFact:
@@ -116,6 +123,8 @@ def issued_fact(event: NoticeIssued, calendar: WeekCalendar) -> NoticeFact:
         route=event.route.value,
         issued_at=issued,
         week=calendar.week_of(issued),
+        kind=event.kind.value,
+        answer_expected=event.answer_expected,
     )
 
 

@@ -10,9 +10,14 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from shared.events import Route
+from shared.events import NoticeKind, Route
 
 NOTICE_ROUTES = (Route.CROSS_STREET.value, Route.INTER_DISTRICT.value)  # a same-district record needs no notice
+# The notices that hand a case over (表二's 发出/收到通知): a transfer to the street the person lives in, and a
+# forward to the bureau of the district they live in; both ask for an answer. Routing also sends a transfer
+# that only informs the reporting bureau of an inter-district case (no answer expected), and reminders,
+# escalations, registration, change, feedback, recheck and rejection notices: none of them is a handover.
+HANDOVER_KINDS = (NoticeKind.TRANSFER.value, NoticeKind.FORWARD.value)
 RECORD_ROUTES = tuple(route.value for route in Route)
 UNANSWERED_AGES = ("under_3_days", "3_to_7_days", "over_7_days")
 

@@ -51,6 +51,12 @@ class ReportService:
     def as_of(self, week: ReportWeek) -> Any:
         return min(self.clock.now(), week.ends_at)
 
+    def answers_judged_at(self, week: ReportWeek) -> datetime:
+        """When "answered within target" is measured: once the target has passed for the week's last notice
+        (its end plus the target), or now until then. A notice counts in the week it was issued in, so measured
+        at the cut-off none would be overdue yet, and an answer days late would count as in time."""
+        return min(self.clock.now(), week.ends_at + self.answer_target)
+
     def name(self, code: str) -> str | None:
         return self.directory.name_of(code)
 
@@ -87,9 +93,12 @@ class ReportService:
             )
             streets = [body]
         else:
-            street_rows = [row for street, row in sorted(rows.items()) if len(street) == 9]
+            # every street of the district, quiet ones too (they owe their report all the same), and any
+            # street with facts that the directory no longer lists
+            codes = sorted({*self.directory.streets_of(code), *(street for street in rows if len(street) == 9)})
+            street_rows = [rows.get(street) or StreetWeek(code=street) for street in codes]
             bureau = rows.get(code) or StreetWeek(code=code)
-            names = {street: self.name(street) for street in [code, *rows]}
+            names = {street: self.name(street) for street in [code, *codes]}
             body = district_report(
                 week, code, street_rows, bureau, names=names, as_of=self.as_of(week), total_delay=total_delay
             )
@@ -195,11 +204,15 @@ class ReportService:
 
     async def quality(self, code: str, week_name: str) -> dict[str, Any]:
         week = self.bounds(week_name)
-        counts = await self.quality_store.counts(week, code, as_of=self.as_of(week), answer_target=self.answer_target)
+        judged_at = self.answers_judged_at(week)
+        counts = await self.quality_store.counts(week, code, as_of=judged_at, answer_target=self.answer_target)
         return {
             "code": code,
             "week": week.name,
             "answer_target_days": self.answer_target.days,
+            # "answered within target" as of this time; final once the target has passed for every notice
+            "answers_as_of": judged_at.isoformat(),
+            "answers_final": judged_at >= week.ends_at + self.answer_target,
             "streets": [
                 {"street": street, "name": self.name(street), **quality_report(counts[street])}
                 for street in sorted(counts)

@@ -162,7 +162,8 @@ async def _context(
     service: ReportService, spotchecks: SpotChecks, plan: CampaignPlan, district: str, week: str
 ) -> dict[str, Any]:
     report = await service.weekly(district, week)
-    quality = {q["street"]: q for q in (await service.quality(district, week))["streets"]}
+    judged = await service.quality(district, week)
+    quality = {q["street"]: q for q in judged["streets"]}
     trend = [
         (name, (await service.weekly(district, name))["figures"]["new_inflow"])
         for name in service.calendar.weeks_up_to(week, TREND_WEEKS)
@@ -173,6 +174,7 @@ async def _context(
     return {
         "report": report,
         "quality": quality,
+        "answers_final": judged["answers_final"],
         "labels": LABELS,
         "signoff_labels": SIGNOFF_LABELS,
         "chart": trend_svg(trend, title=f"近{TREND_WEEKS}周新流入个案"),
