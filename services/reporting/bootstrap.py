@@ -89,7 +89,11 @@ class Reporting:
 
 
 def create_app(
-    settings: ReportingSettings | None = None, *, clock: Clock | None = None, intake: RecordEntry | None = None
+    settings: ReportingSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    intake: RecordEntry | None = None,
+    exchange: ExchangeClient | None = None,
 ) -> FastAPI:
     settings = settings or ReportingSettings()
     configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
@@ -153,7 +157,8 @@ def create_app(
             plan,
             logins,
             secure_cookie=settings.secure_cookies,
-            exchange=_exchange_client(settings),
+            served_districts=settings.served_districts,
+            exchange=exchange or _exchange_client(settings),
         ),
     ]
     runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)

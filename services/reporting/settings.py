@@ -44,7 +44,8 @@ class ReportingSettings(ServiceSettings):
     notification_url: str | None = Field(
         default=None,
         max_length=500,
-        description="Notification's base URL: the dashboard shows the exchange per partner from it; unset: not shown",
+        description="Notification's base URL: the dashboard shows the exchange per partner from it, to keys covering"
+        " every served district; unset: not shown",
     )
     notification_key: SecretStr | None = Field(
         default=None, description="A bureau or admin key the dashboard reads notification's exchange overview with"

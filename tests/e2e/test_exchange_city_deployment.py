@@ -187,7 +187,15 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
             await eventually(lambda: list(platform.path("430102", "done").glob("*.batch")))
             await eventually(lambda: list(platform.path("440111", "done").glob("*.batch")))
 
-        bureau = await guangzhou.create_key(f"district:{BAIYUN}")
+        # Guangzhou serves Baiyun and Tianhe: the exchange is both districts' traffic, so admin sees it and
+        # Baiyun's bureau does not
+        bureau = {"Authorization": f"Bearer {await guangzhou.create_key(f'district:{BAIYUN}')}"}
+        withheld = await client.get(
+            guangzhou.url("reporting") + "/dashboard", params={"district": BAIYUN}, headers=bureau
+        )
+        assert withheld.status_code == 200, withheld.text
+        assert "data-partner" not in withheld.text
+        assert 'id="exchange-withheld"' in withheld.text
 
         async def furong_row() -> str | None:
             """The dashboard's row for Furong, once the forward is acknowledged (through FTPS: once Furong's
@@ -195,7 +203,7 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
             page = await client.get(
                 guangzhou.url("reporting") + "/dashboard",
                 params={"district": BAIYUN},
-                headers={"Authorization": f"Bearer {bureau}"},
+                headers=await guangzhou.admin_headers(),
             )
             assert page.status_code == 200, page.text
             row = re.search(r'<tr data-partner="furong">(.*?)</tr>', page.text, re.DOTALL)

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.campaign_store import CampaignStore
+from services.reporting.adapters.exchange_client import ExchangeClient
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
@@ -115,7 +116,12 @@ class Harness:
 
 @asynccontextmanager
 async def reporting_harness(
-    clock: FakeClock, *, export_dir: Path | None = None, district: str = "", serve_port: int | None = None
+    clock: FakeClock,
+    *,
+    export_dir: Path | None = None,
+    district: str = "",
+    serve_port: int | None = None,
+    exchange: ExchangeClient | None = None,
 ) -> AsyncIterator[Harness]:
     run_id = unique_name("r")
     names = [f"{run_id}_reporting", f"{run_id}_keys"]
@@ -136,7 +142,7 @@ async def reporting_harness(
     )
     keys = KeyStore(build_engine(keys_url))
     await run_migrations(keys.engine, KEY_MIGRATIONS, version_table="alembic_version_keys")
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, exchange=exchange)
     producer = AIOKafkaProducer(**KafkaConnection.from_settings(settings).options(), acks="all")
     await producer.start()
     try:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import records
 from services.reporting.adapters.weekly_store import utc, within
-from services.reporting.domain.certificates import LatestCheck
+from services.reporting.domain.certificates import ORDER, FollowUp, LatestCheck
 
 
 def _latest(*conditions: sa.ColumnElement[bool]) -> sa.Subquery:
@@ -29,9 +29,12 @@ class CertificateStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def latest_checks(self, code: str, *, horizon: date, zone: tzinfo, limit: int) -> list[LatestCheck]:
+    async def latest_checks(
+        self, code: str, *, today: date, horizon: date, zone: tzinfo, limit: int
+    ) -> list[LatestCheck]:
         """The latest check of every person whose latest record puts them in `code` (not moved away),
-        unless it is valid beyond `horizon`; checked dates in `zone`."""
+        unless it is valid beyond `horizon`; checked dates in `zone`. The `limit` most urgent as of `today`,
+        in the order of domain.certificates.follow_ups, so that a cut keeps the most urgent on either database."""
         person, checked = _latest(), _latest(records.c.cert_result.is_not(None))
         query = (
             sa.select(
@@ -50,12 +53,28 @@ class CertificateStore:
                     checked.c.cert_valid_until <= horizon,
                 )
             )
-            .order_by(checked.c.cert_valid_until, checked.c.record_id)
+            .order_by(
+                _urgency(checked.c.cert_result, checked.c.cert_valid_until, today),
+                # no date first, as in the domain's sort (date.min); PostgreSQL would put NULLs last, SQLite first
+                checked.c.cert_valid_until.asc().nulls_first(),
+                person.c.residence_street,
+                checked.c.record_id,
+            )
             .limit(limit)
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [LatestCheck(r[0], r[1], r[2], r[3], _day(r[4], zone)) for r in rows]
+
+
+def _urgency(result: sa.ColumnElement[str], valid_until: sa.ColumnElement[date], today: date) -> sa.Case[int]:
+    """The rank of domain.certificates.follow_up_of in SQL: missing, invalid, expired, expiring."""
+    return sa.case(
+        (result == "missing", ORDER[FollowUp.MISSING]),
+        (result == "invalid", ORDER[FollowUp.INVALID]),
+        (sa.or_(result == "expired", valid_until < today), ORDER[FollowUp.EXPIRED]),
+        else_=ORDER[FollowUp.EXPIRING],
+    )
 
 
 def _day(moment: datetime, zone: tzinfo) -> date:

@@ -76,8 +76,16 @@ def follow_ups(checks: list[LatestCheck], *, today: date, within_days: int) -> l
     return sorted(items, key=lambda i: (ORDER[i.follow_up], i.valid_until or date.min, i.street, i.record_id))
 
 
-def follow_up_sheet(code: str, items: list[FollowUpItem], *, today: date, within_days: int) -> Sheet:
-    lines = (f"街道/区：{code}", f"截至 {today.isoformat()}，{within_days} 天内到期、已过期、无效或未办证")
+def follow_up_sheet(
+    code: str, items: list[FollowUpItem], *, today: date, within_days: int, cut_at: int | None = None
+) -> Sheet:
+    """The list as a sheet; `cut_at`: the list was cut after that many persons, the most urgent, and says so."""
+    lines: tuple[str, ...] = (
+        f"街道/区：{code}",
+        f"截至 {today.isoformat()}，{within_days} 天内到期、已过期、无效或未办证",
+    )
+    if cut_at is not None:
+        lines += (f"名单已截断：只列出最紧急的 {cut_at} 人，其余未列出",)
     headers = ("记录编号", "街道代码", "情况", "有效期至", "剩余天数", "查验日期")
     rows = tuple(
         (

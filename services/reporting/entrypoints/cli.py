@@ -12,10 +12,12 @@ from rich.console import Console
 
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.tables import DECISIONS, holds_rows
-from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS, build_fold
+from services.reporting.bootstrap import FOLDED_TOPICS, GROUP, MIGRATIONS, build_fold
 from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
+from shared.kafka.groups import group_members
+from shared.kafka.lag import BrokerOffsets
 from shared.kafka.security import KafkaConnection
 from shared.progress import Advance, progress
 from shared.topics import TopicNames
@@ -34,47 +36,84 @@ def rebuild(
     """Replay every reporting topic from the beginning into a fresh store.
 
     The facts come from Kafka; the bureau's own decisions, which exist only
-    in the store, are copied from the current one. Point REPORTING_DATABASE_URL
-    at the new store afterwards and restart reporting: its consumer group goes
-    on from where it was, and re-folding anything twice changes nothing.
+    in the store, are copied from the current one. Stop reporting first (the
+    rebuild refuses while its consumer group has members), then rebuild, point
+    REPORTING_DATABASE_URL at the new store and start reporting: its consumer
+    group goes on from where it stopped, and re-folding anything twice changes
+    nothing.
     """
     started = time.monotonic()
     try:
         with progress("Folding into the new store", unit="events") as advance:
             read = asyncio.run(_rebuild(ReportingSettings(), into, copy_decisions, advance))
-    except StoreNotEmpty as error:
+    except RebuildRefused as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2) from error
     console.print(f"rebuilt: {read} events folded into the new store in {time.monotonic() - started:.1f} s")
 
 
-class StoreNotEmpty(RuntimeError):
+class RebuildRefused(RuntimeError):
+    """A rebuild that would give a wrong store; the message says what the operator does about it."""
+
+
+class StoreNotEmpty(RebuildRefused):
     """The target store holds facts or decisions already; a rebuild starts from nothing."""
 
 
+class ReportingRunning(RebuildRefused):
+    """Reporting folds while the rebuild runs: what it folds after the replay's end offsets goes into the old
+    store and its group commits past it, so the new store would never get it; nor the decisions taken after
+    they were copied."""
+
+
+STOP_FIRST = (
+    "reporting is running: stop the reporting service ({members} in group {group}), then rebuild,"
+    " point REPORTING_DATABASE_URL at the new store, start it"
+)
+RAN_MEANWHILE = (
+    "reporting folded while the rebuild ran (group {group} committed new offsets, {members} now): the new"
+    " store may lack events and decisions; drop it, stop the reporting service, then rebuild again"
+)
+
+
 async def _rebuild(settings: ReportingSettings, into: str, copy_decisions: bool, advance: Advance) -> int:
-    target = build_engine(into)
     kafka = KafkaConnection.from_settings(settings)
+    topics = TopicNames(settings.topic_prefix)
+    group = topics(GROUP)
+    if members := await group_members(kafka, group):
+        raise ReportingRunning(STOP_FIRST.format(members=_members(members), group=group))
+    target = build_engine(into)
     broker = KafkaBroker(kafka.bootstrap, security=kafka.security())
+    offsets = BrokerOffsets(kafka)
     try:
         await run_migrations(target, MIGRATIONS)
         if await holds_rows(target):
             raise StoreNotEmpty("the target store holds facts or decisions already; give an empty database")
+        committed = await offsets.committed(group)
         if copy_decisions:
             await _copy_decisions(settings.database_url, target)
-        topics = TopicNames(settings.topic_prefix)
         await broker.start()
         fold = build_fold(settings, FactWriter(target), broker, topics)
-        return await replay(
+        read = await replay(
             kafka=kafka,
             topics=[topics(t) for t in FOLDED_TOPICS],
             fold=fold,
             batch_max=settings.fold_batch,
             on_batch=advance,
         )
+        # started meanwhile (and perhaps stopped again): its commits are the trace it leaves
+        members = await group_members(kafka, group)
+        if members or await offsets.committed(group) != committed:
+            raise ReportingRunning(RAN_MEANWHILE.format(members=_members(members), group=group))
+        return read
     finally:
+        await offsets.close()
         await broker.stop()
         await target.dispose()
+
+
+def _members(count: int) -> str:
+    return f"{count} member" if count == 1 else f"{count} members"
 
 
 async def _copy_decisions(source_url: str, target: object) -> None:

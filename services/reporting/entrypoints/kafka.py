@@ -220,8 +220,9 @@ async def replay(
     """Fold every message now on `topics`, from the beginning, without a consumer group.
 
     The end of each partition is taken when the replay starts; messages
-    published meanwhile are left to the running service. Returns how many
-    messages were read.
+    published meanwhile are left to the service, started on the new store
+    afterwards from its group's offsets (so it must not run meanwhile: the
+    rebuild command checks). Returns how many messages were read.
     """
     read = 0
     async for messages in batches_to_end(kafka, topics, batch=batch_max):

@@ -12,7 +12,14 @@ from services.reporting.domain.sheets import Sheet
 from services.reporting.domain.weeks import WeekCalendar
 from shared.clock import Clock
 
-LIST_LIMIT = 5000
+LIST_LIMIT = 5000  # the most urgent first; a longer list says it was cut
+
+
+@dataclass(frozen=True)
+class FollowUpList:
+    items: list[FollowUpItem]
+    limit: int
+    truncated: bool  # more persons need following up than `limit`; the least urgent were left out
 
 
 @dataclass(frozen=True)
@@ -20,26 +27,35 @@ class CertificateFollowUps:
     store: CertificateStore
     calendar: WeekCalendar
     clock: Clock
+    limit: int = LIST_LIMIT
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.calendar.zone).date()
 
-    async def items(self, code: str, *, within_days: int) -> list[FollowUpItem]:
+    async def items(self, code: str, *, within_days: int) -> FollowUpList:
         today = self.today()
         checks = await self.store.latest_checks(
-            code, horizon=today + timedelta(days=within_days), zone=self.calendar.zone, limit=LIST_LIMIT
+            code,
+            today=today,
+            horizon=today + timedelta(days=within_days),
+            zone=self.calendar.zone,
+            limit=self.limit + 1,  # one more than shown tells whether the list was cut
         )
-        return follow_ups(checks, today=today, within_days=within_days)
+        items = follow_ups(checks[: self.limit], today=today, within_days=within_days)
+        return FollowUpList(items, self.limit, truncated=len(checks) > self.limit)
 
     async def listing(self, code: str, *, within_days: int) -> dict[str, Any]:
-        items = await self.items(code, within_days=within_days)
+        found = await self.items(code, within_days=within_days)
         return {
             "code": code,
             "as_of": self.today().isoformat(),
             "within_days": within_days,
-            "items": [asdict(item) | {"follow_up": item.follow_up.value} for item in items],
+            "items": [asdict(item) | {"follow_up": item.follow_up.value} for item in found.items],
+            "limit": found.limit,
+            "truncated": found.truncated,
         }
 
     async def sheet(self, code: str, *, within_days: int) -> Sheet:
-        items = await self.items(code, within_days=within_days)
-        return follow_up_sheet(code, items, today=self.today(), within_days=within_days)
+        found = await self.items(code, within_days=within_days)
+        cut = found.limit if found.truncated else None
+        return follow_up_sheet(code, found.items, today=self.today(), within_days=within_days, cut_at=cut)

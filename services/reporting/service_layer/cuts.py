@@ -11,6 +11,7 @@ from typing import Any
 from services.reporting.adapters.items import figure_counts, week_records_query
 from services.reporting.domain.cuts import RECORDS, item_groups, weekly_cut
 from services.reporting.domain.figures import FIGURE_NAMES
+from services.reporting.domain.paging import ITEMS_LIMIT
 from services.reporting.domain.responsibility import Cut
 from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.responsibility import Responsibilities
@@ -36,9 +37,19 @@ class WeeklyCuts:
         counts = await figure_counts(self._reports.weekly_store.engine, queries)
         return weekly_cut(await self._responsibilities.register(code), by, counts)
 
-    async def items(self, code: str, week_name: str, figure: str, by: Cut | None) -> dict[str, Any]:
-        """The ids behind one figure; with `by`, also grouped per community or worker under `groups`."""
-        body = await self._reports.items(code, week_name, figure)
+    async def items(
+        self,
+        code: str,
+        week_name: str,
+        figure: str,
+        by: Cut | None,
+        *,
+        limit: int = ITEMS_LIMIT,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the ids behind one figure; with `by`, the page's ids also grouped per community or worker
+        under `groups`."""
+        body = await self._reports.items(code, week_name, figure, limit=limit, after=after)
         if by is not None:
             register = await self._responsibilities.register(code)
             body |= {"by": by.value, "groups": item_groups(register, by, body["items"])}

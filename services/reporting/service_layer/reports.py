@@ -16,6 +16,7 @@ from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.signoff_store import SignoffStore
 from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.domain.campaign import Campaign, week_of_day
+from services.reporting.domain.paging import ITEMS_LIMIT, BadCursor, decode_cursor, encode_cursor
 from services.reporting.domain.quality import quality_report
 from services.reporting.domain.signoff import Signoff, SignoffState, as_it_stood, on_time, on_time_rate
 from services.reporting.domain.weekly import StreetWeek, district_report, street_report
@@ -191,16 +192,32 @@ class ReportService:
                     raise
         return queries
 
-    async def items(self, code: str, week_name: str, figure: str) -> dict[str, Any]:
-        """The ids behind one figure; Invalid (at "figure") for a figure that does not exist."""
+    async def items(
+        self, code: str, week_name: str, figure: str, *, limit: int = ITEMS_LIMIT, after: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the ids behind one figure, by id: `limit` of them after the cursor `after`, with the
+        cursor of the next page (None: the last). Invalid (at "figure") for a figure that does not exist, (at
+        "after") for a cursor this service did not give."""
         week = self.bounds(week_name)
+        try:
+            position = decode_cursor(after) if after is not None else None
+        except BadCursor as error:
+            raise Invalid.at("after", str(error)) from error
         try:
             query = (await self.figure_queries(code, week, [figure]))[figure]
         except UnknownFigure as error:
             raise Invalid.at("figure", str(error)) from error
-        items = await figure_items(self.weekly_store.engine, figure, query)
-        kind = "rejection" if figure == "rejected_at_intake" else "record"
-        return {"code": code, "week": week.name, "figure": figure, "kind": kind, "count": len(items), "items": items}
+        page = await figure_items(self.weekly_store.engine, figure, query, limit=limit, after=position)
+        return {
+            "code": code,
+            "week": week.name,
+            "figure": figure,
+            "kind": "rejection" if figure == "rejected_at_intake" else "record",
+            "count": page.total,
+            "items": page.items,
+            "limit": limit,
+            "next": encode_cursor(page.last) if page.last is not None else None,
+        }
 
     async def quality(self, code: str, week_name: str) -> dict[str, Any]:
         week = self.bounds(week_name)

@@ -9,6 +9,7 @@ logout form the session's own token.
 """
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,6 +60,7 @@ def dashboard_router(
     logins: Logins,
     *,
     secure_cookie: bool,
+    served_districts: Sequence[str],
     exchange: ExchangeClient | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -122,10 +124,19 @@ def dashboard_router(
             context = await _context(service, spotchecks, plan, district, week)
         except Invalid as error:
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
-        # the deployment's exchange per partner (notification's overview), when configured
-        partners = await exchange.partners() if exchange is not None else None
+        # the deployment's exchange per partner (notification's overview), when configured; it counts every
+        # served district's traffic together, so only a key covering all of them sees it
+        shown = exchange is not None and sees_whole_deployment(principal, served_districts)
+        partners = await exchange.partners() if shown and exchange is not None else None
         csrf = session.csrf_token if session else ""
-        return page("dashboard.html", csrf=csrf, exchange_shown=exchange is not None, partners=partners, **context)
+        return page(
+            "dashboard.html",
+            csrf=csrf,
+            exchange_shown=shown,
+            exchange_withheld=exchange is not None and not shown,
+            partners=partners,
+            **context,
+        )
 
     return router
 
@@ -149,6 +160,12 @@ def _next_page(wanted: str, principal: Principal) -> str:
     if wanted.startswith("/dashboard") and not wanted.startswith("/dashboard/login"):
         return wanted  # a path on this site only: never an open redirect
     return "/dashboard" + (f"?{urlencode({'district': principal.scope.code})}" if principal.scope.code else "")
+
+
+def sees_whole_deployment(principal: Principal, served_districts: Sequence[str]) -> bool:
+    """Whether the key covers every district the deployment serves: the exchange overview is the
+    deployment's, one count per partner for all of them, and cannot be cut by district."""
+    return all(principal.scope.covers(district) for district in served_districts)
 
 
 def _require_district_key(principal: Principal, district: str) -> None:

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.reporting.adapters.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
+from services.reporting.domain.paging import ITEMS_LIMIT, ITEMS_MAX, MAX_CURSOR_CHARS
 from services.reporting.domain.responsibility import Cut
 from services.reporting.domain.sheets import cut_sheet, weekly_sheet
 from services.reporting.domain.signoff import Decision
@@ -30,6 +31,23 @@ District = Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="6-dig
 Week = Annotated[str, Query(description="Report week, YYYY-Www (ends at the cut-off, Friday 10:00)")]
 By = Annotated[
     Cut | None, Query(description="Cut the figures or items by community or by responsible worker (分片包干)")
+]
+
+ItemsLimit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=ITEMS_MAX,
+        description=f"Most items in one answer (default {ITEMS_LIMIT:,}, at most {ITEMS_MAX:,});"
+        " the rest come page by page with `after`",
+    ),
+]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_CHARS,
+        description="The `next` cursor of the previous answer: the page after it (none: the first page)",
+    ),
 ]
 
 
@@ -89,8 +107,13 @@ def reports_router(service: ReportService, cuts: WeeklyCuts, authenticate: Authe
         street: Street = None,
         district: District = None,
         by: By = None,
+        limit: ItemsLimit = ITEMS_LIMIT,
+        after: After = None,
     ) -> Any:
-        return await cuts.items(scope(principal, street, district), week, figure, by)
+        """The ids behind one count of the weekly report, by id, a page at a time: `count` is every item of the
+        figure, `items` at most `limit` of them, and `next` the cursor of the following page (null: none)."""
+        code = scope(principal, street, district)
+        return await cuts.items(code, week, figure, by, limit=limit, after=after)
 
     @router.get("/quality")
     async def quality(principal: Caller, week: Week, street: Street = None, district: District = None) -> Any:
