@@ -187,7 +187,9 @@ def create_app(
         webhooks_router(subscriptions=Subscriptions(webhooks, clock, guard), authenticate=authenticate),
         exchange_router(
             door=door,
-            overview=ExchangeOverview(partners=partners, store=exchange_store),
+            overview=ExchangeOverview(
+                partners=partners, store=exchange_store, served_districts=settings.served_districts
+            ),
             redelivery=ExchangeRedelivery(
                 partners=partners,
                 store=exchange_store,

@@ -48,7 +48,9 @@ class ReportingSettings(ServiceSettings):
         " every served district; unset: not shown",
     )
     notification_key: SecretStr | None = Field(
-        default=None, description="A bureau or admin key the dashboard reads notification's exchange overview with"
+        default=None,
+        description="The key the dashboard reads notification's exchange overview with: one covering every district"
+        " notification serves (the bureau's when it serves one, an admin key when several)",
     )
     intake_url: str = Field(
         default="http://127.0.0.1:8001",

@@ -146,7 +146,8 @@ ACCESS: dict[str, Rule] = {
     # the exchange: partners' doors take partner signatures, never API keys; the overview is the bureau's
     "notification POST /v1/exchange/notices": Rule(Action.ADMINISTER, partner_only=True),
     "notification POST /v1/exchange/answers": Rule(Action.ADMINISTER, partner_only=True),
-    "notification GET /v1/exchange/partners": Rule(Action.SUPERVISE),
+    # the deployment's overview, every served district's traffic together: a bureau of each (one here: Baiyun)
+    "notification GET /v1/exchange/partners": Rule(Action.SUPERVISE, DISTRICT),
     # a bureau of a served district (Baiyun here) or admin; the seeded partner has no keys (409) and the
     # seeded notice is local, not a message to a partner (404): both answered after access was granted
     "notification POST /v1/exchange/partners/{partner}/redeliver": Rule(

@@ -61,9 +61,10 @@ async def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             tls = certificates.issue(logs / "tls")
             platform = stack.enter_context(FtpPlatform(logs / "ftp-root", ["440111", "440106", "430102"], tls=tls))
         systems = await build_deployments(logs, PLANS, platform)
-        guangzhou = systems["guangzhou"]  # its dashboard reads the exchange from its notification, as a bureau
+        guangzhou = systems["guangzhou"]  # its dashboard reads the exchange from its notification
         guangzhou.env["REPORTING_NOTIFICATION_URL"] = guangzhou.url("notification")
-        guangzhou.env["REPORTING_NOTIFICATION_KEY"] = await guangzhou.create_key(f"district:{BAIYUN}")
+        # it serves two districts: only a key covering both reads notification's overview of them
+        guangzhou.env["REPORTING_NOTIFICATION_KEY"] = await guangzhou.create_key("admin")
         try:
             start_all(systems, PLANS)
             yield City(systems["guangzhou"], systems["furong"], request.param, platform)
@@ -196,6 +197,9 @@ async def test_a_case_for_a_district_outside_still_travels_through_the_exchange(
         assert withheld.status_code == 200, withheld.text
         assert "data-partner" not in withheld.text
         assert 'id="exchange-withheld"' in withheld.text
+        refused = await client.get(guangzhou.url("notification") + "/v1/exchange/partners", headers=bureau)
+        assert refused.status_code == 403, refused.text  # nor from notification itself
+        assert refused.headers["content-type"] == "application/problem+json"
 
         async def furong_row() -> str | None:
             """The dashboard's row for Furong, once the forward is acknowledged (through FTPS: once Furong's

@@ -185,7 +185,7 @@ def _side(
         inbox,
         worker,
         poller,
-        ExchangeOverview(partners=lambda: table, store=store),
+        ExchangeOverview(partners=lambda: table, store=store, served_districts=[code]),
         ExchangeRedelivery(**common, wake=lambda: None),
     )
 

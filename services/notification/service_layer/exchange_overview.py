@@ -1,5 +1,5 @@
 """What the bureau sees of the exchange: per partner, what was sent, delivered, acknowledged, failed, redelivered
-and received.
+and received, for every district the deployment serves together (so only a key covering all of them reads it).
 
 Acknowledged: over https the partner's door answered 2xx (delivered is
 acknowledged); over FTP the partner's acknowledgement file said its poller
@@ -13,7 +13,7 @@ deliveries, which failed at once with the reason: refused, never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.notification.adapters.exchange_store import ExchangeStore
@@ -22,14 +22,27 @@ from shared.auth import Principal
 from shared.auth.dependencies import require
 from shared.auth.scopes import Action
 from shared.exchange.partners import UNCONFIGURED, PartnerTable, Transport
+from shared.http.problems import ProblemError
 
 
 class ExchangeOverview:
-    def __init__(self, *, partners: Callable[[], PartnerTable], store: ExchangeStore) -> None:
-        self._partners, self._store = partners, store
+    def __init__(
+        self, *, partners: Callable[[], PartnerTable], store: ExchangeStore, served_districts: Sequence[str]
+    ) -> None:
+        self._partners, self._store, self._served = partners, store, list(served_districts)
 
     async def partners(self, principal: Principal) -> dict[str, Any]:
         require(principal, Action.SUPERVISE)  # the bureau's follow-up view, like the failed-delivery list
+        # one count per partner for every served district together (and the failed messages of all): a bureau
+        # of one district of several would read the others' traffic
+        uncovered = [code for code in self._served if not principal.scope.covers(code)]
+        if uncovered:
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"The exchange overview counts every district this deployment serves ({', '.join(self._served)});"
+                f" your key's scope ({principal.scope}) does not cover {', '.join(uncovered)}: use an admin key.",
+            )
         table = self._partners()
         views: dict[str, dict[str, Any]] = {}
         for prefixes, partner in table.partners():
