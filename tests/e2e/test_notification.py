@@ -379,6 +379,8 @@ async def test_bad_input_is_a_problem_document_never_a_500(system: System, admin
     cases: list[tuple[str, str, dict[str, Any]]] = [
         ("PUT", f"/v1/recipients/{recipient}/webhook", {"content": b"{"}),
         ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": {"url": "ftp://x", "secret": SECRET}}),
+        # longer than the column takes, though a URL may be (2,083)
+        ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": {"url": "http://x.example/" + "a" * 2050}}),
         ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": {"url": "http://127.0.0.1:9/h", "secret": "short"}}),
         ("PUT", f"/v1/recipients/{recipient}/webhook", {"json": ["not", "an", "object"]}),
         ("PUT", "/v1/recipients/44011/webhook", {"json": {"url": "http://127.0.0.1:9/h", "secret": SECRET}}),

@@ -20,6 +20,9 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+WEBHOOK_URL_MAX = 2000  # characters of a subscription's URL: the column's bound, checked at the route
+
+
 def _at(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
 
@@ -124,7 +127,7 @@ class WebhookSubscription(SQLModel, table=True):
     __tablename__ = "webhook_subscriptions"
 
     recipient_code: str = Field(primary_key=True, max_length=12)
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=WEBHOOK_URL_MAX)
     secret_ciphertext: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _at()
     updated_at: datetime = _at()

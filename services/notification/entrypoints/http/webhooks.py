@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, UrlConstraints, field_validator
 
+from services.notification.adapters.tables import WEBHOOK_URL_MAX
 from services.notification.adapters.webhooks import Subscription
 from services.notification.domain.signing import key_of
 from services.notification.entrypoints.http.common import RecipientCode, caller
@@ -19,7 +20,10 @@ from shared.auth.dependencies import Authenticate
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl = Field(description="http(s) URL that receives each notice as a signed POST")
+    # the stored column's bound: URLs take up to 2,083 characters, which the store refused past 2,000
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=WEBHOOK_URL_MAX)] = Field(
+        description=f"http(s) URL that receives each notice as a signed POST (at most {WEBHOOK_URL_MAX} characters)"
+    )
     secret: SecretStr | None = Field(
         default=None,
         description="Standard Webhooks signing secret `whsec_<base64 of 24-64 bytes>`; "
