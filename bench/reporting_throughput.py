@@ -190,6 +190,12 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 
+NOTICE_COLUMNS = (
+    "notice_id", "record_id", "recipient_code", "route", "issued_at", "week", "answered_at", "answer",
+    "sender_street", "kind", "answer_expected",
+)  # fmt: skip
+
+
 async def bulk_load(store_url: str, count: int, rng: random.Random) -> None:
     engine = build_engine(store_url)
     await run_migrations(engine, MIGRATIONS)
@@ -224,13 +230,15 @@ async def bulk_load(store_url: str, count: int, rng: random.Random) -> None:
                     answered,
                     None,
                     street,
+                    "transfer",  # a handover that awaits the street's answer, as every one of these is
+                    True,
                 )
                 notices.append(notice)
         # Facts arrive in time order in production, so a week's rows lie together: load them so.
         records.sort(key=lambda row: row[6])
         notices.sort(key=lambda row: row[4])
         await connection.copy_records_to_table("report_records", records=records, columns=RECORD_COLUMNS)
-        await connection.copy_records_to_table("report_notices", records=notices)
+        await connection.copy_records_to_table("report_notices", records=notices, columns=NOTICE_COLUMNS)
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
