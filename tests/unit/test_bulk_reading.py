@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from datetime import date, datetime
 
 import pytest
@@ -11,7 +13,7 @@ from services.intake.adapters import bulk_formats
 from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
 from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
 from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
-from tests.support.records import full_record
+from tests.support.records import full_record, id_number
 
 
 @pytest.mark.parametrize("header", ["person.id_number", "id_number", "身份证号", "身份证号码", " ID_NUMBER "])
@@ -111,6 +113,55 @@ def test_json_array_is_read_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> 
 def test_file_problems(fmt: BulkFormat, content: bytes) -> None:
     with pytest.raises(FileProblem):
         list(open_bulk(fmt, io.BytesIO(content)).rows())
+
+
+def test_a_file_without_a_header_row_is_refused_without_echoing_its_first_row() -> None:
+    """The first row of a file without a header is a person: its cells named as unknown headers put an identity
+    number, a name and an address into the problem document and the CLI's output."""
+    number, name, address = id_number(sequence=11), "张三", "广州市天河区某路1号"
+    first = f"{number},{name},{address},440111005\n".encode()
+    with pytest.raises(FileProblem) as refused:
+        open_bulk(BulkFormat.CSV, io.BytesIO(first + first)).count(10)
+    said = str(refused.value)
+    assert not [secret for secret in (number, name, address) if secret in said]
+    assert said.startswith("4 of 4 columns (A, B, C, D) have a header that names no field (is the first row a header")
+
+
+def test_a_typo_in_one_header_names_its_column() -> None:
+    with pytest.raises(FileProblem) as refused:
+        open_bulk(BulkFormat.CSV, io.BytesIO("身份证号,姓名,鞋码\nx,y,z\n".encode())).count(10)
+    assert str(refused.value).startswith("1 of 3 columns (C) have a header that names no field;")
+
+
+def test_a_csv_line_of_more_columns_than_a_record_has_is_refused() -> None:
+    wide = ("身份证号," + ",".join(["x"] * 300) + "\n").encode()
+    with pytest.raises(FileProblem, match="more than 200 columns"):
+        open_bulk(BulkFormat.CSV, io.BytesIO(wide)).count(10)
+
+
+def _rewritten(workbook: bytes, name: str, text: bytes) -> bytes:
+    source, out = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, text if item.filename == name else source.read(item.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("part", "text"),
+    [
+        ("xl/workbook.xml", b"<workbook"),  # XML that does not parse: a SyntaxError, which answered 500
+        ("xl/styles.xml", b"<styleSheet"),
+        ("xl/workbook.xml", None),  # a workbook without a sheet: an IndexError, which answered 500
+    ],
+)
+def test_a_damaged_workbook_is_a_file_problem(part: str, text: bytes | None) -> None:
+    good = xlsx_bytes([full_record()])
+    if text is None:
+        listed = zipfile.ZipFile(io.BytesIO(good)).read(part).decode()
+        text = re.sub(r"<sheets>.*</sheets>", "<sheets/>", listed).encode()
+    with pytest.raises(FileProblem):
+        open_bulk(BulkFormat.XLSX, io.BytesIO(_rewritten(good, part, text))).count(10)
 
 
 def test_row_problems_leave_the_other_rows() -> None:

@@ -250,10 +250,13 @@ def _csv_rows(bulk: BulkFile, records: bool) -> Iterator[Row]:
 
 
 def csv_lines(reader: Any) -> Iterator[tuple[int, list[Any]]]:
-    """Each CSV record with the line it starts on (a quoted cell may span lines)."""
+    """Each CSV record with the line it starts on (a quoted cell may span lines); at most MAX_COLUMNS cells
+    a record, as an XLSX row (a file of one endless line is not held as a list of cells)."""
     start = 1
     for cells in reader:
-        yield start, cells
+        if len(cells) > MAX_COLUMNS and any(cell.strip() for cell in cells[MAX_COLUMNS:]):
+            raise FileProblem(f"line {start} has more than {MAX_COLUMNS} columns")
+        yield start, cells[:MAX_COLUMNS]
         start = reader.line_num + 1
 
 
@@ -272,9 +275,11 @@ def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
         workbook = load_workbook(file, read_only=True, data_only=True)
     except FileProblem:
         raise
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+    except (*UNREADABLE_SHEET, OSError) as error:  # a workbook's XML that does not parse is a SyntaxError
         raise FileProblem("the body is not an XLSX workbook") from error
     try:
+        if not workbook.worksheets:
+            raise FileProblem("the workbook has no sheet")
         sheet = workbook.worksheets[0]
         for cells in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
             if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
@@ -313,8 +318,8 @@ def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) ->
             header = cells
             try:
                 columns = map_headers(header)
-            except UnknownColumns as error:
-                raise FileProblem(f"unknown columns: {error}; see the documented column names") from None
+            except UnknownColumns as error:  # its message names columns by position, never a cell's text
+                raise FileProblem(f"{error}; see the documented column names") from None
             continue
         if len(cells) > len(header) and not _blank(cells[len(header) :]):
             yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from shared.events import EventKind
 from shared.events.record_parts import CertificateResult, ChangeKind, KeyAreaKind, MaritalStatus, Sex, SourceKind
 
@@ -129,18 +131,23 @@ DATE_PATHS = frozenset(
 
 
 class UnknownColumns(ValueError):
-    """Headers that name no field of the record."""
+    """Headers that name no field of the record: `headers` their text, `positions` their columns (1-based).
 
-    def __init__(self, headers: list[str]) -> None:
-        super().__init__(", ".join(headers))
-        self.headers = headers
+    Its message names the columns by position, never by their text: the first row of a file without a
+    header row is a person's data (an identity number, a name, an address)."""
+
+    def __init__(self, headers: list[str], positions: list[int], total: int) -> None:
+        self.headers, self.positions, self.total = headers, positions, total
+        listed = ", ".join(map(get_column_letter, positions[:10])) + (" and more" if len(positions) > 10 else "")
+        hint = " (is the first row a header row?)" if 2 * len(positions) > total else ""
+        super().__init__(f"{len(positions)} of {total} columns ({listed}) have a header that names no field{hint}")
 
 
 def map_headers(headers: list[Any]) -> list[Column | None]:
     """The column each header stands for (None: ignored); UnknownColumns lists any unknown header."""
     columns: list[Column | None] = []
-    unknown = []
-    for header in headers:
+    unknown, positions = [], []
+    for position, header in enumerate(headers, start=1):
         name = str(header).strip() if header is not None else ""
         if not name or name.lower() in IGNORED:
             columns.append(None)
@@ -148,8 +155,9 @@ def map_headers(headers: list[Any]) -> list[Column | None]:
             columns.append(column)
         else:
             unknown.append(name)
+            positions.append(position)
     if unknown:
-        raise UnknownColumns(unknown)
+        raise UnknownColumns(unknown, positions, len(headers))
     return columns
 
 

@@ -108,6 +108,9 @@ async def _open(spool: IO[bytes], fmt: BulkFormat, max_rows: int) -> tuple[BulkF
     except FileProblem as error:
         spool.close()
         raise ProblemError(400, "The file cannot be read", str(error)) from None
+    except BaseException:
+        spool.close()  # whatever else went wrong (it answers 500, or the client went away): the file is not kept
+        raise
     if rows > max_rows:
         spool.close()
         raise ProblemError(413, "Too many rows", f"A bulk import may hold at most {max_rows} rows.")
