@@ -12,7 +12,7 @@ import pytest
 
 from services.intake.adapters.bulk_formats import FileProblem, Row
 from services.intake.service_layer.bulk_import import BulkImport
-from services.intake.service_layer.bulk_workers import BulkWorkers, RowIn, RowOut
+from services.intake.service_layer.bulk_workers import BulkWorkers, RowIn, RowOut, prepare_rows
 from services.intake.service_layer.submissions import Rejected, Submissions
 from shared.auth import Principal, parse_scope
 
@@ -106,3 +106,21 @@ async def test_an_abandoned_import_stops_reading_and_preparing() -> None:
     settled = len(read)
     await asyncio.sleep(0.2)
     assert len(read) == settled < 10_000
+
+
+def test_a_row_that_is_no_record_is_the_same_rejection_when_its_file_comes_again() -> None:
+    """Its RecordRejected id follows from the fingerprint: empty, it was a new random id each time, and a clerk
+    who sent the file again (as `popflow import` advises after a lost answer) counted every bad line twice."""
+    rows = [(3, None, "has 5 cells but the header has 4"), (4, None, "has 5 cells but the header has 4")]
+
+    first = prepare_rows(None, rows, ADMIN, "file-1")  # type: ignore[arg-type]  # no row reaches the rules
+    again = prepare_rows(None, rows, ADMIN, "file-1")  # type: ignore[arg-type]
+    other = prepare_rows(None, rows, ADMIN, "file-2")  # type: ignore[arg-type]
+    unkeyed = prepare_rows(None, rows, ADMIN, None)  # type: ignore[arg-type]
+
+    told = [r.fingerprint for _, r in first if isinstance(r, Rejected)]
+    assert len(set(told)) == 2  # one per row
+    assert "" not in told
+    assert [r.fingerprint for _, r in again if isinstance(r, Rejected)] == told
+    assert not set(told) & {r.fingerprint for _, r in other if isinstance(r, Rejected)}
+    assert {r.fingerprint for _, r in unkeyed if isinstance(r, Rejected)} == {""}  # no key: nothing tells a resend

@@ -39,7 +39,7 @@ from typing import Any
 
 import structlog
 
-from services.intake.service_layer.submissions import Prepared, Ready, Rejected, Submissions
+from services.intake.service_layer.submissions import Prepared, Ready, Rejected, Submissions, fingerprint
 from shared.auth import Principal
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,10 @@ def prepare_rows(submissions: Submissions, rows: list[RowIn], principal: Princip
     prepared: list[RowOut] = []
     for number, record, problem in rows:
         if problem is not None:
-            prepared.append((number, Rejected([((), problem)])))
+            # a row that is no record (not JSON, cells past the header) has no body to tell it by: under a key,
+            # its place in the file does, so the file sent again is the same rejection, counted once
+            told = fingerprint({"bulk_row": f"{key}#{number}", "problem": problem}) if key else ""
+            prepared.append((number, Rejected([((), problem)], fingerprint=told)))
             continue
         raw = {k: v for k, v in record.items() if k != "_errors"} if isinstance(record, dict) else record
         item = submissions.prepare(raw, principal, idempotency_key=f"{key}#{number}" if key else None)
