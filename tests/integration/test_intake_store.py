@@ -357,3 +357,25 @@ async def test_routes_are_set_in_order_once_per_record(submissions: Submissions)
         second: "cross-street",
         untouched: None,
     }
+
+
+async def test_a_batch_stored_whose_answer_was_lost_is_answered_as_accepted_when_written_again(
+    submissions: Submissions,
+) -> None:
+    """The connection dropped after the server's COMMIT: the batch failed for the caller, and each record was
+    written again alone, met its own record id and was answered 409 (nothing keyed to tell it by); the client,
+    told it was not stored, sent it again and the person was stored twice. Its own record id found stored
+    answers it as accepted, with the case it was given."""
+    batch = [prepared(submissions, record(sequence=n)) for n in range(3)]  # no key, no external id
+    first = await submissions.store(batch)  # stored; imagine the answer lost on the way back
+
+    again = await submissions.store(batch)  # the same items, as the group commit writes them again
+
+    assert [o.status for o in again] == ["accepted"] * 3
+    assert [(o.record_id, o.case_id, o.case_version) for o in again] == [
+        (o.record_id, o.case_id, o.case_version) for o in first
+    ]
+    async with submissions._repository._sessions() as session:
+        stored = (await session.execute(text("SELECT count(*) FROM records"))).scalar()
+        published = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar()
+    assert (stored, published) == (3, 3)  # nor its event twice

@@ -333,6 +333,11 @@ async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]
     batch's idempotency keys stored before."""
     refs = {item.source_ref for item in items if item.source_ref}
     idem = {item.idempotency_key for item in items if item.idempotency_key}
+    # an item's own record id, found stored: this very submission, committed by an attempt whose answer was lost
+    # (the connection dropped after the server's COMMIT); it was accepted, and is not stored again
+    ids = [item.record_id for item in items]
+    own = (await session.execute(select(RecordRow).where(col(RecordRow.record_id).in_(ids)))).scalars()
+    by_id = {row.record_id: row for row in own}
     by_ref: dict[str, RecordRow] = {}
     if refs:
         rows = (await session.execute(select(RecordRow).where(col(RecordRow.source_ref).in_(refs)))).scalars()
@@ -346,7 +351,10 @@ async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]
         by_key = {k.key: (k, rows_by_id.get(k.record_id)) for k in keyed}
     outcomes: dict[int, Stored] = {}
     for index, item in enumerate(items):
-        if item.idempotency_key in by_key:
+        if item.record_id in by_id:
+            mine = by_id[item.record_id]
+            outcomes[index] = Stored("accepted", mine.record_id, mine.case_id, mine.case_version)
+        elif item.idempotency_key in by_key:
             key_row, row = by_key[item.idempotency_key]
             status: Literal["duplicate", "conflict"] = (
                 "duplicate" if key_row.fingerprint == (item.fingerprint or "") else "conflict"
