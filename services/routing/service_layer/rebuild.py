@@ -13,7 +13,7 @@ here and are counted, not applied.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -33,6 +33,7 @@ from shared.topics import TopicNames
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Envelope, Event], Awaitable[None]]
+Read = Callable[[str], AsyncIterator[bytes]]  # a topic's messages (by contract name), from the first to the end
 
 
 class StoreNotEmpty(RuntimeError):
@@ -53,6 +54,13 @@ async def rebuild(
     on_message: Callable[[], None] = lambda: None,
 ) -> dict[str, Replayed]:
     """Replay records.submitted, reviews.resolved, then notices.answered from the start into the (empty) store."""
+    return await replay_topics(context, lambda topic: messages_to_end(kafka, topics(topic)), on_message)
+
+
+async def replay_topics(
+    context: RoutingContext, read: Read, on_message: Callable[[], None] = lambda: None
+) -> dict[str, Replayed]:
+    """Replay what `read` gives of each input topic, in the rebuild's order, into the (empty) store."""
     async with context.sessions() as session:
         if await store.holds_decisions(session):
             raise StoreNotEmpty("the target store holds decisions already; give an empty database")
@@ -62,17 +70,17 @@ async def rebuild(
         NoticeAnswered.TOPIC: AnswerHandler(context).on_notice_answered,
     }
     return {
-        topic: await replay(kafka, topics(topic), handler, on_message, context.keyring)
+        topic: await replay(read(topic), topic, handler, on_message, context.keyring)
         for topic, handler in handlers.items()
     }
 
 
 async def replay(
-    kafka: KafkaConnection, topic: str, handler: Handler, on_message: Callable[[], None], keyring: Keyring
+    messages: AsyncIterator[bytes], topic: str, handler: Handler, on_message: Callable[[], None], keyring: Keyring
 ) -> Replayed:
-    """Every message of `topic` from offset 0 to the end as it was when the replay began."""
+    """Every message of `messages` (`topic`'s) through `handler`, counting those refused."""
     counts = Replayed()
-    async for value in messages_to_end(kafka, topic):
+    async for value in messages:
         await _apply(handler, value, counts, keyring)
         on_message()
     log.info("topic replayed", topic=topic, applied=counts.applied, refused=counts.refused)
