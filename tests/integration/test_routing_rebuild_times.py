@@ -142,6 +142,24 @@ async def test_the_reminder_job_after_a_rebuild_follows_up_what_fell_due_meanwhi
     assert await job(rebuilt).run_once() == 0
 
 
+async def test_a_rebuild_after_the_escalation_day_issues_the_reminder_and_the_escalation(
+    live: Live, rebuilt: RoutingContext
+) -> None:
+    """Rebuilt the Wednesday after, when both forwards are past 2N: each is reminded and escalated, once, as the
+    live job did on its days (a notice escalated first was then never reminded)."""
+    for day in (26, 27, 30, 1, 2):
+        live.clock.at = datetime(2026, 11 if day > 20 else 12, day, 9, tzinfo=SHANGHAI)
+        await job(live.context).run_once()
+    expected = await follow_ups(live.context)
+    assert sorted(kind for kind, _, _ in expected) == ["escalation", "escalation", "reminder", "reminder"]
+
+    assert isinstance(rebuilt.clock, FixedClock)
+    rebuilt.clock.at = live.clock.at
+    assert await job(rebuilt).run_once() == 4
+    assert await follow_ups(rebuilt) == expected
+    assert await job(rebuilt).run_once() == 0
+
+
 def at(envelope: Envelope, moment: datetime) -> Envelope:
     return envelope.model_copy(update={"occurred_at": moment})
 
@@ -175,6 +193,15 @@ async def queue(context: RoutingContext, principal: Principal) -> list[dict[str,
 
 def job(context: RoutingContext) -> ReminderJob:
     return ReminderJob(context, deadline_days=3, holidays=[], zone=SHANGHAI)
+
+
+async def follow_ups(context: RoutingContext) -> list[tuple[str, str, str]]:
+    async with context.sessions() as session:
+        query = text(
+            "SELECT kind, notice_id, recipient_code FROM notices WHERE kind IN ('reminder', 'escalation') "
+            "ORDER BY notice_id"
+        )
+        return [(kind, notice_id, recipient) for kind, notice_id, recipient in (await session.execute(query)).all()]
 
 
 async def reminders(context: RoutingContext) -> list[tuple[str, str]]:
