@@ -113,6 +113,7 @@ async def rebuild_into(
     """Replay the topics into the store at `into` (migrated first), publishing nothing."""
     engine = build_engine(into)
     try:
+        # the replay stamps each message with its own time (rebuild.MessageTime), not this clock's
         context = build_context(settings, session_factory(engine), DiscardingEmitter(), SystemClock())
         await check_sealing_keys(engine, context.keyring, store="rebuilt routing")
         await run_migrations(engine, MIGRATIONS, keyring=context.keyring)

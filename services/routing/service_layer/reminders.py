@@ -6,7 +6,9 @@ Each pass works in batches, one transaction per batch: the follow-up notices
 waiting notices commit together, after the events were published. A crash
 mid-pass leaves the batch unmarked, so the next pass issues the same notices
 with the same ids. Rows are locked with SKIP LOCKED, so two routing
-processes never remind the same notice at once.
+processes never remind the same notice at once. A pass reminds before it
+escalates, so a notice past both days is reminded and escalated in the same
+pass, never escalated alone.
 """
 
 from __future__ import annotations
@@ -54,9 +56,11 @@ class ReminderJob:
         """One pass at the clock's current time; returns how many follow-up notices were issued."""
         today = self._context.clock.now().astimezone(self._zone).date()
         total = 0
+        # reminders first: a notice past both days (the job stopped, or a rebuilt store) is reminded and then
+        # escalated, as it was or would have been on each day, not escalated alone
         for kind, days in (
-            (NoticeKind.ESCALATION, 2 * self._deadline_days),
             (NoticeKind.REMINDER, self._deadline_days),
+            (NoticeKind.ESCALATION, 2 * self._deadline_days),
         ):
             cutoff = self._start_of_day_after(latest_issue_day_due(today, days, self._holidays))
             while (issued := await self._batch_of(kind, cutoff)) is not None:
