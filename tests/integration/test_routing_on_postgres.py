@@ -37,6 +37,7 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued, routing_context
+from tests.support.routing_scenarios import relays_after_a_corrected_residence
 from tests.support.stores import logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -343,3 +344,16 @@ async def waiting_for_a_lock(context: RoutingContext) -> None:
                 if await session.scalar(waiting):
                     return
             await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("final", [FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND])
+async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction(
+    context: tuple[RoutingContext, list[str]], final: FeedbackResult
+) -> None:
+    """Both feedback notices at version 2 (the correction's, the new forward's answer) are stored, under the
+    unique constraint of migration 0007, and issued."""
+    routing, _ = context
+    relayed, stored = await relays_after_a_corrected_residence(routing, final)
+    answered = f"the residence district answered: {final.value}"
+    assert relayed == ["the residence district answered: corrected", answered]
+    assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]

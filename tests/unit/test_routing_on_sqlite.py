@@ -41,6 +41,7 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
+from tests.support.routing_scenarios import relays_after_a_corrected_residence
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -361,3 +362,15 @@ async def test_a_record_decided_by_another_transaction_meanwhile_keeps_its_answe
     async with context.sessions.begin() as session:  # as `on_records` goes on once its look-up found nothing
         await RecordHandler(context).route(session, [(again, event)])
     assert await status_of(context, first.correlation_id) == "confirmed"
+
+
+@pytest.mark.parametrize("final", [FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND])
+async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction_on_sqlite(
+    context: RoutingContext, final: FeedbackResult
+) -> None:
+    """The correction's relay and the new forward's are two feedback notices at version 2: both issued and stored
+    (the second once took the first's id and was dropped, so the bureau only heard "corrected")."""
+    relayed, stored = await relays_after_a_corrected_residence(context, final)
+    answered = f"the residence district answered: {final.value}"
+    assert relayed == ["the residence district answered: corrected", answered]
+    assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]

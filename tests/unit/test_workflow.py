@@ -321,3 +321,53 @@ def test_each_rejection_to_one_sender_at_one_version_has_an_id_of_its_own() -> N
     assert len({first.notice_id, second.notice_id, third.notice_id}) == 3
     assert all(len(n.occasion) <= 20 for n in (first, second, third))  # routing's notices.occasion column
     assert rejection({second.notice_id}).notice_id == first.notice_id  # only the ids held decide
+
+
+@pytest.mark.parametrize("result", ["confirmed", "not_found", "corrected"])
+@pytest.mark.parametrize("recipients", [RECIPIENTS, CITY_DEPLOYMENT], ids=["forward", "served-street"])
+def test_the_reporting_bureau_hears_the_answer_to_a_corrected_residence(result: str, recipients: Recipients) -> None:
+    """The residence district corrects the street (the case becomes version 2, relayed to the reporting bureau at
+    version 2), then the new street's verification answers: its relay is a second feedback notice at version 2, which
+    once took the correction's id and was dropped as its repeat, so the bureau only ever heard "corrected"."""
+    opened = open_case(case(WUSHAN), recipients)
+    asked = opened.notices[1]
+    issued = {n.notice_id for n in opened.notices}
+
+    def answer_held(c: Case, notice: PlannedNotice, result: str, **fields: object) -> Step:
+        step = answer(
+            c, notice, reply(notice, result, **fields), recipients, load_directory(), issued=frozenset(issued)
+        )
+        issued.update(n.notice_id for n in step.notices)
+        return step
+
+    corrected = answer_held(opened.case, asked, "corrected", corrections={"residence_street": "440106002"})
+    (first,) = [n for n in corrected.notices if n.kind is NoticeKind.FEEDBACK]
+    (asked_again,) = [n for n in corrected.notices if n.awaits_answer]
+    fields = {"corrections": {"residence_address": "天河路 2 号"}} if result == "corrected" else {}
+    final = answer_held(corrected.case, asked_again, result, **fields)
+    (second,) = [n for n in final.notices if n.kind is NoticeKind.FEEDBACK]
+
+    assert second.reason == f"the residence district answered: {result}"
+    assert second.recipient.code == first.recipient.code == "440111"
+    if result == "corrected":  # at the version it makes, 3: no second notice at one version
+        assert (second.case_version, second.occasion) == (3, "")
+    else:
+        assert (second.case_version, second.occasion) == (2, "answered")
+    assert second.notice_id != first.notice_id
+    # the correction's relay keeps the id it always had: (record, version 2, bureau, feedback)
+    assert (first.case_version, first.occasion) == (2, "")
+    triple = f"r1/2/440111/{NoticeKind.FEEDBACK.value}"
+    assert first.notice_id == str(uuid.uuid5(NOTICE_NAMESPACE, triple))
+
+
+def test_a_relay_at_a_version_no_relay_made_keeps_the_plain_id() -> None:
+    """A cross-street transfer corrected to another district's street is not relayed (answered within the
+    district); the forward of version 2 then answered is the version's first relay: the id it always had."""
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    corrected = answered(opened.case, opened.notices[0], "corrected", corrections={"residence_street": WUSHAN})
+    assert [n.kind for n in corrected.notices] == [NoticeKind.TRANSFER, NoticeKind.FORWARD]
+    held = frozenset(n.notice_id for n in [*opened.notices, *corrected.notices])
+    forward = corrected.notices[1]
+    step = answer(corrected.case, forward, reply(forward, "confirmed"), RECIPIENTS, load_directory(), issued=held)
+    assert step.notices[0].kind is NoticeKind.FEEDBACK
+    assert step.notices[0].occasion == ""

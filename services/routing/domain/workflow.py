@@ -20,6 +20,9 @@ from shared.events import FeedbackResult as Result
 VERIFIED = "verified"
 # the occasion of a second rejection to one sender at one version: the rejecting office's code follows
 REJECTED_BY = "rejected:"  # with a code of 9 digits at most: 18 of the column's 20 characters
+# the occasion of a second feedback notice at one version: the answer to the notice of a version that a relayed
+# correction made (the correction's relay, at the version it made, holds the plain id)
+ANSWERED = "answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +115,37 @@ def answer(
     issued: frozenset[str] = frozenset(),
 ) -> Step:
     """The next step of a case once `answered` (a notice of it) got `feedback`. `issued`: the ids of the notices
-    the case holds, which a rejection needs (`_rejection`)."""
+    the case holds, which a rejection and a relay need (`_rejection`, `_relay`; see `needs_issued`)."""
     if not answered.awaits_answer:
         # answers to informational notices only matter when they refuse them
         rejected = feedback.result is Result.REJECTED
         return Step(case, [_rejection(case, answered, feedback, recipients, issued)] if rejected else [])
     step = _still_gone(case, _verification_answered(case, answered, feedback, recipients, directory, issued))
     if _verified_elsewhere(case, answered) and feedback.result is not Result.REJECTED:
-        relay = _notice(
-            step.case,
-            NoticeKind.FEEDBACK,
-            recipients.for_code(district_of(case.reporting_street)),
-            answered.recipient.code,
-            f"the residence district answered: {feedback.result.value}",
-        )
+        relay = _relay(step.case, answered, feedback, recipients, issued)
         return Step(step.case, [relay, *step.notices], step.routed)
     return step
+
+
+def needs_issued(case: Case, answered: PlannedNotice, feedback: NoticeAnswered) -> bool:
+    """Whether `answer` needs the ids of the notices the case holds (`issued`): for a rejection or a relay."""
+    return feedback.result is Result.REJECTED or (answered.awaits_answer and _verified_elsewhere(case, answered))
+
+
+def _relay(
+    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, issued: frozenset[str]
+) -> PlannedNotice:
+    """The reporting bureau hears the residence district's answer, at `case`'s version after the answer (a
+    correction's relay at the version the correction made, as it always was). When that version's own notice is
+    answered in turn, its relay is a second feedback notice at one version: the plain id is held already (it was
+    once dropped as a repeat, and the bureau never heard the final answer), so it names its occasion (ANSWERED).
+    Every relay issued before keeps its id; a rebuild, replaying one person's answers in order, derives the same."""
+    bureau = recipients.for_code(district_of(case.reporting_street))
+    reason = f"the residence district answered: {feedback.result.value}"
+    relay = _notice(case, NoticeKind.FEEDBACK, bureau, answered.recipient.code, reason)
+    if relay.notice_id in issued:
+        return _notice(case, NoticeKind.FEEDBACK, bureau, answered.recipient.code, reason, occasion=ANSWERED)
+    return relay
 
 
 def _still_gone(case: Case, step: Step) -> Step:
