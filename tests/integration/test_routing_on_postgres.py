@@ -37,7 +37,7 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued, routing_context
-from tests.support.routing_scenarios import relays_after_a_corrected_residence
+from tests.support.routing_scenarios import follow_ups_after_outflows, relays_after_a_corrected_residence
 from tests.support.stores import logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -322,7 +322,7 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     (transfer,) = issued(routing)
     async with routing.sessions.begin() as outflow:
         key, _ = await store.case_keys(outflow, inflow.correlation_id)
-        await store.mark_outflow(outflow, person_key=key, now=datetime(2027, 2, 26, 3, tzinfo=UTC))
+        await store.mark_outflow(outflow, person_key=key, outflow="another", now=datetime(2027, 2, 26, 3, tzinfo=UTC))
         answering = asyncio.ensure_future(confirm(routing, transfer))
         await waiting_for_a_lock(routing)
     await answering
@@ -357,3 +357,14 @@ async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction(
     answered = f"the residence district answered: {final.value}"
     assert relayed == ["the residence district answered: corrected", answered]
     assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]
+
+
+async def test_no_reminder_nor_escalation_for_a_person_known_to_have_left(
+    context: tuple[RoutingContext, list[str]],
+) -> None:
+    routing, _ = context
+    assert await follow_ups_after_outflows(routing) == {
+        "stayed": ["reminder", "escalation"],
+        "left": [],
+        "moved": ["reminder", "escalation"],
+    }

@@ -6,16 +6,32 @@ them on the embedded store, the integration suite on PostgreSQL.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from services.routing.adapters import store
+from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.events import FeedbackResult, NoticeKind, parse_event
+from services.routing.service_layer.reminders import ReminderJob
+from shared.clock import FixedClock
+from shared.events import Envelope, FeedbackResult, NoticeKind, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
-from tests.support.records import WUSHAN, record
+from tests.support.records import WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued
 
 TIANHE_SHIPAI = "440106002"  # 石牌街道, Tianhe: where the residence district finds the person instead
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def route(context: RoutingContext, *bodies: dict[str, Any]) -> list[Envelope]:
+    """The records routed, each in a batch of its own, in order; their envelopes."""
+    envelopes = [kafka.submitted(body) for body in bodies]
+    for envelope in envelopes:
+        await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    return envelopes
 
 
 async def relays_after_a_corrected_residence(
@@ -37,3 +53,28 @@ async def relays_after_a_corrected_residence(
         rows = await store.notices_of(session, envelope.correlation_id)
     stored = sorted((n.case_version, n.occasion, n.reason) for n in rows if n.kind == NoticeKind.FEEDBACK.value)
     return relayed, stored
+
+
+async def follow_ups_after_outflows(context: RoutingContext) -> dict[str, list[str]]:
+    """Three people reported by 同德 on Friday 2027-02-26 (the context's clock) as living in 新市, each asked of
+    新市 with a transfer: `stayed`, `left` (新市 reports on Monday that the person left for an unknown place), and
+    `moved` (reported with an outflow from 同德 to 新市: 新市 is asked to verify the newcomer). The reminder job
+    runs with N = 3 on Wednesday (reminders) and on the Monday after (escalations). Returns the kinds of the
+    follow-ups by person."""
+    assert isinstance(context.clock, FixedClock)
+    assert isinstance(context.emitter, RecordingEmitter)
+    moved = record(sequence=53, event="outflow")
+    moved["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    friday = await route(
+        context, record(residence_street=XINSHI, sequence=51), record(residence_street=XINSHI, sequence=52), moved
+    )
+    people = dict(zip(("stayed", "left", "moved"), (e.correlation_id for e in friday), strict=True))
+    context.clock.at = datetime(2027, 3, 1, 9, tzinfo=SHANGHAI)
+    await route(context, record(reporting_street=XINSHI, residence_street=XINSHI, sequence=52, event="outflow"))
+    job = ReminderJob(context, deadline_days=3, holidays=[], zone=SHANGHAI)
+    context.emitter.events.clear()
+    for day in (3, 8):
+        context.clock.at = datetime(2027, 3, day, 9, tzinfo=SHANGHAI)
+        await job.run_once()
+    follow_ups = [n for n in issued(context) if n.kind in (NoticeKind.REMINDER, NoticeKind.ESCALATION)]
+    return {who: [n.kind.value for n in follow_ups if n.record_id == record_id] for who, record_id in people.items()}

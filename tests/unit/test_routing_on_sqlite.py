@@ -41,7 +41,7 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
-from tests.support.routing_scenarios import relays_after_a_corrected_residence
+from tests.support.routing_scenarios import follow_ups_after_outflows, relays_after_a_corrected_residence
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -374,3 +374,13 @@ async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction_on
     answered = f"the residence district answered: {final.value}"
     assert relayed == ["the residence district answered: corrected", answered]
     assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]
+
+
+async def test_no_reminder_nor_escalation_for_a_person_known_to_have_left_on_sqlite(context: RoutingContext) -> None:
+    """新市 is not reminded to verify someone it reported gone itself; the newcomer an outflow sent it, and the
+    person who stayed, are followed up as ever."""
+    assert await follow_ups_after_outflows(context) == {
+        "stayed": ["reminder", "escalation"],
+        "left": [],
+        "moved": ["reminder", "escalation"],
+    }

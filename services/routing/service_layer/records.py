@@ -116,7 +116,7 @@ class RecordHandler:
                     # an outflow sent to review marks nothing: whose cases it closes is not decided yet
                     await writer.write(pending)
                     await writer.settle()
-                    await store.mark_outflow(session, person_key=routed.key, now=now)
+                    await store.mark_outflow(session, person_key=routed.key, outflow=event.record_id, now=now)
                     pending = _Pending()
                 elif len(pending.routed) + len(pending.reviews) >= RUN:
                     await writer.write(pending)  # the next run is decided while this one is written
