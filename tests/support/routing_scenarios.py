@@ -78,3 +78,27 @@ async def follow_ups_after_outflows(context: RoutingContext) -> dict[str, list[s
         await job.run_once()
     follow_ups = [n for n in issued(context) if n.kind in (NoticeKind.REMINDER, NoticeKind.ESCALATION)]
     return {who: [n.kind.value for n in follow_ups if n.record_id == record_id] for who, record_id in people.items()}
+
+
+async def statuses_after_an_outflow(context: RoutingContext, *, outflow_first: bool) -> dict[str, str]:
+    """One person: reported living in 同德 on Saturday 2027-02-20 (`before`); reported by 新市 as a new inflow
+    living there, seen on Monday the 22nd (`new_home`); reported by 同德 as gone to 新市, seen on Tuesday the 23rd
+    (`outflow`, read before or after `new_home`); reported living in 同德 again, seen on Wednesday the 24th
+    (`back`, read first). Returns each case's status."""
+
+    def seen(day: int, **fields: Any) -> dict[str, Any]:
+        return record(sequence=55, observed_at=f"2027-02-{day}T10:30:00+08:00", **fields)
+
+    outflow = seen(23, event="outflow")
+    outflow["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
+    new_home = seen(22, reporting_street=XINSHI, residence_street=XINSHI)
+    before, back = await route(context, seen(20), seen(24))
+    later = await route(context, *((outflow, new_home) if outflow_first else (new_home, outflow)))
+    moved, home = later if outflow_first else later[::-1]
+    statuses = {}
+    async with context.sessions() as session:
+        for who, envelope in (("before", before), ("new_home", home), ("outflow", moved), ("back", back)):
+            case = await store.load_case(session, envelope.correlation_id, TEST_KEYRING)
+            assert case is not None
+            statuses[who] = case.status.value
+    return statuses

@@ -41,7 +41,11 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
-from tests.support.routing_scenarios import follow_ups_after_outflows, relays_after_a_corrected_residence
+from tests.support.routing_scenarios import (
+    follow_ups_after_outflows,
+    relays_after_a_corrected_residence,
+    statuses_after_an_outflow,
+)
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -383,4 +387,18 @@ async def test_no_reminder_nor_escalation_for_a_person_known_to_have_left_on_sql
         "stayed": ["reminder", "escalation"],
         "left": [],
         "moved": ["reminder", "escalation"],
+    }
+
+
+@pytest.mark.parametrize("outflow_first", [True, False], ids=["outflow-first", "inflow-first"])
+async def test_an_outflow_marks_the_cases_it_leaves_whichever_arrives_first_on_sqlite(
+    context: RoutingContext, outflow_first: bool
+) -> None:
+    """The case at the new street, where the person lives now, stays `filed` in either order (it was marked gone
+    when it arrived first); the case at the street left is marked, the one seen there after leaving is not."""
+    assert await statuses_after_an_outflow(context, outflow_first=outflow_first) == {
+        "before": "inflow_then_outflow",
+        "new_home": "filed",
+        "outflow": "inflow_then_outflow",
+        "back": "filed",
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -74,15 +73,22 @@ async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetim
     return row.person_key, row.observed_at
 
 
-async def mark_outflow(session: AsyncSession, *, person_key: str, outflow: str, now: datetime) -> None:
-    """Every case of the person in this deployment becomes 'inflow then outflow', and every one but the
-    outflow's own (`outflow`: its record id; it lives at the new residence) is left: its notices are no
-    longer followed up (`waiting_notices`)."""
-    left = sql_case((col(CaseRow.record_id) == outflow, col(CaseRow.left_at)), else_=now)
+async def mark_outflow(
+    session: AsyncSession, *, person_key: str, outflow: str, left_street: str, observed_at: datetime, now: datetime
+) -> None:
+    """The cases the outflow (`outflow`: its record id) leaves become 'inflow then outflow', left: the person's
+    cases at the street left, observed no later than the outflow. Not its own (it lives at the new residence,
+    marked when routed), nor one where the person lives now (an inflow at the new street, whichever arrived
+    first) or was seen after leaving. A left case's notices are no longer followed up (`waiting_notices`)."""
     await session.execute(
         update(CaseRow)
-        .where(col(CaseRow.person_key) == person_key)
-        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, left_at=left, updated_at=now)
+        .where(
+            col(CaseRow.person_key) == person_key,
+            col(CaseRow.record_id) != outflow,
+            col(CaseRow.residence_street) == left_street,
+            col(CaseRow.observed_at) <= observed_at,
+        )
+        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, left_at=now, updated_at=now)
     )
 
 
