@@ -402,3 +402,22 @@ async def test_an_outflow_marks_the_cases_it_leaves_whichever_arrives_first_on_s
         "outflow": "inflow_then_outflow",
         "back": "filed",
     }
+
+
+async def test_an_outflow_for_an_unknown_place_reported_by_another_street_tells_the_street_left(
+    context: RoutingContext,
+) -> None:
+    """同德 reports that a resident of 新市 left, destination unknown: 新市 is told, awaiting no answer (so never
+    reminded); its case of the person is marked; the registration place hears of the move from 新市."""
+    lived = kafka.submitted(record(reporting_street=XINSHI, residence_street=XINSHI, sequence=57))
+    left = kafka.submitted(record(residence_street=XINSHI, sequence=57, event="outflow"))
+    for envelope in (lived, left):
+        await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    notices = [n for n in issued(context) if n.record_id == left.correlation_id]
+    assert sorted((n.kind.value, n.recipient_code, n.answer_expected) for n in notices) == [
+        ("change", XINSHI, False),
+        ("registration", "430102", False),
+    ]
+    (moved,) = [n.reason for n in notices if n.kind is NoticeKind.REGISTRATION]
+    assert moved == f"a person registered in your area moved away from {XINSHI} to an unknown place"
+    assert await status_of(context, lived.correlation_id) == "inflow_then_outflow"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, current_residence
+from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, Outflow, current_residence, outflow_of
 from services.routing.domain.notices import NOTICE_NAMESPACE, PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.domain.routes import decide_route
@@ -371,3 +371,34 @@ def test_a_relay_at_a_version_no_relay_made_keeps_the_plain_id() -> None:
     step = answer(corrected.case, forward, reply(forward, "confirmed"), RECIPIENTS, load_directory(), issued=held)
     assert step.notices[0].kind is NoticeKind.FEEDBACK
     assert step.notices[0].occasion == ""
+
+
+def test_an_outflow_reported_by_another_street_tells_the_street_left_and_asks_no_one_to_verify() -> None:
+    """同德 reports that a resident of 新市 left for an unknown place: 新市 is told (a `change`, awaiting no answer),
+    not asked to verify that the person lives there; the registration place hears of the move from 新市, not to it."""
+    record = outflow_record(None).model_copy(
+        update={"residence": outflow_record(None).residence.model_copy(update={"street": XINSHI})}
+    )
+    street, _ = current_residence(record)
+    opened = Case.from_record("r1", record, decide_route(reporting_street=TONGDE, residence_street=street))
+    step = open_case(opened, RECIPIENTS, outflow_of(record))
+    assert step.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
+    assert sent(step) == [(NoticeKind.CHANGE, XINSHI, None), (NoticeKind.REGISTRATION, "430102", "national-exchange")]
+    assert not any(n.awaits_answer for n in step.notices)
+    assert (
+        step.notices[0].reason
+        == f"a person living in your street was reported by {TONGDE} to have left for an unknown place"
+    )
+    assert step.notices[1].reason == f"a person registered in your area moved away from {XINSHI} to an unknown place"
+
+
+def test_an_outflow_to_a_known_street_reported_by_another_street_says_where_from_and_tells_it() -> None:
+    step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(XINSHI, WUSHAN))
+    assert sent(step) == [
+        (NoticeKind.TRANSFER, "440111", None),
+        (NoticeKind.FORWARD, "440106", "guangzhou-city-exchange"),
+        (NoticeKind.CHANGE, XINSHI, None),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
+    assert [n.awaits_answer for n in step.notices] == [False, True, False, False]
+    assert step.notices[3].reason == f"a person registered in your area moved away from {XINSHI} to {WUSHAN}"

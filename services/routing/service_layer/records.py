@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing, Publication
-from services.routing.domain.cases import Case, current_residence
+from services.routing.domain.cases import Case, current_residence, outflow_of
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.review import kept_record
@@ -157,7 +157,10 @@ class RecordHandler:
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
             return None
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)
-        step = noted(open_case(Case.from_record(event.record_id, record, route), recipients), succession.note())
+        step = noted(
+            open_case(Case.from_record(event.record_id, record, route), recipients, outflow_of(record)),
+            succession.note(),
+        )
         key = person_key(record.person.id_number, self._context.key_secret)
         routed = _Routed(cause, event, step, key, succession.note(), left_street=record.residence.street)
         pending.routed.append(routed)
