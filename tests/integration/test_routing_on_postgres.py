@@ -37,6 +37,11 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued, routing_context
+from tests.support.routing_scenarios import (
+    follow_ups_after_outflows,
+    relays_after_a_corrected_residence,
+    statuses_after_an_outflow,
+)
 from tests.support.stores import logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
@@ -167,7 +172,7 @@ async def test_an_outflow_marks_the_persons_case_written_in_an_earlier_run(
     monkeypatch.setattr(records, "RUN", 2)
     outflow = record(residence_street=TONGDE, sequence=41, event="outflow")
     outflow["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
-    bodies = [record(residence_street=XINSHI, sequence=41), record(sequence=42), record(sequence=43), outflow]
+    bodies = [record(sequence=41), record(sequence=42), record(sequence=43), outflow]
     batch, _ = batch_of(bodies)
     await RecordHandler(routing).on_records(batch)
 
@@ -186,7 +191,7 @@ async def test_an_outflow_marks_the_persons_case_decided_earlier_in_its_own_run(
     routing, _ = context
     outflow = record(residence_street=TONGDE, sequence=44, event="outflow")
     outflow["new_residence"] = {"street": XINSHI, "address": "新市街道 棠乐路 8 号"}
-    batch, _ = batch_of([record(residence_street=XINSHI, sequence=44), record(sequence=45), outflow])
+    batch, _ = batch_of([record(sequence=44), record(sequence=45), outflow])
     await RecordHandler(routing).on_records(batch)
 
     async with routing.sessions() as session:
@@ -321,7 +326,14 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     (transfer,) = issued(routing)
     async with routing.sessions.begin() as outflow:
         key, _ = await store.case_keys(outflow, inflow.correlation_id)
-        await store.mark_outflow(outflow, person_key=key, now=datetime(2027, 2, 26, 3, tzinfo=UTC))
+        await store.mark_outflow(
+            outflow,
+            person_key=key,
+            outflow="another",
+            left_street=XINSHI,
+            observed_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
+            now=datetime(2027, 2, 26, 3, tzinfo=UTC),
+        )
         answering = asyncio.ensure_future(confirm(routing, transfer))
         await waiting_for_a_lock(routing)
     await answering
@@ -343,3 +355,40 @@ async def waiting_for_a_lock(context: RoutingContext) -> None:
                 if await session.scalar(waiting):
                     return
             await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("final", [FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND])
+async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction(
+    context: tuple[RoutingContext, list[str]], final: FeedbackResult
+) -> None:
+    """Both feedback notices at version 2 (the correction's, the new forward's answer) are stored, under the
+    unique constraint of migration 0007, and issued."""
+    routing, _ = context
+    relayed, stored = await relays_after_a_corrected_residence(routing, final)
+    answered = f"the residence district answered: {final.value}"
+    assert relayed == ["the residence district answered: corrected", answered]
+    assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]
+
+
+async def test_no_reminder_nor_escalation_for_a_person_known_to_have_left(
+    context: tuple[RoutingContext, list[str]],
+) -> None:
+    routing, _ = context
+    assert await follow_ups_after_outflows(routing) == {
+        "stayed": ["reminder", "escalation"],
+        "left": [],
+        "moved": ["reminder", "escalation"],
+    }
+
+
+@pytest.mark.parametrize("outflow_first", [True, False], ids=["outflow-first", "inflow-first"])
+async def test_an_outflow_marks_the_cases_it_leaves_whichever_arrives_first(
+    context: tuple[RoutingContext, list[str]], outflow_first: bool
+) -> None:
+    routing, _ = context
+    assert await statuses_after_an_outflow(routing, outflow_first=outflow_first) == {
+        "before": "inflow_then_outflow",
+        "new_home": "filed",
+        "outflow": "inflow_then_outflow",
+        "back": "filed",
+    }

@@ -30,7 +30,12 @@ def issued(context: RoutingContext) -> list[NoticeIssued]:
 
 
 async def answer_as_recipient(
-    context: RoutingContext, notice: NoticeIssued, result: FeedbackResult, reason: RejectionReason | None = None
+    context: RoutingContext,
+    notice: NoticeIssued,
+    result: FeedbackResult,
+    reason: RejectionReason | None = None,
+    *,
+    corrections: dict[str, str] | None = None,
 ) -> None:
     """The notice's recipient answers it, through the answers' use case (as notification publishes it)."""
     answer = NoticeAnswered(
@@ -38,6 +43,7 @@ async def answer_as_recipient(
         record_id=notice.record_id,
         result=result,
         reason=reason,
+        corrections=corrections or {},
         answered_by=notice.recipient_code,
         answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
     )

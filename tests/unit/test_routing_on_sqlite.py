@@ -41,6 +41,11 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
+from tests.support.routing_scenarios import (
+    follow_ups_after_outflows,
+    relays_after_a_corrected_residence,
+    statuses_after_an_outflow,
+)
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -361,3 +366,58 @@ async def test_a_record_decided_by_another_transaction_meanwhile_keeps_its_answe
     async with context.sessions.begin() as session:  # as `on_records` goes on once its look-up found nothing
         await RecordHandler(context).route(session, [(again, event)])
     assert await status_of(context, first.correlation_id) == "confirmed"
+
+
+@pytest.mark.parametrize("final", [FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND])
+async def test_the_reporting_bureau_hears_the_final_answer_after_a_correction_on_sqlite(
+    context: RoutingContext, final: FeedbackResult
+) -> None:
+    """The correction's relay and the new forward's are two feedback notices at version 2: both issued and stored
+    (the second once took the first's id and was dropped, so the bureau only heard "corrected")."""
+    relayed, stored = await relays_after_a_corrected_residence(context, final)
+    answered = f"the residence district answered: {final.value}"
+    assert relayed == ["the residence district answered: corrected", answered]
+    assert stored == [(2, "", "the residence district answered: corrected"), (2, "answered", answered)]
+
+
+async def test_no_reminder_nor_escalation_for_a_person_known_to_have_left_on_sqlite(context: RoutingContext) -> None:
+    """新市 is not reminded to verify someone it reported gone itself; the newcomer an outflow sent it, and the
+    person who stayed, are followed up as ever."""
+    assert await follow_ups_after_outflows(context) == {
+        "stayed": ["reminder", "escalation"],
+        "left": [],
+        "moved": ["reminder", "escalation"],
+    }
+
+
+@pytest.mark.parametrize("outflow_first", [True, False], ids=["outflow-first", "inflow-first"])
+async def test_an_outflow_marks_the_cases_it_leaves_whichever_arrives_first_on_sqlite(
+    context: RoutingContext, outflow_first: bool
+) -> None:
+    """The case at the new street, where the person lives now, stays `filed` in either order (it was marked gone
+    when it arrived first); the case at the street left is marked, the one seen there after leaving is not."""
+    assert await statuses_after_an_outflow(context, outflow_first=outflow_first) == {
+        "before": "inflow_then_outflow",
+        "new_home": "filed",
+        "outflow": "inflow_then_outflow",
+        "back": "filed",
+    }
+
+
+async def test_an_outflow_for_an_unknown_place_reported_by_another_street_tells_the_street_left(
+    context: RoutingContext,
+) -> None:
+    """同德 reports that a resident of 新市 left, destination unknown: 新市 is told, awaiting no answer (so never
+    reminded); its case of the person is marked; the registration place hears of the move from 新市."""
+    lived = kafka.submitted(record(reporting_street=XINSHI, residence_street=XINSHI, sequence=57))
+    left = kafka.submitted(record(residence_street=XINSHI, sequence=57, event="outflow"))
+    for envelope in (lived, left):
+        await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    notices = [n for n in issued(context) if n.record_id == left.correlation_id]
+    assert sorted((n.kind.value, n.recipient_code, n.answer_expected) for n in notices) == [
+        ("change", XINSHI, False),
+        ("registration", "430102", False),
+    ]
+    (moved,) = [n.reason for n in notices if n.kind is NoticeKind.REGISTRATION]
+    assert moved == f"a person registered in your area moved away from {XINSHI} to an unknown place"
+    assert await status_of(context, lived.correlation_id) == "inflow_then_outflow"

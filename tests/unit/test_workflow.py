@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, current_residence
+from services.routing.domain.cases import Case, CaseStatus, InvalidAnswer, Outflow, current_residence, outflow_of
 from services.routing.domain.notices import NOTICE_NAMESPACE, PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.domain.routes import decide_route
@@ -321,3 +321,84 @@ def test_each_rejection_to_one_sender_at_one_version_has_an_id_of_its_own() -> N
     assert len({first.notice_id, second.notice_id, third.notice_id}) == 3
     assert all(len(n.occasion) <= 20 for n in (first, second, third))  # routing's notices.occasion column
     assert rejection({second.notice_id}).notice_id == first.notice_id  # only the ids held decide
+
+
+@pytest.mark.parametrize("result", ["confirmed", "not_found", "corrected"])
+@pytest.mark.parametrize("recipients", [RECIPIENTS, CITY_DEPLOYMENT], ids=["forward", "served-street"])
+def test_the_reporting_bureau_hears_the_answer_to_a_corrected_residence(result: str, recipients: Recipients) -> None:
+    """The residence district corrects the street (the case becomes version 2, relayed to the reporting bureau at
+    version 2), then the new street's verification answers: its relay is a second feedback notice at version 2, which
+    once took the correction's id and was dropped as its repeat, so the bureau only ever heard "corrected"."""
+    opened = open_case(case(WUSHAN), recipients)
+    asked = opened.notices[1]
+    issued = {n.notice_id for n in opened.notices}
+
+    def answer_held(c: Case, notice: PlannedNotice, result: str, **fields: object) -> Step:
+        step = answer(
+            c, notice, reply(notice, result, **fields), recipients, load_directory(), issued=frozenset(issued)
+        )
+        issued.update(n.notice_id for n in step.notices)
+        return step
+
+    corrected = answer_held(opened.case, asked, "corrected", corrections={"residence_street": "440106002"})
+    (first,) = [n for n in corrected.notices if n.kind is NoticeKind.FEEDBACK]
+    (asked_again,) = [n for n in corrected.notices if n.awaits_answer]
+    fields = {"corrections": {"residence_address": "天河路 2 号"}} if result == "corrected" else {}
+    final = answer_held(corrected.case, asked_again, result, **fields)
+    (second,) = [n for n in final.notices if n.kind is NoticeKind.FEEDBACK]
+
+    assert second.reason == f"the residence district answered: {result}"
+    assert second.recipient.code == first.recipient.code == "440111"
+    if result == "corrected":  # at the version it makes, 3: no second notice at one version
+        assert (second.case_version, second.occasion) == (3, "")
+    else:
+        assert (second.case_version, second.occasion) == (2, "answered")
+    assert second.notice_id != first.notice_id
+    # the correction's relay keeps the id it always had: (record, version 2, bureau, feedback)
+    assert (first.case_version, first.occasion) == (2, "")
+    triple = f"r1/2/440111/{NoticeKind.FEEDBACK.value}"
+    assert first.notice_id == str(uuid.uuid5(NOTICE_NAMESPACE, triple))
+
+
+def test_a_relay_at_a_version_no_relay_made_keeps_the_plain_id() -> None:
+    """A cross-street transfer corrected to another district's street is not relayed (answered within the
+    district); the forward of version 2 then answered is the version's first relay: the id it always had."""
+    opened = open_case(case(XINSHI), RECIPIENTS)
+    corrected = answered(opened.case, opened.notices[0], "corrected", corrections={"residence_street": WUSHAN})
+    assert [n.kind for n in corrected.notices] == [NoticeKind.TRANSFER, NoticeKind.FORWARD]
+    held = frozenset(n.notice_id for n in [*opened.notices, *corrected.notices])
+    forward = corrected.notices[1]
+    step = answer(corrected.case, forward, reply(forward, "confirmed"), RECIPIENTS, load_directory(), issued=held)
+    assert step.notices[0].kind is NoticeKind.FEEDBACK
+    assert step.notices[0].occasion == ""
+
+
+def test_an_outflow_reported_by_another_street_tells_the_street_left_and_asks_no_one_to_verify() -> None:
+    """同德 reports that a resident of 新市 left for an unknown place: 新市 is told (a `change`, awaiting no answer),
+    not asked to verify that the person lives there; the registration place hears of the move from 新市, not to it."""
+    record = outflow_record(None).model_copy(
+        update={"residence": outflow_record(None).residence.model_copy(update={"street": XINSHI})}
+    )
+    street, _ = current_residence(record)
+    opened = Case.from_record("r1", record, decide_route(reporting_street=TONGDE, residence_street=street))
+    step = open_case(opened, RECIPIENTS, outflow_of(record))
+    assert step.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
+    assert sent(step) == [(NoticeKind.CHANGE, XINSHI, None), (NoticeKind.REGISTRATION, "430102", "national-exchange")]
+    assert not any(n.awaits_answer for n in step.notices)
+    assert (
+        step.notices[0].reason
+        == f"a person living in your street was reported by {TONGDE} to have left for an unknown place"
+    )
+    assert step.notices[1].reason == f"a person registered in your area moved away from {XINSHI} to an unknown place"
+
+
+def test_an_outflow_to_a_known_street_reported_by_another_street_says_where_from_and_tells_it() -> None:
+    step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(XINSHI, WUSHAN))
+    assert sent(step) == [
+        (NoticeKind.TRANSFER, "440111", None),
+        (NoticeKind.FORWARD, "440106", "guangzhou-city-exchange"),
+        (NoticeKind.CHANGE, XINSHI, None),
+        (NoticeKind.REGISTRATION, "430102", "national-exchange"),
+    ]
+    assert [n.awaits_answer for n in step.notices] == [False, True, False, False]
+    assert step.notices[3].reason == f"a person registered in your area moved away from {XINSHI} to {WUSHAN}"

@@ -37,7 +37,7 @@ async def load_case(
     row = await session.get(CaseRow, record_id, with_for_update=for_update or None)
     if row is None:
         return None
-    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "person_sealed"})
+    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "left_at", "person_sealed"})
     fields.update(keyring.open(row.person_sealed, context=row.record_id))
     fields.update(status=CaseStatus(row.status), event=EventKind(row.event), route=Route(row.route))
     return Case(**fields)
@@ -73,12 +73,22 @@ async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetim
     return row.person_key, row.observed_at
 
 
-async def mark_outflow(session: AsyncSession, *, person_key: str, now: datetime) -> None:
-    """Every case of the person in this deployment becomes 'inflow then outflow'."""
+async def mark_outflow(
+    session: AsyncSession, *, person_key: str, outflow: str, left_street: str, observed_at: datetime, now: datetime
+) -> None:
+    """The cases the outflow (`outflow`: its record id) leaves become 'inflow then outflow', left: the person's
+    cases at the street left, observed no later than the outflow. Not its own (it lives at the new residence,
+    marked when routed), nor one where the person lives now (an inflow at the new street, whichever arrived
+    first) or was seen after leaving. A left case's notices are no longer followed up (`waiting_notices`)."""
     await session.execute(
         update(CaseRow)
-        .where(col(CaseRow.person_key) == person_key)
-        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, updated_at=now)
+        .where(
+            col(CaseRow.person_key) == person_key,
+            col(CaseRow.record_id) != outflow,
+            col(CaseRow.residence_street) == left_street,
+            col(CaseRow.observed_at) <= observed_at,
+        )
+        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, left_at=now, updated_at=now)
     )
 
 
@@ -210,12 +220,16 @@ async def waiting_notices(
     session: AsyncSession, *, issued_before: datetime, unreminded: bool, limit: int
 ) -> list[NoticeRow]:
     """Notices still waiting for an answer, not yet escalated (nor reminded, with
-    `unreminded`), issued before the cutoff; oldest first, locked for this transaction."""
+    `unreminded`), issued before the cutoff, of cases the person has not left (an outflow
+    said so: nobody is reminded to verify someone known to be gone); oldest first, locked
+    for this transaction."""
+    left = exists().where(col(CaseRow.record_id) == col(NoticeRow.record_id), col(CaseRow.left_at).is_not(None))
     conditions = [
         col(NoticeRow.awaits_answer),
         col(NoticeRow.answered_at).is_(None),
         col(NoticeRow.escalated_at).is_(None),
         col(NoticeRow.issued_at) < issued_before,
+        ~left,
     ]
     if unreminded:
         conditions.append(col(NoticeRow.reminded_at).is_(None))

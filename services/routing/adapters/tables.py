@@ -45,6 +45,9 @@ class CaseRow(SQLModel, table=True):
     person_sealed: str = Field(sa_column=Column(Text, nullable=False))
     observed_at: datetime
     updated_at: datetime
+    # when an outflow said the person left this case's residence (migration 0010): its notices are not
+    # followed up; an outflow's own case, living at the new residence, is `inflow_then_outflow` without it
+    left_at: datetime | None = Field(default=None)
 
 
 class NoticeRow(SQLModel, table=True):

@@ -40,6 +40,22 @@ def current_residence(record: CaseRecord) -> tuple[str, str]:
     return record.residence.street, record.residence.address
 
 
+@dataclass(frozen=True, slots=True)
+class Outflow:
+    """Where an outflow's person left from (the record's residence) and went to, when its street is known."""
+
+    left_street: str
+    new_street: str | None = None
+
+
+def outflow_of(record: CaseRecord) -> Outflow | None:
+    """The outflow a record reports (None for other events); its codes as the record holds them."""
+    if record.event is not EventKind.OUTFLOW:
+        return None
+    moved = record.new_residence
+    return Outflow(record.residence.street, moved.street if moved is not None else None)
+
+
 def refuse_uncorrectable(corrections: dict[str, str]) -> None:
     unknown = sorted(set(corrections) - CORRECTABLE_FIELDS)
     if unknown:

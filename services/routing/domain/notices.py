@@ -31,9 +31,10 @@ def notice_id(*, record_id: str, case_version: int, recipient_code: str, kind: N
     """Derived from (case version, recipient, kind): a replay plans the same id, so a
     duplicate is recognisable and at most one notice exists per triple.
 
-    `occasion` names the one step that tells a recipient twice at one version (workflow.VERIFIED:
-    an outflow's registration place, told of the move, then of the verification); it joins the
-    id only when given, so every other notice keeps the id it has always had.
+    `occasion` names a step that tells a recipient twice at one version (workflow.VERIFIED: an
+    outflow's registration place, told of the move, then of the verification; workflow.REJECTED_BY,
+    workflow.ANSWERED); it joins the id only when given, so every other notice keeps the id it has
+    always had.
     """
     triple = f"{record_id}/{case_version}/{recipient_code}/{kind.value}"
     return derived_id(NOTICE_NAMESPACE, f"{triple}/{occasion}" if occasion else triple)

@@ -8,7 +8,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from services.routing.domain.cases import FIRST_VERSION, Case, CaseStatus, InvalidAnswer, refuse_uncorrectable
+from services.routing.domain.cases import (
+    FIRST_VERSION,
+    Case,
+    CaseStatus,
+    InvalidAnswer,
+    Outflow,
+    refuse_uncorrectable,
+)
 from services.routing.domain.notices import PlannedNotice, plan
 from services.routing.domain.recipients import Recipient, Recipients
 from services.routing.domain.routes import decide_route
@@ -20,6 +27,9 @@ from shared.events import FeedbackResult as Result
 VERIFIED = "verified"
 # the occasion of a second rejection to one sender at one version: the rejecting office's code follows
 REJECTED_BY = "rejected:"  # with a code of 9 digits at most: 18 of the column's 20 characters
+# the occasion of a second feedback notice at one version: the answer to the notice of a version that a relayed
+# correction made (the correction's relay, at the version it made, holds the plain id)
+ANSWERED = "answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +41,40 @@ class Step:
     routed: bool = False
 
 
-def open_case(case: Case, recipients: Recipients) -> Step:
-    """A freshly routed case: transfer notices, change notices, or an outflow."""
+def open_case(case: Case, recipients: Recipients, outflow: Outflow | None = None) -> Step:
+    """A freshly routed case: transfer notices, change notices, or an outflow (`outflow`: what the record says
+    of it; None: the reporting street was left, for the case's residence when that is another street)."""
     if case.event is EventKind.CHANGE:
         return Step(case.with_status(CaseStatus.FILED), change_notices(case, recipients), routed=True)
-    step = route_notices(case, recipients)
-    if case.event is EventKind.OUTFLOW:
-        # the case lives at the new residence when its street is known (Case.from_record):
-        # that street hears of its newcomer like of a new record, and the registration place is told
-        notices = [*step.notices, outflow_notice(case, recipients)]
-        return Step(step.case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW), notices, routed=True)
-    return step
+    if case.event is not EventKind.OUTFLOW:
+        return route_notices(case, recipients)
+    if outflow is None:
+        gone_to = case.residence_street if case.residence_street != case.reporting_street else None
+        outflow = Outflow(case.reporting_street, gone_to)
+    # the case lives at the new residence when its street is known (Case.from_record): that street hears of its
+    # newcomer like of a new record. Else it stays at the street left, and nobody is asked to verify anyone
+    notices = route_notices(case, recipients).notices if outflow.new_street is not None else []
+    if outflow.left_street not in (case.reporting_street, outflow.new_street):
+        notices.append(left_notice(case, outflow, recipients))
+    notices.append(outflow_notice(case, outflow, recipients))
+    return Step(case.with_status(CaseStatus.INFLOW_THEN_OUTFLOW), notices, routed=True)
 
 
-def outflow_notice(case: Case, recipients: Recipients) -> PlannedNotice:
-    """The household-registration place learns that the person left the reporting street."""
-    moved = "to an unknown place" if case.residence_street == case.reporting_street else f"to {case.residence_street}"
-    reason = f"a person registered in your area moved away from {case.reporting_street} {moved}"
+def outflow_notice(case: Case, outflow: Outflow, recipients: Recipients) -> PlannedNotice:
+    """The household-registration place learns that the person left the street they lived in."""
+    moved = f"to {outflow.new_street}" if outflow.new_street is not None else "to an unknown place"
+    reason = f"a person registered in your area moved away from {outflow.left_street} {moved}"
     registration = recipients.for_code(case.registration_division)
     return _notice(case, NoticeKind.REGISTRATION, registration, case.reporting_street, reason)
+
+
+def left_notice(case: Case, outflow: Outflow, recipients: Recipients) -> PlannedNotice:
+    """The street left, when another street reported the outflow, is told, as of a change: the person is gone
+    (DOMAIN: changes and outflows are notified the same way); it is not asked to verify a residence."""
+    gone_to = outflow.new_street or "an unknown place"
+    reason = f"a person living in your street was reported by {case.reporting_street} to have left for {gone_to}"
+    left = recipients.for_code(outflow.left_street)
+    return _notice(case, NoticeKind.CHANGE, left, case.reporting_street, reason)
 
 
 def route_notices(case: Case, recipients: Recipients) -> Step:
@@ -112,22 +137,37 @@ def answer(
     issued: frozenset[str] = frozenset(),
 ) -> Step:
     """The next step of a case once `answered` (a notice of it) got `feedback`. `issued`: the ids of the notices
-    the case holds, which a rejection needs (`_rejection`)."""
+    the case holds, which a rejection and a relay need (`_rejection`, `_relay`; see `needs_issued`)."""
     if not answered.awaits_answer:
         # answers to informational notices only matter when they refuse them
         rejected = feedback.result is Result.REJECTED
         return Step(case, [_rejection(case, answered, feedback, recipients, issued)] if rejected else [])
     step = _still_gone(case, _verification_answered(case, answered, feedback, recipients, directory, issued))
     if _verified_elsewhere(case, answered) and feedback.result is not Result.REJECTED:
-        relay = _notice(
-            step.case,
-            NoticeKind.FEEDBACK,
-            recipients.for_code(district_of(case.reporting_street)),
-            answered.recipient.code,
-            f"the residence district answered: {feedback.result.value}",
-        )
+        relay = _relay(step.case, answered, feedback, recipients, issued)
         return Step(step.case, [relay, *step.notices], step.routed)
     return step
+
+
+def needs_issued(case: Case, answered: PlannedNotice, feedback: NoticeAnswered) -> bool:
+    """Whether `answer` needs the ids of the notices the case holds (`issued`): for a rejection or a relay."""
+    return feedback.result is Result.REJECTED or (answered.awaits_answer and _verified_elsewhere(case, answered))
+
+
+def _relay(
+    case: Case, answered: PlannedNotice, feedback: NoticeAnswered, recipients: Recipients, issued: frozenset[str]
+) -> PlannedNotice:
+    """The reporting bureau hears the residence district's answer, at `case`'s version after the answer (a
+    correction's relay at the version the correction made, as it always was). When that version's own notice is
+    answered in turn, its relay is a second feedback notice at one version: the plain id is held already (it was
+    once dropped as a repeat, and the bureau never heard the final answer), so it names its occasion (ANSWERED).
+    Every relay issued before keeps its id; a rebuild, replaying one person's answers in order, derives the same."""
+    bureau = recipients.for_code(district_of(case.reporting_street))
+    reason = f"the residence district answered: {feedback.result.value}"
+    relay = _notice(case, NoticeKind.FEEDBACK, bureau, answered.recipient.code, reason)
+    if relay.notice_id in issued:
+        return _notice(case, NoticeKind.FEEDBACK, bureau, answered.recipient.code, reason, occasion=ANSWERED)
+    return relay
 
 
 def _still_gone(case: Case, step: Step) -> Step:

@@ -21,10 +21,10 @@ from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.cases import InvalidAnswer
 from services.routing.domain.notices import PlannedNotice
-from services.routing.domain.workflow import answer
+from services.routing.domain.workflow import answer, needs_issued
 from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
 from services.routing.service_layer.parked import park
-from shared.events import Envelope, Event, FeedbackResult, NoticeAnswered
+from shared.events import Envelope, Event, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
 
 log = structlog.get_logger(__name__)
@@ -75,9 +75,9 @@ class AnswerHandler:
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
         case = await store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
         assert case is not None, "a notice always belongs to a stored case"
-        # a rejection needs the notices the case holds (workflow._rejection): looked up for rejections alone
+        # a rejection or a relay needs the notices the case holds (workflow.needs_issued): looked up for those alone
         held: frozenset[str] = frozenset()
-        if feedback.result is FeedbackResult.REJECTED:
+        if needs_issued(case, answered, feedback):
             held = frozenset(n.notice_id for n in await store.notices_of(session, case.record_id))
         try:
             step = answer(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import Outgoing, Publication
-from services.routing.domain.cases import Case, current_residence
+from services.routing.domain.cases import Case, current_residence, outflow_of
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.review import kept_record
@@ -50,6 +50,7 @@ class _Routed:
     step: Step
     key: str
     note: str | None = None
+    left_street: str = ""  # the record's residence (current code): for an outflow, the street the person left
 
 
 @dataclass
@@ -112,11 +113,18 @@ class RecordHandler:
             for envelope, event in todo:
                 routed = self._decide(envelope, event, recipients, pending, now)
                 if routed is not None and event.record.event is EventKind.OUTFLOW:
-                    # earlier cases of the person (this batch's included) are marked after they are written;
+                    # the person's cases it leaves (this batch's included) are marked after they are written;
                     # an outflow sent to review marks nothing: whose cases it closes is not decided yet
                     await writer.write(pending)
                     await writer.settle()
-                    await store.mark_outflow(session, person_key=routed.key, now=now)
+                    await store.mark_outflow(
+                        session,
+                        person_key=routed.key,
+                        outflow=event.record_id,
+                        left_street=routed.left_street,
+                        observed_at=event.record.observed_at,
+                        now=now,
+                    )
                     pending = _Pending()
                 elif len(pending.routed) + len(pending.reviews) >= RUN:
                     await writer.write(pending)  # the next run is decided while this one is written
@@ -149,9 +157,12 @@ class RecordHandler:
             log.warning("record sent to review", correlation_id=event.record_id, field=review.field, kind=review.kind)
             return None
         route = decide_route(reporting_street=record.reporting_street, residence_street=street)
-        step = noted(open_case(Case.from_record(event.record_id, record, route), recipients), succession.note())
+        step = noted(
+            open_case(Case.from_record(event.record_id, record, route), recipients, outflow_of(record)),
+            succession.note(),
+        )
         key = person_key(record.person.id_number, self._context.key_secret)
-        routed = _Routed(cause, event, step, key, succession.note())
+        routed = _Routed(cause, event, step, key, succession.note(), left_street=record.residence.street)
         pending.routed.append(routed)
         return routed
 
