@@ -13,6 +13,7 @@ string; in memory a handler sees the plain model.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -265,18 +266,30 @@ _SEALED_TREES: dict[type[Event], _SealedTree] = {}
 def _sealed_tree(event_class: type[Event]) -> _SealedTree:
     tree = _SEALED_TREES.get(event_class)
     if tree is None:
-        tree = {}
-        for path in event_class.SEALED:
-            *parents, last = path.split(".")
-            node, at = tree, ""
-            for name in parents:
-                at += name + "."
-                child = node.setdefault(name, ({}, at[:-1]))[0]
-                assert child is not None, f"{event_class.TYPE}: {path} lies inside another sealed part"
-                node = child
-            node[last] = (None, path)
-        _SEALED_TREES[event_class] = tree
+        tree = _SEALED_TREES[event_class] = _paths_tree(event_class.SEALED)
     return tree
+
+
+@functools.cache
+def _paths_tree(paths: tuple[str, ...]) -> _SealedTree:
+    tree: _SealedTree = {}
+    for path in paths:
+        *parents, last = path.split(".")
+        node, at = tree, ""
+        for name in parents:
+            at += name + "."
+            child = node.setdefault(name, ({}, at[:-1]))[0]
+            assert child is not None, f"{path} lies inside another sealed part"
+            node = child
+        node[last] = (None, path)
+    return tree
+
+
+def changed_parts(payload: dict[str, Any], paths: tuple[str, ...], change: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """A copy of `payload` with `change(value, path)` applied at each dotted path of `paths`: the walk
+    `new_envelope` and `parse_event` seal and open `SEALED` with, for a store that keeps the same parts
+    sealed in place. Absent or null parts stay as they are; dicts off those paths are shared, not copied."""
+    return _changed(payload, _paths_tree(paths), change)
 
 
 def _changed(payload: dict[str, Any], tree: _SealedTree, change: Callable[[Any, str], Any]) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from services.intake.adapters.repository import COPY_FROM, NewRecord, RecordRepository, with_case
 from services.intake.bootstrap import MIGRATIONS
+from services.intake.service_layer.reads import present
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from tests.support.infra import TEST_KEYRING, TEST_ZONE, create_database, drop_database, unique_name
-from tests.support.records import record
+from tests.support.records import credit_code, full_record, record
 from tests.support.stores import STORES, logged_statements, migrated_store
 
 ADMIN = Principal("k1", parse_scope("admin"))
@@ -154,6 +155,32 @@ async def test_the_person_is_sealed_in_the_row(submissions: Submissions) -> None
         outbox = str((await session.execute(text("SELECT * FROM outbox"))).all())
     assert body["person"]["id_number"] not in raw + outbox
     assert "钱七" not in raw + outbox
+
+
+@pytest.mark.parametrize("way", ["single", "bulk"])
+async def test_addresses_and_employer_are_sealed_in_the_row(submissions: Submissions, way: str) -> None:
+    """docs/security.md: the residence, registration and new residence's addresses and the employer's name
+    (and an individual business's credit code) are personal data; the row kept them in clear."""
+    body = full_record(sequence=26, name="周九") | {"event": "outflow"}
+    body["new_residence"] = {"street": "440111008", "address": "新港西路 1 号 2 栋"}
+    body["employer"] = {"name": "周九五金店", "credit_code": credit_code("92440111MA5ABCDE1")}
+    item = prepared(submissions, body)
+    if way == "bulk":
+        (outcome,) = await submissions.store_ready([submissions.ready(item)])
+    else:
+        (outcome,) = await submissions.store([item])
+    repository = submissions._repository
+    async with repository._sessions() as session:
+        raw = str((await session.execute(text("SELECT * FROM records"))).all())
+    clear = [body[part]["address"] for part in ("residence", "registration", "new_residence")]
+    clear += [body["employer"]["name"], body["employer"]["credit_code"]]
+    assert [value for value in clear if value in raw] == []
+    # every read opens them: the record as submitted, as before
+    row = await repository.get(outcome.record_id)
+    assert row is not None
+    (listed,) = await repository.listing(street_prefix="", limit=10, offset=0)
+    for stored in (row, listed, *await repository.of_person(row.person_key)):
+        assert present(stored, TEST_KEYRING)["record"] == item.record_json
 
 
 async def test_a_bulk_sized_batch_is_stored_whole_with_its_events(submissions: Submissions) -> None:

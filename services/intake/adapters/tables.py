@@ -10,7 +10,8 @@ from sqlmodel import Field, SQLModel
 
 
 class RecordRow(SQLModel, table=True):
-    """One accepted record. `person_sealed` holds the person (AES-GCM); `record` holds the rest."""
+    """One accepted record. `person_sealed` holds the person (AES-GCM); `record` holds the rest, its
+    addresses and employer sealed in place (services/intake/adapters/sealed.py)."""
 
     __tablename__ = "records"
 

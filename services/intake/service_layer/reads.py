@@ -12,6 +12,7 @@ from typing import Any
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.sealed import open_record
 from services.intake.adapters.tables import RecordRow
 from shared.auth import Principal, ScopeKind
 from shared.identity import person_key
@@ -102,9 +103,9 @@ class RecordReads:
 
 
 def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:
-    """The record as submitted (person included) with what intake added."""
+    """The record as submitted (person and sealed parts opened) with what intake added."""
     person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
-    record = dict(row.record)
+    record = open_record(row.record, row.record_id, keyring)
     if person is not None:
         record = {"person": person, **record}
     return {

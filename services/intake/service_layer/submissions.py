@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
+from services.intake.adapters.sealed import seal_record
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
@@ -201,7 +202,10 @@ class Submissions:
         idempotency_key: str | None,
     ) -> NewRecord:
         record_id = new_id()
-        body = {key: value for key, value in record_json.items() if key != "person"}
+        # the person apart; its addresses and employer sealed in place (adapters/sealed.py)
+        body = seal_record(
+            {key: value for key, value in record_json.items() if key != "person"}, record_id, self._keyring
+        )
         person = record_json["person"]
         source_ref = None
         if record.external_id:
