@@ -29,6 +29,12 @@ from tests.support.waiting import eventually, past_a_cut_off_due_within
 ZONE = "Asia/Shanghai"
 # Notices are issued as the demo runs, so none is 3 days old yet: those two buckets fill as the days pass.
 AGED = frozenset({"unanswered_3_to_7_days", "unanswered_over_7_days"})
+# An inter-district handover received by Baiyun is another district's forward to it, which comes from that
+# district's deployment through the exchange; the demo runs one deployment of Baiyun's streets. The notice that
+# tells Baiyun's bureau of its own streets' inter-district cases informs it and awaits no answer, so it is
+# received by no figure (docs/reporting.md, "Kinds"). The scripted week of tests/integration/test_reporting_week.py
+# counts a forward received from Tianhe (w1).
+FROM_OTHER_DISTRICTS = frozenset({"received_inter-district"})
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,7 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
     headers = {"Authorization": f"Bearer {key}"}
 
     async with httpx.AsyncClient(timeout=20) as client:
+        empty: list[str] = []
 
         async def filled() -> dict[str, Any] | None:
             response = await client.get(
@@ -73,9 +80,15 @@ async def test_the_demo_week_fills_every_figure_of_the_districts_report(system: 
             )
             assert response.status_code == 200, response.text
             figures: dict[str, Any] = response.json()["figures"]
-            return figures if all(figures[name] > 0 for name in FIGURE_NAMES if name not in AGED) else None
+            empty[:] = [
+                name for name in FIGURE_NAMES if name not in AGED | FROM_OTHER_DISTRICTS and not figures[name] > 0
+            ]
+            return None if empty else figures
 
-        figures = await eventually(filled, within=180)
+        try:
+            figures = await eventually(filled, within=180)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; still empty: {', '.join(empty)}") from None
         assert set(FIGURE_NAMES) <= set(figures)
         by_worker = await client.get(
             system.url("reporting") + "/v1/reports/weekly",
