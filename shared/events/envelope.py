@@ -38,9 +38,11 @@ class Event(BaseModel):
     TOPIC: ClassVar[str]
     # upcasters[v] turns a version-v payload into version v+1
     UPCASTERS: ClassVar[dict[int, Upcaster]] = {}
-    # dotted paths of the payload that travel sealed, from version SEALED_SINCE on
+    # dotted paths of the payload that travel sealed, from version SEALED_SINCE on, or from the version
+    # SEALED_FROM names for a path sealed later (a payload of a version before it carries that part in clear)
     SEALED: ClassVar[tuple[str, ...]] = ()
     SEALED_SINCE: ClassVar[int] = 1
+    SEALED_FROM: ClassVar[dict[str, int]] = {}
 
 
 class Envelope(BaseModel):
@@ -228,7 +230,7 @@ def parse_event(envelope: Envelope, keyring: Keyring | None = None) -> Event:
     event_class = REGISTRY.get(envelope.type)
     if event_class is None:
         raise UnknownEventType(envelope.type)
-    sealed = bool(event_class.SEALED) and envelope.version >= event_class.SEALED_SINCE
+    sealed = bool(_sealed_tree(event_class, envelope.version))
     if sealed and keyring is None:
         raise SealedWithoutKeyring(f"{envelope.type} carries sealed parts: parse_event needs the keyring")
     if envelope.version >= event_class.VERSION:
@@ -252,21 +254,31 @@ def _opened(
     prefix = f"{event_class.TYPE}/{envelope.event_id}/"
     return _changed(
         envelope.payload if payload is None else payload,
-        _sealed_tree(event_class),
+        _sealed_tree(event_class, envelope.version),
         lambda token, path: keyring.open(str(token), context=prefix + path),
     )
 
 
-# A class's SEALED paths as a tree: {"record": {"person": None, "residence": {"address": None}}, ...};
+def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[str, ...]:
+    """The SEALED paths a payload of `version` (by default the class's current one) carries sealed."""
+    version = event_class.VERSION if version is None else version
+    return tuple(
+        path for path in event_class.SEALED if version >= event_class.SEALED_FROM.get(path, event_class.SEALED_SINCE)
+    )
+
+
+# A class's sealed paths at a version as a tree: {"record": {"person": None, "residence": {"address": None}}};
 # None marks a sealed part. Each node maps a name to (its subtree, its dotted path).
 _SealedTree = dict[str, tuple["_SealedTree | None", str]]
-_SEALED_TREES: dict[type[Event], _SealedTree] = {}
+_SEALED_TREES: dict[tuple[type[Event], int], _SealedTree] = {}
 
 
-def _sealed_tree(event_class: type[Event]) -> _SealedTree:
-    tree = _SEALED_TREES.get(event_class)
+def _sealed_tree(event_class: type[Event], version: int | None = None) -> _SealedTree:
+    """What a payload of `version` (by default the current one) carries sealed; empty before SEALED_SINCE."""
+    version = event_class.VERSION if version is None else min(version, event_class.VERSION)
+    tree = _SEALED_TREES.get((event_class, version))
     if tree is None:
-        tree = _SEALED_TREES[event_class] = _paths_tree(event_class.SEALED)
+        tree = _SEALED_TREES[(event_class, version)] = _paths_tree(sealed_paths(event_class, version))
     return tree
 
 

@@ -121,25 +121,34 @@ def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    # version 3 changed the wire only (the employer travels sealed): same shape
+    return payload
+
+
 @register
 class RecordSubmitted(Event):
     """Intake accepted and stored a case record.
 
     Version 2: the person and every address travel sealed (shared.sealing;
     see `SEALED`); version-1 payloads carry them in clear and are read as they are.
+    Version 3: the employer travels sealed too (its name is often a person's:
+    a shop named for its owner); version-2 payloads carry it in clear.
     """
 
     TYPE: ClassVar[str] = "RecordSubmitted"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     TOPIC: ClassVar[str] = topics.RECORDS_SUBMITTED
-    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2}
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {1: _v1_to_v2, 2: _v2_to_v3}
     SEALED: ClassVar[tuple[str, ...]] = (
         "record.person",
         "record.residence.address",
         "record.registration.address",
         "record.new_residence.address",
+        "record.employer",
     )
     SEALED_SINCE: ClassVar[int] = 2
+    SEALED_FROM: ClassVar[dict[str, int]] = {"record.employer": 3}
 
     record_id: str = Field(max_length=36, description="Id intake gave the record")
     received_at: datetime = Field(description="When intake accepted the record (UTC)")

@@ -163,9 +163,9 @@ async def test_addresses_and_employer_are_sealed_in_the_row(submissions: Submiss
     (and an individual business's credit code) are personal data; the row kept them in clear."""
     body = full_record(sequence=26, name="周九") | {"event": "outflow"}
     body["new_residence"] = {"street": "440111008", "address": "新港西路 1 号 2 栋"}
-    # not "周九五金店": records.submitted still carries the employer in clear (RecordSubmitted v2; sealing it
-    # there is the next step, docs/security.md), and the suite's last test finds a person's name on a topic
-    body["employer"] = {"name": "同德五金店", "credit_code": credit_code("92440111MA5ABCDE1")}
+    # a shop named for its owner: the outbox's RecordSubmitted (version 3) carries it sealed too, which the
+    # suite's last test (a person's name on a topic or in a table) holds it to
+    body["employer"] = {"name": "周九五金店", "credit_code": credit_code("92440111MA5ABCDE1")}
     item = prepared(submissions, body)
     if way == "bulk":
         (outcome,) = await submissions.store_ready([submissions.ready(item)])

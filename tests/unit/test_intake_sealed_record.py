@@ -55,8 +55,10 @@ def row_of(item: Prepared) -> RecordRow:
 
 
 def test_the_row_seals_every_address_the_event_seals() -> None:
-    on_the_wire = {path.removeprefix("record.") for path in RecordSubmitted.SEALED} - {"person"}
+    on_the_wire = {path.removeprefix("record.") for path in RecordSubmitted.SEALED} - {"person", "employer"}
     assert on_the_wire <= set(SEALED_PATHS)
+    # the event seals the employer whole; the row its name, and the credit code of an individual business
+    assert {"employer.name", "employer.credit_code"} <= set(SEALED_PATHS)
 
 
 def test_the_stored_body_holds_no_address_or_employer_in_clear() -> None:

@@ -44,6 +44,8 @@ def _reference_parse(envelope: Envelope, keyring: Keyring | None = None) -> Even
             raise SealedWithoutKeyring(envelope.type)
         payload = _copied(payload)
         for path in event_class.SEALED:
+            if envelope.version < event_class.SEALED_FROM.get(path, event_class.SEALED_SINCE):
+                continue  # sealed from a later version: this one carries it in clear
             _replace(payload, path, partial(_open, keyring, f"{event_class.TYPE}/{envelope.event_id}/{path}"))
     for version in range(envelope.version, event_class.VERSION):
         payload = event_class.UPCASTERS[version](payload)

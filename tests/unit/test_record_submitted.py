@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared.events import Envelope, RecordSubmitted, parse_event
+from shared.events import Envelope, RecordSubmitted, envelope_json, parse_event
+from shared.events.envelope import changed_parts, sealed_paths
 from tests.support.infra import TEST_KEYRING
-from tests.support.records import record
+from tests.support.records import full_record, record
 
 # A payload as the walking skeleton published it (before cases, before the full record).
 SKELETON_PAYLOAD = {
@@ -32,5 +33,45 @@ def test_a_skeleton_payload_still_parses() -> None:
     assert (event.case_id, event.case_version) == (None, 1)
     assert event.record.certificate is None
     assert event.record.person.sex is None
-    assert RecordSubmitted.VERSION == 2  # a version-1 payload (person in clear) is upcast
+    assert RecordSubmitted.VERSION == 3  # a version-1 payload (person in clear) is upcast
     assert parse_event(envelope) == event  # and needs no keyring: nothing in it is sealed
+
+
+def _submitted() -> RecordSubmitted:
+    body = full_record(sequence=31, name="周九")
+    body["employer"] = {"name": "周九五金店", "credit_code": "92440111MA5ABCDE1X"}
+    return RecordSubmitted.model_validate(
+        {"record_id": "5b0e1c7e-0000-4000-8000-000000000031", "received_at": "2027-03-01T02:00:00Z", "record": body}
+    )
+
+
+def test_version_3_carries_the_employer_sealed_and_gives_it_back() -> None:
+    """A shop named for its owner put a person's name on records.submitted in clear (version 2)."""
+    event = _submitted()
+    wire = envelope_json(event, producer="intake", correlation_id=event.record_id, keyring=TEST_KEYRING)
+
+    assert wire["version"] == 3
+    assert "周九" not in str(wire)
+    assert isinstance(wire["payload"]["record"]["employer"], str)  # one sealed part
+    assert parse_event(Envelope.model_validate(wire), TEST_KEYRING) == event
+
+
+def test_a_version_2_payload_with_its_employer_in_clear_still_parses() -> None:
+    """Written before version 3 (an outbox row, a topic replayed): person and addresses sealed, employer not."""
+    event, event_id = _submitted(), uuid.uuid4()
+    payload = changed_parts(
+        event.model_dump(mode="json"),
+        sealed_paths(RecordSubmitted, 2),
+        lambda value, path: TEST_KEYRING.seal(value, context=f"RecordSubmitted/{event_id}/{path}"),
+    )
+    assert payload["record"]["employer"]["name"] == "周九五金店"  # in clear, as version 2 wrote it
+    envelope = Envelope(
+        event_id=event_id,
+        type="RecordSubmitted",
+        version=2,
+        occurred_at=datetime(2027, 3, 1, 2, 0, tzinfo=UTC),
+        producer="intake",
+        correlation_id=event.record_id,
+        payload=payload,
+    )
+    assert parse_event(envelope, TEST_KEYRING) == event
