@@ -185,7 +185,7 @@ def test_a_change_notifies_the_registration_place_and_another_residence_street()
 
 
 def test_an_outflow_is_marked_routed_from_the_new_residence_and_told_to_the_registration_place() -> None:
-    step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS)
+    step = open_case(case(WUSHAN, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(TONGDE, WUSHAN))
     assert step.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
     assert sent(step) == [
         (NoticeKind.TRANSFER, "440111", None),
@@ -193,12 +193,12 @@ def test_an_outflow_is_marked_routed_from_the_new_residence_and_told_to_the_regi
         (NoticeKind.REGISTRATION, "430102", "national-exchange"),
     ]
     assert [n.awaits_answer for n in step.notices] == [False, True, False]
-    to_another_street = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    to_another_street = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(TONGDE, XINSHI))
     assert sent(to_another_street) == [
         (NoticeKind.TRANSFER, XINSHI, None),
         (NoticeKind.REGISTRATION, "430102", "national-exchange"),
     ]
-    unknown_destination = open_case(case(TONGDE, event=EventKind.OUTFLOW), RECIPIENTS)
+    unknown_destination = open_case(case(TONGDE, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(TONGDE))
     assert unknown_destination.case.status is CaseStatus.INFLOW_THEN_OUTFLOW
     assert sent(unknown_destination) == [(NoticeKind.REGISTRATION, "430102", "national-exchange")]
     assert "unknown place" in unknown_destination.notices[0].reason
@@ -279,7 +279,7 @@ def test_an_outflows_verification_has_an_id_of_its_own_and_every_other_notice_th
     def triple_id(n: PlannedNotice) -> str:
         return str(uuid.uuid5(NOTICE_NAMESPACE, f"{n.record_id}/{n.case_version}/{n.recipient.code}/{n.kind.value}"))
 
-    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(TONGDE, XINSHI))
     verified = answered(moved.case, moved.notices[0], "confirmed")
     assert [n.kind for n in verified.notices] == [NoticeKind.REGISTRATION]
     assert verified.notices[0].notice_id != moved.notices[1].notice_id
@@ -299,7 +299,7 @@ def test_an_outflows_verification_has_an_id_of_its_own_and_every_other_notice_th
 def test_each_rejection_to_one_sender_at_one_version_has_an_id_of_its_own() -> None:
     """The first keeps the id every rejection had; a second names the rejecting office, a third numbers it.
     Which one a rejection is follows from the ids the case holds (`issued`), so a rebuild derives the same."""
-    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)
+    moved = open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS, Outflow(TONGDE, XINSHI))
     transfer = moved.notices[0]
 
     def rejection(issued: set[str]) -> PlannedNotice:
@@ -402,3 +402,9 @@ def test_an_outflow_to_a_known_street_reported_by_another_street_says_where_from
     ]
     assert [n.awaits_answer for n in step.notices] == [False, True, False, False]
     assert step.notices[3].reason == f"a person registered in your area moved away from {XINSHI} to {WUSHAN}"
+
+
+def test_an_outflow_is_not_opened_without_what_its_record_says_of_it() -> None:
+    # the street left need not be the reporting street: guessing it from the case told the wrong street
+    with pytest.raises(ValueError, match="outflow_of"):
+        open_case(case(XINSHI, event=EventKind.OUTFLOW), RECIPIENTS)

@@ -42,15 +42,14 @@ class Step:
 
 
 def open_case(case: Case, recipients: Recipients, outflow: Outflow | None = None) -> Step:
-    """A freshly routed case: transfer notices, change notices, or an outflow (`outflow`: what the record says
-    of it; None: the reporting street was left, for the case's residence when that is another street)."""
+    """A freshly routed case: transfer notices, change notices, or an outflow (`outflow`: what its record says
+    of it, cases.outflow_of; required for an outflow: the street left need not be the reporting street)."""
     if case.event is EventKind.CHANGE:
         return Step(case.with_status(CaseStatus.FILED), change_notices(case, recipients), routed=True)
     if case.event is not EventKind.OUTFLOW:
         return route_notices(case, recipients)
     if outflow is None:
-        gone_to = case.residence_street if case.residence_street != case.reporting_street else None
-        outflow = Outflow(case.reporting_street, gone_to)
+        raise ValueError("an outflow case is opened with what its record says of the outflow (cases.outflow_of)")
     # the case lives at the new residence when its street is known (Case.from_record): that street hears of its
     # newcomer like of a new record. Else it stays at the street left, and nobody is asked to verify anyone
     notices = route_notices(case, recipients).notices if outflow.new_street is not None else []
