@@ -20,9 +20,13 @@ The rule that keeps one person's events in order: the later rows of the
 SAME key (person key) are held behind a set-aside row, unsent, until an
 admin acts on it: `retry` puts it back in line (it is still the oldest of
 its key), `discard` gives it up (it stays listed as discarded, never
-published) and lets the held rows go. Rows of other keys flow on. Kafka's
-size limit is checked by the producer before a row leaves, so the row that
-is set aside is never overtaken by a later row of its key in the same pass.
+published) and lets the held rows go. Rows of other keys flow on. Within a
+pass one row of a key is in flight at a time: a later row of the key leaves
+once the earlier is confirmed, so a row refused after it left (by a broker's
+own limit, or unconfirmed when the connection drops) is never overtaken by
+the next row of its person. An error that is the deployment's, not the row's
+(`NOT_THE_ROW`: a timeout, a closing producer, refused credentials) sets
+nothing aside: the pass stops and the next one tries again.
 """
 
 from __future__ import annotations
@@ -36,7 +40,22 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    BrokerNotAvailableError,
+    ClusterAuthorizationFailedError,
+    IncompatibleBrokerVersion,
+    KafkaError,
+    KafkaTimeoutError,
+    KafkaUnavailableError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    UnknownProducerId,
+    UnsupportedVersionError,
+)
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -74,11 +93,33 @@ class FailsForGood(Exception):
     """A row that will never publish as it is (its envelope does not open or encode)."""
 
 
+# Kafka errors aiokafka calls non-retriable that say nothing of the row: the producer gave up waiting for
+# room or for the broker (an outage longer than its request timeout), it is closing (shutdown), the
+# deployment's credentials or grants are wrong, or the broker is another version. Every row would fail
+# alike, so none is set aside: the pass stops and the next one tries again, as when Kafka is unreachable.
+NOT_THE_ROW = (
+    KafkaTimeoutError,
+    ProducerClosed,
+    KafkaUnavailableError,
+    BrokerNotAvailableError,
+    AuthenticationFailedError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    ProducerFenced,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    UnsupportedVersionError,
+    IncompatibleBrokerVersion,
+)
+
+
 def fails_for_good(error: BaseException) -> bool:
-    """True for errors no retry can fix: ours with the row, or Kafka's non-retriable ones (size, ...)."""
+    """True for errors no retry can fix: ours with the row, or Kafka's non-retriable ones that are the
+    row's (its size, its timestamp, ...); not for those of the deployment or the connection (`NOT_THE_ROW`)."""
     if isinstance(error, FailsForGood):
         return True
-    return isinstance(error, KafkaError) and not error.retriable
+    return isinstance(error, KafkaError) and not error.retriable and not isinstance(error, NOT_THE_ROW)
 
 
 class OutboxRelay:
@@ -154,26 +195,13 @@ class OutboxRelay:
             rows = [_Pending(*row) for row in (await connection.execute(query)).all()]
         if not rows:
             return 0
-        attempted: list[_Pending] = []
-        futures: list[asyncio.Future[object]] = []
+        read = len(rows)
         held: set[str] = set()  # keys with a row set aside in this pass: their later rows wait
+        sent: list[int] = []
         failure: BaseException | None = None
         sender = DirectSender(self._broker)
-        for row in rows:
-            if row.key in held:
-                continue
-            try:
-                envelope, body = self._opened(row)
-                futures.append(await sender.send(self._topics(row.topic), row.key.encode(), envelope, body))
-                attempted.append(row)
-            except Exception as error:
-                if not fails_for_good(error):  # Kafka unreachable: send nothing more this pass
-                    failure = error
-                    break
-                await self._set_aside(row, error)
-                held.add(row.key)
-        results = await _outcomes(futures)
-        sent = [row.id for row, result in zip(attempted, results, strict=True) if not isinstance(result, BaseException)]
+        while rows and failure is None:
+            rows, failure = await self._send_round(sender, rows, held, sent)
         if sent:
             confirmed = col(self._table.id).in_(sent)
             async with self._single_statements.connect() as connection:
@@ -182,13 +210,53 @@ class OutboxRelay:
                     if self._keep_sent
                     else delete(self._table).where(confirmed)
                 )
-        for row, result in zip(attempted, results, strict=True):
-            if isinstance(result, BaseException) and fails_for_good(result):
-                await self._set_aside(row, result)
-        failure = failure or next((r for r in results if isinstance(r, BaseException) and not fails_for_good(r)), None)
         if failure is not None:
-            raise RuntimeError(f"{len(attempted) - len(sent)} outbox rows not confirmed by Kafka") from failure
-        return len(rows)
+            raise RuntimeError(f"{read - len(sent)} outbox rows not confirmed by Kafka") from failure
+        return read
+
+    async def _send_round(
+        self, sender: DirectSender, rows: list[_Pending], held: set[str], sent: list[int]
+    ) -> tuple[list[_Pending], BaseException | None]:
+        """Send the first unsent row of each key, await every confirmation, and return the rows left
+        for the next round (the later rows of a key in flight) and the error that ends the pass, if any.
+
+        One row of a key in flight at a time: a later row of a person leaves only once the earlier is
+        confirmed, so a row Kafka refuses after it left (a broker-side limit, a lost connection) is never
+        overtaken by the next row of its person. Most passes have each key once: one round.
+        """
+        attempted: list[_Pending] = []
+        futures: list[asyncio.Future[object]] = []
+        in_flight: set[str] = set()
+        later: list[_Pending] = []
+        failure: BaseException | None = None
+        for row in rows:
+            if row.key in held:
+                continue
+            if row.key in in_flight:
+                later.append(row)
+                continue
+            try:
+                envelope, body = self._opened(row)
+                futures.append(await sender.send(self._topics(row.topic), row.key.encode(), envelope, body))
+                attempted.append(row)
+                in_flight.add(row.key)
+            except Exception as error:
+                if not fails_for_good(error):  # Kafka unreachable: send nothing more this pass
+                    failure = error
+                    break
+                await self._set_aside(row, error)
+                held.add(row.key)
+        results = await _outcomes(futures)
+        for row, result in zip(attempted, results, strict=True):
+            if not isinstance(result, BaseException):
+                sent.append(row.id)
+            elif fails_for_good(result):
+                await self._set_aside(row, result)
+                held.add(row.key)
+            else:
+                failure = failure or result
+                held.add(row.key)  # unconfirmed: the row and the later ones of its key wait for the next pass
+        return later, failure
 
     async def _set_aside(self, row: _Pending, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}"[:ERROR_MAX]

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    ProducerClosed,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+)
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,20 +88,119 @@ async def confirm_all(broker: Broker, fail: frozenset[int] = frozenset()) -> Non
             confirmation.set_result(None)
 
 
+async def until_sent(broker: Broker, count: int) -> None:
+    """Wait (5 s at most: the store's reads take a thread) until the relay has made `count` sends."""
+    for _ in range(500):
+        if len(broker.sent) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(broker.sent)} sends, not {count}: {broker.sent}")
+
+
+async def no_more_sends(broker: Broker) -> None:
+    """Time for a send the relay should not make to be made."""
+    await asyncio.sleep(0.1)
+
+
 async def test_a_batch_is_published_oldest_first_and_marked_sent_once_confirmed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "c", "d"])
+    broker = Broker(expect=4)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    assert await sent_events(sessions) == []  # sent to Kafka, not yet confirmed: not marked
+    await confirm_all(broker)
+    assert await asyncio.wait_for(delivering, 10) == 4
+    assert [event for _, _, event in broker.sent] == [f"e{n}" for n in range(4)]
+    assert {topic for topic, _, _ in broker.sent} == {"t.test.events"}
+    assert await sent_events(sessions) == [f"e{n}" for n in range(4)]
+
+
+async def test_a_later_row_of_a_key_leaves_only_once_the_earlier_is_confirmed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await add_rows(sessions, ["a", "b", "a", "c", "a", "b"])
     broker = Broker(expect=6)
     delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
-    await broker.all_sent.wait()
-    assert await sent_events(sessions) == []  # sent to Kafka, not yet confirmed: not marked
+    await until_sent(broker, 3)
+    await no_more_sends(broker)
+    assert [event for _, _, event in broker.sent] == ["e0", "e1", "e3"]  # the first of each key
     await confirm_all(broker)
-    assert await delivering == 6
+    await until_sent(broker, 5)
+    await no_more_sends(broker)
+    assert [event for _, _, event in broker.sent][3:] == ["e2", "e5"]
+    broker.confirmations[3].set_result(None)
+    broker.confirmations[4].set_result(None)
+    await until_sent(broker, 6)
+    broker.confirmations[5].set_result(None)
+    assert await asyncio.wait_for(delivering, 10) == 6
     assert [event for _, key, event in broker.sent if key == "a"] == ["e0", "e2", "e4"]
-    assert [event for _, _, event in broker.sent] == [f"e{n}" for n in range(6)]
-    assert {topic for topic, _, _ in broker.sent} == {"t.test.events"}
     assert await sent_events(sessions) == [f"e{n}" for n in range(6)]
+
+
+async def test_a_row_kafka_refuses_after_it_left_is_set_aside_before_its_key_sends_more(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # a broker whose own size limit is below the producer's: the refusal comes with the confirmation
+    await add_rows(sessions, ["a", "b", "a"])
+    broker = Broker(expect=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 2)
+    broker.confirmations[0].set_exception(MessageSizeTooLargeError())
+    broker.confirmations[1].set_result(None)
+    assert await asyncio.wait_for(delivering, 10) == 3
+    await no_more_sends(broker)
+    assert [event for _, _, event in broker.sent] == ["e0", "e1"]  # e2 never overtook e0
+    assert await sent_events(sessions) == ["e1"]
+    assert await set_aside_events(sessions) == ["e0"]
+
+    again = Broker(expect=0)
+    assert await relay(sessions, again).deliver_pending() == 0  # e2 is held behind e0
+    assert again.sent == []
+
+
+async def test_an_unconfirmed_row_keeps_the_later_rows_of_its_key_for_the_next_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "a", "b"])
+    broker = Broker(expect=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 2)
+    broker.confirmations[0].set_exception(KafkaConnectionError("lost"))
+    broker.confirmations[1].set_result(None)
+    with pytest.raises(RuntimeError, match="2 outbox rows not confirmed"):
+        await asyncio.wait_for(delivering, 10)
+    assert [event for _, _, event in broker.sent] == ["e0", "e2"]
+    assert await sent_events(sessions) == ["e2"]
+    assert await set_aside_events(sessions) == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [KafkaTimeoutError(), ProducerClosed(), TopicAuthorizationFailedError(), SaslAuthenticationFailed()],
+    ids=lambda error: type(error).__name__,
+)
+async def test_an_error_of_the_deployment_sets_no_row_aside(
+    sessions: async_sessionmaker[AsyncSession], error: Exception
+) -> None:
+    # aiokafka calls these non-retriable, but they say nothing of the row: every row would fail alike
+    await add_rows(sessions, ["a", "b"])
+    broker = Broker(expect=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await broker.all_sent.wait()
+    broker.confirmations[0].set_exception(error)
+    broker.confirmations[1].set_result(None)
+    with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
+        await asyncio.wait_for(delivering, 10)
+    assert await set_aside_events(sessions) == []
+    assert await sent_events(sessions) == ["e1"]
+
+
+async def set_aside_events(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as session:
+        rows = (await session.execute(select(OutboxRow).where(col(OutboxRow.set_aside_at).is_not(None)))).scalars()
+        return sorted(str(row.envelope["event_id"]) for row in rows)
 
 
 async def test_an_unconfirmed_send_leaves_its_row_unsent_for_the_next_pass(
@@ -106,14 +212,14 @@ async def test_an_unconfirmed_send_leaves_its_row_unsent_for_the_next_pass(
     await broker.all_sent.wait()
     await confirm_all(broker, fail=frozenset({1}))
     with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
-        await delivering
+        await asyncio.wait_for(delivering, 10)
     assert await sent_events(sessions) == ["e0", "e2"]
 
     again = Broker(expect=1)
     delivering = asyncio.create_task(relay(sessions, again).deliver_pending())
     await again.all_sent.wait()
     await confirm_all(again)
-    assert await delivering == 1
+    assert await asyncio.wait_for(delivering, 10) == 1
     assert [event for _, _, event in again.sent] == ["e1"]
 
 
@@ -126,7 +232,7 @@ async def test_kafka_unreachable_stops_the_pass_and_sends_nothing_after(
     await broker.all_sent.wait()
     await confirm_all(broker)
     with pytest.raises(RuntimeError):
-        await delivering
+        await asyncio.wait_for(delivering, 10)
     assert [event for _, _, event in broker.sent] == ["e0", "e1"]
     assert await sent_events(sessions) == ["e0", "e1"]  # e2 and e3 wait, in order, for the next pass
 
@@ -154,7 +260,7 @@ async def test_a_send_the_producer_gave_up_leaves_its_row_for_the_next_pass(
     broker.confirmations[0].cancel()  # cancelled by the producer, not by the relay's owner
     broker.confirmations[1].set_result(None)
     with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
-        await delivering
+        await asyncio.wait_for(delivering, 10)
     assert await sent_events(sessions) == ["e1"]
 
 
@@ -167,7 +273,7 @@ async def remaining_events(sessions: async_sessionmaker[AsyncSession]) -> list[s
 async def test_a_relay_that_keeps_no_sent_rows_deletes_exactly_the_confirmed_ones(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await add_rows(sessions, ["a", "b", "a", "c"])
+    await add_rows(sessions, ["a", "b", "c", "d"])
     broker = Broker(expect=4)
     deleting = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, keep_sent=False)
     delivering = asyncio.create_task(deleting.deliver_pending())
@@ -175,7 +281,7 @@ async def test_a_relay_that_keeps_no_sent_rows_deletes_exactly_the_confirmed_one
     assert await remaining_events(sessions) == ["e0", "e1", "e2", "e3"]  # not yet confirmed: all kept
     await confirm_all(broker, fail=frozenset({2}))
     with pytest.raises(RuntimeError, match="1 outbox rows not confirmed"):
-        await delivering
+        await asyncio.wait_for(delivering, 10)
     assert await remaining_events(sessions) == ["e2"]  # the unconfirmed one waits, unsent, for the next pass
     assert await sent_events(sessions) == []
 
@@ -184,7 +290,7 @@ async def test_a_relay_that_keeps_no_sent_rows_deletes_exactly_the_confirmed_one
     delivering = asyncio.create_task(deleting.deliver_pending())
     await again.all_sent.wait()
     await confirm_all(again)
-    assert await delivering == 1
+    assert await asyncio.wait_for(delivering, 10) == 1
     assert [event for _, _, event in again.sent] == ["e2"]
     assert await remaining_events(sessions) == []
 
