@@ -11,9 +11,11 @@ from the resolution's event id. A resolution of an item resolved already
 (two resolutions sent at once, both checked while the item was open), or of
 an item that waits on another field since (the first corrected it but it
 still could not be routed), is left unapplied with a warning: the first
-applied stands, and the item shows what it is now. A resolution of an unknown item, or one that can
-never apply (an item without its record), is a PermanentFailure:
-dead-lettered, and the consumer goes on. Database or broker errors are retried.
+applied stands, and the item shows what it is now (its field, and the
+corrected record with its reporting street). A resolution of an unknown
+item, or one that can never apply (an item without its record), is a
+PermanentFailure: dead-lettered, and the consumer goes on. Database or
+broker errors are retried.
 """
 
 from __future__ import annotations
