@@ -81,7 +81,10 @@ async def resolve(
         resolved_by=acting,
         resolved_at=context.clock.now(),
     )
-    body = envelope_json(event, producer="routing", correlation_id=record_id, keyring=context.keyring)
+    # it happened when it was resolved: a rebuild replays it at that moment, among the records (rebuild.py)
+    body = envelope_json(
+        event, producer="routing", correlation_id=record_id, occurred_at=event.resolved_at, keyring=context.keyring
+    )
     await context.emitter.emit([Outgoing(body, topic=event.TOPIC, key=record_id)])
     return event
 
