@@ -63,6 +63,46 @@ async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[b
         yield record.value
 
 
+class PartitionsToEnd:
+    """Each partition of a topic read as a stream of its own, up to the end it had when it was asked for:
+    for a reader that interleaves partitions itself (routing's rebuild, by when each message happened).
+
+    One consumer per topic asked for, all stopped when the `async with` block ends.
+    """
+
+    def __init__(self, kafka: KafkaConnection, *, batch: int = 500) -> None:
+        self._kafka, self._batch = kafka, batch
+        self._consumers: list[AIOKafkaConsumer] = []
+
+    async def __aenter__(self) -> PartitionsToEnd:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
+
+    async def of(self, topic: str) -> list[AsyncIterator[bytes]]:
+        """The message values of each partition of `topic`, in partition order."""
+        partitions = await partitions_of(self._kafka, [topic])
+        if not partitions:
+            return []
+        consumer = await _reader(
+            self._kafka, partitions, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024
+        )
+        self._consumers.append(consumer)
+        end = await consumer.end_offsets(partitions)
+        # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
+        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, offset)
+        return [self._values(consumer, tp, end[tp]) for tp in partitions]
+
+    async def _values(self, consumer: AIOKafkaConsumer, partition: TopicPartition, end: int) -> AsyncIterator[bytes]:
+        # the consumer fetches for every partition; getmany of one hands over that partition's records only
+        async for records in _up_to(consumer, {partition: end}, batch=self._batch):
+            for record in records:
+                yield record.value
+
+
 async def record_at(kafka: KafkaConnection, partition: TopicPartition, offset: int) -> ConsumerRecord | None:
     """The record at `offset` of `partition`; None when there is none (past the end, or gone by retention)."""
     consumer = await _reader(kafka, [partition])

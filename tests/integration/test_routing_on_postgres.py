@@ -39,6 +39,7 @@ from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued, routing_context
 from tests.support.routing_scenarios import (
     follow_ups_after_outflows,
+    queues_after_a_correction_that_still_cannot_route,
     relays_after_a_corrected_residence,
     statuses_after_an_outflow,
 )
@@ -391,4 +392,18 @@ async def test_an_outflow_marks_the_cases_it_leaves_whichever_arrives_first(
         "new_home": "filed",
         "outflow": "inflow_then_outflow",
         "back": "filed",
+    }
+
+
+async def test_a_corrected_reporting_street_stays_with_the_item_that_still_cannot_route(
+    context: tuple[RoutingContext, list[str]],
+) -> None:
+    """The item shows what was said last, the corrected street: it is in that street's bureau's queue, which
+    makes the next correction. It kept the first report's street, so it stayed in the other district's queue."""
+    routing, _ = context
+    assert await queues_after_a_correction_that_still_cannot_route(routing) == {
+        "reporting_street": TONGDE,
+        "field": "registration.division",
+        "queues": {"440106": False, "440111": True},
+        "refused": None,
     }

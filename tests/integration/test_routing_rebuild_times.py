@@ -69,9 +69,14 @@ class Live:
         self.clock.at = envelope.occurred_at + LAG
         await handle(envelope, event)
 
-    async def read(self, topic: str) -> AsyncIterator[bytes]:
-        for message in self.topics[topic]:
-            yield message
+    async def read(self, topic: str) -> list[AsyncIterator[bytes]]:
+        """The topic as one partition."""
+        return [_stream(self.topics[topic])]
+
+
+async def _stream(messages: list[bytes]) -> AsyncIterator[bytes]:
+    for message in messages:
+        yield message
 
 
 @pytest.fixture

@@ -12,14 +12,16 @@ from zoneinfo import ZoneInfo
 
 from services.routing.adapters import store
 from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.service_layer import reviews, views
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
+from shared.auth import Principal, parse_scope
 from shared.clock import FixedClock
-from shared.events import Envelope, FeedbackResult, NoticeKind, parse_event
+from shared.events import Envelope, FeedbackResult, NoticeKind, Resolution, ReviewResolved, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
-from tests.support.records import WUSHAN, XINSHI, record
+from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import answer_as_recipient, issued
 
 TIANHE_SHIPAI = "440106002"  # 石牌街道, Tianhe: where the residence district finds the person instead
@@ -102,3 +104,43 @@ async def statuses_after_an_outflow(context: RoutingContext, *, outflow_first: b
             assert case is not None
             statuses[who] = case.status.value
     return statuses
+
+
+async def queues_after_a_correction_that_still_cannot_route(context: RoutingContext) -> dict[str, Any]:
+    """Reported by a street unknown to the directory under Tianhe's code (440106999) about someone registered
+    in no district (449999): the admin corrects the reporting street to Baiyun's 同德, and the record waits on
+    its registration now. Returns the item's reporting street and field, whether each bureau's queue shows it,
+    and whether Baiyun's bureau may correct the registration (None) or is refused (the status)."""
+    assert isinstance(context.emitter, RecordingEmitter)
+    body = record(reporting_street="440106999", sequence=59)
+    body["registration"]["division"] = "449999"
+    submitted = kafka.unchecked_submitted(body)
+    record_id = submitted.correlation_id
+    await RecordHandler(context).on_records([(submitted, parse_event(submitted, TEST_KEYRING))])
+    admin = Principal("k", parse_scope("admin"))
+    await _resolved(context, admin, record_id, TONGDE, acting="admin")
+    async with context.sessions() as session:
+        item = await store.load_review(session, record_id)
+    assert item is not None
+    queues = {}
+    for bureau in ("440106", "440111"):
+        items = await views.review_queue(context, Principal("k", parse_scope(f"district:{bureau}")), limit=10)
+        queues[bureau] = record_id in {queued["record_id"] for queued in items}
+    try:
+        await _resolved(context, Principal("k", parse_scope("district:440111")), record_id, "440106", acting="440111")
+        refused = None
+    except reviews.ResolutionRefused as refusal:
+        refused = refusal.status
+    return {"reporting_street": item.reporting_street, "field": item.field, "queues": queues, "refused": refused}
+
+
+async def _resolved(context: RoutingContext, principal: Principal, record_id: str, code: str, *, acting: str) -> None:
+    """`principal` corrects the item's field to `code`, and routing applies the event it published."""
+    assert isinstance(context.emitter, RecordingEmitter)
+    await reviews.resolve(
+        context, principal, record_id, resolution=Resolution.CORRECTED, code=code, reason=None, acting=acting
+    )
+    envelope = context.emitter.events[-1].envelope
+    event = parse_event(envelope, TEST_KEYRING)
+    assert isinstance(event, ReviewResolved)
+    await reviews.ReviewHandler(context).on_review_resolved(envelope, event)

@@ -43,6 +43,7 @@ from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
 from tests.support.routing_scenarios import (
     follow_ups_after_outflows,
+    queues_after_a_correction_that_still_cannot_route,
     relays_after_a_corrected_residence,
     statuses_after_an_outflow,
 )
@@ -421,3 +422,16 @@ async def test_an_outflow_for_an_unknown_place_reported_by_another_street_tells_
     (moved,) = [n.reason for n in notices if n.kind is NoticeKind.REGISTRATION]
     assert moved == f"a person registered in your area moved away from {XINSHI} to an unknown place"
     assert await status_of(context, lived.correlation_id) == "inflow_then_outflow"
+
+
+async def test_a_corrected_reporting_street_stays_with_the_item_that_still_cannot_route_on_sqlite(
+    context: RoutingContext,
+) -> None:
+    """The item shows what was said last, the corrected street: it is in that street's bureau's queue, which
+    makes the next correction. It kept the first report's street, so it stayed in the other district's queue."""
+    assert await queues_after_a_correction_that_still_cannot_route(context) == {
+        "reporting_street": TONGDE,
+        "field": "registration.division",
+        "queues": {"440106": False, "440111": True},
+        "refused": None,
+    }

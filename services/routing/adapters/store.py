@@ -324,12 +324,17 @@ def review_record(item: ReviewItem, keyring: Keyring) -> dict[str, Any] | None:
     return record
 
 
+# what a correction that still cannot be routed changes of its item (the rest: its record id and age)
+REQUEUED_FIELDS = ("field", "reason", "kind", "reporting_street", "record_sealed")
+
+
 async def add_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Queue the items; an item queued already (a corrected record that still cannot be routed)
-    keeps its age and takes the new field, reason, kind and record."""
+    keeps its age and takes the new field, reason, kind, reporting street and record: it shows what
+    the bureau said last, and is in the queue of the district that reported the corrected record."""
     if rows:
         statement = _insert(session)(ReviewItem)
-        changed = {name: statement.excluded[name] for name in ("field", "reason", "kind", "record_sealed")}
+        changed = {name: statement.excluded[name] for name in REQUEUED_FIELDS}
         await session.execute(statement.on_conflict_do_update(index_elements=["record_id"], set_=changed), rows)
 
 

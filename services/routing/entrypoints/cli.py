@@ -23,7 +23,8 @@ def rebuild_command(
         typer.Option(envvar="ROUTING_REBUILD_DATABASE_URL", help="SQLAlchemy URL of an empty database to rebuild into"),
     ],
 ) -> None:
-    """Replay records.submitted and notices.answered from the start into a fresh store.
+    """Replay records.submitted with reviews.resolved (in the order they happened), then notices.answered,
+    from the start into a fresh store.
 
     Reads the usual settings (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TOPIC_PREFIX,
     ROUTING_*); publishes nothing. Point ROUTING_DATABASE_URL at the new store afterwards.

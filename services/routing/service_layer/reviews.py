@@ -11,9 +11,11 @@ from the resolution's event id. A resolution of an item resolved already
 (two resolutions sent at once, both checked while the item was open), or of
 an item that waits on another field since (the first corrected it but it
 still could not be routed), is left unapplied with a warning: the first
-applied stands, and the item shows what it is now. A resolution of an unknown item, or one that can
-never apply (an item without its record), is a PermanentFailure:
-dead-lettered, and the consumer goes on. Database or broker errors are retried.
+applied stands, and the item shows what it is now (its field, and the
+corrected record with its reporting street). A resolution of an unknown
+item, or one that can never apply (an item without its record), is a
+PermanentFailure: dead-lettered, and the consumer goes on. Database or
+broker errors are retried.
 """
 
 from __future__ import annotations
@@ -79,7 +81,10 @@ async def resolve(
         resolved_by=acting,
         resolved_at=context.clock.now(),
     )
-    body = envelope_json(event, producer="routing", correlation_id=record_id, keyring=context.keyring)
+    # it happened when it was resolved: a rebuild replays it at that moment, among the records (rebuild.py)
+    body = envelope_json(
+        event, producer="routing", correlation_id=record_id, occurred_at=event.resolved_at, keyring=context.keyring
+    )
     await context.emitter.emit([Outgoing(body, topic=event.TOPIC, key=record_id)])
     return event
 

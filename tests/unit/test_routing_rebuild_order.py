@@ -1,0 +1,66 @@
+"""A rebuild replays records and the bureau's review resolutions in the order they happened
+(tests/support/routing_rebuild.py: the week, and why the order matters).
+
+Each partition keeps its order; the partitions of both topics are interleaved
+by when each next message happened, so the other person's record, on the
+partition read first but seen last, does not draw the resolution ahead of
+the record it resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from services.routing.bootstrap import MIGRATIONS
+from services.routing.service_layer.rebuild import replay_topics
+from shared.clock import FixedClock
+from shared.db import session_factory
+from shared.events import NoticeAnswered, RecordSubmitted, ReviewResolved
+from tests.support.routing import routing_context
+from tests.support.routing_rebuild import MONDAY, RECIPIENTS, Live, a_week_where_order_matters, state
+from tests.support.stores import migrated_store
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[tuple[Live, str]]:
+    """The week as it ran; the first record's id."""
+    async with migrated_store("sqlite", "live", MIGRATIONS, tmp_path) as engine:
+        clock = FixedClock(MONDAY)
+        running = Live(routing_context(session_factory(engine), RECIPIENTS, clock=clock), clock)
+        yield running, await a_week_where_order_matters(running)
+
+
+async def test_a_rebuilt_store_equals_the_live_one_when_a_resolution_came_before_a_later_record(
+    live: tuple[Live, str], tmp_path: Path
+) -> None:
+    running, first = live
+    expected = await state(running.context)
+    assert (first, 1, "inflow_then_outflow") in {case[:3] for case in expected["cases"]}  # the outflow marked it
+
+    async with migrated_store("sqlite", "rebuilt", MIGRATIONS, tmp_path) as engine:
+        rebuilt = routing_context(session_factory(engine), RECIPIENTS, clock=FixedClock(MONDAY + timedelta(days=5)))
+        replayed = await replay_topics(rebuilt, running.read)
+        assert {topic: (counts.applied, counts.refused) for topic, counts in replayed.items()} == {
+            RecordSubmitted.TOPIC: (3, 0),
+            ReviewResolved.TOPIC: (1, 0),
+            NoticeAnswered.TOPIC: (0, 0),
+        }
+        assert await state(rebuilt) == expected
+
+
+async def test_a_message_that_does_not_decode_is_refused_and_the_rest_keep_their_order(
+    live: tuple[Live, str], tmp_path: Path
+) -> None:
+    """Its time unknown, it is refused as soon as it is its partition's next; what follows it waits its turn."""
+    running, _ = live
+    records = running.partitions[RecordSubmitted.TOPIC][1]
+    records.insert(1, b"{not an envelope")  # between the record in review and the outflow
+    async with migrated_store("sqlite", "rebuilt", MIGRATIONS, tmp_path) as engine:
+        rebuilt = routing_context(session_factory(engine), RECIPIENTS, clock=FixedClock(MONDAY + timedelta(days=5)))
+        replayed = await replay_topics(rebuilt, running.read)
+        assert (replayed[RecordSubmitted.TOPIC].applied, replayed[RecordSubmitted.TOPIC].refused) == (3, 1)
+        assert await state(rebuilt) == await state(running.context)
