@@ -57,12 +57,6 @@ async def records_to_end(
             yield record
 
 
-async def messages_to_end(kafka: KafkaConnection, topic: str) -> AsyncIterator[bytes]:
-    """Every message value of `topic` up to the end seen at the start."""
-    async for record in records_to_end(kafka, [topic]):
-        yield record.value
-
-
 class PartitionsToEnd:
     """Each partition of a topic read as a stream of its own, up to the end it had when it was asked for:
     for a reader that interleaves partitions itself (routing's rebuild, by when each message happened).
