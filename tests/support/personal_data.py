@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+import ahocorasick
+
 VALUES: set[str] = set()  # identity numbers and names, as the tests made them
 NAMES: set[str] = set()  # run ids and database names this session created
 FINDINGS: list[str] = []  # "where: what kind", never the value itself
@@ -38,8 +40,39 @@ def forms(value: str) -> set[bytes]:
 
 
 def found_in(data: bytes, values: Iterable[str] | None = None) -> list[str]:
-    """Which of the values appear in `data` (for the report: their kind and length, not the value)."""
-    return [v for v in (VALUES if values is None else values) if any(f in data for f in forms(v))]
+    """Which of the values (by default every one the suite made) appear in `data`, in any of their `forms`
+    (for the report: their kind and length, not the value).
+
+    One pass over `data` whatever the number of values (Aho-Corasick): looking for each value in turn
+    was 2 µs a value, and the final scan reads every event of the session against thousands of values.
+    Bytes are matched as bytes: both sides are read as Latin-1, one character a byte.
+    """
+    automaton = _suite_automaton() if values is None else _automaton(values)
+    if automaton is None:
+        return []
+    return sorted({value for _, value in automaton.iter(data.decode("latin-1"))})
+
+
+_SUITE: list[tuple[int, ahocorasick.Automaton | None]] = []  # (how many values it holds, the automaton)
+
+
+def _suite_automaton() -> ahocorasick.Automaton | None:
+    """The automaton of every value the suite made, made again only when values were added (they never go)."""
+    if not _SUITE or _SUITE[0][0] != len(VALUES):
+        _SUITE[:] = [(len(VALUES), _automaton(VALUES))]
+    return _SUITE[0][1]
+
+
+def _automaton(values: Iterable[str]) -> ahocorasick.Automaton | None:
+    """An automaton of the values' forms, each form giving its value; None when there is none."""
+    automaton = ahocorasick.Automaton()
+    for value in values:
+        for form in forms(value):
+            automaton.add_word(form.decode("latin-1"), value)
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
 
 
 def describe(value: str) -> str:
