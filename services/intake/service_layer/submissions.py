@@ -19,6 +19,7 @@ import orjson
 
 from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
 from services.intake.adapters.sealed import seal_record
+from services.intake.adapters.tables import KeyKind
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
 from services.intake.domain.validation import validate_record
@@ -102,8 +103,17 @@ class Submissions:
             self.store, exclusive=lambda p: p.new.idempotency_key or p.new.source_ref
         )
 
-    def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
-        """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
+    def prepare(
+        self,
+        raw: Any,
+        principal: Principal,
+        *,
+        idempotency_key: str | None = None,
+        key_kind: KeyKind = KeyKind.REQUEST,
+    ) -> Prepared | Rejected:
+        """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope.
+
+        `key_kind` says whose key `idempotency_key` is: a single POST's, or a bulk row's (`KEY#row`)."""
         street = _street_of(raw)
         if street and not principal.may(Action.SUBMIT, self._current(street)):
             # before validation too, so a wrong record is never counted against another street
@@ -117,7 +127,7 @@ class Submissions:
             return _out_of_scope()
         warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
         record_json = record.model_dump(mode="json")
-        new = self._new_record(raw, record, record_json, now, principal, idempotency_key)
+        new = self._new_record(raw, record, record_json, now, principal, idempotency_key, key_kind)
         return Prepared(new, record, warnings, record_json)
 
     def _current(self, street: str) -> str:
@@ -200,6 +210,7 @@ class Submissions:
         now: datetime,
         principal: Principal,
         idempotency_key: str | None,
+        key_kind: KeyKind,
     ) -> NewRecord:
         record_id = new_id()
         # the person apart; its addresses and employer sealed in place (adapters/sealed.py)
@@ -221,6 +232,7 @@ class Submissions:
             source_ref=source_ref,
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
             fingerprint=fingerprint(raw) if idempotency_key else None,
+            key_kind=key_kind,
         )
 
 
