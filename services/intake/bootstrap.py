@@ -20,7 +20,7 @@ from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.tables import OutboxRow
 from services.intake.entrypoints.http.audit import audit_router
 from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
-from services.intake.entrypoints.http.records import records_router
+from services.intake.entrypoints.http.records import install_read_problems, records_router
 from services.intake.entrypoints.http.schema import install_record_schema
 from services.intake.entrypoints.kafka import register_consumers
 from services.intake.service_layer.bulk_workers import BulkWorkers
@@ -119,6 +119,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         status=workers.shown if workers is not None else dict,
     )
     install_record_schema(app)
+    install_read_problems(app)
     return app
 
 

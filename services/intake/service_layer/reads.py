@@ -1,7 +1,9 @@
 """Reading records back: only what the reader's scope covers, every read audited, the person opened.
 
 The read audit is written before the answer leaves, so no record is shown
-without a line saying who read it and why.
+without a line saying who read it and why. The answer is opened first: a
+record whose sealed parts do not open here (UnopenedRecord) is shown to no
+one, and audited as read by no one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from services.intake.adapters.tables import RecordRow
 from shared.auth import Principal, ScopeKind
 from shared.identity import person_key
 from shared.notice_grants import granted_to
-from shared.sealing import Keyring
+from shared.sealing import BrokenSeal, Keyring, SealError, UnknownKeyId
 
 
 class Unseen(enum.Enum):
@@ -25,6 +27,26 @@ class Unseen(enum.Enum):
 
     MISSING = "missing"
     OUT_OF_SCOPE = "out_of_scope"
+
+
+class UnopenedRecord(Exception):
+    """A stored record's sealed part does not open with the deployment's data keys (POPFLOW_DATA_KEYS): the
+    deployment's configuration is at fault, not the reader. Says the record id and key id, nothing of the record."""
+
+    def __init__(self, record_id: str, error: SealError) -> None:
+        self.record_id = record_id
+        self.key_id = error.key_id if isinstance(error, UnknownKeyId | BrokenSeal) else None
+        self.reason = type(error).__name__
+        if isinstance(error, UnknownKeyId):
+            why = f"was sealed with data key id {self.key_id!r}, which POPFLOW_DATA_KEYS does not hold"
+        elif isinstance(error, BrokenSeal):
+            why = (
+                f"does not open with data key id {self.key_id!r}: POPFLOW_DATA_KEYS holds another key "
+                "under that id, or the stored value was altered"
+            )
+        else:
+            why = "holds a sealed value that is malformed"
+        super().__init__(f"Record {record_id} {why}")
 
 
 class RecordReads:
@@ -66,12 +88,14 @@ class RecordReads:
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
                 return Unseen.OUT_OF_SCOPE
             why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
+            shown = present(row, self._keyring) | {"notice_id": notice_id}
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
-            return present(row, self._keyring) | {"notice_id": notice_id}
+            return shown
         # versions reported by streets outside the scope stay unseen, ids included
         versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
+        shown = present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
-        return present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
+        return shown
 
     async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str, grant: str | None) -> bool:
         notice = await self._notices.get(notice_id)
@@ -97,15 +121,19 @@ class RecordReads:
     async def _shown(
         self, principal: Principal, action: str, rows: list[RecordRow], purpose: str
     ) -> list[dict[str, Any]]:
-        ids = [row.record_id for row in rows]
-        await self._audit.record(principal, action=action, record_ids=ids, purpose=purpose)
-        return [present(row, self._keyring) for row in rows]
+        shown = [present(row, self._keyring) for row in rows]
+        await self._audit.record(principal, action=action, record_ids=[row.record_id for row in rows], purpose=purpose)
+        return shown
 
 
 def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:
-    """The record as submitted (person and sealed parts opened) with what intake added."""
-    person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
-    record = open_record(row.record, row.record_id, keyring)
+    """The record as submitted (person and sealed parts opened) with what intake added; UnopenedRecord when
+    a sealed part does not open with `keyring`."""
+    try:
+        person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
+        record = open_record(row.record, row.record_id, keyring)
+    except SealError as error:
+        raise UnopenedRecord(row.record_id, error) from None
     if person is not None:
         record = {"person": person, **record}
     return {
