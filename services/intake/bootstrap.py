@@ -57,13 +57,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         keep_sent=settings.outbox_keeps_sent,
     )
     relay.measure(runtime.metrics)
+    changes = load_changes()
     submissions = Submissions(
         repository,
         load_directory(),
         keyring,
         person_secret,
         on_stored=relay.wake,
-        changes=load_changes(),
+        changes=changes,
         zone=settings.zone,
     )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
@@ -98,7 +99,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            reads=RecordReads(repository, audit, keyring, person_secret, notices),
+            reads=RecordReads(repository, audit, keyring, person_secret, notices, changes=changes),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(

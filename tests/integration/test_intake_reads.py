@@ -1,5 +1,5 @@
 """Intake's read routes on PostgreSQL, through the app `create_app` builds: records the deployment's data keys
-do not open."""
+do not open, and who reads a record reported under a retired street."""
 
 from __future__ import annotations
 
@@ -144,3 +144,65 @@ async def test_a_record_that_opens_is_read_as_before(deployment: Deployment) -> 
     assert answer.status_code == 200, answer.text
     shown = answer.json()["record"]["person"]
     assert (shown["id_number"], shown["name"]) == (body["person"]["id_number"], body["person"]["name"])
+
+
+RETIRED, SUCCESSOR, NEIGHBOUR = "440113118", "440113017", "440113016"  # 沙湾镇 became 沙湾街道; a street beside it
+MERGED, MERGED_INTO = "320611001", "320613016"  # a street of 港闸区 (320611), now of the new 崇川区 (320613)
+# scope -> whether it reads a record reported under RETIRED, and one reported under MERGED
+READERS = {
+    f"street:{SUCCESSOR}": (True, False),  # the street that submits for RETIRED now
+    f"street:{RETIRED}": (True, False),  # the street as reported, as before
+    "district:440113": (True, False),
+    f"street:{NEIGHBOUR}": (False, False),  # another street of the same district
+    f"street:{MERGED_INTO}": (False, True),
+    "district:320613": (False, True),  # the successor's district, of which MERGED's code says nothing
+    "district:320611": (False, True),
+    f"street:{TONGDE}": (False, False),
+    "district:440111": (False, False),
+}
+
+
+async def test_a_successor_streets_key_reads_the_records_it_may_submit(deployment: Deployment) -> None:
+    """A record reported under a retired street could be submitted with its successor's key, but then only
+    read under the retired street's scope. Every read now takes the successor's scope as submitting does:
+    the record, the search and the listing; a street that did not succeed it still reads nothing of it."""
+    client = deployment.client
+    ids, id_numbers = {}, {}
+    for street, successor, sequence in ((RETIRED, SUCCESSOR, 73), (MERGED, MERGED_INTO, 74)):
+        body = record(sequence=sequence, reporting_street=street, residence_street=successor)
+        posted = await client.post("/v1/records", json=body, headers=await deployment.key(f"street:{successor}"))
+        assert posted.status_code == 202, posted.text
+        ids[street], id_numbers[street] = posted.json()["record_id"], body["person"]["id_number"]
+
+    seen: dict[str, tuple[bool, bool]] = {}
+    for scope in READERS:
+        reader = await deployment.key(scope)
+        listed = {r["record_id"] for r in (await client.get("/v1/records", headers=reader)).json()["records"]}
+        reads = []
+        for street in (RETIRED, MERGED):
+            one = await client.get(f"/v1/records/{ids[street]}", headers=reader)
+            search = await client.post("/v1/records/search", json={"id_number": id_numbers[street]}, headers=reader)
+            found = [r["record_id"] for r in search.json()["records"]]
+            ways = {one.status_code == 200, found == [ids[street]], ids[street] in listed}
+            assert len(ways) == 1, f"{scope} reads {street}'s record one way and not another"
+            reads.append(ways.pop())
+        seen[scope] = (reads[0], reads[1])
+    assert seen == READERS
+
+
+async def test_a_case_shows_only_the_versions_its_reader_may_read(deployment: Deployment) -> None:
+    """A person reported under the retired street, then under the street beside its successor: each office
+    sees its own version of the case and not the other's."""
+    client = deployment.client
+    successor, neighbour = await deployment.key(f"street:{SUCCESSOR}"), await deployment.key(f"street:{NEIGHBOUR}")
+    first = record(sequence=75, reporting_street=RETIRED, residence_street=SUCCESSOR)
+    later = record(sequence=75, reporting_street=NEIGHBOUR, residence_street=SUCCESSOR, event="verification")
+    ids = []
+    for body, key in ((first, successor), (later, neighbour)):
+        posted = await client.post("/v1/records", json=body, headers=key)
+        assert posted.status_code == 202, posted.text
+        ids.append(posted.json()["record_id"])
+    for record_id, key in zip(ids, (successor, neighbour), strict=True):
+        shown = (await client.get(f"/v1/records/{record_id}", headers=key)).json()
+        assert [v["record_id"] for v in shown["versions"]] == [record_id]
+    assert (await client.get(f"/v1/records/{ids[0]}", headers=neighbour)).status_code == 404

@@ -38,6 +38,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -203,11 +204,15 @@ class RecordRepository:
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
-    async def listing(self, *, street_prefix: str, limit: int, offset: int) -> list[RecordRow]:
-        """Records whose reporting street starts with `street_prefix` ('' = all), newest first."""
+    async def listing(
+        self, *, street_prefix: str, limit: int, offset: int, also: Collection[str] = ()
+    ) -> list[RecordRow]:
+        """Records whose reporting street starts with `street_prefix` ('' = all) or is one of `also`, newest first."""
+        streets = col(RecordRow.reporting_street)
+        within = streets.startswith(street_prefix)
         query = (
             select(RecordRow)
-            .where(col(RecordRow.reporting_street).startswith(street_prefix))
+            .where(or_(within, streets.in_(also)) if also else within)
             .order_by(col(RecordRow.received_at).desc(), col(RecordRow.record_id))
             .limit(limit)
             .offset(offset)

@@ -1,5 +1,8 @@
 """Reading records back: only what the reader's scope covers, every read audited, the person opened.
 
+A reader's scope covers the records reported under its streets and under the
+retired streets they succeeded (domain/successors.py), as for submitting.
+
 The read audit is written before the answer leaves, so no record is shown
 without a line saying who read it and why. The answer is opened first: a
 record whose sealed parts do not open here (UnopenedRecord) is shown to no
@@ -16,7 +19,9 @@ from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealed import open_record
 from services.intake.adapters.tables import RecordRow
+from services.intake.domain.successors import StreetSuccessors
 from shared.auth import Principal, ScopeKind
+from shared.directory import DivisionChanges
 from shared.identity import person_key
 from shared.notice_grants import granted_to
 from shared.sealing import BrokenSeal, Keyring, SealError, UnknownKeyId
@@ -57,7 +62,9 @@ class RecordReads:
         keyring: Keyring,
         person_secret: bytes,
         notices: NoticeRecipients,
+        changes: DivisionChanges | None = None,
     ) -> None:
+        self._successors = StreetSuccessors.of(changes)
         self._repository = repository
         self._audit = audit
         self._keyring = keyring
@@ -84,7 +91,7 @@ class RecordReads:
         row = await self._repository.get(record_id)
         if row is None:
             return Unseen.MISSING
-        if not principal.can_access(row.reporting_street):
+        if not self._successors.may_read(principal, row.reporting_street):
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
                 return Unseen.OUT_OF_SCOPE
             why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
@@ -92,7 +99,9 @@ class RecordReads:
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
             return shown
         # versions reported by streets outside the scope stay unseen, ids included
-        versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
+        versions = [
+            v for v in await self._repository.versions(row) if self._successors.may_read(principal, v.reporting_street)
+        ]
         shown = present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
         return shown
@@ -109,13 +118,14 @@ class RecordReads:
     async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
         """Every record of the person inside the reader's scope, oldest first."""
         rows = await self._repository.of_person(person_key(id_number, self._person_secret))
-        rows = [row for row in rows if principal.can_access(row.reporting_street)]
+        rows = [row for row in rows if self._successors.may_read(principal, row.reporting_street)]
         return await self._shown(principal, "search", rows, purpose)
 
     async def listing(self, principal: Principal, *, limit: int, offset: int, purpose: str) -> list[dict[str, Any]]:
         """A page of the records inside the reader's scope, newest first."""
         prefix = "" if principal.scope.kind is ScopeKind.ADMIN else principal.scope.code
-        rows = await self._repository.listing(street_prefix=prefix, limit=limit, offset=offset)
+        also = self._successors.taken_over(principal)
+        rows = await self._repository.listing(street_prefix=prefix, also=also, limit=limit, offset=offset)
         return await self._shown(principal, "list", rows, purpose)
 
     async def _shown(

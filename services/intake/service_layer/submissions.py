@@ -22,6 +22,7 @@ from services.intake.adapters.sealed import seal_record
 from services.intake.adapters.tables import KeyKind
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
+from services.intake.domain.successors import StreetSuccessors
 from services.intake.domain.validation import validate_record
 from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
@@ -91,6 +92,7 @@ class Submissions:
     ) -> None:
         """`zone` is where the deployment's days are (POPFLOW_TIMEZONE): a date checked "today" is today there."""
         self._changes = changes
+        self._successors = StreetSuccessors.of(changes)
         self._zone = zone
         self._on_stored = on_stored
         self._repository = repository
@@ -115,26 +117,21 @@ class Submissions:
 
         `key_kind` says whose key `idempotency_key` is: a single POST's, or a bulk row's (`KEY#row`)."""
         street = _street_of(raw)
-        if street and not principal.may(Action.SUBMIT, self._current(street)):
+        if street and not principal.may(Action.SUBMIT, self._successors.answering(street)):
             # before validation too, so a wrong record is never counted against another street
             return _out_of_scope()
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now, zone=self._zone, changes=self._changes)
         if record is None:
             return Rejected(problems, reporting_street=street, source_kind=_kind_of(raw), fingerprint=fingerprint(raw))
-        if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
+        # a retired reporting street is its successor's: the successor's key may report for it
+        if not principal.may(Action.SUBMIT, self._successors.answering(record.reporting_street)):
             # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
             return _out_of_scope()
         warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
         record_json = record.model_dump(mode="json")
         new = self._new_record(raw, record, record_json, now, principal, idempotency_key, key_kind)
         return Prepared(new, record, warnings, record_json)
-
-    def _current(self, street: str) -> str:
-        """A retired reporting street is its successor's: the successor's key may report for it."""
-        if self._changes is None or self._changes.directory.exists(street):
-            return street
-        return self._changes.resolve(street).successor or street
 
     async def store_one(self, prepared: Prepared) -> Outcome:
         """Store one record, in a transaction shared with the records submitted at the same moment."""
