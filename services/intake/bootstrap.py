@@ -20,7 +20,7 @@ from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.tables import OutboxRow
 from services.intake.entrypoints.http.audit import audit_router
 from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
-from services.intake.entrypoints.http.records import records_router
+from services.intake.entrypoints.http.records import install_read_problems, records_router
 from services.intake.entrypoints.http.schema import install_record_schema
 from services.intake.entrypoints.kafka import register_consumers
 from services.intake.service_layer.bulk_workers import BulkWorkers
@@ -57,13 +57,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         keep_sent=settings.outbox_keeps_sent,
     )
     relay.measure(runtime.metrics)
+    changes = load_changes()
     submissions = Submissions(
         repository,
         load_directory(),
         keyring,
         person_secret,
         on_stored=relay.wake,
-        changes=load_changes(),
+        changes=changes,
         zone=settings.zone,
     )
     authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
@@ -98,7 +99,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         records_router(
             authenticate=authenticate,
             submissions=submissions,
-            reads=RecordReads(repository, audit, keyring, person_secret, notices),
+            reads=RecordReads(repository, audit, keyring, person_secret, notices, changes=changes),
             max_body_bytes=settings.max_body_bytes,
         ),
         bulk_router(
@@ -119,6 +120,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         status=workers.shown if workers is not None else dict,
     )
     install_record_schema(app)
+    install_read_problems(app)
     return app
 
 

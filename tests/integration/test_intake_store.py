@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from services.intake.adapters.repository import COPY_FROM, NewRecord, RecordRepository, with_case
 from services.intake.bootstrap import MIGRATIONS
+from services.intake.service_layer.bulk_workers import prepare_rows
 from services.intake.service_layer.reads import present
-from services.intake.service_layer.submissions import Prepared, Submissions
+from services.intake.service_layer.submissions import Prepared, Ready, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
@@ -38,6 +39,13 @@ def prepared(submissions: Submissions, body: dict[str, object], key: str | None 
     result = submissions.prepare(body, ADMIN, idempotency_key=key)
     assert isinstance(result, Prepared)
     return result
+
+
+def bulk_row(submissions: Submissions, number: int, body: dict[str, object], key: str) -> Ready:
+    """Row `number` of a bulk import under Idempotency-Key `key`, prepared as the import prepares it."""
+    ((_, item),) = prepare_rows(submissions, [(number, body, None)], ADMIN, key)
+    assert isinstance(item, Ready)
+    return item
 
 
 async def test_versions_duplicates_and_conflicts(submissions: Submissions) -> None:
@@ -127,12 +135,43 @@ async def test_a_bulk_sized_batch_keeps_the_keys_of_its_duplicates(submissions: 
     earlier = record(sequence=40) | {"external_id": "ext-40"}
     (stored,) = await submissions.store([prepared(submissions, earlier)])
     rows = [record(sequence=n, event="verification") for n in range(COPY_FROM)] + [earlier]
-    batch = [submissions.ready(prepared(submissions, row, key=f"file#{n}")) for n, row in enumerate(rows, 1)]
+    batch = [bulk_row(submissions, n, row, "file") for n, row in enumerate(rows, 1)]
     outcomes = await submissions.store_ready(batch)
     assert (outcomes[-1].status, outcomes[-1].record_id) == ("duplicate", stored.record_id)
+    (again,) = await submissions.store_ready([bulk_row(submissions, len(rows), earlier, "file")])
+    assert (again.status, again.record_id) == ("duplicate", stored.record_id)
     other = record(sequence=41) | {"external_id": "ext-41"}
-    (misuse,) = await submissions.store([prepared(submissions, other, key=f"file#{len(rows)}")])
+    (misuse,) = await submissions.store_ready([bulk_row(submissions, len(rows), other, "file")])
     assert misuse.status == "conflict"
+
+
+@pytest.mark.parametrize("way", ["at once", "the careful way"])
+async def test_a_single_posts_key_never_meets_a_bulk_rows_key(submissions: Submissions, way: str) -> None:
+    """Row 3 of a bulk import under "abc" was stored under the key "abc#3", which a single POST could send
+    too: that POST was refused as reusing its key (or, with the row's body, answered with the row's
+    record). Each kind of key now answers only for its own: a POST and a row of the same text are two
+    submissions, each sent again is its own duplicate, and each with another body a conflict. "The
+    careful way": records stored before (by external id) send the batches past PostgreSQL's one statement."""
+    row, post = record(sequence=50), record(sequence=51)
+    first: list[str] = []
+    if way == "the careful way":
+        row |= {"external_id": "ext-50"}
+        post |= {"external_id": "ext-51"}
+        stored = await submissions.store([prepared(submissions, row), prepared(submissions, post)])
+        first = [outcome.record_id for outcome in stored]
+    (imported,) = await submissions.store_ready([bulk_row(submissions, 3, row, "abc")])
+    (posted,) = await submissions.store([prepared(submissions, post, key="abc#3")])
+    assert posted.status == ("duplicate" if first else "accepted"), "a POST's key was taken by a bulk row"
+    assert posted.record_id != imported.record_id
+    assert [imported.record_id, posted.record_id] == (first or [imported.record_id, posted.record_id])
+
+    (post_again,) = await submissions.store([prepared(submissions, post, key="abc#3")])
+    (row_again,) = await submissions.store_ready([bulk_row(submissions, 3, row, "abc")])
+    assert (post_again.status, post_again.record_id) == ("duplicate", posted.record_id)
+    assert (row_again.status, row_again.record_id) == ("duplicate", imported.record_id)
+    (post_misuse,) = await submissions.store([prepared(submissions, record(sequence=52), key="abc#3")])
+    (row_misuse,) = await submissions.store_ready([bulk_row(submissions, 3, record(sequence=52), "abc")])
+    assert (post_misuse.status, row_misuse.status) == ("conflict", "conflict")
 
 
 async def test_concurrent_versions_of_one_person_stay_distinct(submissions: Submissions) -> None:

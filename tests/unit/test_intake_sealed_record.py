@@ -11,7 +11,7 @@ import pytest
 
 from services.intake.adapters.sealed import SEALED_PATHS, open_record, seal_record
 from services.intake.adapters.tables import RecordRow
-from services.intake.service_layer.reads import present
+from services.intake.service_layer.reads import UnopenedRecord, present
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.directory import load_changes, load_directory
@@ -117,14 +117,16 @@ def tampered(token: str) -> str:
 
 
 def test_an_address_that_does_not_open_fails_the_read_as_a_person_that_does_not_open() -> None:
-    """A person seal that does not open raises SealError out of `present`, which the routes' catch-all
-    answers as a 500 naming no value; a sealed part of the record that does not open does the same."""
+    """A person seal that does not open raises UnopenedRecord out of `present`, naming the record and the key
+    id and no value (the routes answer it as a 503 for the operator); a sealed part of the record that does
+    not open does the same."""
     row = row_of(prepared(outflow()))
     broken_person = row.model_copy(update={"person_sealed": tampered(row.person_sealed or "")})
     record = dict(row.record)
     record["residence"] = record["residence"] | {"address": tampered(record["residence"]["address"])}
     broken_address = row.model_copy(update={"record": record})
     for broken in (broken_person, broken_address):
-        with pytest.raises(SealError) as raised:
+        with pytest.raises(UnopenedRecord) as raised:
             present(broken, TEST_KEYRING)
+        assert (raised.value.record_id, raised.value.key_id) == (row.record_id, "test1")
         assert "同德" not in str(raised.value)

@@ -4,7 +4,9 @@ A batch (one record, or up to INTAKE_BULK_BATCH rows of a bulk import) is
 written in one transaction: duplicates are recognised first (same source
 and external id, or same Idempotency-Key), then each person is matched to
 their case (by blind index) and gets the next version, then records, outbox
-rows and idempotency keys are inserted together. A keyed item's key is
+rows and idempotency keys are inserted together. Keys are kept per kind
+(tables.KeyKind): a single POST's and a bulk row's never answer for each
+other. A keyed item's key is
 stored whatever its answer, a new record or a duplicate of one stored before
 or earlier in the batch, so the key answers the same next time and refuses
 another body. Cases are counted up with one upsert, so two writers of the
@@ -36,6 +38,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -44,7 +47,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
-from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCaseRow, RecordRow
+from services.intake.adapters.tables import IdempotencyRow, KeyKind, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
 from shared.db.engine import SingleStatements
 from shared.db.upsert import conflict_insert
@@ -68,6 +71,7 @@ class NewRecord:
     source_ref: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    key_kind: str = KeyKind.REQUEST  # the namespace of `idempotency_key`
 
     def __reduce__(self) -> tuple[type[NewRecord], tuple[Any, ...]]:
         # a bulk worker sends thousands: its fields as a tuple, where a frozen dataclass's own
@@ -163,9 +167,10 @@ class RecordRepository:
             [counts[key] for key in person_keys],
             [topic for topic, _ in heads],
             [head.decode() for _, head in heads],
-            [key for key, _, _ in keys],
-            [fingerprint for _, fingerprint, _ in keys],
-            [record_id for _, _, record_id in keys],
+            [key for _, key, _, _ in keys],
+            [fingerprint for _, _, fingerprint, _ in keys],
+            [record_id for _, _, _, record_id in keys],
+            [kind for kind, _, _, _ in keys],
         ]
         async with self._single_statements.driver() as driver:  # one statement: atomic alone
             with _as_sqlalchemy_errors("INSERT"):  # a duplicate: written the careful way
@@ -199,11 +204,15 @@ class RecordRepository:
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
-    async def listing(self, *, street_prefix: str, limit: int, offset: int) -> list[RecordRow]:
-        """Records whose reporting street starts with `street_prefix` ('' = all), newest first."""
+    async def listing(
+        self, *, street_prefix: str, limit: int, offset: int, also: Collection[str] = ()
+    ) -> list[RecordRow]:
+        """Records whose reporting street starts with `street_prefix` ('' = all) or is one of `also`, newest first."""
+        streets = col(RecordRow.reporting_street)
+        within = streets.startswith(street_prefix)
         query = (
             select(RecordRow)
-            .where(col(RecordRow.reporting_street).startswith(street_prefix))
+            .where(or_(within, streets.in_(also)) if also else within)
             .order_by(col(RecordRow.received_at).desc(), col(RecordRow.record_id))
             .limit(limit)
             .offset(offset)
@@ -243,8 +252,8 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
     fresh = _fresh(items, outcomes)
     now = datetime.now(UTC)
     keys = [
-        {"key": key, "fingerprint": fingerprint, "record_id": record_id, "created_at": now}
-        for key, fingerprint, record_id in _new_keys(items, outcomes, known)
+        {"key": key, "kind": kind, "fingerprint": fingerprint, "record_id": record_id, "created_at": now}
+        for kind, key, fingerprint, record_id in _new_keys(items, outcomes, known)
     ]
     versions = await _next_versions(session, [items[i].person_key for i in fresh])
     records, events = [], []
@@ -269,12 +278,12 @@ def _fresh(items: Sequence[NewRecord], outcomes: dict[int, Stored]) -> list[int]
     """Indexes of the items to store: not in `outcomes` (stored earlier), not repeating an item before them.
 
     A repeat within the batch (same source ref or idempotency key) goes into `outcomes` as a duplicate."""
-    first_of: dict[str, int] = {}  # source ref / idempotency key -> index of its first item in this batch
+    first_of: dict[tuple[str, str], int] = {}  # (source ref, or key kind, its text) -> its first item's index
     fresh: list[int] = []
     for index, item in enumerate(items):
         if index in outcomes:
             continue
-        marks = [m for m in (item.source_ref, item.idempotency_key) if m]
+        marks = [m for m in (_ref_of(item), _key_of(item)) if m]
         earlier = next((first_of[m] for m in marks if m in first_of), None)
         if earlier is None:
             fresh.append(index)
@@ -284,23 +293,34 @@ def _fresh(items: Sequence[NewRecord], outcomes: dict[int, Stored]) -> list[int]
     return fresh
 
 
+def _ref_of(item: NewRecord) -> tuple[str, str] | None:
+    return ("source_ref", item.source_ref) if item.source_ref else None
+
+
+def _key_of(item: NewRecord) -> tuple[str, str] | None:
+    """The item's Idempotency-Key as the store tells keys apart: its kind and its text."""
+    return (item.key_kind, item.idempotency_key) if item.idempotency_key else None
+
+
 def _new_keys(
-    items: Sequence[NewRecord], outcomes: dict[int, Stored], known: Collection[str]
-) -> list[tuple[str, str, str]]:
-    """(key, fingerprint, record id) to store for each Idempotency-Key of the batch not `known` (stored before).
+    items: Sequence[NewRecord], outcomes: dict[int, Stored], known: Collection[tuple[str, str]]
+) -> list[tuple[str, str, str, str]]:
+    """(kind, key, fingerprint, record id) to store for each Idempotency-Key of the batch not `known`
+    (stored before).
 
     Every keyed item's first answer is kept: the record it stores (not in `outcomes`), or the record it
     duplicates, stored before (by its source ref) or earlier in the batch: a key forgotten after a
     duplicate would let another body through as a new record. A key twice in the batch is kept once,
     with its first item's answer."""
-    keys: list[tuple[str, str, str]] = []
+    keys: list[tuple[str, str, str, str]] = []
     claimed = set(known)
     for index, item in enumerate(items):
-        key = item.idempotency_key
-        if key and key not in claimed:
-            claimed.add(key)
+        marked = _key_of(item)
+        if marked and marked not in claimed:
+            claimed.add(marked)
             answer = outcomes.get(index)
-            keys.append((key, item.fingerprint or "", answer.record_id if answer else item.record_id))
+            record_id = answer.record_id if answer else item.record_id
+            keys.append((*marked, item.fingerprint or "", record_id))
     return keys
 
 
@@ -328,11 +348,13 @@ def _record_values(item: NewRecord, case_id: str, version: int) -> dict[str, Any
     }
 
 
-async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]) -> tuple[dict[int, Stored], set[str]]:
+async def _earlier_submissions(
+    session: AsyncSession, items: Sequence[NewRecord]
+) -> tuple[dict[int, Stored], set[tuple[str, str]]]:
     """Items already stored by an earlier request: duplicates, or conflicts (same key, other body); and the
-    batch's idempotency keys stored before."""
+    batch's idempotency keys stored before, as (kind, key)."""
     refs = {item.source_ref for item in items if item.source_ref}
-    idem = {item.idempotency_key for item in items if item.idempotency_key}
+    idem = {marked for item in items if (marked := _key_of(item))}
     # an item's own record id, found stored: this very submission, committed by an attempt whose answer was lost
     # (the connection dropped after the server's COMMIT); it was accepted, and is not stored again
     ids = [item.record_id for item in items]
@@ -342,20 +364,23 @@ async def _earlier_submissions(session: AsyncSession, items: Sequence[NewRecord]
     if refs:
         rows = (await session.execute(select(RecordRow).where(col(RecordRow.source_ref).in_(refs)))).scalars()
         by_ref = {row.source_ref: row for row in rows if row.source_ref}
-    by_key: dict[str, tuple[IdempotencyRow, RecordRow | None]] = {}
+    by_key: dict[tuple[str, str], tuple[IdempotencyRow, RecordRow | None]] = {}
     if idem:
-        keyed = list((await session.execute(select(IdempotencyRow).where(col(IdempotencyRow.key).in_(idem)))).scalars())
+        # by text, the first column of the primary key (key, kind); a row of another kind answers nothing here
+        texts = {key for _, key in idem}
+        found = (await session.execute(select(IdempotencyRow).where(col(IdempotencyRow.key).in_(texts)))).scalars()
+        keyed = [k for k in found if (k.kind, k.key) in idem]
         ids = [k.record_id for k in keyed]
         stored = (await session.execute(select(RecordRow).where(col(RecordRow.record_id).in_(ids)))).scalars()
         rows_by_id = {row.record_id: row for row in stored}
-        by_key = {k.key: (k, rows_by_id.get(k.record_id)) for k in keyed}
+        by_key = {(k.kind, k.key): (k, rows_by_id.get(k.record_id)) for k in keyed}
     outcomes: dict[int, Stored] = {}
     for index, item in enumerate(items):
         if item.record_id in by_id:
             mine = by_id[item.record_id]
             outcomes[index] = Stored("accepted", mine.record_id, mine.case_id, mine.case_version)
-        elif item.idempotency_key in by_key:
-            key_row, row = by_key[item.idempotency_key]
+        elif (marked := _key_of(item)) in by_key:
+            key_row, row = by_key[marked]
             status: Literal["duplicate", "conflict"] = (
                 "duplicate" if key_row.fingerprint == (item.fingerprint or "") else "conflict"
             )
@@ -539,9 +564,10 @@ ONE_STATEMENT = (
            n.case_id, n.case_version, n.source_ref, n.person_sealed
     FROM numbered n
 ), new_keys AS (
-    INSERT INTO idempotency_keys (key, fingerprint, record_id, created_at)
-    SELECT k.key, k.fingerprint, k.record_id, $4::timestamptz
-    FROM unnest($17::varchar[], $18::varchar[], $19::varchar[]) AS k(key, fingerprint, record_id)
+    INSERT INTO idempotency_keys (key, fingerprint, record_id, kind, created_at)
+    SELECT k.key, k.fingerprint, k.record_id, k.kind, $4::timestamptz
+    FROM unnest($17::varchar[], $18::varchar[], $19::varchar[], $20::varchar[])
+        AS k(key, fingerprint, record_id, kind)
 ), new_events AS (
     INSERT INTO outbox (topic, key, envelope, created_at)
     SELECT n.topic, n.person_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text
@@ -59,12 +60,23 @@ class OutboxRow(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
 
 
+class KeyKind(StrEnum):
+    """Whose Idempotency-Key a row holds: a single POST's, or one row's of a bulk import (`KEY#row`).
+
+    Two namespaces, so that a POST's key `abc#3` and row 3 of a bulk import under `abc` never meet;
+    migration 0008 says what became of the keys stored before there were two."""
+
+    REQUEST = "request"
+    BULK_ROW = "bulk-row"
+
+
 class IdempotencyRow(SQLModel, table=True):
-    """The first answer to a request sent with an Idempotency-Key, per API key."""
+    """The first answer to a request (or a bulk row) sent with an Idempotency-Key, per API key and kind."""
 
     __tablename__ = "idempotency_keys"
 
     key: str = Field(primary_key=True, max_length=260)
+    kind: str = Field(primary_key=True, max_length=10)
     fingerprint: str = Field(max_length=64)
     record_id: str = Field(max_length=36)
     created_at: datetime

@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from services.intake.adapters.tables import KeyKind
 from services.intake.service_layer.submissions import Prepared, Ready, Rejected, Submissions, fingerprint
 from shared.auth import Principal
 
@@ -66,7 +67,9 @@ def prepare_rows(submissions: Submissions, rows: list[RowIn], principal: Princip
             prepared.append((number, Rejected([((), problem)], fingerprint=told)))
             continue
         raw = {k: v for k, v in record.items() if k != "_errors"} if isinstance(record, dict) else record
-        item = submissions.prepare(raw, principal, idempotency_key=f"{key}#{number}" if key else None)
+        # a row's key apart from any single POST's (KeyKind), so a POST under "abc#3" is not row 3 of "abc"
+        row_key = f"{key}#{number}" if key else None
+        item = submissions.prepare(raw, principal, idempotency_key=row_key, key_kind=KeyKind.BULK_ROW)
         prepared.append((number, submissions.ready(item) if isinstance(item, Prepared) else item))
     return prepared
 

@@ -1,7 +1,12 @@
 """Reading records back: only what the reader's scope covers, every read audited, the person opened.
 
+A reader's scope covers the records reported under its streets and under the
+retired streets they succeeded (domain/successors.py), as for submitting.
+
 The read audit is written before the answer leaves, so no record is shown
-without a line saying who read it and why.
+without a line saying who read it and why. The answer is opened first: a
+record whose sealed parts do not open here (UnopenedRecord) is shown to no
+one, and audited as read by no one.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from services.intake.adapters.notice_recipients import NoticeRecipients
 from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealed import open_record
 from services.intake.adapters.tables import RecordRow
+from services.intake.domain.successors import StreetSuccessors
 from shared.auth import Principal, ScopeKind
+from shared.directory import DivisionChanges
 from shared.identity import person_key
 from shared.notice_grants import granted_to
-from shared.sealing import Keyring
+from shared.sealing import BrokenSeal, Keyring, SealError, UnknownKeyId
 
 
 class Unseen(enum.Enum):
@@ -25,6 +32,26 @@ class Unseen(enum.Enum):
 
     MISSING = "missing"
     OUT_OF_SCOPE = "out_of_scope"
+
+
+class UnopenedRecord(Exception):
+    """A stored record's sealed part does not open with the deployment's data keys (POPFLOW_DATA_KEYS): the
+    deployment's configuration is at fault, not the reader. Says the record id and key id, nothing of the record."""
+
+    def __init__(self, record_id: str, error: SealError) -> None:
+        self.record_id = record_id
+        self.key_id = error.key_id if isinstance(error, UnknownKeyId | BrokenSeal) else None
+        self.reason = type(error).__name__
+        if isinstance(error, UnknownKeyId):
+            why = f"was sealed with data key id {self.key_id!r}, which POPFLOW_DATA_KEYS does not hold"
+        elif isinstance(error, BrokenSeal):
+            why = (
+                f"does not open with data key id {self.key_id!r}: POPFLOW_DATA_KEYS holds another key "
+                "under that id, or the stored value was altered"
+            )
+        else:
+            why = "holds a sealed value that is malformed"
+        super().__init__(f"Record {record_id} {why}")
 
 
 class RecordReads:
@@ -35,7 +62,9 @@ class RecordReads:
         keyring: Keyring,
         person_secret: bytes,
         notices: NoticeRecipients,
+        changes: DivisionChanges | None = None,
     ) -> None:
+        self._successors = StreetSuccessors.of(changes)
         self._repository = repository
         self._audit = audit
         self._keyring = keyring
@@ -62,16 +91,20 @@ class RecordReads:
         row = await self._repository.get(record_id)
         if row is None:
             return Unseen.MISSING
-        if not principal.can_access(row.reporting_street):
+        if not self._successors.may_read(principal, row.reporting_street):
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
                 return Unseen.OUT_OF_SCOPE
             why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
+            shown = present(row, self._keyring) | {"notice_id": notice_id}
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
-            return present(row, self._keyring) | {"notice_id": notice_id}
+            return shown
         # versions reported by streets outside the scope stay unseen, ids included
-        versions = [v for v in await self._repository.versions(row) if principal.can_access(v.reporting_street)]
+        versions = [
+            v for v in await self._repository.versions(row) if self._successors.may_read(principal, v.reporting_street)
+        ]
+        shown = present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
         await self._audit.record(principal, action="read", record_ids=[row.record_id], purpose=purpose)
-        return present(row, self._keyring) | {"versions": [version_summary(v) for v in versions]}
+        return shown
 
     async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str, grant: str | None) -> bool:
         notice = await self._notices.get(notice_id)
@@ -85,27 +118,32 @@ class RecordReads:
     async def of_person(self, principal: Principal, id_number: str, *, purpose: str) -> list[dict[str, Any]]:
         """Every record of the person inside the reader's scope, oldest first."""
         rows = await self._repository.of_person(person_key(id_number, self._person_secret))
-        rows = [row for row in rows if principal.can_access(row.reporting_street)]
+        rows = [row for row in rows if self._successors.may_read(principal, row.reporting_street)]
         return await self._shown(principal, "search", rows, purpose)
 
     async def listing(self, principal: Principal, *, limit: int, offset: int, purpose: str) -> list[dict[str, Any]]:
         """A page of the records inside the reader's scope, newest first."""
         prefix = "" if principal.scope.kind is ScopeKind.ADMIN else principal.scope.code
-        rows = await self._repository.listing(street_prefix=prefix, limit=limit, offset=offset)
+        also = self._successors.taken_over(principal)
+        rows = await self._repository.listing(street_prefix=prefix, also=also, limit=limit, offset=offset)
         return await self._shown(principal, "list", rows, purpose)
 
     async def _shown(
         self, principal: Principal, action: str, rows: list[RecordRow], purpose: str
     ) -> list[dict[str, Any]]:
-        ids = [row.record_id for row in rows]
-        await self._audit.record(principal, action=action, record_ids=ids, purpose=purpose)
-        return [present(row, self._keyring) for row in rows]
+        shown = [present(row, self._keyring) for row in rows]
+        await self._audit.record(principal, action=action, record_ids=[row.record_id for row in rows], purpose=purpose)
+        return shown
 
 
 def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:
-    """The record as submitted (person and sealed parts opened) with what intake added."""
-    person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
-    record = open_record(row.record, row.record_id, keyring)
+    """The record as submitted (person and sealed parts opened) with what intake added; UnopenedRecord when
+    a sealed part does not open with `keyring`."""
+    try:
+        person = keyring.open(row.person_sealed, context=row.record_id) if row.person_sealed else None
+        record = open_record(row.record, row.record_id, keyring)
+    except SealError as error:
+        raise UnopenedRecord(row.record_id, error) from None
     if person is not None:
         record = {"person": person, **record}
     return {

@@ -19,8 +19,10 @@ import orjson
 
 from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
 from services.intake.adapters.sealed import seal_record
+from services.intake.adapters.tables import KeyKind
 from services.intake.domain.codes import division_warnings
 from services.intake.domain.fields import FieldProblem
+from services.intake.domain.successors import StreetSuccessors
 from services.intake.domain.validation import validate_record
 from shared.auth import Action, Principal
 from shared.db.group_commit import GroupCommit
@@ -90,6 +92,7 @@ class Submissions:
     ) -> None:
         """`zone` is where the deployment's days are (POPFLOW_TIMEZONE): a date checked "today" is today there."""
         self._changes = changes
+        self._successors = StreetSuccessors.of(changes)
         self._zone = zone
         self._on_stored = on_stored
         self._repository = repository
@@ -102,29 +105,33 @@ class Submissions:
             self.store, exclusive=lambda p: p.new.idempotency_key or p.new.source_ref
         )
 
-    def prepare(self, raw: Any, principal: Principal, *, idempotency_key: str | None = None) -> Prepared | Rejected:
-        """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope."""
+    def prepare(
+        self,
+        raw: Any,
+        principal: Principal,
+        *,
+        idempotency_key: str | None = None,
+        key_kind: KeyKind = KeyKind.REQUEST,
+    ) -> Prepared | Rejected:
+        """A record ready to store, or why it cannot be: field problems, or a street outside the key's scope.
+
+        `key_kind` says whose key `idempotency_key` is: a single POST's, or a bulk row's (`KEY#row`)."""
         street = _street_of(raw)
-        if street and not principal.may(Action.SUBMIT, self._current(street)):
+        if street and not principal.may(Action.SUBMIT, self._successors.answering(street)):
             # before validation too, so a wrong record is never counted against another street
             return _out_of_scope()
         now = self._clock()
         record, problems = validate_record(raw, self._directory, now=now, zone=self._zone, changes=self._changes)
         if record is None:
             return Rejected(problems, reporting_street=street, source_kind=_kind_of(raw), fingerprint=fingerprint(raw))
-        if not principal.may(Action.SUBMIT, self._current(record.reporting_street)):
+        # a retired reporting street is its successor's: the successor's key may report for it
+        if not principal.may(Action.SUBMIT, self._successors.answering(record.reporting_street)):
             # the decisive check: on the validated, trimmed street (" 440111008" is 440111008 by now)
             return _out_of_scope()
         warnings = tuple(division_warnings(raw, self._changes)) if self._changes else ()
         record_json = record.model_dump(mode="json")
-        new = self._new_record(raw, record, record_json, now, principal, idempotency_key)
+        new = self._new_record(raw, record, record_json, now, principal, idempotency_key, key_kind)
         return Prepared(new, record, warnings, record_json)
-
-    def _current(self, street: str) -> str:
-        """A retired reporting street is its successor's: the successor's key may report for it."""
-        if self._changes is None or self._changes.directory.exists(street):
-            return street
-        return self._changes.resolve(street).successor or street
 
     async def store_one(self, prepared: Prepared) -> Outcome:
         """Store one record, in a transaction shared with the records submitted at the same moment."""
@@ -200,6 +207,7 @@ class Submissions:
         now: datetime,
         principal: Principal,
         idempotency_key: str | None,
+        key_kind: KeyKind,
     ) -> NewRecord:
         record_id = new_id()
         # the person apart; its addresses and employer sealed in place (adapters/sealed.py)
@@ -221,6 +229,7 @@ class Submissions:
             source_ref=source_ref,
             idempotency_key=f"{principal.key_id}:{idempotency_key}" if idempotency_key else None,
             fingerprint=fingerprint(raw) if idempotency_key else None,
+            key_kind=key_kind,
         )
 
 

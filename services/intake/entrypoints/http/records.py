@@ -1,21 +1,26 @@
-"""Submit one record; read records back (by id, by identity number, as a list), each read audited."""
+"""Submit one record; read records back (by id, by identity number, as a list), each read audited.
+
+A stored record that does not open with the deployment's data keys is a 503
+naming the key id (`install_read_problems`): the deployment is at fault, not
+the request, and nothing of the record is said.
+"""
 
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.entrypoints.http.bodies import idempotency_key, json_body, purpose
 from services.intake.entrypoints.http.schema import RECORD_REF
-from services.intake.service_layer.reads import RecordReads, Unseen
+from services.intake.service_layer.reads import RecordReads, UnopenedRecord, Unseen
 from services.intake.service_layer.submissions import Rejected, Submissions
 from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
 from shared.events import CaseRecord
 from shared.http.direct_route import DirectRoute
-from shared.http.problems import FieldError, ProblemError, ValidationProblem
+from shared.http.problems import FieldError, ProblemError, ValidationProblem, problem
 from shared.notice_grants import MAX_LENGTH as GRANT_LENGTH
 
 log = structlog.get_logger(__name__)
@@ -141,3 +146,24 @@ def _rejection(rejected: Rejected, principal: Principal) -> ProblemError:
 def _unseen(unseen: Unseen) -> ProblemError:
     # One answer for "missing" and "outside your scope": a 403 would tell a caller that the id exists.
     return ProblemError(404, "Not Found", "No record with this id that your key may read.")
+
+
+def install_read_problems(app: FastAPI) -> None:
+    """Answer a read that meets a record the deployment's data keys do not open as a 503 problem."""
+    app.add_exception_handler(UnopenedRecord, _on_unopened)
+
+
+async def _on_unopened(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnopenedRecord)
+    # bound, so the request's access line says it too; the record id and key id only, never its content
+    structlog.contextvars.bind_contextvars(record_id=exc.record_id, data_key_id=exc.key_id)
+    log.error("stored record does not open with the deployment's data keys", reason=exc.reason)
+    return problem(
+        503,
+        "The deployment's data keys do not open a stored record",
+        f"{exc}. The deployment's data keys are at fault, not this request: tell its operator, who should list "
+        "the key it was sealed with in POPFLOW_DATA_KEYS (docs/security.md). Nothing of the record was shown.",
+        type="https://popflow.example/problems/data-keys",
+        record_id=exc.record_id,
+        key_id=exc.key_id,
+    )
