@@ -20,7 +20,7 @@ from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
 from shared.events import CaseRecord
 from shared.http.direct_route import DirectRoute
-from shared.http.problems import FieldError, ProblemError, ValidationProblem, problem
+from shared.http.problems import DATA_KEYS_PROBLEM, FieldError, ProblemError, ValidationProblem, problem
 from shared.notice_grants import MAX_LENGTH as GRANT_LENGTH
 
 log = structlog.get_logger(__name__)
@@ -163,7 +163,7 @@ async def _on_unopened(_: Request, exc: Exception) -> JSONResponse:
         "The deployment's data keys do not open a stored record",
         f"{exc}. The deployment's data keys are at fault, not this request: tell its operator, who should list "
         "the key it was sealed with in POPFLOW_DATA_KEYS (docs/security.md). Nothing of the record was shown.",
-        type="https://popflow.example/problems/data-keys",
+        type=DATA_KEYS_PROBLEM,
         record_id=exc.record_id,
         key_id=exc.key_id,
     )
