@@ -65,3 +65,11 @@ def _field(settings_class: Any, env_name: str) -> str:
         if (field.alias or f"{prefix}{name}".upper()) == env_name:
             return str(name)
     raise KeyError(env_name)
+
+
+def test_kafka_keeps_its_data_in_the_volume(compose: dict[str, Any]) -> None:
+    # apache/kafka writes to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise: the events (kept for
+    # ever, the rebuilds replay them) would go with the container at its next `docker compose up`.
+    kafka = compose["services"]["kafka"]
+    mounted = {volume.split(":")[1] for volume in kafka["volumes"] if volume.startswith("kafka-data:")}
+    assert kafka["environment"].get("KAFKA_LOG_DIRS") in mounted
