@@ -247,8 +247,25 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
             start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
         )
     wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]
-    if subprocess.run(wait, env=kafka_env, check=False).returncode != 0:
+    waiting = subprocess.Popen(wait, env=kafka_env)
+    try:
+        while waiting.poll() is None and children["kafka"].poll() is None:
+            time.sleep(0.2)
+    finally:
+        if waiting.poll() is None:  # Kafka is gone, or `up` is stopping: no use waiting the three minutes
+            waiting.kill()
+            waiting.wait()
+    if waiting.returncode != 0:
+        _say_why_kafka_failed(children["kafka"], log_path)
         raise typer.Exit(1)
+
+
+def _say_why_kafka_failed(kafka: subprocess.Popen[bytes], log_path: Path, lines: int = 15) -> None:
+    """The reason is in Kafka's log (start.sh's refusal, the broker's error): its end, on the terminal."""
+    state = "did not answer" if kafka.poll() is None else f"exited ({kafka.returncode})"
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:] if log_path.exists() else []
+    console.print(f"[red]Kafka {state} during start-up.[/] The end of {log_path}:")
+    console.print("\n".join(tail), markup=False, highlight=False, soft_wrap=True)
 
 
 def _wanted_ports(env: dict[str, str], codes: list[str], kafka_port: int | None) -> dict[str, tuple[str, int]]:
