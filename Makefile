@@ -31,16 +31,18 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock .tools/interpreter
 install: $(VENV)/.synced ## virtualenv with the locked packages
 	bash deploy/kafka/fetch.sh >/dev/null
 
+# PostgreSQL's admin URL (the last line ensure.sh prints) before a command; a failure of ensure.sh stops the
+# recipe there: without the URL `popflow up` would run on the SQLite files instead, saying so only at the end.
+WITH_PG := PG_URL="$$(set -o pipefail; bash deploy/postgres/ensure.sh | tail -n 1)" && POPFLOW_PG_ADMIN_URL="$$PG_URL"
+
 run: install ## Kafka + PostgreSQL + the four services, in the foreground (Ctrl-C stops all)
-	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))
-	POPFLOW_PG_ADMIN_URL=$(PG_URL) $(VENV)/bin/popflow up
+	$(WITH_PG) $(VENV)/bin/popflow up
 
 run-sqlite: install ## the same with the embedded SQLite stores under ./var
 	$(VENV)/bin/popflow up
 
 run-two: install ## two district deployments side by side (Baiyun 440111, Tianhe 440106) exchanging with each other
-	$(eval PG_URL := $(shell bash deploy/postgres/ensure.sh | tail -n 1))
-	POPFLOW_PG_ADMIN_URL=$(PG_URL) $(VENV)/bin/popflow up --districts 440111,440106
+	$(WITH_PG) $(VENV)/bin/popflow up --districts 440111,440106
 
 lint: $(VENV)/.synced ## ruff and mypy; `make test` fails on any finding
 	$(VENV)/bin/ruff check .

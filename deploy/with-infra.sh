@@ -10,7 +10,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-export POPFLOW_TEST_PG_URL="${POPFLOW_TEST_PG_URL:-$(bash deploy/postgres/ensure.sh | tail -n 1)}"
+# Not inside `export`: its own status would hide ensure.sh's failure, and the suite run without PostgreSQL.
+if [[ -z "${POPFLOW_TEST_PG_URL:-}" ]]; then
+  POPFLOW_TEST_PG_URL="$(bash deploy/postgres/ensure.sh | tail -n 1)"
+fi
+export POPFLOW_TEST_PG_URL
 
 started_kafka=""
 scratch_dir=""

@@ -40,7 +40,9 @@ class KafkaSettings(BaseSettings):
     Read on their own by tools and tests that talk to Kafka without being a service.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # A refused setting's error names it and says why, without the input: pydantic would print the start and
+    # end of every variable read (a data key, a database password), on the terminal and in the service's log.
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", description="Kafka brokers"

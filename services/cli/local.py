@@ -3,8 +3,9 @@
 Starts Kafka (the project's own KRaft script) unless KAFKA_BOOTSTRAP_SERVERS
 points at a cluster, prepares the databases (PostgreSQL when an admin URL is
 given, SQLite files otherwise), starts the four services as child processes,
-waits until each answers /readyz, prints their URLs, and on Ctrl-C or SIGTERM
-stops the services first and Kafka last, leaving no process behind. A signal
+waits until each answers /readyz, prints their URLs, and on Ctrl-C, SIGTERM or
+SIGHUP (its terminal closed, an ssh session dropped) stops the services first
+and Kafka last, leaving no process behind. A signal
 at any moment (during start-up too) stops what was started; a process that
 dies stops everything and `up` exits 1, so a supervisor sees the failure.
 With `--districts 440111,440106` it starts one such deployment per district,
@@ -115,19 +116,24 @@ def up(
 
 
 class StopSignals:
-    """SIGINT and SIGTERM become KeyboardInterrupt, except inside `deferred()`, where they wait for its end."""
+    """SIGINT, SIGTERM and SIGHUP become KeyboardInterrupt, except inside `deferred()`, where they wait for its end.
+
+    SIGHUP too: Kafka runs in a session of its own, which a closed terminal does not reach; `up` killed by the
+    hang-up would leave it running, holding its port and data folder."""
+
+    STOP = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self._requested = False
         self._deferring = 0
 
     def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        for stop in self.STOP:
+            signal.signal(stop, self._on_signal)
 
     def ignore(self) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stop in self.STOP:
+            signal.signal(stop, signal.SIG_IGN)
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
@@ -241,8 +247,25 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
             start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
         )
     wait = [sys.executable, str(ROOT / "deploy/kafka/wait_ready.py"), env["KAFKA_BOOTSTRAP_SERVERS"], "180"]
-    if subprocess.run(wait, env=kafka_env, check=False).returncode != 0:
+    waiting = subprocess.Popen(wait, env=kafka_env)
+    try:
+        while waiting.poll() is None and children["kafka"].poll() is None:
+            time.sleep(0.2)
+    finally:
+        if waiting.poll() is None:  # Kafka is gone, or `up` is stopping: no use waiting the three minutes
+            waiting.kill()
+            waiting.wait()
+    if waiting.returncode != 0:
+        _say_why_kafka_failed(children["kafka"], log_path)
         raise typer.Exit(1)
+
+
+def _say_why_kafka_failed(kafka: subprocess.Popen[bytes], log_path: Path, lines: int = 15) -> None:
+    """The reason is in Kafka's log (start.sh's refusal, the broker's error): its end, on the terminal."""
+    state = "did not answer" if kafka.poll() is None else f"exited ({kafka.returncode})"
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:] if log_path.exists() else []
+    console.print(f"[red]Kafka {state} during start-up.[/] The end of {log_path}:")
+    console.print("\n".join(tail), markup=False, highlight=False, soft_wrap=True)
 
 
 def _wanted_ports(env: dict[str, str], codes: list[str], kafka_port: int | None) -> dict[str, tuple[str, int]]:

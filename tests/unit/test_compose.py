@@ -65,3 +65,29 @@ def _field(settings_class: Any, env_name: str) -> str:
         if (field.alias or f"{prefix}{name}".upper()) == env_name:
             return str(name)
     raise KeyError(env_name)
+
+
+def test_kafka_keeps_its_data_in_the_volume(compose: dict[str, Any]) -> None:
+    # apache/kafka writes to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise: the events (kept for
+    # ever, the rebuilds replay them) would go with the container at its next `docker compose up`.
+    kafka = compose["services"]["kafka"]
+    mounted = {volume.split(":")[1] for volume in kafka["volumes"] if volume.startswith("kafka-data:")}
+    assert kafka["environment"].get("KAFKA_LOG_DIRS") in mounted
+
+
+# A link a person follows from a notice, to the deployment's public address: the deployer's to give, not a
+# service's name on compose's network.
+PEOPLE_FOLLOW = {"NOTIFICATION_RECORD_LINK_BASE"}
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_no_service_calls_another_on_its_own_loopback(compose: dict[str, Any], service: str) -> None:
+    # In a container, 127.0.0.1 is the container itself: a URL default of `make run` reaches nothing there.
+    settings_class = SETTINGS[service]
+    environment = compose["services"][service]["environment"]
+    local = {
+        name
+        for name in environment_names(settings_class)
+        if str(settings_class.model_fields[_field(settings_class, name)].default).startswith("http://127.0.0.1")
+    }
+    assert local - PEOPLE_FOLLOW <= set(environment)
