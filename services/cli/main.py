@@ -7,12 +7,14 @@ from importlib.metadata import version
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from services.cli import dead_letters, keys
 from services.cli.demo import demo
 from services.cli.local import up
-from services.cli.unreachable import CONNECTION_ERRORS, UNREACHABLE, one_line
+from services.cli.unreachable import CONNECTION_ERRORS, SETTINGS_REFUSED, UNREACHABLE, one_line, refused_settings
 from services.intake.entrypoints.cli import import_file
 from services.notification.entrypoints.cli import exchange_app, receiver
 from services.reporting.entrypoints.cli import app as reporting_app
@@ -54,3 +56,10 @@ def main() -> None:
     except CONNECTION_ERRORS as error:
         Console(stderr=True).print(f"[red]popflow:[/] {one_line(error)}", soft_wrap=True)
         sys.exit(UNREACHABLE)
+    except ValidationError as error:
+        line = refused_settings(error)
+        if line is None:
+            raise
+        # the line as text, not markup: a setting's message may hold brackets
+        Console(stderr=True).print(Text.assemble(("popflow:", "red"), " ", line), soft_wrap=True, highlight=False)
+        sys.exit(SETTINGS_REFUSED)

@@ -1,4 +1,5 @@
-"""What `popflow` prints when a service, the database or Kafka cannot be reached: one line, exit 3.
+"""What `popflow` prints when a service, the database or Kafka cannot be reached: one line, exit 3;
+and when the environment's settings are refused (one missing, one malformed): one line, exit 4.
 
 Every command that talks HTTP, to a database or to Kafka runs under `main()`,
 which turns these errors into that line instead of a traceback. Other
@@ -11,9 +12,11 @@ import socket
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
+from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 UNREACHABLE = 3  # exit code; 1 and 2 keep their per-command meaning (import: 1 rows rejected, 2 refused)
+SETTINGS_REFUSED = 4
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     httpx.TransportError,
     ConnectionError,
@@ -43,3 +46,15 @@ def one_line(error: BaseException) -> str:
 def _reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return (text[0][:200] if text else "") or type(error).__name__
+
+
+def refused_settings(error: ValidationError) -> str | None:
+    """`settings refused: NAME: why; ...` for the settings a command read from the environment (each by its
+    variable's name, never its value); None for any other validation error (it keeps its traceback)."""
+    if not error.title.endswith("Settings"):
+        return None
+    problems = [
+        f"{'.'.join(str(part) for part in e['loc']) or '(all)'}: {e['msg']}"
+        for e in error.errors(include_input=False, include_url=False, include_context=False)
+    ]
+    return f"settings refused: {'; '.join(problems)} (docs/settings.md lists every setting)"
