@@ -20,11 +20,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db.errors import is_unavailable
+
 log = structlog.get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
 # the lock's connection failed: the lock is gone with it, so stop and try to lead again
 LOST_CONNECTION = (OSError, ConnectionError, OperationalError, InterfaceError)
+
+
+def lost_the_database(error: BaseException) -> bool:
+    """The lock's connection failed, or no new one could be had just now: try to lead again later.
+
+    asyncpg's server errors reach SQLAlchemy as a generic DBAPIError, so the class alone misses a
+    database that is starting up (57P03) or full (53300) while it restarts: the SQLSTATE tells.
+    """
+    return isinstance(error, LOST_CONNECTION) or is_unavailable(error)
 
 
 def lock_key(name: str) -> int:
@@ -57,7 +68,9 @@ class Leadership:
             try:
                 if await self._lead_once(work):
                     return  # the work ended by itself
-            except LOST_CONNECTION as error:
+            except Exception as error:
+                if not lost_the_database(error):
+                    raise
                 log.warning("leadership lost", task=self._name, error=type(error).__name__)
             self.leading = False
             await asyncio.sleep(self._retry_s)

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from shared.db import build_engine
 from shared.db.leader import Leadership
-from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
 from tests.support.waiting import eventually
 
 
@@ -54,6 +56,44 @@ async def test_only_one_replica_runs_the_task_and_another_takes_over(database_ur
                 await task
         for engine in engines:
             await engine.dispose()
+
+
+async def _restart_of(database: str, *, refusing_s: float) -> None:
+    """What a restart of PostgreSQL does to `database`: its connections dropped, new ones refused a while
+    (here "too many connections", 53300; a server starting up answers 57P03 alike), then accepted."""
+    admin_url = make_url(pg_admin_url()).set(drivername="postgresql")
+    admin = await asyncpg.connect(admin_url.render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT 0')
+        terminate = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1"
+        await admin.fetchval(terminate, database)
+        await asyncio.sleep(refusing_s)
+        await admin.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT -1')
+    finally:
+        await admin.close()
+
+
+async def test_the_leader_leads_again_after_the_database_refused_connections_for_a_while(database_url: str) -> None:
+    # a refused reconnection came as a generic DBAPIError, which ended the task for good: no relay ran anywhere
+    engine = build_engine(database_url)
+    runs: list[int] = []
+
+    async def work() -> None:
+        runs.append(1)
+        await asyncio.Event().wait()  # until cancelled
+
+    task = asyncio.create_task(Leadership(engine, "outbox-relay", retry_s=0.1, check_s=0.2).run(work))
+    try:
+        await eventually(lambda: runs, within=10)
+        await _restart_of(make_url(database_url).database or "", refusing_s=1.0)
+        await eventually(lambda: len(runs) == 2 or task.done(), within=10)
+        assert not task.done(), task.exception()
+        assert len(runs) == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
 
 
 async def test_different_tasks_lead_independently(database_url: str) -> None:
