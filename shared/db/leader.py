@@ -4,8 +4,11 @@ Replicas of a service all start the same background tasks; wrapped in
 `Leadership`, a task runs only in the replica that holds a PostgreSQL
 advisory lock named after it. The lock lives with the holder's connection:
 when that replica dies its connection closes, the lock is released and
-another replica takes over within `retry_s`. SQLite is one process's store,
-so there the task simply runs.
+another replica takes over within `retry_s`. The leader asks its connection
+every `check_s` whether it is still there and waits `answer_s` for the answer:
+a connection gone quiet (a network partition) may have lost the lock on the
+server's side already, so the work stops then as it does on a broken one.
+SQLite is one process's store, so there the task simply runs.
 """
 
 from __future__ import annotations
@@ -20,11 +23,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db.errors import is_unavailable
+
 log = structlog.get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
 # the lock's connection failed: the lock is gone with it, so stop and try to lead again
 LOST_CONNECTION = (OSError, ConnectionError, OperationalError, InterfaceError)
+
+
+def lost_the_database(error: BaseException) -> bool:
+    """The lock's connection failed, or no new one could be had just now: try to lead again later.
+
+    asyncpg's server errors reach SQLAlchemy as a generic DBAPIError, so the class alone misses a
+    database that is starting up (57P03) or full (53300) while it restarts: the SQLSTATE tells.
+    """
+    return isinstance(error, LOST_CONNECTION) or is_unavailable(error)
 
 
 def lock_key(name: str) -> int:
@@ -33,12 +47,15 @@ def lock_key(name: str) -> int:
 
 
 class Leadership:
-    def __init__(self, engine: AsyncEngine, name: str, *, retry_s: float = 2.0, check_s: float = 5.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, name: str, *, retry_s: float = 2.0, check_s: float = 5.0, answer_s: float = 5.0
+    ) -> None:
         self._engine = engine
         self._name = name
         self._key = lock_key(name)
         self._retry_s = retry_s
         self._check_s = check_s
+        self._answer_s = answer_s
         self.leading = False
 
     def wrap(self, work: Work) -> Work:
@@ -57,7 +74,9 @@ class Leadership:
             try:
                 if await self._lead_once(work):
                     return  # the work ended by itself
-            except LOST_CONNECTION as error:
+            except Exception as error:
+                if not lost_the_database(error):
+                    raise
                 log.warning("leadership lost", task=self._name, error=type(error).__name__)
             self.leading = False
             await asyncio.sleep(self._retry_s)
@@ -72,18 +91,27 @@ class Leadership:
             self.leading = True
             log.info("leading", task=self._name)
             try:
-                await _while_connected(connection, work, self._check_s)
+                await _while_connected(connection, work, self._check_s, self._answer_s)
                 return True
             finally:
-                with contextlib.suppress(Exception):
-                    await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-                    await connection.commit()
+                await self._let_go(connection)
+
+    async def _let_go(self, connection: AsyncConnection) -> None:
+        """Release the lock; a connection that does not answer in time is closed instead, taking the lock
+        with it, rather than waited on for ever or given back to the pool still holding the lock."""
+        try:
+            async with asyncio.timeout(self._answer_s):
+                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                await connection.commit()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
 
 
-async def _while_connected(connection: AsyncConnection, work: Work, check_s: float) -> None:
-    """Run `work` until it ends or the lock's connection fails, whichever comes first."""
+async def _while_connected(connection: AsyncConnection, work: Work, check_s: float, answer_s: float) -> None:
+    """Run `work` until it ends or the lock's connection fails or goes quiet, whichever comes first."""
     worker = asyncio.ensure_future(work())
-    watcher = asyncio.ensure_future(_watch(connection, check_s))
+    watcher = asyncio.ensure_future(_watch(connection, check_s, answer_s))
     try:
         done, _ = await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -96,8 +124,11 @@ async def _while_connected(connection: AsyncConnection, work: Work, check_s: flo
         task.result()  # the work's own error, or the watcher's connection error
 
 
-async def _watch(connection: AsyncConnection, check_s: float) -> None:
+async def _watch(connection: AsyncConnection, check_s: float, answer_s: float) -> None:
     while True:
         await asyncio.sleep(check_s)
-        await connection.execute(text("SELECT 1"))
-        await connection.commit()
+        # no answer within `answer_s` is a lost connection (TimeoutError): the server may have let go of the
+        # lock already (it noticed its peer gone) and another replica lead, while this one waited for ever
+        async with asyncio.timeout(answer_s):
+            await connection.execute(text("SELECT 1"))
+            await connection.commit()

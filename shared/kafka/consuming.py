@@ -188,7 +188,8 @@ def _register(
     async def consume(records: list[Any]) -> None:
         decoded = []
         for record in records:
-            body = bytes(record.value)
+            # a record without a value (a tombstone, a console producer's null) is undecodable like any other
+            body = bytes(record.value or b"")
             try:
                 envelope = Envelope.model_validate_json(body)
                 decoded.append((envelope, parse_event(envelope, keyring), body, record))

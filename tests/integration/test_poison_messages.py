@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
@@ -124,6 +125,33 @@ async def test_an_over_long_correction_is_dead_lettered_and_the_next_answer_hand
         await broker.stop()
     assert [h["error_type"] for _, h in letters] == ["ValidationError"]
     assert "王" not in letters[0][1]["error"]
+
+
+async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes_on(topics: TopicNames) -> None:
+    # a record whose value is null (a tombstone, a console producer's null) raised TypeError in bytes(None):
+    # never dead-lettered, the batch was delivered again at once, for ever, and the partition held
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope, _: Event) -> None:
+        handled.append(envelope.correlation_id)
+
+    broker = KafkaBroker(kafka_bootstrap())
+    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="nulls", handler=handler, keyring=TEST_KEYRING)
+    await broker.start()
+    producer = AIOKafkaProducer(**kafka_connection().options())
+    await producer.start()
+    try:
+        good = kafka.submitted(record(sequence=1), record_id="after-the-null")
+        await producer.send_and_wait(topics(RECORDS_SUBMITTED), None, key=b"one-person")
+        await producer.send_and_wait(topics(RECORDS_SUBMITTED), good.model_dump_json().encode(), key=b"one-person")
+        assert await eventually(lambda: handled) == ["after-the-null"]
+        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
+    finally:
+        await producer.stop()
+        await broker.stop()
+    assert [(open_dead_letter(TEST_KEYRING, body, headers), headers["error_type"]) for body, headers in letters] == [
+        (b"", "ValidationError")
+    ]
 
 
 def answered_envelope(record_id: str, corrections: dict[str, str]) -> dict[str, Any]:

@@ -98,3 +98,16 @@ async def test_a_value_the_driver_refuses_before_postgresql_is_permanent_too() -
     finally:
         await engine.dispose()
         await drop_database(name)
+
+
+async def test_a_message_without_a_value_is_dead_lettered_and_the_fold_goes_on() -> None:
+    # its dead letter's bytes(None) raised TypeError: the fold died, and died again on every restart
+    async with reporting_harness(FakeClock(datetime.now(UTC))) as harness:
+        topic = harness.settings.topic_prefix + "records.rejected"
+        await harness.producer.send_and_wait(topic, None, key=b"one")  # a tombstone, a console producer's null
+        await asyncio.gather(*[await harness.producer.send(topic, rejection("school"), key=b"one") for _ in range(2)])
+        background = harness.app.state.runtime.background
+        assert await eventually(lambda: harness.reporting.fold.folded == 3 or background.dead())
+        assert not background.dead()
+        letters = await eventually(lambda: read_raw(kafka_bootstrap(), harness.settings.topic_prefix + DEAD_LETTER))
+    assert [open_dead_letter(TEST_KEYRING, body, headers) for body, headers in letters] == [b""]

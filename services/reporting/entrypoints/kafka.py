@@ -192,7 +192,7 @@ class FoldConsumer:
         headers = dead_letter_headers(message, error_type, why, group=self.group)
         log.error("message dead-lettered", **headers)
         DEAD_LETTERS.labels(headers["source_topic"]).inc()
-        await self._dead_letter(bytes(message.value), headers)
+        await self._dead_letter(bytes(message.value or b""), headers)  # a record without a value too
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
