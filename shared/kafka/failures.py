@@ -43,7 +43,7 @@ PERMANENT_ERRORS = (
     UnknownEventType,
     SealError,
     json.JSONDecodeError,
-    UnicodeDecodeError,
+    UnicodeError,  # undecodable bytes, or text that cannot be encoded as a contract says (an ASCII key)
 )
 
 
