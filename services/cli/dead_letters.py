@@ -47,7 +47,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from shared.events import Envelope
-from shared.kafka.failures import open_dead_letter
+from shared.kafka.failures import TRUNCATED_HEADER, open_dead_letter
 from shared.kafka.replay import batches_to_end, keyed_after, partitions_of, record_at
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring, SealError
@@ -333,6 +333,11 @@ def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     partition, offset = headers.get("source_partition", ""), headers.get("source_offset", "")
     if not (partition.isascii() and partition.isdigit() and offset.isascii() and offset.isdigit()):
         raise Refused(f"the dead letter at {place} does not say where in {topic} it lay: its order cannot be kept")
+    if headers.get(TRUNCATED_HEADER):
+        raise Refused(
+            f"the dead letter at {place} keeps only the start of a message of {headers[TRUNCATED_HEADER]} bytes, "
+            f"too large to keep whole; the message itself is at {message_of(headers)}"
+        )
     try:
         body = open_dead_letter(keyring, letter.value, headers)
     except SealError as error:

@@ -8,7 +8,7 @@ from typing import Protocol
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
-from shared.kafka.failures import SEALED_HEADER, DeadLetters, Publish, seal_dead_letter
+from shared.kafka.failures import SEALED_HEADER, TRUNCATED_HEADER, DeadLetters, Publish, seal_dead_letter
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring
 from shared.settings import CommonSettings
@@ -35,10 +35,20 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
     )
 
 
+# The most of a message's body a dead letter keeps: sealed, it grows by a third (base64), and Kafka takes
+# 1 MiB a message. A message up to 1 MiB came in, so a dead letter of it whole would be refused, and the
+# message retried for ever instead of set aside; its first 600 KiB are kept, and where the whole lies.
+DEAD_LETTER_BODY_MAX = 600 * 1024
+
+
 def dead_letter_publisher(broker: KafkaBroker, topics: TopicNames, keyring: Keyring) -> Publish:
-    """Publishes to the dead-letter topic, the body sealed (it may hold personal data in clear)."""
+    """Publishes to the dead-letter topic, the body sealed (it may hold personal data in clear); a body over
+    DEAD_LETTER_BODY_MAX is cut there, its whole length in the `truncated_from` header."""
 
     async def publish(body: bytes, headers: dict[str, str]) -> None:
+        if len(body) > DEAD_LETTER_BODY_MAX:
+            headers = {**headers, TRUNCATED_HEADER: str(len(body))}
+            body = body[:DEAD_LETTER_BODY_MAX]
         sealed = seal_dead_letter(keyring, body, headers)
         await broker.publish(sealed, topics(DEAD_LETTER), headers={**headers, "sealed": SEALED_HEADER})
 

@@ -103,6 +103,7 @@ def open_dead_letter(keyring: Keyring, body: bytes, headers: dict[str, str]) -> 
 
 
 SEALED_HEADER = "pf1"
+TRUNCATED_HEADER = "truncated_from"  # a dead letter that keeps only the start of its body: the body's whole length
 
 
 def _dead_letter_context(headers: dict[str, str]) -> str:

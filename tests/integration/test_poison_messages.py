@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from services.cli.dead_letters import Read, Refused, replay_plan
 from services.notification.adapters.tables import OutboxRow
 from services.notification.bootstrap import MIGRATIONS
 from shared.auth import Principal
@@ -33,8 +34,9 @@ from shared.events import Envelope, Event
 from shared.http.outbox_admin import outbox_admin_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
+from shared.kafka.broker import DEAD_LETTER_BODY_MAX
 from shared.kafka.consuming import subscribe
-from shared.kafka.failures import open_dead_letter
+from shared.kafka.failures import TRUNCATED_HEADER, open_dead_letter
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
 from tests.support.infra import (
@@ -152,6 +154,36 @@ async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes
     assert [(open_dead_letter(TEST_KEYRING, body, headers), headers["error_type"]) for body, headers in letters] == [
         (b"", "ValidationError")
     ]
+
+
+async def test_a_message_too_large_to_dead_letter_whole_is_set_aside_by_its_start(topics: TopicNames) -> None:
+    # sealed, a dead letter is a third larger than its message: a bad message over ~760 KB made a dead letter
+    # Kafka refused, so it was retried for ever and held its partition
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope, _: Event) -> None:
+        handled.append(envelope.correlation_id)
+
+    huge = b"{" + b"x" * (900 * 1024)  # no event: undecodable, as a writer without the contract could send
+    broker = KafkaBroker(kafka_bootstrap())
+    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="huge", handler=handler, keyring=TEST_KEYRING)
+    await broker.start()
+    producer = AIOKafkaProducer(**kafka_connection().options())
+    await producer.start()
+    try:
+        good = kafka.submitted(record(sequence=2), record_id="after-the-huge-one")
+        await producer.send_and_wait(topics(RECORDS_SUBMITTED), huge, key=b"one-person")
+        await producer.send_and_wait(topics(RECORDS_SUBMITTED), good.model_dump_json().encode(), key=b"one-person")
+        assert await eventually(lambda: handled, within=30) == ["after-the-huge-one"]
+        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
+    finally:
+        await producer.stop()
+        await broker.stop()
+    [(body, headers)] = letters
+    assert headers[TRUNCATED_HEADER] == str(len(huge))
+    assert open_dead_letter(TEST_KEYRING, body, headers) == huge[:DEAD_LETTER_BODY_MAX]
+    with pytest.raises(Refused, match=f"keeps only the start of a message of {len(huge)} bytes"):
+        replay_plan(Read(place="0:0", headers=headers, value=body), TEST_KEYRING, topics)
 
 
 def answered_envelope(record_id: str, corrections: dict[str, str]) -> dict[str, Any]:
