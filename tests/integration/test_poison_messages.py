@@ -129,28 +129,37 @@ async def test_an_over_long_correction_is_dead_lettered_and_the_next_answer_hand
     assert "王" not in letters[0][1]["error"]
 
 
-async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes_on(topics: TopicNames) -> None:
-    # a record whose value is null (a tombstone, a console producer's null) raised TypeError in bytes(None):
-    # never dead-lettered, the batch was delivered again at once, for ever, and the partition held
+async def set_aside_before_the_next(topics: TopicNames, bad: bytes | None) -> list[tuple[bytes, dict[str, str]]]:
+    """Send `bad`, then a good record of the same person, to a subscriber: the good one must be handled (the
+    partition went on); returns the dead letters."""
     handled: list[str] = []
 
     async def handler(envelope: Envelope, _: Event) -> None:
         handled.append(envelope.correlation_id)
 
     broker = KafkaBroker(kafka_bootstrap())
-    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="nulls", handler=handler, keyring=TEST_KEYRING)
+    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="poison", handler=handler, keyring=TEST_KEYRING)
     await broker.start()
     producer = AIOKafkaProducer(**kafka_connection().options())
     await producer.start()
     try:
-        good = kafka.submitted(record(sequence=1), record_id="after-the-null")
-        await producer.send_and_wait(topics(RECORDS_SUBMITTED), None, key=b"one-person")
+        good = kafka.submitted(record(sequence=1), record_id="after-the-bad-one")
+        await producer.send_and_wait(topics(RECORDS_SUBMITTED), bad, key=b"one-person")
         await producer.send_and_wait(topics(RECORDS_SUBMITTED), good.model_dump_json().encode(), key=b"one-person")
-        assert await eventually(lambda: handled) == ["after-the-null"]
-        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
+        assert await eventually(lambda: handled, within=30) == ["after-the-bad-one"]
+        letters: list[tuple[bytes, dict[str, str]]] = await eventually(
+            lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER))
+        )
+        return letters
     finally:
         await producer.stop()
         await broker.stop()
+
+
+async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes_on(topics: TopicNames) -> None:
+    # a record whose value is null (a tombstone, a console producer's null) raised TypeError in bytes(None):
+    # never dead-lettered, the batch was delivered again at once, for ever, and the partition held
+    letters = await set_aside_before_the_next(topics, None)
     assert [(open_dead_letter(TEST_KEYRING, body, headers), headers["error_type"]) for body, headers in letters] == [
         (b"", "ValidationError")
     ]
@@ -159,27 +168,8 @@ async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes
 async def test_a_message_too_large_to_dead_letter_whole_is_set_aside_by_its_start(topics: TopicNames) -> None:
     # sealed, a dead letter is a third larger than its message: a bad message over ~760 KB made a dead letter
     # Kafka refused, so it was retried for ever and held its partition
-    handled: list[str] = []
-
-    async def handler(envelope: Envelope, _: Event) -> None:
-        handled.append(envelope.correlation_id)
-
     huge = b"{" + b"x" * (900 * 1024)  # no event: undecodable, as a writer without the contract could send
-    broker = KafkaBroker(kafka_bootstrap())
-    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="huge", handler=handler, keyring=TEST_KEYRING)
-    await broker.start()
-    producer = AIOKafkaProducer(**kafka_connection().options())
-    await producer.start()
-    try:
-        good = kafka.submitted(record(sequence=2), record_id="after-the-huge-one")
-        await producer.send_and_wait(topics(RECORDS_SUBMITTED), huge, key=b"one-person")
-        await producer.send_and_wait(topics(RECORDS_SUBMITTED), good.model_dump_json().encode(), key=b"one-person")
-        assert await eventually(lambda: handled, within=30) == ["after-the-huge-one"]
-        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
-    finally:
-        await producer.stop()
-        await broker.stop()
-    [(body, headers)] = letters
+    [(body, headers)] = await set_aside_before_the_next(topics, huge)
     assert headers[TRUNCATED_HEADER] == str(len(huge))
     assert open_dead_letter(TEST_KEYRING, body, headers) == huge[:DEAD_LETTER_BODY_MAX]
     with pytest.raises(Refused, match=f"keeps only the start of a message of {len(huge)} bytes"):
