@@ -12,6 +12,13 @@ import socket
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
+from asyncpg.exceptions import (
+    CannotConnectNowError,
+    InvalidAuthorizationSpecificationError,
+    InvalidCatalogNameError,
+    PostgresConnectionError,
+    TooManyConnectionsError,
+)
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -26,6 +33,16 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
 )
+# the database refusing a connection, met by code that connects with asyncpg itself (`popflow up` creating
+# its databases): a wrong password or user, no such database, a server starting or full
+DATABASE_REFUSALS: tuple[type[BaseException], ...] = (
+    PostgresConnectionError,
+    InvalidAuthorizationSpecificationError,
+    InvalidCatalogNameError,
+    CannotConnectNowError,
+    TooManyConnectionsError,
+)
+CONNECTION_ERRORS += DATABASE_REFUSALS
 
 
 def one_line(error: BaseException) -> str:
@@ -38,6 +55,8 @@ def one_line(error: BaseException) -> str:
         return f"cannot reach {where}: {_reason(error)}"
     if isinstance(error, OperationalError | InterfaceError):
         return f"cannot use the database: {_reason(error.orig or error)}"
+    if isinstance(error, DATABASE_REFUSALS):
+        return f"cannot use the database: {_reason(error)}"
     if isinstance(error, KafkaConnectionError):
         return f"cannot reach Kafka: {_reason(error)}"
     return f"cannot connect: {_reason(error)}"
