@@ -239,6 +239,17 @@ def replay(
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        _say_sent(sent)  # what was confirmed before the Ctrl-C, so it is not replayed twice
+        if resending and len(sent) < len(plans):
+            plan, left = plans[len(sent)], len(plans) - len(sent) - 1
+            console.print(
+                f"[yellow]popflow: stopped while re-sending {plan.headers['replayed_from']}: it may have reached "
+                f"{escape(plan.topic)} (partition {plan.partition}) or not; look for event {plan.event_id} at the "
+                f"end of that partition before replaying it again.[/]"
+                + (f" {left} after it were not re-sent." if left else "")
+            )
+        raise typer.Exit(130) from None
     except KafkaError as error:
         _say_sent(sent)
         if isinstance(error, KafkaConnectionError):
