@@ -8,6 +8,7 @@ has caught up). A partition the group has never committed on is not reported.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,13 +53,23 @@ class BrokerOffsets:
         self._admin = self._consumer = None
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        # a start that fails or is cancelled (a scrape's timeout against a slow broker) closes what it began:
+        # kept by nobody, a half-started client would hold its connections, one more at every scrape
         if self._admin is None:
             admin = AIOKafkaAdminClient(**self._kafka.options())
-            await admin.start()
+            try:
+                await admin.start()
+            except BaseException:
+                await asyncio.shield(admin.close())
+                raise
             self._admin = admin
         if self._consumer is None:
             consumer = AIOKafkaConsumer(**self._kafka.options(), group_id=None, enable_auto_commit=False)
-            await consumer.start()
+            try:
+                await consumer.start()
+            except BaseException:
+                await asyncio.shield(consumer.stop())
+                raise
             self._consumer = consumer
         return self._admin, self._consumer
 
