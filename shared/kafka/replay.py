@@ -36,16 +36,28 @@ async def batches_to_end(
     partitions = await partitions_of(kafka, topics)
     if not partitions:
         return
+    consumer, end = await _from_the_start(kafka, partitions)
+    try:
+        async for records in _up_to(consumer, end, batch=batch):
+            yield records
+    finally:
+        await consumer.stop()
+
+
+async def _from_the_start(
+    kafka: KafkaConnection, partitions: list[TopicPartition]
+) -> tuple[AIOKafkaConsumer, dict[TopicPartition, int]]:
+    """A reader of `partitions` at their first offsets, and the end each has now."""
     consumer = await _reader(kafka, partitions, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
     try:
         end = await consumer.end_offsets(partitions)
         # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
         for tp, offset in (await consumer.beginning_offsets(partitions)).items():
             consumer.seek(tp, offset)
-        async for records in _up_to(consumer, end, batch=batch):
-            yield records
-    finally:
+    except BaseException:
         await consumer.stop()
+        raise
+    return consumer, end
 
 
 async def records_to_end(
@@ -80,14 +92,8 @@ class PartitionsToEnd:
         partitions = await partitions_of(self._kafka, [topic])
         if not partitions:
             return []
-        consumer = await _reader(
-            self._kafka, partitions, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024
-        )
+        consumer, end = await _from_the_start(self._kafka, partitions)
         self._consumers.append(consumer)
-        end = await consumer.end_offsets(partitions)
-        # explicit offsets: seek_to_beginning right after assign() was seen to land at the end
-        for tp, offset in (await consumer.beginning_offsets(partitions)).items():
-            consumer.seek(tp, offset)
         return [self._values(consumer, tp, end[tp]) for tp in partitions]
 
     async def _values(self, consumer: AIOKafkaConsumer, partition: TopicPartition, end: int) -> AsyncIterator[bytes]:
