@@ -39,6 +39,8 @@ SIGNING_LABEL = b"popflow/signing-key/1"
 class SealError(ValueError):
     """A sealed value that does not open (unknown key id, wrong key or context, tampered, malformed)."""
 
+    key_id: str | None = None  # the data key id the value names; None when it is no sealed value at all
+
 
 class UnknownKeyId(SealError):
     def __init__(self, key_id: str) -> None:

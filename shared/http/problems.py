@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.errors import constraint_of, is_data_error, is_raced, is_unavailable
-from shared.sealing import BrokenSeal, SealError, UnknownKeyId
+from shared.sealing import SealError
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -155,23 +155,33 @@ async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
 DATA_KEYS_PROBLEM = "https://popflow.example/problems/data-keys"
 
 
+def data_keys_problem(title: str, what: str, *, shown: str, key_id: str | None, **extra: Any) -> JSONResponse:
+    """The 503 for stored data the deployment's data keys do not open: `what` went wrong, the operator's part in
+    it, and that nothing of `shown` was shown."""
+    return problem(
+        503,
+        title,
+        f"{what}. The deployment's data keys are at fault, not this request: tell its operator, who should list "
+        f"the key it was sealed with in POPFLOW_DATA_KEYS (docs/security.md). Nothing of {shown} was shown.",
+        type=DATA_KEYS_PROBLEM,
+        key_id=key_id,
+        **extra,
+    )
+
+
 async def _on_unopened(request: Request, exc: Exception) -> JSONResponse:
     """Stored data the deployment's data keys do not open (a key id dropped from POPFLOW_DATA_KEYS, another key
     under its id): the deployment's fault, not the request's, so a 503 that says so instead of a 500. A route
     that meets a sealed value in the request itself answers it on its own (a 4xx); this is for what is stored."""
     assert isinstance(exc, SealError)
-    key_id = exc.key_id if isinstance(exc, UnknownKeyId | BrokenSeal) else None
     # the key id and the error's kind only: the message of a malformed value could quote it
-    structlog.contextvars.bind_contextvars(data_key_id=key_id)
+    structlog.contextvars.bind_contextvars(data_key_id=exc.key_id)
     log.error("stored data does not open with the deployment's data keys", error=type(exc).__name__)
-    return problem(
-        503,
+    return data_keys_problem(
         "The deployment's data keys do not open stored data",
-        (f"{exc}. " if key_id is not None else "A stored value does not open. ")
-        + "The deployment's data keys are at fault, not this request: tell its operator, who should list the key "
-        "it was sealed with in POPFLOW_DATA_KEYS (docs/security.md). Nothing of it was shown.",
-        type=DATA_KEYS_PROBLEM,
-        key_id=key_id,
+        str(exc) if exc.key_id is not None else "A stored value does not open",
+        shown="it",
+        key_id=exc.key_id,
     )
 
 

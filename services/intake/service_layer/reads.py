@@ -40,7 +40,7 @@ class UnopenedRecord(Exception):
 
     def __init__(self, record_id: str, error: SealError) -> None:
         self.record_id = record_id
-        self.key_id = error.key_id if isinstance(error, UnknownKeyId | BrokenSeal) else None
+        self.key_id = error.key_id
         self.reason = type(error).__name__
         if isinstance(error, UnknownKeyId):
             why = f"was sealed with data key id {self.key_id!r}, which POPFLOW_DATA_KEYS does not hold"

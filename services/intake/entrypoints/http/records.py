@@ -20,7 +20,7 @@ from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
 from shared.events import CaseRecord
 from shared.http.direct_route import DirectRoute
-from shared.http.problems import DATA_KEYS_PROBLEM, FieldError, ProblemError, ValidationProblem, problem
+from shared.http.problems import FieldError, ProblemError, ValidationProblem, data_keys_problem
 from shared.notice_grants import MAX_LENGTH as GRANT_LENGTH
 
 log = structlog.get_logger(__name__)
@@ -158,12 +158,10 @@ async def _on_unopened(_: Request, exc: Exception) -> JSONResponse:
     # bound, so the request's access line says it too; the record id and key id only, never its content
     structlog.contextvars.bind_contextvars(record_id=exc.record_id, data_key_id=exc.key_id)
     log.error("stored record does not open with the deployment's data keys", reason=exc.reason)
-    return problem(
-        503,
+    return data_keys_problem(
         "The deployment's data keys do not open a stored record",
-        f"{exc}. The deployment's data keys are at fault, not this request: tell its operator, who should list "
-        "the key it was sealed with in POPFLOW_DATA_KEYS (docs/security.md). Nothing of the record was shown.",
-        type=DATA_KEYS_PROBLEM,
-        record_id=exc.record_id,
+        str(exc),
+        shown="the record",
         key_id=exc.key_id,
+        record_id=exc.record_id,
     )
