@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.errors import is_unavailable
@@ -28,17 +27,17 @@ from shared.db.errors import is_unavailable
 log = structlog.get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
-# the lock's connection failed: the lock is gone with it, so stop and try to lead again
-LOST_CONNECTION = (OSError, ConnectionError, OperationalError, InterfaceError)
 
 
 def lost_the_database(error: BaseException) -> bool:
-    """The lock's connection failed, or no new one could be had just now: try to lead again later.
+    """The lock's connection failed (the lock is gone with it), or no new one could be had just now: stop, and
+    try to lead again later.
 
-    asyncpg's server errors reach SQLAlchemy as a generic DBAPIError, so the class alone misses a
-    database that is starting up (57P03) or full (53300) while it restarts: the SQLSTATE tells.
+    `is_unavailable` is the store's own test: a dropped or refused connection, SQLAlchemy's OperationalError
+    and InterfaceError, and, by its SQLSTATE, a database starting up (57P03) or full (53300), which reaches
+    SQLAlchemy as a generic DBAPIError. Any OSError of the socket counts too (a watcher's TimeoutError).
     """
-    return isinstance(error, LOST_CONNECTION) or is_unavailable(error)
+    return isinstance(error, OSError) or is_unavailable(error)
 
 
 def lock_key(name: str) -> int:
