@@ -108,45 +108,32 @@ async def test_a_value_too_long_for_its_column_is_dead_lettered_once_and_the_par
 
 
 async def test_an_over_long_correction_is_dead_lettered_and_the_next_answer_handled(topics: TopicNames) -> None:
-    handled: list[str] = []
-
-    async def handler(envelope: Envelope, _: Event) -> None:
-        handled.append(envelope.correlation_id)
-
-    broker = KafkaBroker(kafka_bootstrap())
-    subscribe(broker, topics, topic=NOTICES_ANSWERED, group="answers", handler=handler, keyring=TEST_KEYRING)
-    await broker.start()
-    try:
-        over_long = answered_envelope("over-long", {"name": "王" * 51})
-        fine = answered_envelope("fine", {"name": "王" * 50})
-        messages = [("one-person", json_of(e)) for e in (over_long, fine)]
-        await kafka.publish_raw(kafka_bootstrap(), topics(NOTICES_ANSWERED), messages)
-        assert await eventually(lambda: handled) == ["fine"]
-        letters = await eventually(lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER)))
-    finally:
-        await broker.stop()
+    over_long = answered_envelope("over-long", {"name": "王" * 51})
+    fine = answered_envelope("fine", {"name": "王" * 50})
+    letters = await set_aside_before_the_next(topics, NOTICES_ANSWERED, json_of(over_long), json_of(fine), "fine")
     assert [h["error_type"] for _, h in letters] == ["ValidationError"]
     assert "王" not in letters[0][1]["error"]
 
 
-async def set_aside_before_the_next(topics: TopicNames, bad: bytes | None) -> list[tuple[bytes, dict[str, str]]]:
-    """Send `bad`, then a good record of the same person, to a subscriber: the good one must be handled (the
-    partition went on); returns the dead letters."""
+async def set_aside_before_the_next(
+    topics: TopicNames, topic: str, bad: bytes | None, good: bytes, good_id: str
+) -> list[tuple[bytes, dict[str, str]]]:
+    """Send `bad`, then `good` (whose correlation id is `good_id`), of one person to a subscriber of `topic`:
+    the good one must be handled (the partition went on); returns the dead letters."""
     handled: list[str] = []
 
     async def handler(envelope: Envelope, _: Event) -> None:
         handled.append(envelope.correlation_id)
 
     broker = KafkaBroker(kafka_bootstrap())
-    subscribe(broker, topics, topic=RECORDS_SUBMITTED, group="poison", handler=handler, keyring=TEST_KEYRING)
+    subscribe(broker, topics, topic=topic, group="poison", handler=handler, keyring=TEST_KEYRING)
     await broker.start()
     producer = AIOKafkaProducer(**kafka_connection().options())
     await producer.start()
     try:
-        good = kafka.submitted(record(sequence=1), record_id="after-the-bad-one")
-        await producer.send_and_wait(topics(RECORDS_SUBMITTED), bad, key=b"one-person")
-        await producer.send_and_wait(topics(RECORDS_SUBMITTED), good.model_dump_json().encode(), key=b"one-person")
-        assert await eventually(lambda: handled, within=30) == ["after-the-bad-one"]
+        await producer.send_and_wait(topics(topic), bad, key=b"one-person")
+        await producer.send_and_wait(topics(topic), good, key=b"one-person")
+        assert await eventually(lambda: handled, within=30) == [good_id]
         letters: list[tuple[bytes, dict[str, str]]] = await eventually(
             lambda: kafka.read_raw(kafka_bootstrap(), topics(DEAD_LETTER))
         )
@@ -156,10 +143,15 @@ async def set_aside_before_the_next(topics: TopicNames, bad: bytes | None) -> li
         await broker.stop()
 
 
+def a_good_record() -> bytes:
+    """A record that is handled, sent after a bad one of the same person."""
+    return kafka.submitted(record(sequence=1), record_id="after-the-bad-one").model_dump_json().encode()
+
+
 async def test_a_message_without_a_value_is_dead_lettered_and_the_partition_goes_on(topics: TopicNames) -> None:
     # a record whose value is null (a tombstone, a console producer's null) raised TypeError in bytes(None):
     # never dead-lettered, the batch was delivered again at once, for ever, and the partition held
-    letters = await set_aside_before_the_next(topics, None)
+    letters = await set_aside_before_the_next(topics, RECORDS_SUBMITTED, None, a_good_record(), "after-the-bad-one")
     assert [(open_dead_letter(TEST_KEYRING, body, headers), headers["error_type"]) for body, headers in letters] == [
         (b"", "ValidationError")
     ]
@@ -169,7 +161,9 @@ async def test_a_message_too_large_to_dead_letter_whole_is_set_aside_by_its_star
     # sealed, a dead letter is a third larger than its message: a bad message over ~760 KB made a dead letter
     # Kafka refused, so it was retried for ever and held its partition
     huge = b"{" + b"x" * (900 * 1024)  # no event: undecodable, as a writer without the contract could send
-    [(body, headers)] = await set_aside_before_the_next(topics, huge)
+    [(body, headers)] = await set_aside_before_the_next(
+        topics, RECORDS_SUBMITTED, huge, a_good_record(), "after-the-bad-one"
+    )
     assert headers[TRUNCATED_HEADER] == str(len(huge))
     assert open_dead_letter(TEST_KEYRING, body, headers) == huge[:DEAD_LETTER_BODY_MAX]
     with pytest.raises(Refused, match=f"keeps only the start of a message of {len(huge)} bytes"):
