@@ -186,16 +186,18 @@ def _register(
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
 
     async def consume(records: list[Any]) -> None:
-        decoded = []
-        for record in records:
-            # a record without a value (a tombstone, a console producer's null) is undecodable like any other
-            body = bytes(record.value or b"")
-            try:
-                envelope = Envelope.model_validate_json(body)
-                decoded.append((envelope, parse_event(envelope, keyring), body, record))
-            except PERMANENT_ERRORS as error:
-                await dead_letters.send(body, record, error, group=group_id)
+        # paced like a failing handler: a dead letter that cannot be published (Kafka away) fails the batch,
+        # which comes again; without the pause it came again at once, as fast as the broker could say no
         try:
+            decoded = []
+            for record in records:
+                # a record without a value (a tombstone, a console producer's null) is undecodable like any other
+                body = bytes(record.value or b"")
+                try:
+                    envelope = Envelope.model_validate_json(body)
+                    decoded.append((envelope, parse_event(envelope, keyring), body, record))
+                except PERMANENT_ERRORS as error:
+                    await dead_letters.send(body, record, error, group=group_id)
             await run(decoded)
         except Exception as error:
             await dead_letters.pause_before_retry(error)

@@ -10,6 +10,10 @@
   messages are delivered again, retried until they can succeed, never
   skipped. Handlers are idempotent, so the messages of the batch that had
   already succeeded are harmless to see again.
+- A dead letter Kafka does not take (the broker away) is such an error too:
+  the batch comes again after the pause, and the message is set aside once
+  the dead letter is published (reporting's fold holds its batch and retries
+  the publish itself).
 """
 
 from __future__ import annotations
@@ -62,10 +66,15 @@ class DeadLetters:
     async def send(self, body: bytes, source: Any, error: Exception, *, group: str) -> None:
         """`group`: the consumer group that set it aside (which service, which subscriber)."""
         # pydantic's messages may quote input values: describe() keeps only locations and kinds
-        headers = dead_letter_headers(source, type(error).__name__, describe(error), group=group)
+        await self.set_aside(body, source, type(error).__name__, describe(error), group=group)
+
+    async def set_aside(self, body: bytes, source: Any, error_type: str, why: str, *, group: str) -> None:
+        """`send` for a reason already put in words (`why`: no value of the message in it). Logged and
+        counted once published: a publish that fails raises, and the caller tries again."""
+        headers = dead_letter_headers(source, error_type, why, group=group)
+        await self._publish(body, headers)
         log.error("message dead-lettered", **headers)
         DEAD_LETTERS.labels(headers["source_topic"]).inc()
-        await self._publish(body, headers)
 
     async def pause_before_retry(self, error: Exception) -> None:
         log.warning("handling failed, will be retried", error_type=type(error).__name__)

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from aiokafka.errors import ConsumerStoppedError
+from aiokafka.errors import ConsumerStoppedError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber import usecase as faststream_subscriber
 
 from shared.events import Envelope, Event
 from shared.kafka.consuming import POLL_MS, message_in_hand, poll_without_pause, subscribe, subscribe_batch
-from shared.kafka.failures import PermanentFailure, open_dead_letter
+from shared.kafka.failures import DeadLetters, PermanentFailure, open_dead_letter
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
@@ -132,3 +132,39 @@ async def test_a_handler_knows_the_message_it_handles_as_it_came() -> None:
 
     assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies]
     assert message_in_hand() is None
+
+
+class PausedDeadLetters(DeadLetters):
+    """Dead letters Kafka does not take (a broker away), the pauses before a retry counted."""
+
+    def __init__(self) -> None:
+        super().__init__(self.refuse, retry_pause_s=0)
+        self.pauses: list[str] = []
+
+    async def refuse(self, body: bytes, headers: dict[str, str]) -> None:
+        raise KafkaTimeoutError
+
+    async def pause_before_retry(self, error: Exception) -> None:
+        self.pauses.append(type(error).__name__)
+
+
+async def test_a_dead_letter_kafka_does_not_take_fails_the_batch_after_the_pause() -> None:
+    # the undecodable message's dead letter failed the batch at once: FastStream handed it back at once,
+    # and the consumer went round as fast as the broker could refuse
+    broker = KafkaBroker()
+    handled: list[str] = []
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        handled.extend(envelope.correlation_id for envelope, _ in events)
+
+    sink = PausedDeadLetters()
+    subscribe_batch(
+        broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING, dead_letters=sink
+    )
+    good = kafka.submitted(record(sequence=1), record_id="good")
+    async with TestKafkaBroker(broker) as test_broker:
+        with pytest.raises(KafkaTimeoutError):
+            await test_broker.publish_batch(b"not json", good.model_dump(mode="json"), topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert sink.pauses == ["KafkaTimeoutError"]
+    assert handled == []  # the batch is not acknowledged: it comes again, the good record with it

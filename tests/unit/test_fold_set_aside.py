@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from aiokafka.errors import KafkaTimeoutError
+
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.domain.batch import FoldBatch
@@ -64,8 +66,13 @@ class Store:
         self.written += list(batch.rejected)
 
 
-def fold(store: Store, letters: Letters) -> FoldConsumer:
+def fold(store: Store, letters: Letters, *, kafka_down_for: int = 0) -> FoldConsumer:
+    refusals = [kafka_down_for]
+
     async def dead_letter(body: bytes, headers: dict[str, str]) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise KafkaTimeoutError
         letters.append((body, headers))
 
     return FoldConsumer(
@@ -106,3 +113,12 @@ async def test_a_store_that_is_down_is_waited_out_with_nothing_set_aside() -> No
     assert sorted(store.written) == ["r0", "r2"]
     assert [body for body, _ in letters] == [b"r1"]
     assert consumer.folded == 3
+
+
+async def test_a_dead_letter_kafka_does_not_take_is_published_once_it_does_and_the_fold_goes_on() -> None:
+    # a failed publish of the dead letter had ended the fold (and reporting's readiness) for good
+    store, letters = Store(refuses={"r1"}), Letters()
+    consumer = fold(store, letters, kafka_down_for=3)
+    await consumer.apply(messages(3))
+    assert [body for body, _ in letters] == [b"r1"]  # once, not once a try
+    assert sorted(store.written) == ["r0", "r2"]

@@ -21,7 +21,7 @@ few events at a time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -33,15 +33,12 @@ from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.metrics import EVENTS_FOLDED
 from services.reporting.domain.batch import FoldBatch
 from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS
-from shared.kafka.failures import dead_letter_headers, describe, is_permanent
+from shared.kafka.failures import DeadLetters, Publish, describe, is_permanent
 from shared.kafka.replay import batches_to_end
 from shared.kafka.security import KafkaConnection
-from shared.metrics import DEAD_LETTERS
 from shared.retry import until_up
 
 log = structlog.get_logger(__name__)
-
-DeadLetter = Callable[[bytes, dict[str, str]], Awaitable[None]]
 
 # Messages decoded between two turns of the event loop (a few milliseconds of work).
 DECODE_SLICE = 50
@@ -58,7 +55,7 @@ class FoldConsumer:
         group: str,
         writer: FactWriter,
         decoder: Decoder,
-        dead_letter: DeadLetter,
+        dead_letter: Publish,
         batch_max: int = 5000,
         retry_pause_s: float = 1.0,
     ) -> None:
@@ -67,7 +64,7 @@ class FoldConsumer:
         self.group = group
         self._writer = writer
         self._decoder = decoder
-        self._dead_letter = dead_letter
+        self._dead_letters = DeadLetters(dead_letter)
         self._batch_max = batch_max
         self._retry_pause_s = retry_pause_s
         self.folded = 0
@@ -189,10 +186,16 @@ class FoldConsumer:
         return found
 
     async def _set_aside(self, message: Any, error_type: str, why: str) -> None:
-        headers = dead_letter_headers(message, error_type, why, group=self.group)
-        log.error("message dead-lettered", **headers)
-        DEAD_LETTERS.labels(headers["source_topic"]).inc()
-        await self._dead_letter(bytes(message.value or b""), headers)  # a record without a value too
+        """Publish the dead letter, retried with a pause until Kafka takes it: the batch is held meanwhile,
+        as for a store that is down (a failed publish had ended the fold, and reporting with it, for good)."""
+        body = bytes(message.value or b"")  # a record without a value too
+        while True:
+            try:
+                await self._dead_letters.set_aside(body, message, error_type, why, group=self.group)
+                return
+            except Exception as error:
+                log.warning("dead letter not published, will retry", error=type(error).__name__)
+                await asyncio.sleep(self._retry_pause_s)
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
