@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -14,6 +16,19 @@ from shared.settings import Environment, ServiceSettings, comma_separated, sqlit
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
 DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
+
+
+def reachable_link_base(base: str) -> bool:
+    """An http(s) URL whose host is not loopback (localhost, 127.0.0.0/8, ::1) nor unspecified (0.0.0.0)."""
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a name: whatever it resolves to is the deployer's choice
+    return not (address.is_loopback or address.is_unspecified)
 
 
 DEFAULT_WINDOW_MOST = 32  # a recipient's widest window when the setting is unset (domain/pacing.py)
@@ -70,7 +85,10 @@ class NotificationSettings(ServiceSettings):
         description="Mark the office page's session cookie Secure; unset: Secure everywhere but development",
     )
     record_link_base: str = Field(
-        default="http://127.0.0.1:8001/v1/records/", description="A notice's record link is this + record id"
+        default="http://127.0.0.1:8001/v1/records/",
+        max_length=1000,
+        description="A notice's record link is this + record id: where street offices reach intake "
+        "(in production an http(s) address other than this machine's loopback)",
     )
     partners_file: Path = Field(
         default=DEFAULT_PARTNERS_FILE,
@@ -129,6 +147,17 @@ class NotificationSettings(ServiceSettings):
         if most is not None and most < self.per_recipient_concurrency:
             raise ValueError(
                 "NOTIFICATION_PER_RECIPIENT_MAX_CONCURRENCY must be at least NOTIFICATION_PER_RECIPIENT_CONCURRENCY"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _link_leaves_the_machine(self) -> NotificationSettings:
+        """In production a notice's record link must be one its recipient can follow: the default
+        loopback address would send every street office's browser, or system, to its own machine."""
+        if self.environment is Environment.PRODUCTION and not reachable_link_base(self.record_link_base):
+            raise ValueError(
+                "NOTIFICATION_RECORD_LINK_BASE must be an http(s) address street offices reach intake at, "
+                "not this machine's loopback (e.g. https://popflow.district.example/v1/records/)"
             )
         return self
 

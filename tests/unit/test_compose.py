@@ -91,3 +91,14 @@ def test_no_service_calls_another_on_its_own_loopback(compose: dict[str, Any], s
         if str(settings_class.model_fields[_field(settings_class, name)].default).startswith("http://127.0.0.1")
     }
     assert local - PEOPLE_FOLLOW <= set(environment)
+    # what people follow is where the deployment is reached from outside: the deployer says it, no default
+    for name in (local & PEOPLE_FOLLOW) & set(environment):
+        assert environment[name].startswith("${")
+        assert ":?" in environment[name]
+
+
+def test_a_notices_record_link_is_asked_of_the_deployer(compose: dict[str, Any]) -> None:
+    # notification runs in production there, which refuses the loopback default: compose must pass one
+    assert compose["services"]["notification"]["environment"]["NOTIFICATION_RECORD_LINK_BASE"].startswith(
+        "${POPFLOW_RECORD_LINK_BASE:?"
+    )
