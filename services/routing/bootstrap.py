@@ -85,6 +85,7 @@ def create_app(settings: RoutingSettings | None = None, clock: Clock | None = No
         answers,
         ReviewHandler(context),
         context.keyring,
+        record_consumers=settings.record_consumers,
     )
     reminders = reminder_job(settings, context)
     parked = ParkedAnswers(

@@ -31,6 +31,14 @@ class RoutingSettings(ServiceSettings):
     reminder_interval_s: float = Field(
         default=300, ge=0, description="How often the reminder job runs; 0 switches it off"
     )
+    record_consumers: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Consumers of records.submitted in each routing process (one consumer group): while one "
+        "waits on PostgreSQL another decides, so a process keeps its core busy; more than the topic's "
+        "partitions over all processes leaves some idle (docs/scaling.md)",
+    )
     parked_answer_interval_s: float = Field(
         default=5,
         gt=0,

@@ -130,9 +130,16 @@ def subscribe_batch(
     max_records: int = 2000,
     dead_letters: DeadLetters | None = None,
     fill_wait_ms: int | None = None,
+    members: int = 1,
 ) -> None:
     """Register `handler([(envelope, event), ...])` for one unit of work (one transaction,
     one producer flush) per batch, where one per event costs too much.
+
+    `members`: consumers of the group to run in this process, each with its own share of the
+    partitions and its own batches, handled concurrently on the event loop: while one batch waits
+    on the database, the next consumer's batch is decoded and decided, where one consumer leaves
+    its core idle for that wait. A partition is still read by one member, in order. The handler
+    must then be safe for concurrent batches, as it must be for several processes anyway.
 
     `fill_wait_ms`: how long the broker may hold a fetch to fill it (FILL_BYTES); for
     subscribers whose effect nobody waits for, so their batches are larger at low rates.
@@ -158,17 +165,19 @@ def subscribe_batch(
                         raise
                     await sink.send(body, record, single, group=group_id)
 
-    _register(
-        broker,
-        topics,
-        sink,
-        keyring,
-        topic=topic,
-        group=group,
-        max_records=max_records,
-        run=handle_batch,
-        fill_wait_ms=fill_wait_ms,
-    )
+    for member in range(members):
+        _register(
+            broker,
+            topics,
+            sink,
+            keyring,
+            topic=topic,
+            group=group,
+            max_records=max_records,
+            run=handle_batch,
+            fill_wait_ms=fill_wait_ms,
+            member=member,
+        )
 
 
 def _register(
@@ -182,6 +191,7 @@ def _register(
     max_records: int,
     run: Callable[[Sequence[tuple[Envelope, Event, bytes, Any]]], Awaitable[None]],
     fill_wait_ms: int | None = None,
+    member: int = 0,
 ) -> None:
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
 
@@ -217,7 +227,7 @@ def _register(
         fetch_min_bytes=FILL_BYTES if fill_wait_ms else 1,
         fetch_max_wait_ms=fill_wait_ms or 500,
         decoder=_raw_records,
-        title=f"{group}:{topic}",
+        title=f"{group}:{topic}" + (f"#{member + 1}" if member else ""),
     )
     subscriber(consume)
     poll_without_pause(subscriber)

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 from aiokafka.errors import ConsumerStoppedError, KafkaTimeoutError
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber import usecase as faststream_subscriber
@@ -168,3 +169,20 @@ async def test_a_dead_letter_kafka_does_not_take_fails_the_batch_after_the_pause
 
     assert sink.pauses == ["KafkaTimeoutError"]
     assert handled == []  # the batch is not acknowledged: it comes again, the good record with it
+
+
+def test_members_are_consumers_of_one_group_each_reading_its_own_partitions() -> None:
+    broker = KafkaBroker()
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        raise AssertionError("not called: nothing is consumed here")
+
+    subscribe_batch(
+        broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING, members=3
+    )
+
+    members = [cast(Any, s) for s in broker.subscribers]
+    assert len(members) == 3  # three consumers, so the group's partitions are shared out three ways
+    assert {m.group_id for m in members} == {"t.g"}
+    assert {tuple(m.topic_names) for m in members} == {(TOPICS(RECORDS_SUBMITTED),)}
+    assert all(m.ack_policy is not AckPolicy.ACK_FIRST for m in members)  # each commits after its batch

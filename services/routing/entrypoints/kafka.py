@@ -1,6 +1,7 @@
 """Routing's subscribers; each handler states its failure policy in its module docstring.
 
-- records.submitted → service_layer.records.RecordHandler, in batches (one transaction each)
+- records.submitted → service_layer.records.RecordHandler, in batches (one transaction each), by
+  ROUTING_RECORD_CONSUMERS members of the group per process
 - notices.answered → service_layer.answers.AnswerHandler
 - reviews.resolved → service_layer.reviews.ReviewHandler
 """
@@ -33,9 +34,19 @@ def register_consumers(
     answers: AnswerHandler,
     reviews: ReviewHandler,
     keyring: Keyring,
+    *,
+    record_consumers: int = 1,
 ) -> None:
+    """`record_consumers`: members of the records group in this process, each with its share of the partitions
+    (a person's records stay in one partition, so with one member: in order)."""
     subscribe_batch(
-        broker, topics, topic=RecordSubmitted.TOPIC, group=RECORDS_GROUP, handler=records.on_records, keyring=keyring
+        broker,
+        topics,
+        topic=RecordSubmitted.TOPIC,
+        group=RECORDS_GROUP,
+        handler=records.on_records,
+        keyring=keyring,
+        members=record_consumers,
     )
     subscribe(
         broker,
