@@ -13,7 +13,7 @@ marked: an UPDATE writes the whole row again (its envelope included) and a
 new entry in each index, and the purge later deletes it anyway.
 
 A row that can never be published (larger than Kafka takes, an envelope that
-no longer opens, any error Kafka calls non-retriable) is set aside with its
+no longer opens, a non-retriable Kafka error that is the row's) is set aside with its
 error instead of holding back every row behind it: `set_aside_at` and
 `error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
 The rule that keeps one person's events in order: the later rows of the
@@ -26,7 +26,12 @@ once the earlier is confirmed, so a row refused after it left (by a broker's
 own limit, or unconfirmed when the connection drops) is never overtaken by
 the next row of its person. An error that is the deployment's, not the row's
 (`NOT_THE_ROW`: a timeout, a closing producer, refused credentials) sets
-nothing aside: the pass stops and the next one tries again.
+nothing aside: the pass stops and the next one tries again. An error that
+does not say whose it is (`UNCLEAR`: the broker's "unexpected server error",
+a bare KafkaError) stops the pass too, and the row is retried, first of its
+key, until it has failed so in 5 passes over a minute at least; it is then
+set aside with its error (shared/db/outbox_failures.py has the why of the
+bound, and what counts towards it).
 """
 
 from __future__ import annotations
@@ -40,29 +45,15 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
-from aiokafka.errors import (
-    AuthenticationFailedError,
-    BrokerNotAvailableError,
-    ClusterAuthorizationFailedError,
-    IncompatibleBrokerVersion,
-    KafkaError,
-    KafkaTimeoutError,
-    KafkaUnavailableError,
-    OutOfOrderSequenceNumber,
-    ProducerClosed,
-    ProducerFenced,
-    SaslAuthenticationFailed,
-    TopicAuthorizationFailedError,
-    UnknownProducerId,
-    UnsupportedVersionError,
-)
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from shared.clock import Clock, SystemClock
 from shared.db.engine import SingleStatements
+from shared.db.outbox_failures import FailsForGood, Fault, Strikes, UnclearFailures, fault_of
 from shared.kafka.direct import DirectSender
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
@@ -89,39 +80,6 @@ class OutboxRowLike(Protocol):
 ERROR_MAX = 500  # the error column's length
 
 
-class FailsForGood(Exception):
-    """A row that will never publish as it is (its envelope does not open or encode)."""
-
-
-# Kafka errors aiokafka calls non-retriable that say nothing of the row: the producer gave up waiting for
-# room or for the broker (an outage longer than its request timeout), it is closing (shutdown), the
-# deployment's credentials or grants are wrong, or the broker is another version. Every row would fail
-# alike, so none is set aside: the pass stops and the next one tries again, as when Kafka is unreachable.
-NOT_THE_ROW = (
-    KafkaTimeoutError,
-    ProducerClosed,
-    KafkaUnavailableError,
-    BrokerNotAvailableError,
-    AuthenticationFailedError,
-    SaslAuthenticationFailed,
-    TopicAuthorizationFailedError,
-    ClusterAuthorizationFailedError,
-    ProducerFenced,
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    UnsupportedVersionError,
-    IncompatibleBrokerVersion,
-)
-
-
-def fails_for_good(error: BaseException) -> bool:
-    """True for errors no retry can fix: ours with the row, or Kafka's non-retriable ones that are the
-    row's (its size, its timestamp, ...); not for those of the deployment or the connection (`NOT_THE_ROW`)."""
-    if isinstance(error, FailsForGood):
-        return True
-    return isinstance(error, KafkaError) and not error.retriable and not isinstance(error, NOT_THE_ROW)
-
-
 class OutboxRelay:
     def __init__(
         self,
@@ -135,7 +93,12 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         linger_s: float = 0.02,
         keep_sent: bool = True,
+        unclear_passes: int = 5,
+        unclear_for_s: float = 60.0,
+        clock: Clock | None = None,
     ) -> None:
+        """`unclear_passes`, `unclear_for_s`: how long a row failing with an error that does not say whose
+        fault it is keeps being retried before it is set aside (shared/db/outbox_failures.py says why both)."""
         self._sessions = sessions
         # a pass's reads and its update are each a statement of its own: three round trips, not six
         self._single_statements = SingleStatements(sessions)
@@ -150,6 +113,7 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._linger_s = linger_s
         self._keep_sent = keep_sent
+        self._unclear = UnclearFailures(clock or SystemClock(), passes=unclear_passes, over_s=unclear_for_s)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -193,6 +157,7 @@ class OutboxRelay:
             blockers = [(key, first) for key, first in (await connection.execute(self._held_keys)).all()]
             query = pending(self._table, self._batch, blockers) if blockers else self._pending
             rows = [_Pending(*row) for row in (await connection.execute(query)).all()]
+        self._unclear.keep_only(row.id for row in rows)
         if not rows:
             return 0
         read = len(rows)
@@ -241,26 +206,39 @@ class OutboxRelay:
                 attempted.append(row)
                 in_flight.add(row.key)
             except Exception as error:
-                if not fails_for_good(error):  # Kafka unreachable: send nothing more this pass
+                if not await self._set_aside_if_given_up(row, error):  # Kafka unreachable (or unclear): stop
                     failure = error
                     break
-                await self._set_aside(row, error)
                 held.add(row.key)
         results = await _outcomes(futures)
         for row, result in zip(attempted, results, strict=True):
             if not isinstance(result, BaseException):
                 sent.append(row.id)
-            elif fails_for_good(result):
-                await self._set_aside(row, result)
+            elif await self._set_aside_if_given_up(row, result):
                 held.add(row.key)
             else:
                 failure = failure or result
                 held.add(row.key)  # unconfirmed: the row and the later ones of its key wait for the next pass
         return later, failure
 
-    async def _set_aside(self, row: _Pending, error: BaseException) -> None:
-        reason = f"{type(error).__name__}: {error}"[:ERROR_MAX]
-        log.error("outbox row set aside", row_id=row.id, topic=row.topic, error=type(error).__name__)
+    async def _set_aside_if_given_up(self, row: _Pending, error: BaseException) -> bool:
+        """Set the row aside if the error is its own, or unclear for too long; False when it is to be retried."""
+        fault = fault_of(error)
+        if fault is Fault.DEPLOYMENT:
+            return False
+        strikes = self._unclear.failed(row.id) if fault is Fault.UNCLEAR else None
+        if strikes is not None and not strikes.given_up:
+            if strikes.passes == 1:  # not every pass: each failed pass is logged already
+                log.warning("outbox row failed, whose fault unclear", row_id=row.id, error=type(error).__name__)
+            return False
+        await self._set_aside(row, error, strikes)
+        return True
+
+    async def _set_aside(self, row: _Pending, error: BaseException, strikes: Strikes | None) -> None:
+        note = f" (in {strikes.passes} passes since {strikes.first.isoformat(timespec='seconds')})" if strikes else ""
+        reason = f"{type(error).__name__}: {error}"[: ERROR_MAX - len(note)] + note
+        passes = {"unclear_passes": strikes.passes} if strikes else {}
+        log.error("outbox row set aside", row_id=row.id, topic=row.topic, error=type(error).__name__, **passes)
         async with self._sessions.begin() as session:
             await session.execute(
                 update(self._table)

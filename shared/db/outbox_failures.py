@@ -1,0 +1,153 @@
+"""Whose fault it is when an outbox row does not publish, and how long the relay gives an error that does not say.
+
+`fault_of` answers one of three:
+
+- `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
+  its size or its timestamp). The relay sets the row aside at once.
+- `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
+  timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
+  The pass stops and the next one tries again.
+- `Fault.UNCLEAR`: Kafka's catch-alls (`UNCLEAR`: the broker's "unexpected
+  server error", a bare KafkaError such as the producer's "Unexpected error
+  during batch delivery"). A broker's passing fault (a restart, a leader
+  moving, a disk hiccup) raises them as readily as a row the broker chokes
+  on. Set aside at once, a passing fault sets aside rows that were fine;
+  retried for ever, a row that always fails holds its person's later rows
+  for ever. So the pass stops, as for the deployment's, and
+  `UnclearFailures` counts the row's failures until they reach a bound; the
+  row is then set aside with its error, as a row's own fault is.
+
+The bound is a time with a floor of passes: the row failed so in at least
+`passes` passes (5), the first at least `over_s` ago (60 s). Passes alone
+would be a bound whose length follows the load: after a failed pass the next
+comes at the next wake (a writer's new row, `linger_s` later: 20 ms at
+intake) or poll (1 s), so 5 passes last a tenth of a second under load and 5
+s when quiet, shorter than the faults above. A minute outlasts a broker's
+restart or a leader election (Kafka's Java producer gives a batch two
+minutes, its `delivery.timeout.ms`), and costs little: the row's person's
+later rows wait that minute (they would wait longer behind a set-aside row),
+and every other person's rows leave one per pass instead of a batch at once,
+since each pass stops after its first round. The floor makes the verdict
+rest on several failures, not on two either side of an outage in which no
+pass reached the row.
+
+Only a pass in which the row itself failed with an unclear error counts. A
+pass that did not reach the row (it stopped before the row's send), or in
+which the row failed with the deployment's error, neither counts nor starts
+the count afresh. Publishing the row ends its count, as does setting it
+aside; a row a pass no longer reads (published by another replica's relay
+meanwhile) is forgotten. The counts live in memory: a restart, or another
+replica taking over the relay, starts them afresh, which gives a row that
+always fails one bound more. The broker answers per partition, so rows sent
+in the same request to the row's partition fail with it and are counted (and
+set aside) alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    BrokerNotAvailableError,
+    BrokerResponseError,
+    ClusterAuthorizationFailedError,
+    IncompatibleBrokerVersion,
+    KafkaError,
+    KafkaTimeoutError,
+    KafkaUnavailableError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    UnknownError,
+    UnknownProducerId,
+    UnsupportedVersionError,
+)
+
+from shared.clock import Clock
+
+
+class FailsForGood(Exception):
+    """A row that will never publish as it is (its envelope does not open or encode)."""
+
+
+# Kafka errors aiokafka calls non-retriable that say nothing of the row: the producer gave up waiting for
+# room or for the broker (an outage longer than its request timeout), it is closing (shutdown), the
+# deployment's credentials or grants are wrong, or the broker is another version. Every row would fail
+# alike, so none is set aside: the pass stops and the next one tries again, as when Kafka is unreachable.
+NOT_THE_ROW = (
+    KafkaTimeoutError,
+    ProducerClosed,
+    KafkaUnavailableError,
+    BrokerNotAvailableError,
+    AuthenticationFailedError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    ProducerFenced,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    UnsupportedVersionError,
+    IncompatibleBrokerVersion,
+)
+
+# Non-retriable errors that name no cause: the broker's UNKNOWN_SERVER_ERROR (error code -1, and any code
+# aiokafka does not know), and the base classes raised as such (aiokafka raises a bare KafkaError when its
+# sender task dies or no broker answers for metadata). Matched by exact class: every subclass names a cause.
+UNCLEAR = (UnknownError, BrokerResponseError, KafkaError)
+
+
+class Fault(enum.Enum):
+    ROW = "row"  # set aside at once
+    DEPLOYMENT = "deployment"  # the pass stops, the next one tries again
+    UNCLEAR = "unclear"  # as the deployment's, until `UnclearFailures` says it has lasted too long
+
+
+def fault_of(error: BaseException) -> Fault:
+    """The row's for errors no retry can fix: ours with the row, or Kafka's non-retriable ones that are the
+    row's (its size, its timestamp, ...); the deployment's for retriable ones, `NOT_THE_ROW` and anything not
+    Kafka's; unclear for the catch-alls that name no cause (`UNCLEAR`)."""
+    if isinstance(error, FailsForGood):
+        return Fault.ROW
+    if not isinstance(error, KafkaError) or error.retriable or isinstance(error, NOT_THE_ROW):
+        return Fault.DEPLOYMENT
+    return Fault.UNCLEAR if type(error) in UNCLEAR else Fault.ROW
+
+
+@dataclass(slots=True)
+class Strikes:
+    """A row's failures with an unclear error: since when, in how many passes, and whether that is enough."""
+
+    first: datetime
+    passes: int = 0
+    given_up: bool = False
+
+
+class UnclearFailures:
+    """Per row id, the passes in which the row failed with an unclear error, until the bound (module docstring)."""
+
+    def __init__(self, clock: Clock, *, passes: int, over_s: float) -> None:
+        self._clock, self._passes, self._over = clock, passes, timedelta(seconds=over_s)
+        self._rows: dict[int, Strikes] = {}
+
+    def failed(self, row_id: int) -> Strikes:
+        """Count a pass in which the row failed so (once a pass); its strikes, `given_up` once they reach the
+        bound (the row is then forgotten: it is to be set aside)."""
+        now = self._clock.now()
+        strikes = self._rows.setdefault(row_id, Strikes(now))
+        strikes.passes += 1
+        if strikes.passes >= self._passes and now - strikes.first >= self._over:
+            strikes.given_up = True
+            del self._rows[row_id]
+        return strikes
+
+    def keep_only(self, pending: Iterable[int]) -> None:
+        """Forget the rows not among `pending` (the rows a pass read): published, or set aside."""
+        if self._rows:
+            still = set(pending)
+            self._rows = {row_id: strikes for row_id, strikes in self._rows.items() if row_id in still}

@@ -1,0 +1,70 @@
+"""Whose fault a failed publish is, and the bound on those that do not say: pure, no relay, no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka.errors import (
+    BrokerResponseError,
+    InvalidTimestampError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    ProducerClosed,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownError,
+)
+
+from shared.clock import FixedClock
+from shared.db.outbox_failures import FailsForGood, Fault, UnclearFailures, fault_of
+
+START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("error", "fault"),
+    [
+        (FailsForGood("the envelope cannot be opened"), Fault.ROW),
+        (MessageSizeTooLargeError(), Fault.ROW),
+        (RecordTooLargeError(), Fault.ROW),
+        (InvalidTimestampError(), Fault.ROW),
+        (KafkaConnectionError("lost"), Fault.DEPLOYMENT),  # retriable
+        (NotLeaderForPartitionError(), Fault.DEPLOYMENT),  # retriable
+        (KafkaTimeoutError(), Fault.DEPLOYMENT),
+        (ProducerClosed(), Fault.DEPLOYMENT),
+        (TopicAuthorizationFailedError(), Fault.DEPLOYMENT),
+        (OSError("reset"), Fault.DEPLOYMENT),  # not Kafka's
+        (UnknownError(), Fault.UNCLEAR),
+        (KafkaError("Unexpected error during batch delivery"), Fault.UNCLEAR),
+        (BrokerResponseError(), Fault.UNCLEAR),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.name,
+)
+def test_whose_fault_an_error_is(error: BaseException, fault: Fault) -> None:
+    assert fault_of(error) is fault
+
+
+def test_a_row_is_given_up_once_it_failed_in_enough_passes_over_long_enough() -> None:
+    clock = FixedClock(START)
+    unclear = UnclearFailures(clock, passes=3, over_s=60)
+    assert [unclear.failed(7).given_up for _ in range(5)] == [False] * 5  # many passes, no time
+    clock.advance_to(START + timedelta(seconds=60))
+    strikes = unclear.failed(7)
+    assert (strikes.given_up, strikes.passes, strikes.first) == (True, 6, START)
+    assert unclear.failed(7).passes == 1  # given up: forgotten
+
+    other = UnclearFailures(clock, passes=3, over_s=0)
+    assert [other.failed(8).given_up for _ in range(3)] == [False, False, True]  # no time to wait: the third pass
+
+
+def test_a_row_no_pass_reads_any_more_is_forgotten() -> None:
+    unclear = UnclearFailures(FixedClock(START), passes=5, over_s=60)
+    unclear.failed(7)
+    unclear.failed(8)
+    unclear.keep_only([8, 9])
+    assert unclear.failed(7).passes == 1
+    assert unclear.failed(8).passes == 2
