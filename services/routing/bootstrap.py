@@ -120,6 +120,7 @@ async def rebuild_into(
         await run_migrations(engine, MIGRATIONS, keyring=context.keyring)
         topics = TopicNames(settings.topic_prefix)
         kafka = KafkaConnection.from_settings(settings)
-        return await rebuild(context, kafka=kafka, topics=topics, on_message=on_message)
+        max_age = timedelta(seconds=settings.parked_answer_max_age_s)
+        return await rebuild(context, kafka=kafka, topics=topics, on_message=on_message, parked_max_age=max_age)
     finally:
         await engine.dispose()

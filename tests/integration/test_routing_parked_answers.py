@@ -228,7 +228,7 @@ async def test_an_answer_naming_another_record_than_its_notice_is_refused_at_onc
 async def test_without_parking_an_answer_before_its_notice_is_refused_as_before(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """`popflow routing rebuild` replays every notice before any answer: one it cannot place is refused."""
+    """The use case alone, not parking (neither the service nor a rebuild): an answer it cannot place is refused."""
     routing = Routing(sessions)
     answer = answer_to(cross_street(4).correlation_id)
     with pytest.raises(PermanentFailure, match="no notice"):

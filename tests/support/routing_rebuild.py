@@ -7,6 +7,10 @@ rebuild that replayed every record before any resolution read the outflow
 while the first record still waited (it marked nothing) and routed it
 afterwards: the case stayed open. Another person's record sits on the
 partition read first, and happened last.
+
+`a_week_where_answers_come_between_records`: the residence streets' answers
+move two persons' cases to another street before an outflow of each is
+reported, which marks (or leaves) the case by the street it lives at then.
 """
 
 from __future__ import annotations
@@ -21,11 +25,21 @@ from sqlalchemy import text
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer import reviews
+from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
 from shared.clock import FixedClock
-from shared.events import Envelope, Event, Resolution, ReviewResolved, parse_event
+from shared.events import (
+    Envelope,
+    Event,
+    FeedbackResult,
+    NoticeAnswered,
+    Resolution,
+    ReviewResolved,
+    new_envelope,
+    parse_event,
+)
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, XINSHI, record
@@ -34,10 +48,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 11, 23, 10, tzinfo=SHANGHAI)
 LAG = timedelta(seconds=2)  # from a message to the live service's handling of it
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
+SANYUANLI = "440111002"  # 三元里街道, Baiyun
 STATE = {
     "cases": "SELECT record_id, version, status, route, reporting_street, residence_street FROM cases",
+    # whether an outflow marked the case left: its notices are then no longer followed up (reminders.py)
+    "left": "SELECT record_id FROM cases WHERE left_at IS NOT NULL",
     "decisions": "SELECT record_id, route, reporting_street, residence_street, notice_id FROM routed_records",
-    "notices": "SELECT notice_id, kind, recipient_code, case_version, reason FROM notices",
+    "notices": "SELECT notice_id, kind, recipient_code, case_version, reason, result FROM notices",
     "review items": "SELECT record_id, field, reporting_street, resolution, resolved_code FROM review_queue",
 }
 Handle = Callable[[Envelope, Event], Awaitable[None]]
@@ -75,6 +92,41 @@ async def a_week_where_order_matters(live: Live) -> str:
     return first
 
 
+async def a_week_where_answers_come_between_records(live: Live) -> dict[str, str]:
+    """The second week of the module's docstring, run live; returns each case's record id by what befell it.
+
+    `moved, then left`: 新市 answers that the person lives in 三元里 (the case is routed there); the next
+    day the person is reported gone from 三元里, which marks the case left. `moved, then left the old
+    street`: the same answer, then an outflow from 新市, which the person had left already (the case, in
+    三元里 by then, is not marked). `confirmed, then left`: 新市 confirms, then the person leaves 新市.
+    Answers are on the partition read first, records on the other.
+    """
+    cases = {}
+    for sequence, what in enumerate(("moved, then left", "moved, then left the old street", "confirmed, then left")):
+        seen = record(residence_street=XINSHI, sequence=81 + sequence, observed_at="2026-11-23T09:00:00+08:00")
+        cases[what] = await _submit(live, seen, MONDAY + timedelta(minutes=sequence), partition=1)
+    moved = {"residence_street": SANYUANLI}
+    await _answer(live, cases["moved, then left"], MONDAY + timedelta(hours=3), FeedbackResult.CORRECTED, moved)
+    await _answer(
+        live, cases["moved, then left the old street"], MONDAY + timedelta(hours=3), FeedbackResult.CORRECTED, moved
+    )
+    await _answer(live, cases["confirmed, then left"], MONDAY + timedelta(hours=3), FeedbackResult.CONFIRMED)
+    for sequence, left in ((81, SANYUANLI), (82, XINSHI), (83, XINSHI)):
+        gone = record(
+            residence_street=left, sequence=sequence, event="outflow", observed_at="2026-11-24T08:00:00+08:00"
+        )
+        await _submit(live, gone, MONDAY + timedelta(days=1, minutes=sequence), partition=1)
+    return cases
+
+
+async def answer_with_a_clock_behind(live: Live, behind: timedelta) -> str:
+    """A record routed, and its transfer confirmed by a partner whose clock is `behind` ours: the answer is
+    stamped before the record was submitted. Returns the record's id."""
+    record_id = await _submit(live, record(residence_street=XINSHI, sequence=91), MONDAY, partition=1)
+    await _answer(live, record_id, MONDAY + timedelta(minutes=5) - behind, FeedbackResult.CONFIRMED)
+    return record_id
+
+
 async def state(context: RoutingContext) -> dict[str, list[tuple[Any, ...]]]:
     """What the store decided (no times: a rebuilt time is the live one less LAG)."""
     async with context.sessions() as session:
@@ -103,3 +155,24 @@ async def _correct_reporting_street(live: Live, record_id: str, moment: datetime
     )
     (published,) = [e.envelope for e in emitter.events if e.type == ReviewResolved.TYPE]
     await live.handle(published, reviews.ReviewHandler(live.context).on_review_resolved)
+
+
+async def _answer(
+    live: Live, record_id: str, moment: datetime, result: FeedbackResult, corrections: dict[str, str] | None = None
+) -> None:
+    """The recipient of the record's notice that awaits an answer answers it, as notification publishes it."""
+    async with live.context.sessions() as session:
+        waiting = text("SELECT notice_id, recipient_code FROM notices WHERE record_id = :r AND awaits_answer")
+        notice_id, recipient = (await session.execute(waiting, {"r": record_id})).one()
+    answer = NoticeAnswered(
+        notice_id=notice_id,
+        record_id=record_id,
+        result=result,
+        corrections=corrections or {},
+        answered_by=recipient,
+        answered_at=moment,
+    )
+    envelope = new_envelope(
+        answer, producer="notification", correlation_id=record_id, occurred_at=moment, keyring=TEST_KEYRING
+    )
+    await live.handle(envelope, AnswerHandler(live.context, park=True).on_notice_answered)

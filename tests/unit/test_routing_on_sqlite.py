@@ -222,9 +222,9 @@ async def test_an_outflow_sent_to_review_does_not_mark_another_persons_case(cont
 async def test_a_case_ends_in_the_same_status_whichever_topic_is_read_first(
     context: RoutingContext, answer_first: bool
 ) -> None:
-    """Records and answers are two consumer groups, and a rebuild replays every record before any answer:
-    a transfer confirmed and a later outflow of the person leave the case `inflow_then_outflow` in either
-    order (an answer read after the outflow once put it back to `confirmed`), with the same notices."""
+    """Records and answers are two consumer groups, whose lags differ: a transfer confirmed and a later
+    outflow of the person leave the case `inflow_then_outflow` in either order (an answer read after the
+    outflow once put it back to `confirmed`), with the same notices."""
     inflow = kafka.submitted(record(residence_street=XINSHI, sequence=21))  # reported by 同德, lives in 新市
     left = kafka.submitted(record(reporting_street=XINSHI, residence_street=XINSHI, sequence=21, event="outflow"))
     await RecordHandler(context).on_records([(inflow, parse_event(inflow, TEST_KEYRING))])

@@ -1,5 +1,5 @@
-"""A rebuild replays records and the bureau's review resolutions in the order they happened
-(tests/support/routing_rebuild.py: the week, and why the order matters).
+"""A rebuild replays records, the bureau's review resolutions and the answers in the order they happened
+(tests/support/routing_rebuild.py: the weeks, and why the order matters).
 
 Each partition keeps its order; the partitions of both topics are interleaved
 by when each next message happened, so the other person's record, on the
@@ -21,7 +21,15 @@ from shared.clock import FixedClock
 from shared.db import session_factory
 from shared.events import NoticeAnswered, RecordSubmitted, ReviewResolved
 from tests.support.routing import routing_context
-from tests.support.routing_rebuild import MONDAY, RECIPIENTS, Live, a_week_where_order_matters, state
+from tests.support.routing_rebuild import (
+    MONDAY,
+    RECIPIENTS,
+    Live,
+    a_week_where_answers_come_between_records,
+    a_week_where_order_matters,
+    answer_with_a_clock_behind,
+    state,
+)
 from tests.support.stores import migrated_store
 
 
@@ -64,3 +72,38 @@ async def test_a_message_that_does_not_decode_is_refused_and_the_rest_keep_their
         replayed = await replay_topics(rebuilt, running.read)
         assert (replayed[RecordSubmitted.TOPIC].applied, replayed[RecordSubmitted.TOPIC].refused) == (3, 1)
         assert await state(rebuilt) == await state(running.context)
+
+
+async def test_a_rebuilt_store_equals_the_live_one_when_answers_came_between_a_persons_records(
+    tmp_path: Path,
+) -> None:
+    async with migrated_store("sqlite", "live", MIGRATIONS, tmp_path) as engine:
+        clock = FixedClock(MONDAY)
+        running = Live(routing_context(session_factory(engine), RECIPIENTS, clock=clock), clock)
+        await a_week_where_answers_come_between_records(running)
+        async with migrated_store("sqlite", "rebuilt", MIGRATIONS, tmp_path) as rebuilt_engine:
+            rebuilt = routing_context(session_factory(rebuilt_engine), RECIPIENTS, clock=FixedClock(MONDAY))
+            await replay_topics(rebuilt, running.read)
+            assert await state(rebuilt) == await state(running.context)
+
+
+@pytest.mark.parametrize(("behind", "refused"), [(timedelta(minutes=10), 0), (timedelta(days=2), 1)])
+async def test_an_answer_stamped_before_its_record_waits_for_it_as_long_as_the_live_job_waited(
+    tmp_path: Path, behind: timedelta, refused: int
+) -> None:
+    """A partner's clock behind ours stamps its answer before the record whose notice it answers: the rebuild
+    parks it and applies it once the record is replayed, as the live service applied it. Stamped more than the
+    parked answers' maximum age before, it is refused (the live store only differs in having applied it)."""
+    async with migrated_store("sqlite", "live", MIGRATIONS, tmp_path) as engine:
+        clock = FixedClock(MONDAY)
+        running = Live(routing_context(session_factory(engine), RECIPIENTS, clock=clock), clock)
+        await answer_with_a_clock_behind(running, behind)
+        async with migrated_store("sqlite", "rebuilt", MIGRATIONS, tmp_path) as rebuilt_engine:
+            rebuilt = routing_context(session_factory(rebuilt_engine), RECIPIENTS, clock=FixedClock(MONDAY))
+            replayed = await replay_topics(rebuilt, running.read)
+            assert (replayed[NoticeAnswered.TOPIC].applied, replayed[NoticeAnswered.TOPIC].refused) == (
+                1 - refused,
+                refused,
+            )
+            if not refused:
+                assert await state(rebuilt) == await state(running.context)

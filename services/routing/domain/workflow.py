@@ -172,9 +172,9 @@ def _relay(
 def _still_gone(case: Case, step: Step) -> Step:
     """A case marked gone (its own outflow, or a later one of the person: store.mark_outflow) stays so.
 
-    Records and answers are read by two consumer groups, and a rebuild replays every record before any
-    answer: an answer is thus applied before or after the outflow that marks its case, and the status
-    must not depend on which. The answer's notices still go out either way (docs/routing.md, the workflow).
+    Records and answers are read by two consumer groups, whose lags differ: an answer is thus applied
+    before or after the outflow that marks its case, and the status must not depend on which. The
+    answer's notices still go out either way (docs/routing.md, the workflow).
     """
     if case.status is not CaseStatus.INFLOW_THEN_OUTFLOW:
         return step

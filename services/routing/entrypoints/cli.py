@@ -23,7 +23,7 @@ def rebuild_command(
         typer.Option(envvar="ROUTING_REBUILD_DATABASE_URL", help="SQLAlchemy URL of an empty database to rebuild into"),
     ],
 ) -> None:
-    """Replay records.submitted with reviews.resolved (in the order they happened), then notices.answered,
+    """Replay records.submitted, reviews.resolved and notices.answered together, in the order they happened,
     from the start into a fresh store.
 
     Reads the usual settings (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TOPIC_PREFIX,

@@ -31,8 +31,8 @@ log = structlog.get_logger(__name__)
 
 
 class AnswerHandler:
-    """`park`: an answer to a notice not stored yet waits for it (the running service). Without it
-    (`popflow routing rebuild`, which replays every notice before any answer) such an answer is refused."""
+    """`park`: an answer to a notice not stored yet waits for it (the running service, and a rebuild, which
+    replays answers among the records in the order they happened). Without it such an answer is refused."""
 
     def __init__(self, context: RoutingContext, *, park: bool = False) -> None:
         self._context = context
