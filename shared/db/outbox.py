@@ -127,7 +127,9 @@ class OutboxRelay:
                 while await self.deliver_pending() == self._batch:
                     pass
             except Exception as error:
-                log.warning("outbox relay pass failed", error=type(error).__name__)
+                # the pass's own RuntimeError wraps Kafka's: the operator needs the cause's kind
+                cause = error.__cause__ if isinstance(error, RuntimeError) and error.__cause__ else error
+                log.warning("outbox relay pass failed", error=type(cause).__name__)
             passed = loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)

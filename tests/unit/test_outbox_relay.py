@@ -27,9 +27,10 @@ from sqlmodel import SQLModel, col
 
 from services.intake.adapters.tables import OutboxRow
 from shared.clock import FixedClock
-from shared.db import build_engine, session_factory
+from shared.db import build_engine, outbox, session_factory
 from shared.db.outbox import OutboxRelay
 from shared.topics import TopicNames
+from tests.support.logs import logged_by
 
 OUTBOX = SQLModel.metadata.tables["outbox"]
 
@@ -478,3 +479,21 @@ async def test_a_pass_that_did_not_reach_the_row_neither_counts_nor_starts_the_c
     errors = await set_aside_errors(sessions)
     assert list(errors) == ["e1"]
     assert "(in 2 passes since" in str(errors["e1"])  # the first pass and the last
+
+
+async def test_a_failed_pass_is_logged_with_the_kind_of_kafkas_error(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pass raises its own RuntimeError ("n rows not confirmed") from Kafka's: the log said RuntimeError
+    await add_rows(sessions, ["a"])
+    broker = Broker(expect=1, refuse_from=0)
+    with logged_by(monkeypatch, outbox) as logs:
+        running = asyncio.create_task(relay(sessions, broker).run())
+        await broker.all_sent.wait()
+        await asyncio.sleep(0.05)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    failed = [line for line in logs if line["event"] == "outbox relay pass failed"]
+    assert failed
+    assert {line["error"] for line in failed} == {"KafkaConnectionError"}
