@@ -59,9 +59,11 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     KafkaUnavailableError,
+    OperationNotAttempted,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     ProducerFenced,
+    ReplicaNotAvailableError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
     UnknownError,
@@ -94,12 +96,16 @@ NOT_THE_ROW = (
     UnknownProducerId,
     UnsupportedVersionError,
     IncompatibleBrokerVersion,
+    ReplicaNotAvailableError,  # a partition's replica away (Kafka's own clients retry it): the cluster's state
 )
 
 # Non-retriable errors that name no cause: the broker's UNKNOWN_SERVER_ERROR (error code -1, and any code
 # aiokafka does not know), and the base classes raised as such (aiokafka raises a bare KafkaError when its
 # sender task dies or no broker answers for metadata). Matched by exact class: every subclass names a cause.
 UNCLEAR = (UnknownError, BrokerResponseError, KafkaError)
+# The broker did not try the row, because another record of the same request failed: not the row's, and
+# bounded like the unclear ones in case it keeps coming (the row that failed is set aside meanwhile)
+NOT_ATTEMPTED = (OperationNotAttempted,)
 
 
 class Fault(enum.Enum):
@@ -116,7 +122,7 @@ def fault_of(error: BaseException) -> Fault:
         return Fault.ROW
     if not isinstance(error, KafkaError) or error.retriable or isinstance(error, NOT_THE_ROW):
         return Fault.DEPLOYMENT
-    return Fault.UNCLEAR if type(error) in UNCLEAR else Fault.ROW
+    return Fault.UNCLEAR if type(error) in UNCLEAR or isinstance(error, NOT_ATTEMPTED) else Fault.ROW
 
 
 @dataclass(slots=True)

@@ -13,8 +13,10 @@ from aiokafka.errors import (
     KafkaTimeoutError,
     MessageSizeTooLargeError,
     NotLeaderForPartitionError,
+    OperationNotAttempted,
     ProducerClosed,
     RecordTooLargeError,
+    ReplicaNotAvailableError,
     TopicAuthorizationFailedError,
     UnknownError,
 )
@@ -41,6 +43,8 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (UnknownError(), Fault.UNCLEAR),
         (KafkaError("Unexpected error during batch delivery"), Fault.UNCLEAR),
         (BrokerResponseError(), Fault.UNCLEAR),
+        (ReplicaNotAvailableError(), Fault.DEPLOYMENT),  # aiokafka: not retriable; Kafka's own clients retry it
+        (OperationNotAttempted(), Fault.UNCLEAR),  # another record of the request failed
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.name,
 )
