@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from services.notification.domain.destinations import DestinationPolicy
+from services.notification.domain.destinations import DestinationPolicy, reachable_link_base
 from services.notification.domain.exchange_batch import MAX_LINES
 from shared.settings import Environment, ServiceSettings, comma_separated, sqlite_url
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
 DEFAULT_PARTNERS_FILE = Path(__file__).parents[1] / "routing" / "adapters" / "recipients.toml"
-
-
-def reachable_link_base(base: str) -> bool:
-    """An http(s) URL whose host is not loopback (localhost, 127.0.0.0/8, ::1) nor unspecified (0.0.0.0)."""
-    parts = urlsplit(base)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host or host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return True  # a name: whatever it resolves to is the deployer's choice
-    return not (address.is_loopback or address.is_unspecified)
 
 
 DEFAULT_WINDOW_MOST = 32  # a recipient's widest window when the setting is unset (domain/pacing.py)

@@ -30,6 +30,7 @@ def settings(**given: Any) -> NotificationSettings:
         "http://intake.localhost/v1/records/",
         "http://127.8.0.1/v1/records/",
         "http://[::1]:8001/v1/records/",
+        "http://[::ffff:127.0.0.1]:8001/v1/records/",  # loopback, written as IPv6
         "http://0.0.0.0:8001/v1/records/",
         "ftp://popflow.district.example/v1/records/",
         "/v1/records/",

@@ -70,8 +70,7 @@ class DestinationPolicy:
 
     def refusal_of(self, address: Address) -> str | None:
         """Why a push may not go to `address`; None when it may."""
-        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        address = unmapped(address)
         kind = _kind_of(address)
         if kind is None or self._allows(address):
             return None
@@ -85,6 +84,28 @@ class DestinationPolicy:
             if all(network.subnet_of(net) for net in guarded):  # type: ignore[arg-type]  # same version
                 return True
         return False
+
+
+def reachable_link_base(base: str) -> bool:
+    """Whether a notice's record link base (NOTIFICATION_RECORD_LINK_BASE) is one its recipients can follow:
+    an http(s) URL whose host is not this machine's own (localhost, loopback, unspecified), IPv4-mapped too.
+    A name is the deployer's choice, whatever it resolves to."""
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    literal = literal_address(host)
+    if literal is None:
+        return True
+    address = unmapped(literal)
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def unmapped(address: Address) -> Address:
+    """An IPv4-mapped IPv6 address (::ffff:127.0.0.1) as the IPv4 address it carries; others as they are."""
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def literal_address(host: str) -> Address | None:
