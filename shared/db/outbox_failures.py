@@ -99,13 +99,12 @@ NOT_THE_ROW = (
     ReplicaNotAvailableError,  # a partition's replica away (Kafka's own clients retry it): the cluster's state
 )
 
-# Non-retriable errors that name no cause: the broker's UNKNOWN_SERVER_ERROR (error code -1, and any code
-# aiokafka does not know), and the base classes raised as such (aiokafka raises a bare KafkaError when its
-# sender task dies or no broker answers for metadata). Matched by exact class: every subclass names a cause.
-UNCLEAR = (UnknownError, BrokerResponseError, KafkaError)
-# The broker did not try the row, because another record of the same request failed: not the row's, and
-# bounded like the unclear ones in case it keeps coming (the row that failed is set aside meanwhile)
-NOT_ATTEMPTED = (OperationNotAttempted,)
+# Non-retriable errors that do not say whether the row is at fault: the broker's UNKNOWN_SERVER_ERROR (error
+# code -1, and any code aiokafka does not know), the base classes raised as such (aiokafka raises a bare
+# KafkaError when its sender task dies or no broker answers for metadata), and OPERATION_NOT_ATTEMPTED (the
+# broker did not try the row, because another record of its request failed; bounded in case it keeps coming).
+# Matched by exact class: every subclass of the base classes names a cause.
+UNCLEAR = (UnknownError, BrokerResponseError, KafkaError, OperationNotAttempted)
 
 
 class Fault(enum.Enum):
@@ -122,7 +121,7 @@ def fault_of(error: BaseException) -> Fault:
         return Fault.ROW
     if not isinstance(error, KafkaError) or error.retriable or isinstance(error, NOT_THE_ROW):
         return Fault.DEPLOYMENT
-    return Fault.UNCLEAR if type(error) in UNCLEAR or isinstance(error, NOT_ATTEMPTED) else Fault.ROW
+    return Fault.UNCLEAR if type(error) in UNCLEAR else Fault.ROW
 
 
 @dataclass(slots=True)
