@@ -153,7 +153,7 @@ async def replay_topics(
         if isinstance(message, Envelope):
             clock.replaying(message)
             await parked.expire()  # the live job, every few seconds, set aside what got too old meanwhile
-        await _apply(handlers[topic], message, counts[topic], clock, context.keyring)
+        await _apply(handlers[topic], message, counts[topic], context.keyring)
         await parked.after(topic)
         on_message()
     # what still waits is left to the service's job, as the live one left it: set aside once too old by now
@@ -242,14 +242,12 @@ async def in_time_order(
         await take_next(index)
 
 
-async def _apply(
-    handler: Handler, message: Envelope | Exception, counts: Replayed, clock: MessageTime, keyring: Keyring
-) -> None:
+async def _apply(handler: Handler, message: Envelope | Exception, counts: Replayed, keyring: Keyring) -> None:
+    """Handle one replayed message, at its own time (the caller set the clock to it)."""
     if isinstance(message, Exception):
         _refused(counts, message)
         return
     try:
-        clock.replaying(message)
         await handler(message, parse_event(message, keyring))
     except PERMANENT_ERRORS as error:
         _refused(counts, error)
