@@ -138,7 +138,9 @@ def box_share(system: System | None, bootstrap: str) -> BoxShare:
     """Where the box's CPU goes while records are posted and followed: each service (of a private system)
     apart; with services started elsewhere they and their databases are `other`."""
     services = {name: process.pid for name, process in system.processes.items()} if system else {}
-    return BoxShare(standard_groups(services, databases=system.run_id if system else "-", bootstrap=bootstrap))
+    return BoxShare(
+        standard_groups(services, databases=system.run_id if system else "-", bootstrap=bootstrap), by_thread="Kafka"
+    )
 
 
 async def main() -> None:
@@ -167,6 +169,7 @@ async def main() -> None:
         finished = await wait_counted(args.reporting, args.api_key, len(bodies), baseline, args.timeout)
         share.stop()
         print(share.line(len(bodies), "record"))
+        print(share.threads_line(len(bodies), "record"))
         e2e_rate = len(bodies) / (finished - started)
         raw_rate = await raw_produce(bootstrap, bodies)
     finally:

@@ -228,7 +228,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
         headers = {"Authorization": f"Bearer {await system.create_key('admin', label='bench')}"}
         if rows:
             rss_before, cpu_before = peak_rss_mib(system), cpu_seconds(intake)
-            with BoxShare(box_groups(system, intake)) as bulk_share:
+            with BoxShare(box_groups(system, intake), by_thread="Kafka") as bulk_share:
                 accepted_s, published_s, summary = await bulk(system, headers, rows)
             rss_after, bulk_cpu_us = peak_rss_mib(system), (cpu_seconds(intake) - cpu_before) / rows * 1e6
             print(
@@ -242,6 +242,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
             # intake's own CPU (its bulk workers included, through publication), steadier than a rate on a shared box
             print(f"intake CPU per bulk row: {bulk_cpu_us:.0f} µs")
             print(bulk_share.line(rows, "bulk row"))
+            print(bulk_share.threads_line(rows, "bulk row"))
             figures += [
                 f"bulk_rows_per_s={rows / accepted_s:.0f}",
                 f"bulk_published_per_s={rows / published_s:.0f}",
@@ -270,7 +271,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
         print(f"bare FastAPI anchor: {bare.per_s:.0f} POST/s, p99 {bare.percentile_ms(99):.1f} ms")
         print(anchor_share.line(count, "anchor POST"))
         cpu_before = cpu_seconds(intake)
-        with BoxShare(box_groups(system, intake)) as post_share:
+        with BoxShare(box_groups(system, intake), by_thread="Kafka") as post_share:
             single = await posts(urlsplit(system.url("intake")).port or 80, headers, bodies, concurrency)
             await wait_drained(system)
         post_cpu_ms = (cpu_seconds(intake) - cpu_before) / count * 1000
@@ -281,6 +282,7 @@ async def main(rows: int, count: int, concurrency: int, plain_pg: bool, web_work
             f"intake CPU {post_cpu_ms:.3f} ms each"
         )
         print(post_share.line(count, "POST"))
+        print(post_share.threads_line(count, "POST"))
         figures += [
             f"post_per_s={post_rate:.0f}",
             f"post_p99_ms={p99:.1f}",

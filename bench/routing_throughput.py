@@ -116,7 +116,10 @@ async def routed_rate(
     """Decisions per second, CPU milliseconds of the routing process per decision, and where the box's CPU
     went (bench/box_share.py), all from the first decision seen to the last."""
     process = _start_routing(env, log)
-    share = BoxShare(standard_groups({"routing": process.pid}, databases=run, bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"]))
+    share = BoxShare(
+        standard_groups({"routing": process.pid}, databases=run, bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"]),
+        by_thread="Kafka",
+    )
     try:
         first_at: float | None = None
         first_count, first_cpu = 0, 0.0
@@ -135,7 +138,7 @@ async def routed_rate(
                 return (
                     decided / (now - first_at),
                     (cpu - first_cpu) * 1000 / max(decided, 1),
-                    share.line(max(decided, 1), "decision"),
+                    share.line(max(decided, 1), "decision") + "\n" + share.threads_line(max(decided, 1), "decision"),
                 )
             await asyncio.sleep(0.5)
     finally:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.box_share import BoxShare, standard_groups
+from bench.box_share import BoxShare, standard_groups, thread_kind
 
 GROUPS = standard_groups({"intake": 100}, databases="t1a2b3c", bootstrap="127.0.0.1:29092,127.0.0.1:29095")
 
@@ -64,3 +64,43 @@ def test_a_busy_child_is_counted_and_an_idle_one_is_not() -> None:
     finally:
         idle.kill()
         idle.wait()
+
+
+def test_a_brokers_threads_are_named_by_what_they_do() -> None:
+    assert thread_kind("data-plane-kafk") == "requests"
+    assert thread_kind("C2 CompilerThre") == "JIT"
+    assert thread_kind("G1 Conc#0") == "GC"
+    assert thread_kind("GC Thread#1") == "GC"
+    assert thread_kind("kafka-log-clean") == "log cleaner"
+    assert thread_kind("kafka-scheduler") == "scheduler"
+    assert thread_kind("kafka-3-raft-io") == "raft and metadata"  # any node id
+    assert thread_kind("kafka-12-metada") == "raft and metadata"
+    assert thread_kind("java") == "other"
+
+
+def test_the_grouped_process_cpu_is_split_by_its_threads_names() -> None:
+    # a child whose one named thread spins and whose main thread sleeps, once told to go
+    spin = (
+        "import ctypes, sys, threading, time\n"
+        "def work():\n"
+        "    ctypes.CDLL(None).prctl(15, b'kafka-log-cleaner-thread-0')\n"  # PR_SET_NAME: its own name
+        "    end = time.thread_time() + 0.6\n"
+        "    while time.thread_time() < end: pass\n"
+        "sys.stdin.readline()\n"
+        "worker = threading.Thread(target=work)\n"
+        "worker.start(); worker.join(); time.sleep(0.3)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE)
+    time.sleep(0.3)
+    try:
+        with BoxShare(
+            lambda pid, parent, command: "Kafka" if pid == child.pid else None, every_s=0.1, by_thread="Kafka"
+        ) as share:
+            child.communicate(b"go\n", timeout=30)
+        spent = share.thread_seconds()
+        assert 0.3 < spent["log cleaner"] < 1.0, spent
+        assert spent.get("other", 0.0) < 0.2, spent  # the main thread slept
+        assert re.match(r"Kafka CPU per row by thread: log cleaner \d+\.\d µs", share.threads_line(1000, "row"))
+    finally:
+        child.kill()
+        child.wait()
