@@ -1,4 +1,4 @@
-"""Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM/SIGINT.
+"""Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM, SIGINT and SIGHUP.
 
 With `<SERVICE>_WEB_WORKERS` above 1, uvicorn starts that many processes on
 the one port; each runs the whole service as a replica would (its consumers
@@ -14,14 +14,21 @@ running, so run it where the whole process group is stopped together
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
+from uvicorn.supervisors import Multiprocess
 
 from shared.metrics import MULTIPROCESS_DIR
 from shared.settings import ServiceSettings
@@ -72,23 +79,59 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         # set before the workers start, so each one's prometheus_client writes its values to files
         scratch = os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="popflow-metrics-")
     os.environ[FACTORY] = factory  # read by served_app, in this process or in each worker
+    config = uvicorn.Config(
+        "shared.serving:served_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,  # our structlog pipeline handles uvicorn's loggers
+        access_log=False,
+        # the C event loop and HTTP parser: the per-request Python work is what limits a service
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
     try:
-        uvicorn.run(
-            "shared.serving:served_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_config=None,  # our structlog pipeline handles uvicorn's loggers
-            access_log=False,
-            # the C event loop and HTTP parser: the per-request Python work is what limits a service
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=10,
-        )
+        run(config)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(config: uvicorn.Config) -> None:
+    """uvicorn.run's choice between its supervisor and one server, the one server stopping on SIGHUP too."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()  # SIGHUP: a rolling restart of the workers
+        return
+    server = HangUpStops(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, raised again by uvicorn once the server has stopped
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+class HangUpStops(uvicorn.Server):
+    """uvicorn's server, stopped by SIGHUP exactly as by SIGTERM (uvicorn 0.54 captures SIGINT and SIGTERM only).
+
+    A service holds no configuration to reload, so a hang-up (its terminal closed, an ssh session dropped,
+    `kill -HUP`) stops it: requests finished, consumers out of their groups, leadership released. uvicorn then
+    raises the signal again with its previous handler, so the process ends as killed by SIGHUP, as SIGTERM's
+    ends by SIGTERM, and its parent learns why. A hang-up ignored when the process started (nohup) stays ignored.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            on_main_thread = threading.current_thread() is threading.main_thread()
+            if not on_main_thread or signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+                yield
+                return
+            previous = signal.signal(signal.SIGHUP, self.handle_exit)
+            try:
+                yield
+            finally:  # before uvicorn raises the captured signals again, on leaving its own capture
+                signal.signal(signal.SIGHUP, previous)
 
 
 def refuse_embedded_stores(settings: ServiceSettings) -> None:
