@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import multiprocessing
 import os
 import shutil
 import signal
@@ -55,8 +56,13 @@ def served_app() -> Any:
     What the app loads at start-up (the national division directory, 140,000
     objects; the models) lives as long as the process, so it is frozen out of
     the collector's full passes. Tests build apps with the services' own
-    factories and keep Python's defaults.
+    factories and keep Python's defaults. A worker of uvicorn's supervisor
+    ignores SIGHUP: the supervisor's own restarts the workers one at a time.
     """
+    if multiprocessing.parent_process() is not None:
+        # a worker of uvicorn's supervisor, whose SIGHUP restarts the workers one at a time, each stopped
+        # with SIGTERM: a hang-up that reaches the whole process group (a terminal closing) is its alone
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
     app = import_from_string(os.environ[FACTORY])()
     gc.freeze()

@@ -1,4 +1,5 @@
-"""SIGHUP (a terminal closed, an ssh session dropped, `kill -HUP`) stops a service as SIGTERM does.
+"""SIGHUP (a terminal closed, an ssh session dropped, `kill -HUP`) stops a service as SIGTERM does; with
+several web workers it is uvicorn's rolling restart of the workers, each stopped as by SIGTERM.
 
 uvicorn alone handles SIGINT and SIGTERM, and a hang-up killed the service at once: no request finished,
 no consumer left its group, no leadership released. Reporting, the cheapest service to start, stands for
@@ -8,14 +9,18 @@ the four (each is served by shared/serving.py).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.support.processes import workers_of
 from tests.support.system import System, build_system, destroy_system
+from tests.support.waiting import eventually
 
 # what the graceful stop logs, in this order: uvicorn closing, the lifespan's clean-up, uvicorn finished
 GRACEFUL_STOP = ["Shutting down", "service stopped", "Finished server process"]
@@ -25,6 +30,16 @@ GRACEFUL_STOP = ["Shutting down", "service stopped", "Finished server process"]
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")))
     try:
+        yield running
+    finally:
+        await destroy_system(running)
+
+
+@pytest.fixture(scope="module")
+async def two_workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    running = await build_system(Path(tmp_path_factory.mktemp("logs")), {"REPORTING_WEB_WORKERS": "2"})
+    try:
+        running.start("reporting")
         yield running
     finally:
         await destroy_system(running)
@@ -53,3 +68,24 @@ def test_a_hang_up_stops_the_service_gracefully(system: System) -> None:
     assert returncode == -signal.SIGHUP
     stopped = [event for event in events(system.log_text("reporting")) if event in GRACEFUL_STOP]
     assert stopped == GRACEFUL_STOP  # before the patch: none of them, the process killed at once
+
+
+async def test_a_hang_up_of_supervisor_and_workers_replaces_each_worker_after_a_graceful_stop(
+    two_workers: System,
+) -> None:
+    supervisor = two_workers.processes["reporting"]
+    before = set(workers_of(supervisor.pid))
+    assert len(before) == 2
+    for pid in (supervisor.pid, *before):  # the whole process group, as a closing terminal signals it
+        os.kill(pid, signal.SIGHUP)
+
+    def replaced() -> set[int] | None:
+        now = set(workers_of(supervisor.pid))
+        return now if len(now) == 2 and not now & before else None
+
+    await eventually(replaced, within=60)
+    assert supervisor.poll() is None
+    async with httpx.AsyncClient(base_url=two_workers.url("reporting"), timeout=10) as client:
+        assert (await client.get("/healthz")).status_code == 200
+    # each old worker left as on SIGTERM, not killed by the hang-up that reached it too
+    assert events(two_workers.log_text("reporting")).count("service stopped") == 2
