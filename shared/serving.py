@@ -31,6 +31,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 from uvicorn.supervisors import Multiprocess
 
+from shared.logging import configure_logging
 from shared.metrics import MULTIPROCESS_DIR
 from shared.settings import ServiceSettings
 
@@ -82,6 +83,10 @@ def serve(factory: str, settings: ServiceSettings) -> None:
     scratch = None
     if workers > 1:
         refuse_embedded_stores(settings)
+        # the supervisor loads no app, whose factory configures logging: without this its own lines (the
+        # workers restarted on SIGHUP, one not ready in time) were dropped, or printed as plain text
+        service = env_prefix(settings).rstrip("_").lower()
+        configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
         # set before the workers start, so each one's prometheus_client writes its values to files
         scratch = os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="popflow-metrics-")
     os.environ[FACTORY] = factory  # read by served_app, in this process or in each worker
@@ -142,7 +147,7 @@ class HangUpStops(uvicorn.Server):
 
 def refuse_embedded_stores(settings: ServiceSettings) -> None:
     """Several workers share the service's stores: SQLite (the embedded store of one process) will not do."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
+    prefix = env_prefix(settings)
     embedded = [
         name
         for name, url in (
@@ -157,3 +162,8 @@ def refuse_embedded_stores(settings: ServiceSettings) -> None:
             "name SQLite (the embedded store serves one process): set them to postgresql+asyncpg://... "
             f"or {prefix}WEB_WORKERS=1"
         )
+
+
+def env_prefix(settings: ServiceSettings) -> str:
+    """`INTAKE_` for intake's settings: the prefix of the service's own variables."""
+    return str(settings.model_config.get("env_prefix", ""))
