@@ -1,5 +1,13 @@
 """Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM, SIGINT and SIGHUP.
 
+One process (the default) stops gracefully on any of the three: requests in
+flight finished (10 s at most), background work and its leadership let go,
+consumers out of their groups. SIGHUP too, which uvicorn alone does not
+catch (HangUpStops): a service has no configuration to reload, and its
+supervisor starts it again. After SIGTERM or SIGHUP the process ends as
+killed by that signal, once stopped, so its parent learns why; a SIGHUP
+ignored at start (nohup) stays ignored. docs/operations.md, "Signals".
+
 With `<SERVICE>_WEB_WORKERS` above 1, uvicorn starts that many processes on
 the one port; each runs the whole service as a replica would (its consumers
 join the service's consumer groups, the outbox relay and other once-per-
@@ -7,7 +15,10 @@ deployment work go to whichever holds the PostgreSQL advisory lock), so
 workers are safe wherever replicas are: everywhere, on PostgreSQL. Their
 HTTP counters are summed across the workers (Prometheus multiprocess mode,
 in a scratch directory removed when the service stops). SIGTERM the
-supervisor to stop them all; a SIGKILLed supervisor leaves its workers
+supervisor to stop them all; SIGHUP it for uvicorn's rolling restart of the
+workers (each replaced once its successor serves, then stopped as by
+SIGTERM; the workers themselves ignore SIGHUP, so a hang-up of the whole
+process group is that restart too). A SIGKILLed supervisor leaves its workers
 running, so run it where the whole process group is stopped together
 (systemd's default KillMode, a container).
 """
