@@ -1,4 +1,12 @@
-"""Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM/SIGINT.
+"""Serve a service's app factory with uvicorn, stopping cleanly on SIGTERM, SIGINT and SIGHUP.
+
+One process (the default) stops gracefully on any of the three: requests in
+flight finished (10 s at most), background work and its leadership let go,
+consumers out of their groups. SIGHUP too, which uvicorn alone does not
+catch (HangUpStops): a service has no configuration to reload, and its
+supervisor starts it again. After SIGTERM or SIGHUP the process ends as
+killed by that signal, once stopped, so its parent learns why; a SIGHUP
+ignored at start (nohup) stays ignored. docs/operations.md, "Signals".
 
 With `<SERVICE>_WEB_WORKERS` above 1, uvicorn starts that many processes on
 the one port; each runs the whole service as a replica would (its consumers
@@ -7,22 +15,34 @@ deployment work go to whichever holds the PostgreSQL advisory lock), so
 workers are safe wherever replicas are: everywhere, on PostgreSQL. Their
 HTTP counters are summed across the workers (Prometheus multiprocess mode,
 in a scratch directory removed when the service stops). SIGTERM the
-supervisor to stop them all; a SIGKILLed supervisor leaves its workers
+supervisor to stop them all; SIGHUP it for uvicorn's rolling restart of the
+workers (each replaced once its successor serves, then stopped as by
+SIGTERM; the workers themselves ignore SIGHUP, so a hang-up of the whole
+process group is that restart too). A SIGKILLed supervisor leaves its workers
 running, so run it where the whole process group is stopped together
 (systemd's default KillMode, a container).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
+from uvicorn.supervisors import Multiprocess
 
+from shared.logging import configure_logging
 from shared.metrics import MULTIPROCESS_DIR
 from shared.settings import ServiceSettings
 
@@ -48,8 +68,13 @@ def served_app() -> Any:
     What the app loads at start-up (the national division directory, 140,000
     objects; the models) lives as long as the process, so it is frozen out of
     the collector's full passes. Tests build apps with the services' own
-    factories and keep Python's defaults.
+    factories and keep Python's defaults. A worker of uvicorn's supervisor
+    ignores SIGHUP: the supervisor's own restarts the workers one at a time.
     """
+    if multiprocessing.parent_process() is not None:
+        # a worker of uvicorn's supervisor, whose SIGHUP restarts the workers one at a time, each stopped
+        # with SIGTERM: a hang-up that reaches the whole process group (a terminal closing) is its alone
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
     app = import_from_string(os.environ[FACTORY])()
     gc.freeze()
@@ -69,31 +94,71 @@ def serve(factory: str, settings: ServiceSettings) -> None:
     scratch = None
     if workers > 1:
         refuse_embedded_stores(settings)
+        # the supervisor loads no app, whose factory configures logging: without this its own lines (the
+        # workers restarted on SIGHUP, one not ready in time) were dropped, or printed as plain text
+        service = env_prefix(settings).rstrip("_").lower()
+        configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
         # set before the workers start, so each one's prometheus_client writes its values to files
         scratch = os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="popflow-metrics-")
     os.environ[FACTORY] = factory  # read by served_app, in this process or in each worker
+    config = uvicorn.Config(
+        "shared.serving:served_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,  # our structlog pipeline handles uvicorn's loggers
+        access_log=False,
+        # the C event loop and HTTP parser: the per-request Python work is what limits a service
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
     try:
-        uvicorn.run(
-            "shared.serving:served_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_config=None,  # our structlog pipeline handles uvicorn's loggers
-            access_log=False,
-            # the C event loop and HTTP parser: the per-request Python work is what limits a service
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=10,
-        )
+        run(config)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def run(config: uvicorn.Config) -> None:
+    """uvicorn.run's choice between its supervisor and one server, the one server stopping on SIGHUP too."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()  # SIGHUP: a rolling restart of the workers
+        return
+    server = HangUpStops(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, raised again by uvicorn once the server has stopped
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+class HangUpStops(uvicorn.Server):
+    """uvicorn's server, stopped by SIGHUP exactly as by SIGTERM (uvicorn 0.54 captures SIGINT and SIGTERM only).
+
+    A service holds no configuration to reload, so a hang-up (its terminal closed, an ssh session dropped,
+    `kill -HUP`) stops it: requests finished, consumers out of their groups, leadership released. uvicorn then
+    raises the signal again with its previous handler, so the process ends as killed by SIGHUP, as SIGTERM's
+    ends by SIGTERM, and its parent learns why. A hang-up ignored when the process started (nohup) stays ignored.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            on_main_thread = threading.current_thread() is threading.main_thread()
+            if not on_main_thread or signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+                yield
+                return
+            previous = signal.signal(signal.SIGHUP, self.handle_exit)
+            try:
+                yield
+            finally:  # before uvicorn raises the captured signals again, on leaving its own capture
+                signal.signal(signal.SIGHUP, previous)
+
+
 def refuse_embedded_stores(settings: ServiceSettings) -> None:
     """Several workers share the service's stores: SQLite (the embedded store of one process) will not do."""
-    prefix = str(settings.model_config.get("env_prefix", ""))
+    prefix = env_prefix(settings)
     embedded = [
         name
         for name, url in (
@@ -108,3 +173,8 @@ def refuse_embedded_stores(settings: ServiceSettings) -> None:
             "name SQLite (the embedded store serves one process): set them to postgresql+asyncpg://... "
             f"or {prefix}WEB_WORKERS=1"
         )
+
+
+def env_prefix(settings: ServiceSettings) -> str:
+    """`INTAKE_` for intake's settings: the prefix of the service's own variables."""
+    return str(settings.model_config.get("env_prefix", ""))

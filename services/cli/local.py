@@ -119,7 +119,8 @@ class StopSignals:
     """SIGINT, SIGTERM and SIGHUP become KeyboardInterrupt, except inside `deferred()`, where they wait for its end.
 
     SIGHUP too: Kafka runs in a session of its own, which a closed terminal does not reach; `up` killed by the
-    hang-up would leave it running, holding its port and data folder."""
+    hang-up would leave it running, holding its port and data folder. The services share `up`'s process group,
+    get the hang-up too and stop on it as on SIGTERM (shared/serving.py), so `_stop`'s SIGTERM finds them stopping."""
 
     STOP = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

@@ -19,6 +19,7 @@ import pytest
 
 from shared.topics import RECORDS_SUBMITTED, TopicNames
 from tests.support.kafka import read_all
+from tests.support.processes import workers_of
 from tests.support.records import record
 from tests.support.system import System, build_system, destroy_system
 from tests.support.waiting import eventually
@@ -35,14 +36,6 @@ async def two_workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         yield system
     finally:
         await destroy_system(system)
-
-
-def workers_of(pid: int) -> list[int]:
-    """The supervisor's worker processes (multiprocessing children running the app)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
-    ]
 
 
 async def test_two_workers_store_publish_and_count_every_record_once(two_workers: System) -> None:

@@ -1,4 +1,4 @@
-"""Processes as /proc shows them: who is whose parent (a service's bulk workers, their forkserver)."""
+"""Processes as /proc shows them: who is whose parent (bulk workers, their forkserver, uvicorn's workers)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ def parents() -> dict[int, int]:
         except OSError:  # ended meanwhile
             continue
     return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The uvicorn supervisor's worker processes (multiprocessing children running the app)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+    ]
 
 
 def pids() -> list[int]:
