@@ -35,12 +35,17 @@ async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
         await destroy_system(running)
 
 
-@pytest.fixture(scope="module")
-async def two_workers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    running = await build_system(Path(tmp_path_factory.mktemp("logs")), {"REPORTING_WEB_WORKERS": "2"})
+# reporting, the cheapest to start; routing, the slowest (4-6 s a worker: past uvicorn's default 5 s for a new
+# worker to be ready, which gave up every rolling restart of routing)
+@pytest.fixture(scope="module", params=["reporting", "routing"])
+async def two_workers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[System, str]]:
+    service: str = request.param
+    running = await build_system(Path(tmp_path_factory.mktemp("logs")), {f"{service.upper()}_WEB_WORKERS": "2"})
     try:
-        running.start("reporting")
-        yield running
+        running.start(service)
+        yield running, service
     finally:
         await destroy_system(running)
 
@@ -71,11 +76,14 @@ def test_a_hang_up_stops_the_service_gracefully(system: System) -> None:
 
 
 async def test_a_hang_up_of_supervisor_and_workers_replaces_each_worker_after_a_graceful_stop(
-    two_workers: System,
+    two_workers: tuple[System, str],
 ) -> None:
-    supervisor = two_workers.processes["reporting"]
+    system, service = two_workers
+    supervisor = system.processes[service]
     before = set(workers_of(supervisor.pid))
     assert len(before) == 2
+    # both workers serving (the service answered as soon as one did): a hang-up before a worker's app loads kills it
+    await eventually(lambda: events(system.log_text(service)).count("Application startup complete.") == 2, within=60)
     for pid in (supervisor.pid, *before):  # the whole process group, as a closing terminal signals it
         os.kill(pid, signal.SIGHUP)
 
@@ -85,9 +93,9 @@ async def test_a_hang_up_of_supervisor_and_workers_replaces_each_worker_after_a_
 
     await eventually(replaced, within=60)
     assert supervisor.poll() is None
-    async with httpx.AsyncClient(base_url=two_workers.url("reporting"), timeout=10) as client:
+    async with httpx.AsyncClient(base_url=system.url(service), timeout=10) as client:
         assert (await client.get("/healthz")).status_code == 200
-    logged = events(two_workers.log_text("reporting"))
+    logged = events(system.log_text(service))
     assert "Received SIGHUP, restarting processes." in logged  # the supervisor's own line
     # each old worker left as on SIGTERM, not killed by the hang-up that reached it too
     assert logged.count("service stopped") == 2
