@@ -40,8 +40,9 @@ the next row of its person. An error that is the deployment's, not the row's
 nothing aside: the pass stops and the next one tries again. An error that
 does not say whose it is (`UNCLEAR`: the broker's "unexpected server error",
 a bare KafkaError) stops the pass too, and the row is retried, first of its
-key, until it has failed so in 5 passes over a minute at least; it is then
-set aside with its error (shared/db/outbox_failures.py has the why of the
+key, until it has failed so in 5 passes over a minute at least (the services
+read both from POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S);
+it is then set aside with its error (shared/db/outbox_failures.py has the why of the
 bound, and what counts towards it).
 """
 
@@ -116,7 +117,8 @@ class OutboxRelay:
         clock: Clock | None = None,
     ) -> None:
         """`unclear_passes`, `unclear_for_s`: how long a row failing with an error that does not say whose
-        fault it is keeps being retried before it is set aside (shared/db/outbox_failures.py says why both)."""
+        fault it is keeps being retried before it is set aside (shared/db/outbox_failures.py says why both;
+        the services read them from POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S)."""
         self._sessions = sessions
         # a pass's reads and its update are each a statement of its own: three round trips, not six
         self._single_statements = SingleStatements(sessions)

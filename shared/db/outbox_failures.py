@@ -20,7 +20,8 @@
   row is then set aside with its error, as a row's own fault is.
 
 The bound is a time with a floor of passes: the row failed so in at least
-`passes` passes (5), the first at least `over_s` ago (60 s). Passes alone
+`passes` passes (5), the first at least `over_s` ago (60 s): the defaults of
+POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S. Passes alone
 would be a bound whose length follows the load: after a failed pass the next
 comes at the next wake (a writer's new row, `linger_s` later: 20 ms at
 intake) or poll (1 s), so 5 passes last a tenth of a second under load and 5
