@@ -137,6 +137,23 @@ class CommonSettings(KafkaSettings):
         "(their events stay on the topics); 0 deletes each as soon as Kafka confirmed it; unpublished and "
         "set-aside rows are always kept",
     )
+    outbox_unclear_passes: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        alias="POPFLOW_OUTBOX_UNCLEAR_PASSES",
+        description="Passes of intake's and notification's outbox relays in which a row must have failed with an "
+        "error that does not say whose fault it is (Kafka's 'unknown server error', a bare KafkaError) before it "
+        "is set aside, its person's later rows waiting meanwhile; POPFLOW_OUTBOX_UNCLEAR_FOR_S must be over too",
+    )
+    outbox_unclear_for_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        alias="POPFLOW_OUTBOX_UNCLEAR_FOR_S",
+        description="Seconds since a row's first such failure before it is set aside: longer than a broker's "
+        "restart or a leader election, so a passing fault sets no row aside; 0: the passes alone decide",
+    )
     person_key_secret: SecretStr = Field(
         alias="POPFLOW_PERSON_KEY_SECRET",
         description="HMAC key for person keys (Kafka keys, look-ups); required",

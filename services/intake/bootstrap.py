@@ -55,6 +55,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         keyring,
         batch=settings.outbox_batch,
         keep_sent=settings.outbox_keeps_sent,
+        unclear_passes=settings.outbox_unclear_passes,
+        unclear_for_s=settings.outbox_unclear_for_s,
     )
     relay.measure(runtime.metrics)
     changes = load_changes()

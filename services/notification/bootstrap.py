@@ -99,6 +99,8 @@ def create_app(
         batch=500,
         linger_s=0.1,
         keep_sent=settings.outbox_keeps_sent,
+        unclear_passes=settings.outbox_unclear_passes,
+        unclear_for_s=settings.outbox_unclear_for_s,
     )
     worker = DeliveryWorker(
         store=deliveries,

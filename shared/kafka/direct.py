@@ -12,6 +12,7 @@ person's events stay in one partition whoever produces them.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -32,6 +33,25 @@ def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     state = getattr(getattr(config, "producer", None), "_producer", None)
     producer = getattr(state, "producer", None)
     return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
+def sender_stopped(broker: KafkaBroker) -> str | None:
+    """Why the broker's aiokafka producer no longer sends (its sender task ended: the kind of error that ended
+    it), None while it sends, or when there is no started producer to ask.
+
+    aiokafka sends every batch from one background task. When that task ends (an error it did not expect, a
+    fenced producer, a sequence number the broker refused), the producer stays open and each `send` raises a
+    copy of that error at once, a bare KafkaError mostly, until the producer is rebuilt. Read from its private
+    `_sender.sender_task`, as aiokafka 0.14 holds it; a layout that moves answers None.
+    """
+    producer = aiokafka_producer(broker)
+    if producer is None or getattr(producer, "_closed", True):
+        return None
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if not isinstance(task, asyncio.Task) or not task.done():
+        return None
+    error = None if task.cancelled() else task.exception()
+    return type(error).__name__ if error is not None else "cancelled"
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:

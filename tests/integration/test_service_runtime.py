@@ -12,12 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 
 from services.routing.bootstrap import MIGRATIONS
 from shared.background import BackgroundTask
+from shared.kafka.direct import aiokafka_producer
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.runtime import Runtime, build_runtime, lifespan_of, service_app
 from shared.settings import ServiceSettings
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_bootstrap, unique_name
 from tests.support.waiting import eventually
@@ -27,6 +29,7 @@ from tests.support.waiting import eventually
 class Running:
     client: httpx.AsyncClient
     crash: asyncio.Event
+    runtime: Runtime
 
 
 def things_router() -> APIRouter:
@@ -69,7 +72,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://probe", timeout=30) as client:
-            yield Running(client, crash)
+            yield Running(client, crash, runtime)
 
 
 async def test_a_background_task_that_died_makes_the_service_unready_naming_it(running: Running) -> None:
@@ -86,6 +89,35 @@ async def test_a_background_task_that_died_makes_the_service_unready_naming_it(r
     answer = await eventually(unready)
     assert answer.json()["checks"] == {"kafka": True, "database": True, "key_store": True, "background": False}
     assert answer.json()["dead_background_tasks"] == ["fold"]
+
+
+async def test_a_producer_whose_sender_task_died_makes_the_service_unready_saying_to_restart(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready = await running.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+
+    producer = aiokafka_producer(running.runtime.broker)
+    assert producer is not None
+    topic = running.runtime.topics.all()[0]
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in the sender routine")
+
+    # the sender routine meets an error it does not expect: aiokafka ends its task with a bare KafkaError
+    monkeypatch.setattr(producer._sender._message_accumulator, "drain_by_nodes", broken)
+    with pytest.raises(KafkaError):
+        await (await producer.send(topic, b"{}", key=b"k"))
+    assert producer._sender.sender_task.done()
+    with pytest.raises(KafkaError):  # the producer stays open, and refuses every send at once
+        await producer.send(topic, b"{}", key=b"k")
+
+    answer = await running.client.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["checks"] == {"kafka": False, "database": True, "key_store": True, "background": True}
+    assert answer.json()["failed"] == {
+        "kafka": "Kafka producer's sender task stopped (KafkaError): nothing is published; restart the service"
+    }
 
 
 async def test_each_request_is_one_access_line_under_its_request_id(

@@ -26,6 +26,8 @@ def intake_relay(
     *,
     batch: int,
     keep_sent: bool = True,
+    unclear_passes: int,
+    unclear_for_s: float,
 ) -> OutboxRelay:
     def open_envelope(envelope: dict[str, Any]) -> dict[str, Any]:
         if "sealed" not in envelope:
@@ -34,5 +36,13 @@ def intake_relay(
         return opened
 
     return OutboxRelay(
-        sessions, broker, topics, OutboxRow, open_envelope=open_envelope, batch=batch, keep_sent=keep_sent
+        sessions,
+        broker,
+        topics,
+        OutboxRow,
+        open_envelope=open_envelope,
+        batch=batch,
+        keep_sent=keep_sent,
+        unclear_passes=unclear_passes,
+        unclear_for_s=unclear_for_s,
     )
