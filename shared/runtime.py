@@ -32,7 +32,7 @@ from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics, topic_configs
 from shared.kafka.broker import KafkaEventPublisher, build_broker
-from shared.kafka.direct import sender_stopped
+from shared.kafka.direct import producer_problem
 from shared.kafka.lag import ConsumerLag
 from shared.kafka.security import KafkaAuthenticationFailed, KafkaConnection, check_credentials
 from shared.metrics import Metrics, mount_metrics
@@ -170,8 +170,8 @@ async def kafka_ready(runtime: Runtime) -> bool:
     does not answer, or our producer stopped sending (the brokers answer, but nothing is published)."""
     if runtime.kafka_problem:
         raise NotReady(runtime.kafka_problem)
-    if stopped := sender_stopped(runtime.broker):
-        raise NotReady(f"Kafka producer's sender task stopped ({stopped}): nothing is published; restart the service")
+    if problem := producer_problem(runtime.broker):
+        raise NotReady(problem)
     # both within the 3 s readiness allows a check
     if await runtime.broker.ping(timeout=1.5):
         return True

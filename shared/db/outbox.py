@@ -26,7 +26,8 @@ not open, or a size the producer refuses before sending, is the row's own and
 set aside at once). aiokafka's idempotent producer counts a refused request's
 sequence numbers as used, so the broker then refuses the partition's later
 requests (OutOfOrderSequenceNumber, the deployment's: the pass stops) until
-the producer is rebuilt; the rows wait, none is set aside.
+the producer is rebuilt; the rows wait, none is set aside, and /readyz says
+to restart the service (`DirectSender.failed`, `producer_problem`).
 The rule that keeps one person's events in order: the later rows of the
 SAME key (person key) are held behind a set-aside row, unsent, until an
 admin acts on it: `retry` puts it back in line (it is still the oldest of
@@ -232,7 +233,7 @@ class OutboxRelay:
                     failure = error
                     break
                 held.add(row.key)
-        suspects, failure = await self._settle(attempted, await _outcomes(futures), held, sent, failure)
+        suspects, failure = await self._settle(sender, attempted, await _outcomes(futures), held, sent, failure)
         if suspects and failure is None:  # after a failure they wait, with their keys, for the next pass
             log.warning("outbox rows refused with their request, sent one by one", rows=len(suspects))
             failure = await self._send_each_alone(sender, suspects, held, sent)
@@ -240,6 +241,7 @@ class OutboxRelay:
 
     async def _settle(
         self,
+        sender: DirectSender,
         attempted: list[_Pending],
         results: list[object],
         held: set[str],
@@ -258,7 +260,9 @@ class OutboxRelay:
         for row, result in zip(attempted, results, strict=True):
             if not isinstance(result, BaseException):
                 sent.append(row.id)
-            elif len(attempted) > 1 and refused_with_its_request(result):
+                continue
+            sender.failed(self._topics(row.topic), row.key.encode(), result)  # a broken sequence: /readyz says
+            if len(attempted) > 1 and refused_with_its_request(result):
                 suspects.append(row)
             elif await self._set_aside_if_given_up(row, result):
                 held.add(row.key)
@@ -281,7 +285,9 @@ class OutboxRelay:
                 result = error
             if not isinstance(result, BaseException):
                 sent.append(row.id)
-            elif not await self._set_aside_if_given_up(row, result):
+                continue
+            sender.failed(self._topics(row.topic), row.key.encode(), result)
+            if not await self._set_aside_if_given_up(row, result):
                 return result
             else:
                 held.add(row.key)

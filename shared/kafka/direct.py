@@ -13,11 +13,16 @@ person's events stay in one partition whoever produces them.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 from murmurhash2 import murmurhash2
+
+log = structlog.get_logger(__name__)
 
 KAFKA_SEED = 0x9747B28C  # the seed of Kafka's murmur2 (Java's `Utils.murmur2`)
 
@@ -35,23 +40,39 @@ def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
-def sender_stopped(broker: KafkaBroker) -> str | None:
-    """Why the broker's aiokafka producer no longer sends (its sender task ended: the kind of error that ended
-    it), None while it sends, or when there is no started producer to ask.
+def producer_problem(broker: KafkaBroker) -> str | None:
+    """Why the broker's aiokafka producer no longer publishes all it is given, in words for /readyz; None
+    while it does, or when there is no started producer to ask. Two ways it stops for good, until the
+    service restarts and builds another:
 
-    aiokafka sends every batch from one background task. When that task ends (an error it did not expect, a
-    fenced producer, a sequence number the broker refused), the producer stays open and each `send` raises a
-    copy of that error at once, a bare KafkaError mostly, until the producer is rebuilt. Read from its private
-    `_sender.sender_task`, as aiokafka 0.14 holds it; a layout that moves answers None.
+    - its sender task ended. aiokafka sends every batch from one background task; when that task ends (an
+      error it did not expect) the producer stays open and each `send` raises a copy of that error at once,
+      a bare KafkaError mostly. Read from its private `_sender.sender_task`, as aiokafka 0.14 holds it; a
+      layout that moves answers None.
+    - a partition's sequence broke. The producer is idempotent, and aiokafka 0.14 counts the sequence
+      numbers of a batch the broker refused (too large for the topic, say) as used: the broker then answers
+      OutOfOrderSequenceNumber to every later batch of that partition. Seen by the senders that await their
+      sends' outcomes (`DirectSender.failed`), remembered per producer.
     """
     producer = aiokafka_producer(broker)
     if producer is None or getattr(producer, "_closed", True):
         return None
     task = getattr(getattr(producer, "_sender", None), "sender_task", None)
-    if not isinstance(task, asyncio.Task) or not task.done():
-        return None
-    error = None if task.cancelled() else task.exception()
-    return type(error).__name__ if error is not None else "cancelled"
+    if isinstance(task, asyncio.Task) and task.done():
+        error = None if task.cancelled() else task.exception()
+        stopped = type(error).__name__ if error is not None else "cancelled"
+        return f"Kafka producer's sender task stopped ({stopped}): nothing is published; restart the service"
+    if broken := _BROKEN_SEQUENCES.get(producer):
+        return (
+            f"Kafka refuses the producer's batches for {broken} (OutOfOrderSequenceNumber, after it refused a "
+            "batch): nothing more is published there; restart the service"
+        )
+    return None
+
+
+# producer -> the first partition whose sequence the broker refused ("<topic> partition <n>"); weak, so a
+# producer closed and dropped takes its entry with it
+_BROKEN_SEQUENCES: weakref.WeakKeyDictionary[AIOKafkaProducer, str] = weakref.WeakKeyDictionary()
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
@@ -99,3 +120,13 @@ class DirectSender:
             partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         partition = partition_of(key, partitions)
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
+
+    def failed(self, topic: str, key: bytes, error: BaseException) -> None:
+        """A send's outcome was `error`: if the broker refused its partition's sequence, the producer publishes
+        nothing more to that partition, which `producer_problem` then reports (and this logs, once)."""
+        if self._producer is None or not isinstance(error, OutOfOrderSequenceNumber):
+            return
+        if self._producer not in _BROKEN_SEQUENCES:
+            partition = partition_of(key, self._partitions.get(topic) or [0])
+            _BROKEN_SEQUENCES[self._producer] = f"{topic} partition {partition}"
+            log.error("Kafka refuses the producer's sequence: restart the service", topic=topic, partition=partition)

@@ -18,6 +18,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import OutOfOrderSequenceNumber
 from fastapi import FastAPI, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
@@ -37,6 +38,7 @@ from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
 from shared.kafka.broker import DEAD_LETTER_BODY_MAX
 from shared.kafka.consuming import subscribe
+from shared.kafka.direct import producer_problem
 from shared.kafka.failures import TRUNCATED_HEADER, open_dead_letter
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
@@ -269,6 +271,43 @@ async def test_rows_kafka_refuses_only_together_are_published_and_only_the_one_t
     order = [json_event_id(body) for body, _ in published]
     assert sorted(order) == sorted(str(row.envelope["event_id"]) for row in [*rows, later] if row is not too_big)
     assert order.index(str(rows[1].envelope["event_id"])) < order.index(str(later.envelope["event_id"]))
+
+
+async def test_after_kafka_refuses_a_batch_of_the_idempotent_producer_the_service_says_to_restart(
+    database: AsyncEngine, topics: TopicNames
+) -> None:
+    # the services' producer (build_broker: idempotent, acks=all): a batch the broker refuses uses up its
+    # sequence numbers in aiokafka 0.14, and every later batch of the partition is refused as out of sequence
+    await run_migrations(database, MIGRATIONS)
+    name = topics("test.events")
+    await ensure_topics(
+        kafka_connection(), [name], partitions=1, replication=1, configs={name: {"max.message.bytes": "4000"}}
+    )
+    sessions = session_factory(database)
+    first, too_big, after = (outbox_row(key, filler=size) for key, size in (("p-a", 100), ("p-b", 6_000), ("p-c", 100)))
+    broker = KafkaBroker(kafka_bootstrap(), enable_idempotence=True, acks="all")  # as build_broker makes it
+    await broker.connect()
+    relay = OutboxRelay(sessions, broker, topics, OutboxRow)
+    try:
+        for row in (first, too_big):  # a pass each: the producer's first batch for the partition is taken, the
+            async with sessions.begin() as session:  # second refused alone (its own fault: set aside)
+                session.add(row)
+            assert await relay.deliver_pending() == 1
+        assert producer_problem(broker) is None
+        async with sessions.begin() as session:
+            session.add(after)
+        with pytest.raises(RuntimeError) as failed:  # a row that is fine, refused for the partition's sequence
+            await relay.deliver_pending()
+        assert isinstance(failed.value.__cause__, OutOfOrderSequenceNumber)
+        assert producer_problem(broker) == (
+            f"Kafka refuses the producer's batches for {name} partition 0 (OutOfOrderSequenceNumber, after it "
+            "refused a batch): nothing more is published there; restart the service"
+        )
+    finally:
+        await broker.stop()
+    listed = await SetAsideRows(sessions, OutboxRow, wake=relay.wake).rows(limit=10)
+    assert [r["id"] for r in listed] == [too_big.id]  # the row that is fine waits, not set aside
+    assert await sent_ids(sessions, {first.id, too_big.id, after.id}, keep_sent=True) == {first.id}
 
 
 def json_event_id(body: bytes) -> str:

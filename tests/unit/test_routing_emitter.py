@@ -13,7 +13,7 @@ from typing import cast
 
 import pydantic_core
 import pytest
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaTimeoutError, OutOfOrderSequenceNumber
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -85,12 +85,16 @@ class Sends:
     def __init__(self, fail_at: int | None = None) -> None:
         self.futures: list[asyncio.Future[None]] = []
         self._fail_at = fail_at
+        self.failures: list[tuple[str, bytes, BaseException]] = []  # what `DirectSender.failed` was told
 
     async def send(self, topic: str, key: bytes, envelope: dict[str, object], body: bytes) -> object:
         if len(self.futures) + 1 == self._fail_at:
             raise KafkaTimeoutError()
         self.futures.append(asyncio.get_running_loop().create_future())
         return self.futures[-1]
+
+    def failed(self, topic: str, key: bytes, error: BaseException) -> None:
+        self.failures.append((topic, key, error))
 
     def publication(self) -> _KafkaPublication:
         return _KafkaPublication(cast(DirectSender, self), TopicNames("t."))
@@ -156,3 +160,19 @@ async def test_sends_made_before_a_hand_over_failed_are_left_retrieved_once_aban
         sends.fail_all()
         del sends, publication
     assert reported == []
+
+
+async def test_a_failed_confirmation_is_told_to_the_sender_with_its_topic_and_key() -> None:
+    """The sender learns of a send the broker refused (a broken sequence makes /readyz say to restart)."""
+    sends = Sends()
+    publication = sends.publication()
+    events = [Outgoing(EVENTS[0].body, RecordRouted.TOPIC, key) for key in ("a", "b", "c")]
+    await publication.hand_over(events)
+    sends.futures[0].set_result(None)
+    refused = OutOfOrderSequenceNumber()
+    sends.futures[1].set_exception(refused)
+    with pytest.raises(OutOfOrderSequenceNumber):
+        await publication.confirmed()
+    assert sends.failures == [(f"t.{RecordRouted.TOPIC}", b"b", refused)]
+    publication.abandon()
+    sends.futures[2].set_exception(KafkaTimeoutError())

@@ -92,20 +92,27 @@ class _KafkaPublication:
     def __init__(self, sender: DirectSender, topics: TopicNames) -> None:
         self._sender, self._topics = sender, topics
         self._sent: list[Any] = []
+        self._events: list[Outgoing] = []  # what was handed over, the first len(_sent) of them sent
 
     async def hand_over(self, events: list[Outgoing]) -> None:
         send, topics, sent = self._sender.send, self._topics, self._sent
+        self._events.extend(events)
         for e in events:  # each kept as it is made: a send that raises leaves the earlier ones to `abandon`
             sent.append(await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)))
 
     async def confirmed(self) -> None:
-        for future in self._sent:  # in order: most are done once the first is, and a done future returns at once
+        for n, future in enumerate(self._sent):  # in order: most are done once the first is, and a done one at once
             if inspect.isawaitable(future):  # the test broker has delivered already
-                await future
-        self._sent = []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
+                try:
+                    await future
+                except Exception as error:  # a broken sequence: /readyz says so
+                    event = self._events[n]
+                    self._sender.failed(self._topics(event.topic), event.key.encode(), error)
+                    raise
+        self._sent, self._events = [], []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
 
     def abandon(self) -> None:
-        sent, self._sent = self._sent, []
+        sent, self._sent, self._events = self._sent, [], []
         for future in sent:  # a failed send is not reported as "never retrieved" on top of the batch's error
             if isinstance(future, asyncio.Future):
                 future.add_done_callback(_retrieved)
