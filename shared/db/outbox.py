@@ -18,16 +18,15 @@ error instead of holding back every row behind it: `set_aside_at` and
 `error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
 Kafka answers a request per partition: when it refuses one row after it left
 (too large for the topic, an invalid timestamp), every row of the request in
-that partition gets the error. So a row refused so when not alone in its
-round is not set aside yet: the round's rows refused so are sent again one at
-a time, each once the one before is settled, and a row is set aside only
-when it is refused alone; the others are published (an envelope that does
-not open, or a size the producer refuses before sending, is the row's own and
-set aside at once). aiokafka's idempotent producer counts a refused request's
-sequence numbers as used, so the broker then refuses the partition's later
-requests (OutOfOrderSequenceNumber, the deployment's: the pass stops) until
-the producer is rebuilt; the rows wait, none is set aside, and /readyz says
-to restart the service (`DirectSender.failed`, `producer_problem`).
+that partition gets the error, and all of them are set aside alike (an admin
+retries the ones that were fine). aiokafka 0.14's idempotent producer, the
+services' own, counts a refused request's sequence numbers as used, so the
+broker then refuses the partition's later requests (OutOfOrderSequenceNumber,
+the deployment's: the pass stops, the rows wait) until the producer is
+rebuilt; /readyz says to restart the service (`DirectSender.failed`,
+`producer_problem`). Sending the rows of a refused request again one at a
+time, to set aside only the one at fault, needs a producer whose sequence the
+refusal does not break (tried in round 40, not kept: docs/security.md).
 The rule that keeps one person's events in order: the later rows of the
 SAME key (person key) are held behind a set-aside row, unsent, until an
 admin acts on it: `retry` puts it back in line (it is still the oldest of
@@ -66,15 +65,8 @@ from sqlmodel import col
 
 from shared.clock import Clock, SystemClock
 from shared.db.engine import SingleStatements
-from shared.db.outbox_failures import (
-    FailsForGood,
-    Fault,
-    Strikes,
-    UnclearFailures,
-    fault_of,
-    refused_with_its_request,
-)
-from shared.kafka.direct import DirectSender
+from shared.db.outbox_failures import FailsForGood, Fault, Strikes, UnclearFailures, fault_of
+from shared.kafka.direct import DirectSender, producer_problem
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
 
@@ -233,70 +225,25 @@ class OutboxRelay:
                     failure = error
                     break
                 held.add(row.key)
-        suspects, failure = await self._settle(sender, attempted, await _outcomes(futures), held, sent, failure)
-        if suspects and failure is None:  # after a failure they wait, with their keys, for the next pass
-            log.warning("outbox rows refused with their request, sent one by one", rows=len(suspects))
-            failure = await self._send_each_alone(sender, suspects, held, sent)
-        return later, failure
-
-    async def _settle(
-        self,
-        sender: DirectSender,
-        attempted: list[_Pending],
-        results: list[object],
-        held: set[str],
-        sent: list[int],
-        failure: BaseException | None,
-    ) -> tuple[list[_Pending], BaseException | None]:
-        """Count the confirmed rows sent and set aside the refused ones whose fault it is; return the rows to
-        send again alone (refused for a fault of a row when not alone in the round) and the error that ends
-        the pass, if any.
-
-        The broker answers per partition: when one row of a request is too large, or its timestamp invalid,
-        every row of that request in its partition gets the error. Which one is at fault only a request of
-        its own tells (aiokafka gives each row its own copy of the error, so the errors cannot tell).
-        """
-        suspects: list[_Pending] = []
+        results = await _outcomes(futures)
         for row, result in zip(attempted, results, strict=True):
             if not isinstance(result, BaseException):
                 sent.append(row.id)
                 continue
             sender.failed(self._topics(row.topic), row.key.encode(), result)  # a broken sequence: /readyz says
-            if len(attempted) > 1 and refused_with_its_request(result):
-                suspects.append(row)
-            elif await self._set_aside_if_given_up(row, result):
-                held.add(row.key)
-            else:
-                failure = failure or result
-                held.add(row.key)  # unconfirmed: the row and the later ones of its key wait for the next pass
-        return suspects, failure
-
-    async def _send_each_alone(
-        self, sender: DirectSender, rows: list[_Pending], held: set[str], sent: list[int]
-    ) -> BaseException | None:
-        """Send the rows one at a time, each once the one before is settled, setting aside those refused
-        alone for a fault of theirs; the error that ends the pass, if any (the rows not yet sent wait)."""
-        for row in rows:
-            try:
-                envelope, body = self._opened(row)
-                future = await sender.send(self._topics(row.topic), row.key.encode(), envelope, body)
-                (result,) = await _outcomes([future])
-            except Exception as error:
-                result = error
-            if not isinstance(result, BaseException):
-                sent.append(row.id)
-                continue
-            sender.failed(self._topics(row.topic), row.key.encode(), result)
             if not await self._set_aside_if_given_up(row, result):
-                return result
-            else:
-                held.add(row.key)
-        return None
+                failure = failure or result  # unconfirmed: the row and the later ones of its key wait for the next pass
+            held.add(row.key)
+        return later, failure
 
     async def _set_aside_if_given_up(self, row: _Pending, error: BaseException) -> bool:
         """Set the row aside if the error is its own, or unclear for too long; False when it is to be retried."""
         fault = fault_of(error)
         if fault is Fault.DEPLOYMENT:
+            return False
+        if fault is Fault.UNCLEAR and producer_problem(self._broker):
+            # the producer's sender task died: every send raises a copy of its error (a bare KafkaError, unclear),
+            # whichever the row. The deployment's, said on /readyz; counted, it set aside a row a minute
             return False
         strikes = self._unclear.failed(row.id) if fault is Fault.UNCLEAR else None
         if strikes is not None and not strikes.given_up:

@@ -3,9 +3,7 @@
 `fault_of` answers one of three:
 
 - `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
-  its size or its timestamp). The relay sets the row aside at once, unless
-  Kafka refused it together with other rows of its request: then each is
-  sent again alone first (the end of this docstring).
+  its size or its timestamp). The relay sets the row aside at once.
 - `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
   timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
   The pass stops and the next one tries again.
@@ -42,11 +40,8 @@ aside; a row a pass no longer reads (published by another replica's relay
 meanwhile) is forgotten. The counts live in memory: a restart, or another
 replica taking over the relay, starts them afresh, which gives a row that
 always fails one bound more. The broker answers per partition, so rows sent
-in the same request to the row's partition fail with it: with an unclear
-error they are counted (and in the end set aside) alike; with a row's error
-(`refused_with_its_request`) the relay sends each of them again alone before
-it judges it, since only a request of its own tells which row is at fault
-(shared/db/outbox.py).
+in the same request to the row's partition fail with it and are counted (and
+set aside) alike.
 """
 
 from __future__ import annotations
@@ -162,9 +157,3 @@ class UnclearFailures:
         if self._rows:
             still = set(pending)
             self._rows = {row_id: strikes for row_id, strikes in self._rows.items() if row_id in still}
-
-
-def refused_with_its_request(error: BaseException) -> bool:
-    """Kafka refused the row for a fault of a row after it left: the broker answers per partition, so every row
-    of the request in that partition got the error, and the row at fault may be another (module docstring)."""
-    return isinstance(error, KafkaError) and fault_of(error) is Fault.ROW

@@ -22,7 +22,7 @@ from aiokafka.errors import (
 )
 
 from shared.clock import FixedClock
-from shared.db.outbox_failures import FailsForGood, Fault, UnclearFailures, fault_of, refused_with_its_request
+from shared.db.outbox_failures import FailsForGood, Fault, UnclearFailures, fault_of
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -50,21 +50,6 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 )
 def test_whose_fault_an_error_is(error: BaseException, fault: Fault) -> None:
     assert fault_of(error) is fault
-
-
-@pytest.mark.parametrize(
-    ("error", "perhaps_anothers"),
-    [
-        (MessageSizeTooLargeError(), True),  # the broker refused the request's batch in the row's partition
-        (InvalidTimestampError(), True),
-        (FailsForGood("the envelope cannot be opened"), False),  # decided before sending: the row's own
-        (UnknownError(), False),  # unclear: bounded, not sent alone
-        (KafkaConnectionError("lost"), False),
-    ],
-    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
-)
-def test_which_errors_may_be_another_rows_of_the_request(error: BaseException, perhaps_anothers: bool) -> None:
-    assert refused_with_its_request(error) is perhaps_anothers
 
 
 def test_a_row_is_given_up_once_it_failed_in_enough_passes_over_long_enough() -> None:
