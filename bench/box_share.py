@@ -140,7 +140,11 @@ class BoxShare:
 def thread_times(pid: int) -> dict[int, tuple[str, float]]:
     """Each thread of `pid` still there: (what it does, from its name; its user plus system CPU so far)."""
     found: dict[int, tuple[str, float]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process ended meanwhile
+        return found
+    for task in tasks:
         try:
             stat = (task / "stat").read_text()
         except OSError:  # ended meanwhile

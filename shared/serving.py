@@ -56,7 +56,7 @@ FACTORY = "POPFLOW_SERVED_FACTORY"  # the service's app factory, for `served_app
 # measured too and did no better in routing or the fold. Objects freed by their last reference never
 # count towards it, so memory stays flat: only cyclic garbage waits longer for a pass.
 COLLECTOR_THRESHOLDS = (200_000, 20, 100)
-WORKER_START_S = 60
+WORKER_START_S = 30
 
 
 class WorkersNeedPostgres(SystemExit):
@@ -115,9 +115,10 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         http="httptools",
         timeout_graceful_shutdown=10,
         # how long a worker started by SIGHUP's rolling restart has to finish its start-up before the restart is
-        # given up (and how long a worker may take to answer the supervisor's ping): uvicorn's 5 s gave up every
-        # restart of routing, whose workers start in 4-6 s on a busy two-core box (the division directory, the
-        # database, three consumer groups)
+        # given up: uvicorn's 5 s gave up every restart of routing, whose workers start in 4-6 s on a busy
+        # two-core box (the division directory, the database, three consumer groups). It is also how long the
+        # supervisor waits for a worker's answer to its ping, and a SIGTERM that comes during a restart waits
+        # for it: at most this long, when a new worker never serves (the restart then stops)
         timeout_worker_healthcheck=WORKER_START_S,
     )
     try:

@@ -153,7 +153,10 @@ _worker: Submissions | None = None
 
 def _start_worker(make: Callable[[], Submissions], service_pid: int) -> None:
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the service, which stops its workers
+    # a Ctrl-C or a hang-up (a terminal closing signals the whole process group) stops the service, which
+    # stops its workers; with several web workers a hang-up is the supervisor's rolling restart instead
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     threading.Thread(target=_end_with, args=(service_pid,), daemon=True).start()
     _worker = make()
 
