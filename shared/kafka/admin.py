@@ -3,7 +3,9 @@
 Every service states the topic configs it wants (retention, from the
 settings): new topics are created with them, and existing topics whose
 configs differ are altered at start-up, so a changed setting takes effect
-on the next deploy.
+on the next deploy. No topic takes smaller messages than the producers send
+(`FLOORS`): one that does is raised at start-up, with a warning; one that
+takes more keeps it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ TopicConfigs = Mapping[str, Mapping[str, str]]
 DAY_MS = 24 * 60 * 60 * 1000
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself (not a broker default)
 IN_SYNC = "min.insync.replicas"
+# The least each topic must take, raised at start-up where a topic (or the broker's default) takes less;
+# more is kept. The producers send batches up to 256 KiB and a record up to 1 MiB (shared/kafka/broker.py),
+# so a topic taking less refuses a whole batch: the rows in it are set aside together, and the idempotent
+# producer's sequence for the partition breaks until the service restarts (docs/security.md). Kafka's own
+# default, 1 MiB and the batch's header.
+FLOORS = {"max.message.bytes": 1_048_588}
 
 
 def topic_configs(settings: CommonSettings, topics: TopicNames) -> dict[str, dict[str, str]]:
@@ -64,7 +72,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            topics = [NewTopic(n, partitions, replication, topic_configs=dict(configs.get(n, {}))) for n in missing]
+            # at their floors, unless asked otherwise: a broker whose default is lower would make them refuse batches
+            floors = {key: str(floor) for key, floor in FLOORS.items()}
+            topics = [
+                NewTopic(n, partitions, replication, topic_configs=floors | dict(configs.get(n, {}))) for n in missing
+            ]
             response = await admin.create_topics(topics)
             _raise_unless_created(response)
             log.info("topics created", topics=missing, partitions=partitions)
@@ -117,14 +129,37 @@ async def _align_configs(admin: AIOKafkaAdminClient, wanted: TopicConfigs) -> No
         if error_code:
             raise RuntimeError(f"cannot describe topic {name}: {error_code} {message}")
         current = {entry[0]: entry[1] for entry in entries}
-        if any(current.get(key) != value for key, value in wanted[name].items()):
+        raised = _below_floors(name, current, keep=wanted[name])
+        if raised or any(current.get(key) != value for key, value in wanted[name].items()):
             overrides = {entry[0]: entry[1] for entry in entries if entry[3] == DYNAMIC_TOPIC_CONFIG}
-            changes.append(ConfigResource(ConfigResourceType.TOPIC, name, configs=overrides | dict(wanted[name])))
+            changes.append(
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=overrides | dict(wanted[name]) | raised)
+            )
     if changes:
         for error_code, message, _, name in _resources(await admin.alter_configs(changes)):
             if error_code:
                 raise RuntimeError(f"cannot set the configs of topic {name}: {error_code} {message}")
         log.info("topic configs set", topics=[c.name for c in changes])
+
+
+def _below_floors(topic: str, current: Mapping[str, str], keep: Mapping[str, str]) -> dict[str, str]:
+    """The configs of `FLOORS` the topic has below their floor, at their floor (said in a warning); those the
+    caller asks for itself (`keep`) are left to it."""
+    raised = {}
+    for key, floor in FLOORS.items():
+        value = current.get(key)
+        if key in keep:
+            continue
+        if value is not None and value.isdigit() and int(value) < floor:
+            raised[key] = str(floor)
+            log.warning(
+                "topic takes smaller messages than the producers send: raised",
+                topic=topic,
+                config=key,
+                was=int(value),
+                now=floor,
+            )
+    return raised
 
 
 def _resources(responses: list[Any]) -> list[Any]:

@@ -188,3 +188,31 @@ async def test_an_existing_topic_with_fewer_copies_than_the_setting_keeps_taking
             await producer.stop()
     finally:
         await admin.delete_topics(names)
+
+
+async def test_a_topic_taking_smaller_messages_than_the_producers_send_is_raised_and_more_is_kept(
+    admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a topic taking less than a producer's batch refuses the whole batch, and the idempotent producer's
+    # sequence for the partition then breaks until the service restarts (docs/security.md)
+    kafka: KafkaConnection = kafka_connection()
+    topics = TopicNames(f"test.{unique_name('floor')}.")
+    lowered, larger, new = topics(RECORDS_SUBMITTED), topics(DEAD_LETTER), topics("records.routed")
+    await ensure_topics(kafka, [lowered, larger], partitions=1, replication=1)
+    try:
+        for name, value in ((lowered, "4000"), (larger, "2097152")):  # an operator's overrides
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name, configs={"max.message.bytes": value})]
+            )
+            await eventually(functools.partial(showing, admin, name, "max.message.bytes", value), within=10)
+        with logged_by(monkeypatch, kafka_admin) as logs:
+            await ensure_topics(
+                kafka, [lowered, larger, new], partitions=1, replication=1, configs=topic_configs(settings(), topics)
+            )
+        floor = str(kafka_admin.FLOORS["max.message.bytes"])
+        for name, value in ((lowered, floor), (larger, "2097152"), (new, floor)):
+            await eventually(functools.partial(showing, admin, name, "max.message.bytes", value), within=10)
+        raised = [line for line in logs if line["event"].startswith("topic takes smaller messages")]
+        assert [(line["topic"], line["was"], line["now"]) for line in raised] == [(lowered, 4000, int(floor))]
+    finally:
+        await admin.delete_topics([lowered, larger, new])
