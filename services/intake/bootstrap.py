@@ -29,8 +29,8 @@ from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
-from shared.db.outbox import SetAsideRows
 from shared.db.outbox_purge import OutboxPurge
+from shared.db.outbox_set_aside import SetAsideRows
 from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging

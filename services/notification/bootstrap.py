@@ -43,8 +43,9 @@ from services.notification.settings import NotificationSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
 from shared.clock import Clock, SystemClock
-from shared.db.outbox import OutboxRelay, SetAsideRows
+from shared.db.outbox import OutboxRelay
 from shared.db.outbox_purge import OutboxPurge
+from shared.db.outbox_set_aside import SetAsideRows
 from shared.directory import load_directory
 from shared.exchange.partners_file import PartnersFile
 from shared.http.outbox_admin import outbox_admin_router

@@ -53,14 +53,13 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import structlog
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Text, and_, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from shared.clock import Clock, SystemClock
@@ -73,20 +72,6 @@ from shared.topics import TopicNames
 log = structlog.get_logger(__name__)
 
 Envelope = dict[str, Any]
-
-
-class OutboxRowLike(Protocol):
-    """The columns every outbox table has (intake's, notification's)."""
-
-    id: int | None
-    topic: str
-    key: str
-    envelope: dict[str, Any]
-    created_at: datetime
-    sent_at: datetime | None
-    set_aside_at: datetime | None
-    discarded_at: datetime | None
-    error: str | None
 
 
 ERROR_MAX = 500  # the error column's length
@@ -334,65 +319,3 @@ def pending(table: type[Any], limit: int, held: list[tuple[str, int]]) -> Any:
     if held:
         query = query.where(~or_(*(and_(col(table.key) == key, col(table.id) > first) for key, first in held)))
     return query.order_by(col(table.id)).limit(limit)
-
-
-class SetAsideRows:
-    """What an admin sees of set-aside rows, and the two things an admin can do with one."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: type[Any], *, wake: Callable[[], None]):
-        self._sessions, self._table, self._wake = sessions, table, wake
-
-    async def rows(self, *, limit: int, discarded: bool = False) -> list[dict[str, Any]]:
-        """Set-aside rows, oldest first, each with how many later rows of its key it holds back."""
-        table = self._table
-        later = aliased(table)
-        held = (
-            select(func.count())
-            .where(col(later.key) == col(table.key), col(later.id) > col(table.id), col(later.sent_at).is_(None))
-            .scalar_subquery()
-        )
-        state = col(table.discarded_at).is_not(None) if discarded else col(table.discarded_at).is_(None)
-        query = (
-            select(table, held).where(col(table.set_aside_at).is_not(None), state).order_by(col(table.id)).limit(limit)
-        )
-        async with self._sessions() as session:
-            return [_view(row, holding) for row, holding in (await session.execute(query)).all()]
-
-    async def retry(self, row_id: int) -> bool:
-        """Back in line (first of its key); False when no such set-aside row."""
-        done = await self._change(row_id, set_aside_at=None, error=None)
-        self._wake()
-        return done
-
-    async def discard(self, row_id: int) -> bool:
-        """Given up for good: never published; the rows held behind it go."""
-        done = await self._change(row_id, discarded_at=datetime.now(UTC))
-        self._wake()
-        return done
-
-    async def _change(self, row_id: int, **values: Any) -> bool:
-        table = self._table
-        where = (
-            col(table.id) == row_id,
-            col(table.set_aside_at).is_not(None),
-            col(table.discarded_at).is_(None),
-        )
-        async with self._sessions.begin() as session:
-            result = await session.execute(update(table).where(*where).values(**values))
-        return bool(getattr(result, "rowcount", 0))
-
-
-def _view(row: OutboxRowLike, holding: int) -> dict[str, Any]:
-    envelope = row.envelope
-    return {
-        "id": row.id,
-        "topic": row.topic,
-        "key": row.key,
-        "event_id": envelope.get("event_id"),
-        "event_type": envelope.get("type"),
-        "created_at": row.created_at.isoformat(),
-        "set_aside_at": row.set_aside_at.isoformat() if row.set_aside_at else None,
-        "discarded_at": row.discarded_at.isoformat() if row.discarded_at else None,
-        "error": row.error,
-        "holds_back": holding,
-    }

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from shared.auth import Principal
 from shared.auth.dependencies import Authenticate, require
 from shared.auth.scopes import Action
-from shared.db.outbox import SetAsideRows
+from shared.db.outbox_set_aside import SetAsideRows
 from shared.http.problems import ProblemError
 
 RowId = Annotated[int, Path(ge=1, le=2**62, description="The outbox row's id")]

@@ -30,7 +30,8 @@ from services.notification.bootstrap import MIGRATIONS
 from shared.auth import Principal
 from shared.auth.scopes import Role, Scope, ScopeKind
 from shared.db import build_engine, run_migrations, session_factory
-from shared.db.outbox import OutboxRelay, SetAsideRows
+from shared.db.outbox import OutboxRelay
+from shared.db.outbox_set_aside import SetAsideRows
 from shared.events import Envelope, Event
 from shared.http.outbox_admin import outbox_admin_router
 from shared.http.problems import install_problem_handlers
