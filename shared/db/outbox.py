@@ -17,7 +17,7 @@ no longer opens, a non-retriable Kafka error that is the row's) is set aside wit
 error instead of holding back every row behind it: `set_aside_at` and
 `error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
 Kafka answers a request per partition: when it refuses one row after it left
-(too large for the topic, an invalid timestamp), every row of the request in
+(too large for the topic, say), every row of the request in
 that partition gets the error, and all of them are set aside alike (an admin
 retries the ones that were fine). aiokafka 0.14's idempotent producer, the
 services' own, counts a refused request's sequence numbers as used, so the

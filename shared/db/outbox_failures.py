@@ -3,7 +3,7 @@
 `fault_of` answers one of three:
 
 - `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
-  its size or its timestamp). The relay sets the row aside at once.
+  its size). The relay sets the row aside at once.
 - `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
   timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
   The pass stops and the next one tries again.
@@ -57,6 +57,7 @@ from aiokafka.errors import (
     BrokerResponseError,
     ClusterAuthorizationFailedError,
     IncompatibleBrokerVersion,
+    InvalidTimestampError,
     KafkaError,
     KafkaTimeoutError,
     KafkaUnavailableError,
@@ -98,6 +99,10 @@ NOT_THE_ROW = (
     UnsupportedVersionError,
     IncompatibleBrokerVersion,
     ReplicaNotAvailableError,  # a partition's replica away (Kafka's own clients retry it): the cluster's state
+    # the relay's sends carry no timestamp of their own: the producer stamps each with this host's clock, so a
+    # timestamp the broker refuses (Kafka 4 takes none over an hour ahead of its own clock by default) is a clock
+    # that is wrong, and every row would be refused alike
+    InvalidTimestampError,
 )
 
 # Non-retriable errors that do not say whether the row is at fault: the broker's UNKNOWN_SERVER_ERROR (error
@@ -116,7 +121,7 @@ class Fault(enum.Enum):
 
 def fault_of(error: BaseException) -> Fault:
     """The row's for errors no retry can fix: ours with the row, or Kafka's non-retriable ones that are the
-    row's (its size, its timestamp, ...); the deployment's for retriable ones, `NOT_THE_ROW` and anything not
+    row's (its size, ...); the deployment's for retriable ones, `NOT_THE_ROW` and anything not
     Kafka's; unclear for the catch-alls that name no cause (`UNCLEAR`)."""
     if isinstance(error, FailsForGood):
         return Fault.ROW

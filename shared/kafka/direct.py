@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import OutOfOrderSequenceNumber
+from aiokafka.errors import InvalidTimestampError, OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 from murmurhash2 import murmurhash2
 
@@ -52,7 +52,9 @@ def producer_problem(broker: KafkaBroker) -> str | None:
     - a partition's sequence broke. The producer is idempotent, and aiokafka 0.14 counts the sequence
       numbers of a batch the broker refused (too large for the topic, say) as used: the broker then answers
       OutOfOrderSequenceNumber to every later batch of that partition. Seen by the senders that await their
-      sends' outcomes (`DirectSender.failed`), remembered per producer.
+      sends' outcomes (`DirectSender.failed`), remembered per producer. When the refusal was of the
+      messages' timestamps, which the producer takes from this host's clock, the clock is named instead:
+      a restart alone will not help.
     """
     producer = aiokafka_producer(broker)
     if producer is None or getattr(producer, "_closed", True):
@@ -62,17 +64,20 @@ def producer_problem(broker: KafkaBroker) -> str | None:
         error = None if task.cancelled() else task.exception()
         stopped = type(error).__name__ if error is not None else "cancelled"
         return f"Kafka producer's sender task stopped ({stopped}): nothing is published; restart the service"
-    if broken := _BROKEN_SEQUENCES.get(producer):
-        return (
-            f"Kafka refuses the producer's batches for {broken} (OutOfOrderSequenceNumber, after it refused a "
-            "batch): nothing more is published there; restart the service"
-        )
-    return None
+    return _REFUSED.get(producer)
 
 
-# producer -> the first partition whose sequence the broker refused ("<topic> partition <n>"); weak, so a
-# producer closed and dropped takes its entry with it
-_BROKEN_SEQUENCES: weakref.WeakKeyDictionary[AIOKafkaProducer, str] = weakref.WeakKeyDictionary()
+# the messages carry this host's time (the producer stamps them), and Kafka 4 takes none over an hour ahead of
+# its own clock by default (message.timestamp.after.max.ms; before.max.ms bounds those behind)
+_CLOCK = (
+    "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
+    "default); set it right"
+)
+
+
+# producer -> what the broker refuses of it for good, in /readyz's words; weak, so a producer closed and dropped
+# takes its entry with it
+_REFUSED: weakref.WeakKeyDictionary[AIOKafkaProducer, str] = weakref.WeakKeyDictionary()
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
@@ -122,11 +127,29 @@ class DirectSender:
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
 
     def failed(self, topic: str, key: bytes, error: BaseException) -> None:
-        """A send's outcome was `error`: if the broker refused its partition's sequence, the producer publishes
-        nothing more to that partition, which `producer_problem` then reports (and this logs, once)."""
-        if self._producer is None or not isinstance(error, OutOfOrderSequenceNumber):
+        """A send's outcome was `error`. If the broker refused its partition's sequence, or its timestamp (this
+        host's clock), the producer publishes nothing more to that partition: `producer_problem` then reports
+        it, and this logs it once."""
+        producer = self._producer
+        clock = isinstance(error, InvalidTimestampError)
+        if producer is None or not (clock or isinstance(error, OutOfOrderSequenceNumber)):
             return
-        if self._producer not in _BROKEN_SEQUENCES:
-            partition = partition_of(key, self._partitions.get(topic) or [0])
-            _BROKEN_SEQUENCES[self._producer] = f"{topic} partition {partition}"
+        known = _REFUSED.get(producer)
+        if known is not None and (not clock or _CLOCK in known):  # said already (a clock's refusal says most)
+            return
+        partition = partition_of(key, self._partitions.get(topic) or [0])
+        where = f"{topic} partition {partition}"
+        if clock:  # the cause: its refusal broke the sequence too, and what follows is out of sequence
+            _REFUSED[producer] = (
+                f"Kafka refuses the timestamps of the producer's messages for {where} (InvalidTimestamp): {_CLOCK}, "
+                "then restart the service"
+            )
+            log.error(
+                "Kafka refuses the producer's timestamps: set this host's clock right", topic=topic, partition=partition
+            )
+        else:
+            _REFUSED[producer] = (
+                f"Kafka refuses the producer's batches for {where} (OutOfOrderSequenceNumber, after it refused a "
+                "batch): nothing more is published there; restart the service"
+            )
             log.error("Kafka refuses the producer's sequence: restart the service", topic=topic, partition=partition)

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidTimestampError, KafkaError, OutOfOrderSequenceNumber
 from fastapi import APIRouter, FastAPI
 
 from services.routing.bootstrap import MIGRATIONS
 from shared.background import BackgroundTask
-from shared.kafka.direct import aiokafka_producer
+from shared.kafka.direct import DirectSender, aiokafka_producer
 from shared.logging import configure_logging
 from shared.runtime import Runtime, build_runtime, lifespan_of, service_app
 from shared.settings import ServiceSettings
@@ -117,6 +118,30 @@ async def test_a_producer_whose_sender_task_died_makes_the_service_unready_sayin
     assert answer.json()["checks"] == {"kafka": False, "database": True, "key_store": True, "background": True}
     assert answer.json()["failed"] == {
         "kafka": "Kafka producer's sender task stopped (KafkaError): nothing is published; restart the service"
+    }
+
+
+async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_hosts_clock(running: Running) -> None:
+    # the producer stamps each message with this host's clock; Kafka 4 takes none over an hour ahead of its own
+    producer = aiokafka_producer(running.runtime.broker)
+    assert producer is not None
+    topic = running.runtime.topics.all()[0]
+    sender = DirectSender(running.runtime.broker)
+    two_hours_ahead = int((time.time() + 7200) * 1000)
+    await (await producer.send(topic, b"{}", key=b"k"))  # the partition knows the producer's sequence
+    with pytest.raises(InvalidTimestampError) as refused:
+        await (await producer.send(topic, b"{}", key=b"k", timestamp_ms=two_hours_ahead))
+    sender.failed(topic, b"k", refused.value)
+    with pytest.raises(OutOfOrderSequenceNumber) as after:  # the refusal broke the partition's sequence too
+        await (await producer.send(topic, b"{}", key=b"k"))
+    sender.failed(topic, b"k", after.value)  # the clock, the cause, is what readiness keeps saying
+
+    answer = await running.client.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["failed"] == {
+        "kafka": f"Kafka refuses the timestamps of the producer's messages for {topic} partition 0 (InvalidTimestamp): "
+        "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
+        "default); set it right, then restart the service"
     }
 
 

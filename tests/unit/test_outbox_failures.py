@@ -33,7 +33,7 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (FailsForGood("the envelope cannot be opened"), Fault.ROW),
         (MessageSizeTooLargeError(), Fault.ROW),
         (RecordTooLargeError(), Fault.ROW),
-        (InvalidTimestampError(), Fault.ROW),
+        (InvalidTimestampError(), Fault.DEPLOYMENT),  # stamped with this host's clock: the clock is wrong
         (KafkaConnectionError("lost"), Fault.DEPLOYMENT),  # retriable
         (NotLeaderForPartitionError(), Fault.DEPLOYMENT),  # retriable
         (KafkaTimeoutError(), Fault.DEPLOYMENT),
