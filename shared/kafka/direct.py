@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 import structlog
@@ -41,20 +43,22 @@ def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
 
 
 def producer_problem(broker: KafkaBroker) -> str | None:
-    """Why the broker's aiokafka producer no longer publishes all it is given, in words for /readyz; None
-    while it does, or when there is no started producer to ask. Two ways it stops for good, until the
-    service restarts and builds another:
+    """Why the broker's aiokafka producer does not publish what it is given, in words for /readyz; None while
+    it does, or when there is no started producer to ask.
 
-    - its sender task ended. aiokafka sends every batch from one background task; when that task ends (an
+    - Its sender task ended. aiokafka sends every batch from one background task; when that task ends (an
       error it did not expect) the producer stays open and each `send` raises a copy of that error at once,
-      a bare KafkaError mostly. Read from its private `_sender.sender_task`, as aiokafka 0.14 holds it; a
-      layout that moves answers None.
-    - a partition's sequence broke. The producer is idempotent, and aiokafka 0.14 counts the sequence
+      a bare KafkaError mostly, until the service restarts. Read from its private `_sender.sender_task`, as
+      aiokafka 0.14 holds it; a layout that moves answers None.
+    - A partition's sequence broke. The producer is idempotent, and aiokafka 0.14 counts the sequence
       numbers of a batch the broker refused (too large for the topic, say) as used: the broker then answers
-      OutOfOrderSequenceNumber to every later batch of that partition. Seen by the senders that await their
-      sends' outcomes (`DirectSender.failed`), remembered per producer. When the refusal was of the
-      messages' timestamps, which the producer takes from this host's clock, the clock is named instead:
-      a restart alone will not help.
+      OutOfOrderSequenceNumber to every later batch of that partition, until the service restarts.
+    - The broker refuses the messages' timestamps, which the producer takes from this host's clock. Said
+      while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, a partition that
+      knew no sequence of this producer publishes again, and one that did is out of sequence (above, with
+      the clock named as its cause).
+
+    The last two are seen by the senders that await their sends' outcomes (`DirectSender.failed`).
     """
     producer = aiokafka_producer(broker)
     if producer is None or getattr(producer, "_closed", True):
@@ -64,20 +68,47 @@ def producer_problem(broker: KafkaBroker) -> str | None:
         error = None if task.cancelled() else task.exception()
         stopped = type(error).__name__ if error is not None else "cancelled"
         return f"Kafka producer's sender task stopped ({stopped}): nothing is published; restart the service"
-    return _REFUSED.get(producer)
+    refused = _REFUSED.get(producer)
+    if refused is None:
+        return None
+    if refused.sequence_broken and refused.clock_seen_at:
+        return (
+            f"Kafka refuses the producer's batches for {refused.where} (OutOfOrderSequenceNumber, after it refused "
+            f"their timestamps): {_CLOCK}, then restart the service"
+        )
+    if refused.sequence_broken:
+        return (
+            f"Kafka refuses the producer's batches for {refused.where} (OutOfOrderSequenceNumber, after it refused "
+            "a batch): nothing more is published there; restart the service"
+        )
+    if refused.clock_seen_at and monotonic() - refused.clock_seen_at < CLOCK_SAID_S:
+        return (
+            f"Kafka refuses the timestamps of the producer's messages for {refused.where} (InvalidTimestamp): {_CLOCK}"
+        )
+    return None
 
 
+CLOCK_SAID_S = 60.0
 # the messages carry this host's time (the producer stamps them), and Kafka 4 takes none over an hour ahead of
-# its own clock by default (message.timestamp.after.max.ms; before.max.ms bounds those behind)
+# its own clock by default (message.timestamp.after.max.ms; before.max.ms bounds those behind, and a batch
+# retried through a long outage can grow that old)
 _CLOCK = (
     "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
-    "default); set it right"
+    "default), or the topic's message.timestamp.before.max.ms is shorter than a batch waited; set it right"
 )
 
 
-# producer -> what the broker refuses of it for good, in /readyz's words; weak, so a producer closed and dropped
-# takes its entry with it
-_REFUSED: weakref.WeakKeyDictionary[AIOKafkaProducer, str] = weakref.WeakKeyDictionary()
+@dataclass(slots=True)
+class _Refusals:
+    """What the broker refused of one producer: where first, whether a sequence broke, when timestamps last."""
+
+    where: str
+    sequence_broken: bool = False
+    clock_seen_at: float = 0.0  # monotonic() of the last timestamp refused; 0 for none
+
+
+# producer -> what the broker refused of it; weak, so a producer closed and dropped takes its entry with it
+_REFUSED: weakref.WeakKeyDictionary[AIOKafkaProducer, _Refusals] = weakref.WeakKeyDictionary()
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
@@ -127,29 +158,20 @@ class DirectSender:
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
 
     def failed(self, topic: str, key: bytes, error: BaseException) -> None:
-        """A send's outcome was `error`. If the broker refused its partition's sequence, or its timestamp (this
-        host's clock), the producer publishes nothing more to that partition: `producer_problem` then reports
-        it, and this logs it once."""
+        """A send's outcome was `error`: a sequence or a timestamp the broker refused is kept for
+        `producer_problem`, and logged (a broken sequence once)."""
         producer = self._producer
         clock = isinstance(error, InvalidTimestampError)
         if producer is None or not (clock or isinstance(error, OutOfOrderSequenceNumber)):
             return
-        known = _REFUSED.get(producer)
-        if known is not None and (not clock or _CLOCK in known):  # said already (a clock's refusal says most)
-            return
         partition = partition_of(key, self._partitions.get(topic) or [0])
-        where = f"{topic} partition {partition}"
-        if clock:  # the cause: its refusal broke the sequence too, and what follows is out of sequence
-            _REFUSED[producer] = (
-                f"Kafka refuses the timestamps of the producer's messages for {where} (InvalidTimestamp): {_CLOCK}, "
-                "then restart the service"
-            )
-            log.error(
-                "Kafka refuses the producer's timestamps: set this host's clock right", topic=topic, partition=partition
-            )
-        else:
-            _REFUSED[producer] = (
-                f"Kafka refuses the producer's batches for {where} (OutOfOrderSequenceNumber, after it refused a "
-                "batch): nothing more is published there; restart the service"
-            )
+        refused = _REFUSED.get(producer)
+        if refused is None:
+            refused = _REFUSED[producer] = _Refusals(f"{topic} partition {partition}")
+        if clock:
+            if not refused.clock_seen_at:
+                log.error("Kafka refuses the producer's timestamps: set this host's clock right", topic=topic)
+            refused.clock_seen_at = monotonic()
+        elif not refused.sequence_broken:
+            refused.sequence_broken, refused.where = True, f"{topic} partition {partition}"
             log.error("Kafka refuses the producer's sequence: restart the service", topic=topic, partition=partition)

@@ -132,16 +132,25 @@ async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_host
     with pytest.raises(InvalidTimestampError) as refused:
         await (await producer.send(topic, b"{}", key=b"k", timestamp_ms=two_hours_ahead))
     sender.failed(topic, b"k", refused.value)
-    with pytest.raises(OutOfOrderSequenceNumber) as after:  # the refusal broke the partition's sequence too
-        await (await producer.send(topic, b"{}", key=b"k"))
-    sender.failed(topic, b"k", after.value)  # the clock, the cause, is what readiness keeps saying
-
+    clock = (
+        "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
+        "default), or the topic's message.timestamp.before.max.ms is shorter than a batch waited; set it right"
+    )
     answer = await running.client.get("/readyz")
     assert answer.status_code == 503, answer.text
     assert answer.json()["failed"] == {
-        "kafka": f"Kafka refuses the timestamps of the producer's messages for {topic} partition 0 (InvalidTimestamp): "
-        "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
-        "default); set it right, then restart the service"
+        "kafka": f"Kafka refuses the timestamps of the producer's messages for {topic} partition 0 "
+        f"(InvalidTimestamp): {clock}"
+    }
+
+    with pytest.raises(OutOfOrderSequenceNumber) as after:  # the refusal broke the partition's sequence too
+        await (await producer.send(topic, b"{}", key=b"k"))
+    sender.failed(topic, b"k", after.value)
+    answer = await running.client.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["failed"] == {
+        "kafka": f"Kafka refuses the producer's batches for {topic} partition 0 (OutOfOrderSequenceNumber, after "
+        f"it refused their timestamps): {clock}, then restart the service"
     }
 
 

@@ -1,0 +1,52 @@
+"""What /readyz says of refusals a producer's senders saw (shared/kafka/direct.py): pure, no broker."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidTimestampError, KafkaTimeoutError, OutOfOrderSequenceNumber
+from faststream.kafka import KafkaBroker
+
+from shared.kafka import direct
+from shared.kafka.direct import DirectSender, producer_problem
+
+
+@pytest.fixture
+async def sender(monkeypatch: pytest.MonkeyPatch) -> DirectSender:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")  # never started: only its identity counts
+    producer._closed = False  # as a started one reads
+    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    return DirectSender(KafkaBroker())
+
+
+async def test_other_errors_say_nothing(sender: DirectSender) -> None:
+    sender.failed("t.records", b"k", KafkaTimeoutError())
+    assert producer_problem(KafkaBroker()) is None
+
+
+async def test_a_timestamp_refused_is_said_while_it_goes_on_then_no_more(
+    sender: DirectSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+    sender.failed("t.records", b"k", InvalidTimestampError())
+    assert (producer_problem(KafkaBroker()) or "").startswith(
+        "Kafka refuses the timestamps of the producer's messages for t.records partition 0 (InvalidTimestamp)"
+    )
+    now[0] += direct.CLOCK_SAID_S - 1
+    assert producer_problem(KafkaBroker()) is not None
+    now[0] += 2  # the clock set right: a partition that knew no sequence of the producer publishes again
+    assert producer_problem(KafkaBroker()) is None
+
+
+async def test_a_broken_sequence_is_said_until_the_restart(
+    sender: DirectSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+    sender.failed("t.records", b"k", OutOfOrderSequenceNumber())
+    now[0] += 3600
+    assert producer_problem(KafkaBroker()) == (
+        "Kafka refuses the producer's batches for t.records partition 0 (OutOfOrderSequenceNumber, after it "
+        "refused a batch): nothing more is published there; restart the service"
+    )
