@@ -15,7 +15,10 @@
   retried for ever, a row that always fails holds its person's later rows
   for ever. So the pass stops, as for the deployment's, and
   `UnclearFailures` counts the row's failures until they reach a bound; the
-  row is then set aside with its error, as a row's own fault is.
+  row is then set aside with its error, as a row's own fault is. Not while
+  the producer is known broken (`shared.kafka.direct.producer_problem`: a
+  dead sender task raises a bare KafkaError for every send): the relay then
+  takes an unclear error for the deployment's.
 
 The bound is a time with a floor of passes: the row failed so in at least
 `passes` passes (5), the first at least `over_s` ago (60 s): the defaults of

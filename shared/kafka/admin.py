@@ -30,11 +30,12 @@ DAY_MS = 24 * 60 * 60 * 1000
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself (not a broker default)
 IN_SYNC = "min.insync.replicas"
 # The least each topic must take, raised at start-up where a topic (or the broker's default) takes less;
-# more is kept. The producers send batches up to 256 KiB and a record up to 1 MiB (shared/kafka/broker.py),
-# so a topic taking less refuses a whole batch: the rows in it are set aside together, and the idempotent
-# producer's sequence for the partition breaks until the service restarts (docs/security.md). Kafka's own
-# default, 1 MiB and the batch's header.
+# more is kept. The producers send batches up to 256 KiB (shared/kafka/broker.py) and a record up to aiokafka's
+# max_request_size of 1 MiB, so a topic taking less refuses a whole batch: the rows in it are set aside
+# together, and the idempotent producer's sequence for the partition breaks until the service restarts
+# (docs/security.md). Kafka's own default (1 MiB and 12 bytes): aiokafka counts a batch's header in its 1 MiB.
 FLOORS = {"max.message.bytes": 1_048_588}
+BROKER_DEFAULTS = {"max.message.bytes": "message.max.bytes"}  # the broker's config each topic config defaults to
 
 
 def topic_configs(settings: CommonSettings, topics: TopicNames) -> dict[str, dict[str, str]]:
@@ -72,15 +73,15 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            # at their floors, unless asked otherwise: a broker whose default is lower would make them refuse batches
-            floors = {key: str(floor) for key, floor in FLOORS.items()}
+            floors = await _floors_over_broker_defaults(admin)
             topics = [
                 NewTopic(n, partitions, replication, topic_configs=floors | dict(configs.get(n, {}))) for n in missing
             ]
             response = await admin.create_topics(topics)
             _raise_unless_created(response)
             log.info("topics created", topics=missing, partitions=partitions)
-        wanted: TopicConfigs = {n: configs[n] for n in names if n in existing and configs.get(n)}
+        # every topic that was there, for the floors, with the configs asked of it
+        wanted: TopicConfigs = {n: configs.get(n, {}) for n in names if n in existing}
         if in_sync_for is not None and wanted:
             wanted = await _in_sync_by_copies(admin, wanted, replication, in_sync_for)
         await _align_configs(admin, wanted)
@@ -140,6 +141,27 @@ async def _align_configs(admin: AIOKafkaAdminClient, wanted: TopicConfigs) -> No
             if error_code:
                 raise RuntimeError(f"cannot set the configs of topic {name}: {error_code} {message}")
         log.info("topic configs set", topics=[c.name for c in changes])
+
+
+async def _floors_over_broker_defaults(admin: AIOKafkaAdminClient) -> dict[str, str]:
+    """`FLOORS` the broker's own defaults are below, for the topics created here; a broker that takes more keeps
+    its own for them (a topic-level value would pin them below it). All of them when the broker does not say."""
+    floors = {key: str(floor) for key, floor in FLOORS.items()}
+    try:
+        node = str((await admin.describe_cluster())["brokers"][0]["node_id"])
+        resource = ConfigResource(ConfigResourceType.BROKER, node, configs=dict.fromkeys(BROKER_DEFAULTS.values()))
+        entries = {
+            entry[0]: entry[1] for *_, found in _resources(await admin.describe_configs([resource])) for entry in found
+        }
+    except Exception as error:  # no right to describe the broker, say: the floors it is
+        log.info("broker defaults not read: new topics get the floors", error=type(error).__name__)
+        return floors
+    below = {}
+    for key, floor in floors.items():
+        value = entries.get(BROKER_DEFAULTS[key])
+        if value is None or not value.isdigit() or int(value) < int(floor):
+            below[key] = floor
+    return below
 
 
 def _below_floors(topic: str, current: Mapping[str, str], keep: Mapping[str, str]) -> dict[str, str]:

@@ -216,3 +216,31 @@ async def test_a_topic_taking_smaller_messages_than_the_producers_send_is_raised
         assert [(line["topic"], line["was"], line["now"]) for line in raised] == [(lowered, 4000, int(floor))]
     finally:
         await admin.delete_topics([lowered, larger, new])
+
+
+async def test_new_topics_are_made_at_the_floor_only_where_the_brokers_default_is_below_it(
+    admin: AIOKafkaAdminClient,
+) -> None:
+    # a topic-level value would pin a new topic below a broker that takes more; one that takes less needs it
+    node = str((await admin.describe_cluster())["brokers"][0]["node_id"])
+    broker = functools.partial(ConfigResource, ConfigResourceType.BROKER, node)
+
+    async def broker_default(value: str) -> str | None:
+        described = await admin.describe_configs([broker(configs={"message.max.bytes": None})])
+        found = {e[0]: e[1] for response in described for *_, entries in response.resources for e in entries}
+        return found.get("message.max.bytes") if found.get("message.max.bytes") == value else None
+
+    kafka: KafkaConnection = kafka_connection()
+    topics = TopicNames(f"test.{unique_name('brokerfloor')}.")
+    above, below = topics(RECORDS_SUBMITTED), topics(DEAD_LETTER)
+    floor = str(kafka_admin.FLOORS["max.message.bytes"])
+    try:
+        for value, name, expected in (("2097152", above, "2097152"), ("500000", below, floor)):
+            await admin.alter_configs([broker(configs={"message.max.bytes": value})])  # this broker's own, for now
+            await eventually(functools.partial(broker_default, value), within=10)
+            await ensure_topics(kafka, [name], partitions=1, replication=1)
+            await eventually(functools.partial(showing, admin, name, "max.message.bytes", expected), within=10)
+    finally:
+        await admin.alter_configs([broker(configs={})])  # the broker's own values gone: its file's again
+        await eventually(functools.partial(broker_default, floor), within=10)
+        await admin.delete_topics([above, below])
