@@ -19,16 +19,22 @@ async def sender(monkeypatch: pytest.MonkeyPatch) -> DirectSender:
     return DirectSender(KafkaBroker())
 
 
+@pytest.fixture
+def now(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The seconds `direct` reads from its monotonic clock, for a test to move on."""
+    moment = [1000.0]
+    monkeypatch.setattr(direct, "monotonic", lambda: moment[0])
+    return moment
+
+
 async def test_other_errors_say_nothing(sender: DirectSender) -> None:
     sender.failed("t.records", b"k", KafkaTimeoutError())
     assert producer_problem(KafkaBroker()) is None
 
 
 async def test_a_timestamp_refused_is_said_while_it_goes_on_then_no_more(
-    sender: DirectSender, monkeypatch: pytest.MonkeyPatch
+    sender: DirectSender, now: list[float]
 ) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
     sender.failed("t.records", b"k", InvalidTimestampError())
     assert (producer_problem(KafkaBroker()) or "").startswith(
         "Kafka refuses the timestamps of the producer's messages for t.records partition 0 (InvalidTimestamp)"
@@ -39,11 +45,7 @@ async def test_a_timestamp_refused_is_said_while_it_goes_on_then_no_more(
     assert producer_problem(KafkaBroker()) is None
 
 
-async def test_a_broken_sequence_is_said_until_the_restart(
-    sender: DirectSender, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+async def test_a_broken_sequence_is_said_until_the_restart(sender: DirectSender, now: list[float]) -> None:
     sender.failed("t.records", b"k", OutOfOrderSequenceNumber())
     now[0] += 3600
     assert producer_problem(KafkaBroker()) == (
