@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from tests.support.processes import TICK, pids, process_stat
+from tests.support.processes import TICK, pids, process_stat, thread_stat
 
 Grouping = Callable[[int, int, str], str | None]
 
@@ -146,12 +146,10 @@ def thread_times(pid: int) -> dict[int, tuple[str, float]]:
         return found
     for task in tasks:
         try:
-            stat = (task / "stat").read_text()
+            name, seconds = thread_stat(task)
         except OSError:  # ended meanwhile
             continue
-        name, rest = stat.split(" (", 1)[1].rsplit(")", 1)
-        fields = rest.split()
-        found[int(task.name)] = (thread_kind(name), (int(fields[11]) + int(fields[12])) / TICK)
+        found[int(task.name)] = (thread_kind(name), seconds)
     return found
 
 

@@ -59,9 +59,23 @@ def process_cpu_seconds(pid: int) -> float:
 
 def process_stat(pid: int) -> tuple[int, float]:
     """A process's parent pid and its user plus system CPU so far, from one read; OSError once it has ended."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    _, parent, seconds = _stat(Path(f"/proc/{pid}/stat"))
+    return parent, seconds
+
+
+def thread_stat(task: Path) -> tuple[str, float]:
+    """A thread's name (15 characters at most) and its user plus system CPU so far, from its
+    /proc/<pid>/task/<tid> directory; OSError once it has ended."""
+    name, _, seconds = _stat(task / "stat")
+    return name, seconds
+
+
+def _stat(path: Path) -> tuple[str, int, float]:
+    """A stat file's command name, parent pid and user plus system CPU seconds."""
+    head, tail = path.read_text().rsplit(")", 1)
+    fields = tail.split()
     # field 4 of stat (ppid), fields 14 and 15 (utime, stime), counted after the command name
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    return head.split(" (", 1)[1], int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
 
 
 TICK = os.sysconf("SC_CLK_TCK")
