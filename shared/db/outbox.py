@@ -227,8 +227,8 @@ class OutboxRelay:
         if fault is Fault.DEPLOYMENT:
             return False
         if fault is Fault.UNCLEAR and producer_problem(self._broker):
-            # the producer's sender task died: every send raises a copy of its error (a bare KafkaError, unclear),
-            # whichever the row. The deployment's, said on /readyz; counted, it set aside a row a minute
+            # the producer itself is broken (said on /readyz): a dead sender task raises a copy of its error for
+            # every send (a bare KafkaError, unclear), whichever the row. Counted, it set aside a row a minute
             return False
         strikes = self._unclear.failed(row.id) if fault is Fault.UNCLEAR else None
         if strikes is not None and not strikes.given_up:

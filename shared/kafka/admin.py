@@ -146,7 +146,6 @@ async def _align_configs(admin: AIOKafkaAdminClient, wanted: TopicConfigs) -> No
 async def _floors_over_broker_defaults(admin: AIOKafkaAdminClient) -> dict[str, str]:
     """`FLOORS` the broker's own defaults are below, for the topics created here; a broker that takes more keeps
     its own for them (a topic-level value would pin them below it). All of them when the broker does not say."""
-    floors = {key: str(floor) for key, floor in FLOORS.items()}
     try:
         node = str((await admin.describe_cluster())["brokers"][0]["node_id"])
         resource = ConfigResource(ConfigResourceType.BROKER, node, configs=dict.fromkeys(BROKER_DEFAULTS.values()))
@@ -155,12 +154,12 @@ async def _floors_over_broker_defaults(admin: AIOKafkaAdminClient) -> dict[str, 
         }
     except Exception as error:  # no right to describe the broker, say: the floors it is
         log.info("broker defaults not read: new topics get the floors", error=type(error).__name__)
-        return floors
+        entries = {}
     below = {}
-    for key, floor in floors.items():
+    for key, floor in FLOORS.items():
         value = entries.get(BROKER_DEFAULTS[key])
-        if value is None or not value.isdigit() or int(value) < int(floor):
-            below[key] = floor
+        if value is None or not value.isdigit() or int(value) < floor:  # a default not read is taken as below
+            below[key] = str(floor)
     return below
 
 
@@ -170,9 +169,7 @@ def _below_floors(topic: str, current: Mapping[str, str], keep: Mapping[str, str
     raised = {}
     for key, floor in FLOORS.items():
         value = current.get(key)
-        if key in keep:
-            continue
-        if value is not None and value.isdigit() and int(value) < floor:
+        if key not in keep and value is not None and value.isdigit() and int(value) < floor:
             raised[key] = str(floor)
             log.warning(
                 "topic takes smaller messages than the producers send: raised",

@@ -71,15 +71,15 @@ def producer_problem(broker: KafkaBroker) -> str | None:
     refused = _REFUSED.get(producer)
     if refused is None:
         return None
-    if refused.sequence_broken and refused.clock_seen_at:
-        return (
-            f"Kafka refuses the producer's batches for {refused.where} (OutOfOrderSequenceNumber, after it refused "
-            f"their timestamps): {_CLOCK}, then restart the service"
-        )
     if refused.sequence_broken:
+        refusal, then = (
+            ("their timestamps", f"{_CLOCK}, then restart the service")
+            if refused.clock_seen_at
+            else ("a batch", "nothing more is published there; restart the service")
+        )
         return (
             f"Kafka refuses the producer's batches for {refused.where} (OutOfOrderSequenceNumber, after it refused "
-            "a batch): nothing more is published there; restart the service"
+            f"{refusal}): {then}"
         )
     if refused.clock_seen_at and monotonic() - refused.clock_seen_at < CLOCK_SAID_S:
         return (
