@@ -44,7 +44,7 @@ from uvicorn.supervisors import Multiprocess
 
 from shared.logging import configure_logging
 from shared.metrics import MULTIPROCESS_DIR
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, env_prefix
 
 FACTORY = "POPFLOW_SERVED_FACTORY"  # the service's app factory, for `served_app` in each process
 # Collect young objects when 200,000 more are alive than at the last pass, not 700: a routing batch
@@ -180,8 +180,3 @@ def refuse_embedded_stores(settings: ServiceSettings) -> None:
             "name SQLite (the embedded store serves one process): set them to postgresql+asyncpg://... "
             f"or {prefix}WEB_WORKERS=1"
         )
-
-
-def env_prefix(settings: ServiceSettings) -> str:
-    """`INTAKE_` for intake's settings: the prefix of the service's own variables."""
-    return str(settings.model_config.get("env_prefix", ""))

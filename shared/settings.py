@@ -327,9 +327,14 @@ def sqlite_url(service: str) -> str:
     return f"sqlite+aiosqlite:///./var/{service}.db"
 
 
+def env_prefix(settings: BaseSettings | type[BaseSettings]) -> str:
+    """`INTAKE_` for intake's settings (the class or an instance): the prefix of the service's own variables."""
+    return str(settings.model_config.get("env_prefix", ""))
+
+
 def environment_names(settings_class: type[BaseSettings]) -> set[str]:
     """Every environment variable a settings class reads (for checking deploy files)."""
-    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    prefix = env_prefix(settings_class)
     names = set()
     for field_name, field in settings_class.model_fields.items():
         names.add(field.alias if field.alias else f"{prefix}{field_name}".upper())

@@ -14,6 +14,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
+from shared.settings import env_prefix
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,7 +41,7 @@ def settings_markdown(common: type[BaseSettings], services: Mapping[str, type[Ba
 
 
 def _table(settings_class: type[BaseSettings], fields: Mapping[str, FieldInfo]) -> list[str]:
-    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    prefix = env_prefix(settings_class)
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, field in fields.items():
         variable = field.alias or f"{prefix}{name}".upper()
