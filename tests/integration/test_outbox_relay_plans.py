@@ -1,5 +1,5 @@
 """The relay's two reads on every pass ("which keys are held back?", "which rows are next?") use an index
-of exactly their rows, not the whole outbox.
+of exactly their rows, not the whole outbox; its mark of the rows Kafka confirmed is one statement.
 
 A bulk import fills the outbox of a new deployment faster than PostgreSQL's
 statistics and autovacuum follow. Without statistics the planner took the
@@ -26,7 +26,7 @@ from services.intake.adapters.tables import OutboxRow as IntakeOutboxRow
 from services.intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from services.notification.adapters.tables import OutboxRow as StatusOutboxRow
 from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
-from shared.db.outbox import pending, set_aside_keys
+from shared.db.outbox import pending, rows_of, set_aside_keys
 from tests.support.stores import STORES, migrated_store
 
 OUTBOXES = [
@@ -86,6 +86,27 @@ async def test_the_next_rows_are_read_from_the_unsent_index_after_many_were_publ
         async with engine.connect() as connection:
             ids = [row[0] for row in (await connection.execute(pending(table, 100, []))).all()]
         assert ids == list(range(first_unsent, first_unsent + 100))
+
+
+@pytest.mark.parametrize("store", STORES)
+async def test_rows_confirmed_are_marked_by_one_statement_whatever_their_count(store: str, tmp_path: Path) -> None:
+    """On PostgreSQL the ids go as one array: the same prepared statement for 3 rows and for 700 (an IN list
+    was a new statement, rendered and prepared afresh, for each count of rows a pass confirmed)."""
+    table = IntakeOutboxRow
+    async with migrated_store(store, "outbox_mark_", INTAKE_MIGRATIONS, tmp_path) as engine:
+        await _filled(engine, store, table, 1000, sent_at=None)
+        async with engine.connect() as connection:
+            mark = update(table).where(rows_of(table, connection.dialect.name)).values(sent_at=SENT)
+            for ids in (list(range(1, 4)), list(range(101, 801))):
+                await connection.execute(mark, {"ids": ids})
+            if store == "postgresql":
+                prepared = await connection.scalar(
+                    text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'UPDATE outbox %'")
+                )
+                assert prepared == 1
+            await connection.commit()
+            marked = (await connection.execute(text("SELECT id FROM outbox WHERE sent_at IS NOT NULL"))).scalars()
+        assert sorted(marked) == [*range(1, 4), *range(101, 801)]
 
 
 async def _filled(engine: AsyncEngine, store: str, table: type[Any], rows: int, *, sent_at: datetime | None) -> None:
