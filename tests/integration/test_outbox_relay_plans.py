@@ -26,7 +26,8 @@ from services.intake.adapters.tables import OutboxRow as IntakeOutboxRow
 from services.intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from services.notification.adapters.tables import OutboxRow as StatusOutboxRow
 from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
-from shared.db.outbox import pending, rows_of, set_aside_keys
+from shared.db.among import among
+from shared.db.outbox import pending, set_aside_keys
 from tests.support.stores import STORES, migrated_store
 
 OUTBOXES = [
@@ -96,7 +97,7 @@ async def test_rows_confirmed_are_marked_by_one_statement_whatever_their_count(s
     async with migrated_store(store, "outbox_mark_", INTAKE_MIGRATIONS, tmp_path) as engine:
         await _filled(engine, store, table, 1000, sent_at=None)
         async with engine.connect() as connection:
-            mark = update(table).where(rows_of(table, connection.dialect.name)).values(sent_at=SENT)
+            mark = update(table).where(among(col(table.id), "ids", connection.dialect.name)).values(sent_at=SENT)
             for ids in (list(range(1, 4)), list(range(101, 801))):
                 await connection.execute(mark, {"ids": ids})
             if store == "postgresql":

@@ -35,6 +35,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db import bulk
+from shared.db.among import among
 from shared.db.engine import SingleStatements
 
 _CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code")
@@ -155,9 +156,10 @@ class DeliveryStore:
                     taken[code] = taken.get(code, 0) + 1
                     claims.append(_claim_of(row))
             if claims:
-                ids = [c.notice_id for c in claims]
+                claimed = among(schedule.c.notice_id, "ids", session.get_bind().dialect.name)
                 await session.execute(
-                    update(schedule).where(schedule.c.notice_id.in_(ids)).values(next_attempt_at=lease_until)
+                    update(schedule).where(claimed).values(next_attempt_at=lease_until),
+                    {"ids": [c.notice_id for c in claims]},
                 )
         return claims, read >= limit or len(claims) < read
 
@@ -237,11 +239,12 @@ class DeliveryStore:
             select(*(notices.c[name] for name in _SETTLE_COLUMNS))
             .select_from(schedule)
             .join(notices, notices.c.notice_id == schedule.c.notice_id)
-            .where(schedule.c.notice_id.in_([a.claim.notice_id for a in settled]))
+            .where(among(schedule.c.notice_id, "ids", session.get_bind().dialect.name))
             .order_by(schedule.c.notice_id)
             .with_for_update()
         )
-        stored = {row.notice_id: row for row in (await session.execute(query)).all()}
+        ids = [a.claim.notice_id for a in settled]
+        stored = {row.notice_id: row for row in (await session.execute(query, {"ids": ids})).all()}
         changes: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for a in settled:
