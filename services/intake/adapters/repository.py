@@ -49,6 +49,7 @@ from sqlmodel import SQLModel, col
 
 from services.intake.adapters.tables import IdempotencyRow, KeyKind, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
+from shared.db.among import among
 from shared.db.engine import SingleStatements
 from shared.db.upsert import conflict_insert
 from shared.ids import new_id
@@ -357,21 +358,25 @@ async def _earlier_submissions(
     idem = {marked for item in items if (marked := _key_of(item))}
     # an item's own record id, found stored: this very submission, committed by an attempt whose answer was lost
     # (the connection dropped after the server's COMMIT); it was accepted, and is not stored again
+    dialect = session.get_bind().dialect.name
+    record_ids = among(col(RecordRow.record_id), "ids", dialect)  # one array on PostgreSQL, whatever the count
     ids = [item.record_id for item in items]
-    own = (await session.execute(select(RecordRow).where(col(RecordRow.record_id).in_(ids)))).scalars()
+    own = (await session.execute(select(RecordRow).where(record_ids), {"ids": ids})).scalars()
     by_id = {row.record_id: row for row in own}
     by_ref: dict[str, RecordRow] = {}
     if refs:
-        rows = (await session.execute(select(RecordRow).where(col(RecordRow.source_ref).in_(refs)))).scalars()
+        of_refs = among(col(RecordRow.source_ref), "refs", dialect)
+        rows = (await session.execute(select(RecordRow).where(of_refs), {"refs": list(refs)})).scalars()
         by_ref = {row.source_ref: row for row in rows if row.source_ref}
     by_key: dict[tuple[str, str], tuple[IdempotencyRow, RecordRow | None]] = {}
     if idem:
         # by text, the first column of the primary key (key, kind); a row of another kind answers nothing here
-        texts = {key for _, key in idem}
-        found = (await session.execute(select(IdempotencyRow).where(col(IdempotencyRow.key).in_(texts)))).scalars()
+        texts = list({key for _, key in idem})
+        of_texts = among(col(IdempotencyRow.key), "texts", dialect)
+        found = (await session.execute(select(IdempotencyRow).where(of_texts), {"texts": texts})).scalars()
         keyed = [k for k in found if (k.kind, k.key) in idem]
         ids = [k.record_id for k in keyed]
-        stored = (await session.execute(select(RecordRow).where(col(RecordRow.record_id).in_(ids)))).scalars()
+        stored = (await session.execute(select(RecordRow).where(record_ids), {"ids": ids})).scalars()
         rows_by_id = {row.record_id: row for row in stored}
         by_key = {(k.kind, k.key): (k, rows_by_id.get(k.record_id)) for k in keyed}
     outcomes: dict[int, Stored] = {}
