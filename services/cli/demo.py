@@ -125,7 +125,12 @@ def _play_rest(
                 advance(1)
     finally:
         offices.revoke_all()
-    by = "by their own offices" if not as_admin else f"{as_admin} of them as admin (the key store was out of reach)"
+    by = (
+        "by their own offices"
+        if not as_admin
+        else f"{as_admin} of the {len(receiving)} streets with the admin key (no office key of theirs works here: "
+        "POPFLOW_KEYS_DATABASE_URL does not name this deployment's key store)"
+    )
     console.print(f"{len(receiving)} streets answered {answered} notices, {by}")
 
 
