@@ -87,7 +87,7 @@ def demo(
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None
-    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard")
+    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard?district={district}")
 
 
 def _play_rest(
