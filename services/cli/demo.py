@@ -87,7 +87,7 @@ def demo(
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None
-    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard")
+    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard?district={district}")
 
 
 def _play_rest(
@@ -125,7 +125,12 @@ def _play_rest(
                 advance(1)
     finally:
         offices.revoke_all()
-    by = "by their own offices" if not as_admin else f"{as_admin} of them as admin (the key store was out of reach)"
+    by = (
+        "by their own offices"
+        if not as_admin
+        else f"{as_admin} of the {len(receiving)} streets with the admin key (no office key of theirs works here: "
+        "POPFLOW_KEYS_DATABASE_URL does not name this deployment's key store)"
+    )
     console.print(f"{len(receiving)} streets answered {answered} notices, {by}")
 
 

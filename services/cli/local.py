@@ -221,12 +221,25 @@ def _print_admin_key_once(deployment: LocalDeployment) -> None:
         f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
     )
     console.print(key, soft_wrap=True)
+    shown = _without_password(url)
     console.print(
-        "A campaign week to look at (the streets answer with office keys minted in this key store):\n"
-        f"  POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}' .venv/bin/popflow demo --key <the key above>"
-        + ("   (put the database password in place of ***)" if "***" in _without_password(url) else ""),
+        "`popflow keys` and `popflow demo` (whose streets answer with office keys minted there) work on this "
+        "deployment's key store once it is named:\n"
+        f"  export POPFLOW_KEYS_DATABASE_URL='{shown}'"
+        # the role and password deploy/postgres/ensure.sh sets up for `make run`
+        + ("   (the database password in place of ***: `popflow` under `make run`)" if "***" in shown else "")
+        + "\nA campaign week to look at:  .venv/bin/popflow demo --key <the key above>"
+        + _demo_options(deployment),
         soft_wrap=True,
     )
+
+
+def _demo_options(deployment: LocalDeployment) -> str:
+    """`popflow demo` plays 440111 on 8001-8004 by default; a side-by-side deployment names its own."""
+    if not deployment.name:
+        return ""
+    urls = " ".join(f"--{service} {deployment.url(service)}" for service in ("intake", "notification", "reporting"))
+    return f" --district {deployment.name} {urls}"
 
 
 def _without_password(url: str) -> str:

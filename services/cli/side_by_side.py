@@ -74,6 +74,7 @@ def side_by_side(
         env["NOTIFICATION_RECORD_LINK_BASE"] = deployment.url("intake") + "/v1/records/"
         env["NOTIFICATION_REPORTING_URL"] = deployment.url("reporting")
         env["REPORTING_NOTIFICATION_URL"] = deployment.url("notification")
+        env["REPORTING_INTAKE_URL"] = deployment.url("intake")  # a place check enters the missed persons there
         env["REPORTING_NOTIFICATION_KEY"] = asyncio.run(_dashboard_key(env["POPFLOW_KEYS_DATABASE_URL"], code, state))
         deployments.append(deployment)
     partners_file.write_text(partners_toml(deployments, keys), encoding="utf-8")

@@ -198,6 +198,11 @@ async def test_up_districts_starts_two_deployments_side_by_side_each_the_others_
         assert len(services) == 2 * len(SERVICES)
         prefixes = {environ_of(pid)["POPFLOW_TOPIC_PREFIX"] for pid in services}
         assert prefixes == {env["POPFLOW_TOPIC_PREFIX"] + f"{code}." for code in districts}
+        # each reporting enters a place check's missed persons at its own district's intake, not at 8001's
+        intakes = {
+            environ_of(pid)["POPFLOW_SERVED_DISTRICTS"]: environ_of(pid)["REPORTING_INTAKE_URL"] for pid in services
+        }
+        assert intakes == {code: urls[code]["intake"] for code in districts}
 
         async with httpx.AsyncClient(timeout=10) as client:
             for code, other in (districts, districts[::-1]):
