@@ -27,7 +27,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from services.cli.keys import DEFAULT_STORE, create_key, open_store
+from services.cli.keys import create_key, open_store, this_checkouts_store
 from shared.auth.scopes import Role
 from shared.directory import load_directory
 from shared.progress import progress
@@ -52,9 +52,11 @@ def demo(
         str,
         typer.Option(
             envvar="POPFLOW_KEYS_DATABASE_URL",
-            help="The deployment's key store: the streets answer with office keys minted there (revoked at the end)",
+            show_default=False,
+            help="The deployment's key store: the streets answer with office keys minted there (revoked at the end) "
+            "[default: the one `make run` last used here, else ./var/keys.db]",
         ),
-    ] = DEFAULT_STORE,
+    ] = "",
     timezone: Annotated[str, typer.Option(envvar="POPFLOW_TIMEZONE", help="The deployment's zone")] = "Asia/Shanghai",
 ) -> None:
     """Play a campaign week (Faker zh_CN records) through the services' own HTTP routes."""
@@ -112,7 +114,7 @@ def _play_rest(
         {r["residence"]["street"] for r in records if r["residence"]["street"] != r["reporting_street"]}
         & set(directory.streets_of(district))
     )[:6]
-    offices = _OfficeKeys(key_store)
+    offices = _OfficeKeys(key_store or this_checkouts_store())
     try:
         with progress("Streets answering their notices", unit="streets", total=len(receiving)) as advance:
             answered, as_admin = 0, 0
@@ -129,7 +131,8 @@ def _play_rest(
         "by their own offices"
         if not as_admin
         else f"{as_admin} of the {len(receiving)} streets with the admin key (no office key of theirs works here: "
-        "POPFLOW_KEYS_DATABASE_URL does not name this deployment's key store)"
+        "the key store named by POPFLOW_KEYS_DATABASE_URL, or the one `make run` last used here, is not this "
+        "deployment's)"
     )
     console.print(f"{len(receiving)} streets answered {answered} notices, {by}")
 

@@ -1,12 +1,17 @@
 """`popflow keys create|revoke|list`: the system's API keys, straight in the key store.
 
 Runs where the key store is reachable (POPFLOW_KEYS_DATABASE_URL, the same
-variable the services read). A new key is printed once; only its hash is kept.
+variable the services read). Without it, the key store `popflow up` (`make
+run`) last chose in this checkout, which it keeps in var/key-store-url, or
+else the services' own default (./var/keys.db): a key made after `make run`
+lands where its services look. A new key is printed once; only its hash is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +26,33 @@ from shared.settings import CommonSettings
 app = typer.Typer(help="API keys: a scope (street:CODE, district:CODE, admin) and a role; shown once, stored hashed.")
 console = Console()
 DEFAULT_STORE = str(CommonSettings.model_fields["keys_database_url"].default)
-StoreUrl = Annotated[str, typer.Option(envvar="POPFLOW_KEYS_DATABASE_URL", help="The key store's database URL")]
+# the key store `popflow up` chose for this checkout: its URL holds the database's password, so the file is its owner's
+KEY_STORE_FILE = Path(__file__).resolve().parents[2] / "var" / "key-store-url"
+StoreUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="POPFLOW_KEYS_DATABASE_URL",
+        show_default=False,
+        help="The key store's database URL [default: the one `make run` last used here, else ./var/keys.db]",
+    ),
+]
+
+
+def this_checkouts_store() -> str:
+    """The key store `popflow up` last chose in this checkout (var/key-store-url), else the services' default."""
+    try:
+        return KEY_STORE_FILE.read_text(encoding="utf-8").strip() or DEFAULT_STORE
+    except FileNotFoundError:
+        return DEFAULT_STORE
+
+
+def remember_store(url: str) -> None:
+    """Keep `url` in var/key-store-url for `popflow keys` and `popflow demo`, readable by its owner alone."""
+    KEY_STORE_FILE.parent.mkdir(exist_ok=True)
+    descriptor = os.open(KEY_STORE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(url + "\n")
+    os.chmod(KEY_STORE_FILE, 0o600)  # a file made before by another umask
 
 
 async def open_store(url: str) -> KeyStore:
@@ -45,7 +76,7 @@ def create(
         str, typer.Option(help="submitter, office, bureau or admin (default: office, bureau or admin by scope)")
     ] = "",
     label: Annotated[str, typer.Option(help="Who the key is for")] = "",
-    store_url: StoreUrl = DEFAULT_STORE,
+    store_url: StoreUrl = "",
 ) -> None:
     """Create a key and print it once."""
     try:
@@ -55,18 +86,18 @@ def create(
     except ValueError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from None
-    key_id, key = asyncio.run(create_key(store_url, scope, label, chosen))
+    key_id, key = asyncio.run(create_key(store_url or this_checkouts_store(), scope, label, chosen))
     console.print(f"key id {key_id}, scope {scope}, role {chosen.value}")
     console.print("The key is shown this once and stored only as a hash; keep it now:")
     print(key)  # plain stdout, so `popflow keys create ... | tail -1` captures it
 
 
 @app.command()
-def revoke(key_id: str, store_url: StoreUrl = DEFAULT_STORE) -> None:
+def revoke(key_id: str, store_url: StoreUrl = "") -> None:
     """Revoke a key by its id; requests with it get 401 from then on."""
 
     async def run() -> bool:
-        store = await open_store(store_url)
+        store = await open_store(store_url or this_checkouts_store())
         try:
             return await store.revoke(key_id)
         finally:
@@ -79,11 +110,11 @@ def revoke(key_id: str, store_url: StoreUrl = DEFAULT_STORE) -> None:
 
 
 @app.command("list")
-def list_keys(store_url: StoreUrl = DEFAULT_STORE) -> None:
+def list_keys(store_url: StoreUrl = "") -> None:
     """Every key: id, scope, label, created, revoked (never the key itself)."""
 
     async def run() -> list[ApiKey]:
-        store = await open_store(store_url)
+        store = await open_store(store_url or this_checkouts_store())
         try:
             return await store.list_keys()
         finally:

@@ -35,7 +35,7 @@ from rich.table import Table
 from sqlalchemy import make_url
 
 from services.cli.databases import choose_prefix, ensure_databases, sealed_elsewhere
-from services.cli.keys import DEFAULT_STORE, create_key, open_store
+from services.cli.keys import DEFAULT_STORE, create_key, open_store, remember_store
 from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, district_ports, parse_districts, side_by_side
 from shared.sealing import Keyring, parse_keyring
 
@@ -95,6 +95,8 @@ def up(
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
+            if "POPFLOW_KEYS_DATABASE_URL" not in os.environ:  # chosen here: `popflow keys` and `demo` use it too
+                remember_store(env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE))
         for deployment in deployments:
             for service in SERVICES:
                 with signals.deferred():  # a child is never started without being recorded for the clean-up
@@ -221,13 +223,15 @@ def _print_admin_key_once(deployment: LocalDeployment) -> None:
         f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
     )
     console.print(key, soft_wrap=True)
-    shown = _without_password(url)
+    named = "POPFLOW_KEYS_DATABASE_URL" in os.environ or bool(deployment.name)
     console.print(
-        "`popflow keys` and `popflow demo` (whose streets answer with office keys minted there) work on this "
-        "deployment's key store once it is named:\n"
-        f"  export POPFLOW_KEYS_DATABASE_URL='{shown}'"
-        # the role and password deploy/postgres/ensure.sh sets up for `make run`
-        + ("   (the database password in place of ***: `popflow` under `make run`)" if "***" in shown else "")
+        (
+            f"`popflow keys` and `popflow demo` work on this deployment's key store with "
+            f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}'"
+            if named
+            else "`popflow keys` and `popflow demo` in this checkout use this deployment's key store "
+            "(var/key-store-url)"
+        )
         + "\nA campaign week to look at:  .venv/bin/popflow demo --key <the key above>"
         + _demo_options(deployment),
         soft_wrap=True,
