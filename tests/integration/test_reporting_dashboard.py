@@ -110,6 +110,10 @@ async def test_dashboard_needs_a_district_key(served: tuple[Harness, str]) -> No
     )
     assert bearer.status_code == 200
     assert "同德街道" in bearer.text
+    # an admin key names no district: the one this deployment serves is shown, not a bare JSON 422
+    admin = await harness.client.get("/dashboard", params={"week": W08}, headers=await harness.key("admin"))
+    assert admin.status_code == 200
+    assert "白云区（440111）流动人口清查周报看板" in admin.text
     async with browser(harness) as client:
         csrf = await login_form(client)
         refused = await client.post("/dashboard/login", data={"key": "pf_nope_nope", "csrf": csrf})
@@ -182,6 +186,21 @@ async def test_a_session_ends_when_its_key_is_revoked_or_its_time_is_up(served: 
     assert await dashboard_status(harness, tokens[1]) == 200
     harness.clock.set(harness.clock.now() + timedelta(minutes=61))  # the last test of the module
     assert await dashboard_status(harness, tokens[1]) == 303
+
+
+async def test_an_admin_key_chooses_among_the_districts_served() -> None:
+    clock = FakeClock(datetime.fromisoformat("2027-02-26T12:00:00+08:00"))
+    async with reporting_harness(clock, district="440111,440106") as harness:
+        chooser = await harness.client.get("/dashboard", headers=await harness.key("admin"))
+        assert chooser.status_code == 200
+        assert chooser.headers["content-type"].startswith("text/html")
+        assert '<a href="/dashboard?district=440111">白云区（440111）</a>' in chooser.text
+        assert '<a href="/dashboard?district=440106">天河区（440106）</a>' in chooser.text
+        # a district key goes to its own district, as before
+        bureau = await harness.client.get("/dashboard", headers=await harness.key("district:440106"))
+        assert bureau.status_code == 200
+        assert "天河区（440106）" in bureau.text
+        assert "选择区" not in bureau.text
 
 
 def test_dashboard_cookies_are_secure_outside_development() -> None:

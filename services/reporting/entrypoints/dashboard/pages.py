@@ -115,9 +115,9 @@ def dashboard_router(
         if principal is None:
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
-        district = district or principal.scope.code
-        if not district:
-            raise ProblemError(422, "Unprocessable Entity", "Give the district, e.g. ?district=440111.")
+        district = district or principal.scope.code or (served_districts[0] if len(served_districts) == 1 else None)
+        if not district:  # an admin key, and several districts served here: which one
+            return page("districts.html", districts=[(code, service.name(code) or code) for code in served_districts])
         _require_district_key(principal, district)
         week = week or service.calendar.week_of(service.clock.now())
         try:
