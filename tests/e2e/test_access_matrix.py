@@ -480,3 +480,21 @@ async def test_the_dashboard_lets_in_bureau_and_admin_keys_only(system: System, 
             refused = 303 if caller.role is None else 403  # no valid key: back to the login form
             expected = (303 if logs_in else 401, 200 if sees else refused)
             assert (login.status_code, page.status_code) == expected, caller.name
+
+
+async def test_the_api_docs_load_with_no_key_and_nothing_from_another_host(system: System) -> None:
+    """/docs and /redoc are public, as /openapi.json is, and load their scripts and styles from the service
+    itself: on an office's closed network a CDN's Swagger UI left the page blank."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service in SERVICES:
+            base = system.url(service)
+            for page in ("/docs", "/redoc"):
+                html = await client.get(base + page)
+                assert html.status_code == 200, (service, page)
+                linked = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+                assert linked, (service, page)
+                assert not [url for url in linked if "//" in url], (service, page, linked)
+                for url in linked:
+                    asset = await client.get(base + url)
+                    assert asset.status_code == 200, (service, url)
+                    assert len(asset.content) > 1000, (service, url)
