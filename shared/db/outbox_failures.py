@@ -3,7 +3,9 @@
 `fault_of` answers one of three:
 
 - `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
-  its size). The relay sets the row aside at once.
+  its size). The relay sets the row aside at once, unless Kafka refused it
+  together with other rows of its partition: each is then sent again alone
+  first (`sent_again_alone`, at the end of this module).
 - `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
   timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
   The pass stops and the next one tries again.
