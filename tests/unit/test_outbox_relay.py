@@ -16,6 +16,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
     ProducerClosed,
     RecordListTooLargeError,
     SaslAuthenticationFailed,
@@ -609,3 +610,22 @@ async def test_a_relay_stopped_while_awaiting_a_row_sent_alone_stops(
     assert running.cancelled()
     assert len(broker.sent) == 3
     assert await set_aside_events(sessions) == []
+
+
+async def test_a_row_refused_out_of_sequence_behind_a_refused_one_is_sent_again_alone_in_the_same_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # e1 left in the producer's next batch of the partition before the new producer id: out of sequence, no fault
+    await add_rows(sessions, ["a", "b", "c"])
+    broker = Broker(expect=3)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 3)
+    broker.confirmations[0].set_exception(MessageSizeTooLargeError())  # refused alone: the one at fault
+    broker.confirmations[1].set_exception(OutOfOrderSequenceNumber())
+    broker.confirmations[2].set_result(None)
+    await until_sent(broker, 4)
+    broker.confirmations[3].set_result(None)
+    assert await asyncio.wait_for(delivering, 10) == 3
+    assert [event for _, _, event in broker.sent] == ["e0", "e1", "e2", "e1"]
+    assert await set_aside_events(sessions) == ["e0"]
+    assert await sent_events(sessions) == ["e1", "e2"]
