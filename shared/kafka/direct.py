@@ -59,9 +59,9 @@ def producer_problem(broker: KafkaBroker) -> str | None:
       the sequence whole; where aiokafka's layout is not the one it knows, the partition stays refused until
       the service restarts, and this says so.
     - The broker refuses the messages' timestamps, which the producer takes from this host's clock. Said
-      while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, a partition that
-      knew no sequence of this producer publishes again, and one that did is out of sequence (above, with
-      the clock named as its cause).
+      while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, the partitions
+      publish again, on the producer's new id (where none could be taken, a partition that knew the
+      producer's sequence is out of sequence: above, with the clock named as its cause).
 
     The last two are seen by the senders that await their sends' outcomes (`DirectSender.failed`).
     """
