@@ -14,10 +14,22 @@ does the same to an aiokafka producer.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError
-from aiokafka.producer.transaction_manager import NO_PRODUCER_EPOCH, NO_PRODUCER_ID, PidAndEpoch, TransactionManager
+
+try:  # aiokafka 0.14's private layout: where it moved, no producer id is renewed, and the service starts all the same
+    from aiokafka.producer.transaction_manager import (
+        NO_PRODUCER_EPOCH,
+        NO_PRODUCER_ID,
+        PidAndEpoch,
+        TransactionManager,
+    )
+
+    _NO_ID: Any = PidAndEpoch(NO_PRODUCER_ID, NO_PRODUCER_EPOCH)
+except ImportError:
+    _NO_ID = None
 
 
 def breaks_the_sequence(error: BaseException) -> bool:
@@ -36,7 +48,8 @@ def can_renew(producer: AIOKafkaProducer) -> bool:
 def renew_producer_id(producer: AIOKafkaProducer) -> bool:
     """Set the producer back to "no producer id"; False, nothing changed, where it cannot be (`can_renew`).
 
-    aiokafka 0.14 keeps the idempotent state in the producer's private `_txn_manager` (a TransactionManager):
+    aiokafka 0.14 keeps the idempotent state in the producer's private `_txn_manager` (a TransactionManager of
+    `aiokafka.producer.transaction_manager`):
     `_pid_and_epoch`, `_sequence_numbers` (per partition, counted as each batch leaves) and `_pid_waiter` (a
     future, set when the broker answers InitProducerId; setting a done one raises). Its sender task asks for a
     producer id before it drains each batch when it has none (`Sender._maybe_wait_for_pid`), as at start-up:
@@ -52,7 +65,7 @@ def renew_producer_id(producer: AIOKafkaProducer) -> bool:
     if manager.has_pid():
         manager._sequence_numbers.clear()
         manager._pid_waiter = asyncio.get_running_loop().create_future()
-        manager._pid_and_epoch = PidAndEpoch(NO_PRODUCER_ID, NO_PRODUCER_EPOCH)
+        manager._pid_and_epoch = _NO_ID
     return True
 
 
@@ -62,11 +75,12 @@ def _manager(producer: AIOKafkaProducer) -> TransactionManager | None:
     sender = getattr(producer, "_sender", None)
     task = getattr(sender, "sender_task", None)
     if (
-        not isinstance(manager, TransactionManager)
+        _NO_ID is None
+        or not isinstance(manager, TransactionManager)
         or manager.transactional_id is not None
         or not callable(getattr(sender, "_maybe_wait_for_pid", None))
         or (isinstance(task, asyncio.Task) and task.done())
-        or not isinstance(getattr(manager, "_pid_and_epoch", None), PidAndEpoch)
+        or not isinstance(getattr(manager, "_pid_and_epoch", None), type(_NO_ID))
         or not isinstance(getattr(manager, "_pid_waiter", None), asyncio.Future)
         or not isinstance(getattr(manager, "_sequence_numbers", None), dict)
     ):

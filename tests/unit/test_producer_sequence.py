@@ -24,7 +24,7 @@ from aiokafka.errors import (
 )
 from faststream.kafka import KafkaBroker
 
-from shared.kafka import direct
+from shared.kafka import direct, sequence
 from shared.kafka.direct import DirectSender, producer_problem
 from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
 
@@ -85,6 +85,14 @@ async def test_a_producer_of_another_layout_is_left_as_it_is() -> None:
     del moved._txn_manager._sequence_numbers  # an aiokafka that keeps them elsewhere
     assert not renew_producer_id(moved)
     assert moved._txn_manager.producer_id == 7
+
+
+async def test_an_aiokafka_without_the_module_renews_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sequence, "_NO_ID", None)  # as when aiokafka.producer.transaction_manager is gone
+    producer = idempotent()
+    assert not can_renew(producer)
+    assert not renew_producer_id(producer)
+    assert producer._txn_manager.producer_id == 7
 
 
 @pytest.fixture
