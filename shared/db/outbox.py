@@ -17,16 +17,21 @@ no longer opens, a non-retriable Kafka error that is the row's) is set aside wit
 error instead of holding back every row behind it: `set_aside_at` and
 `error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
 Kafka answers a request per partition: when it refuses one row after it left
-(too large for the topic, say), every row of the request in
-that partition gets the error, and all of them are set aside alike (an admin
-retries the ones that were fine). aiokafka 0.14's idempotent producer, the
-services' own, counts a refused request's sequence numbers as used, so the
-broker then refuses the partition's later requests (OutOfOrderSequenceNumber,
-the deployment's: the pass stops, the rows wait) until the producer is
-rebuilt; /readyz says to restart the service (`DirectSender.failed`,
-`producer_problem`). Sending the rows of a refused request again one at a
-time, to set aside only the one at fault, needs a producer whose sequence the
-refusal does not break (tried in round 40, not kept: docs/security.md).
+(too large for the topic, say), every row of the request in that partition
+gets the error. aiokafka 0.14's idempotent producer, the services' own, counts
+a refused request's sequence numbers as used, and the broker would refuse the
+partition's later requests as out of sequence; at the refusal the producer
+takes a new producer id instead, its sequences whole again
+(`DirectSender.failed`, shared/kafka/sequence.py). The rows refused together
+are then sent again one at a time, each once the one before is settled, and
+a row is set aside only when it is refused alone; the others are published.
+So are the producer's batches of the partition that left after the refused
+one, before the new id, and were refused as out of sequence: they are sent
+again alone too (`sent_again_alone`). Where aiokafka's layout is not the one
+known and no new id can be taken, the rows refused together are set aside
+together (an admin retries the ones that were fine), the partition's later
+requests are refused (the deployment's: the pass stops, the rows wait) until
+the service restarts, and /readyz says so (`producer_problem`).
 The rule that keeps one person's events in order: the later rows of the
 SAME key (person key) are held behind a set-aside row, unsent, until an
 admin acts on it: `retry` puts it back in line (it is still the oldest of
@@ -51,21 +56,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import structlog
 from faststream.kafka import KafkaBroker
-from sqlalchemy import BigInteger, Text, and_, cast, delete, func, or_, select, update
+from sqlalchemy import BigInteger, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from shared.clock import Clock, SystemClock
 from shared.db.among import among
 from shared.db.engine import SingleStatements
-from shared.db.outbox_failures import FailsForGood, Fault, Strikes, UnclearFailures, fault_of
+from shared.db.outbox_failures import FailsForGood, Fault, Strikes, UnclearFailures, fault_of, sent_again_alone
+from shared.db.outbox_reads import Pending, pending, set_aside_keys
 from shared.kafka.direct import DirectSender, producer_problem
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
@@ -157,7 +162,7 @@ class OutboxRelay:
         async with self._single_statements.connect() as connection:
             blockers = [(key, first) for key, first in (await connection.execute(self._held_keys)).all()]
             query = pending(self._table, self._batch, blockers) if blockers else self._pending
-            rows = [_Pending(*row) for row in (await connection.execute(query)).all()]
+            rows = [Pending(*row) for row in (await connection.execute(query)).all()]
         self._unclear.keep_only(row.id for row in rows)
         if not rows:
             return 0
@@ -182,8 +187,8 @@ class OutboxRelay:
         return read
 
     async def _send_round(
-        self, sender: DirectSender, rows: list[_Pending], held: set[str], sent: list[int]
-    ) -> tuple[list[_Pending], BaseException | None]:
+        self, sender: DirectSender, rows: list[Pending], held: set[str], sent: list[int]
+    ) -> tuple[list[Pending], BaseException | None]:
         """Send the first unsent row of each key, await every confirmation, and return the rows left
         for the next round (the later rows of a key in flight) and the error that ends the pass, if any.
 
@@ -191,10 +196,10 @@ class OutboxRelay:
         confirmed, so a row Kafka refuses after it left (a broker-side limit, a lost connection) is never
         overtaken by the next row of its person. Most passes have each key once: one round.
         """
-        attempted: list[_Pending] = []
+        attempted: list[Pending] = []
         futures: list[asyncio.Future[object]] = []
         in_flight: set[str] = set()
-        later: list[_Pending] = []
+        later: list[Pending] = []
         failure: BaseException | None = None
         for row in rows:
             if row.key in held:
@@ -212,18 +217,64 @@ class OutboxRelay:
                     failure = error
                     break
                 held.add(row.key)
-        results = await _outcomes(futures)
-        for row, result in zip(attempted, results, strict=True):
-            if not isinstance(result, BaseException):
-                sent.append(row.id)
-                continue
-            sender.failed(self._topics(row.topic), row.key.encode(), result)  # a broken sequence: /readyz says
-            if not await self._set_aside_if_given_up(row, result):
-                failure = failure or result  # unconfirmed: the row and the later ones of its key wait for the next pass
-            held.add(row.key)
+        alone, failure = await self._settle(sender, attempted, await _outcomes(futures), held, sent, failure)
+        if alone and failure is None:  # after a failure they wait, with their keys, for the next pass
+            log.warning("outbox rows refused with their request, sent one by one", rows=len(alone))
+            failure = await self._send_each_alone(sender, alone, held, sent)
         return later, failure
 
-    async def _set_aside_if_given_up(self, row: _Pending, error: BaseException) -> bool:
+    async def _settle(
+        self,
+        sender: DirectSender,
+        attempted: list[Pending],
+        results: list[object],
+        held: set[str],
+        sent: list[int],
+        failure: BaseException | None,
+    ) -> tuple[list[Pending], BaseException | None]:
+        """Count the confirmed rows sent and judge the others; return the rows to send again alone
+        (`sent_again_alone`: refused with others of their partition) and the error that ends the pass, if any."""
+        failed: list[tuple[Pending, BaseException]] = []
+        for row, result in zip(attempted, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.append((row, result))
+                sender.failed(self._topics(row.topic), row.key.encode(), result)  # a refused batch: a new producer id
+            else:
+                sent.append(row.id)
+        places = [((row.topic, sender.partition(self._topics(row.topic), row.key.encode())), e) for row, e in failed]
+        again = sent_again_alone(places, renews=sender.renews_sequences)
+        alone: list[Pending] = []
+        for (row, error), is_alone in zip(failed, again, strict=True):
+            held.add(row.key)  # judged or not, its key's later rows wait: set aside, unconfirmed, or sent alone next
+            if is_alone:
+                alone.append(row)
+            elif not await self._set_aside_if_given_up(row, error):
+                failure = failure or error
+        return alone, failure
+
+    async def _send_each_alone(
+        self, sender: DirectSender, rows: list[Pending], held: set[str], sent: list[int]
+    ) -> BaseException | None:
+        """Send the rows one at a time, each once the one before is settled (a request of its own, through a
+        producer whose sequence is whole again), setting aside those refused alone for a fault of theirs; the
+        error that ends the pass, if any (the rows not yet sent wait for the next pass)."""
+        for row in rows:
+            try:
+                envelope, body = self._opened(row)
+                future = await sender.send(self._topics(row.topic), row.key.encode(), envelope, body)
+                (result,) = await _outcomes([future])
+            except Exception as error:
+                result = error
+            if not isinstance(result, BaseException):
+                sent.append(row.id)
+                held.discard(row.key)
+                continue
+            sender.failed(self._topics(row.topic), row.key.encode(), result)
+            if not await self._set_aside_if_given_up(row, result):
+                return result
+        return None
+
+    async def _set_aside_if_given_up(self, row: Pending, error: BaseException) -> bool:
         """Set the row aside if the error is its own, or unclear for too long; False when it is to be retried."""
         fault = fault_of(error)
         if fault is Fault.DEPLOYMENT:
@@ -240,7 +291,7 @@ class OutboxRelay:
         await self._set_aside(row, error, strikes)
         return True
 
-    async def _set_aside(self, row: _Pending, error: BaseException, strikes: Strikes | None) -> None:
+    async def _set_aside(self, row: Pending, error: BaseException, strikes: Strikes | None) -> None:
         note = f" (in {strikes.passes} passes since {strikes.first.isoformat(timespec='seconds')})" if strikes else ""
         reason = f"{type(error).__name__}: {error}"[: ERROR_MAX - len(note)] + note
         passes = {"unclear_passes": strikes.passes} if strikes else {}
@@ -252,7 +303,7 @@ class OutboxRelay:
                 .values(set_aside_at=datetime.now(UTC), error=reason)
             )
 
-    def _opened(self, row: _Pending) -> tuple[Envelope, bytes]:
+    def _opened(self, row: Pending) -> tuple[Envelope, bytes]:
         """The row's envelope opened, and the body to publish (the JSON FastStream would send)."""
         try:
             envelope = self._open(orjson.loads(row.envelope))
@@ -280,44 +331,3 @@ async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:
         except Exception as error:
             results.append(error)
     return results
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """The columns of an unsent row the relay needs, the envelope as its stored JSON text.
-
-    Plain values, not ORM objects: a batch of a thousand rows is read on every
-    pass, and building entities (and decoding JSON with the standard library)
-    was a tenth of a bulk import's CPU.
-    """
-
-    id: int
-    topic: str
-    key: str
-    envelope: str
-
-
-def set_aside_keys(table: type[Any]) -> Any:
-    """(key, id of its oldest set-aside row) for every key held back: a few rows, from the partial index of
-    exactly those rows (intake's migration 0005, notification's 0011), with or without the planner's statistics."""
-    return (
-        select(col(table.key), func.min(col(table.id)))
-        .where(col(table.set_aside_at).is_not(None), col(table.discarded_at).is_(None))
-        .group_by(col(table.key))
-    )
-
-
-def pending(table: type[Any], limit: int, held: list[tuple[str, int]]) -> Any:
-    """Unsent rows (id, topic, key, envelope text), oldest first, leaving out those behind a set-aside row of their key.
-
-    `held` (from `set_aside_keys`) is given as values, not as a correlated
-    subquery: on a table filled faster than PostgreSQL's statistics follow (a
-    bulk import of tens of thousands of rows) the planner met the subquery
-    with a plan that took a minute a pass, once per unsent row.
-    """
-    query = select(col(table.id), col(table.topic), col(table.key), cast(col(table.envelope), Text)).where(
-        col(table.sent_at).is_(None), col(table.set_aside_at).is_(None)
-    )
-    if held:
-        query = query.where(~or_(*(and_(col(table.key) == key, col(table.id) > first) for key, first in held)))
-    return query.order_by(col(table.id)).limit(limit)

@@ -3,7 +3,9 @@
 `fault_of` answers one of three:
 
 - `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
-  its size). The relay sets the row aside at once.
+  its size). The relay sets the row aside at once, unless Kafka refused it
+  together with other rows of its partition: each is then sent again alone
+  first (`sent_again_alone`, at the end of this module).
 - `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
   timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
   The pass stops and the next one tries again.
@@ -43,14 +45,18 @@ aside; a row a pass no longer reads (published by another replica's relay
 meanwhile) is forgotten. The counts live in memory: a restart, or another
 replica taking over the relay, starts them afresh, which gives a row that
 always fails one bound more. The broker answers per partition, so rows sent
-in the same request to the row's partition fail with it and are counted (and
-set aside) alike.
+in the same request to the row's partition fail with it: with an unclear
+error they are counted (and in the end set aside) alike; with a row's error
+the relay sends each of them again alone before it judges it
+(`sent_again_alone`), since only a request of its own tells which row is at
+fault.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -165,3 +171,26 @@ class UnclearFailures:
         if self._rows:
             still = set(pending)
             self._rows = {row_id: strikes for row_id, strikes in self._rows.items() if row_id in still}
+
+
+def sent_again_alone(failed: Sequence[tuple[Hashable, BaseException]], *, renews: bool) -> list[bool]:
+    """For each send of a round that failed, (where it went: topic and partition, its error): whether to send
+    it again alone before judging it. `renews`: whether the producer's sequence is whole again after a refusal
+    (`shared.kafka.direct.DirectSender.renews_sequences`); without, nothing is sent again.
+
+    Kafka answers a request per partition: when it refuses a row for a fault of a row after it left (too large
+    for the topic), every row of that request in the partition gets the same error, and the one at fault may
+    be another; the producer's batches of the partition that left after it, before the producer took a new id,
+    are refused as out of sequence (the deployment's error, but no row's). A row refused for a row's fault
+    alone in its partition is the one at fault: judged at once.
+    """
+    if not renews:
+        return [False] * len(failed)
+    refused = Counter(where for where, error in failed if fault_of(error) is Fault.ROW)
+
+    def again(where: Hashable, error: BaseException) -> bool:
+        if fault_of(error) is Fault.ROW:
+            return refused[where] > 1  # refused with others: which one is at fault, a request of its own tells
+        return isinstance(error, OutOfOrderSequenceNumber) and refused[where] > 0  # left after the refusal
+
+    return [again(where, error) for where, error in failed]

@@ -24,6 +24,8 @@ from aiokafka.errors import InvalidTimestampError, OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 from murmurhash2 import murmurhash2
 
+from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
+
 log = structlog.get_logger(__name__)
 
 KAFKA_SEED = 0x9747B28C  # the seed of Kafka's murmur2 (Java's `Utils.murmur2`)
@@ -50,13 +52,16 @@ def producer_problem(broker: KafkaBroker) -> str | None:
       error it did not expect) the producer stays open and each `send` raises a copy of that error at once,
       a bare KafkaError mostly, until the service restarts. Read from its private `_sender.sender_task`, as
       aiokafka 0.14 holds it; a layout that moves answers None.
-    - A partition's sequence broke. The producer is idempotent, and aiokafka 0.14 counts the sequence
-      numbers of a batch the broker refused (too large for the topic, say) as used: the broker then answers
-      OutOfOrderSequenceNumber to every later batch of that partition, until the service restarts.
+    - A partition's sequence broke, and the producer's id could not be renewed. The producer is idempotent,
+      and aiokafka 0.14 counts the sequence numbers of a batch the broker refused (too large for the topic,
+      say) as used: the broker then answers OutOfOrderSequenceNumber to every later batch of that partition.
+      `DirectSender.failed` gives the producer a new id at the refusal (`shared.kafka.sequence`), which makes
+      the sequence whole; where aiokafka's layout is not the one it knows, the partition stays refused until
+      the service restarts, and this says so.
     - The broker refuses the messages' timestamps, which the producer takes from this host's clock. Said
-      while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, a partition that
-      knew no sequence of this producer publishes again, and one that did is out of sequence (above, with
-      the clock named as its cause).
+      while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, the partitions
+      publish again, on the producer's new id (where none could be taken, a partition that knew the
+      producer's sequence is out of sequence: above, with the clock named as its cause).
 
     The last two are seen by the senders that await their sends' outcomes (`DirectSender.failed`).
     """
@@ -139,6 +144,17 @@ class DirectSender:
         self._broker = broker
         self._producer = aiokafka_producer(broker)
         self._partitions: dict[str, list[int]] = {}
+        self._renewed = False  # the producer id renewed since the last send: once is enough for the sends before
+
+    @property
+    def renews_sequences(self) -> bool:
+        """Whether a batch the broker refuses leaves the sends after it a whole sequence: the producer's id is
+        renewed (`shared.kafka.sequence`), or there is no aiokafka producer (the test broker's) to break."""
+        return self._producer is None or can_renew(self._producer)
+
+    def partition(self, topic: str, key: bytes) -> int:
+        """The partition a send of `key` to `topic` went to; 0 under the test broker, which has none."""
+        return partition_of(key, self._partitions.get(topic) or [0])
 
     async def send(self, topic: str, key: bytes, envelope: dict[str, Any], body: bytes) -> Any:
         """The send's future; under the test broker, what its `publish` answered (delivered already)."""
@@ -155,23 +171,39 @@ class DirectSender:
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         partition = partition_of(key, partitions)
+        self._renewed = False
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
 
     def failed(self, topic: str, key: bytes, error: BaseException) -> None:
-        """A send's outcome was `error`: a sequence or a timestamp the broker refused is kept for
-        `producer_problem`, and logged (a broken sequence once)."""
+        """A send's outcome was `error`. A batch the broker refused used up its sequence numbers: the producer
+        gets a new id, its sequence whole again, once for the sends made before (`shared.kafka.sequence`).
+        Where it cannot, a sequence refused is kept for `producer_problem` and logged once; a timestamp refused
+        is kept and logged alike."""
         producer = self._producer
-        clock = isinstance(error, InvalidTimestampError)
-        if producer is None or not (clock or isinstance(error, OutOfOrderSequenceNumber)):
+        if producer is None:
             return
-        partition = partition_of(key, self._partitions.get(topic) or [0])
-        refused = _REFUSED.get(producer)
-        if refused is None:
-            refused = _REFUSED[producer] = _Refusals(f"{topic} partition {partition}")
-        if clock:
+        partition = self.partition(topic, key)
+        if breaks_the_sequence(error) and not self._renewed:
+            self._renewed = renew_producer_id(producer)
+            if self._renewed:
+                log.warning(
+                    "Kafka refused a batch: the producer takes a new id",
+                    topic=topic,
+                    partition=partition,
+                    error=type(error).__name__,
+                )
+                if refused := _REFUSED.get(producer):
+                    refused.sequence_broken = False
+        where = f"{topic} partition {partition}"
+        if isinstance(error, InvalidTimestampError):
+            refused = _REFUSED.setdefault(producer, _Refusals(where))
             if not refused.clock_seen_at:
                 log.error("Kafka refuses the producer's timestamps: set this host's clock right", topic=topic)
             refused.clock_seen_at = monotonic()
-        elif not refused.sequence_broken:
-            refused.sequence_broken, refused.where = True, f"{topic} partition {partition}"
-            log.error("Kafka refuses the producer's sequence: restart the service", topic=topic, partition=partition)
+        elif isinstance(error, OutOfOrderSequenceNumber) and not can_renew(producer):
+            refused = _REFUSED.setdefault(producer, _Refusals(where))
+            if not refused.sequence_broken:
+                refused.sequence_broken, refused.where = True, where
+                log.error(
+                    "Kafka refuses the producer's sequence: restart the service", topic=topic, partition=partition
+                )

@@ -27,7 +27,7 @@ from services.intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from services.notification.adapters.tables import OutboxRow as StatusOutboxRow
 from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
 from shared.db.among import among
-from shared.db.outbox import pending, set_aside_keys
+from shared.db.outbox_reads import pending, set_aside_keys
 from tests.support.stores import STORES, migrated_store
 
 OUTBOXES = [

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidTimestampError, KafkaError, OutOfOrderSequenceNumber
 from fastapi import APIRouter, FastAPI
 
@@ -121,8 +122,15 @@ async def test_a_producer_whose_sender_task_died_makes_the_service_unready_sayin
     }
 
 
-async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_hosts_clock(running: Running) -> None:
-    # the producer stamps each message with this host's clock; Kafka 4 takes none over an hour ahead of its own
+CLOCK = (
+    "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
+    "default), or the topic's message.timestamp.before.max.ms is shorter than a batch waited; set it right"
+)
+
+
+async def refuse_a_timestamp(running: Running) -> tuple[AIOKafkaProducer, str, DirectSender]:
+    """The producer's batch of a partition that knew its sequence refused for a timestamp two hours ahead, and
+    the refusal told to a DirectSender: (the producer, the topic, the sender)."""
     producer = aiokafka_producer(running.runtime.broker)
     assert producer is not None
     topic = running.runtime.topics.all()[0]
@@ -132,17 +140,30 @@ async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_host
     with pytest.raises(InvalidTimestampError) as refused:
         await (await producer.send(topic, b"{}", key=b"k", timestamp_ms=two_hours_ahead))
     sender.failed(topic, b"k", refused.value)
-    clock = (
-        "this host's clock is off from the brokers' by more than the topic takes (an hour ahead, by Kafka 4's "
-        "default), or the topic's message.timestamp.before.max.ms is shorter than a batch waited; set it right"
-    )
+    return producer, topic, sender
+
+
+async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_hosts_clock(running: Running) -> None:
+    # the producer stamps each message with this host's clock; Kafka 4 takes none over an hour ahead of its own
+    producer, topic, _ = await refuse_a_timestamp(running)
     answer = await running.client.get("/readyz")
     assert answer.status_code == 503, answer.text
     assert answer.json()["failed"] == {
         "kafka": f"Kafka refuses the timestamps of the producer's messages for {topic} partition 0 "
-        f"(InvalidTimestamp): {clock}"
+        f"(InvalidTimestamp): {CLOCK}"
     }
+    # the refusal broke the partition's sequence, and the producer took a new id: with the clock right, the
+    # partition publishes again, without a restart
+    await (await producer.send(topic, b"{}", key=b"k"))
 
+
+async def test_where_no_new_producer_id_can_be_taken_a_refused_timestamp_asks_for_a_restart(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    producer = aiokafka_producer(running.runtime.broker)
+    assert producer is not None
+    monkeypatch.setattr(producer, "_txn_manager", None)  # an aiokafka that keeps it elsewhere (the sender has its own)
+    _, topic, sender = await refuse_a_timestamp(running)
     with pytest.raises(OutOfOrderSequenceNumber) as after:  # the refusal broke the partition's sequence too
         await (await producer.send(topic, b"{}", key=b"k"))
     sender.failed(topic, b"k", after.value)
@@ -150,7 +171,7 @@ async def test_timestamps_kafka_refuses_make_the_service_unready_naming_the_host
     assert answer.status_code == 503, answer.text
     assert answer.json()["failed"] == {
         "kafka": f"Kafka refuses the producer's batches for {topic} partition 0 (OutOfOrderSequenceNumber, after "
-        f"it refused their timestamps): {clock}, then restart the service"
+        f"it refused their timestamps): {CLOCK}, then restart the service"
     }
 
 

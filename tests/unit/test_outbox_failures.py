@@ -14,6 +14,7 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     NotLeaderForPartitionError,
     OperationNotAttempted,
+    OutOfOrderSequenceNumber,
     ProducerClosed,
     RecordTooLargeError,
     ReplicaNotAvailableError,
@@ -22,7 +23,7 @@ from aiokafka.errors import (
 )
 
 from shared.clock import FixedClock
-from shared.db.outbox_failures import FailsForGood, Fault, UnclearFailures, fault_of
+from shared.db.outbox_failures import FailsForGood, Fault, UnclearFailures, fault_of, sent_again_alone
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -72,3 +73,27 @@ def test_a_row_no_pass_reads_any_more_is_forgotten() -> None:
     unclear.keep_only([8, 9])
     assert unclear.failed(7).passes == 1
     assert unclear.failed(8).passes == 2
+
+
+TOO_LARGE, OUT_OF_SEQUENCE, UNCLEAR_ONE = MessageSizeTooLargeError(), OutOfOrderSequenceNumber(), UnknownError()
+
+
+@pytest.mark.parametrize(
+    ("failed", "alone"),
+    [
+        ([(0, TOO_LARGE)], [False]),  # refused alone in its partition: the one at fault, judged at once
+        ([(0, TOO_LARGE), (0, TOO_LARGE), (0, TOO_LARGE)], [True, True, True]),  # one of them at fault
+        ([(0, TOO_LARGE), (1, TOO_LARGE)], [False, False]),  # each alone in its partition
+        ([(0, TOO_LARGE), (0, OUT_OF_SEQUENCE), (0, OUT_OF_SEQUENCE)], [False, True, True]),  # left after it
+        ([(0, TOO_LARGE), (1, OUT_OF_SEQUENCE)], [False, False]),  # another partition's sequence: the deployment's
+        ([(0, OUT_OF_SEQUENCE)], [False]),  # no refusal seen: the deployment's, the pass stops
+        ([(0, TOO_LARGE), (0, TOO_LARGE), (0, UNCLEAR_ONE)], [True, True, False]),  # unclear: counted, as ever
+        ([(0, TOO_LARGE), (0, KafkaConnectionError("lost"))], [False, False]),
+    ],
+)
+def test_which_failed_sends_go_again_alone(failed: list[tuple[int, BaseException]], alone: list[bool]) -> None:
+    assert sent_again_alone(failed, renews=True) == alone
+
+
+def test_without_a_whole_sequence_after_a_refusal_nothing_goes_again() -> None:
+    assert sent_again_alone([(0, TOO_LARGE), (0, TOO_LARGE), (0, OUT_OF_SEQUENCE)], renews=False) == [False] * 3

@@ -11,11 +11,14 @@ from typing import Any, cast
 
 import pytest
 from aiokafka.errors import (
+    CorruptRecordException,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
     ProducerClosed,
+    RecordListTooLargeError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
     UnknownError,
@@ -497,3 +500,132 @@ async def test_a_failed_pass_is_logged_with_the_kind_of_kafkas_error(
     failed = [line for line in logs if line["event"] == "outbox relay pass failed"]
     assert failed
     assert {line["error"] for line in failed} == {"KafkaConnectionError"}
+
+
+class PartitionedBroker:
+    """Answers each request per partition, as Kafka does: the sends made between two turns of the event loop
+    are one request, and a partition holding a `poison` row has every one of its rows refused with one error."""
+
+    def __init__(self, partitions: dict[str, int], poison: set[str], error: type[KafkaError]) -> None:
+        self.partitions, self.poison, self.error = partitions, poison, error
+        self.requests: list[list[str]] = []  # the event ids of each request
+        self.published: list[tuple[str, str]] = []  # (key, event id) as confirmed
+        self._waiting: list[tuple[str, str, asyncio.Future[object]]] = []
+
+    async def publish(self, message: dict[str, Any], topic: str, *, key: bytes, **_: Any) -> asyncio.Future[object]:
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self._answer)
+        confirmation: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key.decode(), message["event_id"], confirmation))
+        return confirmation
+
+    def _answer(self) -> None:
+        request, self._waiting = self._waiting, []
+        self.requests.append([event for _, event, _ in request])
+        refused = {self.partitions[key]: self.error() for key, event, _ in request if event in self.poison}
+        for key, event, confirmation in request:
+            error = refused.get(self.partitions[key])
+            if error is None:
+                self.published.append((key, event))
+                confirmation.set_result(None)
+            else:
+                confirmation.set_exception(error)  # the same error for every row of the partition
+
+
+@pytest.mark.parametrize(
+    "error", [MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException], ids=lambda e: e.__name__
+)
+async def test_only_the_row_at_fault_is_set_aside_when_kafka_refuses_its_whole_partition_of_the_request(
+    sessions: async_sessionmaker[AsyncSession], error: type[KafkaError]
+) -> None:
+    # e1 is the poison; e0 and e2 share its partition (and its request), e3 is in another one
+    await add_rows(sessions, ["a", "b", "c", "d", "a", "b", "c"])
+    broker = PartitionedBroker({"a": 0, "b": 0, "c": 0, "d": 1}, poison={"e1"}, error=error)
+    relaying = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100)
+    assert await asyncio.wait_for(relaying.deliver_pending(), 10) == 7
+    assert broker.requests == [["e0", "e1", "e2", "e3"], ["e0"], ["e1"], ["e2"], ["e4", "e6"]]
+    assert await set_aside_events(sessions) == ["e1"]
+    assert await sent_events(sessions) == ["e0", "e2", "e3", "e4", "e6"]  # e5 waits behind e1, its key's
+    assert [event for key, event in broker.published if key == "a"] == ["e0", "e4"]
+    assert [event for key, event in broker.published if key == "c"] == ["e2", "e6"]
+    assert "e5" not in {event for _, event in broker.published}
+
+
+async def test_rows_refused_with_their_request_that_fail_alone_too_are_each_set_aside(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "c"])
+    broker = PartitionedBroker({"a": 0, "b": 0, "c": 0}, poison={"e0", "e2"}, error=MessageSizeTooLargeError)
+    relaying = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100)
+    assert await asyncio.wait_for(relaying.deliver_pending(), 10) == 3
+    assert broker.requests == [["e0", "e1", "e2"], ["e0"], ["e1"], ["e2"]]
+    assert await set_aside_events(sessions) == ["e0", "e2"]
+    assert await sent_events(sessions) == ["e1"]
+
+
+async def test_a_row_refused_alone_in_its_request_is_set_aside_without_another_send(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a"])
+    broker = PartitionedBroker({"a": 0}, poison={"e0"}, error=MessageSizeTooLargeError)
+    relaying = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100)
+    assert await asyncio.wait_for(relaying.deliver_pending(), 10) == 1
+    assert broker.requests == [["e0"]]
+    assert await set_aside_events(sessions) == ["e0"]
+
+
+async def test_a_row_sent_alone_that_kafka_does_not_confirm_stops_the_pass_and_the_rest_wait(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "a"])
+    broker = Broker(expect=2)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 2)
+    refused = MessageSizeTooLargeError()
+    broker.confirmations[0].set_exception(refused)
+    broker.confirmations[1].set_exception(refused)
+    await until_sent(broker, 3)  # e0 alone
+    await no_more_sends(broker)
+    broker.confirmations[2].set_exception(KafkaConnectionError("lost"))
+    with pytest.raises(RuntimeError, match="3 outbox rows not confirmed"):
+        await asyncio.wait_for(delivering, 10)
+    assert [event for _, _, event in broker.sent] == ["e0", "e1", "e0"]  # e1 not sent alone, e2 not at all
+    assert await set_aside_events(sessions) == []
+    assert await sent_events(sessions) == []
+
+
+async def test_a_relay_stopped_while_awaiting_a_row_sent_alone_stops(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b"])
+    broker = Broker(expect=2)
+    running = asyncio.create_task(relay(sessions, broker).run())
+    await until_sent(broker, 2)
+    broker.confirmations[0].set_exception(MessageSizeTooLargeError())
+    broker.confirmations[1].set_exception(MessageSizeTooLargeError())
+    await until_sent(broker, 3)  # e0 alone, unconfirmed: the relay awaits it
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=5)
+    assert running in done, "the relay went on after it was cancelled"
+    assert running.cancelled()
+    assert len(broker.sent) == 3
+    assert await set_aside_events(sessions) == []
+
+
+async def test_a_row_refused_out_of_sequence_behind_a_refused_one_is_sent_again_alone_in_the_same_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # e1 left in the producer's next batch of the partition before the new producer id: out of sequence, no fault
+    await add_rows(sessions, ["a", "b", "c"])
+    broker = Broker(expect=3)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 3)
+    broker.confirmations[0].set_exception(MessageSizeTooLargeError())  # refused alone: the one at fault
+    broker.confirmations[1].set_exception(OutOfOrderSequenceNumber())
+    broker.confirmations[2].set_result(None)
+    await until_sent(broker, 4)
+    broker.confirmations[3].set_result(None)
+    assert await asyncio.wait_for(delivering, 10) == 3
+    assert [event for _, _, event in broker.sent] == ["e0", "e1", "e2", "e1"]
+    assert await set_aside_events(sessions) == ["e0"]
+    assert await sent_events(sessions) == ["e1", "e2"]

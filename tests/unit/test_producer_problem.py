@@ -45,7 +45,10 @@ async def test_a_timestamp_refused_is_said_while_it_goes_on_then_no_more(
     assert producer_problem(KafkaBroker()) is None
 
 
-async def test_a_broken_sequence_is_said_until_the_restart(sender: DirectSender, now: list[float]) -> None:
+async def test_a_broken_sequence_of_a_producer_that_cannot_be_renewed_is_said_until_the_restart(
+    sender: DirectSender, now: list[float]
+) -> None:
+    # the fixture's producer is not idempotent: no producer id to renew (shared/kafka/sequence.py)
     sender.failed("t.records", b"k", OutOfOrderSequenceNumber())
     now[0] += 3600
     assert producer_problem(KafkaBroker()) == (

@@ -1,0 +1,116 @@
+"""A new producer id after the broker refused a batch (shared/kafka/sequence.py), and what /readyz says then.
+
+On producers never started: only their idempotent state counts. Real Kafka's side is in
+tests/integration/test_poison_messages.py and test_routing_fast_paths.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    RecordListTooLargeError,
+    UnknownError,
+    UnknownProducerId,
+)
+from faststream.kafka import KafkaBroker
+
+from shared.kafka import direct, sequence
+from shared.kafka.direct import DirectSender, producer_problem
+from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
+
+
+@pytest.mark.parametrize(
+    ("error", "breaks"),
+    [
+        (MessageSizeTooLargeError(), True),  # the broker refused the batch: its numbers are used up
+        (RecordListTooLargeError(), True),
+        (CorruptRecordException(), True),
+        (InvalidTimestampError(), True),
+        (UnknownError(), True),
+        (OutOfOrderSequenceNumber(), True),  # a later batch of a broken sequence
+        (UnknownProducerId(), True),  # the broker forgot the producer id
+        (NotLeaderForPartitionError(), False),  # retriable: aiokafka sends it again with the same numbers
+        (KafkaConnectionError("lost"), False),
+        (KafkaTimeoutError(), False),  # not the broker's answer
+        (ProducerClosed(), False),
+        (KafkaError("Unexpected error during batch delivery"), False),  # a dead sender task
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
+)
+def test_which_outcomes_break_the_sequence(error: BaseException, breaks: bool) -> None:
+    assert breaks_the_sequence(error) is breaks
+
+
+def idempotent(pid: int = 7) -> AIOKafkaProducer:
+    """An idempotent producer as after start-up: a producer id, and sequence numbers used in a partition."""
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", enable_idempotence=True)
+    producer._txn_manager.set_pid_and_epoch(pid, 0)
+    producer._txn_manager.increment_sequence_number(("t.records", 0), 5)
+    return producer
+
+
+async def test_a_renewed_producer_has_no_id_and_every_sequence_from_zero() -> None:
+    producer = idempotent()
+    assert renew_producer_id(producer)
+    manager = producer._txn_manager
+    assert not manager.has_pid()  # the sender task asks the broker for a new one before the next batch
+    assert manager.sequence_number(("t.records", 0)) == 0
+    manager.set_pid_and_epoch(8, 0)  # the broker's answer is taken (a done waiter would raise)
+    assert manager.producer_id == 8
+
+
+async def test_renewing_again_before_the_new_id_came_changes_nothing() -> None:
+    producer = idempotent()
+    assert renew_producer_id(producer)
+    waiter = producer._txn_manager._pid_waiter
+    assert renew_producer_id(producer)
+    assert producer._txn_manager._pid_waiter is waiter
+
+
+async def test_a_producer_of_another_layout_is_left_as_it_is() -> None:
+    plain = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")  # not idempotent: nothing to renew
+    assert not can_renew(plain)
+    assert not renew_producer_id(plain)
+    moved = idempotent()
+    del moved._txn_manager._sequence_numbers  # an aiokafka that keeps them elsewhere
+    assert not renew_producer_id(moved)
+    assert moved._txn_manager.producer_id == 7
+
+
+async def test_an_aiokafka_without_the_module_renews_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sequence, "_NO_ID", None)  # as when aiokafka.producer.transaction_manager is gone
+    producer = idempotent()
+    assert not can_renew(producer)
+    assert not renew_producer_id(producer)
+    assert producer._txn_manager.producer_id == 7
+
+
+@pytest.fixture
+async def sender(monkeypatch: pytest.MonkeyPatch) -> tuple[DirectSender, AIOKafkaProducer]:
+    producer = idempotent()
+    producer._closed = False  # as a started one reads
+    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    return DirectSender(KafkaBroker()), producer
+
+
+async def test_a_refused_batch_renews_the_producer_id_once_for_the_sends_before(
+    sender: tuple[DirectSender, AIOKafkaProducer],
+) -> None:
+    direct_sender, producer = sender
+    assert direct_sender.renews_sequences
+    direct_sender.failed("t.records", b"k", MessageSizeTooLargeError())
+    assert not producer._txn_manager.has_pid()
+    producer._txn_manager.set_pid_and_epoch(8, 0)
+    direct_sender.failed("t.records", b"k", OutOfOrderSequenceNumber())  # a batch that left before the renewal
+    assert producer._txn_manager.producer_id == 8
+    assert producer_problem(KafkaBroker()) is None  # nothing to restart: the sequence is whole again
