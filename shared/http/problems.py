@@ -56,13 +56,13 @@ class ProblemError(Exception):
 
 
 class ValidationProblem(ProblemError):
-    """422 listing every bad field as a JSON pointer."""
+    """422 listing every bad field as a JSON pointer; `title` names what was sent (a record, by intake)."""
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    def __init__(self, errors: list[FieldError], title: str = "The request is not valid") -> None:
         noun = "field is" if len(errors) == 1 else "fields are"
         super().__init__(
             422,
-            "The record is not valid",
+            title,
             f"{len(errors)} {noun} wrong; correct them and submit again.",
             type="https://popflow.example/problems/validation",
             errors=errors,
@@ -91,7 +91,7 @@ def _clerk_message(error: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        return "is not a field of this record; remove it"
+        return "is not a field of this request; remove it"
     if kind == "json_invalid":
         return "the body is not valid JSON"
     message = str(error.get("msg", "is not valid"))

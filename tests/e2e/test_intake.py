@@ -138,6 +138,7 @@ async def test_every_bad_field_in_one_problem_without_personal_data(intake: Syst
         response = await admin.post("/v1/records", json=body)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["title"] == "The record is not valid"
     pointers = {error["pointer"] for error in response.json()["errors"]}
     assert pointers == {
         "/person/sex",

@@ -48,3 +48,20 @@ async def test_a_problem_names_a_field_whose_key_holds_a_slash_or_a_tilde() -> N
     assert slashed.status_code == 422, slashed.text
     assert [e["pointer"] for e in slashed.json()["errors"]] == ["/counts/1~12"]
     assert [e["pointer"] for e in empty.json()["errors"]] == [""]  # the body as a whole
+
+
+async def test_a_request_that_is_no_record_is_not_called_a_record() -> None:
+    """The shared 422 names the request: a report's missing week was "The record is not valid". Intake's record
+    routes say "record" themselves (tests/e2e/test_intake.py)."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/reports")
+    async def report(week: str) -> str:
+        return week
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        missing = await client.get("/reports")
+    assert missing.status_code == 422
+    assert missing.json()["title"] == "The request is not valid"
+    assert missing.json()["errors"] == [{"pointer": "/week", "detail": "is required"}]

@@ -140,7 +140,9 @@ def _rejection(rejected: Rejected, principal: Principal) -> ProblemError:
             403, "Forbidden", f"Your key's scope ({principal.scope}) does not cover this reporting street."
         )
     log.info("record rejected", problems=len(rejected.problems))
-    return ValidationProblem([FieldError.at(location, message) for location, message in rejected.problems])
+    return ValidationProblem(
+        [FieldError.at(location, message) for location, message in rejected.problems], title="The record is not valid"
+    )
 
 
 def _unseen(unseen: Unseen) -> ProblemError:
