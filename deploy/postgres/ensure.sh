@@ -4,7 +4,8 @@
 # and ensure a login role popflow/popflow with CREATEDB (tests create their own
 # databases with it).
 #
-# Usage: deploy/postgres/ensure.sh         (as root: installs and starts services)
+# Usage: deploy/postgres/ensure.sh         (as root: installs and starts services; as another user it only
+#                                          checks that the role logs in with CREATEDB, and says so)
 # Env:   PGPORT (5432)
 # Last line of stdout: admin URL, postgresql://popflow:popflow@127.0.0.1:$PGPORT/postgres
 set -euo pipefail
@@ -18,8 +19,19 @@ PG_PASSWORD=popflow
 
 log() { echo "ensure.sh[pg:$PGPORT]: $*" >&2; }
 
+ADMIN_URL="postgresql://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PGPORT/postgres"
+
 if [[ $EUID -ne 0 ]]; then
-  log "must run as root (apt-get, pg_createcluster, runuser postgres)"
+  # nothing to install or start when the role already logs in with CREATEDB (a machine made ready before, or
+  # a PostgreSQL someone else runs): any user may use it
+  if command -v psql >/dev/null && [[ "$(PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p "$PGPORT" \
+      -U "$PG_ROLE" -d postgres -tAc 'SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user' 2>/dev/null)" == t ]]; then
+    log "ready (role $PG_ROLE logs in with CREATEDB; nothing to install as user $(id -un))"
+    echo "$ADMIN_URL"
+    exit 0
+  fi
+  log "must run as root to install, start or configure PostgreSQL (apt-get, pg_createcluster, runuser postgres);" \
+    "as another user it only checks that role $PG_ROLE logs in on 127.0.0.1:$PGPORT with CREATEDB, which it does not"
   exit 1
 fi
 
@@ -114,7 +126,7 @@ END
 \$\$;
 SQL
 
-URL="postgresql://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PGPORT/postgres"
+URL="$ADMIN_URL"
 # Prove the URL works over TCP with password auth, as the services will use it.
 psql -X -q "$URL" -tAc 'select 1' >/dev/null
 log "ready: cluster $CL_VER/$CL_NAME, role $PG_ROLE (CREATEDB)"
