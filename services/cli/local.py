@@ -371,7 +371,8 @@ def _stop(children: Children) -> None:
     _terminate(services)
     if "kafka" in children:
         _terminate([children["kafka"]])
-    console.print("PopFlow stopped.")
+    if children:  # not after a start refused before anything ran (a port taken, say)
+        console.print("PopFlow stopped.")
 
 
 def _terminate(processes: list[subprocess.Popen[bytes]], timeout_s: float = 30) -> None:

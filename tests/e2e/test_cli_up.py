@@ -130,6 +130,7 @@ async def test_up_refuses_a_port_already_listened_on_and_starts_nothing(tmp_path
     assert f"{taken} for routing (ROUTING_PORT)" in " ".join(said.split()), said
     assert children_of(up.pid) == []
     assert "PopFlow is up" not in said
+    assert "PopFlow stopped" not in said  # nothing was started to stop
 
 
 async def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
@@ -213,6 +214,7 @@ async def test_up_districts_starts_two_deployments_side_by_side_each_the_others_
                 )
                 assert overview.status_code == 200, overview.text
                 partners = {p["name"]: p for p in overview.json()["partners"]}
+                assert f"district-{code}" not in partners  # its own entry in the shared file is no partner
                 assert partners[f"district-{other}"]["ready"] is True
                 assert partners[f"district-{other}"]["address"] == urls[other]["notification"]
 
