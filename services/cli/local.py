@@ -255,12 +255,14 @@ def _start_kafka(port: int, env: dict[str, str], children: Children, signals: St
     kafka_env = {**env, "KAFKA_PORT": str(port), "PYTHON": sys.executable}
     log_path = ROOT / "var" / "kafka.log"
     log_path.parent.mkdir(exist_ok=True)
+    if log_path.exists():  # this run's broker output alone; the run before kept beside it, none older
+        log_path.replace(log_path.with_name("kafka.log.1"))
     console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars); log: {log_path}")
     with signals.deferred():
         children["kafka"] = subprocess.Popen(
             ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],
             env=kafka_env,
-            stdout=log_path.open("ab"),
+            stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us; we stop Kafka last, after the services
         )
