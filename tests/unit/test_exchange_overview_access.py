@@ -7,6 +7,7 @@ import pytest
 from services.notification.service_layer.exchange_overview import ExchangeOverview
 from shared.auth import Principal, Role, parse_scope
 from shared.exchange.partners import PartnerTable
+from shared.exchange.partners_file import parse_partners
 from shared.http.problems import ProblemError
 
 
@@ -64,3 +65,28 @@ async def test_a_key_covering_every_served_district_reads_it(served: list[str], 
         "failed": [],
         "set_aside": [],
     }
+
+
+async def test_the_deployments_own_entry_in_a_shared_partners_file_is_no_partner() -> None:
+    """`popflow up --districts` (and a city) writes one partners file with every deployment in it; each reads
+    its own entry as itself, and its overview listed itself as a partner with nothing sent."""
+    file = """
+[[partners]]
+name = "district-440111"
+prefixes = ["440111"]
+transport = "https"
+url = "http://127.0.0.1:8003"
+
+[[partners]]
+name = "district-440106"
+prefixes = ["440106"]
+transport = "https"
+url = "http://127.0.0.1:8013"
+"""
+    overview = ExchangeOverview(
+        partners=lambda: parse_partners(file),
+        store=_NoTraffic(),
+        served_districts=["440111"],  # type: ignore[arg-type]
+    )
+    listed = await overview.partners(Principal("k", parse_scope("admin"), role=Role.ADMIN))
+    assert [p["name"] for p in listed["partners"]] == ["district-440106"]

@@ -31,6 +31,10 @@ class ExchangeOverview:
     ) -> None:
         self._partners, self._store, self._served = partners, store, list(served_districts)
 
+    def _serves(self, prefix: str) -> bool:
+        """Whether every code under `prefix` is one of this deployment's (a served district, or a street of one)."""
+        return any(prefix.startswith(district) for district in self._served)
+
     async def partners(self, principal: Principal) -> dict[str, Any]:
         require(principal, Action.SUPERVISE)  # the bureau's follow-up view, like the failed-delivery list
         # one count per partner for every served district together (and the failed messages of all): a bureau
@@ -46,6 +50,8 @@ class ExchangeOverview:
         table = self._partners()
         views: dict[str, dict[str, Any]] = {}
         for prefixes, partner in table.partners():
+            if prefixes and all(self._serves(prefix) for prefix in prefixes):
+                continue  # this deployment's own entry in a partners file shared by the city: no partner of its own
             views[partner.name] = {
                 "name": partner.name,
                 "prefixes": prefixes,
