@@ -24,7 +24,10 @@ partition's later requests as out of sequence; at the refusal the producer
 takes a new producer id instead, its sequences whole again
 (`DirectSender.failed`, shared/kafka/sequence.py). The rows refused together
 are then sent again one at a time, each once the one before is settled, and
-a row is set aside only when it is refused alone; the others are published.
+a row is set aside only when it is refused alone for its own fault; the others
+are published (refused together with an error that does not say whose it is,
+they count their strikes together, below). A refusal that goes on (a grant
+missing, a clock off) takes a new id at most once a minute.
 So are the producer's batches of the partition that left after the refused
 one, before the new id, and were refused as out of sequence: they are sent
 again alone too (`sent_again_alone`). Where aiokafka's layout is not the one

@@ -20,7 +20,13 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidTimestampError, OutOfOrderSequenceNumber
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    InvalidTimestampError,
+    OutOfOrderSequenceNumber,
+    TopicAuthorizationFailedError,
+    UnsupportedVersionError,
+)
 from faststream.kafka import KafkaBroker
 from murmurhash2 import murmurhash2
 
@@ -115,6 +121,25 @@ class _Refusals:
 # producer -> what the broker refused of it; weak, so a producer closed and dropped takes its entry with it
 _REFUSED: weakref.WeakKeyDictionary[AIOKafkaProducer, _Refusals] = weakref.WeakKeyDictionary()
 
+# A refusal that goes on, the deployment's (a topic whose grant is missing, a clock that stays off), comes back at
+# every relay pass, about once a second: a new producer id each time would leave the broker holding thousands a day
+# (each for producer.id.expiration.ms, a day by default). Those renew at most once a minute. Any other refusal
+# renews at once: one of a row's (its size) ends with the row set aside, one the broker does not explain with the
+# row set aside after its strikes, and a sequence the broker calls broken is what a new id mends.
+RENEW_EVERY_S = 60.0
+_LASTING = (
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    InvalidTimestampError,
+    UnsupportedVersionError,
+)
+_RENEWED_AT: weakref.WeakKeyDictionary[AIOKafkaProducer, float] = weakref.WeakKeyDictionary()
+
+
+def _may_renew(producer: AIOKafkaProducer, error: BaseException) -> bool:
+    last = _RENEWED_AT.get(producer)
+    return not isinstance(error, _LASTING) or last is None or monotonic() - last >= RENEW_EVERY_S
+
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
     """Where aiokafka's default partitioner puts `key` among the topic's (sorted) partitions."""
@@ -140,17 +165,23 @@ class DirectSender:
     """One batch's sends: straight to the broker's aiokafka producer (the partitions of each topic
     looked up once), or through `publish` with the same key and headers under the test broker."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, *, renews: bool = True) -> None:
+        """`renews`: a batch the broker refuses gives the producer a new id (`failed`). Only for a sender that
+        keeps one send of a key in flight (the outbox relay): with several in flight, a key's later send that
+        leaves on the new id would be taken before its earlier one, refused and sent again (routing's emitter
+        hands a unit of work's runs over unconfirmed, so it does not renew: the sequence stays broken, and a
+        later event of the person is refused with the earlier one, in order)."""
         self._broker = broker
         self._producer = aiokafka_producer(broker)
         self._partitions: dict[str, list[int]] = {}
+        self._renews = renews
         self._renewed = False  # the producer id renewed since the last send: once is enough for the sends before
 
     @property
     def renews_sequences(self) -> bool:
         """Whether a batch the broker refuses leaves the sends after it a whole sequence: the producer's id is
         renewed (`shared.kafka.sequence`), or there is no aiokafka producer (the test broker's) to break."""
-        return self._producer is None or can_renew(self._producer)
+        return self._producer is None or (self._renews and can_renew(self._producer))
 
     def partition(self, topic: str, key: bytes) -> int:
         """The partition a send of `key` to `topic` went to; 0 under the test broker, which has none."""
@@ -183,9 +214,10 @@ class DirectSender:
         if producer is None:
             return
         partition = self.partition(topic, key)
-        if breaks_the_sequence(error) and not self._renewed:
+        if breaks_the_sequence(error) and self._renews and not self._renewed and _may_renew(producer, error):
             self._renewed = renew_producer_id(producer)
             if self._renewed:
+                _RENEWED_AT[producer] = monotonic()
                 log.warning(
                     "Kafka refused a batch: the producer takes a new id",
                     topic=topic,
@@ -200,7 +232,7 @@ class DirectSender:
             if not refused.clock_seen_at:
                 log.error("Kafka refuses the producer's timestamps: set this host's clock right", topic=topic)
             refused.clock_seen_at = monotonic()
-        elif isinstance(error, OutOfOrderSequenceNumber) and not can_renew(producer):
+        elif isinstance(error, OutOfOrderSequenceNumber) and not self.renews_sequences:
             refused = _REFUSED.setdefault(producer, _Refusals(where))
             if not refused.sequence_broken:
                 refused.sequence_broken, refused.where = True, where

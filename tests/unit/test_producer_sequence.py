@@ -114,3 +114,55 @@ async def test_a_refused_batch_renews_the_producer_id_once_for_the_sends_before(
     direct_sender.failed("t.records", b"k", OutOfOrderSequenceNumber())  # a batch that left before the renewal
     assert producer._txn_manager.producer_id == 8
     assert producer_problem(KafkaBroker()) is None  # nothing to restart: the sequence is whole again
+
+
+async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minute(
+    sender: tuple[DirectSender, AIOKafkaProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing grant or a clock that stays off comes back at every relay pass: each new id is held by the broker
+    for a day. A row's refusal, or a sequence the broker calls broken, renews at once all the same."""
+    direct_sender, _ = sender
+    now = [1000.0]
+    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+    renewals: list[float] = []
+
+    def renew(_: AIOKafkaProducer) -> bool:
+        renewals.append(now[0])
+        return True
+
+    monkeypatch.setattr(direct, "renew_producer_id", renew)
+
+    def refused(error: BaseException) -> None:
+        direct_sender._renewed = False  # as after the next pass's sends
+        direct_sender.failed("t.records", b"k", error)
+
+    refused(InvalidTimestampError())
+    now[0] += 1
+    refused(InvalidTimestampError())  # the next pass, a second on
+    assert renewals == [1000.0]
+    now[0] += 1
+    refused(OutOfOrderSequenceNumber())  # the clock put right: the partition's sequence is broken, mended at once
+    refused(MessageSizeTooLargeError())  # a row's refusal: that row is set aside, the id renewed for the rest
+    assert renewals == [1000.0, 1002.0, 1002.0]
+    now[0] += 59
+    refused(InvalidTimestampError())
+    assert len(renewals) == 3
+    now[0] += 1
+    refused(InvalidTimestampError())  # a minute after the last
+    assert renewals[-1] == 1062.0
+
+
+async def test_routings_emitter_renews_nothing_so_a_persons_later_event_stays_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    producer = idempotent()
+    producer._closed = False
+    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    emitter_sender = DirectSender(KafkaBroker(), renews=False)
+    assert not emitter_sender.renews_sequences
+    emitter_sender.failed("t.records", b"k", MessageSizeTooLargeError())
+    assert producer._txn_manager.producer_id == 7  # the same id: its next batch is refused, in order
+    emitter_sender.failed("t.records", b"k", OutOfOrderSequenceNumber())
+    problem = producer_problem(KafkaBroker())
+    assert problem is not None
+    assert "restart the service" in problem

@@ -85,7 +85,8 @@ class KafkaEmitter:
             raise
 
     def publication(self) -> Publication:
-        return _KafkaPublication(DirectSender(self._broker), self._topics)
+        # no new producer id from a refusal here: the runs go unconfirmed, a person's later event behind an earlier
+        return _KafkaPublication(DirectSender(self._broker, renews=False), self._topics)
 
 
 class _KafkaPublication:
@@ -105,7 +106,7 @@ class _KafkaPublication:
             if inspect.isawaitable(future):  # the test broker has delivered already
                 try:
                     await future
-                except Exception as error:  # a broken sequence: /readyz says so
+                except Exception as error:  # a broken sequence (not renewed here): /readyz says to restart
                     event = self._events[n]
                     self._sender.failed(self._topics(event.topic), event.key.encode(), error)
                     raise
