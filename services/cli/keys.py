@@ -44,15 +44,26 @@ def this_checkouts_store() -> str:
         return KEY_STORE_FILE.read_text(encoding="utf-8").strip() or DEFAULT_STORE
     except FileNotFoundError:
         return DEFAULT_STORE
+    except PermissionError:
+        raise typer.BadParameter(
+            f"{KEY_STORE_FILE} is readable by the user who ran `make run` alone (it holds the key store's "
+            "password): run as that user, or set POPFLOW_KEYS_DATABASE_URL"
+        ) from None
 
 
 def remember_store(url: str) -> None:
-    """Keep `url` in var/key-store-url for `popflow keys` and `popflow demo`, readable by its owner alone."""
+    """Keep `url` in var/key-store-url for `popflow keys` and `popflow demo`, readable by its owner alone. Written
+    whole under another name, then renamed: a reader meets the old URL or the new one, never a part, and never a
+    file others may read."""
     KEY_STORE_FILE.parent.mkdir(exist_ok=True)
-    descriptor = os.open(KEY_STORE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(url + "\n")
-    os.chmod(KEY_STORE_FILE, 0o600)  # a file made before by another umask
+    written = KEY_STORE_FILE.with_name(f".{KEY_STORE_FILE.name}.{os.getpid()}")
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # a file left by a run that died here, made under another umask
+        os.write(descriptor, (url + "\n").encode())
+    finally:
+        os.close(descriptor)
+    os.replace(written, KEY_STORE_FILE)
 
 
 async def open_store(url: str) -> KeyStore:

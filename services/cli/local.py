@@ -95,8 +95,8 @@ def up(
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
-            if "POPFLOW_KEYS_DATABASE_URL" not in os.environ:  # chosen here: `popflow keys` and `demo` use it too
-                remember_store(env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE))
+        if not codes and "POPFLOW_KEYS_DATABASE_URL" not in os.environ:  # chosen here: for `popflow keys` and demo
+            _remember_key_store(env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE))
         for deployment in deployments:
             for service in SERVICES:
                 with signals.deferred():  # a child is never started without being recorded for the clean-up
@@ -244,6 +244,15 @@ def _demo_options(deployment: LocalDeployment) -> str:
         return ""
     urls = " ".join(f"--{service} {deployment.url(service)}" for service in ("intake", "notification", "reporting"))
     return f" --district {deployment.name} {urls}"
+
+
+def _remember_key_store(url: str) -> None:
+    """For `popflow keys` and `popflow demo` in this checkout (services/cli/keys.py); a failure to write it is said,
+    and stops nothing."""
+    try:
+        remember_store(url)
+    except OSError as error:
+        console.print(f"[yellow]Could not keep the key store's URL in var/key-store-url:[/] {error.strerror}")
 
 
 def _without_password(url: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import String, Text, any_, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
@@ -28,5 +28,9 @@ def among(column: Any, parameter: str, dialect: str, element: TypeEngine[Any] | 
     `element` is the array's element type on PostgreSQL: by default the column's own; give BigInteger for an
     id the model declares an int, whatever the table holds."""
     if dialect == "postgresql":
-        return column == any_(bindparam(parameter, type_=postgresql.ARRAY(element or column.type)))
+        kind = element or column.type
+        # text, not varchar(n): PostgreSQL's cast to varchar(n)[] cuts longer values short, silently, and one cut
+        # to a stored value's length would match it
+        kind = Text() if isinstance(kind, String) else kind
+        return column == any_(bindparam(parameter, type_=postgresql.ARRAY(kind)))
     return column.in_(bindparam(parameter, expanding=True))
