@@ -85,8 +85,8 @@ url = "http://127.0.0.1:8013"
 """
     overview = ExchangeOverview(
         partners=lambda: parse_partners(file),
-        store=_NoTraffic(),
-        served_districts=["440111"],  # type: ignore[arg-type]
+        store=_NoTraffic(),  # type: ignore[arg-type]
+        served_districts=["440111"],
     )
     listed = await overview.partners(Principal("k", parse_scope("admin"), role=Role.ADMIN))
     assert [p["name"] for p in listed["partners"]] == ["district-440106"]
