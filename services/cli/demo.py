@@ -53,8 +53,9 @@ def demo(
         typer.Option(
             envvar="POPFLOW_KEYS_DATABASE_URL",
             show_default=False,
+            callback=this_checkouts_store,
             help="The deployment's key store: the streets answer with office keys minted there (revoked at the end) "
-            "[default: the one `make run` last used here, else ./var/keys.db]",
+            "(default: the one `make run` last used here, else ./var/keys.db)",
         ),
     ] = "",
     timezone: Annotated[str, typer.Option(envvar="POPFLOW_TIMEZONE", help="The deployment's zone")] = "Asia/Shanghai",
@@ -114,7 +115,7 @@ def _play_rest(
         {r["residence"]["street"] for r in records if r["residence"]["street"] != r["reporting_street"]}
         & set(directory.streets_of(district))
     )[:6]
-    offices = _OfficeKeys(key_store or this_checkouts_store())
+    offices = _OfficeKeys(key_store)
     try:
         with progress("Streets answering their notices", unit="streets", total=len(receiving)) as advance:
             answered, as_admin = 0, 0

@@ -28,18 +28,13 @@ console = Console()
 DEFAULT_STORE = str(CommonSettings.model_fields["keys_database_url"].default)
 # the key store `popflow up` chose for this checkout: its URL holds the database's password, so the file is its owner's
 KEY_STORE_FILE = Path(__file__).resolve().parents[2] / "var" / "key-store-url"
-StoreUrl = Annotated[
-    str,
-    typer.Option(
-        envvar="POPFLOW_KEYS_DATABASE_URL",
-        show_default=False,
-        help="The key store's database URL [default: the one `make run` last used here, else ./var/keys.db]",
-    ),
-]
 
 
-def this_checkouts_store() -> str:
-    """The key store `popflow up` last chose in this checkout (var/key-store-url), else the services' default."""
+def this_checkouts_store(given: str = "") -> str:
+    """`given` (the option or POPFLOW_KEYS_DATABASE_URL) when set; else the key store `popflow up` last chose in
+    this checkout (var/key-store-url), else the services' default. A typer callback of every store option."""
+    if given:
+        return given
     try:
         return KEY_STORE_FILE.read_text(encoding="utf-8").strip() or DEFAULT_STORE
     except FileNotFoundError:
@@ -49,6 +44,17 @@ def this_checkouts_store() -> str:
             f"{KEY_STORE_FILE} is readable by the user who ran `make run` alone (it holds the key store's "
             "password): run as that user, or set POPFLOW_KEYS_DATABASE_URL"
         ) from None
+
+
+StoreUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="POPFLOW_KEYS_DATABASE_URL",
+        show_default=False,
+        callback=this_checkouts_store,
+        help="The key store's database URL (default: the one `make run` last used here, else ./var/keys.db)",
+    ),
+]
 
 
 def remember_store(url: str) -> None:
@@ -97,7 +103,7 @@ def create(
     except ValueError as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from None
-    key_id, key = asyncio.run(create_key(store_url or this_checkouts_store(), scope, label, chosen))
+    key_id, key = asyncio.run(create_key(store_url, scope, label, chosen))
     console.print(f"key id {key_id}, scope {scope}, role {chosen.value}")
     console.print("The key is shown this once and stored only as a hash; keep it now:")
     print(key)  # plain stdout, so `popflow keys create ... | tail -1` captures it
@@ -108,7 +114,7 @@ def revoke(key_id: str, store_url: StoreUrl = "") -> None:
     """Revoke a key by its id; requests with it get 401 from then on."""
 
     async def run() -> bool:
-        store = await open_store(store_url or this_checkouts_store())
+        store = await open_store(store_url)
         try:
             return await store.revoke(key_id)
         finally:
@@ -125,7 +131,7 @@ def list_keys(store_url: StoreUrl = "") -> None:
     """Every key: id, scope, label, created, revoked (never the key itself)."""
 
     async def run() -> list[ApiKey]:
-        store = await open_store(store_url or this_checkouts_store())
+        store = await open_store(store_url)
         try:
             return await store.list_keys()
         finally:
