@@ -211,8 +211,7 @@ class OutboxRelay:
                 later.append(row)
                 continue
             try:
-                envelope, body = self._opened(row)
-                futures.append(await sender.send(self._topics(row.topic), row.key.encode(), envelope, body))
+                futures.append(await self._send(sender, row))
                 attempted.append(row)
                 in_flight.add(row.key)
             except Exception as error:
@@ -263,9 +262,7 @@ class OutboxRelay:
         error that ends the pass, if any (the rows not yet sent wait for the next pass)."""
         for row in rows:
             try:
-                envelope, body = self._opened(row)
-                future = await sender.send(self._topics(row.topic), row.key.encode(), envelope, body)
-                (result,) = await _outcomes([future])
+                (result,) = await _outcomes([await self._send(sender, row)])
             except Exception as error:
                 result = error
             if not isinstance(result, BaseException):
@@ -305,6 +302,12 @@ class OutboxRelay:
                 .where(col(self._table.id) == row.id)
                 .values(set_aside_at=datetime.now(UTC), error=reason)
             )
+
+    async def _send(self, sender: DirectSender, row: Pending) -> Any:
+        """The row handed to the producer, its envelope opened: the send's future (FailsForGood when it does not
+        open)."""
+        envelope, body = self._opened(row)
+        return await sender.send(self._topics(row.topic), row.key.encode(), envelope, body)
 
     def _opened(self, row: Pending) -> tuple[Envelope, bytes]:
         """The row's envelope opened, and the body to publish (the JSON FastStream would send)."""
