@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -64,12 +66,15 @@ def producer_problem(broker: KafkaBroker) -> str | None:
       `DirectSender.failed` gives the producer a new id at the refusal (`shared.kafka.sequence`), which makes
       the sequence whole; where aiokafka's layout is not the one it knows, the partition stays refused until
       the service restarts, and this says so.
+    - The broker refuses the batches of a writer that sends the same events again until they are taken (routing's
+      emitter, `Renewal.WHEN_SETTLED`): a topic that takes smaller messages than they are, a grant missing. Said
+      while it goes on (`CLOCK_SAID_S` after the last refusal) and until the producer takes its new id.
     - The broker refuses the messages' timestamps, which the producer takes from this host's clock. Said
       while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, the partitions
       publish again, on the producer's new id (where none could be taken, a partition that knew the
       producer's sequence is out of sequence: above, with the clock named as its cause).
 
-    The last two are seen by the senders that await their sends' outcomes (`DirectSender.failed`).
+    The last three are seen by the senders that await their sends' outcomes (`DirectSender.failed`).
     """
     producer = aiokafka_producer(broker)
     if producer is None or getattr(producer, "_closed", True):
@@ -91,6 +96,11 @@ def producer_problem(broker: KafkaBroker) -> str | None:
         return (
             f"Kafka refuses the producer's batches for {refused.where} (OutOfOrderSequenceNumber, after it refused "
             f"{refusal}): {then}"
+        )
+    if refused.batch_seen_at and monotonic() - refused.batch_seen_at < CLOCK_SAID_S:
+        return (
+            f"Kafka refuses the producer's batches for {refused.where} ({refused.batch_error}): nothing more is "
+            "published there until it takes them; then the producer takes a new id by itself (within a minute)"
         )
     if refused.clock_seen_at and monotonic() - refused.clock_seen_at < CLOCK_SAID_S:
         return (
@@ -116,6 +126,8 @@ class _Refusals:
     where: str
     sequence_broken: bool = False
     clock_seen_at: float = 0.0  # monotonic() of the last timestamp refused; 0 for none
+    batch_seen_at: float = 0.0  # of the last batch refused of a writer that renews when settled, till it renews
+    batch_error: str = ""  # and the broker's answer
 
 
 # producer -> what the broker refused of it; weak, so a producer closed and dropped takes its entry with it
@@ -136,9 +148,28 @@ _LASTING = (
 _RENEWED_AT: weakref.WeakKeyDictionary[AIOKafkaProducer, float] = weakref.WeakKeyDictionary()
 
 
-def _may_renew(producer: AIOKafkaProducer, error: BaseException) -> bool:
+def _may_renew(producer: AIOKafkaProducer, error: BaseException, *, backs_off: bool = False) -> bool:
+    """`backs_off`: for a writer whose every refusal may go on (it sends the same events again until they are
+    taken): the gaps between its new ids grow from a second to a minute (`_GAPS`) while refusals go on."""
     last = _RENEWED_AT.get(producer)
-    return not isinstance(error, _LASTING) or last is None or monotonic() - last >= RENEW_EVERY_S
+    if last is None:
+        return True
+    if backs_off:
+        return monotonic() - last >= _GAPS.get(producer, 0.0)
+    return not isinstance(error, _LASTING) or monotonic() - last >= RENEW_EVERY_S
+
+
+FIRST_GAP_S = 1.0
+# producer -> how long after its last new id the next may be taken, for a writer that backs off: doubled at each
+# renewal that follows the last within a minute and its gap, up to RENEW_EVERY_S; a second after a quiet minute
+_GAPS: weakref.WeakKeyDictionary[AIOKafkaProducer, float] = weakref.WeakKeyDictionary()
+
+
+def _next_gap(producer: AIOKafkaProducer, now: float) -> float:
+    last, gap = _RENEWED_AT.get(producer), _GAPS.get(producer, 0.0)
+    if last is None or now - last >= RENEW_EVERY_S + gap:
+        return FIRST_GAP_S
+    return min(max(gap * 2, FIRST_GAP_S), RENEW_EVERY_S)
 
 
 def partition_of(key: bytes, partitions: list[int]) -> int:
@@ -161,27 +192,133 @@ def json_headers(envelope: dict[str, Any]) -> list[tuple[str, bytes]]:
     ]
 
 
+class Renewal(Enum):
+    """When a producer whose batch the broker refused takes its new id (`DirectSender.failed`)."""
+
+    AT_ONCE = "at once"  # the outbox relay: one send of a key in flight, so nothing of a key is left on the old id
+    WHEN_SETTLED = "when settled"  # routing's emitter: several of a key in flight (`Settling`)
+
+
+def _renew(producer: AIOKafkaProducer, topic: str, partition: int, error: str) -> bool:
+    """`renew_producer_id`, noted and logged."""
+    if not renew_producer_id(producer):
+        return False
+    now = monotonic()
+    _GAPS[producer] = _next_gap(producer, now)
+    _RENEWED_AT[producer] = now
+    log.warning("Kafka refused a batch: the producer takes a new id", topic=topic, partition=partition, error=error)
+    if refused := _REFUSED.get(producer):
+        refused.sequence_broken, refused.batch_seen_at = False, 0.0
+    return True
+
+
+class Writer(Protocol):
+    """A writer whose sends `Settling` waits for: those it made and has not confirmed."""
+
+    def unsettled(self) -> Iterable[Any]: ...
+
+
+class Settling:
+    """A producer's new id, for writers that keep a key's sends in flight over several hand-overs and confirm them
+    once (routing's runs, confirmed at the end of a unit of work).
+
+    Renewed at once, as the relay's is, a person's later event could leave on the new id while an earlier one,
+    still out on the old id, is refused: the later one taken, the earlier sent again after it when its unit of work
+    comes again. So a refusal only asks for the new id (`want`), and the next hand-over takes it (`settle`) once no
+    send is being made and every send made on the old id has its outcome: those after the refused batch in its
+    partition are refused with it, in order, and fail their units of work. A writer that sent on the old id and
+    goes on after the renewal (`generation` changed) confirms what it sent first, so a unit of work whose earlier
+    event was refused fails before any later one leaves: it comes again whole, as after a restart, without one.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer | None) -> None:
+        self._producer = weakref.ref(producer) if producer is not None else None
+        self.generation = 0  # new ids taken
+        self.wanted: tuple[str, int, str] | None = None  # the first refusal since the last new id: where, why
+        self._sending = 0  # hand-overs in their sends
+        self._quiet: asyncio.Future[None] | None = None  # set when the last of them ends, while `settle` waits
+        self._writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+        self._left: list[asyncio.Future[Any]] = []  # sends of writers that gave up on them (a unit of work failed)
+        self._lock = asyncio.Lock()
+
+    def want(self, topic: str, partition: int, error: str) -> None:
+        """A batch was refused: the next hand-over takes a new id, once the sends before have settled."""
+        if self.wanted is None and self._producer is not None:
+            self.wanted = (topic, partition, error)
+
+    def join(self, writer: Writer) -> None:
+        self._writers.add(writer)
+
+    def left(self, send: asyncio.Future[Any]) -> None:
+        """A send its writer no longer awaits: the new id waits for it all the same."""
+        if not send.done():
+            self._left.append(send)
+
+    def sending(self) -> None:
+        self._sending += 1
+
+    def sent(self) -> None:
+        self._sending -= 1
+        if not self._sending and self._quiet is not None and not self._quiet.done():
+            self._quiet.set_result(None)
+
+    async def settle(self) -> None:
+        """Take the new id `want` asked for, once nothing sent on the old one is still out."""
+        async with self._lock:
+            while self.wanted is not None:
+                if self._sending:
+                    self._quiet = asyncio.get_running_loop().create_future()
+                    await self._quiet
+                    continue
+                self._left = [send for send in self._left if not send.done()]
+                out = [send for w in list(self._writers) for send in w.unsettled() if not send.done()]
+                if out or self._left:
+                    await asyncio.wait([*out, *self._left])
+                    continue
+                (topic, partition, error), self.wanted = self.wanted, None
+                producer = self._producer() if self._producer is not None else None
+                if producer is not None and _renew(producer, topic, partition, error):
+                    self.generation += 1
+
+
+# producer -> its Settling; weak, as _REFUSED
+_SETTLING: weakref.WeakKeyDictionary[AIOKafkaProducer, Settling] = weakref.WeakKeyDictionary()
+
+
+def settling_of(producer: AIOKafkaProducer | None) -> Settling:
+    """The producer's `Settling`; without a producer (the test broker's) one that never wants a new id."""
+    if producer is None:
+        return Settling(None)
+    settling = _SETTLING.get(producer)
+    if settling is None:
+        settling = _SETTLING[producer] = Settling(producer)
+    return settling
+
+
 class DirectSender:
     """One batch's sends: straight to the broker's aiokafka producer (the partitions of each topic
     looked up once), or through `publish` with the same key and headers under the test broker."""
 
-    def __init__(self, broker: KafkaBroker, *, renews: bool = True) -> None:
-        """`renews`: a batch the broker refuses gives the producer a new id (`failed`). Only for a sender that
-        keeps one send of a key in flight (the outbox relay): with several in flight, a key's later send that
-        leaves on the new id would be taken before its earlier one, refused and sent again (routing's emitter
-        hands a unit of work's runs over unconfirmed, so it does not renew: the sequence stays broken, and a
-        later event of the person is refused with the earlier one, in order)."""
+    def __init__(self, broker: KafkaBroker, *, renewal: Renewal = Renewal.AT_ONCE) -> None:
+        """`renewal`: when a batch the broker refuses gives the producer a new id (`failed`). At once for a sender
+        that keeps one send of a key in flight (the outbox relay); when the sends before have settled for one that
+        keeps several (routing's emitter: `Settling`)."""
         self._broker = broker
         self._producer = aiokafka_producer(broker)
         self._partitions: dict[str, list[int]] = {}
-        self._renews = renews
+        self._renewal = renewal
         self._renewed = False  # the producer id renewed since the last send: once is enough for the sends before
+
+    @property
+    def settling(self) -> Settling:
+        """The producer's `Settling`, for a writer that renews when settled; one that never renews without it."""
+        return settling_of(self._producer)
 
     @property
     def renews_sequences(self) -> bool:
         """Whether a batch the broker refuses leaves the sends after it a whole sequence: the producer's id is
         renewed (`shared.kafka.sequence`), or there is no aiokafka producer (the test broker's) to break."""
-        return self._producer is None or (self._renews and can_renew(self._producer))
+        return self._producer is None or can_renew(self._producer)
 
     def partition(self, topic: str, key: bytes) -> int:
         """The partition a send of `key` to `topic` went to; 0 under the test broker, which has none."""
@@ -207,26 +344,32 @@ class DirectSender:
 
     def failed(self, topic: str, key: bytes, error: BaseException) -> None:
         """A send's outcome was `error`. A batch the broker refused used up its sequence numbers: the producer
-        gets a new id, its sequence whole again, once for the sends made before (`shared.kafka.sequence`).
-        Where it cannot, a sequence refused is kept for `producer_problem` and logged once; a timestamp refused
-        is kept and logged alike."""
+        gets a new id, its sequence whole again, once for the sends made before (`shared.kafka.sequence`), at once
+        or when they have settled (`renewal`). Where it cannot, a sequence refused is kept for `producer_problem`
+        and logged once; a timestamp refused is kept and logged alike."""
         producer = self._producer
         if producer is None:
             return
         partition = self.partition(topic, key)
-        if breaks_the_sequence(error) and self._renews and not self._renewed and _may_renew(producer, error):
-            self._renewed = renew_producer_id(producer)
-            if self._renewed:
-                _RENEWED_AT[producer] = monotonic()
-                log.warning(
-                    "Kafka refused a batch: the producer takes a new id",
-                    topic=topic,
-                    partition=partition,
-                    error=type(error).__name__,
-                )
-                if refused := _REFUSED.get(producer):
-                    refused.sequence_broken = False
-        where = f"{topic} partition {partition}"
+        where, settled = f"{topic} partition {partition}", self._renewal is Renewal.WHEN_SETTLED
+        if (
+            settled
+            and breaks_the_sequence(error)
+            and not isinstance(error, OutOfOrderSequenceNumber | InvalidTimestampError)
+        ):
+            # its unit of work comes again with the same events: refused until the cause is mended, said meanwhile
+            refused = _REFUSED.setdefault(producer, _Refusals(where))
+            refused.where, refused.batch_seen_at, refused.batch_error = where, monotonic(), type(error).__name__
+        if (
+            breaks_the_sequence(error)
+            and not self._renewed
+            and _may_renew(producer, error, backs_off=settled)
+            and can_renew(producer)
+        ):
+            if settled:
+                settling_of(producer).want(topic, partition, type(error).__name__)
+            else:
+                self._renewed = _renew(producer, topic, partition, type(error).__name__)
         if isinstance(error, InvalidTimestampError):
             refused = _REFUSED.setdefault(producer, _Refusals(where))
             if not refused.clock_seen_at:

@@ -6,6 +6,9 @@ tests/integration/test_poison_messages.py and test_routing_fast_paths.py.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -25,7 +28,7 @@ from aiokafka.errors import (
 from faststream.kafka import KafkaBroker
 
 from shared.kafka import direct, sequence
-from shared.kafka.direct import DirectSender, producer_problem
+from shared.kafka.direct import DirectSender, Renewal, Settling, producer_problem
 from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
 
 
@@ -152,17 +155,118 @@ async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minu
     assert renewals[-1] == 1062.0
 
 
-async def test_routings_emitter_renews_nothing_so_a_persons_later_event_stays_behind(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_routings_emitter_asks_for_the_new_id_instead_of_taking_it(monkeypatch: pytest.MonkeyPatch) -> None:
     producer = idempotent()
     producer._closed = False
     monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
-    emitter_sender = DirectSender(KafkaBroker(), renews=False)
-    assert not emitter_sender.renews_sequences
+    emitter_sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
+    assert emitter_sender.renews_sequences
     emitter_sender.failed("t.records", b"k", MessageSizeTooLargeError())
-    assert producer._txn_manager.producer_id == 7  # the same id: its next batch is refused, in order
+    assert producer._txn_manager.producer_id == 7  # the same id until the sends out on it have settled
+    assert emitter_sender.settling.wanted == ("t.records", 0, "MessageSizeTooLargeError")
     emitter_sender.failed("t.records", b"k", OutOfOrderSequenceNumber())
-    problem = producer_problem(KafkaBroker())
+    problem = producer_problem(KafkaBroker())  # said, with what was refused; nothing to restart
     assert problem is not None
-    assert "restart the service" in problem
+    assert "(MessageSizeTooLargeError)" in problem
+    assert "restart" not in problem
+    await emitter_sender.settling.settle()
+    assert producer_problem(KafkaBroker()) is None  # the new id taken
+    assert not producer._txn_manager.has_pid()
+    assert emitter_sender.settling.generation == 1
+    assert emitter_sender.settling.wanted is None
+
+
+class Out:
+    """A writer with sends out."""
+
+    def __init__(self, *sends: asyncio.Future[None]) -> None:
+        self.sends = list(sends)
+
+    def unsettled(self) -> list[asyncio.Future[None]]:
+        return self.sends
+
+
+async def settled_after(settling: Settling, step: Callable[[], None]) -> bool:
+    """Whether `settle` waited for `step`: not done before it, done after."""
+    task = asyncio.create_task(settling.settle())
+    await asyncio.sleep(0.01)
+    waited = not task.done()
+    step()
+    await asyncio.wait_for(task, 1)
+    return waited
+
+
+async def test_the_new_id_waits_for_every_send_out_on_the_old_one() -> None:
+    producer = idempotent()
+    settling = Settling(producer)
+    loop = asyncio.get_running_loop()
+    send, abandoned = loop.create_future(), loop.create_future()
+    writer = Out(send)
+    settling.join(writer)
+    settling.left(abandoned)
+    settling.want("t.records", 0, "MessageSizeTooLargeError")
+
+    def answered() -> None:
+        send.set_result(None)
+        abandoned.set_exception(OutOfOrderSequenceNumber())
+
+    assert await settled_after(settling, answered)
+    assert not producer._txn_manager.has_pid()
+    assert settling.generation == 1
+    abandoned.exception()
+
+
+async def test_the_new_id_waits_while_a_hand_over_is_sending() -> None:
+    producer = idempotent()
+    settling = Settling(producer)
+    settling.sending()
+    settling.want("t.records", 0, "MessageSizeTooLargeError")
+    assert await settled_after(settling, settling.sent)
+    assert settling.generation == 1
+
+
+async def test_without_a_refusal_settling_takes_no_new_id() -> None:
+    producer = idempotent()
+    settling = Settling(producer)
+    await asyncio.wait_for(settling.settle(), 1)
+    assert producer._txn_manager.producer_id == 7
+    assert settling.generation == 0
+    without_producer = Settling(None)  # the test broker's: nothing to renew
+    without_producer.want("t.records", 0, "MessageSizeTooLargeError")
+    assert without_producer.wanted is None
+
+
+async def test_routings_new_ids_back_off_from_a_second_to_a_minute_while_refusals_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Routing sends a refused unit of work's events again a second later, and again, until the cause is mended (a
+    topic set to take smaller messages, a grant missing): a new id each time would leave the broker holding
+    thousands a day. The gaps double up to a minute; after a quiet minute the next refusal renews at once."""
+    producer = idempotent()
+    producer._closed = False
+    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    now = [1000.0]
+    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+    renewals: list[float] = []
+
+    def renew(_: AIOKafkaProducer) -> bool:
+        renewals.append(now[0])
+        return True
+
+    monkeypatch.setattr(direct, "renew_producer_id", renew)
+    sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
+
+    async def refused_every_second(seconds: int) -> None:
+        for _ in range(seconds):
+            sender.failed("t.records", b"k", MessageSizeTooLargeError())
+            assert "MessageSizeTooLargeError" in (producer_problem(KafkaBroker()) or "")
+            await sender.settling.settle()
+            now[0] += 1
+
+    await refused_every_second(130)
+    assert [t - 1000 for t in renewals] == [0, 1, 3, 7, 15, 31, 63, 123]
+    now[0] += 200  # the cause mended long ago: quiet
+    assert producer_problem(KafkaBroker()) is None
+    renewals.clear()
+    await refused_every_second(3)
+    assert [t - 1330 for t in renewals] == [0, 1]

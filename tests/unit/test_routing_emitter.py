@@ -20,7 +20,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _KafkaPublication, encoded
 from shared.events import RecordRouted, Route, envelope_json
-from shared.kafka.direct import DirectSender, partition_of
+from shared.kafka.direct import DirectSender, Settling, partition_of
 from shared.topics import TopicNames
 
 
@@ -86,6 +86,7 @@ class Sends:
         self.futures: list[asyncio.Future[None]] = []
         self._fail_at = fail_at
         self.failures: list[tuple[str, bytes, BaseException]] = []  # what `DirectSender.failed` was told
+        self.settling = Settling(None)  # no producer: no new id is ever wanted
 
     async def send(self, topic: str, key: bytes, envelope: dict[str, object], body: bytes) -> object:
         if len(self.futures) + 1 == self._fail_at:
@@ -163,7 +164,7 @@ async def test_sends_made_before_a_hand_over_failed_are_left_retrieved_once_aban
 
 
 async def test_a_failed_confirmation_is_told_to_the_sender_with_its_topic_and_key() -> None:
-    """The sender learns of a send the broker refused (a broken sequence makes /readyz say to restart)."""
+    """The sender learns of a send the broker refused (the producer takes a new id at the next hand-over)."""
     sends = Sends()
     publication = sends.publication()
     events = [Outgoing(EVENTS[0].body, RecordRouted.TOPIC, key) for key in ("a", "b", "c")]
@@ -176,3 +177,22 @@ async def test_a_failed_confirmation_is_told_to_the_sender_with_its_topic_and_ke
     assert sends.failures == [(f"t.{RecordRouted.TOPIC}", b"b", refused)]
     publication.abandon()
     sends.futures[2].set_exception(KafkaTimeoutError())
+
+
+async def test_sends_of_an_abandoned_publication_that_fail_later_are_told_to_the_sender_once_each() -> None:
+    """A unit of work that failed otherwise (its database) gives up on its sends; one the broker refuses after
+    that still asks for the producer's new id. The send a confirmation reported is not told twice."""
+    sends = Sends()
+    publication = sends.publication()
+    events = [Outgoing(EVENTS[0].body, RecordRouted.TOPIC, key) for key in ("a", "b", "c")]
+    await publication.hand_over(events)
+    first = OutOfOrderSequenceNumber()
+    sends.futures[0].set_exception(first)
+    with pytest.raises(OutOfOrderSequenceNumber):
+        await publication.confirmed()
+    publication.abandon()
+    later = OutOfOrderSequenceNumber()
+    sends.futures[1].set_exception(later)
+    sends.futures[2].set_result(None)
+    await asyncio.sleep(0)  # the done callbacks run
+    assert sends.failures == [(f"t.{RecordRouted.TOPIC}", b"a", first), (f"t.{RecordRouted.TOPIC}", b"b", later)]

@@ -11,6 +11,7 @@ the cause is re-delivered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ import orjson
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
-from shared.kafka.direct import DirectSender
+from shared.kafka.direct import DirectSender, Renewal
 from shared.topics import TopicNames
 
 
@@ -85,8 +86,8 @@ class KafkaEmitter:
             raise
 
     def publication(self) -> Publication:
-        # no new producer id from a refusal here: the runs go unconfirmed, a person's later event behind an earlier
-        return _KafkaPublication(DirectSender(self._broker, renews=False), self._topics)
+        # a refusal's new producer id is taken between hand-overs, once what was sent before has settled
+        return _KafkaPublication(DirectSender(self._broker, renewal=Renewal.WHEN_SETTLED), self._topics)
 
 
 class _KafkaPublication:
@@ -94,34 +95,53 @@ class _KafkaPublication:
         self._sender, self._topics = sender, topics
         self._sent: list[Any] = []
         self._events: list[Outgoing] = []  # what was handed over, the first len(_sent) of them sent
+        self._settling = sender.settling
+        self._generation = self._settling.generation  # the producer id this publication's sends leave on
+        self._settling.join(self)
+
+    def unsettled(self) -> list[Any]:
+        return self._sent
 
     async def hand_over(self, events: list[Outgoing]) -> None:
+        settling = self._settling
+        if settling.wanted is not None or settling.generation != self._generation:
+            await settling.settle()  # Kafka refused a batch: the producer takes a new id once the sends out settle
+            if self._sent:  # sent on the id before: a refused earlier event fails this unit of work before a later
+                await self.confirmed()  # one of the person leaves on the new id
+            self._generation = settling.generation
         send, topics, sent = self._sender.send, self._topics, self._sent
         self._events.extend(events)
-        for e in events:  # each kept as it is made: a send that raises leaves the earlier ones to `abandon`
-            sent.append(await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)))
+        settling.sending()
+        try:
+            for e in events:  # each kept as it is made: a send that raises leaves the earlier ones to `abandon`
+                sent.append(await send(topics(e.topic), e.key.encode(), e.body, encoded(e.body)))
+        finally:
+            settling.sent()
 
     async def confirmed(self) -> None:
         for n, future in enumerate(self._sent):  # in order: most are done once the first is, and a done one at once
             if inspect.isawaitable(future):  # the test broker has delivered already
                 try:
                     await future
-                except Exception as error:  # a broken sequence (not renewed here): /readyz says to restart
+                except Exception as error:  # the producer takes a new id at the next hand-over (`Settling`)
                     event = self._events[n]
                     self._sender.failed(self._topics(event.topic), event.key.encode(), error)
+                    self._sent, self._events = self._sent[n + 1 :], self._events[n + 1 :]  # `abandon` has the rest
                     raise
         self._sent, self._events = [], []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
 
     def abandon(self) -> None:
-        sent, self._sent, self._events = self._sent, [], []
-        for future in sent:  # a failed send is not reported as "never retrieved" on top of the batch's error
+        sent, events, self._sent, self._events = self._sent, self._events, [], []
+        for future, event in zip(sent, events, strict=False):  # events handed over but never sent have no future
             if isinstance(future, asyncio.Future):
-                future.add_done_callback(_retrieved)
+                self._settling.left(future)  # the new id, if one is wanted, waits for these too
+                future.add_done_callback(functools.partial(self._unawaited, event))
 
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+    def _unawaited(self, event: Outgoing, future: asyncio.Future[Any]) -> None:
+        """The outcome of a send nobody awaits: a refusal still asks for the new id; not reported as "never
+        retrieved" on top of the unit of work's own error."""
+        if not future.cancelled() and (error := future.exception()) is not None:
+            self._sender.failed(self._topics(event.topic), event.key.encode(), error)
 
 
 def encoded(body: dict[str, Any]) -> bytes:
