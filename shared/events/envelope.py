@@ -13,7 +13,6 @@ string; in memory a handler sees the plain model.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.events.sealed_parts import SealedTree, changed, paths_tree
 from shared.ids import new_id, new_uuid
 from shared.sealing import Keyring, SealError
 
@@ -210,7 +210,7 @@ def _sealed(
     if keyring is None:
         raise TypeError(f"{event_class.TYPE} carries personal data: sealing it needs the keyring")
     prefix = f"{event_class.TYPE}/{event_id}/"
-    return _changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
+    return changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
 
 
 class UnknownEventType(ValueError):
@@ -252,7 +252,7 @@ def _opened(
 ) -> dict[str, Any]:
     assert keyring is not None
     prefix = f"{event_class.TYPE}/{envelope.event_id}/"
-    return _changed(
+    return changed(
         envelope.payload if payload is None else payload,
         _sealed_tree(event_class, envelope.version),
         lambda token, path: keyring.open(str(token), context=prefix + path),
@@ -267,33 +267,16 @@ def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[
     )
 
 
-# A class's sealed paths at a version as a tree: {"record": {"person": None, "residence": {"address": None}}};
-# None marks a sealed part. Each node maps a name to (its subtree, its dotted path).
-_SealedTree = dict[str, tuple["_SealedTree | None", str]]
-_SEALED_TREES: dict[tuple[type[Event], int], _SealedTree] = {}
+# A class's sealed paths at a version as a tree (sealed_parts.SealedTree), by class and version
+_SEALED_TREES: dict[tuple[type[Event], int], SealedTree] = {}
 
 
-def _sealed_tree(event_class: type[Event], version: int | None = None) -> _SealedTree:
+def _sealed_tree(event_class: type[Event], version: int | None = None) -> SealedTree:
     """What a payload of `version` (by default the current one) carries sealed; empty before SEALED_SINCE."""
     version = event_class.VERSION if version is None else min(version, event_class.VERSION)
     tree = _SEALED_TREES.get((event_class, version))
     if tree is None:
-        tree = _SEALED_TREES[(event_class, version)] = _paths_tree(sealed_paths(event_class, version))
-    return tree
-
-
-@functools.cache
-def _paths_tree(paths: tuple[str, ...]) -> _SealedTree:
-    tree: _SealedTree = {}
-    for path in paths:
-        *parents, last = path.split(".")
-        node, at = tree, ""
-        for name in parents:
-            at += name + "."
-            child = node.setdefault(name, ({}, at[:-1]))[0]
-            assert child is not None, f"{path} lies inside another sealed part"
-            node = child
-        node[last] = (None, path)
+        tree = _SEALED_TREES[(event_class, version)] = paths_tree(sealed_paths(event_class, version))
     return tree
 
 
@@ -301,21 +284,7 @@ def changed_parts(payload: dict[str, Any], paths: tuple[str, ...], change: Calla
     """A copy of `payload` with `change(value, path)` applied at each dotted path of `paths`: the walk
     `new_envelope` and `parse_event` seal and open `SEALED` with, for a store that keeps the same parts
     sealed in place. Absent or null parts stay as they are; dicts off those paths are shared, not copied."""
-    return _changed(payload, _paths_tree(paths), change)
-
-
-def _changed(payload: dict[str, Any], tree: _SealedTree, change: Callable[[Any, str], Any]) -> dict[str, Any]:
-    """A copy of `payload` with `change(value, path)` applied to the parts `tree` marks; absent or
-    null parts stay as they are, and the dicts off those paths are shared with `payload`, not copied."""
-    payload = dict(payload)
-    for name, (subtree, path) in tree.items():
-        value = payload.get(name)
-        if subtree is None:
-            if value is not None:
-                payload[name] = change(value, path)
-        elif isinstance(value, dict):
-            payload[name] = _changed(value, subtree, change)
-    return payload
+    return changed(payload, paths_tree(paths), change)
 
 
 def _copied(payload: dict[str, Any]) -> dict[str, Any]:
