@@ -8,7 +8,10 @@ Personal parts of a payload travel sealed (shared.sealing): an event class
 names them in `SEALED` (dotted paths into the payload), `new_envelope` seals
 each with the keyring's current key, bound to the event id and the path, and
 `parse_event` opens them again. On the wire such a part is a `pf1.<key id>....`
-string; in memory a handler sees the plain model.
+string; in memory a handler sees the plain model. From the version a class
+names in `SEALED_TOGETHER_SINCE`, its parts travel together instead: taken
+out of their places and sealed once, as one block under `payload.sealed`,
+bound to the event id (shared/events/sealed_parts.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from shared.events.sealed_parts import SealedTree, changed, paths_tree
+from shared.events.sealed_parts import SEALED_BLOCK, SealedTree, blocked, changed, paths_tree, unblocked
 from shared.ids import new_id, new_uuid
 from shared.sealing import Keyring, SealError
 
@@ -43,6 +46,9 @@ class Event(BaseModel):
     SEALED: ClassVar[tuple[str, ...]] = ()
     SEALED_SINCE: ClassVar[int] = 1
     SEALED_FROM: ClassVar[dict[str, int]] = {}
+    # from this version on, the present SEALED parts travel as one block sealed once (SEALED_BLOCK), not
+    # each sealed in its place: a seal costs about the same whatever its size, so three parts cost three
+    SEALED_TOGETHER_SINCE: ClassVar[int | None] = None
 
 
 class Envelope(BaseModel):
@@ -64,6 +70,8 @@ REGISTRY: dict[str, type[Event]] = {}
 
 def register(event_class: type[Event]) -> type[Event]:
     """Class decorator: makes a payload class parseable by `parse_event`."""
+    if event_class.SEALED_TOGETHER_SINCE is not None and SEALED_BLOCK in event_class.model_fields:
+        raise TypeError(f"{event_class.TYPE} seals its parts as one block: no field may be named {SEALED_BLOCK!r}")
     REGISTRY[event_class.TYPE] = event_class
     return event_class
 
@@ -210,6 +218,10 @@ def _sealed(
     if keyring is None:
         raise TypeError(f"{event_class.TYPE} carries personal data: sealing it needs the keyring")
     prefix = f"{event_class.TYPE}/{event_id}/"
+    if sealed_together(event_class):
+        return blocked(
+            payload, _sealed_tree(event_class), lambda parts: keyring.seal(parts, context=prefix + SEALED_BLOCK)
+        )
     return changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
 
 
@@ -224,7 +236,8 @@ class SealedWithoutKeyring(SealError):
 def parse_event(envelope: Envelope, keyring: Keyring | None = None) -> Event:
     """The envelope's payload as its current class, its sealed parts opened, older versions upcast.
 
-    SealError (a subclass of ValueError) when a sealed part does not open.
+    SealError (a subclass of ValueError) when a sealed part does not open, or when a payload of a
+    version that seals its parts together has a part in clear or a block that does not fit it.
     The envelope itself is left as it is (its payload still sealed).
     """
     event_class = REGISTRY.get(envelope.type)
@@ -252,11 +265,16 @@ def _opened(
 ) -> dict[str, Any]:
     assert keyring is not None
     prefix = f"{event_class.TYPE}/{envelope.event_id}/"
-    return changed(
-        envelope.payload if payload is None else payload,
-        _sealed_tree(event_class, envelope.version),
-        lambda token, path: keyring.open(str(token), context=prefix + path),
-    )
+    payload = envelope.payload if payload is None else payload
+    tree = _sealed_tree(event_class, envelope.version)
+    if sealed_together(event_class, envelope.version):
+        return unblocked(
+            payload,
+            tree,
+            lambda token: keyring.open(str(token), context=prefix + SEALED_BLOCK),
+            f"{event_class.TYPE} v{envelope.version}",
+        )
+    return changed(payload, tree, lambda token, path: keyring.open(str(token), context=prefix + path))
 
 
 def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[str, ...]:
@@ -265,6 +283,13 @@ def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[
     return tuple(
         path for path in event_class.SEALED if version >= event_class.SEALED_FROM.get(path, event_class.SEALED_SINCE)
     )
+
+
+def sealed_together(event_class: type[Event], version: int | None = None) -> bool:
+    """Whether a payload of `version` (by default the current one) carries its sealed parts as one block."""
+    version = event_class.VERSION if version is None else min(version, event_class.VERSION)
+    since = event_class.SEALED_TOGETHER_SINCE
+    return since is not None and version >= since
 
 
 # A class's sealed paths at a version as a tree (sealed_parts.SealedTree), by class and version
@@ -282,8 +307,9 @@ def _sealed_tree(event_class: type[Event], version: int | None = None) -> Sealed
 
 def changed_parts(payload: dict[str, Any], paths: tuple[str, ...], change: Callable[[Any, str], Any]) -> dict[str, Any]:
     """A copy of `payload` with `change(value, path)` applied at each dotted path of `paths`: the walk
-    `new_envelope` and `parse_event` seal and open `SEALED` with, for a store that keeps the same parts
-    sealed in place. Absent or null parts stay as they are; dicts off those paths are shared, not copied."""
+    `new_envelope` and `parse_event` seal and open `SEALED` with before a class seals them together, for
+    a store that keeps the same parts sealed in place. Absent or null parts stay as they are; dicts off
+    those paths are shared, not copied."""
     return changed(payload, paths_tree(paths), change)
 
 
