@@ -17,7 +17,8 @@ from pydantic.json_schema import models_json_schema
 
 import shared.events  # noqa: F401  (importing the package registers every payload class)
 from shared.catalogue.flows import FLOWS, Flow
-from shared.events.envelope import REGISTRY, Envelope, Event
+from shared.events.envelope import REGISTRY, Envelope, Event, sealed_together
+from shared.events.sealed_parts import SEALED_BLOCK
 from shared.topics import ALL_TOPICS, DEAD_LETTER
 
 Document = dict[str, Any]
@@ -137,10 +138,11 @@ def _message(event: type[Event]) -> Document:
         "bindings": {"kafka": {"key": {"type": "string", "description": flow.key}, "bindingVersion": "0.5.0"}},
         "x-schema-version": event.VERSION,
         "x-upcast-from": sorted(event.UPCASTERS),
-        # on the wire each of these parts is a sealed string `pf1.<key id>.<data>` (shared/sealing.py),
-        # opened by parse_event into the shape the payload schema shows
+        # on the wire each of these parts is a sealed string `pf1.<key id>.<data>` (shared/sealing.py) in its
+        # place, or, with x-sealed-block, all of them one such string under that payload key (a JSON object
+        # from dotted path to value); parse_event opens them into the shape the payload schema shows
         "x-sealed-parts": list(event.SEALED),
-    }
+    } | ({"x-sealed-block": SEALED_BLOCK} if event.SEALED and sealed_together(event) else {})
 
 
 def _channel(flow: Flow, events: list[type[Event]]) -> Document:

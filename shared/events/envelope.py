@@ -8,12 +8,14 @@ Personal parts of a payload travel sealed (shared.sealing): an event class
 names them in `SEALED` (dotted paths into the payload), `new_envelope` seals
 each with the keyring's current key, bound to the event id and the path, and
 `parse_event` opens them again. On the wire such a part is a `pf1.<key id>....`
-string; in memory a handler sees the plain model.
+string; in memory a handler sees the plain model. From the version a class
+names in `SEALED_TOGETHER_SINCE`, its parts travel together instead: taken
+out of their places and sealed once, as one block under `payload.sealed`,
+bound to the event id (shared/events/sealed_parts.py).
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.events.sealed_parts import SEALED_BLOCK, SealedTree, blocked, changed, paths_tree, unblocked
 from shared.ids import new_id, new_uuid
 from shared.sealing import Keyring, SealError
 
@@ -43,6 +46,9 @@ class Event(BaseModel):
     SEALED: ClassVar[tuple[str, ...]] = ()
     SEALED_SINCE: ClassVar[int] = 1
     SEALED_FROM: ClassVar[dict[str, int]] = {}
+    # from this version on, the present SEALED parts travel as one block sealed once (SEALED_BLOCK), not
+    # each sealed in its place: a seal costs about the same whatever its size, so three parts cost three
+    SEALED_TOGETHER_SINCE: ClassVar[int | None] = None
 
 
 class Envelope(BaseModel):
@@ -64,6 +70,8 @@ REGISTRY: dict[str, type[Event]] = {}
 
 def register(event_class: type[Event]) -> type[Event]:
     """Class decorator: makes a payload class parseable by `parse_event`."""
+    if event_class.SEALED_TOGETHER_SINCE is not None and SEALED_BLOCK in event_class.model_fields:
+        raise TypeError(f"{event_class.TYPE} seals its parts as one block: no field may be named {SEALED_BLOCK!r}")
     REGISTRY[event_class.TYPE] = event_class
     return event_class
 
@@ -210,7 +218,11 @@ def _sealed(
     if keyring is None:
         raise TypeError(f"{event_class.TYPE} carries personal data: sealing it needs the keyring")
     prefix = f"{event_class.TYPE}/{event_id}/"
-    return _changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
+    if sealed_together(event_class):
+        return blocked(
+            payload, _sealed_tree(event_class), lambda parts: keyring.seal(parts, context=prefix + SEALED_BLOCK)
+        )
+    return changed(payload, _sealed_tree(event_class), lambda value, path: keyring.seal(value, context=prefix + path))
 
 
 class UnknownEventType(ValueError):
@@ -224,7 +236,8 @@ class SealedWithoutKeyring(SealError):
 def parse_event(envelope: Envelope, keyring: Keyring | None = None) -> Event:
     """The envelope's payload as its current class, its sealed parts opened, older versions upcast.
 
-    SealError (a subclass of ValueError) when a sealed part does not open.
+    SealError (a subclass of ValueError) when a sealed part does not open, or when a payload of a
+    version that seals its parts together has a part in clear or a block that does not fit it.
     The envelope itself is left as it is (its payload still sealed).
     """
     event_class = REGISTRY.get(envelope.type)
@@ -252,11 +265,16 @@ def _opened(
 ) -> dict[str, Any]:
     assert keyring is not None
     prefix = f"{event_class.TYPE}/{envelope.event_id}/"
-    return _changed(
-        envelope.payload if payload is None else payload,
-        _sealed_tree(event_class, envelope.version),
-        lambda token, path: keyring.open(str(token), context=prefix + path),
-    )
+    payload = envelope.payload if payload is None else payload
+    tree = _sealed_tree(event_class, envelope.version)
+    if sealed_together(event_class, envelope.version):
+        return unblocked(
+            payload,
+            tree,
+            lambda token: keyring.open(str(token), context=prefix + SEALED_BLOCK),
+            f"{event_class.TYPE} v{envelope.version}",
+        )
+    return changed(payload, tree, lambda token, path: keyring.open(str(token), context=prefix + path))
 
 
 def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[str, ...]:
@@ -267,55 +285,32 @@ def sealed_paths(event_class: type[Event], version: int | None = None) -> tuple[
     )
 
 
-# A class's sealed paths at a version as a tree: {"record": {"person": None, "residence": {"address": None}}};
-# None marks a sealed part. Each node maps a name to (its subtree, its dotted path).
-_SealedTree = dict[str, tuple["_SealedTree | None", str]]
-_SEALED_TREES: dict[tuple[type[Event], int], _SealedTree] = {}
+def sealed_together(event_class: type[Event], version: int | None = None) -> bool:
+    """Whether a payload of `version` (by default the current one) carries its sealed parts as one block."""
+    version = event_class.VERSION if version is None else min(version, event_class.VERSION)
+    since = event_class.SEALED_TOGETHER_SINCE
+    return since is not None and version >= since
 
 
-def _sealed_tree(event_class: type[Event], version: int | None = None) -> _SealedTree:
+# A class's sealed paths at a version as a tree (sealed_parts.SealedTree), by class and version
+_SEALED_TREES: dict[tuple[type[Event], int], SealedTree] = {}
+
+
+def _sealed_tree(event_class: type[Event], version: int | None = None) -> SealedTree:
     """What a payload of `version` (by default the current one) carries sealed; empty before SEALED_SINCE."""
     version = event_class.VERSION if version is None else min(version, event_class.VERSION)
     tree = _SEALED_TREES.get((event_class, version))
     if tree is None:
-        tree = _SEALED_TREES[(event_class, version)] = _paths_tree(sealed_paths(event_class, version))
-    return tree
-
-
-@functools.cache
-def _paths_tree(paths: tuple[str, ...]) -> _SealedTree:
-    tree: _SealedTree = {}
-    for path in paths:
-        *parents, last = path.split(".")
-        node, at = tree, ""
-        for name in parents:
-            at += name + "."
-            child = node.setdefault(name, ({}, at[:-1]))[0]
-            assert child is not None, f"{path} lies inside another sealed part"
-            node = child
-        node[last] = (None, path)
+        tree = _SEALED_TREES[(event_class, version)] = paths_tree(sealed_paths(event_class, version))
     return tree
 
 
 def changed_parts(payload: dict[str, Any], paths: tuple[str, ...], change: Callable[[Any, str], Any]) -> dict[str, Any]:
     """A copy of `payload` with `change(value, path)` applied at each dotted path of `paths`: the walk
-    `new_envelope` and `parse_event` seal and open `SEALED` with, for a store that keeps the same parts
-    sealed in place. Absent or null parts stay as they are; dicts off those paths are shared, not copied."""
-    return _changed(payload, _paths_tree(paths), change)
-
-
-def _changed(payload: dict[str, Any], tree: _SealedTree, change: Callable[[Any, str], Any]) -> dict[str, Any]:
-    """A copy of `payload` with `change(value, path)` applied to the parts `tree` marks; absent or
-    null parts stay as they are, and the dicts off those paths are shared with `payload`, not copied."""
-    payload = dict(payload)
-    for name, (subtree, path) in tree.items():
-        value = payload.get(name)
-        if subtree is None:
-            if value is not None:
-                payload[name] = change(value, path)
-        elif isinstance(value, dict):
-            payload[name] = _changed(value, subtree, change)
-    return payload
+    `new_envelope` and `parse_event` seal and open `SEALED` with before a class seals them together, for
+    a store that keeps the same parts sealed in place. Absent or null parts stay as they are; dicts off
+    those paths are shared, not copied."""
+    return changed(payload, paths_tree(paths), change)
 
 
 def _copied(payload: dict[str, Any]) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def test_envelope_json_seals_what_new_envelope_seals() -> None:
     wire = json.dumps(fast, ensure_ascii=False)
     assert event.record.person.id_number not in wire
     assert event.record.person.name not in wire
-    assert str(fast["payload"]["record"]["person"]).startswith("pf1.")
+    assert "person" not in fast["payload"]["record"]
+    assert str(fast["payload"]["sealed"]).startswith("pf1.")  # with the addresses, in one block
     assert parse_event(Envelope.model_validate_json(wire), TEST_KEYRING) == event
     with pytest.raises(TypeError):
         envelope_json(event, producer="intake", correlation_id="r1")

@@ -2,7 +2,9 @@
 and opened) gives every consumer what the round-4 implementation gave, for every registered type.
 
 `_reference_parse` is that implementation, kept here as the yardstick: a deep copy of the
-payload, each sealed path opened in it, the upcasters, then validation.
+payload, each sealed path opened in it, the upcasters, then validation; for a version that seals
+its parts together, the block opened and each part set at its path instead. What only the block's
+rules refuse (a part in clear beside it, a part it should not hold) is tested in test_sealed_block.py.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from shared.events.reviews import Resolution
 from shared.sealing import Keyring, SealError
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, full_record, record
+from tests.support.sealed_events import per_path
 from tests.unit.test_reporting_contract import EVENTS, ISSUED, SUBMITTED
 
 
@@ -43,6 +46,12 @@ def _reference_parse(envelope: Envelope, keyring: Keyring | None = None) -> Even
         if keyring is None:
             raise SealedWithoutKeyring(envelope.type)
         payload = _copied(payload)
+        together = event_class.SEALED_TOGETHER_SINCE
+        if together is not None and envelope.version >= together:
+            block = payload.pop("sealed")
+            for path, value in keyring.open(block, context=f"{event_class.TYPE}/{envelope.event_id}/sealed").items():
+                _put(payload, path, value)
+            return event_class.model_validate(payload)  # no upcaster after the last version
         for path in event_class.SEALED:
             if envelope.version < event_class.SEALED_FROM.get(path, event_class.SEALED_SINCE):
                 continue  # sealed from a later version: this one carries it in clear
@@ -63,6 +72,15 @@ def _replace(payload: dict[str, Any], path: str, change: Callable[[Any], Any]) -
         node = node.get(name) if isinstance(node, dict) else None
     if isinstance(node, dict) and node.get(last) is not None:
         node[last] = change(node[last])
+
+
+def _put(payload: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node: Any = payload
+    for name in parents:
+        node = node.get(name) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node[last] = value
 
 
 def _copied(payload: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +142,8 @@ OLDER = [
     _older(SUBMITTED, 1),
     _older(OUTFLOW, 1),
     _older(CORRECTED, 1),
+    _wire(per_path(SUBMITTED, 2)),
+    _wire(per_path(OUTFLOW, 3)),  # each part sealed in its place, as before version 4
 ]
 
 
@@ -169,11 +189,12 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 
 REFUSED = [
-    _tampered(_sealed(OUTFLOW), _swap_addresses),  # a part moved to another context
-    _tampered(_sealed(OUTFLOW), _set("record.person", "pf1.nokey.AAAA")),
+    _tampered(per_path(OUTFLOW, 3), _swap_addresses),  # a part moved to another context
+    _tampered(per_path(OUTFLOW, 3), _set("record.person", "pf1.nokey.AAAA")),
+    _tampered(_sealed(OUTFLOW), _set("sealed", "pf1.nokey.AAAA")),
     _tampered(_sealed(ISSUED), _set("person", {"name": "in clear"})),
     _tampered(_sealed(CORRECTED), _set("note", "not sealed")),
-    _tampered(_sealed(OUTFLOW), _set("record.registration", "not a dict")),  # the path ends early: invalid
+    _tampered(per_path(OUTFLOW, 3), _set("record.registration", "not a dict")),  # the path ends early: invalid
     _tampered(_sealed(ISSUED), _set("kind", "nope")),
     _tampered(_sealed(PLAIN), _set("extra", 1)),
 ]

@@ -1,4 +1,5 @@
-"""RecordSubmitted gained case_id and case_version in issue 3, with defaults, so it stays version 1."""
+"""RecordSubmitted gained case_id and case_version in issue 3, with defaults, so it stays version 1;
+every version written since (v2 and v3 sealing each part in its place, v4 one block) still parses."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import uuid
 from datetime import UTC, datetime
 
 from shared.events import Envelope, RecordSubmitted, envelope_json, parse_event
-from shared.events.envelope import changed_parts, sealed_paths
+from shared.sealing import is_sealed
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import full_record, record
+from tests.support.sealed_events import per_path
 
 # A payload as the walking skeleton published it (before cases, before the full record).
 SKELETON_PAYLOAD = {
@@ -33,7 +35,7 @@ def test_a_skeleton_payload_still_parses() -> None:
     assert (event.case_id, event.case_version) == (None, 1)
     assert event.record.certificate is None
     assert event.record.person.sex is None
-    assert RecordSubmitted.VERSION == 3  # a version-1 payload (person in clear) is upcast
+    assert RecordSubmitted.VERSION == 4  # a version-1 payload (person in clear) is upcast
     assert parse_event(envelope) == event  # and needs no keyring: nothing in it is sealed
 
 
@@ -45,33 +47,31 @@ def _submitted() -> RecordSubmitted:
     )
 
 
-def test_version_3_carries_the_employer_sealed_and_gives_it_back() -> None:
+def test_version_4_carries_the_employer_in_its_sealed_block_and_gives_it_back() -> None:
     """A shop named for its owner put a person's name on records.submitted in clear (version 2)."""
     event = _submitted()
     wire = envelope_json(event, producer="intake", correlation_id=event.record_id, keyring=TEST_KEYRING)
 
-    assert wire["version"] == 3
+    assert wire["version"] == 4
     assert "周九" not in str(wire)
-    assert isinstance(wire["payload"]["record"]["employer"], str)  # one sealed part
+    assert "employer" not in wire["payload"]["record"]  # in the block, with the person and the addresses
+    block = TEST_KEYRING.open(wire["payload"]["sealed"], context=f"RecordSubmitted/{wire['event_id']}/sealed")
+    assert block["record.employer"] == {"name": "周九五金店", "credit_code": "92440111MA5ABCDE1X"}
     assert parse_event(Envelope.model_validate(wire), TEST_KEYRING) == event
+
+
+def test_a_version_3_payload_with_each_part_sealed_in_its_place_still_parses() -> None:
+    """Written before version 4 (an outbox row, a topic replayed): the employer sealed alone, in its place."""
+    event = _submitted()
+    envelope = per_path(event, 3)
+    assert is_sealed(envelope.payload["record"]["employer"])
+    assert parse_event(envelope, TEST_KEYRING) == event
 
 
 def test_a_version_2_payload_with_its_employer_in_clear_still_parses() -> None:
     """Written before version 3 (an outbox row, a topic replayed): person and addresses sealed, employer not."""
-    event, event_id = _submitted(), uuid.uuid4()
-    payload = changed_parts(
-        event.model_dump(mode="json"),
-        sealed_paths(RecordSubmitted, 2),
-        lambda value, path: TEST_KEYRING.seal(value, context=f"RecordSubmitted/{event_id}/{path}"),
-    )
-    assert payload["record"]["employer"]["name"] == "周九五金店"  # in clear, as version 2 wrote it
-    envelope = Envelope(
-        event_id=event_id,
-        type="RecordSubmitted",
-        version=2,
-        occurred_at=datetime(2027, 3, 1, 2, 0, tzinfo=UTC),
-        producer="intake",
-        correlation_id=event.record_id,
-        payload=payload,
-    )
+    event = _submitted()
+    envelope = per_path(event, 2)
+    assert envelope.payload["record"]["employer"]["name"] == "周九五金店"  # in clear, as version 2 wrote it
+    assert is_sealed(envelope.payload["record"]["person"])
     assert parse_event(envelope, TEST_KEYRING) == event

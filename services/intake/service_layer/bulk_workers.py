@@ -1,7 +1,7 @@
 """Bulk rows prepared in worker processes: validated, sealed and their event built beside the event loop.
 
-Preparing a row (the record's rules, the person sealed, the RecordSubmitted
-envelope and its four seals) is about half of a bulk import's CPU; in a
+Preparing a row (the record's rules, its stored parts sealed, the
+RecordSubmitted envelope and its one seal) is about half of a bulk import's CPU; in a
 thread it shares the GIL with everything else. With INTAKE_BULK_WORKERS
 above 0, chunks of rows go to that many processes, started once (forkserver:
 nothing of the serving process, its threads or its connections, is copied)
