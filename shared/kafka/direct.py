@@ -99,7 +99,7 @@ def producer_problem(broker: KafkaBroker) -> str | None:
         )
     if refused.batch_seen_at and monotonic() - refused.batch_seen_at < CLOCK_SAID_S:
         return (
-            f"Kafka refuses the producer's batches for {refused.where} ({refused.batch_error}): nothing more is "
+            f"Kafka refuses the producer's batches for {refused.batch_where} ({refused.batch_error}): nothing more is "
             "published there until it takes them; then the producer takes a new id by itself (within a minute)"
         )
     if refused.clock_seen_at and monotonic() - refused.clock_seen_at < CLOCK_SAID_S:
@@ -127,7 +127,8 @@ class _Refusals:
     sequence_broken: bool = False
     clock_seen_at: float = 0.0  # monotonic() of the last timestamp refused; 0 for none
     batch_seen_at: float = 0.0  # of the last batch refused of a writer that renews when settled, till it renews
-    batch_error: str = ""  # and the broker's answer
+    batch_where: str = ""  # and where, and the broker's answer
+    batch_error: str = ""
 
 
 # producer -> what the broker refused of it; weak, so a producer closed and dropped takes its entry with it
@@ -161,7 +162,8 @@ def _may_renew(producer: AIOKafkaProducer, error: BaseException, *, backs_off: b
 
 FIRST_GAP_S = 1.0
 # producer -> how long after its last new id the next may be taken, for a writer that backs off: doubled at each
-# renewal that follows the last within a minute and its gap, up to RENEW_EVERY_S; a second after a quiet minute
+# renewal that follows the last within a minute and the gap it kept, up to RENEW_EVERY_S; back to a second after
+# that long without one (a minute and the gap: two at most)
 _GAPS: weakref.WeakKeyDictionary[AIOKafkaProducer, float] = weakref.WeakKeyDictionary()
 
 
@@ -209,6 +211,8 @@ def _renew(producer: AIOKafkaProducer, topic: str, partition: int, error: str) -
     log.warning("Kafka refused a batch: the producer takes a new id", topic=topic, partition=partition, error=error)
     if refused := _REFUSED.get(producer):
         refused.sequence_broken, refused.batch_seen_at = False, 0.0
+    if settling := _SETTLING.get(producer):  # taken at once or when settled, the sends before were on the old id
+        settling.generation += 1
     return True
 
 
@@ -238,7 +242,7 @@ class Settling:
         self._sending = 0  # hand-overs in their sends
         self._quiet: asyncio.Future[None] | None = None  # set when the last of them ends, while `settle` waits
         self._writers: weakref.WeakSet[Writer] = weakref.WeakSet()
-        self._left: list[asyncio.Future[Any]] = []  # sends of writers that gave up on them (a unit of work failed)
+        self._left: set[asyncio.Future[Any]] = set()  # sends out whose writers gave up on them (a unit of work failed)
         self._lock = asyncio.Lock()
 
     def want(self, topic: str, partition: int, error: str) -> None:
@@ -252,7 +256,8 @@ class Settling:
     def left(self, send: asyncio.Future[Any]) -> None:
         """A send its writer no longer awaits: the new id waits for it all the same."""
         if not send.done():
-            self._left.append(send)
+            self._left.add(send)
+            send.add_done_callback(self._left.discard)
 
     def sending(self) -> None:
         self._sending += 1
@@ -270,15 +275,15 @@ class Settling:
                     self._quiet = asyncio.get_running_loop().create_future()
                     await self._quiet
                     continue
-                self._left = [send for send in self._left if not send.done()]
                 out = [send for w in list(self._writers) for send in w.unsettled() if not send.done()]
-                if out or self._left:
-                    await asyncio.wait([*out, *self._left])
+                out += [send for send in self._left if not send.done()]
+                if out:
+                    await asyncio.wait(out)
                     continue
                 (topic, partition, error), self.wanted = self.wanted, None
                 producer = self._producer() if self._producer is not None else None
-                if producer is not None and _renew(producer, topic, partition, error):
-                    self.generation += 1
+                if producer is not None:
+                    _renew(producer, topic, partition, error)  # the generation with it
 
 
 # producer -> its Settling; weak, as _REFUSED
@@ -342,24 +347,31 @@ class DirectSender:
         self._renewed = False
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
 
-    def failed(self, topic: str, key: bytes, error: BaseException) -> None:
+    def failed(self, topic: str, key: bytes, error: BaseException, *, generation: int | None = None) -> None:
         """A send's outcome was `error`. A batch the broker refused used up its sequence numbers: the producer
         gets a new id, its sequence whole again, once for the sends made before (`shared.kafka.sequence`), at once
         or when they have settled (`renewal`). Where it cannot, a sequence refused is kept for `producer_problem`
-        and logged once; a timestamp refused is kept and logged alike."""
+        and logged once; a timestamp refused is kept and logged alike.
+
+        `generation`: the `Settling.generation` the send left on, for a writer that renews when settled. A send
+        on an id since replaced asks for no new id and says nothing at /readyz: its refusal was the old id's,
+        which the new one mended (a second consumer's unit of work, confirming after the other's renewal)."""
         producer = self._producer
         if producer is None:
             return
         partition = self.partition(topic, key)
         where, settled = f"{topic} partition {partition}", self._renewal is Renewal.WHEN_SETTLED
+        if settled and generation is not None and generation != settling_of(producer).generation:
+            return
         if (
             settled
             and breaks_the_sequence(error)
             and not isinstance(error, OutOfOrderSequenceNumber | InvalidTimestampError)
+            and can_renew(producer)
         ):
             # its unit of work comes again with the same events: refused until the cause is mended, said meanwhile
             refused = _REFUSED.setdefault(producer, _Refusals(where))
-            refused.where, refused.batch_seen_at, refused.batch_error = where, monotonic(), type(error).__name__
+            refused.batch_where, refused.batch_seen_at, refused.batch_error = where, monotonic(), type(error).__name__
         if (
             breaks_the_sequence(error)
             and not self._renewed

@@ -28,7 +28,7 @@ from aiokafka.errors import (
 from faststream.kafka import KafkaBroker
 
 from shared.kafka import direct, sequence
-from shared.kafka.direct import DirectSender, Renewal, Settling, producer_problem
+from shared.kafka.direct import DirectSender, Renewal, Settling, producer_problem, settling_of
 from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
 
 
@@ -198,7 +198,7 @@ async def settled_after(settling: Settling, step: Callable[[], None]) -> bool:
 
 async def test_the_new_id_waits_for_every_send_out_on_the_old_one() -> None:
     producer = idempotent()
-    settling = Settling(producer)
+    settling = settling_of(producer)
     loop = asyncio.get_running_loop()
     send, abandoned = loop.create_future(), loop.create_future()
     writer = Out(send)
@@ -218,7 +218,7 @@ async def test_the_new_id_waits_for_every_send_out_on_the_old_one() -> None:
 
 async def test_the_new_id_waits_while_a_hand_over_is_sending() -> None:
     producer = idempotent()
-    settling = Settling(producer)
+    settling = settling_of(producer)
     settling.sending()
     settling.want("t.records", 0, "MessageSizeTooLargeError")
     assert await settled_after(settling, settling.sent)
@@ -227,7 +227,7 @@ async def test_the_new_id_waits_while_a_hand_over_is_sending() -> None:
 
 async def test_without_a_refusal_settling_takes_no_new_id() -> None:
     producer = idempotent()
-    settling = Settling(producer)
+    settling = settling_of(producer)
     await asyncio.wait_for(settling.settle(), 1)
     assert producer._txn_manager.producer_id == 7
     assert settling.generation == 0

@@ -94,7 +94,7 @@ class Sends:
         self.futures.append(asyncio.get_running_loop().create_future())
         return self.futures[-1]
 
-    def failed(self, topic: str, key: bytes, error: BaseException) -> None:
+    def failed(self, topic: str, key: bytes, error: BaseException, *, generation: int | None = None) -> None:
         self.failures.append((topic, key, error))
 
     def publication(self) -> _KafkaPublication:

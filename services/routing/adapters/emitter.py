@@ -125,7 +125,9 @@ class _KafkaPublication:
                     await future
                 except Exception as error:  # the producer takes a new id at the next hand-over (`Settling`)
                     event = self._events[n]
-                    self._sender.failed(self._topics(event.topic), event.key.encode(), error)
+                    self._sender.failed(
+                        self._topics(event.topic), event.key.encode(), error, generation=self._generation
+                    )
                     self._sent, self._events = self._sent[n + 1 :], self._events[n + 1 :]  # `abandon` has the rest
                     raise
         self._sent, self._events = [], []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
@@ -135,13 +137,13 @@ class _KafkaPublication:
         for future, event in zip(sent, events, strict=False):  # events handed over but never sent have no future
             if isinstance(future, asyncio.Future):
                 self._settling.left(future)  # the new id, if one is wanted, waits for these too
-                future.add_done_callback(functools.partial(self._unawaited, event))
+                future.add_done_callback(functools.partial(self._unawaited, event, self._generation))
 
-    def _unawaited(self, event: Outgoing, future: asyncio.Future[Any]) -> None:
+    def _unawaited(self, event: Outgoing, generation: int, future: asyncio.Future[Any]) -> None:
         """The outcome of a send nobody awaits: a refusal still asks for the new id; not reported as "never
         retrieved" on top of the unit of work's own error."""
         if not future.cancelled() and (error := future.exception()) is not None:
-            self._sender.failed(self._topics(event.topic), event.key.encode(), error)
+            self._sender.failed(self._topics(event.topic), event.key.encode(), error, generation=generation)
 
 
 def encoded(body: dict[str, Any]) -> bytes:
