@@ -35,3 +35,13 @@ async def intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
         yield running
     finally:
         await destroy_system(running)
+
+
+@pytest.fixture(scope="module")
+async def routing_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """The infrastructure and its settings, no service started: a test starts routing itself (no reminders)."""
+    system = await build_system(Path(tmp_path_factory.mktemp("logs")), {"ROUTING_REMINDER_INTERVAL_S": "0"})
+    try:
+        yield system
+    finally:
+        await destroy_system(system)

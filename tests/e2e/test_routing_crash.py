@@ -6,10 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from services.routing.entrypoints.kafka import RECORDS_GROUP
 from shared.events import Envelope
@@ -17,22 +13,13 @@ from shared.topics import NOTICES_ISSUED, RECORDS_ROUTED, RECORDS_SUBMITTED
 from tests.support import kafka
 from tests.support.records import TONGDE, record
 from tests.support.routing import fetch
-from tests.support.system import System, build_system, destroy_system
+from tests.support.system import System
 from tests.support.waiting import eventually
 
 RECORDS = 10_000
 # residence streets for a Tongde reporter: same street, other Baiyun streets, Tianhe, Pudong
 RESIDENCES = [TONGDE, "440111002", "440111008", "440111014", "440106001", "440106010", "310115005"]
 NOTICES_PER_RECORD = {TONGDE: 0, "440111002": 1, "440111008": 1, "440111014": 1}  # inter-district: 2
-
-
-@pytest.fixture(scope="module")
-async def routing_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    system = await build_system(Path(tmp_path_factory.mktemp("logs")), {"ROUTING_REMINDER_INTERVAL_S": "0"})
-    try:
-        yield system
-    finally:
-        await destroy_system(system)
 
 
 def envelopes() -> list[Envelope]:

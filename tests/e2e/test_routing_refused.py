@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -20,19 +17,10 @@ from tests.support import kafka
 from tests.support.infra import kafka_options
 from tests.support.records import record
 from tests.support.routing import fetch
-from tests.support.system import System, build_system, destroy_system
+from tests.support.system import System
 from tests.support.waiting import eventually
 
 CROSS_STREET = "440111002"  # a Baiyun street other than the reporter's: one transfer notice a record
-
-
-@pytest.fixture(scope="module")
-async def routing_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    system = await build_system(Path(tmp_path_factory.mktemp("logs")), {"ROUTING_REMINDER_INTERVAL_S": "0"})
-    try:
-        yield system
-    finally:
-        await destroy_system(system)
 
 
 async def routed_count(system: System) -> int:

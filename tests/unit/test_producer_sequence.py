@@ -119,13 +119,9 @@ async def test_a_refused_batch_renews_the_producer_id_once_for_the_sends_before(
     assert producer_problem(KafkaBroker()) is None  # nothing to restart: the sequence is whole again
 
 
-async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minute(
-    sender: tuple[DirectSender, AIOKafkaProducer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A missing grant or a clock that stays off comes back at every relay pass: each new id is held by the broker
-    for a day. A row's refusal, or a sequence the broker calls broken, renews at once all the same."""
-    direct_sender, _ = sender
-    now = [1000.0]
+def clock_and_renewals(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[float]]:
+    """A clock the test moves (`now[0]`, from 1000 s) and the times at which the producer id was renewed."""
+    now: list[float] = [1000.0]
     monkeypatch.setattr(direct, "monotonic", lambda: now[0])
     renewals: list[float] = []
 
@@ -134,6 +130,16 @@ async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minu
         return True
 
     monkeypatch.setattr(direct, "renew_producer_id", renew)
+    return now, renewals
+
+
+async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minute(
+    sender: tuple[DirectSender, AIOKafkaProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing grant or a clock that stays off comes back at every relay pass: each new id is held by the broker
+    for a day. A row's refusal, or a sequence the broker calls broken, renews at once all the same."""
+    direct_sender, _ = sender
+    now, renewals = clock_and_renewals(monkeypatch)
 
     def refused(error: BaseException) -> None:
         direct_sender._renewed = False  # as after the next pass's sends
@@ -245,15 +251,7 @@ async def test_routings_new_ids_back_off_from_a_second_to_a_minute_while_refusal
     producer = idempotent()
     producer._closed = False
     monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
-    now = [1000.0]
-    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
-    renewals: list[float] = []
-
-    def renew(_: AIOKafkaProducer) -> bool:
-        renewals.append(now[0])
-        return True
-
-    monkeypatch.setattr(direct, "renew_producer_id", renew)
+    now, renewals = clock_and_renewals(monkeypatch)
     sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
 
     async def refused_every_second(seconds: int) -> None:
