@@ -68,7 +68,8 @@ def producer_problem(broker: KafkaBroker) -> str | None:
       the service restarts, and this says so.
     - The broker refuses the batches of a writer that sends the same events again until they are taken (routing's
       emitter, `Renewal.WHEN_SETTLED`): a topic that takes smaller messages than they are, a grant missing. Said
-      while it goes on (`CLOCK_SAID_S` after the last refusal) and until the producer takes its new id.
+      while it goes on (`CLOCK_SAID_S` after the last refusal), until the producer takes its new id or the
+      partition takes a send again (`DirectSender.taken`).
     - The broker refuses the messages' timestamps, which the producer takes from this host's clock. Said
       while it goes on (`CLOCK_SAID_S` after the last refusal): once the clock is right, the partitions
       publish again, on the producer's new id (where none could be taken, a partition that knew the
@@ -346,6 +347,19 @@ class DirectSender:
         partition = partition_of(key, partitions)
         self._renewed = False
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
+
+    def taken(self, sends: Iterable[tuple[str, bytes]]) -> None:
+        """Sends (topic, key) the broker took. One to the partition a refused batch's note names means Kafka takes
+        that partition's batches again, whether or not a new id came between (an id whose first batch there was
+        refused has no sequence there to break): the note is let go, and /readyz says nothing more of it."""
+        producer = self._producer
+        refused = _REFUSED.get(producer) if producer is not None else None
+        if refused is None or not refused.batch_seen_at:
+            return
+        for topic, key in sends:
+            if f"{topic} partition {self.partition(topic, key)}" == refused.batch_where:
+                refused.batch_seen_at = 0.0
+                return
 
     def failed(self, topic: str, key: bytes, error: BaseException, *, generation: int | None = None) -> None:
         """A send's outcome was `error`. A batch the broker refused used up its sequence numbers: the producer

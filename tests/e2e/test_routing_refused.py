@@ -79,7 +79,7 @@ async def test_routing_publishes_again_without_a_restart_once_kafka_takes_its_ev
         await admin.close()
 
     await eventually(lambda: _reached(system, 25), within=120)
-    await eventually(_ready(system), within=60)
+    await eventually(_ready(system), within=15)  # at once: its partitions take sends again
     assert system.processes["routing"].poll() is None
     assert system.processes["routing"].pid == pid, "routing was not restarted"
 

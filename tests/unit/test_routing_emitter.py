@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -96,6 +96,9 @@ class Sends:
 
     def failed(self, topic: str, key: bytes, error: BaseException, *, generation: int | None = None) -> None:
         self.failures.append((topic, key, error))
+
+    def taken(self, sends: Iterable[tuple[str, bytes]]) -> None:
+        return None
 
     def publication(self) -> _KafkaPublication:
         return _KafkaPublication(cast(DirectSender, self), TopicNames("t."))

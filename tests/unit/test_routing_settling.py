@@ -147,3 +147,18 @@ async def test_a_unit_of_work_whose_earlier_event_was_refused_sends_nothing_on_t
     assert fake.sent == [("a", True), ("z", True), ("b", False)]
     assert settling_of(fake.producer).wanted is None
     assert producer_problem(KafkaBroker()) is None
+
+
+async def test_readiness_lets_go_of_a_refusal_once_its_partition_takes_a_send_again(fake: Producer) -> None:
+    """The cause mended (the topic takes the events again), the next send is taken, with or without a new id
+    between: /readyz says nothing more, rather than for a minute after the last refusal."""
+    await refused_elsewhere(fake)
+    settling_of(fake.producer).wanted = None  # as when the refusals' gap holds the next new id back
+    assert "MessageSizeTooLargeError" in (producer_problem(KafkaBroker()) or "")
+    sending = asyncio.create_task(EMITTER.emit([event("b")]))
+    assert await blocked(sending)
+    assert producer_problem(KafkaBroker()) is not None  # sent, not taken yet
+    fake.futures[-1].set_result(None)
+    await asyncio.wait_for(sending, 5)
+    assert producer_problem(KafkaBroker()) is None
+    assert not fake.renewed()  # the note went with the send taken, no new id between

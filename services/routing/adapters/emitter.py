@@ -130,6 +130,8 @@ class _KafkaPublication:
                     )
                     self._sent, self._events = self._sent[n + 1 :], self._events[n + 1 :]  # `abandon` has the rest
                     raise
+        if self._sent:  # a refusal's note at /readyz is let go once its partition takes a send again
+            self._sender.taken((self._topics(e.topic), e.key.encode()) for e in self._events)
         self._sent, self._events = [], []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
 
     def abandon(self) -> None:
