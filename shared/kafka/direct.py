@@ -175,6 +175,11 @@ def _next_gap(producer: AIOKafkaProducer, now: float) -> float:
     return min(max(gap * 2, FIRST_GAP_S), RENEW_EVERY_S)
 
 
+def _where(topic: str, partition: int) -> str:
+    """A partition as /readyz and the refusals name it."""
+    return f"{topic} partition {partition}"
+
+
 def partition_of(key: bytes, partitions: list[int]) -> int:
     """Where aiokafka's default partitioner puts `key` among the topic's (sorted) partitions."""
     return partitions[_key_hash(key) % len(partitions)]
@@ -357,7 +362,7 @@ class DirectSender:
         if refused is None or not refused.batch_seen_at:
             return
         for topic, key in sends:
-            if f"{topic} partition {self.partition(topic, key)}" == refused.batch_where:
+            if _where(topic, self.partition(topic, key)) == refused.batch_where:
                 refused.batch_seen_at = 0.0
                 return
 
@@ -374,24 +379,15 @@ class DirectSender:
         if producer is None:
             return
         partition = self.partition(topic, key)
-        where, settled = f"{topic} partition {partition}", self._renewal is Renewal.WHEN_SETTLED
+        where, settled = _where(topic, partition), self._renewal is Renewal.WHEN_SETTLED
         if settled and generation is not None and generation != settling_of(producer).generation:
             return
-        if (
-            settled
-            and breaks_the_sequence(error)
-            and not isinstance(error, OutOfOrderSequenceNumber | InvalidTimestampError)
-            and can_renew(producer)
-        ):
+        renewable = breaks_the_sequence(error) and can_renew(producer)
+        if settled and renewable and not isinstance(error, OutOfOrderSequenceNumber | InvalidTimestampError):
             # its unit of work comes again with the same events: refused until the cause is mended, said meanwhile
             refused = _REFUSED.setdefault(producer, _Refusals(where))
             refused.batch_where, refused.batch_seen_at, refused.batch_error = where, monotonic(), type(error).__name__
-        if (
-            breaks_the_sequence(error)
-            and not self._renewed
-            and _may_renew(producer, error, backs_off=settled)
-            and can_renew(producer)
-        ):
+        if renewable and not self._renewed and _may_renew(producer, error, backs_off=settled):
             if settled:
                 settling_of(producer).want(topic, partition, type(error).__name__)
             else:
