@@ -38,14 +38,16 @@ console = Console(stderr=True)
 # name -> (script arguments, --quick arguments, what the targets compare it with)
 RUNS: dict[str, tuple[list[str], list[str], str]] = {
     "intake": (
-        ["intake_throughput.py", "--rows", "100000", "--posts", "5000"],
+        # three pairs of the anchor's run and intake's, in turn: the box's speed drifts by the minute, and
+        # one pair's ratio read 0.26 to 0.35 on the same code (round 43)
+        ["intake_throughput.py", "--rows", "100000", "--posts", "5000", "--pairs", "3"],
         ["intake_throughput.py", "--rows", "10000", "--posts", "1000"],
         "post_ratio >= 0.5, post_p99_ms <= 50, bulk_rows_per_s >= 15000, bulk_published_per_s >= 10000",
     ),
     # single POSTs with two intake processes (INTAKE_WEB_WORKERS=2, one a core here), against the same
     # run's anchor: how intake grows by processes; the last line's post_ratio stays the one-process figure
     "intake-2": (
-        ["intake_throughput.py", "--rows", "0", "--posts", "5000", "--web-workers", "2"],
+        ["intake_throughput.py", "--rows", "0", "--posts", "5000", "--web-workers", "2", "--pairs", "3"],
         ["intake_throughput.py", "--rows", "0", "--posts", "1000", "--web-workers", "2"],
         "post_ratio >= 0.5, post_p99_ms <= 50 (two processes)",
     ),
