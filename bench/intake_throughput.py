@@ -7,7 +7,7 @@ and POPFLOW_TEST_PG_URL, so it never touches a running `make run`.
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:29092 \
     POPFLOW_TEST_PG_URL=postgresql://popflow:popflow@127.0.0.1:5432/postgres \
     .venv/bin/python bench/intake_throughput.py [--rows 100000] [--posts 3000] [--concurrency 32] [--web-workers 1]
-        [--pairs 1]
+        [--pairs 1] [--relay]
 
 `--rows 0` skips the bulk import (and the raw produce beside it): single POSTs only. `--imports 10`
 imports --rows ten times, one after another, into the tables the ones before filled (a million rows
@@ -18,7 +18,9 @@ Last line: bulk_rows_per_s=<a> bulk_published_per_s=<b> bulk_cpu_us_per_row=<g> 
 (g and h: intake's own CPU, its worker processes included, per row and per POST; with --pairs above 1,
     c, e, the ratio and h are the pairs' medians and d the p99 of all their POSTs), with
     bulk_box_us_per_row (the whole box's CPU a row) and, for --imports above 1,
-    bulk_last_rows_per_s and bulk_last_pg_us_per_row (the last import's)
+    bulk_last_rows_per_s and bulk_last_pg_us_per_row (the last import's), and with --relay
+    relay_published_per_s and relay_box_us_per_event (the outbox relay alone draining a backlog of every row
+    stored: one relay leader's capacity)
 
 Beside each rate it prints where the box's CPU went while it ran (bench/box_share.py): intake, its
 workers, PostgreSQL, the broker, this client and everything else, per row or per POST.
@@ -59,7 +61,7 @@ from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system, free_port
 
 CHUNK = 1 << 16  # the upload's chunk size, as a streaming client sends a file
-ANCHOR_QUIET_CORES = 0.05  # intake's CPU beside the anchor above which its figure is called into doubt
+ANCHOR_QUIET_CORES = 0.1  # intake's CPU beside the anchor above which its figure is called into doubt
 
 
 def people(count: int, *, first_day: int = 0) -> Iterator[dict[str, Any]]:
@@ -206,6 +208,51 @@ def box_groups(system: System, intake: int) -> Grouping:
     return standard_groups({"intake": intake}, databases=system.run_id, bootstrap=system.env["KAFKA_BOOTSTRAP_SERVERS"])
 
 
+async def single_posts(
+    system: System,
+    intake: int,
+    headers: dict[str, str],
+    count: int,
+    concurrency: int,
+    web_workers: int,
+    pairs: int,
+    first_day: int,
+) -> list[str]:
+    """`pairs` times the anchor's run, then intake's, on `count` new persons; the last line's POST figures."""
+    port = urlsplit(system.url("intake")).port or 80
+    rates, anchors, ratios, cpus, latencies = [], [], [], [], []
+    with running_anchor() as (anchor_port, anchor):  # same client, bodies and concurrency, same run
+        for pair in range(pairs):  # the anchor, then intake, in turn: the box's speed drifts by the minute
+            bodies = list(people(count, first_day=first_day + days(count) * pair))
+            bare, single, post_cpu_ms = await post_pair(
+                system, intake, anchor, anchor_port, port, headers, bodies, concurrency
+            )
+            label = f" (pair {pair + 1} of {pairs})" if pairs > 1 else ""
+            print(
+                f"single POST ({web_workers} intake process{'es' if web_workers > 1 else ''}){label}: {count} at "
+                f"concurrency {concurrency}: {single.per_s:.0f}/s, p50 {single.percentile_ms(50):.1f} ms, "
+                f"p99 {single.percentile_ms(99):.1f} ms, intake CPU {post_cpu_ms:.3f} ms each; "
+                f"ratio {single.per_s / bare.per_s:.3f}"
+            )
+            rates.append(single.per_s)
+            anchors.append(bare.per_s)
+            ratios.append(single.per_s / bare.per_s)
+            cpus.append(post_cpu_ms)
+            latencies += single.latencies_s
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    if pairs > 1:
+        print(
+            f"over the {pairs} pairs: the median ratio {statistics.median(ratios):.3f}, p99 of every POST {p99:.1f} ms"
+        )
+    return [
+        f"post_per_s={statistics.median(rates):.0f}",
+        f"post_p99_ms={p99:.1f}",
+        f"anchor_post_per_s={statistics.median(anchors):.0f}",
+        f"post_ratio={statistics.median(ratios):.3f}",
+        f"post_cpu_ms={statistics.median(cpus):.3f}",
+    ]
+
+
 async def post_pair(
     system: System,
     intake: int,
@@ -239,6 +286,37 @@ async def post_pair(
     return bare, single, post_cpu_ms
 
 
+async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
+    """What one relay leader publishes of a backlog, with nothing else to do: intake stopped, every row of its
+    outbox marked unsent again (the events published once more, under the same ids), the table vacuumed (a
+    backlog left by a Kafka outage is rows written once, not rows updated), intake started. The rate runs from
+    the first row sent to the last (`sent_at`), the box's CPU from the first row seen sent to the drain."""
+    system.stop("intake")
+    url = make_url(system.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql", query={})
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        events = int(
+            await connection.fetchval(
+                "WITH again AS (UPDATE outbox SET sent_at = NULL WHERE set_aside_at IS NULL RETURNING 1) "
+                "SELECT count(*) FROM again"
+            )
+        )
+        await connection.execute("VACUUM ANALYZE outbox")
+        system.env["INTAKE_BULK_WORKERS"] = "0"  # their start (a second of CPU each) would overlap the drain
+        system.start("intake", wait=False)
+        intake = system.processes["intake"].pid
+        for _ in range(12_000):  # the relay's first pass, within four minutes of the start
+            if await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NOT NULL)"):
+                break
+            await asyncio.sleep(0.02)
+        with BoxShare(box_groups(system, intake)) as share:
+            await wait_drained(system)
+        first, last = await connection.fetchrow("SELECT min(sent_at), max(sent_at) FROM outbox")
+    finally:
+        await connection.close()
+    return events, (last - first).total_seconds(), share
+
+
 def peak_rss_mib(system: System) -> float:
     """The peak resident memory of intake and its descendants (the bulk workers and their forkserver), summed."""
     return sum(_peak_kib(pid) for pid in family(system.processes["intake"].pid)) / 1024
@@ -253,7 +331,14 @@ def _peak_kib(pid: int) -> int:
 
 
 async def main(
-    rows: int, count: int, concurrency: int, plain_pg: bool, web_workers: int, imports: int, pairs: int
+    rows: int,
+    count: int,
+    concurrency: int,
+    plain_pg: bool,
+    web_workers: int,
+    imports: int,
+    pairs: int,
+    relay: bool,
 ) -> None:
     settings = {"POPFLOW_LOG_LEVEL": "WARNING", "INTAKE_WEB_WORKERS": str(web_workers)}
     system = await build_system(Path(tempfile.mkdtemp(prefix="intake-bench-")), settings)
@@ -304,44 +389,25 @@ async def main(
                     f"bulk_last_rows_per_s={rows / accepted_s:.0f}",
                     f"bulk_last_pg_us_per_row={per_row.get('PostgreSQL', 0.0):.0f}",
                 ]
-        port = urlsplit(system.url("intake")).port or 80
-        rates, anchors, ratios, cpus, latencies = [], [], [], [], []
-        with running_anchor() as (anchor_port, anchor):  # same client, bodies and concurrency, same run
-            for pair in range(pairs):  # the anchor, then intake, in turn: the box's speed drifts by the minute
-                bodies = list(people(count, first_day=days(rows) * imports + 200 + days(count) * pair))
-                bare, single, post_cpu_ms = await post_pair(
-                    system, intake, anchor, anchor_port, port, headers, bodies, concurrency
-                )
-                label = f" (pair {pair + 1} of {pairs})" if pairs > 1 else ""
-                print(
-                    f"single POST ({web_workers} intake process{'es' if web_workers > 1 else ''}){label}: {count} at "
-                    f"concurrency {concurrency}: {single.per_s:.0f}/s, p50 {single.percentile_ms(50):.1f} ms, "
-                    f"p99 {single.percentile_ms(99):.1f} ms, intake CPU {post_cpu_ms:.3f} ms each; "
-                    f"ratio {single.per_s / bare.per_s:.3f}"
-                )
-                rates.append(single.per_s)
-                anchors.append(bare.per_s)
-                ratios.append(single.per_s / bare.per_s)
-                cpus.append(post_cpu_ms)
-                latencies += single.latencies_s
-        p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-        if pairs > 1:
-            print(
-                f"over the {pairs} pairs: the median ratio {statistics.median(ratios):.3f}, "
-                f"p99 of every POST {p99:.1f} ms"
-            )
-        figures += [
-            f"post_per_s={statistics.median(rates):.0f}",
-            f"post_p99_ms={p99:.1f}",
-            f"anchor_post_per_s={statistics.median(anchors):.0f}",
-            f"post_ratio={statistics.median(ratios):.3f}",
-            f"post_cpu_ms={statistics.median(cpus):.3f}",
-        ]
+        if count:  # --posts 0: none
+            first_day = days(rows) * imports + 200
+            figures += await single_posts(system, intake, headers, count, concurrency, web_workers, pairs, first_day)
         if rows:
             prefix = system.env["POPFLOW_TOPIC_PREFIX"]
             raw = await raw_produce(system.env["KAFKA_BOOTSTRAP_SERVERS"], prefix, rows)
             print(f"raw aiokafka produce (idempotent, acks=all, {rows} messages): {raw:.0f}/s")
             figures.append(f"raw_produce_per_s={raw:.0f}")
+        if relay:
+            events, seconds, share = await relay_drain(system)
+            print(
+                f"outbox relay alone: {events} rows published again in {seconds:.1f} s ({events / seconds:.0f}/s, "
+                "the first row sent to the last)"
+            )
+            print(share.line(events, "event"))
+            figures += [
+                f"relay_published_per_s={events / seconds:.0f}",
+                f"relay_box_us_per_event={share.per(events)['box']:.0f}",
+            ]
         print(" ".join(figures))
     finally:
         await destroy_system(system)
@@ -363,6 +429,11 @@ if __name__ == "__main__":
         default=1,
         help="the anchor's run and intake's, in turn, this many times; the last line gives their medians",
     )
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="last, the outbox relay alone: every row published marked unsent again, intake restarted, timed",
+    )
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -373,5 +444,6 @@ if __name__ == "__main__":
             arguments.web_workers,
             arguments.imports,
             arguments.pairs,
+            arguments.relay,
         )
     )
