@@ -228,6 +228,9 @@ class Writer(Protocol):
     def unsettled(self) -> Iterable[Any]: ...
 
 
+SETTLE_SAID_EVERY_S = 30.0  # a new id that waits longer for the sends before says so in the log, this often
+
+
 class Settling:
     """A producer's new id, for writers that keep a key's sends in flight over several hand-overs and confirm them
     once (routing's runs, confirmed at the end of a unit of work).
@@ -284,7 +287,16 @@ class Settling:
                 out = [send for w in list(self._writers) for send in w.unsettled() if not send.done()]
                 out += [send for send in self._left if not send.done()]
                 if out:
-                    await asyncio.wait(out)
+                    _, pending = await asyncio.wait(out, timeout=SETTLE_SAID_EVERY_S)
+                    if pending:  # an idempotent aiokafka producer never gives up on a send: a partition without
+                        topic, partition, _ = self.wanted  # a leader holds the new id, and every hand-over, till back
+                        log.warning(
+                            "the producer's new id waits for sends still out on the old one",
+                            sends=len(pending),
+                            topic=topic,
+                            partition=partition,
+                            waited_s=SETTLE_SAID_EVERY_S,
+                        )
                     continue
                 (topic, partition, error), self.wanted = self.wanted, None
                 producer = self._producer() if self._producer is not None else None
@@ -353,18 +365,23 @@ class DirectSender:
         self._renewed = False
         return await self._producer.send(topic, body, key=key, partition=partition, headers=json_headers(envelope))
 
-    def taken(self, sends: Iterable[tuple[str, bytes]]) -> None:
-        """Sends (topic, key) the broker took. One to the partition a refused batch's note names means Kafka takes
-        that partition's batches again, whether or not a new id came between (an id whose first batch there was
-        refused has no sequence there to break): the note is let go, and /readyz says nothing more of it."""
+    def taken(self, runs: Iterable[tuple[float, Iterable[tuple[str, bytes]]]]) -> None:
+        """Runs of sends (topic, key) the broker took, each with the `monotonic()` it was made at. One made after
+        a refused batch's note, to the partition the note names, means Kafka takes that partition's batches again,
+        whether or not a new id came between (an id whose first batch there was refused has no sequence there to
+        break): the note is let go, and /readyz says nothing more of it. One made before the note says nothing of
+        the partition since: a long unit of work's early run, taken before another unit's batch was refused."""
         producer = self._producer
         refused = _REFUSED.get(producer) if producer is not None else None
         if refused is None or not refused.batch_seen_at:
             return
-        for topic, key in sends:
-            if _where(topic, self.partition(topic, key)) == refused.batch_where:
-                refused.batch_seen_at = 0.0
-                return
+        for made_at, sends in runs:
+            if made_at < refused.batch_seen_at:
+                continue
+            for topic, key in sends:
+                if _where(topic, self.partition(topic, key)) == refused.batch_where:
+                    refused.batch_seen_at = 0.0
+                    return
 
     def failed(self, topic: str, key: bytes, error: BaseException, *, generation: int | None = None) -> None:
         """A send's outcome was `error`. A batch the broker refused used up its sequence numbers: the producer

@@ -8,6 +8,7 @@ of an earlier one that was refused. Real Kafka's side is in tests/integration/te
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from shared.events import RecordRouted
 from shared.kafka import direct
 from shared.kafka.direct import producer_problem, settling_of
+from shared.logging import configure_logging
 from shared.topics import TopicNames
 
 
@@ -162,3 +164,61 @@ async def test_readiness_lets_go_of_a_refusal_once_its_partition_takes_a_send_ag
     await asyncio.wait_for(sending, 5)
     assert producer_problem(KafkaBroker()) is None
     assert not fake.renewed()  # the note went with the send taken, no new id between
+
+
+async def test_a_send_taken_before_the_refusal_does_not_let_go_of_its_note(fake: Producer) -> None:
+    """A long unit of work whose early run was taken confirms only after a later batch of the same partition was
+    refused: its send says nothing of the partition since, and /readyz keeps the refusal."""
+    early = EMITTER.publication()
+    await early.hand_over([event("a")])
+    fake.futures[0].set_result(None)  # taken by the broker; its unit of work confirms at its end
+    await refused_elsewhere(fake)  # then a batch of the same partition is refused
+    assert "MessageSizeTooLargeError" in (producer_problem(KafkaBroker()) or "")
+    await early.confirmed()
+    assert "MessageSizeTooLargeError" in (producer_problem(KafkaBroker()) or "")
+    assert settling_of(fake.producer).wanted is not None
+
+
+async def test_a_send_whose_unit_of_work_was_cancelled_is_still_waited_for(fake: Producer) -> None:
+    """aiokafka sends a record whose future was cancelled all the same. A unit of work cancelled while it awaits a
+    send's confirmation (a shutdown, a rebalance) must leave that send out, and the new id must wait for it: taken
+    at once, the send could leave on the new id ahead of an earlier event refused on the old one."""
+    first = EMITTER.publication()
+    await first.hand_over([event("a")])
+    confirming = asyncio.create_task(first.confirmed())
+    await asyncio.sleep(0.01)
+    confirming.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await confirming
+    first.abandon()
+    assert not fake.futures[0].done()  # the send itself goes on
+    await refused_elsewhere(fake)
+    later = asyncio.create_task(EMITTER.publication().hand_over([event("b")]))
+    assert await blocked(later)
+    assert not fake.renewed()
+    fake.futures[0].set_result(None)
+    await asyncio.wait_for(later, 5)
+    assert fake.renewed()
+
+
+async def test_a_new_id_that_waits_long_for_the_sends_before_says_so(
+    fake: Producer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """aiokafka's idempotent producer never gives up on a send: one to a partition without a leader holds the new
+    id, and every hand-over behind it, until the leader is back. The wait is said in the log, not silent."""
+    configure_logging(service="routing", fmt="json")
+    monkeypatch.setattr(direct, "SETTLE_SAID_EVERY_S", 0.02)
+    other = EMITTER.publication()
+    await other.hand_over([event("a")])
+    await refused_elsewhere(fake)
+    later = asyncio.create_task(EMITTER.publication().hand_over([event("b")]))
+    await asyncio.sleep(0.1)
+    assert not later.done()
+    fake.futures[0].set_result(None)
+    await asyncio.wait_for(later, 5)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    said = "the producer's new id waits for sends still out on the old one"
+    waits = [line for line in lines if line["event"] == said]
+    assert waits, lines
+    assert (waits[0]["sends"], waits[0]["topic"], waits[0]["partition"]) == (1, "t.records.routed", 0)
+    assert fake.renewed()

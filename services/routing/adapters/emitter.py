@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any, Protocol
 
 import orjson
@@ -95,6 +96,7 @@ class _KafkaPublication:
         self._sender, self._topics = sender, topics
         self._sent: list[Any] = []
         self._events: list[Outgoing] = []  # what was handed over, the first len(_sent) of them sent
+        self._runs: list[tuple[int, float]] = []  # each hand-over's first index in _events, and its monotonic()
         self._settling = sender.settling
         self._generation = self._settling.generation  # the producer id this publication's sends leave on
         self._settling.join(self)
@@ -110,6 +112,7 @@ class _KafkaPublication:
                 await self.confirmed()  # one of the person leaves on the new id
             self._generation = settling.generation
         send, topics, sent = self._sender.send, self._topics, self._sent
+        self._runs.append((len(self._events), monotonic()))
         self._events.extend(events)
         settling.sending()
         try:
@@ -120,22 +123,33 @@ class _KafkaPublication:
 
     async def confirmed(self) -> None:
         for n, future in enumerate(self._sent):  # in order: most are done once the first is, and a done one at once
-            if inspect.isawaitable(future):  # the test broker has delivered already
+            if isinstance(future, asyncio.Future):  # the test broker has delivered already
                 try:
-                    await future
+                    if future.done():
+                        future.result()
+                    else:  # cancelling this unit of work must not cancel the send: its record leaves all the same
+                        await asyncio.shield(future)  # (aiokafka's `send`), and the new id waits for it (`abandon`)
                 except Exception as error:  # the producer takes a new id at the next hand-over (`Settling`)
                     event = self._events[n]
                     self._sender.failed(
                         self._topics(event.topic), event.key.encode(), error, generation=self._generation
                     )
                     self._sent, self._events = self._sent[n + 1 :], self._events[n + 1 :]  # `abandon` has the rest
+                    self._runs = []  # nothing of these is called taken
                     raise
         if self._sent:  # a refusal's note at /readyz is let go once its partition takes a send again
-            self._sender.taken((self._topics(e.topic), e.key.encode()) for e in self._events)
-        self._sent, self._events = [], []  # kept until then: a failed send stops the loop, and `abandon` sees the rest
+            self._sender.taken(self._taken_runs())
+        self._sent, self._events, self._runs = [], [], []  # kept until then: `abandon` sees the rest of a failure
+
+    def _taken_runs(self) -> Iterator[tuple[float, Iterator[tuple[str, bytes]]]]:
+        """Each run handed over, with when: (monotonic(), its sends as (topic, key))."""
+        events, topics = self._events, self._topics
+        ends = [start for start, _ in self._runs[1:]] + [len(events)]
+        for (start, made_at), end in zip(self._runs, ends, strict=True):
+            yield made_at, ((topics(e.topic), e.key.encode()) for e in events[start:end])
 
     def abandon(self) -> None:
-        sent, events, self._sent, self._events = self._sent, self._events, [], []
+        sent, events, self._sent, self._events, self._runs = self._sent, self._events, [], [], []
         for future, event in zip(sent, events, strict=False):  # events handed over but never sent have no future
             if isinstance(future, asyncio.Future):
                 self._settling.left(future)  # the new id, if one is wanted, waits for these too
