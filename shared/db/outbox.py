@@ -25,8 +25,8 @@ takes a new producer id instead, its sequences whole again
 (`DirectSender.failed`, shared/kafka/sequence.py). The rows refused together
 are then sent again one at a time, each once the one before is settled, and
 a row is set aside only when it is refused alone for its own fault; the others
-are published (refused together with an error that does not say whose it is,
-they count their strikes together, below). A refusal that goes on (a grant
+are published. So with an error that does not say whose it is (below): only
+a row refused alone counts its strikes. A refusal that goes on (a grant
 missing, a clock off) takes a new id at most once a minute.
 So are the producer's batches of the partition that left after the refused
 one, before the new id, and were refused as out of sequence: they are sent
@@ -84,6 +84,7 @@ Envelope = dict[str, Any]
 
 
 ERROR_MAX = 500  # the error column's length
+HEADER_FIELDS = ("event_id", "type", "correlation_id")  # what a send's headers carry (`json_headers`)
 
 
 class OutboxRelay:
@@ -259,7 +260,10 @@ class OutboxRelay:
     ) -> BaseException | None:
         """Send the rows one at a time, each once the one before is settled (a request of its own, through a
         producer whose sequence is whole again), setting aside those refused alone for a fault of theirs; the
-        error that ends the pass, if any (the rows not yet sent wait for the next pass)."""
+        error that ends the pass, if any. A row refused alone with an unclear error has its strike and waits, and
+        the others go on alone: the rows after it are not held for its minute. The deployment's error stops at
+        once (the rows not yet sent wait for the next pass)."""
+        failure: BaseException | None = None
         for row in rows:
             try:
                 (result,) = await _outcomes([await self._send(sender, row)])
@@ -271,8 +275,10 @@ class OutboxRelay:
                 continue
             sender.failed(self._topics(row.topic), row.key.encode(), result)
             if not await self._set_aside_if_given_up(row, result):
-                return result
-        return None
+                if fault_of(result) is not Fault.UNCLEAR or producer_problem(self._broker):
+                    return result
+                failure = failure or result
+        return failure
 
     async def _set_aside_if_given_up(self, row: Pending, error: BaseException) -> bool:
         """Set the row aside if the error is its own, or unclear for too long; False when it is to be retried."""
@@ -310,12 +316,17 @@ class OutboxRelay:
         return await sender.send(self._topics(row.topic), row.key.encode(), envelope, body)
 
     def _opened(self, row: Pending) -> tuple[Envelope, bytes]:
-        """The row's envelope opened, and the body to publish (the JSON FastStream would send)."""
+        """The row's envelope opened, and the body to publish (the JSON FastStream would send). One that opens to
+        anything but an object with the fields a send's headers carry fails for good too: read in the send, a
+        missing one failed every pass as if Kafka were away, and held every later row of every key."""
         try:
             envelope = self._open(orjson.loads(row.envelope))
-            return envelope, orjson.dumps(envelope)
+            body = orjson.dumps(envelope)
         except Exception as error:
             raise FailsForGood(f"the envelope cannot be opened ({type(error).__name__})") from error
+        if not isinstance(envelope, dict) or not all(field in envelope for field in HEADER_FIELDS):
+            raise FailsForGood(f"the envelope is not an object with {', '.join(HEADER_FIELDS)}")
+        return envelope, body
 
 
 async def _outcomes(futures: list[asyncio.Future[object]]) -> list[object]:

@@ -45,11 +45,12 @@ aside; a row a pass no longer reads (published by another replica's relay
 meanwhile) is forgotten. The counts live in memory: a restart, or another
 replica taking over the relay, starts them afresh, which gives a row that
 always fails one bound more. The broker answers per partition, so rows sent
-in the same request to the row's partition fail with it: with an unclear
-error they are counted (and in the end set aside) alike; with a row's error
-the relay sends each of them again alone before it judges it
-(`sent_again_alone`), since only a request of its own tells which row is at
-fault.
+in the same request to the row's partition fail with it, with the row's error
+or with the broker's unclear one alike (aiokafka calls every error code it
+does not know UnknownError, Kafka's INVALID_RECORD among them): the relay
+sends each of them again alone before it judges it (`sent_again_alone`),
+since only a request of its own tells which row is at fault. Only a row that
+fails alone counts a strike; the others are published.
 """
 
 from __future__ import annotations
@@ -179,18 +180,27 @@ def sent_again_alone(failed: Sequence[tuple[Hashable, BaseException]], *, renews
     (`shared.kafka.direct.DirectSender.renews_sequences`); without, nothing is sent again.
 
     Kafka answers a request per partition: when it refuses a row for a fault of a row after it left (too large
-    for the topic), every row of that request in the partition gets the same error, and the one at fault may
-    be another; the producer's batches of the partition that left after it, before the producer took a new id,
-    are refused as out of sequence (the deployment's error, but no row's). A row refused for a row's fault
-    alone in its partition is the one at fault: judged at once.
+    for the topic, or an error it does not explain), every row of that request in the partition gets the same
+    error, and the one at fault may be another; the producer's batches of the partition that left after it,
+    before the producer took a new id, are refused as out of sequence (the deployment's error, but no row's).
+    A row refused for a row's fault alone in its partition is the one at fault: judged at once (an unclear
+    error: its strike counted).
     """
     if not renews:
         return [False] * len(failed)
-    refused = Counter(where for where, error in failed if fault_of(error) is Fault.ROW)
+    refused = Counter(where for where, error in failed if _refused_by_the_broker(error))
 
     def again(where: Hashable, error: BaseException) -> bool:
-        if fault_of(error) is Fault.ROW:
+        if _refused_by_the_broker(error):
             return refused[where] > 1  # refused with others: which one is at fault, a request of its own tells
         return isinstance(error, OutOfOrderSequenceNumber) and refused[where] > 0  # left after the refusal
 
     return [again(where, error) for where, error in failed]
+
+
+def _refused_by_the_broker(error: BaseException) -> bool:
+    """The broker's answer to the row's request that may be the row's own fault: a row's error, or the broker's
+    unclear one (its "unknown server error", an error code aiokafka does not know, OPERATION_NOT_ATTEMPTED).
+    Not the producer's bare KafkaError, which says nothing of a request."""
+    fault = fault_of(error)
+    return fault is Fault.ROW or (fault is Fault.UNCLEAR and isinstance(error, BrokerResponseError))

@@ -76,6 +76,7 @@ def test_a_row_no_pass_reads_any_more_is_forgotten() -> None:
 
 
 TOO_LARGE, OUT_OF_SEQUENCE, UNCLEAR_ONE = MessageSizeTooLargeError(), OutOfOrderSequenceNumber(), UnknownError()
+PRODUCERS = KafkaError("Unexpected error during batch delivery")
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,11 @@ TOO_LARGE, OUT_OF_SEQUENCE, UNCLEAR_ONE = MessageSizeTooLargeError(), OutOfOrder
         ([(0, TOO_LARGE), (0, OUT_OF_SEQUENCE), (0, OUT_OF_SEQUENCE)], [False, True, True]),  # left after it
         ([(0, TOO_LARGE), (1, OUT_OF_SEQUENCE)], [False, False]),  # another partition's sequence: the deployment's
         ([(0, OUT_OF_SEQUENCE)], [False]),  # no refusal seen: the deployment's, the pass stops
-        ([(0, TOO_LARGE), (0, TOO_LARGE), (0, UNCLEAR_ONE)], [True, True, False]),  # unclear: counted, as ever
+        ([(0, TOO_LARGE), (0, TOO_LARGE), (0, UNCLEAR_ONE)], [True, True, True]),  # the broker's: all alone
+        ([(0, UNCLEAR_ONE), (0, UNCLEAR_ONE)], [True, True]),  # refused together, unexplained: which one, alone
+        ([(0, UNCLEAR_ONE)], [False]),  # alone in its partition: its strike counted at once
+        ([(0, OperationNotAttempted()), (0, UNCLEAR_ONE)], [True, True]),  # not tried because of another
+        ([(0, PRODUCERS), (0, PRODUCERS)], [False, False]),  # the producer's own: says nothing of a request
         ([(0, TOO_LARGE), (0, KafkaConnectionError("lost"))], [False, False]),
     ],
 )

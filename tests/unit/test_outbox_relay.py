@@ -629,3 +629,54 @@ async def test_a_row_refused_out_of_sequence_behind_a_refused_one_is_sent_again_
     assert [event for _, _, event in broker.sent] == ["e0", "e1", "e2", "e1"]
     assert await set_aside_events(sessions) == ["e0"]
     assert await sent_events(sessions) == ["e1", "e2"]
+
+
+async def test_rows_refused_with_an_unclear_culprit_go_alone_and_only_it_is_set_aside(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """aiokafka calls every error code it does not know UnknownError (Kafka's INVALID_RECORD among them), and the
+    broker answers the whole partition's request with it: the rows refused only for sharing the culprit's request
+    go alone and are published, and only the culprit counts strikes to its bound."""
+    await add_rows(sessions, ["a", "b", "c"])
+    broker = PartitionedBroker({"a": 0, "b": 0, "c": 0}, poison={"e1"}, error=UnknownError)
+    clock = FixedClock(START)
+    relaying = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100, clock=clock)
+    with pytest.raises(RuntimeError, match="outbox rows not confirmed"):
+        await asyncio.wait_for(relaying.deliver_pending(), 10)
+    assert broker.requests == [["e0", "e1", "e2"], ["e0"], ["e1"], ["e2"]]  # e2 not held for e1's minute
+    assert await sent_events(sessions) == ["e0", "e2"]
+    assert await set_aside_events(sessions) == []
+    for second in (15, 30, 45):
+        clock.advance_to(START + timedelta(seconds=second))
+        with pytest.raises(RuntimeError, match="outbox rows not confirmed"):
+            await asyncio.wait_for(relaying.deliver_pending(), 10)
+    clock.advance_to(START + timedelta(seconds=60))
+    assert await asyncio.wait_for(relaying.deliver_pending(), 10) == 1  # the fifth pass over a minute: set aside
+    assert await set_aside_events(sessions) == ["e1"]
+    assert await sent_events(sessions) == ["e0", "e2"]
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [{"event_id": "bad", "type": "Test"}, None, ["event_id", "type", "correlation_id"]],
+    ids=["no correlation id", "null", "a list"],
+)
+async def test_a_row_whose_envelope_opens_without_its_header_fields_is_set_aside_not_retried_for_ever(
+    sessions: async_sessionmaker[AsyncSession], envelope: Any
+) -> None:
+    """Read in the send, a missing field failed every pass as if Kafka were away, and held every later row of
+    every key behind it."""
+    async with sessions.begin() as session:
+        session.add(OutboxRow(topic="test.events", key="a", envelope=envelope, created_at=datetime.now(UTC)))
+    await add_rows(sessions, ["b"])  # another person's row, written after it
+    broker = Broker(expect=1)
+    delivering = asyncio.create_task(relay(sessions, broker).deliver_pending())
+    await until_sent(broker, 1)
+    await confirm_all(broker)
+    assert await asyncio.wait_for(delivering, 10) == 2
+    assert await sent_events(sessions) == ["e0"]
+    async with sessions() as session:
+        query = select(col(OutboxRow.key), col(OutboxRow.error)).where(col(OutboxRow.set_aside_at).is_not(None))
+        (key, error), *others = (await session.execute(query)).all()
+    assert (key, others) == ("a", [])
+    assert str(error).startswith("FailsForGood: the envelope is not an object with event_id, type, correlation_id")
