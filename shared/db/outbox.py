@@ -131,16 +131,23 @@ class OutboxRelay:
         """Relay until cancelled; a failed pass is logged and retried, never fatal."""
         loop = asyncio.get_running_loop()
         while True:
+            failed = False
             try:
                 while await self.deliver_pending() == self._batch:
                     pass
             except Exception as error:
+                failed = True
                 # the pass's own RuntimeError wraps Kafka's: the operator needs the cause's kind
                 cause = error.__cause__ if isinstance(error, RuntimeError) and error.__cause__ else error
                 log.warning("outbox relay pass failed", error=type(cause).__name__)
             passed = loop.time()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            if failed:
+                # the next try a poll later, however soon new rows wake it: under load they come every few ms, and
+                # a refusal that goes on took a new producer id at each pass (the broker holds each for a day)
+                await asyncio.sleep(self._poll_interval_s)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
             # passes at least `linger_s` apart: a steady stream leaves in batches, not a pass a row,
             # while a row after a quiet spell leaves at once instead of waiting out a linger
             await asyncio.sleep(max(0.0, passed + self._linger_s - loop.time()))

@@ -344,6 +344,44 @@ async def test_a_row_after_a_quiet_spell_leaves_at_once_and_a_stream_in_spaced_p
             await running
 
 
+class FailingPasses(PassTimes):
+    """A relay whose every pass fails, as while Kafka refuses a row for good or is away."""
+
+    async def deliver_pending(self) -> int:
+        await super().deliver_pending()
+        raise RuntimeError("1 outbox rows not confirmed by Kafka")
+
+
+async def test_after_a_failed_pass_the_next_waits_a_poll_however_often_new_rows_wake_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Under load new rows wake the relay every few ms: a refusal that goes on was tried, and took a new producer
+    id, at every one of them (thousands in the minute before an unclear row is set aside)."""
+    poll, linger = 0.2, 0.01
+    failing = FailingPasses(
+        sessions,
+        cast(KafkaBroker, Broker(expect=0)),
+        TopicNames("t."),
+        OutboxRow,
+        poll_interval_s=poll,
+        linger_s=linger,
+    )
+    failing.passes, failing.ran = [], asyncio.Event()
+    running = asyncio.create_task(failing.run())
+    try:
+        started = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - started < 5 * poll:
+            failing.wake()  # a writer's new row, again and again
+            await asyncio.sleep(linger / 2)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    gaps = [later - earlier for earlier, later in zip(failing.passes, failing.passes[1:], strict=False)]
+    assert 3 <= len(failing.passes) <= 7, failing.passes  # not one a linger: about 100
+    assert min(gaps) >= poll - 0.01
+
+
 # errors that do not say whose fault they are: the broker's catch-all, and the bare one aiokafka raises when
 # its sender task dies; a broker's passing fault raises them as readily as a row it chokes on
 UNCLEAR = [UnknownError(), KafkaError("Unexpected error during batch delivery")]
