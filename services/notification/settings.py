@@ -25,9 +25,11 @@ class NotificationSettings(ServiceSettings):
     port: int = 8003
     database_url: str = sqlite_url("notification")
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Whole-request timeout of one push")
-    retry_base_s: float = Field(default=5.0, gt=0, description="Backoff after the first failed push")
-    retry_cap_s: float = Field(default=900.0, gt=0, description="Longest backoff between two pushes")
-    retry_max_attempts: int = Field(default=10, ge=1, description="Pushes per round before a notice is 'failed'")
+    retry_base_s: float = Field(default=5.0, gt=0, le=3600, description="Backoff after the first failed push")
+    retry_cap_s: float = Field(default=900.0, gt=0, le=86_400, description="Longest backoff between two pushes")
+    retry_max_attempts: int = Field(
+        default=10, ge=1, le=1000, description="Pushes per round before a notice is 'failed'"
+    )
     per_recipient_concurrency: int = Field(
         default=8,
         ge=1,

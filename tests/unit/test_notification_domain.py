@@ -17,6 +17,7 @@ from services.notification.domain.paging import InvalidCursor, Position, decode_
 from services.notification.domain.payload import notice_document, webhook_body
 from services.notification.domain.signing import key_of, secret_of, signature
 from services.notification.domain.status import NoticeStatus, advanced
+from services.notification.settings import NotificationSettings
 from shared.auth import Principal, parse_scope
 from shared.directory import load_directory
 from shared.events import (
@@ -70,6 +71,23 @@ def test_a_secret_that_is_not_a_standard_one_is_refused(secret: str) -> None:
 def test_delay_doubles_up_to_the_cap_with_half_of_it_random(attempt: int, shortest: float, longest: float) -> None:
     assert POLICY.delay_after(attempt, lowest) == shortest
     assert POLICY.delay_after(attempt, highest) == longest
+
+
+def test_the_backoff_is_capped_however_many_attempts_a_round_allows() -> None:
+    """2.0 ** 1024 overflows: a round of more attempts than that raised at each failure, nothing was recorded, and
+    the push came back at every lease's end, for ever."""
+    policy = BackoffPolicy(base_s=5.0, cap_s=900.0, max_attempts=1000)
+    assert policy.delay_after(1100, lowest) == 450.0
+    assert policy.delay_after(1100, highest) == 900.0
+    step = after_attempt(succeeded=False, attempt=999, policy=policy, now=NOW, uniform=highest)
+    assert step.retry_at == NOW + timedelta(seconds=900)
+
+
+def test_the_backoff_settings_are_bounded() -> None:
+    """A cap or count past these made the schedule's arithmetic overflow (a timedelta of 1e300 seconds)."""
+    for name, value in (("retry_cap_s", 1e300), ("retry_base_s", 1e9), ("retry_max_attempts", 10**6)):
+        with pytest.raises(ValueError, match=name):
+            NotificationSettings(**{name: value})
 
 
 def test_after_attempt_retries_until_the_last_attempt_then_fails() -> None:

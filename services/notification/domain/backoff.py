@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 Uniform = Callable[[float, float], float]  # random.uniform, or a fixed stand-in in tests
+DOUBLINGS_MOST = 64  # base * 2**64 is past any cap a deployment may set (settings: a day at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +24,9 @@ class BackoffPolicy:
     max_attempts: int
 
     def delay_after(self, attempt: int, uniform: Uniform) -> float:
-        """Seconds to wait after the `attempt`-th failed attempt (1-based)."""
-        ceiling = min(self.cap_s, self.base_s * 2.0 ** (attempt - 1))
+        """Seconds to wait after the `attempt`-th failed attempt (1-based). The doubling stops at the cap's
+        own: 2.0 ** 1024 overflows, and a round may allow more attempts than that."""
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(attempt - 1, DOUBLINGS_MOST))
         return ceiling / 2 + uniform(0.0, ceiling / 2)
 
 

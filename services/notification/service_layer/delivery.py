@@ -103,6 +103,10 @@ class DeliveryWorker:
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
         self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._in_flight: Counter[str] = Counter()
+        # requests under way, all recipients: at most max_in_flight, however many claims are held. A hand-off and
+        # a claim reckon their room each from the same pushes held, and together could hold twice the cap; the
+        # extra ones waited for one of aiohttp's connections (as many as the cap) inside their timeout
+        self._pushes = 0
         self._pacing = limits.pacing()
         self._windows: dict[str, float] = {}  # recipients' windows (domain/pacing.py); absent: at its start
         self._most_held = max(2 * self._pacing.start, limits.max_in_flight // 2)  # by one recipient (_room)
@@ -254,7 +258,7 @@ class DeliveryWorker:
         if self._stopping:
             return
         waiting = self._waiting.get(code)
-        while waiting and self._in_flight[code] < self._slots(code):
+        while waiting and self._in_flight[code] < self._slots(code) and self._pushes < self._limits.max_in_flight:
             claim, claimed_at = waiting.popleft()
             if time.monotonic() - claimed_at > self._limits.lease_s / 2:
                 self._notices_in_flight.discard(claim.notice_id)
@@ -266,6 +270,7 @@ class DeliveryWorker:
 
     def _start(self, claim: Claim) -> None:
         self._in_flight[claim.recipient_code] += 1
+        self._pushes += 1
         self._holding_slot.add(claim.notice_id)
         task = asyncio.create_task(self._attempt(claim), name=f"push-{claim.notice_id}")
         self._tasks.add(task)
@@ -286,9 +291,14 @@ class DeliveryWorker:
             return
         self._holding_slot.discard(claim.notice_id)
         self._in_flight[claim.recipient_code] -= 1
+        self._pushes -= 1
         if self._in_flight[claim.recipient_code] <= 0:
             del self._in_flight[claim.recipient_code]
         self._start_waiting(claim.recipient_code)
+        for code in list(self._waiting):  # claims held back by the process's cap, not their recipient's slots
+            if self._pushes >= self._limits.max_in_flight:
+                break
+            self._start_waiting(code)
         self._slot_freed()
 
     async def _attempt(self, claim: Claim) -> None:
