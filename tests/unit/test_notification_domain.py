@@ -87,7 +87,7 @@ def test_the_backoff_settings_are_bounded() -> None:
     """A cap or count past these made the schedule's arithmetic overflow (a timedelta of 1e300 seconds)."""
     for name, value in (("retry_cap_s", 1e300), ("retry_base_s", 1e9), ("retry_max_attempts", 10**6)):
         with pytest.raises(ValueError, match=name):
-            NotificationSettings(**{name: value})
+            NotificationSettings.model_validate({name: value})
 
 
 def test_after_attempt_retries_until_the_last_attempt_then_fails() -> None:

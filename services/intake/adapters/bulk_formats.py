@@ -36,7 +36,19 @@ MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times i
 MAX_COLUMNS = 200  # a record has a few dozen columns
 # a sheet's XML that does not parse (SyntaxError: ElementTree's and lxml's parse errors), a member whose
 # data fails its CRC or inflation, a cell openpyxl cannot convert
-UNREADABLE_SHEET = (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError)
+# zipfile raises NotImplementedError for a member packed by a method it lacks (Deflate64) and RuntimeError for an
+# encrypted one: a workbook it cannot read, not our fault
+UNREADABLE_SHEET = (
+    SyntaxError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    ValueError,
+    TypeError,
+    NotImplementedError,
+    RuntimeError,
+)
 TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
 # `popflow import` keeps a rejected row that is no record (a line that is not JSON) as {"_raw": its text}
 RAW_TEXT = "_raw"
@@ -104,13 +116,11 @@ class BulkFile:
             raise FileProblem("the file is not UTF-8 (or GB 18030) text") from error
 
     def headers(self) -> dict[str, str]:
-        """JSON pointer → column header, for tabular files (empty otherwise)."""
-        if self.format is BulkFormat.CSV:
-            header = next(csv.reader(self._text()), [])
-        elif self.format is BulkFormat.XLSX:
-            header = next(xlsx_cells(self.file), [])
-        else:
+        """JSON pointer → column header, for tabular files (empty otherwise): the first row that is not blank,
+        as the rows are read (`_table_rows`)."""
+        if self.format not in (BulkFormat.CSV, BulkFormat.XLSX):
             return {}
+        header = next((cells for _, cells in table_lines(self) if not _blank(cells)), [])
         return pointer_headers(map_headers(header), header)
 
     def _text(self, encoding: str | None = None, newline: str | None = "") -> io.TextIOWrapper:
@@ -220,9 +230,10 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
     text, number = bulk._text("utf-8-sig", None), 0
     while line := text.readline(MAX_LINE + 1):
         number += 1
-        if len(line) > MAX_LINE:
-            while (rest := text.readline(CHUNK)) and not rest.endswith("\n"):
-                pass  # skip the rest of the over-long line without holding it
+        cut = len(line) > MAX_LINE and not line.endswith("\n")  # a line of MAX_LINE comes whole, with its newline
+        if cut or len(line.rstrip("\n")) > MAX_LINE:
+            while cut and (rest := text.readline(CHUNK)) and not rest.endswith("\n"):
+                pass  # skip the rest of the over-long line without holding it (not the next line)
             yield Row(number, problem=f"is longer than {MAX_LINE} characters; one record per line")
             continue
         if not line.strip():
@@ -281,6 +292,9 @@ def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
         if not workbook.worksheets:
             raise FileProblem("the workbook has no sheet")
         sheet = workbook.worksheets[0]
+        # read-only mode stops at the sheet's declared <dimension>, which some writers leave stale or minimal: the
+        # rows past it were lost without a word
+        sheet.reset_dimensions()
         for cells in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
             if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
                 raise FileProblem(f"a row has more than {MAX_COLUMNS} columns")
