@@ -31,6 +31,7 @@ from services.notification.adapters.tables import (
     OutboxRow,
     WebhookSubscription,
     WebhookValues,
+    utc,
 )
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.status import NoticeStatus, advanced
@@ -158,7 +159,7 @@ class DeliveryStore:
             if claims:
                 claimed = among(schedule.c.notice_id, "ids", session.get_bind().dialect.name)
                 await session.execute(
-                    update(schedule).where(claimed).values(next_attempt_at=lease_until),
+                    update(schedule).where(claimed).values(next_attempt_at=lease_until, leased_until=lease_until),
                     {"ids": [c.notice_id for c in claims]},
                 )
         return claims, read >= limit or len(claims) < read
@@ -195,6 +196,7 @@ class DeliveryStore:
                 "round_attempts": a.claim.round_attempts + 1,
                 "total_attempts": a.claim.total_attempts + 1,
                 "next_attempt_at": a.step.retry_at,
+                "leased_until": None,
                 "last_error": a.result.error,
                 "updated_at": a.now,
             }
@@ -299,13 +301,22 @@ class DeliveryStore:
                 return False
             if delivery is None:
                 delivery = Delivery(notice_id=notice.notice_id, recipient_code=notice.recipient_code, state="pending")
-            delivery.state, delivery.round_attempts = "pending", 0
-            delivery.next_attempt_at, delivery.updated_at = now, now
+            new_round(delivery, now=now)
             session.add(delivery)
             row = await session.get(InboxNotice, notice.notice_id, with_for_update=True)
             if row is not None:
                 row.status = advanced(NoticeStatus(row.status), NoticeStatus.ISSUED).value
         return True
+
+
+def new_round(delivery: Delivery, *, now: datetime) -> None:
+    """A new round of pushes, due now. A push under way (its lease not over) keeps the row: the round begins with
+    it, and no worker pushes the notice beside it; its attempt, recorded, is the round's first."""
+    leased = delivery.leased_until is not None and utc(delivery.leased_until) > now
+    under_way = delivery.state == "pending" and leased
+    delivery.state, delivery.round_attempts, delivery.updated_at = "pending", 0, now
+    if not under_way:
+        delivery.next_attempt_at = now
 
 
 async def _update_by_notice_id(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:

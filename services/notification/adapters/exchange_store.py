@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from services.notification.adapters.deliveries import new_round
 from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.tables import (
     Delivery,
@@ -194,8 +195,7 @@ class ExchangeStore:
             )
             deliveries = list((await session.execute(query)).scalars())
             for delivery in deliveries:
-                delivery.state, delivery.round_attempts = "pending", 0
-                delivery.next_attempt_at = delivery.updated_at = now
+                new_round(delivery, now=now)
             ids = [d.notice_id for d in deliveries]
             notices = select(InboxNotice).where(col(InboxNotice.notice_id).in_(ids)).with_for_update()
             for notice in (await session.execute(notices)).scalars():

@@ -197,7 +197,7 @@ class Inbox:
             if scheduled:
                 delivery = _delivery_values(notice, now=now, exchange=exchange)
                 if webhook is not None and not exchange and handoff and handoff.take(notice.recipient_code):
-                    delivery["next_attempt_at"] = handoff.lease_until
+                    delivery["next_attempt_at"] = delivery["leased_until"] = handoff.lease_until
                     claim = Claim(
                         notice.notice_id, notice.recipient_code, 0, 0, NoticeValues.of(row), webhook, person=person
                     )
@@ -319,6 +319,7 @@ def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> 
         "round_attempts": 0,
         "total_attempts": 0,
         "next_attempt_at": now,
+        "leased_until": None,
         "last_error": None,
         "updated_at": now,
         "exchange_code": notice.recipient_code if exchange else None,

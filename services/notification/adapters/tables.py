@@ -153,6 +153,8 @@ class Delivery(SQLModel, table=True):
     round_attempts: int = 0  # attempts since the last (re)delivery request: drives the backoff
     total_attempts: int = 0
     next_attempt_at: datetime | None = _at(nullable=True)
+    # the end of the lease a push holds it by (a claim, or a hand-off); cleared when its attempt is recorded
+    leased_until: datetime | None = _at(nullable=True)
     last_error: str | None = Field(default=None, max_length=200)
     updated_at: datetime = _at()
     # set for a message to an exchange partner: the division code whose partner carries it

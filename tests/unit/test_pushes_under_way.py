@@ -1,5 +1,6 @@
-"""The delivery worker's cap on pushes in flight, on SQLite: a hand-off (a notice stored with its push taken at
-once) and a claim of due pushes, together, never push more than `max_in_flight` at a time."""
+"""Pushes under way, on SQLite: a hand-off (a notice stored with its push taken at once) and a claim of due
+pushes, together, never push more than `max_in_flight` at a time; a redelivery never starts a second push of a
+notice beside one under way."""
 
 from __future__ import annotations
 
@@ -104,3 +105,52 @@ async def test_a_hand_off_and_a_claim_together_never_push_beyond_max_in_flight(d
             await runner
     assert most <= 2, f"{most} pushes in flight with MAX_CONCURRENT_DELIVERIES=2"
     assert sorted(sent.url for sent in desk.sender.sent) == sorted(hook(code) for code in codes)
+
+
+async def test_a_redelivery_during_a_push_leaves_it_to_finish_and_no_other_replica_pushes_beside_it(
+    desk: Desk,
+) -> None:
+    """A redelivery made the row due at once, and another replica's claim pushed the notice beside the push
+    under way, both attempts numbered alike."""
+    code = "440111008"
+    await desk.webhooks.put(code, url=hook(code), secret=SECRET, now=START)
+    desk.sender.statuses[hook(code)] = 204
+    desk.sender.delay_s = 0.5  # the first replica's request is still in flight ...
+    notice = numbered_notice(1, code, issued_at=START)
+    await desk.inbox.store(notice, now=START)
+    replica_a, replica_b = desk.worker(), desk.worker()
+
+    first = asyncio.create_task(replica_a.deliver_due())
+    for _ in range(300):
+        if desk.sender.sent:
+            break
+        await asyncio.sleep(0.01)
+    stored = await desk.inbox.get(notice.notice_id)
+    assert stored is not None
+    assert await desk.store.redeliver(stored, now=desk.clock.now())  # ... when a clerk asks for a redelivery
+    claimed_by_b = await replica_b.deliver_due()
+    await first
+
+    # the lease of A's claim was overwritten: B claimed and pushed the very same notice while A's push was open
+    assert claimed_by_b == 0, "replica B pushed a notice whose push was in flight at replica A"
+    assert desk.sender.most_in_flight[hook(code)] == 1
+    assert len(desk.sender.sent) == 1
+
+
+async def test_a_redelivery_of_a_notice_waiting_out_its_backoff_is_due_at_once(desk: Desk) -> None:
+    """Only a push under way keeps the row: a notice whose last push failed, waiting for its retry, is pushed
+    as soon as a clerk asks (a receiver mended)."""
+    code = "440111008"
+    await desk.webhooks.put(code, url=hook(code), secret=SECRET, now=START)
+    desk.sender.statuses[hook(code)] = 500
+    notice = numbered_notice(1, code, issued_at=START)
+    await desk.inbox.store(notice, now=START)
+    worker = desk.worker()
+    assert await worker.deliver_due() == 1  # failed: its retry a second or so later
+    assert await worker.deliver_due() == 0  # not due yet
+    desk.sender.statuses[hook(code)] = 204
+    stored = await desk.inbox.get(notice.notice_id)
+    assert stored is not None
+    assert await desk.store.redeliver(stored, now=desk.clock.now())
+    assert await worker.deliver_due() == 1
+    assert len(desk.sender.sent) == 2
