@@ -282,21 +282,23 @@ class OutboxRelay:
                 continue
             sender.failed(self._topics(row.topic), row.key.encode(), result)
             if not await self._set_aside_if_given_up(row, result):
-                if fault_of(result) is not Fault.UNCLEAR or producer_problem(self._broker):
+                if not self._counted(result):  # the deployment's: the pass stops
                     return result
                 failure = failure or result
         return failure
 
+    def _counted(self, error: BaseException) -> bool:
+        """An unclear error counted against its row (`UnclearFailures`). Not while the producer itself is broken
+        (said on /readyz): a dead sender task raises a copy of its error for every send (a bare KafkaError,
+        unclear), whichever the row. Counted, it set aside a row a minute."""
+        return fault_of(error) is Fault.UNCLEAR and not producer_problem(self._broker)
+
     async def _set_aside_if_given_up(self, row: Pending, error: BaseException) -> bool:
         """Set the row aside if the error is its own, or unclear for too long; False when it is to be retried."""
-        fault = fault_of(error)
-        if fault is Fault.DEPLOYMENT:
+        fault, counted = fault_of(error), self._counted(error)
+        if fault is Fault.DEPLOYMENT or (fault is Fault.UNCLEAR and not counted):
             return False
-        if fault is Fault.UNCLEAR and producer_problem(self._broker):
-            # the producer itself is broken (said on /readyz): a dead sender task raises a copy of its error for
-            # every send (a bare KafkaError, unclear), whichever the row. Counted, it set aside a row a minute
-            return False
-        strikes = self._unclear.failed(row.id) if fault is Fault.UNCLEAR else None
+        strikes = self._unclear.failed(row.id) if counted else None
         if strikes is not None and not strikes.given_up:
             if strikes.passes == 1:  # not every pass: each failed pass is logged already
                 log.warning("outbox row failed, whose fault unclear", row_id=row.id, error=type(error).__name__)

@@ -291,11 +291,12 @@ class DeliveryWorker:
             return
         self._holding_slot.discard(claim.notice_id)
         self._in_flight[claim.recipient_code] -= 1
+        capped = self._pushes >= self._limits.max_in_flight  # till now: claims of others may wait for the cap
         self._pushes -= 1
         if self._in_flight[claim.recipient_code] <= 0:
             del self._in_flight[claim.recipient_code]
         self._start_waiting(claim.recipient_code)
-        for code in list(self._waiting):  # claims held back by the process's cap, not their recipient's slots
+        for code in list(self._waiting) if capped else ():  # held back by the cap, not their recipient's slots
             if self._pushes >= self._limits.max_in_flight:
                 break
             self._start_waiting(code)
