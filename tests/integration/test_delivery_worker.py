@@ -576,3 +576,82 @@ async def test_a_recipient_at_its_widest_holds_at_most_half_the_processs_pushes(
     assert len(desk.sender.sent) == 60
     assert max(desk.sender.concurrency[HOOK]) == 8  # its window widened to its most
     assert max(held) == 8  # half of 16, in flight and claimed ahead together
+
+
+async def test_a_hand_off_and_a_claim_together_never_push_beyond_max_in_flight(desk: Desk) -> None:
+    """Each reckoned its room from the same pushes held: together they held twice the cap, and the extra pushes
+    waited for one of aiohttp's connections (as many as the cap) inside their own timeout."""
+    codes = ["440111001", "440111002", "440111003", "440111004"]
+    hooks = [f"http://{code}.example/hook" for code in codes]
+    for code, url in zip(codes, hooks, strict=True):
+        await subscribe(desk, code, url)
+        desk.sender.statuses[url] = 204
+    desk.sender.delay_s = 0.3
+    worker = paced(desk, start=1, most=1, max_in_flight=2)
+    # two notices already due (stored before, e.g. while the worker was busy)
+    await desk.inbox.store(notice(1, codes[0]), now=START)
+    await desk.inbox.store(notice(2, codes[1]), now=START)
+    runner = asyncio.create_task(worker.run())
+    await asyncio.sleep(0)  # run() is pushing: hand-offs are taken
+    try:
+        # NoticeReceiver.receive: the hand-off's room is reckoned, then the batch is stored (awaits the database) ...
+        handoff = worker.handoff()
+        assert handoff is not None
+        await worker._claim()  # ... meanwhile the worker's loop claims the due pushes with the same free room
+        stored = await desk.inbox.store_many([notice(3, codes[2]), notice(4, codes[3])], now=START, handoff=handoff)
+        worker.take(stored.claims)
+        most = 0
+        for _ in range(300):  # until every notice is pushed: those held back start as slots free
+            most = max(most, sum(desk.sender.in_flight.values()))
+            if len(desk.sender.sent) == 4 and not any(desk.sender.in_flight.values()):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    assert most <= 2, f"{most} pushes in flight with MAX_CONCURRENT_DELIVERIES=2"
+    assert sorted(sent.url for sent in desk.sender.sent) == sorted(hooks)
+
+
+async def test_a_redelivery_during_a_push_leaves_it_to_finish_and_no_other_replica_pushes_beside_it(
+    desk: Desk,
+) -> None:
+    """A redelivery made the row due at once, and another replica's claim pushed the notice beside the push
+    under way, both attempts numbered alike."""
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 204
+    desk.sender.delay_s = 0.5  # the first replica's request is still in flight ...
+    await desk.inbox.store(notice(1), now=START)
+    other_replica = paced(desk, start=2, most=2)
+
+    first = asyncio.create_task(desk.worker.deliver_due())
+    for _ in range(300):
+        if desk.sender.sent:
+            break
+        await asyncio.sleep(0.01)
+    stored = await desk.inbox.get(notice(1).notice_id)
+    assert stored is not None
+    assert await desk.store.redeliver(stored, now=desk.clock.now())  # ... when a clerk asks for a redelivery
+    claimed_by_the_other = await other_replica.deliver_due()
+    await first
+
+    assert claimed_by_the_other == 0, "another replica pushed a notice whose push was under way"
+    assert desk.sender.most_in_flight[HOOK] == 1
+    assert len(desk.sender.sent) == 1
+
+
+async def test_a_redelivery_of_a_notice_waiting_out_its_backoff_is_due_at_once(desk: Desk) -> None:
+    """Only a push under way keeps the row: a notice whose last push failed, waiting for its retry, is pushed
+    as soon as a clerk asks (a receiver mended)."""
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 500
+    await desk.inbox.store(notice(1), now=START)
+    assert await desk.worker.deliver_due() == 1  # failed: its retry a second or so later
+    assert await desk.worker.deliver_due() == 0  # not due yet
+    desk.sender.statuses[HOOK] = 204
+    stored = await desk.inbox.get(notice(1).notice_id)
+    assert stored is not None
+    assert await desk.store.redeliver(stored, now=desk.clock.now())
+    assert await desk.worker.deliver_due() == 1
+    assert len(desk.sender.sent) == 2
