@@ -80,8 +80,7 @@ async def wait_drained(system: System) -> None:
     Every 20 ms, on one connection, with the relay's own condition (read from its index, so the poll
     does not scan the published rows): at 10,000 rows/s a 0.2 s poll was up to 2 % of a 100,000-row
     import's published time. A row set aside is a failure of the run, not something to wait for."""
-    url = make_url(system.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql", query={})
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    connection = await intake_database(system)
     try:
         while True:
             if not await connection.fetchval(UNSENT):
@@ -91,6 +90,12 @@ async def wait_drained(system: System) -> None:
         assert not set_aside, f"{set_aside} outbox rows set aside"
     finally:
         await connection.close()
+
+
+async def intake_database(system: System) -> asyncpg.Connection:
+    """A plain asyncpg connection to this run's intake database (its URL without SQLAlchemy's driver and query)."""
+    url = make_url(system.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql", query={})
+    return await asyncpg.connect(url.render_as_string(hide_password=False))
 
 
 UNSENT = "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL AND set_aside_at IS NULL)"
@@ -292,8 +297,7 @@ async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
     backlog left by a Kafka outage is rows written once, not rows updated), intake started. The rate runs from
     the first row sent to the last (`sent_at`), the box's CPU from the first row seen sent to the drain."""
     system.stop("intake")
-    url = make_url(system.env["INTAKE_DATABASE_URL"]).set(drivername="postgresql", query={})
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    connection = await intake_database(system)
     try:
         events = int(
             await connection.fetchval(
