@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -225,7 +226,7 @@ def service_app(
     `larger_bodies` maps the paths that stream big bodies themselves to their own byte limit.
     """
     # Swagger UI and ReDoc from the package's own files, not a CDN: /docs works on an office's closed network
-    app = FastAPIOffline(title=title, lifespan=lifespan, static_url=DOCS_ASSETS)
+    app = FastAPIOffline(title=title, lifespan=lifespan, static_url=DOCS_ASSETS, telemetry=NO_OPENTELEMETRY)
     install_problem_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=runtime.settings.max_body_bytes, larger=larger_bodies)
     runtime.lag = ConsumerLag(runtime.kafka, lambda: _groups(runtime, consumer_groups))
@@ -268,9 +269,28 @@ def service_app(
     )
     app.include_router(catalogue_router())
     app.state.runtime = runtime  # lets the catalogue test read the subscribers a service registers
+    own = len(app.router.routes)
     for router in routers:
         app.include_router(router)
+    _service_routes_first(app, own)
     return app
+
+
+# FastAPI's native OpenTelemetry asks three global providers on every request whether they are set up
+# (about 10 µs of a POST's 600, py-spy). PopFlow exports Prometheus metrics and structlog lines instead.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def _service_routes_first(app: FastAPI, own: int) -> None:
+    """Put the service's routes ahead of the first `own` routes: the docs, /metrics, /healthz and the catalogue.
+
+    FastAPI tries an app's routes in order, so a POST to /v1/records was first tried against the eleven
+    routes ahead of it: 24 µs of each POST, where 7 µs is enough when its router comes first (a timed
+    loop over the route matching). No service route answers one of those fixed paths (tested), so none
+    can shadow them.
+    """
+    routes = app.router.routes
+    routes[:] = routes[own:] + routes[:own]
 
 
 def _groups(runtime: Runtime, extra: Sequence[str]) -> list[str]:
