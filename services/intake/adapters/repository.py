@@ -10,9 +10,11 @@ other. A keyed item's key is
 stored whatever its answer, a new record or a duplicate of one stored before
 or earlier in the batch, so the key answers the same next time and refuses
 another body. Cases are counted up with one upsert, so two writers of the
-same person serialise on its row. A concurrent writer that stored the same
-source (or key) first makes the transaction fail on a unique constraint; the
-batch is then retried and sees its work.
+same person serialise on its row. Records are inserted in the order of their
+source refs, so two writers of the same sources wait for each other rather
+than deadlock. A concurrent writer that stored the same source (or key)
+first makes the transaction fail on a unique constraint; the batch is then
+retried and sees its work.
 """
 
 from __future__ import annotations
@@ -264,6 +266,7 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
         records.append(_record_values(item, case_id, version))
         topic, envelope = event_for(item, case_id, version)
         events.append({"topic": topic, "key": item.person_key, "envelope": envelope, "created_at": now})
+    records.sort(key=_source_ref)  # in lock order; events stay in batch order
     if records and len(records) < COPY_FROM and session.get_bind().dialect.name == "postgresql":
         await _insert_records_and_events(session, records, events)
     else:
@@ -273,6 +276,17 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
     if keys:
         await _insert(session, IdempotencyRow, keys)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
+
+
+def _source_ref(record: dict[str, Any]) -> str:
+    """What records are inserted in order of: their source ref, by code point (as ONE_STATEMENT's `COLLATE "C"`).
+
+    Each insert takes the ref's entry in its unique index until the transaction ends, and waits for an open
+    batch that holds it. Two batches that insert shared refs in one order queue behind each other; in file
+    order (the same two external ids in opposite orders) each held one and waited for the other's, a
+    deadlock. Only the insert is sorted: versions, events (per-person order) and answers keep batch order.
+    A record with no ref (NULL) takes no entry, and goes first."""
+    return record["source_ref"] or ""
 
 
 def _fresh(items: Sequence[NewRecord], outcomes: dict[int, Stored]) -> list[int]:
@@ -551,7 +565,8 @@ COUNT_CASES = """
 # A whole batch of a few records as one statement, sent alone: `_write`'s upsert of the cases, records,
 # events and idempotency keys. The nth of a person's k records gets version total - k + n, as `_in_turn`
 # hands out; the event is its envelope's head with the case spliced in as `with_case` writes it. Events
-# are numbered in batch order.
+# are numbered in batch order; records go in in the order of their source refs, as `_write` inserts them
+# (`_source_ref`: one lock order for every batch, however it is written).
 ONE_STATEMENT = (
     "\nWITH counted AS ("  # noqa: S608 - COUNT_CASES is this module's constant
     + COUNT_CASES
@@ -568,6 +583,7 @@ ONE_STATEMENT = (
     SELECT n.record_id, n.person_key, n.reporting_street, n.residence_street, n.record::json, n.received_at,
            n.case_id, n.case_version, n.source_ref, n.person_sealed
     FROM numbered n
+    ORDER BY n.source_ref COLLATE "C" NULLS FIRST
 ), new_keys AS (
     INSERT INTO idempotency_keys (key, fingerprint, record_id, kind, created_at)
     SELECT k.key, k.fingerprint, k.record_id, k.kind, $4::timestamptz
