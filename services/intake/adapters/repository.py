@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
+import structlog
 from sqlalchemy import (
     JSON,
     Column,
@@ -48,15 +49,20 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random
 
 from services.intake.adapters.tables import IdempotencyRow, KeyKind, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
 from shared.db.among import among
 from shared.db.engine import SingleStatements
+from shared.db.errors import is_rolled_back, sqlstate_of
 from shared.db.upsert import conflict_insert
 from shared.ids import new_id
 
+log = structlog.get_logger(__name__)
+
 ATTEMPTS = 5
+ROLLED_BACK_WAIT_S = 0.1  # at most, at random, before a try after a deadlock: no two tries in step again
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
 
 
@@ -119,18 +125,16 @@ class RecordRepository:
         statement, without looking for earlier submissions: a duplicate or a
         conflict breaks a unique constraint, and the batch is then written the
         careful way (look first, then insert, in a transaction), as a batch that
-        met a concurrent writer always was.
+        met a concurrent writer always was. Tries are counted by `_attempts`.
         """
         postgres = self._single_statements.postgres
-        for attempt in range(ATTEMPTS):
-            try:
-                if attempt == 0 and head_for is not None and postgres and len(items) < COPY_FROM:
+        async for attempt in _attempts(len(items)):
+            with attempt:
+                first = attempt.retry_state.attempt_number == 1
+                if first and head_for is not None and postgres and len(items) < COPY_FROM:
                     return await self._write_at_once(items, head_for)
                 async with self._sessions.begin() as session:
                     return await _write(session, items, event_for)
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
         raise AssertionError("unreachable")
 
     async def _write_at_once(self, items: Sequence[NewRecord], head_for: HeadFor) -> list[Stored]:
@@ -248,6 +252,44 @@ class RecordRepository:
         )
         async with self._single_statements.connect() as connection:  # one statement: atomic alone
             await connection.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
+
+
+def _attempts(rows: int) -> AsyncRetrying:
+    """A batch's tries, ATTEMPTS at most, each one transaction (or statement) begun afresh.
+
+    Again at once after a unique violation: a concurrent writer stored some of the batch first, and the
+    next try finds it. Again after a short random wait when PostgreSQL ended the transaction to break a
+    lock cycle or a serialization conflict (nothing of it stayed): batches take their locks in one order
+    (cases by person key, records by source ref) and do not deadlock one another, but a writer that takes
+    them otherwise may; unretried, a POST would answer 503 and a bulk import's streamed answer, its 200
+    sent, would be cut off. Logged with the state and counts only: nothing personal."""
+    jitter = wait_random(0, ROLLED_BACK_WAIT_S)
+
+    def wait(state: RetryCallState) -> float:
+        return jitter(state) if _rolled_back(state) else 0
+
+    def note(state: RetryCallState) -> None:
+        if failed := _rolled_back(state):
+            log.warning(
+                "batch ended by the database, written again",
+                sqlstate=sqlstate_of(failed),
+                attempt=state.attempt_number,
+                rows=rows,
+            )
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(ATTEMPTS),
+        retry=retry_if_exception(lambda error: isinstance(error, IntegrityError) or is_rolled_back(error)),
+        wait=wait,
+        before_sleep=note,
+        reraise=True,
+    )
+
+
+def _rolled_back(state: RetryCallState) -> BaseException | None:
+    """The try's error, when PostgreSQL ended its transaction for another's sake."""
+    failed = state.outcome.exception() if state.outcome else None
+    return failed if failed is not None and is_rolled_back(failed) else None
 
 
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
