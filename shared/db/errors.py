@@ -6,7 +6,9 @@ Class 22 (data exception: a value too long, out of range, not valid text)
 and the NOT NULL and CHECK violations of class 23 are the data's fault:
 retrying the same message or request gives the same answer. Unique and
 foreign-key violations are left out on purpose: a concurrent writer or an
-event that arrives before its cause can make them pass on a later try.
+event that arrives before its cause can make them pass on a later try. Class
+40's deadlock and serialization failure end a transaction so that another
+can go on: nothing of it stays, and run again it can succeed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ DATA_STATES = frozenset({"23502", "23514"})  # not_null_violation, check_violati
 # unique_violation, foreign_key_violation: mostly a concurrent writer that got there first
 RACED_STATES = frozenset({"23505", "23503"})
 RACED_SQLITE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_FOREIGNKEY"})
+# serialization_failure, deadlock_detected: the server ended the transaction to let another go on
+ROLLED_BACK_STATES = frozenset({"40001", "40P01"})
 # connection exception; admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now;
 # insufficient resources (too many connections)
 UNAVAILABLE_CLASSES = ("08", "53")
@@ -38,6 +42,11 @@ def is_raced(error: BaseException) -> bool:
     if sqlstate_of(error) in RACED_STATES:
         return True
     return any(getattr(e, "sqlite_errorname", None) in RACED_SQLITE for e in _chain(error))
+
+
+def is_rolled_back(error: BaseException) -> bool:
+    """True when PostgreSQL ended the transaction to break a lock cycle or a serialization conflict."""
+    return sqlstate_of(error) in ROLLED_BACK_STATES
 
 
 def is_unavailable(error: BaseException) -> bool:

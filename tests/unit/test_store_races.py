@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import build_engine
-from shared.db.errors import is_data_error, is_raced
+from shared.db.errors import is_data_error, is_raced, is_rolled_back
 from shared.http.problems import install_problem_handlers
 
 KEY = "440111005-secret-looking-key"
@@ -29,6 +29,17 @@ def test_unique_and_foreign_key_violations_are_races_and_not_the_datas_fault(sta
     error = sa.exc.IntegrityError("INSERT ...", None, ServerError(state))
     assert is_raced(error) is raced
     assert is_data_error(error) is not raced
+
+
+@pytest.mark.parametrize(
+    ("state", "rolled_back"), [("40P01", True), ("40001", True), ("23505", False), ("57P01", False)]
+)
+def test_a_deadlock_and_a_serialization_failure_ended_the_transaction_for_anothers_sake(
+    state: str, rolled_back: bool
+) -> None:
+    error = sa.exc.DBAPIError("COPY", None, ServerError(state))
+    assert is_rolled_back(error) is rolled_back
+    assert not is_data_error(error)
 
 
 @pytest.fixture

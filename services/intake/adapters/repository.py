@@ -10,9 +10,11 @@ other. A keyed item's key is
 stored whatever its answer, a new record or a duplicate of one stored before
 or earlier in the batch, so the key answers the same next time and refuses
 another body. Cases are counted up with one upsert, so two writers of the
-same person serialise on its row. A concurrent writer that stored the same
-source (or key) first makes the transaction fail on a unique constraint; the
-batch is then retried and sees its work.
+same person serialise on its row. Records are inserted in the order of their
+source refs, so two writers of the same sources wait for each other rather
+than deadlock. A concurrent writer that stored the same source (or key)
+first makes the transaction fail on a unique constraint; the batch is then
+retried and sees its work.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
+import structlog
 from sqlalchemy import (
     JSON,
     Column,
@@ -46,15 +49,20 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random
 
 from services.intake.adapters.tables import IdempotencyRow, KeyKind, OutboxRow, PersonCaseRow, RecordRow
 from shared.db import bulk
 from shared.db.among import among
 from shared.db.engine import SingleStatements
+from shared.db.errors import is_rolled_back, sqlstate_of
 from shared.db.upsert import conflict_insert
 from shared.ids import new_id
 
+log = structlog.get_logger(__name__)
+
 ATTEMPTS = 5
+ROLLED_BACK_WAIT_S = 0.1  # at most, at random, before a try after a deadlock: no two tries in step again
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
 
 
@@ -117,18 +125,16 @@ class RecordRepository:
         statement, without looking for earlier submissions: a duplicate or a
         conflict breaks a unique constraint, and the batch is then written the
         careful way (look first, then insert, in a transaction), as a batch that
-        met a concurrent writer always was.
+        met a concurrent writer always was. Tries are counted by `_attempts`.
         """
         postgres = self._single_statements.postgres
-        for attempt in range(ATTEMPTS):
-            try:
-                if attempt == 0 and head_for is not None and postgres and len(items) < COPY_FROM:
+        async for attempt in _attempts(len(items)):
+            with attempt:
+                first = attempt.retry_state.attempt_number == 1
+                if first and head_for is not None and postgres and len(items) < COPY_FROM:
                     return await self._write_at_once(items, head_for)
                 async with self._sessions.begin() as session:
                     return await _write(session, items, event_for)
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise
         raise AssertionError("unreachable")
 
     async def _write_at_once(self, items: Sequence[NewRecord], head_for: HeadFor) -> list[Stored]:
@@ -248,6 +254,44 @@ class RecordRepository:
             await connection.execute(statement, [{"b_record_id": r, "b_route": route} for r, route in routes])
 
 
+def _attempts(rows: int) -> AsyncRetrying:
+    """A batch's tries, ATTEMPTS at most, each one transaction (or statement) begun afresh.
+
+    Again at once after a unique violation: a concurrent writer stored some of the batch first, and the
+    next try finds it. Again after a short random wait when PostgreSQL ended the transaction to break a
+    lock cycle or a serialization conflict (nothing of it stayed): batches take their locks in one order
+    (cases by person key, records by source ref) and do not deadlock one another, but a writer that takes
+    them otherwise may; unretried, a POST would answer 503 and a bulk import's streamed answer, its 200
+    sent, would be cut off. Logged with the state and counts only: nothing personal."""
+    jitter = wait_random(0, ROLLED_BACK_WAIT_S)
+
+    def wait(state: RetryCallState) -> float:
+        return jitter(state) if _rolled_back(state) else 0
+
+    def note(state: RetryCallState) -> None:
+        if failed := _rolled_back(state):
+            log.warning(
+                "batch ended by the database, written again",
+                sqlstate=sqlstate_of(failed),
+                attempt=state.attempt_number,
+                rows=rows,
+            )
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(ATTEMPTS),
+        retry=retry_if_exception(lambda error: isinstance(error, IntegrityError) or is_rolled_back(error)),
+        wait=wait,
+        before_sleep=note,
+        reraise=True,
+    )
+
+
+def _rolled_back(state: RetryCallState) -> BaseException | None:
+    """The try's error, when PostgreSQL ended its transaction for another's sake."""
+    failed = state.outcome.exception() if state.outcome else None
+    return failed if failed is not None and is_rolled_back(failed) else None
+
+
 async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:
     outcomes, known = await _earlier_submissions(session, items)
     fresh = _fresh(items, outcomes)
@@ -264,6 +308,7 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
         records.append(_record_values(item, case_id, version))
         topic, envelope = event_for(item, case_id, version)
         events.append({"topic": topic, "key": item.person_key, "envelope": envelope, "created_at": now})
+    records.sort(key=_source_ref)  # in lock order; events stay in batch order
     if records and len(records) < COPY_FROM and session.get_bind().dialect.name == "postgresql":
         await _insert_records_and_events(session, records, events)
     else:
@@ -273,6 +318,17 @@ async def _write(session: AsyncSession, items: Sequence[NewRecord], event_for: E
     if keys:
         await _insert(session, IdempotencyRow, keys)
     return [_resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
+
+
+def _source_ref(record: dict[str, Any]) -> str:
+    """What records are inserted in order of: their source ref, by code point (as ONE_STATEMENT's `COLLATE "C"`).
+
+    Each insert takes the ref's entry in its unique index until the transaction ends, and waits for an open
+    batch that holds it. Two batches that insert shared refs in one order queue behind each other; in file
+    order (the same two external ids in opposite orders) each held one and waited for the other's, a
+    deadlock. Only the insert is sorted: versions, events (per-person order) and answers keep batch order.
+    A record with no ref (NULL) takes no entry, and goes first."""
+    return record["source_ref"] or ""
 
 
 def _fresh(items: Sequence[NewRecord], outcomes: dict[int, Stored]) -> list[int]:
@@ -551,7 +607,8 @@ COUNT_CASES = """
 # A whole batch of a few records as one statement, sent alone: `_write`'s upsert of the cases, records,
 # events and idempotency keys. The nth of a person's k records gets version total - k + n, as `_in_turn`
 # hands out; the event is its envelope's head with the case spliced in as `with_case` writes it. Events
-# are numbered in batch order.
+# are numbered in batch order; records go in in the order of their source refs, as `_write` inserts them
+# (`_source_ref`: one lock order for every batch, however it is written).
 ONE_STATEMENT = (
     "\nWITH counted AS ("  # noqa: S608 - COUNT_CASES is this module's constant
     + COUNT_CASES
@@ -568,6 +625,7 @@ ONE_STATEMENT = (
     SELECT n.record_id, n.person_key, n.reporting_street, n.residence_street, n.record::json, n.received_at,
            n.case_id, n.case_version, n.source_ref, n.person_sealed
     FROM numbered n
+    ORDER BY n.source_ref COLLATE "C" NULLS FIRST
 ), new_keys AS (
     INSERT INTO idempotency_keys (key, fingerprint, record_id, kind, created_at)
     SELECT k.key, k.fingerprint, k.record_id, k.kind, $4::timestamptz
