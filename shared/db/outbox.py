@@ -44,11 +44,12 @@ pass one row of a key is in flight at a time: a later row of the key leaves
 once the earlier is confirmed, so a row refused after it left (by a broker's
 own limit, or unconfirmed when the connection drops) is never overtaken by
 the next row of its person. An error that is the deployment's, not the row's
-(`NOT_THE_ROW`: a timeout, a closing producer, refused credentials) sets
-nothing aside: the pass stops and the next one tries again. An error that
-does not say whose it is (`UNCLEAR`: the broker's "unexpected server error",
-a bare KafkaError) stops the pass too, and the row is retried, first of its
-key, until it has failed so in 5 passes over a minute at least (the services
+(`NOT_THE_ROW`: a timeout, a closing producer, refused credentials, a
+producer's or topic's setting the broker refuses) sets nothing aside: the
+pass stops and the next one tries again. An error that does not say whose
+it is (`UNCLEAR`: the broker's "unexpected server error", a bare
+KafkaError) stops the pass too, and the row is retried, first of its key,
+until it has failed so in 5 passes over a minute at least (the services
 read both from POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S);
 it is then set aside with its error (shared/db/outbox_failures.py has the why of the
 bound, and what counts towards it).

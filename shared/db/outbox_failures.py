@@ -67,7 +67,9 @@ from aiokafka.errors import (
     BrokerResponseError,
     ClusterAuthorizationFailedError,
     IncompatibleBrokerVersion,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     KafkaError,
     KafkaTimeoutError,
     KafkaUnavailableError,
@@ -80,6 +82,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnknownError,
     UnknownProducerId,
+    UnsupportedForMessageFormatError,
     UnsupportedVersionError,
 )
 
@@ -92,8 +95,9 @@ class FailsForGood(Exception):
 
 # Kafka errors aiokafka calls non-retriable that say nothing of the row: the producer gave up waiting for
 # room or for the broker (an outage longer than its request timeout), it is closing (shutdown), the
-# deployment's credentials or grants are wrong, or the broker is another version. Every row would fail
-# alike, so none is set aside: the pass stops and the next one tries again, as when Kafka is unreachable.
+# deployment's credentials or grants are wrong, the broker is another version, or the broker refuses the
+# producer's or the topic's settings. Every row would fail alike, so none is set aside: the pass stops and the
+# next one tries again, as when Kafka is unreachable.
 NOT_THE_ROW = (
     KafkaTimeoutError,
     ProducerClosed,
@@ -113,6 +117,17 @@ NOT_THE_ROW = (
     # timestamp the broker refuses (Kafka 4 takes none over an hour ahead of its own clock by default) is a clock
     # that is wrong, and every row would be refused alike
     InvalidTimestampError,
+    # the broker's answer to a setting, whatever the records (Kafka's Java client files all three under
+    # InvalidConfigurationException): the request's acks, checked before any append (kafka.server.ReplicaManager,
+    # isValidRequiredAcks: -1, 0 or 1; aiokafka takes no other, so only a producer built around it sends one)...
+    InvalidRequiredAcksError,
+    # ...the topic: an internal one (ReplicaManager.appendToLocalLog, "Cannot append to internal topic"), and the
+    # relay's topics are a prefix setting and a name in code. A name Kafka does not allow never gets this far:
+    # aiokafka finds no metadata for it and raises UnknownTopicOrPartitionError (retriable) before the send...
+    InvalidTopicError,
+    # ...and a topic kept at a message format before 0.11, which takes no idempotent producer's batch (a broker
+    # before Kafka 4: LogValidator.validateBatch)
+    UnsupportedForMessageFormatError,
 )
 
 # Non-retriable errors that do not say whether the row is at fault: the broker's UNKNOWN_SERVER_ERROR (error

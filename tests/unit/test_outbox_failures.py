@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka.errors import (
     BrokerResponseError,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -20,6 +22,7 @@ from aiokafka.errors import (
     ReplicaNotAvailableError,
     TopicAuthorizationFailedError,
     UnknownError,
+    UnsupportedForMessageFormatError,
 )
 
 from shared.clock import FixedClock
@@ -46,6 +49,10 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (BrokerResponseError(), Fault.UNCLEAR),
         (ReplicaNotAvailableError(), Fault.DEPLOYMENT),  # aiokafka: not retriable; Kafka's own clients retry it
         (OperationNotAttempted(), Fault.UNCLEAR),  # another record of the request failed
+        # the broker's answer to the producer's or the topic's settings, the same for every row
+        (InvalidRequiredAcksError(), Fault.DEPLOYMENT),  # acks not -1, 0 or 1
+        (InvalidTopicError(), Fault.DEPLOYMENT),  # an internal topic
+        (UnsupportedForMessageFormatError(), Fault.DEPLOYMENT),  # a topic's message format before 0.11
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.name,
 )

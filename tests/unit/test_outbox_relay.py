@@ -12,6 +12,8 @@ from typing import Any, cast
 import pytest
 from aiokafka.errors import (
     CorruptRecordException,
+    InvalidRequiredAcksError,
+    InvalidTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -22,6 +24,7 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
     UnknownError,
+    UnsupportedForMessageFormatError,
 )
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select
@@ -186,7 +189,15 @@ async def test_an_unconfirmed_row_keeps_the_later_rows_of_its_key_for_the_next_p
 
 @pytest.mark.parametrize(
     "error",
-    [KafkaTimeoutError(), ProducerClosed(), TopicAuthorizationFailedError(), SaslAuthenticationFailed()],
+    [
+        KafkaTimeoutError(),
+        ProducerClosed(),
+        TopicAuthorizationFailedError(),
+        SaslAuthenticationFailed(),
+        InvalidRequiredAcksError(),  # the producer's acks
+        InvalidTopicError(),  # an internal topic
+        UnsupportedForMessageFormatError(),  # a topic's message format
+    ],
     ids=lambda error: type(error).__name__,
 )
 async def test_an_error_of_the_deployment_sets_no_row_aside(
