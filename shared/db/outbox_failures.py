@@ -11,8 +11,9 @@
   The pass stops and the next one tries again.
 - `Fault.UNCLEAR`: Kafka's catch-alls (`UNCLEAR`: the broker's "unexpected
   server error", a bare KafkaError such as the producer's "Unexpected error
-  during batch delivery"). A broker's passing fault (a restart, a leader
-  moving, a disk hiccup) raises them as readily as a row the broker chokes
+  during batch delivery"), and a batch whose bytes fail their checksum. A
+  broker's passing fault (a restart, a leader moving, a disk hiccup, bytes
+  damaged on the way) raises them as readily as a row the broker chokes
   on. Set aside at once, a passing fault sets aside rows that were fine;
   retried for ever, a row that always fails holds its person's later rows
   for ever. So the pass stops, as for the deployment's, and
@@ -66,6 +67,7 @@ from aiokafka.errors import (
     BrokerNotAvailableError,
     BrokerResponseError,
     ClusterAuthorizationFailedError,
+    CorruptRecordException,
     IncompatibleBrokerVersion,
     InvalidRequiredAcksError,
     InvalidTimestampError,
@@ -134,8 +136,14 @@ NOT_THE_ROW = (
 # code -1, and any code aiokafka does not know), the base classes raised as such (aiokafka raises a bare
 # KafkaError when its sender task dies or no broker answers for metadata), and OPERATION_NOT_ATTEMPTED (the
 # broker did not try the row, because another record of its request failed; bounded in case it keeps coming).
-# Matched by exact class: every subclass of the base classes names a cause.
-UNCLEAR = (UnknownError, BrokerResponseError, KafkaError, OperationNotAttempted)
+# And CORRUPT_MESSAGE: Kafka 4 answers it for a batch whose bytes do not match their CRC or framing
+# (UnifiedLog.analyzeAndValidateRecords, ByteBufferLogInputStream.nextBatchSize), damaged on the way (a network
+# or memory fault; Kafka's Java client retries it, a RetriableException) or encoded wrong by the client, never
+# for a record's size or content as such; the same row sent again intact is taken. A record without a key on a
+# compacted topic, which brokers once answered so, is INVALID_RECORD on Kafka 4 (LogValidator.validateKey),
+# an UnknownError to aiokafka; and every relay row has a key. Matched by exact class: every subclass of the base
+# classes names a cause.
+UNCLEAR = (UnknownError, BrokerResponseError, KafkaError, OperationNotAttempted, CorruptRecordException)
 
 
 class Fault(enum.Enum):

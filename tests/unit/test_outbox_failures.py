@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka.errors import (
     BrokerResponseError,
+    CorruptRecordException,
     InvalidRequiredAcksError,
     InvalidTimestampError,
     InvalidTopicError,
@@ -49,6 +50,7 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (BrokerResponseError(), Fault.UNCLEAR),
         (ReplicaNotAvailableError(), Fault.DEPLOYMENT),  # aiokafka: not retriable; Kafka's own clients retry it
         (OperationNotAttempted(), Fault.UNCLEAR),  # another record of the request failed
+        (CorruptRecordException(), Fault.UNCLEAR),  # bytes damaged on the way, or encoded wrong: not the record's
         # the broker's answer to the producer's or the topic's settings, the same for every row
         (InvalidRequiredAcksError(), Fault.DEPLOYMENT),  # acks not -1, 0 or 1
         (InvalidTopicError(), Fault.DEPLOYMENT),  # an internal topic
@@ -99,6 +101,7 @@ PRODUCERS = KafkaError("Unexpected error during batch delivery")
         ([(0, UNCLEAR_ONE), (0, UNCLEAR_ONE)], [True, True]),  # refused together, unexplained: which one, alone
         ([(0, UNCLEAR_ONE)], [False]),  # alone in its partition: its strike counted at once
         ([(0, OperationNotAttempted()), (0, UNCLEAR_ONE)], [True, True]),  # not tried because of another
+        ([(0, CorruptRecordException()), (0, CorruptRecordException())], [True, True]),  # damaged: which, alone
         ([(0, PRODUCERS), (0, PRODUCERS)], [False, False]),  # the producer's own: says nothing of a request
         ([(0, TOO_LARGE), (0, KafkaConnectionError("lost"))], [False, False]),
     ],
