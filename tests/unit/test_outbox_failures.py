@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import (
     BrokerResponseError,
     CorruptRecordException,
+    InvalidRequestError,
     InvalidRequiredAcksError,
     InvalidTimestampError,
     InvalidTopicError,
@@ -18,7 +20,9 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     OperationNotAttempted,
     OutOfOrderSequenceNumber,
+    PolicyViolationError,
     ProducerClosed,
+    RecordListTooLargeError,
     RecordTooLargeError,
     ReplicaNotAvailableError,
     TopicAuthorizationFailedError,
@@ -38,6 +42,7 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (FailsForGood("the envelope cannot be opened"), Fault.ROW),
         (MessageSizeTooLargeError(), Fault.ROW),
         (RecordTooLargeError(), Fault.ROW),
+        (RecordListTooLargeError(), Fault.ROW),  # sent alone: over the topic's segment.bytes
         (InvalidTimestampError(), Fault.DEPLOYMENT),  # stamped with this host's clock: the clock is wrong
         (KafkaConnectionError("lost"), Fault.DEPLOYMENT),  # retriable
         (NotLeaderForPartitionError(), Fault.DEPLOYMENT),  # retriable
@@ -55,11 +60,29 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (InvalidRequiredAcksError(), Fault.DEPLOYMENT),  # acks not -1, 0 or 1
         (InvalidTopicError(), Fault.DEPLOYMENT),  # an internal topic
         (UnsupportedForMessageFormatError(), Fault.DEPLOYMENT),  # a topic's message format before 0.11
+        # named neither the row's nor the deployment's: not set aside at once, bounded like the catch-alls
+        (InvalidRequestError(), Fault.UNCLEAR),
+        (PolicyViolationError(), Fault.UNCLEAR),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.name,
 )
 def test_whose_fault_an_error_is(error: BaseException, fault: Fault) -> None:
     assert fault_of(error) is fault
+
+
+def every_kafka_error(kind: type[KafkaError] = KafkaError) -> Iterator[type[KafkaError]]:
+    """Every error class aiokafka.errors defines under `kind` (not those other packages derive from it)."""
+    for subclass in kind.__subclasses__():
+        if subclass.__module__ == "aiokafka.errors":
+            yield subclass
+        yield from every_kafka_error(subclass)
+
+
+def test_only_its_size_makes_a_kafka_error_the_rows_among_every_one_aiokafka_names() -> None:
+    """Set aside at once only for errors named the row's: any other, one a later aiokafka adds too, is at worst
+    unclear (set aside after the bound), never a whole deployment's rows parked at once."""
+    the_rows = {kind for kind in every_kafka_error() if fault_of(kind()) is Fault.ROW}
+    assert the_rows == {MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError}
 
 
 def test_a_row_is_given_up_once_it_failed_in_enough_passes_over_long_enough() -> None:

@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 from aiokafka.errors import (
     CorruptRecordException,
+    InvalidRequestError,
     InvalidRequiredAcksError,
     InvalidTopicError,
     KafkaConnectionError,
@@ -394,9 +395,14 @@ async def test_after_a_failed_pass_the_next_waits_a_poll_however_often_new_rows_
 
 
 # errors that do not say whose fault they are: the broker's catch-all, the bare one aiokafka raises when its
-# sender task dies, and a CRC that does not match the bytes (damaged on the way); a broker's passing fault
-# raises them as readily as a row it chokes on
-UNCLEAR = [UnknownError(), KafkaError("Unexpected error during batch delivery"), CorruptRecordException()]
+# sender task dies, a CRC that does not match the bytes (damaged on the way), and one named neither the row's
+# nor the deployment's; a broker's passing fault raises them as readily as a row it chokes on
+UNCLEAR = [
+    UnknownError(),
+    KafkaError("Unexpected error during batch delivery"),
+    CorruptRecordException(),
+    InvalidRequestError(),
+]
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
