@@ -13,9 +13,9 @@ marked: an UPDATE writes the whole row again (its envelope included) and a
 new entry in each index, and the purge later deletes it anyway.
 
 A row that can never be published (larger than Kafka takes, an envelope that
-no longer opens, a non-retriable Kafka error that is the row's) is set aside with its
-error instead of holding back every row behind it: `set_aside_at` and
-`error` are filled and an admin sees it at GET /v1/admin/outbox/set-aside.
+no longer opens) is set aside with its error instead of holding back every
+row behind it: `set_aside_at` and `error` are filled and an admin sees it
+at GET /v1/admin/outbox/set-aside.
 Kafka answers a request per partition: when it refuses one row after it left
 (too large for the topic, say), every row of the request in that partition
 gets the error. aiokafka 0.14's idempotent producer, the services' own, counts
@@ -44,12 +44,14 @@ pass one row of a key is in flight at a time: a later row of the key leaves
 once the earlier is confirmed, so a row refused after it left (by a broker's
 own limit, or unconfirmed when the connection drops) is never overtaken by
 the next row of its person. An error that is the deployment's, not the row's
-(`NOT_THE_ROW`: a timeout, a closing producer, refused credentials) sets
-nothing aside: the pass stops and the next one tries again. An error that
-does not say whose it is (`UNCLEAR`: the broker's "unexpected server error",
-a bare KafkaError) stops the pass too, and the row is retried, first of its
-key, until it has failed so in 5 passes over a minute at least (the services
-read both from POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S);
+(`NOT_THE_ROW`: a timeout, a closing producer, refused credentials, a
+producer's or topic's setting the broker refuses) sets nothing aside: the
+pass stops and the next one tries again. An error that does not say whose
+it is (the broker's "unexpected server error", a bare KafkaError, any other
+that is named neither the row's, `THE_ROWS`, nor the deployment's) stops the
+pass too, and the row is retried, first of its key, until it has failed so
+in 5 passes over a minute at least (the services read both from
+POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S);
 it is then set aside with its error (shared/db/outbox_failures.py has the why of the
 bound, and what counts towards it).
 """

@@ -3,19 +3,21 @@
 `fault_of` answers one of three:
 
 - `Fault.ROW`: no retry can fix it (its envelope does not open, Kafka refuses
-  its size). The relay sets the row aside at once, unless Kafka refused it
-  together with other rows of its partition: each is then sent again alone
-  first (`sent_again_alone`, at the end of this module).
+  its size: `THE_ROWS`). The relay sets the row aside at once, unless Kafka
+  refused it together with other rows of its partition: each is then sent
+  again alone first (`sent_again_alone`, at the end of this module).
 - `Fault.DEPLOYMENT`: every row would fail alike (Kafka unreachable, a
   timeout, refused credentials: `NOT_THE_ROW`, and anything not Kafka's).
   The pass stops and the next one tries again.
-- `Fault.UNCLEAR`: Kafka's catch-alls (`UNCLEAR`: the broker's "unexpected
-  server error", a bare KafkaError such as the producer's "Unexpected error
-  during batch delivery"). A broker's passing fault (a restart, a leader
-  moving, a disk hiccup) raises them as readily as a row the broker chokes
-  on. Set aside at once, a passing fault sets aside rows that were fine;
-  retried for ever, a row that always fails holds its person's later rows
-  for ever. So the pass stops, as for the deployment's, and
+- `Fault.UNCLEAR`: every other Kafka error aiokafka does not retry: its
+  catch-alls (the broker's "unexpected server error", a bare KafkaError such
+  as the producer's "Unexpected error during batch delivery"), a batch whose
+  bytes fail their checksum, and any error named neither the row's nor the
+  deployment's. A broker's passing fault (a restart, a leader moving, a disk
+  hiccup, bytes damaged on the way) raises them as readily as a row the
+  broker chokes on. Set aside at once, a passing fault sets aside rows that
+  were fine; retried for ever, a row that always fails holds its person's
+  later rows for ever. So the pass stops, as for the deployment's, and
   `UnclearFailures` counts the row's failures until they reach a bound; the
   row is then set aside with its error, as a row's own fault is. Not while
   the producer is known broken (`shared.kafka.direct.producer_problem`: a
@@ -67,19 +69,23 @@ from aiokafka.errors import (
     BrokerResponseError,
     ClusterAuthorizationFailedError,
     IncompatibleBrokerVersion,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     KafkaError,
     KafkaTimeoutError,
     KafkaUnavailableError,
-    OperationNotAttempted,
+    MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     ReplicaNotAvailableError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
-    UnknownError,
     UnknownProducerId,
+    UnsupportedForMessageFormatError,
     UnsupportedVersionError,
 )
 
@@ -92,8 +98,9 @@ class FailsForGood(Exception):
 
 # Kafka errors aiokafka calls non-retriable that say nothing of the row: the producer gave up waiting for
 # room or for the broker (an outage longer than its request timeout), it is closing (shutdown), the
-# deployment's credentials or grants are wrong, or the broker is another version. Every row would fail
-# alike, so none is set aside: the pass stops and the next one tries again, as when Kafka is unreachable.
+# deployment's credentials or grants are wrong, the broker is another version, or the broker refuses the
+# producer's or the topic's settings. Every row would fail alike, so none is set aside: the pass stops and the
+# next one tries again, as when Kafka is unreachable.
 NOT_THE_ROW = (
     KafkaTimeoutError,
     ProducerClosed,
@@ -113,14 +120,37 @@ NOT_THE_ROW = (
     # timestamp the broker refuses (Kafka 4 takes none over an hour ahead of its own clock by default) is a clock
     # that is wrong, and every row would be refused alike
     InvalidTimestampError,
+    # the broker's answer to a setting, whatever the records (Kafka's Java client files all three under
+    # InvalidConfigurationException): the request's acks, checked before any append (kafka.server.ReplicaManager,
+    # isValidRequiredAcks: -1, 0 or 1; aiokafka takes no other, so only a producer built around it sends one)...
+    InvalidRequiredAcksError,
+    # ...the topic: an internal one (ReplicaManager.appendToLocalLog, "Cannot append to internal topic"), and the
+    # relay's topics are a prefix setting and a name in code. A name Kafka does not allow never gets this far:
+    # aiokafka finds no metadata for it and raises UnknownTopicOrPartitionError (retriable) before the send...
+    InvalidTopicError,
+    # ...and a topic kept at a message format before 0.11, which takes no idempotent producer's batch (a broker
+    # before Kafka 4: LogValidator.validateBatch)
+    UnsupportedForMessageFormatError,
 )
 
-# Non-retriable errors that do not say whether the row is at fault: the broker's UNKNOWN_SERVER_ERROR (error
-# code -1, and any code aiokafka does not know), the base classes raised as such (aiokafka raises a bare
-# KafkaError when its sender task dies or no broker answers for metadata), and OPERATION_NOT_ATTEMPTED (the
-# broker did not try the row, because another record of its request failed; bounded in case it keeps coming).
-# Matched by exact class: every subclass of the base classes names a cause.
-UNCLEAR = (UnknownError, BrokerResponseError, KafkaError, OperationNotAttempted)
+# Kafka errors that are the row's own, at every try whatever the deployment's state: its size, over the
+# producer's max_request_size (aiokafka raises it in `send`) or the topic's max.message.bytes, or, sent alone,
+# over the topic's segment.bytes (RECORD_LIST_TOO_LARGE); RecordTooLargeError is aiokafka's consumer's name
+# for a record too large. Named one by one: an error that is not here is not set aside at once.
+THE_ROWS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+
+# Every other non-retriable Kafka error is unclear: it does not say whether the row is at fault. So are the
+# broker's UNKNOWN_SERVER_ERROR (error code -1, and any code aiokafka does not know: UnknownError), the base
+# classes raised as such (aiokafka raises a bare KafkaError when its sender task dies or no broker answers for
+# metadata), and OPERATION_NOT_ATTEMPTED (the broker did not try the row, because another record of its
+# request failed; bounded in case it keeps coming). And CORRUPT_MESSAGE: Kafka 4 answers it for a batch whose
+# bytes do not match their CRC or framing (UnifiedLog.analyzeAndValidateRecords,
+# ByteBufferLogInputStream.nextBatchSize), damaged on the way (a network or memory fault; Kafka's Java client
+# retries it, a RetriableException) or encoded wrong by the client, never for a record's size or content as
+# such; the same row sent again intact is taken. A record without a key on a compacted topic, which brokers
+# once answered so, is INVALID_RECORD on Kafka 4 (LogValidator.validateKey), an UnknownError to aiokafka; and
+# every relay row has a key. An error a later aiokafka or Kafka adds is unclear too until it is named here:
+# bounded, it is set aside after the bound if it is the row's, and parks no row at once if it is not.
 
 
 class Fault(enum.Enum):
@@ -130,14 +160,14 @@ class Fault(enum.Enum):
 
 
 def fault_of(error: BaseException) -> Fault:
-    """The row's for errors no retry can fix: ours with the row, or Kafka's non-retriable ones that are the
-    row's (its size, ...); the deployment's for retriable ones, `NOT_THE_ROW` and anything not
-    Kafka's; unclear for the catch-alls that name no cause (`UNCLEAR`)."""
+    """The row's for errors no retry can fix: ours with the row, or Kafka's that are the row's (`THE_ROWS`:
+    its size); the deployment's for retriable ones, `NOT_THE_ROW` and anything not Kafka's; unclear for every
+    other Kafka error, which names no cause or one that may be either's."""
     if isinstance(error, FailsForGood):
         return Fault.ROW
     if not isinstance(error, KafkaError) or error.retriable or isinstance(error, NOT_THE_ROW):
         return Fault.DEPLOYMENT
-    return Fault.UNCLEAR if type(error) in UNCLEAR else Fault.ROW
+    return Fault.ROW if isinstance(error, THE_ROWS) else Fault.UNCLEAR
 
 
 @dataclass(slots=True)

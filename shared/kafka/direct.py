@@ -24,9 +24,12 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     OutOfOrderSequenceNumber,
     TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
     UnsupportedVersionError,
 )
 from faststream.kafka import KafkaBroker
@@ -146,6 +149,11 @@ _LASTING = (
     ClusterAuthorizationFailedError,
     InvalidTimestampError,
     UnsupportedVersionError,
+    # the producer's or the topic's settings, refused for every batch until they are changed (NOT_THE_ROW,
+    # shared/db/outbox_failures.py)
+    InvalidRequiredAcksError,
+    InvalidTopicError,
+    UnsupportedForMessageFormatError,
 )
 _RENEWED_AT: weakref.WeakKeyDictionary[AIOKafkaProducer, float] = weakref.WeakKeyDictionary()
 

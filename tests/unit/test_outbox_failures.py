@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import (
     BrokerResponseError,
+    CorruptRecordException,
+    InvalidRequestError,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -15,11 +20,14 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     OperationNotAttempted,
     OutOfOrderSequenceNumber,
+    PolicyViolationError,
     ProducerClosed,
+    RecordListTooLargeError,
     RecordTooLargeError,
     ReplicaNotAvailableError,
     TopicAuthorizationFailedError,
     UnknownError,
+    UnsupportedForMessageFormatError,
 )
 
 from shared.clock import FixedClock
@@ -34,6 +42,7 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (FailsForGood("the envelope cannot be opened"), Fault.ROW),
         (MessageSizeTooLargeError(), Fault.ROW),
         (RecordTooLargeError(), Fault.ROW),
+        (RecordListTooLargeError(), Fault.ROW),  # sent alone: over the topic's segment.bytes
         (InvalidTimestampError(), Fault.DEPLOYMENT),  # stamped with this host's clock: the clock is wrong
         (KafkaConnectionError("lost"), Fault.DEPLOYMENT),  # retriable
         (NotLeaderForPartitionError(), Fault.DEPLOYMENT),  # retriable
@@ -46,11 +55,34 @@ START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         (BrokerResponseError(), Fault.UNCLEAR),
         (ReplicaNotAvailableError(), Fault.DEPLOYMENT),  # aiokafka: not retriable; Kafka's own clients retry it
         (OperationNotAttempted(), Fault.UNCLEAR),  # another record of the request failed
+        (CorruptRecordException(), Fault.UNCLEAR),  # bytes damaged on the way, or encoded wrong: not the record's
+        # the broker's answer to the producer's or the topic's settings, the same for every row
+        (InvalidRequiredAcksError(), Fault.DEPLOYMENT),  # acks not -1, 0 or 1
+        (InvalidTopicError(), Fault.DEPLOYMENT),  # an internal topic
+        (UnsupportedForMessageFormatError(), Fault.DEPLOYMENT),  # a topic's message format before 0.11
+        # named neither the row's nor the deployment's: not set aside at once, bounded like the catch-alls
+        (InvalidRequestError(), Fault.UNCLEAR),
+        (PolicyViolationError(), Fault.UNCLEAR),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value.name,
 )
 def test_whose_fault_an_error_is(error: BaseException, fault: Fault) -> None:
     assert fault_of(error) is fault
+
+
+def every_kafka_error(kind: type[KafkaError] = KafkaError) -> Iterator[type[KafkaError]]:
+    """Every error class aiokafka.errors defines under `kind` (not those other packages derive from it)."""
+    for subclass in kind.__subclasses__():
+        if subclass.__module__ == "aiokafka.errors":
+            yield subclass
+        yield from every_kafka_error(subclass)
+
+
+def test_only_its_size_makes_a_kafka_error_the_rows_among_every_one_aiokafka_names() -> None:
+    """Set aside at once only for errors named the row's: any other, one a later aiokafka adds too, is at worst
+    unclear (set aside after the bound), never a whole deployment's rows parked at once."""
+    the_rows = {kind for kind in every_kafka_error() if fault_of(kind()) is Fault.ROW}
+    assert the_rows == {MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError}
 
 
 def test_a_row_is_given_up_once_it_failed_in_enough_passes_over_long_enough() -> None:
@@ -92,6 +124,7 @@ PRODUCERS = KafkaError("Unexpected error during batch delivery")
         ([(0, UNCLEAR_ONE), (0, UNCLEAR_ONE)], [True, True]),  # refused together, unexplained: which one, alone
         ([(0, UNCLEAR_ONE)], [False]),  # alone in its partition: its strike counted at once
         ([(0, OperationNotAttempted()), (0, UNCLEAR_ONE)], [True, True]),  # not tried because of another
+        ([(0, CorruptRecordException()), (0, CorruptRecordException())], [True, True]),  # damaged: which, alone
         ([(0, PRODUCERS), (0, PRODUCERS)], [False, False]),  # the producer's own: says nothing of a request
         ([(0, TOO_LARGE), (0, KafkaConnectionError("lost"))], [False, False]),
     ],

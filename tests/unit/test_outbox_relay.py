@@ -12,6 +12,9 @@ from typing import Any, cast
 import pytest
 from aiokafka.errors import (
     CorruptRecordException,
+    InvalidRequestError,
+    InvalidRequiredAcksError,
+    InvalidTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -22,6 +25,7 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
     UnknownError,
+    UnsupportedForMessageFormatError,
 )
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select
@@ -186,7 +190,15 @@ async def test_an_unconfirmed_row_keeps_the_later_rows_of_its_key_for_the_next_p
 
 @pytest.mark.parametrize(
     "error",
-    [KafkaTimeoutError(), ProducerClosed(), TopicAuthorizationFailedError(), SaslAuthenticationFailed()],
+    [
+        KafkaTimeoutError(),
+        ProducerClosed(),
+        TopicAuthorizationFailedError(),
+        SaslAuthenticationFailed(),
+        InvalidRequiredAcksError(),  # the producer's acks
+        InvalidTopicError(),  # an internal topic
+        UnsupportedForMessageFormatError(),  # a topic's message format
+    ],
     ids=lambda error: type(error).__name__,
 )
 async def test_an_error_of_the_deployment_sets_no_row_aside(
@@ -382,9 +394,15 @@ async def test_after_a_failed_pass_the_next_waits_a_poll_however_often_new_rows_
     assert min(gaps) >= poll - 0.01
 
 
-# errors that do not say whose fault they are: the broker's catch-all, and the bare one aiokafka raises when
-# its sender task dies; a broker's passing fault raises them as readily as a row it chokes on
-UNCLEAR = [UnknownError(), KafkaError("Unexpected error during batch delivery")]
+# errors that do not say whose fault they are: the broker's catch-all, the bare one aiokafka raises when its
+# sender task dies, a CRC that does not match the bytes (damaged on the way), and one named neither the row's
+# nor the deployment's; a broker's passing fault raises them as readily as a row it chokes on
+UNCLEAR = [
+    UnknownError(),
+    KafkaError("Unexpected error during batch delivery"),
+    CorruptRecordException(),
+    InvalidRequestError(),
+]
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -570,9 +588,7 @@ class PartitionedBroker:
                 confirmation.set_exception(error)  # the same error for every row of the partition
 
 
-@pytest.mark.parametrize(
-    "error", [MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException], ids=lambda e: e.__name__
-)
+@pytest.mark.parametrize("error", [MessageSizeTooLargeError, RecordListTooLargeError], ids=lambda e: e.__name__)
 async def test_only_the_row_at_fault_is_set_aside_when_kafka_refuses_its_whole_partition_of_the_request(
     sessions: async_sessionmaker[AsyncSession], error: type[KafkaError]
 ) -> None:
@@ -669,14 +685,16 @@ async def test_a_row_refused_out_of_sequence_behind_a_refused_one_is_sent_again_
     assert await sent_events(sessions) == ["e1", "e2"]
 
 
+@pytest.mark.parametrize("error", [UnknownError, CorruptRecordException], ids=lambda e: e.__name__)
 async def test_rows_refused_with_an_unclear_culprit_go_alone_and_only_it_is_set_aside(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], error: type[KafkaError]
 ) -> None:
     """aiokafka calls every error code it does not know UnknownError (Kafka's INVALID_RECORD among them), and the
-    broker answers the whole partition's request with it: the rows refused only for sharing the culprit's request
-    go alone and are published, and only the culprit counts strikes to its bound."""
+    broker answers the whole partition's request with it, as with a CRC that does not match: the rows refused only
+    for sharing the culprit's request go alone and are published, and only the culprit counts strikes to its
+    bound."""
     await add_rows(sessions, ["a", "b", "c"])
-    broker = PartitionedBroker({"a": 0, "b": 0, "c": 0}, poison={"e1"}, error=UnknownError)
+    broker = PartitionedBroker({"a": 0, "b": 0, "c": 0}, poison={"e1"}, error=error)
     clock = FixedClock(START)
     relaying = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100, clock=clock)
     with pytest.raises(RuntimeError, match="outbox rows not confirmed"):

@@ -13,7 +13,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
+    InvalidRequiredAcksError,
     InvalidTimestampError,
+    InvalidTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -24,6 +26,7 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     UnknownError,
     UnknownProducerId,
+    UnsupportedForMessageFormatError,
 )
 from faststream.kafka import KafkaBroker
 
@@ -159,6 +162,29 @@ async def test_a_refusal_that_goes_on_renews_the_producer_id_at_most_once_a_minu
     now[0] += 1
     refused(InvalidTimestampError())  # a minute after the last
     assert renewals[-1] == 1062.0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [InvalidRequiredAcksError, InvalidTopicError, UnsupportedForMessageFormatError],
+    ids=lambda error: error.__name__,
+)
+async def test_a_refused_setting_renews_the_producer_id_at_most_once_a_minute(
+    sender: tuple[DirectSender, AIOKafkaProducer], monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """The producer's acks, an internal topic, a topic's old message format: refused for every batch, at every
+    relay pass, until the setting is changed (the deployment's: no row is set aside)."""
+    direct_sender, _ = sender
+    now, renewals = clock_and_renewals(monkeypatch)
+    for _ in range(3):
+        direct_sender._renewed = False  # as after the next pass's sends
+        direct_sender.failed("t.records", b"k", error())
+        now[0] += 1
+    assert renewals == [1000.0]
+    now[0] += 57
+    direct_sender._renewed = False
+    direct_sender.failed("t.records", b"k", error())  # a minute after the last
+    assert renewals == [1000.0, 1060.0]
 
 
 async def test_routings_emitter_asks_for_the_new_id_instead_of_taking_it(monkeypatch: pytest.MonkeyPatch) -> None:
