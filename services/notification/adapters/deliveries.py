@@ -39,7 +39,8 @@ from shared.db import bulk
 from shared.db.among import among
 from shared.db.engine import SingleStatements
 
-_CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code")
+_CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code", "round_number")
+ROUND_NUMBERS = 1_000_000  # a round's number wraps here (migration 0016 bounds the column): only compared for equality
 
 
 def _claim_of(row: Mapping[Any, Any]) -> Claim:
@@ -54,6 +55,7 @@ def _claim_of(row: Mapping[Any, Any]) -> Claim:
         notice,
         webhook,
         row["exchange_code"],
+        round_number=row["round_number"],
     )
 
 
@@ -83,6 +85,7 @@ class Claim:
     subscription: WebhookValues | None = None
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
     person: dict[str, Any] | None = None  # the notice's person, when the store handed the push over: no unsealing
+    round_number: int = 0  # the schedule's round when claimed (a new row's is 0): a redelivery since moved it on
 
 
 class Handoff:
@@ -315,6 +318,7 @@ def new_round(delivery: Delivery, *, now: datetime) -> None:
     leased = delivery.leased_until is not None and utc(delivery.leased_until) > now
     under_way = delivery.state == "pending" and leased
     delivery.state, delivery.round_attempts, delivery.updated_at = "pending", 0, now
+    delivery.round_number = (delivery.round_number + 1) % ROUND_NUMBERS
     if not under_way:
         delivery.next_attempt_at = now
 
