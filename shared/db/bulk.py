@@ -57,6 +57,9 @@ class Rows:
     back from the returning part are inserted (a notice's delivery with its notice).
     `update_by`: the rows are not inserted but update the table's rows whose column
     of that name holds the same value, setting their other columns.
+    `unchanged` (with `update_by`): a column, not set, that must still hold the row's
+    value for the row to be updated (the version it was read at); with `returning`,
+    the rows updated are the ones whose values come back.
     """
 
     table: type[SQLModel]
@@ -66,6 +69,7 @@ class Rows:
     returning: str | None = None
     with_returned: str | None = None
     update_by: str | None = None
+    unchanged: str | None = None
 
 
 async def insert_together(raw: asyncpg.Connection, parts: Sequence[Rows]) -> list[Any]:
@@ -96,7 +100,16 @@ def statement(parts: Sequence[Rows]) -> tuple[str, list[Any]]:
     for part in parts:
         columns, document = _rows_json(part.table, part.rows)
         shapes.append(
-            (part.table, columns, part.key, part.overwrite, part.returning, part.with_returned, part.update_by)
+            (
+                part.table,
+                columns,
+                part.key,
+                part.overwrite,
+                part.returning,
+                part.with_returned,
+                part.update_by,
+                part.unchanged,
+            )
         )
         arguments += [document, len(part.rows)]
     return _together_sql(tuple(shapes)), arguments
@@ -172,7 +185,7 @@ def _select_sql(table: type[SQLModel], column: str) -> str:
     return f'SELECT "{column}" FROM "{_table_name(table)}" WHERE "{column}" = ANY($1::text[])'  # noqa: S608 - names are the table's
 
 
-_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None, str | None, str | None]
+_Shape = tuple[type[SQLModel], tuple[str, ...], str | None, bool, str | None, str | None, str | None, str | None]
 
 
 @cache
@@ -184,17 +197,19 @@ def _together_sql(shapes: tuple[_Shape, ...]) -> str:
     """
     statements, first = [], 1
     returned = shapes[0][4]
-    for table, columns, key, overwrite, returning, with_returned, update_by in shapes:
-        for name in (returning, with_returned, update_by):
+    for table, columns, key, overwrite, returning, with_returned, update_by, unchanged in shapes:
+        for name in (returning, with_returned, update_by, unchanged):
             if name is not None:
                 _columns(table)[name]  # a column of the table's, or KeyError
         kept = (with_returned, returned) if with_returned and returned else None
         sql = (
-            _update_sql(table, columns, update_by, first=first)
+            _update_sql(table, columns, update_by, first=first, unchanged=unchanged)
             if update_by
             else _insert_sql(table, columns, key, overwrite, first=first, kept=kept)
         )
-        statements.append(f'{sql} RETURNING "{returning}"' if returning else sql)
+        # an update's FROM holds the given rows too: the table's own column is the one returned
+        owner = f'"{_table_name(table)}".' if update_by else ""
+        statements.append(f'{sql} RETURNING {owner}"{returning}"' if returning else sql)
         first += 2  # a part's rows are two parameters: the document and its count
     if returned:
         return _with(statements) + f' SELECT "{returned}" FROM part0'  # noqa: S608 - a column's name
@@ -232,13 +247,18 @@ def _insert_sql(
 
 
 @cache
-def _update_sql(table: type[SQLModel], columns: tuple[str, ...], key: str, *, first: int = 1) -> str:
-    """The UPDATE of the rows whose `key` matches one given, setting the other `columns` to the given values."""
-    if key not in columns:
-        raise ValueError(f"rows that update by {key!r} must hold it")
+def _update_sql(
+    table: type[SQLModel], columns: tuple[str, ...], key: str, *, first: int = 1, unchanged: str | None = None
+) -> str:
+    """The UPDATE of the rows whose `key` matches one given (and whose `unchanged` column still holds the given
+    value), setting the other `columns` to the given values."""
+    for column in (key, unchanged):
+        if column is not None and column not in columns:
+            raise ValueError(f"rows that update by {column!r} must hold it")
     name, (_, rows) = _table_name(table), _given(table, columns, first)
-    changes = ", ".join(f'"{c}" = given."{c}"' for c in columns if c != key)
-    return f'UPDATE "{name}" SET {changes} FROM {rows} WHERE "{name}"."{key}" = given."{key}"'  # noqa: S608 - names are the table's
+    changes = ", ".join(f'"{c}" = given."{c}"' for c in columns if c not in (key, unchanged))
+    sql = f'UPDATE "{name}" SET {changes} FROM {rows} WHERE "{name}"."{key}" = given."{key}"'  # noqa: S608 - names are the table's
+    return f'{sql} AND "{name}"."{unchanged}" = given."{unchanged}"' if unchanged else sql
 
 
 def _given(table: type[SQLModel], columns: tuple[str, ...], first: int) -> tuple[str, str]:

@@ -655,3 +655,82 @@ async def test_a_redelivery_of_a_notice_waiting_out_its_backoff_is_due_at_once(d
     assert await desk.store.redeliver(stored, now=desk.clock.now())
     assert await desk.worker.deliver_due() == 1
     assert len(desk.sender.sent) == 2
+
+
+async def failed_but_its_last(desk: Desk, n: int, *, attempts: int = POLICY.max_attempts - 1) -> None:
+    """Notice `n` stored and `attempts` of its round failed: its next attempt due (the round's last, by default)."""
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 503
+    await desk.inbox.store(notice(n), now=START)
+    for _ in range(attempts):
+        assert await desk.worker.deliver_due() == 1
+        desk.clock.advance(POLICY.cap_s)
+
+
+async def next_push(desk: Desk, n: int, *, answer: int, redelivered: bool) -> None:
+    """Notice `n`'s next push, answered `answer`; with `redelivered`, a clerk asks for a new round while it is under
+    way (its request in flight, the row leased)."""
+    desk.sender.statuses[HOOK] = answer
+    desk.sender.delay_s = 0.3
+    sent = len(desk.sender.sent)
+    pushing = asyncio.create_task(desk.worker.deliver_due())
+    while len(desk.sender.sent) == sent:  # noqa: ASYNC110 - polling the fake
+        await asyncio.sleep(0.01)
+    if redelivered:
+        stored = await desk.inbox.get(notice(n).notice_id)
+        assert stored is not None
+        assert await desk.store.redeliver(stored, now=desk.clock.now())
+        assert desk.sender.in_flight[HOOK] == 1  # the redelivery came while the push was under way
+    assert await pushing == 1
+    desk.sender.delay_s = 0.0
+
+
+async def schedule_of(desk: Desk, n: int) -> tuple[str, int, datetime | None, list[int], str]:
+    """The notice's push state, its round's count, when it is due, its attempts' numbers, and its status."""
+    delivery, attempts = await desk.store.history(notice(n).notice_id)
+    stored = await desk.inbox.get(notice(n).notice_id)
+    assert delivery is not None
+    assert stored is not None
+    due = delivery.next_attempt_at
+    return delivery.state, delivery.round_attempts, due, [a.number for a in attempts], stored.status
+
+
+@pytest.mark.parametrize(
+    ("answer", "redelivered", "state", "status"),
+    [
+        (503, True, "pending", "issued"),  # the new round asked for: its first attempt due at once
+        (204, True, "delivered", "delivered"),  # delivered is delivered, whatever was asked meanwhile
+        (503, False, "failed", "failed"),  # no new round asked for: the round is over
+    ],
+)
+async def test_the_last_push_of_a_round_fails_the_notice_only_if_no_new_round_began_during_it(
+    desk: Desk, answer: int, redelivered: bool, state: str, status: str
+) -> None:
+    """A redelivery during the round's last push reset the round's count, but the push's failure was recorded as the
+    old round's last: the notice was marked failed though the clerk had asked for a new round, and the clerk had to
+    ask again."""
+    await failed_but_its_last(desk, 1)
+    await next_push(desk, 1, answer=answer, redelivered=redelivered)
+
+    now = desk.clock.now()
+    ended, count, due, numbers, shown = await schedule_of(desk, 1)
+    assert (ended, shown, numbers) == (state, status, [1, 2, 3])
+    if state == "pending":
+        assert (count, due) == (0, now)  # the new round's, untouched: the failed push was the old round's
+        assert await desk.store.failed(prefix="440111", limit=10) == []
+    if state == "delivered":
+        assert await outbox_types(desk) == ["NoticeDelivered"]
+    assert await desk.worker.deliver_due() == (1 if state == "pending" else 0)
+
+
+async def test_a_new_round_begun_during_a_push_has_all_its_attempts_before_it_fails(desk: Desk) -> None:
+    """The push under way wrote its round's count over the redelivery's reset: begun during the round's second
+    push, the new round failed after one attempt of its own."""
+    await failed_but_its_last(desk, 2, attempts=1)
+    await next_push(desk, 2, answer=503, redelivered=True)
+    assert (await schedule_of(desk, 2))[:3] == ("pending", 0, desk.clock.now())
+
+    for _ in range(POLICY.max_attempts):  # the new round's three attempts: the first at once, then the backoff's
+        assert await desk.worker.deliver_due() == 1
+        desk.clock.advance(POLICY.cap_s)
+    assert await schedule_of(desk, 2) == ("failed", 3, None, [1, 2, 3, 4, 5], "failed")

@@ -8,6 +8,7 @@ door. The fake sender stands for Tianhe; the fake clock keeps time still.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.notification.adapters.deliveries import DeliveryStore
-from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.exchange_store import ExchangeStore, answer_message_id, owe_answer
 from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
@@ -58,6 +59,8 @@ class Baiyun:
     redelivery: ExchangeRedelivery
     sender: FakeWebhookSender
     inbox: Inbox
+    clock: FakeClock
+    deliveries: DeliveryStore
 
 
 def principal(scope: str, role: Role) -> Principal:
@@ -85,8 +88,9 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         clock=clock,
         sealed=sealed,
     )
+    deliveries = DeliveryStore(sessions, events)
     worker = DeliveryWorker(
-        store=DeliveryStore(sessions, events),
+        store=deliveries,
         webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
         sender=sender,
         clock=clock,
@@ -100,7 +104,7 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         partners=lambda: table[0], store=store, served_districts=["440111"], clock=clock, wake=lambda: None
     )
     try:
-        yield Baiyun(table, worker, store, redelivery, sender, inbox)
+        yield Baiyun(table, worker, store, redelivery, sender, inbox, clock, deliveries)
     finally:
         await engine.dispose()
         await drop_database(name)
@@ -192,3 +196,41 @@ async def test_only_a_bureau_of_a_served_district_or_admin_may_redeliver(
     with pytest.raises(ProblemError) as for_message:
         await baiyun.redelivery.message(caller, FORWARD_ID)
     assert (for_partner.value.status, for_message.value.status) == (403, 403)
+
+
+async def test_a_message_redelivered_during_its_rounds_last_push_is_due_again_when_that_push_fails(
+    baiyun: Baiyun,
+) -> None:
+    """As for a webhook push (test_delivery_worker.py): the failure of the round's last push was recorded as the old
+    round's, and failed the message though the bureau had asked for a new round during it. The answer we owe has no
+    inbox notice of its own: the round is the schedule's alone."""
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": READY})
+    baiyun.sender.statuses = {f"{TIANHE_URL}/v1/exchange/notices": 503, f"{TIANHE_URL}/v1/exchange/answers": 503}
+    await _owe_tianhe_two_messages(baiyun)
+    for _ in range(2):
+        assert await baiyun.worker.deliver_due() == 2
+        baiyun.clock.advance(4.0)
+
+    answer_id = answer_message_id(THEIR_NOTICE_ID)
+    message_of = {f"{TIANHE_URL}/v1/exchange/notices": FORWARD_ID, f"{TIANHE_URL}/v1/exchange/answers": answer_id}
+    baiyun.sender.delay_s = 0.3
+    pushing = asyncio.create_task(baiyun.worker.deliver_due())  # the round's last push of each, one at a time ...
+    for sent in (5, 6):
+        while len(baiyun.sender.sent) < sent:  # noqa: ASYNC110 - polling the fake
+            await asyncio.sleep(0.01)
+        under_way = baiyun.sender.sent[-1].url
+        await baiyun.redelivery.message(ADMIN, message_of[under_way])  # ... when the bureau asks for it again
+        assert baiyun.sender.in_flight[under_way] == 1
+    assert await pushing == 2
+
+    now = baiyun.clock.now()
+    for message_id in (answer_id, FORWARD_ID):
+        delivery, attempts = await baiyun.deliveries.history(message_id)
+        assert delivery is not None
+        assert (delivery.state, delivery.round_attempts, delivery.next_attempt_at) == ("pending", 0, now)
+        assert [a.number for a in attempts] == [1, 2, 3]
+    assert await baiyun.store.failed_destinations() == []
+    forward = await baiyun.inbox.get(FORWARD_ID)
+    assert forward is not None
+    assert forward.status == "issued"
+    assert await baiyun.worker.deliver_due() == 2  # the new round's first pushes, due at once

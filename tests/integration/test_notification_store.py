@@ -206,3 +206,46 @@ async def test_on_postgresql_attempts_are_one_statement_and_settling_four(desk: 
     assert sorted(sent) == ["BEGIN", "COMMIT", "SELECT", "WITH"], desk.statements
     _, _, events = await attempts_state(desk)
     assert events == ["NoticeDelivered:09", "NoticeDelivered:01"]
+
+
+async def test_an_attempt_whose_round_moved_on_since_its_claim_counts_in_the_old_round(desk: Desk) -> None:
+    """A redelivery during the push began a new round: the attempt is logged and a delivery stands, but a failure,
+    even the old round's last, leaves the new round's first push due at once and the notice not failed."""
+    await desk.inbox.store_many([notice(n) for n in (1, 2, 3, 4)], now=START, handoff=None)
+    for n in (1, 2, 3):  # claimed (in round 0) before these redeliveries
+        stored = await desk.inbox.get(notice(n).notice_id)
+        assert stored is not None
+        assert await desk.deliveries.redeliver(stored, now=START)
+
+    steps = await desk.deliveries.record_many(
+        [
+            attempt(1, Outcome.FAILED, status=500, tried_before=2),  # the old round's last
+            attempt(2, Outcome.RETRY, status=500, tried_before=1),
+            attempt(3, Outcome.DELIVERED, status=204, tried_before=2),
+            attempt(4, Outcome.FAILED, status=500, tried_before=2),  # no redelivery: the round is over
+        ]
+    )
+
+    first, second = START + timedelta(seconds=1), START + timedelta(seconds=2)
+    assert steps == [
+        NextStep(Outcome.RETRY, first),
+        NextStep(Outcome.RETRY, second),
+        NextStep(Outcome.DELIVERED),
+        NextStep(Outcome.FAILED),
+    ]
+    notices, schedules, events = await attempts_state(desk)
+    assert notices == {
+        notice(1).notice_id: ("issued", False, (3, 500, 12.5, "HTTP 500")),
+        notice(2).notice_id: ("issued", False, (2, 500, 12.5, "HTTP 500")),
+        notice(3).notice_id: ("delivered", True, (3, 204, 12.5, None)),
+        notice(4).notice_id: ("failed", False, (3, 500, 12.5, "HTTP 500")),
+    }
+    assert schedules == {
+        notice(1).notice_id: ("pending", 0, 3, "HTTP 500"),
+        notice(2).notice_id: ("pending", 0, 2, "HTTP 500"),
+        notice(3).notice_id: ("delivered", 0, 3, None),
+        notice(4).notice_id: ("failed", 3, 3, "HTTP 500"),
+    }
+    due = await deliveries(desk)
+    assert (due[notice(1).notice_id][2], due[notice(2).notice_id][2]) == (first, second)
+    assert events == ["NoticeDelivered:03"]

@@ -11,7 +11,14 @@ import pytest
 
 from services.notification.adapters.tables import utc
 from services.notification.domain.access import may_see, recipient_prefix
-from services.notification.domain.backoff import BackoffPolicy, Outcome, after_attempt, is_success
+from services.notification.domain.backoff import (
+    BackoffPolicy,
+    NextStep,
+    Outcome,
+    after_attempt,
+    begun_anew,
+    is_success,
+)
 from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.payload import notice_document, webhook_body
@@ -97,6 +104,20 @@ def test_after_attempt_retries_until_the_last_attempt_then_fails() -> None:
     last = after_attempt(succeeded=False, attempt=5, policy=POLICY, now=NOW, uniform=lowest)
     assert last.outcome is Outcome.FAILED
     assert after_attempt(succeeded=True, attempt=5, policy=POLICY, now=NOW, uniform=lowest).outcome is Outcome.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("step", "after"),
+    [
+        (NextStep(Outcome.FAILED), NextStep(Outcome.RETRY, NOW)),  # the old round's last: the new round's first is due
+        (NextStep(Outcome.RETRY, NOW + timedelta(seconds=8)), NextStep(Outcome.RETRY, NOW)),
+        (NextStep(Outcome.DELIVERED), NextStep(Outcome.DELIVERED)),
+    ],
+)
+def test_an_attempt_during_which_a_new_round_began_leaves_its_first_push_due_unless_it_delivered(
+    step: NextStep, after: NextStep
+) -> None:
+    assert begun_anew(step, now=NOW) == after
 
 
 @pytest.mark.parametrize(

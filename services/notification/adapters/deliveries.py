@@ -11,7 +11,7 @@ survives a SIGKILL, and why an attempt may, rarely, be made twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +33,14 @@ from services.notification.adapters.tables import (
     WebhookValues,
     utc,
 )
-from services.notification.domain.backoff import NextStep, Outcome
+from services.notification.domain.backoff import NextStep, Outcome, begun_anew
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db import bulk
 from shared.db.among import among
 from shared.db.engine import SingleStatements
 
-_CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code")
+_CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code", "round_number")
+ROUND_NUMBERS = 1_000_000  # a round's number wraps here (migration 0016 bounds the column): only compared for equality
 
 
 def _claim_of(row: Mapping[Any, Any]) -> Claim:
@@ -54,6 +55,7 @@ def _claim_of(row: Mapping[Any, Any]) -> Claim:
         notice,
         webhook,
         row["exchange_code"],
+        round_number=row["round_number"],
     )
 
 
@@ -83,6 +85,7 @@ class Claim:
     subscription: WebhookValues | None = None
     exchange_code: str | None = None  # set: a message to the exchange partner of this code, not a webhook push
     person: dict[str, Any] | None = None  # the notice's person, when the store handed the push over: no unsealing
+    round_number: int = 0  # the schedule's round when claimed (a new row's is 0): a redelivery since moved it on
 
 
 class Handoff:
@@ -164,9 +167,15 @@ class DeliveryStore:
                 )
         return claims, read >= limit or len(claims) < read
 
-    async def record_many(self, attempts: Sequence[Attempted]) -> list[None]:
+    async def record_many(self, attempts: Sequence[Attempted]) -> list[NextStep]:
         """The attempts, each schedule's next step and, on first delivery, the notice's status and event,
-        in one transaction (the worker's group commit).
+        in one transaction (the worker's group commit); the step each was recorded with.
+
+        An attempt counts in the round it was claimed in. A redelivery during its push (new_round) moved
+        the schedule's round on: the attempt was the old round's, and what follows it is `begun_anew`
+        (unless it delivered, the new round's first push, due now), not the old round's step, which may
+        have been its last. The write finds those itself, leaving their rows as they are, and they are
+        recorded next, in a transaction of their own (redeliveries are rare; the write stays one statement).
 
         Each notice appears at most once in `attempts` (the worker never has two
         pushes of one notice in flight, and the group commit keeps one per batch).
@@ -178,67 +187,73 @@ class DeliveryStore:
         if not attempts:
             return []
         in_lock_order = sorted(attempts, key=lambda a: a.claim.notice_id)  # two batches never wait on each other
-        tried = [
-            {
-                "notice_id": a.claim.notice_id,
-                "number": a.claim.total_attempts + 1,
-                "attempted_at": a.now,
-                "status_code": a.result.status_code,
-                "latency_ms": a.result.latency_ms,
-                "error": a.result.error,
-            }
-            for a in in_lock_order
+        recorded = await self._record(in_lock_order)
+        anew = [
+            replace(a, step=begun_anew(a.step, now=a.now)) for a in in_lock_order if a.claim.notice_id not in recorded
         ]
-        schedules = [
-            {
-                "notice_id": a.claim.notice_id,
-                "state": "pending" if a.step.outcome is Outcome.RETRY else a.step.outcome.value,
-                "round_attempts": a.claim.round_attempts + 1,
-                "total_attempts": a.claim.total_attempts + 1,
-                "next_attempt_at": a.step.retry_at,
-                "leased_until": None,
-                "last_error": a.result.error,
-                "updated_at": a.now,
-            }
-            for a in in_lock_order
+        if anew:
+            await self._record(anew, anew=True)
+        steps = {a.claim.notice_id: a.step for a in anew}
+        return [steps.get(a.claim.notice_id, a.step) for a in attempts]
+
+    async def _record(self, attempts: list[Attempted], *, anew: bool = False) -> set[str]:
+        """Write the attempts and what follows each; the notice ids written. Unless `anew`, only those whose
+        schedule is still in the claimed round: the write's own condition, the attempt written with it."""
+        if not self._single_statements.postgres:
+            return await self._record_elsewhere(attempts, anew=anew)
+        writes = [
+            bulk.Rows(
+                Delivery,
+                [_schedule(a, anew=anew) for a in attempts],
+                update_by="notice_id",
+                unchanged=None if anew else "round_number",
+                returning="notice_id",
+            ),
+            bulk.Rows(DeliveryAttempt, [_tried(a) for a in attempts], with_returned="notice_id"),
         ]
-        settled = [a for a in in_lock_order if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
-        writes = [bulk.Rows(DeliveryAttempt, tried), bulk.Rows(Delivery, schedules, update_by="notice_id")]
-        postgres = self._single_statements.postgres
-        if postgres and not settled:
+        settled = _settled(attempts)
+        if not settled:
             async with self._single_statements.driver() as raw:  # one statement: atomic alone
-                await bulk.insert_together(raw, writes)
-            return [None] * len(attempts)
+                return set(await bulk.insert_together(raw, writes))
         async with self._sessions.begin() as session:
-            if postgres:
-                changes, events = await self._settle(session, settled)  # its read begins the transaction
-                raw = await bulk.driver(session)
-                assert raw is not None
-                notices = bulk.Rows(InboxNotice, changes, update_by="notice_id")
-                await bulk.insert_together(raw, [*writes, notices, bulk.Rows(OutboxRow, events)])
-            else:
-                await session.execute(insert(DeliveryAttempt.__table__), tried)  # type: ignore[attr-defined]
-                await _update_by_notice_id(session, Delivery.__table__, schedules)  # type: ignore[attr-defined]
-                if settled:
-                    changes, events = await self._settle(session, settled)
-                    await _update_by_notice_id(session, InboxNotice.__table__, changes)  # type: ignore[attr-defined]
-                    if events:
-                        await session.execute(insert(OutboxRow.__table__), events)  # type: ignore[attr-defined]
-        return [None] * len(attempts)
+            changes, events = await self._settle(session, settled, anew=anew)  # its read begins the transaction
+            raw = await bulk.driver(session)
+            assert raw is not None
+            notices = bulk.Rows(InboxNotice, changes, update_by="notice_id")
+            return set(await bulk.insert_together(raw, [*writes, notices, bulk.Rows(OutboxRow, events)]))
+
+    async def _record_elsewhere(self, attempts: list[Attempted], *, anew: bool) -> set[str]:
+        """`_record` on other stores (SQLite): the schedules' rounds read first, a statement of each kind."""
+        async with self._sessions.begin() as session:
+            if not anew:
+                attempts = await _in_claimed_round(session, attempts)
+            if not attempts:
+                return set()
+            await session.execute(insert(DeliveryAttempt.__table__), [_tried(a) for a in attempts])  # type: ignore[attr-defined]
+            schedules = [_schedule(a, anew=anew) for a in attempts]
+            await _update_by_notice_id(session, Delivery.__table__, schedules)  # type: ignore[attr-defined]
+            if settled := _settled(attempts):
+                changes, events = await self._settle(session, settled, anew=anew)
+                await _update_by_notice_id(session, InboxNotice.__table__, changes)  # type: ignore[attr-defined]
+                if events:
+                    await session.execute(insert(OutboxRow.__table__), events)  # type: ignore[attr-defined]
+        return {a.claim.notice_id for a in attempts}
 
     async def _settle(
-        self, session: AsyncSession, settled: list[Attempted]
+        self, session: AsyncSession, settled: list[Attempted], *, anew: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Delivered or failed for good: each notice's new status (forward only) and, on its first delivery,
         its NoticeDelivered event for the outbox, from the notices read and locked. Plain rows in and out:
-        ORM objects cost more than the SQL.
+        ORM objects cost more than the SQL. Unless `anew`, a notice whose schedule's round has moved on since
+        the claim is left as it is: its attempt is recorded anew (record_many).
 
         Each notice's schedule is locked with it, the schedule first (as a redelivery locks them), in
         notice order: one lock order for concurrent batches and redeliveries.
         """
         notices, schedule = InboxNotice.__table__, Delivery.__table__  # type: ignore[attr-defined]
+        columns = [*(notices.c[name] for name in _SETTLE_COLUMNS), schedule.c.round_number]
         query = (
-            select(*(notices.c[name] for name in _SETTLE_COLUMNS))
+            select(*columns)
             .select_from(schedule)
             .join(notices, notices.c.notice_id == schedule.c.notice_id)
             .where(among(schedule.c.notice_id, "ids", session.get_bind().dialect.name))
@@ -251,7 +266,7 @@ class DeliveryStore:
         events: list[dict[str, Any]] = []
         for a in settled:
             row = stored.get(a.claim.notice_id)
-            if row is None:
+            if row is None or (not anew and row.round_number != a.claim.round_number):
                 continue
             status, delivered_at = NoticeStatus(row.status), row.delivered_at
             if a.step.outcome is Outcome.DELIVERED and delivered_at is None:
@@ -309,12 +324,57 @@ class DeliveryStore:
         return True
 
 
+def _settled(attempts: list[Attempted]) -> list[Attempted]:
+    return [a for a in attempts if a.step.outcome in (Outcome.DELIVERED, Outcome.FAILED)]
+
+
+def _tried(a: Attempted) -> dict[str, Any]:
+    """The attempt's row in the notice's attempt log."""
+    return {
+        "notice_id": a.claim.notice_id,
+        "number": a.claim.total_attempts + 1,
+        "attempted_at": a.now,
+        "status_code": a.result.status_code,
+        "latency_ms": a.result.latency_ms,
+        "error": a.result.error,
+    }
+
+
+def _schedule(a: Attempted, *, anew: bool) -> dict[str, Any]:
+    """The schedule's columns after the attempt and, unless `anew`, the round it counts in (which the write checks).
+    `anew`: a new round began during the attempt, and has had no attempt of its own yet."""
+    row = {
+        "notice_id": a.claim.notice_id,
+        "state": "pending" if a.step.outcome is Outcome.RETRY else a.step.outcome.value,
+        "round_attempts": 0 if anew else a.claim.round_attempts + 1,
+        "total_attempts": a.claim.total_attempts + 1,
+        "next_attempt_at": a.step.retry_at,
+        "leased_until": None,
+        "last_error": a.result.error,
+        "updated_at": a.now,
+    }
+    return row if anew else {**row, "round_number": a.claim.round_number}
+
+
+async def _in_claimed_round(session: AsyncSession, attempts: list[Attempted]) -> list[Attempted]:
+    """The attempts whose schedule is still in the round it was claimed in."""
+    schedule = Delivery.__table__  # type: ignore[attr-defined]
+    query = select(schedule.c.notice_id, schedule.c.round_number).where(
+        among(schedule.c.notice_id, "ids", session.get_bind().dialect.name)
+    )
+    found = await session.execute(query, {"ids": [a.claim.notice_id for a in attempts]})
+    rounds = {row.notice_id: row.round_number for row in found}
+    return [a for a in attempts if rounds.get(a.claim.notice_id) == a.claim.round_number]
+
+
 def new_round(delivery: Delivery, *, now: datetime) -> None:
-    """A new round of pushes, due now. A push under way (its lease not over) keeps the row: the round begins with
-    it, and no worker pushes the notice beside it; its attempt, recorded, is the round's first."""
+    """A new round of pushes, due now. A push under way (its lease not over) keeps the row, so that no worker
+    pushes the notice beside it; its attempt stays the old round's (the round's number has moved on since its
+    claim), and unless it delivers, the new round's first push is due as it is recorded (record_many)."""
     leased = delivery.leased_until is not None and utc(delivery.leased_until) > now
     under_way = delivery.state == "pending" and leased
     delivery.state, delivery.round_attempts, delivery.updated_at = "pending", 0, now
+    delivery.round_number = (delivery.round_number + 1) % ROUND_NUMBERS
     if not under_way:
         delivery.next_attempt_at = now
 

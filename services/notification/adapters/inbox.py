@@ -317,6 +317,7 @@ def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> 
         "recipient_code": notice.recipient_code,
         "state": "pending",
         "round_attempts": 0,
+        "round_number": 0,
         "total_attempts": 0,
         "next_attempt_at": now,
         "leased_until": None,

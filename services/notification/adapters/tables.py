@@ -151,6 +151,9 @@ class Delivery(SQLModel, table=True):
     recipient_code: str = Field(index=True, max_length=12)
     state: str = Field(max_length=20)  # pending, delivered, failed, cancelled
     round_attempts: int = 0  # attempts since the last (re)delivery request: drives the backoff
+    # which round of pushes this is: each redelivery moves it on (deliveries.new_round), a claim carries it; below
+    # deliveries.ROUND_NUMBERS (migration 0016's check), as it wraps there
+    round_number: int = 0
     total_attempts: int = 0
     next_attempt_at: datetime | None = _at(nullable=True)
     # the end of the lease a push holds it by (a claim, or a hand-off); cleared when its attempt is recorded

@@ -59,6 +59,15 @@ def after_attempt(*, succeeded: bool, attempt: int, policy: BackoffPolicy, now: 
     return NextStep(Outcome.RETRY, now + timedelta(seconds=policy.delay_after(attempt, uniform)))
 
 
+def begun_anew(step: NextStep, *, now: datetime) -> NextStep:
+    """What follows an attempt during which a redelivery began a new round: the attempt was the old round's, and
+    counts for nothing in the new one. Delivered is delivered; anything else leaves the new round's first attempt
+    due now, as the redelivery asked (it waited only for the push under way)."""
+    if step.outcome is Outcome.DELIVERED:
+        return step
+    return NextStep(Outcome.RETRY, now)
+
+
 def is_success(status_code: int | None) -> bool:
     """A 2xx answer means delivered; anything else (or no answer) is a failure."""
     return status_code is not None and 200 <= status_code < 300

@@ -125,7 +125,7 @@ class DeliveryWorker:
         self._due_left = True
         self._signals = 0  # wake() calls so far: one during a claim's query keeps _due_left set
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
-        self._recorder: GroupCommit[Attempted, None] = GroupCommit(
+        self._recorder: GroupCommit[Attempted, NextStep] = GroupCommit(
             self._record_batch, exclusive=lambda attempted: attempted.claim.notice_id
         )
 
@@ -377,9 +377,13 @@ class DeliveryWorker:
     async def _fail_at_once(self, claim: Claim, reason: str) -> None:
         now = self._clock.now()
         failed = SendResult(None, 0.0, reason[:200])
-        await self._recorder.submit(Attempted(claim, failed, NextStep(Outcome.FAILED), now))
-        PUSH_ATTEMPTS.labels(Outcome.FAILED.value).inc()
+        recorded = await self._recorder.submit(Attempted(claim, failed, NextStep(Outcome.FAILED), now))
+        PUSH_ATTEMPTS.labels(recorded.outcome.value).inc()
         PUSH_FAILURES.inc()
+        if recorded.outcome is not Outcome.FAILED:  # a redelivery began a new round meanwhile: its first push is due
+            self.wake()
+            log.warning("push failed; a new round was asked for meanwhile", notice_id=claim.notice_id, reason=reason)
+            return
         log.error(
             "push failed for good",
             notice_id=claim.notice_id,
@@ -397,11 +401,13 @@ class DeliveryWorker:
             now=now,
             uniform=random.uniform,
         )
-        await self._recorder.submit(Attempted(claim, result, step, now))
-        PUSH_ATTEMPTS.labels(step.outcome.value).inc()
+        recorded = await self._recorder.submit(Attempted(claim, result, step, now))
+        PUSH_ATTEMPTS.labels(recorded.outcome.value).inc()
         if step.outcome is not Outcome.DELIVERED:
             PUSH_FAILURES.inc()
         self._on_recorded()
+        if recorded != step:  # a redelivery began a new round during the push: its first push is due now
+            self.wake()
         if step.outcome is not Outcome.DELIVERED:  # a delivery is counted in its batch's line (_record_batch)
             log.info(
                 "push attempted",
@@ -411,10 +417,10 @@ class DeliveryWorker:
                 status_code=result.status_code,
                 latency_ms=result.latency_ms,
                 error=result.error,
-                outcome=step.outcome.value,
+                outcome=recorded.outcome.value,
             )
 
-    async def _record_batch(self, attempts: Sequence[Attempted]) -> list[None]:
+    async def _record_batch(self, attempts: Sequence[Attempted]) -> list[NextStep]:
         """Record the attempts that finished together, and log them in one line naming the delivered notices.
 
         Each attempt is in the delivery log (GET .../deliveries) with its status and
@@ -422,10 +428,12 @@ class DeliveryWorker:
         A line per delivered push was 6 % of a push burst's CPU (docs/performance.md, round 4).
         """
         done = await self._store.record_many(attempts)
-        outcomes = Counter(a.step.outcome.value for a in attempts)
+        outcomes = Counter(step.outcome.value for step in done)
         log.info(
             "pushes recorded",
-            delivered_ids=[a.claim.notice_id for a in attempts if a.step.outcome is Outcome.DELIVERED],
+            delivered_ids=[
+                a.claim.notice_id for a, step in zip(attempts, done, strict=True) if step.outcome is Outcome.DELIVERED
+            ],
             **{outcome.value: outcomes[outcome.value] for outcome in Outcome},
             slowest_ms=max(a.result.latency_ms for a in attempts),
         )
