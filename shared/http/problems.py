@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.errors import constraint_of, is_data_error, is_raced, is_unavailable
+from shared.db.errors import constraint_of, is_data_error, is_raced, is_rolled_back, is_unavailable, sqlstate_of
 from shared.sealing import SealError
 
 PROBLEM_JSON = "application/problem+json"
@@ -130,11 +130,24 @@ def store_unavailable() -> JSONResponse:
 
 
 async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
-    """Database errors: a store that is down is a 503, values it refuses a 422, a write that met another
-    at the same moment a 409, anything else a 500."""
+    """Database errors: a store that is down, or that ended the write to let another go on, is a 503; values it
+    refuses a 422; a write that clashed with one stored at the same moment a 409; anything else a 500."""
     if is_unavailable(exc):
         log.warning("store unavailable", error=type(exc).__name__, path=request.url.path)
         return store_unavailable()
+    if is_rolled_back(exc):
+        # a deadlock or a serialization failure: the store ended this write so that another could go on, and
+        # kept nothing of it. The write paths that meet them retry first (intake's batches); what is left over
+        # is worth sending again as it is, as for a store that is down
+        log.warning("store ended the write for another's sake", sqlstate=sqlstate_of(exc), path=request.url.path)
+        response = problem(
+            503,
+            "Service Unavailable",
+            "This request met another writing the same data at the same moment; nothing of it was applied. "
+            "Send it again as it is.",
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     if is_raced(exc):
         # the store's message quotes the key's values: the constraint's name only. An error, not a warning:
         # a use case that expected the clash answers it itself, so this one may be a bug as well as a race

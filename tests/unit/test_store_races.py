@@ -70,3 +70,23 @@ async def test_the_second_insert_of_a_key_is_a_409_naming_no_value(engine: Async
     assert second.headers["content-type"].startswith("application/problem+json")
     assert "before sending it again" in second.json()["detail"]
     assert KEY not in second.text
+
+
+@pytest.mark.parametrize("state", ["40P01", "40001"])
+async def test_a_write_the_store_ended_for_anothers_sake_is_a_503_to_send_again_naming_no_value(state: str) -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/taken/{key}")
+    async def take(key: str) -> dict[str, str]:
+        # what reaches the door when a batch's own retries (intake's repository) ran out
+        raise sa.exc.DBAPIError("INSERT ...", {"id": key}, ServerError(state))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(f"/taken/{KEY}")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "Send it again" in response.json()["detail"]
+    assert KEY not in response.text
