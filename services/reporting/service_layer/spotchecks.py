@@ -25,7 +25,11 @@ class SpotChecks:
         self.threshold = threshold
 
     async def draw(self, request: dict[str, Any]) -> dict[str, Any]:
-        """`request`: district, seed, size_per_street, week_from, week_to."""
+        """`request`: district, seed, size_per_street, week_from, week_to; each a report week that exists (the
+        weeks are compared as names, so `2027-W60` would silently stand for every week of 2027 after the first)."""
+        errors = [(name, problem) for name in ("week_from", "week_to") if (problem := self._not_a_week(request[name]))]
+        if errors:
+            raise Invalid(errors)
         if request["week_from"] > request["week_to"]:
             raise Invalid.at("week_to", "must not come before week_from")
         candidates = await self._store.candidates(request["district"], request["week_from"], request["week_to"])
@@ -33,6 +37,13 @@ class SpotChecks:
         header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
         await self._store.create(header, sample)
         return {"check_id": header["check_id"], "sample": sample}
+
+    def _not_a_week(self, name: str) -> str | None:
+        try:
+            self._reports.bounds(name)
+        except Invalid as error:
+            return error.detail
+        return None
 
     async def get(self, check_id: str) -> SpotCheck:
         found = await self._store.get(check_id)
