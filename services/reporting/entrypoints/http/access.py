@@ -80,11 +80,14 @@ def require_office_of(principal: Principal, street: str) -> None:
 
 def require_district_or_street(principal: Principal, district: str, street: str | None) -> str:
     """The code a caller reads of a district's spot check: a street office its own street (given or not),
-    a bureau the whole district or one of its streets, an admin anything."""
+    a bureau the whole district or one of its streets, an admin anything. A street of another district is
+    refused: its office would read an empty answer that still told it the check exists."""
     if street is None and principal.scope.kind is ScopeKind.STREET:
         street = principal.scope.code
     if street is None:
         require_bureau(principal, district)
         return district
     require_access_to(principal, street)
+    if street[:6] != district and not principal.is_admin:
+        raise ProblemError(403, "Forbidden", f"Street {street} lies outside district {district}, whose check this is.")
     return street
