@@ -1,0 +1,49 @@
+"""What else lies in our folders on the FTP platform, and a folder that is not there, stop nothing else.
+
+The same two deployments as tests/integration/test_ftp_acknowledgements.py (real pyftpdlib, real PostgreSQL):
+Baiyun uploads its forward into Tianhe's folder, and Tianhe's poller is expected to take it whatever else it
+meets on the way: another folder of its own that does not answer, another system's file whose name is not
+UTF-8, a manifest whose signed timestamp is no moment.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from services.notification.domain.exchange_batch import read_manifest, signed_part
+from services.notification.domain.exchange_crypto import sign_ed25519
+from tests.integration.test_ftp_acknowledgements import (
+    KEYS,
+    Side,
+    _emptied,
+    _one,
+    _send_forward,
+    platform,
+    sides,
+)
+from tests.support.ftp_platform import FtpPlatform
+
+__all__ = ["platform", "sides"]  # the fixtures, used by name
+
+
+async def test_a_manifest_whose_timestamp_is_no_moment_is_set_aside_not_read_at_every_poll(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A timestamp of hundreds of digits is too large to compare with the clock: the poll met an OverflowError,
+    left the files where they were, and met it again at every poll, the sender never told."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    fields = {**read_manifest(manifest_file.read_bytes()), "timestamp": "1" + "0" * 400}
+    sign = functools.partial(sign_ed25519, KEYS["440111"]["signing_key"])
+    fields["signature"] = sign(str(fields["batch_id"]), str(fields["timestamp"]), signed_part(fields))
+    manifest_file.write_text(json.dumps(fields))
+
+    assert await tianhe.poller.poll_once() == 1
+    assert not manifest_file.exists()
+    assert (platform.path("440106", "set-aside") / manifest_file.name).exists()
+    assert "signature does not verify" in (await tianhe.set_aside())[str(fields["batch_id"])]
+    ack = json.loads(_one(platform.path("440111"), "*.ack.json").read_bytes())
+    assert ack["outcome"] == "set_aside"  # its sender is told, and Baiyun's bureau can send it again
