@@ -11,9 +11,12 @@ from __future__ import annotations
 import functools
 import json
 
+import pytest
+
 from services.notification.domain.exchange_batch import read_manifest, signed_part
 from services.notification.domain.exchange_crypto import sign_ed25519
 from tests.integration.test_ftp_acknowledgements import (
+    FORWARD_ID,
     KEYS,
     Side,
     _emptied,
@@ -25,6 +28,21 @@ from tests.integration.test_ftp_acknowledgements import (
 from tests.support.ftp_platform import FtpPlatform
 
 __all__ = ["platform", "sides"]  # the fixtures, used by name
+
+
+async def test_a_folder_of_ours_that_does_not_answer_holds_back_no_other_folder(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment serving several districts polls a folder each; one not (yet) on the platform ended the
+    whole poll at its listing, so the folders after it were never read."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    monkeypatch.setattr(tianhe.poller, "_folders", ["/440104", "/440106"])  # 440104's folder was never made
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    assert list(platform.path("440106").glob("*.manifest.json")) == []
 
 
 async def test_a_manifest_whose_timestamp_is_no_moment_is_set_aside_not_read_at_every_poll(
