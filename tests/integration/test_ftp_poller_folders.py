@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -30,6 +32,17 @@ from tests.support.ftp_platform import FtpPlatform
 __all__ = ["platform", "sides"]  # the fixtures, used by name
 
 
+@pytest.fixture
+def raw_names(platform: FtpPlatform) -> Iterator[None]:
+    """The platform lists names as the file system holds them, as vsftpd does, not made UTF-8 with `?`."""
+    handler = platform._server.handler
+    handler.unicode_errors = "surrogateescape"
+    try:
+        yield
+    finally:
+        del handler.unicode_errors
+
+
 async def test_a_folder_of_ours_that_does_not_answer_holds_back_no_other_folder(
     sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -43,6 +56,23 @@ async def test_a_folder_of_ours_that_does_not_answer_holds_back_no_other_folder(
     assert await tianhe.poller.poll_once() == 1
     assert await tianhe.inbox.get(FORWARD_ID) is not None
     assert list(platform.path("440106").glob("*.manifest.json")) == []
+
+
+async def test_another_systems_file_whose_name_is_not_utf8_stops_no_batch(
+    sides: dict[str, Side], platform: FtpPlatform, raw_names: None
+) -> None:
+    """Other systems share the platform's folders (docs/exchange.md, "Adopting an existing FTP platform"); one
+    that names its files in GBK made every listing of the folder fail, so no batch in it was ever taken."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    folder = os.fsencode(platform.path("440106"))
+    os.close(os.open(folder + "/流动人口清查.xls".encode("gbk"), os.O_CREAT | os.O_WRONLY))
+    await _send_forward(baiyun)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    assert "流动人口清查.xls".encode("gbk") in os.listdir(folder)  # left alone
+    os.unlink(folder + "/流动人口清查.xls".encode("gbk"))
 
 
 async def test_a_manifest_whose_timestamp_is_no_moment_is_set_aside_not_read_at_every_poll(
