@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.notification.adapters.sender import SendResult
+from services.notification.adapters.sender import Accepts, SendResult
 from shared.clock import FixedClock
 
 
@@ -34,7 +34,9 @@ class FakeWebhookSender:
     most_in_flight: Counter[str] = field(default_factory=Counter)  # the most requests at once, per URL
     concurrency: dict[str, list[int]] = field(default_factory=dict)  # per URL: requests in flight as each began
 
-    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+    async def send(
+        self, url: str, body: bytes, headers: dict[str, str], *, accepts: Accepts | None = None
+    ) -> SendResult:
         if url in self.refusals:
             return SendResult(None, 0.0, f"refused: {self.refusals[url]}", refused=True)
         self.sent.append(Sent(url, body, dict(headers)))

@@ -106,6 +106,16 @@ def test_anything_else_is_refused(table: PartnerTable, signed: tuple[dict[str, s
     assert refused.value.status == 401
 
 
+@pytest.mark.parametrize("timestamp", ["1" + "0" * 400, "-" + "9" * 400, "1e9", "", " 1"])
+def test_a_timestamp_that_is_no_moment_is_refused_not_a_server_error(timestamp: str) -> None:
+    """A timestamp of hundreds of digits reads as an integer too large to compare with the clock: the door
+    answered 500 to anyone, and an FTP manifest with it was left in the folder for every poll."""
+    headers, body = _signed()
+    with pytest.raises(ProblemError) as refused:
+        _door(TABLE).authenticate(headers | {"webhook-timestamp": timestamp}, body)
+    assert refused.value.status == 401
+
+
 def test_a_shared_secret_signs_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BAIYUN_TIANHE_SECRET", "a-shared-secret-0123456789")
     sender = _partner("baiyun", BAIYUN, keys=PartnerKeys(secret_env="BAIYUN_TIANHE_SECRET", seal_key="x"))

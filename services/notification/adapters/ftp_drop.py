@@ -122,9 +122,18 @@ class FtpDrop:
         return await asyncio.to_thread(self._names, folder)
 
     def _names(self, folder: str) -> list[str]:
+        listing = io.BytesIO()
         with self._connection() as ftp:
-            names = [posixpath.basename(n) for n in ftp.nlst(folder)]
-        return sorted(n for n in names if not n.startswith("."))
+            # the bytes as listed, not ftplib's nlst(): it decodes the whole listing as UTF-8 and fails on a single
+            # name in another encoding (another system's file in GBK, say), and with it every poll of the folder
+            ftp.retrbinary(f"NLST {folder}", listing.write)
+        names = []
+        for line in listing.getvalue().splitlines():
+            try:
+                names.append(posixpath.basename(line.decode("utf-8")))
+            except UnicodeDecodeError:
+                continue  # never one of ours: batch ids, manifests and acknowledgements are ASCII
+        return sorted(n for n in names if n and not n.startswith("."))
 
     async def read(self, folder: str, names: list[str], *, max_bytes: int) -> dict[str, bytes | None]:
         """Each file's bytes, None for a file that is not there; FileTooLarge for one of more than `max_bytes`

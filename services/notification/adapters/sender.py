@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,9 +45,19 @@ class SendResult:
     error: str | None = None
     refused: bool = False  # our own rule refused the destination: no request was made, none will be
 
+    @property
+    def delivered(self) -> bool:
+        """A 2xx answer, and (when the caller asked what it said) the answer the receiver's kind gives."""
+        return self.status_code is not None and 200 <= self.status_code < 300 and self.error is None
+
+
+Accepts = Callable[[bytes], bool]  # whether a 2xx answer's body says the message was taken
+
 
 class WebhookSender(Protocol):
-    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult: ...
+    async def send(
+        self, url: str, body: bytes, headers: dict[str, str], *, accepts: Accepts | None = None
+    ) -> SendResult: ...
 
 
 class _CheckedAddresses(AbstractResolver):
@@ -103,7 +114,11 @@ class PinnedWebhookSender:
             )
         return self._session
 
-    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+    async def send(
+        self, url: str, body: bytes, headers: dict[str, str], *, accepts: Accepts | None = None
+    ) -> SendResult:
+        """`accepts`: a 2xx counts only when its body (read up to MAX_ANSWER_BYTES) passes it (an exchange
+        partner's door says it took the message; a web server at a wrong URL answers 200 all the same)."""
         started = time.perf_counter()
         destination = await self._guard.check(url)
         if destination.refusal is not None:
@@ -116,12 +131,16 @@ class PinnedWebhookSender:
             # no redirects: a redirect is not a delivery; the receiver must fix its URL
             async with self._client().post(target, data=body, headers=headers, allow_redirects=False) as response:
                 status = response.status
-                await _drained(response)
+                answer = await _drained(response, keep=accepts is not None and 200 <= status < 300)
         except TimeoutError as error:
             return SendResult(None, _since(started), f"timeout ({type(error).__name__})")
         except (aiohttp.ClientError, OSError) as error:
             return SendResult(None, _since(started), type(error).__name__)
-        return SendResult(status, _since(started), None if 200 <= status < 300 else "not 2xx")
+        if not 200 <= status < 300:
+            return SendResult(status, _since(started), "not 2xx")
+        if accepts is not None and (answer is None or not accepts(answer)):
+            return SendResult(status, _since(started), f"answered {status}, but did not say it took the message")
+        return SendResult(status, _since(started))
 
     async def close(self) -> None:
         if self._session is not None:
@@ -129,16 +148,19 @@ class PinnedWebhookSender:
         await asyncio.sleep(0)  # let the connector's transports close before the loop ends
 
 
-async def _drained(response: aiohttp.ClientResponse) -> None:
-    """The answer's body read to its end, so that its connection serves the next push; only the status counts,
-    so a body over MAX_ANSWER_BYTES (a receiver, or a partner's door, sending without end) is not read on: its
-    connection is closed instead of held in memory."""
-    read = 0
+async def _drained(response: aiohttp.ClientResponse, *, keep: bool = False) -> bytes | None:
+    """The answer's body read to its end, so that its connection serves the next push; the body itself when
+    `keep`, else None. A body over MAX_ANSWER_BYTES (a receiver, or a partner's door, sending without end) is not
+    read on: its connection is closed instead of held in memory, and None returned."""
+    kept, read = bytearray(), 0
     while chunk := await response.content.readany():
         read += len(chunk)
         if read > MAX_ANSWER_BYTES:
             response.close()
-            return
+            return None
+        if keep:
+            kept += chunk
+    return bytes(kept) if keep else None
 
 
 def _since(started: float) -> float:

@@ -55,13 +55,12 @@ from services.notification.domain.backoff import (
     NextStep,
     Outcome,
     after_attempt,
-    is_success,
 )
 from services.notification.domain.pacing import Pacing
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from services.notification.service_layer.exchange_ftp import FtpItem
-from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
+from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal, door_accepted
 from shared.clock import Clock
 from shared.db.group_commit import GroupCommit
 from shared.sealing import SealError, UnknownKeyId
@@ -238,9 +237,7 @@ class DeliveryWorker:
             return
         code = claim.recipient_code
         window = self._window(code)
-        paced = self._pacing.after(
-            window, delivered=is_success(result.status_code), waiting=bool(self._waiting.get(code))
-        )
+        paced = self._pacing.after(window, delivered=result.delivered, waiting=bool(self._waiting.get(code)))
         self._windows[code] = paced
         if paced != window:
             PUSH_WINDOW.labels(code).set(self._pacing.slots(paced))
@@ -366,7 +363,7 @@ class DeliveryWorker:
         if isinstance(request, FtpItem):
             result = await self._exchange.upload(request)
         else:
-            result = await self._sender.send(request.url, request.body, request.headers)
+            result = await self._sender.send(request.url, request.body, request.headers, accepts=door_accepted)
         self._paced(claim, result)
         self._release_slot(claim)
         if result.refused:  # the partner's address is not allowed (NOTIFICATION_WEBHOOK_ALLOW): no retry would pass
@@ -395,7 +392,7 @@ class DeliveryWorker:
     async def _record(self, claim: Claim, result: SendResult) -> None:
         now = self._clock.now()
         step = after_attempt(
-            succeeded=is_success(result.status_code),
+            succeeded=result.delivered,
             attempt=claim.round_attempts + 1,
             policy=self._policy,
             now=now,

@@ -197,7 +197,14 @@ class FtpPoller:
     async def _poll_folders(self) -> int:
         taken = 0
         for folder in self._folders:
-            for name in await self._drop.names(folder):
+            try:
+                names = await self._drop.names(folder)
+            except FTP_ERRORS as error:  # a folder not (yet) on the platform, say: the others are read all the same
+                log.warning(
+                    "ftp folder not listed; tried again at the next poll", folder=folder, error=type(error).__name__
+                )
+                continue
+            for name in names:
                 try:
                     if name.endswith(MANIFEST_SUFFIX):
                         await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))

@@ -11,6 +11,7 @@ failed list, and a redelivery after the partners file is fixed sends it).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,16 @@ class ExchangeRequest:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     reason: str
+
+
+def door_accepted(answer: bytes) -> bool:
+    """Whether a partner's 2xx answer is its exchange door's: `{"accepted": true, ...}` (its view of Accepted).
+    Anything else answering 2xx (a web server's page, a proxy's, at a URL that misses the door) took nothing."""
+    try:
+        view = json.loads(answer)
+    except ValueError:  # not JSON, not UTF-8
+        return False
+    return isinstance(view, dict) and view.get("accepted") is True
 
 
 def signing_headers(partner: Partner, keys: OwnKeys, message_id: str, timestamp: str, body: bytes) -> dict[str, str]:

@@ -1,0 +1,97 @@
+"""What else lies in our folders on the FTP platform, and a folder that is not there, stop nothing else.
+
+The same two deployments as tests/integration/test_ftp_acknowledgements.py (real pyftpdlib, real PostgreSQL):
+Baiyun uploads its forward into Tianhe's folder, and Tianhe's poller is expected to take it whatever else it
+meets on the way: another folder of its own that does not answer, another system's file whose name is not
+UTF-8, a manifest whose signed timestamp is no moment.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from services.notification.domain.exchange_batch import read_manifest, signed_part
+from services.notification.domain.exchange_crypto import sign_ed25519
+from tests.integration.test_ftp_acknowledgements import (
+    FORWARD_ID,
+    KEYS,
+    Side,
+    _emptied,
+    _one,
+    _send_forward,
+    platform,
+    sides,
+)
+from tests.support.ftp_platform import FtpPlatform
+
+__all__ = ["platform", "sides"]  # the fixtures, used by name
+
+
+@pytest.fixture
+def raw_names(platform: FtpPlatform) -> Iterator[None]:
+    """The platform lists names as the file system holds them, as vsftpd does, not made UTF-8 with `?`."""
+    handler = platform._server.handler
+    handler.unicode_errors = "surrogateescape"
+    try:
+        yield
+    finally:
+        del handler.unicode_errors
+
+
+async def test_a_folder_of_ours_that_does_not_answer_holds_back_no_other_folder(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment serving several districts polls a folder each; one not (yet) on the platform ended the
+    whole poll at its listing, so the folders after it were never read."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    monkeypatch.setattr(tianhe.poller, "_folders", ["/440104", "/440106"])  # 440104's folder was never made
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    assert list(platform.path("440106").glob("*.manifest.json")) == []
+
+
+async def test_another_systems_file_whose_name_is_not_utf8_stops_no_batch(
+    sides: dict[str, Side], platform: FtpPlatform, raw_names: None
+) -> None:
+    """Other systems share the platform's folders (docs/exchange.md, "Adopting an existing FTP platform"); one
+    that names its files in GBK made every listing of the folder fail, so no batch in it was ever taken."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    folder = os.fsencode(platform.path("440106"))
+    os.close(os.open(folder + "/流动人口清查.xls".encode("gbk"), os.O_CREAT | os.O_WRONLY))
+    await _send_forward(baiyun)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    assert "流动人口清查.xls".encode("gbk") in os.listdir(folder)  # left alone
+    os.unlink(folder + "/流动人口清查.xls".encode("gbk"))
+
+
+async def test_a_manifest_whose_timestamp_is_no_moment_is_set_aside_not_read_at_every_poll(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A timestamp of hundreds of digits is too large to compare with the clock: the poll met an OverflowError,
+    left the files where they were, and met it again at every poll, the sender never told."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    fields = {**read_manifest(manifest_file.read_bytes()), "timestamp": "1" + "0" * 400}
+    sign = functools.partial(sign_ed25519, KEYS["440111"]["signing_key"])
+    fields["signature"] = sign(str(fields["batch_id"]), str(fields["timestamp"]), signed_part(fields))
+    manifest_file.write_text(json.dumps(fields))
+
+    assert await tianhe.poller.poll_once() == 1
+    assert not manifest_file.exists()
+    assert (platform.path("440106", "set-aside") / manifest_file.name).exists()
+    assert "signature does not verify" in (await tianhe.set_aside())[str(fields["batch_id"])]
+    ack = json.loads(_one(platform.path("440111"), "*.ack.json").read_bytes())
+    assert ack["outcome"] == "set_aside"  # its sender is told, and Baiyun's bureau can send it again
