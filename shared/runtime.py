@@ -29,6 +29,7 @@ from shared.db.leader import Leadership
 from shared.db.sentinel import check_sealing_keys
 from shared.http.access import AccessLogMiddleware
 from shared.http.catalogue import catalogue_router
+from shared.http.headers import BrowserHeaders
 from shared.http.health import NotReady, health_router
 from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
@@ -218,7 +219,8 @@ def service_app(
     larger_bodies: Mapping[str, int] | None = None,
     status: Callable[[], Mapping[str, Any]] = dict,
 ) -> FastAPI:
-    """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines and routes.
+    """A FastAPI app with problem documents, body limits, /healthz, /readyz, /metrics, access lines, browser
+    headers (shared/http/headers.py) and routes.
 
     Consumer lag is reported for the groups of the broker's subscribers and for
     `consumer_groups` (consumers of the service's own, like reporting's fold).
@@ -237,6 +239,7 @@ def service_app(
         runtime.lag.read,
     )
     mount_metrics(app, runtime.metrics)
+    app.add_middleware(BrowserHeaders)
     app.add_middleware(AccessLogMiddleware)  # outermost: its line covers everything inside
 
     async def broker_ready() -> bool:

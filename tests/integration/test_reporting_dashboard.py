@@ -33,6 +33,7 @@ from services.reporting.settings import ReportingSettings
 from shared.auth.scopes import parse_scope
 from shared.db import build_engine
 from tests.support import scripted_week as week
+from tests.support.browser import Browser
 from tests.support.infra import DATA_KEYS
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, Harness, reporting_harness
@@ -172,6 +173,33 @@ async def test_a_login_form_from_another_site_opens_no_session(served: tuple[Har
         assert SESSION not in client.cookies
 
 
+async def test_every_dashboard_page_runs_no_script_and_cannot_be_framed(served: tuple[Harness, str]) -> None:
+    harness, _ = served
+    key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
+    async with browser(harness) as client:
+        form = await client.get("/dashboard/login", params={"next": "/dashboard"})
+        locked_down_page(form)
+        locked_down_page(await client.post("/dashboard/login", data={"key": key}))  # 403: no CSRF token
+        csrf = await login_form(client)
+        locked_down_page(await client.post("/dashboard/login", data={"key": "pf_nope_nope", "csrf": csrf}))  # 401
+        csrf = await login_form(client)
+        assert (await client.post("/dashboard/login", data={"key": key, "csrf": csrf})).status_code == 303
+        page = await client.get("/dashboard", params={"district": week.BAIYUN, "week": W08})
+        assert page.status_code == 200
+        locked_down_page(page)
+        other = await client.get("/dashboard", params={"district": "440106"})
+        assert other.status_code == 403  # a problem document, not a page: still neither framed nor sniffed
+        assert other.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in other.headers["content-security-policy"]
+
+
+async def test_the_dashboard_keeps_its_looks_under_its_policy(served: tuple[Harness, str]) -> None:
+    harness, base = served
+    key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
+    look = await asyncio.to_thread(_styled_after_login, base, key)  # the browser blocks: the server runs here
+    assert look == {"header": "rgb(26, 54, 93)", "violations": []}
+
+
 async def test_a_session_ends_when_its_key_is_revoked_or_its_time_is_up(served: tuple[Harness, str]) -> None:
     harness, _ = served
     ids_and_keys = [await harness.keys.create(parse_scope("district:440111")) for _ in range(2)]
@@ -194,6 +222,7 @@ async def test_an_admin_key_chooses_among_the_districts_served() -> None:
         chooser = await harness.client.get("/dashboard", headers=await harness.key("admin"))
         assert chooser.status_code == 200
         assert chooser.headers["content-type"].startswith("text/html")
+        locked_down_page(chooser)
         assert '<a href="/dashboard?district=440111">白云区（440111）</a>' in chooser.text
         assert '<a href="/dashboard?district=440106">天河区（440106）</a>' in chooser.text
         # a district key goes to its own district, as before
@@ -226,6 +255,45 @@ async def login_form(client: httpx.AsyncClient) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert found is not None
     return found[1]
+
+
+def locked_down_page(page: httpx.Response) -> None:
+    """An HTML page of the dashboard: no script at all, its one style block by nonce, never framed, sniffed,
+    kept in a cache or named to another site."""
+    assert page.headers["content-type"].startswith("text/html")
+    directives = (d.strip().partition(" ") for d in page.headers["content-security-policy"].split(";"))
+    policy = {name: value for name, _, value in directives}
+    assert policy["default-src"] == "'none'"
+    assert "script-src" not in policy  # default-src 'none' holds for scripts
+    nonce = re.search(r'<style nonce="([^"]+)">', page.text)
+    assert nonce is not None
+    assert policy["style-src"] == f"'nonce-{nonce[1]}'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["form-action"] == "'self'"
+    assert policy["base-uri"] == "'none'"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+
+
+def _styled_after_login(base: str, key: str) -> dict[str, object]:
+    """Log in through the form in Chromium; the header's colour and any policy violation on the dashboard."""
+    chromium = Browser()
+    try:
+        chromium.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {
+                "source": "window.violations = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.violations.push(e.violatedDirective));"
+            },
+        )
+        chromium.open(f"{base}/dashboard/login?" + urlencode({"next": f"/dashboard?district={week.BAIYUN}&week={W08}"}))
+        chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
+        header = chromium.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
+        return {"header": header, "violations": chromium.evaluate("window.violations")}
+    finally:
+        chromium.close()
 
 
 async def dashboard_status(harness: Harness, token: str) -> int:
