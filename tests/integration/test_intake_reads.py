@@ -36,7 +36,7 @@ from tests.support.infra import (
     drop_database,
     unique_name,
 )
-from tests.support.records import TONGDE, record
+from tests.support.records import TONGDE, XINSHI, record
 
 OTHER_KEY = base64.b64encode(bytes(range(32))).decode()  # a data key the deployment does not hold
 
@@ -248,3 +248,30 @@ async def test_an_identity_number_in_the_purpose_is_not_kept(deployment: Deploym
         assert answer.status_code == 200, answer.text
     assert await _purposes(deployment) == ["check [id-redacted] and [id-redacted]"] * 3
     assert id_number[:17] not in (await client.get("/v1/audit", headers=admin)).text
+
+
+async def test_a_refused_read_leaves_an_audit_row(deployment: Deployment) -> None:
+    """A street key asking for another street's record, by its id or with a notice it was not sent, was
+    answered 404 and left no trace, while a search that found nothing is audited: an office walking
+    through record ids it had seen (in notices, in routing's cases) went unseen by the privacy officer. Each
+    refused read is now a `refused` row, naming the record it asked for when there is one; nothing was shown."""
+    client, admin = deployment.client, await deployment.key("admin")
+    xinshi = await deployment.key(f"street:{XINSHI}")
+    record_id = await store_sealed_with(deployment, TEST_KEYRING, record(sequence=78, reporting_street=TONGDE))
+    missing = "01a24000-0000-7000-8000-000000000000"
+    for path, params in (
+        (record_id, {}),
+        (record_id, {"notice": missing}),
+        (missing, {}),
+        ("x" * 3000, {}),  # no record's id: refused, and not stored as it came
+    ):
+        answer = await client.get(f"/v1/records/{path}", params=params, headers={**xinshi, "X-Purpose": "look"})
+        assert answer.status_code == 404, answer.text
+    entries = (await client.get("/v1/audit", headers=admin)).json()["entries"]
+    xinshi_id = xinshi["Authorization"].split("_")[1]
+    assert [(e["key_id"], e["action"], e["record_ids"], e["purpose"]) for e in reversed(entries)] == [
+        (xinshi_id, "refused", [record_id], "look"),
+        (xinshi_id, "refused", [record_id], f"notice {missing}: look"),
+        (xinshi_id, "refused", [], "look"),
+        (xinshi_id, "refused", [], "look"),
+    ]

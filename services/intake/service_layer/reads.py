@@ -87,14 +87,19 @@ class RecordReads:
         record alone is shown (no other version of the case), audited with the notice.
         Intake knows a notice from notices.issued, or from the `grant` its link
         carries when the link is opened before that (shared.notice_grants).
+        A read refused (no such record, or one outside the scope that no notice
+        opens) is audited as `refused`, naming the record when there is one.
         """
+        why = f"notice {notice_id}" + (f": {purpose}" if purpose else "") if notice_id is not None else purpose
         row = await self._repository.get(record_id)
         if row is None:
+            await self._audit.record(principal, action="refused", record_ids=[], purpose=why[:200])
             return Unseen.MISSING
         if not self._successors.may_read(principal, row.reporting_street):
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
+                # asked for and not shown: the privacy officer sees an office trying records not its own
+                await self._audit.record(principal, action="refused", record_ids=[record_id], purpose=why[:200])
                 return Unseen.OUT_OF_SCOPE
-            why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
             shown = present(row, self._keyring) | {"notice_id": notice_id}
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
             return shown
