@@ -90,7 +90,7 @@ class RecordReads:
         A read refused (no such record, or one outside the scope that no notice
         opens) is audited as `refused`, naming the record when there is one.
         """
-        why = f"notice {notice_id}" + (f": {purpose}" if purpose else "") if notice_id is not None else purpose
+        why = _with_notice(purpose, notice_id)
         row = await self._repository.get(record_id)
         if row is None:
             await self._audit.record(principal, action="refused", record_ids=[], purpose=why[:200])
@@ -139,6 +139,15 @@ class RecordReads:
         shown = [present(row, self._keyring) for row in rows]
         await self._audit.record(principal, action=action, record_ids=[row.record_id for row in rows], purpose=purpose)
         return shown
+
+
+def _with_notice(purpose: str, notice_id: str | None) -> str:
+    """The audit's purpose, naming the notice a read came with (its printable characters: a refused read's
+    notice id is any text, and a NUL in it would fail the audit row)."""
+    if notice_id is None:
+        return purpose
+    notice = "".join(char for char in notice_id if char.isprintable())
+    return f"notice {notice}" + (f": {purpose}" if purpose else "")
 
 
 def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:
