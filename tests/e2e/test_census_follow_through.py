@@ -208,9 +208,13 @@ async def test_a_notice_says_what_it_expects_and_its_recipient_may_open_the_reco
 
         audit = (await client.get(system.url("intake") + "/v1/audit", headers=bearer(admin))).json()["entries"]
     xinshi_key_id = xinshi.split("_")[1]
-    reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi_key_id]
+    reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi_key_id and e["action"] != "refused"]
     by_notice = f"notice {notice['notice_id']}"
     assert sorted(reads) == sorted([("read-by-notice", f"{by_notice}: verify"), *[("read-by-notice", by_notice)] * 2])
+    mine = [e for e in audit if e["key_id"] == xinshi_key_id and e["action"] == "refused"]
+    refused = {(tuple(e["record_ids"]), e["purpose"]) for e in mine}
+    # without the notice, and the notice with another record: each refusal names the record asked for
+    assert {((record_id,), ""), ((unrelated,), by_notice)} <= refused
 
 
 async def test_a_notice_link_opens_the_moment_it_arrives_before_intake_has_learnt_the_notice(
@@ -243,8 +247,10 @@ async def test_a_notice_link_opens_the_moment_it_arrives_before_intake_has_learn
         assert too_long.status_code == 422, too_long.text
 
         audit = (await client.get(system.url("intake") + "/v1/audit", headers=bearer(admin))).json()["entries"]
-    reads = [(e["action"], e["purpose"]) for e in audit if e["key_id"] == xinshi.split("_")[1]]
-    assert reads == [("read-by-notice", f"notice {unheard_of}: verify")]
+    reads = [(e["action"], e["record_ids"]) for e in audit if e["key_id"] == xinshi.split("_")[1]]
+    # newest first: the two links refused (no grant, the grant of another record), the one opened
+    assert reads == [("refused", [other_id]), ("refused", [record_id]), ("read-by-notice", [record_id])]
+    assert [e["purpose"] for e in audit if e["key_id"] == xinshi.split("_")[1]] == [f"notice {unheard_of}: verify"] * 3
 
 
 async def test_unanswered_notices_are_reminded_after_n_working_days_and_escalated_after_2n(

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.adapters.repository import RecordRepository
@@ -35,7 +36,7 @@ from tests.support.infra import (
     drop_database,
     unique_name,
 )
-from tests.support.records import TONGDE, record
+from tests.support.records import TONGDE, XINSHI, record
 
 OTHER_KEY = base64.b64encode(bytes(range(32))).decode()  # a data key the deployment does not hold
 
@@ -206,3 +207,73 @@ async def test_a_case_shows_only_the_versions_its_reader_may_read(deployment: De
         shown = (await client.get(f"/v1/records/{record_id}", headers=key)).json()
         assert [v["record_id"] for v in shown["versions"]] == [record_id]
     assert (await client.get(f"/v1/records/{ids[0]}", headers=neighbour)).status_code == 404
+
+
+async def _purposes(deployment: Deployment) -> list[str]:
+    """The purposes as read_audit stores them, oldest first."""
+    async with deployment.engine.connect() as connection:
+        return list((await connection.execute(text("SELECT purpose FROM read_audit ORDER BY id"))).scalars())
+
+
+async def test_a_purpose_written_in_chinese_is_audited_as_written(deployment: Deployment) -> None:
+    """X-Purpose reaches the app as Latin-1 (as ASGI decodes every header), so "入户核查" (UTF-8, as a client
+    sends it) was stored as "å\\x85¥æ\\x88·..." with its unprintable bytes dropped: a purpose no officer could
+    read. Half of a UTF-8 character is not a 500 either."""
+    client, admin = deployment.client, await deployment.key("admin")
+    record_id = await store_sealed_with(deployment, TEST_KEYRING, record(sequence=76))
+    for purpose in ("入户核查 week 9".encode(), b"\xe5\x85"):
+        headers = [(name.encode(), value.encode()) for name, value in admin.items()] + [(b"X-Purpose", purpose)]
+        answer = await client.get(f"/v1/records/{record_id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+    assert await _purposes(deployment) == ["入户核查 week 9", "\ufffd"]
+    shown = (await client.get("/v1/audit", headers=admin)).json()["entries"]
+    assert [entry["purpose"] for entry in shown] == ["\ufffd", "入户核查 week 9"]
+
+
+async def test_an_identity_number_in_the_purpose_is_not_kept(deployment: Deployment) -> None:
+    """The purpose is free text from the caller, and a clerk writes whom a read is for: "核查 430102...".
+    read_audit stored it as sent, an identity number in clear where no personal data is meant to be
+    (docs/security.md), and GET /v1/audit showed it. It is masked before it is stored, as in the logs."""
+    client, admin = deployment.client, await deployment.key("admin")
+    body = record(sequence=77)
+    record_id = await store_sealed_with(deployment, TEST_KEYRING, body)
+    id_number = body["person"]["id_number"]
+    split = f"{id_number[:9]}\t{id_number[9:]}"  # a tab, dropped as unprintable, joined it again
+    purpose = f"check {id_number} and {split}"
+    for answer in (
+        await client.get(f"/v1/records/{record_id}", headers={**admin, "X-Purpose": purpose}),
+        await client.post("/v1/records/search", json={"id_number": id_number}, headers={**admin, "X-Purpose": purpose}),
+        await client.get("/v1/records", headers={**admin, "X-Purpose": purpose}),
+    ):
+        assert answer.status_code == 200, answer.text
+    assert await _purposes(deployment) == ["check [id-redacted] and [id-redacted]"] * 3
+    assert id_number[:17] not in (await client.get("/v1/audit", headers=admin)).text
+
+
+async def test_a_refused_read_leaves_an_audit_row(deployment: Deployment) -> None:
+    """A street key asking for another street's record, by its id or with a notice it was not sent, was
+    answered 404 and left no trace, while a search that found nothing is audited: an office walking
+    through record ids it had seen (in notices, in routing's cases) went unseen by the privacy officer. Each
+    refused read is now a `refused` row, naming the record it asked for when there is one; nothing was shown."""
+    client, admin = deployment.client, await deployment.key("admin")
+    xinshi = await deployment.key(f"street:{XINSHI}")
+    record_id = await store_sealed_with(deployment, TEST_KEYRING, record(sequence=78, reporting_street=TONGDE))
+    missing = "01a24000-0000-7000-8000-000000000000"
+    for path, params in (
+        (record_id, {}),
+        (record_id, {"notice": missing}),
+        (missing, {}),
+        ("x" * 3000, {}),  # no record's id: refused, and not stored as it came
+        (missing, {"notice": "\x00n1"}),  # a NUL no audit row can hold
+    ):
+        answer = await client.get(f"/v1/records/{path}", params=params, headers={**xinshi, "X-Purpose": "look"})
+        assert answer.status_code == 404, answer.text
+    entries = (await client.get("/v1/audit", headers=admin)).json()["entries"]
+    xinshi_id = xinshi["Authorization"].split("_")[1]
+    assert [(e["key_id"], e["action"], e["record_ids"], e["purpose"]) for e in reversed(entries)] == [
+        (xinshi_id, "refused", [record_id], "look"),
+        (xinshi_id, "refused", [record_id], f"notice {missing}: look"),
+        (xinshi_id, "refused", [], "look"),
+        (xinshi_id, "refused", [], "look"),
+        (xinshi_id, "refused", [], "notice n1: look"),
+    ]

@@ -87,14 +87,19 @@ class RecordReads:
         record alone is shown (no other version of the case), audited with the notice.
         Intake knows a notice from notices.issued, or from the `grant` its link
         carries when the link is opened before that (shared.notice_grants).
+        A read refused (no such record, or one outside the scope that no notice
+        opens) is audited as `refused`, naming the record when there is one.
         """
+        why = _with_notice(purpose, notice_id)
         row = await self._repository.get(record_id)
         if row is None:
+            await self._audit.record(principal, action="refused", record_ids=[], purpose=why[:200])
             return Unseen.MISSING
         if not self._successors.may_read(principal, row.reporting_street):
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
+                # asked for and not shown: the privacy officer sees an office trying records not its own
+                await self._audit.record(principal, action="refused", record_ids=[record_id], purpose=why[:200])
                 return Unseen.OUT_OF_SCOPE
-            why = f"notice {notice_id}" + (f": {purpose}" if purpose else "")
             shown = present(row, self._keyring) | {"notice_id": notice_id}
             await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
             return shown
@@ -134,6 +139,15 @@ class RecordReads:
         shown = [present(row, self._keyring) for row in rows]
         await self._audit.record(principal, action=action, record_ids=[row.record_id for row in rows], purpose=purpose)
         return shown
+
+
+def _with_notice(purpose: str, notice_id: str | None) -> str:
+    """The audit's purpose, naming the notice a read came with (its printable characters: a refused read's
+    notice id is any text, and a NUL in it would fail the audit row)."""
+    if notice_id is None:
+        return purpose
+    notice = "".join(char for char in notice_id if char.isprintable())
+    return f"notice {notice}" + (f": {purpose}" if purpose else "")
 
 
 def present(row: RecordRow, keyring: Keyring) -> dict[str, Any]:

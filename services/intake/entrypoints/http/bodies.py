@@ -10,6 +10,7 @@ from fastapi import Request
 
 from shared.http.limits import LONG_NUMBER, declares_more_than
 from shared.http.problems import ProblemError
+from shared.logging import ID_NUMBER_PATTERN
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
@@ -52,6 +53,11 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def purpose(request: Request) -> str:
-    """The X-Purpose header for the read audit, trimmed to 200 printable characters."""
-    value = request.headers.get("x-purpose", "")
-    return "".join(char for char in value if char.isprintable())[:200]
+    """The X-Purpose header for the read audit: read as UTF-8, identity numbers masked, trimmed to 200
+    printable characters."""
+    # ASGI hands headers over as Latin-1: a purpose in Chinese, sent as UTF-8, was stored as mojibake
+    value = request.headers.get("x-purpose", "").encode("latin-1").decode("utf-8", "replace")
+    printable = "".join(char for char in value if char.isprintable())
+    # free text, and a clerk may write whom the read is for: the audit keeps no identity number (masked
+    # once the unprintable characters are gone, which could have split one)
+    return ID_NUMBER_PATTERN.sub("[id-redacted]", printable)[:200]
