@@ -259,8 +259,12 @@ fi
 
 
 # slf4j-simple (see pom.xml) prints the broker log to stderr; give it timestamps.
+# G1's regions are 4 MB, not the 1 MB it picks for a heap this small: a produce request or fetch response of
+# half a region or more is a "humongous" object, and with the old generation over G1's threshold each one
+# started a concurrent marking cycle, back to back, for 24-64 µs of the broker's CPU a bulk row (its GC log,
+# docs/performance.md "Round 44"); with 4 MB regions a request under 2 MB is an ordinary young object.
 # shellcheck disable=SC2206 # KAFKA_JAVA_OPTS is a word-split list of flags by design
-JAVA_CMD=(java "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+JAVA_CMD=(java "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:G1HeapRegionSize=4m
   -Djava.awt.headless=true
   -Dorg.slf4j.simpleLogger.showDateTime=true
   "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS"
