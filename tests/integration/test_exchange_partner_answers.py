@@ -22,19 +22,16 @@ from services.notification.adapters.exchange_store import ExchangeStore, owe_ans
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import PinnedWebhookSender
-from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.destinations import Address, DestinationPolicy
 from services.notification.domain.exchange_crypto import new_key_pairs
-from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_door import Accepted
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys, door_accepted
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import Route
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from tests.support.exchange_worker import exchange_worker
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock
@@ -89,14 +86,11 @@ async def _sent_to(url: str) -> tuple[str, list[tuple[int | None, str | None]]]:
         keys = PartnerKeys(verify_key=THEIRS["verify_key"], seal_key=THEIRS["seal_key"])
         table = PartnerTable(by_prefix={"440106": Partner("tianhe", Transport.HTTPS, url=url, keys=keys)})
         deliveries = DeliveryStore(sessions, events)
-        worker = DeliveryWorker(
-            store=deliveries,
-            webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
+        worker = exchange_worker(
+            deliveries,
+            sessions,
             sender=sender,
             clock=clock,
-            policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
-            limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
-            record_link_base="http://intake/v1/records/",
             sealed=sealed,
             exchange=OutboundExchange(
                 partners=lambda: table,

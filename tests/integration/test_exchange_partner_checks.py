@@ -6,7 +6,7 @@ Baiyun's deployment (440111) on PostgreSQL, with a fake sender standing for part
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,12 +18,9 @@ from services.notification.adapters.exchange_store import ExchangeStore, answer_
 from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import OutboxRow
-from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain import exchange_crypto as crypto
-from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.exchange_crypto import new_key_pairs
 from services.notification.domain.exchange_messages import (
     AnswerPart,
@@ -34,7 +31,7 @@ from services.notification.domain.exchange_messages import (
     SealedPerson,
     sealed_text,
 )
-from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.delivery import DeliveryWorker
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from shared.db import build_engine, run_migrations, session_factory
@@ -44,6 +41,7 @@ from shared.exchange.partners import FtpDrop as PlatformEntry
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from shared.topics import NOTICES_ANSWERED
+from tests.support.exchange_worker import LIMITS, exchange_worker
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
@@ -91,16 +89,9 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         partners=lambda: table[0], store=store, keys=keys, served_districts=["440111"], clock=clock, sealed=sealed
     )
     deliveries = DeliveryStore(sessions, events)
-    worker = DeliveryWorker(
-        store=deliveries,
-        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
-        sender=sender,
-        clock=clock,
-        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
-        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=LEASE_S, poll_interval_s=0.1),
-        record_link_base="http://intake/v1/records/",
-        sealed=sealed,
-        exchange=outbound,
+    limits = replace(LIMITS, lease_s=LEASE_S)
+    worker = exchange_worker(
+        deliveries, sessions, sender=sender, clock=clock, sealed=sealed, exchange=outbound, limits=limits
     )
     door = ExchangeDoor(
         partners=lambda: table[0],

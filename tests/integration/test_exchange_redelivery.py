@@ -21,13 +21,10 @@ from services.notification.adapters.exchange_store import ExchangeStore, answer_
 from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import ExchangeReceived
-from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.exchange_crypto import new_key_pairs
-from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
+from services.notification.service_layer.delivery import DeliveryWorker
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
 from shared.auth import Principal, Role, parse_scope
@@ -35,6 +32,7 @@ from shared.db import build_engine, run_migrations, session_factory
 from shared.events import FeedbackResult, NoticeIssued
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
+from tests.support.exchange_worker import exchange_worker
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import partner_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
@@ -89,17 +87,7 @@ async def baiyun() -> AsyncIterator[Baiyun]:
         sealed=sealed,
     )
     deliveries = DeliveryStore(sessions, events)
-    worker = DeliveryWorker(
-        store=deliveries,
-        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
-        sender=sender,
-        clock=clock,
-        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
-        limits=WorkerLimits(per_recipient=2, max_in_flight=10, lease_s=60, poll_interval_s=0.1),
-        record_link_base="http://intake/v1/records/",
-        sealed=sealed,
-        exchange=outbound,
-    )
+    worker = exchange_worker(deliveries, sessions, sender=sender, clock=clock, sealed=sealed, exchange=outbound)
     redelivery = ExchangeRedelivery(
         partners=lambda: table[0], store=store, served_districts=["440111"], clock=clock, wake=lambda: None
     )

@@ -32,10 +32,7 @@ from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.secrets import SecretBox
-from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.exchange_ack import Outcome, build_ack
 from services.notification.domain.exchange_batch import (
     build_batch,
@@ -60,6 +57,7 @@ from shared.directory import load_directory
 from shared.events import NoticeIssued, NoticePerson, Route
 from shared.exchange.partners import FtpDrop as PlatformEntry
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
+from tests.support.exchange_worker import exchange_worker
 from tests.support.ftp_platform import FtpPlatform, password_of
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
 from tests.support.notices import issued_notice
@@ -159,16 +157,14 @@ def _side(
     common: dict[str, Any] = {"partners": lambda: table, "store": store, "served_districts": [code], "clock": clock}
     outbound = OutboundExchange(**common, keys=keys, sealed=sealed, ftp_batch_window_s=window_s)
     door = ExchangeDoor(**common, inbox=inbox, keys=keys, directory=load_directory(), on_scheduled=lambda: None)
-    worker = DeliveryWorker(
-        store=DeliveryStore(sessions, events),
-        webhooks=WebhookStore(sessions, SecretBox("test-box-key")),
+    worker = exchange_worker(
+        DeliveryStore(sessions, events),
+        sessions,
         sender=FakeWebhookSender(),
         clock=clock,
-        policy=BackoffPolicy(base_s=1.0, cap_s=4.0, max_attempts=3),
-        limits=limits,
-        record_link_base="http://intake/v1/records/",
         sealed=sealed,
         exchange=outbound,
+        limits=limits,
     )
     poller = FtpPoller(
         drop=FtpDrop(FtpAccount("127.0.0.1", platform.port, code, password_of(code))),
