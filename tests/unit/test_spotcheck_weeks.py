@@ -74,3 +74,15 @@ async def test_a_week_that_does_not_exist_is_refused(
 async def test_real_weeks_across_a_year_boundary_are_drawn(client: httpx.AsyncClient) -> None:
     answer = await client.post("/v1/spotchecks", json=_draw("2026-W52", "2027-W01"))
     assert answer.status_code == 201, answer.text
+
+
+async def test_a_span_of_more_than_a_year_of_weeks_is_refused(client: httpx.AsyncClient) -> None:
+    # the draw reads every case of the district in the span into memory: a hundred years of a district was a 201
+    longest = await client.post("/v1/spotchecks", json=_draw("2026-W09", "2027-W08"))  # 53 weeks: 2026 has a W53
+    assert longest.status_code == 201, longest.text
+    answer = await client.post("/v1/spotchecks", json=_draw("2026-W09", "2027-W09"))
+    assert answer.status_code == 422, answer.text
+    assert [error["pointer"] for error in answer.json()["errors"]] == ["/week_to"]
+    assert "53 report weeks" in answer.text
+    century = await client.post("/v1/spotchecks", json=_draw("1927-W01", "2027-W01"))
+    assert century.status_code == 422, century.text

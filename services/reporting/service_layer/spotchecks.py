@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from services.reporting.adapters.placecheck_store import PlaceCheckStore
@@ -13,6 +14,9 @@ from services.reporting.service_layer.errors import Invalid, NotFound
 from services.reporting.service_layer.reports import ReportService
 
 SpotCheck = tuple[dict[str, Any], list[dict[str, Any]]]  # (header, items)
+
+MAX_SPAN_WEEKS = 53  # a year of report weeks, whichever year
+MAX_SPAN = timedelta(weeks=MAX_SPAN_WEEKS, hours=1)  # an hour over, for a zone whose clocks change in the span
 
 
 class SpotChecks:
@@ -32,6 +36,10 @@ class SpotChecks:
             raise Invalid(errors)
         if request["week_from"] > request["week_to"]:
             raise Invalid.at("week_to", "must not come before week_from")
+        first, last = self._reports.bounds(request["week_from"]), self._reports.bounds(request["week_to"])
+        if last.ends_at - first.starts_at > MAX_SPAN:
+            # the draw reads every case of the district in the span: a year of a district is the most asked for
+            raise Invalid.at("week_to", f"a spot check covers at most {MAX_SPAN_WEEKS} report weeks")
         candidates = await self._store.candidates(request["district"], request["week_from"], request["week_to"])
         sample = draw_sample(candidates, seed=request["seed"], size_per_street=request["size_per_street"])
         header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
