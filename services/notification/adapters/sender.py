@@ -33,6 +33,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from services.notification.adapters.destinations import DestinationGuard
+from services.notification.domain.backoff import is_success
 from services.notification.domain.destinations import Address
 
 MAX_ANSWER_BYTES = 64 << 10  # of a receiver's answer body read (only its status counts); beyond, the connection closes
@@ -48,7 +49,7 @@ class SendResult:
     @property
     def delivered(self) -> bool:
         """A 2xx answer, and (when the caller asked what it said) the answer the receiver's kind gives."""
-        return self.status_code is not None and 200 <= self.status_code < 300 and self.error is None
+        return is_success(self.status_code) and self.error is None
 
 
 Accepts = Callable[[bytes], bool]  # whether a 2xx answer's body says the message was taken
@@ -131,12 +132,12 @@ class PinnedWebhookSender:
             # no redirects: a redirect is not a delivery; the receiver must fix its URL
             async with self._client().post(target, data=body, headers=headers, allow_redirects=False) as response:
                 status = response.status
-                answer = await _drained(response, keep=accepts is not None and 200 <= status < 300)
+                answer = await _drained(response, keep=accepts is not None and is_success(status))
         except TimeoutError as error:
             return SendResult(None, _since(started), f"timeout ({type(error).__name__})")
         except (aiohttp.ClientError, OSError) as error:
             return SendResult(None, _since(started), type(error).__name__)
-        if not 200 <= status < 300:
+        if not is_success(status):
             return SendResult(status, _since(started), "not 2xx")
         if accepts is not None and (answer is None or not accepts(answer)):
             return SendResult(status, _since(started), f"answered {status}, but did not say it took the message")
