@@ -120,12 +120,15 @@ RETRY_AFTER_S = 5
 
 def store_unavailable() -> JSONResponse:
     """503 with Retry-After: the database (or another store) cannot be reached just now."""
-    response = problem(
-        503,
-        "Service Unavailable",
-        "A store this service needs is not reachable just now; nothing was accepted. Retry later.",
+    return _retry_later(
+        "A store this service needs is not reachable just now; nothing was accepted. Retry later.", RETRY_AFTER_S
     )
-    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+
+
+def _retry_later(detail: str, after_s: int) -> JSONResponse:
+    """503 with Retry-After: nothing of the request was applied, and the same request may pass later."""
+    response = problem(503, "Service Unavailable", detail)
+    response.headers["Retry-After"] = str(after_s)
     return response
 
 
@@ -140,14 +143,11 @@ async def _on_store_error(request: Request, exc: Exception) -> JSONResponse:
         # kept nothing of it. The write paths that meet them retry first (intake's batches); what is left over
         # is worth sending again as it is, as for a store that is down
         log.warning("store ended the write for another's sake", sqlstate=sqlstate_of(exc), path=request.url.path)
-        response = problem(
-            503,
-            "Service Unavailable",
+        return _retry_later(
             "This request met another writing the same data at the same moment; nothing of it was applied. "
             "Send it again as it is.",
+            1,
         )
-        response.headers["Retry-After"] = "1"
-        return response
     if is_raced(exc):
         # the store's message quotes the key's values: the constraint's name only. An error, not a warning:
         # a use case that expected the clash answers it itself, so this one may be a bug as well as a race
