@@ -31,13 +31,17 @@ class SpotChecks:
     async def draw(self, request: dict[str, Any]) -> dict[str, Any]:
         """`request`: district, seed, size_per_street, week_from, week_to; each a report week that exists (the
         weeks are compared as names, so `2027-W60` would silently stand for every week of 2027 after the first)."""
-        errors = [(name, problem) for name in ("week_from", "week_to") if (problem := self._not_a_week(request[name]))]
+        weeks, errors = {}, []
+        for name in ("week_from", "week_to"):
+            try:
+                weeks[name] = self._reports.bounds(request[name])
+            except Invalid as error:
+                errors.append((name, error.detail))
         if errors:
             raise Invalid(errors)
         if request["week_from"] > request["week_to"]:
             raise Invalid.at("week_to", "must not come before week_from")
-        first, last = self._reports.bounds(request["week_from"]), self._reports.bounds(request["week_to"])
-        if last.ends_at - first.starts_at > MAX_SPAN:
+        if weeks["week_to"].ends_at - weeks["week_from"].starts_at > MAX_SPAN:
             # the draw reads every case of the district in the span: a year of a district is the most asked for
             raise Invalid.at("week_to", f"a spot check covers at most {MAX_SPAN_WEEKS} report weeks")
         candidates = await self._store.candidates(request["district"], request["week_from"], request["week_to"])
@@ -45,13 +49,6 @@ class SpotChecks:
         header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
         await self._store.create(header, sample)
         return {"check_id": header["check_id"], "sample": sample}
-
-    def _not_a_week(self, name: str) -> str | None:
-        try:
-            self._reports.bounds(name)
-        except Invalid as error:
-            return error.detail
-        return None
 
     async def get(self, check_id: str) -> SpotCheck:
         found = await self._store.get(check_id)
