@@ -90,18 +90,18 @@ class RecordReads:
         A read refused (no such record, or one outside the scope that no notice
         opens) is audited as `refused`, naming the record when there is one.
         """
-        why = _with_notice(purpose, notice_id)
+        why = _with_notice(purpose, notice_id)[:200]  # the audit's column
         row = await self._repository.get(record_id)
         if row is None:
-            await self._audit.record(principal, action="refused", record_ids=[], purpose=why[:200])
+            await self._audit.record(principal, action="refused", record_ids=[], purpose=why)
             return Unseen.MISSING
         if not self._successors.may_read(principal, row.reporting_street):
             if notice_id is None or not await self._notice_opens(principal, notice_id, record_id, grant):
                 # asked for and not shown: the privacy officer sees an office trying records not its own
-                await self._audit.record(principal, action="refused", record_ids=[record_id], purpose=why[:200])
+                await self._audit.record(principal, action="refused", record_ids=[record_id], purpose=why)
                 return Unseen.OUT_OF_SCOPE
             shown = present(row, self._keyring) | {"notice_id": notice_id}
-            await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why[:200])
+            await self._audit.record(principal, action="read-by-notice", record_ids=[record_id], purpose=why)
             return shown
         # versions reported by streets outside the scope stay unseen, ids included
         versions = [
