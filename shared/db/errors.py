@@ -62,8 +62,18 @@ def is_unavailable(error: BaseException) -> bool:
     return state is not None and (state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES)
 
 
+# InternalClientError: a statement begun while asyncpg was still handling the close of a connection the
+# server dropped ("cannot switch to state 12; another operation (2) is in progress"). Neither a PostgresError
+# nor an InterfaceError; SQLAlchemy wraps it (as InternalError, the connection invalidated), but a statement
+# sent on the driver itself raises it as it is (tests/integration/test_dropped_connection_errors.py)
 _ASYNCPG_CONNECTION_ERRORS = frozenset(
-    {"ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError", "InterfaceError"}
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "InterfaceError",
+        "InternalClientError",
+    }
 )
 
 

@@ -538,7 +538,7 @@ def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
         yield
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(statement, None, error) from None
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
         raise DBAPIError(statement, None, error) from None
 
 
