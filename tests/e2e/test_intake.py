@@ -231,6 +231,32 @@ async def test_same_person_again_is_a_new_version_of_one_case(intake: System, ke
     assert [e["payload"]["case_version"] for e in events] == [1, 2]
 
 
+async def test_a_key_that_may_only_submit_is_not_told_whether_the_person_was_reported_before(
+    intake: System, keys: Keys
+) -> None:
+    """The case's id and version say whether anyone reported the person before, and how often: a key
+    that may read nothing is told its record's id and no more, for a POST and for a bulk import's rows."""
+    submitter = await intake.create_key(f"district:{BAIYUN}", label="field app", role="submitter")
+    async with client(intake, keys["admin"]) as admin:
+        earlier = await admin.post("/v1/records", json=record(sequence=141))
+    assert earlier.json()["case_version"] == 1
+    again = record(sequence=141, event="verification")
+    bulk = json.dumps([record(sequence=141, event="verification", observed_at="2026-02-26T10:30:00+08:00")]).encode()
+    async with client(intake, submitter) as field_app, client(intake, keys["tongde"]) as office:
+        posted = await field_app.post("/v1/records", json=again)
+        imported = await field_app.post("/v1/records/bulk", content=bulk, headers={"Content-Type": "application/json"})
+        by_office = await office.post("/v1/records", json=record(sequence=141, event="change"))
+    assert posted.status_code == 202, posted.text
+    assert posted.json() == {"record_id": posted.json()["record_id"], "status": "accepted"}
+    assert imported.status_code == 200, imported.text
+    (row,) = imported.json()["results"]
+    assert row == {"row": 1, "record_id": row["record_id"], "status": "accepted"}
+    # an office, which may read its street's records, is told the case as before
+    assert by_office.status_code == 202, by_office.text
+    assert by_office.json()["case_id"] == earlier.json()["case_id"]
+    assert by_office.json()["case_version"] == 4
+
+
 async def test_every_read_is_audited_with_its_purpose(intake: System, keys: Keys) -> None:
     body = record(sequence=131)
     async with client(intake, keys["tongde"]) as tongde, client(intake, keys["admin"]) as admin:

@@ -115,7 +115,7 @@ class BulkImport:
         if outcome.status == "conflict":
             detail = "this row's Idempotency-Key was already used for a different row"
             return {"row": number, "status": "rejected", "errors": [self._error((), detail)]}
-        answer = outcome.answer() | {"status": outcome.status}
+        answer = outcome.answer(self._principal) | {"status": outcome.status}
         return {"row": number, **answer}
 
     def _error(self, location: tuple[str | int, ...], detail: str) -> dict[str, str]:

@@ -67,8 +67,14 @@ class Outcome:
     case_id: str | None
     case_version: int
 
-    def answer(self) -> dict[str, Any]:
-        """What the integrator is told: the same for the first request and its repeats."""
+    def answer(self, caller: Principal) -> dict[str, Any]:
+        """What the integrator is told: the same for the first request and its repeats.
+
+        The case's id and version only to a caller who may read records. To a key that may only submit
+        (a field app, a department's import) they would tell whether anyone had reported this person
+        before, and how often: a question a key that may read nothing must not be able to ask."""
+        if not caller.may(Action.READ):
+            return {"record_id": self.record_id, "status": "accepted"}
         return {
             "record_id": self.record_id,
             "case_id": self.case_id,

@@ -73,7 +73,7 @@ def records_router(
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         warnings = {"warnings": list(prepared.warnings)} if prepared.warnings else {}
-        return JSONResponse(outcome.answer() | warnings, status_code=202, headers=headers)
+        return JSONResponse(outcome.answer(principal) | warnings, status_code=202, headers=headers)
 
     # the route that carries the load: FastAPI calls it directly, without solving dependencies per request
     router.add_api_route(
