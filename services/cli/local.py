@@ -103,11 +103,11 @@ def up(
                     children[_child(deployment, service)] = subprocess.Popen(
                         [sys.executable, "-m", f"services.{service}"], env=deployment.env
                     )
-        _wait_ready(deployments, children)
+        _wait_ready(deployments, children, signals)
         _print_urls(deployments, env, pg_admin_url)
         for deployment in deployments:
             _print_admin_key_once(deployment)
-        died = _wait_for_stop(children)
+        died = _wait_for_stop(children, signals)
     except KeyboardInterrupt:
         console.print("Stopping ...")
     finally:
@@ -148,15 +148,23 @@ class StopSignals:
         if self._requested and not self._deferring:
             raise KeyboardInterrupt
 
-    def _on_signal(self, _signum: int, _frame: object) -> None:
-        self._requested = True
-        if not self._deferring:
+    def raise_if_asked(self) -> None:
+        """KeyboardInterrupt if a stop was asked for: for the waiting loops, which look at each turn. Python runs
+        a signal's handler between any two bytecodes, also inside a weakref callback or a `__del__` (an import's
+        module lock, a client being collected), where the KeyboardInterrupt it raises is printed as "Exception
+        ignored" and goes no further: `up` started the services all the same and ran on (CI of round 44)."""
+        if self._requested and not self._deferring:
             raise KeyboardInterrupt
 
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self._requested = True
+        self.raise_if_asked()
 
-def _wait_for_stop(children: Children) -> str:
+
+def _wait_for_stop(children: Children, signals: StopSignals) -> str:
     """Until Ctrl-C or SIGTERM (KeyboardInterrupt), or until a child dies: returns its name."""
     while True:
+        signals.raise_if_asked()
         for name, child in children.items():
             if child.poll() is not None:
                 console.print(f"[red]{name} exited ({child.returncode}); stopping the others.[/]")
@@ -337,10 +345,11 @@ def _require_free(wanted: dict[str, tuple[str, int]]) -> None:
         raise typer.Exit(1)
 
 
-def _wait_ready(deployments: list[LocalDeployment], children: Children) -> None:
+def _wait_ready(deployments: list[LocalDeployment], children: Children, signals: StopSignals) -> None:
     deadline = time.monotonic() + 120 * len(deployments)
     pending = {_child(d, service): d.url(service) for d in deployments for service in SERVICES}
     while pending and time.monotonic() < deadline:
+        signals.raise_if_asked()
         exited = [name for name, child in children.items() if child.poll() is not None]
         if exited:
             console.print(f"[red]{', '.join(exited)} exited during start-up; see the log above.[/]")

@@ -58,3 +58,50 @@ def test_a_closed_terminal_stops_the_child_in_its_own_session() -> None:
         if alive(kafka):
             os.kill(kafka, signal.SIGKILL)
         up.kill()
+
+
+# A SIGTERM whose KeyboardInterrupt Python swallowed: its handler ran inside a weakref callback (here: a
+# collected object's), which prints "Exception ignored" and goes on. `up` then waits for its services.
+SWALLOWED = """
+import gc, os, signal, subprocess, weakref
+from services.cli.local import StopSignals, _stop, _wait_for_stop
+class Collected: pass
+signals, children = StopSignals(), {}
+try:
+    signals.install()
+    children["intake"] = subprocess.Popen(["sleep", "600"])
+    print(children["intake"].pid, flush=True)
+    thing = Collected()
+    kept = weakref.ref(thing, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+    del thing
+    gc.collect()
+    _wait_for_stop(children, signals)
+    print("ran on", flush=True)
+except KeyboardInterrupt:
+    print("stopping", flush=True)
+finally:
+    signals.ignore()
+    _stop(children)
+"""
+
+
+def test_a_stop_swallowed_where_its_signal_landed_still_stops_up() -> None:
+    up = subprocess.Popen(
+        [sys.executable, "-c", SWALLOWED],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert up.stdout is not None
+    child = int(up.stdout.readline())
+    try:
+        out, err = up.communicate(timeout=30)
+        assert b"Exception ignored" in err  # the handler's KeyboardInterrupt went no further than the callback
+        assert out.decode().splitlines()[0] == "stopping"  # not "ran on": up stopped where it waited
+        assert up.returncode == 0
+        assert not alive(child)
+    finally:
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
+        up.kill()
