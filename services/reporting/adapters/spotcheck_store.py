@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -12,24 +12,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.tables import records, spot_check_items, spot_checks
 from services.reporting.adapters.weekly_store import utc, within
 
+STREAMED_ROWS = 10_000  # fetched from the database at a time
+
 
 class SpotCheckStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def candidates(self, district: str, week_from: str, week_to: str) -> dict[str, list[str]]:
-        """Per street, the submitted records observed in the weeks (week names sort in time order)."""
-        query = sa.select(records.c.reporting_street, records.c.record_id).where(
-            within(records.c.reporting_street, district),
-            records.c.event_kind.is_not(None),
-            records.c.week >= week_from,
-            records.c.week <= week_to,
+    async def candidates(self, district: str, week_from: str, week_to: str) -> AsyncIterator[tuple[str, list[str]]]:
+        """(street, its record ids): the submitted records observed in the weeks (week names sort in time
+        order), one street at a time, streamed from the database: a year of a district is millions of
+        records, and only the street being drawn is held."""
+        query = (
+            sa.select(records.c.reporting_street, records.c.record_id)
+            .where(
+                within(records.c.reporting_street, district),
+                records.c.event_kind.is_not(None),
+                records.c.week >= week_from,
+                records.c.week <= week_to,
+            )
+            .order_by(records.c.reporting_street)
         )
-        found: dict[str, list[str]] = defaultdict(list)
+        street: str | None = None
+        ids: list[str] = []
         async with self._engine.connect() as connection:
-            for street, record_id in (await connection.execute(query)).all():
-                found[street].append(record_id)
-        return dict(found)
+            result = await connection.stream(query)
+            async for rows in result.partitions(STREAMED_ROWS):
+                for row_street, record_id in rows:
+                    if row_street != street:
+                        if street is not None:
+                            yield street, ids
+                        street, ids = row_street, []
+                    ids.append(record_id)
+        if street is not None:
+            yield street, ids
 
     async def create(self, header: dict[str, Any], sample: dict[str, list[str]]) -> None:
         items = [

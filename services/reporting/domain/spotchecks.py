@@ -8,7 +8,7 @@ same seed draws the same cases again, anywhere.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 RESULT_LABELS = {"correct": "属实", "wrong": "有误", "not_found": "查无此人"}
@@ -16,12 +16,18 @@ RESULT_LABELS = {"correct": "属实", "wrong": "有误", "not_found": "查无此
 
 def draw_sample(candidates: Mapping[str, Sequence[str]], *, seed: str, size_per_street: int) -> dict[str, list[str]]:
     """{street: sorted record ids}: up to `size_per_street` cases per street, drawn with `seed`."""
-    sample = {}
-    for street in sorted(candidates):
-        ids = sorted(set(candidates[street]))
-        rng = random.Random(f"{seed}/{street}")
-        sample[street] = sorted(rng.sample(ids, min(size_per_street, len(ids))))
-    return sample
+    return {
+        street: draw_street(street, candidates[street], seed=seed, size_per_street=size_per_street)
+        for street in sorted(candidates)
+    }
+
+
+def draw_street(street: str, candidates: Iterable[str], *, seed: str, size_per_street: int) -> list[str]:
+    """One street's share of `draw_sample`, the same draw: each street's is its own, so the streets' candidates
+    can be read one street at a time."""
+    ids = sorted(set(candidates))
+    rng = random.Random(f"{seed}/{street}")
+    return sorted(rng.sample(ids, min(size_per_street, len(ids))))
 
 
 @dataclass(frozen=True, slots=True)

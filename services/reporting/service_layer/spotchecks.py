@@ -9,7 +9,7 @@ from typing import Any
 from services.reporting.adapters.placecheck_store import PlaceCheckStore
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.domain.sheets import Sheet, spotcheck_sheet
-from services.reporting.domain.spotchecks import discrepancies, draw_sample
+from services.reporting.domain.spotchecks import discrepancies, draw_street
 from services.reporting.service_layer.errors import Invalid, NotFound
 from services.reporting.service_layer.reports import ReportService
 
@@ -44,8 +44,10 @@ class SpotChecks:
         if weeks["week_to"].ends_at - weeks["week_from"].starts_at > MAX_SPAN:
             # the draw reads every case of the district in the span: a year of a district is the most asked for
             raise Invalid.at("week_to", f"a spot check covers at most {MAX_SPAN_WEEKS} report weeks")
-        candidates = await self._store.candidates(request["district"], request["week_from"], request["week_to"])
-        sample = draw_sample(candidates, seed=request["seed"], size_per_street=request["size_per_street"])
+        sample = {}
+        async for street, ids in self._store.candidates(request["district"], request["week_from"], request["week_to"]):
+            sample[street] = draw_street(street, ids, seed=request["seed"], size_per_street=request["size_per_street"])
+        sample = dict(sorted(sample.items()))  # in the order of the codes, whatever the database's collation
         header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
         await self._store.create(header, sample)
         return {"check_id": header["check_id"], "sample": sample}
