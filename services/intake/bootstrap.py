@@ -119,7 +119,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         routers=routers,
         lifespan=lifespan,
         larger_bodies={"/v1/records/bulk": settings.bulk_max_bytes},
-        status=workers.shown if workers is not None else dict,
+        status=lambda: relay.shown() | (workers.shown() if workers is not None else {}),
     )
     install_record_schema(app)
     install_read_problems(app)

@@ -204,7 +204,7 @@ def create_app(
         ),
         outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
     ]
-    return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan)
+    return service_app(runtime, title="PopFlow notification", routers=routers, lifespan=lifespan, status=relay.shown)
 
 
 def _ftp_poller(

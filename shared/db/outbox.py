@@ -61,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +88,23 @@ Envelope = dict[str, Any]
 
 ERROR_MAX = 500  # the error column's length
 HEADER_FIELDS = ("event_id", "type", "correlation_id")  # what a send's headers carry (`json_headers`)
+
+
+# a pass that waits on Kafka this long is said on /readyz: a healthy one takes milliseconds, a broker's restart
+# or a leader's move a few seconds
+STALLED_AFTER_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Failing:
+    """The relay's passes failing in a row: since the first, how many, and the last one's error kind."""
+
+    since: datetime
+    passes: int = 0
+    error: str = ""
+
+    def again(self, error: str) -> Failing:
+        return Failing(self.since, self.passes + 1, error)
 
 
 class OutboxRelay:
@@ -123,8 +141,11 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._linger_s = linger_s
         self._keep_sent = keep_sent
-        self._unclear = UnclearFailures(clock or SystemClock(), passes=unclear_passes, over_s=unclear_for_s)
+        self._clock = clock or SystemClock()
+        self._unclear = UnclearFailures(self._clock, passes=unclear_passes, over_s=unclear_for_s)
         self._wake = asyncio.Event()
+        self._failing: Failing | None = None  # since the last pass that went through
+        self._pass_started: datetime | None = None  # the pass under way
 
     def wake(self) -> None:
         self._wake.set()
@@ -142,6 +163,9 @@ class OutboxRelay:
                 # the pass's own RuntimeError wraps Kafka's: the operator needs the cause's kind
                 cause = error.__cause__ if isinstance(error, RuntimeError) and error.__cause__ else error
                 log.warning("outbox relay pass failed", error=type(cause).__name__)
+                self._failing = (self._failing or Failing(self._clock.now())).again(type(cause).__name__)
+            else:
+                self._failing = None
             passed = loop.time()
             if failed:
                 # the next try a poll later, however soon new rows wake it: under load they come every few ms, and
@@ -154,6 +178,27 @@ class OutboxRelay:
             # while a row after a quiet spell leaves at once instead of waiting out a linger
             await asyncio.sleep(max(0.0, passed + self._linger_s - loop.time()))
             self._wake.clear()
+
+    def shown(self) -> dict[str, dict[str, Any]]:
+        """For /readyz, while the relay's passes fail (credentials refused, a row whose fault is unclear) or one
+        has waited on Kafka for STALLED_AFTER_S or more (Kafka unreachable: the producer retries its sends and the
+        pass waits for their answers): since when, how many passes failed and the last one's error kind. The
+        service stays ready: what it accepts is stored, and leaves once Kafka takes it. Shown by the replica that
+        leads the relay."""
+        failing, started = self._failing, self._pass_started
+        stalled = started is not None and (self._clock.now() - started).total_seconds() >= STALLED_AFTER_S
+        if failing is None and not stalled:
+            return {}
+        shown: dict[str, Any] = {}
+        if failing is not None:
+            shown |= {
+                "failing_since": failing.since.isoformat(timespec="seconds"),
+                "failed_passes": failing.passes,
+                "error": failing.error,
+            }
+        if stalled and started is not None:
+            shown["pass_waiting_since"] = started.isoformat(timespec="seconds")
+        return {"outbox_relay": shown}
 
     async def backlog(self) -> int:
         """Rows not yet published (an operator's gauge: it should stay near zero)."""
@@ -172,6 +217,13 @@ class OutboxRelay:
 
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""
+        self._pass_started = self._clock.now()
+        try:
+            return await self._deliver_pending()
+        finally:
+            self._pass_started = None
+
+    async def _deliver_pending(self) -> int:
         async with self._single_statements.connect() as connection:
             blockers = [(key, first) for key, first in (await connection.execute(self._held_keys)).all()]
             query = pending(self._table, self._batch, blockers) if blockers else self._pending

@@ -238,14 +238,14 @@ async def test_a_key_that_may_only_submit_is_not_told_whether_the_person_was_rep
     that may read nothing is told its record's id and no more, for a POST and for a bulk import's rows."""
     submitter = await intake.create_key(f"district:{BAIYUN}", label="field app", role="submitter")
     async with client(intake, keys["admin"]) as admin:
-        earlier = await admin.post("/v1/records", json=record(sequence=141))
+        earlier = await admin.post("/v1/records", json=record(sequence=161))
     assert earlier.json()["case_version"] == 1
-    again = record(sequence=141, event="verification")
-    bulk = json.dumps([record(sequence=141, event="verification", observed_at="2026-02-26T10:30:00+08:00")]).encode()
+    again = record(sequence=161, event="verification")
+    bulk = json.dumps([record(sequence=161, event="verification", observed_at="2026-02-26T10:30:00+08:00")]).encode()
     async with client(intake, submitter) as field_app, client(intake, keys["tongde"]) as office:
         posted = await field_app.post("/v1/records", json=again)
         imported = await field_app.post("/v1/records/bulk", content=bulk, headers={"Content-Type": "application/json"})
-        by_office = await office.post("/v1/records", json=record(sequence=141, event="change"))
+        by_office = await office.post("/v1/records", json=record(sequence=161, event="change"))
     assert posted.status_code == 202, posted.text
     assert posted.json() == {"record_id": posted.json()["record_id"], "status": "accepted"}
     assert imported.status_code == 200, imported.text

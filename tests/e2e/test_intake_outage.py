@@ -123,8 +123,17 @@ async def test_records_accepted_while_kafka_is_down_are_published_once_in_order(
         unsent, _ = await outbox_counts(system)
         assert unsent == 4 * PERSONS  # kept, not lost, while Kafka is away
 
+        async def relay_failing() -> dict[str, Any] | None:  # said on /readyz for the operator, by the leader
+            shown = (await client.get("/readyz")).json().get("outbox_relay")
+            return shown if isinstance(shown, dict) else None
+
+        # a pass waits on the producer's retries (pass_waiting_since), or a failed one was counted (failed_passes)
+        failing = await eventually(relay_failing, within=120)
+        assert set(failing) & {"pass_waiting_since", "failed_passes"}, failing
+
         broker.start()
         await eventually(lambda: _drained(system), within=180)
+        assert "outbox_relay" not in (await client.get("/readyz")).json()  # a pass went through: said no more
 
     events = await read_topic(BOOTSTRAP, system.env["POPFLOW_TOPIC_PREFIX"] + "records.submitted", 3)
     ids = [envelope["correlation_id"] for _, _, envelope in events]

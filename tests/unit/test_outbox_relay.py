@@ -558,6 +558,69 @@ async def test_a_failed_pass_is_logged_with_the_kind_of_kafkas_error(
     assert {line["error"] for line in failed} == {"KafkaConnectionError"}
 
 
+async def test_failing_passes_are_shown_for_readyz_until_one_goes_through(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a"])
+    broker = Broker(expect=1, refuse_from=0)
+    clock = FixedClock(datetime(2027, 2, 24, 2, 30, tzinfo=UTC))
+    shown = OutboxRelay(
+        sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100, poll_interval_s=0.01, clock=clock
+    )
+    assert shown.shown() == {}
+    running = asyncio.create_task(shown.run())
+    try:
+        for _ in range(500):  # three failed passes at least
+            if shown.shown().get("outbox_relay", {}).get("failed_passes", 0) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        failing = shown.shown()["outbox_relay"]
+        assert failing["failing_since"] == "2027-02-24T02:30:00+00:00"  # the first failed pass's, kept
+        assert failing["error"] == "KafkaConnectionError"
+        assert failing["failed_passes"] >= 3
+        broker.refuse_from = None  # Kafka back: the next pass goes through
+        broker.expect = len(broker.sent) + 1
+        await until_sent(broker, 1)
+        await confirm_all(broker)
+        for _ in range(500):
+            if not shown.shown():
+                break
+            await asyncio.sleep(0.01)
+        assert shown.shown() == {}
+        assert await sent_events(sessions) == ["e0"]
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_a_pass_waiting_on_kafka_is_shown_for_readyz_once_it_has_waited_long(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a"])
+    broker = Broker(expect=1)  # takes the send, and answers only when the test says (Kafka unreachable: never)
+    start = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
+    clock = FixedClock(start)
+    waiting = OutboxRelay(sessions, cast(KafkaBroker, broker), TopicNames("t."), OutboxRow, batch=100, clock=clock)
+    running = asyncio.create_task(waiting.run())
+    try:
+        await until_sent(broker, 1)
+        clock.advance_to(start + timedelta(seconds=outbox.STALLED_AFTER_S - 1))
+        assert waiting.shown() == {}  # a broker's restart takes a few seconds: not said
+        clock.advance_to(start + timedelta(seconds=outbox.STALLED_AFTER_S))
+        assert waiting.shown() == {"outbox_relay": {"pass_waiting_since": "2027-02-24T02:30:00+00:00"}}
+        await confirm_all(broker)  # Kafka answers: the pass ends, and nothing is said any more
+        for _ in range(500):
+            if await sent_events(sessions):
+                break
+            await asyncio.sleep(0.01)
+        assert waiting.shown() == {}
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
 class PartitionedBroker:
     """Answers each request per partition, as Kafka does: the sends made between two turns of the event loop
     are one request, and a partition holding a `poison` row has every one of its rows refused with one error."""
