@@ -75,9 +75,12 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     KafkaUnavailableError,
+    MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     ReplicaNotAvailableError,
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
@@ -87,7 +90,6 @@ from aiokafka.errors import (
 )
 
 from shared.clock import Clock
-from shared.kafka.failures import TOO_LARGE
 
 
 class FailsForGood(Exception):
@@ -131,10 +133,11 @@ NOT_THE_ROW = (
     UnsupportedForMessageFormatError,
 )
 
-# Kafka errors that are the row's own, at every try whatever the deployment's state: its size
-# (shared.kafka.failures.TOO_LARGE, which says where each comes from). Named one by one: an error that is
-# not here is not set aside at once.
-THE_ROWS = TOO_LARGE
+# Kafka errors that are the row's own, at every try whatever the deployment's state: its size, over the
+# producer's max_request_size (aiokafka raises it in `send`) or the topic's max.message.bytes, or, sent alone,
+# over the topic's segment.bytes (RECORD_LIST_TOO_LARGE); RecordTooLargeError is aiokafka's consumer's name
+# for a record too large. Named one by one: an error that is not here is not set aside at once.
+THE_ROWS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 
 # Every other non-retriable Kafka error is unclear: it does not say whether the row is at fault. So are the
 # broker's UNKNOWN_SERVER_ERROR (error code -1, and any code aiokafka does not know: UnknownError), the base

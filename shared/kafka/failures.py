@@ -1,10 +1,9 @@
 """The failure policy of every subscriber, in one place.
 
 - A message that can never be handled (undecodable, invalid, of an unknown
-  type, a PermanentFailure raised by the domain, values the database
-  refuses: too long for a column, out of range, NOT NULL or CHECK violated,
-  or an effect Kafka refuses as too large: `TOO_LARGE`) goes to the
-  dead-letter topic with the error and where it came from, and
+  type, a PermanentFailure raised by the domain, or values the database
+  refuses: too long for a column, out of range, NOT NULL or CHECK violated)
+  goes to the dead-letter topic with the error and where it came from, and
   the consumer goes on with the next message of the partition.
 - Anything else (database down, broker hiccup) is raised after a short
   pause, so the batch is not acknowledged: the consumer seeks back and the
@@ -25,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from pydantic import ValidationError
 
 from shared.db.errors import is_data_error, sqlstate_of
@@ -53,18 +51,9 @@ PERMANENT_ERRORS = (
 )
 
 
-# Kafka refusing an event's size: over the producer's max_request_size (aiokafka raises it in `send`), a
-# topic's max.message.bytes, or, sent alone, its segment.bytes (RECORD_LIST_TOO_LARGE); RecordTooLargeError is
-# aiokafka's consumer's name for a record too large. The same event is as large at every try: an event a
-# handler makes from the message it handles (routing's decisions, notices) makes that message one that never
-# succeeds. A batch of events refused together is tried again one message at a time first (`subscribe_batch`).
-TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
-
-
 def is_permanent(error: BaseException) -> bool:
-    """True for what retrying can never fix: the errors above, the database refusing the data, and Kafka
-    refusing the size of an effect."""
-    return isinstance(error, PERMANENT_ERRORS + TOO_LARGE) or is_data_error(error)
+    """True for what retrying can never fix: the errors above and the database refusing the data."""
+    return isinstance(error, PERMANENT_ERRORS) or is_data_error(error)
 
 
 class DeadLetters:

@@ -11,8 +11,7 @@ re-delivers the batch: it is decided again, identically, and re-published
 with the same ids, which consumers deduplicate. Codes
 unknown to the directory go to the review queue, never to the dead-letter
 topic. Database or broker errors are retried (the batch comes again);
-undecodable events, and events whose effects Kafka refuses as too large
-(shared.kafka.failures.TOO_LARGE), are dead-lettered one by one.
+undecodable events are dead-lettered one by one.
 """
 
 from __future__ import annotations
