@@ -11,10 +11,16 @@
    (not through Kafka), then the district's weekly report is produced as JSON
    (weekly_report_ms) and as XLSX (weekly_xlsx_ms, report included): median of
    5 runs each.
+3. Spot check: over the same store, the candidates of every week loaded (all M
+   records, the ten weeks up to the report's) read a street at a time and a
+   sample of 20 a street drawn, as `POST /v1/spotchecks` draws it (the sample
+   is not stored): spotcheck_draw_ms (median of 3), and the most Python
+   memory the draw held (spotcheck_peak_mb, traced by tracemalloc in a run
+   of its own, since tracing slows it).
 
 Needs KAFKA_BOOTSTRAP_SERVERS and POPFLOW_TEST_PG_URL (an admin URL that may
 create databases). Topics and databases are dropped at the end.
-Last line: folded_per_s=<x> weekly_report_ms=<y> weekly_xlsx_ms=<z>
+Last line: folded_per_s=<x> weekly_report_ms=<y> weekly_xlsx_ms=<z> spotcheck_draw_ms=<d> spotcheck_peak_mb=<m>
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import random
 import secrets
 import statistics
 import time
+import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -42,8 +49,10 @@ from sqlalchemy.engine import make_url
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.exports import to_xlsx
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS
 from services.reporting.domain.sheets import weekly_sheet
+from services.reporting.domain.spotchecks import draw_street
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.entrypoints.kafka import FoldConsumer
 from shared.db import build_engine, run_migrations
@@ -283,6 +292,32 @@ async def report_times(store_url: str) -> tuple[float, float, int]:
         await engine.dispose()
 
 
+async def spotcheck_figures(store_url: str) -> tuple[float, float, int]:
+    """(median ms, peak MB of Python memory, cases drawn) of a draw over the ten weeks up to REPORT_WEEK."""
+    engine = build_engine(store_url)
+    store = SpotCheckStore(engine)
+    first = CALENDAR.week_of(WEEK_END - timedelta(weeks=10))
+
+    async def draw() -> dict[str, list[str]]:
+        return {
+            street: draw_street(street, ids, seed="bench", size_per_street=20)
+            async for street, ids in store.candidates(DISTRICT, first, REPORT_WEEK)
+        }
+
+    try:
+        drawn = sum(len(ids) for ids in (await draw()).values())
+        draw_ms = await median_ms(draw, runs=3)
+        tracemalloc.start()
+        try:
+            await draw()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return draw_ms, peak / 2**20, drawn
+    finally:
+        await engine.dispose()
+
+
 async def main(events_count: int, records_count: int, batch: int) -> None:
     missing = [name for name in ("KAFKA_BOOTSTRAP_SERVERS", "POPFLOW_TEST_PG_URL") if not os.environ.get(name)]
     if missing:
@@ -317,7 +352,12 @@ async def main(events_count: int, records_count: int, batch: int) -> None:
         print(f"bulk-loaded {records_count} record facts (COPY) in {time.perf_counter() - started:.1f} s", flush=True)
         report_ms, xlsx_ms, in_week = await report_times(urls["report"])
         print(f"district {DISTRICT}, week {REPORT_WEEK}: {in_week} records in the week, {len(STREETS)} streets")
-        print(f"folded_per_s={folded:.0f} weekly_report_ms={report_ms:.0f} weekly_xlsx_ms={xlsx_ms:.0f}")
+        draw_ms, peak_mb, drawn = await spotcheck_figures(urls["report"])
+        print(f"spot check over {records_count} records, {len(STREETS)} streets: {drawn} cases drawn")
+        print(
+            f"folded_per_s={folded:.0f} weekly_report_ms={report_ms:.0f} weekly_xlsx_ms={xlsx_ms:.0f} "
+            f"spotcheck_draw_ms={draw_ms:.0f} spotcheck_peak_mb={peak_mb:.1f}"
+        )
     finally:
         for name in databases.values():
             await force_drop(admin, name)
