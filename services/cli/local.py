@@ -145,11 +145,11 @@ class StopSignals:
             yield
         finally:
             self._deferring -= 1
-        if self._requested and not self._deferring:
-            raise KeyboardInterrupt
+        self.raise_if_asked()
 
     def raise_if_asked(self) -> None:
-        """KeyboardInterrupt if a stop was asked for: for the waiting loops, which look at each turn. Python runs
+        """KeyboardInterrupt if a stop was asked for (outside `deferred()`): at its end, in the handler, and in the
+        waiting loops, which look at each turn. Python runs
         a signal's handler between any two bytecodes, also inside a weakref callback or a `__del__` (an import's
         module lock, a client being collected), where the KeyboardInterrupt it raises is printed as "Exception
         ignored" and goes no further: `up` started the services all the same and ran on (CI of round 44)."""

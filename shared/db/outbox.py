@@ -186,8 +186,9 @@ class OutboxRelay:
         service stays ready: what it accepts is stored, and leaves once Kafka takes it. Shown by the replica that
         leads the relay."""
         failing, started = self._failing, self._pass_started
-        stalled = started is not None and (self._clock.now() - started).total_seconds() >= STALLED_AFTER_S
-        if failing is None and not stalled:
+        if started is not None and (self._clock.now() - started).total_seconds() < STALLED_AFTER_S:
+            started = None  # a pass under way, not yet waiting long
+        if failing is None and started is None:
             return {}
         shown: dict[str, Any] = {}
         if failing is not None:
@@ -196,7 +197,7 @@ class OutboxRelay:
                 "failed_passes": failing.passes,
                 "error": failing.error,
             }
-        if stalled and started is not None:
+        if started is not None:
             shown["pass_waiting_since"] = started.isoformat(timespec="seconds")
         return {"outbox_relay": shown}
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.infra import pg_admin_url
+from tests.support.infra import drop_clients, pg_admin_url
 from tests.support.records import record
 from tests.support.system import System, build_system, destroy_system
 
@@ -47,12 +47,7 @@ async def terminate_backends(database: str, *, refuse_new: bool | None = None) -
         if refuse_new is not None:
             limit = 0 if refuse_new else -1
             await connection.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT {limit}')
-        # the clients' connections only: an autovacuum worker there is the superuser's, and not ours to end
-        query = (
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        )
-        return int(await connection.fetchval(query, database)) if refuse_new is not False else 0
+        return await drop_clients(connection, database) if refuse_new is not False else 0
     finally:
         await connection.close()
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from shared.db import build_engine
 from shared.db.errors import is_unavailable
-from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
+from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
 
 ROUNDS = 400  # at most: the race showed in about one round in twenty on the build box
 CONNECTIONS = 5
@@ -46,14 +46,6 @@ async def database() -> AsyncIterator[str]:
         await drop_database(name)
 
 
-async def _terminate_all(admin: asyncpg.Connection, database: str) -> None:
-    await admin.fetchval(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
-        database,
-    )
-
-
 async def _errors_after_drops(
     database_url: str, open_one: Callable[[], Awaitable[Callable[[], Awaitable[object]]]]
 ) -> list[BaseException]:
@@ -65,7 +57,7 @@ async def _errors_after_drops(
     try:
         for round_number in range(ROUNDS):
             statements = [await open_one() for _ in range(CONNECTIONS)]
-            await _terminate_all(admin, name)
+            await drop_clients(admin, name)
             await asyncio.sleep((round_number % 20) * 0.0002)  # the notice of the close arrives at its own pace
             outcomes = await asyncio.gather(*(statement() for statement in statements), return_exceptions=True)
             errors += [outcome for outcome in outcomes if isinstance(outcome, BaseException)]

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from shared.db import build_engine
 from shared.db.leader import Leadership
-from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
+from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
 from tests.support.waiting import eventually
 
 
@@ -58,14 +58,6 @@ async def test_only_one_replica_runs_the_task_and_another_takes_over(database_ur
             await engine.dispose()
 
 
-# the clients' connections only: an autovacuum worker busy in the database is the bootstrap superuser's,
-# and terminating it takes a superuser (a fresh CI machine's first minutes vacuum the new databases)
-TERMINATE = (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-)
-
-
 async def _restart_of(database: str, *, refusing_s: float) -> None:
     """What a restart of PostgreSQL does to `database`: its connections dropped, new ones refused a while
     (here "too many connections", 53300; a server starting up answers 57P03 alike), then accepted."""
@@ -74,7 +66,7 @@ async def _restart_of(database: str, *, refusing_s: float) -> None:
     try:
         await admin.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT 0')
         try:
-            await admin.fetchval(TERMINATE, database)
+            await drop_clients(admin, database)
             await asyncio.sleep(refusing_s)
         finally:  # whatever happened: the database is searched and dropped after the test
             await admin.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT -1')
@@ -174,8 +166,9 @@ async def test_a_leader_whose_database_stops_answering_stops_its_work(database_u
         # the server notices its peer gone (told here, by keepalives or a timeout in life): the lock is free
         admin_url = make_url(pg_admin_url()).set(drivername="postgresql")
         admin = await asyncpg.connect(admin_url.render_as_string(hide_password=False))
+        assert url.database is not None
         try:
-            await admin.fetchval(TERMINATE, url.database)
+            await drop_clients(admin, url.database)
         finally:
             await admin.close()
         tasks.append(asyncio.create_task(second.run(work_of("b"))))

@@ -111,6 +111,20 @@ async def migrated_database(prefix: str, migrations: Path) -> AsyncIterator[asyn
         await drop_database(name)
 
 
+# the clients' connections only: an autovacuum worker busy in the database is the bootstrap superuser's, and
+# terminating it takes a superuser (a fresh CI machine's first minutes vacuum the new databases)
+_DROP_CLIENTS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+
+
+async def drop_clients(admin: asyncpg.Connection, database: str) -> int:
+    """Terminate every client connection to `database` but `admin`'s own, as a restart of PostgreSQL would;
+    how many."""
+    return int(await admin.fetchval(_DROP_CLIENTS, database))
+
+
 async def drop_database(name: str) -> None:
     """Drop a test database, searching it for the suite's personal data first (tests/support/personal_data.py)."""
     await search_database(name)
