@@ -52,9 +52,9 @@ from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.spotcheck_store import SpotCheckStore
 from services.reporting.bootstrap import FOLDED_TOPICS, MIGRATIONS
 from services.reporting.domain.sheets import weekly_sheet
-from services.reporting.domain.spotchecks import draw_street
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.entrypoints.kafka import FoldConsumer
+from services.reporting.service_layer.spotchecks import drawn
 from shared.db import build_engine, run_migrations
 from shared.directory import load_directory
 from shared.events import Event, NoticeAnswered, NoticeIssued, RecordRouted, RecordSubmitted
@@ -299,13 +299,10 @@ async def spotcheck_figures(store_url: str) -> tuple[float, float, int]:
     first = CALENDAR.week_of(WEEK_END - timedelta(weeks=10))
 
     async def draw() -> dict[str, list[str]]:
-        return {
-            street: draw_street(street, ids, seed="bench", size_per_street=20)
-            async for street, ids in store.candidates(DISTRICT, first, REPORT_WEEK)
-        }
+        return await drawn(store, DISTRICT, (first, REPORT_WEEK), seed="bench", size_per_street=20)
 
     try:
-        drawn = sum(len(ids) for ids in (await draw()).values())
+        cases = sum(len(ids) for ids in (await draw()).values())
         draw_ms = await median_ms(draw, runs=3)
         tracemalloc.start()
         try:
@@ -313,7 +310,7 @@ async def spotcheck_figures(store_url: str) -> tuple[float, float, int]:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        return draw_ms, peak / 2**20, drawn
+        return draw_ms, peak / 2**20, cases
     finally:
         await engine.dispose()
 
@@ -352,8 +349,8 @@ async def main(events_count: int, records_count: int, batch: int) -> None:
         print(f"bulk-loaded {records_count} record facts (COPY) in {time.perf_counter() - started:.1f} s", flush=True)
         report_ms, xlsx_ms, in_week = await report_times(urls["report"])
         print(f"district {DISTRICT}, week {REPORT_WEEK}: {in_week} records in the week, {len(STREETS)} streets")
-        draw_ms, peak_mb, drawn = await spotcheck_figures(urls["report"])
-        print(f"spot check over {records_count} records, {len(STREETS)} streets: {drawn} cases drawn")
+        draw_ms, peak_mb, cases = await spotcheck_figures(urls["report"])
+        print(f"spot check over {records_count} records, {len(STREETS)} streets: {cases} cases drawn")
         print(
             f"folded_per_s={folded:.0f} weekly_report_ms={report_ms:.0f} weekly_xlsx_ms={xlsx_ms:.0f} "
             f"spotcheck_draw_ms={draw_ms:.0f} spotcheck_peak_mb={peak_mb:.1f}"

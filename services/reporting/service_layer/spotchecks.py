@@ -19,6 +19,18 @@ MAX_SPAN_WEEKS = 53  # a year of report weeks, whichever year
 MAX_SPAN = timedelta(weeks=MAX_SPAN_WEEKS, hours=1)  # an hour over, for a zone whose clocks change in the span
 
 
+async def drawn(
+    store: SpotCheckStore, district: str, weeks: tuple[str, str], *, seed: str, size_per_street: int
+) -> dict[str, list[str]]:
+    """A spot check's sample over the weeks (first, last), each street drawn as the store streams its candidates,
+    in the order of the codes whatever the database's collation."""
+    sample = {
+        street: draw_street(street, ids, seed=seed, size_per_street=size_per_street)
+        async for street, ids in store.candidates(district, *weeks)
+    }
+    return dict(sorted(sample.items()))
+
+
 class SpotChecks:
     def __init__(
         self, reports: ReportService, store: SpotCheckStore, places: PlaceCheckStore, *, threshold: float
@@ -44,10 +56,13 @@ class SpotChecks:
         if weeks["week_to"].ends_at - weeks["week_from"].starts_at > MAX_SPAN:
             # the draw reads every case of the district in the span: a year of a district is the most asked for
             raise Invalid.at("week_to", f"a spot check covers at most {MAX_SPAN_WEEKS} report weeks")
-        sample = {}
-        async for street, ids in self._store.candidates(request["district"], request["week_from"], request["week_to"]):
-            sample[street] = draw_street(street, ids, seed=request["seed"], size_per_street=request["size_per_street"])
-        sample = dict(sorted(sample.items()))  # in the order of the codes, whatever the database's collation
+        sample = await drawn(
+            self._store,
+            request["district"],
+            (request["week_from"], request["week_to"]),
+            seed=request["seed"],
+            size_per_street=request["size_per_street"],
+        )
         header = {**request, "check_id": str(uuid.uuid4()), "drawn_at": self._reports.clock.now()}
         await self._store.create(header, sample)
         return {"check_id": header["check_id"], "sample": sample}
