@@ -6,7 +6,8 @@ batch holds waits for that batch. Inserted in file order, the second import held
 waited for the other, which the first import held while it waited for the first: a deadlock, and the
 import PostgreSQL ended was cut off after its 200. Inserted in the order of their refs, whichever batch
 comes second waits for the other, then finds its rows stored: duplicates. A batch that the database ends
-all the same (a writer that takes its locks otherwise) is written again, a few times at most.
+all the same (a writer that takes its locks otherwise) is written again, a few times at most. Idempotency-Keys
+are inserted in the order of their text, for the same reason.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.intake.adapters import repository as repository_module
 from services.intake.adapters.bulk_formats import Row
 from services.intake.adapters.repository import ATTEMPTS, COPY_FROM, RecordRepository
-from services.intake.adapters.tables import RecordRow
+from services.intake.adapters.tables import IdempotencyRow, KeyKind, RecordRow
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.bulk_import import BulkImport
-from services.intake.service_layer.submissions import Submissions
+from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import session_factory
 from shared.directory import load_directory
@@ -116,6 +117,48 @@ async def test_two_imports_sharing_external_ids_in_opposite_orders_both_finish(
     assert stored == events == 2 * size - 2
 
 
+def keyed(submissions: Submissions, keys: list[str], first_person: int, size: int) -> list[Prepared]:
+    """A batch of `size` records under these Idempotency-Keys, then keys of their own; persons of their own
+    from `first_person` on, and no external id: the batches share nothing but the keys."""
+    texts = keys + [f"own-{first_person}-{n:03d}" for n in range(size - len(keys))]
+    batch = [
+        submissions.prepare(record(sequence=first_person + n), ADMIN, idempotency_key=k) for n, k in enumerate(texts)
+    ]
+    assert all(isinstance(p, Prepared) for p in batch)
+    return [p for p in batch if isinstance(p, Prepared)]
+
+
+@pytest.mark.parametrize("size", [3, COPY_FROM + 3], ids=["one-statement", "copied"])
+async def test_two_batches_sharing_idempotency_keys_in_opposite_orders_both_finish(
+    engine: AsyncEngine, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two group commits of two processes, each holding a retry of the other's request under the same key
+    with another body. Inserted in batch order, each held a key the other needed next: a deadlock."""
+    submissions = submissions_on(RecordRepository(session_factory(engine)))
+    first = keyed(submissions, ["a", "b"], first_person=1, size=size)
+    second = keyed(submissions, ["b", "c", "a"], first_person=500, size=size)
+    with logged_by(monkeypatch, repository_module) as logs:
+        # another writer's open transaction holds key c: each batch is held at a step of its own
+        async with engine.connect() as holder:
+            await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:c")))
+            later = asyncio.ensure_future(submissions.store(second))
+            await sessions_waiting_for_a_lock(engine, 1)  # the second batch waits at key c
+            earlier = asyncio.ensure_future(submissions.store(first))
+            await sessions_waiting_for_a_lock(engine, 2)  # the first waits at a key the second holds
+            await holder.rollback()  # the second goes on to its last key
+        first_outcomes, second_outcomes = await asyncio.gather(earlier, later)
+
+    assert logs == [], "no batch was ended by a deadlock and written again"
+    assert [o.status for o in second_outcomes] == ["accepted"] * size
+    # the first batch's a and b were the second's: another body under the same key, refused
+    assert [o.status for o in first_outcomes] == ["conflict", "conflict"] + ["accepted"] * (size - 2)
+    assert [o.record_id for o in first_outcomes[:2]] == [second_outcomes[2].record_id, second_outcomes[0].record_id]
+    async with engine.connect() as connection:
+        stored = await connection.scalar(text("SELECT count(*) FROM records"))
+        keys = await connection.scalar(text("SELECT count(*) FROM idempotency_keys"))
+    assert stored == keys == 2 * size - 2
+
+
 @pytest.mark.parametrize("ended", [1, ATTEMPTS], ids=["once", "every-try"])
 async def test_a_batch_the_database_ends_for_a_deadlock_is_written_again_a_few_times_at_most(
     engine: AsyncEngine, ended: int, monkeypatch: pytest.MonkeyPatch
@@ -167,6 +210,17 @@ async def test_a_batch_the_database_ends_for_a_deadlock_is_written_again_a_few_t
 
 def submissions_on(repository: RecordRepository) -> Submissions:
     return Submissions(repository, load_directory(), TEST_KEYRING, SECRET, zone=TEST_ZONE)
+
+
+def held_key(key: str) -> dict[str, Any]:
+    """Another writer's Idempotency-Key, of a single POST; nothing else of it matters here."""
+    return {
+        "key": key,
+        "kind": KeyKind.REQUEST,
+        "fingerprint": "0" * 64,
+        "record_id": new_id(),
+        "created_at": datetime.now(UTC),
+    }
 
 
 def held_row(source_ref: str) -> dict[str, Any]:

@@ -11,10 +11,10 @@ stored whatever its answer, a new record or a duplicate of one stored before
 or earlier in the batch, so the key answers the same next time and refuses
 another body. Cases are counted up with one upsert, so two writers of the
 same person serialise on its row. Records are inserted in the order of their
-source refs, so two writers of the same sources wait for each other rather
-than deadlock. A concurrent writer that stored the same source (or key)
-first makes the transaction fail on a unique constraint; the batch is then
-retried and sees its work.
+source refs, and keys in the order of their text, so two writers of the same
+sources or keys wait for each other rather than deadlock. A concurrent writer
+that stored the same source (or key) first makes the transaction fail on a
+unique constraint; the batch is then retried and sees its work.
 """
 
 from __future__ import annotations
@@ -368,7 +368,12 @@ def _new_keys(
     Every keyed item's first answer is kept: the record it stores (not in `outcomes`), or the record it
     duplicates, stored before (by its source ref) or earlier in the batch: a key forgotten after a
     duplicate would let another body through as a new record. A key twice in the batch is kept once,
-    with its first item's answer."""
+    with its first item's answer.
+
+    Sorted by the table's primary key (the key's text, then its kind; by code point, as ONE_STATEMENT's
+    `COLLATE "C"`): each insert holds its key's entry in the unique index until the transaction ends, so two
+    batches that share keys in opposite orders (a client's retries, each in another process's group commit)
+    would each hold one and wait for the other's. In one order, the later batch waits, then finds them."""
     keys: list[tuple[str, str, str, str]] = []
     claimed = set(known)
     for index, item in enumerate(items):
@@ -378,6 +383,7 @@ def _new_keys(
             answer = outcomes.get(index)
             record_id = answer.record_id if answer else item.record_id
             keys.append((*marked, item.fingerprint or "", record_id))
+    keys.sort(key=lambda k: (k[1], k[0]))
     return keys
 
 
@@ -631,6 +637,7 @@ ONE_STATEMENT = (
     SELECT k.key, k.fingerprint, k.record_id, k.kind, $4::timestamptz
     FROM unnest($17::varchar[], $18::varchar[], $19::varchar[], $20::varchar[])
         AS k(key, fingerprint, record_id, kind)
+    ORDER BY k.key COLLATE "C", k.kind COLLATE "C"
 ), new_events AS (
     INSERT INTO outbox (topic, key, envelope, created_at)
     SELECT n.topic, n.person_key,
