@@ -28,7 +28,7 @@ from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.domain.weeks import WeekCalendar
 from services.reporting.entrypoints.dashboard.pages import dashboard_router
 from services.reporting.entrypoints.http import install_use_case_errors
-from services.reporting.entrypoints.http.access import caller
+from services.reporting.entrypoints.http.access import caller, session_cookie
 from services.reporting.entrypoints.http.campaigns import campaigns_router
 from services.reporting.entrypoints.http.certificates import certificates_router
 from services.reporting.entrypoints.http.placechecks import placechecks_router
@@ -136,7 +136,7 @@ def create_app(
     logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
     responsibilities = Responsibilities(service, ResponsibilityStore(engine, runtime.keyring))
     plan = CampaignPlan(service, CampaignStore(engine), responsibilities)
-    authenticate = caller(runtime.keys, logins)
+    authenticate = caller(runtime.keys, logins, session_cookie(settings.secure_cookies))
 
     background = [BackgroundTask("fold", fold.run)]
     if exporter is not None:

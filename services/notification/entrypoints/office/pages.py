@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Cookie, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -24,22 +24,39 @@ from services.notification.adapters.tables import utc
 from services.notification.service_layer.office import Clerk, Desk
 from shared.events import FeedbackResult, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
+from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-COOKIE = "popflow_office"
-LOGIN_CSRF_COOKIE = "popflow_office_login"
 LOGIN_PATH = "/office/login"
+TOKEN_LENGTH = 100  # at most: a longer cookie is no session's
 LOGIN_FORM_LIFETIME_S = 3600
 # pages and sheets show names and identity numbers: kept by no browser cache or proxy (a street office's shared PC)
 NOT_KEPT = {"Cache-Control": "no-store"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NoticeId = Annotated[str, PathParam(max_length=36)]
-Token = Annotated[str, Cookie(alias=COOKIE, max_length=100)]
+
+
+def session_cookie(secure: bool) -> BrowserCookie:
+    """The clerk's session: sent to the office pages only."""
+    return BrowserCookie("popflow_office", "/office", secure)
+
+
+def login_cookie(secure: bool) -> BrowserCookie:
+    """The login form's CSRF token: sent back to the login form only."""
+    return BrowserCookie("popflow_office_login", LOGIN_PATH, secure)
 
 
 def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRouter:
     router = APIRouter(prefix="/office", tags=["office"], include_in_schema=False)
+    session, login_csrf = session_cookie(secure_cookie), login_cookie(secure_cookie)
+
+    def session_token(request: Request) -> str:
+        token = session.read(request)
+        return token if len(token) <= TOKEN_LENGTH else ""
+
+    Token = Annotated[str, Depends(session_token)]
+
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     templates.filters["local"] = lambda moment: utc(moment).astimezone(desk.zone).strftime("%Y-%m-%d %H:%M")
 
@@ -62,15 +79,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
         site can set: a form posted from another site (login CSRF) cannot open a session under its own key."""
         csrf = secrets.token_urlsafe(32)
         response = page("login.html", status=status, error=error, csrf=csrf)
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            csrf,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookie,
-            path=LOGIN_PATH,
-            max_age=LOGIN_FORM_LIFETIME_S,
-        )
+        login_csrf.set(response, csrf, max_age=LOGIN_FORM_LIFETIME_S)
         return response
 
     @router.get("/login")
@@ -80,7 +89,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-        expected, given = request.cookies.get(LOGIN_CSRF_COOKIE, ""), (form.get("csrf") or [""])[0]
+        expected, given = login_csrf.read(request), (form.get("csrf") or [""])[0]
         if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
             # posted from another site, or a form older than its cookie: no session is opened, the key not tried
             return login_page("登录表单已过期或来源不明，请重新登录。", status=403)
@@ -88,10 +97,8 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
         if token is None:
             return login_page("这个密钥无效，或不是街道办（street）的密钥。", status=401)
         response = RedirectResponse("/office", status_code=303)
-        response.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/office", max_age=lifetime_s
-        )
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+        session.set(response, token, max_age=lifetime_s)
+        login_csrf.delete(response)
         return response
 
     @router.post("/logout")
@@ -100,7 +107,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
             await form_of(request, clerk)
             await desk.log_out(token)
         response = RedirectResponse("/office/login", status_code=303)
-        response.delete_cookie(COOKIE, path="/office")
+        session.delete(response)
         return response
 
     @router.get("")

@@ -10,7 +10,6 @@ logout form the session's own token.
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -25,7 +24,7 @@ from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
 from services.reporting.entrypoints.dashboard.chart import trend_svg
-from services.reporting.entrypoints.http.access import SESSION_COOKIE, bearer_key
+from services.reporting.entrypoints.http.access import bearer_key, session_cookie
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.errors import Invalid
 from services.reporting.service_layer.logins import Logins, Session, tokens_match
@@ -33,11 +32,11 @@ from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.spotchecks import SpotChecks
 from shared.auth.scopes import Action, Principal
 from shared.auth.store import KeyStore
+from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8
-LOGIN_CSRF_COOKIE = "popflow_login_csrf"
 LOGIN_PATH = "/dashboard/login"
 LOGIN_FORM_LIFETIME_S = 3600
 
@@ -47,16 +46,6 @@ def page_headers(nonce: str) -> dict[str, str]:
     unescaped could neither run nor restyle the page. No cache or proxy keeps it (a bureau's shared PC)."""
     policy = f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; base-uri 'none'"
     return {"Content-Security-Policy": policy + "; frame-ancestors 'none'", "Cache-Control": "no-store"}
-
-
-@dataclass(frozen=True, slots=True)
-class Cookies:
-    secure: bool
-
-    def set(self, response: Response, name: str, value: str, *, path: str, max_age: int) -> None:
-        response.set_cookie(
-            name, value, max_age=max_age, path=path, httponly=True, secure=self.secure, samesite="strict"
-        )
 
 
 def dashboard_router(
@@ -72,7 +61,8 @@ def dashboard_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    cookies = Cookies(secure_cookie)
+    session_of = session_cookie(secure_cookie)
+    login_csrf = BrowserCookie("popflow_login_csrf", LOGIN_PATH, secure_cookie)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
@@ -82,7 +72,7 @@ def dashboard_router(
     def login_page(next: str, error: str | None = None, status: int = 200) -> HTMLResponse:
         csrf = secrets.token_urlsafe(32)
         response = page("login.html", status=status, error=error, next=next, csrf=csrf)
-        cookies.set(response, LOGIN_CSRF_COOKIE, csrf, path=LOGIN_PATH, max_age=LOGIN_FORM_LIFETIME_S)
+        login_csrf.set(response, csrf, max_age=LOGIN_FORM_LIFETIME_S)
         return response
 
     @router.get("/login")
@@ -93,7 +83,7 @@ def dashboard_router(
     async def login(request: Request) -> Response:
         form = _form(await request.body())
         wanted = form.get("next", "")[:200]
-        if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get("csrf", "")):
+        if not tokens_match(login_csrf.read(request), form.get("csrf", "")):
             # a form posted from another site, or an old one: no session is opened
             return login_page(wanted, "登录表单已过期或来源不明，请重新登录。", status=403)
         session = await logins.log_in(form.get("key", "").strip())
@@ -101,17 +91,17 @@ def dashboard_router(
             return login_page(wanted, "这个密钥无效，或不是区局（district）密钥。", status=401)
         response = RedirectResponse(_next_page(wanted, session.principal), status_code=303)
         lifetime = int((session.expires_at - service.clock.now()).total_seconds())
-        cookies.set(response, SESSION_COOKIE, session.token, path="/", max_age=max(lifetime, 1))
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+        session_of.set(response, session.token, max_age=max(lifetime, 1))
+        login_csrf.delete(response)
         return response
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         form = _form(await request.body())
-        if not await logins.log_out(request.cookies.get(SESSION_COOKIE, ""), form.get("csrf", "")):
+        if not await logins.log_out(session_of.read(request), form.get("csrf", "")):
             raise ProblemError(403, "Forbidden", "This logout form is not from your dashboard session.")
         response = RedirectResponse(LOGIN_PATH, status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        session_of.delete(response)
         return response
 
     @router.get("")
@@ -120,7 +110,7 @@ def dashboard_router(
         district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
     ) -> Response:
-        principal, session = await _visitor(request, keys, logins)
+        principal, session = await _visitor(request, keys, logins, session_of)
         if principal is None:
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
@@ -150,12 +140,14 @@ def dashboard_router(
     return router
 
 
-async def _visitor(request: Request, keys: KeyStore, logins: Logins) -> tuple[Principal | None, Session | None]:
+async def _visitor(
+    request: Request, keys: KeyStore, logins: Logins, session_of: BrowserCookie
+) -> tuple[Principal | None, Session | None]:
     """Who opens the page: a bearer key (scripts), else the session behind the cookie (browsers)."""
     key = bearer_key(request)
     if key is not None:
         return await keys.authenticate(key), None
-    session = await logins.session_of(request.cookies.get(SESSION_COOKIE, ""))
+    session = await logins.session_of(session_of.read(request))
     return (session.principal, session) if session else (None, None)
 
 

@@ -10,9 +10,9 @@ from services.reporting.service_layer.logins import Logins
 from shared.auth.dependencies import require
 from shared.auth.scopes import Action, Principal, ScopeKind
 from shared.auth.store import KeyStore
+from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
 
-SESSION_COOKIE = "popflow_session"
 Authenticate = Callable[[Request], Awaitable[Principal]]
 
 
@@ -21,7 +21,12 @@ def bearer_key(request: Request) -> str | None:
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
-def caller(store: KeyStore, logins: Logins) -> Authenticate:
+def session_cookie(secure: bool) -> BrowserCookie:
+    """The dashboard session's cookie: the whole site's, for the reports' GET routes read it too."""
+    return BrowserCookie("popflow_session", "/", secure)
+
+
+def caller(store: KeyStore, logins: Logins, session_cookie: BrowserCookie) -> Authenticate:
     """A dependency: the principal behind the bearer key or the dashboard session; 401 otherwise.
 
     The session counts for reading (GET) only: a change needs the bearer header,
@@ -35,7 +40,7 @@ def caller(store: KeyStore, logins: Logins) -> Authenticate:
             if principal is None:
                 raise ProblemError(401, "Unauthorized", "This API key is not valid or has been revoked.")
             return principal
-        token = request.cookies.get(SESSION_COOKIE, "") if request.method in ("GET", "HEAD") else ""
+        token = session_cookie.read(request) if request.method in ("GET", "HEAD") else ""
         session = await logins.session_of(token) if token else None
         if session is None:
             raise ProblemError(
