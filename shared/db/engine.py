@@ -7,10 +7,10 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -43,10 +43,11 @@ def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
     connect_args: dict[str, object] = {"server_settings": server_settings}
     if parsed.host in LOOPBACK and "ssl" not in parsed.query:
         connect_args["ssl"] = False
-    # No pre-ping (a round trip per checkout); stale connections are recycled instead.
-    # No overflow: connections opened past the pool were closed again on return, and
-    # under load that churn (a TCP and auth handshake each) showed in the profile.
-    return create_async_engine(
+    # No pre-ping (a round trip per checkout): a connection the server closed is found without one
+    # (`_replace_closed`), and stale ones are recycled. No overflow: connections opened past the pool
+    # were closed again on return, and under load that churn (a TCP and auth handshake each) showed
+    # in the profile.
+    engine = create_async_engine(
         url,
         pool_size=20,
         max_overflow=0,
@@ -55,6 +56,19 @@ def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
         connect_args=connect_args,
         hide_parameters=True,  # an error's message would otherwise quote the row: names, sealed or not
     )
+    event.listen(engine.sync_engine, "checkout", _replace_closed)
+    return engine
+
+
+def _replace_closed(dbapi_connection: Any, _record: object, _proxy: object) -> None:
+    """A pooled connection the server dropped while it sat idle (a restart of PostgreSQL, a terminated
+    backend) is replaced by a new one as it is checked out, instead of failing the request that drew it.
+
+    asyncpg knows as soon as the socket closes, so the check is local: no round trip, as a pre-ping
+    would be. SQLAlchemy opens the new connection; a store that cannot be reached fails the checkout
+    as before. A connection dropped with a statement in flight is the statement's error to handle."""
+    if cast(asyncpg.Connection, dbapi_connection.driver_connection).is_closed():
+        raise exc.DisconnectionError("closed by the server while idle in the pool")
 
 
 def replica_name() -> str:

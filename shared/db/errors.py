@@ -62,6 +62,26 @@ def is_unavailable(error: BaseException) -> bool:
     return state is not None and (state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES)
 
 
+def is_connection_lost(error: BaseException) -> bool:
+    """True when the connection the statement went out on was dropped under it (a restart of PostgreSQL, a
+    terminated backend), not refused: the store may well be up, and a new connection may succeed.
+
+    Whether a statement that was in flight took effect is unknown; a caller that tries again on a new
+    connection must find its own earlier work (intake's batches look for their own record ids first)."""
+    for e in _chain(error):
+        if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_LOST:
+            return True
+    return sqlstate_of(error) in LOST_STATES
+
+
+# admin_shutdown, crash_shutdown: the server ended this backend (pg_terminate_backend, a restart); cannot_connect_now
+# (57P03) is a refusal of a new connection and is not among them
+LOST_STATES = frozenset({"57P01", "57P02"})
+_ASYNCPG_LOST = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError"})
+
+
 # InternalClientError: a statement begun while asyncpg was still handling the close of a connection the
 # server dropped ("cannot switch to state 12; another operation (2) is in progress"). Neither a PostgresError
 # nor an InterfaceError; SQLAlchemy wraps it (as InternalError, the connection invalidated), but a statement

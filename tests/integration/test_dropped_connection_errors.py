@@ -11,6 +11,8 @@ which intake once answered with a 500 (CI of round 44, tests/e2e/test_store_outa
 The statements run on the driver itself (intake's single-statement batches, and
 every service's bulk writes), where it arrives as it is, and through SQLAlchemy's
 engine (everything else), which wraps it; each until the race has been met.
+
+A connection dropped while it sat idle in the pool raises nothing: it is replaced as it is checked out.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.db import build_engine
+from shared.db.engine import SingleStatements
 from shared.db.errors import is_unavailable
 from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
+from tests.support.waiting import eventually
 
 ROUNDS = 400  # at most: the race showed in about one round in twenty on the build box
 CONNECTIONS = 5
@@ -124,3 +130,40 @@ async def test_every_error_of_a_dropped_engine_connection_is_unavailable(databas
     kinds = Counter(_kind(error) for error in errors)
     assert kinds["InternalClientError"] > 0, kinds
     assert [_kind(error) for error in errors if not is_unavailable(error)] == [], kinds
+
+
+async def test_idle_pooled_connections_the_server_dropped_are_replaced_as_they_are_checked_out(database: str) -> None:
+    """Each would have failed the first statement sent on it: a request answered 503 per pooled connection
+    after a restart of PostgreSQL, on the driver (which SQLAlchemy's own check never sees) and through
+    SQLAlchemy alike."""
+    engine = build_engine(database)
+    single = SingleStatements(async_sessionmaker(engine))
+    admin = await asyncpg.connect(_plain(pg_admin_url()))
+    try:
+        held = [await engine.connect() for _ in range(CONNECTIONS)]
+        drivers = [cast(asyncpg.Connection, (await c.get_raw_connection()).driver_connection) for c in held]
+        before = {await connection.scalar(text("SELECT pg_backend_pid()")) for connection in held}
+        for connection in held:
+            await connection.close()  # back to the pool, idle
+        name = make_url(database).database
+        assert name is not None
+        assert await drop_clients(admin, name) == CONNECTIONS
+        await eventually(lambda: all(driver.is_closed() for driver in drivers), within=10)  # read as it comes
+
+        async def on_the_driver() -> int:
+            async with single.driver() as driver:
+                return int(await driver.fetchval("SELECT pg_backend_pid()"))
+
+        async def through_sqlalchemy() -> int:
+            async with engine.connect() as connection:
+                return int(await connection.scalar(text("SELECT pg_backend_pid()")))
+
+        half = CONNECTIONS // 2
+        pids = await asyncio.gather(
+            *[on_the_driver() for _ in range(half)], *[through_sqlalchemy() for _ in range(CONNECTIONS - half)]
+        )
+    finally:
+        await admin.close()
+        await engine.dispose()
+    assert len(set(pids)) == CONNECTIONS
+    assert not set(pids) & before, "new connections, every one"

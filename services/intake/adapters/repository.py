@@ -55,7 +55,7 @@ from services.intake.adapters.tables import IdempotencyRow, KeyKind, OutboxRow, 
 from shared.db import bulk
 from shared.db.among import among
 from shared.db.engine import SingleStatements
-from shared.db.errors import is_rolled_back, sqlstate_of
+from shared.db.errors import is_connection_lost, is_rolled_back, sqlstate_of
 from shared.db.upsert import conflict_insert
 from shared.ids import new_id
 
@@ -262,28 +262,47 @@ def _attempts(rows: int) -> AsyncRetrying:
     lock cycle or a serialization conflict (nothing of it stayed): batches take their locks in one order
     (cases by person key, records by source ref) and do not deadlock one another, but a writer that takes
     them otherwise may; unretried, a POST would answer 503 and a bulk import's streamed answer, its 200
-    sent, would be cut off. Logged with the state and counts only: nothing personal."""
+    sent, would be cut off. Again at once, on a new connection, when the connection was dropped under the
+    statement (PostgreSQL restarted, the backend terminated): whether it had committed is unknown, and the
+    next try, which looks for the batch's own record ids first, finds it if it had. A store that refuses
+    new connections fails that try: 503, as before. Logged with the state and counts only: nothing personal."""
     jitter = wait_random(0, ROLLED_BACK_WAIT_S)
 
     def wait(state: RetryCallState) -> float:
         return jitter(state) if _rolled_back(state) else 0
 
     def note(state: RetryCallState) -> None:
-        if failed := _rolled_back(state):
+        failed = state.outcome.exception() if state.outcome else None
+        if failed is not None and is_rolled_back(failed):
             log.warning(
                 "batch ended by the database, written again",
                 sqlstate=sqlstate_of(failed),
                 attempt=state.attempt_number,
                 rows=rows,
             )
+        elif failed is not None and is_connection_lost(failed):
+            log.warning(
+                "batch's connection dropped, written again on a new one",
+                error=_kind(failed),
+                attempt=state.attempt_number,
+                rows=rows,
+            )
 
     return AsyncRetrying(
         stop=stop_after_attempt(ATTEMPTS),
-        retry=retry_if_exception(lambda error: isinstance(error, IntegrityError) or is_rolled_back(error)),
+        retry=retry_if_exception(
+            lambda error: isinstance(error, IntegrityError) or is_rolled_back(error) or is_connection_lost(error)
+        ),
         wait=wait,
         before_sleep=note,
         reraise=True,
     )
+
+
+def _kind(error: BaseException) -> str:
+    """The driver's error class (ConnectionDoesNotExistError, ...): its message may quote a statement."""
+    orig = getattr(error, "orig", None)
+    return type(orig if isinstance(orig, BaseException) else error).__name__
 
 
 def _rolled_back(state: RetryCallState) -> BaseException | None:
