@@ -159,6 +159,42 @@ async def test_two_batches_sharing_idempotency_keys_in_opposite_orders_both_fini
     assert stored == keys == 2 * size - 2
 
 
+async def test_a_one_statement_batch_and_a_copied_batch_sharing_a_key_and_a_ref_both_finish(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two ways a batch is written lock in one order across tables too: records, then keys. The one
+    statement's inserts are parts of a WITH, which PostgreSQL ran keys first: it held key a and waited for
+    the copied batch's record of ext-shared, which waited for key a."""
+    submissions = submissions_on(RecordRepository(session_factory(engine)))
+
+    def with_ref(sequence: int) -> Prepared:
+        body = record(sequence=sequence)
+        body["external_id"] = "ext-shared"
+        prepared = submissions.prepare(body, ADMIN)
+        assert isinstance(prepared, Prepared)
+        return prepared
+
+    one_statement = [*keyed(submissions, ["a", "b"], first_person=1, size=2), with_ref(3)]
+    copied = [*keyed(submissions, ["a"], first_person=500, size=COPY_FROM + 3), with_ref(700)]
+    with logged_by(monkeypatch, repository_module) as logs:
+        async with engine.connect() as holder:
+            await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:b")))
+            small = asyncio.ensure_future(submissions.store(one_statement))
+            await sessions_waiting_for_a_lock(engine, 1)  # the one statement waits at key b
+            large = asyncio.ensure_future(submissions.store(copied))
+            await sessions_waiting_for_a_lock(engine, 2)  # the copied batch waits at what the other holds
+            await holder.rollback()  # the one statement goes on
+        small_outcomes, large_outcomes = await asyncio.gather(small, large)
+
+    assert logs == [], "no batch was ended by a deadlock and written again"
+    assert [o.status for o in small_outcomes] == ["accepted"] * 3
+    assert [o.status for o in large_outcomes] == ["conflict"] + ["accepted"] * (COPY_FROM + 2) + ["duplicate"]
+    async with engine.connect() as connection:
+        refs = text("SELECT count(*) FROM records WHERE source_ref LIKE :ref")
+        shared = await connection.scalar(refs, {"ref": "%:ext-shared"})
+    assert shared == 1
+
+
 @pytest.mark.parametrize("ended", [1, ATTEMPTS], ids=["once", "every-try"])
 async def test_a_batch_the_database_ends_for_a_deadlock_is_written_again_a_few_times_at_most(
     engine: AsyncEngine, ended: int, monkeypatch: pytest.MonkeyPatch

@@ -633,7 +633,10 @@ COUNT_CASES = """
 # events and idempotency keys. The nth of a person's k records gets version total - k + n, as `_in_turn`
 # hands out; the event is its envelope's head with the case spliced in as `with_case` writes it. Events
 # are numbered in batch order; records go in in the order of their source refs, as `_write` inserts them
-# (`_source_ref`: one lock order for every batch, however it is written).
+# (`_source_ref`: one lock order for every batch, however it is written), and the keys after every record,
+# in the order of their text, as `_write` does too. PostgreSQL runs a WITH's inserts that the main query
+# does not read in an order it does not promise (keys first, on PostgreSQL 15): `new_keys` counts
+# `new_records`' rows, which makes it wait for all of them.
 ONE_STATEMENT = (
     "\nWITH counted AS ("  # noqa: S608 - COUNT_CASES is this module's constant
     + COUNT_CASES
@@ -651,11 +654,13 @@ ONE_STATEMENT = (
            n.case_id, n.case_version, n.source_ref, n.person_sealed
     FROM numbered n
     ORDER BY n.source_ref COLLATE "C" NULLS FIRST
+    RETURNING 1
 ), new_keys AS (
     INSERT INTO idempotency_keys (key, fingerprint, record_id, kind, created_at)
     SELECT k.key, k.fingerprint, k.record_id, k.kind, $4::timestamptz
     FROM unnest($17::varchar[], $18::varchar[], $19::varchar[], $20::varchar[])
         AS k(key, fingerprint, record_id, kind)
+    WHERE (SELECT count(*) FROM new_records) >= 0  -- after every record
     ORDER BY k.key COLLATE "C", k.kind COLLATE "C"
 ), new_events AS (
     INSERT INTO outbox (topic, key, envelope, created_at)
