@@ -1,9 +1,10 @@
-"""The dashboard's cookies over HTTPS: names with the prefixes browsers hold them to.
+"""The dashboard's cookies over HTTPS: `__Host-` names, which browsers hold to this very host.
 
 `__Host-popflow_session` (path /, Secure, no Domain) is kept by a browser only when this very host sent it
 over HTTPS: a page of a sibling subdomain (`evil.city.gov.cn` beside `popflow.city.gov.cn`) or a plain HTTP
 address can set `popflow_session` for the host, and log a bureau analyst into a session of its own choosing
 (their spot checks and reviews then shown as another key's), but never the prefixed name, the only one read.
+The login form's token is `__Host-` too: one planted would pass the form's double-submit check.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from services.reporting.entrypoints.http.access import caller, session_cookie
 from services.reporting.service_layer.logins import Session
 from shared.auth.scopes import Principal, parse_scope
 from shared.http.problems import install_problem_handlers
+from tests.support.cookies import SetCookie
 
 NOW = datetime(2027, 2, 26, 4, 0, tzinfo=UTC)
 BUREAU = Principal("k1", parse_scope("district:440111"))
@@ -68,7 +70,7 @@ def _token(page: str) -> str:
 
 @pytest.mark.parametrize(
     ("secure", "session", "login_csrf"),
-    [(True, "__Host-popflow_session", "__Secure-popflow_login_csrf"), (False, "popflow_session", "popflow_login_csrf")],
+    [(True, "__Host-popflow_session", "__Host-popflow_login_csrf"), (False, "popflow_session", "popflow_login_csrf")],
     ids=["https", "development"],
 )
 async def test_the_dashboards_cookies_are_named_and_set_for_https(secure: bool, session: str, login_csrf: str) -> None:
@@ -76,20 +78,19 @@ async def test_the_dashboards_cookies_are_named_and_set_for_https(secure: bool, 
     app = dashboard(FakeLogins(), secure=secure)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=site) as browser:
         form = await browser.get("/dashboard/login")
-        [set_form] = form.headers.get_list("set-cookie")
-        assert set_form.startswith(f"{login_csrf}=")
-        assert "path=/dashboard/login" in set_form.lower()
-        assert ("; secure" in set_form.lower()) is secure
+        [set_form] = [SetCookie.parse(header) for header in form.headers.get_list("set-cookie")]
         login = await browser.post("/dashboard/login", data={"key": "pf_bureau", "csrf": _token(form.text)})
         assert login.status_code == 303
-        set_session, spent = login.headers.get_list("set-cookie")
-        assert set_session.startswith(f"{session}=opened-pf_bureau;")
-        assert "path=/;" in set_session.lower()
-        assert "domain=" not in set_session.lower()  # a __Host- cookie has none: this host only
-        assert ("; secure" in set_session.lower()) is secure
-        assert spent.startswith(f"{login_csrf}=")  # the form's token, removed with the attributes it was set with
-        assert ("; secure" in spent.lower()) is secure
+        set_session, spent = [SetCookie.parse(header) for header in login.headers.get_list("set-cookie")]
         assert (await browser.get("/v1/whoami")).json() == {"key_id": "k1"}  # the session reads the API
+    assert (set_form.name, set_form.value) == (login_csrf, _token(form.text))
+    assert (set_session.name, set_session.value) == (session, "opened-pf_bureau")
+    assert (spent.name, spent.value, spent.max_age) == (login_csrf, "", "0")  # the form's token, removed
+    for cookie in (set_form, set_session, spent):
+        assert cookie.host_only is secure, cookie  # over HTTPS: Secure, path /, no Domain, __Host-
+        assert (cookie.secure, cookie.path, cookie.domain) == (secure, "/", ""), cookie
+        assert cookie.httponly, cookie
+        assert cookie.samesite == "strict", cookie
 
 
 async def test_over_https_a_session_cookie_under_the_bare_name_opens_nothing() -> None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from services.notification.entrypoints.office import office_router
 from services.notification.entrypoints.office.pages import login_cookie, session_cookie
 from shared.http.problems import install_problem_handlers
+from tests.support.cookies import SetCookie
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -91,12 +92,12 @@ async def test_the_form_this_site_served_logs_in_once(office: tuple[httpx.AsyncC
     assert desk.logins == ["pf_xinshi"]
 
 
-async def test_over_https_the_cookies_carry_the_prefixes_browsers_hold_them_to() -> None:
-    """`__Secure-`: kept only from HTTPS with Secure set. Both cookies are of a path below /office, where a
-    `__Host-` cookie (path / only) cannot be."""
+async def test_over_https_every_cookie_is_the_hosts_alone() -> None:
+    """`__Host-`: a browser keeps it only from this very host over HTTPS, with path / and no Domain, so no
+    sibling subdomain can plant one. (`__Secure-` would allow a Domain; a narrower path, no `__Host-`.)"""
     assert (session_cookie(True).name, login_cookie(True).name) == (
-        "__Secure-popflow_office",
-        "__Secure-popflow_office_login",
+        "__Host-popflow_office",
+        "__Host-popflow_office_login",
     )
     assert (session_cookie(False).name, login_cookie(False).name) == ("popflow_office", "popflow_office_login")
     desk = FakeDesk()
@@ -104,22 +105,21 @@ async def test_over_https_the_cookies_carry_the_prefixes_browsers_hold_them_to()
     app.include_router(office_router(desk, secure_cookie=True, lifetime_s=1800))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://popflow.test") as browser:
         form = await browser.get("/office/login")
-        [set_form] = form.headers.get_list("set-cookie")
-        assert set_form.startswith("__Secure-popflow_office_login=")
-        assert "; secure" in set_form.lower()
-        assert "path=/office/login" in set_form.lower()
+        [set_form] = [SetCookie.parse(header) for header in form.headers.get_list("set-cookie")]
         login = await browser.post("/office/login", data={"key": "pf_xinshi", "csrf": _token(form.text)})
-        set_session, spent = login.headers.get_list("set-cookie")
-        assert set_session.startswith("__Secure-popflow_office=session-token-of-pf_xinshi;")
-        assert "; secure" in set_session.lower()
-        assert "path=/office" in set_session.lower()
-        assert spent.startswith("__Secure-popflow_office_login=")
-        assert "; secure" in spent.lower()
+        set_session, spent = [SetCookie.parse(header) for header in login.headers.get_list("set-cookie")]
+    assert (set_form.name, set_form.value) == ("__Host-popflow_office_login", _token(form.text))
+    assert (set_session.name, set_session.value) == ("__Host-popflow_office", "session-token-of-pf_xinshi")
+    assert (spent.name, spent.value, spent.max_age) == ("__Host-popflow_office_login", "", "0")  # removed
+    for cookie in (set_form, set_session, spent):
+        assert cookie.host_only, cookie
+        assert cookie.httponly, cookie
+        assert cookie.samesite == "strict", cookie
 
 
 async def test_over_https_a_cookie_under_the_bare_name_opens_nothing() -> None:
     """A page of a sibling subdomain or a plain HTTP address can set `popflow_office` for this host, never
-    `__Secure-popflow_office`: the office page reads the prefixed name only."""
+    `__Host-popflow_office`: the office page reads the prefixed name only."""
     desk = FakeDesk()
     app = FastAPI()
     app.include_router(office_router(desk, secure_cookie=True, lifetime_s=1800))  # type: ignore[arg-type]

@@ -38,13 +38,13 @@ NoticeId = Annotated[str, PathParam(max_length=36)]
 
 
 def session_cookie(secure: bool) -> BrowserCookie:
-    """The clerk's session: sent to the office pages only."""
-    return BrowserCookie("popflow_office", "/office", secure)
+    """The clerk's session."""
+    return BrowserCookie("popflow_office", secure)
 
 
 def login_cookie(secure: bool) -> BrowserCookie:
-    """The login form's CSRF token: sent back to the login form only."""
-    return BrowserCookie("popflow_office_login", LOGIN_PATH, secure)
+    """The login form's CSRF token."""
+    return BrowserCookie("popflow_office_login", secure)
 
 
 def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRouter:
@@ -65,7 +65,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
 
     async def clerk_or_login(token: str) -> Clerk | Response:
         clerk = await desk.clerk(token)
-        return clerk if clerk is not None else RedirectResponse("/office/login", status_code=303)
+        return clerk if clerk is not None else RedirectResponse(LOGIN_PATH, status_code=303)
 
     async def form_of(request: Request, clerk: Clerk) -> dict[str, str]:
         """The posted form, once its CSRF token is the session's."""
@@ -106,7 +106,7 @@ def office_router(desk: Desk, *, secure_cookie: bool, lifetime_s: int) -> APIRou
         if (clerk := await desk.clerk(token)) is not None:
             await form_of(request, clerk)
             await desk.log_out(token)
-        response = RedirectResponse("/office/login", status_code=303)
+        response = RedirectResponse(LOGIN_PATH, status_code=303)
         session.delete(response)
         return response
 

@@ -62,7 +62,7 @@ def dashboard_router(
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     session_of = session_cookie(secure_cookie)
-    login_csrf = BrowserCookie("popflow_login_csrf", LOGIN_PATH, secure_cookie)
+    login_csrf = BrowserCookie("popflow_login_csrf", secure_cookie)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)

@@ -22,11 +22,11 @@ def bearer_key(request: Request) -> str | None:
 
 
 def session_cookie(secure: bool) -> BrowserCookie:
-    """The dashboard session's cookie: the whole site's, for the reports' GET routes read it too."""
-    return BrowserCookie("popflow_session", "/", secure)
+    """The dashboard session's cookie, which the reports' GET routes read too."""
+    return BrowserCookie("popflow_session", secure)
 
 
-def caller(store: KeyStore, logins: Logins, session_cookie: BrowserCookie) -> Authenticate:
+def caller(store: KeyStore, logins: Logins, cookie: BrowserCookie) -> Authenticate:
     """A dependency: the principal behind the bearer key or the dashboard session; 401 otherwise.
 
     The session counts for reading (GET) only: a change needs the bearer header,
@@ -40,7 +40,7 @@ def caller(store: KeyStore, logins: Logins, session_cookie: BrowserCookie) -> Au
             if principal is None:
                 raise ProblemError(401, "Unauthorized", "This API key is not valid or has been revoked.")
             return principal
-        token = session_cookie.read(request) if request.method in ("GET", "HEAD") else ""
+        token = cookie.read(request) if request.method in ("GET", "HEAD") else ""
         session = await logins.session_of(token) if token else None
         if session is None:
             raise ProblemError(
