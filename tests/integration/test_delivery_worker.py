@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from services.notification.adapters.deliveries import DeliveryStore, Handoff
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.delivery_claims import Handoff
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.metrics import PUSH_WINDOW

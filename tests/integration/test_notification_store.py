@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore, Handoff
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.delivery_claims import Attempted, Claim, Handoff
 from services.notification.adapters.inbox import Inbox, Stored
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices

@@ -18,7 +18,7 @@ from sqlalchemy import insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from services.notification.adapters.deliveries import Claim, Handoff
+from services.notification.adapters.delivery_claims import Claim, Handoff
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.tables import (

@@ -43,7 +43,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from services.notification.adapters.deliveries import Attempted, Claim, DeliveryStore, Handoff
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.delivery_claims import Attempted, Claim, Handoff
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.notification.adapters.deliveries import Claim
+from services.notification.adapters.delivery_claims import Claim
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpAccount
 from services.notification.adapters.sealed import SealedNotices

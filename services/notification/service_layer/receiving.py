@@ -1,7 +1,7 @@
 """Receiving issued notices: into the inbox, and their pushes straight to the delivery worker.
 
 The worker takes the new pushes it has room for from the very transaction
-that stores their notices (adapters/deliveries.py, Handoff): a notice is
+that stores their notices (adapters/delivery_claims.py, Handoff): a notice is
 pushed without waiting for the worker's next claim, a round trip to the
 database that also cost CPU per notice. Pushes it has no room for, and
 messages to exchange partners, are stored due now and the worker is woken
