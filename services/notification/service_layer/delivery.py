@@ -1,15 +1,8 @@
 """The delivery worker: pushes due notices to their webhooks, one attempt at a time.
 
-Failure policy: a receiver's failure (non-2xx, timeout, refused connection)
-is an attempt, recorded and rescheduled with backoff until the last attempt
-of the round, then the notice is marked failed (it stays in the inbox; a
-redelivery starts a new round). A permanent failure of our own fails the
-delivery at once, with the reason recorded where the bureau sees failed
-deliveries: CannotPush (a webhook secret sealed with another key), or a
-destination our own rule refuses (an internal address, see
-domain/destinations.py; no request is made). A passing failure of our own
-(database down) is logged and left to the lease: the row becomes due
-again, nothing is lost.
+Each push, its failure policy and the record of its attempt are in
+service_layer/push_attempts.py; here, which pushes start and when. A claim
+that fails (database down) is logged and tried again at the next poll.
 
 Concurrency: at most the recipient's window of requests in flight to one
 recipient (domain/pacing.py: it starts at `per_recipient`, widens towards
@@ -25,46 +18,32 @@ service_layer/receiving.py), without a claim. A recipient at its limit is
 left out of the claim, so a hanging receiver holds only its own slots (each
 freed by the HTTP timeout) and never those of other recipients. The limits
 and windows are per process;
-several replicas share the work safely through SKIP LOCKED. Attempts that
-finish together are recorded in one transaction (shared/db/group_commit.py),
-each push still waiting for its own record before it counts as done.
+several replicas share the work safely through SKIP LOCKED.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
 from services.notification.adapters.deliveries import DeliveryStore
-from services.notification.adapters.delivery_claims import Attempted, Claim, Handoff
-from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
+from services.notification.adapters.delivery_claims import Claim, Handoff
+from services.notification.adapters.metrics import PUSH_WINDOW
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
-from services.notification.domain import payload
-from services.notification.domain.backoff import (
-    BackoffPolicy,
-    CannotPush,
-    NextStep,
-    Outcome,
-    after_attempt,
-)
+from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.pacing import Pacing
-from services.notification.domain.signing import signed_headers
-from services.notification.service_layer.documents import document_of
-from services.notification.service_layer.exchange_ftp import FtpItem
-from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal, door_accepted
+from services.notification.service_layer.exchange_outbound import OutboundExchange
+from services.notification.service_layer.push_attempts import PushAttempts
 from shared.clock import Clock
-from shared.db.group_commit import GroupCommit
-from shared.sealing import SealError, UnknownKeyId
 
 log = structlog.get_logger(__name__)
 
@@ -96,12 +75,20 @@ class DeliveryWorker:
         on_recorded: Callable[[], None] = lambda: None,
         exchange: OutboundExchange | None = None,
     ) -> None:
-        self._store, self._webhooks = store, webhooks
-        self._sender, self._clock, self._policy, self._limits = sender, clock, policy, limits
-        self._record_link_base = record_link_base
-        self._sealed = sealed
-        self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
-        self._exchange = exchange  # messages to exchange partners: the same schedule, another request
+        self._store, self._clock, self._limits = store, clock, limits
+        self._attempts = PushAttempts(
+            store=store,
+            webhooks=webhooks,
+            sender=sender,
+            clock=clock,
+            policy=policy,
+            record_link_base=record_link_base,
+            sealed=sealed,
+            answered=self._answered,
+            wake=self.wake,
+            on_recorded=on_recorded,
+            exchange=exchange,
+        )
         self._in_flight: Counter[str] = Counter()
         # requests under way, all recipients: at most max_in_flight, however many claims are held. A hand-off and
         # a claim reckon their room each from the same pushes held, and together could hold twice the cap; the
@@ -124,10 +111,6 @@ class DeliveryWorker:
         # pushes leaves nothing due, and a claim per finished push was a tenth of the CPU per notice.
         self._due_left = True
         self._signals = 0  # wake() calls so far: one during a claim's query keeps _due_left set
-        # attempts finishing together are recorded in one transaction, each push still awaiting its own
-        self._recorder: GroupCommit[Attempted, NextStep] = GroupCommit(
-            self._record_batch, exclusive=lambda attempted: attempted.claim.notice_id
-        )
 
     def wake(self) -> None:
         """Something may be due now (stored due, redelivered, a webhook added): claim it."""
@@ -230,6 +213,11 @@ class DeliveryWorker:
     def _slots(self, code: str) -> int:
         return self._pacing.slots(self._window(code))
 
+    def _answered(self, claim: Claim, result: SendResult) -> None:
+        """The request to the recipient is over (PushAttempts): its window paced by the answer, its slot freed."""
+        self._paced(claim, result)
+        self._release_slot(claim)
+
     def _paced(self, claim: Claim, result: SendResult) -> None:
         """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog).
 
@@ -270,7 +258,7 @@ class DeliveryWorker:
         self._in_flight[claim.recipient_code] += 1
         self._pushes += 1
         self._holding_slot.add(claim.notice_id)
-        task = asyncio.create_task(self._attempt(claim), name=f"push-{claim.notice_id}")
+        task = asyncio.create_task(self._attempts.attempt(claim), name=f"push-{claim.notice_id}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, claim))
 
@@ -299,140 +287,3 @@ class DeliveryWorker:
                 break
             self._start_waiting(code)
         self._slot_freed()
-
-    async def _attempt(self, claim: Claim) -> None:
-        try:
-            try:
-                await self._push(claim)
-            except SealError as error:
-                # the notice's person (or a partner message's part) does not open with POPFLOW_DATA_KEYS: a key
-                # retired while rows still used it. No retry opens it; left to its lease it came due again for
-                # ever, never counted, never in the failed list. Failed, for the bureau to see and redeliver
-                # once the key is back.
-                why = str(error) if isinstance(error, UnknownKeyId) else type(error).__name__  # a key id, no value
-                await self._fail_at_once(claim, f"the notice's sealed data does not open: {why}")
-        except Exception as error:
-            log.warning(
-                "push could not be recorded; retried when its lease ends",
-                notice_id=claim.notice_id,
-                recipient=claim.recipient_code,
-                error=type(error).__name__,
-            )
-
-    async def _push(self, claim: Claim) -> None:
-        if claim.exchange_code is not None:
-            await self._push_to_partner(claim)
-            return
-        notice, subscription = claim.notice, claim.subscription
-        if notice is None or subscription is None:
-            await self._store.cancel(claim.notice_id, now=self._clock.now())
-            log.info("push cancelled: no webhook", notice_id=claim.notice_id, recipient=claim.recipient_code)
-            return
-        document = document_of(notice, self._record_link_base, self._sealed, person=claim.person)
-        try:
-            target = self._webhooks.target_of(subscription)
-        except CannotPush as error:
-            await self._fail_at_once(claim, str(error))
-            return
-        body = payload.webhook_body(document)
-        timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            "content-type": "application/json",
-            **signed_headers(target.secret, notice.notice_id, timestamp, body),
-        }
-        result = await self._sender.send(target.url, body, headers)
-        self._paced(claim, result)
-        self._release_slot(claim)
-        if result.refused:  # an internal address stays refused: no retry, the reason for the bureau
-            await self._fail_at_once(claim, result.error or "refused: the webhook destination")
-            return
-        await self._record(claim, result)
-
-    async def _push_to_partner(self, claim: Claim) -> None:
-        """A message to an exchange partner: the same schedule and attempt log, the partner's door and keys.
-
-        Nothing to send it with (an unconfigured partner, a missing key) fails it
-        at once with the reason, for the bureau to see and redeliver once fixed.
-        """
-        if self._exchange is None:
-            await self._fail_at_once(claim, "this process does not send to exchange partners")
-            return
-        request = await self._exchange.request_for(claim)
-        if isinstance(request, Refusal):
-            await self._fail_at_once(claim, request.reason)
-            return
-        if isinstance(request, FtpItem):
-            result = await self._exchange.upload(request)
-        else:
-            result = await self._sender.send(request.url, request.body, request.headers, accepts=door_accepted)
-        self._paced(claim, result)
-        self._release_slot(claim)
-        if result.refused:  # the partner's address is not allowed (NOTIFICATION_WEBHOOK_ALLOW): no retry would pass
-            await self._fail_at_once(claim, result.error or "refused: the partner's address")
-            return
-        await self._record(claim, result)
-
-    async def _fail_at_once(self, claim: Claim, reason: str) -> None:
-        now = self._clock.now()
-        failed = SendResult(None, 0.0, reason[:200])
-        recorded = await self._recorder.submit(Attempted(claim, failed, NextStep(Outcome.FAILED), now))
-        PUSH_ATTEMPTS.labels(recorded.outcome.value).inc()
-        PUSH_FAILURES.inc()
-        if recorded.outcome is not Outcome.FAILED:  # a redelivery began a new round meanwhile: its first push is due
-            self.wake()
-            log.warning("push failed; a new round was asked for meanwhile", notice_id=claim.notice_id, reason=reason)
-            return
-        log.error(
-            "push failed for good",
-            notice_id=claim.notice_id,
-            recipient=claim.recipient_code,
-            reason=reason,
-            outcome=Outcome.FAILED.value,
-        )
-
-    async def _record(self, claim: Claim, result: SendResult) -> None:
-        now = self._clock.now()
-        step = after_attempt(
-            succeeded=result.delivered,
-            attempt=claim.round_attempts + 1,
-            policy=self._policy,
-            now=now,
-            uniform=random.uniform,
-        )
-        recorded = await self._recorder.submit(Attempted(claim, result, step, now))
-        PUSH_ATTEMPTS.labels(recorded.outcome.value).inc()
-        if step.outcome is not Outcome.DELIVERED:
-            PUSH_FAILURES.inc()
-        self._on_recorded()
-        if recorded != step:  # a redelivery began a new round during the push: its first push is due now
-            self.wake()
-        if step.outcome is not Outcome.DELIVERED:  # a delivery is counted in its batch's line (_record_batch)
-            log.info(
-                "push attempted",
-                notice_id=claim.notice_id,
-                recipient=claim.recipient_code,
-                attempt=claim.total_attempts + 1,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                error=result.error,
-                outcome=recorded.outcome.value,
-            )
-
-    async def _record_batch(self, attempts: Sequence[Attempted]) -> list[NextStep]:
-        """Record the attempts that finished together, and log them in one line naming the delivered notices.
-
-        Each attempt is in the delivery log (GET .../deliveries) with its status and
-        latency; a failed one also gets its own log line (_record, _fail_at_once).
-        A line per delivered push was 6 % of a push burst's CPU (docs/performance.md, round 4).
-        """
-        done = await self._store.record_many(attempts)
-        outcomes = Counter(step.outcome.value for step in done)
-        log.info(
-            "pushes recorded",
-            delivered_ids=[
-                a.claim.notice_id for a, step in zip(attempts, done, strict=True) if step.outcome is Outcome.DELIVERED
-            ],
-            **{outcome.value: outcomes[outcome.value] for outcome in Outcome},
-            slowest_ms=max(a.result.latency_ms for a in attempts),
-        )
-        return done
