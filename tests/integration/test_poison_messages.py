@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
-from services.cli.dead_letters import Read, Refused, replay_plan
+from services.cli.dead_letter_replays import Read, Refused, replay_plan
 from services.notification.adapters.tables import OutboxRow
 from services.notification.bootstrap import MIGRATIONS
 from shared.auth import Principal

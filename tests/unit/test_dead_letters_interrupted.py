@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import dead_letters
-from services.cli.dead_letters import Replay
+from services.cli.dead_letter_replays import Replay
 from shared.settings import CommonSettings
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
 
@@ -39,8 +39,8 @@ def test_a_replay_stopped_mid_way_names_the_re_sent_the_uncertain_and_the_unsent
         sent.append((plans[0], "0:40", True))
         raise KeyboardInterrupt  # Ctrl-C while the second one was with Kafka
 
-    monkeypatch.setattr(dead_letters, "_plans", planned)
-    monkeypatch.setattr(dead_letters, "_resend", resend)
+    monkeypatch.setattr(dead_letters, "replay_plans", planned)
+    monkeypatch.setattr(dead_letters, "resend", resend)
     done = CliRunner().invoke(dead_letters.app, ["replay", "0:1", "0:2", "0:3", "--yes"], env={"COLUMNS": "300"})
     assert done.exit_code == 130
     assert "0:1: re-sent to t.records.submitted at 0:40." in done.output

@@ -7,18 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from aiokafka import ConsumerRecord
 
-from services.cli.dead_letters import (
-    REPLAY_OF,
-    Letters,
-    Read,
-    Refused,
-    Replayed,
-    keeps_order,
-    message_of,
-    parse_place,
-    replay_note,
-    replay_plan,
-)
+from services.cli.dead_letter_replays import Read, Refused, keeps_order, parse_place, replay_note, replay_plan
+from services.cli.dead_letter_topic import REPLAY_OF, Letters, Replayed, message_of
 from shared.events import Envelope
 from shared.kafka.failures import SEALED_HEADER, dead_letter_headers, seal_dead_letter
 from shared.sealing import Keyring, parse_keyring
