@@ -150,6 +150,9 @@ def replay(
         _say_sent(sent)
         if isinstance(error, KafkaConnectionError):
             raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
+        if isinstance(error, KafkaTimeoutError) and resending and len(sent) == len(plans):
+            console.print("[yellow]popflow: every re-send was confirmed; Kafka then timed out as it closed.[/]")
+            return
         if isinstance(error, KafkaTimeoutError) and resending:
             plan = plans[len(sent)]  # the one whose re-send was not confirmed
             console.print(
