@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import statistics
@@ -291,6 +292,30 @@ async def post_pair(
     return bare, single, post_cpu_ms
 
 
+OUTBOX_UPKEEP = (
+    "SELECT autovacuum_count + vacuum_count, n_dead_tup, "
+    "(SELECT coalesce(max(age(backend_xmin)), 0) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid()) FROM pg_stat_user_tables WHERE relname = 'outbox'"
+)
+
+
+async def upkeep_during(connection: asyncpg.Connection, done: asyncio.Event) -> str:
+    """What PostgreSQL did to the outbox while it drained, sampled every half second: the drains ran 9,000 to
+    28,000 rows/s on the same code (docs/performance.md, round 43), and a snapshot held in the database keeps
+    the relay's partial index from dropping published rows' entries. The oldest snapshot's age (transactions),
+    the vacuums of the table, its dead rows at the end."""
+    vacuums_before, _, _ = await connection.fetchrow(OUTBOX_UPKEEP)
+    oldest = 0
+    while True:
+        vacuums, dead, age = await connection.fetchrow(OUTBOX_UPKEEP)
+        oldest = max(oldest, age)
+        if done.is_set():
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 0.5)
+    return f"outbox_vacuums={vacuums - vacuums_before} outbox_dead_rows={dead} oldest_snapshot_age={oldest}"
+
+
 async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
     """What one relay leader publishes of a backlog, with nothing else to do: intake stopped, every row of its
     outbox marked unsent again (the events published once more, under the same ids), the table vacuumed (a
@@ -313,8 +338,16 @@ async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
             if await connection.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NOT NULL)"):
                 break
             await asyncio.sleep(0.02)
-        with BoxShare(box_groups(system, intake)) as share:
-            await wait_drained(system)
+        done = asyncio.Event()
+        watching = await intake_database(system)
+        try:
+            upkeep = asyncio.create_task(upkeep_during(watching, done))
+            with BoxShare(box_groups(system, intake)) as share:
+                await wait_drained(system)
+            done.set()
+            print(f"outbox relay's drain, PostgreSQL's upkeep: {await upkeep}")
+        finally:
+            await watching.close()
         first, last = await connection.fetchrow("SELECT min(sent_at), max(sent_at) FROM outbox")
     finally:
         await connection.close()
