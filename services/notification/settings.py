@@ -69,7 +69,10 @@ class NotificationSettings(ServiceSettings):
     )
     office_cookie_secure: bool | None = Field(
         default=None,
-        description="Mark the office page's session cookie Secure; unset: Secure everywhere but development",
+        description=(
+            "Mark the office page's cookies (session, login form) Secure and name them `__Host-...`; "
+            "unset: so everywhere but development"
+        ),
     )
     record_link_base: str = Field(
         default="http://127.0.0.1:8001/v1/records/",
