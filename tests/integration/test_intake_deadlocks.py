@@ -25,9 +25,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.intake.adapters import repository as repository_module
+from services.intake.adapters import batch_retries
+from services.intake.adapters.batch_retries import ATTEMPTS
 from services.intake.adapters.bulk_formats import Row
-from services.intake.adapters.repository import ATTEMPTS, COPY_FROM, RecordRepository
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.row_inserts import COPY_FROM
 from services.intake.adapters.tables import IdempotencyRow, KeyKind, RecordRow
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.bulk_import import BulkImport
@@ -92,7 +94,7 @@ async def test_two_imports_sharing_external_ids_in_opposite_orders_both_finish(
     first = file_of(["ext-a", "ext-b"], first_person=1, size=size)
     second = file_of(["ext-b", "ext-c", "ext-a"], first_person=500, size=size)
     ref_of_c = f"{second[1].record['reporting_street']}:unknown:ext-c"
-    with logged_by(monkeypatch, repository_module) as logs:
+    with logged_by(monkeypatch, batch_retries) as logs:
         # another writer's open transaction holds ext-c's ref: each import is held at a step of its own
         async with engine.connect() as holder:
             await holder.execute(insert(RecordRow).values(held_row(ref_of_c)))
@@ -137,7 +139,7 @@ async def test_two_batches_sharing_idempotency_keys_in_opposite_orders_both_fini
     submissions = submissions_on(RecordRepository(session_factory(engine)))
     first = keyed(submissions, ["a", "b"], first_person=1, size=size)
     second = keyed(submissions, ["b", "c", "a"], first_person=500, size=size)
-    with logged_by(monkeypatch, repository_module) as logs:
+    with logged_by(monkeypatch, batch_retries) as logs:
         # another writer's open transaction holds key c: each batch is held at a step of its own
         async with engine.connect() as holder:
             await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:c")))
@@ -176,7 +178,7 @@ async def test_a_one_statement_batch_and_a_copied_batch_sharing_a_key_and_a_ref_
 
     one_statement = [*keyed(submissions, ["a", "b"], first_person=1, size=2), with_ref(3)]
     copied = [*keyed(submissions, ["a"], first_person=500, size=COPY_FROM + 3), with_ref(700)]
-    with logged_by(monkeypatch, repository_module) as logs:
+    with logged_by(monkeypatch, batch_retries) as logs:
         async with engine.connect() as holder:
             await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:b")))
             small = asyncio.ensure_future(submissions.store(one_statement))
@@ -216,7 +218,7 @@ async def test_a_batch_the_database_ends_for_a_deadlock_is_written_again_a_few_t
     submissions = submissions_on(RecordRepository(sessions))
     size = COPY_FROM + 1  # copied: written in a transaction from the first try
     rows = file_of(["ext-a"], first_person=1, size=size)
-    with logged_by(monkeypatch, repository_module) as logs:
+    with logged_by(monkeypatch, batch_retries) as logs:
         if ended < ATTEMPTS:
             results = await imported(submissions, "file", rows)
             assert [r["status"] for r in results] == ["accepted"] * size

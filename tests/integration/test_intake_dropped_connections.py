@@ -20,8 +20,9 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.intake.adapters import repository as repository_module
-from services.intake.adapters.repository import COPY_FROM, RecordRepository
+from services.intake.adapters import batch_retries
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.row_inserts import COPY_FROM
 from services.intake.adapters.tables import PersonCaseRow
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.submissions import Prepared, Submissions
@@ -73,7 +74,7 @@ async def test_a_batch_whose_connection_is_dropped_under_it_is_written_again_on_
     assert len(prepared) == size
     admin = await admin_connection()
     try:
-        with logged_by(monkeypatch, repository_module) as logs:
+        with logged_by(monkeypatch, batch_retries) as logs:
             # another writer's open transaction holds the first person's case: the batch's statement waits there
             async with engine.connect() as holder:
                 held = {"case_id": new_id(), "person_key": prepared[0].new.person_key, "created_at": datetime.now(UTC)}

@@ -13,7 +13,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from services.intake.adapters.repository import COPY_FROM, NewRecord, RecordRepository, with_case
+from services.intake.adapters.batch_items import NewRecord
+from services.intake.adapters.record_statements import with_case
+from services.intake.adapters.repository import RecordRepository
+from services.intake.adapters.row_inserts import COPY_FROM
 from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.bulk_workers import prepare_rows
 from services.intake.service_layer.reads import present

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
-from services.intake.adapters.repository import NewRecord
+from services.intake.adapters.batch_items import NewRecord
 from services.intake.service_layer.submissions import submitted_envelope
 from shared.events import CaseRecord, Envelope, Event, RecordSubmitted, envelope_json, new_envelope, parse_event
 from shared.events.envelope import REGISTRY, SealedWithoutKeyring, register, sealed_paths

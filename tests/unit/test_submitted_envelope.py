@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import orjson
 
-from services.intake.adapters.repository import NewRecord
+from services.intake.adapters.batch_items import NewRecord
 from services.intake.service_layer.bulk_workers import RowIn, prepare_rows
 from services.intake.service_layer.submissions import Prepared, Ready, Submissions, submitted_envelope
 from shared.auth import Principal

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from services.intake.adapters.repository import CASE_AT, NewRecord, RecordRepository, Stored, with_case
+from services.intake.adapters.batch_items import NewRecord, Stored
+from services.intake.adapters.record_statements import CASE_AT, with_case
+from services.intake.adapters.repository import RecordRepository
 from services.intake.adapters.sealed import seal_record
 from services.intake.adapters.tables import KeyKind
 from services.intake.domain.codes import division_warnings
