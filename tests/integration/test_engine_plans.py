@@ -70,7 +70,7 @@ async def test_a_statement_prepared_on_a_young_table_is_planned_for_the_grown_on
         assert "Seq Scan on grows" in plan
 
 
-# routing's look-up of the events of a batch it has handled before (services/routing/adapters/store.py)
+# routing's look-up of the events of a batch it has handled before (services/routing/adapters/decision_store.py)
 HANDLED = "PREPARE handled(text[]) AS SELECT event_id FROM processed_events WHERE event_id = ANY($1)"
 HANDLED_GROWN = "INSERT INTO processed_events SELECT gen_random_uuid()::text, now() FROM generate_series(1, 20000)"
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, decision_store, notice_store
 from services.routing.adapters.emitter import Outgoing, Publication, RecordingEmitter
 from services.routing.adapters.tables import CaseRow, NoticeRow, RoutedRecord
 from services.routing.bootstrap import MIGRATIONS
@@ -138,13 +138,13 @@ async def test_a_batch_longer_than_a_run_is_written_while_the_next_run_is_decide
     routing, _ = context
     monkeypatch.setattr(records, "RUN", 2)
     steps: list[str] = []
-    writing = store.save_routed
+    writing = decision_store.save_routed
 
     async def save_routed(session: AsyncSession, **rows: Any) -> Any:
         steps.append("write " + " ".join(names[c["record_id"]] for c in rows["cases"]))
         return await writing(session, **rows)
 
-    monkeypatch.setattr(store, "save_routed", save_routed)
+    monkeypatch.setattr(decision_store, "save_routed", save_routed)
     streets = (XINSHI, WUSHAN, XINSHI, "440111005", XINSHI)
     batch, names = batch_of([record(residence_street=s, sequence=30 + n) for n, s in enumerate(streets)])
     emitter = StepsEmitter(steps, names)
@@ -178,7 +178,7 @@ async def test_an_outflow_marks_the_persons_case_written_in_an_earlier_run(
     await RecordHandler(routing).on_records(batch)
 
     async with routing.sessions() as session:
-        inflow = await store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
+        inflow = await case_store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
     assert inflow is not None
     assert inflow.status.value == "inflow_then_outflow"
     assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (4, 4)
@@ -196,7 +196,7 @@ async def test_an_outflow_marks_the_persons_case_decided_earlier_in_its_own_run(
     await RecordHandler(routing).on_records(batch)
 
     async with routing.sessions() as session:
-        inflow = await store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
+        inflow = await case_store.load_case(session, batch[0][0].correlation_id, TEST_KEYRING)
     assert inflow is not None
     assert inflow.status.value == "inflow_then_outflow"
 
@@ -228,7 +228,7 @@ async def test_a_second_cancellation_while_a_statement_is_seen_out_leaves_no_tra
     before the rollback, the task ends cancelled, and the batch routes whole when it comes again."""
     routing, _ = context
     monkeypatch.setattr(records, "RUN", 2)
-    writing = store.save_routed
+    writing = decision_store.save_routed
 
     async def slow_write(session: AsyncSession, **rows: Any) -> Any:
         raw = await bulk.driver(session)
@@ -236,7 +236,7 @@ async def test_a_second_cancellation_while_a_statement_is_seen_out_leaves_no_tra
         await raw.execute("SELECT pg_sleep(0.6)")
         return await writing(session, **rows)
 
-    monkeypatch.setattr(store, "save_routed", slow_write)
+    monkeypatch.setattr(decision_store, "save_routed", slow_write)
     batch, _ = batch_of([record(residence_street=XINSHI, sequence=70 + n) for n in range(5)])
     handler = RecordHandler(dataclasses.replace(routing, emitter=SlowHandOver()))
     task = asyncio.ensure_future(handler.on_records(batch))
@@ -252,7 +252,7 @@ async def test_a_second_cancellation_while_a_statement_is_seen_out_leaves_no_tra
     )
     async with routing.sessions() as session:
         assert await session.scalar(open_transactions) == 0
-    monkeypatch.setattr(store, "save_routed", writing)
+    monkeypatch.setattr(decision_store, "save_routed", writing)
     await asyncio.wait_for(RecordHandler(routing).on_records(batch), 10)  # no lock of the first try held
     assert (await count(routing, CaseRow), await count(routing, ProcessedEvent)) == (5, 5)
 
@@ -307,7 +307,7 @@ async def test_a_confirmed_outflow_stores_both_registration_notices(context: tup
     await confirm(routing, transfer)
 
     async with routing.sessions() as session:
-        stored = await store.notices_of(session, envelope.correlation_id)
+        stored = await notice_store.notices_of(session, envelope.correlation_id)
     assert sorted((n.kind, n.case_version, n.occasion) for n in stored) == [
         ("registration", 1, ""),
         ("registration", 1, "verified"),
@@ -326,8 +326,8 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     await RecordHandler(routing).on_records([(inflow, parse_event(inflow, TEST_KEYRING))])
     (transfer,) = issued(routing)
     async with routing.sessions.begin() as outflow:
-        key, _ = await store.case_keys(outflow, inflow.correlation_id)
-        await store.mark_outflow(
+        key, _ = await case_store.case_keys(outflow, inflow.correlation_id)
+        await case_store.mark_outflow(
             outflow,
             person_key=key,
             outflow="another",
@@ -340,7 +340,7 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     await answering
 
     async with routing.sessions() as session:
-        case = await store.load_case(session, inflow.correlation_id, TEST_KEYRING)
+        case = await case_store.load_case(session, inflow.correlation_id, TEST_KEYRING)
     assert case is not None
     assert case.status.value == "inflow_then_outflow"
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, notice_store
 from services.routing.adapters.emitter import Outgoing, RecordingEmitter
 from services.routing.adapters.tables import ParkedAnswer
 from services.routing.bootstrap import MIGRATIONS
@@ -85,7 +85,7 @@ class Routing:
 
     async def case(self, record_id: str) -> tuple[str, int]:
         async with self.context.sessions() as session:
-            case = await store.load_case(session, record_id, TEST_KEYRING)
+            case = await case_store.load_case(session, record_id, TEST_KEYRING)
             assert case is not None
             return str(case.status), case.version
 
@@ -286,7 +286,7 @@ async def test_an_answer_refused_after_it_wrote_keeps_nothing_of_it_and_is_set_a
     await routing.route(submitted)
 
     async def writes_then_refuses(session: AsyncSession, envelope: Envelope, event: NoticeAnswered) -> list[Outgoing]:
-        found = await store.load_notice(session, event.notice_id, for_update=True)
+        found = await notice_store.load_notice(session, event.notice_id, for_update=True)
         assert found is not None
         found[1].answered_at, found[1].result = event.answered_at, "confirmed"
         await session.flush()
@@ -297,7 +297,7 @@ async def test_an_answer_refused_after_it_wrote_keeps_nothing_of_it_and_is_set_a
     ((_, headers),) = routing.letters.sent
     assert headers["error"] == "refused after writing"
     async with sessions() as session:
-        found = await store.load_notice(session, answer_to(submitted.correlation_id).payload["notice_id"])
+        found = await notice_store.load_notice(session, answer_to(submitted.correlation_id).payload["notice_id"])
         assert found is not None
         assert found[1].answered_at is None  # the write went with the refusal
     assert await routing.parked() == []
@@ -454,7 +454,7 @@ async def test_an_answer_to_another_notice_of_the_record_waits_behind_a_parked_o
     await routing.answer(first)
     await routing.route(submitted)
     async with sessions() as session:
-        (registration,) = [n for n in await store.notices_of(session, record_id) if n.kind == "registration"]
+        (registration,) = [n for n in await notice_store.notices_of(session, record_id) if n.kind == "registration"]
     second = answer_to(
         record_id,
         FeedbackResult.REJECTED,

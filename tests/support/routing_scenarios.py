@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, notice_store, review_store
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.service_layer import reviews, views
 from services.routing.service_layer.context import RoutingContext
@@ -52,7 +52,7 @@ async def relays_after_a_corrected_residence(
     await answer_as_recipient(context, again, final)
     relayed = [n.reason for n in issued(context) if n.kind is NoticeKind.FEEDBACK]
     async with context.sessions() as session:
-        rows = await store.notices_of(session, envelope.correlation_id)
+        rows = await notice_store.notices_of(session, envelope.correlation_id)
     stored = sorted((n.case_version, n.occasion, n.reason) for n in rows if n.kind == NoticeKind.FEEDBACK.value)
     return relayed, stored
 
@@ -100,7 +100,7 @@ async def statuses_after_an_outflow(context: RoutingContext, *, outflow_first: b
     statuses = {}
     async with context.sessions() as session:
         for who, envelope in (("before", before), ("new_home", home), ("outflow", moved), ("back", back)):
-            case = await store.load_case(session, envelope.correlation_id, TEST_KEYRING)
+            case = await case_store.load_case(session, envelope.correlation_id, TEST_KEYRING)
             assert case is not None
             statuses[who] = case.status.value
     return statuses
@@ -120,7 +120,7 @@ async def queues_after_a_correction_that_still_cannot_route(context: RoutingCont
     admin = Principal("k", parse_scope("admin"))
     await _resolved(context, admin, record_id, TONGDE, acting="admin")
     async with context.sessions() as session:
-        item = await store.load_review(session, record_id)
+        item = await review_store.load_review(session, record_id)
     assert item is not None
     queues = {}
     for bureau in ("440106", "440111"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters import store
+from services.routing.adapters import decision_store, review_store
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
@@ -54,7 +54,7 @@ async def test_a_notice_for_a_retired_street_goes_to_its_successor_with_a_note(c
     assert notice.recipient_code == SHAWAN_STREET
     assert f"{SHAWAN_TOWN} was retired" in notice.reason
     async with context.sessions() as session:
-        decision = await store.load_decision(session, envelope.correlation_id)
+        decision = await decision_store.load_decision(session, envelope.correlation_id)
     assert decision is not None
     assert decision.note is not None
     assert f"residence.street {SHAWAN_TOWN} was retired since 2022-10-31" in decision.note
@@ -68,5 +68,5 @@ async def test_review_tells_retired_from_unknown(context: RoutingContext, reside
     envelope = kafka.unchecked_submitted(record(reporting_street=SHIQIAO, residence_street=residence))
     await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
     async with context.sessions() as session:
-        queue = await store.review_queue(session, limit=10)
+        queue = await review_store.review_queue(session, limit=10)
     assert [(item.field, item.kind) for item in queue] == ([("residence.street", kind)] if kind else [])

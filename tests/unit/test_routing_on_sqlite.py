@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, notice_store, review_store
 from services.routing.adapters.emitter import RecordingEmitter
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.notices import notice_id
@@ -70,7 +70,7 @@ async def confirm(context: RoutingContext, notice: NoticeIssued) -> None:
 
 async def status_of(context: RoutingContext, record_id: str) -> str:
     async with context.sessions() as session:
-        case = await store.load_case(session, record_id, TEST_KEYRING)
+        case = await case_store.load_case(session, record_id, TEST_KEYRING)
     assert case is not None
     return case.status.value
 
@@ -83,8 +83,8 @@ async def test_a_batch_is_routed_once_and_a_correction_routes_again(context: Rou
     assert kinds(context) == ["forward", "transfer", "transfer"]
 
     async with context.sessions() as session:
-        case = await store.load_case(session, envelopes[0].correlation_id, TEST_KEYRING)
-        found = await store.load_notice(session, cross_street_notice_id(context))
+        case = await case_store.load_case(session, envelopes[0].correlation_id, TEST_KEYRING)
+        found = await notice_store.load_notice(session, cross_street_notice_id(context))
     assert case is not None
     assert found is not None
     answer = NoticeAnswered(
@@ -122,7 +122,7 @@ async def test_an_event_that_fails_to_build_leaves_no_write_behind(
             await RecordHandler(context).on_records(batch)
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
     async with context.sessions() as session:
-        assert await store.load_case(session, envelope.correlation_id, TEST_KEYRING) is None
+        assert await case_store.load_case(session, envelope.correlation_id, TEST_KEYRING) is None
     assert kinds(context) == []
 
     await RecordHandler(context).on_records(batch)  # the batch again: routed as if the first try never was
@@ -214,7 +214,7 @@ async def test_an_outflow_sent_to_review_does_not_mark_another_persons_case(cont
     await RecordHandler(context).on_records([(e, parse_event(e, TEST_KEYRING)) for e in (other, outflow)])
 
     async with context.sessions() as session:
-        assert await store.load_review(session, outflow.correlation_id) is not None
+        assert await review_store.load_review(session, outflow.correlation_id) is not None
     assert await status_of(context, other.correlation_id) == "open"  # person A did not move anywhere
 
 
@@ -264,7 +264,7 @@ async def test_a_confirmed_outflow_tells_the_registration_place_of_the_verificat
         "a person registered in your area was verified living elsewhere",
     ]
     async with context.sessions() as session:
-        stored = {n.notice_id for n in await store.notices_of(session, envelope.correlation_id)}
+        stored = {n.notice_id for n in await notice_store.notices_of(session, envelope.correlation_id)}
     assert {n.notice_id for n in registration} <= stored
     assert await status_of(context, envelope.correlation_id) == "inflow_then_outflow"
 
@@ -294,7 +294,7 @@ async def test_both_notices_of_an_outflow_rejected_reach_the_reporting_street_as
     ]
     assert len({n.notice_id for n in rejections}) == 2
     async with context.sessions() as session:
-        stored = {n.notice_id for n in await store.notices_of(session, envelope.correlation_id)}
+        stored = {n.notice_id for n in await notice_store.notices_of(session, envelope.correlation_id)}
     assert {n.notice_id for n in rejections} <= stored
 
 
@@ -344,13 +344,13 @@ async def test_a_record_in_review_submitted_again_leaves_its_item_as_it_is(conte
     first = kafka.unchecked_submitted(body)
     await RecordHandler(context).on_records([(first, parse_event(first, TEST_KEYRING))])
     async with context.sessions.begin() as session:
-        item = await store.load_review(session, first.correlation_id)
+        item = await review_store.load_review(session, first.correlation_id)
         assert item is not None
         item.field, item.reason = "registration.division", "the corrected record waits on its registration"
     again = kafka.unchecked_submitted(body, record_id=first.correlation_id)
     await RecordHandler(context).on_records([(again, parse_event(again, TEST_KEYRING))])
     async with context.sessions() as session:
-        item = await store.load_review(session, first.correlation_id)
+        item = await review_store.load_review(session, first.correlation_id)
     assert item is not None
     assert (item.field, item.reason) == ("registration.division", "the corrected record waits on its registration")
 

@@ -81,7 +81,7 @@ class ReviewItem(SQLModel, table=True):
 
     `record_sealed` keeps the record's routing fields only (domain/review.py
     ROUTING_FIELDS: no certificate, employer or phone), sealed and bound to
-    the record id (adapters/store.py), so a corrected code can route it again.
+    the record id (adapters/review_store.py), so a corrected code can route it again.
     """
 
     __tablename__ = "review_queue"

@@ -170,7 +170,7 @@ def _relay(
 
 
 def _still_gone(case: Case, step: Step) -> Step:
-    """A case marked gone (its own outflow, or a later one of the person: store.mark_outflow) stays so.
+    """A case marked gone (its own outflow, or a later one of the person: case_store.mark_outflow) stays so.
 
     Records and answers are read by two consumer groups, whose lags differ: an answer is thus applied
     before or after the outflow that marks its case, and the status must not depend on which. The

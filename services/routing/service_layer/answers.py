@@ -16,7 +16,7 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, decision_store, notice_store, parked_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.cases import InvalidAnswer
@@ -45,8 +45,8 @@ class AnswerHandler:
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
         # an answer of the record waits already: this one waits behind it, so that the record's answers, to
         # any of its notices (an outflow's transfer and its registration notice), apply in the order they came
-        waiting = self._park and await store.answers_parked_for(session, feedback.record_id)
-        found = None if waiting else await store.load_notice(session, feedback.notice_id, for_update=True)
+        waiting = self._park and await parked_store.answers_parked_for(session, feedback.record_id)
+        found = None if waiting else await notice_store.load_notice(session, feedback.notice_id, for_update=True)
         if self._park and found is None:
             park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
             log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
@@ -55,7 +55,7 @@ class AnswerHandler:
 
     async def apply_now(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
         """Apply the answer to its stored notice (a parked one); PermanentFailure when it never can be."""
-        found = await store.load_notice(session, feedback.notice_id, for_update=True)
+        found = await notice_store.load_notice(session, feedback.notice_id, for_update=True)
         return await self._answer(session, envelope, feedback, found)
 
     async def _answer(
@@ -73,12 +73,12 @@ class AnswerHandler:
         if row.answered_at is not None:
             raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
-        case = await store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
+        case = await case_store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
         assert case is not None, "a notice always belongs to a stored case"
         # a rejection or a relay needs the notices the case holds (workflow.needs_issued): looked up for those alone
         held: frozenset[str] = frozenset()
         if needs_issued(case, answered, feedback):
-            held = frozenset(n.notice_id for n in await store.notices_of(session, case.record_id))
+            held = frozenset(n.notice_id for n in await notice_store.notices_of(session, case.record_id))
         try:
             step = answer(
                 case,
@@ -92,16 +92,16 @@ class AnswerHandler:
             raise PermanentFailure(str(error)) from error
         now = self._context.clock.now()
         row.answered_at, row.result = feedback.answered_at, feedback.result.value
-        key, observed_at = await store.case_keys(session, case.record_id)
-        await store.save_cases(
+        key, observed_at = await case_store.case_keys(session, case.record_id)
+        await case_store.save_cases(
             session,
             [
-                store.case_row(
+                case_store.case_row(
                     step.case, person_key=key, observed_at=observed_at, now=now, keyring=self._context.keyring
                 )
             ],
         )
-        issued = await store.add_notices(session, step.notices, now=now)
+        issued = await notice_store.add_notices(session, step.notices, now=now)
         outgoing = [
             notice_issued(
                 n, step.case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring
@@ -109,7 +109,9 @@ class AnswerHandler:
             for n in issued
         ]
         if step.routed:
-            await store.save_decisions(session, [store.decision_row(step.case, step.notices, now=now)])
+            await decision_store.save_decisions(
+                session, [decision_store.decision_row(step.case, step.notices, now=now)]
+            )
             outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))
         log.info(
             "notice answered",

@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import store
+from services.routing.adapters import parked_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import ParkedAnswer
 from services.routing.service_layer.context import RoutingContext
@@ -159,20 +159,20 @@ class ParkedAnswers:
 
         async def read() -> Samples:
             async with self._context.sessions() as session:
-                return [((), float(await store.parked_count(session)))]
+                return [((), float(await parked_store.parked_count(session)))]
 
         metrics.gauge("popflow_parked_answers", "Answers waiting for their notice to be stored", [], read)
 
     async def _ready(self) -> list[tuple[int, str]]:
         async with self._context.sessions() as session:
-            return await store.ready_parked(session, limit=self._batch)
+            return await parked_store.ready_parked(session, limit=self._batch)
 
     async def _apply(self, seq: int) -> bool | None:
         """Apply the parked answer at `seq`: True when applied, False when set aside (it can never apply,
         or still fails past the maximum age), None when it is gone (another runner applied it)."""
         try:
             async with self._context.sessions.begin() as session:
-                row = await store.parked_at(session, seq)
+                row = await parked_store.parked_at(session, seq)
                 if row is None:
                     return None
                 with structlog.contextvars.bound_contextvars(event_id=row.event_id, correlation_id=row.record_id):
@@ -194,7 +194,7 @@ class ParkedAnswers:
                             error=type(error).__name__,
                         )
                         raise
-                    await store.unpark(session, row)
+                    await parked_store.unpark(session, row)
                     log.info("parked answer applied", notice_id=row.notice_id)
                     return True
         except _Refused as refused:
@@ -206,7 +206,7 @@ class ParkedAnswers:
     async def _set_aside_expired(self) -> int:
         cutoff = self._context.clock.now() - self._max_age
         async with self._context.sessions.begin() as session:
-            rows = await store.expired_parked(session, parked_before=cutoff, limit=self._batch)
+            rows = await parked_store.expired_parked(session, parked_before=cutoff, limit=self._batch)
             for row in rows:
                 error = PermanentFailure(
                     f"no notice {row.notice_id} for record {row.record_id} within {_span(self._max_age)} of the answer"
@@ -217,7 +217,7 @@ class ParkedAnswers:
     async def _set_aside(self, seq: int, error: Exception) -> bool:
         """False when the answer is gone (another runner set it aside between the refusal and here)."""
         async with self._context.sessions.begin() as session:
-            row = await store.parked_at(session, seq)
+            row = await parked_store.parked_at(session, seq)
             if row is None:
                 return False
             await self._dead_letter(session, row, error)
@@ -230,7 +230,7 @@ class ParkedAnswers:
             body = row.body_sealed.encode()  # its key is gone: the sealed text is all there is to show
         with structlog.contextvars.bound_contextvars(event_id=row.event_id, correlation_id=row.record_id):
             await self._dead_letters.send(body, _Source(row), error, group=self._group)
-        await store.unpark(session, row)
+        await parked_store.unpark(session, row)
         await unmark_processed(session, row.event_id)  # not handled after all: a replay of it is handled
 
     def _opened(self, row: ParkedAnswer) -> bytes:

@@ -11,7 +11,7 @@ because what one does depends on what another did before it: a resolution
 made before a later record of the person routes the record that the later
 outflow marks; an answer that moved a case to another street before the
 person's outflow was reported decides whether that outflow marks the case
-(store.mark_outflow goes by the street the case lives at). Replayed phase by
+(case_store.mark_outflow goes by the street the case lives at). Replayed phase by
 phase, records then answers, the outflow met the case at its first street:
 a case the live outflow marked stayed open, and one it left was marked.
 
@@ -62,7 +62,7 @@ from typing import Any
 
 import structlog
 
-from services.routing.adapters import store
+from services.routing.adapters import decision_store, parked_store
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.parked import ParkedAnswers
@@ -136,7 +136,7 @@ async def replay_topics(
 ) -> dict[str, Replayed]:
     """Replay what `read` gives of each input topic, in the rebuild's order, into the (empty) store."""
     async with context.sessions() as session:
-        if await store.holds_decisions(session):
+        if await decision_store.holds_decisions(session):
             raise StoreNotEmpty("the target store holds decisions already; give an empty database")
     clock = MessageTime()
     replaying = replace(context, clock=clock)
@@ -186,14 +186,14 @@ class Parked:
         """After a message: apply what it let apply. After an answer, look whether it was parked."""
         if topic == NoticeAnswered.TOPIC and not self._waiting:
             async with self._context.sessions() as session:
-                self._waiting = await store.parked_count(session) > 0
+                self._waiting = await parked_store.parked_count(session) > 0
         if self._waiting:
             await self._pass()
 
     async def _pass(self) -> None:
         await self._job.run_once()
         async with self._context.sessions() as session:
-            self._waiting = await store.parked_count(session) > 0
+            self._waiting = await parked_store.parked_count(session) > 0
 
 
 class _CountedAside(DeadLetters):

@@ -24,7 +24,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, decision_store, review_store
 from services.routing.adapters.emitter import Outgoing, Publication
 from services.routing.domain.cases import Case, current_residence, outflow_of
 from services.routing.domain.notices import PlannedNotice
@@ -73,7 +73,7 @@ class RecordHandler:
         ids = [str(envelope.event_id) for envelope, _ in events]
         record_ids = [event.record_id for _, event in events if isinstance(event, RecordSubmitted)]
         async with self._context.sessions.begin() as session:
-            fresh, seen = await store.new_work(session, ids, record_ids)
+            fresh, seen = await decision_store.new_work(session, ids, record_ids)
             todo = _once_each(ids, events, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
@@ -117,7 +117,7 @@ class RecordHandler:
                     # an outflow sent to review marks nothing: whose cases it closes is not decided yet
                     await writer.write(pending)
                     await writer.settle()
-                    await store.mark_outflow(
+                    await case_store.mark_outflow(
                         session,
                         person_key=routed.key,
                         outflow=event.record_id,
@@ -150,7 +150,7 @@ class RecordHandler:
             residence_field="residence.street" if street == record.residence.street else "new_residence.street",
         )
         if review is not None:
-            row = store.review_row(
+            row = review_store.review_row(
                 event.record_id, review, record.reporting_street, now, kept_record(record), self._context.keyring
             )
             pending.reviews.append(row)
@@ -196,12 +196,14 @@ class _Writer:
         now, keyring = self._now, self._keyring
         # `on_records` hands each record over once; for any other caller, of one record twice the last wins
         routed = list({r.record.record_id: r for r in pending.routed}.values())
-        await store.add_reviews(self._session, pending.reviews)
+        await review_store.add_reviews(self._session, pending.reviews)
         self._saving = asyncio.ensure_future(
-            store.save_routed(
+            decision_store.save_routed(
                 self._session,
                 cases=[_case_row(r, now, keyring) for r in routed],
-                decisions=[store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed],
+                decisions=[
+                    decision_store.decision_row(r.step.case, r.step.notices, now=now, note=r.note) for r in routed
+                ],
                 notices=[notice for r in routed for notice in r.step.notices],
                 processed=processed or [],
                 now=now,
@@ -267,7 +269,7 @@ def _events(
 
 def _case_row(routed: _Routed, now: datetime, keyring: Keyring) -> dict[str, object]:
     observed = routed.record.record.observed_at
-    return store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now, keyring=keyring)
+    return case_store.case_row(routed.step.case, person_key=routed.key, observed_at=observed, now=now, keyring=keyring)
 
 
 def _first_of_each_record(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, notice_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.schedule import latest_issue_day_due
@@ -72,7 +72,7 @@ class ReminderJob:
     async def _batch_of(self, kind: NoticeKind, cutoff: datetime) -> int | None:
         """Follow up one batch; None when nothing was left to do."""
         async with self._context.sessions.begin() as session:
-            rows = await store.waiting_notices(
+            rows = await notice_store.waiting_notices(
                 session, issued_before=cutoff, unreminded=kind is NoticeKind.REMINDER, limit=self._batch
             )
             if not rows:
@@ -87,11 +87,11 @@ class ReminderJob:
             row.reminded_at = now
         else:
             row.escalated_at = now
-        case = await store.load_case(session, row.record_id, self._context.keyring)
+        case = await case_store.load_case(session, row.record_id, self._context.keyring)
         assert case is not None, "a notice always belongs to a stored case"
-        planned = follow_up_notice(case, store.planned_from(row), kind, self._context.recipients())
-        issued = await store.add_notices(session, [planned], now=now)
-        key, _ = await store.case_keys(session, row.record_id)
+        planned = follow_up_notice(case, notice_store.planned_from(row), kind, self._context.recipients())
+        issued = await notice_store.add_notices(session, [planned], now=now)
+        key, _ = await case_store.case_keys(session, row.record_id)
         return [
             notice_issued(n, case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring)
             for n in issued

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import store
+from services.routing.adapters import review_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.review import UncorrectableItem, corrected_record, correction_problem
 from services.routing.service_layer.context import RoutingContext, handle_once
@@ -57,7 +57,7 @@ async def resolve(
 ) -> ReviewResolved:
     """Check the bureau's resolution against the item and publish it; routing applies it as it arrives."""
     async with context.sessions() as session:
-        item = await store.load_review(session, record_id)
+        item = await review_store.load_review(session, record_id)
     if item is None or not principal.may(Action.SUPERVISE, item.reporting_street):
         raise ResolutionRefused(404, "No review item for this record in your district.")
     if item.resolved_at is not None:
@@ -99,7 +99,7 @@ class ReviewHandler:
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, event: ReviewResolved) -> list[Outgoing]:
-        item = await store.load_review(session, event.record_id, for_update=True)
+        item = await review_store.load_review(session, event.record_id, for_update=True)
         if item is None:
             raise PermanentFailure(f"no review item for record {event.record_id}")
         if item.resolved_at is not None:
@@ -121,13 +121,13 @@ class ReviewHandler:
             )
             return []
         if event.resolution is Resolution.DISMISSED:
-            store.close_review(item, event)
+            review_store.close_review(item, event)
             log.info("review item dismissed", correlation_id=event.record_id)
             return []
         assert event.code is not None, "the contract requires a code with 'corrected'"
         try:
             record = corrected_record(
-                store.review_record(item, self._context.keyring), field=event.field, code=event.code
+                review_store.review_record(item, self._context.keyring), field=event.field, code=event.code
             )
         except UncorrectableItem as error:
             raise PermanentFailure(str(error)) from error
@@ -135,6 +135,6 @@ class ReviewHandler:
         outgoing = await self._records.route(session, [(envelope, again)])
         routed = any(o.type == RecordRouted.TYPE for o in outgoing)
         if routed:
-            store.close_review(item, event)
+            review_store.close_review(item, event)
         log.info("review item corrected", correlation_id=event.record_id, routed=routed)
         return outgoing

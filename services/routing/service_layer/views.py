@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from services.routing.adapters import store
+from services.routing.adapters import case_store, decision_store, notice_store, review_store
 from services.routing.domain.access import concerned, may_read, review_prefix
 from services.routing.service_layer.context import RoutingContext
 from shared.auth import Principal
@@ -18,8 +18,8 @@ from shared.auth import Principal
 async def decision(context: RoutingContext, principal: Principal, record_id: str) -> dict[str, Any] | None:
     """The record's routing decision; None while it has none or the caller may not see it."""
     async with context.sessions() as session:
-        row = await store.load_decision(session, record_id)
-        notices = await store.notices_of(session, record_id)
+        row = await decision_store.load_decision(session, record_id)
+        notices = await notice_store.notices_of(session, record_id)
     if row is None:
         return None
     codes = concerned(
@@ -34,8 +34,8 @@ async def case(context: RoutingContext, principal: Principal, record_id: str) ->
     """A case's status, version and notices, without the person's details; None while there is no case
     or the caller may not see it."""
     async with context.sessions() as session:
-        found = await store.load_case(session, record_id, context.keyring)
-        notices = await store.notices_of(session, record_id)
+        found = await case_store.load_case(session, record_id, context.keyring)
+        notices = await notice_store.notices_of(session, record_id)
     if found is None:
         return None
     codes = concerned(
@@ -62,7 +62,7 @@ async def review_queue(
     each with its age; the record's own fields stay in the store (they are personal data)."""
     now = context.clock.now()
     async with context.sessions() as session:
-        items = await store.review_queue(
+        items = await review_store.review_queue(
             session, limit=limit, reporting_prefix=review_prefix(principal), resolved=resolved
         )
     return [

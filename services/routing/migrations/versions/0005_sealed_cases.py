@@ -26,7 +26,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("review_queue") as batch:
         batch.add_column(sa.Column("record_sealed", sa.Text(), nullable=True))
-    # context as services/routing/adapters/store.py binds it
+    # context as services/routing/adapters/review_store.py binds it
     seal_rows(
         "review_queue",
         key="record_id",

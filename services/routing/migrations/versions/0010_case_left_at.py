@@ -1,4 +1,4 @@
-"""Cases take `left_at`: when a routed outflow said the person left the case's residence (store.mark_outflow).
+"""Cases take `left_at`: when a routed outflow said the person left the case's residence (case_store.mark_outflow).
 
 The status `inflow_then_outflow` does not say it: an outflow's own case has it from the start, living at the
 new residence, whose street is still asked to verify the newcomer. The reminder job skips the notices of a

@@ -1,0 +1,82 @@
+"""Routing's cases, read and written inside the caller's transaction (the unit of work's session)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.routing.adapters.tables import CaseRow
+from services.routing.adapters.upserts import upsert
+from services.routing.domain.cases import Case, CaseStatus
+from shared.events import EventKind, Route
+from shared.sealing import Keyring
+
+# the parts of a case that identify the person: kept sealed, bound to the record id
+SEALED_FIELDS = ("name", "id_number", "residence_address", "registration_address")
+
+
+async def load_case(
+    session: AsyncSession, record_id: str, keyring: Keyring, *, for_update: bool = False
+) -> Case | None:
+    """The case; `for_update` locks its row until the transaction ends (a case about to be saved whole:
+    a concurrent `mark_outflow` waits, or has been committed and is read)."""
+    row = await session.get(CaseRow, record_id, with_for_update=for_update or None)
+    if row is None:
+        return None
+    fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "left_at", "person_sealed"})
+    fields.update(keyring.open(row.person_sealed, context=row.record_id))
+    fields.update(status=CaseStatus(row.status), event=EventKind(row.event), route=Route(row.route))
+    return Case(**fields)
+
+
+def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetime, keyring: Keyring) -> dict[str, Any]:
+    person = {name: getattr(case, name) for name in SEALED_FIELDS}
+    return {
+        "record_id": case.record_id,
+        "person_key": person_key,
+        "version": case.version,
+        "status": case.status.value,
+        "event": case.event.value,
+        "route": case.route.value,
+        "reporting_street": case.reporting_street,
+        "residence_street": case.residence_street,
+        "registration_division": case.registration_division,
+        "person_sealed": keyring.seal(person, context=case.record_id),
+        "observed_at": observed_at,
+        "updated_at": now,
+    }
+
+
+async def save_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or overwrite cases (rows of `case_row`) with their current version."""
+    await upsert(session, CaseRow, rows, key="record_id")
+
+
+async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime]:
+    """The person key (Kafka key of the case's events) and when the person was observed."""
+    row = await session.get(CaseRow, record_id)
+    assert row is not None
+    return row.person_key, row.observed_at
+
+
+async def mark_outflow(
+    session: AsyncSession, *, person_key: str, outflow: str, left_street: str, observed_at: datetime, now: datetime
+) -> None:
+    """The cases the outflow (`outflow`: its record id) leaves become 'inflow then outflow', left: the person's
+    cases at the street left, observed no later than the outflow. Not its own (it lives at the new residence,
+    marked when routed), nor one where the person lives now (an inflow at the new street, whichever arrived
+    first) or was seen after leaving. A left case's notices are no longer followed up (`waiting_notices`)."""
+    await session.execute(
+        update(CaseRow)
+        .where(
+            col(CaseRow.person_key) == person_key,
+            col(CaseRow.record_id) != outflow,
+            col(CaseRow.residence_street) == left_street,
+            col(CaseRow.observed_at) <= observed_at,
+        )
+        .values(status=CaseStatus.INFLOW_THEN_OUTFLOW.value, left_at=now, updated_at=now)
+    )

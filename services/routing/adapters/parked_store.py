@@ -1,0 +1,71 @@
+"""Answers that came before their notice, parked: read, locked and removed inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+
+from services.routing.adapters.tables import NoticeRow, ParkedAnswer
+
+
+async def answers_parked_for(session: AsyncSession, record_id: str) -> bool:
+    """Whether an answer to a notice of the record waits already (a later one waits behind it: one
+    record's answers, to any of its notices, apply in the order they came)."""
+    query = select(exists().where(col(ParkedAnswer.record_id) == record_id))
+    return bool((await session.execute(query)).scalar())
+
+
+async def ready_parked(session: AsyncSession, *, limit: int) -> list[tuple[int, str]]:
+    """(seq, record id) of the earliest parked answers that may apply now, in order: each one's notice is
+    stored, and no earlier answer of its record still waits for its own notice."""
+    earlier = aliased(ParkedAnswer)
+    query = (
+        select(col(ParkedAnswer.seq), col(ParkedAnswer.record_id))
+        .where(
+            exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)),
+            ~exists()
+            .where(
+                col(earlier.record_id) == col(ParkedAnswer.record_id),
+                col(earlier.seq) < col(ParkedAnswer.seq),
+                ~exists().where(col(NoticeRow.notice_id) == col(earlier.notice_id)),
+            )
+            .correlate(ParkedAnswer),
+        )
+        .order_by(col(ParkedAnswer.seq))
+        .limit(limit)
+    )
+    return [(seq, record_id) for seq, record_id in (await session.execute(query)).all() if seq is not None]
+
+
+async def parked_at(session: AsyncSession, seq: int) -> ParkedAnswer | None:
+    """The parked answer at `seq`, locked for this transaction; waits while another holds it (never
+    skips it: a notice's later answer must not overtake it). None once it is gone."""
+    query = select(ParkedAnswer).where(col(ParkedAnswer.seq) == seq).with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def expired_parked(session: AsyncSession, *, parked_before: datetime, limit: int) -> list[ParkedAnswer]:
+    """Parked answers older than the cutoff whose notice never came, oldest first, locked."""
+    query = (
+        select(ParkedAnswer)
+        .where(
+            col(ParkedAnswer.parked_at) < parked_before,
+            ~exists().where(col(NoticeRow.notice_id) == col(ParkedAnswer.notice_id)),
+        )
+        .order_by(col(ParkedAnswer.seq))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def parked_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(ParkedAnswer)) or 0)
+
+
+async def unpark(session: AsyncSession, row: ParkedAnswer) -> None:
+    await session.execute(delete(ParkedAnswer).where(col(ParkedAnswer.seq) == row.seq))
