@@ -39,7 +39,9 @@ class ReportingSettings(ServiceSettings):
     fold_batch: int = Field(default=5000, ge=1, le=20_000, description="Most messages folded in one transaction")
     cookie_secure: bool | None = Field(
         default=None,
-        description="Mark the dashboard cookies Secure and name them `__Host-...`; by default yes outside development (HTTPS)",
+        description=(
+            "Mark the dashboard cookies Secure and name them `__Host-...`; by default yes outside development (HTTPS)"
+        ),
     )
     session_minutes: int = Field(default=60, ge=1, le=24 * 60, description="How long a dashboard login lasts")
     notification_url: str | None = Field(
