@@ -80,6 +80,14 @@ def test_kafka_keeps_its_data_in_the_volume(compose: dict[str, Any]) -> None:
 PEOPLE_FOLLOW = {"NOTIFICATION_RECORD_LINK_BASE"}
 
 
+def test_the_broker_runs_with_g1_regions_that_keep_its_requests_young(compose: dict[str, Any]) -> None:
+    """KAFKA_JVM_PERFORMANCE_OPTS replaces kafka-run-class.sh's own flags: they are kept beside the regions
+    (docs/scaling.md; deploy/kafka/start.sh starts its broker the same way)."""
+    flags = compose["services"]["kafka"]["environment"]["KAFKA_JVM_PERFORMANCE_OPTS"].split()
+    assert "-XX:G1HeapRegionSize=4m" in flags
+    assert {"-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"} <= set(flags)
+
+
 @pytest.mark.parametrize("service", sorted(SETTINGS))
 def test_no_service_calls_another_on_its_own_loopback(compose: dict[str, Any], service: str) -> None:
     # In a container, 127.0.0.1 is the container itself: a URL default of `make run` reaches nothing there.
