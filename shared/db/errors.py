@@ -13,6 +13,7 @@ can go on: nothing of it stays, and run again it can succeed.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 from sqlalchemy import exc
@@ -54,6 +55,10 @@ def is_unavailable(error: BaseException) -> bool:
     for e in _chain(error):
         if isinstance(e, exc.OperationalError | exc.InterfaceError | exc.TimeoutError | ConnectionError | TimeoutError):
             return True
+        if isinstance(e, socket.gaierror):  # the store's host name not found: compose's `postgres`, stopped
+            return True
+        if isinstance(e, exc.InvalidRequestError) and str(e) == CHECKOUT_EXHAUSTED:
+            return True
         if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
             return True
         if type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_CONNECTION_ERRORS:
@@ -71,15 +76,30 @@ def is_connection_lost(error: BaseException) -> bool:
     for e in _chain(error):
         if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
             return True
-        if type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_LOST:
+        if _driver_lost(e):
             return True
     return sqlstate_of(error) in LOST_STATES
+
+
+def _driver_lost(error: BaseException) -> bool:
+    """asyncpg's own error for a dropped connection. Its InterfaceError only when it says the connection is
+    closed, as SQLAlchemy's disconnect check reads it: asyncpg raises the same class, before sending anything,
+    for a statement given the wrong number of arguments or begun while another is in progress, which a new
+    connection does not mend (and a retry would hide)."""
+    if not type(error).__module__.startswith("asyncpg"):
+        return False
+    if type(error).__name__ == "InterfaceError":
+        return "connection is closed" in str(error)
+    return type(error).__name__ in _ASYNCPG_LOST
 
 
 # admin_shutdown, crash_shutdown: the server ended this backend (pg_terminate_backend, a restart); cannot_connect_now
 # (57P03) is a refusal of a new connection and is not among them
 LOST_STATES = frozenset({"57P01", "57P02"})
-_ASYNCPG_LOST = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError"})
+_ASYNCPG_LOST = frozenset({"ConnectionDoesNotExistError", "InternalClientError"})
+# What SQLAlchemy's pool raises when its checkout listener (shared/db/engine.py `_replace_closed`) refused a
+# connection and its replacement too: each one found closed by the server, which is the store's state
+CHECKOUT_EXHAUSTED = "This connection is closed"
 
 
 # InternalClientError: a statement begun while asyncpg was still handling the close of a connection the

@@ -7,6 +7,7 @@ identity number or a name.
 
 from __future__ import annotations
 
+import socket
 from http import HTTPStatus
 from typing import Any
 
@@ -219,7 +220,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     # Handled here (not in the catch-all below, which Starlette re-raises into the server's log
     # as a crash): connection failures of the store are expected during a restart.
-    for store_error in (DBAPIError, PoolTimeout, ConnectionError, TimeoutError):
+    for store_error in (DBAPIError, PoolTimeout, ConnectionError, TimeoutError, socket.gaierror):
         app.add_exception_handler(store_error, _on_store_error)
     app.add_exception_handler(SealError, _on_unopened)
     app.add_exception_handler(Exception, _on_unexpected)

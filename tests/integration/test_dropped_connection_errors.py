@@ -24,7 +24,7 @@ from typing import cast
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -167,3 +167,22 @@ async def test_idle_pooled_connections_the_server_dropped_are_replaced_as_they_a
         await engine.dispose()
     assert len(set(pids)) == CONNECTIONS
     assert not set(pids) & before, "new connections, every one"
+
+
+async def test_a_checkout_whose_new_connections_are_closed_too_is_the_store_unavailable(database: str) -> None:
+    """SQLAlchemy replaces a connection the checkout listener refuses, once; refused again, it raises an
+    InvalidRequestError with no driver error behind it. Only a server closing each connection as it opens
+    gets there, and that is the store's state: a 503, not a 500."""
+    engine = build_engine(database)
+
+    def closed_again(*_: object) -> None:
+        raise exc.DisconnectionError("closed by the server while idle in the pool")
+
+    event.listen(engine.sync_engine, "checkout", closed_again)
+    try:
+        with pytest.raises(exc.InvalidRequestError) as raised:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert is_unavailable(raised.value)

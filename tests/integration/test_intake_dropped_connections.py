@@ -10,6 +10,7 @@ statement had committed is unknown to the client; the next try looks for the bat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import asyncpg
 import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.adapters import batch_retries
@@ -28,6 +30,7 @@ from services.intake.bootstrap import MIGRATIONS
 from services.intake.service_layer.submissions import Prepared, Submissions
 from shared.auth import Principal, parse_scope
 from shared.db import session_factory
+from shared.db.engine import SingleStatements
 from shared.directory import load_directory
 from shared.ids import new_id
 from tests.support.infra import TEST_KEYRING, TEST_ZONE, pg_admin_url
@@ -96,3 +99,63 @@ async def test_a_batch_whose_connection_is_dropped_under_it_is_written_again_on_
         events = await connection.scalar(text("SELECT count(*) FROM outbox"))
         versions = await connection.scalar(text("SELECT sum(versions) FROM person_cases"))
     assert (records, events, versions) == (size, size, size), "written once"
+
+
+async def test_rejections_whose_connection_is_dropped_under_them_are_written_again_on_a_new_one(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk chunk's rejections (outbox rows of no record): a drop there cut a streamed import off after its
+    200. Written again, the rows carry the same envelopes, so the same event ids."""
+    repository = RecordRepository(session_factory(engine))
+    events = [("records.rejected", f"440111005:{n}", {"event_id": f"e-{n}", "payload": {}}) for n in range(3)]
+    admin = await admin_connection()
+    try:
+        with logged_by(monkeypatch, batch_retries) as logs:
+            async with engine.connect() as holder:  # another writer's lock on the table: the insert waits
+                await holder.execute(text("LOCK TABLE outbox IN SHARE MODE"))
+                added = asyncio.ensure_future(repository.add_events(events))
+                await admin.execute("SELECT pg_terminate_backend($1)", await backend_waiting_for_a_lock(engine))
+                await holder.rollback()
+            await added
+    finally:
+        await admin.close()
+    assert [(entry["event"], entry["attempt"], entry["rows"]) for entry in logs] == [
+        ("batch's connection dropped, written again on a new one", 1, 3)
+    ]
+    async with engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT envelope FROM outbox ORDER BY id"))).scalars().all()
+    assert [envelope["event_id"] for envelope in stored] == ["e-0", "e-1", "e-2"]
+
+
+class OneArgumentShort:
+    """The driver, with the one statement sent one argument short: a mistake in the code, not in the store."""
+
+    def __init__(self, driver: asyncpg.Connection) -> None:
+        self._driver = driver
+
+    async def fetch(self, statement: str, *arguments: object) -> object:
+        return await self._driver.fetch(statement, *arguments[:-1])
+
+
+async def test_a_statement_sent_with_the_wrong_arguments_is_no_dropped_connection(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg raises the InterfaceError of a closed connection also for a statement given one argument too few,
+    before anything is sent. Taken for a drop, the batch was written again the careful way and answered: a
+    broken statement would have passed every test, each batch costing twice."""
+    submissions = Submissions(
+        RecordRepository(session_factory(engine)), load_directory(), TEST_KEYRING, SECRET, zone=TEST_ZONE
+    )
+    batch = [submissions.prepare(record(sequence=n), ADMIN) for n in (1, 2)]
+    prepared = [p for p in batch if isinstance(p, Prepared)]
+    driver = SingleStatements.driver
+
+    @contextlib.asynccontextmanager
+    async def one_short(self: SingleStatements) -> AsyncIterator[OneArgumentShort]:
+        async with driver(self) as raw:
+            yield OneArgumentShort(raw)
+
+    monkeypatch.setattr(SingleStatements, "driver", one_short)
+    with logged_by(monkeypatch, batch_retries) as logs, pytest.raises(DBAPIError, match="arguments"):
+        await submissions.store(prepared)
+    assert logs == []

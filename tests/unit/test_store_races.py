@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import build_engine
-from shared.db.errors import is_data_error, is_raced, is_rolled_back
+from shared.db.errors import CHECKOUT_EXHAUSTED, is_data_error, is_raced, is_rolled_back, is_unavailable
 from shared.http.problems import install_problem_handlers
 
 KEY = "440111005-secret-looking-key"
@@ -90,3 +91,25 @@ async def test_a_write_the_store_ended_for_anothers_sake_is_a_503_to_send_again_
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "Send it again" in response.json()["detail"]
     assert KEY not in response.text
+
+
+async def test_a_store_whose_host_name_does_not_resolve_is_a_503_handled_as_the_stores_error() -> None:
+    """compose's `postgres` while its container is stopped: socket.gaierror, an OSError but no ConnectionError.
+    It was a 500, and Starlette logged it as a crash, since no store handler took it."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/records")
+    async def records() -> None:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    transport = httpx.ASGITransport(app=app)  # an error that reached the catch-all would be raised here
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/records")
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"].isdigit()
+
+
+def test_what_the_pool_raises_when_every_connection_it_checked_out_was_closed_is_the_store_unavailable() -> None:
+    assert is_unavailable(sa.exc.InvalidRequestError(CHECKOUT_EXHAUSTED))
+    assert not is_unavailable(sa.exc.InvalidRequestError("A value is required for bind parameter 'id'"))

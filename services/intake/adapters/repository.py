@@ -105,11 +105,17 @@ class RecordRepository:
         return [resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
     async def add_events(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-        """Outbox rows (topic, key, envelope) that belong to no stored record."""
+        """Outbox rows (topic, key, envelope) that belong to no stored record: a bulk chunk's rejections.
+
+        Tried again as a batch is (`attempts`), so a connection dropped under the insert does not cut a
+        streamed import off after its 200. Should the insert have committed before the drop, the events go
+        out twice, under the same event ids: a consumer counts a repeat once."""
         now = datetime.now(UTC)
         rows = [{"topic": t, "key": k, "envelope": e, "created_at": now} for t, k, e in events]
-        async with self._sessions.begin() as session:
-            await session.execute(insert(OutboxRow), rows)
+        async for attempt in attempts(len(rows)):
+            with attempt:
+                async with self._sessions.begin() as session:
+                    await session.execute(insert(OutboxRow), rows)
 
     async def get(self, record_id: str) -> RecordRow | None:
         async with self._sessions() as session:
