@@ -301,9 +301,9 @@ OUTBOX_UPKEEP = (
 
 async def upkeep_during(connection: asyncpg.Connection, done: asyncio.Event) -> str:
     """What PostgreSQL did to the outbox while it drained, sampled every half second: the drains ran 9,000 to
-    28,000 rows/s on the same code (docs/performance.md, round 43), and a snapshot held in the database keeps
-    the relay's partial index from dropping published rows' entries. The oldest snapshot's age (transactions),
-    the vacuums of the table, its dead rows at the end."""
+    28,000 rows/s on the same code (docs/performance.md, round 43), which suspected a snapshot held in the
+    database keeping the relay's partial index from dropping published rows' entries (round 46's slow drain
+    held none). The oldest snapshot's age (transactions), the vacuums of the table, its dead rows at the end."""
     vacuums_before, _, _ = await connection.fetchrow(OUTBOX_UPKEEP)
     oldest = 0
     while True:

@@ -61,7 +61,7 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(e, exc.DBAPIError) and e.connection_invalidated:
             return True
-        if type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_CONNECTION_ERRORS:
+        if _asyncpg_name(e) in _ASYNCPG_CONNECTION_ERRORS:
             return True
     state = sqlstate_of(error)
     return state is not None and (state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES)
@@ -86,11 +86,15 @@ def _driver_lost(error: BaseException) -> bool:
     closed, as SQLAlchemy's disconnect check reads it: asyncpg raises the same class, before sending anything,
     for a statement given the wrong number of arguments or begun while another is in progress, which a new
     connection does not mend (and a retry would hide)."""
-    if not type(error).__module__.startswith("asyncpg"):
-        return False
-    if type(error).__name__ == "InterfaceError":
+    name = _asyncpg_name(error)
+    if name == "InterfaceError":
         return "connection is closed" in str(error)
-    return type(error).__name__ in _ASYNCPG_LOST
+    return name in _ASYNCPG_LOST
+
+
+def _asyncpg_name(error: BaseException) -> str | None:
+    """The class name of one of asyncpg's own errors (matched by name: asyncpg is PostgreSQL's driver only)."""
+    return type(error).__name__ if type(error).__module__.startswith("asyncpg") else None
 
 
 # admin_shutdown, crash_shutdown: the server ended this backend (pg_terminate_backend, a restart); cannot_connect_now
@@ -102,19 +106,12 @@ _ASYNCPG_LOST = frozenset({"ConnectionDoesNotExistError", "InternalClientError"}
 CHECKOUT_EXHAUSTED = "This connection is closed"
 
 
-# InternalClientError: a statement begun while asyncpg was still handling the close of a connection the
-# server dropped ("cannot switch to state 12; another operation (2) is in progress"). Neither a PostgresError
-# nor an InterfaceError; SQLAlchemy wraps it (as InternalError, the connection invalidated), but a statement
-# sent on the driver itself raises it as it is (tests/integration/test_dropped_connection_errors.py)
-_ASYNCPG_CONNECTION_ERRORS = frozenset(
-    {
-        "ConnectionDoesNotExistError",
-        "ConnectionFailureError",
-        "CannotConnectNowError",
-        "InterfaceError",
-        "InternalClientError",
-    }
-)
+# The store unavailable: a connection lost, or a new one refused; and asyncpg's InterfaceError whatever it says.
+# InternalClientError (among the lost): a statement begun while asyncpg was still handling the close of a
+# connection the server dropped ("cannot switch to state 12; another operation (2) is in progress"). Neither a
+# PostgresError nor an InterfaceError; SQLAlchemy wraps it (as InternalError, the connection invalidated), but a
+# statement sent on the driver itself raises it as it is (tests/integration/test_dropped_connection_errors.py)
+_ASYNCPG_CONNECTION_ERRORS = _ASYNCPG_LOST | {"ConnectionFailureError", "CannotConnectNowError", "InterfaceError"}
 
 
 def constraint_of(error: BaseException) -> str | None:
@@ -124,6 +121,13 @@ def constraint_of(error: BaseException) -> str | None:
         if isinstance(name, str):
             return name
     return None
+
+
+def driver_error_name(error: BaseException) -> str:
+    """The class of the driver's error behind `error` (ConnectionDoesNotExistError, ...), for a log line: its
+    message may quote a statement or a value."""
+    orig = getattr(error, "orig", None)
+    return type(orig if isinstance(orig, BaseException) else error).__name__
 
 
 def sqlstate_of(error: BaseException) -> str | None:

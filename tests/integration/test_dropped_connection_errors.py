@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.db import build_engine
 from shared.db.engine import SingleStatements
-from shared.db.errors import is_unavailable
+from shared.db.errors import driver_error_name, is_unavailable
 from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
 from tests.support.waiting import eventually
 
@@ -67,16 +67,11 @@ async def _errors_after_drops(
             await asyncio.sleep((round_number % 20) * 0.0002)  # the notice of the close arrives at its own pace
             outcomes = await asyncio.gather(*(statement() for statement in statements), return_exceptions=True)
             errors += [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-            if any(_kind(error) == "InternalClientError" for error in errors):
+            if any(driver_error_name(error) == "InternalClientError" for error in errors):
                 break
     finally:
         await admin.close()
     return errors
-
-
-def _kind(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)
-    return type(orig if isinstance(orig, BaseException) else error).__name__
 
 
 async def test_every_error_of_a_dropped_driver_connection_is_unavailable(database: str) -> None:
@@ -93,9 +88,9 @@ async def test_every_error_of_a_dropped_driver_connection_is_unavailable(databas
     finally:
         for connection in opened:
             connection.terminate()
-    kinds = Counter(_kind(error) for error in errors)
+    kinds = Counter(driver_error_name(error) for error in errors)
     assert kinds["InternalClientError"] > 0, kinds  # the race was met: the check below covers it
-    assert [_kind(error) for error in errors if not is_unavailable(error)] == [], kinds
+    assert [driver_error_name(error) for error in errors if not is_unavailable(error)] == [], kinds
 
 
 async def test_every_error_of_a_dropped_engine_connection_is_unavailable(database: str) -> None:
@@ -127,9 +122,9 @@ async def test_every_error_of_a_dropped_engine_connection_is_unavailable(databas
     finally:
         await engine.dispose()
     errors += stale
-    kinds = Counter(_kind(error) for error in errors)
+    kinds = Counter(driver_error_name(error) for error in errors)
     assert kinds["InternalClientError"] > 0, kinds
-    assert [_kind(error) for error in errors if not is_unavailable(error)] == [], kinds
+    assert [driver_error_name(error) for error in errors if not is_unavailable(error)] == [], kinds
 
 
 async def test_idle_pooled_connections_the_server_dropped_are_replaced_as_they_are_checked_out(database: str) -> None:

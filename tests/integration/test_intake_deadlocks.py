@@ -42,7 +42,7 @@ from shared.ids import new_id
 from tests.support.infra import TEST_KEYRING, TEST_ZONE
 from tests.support.logs import logged_by
 from tests.support.records import id_number, record
-from tests.support.stores import migrated_store
+from tests.support.stores import backends_waiting_for_a_lock, migrated_store
 
 ADMIN = Principal("k1", parse_scope("admin"))
 SECRET = b"person-secret"
@@ -74,18 +74,6 @@ async def imported(submissions: Submissions, key: str, rows: list[Row]) -> list[
     return [result async for results in run.results(iter(rows)) for result in results]
 
 
-async def sessions_waiting_for_a_lock(engine: AsyncEngine, count: int) -> None:
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    async with asyncio.timeout(20):
-        while True:
-            async with engine.connect() as connection:
-                if await connection.scalar(waiting) >= count:
-                    return
-            await asyncio.sleep(0.05)
-
-
 @pytest.mark.parametrize("size", [3, COPY_FROM + 3], ids=["one-statement", "copied"])
 async def test_two_imports_sharing_external_ids_in_opposite_orders_both_finish(
     engine: AsyncEngine, size: int, monkeypatch: pytest.MonkeyPatch
@@ -99,9 +87,9 @@ async def test_two_imports_sharing_external_ids_in_opposite_orders_both_finish(
         async with engine.connect() as holder:
             await holder.execute(insert(RecordRow).values(held_row(ref_of_c)))
             later = asyncio.ensure_future(imported(submissions, "second", second))
-            await sessions_waiting_for_a_lock(engine, 1)  # the second import waits at ext-c
+            await backends_waiting_for_a_lock(engine, 1)  # the second import waits at ext-c
             earlier = asyncio.ensure_future(imported(submissions, "first", first))
-            await sessions_waiting_for_a_lock(engine, 2)  # the first waits at a ref the second holds
+            await backends_waiting_for_a_lock(engine, 2)  # the first waits at a ref the second holds
             await holder.rollback()  # the second goes on to its last ref
         first_results, second_results = await asyncio.gather(earlier, later)
 
@@ -144,9 +132,9 @@ async def test_two_batches_sharing_idempotency_keys_in_opposite_orders_both_fini
         async with engine.connect() as holder:
             await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:c")))
             later = asyncio.ensure_future(submissions.store(second))
-            await sessions_waiting_for_a_lock(engine, 1)  # the second batch waits at key c
+            await backends_waiting_for_a_lock(engine, 1)  # the second batch waits at key c
             earlier = asyncio.ensure_future(submissions.store(first))
-            await sessions_waiting_for_a_lock(engine, 2)  # the first waits at a key the second holds
+            await backends_waiting_for_a_lock(engine, 2)  # the first waits at a key the second holds
             await holder.rollback()  # the second goes on to its last key
         first_outcomes, second_outcomes = await asyncio.gather(earlier, later)
 
@@ -182,9 +170,9 @@ async def test_a_one_statement_batch_and_a_copied_batch_sharing_a_key_and_a_ref_
         async with engine.connect() as holder:
             await holder.execute(insert(IdempotencyRow).values(held_key(f"{ADMIN.key_id}:b")))
             small = asyncio.ensure_future(submissions.store(one_statement))
-            await sessions_waiting_for_a_lock(engine, 1)  # the one statement waits at key b
+            await backends_waiting_for_a_lock(engine, 1)  # the one statement waits at key b
             large = asyncio.ensure_future(submissions.store(copied))
-            await sessions_waiting_for_a_lock(engine, 2)  # the copied batch waits at what the other holds
+            await backends_waiting_for_a_lock(engine, 2)  # the copied batch waits at what the other holds
             await holder.rollback()  # the one statement goes on
         small_outcomes, large_outcomes = await asyncio.gather(small, large)
 

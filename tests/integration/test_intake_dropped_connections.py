@@ -36,7 +36,7 @@ from shared.ids import new_id
 from tests.support.infra import TEST_KEYRING, TEST_ZONE, pg_admin_url
 from tests.support.logs import logged_by
 from tests.support.records import record
-from tests.support.stores import migrated_store
+from tests.support.stores import backends_waiting_for_a_lock, migrated_store
 
 ADMIN = Principal("k1", parse_scope("admin"))
 SECRET = b"person-secret"
@@ -51,18 +51,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 async def admin_connection() -> asyncpg.Connection:
     return await asyncpg.connect(make_url(pg_admin_url()).set(drivername="postgresql").render_as_string(False))
-
-
-async def backend_waiting_for_a_lock(engine: AsyncEngine) -> int:
-    waiting = text(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' LIMIT 1"
-    )
-    async with asyncio.timeout(20):
-        while True:
-            async with engine.connect() as connection:
-                if pid := await connection.scalar(waiting):
-                    return int(pid)
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("size", [1, COPY_FROM + 1], ids=["one-statement", "copied"])
@@ -83,7 +71,8 @@ async def test_a_batch_whose_connection_is_dropped_under_it_is_written_again_on_
                 held = {"case_id": new_id(), "person_key": prepared[0].new.person_key, "created_at": datetime.now(UTC)}
                 await holder.execute(insert(PersonCaseRow).values(held))
                 stored = asyncio.ensure_future(submissions.store(prepared))
-                await admin.execute("SELECT pg_terminate_backend($1)", await backend_waiting_for_a_lock(engine))
+                [waiting] = await backends_waiting_for_a_lock(engine)
+                await admin.execute("SELECT pg_terminate_backend($1)", waiting)
                 await holder.rollback()
             outcomes = await stored
     finally:
@@ -114,7 +103,8 @@ async def test_rejections_whose_connection_is_dropped_under_them_are_written_aga
             async with engine.connect() as holder:  # another writer's lock on the table: the insert waits
                 await holder.execute(text("LOCK TABLE outbox IN SHARE MODE"))
                 added = asyncio.ensure_future(repository.add_events(events))
-                await admin.execute("SELECT pg_terminate_backend($1)", await backend_waiting_for_a_lock(engine))
+                [waiting] = await backends_waiting_for_a_lock(engine)
+                await admin.execute("SELECT pg_terminate_backend($1)", waiting)
                 await holder.rollback()
             await added
     finally:

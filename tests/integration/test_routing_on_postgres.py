@@ -43,7 +43,7 @@ from tests.support.routing_scenarios import (
     relays_after_a_corrected_residence,
     statuses_after_an_outflow,
 )
-from tests.support.stores import logged_statements, migrated_store
+from tests.support.stores import backends_waiting_for_a_lock, logged_statements, migrated_store
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -336,26 +336,13 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
             now=datetime(2027, 2, 26, 3, tzinfo=UTC),
         )
         answering = asyncio.ensure_future(confirm(routing, transfer))
-        await waiting_for_a_lock(routing)
+        await backends_waiting_for_a_lock(routing.sessions.kw["bind"])  # the answer waits for the outflow's row lock
     await answering
 
     async with routing.sessions() as session:
         case = await case_store.load_case(session, inflow.correlation_id, TEST_KEYRING)
     assert case is not None
     assert case.status.value == "inflow_then_outflow"
-
-
-async def waiting_for_a_lock(context: RoutingContext) -> None:
-    """Until a session of this database waits for a row lock (the answer, for the outflow's)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    async with asyncio.timeout(20):
-        while True:
-            async with context.sessions() as session:
-                if await session.scalar(waiting):
-                    return
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("final", [FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND])

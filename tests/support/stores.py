@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import build_engine, run_migrations
@@ -48,3 +49,16 @@ def logged_statements(engine: AsyncEngine) -> list[str]:
     event.listen(engine.sync_engine, "connect", log_driver_statements)
     event.listen(engine.sync_engine, "before_cursor_execute", log_sqlalchemy_statements)
     return statements
+
+
+async def backends_waiting_for_a_lock(engine: AsyncEngine, count: int = 1) -> list[int]:
+    """The process ids of the sessions of the engine's database that wait for a lock, once `count` of them do
+    (20 s at most): a test that holds a writer at a step of its own waits for it there."""
+    waiting = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    async with asyncio.timeout(20):
+        while True:
+            async with engine.connect() as connection:
+                pids = [int(pid) for pid in (await connection.execute(waiting)).scalars()]
+            if len(pids) >= count:
+                return pids
+            await asyncio.sleep(0.05)

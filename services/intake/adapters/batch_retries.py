@@ -6,7 +6,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random
 
-from shared.db.errors import is_connection_lost, is_rolled_back, sqlstate_of
+from shared.db.errors import driver_error_name, is_connection_lost, is_rolled_back, sqlstate_of
 
 log = structlog.get_logger(__name__)
 
@@ -29,10 +29,11 @@ def attempts(rows: int) -> AsyncRetrying:
     jitter = wait_random(0, ROLLED_BACK_WAIT_S)
 
     def wait(state: RetryCallState) -> float:
-        return jitter(state) if _rolled_back(state) else 0
+        failed = _failure(state)
+        return jitter(state) if failed is not None and is_rolled_back(failed) else 0
 
     def note(state: RetryCallState) -> None:
-        failed = state.outcome.exception() if state.outcome else None
+        failed = _failure(state)
         if failed is not None and is_rolled_back(failed):
             log.warning(
                 "batch ended by the database, written again",
@@ -43,7 +44,7 @@ def attempts(rows: int) -> AsyncRetrying:
         elif failed is not None and is_connection_lost(failed):
             log.warning(
                 "batch's connection dropped, written again on a new one",
-                error=_kind(failed),
+                error=driver_error_name(failed),
                 attempt=state.attempt_number,
                 rows=rows,
             )
@@ -59,13 +60,6 @@ def attempts(rows: int) -> AsyncRetrying:
     )
 
 
-def _kind(error: BaseException) -> str:
-    """The driver's error class (ConnectionDoesNotExistError, ...): its message may quote a statement."""
-    orig = getattr(error, "orig", None)
-    return type(orig if isinstance(orig, BaseException) else error).__name__
-
-
-def _rolled_back(state: RetryCallState) -> BaseException | None:
-    """The try's error, when PostgreSQL ended its transaction for another's sake."""
-    failed = state.outcome.exception() if state.outcome else None
-    return failed if failed is not None and is_rolled_back(failed) else None
+def _failure(state: RetryCallState) -> BaseException | None:
+    """The error the try ended with, if it failed."""
+    return state.outcome.exception() if state.outcome else None
