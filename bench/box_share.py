@@ -94,12 +94,12 @@ class BoxShare:
         shares = {group: seconds / units * 1e6 for group, seconds in self.seconds().items()}
         return shares | {"box": self.box_seconds() / units * 1e6}
 
-    def line(self, units: int, unit: str) -> str:
+    def line(self, units: int, unit: str, *, title: str = "box CPU") -> str:
         """One printable line: `box CPU per row: intake 120 µs, PostgreSQL 85 µs, ... (box 390 µs)`."""
         shares = self.per(units)
         box = shares.pop("box")
         parts = ", ".join(f"{group} {us:.0f} µs" for group, us in shares.items() if us >= 0.5)
-        return f"box CPU per {unit}: {parts} (the whole box {box:.0f} µs, {self.box_seconds() / self.wall_s:.2f} cores)"
+        return f"{title} per {unit}: {parts} (the whole box {box:.0f} µs, {self.box_seconds() / self.wall_s:.2f} cores)"
 
     def thread_seconds(self) -> dict[str, float]:
         """CPU seconds the `by_thread` group's threads spent in the window, by what they do, largest first."""
@@ -213,6 +213,35 @@ def standard_groups(services: dict[str, int], *, databases: str, bootstrap: str)
         if "kafka.Kafka" in command:
             return "Kafka" if _listens_on(command, kafka_port) else "other"
         return "other"
+
+    return group
+
+
+# PostgreSQL's own processes, by the start of what their command line says they are
+SERVER_PROCESSES = (
+    ("autovacuum worker", "autovacuum"),
+    ("checkpointer", "checkpointer"),
+    ("walwriter", "WAL writer"),
+    ("background writer", "background writer"),
+)
+
+
+def postgres_processes(databases: str) -> Grouping:
+    """PostgreSQL's processes by what they do: the connections to databases whose name holds `databases`,
+    other runs' connections, autovacuum's workers, the checkpointer, the WAL writer, the background writer, and
+    the rest of the server; None for every other process. Beside `standard_groups`'s one PostgreSQL figure it
+    says whether a run's share was its own statements or the server's upkeep (round 46's slow relay drain)."""
+
+    def group(pid: int, parent: int, command: str) -> str | None:
+        program = command.split(" ", 1)[0]
+        if program.endswith("/postgres"):
+            return "server"
+        if program != "postgres:":
+            return None
+        what = command.split(": ", 2)[-1]  # "popflow <database> 127.0.0.1(50312) idle", "checkpointer"
+        if "(" in what or "[local]" in what:
+            return "connections" if databases in what else "other runs' connections"
+        return next((kind for start, kind in SERVER_PROCESSES if what.startswith(start)), "server")
 
     return group
 

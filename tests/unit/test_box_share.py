@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.box_share import BoxShare, standard_groups, thread_kind
+from bench.box_share import BoxShare, postgres_processes, standard_groups, thread_kind
 
 GROUPS = standard_groups({"intake": 100}, databases="t1a2b3c", bootstrap="127.0.0.1:29092,127.0.0.1:29095")
 
@@ -27,6 +27,22 @@ def test_only_this_runs_database_connections_are_postgresql() -> None:
     assert GROUPS(202, 2, "postgres: 15/main: postgres postgres [local] idle") == "other"
     assert GROUPS(203, 2, "postgres: 15/main: walwriter") == "PostgreSQL"
     assert GROUPS(2, 1, "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main") == "PostgreSQL"
+
+
+def test_postgresql_processes_are_told_apart_by_what_they_do() -> None:
+    server = postgres_processes("t1a2b3c")
+    assert server(200, 2, "postgres: 15/main: popflow t1a2b3c_intake 127.0.0.1(50312) idle") == "connections"
+    assert (
+        server(201, 2, "postgres: 15/main: popflow tffffff_intake 127.0.0.1(50313) COPY") == "other runs' connections"
+    )
+    assert server(202, 2, "postgres: 15/main: postgres postgres [local] idle") == "other runs' connections"
+    assert server(203, 2, "postgres: 15/main: autovacuum worker tffffff_intake") == "autovacuum"
+    assert server(204, 2, "postgres: 15/main: checkpointer") == "checkpointer"
+    assert server(205, 2, "postgres: 15/main: walwriter") == "WAL writer"
+    assert server(206, 2, "postgres: 15/main: background writer") == "background writer"
+    assert server(207, 2, "postgres: 15/main: autovacuum launcher") == "server"
+    assert server(2, 1, "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main") == "server"
+    assert server(300, 1, "python -m services.intake") is None
 
 
 def test_only_the_broker_listening_on_the_runs_port_is_kafka(tmp_path: Path) -> None:
