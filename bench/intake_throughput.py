@@ -49,12 +49,15 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.box_share import BoxShare, Grouping, standard_groups
+from bench.box_share import BoxShare, Grouping, postgres_processes, standard_groups
 from bench.load import LoadResult, hammer, post_requests
+from services.intake.adapters.tables import OutboxRow
+from shared.db.outbox_reads import pending
 from tests.support.bulk_files import csv_lines
 from tests.support.infra import kafka_options
 from tests.support.processes import cpu_seconds, family
@@ -297,14 +300,43 @@ OUTBOX_UPKEEP = (
     "(SELECT coalesce(max(age(backend_xmin)), 0) FROM pg_stat_activity WHERE datname = current_database() "
     "AND pid <> pg_backend_pid()) FROM pg_stat_user_tables WHERE relname = 'outbox'"
 )
+# what the server did over the whole drain, from counters read before and after it: how the outbox was read
+# (sequential scans read every row, published or not; index scans only the index's), the WAL written and the
+# pages written whole into it (the first change of a page after a checkpoint), the checkpoints begun
+# (pg_stat_bgwriter's counters up to PostgreSQL 16)
+SERVER_COUNTERS = (
+    "SELECT t.seq_scan, t.seq_tup_read, coalesce(t.idx_scan, 0), coalesce(t.idx_tup_fetch, 0), "
+    "w.wal_bytes, w.wal_fpi, b.checkpoints_timed + b.checkpoints_req "
+    "FROM pg_stat_user_tables t, pg_stat_wal w, pg_stat_bgwriter b WHERE t.relname = 'outbox'"
+)
+# the relay's read as PostgreSQL plans it at the drain's start (shared/db/outbox_reads.pending), and the pages
+# of the primary key and of the unsent rows' index
+RELAY_READ = str(
+    pending(OutboxRow, 1000, []).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[no-untyped-call]
+)
+INDEX_PAGES = "SELECT relname, relpages FROM pg_class WHERE relname IN ('outbox_pkey', 'ix_outbox_unsent_order')"
+COUNTER_NAMES = (
+    "seq_scans",
+    "seq_rows_read",
+    "index_scans",
+    "index_rows_fetched",
+    "wal_mb",
+    "wal_full_pages",
+    "checkpoints",
+)
 
 
 async def upkeep_during(connection: asyncpg.Connection, done: asyncio.Event) -> str:
     """What PostgreSQL did to the outbox while it drained, sampled every half second: the drains ran 9,000 to
     28,000 rows/s on the same code (docs/performance.md, round 43), which suspected a snapshot held in the
     database keeping the relay's partial index from dropping published rows' entries (round 46's slow drain
-    held none). The oldest snapshot's age (transactions), the vacuums of the table, its dead rows at the end."""
+    held none). The oldest snapshot's age (transactions), the vacuums of the table, its dead rows at the end,
+    and the server's counters over the drain (SERVER_COUNTERS)."""
     vacuums_before, _, _ = await connection.fetchrow(OUTBOX_UPKEEP)
+    counters_before = await connection.fetchrow(SERVER_COUNTERS)
+    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {RELAY_READ}")
+    read_by = json.loads(plan)[0]["Plan"]["Plans"][0]
+    pages = dict(await connection.fetch(INDEX_PAGES))
     oldest = 0
     while True:
         vacuums, dead, age = await connection.fetchrow(OUTBOX_UPKEEP)
@@ -313,7 +345,18 @@ async def upkeep_during(connection: asyncpg.Connection, done: asyncio.Event) -> 
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), 0.5)
-    return f"outbox_vacuums={vacuums - vacuums_before} outbox_dead_rows={dead} oldest_snapshot_age={oldest}"
+    await asyncio.sleep(1.1)  # a backend reports its table counters at most once a second (PostgreSQL 15)
+    await connection.execute("SELECT pg_stat_clear_snapshot()")
+    after = await connection.fetchrow(SERVER_COUNTERS)
+    spent = [float(b - a) for a, b in zip(counters_before, after, strict=True)]
+    spent[4] /= 1 << 20  # bytes to MiB
+    counters = " ".join(f"{name}={value:.0f}" for name, value in zip(COUNTER_NAMES, spent, strict=True))
+    return (
+        f"outbox_vacuums={vacuums - vacuums_before} outbox_dead_rows={dead} oldest_snapshot_age={oldest} {counters} "
+        f"relay_read={read_by['Node Type'].replace(' ', '_')}:{read_by.get('Index Name', '-')} "
+        f"relay_read_cost={read_by['Total Cost']:.0f} "
+        + " ".join(f"{name}_pages={count}" for name, count in sorted(pages.items()))
+    )
 
 
 async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
@@ -342,10 +385,11 @@ async def relay_drain(system: System) -> tuple[int, float, BoxShare]:
         watching = await intake_database(system)
         try:
             upkeep = asyncio.create_task(upkeep_during(watching, done))
-            with BoxShare(box_groups(system, intake)) as share:
+            with BoxShare(box_groups(system, intake)) as share, BoxShare(postgres_processes(system.run_id)) as server:
                 await wait_drained(system)
             done.set()
             print(f"outbox relay's drain, PostgreSQL's upkeep: {await upkeep}")
+            print(server.line(events, "event", title="PostgreSQL's CPU by process"))
         finally:
             await watching.close()
         first, last = await connection.fetchrow("SELECT min(sent_at), max(sent_at) FROM outbox")
