@@ -115,60 +115,78 @@ def replay(
     """Send dead letters back to the topic and partition they came from, once their cause is mended."""
     settings = CommonSettings()
     sent: list[tuple[Replay, str, bool]] = []  # filled as each re-send is confirmed
-    resending = False
+    resending: list[Replay] | None = None  # the plans, once their re-send has begun
     try:
-        wanted = [parse_place(place) for place in places]
-        plans = asyncio.run(replay_plans(settings, wanted))
-        for plan in plans:
-            console.print(
-                f"{plan.headers['replayed_from']}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
-                f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
-            )
-        if not yes:
-            where = ", ".join(sorted({f"{p.topic}, partition {p.partition}" for p in plans}))
-            if not typer.confirm(f"Re-send {'it' if len(plans) == 1 else f'these {len(plans)}'} to {where}?"):
-                raise typer.Exit(1)
-            # checked again: an event of the person, or another admin's replay, may have come while it asked
-            plans = asyncio.run(replay_plans(settings, wanted))
-        resending = True
-        asyncio.run(resend(settings, plans, by=_account(), sent=sent))
+        resending = _agreed_plans(settings, [parse_place(place) for place in places], ask=not yes)
+        asyncio.run(resend(settings, resending, by=_account(), sent=sent))
     except Refused as refused:
         console.print(f"[red]popflow: {escape(str(refused))}[/]")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         _say_sent(sent)  # what was confirmed before the Ctrl-C, so it is not replayed twice
-        if resending and len(sent) < len(plans):
-            plan, left = plans[len(sent)], len(plans) - len(sent) - 1
-            console.print(
-                f"[yellow]popflow: stopped while re-sending {plan.headers['replayed_from']}: it may have reached "
-                f"{escape(plan.topic)} (partition {plan.partition}) or not; look for event {plan.event_id} at the "
-                f"end of that partition before replaying it again.[/]"
-                + (f" {left} after it were not re-sent." if left else "")
-            )
+        _say_interrupted(sent, resending)
         raise typer.Exit(130) from None
+    except KafkaConnectionError:
+        _say_sent(sent)
+        raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
     except KafkaError as error:
         _say_sent(sent)
-        if isinstance(error, KafkaConnectionError):
-            raise  # `popflow: cannot reach Kafka ...`, exit 3 (services/cli/unreachable.py)
-        if isinstance(error, KafkaTimeoutError) and resending and len(sent) == len(plans):
-            console.print("[yellow]popflow: every re-send was confirmed; Kafka then timed out as it closed.[/]")
-            return
-        if isinstance(error, KafkaTimeoutError) and resending:
-            plan = plans[len(sent)]  # the one whose re-send was not confirmed
-            console.print(
-                f"[red]popflow: Kafka did not confirm the re-send in time: it may have reached {escape(plan.topic)} "
-                f"(partition {plan.partition}) or not.[/] Before replaying {plan.headers['replayed_from']} again, "
-                f"look for event {plan.event_id} at the end of that partition: a second copy is handled once, but "
-                "lands after anything that came meanwhile."
-            )
-            raise typer.Exit(3) from None
-        console.print(f"[red]popflow: Kafka refused it: {type(error).__name__}[/]")
-        raise typer.Exit(2) from None
+        _say_kafka_failed(error, sent, resending)  # exits, unless only closing timed out after every re-send
+        return
     _say_sent(sent)
     console.print(
         "Every consumer group of the topic reads it again: those that handled it skip it or keep it as they did "
         "(by its event id, or the notice or record it names); one that cannot handle it yet sets it aside again."
     )
+
+
+def _agreed_plans(settings: CommonSettings, wanted: list[tuple[int, int]], *, ask: bool) -> list[Replay]:
+    """The re-sends, each shown; when `ask`, only once the admin agrees to them (typer.Exit(1) when not)."""
+    plans = asyncio.run(replay_plans(settings, wanted))
+    for plan in plans:
+        console.print(
+            f"{plan.headers['replayed_from']}: event {plan.event_id} ({escape(plan.event_type)}), set aside by "
+            f"{escape(plan.group or 'a consumer')}: {escape(plan.error)}"
+        )
+    if not ask:
+        return plans
+    where = ", ".join(sorted({f"{p.topic}, partition {p.partition}" for p in plans}))
+    if not typer.confirm(f"Re-send {'it' if len(plans) == 1 else f'these {len(plans)}'} to {where}?"):
+        raise typer.Exit(1)
+    # checked again: an event of the person, or another admin's replay, may have come while it asked
+    return asyncio.run(replay_plans(settings, wanted))
+
+
+def _say_interrupted(sent: list[tuple[Replay, str, bool]], resending: list[Replay] | None) -> None:
+    """After a Ctrl-C mid-way through the re-sends: the one under way may have reached its topic or not, so the
+    admin looks before replaying it again; those after it were not re-sent."""
+    if resending is None or len(sent) >= len(resending):
+        return
+    plan, left = resending[len(sent)], len(resending) - len(sent) - 1
+    console.print(
+        f"[yellow]popflow: stopped while re-sending {plan.headers['replayed_from']}: it may have reached "
+        f"{escape(plan.topic)} (partition {plan.partition}) or not; look for event {plan.event_id} at the "
+        f"end of that partition before replaying it again.[/]" + (f" {left} after it were not re-sent." if left else "")
+    )
+
+
+def _say_kafka_failed(error: KafkaError, sent: list[tuple[Replay, str, bool]], resending: list[Replay] | None) -> None:
+    """Exits with what Kafka's error leaves in doubt: 3 when a re-send was not confirmed in time, 2 when Kafka
+    refused. Returns only when every re-send was confirmed and the timeout came after, as the producer closed."""
+    if isinstance(error, KafkaTimeoutError) and resending is not None:
+        if len(sent) == len(resending):
+            console.print("[yellow]popflow: every re-send was confirmed; Kafka then timed out as it closed.[/]")
+            return
+        plan = resending[len(sent)]  # the one whose re-send was not confirmed
+        console.print(
+            f"[red]popflow: Kafka did not confirm the re-send in time: it may have reached {escape(plan.topic)} "
+            f"(partition {plan.partition}) or not.[/] Before replaying {plan.headers['replayed_from']} again, "
+            f"look for event {plan.event_id} at the end of that partition: a second copy is handled once, but "
+            "lands after anything that came meanwhile."
+        )
+        raise typer.Exit(3) from None
+    console.print(f"[red]popflow: Kafka refused it: {type(error).__name__}[/]")
+    raise typer.Exit(2) from None
 
 
 def _say_sent(sent: list[tuple[Replay, str, bool]]) -> None:
