@@ -69,6 +69,25 @@ class Read:
 
 def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     """What re-sending `letter` would do, as far as the letter tells; Refused when it cannot help or be done."""
+    topic, partition, offset = _source_of(letter, topics)
+    body, envelope = _opened(letter, keyring)
+    event_id = str(envelope.event_id)
+    return Replay(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        body=body,
+        headers={"event_type": envelope.type, "event_id": event_id, "replayed_from": letter.place},
+        event_id=event_id,
+        event_type=envelope.type,
+        group=letter.headers.get("consumer_group", ""),
+        error=letter.headers.get("error", ""),
+    )
+
+
+def _source_of(letter: Read, topics: TopicNames) -> tuple[str, int, int]:
+    """The topic, partition and offset the letter's message came from: an event topic of this deployment,
+    and a place within it, without which the message's order among the person's events cannot be kept."""
     headers, place = letter.headers, letter.place
     topic = headers.get("source_topic", "")
     if not topic:
@@ -81,6 +100,13 @@ def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     partition, offset = headers.get("source_partition", ""), headers.get("source_offset", "")
     if not (partition.isascii() and partition.isdigit() and offset.isascii() and offset.isdigit()):
         raise Refused(f"the dead letter at {place} does not say where in {topic} it lay: its order cannot be kept")
+    return topic, int(partition), int(offset)
+
+
+def _opened(letter: Read, keyring: Keyring) -> tuple[bytes, Envelope]:
+    """The letter's body, whole and opened, and the event envelope it holds: anything else would only be set
+    aside again."""
+    headers, place = letter.headers, letter.place
     if headers.get(TRUNCATED_HEADER):
         raise Refused(
             f"the dead letter at {place} keeps only the start of a message of {headers[TRUNCATED_HEADER]} bytes, "
@@ -91,22 +117,11 @@ def replay_plan(letter: Read, keyring: Keyring, topics: TopicNames) -> Replay:
     except SealError as error:
         raise Refused(f"the dead letter at {place} does not open with POPFLOW_DATA_KEYS: {error}") from None
     try:
-        envelope = Envelope.model_validate_json(body)
+        return body, Envelope.model_validate_json(body)
     except ValueError:
         raise Refused(
             f"the dead letter at {place} is no event envelope: every consumer would set it aside again"
         ) from None
-    return Replay(
-        topic=topic,
-        partition=int(partition),
-        offset=int(offset),
-        body=body,
-        headers={"event_type": envelope.type, "event_id": str(envelope.event_id), "replayed_from": place},
-        event_id=str(envelope.event_id),
-        event_type=envelope.type,
-        group=headers.get("consumer_group", ""),
-        error=headers.get("error", ""),
-    )
 
 
 # Topics every consumer of which keeps each event under an id of its own (a notice by its notice id): a
