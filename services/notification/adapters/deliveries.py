@@ -13,11 +13,11 @@ recorded, in adapters/attempt_records.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -59,6 +59,10 @@ def _claim_of(row: Mapping[Any, Any]) -> Claim:
 
 
 class DeliveryStore:
+    """The push schedule as the delivery worker and the bureau's follow-up use it: due pushes claimed under a
+    lease (a worker that dies leaves its pushes due again), attempts recorded, a notice's history, the failed
+    list, a new round of pushes."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
         self._sessions = sessions
         self._attempts = AttemptRecords(sessions, events)
@@ -68,41 +72,11 @@ class DeliveryStore:
     ) -> tuple[list[Claim], bool]:
         """Due deliveries of recipients that are not `busy`, at most `room(recipient)` each; and whether
         more may be due (the limit was reached, or a recipient had more than its room)."""
-        schedule, notices = Delivery.__table__, InboxNotice.__table__  # type: ignore[attr-defined]
-        webhooks = WebhookSubscription.__table__  # type: ignore[attr-defined]
-        # plain rows, not ORM objects: loading three instances a push cost more than the SQL
-        columns = [
-            *(schedule.c[name] for name in _CLAIM_COLUMNS),
-            *(notices.c[name].label(f"n_{name}") for name in NOTICE_VALUES),
-            webhooks.c.url,
-            webhooks.c.secret_ciphertext,
-        ]
-        query = (
-            select(*columns)
-            .select_from(schedule)
-            .outerjoin(notices, notices.c.notice_id == schedule.c.notice_id)
-            .outerjoin(webhooks, webhooks.c.recipient_code == schedule.c.recipient_code)
-            .where(schedule.c.state == "pending", schedule.c.next_attempt_at <= now)
-            .order_by(schedule.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(of=schedule, skip_locked=True)
-        )
-        if busy:
-            query = query.where(schedule.c.recipient_code.not_in(busy))
+        query = _due(now=now, limit=limit, busy=busy)
         async with self._sessions.begin() as session:
-            taken, claims, read = dict[str, int](), list[Claim](), 0
-            for row in (await session.execute(query)).mappings():
-                read += 1
-                code = row["recipient_code"]
-                if taken.get(code, 0) < room(code):
-                    taken[code] = taken.get(code, 0) + 1
-                    claims.append(_claim_of(row))
+            claims, read = _within_room((await session.execute(query)).mappings(), room)
             if claims:
-                claimed = among(schedule.c.notice_id, "ids", session.get_bind().dialect.name)
-                await session.execute(
-                    update(schedule).where(claimed).values(next_attempt_at=lease_until, leased_until=lease_until),
-                    {"ids": [c.notice_id for c in claims]},
-                )
+                await _lease(session, claims, until=lease_until)
         return claims, read >= limit or len(claims) < read
 
     async def record_many(self, attempts: Sequence[Attempted]) -> list[NextStep]:
@@ -152,6 +126,56 @@ class DeliveryStore:
             if row is not None:
                 row.status = advanced(NoticeStatus(row.status), NoticeStatus.ISSUED).value
         return True
+
+
+def _due(*, now: datetime, limit: int, busy: set[str]) -> Select[Any]:
+    """The claim's query: due rows of recipients not `busy`, the longest due first, with their notice and
+    webhook, locked (rows another worker is claiming are skipped, not waited for)."""
+    schedule, notices = Delivery.__table__, InboxNotice.__table__  # type: ignore[attr-defined]
+    webhooks = WebhookSubscription.__table__  # type: ignore[attr-defined]
+    # plain rows, not ORM objects: loading three instances a push cost more than the SQL
+    columns = [
+        *(schedule.c[name] for name in _CLAIM_COLUMNS),
+        *(notices.c[name].label(f"n_{name}") for name in NOTICE_VALUES),
+        webhooks.c.url,
+        webhooks.c.secret_ciphertext,
+    ]
+    query: Select[Any] = (
+        select(*columns)
+        .select_from(schedule)
+        .outerjoin(notices, notices.c.notice_id == schedule.c.notice_id)
+        .outerjoin(webhooks, webhooks.c.recipient_code == schedule.c.recipient_code)
+        .where(schedule.c.state == "pending", schedule.c.next_attempt_at <= now)
+        .order_by(schedule.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(of=schedule, skip_locked=True)
+    )
+    if busy:
+        query = query.where(schedule.c.recipient_code.not_in(busy))
+    return query
+
+
+def _within_room(rows: Iterable[Mapping[Any, Any]], room: Callable[[str], int]) -> tuple[list[Claim], int]:
+    """The claims of the rows, at most `room(recipient)` of each recipient; and how many rows were read."""
+    taken, claims, read = dict[str, int](), list[Claim](), 0
+    for row in rows:
+        read += 1
+        code = row["recipient_code"]
+        if taken.get(code, 0) < room(code):
+            taken[code] = taken.get(code, 0) + 1
+            claims.append(_claim_of(row))
+    return claims, read
+
+
+async def _lease(session: AsyncSession, claims: list[Claim], *, until: datetime) -> None:
+    """The claimed rows not due again before `until`: no other worker claims them while their pushes are
+    made, and they come due again should this one die."""
+    schedule = Delivery.__table__  # type: ignore[attr-defined]
+    claimed = among(schedule.c.notice_id, "ids", session.get_bind().dialect.name)
+    await session.execute(
+        update(schedule).where(claimed).values(next_attempt_at=until, leased_until=until),
+        {"ids": [c.notice_id for c in claims]},
+    )
 
 
 def new_round(delivery: Delivery, *, now: datetime) -> None:
