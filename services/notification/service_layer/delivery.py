@@ -28,7 +28,7 @@ import contextlib
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -60,6 +60,24 @@ class WorkerLimits:
         return Pacing(self.per_recipient, self.per_recipient_most or self.per_recipient)
 
 
+@dataclass(slots=True)
+class _Pushes:
+    """The pushes a worker holds in memory, from their claim or hand-off until their attempt is recorded: what it
+    counts against each recipient's window and its own cap. A crash loses none: their leases make them due again."""
+
+    in_flight: Counter[str] = field(default_factory=Counter)  # requests under way, by recipient
+    # requests under way, all recipients: at most max_in_flight, however many claims are held. A hand-off and
+    # a claim reckon their room each from the same pushes held, and together could hold twice the cap; the
+    # extra ones waited for one of aiohttp's connections (as many as the cap) inside their timeout
+    requests: int = 0
+    notices: set[str] = field(default_factory=set)  # held: one claimed or handed off again is not taken twice
+    holding_slot: set[str] = field(default_factory=set)  # notices whose request to the recipient is not over yet
+    # claimed pushes, each with when it was claimed, waiting for a slot of their recipient: up to its window
+    # more than it has in flight, so a freed slot starts the next push at once instead of after a claim's round trip
+    waiting: dict[str, deque[tuple[Claim, float]]] = field(default_factory=lambda: defaultdict(deque))
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # each push started, until its attempt is recorded
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -89,22 +107,12 @@ class DeliveryWorker:
             on_recorded=on_recorded,
             exchange=exchange,
         )
-        self._in_flight: Counter[str] = Counter()
-        # requests under way, all recipients: at most max_in_flight, however many claims are held. A hand-off and
-        # a claim reckon their room each from the same pushes held, and together could hold twice the cap; the
-        # extra ones waited for one of aiohttp's connections (as many as the cap) inside their timeout
-        self._pushes = 0
+        self._pushes = _Pushes()
         self._pacing = limits.pacing()
         self._windows: dict[str, float] = {}  # recipients' windows (domain/pacing.py); absent: at its start
         self._most_held = max(2 * self._pacing.start, limits.max_in_flight // 2)  # by one recipient (_room)
-        self._notices_in_flight: set[str] = set()
-        self._holding_slot: set[str] = set()  # notices whose request to the recipient is not over yet
-        # claimed pushes waiting for a slot of their recipient: up to its window more than it has in
-        # flight, so a freed slot starts the next push at once instead of after a claim's round trip
-        self._waiting: dict[str, deque[tuple[Claim, float]]] = defaultdict(deque)  # with when it was claimed
         self._stopping = False
         self._running = False  # run() is pushing: only then are pushes handed to it (handoff)
-        self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         # the schedule may hold due pushes this worker has not claimed (a claim left some, or something was
         # stored or made due since): only then is a freed slot worth a claim. A steady stream of handed-off
@@ -135,15 +143,15 @@ class DeliveryWorker:
         finally:
             # no push starts from here on: the claims waiting for a slot come back when their leases end
             self._stopping, self._running = True, False
-            self._waiting.clear()
-            for task in list(self._tasks):
+            self._pushes.waiting.clear()
+            for task in list(self._pushes.tasks):
                 task.cancel()
 
     async def deliver_due(self) -> int:
         """Claim what is due now and push it; returns when those pushes are done (for tests)."""
         claimed = await self._claim()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks))
+        while self._pushes.tasks:
+            await asyncio.gather(*list(self._pushes.tasks))
         return claimed
 
     def _full(self) -> bool:
@@ -151,9 +159,10 @@ class DeliveryWorker:
 
     def _held(self, code: str | None = None) -> int:
         """Pushes in flight and claimed-and-waiting, of one recipient or of all."""
+        pushes = self._pushes
         if code is not None:
-            return self._in_flight[code] + len(self._waiting.get(code, ()))
-        return sum(self._in_flight.values()) + sum(len(q) for q in self._waiting.values())
+            return pushes.in_flight[code] + len(pushes.waiting.get(code, ()))
+        return sum(pushes.in_flight.values()) + sum(len(q) for q in pushes.waiting.values())
 
     async def _claim_safely(self) -> int:
         try:
@@ -168,7 +177,7 @@ class DeliveryWorker:
         if free <= 0:
             return 0
         now = self._clock.now()
-        codes = set(self._in_flight) | set(self._waiting)
+        codes = set(self._pushes.in_flight) | set(self._pushes.waiting)
         busy = {code for code in codes if self._room(code) <= 0}
         signals = self._signals
         claims, more = await self._store.claim(
@@ -193,9 +202,9 @@ class DeliveryWorker:
         """
         claimed_at = time.monotonic() if claimed_at is None else claimed_at
         for claim in claims:
-            if claim.notice_id not in self._notices_in_flight:
-                self._notices_in_flight.add(claim.notice_id)
-                self._waiting[claim.recipient_code].append((claim, claimed_at))
+            if claim.notice_id not in self._pushes.notices:
+                self._pushes.notices.add(claim.notice_id)
+                self._pushes.waiting[claim.recipient_code].append((claim, claimed_at))
         for code in {claim.recipient_code for claim in claims}:
             self._start_waiting(code)
 
@@ -226,7 +235,7 @@ class DeliveryWorker:
             return
         code = claim.recipient_code
         window = self._window(code)
-        paced = self._pacing.after(window, delivered=result.delivered, waiting=bool(self._waiting.get(code)))
+        paced = self._pacing.after(window, delivered=result.delivered, waiting=bool(self._pushes.waiting.get(code)))
         self._windows[code] = paced
         if paced != window:
             PUSH_WINDOW.labels(code).set(self._pacing.slots(paced))
@@ -243,29 +252,30 @@ class DeliveryWorker:
         """
         if self._stopping:
             return
-        waiting = self._waiting.get(code)
-        while waiting and self._in_flight[code] < self._slots(code) and self._pushes < self._limits.max_in_flight:
+        pushes = self._pushes
+        waiting = pushes.waiting.get(code)
+        while waiting and pushes.in_flight[code] < self._slots(code) and pushes.requests < self._limits.max_in_flight:
             claim, claimed_at = waiting.popleft()
             if time.monotonic() - claimed_at > self._limits.lease_s / 2:
-                self._notices_in_flight.discard(claim.notice_id)
+                pushes.notices.discard(claim.notice_id)
                 log.warning("claim waited too long; left to its lease", notice_id=claim.notice_id)
                 continue
             self._start(claim)
         if waiting is not None and not waiting:
-            self._waiting.pop(code, None)
+            pushes.waiting.pop(code, None)
 
     def _start(self, claim: Claim) -> None:
-        self._in_flight[claim.recipient_code] += 1
-        self._pushes += 1
-        self._holding_slot.add(claim.notice_id)
+        self._pushes.in_flight[claim.recipient_code] += 1
+        self._pushes.requests += 1
+        self._pushes.holding_slot.add(claim.notice_id)
         task = asyncio.create_task(self._attempts.attempt(claim), name=f"push-{claim.notice_id}")
-        self._tasks.add(task)
+        self._pushes.tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, claim))
 
     def _finished(self, task: asyncio.Task[None], claim: Claim) -> None:
-        self._tasks.discard(task)
+        self._pushes.tasks.discard(task)
         self._release_slot(claim)
-        self._notices_in_flight.discard(claim.notice_id)
+        self._pushes.notices.discard(claim.notice_id)
         self._slot_freed()
 
     def _release_slot(self, claim: Claim) -> None:
@@ -273,17 +283,18 @@ class DeliveryWorker:
 
         The notice itself stays in flight (not claimed again) until its attempt is recorded.
         """
-        if claim.notice_id not in self._holding_slot:
+        pushes = self._pushes
+        if claim.notice_id not in pushes.holding_slot:
             return
-        self._holding_slot.discard(claim.notice_id)
-        self._in_flight[claim.recipient_code] -= 1
-        capped = self._pushes >= self._limits.max_in_flight  # till now: claims of others may wait for the cap
-        self._pushes -= 1
-        if self._in_flight[claim.recipient_code] <= 0:
-            del self._in_flight[claim.recipient_code]
+        pushes.holding_slot.discard(claim.notice_id)
+        pushes.in_flight[claim.recipient_code] -= 1
+        capped = pushes.requests >= self._limits.max_in_flight  # till now: claims of others may wait for the cap
+        pushes.requests -= 1
+        if pushes.in_flight[claim.recipient_code] <= 0:
+            del pushes.in_flight[claim.recipient_code]
         self._start_waiting(claim.recipient_code)
-        for code in list(self._waiting) if capped else ():  # held back by the cap, not their recipient's slots
-            if self._pushes >= self._limits.max_in_flight:
+        for code in list(pushes.waiting) if capped else ():  # held back by the cap, not their recipient's slots
+            if pushes.requests >= self._limits.max_in_flight:
                 break
             self._start_waiting(code)
         self._slot_freed()
