@@ -36,6 +36,10 @@ class NewRecord:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
+    """What storing one record of a batch came to: accepted, or a duplicate or conflict of an earlier submission,
+    with the record and case that answer for it. Apart from the service layer's Outcome, which is made from it,
+    so that adapters import no use case."""
+
     status: Literal["accepted", "duplicate", "conflict"]
     record_id: str
     case_id: str | None

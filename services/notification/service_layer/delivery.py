@@ -50,6 +50,9 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WorkerLimits:
+    """How much one worker process pushes at once, and for how long it holds a claim (bootstrap.py derives them
+    from the settings). Per process: each replica has its own."""
+
     per_recipient: int  # a recipient's window to begin with
     max_in_flight: int
     lease_s: float
