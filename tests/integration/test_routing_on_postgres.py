@@ -326,7 +326,9 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     await RecordHandler(routing).on_records([(inflow, parse_event(inflow, TEST_KEYRING))])
     (transfer,) = issued(routing)
     async with routing.sessions.begin() as outflow:
-        key, _ = await case_store.case_keys(outflow, inflow.correlation_id)
+        keys = await case_store.case_keys(outflow, inflow.correlation_id)
+        assert keys is not None
+        key, _ = keys
         await case_store.mark_outflow(
             outflow,
             person_key=key,

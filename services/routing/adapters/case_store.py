@@ -56,11 +56,11 @@ async def save_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     await upsert(session, CaseRow, rows, key="record_id")
 
 
-async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime]:
-    """The person key (Kafka key of the case's events) and when the person was observed."""
+async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime] | None:
+    """The person key (Kafka key of the case's events) and when the person was observed; None when no case
+    is stored for the record."""
     row = await session.get(CaseRow, record_id)
-    assert row is not None
-    return row.person_key, row.observed_at
+    return None if row is None else (row.person_key, row.observed_at)
 
 
 async def mark_outflow(

@@ -6,9 +6,10 @@ events are published before the commit (see records.py). An answer to a
 notice this store does not hold yet is parked (service_layer/parked.py), and
 so is any later answer to the same notice while one waits: applied once the
 notice is written, set aside when it never comes. An answer naming another
-record than its notice's, a second answer to the same notice, or
-corrections that can never apply are PermanentFailures: dead-lettered with
-the error, and the consumer goes on. Database or broker errors are retried.
+record than its notice's, a second answer to the same notice, corrections
+that can never apply, or a notice whose case is not stored
+(NoticeWithoutCase) are PermanentFailures: dead-lettered with the error, and
+the consumer goes on. Database or broker errors are retried.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.cases import InvalidAnswer
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.workflow import answer, needs_issued
-from services.routing.service_layer.context import RoutingContext, handle_once, notice_issued, record_routed
+from services.routing.service_layer.context import (
+    RoutingContext,
+    case_of_notice,
+    handle_once,
+    notice_issued,
+    record_routed,
+)
 from services.routing.service_layer.parked import park
 from shared.events import Envelope, Event, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
@@ -73,8 +80,9 @@ class AnswerHandler:
         if row.answered_at is not None:
             raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
-        case = await case_store.load_case(session, answered.record_id, self._context.keyring, for_update=True)
-        assert case is not None, "a notice always belongs to a stored case"
+        case, key, observed_at = await case_of_notice(
+            session, self._context.keyring, notice_id=answered.notice_id, record_id=answered.record_id, for_update=True
+        )
         # a rejection or a relay needs the notices the case holds (workflow.needs_issued): looked up for those alone
         held: frozenset[str] = frozenset()
         if needs_issued(case, answered, feedback):
@@ -92,7 +100,6 @@ class AnswerHandler:
             raise PermanentFailure(str(error)) from error
         now = self._context.clock.now()
         row.answered_at, row.result = feedback.answered_at, feedback.result.value
-        key, observed_at = await case_store.case_keys(session, case.record_id)
         await case_store.save_cases(
             session,
             [

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.routing.adapters import case_store
 from services.routing.adapters.emitter import Emitter, Outgoing
 from services.routing.domain.cases import Case
 from services.routing.domain.ids import derived_id
@@ -22,6 +23,7 @@ from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
 from shared.events import Envelope, Event, NoticeIssued, RecordRouted
 from shared.events.envelope import json_time, payload_envelope_json
+from shared.kafka.failures import PermanentFailure
 from shared.sealing import Keyring
 
 log = structlog.get_logger(__name__)
@@ -39,6 +41,26 @@ class RoutingContext:
     deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
     # retired codes and their successors; the vendored table unless a test brings its own
     changes: DivisionChanges = field(default_factory=load_changes)
+
+
+class NoticeWithoutCase(PermanentFailure):
+    """A stored notice whose case is not stored: a notice is only written with its case, so no retry mends it.
+    Names the notice and its record, never the person."""
+
+    def __init__(self, notice_id: str, record_id: str) -> None:
+        super().__init__(f"notice {notice_id} has no stored case (record {record_id})")
+
+
+async def case_of_notice(
+    session: AsyncSession, keyring: Keyring, *, notice_id: str, record_id: str, for_update: bool = False
+) -> tuple[Case, str, datetime]:
+    """The case of a stored notice, its person key and when the person was observed (case_store's `load_case`
+    and `case_keys`); NoticeWithoutCase when the case is not there."""
+    case = await case_store.load_case(session, record_id, keyring, for_update=for_update)
+    keys = await case_store.case_keys(session, record_id)
+    if case is None or keys is None:
+        raise NoticeWithoutCase(notice_id, record_id)
+    return case, *keys
 
 
 def notice_issued(

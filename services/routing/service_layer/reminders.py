@@ -8,7 +8,9 @@ mid-pass leaves the batch unmarked, so the next pass issues the same notices
 with the same ids. Rows are locked with SKIP LOCKED, so two routing
 processes never remind the same notice at once. A pass reminds before it
 escalates, so a notice past both days is reminded and escalated in the same
-pass, never escalated alone.
+pass, never escalated alone. A notice whose case is not stored
+(NoticeWithoutCase) fails its batch's pass, logged, and is met again at the
+next: a job has no dead-letter topic to set it aside to.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.adapters import case_store, notice_store
+from services.routing.adapters import notice_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.schedule import latest_issue_day_due
 from services.routing.domain.workflow import follow_up_notice
-from services.routing.service_layer.context import RoutingContext, notice_issued
+from services.routing.service_layer.context import RoutingContext, case_of_notice, notice_issued
 from shared.background import every
 from shared.events import NoticeKind
 
@@ -87,11 +89,11 @@ class ReminderJob:
             row.reminded_at = now
         else:
             row.escalated_at = now
-        case = await case_store.load_case(session, row.record_id, self._context.keyring)
-        assert case is not None, "a notice always belongs to a stored case"
+        case, key, _ = await case_of_notice(
+            session, self._context.keyring, notice_id=row.notice_id, record_id=row.record_id
+        )
         planned = follow_up_notice(case, notice_store.planned_from(row), kind, self._context.recipients())
         issued = await notice_store.add_notices(session, [planned], now=now)
-        key, _ = await case_store.case_keys(session, row.record_id)
         return [
             notice_issued(n, case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring)
             for n in issued

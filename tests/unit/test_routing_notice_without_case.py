@@ -1,0 +1,105 @@
+"""A notice whose case is not stored can never be handled: its answer is dead-lettered by the subscriber's
+failure policy (not retried for ever), and the error names the notice and the record, never the person."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from services.routing.adapters.tables import CaseRow
+from services.routing.bootstrap import MIGRATIONS
+from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer.answers import AnswerHandler
+from services.routing.service_layer.context import NoticeWithoutCase, RoutingContext
+from services.routing.service_layer.records import RecordHandler
+from services.routing.service_layer.reminders import ReminderJob
+from shared.clock import FixedClock
+from shared.db import build_engine, run_migrations, session_factory
+from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
+from shared.kafka.consuming import subscribe
+from shared.kafka.failures import DeadLetters, is_permanent
+from shared.topics import TopicNames
+from tests.support import kafka
+from tests.support.infra import TEST_KEYRING
+from tests.support.records import XINSHI, record
+from tests.support.routing import DeadLetterSink, issued, routing_context
+
+RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
+TOPICS = TopicNames("t.")
+
+
+@pytest.fixture
+async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
+    await run_migrations(engine, MIGRATIONS)
+    sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+    yield routing_context(sessions, RECIPIENTS)
+    await engine.dispose()
+
+
+async def a_notice_without_its_case(context: RoutingContext) -> tuple[NoticeIssued, dict[str, object]]:
+    """A record routed with a transfer notice, then its case row gone (the notice stays): the notice and the
+    record's person."""
+    body = record(residence_street=XINSHI, sequence=61)
+    submitted = kafka.submitted(body)
+    await RecordHandler(context).on_records([(submitted, parse_event(submitted, TEST_KEYRING))])
+    (transfer,) = issued(context)
+    async with context.sessions.begin() as session:
+        await session.execute(delete(CaseRow).where(col(CaseRow.record_id) == transfer.record_id))
+    return transfer, body["person"]
+
+
+async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_alone(
+    context: RoutingContext,
+) -> None:
+    transfer, person = await a_notice_without_its_case(context)
+    answer = NoticeAnswered(
+        notice_id=transfer.notice_id,
+        record_id=transfer.record_id,
+        result=FeedbackResult.CONFIRMED,
+        answered_by=XINSHI,
+        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
+    )
+    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    with pytest.raises(NoticeWithoutCase) as caught:
+        await AnswerHandler(context).on_notice_answered(envelope, answer)
+    assert is_permanent(caught.value)
+
+    # the subscriber's own classification: a retried error would leave publish raising, not a dead letter
+    broker, letters = KafkaBroker(), DeadLetterSink()
+    subscribe(
+        broker,
+        TOPICS,
+        topic=NoticeAnswered.TOPIC,
+        group="routing-answers",
+        handler=AnswerHandler(context).on_notice_answered,
+        keyring=TEST_KEYRING,
+        dead_letters=DeadLetters(letters.publish),
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(envelope.model_dump_json().encode(), topic=TOPICS(NoticeAnswered.TOPIC))
+
+    ((_, headers),) = letters.sent
+    assert headers["error_type"] == "NoticeWithoutCase"
+    assert headers["error"] == f"notice {transfer.notice_id} has no stored case (record {transfer.record_id})"
+    assert not any(str(value) in headers["error"] for value in person.values())
+
+
+async def test_a_reminder_pass_meeting_a_notice_without_its_case_fails_with_the_stated_error(
+    context: RoutingContext,
+) -> None:
+    await a_notice_without_its_case(context)
+    assert isinstance(context.clock, FixedClock)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    context.clock.at = datetime(2027, 3, 10, 9, tzinfo=shanghai)  # past the reminder's day
+    job = ReminderJob(context, deadline_days=3, holidays=[], zone=shanghai)
+    with pytest.raises(NoticeWithoutCase, match="has no stored case"):
+        await job.run_once()
