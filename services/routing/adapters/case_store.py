@@ -34,6 +34,8 @@ async def load_case(
 
 
 def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetime, keyring: Keyring) -> dict[str, Any]:
+    """The case as `save_cases` writes it, the person's parts sealed to its record id; the person key and
+    when the person was observed are kept beside it, for its events' Kafka key and for outflows to mark it."""
     person = {name: getattr(case, name) for name in SEALED_FIELDS}
     return {
         "record_id": case.record_id,

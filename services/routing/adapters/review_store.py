@@ -19,6 +19,8 @@ from shared.sealing import Keyring
 def review_row(
     record_id: str, review: NeedsReview, reporting: str, now: datetime, record: dict[str, Any], keyring: Keyring
 ) -> dict[str, Any]:
+    """The review item as `add_reviews` queues it: why the record waits, in the queue of its reporting street's
+    district, with the record sealed to its id (`review_record` opens it when the bureau corrects the item)."""
     return {
         "record_id": record_id,
         "field": review.field,
