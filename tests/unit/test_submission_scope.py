@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import pytest
 
 from services.intake.domain.validation import validate_record
-from services.intake.service_layer.submissions import Prepared, Rejected, Submissions
-from shared.auth import Principal, parse_scope
+from services.intake.service_layer.submissions import Outcome, Prepared, Rejected, Submissions
+from shared.auth import Principal, Role, parse_scope
 from shared.directory import load_directory
 from shared.events import CaseRecord
 from shared.identity import has_valid_check_digit
@@ -25,6 +26,18 @@ def submissions() -> Submissions:
 
 def tongde_office() -> Principal:
     return Principal(key_id="k1", scope=parse_scope(f"street:{TONGDE}"))
+
+
+@pytest.mark.parametrize(
+    ("role", "answer"),
+    [
+        (Role.SUBMITTER, '{"record_id": "r1", "status": "accepted"}'),
+        (Role.OFFICE, '{"record_id": "r1", "case_id": "c1", "case_version": 2, "status": "accepted"}'),
+    ],
+)
+def test_an_answer_names_the_case_only_to_a_key_that_may_read_and_keeps_its_key_order(role: Role, answer: str) -> None:
+    caller = Principal(key_id="k1", scope=parse_scope(f"street:{TONGDE}"), role=role)
+    assert json.dumps(Outcome("accepted", "r1", "c1", 2).answer(caller)) == answer
 
 
 @pytest.mark.parametrize("street", [f" {XINSHI}", f"{XINSHI} ", f"  {XINSHI}  "])

@@ -75,14 +75,11 @@ class Outcome:
         The case's id and version only to a caller who may read records. To a key that may only submit
         (a field app, a department's import) they would tell whether anyone had reported this person
         before, and how often: a question a key that may read nothing must not be able to ask."""
-        if not caller.may(Action.READ):
-            return {"record_id": self.record_id, "status": "accepted"}
-        return {
-            "record_id": self.record_id,
-            "case_id": self.case_id,
-            "case_version": self.case_version,
-            "status": "accepted",
-        }
+        answer: dict[str, Any] = {"record_id": self.record_id}
+        if caller.may(Action.READ):
+            answer.update(case_id=self.case_id, case_version=self.case_version)
+        answer["status"] = "accepted"  # last, after the case's keys: answers keep their key order
+        return answer
 
 
 class Submissions:
