@@ -61,7 +61,7 @@ def dashboard_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    session_of = session_cookie(secure_cookie)
+    cookie = session_cookie(secure_cookie)
     login_csrf = BrowserCookie("popflow_login_csrf", secure_cookie)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -91,17 +91,17 @@ def dashboard_router(
             return login_page(wanted, "这个密钥无效，或不是区局（district）密钥。", status=401)
         response = RedirectResponse(_next_page(wanted, session.principal), status_code=303)
         lifetime = int((session.expires_at - service.clock.now()).total_seconds())
-        session_of.set(response, session.token, max_age=max(lifetime, 1))
+        cookie.set(response, session.token, max_age=max(lifetime, 1))
         login_csrf.delete(response)
         return response
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         form = _form(await request.body())
-        if not await logins.log_out(session_of.read(request), form.get("csrf", "")):
+        if not await logins.log_out(cookie.read(request), form.get("csrf", "")):
             raise ProblemError(403, "Forbidden", "This logout form is not from your dashboard session.")
         response = RedirectResponse(LOGIN_PATH, status_code=303)
-        session_of.delete(response)
+        cookie.delete(response)
         return response
 
     @router.get("")
@@ -110,7 +110,7 @@ def dashboard_router(
         district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
     ) -> Response:
-        principal, session = await _visitor(request, keys, logins, session_of)
+        principal, session = await _visitor(request, keys, logins, cookie)
         if principal is None:
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
@@ -141,13 +141,13 @@ def dashboard_router(
 
 
 async def _visitor(
-    request: Request, keys: KeyStore, logins: Logins, session_of: BrowserCookie
+    request: Request, keys: KeyStore, logins: Logins, cookie: BrowserCookie
 ) -> tuple[Principal | None, Session | None]:
     """Who opens the page: a bearer key (scripts), else the session behind the cookie (browsers)."""
     key = bearer_key(request)
     if key is not None:
         return await keys.authenticate(key), None
-    session = await logins.session_of(session_of.read(request))
+    session = await logins.session_of(cookie.read(request))
     return (session.principal, session) if session else (None, None)
 
 
