@@ -1,5 +1,6 @@
 """A notice whose case is not stored can never be handled: its answer is dead-lettered by the subscriber's
-failure policy (not retried for ever), and the error names the notice and the record, never the person."""
+failure policy (not retried for ever), the reminder job sets it aside, and the error names the notice and the
+record, never the person."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
+from structlog.testing import capture_logs
 
 from services.routing.adapters.tables import CaseRow
 from services.routing.bootstrap import MIGRATIONS
@@ -93,13 +95,30 @@ async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_
     assert not any(str(value) in headers["error"] for value in person.values())
 
 
-async def test_a_reminder_pass_meeting_a_notice_without_its_case_fails_with_the_stated_error(
+async def test_a_reminder_pass_sets_a_notice_without_its_case_aside_and_reminds_the_others(
     context: RoutingContext,
 ) -> None:
-    await a_notice_without_its_case(context)
+    orphan, person = await a_notice_without_its_case(context)
+    await RecordHandler(context).on_records(
+        [
+            (
+                submitted := kafka.submitted(record(residence_street=XINSHI, sequence=62)),
+                parse_event(submitted, TEST_KEYRING),
+            )
+        ]
+    )
+    other = next(notice for notice in issued(context) if notice.record_id != orphan.record_id)
     assert isinstance(context.clock, FixedClock)
     shanghai = ZoneInfo("Asia/Shanghai")
     context.clock.at = datetime(2027, 3, 10, 9, tzinfo=shanghai)  # past the reminder's day
     job = ReminderJob(context, deadline_days=3, holidays=[], zone=shanghai)
-    with pytest.raises(NoticeWithoutCase, match="has no stored case"):
-        await job.run_once()
+    before = len(issued(context))
+    with capture_logs() as logs:
+        assert await job.run_once() >= 1
+    followed = issued(context)[before:]
+    assert {notice.record_id for notice in followed} == {other.record_id}
+    (aside,) = [line for line in logs if line["event"] == "notice set aside from follow-ups"]
+    assert aside["notice_id"] == orphan.notice_id
+    assert aside["log_level"] == "error"
+    assert not any(str(value) in str(aside) for value in person.values())
+    assert await job.run_once() == 0  # set aside: not met again

@@ -9,8 +9,9 @@ with the same ids. Rows are locked with SKIP LOCKED, so two routing
 processes never remind the same notice at once. A pass reminds before it
 escalates, so a notice past both days is reminded and escalated in the same
 pass, never escalated alone. A notice whose case is not stored
-(NoticeWithoutCase) fails its batch's pass, logged, and is met again at the
-next: a job has no dead-letter topic to set it aside to.
+(NoticeWithoutCase) can never be followed up: it is set aside, marked as
+followed up with nothing issued and logged by its ids, so that it neither
+fails the pass of every other notice of its batch nor comes back at the next.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
 from services.routing.domain.schedule import latest_issue_day_due
 from services.routing.domain.workflow import follow_up_notice
-from services.routing.service_layer.context import RoutingContext, case_of_notice, notice_issued
+from services.routing.service_layer.context import NoticeWithoutCase, RoutingContext, case_of_notice, notice_issued
 from shared.background import every
 from shared.events import NoticeKind
 
@@ -89,9 +90,14 @@ class ReminderJob:
             row.reminded_at = now
         else:
             row.escalated_at = now
-        case, key, _ = await case_of_notice(
-            session, self._context.keyring, notice_id=row.notice_id, record_id=row.record_id
-        )
+        try:
+            case, key, _ = await case_of_notice(
+                session, self._context.keyring, notice_id=row.notice_id, record_id=row.record_id
+            )
+        except NoticeWithoutCase as error:  # set aside: marked reminded and escalated, never met again
+            row.reminded_at, row.escalated_at = row.reminded_at or now, row.escalated_at or now
+            log.error("notice set aside from follow-ups", notice_id=row.notice_id, kind=kind.value, error=str(error))
+            return []
         planned = follow_up_notice(case, notice_store.planned_from(row), kind, self._context.recipients())
         issued = await notice_store.add_notices(session, [planned], now=now)
         return [
