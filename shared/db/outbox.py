@@ -202,10 +202,13 @@ class OutboxRelay:
         return {"outbox_relay": shown}
 
     async def backlog(self) -> int:
-        """Rows not yet published (an operator's gauge: it should stay near zero)."""
+        """Rows waiting to be published, set-aside ones apart (an operator's gauge: it should stay near zero;
+        GET /v1/admin/outbox/set-aside lists the others). Counted from the unsent rows' own index: the
+        `sent_at` index holds published rows only (intake's migration 0009, notification's 0017)."""
         table = self._table
+        waiting = (col(table.sent_at).is_(None), col(table.set_aside_at).is_(None))
         async with self._sessions() as session:
-            count = await session.scalar(select(func.count()).select_from(table).where(col(table.sent_at).is_(None)))
+            count = await session.scalar(select(func.count()).select_from(table).where(*waiting))
         return int(count or 0)
 
     def measure(self, metrics: Metrics) -> None:
@@ -214,7 +217,8 @@ class OutboxRelay:
         async def read() -> Samples:
             return [((), float(await self.backlog()))]
 
-        metrics.gauge("popflow_outbox_backlog", "Outbox rows written but not yet published to Kafka", [], read)
+        waiting = "Outbox rows waiting to be published to Kafka, set-aside rows apart"
+        metrics.gauge("popflow_outbox_backlog", waiting, [], read)
 
     async def deliver_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many were read."""

@@ -44,7 +44,12 @@ class SetAsideRows:
         later = aliased(table)
         held = (
             select(func.count())
-            .where(col(later.key) == col(table.key), col(later.id) > col(table.id), col(later.sent_at).is_(None))
+            .where(
+                col(later.key) == col(table.key),
+                col(later.id) > col(table.id),
+                col(later.sent_at).is_(None),
+                col(later.set_aside_at).is_(None),  # waiting behind it, read from the unsent rows' index
+            )
             .scalar_subquery()
         )
         state = col(table.discarded_at).is_not(None) if discarded else col(table.discarded_at).is_(None)

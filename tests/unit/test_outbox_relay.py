@@ -799,3 +799,15 @@ async def test_a_row_whose_envelope_opens_without_its_header_fields_is_set_aside
         (key, error), *others = (await session.execute(query)).all()
     assert (key, others) == ("a", [])
     assert str(error).startswith("FailsForGood: the envelope is not an object with event_id, type, correlation_id")
+
+
+async def test_the_backlog_counts_the_rows_waiting_and_leaves_the_set_aside_ones_to_their_list(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_rows(sessions, ["a", "b", "c", "d"])
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        rows = list((await session.execute(select(OutboxRow).order_by(col(OutboxRow.id)))).scalars())
+        rows[0].sent_at = now  # published
+        rows[1].set_aside_at, rows[1].error = now, "too large"  # listed at /v1/admin/outbox/set-aside
+    assert await relay(sessions, Broker(expect=0)).backlog() == 2

@@ -53,7 +53,9 @@ class OutboxRow(SQLModel, table=True):
     key: str = Field(max_length=64)
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime
-    sent_at: datetime | None = Field(default=None, index=True)
+    # indexed for the purge, published rows alone (migration 0009): an index of its NULLs let a plan read every
+    # unsent row and sort them on every relay pass
+    sent_at: datetime | None = Field(default=None)
     # set aside: it can never be published as it is; an admin retries or discards it (shared.db.outbox)
     set_aside_at: datetime | None = Field(default=None)
     discarded_at: datetime | None = Field(default=None)

@@ -250,7 +250,9 @@ class OutboxRow(SQLModel, table=True):
     key: str = Field(max_length=64)
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = _at()
-    sent_at: datetime | None = _at(nullable=True, index=True)
+    # indexed for the purge, published rows alone (migration 0017): an index of its NULLs let a plan read every
+    # unsent row and sort them on every relay pass
+    sent_at: datetime | None = _at(nullable=True)
     # set aside: it can never be published as it is; an admin retries or discards it (shared.db.outbox)
     set_aside_at: datetime | None = _at(nullable=True)
     discarded_at: datetime | None = _at(nullable=True)
