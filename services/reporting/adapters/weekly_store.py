@@ -8,6 +8,7 @@ All timestamps are passed and stored in UTC.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,6 +26,8 @@ from services.reporting.domain.figures import (
 )
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
+
+Row = Callable[[str], StreetWeek]  # a code's StreetWeek, made the first time the code comes up
 
 
 def utc(moment: datetime) -> datetime:
@@ -110,6 +113,74 @@ def _notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, 
     return sent, received, unanswered
 
 
+def _records_in_week(week: ReportWeek, code: str, received_before: datetime | None) -> Any:
+    """The records counted in `code`'s week; with `received_before`, only those received before then."""
+    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+    if received_before is None:
+        return in_week
+    # a record folded before received_at was kept (reporting migration 0002) counts, as it always has
+    received = sa.or_(records.c.received_at.is_(None), records.c.received_at < utc(received_before))
+    return sa.and_(in_week, received)
+
+
+def _record_counts(in_week: Any) -> Any:
+    """The week's records per street, event kind, certificate result and route."""
+    return (
+        sa.select(
+            records.c.reporting_street,
+            records.c.event_kind,
+            records.c.cert_result,
+            records.c.route,
+            sa.func.count(),
+        )
+        .where(in_week)
+        .group_by(records.c.reporting_street, records.c.event_kind, records.c.cert_result, records.c.route)
+    )
+
+
+def _rejections_in(week: ReportWeek, code: str) -> Any:
+    """Submissions intake rejected in the week, per street."""
+    return (
+        sa.select(rejections.c.reporting_street, sa.func.count())
+        .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
+        .group_by(rejections.c.reporting_street)
+    )
+
+
+def _target_counts(in_week: Any, target: TargetPopulation, on: date) -> Any:
+    """The week's records of the campaign's target population, per street."""
+    return (
+        sa.select(records.c.reporting_street, sa.func.count())
+        .where(in_week, target_condition(target, on))
+        .group_by(records.c.reporting_street)
+    )
+
+
+def _add_record_counts(counted: list[Any], row: Row) -> None:
+    """_record_counts' rows: every record, its kind's figure, its certificate's and its route's."""
+    for street, kind, cert, route, count in counted:
+        target_row = row(street)
+        target_row.records += count
+        if kind:
+            target_row.figures[kind] += count
+        if kind and cert:
+            target_row.figures[f"certificate_{cert}"] += count
+        if route in RECORD_ROUTES:
+            target_row.routes[route] += count
+
+
+def _add_figures(counted: list[Any], row: Row, *, prefix: str) -> None:
+    """Rows of (code, what, count) into the figure named `prefix` + what (a notice route, an age)."""
+    for code, what, count in counted:
+        row(code).figures[f"{prefix}{what}"] += count
+
+
+def _add_figure(counted: list[Any], row: Row, figure: str) -> None:
+    """Rows of (code, count) into `figure`."""
+    for code, count in counted:
+        row(code).figures[figure] += count
+
+
 class WeeklyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -155,63 +226,30 @@ class WeeklyStore:
         A bureau code (6 digits) holds the notices addressed to the bureau itself. With `received_before`,
         only the records received before then count (the week as it stood at its cut-off).
         """
+        in_week = _records_in_week(week, code, received_before)
+        delays = self._delay_queries(in_week, week)
+        queries = [_record_counts(in_week), *_notice_queries(week, code, as_of), _rejections_in(week, code), *delays]
+        if target is not None:
+            queries.append(_target_counts(in_week, target, on))
+        return self._street_rows(iter(await self._all(queries)), delays=len(delays), target=target is not None)
+
+    def _street_rows(
+        self, results: Iterator[list[Any]], *, delays: int, target: bool
+    ) -> tuple[dict[str, StreetWeek], DelaySummary | None]:
+        """The rows of street_weeks' queries, taken in the order it sent them, added up per street."""
         rows: dict[str, StreetWeek] = {}
 
         def row(street: str) -> StreetWeek:
             return rows.setdefault(street, StreetWeek(code=street))
 
-        in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
-        if received_before is not None:
-            # a record folded before received_at was kept (reporting migration 0002) counts, as it always has
-            received = sa.or_(records.c.received_at.is_(None), records.c.received_at < utc(received_before))
-            in_week = sa.and_(in_week, received)
-        counted = (
-            sa.select(
-                records.c.reporting_street,
-                records.c.event_kind,
-                records.c.cert_result,
-                records.c.route,
-                sa.func.count(),
-            )
-            .where(in_week)
-            .group_by(records.c.reporting_street, records.c.event_kind, records.c.cert_result, records.c.route)
-        )
-        rejected = (
-            sa.select(rejections.c.reporting_street, sa.func.count())
-            .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
-            .group_by(rejections.c.reporting_street)
-        )
-        delays = self._delay_queries(in_week, week)
-        queries = [counted, *_notice_queries(week, code, as_of), rejected, *delays]
-        if target is not None:
-            queries.append(
-                sa.select(records.c.reporting_street, sa.func.count())
-                .where(in_week, target_condition(target, on))
-                .group_by(records.c.reporting_street)
-            )
-        results = iter(await self._all(queries))
-
-        for street, kind, cert, route, count in next(results):
-            target_row = row(street)
-            target_row.records += count
-            if kind:
-                target_row.figures[kind] += count
-            if kind and cert:
-                target_row.figures[f"certificate_{cert}"] += count
-            if route in RECORD_ROUTES:
-                target_row.routes[route] += count
-        for street, route, count in next(results):
-            row(street).figures[f"sent_{route}"] += count
-        for recipient, route, count in next(results):
-            row(recipient).figures[f"received_{route}"] += count
-        for recipient, bucket, count in next(results):
-            row(recipient).figures[f"unanswered_{bucket}"] += count
-        for street, count in next(results):
-            row(street).figures["rejected_at_intake"] += count
-        total_delay = self._apply_delays([next(results) for _ in delays], row)
-        if target is not None:
-            for street, count in next(results):
-                row(street).figures["target_population"] += count
+        _add_record_counts(next(results), row)
+        _add_figures(next(results), row, prefix="sent_")
+        _add_figures(next(results), row, prefix="received_")
+        _add_figures(next(results), row, prefix="unanswered_")
+        _add_figure(next(results), row, "rejected_at_intake")
+        total_delay = self._apply_delays([next(results) for _ in range(delays)], row)
+        if target:
+            _add_figure(next(results), row, "target_population")
         return rows, total_delay
 
     def _delay_queries(self, in_week: Any, week: ReportWeek) -> list[Any]:
@@ -238,7 +276,7 @@ class WeeklyStore:
             .group_by(sa.func.rollup(records.c.reporting_street))
         ]
 
-    def _apply_delays(self, results: list[list[Any]], row: Any) -> DelaySummary | None:
+    def _apply_delays(self, results: list[list[Any]], row: Row) -> DelaySummary | None:
         if not self._postgres:  # every delay, summarised by the domain
             delays, latest_rows = results
             for street, seconds in delays:
