@@ -14,15 +14,17 @@ the consumer goes on. Database or broker errors are retried.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.adapters import case_store, decision_store, notice_store, parked_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.adapters.tables import NoticeRow
-from services.routing.domain.cases import InvalidAnswer
+from services.routing.domain.cases import Case, InvalidAnswer
 from services.routing.domain.notices import PlannedNotice
-from services.routing.domain.workflow import answer, needs_issued
+from services.routing.domain.workflow import Step, answer, needs_issued
 from services.routing.service_layer.context import (
     RoutingContext,
     case_of_notice,
@@ -72,23 +74,42 @@ class AnswerHandler:
         feedback: NoticeAnswered,
         found: tuple[PlannedNotice, NoticeRow] | None,
     ) -> list[Outgoing]:
-        # the notice is locked: two answers to it (two partitions, two job runners) apply one after the other,
-        # and the second sees the first's answer
-        if found is None or found[0].record_id != feedback.record_id:
-            raise PermanentFailure(f"no notice {feedback.notice_id} for record {feedback.record_id}")
-        answered, row = found
-        if row.answered_at is not None:
-            raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
+        answered, row = _unanswered(feedback, found)
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
         case, key, observed_at = await case_of_notice(
             session, self._context.keyring, notice_id=answered.notice_id, record_id=answered.record_id, for_update=True
         )
+        step = await self._next_step(session, case, answered, feedback)
+        now = self._context.clock.now()
+        row.answered_at, row.result = feedback.answered_at, feedback.result.value
+        issued = await self._save_step(session, step, key=key, observed_at=observed_at, now=now)
+        outgoing = [
+            notice_issued(
+                n, step.case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring
+            )
+            for n in issued
+        ]
+        if step.routed:
+            outgoing.insert(0, await _save_route(session, envelope, step, observed_at=observed_at, key=key, now=now))
+        log.info(
+            "notice answered",
+            notice_id=feedback.notice_id,
+            result=feedback.result.value,
+            version=step.case.version,
+            notices=len(issued),
+        )
+        return outgoing
+
+    async def _next_step(
+        self, session: AsyncSession, case: Case, answered: PlannedNotice, feedback: NoticeAnswered
+    ) -> Step:
+        """What the answer does to the case (workflow.answer); an answer it refuses never applies: PermanentFailure."""
         # a rejection or a relay needs the notices the case holds (workflow.needs_issued): looked up for those alone
         held: frozenset[str] = frozenset()
         if needs_issued(case, answered, feedback):
             held = frozenset(n.notice_id for n in await notice_store.notices_of(session, case.record_id))
         try:
-            step = answer(
+            return answer(
                 case,
                 answered,
                 feedback,
@@ -98,33 +119,35 @@ class AnswerHandler:
             )
         except InvalidAnswer as error:
             raise PermanentFailure(str(error)) from error
-        now = self._context.clock.now()
-        row.answered_at, row.result = feedback.answered_at, feedback.result.value
-        await case_store.save_cases(
-            session,
-            [
-                case_store.case_row(
-                    step.case, person_key=key, observed_at=observed_at, now=now, keyring=self._context.keyring
-                )
-            ],
+
+    async def _save_step(
+        self, session: AsyncSession, step: Step, *, key: str, observed_at: datetime, now: datetime
+    ) -> list[PlannedNotice]:
+        """The case as the answer left it, and the notices it causes; returns those new (notice_store.add_notices)."""
+        case_row = case_store.case_row(
+            step.case, person_key=key, observed_at=observed_at, now=now, keyring=self._context.keyring
         )
-        issued = await notice_store.add_notices(session, step.notices, now=now)
-        outgoing = [
-            notice_issued(
-                n, step.case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring
-            )
-            for n in issued
-        ]
-        if step.routed:
-            await decision_store.save_decisions(
-                session, [decision_store.decision_row(step.case, step.notices, now=now)]
-            )
-            outgoing.insert(0, record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now))
-        log.info(
-            "notice answered",
-            notice_id=feedback.notice_id,
-            result=feedback.result.value,
-            version=step.case.version,
-            notices=len(issued),
-        )
-        return outgoing
+        await case_store.save_cases(session, [case_row])
+        return await notice_store.add_notices(session, step.notices, now=now)
+
+
+def _unanswered(
+    feedback: NoticeAnswered, found: tuple[PlannedNotice, NoticeRow] | None
+) -> tuple[PlannedNotice, NoticeRow]:
+    """The notice `feedback` answers, and its row; PermanentFailure when it is not the record's or was answered."""
+    # the notice is locked: two answers to it (two partitions, two job runners) apply one after the other,
+    # and the second sees the first's answer
+    if found is None or found[0].record_id != feedback.record_id:
+        raise PermanentFailure(f"no notice {feedback.notice_id} for record {feedback.record_id}")
+    answered, row = found
+    if row.answered_at is not None:
+        raise PermanentFailure(f"notice {feedback.notice_id} was answered already ({row.result})")
+    return answered, row
+
+
+async def _save_route(
+    session: AsyncSession, envelope: Envelope, step: Step, *, observed_at: datetime, key: str, now: datetime
+) -> Outgoing:
+    """The route the answer decided again: its decision stored, and its RecordRouted event."""
+    await decision_store.save_decisions(session, [decision_store.decision_row(step.case, step.notices, now=now)])
+    return record_routed(step.case, cause=envelope, observed_at=observed_at, key=key, now=now)
