@@ -39,6 +39,8 @@ POLL_MS = 200  # how long an idle subscriber's poll waits for a message before i
 Handler = Callable[[Envelope, Event], Awaitable[None]]
 BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")
+Decoded = Sequence[tuple[Envelope, Event, bytes, Any]]  # a batch's messages: envelope, event, body as it came, record
+Run = Callable[[Decoded], Awaitable[None]]  # what handles a decoded batch, once its undecodable are dead-lettered
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def subscribe(
     """
     sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
 
-    async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
+    async def handle_batch(batch: Decoded) -> None:
         for envelope, event, body, record in batch:
             structlog.contextvars.bind_contextvars(
                 event_id=str(envelope.event_id),
@@ -150,21 +152,7 @@ def subscribe_batch(
     must be idempotent over the whole batch (it may see it again).
     """
     sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
-
-    async def handle_batch(batch: Sequence[tuple[Envelope, Event, bytes, Any]]) -> None:
-        try:
-            await handler([(envelope, event) for envelope, event, _, _ in batch])
-        except Exception as error:
-            if not is_permanent(error):
-                raise
-            for envelope, event, body, record in batch:
-                try:
-                    await handler([(envelope, event)])
-                except Exception as single:
-                    if not is_permanent(single):
-                        raise
-                    await sink.send(body, record, single, group=group_id)
-
+    run = _batch_then_singles(handler, sink, group_id)
     for member in range(members):
         _register(
             broker,
@@ -174,10 +162,35 @@ def subscribe_batch(
             topic=topic,
             group=group,
             max_records=max_records,
-            run=handle_batch,
+            run=run,
             fill_wait_ms=fill_wait_ms,
             member=member,
         )
+
+
+def _batch_then_singles(handler: BatchHandler, sink: DeadLetters, group_id: str) -> Run:
+    """`handler` over the whole batch; when it raises a permanent error, over each event alone."""
+
+    async def handle_batch(batch: Decoded) -> None:
+        try:
+            await handler([(envelope, event) for envelope, event, _, _ in batch])
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            await _one_at_a_time(handler, batch, sink, group_id)
+
+    return handle_batch
+
+
+async def _one_at_a_time(handler: BatchHandler, batch: Decoded, sink: DeadLetters, group_id: str) -> None:
+    """Each event of a batch that failed for good, alone: only the culprit is dead-lettered, the rest applied."""
+    for envelope, event, body, record in batch:
+        try:
+            await handler([(envelope, event)])
+        except Exception as single:
+            if not is_permanent(single):
+                raise
+            await sink.send(body, record, single, group=group_id)
 
 
 def _register(
@@ -189,7 +202,7 @@ def _register(
     topic: str,
     group: str,
     max_records: int,
-    run: Callable[[Sequence[tuple[Envelope, Event, bytes, Any]]], Awaitable[None]],
+    run: Run,
     fill_wait_ms: int | None = None,
     member: int = 0,
 ) -> None:
