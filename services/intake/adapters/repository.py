@@ -29,6 +29,9 @@ from shared.ids import new_id
 
 
 class RecordRepository:
+    """Intake's one way into its records: submissions, routes and reads. A record, its case count and the
+    outbox rows of its events are written in one unit, so no record is kept without the events that tell of it."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._single_statements = SingleStatements(sessions)
