@@ -48,6 +48,10 @@ class Replay:
     key: bytes | None = None
 
 
+# each confirmed re-send: its plan, where it went (partition:offset), whether its note was written
+Resent = list[tuple[Replay, str, bool]]
+
+
 PLACE = re.compile(r"([0-9]+):([0-9]+)")
 
 
@@ -217,9 +221,7 @@ def replay_note(plan: Replay, sent_to: str, *, at: datetime, by: str) -> dict[st
     }
 
 
-async def resend(
-    settings: CommonSettings, plans: list[Replay], *, by: str, sent: list[tuple[Replay, str, bool]]
-) -> None:
+async def resend(settings: CommonSettings, plans: list[Replay], *, by: str, sent: Resent) -> None:
     """Re-send each message in turn, each confirmed before the next goes, and leave the note that says so;
     appends (the plan, where it went, whether the note was written) to `sent` as each is done."""
     producer = AIOKafkaProducer(

@@ -46,7 +46,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from rich.console import Console
 from rich.markup import escape
 
-from services.cli.dead_letter_replays import Refused, Replay, parse_place, replay_plans, resend
+from services.cli.dead_letter_replays import Refused, Replay, Resent, parse_place, replay_plans, resend
 from services.cli.dead_letter_topic import Letters, headers_of, message_of, noted_replays, told_replay
 from shared.kafka.failures import open_dead_letter
 from shared.kafka.replay import batches_to_end
@@ -114,7 +114,7 @@ def replay(
 ) -> None:
     """Send dead letters back to the topic and partition they came from, once their cause is mended."""
     settings = CommonSettings()
-    sent: list[tuple[Replay, str, bool]] = []  # filled as each re-send is confirmed
+    sent: Resent = []  # filled as each re-send is confirmed
     resending: list[Replay] | None = None  # the plans, once their re-send has begun
     try:
         resending = _agreed_plans(settings, [parse_place(place) for place in places], ask=not yes)
@@ -157,7 +157,7 @@ def _agreed_plans(settings: CommonSettings, wanted: list[tuple[int, int]], *, as
     return asyncio.run(replay_plans(settings, wanted))
 
 
-def _say_interrupted(sent: list[tuple[Replay, str, bool]], resending: list[Replay] | None) -> None:
+def _say_interrupted(sent: Resent, resending: list[Replay] | None) -> None:
     """After a Ctrl-C mid-way through the re-sends: the one under way may have reached its topic or not, so the
     admin looks before replaying it again; those after it were not re-sent."""
     if resending is None or len(sent) >= len(resending):
@@ -170,7 +170,7 @@ def _say_interrupted(sent: list[tuple[Replay, str, bool]], resending: list[Repla
     )
 
 
-def _say_kafka_failed(error: KafkaError, sent: list[tuple[Replay, str, bool]], resending: list[Replay] | None) -> None:
+def _say_kafka_failed(error: KafkaError, sent: Resent, resending: list[Replay] | None) -> None:
     """Exits with what Kafka's error leaves in doubt: 3 when a re-send was not confirmed in time, 2 when Kafka
     refused. Returns only when every re-send was confirmed and the timeout came after, as the producer closed."""
     if isinstance(error, KafkaTimeoutError) and resending is not None:
@@ -189,7 +189,7 @@ def _say_kafka_failed(error: KafkaError, sent: list[tuple[Replay, str, bool]], r
     raise typer.Exit(2) from None
 
 
-def _say_sent(sent: list[tuple[Replay, str, bool]]) -> None:
+def _say_sent(sent: Resent) -> None:
     for plan, sent_to, noted in sent:
         console.print(f"{plan.headers['replayed_from']}: re-sent to {escape(plan.topic)} at {sent_to}.")
         if not noted:
