@@ -1,7 +1,8 @@
 """What an admin sees of an outbox's set-aside rows, and does with one (GET /v1/admin/outbox/set-aside).
 
-The relay (shared/db/outbox.py) sets a row aside when Kafka will never take
-it, and holds its person's later rows behind it. `retry` puts it back in line
+The relay (shared/db/outbox.py, its sends in shared/db/outbox_sends.py) sets a
+row aside when Kafka will never take it, and holds its person's later rows
+behind it. `retry` puts it back in line
 (still the oldest of its key, it goes first); `discard` gives it up for good,
 and the rows held behind it go.
 """

@@ -30,7 +30,7 @@ from services.notification.adapters.tables import OutboxRow
 from services.notification.bootstrap import MIGRATIONS
 from shared.auth import Principal
 from shared.auth.scopes import Role, Scope, ScopeKind
-from shared.db import build_engine, outbox, run_migrations, session_factory
+from shared.db import build_engine, outbox_sends, run_migrations, session_factory
 from shared.db.outbox import OutboxRelay
 from shared.db.outbox_set_aside import SetAsideRows
 from shared.events import Envelope, Event
@@ -299,7 +299,7 @@ async def test_only_the_row_too_large_is_set_aside_of_a_request_kafka_refused_wh
         await add_rows(sessions, warm)
         assert await relay.deliver_pending() == 1
         await add_rows(sessions, b1, big, c1, d1, b2, big2, c2)
-        with logged_by(monkeypatch, outbox) as logs:
+        with logged_by(monkeypatch, outbox_sends) as logs:
             assert await relay.deliver_pending() == 7  # no exception: nothing waits for a restart
         assert {"event": "outbox rows refused with their request, sent one by one", "rows": 4} in [
             {k: line[k] for k in ("event", "rows") if k in line} for line in logs
