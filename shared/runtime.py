@@ -35,8 +35,8 @@ from shared.http.limits import BodyLimits
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics, topic_configs
 from shared.kafka.broker import KafkaEventPublisher, build_broker
-from shared.kafka.direct import producer_problem
 from shared.kafka.lag import ConsumerLag
+from shared.kafka.refusals import producer_problem
 from shared.kafka.security import KafkaAuthenticationFailed, KafkaConnection, check_credentials
 from shared.metrics import Metrics, mount_metrics
 from shared.retry import until_up

@@ -20,7 +20,7 @@
   later rows for ever. So the pass stops, as for the deployment's, and
   `UnclearFailures` counts the row's failures until they reach a bound; the
   row is then set aside with its error, as a row's own fault is. Not while
-  the producer is known broken (`shared.kafka.direct.producer_problem`: a
+  the producer is known broken (`shared.kafka.refusals.producer_problem`: a
   dead sender task raises a bare KafkaError for every send): the relay then
   takes an unclear error for the deployment's.
 

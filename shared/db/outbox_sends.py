@@ -55,7 +55,8 @@ from sqlmodel import col
 
 from shared.db.outbox_failures import FailsForGood, Fault, Strikes, UnclearFailures, fault_of, sent_again_alone
 from shared.db.outbox_reads import Pending
-from shared.kafka.direct import DirectSender, producer_problem
+from shared.kafka.direct import DirectSender
+from shared.kafka.refusals import producer_problem
 from shared.topics import TopicNames
 
 log = structlog.get_logger(__name__)

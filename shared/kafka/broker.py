@@ -1,10 +1,15 @@
-"""Builds a service's FastStream Kafka broker, its event publisher and its dead-letter sink."""
+"""Builds a service's FastStream Kafka broker, its event publisher and its dead-letter sink.
+
+`aiokafka_producer` finds the aiokafka producer inside a started broker, for the writers that send to it
+straight (shared/kafka/direct.py) and for /readyz, which asks it what the broker refused.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Protocol
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
@@ -33,6 +38,19 @@ def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
         # one line per handled event themselves, with the event's context bound
         log_level=logging.DEBUG,
     )
+
+
+def aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The started aiokafka producer behind the broker, None under the test broker or before start.
+
+    FastStream 0.7 keeps it at `config.producer._producer.producer` (not public API):
+    a FastStream upgrade that moves it only sends events the slower way, through `publish`
+    (as does a test's stand-in broker, which has no `config`).
+    """
+    config = getattr(broker, "config", None)
+    state = getattr(getattr(config, "producer", None), "_producer", None)
+    producer = getattr(state, "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
 # The most of a message's body a dead letter keeps: sealed, it grows by a third (base64), and Kafka takes

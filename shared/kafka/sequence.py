@@ -57,7 +57,7 @@ def renew_producer_id(producer: AIOKafkaProducer) -> bool:
     keeps the old id and its numbers, which the broker still holds; aiokafka sends one batch of a partition
     at a time, so a retried old one never interleaves with a new one. Renewing again before the new id came
     changes nothing. A layout that moves makes this answer False, and the sequence stays broken, as before
-    renewal existed: /readyz says to restart the service (`shared.kafka.direct.producer_problem`).
+    renewal existed: /readyz says to restart the service (`shared.kafka.refusals.producer_problem`).
     """
     manager = _manager(producer)
     if manager is None:

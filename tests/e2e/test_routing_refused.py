@@ -1,6 +1,6 @@
 """Kafka refuses routing's events for a while (records.routed set to take smaller messages than they are): routing
 routes nothing meanwhile and /readyz says why; once the topic takes them again, every record is routed once, and
-no restart was needed (the producer takes a new id by itself, shared.kafka.direct.Settling)."""
+no restart was needed (the producer takes a new id by itself, shared.kafka.renewal.Settling)."""
 
 from __future__ import annotations
 

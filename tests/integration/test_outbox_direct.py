@@ -17,7 +17,7 @@ from services.intake.adapters.tables import OutboxRow
 from shared.db import build_engine, session_factory
 from shared.db.outbox import OutboxRelay
 from shared.kafka.admin import ensure_topics
-from shared.kafka.direct import aiokafka_producer
+from shared.kafka.broker import aiokafka_producer
 from shared.topics import TopicNames
 from tests.support.infra import kafka_at, kafka_bootstrap, unique_name
 from tests.support.kafka import read_placed

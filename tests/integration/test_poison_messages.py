@@ -37,10 +37,10 @@ from shared.events import Envelope, Event
 from shared.http.outbox_admin import outbox_admin_router
 from shared.http.problems import install_problem_handlers
 from shared.kafka.admin import ensure_topics
-from shared.kafka.broker import DEAD_LETTER_BODY_MAX
+from shared.kafka.broker import DEAD_LETTER_BODY_MAX, aiokafka_producer
 from shared.kafka.consuming import subscribe
-from shared.kafka.direct import aiokafka_producer, producer_problem
 from shared.kafka.failures import TRUNCATED_HEADER, open_dead_letter
+from shared.kafka.refusals import producer_problem
 from shared.topics import DEAD_LETTER, NOTICES_ANSWERED, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
 from tests.support.infra import (

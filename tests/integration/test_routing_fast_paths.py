@@ -29,8 +29,9 @@ from shared.db.errors import is_data_error
 from shared.db.processed import ProcessedEvent
 from shared.events import Envelope, RecordRouted, Route, envelope_json
 from shared.kafka.admin import ensure_topics
-from shared.kafka.direct import aiokafka_producer, producer_problem
+from shared.kafka.broker import aiokafka_producer
 from shared.kafka.failures import is_permanent
+from shared.kafka.refusals import producer_problem
 from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import (

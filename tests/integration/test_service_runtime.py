@@ -19,7 +19,8 @@ from fastapi import APIRouter, FastAPI
 
 from services.routing.bootstrap import MIGRATIONS
 from shared.background import BackgroundTask
-from shared.kafka.direct import DirectSender, aiokafka_producer
+from shared.kafka.broker import aiokafka_producer
+from shared.kafka.direct import DirectSender
 from shared.logging import configure_logging
 from shared.runtime import Runtime, build_runtime, lifespan_of, service_app
 from shared.settings import ServiceSettings

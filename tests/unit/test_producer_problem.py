@@ -1,4 +1,4 @@
-"""What /readyz says of refusals a producer's senders saw (shared/kafka/direct.py): pure, no broker."""
+"""What /readyz says of refusals a producer's senders saw (shared/kafka/refusals.py): pure, no broker."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidTimestampError, KafkaTimeoutError, OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 
-from shared.kafka import direct
-from shared.kafka.direct import DirectSender, producer_problem
+from shared.kafka import refusals
+from shared.kafka.direct import DirectSender
+from shared.kafka.refusals import producer_problem
+from tests.support.producers import behind_every_broker, producer_clock
 
 
 @pytest.fixture
 async def sender(monkeypatch: pytest.MonkeyPatch) -> DirectSender:
     producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")  # never started: only its identity counts
     producer._closed = False  # as a started one reads
-    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    behind_every_broker(monkeypatch, producer)
     return DirectSender(KafkaBroker())
 
 
 @pytest.fixture
 def now(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The seconds `direct` reads from its monotonic clock, for a test to move on."""
-    moment = [1000.0]
-    monkeypatch.setattr(direct, "monotonic", lambda: moment[0])
-    return moment
+    """The seconds the producer's modules read from their monotonic clock, for a test to move on."""
+    return producer_clock(monkeypatch)
 
 
 async def test_other_errors_say_nothing(sender: DirectSender) -> None:
@@ -39,7 +39,7 @@ async def test_a_timestamp_refused_is_said_while_it_goes_on_then_no_more(
     assert (producer_problem(KafkaBroker()) or "").startswith(
         "Kafka refuses the timestamps of the producer's messages for t.records partition 0 (InvalidTimestamp)"
     )
-    now[0] += direct.CLOCK_SAID_S - 1
+    now[0] += refusals.CLOCK_SAID_S - 1
     assert producer_problem(KafkaBroker()) is not None
     now[0] += 2  # the clock set right: a partition that knew no sequence of the producer publishes again
     assert producer_problem(KafkaBroker()) is None

@@ -30,9 +30,12 @@ from aiokafka.errors import (
 )
 from faststream.kafka import KafkaBroker
 
-from shared.kafka import direct, sequence
-from shared.kafka.direct import DirectSender, Renewal, Settling, producer_problem, settling_of
+from shared.kafka import renewal, sequence
+from shared.kafka.direct import DirectSender
+from shared.kafka.refusals import producer_problem
+from shared.kafka.renewal import Renewal, Settling, settling_of
 from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
+from tests.support.producers import behind_every_broker, producer_clock
 
 
 @pytest.mark.parametrize(
@@ -105,7 +108,7 @@ async def test_an_aiokafka_without_the_module_renews_nothing(monkeypatch: pytest
 async def sender(monkeypatch: pytest.MonkeyPatch) -> tuple[DirectSender, AIOKafkaProducer]:
     producer = idempotent()
     producer._closed = False  # as a started one reads
-    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    behind_every_broker(monkeypatch, producer)
     return DirectSender(KafkaBroker()), producer
 
 
@@ -124,15 +127,14 @@ async def test_a_refused_batch_renews_the_producer_id_once_for_the_sends_before(
 
 def clock_and_renewals(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[float]]:
     """A clock the test moves (`now[0]`, from 1000 s) and the times at which the producer id was renewed."""
-    now: list[float] = [1000.0]
-    monkeypatch.setattr(direct, "monotonic", lambda: now[0])
+    now = producer_clock(monkeypatch)
     renewals: list[float] = []
 
     def renew(_: AIOKafkaProducer) -> bool:
         renewals.append(now[0])
         return True
 
-    monkeypatch.setattr(direct, "renew_producer_id", renew)
+    monkeypatch.setattr(renewal, "renew_producer_id", renew)
     return now, renewals
 
 
@@ -190,7 +192,7 @@ async def test_a_refused_setting_renews_the_producer_id_at_most_once_a_minute(
 async def test_routings_emitter_asks_for_the_new_id_instead_of_taking_it(monkeypatch: pytest.MonkeyPatch) -> None:
     producer = idempotent()
     producer._closed = False
-    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    behind_every_broker(monkeypatch, producer)
     emitter_sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
     assert emitter_sender.renews_sequences
     emitter_sender.failed("t.records", b"k", MessageSizeTooLargeError())
@@ -276,7 +278,7 @@ async def test_routings_new_ids_back_off_from_a_second_to_a_minute_while_refusal
     thousands a day. The gaps double up to a minute; after a quiet minute the next refusal renews at once."""
     producer = idempotent()
     producer._closed = False
-    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: producer)
+    behind_every_broker(monkeypatch, producer)
     now, renewals = clock_and_renewals(monkeypatch)
     sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
 

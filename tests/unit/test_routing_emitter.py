@@ -20,7 +20,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing, _KafkaPublication, encoded
 from shared.events import RecordRouted, Route, envelope_json
-from shared.kafka.direct import DirectSender, Settling, partition_of
+from shared.kafka.direct import DirectSender, partition_of
+from shared.kafka.renewal import Settling
 from shared.topics import TopicNames
 
 

@@ -1,4 +1,4 @@
-"""Routing's emitter and the producer's new id after a refusal (shared.kafka.direct.Settling), on a producer that
+"""Routing's emitter and the producer's new id after a refusal (shared.kafka.renewal.Settling), on a producer that
 is never started: its sends are futures the test answers, and each send notes whether it left on the first id.
 
 The new id waits for every send out on the old one (another unit of work's, one given up on, one being made), and a
@@ -19,10 +19,12 @@ from faststream.kafka import KafkaBroker
 
 from services.routing.adapters.emitter import KafkaEmitter, Outgoing
 from shared.events import RecordRouted
-from shared.kafka import direct
-from shared.kafka.direct import producer_problem, settling_of
+from shared.kafka import renewal
+from shared.kafka.refusals import producer_problem
+from shared.kafka.renewal import settling_of
 from shared.logging import configure_logging
 from shared.topics import TopicNames
+from tests.support.producers import behind_every_broker
 
 
 class Producer:
@@ -55,7 +57,7 @@ class Producer:
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Producer]:
     fake = Producer()
-    monkeypatch.setattr(direct, "aiokafka_producer", lambda broker: fake.producer)
+    behind_every_broker(monkeypatch, fake.producer)
     yield fake
     for future in fake.futures:  # answered, so nothing is reported as never retrieved
         if not future.done():
@@ -207,7 +209,7 @@ async def test_a_new_id_that_waits_long_for_the_sends_before_says_so(
     """aiokafka's idempotent producer never gives up on a send: one to a partition without a leader holds the new
     id, and every hand-over behind it, until the leader is back. The wait is said in the log, not silent."""
     configure_logging(service="routing", fmt="json")
-    monkeypatch.setattr(direct, "SETTLE_SAID_EVERY_S", 0.02)
+    monkeypatch.setattr(renewal, "SETTLE_SAID_EVERY_S", 0.02)
     other = EMITTER.publication()
     await other.hand_over([event("a")])
     await refused_elsewhere(fake)

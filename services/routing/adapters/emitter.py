@@ -21,7 +21,8 @@ import orjson
 from faststream.kafka import KafkaBroker
 
 from shared.events import Envelope
-from shared.kafka.direct import DirectSender, Renewal
+from shared.kafka.direct import DirectSender
+from shared.kafka.renewal import Renewal
 from shared.topics import TopicNames
 
 
