@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from services.cli import local
-from services.cli.local import Children, StopSignals, _start_kafka
+from services.cli import local_processes
+from services.cli.local_processes import Children, StopSignals, start_kafka
 from tests.support.system import free_port
 
 
@@ -19,14 +19,14 @@ from tests.support.system import free_port
 def test_a_kafka_that_exits_at_once_is_reported_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "deploy").symlink_to(local.ROOT / "deploy")
-    monkeypatch.setattr(local, "ROOT", tmp_path)  # var/kafka.log goes there
+    (tmp_path / "deploy").symlink_to(local_processes.ROOT / "deploy")
+    monkeypatch.setattr(local_processes, "ROOT", tmp_path)  # var/kafka.log goes there
     children: Children = {}
     started = time.monotonic()
 
     # start.sh refuses a setting before it touches anything
     with pytest.raises(typer.Exit):
-        _start_kafka(free_port(), {**os.environ, "KAFKA_REPLICATION": "three"}, children, StopSignals())
+        start_kafka(free_port(), {**os.environ, "KAFKA_REPLICATION": "three"}, children, StopSignals())
 
     assert time.monotonic() - started < 60
     said = " ".join(capsys.readouterr().out.split())

@@ -7,18 +7,18 @@ import socket
 import pytest
 import typer
 
-from services.cli.local import _require_free, _wanted_ports
+from services.cli.local_ports import require_free, wanted_ports
 from services.cli.side_by_side import PORT_STEP
 
 
 def test_the_ports_of_kafka_and_of_every_service_of_every_district() -> None:
-    wanted = _wanted_ports({"INTAKE_PORT": "9001"}, ["440111", "440106"], kafka_port=9092)
+    wanted = wanted_ports({"INTAKE_PORT": "9001"}, ["440111", "440106"], kafka_port=9092)
     assert wanted["Kafka (KAFKA_PORT)"] == ("127.0.0.1", 9092)
     assert wanted["Kafka's controller (KAFKA_CONTROLLER_PORT)"] == ("127.0.0.1", 9093)
     assert wanted["440111/intake (INTAKE_PORT)"] == ("127.0.0.1", 9001)
     assert wanted["440106/intake (INTAKE_PORT)"] == ("127.0.0.1", 9001 + PORT_STEP)
     assert wanted["440106/reporting (REPORTING_PORT)"] == ("127.0.0.1", 8004 + PORT_STEP)
-    assert "Kafka (KAFKA_PORT)" not in _wanted_ports({}, [], kafka_port=None)  # a cluster of the deployer's
+    assert "Kafka (KAFKA_PORT)" not in wanted_ports({}, [], kafka_port=None)  # a cluster of the deployer's
 
 
 def test_a_port_named_twice_or_listened_on_is_refused_and_named(capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,9 +27,9 @@ def test_a_port_named_twice_or_listened_on_is_refused_and_named(capsys: pytest.C
         other.listen()
         busy = other.getsockname()[1]
         with pytest.raises(typer.Exit):
-            _require_free({"intake (INTAKE_PORT)": ("127.0.0.1", busy)})
+            require_free({"intake (INTAKE_PORT)": ("127.0.0.1", busy)})
     with pytest.raises(typer.Exit):
-        _require_free({"intake (INTAKE_PORT)": ("127.0.0.1", 1), "routing (ROUTING_PORT)": ("127.0.0.1", 1)})
+        require_free({"intake (INTAKE_PORT)": ("127.0.0.1", 1), "routing (ROUTING_PORT)": ("127.0.0.1", 1)})
     said = " ".join(capsys.readouterr().out.split())
     assert f"{busy} for intake (INTAKE_PORT)" in said
     assert "1 for both intake (INTAKE_PORT) and routing (ROUTING_PORT)" in said

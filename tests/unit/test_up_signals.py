@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # `up`'s own handling around a child started as it starts Kafka (start_new_session=True)
 UP = """
 import subprocess, time
-from services.cli.local import StopSignals, _stop
+from services.cli.local_processes import StopSignals, stop_all
 signals, children = StopSignals(), {}
 try:
     signals.install()
@@ -26,7 +26,7 @@ except KeyboardInterrupt:
     print("stopping", flush=True)
 finally:
     signals.ignore()
-    _stop(children)
+    stop_all(children)
 """
 
 
@@ -64,7 +64,7 @@ def test_a_closed_terminal_stops_the_child_in_its_own_session() -> None:
 # collected object's), which prints "Exception ignored" and goes on. `up` then waits for its services.
 SWALLOWED = """
 import gc, os, signal, subprocess, weakref
-from services.cli.local import StopSignals, _stop, _wait_for_stop
+from services.cli.local_processes import StopSignals, stop_all, wait_for_stop
 class Collected: pass
 signals, children = StopSignals(), {}
 try:
@@ -75,13 +75,13 @@ try:
     kept = weakref.ref(thing, lambda _: os.kill(os.getpid(), signal.SIGTERM))
     del thing
     gc.collect()
-    _wait_for_stop(children, signals)
+    wait_for_stop(children, signals)
     print("ran on", flush=True)
 except KeyboardInterrupt:
     print("stopping", flush=True)
 finally:
     signals.ignore()
-    _stop(children)
+    stop_all(children)
 """
 
 

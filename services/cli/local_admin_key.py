@@ -1,0 +1,74 @@
+"""The local admin API key `popflow up` makes and shows once, and where `popflow keys` finds its key store.
+
+Apart from the command (services/cli/local.py): the key is shown on a
+deployment's first start only (the store keeps its hash), with the way to
+reach that store from `popflow keys` and `popflow demo` in this checkout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from rich.console import Console
+from sqlalchemy import make_url
+
+from services.cli.keys import DEFAULT_STORE, create_key, open_store, remember_store
+from services.cli.side_by_side import LocalDeployment
+
+console = Console()
+
+
+def print_admin_key_once(deployment: LocalDeployment) -> None:
+    """On the first start (no admin key in the store yet) create one and show it, once: only its hash is kept."""
+    url = deployment.env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE)
+
+    async def has_admin() -> bool:
+        store = await open_store(url)
+        try:
+            return any(k.scope == "admin" and k.revoked_at is None for k in await store.list_keys())
+        finally:
+            await store.engine.dispose()
+
+    if asyncio.run(has_admin()):
+        return
+    _, key = asyncio.run(create_key(url, "admin", "local admin (make run)"))
+    whose = f" of the {deployment.name} deployment" if deployment.name else ""
+    console.print(
+        f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
+    )
+    console.print(key, soft_wrap=True)
+    named = "POPFLOW_KEYS_DATABASE_URL" in os.environ or bool(deployment.name)
+    console.print(
+        (
+            f"`popflow keys` and `popflow demo` work on this deployment's key store with "
+            f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}'"
+            if named
+            else "`popflow keys` and `popflow demo` in this checkout use this deployment's key store "
+            "(var/key-store-url)"
+        )
+        + "\nA campaign week to look at:  .venv/bin/popflow demo --key <the key above>"
+        + _demo_options(deployment),
+        soft_wrap=True,
+    )
+
+
+def _demo_options(deployment: LocalDeployment) -> str:
+    """`popflow demo` plays 440111 on 8001-8004 by default; a side-by-side deployment names its own."""
+    if not deployment.name:
+        return ""
+    urls = " ".join(f"--{service} {deployment.url(service)}" for service in ("intake", "notification", "reporting"))
+    return f" --district {deployment.name} {urls}"
+
+
+def remember_key_store(url: str) -> None:
+    """For `popflow keys` and `popflow demo` in this checkout (services/cli/keys.py); a failure to write it is said,
+    and stops nothing."""
+    try:
+        remember_store(url)
+    except OSError as error:
+        console.print(f"[yellow]Could not keep the key store's URL in var/key-store-url:[/] {error.strerror}")
+
+
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
