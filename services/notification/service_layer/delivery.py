@@ -82,6 +82,11 @@ class _Pushes:
 
 
 class DeliveryWorker:
+    """Decides which claimed push starts when, within each recipient's window and `max_in_flight` overall.
+
+    One per process, so that pacing and limits are counted in one place; each push itself is PushAttempts'.
+    """
+
     def __init__(
         self,
         *,

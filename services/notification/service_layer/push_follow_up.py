@@ -16,6 +16,11 @@ from shared.http.problems import ProblemError
 
 
 class PushFollowUp:
+    """What a recipient or the bureau may do about pushes afterwards: read the attempts, ask again, list failures.
+
+    Each call checks the caller's reach first; a redelivery wakes the worker, so it goes now, not at the next poll.
+    """
+
     def __init__(self, *, inbox: Inbox, store: DeliveryStore, clock: Clock, wake: Callable[[], None]) -> None:
         self._inbox, self._store, self._clock = inbox, store, clock
         self._wake = wake  # the push worker: a redelivery is due now
