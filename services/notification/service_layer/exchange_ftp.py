@@ -50,6 +50,7 @@ from services.notification.domain.exchange_batch import (
     MAX_SMALL_FILE_BYTES,
     MAX_TEXT_BYTES,
     Batch,
+    OpenedBatch,
     SetAside,
     build_batch,
     check_size,
@@ -223,9 +224,11 @@ class FtpPoller:
         return taken
 
     async def _take(self, folder: str, batch_id: str) -> None:
+        """One batch in `folder`: checked whole (or set aside whole), its messages applied, its sender told, then
+        moved to done/."""
         manifest_name, file_name = batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX
         try:
-            raw = (await self._drop.read(folder, [manifest_name], max_bytes=MAX_SMALL_FILE_BYTES))[manifest_name]
+            raw = await self._read(folder, manifest_name, max_bytes=MAX_SMALL_FILE_BYTES)
         except FileTooLarge as large:  # read no further; its sender is not told (the manifest did not read)
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
             return
@@ -235,28 +238,62 @@ class FtpPoller:
         partner = None
         try:
             manifest = read_manifest(raw)
-            if manifest["file"] != file_name:
-                raise SetAside("manifest names another batch file")
-            partner = self._door.batch_sender(manifest, max_age_s=self._max_age_s)
-            check_size(manifest)  # before the file is read: what is refused is not downloaded
-            try:
-                file = (await self._drop.read(folder, [file_name], max_bytes=MAX_FILE_BYTES))[file_name]
-            except FileTooLarge as large:  # larger than its signed manifest says: read no further
-                raise SetAside(str(large)) from large
-            if file is None:
-                raise SetAside("batch file missing beside its manifest")
-            opened = self._door.open_batch(manifest, file)
+            partner = self._signer(manifest, file_name)
+            opened = await self._open(folder, file_name, manifest)
         except SetAside as refusal:
-            if self._acks is not None and manifest:  # a manifest that reads names whom to tell
-                count = manifest.get("count")
-                refused = min(max(count, 0), MAX_LINES) if isinstance(count, int) else 0  # what an ack may say
-                await self._acks.tell_sender(
-                    batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=refused, reason=str(refusal)
-                )
-            sender = manifest.get("sender")
-            name = partner.name if partner else None
-            await self._set_aside(folder, [manifest_name, file_name], batch_id, str(refusal), sender, name)
+            await self._set_aside_whole(folder, batch_id, manifest, partner, refusal)
             return
+        refusals = await self._apply_each(partner, opened)
+        if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
+            await self._tell_taken(self._acks, batch_id, manifest, opened, refusals)
+        if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
+            await self._list_not_read(batch_id, manifest, partner, opened)
+        await self._drop.move(folder, [manifest_name, file_name], DONE)
+        log.info(
+            "ftp batch taken",
+            partner=partner.name,
+            batch_id=batch_id,
+            count=len(opened.messages),
+            malformed=len(opened.malformed),
+            refused=len(refusals),
+        )
+
+    async def _read(self, folder: str, name: str, *, max_bytes: int) -> bytes | None:
+        """One file's bytes; None when it is gone (taken by someone else meanwhile)."""
+        return (await self._drop.read(folder, [name], max_bytes=max_bytes))[name]
+
+    def _signer(self, manifest: dict[str, object], file_name: str) -> Partner:
+        """The configured partner that signed a manifest naming this batch file; SetAside otherwise."""
+        if manifest["file"] != file_name:
+            raise SetAside("manifest names another batch file")
+        return self._door.batch_sender(manifest, max_age_s=self._max_age_s)
+
+    async def _open(self, folder: str, file_name: str, manifest: dict[str, object]) -> OpenedBatch:
+        """The batch file its signed manifest describes, read and opened with our key; SetAside otherwise."""
+        check_size(manifest)  # before the file is read: what is refused is not downloaded
+        try:
+            file = await self._read(folder, file_name, max_bytes=MAX_FILE_BYTES)
+        except FileTooLarge as large:  # larger than its signed manifest says: read no further
+            raise SetAside(str(large)) from large
+        if file is None:
+            raise SetAside("batch file missing beside its manifest")
+        return self._door.open_batch(manifest, file)
+
+    async def _set_aside_whole(
+        self, folder: str, batch_id: str, manifest: dict[str, object], partner: Partner | None, refusal: SetAside
+    ) -> None:
+        """A batch refused as a whole: its sender told, when its manifest read, then both files set aside."""
+        if self._acks is not None and manifest:  # a manifest that reads names whom to tell
+            await self._acks.tell_sender(
+                batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=_all_refused(manifest), reason=str(refusal)
+            )
+        names = [batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX]
+        name = partner.name if partner else None
+        await self._set_aside(folder, names, batch_id, str(refusal), manifest.get("sender"), name)
+
+    async def _apply_each(self, partner: Partner, opened: OpenedBatch) -> list[tuple[int, str]]:
+        """Each message through the door, one refused alone; returns every refused line, malformed ones too,
+        by line number."""
         refusals = list(opened.malformed)
         for number, message in opened.messages:
             try:
@@ -272,47 +309,48 @@ class FtpPoller:
                 refusals.append((number, f"refused ({type(error).__name__})"))
                 log.error("ftp message could not be applied", message_id=message.message_id, error=type(error).__name__)
         refusals.sort()
+        return refusals
+
+    async def _tell_taken(
+        self,
+        acks: Acknowledgements,
+        batch_id: str,
+        manifest: dict[str, object],
+        opened: OpenedBatch,
+        refusals: list[tuple[int, str]],
+    ) -> None:
+        """The sender's acknowledgement of a taken batch: how many lines were taken, and which were refused why."""
         reason, whole = said_whole(refusals) if refusals else (None, None)
-        if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
-            taken = len(opened.messages) + len(opened.malformed) - len(refusals)
-            await self._acks.tell_sender(
-                batch_id,
-                manifest,
-                outcome=Outcome.TAKEN,
-                taken=taken,
-                refused=len(refusals),
-                reason=reason,
-                refused_lines=whole,
-            )
-        if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
-            total = len(opened.messages) + len(opened.malformed)
-            listed = (
-                f"{len(opened.malformed)} of {total} lines not read (the batch is in done/, its other lines taken): "
-            )
-            await self._store.set_aside_once(
-                ExchangeSetAside(
-                    file=batch_id[:200],
-                    sender_code=str(manifest.get("sender"))[:12],
-                    partner=partner.name,
-                    reason=listed + refusals_said(opened.malformed, limit=300 - len(listed)),
-                    set_aside_at=self._clock.now(),
-                )
-            )
-        await self._drop.move(folder, [manifest_name, file_name], DONE)
-        log.info(
-            "ftp batch taken",
-            partner=partner.name,
-            batch_id=batch_id,
-            count=len(opened.messages),
-            malformed=len(opened.malformed),
+        taken = len(opened.messages) + len(opened.malformed) - len(refusals)
+        await acks.tell_sender(
+            batch_id,
+            manifest,
+            outcome=Outcome.TAKEN,
+            taken=taken,
             refused=len(refusals),
+            reason=reason,
+            refused_lines=whole,
+        )
+
+    async def _list_not_read(
+        self, batch_id: str, manifest: dict[str, object], partner: Partner, opened: OpenedBatch
+    ) -> None:
+        """A taken batch with lines that did not read, listed for the bureau (once: a poll may take it again)."""
+        await self._store.set_aside_once(
+            ExchangeSetAside(
+                file=batch_id[:200],
+                sender_code=str(manifest.get("sender"))[:12],
+                partner=partner.name,
+                reason=_not_read_said(opened),
+                set_aside_at=self._clock.now(),
+            )
         )
 
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
         """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""
         name = batch_id + ACK_SUFFIX
         try:
-            raw = (await self._drop.read(folder, [name], max_bytes=MAX_SMALL_FILE_BYTES))[name]
+            raw = await self._read(folder, name, max_bytes=MAX_SMALL_FILE_BYTES)
         except FileTooLarge as large:
             await self._set_aside(folder, [name], batch_id + ".ack", str(large), None, None, listed=name)
             return
@@ -351,6 +389,21 @@ class FtpPoller:
             )
         )
         log.warning("ftp file set aside", file=listed or stem, reason=reason)
+
+
+def _all_refused(manifest: dict[str, object]) -> int:
+    """The lines refused with a batch set aside whole, as its acknowledgement may say them: its manifest's count,
+    bounded (0 when the count is not a number)."""
+    count = manifest.get("count")
+    return min(max(count, 0), MAX_LINES) if isinstance(count, int) else 0
+
+
+def _not_read_said(opened: OpenedBatch) -> str:
+    """The bureau's listing of a taken batch's lines that did not read: how many, then which, in the reason's
+    300 characters."""
+    total = len(opened.messages) + len(opened.malformed)
+    listed = f"{len(opened.malformed)} of {total} lines not read (the batch is in done/, its other lines taken): "
+    return listed + refusals_said(opened.malformed, limit=300 - len(listed))
 
 
 def _since(started: float) -> float:
