@@ -4,31 +4,28 @@ Storing is idempotent by notice id: a notice delivered twice by Kafka (or
 issued twice by a replay) lands once, and its push is scheduled once, in the
 same transaction. Acknowledging twice changes nothing; answering twice is
 refused (AlreadyAnswered). Every status change writes its event to the
-outbox in the same transaction.
+outbox in the same transaction. The rows a new notice becomes, and what a
+batch of them writes, are decided in inbox_rows.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from services.notification.adapters.delivery_claims import Claim, Handoff
+from services.notification.adapters.delivery_claims import Handoff
+from services.notification.adapters.inbox_rows import Plan, delivery_values, notice_values, person_of, plan_batch
+from services.notification.adapters.inbox_rows import Stored as Stored  # store_many's answer, imported from here
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.tables import (
-    Delivery,
-    InboxNotice,
-    NoticeValues,
-    WebhookSubscription,
-    WebhookValues,
-    utc,
-)
+from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription, WebhookValues
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db import bulk
@@ -41,40 +38,6 @@ AnswersOwed = Callable[[AsyncSession, str, datetime], Awaitable[bool]]
 
 async def _nothing_owed(_: AsyncSession, __: str, ___: datetime) -> bool:
     return False
-
-
-@dataclass(slots=True)
-class Stored:
-    """What `store_many` did: per notice (stored, push scheduled), the pushes handed to the worker as
-    claims, and how many scheduled pushes were left due for its next claim."""
-
-    outcomes: list[tuple[bool, bool]] = field(default_factory=list)
-    claims: list[Claim] = field(default_factory=list)
-    due: int = 0
-
-
-@dataclass(slots=True)
-class _Plan:
-    """A batch's rows and pushes before they are written; outcomes name the notice that would be stored
-    (None: a duplicate known before writing)."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    claims: list[Claim] = field(default_factory=list)
-    due: list[str] = field(default_factory=list)
-    outcomes: list[tuple[str | None, bool]] = field(default_factory=list)
-
-    def stored(self, inserted: set[str] | None) -> Stored:
-        """What was stored: all the planned rows (`inserted` None), or those whose ids went in."""
-
-        def kept(notice_id: str | None) -> bool:
-            return notice_id is not None and (inserted is None or notice_id in inserted)
-
-        return Stored(
-            outcomes=[(kept(i), kept(i) and scheduled) for i, scheduled in self.outcomes],
-            claims=[claim for claim in self.claims if kept(claim.notice_id)],
-            due=sum(kept(notice_id) for notice_id in self.due),
-        )
 
 
 class AlreadyAnswered(Exception):
@@ -178,35 +141,10 @@ class Inbox:
         *,
         now: datetime,
         handoff: Handoff | None,
-    ) -> _Plan:
-        """The rows to write for the notices not `known` (nor earlier in the batch), their deliveries,
-        and the pushes `handoff` takes."""
-        plan = _Plan()
-        known = set(known)
-        for notice in notices:
-            if notice.notice_id in known:
-                plan.outcomes.append((None, False))
-                continue
-            known.add(notice.notice_id)
-            person = _person(notice)
-            row = self._values(notice, person, now=now)
-            plan.rows.append(row)
-            exchange = self._is_partners(notice.recipient_code)
-            webhook = webhooks.get(notice.recipient_code)
-            scheduled = exchange or webhook is not None
-            if scheduled:
-                delivery = _delivery_values(notice, now=now, exchange=exchange)
-                if webhook is not None and not exchange and handoff and handoff.take(notice.recipient_code):
-                    delivery["next_attempt_at"] = delivery["leased_until"] = handoff.lease_until
-                    claim = Claim(
-                        notice.notice_id, notice.recipient_code, 0, 0, NoticeValues.of(row), webhook, person=person
-                    )
-                    plan.claims.append(claim)
-                else:
-                    plan.due.append(notice.notice_id)
-                plan.deliveries.append(delivery)
-            plan.outcomes.append((notice.notice_id, scheduled))
-        return plan
+    ) -> Plan:
+        """`plan_batch` with this inbox's sealing and served districts."""
+        row_of, is_partners = partial(self._values, now=now), self._is_partners
+        return plan_batch(notices, known, webhooks, now=now, handoff=handoff, row_of=row_of, is_partners=is_partners)
 
     def _values(
         self, notice: NoticeIssued, person: dict[str, Any], *, now: datetime, from_partner: bool = False
@@ -214,7 +152,7 @@ class Inbox:
         """The inbox row: the person sealed, and its person key kept for the notice's status events."""
         person_sealed = self._sealed.seal_person(notice.notice_id, person)
         key = self._events.key_of(notice.person.id_number)
-        return _values(notice, now=now, person_sealed=person_sealed, person_key=key, from_partner=from_partner)
+        return notice_values(notice, now=now, person_sealed=person_sealed, person_key=key, from_partner=from_partner)
 
     def _is_partners(self, code: str) -> bool:
         """A code outside the served districts is a partner's: the notice goes to it through the exchange."""
@@ -226,11 +164,11 @@ class Inbox:
         """`store` inside the caller's transaction (the exchange door records the message with it)."""
         if await session.get(InboxNotice, notice.notice_id) is not None:
             return False, False
-        session.add(InboxNotice(**self._values(notice, _person(notice), now=now, from_partner=from_partner)))
+        session.add(InboxNotice(**self._values(notice, person_of(notice), now=now, from_partner=from_partner)))
         exchange = self._is_partners(notice.recipient_code)
         scheduled = exchange or await session.get(WebhookSubscription, notice.recipient_code) is not None
         if scheduled:
-            session.add(_delivery(notice, now=now, exchange=exchange))
+            session.add(Delivery(**delivery_values(notice, now=now, exchange=exchange)))
         return True, scheduled
 
     async def get(self, notice_id: str) -> InboxNotice | None:
@@ -301,53 +239,3 @@ _WEBHOOKS_OF = (
     f'SELECT recipient_code, url, secret_ciphertext FROM "{WebhookSubscription.__tablename__}"'  # noqa: S608 - the table's name
     " WHERE recipient_code = ANY($1::text[])"
 )
-
-
-def _person(notice: NoticeIssued) -> dict[str, Any]:
-    return notice.person.model_dump(mode="json")
-
-
-def _delivery(notice: NoticeIssued, *, now: datetime, exchange: bool) -> Delivery:
-    return Delivery(**_delivery_values(notice, now=now, exchange=exchange))
-
-
-def _delivery_values(notice: NoticeIssued, *, now: datetime, exchange: bool) -> dict[str, Any]:
-    return {
-        "notice_id": notice.notice_id,
-        "recipient_code": notice.recipient_code,
-        "state": "pending",
-        "round_attempts": 0,
-        "round_number": 0,
-        "total_attempts": 0,
-        "next_attempt_at": now,
-        "leased_until": None,
-        "last_error": None,
-        "updated_at": now,
-        "exchange_code": notice.recipient_code if exchange else None,
-    }
-
-
-def _values(
-    notice: NoticeIssued, *, now: datetime, person_sealed: str, person_key: str, from_partner: bool
-) -> dict[str, Any]:
-    return {
-        "notice_id": notice.notice_id,
-        "recipient_code": notice.recipient_code,
-        "record_id": notice.record_id,
-        "route": notice.route.value,
-        "kind": notice.kind.value,
-        "reason": notice.reason,
-        "person_sealed": person_sealed,
-        "person_key": person_key,
-        # in UTC: SQLite keeps a time's wall clock without its offset, and routing's are local
-        "issued_at": utc(notice.issued_at),
-        "received_at": now,
-        "status": "issued",
-        "delivered_at": None,
-        "acknowledged_at": None,
-        "answered_at": None,
-        "answer_sealed": None,
-        "answer_expected": notice.answer_expected,
-        "answer_due": utc(notice.answer_due) if notice.answer_due else None,
-        "from_partner": from_partner,
-    }
