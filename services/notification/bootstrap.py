@@ -30,7 +30,7 @@ from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
-from services.notification.service_layer.exchange_ftp import FtpPoller
+from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery

@@ -43,11 +43,11 @@ from services.notification.domain.exchange_batch import (
     signed_part,
 )
 from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
-from services.notification.service_layer import exchange_ftp
+from services.notification.service_layer import exchange_ftp_inbound
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
-from services.notification.service_layer.exchange_ftp import FtpPoller
+from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.service_layer.exchange_overview import ExchangeOverview
 from services.notification.service_layer.exchange_redelivery import ExchangeRedelivery
@@ -472,7 +472,7 @@ async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread_and_i
     await _send_forward(baiyun)
     batch_file = _one(platform.path("440106"), "*.batch")
     size = batch_file.stat().st_size
-    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", size - 1)  # larger than its signed manifest allows here
+    monkeypatch.setattr(exchange_ftp_inbound, "MAX_FILE_BYTES", size - 1)  # larger than its signed manifest allows here
 
     assert await tianhe.poller.poll_once() == 1
     assert await tianhe.inbox.get(FORWARD_ID) is None
@@ -485,7 +485,8 @@ async def test_a_batch_file_larger_than_a_reader_takes_is_set_aside_unread_and_i
     assert await baiyun.poller.poll_once() == 1
     [failed] = await baiyun.failed()
     assert failed["last_error"] == f"tianhe set the batch aside: {reason}"
-    monkeypatch.setattr(exchange_ftp, "MAX_FILE_BYTES", 2 * size)  # the next batch is read: one refused stops nothing
+    # the next batch is read: one refused stops nothing
+    monkeypatch.setattr(exchange_ftp_inbound, "MAX_FILE_BYTES", 2 * size)
     await baiyun.redelivery.message(ADMIN, FORWARD_ID)
     assert await baiyun.worker.deliver_due() == 1
     assert await tianhe.poller.poll_once() == 1
@@ -524,7 +525,7 @@ async def test_an_acknowledgement_larger_than_a_reader_takes_is_set_aside_unread
     assert await tianhe.poller.poll_once() == 1
     ack_file = _one(platform.path("440111"), "*.ack.json")
     limit = ack_file.stat().st_size - 1
-    monkeypatch.setattr(exchange_ftp, "MAX_SMALL_FILE_BYTES", limit)
+    monkeypatch.setattr(exchange_ftp_inbound, "MAX_SMALL_FILE_BYTES", limit)
 
     assert await baiyun.poller.poll_once() == 1
     assert (await baiyun.set_aside())[ack_file.name] == f"{ack_file.name} is larger than {limit} bytes"

@@ -14,8 +14,8 @@ import pytest
 from services.notification.adapters.ftp_drop import FtpAccount
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_batch import Batch, open_batch, read_manifest
-from services.notification.service_layer import exchange_ftp
-from services.notification.service_layer.exchange_ftp import FtpBatcher, FtpItem
+from services.notification.service_layer import exchange_ftp_inbound, exchange_ftp_outbound
+from services.notification.service_layer.exchange_ftp_outbound import FtpBatcher, FtpItem
 from shared.exchange.partners import Partner, PartnerKeys, Transport
 from tests.support.notification_fakes import FakeClock
 
@@ -38,7 +38,7 @@ class Uploads:
 @pytest.fixture
 def uploads(monkeypatch: pytest.MonkeyPatch) -> Uploads:
     found = Uploads()
-    monkeypatch.setattr(exchange_ftp, "FtpDrop", found.drop)
+    monkeypatch.setattr(exchange_ftp_outbound, "FtpDrop", found.drop)
     return found
 
 
@@ -80,8 +80,8 @@ async def test_a_batch_is_cut_at_max_batch_messages(uploads: Uploads) -> None:
 async def test_a_batch_is_cut_before_its_text_outgrows_what_a_reader_takes(
     uploads: Uploads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exchange_ftp, "_LARGEST_LINE", 2_000)
-    monkeypatch.setattr(exchange_ftp, "MAX_TEXT_BYTES", 2_000 + 5_000)  # cut once 5,000 bytes are gathered
+    monkeypatch.setattr(exchange_ftp_outbound, "_LARGEST_LINE", 2_000)
+    monkeypatch.setattr(exchange_ftp_outbound, "MAX_TEXT_BYTES", 2_000 + 5_000)  # cut once 5,000 bytes are gathered
     batcher, recorded = _batcher(max_batch=500)
     assert await _sent(batcher, [_item(n, 1_000) for n in range(12)]) == [200] * 12
     assert [len(ids) for ids in recorded] == [5, 5, 2]  # each line 1,07x bytes: the fifth passes 5,000
@@ -94,15 +94,15 @@ async def test_the_poller_lives_on_after_a_poll_that_fails_in_any_way(monkeypatc
     polls: list[int] = []
     done = asyncio.Event()
 
-    async def poll_once(self: exchange_ftp.FtpPoller) -> int:
+    async def poll_once(self: exchange_ftp_inbound.FtpPoller) -> int:
         polls.append(len(polls))
         if len(polls) < 3:
             raise [RuntimeError("a fault"), ConnectionResetError("the store")][len(polls) - 1]
         done.set()
         return 0
 
-    monkeypatch.setattr(exchange_ftp.FtpPoller, "poll_once", poll_once)
-    poller = exchange_ftp.FtpPoller(
+    monkeypatch.setattr(exchange_ftp_inbound.FtpPoller, "poll_once", poll_once)
+    poller = exchange_ftp_inbound.FtpPoller(
         drop=None,  # type: ignore[arg-type]  # poll_once is the fake's
         folders=[],
         door=None,  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 The delivery worker treats a partner like a webhook (same schedule, backoff,
 attempt log); this module only says what to send and where: a signed POST
 for an https partner, a line of the next batch file for an ftp/ftps one
-(exchange_ftp.py). A code whose
+(exchange_ftp_outbound.py). A code whose
 partner is missing or unconfigured is refused at once (the delivery fails
 with the reason, the bureau sees it in GET /v1/exchange/partners and the
 failed list, and a redelivery after the partners file is fixed sends it).
@@ -38,7 +38,7 @@ from services.notification.domain.exchange_messages import (
     body_of,
     sealed_text,
 )
-from services.notification.service_layer.exchange_ftp import FtpBatcher, FtpItem
+from services.notification.service_layer.exchange_ftp_outbound import FtpBatcher, FtpItem
 from shared.clock import Clock
 from shared.events import FeedbackResult, NoticeKind, RejectionReason, Route
 from shared.exchange.partners import Partner, PartnerTable, Transport

@@ -40,7 +40,7 @@ from services.notification.domain.backoff import (
 )
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
-from services.notification.service_layer.exchange_ftp import FtpItem
+from services.notification.service_layer.exchange_ftp_outbound import FtpItem
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal, door_accepted
 from shared.clock import Clock
 from shared.db.group_commit import GroupCommit
