@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -11,11 +14,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters.emitter import RecordingEmitter
+from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.parked import ApplyNow, ParkedAnswers
 from shared.clock import FixedClock
+from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason, new_envelope, parse_event
 from shared.kafka.failures import DeadLetters
@@ -73,6 +78,17 @@ def parked_answers_job(
     return ParkedAnswers(
         context, apply_now, DeadLetters(sink.publish), group="routing-answers", max_age=max_age, batch=batch
     )
+
+
+@asynccontextmanager
+async def sqlite_routing(tmp_path: Path, recipients: Recipients) -> AsyncIterator[RoutingContext]:
+    """Routing's context (`routing_context`) on a migrated SQLite file under `tmp_path`: the unit tier's store."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
+    await run_migrations(engine, MIGRATIONS)
+    try:
+        yield routing_context(session_factory(engine), recipients)
+    finally:
+        await engine.dispose()
 
 
 def routing_context(

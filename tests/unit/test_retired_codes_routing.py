@@ -11,20 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import decision_store, review_store
 from services.routing.adapters.emitter import RecordingEmitter
-from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
-from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued, RecordRouted, parse_event
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import record
-from tests.support.routing import routing_context
+from tests.support.routing import sqlite_routing
 
 pytestmark = pytest.mark.unit
 
@@ -35,11 +32,8 @@ RECIPIENTS = Recipients.of(["440113"], ExchangeTable({}, ExchangeEndpoint("natio
 
 @pytest.fixture
 async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
-    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
-    await run_migrations(engine, MIGRATIONS)
-    sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-    yield routing_context(sessions, RECIPIENTS)
-    await engine.dispose()
+    async with sqlite_routing(tmp_path, RECIPIENTS) as context:
+        yield context
 
 
 async def test_a_notice_for_a_retired_street_goes_to_its_successor_with_a_note(context: RoutingContext) -> None:

@@ -12,19 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from structlog.testing import capture_logs
 
 from services.routing.adapters.tables import CaseRow
-from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import NoticeWithoutCase, RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
-from shared.db import build_engine, run_migrations, session_factory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
 from shared.kafka.consuming import subscribe
 from shared.kafka.failures import DeadLetters, is_permanent
@@ -32,7 +29,7 @@ from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import XINSHI, record
-from tests.support.routing import DeadLetterSink, issued, routing_context
+from tests.support.routing import DeadLetterSink, issued, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 TOPICS = TopicNames("t.")
@@ -40,11 +37,8 @@ TOPICS = TopicNames("t.")
 
 @pytest.fixture
 async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
-    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
-    await run_migrations(engine, MIGRATIONS)
-    sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-    yield routing_context(sessions, RECIPIENTS)
-    await engine.dispose()
+    async with sqlite_routing(tmp_path, RECIPIENTS) as context:
+        yield context
 
 
 async def a_notice_without_its_case(context: RoutingContext) -> tuple[NoticeIssued, dict[str, object]]:

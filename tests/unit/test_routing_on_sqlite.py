@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.routing.adapters import case_store, notice_store, review_store
 from services.routing.adapters.emitter import RecordingEmitter
-from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.notices import notice_id
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer import reviews, views
@@ -23,7 +21,6 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
-from shared.db import build_engine, run_migrations, session_factory
 from shared.events import (
     FeedbackResult,
     NoticeAnswered,
@@ -40,7 +37,13 @@ from shared.kafka.failures import PermanentFailure
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
-from tests.support.routing import DeadLetterSink, answer_as_recipient, issued, parked_answers_job, routing_context
+from tests.support.routing import (
+    DeadLetterSink,
+    answer_as_recipient,
+    issued,
+    parked_answers_job,
+    sqlite_routing,
+)
 from tests.support.routing_scenarios import (
     follow_ups_after_outflows,
     queues_after_a_correction_that_still_cannot_route,
@@ -53,11 +56,8 @@ RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("natio
 
 @pytest.fixture
 async def context(tmp_path: Path) -> AsyncIterator[RoutingContext]:
-    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path}/routing.db")
-    await run_migrations(engine, MIGRATIONS)
-    sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
-    yield routing_context(sessions, RECIPIENTS)
-    await engine.dispose()
+    async with sqlite_routing(tmp_path, RECIPIENTS) as context:
+        yield context
 
 
 def kinds(context: RoutingContext) -> list[str]:
