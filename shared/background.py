@@ -16,6 +16,19 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
+async def woken_or_after(event: asyncio.Event, seconds: float) -> None:
+    """Wait until `event` is set or `seconds` have passed, whichever comes first; a cancellation always ends it.
+
+    Not `asyncio.wait_for(event.wait(), seconds)`: on Python 3.11 a cancellation that comes as the event is
+    set is swallowed by it (CPython gh-86296), and a loop around it then runs on after its task was cancelled.
+    The push worker's loop did so when a test cancelled it as a freed slot woke it, and the test waited out
+    its timeout: a service stopping at that moment would have waited for ever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 @dataclass(frozen=True)
 class BackgroundTask:
     name: str

@@ -31,7 +31,6 @@ the confirmed ones marked sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from sqlalchemy import BigInteger, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from shared.background import woken_or_after
 from shared.clock import Clock, SystemClock
 from shared.db.among import among
 from shared.db.engine import SingleStatements
@@ -139,8 +139,7 @@ class OutboxRelay:
                 # a refusal that goes on took a new producer id at each pass (the broker holds each for a day)
                 await asyncio.sleep(self._poll_interval_s)
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                await woken_or_after(self._wake, self._poll_interval_s)
             # passes at least `linger_s` apart: a steady stream leaves in batches, not a pass a row,
             # while a row after a quiet spell leaves at once instead of waiting out a linger
             await asyncio.sleep(max(0.0, passed + self._linger_s - loop.time()))

@@ -13,10 +13,10 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import delete
 from sqlmodel import col
-from structlog.testing import capture_logs
 
 from services.routing.adapters.tables import CaseRow
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer import reminders
 from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import NoticeWithoutCase, RoutingContext
 from services.routing.service_layer.records import RecordHandler
@@ -28,6 +28,7 @@ from shared.kafka.failures import DeadLetters, is_permanent
 from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
+from tests.support.logs import logged_by
 from tests.support.records import XINSHI, record
 from tests.support.routing import DeadLetterSink, issued, sqlite_routing
 
@@ -90,7 +91,7 @@ async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_
 
 
 async def test_a_reminder_pass_sets_a_notice_without_its_case_aside_and_reminds_the_others(
-    context: RoutingContext,
+    context: RoutingContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     orphan, person = await a_notice_without_its_case(context)
     await RecordHandler(context).on_records(
@@ -107,7 +108,7 @@ async def test_a_reminder_pass_sets_a_notice_without_its_case_aside_and_reminds_
     context.clock.at = datetime(2027, 3, 10, 9, tzinfo=shanghai)  # past the reminder's day
     job = ReminderJob(context, deadline_days=3, holidays=[], zone=shanghai)
     before = len(issued(context))
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, reminders) as logs:
         assert await job.run_once() >= 1
     followed = issued(context)[before:]
     assert {notice.record_id for notice in followed} == {other.record_id}

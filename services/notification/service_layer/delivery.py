@@ -24,7 +24,6 @@ several replicas share the work safely through SKIP LOCKED.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.pacing import Pacing
 from services.notification.service_layer.exchange_outbound import OutboundExchange
 from services.notification.service_layer.push_attempts import PushAttempts
+from shared.background import woken_or_after
 from shared.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -146,8 +146,7 @@ class DeliveryWorker:
                 self._wake.clear()
                 claimed = await self._claim_safely()
                 if claimed == 0 or self._full() or not self._due_left:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._limits.poll_interval_s)
+                    await woken_or_after(self._wake, self._limits.poll_interval_s)
         finally:
             # no push starts from here on: the claims waiting for a slot come back when their leases end
             self._stopping, self._running = True, False
