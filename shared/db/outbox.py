@@ -97,9 +97,7 @@ class OutboxRelay:
         # a pass's reads and its update are each a statement of its own: three round trips, not six
         self._single_statements = SingleStatements(sessions)
         self._broker = broker
-        self._topics = topics
         self._table = table
-        self._open = open_envelope
         self._batch = batch
         # built once: building them was a fifth of a relay pass at low rates (with keys held back, per pass)
         self._held_keys = set_aside_keys(table)
