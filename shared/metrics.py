@@ -65,7 +65,8 @@ class CallbackGauge(Collector):
     async def refresh(self) -> None:
         """Read now; on failure the gauge shows no samples (rather than stale ones) and says why in the log."""
         try:
-            self._samples = list(await asyncio.wait_for(self._read(), READ_TIMEOUT_S))
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                self._samples = list(await self._read())
         except Exception as error:
             self._samples = []
             log.warning("metric could not be read", metric=self.name, error=type(error).__name__)

@@ -64,7 +64,8 @@ def health_router(
 async def _failure(check: Check) -> str | None:
     """None when the check passes, else why it did not."""
     try:
-        ok = await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            ok = await check()
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT_S:g} s"
     except NotReady as error:

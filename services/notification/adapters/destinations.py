@@ -58,7 +58,8 @@ class DestinationGuard:
             return self._remember(url, Destination(addresses=[literal]))
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses = await asyncio.wait_for(self._resolve(host, port), RESOLVE_TIMEOUT_S)
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                addresses = await self._resolve(host, port)
         except (OSError, TimeoutError, ValueError, UnicodeError):
             return Destination()
         # one address inside is enough to refuse: the resolver may hand out any of them
