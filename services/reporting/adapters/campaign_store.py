@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import campaigns, key_area_marks, key_areas
-from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
 
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import records
-from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.certificates import ORDER, FollowUp, LatestCheck
 
 

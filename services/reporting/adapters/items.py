@@ -9,14 +9,14 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.tables import notices, records, rejections
-from services.reporting.adapters.weekly_store import (
+from services.reporting.adapters.report_filters import (
     handover,
     target_condition,
     unanswered_case,
     unanswered_condition,
     within,
 )
+from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.campaign import TargetPopulation
 from services.reporting.domain.figures import NOTICE_ROUTES, UNANSWERED_AGES
 from services.reporting.domain.paging import Position

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import place_check_persons, place_checks, records
-from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.placechecks import Held
 from services.reporting.domain.spotchecks import PlaceTally
 

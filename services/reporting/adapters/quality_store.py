@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import expects_answer, utc, within
 from services.reporting.adapters.tables import notices, records
-from services.reporting.adapters.weekly_store import expects_answer, utc, within
 from services.reporting.domain.facts import OPTIONAL_FIELDS
 from services.reporting.domain.quality import EXPIRY_WINDOW_DAYS, QualityCounts
 from services.reporting.domain.weeks import ReportWeek

@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import within
 from services.reporting.adapters.tables import communities, key_areas, records, workers
-from services.reporting.adapters.weekly_store import within
 from services.reporting.domain.responsibility import Community, Register, Worker
 from shared.db.upsert import upsert
 from shared.sealing import Keyring

@@ -9,8 +9,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc
 from services.reporting.adapters.tables import dashboard_sessions as table
-from services.reporting.adapters.weekly_store import utc
 
 
 def session_hash(token: str) -> str:

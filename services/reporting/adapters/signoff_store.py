@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import campaign_results, signoff_steps, signoffs
-from services.reporting.adapters.weekly_store import utc, within
 from services.reporting.domain.signoff import Signoff, SignoffState, Step, step_of
 from shared.db.upsert import first_insert, upsert
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import records, spot_check_items, spot_checks
-from services.reporting.adapters.weekly_store import utc, within
 
 STREAMED_ROWS = 10_000  # fetched from the database at a time
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from services.reporting.adapters.intake_client import Entry, IntakeUnavailable, RecordEntry
 from services.reporting.adapters.placecheck_store import PlaceCheckRows, PlaceCheckStore
-from services.reporting.adapters.weekly_store import utc
+from services.reporting.adapters.report_filters import utc
 from services.reporting.domain.placechecks import (
     Finding,
     Outcome,
