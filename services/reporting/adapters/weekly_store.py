@@ -1,8 +1,7 @@
-"""Aggregated queries behind the weekly report: one grouped query per family of figures.
+"""The weekly report's counts per street: weekly_queries.py's grouped queries, run and added up.
 
-`code` is a 9-digit street or a 6-digit district; every filter (report_filters.py) is a prefix
-match on it, so a street and its district's roll-up use the same queries.
-All timestamps are passed and stored in UTC.
+`code` is a 9-digit street or a 6-digit district (report_filters.py): a street and its district's
+roll-up use the same queries. All timestamps are passed and stored in UTC.
 """
 
 from __future__ import annotations
@@ -15,92 +14,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.report_filters import (
-    handover,
-    target_condition,
-    unanswered_case,
-    unanswered_condition,
-    utc,
-    within,
+from services.reporting.adapters.report_filters import utc, within
+from services.reporting.adapters.tables import records
+from services.reporting.adapters.weekly_queries import (
+    delay_queries,
+    notice_queries,
+    record_counts,
+    records_in_week,
+    rejections_in,
+    target_counts,
 )
-from services.reporting.adapters.tables import notices, records, rejections
 from services.reporting.domain.campaign import TargetPopulation
-from services.reporting.domain.figures import NOTICE_ROUTES, RECORD_ROUTES, DelaySummary
+from services.reporting.domain.figures import RECORD_ROUTES, DelaySummary
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
 
 Row = Callable[[str], StreetWeek]  # a code's StreetWeek, made the first time the code comes up
 
 
-def _notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, Any, Any]:
-    """Notices sent and received in the week by route, and those unanswered as of `as_of` by age."""
-    # Sent and received count the handovers of the two routes that have them in the census's table;
-    # informational notices, follow-ups and a same-district record's change or outflow notices are not among them.
-    by_route = sa.and_(notices.c.week == week.name, notices.c.route.in_(NOTICE_ROUTES), handover())
-    sent = (
-        sa.select(notices.c.sender_street, notices.c.route, sa.func.count())
-        .where(by_route, within(notices.c.sender_street, code))
-        .group_by(notices.c.sender_street, notices.c.route)
-    )
-    received = (
-        sa.select(notices.c.recipient_code, notices.c.route, sa.func.count())
-        .where(by_route, within(notices.c.recipient_code, code))
-        .group_by(notices.c.recipient_code, notices.c.route)
-    )
-    age = unanswered_case(as_of)
-    unanswered = (
-        sa.select(notices.c.recipient_code, age, sa.func.count())
-        .where(unanswered_condition(code, as_of))
-        .group_by(notices.c.recipient_code, age)
-    )
-    return sent, received, unanswered
-
-
-def _records_in_week(week: ReportWeek, code: str, received_before: datetime | None) -> Any:
-    """The records counted in `code`'s week; with `received_before`, only those received before then."""
-    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
-    if received_before is None:
-        return in_week
-    # a record folded before received_at was kept (reporting migration 0002) counts, as it always has
-    received = sa.or_(records.c.received_at.is_(None), records.c.received_at < utc(received_before))
-    return sa.and_(in_week, received)
-
-
-def _record_counts(in_week: Any) -> Any:
-    """The week's records per street, event kind, certificate result and route."""
-    return (
-        sa.select(
-            records.c.reporting_street,
-            records.c.event_kind,
-            records.c.cert_result,
-            records.c.route,
-            sa.func.count(),
-        )
-        .where(in_week)
-        .group_by(records.c.reporting_street, records.c.event_kind, records.c.cert_result, records.c.route)
-    )
-
-
-def _rejections_in(week: ReportWeek, code: str) -> Any:
-    """Submissions intake rejected in the week, per street."""
-    return (
-        sa.select(rejections.c.reporting_street, sa.func.count())
-        .where(rejections.c.week == week.name, within(rejections.c.reporting_street, code))
-        .group_by(rejections.c.reporting_street)
-    )
-
-
-def _target_counts(in_week: Any, target: TargetPopulation, on: date) -> Any:
-    """The week's records of the campaign's target population, per street."""
-    return (
-        sa.select(records.c.reporting_street, sa.func.count())
-        .where(in_week, target_condition(target, on))
-        .group_by(records.c.reporting_street)
-    )
-
-
 def _add_record_counts(counted: list[Any], row: Row) -> None:
-    """_record_counts' rows: every record, its kind's figure, its certificate's and its route's."""
+    """record_counts' rows: every record, its kind's figure, its certificate's and its route's."""
     for street, kind, cert, route, count in counted:
         target_row = row(street)
         target_row.records += count
@@ -134,13 +67,6 @@ class WeeklyStore:
     def engine(self) -> AsyncEngine:
         return self._engine
 
-    def _delay_seconds(self) -> Any:
-        if self._postgres:
-            return sa.extract("epoch", records.c.received_at - records.c.observed_at)
-        # julianday is a float of days: round away its representation error (to the millisecond)
-        days = sa.func.julianday(records.c.received_at) - sa.func.julianday(records.c.observed_at)
-        return sa.func.round(days * 86400.0, 3)
-
     async def _rows(self, query: Any) -> list[Any]:
         async with self._engine.connect() as connection:
             return list((await connection.execute(query)).all())
@@ -169,11 +95,11 @@ class WeeklyStore:
         A bureau code (6 digits) holds the notices addressed to the bureau itself. With `received_before`,
         only the records received before then count (the week as it stood at its cut-off).
         """
-        in_week = _records_in_week(week, code, received_before)
-        delays = self._delay_queries(in_week, week)
-        queries = [_record_counts(in_week), *_notice_queries(week, code, as_of), _rejections_in(week, code), *delays]
+        in_week = records_in_week(week, code, received_before)
+        delays = delay_queries(in_week, week, postgres=self._postgres)
+        queries = [record_counts(in_week), *notice_queries(week, code, as_of), rejections_in(week, code), *delays]
         if target is not None:
-            queries.append(_target_counts(in_week, target, on))
+            queries.append(target_counts(in_week, target, on))
         return self._street_rows(iter(await self._all(queries)), delays=len(delays), target=target is not None)
 
     def _street_rows(
@@ -195,31 +121,8 @@ class WeeklyStore:
             _add_figure(next(results), row, "target_population")
         return rows, total_delay
 
-    def _delay_queries(self, in_week: Any, week: ReportWeek) -> list[Any]:
-        """Entry delays and the latest late arrival (received after the cut-off) per street."""
-        late = sa.func.max(sa.case((records.c.received_at >= utc(week.ends_at), records.c.received_at)))
-        received = sa.and_(in_week, records.c.received_at.is_not(None))
-        if not self._postgres:
-            return [
-                sa.select(records.c.reporting_street, self._delay_seconds()).where(received),
-                sa.select(records.c.reporting_street, late).where(received).group_by(records.c.reporting_street),
-            ]
-        # PostgreSQL summarises in place (percentile_disc is the nearest rank), per street and,
-        # through ROLLUP, for all of them: no delay leaves the database.
-        delay = self._delay_seconds()
-        return [
-            sa.select(
-                records.c.reporting_street,
-                sa.func.count(),
-                sa.func.percentile_disc(0.5).within_group(delay),
-                sa.func.percentile_disc(0.9).within_group(delay),
-                late,
-            )
-            .where(received)
-            .group_by(sa.func.rollup(records.c.reporting_street))
-        ]
-
     def _apply_delays(self, results: list[list[Any]], row: Row) -> DelaySummary | None:
+        """delay_queries' rows: on PostgreSQL each street's summary and, in ROLLUP's row, all of them."""
         if not self._postgres:  # every delay, summarised by the domain
             delays, latest_rows = results
             for street, seconds in delays:
