@@ -572,7 +572,7 @@ async def test_a_recipient_at_its_widest_holds_at_most_half_the_processs_pushes(
     worker = paced(desk, start=2, most=8, max_in_flight=16)
     held: list[int] = []
 
-    await run_until_sent(worker, desk, 60, watch=lambda: held.append(worker._held("440111008")))
+    await run_until_sent(worker, desk, 60, watch=lambda: held.append(worker._pushes.held("440111008")))
 
     assert len(desk.sender.sent) == 60
     assert max(desk.sender.concurrency[HOOK]) == 8  # its window widened to its most

@@ -4,43 +4,37 @@ Each push, its failure policy and the record of its attempt are in
 service_layer/push_attempts.py; here, which pushes start and when. A claim
 that fails (database down) is logged and tried again at the next poll.
 
-Concurrency: at most the recipient's window of requests in flight to one
-recipient (domain/pacing.py: it starts at `per_recipient`, widens towards
-`per_recipient_most` while the recipient answers 2xx with more of its pushes
-waiting, and halves for each failed attempt) and `max_in_flight` pushes
-overall (a recipient's slot is freed when its request is over, while the
-attempt is being recorded). Up to a window more pushes of a recipient are
-claimed ahead and wait in memory for its next free slot, so a push starts
-without waiting for a claim's round trip; their leases run as for any claim,
-so a crash leaves them due again. New notices' pushes are taken the same way
-straight from the transaction that stores them (`handoff`,
-service_layer/receiving.py), without a claim. A recipient at its limit is
-left out of the claim, so a hanging receiver holds only its own slots (each
-freed by the HTTP timeout) and never those of other recipients. The limits
-and windows are per process;
-several replicas share the work safely through SKIP LOCKED.
+Concurrency: each recipient's window of requests in flight and `max_in_flight`
+overall are counted in service_layer/held_pushes.py. Up to a window more pushes
+of a recipient are claimed ahead and wait in memory for its next free slot, so a
+push starts without waiting for a claim's round trip; their leases run as for
+any claim, so a crash leaves them due again. New notices' pushes are taken the
+same way straight from the transaction that stores them (`handoff`,
+service_layer/receiving.py), without a claim. A recipient at its limit is left
+out of the claim, so a hanging receiver holds only its own slots (each freed by
+the HTTP timeout) and never those of other recipients. The limits and windows
+are per process; several replicas share the work safely through SKIP LOCKED.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.delivery_claims import Claim, Handoff
-from services.notification.adapters.metrics import PUSH_WINDOW
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult, WebhookSender
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.pacing import Pacing
 from services.notification.service_layer.exchange_outbound import OutboundExchange
+from services.notification.service_layer.held_pushes import HeldPushes
 from services.notification.service_layer.push_attempts import PushAttempts
 from shared.background import woken_or_after
 from shared.clock import Clock
@@ -61,24 +55,6 @@ class WorkerLimits:
 
     def pacing(self) -> Pacing:
         return Pacing(self.per_recipient, self.per_recipient_most or self.per_recipient)
-
-
-@dataclass(slots=True)
-class _Pushes:
-    """The pushes a worker holds in memory, from their claim or hand-off until their attempt is recorded: what it
-    counts against each recipient's window and its own cap. A crash loses none: their leases make them due again."""
-
-    in_flight: Counter[str] = field(default_factory=Counter)  # requests under way, by recipient
-    # requests under way, all recipients: at most max_in_flight, however many claims are held. A hand-off and
-    # a claim reckon their room each from the same pushes held, and together could hold twice the cap; the
-    # extra ones waited for one of aiohttp's connections (as many as the cap) inside their timeout
-    requests: int = 0
-    notices: set[str] = field(default_factory=set)  # held: one claimed or handed off again is not taken twice
-    holding_slot: set[str] = field(default_factory=set)  # notices whose request to the recipient is not over yet
-    # claimed pushes, each with when it was claimed, waiting for a slot of their recipient: up to its window
-    # more than it has in flight, so a freed slot starts the next push at once instead of after a claim's round trip
-    waiting: dict[str, deque[tuple[Claim, float]]] = field(default_factory=lambda: defaultdict(deque))
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # each push started, until its attempt is recorded
 
 
 class DeliveryWorker:
@@ -115,10 +91,8 @@ class DeliveryWorker:
             on_recorded=on_recorded,
             exchange=exchange,
         )
-        self._pushes = _Pushes()
-        self._pacing = limits.pacing()
-        self._windows: dict[str, float] = {}  # recipients' windows (domain/pacing.py); absent: at its start
-        self._most_held = max(2 * self._pacing.start, limits.max_in_flight // 2)  # by one recipient (_room)
+        self._pushes = HeldPushes(limits.pacing(), limits.max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()  # each push started, until its attempt is recorded
         self._stopping = False
         self._running = False  # run() is pushing: only then are pushes handed to it (handoff)
         self._wake = asyncio.Event()
@@ -145,31 +119,21 @@ class DeliveryWorker:
             while True:
                 self._wake.clear()
                 claimed = await self._claim_safely()
-                if claimed == 0 or self._full() or not self._due_left:
+                if claimed == 0 or self._pushes.free() <= 0 or not self._due_left:
                     await woken_or_after(self._wake, self._limits.poll_interval_s)
         finally:
             # no push starts from here on: the claims waiting for a slot come back when their leases end
             self._stopping, self._running = True, False
-            self._pushes.waiting.clear()
-            for task in list(self._pushes.tasks):
+            self._pushes.forget_waiting()
+            for task in list(self._tasks):
                 task.cancel()
 
     async def deliver_due(self) -> int:
         """Claim what is due now and push it; returns when those pushes are done (for tests)."""
         claimed = await self._claim()
-        while self._pushes.tasks:
-            await asyncio.gather(*list(self._pushes.tasks))
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
         return claimed
-
-    def _full(self) -> bool:
-        return self._held() >= self._limits.max_in_flight
-
-    def _held(self, code: str | None = None) -> int:
-        """Pushes in flight and claimed-and-waiting, of one recipient or of all."""
-        pushes = self._pushes
-        if code is not None:
-            return pushes.in_flight[code] + len(pushes.waiting.get(code, ()))
-        return sum(pushes.in_flight.values()) + sum(len(q) for q in pushes.waiting.values())
 
     async def _claim_safely(self) -> int:
         try:
@@ -180,15 +144,14 @@ class DeliveryWorker:
             return 0
 
     async def _claim(self) -> int:
-        free = self._limits.max_in_flight - self._held()
+        free = self._pushes.free()
         if free <= 0:
             return 0
         now = self._clock.now()
-        codes = set(self._pushes.in_flight) | set(self._pushes.waiting)
-        busy = {code for code in codes if self._room(code) <= 0}
+        busy = self._pushes.busy()
         signals = self._signals
         claims, more = await self._store.claim(
-            now=now, lease_until=self._lease_from(now), limit=free, busy=busy, room=self._room
+            now=now, lease_until=self._lease_from(now), limit=free, busy=busy, room=self._pushes.room
         )
         self._due_left = more or bool(busy) or self._signals != signals
         self.take(claims)
@@ -196,10 +159,10 @@ class DeliveryWorker:
 
     def handoff(self) -> Handoff | None:
         """Room for new pushes taken straight from the transaction that stores their notices (see Handoff)."""
-        free = self._limits.max_in_flight - self._held()
+        free = self._pushes.free()
         if not self._running or self._stopping or free <= 0:
             return None
-        return Handoff(lease_until=self._lease_from(self._clock.now()), limit=free, room=self._room)
+        return Handoff(lease_until=self._lease_from(self._clock.now()), limit=free, room=self._pushes.room)
 
     def take(self, claims: list[Claim], *, claimed_at: float | None = None) -> None:
         """Push the claims (from a claim, or handed off by the store) as their recipients' slots allow.
@@ -207,45 +170,14 @@ class DeliveryWorker:
         `claimed_at` (time.monotonic()) is when their lease began: a hand-off's lease runs from
         before the storing transaction, so its wait counts from there, not from now.
         """
-        claimed_at = time.monotonic() if claimed_at is None else claimed_at
-        for claim in claims:
-            if claim.notice_id not in self._pushes.notices:
-                self._pushes.notices.add(claim.notice_id)
-                self._pushes.waiting[claim.recipient_code].append((claim, claimed_at))
+        self._pushes.hold(claims, time.monotonic() if claimed_at is None else claimed_at)
         for code in {claim.recipient_code for claim in claims}:
             self._start_waiting(code)
 
-    def _room(self, code: str) -> int:
-        """How many more pushes of a recipient may be held: in flight plus as many waiting for a slot.
-
-        A window widened past its start holds no more than half the process's pushes (or twice its
-        start, all it could hold before windows widened): should the recipient then hang, the other
-        recipients keep the other half until its timeouts narrow its window."""
-        return min(2 * self._slots(code), self._most_held) - self._held(code)
-
-    def _window(self, code: str) -> float:
-        return self._windows.get(code, self._pacing.start)
-
-    def _slots(self, code: str) -> int:
-        return self._pacing.slots(self._window(code))
-
     def _answered(self, claim: Claim, result: SendResult) -> None:
         """The request to the recipient is over (PushAttempts): its window paced by the answer, its slot freed."""
-        self._paced(claim, result)
+        self._pushes.pace(claim, result)
         self._release_slot(claim)
-
-    def _paced(self, claim: Claim, result: SendResult) -> None:
-        """The recipient's window after this answer (before its slot is freed, so `waiting` is the backlog).
-
-        A refused result made no request: the recipient said nothing of its pace."""
-        if result.refused:
-            return
-        code = claim.recipient_code
-        window = self._window(code)
-        paced = self._pacing.after(window, delivered=result.delivered, waiting=bool(self._pushes.waiting.get(code)))
-        self._windows[code] = paced
-        if paced != window:
-            PUSH_WINDOW.labels(code).set(self._pacing.slots(paced))
 
     def _lease_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._limits.lease_s)
@@ -259,30 +191,23 @@ class DeliveryWorker:
         """
         if self._stopping:
             return
-        pushes = self._pushes
-        waiting = pushes.waiting.get(code)
-        while waiting and pushes.in_flight[code] < self._slots(code) and pushes.requests < self._limits.max_in_flight:
-            claim, claimed_at = waiting.popleft()
+        for claim, claimed_at in self._pushes.startable(code):
             if time.monotonic() - claimed_at > self._limits.lease_s / 2:
-                pushes.notices.discard(claim.notice_id)
+                self._pushes.let_go(claim)
                 log.warning("claim waited too long; left to its lease", notice_id=claim.notice_id)
                 continue
             self._start(claim)
-        if waiting is not None and not waiting:
-            pushes.waiting.pop(code, None)
 
     def _start(self, claim: Claim) -> None:
-        self._pushes.in_flight[claim.recipient_code] += 1
-        self._pushes.requests += 1
-        self._pushes.holding_slot.add(claim.notice_id)
+        self._pushes.start(claim)
         task = asyncio.create_task(self._attempts.attempt(claim), name=f"push-{claim.notice_id}")
-        self._pushes.tasks.add(task)
+        self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, claim))
 
     def _finished(self, task: asyncio.Task[None], claim: Claim) -> None:
-        self._pushes.tasks.discard(task)
+        self._tasks.discard(task)
         self._release_slot(claim)
-        self._pushes.notices.discard(claim.notice_id)
+        self._pushes.let_go(claim)
         self._slot_freed()
 
     def _release_slot(self, claim: Claim) -> None:
@@ -291,17 +216,12 @@ class DeliveryWorker:
         The notice itself stays in flight (not claimed again) until its attempt is recorded.
         """
         pushes = self._pushes
-        if claim.notice_id not in pushes.holding_slot:
+        capped = pushes.at_cap()  # till now: claims of others may wait for the cap
+        if not pushes.release(claim):
             return
-        pushes.holding_slot.discard(claim.notice_id)
-        pushes.in_flight[claim.recipient_code] -= 1
-        capped = pushes.requests >= self._limits.max_in_flight  # till now: claims of others may wait for the cap
-        pushes.requests -= 1
-        if pushes.in_flight[claim.recipient_code] <= 0:
-            del pushes.in_flight[claim.recipient_code]
         self._start_waiting(claim.recipient_code)
-        for code in list(pushes.waiting) if capped else ():  # held back by the cap, not their recipient's slots
-            if pushes.requests >= self._limits.max_in_flight:
+        for code in pushes.waiting_recipients() if capped else ():  # held back by the cap, not their recipient's slots
+            if pushes.at_cap():
                 break
             self._start_waiting(code)
         self._slot_freed()
