@@ -1,0 +1,116 @@
+"""The city's exchange with partner deployments: our keys, the partners file, what we send, the door partners
+post to, and, when a platform is configured, the poller of our folders on its FTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.service_layer.exchange_acks import Acknowledgements
+from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
+from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
+from services.notification.settings import NotificationSettings
+from services.notification.wiring.clients import Clients
+from shared.directory import load_directory
+from shared.exchange.partners import PartnerTable
+from shared.exchange.partners_file import PartnersFile
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What the push worker, the door and the exchange routes share: one partner table, one set of our keys."""
+
+    partners: Callable[[], PartnerTable]  # the partners file, read again when it changes
+    keys: OwnKeys
+    outbound: OutboundExchange
+
+
+def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange:
+    partners = PartnersFile(settings.partners_file).current
+    keys = OwnKeys(
+        _plain(settings.exchange_signing_key),
+        _plain(settings.exchange_sealing_key),
+        _plain(settings.exchange_previous_sealing_key),
+    )
+    outbound = OutboundExchange(
+        partners=partners,
+        store=clients.exchange_store,
+        keys=keys,
+        served_districts=settings.served_districts,
+        clock=clients.clock,
+        sealed=clients.sealed,
+        ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
+        ftp_max_batch=settings.exchange_ftp_max_batch,
+        ftp_ca_file=_ca_file(settings),
+    )
+    return Exchange(partners=partners, keys=keys, outbound=outbound)
+
+
+def build_door(
+    settings: NotificationSettings, clients: Clients, exchange: Exchange, *, wake: Callable[[], None]
+) -> ExchangeDoor:
+    """`wake` is the push worker's: a notice a partner posts is pushed at once, not at the worker's next poll."""
+    return ExchangeDoor(
+        partners=exchange.partners,
+        store=clients.exchange_store,
+        inbox=clients.inbox,
+        keys=exchange.keys,
+        served_districts=settings.served_districts,
+        clock=clients.clock,
+        directory=load_directory(),
+        on_scheduled=wake,
+        tolerance_s=settings.exchange_tolerance_s,
+    )
+
+
+def ftp_poller(
+    settings: NotificationSettings, clients: Clients, exchange: Exchange, door: ExchangeDoor
+) -> FtpPoller | None:
+    """Our folders on the city's FTP platform, polled by one replica: partners' batches, their acknowledgements.
+
+    None when no platform host is set: there is nothing to poll.
+    """
+    if not settings.exchange_ftp_host:
+        return None
+    acks = Acknowledgements(
+        partners=exchange.partners,
+        outbound=exchange.outbound,
+        door=door,
+        store=clients.exchange_store,
+        served_districts=settings.served_districts,
+        clock=clients.clock,
+        max_age_s=settings.exchange_ftp_max_age_s,
+    )
+    return FtpPoller(
+        drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host)),
+        folders=settings.exchange_ftp_folders or [f"/{code}" for code in settings.served_districts],
+        door=door,
+        store=clients.exchange_store,
+        clock=clients.clock,
+        interval_s=settings.exchange_ftp_poll_s,
+        max_age_s=settings.exchange_ftp_max_age_s,
+        acks=acks,
+    )
+
+
+def _ftp_account(settings: NotificationSettings, host: str) -> FtpAccount:
+    return FtpAccount(
+        host=host,
+        port=settings.exchange_ftp_port,
+        user=settings.exchange_ftp_user or "anonymous",
+        password=_plain(settings.exchange_ftp_password) or "",
+        tls=settings.exchange_ftp_tls,
+        ca_file=_ca_file(settings),
+    )
+
+
+def _ca_file(settings: NotificationSettings) -> str | None:
+    return str(settings.exchange_ftp_ca_file) if settings.exchange_ftp_ca_file else None
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
