@@ -1,6 +1,7 @@
 """Notification's composition root: settings (and, in tests, a sender and a clock) in, an app out.
 
-create_app lists the parts it composes; each is built in services/notification/wiring/.
+create_app lists the parts it composes; the larger ones (clients, exchange, workers, routers) are
+built in services/notification/wiring/.
 Nothing connects here: the lifespan migrates, starts Kafka and the background tasks.
 """
 
