@@ -1,16 +1,21 @@
-"""Intake's composition root: settings in, a ready FastAPI app out."""
+"""Intake's composition root: settings in, a ready FastAPI app out.
+
+`create_app` reads as the list of the parts it composes; each part is built by
+the function named for it, and nothing connects before the app serves.
+"""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import cast
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.intake.adapters.audit import ReadAudit
 from services.intake.adapters.key_cache import CachedKeyStore
@@ -29,12 +34,13 @@ from services.intake.service_layer.submissions import Submissions
 from services.intake.settings import IntakeSettings
 from shared.auth.dependencies import bearer_principal
 from shared.background import BackgroundTask
+from shared.db.outbox import OutboxRelay
 from shared.db.outbox_purge import OutboxPurge
 from shared.db.outbox_set_aside import SetAsideRows
 from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.runtime import Lifespan, Runtime, build_runtime, lifespan_of, service_app
 from shared.serving import COLLECTOR_THRESHOLDS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,79 +50,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     configure_logging(service="intake", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="intake")
-    keyring = runtime.keyring
-    person_secret = settings.person_key_secret.get_secret_value().encode()
-    repository = RecordRepository(runtime.sessions)
-    audit = ReadAudit(runtime.sessions)
-    relay = intake_relay(
-        runtime.sessions,
-        runtime.broker,
-        runtime.topics,
-        keyring,
-        batch=settings.outbox_batch,
-        keep_sent=settings.outbox_keeps_sent,
-        unclear_passes=settings.outbox_unclear_passes,
-        unclear_for_s=settings.outbox_unclear_for_s,
-    )
-    relay.measure(runtime.metrics)
-    changes = load_changes()
-    submissions = Submissions(
-        repository,
-        load_directory(),
-        keyring,
-        person_secret,
-        on_stored=relay.wake,
-        changes=changes,
-        zone=settings.zone,
-    )
-    authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
-    notices = NoticeRecipients(runtime.sessions)
-    register_consumers(runtime.broker, runtime.topics, repository, notices, keyring)
-
-    workers = None
-    if settings.bulk_workers:
-        workers = BulkWorkers(
-            settings.bulk_workers, partial(bulk_worker_submissions, settings), submissions=submissions
-        )
-    purge = OutboxPurge(runtime.sessions, OutboxRow, keep=timedelta(days=settings.outbox_keep_days))
-    background = [
-        BackgroundTask("outbox-relay", relay.run, single=True),
-        BackgroundTask("outbox-purge", purge.run, single=True),
-    ]
-    serving = lifespan_of(runtime, MIGRATIONS, owns_key_store=True, background=background)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with serving(app):
-            if workers is None:
-                yield
-                return
-            workers.start()
-            try:
-                yield
-            finally:
-                workers.close()
-
-    routers = [
-        records_router(
-            authenticate=authenticate,
-            submissions=submissions,
-            reads=RecordReads(repository, audit, keyring, person_secret, notices, changes=changes),
-            max_body_bytes=settings.max_body_bytes,
-        ),
-        bulk_router(
-            authenticate=authenticate,
-            submissions=submissions,
-            limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
-            workers=workers,
-        ),
-        audit_router(authenticate=authenticate, audit=audit),
-        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
-    ]
+    relay = build_relay(settings, runtime)
+    records = build_records(settings, runtime, relay)
+    register_consumers(runtime.broker, runtime.topics, records.repository, records.notices, runtime.keyring)
+    workers = build_workers(settings, records.submissions)
+    lifespan = build_lifespan(settings, runtime, relay, workers)
     app = service_app(
         runtime,
         title="PopFlow intake",
-        routers=routers,
+        routers=build_routers(settings, runtime, records, relay, workers),
         lifespan=lifespan,
         larger_bodies={"/v1/records/bulk": settings.bulk_max_bytes},
         status=lambda: relay.shown() | (workers.shown() if workers is not None else {}),
@@ -124,6 +66,110 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     install_record_schema(app)
     install_read_problems(app)
     return app
+
+
+@dataclass(frozen=True)
+class Records:
+    """Intake's stores and the record use cases over them, shared by the routes, the consumers and the workers."""
+
+    repository: RecordRepository
+    audit: ReadAudit
+    notices: NoticeRecipients
+    submissions: Submissions
+    reads: RecordReads
+
+
+def build_relay(settings: IntakeSettings, runtime: Runtime) -> OutboxRelay:
+    """The relay that sends what each stored record wrote to the outbox (woken by the store), measured."""
+    relay = intake_relay(
+        runtime.sessions,
+        runtime.broker,
+        runtime.topics,
+        runtime.keyring,
+        batch=settings.outbox_batch,
+        keep_sent=settings.outbox_keeps_sent,
+        unclear_passes=settings.outbox_unclear_passes,
+        unclear_for_s=settings.outbox_unclear_for_s,
+    )
+    relay.measure(runtime.metrics)
+    return relay
+
+
+def build_records(settings: IntakeSettings, runtime: Runtime, relay: OutboxRelay) -> Records:
+    person_secret = settings.person_key_secret.get_secret_value().encode()
+    changes = load_changes()
+    repository = RecordRepository(runtime.sessions)
+    audit = ReadAudit(runtime.sessions)
+    notices = NoticeRecipients(runtime.sessions)
+    submissions = Submissions(
+        repository,
+        load_directory(),
+        runtime.keyring,
+        person_secret,
+        on_stored=relay.wake,
+        changes=changes,
+        zone=settings.zone,
+    )
+    reads = RecordReads(repository, audit, runtime.keyring, person_secret, notices, changes=changes)
+    return Records(repository=repository, audit=audit, notices=notices, submissions=submissions, reads=reads)
+
+
+def build_workers(settings: IntakeSettings, submissions: Submissions) -> BulkWorkers | None:
+    """The bulk import's worker processes, when the settings ask for some; without them rows are prepared in
+    process, by the service's own `submissions`."""
+    if not settings.bulk_workers:
+        return None
+    return BulkWorkers(settings.bulk_workers, partial(bulk_worker_submissions, settings), submissions=submissions)
+
+
+def build_lifespan(
+    settings: IntakeSettings, runtime: Runtime, relay: OutboxRelay, workers: BulkWorkers | None
+) -> Lifespan:
+    """Serving with the relay and the outbox purge in the background, and the bulk workers (if any) started
+    once it serves and closed before it stops."""
+    purge = OutboxPurge(runtime.sessions, OutboxRow, keep=timedelta(days=settings.outbox_keep_days))
+    background = [
+        BackgroundTask("outbox-relay", relay.run, single=True),
+        BackgroundTask("outbox-purge", purge.run, single=True),
+    ]
+    serving = lifespan_of(runtime, MIGRATIONS, owns_key_store=True, background=background)
+    return serving if workers is None else _with_workers(serving, workers)
+
+
+def _with_workers(serving: Lifespan, workers: BulkWorkers) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with serving(app):
+            workers.start()
+            try:
+                yield
+            finally:
+                workers.close()
+
+    return lifespan
+
+
+def build_routers(
+    settings: IntakeSettings, runtime: Runtime, records: Records, relay: OutboxRelay, workers: BulkWorkers | None
+) -> list[APIRouter]:
+    """Intake's routes, the records' first: FastAPI tries them in this order, and the single POST carries the load."""
+    authenticate = bearer_principal(CachedKeyStore(runtime.keys, ttl_s=settings.key_cache_seconds))
+    return [
+        records_router(
+            authenticate=authenticate,
+            submissions=records.submissions,
+            reads=records.reads,
+            max_body_bytes=settings.max_body_bytes,
+        ),
+        bulk_router(
+            authenticate=authenticate,
+            submissions=records.submissions,
+            limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
+            workers=workers,
+        ),
+        audit_router(authenticate=authenticate, audit=records.audit),
+        outbox_admin_router(authenticate=authenticate, rows=SetAsideRows(runtime.sessions, OutboxRow, wake=relay.wake)),
+    ]
 
 
 def bulk_worker_submissions(settings: IntakeSettings) -> Submissions:
