@@ -1,4 +1,8 @@
-"""Reporting's composition root: settings (and a clock) in, a ready FastAPI app out."""
+"""Reporting's composition root: settings (and a clock) in, a ready FastAPI app out.
+
+`create_app` reads as the list of the parts it composes; each part is built by
+the function named for it, and nothing connects before the app serves.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.campaign_store import CampaignStore
 from services.reporting.adapters.certificate_store import CertificateStore
@@ -52,7 +57,7 @@ from shared.directory import load_directory
 from shared.kafka.broker import dead_letter_publisher
 from shared.kafka.security import KafkaConnection
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.runtime import Lifespan, Runtime, build_runtime, lifespan_of, service_app
 from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -98,69 +103,13 @@ def create_app(
     settings = settings or ReportingSettings()
     configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
     runtime = build_runtime(settings, service="reporting")
-    engine, clock = runtime.engine, clock or SystemClock()
-    service = ReportService(
-        weekly=WeeklyStore(engine),
-        quality=QualityStore(engine),
-        signoffs=SignoffStore(engine),
-        campaigns=CampaignStore(engine),
-        calendar=calendar_of(settings),
-        directory=load_directory(),
-        clock=clock,
-        answer_target=timedelta(days=settings.answer_target_days),
-    )
-    fold = build_fold(settings, FactWriter(engine), runtime.broker, runtime.topics)
-    exporter = None
-    if settings.export_dir is not None:
-        exporter = CutoffExporter(
-            service,
-            folder=settings.export_dir,
-            districts=settings.served_districts,
-            clock=clock,
-            written=ExportRecord(engine),
-            catch_up_weeks=settings.export_catch_up_weeks,
-            fold_settled=FoldProgress(
-                KafkaConnection.from_settings(settings), topics=fold.topics, group=fold.group
-            ).settled,
-        )
-    spotchecks = SpotChecks(
-        service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold
-    )
-    places = PlaceChecks(
-        service,
-        PlaceCheckStore(engine),
-        intake or IntakeClient(settings.intake_url),
-        keyring=settings.keyring(),
-        secret=settings.person_key_secret.get_secret_value().encode(),
-    )
-    logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
-    responsibilities = Responsibilities(service, ResponsibilityStore(engine, runtime.keyring))
-    plan = CampaignPlan(service, CampaignStore(engine), responsibilities)
-    authenticate = caller(runtime.keys, logins, session_cookie(settings.secure_cookies))
-
-    background = [BackgroundTask("fold", fold.run)]
-    if exporter is not None:
-        background.append(BackgroundTask("weekly-export", exporter.run, single=True))
-    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
-
-    routers = [
-        reports_router(service, WeeklyCuts(service, responsibilities), authenticate),
-        spotchecks_router(spotchecks, authenticate),
-        placechecks_router(spotchecks, places, authenticate),
-        campaigns_router(plan, authenticate),
-        responsibility_router(responsibilities, authenticate),
-        certificates_router(CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock), authenticate),
-        dashboard_router(
-            service,
-            runtime.keys,
-            spotchecks,
-            plan,
-            logins,
-            secure_cookie=settings.secure_cookies,
-            served_districts=settings.served_districts,
-            exchange=exchange or _exchange_client(settings),
-        ),
-    ]
+    clock = clock or SystemClock()
+    service = build_report_service(settings, runtime.engine, clock)
+    fold = build_fold(settings, FactWriter(runtime.engine), runtime.broker, runtime.topics)
+    exporter = build_exporter(settings, runtime.engine, service, fold, clock)
+    use_cases = build_use_cases(settings, runtime, service, clock, intake=intake or IntakeClient(settings.intake_url))
+    lifespan = build_lifespan(runtime, fold, exporter)
+    routers = build_routers(settings, runtime, service, use_cases, exchange=exchange or _exchange_client(settings))
     runtime.metrics.register(EVENTS_FOLDED, EXPORT_FAILURES)
     app = service_app(
         runtime,
@@ -173,6 +122,116 @@ def create_app(
     install_use_case_errors(app)
     app.state.reporting = Reporting(service=service, fold=fold, exporter=exporter)
     return app
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The use cases reporting's routes call beside the report service, each over its own store."""
+
+    spotchecks: SpotChecks
+    places: PlaceChecks
+    logins: Logins
+    responsibilities: Responsibilities
+    plan: CampaignPlan
+    cuts: WeeklyCuts
+    certificates: CertificateFollowUps
+
+
+def build_report_service(settings: ReportingSettings, engine: AsyncEngine, clock: Clock) -> ReportService:
+    return ReportService(
+        weekly=WeeklyStore(engine),
+        quality=QualityStore(engine),
+        signoffs=SignoffStore(engine),
+        campaigns=CampaignStore(engine),
+        calendar=calendar_of(settings),
+        directory=load_directory(),
+        clock=clock,
+        answer_target=timedelta(days=settings.answer_target_days),
+    )
+
+
+def build_exporter(
+    settings: ReportingSettings, engine: AsyncEngine, service: ReportService, fold: FoldConsumer, clock: Clock
+) -> CutoffExporter | None:
+    """The weekly export written at each cut-off once the fold has settled, when an export folder is set."""
+    if settings.export_dir is None:
+        return None
+    return CutoffExporter(
+        service,
+        folder=settings.export_dir,
+        districts=settings.served_districts,
+        clock=clock,
+        written=ExportRecord(engine),
+        catch_up_weeks=settings.export_catch_up_weeks,
+        fold_settled=FoldProgress(
+            KafkaConnection.from_settings(settings), topics=fold.topics, group=fold.group
+        ).settled,
+    )
+
+
+def build_use_cases(
+    settings: ReportingSettings, runtime: Runtime, service: ReportService, clock: Clock, *, intake: RecordEntry
+) -> UseCases:
+    engine = runtime.engine
+    spotchecks = SpotChecks(
+        service, SpotCheckStore(engine), PlaceCheckStore(engine), threshold=settings.spotcheck_threshold
+    )
+    places = PlaceChecks(
+        service,
+        PlaceCheckStore(engine),
+        intake,
+        keyring=settings.keyring(),
+        secret=settings.person_key_secret.get_secret_value().encode(),
+    )
+    logins = Logins(runtime.keys, SessionStore(engine), clock, timedelta(minutes=settings.session_minutes))
+    responsibilities = Responsibilities(service, ResponsibilityStore(engine, runtime.keyring))
+    return UseCases(
+        spotchecks=spotchecks,
+        places=places,
+        logins=logins,
+        responsibilities=responsibilities,
+        plan=CampaignPlan(service, CampaignStore(engine), responsibilities),
+        cuts=WeeklyCuts(service, responsibilities),
+        certificates=CertificateFollowUps(CertificateStore(engine), calendar_of(settings), clock),
+    )
+
+
+def build_lifespan(runtime: Runtime, fold: FoldConsumer, exporter: CutoffExporter | None) -> Lifespan:
+    """Serving with the fold in the background, and the weekly export when there is one."""
+    background = [BackgroundTask("fold", fold.run)]
+    if exporter is not None:
+        background.append(BackgroundTask("weekly-export", exporter.run, single=True))
+    return lifespan_of(runtime, MIGRATIONS, background=background)
+
+
+def build_routers(
+    settings: ReportingSettings,
+    runtime: Runtime,
+    service: ReportService,
+    use_cases: UseCases,
+    *,
+    exchange: ExchangeClient | None,
+) -> list[APIRouter]:
+    """Reporting's routes, every one behind a bearer key or the dashboard's session."""
+    authenticate = caller(runtime.keys, use_cases.logins, session_cookie(settings.secure_cookies))
+    return [
+        reports_router(service, use_cases.cuts, authenticate),
+        spotchecks_router(use_cases.spotchecks, authenticate),
+        placechecks_router(use_cases.spotchecks, use_cases.places, authenticate),
+        campaigns_router(use_cases.plan, authenticate),
+        responsibility_router(use_cases.responsibilities, authenticate),
+        certificates_router(use_cases.certificates, authenticate),
+        dashboard_router(
+            service,
+            runtime.keys,
+            use_cases.spotchecks,
+            use_cases.plan,
+            use_cases.logins,
+            secure_cookie=settings.secure_cookies,
+            served_districts=settings.served_districts,
+            exchange=exchange,
+        ),
+    ]
 
 
 def _exchange_client(settings: ReportingSettings) -> ExchangeClient | None:
