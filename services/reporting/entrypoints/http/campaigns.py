@@ -76,7 +76,16 @@ class ResultIn(BaseModel):
 
 
 def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRouter:
+    """The campaign itself, its streets' key areas and their canvass, and its results, declared on one
+    router: an included router would be one more level for FastAPI to match on every request."""
     router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+    _add_campaign_routes(router, plan, authenticate)
+    _add_key_area_routes(router, plan, authenticate)
+    _add_result_routes(router, plan, authenticate)
+    return router
+
+
+def _add_campaign_routes(router: APIRouter, plan: CampaignPlan, authenticate: Authenticate) -> None:
     Caller = Annotated[Principal, Depends(authenticate)]
 
     @router.post("", status_code=201)
@@ -102,6 +111,10 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
                 "overdue": [status.street for status in overdue(statuses)],
             },
         }
+
+
+def _add_key_area_routes(router: APIRouter, plan: CampaignPlan, authenticate: Authenticate) -> None:
+    Caller = Annotated[Principal, Depends(authenticate)]
 
     @router.post("/{campaign_id}/areas", status_code=201)
     async def add_areas(principal: Caller, campaign_id: str, body: AreasIn) -> Any:
@@ -142,6 +155,10 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
         await plan.assign_area(campaign_id, area, body.staff_id)
         return {"area_id": area_id, "staff_id": body.staff_id}
 
+
+def _add_result_routes(router: APIRouter, plan: CampaignPlan, authenticate: Authenticate) -> None:
+    Caller = Annotated[Principal, Depends(authenticate)]
+
     @router.post("/{campaign_id}/results")
     async def decide(principal: Caller, campaign_id: str, body: ResultIn) -> Any:
         campaign = await plan.get(campaign_id)
@@ -154,5 +171,3 @@ def campaigns_router(plan: CampaignPlan, authenticate: Authenticate) -> APIRoute
         campaign = await plan.get(campaign_id)
         require_access_to(principal, campaign.district)
         return {"campaign_id": campaign_id, "results": await plan.results(campaign_id)}
-
-    return router
