@@ -9,7 +9,7 @@ logout form the session's own token.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -32,6 +32,7 @@ from services.reporting.service_layer.reports import ReportService
 from services.reporting.service_layer.spotchecks import SpotChecks
 from shared.auth.scopes import Action, Principal
 from shared.auth.store import KeyStore
+from shared.clock import Clock
 from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
 
@@ -48,6 +49,9 @@ def page_headers(nonce: str) -> dict[str, str]:
     return {"Content-Security-Policy": policy + "; frame-ancestors 'none'", "Cache-Control": "no-store"}
 
 
+Visitor = Callable[[Request], Awaitable[tuple[Principal | None, Session | None]]]
+
+
 def dashboard_router(
     service: ReportService,
     keys: KeyStore,
@@ -59,19 +63,37 @@ def dashboard_router(
     served_districts: Sequence[str],
     exchange: ExchangeClient | None = None,
 ) -> APIRouter:
+    """The login form with the session it opens and closes, and the district page, declared on one router."""
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     cookie = session_cookie(secure_cookie)
     login_csrf = BrowserCookie("popflow_login_csrf", secure_cookie)
+    _add_session_routes(router, templates, logins, service.clock, cookie=cookie, login_csrf=login_csrf)
+    _add_district_page(
+        router,
+        templates,
+        _visitor_of(keys, logins, cookie),
+        service,
+        spotchecks,
+        plan,
+        served_districts=served_districts,
+        exchange=exchange,
+    )
+    return router
 
-    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        nonce = secrets.token_urlsafe(16)
-        body = templates.get_template(name).render(csp_nonce=nonce, **context)
-        return HTMLResponse(body, status_code=status, headers=page_headers(nonce))
 
+def _add_session_routes(
+    router: APIRouter,
+    templates: Environment,
+    logins: Logins,
+    clock: Clock,
+    *,
+    cookie: BrowserCookie,
+    login_csrf: BrowserCookie,
+) -> None:
     def login_page(next: str, error: str | None = None, status: int = 200) -> HTMLResponse:
         csrf = secrets.token_urlsafe(32)
-        response = page("login.html", status=status, error=error, next=next, csrf=csrf)
+        response = _page(templates, "login.html", status=status, error=error, next=next, csrf=csrf)
         login_csrf.set(response, csrf, max_age=LOGIN_FORM_LIFETIME_S)
         return response
 
@@ -90,7 +112,7 @@ def dashboard_router(
         if session is None or not session.principal.may(Action.SUPERVISE):
             return login_page(wanted, "这个密钥无效，或不是区局（district）密钥。", status=401)
         response = RedirectResponse(_next_page(wanted, session.principal), status_code=303)
-        lifetime = int((session.expires_at - service.clock.now()).total_seconds())
+        lifetime = int((session.expires_at - clock.now()).total_seconds())
         cookie.set(response, session.token, max_age=max(lifetime, 1))
         login_csrf.delete(response)
         return response
@@ -104,51 +126,75 @@ def dashboard_router(
         cookie.delete(response)
         return response
 
+
+def _add_district_page(
+    router: APIRouter,
+    templates: Environment,
+    visitor: Visitor,
+    service: ReportService,
+    spotchecks: SpotChecks,
+    plan: CampaignPlan,
+    *,
+    served_districts: Sequence[str],
+    exchange: ExchangeClient | None,
+) -> None:
     @router.get("")
     async def dashboard(
         request: Request,
         district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
     ) -> Response:
-        principal, session = await _visitor(request, keys, logins, cookie)
+        principal, session = await visitor(request)
         if principal is None:
-            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
+            return _to_login(request)
         district = district or principal.scope.code or (served_districts[0] if len(served_districts) == 1 else None)
         if not district:  # an admin key, and several districts served here: which one
-            return page("districts.html", districts=[(code, service.name(code) or code) for code in served_districts])
+            names = [(code, service.name(code) or code) for code in served_districts]
+            return _page(templates, "districts.html", districts=names)
         _require_district_key(principal, district)
         week = week or service.calendar.week_of(service.clock.now())
         try:
             context = await _context(service, spotchecks, plan, district, week)
         except Invalid as error:
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
-        # the deployment's exchange per partner (notification's overview), when configured; it counts every
-        # served district's traffic together, so only a key covering all of them sees it
-        shown = exchange is not None and sees_whole_deployment(principal, served_districts)
-        partners = await exchange.partners() if shown and exchange is not None else None
+        exchanged = await _exchange_context(exchange, principal, served_districts)
         csrf = session.csrf_token if session else ""
-        return page(
-            "dashboard.html",
-            csrf=csrf,
-            exchange_shown=shown,
-            exchange_withheld=exchange is not None and not shown,
-            partners=partners,
-            **context,
-        )
-
-    return router
+        return _page(templates, "dashboard.html", csrf=csrf, **exchanged, **context)
 
 
-async def _visitor(
-    request: Request, keys: KeyStore, logins: Logins, cookie: BrowserCookie
-) -> tuple[Principal | None, Session | None]:
+def _page(templates: Environment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    body = templates.get_template(name).render(csp_nonce=nonce, **context)
+    return HTMLResponse(body, status_code=status, headers=page_headers(nonce))
+
+
+def _visitor_of(keys: KeyStore, logins: Logins, cookie: BrowserCookie) -> Visitor:
     """Who opens the page: a bearer key (scripts), else the session behind the cookie (browsers)."""
-    key = bearer_key(request)
-    if key is not None:
-        return await keys.authenticate(key), None
-    session = await logins.session_of(cookie.read(request))
-    return (session.principal, session) if session else (None, None)
+
+    async def visitor(request: Request) -> tuple[Principal | None, Session | None]:
+        key = bearer_key(request)
+        if key is not None:
+            return await keys.authenticate(key), None
+        session = await logins.session_of(cookie.read(request))
+        return (session.principal, session) if session else (None, None)
+
+    return visitor
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    """To the login form, which comes back to the page asked for."""
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
+
+
+async def _exchange_context(
+    exchange: ExchangeClient | None, principal: Principal, served_districts: Sequence[str]
+) -> dict[str, Any]:
+    """The deployment's exchange per partner (notification's overview), when configured; it counts every
+    served district's traffic together, so only a key covering all of them sees it."""
+    shown = exchange is not None and sees_whole_deployment(principal, served_districts)
+    partners = await exchange.partners() if shown and exchange is not None else None
+    return {"exchange_shown": shown, "exchange_withheld": exchange is not None and not shown, "partners": partners}
 
 
 def _form(body: bytes) -> dict[str, str]:
