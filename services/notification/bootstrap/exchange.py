@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.bootstrap.clients import Clients
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
 from services.notification.settings import NotificationSettings
-from services.notification.wiring.clients import Clients
 from shared.directory import load_directory
 from shared.exchange.partners import PartnerTable
 from shared.exchange.partners_file import PartnersFile

@@ -10,6 +10,9 @@ from fastapi import APIRouter
 from services.notification.adapters.office_sessions import OfficeSessions
 from services.notification.adapters.reporting_client import ReportingClient
 from services.notification.adapters.tables import OutboxRow
+from services.notification.bootstrap.clients import Clients
+from services.notification.bootstrap.exchange import Exchange
+from services.notification.bootstrap.workers import Workers
 from services.notification.entrypoints.http import deliveries_router, exchange_router, notices_router, webhooks_router
 from services.notification.entrypoints.office import office_router
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -20,9 +23,6 @@ from services.notification.service_layer.office import Desk
 from services.notification.service_layer.push_follow_up import PushFollowUp
 from services.notification.service_layer.subscriptions import Subscriptions
 from services.notification.settings import NotificationSettings
-from services.notification.wiring.clients import Clients
-from services.notification.wiring.exchange import Exchange
-from services.notification.wiring.workers import Workers
 from shared.auth.dependencies import Authenticate, bearer_principal
 from shared.db.outbox_set_aside import SetAsideRows
 from shared.directory import load_directory

@@ -10,12 +10,12 @@ from services.notification.adapters.destinations import RESOLVE_TIMEOUT_S
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
 from services.notification.adapters.sender import PinnedWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
+from services.notification.bootstrap.clients import Clients
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from services.notification.service_layer.exchange_outbound import OutboundExchange
 from services.notification.settings import NotificationSettings
-from services.notification.wiring.clients import Clients
 from shared.background import BackgroundTask
 from shared.db.outbox import OutboxRelay
 from shared.db.outbox_purge import OutboxPurge

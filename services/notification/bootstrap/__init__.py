@@ -1,7 +1,8 @@
 """Notification's composition root: settings (and, in tests, a sender and a clock) in, an app out.
 
 create_app lists the parts it composes; the larger ones (clients, exchange, workers, routers) are
-built in services/notification/wiring/.
+built by the modules beside it in this package (the other services' roots are one bootstrap.py: theirs
+are shorter).
 Nothing connects here: the lifespan migrates, starts Kafka and the background tasks.
 """
 
@@ -12,18 +13,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notification.adapters.sender import WebhookSender
+from services.notification.bootstrap.clients import build_clients
+from services.notification.bootstrap.exchange import build_door, build_exchange, ftp_poller
+from services.notification.bootstrap.routers import build_routers
+from services.notification.bootstrap.workers import background_tasks, build_workers
 from services.notification.entrypoints.kafka import register_consumers
 from services.notification.service_layer.receiving import NoticeReceiver
 from services.notification.settings import NotificationSettings
-from services.notification.wiring.clients import build_clients
-from services.notification.wiring.exchange import build_door, build_exchange, ftp_poller
-from services.notification.wiring.routers import build_routers
-from services.notification.wiring.workers import background_tasks, build_workers
 from shared.clock import Clock, SystemClock
 from shared.logging import configure_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"  # the service's, beside this package
 
 
 def create_app(
