@@ -12,7 +12,7 @@ import pytest
 from services.intake.adapters import bulk_formats
 from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
 from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
-from tests.support.bulk_files import csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
 from tests.support.records import full_record, id_number
 
 
@@ -271,3 +271,14 @@ def test_error_columns_are_named_when_the_header_follows_a_blank_line(blank: str
     bulk = bulk_formats.BulkFile(BulkFormat.CSV, io.BytesIO(f"{blank}姓名,身份证号\n张三,123\n".encode()))
     assert [row.record for row in bulk.rows()] == [{"person": {"name": "张三", "id_number": "123"}}]
     assert bulk.headers() == {"/person/name": "姓名", "/person/id_number": "身份证号"}
+
+
+def test_a_cell_naming_a_shared_text_the_workbook_lacks_is_a_file_problem() -> None:
+    """A cell of type "s" holds an index into the workbook's shared texts; one past their end (a truncated or
+    badly written sharedStrings part) raised openpyxl's IndexError, which answered 500."""
+    good = xlsx_bytes([full_record()])
+    damaged = broken_sheet(
+        good, lambda xml: re.sub(rb'<c r="A2" t="inlineStr">.*?</c>', b'<c r="A2" t="s"><v>7</v></c>', xml)
+    )
+    with pytest.raises(FileProblem):
+        open_bulk(BulkFormat.XLSX, io.BytesIO(damaged)).count(10)

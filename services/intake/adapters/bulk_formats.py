@@ -35,7 +35,8 @@ MAX_XLSX_UNPACKED = 1 << 30
 MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
 MAX_COLUMNS = 200  # a record has a few dozen columns
 # a sheet's XML that does not parse (SyntaxError: ElementTree's and lxml's parse errors), a member whose
-# data fails its CRC or inflation, a cell openpyxl cannot convert
+# data fails its CRC or inflation, a cell openpyxl cannot convert, a cell naming a shared text past the
+# workbook's last (IndexError)
 # zipfile raises NotImplementedError for a member packed by a method it lacks (Deflate64) and RuntimeError for an
 # encrypted one: a workbook it cannot read, not our fault
 UNREADABLE_SHEET = (
@@ -44,6 +45,7 @@ UNREADABLE_SHEET = (
     zlib.error,
     EOFError,
     KeyError,
+    IndexError,
     ValueError,
     TypeError,
     NotImplementedError,
