@@ -282,3 +282,19 @@ def test_a_cell_naming_a_shared_text_the_workbook_lacks_is_a_file_problem() -> N
     )
     with pytest.raises(FileProblem):
         open_bulk(BulkFormat.XLSX, io.BytesIO(damaged)).count(10)
+
+
+@pytest.mark.parametrize("numbered", ["1001", "99999999999"])
+def test_a_row_numbered_past_the_last_row_a_sheet_may_have_is_a_file_problem(
+    numbered: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl fills the rows a sheet skips with empty ones: a tiny workbook whose second row is numbered
+    99999999999 kept the count (and a thread of the service) filling empty rows for days. A row past the
+    last a sheet may have (1,048,576; here 1,000, so that the test is quick) is damage."""
+    monkeypatch.setattr(bulk_formats, "MAX_SHEET_ROWS", 1000)
+    good = xlsx_bytes([full_record(), full_record()])
+    damaged = broken_sheet(
+        good, lambda xml: re.sub(rb'(<row r="|<c r="[A-Z]+)3"', rb"\g<1>" + numbered.encode() + b'"', xml)
+    )
+    with pytest.raises(FileProblem):
+        open_bulk(BulkFormat.XLSX, io.BytesIO(damaged)).count(10)

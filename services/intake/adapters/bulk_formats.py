@@ -34,6 +34,7 @@ MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per lin
 MAX_XLSX_UNPACKED = 1 << 30
 MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
 MAX_COLUMNS = 200  # a record has a few dozen columns
+MAX_SHEET_ROWS = 1_048_576  # the last row a sheet may have (the format's limit, and Excel's)
 # a sheet's XML that does not parse (SyntaxError: ElementTree's and lxml's parse errors), a member whose
 # data fails its CRC or inflation, a cell openpyxl cannot convert, a cell naming a shared text past the
 # workbook's last (IndexError)
@@ -297,7 +298,12 @@ def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
         # read-only mode stops at the sheet's declared <dimension>, which some writers leave stale or minimal: the
         # rows past it were lost without a word
         sheet.reset_dimensions()
-        for cells in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+        for number, cells in enumerate(rows, start=1):
+            # openpyxl fills the rows a sheet skips with empty ones, one at a time: a row numbered 10**11 kept
+            # the reader (and a thread of the service) filling for days
+            if number > MAX_SHEET_ROWS:
+                raise FileProblem(f"a row is numbered past {MAX_SHEET_ROWS}, the last row a sheet may have")
             if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
                 raise FileProblem(f"a row has more than {MAX_COLUMNS} columns")
             yield list(cells[:MAX_COLUMNS])
