@@ -298,3 +298,21 @@ def test_a_row_numbered_past_the_last_row_a_sheet_may_have_is_a_file_problem(
     )
     with pytest.raises(FileProblem):
         open_bulk(BulkFormat.XLSX, io.BytesIO(damaged)).count(10)
+
+
+@pytest.mark.parametrize("line", ["," * (bulk_formats.MAX_LINE + 1), "x" * bulk_formats.MAX_LINE + ",y"])
+def test_a_csv_line_longer_than_a_record_can_be_is_a_file_problem(line: str) -> None:
+    """csv.reader holds a line's every cell before their count is checked: a line of commas as long as the
+    body may be (200 MB) was 200 million cells, some 3 GB of memory for one request, and passed as blank."""
+    body = f"姓名,身份证号\r\n{line}\r\n张三,123\r\n".encode()
+    with pytest.raises(FileProblem, match="line 2 is longer than"):
+        open_bulk(BulkFormat.CSV, io.BytesIO(body)).count(10)
+
+
+def test_a_csv_line_of_the_longest_a_line_may_be_is_read_whole_with_its_line_ending() -> None:
+    longest = "张三,123" + "," * (bulk_formats.MAX_LINE - len("张三,123"))  # empty cells past the header's
+    bulk = open_bulk(BulkFormat.CSV, io.BytesIO(f"姓名,身份证号\r\n{longest}\r\n李四,456\r\n".encode()))
+    assert [(row.number, row.record) for row in bulk.rows()] == [
+        (2, {"person": {"name": "张三", "id_number": "123"}}),
+        (3, {"person": {"name": "李四", "id_number": "456"}}),
+    ]

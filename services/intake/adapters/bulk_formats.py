@@ -29,7 +29,7 @@ from shared.spreadsheets import DAMAGED_SHEET
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
-MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per line
+MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per line (and per CSV line)
 # XLSX is a zip: bound what it unpacks to (a zip bomb declares gigabytes in kilobytes) before parsing.
 MAX_XLSX_UNPACKED = 1 << 30
 MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
@@ -258,7 +258,7 @@ def _ndjson_rows(bulk: BulkFile) -> Iterator[Row]:
 
 def _csv_rows(bulk: BulkFile, records: bool) -> Iterator[Row]:
     try:
-        yield from _table_rows(csv_lines(csv.reader(bulk._text())), records)
+        yield from _table_rows(csv_lines(csv.reader(_csv_text(bulk))), records)
     except csv.Error as error:
         raise FileProblem(f"the CSV cannot be read: {error}") from None
 
@@ -274,10 +274,24 @@ def csv_lines(reader: Any) -> Iterator[tuple[int, list[Any]]]:
         start = reader.line_num + 1
 
 
+def _csv_text(bulk: BulkFile) -> Iterator[str]:
+    """The CSV's lines for csv.reader, none longer than MAX_LINE characters besides its line ending.
+
+    csv.reader holds a line's every cell before `csv_lines` can count them: a line of 200 MB of commas
+    was 200 million cells, some 3 GB, for one request."""
+    text = bulk._text()
+    number = 0
+    while line := text.readline(MAX_LINE + 2):
+        number += 1
+        if len(line.rstrip("\r\n")) > MAX_LINE:
+            raise FileProblem(f"line {number} is longer than {MAX_LINE} characters")
+        yield line
+
+
 def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
     """The raw cells of a CSV or XLSX file with their line numbers, the header included."""
     if bulk.format is BulkFormat.CSV:
-        return csv_lines(csv.reader(bulk._text()))
+        return csv_lines(csv.reader(_csv_text(bulk)))
     return enumerate(xlsx_cells(bulk.file), start=1)
 
 
