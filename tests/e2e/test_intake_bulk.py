@@ -144,6 +144,24 @@ async def test_a_line_with_a_number_too_long_to_read_is_rejected_alone(intake: S
     assert "digits" in body["results"][1]["errors"][0]["detail"]
 
 
+async def test_an_identity_number_a_sheet_holds_as_a_number_is_rejected_alone_saying_what_to_do(
+    intake: System, admin_key: str
+) -> None:
+    records = [record(sequence=n) for n in (445, 446, 447)]
+    header, cells = table(records, "chinese")
+    column = header.index("身份证号")
+    typed = records[1]["person"]["id_number"]
+    cells[1][column] = int(typed[:15] + "000")  # what a spreadsheet keeps of it: 15 digits, then zeros
+    response = await post(intake, admin_key, workbook_bytes(header, cells), XLSX)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert statuses(body) == ["accepted", "rejected", "accepted"]
+    (error,) = body["results"][1]["errors"]
+    assert "stored as a number" in error["detail"]
+    assert "format the column as text" in error["detail"]
+    assert typed[:15] not in response.text
+
+
 async def test_a_row_with_half_of_a_utf16_pair_is_rejected_alone(intake: System, admin_key: str) -> None:
     broken = record(sequence=441)
     broken["residence"]["address"] = "同德街\ud83d"  # an emoji's first half, its second lost

@@ -12,7 +12,7 @@ import pytest
 from services.intake.adapters import bulk_formats
 from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
 from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
-from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, xlsx_bytes
+from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, workbook_bytes, xlsx_bytes
 from tests.support.records import full_record, id_number
 
 
@@ -316,3 +316,27 @@ def test_a_csv_line_of_the_longest_a_line_may_be_is_read_whole_with_its_line_end
         (2, {"person": {"name": "张三", "id_number": "123"}}),
         (3, {"person": {"name": "李四", "id_number": "456"}}),
     ]
+
+
+def test_an_identity_number_a_sheet_holds_as_a_long_number_is_a_row_problem_that_does_not_quote_it() -> None:
+    """A spreadsheet keeps 15 digits of a number: an 18-digit identity number typed as one ends in zeros, and one
+    in eleven of those still passes the check character. Such a row is refused with what to do; a number of 15
+    digits is read whole (the record's rules judge it), and a text cell is read as text."""
+    typed = id_number()
+    workbook = workbook_bytes(
+        ["身份证号", "姓名"],
+        [[int(typed[:15] + "000"), "甲"], [430102900307012, "乙"], [typed, "丙"], [float(typed[:15] + "000"), "丁"]],
+    )
+    rows = list(open_bulk(BulkFormat.XLSX, io.BytesIO(workbook)).rows())
+    assert [row.number for row in rows] == [2, 3, 4, 5]
+    lost, first_generation, text, as_float = rows
+    assert lost.record is None
+    assert lost.problem is not None
+    assert "column A is stored as a number" in lost.problem
+    assert "format the column as text" in lost.problem
+    assert typed[:15] not in lost.problem
+    assert first_generation.problem is None
+    assert first_generation.record["person"]["id_number"] == "430102900307012"
+    assert text.problem is None
+    assert text.record["person"]["id_number"] == typed
+    assert as_float.problem == lost.problem

@@ -23,7 +23,13 @@ from typing import IO, Any
 
 from openpyxl import load_workbook
 
-from services.intake.domain.columns import UnknownColumns, map_headers, pointer_headers, row_to_record
+from services.intake.domain.columns import (
+    UnknownColumns,
+    identity_typed_as_number,
+    map_headers,
+    pointer_headers,
+    row_to_record,
+)
 from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
 from shared.spreadsheets import DAMAGED_SHEET
 
@@ -359,6 +365,9 @@ def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) ->
             continue
         if len(cells) > len(header) and not _blank(cells[len(header) :]):
             yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")
+            continue
+        if records and (lost := identity_typed_as_number(columns, cells)):
+            yield Row(number, problem=lost)
             continue
         yield Row(number, row_to_record(columns, cells) if records else None)
     if header is None:

@@ -161,6 +161,30 @@ def map_headers(headers: list[Any]) -> list[Column | None]:
     return columns
 
 
+# the most significant digits a spreadsheet keeps of a number (an IEEE double, as Excel and WPS show it)
+DIGITS_A_SHEET_KEEPS = 15
+
+
+def identity_typed_as_number(columns: list[Column | None], cells: list[Any]) -> str | None:
+    """Why the row cannot be read, when its identity number is a number cell longer than a sheet keeps exactly.
+
+    A spreadsheet keeps 15 significant digits of a number: an 18-digit identity number typed into a column
+    formatted as numbers keeps its first 15 and ends in zeros, and one in eleven of those still passes the
+    check character, so it would be stored as another person. A shorter number is read whole and left to the
+    record's rules. The message names the column and what to do, never the cell's value.
+    """
+    for position, (column, cell) in enumerate(zip(columns, cells, strict=False), start=1):
+        if column is None or column.path != ("person", "id_number"):
+            continue
+        if isinstance(cell, int | float) and not isinstance(cell, bool) and abs(cell) >= 10**DIGITS_A_SHEET_KEEPS:
+            return (
+                f"the identity number in column {get_column_letter(position)} is stored as a number, and a "
+                f"spreadsheet keeps only {DIGITS_A_SHEET_KEEPS} digits of a number: format the column as text "
+                "and type the number again"
+            )
+    return None
+
+
 def row_to_record(columns: list[Column | None], cells: list[Any]) -> dict[str, Any]:
     """The nested record for one row; empty cells are left out."""
     record: dict[str, Any] = {}
