@@ -672,7 +672,7 @@ async def next_push(desk: Desk, n: int, *, answer: int, redelivered: bool) -> No
     """Notice `n`'s next push, answered `answer`; with `redelivered`, a clerk asks for a new round while it is under
     way (its request in flight, the row leased)."""
     desk.sender.statuses[HOOK] = answer
-    desk.sender.delay_s = 0.3
+    desk.sender.held = answered = asyncio.Event()
     sent = len(desk.sender.sent)
     pushing = asyncio.create_task(desk.worker.deliver_due())
     while len(desk.sender.sent) == sent:  # noqa: ASYNC110 - polling the fake
@@ -682,8 +682,9 @@ async def next_push(desk: Desk, n: int, *, answer: int, redelivered: bool) -> No
         assert stored is not None
         assert await desk.store.redeliver(stored, now=desk.clock.now())
         assert desk.sender.in_flight[HOOK] == 1  # the redelivery came while the push was under way
+    answered.set()
     assert await pushing == 1
-    desk.sender.delay_s = 0.0
+    desk.sender.held = None
 
 
 async def schedule_of(desk: Desk, n: int) -> tuple[str, int, datetime | None, list[int], str]:

@@ -30,6 +30,9 @@ class FakeWebhookSender:
     refusals: dict[str, str] = field(default_factory=dict)  # URL: why the destination policy refuses it
     sent: list[Sent] = field(default_factory=list)
     delay_s: float = 0.0  # how long a request takes: > 0 lets concurrent pushes overlap
+    # while set, a request waits for it instead of `delay_s`: a test acts while the request is surely under way,
+    # however slow the box (a 0.3 s delay was outrun by two statements on a loaded CI box)
+    held: asyncio.Event | None = None
     in_flight: Counter[str] = field(default_factory=Counter)
     most_in_flight: Counter[str] = field(default_factory=Counter)  # the most requests at once, per URL
     concurrency: dict[str, list[int]] = field(default_factory=dict)  # per URL: requests in flight as each began
@@ -44,7 +47,7 @@ class FakeWebhookSender:
         self.most_in_flight[url] = max(self.most_in_flight[url], self.in_flight[url])
         self.concurrency.setdefault(url, []).append(self.in_flight[url])
         try:
-            await asyncio.sleep(self.delay_s)
+            await (self.held.wait() if self.held is not None else asyncio.sleep(self.delay_s))
         finally:
             self.in_flight[url] -= 1
         if self.script.get(url):
