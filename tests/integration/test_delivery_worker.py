@@ -622,7 +622,7 @@ async def test_a_redelivery_during_a_push_leaves_it_to_finish_and_no_other_repli
     under way, both attempts numbered alike."""
     await subscribe(desk)
     desk.sender.statuses[HOOK] = 204
-    desk.sender.delay_s = 0.5  # the first replica's request is still in flight ...
+    desk.sender.held = answered = asyncio.Event()  # the first replica's request is still in flight ...
     await desk.inbox.store(notice(1), now=START)
     other_replica = paced(desk, start=2, most=2)
 
@@ -635,6 +635,7 @@ async def test_a_redelivery_during_a_push_leaves_it_to_finish_and_no_other_repli
     assert stored is not None
     assert await desk.store.redeliver(stored, now=desk.clock.now())  # ... when a clerk asks for a redelivery
     claimed_by_the_other = await other_replica.deliver_due()
+    answered.set()
     await first
 
     assert claimed_by_the_other == 0, "another replica pushed a notice whose push was under way"

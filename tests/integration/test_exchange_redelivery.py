@@ -201,7 +201,7 @@ async def test_a_message_redelivered_during_its_rounds_last_push_is_due_again_wh
 
     answer_id = answer_message_id(THEIR_NOTICE_ID)
     message_of = {f"{TIANHE_URL}/v1/exchange/notices": FORWARD_ID, f"{TIANHE_URL}/v1/exchange/answers": answer_id}
-    baiyun.sender.delay_s = 0.3
+    baiyun.sender.held = asyncio.Event()  # each push waits until the bureau has asked (see the loop)
     pushing = asyncio.create_task(baiyun.worker.deliver_due())  # the round's last push of each, one at a time ...
     for sent in (5, 6):
         while len(baiyun.sender.sent) < sent:  # noqa: ASYNC110 - polling the fake
@@ -209,7 +209,10 @@ async def test_a_message_redelivered_during_its_rounds_last_push_is_due_again_wh
         under_way = baiyun.sender.sent[-1].url
         await baiyun.redelivery.message(ADMIN, message_of[under_way])  # ... when the bureau asks for it again
         assert baiyun.sender.in_flight[under_way] == 1
+        answered, baiyun.sender.held = baiyun.sender.held, asyncio.Event()  # the next push waits for its own
+        answered.set()
     assert await pushing == 2
+    baiyun.sender.held = None
 
     now = baiyun.clock.now()
     for message_id in (answer_id, FORWARD_ID):
