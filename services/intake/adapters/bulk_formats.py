@@ -25,6 +25,7 @@ from openpyxl import load_workbook
 
 from services.intake.domain.columns import (
     UnknownColumns,
+    identity_positions,
     identity_typed_as_number,
     map_headers,
     pointer_headers,
@@ -360,13 +361,14 @@ def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) ->
             header = cells
             try:
                 columns = map_headers(header)
+                identity = identity_positions(columns)
             except UnknownColumns as error:  # its message names columns by position, never a cell's text
                 raise FileProblem(f"{error}; see the documented column names") from None
             continue
         if len(cells) > len(header) and not _blank(cells[len(header) :]):
             yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")
             continue
-        if records and (lost := identity_typed_as_number(columns, cells)):
+        if records and (lost := identity_typed_as_number(identity, cells)):
             yield Row(number, problem=lost)
             continue
         yield Row(number, row_to_record(columns, cells) if records else None)

@@ -18,6 +18,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from services.intake.domain.identity import ID_NUMBER
 from shared.events import EventKind
 from shared.events.record_parts import CertificateResult, ChangeKind, KeyAreaKind, MaritalStatus, Sex, SourceKind
 
@@ -41,7 +42,7 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column(("event",), "event", ("事件类型", "事件")),
-    Column(("person", "id_number"), "id_number", ("身份证号", "身份证号码", "公民身份号码")),
+    Column(ID_NUMBER, "id_number", ("身份证号", "身份证号码", "公民身份号码")),
     Column(("person", "name"), "name", ("姓名",)),
     Column(("person", "sex"), "sex", ("性别",)),
     Column(("person", "phone"), "phone", ("联系电话", "电话")),
@@ -165,7 +166,12 @@ def map_headers(headers: list[Any]) -> list[Column | None]:
 DIGITS_A_SHEET_KEEPS = 15
 
 
-def identity_typed_as_number(columns: list[Column | None], cells: list[Any]) -> str | None:
+def identity_positions(columns: list[Column | None]) -> list[int]:
+    """Where the identity number's column stands (0-based), found once per file for `identity_typed_as_number`."""
+    return [position for position, column in enumerate(columns) if column is not None and column.path == ID_NUMBER]
+
+
+def identity_typed_as_number(positions: list[int], cells: list[Any]) -> str | None:
     """Why the row cannot be read, when its identity number is a number cell longer than a sheet keeps exactly.
 
     A spreadsheet keeps 15 significant digits of a number: an 18-digit identity number typed into a column
@@ -173,12 +179,11 @@ def identity_typed_as_number(columns: list[Column | None], cells: list[Any]) -> 
     check character, so it would be stored as another person. A shorter number is read whole and left to the
     record's rules. The message names the column and what to do, never the cell's value.
     """
-    for position, (column, cell) in enumerate(zip(columns, cells, strict=False), start=1):
-        if column is None or column.path != ("person", "id_number"):
-            continue
+    for position in positions:
+        cell = cells[position] if position < len(cells) else None
         if isinstance(cell, int | float) and not isinstance(cell, bool) and abs(cell) >= 10**DIGITS_A_SHEET_KEEPS:
             return (
-                f"the identity number in column {get_column_letter(position)} is stored as a number, and a "
+                f"the identity number in column {get_column_letter(position + 1)} is stored as a number, and a "
                 f"spreadsheet keeps only {DIGITS_A_SHEET_KEEPS} digits of a number: format the column as text "
                 "and type the number again"
             )
