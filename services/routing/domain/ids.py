@@ -19,7 +19,7 @@ def derived_id(namespace: uuid.UUID | str, name: str) -> str:
     space = namespace.bytes if isinstance(namespace, uuid.UUID) else bytes.fromhex(namespace.replace("-", ""))
     value = bytearray(hashlib.sha1(space + name.encode(), usedforsecurity=False).digest()[:16])
     # version 5 in the high nibble of byte 6, the RFC 4122 variant (binary 10) in the top bits of byte 8:
-    # set on the bytes, then written as hex, a third cheaper than through a 128-bit integer
+    # set on the bytes, then written as hex: about a tenth cheaper than through a 128-bit integer (a quiet box)
     value[6] = (value[6] & 0x0F) | 0x50
     value[8] = (value[8] & 0x3F) | 0x80
     text = value.hex()
