@@ -164,7 +164,9 @@ def build_routers(
         bulk_router(
             authenticate=authenticate,
             submissions=records.submissions,
-            limits=BulkLimits(settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch),
+            limits=BulkLimits(
+                settings.bulk_max_rows, settings.bulk_max_bytes, settings.bulk_batch, settings.bulk_store_wait_s
+            ),
             workers=workers,
         ),
         audit_router(authenticate=authenticate, audit=records.audit),

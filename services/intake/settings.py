@@ -27,6 +27,13 @@ class IntakeSettings(ServiceSettings):
         description="Processes that prepare bulk rows (validate, seal, build events) beside the event loop; "
         "0: a thread of the service's own process (for a host of one core)",
     )
+    bulk_store_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=600,
+        description="Seconds a bulk import waits for its database to come back (a restart, a fail-over) before it "
+        "stops; single POSTs answer 503 at once",
+    )
     key_cache_seconds: float = Field(
         default=2.0,
         ge=0,

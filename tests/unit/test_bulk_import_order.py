@@ -23,7 +23,7 @@ BATCH = 3
 class NoStore:
     """Every row comes back rejected, so nothing is stored: the test is of the order, not the store."""
 
-    async def note_rejections(self, rejections: list[Rejected]) -> None:
+    async def note_rejections(self, rejections: list[Rejected], *, outage_s: float = 0.0) -> None:
         await asyncio.sleep(0.01)  # storing takes a while: reading ahead happens meanwhile
 
 

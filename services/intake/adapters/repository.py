@@ -37,7 +37,12 @@ class RecordRepository:
         self._single_statements = SingleStatements(sessions)
 
     async def write_batch(
-        self, items: Sequence[NewRecord], event_for: EventFor, head_for: HeadFor | None = None
+        self,
+        items: Sequence[NewRecord],
+        event_for: EventFor,
+        head_for: HeadFor | None = None,
+        *,
+        outage_s: float = 0.0,
     ) -> list[Stored]:
         """One outcome per item, in order; the records and their events are kept, or none.
 
@@ -45,10 +50,11 @@ class RecordRepository:
         statement, without looking for earlier submissions: a duplicate or a
         conflict breaks a unique constraint, and the batch is then written the
         careful way (look first, then insert, in a transaction), as a batch that
-        met a concurrent writer always was. Tries are counted by `attempts`.
+        met a concurrent writer always was. Tries are counted by `attempts`; with `outage_s` a store that cannot
+        be reached is waited for that long.
         """
         postgres = self._single_statements.postgres
-        async for attempt in attempts(len(items)):
+        async for attempt in attempts(len(items), outage_s=outage_s):
             with attempt:
                 first = attempt.retry_state.attempt_number == 1
                 if first and head_for is not None and postgres and len(items) < COPY_FROM:
@@ -107,7 +113,7 @@ class RecordRepository:
             outcomes[index] = Stored("accepted", items[index].record_id, case_id, version)
         return [resolve(outcomes, index, outcomes[index]) for index in range(len(items))]
 
-    async def add_events(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    async def add_events(self, events: Sequence[tuple[str, str, dict[str, Any]]], *, outage_s: float = 0.0) -> None:
         """Outbox rows (topic, key, envelope) that belong to no stored record: a bulk chunk's rejections.
 
         Tried again as a batch is (`attempts`), so a connection dropped under the insert does not cut a
@@ -115,7 +121,7 @@ class RecordRepository:
         out twice, under the same event ids: a consumer counts a repeat once."""
         now = datetime.now(UTC)
         rows = [{"topic": t, "key": k, "envelope": e, "created_at": now} for t, k, e in events]
-        async for attempt in attempts(len(rows)):
+        async for attempt in attempts(len(rows), outage_s=outage_s):
             with attempt:
                 async with self._sessions.begin() as session:
                     await session.execute(insert(OutboxRow), rows)

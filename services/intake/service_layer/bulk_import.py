@@ -33,6 +33,7 @@ class BulkImport:
         columns: dict[str, str],
         batch: int,
         workers: BulkWorkers | None = None,
+        store_wait_s: float = 0.0,
     ) -> None:
         self._submissions = submissions
         self._principal = principal
@@ -40,18 +41,23 @@ class BulkImport:
         self._columns = columns
         self._batch = batch
         self._workers = workers
+        self._store_wait_s = store_wait_s  # how long a batch waits for a store that cannot be reached
         self._counts: Counter[str] = Counter()
 
     async def results(self, rows: Iterator[Row]) -> AsyncGenerator[list[dict[str, Any]], None]:
         """One result per row, in file order, a batch at a time: accepted, duplicate, or rejected with its errors.
 
         Closing it (`aclose`, as a streamed answer whose client went away is closed) stops the import:
-        what is not stored yet is dropped."""
+        what is not stored yet is dropped. A store that cannot be reached (a restart, a fail-over) is waited for
+        up to `store_wait_s` a batch, the answer paused meanwhile; past that the import ends there (its answer
+        cut off), and the file sent again with the same Idempotency-Key stores the rest."""
         batches = self._in_thread(rows) if self._workers is None else self._in_workers(rows, self._workers)
         async for chunk in batches:
             ready = [item for _, item in chunk if isinstance(item, Ready)]
-            outcomes = iter(await self._submissions.store_ready(ready)) if ready else iter(())
-            await self._submissions.note_rejections([item for _, item in chunk if isinstance(item, Rejected)])
+            stored = await self._submissions.store_ready(ready, outage_s=self._store_wait_s) if ready else []
+            outcomes = iter(stored)
+            rejected = [item for _, item in chunk if isinstance(item, Rejected)]
+            await self._submissions.note_rejections(rejected, outage_s=self._store_wait_s)
             results = []
             for number, item in chunk:
                 outcome = next(outcomes) if isinstance(item, Ready) else None

@@ -167,8 +167,10 @@ class Submissions:
             prepared.new, _head(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
         )
 
-    async def store_ready(self, batch: Sequence[Ready]) -> list[Outcome]:
-        """`store` for rows whose envelope was built already (by a bulk worker process): only the case is filled in."""
+    async def store_ready(self, batch: Sequence[Ready], *, outage_s: float = 0.0) -> list[Outcome]:
+        """`store` for rows whose envelope was built already (by a bulk worker process): only the case is filled in.
+
+        With `outage_s`, a store that cannot be reached is waited for that long (a bulk import's 200 has gone)."""
         ready = {r.new.record_id: r for r in batch}
 
         def event_for(item: NewRecord, case_id: str, version: int) -> tuple[str, orjson.Fragment]:
@@ -177,11 +179,11 @@ class Submissions:
         def head_for(item: NewRecord) -> tuple[str, bytes]:
             return RecordSubmitted.TOPIC, ready[item.record_id].envelope_head
 
-        stored = await self._repository.write_batch([r.new for r in batch], event_for, head_for)
+        stored = await self._repository.write_batch([r.new for r in batch], event_for, head_for, outage_s=outage_s)
         self._on_stored()
         return [_outcome(s) for s in stored]
 
-    async def note_rejections(self, rejections: Sequence[Rejected]) -> None:
+    async def note_rejections(self, rejections: Sequence[Rejected], *, outage_s: float = 0.0) -> None:
         """One RecordRejected per rejected submission, for the weekly report's count.
 
         The event id follows from the body, so the same wrong record sent again
@@ -201,7 +203,7 @@ class Submissions:
             envelope = envelope_json(event, producer="intake", correlation_id=f"rejected:{event_id}", event_id=event_id)
             events.append((RecordRejected.TOPIC, rejected.reporting_street or "unknown", envelope))
         if events:
-            await self._repository.add_events(events)
+            await self._repository.add_events(events, outage_s=outage_s)
             self._on_stored()
 
     def _new_record(

@@ -54,6 +54,7 @@ class BulkLimits:
     max_rows: int
     max_bytes: int
     batch: int
+    store_wait_s: float = 0.0  # how long a batch waits for a store that cannot be reached
 
 
 def bulk_router(
@@ -72,7 +73,7 @@ def bulk_router(
         spool = await _spool(request, limits.max_bytes)
         bulk, columns = await _open(spool, MEDIA_TYPES[media_type], limits.max_rows)
         as_lines = "ndjson" in request.headers.get("accept", "")
-        run = BulkImport(submissions, principal, key, columns, limits.batch, workers)
+        run = BulkImport(submissions, principal, key, columns, limits.batch, workers, limits.store_wait_s)
         body = _lines(run, bulk) if as_lines else _document(run, bulk)
         media = "application/x-ndjson" if as_lines else "application/json"
         return StreamingResponse(body, media_type=media, background=BackgroundTask(spool.close))
