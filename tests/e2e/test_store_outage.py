@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.bulk_files import ndjson_bytes
-from tests.support.infra import drop_clients, pg_admin_url
+from tests.support.infra import terminate_backends
 from tests.support.records import id_number, record
 from tests.support.system import System, build_system, destroy_system
 
@@ -47,21 +47,6 @@ async def intake(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syst
 
 async def _connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-async def terminate_backends(database: str, *, refuse_new: bool | None = None) -> int:
-    """Drop every connection to `database` (intake's own), as a restart of PostgreSQL would.
-
-    `refuse_new=True` also refuses new connections until called with False, as a restart
-    that takes a while does; the dropped connections are then noticed for certain."""
-    connection = await _connect(pg_admin_url())
-    try:
-        if refuse_new is not None:
-            limit = 0 if refuse_new else -1
-            await connection.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT {limit}')
-        return await drop_clients(connection, database) if refuse_new is not False else 0
-    finally:
-        await connection.close()
 
 
 async def stored_ids(system: System) -> set[str]:

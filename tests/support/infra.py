@@ -125,6 +125,22 @@ async def drop_clients(admin: asyncpg.Connection, database: str) -> int:
     return int(await admin.fetchval(_DROP_CLIENTS, database))
 
 
+async def terminate_backends(database: str, *, refuse_new: bool | None = None) -> int:
+    """Drop every connection to `database` (a service's own), as a restart of PostgreSQL would; how many.
+
+    `refuse_new=True` also refuses new connections until called with False, as a restart
+    that takes a while does; the dropped connections are then noticed for certain."""
+    admin = make_url(pg_admin_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin)
+    try:
+        if refuse_new is not None:
+            limit = 0 if refuse_new else -1
+            await connection.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT {limit}')
+        return await drop_clients(connection, database) if refuse_new is not False else 0
+    finally:
+        await connection.close()
+
+
 async def drop_database(name: str) -> None:
     """Drop a test database, searching it for the suite's personal data first (tests/support/personal_data.py)."""
     await search_database(name)
