@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,6 +151,20 @@ def test_a_forward_to_our_bureau_becomes_the_residence_streets_transfer() -> Non
     assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106001"  # a complete notice
     registration = FORWARD.model_copy(update={"kind": NoticeKind.REGISTRATION})
     assert arriving_notice(registration, PERSON, frozenset({"440106"}))["recipient_code"] == "440106"
+
+
+@pytest.mark.parametrize("street", ["4401060", "440106abc", "440106 01"])
+async def test_a_forward_whose_residence_street_is_no_street_code_is_refused_not_a_server_error(street: str) -> None:
+    """The residence street of a forward to our bureau becomes the transfer's recipient. One that began with our
+    district but was no 9-digit code passed the exchange format and failed the notice's own (a ValidationError):
+    the door answered 500, and an FTP line with it was refused without saying why."""
+    person = PERSON.model_dump() | {"residence_street": street}
+    sealed = crypto.seal(json.dumps({"person": person}).encode(), TIANHE["seal_key"])
+    message = ExchangeMessage(message_id="n-1", type="notice", sender="440111", notice=FORWARD, sealed=sealed)
+    with pytest.raises(ProblemError) as refused:
+        await _door(TABLE).receive_notice(_partner("baiyun", BAIYUN), message)
+    assert refused.value.status == 422
+    assert "/person/residence_street" in str(refused.value.detail)
 
 
 # --- switching keys -----------------------------------------------------------------------------------

@@ -66,9 +66,13 @@ class ExchangeMessage(_Frozen):
 
 class SealedPerson(NoticePerson):
     """The person as a partner sends it: the identity number checked as intake checks it, since it keys the
-    person's events here (shared.identity.person_key)."""
+    person's events here (shared.identity.person_key); the residence street a street code, since a forward's
+    becomes its transfer's recipient here (arriving_notice)."""
 
     id_number: IdNumber = Field(max_length=18, description="Resident identity number")
+    residence_street: str | None = Field(
+        default=None, pattern=r"^[0-9]{9}$", description="9-digit street code of the residence"
+    )
 
 
 class SealedNotice(_Frozen):
