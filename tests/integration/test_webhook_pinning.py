@@ -28,7 +28,11 @@ async def listener() -> AsyncIterator[Listener]:
     seen = Listener()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        except asyncio.IncompleteReadError:  # connected, and closed without a request
+            writer.close()
+            return
         length = next(
             (int(line.split(":")[1]) for line in head.lower().splitlines() if line.startswith("content-length")), 0
         )
@@ -110,3 +114,20 @@ async def test_an_answer_without_end_is_read_no_further_than_its_bound() -> None
         await server.wait_closed()
     assert (result.status_code, result.error) == (200, None)
     assert sent < 8 << 20  # the connection was dropped after the bound, not read to the end
+
+
+@pytest.mark.parametrize("notice_id", ["n-1\r\nx-injected: 1", "n-1\x01", "n-1\x7f"])
+async def test_a_request_that_cannot_be_made_is_refused_not_raised(listener: Listener, notice_id: str) -> None:
+    """A partner's notice id may hold a control character (the exchange format bounds only its length), and it is
+    the webhook-id header of its push. aiohttp refuses such a header with a ValueError, which left the sender: the
+    push was logged as "could not be recorded" and tried again at every lease's end, for ever, never counted."""
+    pushing = sender("loopback,http", "127.0.0.1")
+    try:
+        result = await pushing.send(f"http://hooks.test:{listener.port}/hook", b"{}", {"webhook-id": notice_id})
+    finally:
+        await pushing.close()
+    assert result.refused
+    assert result.status_code is None
+    assert result.error is not None
+    assert "header" in result.error
+    assert listener.heads == []
