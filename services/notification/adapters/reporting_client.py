@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -29,7 +30,20 @@ class ReportingClient:
                 )
         except httpx.HTTPError:
             return SubmitAnswer(False, detail="报表服务暂时无法连接，请稍后再试。")
-        if response.is_success:
-            return SubmitAnswer(True, state=str(response.json().get("state", "")))
-        body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
-        return SubmitAnswer(False, detail=str(body.get("detail") or f"报表服务答复 {response.status_code}"))
+        body = _json_object(response)
+        if response.is_success and body is not None:
+            return SubmitAnswer(True, state=str(body.get("state", "")))
+        if response.is_success:  # not reporting's answer (a web server's page at a wrong URL): nothing says it took it
+            return SubmitAnswer(False, detail=f"报表服务的答复无法识别（{response.status_code}），报表未确认提交。")
+        return SubmitAnswer(False, detail=str((body or {}).get("detail") or f"报表服务答复 {response.status_code}"))
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON object; None for anything else (a proxy's or a web server's page, whatever it says it is)."""
+    if not response.headers.get("content-type", "").endswith("json"):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

@@ -1,0 +1,78 @@
+"""The office page's weekly report goes to reporting server to server: whatever answers there, the clerk is told.
+
+NOTIFICATION_REPORTING_URL pointing past reporting (a proxy's error page, a web server's 200 page, a wrong
+port) answered with something that is not reporting's JSON, and reading it as JSON raised: the clerk's submit
+was a 500 "Internal error" page instead of the page saying the report was not taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from services.notification.adapters.reporting_client import ReportingClient
+
+ClientOf = Callable[[bytes], Awaitable[ReportingClient]]  # a client of an endpoint answering these raw bytes
+
+
+@pytest.fixture
+async def answering() -> AsyncIterator[ClientOf]:
+    """A client of a local endpoint that answers every request with the raw HTTP answer given."""
+    servers: list[asyncio.Server] = []
+
+    async def client_of(raw: bytes) -> ReportingClient:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            lines = head.lower().splitlines()
+            length = next((int(line.split(":")[1]) for line in lines if line.startswith("content-length")), 0)
+            await reader.readexactly(length)
+            writer.write(raw)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        servers.append(server)
+        return ReportingClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout_s=5)
+
+    yield client_of
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def http(status: str, content_type: str, body: bytes) -> bytes:
+    head = f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+    head += "connection: close\r\n\r\n"
+    return head.encode() + body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        http("200 OK", "text/html", b"<html>it works</html>"),  # a web server's page at a wrong URL
+        http("502 Bad Gateway", "application/json", b"<html>bad gateway</html>"),  # a proxy that says JSON
+        http("409 Conflict", "application/problem+json", b'["not", "an", "object"]'),
+        http("200 OK", "application/json", b"[]"),
+    ],
+    ids=["200-html", "502-not-json", "409-a-list", "200-a-list"],
+)
+async def test_an_answer_that_is_not_reportings_is_not_taken_and_says_so(answering: ClientOf, raw: bytes) -> None:
+    client = await answering(raw)
+    answer = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert not answer.ok
+    assert answer.detail
+
+
+async def test_reportings_own_answers_are_passed_on(
+    answering: ClientOf,
+) -> None:
+    taken = await (await answering(http("200 OK", "application/json", b'{"state": "submitted"}'))).submit_week(
+        key="pf_k_s", street="440111008", week="2026-W09"
+    )
+    assert (taken.ok, taken.state) == (True, "submitted")
+    refused = await (
+        await answering(http("409 Conflict", "application/problem+json", b'{"detail": "already submitted"}'))
+    ).submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert (refused.ok, refused.detail) == (False, "already submitted")
