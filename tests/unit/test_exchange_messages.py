@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_batch import SetAside, build_batch, read_manifest
 from services.notification.domain.exchange_messages import (
+    AnswerPart,
     ExchangeMessage,
     NoticePart,
     SealedNotice,
@@ -165,6 +167,27 @@ async def test_a_forward_whose_residence_street_is_no_street_code_is_refused_not
         await _door(TABLE).receive_notice(_partner("baiyun", BAIYUN), message)
     assert refused.value.status == 422
     assert "/person/residence_street" in str(refused.value.detail)
+
+
+@pytest.mark.parametrize("notice_id", ["a/b", "..", "n 1", "n\x01", "x" * 37, "通知1", ""])
+def test_a_partners_notice_id_no_route_could_name_is_refused_at_the_door(notice_id: str) -> None:
+    """The partner's id of a notice (or of the notice it answers) is the id our routes name it by. One with a
+    `/` (or `..`, a space, a control character) was stored and pushed, but no route could name it, so the
+    answer owed could never be given: refused at the door (422) instead, the notice's part and the answer's."""
+    message = json.loads(_signed()[1])
+    message["notice"]["notice_id"] = notice_id
+    body = json.dumps(message, ensure_ascii=False).encode()
+    headers = signing_headers(
+        _partner("baiyun", BAIYUN), OwnKeys(BAIYUN["signing_key"], None), "n-1", str(int(NOW.timestamp())), body
+    )
+    headers["PopFlow-Exchange-Sender"] = "440111"
+    with pytest.raises(ProblemError) as refused:
+        _door(TABLE).authenticate(headers, body)
+    assert refused.value.status == 422
+    answer = {"notice_id": notice_id, "record_id": "r-1", "result": "confirmed", "answered_by": "440106001"}
+    with pytest.raises(ValidationError):
+        AnswerPart.model_validate(answer | {"answered_at": NOW})
+    assert AnswerPart.model_validate(answer | {"notice_id": "0f8e-Ab-9", "answered_at": NOW}).notice_id == "0f8e-Ab-9"
 
 
 # --- switching keys -----------------------------------------------------------------------------------

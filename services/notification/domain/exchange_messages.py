@@ -27,6 +27,11 @@ from shared.events.notices import REASON_MAX_LENGTH
 from shared.events.records import ClockTime, IdNumber
 
 SENDER_HEADER = "PopFlow-Exchange-Sender"
+# A notice's id as a partner may send it: the shape of PopFlow's own (a UUID's text) and of every route that
+# names a notice (`/v1/notices/{id}`, the office's pages, the exchange's redelivery). An id with `/` (or `..`,
+# a space, a control character) was stored and pushed, but no route could name it, so the answer owed to
+# the partner could never be given; it is refused at the door instead (422, the field named).
+EXCHANGE_ID = r"^[0-9A-Za-z-]{1,36}$"
 TRANSFER_NAMESPACE = uuid.UUID("9b2e4c6a-1d3f-4a5b-8c7d-0e1f2a3b4c5d")
 
 
@@ -35,7 +40,7 @@ class _Frozen(BaseModel):
 
 
 class NoticePart(_Frozen):
-    notice_id: str = Field(max_length=36)
+    notice_id: str = Field(pattern=EXCHANGE_ID)
     record_id: str = Field(max_length=36)
     recipient_code: str = Field(pattern=r"^([0-9]{6}|[0-9]{9})$")
     route: Route
@@ -47,7 +52,7 @@ class NoticePart(_Frozen):
 
 
 class AnswerPart(_Frozen):
-    notice_id: str = Field(max_length=36)
+    notice_id: str = Field(pattern=EXCHANGE_ID)
     record_id: str = Field(max_length=36)
     result: FeedbackResult
     reason: RejectionReason | None = None

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
+from services.notification.domain.exchange_messages import EXCHANGE_ID
 from services.notification.entrypoints.http.common import caller
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_overview import ExchangeOverview
@@ -15,7 +16,7 @@ from shared.auth.dependencies import Authenticate
 
 PartnerName = Annotated[str, Path(min_length=1, max_length=100, description="A partner's name in the partners file")]
 MessageId = Annotated[
-    str, Path(pattern=r"^[0-9A-Za-z-]{1,36}$", description="A notice's id, or the id of an answer owed to a partner")
+    str, Path(pattern=EXCHANGE_ID, description="A notice's id, or the id of an answer owed to a partner")
 ]
 
 
