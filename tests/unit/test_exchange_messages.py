@@ -83,6 +83,7 @@ def _signed(
 
 
 TABLE = PartnerTable(by_prefix={"440111": _partner("baiyun", BAIYUN)})
+DIRECTORY = load_directory()
 
 
 def test_a_message_signed_by_the_partner_is_taken_and_opens_with_our_key() -> None:
@@ -146,13 +147,25 @@ def test_a_seal_opens_only_for_its_recipient_and_not_once_changed() -> None:
 
 
 def test_a_forward_to_our_bureau_becomes_the_residence_streets_transfer() -> None:
-    fields = arriving_notice(FORWARD, PERSON, frozenset({"440106"}))
+    fields = arriving_notice(FORWARD, PERSON, frozenset({"440106"}), DIRECTORY)
     assert fields["recipient_code"] == "440106001"
     assert fields["kind"] is NoticeKind.TRANSFER
     assert fields["notice_id"] == local_transfer_id("n-1", "440106001")
     assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106001"  # a complete notice
     registration = FORWARD.model_copy(update={"kind": NoticeKind.REGISTRATION})
-    assert arriving_notice(registration, PERSON, frozenset({"440106"}))["recipient_code"] == "440106"
+    assert arriving_notice(registration, PERSON, frozenset({"440106"}), DIRECTORY)["recipient_code"] == "440106"
+
+
+def test_a_forward_to_a_street_the_directory_does_not_know_stays_with_the_bureau() -> None:
+    """A transfer to a street no office has would wait in an inbox nobody reads, and the partner never hear
+    back: the forward lands with our bureau as sent, to be routed by hand."""
+    unknown = PERSON.model_copy(update={"residence_street": "440106999"})
+    assert not DIRECTORY.exists("440106999")
+    fields = arriving_notice(FORWARD, unknown, frozenset({"440106"}), DIRECTORY)
+    assert fields["recipient_code"] == "440106"
+    assert fields["kind"] is NoticeKind.FORWARD
+    assert fields["notice_id"] == "n-1"
+    assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106"
 
 
 @pytest.mark.parametrize("street", ["4401060", "440106abc", "440106 01"])

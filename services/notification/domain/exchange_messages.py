@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.directory import DivisionDirectory, DivisionLevel
 from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
 from shared.events.notices import REASON_MAX_LENGTH
 from shared.events.records import ClockTime, IdNumber
@@ -105,17 +106,22 @@ def local_transfer_id(partner_notice_id: str, street: str) -> str:
     return str(uuid.uuid5(TRANSFER_NAMESPACE, f"{partner_notice_id}/{street}"))
 
 
-def arriving_notice(notice: NoticePart, person: NoticePerson, served: frozenset[str]) -> dict[str, Any]:
+def arriving_notice(
+    notice: NoticePart, person: NoticePerson, served: frozenset[str], directory: DivisionDirectory
+) -> dict[str, Any]:
     """The notice as it lands here (NoticeIssued fields).
 
     A forward to our bureau becomes work for the residence street, exactly as
     a local cross-street case: a transfer notice to that street. Every other
-    kind lands with its addressee as sent.
+    kind lands with its addressee as sent, and so does a forward whose street
+    is no street of the directory (a partner's typo, a street since retired):
+    its transfer would wait in an inbox no office reads, and the partner never
+    hear back; with the bureau, someone routes it by hand and answers.
     """
     street = person.residence_street
     fields: dict[str, Any] = notice.model_dump()
     fields["person"] = person
-    if notice.kind is NoticeKind.FORWARD and street and street[:6] in served and street[:6] == notice.recipient_code:
+    if notice.kind is NoticeKind.FORWARD and street and _our_street(street, notice.recipient_code, served, directory):
         fields |= {
             "notice_id": local_transfer_id(notice.notice_id, street),
             "recipient_code": street,
@@ -123,3 +129,8 @@ def arriving_notice(notice: NoticePart, person: NoticePerson, served: frozenset[
             "reason": "person lives in your street (a case from another district); please verify",
         }
     return fields
+
+
+def _our_street(street: str, bureau: str, served: frozenset[str], directory: DivisionDirectory) -> bool:
+    """True when `street` is a street of the directory in `bureau`'s district, one this deployment serves."""
+    return street[:6] == bureau and bureau in served and directory.exists(street, DivisionLevel.STREET)

@@ -177,7 +177,7 @@ class ExchangeDoor:
             raise _refused(422, f"{message.notice.recipient_code} is not served by this deployment.")
         private = _sealed_part(SealedNotice, self._open(message.sealed))
         person = NoticePerson.model_validate(private.person.model_dump())  # checked as a partner's: kept as a notice's
-        fields = arriving_notice(message.notice, person, self._served)
+        fields = arriving_notice(message.notice, person, self._served, self._directory)
         notice = NoticeIssued(**fields, exchange_endpoint=None)
         received = ExchangeReceived(
             message_id=message.message_id,
