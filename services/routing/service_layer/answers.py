@@ -26,6 +26,7 @@ from services.routing.domain.cases import Case, InvalidAnswer
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.workflow import Step, answer, needs_issued
 from services.routing.service_layer.context import (
+    ForeignEvent,
     RoutingContext,
     case_of_notice,
     handle_once,
@@ -48,7 +49,8 @@ class AnswerHandler:
         self._park = park
 
     async def on_notice_answered(self, envelope: Envelope, event: Event) -> None:
-        assert isinstance(event, NoticeAnswered)
+        if not isinstance(event, NoticeAnswered):
+            raise ForeignEvent(envelope.type, NoticeAnswered)
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:

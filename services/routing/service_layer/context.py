@@ -51,6 +51,14 @@ class NoticeWithoutCase(PermanentFailure):
         super().__init__(f"notice {notice_id} has no stored case (record {record_id})")
 
 
+class ForeignEvent(PermanentFailure):
+    """An event of another type on a topic routing consumes (a producer writing to the wrong topic): no retry
+    makes it one routing handles there, and retried it would hold back its partition. Names the types only."""
+
+    def __init__(self, found: str, expected: type[Event]) -> None:
+        super().__init__(f"a {found} event on {expected.TOPIC}, where routing handles {expected.TYPE} only")
+
+
 async def case_of_notice(
     session: AsyncSession, keyring: Keyring, *, notice_id: str, record_id: str, for_update: bool = False
 ) -> tuple[Case, str, datetime]:

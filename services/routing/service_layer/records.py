@@ -11,7 +11,8 @@ re-delivers the batch: it is decided again, identically, and re-published
 with the same ids, which consumers deduplicate. Codes
 unknown to the directory go to the review queue, never to the dead-letter
 topic. Database or broker errors are retried (the batch comes again);
-undecodable events are dead-lettered one by one.
+undecodable events, and events of another type than RecordSubmitted, are
+dead-lettered one by one.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from services.routing.domain.routes import decide_route, review_reason
 from services.routing.domain.schedule import AnswerDeadlines
 from services.routing.domain.succession import noted, to_current_codes
 from services.routing.domain.workflow import Step, open_case
-from services.routing.service_layer.context import RoutingContext, notice_issued, record_routed
+from services.routing.service_layer.context import ForeignEvent, RoutingContext, notice_issued, record_routed
 from shared.events import Envelope, Event, EventKind, RecordRouted, RecordSubmitted
 from shared.identity import person_key
 from shared.sealing import Keyring
@@ -70,6 +71,9 @@ class RecordHandler:
 
     async def on_records(self, events: list[tuple[Envelope, Event]]) -> None:
         """Route a batch in one unit of work."""
+        for envelope, event in events:
+            if not isinstance(event, RecordSubmitted):
+                raise ForeignEvent(envelope.type, RecordSubmitted)
         ids = [str(envelope.event_id) for envelope, _ in events]
         record_ids = [event.record_id for _, event in events if isinstance(event, RecordSubmitted)]
         async with self._context.sessions.begin() as session:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing.adapters import review_store
 from services.routing.adapters.emitter import Outgoing
 from services.routing.domain.review import UncorrectableItem, corrected_record, correction_problem
-from services.routing.service_layer.context import RoutingContext, handle_once
+from services.routing.service_layer.context import ForeignEvent, RoutingContext, handle_once
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Action, Principal
 from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Resolution, ReviewResolved, envelope_json
@@ -95,7 +95,8 @@ class ReviewHandler:
         self._records = RecordHandler(context)
 
     async def on_review_resolved(self, envelope: Envelope, event: Event) -> None:
-        assert isinstance(event, ReviewResolved)
+        if not isinstance(event, ReviewResolved):
+            raise ForeignEvent(envelope.type, ReviewResolved)
         await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
 
     async def apply(self, session: AsyncSession, envelope: Envelope, event: ReviewResolved) -> list[Outgoing]:
