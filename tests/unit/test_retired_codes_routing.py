@@ -64,3 +64,20 @@ async def test_review_tells_retired_from_unknown(context: RoutingContext, reside
     async with context.sessions() as session:
         queue = await review_store.review_queue(session, limit=10)
     assert [(item.field, item.kind) for item in queue] == ([("residence.street", kind)] if kind else [])
+
+
+async def test_a_record_of_a_retired_street_waits_in_its_successor_bureaus_queue(context: RoutingContext) -> None:
+    """港闸区's 320611001 became 320613016 of the new 崇川区 (Nantong); the registration place 江干区 330104
+    was split, so the record waits for a person, in the queue of the district its street belongs to now:
+    under the retired code it was in no bureau's queue (each sees its own district's reporting streets)."""
+    body = record(reporting_street="320611001", residence_street="320613001")
+    body["registration"]["division"] = "330104"
+    envelope = kafka.unchecked_submitted(body)
+    await RecordHandler(context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
+    async with context.sessions() as session:
+        queue = await review_store.review_queue(session, limit=10, reporting_prefix="320613")
+    (item,) = queue
+    assert (item.field, item.kind, item.reporting_street) == ("registration.division", "retired", "320613016")
+    kept = review_store.review_record(item, TEST_KEYRING)
+    assert kept is not None
+    assert kept["reporting_street"] == "320613016"

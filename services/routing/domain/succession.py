@@ -47,7 +47,10 @@ def to_current_codes(record: CaseRecord, changes: DivisionChanges) -> Succession
     for field, code in codes.items():
         resolution = changes.resolve(code)
         if resolution.status in (CodeStatus.SPLIT, CodeStatus.RETIRED):
-            return Succession(record, review=NeedsReview(field, resolution.note(), RETIRED))
+            # the codes mapped so far stay mapped: the item waits in the queue of the district its reporting
+            # street belongs to now (a retired street's is no bureau's), and keeps the record with them
+            review = NeedsReview(field, resolution.note(), RETIRED)
+            return Succession(_with_codes(record, mapped), tuple(notes), review=review)
         if resolution.successor is not None:
             mapped[field] = resolution.successor
             notes.append(f"{field} {resolution.note()}")
