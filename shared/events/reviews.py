@@ -11,6 +11,10 @@ from pydantic import Field, model_validator
 from shared import topics
 from shared.events.envelope import Event, register
 
+# A dismissal's reason is stored as typed (routing's review_queue.resolution_note): any text PostgreSQL's text
+# takes, which is any but NUL (SQLSTATE 22021); one with it was accepted, then refused by the store
+STORABLE_TEXT = r"^[^\x00]*$"
+
 # The fields routing sends to review (services.routing.domain.routes.review_reason), each a division code.
 REVIEWABLE_FIELDS = ("reporting_street", "residence.street", "new_residence.street", "registration.division")
 
@@ -37,7 +41,9 @@ class ReviewResolved(Event):
     code: str | None = Field(
         default=None, pattern=r"^([0-9]{6}|[0-9]{9})$", description="For 'corrected': the corrected division code"
     )
-    reason: str | None = Field(default=None, max_length=300, description="For 'dismissed': why, for the record")
+    reason: str | None = Field(
+        default=None, max_length=300, pattern=STORABLE_TEXT, description="For 'dismissed': why, for the record"
+    )
     resolved_by: str = Field(max_length=12, description="Code of the bureau that resolved it, or 'admin'")
     resolved_at: datetime = Field(description="When the bureau resolved it (UTC)")
 

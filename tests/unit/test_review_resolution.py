@@ -78,3 +78,16 @@ def test_a_corrected_code_is_written_in_ascii_digits_at_the_door_and_in_the_even
     with pytest.raises(ValueError, match="pattern"):
         ReviewResolved.model_validate(event | {"resolution": "corrected", "code": code})
     assert ResolutionBody.model_validate({"resolution": "corrected", "code": TONGDE}).code == TONGDE
+
+
+def test_a_dismissal_reason_holding_a_nul_is_refused_at_the_door_and_in_the_event() -> None:
+    """PostgreSQL's text refuses NUL (SQLSTATE 22021): accepted with a 202, the resolution was dead-lettered by
+    routing's subscriber when it stored the reason, and the item stayed open without the bureau knowing why."""
+    with pytest.raises(ValueError, match="pattern"):
+        ResolutionBody.model_validate({"resolution": "dismissed", "reason": "duplicate\x00"})
+    event = {"record_id": "r", "field": "residence.street", "resolved_by": "440111", "resolved_at": "2026-03-02T08:00Z"}
+    with pytest.raises(ValueError, match="pattern"):
+        ReviewResolved.model_validate(event | {"resolution": "dismissed", "reason": "duplicate\x00"})
+    reason = "duplicate of another record;\nsee the street's list"
+    assert ResolutionBody.model_validate({"resolution": "dismissed", "reason": reason}).reason == reason
+    assert ReviewResolved.model_validate(event | {"resolution": "dismissed", "reason": reason}).reason == reason

@@ -18,6 +18,7 @@ from services.routing.service_layer.context import RoutingContext
 from shared.auth import Action, Principal
 from shared.auth.dependencies import Authenticate, require
 from shared.events import Resolution
+from shared.events.reviews import STORABLE_TEXT
 from shared.http.problems import ProblemError
 
 _TITLES = {404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}
@@ -30,7 +31,9 @@ class ResolutionBody(BaseModel):
     code: str | None = Field(
         default=None, pattern=r"^([0-9]{6}|[0-9]{9})$", description="The corrected code of the item's field"
     )
-    reason: str | None = Field(default=None, min_length=1, max_length=300, description="Why it is dismissed")
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=300, pattern=STORABLE_TEXT, description="Why it is dismissed"
+    )
 
     @model_validator(mode="after")
     def _details(self) -> "ResolutionBody":
