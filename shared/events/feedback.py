@@ -9,7 +9,6 @@ routing turns it into the next step of the case.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
@@ -17,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from shared import topics
 from shared.events.envelope import Event, Upcaster, register
+from shared.events.records import ClockTime
 
 
 class FeedbackResult(StrEnum):
@@ -98,7 +98,9 @@ class NoticeAnswered(Event):
     answered_by: str = Field(
         max_length=12, description="Code of the recipient that answered (street or district bureau), or 'admin'"
     )
-    answered_at: datetime = Field(description="When the recipient answered (UTC)")
+    # a time the stores can keep: with an offset, and in years 1-9999 once in UTC (taken without one, the answer
+    # failed as its time was written, retried for ever, and held back every later answer of its partition)
+    answered_at: ClockTime = Field(description="When the recipient answered (UTC), with an offset")
 
     @model_validator(mode="after")
     def _result_has_its_details(self) -> Self:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -10,6 +9,7 @@ from pydantic import Field, model_validator
 
 from shared import topics
 from shared.events.envelope import Event, register
+from shared.events.records import ClockTime
 
 # A dismissal's reason is stored as typed (routing's review_queue.resolution_note): any text PostgreSQL's text
 # takes, which is any but NUL (SQLSTATE 22021); one with it was accepted, then refused by the store
@@ -45,7 +45,8 @@ class ReviewResolved(Event):
         default=None, max_length=300, pattern=STORABLE_TEXT, description="For 'dismissed': why, for the record"
     )
     resolved_by: str = Field(max_length=12, description="Code of the bureau that resolved it, or 'admin'")
-    resolved_at: datetime = Field(description="When the bureau resolved it (UTC)")
+    # with an offset, in years 1-9999 once in UTC: as NoticeAnswered.answered_at, a time the store can keep
+    resolved_at: ClockTime = Field(description="When the bureau resolved it (UTC), with an offset")
 
     @model_validator(mode="after")
     def _resolution_has_its_details(self) -> Self:
