@@ -97,7 +97,7 @@ class MessageTime:
         self._at: datetime | None = None
 
     def replaying(self, envelope: Envelope) -> None:
-        self._at = envelope.occurred_at
+        self._at = happened_at(envelope)
 
     def now(self) -> datetime:
         if self._at is None:
@@ -231,8 +231,7 @@ async def in_time_order(
         except PERMANENT_ERRORS as error:
             heapq.heappush(heads, (UNREADABLE, index, error))
         else:
-            happened = envelope.occurred_at
-            heapq.heappush(heads, (happened if happened.tzinfo else happened.replace(tzinfo=UTC), index, envelope))
+            heapq.heappush(heads, (happened_at(envelope), index, envelope))
 
     for index in range(len(streams)):
         await take_next(index)
@@ -240,6 +239,13 @@ async def in_time_order(
         _, index, message = heapq.heappop(heads)
         yield streams[index][0], message
         await take_next(index)
+
+
+def happened_at(envelope: Envelope) -> datetime:
+    """When the message happened: its `occurred_at`, read as UTC when a producer wrote it without an offset (the
+    order of the replay and the times it stamps alike: a store refuses a time without one)."""
+    happened = envelope.occurred_at
+    return happened if happened.tzinfo else happened.replace(tzinfo=UTC)
 
 
 async def _apply(handler: Handler, message: Envelope | Exception, counts: Replayed, keyring: Keyring) -> None:
