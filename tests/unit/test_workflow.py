@@ -128,9 +128,19 @@ def test_confirmed_inter_district_relays_back_and_informs_the_registration_place
     ]
 
 
-def test_no_registration_notice_when_registered_in_the_residence_district() -> None:
-    opened = open_case(case(XINSHI, registration="440111"), RECIPIENTS)
+@pytest.mark.parametrize("registration", ["440111", XINSHI], ids=["the-district", "the-street-itself"])
+def test_no_registration_notice_when_the_residence_lies_within_the_registration_place(registration: str) -> None:
+    opened = open_case(case(XINSHI, registration=registration), RECIPIENTS)
     assert answered(opened.case, opened.notices[0], "confirmed").notices == []
+
+
+def test_a_registration_street_of_the_residence_district_is_told_like_any_other() -> None:
+    """DOMAIN.md: the registration place is informed "wherever it is". A person registered in Tongde and
+    verified living in Xinshi, the next street of the same district: Tongde hears of it."""
+    opened = open_case(case(XINSHI, registration=TONGDE), RECIPIENTS)
+    step = answered(opened.case, opened.notices[0], "confirmed")
+    assert sent(step) == [(NoticeKind.REGISTRATION, TONGDE, None)]
+    assert step.notices[0].sender == "440111"
 
 
 def test_a_corrected_residence_street_is_routed_again_as_a_new_version() -> None:

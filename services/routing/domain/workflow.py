@@ -202,7 +202,7 @@ def _verification_answered(
     match feedback.result:
         case Result.CONFIRMED:
             confirmed = case.with_status(CaseStatus.CONFIRMED)
-            if district_of(case.registration_division) == district_of(case.residence_street):
+            if lives_in_registration_place(case):
                 return Step(confirmed, [])
             registration = _notice(
                 confirmed,
@@ -227,6 +227,14 @@ def _verification_answered(
         case Result.REJECTED:
             rejection = _rejection(case, answered, feedback, recipients, issued)
             return Step(case.with_status(CaseStatus.REJECTED), [rejection])
+
+
+def lives_in_registration_place(case: Case) -> bool:
+    """True when the verified residence lies within the registration place (its street, or the district when the
+    place is given as one): nobody else is there to tell. A place that is another street of the same district is
+    told, as DOMAIN.md has it ("wherever it is"); before, any place of the residence district was skipped, so a
+    person registered in one street and living in the next was never reported to their registration street."""
+    return case.residence_street.startswith(case.registration_division)
 
 
 def _told_of_the_move(case: Case) -> str:
