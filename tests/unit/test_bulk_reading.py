@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pytest
 
-from services.intake.adapters import bulk_formats
+from services.intake.adapters import bulk_formats, xlsx_rows
 from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
 from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
 from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, workbook_bytes, xlsx_bytes
@@ -291,7 +291,7 @@ def test_a_row_numbered_past_the_last_row_a_sheet_may_have_is_a_file_problem(
     """openpyxl fills the rows a sheet skips with empty ones: a tiny workbook whose second row is numbered
     99999999999 kept the count (and a thread of the service) filling empty rows for days. A row past the
     last a sheet may have (1,048,576; here 1,000, so that the test is quick) is damage."""
-    monkeypatch.setattr(bulk_formats, "MAX_SHEET_ROWS", 1000)
+    monkeypatch.setattr(xlsx_rows, "MAX_SHEET_ROWS", 1000)
     good = xlsx_bytes([full_record(), full_record()])
     damaged = broken_sheet(
         good, lambda xml: re.sub(rb'(<row r="|<c r="[A-Z]+)3"', rb"\g<1>" + numbered.encode() + b'"', xml)

@@ -1,4 +1,4 @@
-"""Reading the rows of a bulk file: a JSON array, NDJSON, CSV or XLSX.
+"""Reading the rows of a bulk file: a JSON array, NDJSON, CSV or XLSX (its sheet read in xlsx_rows).
 
 Every reader is a generator over a (spooled, seekable) file, so memory stays
 flat however many rows there are. A problem with the whole file (not JSON,
@@ -14,15 +14,14 @@ import csv
 import io
 import itertools
 import json
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any
 
-from openpyxl import load_workbook
-
+from services.intake.adapters.bulk_limits import MAX_COLUMNS
+from services.intake.adapters.bulk_limits import FileProblem as FileProblem  # the name its callers import
+from services.intake.adapters.xlsx_rows import xlsx_cells
 from services.intake.domain.columns import (
     UnknownColumns,
     identity_positions,
@@ -32,33 +31,10 @@ from services.intake.domain.columns import (
     row_to_record,
 )
 from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
-from shared.spreadsheets import DAMAGED_SHEET
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
 MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per line (and per CSV line)
-# XLSX is a zip: bound what it unpacks to (a zip bomb declares gigabytes in kilobytes) before parsing.
-MAX_XLSX_UNPACKED = 1 << 30
-MAX_XLSX_RATIO = 200  # ordinary sheets compress 5-20 times; hundreds of times is a bomb
-MAX_COLUMNS = 200  # a record has a few dozen columns
-MAX_SHEET_ROWS = 1_048_576  # the last row a sheet may have (the format's limit, and Excel's)
-# a sheet's XML that does not parse (SyntaxError: ElementTree's and lxml's parse errors), a member whose
-# data fails its CRC or inflation, a cell openpyxl cannot convert, a cell naming a shared text past the
-# workbook's last (IndexError)
-# zipfile raises NotImplementedError for a member packed by a method it lacks (Deflate64) and RuntimeError for an
-# encrypted one: a workbook it cannot read, not our fault
-UNREADABLE_SHEET = (
-    SyntaxError,
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    KeyError,
-    IndexError,
-    ValueError,
-    TypeError,
-    NotImplementedError,
-    RuntimeError,
-)
 TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
 # `popflow import` keeps a rejected row that is no record (a line that is not JSON) as {"_raw": its text}
 RAW_TEXT = "_raw"
@@ -81,10 +57,6 @@ MEDIA_TYPES = {
     "application/csv": BulkFormat.CSV,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BulkFormat.XLSX,
 }
-
-
-class FileProblem(ValueError):
-    """The file as a whole cannot be read; the message tells the clerk why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,55 +272,6 @@ def table_lines(bulk: BulkFile) -> Iterator[tuple[int, list[Any]]]:
     if bulk.format is BulkFormat.CSV:
         return csv_lines(csv.reader(_csv_text(bulk)))
     return enumerate(xlsx_cells(bulk.file), start=1)
-
-
-def xlsx_cells(file: IO[bytes]) -> Iterator[list[Any]]:
-    file.seek(0)
-    try:
-        _check_unpacked(file)
-        file.seek(0)
-        workbook = load_workbook(file, read_only=True, data_only=True)
-    except FileProblem:
-        raise
-    except (*UNREADABLE_SHEET, OSError) as error:  # a workbook's XML that does not parse is a SyntaxError
-        raise FileProblem("the body is not an XLSX workbook") from error
-    try:
-        if not workbook.worksheets:
-            raise FileProblem("the workbook has no sheet")
-        sheet = workbook.worksheets[0]
-        # read-only mode stops at the sheet's declared <dimension>, which some writers leave stale or minimal: the
-        # rows past it were lost without a word
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
-        for number, cells in enumerate(rows, start=1):
-            # openpyxl fills the rows a sheet skips with empty ones, one at a time: a row numbered 10**11 kept
-            # the reader (and a thread of the service) filling for days
-            if number > MAX_SHEET_ROWS:
-                raise FileProblem(f"a row is numbered past {MAX_SHEET_ROWS}, the last row a sheet may have")
-            if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] is not None:
-                raise FileProblem(f"a row has more than {MAX_COLUMNS} columns")
-            yield list(cells[:MAX_COLUMNS])
-    except FileProblem:
-        raise
-    except UNREADABLE_SHEET as error:
-        raise FileProblem(DAMAGED_SHEET) from error
-    finally:
-        workbook.close()
-
-
-def _check_unpacked(file: IO[bytes]) -> None:
-    """FileProblem when the workbook would unpack to more than the caps allow.
-
-    The sizes come from the zip's directory; zipfile stops reading a member at
-    its declared size, so a member that lies about it fails its CRC check
-    instead of unpacking further.
-    """
-    with zipfile.ZipFile(file) as archive:
-        members = archive.infolist()
-    if sum(m.file_size for m in members) > MAX_XLSX_UNPACKED:
-        raise FileProblem(f"the workbook unpacks to more than {MAX_XLSX_UNPACKED >> 20} MiB")
-    if any(m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1024) for m in members):
-        raise FileProblem("the workbook is compressed beyond what a spreadsheet can be (a zip bomb?)")
 
 
 def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) -> Iterator[Row]:
