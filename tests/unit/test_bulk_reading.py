@@ -288,7 +288,7 @@ def test_a_cell_naming_a_shared_text_the_workbook_lacks_is_a_file_problem() -> N
 def test_a_row_numbered_past_the_last_row_a_sheet_may_have_is_a_file_problem(
     numbered: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """openpyxl fills the rows a sheet skips with empty ones: a tiny workbook whose second row is numbered
+    """The rows a sheet skips are read as empty ones: a tiny workbook whose second row is numbered
     99999999999 kept the count (and a thread of the service) filling empty rows for days. A row past the
     last a sheet may have (1,048,576; here 1,000, so that the test is quick) is damage."""
     monkeypatch.setattr(xlsx_rows, "MAX_SHEET_ROWS", 1000)
