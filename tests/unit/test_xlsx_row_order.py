@@ -101,7 +101,7 @@ class Recording:
         self.seen.append("prepare")
         return Rejected([((), "checked")])
 
-    async def note_rejections(self, rejections: list[Rejected]) -> None:
+    async def note_rejections(self, rejections: list[Rejected], *, outage_s: float = 0.0) -> None:
         self.seen.extend("rejection" for _ in rejections)
 
 
