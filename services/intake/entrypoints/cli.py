@@ -14,8 +14,9 @@ leaves no half file and an earlier one stays as it was.
 Exit codes: 0 every row accepted (or already there), 1 some rows rejected
 (the file of rejected rows says why), 2 refused as a whole (unreadable file,
 or intake answered with an error: nothing was imported), 3 intake could not
-be reached (services/cli/unreachable.py), or its answer was cut off part-way
-(what it answered stands; sending the file again finishes the import).
+be reached (services/cli/unreachable.py), or its answer was cut off part-way,
+before its summary line (what it answered stands; sending the file again
+finishes the import).
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ def _send(
                     progress.advance(task)
             except (TransportError, UnreadableAnswer) as error:
                 progress.stop()
-                _cut_off(error, answered, total)
+                _cut_off(_why(error), answered, total)
+            if not summary:  # intake ends every answer with its summary: one without it stopped short
+                progress.stop()
+                _cut_off("it ended before intake's summary", answered, total)
     return errors, summary
 
 
@@ -158,9 +162,12 @@ def _plain(line: str) -> str:
     return " ".join(TAG.sub(" ", line).split())[:SHOWN_TEXT]
 
 
-def _cut_off(error: Exception, answered: int, total: int) -> None:
+def _why(error: Exception) -> str:
+    return f"a line that is not intake's: {error}" if isinstance(error, UnreadableAnswer) else type(error).__name__
+
+
+def _cut_off(why: str, answered: int, total: int) -> None:
     """The answer stopped part-way: what was answered stands, the rest is unknown; exit 3."""
-    why = f"a line that is not intake's: {error}" if isinstance(error, UnreadableAnswer) else type(error).__name__
     console.print(
         f"[red]Intake's answer was cut off after {answered} of {total} rows[/] ({escape(why)}). "
         "Rows answered before were stored or rejected; send the same file again to finish: "
