@@ -4,6 +4,7 @@ a clerk's link and a proxy give; tests/e2e/test_intake_bulk.py runs it against a
 from __future__ import annotations
 
 import json
+import os
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -51,3 +52,27 @@ def test_an_answer_that_ends_before_its_summary_is_cut_off_not_a_success(
     assert "cut off after 1 of 2 rows" in said
     assert "send the same file again" in said
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_rejected_rows_for_a_folder_that_cannot_be_written_are_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list imported from a read-only share: its rejected rows cannot go beside it. Found after the rows were
+    stored, it was a PermissionError's traceback and the rejected rows lost; before sending it is a refusal."""
+    source = _two_rows(tmp_path)
+    sent: list[httpx.Request] = []
+    rejected = {"row": 2, "status": "rejected", "errors": [{"pointer": "", "detail": "does not fit"}]}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return _lines(rejected, {"summary": {"rows": 2}})
+
+    _fake_intake(monkeypatch, answer)
+    writable = os.access
+    # the test runs as root, whom a folder's mode does not stop: this folder stands for a read-only one
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path and writable(path, mode))
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 2, result.output
+    assert "cannot be written" in " ".join(result.output.split())
+    assert "--rejected" in result.output
+    assert sent == []

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -79,6 +80,9 @@ def import_file(
         raise typer.Exit(2)
     if not target.parent.is_dir():  # found before the rows are sent, not after
         console.print(f"[red]The folder for rejected rows does not exist:[/] {escape(str(target.parent))}")
+        raise typer.Exit(2)
+    if not os.access(target.parent, os.W_OK):  # a read-only share: found after sending, the rejected rows were lost
+        console.print(f"[red]Rejected rows cannot be written in[/] {escape(str(target.parent))}: choose --rejected")
         raise typer.Exit(2)
     total = _count(fmt, file)
     errors, summary = _send(file, fmt, total, url=url, api_key=api_key)
