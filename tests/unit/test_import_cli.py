@@ -3,19 +3,23 @@ a clerk's link and a proxy give; tests/e2e/test_intake_bulk.py runs it against a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import types
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from services.cli.main import app
 from services.intake.entrypoints import cli as import_cli
+from tests.support.bulk_files import table
 from tests.support.records import record
 
 
@@ -76,3 +80,52 @@ def test_rejected_rows_for_a_folder_that_cannot_be_written_are_refused_before_an
     assert "cannot be written" in " ".join(result.output.split())
     assert "--rejected" in result.output
     assert sent == []
+
+
+def test_the_rejected_rows_of_a_workbook_come_back_as_a_workbook_whose_text_stays_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook's rejected rows written as CSV were opened by Excel or WPS with each 18-digit identity number
+    made a number (4.30102E+17), saved back with its last digits zeroed, and a text cell starting with `=` run
+    as a formula. As a workbook, text cells stay text as the clerk wrote them, dates stay dates."""
+    header, cells = table([record(sequence=41), record(sequence=43)], "chinese")
+    address, observed = header.index("现居住地址"), header.index("发现时间")
+    cells[1][address] = '=HYPERLINK("http://example.invalid","同德路")'
+    cells[1][observed] = datetime(2026, 2, 25, 10, 30)
+    source = tmp_path / "学校名单.xlsx"
+    source.write_bytes(_workbook(header, cells, text_at=(3, address + 1)))
+    problem = [{"pointer": "/person/id_number", "detail": "the check digit", "column": "身份证号"}]
+    _fake_intake(
+        monkeypatch,
+        lambda _request: _lines(
+            {"row": 2, "status": "accepted", "record_id": "r1"},
+            {"row": 3, "status": "rejected", "errors": problem},
+            {"summary": {"rows": 2, "accepted": 1, "duplicate": 0, "rejected": 1}},
+        ),
+    )
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 1, result.output
+    assert "学校名单.rejected.xlsx" in result.output.replace("\n", "")
+    rejected = tmp_path / "学校名单.rejected.xlsx"
+    assert rejected.stat().st_mode & 0o777 == 0o600  # identity numbers and names: the clerk's only
+    sheet = load_workbook(rejected).worksheets[0]
+    assert sheet.max_row == 2
+    assert [c.value for c in sheet[1]] == [*header, "errors"]
+    written = sheet[2]
+    assert [c.value or "" for c in written] == [*cells[1], "身份证号: the check digit"]
+    assert written[header.index("身份证号")].data_type == "s"  # text, as in the clerk's workbook
+    assert written[address].data_type == "s"  # the text as written, never a formula to run
+    assert written[observed].is_date
+
+
+def _workbook(header: list[str], rows: list[list[Any]], *, text_at: tuple[int, int]) -> bytes:
+    """A workbook of `header` and `rows` whose cell at (row, column) `text_at` is text even if it starts with `=`."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in [header, *rows]:
+        sheet.append(row)
+    sheet.cell(*text_at).data_type = "s"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

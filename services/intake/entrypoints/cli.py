@@ -5,9 +5,9 @@ XLSX, by its suffix), with an Idempotency-Key made from its content, so
 sending the same file again stores nothing twice. Results stream back one
 row at a time and drive the progress bar. Rejected rows are written, with
 their errors, to a file the clerk corrects and imports again: CSV input
-gives CSV with an `errors` column, XLSX gives CSV, JSON and NDJSON give
-NDJSON whose objects carry an `_errors` field (intake ignores both); a row
-that is no record (a line that is not JSON) is kept as its text, `_raw`. The
+gives CSV with an `errors` column, XLSX gives XLSX with one (its text cells
+stay text), JSON and NDJSON give NDJSON whose objects carry an `_errors`
+field (intake ignores both); a row that is no record (a line that is not JSON) is kept as its text, `_raw`. The
 file is written beside its place and renamed there once whole, so Ctrl-C
 leaves no half file and an earlier one stays as it was.
 
@@ -27,11 +27,14 @@ import json
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Annotated, Any
 
 import httpx
 import typer
 from httpx import TransportError
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -66,7 +69,7 @@ def import_file(
     url: Annotated[str, typer.Option(envvar="POPFLOW_INTAKE_URL", help="Intake's base URL")] = "http://127.0.0.1:8001",
     rejected: Annotated[Path | None, typer.Option(dir_okay=False, help="Where to write rejected rows")] = None,
 ) -> None:
-    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .ndjson).
+    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .xlsx, .ndjson).
 
     Exits 0 when every row was accepted, 1 when some were rejected, 2 when the file was refused as a whole.
     """
@@ -192,7 +195,7 @@ def _refusal(response: httpx.Response) -> str:
 
 
 def _rejected_path(file: Path, fmt: BulkFormat) -> Path:
-    suffix = ".ndjson" if fmt in (BulkFormat.JSON, BulkFormat.NDJSON) else ".csv"
+    suffix = {BulkFormat.CSV: ".csv", BulkFormat.XLSX: ".xlsx"}.get(fmt, ".ndjson")
     return file.with_name(f"{file.stem}.rejected{suffix}")
 
 
@@ -202,12 +205,39 @@ def _describe(errors: list[dict[str, str]]) -> str:
 
 def _write_rejected(fmt: BulkFormat, file: Path, errors: dict[int, list[dict[str, str]]], target: Path) -> None:
     # Ctrl-C too leaves no half file behind; the rows hold identity numbers and names: the owner's to read only
+    if fmt is BulkFormat.XLSX:
+        with whole_file(target, mode=0o600) as out, file.open("rb") as handle:
+            _write_workbook(open_bulk(fmt, handle), errors, out)
+        return
     with whole_file(target, encoding="utf-8-sig", newline="", mode=0o600) as out, file.open("rb") as handle:
         bulk = open_bulk(fmt, handle)
-        if fmt in (BulkFormat.CSV, BulkFormat.XLSX):
+        if fmt is BulkFormat.CSV:
             _write_table(bulk, errors, csv.writer(out))
         else:
             _write_objects(bulk, errors, out)
+
+
+def _write_workbook(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], out: IO[bytes]) -> None:
+    """A workbook's rejected rows as a workbook: as CSV, Excel and WPS read an 18-digit identity number as a
+    number and save it with its last digits zeroed, and run a text cell starting with `=` as a formula."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+
+    def append(values: list[Any]) -> None:
+        sheet.append([_text_cell(sheet, value) for value in values])
+
+    _write_table(bulk, errors, SimpleNamespace(writerow=append))
+    workbook.save(out)
+
+
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """A text cell stays text, as the clerk wrote it (openpyxl makes one starting with `=` a formula); an empty
+    one stays empty."""
+    if not isinstance(value, str) or not value:
+        return value or None
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    return cell
 
 
 def _write_objects(bulk: BulkFile, errors: dict[int, list[dict[str, str]]], out: IO[str]) -> None:
