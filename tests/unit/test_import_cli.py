@@ -129,3 +129,31 @@ def _workbook(header: list[str], rows: list[list[Any]], *, text_at: tuple[int, i
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def test_an_import_that_rejects_nothing_removes_the_earlier_rejected_file_and_takes_a_url_ending_in_a_slash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list corrected and sent again, every row in: the earlier FILE.rejected.* was out of date and held
+    names and identity numbers, so it goes. A base URL copied with its trailing slash still reaches the route."""
+    source = _two_rows(tmp_path)
+    earlier = tmp_path / "学校名单.rejected.ndjson"
+    earlier.write_text('{"person": {"name": "..."}}\n')
+    paths: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        accepted = [{"row": n, "status": "accepted", "record_id": f"r{n}"} for n in (1, 2)]
+        return _lines(*accepted, {"summary": {"rows": 2, "accepted": 2, "duplicate": 0, "rejected": 0}})
+
+    _fake_intake(monkeypatch, answer)
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y", "--url", "http://intake.test/"])
+    assert result.exit_code == 0, result.output
+    assert paths == ["/v1/records/bulk"]
+    assert not earlier.exists()
+    assert "Removed the earlier file of rejected rows" in " ".join(result.output.split())
+    kept = tmp_path / "kept.ndjson"  # a place the clerk named is theirs: left as it is
+    kept.write_text("{}\n")
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y", "--rejected", str(kept)])
+    assert result.exit_code == 0, result.output
+    assert kept.exists()

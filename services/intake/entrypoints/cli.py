@@ -9,7 +9,9 @@ gives CSV with an `errors` column, XLSX gives XLSX with one (its text cells
 stay text), JSON and NDJSON give NDJSON whose objects carry an `_errors`
 field (intake ignores both); a row that is no record (a line that is not JSON) is kept as its text, `_raw`. The
 file is written beside its place and renamed there once whole, so Ctrl-C
-leaves no half file and an earlier one stays as it was.
+leaves no half file and an earlier one stays as it was. An import that
+rejects nothing removes an earlier FILE.rejected.* (the default place
+only): it was out of date, and it held names and identity numbers.
 
 Exit codes: 0 every row accepted (or already there), 1 some rows rejected
 (the file of rejected rows says why), 2 refused as a whole (unreadable file,
@@ -88,7 +90,7 @@ def import_file(
         console.print(f"[red]Rejected rows cannot be written in[/] {escape(str(target.parent))}: choose --rejected")
         raise typer.Exit(2)
     total = _count(fmt, file)
-    errors, summary = _send(file, fmt, total, url=url, api_key=api_key)
+    errors, summary = _send(file, fmt, total, url=url.rstrip("/"), api_key=api_key)
     console.print(
         f"rows {summary.get('rows', 0)}: [green]{summary.get('accepted', 0)} accepted[/], "
         f"{summary.get('duplicate', 0)} duplicate, [red]{summary.get('rejected', 0)} rejected[/]"
@@ -97,6 +99,10 @@ def import_file(
         _write_rejected(fmt, file, errors, target)
         console.print(f"Rejected rows with their errors: {target} (correct them and import that file again)")
         raise typer.Exit(1)
+    if rejected is None and target.exists():
+        # an earlier run's rejected rows: every row is in now, and the file still held names and numbers
+        target.unlink()
+        console.print(f"Removed the earlier file of rejected rows, {escape(str(target))}: every row is in now")
 
 
 def _count(fmt: BulkFormat, file: Path) -> int:
