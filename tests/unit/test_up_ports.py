@@ -33,3 +33,22 @@ def test_a_port_named_twice_or_listened_on_is_refused_and_named(capsys: pytest.C
     said = " ".join(capsys.readouterr().out.split())
     assert f"{busy} for intake (INTAKE_PORT)" in said
     assert "1 for both intake (INTAKE_PORT) and routing (ROUTING_PORT)" in said
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ROUTING_PORT": "80o2"}, "ROUTING_PORT"),
+        ({"INTAKE_PORT": "70000"}, "INTAKE_PORT"),
+        ({"KAFKA_CONTROLLER_PORT": ""}, "KAFKA_CONTROLLER_PORT"),
+        ({"REPORTING_PORT": "65530"}, "REPORTING_PORT"),  # the second district's, counted from it, is past 65535
+    ],
+)
+def test_a_port_variable_that_names_no_port_is_refused_by_name(
+    env: dict[str, str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in .env was a ValueError's traceback (or an OverflowError at bind): exit 2 naming the variable."""
+    with pytest.raises(typer.Exit) as refused:
+        wanted_ports(env, ["440111", "440106"], kafka_port=9092)
+    assert refused.value.exit_code == 2
+    assert f"{named} must be a port number (1-65535)" in " ".join(capsys.readouterr().out.split())
