@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from services.cli.keys import create_key, open_store, this_checkouts_store
 from shared.auth.scopes import Role
@@ -218,7 +219,8 @@ def _send(records: list[dict[str, Any]], *, intake: str, key: str) -> Counter[st
         httpx.stream("POST", f"{intake}/v1/records/bulk", json=records, headers=headers, timeout=600) as response,
     ):
         if response.status_code >= 400:
-            console.print(f"[red]intake answered {response.status_code}[/]: {response.read()[:500].decode()}")
+            said = response.read()[:500].decode(errors="replace")  # the cut may fall inside a character
+            console.print(f"[red]intake answered {response.status_code}[/]: {escape(said)}")
             raise typer.Exit(1)
         for line in response.iter_lines():
             result = json.loads(line) if line.strip() else {}
