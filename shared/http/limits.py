@@ -87,7 +87,9 @@ class BodyLimits:
             name = raw_name.lower()
             if name == b"content-length":
                 declared = value
-            elif name == b"content-type":
+            elif name == b"content-type" and not content_type:
+                # the first, as Starlette's headers (and so FastAPI's parser) read a repeated one: judged by a
+                # later one, a JSON body the route parses passed unchecked
                 content_type = value
         limit = self._larger.get(scope["path"], self._max_bytes)
         if declares_more_than(declared, limit):

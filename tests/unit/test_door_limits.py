@@ -181,3 +181,11 @@ async def test_brackets_inside_strings_never_count_towards_the_depth(client: htt
 )
 def test_only_a_content_length_in_ascii_digits_declares_a_size(declared: str | bytes, over: bool) -> None:
     assert declares_more_than(declared, 64) is over  # anything else is left to the counted stream
+
+
+async def test_a_second_content_type_does_not_hide_a_json_body_from_the_checks(client: httpx.AsyncClient) -> None:
+    # Starlette, and so FastAPI's parser, reads a repeated header's first value: the door must judge the same one
+    headers = [("content-type", "application/json"), ("content-type", "text/plain")]
+    response = await client.post("/json", content=nested(MAX_JSON_DEPTH + 8), headers=headers)
+    assert response.status_code == 400, response.text
+    assert "nest" in response.json()["title"]
