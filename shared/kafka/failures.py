@@ -121,10 +121,16 @@ def _dead_letter_context(headers: dict[str, str]) -> str:
     )
 
 
+# the most of an error a dead letter's header says: beside a body of up to DEAD_LETTER_BODY_MAX it must fit
+# in the 1 MiB Kafka takes, or the dead letter is refused and the message comes again for ever
+ERROR_MAX = 500
+
+
 def describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in error.errors())
+        # cut too: the locations name the fields as sent, and a hostile message's may be as long as the message
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in error.errors())[:ERROR_MAX]
     if is_data_error(error):
         # the database's message and SQL parameters may quote the values: the kind only
         return f"the database refused the values (SQLSTATE {sqlstate_of(error) or type(error).__name__})"
-    return str(error)[:500]
+    return str(error)[:ERROR_MAX]

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 from aiokafka.errors import ConsumerStoppedError, KafkaTimeoutError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -186,3 +187,28 @@ def test_members_are_consumers_of_one_group_each_reading_its_own_partitions() ->
     assert {m.group_id for m in members} == {"t.g"}
     assert {tuple(m.topic_names) for m in members} == {(TOPICS(RECORDS_SUBMITTED),)}
     assert all(m.ack_policy is not AckPolicy.ACK_FIRST for m in members)  # each commits after its batch
+
+
+async def test_a_message_whose_field_names_fill_it_is_dead_lettered_within_kafkas_message_size() -> None:
+    # pydantic names each field it refuses: a hostile message of one 900 KB field name (Kafka takes it) made a
+    # 900 KB error header beside the sealed body, a dead letter Kafka never takes, so the message came again
+    # for ever and its partition stood still
+    broker = KafkaBroker()
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        pass
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    sizes: list[int] = []
+
+    @broker.subscriber(TOPICS(DEAD_LETTER))
+    async def on_dead_letter(body: bytes, message: KafkaMessage) -> None:
+        headers = [(name, value.encode()) for name, value in dict(message.headers).items()]
+        sizes.append(DefaultRecordBatchBuilder.estimate_size_in_bytes(None, body, headers))
+
+    hostile = b'{"' + b"x" * 900_000 + b'": 1}'
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(hostile, topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert len(sizes) == 1
+    assert sizes[0] <= 1024 * 1024  # aiokafka's max_request_size and Kafka's default message.max.bytes
