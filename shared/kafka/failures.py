@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -124,13 +125,24 @@ def _dead_letter_context(headers: dict[str, str]) -> str:
 # the most of an error a dead letter's header says: beside a body of up to DEAD_LETTER_BODY_MAX it must fit
 # in the 1 MiB Kafka takes, or the dead letter is refused and the message comes again for ever
 ERROR_MAX = 500
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # what our models' fields are called
 
 
 def describe(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        # cut too: the locations name the fields as sent, and a hostile message's may be as long as the message
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in error.errors())[:ERROR_MAX]
+        # cut too: a hostile message's locations may be as long as the message
+        return "; ".join(f"{error_location(e['loc'], e['type'])}: {e['type']}" for e in error.errors())[:ERROR_MAX]
     if is_data_error(error):
         # the database's message and SQL parameters may quote the values: the kind only
         return f"the database refused the values (SQLSTATE {sqlstate_of(error) or type(error).__name__})"
     return str(error)[:ERROR_MAX]
+
+
+def error_location(loc: tuple[int | str, ...], kind: str) -> str:
+    """Where a validation error lies, in our own field names only: a name the sender made up (a field the model
+    does not have, a key of a mapping) is the sender's text, and may be a name or an identity number, which a
+    dead letter's headers (not sealed) and the log must not carry."""
+    parts = [str(p) if isinstance(p, int) or FIELD_NAME.fullmatch(p) else "?" for p in loc]
+    if kind == "extra_forbidden" and parts:
+        parts[-1] = "(a field it does not have)"
+    return ".".join(parts)

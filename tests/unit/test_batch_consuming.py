@@ -212,3 +212,32 @@ async def test_a_message_whose_field_names_fill_it_is_dead_lettered_within_kafka
 
     assert len(sizes) == 1
     assert sizes[0] <= 1024 * 1024  # aiokafka's max_request_size and Kafka's default message.max.bytes
+
+
+async def test_a_dead_letter_names_our_fields_only_never_one_the_sender_made_up() -> None:
+    """A field the model does not have, and a key of a mapping, are the sender's text: a broken producer's
+    may be a name or an identity number. The dead letter's headers (not sealed) and the log say where the
+    error lies in our own field names only."""
+    broker = KafkaBroker()
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        pass
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    said: list[str] = []
+
+    @broker.subscriber(TOPICS(DEAD_LETTER))
+    async def on_dead_letter(body: bytes, message: KafkaMessage) -> None:
+        said.append(dict(message.headers)["error"])
+
+    envelope = json.loads(kafka.submitted(record()).model_dump_json())
+    number = record()["person"]["id_number"]
+    envelope["payload"]["record"][number] = "张三"  # a field named by a value
+    envelope["payload"]["张三"] = 1
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(json.dumps(envelope).encode(), topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert len(said) == 1
+    assert number not in said[0]
+    assert "张三" not in said[0]
+    assert "(a field it does not have)" in said[0]

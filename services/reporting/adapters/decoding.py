@@ -27,6 +27,7 @@ from shared.events import (
     RecordSubmitted,
     parse_event,
 )
+from shared.kafka.failures import error_location
 from shared.sealing import Keyring, SealError
 
 # The event types reporting counts; any other type on its topics is skipped.
@@ -93,6 +94,6 @@ class Decoder:
 def _why(error: Exception) -> str:
     """The reason for the dead-letter header, without the input values pydantic would quote (personal data)."""
     if isinstance(error, ValidationError):
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['type']}" for e in error.errors()[:5])
+        fields = ", ".join(f"{error_location(e['loc'], e['type'])}: {e['type']}" for e in error.errors()[:5])
         return f"ValidationError: {fields}"[:200]
     return f"{type(error).__name__}: {str(error)[:200]}"
