@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -99,3 +100,28 @@ def broken_sheet(workbook: bytes, broken: Callable[[bytes], bytes]) -> bytes:
                 assert content != before, "the sheet was not broken"
             out.writestr(member, content)
     return patched.getvalue()
+
+
+def row_element(xml: bytes, number: int) -> bytes:
+    """Row `number` of a sheet's XML, its cells included."""
+    found = re.search(rb'<row r="%d".*?</row>' % number, xml)
+    assert found is not None
+    return found.group(0)
+
+
+def renumbered(xml: bytes, number: int, to: int) -> bytes:
+    """Row `number` (the row and its cells' references) numbered `to`."""
+    return re.sub(rb'(<row r="|<c r="[A-Z]+)%d"' % number, rb'\g<1>%d"' % to, xml)
+
+
+def last_row_first(xml: bytes) -> bytes:
+    """Row 4 of a sheet moved before row 2: the rows out of order, as a hand-made exporter may write them."""
+    last = row_element(xml, 4)
+    return xml.replace(last, b"").replace(b'<row r="2"', last + b'<row r="2"', 1)
+
+
+def dimension_of(xml: bytes, ref: bytes) -> bytes:
+    """The sheet's <dimension> set to `ref`: stale, as some writers leave it."""
+    xml, replaced = re.subn(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="' + ref + b'"/>', xml)
+    assert replaced == 1
+    return xml

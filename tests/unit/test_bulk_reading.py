@@ -12,7 +12,15 @@ import pytest
 from services.intake.adapters import bulk_formats, xlsx_rows
 from services.intake.adapters.bulk_formats import BulkFormat, FileProblem, open_bulk
 from services.intake.domain.columns import UnknownColumns, map_headers, row_to_record
-from tests.support.bulk_files import broken_sheet, csv_bytes, json_bytes, ndjson_bytes, workbook_bytes, xlsx_bytes
+from tests.support.bulk_files import (
+    broken_sheet,
+    csv_bytes,
+    dimension_of,
+    json_bytes,
+    ndjson_bytes,
+    workbook_bytes,
+    xlsx_bytes,
+)
 from tests.support.records import full_record, id_number
 
 
@@ -232,16 +240,8 @@ def test_every_row_of_a_workbook_whose_dimension_undercounts_is_read() -> None:
     rows = [full_record() for _ in range(5)]
     for number, row in enumerate(rows, start=1):
         row["external_id"] = f"ext-{number}"
-    written = xlsx_bytes(rows)
-    source, out = zipfile.ZipFile(io.BytesIO(written)), io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data, replaced = re.subn(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1:B2"/>', data)
-                assert replaced == 1
-            target.writestr(item, data)
-    bulk = open_bulk(BulkFormat.XLSX, io.BytesIO(out.getvalue()))
+    stale = broken_sheet(xlsx_bytes(rows), lambda xml: dimension_of(xml, b"A1:B2"))
+    bulk = open_bulk(BulkFormat.XLSX, io.BytesIO(stale))
     assert bulk.count(100) == 5
     assert [row.record["external_id"] for row in bulk.rows() if row.record] == [f"ext-{n}" for n in range(1, 6)]
 

@@ -7,7 +7,6 @@ said it had read every row."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -21,7 +20,7 @@ from services.intake.entrypoints.http.bulk import BulkLimits, bulk_router
 from services.intake.service_layer.submissions import Rejected, Submissions
 from shared.auth import Principal, parse_scope
 from shared.http.problems import install_problem_handlers
-from tests.support.bulk_files import broken_sheet, workbook_bytes
+from tests.support.bulk_files import broken_sheet, last_row_first, renumbered, row_element, workbook_bytes
 from tests.support.records import id_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -32,22 +31,6 @@ SECRETS = [cell for person in PEOPLE for cell in person]
 def department_list() -> bytes:
     """A header (row 1) and three people (rows 2 to 4), as openpyxl writes them: cells as inline text."""
     return workbook_bytes(["身份证号", "姓名"], [list(person) for person in PEOPLE])
-
-
-def row_element(xml: bytes, number: int) -> bytes:
-    found = re.search(rb'<row r="%d".*?</row>' % number, xml)
-    assert found is not None
-    return found.group(0)
-
-
-def renumbered(xml: bytes, number: int, to: int) -> bytes:
-    """Row `number` (the row and its cells' references) numbered `to`."""
-    return re.sub(rb'(<row r="|<c r="[A-Z]+)%d"' % number, rb'\g<1>%d"' % to, xml)
-
-
-def last_row_first(xml: bytes) -> bytes:
-    last = row_element(xml, 4)
-    return xml.replace(last, b"").replace(b'<row r="2"', last + b'<row r="2"', 1)
 
 
 def refusal(workbook: bytes) -> str:
