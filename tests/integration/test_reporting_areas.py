@@ -24,6 +24,7 @@ from shared.auth import parse_scope
 from shared.auth.scopes import Role
 from tests.support import personal_data
 from tests.support import scripted_week as week
+from tests.support.bulk_files import broken_sheet, last_row_first
 from tests.support.records import TONGDE, WUSHAN, XINSHI
 from tests.support.reporting import FakeClock, Harness, reporting_harness
 from tests.support.waiting import eventually
@@ -204,6 +205,15 @@ async def test_bad_communities_and_sheets_are_problems(harness: Harness) -> None
         url, params=params, headers=tongde | {"content-type": "text/csv"}, content=f"社区代码\r\n{TONGDE}5\r\n".encode()
     )
     assert [e["pointer"] for e in line.json()["errors"]] == ["/lines/2/code"]  # the line of the file
+    # rows out of order, which openpyxl's reader dropped: the whole register refused, naming rows only
+    rows = [["社区代码", "责任人"], *([f"{TONGDE}00{n}", LI] for n in (1, 2, 3))]
+    backwards = broken_sheet(workbook(rows), last_row_first)
+    refused = await harness.client.post(url, params=params, headers=tongde | {"content-type": XLSX}, content=backwards)
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["detail"].startswith("row 2 comes after row 4: the sheet's rows are out of order")
+    assert LI not in refused.text
+    assert TONGDE not in refused.text
 
 
 async def test_key_area_lists_with_their_workers_on_time_and_late(harness: Harness) -> None:

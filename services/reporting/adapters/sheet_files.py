@@ -4,21 +4,21 @@ The header row is the first of the first few rows that holds the columns a
 register needs, so a sheet with a title line above its headers reads as
 well. CSV from Excel on a Chinese Windows is often GB18030 rather than UTF-8:
 both are read. Everything is bounded (bytes, unpacked size, rows, columns,
-cell length) before it is parsed; a problem never quotes a cell.
+cell length) before it is parsed; a problem never quotes a cell. An XLSX
+sheet is read as intake's bulk files are (`shared.sheet_rows`): rows as the
+sheet numbers them, whatever its <dimension> says, and a sheet whose rows go
+backwards or that holds a row or a cell twice refused rather than read short.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import load_workbook
-
-from shared.spreadsheets import DAMAGED_SHEET
+from shared.sheet_rows import SheetBounds, SheetRowsProblem, sheet_rows
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"text/csv": "csv", "application/csv": "csv", XLSX: "xlsx"}
@@ -29,6 +29,7 @@ MAX_COLUMNS = 30
 MAX_CELL = 500
 MAX_UNPACKED = 64 << 20
 HEADER_SEARCH = 10  # rows above the header: a title, the street, a date line
+XLSX_BOUNDS = SheetBounds(columns=MAX_COLUMNS, unpacked=MAX_UNPACKED)
 
 
 class SheetProblem(ValueError):
@@ -104,22 +105,10 @@ def _csv_lines(body: bytes) -> Iterator[list[str]]:
 
 def _xlsx_lines(body: bytes) -> Iterator[list[str]]:
     try:
-        with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
-                raise SheetProblem("the workbook unpacks to more than a register can hold")
-        book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except SheetProblem:
-        raise
-    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        raise SheetProblem("the file is not an XLSX workbook") from error
-    try:
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True):
+        for values in sheet_rows(io.BytesIO(body), XLSX_BOUNDS):
             yield [_text(value) for value in values]
-    except Exception as error:  # as many kinds as at the opening (see shared.spreadsheets)
-        raise SheetProblem(DAMAGED_SHEET) from error
-    finally:
-        book.close()
+    except SheetRowsProblem as problem:
+        raise SheetProblem(str(problem)) from problem
 
 
 def _text(value: Any) -> str:
