@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +24,9 @@ from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason, new_envelope, parse_event
+from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.kafka.failures import DeadLetters
+from shared.topics import TopicNames
 from tests.support.infra import TEST_KEYRING
 
 
@@ -64,6 +67,36 @@ class DeadLetterSink:
 
     async def publish(self, body: bytes, headers: dict[str, str]) -> None:
         self.sent.append((body, headers))
+
+
+TEST_TOPICS = TopicNames("t.")
+
+
+async def dead_letters_of(
+    handler: Callable[..., Awaitable[None]],
+    bodies: Iterable[bytes],
+    *,
+    topic: str,
+    group: str,
+    batch: bool = False,
+) -> list[dict[str, str]]:
+    """The headers of what `handler`, subscribed to `topic` as routing subscribes it (in batches with `batch`),
+    set aside of `bodies` published there in turn, on FastStream's in-memory test broker."""
+    broker, letters = KafkaBroker(), DeadLetterSink()
+    register = subscribe_batch if batch else subscribe
+    register(
+        broker,
+        TEST_TOPICS,
+        topic=topic,
+        group=group,
+        handler=handler,
+        keyring=TEST_KEYRING,
+        dead_letters=DeadLetters(letters.publish),
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        for body in bodies:
+            await test_broker.publish(body, topic=TEST_TOPICS(topic))
+    return [headers for _, headers in letters.sent]
 
 
 def parked_answers_job(

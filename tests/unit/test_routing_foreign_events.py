@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
@@ -17,16 +16,12 @@ from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reviews import ReviewHandler
 from shared.events import Envelope, FeedbackResult, NoticeAnswered, RecordSubmitted, ReviewResolved, new_envelope
-from shared.kafka.consuming import subscribe, subscribe_batch
-from shared.kafka.failures import DeadLetters
-from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import XINSHI, record
-from tests.support.routing import DeadLetterSink, issued, sqlite_routing
+from tests.support.routing import dead_letters_of, issued, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
-TOPICS = TopicNames("t.")
 
 
 @pytest.fixture
@@ -49,61 +44,37 @@ def an_answer() -> Envelope:
 async def test_an_answer_on_the_records_topic_is_dead_lettered_and_the_next_record_routed(
     context: RoutingContext,
 ) -> None:
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe_batch(
-        broker,
-        TOPICS,
+    good = kafka.submitted(record(residence_street=XINSHI, sequence=71))
+    [headers] = await dead_letters_of(
+        RecordHandler(context).on_records,
+        [an_answer().model_dump_json().encode(), good.model_dump_json().encode()],
         topic=RecordSubmitted.TOPIC,
         group="routing",
-        handler=RecordHandler(context).on_records,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
+        batch=True,
     )
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(an_answer().model_dump_json().encode(), topic=TOPICS(RecordSubmitted.TOPIC))
-        good = kafka.submitted(record(residence_street=XINSHI, sequence=71))
-        await test_broker.publish(good.model_dump_json().encode(), topic=TOPICS(RecordSubmitted.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "ForeignEvent"
     assert NoticeAnswered.TYPE in headers["error"]
     assert [notice.record_id for notice in issued(context)] == [good.correlation_id]
 
 
 async def test_a_record_on_the_answers_topic_is_dead_lettered(context: RoutingContext) -> None:
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe(
-        broker,
-        TOPICS,
+    stray = kafka.submitted(record(residence_street=XINSHI, sequence=72))
+    [headers] = await dead_letters_of(
+        AnswerHandler(context, park=True).on_notice_answered,
+        [stray.model_dump_json().encode()],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
-        handler=AnswerHandler(context, park=True).on_notice_answered,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
     )
-    stray = kafka.submitted(record(residence_street=XINSHI, sequence=72))
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(stray.model_dump_json().encode(), topic=TOPICS(NoticeAnswered.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "ForeignEvent"
     assert RecordSubmitted.TYPE in headers["error"]
 
 
 async def test_an_answer_on_the_reviews_topic_is_dead_lettered(context: RoutingContext) -> None:
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe(
-        broker,
-        TOPICS,
+    [headers] = await dead_letters_of(
+        ReviewHandler(context).on_review_resolved,
+        [an_answer().model_dump_json().encode()],
         topic=ReviewResolved.TOPIC,
         group="routing-reviews",
-        handler=ReviewHandler(context).on_review_resolved,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
     )
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(an_answer().model_dump_json().encode(), topic=TOPICS(ReviewResolved.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "ForeignEvent"
     assert NoticeAnswered.TYPE in headers["error"]

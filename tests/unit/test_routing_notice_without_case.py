@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import delete
 from sqlmodel import col
 
@@ -23,17 +22,14 @@ from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
-from shared.kafka.consuming import subscribe
-from shared.kafka.failures import DeadLetters, is_permanent
-from shared.topics import TopicNames
+from shared.kafka.failures import is_permanent
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.logs import logged_by
 from tests.support.records import XINSHI, record
-from tests.support.routing import DeadLetterSink, issued, sqlite_routing
+from tests.support.routing import dead_letters_of, issued, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
-TOPICS = TopicNames("t.")
 
 
 @pytest.fixture
@@ -71,20 +67,12 @@ async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_
     assert is_permanent(caught.value)
 
     # the subscriber's own classification: a retried error would leave publish raising, not a dead letter
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe(
-        broker,
-        TOPICS,
+    [headers] = await dead_letters_of(
+        AnswerHandler(context).on_notice_answered,
+        [envelope.model_dump_json().encode()],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
-        handler=AnswerHandler(context).on_notice_answered,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
     )
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(envelope.model_dump_json().encode(), topic=TOPICS(NoticeAnswered.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "NoticeWithoutCase"
     assert headers["error"] == f"notice {transfer.notice_id} has no stored case (record {transfer.record_id})"
     assert not any(str(value) in headers["error"] for value in person.values())

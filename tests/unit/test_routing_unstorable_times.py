@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer.answers import AnswerHandler
@@ -26,16 +25,12 @@ from shared.events import (
     new_envelope,
     parse_event,
 )
-from shared.kafka.consuming import subscribe
-from shared.kafka.failures import DeadLetters
-from shared.topics import TopicNames
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import XINSHI, record
-from tests.support.routing import DeadLetterSink, issued, sqlite_routing
+from tests.support.routing import dead_letters_of, issued, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
-TOPICS = TopicNames("t.")
 UNSTORABLE = ["2027-02-26T03:00:00", "0001-01-01T00:00:00+08:00"]  # no offset; before the year 1 in UTC
 
 
@@ -65,21 +60,13 @@ async def test_an_answer_at_a_time_no_store_keeps_is_dead_lettered(context: Rout
         answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
     )
     envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe(
-        broker,
-        TOPICS,
+    body = stamped(envelope.model_dump_json().encode(), "answered_at", moment)
+    [headers] = await dead_letters_of(
+        AnswerHandler(context, park=True).on_notice_answered,
+        [body],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
-        handler=AnswerHandler(context, park=True).on_notice_answered,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
     )
-    async with TestKafkaBroker(broker) as test_broker:
-        body = stamped(envelope.model_dump_json().encode(), "answered_at", moment)
-        await test_broker.publish(body, topic=TOPICS(NoticeAnswered.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "ValidationError"
     assert headers["error"].startswith("answered_at")
 
@@ -97,20 +84,12 @@ async def test_a_resolution_at_a_time_no_store_keeps_is_dead_lettered(context: R
         resolved_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
     )
     envelope = new_envelope(resolution, producer="routing", correlation_id=resolution.record_id)
-    broker, letters = KafkaBroker(), DeadLetterSink()
-    subscribe(
-        broker,
-        TOPICS,
+    body = stamped(envelope.model_dump_json().encode(), "resolved_at", moment)
+    [headers] = await dead_letters_of(
+        ReviewHandler(context).on_review_resolved,
+        [body],
         topic=ReviewResolved.TOPIC,
         group="routing-reviews",
-        handler=ReviewHandler(context).on_review_resolved,
-        keyring=TEST_KEYRING,
-        dead_letters=DeadLetters(letters.publish),
     )
-    async with TestKafkaBroker(broker) as test_broker:
-        body = stamped(envelope.model_dump_json().encode(), "resolved_at", moment)
-        await test_broker.publish(body, topic=TOPICS(ReviewResolved.TOPIC))
-
-    ((_, headers),) = letters.sent
     assert headers["error_type"] == "ValidationError"
     assert headers["error"].startswith("resolved_at")
