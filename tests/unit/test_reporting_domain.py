@@ -121,6 +121,29 @@ def test_cut_off_is_a_setting() -> None:
     assert week_of_day(date(2027, 2, 25), CALENDAR) == "2027-W08"
 
 
+@pytest.mark.parametrize(
+    ("zone", "sunday", "cut_off"),
+    [
+        ("Europe/London", date(2027, 3, 28), time(1, 30)),  # 01:00 GMT: the clocks skip to 02:00 BST
+        ("Europe/London", date(2027, 10, 31), time(1, 30)),  # 02:00 BST: back to 01:00 GMT (01:30 comes twice)
+        ("America/New_York", date(2027, 3, 14), time(2, 30)),  # 02:00 EST: skipped to 03:00 EDT
+    ],
+)
+def test_every_moment_lies_in_the_week_it_is_named_for_on_a_day_the_clocks_change(
+    zone: str, sunday: date, cut_off: time
+) -> None:
+    """The zone is a setting: outside China the clocks change, and a cut-off in the small hours may fall in the hour
+    skipped or repeated. The name was decided on the wall clock and the bounds on the instant, so half an hour was
+    named for a week that had ended (its next cut-off already past: the export wrote that week again and again)."""
+    calendar = WeekCalendar(ZoneInfo(zone), weekday=6, cut_off=cut_off)
+    moment = datetime.combine(sunday, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    while moment.astimezone(ZoneInfo(zone)).date() == sunday:
+        week = calendar.bounds(calendar.week_of(moment))
+        assert week.starts_at <= moment < week.ends_at, moment
+        assert calendar.next_cut_off(moment) > moment, moment
+        moment += timedelta(minutes=10)
+
+
 MARRIED_WOMEN_15_49 = TargetPopulation(
     sexes=frozenset({"female"}),
     min_age=15,

@@ -43,7 +43,9 @@ def report_week_of(moment: datetime, zone: ZoneInfo, *, weekday: int = FRIDAY, c
     local = moment.astimezone(zone)
     days_ahead = (weekday - local.weekday()) % 7
     last_day = local.date() + timedelta(days=days_ahead)
-    if days_ahead == 0 and local.time() >= cut_off:
+    # the cut-off as the instant report_week ends the week at, not as a time on the wall clock: on a day the
+    # clocks change, a cut-off in the hour skipped or repeated would otherwise name a moment for a week it is not in
+    if days_ahead == 0 and moment.timestamp() >= datetime.combine(last_day, cut_off, tzinfo=zone).timestamp():
         last_day += timedelta(days=7)
     year, week, _ = last_day.isocalendar()
     return f"{year}-W{week:02d}"
