@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.tables import notices
+from services.reporting.adapters.tables import notices, records
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import NoticeFact, RecordFact, RoutedFact
@@ -107,6 +107,35 @@ async def test_a_batch_names_only_its_own_records_to_the_senders_update(engine: 
 
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE REPORT_NOTICES")]
     assert len(updates) == 1
-    assert "sender_street IS NULL" in updates[0]
+    assert "sender_street IS DISTINCT FROM" in updates[0] or "sender_street IS NOT" in updates[0]
     assert ("ANY" in updates[0]) if engine.dialect.name == "postgresql" else (" IN (" in updates[0])
     assert (await senders(engine))["n-1"] == TONGDE
+
+
+async def streets(engine: AsyncEngine) -> dict[str, str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(records.c.record_id, records.c.reporting_street))
+    return {str(record_id): street for record_id, street in rows}
+
+
+async def test_routings_street_wins_once_routing_has_decided_whichever_event_comes_first(engine: AsyncEngine) -> None:
+    """Routing reports a record under another street than intake did when it maps a retired street to its
+    successor or a bureau corrects it in the review queue. The record and its notices' sender count under
+    routing's street from then on, whether the routed event is folded after the submitted one, before it, or
+    in the same batch; before, they stayed under the submitted street (a street with no office)."""
+    writer = FactWriter(engine)
+    batches = [
+        submitted("r-after", TONGDE),
+        issued("n-after", "r-after"),
+        routed("r-after", XINSHI),  # routed after: the record and its notice move
+        routed("r-before", XINSHI),
+        together(submitted("r-before", TONGDE), issued("n-before", "r-before")),  # submitted late: stays moved
+        together(submitted("r-together", TONGDE), routed("r-together", XINSHI), issued("n-together", "r-together")),
+        together(submitted("r-same", TONGDE), issued("n-same", "r-same")),
+        routed("r-same", TONGDE),  # routed under the street it was submitted with: nothing moves
+    ]
+    for batch in batches:
+        await writer.write(batch)
+
+    assert await streets(engine) == {"r-after": XINSHI, "r-before": XINSHI, "r-together": XINSHI, "r-same": TONGDE}
+    assert await senders(engine) == {"n-after": XINSHI, "n-before": XINSHI, "n-together": XINSHI, "n-same": TONGDE}

@@ -12,6 +12,7 @@ writes the same values again.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from typing import Any
 
@@ -33,24 +34,22 @@ from services.reporting.domain.batch import FoldBatch
 
 
 # A notice's sender is the street that reported its record; the record may be
-# folded before or after the notice, so each batch fills in what it can. Only
-# the notices of the batch's records can have become fillable (their record or
-# their notice came in this batch), so only those are looked at: notices whose
-# record never comes (a case from another district) stay behind the partial
-# index without every later batch scanning them again.
+# folded before or after the notice, and its street may change once routing has
+# decided (a retired street's successor, a bureau's correction), so each batch
+# fills in or corrects what it can. Only the notices of the batch's records can
+# have changed (their record or their notice came in this batch), so only those
+# are looked at, by their record's index: notices whose record never comes (a
+# case from another district) are not scanned again by every later batch.
 def _senders(of_records: sa.ColumnElement[bool]) -> sa.Update:
+    street = sa.select(records.c.reporting_street).where(records.c.record_id == notices.c.record_id).scalar_subquery()
     return (
         sa.update(notices)
         .where(
-            notices.c.sender_street.is_(None),
             of_records,
             sa.exists().where(records.c.record_id == notices.c.record_id),
+            notices.c.sender_street.is_distinct_from(street),
         )
-        .values(
-            sender_street=sa.select(records.c.reporting_street)
-            .where(records.c.record_id == notices.c.record_id)
-            .scalar_subquery()
-        )
+        .values(sender_street=street)
     )
 
 
@@ -86,10 +85,15 @@ _REJECTED = operator.attrgetter(*REJECTION_COLUMNS)
 
 
 def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
-    # A record submitted and routed within one batch is written once, with its route.
-    routes = {record_id: fact.route for record_id, fact in batch.routed.items() if record_id in batch.submitted}
+    # A record submitted and routed within one batch is written once, with its route and routing's street.
+    routed = {record_id: fact for record_id, fact in batch.routed.items() if record_id in batch.submitted}
+    routes = {record_id: fact.route for record_id, fact in routed.items()}
+    submitted = [
+        dataclasses.replace(f, reporting_street=routed[f.record_id].reporting_street) if f.record_id in routed else f
+        for f in batch.submitted.values()
+    ]
     return [
-        [(*_SUBMITTED(f), routes.get(f.record_id)) for f in batch.submitted.values()],
+        [(*_SUBMITTED(f), routes.get(f.record_id)) for f in submitted],
         [_ROUTED(f) for f in batch.routed.values() if f.record_id not in routes],
         [_ISSUED(f) for f in batch.issued.values()],
         [_ANSWERED(f) for f in batch.answered.values()],

@@ -25,6 +25,7 @@ RECORD_FACT_COLUMNS = (
     "missing_mask", "source_kind", "key_area_kind", "community",
 )  # fmt: skip
 ROUTED_COLUMNS = ("record_id", "reporting_street", "week", "observed_at", "route")
+SUBMITTED_SET = tuple(c for c in RECORD_FACT_COLUMNS if c != "reporting_street")  # the street: see fold_submitted
 ISSUED_COLUMNS = ("notice_id", "record_id", "recipient_code", "route", "issued_at", "week", "kind", "answer_expected")
 ANSWERED_COLUMNS = ("notice_id", "answered_at", "answer")
 REJECTION_COLUMNS = tuple(c.name for c in rejections.columns)
@@ -50,8 +51,11 @@ STAGES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
             records.name,
             "fold_submitted",
             RECORD_FACT_COLUMNS,
-            f"ON CONFLICT (record_id) DO UPDATE SET {_set(RECORD_FACT_COLUMNS, 'record_id')}, submitted = true,"
-            " route = COALESCE(EXCLUDED.route, report_records.route)",
+            f"ON CONFLICT (record_id) DO UPDATE SET {_set(SUBMITTED_SET, 'record_id')}, submitted = true,"
+            " route = COALESCE(EXCLUDED.route, report_records.route),"
+            # routing's street wins once routing has decided (a retired street's successor, a bureau's correction)
+            " reporting_street = CASE WHEN EXCLUDED.route IS NULL AND report_records.route IS NOT NULL"
+            " THEN report_records.reporting_street ELSE EXCLUDED.reporting_street END",
             {"submitted": "true", "route": "route"},
         ),
     ),
@@ -63,7 +67,8 @@ STAGES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
             records.name,
             "fold_routed",
             ROUTED_COLUMNS,
-            "ON CONFLICT (record_id) DO UPDATE SET route = EXCLUDED.route",
+            "ON CONFLICT (record_id) DO UPDATE SET route = EXCLUDED.route,"
+            " reporting_street = EXCLUDED.reporting_street",
             {"submitted": "false", "missing_mask": "0"},
         ),
     ),

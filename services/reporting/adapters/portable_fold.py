@@ -25,17 +25,24 @@ def portable_statements(batch: FoldBatch) -> list[Statement]:
 
 
 def _submitted(batch: FoldBatch) -> Statement:
+    """The record as submitted; its reporting street only until routing has decided (a retired street's
+    successor, a bureau's correction in the review queue), whichever event comes first."""
     statement = insert(records)
-    columns = [c for c in RecordFact.__slots__ if c != "record_id"]
+    columns = [c for c in RecordFact.__slots__ if c not in ("record_id", "reporting_street")]
+    street = sa.case(
+        (records.c.route.is_not(None), records.c.reporting_street), else_=statement.excluded.reporting_street
+    )
     upsert = statement.on_conflict_do_update(
-        index_elements=["record_id"], set_={**{c: statement.excluded[c] for c in columns}, "submitted": True}
+        index_elements=["record_id"],
+        set_={**{c: statement.excluded[c] for c in columns}, "reporting_street": street, "submitted": True},
     )
     return upsert, [{**asdict(f), "submitted": True} for f in batch.submitted.values()]
 
 
 def _routed(batch: FoldBatch) -> Statement:
     statement = insert(records)
-    upsert = statement.on_conflict_do_update(index_elements=["record_id"], set_={"route": statement.excluded.route})
+    routed = {"route": statement.excluded.route, "reporting_street": statement.excluded.reporting_street}
+    upsert = statement.on_conflict_do_update(index_elements=["record_id"], set_=routed)
     return upsert, [{**asdict(f), "submitted": False, "missing_mask": 0} for f in batch.routed.values()]
 
 
