@@ -71,14 +71,12 @@ class RecordHandler:
 
     async def on_records(self, events: list[tuple[Envelope, Event]]) -> None:
         """Route a batch in one unit of work."""
-        for envelope, event in events:
-            if not isinstance(event, RecordSubmitted):
-                raise ForeignEvent(envelope.type, RecordSubmitted)
-        ids = [str(envelope.event_id) for envelope, _ in events]
-        record_ids = [event.record_id for _, event in events if isinstance(event, RecordSubmitted)]
+        records = _records_only(events)
+        ids = [str(envelope.event_id) for envelope, _ in records]
+        record_ids = [event.record_id for _, event in records]
         async with self._context.sessions.begin() as session:
             fresh, seen = await decision_store.new_work(session, ids, record_ids)
-            todo = _once_each(ids, events, fresh)
+            todo = _once_each(ids, records, fresh)
             if len(todo) < len(events):
                 log.info("duplicate events skipped", count=len(events) - len(todo))
             first = _first_of_each_record(todo, seen)
@@ -289,13 +287,22 @@ def _first_of_each_record(
     return first
 
 
+def _records_only(events: list[tuple[Envelope, Event]]) -> list[tuple[Envelope, RecordSubmitted]]:
+    """The batch as records; ForeignEvent (dead-lettered alone) for an event of another type on the topic."""
+    records = []
+    for envelope, event in events:
+        if not isinstance(event, RecordSubmitted):
+            raise ForeignEvent(envelope.type, RecordSubmitted)
+        records.append((envelope, event))
+    return records
+
+
 def _once_each(
-    ids: list[str], events: list[tuple[Envelope, Event]], fresh: set[str]
+    ids: list[str], records: list[tuple[Envelope, RecordSubmitted]], fresh: set[str]
 ) -> dict[str, tuple[Envelope, RecordSubmitted]]:
-    """The unprocessed events by id (`ids`, of `events`), each once, in order."""
+    """The unprocessed events by id (`ids`, of `records`), each once, in order."""
     todo: dict[str, tuple[Envelope, RecordSubmitted]] = {}
-    for event_id, (envelope, event) in zip(ids, events, strict=True):
-        assert isinstance(event, RecordSubmitted)
+    for event_id, (envelope, event) in zip(ids, records, strict=True):
         if event_id in fresh:
             todo.setdefault(event_id, (envelope, event))
     return todo
