@@ -49,6 +49,11 @@ def attempts(rows: int, *, outage_s: float = 0.0) -> AsyncRetrying:
             isinstance(error, IntegrityError) or is_rolled_back(error) or is_connection_lost(error) or waits_out(error)
         )
 
+    def at_once(state: RetryCallState, failed: BaseException) -> bool:
+        """A dropped connection's try again goes at once, on a new one; while an outage is waited out, only the
+        first (a restart that is over by then costs nothing), the later ones wait as a refusal does."""
+        return is_connection_lost(failed) and (not waits_out(failed) or state.attempt_number == 1)
+
     def stop(state: RetryCallState) -> bool:
         if waits_out(_failure(state)):
             return _waited(state) >= outage_s
@@ -60,9 +65,9 @@ def attempts(rows: int, *, outage_s: float = 0.0) -> AsyncRetrying:
             return 0
         if is_rolled_back(failed):
             return jitter(state)
-        if waits_out(failed) and not (state.attempt_number == 1 and is_connection_lost(failed)):
+        if waits_out(failed) and not at_once(state, failed):
             return min(growing(state), max(outage_s - _waited(state), 0.0))
-        return 0  # a dropped connection's first try again: at once, on a new one
+        return 0
 
     def note(state: RetryCallState) -> None:
         failed = _failure(state)
@@ -75,7 +80,7 @@ def attempts(rows: int, *, outage_s: float = 0.0) -> AsyncRetrying:
                 attempt=state.attempt_number,
                 rows=rows,
             )
-        elif is_connection_lost(failed) and not (waits_out(failed) and state.attempt_number > 1):
+        elif at_once(state, failed):
             log.warning(
                 "batch's connection dropped, written again on a new one",
                 error=driver_error_name(failed),
