@@ -31,6 +31,7 @@ from services.reporting.adapters.pg_fold import (
 from services.reporting.adapters.portable_fold import portable_statements
 from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.batch import FoldBatch
+from services.reporting.domain.facts import RecordFact, RoutedFact
 
 
 # A notice's sender is the street that reported its record; the record may be
@@ -86,16 +87,17 @@ _REJECTED = operator.attrgetter(*REJECTION_COLUMNS)
 
 def _rows_in_stage_order(batch: FoldBatch) -> list[list[tuple[Any, ...]]]:
     # A record submitted and routed within one batch is written once, with its route and routing's street.
-    routed = {record_id: fact for record_id, fact in batch.routed.items() if record_id in batch.submitted}
-    routes = {record_id: fact.route for record_id, fact in routed.items()}
-    submitted = [
-        dataclasses.replace(f, reporting_street=routed[f.record_id].reporting_street) if f.record_id in routed else f
-        for f in batch.submitted.values()
-    ]
     return [
-        [(*_SUBMITTED(f), routes.get(f.record_id)) for f in submitted],
-        [_ROUTED(f) for f in batch.routed.values() if f.record_id not in routes],
+        [_submitted_row(f, batch.routed.get(f.record_id)) for f in batch.submitted.values()],
+        [_ROUTED(f) for f in batch.routed.values() if f.record_id not in batch.submitted],
         [_ISSUED(f) for f in batch.issued.values()],
         [_ANSWERED(f) for f in batch.answered.values()],
         [_REJECTED(f) for f in batch.rejected.values()],
     ]
+
+
+def _submitted_row(fact: RecordFact, routed: RoutedFact | None) -> tuple[Any, ...]:
+    """A submitted record's row, with its route and routing's street when the batch routed it too."""
+    if routed is None:
+        return (*_SUBMITTED(fact), None)
+    return (*_SUBMITTED(dataclasses.replace(fact, reporting_street=routed.reporting_street)), routed.route)
