@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.surrogates import has_lone_half
-
 NOTICE_ID_LENGTH = 36  # the inbox's notice_id column
 
 
@@ -50,5 +48,6 @@ def _as_returned(position: Position) -> bool:
     at, notice_id = position.issued_at, position.notice_id
     if at.utcoffset() is None or not 1900 <= at.year <= 9998:  # year 1 at +14:00 is before year 1 in UTC
         return False
-    # a NUL, a control character or half of a UTF-16 pair (escaped in JSON) is in no notice id
-    return 0 < len(notice_id) <= NOTICE_ID_LENGTH and notice_id.isprintable() and not has_lone_half(notice_id)
+    # a NUL, a control character or half of a UTF-16 pair (escaped in JSON) is in no notice id: isprintable refuses
+    # all three (a lone half is of category Cs, "other", as control characters are)
+    return 0 < len(notice_id) <= NOTICE_ID_LENGTH and notice_id.isprintable()

@@ -11,8 +11,6 @@ import base64
 import binascii
 import json
 
-from shared.surrogates import has_lone_half
-
 ITEMS_LIMIT = 1_000  # rows of an item list per answer unless `limit` says otherwise
 ITEMS_MAX = 10_000  # the most `limit` may ask for
 MAX_CURSOR_CHARS = 400
@@ -43,7 +41,8 @@ def decode_cursor(cursor: str) -> Position:
     if any(len(p) > _MAX_PART_CHARS for p in parts):
         raise BadCursor("the cursor is longer than any this service gives")
     # a NUL, a control character or half of a UTF-16 pair (escaped in JSON) is in no id: the store cannot compare
-    # it (SQLite's driver cannot encode half a character: a 500; PostgreSQL refuses a NUL as a data error)
-    if not all(p.isprintable() and not has_lone_half(p) for p in parts):
+    # it (SQLite's driver cannot encode half a character: a 500; PostgreSQL refuses a NUL as a data error).
+    # isprintable refuses all three: a lone half is of category Cs, "other", as control characters are
+    if not all(p.isprintable() for p in parts):
         raise BadCursor("not a cursor: pass the `next` of the previous answer as it came")
     return parts[0], parts[1]
