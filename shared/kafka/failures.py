@@ -139,9 +139,10 @@ def describe(error: Exception) -> str:
 
 
 def error_location(loc: tuple[int | str, ...], kind: str) -> str:
-    """Where a validation error lies, in our own field names only: a name the sender made up (a field the model
-    does not have, a key of a mapping) is the sender's text, and may be a name or an identity number, which a
-    dead letter's headers (not sealed) and the log must not carry."""
+    """Where a validation error lies, without the sender's own text: a field the model does not have is named
+    as such, whatever the sender called it, and any other part that is no identifier (a mapping's key made of
+    digits, Chinese or spaces: an identity number, a name) as `?`. A dead letter's headers are not sealed, and
+    the log carries them."""
     parts = [str(p) if isinstance(p, int) or FIELD_NAME.fullmatch(p) else "?" for p in loc]
     if kind == "extra_forbidden" and parts:
         parts[-1] = "(a field it does not have)"
