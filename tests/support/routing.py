@@ -23,7 +23,15 @@ from services.routing.service_layer.parked import ApplyNow, ParkedAnswers
 from shared.clock import FixedClock
 from shared.db import build_engine, run_migrations, session_factory
 from shared.directory import load_directory
-from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason, new_envelope, parse_event
+from shared.events import (
+    Envelope,
+    FeedbackResult,
+    NoticeAnswered,
+    NoticeIssued,
+    RejectionReason,
+    new_envelope,
+    parse_event,
+)
 from shared.kafka.consuming import subscribe, subscribe_batch
 from shared.kafka.failures import DeadLetters
 from shared.topics import TopicNames
@@ -46,6 +54,18 @@ async def answer_as_recipient(
     corrections: dict[str, str] | None = None,
 ) -> None:
     """The notice's recipient answers it, through the answers' use case (as notification publishes it)."""
+    envelope, answer = recipients_answer(notice, result, reason, corrections=corrections)
+    await AnswerHandler(context).on_notice_answered(envelope, answer)
+
+
+def recipients_answer(
+    notice: NoticeIssued,
+    result: FeedbackResult,
+    reason: RejectionReason | None = None,
+    *,
+    corrections: dict[str, str] | None = None,
+) -> tuple[Envelope, NoticeAnswered]:
+    """The notice's recipient's answer as notification publishes it: the envelope and its event."""
     answer = NoticeAnswered(
         notice_id=notice.notice_id,
         record_id=notice.record_id,
@@ -56,7 +76,7 @@ async def answer_as_recipient(
         answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
     )
     envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
-    await AnswerHandler(context).on_notice_answered(envelope, answer)
+    return envelope, answer
 
 
 class DeadLetterSink:

@@ -5,7 +5,7 @@ record, never the person."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,13 +21,13 @@ from services.routing.service_layer.context import NoticeWithoutCase, RoutingCon
 from services.routing.service_layer.records import RecordHandler
 from services.routing.service_layer.reminders import ReminderJob
 from shared.clock import FixedClock
-from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, new_envelope, parse_event
+from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, parse_event
 from shared.kafka.failures import is_permanent
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.logs import logged_by
 from tests.support.records import XINSHI, record
-from tests.support.routing import dead_letters_of, issued, sqlite_routing
+from tests.support.routing import dead_letters_of, issued, recipients_answer, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 
@@ -54,14 +54,8 @@ async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_
     context: RoutingContext,
 ) -> None:
     transfer, person = await a_notice_without_its_case(context)
-    answer = NoticeAnswered(
-        notice_id=transfer.notice_id,
-        record_id=transfer.record_id,
-        result=FeedbackResult.CONFIRMED,
-        answered_by=XINSHI,
-        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
-    )
-    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    assert transfer.recipient_code == XINSHI  # who answers it
+    envelope, answer = recipients_answer(transfer, FeedbackResult.CONFIRMED)
     with pytest.raises(NoticeWithoutCase) as caught:
         await AnswerHandler(context).on_notice_answered(envelope, answer)
     assert is_permanent(caught.value)

@@ -28,7 +28,7 @@ from shared.events import (
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import XINSHI, record
-from tests.support.routing import dead_letters_of, issued, sqlite_routing
+from tests.support.routing import dead_letters_of, issued, recipients_answer, sqlite_routing
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 UNSTORABLE = ["2027-02-26T03:00:00", "0001-01-01T00:00:00+08:00"]  # no offset; before the year 1 in UTC
@@ -52,14 +52,8 @@ async def test_an_answer_at_a_time_no_store_keeps_is_dead_lettered(context: Rout
     submitted = kafka.submitted(record(residence_street=XINSHI, sequence=91))
     await RecordHandler(context).on_records([(submitted, parse_event(submitted, TEST_KEYRING))])
     (transfer,) = issued(context)
-    answer = NoticeAnswered(
-        notice_id=transfer.notice_id,
-        record_id=transfer.record_id,
-        result=FeedbackResult.CONFIRMED,
-        answered_by=XINSHI,
-        answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
-    )
-    envelope = new_envelope(answer, producer="notification", correlation_id=answer.record_id, keyring=TEST_KEYRING)
+    assert transfer.recipient_code == XINSHI  # who answers it
+    envelope, _ = recipients_answer(transfer, FeedbackResult.CONFIRMED)
     body = stamped(envelope.model_dump_json().encode(), "answered_at", moment)
     [headers] = await dead_letters_of(
         AnswerHandler(context, park=True).on_notice_answered,
