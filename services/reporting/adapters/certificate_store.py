@@ -7,7 +7,7 @@ from datetime import date, datetime, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.report_filters import utc, within
+from services.reporting.adapters.report_filters import submitted, utc, within
 from services.reporting.adapters.tables import records
 from services.reporting.domain.certificates import ORDER, FollowUp, LatestCheck
 
@@ -20,7 +20,7 @@ def _latest(*conditions: sa.ColumnElement[bool]) -> sa.Subquery:
     )
     return (
         sa.select(records, newest.label("n"))
-        .where(records.c.submitted, records.c.person_key.is_not(None), *conditions)
+        .where(submitted(), records.c.person_key.is_not(None), *conditions)
         .subquery()
     )
 

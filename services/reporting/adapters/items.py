@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.report_filters import (
     handover,
+    records_of_week,
     target_condition,
     unanswered_case,
     unanswered_condition,
@@ -38,7 +39,7 @@ def figure_query(
 ) -> Any:
     """SELECT of (id, street, key) behind `figure`; record ids, except rejections (their event ids). The key
     tells rows of one id apart (a record's two notices) so that a list can be paged in (id, key) order."""
-    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+    in_week = records_of_week(week, code)
     by_record = sa.select(records.c.record_id, records.c.reporting_street, records.c.record_id.label(KEY))
     if figure in EVENT_KINDS:
         return by_record.where(in_week, records.c.event_kind == figure)
@@ -94,8 +95,9 @@ def _located(figure: str, query: Any) -> Located:
 
 def week_records_query(week: ReportWeek, code: str) -> Any:
     """Every fact row of the week (the report's `records`), as (record id, street, key) like the figures."""
-    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
-    return sa.select(records.c.record_id, records.c.reporting_street, records.c.record_id.label(KEY)).where(in_week)
+    return sa.select(records.c.record_id, records.c.reporting_street, records.c.record_id.label(KEY)).where(
+        records_of_week(week, code)
+    )
 
 
 @dataclass(frozen=True)

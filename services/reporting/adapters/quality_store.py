@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.report_filters import expects_answer, utc, within
+from services.reporting.adapters.report_filters import expects_answer, records_of_week, utc, within
 from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.facts import OPTIONAL_FIELDS
 from services.reporting.domain.quality import EXPIRY_WINDOW_DAYS, QualityCounts
@@ -28,9 +28,7 @@ class QualityStore:
         self, week: ReportWeek, code: str, *, as_of: datetime, answer_target: timedelta
     ) -> dict[str, QualityCounts]:
         """Per street. `as_of` is when the notices' answers are judged: ReportService.answers_judged_at."""
-        in_week = sa.and_(
-            records.c.week == week.name, within(records.c.reporting_street, code), records.c.event_kind.is_not(None)
-        )
+        in_week = sa.and_(records_of_week(week, code), records.c.event_kind.is_not(None))
         mask = records.c.missing_mask
         ends_on = week.ends_at.date()
         columns = [

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.campaign import TargetPopulation
 from services.reporting.domain.figures import HANDOVER_KINDS, unanswered_bounds
+from services.reporting.domain.weeks import ReportWeek
 
 
 def utc(moment: datetime) -> datetime:
@@ -25,6 +26,23 @@ def utc(moment: datetime) -> datetime:
 
 def within(column: Any, code: str) -> Any:
     return column.like(f"{code}%")
+
+
+def submitted() -> sa.ColumnElement[bool]:
+    """Records whose RecordSubmitted is folded: no figure, list or check counts any other.
+
+    RecordSubmitted and RecordRouted come on different topics, so a record's RecordRouted can be folded
+    first. Its row then holds a street, week and route but none of the record's own facts (kind,
+    certificate, person, received_at) until the RecordSubmitted follows, as it always does: routing
+    routes only what intake submitted. Readers of those facts (event_kind IS NOT NULL, a person key) see
+    no such row anyway; a reader that needs only the record's street (the fold's notice senders) must
+    not filter."""
+    return records.c.submitted
+
+
+def records_of_week(week: ReportWeek, code: str) -> Any:
+    """The records counted in `code`'s week: observed in it, reported in the street or district, submitted."""
+    return sa.and_(records.c.week == week.name, within(records.c.reporting_street, code), submitted())
 
 
 def target_condition(target: TargetPopulation, on: date) -> Any:

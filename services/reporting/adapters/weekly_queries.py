@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from services.reporting.adapters.report_filters import (
     handover,
+    records_of_week,
     target_condition,
     unanswered_case,
     unanswered_condition,
@@ -48,7 +49,7 @@ def notice_queries(week: ReportWeek, code: str, as_of: datetime) -> tuple[Any, A
 
 def records_in_week(week: ReportWeek, code: str, received_before: datetime | None) -> Any:
     """The records counted in `code`'s week; with `received_before`, only those received before then."""
-    in_week = sa.and_(records.c.week == week.name, within(records.c.reporting_street, code))
+    in_week = records_of_week(week, code)
     if received_before is None:
         return in_week
     # a record folded before received_at was kept (reporting migration 0002) counts, as it always has

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.report_filters import utc, within
+from services.reporting.adapters.report_filters import submitted, utc, within
 from services.reporting.adapters.tables import records
 from services.reporting.adapters.weekly_queries import (
     delay_queries,
@@ -144,12 +144,19 @@ class WeeklyStore:
         query = (
             sa.select(records.c.record_id)
             .where(
-                records.c.week == week.name, records.c.reporting_street == street, records.c.received_at > utc(moment)
+                records.c.week == week.name,
+                records.c.reporting_street == street,
+                submitted(),
+                records.c.received_at > utc(moment),
             )
             .order_by(records.c.record_id)
         )
         return [record_id for (record_id,) in await self._rows(query)]
 
     async def streets_with_facts(self, district: str) -> list[str]:
-        query = sa.select(records.c.reporting_street).where(within(records.c.reporting_street, district)).distinct()
+        query = (
+            sa.select(records.c.reporting_street)
+            .where(within(records.c.reporting_street, district), submitted())
+            .distinct()
+        )
         return sorted(street for (street,) in await self._rows(query))
