@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,3 +94,39 @@ async def test_scripted_week_on_sqlite(engine: AsyncEngine) -> None:
     assert total is None  # SQLite hands the delays over; the domain summarises them
     quality = await QualityStore(engine).counts(bounds, TONGDE, as_of=bounds.ends_at, answer_target=timedelta(days=7))
     assert (quality[TONGDE].missing_any, quality[TONGDE].persons_seen_again) == (4, 1)
+
+
+async def test_a_record_routed_before_it_is_submitted_counts_in_the_week_only_once_submitted(
+    engine: AsyncEngine,
+) -> None:
+    """The route comes on another topic than the record and may be folded first; until the record follows,
+    its row has no facts and is neither in `records` nor in `routes` (the week at its cut-off included)."""
+    decoder, writer = Decoder(CALENDAR, b"secret", TEST_KEYRING), FactWriter(engine)
+    await writer.write(decoder.decode(scripted_messages()).batch)
+    early = week.submitted(
+        "r8",
+        street=XINSHI,
+        event="new_inflow",
+        observed="2027-02-23T10:00:00",
+        received="2027-02-23T11:00:00",
+        person=30,
+    )
+    routed = week.routed("r8", "same-district", XINSHI, XINSHI, "2027-02-23T10:00:00")
+    bounds, store = CALENDAR.bounds("2027-W08"), WeeklyStore(engine)
+
+    async def xinshi(received_before: datetime | None) -> tuple[int, int, int]:
+        rows, _ = await store.street_weeks(
+            bounds,
+            week.BAIYUN,
+            as_of=bounds.ends_at,
+            target=None,
+            on=bounds.ends_at.date(),
+            received_before=received_before,
+        )
+        return rows[XINSHI].records, rows[XINSHI].routes["same-district"], rows[XINSHI].figures["new_inflow"]
+
+    await writer.write(decoder.decode([envelope("RecordRouted", routed)]).batch)
+    assert (await xinshi(None), await xinshi(bounds.ends_at)) == ((1, 0, 1), (1, 0, 1))  # the scripted week's
+
+    await writer.write(decoder.decode([envelope("RecordSubmitted", early)]).batch)
+    assert (await xinshi(None), await xinshi(bounds.ends_at)) == ((2, 1, 2), (2, 1, 2))
