@@ -14,7 +14,10 @@ same person serialise on its row. Records are inserted in the order of their
 source refs, and keys in the order of their text, so two writers of the same
 sources or keys wait for each other rather than deadlock. A concurrent writer
 that stored the same source (or key) first makes the transaction fail on a
-unique constraint; the batch is then retried and sees its work.
+unique constraint; the batch is then retried and sees its work. A writer that keeps committing the batch's
+refs between its look and its insert (single POSTs of the same external ids, one after another, racing a
+large batch) could make every try fail that way: from HELD_FROM_TRY on, the try holds the tables it writes
+against every other writer before it looks, so nothing can come between (`hold_writers`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -41,6 +45,22 @@ from services.intake.adapters.tables import IdempotencyRow, OutboxRow, PersonCas
 from shared.db import bulk
 from shared.db.upsert import conflict_insert
 from shared.ids import new_id
+
+# the try of a batch from which it holds the tables (two failed before: one unique violation is the usual race)
+HELD_FROM_TRY = 3
+# Against every writer of records, cases and keys; not against readers (SHARE ROW EXCLUSIVE conflicts with the
+# ROW EXCLUSIVE an INSERT, UPDATE or upsert takes, and with itself). One statement, the tables in the order
+# every writer takes them (the case upsert first, then records, then keys), taken before anything else of the
+# try: a held try waits for the writers under way and holds nothing meanwhile, so no cycle forms.
+HOLD_WRITERS = text("LOCK TABLE person_cases, records, idempotency_keys IN SHARE ROW EXCLUSIVE MODE")
+
+
+async def hold_writers(session: AsyncSession) -> None:
+    """Keep every other writer of intake's records out until this transaction ends (PostgreSQL; SQLite's
+    writers take turns already). For a try whose every look was overtaken: a batch that met concurrent
+    writers of its refs or keys more than once; rare, and short, as the batch is written at once."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(HOLD_WRITERS)
 
 
 async def write_carefully(session: AsyncSession, items: Sequence[NewRecord], event_for: EventFor) -> list[Stored]:

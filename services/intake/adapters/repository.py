@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from services.intake.adapters.batch_items import EventFor, HeadFor, NewRecord, Stored
 from services.intake.adapters.batch_retries import attempts
-from services.intake.adapters.batch_writes import in_turn, write_carefully
+from services.intake.adapters.batch_writes import HELD_FROM_TRY, hold_writers, in_turn, write_carefully
 from services.intake.adapters.duplicates import fresh_indexes, new_keys, resolve
 from services.intake.adapters.record_statements import ONE_STATEMENT
 from services.intake.adapters.row_inserts import COPY_FROM, as_sqlalchemy_errors, core_table
@@ -51,15 +51,18 @@ class RecordRepository:
         conflict breaks a unique constraint, and the batch is then written the
         careful way (look first, then insert, in a transaction), as a batch that
         met a concurrent writer always was. Tries are counted by `attempts`; with `outage_s` a store that cannot
-        be reached is waited for that long.
+        be reached is waited for that long. From HELD_FROM_TRY on, a try holds the tables against other writers
+        first (batch_writes.hold_writers), so concurrent writers of its refs cannot fail every try.
         """
         postgres = self._single_statements.postgres
         async for attempt in attempts(len(items), outage_s=outage_s):
             with attempt:
-                first = attempt.retry_state.attempt_number == 1
-                if first and head_for is not None and postgres and len(items) < COPY_FROM:
+                tried = attempt.retry_state.attempt_number
+                if tried == 1 and head_for is not None and postgres and len(items) < COPY_FROM:
                     return await self._write_at_once(items, head_for)
                 async with self._sessions.begin() as session:
+                    if tried >= HELD_FROM_TRY:
+                        await hold_writers(session)
                     return await write_carefully(session, items, event_for)
         raise AssertionError("unreachable")
 
