@@ -123,6 +123,25 @@ def test_file_problems(fmt: BulkFormat, content: bytes) -> None:
         list(open_bulk(fmt, io.BytesIO(content)).rows())
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b'[{"a": 1}][{"b": 2}]', b'[{"a": 1}]\n[{"b": 2}]\n', b"[] []", b'[{"a": 1}] {"b": 2}', b'[{"a": 1}],'],
+)
+def test_text_after_the_json_array_refuses_the_file(content: bytes) -> None:
+    """Two arrays sent as one body (two files concatenated, a client that appends): the reader stopped at the
+    first `]` and answered its rows alone, 200 and a summary that looked whole; the second array's records
+    were neither stored nor answered as rejected. Refused as a whole on the counting pass, before any row is
+    stored, as the single POST refuses JSON with more after it."""
+    bulk = open_bulk(BulkFormat.JSON, io.BytesIO(content))
+    with pytest.raises(FileProblem, match="followed by more text"):
+        bulk.count(10)
+
+
+def test_spaces_after_the_json_array_are_nothing() -> None:
+    assert open_bulk(BulkFormat.JSON, io.BytesIO(b' [{"a": 1}] \r\n\t ')).count(10) == 1
+    assert open_bulk(BulkFormat.JSON, io.BytesIO(b"[]\n")).count(10) == 0
+
+
 def test_a_file_without_a_header_row_is_refused_without_echoing_its_first_row() -> None:
     """The first row of a file without a header is a person: its cells named as unknown headers put an identity
     number, a name and an address into the problem document and the CLI's output."""

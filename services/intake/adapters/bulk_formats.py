@@ -38,6 +38,7 @@ MAX_LINE = MAX_ELEMENT  # NDJSON: one record per line, so the same bound per lin
 TOO_DEEP = f"is nested deeper than {MAX_JSON_DEPTH} levels; a record needs four"
 # `popflow import` keeps a rejected row that is no record (a line that is not JSON) as {"_raw": its text}
 RAW_TEXT = "_raw"
+ONE_ARRAY = "one array of records: [ {...}, {...} ]"
 STILL_RAW = f"is the text of a row that was not a record ({RAW_TEXT}): put the corrected record in its place"
 
 
@@ -163,11 +164,20 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
             if position < len(buffer) or not more():
                 return buffer[position] if position < len(buffer) else ""
 
+    def end_of_array() -> None:
+        """Nothing but spaces after the array's `]`: a second array (two files sent as one, `[...][...]`) or
+        anything else there was left unread, its records neither stored nor answered."""
+        nonlocal position
+        position += 1
+        if skip_space():
+            raise FileProblem(f"the array is followed by more text (a second array?); {ONE_ARRAY}")
+
     if skip_space() != "[":
-        raise FileProblem("a JSON bulk body must be an array of records: [ {...}, {...} ]")
+        raise FileProblem(f"a JSON bulk body must be {ONE_ARRAY}")
     position += 1
     number = 0
     if skip_space() == "]":
+        end_of_array()
         return
     while True:
         skip_space()
@@ -190,9 +200,10 @@ def _json_array_rows(bulk: BulkFile) -> Iterator[Row]:
         yield _element(number, value, buffer[position:end])
         position = end
         separator = skip_space()
-        position += 1
         if separator == "]":
+            end_of_array()
             return
+        position += 1
         if separator != ",":
             raise FileProblem(f"expected ',' or ']' after element {number} of the array")
 
