@@ -78,6 +78,9 @@ RULES = [
     ("event value", "/event", "born", None),
     ("new residence outside outflow", "/new_residence", {"street": "440111008"}, None),
     ("external id too long", "/external_id", "x" * 65, None),
+    ("external id is an identity number", "/external_id", MALE_NUMBER, None),
+    ("external id holds an identity number", "/external_id", f"pcs-{MALE_NUMBER.lower()}-2", None),
+    ("certificate number is an identity number", "/certificate/number", FUTURE_BORN, None),
     ("unknown field", "/shoe_size", 42, None),
     ("unknown nested field", "/person/pregnant", True, None),
 ]
@@ -119,6 +122,16 @@ def test_each_rule_alone(rule: str, path: str, value: Any, reported: str | None)
     text = " ".join(found.values())
     assert full_record()["person"]["id_number"] not in text
     assert "张三" not in text
+
+
+@pytest.mark.parametrize("text", ["app-000000000000000001", "430102199013070121", f"{MALE_NUMBER}0", "HY-4301-000123"])
+def test_ids_and_numbers_that_hold_no_identity_number_are_kept(text: str) -> None:
+    """Only a sound identity number is refused in a field kept in clear: 18 digits with a wrong check character
+    or no real birth date, or a longer run of digits, are some system's own id."""
+    body = full_record()
+    body["external_id"] = text
+    body["certificate"]["number"] = text
+    assert validate_record(body, load_directory(), now=NOW)[1] == []
 
 
 def test_outflow_may_name_a_new_residence() -> None:

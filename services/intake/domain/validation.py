@@ -21,7 +21,7 @@ from services.intake.domain.consistency import consistency_problems, control_cha
 from services.intake.domain.credit_code import credit_code_problems
 from services.intake.domain.dates import date_order_problems
 from services.intake.domain.fields import FieldProblem, Location, value_at
-from services.intake.domain.identity import identity_problems
+from services.intake.domain.identity import clear_text_problems, identity_problems
 from shared.directory import DivisionChanges, DivisionDirectory
 from shared.events import CaseRecord
 
@@ -50,6 +50,7 @@ def validate_record(
         *control_character_problems(raw),
         *directory_problems(raw, directory, changes),
         *identity_problems(raw, today),
+        *clear_text_problems(raw),
         *date_order_problems(raw, now, zone, today=today),
         *certificate_problems(raw),
         *credit_code_problems(raw),
