@@ -359,3 +359,25 @@ def test_an_identity_number_a_sheet_holds_as_a_long_number_is_a_row_problem_that
     assert text.problem is None
     assert text.record["person"]["id_number"] == typed
     assert as_float.problem == lost.problem
+
+
+def test_two_columns_of_one_field_with_different_values_reject_their_row() -> None:
+    """身份证号 beside 公民身份号码, 电话 beside 联系电话: the record kept the later column's cell and dropped the other
+    unsaid, so which person's number was stored followed from the order of the columns. A row whose two cells
+    differ is rejected naming the columns, never a value; the same value twice, or one cell empty, is one value."""
+    first, second = id_number(sequence=11), id_number(sequence=13)
+    content = "\n".join(
+        [
+            "身份证号,姓名,公民身份号码,性别,sex",
+            f"{first},张三,{second},男,",  # two numbers: rejected
+            f"{first},李四,{first},男,male",  # the same number, and 男 is male
+            f"{first},王五,,女,",  # one of them given
+        ]
+    ).encode()
+    rows = list(open_bulk(BulkFormat.CSV, io.BytesIO(content)).rows())
+    assert rows[0].problem == "columns A and C both give /person/id_number, with different values: keep one of them"
+    assert [row.problem for row in rows[1:]] == [None, None]
+    assert [(row.record["person"]["id_number"], row.record["person"]["sex"]) for row in rows[1:]] == [
+        (first, "male"),
+        (first, "female"),
+    ]

@@ -24,10 +24,12 @@ from services.intake.adapters.bulk_limits import FileProblem as FileProblem  # t
 from services.intake.adapters.xlsx_rows import xlsx_cells
 from services.intake.domain.columns import (
     UnknownColumns,
+    disagreeing_columns,
     identity_positions,
     identity_typed_as_number,
     map_headers,
     pointer_headers,
+    repeated_fields,
     row_to_record,
 )
 from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
@@ -295,14 +297,16 @@ def _table_rows(lines: Iterator[tuple[int, list[Any]]], records: bool = True) ->
             header = cells
             try:
                 columns = map_headers(header)
-                identity = identity_positions(columns)
+                identity, repeated = identity_positions(columns), repeated_fields(columns)
             except UnknownColumns as error:  # its message names columns by position, never a cell's text
                 raise FileProblem(f"{error}; see the documented column names") from None
             continue
         if len(cells) > len(header) and not _blank(cells[len(header) :]):
             yield Row(number, problem=f"has {len(cells)} cells but the header has {len(header)}")
             continue
-        if records and (lost := identity_typed_as_number(identity, cells)):
+        if records and (
+            lost := identity_typed_as_number(identity, cells) or disagreeing_columns(repeated, columns, cells)
+        ):
             yield Row(number, problem=lost)
             continue
         yield Row(number, row_to_record(columns, cells) if records else None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from openpyxl.utils import get_column_letter
 
@@ -187,6 +187,31 @@ def identity_typed_as_number(positions: list[int], cells: list[Any]) -> str | No
                 f"spreadsheet keeps only {DIGITS_A_SHEET_KEEPS} digits of a number: format the column as text "
                 "and type the number again"
             )
+    return None
+
+
+def repeated_fields(columns: list[Column | None]) -> list[list[int]]:
+    """The positions (0-based) of the columns that name a field another column names too (身份证号 beside
+    公民身份号码, 电话 beside 联系电话), a list per field: found once per file for `disagreeing_columns`."""
+    by_path: dict[tuple[str, ...], list[int]] = {}
+    for position, column in enumerate(columns):
+        if column is not None:
+            by_path.setdefault(column.path, []).append(position)
+    return [positions for positions in by_path.values() if len(positions) > 1]
+
+
+def disagreeing_columns(repeated: list[list[int]], columns: list[Column | None], cells: list[Any]) -> str | None:
+    """Why the row cannot be read, when two columns of one field hold different values in it.
+
+    The record kept the last column's value, and nothing said the other was dropped: which identity number or
+    phone was stored followed from the order of the columns. The same value twice (or one cell left empty) is
+    one value. The message names the columns and the field, never a value."""
+    for positions in repeated:
+        path = cast(Column, columns[positions[0]]).path
+        given = {p: v for p in positions if p < len(cells) and (v := _value(path, cells[p])) is not None}
+        if len(set(given.values())) > 1:
+            letters = " and ".join(get_column_letter(p + 1) for p in given)
+            return f"columns {letters} both give /{'/'.join(path)}, with different values: keep one of them"
     return None
 
 
