@@ -265,6 +265,7 @@ async def test_a_refused_read_leaves_an_audit_row(deployment: Deployment) -> Non
         (missing, {}),
         ("x" * 3000, {}),  # no record's id: refused, and not stored as it came
         (missing, {"notice": "\x00n1"}),  # a NUL no audit row can hold
+        (record_id, {"notice": "\x00n2"}),  # nor the look-up of a notice: answered 422, and not audited
     ):
         answer = await client.get(f"/v1/records/{path}", params=params, headers={**xinshi, "X-Purpose": "look"})
         assert answer.status_code == 404, answer.text
@@ -276,4 +277,5 @@ async def test_a_refused_read_leaves_an_audit_row(deployment: Deployment) -> Non
         (xinshi_id, "refused", [], "look"),
         (xinshi_id, "refused", [], "look"),
         (xinshi_id, "refused", [], "notice n1: look"),
+        (xinshi_id, "refused", [record_id], "notice n2: look"),
     ]

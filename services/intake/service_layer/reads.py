@@ -112,6 +112,10 @@ class RecordReads:
         return shown
 
     async def _notice_opens(self, principal: Principal, notice_id: str, record_id: str, grant: str | None) -> bool:
+        if not notice_id.isprintable():
+            # no notice's id (they are UUIDs), and text the store cannot look up (a NUL): its error answered 422
+            # and left the refused read unaudited
+            return False
         notice = await self._notices.get(notice_id)
         if notice is not None:
             return notice.record_id == record_id and principal.can_access(notice.recipient_code)
