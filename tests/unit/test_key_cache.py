@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.intake.adapters.key_cache import CachedKeyStore
+from services.intake.adapters.key_cache import CachedKeyStore, RecentAnswers
 from shared.auth import Principal, parse_scope
 from shared.auth.store import KeyStore
 from shared.db import build_engine
@@ -82,3 +82,35 @@ async def test_an_answer_past_half_its_ttl_is_renewed_while_it_is_served() -> No
     assert await cached.authenticate("good") is None  # the renewed answer, before the first one expired
     assert store.asked == 2
     await store.engine.dispose()
+
+
+async def test_a_stream_of_made_up_keys_pushes_out_no_key_that_works() -> None:
+    store = CountingStore()
+    cached = CachedKeyStore(store, ttl_s=60, clock=lambda: 0.0)
+    assert await cached.authenticate("good") is not None
+    for n in range(12_000):  # more refusals than the whole memory held
+        assert await cached.authenticate(f"made-up-{n}") is None
+    asked = store.asked
+    assert await cached.authenticate("good") is not None
+    assert store.asked == asked  # still answered from memory
+    await store.engine.dispose()
+
+
+def test_a_full_memory_forgets_its_oldest_answer_only() -> None:
+    answers = RecentAnswers(max_known=2, max_unknown=2)
+    principal = Principal("k", parse_scope("admin"))
+    for digest in ("a", "b", "c"):
+        answers.put(digest, (1.0, principal))
+    for digest in ("x", "y", "z"):
+        answers.put(digest, (1.0, None))
+    assert [answers.get(d) is not None for d in "abcxyz"] == [False, True, True, False, True, True]
+
+
+def test_a_revoked_key_leaves_the_keys_that_work() -> None:
+    answers = RecentAnswers(max_known=2, max_unknown=2)
+    answers.put("a", (1.0, Principal("k", parse_scope("admin"))))
+    answers.put("a", (2.0, None))
+    assert answers.get("a") == (2.0, None)
+    answers.put("b", (1.0, Principal("k", parse_scope("admin"))))
+    answers.put("c", (1.0, Principal("k", parse_scope("admin"))))
+    assert answers.get("b") is not None  # "a" no longer took a place among the keys that work

@@ -11,6 +11,11 @@ every one of them to the database). An answer older than half the TTL is
 looked up again in the background while it is still served, so under steady
 traffic no request waits for the key store; a revocation still shows within
 the TTL, counted from the start of the lookup that read the key.
+
+The memory is bounded, and full it forgets its oldest answers one at a time.
+Refusals are held apart, in a smaller memory: a stream of made-up keys (each
+one refused, each one remembered) then pushes out only other refusals, never
+a key that works, so the integrators' requests keep being answered from here.
 """
 
 from __future__ import annotations
@@ -18,21 +23,65 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from shared.auth import Principal
 from shared.auth.store import KeyStore
 
-MAX_ENTRIES = 10_000
+MAX_KNOWN = 10_000  # keys that work: far more than a deployment issues
+MAX_UNKNOWN = 1_000  # refusals: enough for a mistyped or revoked key retried in a loop
+
+Answer = tuple[float, Principal | None]  # (expires at, the principal or None)
+
+
+class RecentAnswers:
+    """The last answers per key digest, the keys that work apart from the refusals, each bounded.
+
+    Full, a memory forgets its oldest answer (the one written longest ago: a key
+    in use is renewed every half TTL, so it stays among the newest). O(1) per
+    call, no lock: the event loop runs one call at a time.
+    """
+
+    def __init__(self, *, max_known: int = MAX_KNOWN, max_unknown: int = MAX_UNKNOWN) -> None:
+        self._known: OrderedDict[str, Answer] = OrderedDict()
+        self._unknown: OrderedDict[str, Answer] = OrderedDict()
+        self._max_known = max_known
+        self._max_unknown = max_unknown
+
+    def get(self, digest: str) -> Answer | None:
+        return self._known.get(digest) or self._unknown.get(digest)
+
+    def put(self, digest: str, answer: Answer) -> None:
+        if answer[1] is None:
+            self._known.pop(digest, None)  # a key revoked
+            _keep_newest(self._unknown, digest, answer, self._max_unknown)
+        else:
+            self._unknown.pop(digest, None)  # a key that started to work
+            _keep_newest(self._known, digest, answer, self._max_known)
+
+
+def _keep_newest(answers: OrderedDict[str, Answer], digest: str, answer: Answer, bound: int) -> None:
+    answers[digest] = answer
+    answers.move_to_end(digest)
+    if len(answers) > bound:
+        answers.popitem(last=False)
 
 
 class CachedKeyStore(KeyStore):
-    def __init__(self, store: KeyStore, *, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        answers: RecentAnswers | None = None,
+    ) -> None:
         super().__init__(store.engine)
         self._store = store
         self._ttl_s = ttl_s
         self._clock = clock
-        self._seen: dict[str, tuple[float, Principal | None]] = {}
+        self._seen = answers or RecentAnswers()
         self._lookups: dict[str, asyncio.Task[Principal | None]] = {}  # in flight, by digest
 
     async def authenticate(self, key: str) -> Principal | None:
@@ -51,9 +100,7 @@ class CachedKeyStore(KeyStore):
     def _look_up(self, key: str, digest: str, now: float) -> asyncio.Task[Principal | None]:
         async def look_up() -> Principal | None:
             principal = await self._store.authenticate(key)
-            if len(self._seen) >= MAX_ENTRIES:
-                self._seen.clear()
-            self._seen[digest] = (now + self._ttl_s, principal)
+            self._seen.put(digest, (now + self._ttl_s, principal))
             return principal
 
         task = asyncio.create_task(look_up(), name="key-lookup")
