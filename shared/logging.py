@@ -6,7 +6,8 @@ identity number is masked, so a careless `log.info(..., record=record)`
 still cannot leak a person. Names have no shape to find in free text, so
 every run of Chinese characters is masked too (log lines carry codes, not
 division names), and the text of exceptions and tracebacks loses the
-parts that quote values: SQL parameters and pydantic's input_value.
+parts that quote values: SQL parameters, pydantic's input_value and
+PostgreSQL's DETAIL.
 """
 
 from __future__ import annotations
@@ -45,17 +46,29 @@ ID_NUMBER_AS_INT = 10**17  # the smallest 18-digit number
 ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 # CJK ideographs (and their extension A): a person's name, or an address, in free text
 HAN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-# what exceptions quote: "[parameters: (...)]" from SQLAlchemy, "input_value='...'" from pydantic
+# what exceptions quote: "[parameters: (...)]" from SQLAlchemy, "input_value='...'" from pydantic, and
+# PostgreSQL's DETAIL (asyncpg puts it in the error's text), which quotes the row's values: "Key
+# (source_ref)=(an integrator's id) already exists", "Failing row contains (every column)". A DETAIL may
+# span lines (a deadlock's does, and so may a value): it ends only where SQLAlchemy's or asyncpg's next
+# part begins, or a traceback's next exception, else with the text
+DETAIL_ENDS = (
+    r"\n\[SQL: ",
+    r"\nHINT:  ",
+    r"\n\(Background on this error",
+    r"\n\nThe above exception",
+    r"\n\nDuring handling",
+)
 QUOTED_VALUES = (
     (re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|\n|$))", re.DOTALL), "[parameters: [redacted]]"),
     (re.compile(r"input_value=.*?(?=, input_type=|\]|$)", re.DOTALL), "input_value=[redacted]"),
+    (re.compile(rf"DETAIL:  .*?(?={'|'.join(DETAIL_ENDS)}|\Z)", re.DOTALL), "DETAIL:  [redacted]"),
 )
 
 
 def scrub_text(text: str) -> str:
     """`text` without identity numbers, Chinese names or quoted input values."""
     # every line passes here, most of them short ASCII words: each pattern runs only where it could match
-    if "[parameters: " in text or "input_value=" in text:
+    if "[parameters: " in text or "input_value=" in text or "DETAIL:  " in text:
         for pattern, replacement in QUOTED_VALUES:
             text = pattern.sub(replacement, text)
     if len(text) >= ID_NUMBER_LENGTH:

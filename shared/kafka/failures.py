@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from shared.db.errors import is_data_error, sqlstate_of
 from shared.events.envelope import UnknownEventType
+from shared.logging import scrub_text
 from shared.metrics import DEAD_LETTERS
 from shared.sealing import Keyring, SealError
 
@@ -135,7 +136,9 @@ def describe(error: Exception) -> str:
     if is_data_error(error):
         # the database's message and SQL parameters may quote the values: the kind only
         return f"the database refused the values (SQLSTATE {sqlstate_of(error) or type(error).__name__})"
-    return str(error)[:ERROR_MAX]
+    # a dead letter's headers are not sealed: what a log line may not say, they may not either (the
+    # DETAIL of a database error, an identity number in a domain's message)
+    return scrub_text(str(error))[:ERROR_MAX]
 
 
 def error_location(loc: tuple[int | str, ...], kind: str) -> str:

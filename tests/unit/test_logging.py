@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
+import asyncpg
 import pytest
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from shared.db import build_engine
 from shared.logging import configure_logging, render_json
@@ -98,3 +100,42 @@ def test_a_line_below_the_level_is_dropped_before_its_processors_run(capsys: pyt
     log.warning("loud", note="rendered")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(line["event"], line["level"]) for line in lines] == [("loud", "warning")]
+
+
+INTEGRATORS_REF = "-".join(("acme", "ref", "7731"))  # not written whole here: the traceback quotes this file
+
+
+def _unique_violation(value: str) -> IntegrityError:
+    """A unique violation as SQLAlchemy's asyncpg dialect raises it: PostgreSQL's DETAIL in its text."""
+    driver = asyncpg.exceptions.UniqueViolationError.new(
+        {
+            "M": 'duplicate key value violates unique constraint "uq_records_source_ref"',
+            "D": f"Key (source_ref)=({value}) already exists.",
+            "C": "23505",
+            "n": "uq_records_source_ref",
+        }
+    )
+    return IntegrityError("INSERT INTO records (source_ref) VALUES ($1)", None, driver)
+
+
+def test_the_values_postgresql_quotes_in_an_error_reach_no_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(service="test", fmt="json")
+    try:
+        try:
+            raise _unique_violation(INTEGRATORS_REF)
+        except IntegrityError as error:
+            raise RuntimeError("the batch was not stored") from error
+    except RuntimeError:
+        structlog.get_logger("t").exception("store failed")
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    failing_row = "DETAIL:  Failing row contains (r-1, J.\n\nPublic).\nHINT:  Check the column."  # a value over lines
+    structlog.get_logger("t").error("refused", error=f'violates check constraint "ck"\n{failing_row}')
+    out = capsys.readouterr().err
+    assert INTEGRATORS_REF not in out
+    assert "Public" not in out
+    lines = [json.loads(line) for line in out.splitlines()]
+    for line in lines[:2]:
+        assert "DETAIL:  [redacted]" in line["exception"]
+        assert "uq_records_source_ref" in line["exception"]  # the constraint's name stays: it names no one
+        assert "the batch was not stored" in line["exception"]
+    assert lines[2]["error"] == 'violates check constraint "ck"\nDETAIL:  [redacted]\nHINT:  Check the column.'
