@@ -6,6 +6,8 @@ When one of these fails after a change (yours or a merge), run `make docs` and c
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -160,3 +162,26 @@ def test_the_settings_table_lists_every_variable_with_its_meaning() -> None:
             row = next((line for line in table.splitlines() if line.startswith(f"| `{name}` |")), None)
             assert row is not None, name
             assert not row.endswith("|  |"), f"{name} has no Field(description=...)"
+
+
+def test_every_pattern_in_the_documents_means_the_same_to_a_standard_regex_engine() -> None:
+    """pydantic checks `pattern` with Rust's regex, which reads `[[0-9]Xx]` as one set of digits and X; Python's
+    `re` (and a client validating against the document) reads a set of `[` and digits, then `Xx]`. Python warns
+    (FutureWarning) where the engines part: a nested set, or a set operation (`--`, `&&`, `~~`, `||`)."""
+    documents = {path: json.loads(text) for path, text in generated().items() if path.suffix == ".json"}
+    assert Path("docs/openapi/intake.json") in documents
+    for path, document in documents.items():
+        for pattern in _patterns(document):
+            assert "[[" not in pattern, f"{path}: {pattern}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", FutureWarning)
+                re.compile(pattern)
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [*node.get("patternProperties", {})] + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []

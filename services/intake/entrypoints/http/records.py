@@ -40,7 +40,7 @@ PURPOSE = {"parameters": [{"name": "X-Purpose", "in": "header", "required": Fals
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id_number: str = Field(pattern=r"^[0-9]{17}[[0-9]Xx]$", description="Identity number to look up (kept out of URLs)")
+    id_number: str = Field(pattern=r"^[0-9]{17}[0-9Xx]$", description="Identity number to look up (kept out of URLs)")
 
 
 def records_router(
