@@ -5,6 +5,10 @@ row aside when Kafka will never take it, and holds its person's later rows
 behind it. `retry` puts it back in line
 (still the oldest of its key, it goes first); `discard` gives it up for good,
 and the rows held behind it go.
+
+An id beyond the range of the table's id column (intake's and notification's
+are 32-bit) is no row's: it is answered as any unknown id, not sent to a
+store that would refuse it as a value it cannot hold.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, Integer, SmallInteger, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -38,6 +42,7 @@ class SetAsideRows:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], table: type[Any], *, wake: Callable[[], None]):
         self._sessions, self._table, self._wake = sessions, table, wake
+        self._largest_id = largest_id(table)
 
     async def rows(self, *, limit: int, discarded: bool = False) -> list[dict[str, Any]]:
         """Set-aside rows, oldest first, each with how many later rows of its key it holds back."""
@@ -73,6 +78,8 @@ class SetAsideRows:
         return done
 
     async def _change(self, row_id: int, **values: Any) -> bool:
+        if row_id > self._largest_id:
+            return False  # no row's: PostgreSQL would refuse the value (a 422), not find no row
         table = self._table
         where = (
             col(table.id) == row_id,
@@ -82,6 +89,17 @@ class SetAsideRows:
         async with self._sessions.begin() as session:
             result = await session.execute(update(table).where(*where).values(**values))
         return bool(getattr(result, "rowcount", 0))
+
+
+# PostgreSQL's range of each integer type (SQLite's integers are 64-bit whatever their declared type, but
+# the same table in PostgreSQL cannot hold more); subclasses first, as BigInteger and SmallInteger are Integers
+LARGEST_OF_TYPE = ((SmallInteger, 2**15 - 1), (BigInteger, 2**63 - 1), (Integer, 2**31 - 1))
+
+
+def largest_id(table: type[Any]) -> int:
+    """The largest id `table`'s id column can hold."""
+    id_type = table.__table__.c.id.type
+    return next(largest for kind, largest in LARGEST_OF_TYPE if isinstance(id_type, kind))
 
 
 def _view(row: OutboxRowLike, holding: int) -> dict[str, Any]:
