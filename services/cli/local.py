@@ -170,5 +170,16 @@ def _print_urls(deployments: list[LocalDeployment], env: dict[str, str], pg_admi
     partners_file = Path(deployments[0].env.get("NOTIFICATION_PARTNERS_FILE", "./var"))
     store = "PostgreSQL" if pg_admin_url else f"SQLite ({partners_file.parent if len(deployments) > 1 else './var'})"
     console.print(f"Kafka: {env['KAFKA_BOOTSTRAP_SERVERS']}   store: {store}")
+    for deployment in deployments:
+        console.print(_pages(deployment), soft_wrap=True)
     if len(deployments) > 1:  # side by side: each district is the others' exchange partner
         console.print(f"Exchange partners: {partners_file}")
+
+
+def _pages(deployment: LocalDeployment) -> str:
+    """The two pages a person opens in a browser, in no table of APIs, each with the kind of key it takes."""
+    whose = f"{deployment.name}: " if deployment.name else ""
+    return (
+        f"{whose}dashboard {deployment.url('reporting')}/dashboard (a district or admin key)   "
+        f"street office page {deployment.url('notification')}/office (a street's office key)"
+    )

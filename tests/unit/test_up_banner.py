@@ -1,0 +1,37 @@
+"""What `popflow up` prints once the system is up: where a newcomer goes next, and with which key.
+
+A newcomer after `make run` looked for the street office's inbox page and the dashboard (in no table of the
+banner), lost the admin key the first start showed (a later start said nothing of keys), and, with
+`INTAKE_PORT=8101 make run`, was told to run a demo that posted to 8001.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from services.cli.local import _print_urls
+from services.cli.side_by_side import LocalDeployment
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_the_banner_names_the_dashboard_and_the_office_page_on_the_deployments_ports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    moved = LocalDeployment("", {"NOTIFICATION_PORT": "8103", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"})
+    _print_urls([moved], moved.env, pg_admin_url=None)
+    out = said(capsys)
+    assert "http://127.0.0.1:8004/dashboard" in out
+    assert "http://127.0.0.1:8103/office" in out
+
+
+def test_side_by_side_each_district_has_its_pages(capsys: pytest.CaptureFixture[str]) -> None:
+    baiyun = LocalDeployment("440111", {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"})
+    tianhe = LocalDeployment("440106", {"REPORTING_PORT": "8014", "NOTIFICATION_PORT": "8013"})
+    _print_urls([baiyun, tianhe], baiyun.env, pg_admin_url=None)
+    out = said(capsys)
+    assert "440111: dashboard http://127.0.0.1:8004/dashboard" in out
+    assert "440106: dashboard http://127.0.0.1:8014/dashboard" in out
+    assert "http://127.0.0.1:8013/office" in out
