@@ -31,6 +31,7 @@ def print_admin_key_once(deployment: LocalDeployment) -> None:
             await store.engine.dispose()
 
     if asyncio.run(has_admin()):
+        console.print(_key_reminder(deployment, url), soft_wrap=True)
         return
     _, key = asyncio.run(create_key(url, "admin", "local admin (make run)"))
     whose = f" of the {deployment.name} deployment" if deployment.name else ""
@@ -50,6 +51,20 @@ def print_admin_key_once(deployment: LocalDeployment) -> None:
         + "\nA campaign week to look at:  .venv/bin/popflow demo --key <the key above>"
         + _demo_options(deployment),
         soft_wrap=True,
+    )
+
+
+def _key_reminder(deployment: LocalDeployment, url: str) -> str:
+    """A later start shows no key: it says which one to use, and how to make another when that one is lost."""
+    store = (
+        f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}' "
+        if "POPFLOW_KEYS_DATABASE_URL" in os.environ or deployment.name
+        else ""
+    )
+    whose = f"{deployment.name}'s" if deployment.name else "this deployment's"
+    return (
+        f"API key: the admin key shown at {whose} first start (lost it? "
+        f"{store}.venv/bin/popflow keys create --scope admin makes another)"
     )
 
 

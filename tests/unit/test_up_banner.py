@@ -7,9 +7,12 @@ banner), lost the admin key the first start showed (a later start said nothing o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.cli.local import _print_urls
+from services.cli.local_admin_key import print_admin_key_once
 from services.cli.side_by_side import LocalDeployment
 
 
@@ -35,3 +38,21 @@ def test_side_by_side_each_district_has_its_pages(capsys: pytest.CaptureFixture[
     assert "440111: dashboard http://127.0.0.1:8004/dashboard" in out
     assert "440106: dashboard http://127.0.0.1:8014/dashboard" in out
     assert "http://127.0.0.1:8013/office" in out
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.delenv("POPFLOW_KEYS_DATABASE_URL", raising=False)
+    return f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}"
+
+
+def test_a_later_start_says_which_key_and_how_to_make_another(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = LocalDeployment("", {"POPFLOW_KEYS_DATABASE_URL": store})
+    print_admin_key_once(deployment)
+    assert "pf_" in said(capsys)  # the first start shows its key
+
+    print_admin_key_once(deployment)
+    later = said(capsys)
+    assert "pf_" not in later
+    assert "the admin key shown at this deployment's first start" in later
+    assert ".venv/bin/popflow keys create --scope admin" in later
