@@ -14,7 +14,7 @@ from rich.console import Console
 from sqlalchemy import make_url
 
 from services.cli.keys import DEFAULT_STORE, create_key, open_store, remember_store
-from services.cli.side_by_side import LocalDeployment
+from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment
 
 console = Console()
 
@@ -69,11 +69,14 @@ def _key_reminder(deployment: LocalDeployment, url: str) -> str:
 
 
 def _demo_options(deployment: LocalDeployment) -> str:
-    """`popflow demo` plays 440111 on 8001-8004 by default; a side-by-side deployment names its own."""
-    if not deployment.name:
+    """`popflow demo` plays 440111 on 8001-8004 by default; a side-by-side deployment, or one on other ports,
+    names its own."""
+    services = ("intake", "notification", "reporting")
+    moved = [service for service in services if deployment.port(service) != SERVICE_PORTS[service]]
+    if not deployment.name and not moved:
         return ""
-    urls = " ".join(f"--{service} {deployment.url(service)}" for service in ("intake", "notification", "reporting"))
-    return f" --district {deployment.name} {urls}"
+    urls = " ".join(f"--{service} {deployment.url(service)}" for service in services)
+    return (f" --district {deployment.name} " if deployment.name else " ") + urls
 
 
 def remember_key_store(url: str) -> None:

@@ -56,3 +56,17 @@ def test_a_later_start_says_which_key_and_how_to_make_another(store: str, capsys
     assert "pf_" not in later
     assert "the admin key shown at this deployment's first start" in later
     assert ".venv/bin/popflow keys create --scope admin" in later
+
+
+def test_the_demo_hint_names_the_services_when_they_are_on_other_ports(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_admin_key_once(LocalDeployment("", {"POPFLOW_KEYS_DATABASE_URL": store, "INTAKE_PORT": "8101"}))
+    out = said(capsys)
+    assert "popflow demo --key <the key above> --intake http://127.0.0.1:8101" in out
+    assert "--notification http://127.0.0.1:8003 --reporting http://127.0.0.1:8004" in out
+
+
+def test_on_the_usual_ports_the_demo_hint_needs_no_urls(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    print_admin_key_once(LocalDeployment("", {"POPFLOW_KEYS_DATABASE_URL": store}))
+    assert "--intake" not in said(capsys)
