@@ -76,7 +76,8 @@ def demo(
         with httpx.Client(timeout=60) as client:
             streets = directory.streets_of(district)[:4]
             if week:
-                campaign = demo_week.plan_campaign(client, at, district, streets, datetime.now(zone).date())
+                today, week_begun_on = datetime.now(zone).date(), this_week.starts_at.date()
+                campaign = demo_week.plan_campaign(client, at, district, streets, today, week_begun_on)
                 console.print(f"campaign planned: {campaign}, key areas in {len(streets)} streets")
                 console.print("responsible workers: 2 in each of those streets, for 3 of its communities")
             records = demo_records(count, directory, district=district, seed=seed, since=since)

@@ -55,9 +55,15 @@ class Services:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def plan_campaign(client: httpx.Client, at: Services, district: str, streets: list[str], today: date) -> str:
-    """A campaign of the district (target: married women 15-49) with key areas of a few streets, some canvassed."""
-    start = today - timedelta(days=6)
+def plan_campaign(
+    client: httpx.Client, at: Services, district: str, streets: list[str], today: date, week_begun_on: date
+) -> str:
+    """A campaign of the district (target: married women 15-49) with key areas of a few streets, some canvassed.
+
+    The areas are planned and canvassed on the day the report week under way began (`week_begun_on`, its Friday):
+    the dashboard counts them in the week their dates fall in, and six days before today was most often last week.
+    """
+    start = min(today - timedelta(days=6), week_begun_on)
     body = {
         "name": f"{start.year} 年流动人口清查（演示）",
         "district": district,
@@ -76,7 +82,7 @@ def plan_campaign(client: httpx.Client, at: Services, district: str, streets: li
                 "kind": kind,
                 "name": f"{label}{number}",
                 "address": f"演示路 {number} 号",
-                "planned_on": str(start),
+                "planned_on": str(week_begun_on),
                 "staff_id": staff[n] if n < len(staff) else None,  # the last area has nobody responsible yet
             }
             for n, (kind, label) in enumerate(KEY_AREAS)
@@ -84,7 +90,7 @@ def plan_campaign(client: httpx.Client, at: Services, district: str, streets: li
         url = f"{at.reporting}/v1/campaigns/{campaign_id}/areas"
         ids = _ok(client.post(url, json={"street": street, "areas": areas}, headers=at.headers))["area_ids"]
         done = f"{url}/{ids[0]}/canvassed"
-        _ok(client.post(done, json={"on": str(start + timedelta(days=1))}, headers=at.headers))
+        _ok(client.post(done, json={"on": str(week_begun_on)}, headers=at.headers))
     return campaign_id
 
 
