@@ -92,7 +92,16 @@ def demo(
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None
-    console.print(f"Watch them: inboxes {notification}/docs, reports {reporting}/dashboard?district={district}")
+    console.print(where_to_watch(notification, reporting, district))
+
+
+def where_to_watch(notification: str, reporting: str, district: str) -> str:
+    """The pages a person opens after the demo; the street offices' keys it used are revoked, so it says how to
+    make one."""
+    return (
+        f"Watch them: the dashboard {reporting}/dashboard?district={district} (this key); a street's inbox "
+        f"{notification}/office (its office key: popflow keys create --scope street:<code>)"
+    )
 
 
 def _play_rest(
