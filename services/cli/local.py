@@ -120,11 +120,15 @@ def up(
 
 
 def _development_secret(name: str = "dev-person-key-secret", value: bytes | None = None) -> str:
-    # Development only: random secrets kept under ./var so person keys and sealed data stay readable.
+    # Development only: random secrets kept under ./var so person keys and sealed data stay readable. Readable by
+    # their owner alone, as var/key-store-url is: they open the personal data in the machine's shared PostgreSQL.
     path = ROOT / "var" / name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
-        path.write_text((value or secrets.token_urlsafe(32).encode()).decode())
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(value or secrets.token_urlsafe(32).encode())
+    path.chmod(0o600)  # a file an earlier run wrote under the umask
     return path.read_text().strip()
 
 
