@@ -40,7 +40,13 @@ from services.cli.local_processes import (
     wait_for_stop,
     wait_ready,
 )
-from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment, parse_districts, side_by_side
+from services.cli.side_by_side import (
+    SERVICE_PORTS,
+    LocalDeployment,
+    parse_districts,
+    side_by_side,
+    urls_between_services,
+)
 from shared.sealing import Keyring, parse_keyring
 
 SERVICES = SERVICE_PORTS
@@ -97,6 +103,8 @@ def up(
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
             deployments = [LocalDeployment("", env)]
+            for variable, url in urls_between_services(deployments[0]).items():
+                env.setdefault(variable, url)  # a deployer's own (a record link's public address) stands
         if not codes and "POPFLOW_KEYS_DATABASE_URL" not in os.environ:  # chosen here: for `popflow keys` and demo
             remember_key_store(env.get("POPFLOW_KEYS_DATABASE_URL", DEFAULT_STORE))
         for deployment in deployments:

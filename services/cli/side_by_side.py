@@ -71,10 +71,8 @@ def side_by_side(
             **_databases(code, state / code, pg_admin_url),
         }
         deployment = LocalDeployment(code, env)
-        env["NOTIFICATION_RECORD_LINK_BASE"] = deployment.url("intake") + "/v1/records/"
-        env["NOTIFICATION_REPORTING_URL"] = deployment.url("reporting")
+        env.update(urls_between_services(deployment))
         env["REPORTING_NOTIFICATION_URL"] = deployment.url("notification")
-        env["REPORTING_INTAKE_URL"] = deployment.url("intake")  # a place check enters the missed persons there
         env["REPORTING_NOTIFICATION_KEY"] = asyncio.run(_dashboard_key(env["POPFLOW_KEYS_DATABASE_URL"], code, state))
         deployments.append(deployment)
     partners_file.write_text(partners_toml(deployments, keys), encoding="utf-8")
@@ -92,6 +90,16 @@ def partners_toml(deployments: list[LocalDeployment], keys: dict[str, dict[str, 
     return "# Written by `popflow up --districts` at each start: every deployment on this machine.\n\n" + "\n".join(
         entries
     )
+
+
+def urls_between_services(deployment: LocalDeployment) -> dict[str, str]:
+    """Where a service reaches another, from the ports this deployment's services listen on: the settings'
+    defaults say 8001 and 8004, which `INTAKE_PORT=...` or a second district moves."""
+    return {
+        "NOTIFICATION_RECORD_LINK_BASE": deployment.url("intake") + "/v1/records/",  # a notice's record link
+        "NOTIFICATION_REPORTING_URL": deployment.url("reporting"),  # the office page submits weekly reports there
+        "REPORTING_INTAKE_URL": deployment.url("intake"),  # a place check enters the missed persons there
+    }
 
 
 def district_ports(base: dict[str, str], n: int) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """`popflow up` as a supervisor: a service that dies stops everything with a non-zero exit, and a
-SIGTERM at any moment (here: in the middle of start-up) leaves no process behind.
+SIGTERM at any moment (here: in the middle of start-up) leaves no process behind. Services on ports of the
+deployer's choosing reach each other there.
 
 `up --districts` starts two district deployments side by side, each healthy
 and each the other's exchange partner.
@@ -68,6 +69,11 @@ def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
 def alive(pids: list[int]) -> list[int]:
     living = []
     for pid in pids:
@@ -103,6 +109,13 @@ async def test_up_exits_non_zero_when_a_service_dies_and_leaves_no_child(tmp_pat
         await eventually(all_ready, within=180)
         services = children_of(up.pid)
         assert len(services) == len(SERVICES)
+        # the services reach each other on the ports they were given, not the settings' 8001 and 8004
+        intake, reporting = f"http://127.0.0.1:{env['INTAKE_PORT']}", f"http://127.0.0.1:{env['REPORTING_PORT']}"
+        notification_env = environment_of(next(pid for pid in services if "services.notification" in command_line(pid)))
+        reporting_env = environment_of(next(pid for pid in services if "services.reporting" in command_line(pid)))
+        assert notification_env["NOTIFICATION_RECORD_LINK_BASE"] == intake + "/v1/records/"
+        assert notification_env["NOTIFICATION_REPORTING_URL"] == reporting
+        assert reporting_env["REPORTING_INTAKE_URL"] == intake
         routing = next(pid for pid in services if "services.routing" in command_line(pid))
         os.kill(routing, signal.SIGKILL)
 
@@ -110,8 +123,9 @@ async def test_up_exits_non_zero_when_a_service_dies_and_leaves_no_child(tmp_pat
         assert alive(services) == []
         assert "routing exited" in (tmp_path / "up.log").read_text(errors="replace")
     finally:
-        if up.poll() is None:
-            up.kill()
+        if up.poll() is None:  # a check failed while all ran: SIGTERM, so that `up` stops its services too
+            up.terminate()
+            await wait_exit(up)
 
 
 async def test_up_refuses_a_port_already_listened_on_and_starts_nothing(tmp_path: Path) -> None:
