@@ -17,7 +17,7 @@ from typing import Any
 
 from services.intake.domain.fields import FieldProblem, text_at
 from shared.identity import birth_date_of, has_valid_check_digit, sex_of
-from shared.logging import ID_NUMBER_PATTERN
+from shared.logging import ID_NUMBER_LENGTH, ID_NUMBER_PATTERN
 
 ID_NUMBER = ("person", "id_number")
 SEX = ("person", "sex")
@@ -61,6 +61,8 @@ def clear_text_problems(raw: Any) -> list[FieldProblem]:
 
 def holds_identity_number(text: str) -> bool:
     """Whether `text` holds a run of 17 digits and a check character that is an identity number."""
+    if len(text) < ID_NUMBER_LENGTH:  # most ids are shorter: no pattern to run
+        return False
     for found in ID_NUMBER_PATTERN.finditer(text):
         number = found.group().upper()
         if has_valid_check_digit(number) and birth_date_of(number) is not None:
