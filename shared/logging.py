@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -125,6 +126,11 @@ class QuietRepeats(logging.Filter):
     partition or an offset included, are different messages: a second broker going down, or another
     partition reset, is said when it happens. The count of a storm's last window goes out with its next
     line, if one comes. PopFlow's own lines are never held.
+
+    Full, the memory forgets the message seen least recently, one at a time: every repeat, held or not,
+    makes its message the newest, so a storm stays remembered while lines that differ (offsets,
+    generations, a client making up new ones) pass through. Emptying it whole let the storm's next line
+    out within its window, and lost the count of what it had held.
     """
 
     KEPT = 1000  # messages remembered at most (a client that makes up new ones cannot grow this)
@@ -139,7 +145,8 @@ class QuietRepeats(logging.Filter):
         self._clock = clock
         self._prefixes = prefixes
         self._window_s = window_s
-        self._seen: dict[tuple[str, int, str], list[float]] = {}  # message -> [window's start, held]
+        # message -> [window's start, held], the message said least recently first
+        self._seen: OrderedDict[tuple[str, int, str], list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -152,10 +159,12 @@ class QuietRepeats(logging.Filter):
             seen = self._seen.get(key)
             if seen is not None and now - seen[0] < self._window_s:
                 seen[1] += 1
+                self._seen.move_to_end(key)
                 return False
-            if len(self._seen) >= self.KEPT:
-                self._seen.clear()
             self._seen[key] = [now, 0]
+            self._seen.move_to_end(key)
+            if len(self._seen) > self.KEPT:
+                self._seen.popitem(last=False)
         if seen is not None and seen[1]:
             record.msg = f"{message} (and {seen[1]:.0f} more like it in the last {now - seen[0]:.0f} s)"
             record.args = None

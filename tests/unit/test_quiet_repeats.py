@@ -97,3 +97,17 @@ def test_every_service_logs_through_it() -> None:
     configure_logging(service="test", level="INFO", fmt="json")
     [handler] = logging.getLogger().handlers
     assert any(isinstance(f, QuietRepeats) for f in handler.filters)
+
+
+def test_a_flood_of_different_lines_neither_lets_a_storm_through_again_nor_loses_its_count(clock: Clock) -> None:
+    """Full, the memory forgets the message seen least recently: the storm, seen all along, stays held."""
+    quiet = QuietRepeats(window_s=10, clock=clock)
+    storm = "Unable connect to node with id 2: [Errno 111] Connection refused"
+    lines = []
+    for n in range(3 * QuietRepeats.KEPT):
+        lines += [record("aiokafka", storm), record("aiokafka.consumer.fetcher", "Fetch offset %s is out of range", n)]
+    assert passed(quiet, lines).count(storm) == 1
+    assert len(quiet._seen) <= QuietRepeats.KEPT
+    clock.now += 10.5
+    held = 3 * QuietRepeats.KEPT - 1
+    assert passed(quiet, [record("aiokafka", storm)]) == [f"{storm} (and {held} more like it in the last 10 s)"]
