@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,6 +40,7 @@ from services.notification.domain.destinations import Address
 
 UNWRITABLE = "refused: the request cannot be written (a header or the URL holds a character HTTP forbids)"
 MAX_ANSWER_BYTES = 64 << 10  # of a receiver's answer body read (only its status counts); beyond, the connection closes
+MAX_PINNED = 4096  # hosts whose checked addresses are kept (about one per webhook host), or twice the pushes in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +66,23 @@ class WebhookSender(Protocol):
 
 
 class _CheckedAddresses(AbstractResolver):
-    """The client's resolver: a host resolves only to the addresses its last check allowed."""
+    """The client's resolver: a host resolves only to the addresses its last check allowed.
 
-    def __init__(self) -> None:
-        self._checked: dict[str, list[Address]] = {}
+    Bounded: every host a push went to stayed for good, and a recipient whose webhook moves from host
+    to host grew it for ever. Full, it forgets the host pinned least recently; a push pins its host
+    just before connecting and far fewer pushes than the bound are in flight, so none loses its own.
+    A host forgotten all the same resolves to nothing: that push fails (and is retried), never unchecked.
+    """
+
+    def __init__(self, bound: int = MAX_PINNED) -> None:
+        self._checked: OrderedDict[str, list[Address]] = OrderedDict()
+        self._bound = bound
 
     def pin(self, host: str, addresses: list[Address]) -> None:
         self._checked[host] = addresses
+        self._checked.move_to_end(host)
+        if len(self._checked) > self._bound:
+            self._checked.popitem(last=False)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -101,7 +113,7 @@ class PinnedWebhookSender:
         self._guard = guard
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._max_connections = max_connections
-        self._resolver = _CheckedAddresses()
+        self._resolver = _CheckedAddresses(max(MAX_PINNED, 2 * max_connections))
         self._session: aiohttp.ClientSession | None = None  # made on first use: it needs the running loop
 
     def _client(self) -> aiohttp.ClientSession:
