@@ -545,6 +545,51 @@ async def test_rows_prepared_in_a_worker_process_answer_and_publish(pooled: Syst
     assert sum(map(process_cpu_seconds, bulk_worker_pids(pooled))) > cpu_before, "the rows went through the worker"
 
 
+SHIQIAO, SHAWAN_TOWN, SHAWAN_STREET = "440113007", "440113118", "440113017"  # 沙湾镇, retired for 沙湾街道
+
+
+def naming_a_retired_street(sequence: int) -> list[dict[str, Any]]:
+    """A row naming a retired street between two that name current ones."""
+    return [
+        record(sequence=sequence, reporting_street=SHIQIAO, residence_street=SHIQIAO),
+        record(sequence=sequence + 1, reporting_street=SHIQIAO, residence_street=SHAWAN_TOWN),
+        record(sequence=sequence + 2, reporting_street=SHIQIAO, residence_street=SHIQIAO),
+    ]
+
+
+async def test_a_row_naming_a_retired_street_is_answered_with_its_warning_from_a_worker_process(
+    pooled: System,
+) -> None:
+    assert await eventually(lambda: workers_loaded(pooled))
+    key = await pooled.create_key("district:440113")
+    response = await post(pooled, key, csv_bytes(naming_a_retired_street(720), "chinese"), "text/csv")
+    assert response.status_code == 200, response.text
+    before, retired, after = response.json()["results"]
+    assert [before["status"], retired["status"], after["status"]] == ["accepted"] * 3
+    (warning,) = retired["warnings"]
+    assert (warning["field"], warning["code"]) == ("residence.street", SHAWAN_TOWN)
+    assert f"successor {SHAWAN_STREET}" in warning["note"]
+    assert "warnings" not in before
+    assert "warnings" not in after
+
+
+async def test_import_cli_counts_the_rows_naming_a_retired_street(
+    intake: System, admin_key: str, tmp_path: Path
+) -> None:
+    rows = naming_a_retired_street(730)
+    source = tmp_path / "名单.csv"
+    source.write_bytes(csv_bytes(rows, "chinese"))
+    env = {"POPFLOW_API_KEY": admin_key, "POPFLOW_INTAKE_URL": intake.url("intake")}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["import", str(source)], env=env)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 row names a retired division code" in said
+    assert f"its successor {SHAWAN_STREET} is used (residence.street): row 3" in said
+    for row in rows:
+        assert row["person"]["id_number"] not in said
+        assert row["person"]["name"] not in said
+
+
 async def _readyz(system: System) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=system.url("intake")) as client:
         return dict((await client.get("/readyz")).json())

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from services.cli.main import app
 from services.intake.entrypoints import cli as import_cli
+from services.intake.entrypoints.import_warnings import SHOWN_CODES, RetiredCodes
 from tests.support.bulk_files import table
 from tests.support.records import record
 
@@ -157,3 +158,44 @@ def test_an_import_that_rejects_nothing_removes_the_earlier_rejected_file_and_ta
     result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y", "--rejected", str(kept)])
     assert result.exit_code == 0, result.output
     assert kept.exists()
+
+
+def test_rows_accepted_with_warnings_are_counted_with_the_rows_naming_each_retired_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake answers a row naming a retired street with `warnings`: the clerk is told how many rows, and which
+    rows name each code, never a name or identity number; the import still succeeds."""
+    source = _two_rows(tmp_path)
+    note = "440113118 was retired since 2021-01-01; its successor 440113017 is used"
+    warned = {"field": "residence.street", "code": "440113118", "note": note}
+    answers: list[dict[str, Any]] = [
+        {"row": 2, "status": "accepted", "record_id": "r2", "warnings": [warned]},
+        {"row": 3, "status": "accepted", "record_id": "r3"},
+        {"row": 4, "status": "duplicate", "record_id": "r4", "warnings": [warned | {"field": "reporting_street"}]},
+        {"summary": {"rows": 3, "accepted": 2, "duplicate": 1, "rejected": 0}},
+    ]
+    _fake_intake(monkeypatch, lambda _request: _lines(*answers))
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "2 rows name a retired division code, stored all the same" in said
+    assert f"{note} (reporting_street, residence.street): rows 2, 4" in said
+    assert "r2" not in said
+
+
+def test_a_long_list_of_warnings_is_shown_in_part_with_how_many_more() -> None:
+    retired = RetiredCodes()
+    for row in range(2, 40):
+        code = f"44011300{row % 12:02d}"
+        retired.add(row, [{"field": "residence.street", "code": code, "note": f"{code} was retired"}])
+    retired.add(40, "not a list")
+    first, *codes, more = retired.lines()
+    assert first.startswith("38 rows name a retired division code")
+    assert len(codes) == SHOWN_CODES
+    assert codes[0] == "  4401130002 was retired (residence.street): rows 2, 14, 26, 38"
+    assert more == "  and 2 more retired codes"
+    split = RetiredCodes()
+    for row in range(2, 17):
+        split.add(row, [{"field": "reporting_street", "note": "440113118 was split"}])
+    shown = split.lines()[1]
+    assert shown == "  440113118 was split (reporting_street): rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 5 more"

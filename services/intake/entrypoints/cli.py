@@ -11,7 +11,9 @@ field (intake ignores both); a row that is no record (a line that is not JSON) i
 file is written beside its place and renamed there once whole, so Ctrl-C
 leaves no half file and an earlier one stays as it was. An import that
 rejects nothing removes an earlier FILE.rejected.* (the default place
-only): it was out of date, and it held names and identity numbers.
+only): it was out of date, and it held names and identity numbers. Rows
+accepted with warnings (a retired division code) are counted, with the rows
+naming each code (import_warnings.py); they change no exit code.
 
 Exit codes: 0 every row accepted (or already there), 1 some rows rejected
 (the file of rejected rows says why), 2 refused as a whole (unreadable file,
@@ -50,6 +52,7 @@ from services.intake.adapters.bulk_formats import (
     open_bulk,
     table_lines,
 )
+from services.intake.entrypoints.import_warnings import RetiredCodes
 from shared.files import whole_file
 
 console = Console()
@@ -90,11 +93,14 @@ def import_file(
         console.print(f"[red]Rejected rows cannot be written in[/] {escape(str(target.parent))}: choose --rejected")
         raise typer.Exit(2)
     total = _count(fmt, file)
-    errors, summary = _send(file, fmt, total, url=url.rstrip("/"), api_key=api_key)
+    retired = RetiredCodes()
+    errors, summary = _send(file, fmt, total, url=url.rstrip("/"), api_key=api_key, retired=retired)
     console.print(
         f"rows {summary.get('rows', 0)}: [green]{summary.get('accepted', 0)} accepted[/], "
         f"{summary.get('duplicate', 0)} duplicate, [red]{summary.get('rejected', 0)} rejected[/]"
     )
+    for line in retired.lines():
+        console.print(escape(line), style="yellow", highlight=False)
     if errors:
         _write_rejected(fmt, file, errors, target)
         console.print(f"Rejected rows with their errors: {target} (correct them and import that file again)")
@@ -115,7 +121,7 @@ def _count(fmt: BulkFormat, file: Path) -> int:
 
 
 def _send(
-    file: Path, fmt: BulkFormat, total: int, *, url: str, api_key: str
+    file: Path, fmt: BulkFormat, total: int, *, url: str, api_key: str, retired: RetiredCodes
 ) -> tuple[dict[int, list[dict[str, str]]], dict[str, int]]:
     headers = {
         "Authorization": f"Bearer {api_key}",
@@ -145,6 +151,7 @@ def _send(
                         continue
                     if result["status"] == "rejected":
                         errors[int(result["row"])] = result["errors"]
+                    retired.add(int(result["row"]), result.get("warnings"))
                     answered += 1
                     progress.advance(task)
             except (TransportError, UnreadableAnswer) as error:

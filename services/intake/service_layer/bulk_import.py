@@ -122,6 +122,8 @@ class BulkImport:
             detail = "this row's Idempotency-Key was already used for a different row"
             return {"row": number, "status": "rejected", "errors": [self._error((), detail)]}
         answer = outcome.answer(self._principal) | {"status": outcome.status}
+        if item.warnings:  # as a single POST's answer: only when the row names a retired code
+            answer["warnings"] = list(item.warnings)
         return {"row": number, **answer}
 
     def _error(self, location: tuple[str | int, ...], detail: str) -> dict[str, str]:

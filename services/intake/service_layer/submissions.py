@@ -163,9 +163,8 @@ class Submissions:
     def ready(self, prepared: Prepared) -> Ready:
         """The prepared record with its RecordSubmitted envelope built, but for the case id and version."""
         record_json = prepared.record_json or prepared.record.model_dump(mode="json")
-        return Ready(
-            prepared.new, _head(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
-        )
+        head = _head(submitted_envelope(prepared.new, record_json, _PENDING_CASE, 0, self._keyring))
+        return Ready(prepared.new, head, prepared.warnings)
 
     async def store_ready(self, batch: Sequence[Ready], *, outage_s: float = 0.0) -> list[Outcome]:
         """`store` for rows whose envelope was built already (by a bulk worker process): only the case is filled in.
@@ -282,9 +281,11 @@ class Ready:
 
     new: NewRecord
     envelope_head: bytes
+    # retired division codes the record names, as a single POST's answer gives them (nearly always none)
+    warnings: tuple[dict[str, str], ...] = ()
 
-    def __reduce__(self) -> tuple[type[Ready], tuple[NewRecord, bytes]]:
-        return Ready, (self.new, self.envelope_head)  # as NewRecord's: not field by field in Python
+    def __reduce__(self) -> tuple[type[Ready], tuple[NewRecord, bytes, tuple[dict[str, str], ...]]]:
+        return Ready, (self.new, self.envelope_head, self.warnings)  # as NewRecord's: not field by field in Python
 
     def envelope(self, case_id: str, version: int) -> orjson.Fragment:
         """`submitted_envelope(...)` as orjson writes it, for this case id and version."""
