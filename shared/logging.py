@@ -6,8 +6,10 @@ identity number is masked, so a careless `log.info(..., record=record)`
 still cannot leak a person. Names have no shape to find in free text, so
 every run of Chinese characters is masked too (log lines carry codes, not
 division names), and the text of exceptions and tracebacks loses the
-parts that quote values: SQL parameters, pydantic's input_value and
-PostgreSQL's DETAIL.
+parts that quote values: SQL parameters, pydantic's input_value,
+PostgreSQL's DETAIL, and the value PostgreSQL's or asyncpg's own message
+quotes when it refuses one (a text that is no uuid, no enum value, no
+number in range, no date).
 """
 
 from __future__ import annotations
@@ -59,19 +61,54 @@ DETAIL_ENDS = (
     r"\n\nThe above exception",
     r"\n\nDuring handling",
 )
+# A value PostgreSQL refuses is quoted in the error's message itself, not only in its DETAIL
+# (src/backend/utils/adt: uuid.c, enum.c, numutils.c, datetime.c, arrayfuncs.c, rowtypes.c,
+# rangetypes.c), as written, so it may hold a quote or span lines: it ends where the message does.
+QUOTED_ENDS = "(?:" + "|".join((*DETAIL_ENDS, r"\nDETAIL:  ", r"\Z")) + ")"
+REFUSED_INPUT = (
+    r"invalid input syntax for type [^:\n]+"  # "…for type uuid: "…"", integer, date, boolean, numeric, …
+    r"|invalid input value for enum [^:\n]+"  # "…for enum kind: "…""
+    r"|date/time field value out of range"
+    r"|malformed (?:array|record|range) literal"
+)
+# "…: "the value"" (REFUSED_INPUT): the closing quote before the message's end; cut off, or followed by
+# anything else, the value is taken to run to the text's end
+REFUSED = re.compile(rf'({REFUSED_INPUT}): ".*?(?:"(?={QUOTED_ENDS})|\Z)', re.DOTALL)
+OUT_OF_RANGE = re.compile(r'value ".*?" is out of range for type ', re.DOTALL)  # numutils.c, int8.c, …
+# asyncpg, before sending (protocol/prepared_stmt.pyx): "invalid input for query argument $1: 'the value' (why)",
+# 40 characters of its repr at most, on one line; the why may quote it again, as does its cause (INVALID_UUID)
+ARGUMENT = re.compile(r"(invalid input for query argument \$\d+(?: in element #\d+ of executemany\(\) sequence)?): .*")
+INVALID_UUID = re.compile(r"invalid UUID (?:'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")")  # pgproto/uuid.pyx
+# (what a text holds when the pattern may match, the pattern, what the match becomes)
 QUOTED_VALUES = (
-    (re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|\n|$))", re.DOTALL), "[parameters: [redacted]]"),
-    (re.compile(r"input_value=.*?(?=, input_type=|\]|$)", re.DOTALL), "input_value=[redacted]"),
-    (re.compile(rf"DETAIL:  .*?(?={'|'.join(DETAIL_ENDS)}|\Z)", re.DOTALL), "DETAIL:  [redacted]"),
+    (
+        ("[parameters: ",),
+        re.compile(r"\[parameters: .*?\](?=\s*(?:\(Background|\n|$))", re.DOTALL),
+        "[parameters: [redacted]]",
+    ),
+    (("input_value=",), re.compile(r"input_value=.*?(?=, input_type=|\]|$)", re.DOTALL), "input_value=[redacted]"),
+    (("DETAIL:  ",), re.compile(rf"DETAIL:  .*?(?={'|'.join(DETAIL_ENDS)}|\Z)", re.DOTALL), "DETAIL:  [redacted]"),
+    (("invalid input ", "out of range: ", "malformed "), REFUSED, r"\1: [redacted]"),
+    (("out of range for type ",), OUT_OF_RANGE, "value [redacted] is out of range for type "),
+    (("query argument $",), ARGUMENT, r"\1: [redacted]"),
+    (("invalid UUID ",), INVALID_UUID, "invalid UUID [redacted]"),
 )
 
 
 def scrub_text(text: str) -> str:
     """`text` without identity numbers, Chinese names or quoted input values."""
-    # every line passes here, most of them short ASCII words: each pattern runs only where it could match
-    if "[parameters: " in text or "input_value=" in text or "DETAIL:  " in text:
-        for pattern, replacement in QUOTED_VALUES:
-            text = pattern.sub(replacement, text)
+    # every line passes here, most of them short ASCII words: a few substring tests, no pattern, for those
+    if (
+        "[parameters: " in text
+        or "input_value=" in text
+        or "DETAIL:  " in text
+        or "invalid " in text
+        or "out of range" in text
+        or "malformed " in text
+    ):
+        for markers, pattern, replacement in QUOTED_VALUES:
+            if any(marker in text for marker in markers):
+                text = pattern.sub(replacement, text)
     if len(text) >= ID_NUMBER_LENGTH:
         text = ID_NUMBER_PATTERN.sub("[id-redacted]", text)
     return text if text.isascii() else HAN_PATTERN.sub("[text-redacted]", text)

@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import build_engine
-from shared.logging import configure_logging, render_json
+from shared.logging import configure_logging, render_json, scrub_text
 
 
 def test_personal_data_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,3 +139,35 @@ def test_the_values_postgresql_quotes_in_an_error_reach_no_log_line(capsys: pyte
         assert "uq_records_source_ref" in line["exception"]  # the constraint's name stays: it names no one
         assert "the batch was not stored" in line["exception"]
     assert lines[2]["error"] == 'violates check constraint "ck"\nDETAIL:  [redacted]\nHINT:  Check the column.'
+
+
+@pytest.mark.parametrize(
+    ("fields", "scrubbed"),
+    [
+        # PostgreSQL quotes the value as written: a quote and a line break inside it end nothing
+        (
+            {"M": 'invalid input syntax for type uuid: "J. "Public"\nOK"'},
+            "invalid input syntax for type uuid: [redacted]",
+        ),
+        (
+            {"M": 'invalid input value for enum kind: "J."', "D": "x", "H": "Check the value."},
+            "invalid input value for enum kind: [redacted]\nDETAIL:  [redacted]\nHINT:  Check the value.",
+        ),
+        # cut off (a dead letter's header keeps a bounded part of an error): the rest is the value's
+        ({"M": 'malformed array literal: "{J. Pub'}, "malformed array literal: [redacted]"),
+        (
+            {"M": "invalid input for query argument $2: 'J. Public' (expected str, got int)"},
+            "invalid input for query argument $2: [redacted]",
+        ),
+    ],
+)
+def test_a_value_quoted_in_a_database_errors_message_is_redacted_to_its_end(
+    fields: dict[str, str], scrubbed: str
+) -> None:
+    error = asyncpg.exceptions.InvalidTextRepresentationError.new({**fields, "C": "22P02"})
+    assert scrub_text(str(error)) == scrubbed
+
+
+def test_a_line_that_quotes_no_value_is_left_as_it_was() -> None:
+    for line in ('new row for relation "records" violates check constraint "ck"', "invalid token", "out of range"):
+        assert scrub_text(line) == line
