@@ -25,6 +25,7 @@ from tests.support.records import TONGDE, XINSHI, record
 from tests.support.routing import case_of
 from tests.support.system import SERVICES, System, build_system, destroy_system
 from tests.support.waiting import eventually
+from tests.support.words import english_words, visible_text
 
 pytestmark = pytest.mark.e2e
 
@@ -109,8 +110,9 @@ async def test_a_clerk_answers_a_cross_street_notice_on_the_office_page(system: 
     screenshot = ARTIFACTS / "office.png"
     screenshot.unlink(missing_ok=True)
     dom = await asyncio.to_thread(_clerk_answers, system.url("notification"), xinshi, answered["record_id"], screenshot)
-    assert "已反馈：corrected" in dom
-    assert "residence_address = 新市街道 新市路 1 号" in dom
+    assert "已反馈：核实有误（更正）" in dom
+    assert "现住址 = 新市街道 新市路 1 号" in dom
+    assert english_words(visible_text(dom)) == []  # the clerk reads Chinese: no API value shown raw
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     async with httpx.AsyncClient(timeout=10) as client:
@@ -158,6 +160,7 @@ async def test_the_sheet_the_weekly_report_and_the_doors(system: System) -> None
         assert (await clerk.get("/office")).headers["cache-control"] == "no-store"
         rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
         names = [row[3] for row in rows[1:]]
+        assert {(row[1], row[2]) for row in rows[1:]} == {("转办核实", "街道间")}
         assert "'=1+2" in names  # a formula-looking name stays text
         assert all(not str(cell).startswith(("=", "+", "-", "@")) for row in rows for cell in row if cell)
 
@@ -170,7 +173,7 @@ async def test_the_sheet_the_weekly_report_and_the_doors(system: System) -> None
         assert submitted.status_code == 303, submitted.text
         again = await clerk.post("/office/weekly", data={"csrf": csrf, "week": week})
         assert again.status_code == 409  # reporting refuses a week already submitted, and the page says so
-        assert "already submitted" in again.text
+        assert "已上报，不能重复提交" in again.text
 
         await clerk.post("/office/logout", data={"csrf": csrf})
         assert (await clerk.get("/office")).status_code == 303

@@ -8,6 +8,8 @@ was a 500 "Internal error" page instead of the page saying the report was not ta
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -73,6 +75,29 @@ async def test_reportings_own_answers_are_passed_on(
     )
     assert (taken.ok, taken.state) == (True, "submitted")
     refused = await (
-        await answering(http("409 Conflict", "application/problem+json", b'{"detail": "already submitted"}'))
+        await answering(
+            http(
+                "409 Conflict", "application/problem+json", b'{"detail": "the report of 2026-W09 is already submitted"}'
+            )
+        )
     ).submit_week(key="pf_k_s", street="440111008", week="2026-W09")
-    assert (refused.ok, refused.detail) == (False, "already submitted")
+    assert (refused.ok, refused.detail) == (False, "这一周的周报已上报，不能重复提交；被退回后才可重新提交。")
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (409, "the report of 2026-W09 is already accepted"),
+        (409, "the report week 2026-W09 has not begun yet; it can be submitted once it has"),
+        (409, "Someone else changed this week's sign-off at the same moment; reload it and decide again."),
+        (403, "This key may not act for street 440111008."),
+        (422, "1 field is wrong; correct them and submit again."),
+        (503, "The store is unavailable."),
+    ],
+)
+async def test_reportings_refusals_reach_the_clerk_in_chinese(answering: ClientOf, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    client = await answering(http(f"{status} Refused", "application/problem+json", body))
+    refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert not refused.ok
+    assert not re.search(r"[A-Za-z]{2,}", refused.detail), refused.detail

@@ -10,6 +10,8 @@ from openpyxl import Workbook
 
 from services.notification.adapters.sealed import OpenedNotice
 from services.notification.adapters.tables import utc
+from services.notification.domain.office_labels import kind_label, route_label, status_label
+from services.notification.domain.office_reasons import reason_in_chinese
 from shared.spreadsheets import neutralised
 
 HEADER = ("通知编号", "类别", "路由", "姓名", "身份证号", "现住址", "事由", "下发时间", "状态")
@@ -25,14 +27,14 @@ def open_notices_xlsx(notices: Sequence[OpenedNotice], zone: ZoneInfo) -> bytes:
         person = notice.person
         row = (
             notice.notice_id,
-            notice.kind,
-            notice.route,
+            kind_label(notice.kind),
+            route_label(notice.route),
             person.get("name", ""),
             person.get("id_number", ""),
             person.get("residence_address", ""),
-            notice.reason,
+            reason_in_chinese(notice.reason),
             utc(notice.issued_at).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            notice.status,
+            status_label(notice.status),
         )
         sheet.append([neutralised(value) for value in row])
     buffer = io.BytesIO()

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+ALREADY = re.compile(r"is already (?P<state>\w+)")
+ALREADY_LABELS = {
+    "submitted": "这一周的周报已上报，不能重复提交；被退回后才可重新提交。",
+    "accepted": "这一周的周报已审核通过，不能再提交。",
+}
+NOT_BEGUN = "这一报告周尚未开始，开始后才能提交。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +43,20 @@ class ReportingClient:
             return SubmitAnswer(True, state=str(body.get("state", "")))
         if response.is_success:  # not reporting's answer (a web server's page at a wrong URL): nothing says it took it
             return SubmitAnswer(False, detail=f"报表服务的答复无法识别（{response.status_code}），报表未确认提交。")
-        return SubmitAnswer(False, detail=str((body or {}).get("detail") or f"报表服务答复 {response.status_code}"))
+        return SubmitAnswer(False, detail=refusal_in_chinese(response.status_code, str((body or {}).get("detail", ""))))
+
+
+def refusal_in_chinese(status: int, detail: str) -> str:
+    """Reporting's refusal (an English problem detail, reporting.domain.signoff) as the clerk reads it."""
+    if status == 409 and (already := ALREADY.search(detail)):
+        return ALREADY_LABELS.get(already["state"], ALREADY_LABELS["submitted"])
+    if status == 409:
+        return NOT_BEGUN if "not begun" in detail else "周报状态刚被他人更改，请刷新页面后重试。"
+    if status in (401, 403):
+        return "本街道的密钥无权提交周报，或已被停用；请重新登录。"
+    if status in (400, 404, 422):
+        return "周次无效：格式如 2027-W08，且须在本次普查的日历内。"
+    return f"报表服务答复 {status}，周报未提交，请稍后再试。"
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def inbox_router(office: OfficePages) -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, route_class=office.route_class())
     desk = office.desk
     Token = Annotated[str, Depends(office.session_token)]
 

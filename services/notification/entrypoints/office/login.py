@@ -22,7 +22,7 @@ LOGIN_FORM_LIFETIME_S = 3600
 
 
 def login_router(office: OfficePages, *, login_csrf: BrowserCookie, lifetime_s: int) -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, route_class=office.route_class())
     desk, session = office.desk, office.session
     Token = Annotated[str, Depends(office.session_token)]
 

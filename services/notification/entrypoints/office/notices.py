@@ -9,6 +9,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
 from services.notification.entrypoints.office.common import PREFIX, OfficePages
+from services.notification.entrypoints.office.messages import problem_messages
 from services.notification.service_layer.office import Clerk, Desk
 from shared.events import FeedbackResult, RejectionReason
 from shared.events.feedback import CORRECTABLE_FIELDS
@@ -18,7 +19,7 @@ NoticeId = Annotated[str, PathParam(max_length=36)]
 
 
 def notice_router(office: OfficePages) -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, route_class=office.route_class())
     desk = office.desk
     Token = Annotated[str, Depends(office.session_token)]
 
@@ -37,7 +38,7 @@ def notice_router(office: OfficePages) -> APIRouter:
             await desk.answer(clerk, notice_id, form)
         except ProblemError as problem:
             found = await desk.notice(clerk, notice_id)
-            errors = [e["detail"] for e in problem.extra.get("errors", [])] or [problem.detail or problem.title]
+            errors = problem_messages(problem)
             return office.page(
                 "notice.html", status=problem.status, **_notice_context(clerk, found, desk, errors, form)
             )
