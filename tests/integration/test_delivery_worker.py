@@ -33,12 +33,14 @@ from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import BackoffPolicy
 from services.notification.domain.destinations import DestinationPolicy
 from services.notification.domain.signing import secret_of, signature
+from services.notification.service_layer import push_attempts
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.receiving import NoticeReceiver
 from shared.db import build_engine, run_migrations, session_factory
 from shared.events import NoticeIssued
 from shared.identity import person_key
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.logs import logged_by
 from tests.support.notices import numbered_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
@@ -737,3 +739,36 @@ async def test_a_new_round_begun_during_a_push_has_all_its_attempts_before_it_fa
         assert await desk.worker.deliver_due() == 1
         desk.clock.advance(POLICY.cap_s)
     assert await schedule_of(desk, 2) == ("failed", 3, None, [1, 2, 3, 4, 5], "failed")
+
+
+async def test_a_stopped_receiver_is_logged_once_a_minute_with_its_reason_not_at_every_attempt(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver stopped under `make run` filled the terminal: a line per attempt and per batch, 390 in 3 min."""
+    await subscribe(desk)
+    desk.sender.statuses[HOOK] = 503
+    failures = 0
+    with logged_by(monkeypatch, push_attempts) as logs:
+        for n in range(500, 535):  # 140 s of notices coming in while the receiver is down, each retried
+            await desk.inbox.store(notice(n), now=desk.clock.now())
+            failures += await desk.worker.deliver_due()
+            desk.clock.advance(4.0)
+        desk.sender.statuses[HOOK] = 204
+        await desk.inbox.store(notice(535), now=desk.clock.now())
+        assert await desk.worker.deliver_due() > 0
+
+    said = [line for line in logs if line["event"] != "push failed for good"]  # once per notice, at its round's end
+    assert failures > 60
+    assert [line["event"] for line in said] == [
+        "push failing",
+        "push still failing",
+        "push still failing",
+        "pushes recorded",
+        "push recovered",
+    ]
+    first, still = said[0], said[1]
+    assert (first["receiver"], first["status_code"], first["failed"]) == ("440111008", 503, None)
+    assert still["status_code"] == 503  # the reason stays in view
+    recovered = said[4]
+    assert 1 + said[1]["failed"] + said[2]["failed"] + recovered["failed"] == failures  # every one counted once
+    assert recovered["failing_since"] == first["failing_since"]

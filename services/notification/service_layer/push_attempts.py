@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import structlog
 
@@ -38,6 +39,7 @@ from services.notification.domain.backoff import (
     Outcome,
     after_attempt,
 )
+from services.notification.domain.failing_receivers import FailingReceivers, Say
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
 from services.notification.service_layer.exchange_ftp_outbound import FtpItem
@@ -80,6 +82,7 @@ class PushAttempts:
         self._answered, self._wake = answered, wake
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
         self._exchange = exchange  # messages to exchange partners: the same schedule, another request
+        self._failing = FailingReceivers()  # which failed attempts get a log line
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
         self._recorder: GroupCommit[Attempted, NextStep] = GroupCommit(
             self._record_batch, exclusive=lambda attempted: attempted.claim.notice_id
@@ -189,26 +192,43 @@ class PushAttempts:
         self._on_recorded()
         if recorded != step:  # a redelivery began a new round during the push: its first push is due now
             self._wake()
-        if step.outcome is not Outcome.DELIVERED:  # a delivery is counted in its batch's line (_record_batch)
-            log.info(
-                "push attempted",
-                notice_id=claim.notice_id,
-                recipient=claim.recipient_code,
-                attempt=claim.total_attempts + 1,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                error=result.error,
-                outcome=recorded.outcome.value,
-            )
+        self._log_receiver(claim, result, recorded, now)
+
+    def _log_receiver(self, claim: Claim, result: SendResult, recorded: NextStep, now: datetime) -> None:
+        """A receiver's first failure, a count of its failures a minute, its recovery (domain/failing_receivers.py).
+
+        A delivery is counted in its batch's line (_record_batch); every attempt is in the delivery log.
+        """
+        receiver = claim.exchange_code or claim.recipient_code
+        if result.delivered:
+            if (line := self._failing.delivered(receiver)) is not None:
+                log.info("push recovered", receiver=receiver, failing_since=line.since.isoformat(), failed=line.held)
+            return
+        if (line := self._failing.failed(receiver, now)) is None:
+            return
+        log.warning(
+            "push failing" if line.say is Say.FAILING else "push still failing",
+            receiver=receiver,
+            failing_since=line.since.isoformat(),
+            failed=line.held or None,  # attempts since the last line, this one included
+            notice_id=claim.notice_id,
+            attempt=claim.total_attempts + 1,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+            outcome=recorded.outcome.value,
+        )
 
     async def _record_batch(self, attempts: Sequence[Attempted]) -> list[NextStep]:
         """Record the attempts that finished together, and log them in one line naming the delivered notices.
 
         Each attempt is in the delivery log (GET .../deliveries) with its status and
-        latency; a failed one also gets its own log line (_record, _fail_at_once).
+        latency; failures are told per receiver (_log_receiver, _fail_at_once).
         A line per delivered push was 6 % of a push burst's CPU (docs/performance.md, round 4).
         """
         done = await self._store.record_many(attempts)
+        if not any(step.outcome is Outcome.DELIVERED for step in done):
+            return done  # failures only: a failing receiver has its own lines (_log_receiver)
         outcomes = Counter(step.outcome.value for step in done)
         log.info(
             "pushes recorded",
