@@ -199,3 +199,16 @@ def test_a_long_list_of_warnings_is_shown_in_part_with_how_many_more() -> None:
         split.add(row, [{"field": "reporting_street", "note": "440113118 was split"}])
     shown = split.lines()[1]
     assert shown == "  440113118 was split (reporting_street): rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 5 more"
+
+
+def test_a_refused_import_says_why_and_draws_no_progress_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused as a whole, nothing was imported: the bar drawn under the "Refused:" line (Importing ... 0/2)
+    read as if the import had started and stalled."""
+    source = _two_rows(tmp_path)
+    problem = {"title": "Forbidden", "status": 403, "detail": "This key may not submit records."}
+    _fake_intake(monkeypatch, lambda _request: httpx.Response(403, json=problem))
+    result = CliRunner().invoke(app, ["import", str(source), "--key", "pf_x_y"])
+    assert result.exit_code == 2, result.output
+    assert "Refused: intake answered 403" in result.output
+    assert "Importing" not in result.output
+    assert "0/2" not in result.output

@@ -129,37 +129,46 @@ def _send(
         "Accept": "application/x-ndjson",
         "Idempotency-Key": "file-" + hashlib.sha256(file.read_bytes()).hexdigest(),
     }
-    errors: dict[int, list[dict[str, str]]] = {}
-    summary: dict[str, int] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress, file.open("rb") as body:
-        task = progress.add_task(f"Importing {file.name}", total=total)
+    with file.open("rb") as body:
         chunks = iter(lambda: body.read(1 << 16), b"")
         with httpx.stream("POST", url + "/v1/records/bulk", content=chunks, headers=headers, timeout=600) as response:
-            if response.status_code != 200:
+            if response.status_code != 200:  # refused as a whole: said before any bar is drawn
                 response.read()
                 console.print(f"[red]Refused: intake answered {response.status_code}:[/] {escape(_refusal(response))}")
                 raise typer.Exit(2)
-            answered = 0
-            try:
-                for line in response.iter_lines():
-                    if not line.strip():
-                        continue
-                    result = _result(line)
-                    if "summary" in result:
-                        summary = result["summary"]
-                        continue
-                    if result["status"] == "rejected":
-                        errors[int(result["row"])] = result["errors"]
-                    retired.add(int(result["row"]), result.get("warnings"))
-                    answered += 1
-                    progress.advance(task)
-            except (TransportError, UnreadableAnswer) as error:
-                progress.stop()
-                _cut_off(_why(error), answered, total)
-            if not summary:  # intake ends every answer with its summary: one without it stopped short
-                progress.stop()
-                _cut_off("it ended before intake's summary", answered, total)
+            return _read_results(response, f"Importing {file.name}", total, retired)
+
+
+def _read_results(
+    response: httpx.Response, description: str, total: int, retired: RetiredCodes
+) -> tuple[dict[int, list[dict[str, str]]], dict[str, int]]:
+    """The rejected rows' errors and intake's summary, one result a line, a bar counting them; the rows'
+    warnings of retired codes into `retired`."""
+    errors: dict[int, list[dict[str, str]]] = {}
+    summary: dict[str, int] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(description, total=total)
+        answered = 0
+        try:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                result = _result(line)
+                if "summary" in result:
+                    summary = result["summary"]
+                    continue
+                if result["status"] == "rejected":
+                    errors[int(result["row"])] = result["errors"]
+                retired.add(int(result["row"]), result.get("warnings"))
+                answered += 1
+                progress.advance(task)
+        except (TransportError, UnreadableAnswer) as error:
+            progress.stop()
+            _cut_off(_why(error), answered, total)
+        if not summary:  # intake ends every answer with its summary: one without it stopped short
+            progress.stop()
+            _cut_off("it ended before intake's summary", answered, total)
     return errors, summary
 
 
