@@ -137,10 +137,21 @@ def list_keys(store_url: StoreUrl = "") -> None:
         finally:
             await store.engine.dispose()
 
-    table = Table("key id", "scope", "role", "label", "created", "revoked")
-    for row in asyncio.run(run()):
-        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
-        role = row.role or default_role(parse_scope(row.scope)).value
-        created = row.created_at.isoformat(timespec="seconds")
-        table.add_row(row.key_id, row.scope, role, row.label, created, revoked)
+    rows = [_listed(row) for row in asyncio.run(run())]
+    if not console.is_terminal:  # piped: whole values a tab apart, not a table cut to a guessed 80 columns
+        for cells in (LISTED, *rows):
+            print("\t".join(cells))
+        return
+    table = Table(*LISTED)
+    for cells in rows:
+        table.add_row(*cells)
     console.print(table)
+
+
+LISTED = ("key id", "scope", "role", "label", "created", "revoked")
+
+
+def _listed(row: ApiKey) -> tuple[str, ...]:
+    revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
+    role = row.role or default_role(parse_scope(row.scope)).value
+    return row.key_id, row.scope, role, row.label, row.created_at.isoformat(timespec="seconds"), revoked

@@ -53,3 +53,18 @@ def test_keys_create_writes_to_the_remembered_store(key_store_file: Path, tmp_pa
     assert key_id not in listed_elsewhere.output
     assert (tmp_path / "remembered.db").exists()
     assert (tmp_path / "elsewhere.db").exists()
+
+
+def test_keys_list_piped_prints_whole_rows_a_tab_apart(key_store_file: Path, tmp_path: Path) -> None:
+    """Piped, rich's table was cut to 80 columns: key ids, scopes and times came out as 'pf_3…' and '2027-…'."""
+    remember_store(f"sqlite+aiosqlite:///{tmp_path}/keys.db")
+    runner = CliRunner()
+    label = "clerk of the street office of a long-named street, kept whole"
+    made = runner.invoke(keys.app, ["create", "--scope", "street:440111005", "--label", label])
+    key_id = made.output.split()[2].rstrip(",")
+    listed = runner.invoke(keys.app, ["list"])  # CliRunner's output is no terminal, as a pipe is not
+    header, row = listed.output.splitlines()
+    assert header.split("\t") == ["key id", "scope", "role", "label", "created", "revoked"]
+    cells = row.split("\t")
+    assert cells[:4] == [key_id, "street:440111005", "office", label]
+    assert len(cells[4]) == len("2027-03-01T10:00:00+00:00")
