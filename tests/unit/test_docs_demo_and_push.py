@@ -9,6 +9,7 @@ the third attempt, some 14 s later.
 from __future__ import annotations
 
 import inspect
+import re
 
 from services.cli.demo import demo
 from tests.support.system import ROOT
@@ -20,3 +21,11 @@ def test_the_readme_says_a_fresh_demo_takes_another_seed_and_the_demo_has_that_o
     assert "0 missed" in readme
     assert "seed" in inspect.signature(demo).parameters
 
+
+def test_the_push_walkthrough_waits_for_its_receiver_before_the_first_push() -> None:
+    text = (ROOT / "docs" / "notification.md").read_text(encoding="utf-8")
+    started = text.index("popflow receiver --port 9000")
+    waited = re.search(r"until curl [^\n]*127\.0\.0\.1:9000", text[started:])
+    assert waited is not None
+    assert started + waited.start() < text.index("/v1/recipients/440111008/webhook")
+    assert "within a moment" not in text.lower()
