@@ -95,3 +95,22 @@ async def test_a_manifest_whose_timestamp_is_no_moment_is_set_aside_not_read_at_
     assert "signature does not verify" in (await tianhe.set_aside())[str(fields["batch_id"])]
     ack = json.loads(_one(platform.path("440111"), "*.ack.json").read_bytes())
     assert ack["outcome"] == "set_aside"  # its sender is told, and Baiyun's bureau can send it again
+
+
+async def test_a_manifest_that_is_no_unicode_text_is_set_aside_not_read_at_every_poll(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """JSON may escape half a surrogate pair (`\\ud800`), which no UTF-8 can write: the manifest read, but its
+    signed part could not be made, nor its reason written; the poll met a UnicodeEncodeError at every turn and
+    left the files where they were, never listed for the bureau."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    fields = read_manifest(manifest_file.read_bytes())
+    manifest_file.write_text(json.dumps({**fields, "note": "\ud800"}))  # ASCII on disk: the escape
+
+    assert await tianhe.poller.poll_once() == 1
+    assert not manifest_file.exists()
+    assert (platform.path("440106", "set-aside") / manifest_file.name).exists()
+    assert "not UTF-8" in (await tianhe.set_aside())[manifest_file.name.removesuffix(".manifest.json")]

@@ -111,6 +111,12 @@ def read_manifest(raw: bytes) -> dict[str, object]:
         raise SetAside("manifest lacks " + ", ".join(missing))
     if not manifest.get("signature"):
         raise SetAside("manifest is unsigned")
+    try:
+        # JSON may escape half a surrogate pair, which no UTF-8 writes: such a manifest cannot be the bytes its
+        # sender signed, and met at every poll it would never be set aside
+        signed_part(manifest)
+    except UnicodeEncodeError as error:
+        raise SetAside("manifest is not UTF-8 text") from error
     return manifest
 
 
