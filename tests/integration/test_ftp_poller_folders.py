@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from structlog.testing import capture_logs
 
 from services.notification.domain.exchange_batch import read_manifest, signed_part
 from services.notification.domain.exchange_crypto import sign_ed25519
@@ -28,6 +29,7 @@ from tests.integration.test_ftp_acknowledgements import (
     sides,
 )
 from tests.support.ftp_platform import FtpPlatform
+from tests.support.records import id_number
 
 __all__ = ["platform", "sides"]  # the fixtures, used by name
 
@@ -114,3 +116,36 @@ async def test_a_manifest_that_is_no_unicode_text_is_set_aside_not_read_at_every
     assert not manifest_file.exists()
     assert (platform.path("440106", "set-aside") / manifest_file.name).exists()
     assert "not UTF-8" in (await tianhe.set_aside())[manifest_file.name.removesuffix(".manifest.json")]
+
+
+async def test_a_manifest_naming_no_district_as_its_sender_is_set_aside_without_repeating_what_it_says(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A manifest's sender and recipient are read before its signature is checked, by whoever wrote the file
+    (another system on the platform, anyone with an account there): the reason quoted them as they were, into
+    the log line and the bureau's list, a name and an identity number among them."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    person = f"张三 {id_number(sequence=7)}"
+    batch = "440111-440106-20270301T020000-0123456789ab"
+    fields = {
+        "format": "popflow-exchange-batch/1",
+        "batch_id": batch,
+        "sender": person,
+        "recipient": person,
+        "file": batch + ".batch",
+        "count": 1,
+        "sha256": "0" * 64,
+        "timestamp": "1803952800",
+        "signature": "v1a,AAAA",
+    }
+    platform.path("440106", batch + ".manifest.json").write_text(json.dumps(fields, ensure_ascii=False))
+
+    with capture_logs() as logs:
+        assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / (batch + ".manifest.json")).exists()
+    reason = (await tianhe.set_aside())[batch]
+    assert "district code" in reason
+    written = reason + platform.path("440106", "set-aside", batch + ".reason.txt").read_text() + repr(logs)
+    assert id_number(sequence=7) not in written
+    assert "张三" not in written

@@ -40,6 +40,8 @@ MAX_LINES = 10_000  # messages a batch may hold, ours or a partner's: its acknow
 MAX_TEXT_BYTES = 16 << 20  # a batch's lines before sealing at most (FtpBatcher sends what it gathered then)
 MAX_FILE_BYTES = 32 << 20  # a batch file read from the platform at most (sealed and base64: 4/3 of its text)
 MAX_SMALL_FILE_BYTES = 1 << 20  # a manifest or an acknowledgement read from the platform at most
+_SENDER = re.compile(r"[0-9]{6}")  # a district, as every message of the batch names its sender
+_RECIPIENT = re.compile(r"[0-9]{6}(?:[0-9]{3})?")  # a district (or a street of it: its first six digits are read)
 
 
 class SetAside(ValueError):
@@ -111,6 +113,10 @@ def read_manifest(raw: bytes) -> dict[str, object]:
         raise SetAside("manifest lacks " + ", ".join(missing))
     if not manifest.get("signature"):
         raise SetAside("manifest is unsigned")
+    # read before the signature is checked, from whoever wrote the file: held to codes before any reason or log
+    # line quotes them (another system's manifest could name a person there)
+    if not (_is_code(manifest["sender"], _SENDER) and _is_code(manifest["recipient"], _RECIPIENT)):
+        raise SetAside("manifest's sender or recipient is not a district code")
     try:
         # JSON may escape half a surrogate pair, which no UTF-8 writes: such a manifest cannot be the bytes its
         # sender signed, and met at every poll it would never be set aside
@@ -118,6 +124,10 @@ def read_manifest(raw: bytes) -> dict[str, object]:
     except UnicodeEncodeError as error:
         raise SetAside("manifest is not UTF-8 text") from error
     return manifest
+
+
+def _is_code(value: object, pattern: re.Pattern[str]) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def check_size(manifest: dict[str, object]) -> None:
