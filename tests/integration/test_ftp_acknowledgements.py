@@ -608,9 +608,9 @@ async def test_a_poll_logs_in_once_for_our_folder_whatever_it_reads_and_moves(
     logins: list[str] = []
     real_connect, polling = FtpDrop._connect, tianhe.poller._drop
 
-    def connect(drop: FtpDrop) -> Any:
+    def connect(drop: FtpDrop, deadline: float) -> Any:
         logins.append("poll" if drop is polling else "acknowledgement")
-        return real_connect(drop)
+        return real_connect(drop, deadline)
 
     monkeypatch.setattr(FtpDrop, "_connect", connect)
     assert await tianhe.poller.poll_once() == 3

@@ -5,14 +5,19 @@ tree, and one folder per district (`/<code>`), as a city platform lays out
 its drops. `FtpPlatform.path(code, ...)` reads the tree directly, for asserting
 where files went. With `tls` (a certificate from tests/support/certificates.py)
 it is an FTPS platform that requires TLS on the control and the data channel.
+With `reply_delay_s` it answers every command that much late, as a platform
+under load does: each answer comes within a client's wait, the whole exchange does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
@@ -26,7 +31,9 @@ def password_of(code: str) -> str:
 
 
 class FtpPlatform:
-    def __init__(self, root: Path, districts: list[str], *, tls: ServerCertificate | None = None) -> None:
+    def __init__(
+        self, root: Path, districts: list[str], *, tls: ServerCertificate | None = None, reply_delay_s: float = 0.0
+    ) -> None:
         self.root, self.districts, self.tls = root, districts, tls
         authorizer = DummyAuthorizer()
         for code in districts:
@@ -40,7 +47,10 @@ class FtpPlatform:
                 "tls_control_required": True,
                 "tls_data_required": True,
             }
-        handler = type("PlatformHandler", (TLS_FTPHandler if tls else FTPHandler,), attributes)
+        base = TLS_FTPHandler if tls else FTPHandler
+        if reply_delay_s:
+            attributes["respond"] = _late(base, reply_delay_s)
+        handler = type("PlatformHandler", (base,), attributes)
         self._server = FTPServer(("127.0.0.1", 0), handler)
         logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # a line per login otherwise
         self._stop = threading.Event()
@@ -71,3 +81,16 @@ class FtpPlatform:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+
+
+def _late(base: type[FTPHandler], delay_s: float) -> Callable[..., None]:
+    """A handler's `respond` that sends each answer `delay_s` late, on the server's own loop (nothing blocks)."""
+
+    def respond(handler: FTPHandler, resp: str, *args: Any, **kwargs: Any) -> None:
+        def now() -> None:
+            with contextlib.suppress(Exception):  # the client may have hung up meanwhile
+                base.respond(handler, resp, *args, **kwargs)
+
+        handler.ioloop.call_later(delay_s, now)
+
+    return respond

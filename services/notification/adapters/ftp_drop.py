@@ -5,6 +5,11 @@ one connection per operation. A file is stored under a hidden temporary name
 (`.<name>.part`) and renamed when complete; the batch file goes up before its
 manifest, and readers look only at manifests (and acknowledgements), so a
 half-written batch is never taken. Errors are ftplib's and OSError; callers decide what they mean.
+
+Each operation (an upload, a put, a listing, a read, a move) ends within the
+account's `timeout_s` as a whole, TimeoutError otherwise: ftplib waits that long
+for each answer, and a platform under load that answers every command a little
+late, within the wait, held an upload for a wait per command, past the claim's lease.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import contextlib
 import ftplib
 import io
 import posixpath
+import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from services.notification.domain.exchange_batch import Batch
 
 DONE, SET_ASIDE = "done", "set-aside"
+OPERATION_S = 30.0  # the most one operation on the platform takes, by default (FtpAccount.timeout_s)
 
 
 class FileTooLarge(Exception):
@@ -39,7 +47,7 @@ class FtpAccount:
     password: str
     tls: bool = False  # FTPS (explicit, AUTH TLS) with a protected data channel
     ca_file: str | None = None  # FTPS: the CAs the server's certificate is checked against; None: the system's
-    timeout_s: float = 30.0
+    timeout_s: float = OPERATION_S  # the most one operation takes as a whole, every answer and transfer in it
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificate and host name checked always (ftplib's own default checks neither)."""
@@ -52,7 +60,7 @@ class FtpDrop:
     def __init__(self, account: FtpAccount) -> None:
         self._account = account
         self._in_session = False
-        self._held: ftplib.FTP | None = None
+        self._held: _Deadlined | None = None
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
@@ -67,13 +75,16 @@ class FtpDrop:
             await asyncio.to_thread(self._drop_held)
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[ftplib.FTP]:
+    def _connection(self) -> Iterator[_Deadlined]:
+        """A connection for one operation, which must end within the account's timeout_s from now."""
+        deadline = time.monotonic() + self._account.timeout_s
         if not self._in_session:
-            with contextlib.closing(self._connect()) as alone:
+            with contextlib.closing(self._connect(deadline)) as alone:
                 yield alone
             return
         if self._held is None:
-            self._held = self._connect()
+            self._held = self._connect(deadline)
+        self._held.deadline = deadline  # a held connection's next operation has its own
         try:
             yield self._held
         except BaseException:
@@ -85,14 +96,12 @@ class FtpDrop:
         if held is not None:
             held.close()
 
-    def _connect(self) -> ftplib.FTP:
+    def _connect(self, deadline: float) -> _Deadlined:
         a = self._account
         # plain FTP is the platform's choice; what travels is sealed and signed either way
-        ftp: ftplib.FTP = (
-            ftplib.FTP_TLS(timeout=a.timeout_s, context=a.tls_context()) if a.tls else ftplib.FTP(timeout=a.timeout_s)  # noqa: S321
-        )
+        ftp: _Deadlined = _DeadlinedTls(deadline, context=a.tls_context()) if a.tls else _Deadlined(deadline)
         try:
-            ftp.connect(a.host, a.port)
+            ftp.connect(a.host, a.port, timeout=ftp.remaining())
             ftp.login(a.user, a.password)
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.prot_p()
@@ -147,6 +156,7 @@ class FtpDrop:
                 buffer = io.BytesIO()
 
                 def take(block: bytes, buffer: io.BytesIO = buffer, name: str = name) -> None:
+                    ftp.remaining()  # a transfer that trickles ends at the deadline too
                     if buffer.tell() + len(block) > max_bytes:
                         # leaves the transfer half done: this connection is closed below, never used again
                         raise FileTooLarge(name, max_bytes)
@@ -177,7 +187,38 @@ class FtpDrop:
                     ftp.rename(posixpath.join(folder, name), posixpath.join(target, name))
 
 
-def _store_whole(ftp: ftplib.FTP, folder: str, name: str, data: bytes) -> None:
+def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:
     temporary = posixpath.join(folder, f".{name}.part")
-    ftp.storbinary(f"STOR {temporary}", io.BytesIO(data))
+    ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda _block: ftp.remaining())
     ftp.rename(temporary, posixpath.join(folder, name))
+
+
+class _Deadlined(ftplib.FTP):
+    """ftplib's client whose every wait (an answer, a data connection, a block sent or received) is cut to what
+    is left of its operation's deadline (time.monotonic()); TimeoutError once nothing is."""
+
+    def __init__(self, deadline: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.deadline = deadline
+
+    def remaining(self) -> float:
+        """What is left of the deadline, set as the wait of the next answer and of a data connection opened now."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the ftp operation outlasted its deadline")
+        self.timeout = left  # ftplib opens a data connection with this timeout
+        if isinstance(self.sock, socket.socket):
+            self.sock.settimeout(left)
+        return left
+
+    def putcmd(self, line: str) -> None:
+        self.remaining()
+        super().putcmd(line)
+
+    def getresp(self) -> str:
+        self.remaining()
+        return super().getresp()
+
+
+class _DeadlinedTls(_Deadlined, ftplib.FTP_TLS):
+    pass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification.adapters.destinations import RESOLVE_TIMEOUT_S
+from services.notification.adapters.ftp_drop import OPERATION_S
 from services.notification.adapters.metrics import PUSH_ATTEMPTS, PUSH_FAILURES, PUSH_WINDOW
 from services.notification.adapters.sender import PinnedWebhookSender, WebhookSender
 from services.notification.adapters.tables import OutboxRow
@@ -85,8 +86,9 @@ def _push_worker(
             per_recipient_most=settings.per_recipient_most,
             max_in_flight=settings.max_concurrent_deliveries,
             # a push ends within the address check and the HTTP timeout; a claim made ahead waits at most
-            # one such push for its slot; the margin covers recording it
-            lease_s=2 * (settings.webhook_timeout_s + RESOLVE_TIMEOUT_S) + settings.claim_margin_s,
+            # one such push for its slot; the margin covers recording it. An FTP upload ends within its own
+            # deadline: never claimed again while it runs
+            lease_s=max(2 * (settings.webhook_timeout_s + RESOLVE_TIMEOUT_S), OPERATION_S) + settings.claim_margin_s,
             poll_interval_s=settings.poll_interval_s,
         ),
         record_link_base=settings.record_link_base,
