@@ -40,6 +40,8 @@ from shared.exchange.partners import FtpDrop, Partner, PartnerKeys, PartnerTable
 
 log = structlog.get_logger(__name__)
 
+MAX_NAME = 100  # NoticeIssued.exchange_endpoint, and the partner columns of notification's exchange tables
+
 
 class InvalidPartnersFile(ValueError):
     """The file is not TOML of the documented shape."""
@@ -62,7 +64,7 @@ def parse_partners(text: str) -> PartnerTable:
 def _partner(entry: dict[str, Any]) -> Partner:
     ftp = entry.get("ftp")
     return Partner(
-        name=str(entry["name"]),
+        name=_name(entry),
         transport=Transport(entry.get("transport", "https")),
         url=str(entry["url"]) if "url" in entry else None,
         ftp=_ftp(ftp) if ftp is not None else None,
@@ -75,6 +77,15 @@ def _partner(entry: dict[str, Any]) -> Partner:
             previous_until=_until(entry),
         ),
     )
+
+
+def _name(entry: dict[str, Any]) -> str:
+    """The partner's name, as long as a notice's `exchange_endpoint` and the exchange's tables hold it: longer,
+    routing could build no notice for its codes and notification record nothing sent to it or received."""
+    name = str(entry["name"])
+    if not 1 <= len(name) <= MAX_NAME:
+        raise InvalidPartnersFile(f"a partner's name is 1 to {MAX_NAME} characters, not {len(name)}")
+    return name
 
 
 def _until(entry: dict[str, Any]) -> datetime | None:

@@ -92,6 +92,11 @@ def test_a_key_that_is_not_a_public_key_leaves_the_partner_unconfigured(bad: str
         '[[partners]]\nname = "x"\nprefixes = ["44"]\nprevious_verify_key = "b2xk"\n',
         '[[partners]]\nname = "x"\nprefixes = ["44"]\nprevious_verify_key = "b2xk"\n'
         "previous_until = 2027-04-01T00:00:00\n",
+        # a name longer than the notice's exchange_endpoint and the exchange tables hold: routing could build no
+        # notice for its codes, notification record nothing it sent or received
+        f'[[partners]]\nname = "{"x" * 101}"\nprefixes = ["44"]\n',
+        f'[default]\nname = "{"x" * 101}"\n',
+        '[[partners]]\nname = ""\nprefixes = ["44"]\n',
     ],
 )
 def test_bad_partner_entries_are_refused(text: str) -> None:
