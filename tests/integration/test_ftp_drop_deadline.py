@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_drop import MIN_RATE, FtpAccount, FtpDrop
 from services.notification.domain.exchange_batch import Batch
 from tests.support.ftp_platform import FtpPlatform, password_of
 
@@ -56,3 +56,37 @@ async def test_a_read_on_one_login_ends_at_its_deadline_too(sluggish: FtpPlatfor
 async def test_a_platform_that_answers_in_time_takes_the_whole_upload(sluggish: FtpPlatform) -> None:
     await _drop(sluggish, timeout_s=20.0).upload("/440106", BATCH)
     assert sluggish.path("440106", "b1.manifest.json").read_bytes() == b"{}"
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpPlatform]:
+    """A platform whose data channel moves 8 KiB a second: a trickle, well under MIN_RATE."""
+    with FtpPlatform(Path(tmp_path_factory.mktemp("narrow")), ["440106"], data_rate=8 << 10) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpPlatform]:
+    """A platform whose data channel moves 256 KiB a second: slow, but faster than MIN_RATE."""
+    with FtpPlatform(Path(tmp_path_factory.mktemp("steady")), ["440106"], data_rate=256 << 10) as running:
+        yield running
+
+
+async def test_a_file_that_trickles_in_is_read_no_longer_than_its_data_allows_at_the_least_rate(
+    narrow: FtpPlatform,
+) -> None:
+    """Every block came within the wait for it, so a 96 KiB file took twelve seconds, a 32 MiB batch hours."""
+    narrow.path("440106", "slow.batch").write_bytes(b"x" * (96 << 10))
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        # 3 s: the platform sends a second's data at once, then waits up to 2 s; each wait is within the timeout
+        await _drop(narrow, timeout_s=3.0).read("/440106", ["slow.batch"], max_bytes=1 << 20)
+    assert time.monotonic() - started < 3.0 + (96 << 10) / MIN_RATE + 1.0
+
+
+async def test_a_large_file_moving_steadily_is_read_whole_however_long_that_takes(steady: FtpPlatform) -> None:
+    """The deadline is the commands', not the data's: a batch larger than a link carries in `timeout_s` goes
+    through, or it would be tried at every poll and never taken."""
+    steady.path("440106", "big.batch").write_bytes(b"x" * (1 << 20))  # four seconds and more
+    found = await _drop(steady, timeout_s=3.0).read("/440106", ["big.batch"], max_bytes=2 << 20)
+    assert found["big.batch"] == b"x" * (1 << 20)

@@ -6,7 +6,8 @@ its drops. `FtpPlatform.path(code, ...)` reads the tree directly, for asserting
 where files went. With `tls` (a certificate from tests/support/certificates.py)
 it is an FTPS platform that requires TLS on the control and the data channel.
 With `reply_delay_s` it answers every command that much late, as a platform
-under load does: each answer comes within a client's wait, the whole exchange does not.
+under load does: each answer comes within a client's wait, the whole exchange does not;
+with `data_rate` its data channel moves that many bytes a second, no more.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler, TLS_FTPHandler
+from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 from tests.support.certificates import ServerCertificate
@@ -32,7 +34,13 @@ def password_of(code: str) -> str:
 
 class FtpPlatform:
     def __init__(
-        self, root: Path, districts: list[str], *, tls: ServerCertificate | None = None, reply_delay_s: float = 0.0
+        self,
+        root: Path,
+        districts: list[str],
+        *,
+        tls: ServerCertificate | None = None,
+        reply_delay_s: float = 0.0,
+        data_rate: int = 0,
     ) -> None:
         self.root, self.districts, self.tls = root, districts, tls
         authorizer = DummyAuthorizer()
@@ -50,8 +58,13 @@ class FtpPlatform:
         base = TLS_FTPHandler if tls else FTPHandler
         if reply_delay_s:
             attributes["respond"] = _late(base, reply_delay_s)
+        if data_rate:
+            attributes["dtp_handler"] = type(
+                "Throttled", (ThrottledDTPHandler,), {"read_limit": data_rate, "write_limit": data_rate}
+            )
         handler = type("PlatformHandler", (base,), attributes)
-        self._server = FTPServer(("127.0.0.1", 0), handler)
+        # its own loop: pyftpdlib's shared one would be run by two platforms' threads, and closed by either's stop
+        self._server = FTPServer(("127.0.0.1", 0), handler, ioloop=IOLoop())
         logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # a line per login otherwise
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="ftp-platform", daemon=True)

@@ -7,9 +7,11 @@ manifest, and readers look only at manifests (and acknowledgements), so a
 half-written batch is never taken. Errors are ftplib's and OSError; callers decide what they mean.
 
 Each operation (an upload, a put, a listing, a read, a move) ends within the
-account's `timeout_s` as a whole, TimeoutError otherwise: ftplib waits that long
-for each answer, and a platform under load that answers every command a little
-late, within the wait, held an upload for a wait per command, past the claim's lease.
+account's `timeout_s` as a whole, plus the time its data takes at MIN_RATE (a
+large batch on a slow link goes through; a trickle does not), TimeoutError
+otherwise: ftplib waits that long for each answer, and a platform under load that
+answers every command a little late, within the wait, held an upload for a wait
+per command, past the claim's lease.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from services.notification.domain.exchange_batch import Batch
 
 DONE, SET_ASIDE = "done", "set-aside"
 OPERATION_S = 30.0  # the most one operation on the platform takes, by default (FtpAccount.timeout_s)
+MIN_RATE = 64 << 10  # bytes a second: data moving at least this fast extends its operation's deadline
 
 
 class FileTooLarge(Exception):
@@ -47,7 +50,7 @@ class FtpAccount:
     password: str
     tls: bool = False  # FTPS (explicit, AUTH TLS) with a protected data channel
     ca_file: str | None = None  # FTPS: the CAs the server's certificate is checked against; None: the system's
-    timeout_s: float = OPERATION_S  # the most one operation takes as a whole, every answer and transfer in it
+    timeout_s: float = OPERATION_S  # the most one operation takes, every answer in it (its data: MIN_RATE)
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificate and host name checked always (ftplib's own default checks neither)."""
@@ -133,9 +136,14 @@ class FtpDrop:
     def _names(self, folder: str) -> list[str]:
         listing = io.BytesIO()
         with self._connection() as ftp:
+
+            def take(block: bytes) -> None:
+                listing.write(block)
+                ftp.moved(len(block))
+
             # the bytes as listed, not ftplib's nlst(): it decodes the whole listing as UTF-8 and fails on a single
             # name in another encoding (another system's file in GBK, say), and with it every poll of the folder
-            ftp.retrbinary(f"NLST {folder}", listing.write)
+            ftp.retrbinary(f"NLST {folder}", take)
         names = []
         for line in listing.getvalue().splitlines():
             try:
@@ -156,7 +164,7 @@ class FtpDrop:
                 buffer = io.BytesIO()
 
                 def take(block: bytes, buffer: io.BytesIO = buffer, name: str = name) -> None:
-                    ftp.remaining()  # a transfer that trickles ends at the deadline too
+                    ftp.moved(len(block))  # a transfer that trickles ends at the deadline too
                     if buffer.tell() + len(block) > max_bytes:
                         # leaves the transfer half done: this connection is closed below, never used again
                         raise FileTooLarge(name, max_bytes)
@@ -189,7 +197,7 @@ class FtpDrop:
 
 def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:
     temporary = posixpath.join(folder, f".{name}.part")
-    ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda _block: ftp.remaining())
+    ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda block: ftp.moved(len(block)))
     ftp.rename(temporary, posixpath.join(folder, name))
 
 
@@ -210,6 +218,11 @@ class _Deadlined(ftplib.FTP):
         if isinstance(self.sock, socket.socket):
             self.sock.settimeout(left)
         return left
+
+    def moved(self, size: int) -> float:
+        """`size` more bytes of data moved: the deadline is that much later at MIN_RATE; what is left of it."""
+        self.deadline += size / MIN_RATE
+        return self.remaining()
 
     def putcmd(self, line: str) -> None:
         self.remaining()

@@ -87,7 +87,7 @@ def _push_worker(
             max_in_flight=settings.max_concurrent_deliveries,
             # a push ends within the address check and the HTTP timeout; a claim made ahead waits at most
             # one such push for its slot; the margin covers recording it. An FTP upload ends within its own
-            # deadline: never claimed again while it runs
+            # deadline (more only while a large batch's data keeps moving: ftp_drop.MIN_RATE)
             lease_s=max(2 * (settings.webhook_timeout_s + RESOLVE_TIMEOUT_S), OPERATION_S) + settings.claim_margin_s,
             poll_interval_s=settings.poll_interval_s,
         ),
