@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from structlog.testing import capture_logs
@@ -149,3 +149,43 @@ async def test_a_manifest_naming_no_district_as_its_sender_is_set_aside_without_
     written = reason + platform.path("440106", "set-aside", batch + ".reason.txt").read_text() + repr(logs)
     assert id_number(sequence=7) not in written
     assert "张三" not in written
+
+
+@pytest.fixture
+def no_renames_for_tianhe(platform: FtpPlatform) -> Iterator[Callable[[], None]]:
+    """Tianhe's account may read and write its folder but not rename there (done/ out of reach) until the
+    callable it gives is called."""
+    overrides = platform._server.handler.authorizer.user_table["440106"]["operms"]
+    folder = os.path.normcase(os.path.realpath(platform.path("440106")))
+    platform._server.handler.authorizer.override_perm("440106", folder, "elradmwMT", recursive=True)
+    try:
+        yield lambda: overrides.pop(folder, None)
+    finally:
+        overrides.pop(folder, None)
+
+
+async def test_a_taken_batch_that_cannot_be_moved_is_not_taken_and_acknowledged_again_at_every_poll(
+    sides: dict[str, Side], platform: FtpPlatform, no_renames_for_tianhe: Callable[[], None]
+) -> None:
+    """A refused move into done/ was taken for a file an earlier poll had moved, and said nothing: the batch
+    stayed, and every poll downloaded it, applied it again and wrote its sender another acknowledgement, which
+    the sender set aside and listed for its bureau, a row every five seconds."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+
+    with capture_logs() as logs:
+        for _ in range(3):
+            await tianhe.poller.poll_once()
+            await baiyun.poller.poll_once()  # settles the first acknowledgement, sets aside any other
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    assert await baiyun.set_aside() == {}  # one acknowledgement, no duplicates
+    assert len(list(platform.path("440111", "done").glob("*.ack.json"))) == 1
+    assert len([e for e in logs if e["event"] == "ftp file left for the next poll"]) == 3  # said at every poll
+    manifest = _one(platform.path("440106"), "*.manifest.json")  # still there: nothing could move it
+
+    no_renames_for_tianhe()  # the account fixed on the platform
+    assert await tianhe.poller.poll_once() == 1  # moved now, not taken again
+    assert (platform.path("440106", "done") / manifest.name).exists()
+    await baiyun.poller.poll_once()
+    assert await baiyun.set_aside() == {}

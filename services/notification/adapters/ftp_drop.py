@@ -191,14 +191,28 @@ class FtpDrop:
             for name in names:
                 with contextlib.suppress(ftplib.error_perm):
                     ftp.delete(posixpath.join(target, name))
-                with contextlib.suppress(ftplib.error_perm):  # already moved by an earlier, interrupted poll
+                try:
                     ftp.rename(posixpath.join(folder, name), posixpath.join(target, name))
+                except ftplib.error_perm:
+                    if _still_there(ftp, posixpath.join(folder, name)):
+                        raise  # refused (our account may not rename here): said, not taken for done
+                    # else gone already: moved by an earlier, interrupted poll
 
 
 def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:
     temporary = posixpath.join(folder, f".{name}.part")
     ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda block: ftp.moved(len(block)))
     ftp.rename(temporary, posixpath.join(folder, name))
+
+
+def _still_there(ftp: ftplib.FTP, path: str) -> bool:
+    """Whether `path` is a file on the platform (a server without SIZE answers as if it were gone)."""
+    try:
+        ftp.voidcmd("TYPE I")  # SIZE is refused in ASCII mode by some servers
+        ftp.size(path)
+    except ftplib.error_perm:
+        return False
+    return True
 
 
 class _Deadlined(ftplib.FTP):

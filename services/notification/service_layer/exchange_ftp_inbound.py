@@ -43,6 +43,7 @@ from services.notification.domain.exchange_batch import (
 )
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.ftp_moves import Moves
 from shared.clock import Clock
 from shared.db.errors import is_unavailable
 from shared.exchange.partners import Partner
@@ -69,6 +70,7 @@ class FtpPoller:
         self._drop, self._folders, self._door, self._store = drop, folders, door, store
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
         self._acks = acks
+        self._moves = Moves(drop)  # files dealt with whose move failed: only moved at the next poll
 
     async def run(self) -> None:
         while True:
@@ -95,7 +97,9 @@ class FtpPoller:
                 continue
             for name in names:
                 try:
-                    if name.endswith(MANIFEST_SUFFIX):
+                    if self._moves.pending(folder, name):
+                        await self._moves.again(folder, name)
+                    elif name.endswith(MANIFEST_SUFFIX):
                         await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
                     elif name.endswith(ACK_SUFFIX) and self._acks is not None:
                         await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
@@ -136,7 +140,7 @@ class FtpPoller:
             await self._tell_taken(self._acks, batch_id, manifest, opened, refusals)
         if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
             await self._list_not_read(batch_id, manifest, partner, opened)
-        await self._drop.move(folder, [manifest_name, file_name], DONE)
+        await self._moves.move(folder, [manifest_name, file_name], DONE)
         log.info(
             "ftp batch taken",
             partner=partner.name,
@@ -250,7 +254,7 @@ class FtpPoller:
             stem, why = batch_id + ".ack", str(refusal)
             await self._set_aside(folder, [name], stem, why, refusal.sender, refusal.partner, listed=name)
             return
-        await self._drop.move(folder, [name], DONE)
+        await self._moves.move(folder, [name], DONE)
 
     async def _set_aside(
         self,
@@ -266,8 +270,7 @@ class FtpPoller:
         """`names` into set-aside/ with `<stem>.reason.txt` beside them, and listed for the bureau (as `stem`,
         a batch's id, unless `listed` says otherwise)."""
         note = (stem + ".reason.txt", (reason + "\n").encode())
-        await self._drop.move(folder, names, SET_ASIDE, note=note)
-        await self._store.set_aside(
+        await self._store.set_aside(  # listed first: a move that fails is tried again alone (Moves), not listed again
             ExchangeSetAside(
                 file=(listed or stem)[:200],
                 sender_code=str(sender)[:12] if sender else None,
@@ -276,6 +279,7 @@ class FtpPoller:
                 set_aside_at=self._clock.now(),
             )
         )
+        await self._moves.move(folder, names, SET_ASIDE, note=note)
         log.warning("ftp file set aside", file=listed or stem, reason=reason)
 
 

@@ -1,0 +1,56 @@
+"""Files the FTP poller has dealt with but could not move out of our folder: at the next poll, only moved.
+
+A batch is taken (its messages applied, its sender acknowledged) or set aside,
+then its files move to done/ or set-aside/. When that move fails (the platform
+dropped the connection, or our account may not rename there), the files stay
+in the folder. Listed again at the next poll, they were taken again: the batch
+downloaded and applied again as duplicates, and its sender sent another
+acknowledgement, which it sets aside and lists for its bureau; at every poll
+for as long as the move failed. Remembered here, they are only moved again.
+
+In memory: after a restart, a batch whose move had failed is taken once more,
+as one that was interrupted (docs/exchange.md, "Left out, for now").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.notification.adapters.ftp_drop import FtpDrop
+
+MAX_REMEMBERED = 10_000  # past this many stuck files, forget them: each is taken again once, as after a restart
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    names: list[str]
+    to: str
+    note: tuple[str, bytes] | None
+
+
+class Moves:
+    def __init__(self, drop: FtpDrop) -> None:
+        self._drop = drop
+        self._unmoved: dict[tuple[str, str], _Move] = {}
+
+    async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
+        """`names` (the first: the file the poll listed) into `folder/to`; remembered when that fails, which
+        propagates."""
+        move = _Move(names, to, note)
+        try:
+            await self._drop.move(folder, names, to, note=note)
+        except Exception:
+            if len(self._unmoved) >= MAX_REMEMBERED:
+                self._unmoved.clear()
+            self._unmoved[(folder, names[0])] = move
+            raise
+        self._unmoved.pop((folder, names[0]), None)
+
+    def pending(self, folder: str, name: str) -> bool:
+        """Whether the listed file `name` was dealt with, and only its move is left."""
+        return (folder, name) in self._unmoved
+
+    async def again(self, folder: str, name: str) -> None:
+        """The move that failed for the listed file `name`, tried again (remembered still if it fails again)."""
+        move = self._unmoved[(folder, name)]
+        await self.move(folder, move.names, move.to, note=move.note)
