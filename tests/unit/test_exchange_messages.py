@@ -27,6 +27,7 @@ from services.notification.service_layer.exchange_outbound import OwnKeys, signi
 from shared.clock import FixedClock
 from shared.directory import load_directory
 from shared.events import NoticeIssued, NoticeKind, NoticePerson, Route
+from shared.events.notices import REASON_MAX_LENGTH
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from tests.support.records import id_number
@@ -166,6 +167,22 @@ def test_a_forward_to_a_street_the_directory_does_not_know_stays_with_the_bureau
     assert fields["kind"] is NoticeKind.FORWARD
     assert fields["notice_id"] == "n-1"
     assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106"
+
+
+@pytest.mark.parametrize("kind", [NoticeKind.REGISTRATION, NoticeKind.TRANSFER, NoticeKind.FORWARD])
+def test_a_notice_of_any_kind_to_a_street_the_directory_does_not_know_lands_with_its_bureau(kind: NoticeKind) -> None:
+    """Addressed to a street no office has, it would wait in an inbox nobody reads: it lands with the street's
+    bureau, as sent but for its addressee, and its reason says where the partner sent it."""
+    sent = FORWARD.model_copy(update={"kind": kind, "recipient_code": "440106999", "reason": "x" * REASON_MAX_LENGTH})
+    assert not DIRECTORY.exists("440106999")
+    fields = arriving_notice(sent, PERSON, frozenset({"440106"}), DIRECTORY)
+    assert fields["recipient_code"] == "440106"
+    assert fields["kind"] is kind
+    assert fields["notice_id"] == "n-1"
+    assert fields["reason"].endswith("[sent to 440106999, a street the directory does not know]")
+    assert NoticeIssued(**fields, exchange_endpoint=None).recipient_code == "440106"  # within the reason's bound
+    known = sent.model_copy(update={"recipient_code": "440106001"})
+    assert arriving_notice(known, PERSON, frozenset({"440106"}), DIRECTORY)["recipient_code"] == "440106001"
 
 
 @pytest.mark.parametrize("street", ["4401060", "440106abc", "440106 01"])

@@ -116,7 +116,10 @@ def arriving_notice(
     kind lands with its addressee as sent, and so does a forward whose street
     is no street of the directory (a partner's typo, a street since retired):
     its transfer would wait in an inbox no office reads, and the partner never
-    hear back; with the bureau, someone routes it by hand and answers.
+    hear back; with the bureau, someone routes it by hand and answers. For the
+    same reason a notice of any kind addressed to a street the directory does
+    not know lands with that street's bureau, its reason saying where it was
+    sent.
     """
     street = person.residence_street
     fields: dict[str, Any] = notice.model_dump()
@@ -128,7 +131,23 @@ def arriving_notice(
             "kind": NoticeKind.TRANSFER,
             "reason": "person lives in your street (a case from another district); please verify",
         }
+    elif len(addressee := notice.recipient_code) == STREET_CODE and not directory.exists(
+        addressee, DivisionLevel.STREET
+    ):
+        fields |= {
+            "recipient_code": addressee[:DISTRICT_CODE],
+            "reason": sent_to_unknown_street(notice.reason, addressee),
+        }
     return fields
+
+
+STREET_CODE, DISTRICT_CODE = 9, 6
+
+
+def sent_to_unknown_street(reason: str, street: str) -> str:
+    """The partner's reason with where it sent the notice, within the reason's bound (the partner's text cut)."""
+    note = f" [sent to {street}, a street the directory does not know]"
+    return reason[: REASON_MAX_LENGTH - len(note)] + note
 
 
 def _our_street(street: str, bureau: str, served: frozenset[str], directory: DivisionDirectory) -> bool:
