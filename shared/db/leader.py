@@ -8,6 +8,11 @@ another replica takes over within `retry_s`. The leader asks its connection
 every `check_s` whether it is still there and waits `answer_s` for the answer:
 a connection gone quiet (a network partition) may have lost the lock on the
 server's side already, so the work stops then as it does on a broken one.
+The server, for its part, gives up on a silent leader (its host powered off
+or cut off) `SERVER_GIVES_UP` times those seconds after it last heard from
+it, later than the leader stops by itself: the lock's connection sets its
+server-side keepalives and user timeout so (by the server's defaults, the
+kernel's two hours and more, no replica could lead meanwhile).
 SQLite is one process's store, so there the task simply runs.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -27,6 +33,10 @@ from shared.db.errors import is_unavailable
 log = structlog.get_logger(__name__)
 
 Work = Callable[[], Awaitable[None]]
+
+# the server lets go of a silent leader's lock after this many times the longest a leader takes to notice the
+# silence itself (`check_s + answer_s`): the leader has stopped its work by then, with time to spare
+SERVER_GIVES_UP = 2
 
 
 def lost_the_database(error: BaseException) -> bool:
@@ -83,6 +93,8 @@ class Leadership:
     async def _lead_once(self, work: Work) -> bool:
         """True when this replica led and the work ended; False when another replica leads."""
         async with self._engine.connect() as connection:
+            # before the lock, so that a refusal of them cannot leave it taken (a lock outlives its transaction)
+            await connection.execute(_GIVE_UP_ON_SILENCE, self._silence_settings())
             held = (await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})).scalar()
             await connection.commit()
             if not held:
@@ -95,6 +107,20 @@ class Leadership:
             finally:
                 await self._let_go(connection)
 
+    def _silence_settings(self) -> dict[str, str]:
+        """The lock's connection's keepalives: the server checks a peer silent for as long as the leader takes to
+        notice a silence, then every second or so, and gives up (dropping the connection, and the lock with it)
+        `SERVER_GIVES_UP` times that long after it last heard from the leader. `tcp_user_timeout` bounds the
+        same wait when the server's own last answer is what went unacknowledged (Linux; elsewhere the count)."""
+        noticed_s = math.ceil(self._check_s + self._answer_s)
+        gives_up_s = SERVER_GIVES_UP * noticed_s
+        return {
+            "idle": str(noticed_s),
+            "interval": "1",
+            "count": str(max(1, gives_up_s - noticed_s)),
+            "user_timeout": str(gives_up_s * 1000),
+        }
+
     async def _let_go(self, connection: AsyncConnection) -> None:
         """Release the lock; a connection that does not answer in time is closed instead, taking the lock
         with it, rather than waited on for ever or given back to the pool still holding the lock."""
@@ -105,6 +131,13 @@ class Leadership:
         except Exception:
             with contextlib.suppress(Exception):
                 await connection.invalidate()
+
+
+# set for the session, not a transaction: the settings hold while the connection, and the lock, do
+_GIVE_UP_ON_SILENCE = text(
+    "SELECT set_config('tcp_keepalives_idle', :idle, false), set_config('tcp_keepalives_interval', :interval, false),"
+    " set_config('tcp_keepalives_count', :count, false), set_config('tcp_user_timeout', :user_timeout, false)"
+)
 
 
 async def _while_connected(connection: AsyncConnection, work: Work, check_s: float, answer_s: float) -> None:
