@@ -4,15 +4,18 @@ Replicas of a service all start the same background tasks; wrapped in
 `Leadership`, a task runs only in the replica that holds a PostgreSQL
 advisory lock named after it. The lock lives with the holder's connection:
 when that replica dies its connection closes, the lock is released and
-another replica takes over within `retry_s`. The leader asks its connection
-every `check_s` whether it is still there and waits `answer_s` for the answer:
-a connection gone quiet (a network partition) may have lost the lock on the
-server's side already, so the work stops then as it does on a broken one.
-The server, for its part, gives up on a silent leader (its host powered off
-or cut off) `SERVER_GIVES_UP` times those seconds after it last heard from
-it, later than the leader stops by itself: the lock's connection sets its
-server-side keepalives and user timeout so (by the server's defaults, the
-kernel's two hours and more, no replica could lead meanwhile).
+another replica takes over within `retry_s`. The server dropping the lock's
+connection (an admin's `pg_terminate_backend`, a firewall's reset) frees the
+lock at once, so the leader stops as soon as its driver sees the connection
+closed, not at its next check. It also asks its connection every `check_s`
+whether it is still there and waits `answer_s` for the answer: a connection
+gone quiet (a network partition) may have lost the lock on the server's side
+already, so the work stops then as it does on a broken one. The server, for
+its part, gives up on a silent leader (its host powered off or cut off)
+`SERVER_GIVES_UP` times those seconds after it last heard from it, later
+than the leader stops by itself: the lock's connection sets its server-side
+keepalives and user timeout so (by the server's defaults, the kernel's two
+hours and more, no replica could lead meanwhile).
 SQLite is one process's store, so there the task simply runs.
 """
 
@@ -23,11 +26,14 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Awaitable, Callable
+from typing import cast
 
+import asyncpg
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.background import woken_or_after
 from shared.db.errors import is_unavailable
 
 log = structlog.get_logger(__name__)
@@ -157,10 +163,25 @@ async def _while_connected(connection: AsyncConnection, work: Work, check_s: flo
 
 
 async def _watch(connection: AsyncConnection, check_s: float, answer_s: float) -> None:
-    while True:
-        await asyncio.sleep(check_s)
-        # no answer within `answer_s` is a lost connection (TimeoutError): the server may have let go of the
-        # lock already (it noticed its peer gone) and another replica lead, while this one waited for ever
-        async with asyncio.timeout(answer_s):
-            await connection.execute(text("SELECT 1"))
-            await connection.commit()
+    """Return never; raise once the lock's connection closed (at once: the server let go of the lock with it, and
+    another replica may lead within its retry) or stopped answering."""
+    driver = cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
+    closed = asyncio.Event()
+
+    def on_closed(_: object) -> None:
+        closed.set()
+
+    driver.add_termination_listener(on_closed)
+    try:
+        while not driver.is_closed():
+            await woken_or_after(closed, check_s)
+            if closed.is_set():
+                break
+            # no answer within `answer_s` is a lost connection (TimeoutError): the server may have let go of the
+            # lock already (it noticed its peer gone) and another replica lead, while this one waited for ever
+            async with asyncio.timeout(answer_s):
+                await connection.execute(text("SELECT 1"))
+                await connection.commit()
+    finally:
+        driver.remove_termination_listener(on_closed)
+    raise ConnectionResetError("the leader lock's connection closed")

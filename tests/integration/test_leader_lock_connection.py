@@ -18,6 +18,7 @@ from shared.db import build_engine
 from shared.db.engine import LOOPBACK
 from shared.db.leader import Leadership
 from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
+from tests.support.waiting import eventually
 
 # the lock holder's backend and the port its client connects from
 _HOLDER = (
@@ -91,3 +92,48 @@ async def test_the_server_gives_up_on_a_silent_leader_within_seconds(database_ur
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await engine.dispose()
+
+
+async def test_a_leader_whose_lock_connection_the_server_dropped_stops_before_another_leads(database_url: str) -> None:
+    # the server dropped the lock's connection (an admin's pg_terminate_backend, a firewall's reset of a connection
+    # it found idle) while the leader process ran on: the lock was free at once, another replica led within its
+    # retry, and the old leader noticed only at its next check, up to `check_s` later: two relays published
+    # the same rows side by side meanwhile
+    engines = [build_engine(database_url) for _ in range(2)]
+    running: list[str] = []
+    both: list[list[str]] = []
+
+    def work_of(replica: str):  # type: ignore[no-untyped-def]
+        async def work() -> None:
+            running.append(replica)
+            if len(running) > 1:
+                both.append(list(running))
+            try:
+                await asyncio.Event().wait()  # until cancelled
+            finally:
+                running.remove(replica)
+
+        return work
+
+    first, second = (Leadership(engine, "outbox-relay", retry_s=0.1, check_s=5) for engine in engines)
+    tasks = [asyncio.create_task(first.run(work_of("a")))]
+    try:
+        await eventually(lambda: running == ["a"], within=10)
+        tasks.append(asyncio.create_task(second.run(work_of("b"))))
+        await asyncio.sleep(0.3)  # the second tries every 0.1 s, and waits
+        pid, _ = await _holder(make_url(database_url).database or "")
+        admin = await _admin()
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        await eventually(lambda: running == ["b"], within=10)
+        assert both == []
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for engine in engines:
+            await engine.dispose()
