@@ -31,6 +31,7 @@ the confirmed ones marked sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ from shared.db.engine import SingleStatements
 from shared.db.outbox_failures import UnclearFailures
 from shared.db.outbox_reads import Pending, pending, set_aside_keys
 from shared.db.outbox_sends import Envelope, OutboxSends
+from shared.db.outbox_wakes import ReplicaWakes
 from shared.kafka.direct import DirectSender
 from shared.metrics import Metrics, Samples
 from shared.topics import TopicNames
@@ -111,12 +113,33 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._failing: Failing | None = None  # since the last pass that went through
         self._pass_started: datetime | None = None  # the pass under way
+        # on PostgreSQL replicas share the table, and one of them relays (shared/db/outbox_wakes.py)
+        postgres = self._single_statements.postgres
+        self._replicas = (
+            ReplicaWakes(sessions.kw["bind"], table.__tablename__, spacing_s=linger_s) if postgres else None
+        )
+        self._relaying = False
 
     def wake(self) -> None:
+        """New rows are stored: a pass now, by this replica's relay if it runs, else by the one that does."""
         self._wake.set()
+        if not self._relaying and self._replicas is not None:
+            self._replicas.send()
 
     async def run(self) -> None:
         """Relay until cancelled; a failed pass is logged and retried, never fatal."""
+        listening = asyncio.create_task(self._replicas.listen(self._wake.set)) if self._replicas else None
+        self._relaying = True
+        try:
+            await self._relay()
+        finally:
+            self._relaying = False
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
+
+    async def _relay(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             failed = False
