@@ -27,7 +27,10 @@ class ReportingSettings(ServiceSettings):
     )
     export_dir: Path | None = Field(
         default=None,
-        description="Folder for every street's weekly XLSX at each cut-off; no scheduled export when unset",
+        description=(
+            "Folder for every street's weekly XLSX at each cut-off, written by the leading replica: with replicas"
+            " on several hosts, one they all mount (docs/reporting.md); no scheduled export when unset"
+        ),
     )
     export_catch_up_weeks: int = Field(
         default=4,
