@@ -18,6 +18,7 @@ from shared.db import build_engine
 from shared.db.engine import LOOPBACK
 from shared.db.leader import Leadership
 from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
+from tests.support.replicas import stop_leaders
 from tests.support.waiting import eventually
 
 # the lock holder's backend and the port its client connects from
@@ -130,10 +131,4 @@ async def test_a_leader_whose_lock_connection_the_server_dropped_stops_before_an
         await eventually(lambda: running == ["b"], within=10)
         assert both == []
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for engine in engines:
-            await engine.dispose()
+        await stop_leaders(tasks, engines)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from shared.db import build_engine
 from shared.db.leader import Leadership
 from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
+from tests.support.replicas import stop_leaders
 from tests.support.waiting import eventually
 
 
@@ -49,13 +50,7 @@ async def test_only_one_replica_runs_the_task_and_another_takes_over(database_ur
         assert running == [first, 1 - first]
         assert leaders[1 - first].leading
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for engine in engines:
-            await engine.dispose()
+        await stop_leaders(tasks, engines)
 
 
 async def _restart_of(database: str, *, refusing_s: float) -> None:
@@ -176,13 +171,7 @@ async def test_a_leader_whose_database_stops_answering_stops_its_work(database_u
         await eventually(lambda: running == {"b"}, within=10)
     finally:
         await network.close()  # what the quiet connections wait on ends now
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for engine in (proxied, direct):
-            await engine.dispose()
+        await stop_leaders(tasks, (proxied, direct))
 
 
 async def test_different_tasks_lead_independently(database_url: str) -> None:

@@ -4,11 +4,14 @@ that posts to whichever intake replica is alive, as an integrator behind a load 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.routing import fetch
 from tests.support.system import SERVICES, System
@@ -69,3 +72,15 @@ class Client:
             self.posted_at[self.answers[key]] = time.monotonic()
             return
         raise AssertionError(f"record {key} not accepted by any of {self.live}")
+
+
+async def stop_leaders(tasks: Iterable[asyncio.Task[Any]], engines: Iterable[AsyncEngine]) -> None:
+    """End the replicas' leadership tasks (cancelled, each awaited) and then their engines, as a test's cleanup."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for engine in engines:
+        await engine.dispose()
