@@ -12,10 +12,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.notification.domain.office_reasons import reason_in_chinese
-from services.routing.domain.cases import Case, CaseStatus, Outflow
+from services.routing.domain.cases import Case, Outflow
 from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
-from services.routing.domain.routes import decide_route
 from services.routing.domain.succession import noted
 from services.routing.domain.workflow import (
     answer,
@@ -28,6 +27,7 @@ from services.routing.domain.workflow import (
 from shared.directory import load_directory
 from shared.directory.changes import CodeStatus, Resolution
 from shared.events import EventKind, NoticeAnswered, NoticeKind
+from tests.support.cases import routing_case
 from tests.support.words import english_words
 
 TONGDE, XINSHI, WUSHAN = "440111005", "440111008", "440106001"
@@ -36,20 +36,7 @@ TWO_DISTRICTS = Recipients.of(["440111", "440106"], ExchangeTable(by_prefix={}, 
 
 
 def case(residence: str, *, event: EventKind = EventKind.NEW_INFLOW) -> Case:
-    return Case(
-        record_id="r1",
-        version=1,
-        status=CaseStatus.OPEN,
-        event=event,
-        route=decide_route(reporting_street=TONGDE, residence_street=residence),
-        reporting_street=TONGDE,
-        residence_street=residence,
-        residence_address="新市路 8 号",
-        registration_division="430102",
-        registration_address="",
-        name="张三",
-        id_number="430102199003070124",
-    )
+    return routing_case(residence, event=event)
 
 
 def answered(notice: PlannedNotice, result: str, **fields: object) -> list[PlannedNotice]:

@@ -15,6 +15,7 @@ from services.routing.domain.routes import decide_route
 from services.routing.domain.workflow import Step, answer, follow_up_notice, open_case
 from shared.directory import load_directory
 from shared.events import CaseRecord, EventKind, NoticeAnswered, NoticeKind
+from tests.support.cases import routing_case
 from tests.support.records import id_number
 
 CITY = ExchangeEndpoint("guangzhou-city-exchange", "https://gz")
@@ -24,19 +25,8 @@ TONGDE, XINSHI, WUSHAN = "440111005", "440111008", "440106001"
 
 
 def case(residence: str = XINSHI, *, registration: str = "430102", event: EventKind = EventKind.NEW_INFLOW) -> Case:
-    return Case(
-        record_id="r1",
-        version=1,
-        status=CaseStatus.FILED,
-        event=event,
-        route=decide_route(reporting_street=TONGDE, residence_street=residence),
-        reporting_street=TONGDE,
-        residence_street=residence,
-        residence_address="同德路 8 号",
-        registration_division=registration,
-        registration_address="",
-        name="张三",
-        id_number="430102199003070124",
+    return routing_case(
+        residence, status=CaseStatus.FILED, registration=registration, event=event, address="同德路 8 号"
     )
 
 
