@@ -7,7 +7,7 @@ by routing's own functions, so a sentence routing rewords shows up here, untrans
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
@@ -26,8 +26,8 @@ from services.routing.domain.workflow import (
 )
 from shared.directory import load_directory
 from shared.directory.changes import CodeStatus, Resolution
-from shared.events import EventKind, NoticeAnswered, NoticeKind
-from tests.support.cases import routing_case
+from shared.events import EventKind, NoticeKind
+from tests.support.cases import reply, routing_case
 from tests.support.words import english_words
 
 TONGDE, XINSHI, WUSHAN = "440111005", "440111008", "440106001"
@@ -40,17 +40,7 @@ def case(residence: str, *, event: EventKind = EventKind.NEW_INFLOW) -> Case:
 
 
 def answered(notice: PlannedNotice, result: str, **fields: object) -> list[PlannedNotice]:
-    reply = NoticeAnswered.model_validate(
-        {
-            "notice_id": notice.notice_id,
-            "record_id": notice.record_id,
-            "result": result,
-            "answered_by": notice.recipient.code,
-            "answered_at": datetime(2027, 2, 25, tzinfo=UTC),
-        }
-        | fields
-    )
-    return answer(case(XINSHI), notice, reply, ONE_DISTRICT, load_directory()).notices
+    return answer(case(XINSHI), notice, reply(notice, result, **fields), ONE_DISTRICT, load_directory()).notices
 
 
 def routings_reasons() -> list[str]:

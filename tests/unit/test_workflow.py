@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
@@ -14,8 +13,8 @@ from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, 
 from services.routing.domain.routes import decide_route
 from services.routing.domain.workflow import Step, answer, follow_up_notice, open_case
 from shared.directory import load_directory
-from shared.events import CaseRecord, EventKind, NoticeAnswered, NoticeKind
-from tests.support.cases import routing_case
+from shared.events import CaseRecord, EventKind, NoticeKind
+from tests.support.cases import reply, routing_case
 from tests.support.records import id_number
 
 CITY = ExchangeEndpoint("guangzhou-city-exchange", "https://gz")
@@ -34,19 +33,6 @@ def sent(step: Step) -> list[tuple[NoticeKind, str, str | None]]:
     return [
         (n.kind, n.recipient.code, n.recipient.endpoint.name if n.recipient.endpoint else None) for n in step.notices
     ]
-
-
-def reply(notice: PlannedNotice, result: str, **fields: object) -> NoticeAnswered:
-    return NoticeAnswered.model_validate(
-        {
-            "notice_id": notice.notice_id,
-            "record_id": notice.record_id,
-            "result": result,
-            "answered_by": notice.recipient.code,
-            "answered_at": datetime(2027, 2, 25, tzinfo=UTC),
-        }
-        | fields
-    )
 
 
 def answered(c: Case, notice: PlannedNotice, result: str, **fields: object) -> Step:
