@@ -69,7 +69,7 @@ class Runtime:
 
 def build_runtime(settings: ServiceSettings, *, service: str, plan_each_time: bool = False) -> Runtime:
     """The service's parts; `plan_each_time`: see shared.db.engine.build_engine."""
-    engine = build_engine(settings.database_url, plan_each_time=plan_each_time)
+    engine = build_engine(settings.database_url, plan_each_time=plan_each_time, pool_size=settings.db_pool_size)
     broker = build_broker(settings, service=service)
     topics = TopicNames(settings.topic_prefix)
     return Runtime(
@@ -80,7 +80,7 @@ def build_runtime(settings: ServiceSettings, *, service: str, plan_each_time: bo
         broker=broker,
         topics=topics,
         publisher=KafkaEventPublisher(broker, topics),
-        keys=KeyStore(build_engine(settings.keys_database_url)),
+        keys=KeyStore(build_engine(settings.keys_database_url, pool_size=settings.db_pool_size)),
         keyring=settings.keyring(),
         kafka=KafkaConnection.from_settings(settings),
     )

@@ -306,6 +306,15 @@ class ServiceSettings(CommonSettings):
     max_body_bytes: int = Field(
         default=1_000_000, ge=1, description="Largest request body (413 above); bulk routes state their own"
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=8,
+        le=500,
+        description="Connections each process keeps to its PostgreSQL database, and as many to the key store's; "
+        "a request that finds none free waits up to 10 s, then answers 503. Each replica and each web worker has "
+        "its own, so size max_connections for all of them (docs/scaling.md). At least 8: a leading replica holds "
+        "one for each task it leads and one for the relay's wake-ups",
+    )
     web_workers: int = Field(
         default=1,
         ge=1,

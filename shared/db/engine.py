@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
+def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20) -> AsyncEngine:
     """An engine for `url`; for SQLite the folder is created and WAL mode switched on.
 
     `plan_each_time` (PostgreSQL): every statement planned for the tables as they are when it runs.
@@ -49,7 +49,7 @@ def build_engine(url: str, *, plan_each_time: bool = False) -> AsyncEngine:
     # in the profile.
     engine = create_async_engine(
         url,
-        pool_size=20,
+        pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
         pool_timeout=10,
