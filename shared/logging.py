@@ -27,6 +27,8 @@ from typing import Any
 import orjson
 import structlog
 
+from shared.recent import keep_newest
+
 SENSITIVE_KEYS = frozenset(
     {
         "id_number",
@@ -198,10 +200,7 @@ class QuietRepeats(logging.Filter):
                 seen[1] += 1
                 self._seen.move_to_end(key)
                 return False
-            self._seen[key] = [now, 0]
-            self._seen.move_to_end(key)
-            if len(self._seen) > self.KEPT:
-                self._seen.popitem(last=False)
+            keep_newest(self._seen, key, [now, 0], self.KEPT)
         if seen is not None and seen[1]:
             record.msg = f"{message} (and {seen[1]:.0f} more like it in the last {now - seen[0]:.0f} s)"
             record.args = None

@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from shared.auth import Principal
 from shared.auth.store import KeyStore
+from shared.recent import keep_newest
 
 MAX_KNOWN = 10_000  # keys that work: far more than a deployment issues
 MAX_UNKNOWN = 1_000  # refusals: enough for a mistyped or revoked key retried in a loop
@@ -55,17 +56,10 @@ class RecentAnswers:
     def put(self, digest: str, answer: Answer) -> None:
         if answer[1] is None:
             self._known.pop(digest, None)  # a key revoked
-            _keep_newest(self._unknown, digest, answer, self._max_unknown)
+            keep_newest(self._unknown, digest, answer, self._max_unknown)
         else:
             self._unknown.pop(digest, None)  # a key that started to work
-            _keep_newest(self._known, digest, answer, self._max_known)
-
-
-def _keep_newest(answers: OrderedDict[str, Answer], digest: str, answer: Answer, bound: int) -> None:
-    answers[digest] = answer
-    answers.move_to_end(digest)
-    if len(answers) > bound:
-        answers.popitem(last=False)
+            keep_newest(self._known, digest, answer, self._max_known)
 
 
 class CachedKeyStore(KeyStore):

@@ -37,6 +37,7 @@ from yarl import URL
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.domain.backoff import is_success
 from services.notification.domain.destinations import Address
+from shared.recent import keep_newest
 
 UNWRITABLE = "refused: the request cannot be written (a header or the URL holds a character HTTP forbids)"
 MAX_ANSWER_BYTES = 64 << 10  # of a receiver's answer body read (only its status counts); beyond, the connection closes
@@ -79,10 +80,7 @@ class _CheckedAddresses(AbstractResolver):
         self._bound = bound
 
     def pin(self, host: str, addresses: list[Address]) -> None:
-        self._checked[host] = addresses
-        self._checked.move_to_end(host)
-        if len(self._checked) > self._bound:
-            self._checked.popitem(last=False)
+        keep_newest(self._checked, host, addresses, self._bound)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
