@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -113,7 +114,28 @@ class SingleStatements:
         if not self.postgres:
             raise RuntimeError("a driver connection is for PostgreSQL")
         async with self._alone.connect() as connection:
-            yield cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
+            yield await driver_of(connection)
+
+
+async def driver_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one (PostgreSQL)."""
+    return cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
+
+
+@contextmanager
+def closed_signal(driver: asyncpg.Connection) -> Iterator[asyncio.Event]:
+    """An event set as soon as `driver` sees its connection closed (the server dropped it, the socket broke),
+    for as long as the block runs: what holds a session's state (a lock, a LISTEN) stops at once."""
+    closed = asyncio.Event()
+
+    def on_closed(_: object) -> None:
+        closed.set()
+
+    driver.add_termination_listener(on_closed)
+    try:
+        yield closed
+    finally:
+        driver.remove_termination_listener(on_closed)
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

@@ -26,14 +26,13 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Awaitable, Callable
-from typing import cast
 
-import asyncpg
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.background import woken_or_after
+from shared.db.engine import closed_signal, driver_of
 from shared.db.errors import is_unavailable
 
 log = structlog.get_logger(__name__)
@@ -165,14 +164,8 @@ async def _while_connected(connection: AsyncConnection, work: Work, check_s: flo
 async def _watch(connection: AsyncConnection, check_s: float, answer_s: float) -> None:
     """Return never; raise once the lock's connection closed (at once: the server let go of the lock with it, and
     another replica may lead within its retry) or stopped answering."""
-    driver = cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
-    closed = asyncio.Event()
-
-    def on_closed(_: object) -> None:
-        closed.set()
-
-    driver.add_termination_listener(on_closed)
-    try:
+    driver = await driver_of(connection)
+    with closed_signal(driver) as closed:
         while not driver.is_closed():
             await woken_or_after(closed, check_s)
             if closed.is_set():
@@ -182,6 +175,4 @@ async def _watch(connection: AsyncConnection, check_s: float, answer_s: float) -
             async with asyncio.timeout(answer_s):
                 await connection.execute(text("SELECT 1"))
                 await connection.commit()
-    finally:
-        driver.remove_termination_listener(on_closed)
     raise ConnectionResetError("the leader lock's connection closed")

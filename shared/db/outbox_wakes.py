@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import cast
 
-import asyncpg
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db.engine import closed_signal, driver_of
 
 log = structlog.get_logger(__name__)
 
@@ -66,13 +66,12 @@ class ReplicaWakes:
 
     async def _listen_once(self, wake: Callable[[], None]) -> None:
         async with self._engine.connect() as connection:
-            driver = cast(asyncpg.Connection, (await connection.get_raw_connection()).driver_connection)
-            closed = asyncio.Event()
-            driver.add_termination_listener(lambda _: closed.set())
+            driver = await driver_of(connection)
             try:
-                await driver.add_listener(self._channel, lambda *_: wake())
-                wake()  # rows announced while nobody listened
-                await closed.wait()
+                with closed_signal(driver) as closed:
+                    await driver.add_listener(self._channel, lambda *_: wake())
+                    wake()  # rows announced while nobody listened
+                    await closed.wait()
             finally:
                 # never back to the pool still listening
                 with contextlib.suppress(Exception):
