@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from shared.db import build_engine
 from shared.db.engine import LOOPBACK
 from shared.db.leader import Leadership
-from tests.support.infra import create_database, drop_database, pg_admin_url, unique_name
+from tests.support.infra import empty_database, pg_admin_url
 from tests.support.replicas import stop_leaders
 from tests.support.waiting import eventually
 
@@ -30,10 +30,8 @@ _HOLDER = (
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    name = unique_name("leaderconn")
-    url = await create_database(name)
-    yield url
-    await drop_database(name)
+    async with empty_database("leaderconn") as url:
+        yield url
 
 
 async def _admin() -> asyncpg.Connection:

@@ -12,17 +12,15 @@ from sqlalchemy.engine import make_url
 
 from shared.db import build_engine
 from shared.db.leader import Leadership
-from tests.support.infra import create_database, drop_clients, drop_database, pg_admin_url, unique_name
+from tests.support.infra import drop_clients, empty_database, pg_admin_url
 from tests.support.replicas import stop_leaders
 from tests.support.waiting import eventually
 
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    name = unique_name("leader")
-    url = await create_database(name)
-    yield url
-    await drop_database(name)
+    async with empty_database("leader") as url:
+        yield url
 
 
 async def test_only_one_replica_runs_the_task_and_another_takes_over(database_url: str) -> None:

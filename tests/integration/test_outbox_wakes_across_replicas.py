@@ -13,16 +13,14 @@ from services.intake.adapters.tables import OutboxRow
 from shared.db import build_engine, session_factory
 from shared.db.outbox import OutboxRelay
 from shared.topics import TopicNames
-from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.infra import empty_database
 from tests.support.waiting import eventually
 
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    name = unique_name("outboxwake")
-    url = await create_database(name)
-    yield url
-    await drop_database(name)
+    async with empty_database("outboxwake") as url:
+        yield url
 
 
 class CountedPasses(OutboxRelay):

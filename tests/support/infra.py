@@ -99,16 +99,26 @@ async def create_database(name: str) -> str:
 
 
 @asynccontextmanager
+async def empty_database(prefix: str) -> AsyncIterator[str]:
+    """The URL of a fresh, empty PostgreSQL database named after `prefix`, dropped (and searched) afterwards."""
+    name = unique_name(prefix)
+    url = await create_database(name)
+    try:
+        yield url
+    finally:
+        await drop_database(name)
+
+
+@asynccontextmanager
 async def migrated_database(prefix: str, migrations: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on a fresh PostgreSQL database migrated by `migrations`, dropped (and searched) afterwards."""
-    name = unique_name(prefix)
-    engine = build_engine(await create_database(name))
-    try:
-        await run_migrations(engine, migrations)
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-        await drop_database(name)
+    async with empty_database(prefix) as url:
+        engine = build_engine(url)
+        try:
+            await run_migrations(engine, migrations)
+            yield session_factory(engine)
+        finally:
+            await engine.dispose()
 
 
 # the clients' connections only: an autovacuum worker busy in the database is the bootstrap superuser's, and
