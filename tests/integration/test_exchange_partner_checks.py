@@ -289,3 +289,44 @@ async def test_an_ftp_partner_whose_signing_secret_is_not_set_fails_the_message_
     assert delivery is not None
     assert (delivery.state, len(attempts)) == ("failed", 1)
     assert delivery.last_error == "the variable TIANHE_SHARED_SECRET holding the shared secret is not set"
+
+
+@pytest.mark.parametrize(
+    ("claimed", "counted"),
+    [
+        (START + timedelta(hours=1), START + timedelta(hours=1)),  # between issue and arrival: the partner's own
+        (START + timedelta(days=3), START + timedelta(hours=2)),  # a clock days ahead: when it reached us
+        (START - timedelta(days=1), START),  # before our notice was issued: when it was issued
+    ],
+)
+async def test_a_partners_answer_is_counted_inside_its_notices_life_whatever_its_clock_says(
+    baiyun: Baiyun, claimed: datetime, counted: datetime
+) -> None:
+    """A partner dates its answer by its own clock: one set days ahead had its answer counted after the Friday
+    cut-off (the notice "unanswered" in a week it was answered), one set back had it answered before it was
+    asked. The time counted is the partner's inside [issued, received], else the nearer bound."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
+    forward = _notice(FORWARD_ID, "440106001", "forward", Route.INTER_DISTRICT)
+    await baiyun.inbox.store(forward, now=START)
+    baiyun.clock.advance(2 * 3600)  # the answer reaches us two hours after the notice was issued
+    part = AnswerPart(
+        notice_id=FORWARD_ID,
+        record_id=forward.record_id,
+        result=FeedbackResult.CONFIRMED,
+        answered_by="440106001",
+        answered_at=claimed,
+    )
+    sealed = crypto.seal(sealed_text(SealedAnswer()), OURS["seal_key"])
+    message = ExchangeMessage(message_id="answer-3", type="answer", sender="440106", answer=part, sealed=sealed)
+
+    assert (await baiyun.door.receive_answer(national, message)).duplicate is False
+
+    stored = await baiyun.inbox.get(FORWARD_ID)
+    assert stored is not None
+    assert stored.answered_at is not None
+    assert stored.answered_at.astimezone(UTC) == counted
+    async with baiyun.sessions() as session:
+        rows = (await session.execute(select(OutboxRow))).scalars().all()
+    told = [row.envelope["payload"] for row in rows if row.topic.endswith(NOTICES_ANSWERED)]
+    assert [datetime.fromisoformat(payload["answered_at"]) for payload in told] == [counted]  # routing, reporting

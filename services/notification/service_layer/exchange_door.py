@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.notification.adapters.exchange_store import ExchangeStore, NoticeTaken, UnknownNotice
 from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox
-from services.notification.adapters.tables import ExchangeReceived
+from services.notification.adapters.tables import ExchangeReceived, utc
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_ack import Ack
 from services.notification.domain.exchange_batch import OpenedBatch, SetAside, open_batch, signed_part
@@ -37,6 +37,7 @@ from services.notification.domain.exchange_messages import (
     arriving_notice,
 )
 from services.notification.domain.feedback import correction_code_problems, feedback_problems
+from services.notification.domain.partner_clock import NOTED_SKEW, counted_answer_time
 from services.notification.service_layer.exchange_outbound import OwnKeys
 from shared.clock import Clock
 from shared.directory import DivisionDirectory
@@ -213,7 +214,7 @@ class ExchangeDoor:
         carrier = None
         if ours is not None and ours.recipient_code[:6] not in self._served:
             carrier = self._partners().partner_for(ours.recipient_code)
-        if carrier is None or carrier.name != partner.name:
+        if ours is None or carrier is None or carrier.name != partner.name:
             raise _refused(404, "No notice of ours was sent to this partner under that id.")
         private = _sealed_part(SealedAnswer, self._open(message.sealed))
         problems = feedback_problems(result=part.result, corrections=private.corrections, reason=part.reason)
@@ -223,6 +224,15 @@ class ExchangeDoor:
         if problems:
             raise _refused(422, "; ".join(".".join(where) + " " + what for where, what in problems))
         answer = Answer(part.result, private.corrections, part.reason, private.note or "", part.answered_by)
+        now = self._clock.now()
+        answered_at, skew = counted_answer_time(part.answered_at, issued_at=utc(ours.issued_at), received_at=now)
+        if abs(skew) > NOTED_SKEW:
+            log.warning(
+                "partner's answer dated outside its notice's life, counted at the nearer bound",
+                partner=partner.name,
+                notice_id=part.notice_id,
+                off_by_s=round(skew.total_seconds()),
+            )
         received = ExchangeReceived(
             message_id=message.message_id,
             kind="answer",
@@ -230,10 +240,10 @@ class ExchangeDoor:
             sender_code=message.sender,
             notice_id=part.notice_id,
             record_id=part.record_id,
-            received_at=self._clock.now(),
+            received_at=now,
         )
         try:
-            fresh = await self._store.receive_answer(received, answer, now=part.answered_at)
+            fresh = await self._store.receive_answer(received, answer, now=answered_at)
         except UnknownNotice as error:
             raise _refused(404, "No notice of ours was sent to this partner under that id.") from error
         except AlreadyAnswered as error:
