@@ -56,6 +56,7 @@ def parse_partners(text: str) -> PartnerTable:
             for prefix in _prefixes(entry):
                 by_prefix[prefix] = partner
         default = _partner(data["default"]) if "default" in data else None
+        _keys_apart([*by_prefix.values(), *([default] if default else [])])
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise InvalidPartnersFile(f"{type(error).__name__}: {error}") from error
     return PartnerTable(by_prefix=by_prefix, default=default)
@@ -77,6 +78,27 @@ def _partner(entry: dict[str, Any]) -> Partner:
             previous_until=_until(entry),
         ),
     )
+
+
+def _keys_apart(partners: list[Partner]) -> None:
+    """Two partners checked with the same key could each sign as the other: a message's sender is taken from the
+    partner whose key checks it, so one district's deployment could answer for another's notices. Refused."""
+    holder: dict[tuple[str, str], str] = {}
+    for partner in partners:
+        keys = partner.keys
+        named = [("secret_env", keys.secret_env), ("secret_env", keys.previous_secret_env)]
+        named += [("verify_key", keys.verify_key), ("verify_key", keys.previous_verify_key)]
+        for kind, value in named:
+            if not value:
+                continue
+            other = holder.setdefault((kind, value), partner.name)
+            if other != partner.name:
+                shown = f" {value}" if kind == "secret_env" else ""  # a variable's name, never a key
+                raise InvalidPartnersFile(
+                    f"partners {other!r} and {partner.name!r} share a {kind}{shown}: each could sign as the other; "
+                    "give each partner its own (one deployment serving several districts is one partner with their "
+                    "prefixes)"
+                )
 
 
 def _name(entry: dict[str, Any]) -> str:

@@ -115,3 +115,48 @@ def test_a_previous_key_is_accepted_until_the_end_of_its_switch_over() -> None:
     assert [c.verify_key for c in keys.checkers(before)] == [VERIFY, OLD]
     assert [c.verify_key for c in keys.checkers(after)] == [VERIFY]
     assert keys.seal_key == SEAL  # one key to seal to: the current one
+
+
+def _two(first: str, second: str) -> str:
+    return f"""
+[[partners]]
+name = "tianhe"
+prefixes = ["440106"]
+url = "https://tianhe"
+{first}
+
+[[partners]]
+name = "yuexiu"
+prefixes = ["440104"]
+url = "https://yuexiu"
+{second}
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "shared"),
+    [
+        ('secret_env = "GZ_SECRET"', 'secret_env = "GZ_SECRET"', "secret_env GZ_SECRET"),
+        (f'verify_key = "{VERIFY}"', f'verify_key = "{VERIFY}"', "verify_key"),
+        # a key one partner is switching away from is still its key until the switch-over ends
+        (
+            'secret_env = "NEW"',
+            'secret_env = "OTHER"\nprevious_secret_env = "NEW"\nprevious_until = 2027-04-01T00:00:00+08:00',
+            "secret_env NEW",
+        ),
+    ],
+)
+def test_two_partners_checked_with_one_key_are_refused(first: str, second: str, shared: str) -> None:
+    """Either could sign as the other, and answer for the other's notices: the file is refused, naming the two and
+    the variable (never a key's value)."""
+    with pytest.raises(InvalidPartnersFile) as refused:
+        parse_partners(_two(first, second))
+    assert "'tianhe' and 'yuexiu' share a " + shared in str(refused.value)
+    assert VERIFY not in str(refused.value)
+
+
+def test_one_partner_over_several_districts_and_partners_with_keys_of_their_own_are_taken() -> None:
+    table = parse_partners(_two('secret_env = "TIANHE"', f'verify_key = "{VERIFY}"'))
+    assert {p.name for p in table.by_prefix.values()} == {"tianhe", "yuexiu"}
+    several = parse_partners(FILE)  # changsha: one entry, one secret, two prefixes
+    assert several.by_prefix["4301"] is several.by_prefix["4302"]
