@@ -757,7 +757,7 @@ async def test_a_stopped_receiver_is_logged_once_a_minute_with_its_reason_not_at
         await desk.inbox.store(notice(535), now=desk.clock.now())
         assert await desk.worker.deliver_due() > 0
 
-    said = [line for line in logs if line["event"] != "push failed for good"]  # once per notice, at its round's end
+    said = [line for line in logs if line["event"] != "push failed for good"]  # per receiver: test_push_failed_for_good
     assert failures > 60
     assert [line["event"] for line in said] == [
         "push failing",

@@ -9,7 +9,10 @@ deliveries: CannotPush (a webhook secret sealed with another key), or a
 destination our own rule refuses (an internal address, see
 domain/destinations.py; no request is made). A passing failure of our own
 (database down) is logged and left to the lease: the row becomes due
-again, nothing is lost.
+again, nothing is lost. Notices failed for good, either way, are logged
+per receiver: the first at once, then a count a minute with their ids
+(domain/failed_notices.py), so a receiver down for a day is not a line per
+notice.
 
 Attempts that finish together are recorded in one transaction
 (shared/db/group_commit.py), each push still waiting for its own record
@@ -39,6 +42,7 @@ from services.notification.domain.backoff import (
     Outcome,
     after_attempt,
 )
+from services.notification.domain.failed_notices import Failed, FailedNotices
 from services.notification.domain.failing_receivers import FailingReceivers, Say
 from services.notification.domain.signing import signed_headers
 from services.notification.service_layer.documents import document_of
@@ -83,6 +87,7 @@ class PushAttempts:
         self._on_recorded = on_recorded  # wakes the outbox relay: a status event may be waiting
         self._exchange = exchange  # messages to exchange partners: the same schedule, another request
         self._failing = FailingReceivers()  # which failed attempts get a log line
+        self._failed_notices = FailedNotices()  # which notices failed for good get a log line
         # attempts finishing together are recorded in one transaction, each push still awaiting its own
         self._recorder: GroupCommit[Attempted, NextStep] = GroupCommit(
             self._record_batch, exclusive=lambda attempted: attempted.claim.notice_id
@@ -168,13 +173,7 @@ class PushAttempts:
             self._wake()
             log.warning("push failed; a new round was asked for meanwhile", notice_id=claim.notice_id, reason=reason)
             return
-        log.error(
-            "push failed for good",
-            notice_id=claim.notice_id,
-            recipient=claim.recipient_code,
-            reason=reason,
-            outcome=Outcome.FAILED.value,
-        )
+        self._log_failed_for_good(claim, now, reason=reason, status_code=None)
 
     async def _record(self, claim: Claim, result: SendResult) -> None:
         now = self._clock.now()
@@ -193,6 +192,8 @@ class PushAttempts:
         if recorded != step:  # a redelivery began a new round during the push: its first push is due now
             self._wake()
         self._log_receiver(claim, result, recorded, now)
+        if recorded.outcome is Outcome.FAILED:  # the round's last attempt: the notice is failed
+            self._log_failed_for_good(claim, now, reason=result.error, status_code=result.status_code)
 
     def _log_receiver(self, claim: Claim, result: SendResult, recorded: NextStep, now: datetime) -> None:
         """A receiver's first failure, a count of its failures a minute, its recovery (domain/failing_receivers.py).
@@ -201,6 +202,8 @@ class PushAttempts:
         """
         receiver = claim.exchange_code or claim.recipient_code
         if result.delivered:
+            if (held := self._failed_notices.delivered(receiver)) is not None:
+                self._say_failed_for_good(receiver, held, reason=None, status_code=None)
             if (line := self._failing.delivered(receiver)) is not None:
                 log.info("push recovered", receiver=receiver, failing_since=line.since.isoformat(), failed=line.held)
             return
@@ -217,6 +220,28 @@ class PushAttempts:
             latency_ms=result.latency_ms,
             error=result.error,
             outcome=recorded.outcome.value,
+        )
+
+    def _log_failed_for_good(self, claim: Claim, now: datetime, *, reason: str | None, status_code: int | None) -> None:
+        """A receiver's first notice failed for good, then a count of them a minute (domain/failed_notices.py).
+
+        Each notice's status is recorded all the same: failed in its inbox and in GET /v1/deliveries/failed.
+        """
+        receiver = claim.exchange_code or claim.recipient_code
+        if (failed := self._failed_notices.failed(receiver, claim.notice_id, now)) is not None:
+            self._say_failed_for_good(receiver, failed, reason=reason, status_code=status_code)
+
+    @staticmethod
+    def _say_failed_for_good(receiver: str, failed: Failed, *, reason: str | None, status_code: int | None) -> None:
+        log.error(
+            "push failed for good",
+            receiver=receiver,
+            failed_for_good=failed.count,  # notices since the receiver's last such line, this one included
+            notice_ids=list(failed.notice_ids),  # ids only: never a person's name or identity number
+            first_failed_at=failed.since.isoformat(),
+            reason=reason,  # the latest notice's; None on the line of those left when the receiver answers again
+            status_code=status_code,
+            outcome=Outcome.FAILED.value,
         )
 
     async def _record_batch(self, attempts: Sequence[Attempted]) -> list[NextStep]:
