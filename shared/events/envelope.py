@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.events.sealed_parts import SEALED_BLOCK, SealedTree, blocked, changed, paths_tree, unblocked
 from shared.ids import new_id, new_uuid
@@ -59,7 +59,9 @@ class Envelope(BaseModel):
     event_id: uuid.UUID = Field(description="Unique id of this event; consumers deduplicate on it")
     type: str = Field(max_length=60, description="Payload type, e.g. RecordSubmitted")
     version: int = Field(ge=1, description="Schema version of the payload")
-    occurred_at: datetime = Field(description="When the fact happened (UTC)")
+    # a time without an offset is no instant a consumer can place (whose clock? read as UTC or as Beijing time,
+    # 8 hours apart): such an envelope is invalid, dead-lettered as it is read, never retried
+    occurred_at: AwareDatetime = Field(description="When the fact happened, with its offset (written in UTC)")
     producer: str = Field(max_length=40, description="Service that published the event")
     correlation_id: str = Field(max_length=64, description="The record id the event belongs to")
     payload: dict[str, Any] = Field(description="The payload, shaped by type and version")
@@ -95,7 +97,7 @@ def new_envelope(
         event_id=event_id,
         type=event.TYPE,
         version=event.VERSION,
-        occurred_at=occurred_at or datetime.now(UTC),
+        occurred_at=occurred_in_utc(occurred_at),
         producer=producer,
         correlation_id=correlation_id,
         payload=payload,
@@ -149,11 +151,26 @@ def payload_envelope_json(
         "event_id": event_id_text,
         "type": event_class.TYPE,
         "version": event_class.VERSION,
-        "occurred_at": json_time(occurred_at or datetime.now(UTC)),
+        "occurred_at": json_time(occurred_in_utc(occurred_at)),
         "producer": producer,
         "correlation_id": correlation_id,
         "payload": _sealed(event_class, payload, event_id_text, keyring),
     }
+
+
+def occurred_in_utc(moment: datetime | None) -> datetime:
+    """An envelope's `occurred_at` as every producer of ours writes it: aware and in UTC (now when None).
+
+    A time without an offset is a bug of the producer's: every consumer would dead-letter its event
+    (Envelope), so it is refused here, before anything is sent, with ValueError.
+    """
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.utcoffset() is None:
+        raise ValueError("an envelope's occurred_at needs a time zone: write an aware time (UTC)")
+    return moment.astimezone(UTC)
 
 
 def json_time(moment: datetime) -> str:

@@ -9,6 +9,7 @@ the record it resolves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -18,16 +19,13 @@ import pytest
 from services.routing.adapters import decision_store
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.service_layer.rebuild import replay_topics
-from services.routing.service_layer.records import RecordHandler
 from shared.clock import FixedClock
 from shared.db import session_factory
-from shared.events import NoticeAnswered, RecordSubmitted, ReviewResolved, parse_event
+from shared.events import NoticeAnswered, RecordSubmitted, ReviewResolved
 from tests.support import kafka
-from tests.support.infra import TEST_KEYRING
 from tests.support.records import XINSHI, record
 from tests.support.routing import routing_context
 from tests.support.routing_rebuild import (
-    LAG,
     MONDAY,
     RECIPIENTS,
     Live,
@@ -80,27 +78,25 @@ async def test_a_message_that_does_not_decode_is_refused_and_the_rest_keep_their
         assert await state(rebuilt) == await state(running.context)
 
 
-async def test_a_record_stamped_without_an_offset_is_replayed_at_that_time_in_utc(
+async def test_a_record_stamped_without_an_offset_is_refused_as_the_live_consumer_dead_letters_it(
     live: tuple[Live, str], tmp_path: Path
 ) -> None:
-    """A producer's envelope whose `occurred_at` has no offset: the live service routed it at its own time; the
-    rebuild orders it as UTC (`in_time_order`) and stamps it so, where it stopped as it wrote a time without one."""
+    """A producer's envelope whose `occurred_at` has no offset was read as UTC and replayed at that time; it is no
+    instant anyone can place (whose clock?), so the live consumer dead-letters it (Envelope refuses it) and the
+    rebuild refuses it as it comes, the others replayed in their order."""
     running, _ = live
     happened = MONDAY + timedelta(days=3)
     envelope = kafka.submitted(record(residence_street=XINSHI, sequence=75))
-    envelope = envelope.model_copy(update={"occurred_at": happened.astimezone(UTC).replace(tzinfo=None)})
-    running.clock.at = happened + LAG
-    await RecordHandler(running.context).on_records([(envelope, parse_event(envelope, TEST_KEYRING))])
-    running.partitions[RecordSubmitted.TOPIC][0].append(envelope.model_dump_json().encode())
+    body = json.loads(envelope.model_dump_json())
+    body["occurred_at"] = happened.astimezone(UTC).replace(tzinfo=None).isoformat()
+    running.partitions[RecordSubmitted.TOPIC][0].append(json.dumps(body).encode())
     async with migrated_store("sqlite", "rebuilt", MIGRATIONS, tmp_path) as engine:
         rebuilt = routing_context(session_factory(engine), RECIPIENTS, clock=FixedClock(MONDAY + timedelta(days=5)))
         replayed = await replay_topics(rebuilt, running.read)
-        assert (replayed[RecordSubmitted.TOPIC].applied, replayed[RecordSubmitted.TOPIC].refused) == (4, 0)
+        assert (replayed[RecordSubmitted.TOPIC].applied, replayed[RecordSubmitted.TOPIC].refused) == (3, 1)
         assert await state(rebuilt) == await state(running.context)
         async with rebuilt.sessions() as session:
-            decided = await decision_store.load_decision(session, envelope.correlation_id)
-        assert decided is not None
-        assert decided.decided_at.replace(tzinfo=UTC) == happened
+            assert await decision_store.load_decision(session, envelope.correlation_id) is None
 
 
 async def test_a_rebuilt_store_equals_the_live_one_when_answers_came_between_a_persons_records(

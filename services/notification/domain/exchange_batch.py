@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from services.notification.domain import exchange_crypto as crypto
-from services.notification.domain.exchange_messages import ExchangeMessage
+from services.notification.domain.exchange_messages import NEEDS_ZONE, ExchangeMessage, times_without_zone
 
 FORMAT = "popflow-exchange-batch/1"
 BATCH_SUFFIX = ".batch"
@@ -165,15 +165,24 @@ def open_batch(manifest: dict[str, object], file: bytes, sealing_key: str, *prev
     for number, line in enumerate(lines, start=1):
         try:
             opened.messages.append((number, ExchangeMessage.model_validate_json(line)))
-        except ValidationError:
-            # the same word for every such line, so that a run of them is said as one range (refusals_said);
-            # pydantic's locations may name a partner's own keys, its messages quote values: neither is said
-            opened.malformed.append((number, "malformed"))
+        except ValidationError as error:
+            opened.malformed.append((number, _unread(error)))
     if lines and not opened.messages:
-        raise SetAside(f"no message of the batch reads ({len(lines)} malformed lines)")
+        raise SetAside(f"no message of the batch reads: {refusals_said(opened.malformed, limit=150)}")
     if any(m.sender != manifest["sender"] for _, m in opened.messages):
         raise SetAside("batch holds a message from another sender than its manifest's")
     return opened
+
+
+def _unread(error: ValidationError) -> str:
+    """Why a line is no message: the fields whose time has no time zone, named (ours, not the partner's), or
+    `malformed`. The same words for every such line, so that a run of them is said as one range
+    (refusals_said); pydantic's other locations may name a partner's own keys, its messages quote values:
+    neither is said."""
+    naive = times_without_zone(error)
+    if not naive:
+        return "malformed"
+    return f"{', '.join('.'.join(map(str, where)) for where in naive)} {NEEDS_ZONE}"
 
 
 def _by_reason(refused: list[tuple[int, str]]) -> dict[str, list[int]]:

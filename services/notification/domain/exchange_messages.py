@@ -20,7 +20,7 @@ import json
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.directory import DivisionDirectory, DivisionLevel
 from shared.events import FeedbackResult, NoticeKind, NoticePerson, RejectionReason, Route
@@ -34,6 +34,16 @@ SENDER_HEADER = "PopFlow-Exchange-Sender"
 # the partner could never be given; it is refused at the door instead (422, the field named).
 EXCHANGE_ID = r"^[0-9A-Za-z-]{1,36}$"
 TRANSFER_NAMESPACE = uuid.UUID("9b2e4c6a-1d3f-4a5b-8c7d-0e1f2a3b4c5d")
+
+
+# A partner's time must say its zone: 2027-02-24T10:30:00 is 10:30 in Beijing or 18:30 there, read as UTC
+NEEDS_ZONE = "needs a time zone (an offset, e.g. +08:00)"
+
+
+def times_without_zone(error: ValidationError) -> list[tuple[str | int, ...]]:
+    """Where a message that does not read has a time without a time zone: fields of the format (notice.issued_at),
+    never a partner's own key or value, so they may be said to the partner, in a log line or an acknowledgement."""
+    return list(dict.fromkeys(tuple(e["loc"]) for e in error.errors() if e["type"] == "timezone_aware"))
 
 
 class _Frozen(BaseModel):

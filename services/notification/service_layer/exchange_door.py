@@ -30,11 +30,13 @@ from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_ack import Ack
 from services.notification.domain.exchange_batch import OpenedBatch, SetAside, open_batch, signed_part
 from services.notification.domain.exchange_messages import (
+    NEEDS_ZONE,
     SENDER_HEADER,
     ExchangeMessage,
     SealedAnswer,
     SealedNotice,
     arriving_notice,
+    times_without_zone,
 )
 from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.partner_clock import NOTED_SKEW, counted_answer_time
@@ -43,7 +45,7 @@ from shared.clock import Clock
 from shared.directory import DivisionDirectory
 from shared.events import NoticeIssued, NoticePerson
 from shared.exchange.partners import Partner, PartnerTable
-from shared.http.problems import ProblemError, json_pointer
+from shared.http.problems import FieldError, ProblemError, json_pointer
 
 log = structlog.get_logger(__name__)
 Part = TypeVar("Part", bound=BaseModel)
@@ -61,6 +63,21 @@ class Accepted:
 def _refused(status: int, detail: str) -> ProblemError:
     titles = {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}
     return ProblemError(status, titles[status], detail)
+
+
+def _not_a_message(error: ValidationError) -> ProblemError:
+    """422 for a signed body that is no exchange message; a time without a time zone is named, with its field
+    (the format's, never the partner's own key or a value), for the partner to mend."""
+    detail = f"Not an exchange message: {error.error_count()} problems"
+    if not (naive := times_without_zone(error)):
+        return _refused(422, detail)
+    where = ", ".join(json_pointer(location) for location in naive)
+    return ProblemError(
+        422,
+        "Unprocessable Content",
+        f"{detail}; {where} {NEEDS_ZONE}.",
+        errors=[FieldError.at(location, NEEDS_ZONE) for location in naive],
+    )
 
 
 def _sealed_part(model: type[Part], opened: bytes) -> Part:
@@ -99,7 +116,7 @@ class ExchangeDoor:
         try:
             message = ExchangeMessage.model_validate_json(body)
         except ValidationError as error:
-            raise _refused(422, f"Not an exchange message: {error.error_count()} problems") from error
+            raise _not_a_message(error) from error
         if message.sender != sender or message.message_id != headers.get("webhook-id"):
             raise _refused(422, "The message's sender or id differs from its headers.")
         return partner, message

@@ -242,10 +242,9 @@ async def in_time_order(
 
 
 def happened_at(envelope: Envelope) -> datetime:
-    """When the message happened: its `occurred_at`, read as UTC when a producer wrote it without an offset (the
-    order of the replay and the times it stamps alike: a store refuses a time without one)."""
-    happened = envelope.occurred_at
-    return happened if happened.tzinfo else happened.replace(tzinfo=UTC)
+    """When the message happened: its `occurred_at` (always with an offset: an envelope without one does not
+    decode, and is refused here as the live consumer dead-lettered it)."""
+    return envelope.occurred_at
 
 
 async def _apply(handler: Handler, message: Envelope | Exception, counts: Replayed, keyring: Keyring) -> None:
