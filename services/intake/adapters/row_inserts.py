@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from services.intake.adapters.record_statements import EVENT_COLUMNS, RECORD_COLUMNS, RECORDS_AND_EVENTS
+from shared.db.engine import driver_of
 
 COPY_FROM = 100  # rows of one table in one transaction: a bulk batch is copied, grouped POSTs inserted
 
@@ -49,8 +50,7 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], values: list
         for i in json_at:
             copied[i] = orjson.dumps(copied[i]).decode()
         rows.append(tuple(copied))
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_of(await session.connection())
     with as_sqlalchemy_errors("COPY"):
         await driver.copy_records_to_table(table.name, records=rows, columns=columns)
 
@@ -77,8 +77,7 @@ async def insert_records_and_events(
         for column in columns:
             cells = [row[column] for row in values]
             arrays.append([orjson.dumps(cell).decode() for cell in cells] if column == json_column else cells)
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_of(await session.connection())
     with as_sqlalchemy_errors("INSERT"):
         await driver.execute(RECORDS_AND_EVENTS, *arrays)
 
