@@ -772,3 +772,8 @@ async def test_a_stopped_receiver_is_logged_once_a_minute_with_its_reason_not_at
     recovered = said[4]
     assert 1 + said[1]["failed"] + said[2]["failed"] + recovered["failed"] == failures  # every one counted once
     assert recovered["failing_since"] == first["failing_since"]
+    # each notice whose round ended failed is in the failed list, and counted once in a line a minute, not a line each
+    failed = await desk.store.failed(prefix="440111", limit=500)
+    told = [line for line in logs if line["event"] == "push failed for good"]
+    assert sum(line["failed_for_good"] for line in told) == len(failed) > len(told)
+    assert {n.notice_id for _, n in failed} >= {i for line in told for i in line["notice_ids"]}
