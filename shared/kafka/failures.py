@@ -12,8 +12,8 @@
   already succeeded are harmless to see again.
 - A dead letter Kafka does not take (the broker away) is such an error too:
   the batch comes again after the pause, and the message is set aside once
-  the dead letter is published (reporting's fold holds its batch and retries
-  the publish itself).
+  the dead letter is published (reporting's fold tries the publish a few
+  times within its batch, then fails the batch the same way).
 """
 
 from __future__ import annotations

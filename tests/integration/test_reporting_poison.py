@@ -21,12 +21,14 @@ from services.reporting.adapters.tables import rejections
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RejectionFact
+from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES
 from shared.db import build_engine, run_migrations
 from shared.db.bulk import UnwritableValue
-from shared.kafka.failures import is_permanent, open_dead_letter
+from shared.kafka.broker import dead_letter_publisher
+from shared.kafka.failures import DeadLetters, is_permanent, open_dead_letter
 from shared.topics import DEAD_LETTER
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, kafka_bootstrap, unique_name
-from tests.support.kafka import read_raw
+from tests.support.kafka import caught_up, read_raw
 from tests.support.records import TONGDE
 from tests.support.reporting import FakeClock, reporting_harness
 from tests.support.waiting import eventually
@@ -111,3 +113,33 @@ async def test_a_message_without_a_value_is_dead_lettered_and_the_fold_goes_on()
         assert not background.dead()
         letters = await eventually(lambda: read_raw(kafka_bootstrap(), harness.settings.topic_prefix + DEAD_LETTER))
     assert [open_dead_letter(TEST_KEYRING, body, headers) for body, headers in letters] == [b""]
+
+
+async def test_a_batch_whose_dead_letter_kafka_refuses_is_read_again_and_committed_once_it_is_taken() -> None:
+    # the fold retried such a publish inside the batch for ever; it now fails the batch after SET_ASIDE_TRIES
+    # tries, and the batch is read again from its start (a real consumer's seek): only then is it committed
+    async with reporting_harness(FakeClock(datetime.now(UTC))) as harness:
+        prefix = harness.settings.topic_prefix
+        runtime = harness.app.state.runtime
+        publish = dead_letter_publisher(runtime.broker, runtime.topics, TEST_KEYRING)
+        tries = 0
+
+        async def refusing_twice(body: bytes, headers: dict[str, str]) -> None:
+            nonlocal tries
+            tries += 1
+            if tries <= 2 * SET_ASIDE_TRIES:  # two rounds of the batch, the topic not authorised, say
+                raise PermissionError("the dead-letter topic refuses")
+            await publish(body, headers)
+
+        harness.reporting.fold._dead_letters = DeadLetters(refusing_twice)
+        poison = rejection("canvass\x00")
+        bodies = [rejection("canvass") for _ in range(GOOD // 2)] + [poison]
+        bodies += [rejection("school") for _ in range(GOOD - GOOD // 2)]
+        await asyncio.gather(*[await harness.producer.send(prefix + "records.rejected", b, key=b"one") for b in bodies])
+        letters = await eventually(lambda: read_raw(kafka_bootstrap(), prefix + DEAD_LETTER))
+        folded = [prefix + t for t in ("records.rejected",)]
+        assert await eventually(lambda: caught_up(kafka_bootstrap(), prefix + "reporting", folded))
+        assert not runtime.background.dead()
+    assert tries == 2 * SET_ASIDE_TRIES + 1  # the batch came again after each failed round
+    assert [open_dead_letter(TEST_KEYRING, body, headers) for body, headers in letters] == [poison]
+    assert harness.reporting.fold.folded == GOOD + 1  # counted once, when its batch was done

@@ -19,7 +19,7 @@ from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RejectionFact
-from services.reporting.entrypoints.kafka import SYSTEMIC_AT_LEAST, FoldConsumer
+from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES, SYSTEMIC_AT_LEAST, FoldConsumer
 from shared.db.bulk import UnwritableValue
 
 AT = datetime(2027, 2, 24, tzinfo=UTC)
@@ -115,10 +115,11 @@ async def test_a_store_that_is_down_is_waited_out_with_nothing_set_aside() -> No
     assert consumer.folded == 3
 
 
-async def test_a_dead_letter_kafka_does_not_take_is_published_once_it_does_and_the_fold_goes_on() -> None:
-    # a failed publish of the dead letter had ended the fold (and reporting's readiness) for good
+async def test_a_dead_letter_kafka_does_not_take_at_once_is_published_once_it_does_and_the_fold_goes_on() -> None:
+    # a failed publish of the dead letter had ended the fold (and reporting's readiness) for good; one Kafka
+    # refuses for longer fails the batch, read again later (tests/unit/test_fold_dead_letter_refused.py)
     store, letters = Store(refuses={"r1"}), Letters()
-    consumer = fold(store, letters, kafka_down_for=3)
+    consumer = fold(store, letters, kafka_down_for=SET_ASIDE_TRIES - 1)
     await consumer.apply(messages(3))
     assert [body for body, _ in letters] == [b"r1"]  # once, not once a try
     assert sorted(store.written) == ["r0", "r2"]

@@ -8,7 +8,12 @@ upserts (see fold.py) make the re-delivery change nothing. A database error
 is retried with a pause until it succeeds (the batch is held, never
 skipped); an unreadable message, and one whose values the database refuses
 (found by writing the batch in halves), is sent to the dead-letter topic
-with the reason and the batch goes on. While one batch is written, the next is
+with the reason and the batch goes on. A dead letter Kafka does not take is
+tried SET_ASIDE_TRIES times; then the batch fails as any subscriber's does
+(shared/kafka/failures.py): its offsets are not committed, it is read again
+from its start after a pause, and folded once the dead letter is published
+(a topic that keeps refusing, not authorised say, holds the fold there; it is
+logged at ERROR once, not once a try). While one batch is written, the next is
 fetched and decoded; its offsets are committed only after its own write.
 Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
 handler per message, is what lets the fold keep up with a replay of
@@ -26,10 +31,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import CommitFailedError
+from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.fold_offsets import Fetched, commit, rewind
 from services.reporting.adapters.metrics import EVENTS_FOLDED
 from services.reporting.domain.batch import FoldBatch
 from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS
@@ -44,6 +50,22 @@ log = structlog.get_logger(__name__)
 DECODE_SLICE = 50
 # A batch of at least this many messages that are each refused on their own is the store's fault, not theirs
 SYSTEMIC_AT_LEAST = 10
+# Tries of one dead letter (a pause between) before its batch fails and is read again after a pause
+SET_ASIDE_TRIES = 3
+
+
+class DeadLetterRefused(Exception):
+    """Kafka did not take a dead letter in SET_ASIDE_TRIES tries: the batch holding its message is not done."""
+
+    def __init__(self, message: Any, error: Exception) -> None:
+        self.where = (str(getattr(message, "topic", "")), getattr(message, "partition", None))
+        self.offset = getattr(message, "offset", None)
+        self.error_type = type(error).__name__
+        topic, partition = self.where
+        super().__init__(
+            f"the dead-letter topic refused the dead letter of {topic} partition {partition} offset"
+            f" {self.offset} {SET_ASIDE_TRIES} times ({self.error_type})"
+        )
 
 
 class FoldConsumer:
@@ -68,6 +90,7 @@ class FoldConsumer:
         self._batch_max = batch_max
         self._retry_pause_s = retry_pause_s
         self.folded = 0
+        self._refused_at: tuple[tuple[str, Any], Any] | None = None  # the dead letter last refused, said once
 
     @property
     def topics(self) -> list[str]:
@@ -88,27 +111,60 @@ class FoldConsumer:
         )
         await _start(consumer)
         log.info("fold started", topics=len(self._topics))
-        in_flight: tuple[asyncio.Task[None], dict[Any, int]] | None = None
+        try:
+            await self.consume(consumer)
+        finally:
+            await consumer.stop()
+
+    async def consume(self, consumer: Any) -> None:
+        """Fold what the started `consumer` fetches, until cancelled.
+
+        A batch whose dead letter Kafka refuses (DeadLetterRefused) is not committed: every partition
+        of it, and of the batch fetched meanwhile, is read again from there after a pause.
+        """
+        in_flight: tuple[asyncio.Task[None], Fetched] | None = None
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_max)
-                messages = [m for ms in batches.values() for m in ms]
+                fetched = Fetched(await consumer.getmany(timeout_ms=500, max_records=self._batch_max))
+                messages = fetched.messages
                 # Decoding this batch (CPU, here) overlaps with writing the previous one (the database).
                 decoded = await self.decode(messages) if messages else None
                 if in_flight is not None:
-                    await in_flight[0]
-                    await _commit(consumer, in_flight[1])
+                    task, written = in_flight
                     in_flight = None
+                    if not await self._done(task):
+                        rewind(consumer, written, fetched)
+                        await asyncio.sleep(self._retry_pause_s)
+                        continue
+                    await commit(consumer, written.ends())
                 if decoded is not None:
-                    offsets = {tp: part[-1].offset + 1 for tp, part in batches.items() if part}
-                    in_flight = (asyncio.create_task(self.write(decoded, messages)), offsets)
+                    in_flight = (asyncio.create_task(self.write(decoded, messages)), fetched)
         finally:
             if in_flight is not None:
                 # Stopping mid-write: the transaction rolls back, the offsets stay uncommitted,
                 # and the batch is read again on the next start.
                 in_flight[0].cancel()
                 await asyncio.gather(in_flight[0], return_exceptions=True)
-            await consumer.stop()
+
+    async def _done(self, write: asyncio.Task[None]) -> bool:
+        """Whether the batch's write succeeded; a refused dead letter is said once at ERROR while it lasts."""
+        try:
+            await write
+        except DeadLetterRefused as refused:
+            if self._refused_at != (refused.where, refused.offset):
+                log.error(
+                    "dead letter refused; batch not committed, read again",
+                    source_topic=refused.where[0],
+                    source_partition=str(refused.where[1]),
+                    source_offset=str(refused.offset),
+                    error_type=refused.error_type,
+                    tries=SET_ASIDE_TRIES,
+                    pause_s=self._retry_pause_s,
+                )
+            self._refused_at = (refused.where, refused.offset)
+            return False
+        self._refused_at = None
+        return True
 
     async def apply(self, messages: Sequence[Any]) -> None:
         """Decode and write one batch (the replay's path)."""
@@ -122,8 +178,6 @@ class FoldConsumer:
             # (COPY, upsert, ... per table) each need the loop, which a whole batch's decoding held.
             await asyncio.sleep(0)
         decoded.read = len(messages)
-        for message, why in decoded.unreadable:
-            await self._set_aside(message, "UnreadableEvent", why)
         return decoded
 
     async def write(self, decoded: Decoded, messages: Sequence[Any]) -> None:
@@ -135,7 +189,12 @@ class FoldConsumer:
         of a batch (of SYSTEMIC_AT_LEAST or more) is refused on its own, the fault is the store's (a
         column changed, say), not the data's: the batch is held and retried, as for a store that is
         down, rather than emptied into the dead-letter topic.
+
+        The unreadable messages are set aside first, here rather than as they are decoded, so that any dead
+        letter Kafka refuses fails the batch in one place: this write raises DeadLetterRefused.
         """
+        for message, reason in decoded.unreadable:
+            await self._set_aside(message, "UnreadableEvent", reason)
         while (error := await self._refused(decoded.batch)) is not None:
             refused = await self._refused_alone(messages, error)
             if len(messages) >= SYSTEMIC_AT_LEAST and len(refused) == len(messages):
@@ -186,24 +245,19 @@ class FoldConsumer:
         return found
 
     async def _set_aside(self, message: Any, error_type: str, why: str) -> None:
-        """Publish the dead letter, retried with a pause until Kafka takes it: the batch is held meanwhile,
-        as for a store that is down (a failed publish had ended the fold, and reporting with it, for good)."""
+        """Publish the dead letter, tried SET_ASIDE_TRIES times with a pause between; then DeadLetterRefused,
+        and the batch is read again later (retried inside the batch, a topic that refuses it for good, not
+        authorised say, held the fold there for ever)."""
         body = bytes(message.value or b"")  # a record without a value too
-        while True:
-            try:
-                await self._dead_letters.set_aside(body, message, error_type, why, group=self.group)
-                return
-            except Exception as error:
-                log.warning("dead letter not published, will retry", error=type(error).__name__)
-                await asyncio.sleep(self._retry_pause_s)
-
-
-async def _commit(consumer: AIOKafkaConsumer, offsets: dict[Any, int]) -> None:
-    try:
-        await consumer.commit(offsets)
-    except CommitFailedError:
-        # A rebalance took the partitions; their new owner re-reads them, harmlessly.
-        log.warning("offset commit lost to a rebalance")
+        tries = AsyncRetrying(
+            stop=stop_after_attempt(SET_ASIDE_TRIES), wait=wait_fixed(self._retry_pause_s), reraise=True
+        )
+        try:
+            async for attempt in tries:
+                with attempt:
+                    await self._dead_letters.set_aside(body, message, error_type, why, group=self.group)
+        except Exception as error:
+            raise DeadLetterRefused(message, error) from error
 
 
 async def _start(consumer: AIOKafkaConsumer) -> None:
