@@ -35,7 +35,7 @@ from shared.db import build_engine
 from tests.support import scripted_week as week
 from tests.support.browser import Browser
 from tests.support.infra import DATA_KEYS
-from tests.support.records import TONGDE
+from tests.support.records import TONGDE, XINSHI
 from tests.support.reporting import FakeClock, Harness, reporting_harness
 from tests.support.system import free_port
 from tests.support.waiting import eventually
@@ -200,6 +200,69 @@ async def test_the_dashboard_keeps_its_looks_under_its_policy(served: tuple[Harn
     assert look == {"header": "rgb(26, 54, 93)", "violations": []}
 
 
+async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tuple[Harness, str]) -> None:
+    # the bureau reviewed only through the API, whose refusals are English; the page reviews now, in Chinese
+    harness, base = served
+    key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
+    street = XINSHI
+    submitted = await harness.client.post(
+        "/v1/reports/weekly/submit", headers=await harness.key(f"street:{street}"), json={"street": street, "week": W08}
+    )
+    assert submitted.status_code == 200, submitted.text
+    # in Chromium: the analyst returns the week without a reason, under the page's policy
+    in_chromium = await asyncio.to_thread(_return_without_reason_in_chromium, base, key, street)
+    assert in_chromium == {"refusal": "新市街道 2027-W08 周报的审核未办理：退回周报须写明退回理由。", "violations": []}
+    async with browser(harness) as client:
+        csrf = await login_form(client)
+        assert (await client.post("/dashboard/login", data={"key": key, "csrf": csrf})).status_code == 303
+        page = await client.get("/dashboard", params={"district": week.BAIYUN, "week": W08})
+        form = review_form(page.text, street)
+        assert form is not None
+        assert set(form) == {"csrf", "street", "week"}
+        assert review_form(page.text, TONGDE) is None  # only a submitted week has the form
+
+        returned = await client.post("/dashboard/review", data=form | {"decision": "return", "comment": " "})
+        assert returned.status_code == 303
+        refusal = await client.get(returned.headers["location"])
+        assert refusal.status_code == 200
+        locked_down_page(refusal)
+        said = re.search(r'<p class="error" id="refusal"[^>]*>([^<]+)</p>', refusal.text)
+        assert said is not None
+        assert said[1] == "新市街道 2027-W08 周报的审核未办理：退回周报须写明退回理由。"
+        assert "comment" not in said[1]  # not the API's English
+
+        accepted = await client.post("/dashboard/review", data=form | {"decision": "accept"})
+        assert accepted.headers["location"] == f"/dashboard?district={week.BAIYUN}&week={W08}"
+        after = await client.get(accepted.headers["location"])
+        assert review_form(after.text, street) is None
+        assert 'id="refusal"' not in after.text
+        # the same form again (a second tab, a second clerk): the week is locked, and the page says so
+        again = await client.get(
+            (await client.post("/dashboard/review", data=form | {"decision": "accept"})).headers["location"]
+        )
+        assert "周报已审核通过并锁定，不能再提交或审核。" in again.text
+
+        forged = await client.post("/dashboard/review", data=form | {"csrf": "guessed", "decision": "accept"})
+        assert forged.status_code == 403
+    # a bearer key (a script) has no session: no form, and the API to review with
+    scripted = await harness.client.get(
+        "/dashboard", params={"district": week.BAIYUN, "week": W08}, headers=await harness.key("district:440111")
+    )
+    assert 'action="/dashboard/review"' not in scripted.text
+
+
+def review_form(page: str, street: str) -> dict[str, str] | None:
+    """The hidden fields of a street's review form on the dashboard, None when it has none."""
+    form = re.search(
+        rf'<form method="post" action="/dashboard/review" class="review" data-street="{street}">(.*?)</form>',
+        page,
+        re.S,
+    )
+    if form is None:
+        return None
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
+
+
 async def test_a_session_ends_when_its_key_is_revoked_or_its_time_is_up(served: tuple[Harness, str]) -> None:
     harness, _ = served
     ids_and_keys = [await harness.keys.create(parse_scope("district:440111")) for _ in range(2)]
@@ -292,6 +355,29 @@ def _styled_after_login(base: str, key: str) -> dict[str, object]:
         chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
         header = chromium.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
         return {"header": header, "violations": chromium.evaluate("window.violations")}
+    finally:
+        chromium.close()
+
+
+def _return_without_reason_in_chromium(base: str, key: str, street: str) -> dict[str, object]:
+    """Log in through the form in Chromium, press 退回 in `street`'s row with no reason; what the page says then."""
+    chromium = Browser()
+    try:
+        chromium.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {
+                "source": "window.violations = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.violations.push(e.violatedDirective));"
+            },
+        )
+        chromium.open(f"{base}/dashboard/login?" + urlencode({"next": f"/dashboard?district={week.BAIYUN}&week={W08}"}))
+        chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
+        chromium.submit(
+            f"const form = document.querySelector('form.review[data-street=\"{street}\"]');"
+            " form.elements['comment'].value = ' '; form.querySelector('button[value=return]').click();"
+        )
+        refusal = chromium.evaluate("document.getElementById('refusal').textContent")
+        return {"refusal": refusal, "violations": chromium.evaluate("window.violations")}
     finally:
         chromium.close()
 

@@ -258,6 +258,10 @@ async def test_street_submits_before_the_cut_off(harness: Harness) -> None:
         "/v1/reports/weekly/review", headers=bureau, json={"street": XINSHI, "week": W08, "decision": "accept"}
     )
     assert review.status_code == 409  # 新市 has not submitted
+    # the English detail for people, the reason's code for programs (the street office page's words)
+    assert review.json()["type"] == "https://popflow.example/problems/signoff-refused"
+    assert review.json()["reason"] == "not_submitted"
+    assert review.json()["detail"] == "only a submitted report can be reviewed; this one is not submitted"
     # the week after has not begun: its report would hold nothing, and count as on time
     early = await harness.client.post(
         "/v1/reports/weekly/submit", headers=tongde, json={"street": TONGDE, "week": "2027-W09"}
@@ -265,6 +269,7 @@ async def test_street_submits_before_the_cut_off(harness: Harness) -> None:
     assert early.status_code == 409, early.text
     assert early.headers["content-type"] == "application/problem+json"
     assert "has not begun" in early.json()["detail"]
+    assert early.json()["reason"] == "week_not_begun"
 
 
 async def test_two_clerks_deciding_one_week_at_once_get_one_decision_and_one_409(harness: Harness) -> None:
@@ -284,6 +289,9 @@ async def test_two_clerks_deciding_one_week_at_once_get_one_decision_and_one_409
     )
     assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409, 409]  # never two that both stand
     [decided] = [a.json() for a in answers if a.status_code == 200]
+    # the losers raced it (stored at the same moment) or came after it, each saying which
+    after = "already_accepted" if decided["state"] == "accepted" else "already_returned"
+    assert {a.json()["reason"] for a in answers if a.status_code == 409} <= {"changed_meanwhile", after}
     again = await harness.client.post(
         "/v1/reports/weekly/submit", headers=tongde, json={"street": TONGDE, "week": week_before}
     )

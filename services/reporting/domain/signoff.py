@@ -30,8 +30,29 @@ class CampaignDecision(StrEnum):
     RECANVASS = "recanvass"
 
 
+class Refusal(StrEnum):
+    """Why a sign-off step was refused, as a stable code: the API's problem `reason`, the key of the
+    dashboard's words for it (domain/signoff_words.py). The English detail beside it may be reworded."""
+
+    WEEK_NOT_BEGUN = "week_not_begun"
+    ALREADY_SUBMITTED = "already_submitted"
+    ALREADY_ACCEPTED = "already_accepted"
+    NOT_SUBMITTED = "not_submitted"
+    ALREADY_RETURNED = "already_returned"
+    COMMENT_MISSING = "comment_missing"
+    CHANGED_MEANWHILE = "changed_meanwhile"  # another clerk's step was stored first (service_layer/signoffs.py)
+
+
 class SignoffRefused(ValueError):
     """The step does not fit the report's state (e.g. reviewing a report nobody submitted)."""
+
+    def __init__(self, reason: Refusal, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+_REFUSED_IN = {SignoffState.SUBMITTED: Refusal.ALREADY_SUBMITTED, SignoffState.ACCEPTED: Refusal.ALREADY_ACCEPTED}
+_NOT_REVIEWABLE = {SignoffState.ACCEPTED: Refusal.ALREADY_ACCEPTED, SignoffState.RETURNED: Refusal.ALREADY_RETURNED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +70,22 @@ def submit(current: Signoff | None, *, street: str, week: str, at: datetime, ope
     """The street submits `week` at `at`; not before the week has begun (`opens_at`): a report of a week not yet
     begun holds nothing, and would count as on time."""
     if at < opens_at:
-        raise SignoffRefused(f"the report week {week} has not begun yet; it can be submitted once it has")
+        detail = f"the report week {week} has not begun yet; it can be submitted once it has"
+        raise SignoffRefused(Refusal.WEEK_NOT_BEGUN, detail)
     if current is None:
         return Signoff(street, week, SignoffState.SUBMITTED, first_submitted_at=at, submitted_at=at)
     if current.state is not SignoffState.RETURNED:
-        raise SignoffRefused(f"the report of {week} is already {current.state.value}")
+        raise SignoffRefused(_REFUSED_IN[current.state], f"the report of {week} is already {current.state.value}")
     return Signoff(street, week, SignoffState.SUBMITTED, current.first_submitted_at, submitted_at=at)
 
 
 def review(current: Signoff | None, *, decision: Decision, comment: str, at: datetime) -> Signoff:
     if current is None or current.state is not SignoffState.SUBMITTED:
         state = "not submitted" if current is None else current.state.value
-        raise SignoffRefused(f"only a submitted report can be reviewed; this one is {state}")
+        reason = Refusal.NOT_SUBMITTED if current is None else _NOT_REVIEWABLE[current.state]
+        raise SignoffRefused(reason, f"only a submitted report can be reviewed; this one is {state}")
     if decision is Decision.RETURN and not comment.strip():
-        raise SignoffRefused("say why the report is returned (comment)")
+        raise SignoffRefused(Refusal.COMMENT_MISSING, "say why the report is returned (comment)")
     state = SignoffState.ACCEPTED if decision is Decision.ACCEPT else SignoffState.RETURNED
     return Signoff(current.street, current.week, state, current.first_submitted_at, current.submitted_at, at, comment)
 

@@ -14,7 +14,12 @@ class NotFound(UseCaseError):
 
 
 class Conflict(UseCaseError):
-    """The request contradicts the current state (a locked week, a decided sign-off)."""
+    """The request contradicts the current state (a locked week, a decided sign-off); `reason`: a stable code
+    of why, where a client may act on it (a sign-off's domain.signoff.Refusal)."""
+
+    def __init__(self, detail: str, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class Unavailable(UseCaseError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.reporting.domain.signoff import Decision, Signoff, SignoffRefused, review, submit
+from services.reporting.domain.signoff import Decision, Refusal, Signoff, SignoffRefused, review, submit
 from services.reporting.service_layer.errors import Conflict
 from services.reporting.service_layer.reports import ReportService
 
@@ -13,7 +13,7 @@ async def submit_week(reports: ReportService, street: str, week: str) -> Signoff
     try:
         signoff = submit(current, street=street, week=week, at=reports.clock.now(), opens_at=bounds.starts_at)
     except SignoffRefused as error:
-        raise Conflict(str(error)) from error
+        raise Conflict(str(error), reason=error.reason) from error
     await _replace(reports, signoff, current)
     return signoff
 
@@ -23,7 +23,7 @@ async def review_week(reports: ReportService, street: str, week: str, decision: 
     try:
         signoff = review(current, decision=decision, comment=comment, at=reports.clock.now())
     except SignoffRefused as error:
-        raise Conflict(str(error)) from error
+        raise Conflict(str(error), reason=error.reason) from error
     await _replace(reports, signoff, current)
     return signoff
 
@@ -31,4 +31,7 @@ async def review_week(reports: ReportService, street: str, week: str, decision: 
 async def _replace(reports: ReportService, signoff: Signoff, current: Signoff | None) -> None:
     """Write the step only over the state it was decided on: two clerks' steps at once, one 409."""
     if not await reports.signoffs.save(signoff, replacing=current):
-        raise Conflict("Someone else changed this week's sign-off at the same moment; reload it and decide again.")
+        raise Conflict(
+            "Someone else changed this week's sign-off at the same moment; reload it and decide again.",
+            reason=Refusal.CHANGED_MEANWHILE,
+        )

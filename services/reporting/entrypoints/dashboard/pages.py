@@ -9,10 +9,10 @@ logout form the session's own token.
 """
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +23,10 @@ from services.reporting.domain.figures import LABELS
 from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
+from services.reporting.domain.signoff import Refusal
+from services.reporting.domain.signoff_words import refusal_in_chinese
 from services.reporting.entrypoints.dashboard.chart import trend_svg
+from services.reporting.entrypoints.dashboard.review import Visitor, add_review_route, form_fields
 from services.reporting.entrypoints.http.access import bearer_key, session_cookie
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.errors import Invalid
@@ -49,9 +52,6 @@ def page_headers(nonce: str) -> dict[str, str]:
     return {"Content-Security-Policy": policy + "; frame-ancestors 'none'", "Cache-Control": "no-store"}
 
 
-Visitor = Callable[[Request], Awaitable[tuple[Principal | None, Session | None]]]
-
-
 def dashboard_router(
     service: ReportService,
     keys: KeyStore,
@@ -63,16 +63,18 @@ def dashboard_router(
     served_districts: Sequence[str],
     exchange: ExchangeClient | None = None,
 ) -> APIRouter:
-    """The login form with the session it opens and closes, and the district page, declared on one router."""
+    """The login form with the session it opens and closes, the district page and its review form, on one router."""
     router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
     templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     cookie = session_cookie(secure_cookie)
     login_csrf = BrowserCookie("popflow_login_csrf", secure_cookie)
     _add_session_routes(router, templates, logins, service.clock, cookie=cookie, login_csrf=login_csrf)
+    visitor = _visitor_of(keys, logins, cookie)
+    add_review_route(router, visitor, service)
     _add_district_page(
         router,
         templates,
-        _visitor_of(keys, logins, cookie),
+        visitor,
         service,
         spotchecks,
         plan,
@@ -103,7 +105,7 @@ def _add_session_routes(
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        form = _form(await request.body())
+        form = form_fields(await request.body())
         wanted = form.get("next", "")[:200]
         if not tokens_match(login_csrf.read(request), form.get("csrf", "")):
             # a form posted from another site, or an old one: no session is opened
@@ -119,7 +121,7 @@ def _add_session_routes(
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        form = _form(await request.body())
+        form = form_fields(await request.body())
         if not await logins.log_out(cookie.read(request), form.get("csrf", "")):
             raise ProblemError(403, "Forbidden", "This logout form is not from your dashboard session.")
         response = RedirectResponse(LOGIN_PATH, status_code=303)
@@ -143,7 +145,10 @@ def _add_district_page(
         request: Request,
         district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
+        street: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
+        refused: Refusal | None = None,
     ) -> Response:
+        """`refused` (with the `street`): why the review just posted from this page was refused (review.py)."""
         principal, session = await visitor(request)
         if principal is None:
             return _to_login(request)
@@ -159,7 +164,14 @@ def _add_district_page(
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
         exchanged = await _exchange_context(exchange, principal, served_districts)
         csrf = session.csrf_token if session else ""
-        return _page(templates, "dashboard.html", csrf=csrf, **exchanged, **context)
+        refusal = _refusal(service, street, refused)
+        return _page(templates, "dashboard.html", csrf=csrf, refusal=refusal, **exchanged, **context)
+
+
+def _refusal(service: ReportService, street: str | None, refused: Refusal | None) -> dict[str, str] | None:
+    if street is None or refused is None:
+        return None
+    return {"reason": refused.value, "name": service.name(street) or street, "words": refusal_in_chinese(refused)}
 
 
 def _page(templates: Environment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -195,11 +207,6 @@ async def _exchange_context(
     shown = exchange is not None and sees_whole_deployment(principal, served_districts)
     partners = await exchange.partners() if shown and exchange is not None else None
     return {"exchange_shown": shown, "exchange_withheld": exchange is not None and not shown, "partners": partners}
-
-
-def _form(body: bytes) -> dict[str, str]:
-    """A urlencoded form, first value of each field."""
-    return {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
 
 
 def _next_page(wanted: str, principal: Principal) -> str:

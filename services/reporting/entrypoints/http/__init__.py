@@ -8,6 +8,9 @@ from fastapi.responses import JSONResponse
 from services.reporting.service_layer.errors import Conflict, Invalid, NotFound, Unavailable, UseCaseError
 from shared.http.problems import FieldError, ProblemError, ValidationProblem
 
+# a sign-off step refused: the problem's `reason` member names why (domain.signoff.Refusal, docs/reporting.md)
+SIGNOFF_REFUSED = "https://popflow.example/problems/signoff-refused"
+
 
 def as_problem(error: UseCaseError) -> ProblemError:
     if isinstance(error, Invalid):
@@ -16,6 +19,8 @@ def as_problem(error: UseCaseError) -> ProblemError:
     if isinstance(error, NotFound):
         return ProblemError(404, "Not Found", error.detail)
     if isinstance(error, Conflict):
+        if error.reason is not None:  # the detail says it in English, `reason` says it for a program
+            return ProblemError(409, "Conflict", error.detail, type=SIGNOFF_REFUSED, reason=error.reason)
         return ProblemError(409, "Conflict", error.detail)
     if isinstance(error, Unavailable):
         return ProblemError(503, "Service Unavailable", error.detail)

@@ -1,0 +1,60 @@
+"""The bureau's review of a street's submitted week, from the dashboard's streets table.
+
+The form posts here under the session's CSRF token; the step is the API's own (service_layer/signoffs.py).
+Either way the browser goes back to the district page: a refusal rides along as its stable code
+(domain.signoff.Refusal) and the page says it in Chinese (domain/signoff_words.py), never the English detail
+the API gives integrators. A script reviews through POST /v1/reports/weekly/review instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.reporting.domain.signoff import Decision
+from services.reporting.entrypoints.http.access import require_bureau
+from services.reporting.service_layer import signoffs
+from services.reporting.service_layer.errors import Conflict
+from services.reporting.service_layer.logins import Session, tokens_match
+from services.reporting.service_layer.reports import ReportService
+from shared.auth.scopes import Principal
+from shared.directory.divisions import district_of
+from shared.http.problems import ProblemError
+
+STREET = re.compile(r"[0-9]{9}")
+WEEK = re.compile(r"[0-9]{4}-W[0-9]{2}")
+COMMENT_MAX = 500  # as the API's Review.comment
+DECISIONS = {decision.value: decision for decision in Decision}
+
+Visitor = Callable[[Request], Awaitable[tuple[Principal | None, Session | None]]]
+
+
+def add_review_route(router: APIRouter, visitor: Visitor, service: ReportService) -> None:
+    @router.post("/review")
+    async def review(request: Request) -> Response:
+        form = form_fields(await request.body())
+        _, session = await visitor(request)
+        if session is None or not tokens_match(session.csrf_token, form.get("csrf", "")):
+            raise ProblemError(403, "Forbidden", "This review form is not from your dashboard session; reload it.")
+        street, week, comment = form.get("street", ""), form.get("week", ""), form.get("comment", "")
+        decision = DECISIONS.get(form.get("decision", ""))
+        if not (STREET.fullmatch(street) and WEEK.fullmatch(week)) or decision is None or len(comment) > COMMENT_MAX:
+            raise ProblemError(422, "Unprocessable Entity", "The review form's street, week, decision or comment.")
+        require_bureau(session.principal, district_of(street))
+        back = {"district": district_of(street), "week": week}
+        try:
+            await signoffs.review_week(service, street, week, decision, comment)
+        except Conflict as refused:
+            if refused.reason is None:
+                raise
+            back |= {"street": street, "refused": refused.reason}
+        return RedirectResponse("/dashboard?" + urlencode(back), status_code=303)
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A urlencoded form, first value of each field."""
+    return {name: values[0] for name, values in parse_qs(body.decode("utf-8", errors="replace")).items()}
