@@ -200,6 +200,25 @@ async def test_the_dashboard_keeps_its_looks_under_its_policy(served: tuple[Harn
     assert look == {"header": "rgb(26, 54, 93)", "violations": []}
 
 
+async def test_the_dashboard_steps_forward_a_week_as_well_as_back_up_to_the_current_one(
+    served: tuple[Harness, str],
+) -> None:
+    # it linked only to the week before: an analyst who stepped back had to edit the address to come forward
+    harness, _ = served
+    bureau = await harness.key("district:440111")
+
+    async def links(shown: str) -> dict[str, str]:
+        page = await harness.client.get("/dashboard", params={"district": week.BAIYUN, "week": shown}, headers=bureau)
+        assert page.status_code == 200
+        found = re.findall(r'<a href="\?district=440111&amp;week=([0-9W-]+)" id="(\w+)-week">', page.text)
+        return {direction: shown for shown, direction in found}
+
+    assert await links("2027-W07") == {"previous": "2027-W06", "next": "2027-W08"}
+    assert await links(W08) == {"previous": "2027-W07", "next": "2027-W09"}
+    assert await links("2027-W09") == {"previous": W08}  # the current week (the clock says 2027-02-26 12:00)
+    assert await links("2026-W53") == {"previous": "2026-W52", "next": "2027-W01"}  # across the year
+
+
 async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tuple[Harness, str]) -> None:
     # the bureau reviewed only through the API, whose refusals are English; the page reviews now, in Chinese
     harness, base = served

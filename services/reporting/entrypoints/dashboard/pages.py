@@ -255,9 +255,17 @@ async def _context(
         "starts": service.calendar.bounds(week).starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "ends": service.calendar.bounds(week).ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "previous_week": service.calendar.weeks_up_to(week, 2)[0],
+        "next_week": _next_week(service, week),
         "lists": await _key_area_lists(plan, report),
         "list_labels": {state.value: label for state, label in LIST_LABELS.items()},
     }
+
+
+def _next_week(service: ReportService, week: str) -> str | None:
+    """The week after `week`, once it has begun (the current week has none: its next holds nothing yet)."""
+    calendar = service.calendar
+    following = calendar.week_of(calendar.bounds(week).ends_at)
+    return following if calendar.bounds(following).starts_at <= service.clock.now() else None
 
 
 async def _key_area_lists(plan: CampaignPlan, report: dict[str, Any]) -> dict[str, Any] | None:
