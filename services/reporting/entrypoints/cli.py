@@ -13,7 +13,7 @@ from rich.console import Console
 from services.reporting.adapters.fold import FactWriter
 from services.reporting.adapters.tables import DECISIONS, holds_rows
 from services.reporting.bootstrap import FOLDED_TOPICS, GROUP, MIGRATIONS, build_fold
-from services.reporting.entrypoints.kafka import replay
+from services.reporting.entrypoints.kafka import DeadLetterRefused, replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
 from shared.kafka.groups import group_members
@@ -49,6 +49,9 @@ def rebuild(
     except RebuildRefused as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2) from error
+    except DeadLetterRefused as error:
+        typer.echo(f"stopped: {error}; {LETTER_REFUSED}", err=True)
+        raise typer.Exit(2) from error
     console.print(f"rebuilt: {read} events folded into the new store in {time.monotonic() - started:.1f} s")
 
 
@@ -69,6 +72,10 @@ class ReportingRunning(RebuildRefused):
 STOP_FIRST = (
     "reporting is running: stop the reporting service ({members} in group {group}), then rebuild,"
     " point REPORTING_DATABASE_URL at the new store, start it"
+)
+LETTER_REFUSED = (
+    "the new store lacks that batch and every one after it: drop it, let the dead-letter topic take the message"
+    " (reporting's grants on it, its max.message.bytes), then rebuild again"
 )
 RAN_MEANWHILE = (
     "reporting folded while the rebuild ran (group {group} committed new offsets, {members} now): the new"
