@@ -270,6 +270,31 @@ async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tupl
     assert 'action="/dashboard/review"' not in scripted.text
 
 
+async def test_a_returned_week_shows_why_on_the_dashboard(served: tuple[Harness, str]) -> None:
+    # the table said 已退回 and no more: why it came back was in the API's JSON only
+    harness, _ = served
+    key = (await harness.key("district:440111"))["authorization"].removeprefix("Bearer ")
+    earlier = "2027-W07"
+    submitted = await harness.client.post(
+        "/v1/reports/weekly/submit",
+        headers=await harness.key(f"street:{TONGDE}"),
+        json={"street": TONGDE, "week": earlier},
+    )
+    assert submitted.status_code == 200, submitted.text
+    async with browser(harness) as client:
+        csrf = await login_form(client)
+        assert (await client.post("/dashboard/login", data={"key": key, "csrf": csrf})).status_code == 303
+        page = await client.get("/dashboard", params={"district": week.BAIYUN, "week": earlier})
+        form = review_form(page.text, TONGDE)
+        assert form is not None
+        returned = await client.post("/dashboard/review", data=form | {"decision": "return", "comment": "核实数<不符>"})
+        shown = await client.get(returned.headers["location"])
+    row = re.search(rf'<tr data-street="{TONGDE}">(.*?)</tr>', shown.text, re.S)
+    assert row is not None
+    assert '已退回<span class="returned">（退回理由：核实数&lt;不符&gt;）</span>' in row[1]  # escaped, as all text
+    assert 'id="refusal"' not in shown.text
+
+
 def review_form(page: str, street: str) -> dict[str, str] | None:
     """The hidden fields of a street's review form on the dashboard, None when it has none."""
     form = re.search(
