@@ -295,6 +295,44 @@ async def test_a_returned_week_shows_why_on_the_dashboard(served: tuple[Harness,
     assert 'id="refusal"' not in shown.text
 
 
+async def test_only_the_streets_own_bureau_reviews_it_from_the_dashboard(served: tuple[Harness, str]) -> None:
+    """Who may post the review form: a session of the street's own district. Another district's bureau, a form
+    posted without a session, or with a session's token but for a street of another district: 403, the week
+    still submitted."""
+    harness, _ = served
+    street, week_of = TONGDE, "2027-W07"
+    submitted = await harness.client.post(
+        "/v1/reports/weekly/submit",
+        headers=await harness.key(f"street:{street}"),
+        json={"street": street, "week": week_of},
+    )
+    assert submitted.status_code == 200, submitted.text
+    tianhe = (await harness.key("district:440106"))["authorization"].removeprefix("Bearer ")
+    async with browser(harness) as client:
+        csrf = await login_form(client)
+        assert (await client.post("/dashboard/login", data={"key": tianhe, "csrf": csrf})).status_code == 303
+        form = {"csrf": csrf, "street": street, "week": week_of, "decision": "accept"}
+        session_csrf = await _session_token(client)
+        another_district = await client.post("/dashboard/review", data=form | {"csrf": session_csrf})
+        assert another_district.status_code == 403
+    async with browser(harness) as client:  # no session at all: the form's fields are not enough
+        no_session = await client.post("/dashboard/review", data=form)
+        assert no_session.status_code == 403
+    state = await harness.client.get(
+        "/v1/reports/weekly", params={"street": street, "week": week_of}, headers=await harness.key("district:440111")
+    )
+    assert state.status_code == 200, state.text
+    assert state.json()["signoff"]["state"] == "submitted"
+
+
+async def _session_token(client: httpx.AsyncClient) -> str:
+    """The CSRF token of the client's dashboard session, as its pages carry it."""
+    page = await client.get("/dashboard", params={"district": "440106", "week": W08})
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found[1]
+
+
 def review_form(page: str, street: str) -> dict[str, str] | None:
     """The hidden fields of a street's review form on the dashboard, None when it has none."""
     form = re.search(
