@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from services.notification.adapters.reporting_client import ReportingClient
+from shared.signoff_refusals import REFUSAL_WORDS, Refusal
 
 ClientOf = Callable[[bytes], Awaitable[ReportingClient]]  # a client of an endpoint answering these raw bytes
 
@@ -101,3 +102,22 @@ async def test_reportings_refusals_reach_the_clerk_in_chinese(answering: ClientO
     refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
     assert not refused.ok
     assert not re.search(r"[A-Za-z]{2,}", refused.detail), refused.detail
+
+
+@pytest.mark.parametrize("reason", list(Refusal))
+async def test_a_refusal_is_told_by_its_reason_code_whatever_its_english_says(
+    answering: ClientOf, reason: Refusal
+) -> None:
+    """The office page matched reporting's English detail: reworded, a clerk read a wrong sentence (every
+    refusal but two read as 'changed meanwhile'). The problem's `reason` code is what it goes by now."""
+    body = json.dumps({"detail": "Reworded: nothing here to match.", "reason": reason.value}).encode()
+    client = await answering(http("409 Conflict", "application/problem+json", body))
+    refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert (refused.ok, refused.detail) == (False, REFUSAL_WORDS[reason])
+
+
+async def test_an_unknown_reason_code_falls_back_to_the_detail(answering: ClientOf) -> None:
+    body = json.dumps({"detail": "the report of 2026-W09 is already accepted", "reason": "from_a_newer_reporting"})
+    client = await answering(http("409 Conflict", "application/problem+json", body.encode()))
+    refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert refused.detail == "这一周的周报已审核通过，不能再提交。"

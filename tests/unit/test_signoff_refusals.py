@@ -1,8 +1,8 @@
 """Every refused sign-off step has a stable reason, and the dashboard has Chinese words for each (pure).
 
 The dashboard showed none of them, and the API only an English sentence that the street office page had to
-match with patterns; the reason is now a code (domain.signoff.Refusal) carried by the API's problem
-document, and the dashboard's words are looked up by it (domain/signoff_words.py).
+match with patterns; the reason is now a code (shared.signoff_refusals.Refusal) carried by the API's problem
+document, and the words of the dashboard and the street office page are looked up by it (shared/signoff_refusals.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.reporting.domain.signoff import Decision, Refusal, Signoff, SignoffRefused, SignoffState, review, submit
-from services.reporting.domain.signoff_words import REFUSAL_WORDS, refusal_in_chinese
+from services.reporting.domain.signoff import Decision, Signoff, SignoffRefused, SignoffState, review, submit
 from services.reporting.entrypoints.http import SIGNOFF_REFUSED, as_problem
 from services.reporting.service_layer.errors import Conflict
+from shared.signoff_refusals import REFUSAL_WORDS, Refusal, known_refusal, refusal_in_chinese
 
 AT = datetime(2027, 2, 26, 1, tzinfo=UTC)
 OPENS = AT - timedelta(days=3)
@@ -81,3 +81,10 @@ def test_the_api_keeps_the_english_detail_and_names_the_reason() -> None:
     assert SIGNOFF_REFUSED.endswith("/signoff-refused")
     # a conflict that is no sign-off refusal stays a plain one
     assert b'"type":"about:blank"' in as_problem(Conflict("a locked week")).response().body
+
+
+@pytest.mark.parametrize(
+    ("code", "known"), [("already_accepted", Refusal.ALREADY_ACCEPTED), ("nope", None), (None, None), (3, None)]
+)
+def test_a_problems_reason_member_is_taken_only_when_it_names_a_refusal(code: object, known: Refusal | None) -> None:
+    assert known_refusal(code) is known

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from shared.signoff_refusals import known_refusal, refusal_in_chinese
+
 ALREADY = re.compile(r"is already (?P<state>\w+)")
 ALREADY_LABELS = {
     "submitted": "这一周的周报已上报，不能重复提交；被退回后才可重新提交。",
@@ -43,11 +45,15 @@ class ReportingClient:
             return SubmitAnswer(True, state=str(body.get("state", "")))
         if response.is_success:  # not reporting's answer (a web server's page at a wrong URL): nothing says it took it
             return SubmitAnswer(False, detail=f"报表服务的答复无法识别（{response.status_code}），报表未确认提交。")
-        return SubmitAnswer(False, detail=refusal_in_chinese(response.status_code, str((body or {}).get("detail", ""))))
+        return SubmitAnswer(False, detail=refusal_for_clerk(response.status_code, body or {}))
 
 
-def refusal_in_chinese(status: int, detail: str) -> str:
-    """Reporting's refusal (an English problem detail, reporting.domain.signoff) as the clerk reads it."""
+def refusal_for_clerk(status: int, problem: dict[str, Any]) -> str:
+    """Reporting's refusal as the clerk reads it: by the problem's `reason` code (shared.signoff_refusals), or,
+    from a reporting that names none (one not yet upgraded), by its English detail."""
+    if status == 409 and (reason := known_refusal(problem.get("reason"))) is not None:
+        return refusal_in_chinese(reason)
+    detail = str(problem.get("detail", ""))
     if status == 409 and (already := ALREADY.search(detail)):
         return ALREADY_LABELS.get(already["state"], ALREADY_LABELS["submitted"])
     if status == 409:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.signoff_refusals import Refusal
+
 
 class SignoffState(StrEnum):
     SUBMITTED = "submitted"
@@ -28,19 +30,6 @@ class Decision(StrEnum):
 class CampaignDecision(StrEnum):
     ACCEPT = "accept"
     RECANVASS = "recanvass"
-
-
-class Refusal(StrEnum):
-    """Why a sign-off step was refused, as a stable code: the API's problem `reason`, the key of the
-    dashboard's words for it (domain/signoff_words.py). The English detail beside it may be reworded."""
-
-    WEEK_NOT_BEGUN = "week_not_begun"
-    ALREADY_SUBMITTED = "already_submitted"
-    ALREADY_ACCEPTED = "already_accepted"
-    NOT_SUBMITTED = "not_submitted"
-    ALREADY_RETURNED = "already_returned"
-    COMMENT_MISSING = "comment_missing"
-    CHANGED_MEANWHILE = "changed_meanwhile"  # another clerk's step was stored first (service_layer/signoffs.py)
 
 
 class SignoffRefused(ValueError):

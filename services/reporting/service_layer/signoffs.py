@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.reporting.domain.signoff import Decision, Refusal, Signoff, SignoffRefused, review, submit
+from services.reporting.domain.signoff import Decision, Signoff, SignoffRefused, review, submit
 from services.reporting.service_layer.errors import Conflict
 from services.reporting.service_layer.reports import ReportService
+from shared.signoff_refusals import Refusal
 
 
 async def submit_week(reports: ReportService, street: str, week: str) -> Signoff:

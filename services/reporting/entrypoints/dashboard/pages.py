@@ -23,8 +23,6 @@ from services.reporting.domain.figures import LABELS
 from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
-from services.reporting.domain.signoff import Refusal
-from services.reporting.domain.signoff_words import refusal_in_chinese
 from services.reporting.entrypoints.dashboard.chart import trend_svg
 from services.reporting.entrypoints.dashboard.review import Visitor, add_review_route, form_fields
 from services.reporting.entrypoints.http.access import bearer_key, session_cookie
@@ -38,6 +36,7 @@ from shared.auth.store import KeyStore
 from shared.clock import Clock
 from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
+from shared.signoff_refusals import Refusal, refusal_in_chinese
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8

@@ -2,7 +2,7 @@
 
 The form posts here under the session's CSRF token; the step is the API's own (service_layer/signoffs.py).
 Either way the browser goes back to the district page: a refusal rides along as its stable code
-(domain.signoff.Refusal) and the page says it in Chinese (domain/signoff_words.py), never the English detail
+(shared.signoff_refusals.Refusal) and the page says it in Chinese (the same module), never the English detail
 the API gives integrators. A script reviews through POST /v1/reports/weekly/review instead.
 """
 
