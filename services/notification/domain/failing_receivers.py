@@ -11,12 +11,15 @@ the caller brings the time.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from shared.recent import keep_newest
+
 SUMMARY_EVERY = timedelta(minutes=1)
-KEPT = 10_000  # receivers remembered at most (a deployment has a few hundred streets and bureaus)
+KEPT = 10_000  # receivers remembered at most (a few hundred streets and bureaus): past it, the longest quiet forgotten
 
 
 class Say(StrEnum):
@@ -44,16 +47,15 @@ class FailingReceivers:
 
     def __init__(self, every: timedelta = SUMMARY_EVERY) -> None:
         self._every = every
-        self._runs: dict[str, _Run] = {}
+        self._runs: OrderedDict[str, _Run] = OrderedDict()
 
     def failed(self, receiver: str, now: datetime) -> Line | None:
         """The line to write for this failure, or None when it is counted for the next one."""
         run = self._runs.get(receiver)
         if run is None:
-            if len(self._runs) >= KEPT:
-                self._runs.clear()
-            self._runs[receiver] = _Run(since=now, said_at=now)
+            keep_newest(self._runs, receiver, _Run(since=now, said_at=now), KEPT)
             return Line(Say.FAILING, 0, now)
+        self._runs.move_to_end(receiver)  # failing still: the last to forget
         if now - run.said_at < self._every:
             run.held += 1
             return None

@@ -14,11 +14,13 @@ as one that was interrupted (docs/exchange.md, "Left out, for now").
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from services.notification.adapters.ftp_drop import FtpDrop
+from shared.recent import keep_newest
 
-MAX_REMEMBERED = 10_000  # past this many stuck files, forget them: each is taken again once, as after a restart
+MAX_REMEMBERED = 10_000  # past this many stuck files, the oldest is forgotten: taken again once, as after a restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class _Move:
 class Moves:
     def __init__(self, drop: FtpDrop) -> None:
         self._drop = drop
-        self._unmoved: dict[tuple[str, str], _Move] = {}
+        self._unmoved: OrderedDict[tuple[str, str], _Move] = OrderedDict()
 
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
         """`names` (the first: the file the poll listed) into `folder/to`; remembered when that fails, which
@@ -40,9 +42,7 @@ class Moves:
         try:
             await self._drop.move(folder, names, to, note=note)
         except Exception:
-            if len(self._unmoved) >= MAX_REMEMBERED:
-                self._unmoved.clear()
-            self._unmoved[(folder, names[0])] = move
+            keep_newest(self._unmoved, (folder, names[0]), move, MAX_REMEMBERED)
             raise
         self._unmoved.pop((folder, names[0]), None)
 
