@@ -564,17 +564,19 @@ async def test_a_message_that_meets_a_fault_is_refused_alone_and_the_batch_is_ta
     assert any("refused (RuntimeError)" in (a.get("reason") or "") for a in acks)
 
 
-async def test_a_sender_folder_that_does_not_answer_holds_back_its_batch_alone(
+async def test_a_sender_folder_that_does_not_answer_holds_back_its_own_batches_alone(
     sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The acknowledgement of the first batch cannot be written (the sender's folder refuses the connection): that
-    batch waits for the next poll, taken again as duplicates; the batch after it is taken and acknowledged now."""
+    batch waits, and its sender's next batch with it, taken again as duplicates once the sender's wait has passed
+    (tests/integration/test_ftp_poller_holds.py); a file after them is dealt with now."""
     baiyun, tianhe = sides["440111"], sides["440106"]
     _emptied(platform)
     for n in (31, 32):  # one batch each
         await baiyun.inbox.store(_forward(n), now=START)
         assert await baiyun.worker.deliver_due() == 1
     first = sorted(platform.path("440106").glob("*.manifest.json"))[0].name.removesuffix(".manifest.json")
+    platform.path("440106", "zz-not-a-batch.manifest.json").write_text("not json")  # listed after both
     real_put = FtpDrop.put
     refused: list[str] = []
 
@@ -585,13 +587,15 @@ async def test_a_sender_folder_that_does_not_answer_holds_back_its_batch_alone(
         await real_put(drop, folder, name, data)
 
     monkeypatch.setattr(FtpDrop, "put", put)
-    assert await tianhe.poller.poll_once() == 1  # the second batch; the first left for the next poll
-    assert (platform.path("440106") / f"{first}.batch").exists()
-    assert await tianhe.inbox.get(_forward(32).notice_id) is not None
-    assert len(list(platform.path("440111").glob("*.ack.json"))) == 1
+    assert await tianhe.poller.poll_once() == 1  # the file after them, set aside; both batches wait
+    assert (platform.path("440106", "set-aside") / "zz-not-a-batch.manifest.json").exists()
+    assert len(list(platform.path("440106").glob("*.batch"))) == 2
+    assert list(platform.path("440111").glob("*.ack.json")) == []
 
-    assert await tianhe.poller.poll_once() == 1  # taken again: a duplicate, acknowledged this time
-    assert not (platform.path("440106") / f"{first}.batch").exists()
+    tianhe.poller._clock.advance(5)  # type: ignore[attr-defined]  # the sender's first wait
+    assert await tianhe.poller.poll_once() == 2  # taken again (the first: duplicates), acknowledged this time
+    assert list(platform.path("440106").glob("*.batch")) == []
+    assert all([await tianhe.inbox.get(_forward(n).notice_id) for n in (31, 32)])
     acks = [json.loads(p.read_bytes()) for p in platform.path("440111").glob("*.ack.json")]
     assert sorted((a["taken"], a["refused"]) for a in acks) == [(1, 0), (1, 0)]
 

@@ -12,8 +12,10 @@ partners file names for the sender's district, with our account there. A
 sender we cannot reach that way (no ready partner, reached over https, folder
 or account unconfigured, no key to sign with) or whose folder refuses us for
 good (a permanent FTP or TLS error) gets none, logged: the batch is taken all
-the same. A passing FTP error propagates, so the poll is tried again and the
-batch, applied again as duplicates, is acknowledged then.
+the same. A passing FTP error holds the sender back (domain/held_back.py):
+AckHeld, the batch left where it is, and its sender's other batches too, until
+its wait passes (5 s, doubling to 5 min); then the batch, applied again as
+duplicates, is acknowledged. One line a wait, and one when it writes again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import ftplib
 import re
 import ssl
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 
@@ -29,6 +32,7 @@ from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpDrop
 from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack
 from services.notification.domain.exchange_batch import SetAside
+from services.notification.domain.held_back import HeldBack
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
@@ -38,6 +42,16 @@ log = structlog.get_logger(__name__)
 
 _FILE_SAFE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,199}")  # a batch id we may name a file after
 _FOR_GOOD = (ftplib.error_perm, ssl.SSLError)  # the folder refuses us, or its certificate does not check
+_PASSING = (ftplib.Error, OSError, EOFError)  # what else the platform says: it may answer later
+
+
+class AckHeld(Exception):
+    """The acknowledgement could not be written into `partner`'s folder now (or that partner is held back after
+    such a failure): the batch waits, as its sender's others do, until the partner's wait has passed."""
+
+    def __init__(self, partner: str) -> None:
+        super().__init__(f"acknowledgements to {partner} held back")
+        self.partner = partner
 
 
 class Acknowledgements:
@@ -54,6 +68,11 @@ class Acknowledgements:
     ) -> None:
         self._partners, self._outbound, self._door, self._store = partners, outbound, door, store
         self._served, self._clock, self._max_age_s = served_districts, clock, max_age_s
+        self._held = HeldBack()  # partners whose folder refused an acknowledgement, for a while
+
+    def waiting(self, partner: str, now: datetime) -> bool:
+        """Whether acknowledgements to `partner` are held back now: its batches are not worth reading yet."""
+        return self._held.waiting(partner, now)
 
     async def tell_sender(
         self,
@@ -67,12 +86,15 @@ class Acknowledgements:
         refused_lines: dict[str, str] | None = None,
     ) -> None:
         """Write the acknowledgement of batch `batch_id` (its file's name) into its sender's folder;
-        `refused_lines` when `reason` could not name every refused line (exchange_batch.said_whole)."""
+        `refused_lines` when `reason` could not name every refused line (exchange_batch.said_whole). AckHeld
+        when its folder does not take it now, or is held back after it did not."""
         sender = str(manifest.get("sender", ""))
         partner = self._partners().ready_partner_for(sender) if sender else None
         if partner is None or manifest.get("batch_id") != batch_id or not _FILE_SAFE.fullmatch(batch_id):
             log.info("ftp batch not acknowledged: no known sender to tell", outcome=outcome.value)
             return
+        if self._held.waiting(partner.name, self._clock.now()):
+            raise AckHeld(partner.name)
         route = self._outbound.ftp_route(partner, sender)
         if isinstance(route, Refusal):
             log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, reason=route.reason)
@@ -95,7 +117,24 @@ class Acknowledgements:
         except (ValueError, *_FOR_GOOD) as error:
             log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, error=str(error)[:200])
             return
+        except _PASSING as error:
+            self._hold_back(partner.name, error)
+            raise AckHeld(partner.name) from error
+        if run := self._held.succeeded(partner.name):
+            log.info("ftp acknowledgements written again", partner=partner.name, failures=run.failures, since=run.since)
         log.info("ftp batch acknowledged", partner=partner.name, batch_id=batch_id, outcome=outcome.value)
+
+    def _hold_back(self, partner: str, error: BaseException) -> None:
+        """`partner`'s folder did not take an acknowledgement: held back, said once a wait."""
+        now = self._clock.now()
+        if step := self._held.failed(partner, now):
+            log.warning(
+                "ftp acknowledgement not written; the partner's batches wait",
+                partner=partner,
+                error=type(error).__name__,
+                failures=step.failures,
+                wait_s=step.wait_s(now),
+            )
 
     async def settle(self, batch_id: str, raw: bytes) -> Partner:
         """Settle our batch `batch_id` with the acknowledgement `raw` (its file); AckSetAside changes nothing."""

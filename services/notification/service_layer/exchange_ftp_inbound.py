@@ -13,6 +13,9 @@ acknowledgement in its folder, written before the batch moves. Our folders
 also receive acknowledgements of our own batches (`*.ack.json`, never taken
 for a manifest): settled once, or set aside like a bad batch. A passing
 failure (FTP or database down) leaves the files where they are for the next poll.
+A sender whose folder does not take our acknowledgement, and a folder of ours
+that does not list, are held back (ftp_holds.py): not read again until their
+wait passes, 5 s doubling to 5 min, the others read as usual.
 
 Batches going the other way are exchange_ftp_outbound.py's.
 """
@@ -20,7 +23,6 @@ Batches going the other way are exchange_ftp_outbound.py's.
 from __future__ import annotations
 
 import asyncio
-import ftplib
 
 import structlog
 
@@ -41,8 +43,9 @@ from services.notification.domain.exchange_batch import (
     refusals_said,
     said_whole,
 )
-from services.notification.service_layer.exchange_acks import Acknowledgements
+from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
+from services.notification.service_layer.ftp_holds import FTP_ERRORS, Holds
 from services.notification.service_layer.ftp_moves import Moves
 from shared.clock import Clock
 from shared.db.errors import is_unavailable
@@ -50,8 +53,6 @@ from shared.exchange.partners import Partner
 from shared.http.problems import ProblemError
 
 log = structlog.get_logger(__name__)
-
-FTP_ERRORS = (ftplib.Error, OSError, EOFError)
 
 
 class FtpPoller:
@@ -71,6 +72,8 @@ class FtpPoller:
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
         self._acks = acks
         self._moves = Moves(drop)  # files dealt with whose move failed: only moved at the next poll
+        self._holds = Holds(drop, acks)  # our folders that did not list, batches whose sender's folder did not
+        # take our acknowledgement: not read again before their wait has passed
 
     async def run(self) -> None:
         while True:
@@ -86,16 +89,11 @@ class FtpPoller:
             return await self._poll_folders()
 
     async def _poll_folders(self) -> int:
-        taken = 0
+        taken, now = 0, self._clock.now()
         for folder in self._folders:
-            try:
-                names = await self._drop.names(folder)
-            except FTP_ERRORS as error:  # a folder not (yet) on the platform, say: the others are read all the same
-                log.warning(
-                    "ftp folder not listed; tried again at the next poll", folder=folder, error=type(error).__name__
-                )
-                continue
-            for name in names:
+            for name in await self._holds.listed(folder, now):
+                if self._holds.waits(folder, name, now):
+                    continue
                 try:
                     if self._moves.pending(folder, name):
                         await self._moves.again(folder, name)
@@ -105,6 +103,9 @@ class FtpPoller:
                         await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
                     else:
                         continue
+                except AckHeld as held:  # said by the acknowledgements, once a wait
+                    self._holds.hold(folder, name, held.partner)
+                    continue
                 except Exception as error:
                     if not isinstance(error, FTP_ERRORS) and is_unavailable(error):
                         raise  # the store is down: every file would fail the same way; the next poll tries all
@@ -112,6 +113,7 @@ class FtpPoller:
                     # as duplicates, at the next poll); the files after it do not
                     log.warning("ftp file left for the next poll", file=name, error=type(error).__name__)
                     continue
+                self._holds.done(folder, name)
                 taken += 1
         return taken
 
@@ -131,6 +133,8 @@ class FtpPoller:
         try:
             manifest = read_manifest(raw)
             partner = self._signer(manifest, file_name)
+            if self._holds.sender_waits(partner.name, self._clock.now()):
+                raise AckHeld(partner.name)  # its sender's folder would not take the acknowledgement yet
             opened = await self._open(folder, file_name, manifest)
         except SetAside as refusal:
             await self._set_aside_whole(folder, batch_id, manifest, partner, refusal)
