@@ -8,6 +8,10 @@ downloaded and applied again as duplicates, and its sender sent another
 acknowledgement, which it sets aside and lists for its bureau; at every poll
 for as long as the move failed. Remembered here, they are only moved again.
 
+Each of a move's files is remembered: a move that failed half-way (the
+manifest in done/, its batch file not) leaves the batch file listed alone, which
+is only moved too, not taken for an orphan (ftp_orphans.py) and set aside.
+
 In memory: after a restart, a batch whose move had failed is taken once more,
 as one that was interrupted (docs/exchange.md, "Left out, for now").
 """
@@ -42,15 +46,18 @@ class Moves:
         try:
             await self._drop.move(folder, names, to, note=note)
         except Exception:
-            keep_newest(self._unmoved, (folder, names[0]), move, MAX_REMEMBERED)
+            for name in names:  # the move may have failed half-way: the files left are listed alone
+                keep_newest(self._unmoved, (folder, name), move, MAX_REMEMBERED)
             raise
-        self._unmoved.pop((folder, names[0]), None)
+        for name in names:
+            self._unmoved.pop((folder, name), None)
 
     def pending(self, folder: str, name: str) -> bool:
         """Whether the listed file `name` was dealt with, and only its move is left."""
         return (folder, name) in self._unmoved
 
     async def again(self, folder: str, name: str) -> None:
-        """The move that failed for the listed file `name`, tried again (remembered still if it fails again)."""
+        """The move that failed for the listed file `name` (any of the move's files), tried again with all of its
+        files (those moved already are passed over), remembered still if it fails again."""
         move = self._unmoved[(folder, name)]
         await self.move(folder, move.names, move.to, note=move.note)
