@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.notification.domain.destinations import DestinationPolicy, reachable_link_base
 from services.notification.domain.exchange_batch import MAX_LINES
+from services.notification.domain.orphan_batches import ORPHAN_AFTER_S
 from shared.settings import Environment, ServiceSettings, comma_separated, sqlite_url
 
 # the one partners file of the deployment: routing names the partner on each notice, notification sends
@@ -118,6 +119,13 @@ class NotificationSettings(ServiceSettings):
     exchange_ftp_poll_s: float = Field(default=5.0, gt=0, description="How often our folders are polled")
     exchange_ftp_max_age_s: int = Field(
         default=30 * 86400, ge=1, description="How old a batch's signed timestamp may be (files wait on the platform)"
+    )
+    exchange_ftp_orphan_after_s: int = Field(
+        default=ORPHAN_AFTER_S,
+        ge=60,
+        le=365 * 86400,
+        description="How long a batch file may wait in our folder without its manifest (its sender never finished "
+        "the upload) before it is moved to set-aside/ and listed for the bureau",
     )
     exchange_ftp_batch_window_s: float = Field(
         default=0.2, gt=0, description="How long messages due for one folder are gathered into one batch"

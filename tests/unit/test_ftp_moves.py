@@ -33,7 +33,7 @@ async def test_past_its_bound_it_forgets_the_oldest_stuck_file_not_every_one(mon
 
     assert [moves.pending("/440106", f"b{n}.ack.json") for n in range(1, 5)] == [False, True, True, True]
     with pytest.raises(ConnectionResetError):
-        await moves.again("/440106", "b2.ack.json")  # tried again, still stuck: now the newest
+        await moves.again("/440106", "b2.ack.json", {"b2.ack.json"})  # tried again, still stuck: now the newest
     with pytest.raises(ConnectionResetError):
         await moves.move("/440106", ["b5.ack.json"], DONE)
     assert [moves.pending("/440106", f"b{n}.ack.json") for n in range(2, 6)] == [True, False, True, True]
@@ -65,7 +65,20 @@ async def test_a_batch_file_left_by_a_move_that_failed_half_way_is_only_moved_ag
 
     assert moves.pending("/440106", "b1.batch")
     drop.fails = False
-    await moves.again("/440106", "b1.batch")
+    assert await moves.again("/440106", "b1.batch", {"b1.batch"})
     assert drop.folder == set()
     assert not moves.pending("/440106", "b1.batch")
     assert not moves.pending("/440106", "b1.manifest.json")
+
+
+async def test_a_stuck_batch_listed_whole_is_moved_once_a_poll_not_once_for_each_of_its_files() -> None:
+    drop = RefusingDrop()
+    moves = Moves(drop)  # type: ignore[arg-type]
+    names = ["b1.manifest.json", "b1.batch"]
+    with pytest.raises(ConnectionResetError):
+        await moves.move("/440106", names, DONE)
+    listed = set(names)
+    assert await moves.again("/440106", "b1.batch", listed) is False  # its manifest leads
+    with pytest.raises(ConnectionResetError):
+        await moves.again("/440106", "b1.manifest.json", listed)
+    assert drop.tried == [names, names]

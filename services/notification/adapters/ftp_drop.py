@@ -26,6 +26,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from services.notification.domain.exchange_batch import Batch
 
@@ -177,6 +178,19 @@ class FtpDrop:
                     found[name] = None
         return found
 
+    async def written_at(self, folder: str, name: str) -> datetime | None:
+        """When the file was last written, as the platform says (MDTM, UTC); None when it does not say (a server
+        without MDTM, or a file gone meanwhile)."""
+        return await asyncio.to_thread(self._written_at, folder, name)
+
+    def _written_at(self, folder: str, name: str) -> datetime | None:
+        with self._connection() as ftp:
+            try:
+                answer = ftp.voidcmd(f"MDTM {posixpath.join(folder, name)}")
+            except ftplib.error_perm:
+                return None
+        return mdtm_time(answer)
+
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
         """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them, whole."""
         await asyncio.to_thread(self._move, folder, names, to, note)
@@ -197,6 +211,15 @@ class FtpDrop:
                     if _still_there(ftp, posixpath.join(folder, name)):
                         raise  # refused (our account may not rename here): said, not taken for done
                     # else gone already: moved by an earlier, interrupted poll
+
+
+def mdtm_time(answer: str) -> datetime | None:
+    """The time in an MDTM answer (`213 YYYYMMDDHHMMSS[.fff]`, UTC: RFC 3659); None when it holds none."""
+    code, _, stamp = answer.partition(" ")
+    try:
+        return datetime.strptime(stamp.strip()[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC) if code == "213" else None
+    except ValueError:
+        return None
 
 
 def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:

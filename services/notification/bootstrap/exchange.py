@@ -94,6 +94,7 @@ def ftp_poller(
         interval_s=settings.exchange_ftp_poll_s,
         max_age_s=settings.exchange_ftp_max_age_s,
         acks=acks,
+        orphan_after_s=settings.exchange_ftp_orphan_after_s,
     )
 
 

@@ -272,3 +272,18 @@ def lines_counted(runs: Mapping[str, str]) -> int:
     if any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(spans)):
         raise ValueError("a refused line is named twice")
     return sum(high - low + 1 for low, high in spans)
+
+
+def refused_whole(manifest: dict[str, object]) -> int:
+    """The lines refused with a batch set aside whole, as its acknowledgement may say them: its manifest's count,
+    bounded (0 when the count is not a number)."""
+    count = manifest.get("count")
+    return min(max(count, 0), MAX_LINES) if isinstance(count, int) else 0
+
+
+def not_read_said(opened: OpenedBatch) -> str:
+    """The bureau's listing of a taken batch's lines that did not read: how many, then which, in the reason's
+    300 characters."""
+    total = len(opened.messages) + len(opened.malformed)
+    listed = f"{len(opened.malformed)} of {total} lines not read (the batch is in done/, its other lines taken): "
+    return listed + refusals_said(opened.malformed, limit=300 - len(listed))

@@ -13,6 +13,8 @@ acknowledgement in its folder, written before the batch moves. Our folders
 also receive acknowledgements of our own batches (`*.ack.json`, never taken
 for a manifest): settled once, or set aside like a bad batch. A passing
 failure (FTP or database down) leaves the files where they are for the next poll.
+A batch file whose manifest has not come after `orphan_after_s` (its sender never
+finished the upload) is set aside in the same way, no one told (ftp_orphans.py).
 A sender whose folder does not take our acknowledgement, and a folder of ours
 that does not list, are held back (ftp_holds.py): not read again until their
 wait passes, 5 s doubling to 5 min, the others read as usual.
@@ -23,6 +25,7 @@ Batches going the other way are exchange_ftp_outbound.py's.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 
@@ -34,19 +37,22 @@ from services.notification.domain.exchange_batch import (
     BATCH_SUFFIX,
     MANIFEST_SUFFIX,
     MAX_FILE_BYTES,
-    MAX_LINES,
     MAX_SMALL_FILE_BYTES,
     OpenedBatch,
     SetAside,
     check_size,
+    not_read_said,
     read_manifest,
-    refusals_said,
+    refused_whole,
     said_whole,
 )
+from services.notification.domain.orphan_batches import ORPHAN_AFTER_S, orphans, sender_of
+from services.notification.domain.orphan_batches import reason as orphan_reason
 from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.ftp_holds import FTP_ERRORS, Holds
 from services.notification.service_layer.ftp_moves import Moves
+from services.notification.service_layer.ftp_orphans import Orphans
 from shared.clock import Clock
 from shared.db.errors import is_unavailable
 from shared.exchange.partners import Partner
@@ -67,11 +73,13 @@ class FtpPoller:
         interval_s: float,
         max_age_s: int,
         acks: Acknowledgements | None = None,
+        orphan_after_s: int = ORPHAN_AFTER_S,
     ) -> None:
         self._drop, self._folders, self._door, self._store = drop, folders, door, store
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
         self._acks = acks
         self._moves = Moves(drop)  # files dealt with whose move failed: only moved at the next poll
+        self._orphans = Orphans(drop, timedelta(seconds=orphan_after_s))  # batch files whose manifest never came
         self._holds = Holds(drop, acks)  # our folders that did not list, batches whose sender's folder did not
         # take our acknowledgement: not read again before their wait has passed
 
@@ -91,16 +99,21 @@ class FtpPoller:
     async def _poll_folders(self) -> int:
         taken, now = 0, self._clock.now()
         for folder in self._folders:
-            for name in await self._holds.listed(folder, now):
+            names = await self._holds.listed(folder, now)
+            listed, alone = set(names), orphans(names)  # alone: batch files whose manifest is not there
+            for name in names:
                 if self._holds.waits(folder, name, now):
                     continue
                 try:
                     if self._moves.pending(folder, name):
-                        await self._moves.again(folder, name)
+                        if not await self._moves.again(folder, name, listed):
+                            continue  # moved with the file of its batch listed first
                     elif name.endswith(MANIFEST_SUFFIX):
                         await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
                     elif name.endswith(ACK_SUFFIX) and self._acks is not None:
                         await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
+                    elif name in alone and await self._orphans.abandoned(folder, name, now):
+                        await self._set_aside_orphan(folder, name)
                     else:
                         continue
                 except AckHeld as held:  # said by the acknowledgements, once a wait
@@ -181,7 +194,7 @@ class FtpPoller:
         """A batch refused as a whole: its sender told, when its manifest read, then both files set aside."""
         if self._acks is not None and manifest:  # a manifest that reads names whom to tell
             await self._acks.tell_sender(
-                batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=_all_refused(manifest), reason=str(refusal)
+                batch_id, manifest, outcome=Outcome.SET_ASIDE, refused=refused_whole(manifest), reason=str(refusal)
             )
         names = [batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX]
         name = partner.name if partner else None
@@ -237,10 +250,17 @@ class FtpPoller:
                 file=batch_id[:200],
                 sender_code=str(manifest.get("sender"))[:12],
                 partner=partner.name,
-                reason=_not_read_said(opened),
+                reason=not_read_said(opened),
                 set_aside_at=self._clock.now(),
             )
         )
+
+    async def _set_aside_orphan(self, folder: str, name: str) -> None:
+        """A batch file whose manifest never came, set aside as a refused batch is; no one is told (no signed word
+        says who sent it)."""
+        why, sender = orphan_reason(self._orphans.after), sender_of(name)
+        await self._set_aside(folder, [name], name.removesuffix(BATCH_SUFFIX), why, sender, None, listed=name)
+        self._orphans.gone(folder, name)
 
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
         """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""
@@ -285,18 +305,3 @@ class FtpPoller:
         )
         await self._moves.move(folder, names, SET_ASIDE, note=note)
         log.warning("ftp file set aside", file=listed or stem, reason=reason)
-
-
-def _all_refused(manifest: dict[str, object]) -> int:
-    """The lines refused with a batch set aside whole, as its acknowledgement may say them: its manifest's count,
-    bounded (0 when the count is not a number)."""
-    count = manifest.get("count")
-    return min(max(count, 0), MAX_LINES) if isinstance(count, int) else 0
-
-
-def _not_read_said(opened: OpenedBatch) -> str:
-    """The bureau's listing of a taken batch's lines that did not read: how many, then which, in the reason's
-    300 characters."""
-    total = len(opened.messages) + len(opened.malformed)
-    listed = f"{len(opened.malformed)} of {total} lines not read (the batch is in done/, its other lines taken): "
-    return listed + refusals_said(opened.malformed, limit=300 - len(listed))

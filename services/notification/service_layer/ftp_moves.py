@@ -56,8 +56,12 @@ class Moves:
         """Whether the listed file `name` was dealt with, and only its move is left."""
         return (folder, name) in self._unmoved
 
-    async def again(self, folder: str, name: str) -> None:
+    async def again(self, folder: str, name: str, listed: set[str]) -> bool:
         """The move that failed for the listed file `name` (any of the move's files), tried again with all of its
-        files (those moved already are passed over), remembered still if it fails again."""
+        files (those moved already are passed over), remembered still if it fails again. False, with nothing
+        tried, when another of its files comes first in `listed` (the folder's listing): that one moves them."""
         move = self._unmoved[(folder, name)]
+        if next(n for n in move.names if n in listed or n == name) != name:
+            return False
         await self.move(folder, move.names, move.to, note=move.note)
+        return True

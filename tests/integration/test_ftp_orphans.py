@@ -1,0 +1,97 @@
+"""A batch file whose manifest never came is set aside once it is older than NOTIFICATION_EXCHANGE_FTP_ORPHAN_AFTER_S
+(a day by default), as a refused batch is: moved to set-aside/ with its reason, listed for the bureau, logged once.
+
+The same two deployments as tests/integration/test_ftp_acknowledgements.py (real pyftpdlib, real PostgreSQL);
+their clock is a fake one that stands still until a test moves it, and the platform says when a file was written
+(MDTM) from its file system, which the tests set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.integration.test_ftp_acknowledgements import Side, _emptied, _one, _send_forward, platform, sides
+from tests.support.ftp_platform import FtpPlatform
+from tests.support.notification_fakes import FakeClock
+
+__all__ = ["platform", "sides"]  # the fixtures, used by name
+
+
+def _clock(side: Side) -> FakeClock:
+    clock = side.poller._clock
+    assert isinstance(clock, FakeClock)
+    return clock
+
+
+async def _orphan(baiyun: Side, platform: FtpPlatform) -> Path:
+    """Baiyun's batch, uploaded, whose manifest is then lost: as if Baiyun stopped between its two files."""
+    _emptied(platform)
+    await _send_forward(baiyun)
+    _one(platform.path("440106"), "*.manifest.json").unlink()
+    return _one(platform.path("440106"), "*.batch")
+
+
+def _written(file: Path, clock: FakeClock, hours_ago: float) -> None:
+    moment = (clock.now() - timedelta(hours=hours_ago)).timestamp()
+    os.utime(file, (moment, moment))
+
+
+async def test_a_batch_file_without_its_manifest_is_set_aside_after_a_day_and_said_once(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """It stayed in the partner's folder for ever: never read (readers look at manifests), never listed."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+
+    _written(orphan, clock, hours_ago=23)  # its manifest may still come
+    assert await tianhe.poller.poll_once() == 0
+    assert orphan.exists()
+    assert await tianhe.set_aside() == {}
+
+    _written(orphan, clock, hours_ago=25)
+    with capture_logs() as logs:
+        assert await tianhe.poller.poll_once() == 1
+        assert await tianhe.poller.poll_once() == 0
+    assert not orphan.exists()
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()
+    why = platform.path("440106", "set-aside", orphan.name.removesuffix(".batch") + ".reason.txt").read_text()
+    assert why.startswith("batch file without its manifest for more than 24 h")
+    assert (await tianhe.set_aside())[orphan.name] == why.strip()
+    said = [e for e in logs if e["event"] == "ftp file set aside"]
+    assert [e["file"] for e in said] == [orphan.name]
+    assert list(platform.path("440111").glob("*.ack.json")) == []  # no one's signed word names it: no one told
+
+
+@pytest.fixture
+def no_mdtm(platform: FtpPlatform) -> Iterator[None]:
+    """A platform that does not say when a file was written."""
+    handler = platform._server.handler
+    handler.ftp_MDTM = lambda self, path: self.respond("502 Command not implemented.")
+    try:
+        yield
+    finally:
+        del handler.ftp_MDTM
+
+
+async def test_on_a_platform_that_does_not_say_when_a_file_was_written_an_orphan_is_timed_from_its_first_listing(
+    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: None
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+    _written(orphan, clock, hours_ago=100)  # not seen: the platform does not say
+
+    assert await tianhe.poller.poll_once() == 0
+    clock.advance(86_400)
+    assert await tianhe.poller.poll_once() == 0
+    assert orphan.exists()
+    clock.advance(1)
+    assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()
