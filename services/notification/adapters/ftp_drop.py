@@ -1,7 +1,9 @@
 """The city's FTP exchange platform: upload a batch so no one reads half of it, list, read and move files.
 
-ftplib is blocking: every operation runs in a worker thread (asyncio.to_thread),
-one connection per operation. A file is stored under a hidden temporary name
+ftplib is blocking: every operation runs in a worker thread, on the FTP
+exchange's own threads (bootstrap/exchange.py): a platform that answers slowly
+holds those, not the loop's default executor, which the webhook sender's
+address look-ups use. One connection per operation. A file is stored under a hidden temporary name
 (`.<name>.part`) and renamed when complete; the batch file goes up before its
 manifest, and readers look only at manifests (and acknowledgements), so a
 half-written batch is never taken. Errors are ftplib's and OSError; callers decide what they mean.
@@ -18,17 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ftplib
+import functools
 import io
 import posixpath
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from services.notification.domain.exchange_batch import Batch
+
+T = TypeVar("T")
 
 DONE, SET_ASIDE = "done", "set-aside"
 OPERATION_S = 30.0  # the most one operation on the platform takes, by default (FtpAccount.timeout_s)
@@ -61,8 +69,9 @@ class FtpAccount:
 class FtpDrop:
     """Operations on one account. Not for concurrent use inside a `session()`: it holds one connection."""
 
-    def __init__(self, account: FtpAccount) -> None:
-        self._account = account
+    def __init__(self, account: FtpAccount, *, threads: Executor | None = None) -> None:
+        """`threads`: where the blocking work runs; None, the loop's default executor (tests, tools)."""
+        self._account, self._threads = account, threads
         self._in_session = False
         self._held: _Deadlined | None = None
 
@@ -76,7 +85,12 @@ class FtpDrop:
             yield
         finally:
             self._in_session = False
-            await asyncio.to_thread(self._drop_held)
+            await self._blocking(self._drop_held)
+
+    async def _blocking(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` on our threads, with the caller's context (as asyncio.to_thread gives it)."""
+        bound = functools.partial(contextvars.copy_context().run, work, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, bound)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[_Deadlined]:
@@ -115,7 +129,7 @@ class FtpDrop:
         return ftp
 
     async def upload(self, folder: str, batch: Batch) -> None:
-        await asyncio.to_thread(self._upload, folder, batch)
+        await self._blocking(self._upload, folder, batch)
 
     def _upload(self, folder: str, batch: Batch) -> None:
         with self._connection() as ftp:
@@ -124,7 +138,7 @@ class FtpDrop:
 
     async def put(self, folder: str, name: str, data: bytes) -> None:
         """One file (an acknowledgement), stored whole the same way: a temporary name, then the rename."""
-        await asyncio.to_thread(self._put, folder, name, data)
+        await self._blocking(self._put, folder, name, data)
 
     def _put(self, folder: str, name: str, data: bytes) -> None:
         with self._connection() as ftp:
@@ -132,7 +146,7 @@ class FtpDrop:
 
     async def names(self, folder: str) -> list[str]:
         """File names in `folder` (no temporary ones)."""
-        return await asyncio.to_thread(self._names, folder)
+        return await self._blocking(self._names, folder)
 
     def _names(self, folder: str) -> list[str]:
         listing = io.BytesIO()
@@ -156,7 +170,7 @@ class FtpDrop:
     async def read(self, folder: str, names: list[str], *, max_bytes: int) -> dict[str, bytes | None]:
         """Each file's bytes, None for a file that is not there; FileTooLarge for one of more than `max_bytes`
         (read no further than that: memory stays bounded whatever the platform holds)."""
-        return await asyncio.to_thread(self._read, folder, names, max_bytes)
+        return await self._blocking(self._read, folder, names, max_bytes)
 
     def _read(self, folder: str, names: list[str], max_bytes: int) -> dict[str, bytes | None]:
         found: dict[str, bytes | None] = {}
@@ -181,7 +195,7 @@ class FtpDrop:
     async def written_at(self, folder: str, name: str) -> datetime | None:
         """When the file was last written, as the platform says (MDTM, UTC); None when it does not say (a server
         without MDTM, or a file gone meanwhile)."""
-        return await asyncio.to_thread(self._written_at, folder, name)
+        return await self._blocking(self._written_at, folder, name)
 
     def _written_at(self, folder: str, name: str) -> datetime | None:
         with self._connection() as ftp:
@@ -193,7 +207,7 @@ class FtpDrop:
 
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
         """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them, whole."""
-        await asyncio.to_thread(self._move, folder, names, to, note)
+        await self._blocking(self._move, folder, names, to, note)
 
     def _move(self, folder: str, names: list[str], to: str, note: tuple[str, bytes] | None) -> None:
         target = posixpath.join(folder, to)

@@ -8,6 +8,9 @@ Nothing connects here: the lifespan migrates, starts Kafka and the background ta
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -22,7 +25,7 @@ from services.notification.service_layer.receiving import NoticeReceiver
 from services.notification.settings import NotificationSettings
 from shared.clock import Clock, SystemClock
 from shared.logging import configure_logging
-from shared.runtime import build_runtime, lifespan_of, service_app
+from shared.runtime import Lifespan, build_runtime, lifespan_of, service_app
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"  # the service's, beside this package
 
@@ -41,8 +44,22 @@ def create_app(
     register_consumers(runtime.broker, runtime.topics, receiver=receiver, keyring=runtime.keyring)
     door = build_door(settings, clients, exchange, wake=workers.push.wake)
     background = background_tasks(settings, runtime, clients, workers, ftp_poller(settings, clients, exchange, door))
-    lifespan = lifespan_of(runtime, MIGRATIONS, background=background)
+    lifespan = _stopping(lifespan_of(runtime, MIGRATIONS, background=background), exchange.ftp_threads)
     routers = build_routers(settings, runtime, clients, exchange, workers, door)
     return service_app(
         runtime, title="PopFlow notification", routers=routers, lifespan=lifespan, status=workers.relay.shown
     )
+
+
+def _stopping(lifespan: Lifespan, ftp_threads: Executor) -> Lifespan:
+    """`lifespan`, then the FTP exchange's threads shut down (what was queued on them cancelled)."""
+
+    @asynccontextmanager
+    async def stopping(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            ftp_threads.shutdown(wait=False, cancel_futures=True)
+
+    return stopping

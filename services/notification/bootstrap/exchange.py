@@ -4,6 +4,7 @@ post to, and, when a platform is configured, the poller of our folders on its FT
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -19,6 +20,11 @@ from shared.directory import load_directory
 from shared.exchange.partners import PartnerTable
 from shared.exchange.partners_file import PartnersFile
 
+# FTP's own threads, not the loop's default executor: a platform that answers slowly (each operation may take 30 s)
+# held the threads the webhook sender's address look-ups wait for. The poll and its acknowledgements take one at a
+# time; the rest is for uploads to several partners' folders at once (one batch a folder is gathered at a time).
+FTP_THREADS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
@@ -27,10 +33,12 @@ class Exchange:
     partners: Callable[[], PartnerTable]  # the partners file, read again when it changes
     keys: OwnKeys
     outbound: OutboundExchange
+    ftp_threads: ThreadPoolExecutor  # every FTP operation's, shut down when the service stops
 
 
 def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange:
     partners = PartnersFile(settings.partners_file).current
+    ftp_threads = ThreadPoolExecutor(max_workers=FTP_THREADS, thread_name_prefix="ftp")  # started as used
     keys = OwnKeys(
         _plain(settings.exchange_signing_key),
         _plain(settings.exchange_sealing_key),
@@ -46,8 +54,9 @@ def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange
         ftp_batch_window_s=settings.exchange_ftp_batch_window_s,
         ftp_max_batch=settings.exchange_ftp_max_batch,
         ftp_ca_file=_ca_file(settings),
+        ftp_threads=ftp_threads,
     )
-    return Exchange(partners=partners, keys=keys, outbound=outbound)
+    return Exchange(partners=partners, keys=keys, outbound=outbound, ftp_threads=ftp_threads)
 
 
 def build_door(
@@ -86,7 +95,7 @@ def ftp_poller(
         max_age_s=settings.exchange_ftp_max_age_s,
     )
     return FtpPoller(
-        drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host)),
+        drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host), threads=exchange.ftp_threads),
         folders=settings.exchange_ftp_folders or [f"/{code}" for code in settings.served_districts],
         door=door,
         store=clients.exchange_store,

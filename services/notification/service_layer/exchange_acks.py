@@ -29,7 +29,6 @@ from datetime import datetime
 import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
-from services.notification.adapters.ftp_drop import FtpDrop
 from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack
 from services.notification.domain.exchange_batch import SetAside
 from services.notification.domain.held_back import HeldBack
@@ -113,7 +112,7 @@ class Acknowledgements:
                 timestamp=str(int(self._clock.now().timestamp())),
                 sign=lambda msg_id, ts, body: self._outbound.sign(partner, msg_id, ts, body),
             )
-            await FtpDrop(account).put(folder, name, data)
+            await self._outbound.ftp_drop(account).put(folder, name, data)
         except (ValueError, *_FOR_GOOD) as error:
             log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, error=str(error)[:200])
             return

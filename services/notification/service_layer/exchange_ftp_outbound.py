@@ -67,10 +67,11 @@ class FtpBatcher:
         sign: Callable[[Partner, str, str, bytes], str],
         record: Callable[[FtpItem, Batch, list[str]], Awaitable[None]],
         clock: Clock,
+        drop: Callable[[FtpAccount], FtpDrop] | None = None,  # the exchange's, on its own threads; None: FtpDrop
         window_s: float = 0.2,
         max_batch: int = 500,
     ) -> None:
-        self._sign, self._record, self._clock = sign, record, clock
+        self._sign, self._record, self._clock, self._drop = sign, record, clock, drop or FtpDrop
         self._window_s, self._max_batch = window_s, max_batch
         self._pending: dict[tuple[str, str, str], _Pending] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,7 +120,7 @@ class FtpBatcher:
             )
             # recorded before it goes up, so that its acknowledgement always finds it
             await self._record(item, batch, pending.message_ids)
-            await FtpDrop(item.account).upload(item.folder, batch)
+            await self._drop(item.account).upload(item.folder, batch)
             result = SendResult(200, _since(started))
             log.info("ftp batch uploaded", partner=item.partner.name, batch_id=batch_id, count=len(pending.lines))
         except Exception as error:  # FTP, no key, the database: every message waiting here must hear of it

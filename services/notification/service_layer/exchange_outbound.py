@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from services.notification.adapters.delivery_claims import Claim
 from services.notification.adapters.exchange_store import ExchangeStore
-from services.notification.adapters.ftp_drop import FtpAccount
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.sender import SendResult
 from services.notification.adapters.tables import ExchangeBatchSent, InboxNotice, NoticeView, utc
@@ -114,9 +115,10 @@ class OutboundExchange:
         ftp_batch_window_s: float = 0.2,
         ftp_max_batch: int = 500,
         ftp_ca_file: str | None = None,
+        ftp_threads: Executor | None = None,
     ) -> None:
         self._partners, self._store, self._keys, self._sealed = partners, store, keys, sealed
-        self._ftp_ca_file = ftp_ca_file
+        self._ftp_ca_file, self._ftp_threads = ftp_ca_file, ftp_threads
         self._home, self._clock = served_districts[0], clock
         self._batcher = FtpBatcher(
             sign=self.sign,
@@ -124,6 +126,7 @@ class OutboundExchange:
             clock=clock,
             window_s=ftp_batch_window_s,
             max_batch=ftp_max_batch,
+            drop=self.ftp_drop,
         )
 
     async def upload(self, item: FtpItem) -> SendResult:
@@ -132,6 +135,10 @@ class OutboundExchange:
 
     def sign(self, partner: Partner, message_id: str, timestamp: str, body: bytes) -> str:
         return signing_headers(partner, self._keys, message_id, timestamp, body)["webhook-signature"]
+
+    def ftp_drop(self, account: FtpAccount) -> FtpDrop:
+        """Our account on a partner's platform, worked on the FTP exchange's own threads."""
+        return FtpDrop(account, threads=self._ftp_threads)
 
     def ftp_route(self, partner: Partner, code: str) -> tuple[FtpAccount, str] | Refusal:
         """Our account on the partner's platform and the folder for `code` there (a batch's, or an

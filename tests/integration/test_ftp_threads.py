@@ -1,0 +1,113 @@
+"""FTP work runs on the exchange's own few threads, not the loop's default executor (which the webhook sender's
+address look-ups use: a slow platform held them all), and those threads are shut down when the service stops.
+
+Notification composed as its bootstrap composes it, with our folder on a real FTP server (pyftpdlib); its
+lifespan stands in for the real one (no database, no Kafka: only what the composition root adds around it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from services.cli import catalogue
+from services.notification import bootstrap
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
+from shared.background import BackgroundTask
+from tests.support.ftp_platform import FtpPlatform, password_of
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FtpPlatform]:
+    with FtpPlatform(Path(tmp_path_factory.mktemp("ftp-threads")), ["440106"]) as running:
+        yield running
+
+
+class DefaultExecutor(ThreadPoolExecutor):
+    """The loop's default executor, noting what is given to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2, thread_name_prefix="default")
+        self.given: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.given.append(repr(fn)[:120])
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+def composed(platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch) -> tuple[FastAPI, FtpPoller]:
+    """The app, and the FTP poller its composition root made."""
+    background: list[BackgroundTask] = []
+
+    def lifespan_of(*_: Any, background: Sequence[BackgroundTask] = ()) -> Any:
+        composed_tasks.extend(background)
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            yield
+
+        return lifespan
+
+    composed_tasks = background  # what the composition root hands its lifespan
+    monkeypatch.setattr(bootstrap, "lifespan_of", lifespan_of)
+    settings = catalogue.test_settings("notification").model_copy(
+        update={
+            "exchange_ftp_host": "127.0.0.1",
+            "exchange_ftp_port": platform.port,
+            "exchange_ftp_user": "440106",
+            "exchange_ftp_password": SecretStr(password_of("440106")),
+            "exchange_ftp_folders": ["/440106"],
+        }
+    )
+    app = bootstrap.create_app(settings)  # type: ignore[arg-type]  # the catalogue's NotificationSettings
+    [poll] = [task for task in background if task.name == "ftp-poll"]
+    poller = poll.run.__self__  # type: ignore[attr-defined]  # the poller's bound run
+    assert isinstance(poller, FtpPoller)
+    return app, poller
+
+
+async def test_ftp_work_runs_on_its_own_threads_not_on_the_loops_default_executor(
+    platform: FtpPlatform, composed: tuple[FastAPI, FtpPoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, poller = composed
+    on: list[str] = []
+    real_connect = FtpDrop._connect
+
+    def connect(drop: FtpDrop, deadline: float) -> Any:
+        on.append(threading.current_thread().name)
+        return real_connect(drop, deadline)
+
+    monkeypatch.setattr(FtpDrop, "_connect", connect)
+    default = DefaultExecutor()
+    asyncio.get_running_loop().set_default_executor(default)
+
+    assert await poller.poll_once() == 0  # its folder listed: the poll's own drop
+    assert default.given == []
+    outbound = poller._acks._outbound  # type: ignore[union-attr]  # what acknowledgements and uploads use
+    account = FtpAccount("127.0.0.1", platform.port, "440106", password_of("440106"))
+    assert await outbound.ftp_drop(account).names("/440106") == []
+    assert await outbound._batcher._drop(account).names("/440106") == []
+
+    assert default.given == []
+    assert len(on) == 3
+    assert all(name.startswith("ftp") for name in on), on
+
+
+async def test_the_ftp_threads_are_shut_down_when_the_service_stops(composed: tuple[FastAPI, FtpPoller]) -> None:
+    app, poller = composed
+    threads = poller._drop._threads
+    assert isinstance(threads, ThreadPoolExecutor)
+    async with app.router.lifespan_context(app):
+        assert not threads._shutdown
+    assert threads._shutdown
