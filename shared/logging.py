@@ -116,6 +116,16 @@ def scrub_text(text: str) -> str:
     return text if text.isascii() else HAN_PATTERN.sub("[text-redacted]", text)
 
 
+def said_safely(text: str, limit: int = 120) -> str:
+    """Text from outside (a file name a partner chose, say) as a log line may quote it: scrubbed (scrub_text),
+    control and other unprintable characters escaped (`\\n`, `\\x1b`, `\\u202e`: no forged line, no
+    terminal escape, no text turned around), and cut to `limit` characters with `...` at the end."""
+    text = scrub_text(text)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)

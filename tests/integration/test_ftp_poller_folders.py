@@ -189,3 +189,21 @@ async def test_a_taken_batch_that_cannot_be_moved_is_not_taken_and_acknowledged_
     assert (platform.path("440106", "done") / manifest.name).exists()
     await baiyun.poller.poll_once()
     assert await baiyun.set_aside() == {}
+
+
+async def test_a_file_name_is_logged_scrubbed_escaped_and_cut(sides: dict[str, Side], platform: FtpPlatform) -> None:
+    """A name is whatever its writer chose: it was logged as it was, an identity number, a terminal's escape
+    sequence, a character that turns the line's text around and two hundred more characters with it."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    stem = f"\x1b[2J{id_number(sequence=9)}\u202e" + "x" * 200
+    platform.path("440106", stem + ".manifest.json").write_text("not json")
+
+    with capture_logs() as logs:
+        assert await tianhe.poller.poll_once() == 1
+    [said] = [e for e in logs if e["event"] == "ftp file set aside"]
+    assert said["file"].startswith("\\x1b[2J[id-redacted]\\u202exxx")
+    assert len(said["file"]) == 120
+    assert (platform.path("440106", "set-aside") / (stem + ".manifest.json")).exists()  # the file as it was
+    assert id_number(sequence=9) not in repr(logs)
+    assert not [v for e in logs for v in e.values() if "\x1b" in str(v) or "\u202e" in str(v)]

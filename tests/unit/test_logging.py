@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import build_engine
-from shared.logging import configure_logging, render_json, scrub_text
+from shared.logging import configure_logging, render_json, said_safely, scrub_text
 
 
 def test_personal_data_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,3 +171,24 @@ def test_a_value_quoted_in_a_database_errors_message_is_redacted_to_its_end(
 def test_a_line_that_quotes_no_value_is_left_as_it_was() -> None:
     for line in ('new row for relation "records" violates check constraint "ck"', "invalid token", "out of range"):
         assert scrub_text(line) == line
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("440111-440106-20270301T020000-0123456789ab", "440111-440106-20270301T020000-0123456789ab"),
+        ("a\nforged line", "a\\nforged line"),
+        ("\x1b[2Jcleared\x07", "\\x1b[2Jcleared\\x07"),
+        ("gpj.\u202eexe", "gpj.\\u202eexe"),  # no text turned around
+        ("11010119900307012X.batch", "[id-redacted].batch"),
+        ("张三.batch", "[text-redacted].batch"),
+        ("x" * 130, "x" * 117 + "..."),
+    ],
+)
+def test_text_from_outside_is_said_scrubbed_escaped_and_cut(text: str, said: str) -> None:
+    assert said_safely(text) == said
+
+
+def test_the_cut_is_made_after_the_escapes_and_the_scrub() -> None:
+    assert said_safely("\x00" * 50, limit=20) == "\\x00" * 4 + "\\..."
+    assert said_safely("1" * 17 + "X" + "y" * 200, limit=20) == "[id-redacted]yyyy..."

@@ -36,6 +36,7 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, Refusal
 from shared.clock import Clock
 from shared.exchange.partners import Partner, PartnerTable
+from shared.logging import said_safely
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +156,7 @@ class Acknowledgements:
         log.info(
             "ftp acknowledgement taken",
             partner=partner.name,
-            batch_id=batch_id,
+            batch_id=said_safely(batch_id),  # its file's name: the sender's choice
             outcome=ack.fields.outcome.value,
             taken=ack.fields.taken,
             refused=ack.fields.refused,

@@ -19,6 +19,9 @@ A sender whose folder does not take our acknowledgement, and a folder of ours
 that does not list, are held back (ftp_holds.py): not read again until their
 wait passes, 5 s doubling to 5 min, the others read as usual.
 
+A file's name is the sender's choice: log lines quote it scrubbed, escaped and
+cut (shared.logging.said_safely).
+
 Batches going the other way are exchange_ftp_outbound.py's.
 """
 
@@ -57,6 +60,7 @@ from shared.clock import Clock
 from shared.db.errors import is_unavailable
 from shared.exchange.partners import Partner
 from shared.http.problems import ProblemError
+from shared.logging import said_safely
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +128,7 @@ class FtpPoller:
                         raise  # the store is down: every file would fail the same way; the next poll tries all
                     # a sender's folder that does not answer, say: this file waits (it is taken again,
                     # as duplicates, at the next poll); the files after it do not
-                    log.warning("ftp file left for the next poll", file=name, error=type(error).__name__)
+                    log.warning("ftp file left for the next poll", file=said_safely(name), error=type(error).__name__)
                     continue
                 self._holds.done(folder, name)
                 taken += 1
@@ -161,7 +165,7 @@ class FtpPoller:
         log.info(
             "ftp batch taken",
             partner=partner.name,
-            batch_id=batch_id,
+            batch_id=said_safely(batch_id),
             count=len(opened.messages),
             malformed=len(opened.malformed),
             refused=len(refusals),
@@ -304,4 +308,4 @@ class FtpPoller:
             )
         )
         await self._moves.move(folder, names, SET_ASIDE, note=note)
-        log.warning("ftp file set aside", file=listed or stem, reason=reason)
+        log.warning("ftp file set aside", file=said_safely(listed or stem), reason=said_safely(reason, 300))
