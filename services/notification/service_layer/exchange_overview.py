@@ -5,10 +5,11 @@ Acknowledged: over https the partner's door answered 2xx (delivered is
 acknowledged); over FTP the partner's acknowledgement file said its poller
 took the batch holding the message (`batches` counts the batches, and those
 set aside over there, whose messages are failed with the reason).
-FTP batch files refused as a whole (unsigned, tampered, truncated), and
-taken batches with lines that did not read, are listed under "set_aside" with
-the reason. Codes no ready partner carries are listed as "unconfigured" with their
-deliveries, which failed at once with the reason: refused, never dropped.
+FTP batch files refused as a whole (unsigned, tampered, truncated), batch
+files whose manifest never came, and taken batches with lines that did not
+read, are listed under "set_aside" with the reason. Codes no ready partner
+carries are listed as "unconfigured" with their deliveries, which failed at
+once with the reason: refused, never dropped.
 """
 
 from __future__ import annotations
