@@ -17,7 +17,7 @@ import json
 import re
 import shutil
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -424,42 +424,38 @@ def locked_down_page(page: httpx.Response) -> None:
 
 def _styled_after_login(base: str, key: str) -> dict[str, object]:
     """Log in through the form in Chromium; the header's colour and any policy violation on the dashboard."""
-    chromium = Browser()
-    try:
-        chromium.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": "window.violations = []; document.addEventListener('securitypolicyviolation',"
-                " e => window.violations.push(e.violatedDirective));"
-            },
-        )
-        chromium.open(f"{base}/dashboard/login?" + urlencode({"next": f"/dashboard?district={week.BAIYUN}&week={W08}"}))
-        chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
+    with _logged_in_chromium(base, key) as chromium:
         header = chromium.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
         return {"header": header, "violations": chromium.evaluate("window.violations")}
-    finally:
-        chromium.close()
 
 
 def _return_without_reason_in_chromium(base: str, key: str, street: str) -> dict[str, object]:
     """Log in through the form in Chromium, press 退回 in `street`'s row with no reason; what the page says then."""
-    chromium = Browser()
-    try:
-        chromium.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": "window.violations = []; document.addEventListener('securitypolicyviolation',"
-                " e => window.violations.push(e.violatedDirective));"
-            },
-        )
-        chromium.open(f"{base}/dashboard/login?" + urlencode({"next": f"/dashboard?district={week.BAIYUN}&week={W08}"}))
-        chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
+    with _logged_in_chromium(base, key) as chromium:
         chromium.submit(
             f"const form = document.querySelector('form.review[data-street=\"{street}\"]');"
             " form.elements['comment'].value = ' '; form.querySelector('button[value=return]').click();"
         )
         refusal = chromium.evaluate("document.getElementById('refusal').textContent")
         return {"refusal": refusal, "violations": chromium.evaluate("window.violations")}
+
+
+@contextlib.contextmanager
+def _logged_in_chromium(base: str, key: str) -> Iterator[Browser]:
+    """Chromium on the dashboard of the scripted week after a login through the form, collecting the policy
+    violations of every page it opens in `window.violations`."""
+    chromium = Browser()
+    try:
+        chromium.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {
+                "source": "window.violations = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.violations.push(e.violatedDirective));"
+            },
+        )
+        chromium.open(f"{base}/dashboard/login?" + urlencode({"next": f"/dashboard?district={week.BAIYUN}&week={W08}"}))
+        chromium.submit(f"document.forms[0].elements['key'].value = {json.dumps(key)}; document.forms[0].submit();")
+        yield chromium
     finally:
         chromium.close()
 
