@@ -29,6 +29,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from services.reporting.domain.weeks import LAST_YEAR
 from services.reporting.settings import ReportingSettings
 from shared.auth.scopes import parse_scope
 from shared.db import build_engine
@@ -217,6 +218,20 @@ async def test_the_dashboard_steps_forward_a_week_as_well_as_back_up_to_the_curr
     assert await links(W08) == {"previous": "2027-W07", "next": "2027-W09"}
     assert await links("2027-W09") == {"previous": W08}  # the current week (the clock says 2027-02-26 12:00)
     assert await links("2026-W53") == {"previous": "2026-W52", "next": "2027-W01"}  # across the year
+
+
+async def test_the_last_week_of_the_calendar_is_a_page_with_no_week_after_it(served: tuple[Harness, str]) -> None:
+    # the link to the week after looked up that week's bounds: past the calendar's last year (9998) they raise,
+    # and the page of its last week, a valid one, was a 500 (a week not begun has no link forward anyway)
+    harness, _ = served
+    last = f"{LAST_YEAR}-W53"
+    page = await harness.client.get(
+        "/dashboard", params={"district": week.BAIYUN, "week": last}, headers=await harness.key("district:440111")
+    )
+    assert page.status_code == 200, page.text[:300]
+    assert f"<strong>{last}</strong>" in page.text
+    assert 'id="previous-week"' in page.text
+    assert 'id="next-week"' not in page.text
 
 
 async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tuple[Harness, str]) -> None:

@@ -261,10 +261,12 @@ async def _context(
 
 
 def _next_week(service: ReportService, week: str) -> str | None:
-    """The week after `week`, once it has begun (the current week has none: its next holds nothing yet)."""
-    calendar = service.calendar
-    following = calendar.week_of(calendar.bounds(week).ends_at)
-    return following if calendar.bounds(following).starts_at <= service.clock.now() else None
+    """The week after `week`, once it has begun (the current week has none: its next holds nothing yet).
+
+    It begins where `week` ends: its own bounds are not looked up, since past the calendar's last week (9998-W53)
+    there are none, and the page of that week would fail."""
+    ends_at = service.calendar.bounds(week).ends_at
+    return service.calendar.week_of(ends_at) if ends_at <= service.clock.now() else None
 
 
 async def _key_area_lists(plan: CampaignPlan, report: dict[str, Any]) -> dict[str, Any] | None:
