@@ -19,8 +19,8 @@ A sender whose folder does not take our acknowledgement, and a folder of ours
 that does not list, are held back (ftp_holds.py): not read again until their
 wait passes, 5 s doubling to 5 min, the others read as usual.
 
-A file's name is the sender's choice: log lines quote it scrubbed, escaped and
-cut (shared.logging.said_safely).
+A file's name is the sender's choice, as a message's id is: log lines quote
+them scrubbed, escaped and cut (shared.logging.said_safely).
 
 Batches going the other way are exchange_ftp_outbound.py's.
 """
@@ -213,14 +213,18 @@ class FtpPoller:
                 await self._door.apply(partner, message)
             except ProblemError as problem:  # one message refused (answered twice, unknown notice): logged
                 refusals.append((number, f"refused ({problem.status})"))
-                log.warning("ftp message refused", message_id=message.message_id, status=problem.status)
+                log.warning("ftp message refused", message_id=said_safely(message.message_id), status=problem.status)
             except Exception as error:
                 if is_unavailable(error):
                     raise  # the store's moment, not the message's: the batch is taken again at the next poll
                 # a fault no retry mends: the message is refused, so its sender hears of it and the batch
                 # behind it is not held up for ever (a batch taken again would meet the same fault)
                 refusals.append((number, f"refused ({type(error).__name__})"))
-                log.error("ftp message could not be applied", message_id=message.message_id, error=type(error).__name__)
+                log.error(
+                    "ftp message could not be applied",
+                    message_id=said_safely(message.message_id),  # the sender's choice, as a file name is
+                    error=type(error).__name__,
+                )
         refusals.sort()
         return refusals
 
