@@ -27,7 +27,7 @@ REFUSAL_WORDS: dict[Refusal, str] = {
     Refusal.NOT_SUBMITTED: "这一周的周报尚未上报，上报后才能审核。",
     Refusal.ALREADY_RETURNED: "这一周的周报已退回，须街道重新上报后才能再审核。",
     Refusal.COMMENT_MISSING: "退回周报须写明退回理由。",
-    Refusal.CHANGED_MEANWHILE: "周报状态刚被他人更改，请刷新页面后重新审核。",
+    Refusal.CHANGED_MEANWHILE: "周报状态刚被他人更改，请刷新页面，看过当前状态后再办理。",  # a submit or a review
 }
 
 

@@ -121,3 +121,17 @@ async def test_an_unknown_reason_code_falls_back_to_the_detail(answering: Client
     client = await answering(http("409 Conflict", "application/problem+json", body.encode()))
     refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
     assert refused.detail == "这一周的周报已审核通过，不能再提交。"
+
+
+async def test_a_submit_stored_over_by_another_step_tells_the_clerk_to_reload_and_submit_not_to_review(
+    answering: ClientOf,
+) -> None:
+    """Reporting refuses a submit with `changed_meanwhile` when the bureau's review was stored at the same moment.
+    The words for it asked the reader to review again (重新审核): right on the bureau's dashboard, wrong on the
+    street office's page, whose clerk submits and has nothing to review."""
+    body = json.dumps({"detail": "changed", "reason": Refusal.CHANGED_MEANWHILE.value}).encode()
+    client = await answering(http("409 Conflict", "application/problem+json", body))
+    refused = await client.submit_week(key="pf_k_s", street="440111008", week="2026-W09")
+    assert not refused.ok
+    assert "审核" not in refused.detail
+    assert "刷新页面" in refused.detail
