@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
+from structlog.testing import capture_logs
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.exchange_store import ExchangeStore, answer_message_id, owe_answer
@@ -31,6 +33,7 @@ from services.notification.domain.exchange_messages import (
     SealedPerson,
     sealed_text,
 )
+from services.notification.service_layer import exchange_door
 from services.notification.service_layer.delivery import DeliveryWorker
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OutboundExchange, OwnKeys
@@ -330,3 +333,39 @@ async def test_a_partners_answer_is_counted_inside_its_notices_life_whatever_its
         rows = (await session.execute(select(OutboxRow))).scalars().all()
     told = [row.envelope["payload"] for row in rows if row.topic.endswith(NOTICES_ANSWERED)]
     assert [datetime.fromisoformat(payload["answered_at"]) for payload in told] == [counted]  # routing, reporting
+
+
+async def test_a_partners_clock_off_is_logged_once_for_an_answer_not_again_for_its_duplicates(
+    baiyun: Baiyun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line was written before the store said whether the answer was new: each copy of it (the partner's
+    retry over https, a batch taken again while its acknowledgement waits: every 5 s to 5 min) said it again,
+    and so did an answer then refused. Said once, for the answer counted."""
+    national = tianhe()
+    baiyun.table[0] = PartnerTable(by_prefix={"440106": national})
+    forward = _notice(FORWARD_ID, "440106001", "forward", Route.INTER_DISTRICT)
+    await baiyun.inbox.store(forward, now=START)
+    baiyun.clock.advance(2 * 3600)
+    sealed = crypto.seal(sealed_text(SealedAnswer()), OURS["seal_key"])
+
+    def answer(message_id: str, result: FeedbackResult) -> ExchangeMessage:
+        part = AnswerPart(
+            notice_id=FORWARD_ID,
+            record_id=forward.record_id,
+            result=result,
+            answered_by="440106001",
+            answered_at=START + timedelta(days=3),  # the partner's clock three days ahead
+        )
+        return ExchangeMessage(message_id=message_id, type="answer", sender="440106", answer=part, sealed=sealed)
+
+    with capture_logs() as logs:
+        monkeypatch.setattr(exchange_door, "log", structlog.get_logger(exchange_door.__name__))
+        accepted = [await baiyun.door.receive_answer(national, answer("answer-4", FeedbackResult.CONFIRMED))]
+        accepted += [await baiyun.door.receive_answer(national, answer("answer-4", FeedbackResult.CONFIRMED))]
+        with pytest.raises(ProblemError) as changed:  # another answer to it: refused, counted nowhere
+            await baiyun.door.receive_answer(national, answer("answer-5", FeedbackResult.NOT_FOUND))
+
+    assert [a.duplicate for a in accepted] == [False, True]
+    assert changed.value.status == 409
+    said = [line for line in logs if line["event"].startswith("partner's answer dated outside")]
+    assert [(line["notice_id"], line["off_by_s"]) for line in said] == [(FORWARD_ID, 3 * 86400 - 2 * 3600)]

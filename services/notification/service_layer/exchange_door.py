@@ -243,13 +243,6 @@ class ExchangeDoor:
         answer = Answer(part.result, private.corrections, part.reason, private.note or "", part.answered_by)
         now = self._clock.now()
         answered_at, skew = counted_answer_time(part.answered_at, issued_at=utc(ours.issued_at), received_at=now)
-        if abs(skew) > NOTED_SKEW:
-            log.warning(
-                "partner's answer dated outside its notice's life, counted at the nearer bound",
-                partner=partner.name,
-                notice_id=part.notice_id,
-                off_by_s=round(skew.total_seconds()),
-            )
         received = ExchangeReceived(
             message_id=message.message_id,
             kind="answer",
@@ -265,5 +258,12 @@ class ExchangeDoor:
             raise _refused(404, "No notice of ours was sent to this partner under that id.") from error
         except AlreadyAnswered as error:
             raise _refused(409, "This notice has already been answered; an answer cannot be changed.") from error
+        if fresh and abs(skew) > NOTED_SKEW:  # said once, for the answer counted: not for each copy of it
+            log.warning(
+                "partner's answer dated outside its notice's life, counted at the nearer bound",
+                partner=partner.name,
+                notice_id=part.notice_id,
+                off_by_s=round(skew.total_seconds()),
+            )
         log.info("exchange answer received", partner=partner.name, notice_id=part.notice_id, duplicate=not fresh)
         return Accepted(message.message_id, duplicate=not fresh)
