@@ -8,13 +8,13 @@ event id, so a re-publication is recognisable.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 from pydantic import Field
 
 from shared import topics
 from shared.events.envelope import Event, register
+from shared.events.records import ClockTime
 
 
 @register
@@ -35,7 +35,7 @@ class NoticeDelivered(Event):
     )
     kind: str = Field(max_length=20, description="Kind of notice (transfer, forward, registration, ...)")
     attempts: int = Field(ge=1, description="Push attempts it took, this one included")
-    delivered_at: datetime = Field(description="When the receiver's 2xx answer arrived (UTC)")
+    delivered_at: ClockTime = Field(description="When the receiver's 2xx answer arrived (UTC), with an offset")
 
 
 @register
@@ -54,4 +54,4 @@ class NoticeAcknowledged(Event):
     route: str = Field(max_length=20, description="Route that caused the notice")
     kind: str = Field(max_length=20, description="Kind of notice (transfer, forward, registration, ...)")
     acknowledged_by: str = Field(max_length=12, description="Code of the office whose key acknowledged (or 'admin')")
-    acknowledged_at: datetime = Field(description="When it was acknowledged (UTC)")
+    acknowledged_at: ClockTime = Field(description="When it was acknowledged (UTC), with an offset")

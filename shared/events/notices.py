@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import topics
 from shared.events.envelope import Event, Upcaster, register
+from shared.events.records import ClockTime
 from shared.events.routing import Route
 
 
@@ -93,7 +93,7 @@ class NoticeIssued(Event):
         max_length=REASON_MAX_LENGTH, description="Why the recipient is notified, in words (at most 300)"
     )
     person: NoticePerson = Field(description="The person, with the least detail needed")
-    issued_at: datetime = Field(description="When routing issued the notice (UTC)")
+    issued_at: ClockTime = Field(description="When routing issued the notice (UTC), with an offset")
     kind: NoticeKind = Field(description="transfer, forward, registration, recheck, reminder, ...")
     exchange_endpoint: str | None = Field(
         default=None,
@@ -105,8 +105,8 @@ class NoticeIssued(Event):
         description="Whether the recipient is asked to answer (confirmed, corrected, not found or rejected); "
         "an unanswered notice that expects an answer is reminded, then escalated to the bureau"
     )
-    answer_due: datetime | None = Field(
+    answer_due: ClockTime | None = Field(
         default=None,
         description="When an expected answer is overdue: from this moment (start of the N-th working day "
-        "after issue, deployment time zone) the notice is reminded; null when no answer is expected",
+        "after issue, deployment time zone, with its offset) the notice is reminded; null when no answer is expected",
     )

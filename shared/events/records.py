@@ -161,7 +161,7 @@ class RecordSubmitted(Event):
     SEALED_TOGETHER_SINCE: ClassVar[int | None] = 4
 
     record_id: str = Field(max_length=36, description="Id intake gave the record")
-    received_at: datetime = Field(description="When intake accepted the record (UTC)")
+    received_at: ClockTime = Field(description="When intake accepted the record (UTC), with an offset")
     record: CaseRecord = Field(description="The record as accepted")
     case_id: str | None = Field(
         default=None,

@@ -8,13 +8,13 @@ a mistyped identity number or name, which must not travel.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 from pydantic import Field
 
 from shared import topics
 from shared.events.envelope import Event, register
+from shared.events.records import ClockTime
 
 
 @register
@@ -29,7 +29,9 @@ class RecordRejected(Event):
         max_length=9,
         description="Street that submitted the record (9 digits), or '' when that field itself was unreadable",
     )
-    rejected_at: datetime = Field(description="When intake rejected the record (UTC); drives the report week")
+    rejected_at: ClockTime = Field(
+        description="When intake rejected the record (UTC), with an offset; drives the report week"
+    )
     error_count: int = Field(ge=1, le=10_000, description="How many fields were wrong (a record has a few dozen)")
     source_kind: str | None = Field(
         default=None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -10,6 +9,7 @@ from pydantic import Field
 
 from shared import topics
 from shared.events.envelope import Event, register
+from shared.events.records import ClockTime
 
 
 class Route(StrEnum):
@@ -30,5 +30,5 @@ class RecordRouted(Event):
     route: Route = Field(description="same-district, cross-street or inter-district")
     reporting_street: str = Field(max_length=9, description="Street that reported the record")
     residence_street: str = Field(max_length=9, description="Street where the person lives")
-    observed_at: datetime = Field(description="When the person was seen (drives the report week)")
-    decided_at: datetime = Field(description="When routing decided (UTC)")
+    observed_at: ClockTime = Field(description="When the person was seen (drives the report week), with an offset")
+    decided_at: ClockTime = Field(description="When routing decided (UTC), with an offset")

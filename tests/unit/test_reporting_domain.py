@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation, week_of_day
-from services.reporting.domain.facts import UnreadableEvent, record_fact
+from services.reporting.domain.facts import record_fact
 from services.reporting.domain.figures import delay_summary, entry_delay, percentile, unanswered_age
 from services.reporting.domain.quality import missing_fields
 from services.reporting.domain.signoff import Decision, Signoff, SignoffRefused, as_it_stood, on_time, review, submit
@@ -74,19 +74,6 @@ def test_record_fact_without_optional_fields() -> None:
         "certificate",
         "employer",
     ]
-
-
-def test_a_received_time_without_offset_is_unreadable() -> None:
-    event = RecordSubmitted.model_validate({**week.RECORDS[3], "received_at": "2027-02-25T10:00:00"})
-    with pytest.raises(UnreadableEvent):
-        record_fact(event, CALENDAR, b"secret")
-
-
-def test_a_time_with_no_utc_counterpart_is_unreadable() -> None:
-    """Year 1 at +14:00 is a year before the first in UTC: an event that carries it is set aside, the fold goes on."""
-    event = RecordSubmitted.model_validate({**week.RECORDS[3], "received_at": "0001-01-01T00:00:00+14:00"})
-    with pytest.raises(UnreadableEvent, match="received_at"):
-        record_fact(event, CALENDAR, b"secret")
 
 
 @pytest.mark.parametrize("name", ["0001-W01", "1899-W52", "9999-W52", "2026-W54", "2026-W00", "2026-8"])

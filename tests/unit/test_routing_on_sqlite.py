@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -435,3 +435,22 @@ async def test_a_corrected_reporting_street_stays_with_the_item_that_still_canno
         "queues": {"440106": False, "440111": True},
         "refused": None,
     }
+
+
+async def test_the_times_events_are_built_from_come_back_as_the_instants_written_on_sqlite(
+    context: RoutingContext,
+) -> None:
+    """SQLite keeps no offset; routing's tables (sqlmodel's UTCDateTime for a `datetime` field) write UTC and hand
+    it back aware. A review item's `received_at` goes into the RecordSubmitted a correction routes again, a case's
+    `observed_at` into the RecordRouted an answer causes: both need an offset, and both are the instants written."""
+    seen = "2026-02-25T10:30:00+08:00"
+    routed = kafka.submitted(record(residence_street=XINSHI, sequence=14, observed_at=seen))
+    waiting = kafka.unchecked_submitted(record(residence_street="440111999", sequence=15))
+    await RecordHandler(context).on_records([(e, parse_event(e, TEST_KEYRING)) for e in (routed, waiting)])
+    async with context.sessions() as session:
+        keys = await case_store.case_keys(session, routed.correlation_id)
+        item = await review_store.load_review(session, waiting.correlation_id)
+    assert keys is not None
+    assert item is not None
+    for moment, written in ((keys[1], datetime.fromisoformat(seen)), (item.received_at, context.clock.now())):
+        assert (moment, moment.utcoffset()) == (written, timedelta(0))
