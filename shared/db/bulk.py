@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import orjson
@@ -35,13 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
+from shared.db.engine import driver_of
+
 
 async def driver(session: AsyncSession) -> asyncpg.Connection | None:
     """The session's asyncpg connection, its transaction begun; None when the database is not PostgreSQL."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    connection = await (await session.connection()).get_raw_connection()
-    raw = cast(asyncpg.Connection, connection.driver_connection)
+    raw = await driver_of(await session.connection())
     if not raw.is_in_transaction():
         # SQLAlchemy begins lazily, at its first statement: let it, so the rows join its transaction
         await session.execute(text("SELECT 1"))

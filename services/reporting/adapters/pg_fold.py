@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reporting.adapters.tables import notices, records, rejections
 from shared.db.bulk import UnwritableValue
+from shared.db.engine import driver_of
 
 RECORD_FACT_COLUMNS = (
     "record_id", "reporting_street", "residence_street", "week", "observed_at", "received_at", "event_kind",
@@ -115,8 +116,7 @@ async def copy_and_upsert(connection: AsyncConnection, rows: Sequence[list[tuple
     # SQLAlchemy's asyncpg adapter begins its transaction at the first statement it runs;
     # run one, so that the COPY and the upserts below are inside it.
     await connection.execute(sa.text("SELECT 1"))
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver = await driver_of(connection)
     for (staging, like, columns, upsert), batch in zip(STAGES, rows, strict=True):
         if not batch:
             continue
