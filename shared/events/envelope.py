@@ -181,10 +181,16 @@ def json_time(moment: datetime) -> str:
     otherwise. A time not seen yet is written by orjson, under half of pydantic's cost (a
     record's own times miss every time). What orjson writes otherwise goes to pydantic (none
     in practice): an offset in seconds (orjson rounds it, pydantic truncates), a subclass of
-    datetime (orjson refuses it), a zone that gives no offset (orjson writes `Z`, pydantic a
-    naive time).
+    datetime (orjson refuses it).
+
+    A time without an offset (naive, or of a zone that gives none) is refused with ValueError:
+    every time of every event carries one, so each consumer would dead-letter the event. Those
+    who write a payload as JSON directly (routing's batches, intake's records) thus cannot send
+    one, as the models refuse it to those who build the event.
     """
     offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError("an event's time needs a time zone: write an aware time (UTC)")
     key = (moment, offset)
     text = _TIME_TEXTS.get(key)
     if text is None:
@@ -198,18 +204,14 @@ def json_time(moment: datetime) -> str:
     return text
 
 
-def _orjson_writes_as_pydantic(moment: datetime, offset: timedelta | None) -> bool:
-    """A plain datetime, naive or with an offset in whole minutes."""
-    if type(moment) is not datetime:
-        return False
-    if moment.tzinfo is None:
-        return True
-    return offset is not None and not offset % _MINUTE
+def _orjson_writes_as_pydantic(moment: datetime, offset: timedelta) -> bool:
+    """A plain datetime with an offset in whole minutes."""
+    return type(moment) is datetime and not offset % _MINUTE
 
 
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _MINUTE = timedelta(minutes=1)
-_TIME_TEXTS: dict[tuple[datetime, timedelta | None], str] = {}
+_TIME_TEXTS: dict[tuple[datetime, timedelta], str] = {}
 _TIME_TEXTS_KEPT = 4096
 _BOUNDS = (("type", 60), ("producer", 40), ("correlation_id", 64))
 
