@@ -47,3 +47,18 @@ def test_a_line_names_a_few_ids_and_counts_them_all() -> None:
     assert line is not None
     assert line.count == IDS_SHOWN + 31
     assert line.notice_ids == tuple(f"n{n}" for n in range(IDS_SHOWN))
+
+
+def test_what_is_held_is_told_once_its_minute_is_up_though_the_receiver_never_comes_back() -> None:
+    """A receiver that neither fails nor delivers again (its subscription removed after a burst): its held count
+    waited for an event that never came, and was never told. The worker's pass tells it a minute on."""
+    notices = FailedNotices()
+    notices.failed("440111008", "a", at(0))
+    notices.failed("440111008", "b", at(5))
+    notices.failed("440111008", "c", at(6))
+    notices.failed("440111005", "d", at(30))  # told at once, nothing held
+    assert notices.due(at(59)) == []  # not yet a minute since its line
+    assert notices.due(at(61)) == [("440111008", Failed(2, ("b", "c"), at(5)))]
+    assert notices.due(at(200)) == []  # told once
+    assert notices.failed("440111008", "e", at(201)) == Failed(1, ("e",), at(201))  # a minute on: at once again
+    assert notices.delivered("440111008") is None

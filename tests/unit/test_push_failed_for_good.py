@@ -113,3 +113,21 @@ async def test_the_notices_held_are_told_when_the_receiver_delivers_again(monkey
         (1, ["notice-0"]),
         (4, ["notice-1", "notice-2", "notice-3", "notice-4"]),  # held, told as the receiver answers again
     ]
+
+
+async def test_the_notices_held_are_told_a_minute_on_by_the_workers_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receiver neither fails nor delivers again after its burst: the count held is told by the pass a minute
+    after its last line, once, not lost."""
+    store, sender, clock = RecordingStore(), FakeWebhookSender(statuses={DOOR: 503}), FakeClock(START)
+    pushes = attempts_with(store, Partner(), sender, clock)
+    with capture_logs() as logs:
+        monkeypatch.setattr(push_attempts, "log", structlog.get_logger(push_attempts.__name__))
+        for n in range(4):
+            await pushes.attempt(last_attempt(n))
+        pushes.tell_held(clock.now())  # a pass within the minute: nothing yet
+        clock.advance(60.0)
+        pushes.tell_held(clock.now())
+        pushes.tell_held(clock.now())
+
+    said = [(line["failed_for_good"], line["notice_ids"]) for line in logs if line["event"] == "push failed for good"]
+    assert said == [(1, ["notice-0"]), (3, ["notice-1", "notice-2", "notice-3"])]

@@ -7,7 +7,9 @@ line per notice was thousands of lines a day for one receiver. An operator
 needs to know that notices fail for good, to which receiver, why and how
 many. Each notice's status is recorded as before (failed in its inbox and in
 GET /v1/deliveries/failed); a line names notice ids only, never a person.
-What is held when the receiver delivers again is told then (`delivered`).
+What is held is told when the receiver delivers again (`delivered`), or, should
+it neither fail nor deliver again (its subscription removed, no more notices
+for it), by the worker's next pass once its minute is up (`due`).
 Pure: the caller brings the time. Beside failing_receivers.py, which folds
 failed attempts; this folds the notices whose round ended failed.
 """
@@ -46,6 +48,7 @@ class FailedNotices:
     def __init__(self, every: timedelta = SUMMARY_EVERY) -> None:
         self._every = every
         self._held: OrderedDict[str, _Held] = OrderedDict()
+        self._holding: set[str] = set()  # receivers whose held count is not told yet
 
     def failed(self, receiver: str, notice_id: str, now: datetime) -> Failed | None:
         """The line to write for this notice, or None when it is counted in the receiver's next one."""
@@ -55,17 +58,33 @@ class FailedNotices:
             held.since = held.since or now
             if len(held.notice_ids) < IDS_SHOWN:
                 held.notice_ids.append(notice_id)
+            self._holding.add(receiver)
             return None
         line = _told(held, notice_id, now)
         keep_newest(self._held, receiver, _Held(said_at=now), KEPT)
+        self._holding.discard(receiver)
+        self._holding &= self._held.keys()  # a receiver forgotten past the bound holds nothing
         return line
 
     def delivered(self, receiver: str) -> Failed | None:
         """What is held for `receiver`, told as it delivers again; None when nothing is."""
+        self._holding.discard(receiver)
         held = self._held.pop(receiver, None)
         if held is None or held.since is None:
             return None
         return Failed(held.count, tuple(held.notice_ids), held.since)
+
+    def due(self, now: datetime) -> list[tuple[str, Failed]]:
+        """The held counts whose minute is up, told now, by receiver: they would wait for the receiver's next
+        failure or delivery, which may never come."""
+        lines = []
+        for receiver in sorted(self._holding):
+            held = self._held.get(receiver)
+            if held is not None and now - held.said_at >= self._every and held.since is not None:
+                lines.append((receiver, Failed(held.count, tuple(held.notice_ids), held.since)))
+                self._held[receiver] = _Held(said_at=now)
+        self._holding.difference_update(receiver for receiver, _ in lines)
+        return lines
 
 
 def _told(held: _Held | None, notice_id: str, now: datetime) -> Failed:

@@ -144,10 +144,11 @@ class DeliveryWorker:
             return 0
 
     async def _claim(self) -> int:
+        now = self._clock.now()
+        self._attempts.tell_held(now)
         free = self._pushes.free()
         if free <= 0:
             return 0
-        now = self._clock.now()
         busy = self._pushes.busy()
         signals = self._signals
         claims, more = await self._store.claim(

@@ -222,6 +222,12 @@ class PushAttempts:
             outcome=recorded.outcome.value,
         )
 
+    def tell_held(self, now: datetime) -> None:
+        """The counts of notices failed for good held for a minute and not told since (no later failure or delivery
+        of their receiver to tell them with): told now. The worker calls it at each pass."""
+        for receiver, failed in self._failed_notices.due(now):
+            self._say_failed_for_good(receiver, failed, reason=None, status_code=None)
+
     def _log_failed_for_good(self, claim: Claim, now: datetime, *, reason: str | None, status_code: int | None) -> None:
         """A receiver's first notice failed for good, then a count of them a minute (domain/failed_notices.py).
 
@@ -239,7 +245,7 @@ class PushAttempts:
             failed_for_good=failed.count,  # notices since the receiver's last such line, this one included
             notice_ids=list(failed.notice_ids),  # ids only: never a person's name or identity number
             first_failed_at=failed.since.isoformat(),
-            reason=reason,  # the latest notice's; None on the line of those left when the receiver answers again
+            reason=reason,  # the latest notice's; None on a line of those held (told at a delivery, or a minute on)
             status_code=status_code,
             outcome=Outcome.FAILED.value,
         )
