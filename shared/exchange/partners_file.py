@@ -27,8 +27,11 @@ file that fails to parse is logged and ignored: the last good table stays.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 import tomllib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +50,8 @@ class InvalidPartnersFile(ValueError):
     """The file is not TOML of the documented shape."""
 
 
-def parse_partners(text: str) -> PartnerTable:
+def parse_partners(text: str, environ: Mapping[str, str] = os.environ) -> PartnerTable:
+    """`environ`: where the shared secrets named by `secret_env` are (two partners holding one is refused)."""
     try:
         data = tomllib.loads(text)
         by_prefix: dict[str, Partner] = {}
@@ -56,7 +60,7 @@ def parse_partners(text: str) -> PartnerTable:
             for prefix in _prefixes(entry):
                 by_prefix[prefix] = partner
         default = _partner(data["default"]) if "default" in data else None
-        _keys_apart([*by_prefix.values(), *([default] if default else [])])
+        _keys_apart([*by_prefix.values(), *([default] if default else [])], environ)
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise InvalidPartnersFile(f"{type(error).__name__}: {error}") from error
     return PartnerTable(by_prefix=by_prefix, default=default)
@@ -80,20 +84,25 @@ def _partner(entry: dict[str, Any]) -> Partner:
     )
 
 
-def _keys_apart(partners: list[Partner]) -> None:
+def _keys_apart(partners: list[Partner], environ: Mapping[str, str]) -> None:
     """Two partners checked with the same key could each sign as the other: a message's sender is taken from the
-    partner whose key checks it, so one district's deployment could answer for another's notices. Refused."""
+    partner whose key checks it, so one district's deployment could answer for another's notices. Refused: the
+    same verify key, the same variable, or two variables holding the same secret (compared by digest, never
+    shown)."""
     holder: dict[tuple[str, str], str] = {}
     for partner in partners:
         keys = partner.keys
-        named = [("secret_env", keys.secret_env), ("secret_env", keys.previous_secret_env)]
-        named += [("verify_key", keys.verify_key), ("verify_key", keys.previous_verify_key)]
+        named = [("verify_key", keys.verify_key), ("verify_key", keys.previous_verify_key)]
+        for env in (keys.secret_env, keys.previous_secret_env):
+            named.append(("secret_env", env))
+            secret = environ.get(env) if env else None
+            named.append(("secret", hashlib.sha256(secret.encode()).hexdigest() if secret else None))
         for kind, value in named:
             if not value:
                 continue
             other = holder.setdefault((kind, value), partner.name)
             if other != partner.name:
-                shown = f" {value}" if kind == "secret_env" else ""  # a variable's name, never a key
+                shown = f" {value}" if kind == "secret_env" else ""  # a variable's name, never a key or a secret
                 raise InvalidPartnersFile(
                     f"partners {other!r} and {partner.name!r} share a {kind}{shown}: each could sign as the other; "
                     "give each partner its own (one deployment serving several districts is one partner with their "

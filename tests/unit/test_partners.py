@@ -160,3 +160,15 @@ def test_one_partner_over_several_districts_and_partners_with_keys_of_their_own_
     assert {p.name for p in table.by_prefix.values()} == {"tianhe", "yuexiu"}
     several = parse_partners(FILE)  # changsha: one entry, one secret, two prefixes
     assert several.by_prefix["4301"] is several.by_prefix["4302"]
+
+
+def test_two_partners_whose_variables_hold_one_secret_are_refused_never_showing_it() -> None:
+    text = _two('secret_env = "TIANHE_SECRET"', 'secret_env = "YUEXIU_SECRET"')
+    same = {"TIANHE_SECRET": "s3cret-shared-by-mistake", "YUEXIU_SECRET": "s3cret-shared-by-mistake"}
+    with pytest.raises(InvalidPartnersFile) as refused:
+        parse_partners(text, environ=same)
+    assert "'tianhe' and 'yuexiu' share a secret:" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+    apart = {"TIANHE_SECRET": "one", "YUEXIU_SECRET": "another"}
+    assert {p.name for p in parse_partners(text, environ=apart).by_prefix.values()} == {"tianhe", "yuexiu"}
+    assert len(parse_partners(text, environ={}).by_prefix) == 2  # not set (yet): unconfigured, said elsewhere
