@@ -6,6 +6,7 @@ missing, so a suite that silently ran nothing cannot pass.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -98,6 +99,11 @@ async def create_database(name: str) -> str:
     return admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
 
 
+async def create_databases(names: list[str]) -> dict[str, str]:
+    """create_database of each, side by side; their URLs by name."""
+    return dict(zip(names, await asyncio.gather(*(create_database(name) for name in names)), strict=True))
+
+
 @asynccontextmanager
 async def empty_database(prefix: str) -> AsyncIterator[str]:
     """The URL of a fresh, empty PostgreSQL database named after `prefix`, dropped (and searched) afterwards."""
@@ -160,6 +166,11 @@ async def drop_database(name: str) -> None:
         await force_drop(connection, name)
     finally:
         await connection.close()
+
+
+async def drop_databases(names: list[str]) -> None:
+    """drop_database of each, side by side: a system's five took 2-3 s one after the other."""
+    await asyncio.gather(*(drop_database(name) for name in names))
 
 
 async def force_drop(connection: asyncpg.Connection, name: str) -> None:
