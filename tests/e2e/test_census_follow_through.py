@@ -69,8 +69,7 @@ async def clock() -> FixedClock:
 async def system(tmp_path_factory: pytest.TempPathFactory, clock: FixedClock) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")), FAST_PUSH)
     try:
-        running.start("intake")  # it migrates the key store the others read
-        running.start("notification")
+        running.start_together("intake", "notification")
         app = create_app(routing_settings(running), clock=clock)
         async with served(app, running.ports["routing"]):
             yield running

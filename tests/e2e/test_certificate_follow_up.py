@@ -36,8 +36,7 @@ def today() -> date:
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")), {"POPFLOW_TIMEZONE": "Asia/Shanghai"})
     try:
-        running.start("intake")  # it migrates the key store reporting reads
-        running.start("reporting")
+        running.start_together("intake", "reporting")
         yield running
     finally:
         await destroy_system(running)

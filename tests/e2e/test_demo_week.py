@@ -41,11 +41,7 @@ FROM_OTHER_DISTRICTS = frozenset({"received_inter-district"})
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")), {"POPFLOW_TIMEZONE": ZONE})
     try:
-        running.start("intake")  # it migrates the key store the others read
-        for service in SERVICES[1:]:
-            running.start(service, wait=False)
-        for service in SERVICES[1:]:
-            running.wait_ready(service)
+        running.start_together(*SERVICES)
         yield running
     finally:
         await destroy_system(running)

@@ -53,11 +53,7 @@ FAST_RETRIES = {
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")), FAST_RETRIES)
     try:
-        running.start("intake")  # it migrates the key store the others read
-        for service in ("routing", "notification"):
-            running.start(service, wait=False)
-        for service in ("routing", "notification"):
-            running.wait_ready(service)
+        running.start_together("intake", "routing", "notification")
         yield running
     finally:
         await destroy_system(running)

@@ -35,11 +35,7 @@ SEEN = datetime.now(UTC) - timedelta(hours=2)
 async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     running = await build_system(Path(tmp_path_factory.mktemp("logs")), {"POPFLOW_TIMEZONE": "Asia/Shanghai"})
     try:
-        running.start("intake")  # it migrates the key store the others read
-        for service in SERVICES[1:]:
-            running.start(service, wait=False)
-        for service in SERVICES[1:]:
-            running.wait_ready(service)
+        running.start_together(*SERVICES)
         yield running
     finally:
         await destroy_system(running)

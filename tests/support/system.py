@@ -102,6 +102,16 @@ class System:
             self.wait_ready(name)
         return name
 
+    def start_together(self, *services: str) -> None:
+        """Start these services at once and wait until each is ready: their imports and start-ups overlap.
+
+        Any order is safe: intake migrates the key store, but the others only read it on requests (their
+        /readyz asks the key store's database, not its tables), and create_key migrates it first."""
+        for service in services:
+            self.start(service, wait=False)
+        for service in services:
+            self.wait_ready(service)
+
     def wait_ready(self, service: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
