@@ -43,8 +43,8 @@ from tests.support.infra import (
     DATA_KEYS,
     PERSON_KEY_SECRET,
     TEST_KEYRING,
-    create_database,
-    drop_database,
+    create_databases,
+    drop_databases,
     kafka_bootstrap,
     unique_name,
 )
@@ -125,7 +125,8 @@ async def reporting_harness(
 ) -> AsyncIterator[Harness]:
     run_id = unique_name("r")
     names = [f"{run_id}_reporting", f"{run_id}_keys"]
-    store_url, keys_url = [await create_database(name) for name in names]
+    urls = await create_databases(names)
+    store_url, keys_url = urls[names[0]], urls[names[1]]
     settings = ReportingSettings.model_validate(
         {
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(),
@@ -153,8 +154,7 @@ async def reporting_harness(
     finally:
         await producer.stop()
         await keys.engine.dispose()
-        for name in names:
-            await drop_database(name)
+        await drop_databases(names)
 
 
 def report_service(engine: AsyncEngine, calendar: WeekCalendar, clock: Clock) -> ReportService:
