@@ -116,9 +116,17 @@ async def test_a_folder_of_ours_that_does_not_list_is_tried_again_after_a_wait_n
     said = [e for e in logs if e["event"] == "ftp folder not listed; tried again after a wait"]
     assert [(e["folder"], e["failures"], e["wait_s"]) for e in said] == [("/440104", 1, 5.0), ("/440104", 2, 10.0)]
 
+    # the platform down a while: the waits stop at a minute, so the folders are read a minute after it ends at most
+    with capture_logs() as logs:
+        for _ in range(6):
+            clock.advance(300)
+            await tianhe.poller.poll_once()
+    said = [e for e in logs if e["event"] == "ftp folder not listed; tried again after a wait"]
+    assert [e["wait_s"] for e in said] == [20.0, 40.0, 60.0, 60.0, 60.0, 60.0]
+
     platform.path("440104").mkdir()
-    clock.advance(10)
+    clock.advance(60)
     with capture_logs() as logs:
         await tianhe.poller.poll_once()
-    assert [(e["folder"], e["failures"]) for e in logs if e["event"] == "ftp folder listed again"] == [("/440104", 2)]
+    assert [(e["folder"], e["failures"]) for e in logs if e["event"] == "ftp folder listed again"] == [("/440104", 8)]
     platform.path("440104").rmdir()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ftplib
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -24,12 +24,15 @@ from shared.recent import keep_newest
 log = structlog.get_logger(__name__)
 
 FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+UNLISTED_LONGEST_WAIT = timedelta(minutes=1)
 
 
 class Holds:
     def __init__(self, drop: FtpDrop, acks: Acknowledgements | None) -> None:
         self._drop, self._acks = drop, acks
-        self._unlisted = HeldBack()  # folders of ours that did not list
+        # folders of ours that did not list: the platform down, most likely. A listing is one cheap command, so the
+        # wait stops at a minute: after a long outage, partners' batches are read a minute after it ends at most
+        self._unlisted = HeldBack(longest=UNLISTED_LONGEST_WAIT)
         self._held: OrderedDict[tuple[str, str], str] = OrderedDict()  # (folder, manifest): its sender, held back
 
     async def listed(self, folder: str, now: datetime) -> list[str]:
