@@ -264,6 +264,15 @@ async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tupl
         assert said is not None
         assert said[1] == "新市街道 2027-W08 周报的审核未办理：退回周报须写明退回理由。"
         assert "comment" not in said[1]  # not the API's English
+        # the same words from a link made elsewhere (no mark, or another's): not shown
+        made_elsewhere = re.sub(r"&said=[0-9a-f]+", "", returned.headers["location"])
+        assert made_elsewhere != returned.headers["location"]
+        for link in (made_elsewhere, made_elsewhere + "&said=" + "0" * 32):
+            assert 'id="refusal"' not in (await client.get(link)).text
+        async with browser(harness) as other:  # another analyst's session, sent the very link
+            csrf = await login_form(other)
+            assert (await other.post("/dashboard/login", data={"key": key, "csrf": csrf})).status_code == 303
+            assert 'id="refusal"' not in (await other.get(returned.headers["location"])).text
 
         accepted = await client.post("/dashboard/review", data=form | {"decision": "accept"})
         assert accepted.headers["location"] == f"/dashboard?district={week.BAIYUN}&week={W08}"

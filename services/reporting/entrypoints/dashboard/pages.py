@@ -24,7 +24,7 @@ from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
 from services.reporting.entrypoints.dashboard.chart import trend_svg
-from services.reporting.entrypoints.dashboard.review import Visitor, add_review_route, form_fields
+from services.reporting.entrypoints.dashboard.review import Visitor, add_review_route, form_fields, refusal_mark
 from services.reporting.entrypoints.http.access import bearer_key, session_cookie
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.errors import Invalid
@@ -146,8 +146,10 @@ def _add_district_page(
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
         street: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
         refused: Refusal | None = None,
+        said: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
-        """`refused` (with the `street`): why the review just posted from this page was refused (review.py)."""
+        """`refused` (with the `street`, marked by `said`): why the review just posted from this page was refused
+        (review.py); shown only to the session that posted it."""
         principal, session = await visitor(request)
         if principal is None:
             return _to_login(request)
@@ -163,8 +165,17 @@ def _add_district_page(
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
         exchanged = await _exchange_context(exchange, principal, served_districts)
         csrf = session.csrf_token if session else ""
+        if refused is not None and not _posted_here(session, said, street=street, week=week, refused=refused):
+            refused = None  # a link made elsewhere: its words are not shown
         refusal = _refusal(service, street, refused)
         return _page(templates, "dashboard.html", csrf=csrf, refusal=refusal, **exchanged, **context)
+
+
+def _posted_here(session: Session | None, said: str, *, street: str | None, week: str, refused: Refusal) -> bool:
+    """Whether the refusal in the address is that of a review this session posted (review.refusal_mark)."""
+    if session is None or street is None:
+        return False
+    return tokens_match(refusal_mark(session.csrf_token, street=street, week=week, refused=refused.value), said)
 
 
 def _refusal(service: ReportService, street: str | None, refused: Refusal | None) -> dict[str, str] | None:
