@@ -17,11 +17,12 @@ from typing import Any, cast
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
-from structlog.testing import capture_logs
 
 from services.reporting.adapters.decoding import Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.entrypoints import kafka as reporting_kafka
 from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES, DeadLetterRefused, FoldConsumer
+from tests.support.logs import logged_by
 from tests.unit.test_fold_set_aside import Letters, Message, OneFactEach, Store, messages
 
 
@@ -132,11 +133,13 @@ def partitions(said: list[str]) -> Partitions:
     return Partitions(logs, said)
 
 
-async def test_a_refused_batch_is_read_again_from_its_start_and_committed_once_its_dead_letter_is_taken() -> None:
+async def test_a_refused_batch_is_read_again_from_its_start_and_committed_once_its_dead_letter_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # two rounds of the batch refused, then the topic takes the dead letter
     store, topic = Store(refuses={"p0-1"}), RefusingTopic(refuse=2 * SET_ASIDE_TRIES)
     consumer = partitions(topic.said)
-    with capture_logs() as logs, pytest.raises(Stop):
+    with logged_by(monkeypatch, reporting_kafka) as logs, pytest.raises(Stop):
         await fold(store, topic).consume(consumer)
     # each time, both partitions back to the refused batch's start (the batch read meanwhile is read again too);
     # nothing committed until the dead letter is published, then everything, and nothing skipped
