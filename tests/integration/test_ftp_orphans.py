@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from tests.integration.test_ftp_acknowledgements import Side, _emptied, _one, _send_forward, platform, sides
 from tests.support.ftp_platform import FtpPlatform
 from tests.support.notification_fakes import FakeClock
+from tests.support.records import id_number
 
 __all__ = ["platform", "sides"]  # the fixtures, used by name
 
@@ -95,3 +96,29 @@ async def test_on_a_platform_that_does_not_say_when_a_file_was_written_an_orphan
     clock.advance(1)
     assert await tianhe.poller.poll_once() == 1
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
+
+
+async def test_an_orphan_named_with_personal_data_is_listed_and_noted_in_its_safe_form(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A file's name is whatever its writer chose: an orphan named with an identity number and a name was listed for
+    the bureau (its table, its note in set-aside/) as it was, personal data kept in clear in our store."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    person = id_number(sequence=13)
+    orphan = platform.path("440106", f"440111-{person}-张三\x1b[2J.batch")
+    orphan.write_bytes(b"sealed, whatever it holds")
+    _written(orphan, _clock(tianhe), hours_ago=25)
+
+    assert await tianhe.poller.poll_once() == 1
+
+    listed = await tianhe.set_aside()
+    [(file, reason)] = listed.items()
+    note = next(platform.path("440106", "set-aside").glob("*.reason.txt")).read_text()
+    for kept in (file, reason, note):
+        assert person not in kept
+        assert "张三" not in kept
+        assert "\x1b" not in kept
+    assert file.startswith("440111-")  # still tells the bureau whose folder prefix it bore
+    assert reason.startswith("batch file without its manifest")
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()  # the file itself moved as it was named

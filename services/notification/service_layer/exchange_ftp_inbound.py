@@ -300,16 +300,18 @@ class FtpPoller:
         listed: str | None = None,
     ) -> None:
         """`names` into set-aside/ with `<stem>.reason.txt` beside them, and listed for the bureau (as `stem`,
-        a batch's id, unless `listed` says otherwise)."""
-        note = (stem + ".reason.txt", (reason + "\n").encode())
+        a batch's id, unless `listed` says otherwise). A name is whatever its writer chose (an identity number, a
+        terminal's escape): the list, the note and the log keep its safe form (shared.logging.said_safely)."""
+        file, why = said_safely(listed or stem, 200), said_safely(reason, 300)
+        note = (stem + ".reason.txt", (why + "\n").encode())
         await self._store.set_aside(  # listed first: a move that fails is tried again alone (Moves), not listed again
             ExchangeSetAside(
-                file=(listed or stem)[:200],
+                file=file,
                 sender_code=str(sender)[:12] if sender else None,
                 partner=partner,
-                reason=reason[:300],
+                reason=why,
                 set_aside_at=self._clock.now(),
             )
         )
         await self._moves.move(folder, names, SET_ASIDE, note=note)
-        log.warning("ftp file set aside", file=said_safely(listed or stem), reason=said_safely(reason, 300))
+        log.warning("ftp file set aside", file=said_safely(listed or stem), reason=why)
