@@ -17,10 +17,24 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.events import CaseRecord, Envelope, RecordSubmitted, new_envelope
+from shared.events import CaseRecord, Envelope, RecordRouted, RecordSubmitted, Route, new_envelope
 from shared.events.envelope import sealed_payload
 from shared.kafka.replay import partitions_of
 from tests.support.infra import TEST_KEYRING, kafka_at, kafka_bootstrap, kafka_options
+
+ROUTED_AT = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
+
+
+def routed_event(at: datetime = ROUTED_AT) -> RecordRouted:
+    """A small RecordRouted of record r1 (cross-street in Baiyun), observed and decided `at`."""
+    return RecordRouted(
+        record_id="r1",
+        route=Route.CROSS_STREET,
+        reporting_street="440111005",
+        residence_street="440111008",
+        observed_at=at,
+        decided_at=at,
+    )
 
 
 def submitted(record: dict[str, Any], *, record_id: str | None = None) -> Envelope:

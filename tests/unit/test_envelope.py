@@ -14,20 +14,19 @@ from pydantic import Field, TypeAdapter
 from shared.events import (
     CaseRecord,
     Envelope,
-    RecordRouted,
     RecordSubmitted,
-    Route,
     envelope_json,
     new_envelope,
     parse_event,
 )
 from shared.events.envelope import REGISTRY, Event, UnknownEventType, json_time, register
 from tests.support.infra import TEST_KEYRING
+from tests.support.kafka import routed_event
 from tests.support.records import record
 
 
 def test_round_trip_through_json() -> None:
-    event = _routed()
+    event = routed_event()
     envelope = new_envelope(event, producer="routing", correlation_id="r1", keyring=TEST_KEYRING)
     parsed = parse_event(Envelope.model_validate_json(envelope.model_dump_json()), TEST_KEYRING)
     assert parsed == event
@@ -79,26 +78,17 @@ def test_old_version_is_upcast() -> None:
         REGISTRY.pop("TestRenamed")
 
 
-def _routed() -> RecordRouted:
-    return RecordRouted(
-        record_id="r1",
-        route=Route.CROSS_STREET,
-        reporting_street="440111005",
-        residence_street="440111008",
-        observed_at=datetime(2027, 2, 24, 2, 30, tzinfo=UTC),
-        decided_at=datetime(2027, 2, 24, 3, tzinfo=UTC),
-    )
-
-
 @pytest.mark.parametrize(
     "occurred_at",
     [datetime(2027, 2, 24, 3, tzinfo=UTC), datetime(2027, 2, 24, 3, 0, 1, 250, tzinfo=UTC), None],
 )
 def test_envelope_json_is_the_envelope_models_json(occurred_at: datetime | None) -> None:
     event_id = uuid.uuid4()
-    fast = envelope_json(_routed(), producer="routing", correlation_id="r1", event_id=event_id, occurred_at=occurred_at)
+    fast = envelope_json(
+        routed_event(), producer="routing", correlation_id="r1", event_id=event_id, occurred_at=occurred_at
+    )
     model = new_envelope(
-        _routed(),
+        routed_event(),
         producer="routing",
         correlation_id="r1",
         event_id=event_id,
@@ -129,9 +119,9 @@ def test_envelope_json_seals_what_new_envelope_seals() -> None:
 
 def test_envelope_json_keeps_the_envelopes_bounds() -> None:
     with pytest.raises(ValueError, match="producer"):
-        envelope_json(_routed(), producer="p" * 41, correlation_id="r1")
+        envelope_json(routed_event(), producer="p" * 41, correlation_id="r1")
     with pytest.raises(ValueError, match="correlation_id"):
-        envelope_json(_routed(), producer="routing", correlation_id="r" * 65)
+        envelope_json(routed_event(), producer="routing", correlation_id="r" * 65)
 
 
 def test_json_time_tells_equal_instants_of_other_zones_apart() -> None:

@@ -27,28 +27,18 @@ from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_outbound import OwnKeys
 from shared.clock import FixedClock
 from shared.directory import load_directory
-from shared.events import Envelope, Event, RecordRouted, RecordSubmitted, Route, new_envelope
+from shared.events import Envelope, Event, RecordSubmitted, new_envelope
 from shared.events.envelope import envelope_json, payload_envelope_json
 from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transport
 from shared.http.problems import ProblemError
 from tests.support import kafka
+from tests.support.kafka import routed_event
 from tests.support.records import XINSHI, record
 from tests.support.routing import dead_letters_of
 
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
 THEIRS, OURS = crypto.new_key_pairs(), crypto.new_key_pairs()
-
-
-def _routed() -> RecordRouted:
-    return RecordRouted(
-        record_id="r1",
-        route=Route.CROSS_STREET,
-        reporting_street="440111005",
-        residence_street="440111008",
-        observed_at=NOW,
-        decided_at=NOW,
-    )
 
 
 def _by_model(event: Event, occurred_at: datetime | None) -> dict[str, Any]:
@@ -71,7 +61,7 @@ Constructor = Callable[[Event, datetime | None], dict[str, Any]]
 @pytest.mark.parametrize("construct", CONSTRUCTORS)
 @pytest.mark.parametrize("occurred_at", [None, NOW, NOW.astimezone(BEIJING), NOW + timedelta(microseconds=250)])
 def test_every_envelope_constructor_writes_an_aware_utc_time(construct: Constructor, occurred_at: datetime) -> None:
-    written = construct(_routed(), occurred_at)["occurred_at"]
+    written = construct(routed_event(), occurred_at)["occurred_at"]
     assert written.endswith("Z")  # UTC, as pydantic writes it
     moment = datetime.fromisoformat(written)
     assert moment.utcoffset() == timedelta(0)
@@ -82,7 +72,7 @@ def test_every_envelope_constructor_writes_an_aware_utc_time(construct: Construc
 @pytest.mark.parametrize("construct", CONSTRUCTORS)
 def test_no_envelope_constructor_writes_a_time_without_a_zone(construct: Constructor) -> None:
     with pytest.raises(ValueError, match="occurred_at needs a time zone"):
-        construct(_routed(), NOW.replace(tzinfo=None))
+        construct(routed_event(), NOW.replace(tzinfo=None))
 
 
 def _naive(envelope: Envelope) -> bytes:

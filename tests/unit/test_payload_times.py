@@ -25,16 +25,15 @@ from shared.events import (
     NoticeDelivered,
     NoticeIssued,
     RecordRejected,
-    RecordRouted,
     Resolution,
     ReviewResolved,
-    Route,
     new_envelope,
     parse_event,
 )
 from shared.events.envelope import REGISTRY
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
+from tests.support.kafka import routed_event
 from tests.support.notices import numbered_notice
 from tests.support.records import TONGDE, XINSHI, record
 from tests.support.routing import dead_letters_of
@@ -42,23 +41,12 @@ from tests.support.routing import dead_letters_of
 NOW = datetime(2027, 2, 24, 2, 30, tzinfo=UTC)
 
 
-def _routed() -> RecordRouted:
-    return RecordRouted(
-        record_id="r1",
-        route=Route.CROSS_STREET,
-        reporting_street="440111005",
-        residence_street="440111008",
-        observed_at=NOW,
-        decided_at=NOW,
-    )
-
-
 def _one_of_each() -> list[Event]:
     """An event of every type on the topics, each of its times aware (a notice's `answer_due` too)."""
     status = {"notice_id": "n1", "record_id": "r1", "recipient_code": XINSHI, "route": "cross-street"}
     return [
         parse_event(kafka.submitted(record(residence_street=XINSHI, sequence=4)), TEST_KEYRING),
-        _routed(),
+        routed_event(),
         numbered_notice(1).model_copy(update={"answer_due": NOW + timedelta(days=3)}),
         NoticeAnswered(
             notice_id="n1", record_id="r1", result=FeedbackResult.CONFIRMED, answered_by=XINSHI, answered_at=NOW
@@ -130,7 +118,9 @@ def test_every_payload_time_without_a_zone_is_refused_naming_it(event: Event, pa
 
 
 @pytest.mark.parametrize(
-    ("event", "group"), [(numbered_notice(2), "notification"), (_routed(), "intake")], ids=["notification", "intake"]
+    ("event", "group"),
+    [(numbered_notice(2), "notification"), (routed_event(), "intake")],
+    ids=["notification", "intake"],
 )
 async def test_a_consumer_dead_letters_an_event_whose_payload_time_has_no_zone(event: Event, group: str) -> None:
     """Notification stored such a notice at the time read as UTC, intake set such a record's route: now each
