@@ -19,11 +19,10 @@ from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from services.reporting.adapters.decoding import Decoder
-from services.reporting.adapters.fold import FactWriter
 from services.reporting.entrypoints import kafka as reporting_kafka
 from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES, DeadLetterRefused, FoldConsumer
 from tests.support.logs import logged_by
-from tests.unit.test_fold_set_aside import Letters, Message, OneFactEach, Store, messages
+from tests.unit.test_fold_set_aside import Letters, Message, OneFactEach, Store, folding, messages
 
 
 class Spun(BaseException):
@@ -50,15 +49,7 @@ class RefusingTopic:
 
 
 def fold(store: Store, topic: RefusingTopic) -> FoldConsumer:
-    return FoldConsumer(
-        kafka=cast(Any, None),
-        topics=["records.rejected"],
-        group="reporting",
-        writer=cast(FactWriter, store),
-        decoder=cast(Decoder, OneFactEach()),
-        dead_letter=topic.publish,
-        retry_pause_s=0,
-    )
+    return folding(store, topic.publish)
 
 
 async def test_a_dead_letter_the_topic_always_refuses_fails_its_batch_after_a_few_tries() -> None:

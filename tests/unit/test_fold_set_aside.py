@@ -8,7 +8,7 @@ nothing good is lost. The same on PostgreSQL: tests/integration/test_reporting_p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -75,6 +75,11 @@ def fold(store: Store, letters: Letters, *, kafka_down_for: int = 0) -> FoldCons
             raise KafkaTimeoutError
         letters.append((body, headers))
 
+    return folding(store, dead_letter)
+
+
+def folding(store: Store, dead_letter: Callable[[bytes, dict[str, str]], Awaitable[None]]) -> FoldConsumer:
+    """The fold of records.rejected into `store`, one fact a message, its dead letters to `dead_letter`."""
     return FoldConsumer(
         kafka=cast(Any, None),
         topics=["records.rejected"],
