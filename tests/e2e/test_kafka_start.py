@@ -84,3 +84,56 @@ def test_a_cluster_directory_of_other_nodes_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "holds a cluster of other nodes (1@127.0.0.1:29193,2@127.0.0.1:29195,3@127.0.0.1:29197)" in done.stderr
     assert not list(tmp_path.glob("node-*"))
+
+
+def test_a_stopped_brokers_classes_become_the_archive_the_next_start_maps_and_a_cut_one_is_not_used(
+    tmp_path: Path,
+) -> None:
+    archives = tmp_path / "cds"
+    data_dir = tmp_path / "data"
+    port = free_port()
+    java_opts = f"-Dpopflow.test={tmp_path.name}"  # not the other tests' brokers in `ps`
+
+    def run(action: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "KAFKA_SASL_PORT"},
+            "KAFKA_PORT": str(port),
+            "KAFKA_DATA_DIR": str(data_dir),
+            "KAFKA_CDS_DIR": str(archives),
+            "KAFKA_JAVA_OPTS": java_opts,
+        }
+        return subprocess.run(
+            ["bash", f"deploy/kafka/{action}.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
+
+    def broker_command_line() -> str:
+        pid = (data_dir / "kafka.pid").read_text().strip()
+        return (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+    try:
+        first = run("start")
+        assert first.returncode == 0, first.stderr
+        assert "-XX:ArchiveClassesAtExit=" in broker_command_line()
+        assert run("stop").returncode == 0
+        [partial] = archives.glob(f"*.jsa.partial-{port}")
+        assert partial.stat().st_size > 1_000_000
+
+        # a broker stopped while writing it leaves a cut file: a JVM that mapped it would crash
+        whole = partial.read_bytes()
+        partial.chmod(0o600)
+        partial.write_bytes(whole[: len(whole) // 2])
+        second = run("start")
+        assert second.returncode == 0, second.stderr
+        assert "class archive is incomplete" in second.stderr
+        assert "-XX:ArchiveClassesAtExit=" in broker_command_line()
+        assert not list(archives.glob("*.jsa"))
+        assert run("stop").returncode == 0
+
+        third = run("start")
+        assert third.returncode == 0, third.stderr
+        assert "class archive made from the last broker's classes" in third.stderr
+        [archive] = archives.glob("*.jsa")
+        assert f"-XX:SharedArchiveFile={archive}" in broker_command_line()
+        assert not list(archives.glob("*.partial-*"))
+    finally:
+        run("stop")
