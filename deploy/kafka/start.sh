@@ -177,31 +177,36 @@ done
 LIBS="$("$SCRIPT_DIR/fetch.sh" | tail -n 1)"
 
 # Class data sharing (a JVM's AppCDS): the Kafka classes a broker loaded, kept in an archive the next JVM maps
-# instead of reading and checking them again; a broker is ready 1-1.5 s sooner and spends 2-3 s less CPU starting
-# (docs/performance.md, "Round 52"). There is one archive per JDK and jar set. While there is none, the broker
-# writes its classes at its exit (a clean stop; a SIGKILL writes nothing) to a partial file of its own port; the
-# next start on that port checks it in a JVM of its own (a cut file crashes a JVM that maps it) and makes it the
-# archive. KAFKA_CDS=0 turns it off; KAFKA_CDS_DIR is where the archives are ($POPFLOW_CACHE/kafka-cds).
+# instead of reading and checking them again; a broker is ready 1-2 s sooner and spends half the CPU starting
+# (docs/performance.md, "Round 52"). There is one archive per JDK and jar set. While there is none, a broker
+# writes the classes it loaded at its exit (a clean stop; a SIGKILL writes nothing) to a partial file named by
+# its port; the next start on any port checks each partial file whose writer has gone in a JVM of its own (a
+# cut file crashes a JVM that maps it) and makes the first whole one the archive. KAFKA_CDS=0 turns it off;
+# KAFKA_CDS_DIR is where the archives are ($POPFLOW_CACHE/kafka-cds).
 CDS_DIR="${KAFKA_CDS_DIR:-$CACHE/kafka-cds}"
 CDS_ARCHIVE="$CDS_DIR/kafka-$( { java -version 2>&1; echo "$LIBS"; ls -l --time-style=+%s "$LIBS"; } | sha256sum | cut -c1-16).jsa"
-CDS_PARTIAL="$CDS_ARCHIVE.partial-$KAFKA_PORT"
 CDS_USE=()    # flags of a JVM that maps the archive (the broker and the storage tool)
-CDS_BROKER=() # the broker's: CDS_USE, or writing the partial file at its exit
+CDS_BROKER=() # the broker's: CDS_USE, or writing a partial file at its exit
+# A JVM writing the file is alive and names it on its command line.
+being_written() { grep -qsF -- "-XX:ArchiveClassesAtExit=$1" /proc/[0-9]*/cmdline; }
 if [[ "${KAFKA_CDS:-1}" != 0 ]] && mkdir -p "$CDS_DIR" 2>/dev/null; then
-  if [[ ! -f "$CDS_ARCHIVE" && -s "$CDS_PARTIAL" ]]; then
-    if (java -Xshare:on -XX:+VerifySharedSpaces "-XX:SharedArchiveFile=$CDS_PARTIAL" -XX:ErrorFile=/dev/null \
-      -cp "$LIBS/*" -version) >/dev/null 2>&1; then
-      mv -f "$CDS_PARTIAL" "$CDS_ARCHIVE" && log "class archive made from the last broker's classes: $CDS_ARCHIVE"
-    else
-      log "the last broker's class archive is incomplete (stopped while writing it?); writing it again"
+  for partial in "$CDS_ARCHIVE".partial-*; do
+    [[ -e "$partial" ]] && ! being_written "$partial" || continue
+    if [[ ! -f "$CDS_ARCHIVE" ]]; then
+      if (java -Xshare:on -XX:+VerifySharedSpaces "-XX:SharedArchiveFile=$partial" -XX:ErrorFile=/dev/null \
+        -cp "$LIBS/*" -version) >/dev/null 2>&1; then
+        mv -f "$partial" "$CDS_ARCHIVE" && log "class archive made from a stopped broker's classes: $CDS_ARCHIVE"
+        continue
+      fi
+      log "a stopped broker's class archive is incomplete (stopped while writing it?): removed"
     fi
-  fi
-  rm -f "$CDS_PARTIAL"
+    rm -f "$partial"
+  done
   if [[ -f "$CDS_ARCHIVE" ]]; then
     CDS_USE=("-XX:SharedArchiveFile=$CDS_ARCHIVE")
     CDS_BROKER=("${CDS_USE[@]}")
   else
-    CDS_BROKER=("-XX:ArchiveClassesAtExit=$CDS_PARTIAL" "-Xlog:cds*=off")
+    CDS_BROKER=("-XX:ArchiveClassesAtExit=$CDS_ARCHIVE.partial-$KAFKA_PORT" "-Xlog:cds*=off")
   fi
 fi
 
