@@ -7,10 +7,9 @@ builds it field by field, and a unit test holds the two together.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.notices import NoticeKind
 from shared.events.routing import Route
@@ -46,13 +45,16 @@ class WebhookNotice(BaseModel):
         "arrives. Null for a notice another district's deployment sent through the exchange: that district keeps "
         "the record, and the notice carries what is needed to find the person"
     )
-    issued_at: datetime = Field(description="When routing issued the notice (ISO 8601, UTC)")
+    # with its offset, as every time of every event: a receiver could only guess the zone of one without, and the
+    # tests that hold our documents to this model refuse one
+    issued_at: AwareDatetime = Field(description="When routing issued the notice (ISO 8601 in UTC, with its offset)")
     answer_expected: bool = Field(
         description="Whether the recipient is asked to answer (confirmed, corrected, not found or rejected); "
         "an expected answer that does not come is reminded, then escalated to the bureau"
     )
-    answer_due: datetime | None = Field(
-        description="When an expected answer is overdue and reminded (ISO 8601, UTC); null when none is expected"
+    answer_due: AwareDatetime | None = Field(
+        description="When an expected answer is overdue and reminded (ISO 8601 in UTC, with its offset); null when"
+        " none is expected"
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from services.cli import catalogue
@@ -152,6 +153,31 @@ def test_the_webhook_body_is_the_documented_notice() -> None:
     notice = WebhookNotice.model_validate(document)  # extra="forbid": a field added on one side only fails
     assert set(document) == set(WebhookNotice.model_fields)
     assert "sex" not in notice.person.model_dump()
+
+
+@pytest.mark.parametrize("field", ["issued_at", "answer_due"])
+def test_the_webhook_bodys_times_carry_their_offset(field: str) -> None:
+    """The committed schema says so, and a body with a time without one is refused naming it, not read as UTC
+    (a receiver in Beijing that read `2026-02-24T02:30:00` as its own time put the notice eight hours off)."""
+    document = notice_document(
+        notice_id="n-1",
+        record_id="r-1",
+        recipient_code="440111008",
+        route="cross-street",
+        kind="transfer",
+        reason="lives in your street",
+        person={"name": "张三", "id_number": "430102199003070127", "residence_address": "新市路 1 号"},
+        issued_at=datetime(2026, 2, 24, 2, 30, tzinfo=UTC),
+        record_link=None,
+        answer_expected=True,
+        answer_due=datetime(2026, 2, 26, 16, tzinfo=UTC),
+    )
+    with pytest.raises(ValidationError) as refused:
+        WebhookNotice.model_validate({**document, field: "2026-02-24T10:30:00"})
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [((field,), "timezone_aware")]
+    assert getattr(WebhookNotice.model_validate(document), field) == datetime.fromisoformat(document[field])
+    schema = json.loads(generated()[Path("docs/catalogue/webhook-notice.schema.json")])
+    assert "with its offset" in schema["properties"][field]["description"]
 
 
 def test_the_settings_table_lists_every_variable_with_its_meaning() -> None:
