@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import (
-    UnreadableEvent,
     answered_fact,
     issued_fact,
     record_fact,
@@ -65,7 +64,7 @@ class Decoder:
         for message in messages:
             try:
                 self._add(out, Envelope.model_validate_json(message.value))
-            except (ValidationError, UnreadableEvent, SealError, OverflowError) as error:
+            except (ValidationError, SealError, OverflowError) as error:
                 # OverflowError: a time's arithmetic past year 9999 or before year 1 (a week, a day of it)
                 out.unreadable.append((message, _why(error)))
         return out

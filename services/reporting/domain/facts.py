@@ -19,10 +19,6 @@ from shared.identity import birth_date_of, person_key, sex_of
 OPTIONAL_FIELDS = ("phone", "community", "arrival_date", "marital_status", "certificate", "employer")
 
 
-class UnreadableEvent(ValueError):
-    """The event fits the contract but not what reporting needs (a time without offset); it is dead-lettered."""
-
-
 @dataclass(frozen=True, slots=True)
 class RecordFact:
     record_id: str
@@ -45,13 +41,14 @@ class RecordFact:
     community: str | None = None
 
 
-def _utc(moment: datetime, field: str) -> datetime:
-    if moment.tzinfo is None:
-        raise UnreadableEvent(f"{field} has no offset")
-    try:
-        return moment.astimezone(UTC)  # stored in UTC: SQLite keeps no offsets
-    except OverflowError:  # year 1 east of UTC, year 9999 west of it: no time in UTC
-        raise UnreadableEvent(f"{field} lies outside the years a time can be kept in") from None
+def _utc(moment: datetime) -> datetime:
+    """`moment` in UTC, as the store keeps it (SQLite keeps no offsets).
+
+    Every time a fact is made from is a ClockTime of the contract (shared/events/records.py): parse_event
+    has refused one without an offset, and one outside the years 1 to 9999 once in UTC (year 1 at +14:00),
+    so nothing is left here to refuse (tests/unit/test_reporting_contract.py sets both aside, per time).
+    """
+    return moment.astimezone(UTC)
 
 
 def _mask(present: dict[str, object]) -> int:
@@ -62,7 +59,7 @@ def record_fact(event: RecordSubmitted, calendar: WeekCalendar, key_secret: byte
     """The fact of a RecordSubmitted: what the counts need, the identity number reduced to a key."""
     record = event.record
     person, residence, certificate = record.person, record.residence, record.certificate
-    observed = _utc(record.observed_at, "observed_at")
+    observed = _utc(record.observed_at)
     optional: dict[str, object] = {
         "phone": person.phone,
         "community": residence.community,
@@ -77,7 +74,7 @@ def record_fact(event: RecordSubmitted, calendar: WeekCalendar, key_secret: byte
         residence_street=residence.street,
         week=calendar.week_of(observed),
         observed_at=observed,
-        received_at=_utc(event.received_at, "received_at"),
+        received_at=_utc(event.received_at),
         event_kind=record.event.value,
         person_key=person_key(person.id_number, key_secret),
         sex=person.sex.value if person.sex else sex_of(person.id_number),
@@ -115,7 +112,7 @@ class NoticeFact:
 
 
 def issued_fact(event: NoticeIssued, calendar: WeekCalendar) -> NoticeFact:
-    issued = _utc(event.issued_at, "issued_at")
+    issued = _utc(event.issued_at)
     return NoticeFact(
         notice_id=event.notice_id,
         record_id=event.record_id or None,
@@ -131,7 +128,7 @@ def issued_fact(event: NoticeIssued, calendar: WeekCalendar) -> NoticeFact:
 def answered_fact(event: NoticeAnswered) -> NoticeFact:
     return NoticeFact(
         notice_id=event.notice_id,
-        answered_at=_utc(event.answered_at, "answered_at"),
+        answered_at=_utc(event.answered_at),
         answer=event.result.value,
     )
 
@@ -146,7 +143,7 @@ class RoutedFact:
 
 
 def routed_fact(event: RecordRouted, calendar: WeekCalendar) -> RoutedFact:
-    observed = _utc(event.observed_at, "observed_at")
+    observed = _utc(event.observed_at)
     return RoutedFact(event.record_id, event.reporting_street, calendar.week_of(observed), observed, event.route.value)
 
 
@@ -161,7 +158,7 @@ class RejectionFact:
 
 
 def rejection_fact(event_id: str, event: RecordRejected, calendar: WeekCalendar) -> RejectionFact:
-    rejected = _utc(event.rejected_at, "rejected_at")
+    rejected = _utc(event.rejected_at)
     return RejectionFact(
         rejection_id=event_id,
         reporting_street=event.reporting_street,
