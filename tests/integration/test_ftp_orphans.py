@@ -62,7 +62,7 @@ async def test_a_batch_file_without_its_manifest_is_set_aside_after_a_day_and_sa
         assert await tianhe.poller.poll_once() == 0
     assert not orphan.exists()
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
-    why = platform.path("440106", "set-aside", orphan.name.removesuffix(".batch") + ".reason.txt").read_text()
+    why = platform.path("440106", "set-aside", orphan.name + ".reason.txt").read_text()
     assert why.startswith("batch file without its manifest for more than 24 h")
     assert (await tianhe.set_aside())[orphan.name] == why.strip()
     said = [e for e in logs if e["event"] == "ftp file set aside"]
@@ -114,11 +114,51 @@ async def test_an_orphan_named_with_personal_data_is_listed_and_noted_in_its_saf
 
     listed = await tianhe.set_aside()
     [(file, reason)] = listed.items()
-    note = next(platform.path("440106", "set-aside").glob("*.reason.txt")).read_text()
-    for kept in (file, reason, note):
+    noted = next(platform.path("440106", "set-aside").glob("*.reason.txt"))
+    note = noted.read_text()
+    for kept in (file, reason, note, noted.name):  # the note's name too: a file name we write
         assert person not in kept
         assert "张三" not in kept
         assert "\x1b" not in kept
     assert file.startswith("440111-")  # still tells the bureau whose folder prefix it bore
     assert reason.startswith("batch file without its manifest")
     assert (platform.path("440106", "set-aside") / orphan.name).exists()  # the file itself moved as it was named
+
+
+async def test_a_late_manifest_set_aside_after_its_orphan_keeps_the_orphan_and_its_note(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """The manifest that came after its batch file was set aside is set aside too, with the same stem: its note
+    replaced the orphan's `<batch>.reason.txt`, and its move, replacing same names in set-aside/, deleted the
+    orphan's batch file there. Both files and both notes stay; both are listed, each with its own reason."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest = _one(platform.path("440106"), "*.manifest.json")
+    late, orphan = manifest.read_bytes(), _one(platform.path("440106"), "*.batch")
+    manifest.unlink()
+    _written(orphan, _clock(tianhe), hours_ago=25)
+    assert await tianhe.poller.poll_once() == 1  # the orphan set aside
+
+    manifest.write_bytes(late)  # its sender finished the upload, a day late
+    assert await tianhe.poller.poll_once() == 1
+
+    aside = platform.path("440106", "set-aside")
+    assert sorted(p.name for p in aside.iterdir()) == sorted(
+        [
+            orphan.name,
+            orphan.name + ".reason.txt",
+            manifest.name,
+            manifest.name.removesuffix(".manifest.json") + ".reason.txt",
+        ]
+    )
+    kept_for = (aside / (orphan.name + ".reason.txt")).read_text()
+    assert kept_for.startswith("batch file without its manifest for more than 24 h")
+    late_for = (aside / manifest.name.replace(".manifest.json", ".reason.txt")).read_text()
+    assert late_for.startswith("batch file set aside here before its manifest came")
+    listed = await tianhe.set_aside()
+    batch = manifest.name.removesuffix(".manifest.json")
+    assert listed == {orphan.name: kept_for.strip(), batch: late_for.strip()}
+    await baiyun.poller.poll_once()
+    [failed] = await baiyun.failed()  # its sender is told why, and its bureau redelivers
+    assert failed["last_error"] == f"tianhe set the batch aside: {late_for.strip()}"

@@ -216,6 +216,12 @@ class ExchangeStore:
             if (await session.execute(same.limit(1))).first() is None:
                 session.add(row)
 
+    async def was_set_aside(self, file: str) -> bool:
+        """Whether `file` (as listed: its safe form) is listed as set aside."""
+        query = select(ExchangeSetAside.id).where(col(ExchangeSetAside.file) == file).limit(1)
+        async with self._sessions() as session:
+            return (await session.execute(query)).first() is not None
+
     async def set_aside_files(self, *, limit: int) -> list[ExchangeSetAside]:
         """FTP batch files refused as a whole or in part, newest first."""
         query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)

@@ -206,7 +206,8 @@ class FtpDrop:
         return mdtm_time(answer)
 
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:
-        """Move files into `folder/to` (replacing same names), and write `note` (name, text) beside them, whole."""
+        """Move files into `folder/to` (replacing same names; a file not in `folder` is passed over), and write `note`
+        (name, text) beside them, whole."""
         await self._blocking(self._move, folder, names, to, note)
 
     def _move(self, folder: str, names: list[str], to: str, note: tuple[str, bytes] | None) -> None:
@@ -217,14 +218,7 @@ class FtpDrop:
             if note is not None:  # whole or not at all: a reader never finds it empty or half-written
                 _store_whole(ftp, target, *note)
             for name in names:
-                with contextlib.suppress(ftplib.error_perm):
-                    ftp.delete(posixpath.join(target, name))
-                try:
-                    ftp.rename(posixpath.join(folder, name), posixpath.join(target, name))
-                except ftplib.error_perm:
-                    if _still_there(ftp, posixpath.join(folder, name)):
-                        raise  # refused (our account may not rename here): said, not taken for done
-                    # else gone already: moved by an earlier, interrupted poll
+                _move_one(ftp, posixpath.join(folder, name), posixpath.join(target, name))
 
 
 def mdtm_time(answer: str) -> datetime | None:
@@ -240,6 +234,21 @@ def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:
     temporary = posixpath.join(folder, f".{name}.part")
     ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda block: ftp.moved(len(block)))
     ftp.rename(temporary, posixpath.join(folder, name))
+
+
+def _move_one(ftp: ftplib.FTP, source: str, target: str) -> None:
+    """`source` renamed to `target`, replacing a file there only when `source` is there to replace it: a file gone
+    from the folder (moved by an earlier, interrupted poll; a late manifest's batch file, set aside before it came)
+    must not take with it the file set aside or taken under its name before."""
+    try:
+        ftp.rename(source, target)
+        return
+    except ftplib.error_perm:
+        if not _still_there(ftp, source):
+            return  # gone already
+    with contextlib.suppress(ftplib.error_perm):
+        ftp.delete(target)  # a platform that renames over no file: the same batch taken again after a restart
+    ftp.rename(source, target)  # refused (our account may not rename here): said, not taken for done
 
 
 def _still_there(ftp: ftplib.FTP, path: str) -> bool:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from services.notification.domain.exchange_batch import BATCH_SUFFIX, MANIFEST_SUFFIX
 
 ORPHAN_AFTER_S = 86_400
+# a manifest that came after its batch file was set aside: the file is in set-aside/ with its own note
+LATE_MANIFEST = "batch file set aside here before its manifest came (it waited too long without it): send it again"
 _SENDER = re.compile(r"([0-9]{6})-")  # a batch id begins with its sender's district (exchange_ftp_outbound)
 
 

@@ -49,7 +49,7 @@ from services.notification.domain.exchange_batch import (
     refused_whole,
     said_whole,
 )
-from services.notification.domain.orphan_batches import ORPHAN_AFTER_S, orphans, sender_of
+from services.notification.domain.orphan_batches import LATE_MANIFEST, ORPHAN_AFTER_S, orphans, sender_of
 from services.notification.domain.orphan_batches import reason as orphan_reason
 from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -189,8 +189,14 @@ class FtpPoller:
         except FileTooLarge as large:  # larger than its signed manifest says: read no further
             raise SetAside(str(large)) from large
         if file is None:
-            raise SetAside("batch file missing beside its manifest")
+            raise SetAside(await self._missing(file_name))
         return self._door.open_batch(manifest, file)
+
+    async def _missing(self, file_name: str) -> str:
+        """Why a manifest's batch file is not beside it: set aside here already, its manifest late, or not known."""
+        if await self._store.was_set_aside(said_safely(file_name, 200)):
+            return LATE_MANIFEST
+        return "batch file missing beside its manifest"
 
     async def _set_aside_whole(
         self, folder: str, batch_id: str, manifest: dict[str, object], partner: Partner | None, refusal: SetAside
@@ -267,7 +273,8 @@ class FtpPoller:
         """A batch file whose manifest never came, set aside as a refused batch is; no one is told (no signed word
         says who sent it)."""
         why, sender = orphan_reason(self._orphans.after), sender_of(name)
-        await self._set_aside(folder, [name], name.removesuffix(BATCH_SUFFIX), why, sender, None, listed=name)
+        # its note is <batch>.batch.reason.txt: the manifest, should it come, is set aside with <batch>.reason.txt
+        await self._set_aside(folder, [name], name, why, sender, None)
         self._orphans.gone(folder, name)
 
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
@@ -301,9 +308,10 @@ class FtpPoller:
     ) -> None:
         """`names` into set-aside/ with `<stem>.reason.txt` beside them, and listed for the bureau (as `stem`,
         a batch's id, unless `listed` says otherwise). A name is whatever its writer chose (an identity number, a
-        terminal's escape): the list, the note and the log keep its safe form (shared.logging.said_safely)."""
+        terminal's escape): the list, the note's text and name, and the log keep its safe form
+        (shared.logging.said_safely)."""
         file, why = said_safely(listed or stem, 200), said_safely(reason, 300)
-        note = (stem + ".reason.txt", (why + "\n").encode())
+        note = (said_safely(stem, 200) + ".reason.txt", (why + "\n").encode())
         await self._store.set_aside(  # listed first: a move that fails is tried again alone (Moves), not listed again
             ExchangeSetAside(
                 file=file,
