@@ -162,3 +162,57 @@ async def test_a_late_manifest_set_aside_after_its_orphan_keeps_the_orphan_and_i
     await baiyun.poller.poll_once()
     [failed] = await baiyun.failed()  # its sender is told why, and its bureau redelivers
     assert failed["last_error"] == f"tianhe set the batch aside: {late_for.strip()}"
+
+
+@pytest.fixture
+def mdtm_busy(platform: FtpPlatform) -> Iterator[dict[str, bool]]:
+    """A platform that answers MDTM with a temporary error (4xx) while `busy["now"]`: it cannot say now when a file
+    was written."""
+    handler, busy = platform._server.handler, {"now": True}
+    says = handler.ftp_MDTM
+    handler.ftp_MDTM = lambda self, path: (
+        self.respond("450 Busy, try again later.") if busy["now"] else says(self, path)
+    )
+    try:
+        yield busy
+    finally:
+        del handler.ftp_MDTM
+
+
+async def test_an_orphan_whose_age_the_platform_cannot_say_now_is_said_once_and_set_aside_from_its_first_listing(
+    sides: dict[str, Side], platform: FtpPlatform, mdtm_busy: dict[str, bool]
+) -> None:
+    """The 4xx propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s), and the
+    orphan was never set aside while the platform answered so."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+    _written(orphan, clock, hours_ago=100)  # not seen: the platform does not say now
+
+    with capture_logs() as logs:
+        for _ in range(4):
+            assert await tianhe.poller.poll_once() == 0
+            clock.advance(3600)
+        clock.advance(86_400 - 4 * 3600 + 1)  # a day and a second after its first listing
+        assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()
+    said = [e["event"] for e in logs if e["log_level"] in ("warning", "error")]
+    assert said == ["ftp file's age not said for now; timed from its first listing", "ftp file set aside"]
+    [unsaid] = [e for e in logs if e["event"].startswith("ftp file's age not said")]
+    assert (unsaid["file"], unsaid["error"]) == (orphan.name, "450")
+
+
+async def test_an_orphan_whose_age_the_platform_said_late_is_set_aside_once_it_says_it(
+    sides: dict[str, Side], platform: FtpPlatform, mdtm_busy: dict[str, bool]
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+    _written(orphan, clock, hours_ago=100)
+
+    assert await tianhe.poller.poll_once() == 0
+    mdtm_busy["now"] = False  # the platform says again: a file written 100 h ago
+    assert await tianhe.poller.poll_once() == 0  # not asked again before its wait (5 s) has passed
+    clock.advance(5)
+    assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()

@@ -194,7 +194,7 @@ class FtpDrop:
 
     async def written_at(self, folder: str, name: str) -> datetime | None:
         """When the file was last written, as the platform says (MDTM, UTC); None when it does not say (a server
-        without MDTM, or a file gone meanwhile)."""
+        without MDTM, or a file gone meanwhile); ftplib.error_temp when it cannot say now (4xx)."""
         return await self._blocking(self._written_at, folder, name)
 
     def _written_at(self, folder: str, name: str) -> datetime | None:

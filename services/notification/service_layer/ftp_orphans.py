@@ -2,17 +2,29 @@
 
 The platform says when a file was written (MDTM); one that does not say is
 timed from the poll that first listed the file alone, in memory (after a
-restart it waits the whole time again).
+restart it waits the whole time again). So is one that answers MDTM with a
+temporary error (4xx) for as long as it does: said once a run of them, and
+not asked again about that file before a wait (held_back.py: 5 s doubling
+to 5 min) has passed. The 4xx was a failed file, 'left for the next poll' at
+every poll (every 5 s), and the file was never set aside while it lasted.
 """
 
 from __future__ import annotations
 
+import ftplib
+import posixpath
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
+import structlog
+
 from services.notification.adapters.ftp_drop import FtpDrop
+from services.notification.domain.held_back import HeldBack
 from services.notification.domain.orphan_batches import abandoned
+from shared.logging import said_safely
 from shared.recent import keep_newest
+
+log = structlog.get_logger(__name__)
 
 KEPT = 10_000  # orphans timed from their first listing at most: past it, the oldest is timed anew
 
@@ -21,15 +33,37 @@ class Orphans:
     def __init__(self, drop: FtpDrop, after: timedelta) -> None:
         self._drop, self.after = drop, after
         self._first_listed: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._unsaid = HeldBack()  # files whose age the platform could not say now (4xx): not asked before a wait
 
     async def abandoned(self, folder: str, name: str, now: datetime) -> bool:
-        """Whether the batch file `name`, listed without its manifest, has waited longer than `after`."""
-        written = await self._drop.written_at(folder, name)
-        if written is None:
-            written = self._first_listed.get((folder, name)) or now
-            keep_newest(self._first_listed, (folder, name), written, KEPT)
-        return abandoned(written, now, self.after)
+        """Whether the batch file `name`, listed without its manifest, has waited longer than `after`: by the
+        platform's word, else since we first listed it."""
+        first = self._first_listed.get((folder, name)) or now
+        keep_newest(self._first_listed, (folder, name), first, KEPT)
+        written = await self._written_at(folder, name, now)
+        return abandoned(written or first, now, self.after)
+
+    async def _written_at(self, folder: str, name: str, now: datetime) -> datetime | None:
+        """When the platform says `name` was written; None when it does not say, or cannot now (said once)."""
+        path = posixpath.join(folder, name)
+        if self._unsaid.waiting(path, now):
+            return None
+        try:
+            written = await self._drop.written_at(folder, name)
+        except ftplib.error_temp as busy:
+            step = self._unsaid.failed(path, now)
+            if step is not None and step.failures == 1:
+                log.warning(
+                    "ftp file's age not said for now; timed from its first listing",
+                    folder=folder,
+                    file=said_safely(name),
+                    error=str(busy)[:3],  # the reply's code: its text is the platform's
+                )
+            return None
+        self._unsaid.succeeded(path)
+        return written
 
     def gone(self, folder: str, name: str) -> None:
         """`name` was set aside: no longer timed."""
         self._first_listed.pop((folder, name), None)
+        self._unsaid.succeeded(posixpath.join(folder, name))
