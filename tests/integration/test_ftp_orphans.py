@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from tests.integration.test_ftp_acknowledgements import Side, _emptied, _one, _send_forward, platform, sides
+from tests.integration.test_ftp_acknowledgements import ADMIN, Side, _emptied, _one, _send_forward, platform, sides
 from tests.support.ftp_platform import FtpPlatform
 from tests.support.notification_fakes import FakeClock
 from tests.support.records import id_number
@@ -162,6 +162,28 @@ async def test_a_late_manifest_set_aside_after_its_orphan_keeps_the_orphan_and_i
     await baiyun.poller.poll_once()
     [failed] = await baiyun.failed()  # its sender is told why, and its bureau redelivers
     assert failed["last_error"] == f"tianhe set the batch aside: {late_for.strip()}"
+
+
+async def test_an_orphans_sender_is_listed_as_its_file_name_says_it_unverified_a_signed_manifests_as_verified(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """An orphan was listed with the district its name begins with as its `sender`, as a signed manifest's sender
+    is: anyone may name a file so, and an operator took it for the sender."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest = _one(platform.path("440106"), "*.manifest.json")
+    late, orphan = manifest.read_bytes(), _one(platform.path("440106"), "*.batch")
+    manifest.unlink()
+    _written(orphan, _clock(tianhe), hours_ago=25)
+    await tianhe.poller.poll_once()
+    manifest.write_bytes(late)  # signed by Baiyun's key
+    await tianhe.poller.poll_once()
+
+    rows = {row["file"]: row for row in (await tianhe.overview.partners(ADMIN))["set_aside"]}
+    batch = manifest.name.removesuffix(".manifest.json")
+    said = {file: (row["sender"], row["sender_verified"], row["partner"]) for file, row in rows.items()}
+    assert said == {orphan.name: ("440111", False, None), batch: ("440111", True, "baiyun")}
 
 
 @pytest.fixture

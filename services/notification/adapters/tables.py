@@ -193,8 +193,8 @@ class ExchangeSetAside(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     file: str = Field(max_length=200)
-    sender_code: str | None = Field(default=None, max_length=12)
-    partner: str | None = Field(default=None, max_length=100)
+    sender_code: str | None = Field(default=None, max_length=12)  # as the file says: verified only with `partner`
+    partner: str | None = Field(default=None, max_length=100)  # set only once its key checked the file's signature
     reason: str = Field(max_length=300)
     set_aside_at: datetime = _at()
 

@@ -7,9 +7,10 @@ took the batch holding the message (`batches` counts the batches, and those
 set aside over there, whose messages are failed with the reason).
 FTP batch files refused as a whole (unsigned, tampered, truncated), batch
 files whose manifest never came, and taken batches with lines that did not
-read, are listed under "set_aside" with the reason. Codes no ready partner
-carries are listed as "unconfigured" with their deliveries, which failed at
-once with the reason: refused, never dropped.
+read, are listed under "set_aside" with the reason, and their sender as
+verified only when a partner's key checked a signed word naming it. Codes no
+ready partner carries are listed as "unconfigured" with their deliveries,
+which failed at once with the reason: refused, never dropped.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def _set_aside_view(row: ExchangeSetAside) -> dict[str, Any]:
     return {
         "file": row.file,
         "sender": row.sender_code,
+        # a partner is recorded only once its key checked the signed manifest or acknowledgement naming `sender`;
+        # without one, `sender` is only what the file claims (an orphan's name, a manifest that did not check)
+        "sender_verified": row.partner is not None and row.sender_code is not None,
         "partner": row.partner,
         "reason": row.reason,
         "set_aside_at": utc(row.set_aside_at).isoformat(),
