@@ -60,7 +60,9 @@ def parse_partners(text: str, environ: Mapping[str, str] = os.environ) -> Partne
             for prefix in _prefixes(entry):
                 by_prefix[prefix] = partner
         default = _partner(data["default"]) if "default" in data else None
-        _keys_apart([*by_prefix.values(), *([default] if default else [])], environ)
+        everyone = [*by_prefix.values(), *([default] if default else [])]
+        _names_apart(everyone)
+        _keys_apart(everyone, environ)
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise InvalidPartnersFile(f"{type(error).__name__}: {error}") from error
     return PartnerTable(by_prefix=by_prefix, default=default)
@@ -82,6 +84,21 @@ def _partner(entry: dict[str, Any]) -> Partner:
             previous_until=_until(entry),
         ),
     )
+
+
+def _names_apart(partners: list[Partner]) -> None:
+    """A partner is known by its name wherever it acts (an answer counts when its sender is the partner our notice
+    went to, an acknowledgement settles the batches sent to it): two entries of one name with keys of their own
+    would let either key answer for the other's districts, as one shared key would. Refused; entries of one name
+    that agree on their keys read as before (one partner, its prefixes in several entries)."""
+    keys_of: dict[str, PartnerKeys] = {}
+    for partner in partners:
+        if keys_of.setdefault(partner.name, partner.keys) != partner.keys:
+            raise InvalidPartnersFile(
+                f"two partners are named {partner.name!r}, with different keys: each could answer as the other; "
+                "give each partner its own name (one deployment serving several districts is one partner with "
+                "their prefixes)"
+            )
 
 
 def _keys_apart(partners: list[Partner], environ: Mapping[str, str]) -> None:

@@ -172,3 +172,17 @@ def test_two_partners_whose_variables_hold_one_secret_are_refused_never_showing_
     apart = {"TIANHE_SECRET": "one", "YUEXIU_SECRET": "another"}
     assert {p.name for p in parse_partners(text, environ=apart).by_prefix.values()} == {"tianhe", "yuexiu"}
     assert len(parse_partners(text, environ={}).by_prefix) == 2  # not set (yet): unconfigured, said elsewhere
+
+
+def test_two_partners_of_one_name_with_keys_of_their_own_are_refused() -> None:
+    """A partner acts by its name (an answer counts when it comes from the partner our notice went to): two
+    entries named alike, each with its own key, would let Yuexiu's key answer for Tianhe's notices, as one shared
+    key would. Entries of one name that agree on their keys are one partner, as before."""
+    text = _two('secret_env = "TIANHE"', f'verify_key = "{VERIFY}"').replace('name = "yuexiu"', 'name = "tianhe"')
+    with pytest.raises(InvalidPartnersFile) as refused:
+        parse_partners(text)
+    assert "two partners are named 'tianhe', with different keys" in str(refused.value)
+    assert VERIFY not in str(refused.value)
+    alike = _two('secret_env = "TIANHE"', 'secret_env = "TIANHE"').replace('name = "yuexiu"', 'name = "tianhe"')
+    table = parse_partners(alike)
+    assert table.by_prefix["440106"].name == table.by_prefix["440104"].name == "tianhe"
