@@ -258,10 +258,11 @@ class FtpPoller:
     async def _list_not_read(
         self, batch_id: str, manifest: dict[str, object], partner: Partner, opened: OpenedBatch
     ) -> None:
-        """A taken batch with lines that did not read, listed for the bureau (once: a poll may take it again)."""
+        """A taken batch with lines that did not read, listed for the bureau (once: a poll may take it again), under
+        its id's safe form: the id is its file's name, its sender's choice, as in _set_aside."""
         await self._store.set_aside_once(
             ExchangeSetAside(
-                file=batch_id[:200],
+                file=said_safely(batch_id, 200),
                 sender_code=str(manifest.get("sender"))[:12],
                 partner=partner.name,
                 reason=not_read_said(opened),
