@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from base64 import b64decode
 from datetime import UTC, datetime
 
 import pytest
@@ -186,3 +187,18 @@ def test_two_partners_of_one_name_with_keys_of_their_own_are_refused() -> None:
     alike = _two('secret_env = "TIANHE"', 'secret_env = "TIANHE"').replace('name = "yuexiu"', 'name = "tianhe"')
     table = parse_partners(alike)
     assert table.by_prefix["440106"].name == table.by_prefix["440104"].name == "tianhe"
+
+
+def test_one_key_spelled_two_ways_is_one_key() -> None:
+    """The last base64 character of a 32-byte key carries two unused bits: another value there spells the same key,
+    which the signature check reads alike."""
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = digits.index(VERIFY[42])
+    respelled = VERIFY[:42] + digits[last ^ 0b01] + "="
+    assert respelled != VERIFY
+    assert b64decode(respelled, validate=True) == b64decode(VERIFY, validate=True)
+    with pytest.raises(InvalidPartnersFile) as refused:
+        parse_partners(_two(f'verify_key = "{VERIFY}"', f'verify_key = "{respelled}"'))
+    assert "'tianhe' and 'yuexiu' share a verify_key" in str(refused.value)
+    assert VERIFY not in str(refused.value)
+    assert respelled not in str(refused.value)
