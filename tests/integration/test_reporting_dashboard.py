@@ -269,6 +269,12 @@ async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tupl
         assert made_elsewhere != returned.headers["location"]
         for link in (made_elsewhere, made_elsewhere + "&said=" + "0" * 32):
             assert 'id="refusal"' not in (await client.get(link)).text
+        # a code this version does not know (a link from a later one, or made up): the page, without words
+        unknown = re.sub(r"refused=[a-z_]+", "refused=no_such_reason", returned.headers["location"])
+        assert unknown != returned.headers["location"]
+        shown_unknown = await client.get(unknown)
+        assert shown_unknown.status_code == 200
+        assert 'id="refusal"' not in shown_unknown.text
         async with browser(harness) as other:  # another analyst's session, sent the very link
             csrf = await login_form(other)
             assert (await other.post("/dashboard/login", data={"key": key, "csrf": csrf})).status_code == 303
@@ -339,9 +345,17 @@ async def test_only_the_streets_own_bureau_reviews_it_from_the_dashboard(served:
         session_csrf = await _session_token(client)
         another_district = await client.post("/dashboard/review", data=form | {"csrf": session_csrf})
         assert another_district.status_code == 403
-    async with browser(harness) as client:  # no session at all: the form's fields are not enough
+    async with browser(harness) as client:  # no session (it ended, say): nothing done; sign in, then the page again
         no_session = await client.post("/dashboard/review", data=form)
-        assert no_session.status_code == 403
+        assert no_session.status_code == 303
+        back = f"/dashboard?district={week.BAIYUN}&week={week_of}"
+        assert no_session.headers["location"] == "/dashboard/login?" + urlencode({"next": back})
+        login_page = await client.get(no_session.headers["location"])
+        assert login_page.status_code == 200
+        assert 'name="next"' in login_page.text
+        assert (await client.post("/dashboard/review", data=form | {"street": "x"})).headers["location"] == (
+            "/dashboard/login?" + urlencode({"next": "/dashboard"})
+        )
     state = await harness.client.get(
         "/v1/reports/weekly", params={"street": street, "week": week_of}, headers=await harness.key("district:440111")
     )

@@ -24,7 +24,14 @@ from services.reporting.domain.key_area_lists import LABELS as LIST_LABELS
 from services.reporting.domain.key_area_lists import ListState, list_due_on, overdue
 from services.reporting.domain.sheets import SIGNOFF_LABELS
 from services.reporting.entrypoints.dashboard.chart import trend_svg
-from services.reporting.entrypoints.dashboard.review import Visitor, add_review_route, form_fields, refusal_mark
+from services.reporting.entrypoints.dashboard.review import (
+    LOGIN_PATH,
+    Visitor,
+    add_review_route,
+    form_fields,
+    refusal_mark,
+    to_login,
+)
 from services.reporting.entrypoints.http.access import bearer_key, session_cookie
 from services.reporting.service_layer.campaigns import CampaignPlan
 from services.reporting.service_layer.errors import Invalid
@@ -38,9 +45,10 @@ from shared.http.cookies import BrowserCookie
 from shared.http.problems import ProblemError
 from shared.signoff_refusals import Refusal, refusal_in_chinese
 
+REFUSAL_CODES = frozenset(refusal.value for refusal in Refusal)
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TREND_WEEKS = 8
-LOGIN_PATH = "/dashboard/login"
 LOGIN_FORM_LIFETIME_S = 3600
 
 
@@ -145,7 +153,7 @@ def _add_district_page(
         district: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
         week: Annotated[str | None, Query(pattern=r"^[0-9]{4}-W[0-9]{2}$")] = None,
         street: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
-        refused: Refusal | None = None,
+        refused: Annotated[str | None, Query(max_length=64)] = None,
         said: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
         """`refused` (with the `street`, marked by `said`): why the review just posted from this page was refused
@@ -165,9 +173,11 @@ def _add_district_page(
             raise ProblemError(422, "Unprocessable Entity", error.detail) from error
         exchanged = await _exchange_context(exchange, principal, served_districts)
         csrf = session.csrf_token if session else ""
-        if refused is not None and not _posted_here(session, said, street=street, week=week, refused=refused):
-            refused = None  # a link made elsewhere: its words are not shown
-        refusal = _refusal(service, street, refused)
+        # a link made elsewhere (or of a code this version does not know): its words are not shown
+        known = Refusal(refused) if refused in REFUSAL_CODES else None
+        if known is not None and not _posted_here(session, said, street=street, week=week, refused=known):
+            known = None
+        refusal = _refusal(service, street, known)
         return _page(templates, "dashboard.html", csrf=csrf, refusal=refusal, **exchanged, **context)
 
 
@@ -205,8 +215,7 @@ def _visitor_of(keys: KeyStore, logins: Logins, cookie: BrowserCookie) -> Visito
 
 def _to_login(request: Request) -> RedirectResponse:
     """To the login form, which comes back to the page asked for."""
-    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
+    return to_login(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
 async def _exchange_context(

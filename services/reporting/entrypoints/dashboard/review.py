@@ -30,6 +30,7 @@ from shared.http.problems import ProblemError
 STREET = re.compile(r"[0-9]{9}")
 WEEK = re.compile(r"[0-9]{4}-W[0-9]{2}")
 COMMENT_MAX = 500  # as the API's Review.comment
+LOGIN_PATH = "/dashboard/login"
 DECISIONS = {decision.value: decision for decision in Decision}
 
 Visitor = Callable[[Request], Awaitable[tuple[Principal | None, Session | None]]]
@@ -39,15 +40,20 @@ def add_review_route(router: APIRouter, visitor: Visitor, service: ReportService
     @router.post("/review")
     async def review(request: Request) -> Response:
         form = form_fields(await request.body())
-        _, session = await visitor(request)
+        principal, session = await visitor(request)
+        street, week, comment = form.get("street", ""), form.get("week", ""), form.get("comment", "")
+        well_formed = bool(STREET.fullmatch(street) and WEEK.fullmatch(week))
+        back = {"district": district_of(street), "week": week} if well_formed else {}
+        if principal is None:
+            # the analyst's session ended (or the form never had one): nothing is done; the login form, then the
+            # district page again, where the week still waits for its review
+            return to_login("/dashboard" + (f"?{urlencode(back)}" if back else ""))
         if session is None or not tokens_match(session.csrf_token, form.get("csrf", "")):
             raise ProblemError(403, "Forbidden", "This review form is not from your dashboard session; reload it.")
-        street, week, comment = form.get("street", ""), form.get("week", ""), form.get("comment", "")
         decision = DECISIONS.get(form.get("decision", ""))
-        if not (STREET.fullmatch(street) and WEEK.fullmatch(week)) or decision is None or len(comment) > COMMENT_MAX:
+        if not well_formed or decision is None or len(comment) > COMMENT_MAX:
             raise ProblemError(422, "Unprocessable Entity", "The review form's street, week, decision or comment.")
         require_bureau(session.principal, district_of(street))
-        back = {"district": district_of(street), "week": week}
         try:
             await signoffs.review_week(service, street, week, decision, comment)
         except Conflict as refused:
@@ -56,6 +62,11 @@ def add_review_route(router: APIRouter, visitor: Visitor, service: ReportService
             told = {"street": street, "refused": str(refused.reason)}
             back |= told | {"said": refusal_mark(session.csrf_token, week=week, **told)}
         return RedirectResponse("/dashboard?" + urlencode(back), status_code=303)
+
+
+def to_login(wanted: str) -> RedirectResponse:
+    """To the login form, which comes back to `wanted` (a path of this dashboard)."""
+    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': wanted})}", status_code=303)
 
 
 def refusal_mark(csrf_token: str, *, street: str, week: str, refused: str) -> str:
