@@ -3,9 +3,12 @@
 Messages are read in batches (up to `max_records`) and the batch's offsets
 are committed once, after every message in it was handled: a crash
 re-delivers instead of losing, and committing per batch rather than per
-message keeps the broker round-trips off the hot path. Each service reads
-with its own consumer group from the earliest offset, so a new service
-catches up on history. Failure policy: shared.kafka.failures.
+message keeps the broker round-trips off the hot path. A batch that fails
+part way is read again from each partition's first message not done
+(shared.kafka.progress), that offset committed: what was set aside already
+is not set aside again. Each service reads with its own consumer group from
+the earliest offset, so a new service catches up on history. Failure
+policy: shared.kafka.failures.
 
 A subscriber off the latency path of a notice (nobody waits for its effect
 within a second) may let the broker hold each fetch until it is fuller
@@ -17,19 +20,24 @@ round 7).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 import structlog
+from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 
-from shared.events.envelope import Envelope, Event, parse_event
+from shared.events.envelope import Envelope, Event
+from shared.kafka.batches import BatchHandler, Decoded, Readable, Run, Unreadable, batch_then_singles, decoded
 from shared.kafka.broker import dead_letters_for
-from shared.kafka.failures import PERMANENT_ERRORS, DeadLetters, is_permanent
+from shared.kafka.failures import DeadLetters, is_permanent
+from shared.kafka.progress import Progress
+from shared.kafka.rewind import read_again_from
 from shared.sealing import Keyring
 from shared.topics import TopicNames
 
@@ -37,10 +45,8 @@ FILL_BYTES = 256 * 1024  # a fetch held for `fill_wait_ms` is answered sooner on
 FILL_WAIT_MS = 250  # the wait of the subscribers that fill their fetches: intake's routes, reporting's fold
 POLL_MS = 200  # how long an idle subscriber's poll waits for a message before it polls again
 Handler = Callable[[Envelope, Event], Awaitable[None]]
-BatchHandler = Callable[[list[tuple[Envelope, Event]]], Awaitable[None]]
 LOG_CONTEXT = ("event_id", "correlation_id", "topic", "event_type")
-Decoded = Sequence[tuple[Envelope, Event, bytes, Any]]  # a batch's messages: envelope, event, body as it came, record
-Run = Callable[[Decoded], Awaitable[None]]  # what handles a decoded batch, once its undecodable are dead-lettered
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,31 +98,39 @@ def subscribe(
     """
     sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
 
-    async def handle_batch(batch: Decoded) -> None:
-        for envelope, event, body, record in batch:
-            structlog.contextvars.bind_contextvars(
-                event_id=str(envelope.event_id),
-                correlation_id=envelope.correlation_id,
-                topic=topic,
-                event_type=envelope.type,
+    async def handle_batch(batch: Decoded, progress: Progress) -> None:
+        for message in batch:  # in order: a message is done only once those before it in its partition are
+            if isinstance(message, Unreadable):
+                await sink.send(message.body, message.record, message.error, group=group_id)
+            else:
+                await handle_one(message)
+            progress.done(message.record)
+
+    async def handle_one(message: Readable) -> None:
+        envelope, record = message.envelope, message.record
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+            topic=topic,
+            event_type=envelope.type,
+        )
+        in_hand = _IN_HAND.set(
+            InHand(
+                message.body,
+                str(getattr(record, "topic", "")),
+                getattr(record, "partition", None),
+                getattr(record, "offset", None),
             )
-            in_hand = _IN_HAND.set(
-                InHand(
-                    body,
-                    str(getattr(record, "topic", "")),
-                    getattr(record, "partition", None),
-                    getattr(record, "offset", None),
-                )
-            )
-            try:
-                await handler(envelope, event)
-            except Exception as error:
-                if not is_permanent(error):
-                    raise
-                await sink.send(body, record, error, group=group_id)
-            finally:
-                _IN_HAND.reset(in_hand)
-                structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
+        )
+        try:
+            await handler(envelope, message.event)
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            await sink.send(message.body, record, error, group=group_id)
+        finally:
+            _IN_HAND.reset(in_hand)
+            structlog.contextvars.unbind_contextvars(*LOG_CONTEXT)
 
     _register(broker, topics, sink, keyring, topic=topic, group=group, max_records=max_records, run=handle_batch)
 
@@ -146,13 +160,14 @@ def subscribe_batch(
     `fill_wait_ms`: how long the broker may hold a fetch to fill it (FILL_BYTES); for
     subscribers whose effect nobody waits for, so their batches are larger at low rates.
 
-    Undecodable messages are dead-lettered before the handler sees the batch.
-    When the handler raises a permanent error, the batch is handled again one
-    event at a time, so that only the culprit is dead-lettered. The handler
-    must be idempotent over the whole batch (it may see it again).
+    The handler sees the decoded messages; the undecodable are dead-lettered
+    after it, in their order. When the handler raises a permanent error, the
+    batch is handled again one event at a time, so that only the culprit is
+    dead-lettered. The handler must be idempotent over the whole batch (it may
+    see part of it again).
     """
     sink, group_id = dead_letters or dead_letters_for(broker, topics, keyring), topics(group)
-    run = _batch_then_singles(handler, sink, group_id)
+    run = batch_then_singles(handler, sink, group_id)
     for member in range(members):
         _register(
             broker,
@@ -166,31 +181,6 @@ def subscribe_batch(
             fill_wait_ms=fill_wait_ms,
             member=member,
         )
-
-
-def _batch_then_singles(handler: BatchHandler, sink: DeadLetters, group_id: str) -> Run:
-    """`handler` over the whole batch; when it raises a permanent error, over each event alone."""
-
-    async def handle_batch(batch: Decoded) -> None:
-        try:
-            await handler([(envelope, event) for envelope, event, _, _ in batch])
-        except Exception as error:
-            if not is_permanent(error):
-                raise
-            await _one_at_a_time(handler, batch, sink, group_id)
-
-    return handle_batch
-
-
-async def _one_at_a_time(handler: BatchHandler, batch: Decoded, sink: DeadLetters, group_id: str) -> None:
-    """Each event of a batch that failed for good, alone: only the culprit is dead-lettered, the rest applied."""
-    for envelope, event, body, record in batch:
-        try:
-            await handler([(envelope, event)])
-        except Exception as single:
-            if not is_permanent(single):
-                raise
-            await sink.send(body, record, single, group=group_id)
 
 
 def _register(
@@ -208,23 +198,22 @@ def _register(
 ) -> None:
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
 
-    async def consume(records: list[Any]) -> None:
-        # paced like a failing handler: a dead letter that cannot be published (Kafka away) fails the batch,
-        # which comes again; without the pause it came again at once, as fast as the broker could say no
+    async def consume(records: list[Any], message: KafkaMessage) -> None:
+        progress = Progress(records)
         try:
-            decoded = []
-            for record in records:
-                # a record without a value (a tombstone, a console producer's null) is undecodable like any other
-                body = bytes(record.value or b"")
-                try:
-                    envelope = Envelope.model_validate_json(body)
-                    decoded.append((envelope, parse_event(envelope, keyring), body, record))
-                except PERMANENT_ERRORS as error:
-                    await dead_letters.send(body, record, error, group=group_id)
-            await run(decoded)
+            await run(decoded(records, keyring), progress)
         except Exception as error:
+            # read again from each partition's first message not done (committed there), not from the batch's
+            # start: a dead letter Kafka took before the failure is not set aside again. Paced like a failing
+            # handler: a dead letter that cannot be published (Kafka away) fails the batch, which comes again;
+            # without the pause it came again at once, as fast as the broker could say no
+            await read_again_from(message.consumer, progress.resume(), commit=progress.moved())
             await dead_letters.pause_before_retry(error)
             raise
+        try:
+            await message.ack()
+        except CommitFailedError:
+            log.warning("offset commit lost to a rebalance")  # the partitions' new owner reads them again
 
     subscriber = broker.subscriber(
         topics(topic),
@@ -232,7 +221,8 @@ def _register(
         # (or test runs) sharing a cluster never join, and stall, each other's groups.
         group_id=group_id,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # acknowledged by `consume` itself: FastStream's nack would read a failed batch again from its start
+        ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=max_records,
         batch_timeout_ms=POLL_MS,

@@ -6,14 +6,16 @@
   goes to the dead-letter topic with the error and where it came from, and
   the consumer goes on with the next message of the partition.
 - Anything else (database down, broker hiccup) is raised after a short
-  pause, so the batch is not acknowledged: the consumer seeks back and the
-  messages are delivered again, retried until they can succeed, never
-  skipped. Handlers are idempotent, so the messages of the batch that had
-  already succeeded are harmless to see again.
+  pause, so the batch is not acknowledged: the consumer seeks back to each
+  partition's first message not done (shared.kafka.progress), commits that
+  offset, and the messages from there are delivered again, retried until
+  they can succeed, never skipped. Handlers are idempotent, so the messages
+  of the batch that had already succeeded are harmless to see again.
 - A dead letter Kafka does not take (the broker away) is such an error too:
-  the batch comes again after the pause, and the message is set aside once
-  the dead letter is published (reporting's fold tries the publish a few
-  times within its batch, then fails the batch the same way).
+  the batch comes again after the pause from that message, and the message
+  is set aside once the dead letter is published (reporting's fold tries the
+  publish a few times within its batch, then fails the batch the same way).
+  A dead letter Kafka took before is not sent again: its message is done.
 """
 
 from __future__ import annotations

@@ -1,0 +1,46 @@
+"""Puts a consumer whose batch failed where the batch must be read again from (shared.kafka.progress).
+
+Sought in this process, so the next poll brings the batch again from each
+partition's first message not done; and committed there for the partitions
+where a message was done, so that a restart or another member of the group
+does not read again, and set aside again, what was done before the failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from shared.kafka.progress import Partition
+
+log = structlog.get_logger(__name__)
+
+
+async def read_again_from(consumer: Any, resume: dict[Partition, int], *, commit: dict[Partition, int]) -> None:
+    """Each partition of `resume` still this consumer's sought to its offset, and `commit` committed.
+
+    A partition a rebalance took is its new owner's to read (from the offsets committed). A commit Kafka
+    does not take is logged and passed: the batch is read again from the offsets sought all the same, and
+    only a restart before the next commit reads from the earlier one.
+    """
+    assignment = getattr(consumer, "assignment", None)
+    if assignment is None:  # FastStream's test broker's stand-in consumer: nothing is read again
+        return
+    assigned = assignment()
+    for (topic, partition), offset in resume.items():
+        if (tp := TopicPartition(topic, partition)) in assigned:
+            consumer.seek(tp, offset)
+    offsets = {
+        tp: offset
+        for (topic, partition), offset in commit.items()
+        if (tp := TopicPartition(topic, partition)) in assigned
+    }
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as error:  # CommitFailedError (a rebalance took them), or Kafka away
+        log.warning("offsets of a failed batch not committed", error_type=type(error).__name__)
