@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.fold_set_aside import SET_ASIDE_TRIES
 from services.reporting.adapters.tables import rejections
 from services.reporting.bootstrap import MIGRATIONS
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RejectionFact
-from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES
 from shared.db import build_engine, run_migrations
 from shared.db.bulk import UnwritableValue
 from shared.kafka.broker import dead_letter_publisher
@@ -117,7 +117,8 @@ async def test_a_message_without_a_value_is_dead_lettered_and_the_fold_goes_on()
 
 async def test_a_batch_whose_dead_letter_kafka_refuses_is_read_again_and_committed_once_it_is_taken() -> None:
     # the fold retried such a publish inside the batch for ever; it now fails the batch after SET_ASIDE_TRIES
-    # tries, and the batch is read again from its start (a real consumer's seek): only then is it committed
+    # tries, and the batch is read again from the refused message (a real consumer's seek; the messages before it
+    # committed): the rest is committed once the dead letter is taken
     async with reporting_harness(FakeClock(datetime.now(UTC))) as harness:
         prefix = harness.settings.topic_prefix
         runtime = harness.app.state.runtime

@@ -5,8 +5,9 @@ Kafka refuses that dead letter on every try (the topic not authorised for the
 service, a message too large), the fold retried the publish inside the batch
 for ever: the batch held, one warning a second, for good. The publish is now
 tried SET_ASIDE_TRIES times; then the batch fails as any subscriber's does
-(shared/kafka/failures.py): not committed, read again after a pause, said once
-at ERROR, and folded, its dead letter published, once Kafka takes it.
+(shared/kafka/failures.py): read again after a pause from each partition's
+first message not done (committed there), said once at ERROR, and folded, its
+dead letter published, once Kafka takes it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from services.reporting.adapters.decoding import Decoder
+from services.reporting.adapters.fold_set_aside import SET_ASIDE_TRIES, DeadLetterRefused
 from services.reporting.entrypoints import kafka as reporting_kafka
-from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES, DeadLetterRefused, FoldConsumer
+from services.reporting.entrypoints.kafka import FoldConsumer
 from tests.support.logs import logged_by
 from tests.unit.test_fold_set_aside import Letters, Message, OneFactEach, Store, folding, messages
 
@@ -59,7 +61,7 @@ async def test_a_dead_letter_the_topic_always_refuses_fails_its_batch_after_a_fe
         await consumer.apply(messages(3))
     assert topic.tries == SET_ASIDE_TRIES  # not for ever
     assert topic.letters == []
-    assert consumer.folded == 0  # the batch is not done: its offsets are not committed
+    assert consumer.folded == 1  # only r0 is done: r1, and r2 behind it, are read again
     assert "records.rejected" in str(refused.value)
     assert "TopicAuthorizationFailedError" in str(refused.value)
 
@@ -124,7 +126,7 @@ def partitions(said: list[str]) -> Partitions:
     return Partitions(logs, said)
 
 
-async def test_a_refused_batch_is_read_again_from_its_start_and_committed_once_its_dead_letter_is_taken(
+async def test_a_refused_batch_is_read_again_from_its_first_message_not_done_and_committed_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # two rounds of the batch refused, then the topic takes the dead letter
@@ -132,13 +134,15 @@ async def test_a_refused_batch_is_read_again_from_its_start_and_committed_once_i
     consumer = partitions(topic.said)
     with logged_by(monkeypatch, reporting_kafka) as logs, pytest.raises(Stop):
         await fold(store, topic).consume(consumer)
-    # each time, both partitions back to the refused batch's start (the batch read meanwhile is read again too);
-    # nothing committed until the dead letter is published, then everything, and nothing skipped
+    # each time, each partition back to its first message not done (the refused one in partition 0; in partition
+    # 1 the start of the batch read meanwhile, then its end), committed there where a message was done; nothing
+    # skipped, and partition 1 goes on while partition 0 waits for its dead letter
     assert topic.said == [
-        *["seek 0 0", "seek 1 0"] * 2,
+        *["seek 0 1", "seek 1 2", "commit 0:1 1:2"],
+        *["seek 0 1", "seek 1 4", "commit 1:4"],
         "letter p0-1",
-        "commit 0:2 1:2",
-        "commit 0:4 1:4",
+        "commit 0:3",
+        "commit 0:4",
     ]
     assert [body for body, _ in topic.letters] == [b"p0-1"]
     assert sorted(set(store.written)) == sorted(f"p{p}-{n}" for p in (0, 1) for n in range(4) if (p, n) != (0, 1))
@@ -147,3 +151,23 @@ async def test_a_refused_batch_is_read_again_from_its_start_and_committed_once_i
     assert refusals[0]["log_level"] == "error"
     assert refusals[0]["source_offset"] == "1"
     assert refusals[0]["error_type"] == "TopicAuthorizationFailedError"
+
+
+async def test_a_dead_letter_taken_before_another_one_is_refused_is_not_sent_again() -> None:
+    # the batch was read again from its start: the dead letter of p0-0, taken before p0-1's was refused, went
+    # out again with every round of the batch (repeats `popflow dead-letters show` folded into "set aside 2 times")
+    refusals, letters = [SET_ASIDE_TRIES], list[bytes]()
+
+    async def publish(body: bytes, headers: dict[str, str]) -> None:
+        if body == b"p0-1" and refusals[0]:
+            refusals[0] -= 1
+            raise TopicAuthorizationFailedError
+        letters.append(body)
+
+    store = Store(refuses={"p0-0", "p0-1"})
+    consumer = folding(store, publish)
+    with pytest.raises(Stop):
+        await consumer.consume(partitions([]))
+    assert letters == [b"p0-0", b"p0-1"]  # each once, in their order
+    assert sorted(set(store.written)) == sorted(f"p{p}-{n}" for p in (0, 1) for n in range(4) if (p, n) > (0, 1))
+    assert consumer.folded == 8  # every message counted once, the one done before the refusal too

@@ -17,9 +17,10 @@ from aiokafka.errors import KafkaTimeoutError
 
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.fold_set_aside import SET_ASIDE_TRIES
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RejectionFact
-from services.reporting.entrypoints.kafka import SET_ASIDE_TRIES, SYSTEMIC_AT_LEAST, FoldConsumer
+from services.reporting.entrypoints.kafka import SYSTEMIC_AT_LEAST, FoldConsumer
 from shared.db.bulk import UnwritableValue
 
 AT = datetime(2027, 2, 24, tzinfo=UTC)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from services.reporting.adapters.fold_set_aside import DeadLetterRefused
 from services.reporting.entrypoints import cli
-from services.reporting.entrypoints.kafka import DeadLetterRefused
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET
 
 

@@ -1,8 +1,9 @@
-"""Where the fold's batches start and end in their partitions: committed once folded, rewound when one fails.
+"""Where the fold's batches start and end in their partitions: committed once folded, read again when one fails.
 
 The fold (entrypoints/kafka.py) commits a batch's offsets only after its write. A batch that fails (its dead
-letter refused) is not committed; it and the batch fetched meanwhile, both uncommitted, are read again from
-the failed one's start, as FastStream rewinds a subscriber's failed batch (its nack).
+letter refused) is read again, with the batch fetched meanwhile (not written, not committed), from each
+partition's first message not done (shared.kafka.progress), as a subscriber's failed batch is: what was set
+aside before the refusal is not set aside again. That offset is committed where a message was done.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import structlog
 from aiokafka.errors import CommitFailedError
+
+from shared.kafka.progress import Partition, Progress
 
 log = structlog.get_logger(__name__)
 
@@ -42,14 +45,11 @@ async def commit(consumer: Any, offsets: dict[Any, int]) -> None:
         log.warning("offset commit lost to a rebalance")
 
 
-def rewind(consumer: Any, *fetches: Fetched) -> None:
-    """Each partition of `fetches` (none of them committed) back to where the first of them starts it, as a
-    failed subscriber's batch is rewound (FastStream's nack); one taken by a rebalance is its new owner's."""
-    starts: dict[Any, int] = {}
-    for fetched in fetches:
-        for tp, offset in fetched.starts().items():
-            starts[tp] = min(offset, starts.get(tp, offset))
-    assigned = consumer.assignment()
-    for tp, offset in starts.items():
-        if tp in assigned:
-            consumer.seek(tp, offset)
+def read_again_at(written: Progress, fetched: Fetched) -> dict[Partition, int]:
+    """Per partition, where the fold reads again once the batch `written` failed: its first message not done;
+    in a partition `written` did not read, the start of the batch `fetched` meanwhile."""
+    resume = written.resume()
+    for tp, offset in fetched.starts().items():
+        part = (tp.topic, tp.partition)
+        resume[part] = min(offset, resume.get(part, offset))
+    return resume

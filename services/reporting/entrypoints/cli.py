@@ -11,9 +11,10 @@ from faststream.kafka import KafkaBroker
 from rich.console import Console
 
 from services.reporting.adapters.fold import FactWriter
+from services.reporting.adapters.fold_set_aside import DeadLetterRefused
 from services.reporting.adapters.tables import DECISIONS, holds_rows
 from services.reporting.bootstrap import FOLDED_TOPICS, GROUP, MIGRATIONS, build_fold
-from services.reporting.entrypoints.kafka import DeadLetterRefused, replay
+from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
 from shared.kafka.groups import group_members

@@ -8,13 +8,16 @@ upserts (see fold.py) make the re-delivery change nothing. A database error
 is retried with a pause until it succeeds (the batch is held, never
 skipped); an unreadable message, and one whose values the database refuses
 (found by writing the batch in halves), is sent to the dead-letter topic
-with the reason and the batch goes on. A dead letter Kafka does not take is
-tried SET_ASIDE_TRIES times; then the batch fails as any subscriber's does
-(shared/kafka/failures.py): its offsets are not committed, it is read again
-from its start after a pause, and folded once the dead letter is published
-(a topic that keeps refusing, not authorised say, holds the fold there; it is
-logged at ERROR once, not once a try). While one batch is written, the next is
-fetched and decoded; its offsets are committed only after its own write.
+with the reason and the batch goes on. The dead letters go out once the
+batch's facts are written, in the order of their messages. A dead letter
+Kafka does not take is tried SET_ASIDE_TRIES times; then the batch fails as
+any subscriber's does (shared/kafka/failures.py): after a pause it is read
+again from each partition's first message not done, that offset committed,
+so a dead letter Kafka took before the refusal is not sent again; folded once
+the dead letter is published (a topic that keeps refusing, not authorised
+say, holds the fold there; it is logged at ERROR once, not once a try).
+While one batch is written, the next is fetched and decoded; its offsets are
+committed only after its own write.
 Batching (and COPY on PostgreSQL, pg_fold.py), rather than one FastStream
 handler per message, is what lets the fold keep up with a replay of
 hundreds of thousands of events. Nobody waits for a fact within a second,
@@ -35,12 +38,15 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from services.reporting.adapters.decoding import Decoded, Decoder
 from services.reporting.adapters.fold import FactWriter
-from services.reporting.adapters.fold_offsets import Fetched, commit, rewind
+from services.reporting.adapters.fold_offsets import Fetched, commit, read_again_at
+from services.reporting.adapters.fold_set_aside import SET_ASIDE_TRIES, DeadLetterRefused, in_order
 from services.reporting.adapters.metrics import EVENTS_FOLDED
 from services.reporting.domain.batch import FoldBatch
 from shared.kafka.consuming import FILL_BYTES, FILL_WAIT_MS
 from shared.kafka.failures import DeadLetters, Publish, describe, is_permanent
+from shared.kafka.progress import Progress, done_count, where
 from shared.kafka.replay import batches_to_end
+from shared.kafka.rewind import read_again_from
 from shared.kafka.security import KafkaConnection
 from shared.retry import until_up
 
@@ -50,22 +56,6 @@ log = structlog.get_logger(__name__)
 DECODE_SLICE = 50
 # A batch of at least this many messages that are each refused on their own is the store's fault, not theirs
 SYSTEMIC_AT_LEAST = 10
-# Tries of one dead letter (a pause between) before its batch fails and is read again after a pause
-SET_ASIDE_TRIES = 3
-
-
-class DeadLetterRefused(Exception):
-    """Kafka did not take a dead letter in SET_ASIDE_TRIES tries: the batch holding its message is not done."""
-
-    def __init__(self, message: Any, error: Exception) -> None:
-        self.where = (str(getattr(message, "topic", "")), getattr(message, "partition", None))
-        self.offset = getattr(message, "offset", None)
-        self.error_type = type(error).__name__
-        topic, partition = self.where
-        super().__init__(
-            f"the dead-letter topic refused the dead letter of {topic} partition {partition} offset"
-            f" {self.offset} {SET_ASIDE_TRIES} times ({self.error_type})"
-        )
 
 
 class FoldConsumer:
@@ -119,10 +109,10 @@ class FoldConsumer:
     async def consume(self, consumer: Any) -> None:
         """Fold what the started `consumer` fetches, until cancelled.
 
-        A batch whose dead letter Kafka refuses (DeadLetterRefused) is not committed: every partition
-        of it, and of the batch fetched meanwhile, is read again from there after a pause.
+        A batch whose dead letter Kafka refuses (DeadLetterRefused) is read again, with the batch fetched
+        meanwhile, from each partition's first message not done, after a pause; that offset committed.
         """
-        in_flight: tuple[asyncio.Task[None], Fetched] | None = None
+        in_flight: tuple[asyncio.Task[None], Fetched, Progress] | None = None
         try:
             while True:
                 fetched = Fetched(await consumer.getmany(timeout_ms=500, max_records=self._batch_max))
@@ -130,15 +120,16 @@ class FoldConsumer:
                 # Decoding this batch (CPU, here) overlaps with writing the previous one (the database).
                 decoded = await self.decode(messages) if messages else None
                 if in_flight is not None:
-                    task, written = in_flight
+                    task, written, progress = in_flight
                     in_flight = None
                     if not await self._done(task):
-                        rewind(consumer, written, fetched)
+                        await read_again_from(consumer, read_again_at(progress, fetched), commit=progress.moved())
                         await asyncio.sleep(self._retry_pause_s)
                         continue
                     await commit(consumer, written.ends())
                 if decoded is not None:
-                    in_flight = (asyncio.create_task(self.write(decoded, messages)), fetched)
+                    progress = Progress(messages)
+                    in_flight = (asyncio.create_task(self.write(decoded, messages, progress)), fetched, progress)
         finally:
             if in_flight is not None:
                 # Stopping mid-write: the transaction rolls back, the offsets stay uncommitted,
@@ -180,7 +171,7 @@ class FoldConsumer:
         decoded.read = len(messages)
         return decoded
 
-    async def write(self, decoded: Decoded, messages: Sequence[Any]) -> None:
+    async def write(self, decoded: Decoded, messages: Sequence[Any], progress: Progress | None = None) -> None:
         """Write until it succeeds: a batch is held, never skipped for a store that is down.
 
         Values the database refuses (text it cannot hold, say) are refused on every try: the
@@ -190,22 +181,39 @@ class FoldConsumer:
         column changed, say), not the data's: the batch is held and retried, as for a store that is
         down, rather than emptied into the dead-letter topic.
 
-        The unreadable messages are set aside first, here rather than as they are decoded, so that any dead
-        letter Kafka refuses fails the batch in one place: this write raises DeadLetterRefused.
+        The dead letters (the unreadable messages' and the refused ones') go out once the rest is written,
+        in the order of their messages, here rather than as they are decoded, so that any dead letter Kafka
+        refuses fails the batch in one place: this write raises DeadLetterRefused. `progress` has every
+        message marked done once written or once its dead letter is taken: the batch is read again from
+        there, and a dead letter taken is not sent again.
         """
-        for message, reason in decoded.unreadable:
-            await self._set_aside(message, "UnreadableEvent", reason)
+        progress = progress or Progress(messages)
+        refused: list[tuple[Any, Exception]] = []
         while (error := await self._refused(decoded.batch)) is not None:
             refused = await self._refused_alone(messages, error)
             if len(messages) >= SYSTEMIC_AT_LEAST and len(refused) == len(messages):
                 log.error("every event of a batch refused on its own; held", error=type(error).__name__)
+                refused = []  # none of them set aside: the whole batch is written again
                 await asyncio.sleep(self._retry_pause_s)
                 continue
-            for message, why in refused:
-                await self._set_aside(message, type(why).__name__, describe(why))
             break
-        self.folded += decoded.read
-        EVENTS_FOLDED.inc(decoded.read)
+        aside = in_order(
+            messages,
+            [(m, "UnreadableEvent", reason) for m, reason in decoded.unreadable]
+            + [(m, type(why).__name__, describe(why)) for m, why in refused],
+        )
+        set_aside = {where(m) for m, _, _ in aside}
+        for message in messages:
+            if where(message) not in set_aside:
+                progress.done(message)
+        try:
+            for message, error_type, why in aside:
+                await self._set_aside(message, error_type, why)
+                progress.done(message)
+        except DeadLetterRefused:
+            self._count(done_count(progress.read, progress.resume()))  # those not read again
+            raise
+        self._count(decoded.read)
         batch = decoded.batch
         log.info(
             "batch folded",
@@ -218,6 +226,10 @@ class FoldConsumer:
             unreadable=len(decoded.unreadable),
             skipped=decoded.ignored,
         )
+
+    def _count(self, folded: int) -> None:
+        self.folded += folded
+        EVENTS_FOLDED.inc(folded)
 
     async def _refused(self, batch: FoldBatch) -> Exception | None:
         """None once written; the error when the database refuses the values (retrying cannot help)."""
