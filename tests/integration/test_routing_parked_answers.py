@@ -45,7 +45,7 @@ from tests.support import kafka
 from tests.support.infra import TEST_KEYRING, migrated_database
 from tests.support.logs import logged_by
 from tests.support.records import TONGDE, XINSHI, record
-from tests.support.routing import DeadLetterSink, parked_answers_job, routing_context
+from tests.support.routing import DeadLetterSink, RefusingOnce, parked_answers_job, routing_context
 
 RECIPIENTS = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
 START = datetime(2027, 2, 26, 2, tzinfo=UTC)
@@ -513,3 +513,23 @@ async def test_an_answer_behind_one_whose_notice_has_not_come_waits_until_that_o
     assert await routing.job.run_once() == Passed(applied=0, set_aside=1)  # the first, its notice never came
     assert await routing.job.run_once() == Passed(applied=1, set_aside=0)  # then this one, at the next pass
     assert (await routing.case(record_id))[0] == "not_found"
+
+
+async def test_answers_set_aside_before_a_refused_dead_letter_are_not_set_aside_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # the pass set its answers too old aside in one transaction: a dead letter refused rolled back the answers
+    # set aside before it, whose dead letters Kafka had taken, and the next pass sent them again
+    routing = Routing(sessions)
+    routing.letters = RefusingOnce(at=2)
+    job = routing.job_with(max_age=timedelta(seconds=15))
+    answers = [answer_to(str(uuid.uuid4()), notice_id=str(uuid.uuid4())) for _ in range(3)]
+    for answer in answers:
+        await routing.answer(answer)
+    routing.clock.advance_to(START + timedelta(seconds=16))
+    with pytest.raises(ConnectionError):  # the pass fails, and the next one tries again
+        await job.run_once()
+    assert len(await routing.parked()) == 2  # the first one set aside for good
+    assert await job.run_once() == Passed(applied=0, set_aside=2)
+    sent = [Envelope.model_validate_json(body).event_id for body, _ in routing.letters.sent]
+    assert sent == [answer.event_id for answer in answers]  # each once, in the order they came

@@ -89,6 +89,20 @@ class DeadLetterSink:
         self.sent.append((body, headers))
 
 
+class RefusingOnce(DeadLetterSink):
+    """A sink refusing the dead letter it is given `at`-th (counted from 1), once: Kafka away for a moment."""
+
+    def __init__(self, *, at: int) -> None:
+        super().__init__()
+        self.at, self.given = at, 0
+
+    async def publish(self, body: bytes, headers: dict[str, str]) -> None:
+        self.given += 1
+        if self.given == self.at:
+            raise ConnectionError("the dead-letter topic refuses")
+        await super().publish(body, headers)
+
+
 TEST_TOPICS = TopicNames("t.")
 
 

@@ -21,7 +21,9 @@ from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared.auth import Principal, parse_scope
+from shared.clock import FixedClock
 from shared.events import (
+    Envelope,
     FeedbackResult,
     NoticeAnswered,
     NoticeIssued,
@@ -39,6 +41,7 @@ from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
 from tests.support.routing import (
     DeadLetterSink,
+    RefusingOnce,
     answer_as_recipient,
     issued,
     parked_answers_job,
@@ -322,6 +325,32 @@ async def test_an_answer_before_its_notice_waits_on_sqlite_too(context: RoutingC
     assert (await job.run_once()).applied == 1
     assert await status_of(context, record_id) == "confirmed"
     assert letters.sent == []
+
+
+async def test_answers_set_aside_before_a_refused_dead_letter_stay_set_aside_on_sqlite(context: RoutingContext) -> None:
+    """Answers too old are set aside one after the other in one transaction: a dead letter Kafka refuses ends the
+    pass, and those set aside before it stay so (rolled back, they were set aside and sent again next pass)."""
+    answers, letters = AnswerHandler(context, park=True), RefusingOnce(at=2)
+    job = parked_answers_job(context, answers.apply_now, letters, max_age=timedelta(seconds=15))
+    envelopes = []
+    for sequence in (41, 42, 43):
+        record_id = kafka.submitted(record(sequence=sequence)).correlation_id
+        answer = NoticeAnswered(
+            notice_id=f"never-issued-{sequence}",
+            record_id=record_id,
+            result=FeedbackResult.CONFIRMED,
+            answered_by=XINSHI,
+            answered_at=datetime(2027, 2, 26, 3, tzinfo=UTC),
+        )
+        envelopes.append(new_envelope(answer, producer="notification", correlation_id=record_id, keyring=TEST_KEYRING))
+        await answers.on_notice_answered(envelopes[-1], answer)
+    clock = context.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance_to(clock.now() + timedelta(seconds=16))
+    with pytest.raises(ConnectionError):
+        await job.run_once()
+    assert (await job.run_once()).set_aside == 2
+    assert [Envelope.model_validate_json(body).event_id for body, _ in letters.sent] == [e.event_id for e in envelopes]
 
 
 async def test_a_record_submitted_again_under_a_new_event_id_changes_nothing_on_sqlite(context: RoutingContext) -> None:

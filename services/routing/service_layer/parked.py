@@ -204,14 +204,21 @@ class ParkedAnswers:
         return row.parked_at < self._context.clock.now() - self._max_age
 
     async def _set_aside_expired(self) -> int:
+        """Sets aside the answers too old, oldest first. A dead letter Kafka refuses ends the pass there, the
+        answers set aside before it unparked all the same: rolled back with it, they were set aside again on
+        the next pass, their dead letters sent twice."""
         cutoff = self._context.clock.now() - self._max_age
+        refused: Exception | None = None
         async with self._context.sessions.begin() as session:
             rows = await parked_store.expired_parked(session, parked_before=cutoff, limit=self._batch)
             for row in rows:
                 error = PermanentFailure(
                     f"no notice {row.notice_id} for record {row.record_id} within {_span(self._max_age)} of the answer"
                 )
-                await self._dead_letter(session, row, error)
+                if (refused := await self._dead_letter(session, row, error)) is not None:
+                    break
+        if refused is not None:
+            raise refused
         return len(rows)
 
     async def _set_aside(self, seq: int, error: Exception) -> bool:
@@ -220,18 +227,25 @@ class ParkedAnswers:
             row = await parked_store.parked_at(session, seq)
             if row is None:
                 return False
-            await self._dead_letter(session, row, error)
+            if (refused := await self._dead_letter(session, row, error)) is not None:
+                raise refused
             return True
 
-    async def _dead_letter(self, session: AsyncSession, row: ParkedAnswer, error: Exception) -> None:
+    async def _dead_letter(self, session: AsyncSession, row: ParkedAnswer, error: Exception) -> Exception | None:
+        """Sets the answer aside: None once Kafka took its dead letter and it is unparked in `session`, else
+        why Kafka did not (the answer stays parked; `session` is left as it was)."""
         try:
             body = self._opened(row)
         except SealError:
             body = row.body_sealed.encode()  # its key is gone: the sealed text is all there is to show
         with structlog.contextvars.bound_contextvars(event_id=row.event_id, correlation_id=row.record_id):
-            await self._dead_letters.send(body, _Source(row), error, group=self._group)
+            try:
+                await self._dead_letters.send(body, _Source(row), error, group=self._group)
+            except Exception as refused:
+                return refused
         await parked_store.unpark(session, row)
         await unmark_processed(session, row.event_id)  # not handled after all: a replay of it is handled
+        return None
 
     def _opened(self, row: ParkedAnswer) -> bytes:
         return self._context.keyring.open_bytes(row.body_sealed, context=_context(row.event_id))
