@@ -23,8 +23,9 @@ async def read_again_from(consumer: Any, resume: dict[Partition, int], *, commit
     """Each partition of `resume` still this consumer's sought to its offset, and `commit` committed.
 
     A partition a rebalance took is its new owner's to read (from the offsets committed). A commit Kafka
-    does not take is logged and passed: the batch is read again from the offsets sought all the same, and
-    only a restart before the next commit reads from the earlier one.
+    refuses (a rebalance under way, the group not authorised) is logged and passed: the batch is read again
+    from the offsets sought all the same, and only a restart before the next commit reads from the earlier
+    one. While Kafka is away the commit waits for it (aiokafka retries), as every batch's commit does.
     """
     assignment = getattr(consumer, "assignment", None)
     if assignment is None:  # FastStream's test broker's stand-in consumer: nothing is read again
