@@ -183,6 +183,11 @@ def test_a_line_that_quotes_no_value_is_left_as_it_was() -> None:
         ("11010119900307012X.batch", "[id-redacted].batch"),
         ("张三.batch", "[text-redacted].batch"),
         ("x" * 130, "x" * 117 + "..."),
+        # split by what nobody sees, an identity number or a name is one all the same
+        ("1101011990\u200b0307012X.batch", "[id-redacted].batch"),
+        ("110101199003\x0007012X", "[id-redacted]"),
+        ("张\u200b三\n.batch", "[text-redacted].batch"),
+        ("report\u200b.batch", "report\\u200b.batch"),
     ],
 )
 def test_text_from_outside_is_said_scrubbed_escaped_and_cut(text: str, said: str) -> None:
