@@ -62,3 +62,13 @@ def test_what_is_held_is_told_once_its_minute_is_up_though_the_receiver_never_co
     assert notices.due(at(200)) == []  # told once
     assert notices.failed("440111008", "e", at(201)) == Failed(1, ("e",), at(201))  # a minute on: at once again
     assert notices.delivered("440111008") is None
+
+
+def test_past_the_bound_the_receiver_forgotten_is_the_one_quiet_longest_not_one_still_failing() -> None:
+    notices = FailedNotices(kept=2)
+    assert notices.failed("440111008", "a", at(0)) is not None
+    assert notices.failed("440111005", "b", at(1)) is not None
+    assert notices.failed("440111008", "c", at(2)) is None  # held: 440111008 is the newest now
+    assert notices.failed("440111002", "d", at(3)) is not None  # a third receiver: one is forgotten
+    assert notices.delivered("440111008") == Failed(1, ("c",), at(2))  # not the one still failing
+    assert notices.failed("440111005", "e", at(4)) == Failed(1, ("e",), at(4))  # forgotten: said at once

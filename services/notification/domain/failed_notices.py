@@ -45,8 +45,9 @@ class _Held:
 class FailedNotices:
     """Folds a receiver's notices failed for good into a line a minute; one per process (it holds the counts)."""
 
-    def __init__(self, every: timedelta = SUMMARY_EVERY) -> None:
+    def __init__(self, every: timedelta = SUMMARY_EVERY, kept: int = KEPT) -> None:
         self._every = every
+        self._kept = kept
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._holding: set[str] = set()  # receivers whose held count is not told yet
 
@@ -56,12 +57,13 @@ class FailedNotices:
         if held is not None and now - held.said_at < self._every:
             held.count += 1
             held.since = held.since or now
+            self._held.move_to_end(receiver)  # a receiver failing now is the last to be forgotten past the bound
             if len(held.notice_ids) < IDS_SHOWN:
                 held.notice_ids.append(notice_id)
             self._holding.add(receiver)
             return None
         line = _told(held, notice_id, now)
-        keep_newest(self._held, receiver, _Held(said_at=now), KEPT)
+        keep_newest(self._held, receiver, _Held(said_at=now), self._kept)
         self._holding.discard(receiver)
         self._holding &= self._held.keys()  # a receiver forgotten past the bound holds nothing
         return line
@@ -82,7 +84,7 @@ class FailedNotices:
             held = self._held.get(receiver)
             if held is not None and now - held.said_at >= self._every and held.since is not None:
                 lines.append((receiver, Failed(held.count, tuple(held.notice_ids), held.since)))
-                self._held[receiver] = _Held(said_at=now)
+                keep_newest(self._held, receiver, _Held(said_at=now), self._kept)
         self._holding.difference_update(receiver for receiver, _ in lines)
         return lines
 
