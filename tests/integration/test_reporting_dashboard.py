@@ -29,7 +29,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from services.reporting.domain.weeks import LAST_YEAR
+from services.reporting.domain.weeks import FIRST_YEAR, LAST_YEAR
 from services.reporting.settings import ReportingSettings
 from shared.auth.scopes import parse_scope
 from shared.db import build_engine
@@ -232,6 +232,19 @@ async def test_the_last_week_of_the_calendar_is_a_page_with_no_week_after_it(ser
     assert f"<strong>{last}</strong>" in page.text
     assert 'id="previous-week"' in page.text
     assert 'id="next-week"' not in page.text
+
+
+async def test_the_first_weeks_of_the_calendar_are_pages_with_a_shorter_trend(served: tuple[Harness, str]) -> None:
+    # their trend's eight weeks began in 1899, before the calendar's first year: the page was a 422
+    harness, _ = served
+    for first, previous in ((f"{FIRST_YEAR}-W01", None), (f"{FIRST_YEAR}-W02", f"{FIRST_YEAR}-W01")):
+        page = await harness.client.get(
+            "/dashboard", params={"district": week.BAIYUN, "week": first}, headers=await harness.key("district:440111")
+        )
+        assert page.status_code == 200, page.text[:300]
+        assert f"<strong>{first}</strong>" in page.text
+        shown = re.search(r'week=([0-9W-]+)" id="previous-week"', page.text)
+        assert (shown[1] if shown else None) == previous
 
 
 async def test_a_refused_review_is_said_in_chinese_on_the_dashboard(served: tuple[Harness, str]) -> None:

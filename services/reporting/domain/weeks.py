@@ -101,6 +101,8 @@ class WeekCalendar:
         return self.bounds(self.week_of(moment)).ends_at
 
     def weeks_up_to(self, name: str, count: int) -> list[str]:
-        """`count` week names ending with `name`, oldest first (for trends)."""
+        """`count` week names ending with `name`, oldest first (for trends); fewer in the calendar's first weeks,
+        which have no weeks before them."""
         ends_at = self.bounds(name).ends_at
-        return [self.week_of(ends_at - timedelta(days=7 * back + 1)) for back in reversed(range(count))]
+        days = (ends_at - timedelta(days=7 * back + 1) for back in reversed(range(count)))
+        return [self.week_of(day) for day in days if day.year >= FIRST_YEAR]

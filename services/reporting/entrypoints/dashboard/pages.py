@@ -273,11 +273,17 @@ async def _context(
         "threshold": spotchecks.threshold,
         "starts": service.calendar.bounds(week).starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "ends": service.calendar.bounds(week).ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "previous_week": service.calendar.weeks_up_to(week, 2)[0],
+        "previous_week": _previous_week(service, week),
         "next_week": _next_week(service, week),
         "lists": await _key_area_lists(plan, report),
         "list_labels": {state.value: label for state, label in LIST_LABELS.items()},
     }
+
+
+def _previous_week(service: ReportService, week: str) -> str | None:
+    """The week before `week`; None for the calendar's first."""
+    two = service.calendar.weeks_up_to(week, 2)
+    return two[0] if len(two) == 2 else None
 
 
 def _next_week(service: ReportService, week: str) -> str | None:
