@@ -238,3 +238,32 @@ async def test_an_orphan_whose_age_the_platform_said_late_is_set_aside_once_it_s
     clock.advance(5)
     assert await tianhe.poller.poll_once() == 1
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
+
+
+async def test_two_orphans_whose_names_differ_only_in_personal_data_keep_a_note_each_and_are_listed_apart(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """Their safe forms are one name: the second's note in set-aside/ replaced the first's, and the bureau's list
+    showed two entries it could not tell apart. Each keeps its own note, listed under the same name, and neither
+    name nor note holds what was masked."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    people = [id_number(sequence=21), id_number(sequence=22)]
+    names = [f"440111-{people[0]}.batch", f"440111-{people[1]}.batch", "440111-张三.batch", "440111-李四.batch"]
+    for name in names:
+        orphan = platform.path("440106", name)
+        orphan.write_bytes(b"sealed, whatever it holds")
+        _written(orphan, _clock(tianhe), hours_ago=25)
+
+    assert await tianhe.poller.poll_once() == 4
+
+    aside = platform.path("440106", "set-aside")
+    notes = sorted(p.name for p in aside.glob("*.reason.txt"))
+    assert len(notes) == 4
+    listed = [row["file"] for row in (await tianhe.overview.partners(ADMIN))["set_aside"]]
+    assert sorted(file + ".reason.txt" for file in listed) == notes  # each entry names its own note
+    for kept in [*notes, *listed, *(p.read_text() for p in aside.glob("*.reason.txt"))]:
+        assert not any(person in kept for person in people)
+        assert "张三" not in kept
+        assert "李四" not in kept
+    assert sorted(p.name for p in aside.glob("*.batch")) == sorted(names)  # the files themselves, as named

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.bootstrap.clients import Clients
+from services.notification.domain.set_aside_names import naming_key
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
@@ -104,6 +105,7 @@ def ftp_poller(
         max_age_s=settings.exchange_ftp_max_age_s,
         acks=acks,
         orphan_after_s=settings.exchange_ftp_orphan_after_s,
+        names_key=naming_key(exchange.keys.sealing_key),
     )
 
 

@@ -51,6 +51,7 @@ from services.notification.domain.exchange_batch import (
 )
 from services.notification.domain.orphan_batches import LATE_MANIFEST, ORPHAN_AFTER_S, orphans, sender_of
 from services.notification.domain.orphan_batches import reason as orphan_reason
+from services.notification.domain.set_aside_names import naming_key, set_aside_names
 from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.ftp_holds import FTP_ERRORS, Holds
@@ -78,10 +79,14 @@ class FtpPoller:
         max_age_s: int,
         acks: Acknowledgements | None = None,
         orphan_after_s: int = ORPHAN_AFTER_S,
+        names_key: bytes | None = None,
     ) -> None:
+        """`names_key`: what tells apart in set-aside/ and its list the files whose names said safely are one
+        (domain/set_aside_names.py); None, a key of this process's own."""
         self._drop, self._folders, self._door, self._store = drop, folders, door, store
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
         self._acks = acks
+        self._names_key = names_key or naming_key(None)
         self._moves = Moves(drop)  # files dealt with whose move failed: only moved at the next poll
         self._orphans = Orphans(drop, timedelta(seconds=orphan_after_s))  # batch files whose manifest never came
         self._holds = Holds(drop, acks)  # our folders that did not list, batches whose sender's folder did not
@@ -194,7 +199,7 @@ class FtpPoller:
 
     async def _missing(self, file_name: str) -> str:
         """Why a manifest's batch file is not beside it: set aside here already, its manifest late, or not known."""
-        if await self._store.was_set_aside(said_safely(file_name, 200)):
+        if await self._store.was_set_aside(set_aside_names(file_name, self._names_key).listed):
             return LATE_MANIFEST
         return "batch file missing beside its manifest"
 
@@ -310,12 +315,12 @@ class FtpPoller:
         """`names` into set-aside/ with `<stem>.reason.txt` beside them, and listed for the bureau (as `stem`,
         a batch's id, unless `listed` says otherwise). A name is whatever its writer chose (an identity number, a
         terminal's escape): the list, the note's text and name, and the log keep its safe form
-        (shared.logging.said_safely)."""
-        file, why = said_safely(listed or stem, 200), said_safely(reason, 300)
-        note = (said_safely(stem, 200) + ".reason.txt", (why + "\n").encode())
+        (shared.logging.said_safely), told apart from another's by a keyed digest (domain/set_aside_names.py)."""
+        named, why = set_aside_names(stem, self._names_key, listed=listed), said_safely(reason, 300)
+        note = (named.note, (why + "\n").encode())
         await self._store.set_aside(  # listed first: a move that fails is tried again alone (Moves), not listed again
             ExchangeSetAside(
-                file=file,
+                file=named.listed,
                 sender_code=str(sender)[:12] if sender else None,
                 partner=partner,
                 reason=why,
@@ -323,4 +328,4 @@ class FtpPoller:
             )
         )
         await self._moves.move(folder, names, SET_ASIDE, note=note)
-        log.warning("ftp file set aside", file=said_safely(listed or stem), reason=why)
+        log.warning("ftp file set aside", file=named.logged, reason=why)
