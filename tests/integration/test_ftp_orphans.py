@@ -267,3 +267,61 @@ async def test_two_orphans_whose_names_differ_only_in_personal_data_keep_a_note_
         assert "张三" not in kept
         assert "李四" not in kept
     assert sorted(p.name for p in aside.glob("*.batch")) == sorted(names)  # the files themselves, as named
+
+
+@pytest.fixture(params=["closed", "350"])
+def mdtm_broken(platform: FtpPlatform, request: pytest.FixtureRequest) -> Iterator[dict[str, bool]]:
+    """A platform whose MDTM fails otherwise than with a 4xx while `broken["now"]`: it closes the connection, or
+    answers what MDTM never answers (350)."""
+    handler, broken = platform._server.handler, {"now": True}
+    says = handler.ftp_MDTM
+
+    def fails(self: object, path: str) -> None:
+        if not broken["now"]:
+            says(self, path)
+        elif request.param == "closed":
+            self.close()  # type: ignore[attr-defined]
+        else:
+            self.respond("350 Ready for what?")  # type: ignore[attr-defined]
+
+    handler.ftp_MDTM = fails
+    try:
+        yield broken
+    finally:
+        del handler.ftp_MDTM
+
+
+async def test_an_orphan_whose_age_fails_otherwise_is_said_once_and_set_aside_from_its_first_listing(
+    sides: dict[str, Side], platform: FtpPlatform, mdtm_broken: dict[str, bool]
+) -> None:
+    """The failure propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s), and the
+    orphan was never set aside while it lasted."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+    _written(orphan, clock, hours_ago=1)  # not seen while it fails: timed from its first listing
+
+    with capture_logs() as logs:
+        for _ in range(20):
+            assert await tianhe.poller.poll_once() == 0
+            clock.advance(5)
+        clock.advance(86_400 - 20 * 5 + 1)  # a day and a second after its first listing
+        assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()
+    said = [e["event"] for e in logs if e["log_level"] in ("warning", "error")]
+    assert said == ["ftp file's age not said for now; timed from its first listing", "ftp file set aside"]
+
+
+async def test_an_orphan_whose_age_is_said_again_is_timed_by_the_platform_once_more(
+    sides: dict[str, Side], platform: FtpPlatform, mdtm_broken: dict[str, bool]
+) -> None:
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+    _written(orphan, clock, hours_ago=100)
+
+    assert await tianhe.poller.poll_once() == 0
+    mdtm_broken["now"] = False  # the platform says again: a file written 100 h ago
+    clock.advance(5)
+    assert await tianhe.poller.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()

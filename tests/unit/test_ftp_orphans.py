@@ -6,6 +6,7 @@ from __future__ import annotations
 import ftplib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from structlog.testing import capture_logs
 
 from services.notification.service_layer.ftp_orphans import Orphans
@@ -45,3 +46,58 @@ async def test_once_the_platform_says_again_its_word_counts() -> None:
     drop.busy = False
     assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=1))  # its wait: not asked
     assert await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5))
+
+
+class BrokenDrop:
+    """A platform whose MDTM fails otherwise than with a 4xx while `broken`: no answer in time, the connection reset
+    or closed, an answer MDTM never gives."""
+
+    def __init__(self, written: datetime, error: Exception) -> None:
+        self.written, self.error, self.broken, self.asked = written, error, True, 0
+
+    async def written_at(self, folder: str, name: str) -> datetime | None:
+        self.asked += 1
+        if self.broken:
+            raise self.error
+        return self.written
+
+
+FAILURES = [
+    (TimeoutError("timed out"), "TimeoutError"),
+    (ConnectionResetError(104, "Connection reset by peer"), "ConnectionResetError"),
+    (EOFError(), "EOFError"),
+    (ftplib.error_reply("350 Ready for what?"), "350"),  # noqa: S321 - the reply ftplib raises, no connection
+    (ftplib.error_proto("garbled"), "error_proto"),  # noqa: S321
+]
+
+
+@pytest.mark.parametrize(("error", "said"), FAILURES)
+async def test_a_file_whose_age_fails_otherwise_is_timed_from_its_first_listing_and_said_once(
+    error: Exception, said: str
+) -> None:
+    """Such a failure propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s) for
+    as long as it lasted, and the file was never set aside."""
+    drop = BrokenDrop(T0 - 10 * DAY, error)
+    orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        polls = [T0 + timedelta(seconds=5 * n) for n in range(100)]
+        assert [await orphans.abandoned("/440106", "a.batch", now) for now in polls] == [False] * 100
+        assert await orphans.abandoned("/440106", "a.batch", T0 + DAY + timedelta(seconds=1))
+    assert [(e["event"], e["error"]) for e in logs] == [
+        ("ftp file's age not said for now; timed from its first listing", said)
+    ]
+    assert drop.asked < 10  # the 4xx's waits: 5 s, 10, 20, ... up to 5 min
+
+
+async def test_a_file_whose_age_is_said_again_and_then_fails_again_is_said_once_more() -> None:
+    drop = BrokenDrop(T0 - timedelta(hours=1), TimeoutError("timed out"))
+    orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        assert not await orphans.abandoned("/440106", "a.batch", T0)
+        assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=1))  # its wait
+        drop.broken = False
+        assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5))  # an hour old: it says
+        drop.broken = True
+        for n in range(2, 20):
+            assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5 * n))
+    assert [e["event"] for e in logs] == ["ftp file's age not said for now; timed from its first listing"] * 2

@@ -41,6 +41,8 @@ T = TypeVar("T")
 DONE, SET_ASIDE = "done", "set-aside"
 OPERATION_S = 30.0  # the most one operation on the platform takes, by default (FtpAccount.timeout_s)
 MIN_RATE = 64 << 10  # bytes a second: data moving at least this fast extends its operation's deadline
+# what an operation raises when the platform fails it: a reply (ftplib), no reply in time, a connection reset or closed
+FTP_ERRORS = (ftplib.Error, OSError, EOFError)
 
 
 class FileTooLarge(Exception):

@@ -33,7 +33,7 @@ from datetime import timedelta
 import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
-from services.notification.adapters.ftp_drop import DONE, SET_ASIDE, FileTooLarge, FtpDrop
+from services.notification.adapters.ftp_drop import DONE, FTP_ERRORS, SET_ASIDE, FileTooLarge, FtpDrop
 from services.notification.adapters.tables import ExchangeSetAside
 from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome
 from services.notification.domain.exchange_batch import (
@@ -54,7 +54,7 @@ from services.notification.domain.orphan_batches import reason as orphan_reason
 from services.notification.domain.set_aside_names import naming_key, set_aside_names
 from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
-from services.notification.service_layer.ftp_holds import FTP_ERRORS, Holds
+from services.notification.service_layer.ftp_holds import Holds
 from services.notification.service_layer.ftp_moves import Moves
 from services.notification.service_layer.ftp_orphans import Orphans
 from shared.clock import Clock

@@ -10,20 +10,18 @@ a restart, each is tried once more at the first poll.
 
 from __future__ import annotations
 
-import ftplib
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import structlog
 
-from services.notification.adapters.ftp_drop import FtpDrop
+from services.notification.adapters.ftp_drop import FTP_ERRORS, FtpDrop
 from services.notification.domain.held_back import KEPT, HeldBack
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from shared.recent import keep_newest
 
 log = structlog.get_logger(__name__)
 
-FTP_ERRORS = (ftplib.Error, OSError, EOFError)
 UNLISTED_LONGEST_WAIT = timedelta(minutes=1)
 
 

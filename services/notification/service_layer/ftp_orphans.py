@@ -2,23 +2,27 @@
 
 The platform says when a file was written (MDTM); one that does not say is
 timed from the poll that first listed the file alone, in memory (after a
-restart it waits the whole time again). So is one that answers MDTM with a
-temporary error (4xx) for as long as it does: said once a run of them, and
-not asked again about that file before a wait (held_back.py: 5 s doubling
-to 5 min) has passed. The 4xx was a failed file, 'left for the next poll' at
-every poll (every 5 s), and the file was never set aside while it lasted.
+restart it waits the whole time again). So is one whose MDTM fails for now,
+for as long as it does: a temporary error (4xx), no answer in time, the
+connection reset or closed, an answer MDTM never gives. Said once a run of
+failures, and not asked again about that file before a wait (held_back.py:
+5 s doubling to 5 min) has passed. Such a failure was a failed file, 'left
+for the next poll' at every poll (every 5 s), and the file was never set
+aside while it lasted. A permanent error (5xx: no MDTM here, no such file)
+is the platform not saying, as the drop answers it (None).
 """
 
 from __future__ import annotations
 
 import ftplib
 import posixpath
+import re
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import structlog
 
-from services.notification.adapters.ftp_drop import FtpDrop
+from services.notification.adapters.ftp_drop import FTP_ERRORS, FtpDrop
 from services.notification.domain.held_back import HeldBack
 from services.notification.domain.orphan_batches import abandoned
 from shared.logging import said_safely
@@ -27,6 +31,7 @@ from shared.recent import keep_newest
 log = structlog.get_logger(__name__)
 
 KEPT = 10_000  # orphans timed from their first listing at most: past it, the oldest is timed anew
+_REPLY_CODE = re.compile(r"[1-5][0-9]{2}")
 
 
 class Orphans:
@@ -50,14 +55,14 @@ class Orphans:
             return None
         try:
             written = await self._drop.written_at(folder, name)
-        except ftplib.error_temp as busy:
+        except FTP_ERRORS as failure:  # a 5xx is no failure here: the drop says None, the platform does not say
             step = self._unsaid.failed(path, now)
             if step is not None and step.failures == 1:
                 log.warning(
                     "ftp file's age not said for now; timed from its first listing",
                     folder=folder,
                     file=said_safely(name),
-                    error=str(busy)[:3],  # the reply's code: its text is the platform's
+                    error=_said(failure),
                 )
             return None
         self._unsaid.succeeded(path)
@@ -67,3 +72,9 @@ class Orphans:
         """`name` was set aside: no longer timed."""
         self._first_listed.pop((folder, name), None)
         self._unsaid.succeeded(posixpath.join(folder, name))
+
+
+def _said(failure: BaseException) -> str:
+    """A reply's code (its text is the platform's, never quoted), else the failure's type (TimeoutError, EOFError)."""
+    code = str(failure)[:3] if isinstance(failure, ftplib.Error) else ""
+    return code if _REPLY_CODE.fullmatch(code) else type(failure).__name__
