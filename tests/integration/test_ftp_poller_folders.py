@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from services.notification.domain.exchange_batch import read_manifest, signed_part
-from services.notification.domain.exchange_crypto import sign_ed25519
+from services.notification.domain.exchange_batch import build_batch, read_manifest, signed_part
+from services.notification.domain.exchange_crypto import open_sealed, sign_ed25519
 from tests.integration.test_ftp_acknowledgements import (
     FORWARD_ID,
     KEYS,
@@ -207,3 +207,41 @@ async def test_a_file_name_is_logged_scrubbed_escaped_and_cut(sides: dict[str, S
     assert (platform.path("440106", "set-aside") / (stem + ".manifest.json")).exists()  # the file as it was
     assert id_number(sequence=9) not in repr(logs)
     assert not [v for e in logs for v in e.values() if "\x1b" in str(v) or "\u202e" in str(v)]
+
+
+async def test_a_taken_batch_named_with_personal_data_is_listed_for_its_lines_not_read_in_its_safe_form(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A batch's id is its file's name, its sender's choice: listed for its lines that did not read, it was kept in
+    our store as it was, where a set-aside file's name is kept in its safe form."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    manifest = read_manifest(manifest_file.read_bytes())
+    batch_file = platform.path("440106", str(manifest["file"]))
+    [forward] = [
+        line for line in open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"]).split(b"\n") if line
+    ]
+    person = id_number(sequence=31)
+    rebuilt = build_batch(  # signed by Baiyun's key: its word, whatever it named the batch
+        batch_id=f"440111-440106-{person}-张三",
+        sender="440111",
+        recipient="440106",
+        lines=[forward, b'{"type": "census-v2"}'],
+        seal_key=KEYS["440106"]["seal_key"],
+        timestamp=str(manifest["timestamp"]),
+        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    )
+    manifest_file.unlink()
+    batch_file.unlink()
+    platform.path("440106", rebuilt.file_name).write_bytes(rebuilt.file)
+    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert await tianhe.inbox.get(FORWARD_ID) is not None
+    [(file, reason)] = (await tianhe.set_aside()).items()
+    assert reason.startswith("1 of 2 lines not read")
+    assert file.startswith("440111-440106-[id-redacted]-[text-redacted]")
+    assert person not in file
+    assert "张三" not in file

@@ -264,10 +264,10 @@ class FtpPoller:
         self, batch_id: str, manifest: dict[str, object], partner: Partner, opened: OpenedBatch
     ) -> None:
         """A taken batch with lines that did not read, listed for the bureau (once: a poll may take it again), under
-        its id's safe form: the id is its file's name, its sender's choice, as in _set_aside."""
+        its safe name as a batch set aside is: its id is its file's name, its sender's choice."""
         await self._store.set_aside_once(
             ExchangeSetAside(
-                file=said_safely(batch_id, 200),
+                file=set_aside_names(batch_id, self._names_key).listed,
                 sender_code=str(manifest.get("sender"))[:12],
                 partner=partner.name,
                 reason=not_read_said(opened),
