@@ -1,38 +1,72 @@
-"""`popflow`: run the system locally and operate it."""
+"""`popflow`: run the system locally and operate it.
+
+Each command's module is imported only when that command runs (services/cli/lazy.py): `popflow --help`
+imports none of them, `popflow import` only intake's.
+"""
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import version
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.text import Text
 
-from services.cli import dead_letters, keys
-from services.cli.demo import demo
-from services.cli.local import up
-from services.cli.unreachable import CONNECTION_ERRORS, SETTINGS_REFUSED, UNREACHABLE, one_line, refused_settings
-from services.intake.entrypoints.cli import import_file
-from services.notification.entrypoints.cli import exchange_app, receiver
-from services.reporting.entrypoints.cli import app as reporting_app
-from services.routing.entrypoints.cli import app as routing_app
+from services.cli.lazy import LazyCommand, LazyGroup
+
+
+class PopflowCommands(LazyGroup):
+    # in the order `popflow --help` lists them: the commands, then the groups
+    lazy_commands = (
+        LazyCommand(
+            "up",
+            "services.cli.local:up",
+            "Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.",
+            gives_help=True,
+        ),
+        LazyCommand(
+            "import",
+            "services.intake.entrypoints.cli:import_file",
+            "Import FILE through intake; rejected rows go to FILE.rejected.csv (or .xlsx, .ndjson).",
+        ),
+        LazyCommand(
+            "demo",
+            "services.cli.demo:demo",
+            "Post believable demo records (Faker zh_CN) to a running PopFlow.",
+            gives_help=True,
+        ),
+        LazyCommand(
+            "receiver",
+            "services.notification.entrypoints.cli:receiver",
+            "Run a local webhook endpoint that checks signatures and prints each notice.",
+            gives_help=True,
+        ),
+        LazyCommand(
+            "keys",
+            "services.cli.keys:app",
+            "API keys: a scope (street:CODE, district:CODE, admin) and a role; shown once, stored hashed.",
+        ),
+        LazyCommand(
+            "dead-letters",
+            "services.cli.dead_letters:app",
+            "The dead-letter topic: what could never be handled, and why.",
+        ),
+        LazyCommand("routing", "services.routing.entrypoints.cli:app", "Routing: rebuild its store from the topics."),
+        LazyCommand(
+            "reporting", "services.reporting.entrypoints.cli:app", "Reporting: rebuild the store from the topics."
+        ),
+        LazyCommand(
+            "exchange",
+            "services.notification.entrypoints.cli:exchange_app",
+            "The inter-district exchange between deployments (docs/exchange.md).",
+        ),
+    )
+
 
 app = typer.Typer(
+    cls=PopflowCommands,
     help="PopFlow: floating-population census records, routed between offices.",
     pretty_exceptions_show_locals=False,  # locals may hold API keys and database URLs
 )
-app.command(help="Start Kafka (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services.")(up)
-app.command("import")(import_file)
-app.command(help="Post believable demo records (Faker zh_CN) to a running PopFlow.")(demo)
-app.add_typer(keys.app, name="keys")
-app.add_typer(dead_letters.app, name="dead-letters")
-app.add_typer(routing_app, name="routing")
-app.add_typer(reporting_app, name="reporting")
-app.add_typer(exchange_app, name="exchange")
-app.command(help="Run a local webhook endpoint that checks signatures and prints each notice.")(receiver)
 
 
 def _show_version(wanted: bool) -> None:
@@ -53,13 +87,10 @@ def _root(
 def main() -> None:
     try:
         app()
-    except CONNECTION_ERRORS as error:
-        Console(stderr=True).print(f"[red]popflow:[/] {one_line(error)}", soft_wrap=True)
-        sys.exit(UNREACHABLE)
-    except ValidationError as error:
-        line = refused_settings(error)
-        if line is None:
-            raise
-        # the line as text, not markup: a setting's message may hold brackets
-        Console(stderr=True).print(Text.assemble(("popflow:", "red"), " ", line), soft_wrap=True, highlight=False)
-        sys.exit(SETTINGS_REFUSED)
+    except Exception as error:
+        # imported here: the error classes come from httpx, Kafka, asyncpg and SQLAlchemy, which a command
+        # that raised one has imported already, and which `popflow --help` should not import
+        from services.cli.unreachable import exit_on_known
+
+        exit_on_known(error)
+        raise

@@ -9,6 +9,7 @@ errors keep their traceback (without local variables: they may hold keys).
 from __future__ import annotations
 
 import socket
+import sys
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
@@ -20,6 +21,8 @@ from asyncpg.exceptions import (
     TooManyConnectionsError,
 )
 from pydantic import ValidationError
+from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 UNREACHABLE = 3  # exit code; 1 and 2 keep their per-command meaning (import: 1 rows rejected, 2 refused)
@@ -77,3 +80,14 @@ def refused_settings(error: ValidationError) -> str | None:
         for e in error.errors(include_input=False, include_url=False, include_context=False)
     ]
     return f"settings refused: {'; '.join(problems)} (docs/settings.md lists every setting)"
+
+
+def exit_on_known(error: Exception) -> None:
+    """Exit with one line for an error above (UNREACHABLE, SETTINGS_REFUSED); return for any other."""
+    if isinstance(error, CONNECTION_ERRORS):
+        Console(stderr=True).print(f"[red]popflow:[/] {one_line(error)}", soft_wrap=True)
+        sys.exit(UNREACHABLE)
+    if isinstance(error, ValidationError) and (line := refused_settings(error)) is not None:
+        # the line as text, not markup: a setting's message may hold brackets
+        Console(stderr=True).print(Text.assemble(("popflow:", "red"), " ", line), soft_wrap=True, highlight=False)
+        sys.exit(SETTINGS_REFUSED)
