@@ -14,45 +14,17 @@ them.
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Mapping
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.digits import ascii_digits
 from shared.http.problems import ProblemError
 from shared.http.surrogates import lone_half_problem
-
-MAX_JSON_DEPTH = 32
-# valid JSON that json.loads refuses with a plain ValueError: an integer longer than Python converts
-LONG_NUMBER = f"holds a number of more than {sys.get_int_max_str_digits():,} digits"
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def json_depth(body: bytes) -> int:
-    """How deeply the arrays and objects of a JSON text nest (strings skipped); cheap for ordinary bodies."""
-    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
-    if brackets.count(b"[") + brackets.count(b"{") <= MAX_JSON_DEPTH:
-        return min(brackets.count(b"[") + brackets.count(b"{"), MAX_JSON_DEPTH)
-    depth = deepest = 0
-    for byte in brackets:
-        depth += 1 if byte in b"[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
-def value_depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (iterative: no recursion limit to hit)."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        current, depth = pending.pop()
-        if isinstance(current, dict | list):
-            deepest = max(deepest, depth)
-            pending += [(item, depth + 1) for item in (current.values() if isinstance(current, dict) else current)]
-    return deepest
+from shared.json_depth import LONG_NUMBER as LONG_NUMBER  # the names this module's importers know
+from shared.json_depth import MAX_JSON_DEPTH as MAX_JSON_DEPTH
+from shared.json_depth import json_depth as json_depth
+from shared.json_depth import value_depth as value_depth
 
 
 def declares_more_than(content_length: str | bytes, limit: int) -> bool:

@@ -52,6 +52,13 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
         assert command.line in shown
 
 
+def test_import_needs_none_of_the_services_web_database_and_kafka_libraries() -> None:
+    shown, loaded = popflow("import", "--help")
+    assert "FILE" in shown
+    assert "httpx" in loaded
+    assert not {"faststream", "aiokafka", "sqlalchemy", "alembic", "fastapi", "asyncpg"} & set(loaded)
+
+
 def test_a_groups_help_imports_what_that_group_needs_only() -> None:
     shown, loaded = popflow("keys", "--help")
     assert "create" in shown

@@ -32,7 +32,7 @@ from services.intake.domain.columns import (
     repeated_fields,
     row_to_record,
 )
-from shared.http.limits import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
+from shared.json_depth import LONG_NUMBER, MAX_JSON_DEPTH, value_depth
 
 CHUNK = 1 << 16
 MAX_ELEMENT = 1 << 20  # a record is a few hundred bytes; a megabyte without one complete is not a record
