@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from services.cli.dead_letter_topic import REPLAY_OF, headers_of, message_name, message_of, noted_replays, told_replay
 from shared.events import Envelope
-from shared.kafka.failures import TRUNCATED_HEADER, open_dead_letter
+from shared.kafka.dead_letter_bodies import TRUNCATED_HEADER, open_dead_letter
 from shared.kafka.replay import keyed_after, partitions_of, record_at
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring, SealError

@@ -48,7 +48,7 @@ from rich.markup import escape
 
 from services.cli.dead_letter_replays import Refused, Replay, Resent, parse_place, replay_plans, resend
 from services.cli.dead_letter_topic import Letters, headers_of, message_of, noted_replays, told_replay
-from shared.kafka.failures import open_dead_letter
+from shared.kafka.dead_letter_bodies import open_dead_letter
 from shared.kafka.replay import batches_to_end
 from shared.kafka.security import KafkaConnection
 from shared.sealing import SealError

@@ -31,9 +31,13 @@ from pydantic import ValidationError
 
 from shared.db.errors import is_data_error, sqlstate_of
 from shared.events.envelope import UnknownEventType
+from shared.kafka.dead_letter_bodies import SEALED_HEADER as SEALED_HEADER  # the names this module's importers know
+from shared.kafka.dead_letter_bodies import TRUNCATED_HEADER as TRUNCATED_HEADER
+from shared.kafka.dead_letter_bodies import open_dead_letter as open_dead_letter
+from shared.kafka.dead_letter_bodies import seal_dead_letter as seal_dead_letter
 from shared.logging import scrub_text
 from shared.metrics import DEAD_LETTERS
-from shared.sealing import Keyring, SealError
+from shared.sealing import SealError
 
 log = structlog.get_logger(__name__)
 
@@ -96,33 +100,6 @@ def dead_letter_headers(source: Any, error_type: str, error: str, *, group: str)
         "source_offset": str(getattr(source, "offset", "")),
         "consumer_group": group,
     }
-
-
-def seal_dead_letter(keyring: Keyring, body: bytes, headers: dict[str, str]) -> bytes:
-    """The body as the dead-letter topic keeps it: sealed, bound to where it came from.
-
-    A dead letter may be anything (undecodable bytes, a payload whose personal
-    parts travelled in clear), so the whole body is sealed; `popflow
-    dead-letters show` opens it for an admin.
-    """
-    return keyring.seal_bytes(body, context=_dead_letter_context(headers)).encode()
-
-
-def open_dead_letter(keyring: Keyring, body: bytes, headers: dict[str, str]) -> bytes:
-    """What `seal_dead_letter` sealed; bodies from before sealing are returned as they are."""
-    if headers.get("sealed") != SEALED_HEADER:
-        return body
-    return keyring.open_bytes(body.decode(), context=_dead_letter_context(headers))
-
-
-SEALED_HEADER = "pf1"
-TRUNCATED_HEADER = "truncated_from"  # a dead letter that keeps only the start of its body: the body's whole length
-
-
-def _dead_letter_context(headers: dict[str, str]) -> str:
-    return "deadletter/{}/{}/{}".format(
-        *(headers.get(h, "") for h in ("source_topic", "source_partition", "source_offset"))
-    )
 
 
 # the most of an error a dead letter's header says: beside a body of up to DEAD_LETTER_BODY_MAX it must fit

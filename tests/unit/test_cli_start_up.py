@@ -59,6 +59,13 @@ def test_import_needs_none_of_the_services_web_database_and_kafka_libraries() ->
     assert not {"faststream", "aiokafka", "sqlalchemy", "alembic", "fastapi", "asyncpg"} & set(loaded)
 
 
+def test_dead_letters_needs_kafka_but_no_database_library() -> None:
+    shown, loaded = popflow("dead-letters", "--help")
+    assert "show" in shown
+    assert "aiokafka" in loaded
+    assert not {"sqlalchemy", "alembic", "fastapi", "openpyxl"} & set(loaded)
+
+
 def test_a_groups_help_imports_what_that_group_needs_only() -> None:
     shown, loaded = popflow("keys", "--help")
     assert "create" in shown
