@@ -49,6 +49,9 @@ SENSITIVE_KEYS = frozenset(
 ID_NUMBER_LENGTH = 18
 ID_NUMBER_AS_INT = 10**17  # the smallest 18-digit number
 ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# characters nobody sees (zero-width spaces and joiners, direction marks, the soft hyphen, the byte-order mark):
+# an identity number split by them reads as one
+INVISIBLE_PATTERN = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # CJK ideographs (and their extension A): a person's name, or an address, in free text
 HAN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # what exceptions quote: "[parameters: (...)]" from SQLAlchemy, "input_value='...'" from pydantic, and
@@ -113,6 +116,10 @@ def scrub_text(text: str) -> str:
                 text = pattern.sub(replacement, text)
     if len(text) >= ID_NUMBER_LENGTH:
         text = ID_NUMBER_PATTERN.sub("[id-redacted]", text)
+        if not text.isascii() and INVISIBLE_PATTERN.search(text):
+            visible = INVISIBLE_PATTERN.sub("", text)
+            if ID_NUMBER_PATTERN.search(visible):  # only then: a direction mark that hid none is still said
+                text = ID_NUMBER_PATTERN.sub("[id-redacted]", visible)
     return text if text.isascii() else HAN_PATTERN.sub("[text-redacted]", text)
 
 

@@ -197,3 +197,17 @@ def test_text_from_outside_is_said_scrubbed_escaped_and_cut(text: str, said: str
 def test_the_cut_is_made_after_the_escapes_and_the_scrub() -> None:
     assert said_safely("\x00" * 50, limit=20) == "\\x00" * 4 + "\\..."
     assert said_safely("1" * 17 + "X" + "y" * 200, limit=20) == "[id-redacted]yyyy..."
+
+
+@pytest.mark.parametrize("split", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e"])
+def test_an_identity_number_split_by_a_character_nobody_sees_is_scrubbed_from_every_line(
+    split: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number = "110101199003070" + split + "12X"
+    assert scrub_text(f"refused {number} at row 3") == "refused [id-redacted] at row 3"
+    configure_logging(service="test", fmt="json")
+    structlog.get_logger("t").warning("row refused", reason=f"holder {number}")
+    line = capsys.readouterr().err
+    assert "[id-redacted]" in line
+    assert "110101199003070" not in line
+    assert scrub_text("gpj.\u202eexe") == "gpj.\u202eexe"  # nothing hidden: left for said_safely to escape
