@@ -14,10 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
+from services.notification.service_layer import exchange_ftp_inbound, ftp_orphans
 from tests.integration.test_ftp_acknowledgements import ADMIN, Side, _emptied, _one, _send_forward, platform, sides
 from tests.support.ftp_platform import FtpPlatform
+from tests.support.logs import logged_by
 from tests.support.notification_fakes import FakeClock
 from tests.support.records import id_number
 
@@ -44,7 +45,9 @@ def _written(file: Path, clock: FakeClock, hours_ago: float) -> None:
 
 
 async def test_a_batch_file_without_its_manifest_is_set_aside_after_a_day_and_said_once(
-    sides: dict[str, Side], platform: FtpPlatform
+    sides: dict[str, Side],
+    platform: FtpPlatform,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It stayed in the partner's folder for ever: never read (readers look at manifests), never listed."""
     baiyun, tianhe = sides["440111"], sides["440106"]
@@ -57,7 +60,7 @@ async def test_a_batch_file_without_its_manifest_is_set_aside_after_a_day_and_sa
     assert await tianhe.set_aside() == {}
 
     _written(orphan, clock, hours_ago=25)
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         assert await tianhe.poller.poll_once() == 1
         assert await tianhe.poller.poll_once() == 0
     assert not orphan.exists()
@@ -202,7 +205,10 @@ def mdtm_busy(platform: FtpPlatform) -> Iterator[dict[str, bool]]:
 
 
 async def test_an_orphan_whose_age_the_platform_cannot_say_now_is_said_once_and_set_aside_from_its_first_listing(
-    sides: dict[str, Side], platform: FtpPlatform, mdtm_busy: dict[str, bool]
+    sides: dict[str, Side],
+    platform: FtpPlatform,
+    mdtm_busy: dict[str, bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The 4xx propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s), and the
     orphan was never set aside while the platform answered so."""
@@ -211,7 +217,7 @@ async def test_an_orphan_whose_age_the_platform_cannot_say_now_is_said_once_and_
     clock = _clock(tianhe)
     _written(orphan, clock, hours_ago=100)  # not seen: the platform does not say now
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         for _ in range(4):
             assert await tianhe.poller.poll_once() == 0
             clock.advance(3600)
@@ -292,7 +298,10 @@ def mdtm_broken(platform: FtpPlatform, request: pytest.FixtureRequest) -> Iterat
 
 
 async def test_an_orphan_whose_age_fails_otherwise_is_said_once_and_set_aside_from_its_first_listing(
-    sides: dict[str, Side], platform: FtpPlatform, mdtm_broken: dict[str, bool]
+    sides: dict[str, Side],
+    platform: FtpPlatform,
+    mdtm_broken: dict[str, bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The failure propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s), and the
     orphan was never set aside while it lasted."""
@@ -301,7 +310,7 @@ async def test_an_orphan_whose_age_fails_otherwise_is_said_once_and_set_aside_fr
     clock = _clock(tianhe)
     _written(orphan, clock, hours_ago=1)  # not seen while it fails: timed from its first listing
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         for _ in range(20):
             assert await tianhe.poller.poll_once() == 0
             clock.advance(5)

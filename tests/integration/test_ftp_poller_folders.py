@@ -14,10 +14,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from structlog.testing import capture_logs
 
 from services.notification.domain.exchange_batch import build_batch, read_manifest, signed_part
 from services.notification.domain.exchange_crypto import open_sealed, sign_ed25519
+from services.notification.service_layer import exchange_ftp_inbound, ftp_orphans
 from tests.integration.test_ftp_acknowledgements import (
     FORWARD_ID,
     KEYS,
@@ -29,6 +29,7 @@ from tests.integration.test_ftp_acknowledgements import (
     sides,
 )
 from tests.support.ftp_platform import FtpPlatform
+from tests.support.logs import logged_by
 from tests.support.records import id_number
 
 __all__ = ["platform", "sides"]  # the fixtures, used by name
@@ -119,7 +120,9 @@ async def test_a_manifest_that_is_no_unicode_text_is_set_aside_not_read_at_every
 
 
 async def test_a_manifest_naming_no_district_as_its_sender_is_set_aside_without_repeating_what_it_says(
-    sides: dict[str, Side], platform: FtpPlatform
+    sides: dict[str, Side],
+    platform: FtpPlatform,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A manifest's sender and recipient are read before its signature is checked, by whoever wrote the file
     (another system on the platform, anyone with an account there): the reason quoted them as they were, into
@@ -141,7 +144,7 @@ async def test_a_manifest_naming_no_district_as_its_sender_is_set_aside_without_
     }
     platform.path("440106", batch + ".manifest.json").write_text(json.dumps(fields, ensure_ascii=False))
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         assert await tianhe.poller.poll_once() == 1
     assert (platform.path("440106", "set-aside") / (batch + ".manifest.json")).exists()
     reason = (await tianhe.set_aside())[batch]
@@ -165,7 +168,10 @@ def no_renames_for_tianhe(platform: FtpPlatform) -> Iterator[Callable[[], None]]
 
 
 async def test_a_taken_batch_that_cannot_be_moved_is_not_taken_and_acknowledged_again_at_every_poll(
-    sides: dict[str, Side], platform: FtpPlatform, no_renames_for_tianhe: Callable[[], None]
+    sides: dict[str, Side],
+    platform: FtpPlatform,
+    no_renames_for_tianhe: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A refused move into done/ was taken for a file an earlier poll had moved, and said nothing: the batch
     stayed, and every poll downloaded it, applied it again and wrote its sender another acknowledgement, which
@@ -174,7 +180,7 @@ async def test_a_taken_batch_that_cannot_be_moved_is_not_taken_and_acknowledged_
     _emptied(platform)
     await _send_forward(baiyun)
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         for _ in range(3):
             await tianhe.poller.poll_once()
             await baiyun.poller.poll_once()  # settles the first acknowledgement, sets aside any other
@@ -191,7 +197,9 @@ async def test_a_taken_batch_that_cannot_be_moved_is_not_taken_and_acknowledged_
     assert await baiyun.set_aside() == {}
 
 
-async def test_a_file_name_is_logged_scrubbed_escaped_and_cut(sides: dict[str, Side], platform: FtpPlatform) -> None:
+async def test_a_file_name_is_logged_scrubbed_escaped_and_cut(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A name is whatever its writer chose: it was logged as it was, an identity number, a terminal's escape
     sequence, a character that turns the line's text around and two hundred more characters with it."""
     tianhe = sides["440106"]
@@ -199,7 +207,7 @@ async def test_a_file_name_is_logged_scrubbed_escaped_and_cut(sides: dict[str, S
     stem = f"\x1b[2J{id_number(sequence=9)}\u202e" + "x" * 200
     platform.path("440106", stem + ".manifest.json").write_text("not json")
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans, exchange_ftp_inbound) as logs:
         assert await tianhe.poller.poll_once() == 1
     [said] = [e for e in logs if e["event"] == "ftp file set aside"]
     assert said["file"].startswith("\\x1b[2J[id-redacted]\\u202exxx")

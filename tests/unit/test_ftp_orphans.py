@@ -7,9 +7,10 @@ import ftplib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from structlog.testing import capture_logs
 
+from services.notification.service_layer import ftp_orphans
 from services.notification.service_layer.ftp_orphans import Orphans
+from tests.support.logs import logged_by
 
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -28,10 +29,12 @@ class BusyDrop:
         return self.written
 
 
-async def test_a_file_whose_age_cannot_be_said_now_is_timed_from_its_first_listing_and_said_once() -> None:
+async def test_a_file_whose_age_cannot_be_said_now_is_timed_from_its_first_listing_and_said_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     drop = BusyDrop(written=T0 - 10 * DAY)
     orphans = Orphans(drop, DAY)  # type: ignore[arg-type]  # its age is all Orphans asks of its drop
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans) as logs:
         polls = [T0 + timedelta(seconds=5 * n) for n in range(100)]  # every 5 s for a little over 8 min
         assert [await orphans.abandoned("/440106", "a.batch", now) for now in polls] == [False] * 100
         assert await orphans.abandoned("/440106", "a.batch", T0 + DAY + timedelta(seconds=1))
@@ -73,13 +76,13 @@ FAILURES = [
 
 @pytest.mark.parametrize(("error", "said"), FAILURES)
 async def test_a_file_whose_age_fails_otherwise_is_timed_from_its_first_listing_and_said_once(
-    error: Exception, said: str
+    error: Exception, said: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Such a failure propagated as a failed file: 'ftp file left for the next poll' at every poll (every 5 s) for
     as long as it lasted, and the file was never set aside."""
     drop = BrokenDrop(T0 - 10 * DAY, error)
     orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans) as logs:
         polls = [T0 + timedelta(seconds=5 * n) for n in range(100)]
         assert [await orphans.abandoned("/440106", "a.batch", now) for now in polls] == [False] * 100
         assert await orphans.abandoned("/440106", "a.batch", T0 + DAY + timedelta(seconds=1))
@@ -89,10 +92,12 @@ async def test_a_file_whose_age_fails_otherwise_is_timed_from_its_first_listing_
     assert drop.asked < 10  # the 4xx's waits: 5 s, 10, 20, ... up to 5 min
 
 
-async def test_a_file_whose_age_is_said_again_and_then_fails_again_is_said_once_more() -> None:
+async def test_a_file_whose_age_is_said_again_and_then_fails_again_is_said_once_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     drop = BrokenDrop(T0 - timedelta(hours=1), TimeoutError("timed out"))
     orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, ftp_orphans) as logs:
         assert not await orphans.abandoned("/440106", "a.batch", T0)
         assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=1))  # its wait
         drop.broken = False
