@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.support import personal_data
@@ -16,6 +18,19 @@ RUNS_LAST = "test_zz_personal_data_scan.py"  # searches what every other test le
 
 def pytest_configure(config: pytest.Config) -> None:
     personal_data.SEARCHING = True  # every test database is searched before it is dropped
+    _import_anyio_now()
+
+
+def _import_anyio_now() -> None:
+    """anyio imports its parts when first used (anyio._lazyimport), and anyio is a pytest plugin, so pytest
+    rewrites each part as it comes: a test's request in a worker thread (Starlette's file responses,
+    to_thread) then parsed a module beside another thread's parse, which CPython 3.11 does not survive
+    ("SystemError: AST constructor recursion depth mismatch", once in a CI run). All of them now, before
+    any test runs a thread."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecated aliases say so when read
+        for name in dir(anyio):
+            getattr(anyio, name)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
