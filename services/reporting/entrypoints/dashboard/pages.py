@@ -254,10 +254,8 @@ async def _context(
     report = await service.weekly(district, week)
     judged = await service.quality(district, week)
     quality = {q["street"]: q for q in judged["streets"]}
-    trend = [
-        (name, (await service.weekly(district, name))["figures"]["new_inflow"])
-        for name in service.calendar.weeks_up_to(week, TREND_WEEKS)
-    ]
+    weeks = service.calendar.weeks_up_to(week, TREND_WEEKS)  # fewer in the calendar's first weeks
+    trend = [(name, (await service.weekly(district, name))["figures"]["new_inflow"]) for name in weeks]
     found = await spotchecks.latest(district)
     ranking = await spotchecks.ranking(found) if found else []
     zone = service.calendar.zone
@@ -273,17 +271,11 @@ async def _context(
         "threshold": spotchecks.threshold,
         "starts": service.calendar.bounds(week).starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "ends": service.calendar.bounds(week).ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "previous_week": _previous_week(service, week),
+        "previous_week": weeks[-2] if len(weeks) >= 2 else None,  # none before the calendar's first
         "next_week": _next_week(service, week),
         "lists": await _key_area_lists(plan, report),
         "list_labels": {state.value: label for state, label in LIST_LABELS.items()},
     }
-
-
-def _previous_week(service: ReportService, week: str) -> str | None:
-    """The week before `week`; None for the calendar's first."""
-    two = service.calendar.weeks_up_to(week, 2)
-    return two[0] if len(two) == 2 else None
 
 
 def _next_week(service: ReportService, week: str) -> str | None:
