@@ -98,6 +98,21 @@ class DeadLetterTopic:
         return DeadLetters(self.publish, retry_pause_s=0)
 
 
+def subscribed(topic: DeadLetterTopic, handler: Any, *, batch: bool) -> KafkaBroker:
+    """A broker whose one subscriber (of records, a message or a batch at a time) sets aside into `topic`."""
+    broker = KafkaBroker()
+    (subscribe_batch if batch else subscribe)(
+        broker,
+        TOPICS,
+        topic=RECORDS_SUBMITTED,
+        group="g",
+        handler=handler,
+        keyring=TEST_KEYRING,
+        dead_letters=topic.sink(),
+    )
+    return broker
+
+
 async def consume_to_the_end(broker: KafkaBroker, partition: Partition) -> None:
     """FastStream's subscriber consumes the partition, a poll at a time, until nothing is left to read."""
     (subscriber,) = broker.subscribers
@@ -115,16 +130,8 @@ async def test_a_subscriber_reads_again_from_the_refused_dead_letter_not_from_it
             raise PermanentFailure("can never be handled")
         handled.append(envelope.correlation_id)
 
-    topic, broker = DeadLetterTopic(refused=2, times=2), KafkaBroker()
-    subscribe(
-        broker,
-        TOPICS,
-        topic=RECORDS_SUBMITTED,
-        group="g",
-        handler=handler,
-        keyring=TEST_KEYRING,
-        dead_letters=topic.sink(),
-    )
+    topic = DeadLetterTopic(refused=2, times=2)
+    broker = subscribed(topic, handler, batch=False)
     partition = Partition(records("bad0", "good1", "bad2", "good3"))
     await consume_to_the_end(broker, partition)
 
@@ -141,16 +148,8 @@ async def test_a_batch_subscriber_reads_again_from_the_refused_dead_letter_not_f
             raise PermanentFailure("can never be handled")
         handled.append([envelope.correlation_id for envelope, _ in events])
 
-    topic, broker = DeadLetterTopic(refused=4, times=1), KafkaBroker()
-    subscribe_batch(
-        broker,
-        TOPICS,
-        topic=RECORDS_SUBMITTED,
-        group="g",
-        handler=handler,
-        keyring=TEST_KEYRING,
-        dead_letters=topic.sink(),
-    )
+    topic = DeadLetterTopic(refused=4, times=1)
+    broker = subscribed(topic, handler, batch=True)
     partition = Partition(records("good0", "junk1", "bad2", "good3", "junk4"))
     await consume_to_the_end(broker, partition)
 
@@ -170,16 +169,8 @@ async def test_an_undecodable_message_is_set_aside_once_when_the_handler_fails_a
             raise failures.pop()
         handled.append([envelope.correlation_id for envelope, _ in events])
 
-    topic, broker = DeadLetterTopic(refused=-1, times=0), KafkaBroker()
-    subscribe_batch(
-        broker,
-        TOPICS,
-        topic=RECORDS_SUBMITTED,
-        group="g",
-        handler=handler,
-        keyring=TEST_KEYRING,
-        dead_letters=topic.sink(),
-    )
+    topic = DeadLetterTopic(refused=-1, times=0)
+    broker = subscribed(topic, handler, batch=True)
     partition = Partition(records("junk0", "good1"))
     await consume_to_the_end(broker, partition)
 
