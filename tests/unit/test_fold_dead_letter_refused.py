@@ -146,7 +146,7 @@ async def test_a_refused_batch_is_read_again_from_its_first_message_not_done_and
     ]
     assert [body for body, _ in topic.letters] == [b"p0-1"]
     assert sorted(set(store.written)) == sorted(f"p{p}-{n}" for p in (0, 1) for n in range(4) if (p, n) != (0, 1))
-    refusals = [line for line in logs if line["event"] == "dead letter refused; batch not committed, read again"]
+    refusals = [line for line in logs if line["event"] == "dead letter refused; its partition read again from it"]
     assert len(refusals) == 1  # said once, not once a try or once a round
     assert refusals[0]["log_level"] == "error"
     assert refusals[0]["source_offset"] == "1"

@@ -144,7 +144,7 @@ class FoldConsumer:
         except DeadLetterRefused as refused:
             if self._refused_at != (refused.where, refused.offset):
                 log.error(
-                    "dead letter refused; batch not committed, read again",
+                    "dead letter refused; its partition read again from it",
                     source_topic=refused.where[0],
                     source_partition=str(refused.where[1]),
                     source_offset=str(refused.offset),
