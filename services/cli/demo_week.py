@@ -213,9 +213,26 @@ def _mistyped(id_number: str) -> str:
 
 def _ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        raise DemoStepFailed(f"{response.request.method} {response.request.url.path}: {response.status_code}")
+        raise DemoStepFailed(refusal(response))
     return response.json()
 
 
+def refusal(response: httpx.Response) -> str:
+    """The refused step as a newcomer can act on it: the service's address (a moved port left at its default
+    reaches another deployment, whose 401 alone reads as a bad key) and the problem's title and detail, which
+    name no record's data; its list of fields is left out."""
+    url = response.request.url
+    said = f"{response.request.method} {url.scheme}://{url.netloc.decode()}{url.path}: {response.status_code}"
+    try:
+        problem = response.json()
+    except ValueError:
+        return said
+    if not isinstance(problem, dict):
+        return said
+    words = [str(problem[k]) for k in ("title", "detail") if isinstance(problem.get(k), str)]
+    return f"{said} {': '.join(words)[:300]}".rstrip()
+
+
 class DemoStepFailed(RuntimeError):
-    """A service refused a demo step; the message names the route and the status, never a record's data."""
+    """A service refused a demo step; the message names the service's URL, the status and the problem's
+    title and detail, never a record's data."""
