@@ -43,6 +43,24 @@ def test_every_walkthrough_says_what_its_reader_sees() -> None:
 
 @pytest.mark.parametrize("document", sorted(EXPECTED))
 async def test_the_walkthrough_runs(system: System, document: str, tmp_path: Path) -> None:
+    key = await system.create_key("admin", label="walkthrough")
+    code, printed = await _run(system, document, key, tmp_path)
+    assert code == 0, f"{document} walk-through exited {code}:\n{printed}"
+    for expected in EXPECTED[document]:
+        assert expected in printed, f"{document}: {expected!r} not printed:\n{printed}"
+
+
+async def test_the_readme_walkthrough_with_a_key_of_no_deployment_prints_intakes_problem(
+    system: System, tmp_path: Path
+) -> None:
+    """`curl -f` printed only "The requested URL returned error: 401", never what intake said."""
+    code, printed = await _run(system, "README.md", "pf_000000000000_not-a-key-of-this-deployment", tmp_path)
+    assert code != 0
+    assert "This API key is not valid or has been revoked." in printed
+    assert "accepted: " not in printed
+
+
+async def _run(system: System, document: str, key: str, tmp_path: Path) -> tuple[int, str]:
     assert shutil.which("jq"), "the walk-throughs use jq: install it (apt-get install jq)"
     script = "set -euo pipefail\n" + "\n".join(walkthroughs()[document])
     for service, port in DEFAULT_PORTS.items():
@@ -50,7 +68,7 @@ async def test_the_walkthrough_runs(system: System, document: str, tmp_path: Pat
     receiver = free_port()
     script = script.replace(f"127.0.0.1:{RECEIVER_PORT}", f"127.0.0.1:{receiver}")
     script = script.replace(f"--port {RECEIVER_PORT}", f"--port {receiver}")
-    env = {**system.env, "KEY": await system.create_key("admin", label="walkthrough"), "COLUMNS": "200"}
+    env = {**system.env, "KEY": key, "COLUMNS": "200"}
     output = tmp_path / "output.txt"
     with output.open("wb") as sink:
         # its own session: the receiver a walk-through starts in the background is stopped with it
@@ -61,10 +79,7 @@ async def test_the_walkthrough_runs(system: System, document: str, tmp_path: Pat
             code = await asyncio.wait_for(process.wait(), timeout=300)  # a guard against a hung loop
         finally:
             _stop_group(process.pid)
-    printed = output.read_text(encoding="utf-8", errors="replace")
-    assert code == 0, f"{document} walk-through exited {code}:\n{printed}"
-    for expected in EXPECTED[document]:
-        assert expected in printed, f"{document}: {expected!r} not printed:\n{printed}"
+    return code, output.read_text(encoding="utf-8", errors="replace")
 
 
 def _stop_group(pid: int) -> None:
