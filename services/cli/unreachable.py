@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 UNREACHABLE = 3  # exit code; 1 and 2 keep their per-command meaning (import: 1 rows rejected, 2 refused)
 SETTINGS_REFUSED = 4
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -70,16 +72,32 @@ def _reason(error: BaseException) -> str:
     return (text[0][:200] if text else "") or type(error).__name__
 
 
-def refused_settings(error: ValidationError) -> str | None:
+def refused_settings(error: ValidationError, checkout: Path = CHECKOUT) -> str | None:
     """`settings refused: NAME: why; ...` for the settings a command read from the environment (each by its
     variable's name, never its value); None for any other validation error (it keeps its traceback)."""
     if not error.title.endswith("Settings"):
         return None
-    problems = [
-        f"{'.'.join(str(part) for part in e['loc']) or '(all)'}: {e['msg']}"
-        for e in error.errors(include_input=False, include_url=False, include_context=False)
-    ]
-    return f"settings refused: {'; '.join(problems)} (docs/settings.md lists every setting)"
+    found = error.errors(include_input=False, include_url=False, include_context=False)
+    problems = [f"{'.'.join(str(part) for part in e['loc']) or '(all)'}: {e['msg']}" for e in found]
+    missing = {str(e["loc"][0]) for e in found if e["type"] == "missing" and e["loc"]}
+    said = f"settings refused: {'; '.join(problems)} (docs/settings.md lists every setting)"
+    return said + _make_runs_secrets(missing, checkout / "var")
+
+
+def _make_runs_secrets(missing: set[str], var: Path) -> str:
+    """In a checkout where `make run` made its development secrets: how to give them to this command (the
+    files' names, never what they hold), and the topics of a checkout that `make run` gave a prefix of its own."""
+    if not missing & {"POPFLOW_DATA_KEYS", "POPFLOW_PERSON_KEY_SECRET"} or not (var / "dev-data-key").is_file():
+        return ""
+    settings = [f"POPFLOW_DATA_KEYS=intake:$(cat {var}/dev-data-key)"]
+    settings.append(f"POPFLOW_PERSON_KEY_SECRET=$(cat {var}/dev-person-key-secret)")
+    try:
+        prefix = (var / "database-prefix").read_text(encoding="utf-8").strip()
+    except OSError:
+        prefix = ""
+    if prefix and prefix != "popflow_":
+        settings.append(f"POPFLOW_TOPIC_PREFIX={prefix.replace('_', '.')}")
+    return f"; for the system `make run` started in this checkout: {' '.join(settings)} popflow ..."
 
 
 def exit_on_known(error: Exception) -> None:

@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.cli.unreachable import SETTINGS_REFUSED
+import pytest
+from pydantic import ValidationError
+
+from services.cli.unreachable import SETTINGS_REFUSED, refused_settings
+from shared.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_TAIL = "Zm9vYmFyYmF6cXV4"  # the end of a data key too short to be one
+DEV_KEY = "ZGV2ZWxvcG1lbnQta2V5LWZvci10aGUtdGVzdHMtMzI="
 
 
 def popflow(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -36,3 +41,49 @@ def test_a_refused_value_is_described_not_shown() -> None:
     assert "must decode to 16, 24 or 32 bytes" in done.stderr
     assert SECRET_TAIL not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def _refusal(**settings: str) -> ValidationError:
+    try:
+        CommonSettings(**settings)  # type: ignore[arg-type]
+    except ValidationError as error:
+        return error
+    raise AssertionError("the settings were taken")
+
+
+def _make_run_was_here(checkout: Path, prefix: str) -> None:
+    (checkout / "var").mkdir()
+    (checkout / "var" / "dev-data-key").write_text(DEV_KEY)
+    (checkout / "var" / "dev-person-key-secret").write_text(DEV_KEY)
+    (checkout / "var" / "database-prefix").write_text(prefix)
+
+
+def test_in_a_make_run_checkout_the_refusal_says_where_its_secrets_are_never_what_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`popflow dead-letters show` beside `make run` was refused for two settings whose values lay in ./var,
+    and nothing said so: a newcomer could not act on it."""
+    for name in ("POPFLOW_DATA_KEYS", "POPFLOW_PERSON_KEY_SECRET", "POPFLOW_TOPIC_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    _make_run_was_here(tmp_path, "popflow_1a2b3c4d_")
+    said = refused_settings(_refusal(), checkout=tmp_path)
+    assert said is not None
+    assert f"POPFLOW_DATA_KEYS=intake:$(cat {tmp_path}/var/dev-data-key)" in said
+    assert f"POPFLOW_PERSON_KEY_SECRET=$(cat {tmp_path}/var/dev-person-key-secret)" in said
+    assert "POPFLOW_TOPIC_PREFIX=popflow.1a2b3c4d." in said
+    assert DEV_KEY not in said
+
+
+def test_the_default_prefix_and_a_checkout_without_make_run_add_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("POPFLOW_DATA_KEYS", "POPFLOW_PERSON_KEY_SECRET", "POPFLOW_TOPIC_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    bare = refused_settings(_refusal(), checkout=tmp_path)
+    assert bare is not None
+    assert "make run" not in bare
+    _make_run_was_here(tmp_path, "popflow_")
+    said = refused_settings(_refusal(), checkout=tmp_path)
+    assert said is not None
+    assert "make run" in said
+    assert "POPFLOW_TOPIC_PREFIX" not in said
