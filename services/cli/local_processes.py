@@ -96,7 +96,7 @@ def start_kafka(port: int, env: dict[str, str], children: Children, signals: Sto
     log_path.parent.mkdir(exist_ok=True)
     if log_path.exists():  # this run's broker output alone; the run before kept beside it, none older
         log_path.replace(log_path.with_name("kafka.log.1"))
-    console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port} (first run fetches the jars); log: {log_path}")
+    console.print(f"[bold]Starting Kafka[/] on 127.0.0.1:{port}; log: {log_path}")
     with signals.deferred():
         children["kafka"] = subprocess.Popen(
             ["bash", str(ROOT / "deploy/kafka/start.sh"), "--foreground"],

@@ -26,7 +26,7 @@ class PopflowCommands(LazyGroup):
         LazyCommand(
             "import",
             "services.intake.entrypoints.cli:import_file",
-            "Import FILE through intake; rejected rows go to FILE.rejected.csv (or .xlsx, .ndjson).",
+            "Import FILE through intake; rejected rows go beside it, NAME.rejected.csv (or .xlsx, .ndjson).",
         ),
         LazyCommand(
             "demo",

@@ -74,7 +74,7 @@ def import_file(
     url: Annotated[str, typer.Option(envvar="POPFLOW_INTAKE_URL", help="Intake's base URL")] = "http://127.0.0.1:8001",
     rejected: Annotated[Path | None, typer.Option(dir_okay=False, help="Where to write rejected rows")] = None,
 ) -> None:
-    """Import FILE through intake; rejected rows go to FILE.rejected.csv (or .xlsx, .ndjson).
+    """Import FILE through intake; rejected rows go beside it, NAME.rejected.csv (or .xlsx, .ndjson).
 
     Exits 0 when every row was accepted, 1 when some were rejected, 2 when the file was refused as a whole.
     """
