@@ -230,6 +230,32 @@ class QuietRepeats(logging.Filter):
         return True
 
 
+class RetriedLookups(logging.Filter):
+    """aiokafka's failed coordinator lookup that it retries itself is said at WARNING, not ERROR.
+
+    A consumer's first lookup on a new broker finds no coordinator while Kafka creates its offsets topic
+    (`[Error 15] GroupCoordinatorNotAvailableError`), and aiokafka logs that at ERROR before it retries:
+    every first start of a deployment began with an error line that needs nobody. An error Kafka calls
+    retriable is retried until it passes (a coordinator that never comes shows as the group's lag, and
+    the line repeats); one that is not (a group not authorised) stays at ERROR, and the consumer stops.
+    """
+
+    _LOGGER = "aiokafka.consumer.group_coordinator"
+    _MESSAGE = "Group Coordinator Request failed: %s"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name == self._LOGGER
+            and record.msg == self._MESSAGE
+            and record.levelno > logging.WARNING
+            and isinstance(record.args, tuple)
+            and record.args
+            and getattr(record.args[0], "retriable", False) is True
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:
     """Route structlog and the standard library (uvicorn, aiokafka, FastStream) through one pipeline."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -257,6 +283,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()
+    handler.addFilter(RetriedLookups())  # before QuietRepeats, which tells messages apart by their level
     handler.addFilter(QuietRepeats())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

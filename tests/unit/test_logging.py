@@ -211,3 +211,19 @@ def test_an_identity_number_split_by_a_character_nobody_sees_is_scrubbed_from_ev
     assert "[id-redacted]" in line
     assert "110101199003070" not in line
     assert scrub_text("gpj.\u202eexe") == "gpj.\u202eexe"  # nothing hidden: left for said_safely to escape
+
+
+def test_a_coordinator_lookup_aiokafka_retries_is_a_warning_and_one_it_gives_up_on_an_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a consumer's first start on a new broker: no coordinator while Kafka makes its offsets topic
+    from aiokafka.errors import GroupAuthorizationFailedError, GroupCoordinatorNotAvailableError
+
+    configure_logging(service="test", fmt="json")
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    coordinator.error("Group Coordinator Request failed: %s", GroupAuthorizationFailedError("g"))
+    coordinator.error("Heartbeat failed: %r", GroupCoordinatorNotAvailableError())  # another message: as it was
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["level"] for line in lines] == ["warning", "error", "error"]
+    assert "GroupCoordinatorNotAvailableError" in lines[0]["event"]
