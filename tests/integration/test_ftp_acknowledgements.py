@@ -33,7 +33,7 @@ from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.bootstrap import MIGRATIONS
-from services.notification.domain.exchange_ack import Outcome, build_ack
+from services.notification.domain.exchange_ack import Outcome, build_ack, unnameable
 from services.notification.domain.exchange_batch import (
     build_batch,
     read_manifest,
@@ -43,7 +43,7 @@ from services.notification.domain.exchange_batch import (
     signed_part,
 )
 from services.notification.domain.exchange_crypto import new_key_pairs, open_sealed, sign_ed25519
-from services.notification.service_layer import exchange_ftp_inbound
+from services.notification.service_layer import exchange_acks, exchange_ftp_inbound
 from services.notification.service_layer.delivery import DeliveryWorker, WorkerLimits
 from services.notification.service_layer.exchange_acks import Acknowledgements
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -60,6 +60,7 @@ from shared.exchange.partners import Partner, PartnerKeys, PartnerTable, Transpo
 from tests.support.exchange_worker import exchange_worker
 from tests.support.ftp_platform import FtpPlatform, password_of
 from tests.support.infra import TEST_KEYRING, create_database, drop_database, unique_name
+from tests.support.logs import logged_by
 from tests.support.notices import issued_notice
 from tests.support.notification_fakes import FakeClock, FakeWebhookSender
 from tests.support.records import id_number
@@ -331,6 +332,46 @@ async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_oth
     assert await tianhe.poller.poll_once() == 1
     rows = (await tianhe.overview.partners(ADMIN))["set_aside"]
     assert [row["file"] for row in rows].count(rebuilt.batch_id) == 1
+
+
+async def test_a_batch_whose_id_holds_an_identity_number_is_taken_not_acknowledged_by_name_and_listed_masked(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's id is its sender's choice and `<batch_id>.ack.json` a file of ours: an id holding an identity
+    number was acknowledged under a name holding it, in the sender's folder, and logged as it was."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    manifest = read_manifest(manifest_file.read_bytes())
+    batch_file = platform.path("440106", str(manifest["file"]))
+    person, opened = id_number(sequence=77), open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"])
+    rebuilt = build_batch(  # the same signed lines, under an id its sender chose
+        batch_id=f"440111-440106-{person}",
+        sender="440111",
+        recipient="440106",
+        lines=[line for line in opened.split(b"\n") if line],
+        seal_key=KEYS["440106"]["seal_key"],
+        timestamp=str(manifest["timestamp"]),
+        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    )
+    batch_file.unlink()
+    manifest_file.unlink()
+    platform.path("440106", rebuilt.file_name).write_bytes(rebuilt.file)
+    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound) as logs:
+        assert await tianhe.poller.poll_once() == 1
+
+    assert await tianhe.inbox.get(FORWARD_ID) is not None  # taken as any batch
+    assert (platform.path("440106", "done") / rebuilt.file_name).exists()
+    assert [p.name for p in platform.path("440111").iterdir() if p.is_file()] == []  # no acknowledgement named so
+    [(listed, reason)] = (await tianhe.set_aside()).items()  # the bureau sees it, the id masked
+    assert listed.startswith("440111-440106-[id-redacted]~")
+    assert reason == f"{exchange_ftp_inbound.UNTOLD}: {unnameable(rebuilt.batch_id)}"
+    assert "identity number" in reason
+    assert logs  # the poller's and the acknowledgements' lines: none quotes the id as it was
+    assert person not in repr(logs)
 
 
 async def test_a_line_the_partner_refused_in_a_taken_batch_fails_here_with_its_reason(

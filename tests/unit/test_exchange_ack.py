@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from services.notification.adapters.ftp_drop import FileTooLarge
 from services.notification.domain import exchange_crypto as crypto
 from services.notification.domain.exchange_ack import (
     ACK_SUFFIX,
@@ -16,6 +17,7 @@ from services.notification.domain.exchange_ack import (
     build_ack,
     judge,
     read_ack,
+    unnameable,
 )
 from services.notification.domain.exchange_batch import (
     MANIFEST_SUFFIX,
@@ -24,6 +26,7 @@ from services.notification.domain.exchange_batch import (
     read_manifest,
     said_whole,
 )
+from tests.support.records import id_number
 
 BAIYUN, TIANHE = crypto.new_key_pairs(), crypto.new_key_pairs()
 BATCH_ID = "440111-440106-20270301T020000-0123456789ab"
@@ -201,3 +204,28 @@ def test_a_version_2_ack_must_name_as_many_lines_as_it_refused(change: dict[str,
     assert read_ack(raw).fields.refused == 2
     with pytest.raises(SetAside, match=reason):
         read_ack(json.dumps({**json.loads(raw), **change}).encode())
+
+
+@pytest.mark.parametrize(
+    ("batch_id", "why"),
+    [
+        (BATCH_ID, None),
+        (f"440111-440106-{id_number(sequence=3)}", "holds an identity number"),  # the sender's choice: a person
+        (f"440111-{id_number(sequence=3)[:17]}x-1", "holds an identity number"),  # a lower-case check character
+        (f"{id_number(sequence=4)}.0001", "holds an identity number"),
+        ("440111-20270301T020000-" + "1" * 17, None),  # no identity number's shape: a serial
+        ("440111 440106", "no file name"),
+        ("440111-张三", "no file name"),
+        ("x" * 201, "no file name"),
+    ],
+)
+def test_no_acknowledgement_is_named_after_a_batch_id_holding_an_identity_number(
+    batch_id: str, why: str | None
+) -> None:
+    said = unnameable(batch_id)
+    assert said is None if why is None else why in (said or "")
+
+
+def test_a_file_too_large_is_said_without_the_identity_number_its_name_holds() -> None:
+    person = id_number(sequence=5)
+    assert str(FileTooLarge(f"440111-{person}.batch", 10)) == "440111-[id-redacted].batch is larger than 10 bytes"

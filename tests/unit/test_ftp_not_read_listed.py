@@ -14,7 +14,7 @@ from typing import Any, cast
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import FtpDrop
 from services.notification.adapters.tables import ExchangeSetAside
-from services.notification.domain.exchange_batch import OpenedBatch
+from services.notification.domain.exchange_batch import OpenedBatch, not_read_said
 from services.notification.service_layer.exchange_door import ExchangeDoor
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from shared.clock import FixedClock
@@ -48,7 +48,7 @@ async def test_a_batch_with_lines_not_read_is_listed_under_its_ids_safe_form() -
     batch_id = f"440106-{person}-张三\x1b[2J" + "x" * 300
     opened = OpenedBatch(messages=[], malformed=[(2, "not JSON")])
 
-    await poller._list_not_read(batch_id, {"sender": "440106"}, partner, opened)
+    await poller._list_taken(batch_id, {"sender": "440106"}, partner, not_read_said(opened))
 
     [row] = store.listed
     assert row.file.startswith("440106-")  # still tells the bureau whose batch it is

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from services.notification.domain.exchange_batch import Batch
+from shared.logging import said_safely
 
 T = TypeVar("T")
 
@@ -46,10 +47,11 @@ FTP_ERRORS = (ftplib.Error, OSError, EOFError)
 
 
 class FileTooLarge(Exception):
-    """A file on the platform is larger than its reader takes: left unread past the limit."""
+    """A file on the platform is larger than its reader takes: left unread past the limit. Its text is a reason the
+    bureau reads and a batch's sender is told: the name, its writer's choice, is said safely there."""
 
     def __init__(self, name: str, limit: int) -> None:
-        super().__init__(f"{name} is larger than {limit} bytes")
+        super().__init__(f"{said_safely(name)} is larger than {limit} bytes")
         self.name, self.limit = name, limit
 
 

@@ -21,12 +21,16 @@ Signed like a manifest (`exchange_batch.signed_part`, the batch id as the
 signed id), it carries no personal data and no message id: the sender knows
 which messages it put in the batch. Readers of a folder look for manifests
 (`*.manifest.json`) and acknowledgements (`*.ack.json`) apart, so one is
-never taken for the other. Pure: building, reading and judging.
+never taken for the other. Its name is the batch's id, the sender's choice:
+a batch whose id a file of ours may not be named after (`unnameable`: outside
+`[0-9A-Za-z_.-]`, or holding an identity number) is not acknowledged. Pure:
+building, reading and judging.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -35,12 +39,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from services.notification.domain.exchange_batch import MAX_LINES, RUNS, SetAside, lines_counted, signed_part
+from shared.logging import ID_NUMBER_PATTERN
 
 FORMAT = "popflow-exchange-ack/1"
 FORMAT_WHOLE = "popflow-exchange-ack/2"  # /1 and every refused line named (refused_lines)
 FORMATS = (FORMAT, FORMAT_WHOLE)
 ACK_SUFFIX = ".ack.json"
 _CODE = r"^[0-9]{6}$"
+_FILE_SAFE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,199}")  # a batch id we may name a file after
 
 
 class AckSetAside(SetAside):
@@ -116,6 +122,18 @@ class SentBatch:
     partner: str
     sha256: str
     acknowledged: bool
+
+
+def unnameable(batch_id: str) -> str | None:
+    """Why no acknowledgement of ours may be named `<batch_id>.ack.json`, None when one may. The id is its sender's
+    choice: one with other characters than a plain file name's, or holding an identity number (the logs' own
+    detection, shared.logging), would put what it holds into a file name of ours, on a platform other people
+    operate."""
+    if not _FILE_SAFE.fullmatch(batch_id):
+        return "its id is no file name an acknowledgement may have (letters, digits and _.- only, 200 at most)"
+    if ID_NUMBER_PATTERN.search(batch_id):
+        return "its id holds an identity number, which no file of ours is named after"
+    return None
 
 
 def build_ack(

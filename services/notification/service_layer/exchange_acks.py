@@ -12,16 +12,19 @@ partners file names for the sender's district, with our account there. A
 sender we cannot reach that way (no ready partner, reached over https, folder
 or account unconfigured, no key to sign with) or whose folder refuses us for
 good (a permanent FTP or TLS error) gets none, logged: the batch is taken all
-the same. A passing FTP error holds the sender back (domain/held_back.py):
-AckHeld, the batch left where it is, and its sender's other batches too, until
-its wait passes (5 s, doubling to 5 min); then the batch, applied again as
-duplicates, is acknowledged. One line a wait, and one when it writes again.
+the same. So does a batch whose id no file of ours may be named after
+(exchange_ack.unnameable: an identity number in it, say); the poller lists a
+taken one for the bureau, with its id masked, as it lists a set-aside one.
+A passing FTP error holds the sender back (domain/held_back.py): AckHeld, the
+batch left where it is, and its sender's other batches too, until its wait
+passes (5 s, doubling to 5 min); then the batch, applied again as duplicates,
+is acknowledged. One line a wait, and one when it writes again. A batch id,
+its sender's choice, is logged as said_safely says it.
 """
 
 from __future__ import annotations
 
 import ftplib
-import re
 import ssl
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +32,7 @@ from datetime import datetime
 import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
-from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack
+from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack, unnameable
 from services.notification.domain.exchange_batch import SetAside
 from services.notification.domain.held_back import HeldBack
 from services.notification.service_layer.exchange_door import ExchangeDoor
@@ -40,7 +43,6 @@ from shared.logging import said_safely
 
 log = structlog.get_logger(__name__)
 
-_FILE_SAFE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,199}")  # a batch id we may name a file after
 _FOR_GOOD = (ftplib.error_perm, ssl.SSLError)  # the folder refuses us, or its certificate does not check
 _PASSING = (ftplib.Error, OSError, EOFError)  # what else the platform says: it may answer later
 
@@ -90,14 +92,18 @@ class Acknowledgements:
         when its folder does not take it now, or is held back after it did not."""
         sender = str(manifest.get("sender", ""))
         partner = self._partners().ready_partner_for(sender) if sender else None
-        if partner is None or manifest.get("batch_id") != batch_id or not _FILE_SAFE.fullmatch(batch_id):
+        if partner is None or manifest.get("batch_id") != batch_id:
             log.info("ftp batch not acknowledged: no known sender to tell", outcome=outcome.value)
+            return
+        if why := unnameable(batch_id):  # the poller lists a taken one for the bureau (a set-aside one is listed)
+            log.info("ftp batch not acknowledged", partner=partner.name, batch_id=said_safely(batch_id), reason=why)
             return
         if self._held.waiting(partner.name, self._clock.now()):
             raise AckHeld(partner.name)
         route = self._outbound.ftp_route(partner, sender)
         if isinstance(route, Refusal):
-            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, reason=route.reason)
+            said = said_safely(batch_id)
+            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=said, reason=route.reason)
             return
         account, folder = route
         recipient = str(manifest.get("recipient", ""))[:6]
@@ -115,14 +121,16 @@ class Acknowledgements:
             )
             await self._outbound.ftp_drop(account).put(folder, name, data)
         except (ValueError, *_FOR_GOOD) as error:
-            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=batch_id, error=str(error)[:200])
+            # the platform's reply may quote the file's name: said as any text from outside is
+            said, error_said = said_safely(batch_id), said_safely(str(error), 200)
+            log.warning("ftp batch not acknowledged", partner=partner.name, batch_id=said, error=error_said)
             return
         except _PASSING as error:
             self._hold_back(partner.name, error)
             raise AckHeld(partner.name) from error
         if run := self._held.succeeded(partner.name):
             log.info("ftp acknowledgements written again", partner=partner.name, failures=run.failures, since=run.since)
-        log.info("ftp batch acknowledged", partner=partner.name, batch_id=batch_id, outcome=outcome.value)
+        log.info("ftp batch acknowledged", partner=partner.name, batch_id=said_safely(batch_id), outcome=outcome.value)
 
     def _hold_back(self, partner: str, error: BaseException) -> None:
         """`partner`'s folder did not take an acknowledgement: held back, said once a wait."""

@@ -20,7 +20,10 @@ that does not list, are held back (ftp_holds.py): not read again until their
 wait passes, 5 s doubling to 5 min, the others read as usual.
 
 A file's name is the sender's choice, as a message's id is: log lines quote
-them scrubbed, escaped and cut (shared.logging.said_safely).
+them scrubbed, escaped and cut (shared.logging.said_safely). A batch whose id
+no acknowledgement may be named after (an identity number in it: ours would
+carry it) is taken or set aside as any other, its sender not told; a taken
+one is listed for the bureau too, under its id's safe form.
 
 Batches going the other way are exchange_ftp_outbound.py's.
 """
@@ -35,7 +38,7 @@ import structlog
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import DONE, FTP_ERRORS, SET_ASIDE, FileTooLarge, FtpDrop
 from services.notification.adapters.tables import ExchangeSetAside
-from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome
+from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome, unnameable
 from services.notification.domain.exchange_batch import (
     BATCH_SUFFIX,
     MANIFEST_SUFFIX,
@@ -64,6 +67,8 @@ from shared.http.problems import ProblemError
 from shared.logging import said_safely
 
 log = structlog.get_logger(__name__)
+
+UNTOLD = "taken (its files in done/), its sender not told"  # a taken batch no acknowledgement may name
 
 
 class FtpPoller:
@@ -165,7 +170,9 @@ class FtpPoller:
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
             await self._tell_taken(self._acks, batch_id, manifest, opened, refusals)
         if opened.malformed:  # for the bureau to take up with the sender; once, though a poll may take it again
-            await self._list_not_read(batch_id, manifest, partner, opened)
+            await self._list_taken(batch_id, manifest, partner, not_read_said(opened))
+        if self._acks is not None and (why := unnameable(batch_id)):  # its sender was not told: the bureau is
+            await self._list_taken(batch_id, manifest, partner, f"{UNTOLD}: {why}")
         await self._moves.move(folder, [manifest_name, file_name], DONE)
         log.info(
             "ftp batch taken",
@@ -260,17 +267,16 @@ class FtpPoller:
             refused_lines=whole,
         )
 
-    async def _list_not_read(
-        self, batch_id: str, manifest: dict[str, object], partner: Partner, opened: OpenedBatch
-    ) -> None:
-        """A taken batch with lines that did not read, listed for the bureau (once: a poll may take it again), under
-        its safe name as a batch set aside is: its id is its file's name, its sender's choice."""
+    async def _list_taken(self, batch_id: str, manifest: dict[str, object], partner: Partner, reason: str) -> None:
+        """A taken batch with lines that did not read, or whose sender could not be told, listed for the bureau
+        (once: a poll may take it again), under its safe name as a batch set aside is: its id is its file's name,
+        its sender's choice."""
         await self._store.set_aside_once(
             ExchangeSetAside(
                 file=set_aside_names(batch_id, self._names_key).listed,
                 sender_code=str(manifest.get("sender"))[:12],
                 partner=partner.name,
-                reason=not_read_said(opened),
+                reason=reason,
                 set_aside_at=self._clock.now(),
             )
         )

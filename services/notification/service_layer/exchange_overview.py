@@ -7,7 +7,8 @@ took the batch holding the message (`batches` counts the batches, and those
 set aside over there, whose messages are failed with the reason).
 FTP batch files refused as a whole (unsigned, tampered, truncated), batch
 files whose manifest never came, and taken batches with lines that did not
-read, are listed under "set_aside" with the reason, and their sender as
+read or whose sender could not be told (its batch id holds an identity number,
+say: no acknowledgement is named after it), are listed under "set_aside" with the reason, and their sender as
 verified only when a partner's key checked a signed word naming it. Codes no
 ready partner carries are listed as "unconfigured" with their deliveries,
 which failed at once with the reason: refused, never dropped.
