@@ -128,6 +128,27 @@ async def test_an_orphan_named_with_personal_data_is_listed_and_noted_in_its_saf
     assert (platform.path("440106", "set-aside") / orphan.name).exists()  # the file itself moved as it was named
 
 
+async def test_an_orphan_whose_name_is_long_in_bytes_is_set_aside_with_a_note_the_platform_takes(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """A name of 250 bytes in a script said_safely keeps (a star: 3 bytes) gave a note of 261, which the platform's
+    file system refuses: the set-aside failed, and was tried again at every poll for ever."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    orphan = platform.path("440106", "440111-" + "\u2605" * 79 + ".batch")
+    orphan.write_bytes(b"sealed, whatever it holds")
+    _written(orphan, _clock(tianhe), hours_ago=25)
+
+    assert await tianhe.poller.poll_once() == 1
+
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()
+    noted = next(platform.path("440106", "set-aside").glob("*.reason.txt"))
+    assert len(noted.name.encode()) <= 255 - len("..part")  # it was written as .<note>.part first
+    [file] = await tianhe.set_aside()
+    assert noted.name == file + ".reason.txt"  # the entry names its note, cut as it is and its digest kept
+    assert await tianhe.poller.poll_once() == 0  # nothing left to move
+
+
 async def test_a_late_manifest_set_aside_after_its_orphan_keeps_the_orphan_and_its_note(
     sides: dict[str, Side], platform: FtpPlatform
 ) -> None:

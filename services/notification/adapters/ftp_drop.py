@@ -235,6 +235,7 @@ def mdtm_time(answer: str) -> datetime | None:
 
 
 def _store_whole(ftp: _Deadlined, folder: str, name: str, data: bytes) -> None:
+    # six bytes longer than `name`: a set-aside note's name leaves room for them (domain/set_aside_names.py)
     temporary = posixpath.join(folder, f".{name}.part")
     ftp.storbinary(f"STOR {temporary}", io.BytesIO(data), callback=lambda block: ftp.moved(len(block)))
     ftp.rename(temporary, posixpath.join(folder, name))
