@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 
 import asyncpg
 import pytest
@@ -192,6 +193,40 @@ def test_a_line_that_quotes_no_value_is_left_as_it_was() -> None:
 )
 def test_text_from_outside_is_said_scrubbed_escaped_and_cut(text: str, said: str) -> None:
     assert said_safely(text) == said
+
+
+NAMES = {  # a person's name (or part of one) in the scripts a district's people write names in
+    "uyghur": "\u0626\u0627\u064a\u06af\u06c8\u0644",  # ئايگۈل, Arabic script
+    "kazakh": "\u0646\u06c7\u0631\u0644\u0627\u0646",  # نۇرلان
+    "tibetan": "\u0f56\u0f40\u0fb2\u0f0b\u0f64\u0f72\u0f66",  # བཀྲ་ཤིས: a stacked letter and a vowel sign (marks)
+    "mongolian": "\u182a\u1820\u1832\u1824",  # ᠪᠠᠲᠤ
+    "yi": "\ua188\ua320",  # ꆈꌠ
+    "kana": "\u3084\u307e\u3060 \u30bf\u30ed\u30a6",  # やまだ タロウ
+    "hangul": "\uae40\ucca0\uc218",  # 김철수
+    "han-extension-b": "\U00020000\u4e09",  # a rare character of a name, and a common one
+    "full-width-digits": "\uff14\uff14\uff10\uff11\uff10\uff16",  # an identity number's digits, full width
+}
+
+
+@pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
+def test_a_name_in_any_script_is_masked_and_ascii_codes_stay(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only CJK ideographs were masked: a name in the script of one of China's minorities, or in kana or Hangul,
+    reached a log line, and the FTP set-aside list, as written."""
+    said = said_safely(f"440111-{name}-7.batch")
+    assert said.startswith("440111-[text-redacted]")
+    assert said.endswith("-7.batch")
+    assert not any(c in said for c in name if unicodedata.category(c)[0] in "LMN")  # Tibetan's tsheg stays
+    configure_logging(service="test", fmt="json")
+    structlog.get_logger("t").warning("row refused", reason=f"holder {name} at row 3")
+    line = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert line["reason"].startswith("holder [text-redacted]")
+    assert line["reason"].endswith(" at row 3")
+
+
+def test_punctuation_and_symbols_outside_ascii_stay_between_masked_names() -> None:
+    said = "[text-redacted]\u00b7[text-redacted] \u2192 \u2605 ok"  # a middle dot, an arrow, a star
+    assert scrub_text("\u963f\u4f9d\u00b7\u4e70\u4e70 \u2192 \u2605 ok") == said
+    assert said_safely("Jos\u00e9 M\u00fcller, 440111") == "Jos[text-redacted] M[text-redacted]ller, 440111"
 
 
 def test_the_cut_is_made_after_the_escapes_and_the_scrub() -> None:

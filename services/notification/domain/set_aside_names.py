@@ -3,7 +3,7 @@ one name for two files.
 
 A file's name is its writer's choice: the list under `set_aside` and the name
 of its note in set-aside/ keep said_safely's form of it (identity numbers and
-Chinese text masked, control characters escaped, cut). Two names that differ
+letters outside ASCII masked, control characters escaped, cut). Two names that differ
 only in what that form masks had one form: the second file's note replaced the
 first's, and the bureau's list showed two entries it could not tell apart.
 When the form is not the name itself, it ends in `~` and a digest of the name
