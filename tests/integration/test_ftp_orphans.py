@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,19 +74,30 @@ async def test_a_batch_file_without_its_manifest_is_set_aside_after_a_day_and_sa
     assert list(platform.path("440111").glob("*.ack.json")) == []  # no one's signed word names it: no one told
 
 
-@pytest.fixture
-def no_mdtm(platform: FtpPlatform) -> Iterator[None]:
-    """A platform that does not say when a file was written."""
-    handler = platform._server.handler
-    handler.ftp_MDTM = lambda self, path: self.respond("502 Command not implemented.")
+@dataclass
+class NoMdtm:
+    answer: str  # what the platform answers MDTM with
+    asked: list[str] = field(default_factory=list)  # the files it was asked about, in order
+
+
+@pytest.fixture(params=["502 Command not implemented.", "500 Command not understood."])
+def no_mdtm(platform: FtpPlatform, request: pytest.FixtureRequest) -> Iterator[NoMdtm]:
+    """A platform that does not say when a file was written: it has no MDTM."""
+    handler, platform_says = platform._server.handler, NoMdtm(request.param)
+
+    def refuses(self: object, path: str) -> None:
+        platform_says.asked.append(path)
+        self.respond(platform_says.answer)  # type: ignore[attr-defined]
+
+    handler.ftp_MDTM = refuses
     try:
-        yield
+        yield platform_says
     finally:
         del handler.ftp_MDTM
 
 
 async def test_on_a_platform_that_does_not_say_when_a_file_was_written_an_orphan_is_timed_from_its_first_listing(
-    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: None
+    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: NoMdtm
 ) -> None:
     baiyun, tianhe = sides["440111"], sides["440106"]
     orphan = await _orphan(baiyun, platform)
@@ -99,6 +111,27 @@ async def test_on_a_platform_that_does_not_say_when_a_file_was_written_an_orphan
     clock.advance(1)
     assert await tianhe.poller.poll_once() == 1
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
+
+
+async def test_a_platform_without_mdtm_is_asked_once_not_about_every_orphan_at_every_poll(
+    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: NoMdtm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was asked about each orphan at every poll (every 5 s), and refused each time."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    for name in ("440111-a.batch", "440111-b.batch"):
+        platform.path("440106", name).write_bytes(b"sealed, whatever it holds")
+    clock = _clock(tianhe)
+
+    with logged_by(monkeypatch, ftp_orphans) as logs:
+        for _ in range(5):
+            assert await tianhe.poller.poll_once() == 0
+            clock.advance(3600)
+        clock.advance(86_400 - 5 * 3600 + 1)  # a day and a second after their first listing
+        assert await tianhe.poller.poll_once() == 2
+    assert len(no_mdtm.asked) == 1
+    [said] = [e for e in logs if e["event"].startswith("ftp platform does not say")]
+    assert said["error"] == no_mdtm.answer[:3]
 
 
 async def test_an_orphan_named_with_personal_data_is_listed_and_noted_in_its_safe_form(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.notification.adapters.ftp_drop import NoMdtm
 from services.notification.service_layer import ftp_orphans
 from services.notification.service_layer.ftp_orphans import Orphans
 from tests.support.logs import logged_by
@@ -106,3 +107,42 @@ async def test_a_file_whose_age_is_said_again_and_then_fails_again_is_said_once_
         for n in range(2, 20):
             assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5 * n))
     assert [e["event"] for e in logs] == ["ftp file's age not said for now; timed from its first listing"] * 2
+
+
+class PlatformWithoutMdtm:
+    """A platform whose MDTM says of no file when it was written (NoMdtm), or of this file only (None: 550)."""
+
+    def __init__(self, *, no_mdtm: bool) -> None:
+        self.no_mdtm, self.asked = no_mdtm, 0
+
+    async def written_at(self, folder: str, name: str) -> datetime | None:
+        self.asked += 1
+        if self.no_mdtm:
+            raise NoMdtm("502")
+        return None
+
+
+async def test_a_platform_without_mdtm_is_asked_once_and_its_orphans_timed_from_their_first_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It was asked about every orphan at every poll (every 5 s), and refused each time."""
+    drop = PlatformWithoutMdtm(no_mdtm=True)
+    orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
+    with logged_by(monkeypatch, ftp_orphans) as logs:
+        for n in range(100):
+            for name in ("a.batch", "b.batch"):
+                assert not await orphans.abandoned("/440106", name, T0 + timedelta(seconds=5 * n))
+        assert await orphans.abandoned("/440106", "a.batch", T0 + DAY + timedelta(seconds=1))
+    assert drop.asked == 1
+    assert [(e["event"], e["error"]) for e in logs] == [
+        ("ftp platform does not say when a file was written; orphans timed from their first listing", "502")
+    ]
+
+
+async def test_a_file_the_platform_says_nothing_of_is_asked_about_again_at_the_next_poll() -> None:
+    """A 550 (no such file) is that file's, as before: not the platform's having no MDTM."""
+    drop = PlatformWithoutMdtm(no_mdtm=False)
+    orphans = Orphans(drop, DAY)  # type: ignore[arg-type]
+    for n in range(3):
+        assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5 * n))
+    assert drop.asked == 3

@@ -44,6 +44,17 @@ OPERATION_S = 30.0  # the most one operation on the platform takes, by default (
 MIN_RATE = 64 << 10  # bytes a second: data moving at least this fast extends its operation's deadline
 # what an operation raises when the platform fails it: a reply (ftplib), no reply in time, a connection reset or closed
 FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+# MDTM's answers that say the server has no such command (not implemented, superfluous here; unknown; not implemented
+# for that parameter), not that one file has no time (550: no such file): the same for every file, at every poll
+NO_SUCH_COMMAND = ("202", "500", "502", "504")
+
+
+class NoMdtm(Exception):
+    """The platform does not implement MDTM: it says of no file when it was written (a 202, 500, 502 or 504)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"MDTM answered {code}")
+        self.code = code
 
 
 class FileTooLarge(Exception):
@@ -197,16 +208,20 @@ class FtpDrop:
         return found
 
     async def written_at(self, folder: str, name: str) -> datetime | None:
-        """When the file was last written, as the platform says (MDTM, UTC); None when it does not say (a server
-        without MDTM, or a file gone meanwhile); ftplib.error_temp when it cannot say now (4xx)."""
+        """When the file was last written, as the platform says (MDTM, UTC); None when it does not say of this file
+        (gone meanwhile, another 5xx); NoMdtm when the server has no MDTM (it says of no file); ftplib.error_temp
+        when it cannot say now (4xx)."""
         return await self._blocking(self._written_at, folder, name)
 
     def _written_at(self, folder: str, name: str) -> datetime | None:
         with self._connection() as ftp:
             try:
                 answer = ftp.voidcmd(f"MDTM {posixpath.join(folder, name)}")
-            except ftplib.error_perm:
-                return None
+            except ftplib.error_perm as refused:
+                answer = str(refused)  # raised below, not here: the connection is good, and kept for the poll
+        code = answer[:3]
+        if code in NO_SUCH_COMMAND:
+            raise NoMdtm(code)
         return mdtm_time(answer)
 
     async def move(self, folder: str, names: list[str], to: str, *, note: tuple[str, bytes] | None = None) -> None:

@@ -8,8 +8,16 @@ connection reset or closed, an answer MDTM never gives. Said once a run of
 failures, and not asked again about that file before a wait (held_back.py:
 5 s doubling to 5 min) has passed. Such a failure was a failed file, 'left
 for the next poll' at every poll (every 5 s), and the file was never set
-aside while it lasted. A permanent error (5xx: no MDTM here, no such file)
+aside while it lasted. A permanent error about the file (550: no such file)
 is the platform not saying, as the drop answers it (None).
+
+A server without MDTM (it answers 202, 500, 502 or 504: not implemented,
+unknown) says so once, and is not asked again while the poller lives: it was
+asked about every orphan at every poll, and refused each time. A server's
+commands do not change while it runs, and being wrong costs little: an orphan
+is timed from its first listing, set aside a day after it at the latest, as
+on a platform whose MDTM fails. Not until the next login: the poll logs in
+again every 5 s, which would ask again as often.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from services.notification.adapters.ftp_drop import FTP_ERRORS, FtpDrop
+from services.notification.adapters.ftp_drop import FTP_ERRORS, FtpDrop, NoMdtm
 from services.notification.domain.held_back import HeldBack
 from services.notification.domain.orphan_batches import abandoned
 from shared.logging import said_safely
@@ -39,6 +47,7 @@ class Orphans:
         self._drop, self.after = drop, after
         self._first_listed: OrderedDict[tuple[str, str], datetime] = OrderedDict()
         self._unsaid = HeldBack()  # files whose age the platform could not say now (4xx): not asked before a wait
+        self._no_mdtm = False  # the platform said it has no MDTM: not asked again
 
     async def abandoned(self, folder: str, name: str, now: datetime) -> bool:
         """Whether the batch file `name`, listed without its manifest, has waited longer than `after`: by the
@@ -51,10 +60,17 @@ class Orphans:
     async def _written_at(self, folder: str, name: str, now: datetime) -> datetime | None:
         """When the platform says `name` was written; None when it does not say, or cannot now (said once)."""
         path = posixpath.join(folder, name)
-        if self._unsaid.waiting(path, now):
+        if self._no_mdtm or self._unsaid.waiting(path, now):
             return None
         try:
             written = await self._drop.written_at(folder, name)
+        except NoMdtm as none:
+            self._no_mdtm = True
+            log.info(
+                "ftp platform does not say when a file was written; orphans timed from their first listing",
+                error=none.code,
+            )
+            return None
         except FTP_ERRORS as failure:  # a 5xx is no failure here: the drop says None, the platform does not say
             step = self._unsaid.failed(path, now)
             if step is not None and step.failures == 1:
