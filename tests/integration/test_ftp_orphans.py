@@ -388,3 +388,57 @@ async def test_an_orphan_whose_age_is_said_again_is_timed_by_the_platform_once_m
     clock.advance(5)
     assert await tianhe.poller.poll_once() == 1
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
+
+
+def _left_behind(moved_to: Path, platform: FtpPlatform) -> tuple[Path, Path]:
+    """The batch file of a batch dealt with, back in our folder: as a move that failed half-way left it (the
+    manifest moved, not its file), which a restarted poller no longer remembers (ftp_moves.py). Where it was, where
+    it is now."""
+    moved = _one(moved_to, "*.batch")
+    left = platform.path("440106", moved.name)
+    moved.rename(left)
+    return moved, left
+
+
+async def test_a_batch_file_left_behind_by_a_taken_batch_goes_to_done_not_aside_as_never_finished(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day later (at once, by its MDTM) it was set aside as a batch whose sender never finished the upload, and
+    listed for the bureau so, though its messages were applied and its sender acknowledged."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    assert await tianhe.poller.poll_once() == 1
+    moved, left = _left_behind(platform.path("440106", "done"), platform)
+    _written(left, _clock(tianhe), hours_ago=25)
+
+    with logged_by(monkeypatch, exchange_ftp_inbound) as logs:
+        assert await tianhe.poller.poll_once() == 1
+    assert moved.exists()
+    assert not left.exists()
+    assert list(platform.path("440106").glob("set-aside/*")) == []
+    assert await tianhe.set_aside() == {}
+    assert [e["event"] for e in logs if e["log_level"] in ("warning", "error")] == []
+
+
+async def test_a_batch_file_left_behind_by_a_batch_set_aside_joins_it_not_listed_again(
+    sides: dict[str, Side], platform: FtpPlatform
+) -> None:
+    """It was set aside a second time, as never finished, with a note of that reason beside the batch's own."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    batch_file = _one(platform.path("440106"), "*.batch")
+    batch_file.write_bytes(batch_file.read_bytes()[:-10])  # truncated on the platform
+    assert await tianhe.poller.poll_once() == 1
+    aside = platform.path("440106", "set-aside")
+    listed = await tianhe.set_aside()
+    moved, left = _left_behind(aside, platform)
+    _written(left, _clock(tianhe), hours_ago=25)
+
+    assert await tianhe.poller.poll_once() == 1
+    assert moved.exists()
+    assert not left.exists()
+    assert await tianhe.set_aside() == listed
+    [note] = aside.glob("*.reason.txt")
+    assert note.read_text().startswith("batch file differs from its manifest")

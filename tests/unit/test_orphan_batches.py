@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notification.adapters.ftp_drop import mdtm_time
-from services.notification.domain.orphan_batches import abandoned, orphans, reason, sender_of
+from services.notification.domain.orphan_batches import abandoned, batch_key, orphans, reason, sender_of
 
 T0 = datetime(2027, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -53,3 +53,14 @@ def test_the_sender_is_the_district_its_name_begins_with(name: str, sender: str 
 )
 def test_the_time_an_mdtm_answer_gives(answer: str, time: datetime | None) -> None:
     assert mdtm_time(answer) == time
+
+
+def test_a_batch_is_recorded_by_a_keyed_digest_of_its_id_never_as_it_was() -> None:
+    """A batch's id is its file's name, the sender's choice: it may hold an identity number."""
+    person = "440111199003070127"
+    said = batch_key(f"440111-{person}", b"k" * 32)
+    assert said == batch_key(f"440111-{person}", b"k" * 32)  # the same batch, the same record
+    assert said != batch_key(f"440111-{person}", b"j" * 32)  # keyed: not reversed by trying every id number
+    assert said != batch_key("440111-440106-20270301T020000-9f2c", b"k" * 32)
+    assert person not in said
+    assert len(said) == 64

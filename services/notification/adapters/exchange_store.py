@@ -27,6 +27,7 @@ from services.notification.adapters.inbox import Answer, Inbox
 from services.notification.adapters.tables import (
     Delivery,
     ExchangeBatchMessage,
+    ExchangeBatchReceived,
     ExchangeBatchSent,
     ExchangeReceived,
     ExchangeSetAside,
@@ -227,6 +228,23 @@ class ExchangeStore:
         query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
+
+    async def batch_received(self, batch_key: str, outcome: Outcome, *, now: datetime) -> None:
+        """An FTP batch in our folder taken or set aside as a whole (its latest outcome: taken again, say, after it
+        was moved back from set-aside/)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(ExchangeBatchReceived, batch_key, with_for_update=True)
+            if row is None:
+                session.add(ExchangeBatchReceived(batch_key=batch_key, outcome=outcome.value, received_at=now))
+            elif row.outcome != outcome.value:
+                row.outcome, row.received_at = outcome.value, now
+
+    async def received_outcome(self, batch_key: str) -> Outcome | None:
+        """What became of the FTP batch of that key in our folder; None when the poller never took it nor set it
+        aside as a whole."""
+        async with self._sessions() as session:
+            row = await session.get(ExchangeBatchReceived, batch_key)
+        return Outcome(row.outcome) if row else None
 
     async def record_batch(self, batch: ExchangeBatchSent, message_ids: list[str]) -> None:
         """A batch about to be uploaded and the messages in it (before the upload: no acknowledgement of an

@@ -199,6 +199,17 @@ class ExchangeSetAside(SQLModel, table=True):
     set_aside_at: datetime = _at()
 
 
+class ExchangeBatchReceived(SQLModel, table=True):
+    """An FTP batch our poller took or set aside as a whole, by the keyed digest of its id (the sender's file name:
+    domain/orphan_batches.batch_key). Its batch file found alone later is moved where its manifest went."""
+
+    __tablename__ = "exchange_batches_received"
+
+    batch_key: str = Field(primary_key=True, max_length=64)
+    outcome: str = Field(max_length=20)  # taken | set_aside: the latest (a batch set aside may be moved back)
+    received_at: datetime = _at()
+
+
 class ExchangeBatchSent(SQLModel, table=True):
     """An FTP batch we uploaded, and what its recipient acknowledged of it (nothing yet: all None)."""
 

@@ -10,6 +10,8 @@ within seconds of its file) it is set aside like a refused batch. Pure.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import datetime, timedelta
 
@@ -45,3 +47,10 @@ def sender_of(name: str) -> str | None:
     """The district a batch file's name says sent it (its sender's word, unsigned); None when it says none."""
     found = _SENDER.match(name)
     return found.group(1) if found else None
+
+
+def batch_key(batch_id: str, key: bytes) -> str:
+    """What a batch taken or set aside is recorded by: its id (its file's name, the sender's choice, which may
+    hold an identity number) digested with our names' key (domain/set_aside_names.naming_key), never as it was."""
+    said = b"received batch:" + batch_id.encode("utf-8", "surrogatepass")  # apart from set-aside names' digests
+    return hmac.new(key, said, hashlib.sha256).hexdigest()

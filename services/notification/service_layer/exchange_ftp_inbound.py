@@ -14,7 +14,9 @@ also receive acknowledgements of our own batches (`*.ack.json`, never taken
 for a manifest): settled once, or set aside like a bad batch. A passing
 failure (FTP or database down) leaves the files where they are for the next poll.
 A batch file whose manifest has not come after `orphan_after_s` (its sender never
-finished the upload) is set aside in the same way, no one told (ftp_orphans.py).
+finished the upload) is set aside in the same way, no one told (ftp_orphans.py);
+unless its batch was taken or set aside here (recorded, past a restart), its
+manifest moved and its own move failed: it goes where its manifest went.
 A sender whose folder does not take our acknowledgement, and a folder of ours
 that does not list, are held back (ftp_holds.py): not read again until their
 wait passes, 5 s doubling to 5 min, the others read as usual.
@@ -52,7 +54,7 @@ from services.notification.domain.exchange_batch import (
     refused_whole,
     said_whole,
 )
-from services.notification.domain.orphan_batches import LATE_MANIFEST, ORPHAN_AFTER_S, orphans, sender_of
+from services.notification.domain.orphan_batches import LATE_MANIFEST, ORPHAN_AFTER_S, batch_key, orphans, sender_of
 from services.notification.domain.orphan_batches import reason as orphan_reason
 from services.notification.domain.set_aside_names import naming_key, set_aside_names
 from services.notification.service_layer.exchange_acks import AckHeld, Acknowledgements
@@ -127,7 +129,7 @@ class FtpPoller:
                     elif name.endswith(ACK_SUFFIX) and self._acks is not None:
                         await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
                     elif name in alone and await self._orphans.abandoned(folder, name, now):
-                        await self._set_aside_orphan(folder, name)
+                        await self._orphan(folder, name)
                     else:
                         continue
                 except AckHeld as held:  # said by the acknowledgements, once a wait
@@ -151,6 +153,7 @@ class FtpPoller:
         try:
             raw = await self._read(folder, manifest_name, max_bytes=MAX_SMALL_FILE_BYTES)
         except FileTooLarge as large:  # read no further; its sender is not told (the manifest did not read)
+            await self._received(batch_id, Outcome.SET_ASIDE)
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
             return
         if raw is None:
@@ -173,6 +176,7 @@ class FtpPoller:
             await self._list_taken(batch_id, manifest, partner, not_read_said(opened))
         if self._acks is not None and (why := unnameable(batch_id)):  # its sender was not told: the bureau is
             await self._list_taken(batch_id, manifest, partner, f"{UNTOLD}: {why}")
+        await self._received(batch_id, Outcome.TAKEN)
         await self._moves.move(folder, [manifest_name, file_name], DONE)
         log.info(
             "ftp batch taken",
@@ -220,7 +224,13 @@ class FtpPoller:
             )
         names = [batch_id + MANIFEST_SUFFIX, batch_id + BATCH_SUFFIX]
         name = partner.name if partner else None
+        await self._received(batch_id, Outcome.SET_ASIDE)
         await self._set_aside(folder, names, batch_id, str(refusal), manifest.get("sender"), name)
+
+    async def _received(self, batch_id: str, outcome: Outcome) -> None:
+        """What became of the batch, kept past a restart: its batch file, should it stay behind alone (its move
+        failed half-way), then goes where its manifest went (_orphan), not set aside as never finished."""
+        await self._store.batch_received(batch_key(batch_id, self._names_key), outcome, now=self._clock.now())
 
     async def _apply_each(self, partner: Partner, opened: OpenedBatch) -> list[tuple[int, str]]:
         """Each message through the door, one refused alone; returns every refused line, malformed ones too,
@@ -281,13 +291,24 @@ class FtpPoller:
             )
         )
 
+    async def _orphan(self, folder: str, name: str) -> None:
+        """A batch file listed alone for longer than an orphan waits: where its manifest went, when its batch was
+        taken or set aside here (the file's own move failed, and the poller, restarted, no longer knew it: it was
+        set aside a day later as never finished, its messages applied); else set aside as never finished."""
+        outcome = await self._store.received_outcome(batch_key(name.removesuffix(BATCH_SUFFIX), self._names_key))
+        if outcome is None:
+            await self._set_aside_orphan(folder, name)
+        else:  # not listed again, no note: its manifest's move wrote the batch's (set-aside/<batch>.reason.txt)
+            await self._moves.move(folder, [name], DONE if outcome is Outcome.TAKEN else SET_ASIDE)
+            log.info("ftp batch file moved after its batch", file=said_safely(name), outcome=outcome.value)
+        self._orphans.gone(folder, name)
+
     async def _set_aside_orphan(self, folder: str, name: str) -> None:
         """A batch file whose manifest never came, set aside as a refused batch is; no one is told (no signed word
         says who sent it)."""
         why, sender = orphan_reason(self._orphans.after), sender_of(name)
         # its note is <batch>.batch.reason.txt: the manifest, should it come, is set aside with <batch>.reason.txt
         await self._set_aside(folder, [name], name, why, sender, None)
-        self._orphans.gone(folder, name)
 
     async def _take_ack(self, acks: Acknowledgements, folder: str, batch_id: str) -> None:
         """An acknowledgement of a batch we sent: settled once, or set aside with the reason (nothing changes)."""

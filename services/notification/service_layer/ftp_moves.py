@@ -13,7 +13,10 @@ manifest in done/, its batch file not) leaves the batch file listed alone, which
 is only moved too, not taken for an orphan (ftp_orphans.py) and set aside.
 
 In memory: after a restart, a batch whose move had failed is taken once more,
-as one that was interrupted (docs/exchange.md, "Left out, for now").
+as one that was interrupted (docs/exchange.md, "Left out, for now"). A batch
+file left behind by a move that failed half-way is then listed alone; once
+it has waited an orphan's time, the store's record of its batch sends it
+where its manifest went (exchange_ftp_inbound.py), not aside as never finished.
 """
 
 from __future__ import annotations
