@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from services.cli import catalogue
 from services.notification import bootstrap
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_threads import FtpThreads
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from shared.background import BackgroundTask
 from tests.support.ftp_platform import FtpPlatform, password_of
@@ -106,8 +107,29 @@ async def test_ftp_work_runs_on_its_own_threads_not_on_the_loops_default_executo
 
 async def test_the_ftp_threads_are_shut_down_when_the_service_stops(composed: tuple[FastAPI, FtpPoller]) -> None:
     app, poller = composed
-    threads = poller._drop._threads
-    assert isinstance(threads, ThreadPoolExecutor)
+    outbound = poller._acks._outbound  # type: ignore[union-attr]
+    every = [poller._drop._threads, outbound._ftp_threads]
+    assert all(isinstance(threads, FtpThreads) for threads in every)
     async with app.router.lifespan_context(app):
-        assert not threads._shutdown
-    assert threads._shutdown
+        assert not any(threads.stopped for threads in every)  # type: ignore[union-attr]
+    assert all(threads.stopped for threads in every)  # type: ignore[union-attr]
+
+
+async def test_ftp_work_runs_on_daemon_threads_so_a_stopping_process_does_not_wait_for_a_stalled_one(
+    platform: FtpPlatform, composed: tuple[FastAPI, FtpPoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ThreadPoolExecutor's threads are joined at the interpreter's exit, shut down or not: a service stopped
+    while the platform stalled waited up to an operation's 30 s."""
+    _, poller = composed
+    daemon: list[bool] = []
+    real_connect = FtpDrop._connect
+
+    def connect(drop: FtpDrop, deadline: float) -> Any:
+        daemon.append(threading.current_thread().daemon)
+        return real_connect(drop, deadline)
+
+    monkeypatch.setattr(FtpDrop, "_connect", connect)
+    await poller.poll_once()
+    account = FtpAccount("127.0.0.1", platform.port, "440106", password_of("440106"))
+    await poller._acks._outbound.ftp_drop(account).names("/440106")  # type: ignore[union-attr]
+    assert daemon == [True, True]

@@ -8,8 +8,7 @@ Nothing connects here: the lifespan migrates, starts Kafka and the background ta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from concurrent.futures import Executor
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -44,15 +43,16 @@ def create_app(
     register_consumers(runtime.broker, runtime.topics, receiver=receiver, keyring=runtime.keyring)
     door = build_door(settings, clients, exchange, wake=workers.push.wake)
     background = background_tasks(settings, runtime, clients, workers, ftp_poller(settings, clients, exchange, door))
-    lifespan = _stopping(lifespan_of(runtime, MIGRATIONS, background=background), exchange.ftp_threads)
+    lifespan = _stopping(lifespan_of(runtime, MIGRATIONS, background=background), exchange.stop_ftp)
     routers = build_routers(settings, runtime, clients, exchange, workers, door)
     return service_app(
         runtime, title="PopFlow notification", routers=routers, lifespan=lifespan, status=workers.relay.shown
     )
 
 
-def _stopping(lifespan: Lifespan, ftp_threads: Executor) -> Lifespan:
-    """`lifespan`, then the FTP exchange's threads shut down (what was queued on them cancelled)."""
+def _stopping(lifespan: Lifespan, stop_ftp: Callable[[], None]) -> Lifespan:
+    """`lifespan`, then the FTP exchange's threads shut down (what was queued on them cancelled, what stalls on
+    them not waited for)."""
 
     @asynccontextmanager
     async def stopping(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +60,6 @@ def _stopping(lifespan: Lifespan, ftp_threads: Executor) -> Lifespan:
             async with lifespan(app):
                 yield
         finally:
-            ftp_threads.shutdown(wait=False, cancel_futures=True)
+            stop_ftp()
 
     return stopping

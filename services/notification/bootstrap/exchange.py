@@ -4,12 +4,12 @@ post to, and, when a platform is configured, the poller of our folders on its FT
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_threads import FtpThreads
 from services.notification.bootstrap.clients import Clients
 from services.notification.domain.set_aside_names import naming_key
 from services.notification.service_layer.exchange_acks import Acknowledgements
@@ -34,12 +34,16 @@ class Exchange:
     partners: Callable[[], PartnerTable]  # the partners file, read again when it changes
     keys: OwnKeys
     outbound: OutboundExchange
-    ftp_threads: ThreadPoolExecutor  # every FTP operation's, shut down when the service stops
+    ftp_threads: FtpThreads  # every FTP operation's, shut down when the service stops
+
+    def stop_ftp(self) -> None:
+        """What waits for an FTP thread is cancelled; an operation under way is not waited for (daemon threads)."""
+        self.ftp_threads.shutdown(wait=False, cancel_futures=True)
 
 
 def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange:
     partners = PartnersFile(settings.partners_file).current
-    ftp_threads = ThreadPoolExecutor(max_workers=FTP_THREADS, thread_name_prefix="ftp")  # started as used
+    ftp_threads = FtpThreads(FTP_THREADS, "ftp")  # started as used
     keys = OwnKeys(
         _plain(settings.exchange_signing_key),
         _plain(settings.exchange_sealing_key),

@@ -1,0 +1,74 @@
+"""The FTP exchange's threads (adapters/ftp_threads.py): daemon threads, so a stopping process never waits for a
+stalled operation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from services.notification.adapters.ftp_threads import FtpThreads
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_work_runs_on_daemon_threads_and_gives_its_result_or_its_error() -> None:
+    threads = FtpThreads(2, "ftp")
+    try:
+        assert threads.submit(lambda: threading.current_thread().daemon).result() is True
+        assert threads.submit(threading.current_thread).result().name.startswith("ftp_")
+        with pytest.raises(ZeroDivisionError):
+            threads.submit(lambda: 1 / 0).result()
+    finally:
+        threads.shutdown()
+
+
+def test_no_more_threads_start_than_it_has_and_work_waits_in_order() -> None:
+    threads, release, done = FtpThreads(2, "ftp"), threading.Event(), list[int]()
+    stalled = [threads.submit(release.wait) for _ in range(2)]
+    waiting = [threads.submit(done.append, n) for n in range(3)]
+    assert not any(future.done() for future in waiting)
+    release.set()
+    for future in stalled + waiting:
+        future.result()
+    assert done == [0, 1, 2]
+    assert len(threads._threads) == 2
+    threads.shutdown()
+
+
+def test_a_stop_cancels_what_waits_and_does_not_wait_for_a_stalled_operation() -> None:
+    threads, release = FtpThreads(1, "ftp"), threading.Event()
+    stalled = threads.submit(release.wait)
+    waiting = threads.submit(lambda: "never run")
+    threads.shutdown(wait=False, cancel_futures=True)  # returns with the operation still stalled
+    assert waiting.cancelled()
+    assert stalled.running()
+    with pytest.raises(RuntimeError):
+        threads.submit(lambda: None)
+    release.set()
+    assert stalled.result() is True
+
+
+def test_a_process_stopping_during_a_stalled_operation_exits_without_waiting_for_it() -> None:
+    """ThreadPoolExecutor's threads are joined at the interpreter's exit, shut down or not: this process, its
+    operation stalled for ever, would never have exited (and a stalled FTP operation held one for up to 30 s)."""
+    script = (
+        "import threading\n"
+        "from services.notification.adapters.ftp_threads import FtpThreads\n"
+        "threads = FtpThreads(8, 'ftp')\n"
+        "started = threading.Event()\n"
+        "threads.submit(lambda: (started.set(), threading.Event().wait()))\n"
+        "started.wait()\n"
+        "threads.shutdown(wait=False, cancel_futures=True)\n"
+        "print('stopped')\n"
+    )
+    # the timeout only ends a test that would otherwise hang: a process that exits is what is asserted
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ended = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert (ended.returncode, ended.stdout) == (0, "stopped\n"), ended.stderr
