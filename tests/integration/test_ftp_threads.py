@@ -133,3 +133,23 @@ async def test_ftp_work_runs_on_daemon_threads_so_a_stopping_process_does_not_wa
     account = FtpAccount("127.0.0.1", platform.port, "440106", password_of("440106"))
     await poller._acks._outbound.ftp_drop(account).names("/440106")  # type: ignore[union-attr]
     assert daemon == [True, True]
+
+
+async def test_the_poll_of_our_folders_is_not_held_up_by_stalled_uploads(composed: tuple[FastAPI, FtpPoller]) -> None:
+    """Shared with the uploads, the poll waited for a thread behind uploads to eight stalled partners' folders
+    (each up to its 30 s, then the next ones), what partners sent us unread meanwhile."""
+    _, poller = composed
+    uploads = poller._acks._outbound._ftp_threads  # type: ignore[union-attr]
+    assert isinstance(uploads, FtpThreads)
+    release = threading.Event()
+    stalled = [uploads.submit(release.wait) for _ in range(bootstrap.exchange.FTP_THREADS)]
+    try:
+        poll = asyncio.ensure_future(poller.poll_once())
+        # the wait only ends a test that would otherwise hang until the stalled uploads end: the poll ending is
+        # what is asserted, while every upload thread is stalled
+        done, _ = await asyncio.wait({poll}, timeout=120)
+        assert not any(upload.done() for upload in stalled)
+    finally:
+        release.set()
+    assert poll in done
+    assert poll.result() == 0

@@ -22,8 +22,10 @@ from shared.exchange.partners import PartnerTable
 from shared.exchange.partners_file import PartnersFile
 
 # FTP's own threads, not the loop's default executor: a platform that answers slowly (each operation may take 30 s)
-# held the threads the webhook sender's address look-ups wait for. The poll and its acknowledgements take one at a
-# time; the rest is for uploads to several partners' folders at once (one batch a folder is gathered at a time).
+# held the threads the webhook sender's address look-ups wait for. Uploads to several partners' folders at once
+# (one batch a folder is gathered at a time) and the poll's acknowledgements share these. The poll of our own
+# folders has a thread of its own: uploads to more than eight stalled partners' folders held every thread, and
+# the poll waited behind them, what partners sent us unread meanwhile.
 FTP_THREADS = 8
 
 
@@ -34,11 +36,13 @@ class Exchange:
     partners: Callable[[], PartnerTable]  # the partners file, read again when it changes
     keys: OwnKeys
     outbound: OutboundExchange
-    ftp_threads: FtpThreads  # every FTP operation's, shut down when the service stops
+    ftp_threads: FtpThreads  # uploads' and acknowledgements', shut down when the service stops
+    poll_thread: FtpThreads  # the poll's of our folders, likewise
 
     def stop_ftp(self) -> None:
         """What waits for an FTP thread is cancelled; an operation under way is not waited for (daemon threads)."""
-        self.ftp_threads.shutdown(wait=False, cancel_futures=True)
+        for threads in (self.ftp_threads, self.poll_thread):
+            threads.shutdown(wait=False, cancel_futures=True)
 
 
 def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange:
@@ -61,7 +65,8 @@ def build_exchange(settings: NotificationSettings, clients: Clients) -> Exchange
         ftp_ca_file=_ca_file(settings),
         ftp_threads=ftp_threads,
     )
-    return Exchange(partners=partners, keys=keys, outbound=outbound, ftp_threads=ftp_threads)
+    poll_thread = FtpThreads(1, "ftp-poll")
+    return Exchange(partners=partners, keys=keys, outbound=outbound, ftp_threads=ftp_threads, poll_thread=poll_thread)
 
 
 def build_door(
@@ -100,7 +105,7 @@ def ftp_poller(
         max_age_s=settings.exchange_ftp_max_age_s,
     )
     return FtpPoller(
-        drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host), threads=exchange.ftp_threads),
+        drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host), threads=exchange.poll_thread),
         folders=settings.exchange_ftp_folders or [f"/{code}" for code in settings.served_districts],
         door=door,
         store=clients.exchange_store,
