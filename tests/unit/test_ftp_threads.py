@@ -1,16 +1,21 @@
 """The FTP exchange's threads (adapters/ftp_threads.py): daemon threads, so a stopping process never waits for a
-stalled operation."""
+stalled operation; and an operation's deadline counts from when it was asked for, its wait for a thread included
+(adapters/ftp_drop.py), so that an upload queued behind stalled ones does not outlast its push's lease."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from services.notification.adapters import ftp_drop
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.ftp_threads import FtpThreads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +77,31 @@ def test_a_process_stopping_during_a_stalled_operation_exits_without_waiting_for
         [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
     )
     assert (ended.returncode, ended.stdout) == (0, "stopped\n"), ended.stderr
+
+
+async def test_an_operations_deadline_counts_from_when_it_was_asked_for_not_from_when_a_thread_took_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counted from the thread's start, an upload that waited 45 s behind stalled ones then had 30 s more: its
+    push's lease (an operation's 30 s and a margin) lapsed, and the push was taken up and uploaded again."""
+    now = [1000.0]
+    monkeypatch.setattr(ftp_drop, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    given: list[float] = []
+
+    def connect(drop: FtpDrop, deadline: float) -> None:
+        given.append(deadline)
+        raise TimeoutError("the ftp operation outlasted its deadline")
+
+    monkeypatch.setattr(FtpDrop, "_connect", connect)
+    threads, release = FtpThreads(1, "ftp"), threading.Event()
+    busy = threads.submit(release.wait)  # a stalled folder's upload holds the only thread
+    drop = FtpDrop(FtpAccount("127.0.0.1", 21, "440106", "secret", timeout_s=30), threads=threads)
+    listing = asyncio.create_task(drop.names("/440106"))
+    await asyncio.sleep(0)  # asked for now, at 1000
+    now[0] += 45  # the thread freed 45 s later
+    release.set()
+    with pytest.raises(TimeoutError):
+        await listing
+    assert busy.result() is True
+    assert given == [1030.0]
+    threads.shutdown()

@@ -9,7 +9,8 @@ manifest, and readers look only at manifests (and acknowledgements), so a
 half-written batch is never taken. Errors are ftplib's and OSError; callers decide what they mean.
 
 Each operation (an upload, a put, a listing, a read, a move) ends within the
-account's `timeout_s` as a whole, plus the time its data takes at MIN_RATE (a
+account's `timeout_s` from when it was asked for (its wait for a thread
+included), plus the time its data takes at MIN_RATE (a
 large batch on a slow link goes through; a trickle does not), TimeoutError
 otherwise: ftplib waits that long for each answer, and a platform under load that
 answers every command a little late, within the wait, held an upload for a wait
@@ -44,6 +45,7 @@ OPERATION_S = 30.0  # the most one operation on the platform takes, by default (
 MIN_RATE = 64 << 10  # bytes a second: data moving at least this fast extends its operation's deadline
 # what an operation raises when the platform fails it: a reply (ftplib), no reply in time, a connection reset or closed
 FTP_ERRORS = (ftplib.Error, OSError, EOFError)
+_DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("ftp_deadline")  # the operation's (_blocking)
 # MDTM's answers that say the server has no such command (not implemented, superfluous here; unknown; not implemented
 # for that parameter), not that one file has no time (550: no such file): the same for every file, at every poll
 NO_SUCH_COMMAND = ("202", "500", "502", "504")
@@ -103,14 +105,19 @@ class FtpDrop:
             await self._blocking(self._drop_held)
 
     async def _blocking(self, work: Callable[..., T], *args: object) -> T:
-        """`work(*args)` on our threads, with the caller's context (as asyncio.to_thread gives it)."""
-        bound = functools.partial(contextvars.copy_context().run, work, *args)
+        """`work(*args)` on our threads, with the caller's context (as asyncio.to_thread gives it) and its
+        deadline, the account's timeout_s from now: the wait for a thread is part of it. Counted from the
+        thread's start, an upload queued behind slow ones began late and ran its whole time after, and the
+        push it is the attempt of outlasted its lease (taken up again, and uploaded twice)."""
+        context = contextvars.copy_context()
+        context.run(_DEADLINE.set, time.monotonic() + self._account.timeout_s)
+        bound = functools.partial(context.run, work, *args)
         return await asyncio.get_running_loop().run_in_executor(self._threads, bound)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[_Deadlined]:
-        """A connection for one operation, which must end within the account's timeout_s from now."""
-        deadline = time.monotonic() + self._account.timeout_s
+        """A connection for one operation, which must end by its deadline (_blocking)."""
+        deadline = _DEADLINE.get(None) or time.monotonic() + self._account.timeout_s
         if not self._in_session:
             with contextlib.closing(self._connect(deadline)) as alone:
                 yield alone

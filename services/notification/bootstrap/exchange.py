@@ -23,9 +23,11 @@ from shared.exchange.partners_file import PartnersFile
 
 # FTP's own threads, not the loop's default executor: a platform that answers slowly (each operation may take 30 s)
 # held the threads the webhook sender's address look-ups wait for. Uploads to several partners' folders at once
-# (one batch a folder is gathered at a time) and the poll's acknowledgements share these. The poll of our own
-# folders has a thread of its own: uploads to more than eight stalled partners' folders held every thread, and
-# the poll waited behind them, what partners sent us unread meanwhile.
+# (one batch a folder is gathered at a time) and the poll's acknowledgements share these; an operation's 30 s
+# count from when it was asked for (ftp_drop.py), so one that waited for a thread behind stalled folders' uploads
+# fails within its push's lease rather than starting late. The poll of our own folders has a thread of its own:
+# uploads to more than eight stalled partners' folders held every thread, and the poll waited behind them, what
+# partners sent us unread meanwhile.
 FTP_THREADS = 8
 
 
