@@ -16,9 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_first_listings import FirstListings
+from services.notification.domain.set_aside_names import naming_key
 from services.notification.service_layer import exchange_ftp_inbound, ftp_orphans
-from tests.integration.test_ftp_acknowledgements import ADMIN, Side, _emptied, _one, _send_forward, platform, sides
-from tests.support.ftp_platform import FtpPlatform
+from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
+from tests.integration.test_ftp_acknowledgements import (
+    ADMIN,
+    KEYS,
+    Side,
+    _emptied,
+    _one,
+    _send_forward,
+    platform,
+    sides,
+)
+from tests.support.ftp_platform import FtpPlatform, password_of
 from tests.support.logs import logged_by
 from tests.support.notification_fakes import FakeClock
 from tests.support.records import id_number
@@ -442,3 +455,40 @@ async def test_a_batch_file_left_behind_by_a_batch_set_aside_joins_it_not_listed
     assert await tianhe.set_aside() == listed
     [note] = aside.glob("*.reason.txt")
     assert note.read_text().startswith("batch file differs from its manifest")
+
+
+def _as_composed(side: Side, platform: FtpPlatform) -> FtpPoller:
+    """The side's poller as notification's bootstrap builds it: orphans' first listings in its database, its
+    names' key from its sealing key (the same after a restart). A second one is the poller restarted, or another
+    replica taking over the poll."""
+    poller = side.poller
+    return FtpPoller(
+        drop=FtpDrop(FtpAccount("127.0.0.1", platform.port, side.code, password_of(side.code))),
+        folders=[f"/{side.code}"],
+        door=poller._door,
+        store=poller._store,
+        clock=poller._clock,
+        interval_s=1.0,
+        max_age_s=86_400,
+        acks=poller._acks,
+        names_key=naming_key(KEYS[side.code]["sealing_key"]),
+        first_listings=FirstListings(poller._store._sessions),
+    )
+
+
+async def test_on_a_platform_without_mdtm_an_orphans_wait_goes_on_after_a_restart(
+    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: NoMdtm
+) -> None:
+    """Its first listing was in memory alone: a poller restarted (or another replica leading the poll) timed it from
+    the start again, and one restarted daily never set it aside."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    orphan = await _orphan(baiyun, platform)
+    clock = _clock(tianhe)
+
+    assert await _as_composed(tianhe, platform).poll_once() == 0
+    clock.advance(86_400 - 3600)
+    restarted = _as_composed(tianhe, platform)
+    assert await restarted.poll_once() == 0
+    clock.advance(3601)  # a day and a second after the first poller first listed it
+    assert await restarted.poll_once() == 1
+    assert (platform.path("440106", "set-aside") / orphan.name).exists()

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from services.cli import catalogue
 from services.notification import bootstrap
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
+from services.notification.adapters.ftp_first_listings import FirstListings
 from services.notification.adapters.ftp_threads import FtpThreads
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from shared.background import BackgroundTask
@@ -153,3 +154,11 @@ async def test_the_poll_of_our_folders_is_not_held_up_by_stalled_uploads(compose
         release.set()
     assert poll in done
     assert poll.result() == 0
+
+
+def test_the_composed_poller_keeps_its_orphans_first_listings_in_the_database(
+    composed: tuple[FastAPI, FtpPoller],
+) -> None:
+    """So that a restart, or another replica taking over the poll, goes on timing them (ftp_orphans.py)."""
+    _, poller = composed
+    assert isinstance(poller._orphans._listings, FirstListings)

@@ -146,3 +146,47 @@ async def test_a_file_the_platform_says_nothing_of_is_asked_about_again_at_the_n
     for n in range(3):
         assert not await orphans.abandoned("/440106", "a.batch", T0 + timedelta(seconds=5 * n))
     assert drop.asked == 3
+
+
+class StoredListings:
+    """The database's first listings (adapters/ftp_first_listings.py), in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, datetime] = {}
+        self.pruned: list[datetime] = []
+
+    async def first_listed(self, file_key: str, now: datetime) -> datetime:
+        return self.rows.setdefault(file_key, now)
+
+    async def forget(self, file_key: str) -> None:
+        self.rows.pop(file_key, None)
+
+    async def prune(self, before: datetime) -> None:
+        self.pruned.append(before)
+        self.rows = {key: at for key, at in self.rows.items() if at >= before}
+
+
+async def test_an_orphans_first_listing_outlasts_a_restart_of_the_poller() -> None:
+    """In memory alone, a restart (or another replica taking over the poll) timed it from the start again: on a
+    platform without MDTM, a poller restarted daily never set it aside."""
+    stored, key = StoredListings(), b"k" * 32
+    before = Orphans(PlatformWithoutMdtm(no_mdtm=True), DAY, listings=stored, key=key)  # type: ignore[arg-type]
+    assert not await before.abandoned("/440106", "a.batch", T0)
+
+    after = Orphans(PlatformWithoutMdtm(no_mdtm=True), DAY, listings=stored, key=key)  # type: ignore[arg-type]
+    assert not await after.abandoned("/440106", "a.batch", T0 + timedelta(hours=23))
+    assert await after.abandoned("/440106", "a.batch", T0 + DAY + timedelta(seconds=1))
+    assert all("a.batch" not in row for row in stored.rows)  # keyed digests, never the sender's name
+    await after.gone("/440106", "a.batch")
+    assert stored.rows == {}
+
+
+async def test_first_listings_of_files_gone_otherwise_are_pruned_once_an_hour() -> None:
+    stored = StoredListings()
+    orphans = Orphans(PlatformWithoutMdtm(no_mdtm=True), DAY, listings=stored, key=b"k")  # type: ignore[arg-type]
+    for n in range(3):
+        await orphans.abandoned("/440106", f"{n}.batch", T0 + timedelta(minutes=30 * n))
+    assert stored.pruned == [
+        T0 - 2 * DAY - timedelta(hours=1),
+        T0 + timedelta(minutes=60) - 2 * DAY - timedelta(hours=1),
+    ]

@@ -210,6 +210,16 @@ class ExchangeBatchReceived(SQLModel, table=True):
     received_at: datetime = _at()
 
 
+class ExchangeFtpFirstListed(SQLModel, table=True):
+    """When the FTP poller first listed a batch file alone (its manifest not beside it), by the keyed digest of
+    its folder and name (domain/orphan_batches.listing_key): an orphan's wait survives a restart."""
+
+    __tablename__ = "exchange_ftp_first_listed"
+
+    file_key: str = Field(primary_key=True, max_length=64)
+    first_listed_at: datetime = _at(index=True)
+
+
 class ExchangeBatchSent(SQLModel, table=True):
     """An FTP batch we uploaded, and what its recipient acknowledged of it (nothing yet: all None)."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.destinations import DestinationGuard
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.ftp_first_listings import FirstListings
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
@@ -32,6 +33,7 @@ class Clients:
     webhooks: WebhookStore
     deliveries: DeliveryStore
     exchange_store: ExchangeStore
+    ftp_first_listings: FirstListings  # the FTP poller's orphans, timed past a restart
 
 
 def build_clients(
@@ -57,4 +59,5 @@ def build_clients(
         webhooks=WebhookStore(runtime.sessions, box),
         deliveries=DeliveryStore(runtime.sessions, events),
         exchange_store=ExchangeStore(runtime.sessions, inbox),
+        ftp_first_listings=FirstListings(runtime.sessions),
     )

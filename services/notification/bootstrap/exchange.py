@@ -117,6 +117,7 @@ def ftp_poller(
         acks=acks,
         orphan_after_s=settings.exchange_ftp_orphan_after_s,
         names_key=naming_key(exchange.keys.sealing_key),
+        first_listings=clients.ftp_first_listings,
     )
 
 

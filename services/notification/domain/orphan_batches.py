@@ -54,3 +54,10 @@ def batch_key(batch_id: str, key: bytes) -> str:
     hold an identity number) digested with our names' key (domain/set_aside_names.naming_key), never as it was."""
     said = b"received batch:" + batch_id.encode("utf-8", "surrogatepass")  # apart from set-aside names' digests
     return hmac.new(key, said, hashlib.sha256).hexdigest()
+
+
+def listing_key(folder: str, name: str, key: bytes) -> str:
+    """What a batch file listed alone is timed by in the store: its folder and name digested with our names' key
+    (the name is its sender's choice), never as they were."""
+    said = b"first listed:" + f"{folder}\0{name}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, said, hashlib.sha256).hexdigest()

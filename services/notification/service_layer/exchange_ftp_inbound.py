@@ -39,6 +39,7 @@ import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
 from services.notification.adapters.ftp_drop import DONE, FTP_ERRORS, SET_ASIDE, FileTooLarge, FtpDrop
+from services.notification.adapters.ftp_first_listings import FirstListings
 from services.notification.adapters.tables import ExchangeSetAside
 from services.notification.domain.exchange_ack import ACK_SUFFIX, AckSetAside, Outcome, unnameable
 from services.notification.domain.exchange_batch import (
@@ -87,15 +88,18 @@ class FtpPoller:
         acks: Acknowledgements | None = None,
         orphan_after_s: int = ORPHAN_AFTER_S,
         names_key: bytes | None = None,
+        first_listings: FirstListings | None = None,
     ) -> None:
         """`names_key`: what tells apart in set-aside/ and its list the files whose names said safely are one
-        (domain/set_aside_names.py); None, a key of this process's own."""
+        (domain/set_aside_names.py); None, a key of this process's own. `first_listings`: where orphans' first
+        listings outlast a restart (ftp_orphans.py); None, in memory alone."""
         self._drop, self._folders, self._door, self._store = drop, folders, door, store
         self._clock, self._interval_s, self._max_age_s = clock, interval_s, max_age_s
         self._acks = acks
         self._names_key = names_key or naming_key(None)
         self._moves = Moves(drop)  # files dealt with whose move failed: only moved at the next poll
-        self._orphans = Orphans(drop, timedelta(seconds=orphan_after_s))  # batch files whose manifest never came
+        # batch files whose manifest never came
+        self._orphans = Orphans(drop, timedelta(seconds=orphan_after_s), listings=first_listings, key=self._names_key)
         self._holds = Holds(drop, acks)  # our folders that did not list, batches whose sender's folder did not
         # take our acknowledgement: not read again before their wait has passed
 
@@ -301,7 +305,7 @@ class FtpPoller:
         else:  # not listed again, no note: its manifest's move wrote the batch's (set-aside/<batch>.reason.txt)
             await self._moves.move(folder, [name], DONE if outcome is Outcome.TAKEN else SET_ASIDE)
             log.info("ftp batch file moved after its batch", file=said_safely(name), outcome=outcome.value)
-        self._orphans.gone(folder, name)
+        await self._orphans.gone(folder, name)
 
     async def _set_aside_orphan(self, folder: str, name: str) -> None:
         """A batch file whose manifest never came, set aside as a refused batch is; no one is told (no signed word

@@ -1,8 +1,10 @@
 """Batch files in our FTP folder whose manifest never came (domain/orphan_batches.py): how long each has waited.
 
 The platform says when a file was written (MDTM); one that does not say is
-timed from the poll that first listed the file alone, in memory (after a
-restart it waits the whole time again). So is one whose MDTM fails for now,
+timed from the poll that first listed the file alone, kept in the database
+(adapters/ftp_first_listings.py; a poller without it, in memory alone: after
+a restart, or on another replica, the file waited the whole time again), read
+once a file a process. So is one whose MDTM fails for now,
 for as long as it does: a temporary error (4xx), no answer in time, the
 connection reset or closed, an answer MDTM never gives. Said once a run of
 failures, and not asked again about that file before a wait (held_back.py:
@@ -31,28 +33,35 @@ from datetime import datetime, timedelta
 import structlog
 
 from services.notification.adapters.ftp_drop import FTP_ERRORS, FtpDrop, NoMdtm
+from services.notification.adapters.ftp_first_listings import FirstListings
 from services.notification.domain.held_back import HeldBack
-from services.notification.domain.orphan_batches import abandoned
+from services.notification.domain.orphan_batches import abandoned, listing_key
 from shared.logging import said_safely
 from shared.recent import keep_newest
 
 log = structlog.get_logger(__name__)
 
-KEPT = 10_000  # orphans timed from their first listing at most: past it, the oldest is timed anew
+KEPT = 10_000  # orphans' first listings held in memory at most: past it, the oldest is read again (or timed anew)
+PRUNED_EVERY = timedelta(hours=1)
 _REPLY_CODE = re.compile(r"[1-5][0-9]{2}")
 
 
 class Orphans:
-    def __init__(self, drop: FtpDrop, after: timedelta) -> None:
-        self._drop, self.after = drop, after
+    def __init__(
+        self, drop: FtpDrop, after: timedelta, *, listings: FirstListings | None = None, key: bytes = b""
+    ) -> None:
+        """`listings`: where first listings outlast the process, by a digest keyed with `key` (our names' key);
+        None, in memory alone."""
+        self._drop, self.after, self._listings, self._key = drop, after, listings, key
         self._first_listed: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._pruned_at: datetime | None = None
         self._unsaid = HeldBack()  # files whose age the platform could not say now (4xx): not asked before a wait
         self._no_mdtm = False  # the platform said it has no MDTM: not asked again
 
     async def abandoned(self, folder: str, name: str, now: datetime) -> bool:
         """Whether the batch file `name`, listed without its manifest, has waited longer than `after`: by the
         platform's word, else since we first listed it."""
-        first = self._first_listed.get((folder, name)) or now
+        first = self._first_listed.get((folder, name)) or await self._first_listing(folder, name, now)
         keep_newest(self._first_listed, (folder, name), first, KEPT)
         written = await self._written_at(folder, name, now)
         return abandoned(written or first, now, self.after)
@@ -84,10 +93,21 @@ class Orphans:
         self._unsaid.succeeded(path)
         return written
 
-    def gone(self, folder: str, name: str) -> None:
-        """`name` was set aside: no longer timed."""
+    async def _first_listing(self, folder: str, name: str, now: datetime) -> datetime:
+        """When `name` was first listed alone, by this poller or one before it; `now` for a file new to us all."""
+        if self._listings is None:
+            return now
+        if self._pruned_at is None or now - self._pruned_at >= PRUNED_EVERY:
+            await self._listings.prune(now - 2 * self.after - PRUNED_EVERY)
+            self._pruned_at = now
+        return await self._listings.first_listed(listing_key(folder, name, self._key), now)
+
+    async def gone(self, folder: str, name: str) -> None:
+        """`name` was dealt with (set aside, or moved where its batch went): no longer timed."""
         self._first_listed.pop((folder, name), None)
         self._unsaid.succeeded(posixpath.join(folder, name))
+        if self._listings is not None:
+            await self._listings.forget(listing_key(folder, name, self._key))
 
 
 def _said(failure: BaseException) -> str:
