@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy import make_url
 
 from services.cli.keys import DEFAULT_STORE, create_key, open_store, remember_store
 from services.cli.side_by_side import SERVICE_PORTS, LocalDeployment
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: the printed commands run from it
 
 console = Console()
 
@@ -39,16 +43,16 @@ def print_admin_key_once(deployment: LocalDeployment) -> None:
         f"[bold]Local admin API key{whose}[/] (shown this once, stored only as a hash; `popflow keys` makes more):"
     )
     console.print(key, soft_wrap=True)
-    named = "POPFLOW_KEYS_DATABASE_URL" in os.environ or bool(deployment.name)
+    store = _store_assignment(deployment, url)
     console.print(
         (
-            f"`popflow keys` and `popflow demo` work on this deployment's key store with "
-            f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}'"
-            if named
+            f"`popflow keys` and `popflow demo` work on this deployment's key store with {store.strip()}"
+            if store
             else "`popflow keys` and `popflow demo` in this checkout use this deployment's key store "
             "(var/key-store-url)"
         )
-        + "\nA campaign week to look at:  .venv/bin/popflow demo --key <the key above>"
+        + f"\nA campaign week to look at:  {store if deployment.key_store_file else ''}"
+        + ".venv/bin/popflow demo --key <the key above>"
         + _demo_options(deployment),
         soft_wrap=True,
     )
@@ -56,16 +60,31 @@ def print_admin_key_once(deployment: LocalDeployment) -> None:
 
 def _key_reminder(deployment: LocalDeployment, url: str) -> str:
     """A later start shows no key: it says which one to use, and how to make another when that one is lost."""
-    store = (
-        f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}' "
-        if "POPFLOW_KEYS_DATABASE_URL" in os.environ or deployment.name
-        else ""
-    )
+    store = _store_assignment(deployment, url)
     whose = f"{deployment.name}'s" if deployment.name else "this deployment's"
     return (
         f"API key: the admin key shown at {whose} first start (lost it? "
         f"{store}.venv/bin/popflow keys create --scope admin makes another)"
     )
+
+
+def _store_assignment(deployment: LocalDeployment, url: str) -> str:
+    """What to put before `popflow keys` to reach this deployment's key store: "" where the checkout's
+    var/key-store-url says it; side by side, the file that keeps the URL, password and all (the banner shows
+    none); else the store a deployer named, without its password, which they know."""
+    if deployment.key_store_file is not None:
+        return f'POPFLOW_KEYS_DATABASE_URL="$(cat {shlex.quote(_shown(deployment.key_store_file))})" '
+    if "POPFLOW_KEYS_DATABASE_URL" in os.environ or deployment.name:
+        return f"POPFLOW_KEYS_DATABASE_URL='{_without_password(url)}' "
+    return ""
+
+
+def _shown(path: Path) -> str:
+    """`path` from the checkout, where the printed commands run (`.venv/bin/popflow`), when it lies inside."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _demo_options(deployment: LocalDeployment) -> str:

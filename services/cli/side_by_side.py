@@ -32,6 +32,8 @@ PORT_STEP = 10  # the n-th district's services listen PORT_STEP * n above the fi
 class LocalDeployment:
     name: str  # the district it serves; "" for the single deployment of a plain `popflow up`
     env: dict[str, str]
+    # side by side: the file that keeps its key store's URL (password included, 0600) for `popflow keys`
+    key_store_file: Path | None = None
 
     def port(self, service: str) -> int:
         return int(self.env.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
@@ -70,7 +72,9 @@ def side_by_side(
             **district_ports(base, n),
             **_databases(code, state / code, pg_admin_url),
         }
-        deployment = LocalDeployment(code, env)
+        key_store_file = state / code / "key-store-url"
+        _keep_key_store_url(env["POPFLOW_KEYS_DATABASE_URL"], key_store_file)
+        deployment = LocalDeployment(code, env, key_store_file=key_store_file)
         env.update(urls_between_services(deployment))
         env["REPORTING_NOTIFICATION_URL"] = deployment.url("notification")
         env["REPORTING_NOTIFICATION_KEY"] = asyncio.run(_dashboard_key(env["POPFLOW_KEYS_DATABASE_URL"], code, state))
@@ -121,6 +125,15 @@ def _databases(code: str, folder: Path, pg_admin_url: str | None) -> dict[str, s
         ("POPFLOW_KEYS_DATABASE_URL" if name == "keys" else f"{name.upper()}_DATABASE_URL"): url
         for name, url in urls.items()
     }
+
+
+def _keep_key_store_url(url: str, path: Path) -> None:
+    """The URL `popflow keys` needs for this deployment's store, readable by its owner alone: on PostgreSQL it
+    holds the password, which the banner hides (`POPFLOW_KEYS_DATABASE_URL="$(cat <path>)"` is what it shows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(url + "\n")
+    path.chmod(0o600)  # a file an earlier run wrote under the umask
 
 
 async def _dashboard_key(store_url: str, code: str, state: Path) -> str:

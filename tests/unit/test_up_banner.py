@@ -7,13 +7,14 @@ banner), lost the admin key the first start showed (a later start said nothing o
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from services.cli.local import _print_urls
-from services.cli.local_admin_key import print_admin_key_once
-from services.cli.side_by_side import LocalDeployment
+from services.cli.local_admin_key import _key_reminder, print_admin_key_once
+from services.cli.side_by_side import LocalDeployment, side_by_side
 
 
 def said(capsys: pytest.CaptureFixture[str]) -> str:
@@ -70,3 +71,29 @@ def test_the_demo_hint_names_the_services_when_they_are_on_other_ports(
 def test_on_the_usual_ports_the_demo_hint_needs_no_urls(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     print_admin_key_once(LocalDeployment("", {"POPFLOW_KEYS_DATABASE_URL": store}))
     assert "--intake" not in said(capsys)
+
+
+def test_side_by_side_keeps_each_key_store_url_for_popflow_keys(tmp_path: Path) -> None:
+    """`make run-two` keeps no var/key-store-url: `popflow keys create` then made its key in ./var/keys.db, which
+    neither deployment reads (401), and the banner's store had its password hidden."""
+    deployments = side_by_side({}, ["440111", "440106"], state=tmp_path, pg_admin_url=None)
+    for deployment in deployments:
+        kept = deployment.key_store_file
+        assert kept is not None
+        assert kept.read_text().strip() == deployment.env["POPFLOW_KEYS_DATABASE_URL"]
+        assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_side_by_side_the_command_shown_reaches_the_store_password_and_all(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://popflow:s3cret@127.0.0.1:5432/popflow_440111_keys"
+    kept = tmp_path / "440111" / "key-store-url"
+    kept.parent.mkdir()
+    kept.write_text(url + "\n")
+    shown = " ".join(_key_reminder(LocalDeployment("440111", {}, key_store_file=kept), url).split())
+    assert "s3cret" not in shown
+    assert "***" not in shown
+    assignment = shown[shown.index("POPFLOW_KEYS_DATABASE_URL=") : shown.index(".venv/bin/popflow keys create")]
+    ran = subprocess.run(
+        ["bash", "-c", f"{assignment}printenv POPFLOW_KEYS_DATABASE_URL"], capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.strip() == url
