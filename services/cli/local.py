@@ -50,6 +50,7 @@ from services.cli.side_by_side import (
 from shared.sealing import Keyring, parse_keyring
 
 SERVICES = SERVICE_PORTS
+STORES = (*SERVICES, "keys")  # a deployment's databases: one per service and its key store
 console = Console()
 
 
@@ -90,15 +91,17 @@ def up(
         require_free(wanted_ports(env, codes, None if "KAFKA_BOOTSTRAP_SERVERS" in env else kafka_port))
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
             start_kafka(kafka_port, env, children, signals)
+        prefix = "popflow_"
+        if pg_admin_url:
+            keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
+            prefix = _database_prefix(pg_admin_url, keyring, codes)
+            if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
+                env.setdefault("POPFLOW_TOPIC_PREFIX", _topic_prefix(prefix))
         if codes:
-            deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url)
+            deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url, database_prefix=prefix)
         else:
             if pg_admin_url:
                 # the key store goes to PostgreSQL too: every request of every service reads it
-                keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
-                prefix = _database_prefix(pg_admin_url, keyring)
-                if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
-                    env.setdefault("POPFLOW_TOPIC_PREFIX", _topic_prefix(prefix))
                 for service, url in ensure_databases(pg_admin_url, [*SERVICES, "keys"], prefix=prefix).items():
                     variable = "POPFLOW_KEYS_DATABASE_URL" if service == "keys" else f"{service.upper()}_DATABASE_URL"
                     env.setdefault(variable, url)
@@ -140,13 +143,16 @@ def _development_secret(name: str = "dev-person-key-secret", value: bytes | None
     return path.read_text().strip()
 
 
-def _database_prefix(pg_admin_url: str, keyring: Keyring) -> str:
-    """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix."""
-    marker = ROOT / "var" / "database-prefix"
+def _database_prefix(
+    pg_admin_url: str, keyring: Keyring, districts: list[str], *, marker: Path = ROOT / "var" / "database-prefix"
+) -> str:
+    """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix; side by
+    side, each district's are that prefix, the district and `_` (popflow_440111_intake in the first checkout)."""
     chosen = marker.read_text().strip() if marker.exists() else None
 
     def elsewhere(prefix: str) -> bool:  # the stores are read only on a checkout's first run, before it has chosen
-        return sealed_elsewhere(pg_admin_url, [f"{prefix}{n}" for n in (*SERVICES, "keys")], keyring)
+        names = [f"{prefix}{district}{n}" for district in ["", *(f"{d}_" for d in districts)] for n in STORES]
+        return sealed_elsewhere(pg_admin_url, names, keyring)
 
     prefix = choose_prefix(chosen=chosen, checkout=str(ROOT), sealed_elsewhere=elsewhere)
     if not chosen:

@@ -53,9 +53,16 @@ def parse_districts(text: str) -> list[str]:
 
 
 def side_by_side(
-    base: dict[str, str], districts: list[str], *, state: Path, pg_admin_url: str | None
+    base: dict[str, str],
+    districts: list[str],
+    *,
+    state: Path,
+    pg_admin_url: str | None,
+    database_prefix: str = "popflow_",
 ) -> list[LocalDeployment]:
-    """Every district's environment, its databases ready, and the partners file naming them all."""
+    """Every district's environment, its databases ready, and the partners file naming them all. On PostgreSQL a
+    district's databases are `database_prefix`, its code and `_` before the service: the checkout's prefix
+    (`popflow up` chooses it), so a second checkout's are its own."""
     state.mkdir(parents=True, exist_ok=True)
     partners_file = state / "partners.toml"
     deployments, keys = [], {}
@@ -70,7 +77,7 @@ def side_by_side(
             "NOTIFICATION_EXCHANGE_SIGNING_KEY": keys[code]["signing_key"],
             "NOTIFICATION_EXCHANGE_SEALING_KEY": keys[code]["sealing_key"],
             **district_ports(base, n),
-            **_databases(code, state / code, pg_admin_url),
+            **_databases(code, state / code, pg_admin_url, database_prefix),
         }
         key_store_file = state / code / "key-store-url"
         _keep_key_store_url(env["POPFLOW_KEYS_DATABASE_URL"], key_store_file)
@@ -114,10 +121,10 @@ def district_ports(base: dict[str, str], n: int) -> dict[str, str]:
     }
 
 
-def _databases(code: str, folder: Path, pg_admin_url: str | None) -> dict[str, str]:
+def _databases(code: str, folder: Path, pg_admin_url: str | None, prefix: str) -> dict[str, str]:
     names = [*SERVICE_PORTS, "keys"]
     if pg_admin_url:
-        urls = ensure_databases(pg_admin_url, names, prefix=f"popflow_{code}_")
+        urls = ensure_databases(pg_admin_url, names, prefix=f"{prefix}{code}_")
     else:
         folder.mkdir(parents=True, exist_ok=True)
         urls = {name: f"sqlite+aiosqlite:///{folder / name}.db" for name in names}

@@ -3,9 +3,15 @@ databases (sealed with other keys) would refuse it."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 
+from services.cli import local
+from services.cli import side_by_side as side_by_side_module
 from services.cli.databases import choose_prefix
+from shared.sealing import Keyring, parse_keyring
 
 
 def sealed(*prefixes: str) -> set[str]:
@@ -50,3 +56,41 @@ def test_what_a_checkout_chose_once_stays_and_no_store_is_read() -> None:
         raise AssertionError(f"read {prefix}")
 
     assert choose_prefix(chosen="popflow_1a2b3c4d_", checkout="/x", sealed_elsewhere=never) == "popflow_1a2b3c4d_"
+
+
+def test_make_run_two_in_a_second_checkout_chooses_names_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run-two` always used popflow_440111_* and popflow_440106_*: from a second checkout (or after var/ was
+    removed, as the README says to begin afresh) every service refused its store, sealed with the other keys."""
+    asked: list[list[str]] = []
+
+    def sealed_by_the_first_checkout(admin_url: str, names: list[str], keyring: Keyring) -> bool:
+        asked.append(names)
+        return "popflow_440111_intake" in names
+
+    monkeypatch.setattr(local, "sealed_elsewhere", sealed_by_the_first_checkout)
+    keyring = parse_keyring("dev:" + base64.b64encode(bytes(32)).decode(), None)
+    marker = tmp_path / "database-prefix"
+    prefix = local._database_prefix(
+        "postgresql://popflow@127.0.0.1/postgres", keyring, ["440111", "440106"], marker=marker
+    )
+    assert prefix != "popflow_"
+    assert marker.read_text().strip() == prefix
+    assert f"{prefix}440106_keys" in asked[-1]
+
+
+def test_side_by_side_databases_are_the_checkouts_prefix_and_the_district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+
+    def ensure(admin_url: str, names: list[str], *, prefix: str) -> dict[str, str]:
+        made.append(prefix)
+        return {name: f"sqlite+aiosqlite:///{tmp_path / (prefix + name)}.db" for name in names}
+
+    monkeypatch.setattr(side_by_side_module, "ensure_databases", ensure)
+    side_by_side_module.side_by_side(
+        {}, ["440111", "440106"], state=tmp_path, pg_admin_url="postgresql://x", database_prefix="popflow_1a2b3c4d_"
+    )
+    assert made == ["popflow_1a2b3c4d_440111_", "popflow_1a2b3c4d_440106_"]
