@@ -25,7 +25,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import structlog
@@ -265,29 +265,38 @@ class QuietRepeats(logging.Filter):
 
 
 class RetriedLookups(logging.Filter):
-    """aiokafka's failed coordinator lookup that it retries itself is said at WARNING, not ERROR.
+    """aiokafka's failed look-ups that it retries itself are said at WARNING, not ERROR.
 
     A consumer's first lookup on a new broker finds no coordinator while Kafka creates its offsets topic
     (`[Error 15] GroupCoordinatorNotAvailableError`), and aiokafka logs that at ERROR before it retries:
-    every first start of a deployment began with an error line that needs nobody. An error Kafka calls
-    retriable is retried until it passes (a coordinator that never comes shows as the group's lag, and
-    the line repeats); one that is not (a group not authorised) stays at ERROR, and the consumer stops.
+    every first start of a deployment began with an error line that needs nobody. Topics the services have
+    just created do the same for a moment: their metadata is not there yet (`Topic ... not found in cluster
+    metadata`, Kafka's UnknownTopicOrPartition) or their partitions' leaders are not known yet (`Failed fetch
+    offsets from 1: [Error 6] NotLeaderForPartitionError`); `make run-two`'s first start logged both. An error
+    Kafka calls retriable is retried until it passes (one that never does shows as the group's lag, and the
+    line repeats); one that is not (a group not authorised) stays at ERROR, and the consumer stops.
     """
 
-    _LOGGER = "aiokafka.consumer.group_coordinator"
-    _MESSAGE = "Group Coordinator Request failed: %s"
+    # (logger, message): where the Kafka error is among the message's arguments; None where the message
+    # names it (UnknownTopicOrPartition, retriable)
+    _RETRIED: ClassVar[dict[tuple[str, str], int | None]] = {
+        ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed: %s"): 0,
+        ("aiokafka.consumer.fetcher", "Failed fetch offsets from %s: %s"): 1,
+        ("aiokafka.cluster", "Topic %s not found in cluster metadata"): None,
+    }
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if (
-            record.name == self._LOGGER
-            and record.msg == self._MESSAGE
-            and record.levelno > logging.WARNING
-            and isinstance(record.args, tuple)
-            and record.args
-            and getattr(record.args[0], "retriable", False) is True
-        ):
+        key = (record.name, record.msg if isinstance(record.msg, str) else "")
+        if key in self._RETRIED and record.levelno > logging.WARNING and self._retriable(record, self._RETRIED[key]):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+    @staticmethod
+    def _retriable(record: logging.LogRecord, at: int | None) -> bool:
+        if at is None:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        return len(args) > at and getattr(args[at], "retriable", False) is True
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:

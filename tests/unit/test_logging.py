@@ -262,3 +262,17 @@ def test_a_coordinator_lookup_aiokafka_retries_is_a_warning_and_one_it_gives_up_
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["level"] for line in lines] == ["warning", "error", "error"]
     assert "GroupCoordinatorNotAvailableError" in lines[0]["event"]
+
+
+def test_a_new_topics_first_lookups_aiokafka_retries_are_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    """`make run-two`'s first start: topics just created have no metadata or no known leaders for a moment."""
+    from aiokafka.errors import KafkaError, NotLeaderForPartitionError
+
+    configure_logging(service="test", fmt="json")
+    logging.getLogger("aiokafka.cluster").error("Topic %s not found in cluster metadata", "popflow.notices.issued")
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    fetcher.error("Failed fetch offsets from %s: %s", 1, NotLeaderForPartitionError())
+    fetcher.error("Failed fetch offsets from %s: %s", 1, KafkaError())  # not retriable: as it was
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["level"] for line in lines] == ["warning", "warning", "error"]
+    assert "popflow.notices.issued" in lines[0]["event"]
