@@ -24,7 +24,9 @@ from asyncpg.exceptions import (
 from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from shared.db.errors import is_refused_for_good
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 UNREACHABLE = 3  # exit code; 1 and 2 keep their per-command meaning (import: 1 rows rejected, 2 refused)
@@ -58,7 +60,7 @@ def one_line(error: BaseException) -> str:
         except RuntimeError:  # no request attached
             where = "the service"
         return f"cannot reach {where}: {_reason(error)}"
-    if isinstance(error, OperationalError | InterfaceError):
+    if isinstance(error, DBAPIError):  # OperationalError, InterfaceError; or a password or database refused
         return f"cannot use the database: {_reason(error.orig or error)}"
     if isinstance(error, DATABASE_REFUSALS):
         return f"cannot use the database: {_reason(error)}"
@@ -102,7 +104,7 @@ def _make_runs_secrets(missing: set[str], var: Path) -> str:
 
 def exit_on_known(error: Exception) -> None:
     """Exit with one line for an error above (UNREACHABLE, SETTINGS_REFUSED); return for any other."""
-    if isinstance(error, CONNECTION_ERRORS):
+    if isinstance(error, CONNECTION_ERRORS) or (isinstance(error, DBAPIError) and is_refused_for_good(error)):
         Console(stderr=True).print(f"[red]popflow:[/] {one_line(error)}", soft_wrap=True)
         sys.exit(UNREACHABLE)
     if isinstance(error, ValidationError) and (line := refused_settings(error)) is not None:

@@ -30,6 +30,10 @@ def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20)
     server's CPU, so the others keep their generic plans.
     """
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        # libpq's form, as PostgreSQL's own tools and most guides write it: SQLAlchemy would take it for psycopg,
+        # which PopFlow does not install (a ModuleNotFoundError at start-up); asyncpg is PopFlow's driver
+        parsed = parsed.set(drivername="postgresql+asyncpg")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +53,7 @@ def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20)
     # were closed again on return, and under load that churn (a TCP and auth handshake each) showed
     # in the profile.
     engine = create_async_engine(
-        url,
+        parsed,
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,

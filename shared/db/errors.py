@@ -67,6 +67,20 @@ def is_unavailable(error: BaseException) -> bool:
     return state is not None and (state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES)
 
 
+# invalid_authorization_specification (a wrong password or user, no pg_hba.conf entry), invalid_catalog_name (no
+# such database), insufficient_privilege (the role may not create tables in the schema): a setting or a grant is
+# wrong, and no wait mends it
+REFUSED_CLASSES = ("28",)
+REFUSED_STATES = frozenset({"3D000", "42501"})
+
+
+def is_refused_for_good(error: BaseException) -> bool:
+    """True when PostgreSQL refused the connection or the role for a reason a retry never changes (the password,
+    the user, the database's name, a missing grant): start-up says so at once instead of waiting a minute."""
+    state = sqlstate_of(error)
+    return state is not None and (state.startswith(REFUSED_CLASSES) or state in REFUSED_STATES)
+
+
 def is_connection_lost(error: BaseException) -> bool:
     """True when the connection the statement went out on was dropped under it (a restart of PostgreSQL, a
     terminated backend), not refused: the store may well be up, and a new connection may succeed.

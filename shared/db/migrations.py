@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db.errors import is_refused_for_good
 from shared.retry import until_up
 from shared.sealing import Keyring
 
@@ -27,12 +28,13 @@ async def run_migrations(
     revision: str = "head",
 ) -> None:
     """Upgrade to `revision` (head; a test stops before one to fill what it migrates), waiting (with retries)
-    for the database to accept connections.
+    for the database to accept connections; a connection refused for good (a wrong password, no such database)
+    is raised at once.
 
     `version_table` keeps two migration histories apart when they share a database.
     `keyring` reaches migrations that seal data already stored (`config.attributes["keyring"]`).
     """
-    async for attempt in until_up():
+    async for attempt in until_up(for_good=is_refused_for_good):
         with attempt:
             async with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
