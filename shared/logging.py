@@ -299,8 +299,9 @@ class RetriedLookups(logging.Filter):
         return len(args) > at and getattr(args[at], "retriable", False) is True
 
 
-def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -> None:
-    """Route structlog and the standard library (uvicorn, aiokafka, FastStream) through one pipeline."""
+def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto", deployment: str = "") -> None:
+    """Route structlog and the standard library (uvicorn, aiokafka, FastStream) through one pipeline; every line
+    carries `service`, and `deployment` when one is named (several deployments writing to one log)."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -354,4 +355,4 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto") -
     # and request id): uvicorn's own second line cost a log record per request for nothing new
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
+    structlog.contextvars.bind_contextvars(service=service, **({"deployment": deployment} if deployment else {}))

@@ -98,7 +98,9 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         # the supervisor loads no app, whose factory configures logging: without this its own lines (the
         # workers restarted on SIGHUP, one not ready in time) were dropped, or printed as plain text
         service = env_prefix(settings).rstrip("_").lower()
-        configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
+        configure_logging(
+            service=service, level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+        )
         # set before the workers start, so each one's prometheus_client writes its values to files
         scratch = os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="popflow-metrics-")
     os.environ[FACTORY] = factory  # read by served_app, in this process or in each worker

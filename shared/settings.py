@@ -185,6 +185,14 @@ class CommonSettings(KafkaSettings):
         description="6-digit districts this deployment serves, comma-separated; everything else is a partner's",
     )
     log_level: str = Field(default="INFO", alias="POPFLOW_LOG_LEVEL", description="DEBUG, INFO, WARNING or ERROR")
+    deployment_name: str = Field(
+        default="",
+        alias="POPFLOW_DEPLOYMENT_NAME",
+        max_length=40,
+        pattern=r"^[0-9A-Za-z_.-]*$",
+        description="A name every log line carries as `deployment`, to tell deployments apart in one log "
+        "(`make run-two` names each by its district); empty: not carried",
+    )
     log_format: str = Field(
         default="auto", alias="POPFLOW_LOG_FORMAT", description="json|console|auto (JSON lines unless on a terminal)"
     )

@@ -71,6 +71,7 @@ def side_by_side(
         env = {
             **base,
             "POPFLOW_SERVED_DISTRICTS": code,
+            "POPFLOW_DEPLOYMENT_NAME": code,  # its lines told apart from the other district's in the one log
             "POPFLOW_TOPIC_PREFIX": f"{base.get('POPFLOW_TOPIC_PREFIX', 'popflow.')}{code}.",
             "ROUTING_RECIPIENTS_FILE": str(partners_file),
             "NOTIFICATION_PARTNERS_FILE": str(partners_file),

@@ -48,7 +48,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    configure_logging(service="intake", level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        service="intake", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+    )
     runtime = build_runtime(settings, service="intake")
     relay = build_relay(settings, runtime)
     records = build_records(settings, runtime, relay)

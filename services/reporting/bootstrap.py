@@ -101,7 +101,9 @@ def create_app(
     exchange: ExchangeClient | None = None,
 ) -> FastAPI:
     settings = settings or ReportingSettings()
-    configure_logging(service="reporting", level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        service="reporting", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+    )
     runtime = build_runtime(settings, service="reporting")
     clock = clock or SystemClock()
     service = build_report_service(settings, runtime.engine, clock)

@@ -70,7 +70,9 @@ def reminder_job(settings: RoutingSettings, context: RoutingContext) -> Reminder
 
 def create_app(settings: RoutingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
-    configure_logging(service="routing", level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        service="routing", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+    )
     # its look-up of events handled before and of each person's cases reads tables that grow by every
     # record: a generic plan made while they were young scans them whole (docs/performance.md, round 18)
     runtime = build_runtime(settings, service="routing", plan_each_time=True)

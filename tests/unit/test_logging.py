@@ -276,3 +276,17 @@ def test_a_new_topics_first_lookups_aiokafka_retries_are_warnings(capsys: pytest
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["level"] for line in lines] == ["warning", "warning", "error"]
     assert "popflow.notices.issued" in lines[0]["event"]
+
+
+def test_every_line_names_its_deployment_when_one_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(service="routing", fmt="json", deployment="440111")
+    structlog.get_logger("t").info("ours")
+    logging.getLogger("aiokafka.consumer").warning("the client's")
+    configure_logging(service="routing", fmt="json")
+    structlog.get_logger("t").info("unnamed")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["event"], line.get("deployment")) for line in lines] == [
+        ("ours", "440111"),
+        ("the client's", "440111"),
+        ("unnamed", None),
+    ]

@@ -90,7 +90,9 @@ def test_side_by_side_databases_are_the_checkouts_prefix_and_the_district(
         return {name: f"sqlite+aiosqlite:///{tmp_path / (prefix + name)}.db" for name in names}
 
     monkeypatch.setattr(side_by_side_module, "ensure_databases", ensure)
-    side_by_side_module.side_by_side(
+    deployments = side_by_side_module.side_by_side(
         {}, ["440111", "440106"], state=tmp_path, pg_admin_url="postgresql://x", database_prefix="popflow_1a2b3c4d_"
     )
     assert made == ["popflow_1a2b3c4d_440111_", "popflow_1a2b3c4d_440106_"]
+    # the two districts' services write to one terminal: each line says whose it is
+    assert [d.env["POPFLOW_DEPLOYMENT_NAME"] for d in deployments] == ["440111", "440106"]

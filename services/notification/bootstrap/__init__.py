@@ -33,7 +33,9 @@ def create_app(
     settings: NotificationSettings | None = None, *, sender: WebhookSender | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or NotificationSettings()
-    configure_logging(service="notification", level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        service="notification", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+    )
     # its claims and push records join deliveries and notices, tables that grow by every notice
     runtime = build_runtime(settings, service="notification", plan_each_time=True)
     clients = build_clients(settings, runtime, sender=sender, clock=clock or SystemClock())

@@ -30,7 +30,12 @@ def rebuild_command(
     ROUTING_*); publishes nothing. Point ROUTING_DATABASE_URL at the new store afterwards.
     """
     settings = RoutingSettings()
-    configure_logging(service="routing-rebuild", level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        service="routing-rebuild",
+        level=settings.log_level,
+        fmt=settings.log_format,
+        deployment=settings.deployment_name,
+    )
     try:
         with progress("Replaying into the new store", unit="events") as advance:
             replayed = asyncio.run(rebuild_into(settings, into=into, on_message=lambda: advance(1)))
