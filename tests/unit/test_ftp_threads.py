@@ -105,3 +105,33 @@ async def test_an_operations_deadline_counts_from_when_it_was_asked_for_not_from
     assert busy.result() is True
     assert given == [1030.0]
     threads.shutdown()
+
+
+async def test_a_poll_cancelled_during_a_stalled_operation_ends_without_waiting_for_it() -> None:
+    """The poll has one thread of its own, and its session's connection was dropped on it when the poll ended:
+    cancelled (the service stopping, or its leadership lost) while an operation stalled, the poll waited for that
+    operation's end (up to its 30 s) before it could end, and the service's stop with it."""
+    threads, started, release = FtpThreads(1, "ftp-poll"), threading.Event(), threading.Event()
+    drop = FtpDrop(FtpAccount("127.0.0.1", 21, "440106", "secret"), threads=threads)
+
+    def stalled() -> None:
+        started.set()
+        release.wait()
+
+    async def poll() -> None:
+        async with drop.session():
+            await drop._blocking(stalled)
+
+    polling = asyncio.create_task(poll())
+    try:
+        await asyncio.to_thread(started.wait)
+        polling.cancel()
+        # the wait only ends a test that would otherwise hang until the stalled operation ends: the poll ending
+        # while that operation is still stalled is what is asserted
+        done, _ = await asyncio.wait({polling}, timeout=120)
+        assert polling in done
+        assert polling.cancelled()
+        assert not release.is_set()
+    finally:
+        release.set()
+        threads.shutdown()

@@ -96,13 +96,26 @@ class FtpDrop:
     async def session(self) -> AsyncIterator[None]:
         """One connection, opened at the first operation, for every operation until the block ends (a poll
         reads a folder's files on one login instead of three a batch). An operation that fails drops it, since
-        a transfer cut off half-way leaves it unusable; the next operation opens another."""
+        a transfer cut off half-way leaves it unusable; the next operation opens another.
+
+        Cancelled (the service stopping, its poll's leadership lost), the block ends at once: an operation may
+        still hold the connection on our threads (a stalled one, up to its deadline), and the connection is
+        dropped after it, there, not waited for. The poll has one thread: waiting there for that operation held
+        the service's stop for its 30 s."""
         self._in_session = True
+        cancelled = False
         try:
             yield
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
             self._in_session = False
-            await self._blocking(self._drop_held)
+            dropped = asyncio.get_running_loop().run_in_executor(self._threads, self._drop_held)
+            if cancelled:
+                dropped.add_done_callback(_unawaited)
+            else:
+                await dropped
 
     async def _blocking(self, work: Callable[..., T], *args: object) -> T:
         """`work(*args)` on our threads, with the caller's context (as asyncio.to_thread gives it) and its
@@ -245,6 +258,13 @@ class FtpDrop:
                 _store_whole(ftp, target, *note)
             for name in names:
                 _move_one(ftp, posixpath.join(folder, name), posixpath.join(target, name))
+
+
+def _unawaited(dropped: asyncio.Future[None]) -> None:
+    """A connection dropped after its session was cancelled: nobody awaits it, and a close that failed (or was
+    cancelled with the threads' shutdown) needs nobody either."""
+    if not dropped.cancelled():
+        dropped.exception()
 
 
 def mdtm_time(answer: str) -> datetime | None:
