@@ -64,6 +64,8 @@ INVISIBLE_PATTERN = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u
 NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 LETTERS_RUN = re.compile(r"[^\W_\x00-\x7f]+")  # letters and numbers outside ASCII (\w's own, in C): marks are not
 MASK = "[text-redacted]"
+# masked as letters are (_unread): combining marks; unassigned, private-use and lone surrogate characters
+_UNREAD = frozenset(("Mn", "Mc", "Me", "Cn", "Co", "Cs"))
 # what exceptions quote: "[parameters: (...)]" from SQLAlchemy, "input_value='...'" from pydantic, and
 # PostgreSQL's DETAIL (asyncpg puts it in the error's text), which quotes the row's values: "Key
 # (source_ref)=(an integrator's id) already exists", "Failing row contains (every column)". A DETAIL may
@@ -135,20 +137,29 @@ def scrub_text(text: str) -> str:
 
 def _names_masked(text: str) -> str:
     """`text` (not ASCII) with its letters, marks and numbers outside ASCII masked: by one pattern, unless what is
-    left between its runs holds a combining mark, which \\w does not match (Tibetan, an Arabic vowel mark): then
-    character by character, at a third of the pattern's speed."""
+    left between its runs holds a combining mark, which \\w does not match (Tibetan, an Arabic vowel mark), or a
+    character this Python cannot read (_unread): then character by character, at a third of the pattern's speed."""
     between = LETTERS_RUN.split(text)  # what is left between the runs: punctuation, symbols, spaces, ASCII, marks
     left = "".join(between)
-    if left.isascii() or not any(unicodedata.category(c)[0] == "M" for c in set(left) if not c.isascii()):
+    if left.isascii() or not any(_unread(c) for c in set(left) if not c.isascii()):
         return MASK.join(between)
     return NON_ASCII_RUN.sub(_masked, text)
 
 
+def _unread(c: str) -> bool:
+    """A combining mark, or a character of a name that the Unicode database calls no letter: unassigned in this
+    Python's (CJK extension H, Unicode 15, encodes rare characters of names; 3.11 has 14.0), private use (where
+    the population registers' systems encode the rarest), or a lone surrogate (a name's bytes in another encoding,
+    GBK say, decoded with surrogateescape). Kept, said_safely's escape spelt each out (`\\U00031350`)."""
+    return unicodedata.category(c) in _UNREAD
+
+
 def _masked(run: re.Match[str]) -> str:
-    """A run of characters outside ASCII, each stretch of letters, marks and numbers in it one MASK."""
+    """A run of characters outside ASCII, each stretch of letters, marks, numbers and unread characters in it one
+    MASK."""
     said: list[str] = []
     for c in run[0]:
-        if c.isalnum() or unicodedata.category(c)[0] == "M":
+        if c.isalnum() or _unread(c):
             if not said or said[-1] != MASK:
                 said.append(MASK)
         else:

@@ -290,3 +290,21 @@ def test_every_line_names_its_deployment_when_one_is_named(capsys: pytest.Captur
         ("the client's", "440111"),
         ("unnamed", None),
     ]
+
+
+UNREAD = {  # characters of a name that this Python's Unicode database calls no letter
+    # CJK extension H (Unicode 15: unassigned in Python 3.11's 14.0), encoded for the rare characters of names
+    "han-extension-h": "\u5f20\U00031350",
+    "private-use": "\u738b\ue0a5",  # a rare character as the population registers' systems encode it (PUA)
+    "surrogate-escaped": "\udcd5\udcc5\udcc8\udcfd",  # 张三 in GBK, its bytes decoded with surrogateescape
+}
+
+
+@pytest.mark.parametrize("name", UNREAD.values(), ids=UNREAD.keys())
+def test_a_character_of_a_name_that_no_letter_of_the_unicode_database_is_masked_too(name: str) -> None:
+    """Only letters, marks and numbers were masked: a character that is not one in this Python (a rare character
+    of CJK extension H, one in the private-use area, the bytes of a name decoded with surrogateescape) was kept,
+    and said_safely's escape spelt it out (`\\U00031350`), as a log line and the FTP set-aside list then said it."""
+    said = said_safely(f"440111-{name}-7.batch")
+    assert said == "440111-[text-redacted]-7.batch"
+    assert scrub_text(f"holder {name} at row 3") == "holder [text-redacted] at row 3"
