@@ -285,7 +285,8 @@ class RetriedLookups(logging.Filter):
     metadata`, Kafka's UnknownTopicOrPartition) or their partitions' leaders are not known yet (`Failed fetch
     offsets from 1: [Error 6] NotLeaderForPartitionError`); `make run-two`'s first start logged both. An error
     Kafka calls retriable is retried until it passes (one that never does shows as the group's lag, and the
-    line repeats); one that is not (a group not authorised) stays at ERROR, and the consumer stops.
+    line repeats); one that is not (an answer the client does not know) stays at ERROR, and the consumer
+    stops. A group not authorised never comes here: aiokafka raises it before the coordinator lookup's line.
     """
 
     # (logger, message): where the Kafka error is among the message's arguments; None where the message
