@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from services.notification import bootstrap
 from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.adapters.ftp_first_listings import FirstListings
 from services.notification.adapters.ftp_threads import FtpThreads
+from services.notification.domain.exchange_ack import Outcome
 from services.notification.service_layer.exchange_ftp_inbound import FtpPoller
 from shared.background import BackgroundTask
 from tests.support.ftp_platform import FtpPlatform, password_of
@@ -96,9 +98,9 @@ async def test_ftp_work_runs_on_its_own_threads_not_on_the_loops_default_executo
 
     assert await poller.poll_once() == 0  # its folder listed: the poll's own drop
     assert default.given == []
-    outbound = poller._acks._outbound  # type: ignore[union-attr]  # what acknowledgements and uploads use
+    outbound = poller._acks._outbound  # type: ignore[union-attr]  # what uploads use
     account = FtpAccount("127.0.0.1", platform.port, "440106", password_of("440106"))
-    assert await outbound.ftp_drop(account).names("/440106") == []
+    assert await poller._acks._drop(account).names("/440106") == []  # type: ignore[union-attr]  # acknowledgements'
     assert await outbound._batcher._drop(account).names("/440106") == []
 
     assert default.given == []
@@ -162,3 +164,36 @@ def test_the_composed_poller_keeps_its_orphans_first_listings_in_the_database(
     """So that a restart, or another replica taking over the poll, goes on timing them (ftp_orphans.py)."""
     _, poller = composed
     assert isinstance(poller._orphans._listings, FirstListings)
+
+
+async def test_the_polls_acknowledgements_are_not_held_up_by_stalled_uploads(
+    platform: FtpPlatform, composed: tuple[FastAPI, FtpPoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is taken only once its acknowledgement is written (exchange_ftp_inbound.py), and the
+    acknowledgements were written on the uploads' threads: with uploads to eight stalled partners' folders, each
+    waited its 30 s, failed, and held its sender back, and the poll, on a thread of its own, took nothing."""
+    _, poller = composed
+    acks = poller._acks
+    assert acks is not None
+    account = FtpAccount("127.0.0.1", platform.port, "440106", password_of("440106"))
+    partner = SimpleNamespace(name="tianhe")
+    monkeypatch.setattr(acks, "_partners", lambda: SimpleNamespace(ready_partner_for=lambda code: partner))
+    monkeypatch.setattr(acks._outbound, "ftp_route", lambda partner, code: (account, "/440106"))
+    monkeypatch.setattr(acks._outbound, "sign", lambda *_: "v1a=signed")
+    manifest: dict[str, object] = {"batch_id": "440106-440111-b", "sender": "440106", "recipient": "440111"}
+    manifest["sha256"] = "0" * 64
+    uploads = acks._outbound._ftp_threads
+    assert isinstance(uploads, FtpThreads)
+    release = threading.Event()
+    stalled = [uploads.submit(release.wait) for _ in range(bootstrap.exchange.FTP_THREADS)]
+    try:
+        told = asyncio.ensure_future(acks.tell_sender("440106-440111-b", manifest, outcome=Outcome.TAKEN, taken=1))
+        # the wait only ends a test that would otherwise hang until the stalled uploads end: the acknowledgement
+        # written while every upload thread is stalled is what is asserted
+        done, _ = await asyncio.wait({told}, timeout=120)
+        assert not any(upload.done() for upload in stalled)
+    finally:
+        release.set()
+    assert told in done
+    assert told.result() is None
+    assert platform.path("440106", "440106-440111-b.ack.json").is_file()

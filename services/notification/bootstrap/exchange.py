@@ -23,11 +23,11 @@ from shared.exchange.partners_file import PartnersFile
 
 # FTP's own threads, not the loop's default executor: a platform that answers slowly (each operation may take 30 s)
 # held the threads the webhook sender's address look-ups wait for. Uploads to several partners' folders at once
-# (one batch a folder is gathered at a time) and the poll's acknowledgements share these; an operation's 30 s
-# count from when it was asked for (ftp_drop.py), so one that waited for a thread behind stalled folders' uploads
-# fails within its push's lease rather than starting late. The poll of our own folders has a thread of its own:
-# uploads to more than eight stalled partners' folders held every thread, and the poll waited behind them, what
-# partners sent us unread meanwhile.
+# (one batch a folder is gathered at a time) share these; an operation's 30 s count from when it was asked for
+# (ftp_drop.py), so one that waited for a thread behind stalled folders' uploads fails within its push's lease
+# rather than starting late. The poll of our own folders, and the acknowledgements it writes (a batch is taken
+# once its sender's is written), have a thread of their own: uploads to more than eight stalled partners' folders
+# held every thread, and the poll waited behind them, what partners sent us untaken meanwhile.
 FTP_THREADS = 8
 
 
@@ -38,8 +38,8 @@ class Exchange:
     partners: Callable[[], PartnerTable]  # the partners file, read again when it changes
     keys: OwnKeys
     outbound: OutboundExchange
-    ftp_threads: FtpThreads  # uploads' and acknowledgements', shut down when the service stops
-    poll_thread: FtpThreads  # the poll's of our folders, likewise
+    ftp_threads: FtpThreads  # uploads', shut down when the service stops
+    poll_thread: FtpThreads  # the poll's of our folders and its acknowledgements', likewise
 
     def stop_ftp(self) -> None:
         """What waits for an FTP thread is cancelled; an operation under way is not waited for (daemon threads)."""
@@ -105,6 +105,7 @@ def ftp_poller(
         served_districts=settings.served_districts,
         clock=clients.clock,
         max_age_s=settings.exchange_ftp_max_age_s,
+        drop=lambda account: FtpDrop(account, threads=exchange.poll_thread),  # the poll's, which awaits each
     )
     return FtpPoller(
         drop=FtpDrop(_ftp_account(settings, settings.exchange_ftp_host), threads=exchange.poll_thread),

@@ -32,6 +32,7 @@ from datetime import datetime
 import structlog
 
 from services.notification.adapters.exchange_store import ExchangeStore
+from services.notification.adapters.ftp_drop import FtpAccount, FtpDrop
 from services.notification.domain.exchange_ack import Ack, AckSetAside, Outcome, build_ack, read_ack, unnameable
 from services.notification.domain.exchange_batch import SetAside
 from services.notification.domain.held_back import HeldBack
@@ -67,8 +68,13 @@ class Acknowledgements:
         served_districts: list[str],
         clock: Clock,
         max_age_s: int,
+        drop: Callable[[FtpAccount], FtpDrop] | None = None,
     ) -> None:
+        """`drop`: our account on a sender's platform, as acknowledgements are written to it (the poll's own
+        thread: on the uploads', eight stalled uploads held every acknowledgement, and with it every batch the
+        poll would take); None, the uploads' (outbound.ftp_drop)."""
         self._partners, self._outbound, self._door, self._store = partners, outbound, door, store
+        self._drop = drop or outbound.ftp_drop
         self._served, self._clock, self._max_age_s = served_districts, clock, max_age_s
         self._held = HeldBack()  # partners whose folder refused an acknowledgement, for a while
 
@@ -119,7 +125,7 @@ class Acknowledgements:
                 timestamp=str(int(self._clock.now().timestamp())),
                 sign=lambda msg_id, ts, body: self._outbound.sign(partner, msg_id, ts, body),
             )
-            await self._outbound.ftp_drop(account).put(folder, name, data)
+            await self._drop(account).put(folder, name, data)
         except (ValueError, *_FOR_GOOD) as error:
             # the platform's reply may quote the file's name: said as any text from outside is
             said, error_said = said_safely(batch_id), said_safely(str(error), 200)
