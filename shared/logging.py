@@ -301,6 +301,8 @@ class RetriedLookups(logging.Filter):
         key = (record.name, record.msg if isinstance(record.msg, str) else "")
         if key in self._RETRIED and record.levelno > logging.WARNING and self._retriable(record, self._RETRIED[key]):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # its logger let it through as an error: a deployment logging errors alone does not want it now
+            return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
         return True
 
     @staticmethod

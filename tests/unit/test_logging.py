@@ -308,3 +308,17 @@ def test_a_character_of_a_name_that_no_letter_of_the_unicode_database_is_masked_
     said = said_safely(f"440111-{name}-7.batch")
     assert said == "440111-[text-redacted]-7.batch"
     assert scrub_text(f"holder {name} at row 3") == "holder [text-redacted] at row 3"
+
+
+def test_a_coordinator_lookup_lowered_to_a_warning_is_not_written_when_the_level_is_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The level was checked before the line was lowered: a deployment logging errors alone still got it."""
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+    configure_logging(service="test", level="ERROR", fmt="json")
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    coordinator.error("Heartbeat failed: %r", GroupCoordinatorNotAvailableError())
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["level"], line["event"][:16]) for line in lines] == [("error", "Heartbeat failed")]
