@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 from datetime import date
 from operator import mul
 
@@ -30,6 +31,24 @@ def has_valid_check_digit(id_number: str) -> bool:
     if len(id_number) != 18 or not ascii_digits(id_number[:17]):
         return False
     return check_character(id_number[:17]) == id_number[17].upper()
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{17,}[0-9Xx]?")
+
+
+def holds_identity_number(text: str) -> bool:
+    """True when an identity number could be read in `text`: 18 characters of a run of digits (its last an X or
+    a digit) whose digits 7-14 are a birth date of the years 1900-2099, wherever they lie in the run. The check
+    character is not asked for (a number with a slip in it still names its person). Narrower than the logs'
+    mask (any 18 digits alone, shared.logging): a time and a serial (`20270301153000` `0001`) holds no birth date
+    there; broader where a run is longer than 18 (an identity number followed by a serial)."""
+    for run in _DIGIT_RUN.finditer(text):
+        digits = run[0]
+        for start in range(len(digits) - 17):
+            window = digits[start : start + 18]
+            if window[:17].isdigit() and (born := birth_date_of(window)) is not None and 1900 <= born.year <= 2099:
+                return True
+    return False
 
 
 def birth_date_of(id_number: str) -> date | None:

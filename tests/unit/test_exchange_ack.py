@@ -214,6 +214,10 @@ def test_a_version_2_ack_must_name_as_many_lines_as_it_refused(change: dict[str,
         (f"440111-{id_number(sequence=3)[:17]}x-1", "holds an identity number"),  # a lower-case check character
         (f"{id_number(sequence=4)}.0001", "holds an identity number"),
         ("440111-20270301T020000-" + "1" * 17, None),  # no identity number's shape: a serial
+        ("440111-20270301153000" + "0001", None),  # a time and a sequence, 18 digits: no birth date, no check
+        (f"440111-{id_number(sequence=6)}0001", "holds an identity number"),  # one, a serial after it
+        ("440111-" + "1" * 40, None),  # a long serial whose windows hold no birth date
+        ("440111-" + "3" * 40, None),
         ("440111 440106", "no file name"),
         ("440111-张三", "no file name"),
         ("x" * 201, "no file name"),

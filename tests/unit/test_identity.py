@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.identity import birth_date_of, check_character, has_valid_check_digit, person_key, sex_of
+from shared.identity import (
+    birth_date_of,
+    check_character,
+    has_valid_check_digit,
+    holds_identity_number,
+    person_key,
+    sex_of,
+)
 from tests.support.records import id_number
 
 KNOWN_VALID = "11010519491231002X"  # the standard's own worked example
@@ -78,3 +85,31 @@ def test_the_check_character_is_the_standards_weighted_sum_mod_11(first17: str) 
     weights = [pow(2, 17 - i, 11) for i in range(17)]
     remainder = (12 - sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11) % 11
     assert check_character(first17) == ("X" if remainder == 10 else str(remainder))
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        (KNOWN_VALID, True),
+        (KNOWN_VALID.lower(), True),
+        (f"batch-{KNOWN_VALID}-2", True),
+        (f"{KNOWN_VALID}0001", True),  # followed by a serial: the logs' 18-digits-alone mask misses it
+        (f"77{KNOWN_VALID}", True),
+        (KNOWN_VALID[:17] + "3", True),  # a slip in the check character still names the person
+        ("202703011530000001", False),  # a time and a serial: 7th-14th digits no birth date
+        ("1" * 18, False),
+        ("11010519491231002", False),  # 17 digits
+        ("110105-19491231-002X", False),
+    ],
+)
+def test_an_identity_number_is_found_wherever_it_lies_in_a_run_of_digits(text: str, holds: bool) -> None:
+    assert holds_identity_number(text) is holds
+
+
+@given(st.text(alphabet="0123456789X-", max_size=60))
+def test_what_holds_one_has_a_birth_date_in_18_of_its_digits(text: str) -> None:
+    if holds_identity_number(text):
+        assert any(
+            (born := birth_date_of(text[i : i + 18])) is not None and 1900 <= born.year <= 2099
+            for i in range(len(text) - 17)
+        )

@@ -39,7 +39,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from services.notification.domain.exchange_batch import MAX_LINES, RUNS, SetAside, lines_counted, signed_part
-from shared.logging import ID_NUMBER_PATTERN
+from shared.identity import holds_identity_number
 
 FORMAT = "popflow-exchange-ack/1"
 FORMAT_WHOLE = "popflow-exchange-ack/2"  # /1 and every refused line named (refused_lines)
@@ -126,12 +126,12 @@ class SentBatch:
 
 def unnameable(batch_id: str) -> str | None:
     """Why no acknowledgement of ours may be named `<batch_id>.ack.json`, None when one may. The id is its sender's
-    choice: one with other characters than a plain file name's, or holding an identity number (the logs' own
-    detection, shared.logging), would put what it holds into a file name of ours, on a platform other people
-    operate."""
+    choice: one with other characters than a plain file name's, or holding an identity number (18 of its digits
+    with a birth date where an identity number has one), would put what it holds into a file name of ours, on a platform
+    other people operate. A serial of 18 digits or more that holds none (a time and a sequence number) is named."""
     if not _FILE_SAFE.fullmatch(batch_id):
         return "its id is no file name an acknowledgement may have (letters, digits and _.- only, 200 at most)"
-    if ID_NUMBER_PATTERN.search(batch_id):
+    if holds_identity_number(batch_id):
         return "its id holds an identity number, which no file of ours is named after"
     return None
 
