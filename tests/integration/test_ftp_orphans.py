@@ -147,6 +147,33 @@ async def test_a_platform_without_mdtm_is_asked_once_not_about_every_orphan_at_e
     assert said["error"] == no_mdtm.answer[:3]
 
 
+async def test_a_504_for_one_file_does_not_turn_mdtm_off_for_every_file(
+    sides: dict[str, Side], platform: FtpPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """504 is "not implemented for that parameter": a server may say it of one file's name. It turned MDTM off for
+    every file until a restart."""
+    tianhe = sides["440106"]
+    _emptied(platform)
+    platform.path("440106", "440111-a.batch").write_bytes(b"sealed, whatever it holds")
+    asked: list[str] = []
+
+    def refuses(self: object, path: str) -> None:
+        asked.append(path)
+        self.respond("504 Command not implemented for that parameter.")  # type: ignore[attr-defined]
+
+    handler = platform._server.handler
+    handler.ftp_MDTM = refuses
+    try:
+        with logged_by(monkeypatch, ftp_orphans) as logs:
+            for _ in range(3):
+                assert await tianhe.poller.poll_once() == 0
+                _clock(tianhe).advance(3600)
+    finally:
+        del handler.ftp_MDTM
+    assert len(asked) == 3  # the file asked about again at each poll: its own answer, not the platform's
+    assert not [e for e in logs if e["event"].startswith("ftp platform does not say")]
+
+
 async def test_an_orphan_named_with_personal_data_is_listed_and_noted_in_its_safe_form(
     sides: dict[str, Side], platform: FtpPlatform
 ) -> None:

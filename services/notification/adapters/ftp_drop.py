@@ -46,13 +46,14 @@ MIN_RATE = 64 << 10  # bytes a second: data moving at least this fast extends it
 # what an operation raises when the platform fails it: a reply (ftplib), no reply in time, a connection reset or closed
 FTP_ERRORS = (ftplib.Error, OSError, EOFError)
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("ftp_deadline")  # the operation's (_blocking)
-# MDTM's answers that say the server has no such command (not implemented, superfluous here; unknown; not implemented
-# for that parameter), not that one file has no time (550: no such file): the same for every file, at every poll
-NO_SUCH_COMMAND = ("202", "500", "502", "504")
+# MDTM's answers that say the server has no such command (not implemented, superfluous here; unknown), not that one
+# file has no time (550: no such file): the same for every file, at every poll. Not 504 (not implemented for that
+# parameter): a server may say it of one file's name, and it would turn MDTM off for every file until a restart
+NO_SUCH_COMMAND = ("202", "500", "502")
 
 
 class NoMdtm(Exception):
-    """The platform does not implement MDTM: it says of no file when it was written (a 202, 500, 502 or 504)."""
+    """The platform does not implement MDTM: it says of no file when it was written (a 202, 500 or 502)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(f"MDTM answered {code}")
