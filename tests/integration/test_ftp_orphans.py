@@ -519,3 +519,28 @@ async def test_on_a_platform_without_mdtm_an_orphans_wait_goes_on_after_a_restar
     clock.advance(3601)  # a day and a second after the first poller first listed it
     assert await restarted.poll_once() == 1
     assert (platform.path("440106", "set-aside") / orphan.name).exists()
+
+
+async def test_a_batch_files_first_listing_is_forgotten_once_its_batch_is_taken(
+    sides: dict[str, Side], platform: FtpPlatform, no_mdtm: NoMdtm
+) -> None:
+    """Its first listing (alone, its manifest not yet there) stayed until pruned, two days on: a file of that name
+    listed alone again was timed from the old listing, and moved at once."""
+    baiyun, tianhe = sides["440111"], sides["440106"]
+    _emptied(platform)
+    await _send_forward(baiyun)
+    manifest = _one(platform.path("440106"), "*.manifest.json")
+    held = manifest.read_bytes()
+    manifest.unlink()
+    clock = _clock(tianhe)
+    assert await tianhe.poller.poll_once() == 0  # the batch file listed alone: its first listing
+    clock.advance(23 * 3600)
+    manifest.write_bytes(held)  # its manifest comes late
+    assert await tianhe.poller.poll_once() == 1  # taken
+    taken = _one(platform.path("440106", "done"), "*.batch")
+    again = platform.path("440106", taken.name)
+    again.write_bytes(taken.read_bytes())  # the same name, alone again (its sender uploads it once more, say)
+    clock.advance(2 * 3600)  # 25 h after the first listing, 2 h after this one
+
+    assert await tianhe.poller.poll_once() == 0
+    assert again.exists()  # waits its own day

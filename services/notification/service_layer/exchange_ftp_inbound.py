@@ -159,6 +159,7 @@ class FtpPoller:
         except FileTooLarge as large:  # read no further; its sender is not told (the manifest did not read)
             await self._received(batch_id, Outcome.SET_ASIDE)
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
+            await self._orphans.gone(folder, file_name)
             return
         if raw is None:
             return  # taken by someone else meanwhile
@@ -172,6 +173,7 @@ class FtpPoller:
             opened = await self._open(folder, file_name, manifest)
         except SetAside as refusal:
             await self._set_aside_whole(folder, batch_id, manifest, partner, refusal)
+            await self._orphans.gone(folder, file_name)
             return
         refusals = await self._apply_each(partner, opened)
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
@@ -182,6 +184,8 @@ class FtpPoller:
             await self._list_taken(batch_id, manifest, partner, f"{UNTOLD}: {why}")
         await self._received(batch_id, Outcome.TAKEN)
         await self._moves.move(folder, [manifest_name, file_name], DONE)
+        # a batch file listed alone before its manifest came was timed as an orphan: a name used again starts anew
+        await self._orphans.gone(folder, file_name)
         log.info(
             "ftp batch taken",
             partner=partner.name,
