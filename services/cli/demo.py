@@ -92,15 +92,25 @@ def demo(
     except (demo_week.DemoStepFailed, httpx.HTTPError) as error:
         console.print(f"[red]demo step failed:[/] {error}")
         raise typer.Exit(1) from None
-    console.print(where_to_watch(notification, reporting, district))
+    console.print(where_to_watch(notification, reporting, district, own_store=_own_store(key_store)))
 
 
-def where_to_watch(notification: str, reporting: str, district: str) -> str:
+def _own_store(key_store: str) -> bool:
+    """Whether `key_store` is not the one `popflow keys` finds by itself here (or that one cannot be read)."""
+    try:
+        return key_store != this_checkouts_store()
+    except typer.BadParameter:
+        return True
+
+
+def where_to_watch(notification: str, reporting: str, district: str, *, own_store: bool = False) -> str:
     """The pages a person opens after the demo; the street offices' keys it used are revoked, so it says how to
-    make one."""
+    make one: in the key store the demo was given, when that is not the one `popflow keys` finds by itself
+    (`make run-two`'s districts each have their own)."""
+    store = " with this demo's POPFLOW_KEYS_DATABASE_URL" if own_store else ""
     return (
         f"Watch them: the dashboard {reporting}/dashboard?district={district} (this key); a street's inbox "
-        f"{notification}/office (its office key: popflow keys create --scope street:<code>)"
+        f"{notification}/office (its office key: popflow keys create --scope street:<code>{store})"
     )
 
 
