@@ -33,9 +33,9 @@ PASSING = [
 ]
 
 
-@pytest.mark.parametrize("error", REFUSED, ids=lambda e: type(getattr(e, "orig", e)).__name__)
-def test_a_refusal_no_wait_mends_is_raised_at_the_first_try(error: BaseException) -> None:
-    assert is_refused_for_good(error)
+def tries_until_up(error: BaseException, failing: int) -> int:
+    """How many tries start-up's retry makes of a step that raises `error` its first `failing` times (it raises
+    what it gives up on)."""
     tries = 0
 
     async def start() -> None:
@@ -43,25 +43,21 @@ def test_a_refusal_no_wait_mends_is_raised_at_the_first_try(error: BaseException
         async for attempt in until_up(within_s=30, for_good=is_refused_for_good):
             with attempt:
                 tries += 1
-                raise error
+                if tries <= failing:
+                    raise error
 
+    asyncio.run(start())
+    return tries
+
+
+@pytest.mark.parametrize("error", REFUSED, ids=lambda e: type(getattr(e, "orig", e)).__name__)
+def test_a_refusal_no_wait_mends_is_raised_at_the_first_try(error: BaseException) -> None:
+    assert is_refused_for_good(error)
     with pytest.raises(type(error)):
-        asyncio.run(start())
-    assert tries == 1
+        tries_until_up(error, failing=2)
 
 
 @pytest.mark.parametrize("error", PASSING, ids=lambda e: type(getattr(e, "orig", e)).__name__)
 def test_a_database_starting_or_full_is_waited_for(error: BaseException) -> None:
     assert not is_refused_for_good(error)
-    tries = 0
-
-    async def start() -> None:
-        nonlocal tries
-        async for attempt in until_up(within_s=30, for_good=is_refused_for_good):
-            with attempt:
-                tries += 1
-                if tries < 3:
-                    raise error
-
-    asyncio.run(start())
-    assert tries == 3
+    assert tries_until_up(error, failing=2) == 3
