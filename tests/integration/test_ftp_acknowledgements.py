@@ -18,7 +18,7 @@ import ftplib
 import functools
 import json
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from services.notification.adapters.sealed import SealedNotices
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.exchange_ack import Outcome, build_ack, unnameable
 from services.notification.domain.exchange_batch import (
+    Batch,
     build_batch,
     read_manifest,
     refusals_said,
@@ -254,6 +255,33 @@ async def test_a_taken_batch_is_acknowledged_once_and_a_tampered_ack_is_set_asid
     assert await baiyun.failed() == []
 
 
+def _signed_again(
+    platform: FtpPlatform, lines: Callable[[bytes], list[bytes]], *, batch_id: str | None = None
+) -> Batch:
+    """Baiyun's batch in Tianhe's folder (its one forward), replaced by one Baiyun signs with `lines(forward)`
+    under `batch_id` (the batch's own by default): its signed word, whatever it holds or is named."""
+    manifest_file = _one(platform.path("440106"), "*.manifest.json")
+    manifest = read_manifest(manifest_file.read_bytes())
+    batch_file = platform.path("440106", str(manifest["file"]))
+    [forward] = [
+        line for line in open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"]).split(b"\n") if line
+    ]
+    rebuilt = build_batch(
+        batch_id=batch_id or str(manifest["batch_id"]),
+        sender="440111",
+        recipient="440106",
+        lines=lines(forward),
+        seal_key=KEYS["440106"]["seal_key"],
+        timestamp=str(manifest["timestamp"]),
+        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    )
+    batch_file.unlink()
+    manifest_file.unlink()
+    platform.path("440106", rebuilt.file_name).write_bytes(rebuilt.file)
+    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+    return rebuilt
+
+
 def _emptied(platform: FtpPlatform) -> None:
     """The module's platform, its folders emptied of what earlier tests left."""
     for leftover in platform.root.rglob("*"):
@@ -300,22 +328,9 @@ async def test_a_line_of_a_batch_that_does_not_read_is_refused_alone_and_the_oth
     _emptied(platform)
     await _send_forward(baiyun)
     # Baiyun's batch, with a line from a newer format after its forward: the file is still Baiyun's signed word
-    manifest_file = _one(platform.path("440106"), "*.manifest.json")
-    manifest = read_manifest(manifest_file.read_bytes())
-    batch_file = platform.path("440106", str(manifest["file"]))
-    opened = open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"])
-    [forward] = [line for line in opened.split(b"\n") if line]
-    rebuilt = build_batch(
-        batch_id=str(manifest["batch_id"]),
-        sender="440111",
-        recipient="440106",
-        lines=[forward, forward.replace(b'"type":"notice"', b'"type":"census-v2"')],
-        seal_key=KEYS["440106"]["seal_key"],
-        timestamp=str(manifest["timestamp"]),
-        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    rebuilt = _signed_again(
+        platform, lambda forward: [forward, forward.replace(b'"type":"notice"', b'"type":"census-v2"')]
     )
-    batch_file.write_bytes(rebuilt.file)
-    manifest_file.write_bytes(rebuilt.manifest)
 
     assert await tianhe.poller.poll_once() == 1
     assert await tianhe.inbox.get(FORWARD_ID) is not None  # the readable line is taken
@@ -342,23 +357,9 @@ async def test_a_batch_whose_id_holds_an_identity_number_is_taken_not_acknowledg
     baiyun, tianhe = sides["440111"], sides["440106"]
     _emptied(platform)
     await _send_forward(baiyun)
-    manifest_file = _one(platform.path("440106"), "*.manifest.json")
-    manifest = read_manifest(manifest_file.read_bytes())
-    batch_file = platform.path("440106", str(manifest["file"]))
-    person, opened = id_number(sequence=77), open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"])
-    rebuilt = build_batch(  # the same signed lines, under an id its sender chose
-        batch_id=f"440111-440106-{person}",
-        sender="440111",
-        recipient="440106",
-        lines=[line for line in opened.split(b"\n") if line],
-        seal_key=KEYS["440106"]["seal_key"],
-        timestamp=str(manifest["timestamp"]),
-        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
-    )
-    batch_file.unlink()
-    manifest_file.unlink()
-    platform.path("440106", rebuilt.file_name).write_bytes(rebuilt.file)
-    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+    person = id_number(sequence=77)
+    # the same signed line, under an id its sender chose
+    rebuilt = _signed_again(platform, lambda forward: [forward], batch_id=f"440111-440106-{person}")
 
     with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound) as logs:
         assert await tianhe.poller.poll_once() == 1
@@ -409,24 +410,13 @@ async def test_a_batch_whose_refused_lines_do_not_fit_in_words_is_acknowledged_n
     baiyun, tianhe = sides["440111"], sides["440106"]
     _emptied(platform)
     await _send_forward(baiyun)
+
     # Baiyun's batch of 200 lines: every other one from a newer format, each alone (no range to say them in)
-    manifest = read_manifest(_one(platform.path("440106"), "*.manifest.json").read_bytes())
-    batch_file = platform.path("440106", str(manifest["file"]))
-    [forward] = [
-        line for line in open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"]).split(b"\n") if line
-    ]
-    newer = forward.replace(b'"type":"notice"', b'"type":"census-v2"')
-    rebuilt = build_batch(
-        batch_id=str(manifest["batch_id"]),
-        sender="440111",
-        recipient="440106",
-        lines=[forward if n % 2 else newer for n in range(1, 201)],  # the forward again is a duplicate: taken
-        seal_key=KEYS["440106"]["seal_key"],
-        timestamp=str(manifest["timestamp"]),
-        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
-    )
-    batch_file.write_bytes(rebuilt.file)
-    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
+    def alternating(forward: bytes) -> list[bytes]:
+        newer = forward.replace(b'"type":"notice"', b'"type":"census-v2"')
+        return [forward if n % 2 else newer for n in range(1, 201)]  # the forward again is a duplicate: taken
+
+    rebuilt = _signed_again(platform, alternating)
 
     assert await tianhe.poller.poll_once() == 1
     ack = json.loads(platform.path("440111", rebuilt.batch_id + ".ack.json").read_bytes())

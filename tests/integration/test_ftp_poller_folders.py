@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from services.notification.domain.exchange_batch import build_batch, read_manifest, signed_part
-from services.notification.domain.exchange_crypto import open_sealed, sign_ed25519
+from services.notification.domain.exchange_batch import read_manifest, signed_part
+from services.notification.domain.exchange_crypto import sign_ed25519
 from services.notification.service_layer import exchange_ftp_inbound, ftp_orphans
 from tests.integration.test_ftp_acknowledgements import (
     FORWARD_ID,
@@ -25,6 +25,7 @@ from tests.integration.test_ftp_acknowledgements import (
     _emptied,
     _one,
     _send_forward,
+    _signed_again,
     platform,
     sides,
 )
@@ -225,26 +226,11 @@ async def test_a_taken_batch_named_with_personal_data_is_listed_for_its_lines_no
     baiyun, tianhe = sides["440111"], sides["440106"]
     _emptied(platform)
     await _send_forward(baiyun)
-    manifest_file = _one(platform.path("440106"), "*.manifest.json")
-    manifest = read_manifest(manifest_file.read_bytes())
-    batch_file = platform.path("440106", str(manifest["file"]))
-    [forward] = [
-        line for line in open_sealed(batch_file.read_text(), KEYS["440106"]["sealing_key"]).split(b"\n") if line
-    ]
     person = id_number(sequence=31)
-    rebuilt = build_batch(  # signed by Baiyun's key: its word, whatever it named the batch
-        batch_id=f"440111-440106-{person}-张三",
-        sender="440111",
-        recipient="440106",
-        lines=[forward, b'{"type": "census-v2"}'],
-        seal_key=KEYS["440106"]["seal_key"],
-        timestamp=str(manifest["timestamp"]),
-        sign=functools.partial(sign_ed25519, KEYS["440111"]["signing_key"]),
+    # signed by Baiyun's key: its word, whatever it named the batch
+    _signed_again(
+        platform, lambda forward: [forward, b'{"type": "census-v2"}'], batch_id=f"440111-440106-{person}-张三"
     )
-    manifest_file.unlink()
-    batch_file.unlink()
-    platform.path("440106", rebuilt.file_name).write_bytes(rebuilt.file)
-    platform.path("440106", rebuilt.manifest_name).write_bytes(rebuilt.manifest)
 
     assert await tianhe.poller.poll_once() == 1
     assert await tianhe.inbox.get(FORWARD_ID) is not None
