@@ -25,7 +25,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import orjson
 import structlog
@@ -311,6 +311,21 @@ class RetriedLookups(logging.Filter):
             return True
         args = record.args if isinstance(record.args, tuple) else ()
         return len(args) > at and getattr(args[at], "retriable", False) is True
+
+
+class LogSettings(Protocol):
+    """What a service's settings say of its log lines (shared.settings.CommonSettings)."""
+
+    log_level: str
+    log_format: str
+    deployment_name: str
+
+
+def configure_service_logging(service: str, settings: LogSettings) -> None:
+    """configure_logging as `settings` say: their level, format and deployment's name."""
+    configure_logging(
+        service=service, level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
+    )
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto", deployment: str = "") -> None:

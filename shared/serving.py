@@ -42,7 +42,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 from uvicorn.supervisors import Multiprocess
 
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.metrics import MULTIPROCESS_DIR
 from shared.settings import ServiceSettings, env_prefix
 
@@ -98,9 +98,7 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         # the supervisor loads no app, whose factory configures logging: without this its own lines (the
         # workers restarted on SIGHUP, one not ready in time) were dropped, or printed as plain text
         service = env_prefix(settings).rstrip("_").lower()
-        configure_logging(
-            service=service, level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
-        )
+        configure_service_logging(service, settings)
         # set before the workers start, so each one's prometheus_client writes its values to files
         scratch = os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="popflow-metrics-")
     os.environ[FACTORY] = factory  # read by served_app, in this process or in each worker

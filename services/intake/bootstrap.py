@@ -39,7 +39,7 @@ from shared.db.outbox_purge import OutboxPurge
 from shared.db.outbox_set_aside import SetAsideRows
 from shared.directory import load_changes, load_directory
 from shared.http.outbox_admin import outbox_admin_router
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.runtime import Lifespan, Runtime, build_runtime, lifespan_of, service_app
 from shared.serving import COLLECTOR_THRESHOLDS
 
@@ -48,9 +48,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    configure_logging(
-        service="intake", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
-    )
+    configure_service_logging("intake", settings)
     runtime = build_runtime(settings, service="intake")
     relay = build_relay(settings, runtime)
     records = build_records(settings, runtime, relay)

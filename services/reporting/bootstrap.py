@@ -56,7 +56,7 @@ from shared.clock import Clock, SystemClock
 from shared.directory import load_directory
 from shared.kafka.broker import dead_letter_publisher
 from shared.kafka.security import KafkaConnection
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.runtime import Lifespan, Runtime, build_runtime, lifespan_of, service_app
 from shared.topics import ALL_TOPICS, DEAD_LETTER, TopicNames
 
@@ -101,9 +101,7 @@ def create_app(
     exchange: ExchangeClient | None = None,
 ) -> FastAPI:
     settings = settings or ReportingSettings()
-    configure_logging(
-        service="reporting", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
-    )
+    configure_service_logging("reporting", settings)
     runtime = build_runtime(settings, service="reporting")
     clock = clock or SystemClock()
     service = build_report_service(settings, runtime.engine, clock)

@@ -35,7 +35,7 @@ from shared.db.sentinel import check_sealing_keys
 from shared.directory import load_directory
 from shared.kafka.broker import dead_letters_for
 from shared.kafka.security import KafkaConnection
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.runtime import build_runtime, lifespan_of, service_app
 from shared.topics import TopicNames
 
@@ -70,9 +70,7 @@ def reminder_job(settings: RoutingSettings, context: RoutingContext) -> Reminder
 
 def create_app(settings: RoutingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
-    configure_logging(
-        service="routing", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
-    )
+    configure_service_logging("routing", settings)
     # its look-up of events handled before and of each person's cases reads tables that grow by every
     # record: a generic plan made while they were young scans them whole (docs/performance.md, round 18)
     runtime = build_runtime(settings, service="routing", plan_each_time=True)

@@ -23,7 +23,7 @@ from services.notification.entrypoints.kafka import register_consumers
 from services.notification.service_layer.receiving import NoticeReceiver
 from services.notification.settings import NotificationSettings
 from shared.clock import Clock, SystemClock
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.runtime import Lifespan, build_runtime, lifespan_of, service_app
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"  # the service's, beside this package
@@ -33,9 +33,7 @@ def create_app(
     settings: NotificationSettings | None = None, *, sender: WebhookSender | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or NotificationSettings()
-    configure_logging(
-        service="notification", level=settings.log_level, fmt=settings.log_format, deployment=settings.deployment_name
-    )
+    configure_service_logging("notification", settings)
     # its claims and push records join deliveries and notices, tables that grow by every notice
     runtime = build_runtime(settings, service="notification", plan_each_time=True)
     clients = build_clients(settings, runtime, sender=sender, clock=clock or SystemClock())

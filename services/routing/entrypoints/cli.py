@@ -10,7 +10,7 @@ import typer
 from services.routing.bootstrap import rebuild_into
 from services.routing.service_layer.rebuild import StoreNotEmpty
 from services.routing.settings import RoutingSettings
-from shared.logging import configure_logging
+from shared.logging import configure_service_logging
 from shared.progress import progress
 
 app = typer.Typer(help="Routing: rebuild its store from the topics.", no_args_is_help=True)
@@ -30,12 +30,7 @@ def rebuild_command(
     ROUTING_*); publishes nothing. Point ROUTING_DATABASE_URL at the new store afterwards.
     """
     settings = RoutingSettings()
-    configure_logging(
-        service="routing-rebuild",
-        level=settings.log_level,
-        fmt=settings.log_format,
-        deployment=settings.deployment_name,
-    )
+    configure_service_logging("routing-rebuild", settings)
     try:
         with progress("Replaying into the new store", unit="events") as advance:
             replayed = asyncio.run(rebuild_into(settings, into=into, on_message=lambda: advance(1)))
