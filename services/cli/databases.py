@@ -84,3 +84,9 @@ async def _ensure(admin_url: str, services: list[str], prefix: str) -> dict[str,
         return urls
     finally:
         await connection.close()
+
+
+def topic_prefix(database_prefix: str) -> str:
+    """The topics and consumer groups that go with a checkout's databases: popflow_1a2b3c4d_ ->
+    popflow.1a2b3c4d. (ending in a dot, like the default popflow.)."""
+    return database_prefix.replace("_", ".")

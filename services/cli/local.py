@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.databases import choose_prefix, ensure_databases, sealed_elsewhere
+from services.cli.databases import choose_prefix, ensure_databases, sealed_elsewhere, topic_prefix
 from services.cli.keys import DEFAULT_STORE
 from services.cli.local_admin_key import print_admin_key_once, remember_key_store
 from services.cli.local_ports import require_free, wanted_ports
@@ -96,7 +96,7 @@ def up(
             keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
             prefix = _database_prefix(pg_admin_url, keyring, codes)
             if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
-                env.setdefault("POPFLOW_TOPIC_PREFIX", _topic_prefix(prefix))
+                env.setdefault("POPFLOW_TOPIC_PREFIX", topic_prefix(prefix))
         if codes:
             deployments = side_by_side(env, codes, state=state_dir, pg_admin_url=pg_admin_url, database_prefix=prefix)
         else:
@@ -161,16 +161,10 @@ def _database_prefix(
         if prefix != "popflow_":
             console.print(
                 f"The popflow_* databases hold data sealed with other keys: this checkout uses {prefix}* and "
-                f"topics {_topic_prefix(prefix)}* (written to var/database-prefix). If the popflow_* data is this "
+                f"topics {topic_prefix(prefix)}* (written to var/database-prefix). If the popflow_* data is this "
                 "checkout's own, put back the POPFLOW_DATA_KEYS it was sealed with and delete var/database-prefix."
             )
     return prefix
-
-
-def _topic_prefix(database_prefix: str) -> str:
-    """The topics and consumer groups that go with a checkout's databases: popflow_1a2b3c4d_ ->
-    popflow.1a2b3c4d. (ending in a dot, like the default popflow.)."""
-    return database_prefix.replace("_", ".")
 
 
 def _print_urls(deployments: list[LocalDeployment], env: dict[str, str], pg_admin_url: str | None) -> None:

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from services.cli.databases import topic_prefix
 from shared.db.errors import is_refused_for_good
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ def _make_runs_secrets(missing: set[str], var: Path) -> str:
     except OSError:
         prefix = ""
     if prefix and prefix != "popflow_":
-        settings.append(f"POPFLOW_TOPIC_PREFIX={prefix.replace('_', '.')}")
+        settings.append(f"POPFLOW_TOPIC_PREFIX={topic_prefix(prefix)}")
     return f"; for the system `make run` started in this checkout: {' '.join(settings)} popflow ..."
 
 
