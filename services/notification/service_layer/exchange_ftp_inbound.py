@@ -129,7 +129,11 @@ class FtpPoller:
                         if not await self._moves.again(folder, name, listed):
                             continue  # moved with the file of its batch listed first
                     elif name.endswith(MANIFEST_SUFFIX):
-                        await self._take(folder, name.removesuffix(MANIFEST_SUFFIX))
+                        batch_id = name.removesuffix(MANIFEST_SUFFIX)
+                        await self._take(folder, batch_id)
+                        # its batch file, listed alone before its manifest came, was timed as an orphan: dealt
+                        # with now (taken or set aside), a name used again starts anew
+                        await self._orphans.gone(folder, batch_id + BATCH_SUFFIX)
                     elif name.endswith(ACK_SUFFIX) and self._acks is not None:
                         await self._take_ack(self._acks, folder, name.removesuffix(ACK_SUFFIX))
                     elif name in alone and await self._orphans.abandoned(folder, name, now):
@@ -159,7 +163,6 @@ class FtpPoller:
         except FileTooLarge as large:  # read no further; its sender is not told (the manifest did not read)
             await self._received(batch_id, Outcome.SET_ASIDE)
             await self._set_aside(folder, [manifest_name, file_name], batch_id, str(large), None, None)
-            await self._orphans.gone(folder, file_name)
             return
         if raw is None:
             return  # taken by someone else meanwhile
@@ -173,7 +176,6 @@ class FtpPoller:
             opened = await self._open(folder, file_name, manifest)
         except SetAside as refusal:
             await self._set_aside_whole(folder, batch_id, manifest, partner, refusal)
-            await self._orphans.gone(folder, file_name)
             return
         refusals = await self._apply_each(partner, opened)
         if self._acks is not None:  # before the move: a poll tried again takes the batch again, and tells again
@@ -184,8 +186,6 @@ class FtpPoller:
             await self._list_taken(batch_id, manifest, partner, f"{UNTOLD}: {why}")
         await self._received(batch_id, Outcome.TAKEN)
         await self._moves.move(folder, [manifest_name, file_name], DONE)
-        # a batch file listed alone before its manifest came was timed as an orphan: a name used again starts anew
-        await self._orphans.gone(folder, file_name)
         log.info(
             "ftp batch taken",
             partner=partner.name,
