@@ -46,7 +46,7 @@ def holds_identity_number(text: str) -> bool:
         digits = run[0]
         for start in range(len(digits) - 17):
             window = digits[start : start + 18]
-            if window[:17].isdigit() and (born := birth_date_of(window)) is not None and 1900 <= born.year <= 2099:
+            if (born := birth_date_of(window)) is not None and 1900 <= born.year <= 2099:  # the run's digits
                 return True
     return False
 

@@ -13,7 +13,7 @@ for the next poll' at every poll (every 5 s), and the file was never set
 aside while it lasted. A permanent error about the file (550: no such file)
 is the platform not saying, as the drop answers it (None).
 
-A server without MDTM (it answers 202, 500, 502 or 504: not implemented,
+A server without MDTM (it answers 202, 500 or 502: not implemented,
 unknown) says so once, and is not asked again while the poller lives: it was
 asked about every orphan at every poll, and refused each time. A server's
 commands do not change while it runs, and being wrong costs little: an orphan
