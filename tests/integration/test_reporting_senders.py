@@ -139,3 +139,24 @@ async def test_routings_street_wins_once_routing_has_decided_whichever_event_com
 
     assert await streets(engine) == {"r-after": XINSHI, "r-before": XINSHI, "r-together": XINSHI, "r-same": TONGDE}
     assert await senders(engine) == {"n-after": XINSHI, "n-before": XINSHI, "n-together": XINSHI, "n-same": TONGDE}
+
+
+async def test_the_senders_update_is_planned_for_the_store_as_it_is_at_each_batch(tmp_path: Path) -> None:
+    """A generic plan made while no record had been folded (the notices first, as a `rebuild` or a new
+    deployment reads them) walked a later batch's 4,500 records as a handful and probed the notices with the
+    whole array at each: 17.6 s for one batch (docs/performance.md, round 54). Each batch plans it afresh."""
+    async with migrated_store("postgresql", "senders_plans_", MIGRATIONS, tmp_path) as engine:
+        writer = FactWriter(engine)
+        for n in range(8):  # the notices of records not folded yet
+            await writer.write(together(*(issued(f"n-{n}-{i}", f"r-{n}-{i}") for i in range(40))))
+        await writer.write(together(*(routed(f"r-{n}-{i}", TONGDE) for n in range(8) for i in range(40))))
+
+        async with engine.connect() as connection:  # the pool's one connection: the writer's batches ran in turn
+            plans = await connection.execute(
+                sa.text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                    " WHERE statement LIKE 'UPDATE report_notices SET sender_street%'"
+                )
+            )
+            assert plans.all() == [(0, 9)]
+        assert set((await senders(engine)).values()) == {TONGDE}

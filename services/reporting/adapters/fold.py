@@ -60,6 +60,15 @@ SENDERS = {
 }
 
 
+# The senders' update is the batch's one prepared statement. Its generic plan, once PostgreSQL has made one, is
+# kept for the connection's life: one made while the store was young (a new deployment, a `rebuild`, notices
+# folded before their records) walks the batch's records as a handful of rows and probes the notices for each
+# with the whole array, sorted again at every probe. With 4,500 records in the batch that took 17.6 s where a
+# plan for the tables as they are took 0.05 (docs/performance.md, round 54). Planned for each batch instead:
+# about a millisecond, once per batch of thousands of events.
+PLANNED_FOR_THIS_BATCH = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 class FactWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -68,6 +77,7 @@ class FactWriter:
     async def write(self, batch: FoldBatch) -> None:
         async with self._engine.begin() as connection:
             if self._dialect == "postgresql":
+                await connection.execute(PLANNED_FOR_THIS_BATCH)
                 await copy_and_upsert(connection, _rows_in_stage_order(batch))
             else:
                 for statement, rows in portable_statements(batch):
