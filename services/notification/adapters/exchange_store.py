@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -232,12 +233,20 @@ class ExchangeStore:
     async def batch_received(self, batch_key: str, outcome: Outcome, *, now: datetime) -> None:
         """An FTP batch in our folder taken or set aside as a whole (its latest outcome: taken again, say, after it
         was moved back from set-aside/)."""
-        async with self._sessions.begin() as session:
-            row = await session.get(ExchangeBatchReceived, batch_key, with_for_update=True)
-            if row is None:
-                session.add(ExchangeBatchReceived(batch_key=batch_key, outcome=outcome.value, received_at=now))
-            elif row.outcome != outcome.value:
-                row.outcome, row.received_at = outcome.value, now
+        for tried in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    row = await session.get(ExchangeBatchReceived, batch_key, with_for_update=True)
+                    if row is None:
+                        session.add(ExchangeBatchReceived(batch_key=batch_key, outcome=outcome.value, received_at=now))
+                    elif row.outcome != outcome.value:
+                        row.outcome, row.received_at = outcome.value, now
+                return
+            except IntegrityError:
+                # FOR UPDATE locks no row that is not there: a poller ending its round as another takes the lead
+                # over may insert the same batch's row first; the second look finds it, and locks it
+                if tried:
+                    raise
 
     async def received_outcome(self, batch_key: str) -> Outcome | None:
         """What became of the FTP batch of that key in our folder; None when the poller never took it nor set it

@@ -2,8 +2,9 @@
 restart, or another replica taking over the poll, goes on timing it instead of starting its wait again.
 
 Rows are keyed by domain/orphan_batches.listing_key (a keyed digest: a file's name is its sender's choice). One
-replica polls, so a row is read and written by one poller at a time; a check, not an upsert, serves PostgreSQL
-and SQLite alike.
+replica polls at a time, but at a hand-over the replica that lost the lead may still be ending its round while the
+new leader begins one: both may find no row and both insert it. The second insert is refused by the key, and the
+time the first recorded is the answer for both; a check, not an upsert, serves PostgreSQL and SQLite alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -23,11 +25,16 @@ class FirstListings:
 
     async def first_listed(self, file_key: str, now: datetime) -> datetime:
         """When the file of that key was first listed alone: `now` if never before (and so recorded)."""
-        async with self._sessions.begin() as session:
-            row = await session.get(ExchangeFtpFirstListed, file_key)
-            if row is not None:
-                return utc(row.first_listed_at)
-            session.add(ExchangeFtpFirstListed(file_key=file_key, first_listed_at=now))
+        try:
+            async with self._sessions.begin() as session:
+                row = await session.get(ExchangeFtpFirstListed, file_key)
+                if row is not None:
+                    return utc(row.first_listed_at)
+                session.add(ExchangeFtpFirstListed(file_key=file_key, first_listed_at=now))
+        except IntegrityError:  # another poller recorded it between our look and our insert
+            async with self._sessions() as session:
+                row = await session.get(ExchangeFtpFirstListed, file_key)
+            return utc(row.first_listed_at) if row is not None else now  # forgotten since: its batch was taken
         return now
 
     async def forget(self, file_key: str) -> None:
