@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
@@ -51,6 +53,24 @@ async def test_two_pollers_timing_one_orphan_at_once_both_time_it_from_the_first
         )
         assert ending == beginning
         assert await listings.first_listed(key, AT + timedelta(hours=1)) == ending  # and the row says the same
+
+
+async def test_a_refusal_by_another_constraint_than_the_key_is_not_taken_for_the_other_pollers_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Only the key's refusal means another poller recorded the file first. Any other constraint's refusal (here a
+    CHECK the table may gain) is the round's error: not a file timed from `now` each round and never recorded."""
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                "ALTER TABLE exchange_ftp_first_listed"
+                " ADD CONSTRAINT listed_this_century CHECK (first_listed_at >= '2000-01-01')"
+            )
+        )
+    listings = FirstListings(sessions)
+    with pytest.raises(IntegrityError):
+        await listings.first_listed(KEYS[0], datetime(1999, 12, 31, tzinfo=UTC))
+    assert await listings.first_listed(KEYS[0], AT) == AT  # nothing was recorded by the refused insert
 
 
 async def test_two_pollers_recording_one_batch_at_once_leave_one_row_with_an_outcome(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from services.notification.adapters.tables import ExchangeFtpFirstListed, utc
+from shared.db.errors import is_raced
 
 
 class FirstListings:
@@ -31,7 +32,10 @@ class FirstListings:
                 if row is not None:
                     return utc(row.first_listed_at)
                 session.add(ExchangeFtpFirstListed(file_key=file_key, first_listed_at=now))
-        except IntegrityError:  # another poller recorded it between our look and our insert
+        except IntegrityError as refused:
+            if not is_raced(refused):
+                raise  # another constraint than the key: no other poller's row answers for it
+            # another poller recorded it between our look and our insert
             async with self._sessions() as session:
                 row = await session.get(ExchangeFtpFirstListed, file_key)
             return utc(row.first_listed_at) if row is not None else now  # forgotten since: its batch was taken
