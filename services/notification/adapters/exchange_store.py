@@ -37,6 +37,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
 from services.notification.domain.exchange_batch import lines_in, refused_lines
 from services.notification.domain.status import NoticeStatus, advanced
+from shared.db.errors import is_raced
 from shared.events import NoticeIssued
 
 ANSWER_NAMESPACE = uuid.UUID("3f9d0c1e-7a52-4e8b-b6a4-2d1c0e9f8a75")
@@ -242,10 +243,10 @@ class ExchangeStore:
                     elif row.outcome != outcome.value:
                         row.outcome, row.received_at = outcome.value, now
                 return
-            except IntegrityError:
+            except IntegrityError as refused:
                 # FOR UPDATE locks no row that is not there: a poller ending its round as another takes the lead
                 # over may insert the same batch's row first; the second look finds it, and locks it
-                if tried:
+                if tried or not is_raced(refused):
                     raise
 
     async def received_outcome(self, batch_key: str) -> Outcome | None:
