@@ -86,3 +86,15 @@ async def test_two_pollers_recording_one_batch_at_once_leave_one_row_with_an_out
             store.batch_received(key, Outcome.TAKEN, now=AT + timedelta(seconds=30)),
         )
         assert await store.received_outcome(key) is Outcome.TAKEN
+
+
+async def test_a_batch_set_aside_then_moved_back_and_taken_keeps_its_latest_outcome(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sealed = SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    store = ExchangeStore(sessions, Inbox(sessions, events, sealed, served_districts=["440111"]))
+    await store.batch_received(KEYS[0], Outcome.SET_ASIDE, now=AT)
+    assert await store.received_outcome(KEYS[0]) is Outcome.SET_ASIDE
+    await store.batch_received(KEYS[0], Outcome.TAKEN, now=AT + timedelta(hours=1))
+    assert await store.received_outcome(KEYS[0]) is Outcome.TAKEN

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, update
 from sqlalchemy import select as sql_select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -37,7 +36,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
 from services.notification.domain.exchange_batch import lines_in, refused_lines
 from services.notification.domain.status import NoticeStatus, advanced
-from shared.db.errors import is_raced
+from shared.db.upsert import conflict_insert
 from shared.events import NoticeIssued
 
 ANSWER_NAMESPACE = uuid.UUID("3f9d0c1e-7a52-4e8b-b6a4-2d1c0e9f8a75")
@@ -234,20 +233,20 @@ class ExchangeStore:
     async def batch_received(self, batch_key: str, outcome: Outcome, *, now: datetime) -> None:
         """An FTP batch in our folder taken or set aside as a whole (its latest outcome: taken again, say, after it
         was moved back from set-aside/)."""
-        for tried in range(2):
-            try:
-                async with self._sessions.begin() as session:
-                    row = await session.get(ExchangeBatchReceived, batch_key, with_for_update=True)
-                    if row is None:
-                        session.add(ExchangeBatchReceived(batch_key=batch_key, outcome=outcome.value, received_at=now))
-                    elif row.outcome != outcome.value:
-                        row.outcome, row.received_at = outcome.value, now
-                return
-            except IntegrityError as refused:
-                # FOR UPDATE locks no row that is not there: a poller ending its round as another takes the lead
-                # over may insert the same batch's row first; the second look finds it, and locks it
-                if tried or not is_raced(refused):
-                    raise
+        table = ExchangeBatchReceived.__table__  # type: ignore[attr-defined]
+        async with self._sessions.begin() as session:
+            received = conflict_insert(session.get_bind().dialect)(table).values(
+                batch_key=batch_key, outcome=outcome.value, received_at=now
+            )
+            # one statement: two pollers at a hand-over (the one that lost the lead ending its round) may record
+            # the same batch at once, and neither is refused
+            await session.execute(
+                received.on_conflict_do_update(
+                    index_elements=["batch_key"],
+                    set_={"outcome": received.excluded.outcome, "received_at": received.excluded.received_at},
+                    where=table.c.outcome != received.excluded.outcome,
+                )
+            )
 
     async def received_outcome(self, batch_key: str) -> Outcome | None:
         """What became of the FTP batch of that key in our folder; None when the poller never took it nor set it

@@ -3,21 +3,23 @@ restart, or another replica taking over the poll, goes on timing it instead of s
 
 Rows are keyed by domain/orphan_batches.listing_key (a keyed digest: a file's name is its sender's choice). One
 replica polls at a time, but at a hand-over the replica that lost the lead may still be ending its round while the
-new leader begins one: both may find no row and both insert it. The second insert is refused by the key, and the
-time the first recorded is the answer for both; a check, not an upsert, serves PostgreSQL and SQLite alike.
+new leader begins one: both may time the same file at once. The first to insert its row writes it; the other's
+insert writes nothing (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike: shared.db.upsert), and the time the
+first recorded is the answer for both.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from services.notification.adapters.tables import ExchangeFtpFirstListed, utc
-from shared.db.errors import is_raced
+from shared.db.upsert import conflict_insert
+
+_LISTED = ExchangeFtpFirstListed.__table__  # type: ignore[attr-defined]
 
 
 class FirstListings:
@@ -26,20 +28,13 @@ class FirstListings:
 
     async def first_listed(self, file_key: str, now: datetime) -> datetime:
         """When the file of that key was first listed alone: `now` if never before (and so recorded)."""
-        try:
-            async with self._sessions.begin() as session:
-                row = await session.get(ExchangeFtpFirstListed, file_key)
-                if row is not None:
-                    return utc(row.first_listed_at)
-                session.add(ExchangeFtpFirstListed(file_key=file_key, first_listed_at=now))
-        except IntegrityError as refused:
-            if not is_raced(refused):
-                raise  # another constraint than the key: no other poller's row answers for it
-            # another poller recorded it between our look and our insert
-            async with self._sessions() as session:
-                row = await session.get(ExchangeFtpFirstListed, file_key)
-            return utc(row.first_listed_at) if row is not None else now  # forgotten since: its batch was taken
-        return now
+        async with self._sessions.begin() as session:
+            first = conflict_insert(session.get_bind().dialect)(_LISTED).on_conflict_do_nothing(
+                index_elements=["file_key"]
+            )
+            await session.execute(first.values(file_key=file_key, first_listed_at=now))
+            listed = select(_LISTED.c.first_listed_at).where(_LISTED.c.file_key == file_key)
+            return utc((await session.execute(listed)).scalar_one())  # ours, or the one written first
 
     async def forget(self, file_key: str) -> None:
         """The file was dealt with: no longer timed."""
