@@ -18,6 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+# `plan_each_time` (below) for one transaction, where one statement of a service's needs it and the rest need not:
+# run first in the transaction (intake's route update, reporting's fold)
+PLANNED_IN_THIS_TRANSACTION = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20) -> AsyncEngine:
     """An engine for `url`; for SQLite the folder is created and WAL mode switched on.
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -24,7 +24,7 @@ from services.intake.adapters.record_statements import ONE_STATEMENT
 from services.intake.adapters.row_inserts import COPY_FROM, as_sqlalchemy_errors, core_table
 from services.intake.adapters.tables import OutboxRow, RecordRow
 from shared.db import bulk
-from shared.db.engine import SingleStatements
+from shared.db.engine import PLANNED_IN_THIS_TRANSACTION, SingleStatements
 from shared.ids import new_id
 
 
@@ -176,7 +176,7 @@ class RecordRepository:
             last = dict(routes)
             rows = [{"record_id": record_id, "route": route} for record_id, route in last.items()]
             async with self._sessions.begin() as session:  # SQLAlchemy's transaction: it ends it whatever happens
-                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                await session.execute(PLANNED_IN_THIS_TRANSACTION)
                 raw = await bulk.driver(session)
                 assert raw is not None, "PostgreSQL"
                 await bulk.insert_together(raw, [bulk.Rows(RecordRow, rows, update_by="record_id")])

@@ -32,6 +32,7 @@ from services.reporting.adapters.portable_fold import portable_statements
 from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.batch import FoldBatch
 from services.reporting.domain.facts import RecordFact, RoutedFact
+from shared.db.engine import PLANNED_IN_THIS_TRANSACTION
 
 
 # A notice's sender is the street that reported its record; the record may be
@@ -60,15 +61,6 @@ SENDERS = {
 }
 
 
-# The senders' update is the batch's one prepared statement. Its generic plan, once PostgreSQL has made one, is
-# kept for the connection's life: one made while the store was young (a new deployment, a `rebuild`, notices
-# folded before their records) walks the batch's records as a handful of rows and probes the notices for each
-# with the whole array, sorted again at every probe. With 4,500 records in the batch that took 17.6 s where a
-# plan for the tables as they are took 0.05 (docs/performance.md, round 54). Planned for each batch instead:
-# about a millisecond, once per batch of thousands of events.
-PLANNED_FOR_THIS_BATCH = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
-
-
 class FactWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -77,7 +69,13 @@ class FactWriter:
     async def write(self, batch: FoldBatch) -> None:
         async with self._engine.begin() as connection:
             if self._dialect == "postgresql":
-                await connection.execute(PLANNED_FOR_THIS_BATCH)
+                # The senders' update is the batch's one prepared statement. Its generic plan, once PostgreSQL has made
+                # one, is kept for the connection's life: one made while the store was young (a new deployment, a
+                # `rebuild`, notices folded before their records) walks the batch's records as a handful of rows and
+                # probes the notices for each with the whole array, sorted again at every probe. With 4,500 records in
+                # the batch that took 17.6 s where a plan for the tables as they are took 0.05 (docs/performance.md,
+                # round 54). Planned for each batch instead: about a millisecond, once per batch of thousands of events.
+                await connection.execute(PLANNED_IN_THIS_TRANSACTION)
                 await copy_and_upsert(connection, _rows_in_stage_order(batch))
             else:
                 for statement, rows in portable_statements(batch):
