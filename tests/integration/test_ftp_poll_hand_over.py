@@ -43,6 +43,14 @@ async def sessions() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
         await drop_database(name)
 
 
+def exchange_store(sessions: async_sessionmaker[AsyncSession]) -> ExchangeStore:
+    sealed = SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    return ExchangeStore(
+        sessions, Inbox(sessions, events, sealed, served_districts=["440111"], answers_owed=owe_answer)
+    )
+
+
 async def test_two_pollers_timing_one_orphan_at_once_both_time_it_from_the_first_listing(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -76,10 +84,7 @@ async def test_a_refusal_by_another_constraint_than_the_key_is_not_taken_for_the
 async def test_two_pollers_recording_one_batch_at_once_leave_one_row_with_an_outcome(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    sealed = SealedNotices(TEST_KEYRING)
-    events = StatusEvents(b"test-person-key-secret", sealed)
-    inbox = Inbox(sessions, events, sealed, served_districts=["440111"], answers_owed=owe_answer)
-    store = ExchangeStore(sessions, inbox)
+    store = exchange_store(sessions)
     for key in KEYS:
         await asyncio.gather(
             store.batch_received(key, Outcome.TAKEN, now=AT),
@@ -91,9 +96,7 @@ async def test_two_pollers_recording_one_batch_at_once_leave_one_row_with_an_out
 async def test_a_batch_set_aside_then_moved_back_and_taken_keeps_its_latest_outcome(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    sealed = SealedNotices(TEST_KEYRING)
-    events = StatusEvents(b"test-person-key-secret", sealed)
-    store = ExchangeStore(sessions, Inbox(sessions, events, sealed, served_districts=["440111"]))
+    store = exchange_store(sessions)
     await store.batch_received(KEYS[0], Outcome.SET_ASIDE, now=AT)
     assert await store.received_outcome(KEYS[0]) is Outcome.SET_ASIDE
     await store.batch_received(KEYS[0], Outcome.TAKEN, now=AT + timedelta(hours=1))
