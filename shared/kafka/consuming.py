@@ -30,7 +30,7 @@ import structlog
 from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 
 from shared.events.envelope import Envelope, Event
 from shared.kafka.batches import BatchHandler, Decoded, Readable, Run, Unreadable, batch_then_singles, decoded
@@ -198,7 +198,13 @@ def _register(
 ) -> None:
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
 
-    async def consume(records: list[Any], message: KafkaMessage) -> None:
+    context = broker.context
+
+    async def consume(records: list[Any]) -> None:
+        # the message (its consumer, its ack) from FastStream's context, not as a `KafkaMessage` parameter:
+        # fast-depends resolves such a parameter in a worker thread, a thread hop every batch
+        # (docs/performance.md, round 55)
+        message: KafkaMessage = context.get_local("message")
         progress = Progress(records)
         try:
             await run(decoded(records, keyring), progress)

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 from typing import Any, cast
 
+import anyio.to_thread
 import pytest
 from aiokafka.errors import ConsumerStoppedError, KafkaTimeoutError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
@@ -230,3 +231,30 @@ async def dead_letters_on_the_topic(message: bytes) -> list[tuple[bytes, dict[st
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish_batch(message, topic=TOPICS(RECORDS_SUBMITTED))
     return letters
+
+
+async def test_a_batch_is_consumed_without_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a `KafkaMessage` parameter is resolved by fast-depends in anyio's worker threads: a thread hop every batch
+    # of every subscriber (docs/performance.md, round 55); the message comes from FastStream's context instead
+    hops: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    broker = KafkaBroker()
+    handled: list[str] = []
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        handled.extend(envelope.correlation_id for envelope, _ in events)
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    async with TestKafkaBroker(broker) as test_broker:
+        for n in range(3):
+            body = kafka.submitted(record(sequence=n), record_id=f"r{n}").model_dump(mode="json")
+            await test_broker.publish_batch(body, topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert handled == ["r0", "r1", "r2"]
+    assert hops == []
