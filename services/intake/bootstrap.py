@@ -144,7 +144,7 @@ def _with_workers(serving: Lifespan, workers: BulkWorkers) -> Lifespan:
             try:
                 yield
             finally:
-                workers.close()
+                await workers.close()
 
     return lifespan
 

@@ -10,6 +10,10 @@ to use it.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import MutableMapping
 from typing import Any, cast
@@ -18,6 +22,7 @@ from structlog.testing import capture_logs
 
 from services.intake.service_layer.bulk_workers import BulkWorkers
 from services.intake.service_layer.submissions import Submissions
+from tests.support.system import ROOT
 from tests.support.waiting import eventually
 
 LOADING_S = 3.0
@@ -44,13 +49,13 @@ async def test_workers_are_used_only_once_one_has_loaded() -> None:
         assert workers.available()
         assert workers.shown() == {"bulk_workers": {"size": 1, "loaded": True}}
     finally:
-        workers.close()
+        await workers.close()
     assert workers.shown() == {"bulk_workers": {"size": 1, "loaded": False}}
     try:
         assert not workers.available(), "asked again after closing, a new pool starts, and loads"
         assert await eventually(workers.loaded, within=30)
     finally:
-        workers.close()
+        await workers.close()
 
 
 async def test_workers_that_fail_to_load_are_logged_once_and_not_restarted_at_once() -> None:
@@ -72,4 +77,47 @@ async def test_workers_that_fail_to_load_are_logged_once_and_not_restarted_at_on
         assert not workers.loaded()
         assert workers.shown() == {"bulk_workers": {"size": 1, "loaded": False}}
     finally:
-        workers.close()
+        await workers.close()
+
+
+STOPPED_BY_ITS_SIGNAL = textwrap.dedent(
+    """
+    import asyncio, signal, sys
+    from typing import cast
+    from services.intake.service_layer.bulk_workers import BulkWorkers
+    from services.intake.service_layer.submissions import Submissions
+
+    def make() -> Submissions:
+        return cast(Submissions, object())
+
+    async def serve() -> None:
+        workers = BulkWorkers(1, make, submissions=cast(Submissions, None))
+        workers.start()
+        while not workers.loaded():
+            await asyncio.sleep(0.05)
+        await workers.close()
+
+    if __name__ == "__main__":
+        asyncio.run(serve())
+        signal.raise_signal(signal.SIGTERM)  # as shared/serving.py ends a service stopped by SIGTERM
+    """
+)
+
+
+def test_a_service_stopped_by_its_signal_leaves_no_semaphore_behind(tmp_path: Any) -> None:
+    # the pool's queues hold named semaphores; a process that ends by a signal runs no exit handler, and the
+    # ones left were removed by multiprocessing's resource tracker, warning "leaked semaphore objects"
+    program = tmp_path / "service.py"
+    program.write_text(STOPPED_BY_ITS_SIGNAL)
+    service = subprocess.Popen(
+        [sys.executable, str(program)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    # reaped first, as a supervisor reaps it: a worker ends once its service's pid is gone, and holds the pipe
+    # till then; the resource tracker writes its warning once the service is gone
+    assert service.wait(timeout=120) == -signal.SIGTERM
+    _, errors = service.communicate(timeout=60)
+    assert b"leaked semaphore" not in errors, errors.decode()[-2000:]

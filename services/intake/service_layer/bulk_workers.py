@@ -50,6 +50,7 @@ RowIn = tuple[int, Any, str | None]
 RowOut = tuple[int, Ready | Rejected]
 WATCH_S = 1.0  # how often a worker checks that the service is still there
 RETRY_LOAD_S = 60.0  # after workers failed to load: not a new pool (and an error line) for every chunk
+STOP_WAIT_S = 10.0  # how long a stopping service waits for its workers to finish the chunks they hold
 
 
 class WorkerFailed(RuntimeError):
@@ -134,10 +135,20 @@ class BulkWorkers:
         """For /readyz: how many workers, and whether imports use them yet."""
         return {"bulk_workers": {"size": self.size, "loaded": self.loaded()}}
 
-    def close(self) -> None:
-        """Stop the workers (the service is stopping)."""
-        if self._pool is not None:
-            self._discard(self._pool)
+    async def close(self) -> None:
+        """Stop the workers (the service is stopping), and wait until they are gone (STOP_WAIT_S at most).
+
+        Waiting frees the pool's queues now, and with them their named semaphores. A service stopped by a signal
+        ends without Python's exit handlers (shared/serving.py raises the signal again), so semaphores left to
+        those were removed by multiprocessing's resource tracker instead, which warned of them as leaked."""
+        pool = self._pool
+        if pool is None:
+            return
+        self._pool, self._loading = None, []
+        try:
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True), STOP_WAIT_S)
+        except TimeoutError:  # a chunk still running: the workers end with the service (`_end_with`)
+            log.warning("bulk workers still busy at stop", waited_s=STOP_WAIT_S)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         if self._pool is pool:
