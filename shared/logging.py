@@ -313,6 +313,26 @@ class RetriedLookups(logging.Filter):
         return len(args) > at and getattr(args[at], "retriable", False) is True
 
 
+class SubscriberTaskEnds(logging.Filter):
+    """FastStream's "callback for Task-N is being executed..." is said at DEBUG, not INFO.
+
+    FastStream 0.7's subscriber supervisor says it at INFO whenever a subscriber's task ends, which is at every
+    stop: a line a subscriber that names an asyncio task and says nothing an operator can use (`make run-two`'s
+    stop printed a dozen). A task that failed is still said, at ERROR, by the supervisor's own next line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if (
+            record.levelno == logging.INFO
+            and message.startswith("callback for ")
+            and message.endswith(" is being executed...")
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 class LogSettings(Protocol):
     """What a service's settings say of its log lines (shared.settings.CommonSettings)."""
 
@@ -357,6 +377,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "auto", d
     )
     handler = logging.StreamHandler()
     handler.addFilter(RetriedLookups())  # before QuietRepeats, which tells messages apart by their level
+    handler.addFilter(SubscriberTaskEnds())
     handler.addFilter(QuietRepeats())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -278,6 +278,21 @@ def test_a_new_topics_first_lookups_aiokafka_retries_are_warnings(capsys: pytest
     assert "popflow.notices.issued" in lines[0]["event"]
 
 
+def test_a_subscriber_task_ending_is_said_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    """FastStream's supervisor says each subscriber task's end at INFO: a dozen lines at every stop."""
+    configure_logging(service="test", fmt="json")
+    broker = logging.getLogger("popflow.routing.kafka")
+    broker.info("callback for Task-44 is being executed...")
+    broker.info("Task-44 stopped, callback for it is being executed")  # another message: as it was
+    configure_logging(service="test", fmt="json", level="DEBUG")
+    broker.info("callback for Task-45 is being executed...")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["event"], line["level"]) for line in lines] == [
+        ("Task-44 stopped, callback for it is being executed", "info"),
+        ("callback for Task-45 is being executed...", "debug"),
+    ]
+
+
 def test_every_line_names_its_deployment_when_one_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(service="routing", fmt="json", deployment="440111")
     structlog.get_logger("t").info("ours")
