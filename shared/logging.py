@@ -317,7 +317,7 @@ class SubscriberTaskEnds(logging.Filter):
     """FastStream's "callback for Task-N is being executed..." is said at DEBUG, not INFO.
 
     FastStream 0.7's subscriber supervisor says it at INFO whenever a subscriber's task ends, which is at every
-    stop: a line a subscriber that names an asyncio task and says nothing an operator can use (`make run-two`'s
+    stop: a line for each subscriber, naming an asyncio task, that tells an operator nothing (`make run-two`'s
     stop printed a dozen). A task that failed is still said, at ERROR, by the supervisor's own next line.
     """
 
