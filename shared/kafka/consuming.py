@@ -198,13 +198,11 @@ def _register(
 ) -> None:
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
 
-    context = broker.context
-
     async def consume(records: list[Any]) -> None:
         # the message (its consumer, its ack) from FastStream's context, not as a `KafkaMessage` parameter:
         # fast-depends resolves such a parameter in a worker thread, a thread hop every batch
         # (docs/performance.md, round 55)
-        message: KafkaMessage = context.get_local("message")
+        message: KafkaMessage = broker.context.get_local("message")
         progress = Progress(records)
         try:
             await run(decoded(records, keyring), progress)
