@@ -318,7 +318,9 @@ class SubscriberTaskEnds(logging.Filter):
 
     FastStream 0.7's subscriber supervisor says it at INFO whenever a subscriber's task ends, which is at every
     stop: a line for each subscriber, naming an asyncio task, that tells an operator nothing (`make run-two`'s
-    stop printed a dozen). A task that failed is still said, at ERROR, by the supervisor's own next line.
+    stop printed 14). A task that failed is said at ERROR by the supervisor's next line, once an hour for the same
+    exception (FastStream's own cache); its restarts after that, which this line was the only trace of, are not
+    told apart from a stop by the record alone, and are at DEBUG too.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

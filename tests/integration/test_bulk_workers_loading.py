@@ -116,8 +116,11 @@ def test_a_service_stopped_by_its_signal_leaves_no_semaphore_behind(tmp_path: An
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    # reaped first, as a supervisor reaps it: a worker ends once its service's pid is gone, and holds the pipe
-    # till then; the resource tracker writes its warning once the service is gone
-    assert service.wait(timeout=120) == -signal.SIGTERM
-    _, errors = service.communicate(timeout=60)
+    try:
+        # reaped first, as a supervisor reaps it: a worker ends once its service's pid is gone, and holds the pipe
+        # till then; the resource tracker writes its warning once the service is gone
+        assert service.wait(timeout=120) == -signal.SIGTERM
+        _, errors = service.communicate(timeout=60)
+    finally:
+        service.kill()  # a no-op once it ended; its workers end with it
     assert b"leaked semaphore" not in errors, errors.decode()[-2000:]

@@ -136,18 +136,20 @@ class BulkWorkers:
         return {"bulk_workers": {"size": self.size, "loaded": self.loaded()}}
 
     async def close(self) -> None:
-        """Stop the workers (the service is stopping), and wait until they are gone (STOP_WAIT_S at most).
+        """Stop the workers (the service is stopping), and wait until they are gone: STOP_WAIT_S here at most.
 
         Waiting frees the pool's queues now, and with them their named semaphores. A service stopped by a signal
         ends without Python's exit handlers (shared/serving.py raises the signal again), so semaphores left to
-        those were removed by multiprocessing's resource tracker instead, which warned of them as leaked."""
+        those were removed by multiprocessing's resource tracker instead, which warned of them as leaked. A
+        worker still busy after STOP_WAIT_S ends with the service on SIGTERM; on Ctrl-C the interpreter's own
+        exit still joins the pool, as it did before this wait."""
         pool = self._pool
         if pool is None:
             return
         self._pool, self._loading = None, []
         try:
             await asyncio.wait_for(asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True), STOP_WAIT_S)
-        except TimeoutError:  # a chunk still running: the workers end with the service (`_end_with`)
+        except TimeoutError:  # a chunk still running: on SIGTERM the workers end with the service (`_end_with`)
             log.warning("bulk workers still busy at stop", waited_s=STOP_WAIT_S)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
