@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from services.notification.adapters.tables import ExchangeFtpFirstListed, utc
-from shared.db.upsert import conflict_insert
+from shared.db.upsert import first_insert
 
 _LISTED = ExchangeFtpFirstListed.__table__  # type: ignore[attr-defined]
 
@@ -25,14 +25,12 @@ _LISTED = ExchangeFtpFirstListed.__table__  # type: ignore[attr-defined]
 class FirstListings:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._first = first_insert(sessions.kw["bind"], _LISTED, ["file_key"])
 
     async def first_listed(self, file_key: str, now: datetime) -> datetime:
         """When the file of that key was first listed alone: `now` if never before (and so recorded)."""
         async with self._sessions.begin() as session:
-            first = conflict_insert(session.get_bind().dialect)(_LISTED).on_conflict_do_nothing(
-                index_elements=["file_key"]
-            )
-            await session.execute(first.values(file_key=file_key, first_listed_at=now))
+            await session.execute(self._first.values(file_key=file_key, first_listed_at=now))
             listed = select(_LISTED.c.first_listed_at).where(_LISTED.c.file_key == file_key)
             return utc((await session.execute(listed)).scalar_one())  # ours, or the one written first
 
