@@ -86,6 +86,7 @@ class BulkWorkers:
         self._pool: ProcessPoolExecutor | None = None
         self._loading: list[Future[bool]] = []  # one per worker started by `start`: done once it has loaded
         self._retry_at = 0.0  # monotonic time before which a pool that failed to load is not replaced
+        self._closed = False  # closed (the service stopping): no pool is started again until `start`
 
     async def prepare(self, rows: list[RowIn], principal: Principal, key: str | None) -> list[RowOut]:
         """The chunk prepared by a worker; in process while none has loaded, or once the pool broke."""
@@ -105,7 +106,13 @@ class BulkWorkers:
 
     def start(self) -> None:
         """Start every worker now (in the background), so the first import does not wait for them to load."""
-        if self._pool is None:
+        self._closed = False
+        self._start_pool()
+
+    def _start_pool(self) -> None:
+        # not once closed: an import still unwinding at the stop prepares its rows in process, and leaves no
+        # pool behind the service's last wait for its workers
+        if self._pool is None and not self._closed:
             self._pool = ProcessPoolExecutor(
                 self.size,
                 mp_context=multiprocessing.get_context("forkserver"),
@@ -124,7 +131,7 @@ class BulkWorkers:
             self._discard(self._pool)
             self._retry_at = time.monotonic() + RETRY_LOAD_S
         if time.monotonic() >= self._retry_at:
-            self.start()
+            self._start_pool()
         return self.loaded()
 
     def loaded(self) -> bool:
@@ -143,6 +150,7 @@ class BulkWorkers:
         those were removed by multiprocessing's resource tracker instead, which warned of them as leaked. A
         worker still busy after STOP_WAIT_S ends with the service on SIGTERM; on Ctrl-C the interpreter's own
         exit still joins the pool, as it did before this wait."""
+        self._closed = True
         pool = self._pool
         if pool is None:
             return
