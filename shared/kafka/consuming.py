@@ -1,9 +1,10 @@
 """How every PopFlow subscriber consumes: one place for the consumer options and policy.
 
 Messages are read in batches (up to `max_records`) and the batch's offsets
-are committed once, after every message in it was handled: a crash
-re-delivers instead of losing, and committing per batch rather than per
-message keeps the broker round-trips off the hot path. A batch that fails
+are committed after every message in it was handled, together with those of
+the batches done within the next half second (shared.kafka.commits): a crash
+re-delivers instead of losing, and committing a while after rather than per
+batch keeps the broker round-trips off the hot path. A batch that fails
 part way is read again from each partition's first message not done
 (shared.kafka.progress), that offset committed: what was set aside already
 is not set aside again. Each service reads with its own consumer group from
@@ -27,7 +28,6 @@ from itertools import chain
 from typing import Any
 
 import structlog
-from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
@@ -35,6 +35,7 @@ from faststream.kafka.message import KafkaMessage
 from shared.events.envelope import Envelope, Event
 from shared.kafka.batches import BatchHandler, Decoded, Readable, Run, Unreadable, batch_then_singles, decoded
 from shared.kafka.broker import dead_letters_for
+from shared.kafka.commits import CommitOnRevoke, Commits
 from shared.kafka.failures import DeadLetters, is_permanent
 from shared.kafka.progress import Progress
 from shared.kafka.rewind import read_again_from
@@ -197,6 +198,7 @@ def _register(
     member: int = 0,
 ) -> None:
     group_id = topics(group)  # prefixed like the topics: group ids are global on a broker
+    commits = Commits()
 
     async def consume(records: list[Any]) -> None:
         # the message (its consumer, its ack) from FastStream's context, not as a `KafkaMessage` parameter:
@@ -211,13 +213,12 @@ def _register(
             # start: a dead letter Kafka took before the failure is not set aside again. Paced like a failing
             # handler: a dead letter that cannot be published (Kafka away) fails the batch, which comes again;
             # without the pause it came again at once, as fast as the broker could say no
-            await read_again_from(message.consumer, progress.resume(), commit=progress.moved())
+            await read_again_from(message.consumer, progress.resume())
+            commits.done(message.consumer, progress.moved())
+            await commits.commit()
             await dead_letters.pause_before_retry(error)
             raise
-        try:
-            await message.ack()
-        except CommitFailedError:
-            log.warning("offset commit lost to a rebalance")  # the partitions' new owner reads them again
+        commits.done(message.consumer, progress.resume())  # committed a while after, with the next batches'
 
     subscriber = broker.subscriber(
         topics(topic),
@@ -225,8 +226,9 @@ def _register(
         # (or test runs) sharing a cluster never join, and stall, each other's groups.
         group_id=group_id,
         auto_offset_reset="earliest",
-        # acknowledged by `consume` itself: FastStream's nack would read a failed batch again from its start
+        # committed by `consume` itself: FastStream's nack would read a failed batch again from its start
         ack_policy=AckPolicy.MANUAL,
+        listener=CommitOnRevoke(commits),
         batch=True,
         max_records=max_records,
         batch_timeout_ms=POLL_MS,
@@ -238,6 +240,18 @@ def _register(
     )
     subscriber(consume)
     poll_without_pause(subscriber)
+    commit_before_stop(subscriber, commits)
+
+
+def commit_before_stop(subscriber: Any, commits: Commits) -> None:
+    """Commit the offsets `commits` keeps when the subscriber stops, before its consumer closes."""
+    stop = subscriber.stop
+
+    async def stopping() -> None:
+        await commits.close()
+        await stop()
+
+    subscriber.stop = stopping
 
 
 def poll_without_pause(subscriber: Any) -> None:

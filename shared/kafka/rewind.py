@@ -19,8 +19,11 @@ from shared.kafka.progress import Partition
 log = structlog.get_logger(__name__)
 
 
-async def read_again_from(consumer: Any, resume: dict[Partition, int], *, commit: dict[Partition, int]) -> None:
-    """Each partition of `resume` still this consumer's sought to its offset, and `commit` committed.
+async def read_again_from(
+    consumer: Any, resume: dict[Partition, int], *, commit: dict[Partition, int] | None = None
+) -> None:
+    """Each partition of `resume` still this consumer's sought to its offset, and `commit` (if any) committed
+    (a subscriber's own commits: shared.kafka.commits).
 
     A partition a rebalance took is its new owner's to read (from the offsets committed). A commit Kafka
     refuses (a rebalance under way, the group not authorised) is logged and passed: the batch is read again
@@ -36,7 +39,7 @@ async def read_again_from(consumer: Any, resume: dict[Partition, int], *, commit
             consumer.seek(tp, offset)
     offsets = {
         tp: offset
-        for (topic, partition), offset in commit.items()
+        for (topic, partition), offset in (commit or {}).items()
         if (tp := TopicPartition(topic, partition)) in assigned
     }
     if not offsets:

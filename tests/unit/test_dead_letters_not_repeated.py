@@ -114,12 +114,14 @@ def subscribed(topic: DeadLetterTopic, handler: Any, *, batch: bool) -> KafkaBro
 
 
 async def consume_to_the_end(broker: KafkaBroker, partition: Partition) -> None:
-    """FastStream's subscriber consumes the partition, a poll at a time, until nothing is left to read."""
+    """FastStream's subscriber consumes the partition, a poll at a time, until nothing is left to read; then it
+    stops, committing what it has done (shared.kafka.commits)."""
     (subscriber,) = broker.subscribers
     async with TestKafkaBroker(broker):
         cast(Any, subscriber).parser._setup(partition)  # the consumer its messages seek and commit
         while batch := partition.poll():
             await cast(Any, subscriber).consume(batch)
+        await subscriber.stop()
 
 
 async def test_a_subscriber_reads_again_from_the_refused_dead_letter_not_from_its_batchs_start() -> None:
