@@ -21,6 +21,7 @@ round 7).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from faststream.kafka.message import KafkaMessage
 from shared.events.envelope import Envelope, Event
 from shared.kafka.batches import BatchHandler, Decoded, Readable, Run, Unreadable, batch_then_singles, decoded
 from shared.kafka.broker import dead_letters_for
-from shared.kafka.commits import CommitOnRevoke, Commits
+from shared.kafka.commits import STOP_COMMIT_S, CommitOnRevoke, Commits
 from shared.kafka.failures import DeadLetters, is_permanent
 from shared.kafka.progress import Progress
 from shared.kafka.rewind import read_again_from
@@ -205,7 +206,7 @@ def _register(
         # fast-depends resolves such a parameter in a worker thread, a thread hop every batch
         # (docs/performance.md, round 55)
         message: KafkaMessage = broker.context.get_local("message")
-        progress = Progress(records)
+        progress, set_aside = Progress(records), dead_letters.sent
         try:
             await run(decoded(records, keyring), progress)
         except Exception as error:
@@ -219,6 +220,8 @@ def _register(
             await dead_letters.pause_before_retry(error)
             raise
         commits.done(message.consumer, progress.resume())  # committed a while after, with the next batches'
+        if dead_letters.sent != set_aside:  # at once past a dead letter Kafka took: a crash must not set it aside again
+            await commits.commit()
 
     subscriber = broker.subscriber(
         topics(topic),
@@ -244,12 +247,18 @@ def _register(
 
 
 def commit_before_stop(subscriber: Any, commits: Commits) -> None:
-    """Commit the offsets `commits` keeps when the subscriber stops, before its consumer closes."""
+    """Commit the offsets `commits` keeps when the subscriber stops, before its consumer closes: STOP_COMMIT_S at
+    most, then the subscriber stops all the same (aiokafka waits for a Kafka that is away until its consumer is
+    stopped, and a stop must not wait for ever)."""
     stop = subscriber.stop
 
     async def stopping() -> None:
-        await commits.close()
-        await stop()
+        try:
+            await asyncio.wait_for(commits.close(), STOP_COMMIT_S)
+        except TimeoutError:  # the group reads again what was done since the last commit
+            log.warning("offsets not committed at stop", waited_s=STOP_COMMIT_S)
+        finally:
+            await stop()
 
     subscriber.stop = stopping
 

@@ -70,6 +70,7 @@ class DeadLetters:
     def __init__(self, publish: Publish, *, retry_pause_s: float = 1.0) -> None:
         self._publish = publish
         self.retry_pause_s = retry_pause_s
+        self.sent = 0  # dead letters Kafka has taken: a subscriber commits at once past a batch that set one aside
 
     async def send(self, body: bytes, source: Any, error: Exception, *, group: str) -> None:
         """`group`: the consumer group that set it aside (which service, which subscriber)."""
@@ -81,6 +82,7 @@ class DeadLetters:
         counted once published: a publish that fails raises, and the caller tries again."""
         headers = dead_letter_headers(source, error_type, why, group=group)
         await self._publish(body, headers)
+        self.sent += 1
         log.error("message dead-lettered", **headers)
         DEAD_LETTERS.labels(headers["source_topic"]).inc()
 

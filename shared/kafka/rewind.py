@@ -3,7 +3,9 @@
 Sought in this process, so the next poll brings the batch again from each
 partition's first message not done; and committed there for the partitions
 where a message was done, so that a restart or another member of the group
-does not read again, and set aside again, what was done before the failure.
+does not read again, and set aside again, what was done before the failure:
+by the caller's own commits (a subscriber's, shared.kafka.commits) or here
+(`commit`, reporting's fold).
 """
 
 from __future__ import annotations

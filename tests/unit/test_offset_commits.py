@@ -16,11 +16,14 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from structlog.testing import capture_logs
 
 from shared.events import Envelope, Event
 from shared.kafka import commits as commits_module
+from shared.kafka import consuming
 from shared.kafka.commits import Commits
-from shared.kafka.consuming import subscribe
+from shared.kafka.consuming import subscribe, subscribe_batch
+from shared.kafka.failures import DeadLetters, PermanentFailure
 from shared.topics import RECORDS_SUBMITTED
 from tests.support.infra import TEST_KEYRING
 from tests.unit.test_dead_letters_not_repeated import PARTITION, TOPIC, TOPICS, records
@@ -35,6 +38,8 @@ class Consumer:
         self.assigned = set(assigned) or {PARTITION}
         self.commits: list[dict[TopicPartition, int] | None] = []  # None: every position (an acknowledgement)
         self.failing: Exception | None = None
+        self.held: asyncio.Event | None = None  # while set, a commit waits for it (Kafka away: aiokafka retries)
+        self.asked = 0
 
     def assignment(self) -> set[TopicPartition]:
         return self.assigned
@@ -43,6 +48,9 @@ class Consumer:
         return None
 
     async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        self.asked += 1
+        if self.held is not None:
+            await self.held.wait()
         if self.failing is not None:
             raise self.failing
         self.commits.append(None if offsets is None else dict(offsets))
@@ -107,3 +115,101 @@ async def test_a_consumer_started_anew_commits_only_its_own_offsets() -> None:
     commits.done(new, {(TOPIC, 0): 2})  # the subscriber restarted: the group gave it the partition at 0
     await commits.close()
     assert (old.commits, new.commits) == ([], [{PARTITION: 2}])
+
+
+def subscribed(handler: Any, *, dead_letters: DeadLetters | None = None) -> tuple[KafkaBroker, Any]:
+    broker = KafkaBroker()
+    subscribe_batch(
+        broker,
+        TOPICS,
+        topic=RECORDS_SUBMITTED,
+        group="g",
+        handler=handler,
+        keyring=TEST_KEYRING,
+        dead_letters=dead_letters,
+    )
+    (subscriber,) = broker.subscribers
+    return broker, subscriber
+
+
+async def test_a_batch_that_set_a_message_aside_is_committed_at_once() -> None:
+    # a crash before a later commit would set it aside again: a repeat on the dead-letter topic
+    taken: list[bytes] = []
+
+    async def publish(body: bytes, headers: dict[str, str]) -> None:
+        taken.append(body)
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        if any(envelope.correlation_id == "refused" for envelope, _ in events):
+            raise PermanentFailure("can never be handled")
+
+    broker, subscriber = subscribed(handler, dead_letters=DeadLetters(publish, retry_pause_s=0))
+    consumer, (good, refused, later) = Consumer(), records("good", "refused", "later")
+    async with TestKafkaBroker(broker):
+        subscriber.parser._setup(consumer)
+        await subscriber.consume((good,))
+        assert consumer.commits == [], "a batch without a dead letter waits for the next commit"
+        await subscriber.consume((refused,))
+        assert len(taken) == 1
+        assert consumer.commits == [{PARTITION: 2}], "at once, with the batch before"
+        await subscriber.consume((later,))
+        assert consumer.commits == [{PARTITION: 2}]
+        await subscriber.stop()
+    assert consumer.commits == [{PARTITION: 2}, {PARTITION: 3}]
+
+
+async def test_a_stop_does_not_wait_for_a_commit_kafka_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiokafka waits for a Kafka that is away until its consumer stops, and the consumer stops after the commit
+    monkeypatch.setattr(consuming, "STOP_COMMIT_S", 0.2)
+    consumer, commits, stopped = Consumer(), Commits(every_s=60), list[bool]()
+    consumer.held = asyncio.Event()  # never set
+    commits.done(consumer, {(TOPIC, 0): 4})
+
+    class Subscriber:
+        async def stop(self) -> None:  # FastStream's: its tasks cancelled, its consumer closed
+            stopped.append(True)
+
+    subscriber = Subscriber()
+    consuming.commit_before_stop(subscriber, commits)
+    with capture_logs() as logs:
+        await asyncio.wait_for(subscriber.stop(), timeout=5)
+    assert consumer.asked == 1, "the commit was tried"
+    assert stopped == [True], "and the subscriber stopped all the same"
+    assert [line["event"] for line in logs] == ["offsets not committed at stop"]
+
+
+async def test_batches_done_while_a_commit_waits_for_kafka_go_with_the_next_one() -> None:
+    consumer, commits = Consumer(), Commits(every_s=0.01)
+    consumer.held = asyncio.Event()
+    commits.done(consumer, {(TOPIC, 0): 1})
+    await asyncio.sleep(0.1)
+    tasks = len(asyncio.all_tasks())  # the commit under way among them
+    for offset in (2, 3, 4):  # Kafka away: one commit waits, none queues behind it
+        commits.done(consumer, {(TOPIC, 0): offset})
+        await asyncio.sleep(0.05)
+    assert consumer.asked == 1
+    assert len(asyncio.all_tasks()) == tasks, "no task a batch, each waiting for the one before"
+    consumer.held.set()  # Kafka back
+    await asyncio.sleep(0.2)
+    assert consumer.commits == [{PARTITION: 1}, {PARTITION: 4}]
+
+
+async def test_a_commit_cancelled_from_outside_does_not_stop_later_ones() -> None:
+    consumer, commits = Consumer(), Commits(every_s=0.05)
+    commits.done(consumer, {(TOPIC, 0): 1})
+    waiting = commits._later
+    assert waiting is not None
+    waiting.cancel()  # the loop's tasks cancelled, say
+    await asyncio.sleep(0.1)
+    commits.done(consumer, {(TOPIC, 0): 2})
+    await asyncio.sleep(0.2)
+    assert consumer.commits == [{PARTITION: 2}]
+
+
+async def test_nothing_is_committed_after_the_stop() -> None:
+    consumer, commits = Consumer(), Commits(every_s=0.05)
+    commits.done(consumer, {(TOPIC, 0): 1})
+    await commits.close()
+    commits.done(consumer, {(TOPIC, 0): 2})  # a batch that ended during the stop: its consumer closes next
+    await asyncio.sleep(0.2)
+    assert consumer.commits == [{PARTITION: 1}]
