@@ -79,10 +79,14 @@ async def test_a_subscriber_that_reads_at_once_gets_them_as_they_come() -> None:
 
 
 class _Registered(SimpleNamespace):
-    """What the stand-in's `subscriber(...)` gives back: a decorator, with the options poll_without_pause reads."""
+    """What the stand-in's `subscriber(...)` gives back: a decorator, with the options poll_without_pause reads
+    and the `stop` that commit_before_stop wraps."""
 
     def __call__(self, handler: Any) -> Any:
         return handler
+
+    async def stop(self) -> None:
+        return None
 
 
 class _Recorder:
