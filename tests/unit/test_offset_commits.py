@@ -213,3 +213,16 @@ async def test_nothing_is_committed_after_the_stop() -> None:
     commits.done(consumer, {(TOPIC, 0): 2})  # a batch that ended during the stop: its consumer closes next
     await asyncio.sleep(0.2)
     assert consumer.commits == [{PARTITION: 1}]
+
+
+async def test_the_in_memory_broker_leaves_no_commit_waiting() -> None:
+    # its stand-in consumer has nothing to commit: a commit left waiting outlived the test, in the loop the
+    # next test shares (tests/unit/test_routing_on_sqlite.py counts the loop's tasks)
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        return None
+
+    broker, _ = subscribed(handler)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(records("a")[0].value, topic=TOPIC)
+    waiting = [t for t in asyncio.all_tasks() if "Commits" in repr(t.get_coro())]
+    assert waiting == []
