@@ -3,9 +3,9 @@
 Each commit is a round trip to the group's coordinator, and a record the broker
 appends to its offsets topic and reads back. At a steady trickle a subscriber's
 batch holds a record or two, so every record paid for a commit of each group
-it passed through: at 200 records a second on the benchmark's box the broker
-spent 0.25 of a core on them, and each batch waited for its commit before the
-next poll (docs/performance.md, round 56).
+it passed through, and each batch waited for its commit before the next poll:
+at 10-200 records a second on the benchmark's box the broker spent 0.02-0.09
+of a core more on them than it does now (docs/performance.md, round 56).
 
 Here the offsets a batch has done are kept, and committed COMMIT_EVERY_S later
 together with those of the batches done meanwhile; under load, when a batch
@@ -34,6 +34,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from shared.kafka.progress import Partition
+from shared.kafka.rewind import still_assigned
 
 COMMIT_EVERY_S = 0.5  # the longest a batch's offsets wait for their commit
 STOP_COMMIT_S = 5.0  # the longest a stopping subscriber waits for its last commit
@@ -87,12 +88,7 @@ class Commits:
             kept, self._kept, consumer = self._kept, {}, self._consumer
             if not kept:
                 return True
-            assigned = consumer.assignment()
-            offsets = {
-                tp: offset
-                for (topic, partition), offset in kept.items()
-                if (tp := TopicPartition(topic, partition)) in assigned
-            }
+            offsets = still_assigned(kept, consumer.assignment())
             if not offsets:
                 return True
             try:

@@ -39,14 +39,20 @@ async def read_again_from(
     for (topic, partition), offset in resume.items():
         if (tp := TopicPartition(topic, partition)) in assigned:
             consumer.seek(tp, offset)
-    offsets = {
-        tp: offset
-        for (topic, partition), offset in (commit or {}).items()
-        if (tp := TopicPartition(topic, partition)) in assigned
-    }
+    offsets = still_assigned(commit or {}, assigned)
     if not offsets:
         return
     try:
         await consumer.commit(offsets)
     except KafkaError as error:  # CommitFailedError (a rebalance took them), or Kafka away
         log.warning("offsets of a failed batch not committed", error_type=type(error).__name__)
+
+
+def still_assigned(offsets: dict[Partition, int], assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
+    """Of `offsets`, those of partitions in `assigned`, as aiokafka's commit takes them: a partition a rebalance
+    took is its new owner's to commit."""
+    return {
+        tp: offset
+        for (topic, partition), offset in offsets.items()
+        if (tp := TopicPartition(topic, partition)) in assigned
+    }
