@@ -15,18 +15,15 @@ from typing import Any, cast
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import TestKafkaBroker
 from structlog.testing import capture_logs
 
 from shared.events import Envelope, Event
 from shared.kafka import commits as commits_module
 from shared.kafka import consuming
 from shared.kafka.commits import Commits
-from shared.kafka.consuming import subscribe, subscribe_batch
-from shared.kafka.failures import DeadLetters, PermanentFailure
-from shared.topics import RECORDS_SUBMITTED
-from tests.support.infra import TEST_KEYRING
-from tests.unit.test_dead_letters_not_repeated import PARTITION, TOPIC, TOPICS, records
+from shared.kafka.failures import PermanentFailure
+from tests.unit.test_dead_letters_not_repeated import PARTITION, TOPIC, DeadLetterTopic, records, subscribed
 
 OTHER = TopicPartition(TOPIC, 1)
 
@@ -65,8 +62,7 @@ async def test_batches_done_within_a_while_are_committed_together_once_it_is_ove
     async def handler(envelope: Envelope, _: Event) -> None:
         handled.append(envelope.correlation_id)
 
-    broker, consumer = KafkaBroker(), Consumer()
-    subscribe(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    broker, consumer = subscribed(DeadLetterTopic(refused=-1, times=0), handler, batch=False), Consumer()
     (subscriber,) = broker.subscribers
     log = records("a", "b", "c")
     async with TestKafkaBroker(broker):
@@ -117,40 +113,22 @@ async def test_a_consumer_started_anew_commits_only_its_own_offsets() -> None:
     assert (old.commits, new.commits) == ([], [{PARTITION: 2}])
 
 
-def subscribed(handler: Any, *, dead_letters: DeadLetters | None = None) -> tuple[KafkaBroker, Any]:
-    broker = KafkaBroker()
-    subscribe_batch(
-        broker,
-        TOPICS,
-        topic=RECORDS_SUBMITTED,
-        group="g",
-        handler=handler,
-        keyring=TEST_KEYRING,
-        dead_letters=dead_letters,
-    )
-    (subscriber,) = broker.subscribers
-    return broker, subscriber
-
-
 async def test_a_batch_that_set_a_message_aside_is_committed_at_once() -> None:
     # a crash before a later commit would set it aside again: a repeat on the dead-letter topic
-    taken: list[bytes] = []
-
-    async def publish(body: bytes, headers: dict[str, str]) -> None:
-        taken.append(body)
-
     async def handler(events: list[tuple[Envelope, Event]]) -> None:
         if any(envelope.correlation_id == "refused" for envelope, _ in events):
             raise PermanentFailure("can never be handled")
 
-    broker, subscriber = subscribed(handler, dead_letters=DeadLetters(publish, retry_pause_s=0))
+    topic = DeadLetterTopic(refused=-1, times=0)  # takes every dead letter
+    broker = subscribed(topic, handler, batch=True)
+    (subscriber,) = cast(list[Any], broker.subscribers)
     consumer, (good, refused, later) = Consumer(), records("good", "refused", "later")
     async with TestKafkaBroker(broker):
         subscriber.parser._setup(consumer)
         await subscriber.consume((good,))
         assert consumer.commits == [], "a batch without a dead letter waits for the next commit"
         await subscriber.consume((refused,))
-        assert len(taken) == 1
+        assert topic.taken == [1]
         assert consumer.commits == [{PARTITION: 2}], "at once, with the batch before"
         await subscriber.consume((later,))
         assert consumer.commits == [{PARTITION: 2}]
@@ -221,7 +199,7 @@ async def test_the_in_memory_broker_leaves_no_commit_waiting() -> None:
     async def handler(events: list[tuple[Envelope, Event]]) -> None:
         return None
 
-    broker, _ = subscribed(handler)
+    broker = subscribed(DeadLetterTopic(refused=-1, times=0), handler, batch=True)
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish(records("a")[0].value, topic=TOPIC)
     waiting = [t for t in asyncio.all_tasks() if "Commits" in repr(t.get_coro())]
