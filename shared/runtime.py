@@ -8,6 +8,7 @@ instead of patching globals.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -164,10 +165,34 @@ async def _start_kafka(runtime: Runtime) -> bool:
         configs=topic_configs(settings, runtime.topics),
         in_sync_for=settings.min_in_sync_for,
     )
+    await start_broker(runtime.broker)
+    return True
+
+
+async def start_broker(broker: KafkaBroker) -> None:
+    """Start the broker and its subscribers, waiting for Kafka as `until_up` does.
+
+    FastStream's start starts every subscriber it has, started or not: after an
+    attempt that failed half-way, the next would give each subscriber that had
+    started a second consumer, and leave the first running unseen (two members
+    of its group in one process, both feeding one subscriber's offsets). So an
+    attempt that fails stops what it started before the next.
+    """
     async for attempt in until_up():
         with attempt:
-            await runtime.broker.start()
-    return True
+            try:
+                await broker.start()
+            except BaseException as error:
+                log.warning("kafka broker start failed; stopping what it started", error_type=type(error).__name__)
+                await _stop_quietly(broker)
+                raise
+
+
+async def _stop_quietly(broker: KafkaBroker) -> None:
+    try:
+        await asyncio.shield(broker.stop())
+    except Exception as error:  # the start's own error is the one raised; this one is only told
+        log.warning("kafka broker not stopped after a failed start", error_type=type(error).__name__)
 
 
 async def kafka_ready(runtime: Runtime) -> bool:
