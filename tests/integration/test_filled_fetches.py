@@ -11,8 +11,7 @@ the push arrives).
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -78,35 +77,17 @@ async def test_a_subscriber_that_reads_at_once_gets_them_as_they_come() -> None:
     assert len(await batches_seen(fill_wait_ms=None)) >= 3  # the control: the spacing is wide enough
 
 
-class _Registered(SimpleNamespace):
-    """What the stand-in's `subscriber(...)` gives back: a decorator, with the options poll_without_pause reads
-    and the `stop` that commit_before_stop wraps."""
-
-    def __call__(self, handler: Any) -> Any:
-        return handler
-
-    async def stop(self) -> None:
-        return None
-
-
-class _Recorder:
-    """A stand-in broker that records how each subscriber was registered."""
-
-    def __init__(self) -> None:
-        self.options: dict[str, dict[str, Any]] = {}
-
-    def subscriber(self, *topics: str, **options: Any) -> Any:
-        self.options[topics[0]] = options
-        return _Registered(batch_timeout_ms=options["batch_timeout_ms"], max_records=options["max_records"])
-
-    def publisher(self, *_: Any, **__: Any) -> Any:
-        return lambda handler: handler
+def consumer_options(broker: KafkaBroker) -> dict[str, dict[str, Any]]:
+    """What each of FastStream's own subscribers will build its consumer with, by topic (registered only: a
+    broker not started connects to nothing)."""
+    subscribers = [cast(Any, s) for s in broker.subscribers]
+    return {name: s._connection_args for s in subscribers for name in s.topic_names_for_subscribe}
 
 
 @pytest.mark.parametrize(("topic", "waits"), [("records.routed", True), ("notices.issued", False)])
 def test_intake_waits_for_fuller_fetches_of_routes_only(topic: str, waits: bool) -> None:
-    broker = _Recorder()
-    register_consumers(broker, TopicNames("t."), object(), object(), TEST_KEYRING)  # type: ignore[arg-type]
-    options = broker.options[f"t.{topic}"]
+    broker = KafkaBroker()
+    register_consumers(broker, TopicNames("t."), cast(Any, object()), cast(Any, object()), TEST_KEYRING)
+    options = consumer_options(broker)[f"t.{topic}"]
     expected = (FILL_BYTES, FILL_WAIT_MS) if waits else (1, 500)
     assert (options["fetch_min_bytes"], options["fetch_max_wait_ms"]) == expected
