@@ -60,7 +60,7 @@ test-packages: ## Debian packages the tests use: headless Chromium, a CJK font, 
 	bash deploy/test-packages.sh >/dev/null
 
 test: install test-packages lint ## the whole suite on real Kafka and PostgreSQL, started when not running
-	bash deploy/with-infra.sh $(VENV)/bin/pytest --durations=20
+	bash deploy/with-infra.sh bash deploy/test-suite.sh
 
 test-unit: install
 	$(VENV)/bin/pytest -m unit

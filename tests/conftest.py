@@ -21,6 +21,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _import_anyio_now()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    personal_data.save_for_the_scan()  # for the final scan, when it runs in a process of its own
+
+
 def _import_anyio_now() -> None:
     """anyio imports its parts when first used (anyio._lazyimport), and anyio is a pytest plugin, so pytest
     rewrites each part as it comes: a test's request in a worker thread (Starlette's file responses,

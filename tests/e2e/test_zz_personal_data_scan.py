@@ -1,6 +1,7 @@
 """After the whole suite: no identity number or name it used is on any topic or in any database, in clear.
 
-Runs last (tests/conftest.py moves it to the end). Every test database was
+Runs last (tests/conftest.py moves it to the end; `make test` runs it after the suite's workers, reading
+what each of them made up and found: tests/support/personal_data.py). Every test database was
 searched just before it was dropped (tests/support/infra.py); this reads
 every topic the session created from the beginning, searches the databases
 still standing, and asserts that nothing was found anywhere. Values the
@@ -41,6 +42,7 @@ async def session_databases() -> list[str]:
 
 async def test_no_personal_data_the_suite_used_is_kept_in_clear() -> None:
     kafka_bootstrap()  # fails clearly when the suite runs without its infrastructure
+    personal_data.load_for_the_scan()  # what the suite's workers made up and searched, when they ran apart
     assert personal_data.VALUES, "run with the suite: alone, no test made up any personal data to look for"
     kafka = kafka_connection()
     findings = list(personal_data.FINDINGS)

@@ -10,7 +10,9 @@ topic of the session and what is left, then asserts nothing was found.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import ahocorasick
 
@@ -22,6 +24,36 @@ FINDINGS: list[str] = []  # "where: what kind", never the value itself
 # The suite switches the search on (tests/conftest.py); benchmarks reuse the same support code with
 # tens of thousands of records, where searching every database they drop would take minutes.
 SEARCHING = False
+
+
+# When the suite runs on several workers (`make test`: pytest-xdist), each is a process with its own sets: each
+# writes them into this directory at its end, and the final scan, run after all of them, reads them all.
+SHARED_DIR_VARIABLE = "POPFLOW_TEST_SCAN_DIR"
+
+
+def save_for_the_scan() -> None:
+    """This process's values, names and findings, for a scan run in another process (no-op without the
+    directory)."""
+    directory = os.environ.get(SHARED_DIR_VARIABLE)
+    if not directory:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    made = {"values": sorted(VALUES), "names": sorted(NAMES), "findings": FINDINGS}
+    (Path(directory) / f"{worker}-{os.getpid()}.json").write_text(json.dumps(made))
+
+
+def load_for_the_scan() -> int:
+    """Add what the suite's other processes saved; how many processes saved (0 without the directory)."""
+    directory = os.environ.get(SHARED_DIR_VARIABLE)
+    if not directory:
+        return 0
+    saved = sorted(Path(directory).glob("*.json"))
+    for file in saved:
+        made = json.loads(file.read_text())
+        VALUES.update(made["values"])
+        NAMES.update(made["names"])
+        FINDINGS.extend(made["findings"])
+    return len(saved)
 
 
 def used(value: str) -> str:
