@@ -14,6 +14,16 @@ from aiokafka import AIOKafkaProducer
 from shared.kafka import direct, refusals, renewal
 
 
+def never_started(**options: object) -> AIOKafkaProducer:
+    """A producer that never connects (its broker's address answers nothing). aiokafka warns "Unclosed
+    AIOKafkaProducer" for every producer collected unstopped, and under pytest-xdist the warning's log line met a
+    closed stream: this one reads as never started, so it says nothing (a test that sets `_closed = False` to
+    read as started does so with monkeypatch, which puts this back)."""
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", **options)
+    producer._closed = None
+    return producer
+
+
 def behind_every_broker(monkeypatch: pytest.MonkeyPatch, producer: AIOKafkaProducer) -> None:
     """`producer` is what every broker's `aiokafka_producer` answers, for the senders and for /readyz alike."""
     for module in (direct, refusals):

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidTimestampError, KafkaTimeoutError, OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 
 from shared.kafka import refusals
 from shared.kafka.direct import DirectSender
 from shared.kafka.refusals import producer_problem
-from tests.support.producers import behind_every_broker, producer_clock
+from tests.support.producers import behind_every_broker, never_started, producer_clock
 
 
 @pytest.fixture
 async def sender(monkeypatch: pytest.MonkeyPatch) -> DirectSender:
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")  # never started: only its identity counts
-    producer._closed = False  # as a started one reads
+    producer = never_started()  # only its identity counts
+    monkeypatch.setattr(producer, "_closed", False)  # as a started one reads; undone after (no "Unclosed" warning)
     behind_every_broker(monkeypatch, producer)
     return DirectSender(KafkaBroker())
 

@@ -35,7 +35,7 @@ from shared.kafka.direct import DirectSender
 from shared.kafka.refusals import producer_problem
 from shared.kafka.renewal import Renewal, Settling, settling_of
 from shared.kafka.sequence import breaks_the_sequence, can_renew, renew_producer_id
-from tests.support.producers import behind_every_broker, producer_clock
+from tests.support.producers import behind_every_broker, never_started, producer_clock
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_which_outcomes_break_the_sequence(error: BaseException, breaks: bool) -
 
 def idempotent(pid: int = 7) -> AIOKafkaProducer:
     """An idempotent producer as after start-up: a producer id, and sequence numbers used in a partition."""
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", enable_idempotence=True)
+    producer = never_started(enable_idempotence=True)
     producer._txn_manager.set_pid_and_epoch(pid, 0)
     producer._txn_manager.increment_sequence_number(("t.records", 0), 5)
     return producer
@@ -87,7 +87,7 @@ async def test_renewing_again_before_the_new_id_came_changes_nothing() -> None:
 
 
 async def test_a_producer_of_another_layout_is_left_as_it_is() -> None:
-    plain = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")  # not idempotent: nothing to renew
+    plain = never_started()  # not idempotent: nothing to renew
     assert not can_renew(plain)
     assert not renew_producer_id(plain)
     moved = idempotent()
@@ -107,7 +107,7 @@ async def test_an_aiokafka_without_the_module_renews_nothing(monkeypatch: pytest
 @pytest.fixture
 async def sender(monkeypatch: pytest.MonkeyPatch) -> tuple[DirectSender, AIOKafkaProducer]:
     producer = idempotent()
-    producer._closed = False  # as a started one reads
+    monkeypatch.setattr(producer, "_closed", False)  # as a started one reads; undone after (no "Unclosed" warning)
     behind_every_broker(monkeypatch, producer)
     return DirectSender(KafkaBroker()), producer
 
@@ -191,7 +191,7 @@ async def test_a_refused_setting_renews_the_producer_id_at_most_once_a_minute(
 
 async def test_routings_emitter_asks_for_the_new_id_instead_of_taking_it(monkeypatch: pytest.MonkeyPatch) -> None:
     producer = idempotent()
-    producer._closed = False
+    monkeypatch.setattr(producer, "_closed", False)  # as a started one reads; undone after
     behind_every_broker(monkeypatch, producer)
     emitter_sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
     assert emitter_sender.renews_sequences
@@ -277,7 +277,7 @@ async def test_routings_new_ids_back_off_from_a_second_to_a_minute_while_refusal
     topic set to take smaller messages, a grant missing): a new id each time would leave the broker holding
     thousands a day. The gaps double up to a minute; after a quiet minute the next refusal renews at once."""
     producer = idempotent()
-    producer._closed = False
+    monkeypatch.setattr(producer, "_closed", False)  # as a started one reads; undone after
     behind_every_broker(monkeypatch, producer)
     now, renewals = clock_and_renewals(monkeypatch)
     sender = DirectSender(KafkaBroker(), renewal=Renewal.WHEN_SETTLED)
