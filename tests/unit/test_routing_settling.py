@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 
@@ -24,14 +23,14 @@ from shared.kafka.refusals import producer_problem
 from shared.kafka.renewal import settling_of
 from shared.logging import configure_logging
 from shared.topics import TopicNames
-from tests.support.producers import behind_every_broker
+from tests.support.producers import behind_every_broker, never_started
 
 
 class Producer:
     """An idempotent aiokafka producer, never started, whose sends the test answers."""
 
     def __init__(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", enable_idempotence=True)
+        self.producer = never_started(enable_idempotence=True)
         self.producer._closed = False  # as a started one reads
         self.producer._txn_manager.set_pid_and_epoch(7, 0)
         self.sent: list[tuple[str, bool]] = []  # each send's key, and whether it left on the first id
