@@ -17,8 +17,11 @@ reporting, residences in Baiyun, Tianhe 440106, Yuexiu 440104 and Pudong
 Routing does everything it does in production per record: parse and
 validate, decide, write case, decision, notices and processed-event row in
 one transaction, publish RecordRouted and NoticeIssued (acks=all), commit
-the offset. Before the last line, where the box's CPU went a decision (bench/box_share.py): routing,
-PostgreSQL, the broker, this client and the rest. The last line is machine-readable.
+the offset. While it runs, a line every 10 s gives the rate and routing's CPU a decision over those 10 s:
+the process is runnable all the time, so its rate is its CPU a decision, and that moves by a third from window
+to window in one run (docs/performance.md, "Round 58"). Before the last line, where the box's CPU went a
+decision (bench/box_share.py): routing, PostgreSQL, the broker, this client and the rest. The last line is
+machine-readable.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ from tests.support.processes import cpu_seconds  # noqa: E402
 from tests.support.records import record  # noqa: E402
 from tests.support.routing import fetch  # noqa: E402
 from tests.support.system import free_port, service_command  # noqa: E402
+
+WINDOW_S = 10.0  # a progress line, with the rate and CPU a decision, this often
 
 REPORTING = ["440111005", "440111002", "440111008", "440111014"]
 RESIDENCES = [
@@ -123,6 +128,7 @@ async def routed_rate(
     try:
         first_at: float | None = None
         first_count, first_cpu = 0, 0.0
+        window = (0.0, 0, 0.0)  # when the window began, the decisions and routing's CPU seconds then
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"routing exited ({process.returncode}); see {log}")
@@ -130,7 +136,11 @@ async def routed_rate(
             now, cpu = time.perf_counter(), cpu_seconds(process.pid)
             if done and first_at is None:
                 first_at, first_count, first_cpu = now, done, cpu
+                window = (now, done, cpu)
                 share.start()
+            elif first_at is not None and now - window[0] >= WINDOW_S and done < count:
+                print(_window_line(done, count, now - window[0], done - window[1], cpu - window[2]), flush=True)
+                window = (now, done, cpu)
             if done >= count:
                 assert first_at is not None
                 share.stop()
@@ -144,6 +154,14 @@ async def routed_rate(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def _window_line(done: int, count: int, seconds: float, decided: int, cpu_s: float) -> str:
+    """Progress, and the rate and routing's CPU a decision over the window just ended."""
+    return (
+        f"  {done:,} of {count:,} routed; the last {seconds:.0f} s: {decided / seconds:,.0f}/s "
+        f"at {cpu_s * 1000 / max(decided, 1):.3f} ms a decision"
+    )
 
 
 def _start_routing(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
