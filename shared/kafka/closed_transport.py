@@ -1,0 +1,47 @@
+"""A broker connection whose socket uvloop has closed fails as a broken connection, not with RuntimeError.
+
+aiokafka turns an OSError from writing a request into KafkaConnectionError, which every caller of
+its connections handles: it reconnects, finds the group's coordinator again, retries. Under uvloop,
+which the services run on, writing to a transport that the peer has just closed raises RuntimeError
+("unable to perform operation on <TCPTransport closed=True ...>; the handler is closed") before
+aiokafka's reader has seen the close (aiokafka issue #1038, open). That RuntimeError escapes the
+client's error handling: in a CI run where a broker was killed, a notification replica's consumer
+met it and then read nothing for four minutes, until the cluster changed again (docs/operations.md).
+
+`tolerate_closed_transports` wraps the connection's `send` so that this one case, a RuntimeError
+while the connection's transport is closing, is handled as aiokafka handles an OSError. Any other
+RuntimeError is raised as it was. Remove it once aiokafka catches the error itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aiokafka import errors
+from aiokafka.conn import AIOKafkaConnection, CloseReason
+
+_WRAPPED = "_popflow_tolerates_closed_transports"
+
+
+def tolerate_closed_transports() -> None:
+    """Wrap aiokafka's `AIOKafkaConnection.send` once per process (later calls change nothing)."""
+    send = AIOKafkaConnection.send
+    if getattr(send, _WRAPPED, False):
+        return
+
+    @functools.wraps(send)
+    def tolerant_send(self: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
+        writer = self._writer
+        try:
+            return send(self, request, expect_response)
+        except RuntimeError as error:
+            if writer is None or not writer.transport.is_closing():
+                raise
+            self.close(reason=CloseReason.CONNECTION_BROKEN)
+            raise errors.KafkaConnectionError(
+                f"Connection at {self.host}:{self.port} broken: its transport is closed"
+            ) from error
+
+    setattr(tolerant_send, _WRAPPED, True)
+    AIOKafkaConnection.send = tolerant_send
