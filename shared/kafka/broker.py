@@ -13,7 +13,6 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Envelope
-from shared.kafka.closed_transport import tolerate_closed_transports
 from shared.kafka.failures import SEALED_HEADER, TRUNCATED_HEADER, DeadLetters, Publish, seal_dead_letter
 from shared.kafka.security import KafkaConnection
 from shared.sealing import Keyring
@@ -23,7 +22,6 @@ from shared.topics import DEAD_LETTER, TopicNames
 
 def build_broker(settings: CommonSettings, *, service: str) -> KafkaBroker:
     """An idempotent producer (acks=all). Nothing connects here; the lifespan starts it."""
-    tolerate_closed_transports()  # a broker's closed socket under uvloop: a broken connection, not a crash
     kafka = KafkaConnection.from_settings(settings)
     return KafkaBroker(
         kafka.bootstrap,

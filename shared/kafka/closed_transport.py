@@ -8,7 +8,8 @@ aiokafka's reader has seen the close (aiokafka issue #1038, open). That RuntimeE
 client's error handling: in a CI run where a broker was killed, a notification replica's consumer
 met it and then read nothing for four minutes, until the cluster changed again (docs/operations.md).
 
-`tolerate_closed_transports` wraps the connection's `send` so that this one case, a RuntimeError
+`tolerate_closed_transports` (called by `KafkaConnection.from_settings`, through which every service and CLI
+command configures its Kafka clients) wraps the connection's `send` so that this one case, a RuntimeError
 while the connection's transport is closing, is handled as aiokafka handles an OSError. Any other
 RuntimeError is raised as it was. Remove it once aiokafka catches the error itself.
 """

@@ -22,6 +22,7 @@ from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr
 
+from shared.kafka.closed_transport import tolerate_closed_transports
 from shared.settings import KafkaSettings, bootstrap_list
 
 AUTHENTICATION_ERRORS = (
@@ -50,6 +51,9 @@ class KafkaConnection:
 
     @classmethod
     def from_settings(cls, settings: KafkaSettings) -> KafkaConnection:
+        # every Kafka client of a service or the CLI is configured here: a broker's closed socket under uvloop
+        # is a broken connection for all of them (the broker's, reporting's fold, the dead-letter tools)
+        tolerate_closed_transports()
         sasl = settings.kafka_security_protocol.startswith("SASL_")
         return cls(
             servers=settings.kafka_bootstrap_servers,
