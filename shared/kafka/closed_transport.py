@@ -9,14 +9,15 @@ client's error handling: in a CI run where a broker was killed, a notification r
 met it and then read nothing for four minutes, until the cluster changed again (docs/operations.md).
 
 `tolerate_closed_transports` (called by `KafkaConnection.from_settings`, through which every service and CLI
-command configures its Kafka clients) wraps the connection's `send` so that this one case, a RuntimeError
-while the connection's transport is closing, is handled as aiokafka handles an OSError. Any other
-RuntimeError is raised as it was. Remove it once aiokafka catches the error itself.
+command configures its Kafka clients) wraps the connection's two writes, `send` and `_send_sasl_token`, so
+that this one case, a RuntimeError while the connection's transport is closing, is handled as aiokafka
+handles an OSError. Any other RuntimeError is raised as it was. Remove it once aiokafka catches the error itself.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import errors
@@ -26,16 +27,21 @@ _WRAPPED = "_popflow_tolerates_closed_transports"
 
 
 def tolerate_closed_transports() -> None:
-    """Wrap aiokafka's `AIOKafkaConnection.send` once per process (later calls change nothing)."""
-    send = AIOKafkaConnection.send
-    if getattr(send, _WRAPPED, False):
-        return
+    """Wrap aiokafka's `AIOKafkaConnection.send` and `_send_sasl_token` once per process (later calls change
+    nothing). The second writes a SASL handshake's tokens as the first writes requests, with the same handling
+    of an OSError, so it meets the same RuntimeError when a broker closes the socket mid-handshake."""
+    for name in ("send", "_send_sasl_token"):
+        write = getattr(AIOKafkaConnection, name)
+        if not getattr(write, _WRAPPED, False):
+            setattr(AIOKafkaConnection, name, _tolerant(write))
 
-    @functools.wraps(send)
-    def tolerant_send(self: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
+
+def _tolerant(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def tolerant_write(self: AIOKafkaConnection, payload: Any, expect_response: bool = True) -> Any:
         writer = self._writer
         try:
-            return send(self, request, expect_response)
+            return write(self, payload, expect_response)
         except RuntimeError as error:
             if writer is None or not writer.transport.is_closing():
                 raise
@@ -44,5 +50,5 @@ def tolerate_closed_transports() -> None:
                 f"Connection at {self.host}:{self.port} broken: its transport is closed"
             ) from error
 
-    setattr(tolerant_send, _WRAPPED, True)
-    AIOKafkaConnection.send = tolerant_send
+    setattr(tolerant_write, _WRAPPED, True)
+    return tolerant_write

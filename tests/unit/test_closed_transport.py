@@ -77,8 +77,16 @@ def test_another_runtime_error_is_raised_as_it_was() -> None:
         connection.send(MetadataRequest([]))
 
 
+def test_a_sasl_token_written_to_a_closed_transport_is_a_broken_connection() -> None:
+    tolerate_closed_transports()
+    connection = _connection(closing=True)
+    with pytest.raises(errors.KafkaConnectionError, match=r"127\.0\.0\.1:9092 broken"):
+        connection._send_sasl_token(b"\x00popflow\x00secret")
+    assert connection._writer is None
+
+
 def test_wrapping_twice_wraps_once() -> None:
     tolerate_closed_transports()
-    once = AIOKafkaConnection.send
+    once = AIOKafkaConnection.send, AIOKafkaConnection._send_sasl_token
     tolerate_closed_transports()
-    assert AIOKafkaConnection.send is once
+    assert (AIOKafkaConnection.send, AIOKafkaConnection._send_sasl_token) == once
