@@ -36,13 +36,13 @@ class Producer:
         self.sent: list[tuple[str, bool]] = []  # each send's key, and whether it left on the first id
         self.futures: list[asyncio.Future[Any]] = []
         self.hold: asyncio.Event | None = None  # a send waits on it, as aiokafka's does when its buffer is full
-        self.producer.send = self._send
+        self.producer._message_accumulator.add_message = self._add  # where a direct send ends (shared/kafka/direct.py)
         self.producer.partitions_for = self._partitions
 
     async def _partitions(self, topic: str) -> set[int]:
         return {0}
 
-    async def _send(self, topic: str, value: bytes, *, key: bytes, **_: Any) -> asyncio.Future[Any]:
+    async def _add(self, tp: Any, key: bytes, value: bytes, timeout: float, **_: Any) -> asyncio.Future[Any]:
         if self.hold is not None:
             await self.hold.wait()
         self.sent.append((key.decode(), self.producer._txn_manager.has_pid()))
