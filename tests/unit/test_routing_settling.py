@@ -42,7 +42,7 @@ class Producer:
     async def _partitions(self, topic: str) -> set[int]:
         return {0}
 
-    async def _add(self, tp: Any, key: bytes, value: bytes, timeout: float, **_: Any) -> asyncio.Future[Any]:
+    async def _add(self, tp: Any, key: bytes, value: bytes, wait_s: float, **_: Any) -> asyncio.Future[Any]:
         if self.hold is not None:
             await self.hold.wait()
         self.sent.append((key.decode(), self.producer._txn_manager.has_pid()))
