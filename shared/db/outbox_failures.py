@@ -134,9 +134,10 @@ NOT_THE_ROW = (
 )
 
 # Kafka errors that are the row's own, at every try whatever the deployment's state: its size, over the
-# producer's max_request_size (aiokafka raises it in `send`) or the topic's max.message.bytes, or, sent alone,
-# over the topic's segment.bytes (RECORD_LIST_TOO_LARGE); RecordTooLargeError is aiokafka's consumer's name
-# for a record too large. Named one by one: an error that is not here is not set aside at once.
+# producer's max_request_size (raised before it is queued, by shared/kafka/direct.py as by aiokafka's `send`)
+# or the topic's max.message.bytes, or, sent alone, over the topic's segment.bytes (RECORD_LIST_TOO_LARGE);
+# RecordTooLargeError is aiokafka's consumer's name for a record too large. Named one by one: an error that is
+# not here is not set aside at once.
 THE_ROWS = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 
 # Every other non-retriable Kafka error is unclear: it does not say whether the row is at fault. So are the
