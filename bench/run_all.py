@@ -79,6 +79,12 @@ RUNS: dict[str, tuple[list[str], list[str], str]] = {
         ["exchange_throughput.py", "--records", "200"],
         "2,000 inter-district records between two deployments, https and FTP (figures in the README)",
     ),
+    # what a record leaves in each service's database, and the WAL and pages it writes: docs/scaling.md's sizing
+    "footprint": (
+        ["db_footprint.py", "--posts", "20000", "--rows", "20000"],
+        ["db_footprint.py", "--posts", "2000", "--rows", "2000"],
+        "figures asked (docs/scaling.md: database size, WAL and page writes a record)",
+    ),
     "reporting": (
         ["reporting_throughput.py"],
         ["reporting_throughput.py", "--events", "50000", "--records", "100000"],

@@ -1,0 +1,345 @@
+"""What a record leaves in PostgreSQL: each service's tables and indexes, the rows it writes, the WAL and the
+data pages written, a single POST's record and a department list's row apart.
+
+    .venv/bin/python bench/db_footprint.py [--posts 20000] [--rows 20000]
+
+Needs make test's infra (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TEST_PG_URL). It starts a private system (all four
+services, fresh databases and topics) and, in two phases, takes a census's shape through it: `--posts` records
+of distinct persons posted one by one, then a list of `--rows` other persons imported as one CSV file. Both
+take the end-to-end benchmark's routes (every street of Baiyun as the reporting street, a third staying on
+their street, a tenth living in another district) and wait until reporting has counted every record, so each
+phase holds every effect: the record, its case and decision, its notices in the inbox, the outbox rows
+(published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows.
+
+For each phase and each database, divided by the phase's records:
+- the growth of its tables with their indexes and TOAST (pg_total_relation_size);
+- the rows it inserted, updated and deleted (pg_stat_user_tables);
+- the WAL written for its relations, read back with pg_waldump from the cluster's pg_wal (when this user may
+  read it: as root on the server's host); the WAL of no relation (commits, checkpoints) apart;
+- and for the whole cluster: the WAL (pg_stat_wal), its full-page images, and the 8 KiB data pages written
+  between a CHECKPOINT before the phase and one after it (pg_stat_bgwriter; the checkpoint needs a superuser
+  or pg_checkpoint: through `runuser -u postgres psql` when run as root, otherwise left out).
+
+The pages written are the pages a phase dirtied, each counted once however often it changed; a server whose
+checkpoints are minutes apart writes a hot page once a checkpoint, so the figure is what a checkpoint as long
+as the phase would write (docs/scaling.md turns it into IOPS).
+
+Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
+footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
+(pages -1 when no checkpoint could be asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.e2e_throughput import OBSERVED, counted, post_all, wait_counted
+from bench.intake_throughput import bulk
+from shared.directory import load_directory
+from tests.support.bulk_files import csv_lines
+from tests.support.records import BAIYUN, id_number, record
+from tests.support.system import SERVICES, System, build_system, destroy_system
+
+PAGE = 8192
+STATS_FLUSH_S = 1.1  # a backend that ended has reported its counters; they are read a second later
+TABLES = "SELECT relname, pg_total_relation_size(relid), n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+CLUSTER = (
+    "SELECT pg_current_wal_lsn()::text, w.wal_bytes, w.wal_fpi, "
+    "b.buffers_checkpoint + b.buffers_clean + b.buffers_backend FROM pg_stat_wal w, pg_stat_bgwriter b"
+)
+# one WAL record as pg_waldump prints it: its total length, and the relations of its block references
+WAL_LENGTH = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+)")
+WAL_RELATION = re.compile(r"rel \d+/(\d+)/\d+")
+
+
+def census(count: int, *, first_day: int) -> Iterator[dict[str, Any]]:
+    """`count` records of distinct persons (1,000 a birth date from `first_day` on), routed as the end-to-end
+    benchmark's are: every street of Baiyun reports, a third stay on their street, a tenth live in Tianhe."""
+    streets = load_directory().streets_of(BAIYUN)
+    for i in range(count):
+        reporting = streets[i % len(streets)]
+        residence = streets[(i * 7 + i // len(streets)) % len(streets)] if i % 3 else reporting
+        if i % 10 == 9:
+            residence = "440106001"
+        body = record(reporting_street=reporting, residence_street=residence, observed_at=OBSERVED)
+        born = date(1960, 1, 1) + timedelta(days=first_day + i // 1000)
+        body["person"]["id_number"] = id_number(born=born, sequence=i % 1000)
+        yield body
+
+
+def wal_by_database(lines: Iterable[str]) -> Counter[int | None]:
+    """pg_waldump's lines summed by the database of each WAL record's first block reference (None: no
+    relation, such as a commit or a checkpoint's record); lines that are no WAL record are skipped."""
+    totals: Counter[int | None] = Counter()
+    for line in lines:
+        length = WAL_LENGTH.search(line)
+        if length is None:
+            continue
+        relation = WAL_RELATION.search(line)
+        totals[int(relation.group(1)) if relation else None] += int(length.group(1))
+    return totals
+
+
+@dataclass
+class Snapshot:
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of tables, indexes and TOAST, by database
+    rows: dict[str, int] = field(default_factory=dict)  # rows inserted, updated and deleted, by database
+    tables: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (bytes, rows) by (database, table)
+    lsn: str = "0/0"
+    wal_bytes: int = 0
+    full_pages: int = 0
+    pages_written: int = 0
+
+
+class Footprint:
+    """Reads a system's databases and the cluster's counters, and asks for checkpoints where it may."""
+
+    def __init__(self, system: System) -> None:
+        self._urls = {
+            name: make_url(
+                system.env[f"{name.upper()}_DATABASE_URL" if name != "keys" else "POPFLOW_KEYS_DATABASE_URL"]
+            )
+            .set(drivername="postgresql", query={})
+            .render_as_string(hide_password=False)
+            for name in ("intake", "routing", "notification", "reporting", "keys")
+        }
+        self.names = {name: system.databases[name] for name in self._urls}
+        self._port = make_url(self._urls["intake"]).port or 5432
+        self.checkpoints = True
+        self.wal_dir = _wal_dir(self._port)
+
+    async def snapshot(self) -> Snapshot:
+        await asyncio.sleep(STATS_FLUSH_S)
+        taken = Snapshot()
+        for name, url in self._urls.items():
+            connection = await asyncpg.connect(url)
+            try:
+                for table, size, rows in await connection.fetch(TABLES):
+                    taken.tables[(name, table)] = (size, rows)
+                    taken.sizes[name] = taken.sizes.get(name, 0) + size
+                    taken.rows[name] = taken.rows.get(name, 0) + rows
+                if name == "intake":
+                    taken.lsn, taken.wal_bytes, taken.full_pages, taken.pages_written = await connection.fetchrow(
+                        CLUSTER
+                    )
+            finally:
+                await connection.close()
+        return taken
+
+    async def database_ids(self) -> dict[int, str]:
+        connection = await asyncpg.connect(self._urls["intake"])
+        try:
+            by_name = {n: s for s, n in self.names.items()}
+            return {
+                oid: by_name[n]
+                for oid, n in await connection.fetch("SELECT oid, datname FROM pg_database")
+                if n in by_name
+            }
+        finally:
+            await connection.close()
+
+    async def checkpoint(self) -> bool:
+        """A CHECKPOINT as this role (a superuser or pg_checkpoint) or, as root, as the server's own user."""
+        if not self.checkpoints:
+            return False
+        connection = await asyncpg.connect(self._urls["intake"])
+        try:
+            await connection.execute("CHECKPOINT")
+            return True
+        except asyncpg.InsufficientPrivilegeError:
+            pass
+        finally:
+            await connection.close()
+        if os.geteuid() == 0 and shutil.which("runuser"):
+            process = await asyncio.create_subprocess_exec(
+                *("runuser", "-u", "postgres", "--", "psql", "-p", str(self._port), "-qAtc", "CHECKPOINT"),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            if await process.wait() == 0:
+                return True
+        print("no CHECKPOINT allowed (not a superuser or pg_checkpoint, nor root): pages written left out")
+        self.checkpoints = False
+        return False
+
+    def wal_of(self, start: str, end: str) -> Counter[int | None] | None:
+        """The WAL between two LSNs by database, or None when pg_wal cannot be read here (or was recycled)."""
+        waldump = _waldump()
+        if self.wal_dir is None or waldump is None:
+            return None
+        done = subprocess.run(
+            [waldump, "-p", str(self.wal_dir), "-s", start, "-e", end], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            print(f"pg_waldump could not read the phase's WAL: {done.stderr.strip().splitlines()[-1:]}")
+            return None
+        return wal_by_database(done.stdout.splitlines())
+
+
+def _wal_dir(port: int) -> Path | None:
+    """The pg_wal of the Debian cluster on `port` (pg_lsclusters), when this user may read it."""
+    if not shutil.which("pg_lsclusters"):
+        return None
+    listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False).stdout
+    for line in listed.splitlines():
+        columns = line.split()
+        if len(columns) >= 6 and columns[2] == str(port):
+            wal = Path(columns[5]) / "pg_wal"
+            return wal if os.access(wal, os.R_OK | os.X_OK) else None
+    return None
+
+
+def _waldump() -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_waldump"))
+    return str(found[-1]) if found else shutil.which("pg_waldump")
+
+
+@dataclass
+class Phase:
+    name: str
+    count: int
+    before: Snapshot
+    after: Snapshot
+    wal: Counter[int | None] | None
+    ids: dict[int, str]
+    checkpointed: bool
+
+    def per(self, value: float) -> float:
+        return value / self.count
+
+    def lines(self) -> list[str]:
+        unit = "record" if self.name == "posts" else "row"
+        out = [f"{self.name}: {self.count:,} {unit}s; by database, a {unit}:"]
+        for name in ("intake", "routing", "notification", "reporting", "keys"):
+            grown = self.after.sizes.get(name, 0) - self.before.sizes.get(name, 0)
+            rows = self.after.rows.get(name, 0) - self.before.rows.get(name, 0)
+            wal = ""
+            if self.wal is not None:
+                oid = next((o for o, n in self.ids.items() if n == name), None)
+                wal = f", WAL {self.per(self.wal.get(oid, 0)) / 1024:.2f} KiB"
+            out.append(
+                f"  {name:<13} {self.per(grown) / 1024:6.2f} KiB of tables and indexes, "
+                f"{self.per(rows):5.2f} rows written{wal}"
+            )
+        if self.wal is not None:
+            out.append(f"  WAL of no relation (commits, checkpoints): {self.per(self.wal.get(None, 0)) / 1024:.2f} KiB")
+        by_table = {
+            key: (size - self.before.tables.get(key, (0, 0))[0], rows - self.before.tables.get(key, (0, 0))[1])
+            for key, (size, rows) in self.after.tables.items()
+        }
+        largest = sorted(((size, key) for key, (size, _) in by_table.items()), reverse=True)[:6]
+        out.append("  largest: " + ", ".join(f"{d}.{t} {self.per(s) / 1024:.2f} KiB" for s, (d, t) in largest))
+        busiest = sorted(((rows, key) for key, (_, rows) in by_table.items()), reverse=True)[:8]
+        out.append("  rows written: " + ", ".join(f"{d}.{t} {self.per(r):.2f}" for r, (d, t) in busiest))
+        out.append(
+            f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB a {unit} "
+            f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
+            + (f"{self.pages:.3f} data pages written a {unit}" if self.checkpointed else "data pages not counted")
+        )
+        return out
+
+    @property
+    def size(self) -> int:
+        return sum(self.after.sizes.values()) - sum(self.before.sizes.values())
+
+    @property
+    def rows(self) -> int:
+        return sum(self.after.rows.values()) - sum(self.before.rows.values())
+
+    @property
+    def wal_total(self) -> int:
+        return self.after.wal_bytes - self.before.wal_bytes
+
+    @property
+    def pages(self) -> float:
+        return self.per(self.after.pages_written - self.before.pages_written) if self.checkpointed else -1.0
+
+
+async def measured(footprint: Footprint, system: System, name: str, count: int, load: Any) -> Phase:
+    """`load` run on the system started, and measured with the system stopped after it: a backend reports its
+    last table counters as it ends (an idle one held them back longer than the seconds waited here)."""
+    _start(system)
+    checkpointed = await footprint.checkpoint()
+    before = await footprint.snapshot()
+    await load()
+    system.stop_all()
+    # the WAL read before the checkpoint after the phase, which may recycle the phase's segments
+    wal = footprint.wal_of(before.lsn, (await footprint.snapshot()).lsn)
+    if checkpointed:
+        checkpointed = await footprint.checkpoint()
+    after = await footprint.snapshot()
+    return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed)
+
+
+def _start(system: System) -> None:
+    for service in SERVICES:
+        system.start(service, wait=False)
+    for service in SERVICES:
+        system.wait_ready(service)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=20_000, help="records posted one by one")
+    parser.add_argument("--rows", type=int, default=20_000, help="rows of one CSV list imported after them")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+
+    system = await build_system(Path(tempfile.mkdtemp(prefix="popflow-bench-")))
+    key = await system.create_key("admin", label="bench")
+    headers = {"Authorization": f"Bearer {key}"}
+    intake, reporting = system.url("intake"), system.url("reporting")
+    try:
+        footprint = Footprint(system)
+        if footprint.wal_dir is None:
+            print("pg_wal is not readable here (run as root on the server's host): WAL by database left out")
+        phases: list[Phase] = []
+
+        async def posted() -> None:
+            baseline = await counted(reporting, key)
+            await post_all(intake, key, list(census(args.posts, first_day=0)), 32)
+            await wait_counted(reporting, key, args.posts, baseline, args.timeout)
+
+        async def listed() -> None:
+            baseline = await counted(reporting, key)
+            file = b"".join(csv_lines(census(args.rows, first_day=args.posts // 1000 + 1)))
+            _, _, summary = await bulk(system, headers, file, args.rows)
+            assert summary["accepted"] == args.rows, summary
+            await wait_counted(reporting, key, args.rows, baseline, args.timeout)
+
+        phases.append(await measured(footprint, system, "posts", args.posts, posted))
+        phases.append(await measured(footprint, system, "list", args.rows, listed))
+    finally:
+        await destroy_system(system)
+    for phase in phases:
+        print("\n".join(phase.lines()))
+    posts, listed_rows = phases
+    print(
+        f"footprint_kib_per_record={posts.per(posts.size) / 1024:.2f} "
+        f"footprint_wal_kib_per_record={posts.per(posts.wal_total) / 1024:.2f} "
+        f"footprint_rows_per_record={posts.per(posts.rows):.2f} footprint_pages_per_record={posts.pages:.3f} "
+        f"footprint_kib_per_row={listed_rows.per(listed_rows.size) / 1024:.2f} "
+        f"footprint_wal_kib_per_row={listed_rows.per(listed_rows.wal_total) / 1024:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

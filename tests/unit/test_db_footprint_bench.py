@@ -1,0 +1,39 @@
+"""bench/db_footprint.py: the WAL summed by database from pg_waldump's lines, and the census it runs."""
+
+from __future__ import annotations
+
+from bench.db_footprint import census, wal_by_database
+from shared.identity import has_valid_check_digit
+
+WALDUMP = """\
+first record is after 1D/6535F508, at 1D/6535F520, skipping over 24 bytes
+rmgr: Btree       len (rec/tot):    128/   128, tx:     249139, lsn: 1D/6535F520, prev 1D/6535F4D0, desc: \
+INSERT_LEAF off 49, blkref #0: rel 1663/308620/308814 blk 21
+rmgr: Heap        len (rec/tot):     59/  8123, tx:     249139, lsn: 1D/6535F5A0, prev 1D/6535F520, desc: \
+INSERT off 3 flags 0x00, blkref #0: rel 1663/308620/308800 blk 7 FPW
+rmgr: Heap        len (rec/tot):     76/    76, tx:     249140, lsn: 1D/65361560, prev 1D/6535F5A0, desc: \
+HOT_UPDATE off 2 xmax 249140, blkref #0: rel 1663/401/402 blk 0, blkref #1: rel 1663/308620/9 blk 1
+rmgr: Transaction len (rec/tot):     34/    34, tx:     249137, lsn: 1D/65363B58, prev 1D/65363AF8, desc: \
+COMMIT 2026-12-07 12:57:48.095440 UTC
+pg_waldump: error: error in WAL record at 1D/65363B58: invalid record length
+"""
+
+
+def test_each_wal_record_counts_whole_for_the_database_of_its_first_block() -> None:
+    totals = wal_by_database(WALDUMP.splitlines())
+    assert totals == {308620: 128 + 8123, 401: 76, None: 34}
+
+
+def test_nothing_read_is_nothing_counted() -> None:
+    assert not wal_by_database(["pg_waldump: error: could not find file", ""])
+
+
+def test_the_two_phases_census_distinct_people_on_every_route() -> None:
+    posts, listed = list(census(2500, first_day=0)), list(census(2500, first_day=3))
+    numbers = [body["person"]["id_number"] for body in posts + listed]
+    assert len(set(numbers)) == 5000
+    assert all(has_valid_check_digit(number) for number in numbers)
+    stayed = sum(body["residence"]["street"] == body["reporting_street"] for body in posts)
+    elsewhere = sum(not body["residence"]["street"].startswith("440111") for body in posts)
+    assert abs(stayed - 2500 / 3) < 125  # about a third stay on their street (a few by chance of the spread)
+    assert elsewhere == 250  # a tenth live in Tianhe: inter-district
