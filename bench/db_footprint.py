@@ -14,15 +14,17 @@ phase holds every effect: the record, its case and decision, its notices in the 
 For each phase and each database, divided by the phase's records:
 - the growth of its tables with their indexes and TOAST (pg_total_relation_size);
 - the rows it inserted, updated and deleted (pg_stat_user_tables);
-- the WAL written for its relations, read back with pg_waldump from the cluster's pg_wal (when this user may
-  read it: as root on the server's host); the WAL of no relation (commits, checkpoints) apart;
-- and for the whole cluster: the WAL (pg_stat_wal), its full-page images, and the 8 KiB data pages written
+- the WAL written for its relations, read with `pg_waldump --follow` from the cluster's pg_wal while the phase
+  runs (when this user may read it: as root on the server's host); the WAL of no relation (commits) apart;
+- and for the whole cluster: the WAL (pg_stat_wal), its full-page images, the 8 KiB data pages written
   between a CHECKPOINT before the phase and one after it (pg_stat_bgwriter; the checkpoint needs a superuser
-  or pg_checkpoint: through `runuser -u postgres psql` when run as root, otherwise left out).
+  or pg_checkpoint: through `runuser -u postgres psql` when run as root, otherwise left out), and how many
+  times autovacuum passed over a table.
 
-The pages written are the pages a phase dirtied, each counted once however often it changed; a server whose
-checkpoints are minutes apart writes a hot page once a checkpoint, so the figure is what a checkpoint as long
-as the phase would write (docs/scaling.md turns it into IOPS).
+The pages written are those the phase dirtied, each written once a checkpoint however often it changed, and
+autovacuum's passes over the tables, earlier phases' rows included (the list phase's figure carries the posts'
+vacuum). A server whose checkpoints are minutes apart writes a hot page once in that while, so the figure is
+what checkpoints as far apart as the phase is long would write (docs/scaling.md turns it into IOPS).
 
 Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
 footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
@@ -39,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,12 +65,13 @@ PAGE = 8192
 STATS_FLUSH_S = 1.1  # a backend that ended has reported its counters; they are read a second later
 TABLES = "SELECT relname, pg_total_relation_size(relid), n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
 CLUSTER = (
-    "SELECT pg_current_wal_lsn()::text, w.wal_bytes, w.wal_fpi, "
+    "SELECT w.wal_bytes, w.wal_fpi, "
     "b.buffers_checkpoint + b.buffers_clean + b.buffers_backend FROM pg_stat_wal w, pg_stat_bgwriter b"
 )
 # one WAL record as pg_waldump prints it: its total length, and the relations of its block references
 WAL_LENGTH = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+)")
 WAL_RELATION = re.compile(r"rel \d+/(\d+)/\d+")
+WAL_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+)")
 
 
 def census(count: int, *, first_day: int) -> Iterator[dict[str, Any]]:
@@ -85,17 +89,89 @@ def census(count: int, *, first_day: int) -> Iterator[dict[str, Any]]:
         yield body
 
 
-def wal_by_database(lines: Iterable[str]) -> Counter[int | None]:
+class WalTotals:
     """pg_waldump's lines summed by the database of each WAL record's first block reference (None: no
-    relation, such as a commit or a checkpoint's record); lines that are no WAL record are skipped."""
-    totals: Counter[int | None] = Counter()
-    for line in lines:
-        length = WAL_LENGTH.search(line)
-        if length is None:
-            continue
+    relation, such as a commit or a checkpoint's record), up to an end LSN; lines that are no WAL record are
+    skipped."""
+
+    def __init__(self) -> None:
+        self.totals: Counter[int | None] = Counter()
+        self.last = -1  # the LSN of the last record read
+        self.end: int | None = None  # records from this LSN on are not counted
+
+    def add(self, line: str) -> None:
+        length, at = WAL_LENGTH.search(line), WAL_LSN.search(line)
+        if length is None or at is None:
+            return
+        self.last = lsn(at.group(1))
+        if self.end is not None and self.last >= self.end:
+            return
         relation = WAL_RELATION.search(line)
-        totals[int(relation.group(1)) if relation else None] += int(length.group(1))
-    return totals
+        self.totals[int(relation.group(1)) if relation else None] += int(length.group(1))
+
+
+def wal_by_database(lines: Iterable[str], end: str | None = None) -> Counter[int | None]:
+    totals = WalTotals()
+    totals.end = lsn(end) if end else None
+    for line in lines:
+        totals.add(line)
+    return totals.totals
+
+
+def lsn(text: str) -> int:
+    """A WAL location as PostgreSQL writes it (`1D/6535F520`) as a number."""
+    high, _, low = text.partition("/")
+    return int(high, 16) << 32 | int(low, 16)
+
+
+class WalFollower:
+    """`pg_waldump --follow` from an LSN while a phase runs, its lines summed as they come: a checkpoint
+    recycles WAL segments once it is done with them, and a phase of 100,000 records outlasted one
+    (a pg_waldump run after the phase found its first segment gone)."""
+
+    def __init__(self, waldump: str, wal_dir: Path, start: str) -> None:
+        # a line at a time (stdbuf): into a pipe pg_waldump writes a block at a time, and would hold the lines
+        # past the end back until more WAL came
+        line_at_a_time = ("stdbuf", "-oL") if shutil.which("stdbuf") else ()
+        self._command = (*line_at_a_time, waldump, "--follow", "-p", str(wal_dir), "-s", start)
+        self.totals = WalTotals()
+        self._process: asyncio.subprocess.Process | None = None
+        self._reading: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            *self._command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20
+        )
+        self._reading = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        async for line in self._process.stdout:
+            self.totals.add(line.decode(errors="replace"))
+
+    async def until(self, end: str, within_s: float = 120.0) -> Counter[int | None] | None:
+        """The totals up to `end`, once pg_waldump has read past it; None when it ended or fell behind."""
+        assert self._process is not None
+        assert self._reading is not None
+        self.totals.end = lsn(end)
+        deadline = time.monotonic() + within_s
+        try:
+            while self.totals.last < self.totals.end and time.monotonic() < deadline:
+                if self._reading.done():
+                    break
+                await asyncio.sleep(0.2)
+            read_past = self.totals.last >= self.totals.end
+        finally:
+            if self._process.returncode is None:
+                self._process.terminate()
+            await self._process.wait()
+            self._reading.cancel()
+        if not read_past:
+            error = (await self._process.stderr.read()).decode(errors="replace") if self._process.stderr else ""
+            print(f"pg_waldump did not read the phase's WAL through: {error.strip().splitlines()[-1:]}")
+            return None
+        return self.totals.totals
 
 
 @dataclass
@@ -103,10 +179,10 @@ class Snapshot:
     sizes: dict[str, int] = field(default_factory=dict)  # bytes of tables, indexes and TOAST, by database
     rows: dict[str, int] = field(default_factory=dict)  # rows inserted, updated and deleted, by database
     tables: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (bytes, rows) by (database, table)
-    lsn: str = "0/0"
     wal_bytes: int = 0
     full_pages: int = 0
     pages_written: int = 0
+    vacuums: int = 0  # autovacuum's passes over the tables, all databases
 
 
 class Footprint:
@@ -132,14 +208,13 @@ class Footprint:
         for name, url in self._urls.items():
             connection = await asyncpg.connect(url)
             try:
-                for table, size, rows in await connection.fetch(TABLES):
+                for table, size, rows, vacuums in await connection.fetch(TABLES):
                     taken.tables[(name, table)] = (size, rows)
+                    taken.vacuums += vacuums
                     taken.sizes[name] = taken.sizes.get(name, 0) + size
                     taken.rows[name] = taken.rows.get(name, 0) + rows
                 if name == "intake":
-                    taken.lsn, taken.wal_bytes, taken.full_pages, taken.pages_written = await connection.fetchrow(
-                        CLUSTER
-                    )
+                    taken.wal_bytes, taken.full_pages, taken.pages_written = await connection.fetchrow(CLUSTER)
             finally:
                 await connection.close()
         return taken
@@ -180,18 +255,27 @@ class Footprint:
         self.checkpoints = False
         return False
 
-    def wal_of(self, start: str, end: str) -> Counter[int | None] | None:
-        """The WAL between two LSNs by database, or None when pg_wal cannot be read here (or was recycled)."""
+    async def wal_mark(self) -> str:
+        """The WAL's end now, with records written and flushed past it (a message and its transaction's
+        commit): pg_waldump reads only what is on disk, refuses to start where nothing is yet (even following),
+        and a follower tells by a later record that it has read everything before the end."""
+        connection = await asyncpg.connect(self._urls["intake"])
+        try:
+            end: str = await connection.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+            # transactional, so its commit waits for the flush (a commit that logged nothing else does not)
+            await connection.fetchval("SELECT pg_logical_emit_message(true, 'popflow-bench', 'mark')")
+            return end
+        finally:
+            await connection.close()
+
+    async def follow_wal(self, start: str) -> WalFollower | None:
+        """A follower of the WAL from `start` on, or None when pg_wal cannot be read here."""
         waldump = _waldump()
         if self.wal_dir is None or waldump is None:
             return None
-        done = subprocess.run(
-            [waldump, "-p", str(self.wal_dir), "-s", start, "-e", end], capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            print(f"pg_waldump could not read the phase's WAL: {done.stderr.strip().splitlines()[-1:]}")
-            return None
-        return wal_by_database(done.stdout.splitlines())
+        follower = WalFollower(waldump, self.wal_dir, start)
+        await follower.start()
+        return follower
 
 
 def _wal_dir(port: int) -> Path | None:
@@ -253,6 +337,7 @@ class Phase:
             f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB a {unit} "
             f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
             + (f"{self.pages:.3f} data pages written a {unit}" if self.checkpointed else "data pages not counted")
+            + f"; autovacuum passed over {self.after.vacuums - self.before.vacuums} tables"
         )
         return out
 
@@ -279,10 +364,11 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     _start(system)
     checkpointed = await footprint.checkpoint()
     before = await footprint.snapshot()
+    follower = await footprint.follow_wal(await footprint.wal_mark())
     await load()
     system.stop_all()
-    # the WAL read before the checkpoint after the phase, which may recycle the phase's segments
-    wal = footprint.wal_of(before.lsn, (await footprint.snapshot()).lsn)
+    # read through before the checkpoint after the phase, which may recycle the phase's last segments
+    wal = await follower.until(await footprint.wal_mark()) if follower else None
     if checkpointed:
         checkpointed = await footprint.checkpoint()
     after = await footprint.snapshot()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.db_footprint import census, wal_by_database
+from bench.db_footprint import census, lsn, wal_by_database
 from shared.identity import has_valid_check_digit
 
 WALDUMP = """\
@@ -22,6 +22,12 @@ pg_waldump: error: error in WAL record at 1D/65363B58: invalid record length
 def test_each_wal_record_counts_whole_for_the_database_of_its_first_block() -> None:
     totals = wal_by_database(WALDUMP.splitlines())
     assert totals == {308620: 128 + 8123, 401: 76, None: 34}
+
+
+def test_records_from_the_end_on_are_left_out() -> None:
+    totals = wal_by_database(WALDUMP.splitlines(), end="1D/65361560")  # the HOT update's own LSN
+    assert totals == {308620: 128 + 8123}
+    assert lsn("1D/65361560") == 0x1D_65361560
 
 
 def test_nothing_read_is_nothing_counted() -> None:
