@@ -63,7 +63,10 @@ from tests.support.system import SERVICES, System, build_system, destroy_system
 
 PAGE = 8192
 STATS_FLUSH_S = 1.1  # a backend that ended has reported its counters; they are read a second later
-TABLES = "SELECT relname, pg_total_relation_size(relid), n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+TABLES = (
+    "SELECT relname, pg_total_relation_size(relid), n_tup_ins + n_tup_upd + n_tup_del, autovacuum_count "
+    "FROM pg_stat_user_tables"
+)
 CLUSTER = (
     "SELECT w.wal_bytes, w.wal_fpi, "
     "b.buffers_checkpoint + b.buffers_clean + b.buffers_backend FROM pg_stat_wal w, pg_stat_bgwriter b"
@@ -305,13 +308,14 @@ class Phase:
     wal: Counter[int | None] | None
     ids: dict[int, str]
     checkpointed: bool
+    seconds: float  # from the first POST or the upload to the last record counted by reporting
 
     def per(self, value: float) -> float:
         return value / self.count
 
     def lines(self) -> list[str]:
         unit = "record" if self.name == "posts" else "row"
-        out = [f"{self.name}: {self.count:,} {unit}s; by database, a {unit}:"]
+        out = [f"{self.name}: {self.count:,} {unit}s in {self.seconds:.0f} s; by database, a {unit}:"]
         for name in ("intake", "routing", "notification", "reporting", "keys"):
             grown = self.after.sizes.get(name, 0) - self.before.sizes.get(name, 0)
             rows = self.after.rows.get(name, 0) - self.before.rows.get(name, 0)
@@ -365,14 +369,16 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     checkpointed = await footprint.checkpoint()
     before = await footprint.snapshot()
     follower = await footprint.follow_wal(await footprint.wal_mark())
+    started = time.perf_counter()
     await load()
+    seconds = time.perf_counter() - started
     system.stop_all()
     # read through before the checkpoint after the phase, which may recycle the phase's last segments
     wal = await follower.until(await footprint.wal_mark()) if follower else None
     if checkpointed:
         checkpointed = await footprint.checkpoint()
     after = await footprint.snapshot()
-    return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed)
+    return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed, seconds)
 
 
 def _start(system: System) -> None:
