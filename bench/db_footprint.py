@@ -68,8 +68,8 @@ TABLES = (
     "FROM pg_stat_user_tables"
 )
 CLUSTER = (
-    "SELECT w.wal_bytes, w.wal_fpi, "
-    "b.buffers_checkpoint + b.buffers_clean + b.buffers_backend FROM pg_stat_wal w, pg_stat_bgwriter b"
+    "SELECT w.wal_bytes, w.wal_fpi, b.buffers_checkpoint + b.buffers_clean + b.buffers_backend, "
+    "b.checkpoints_timed + b.checkpoints_req FROM pg_stat_wal w, pg_stat_bgwriter b"
 )
 # one WAL record as pg_waldump prints it: its total length, and the relations of its block references
 WAL_LENGTH = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+)")
@@ -186,6 +186,7 @@ class Snapshot:
     full_pages: int = 0
     pages_written: int = 0
     vacuums: int = 0  # autovacuum's passes over the tables, all databases
+    checkpoints: int = 0  # the cluster's, begun on time or asked for (by WAL volume, or by CHECKPOINT)
 
 
 class Footprint:
@@ -217,7 +218,8 @@ class Footprint:
                     taken.sizes[name] = taken.sizes.get(name, 0) + size
                     taken.rows[name] = taken.rows.get(name, 0) + rows
                 if name == "intake":
-                    taken.wal_bytes, taken.full_pages, taken.pages_written = await connection.fetchrow(CLUSTER)
+                    counters = await connection.fetchrow(CLUSTER)
+                    taken.wal_bytes, taken.full_pages, taken.pages_written, taken.checkpoints = counters
             finally:
                 await connection.close()
         return taken
@@ -342,6 +344,7 @@ class Phase:
             f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
             + (f"{self.pages:.3f} data pages written a {unit}" if self.checkpointed else "data pages not counted")
             + f"; autovacuum passed over {self.after.vacuums - self.before.vacuums} tables"
+            + f"; {self.checkpoints} checkpoints within the phase"
         )
         return out
 
@@ -356,6 +359,11 @@ class Phase:
     @property
     def wal_total(self) -> int:
         return self.after.wal_bytes - self.before.wal_bytes
+
+    @property
+    def checkpoints(self) -> int:
+        """Those the server began within the phase: not the CHECKPOINT asked for after it, when it was."""
+        return self.after.checkpoints - self.before.checkpoints - (1 if self.checkpointed else 0)
 
     @property
     def pages(self) -> float:
