@@ -61,14 +61,13 @@ from tests.support.bulk_files import csv_lines
 from tests.support.records import BAIYUN, id_number, record
 from tests.support.system import SERVICES, System, build_system, destroy_system
 
-PAGE = 8192
 STATS_FLUSH_S = 1.1  # a backend that ended has reported its counters; they are read a second later
 TABLES = (
     "SELECT relname, pg_total_relation_size(relid), n_tup_ins + n_tup_upd + n_tup_del, autovacuum_count "
     "FROM pg_stat_user_tables"
 )
 CLUSTER = (
-    "SELECT w.wal_bytes, w.wal_fpi, b.buffers_checkpoint + b.buffers_clean + b.buffers_backend, "
+    "SELECT w.wal_bytes, w.wal_fpi, b.buffers_checkpoint, b.buffers_clean + b.buffers_backend, "
     "b.checkpoints_timed + b.checkpoints_req FROM pg_stat_wal w, pg_stat_bgwriter b"
 )
 # one WAL record as pg_waldump prints it: its total length, and the relations of its block references
@@ -153,6 +152,15 @@ class WalFollower:
         async for line in self._process.stdout:
             self.totals.add(line.decode(errors="replace"))
 
+    async def stop(self) -> None:
+        """pg_waldump ended (it follows until it is told to); again is nothing."""
+        assert self._process is not None
+        assert self._reading is not None
+        if self._process.returncode is None:
+            self._process.terminate()
+        await self._process.wait()
+        self._reading.cancel()
+
     async def until(self, end: str, within_s: float = 120.0) -> Counter[int | None] | None:
         """The totals up to `end`, once pg_waldump has read past it; None when it ended or fell behind."""
         assert self._process is not None
@@ -166,10 +174,7 @@ class WalFollower:
                 await asyncio.sleep(0.2)
             read_past = self.totals.last >= self.totals.end
         finally:
-            if self._process.returncode is None:
-                self._process.terminate()
-            await self._process.wait()
-            self._reading.cancel()
+            await self.stop()
         if not read_past:
             error = (await self._process.stderr.read()).decode(errors="replace") if self._process.stderr else ""
             print(f"pg_waldump did not read the phase's WAL through: {error.strip().splitlines()[-1:]}")
@@ -184,7 +189,8 @@ class Snapshot:
     tables: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (bytes, rows) by (database, table)
     wal_bytes: int = 0
     full_pages: int = 0
-    pages_written: int = 0
+    checkpoint_pages: int = 0  # data pages written by checkpoints
+    evicted_pages: int = 0  # written to make room in shared buffers (by the background writer or a backend)
     vacuums: int = 0  # autovacuum's passes over the tables, all databases
     checkpoints: int = 0  # the cluster's, begun on time or asked for (by WAL volume, or by CHECKPOINT)
 
@@ -219,7 +225,8 @@ class Footprint:
                     taken.rows[name] = taken.rows.get(name, 0) + rows
                 if name == "intake":
                     counters = await connection.fetchrow(CLUSTER)
-                    taken.wal_bytes, taken.full_pages, taken.pages_written, taken.checkpoints = counters
+                    taken.wal_bytes, taken.full_pages, taken.checkpoint_pages, taken.evicted_pages = counters[:4]
+                    taken.checkpoints = counters[4]
             finally:
                 await connection.close()
         return taken
@@ -342,7 +349,12 @@ class Phase:
         out.append(
             f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB a {unit} "
             f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
-            + (f"{self.pages:.3f} data pages written a {unit}" if self.checkpointed else "data pages not counted")
+            + (
+                f"{self.pages:.3f} data pages written a {unit} ({self.per(self.evicted):.3f} of them to make room "
+                "in shared buffers)"
+                if self.checkpointed
+                else "data pages not counted"
+            )
             + f"; autovacuum passed over {self.after.vacuums - self.before.vacuums} tables"
             + f"; {self.checkpoints} checkpoints within the phase"
         )
@@ -366,8 +378,14 @@ class Phase:
         return self.after.checkpoints - self.before.checkpoints - (1 if self.checkpointed else 0)
 
     @property
+    def evicted(self) -> int:
+        return self.after.evicted_pages - self.before.evicted_pages
+
+    @property
     def pages(self) -> float:
-        return self.per(self.after.pages_written - self.before.pages_written) if self.checkpointed else -1.0
+        if not self.checkpointed:
+            return -1.0
+        return self.per(self.after.checkpoint_pages - self.before.checkpoint_pages + self.evicted)
 
 
 async def measured(footprint: Footprint, system: System, name: str, count: int, load: Any) -> Phase:
@@ -377,12 +395,16 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     checkpointed = await footprint.checkpoint()
     before = await footprint.snapshot()
     follower = await footprint.follow_wal(await footprint.wal_mark())
-    started = time.perf_counter()
-    await load()
-    seconds = time.perf_counter() - started
-    system.stop_all()
-    # read through before the checkpoint after the phase, which may recycle the phase's last segments
-    wal = await follower.until(await footprint.wal_mark()) if follower else None
+    try:
+        started = time.perf_counter()
+        await load()
+        seconds = time.perf_counter() - started
+        system.stop_all()
+        # read through before the checkpoint after the phase, which may recycle the phase's last segments
+        wal = await follower.until(await footprint.wal_mark()) if follower else None
+    finally:
+        if follower:  # a phase that failed: pg_waldump --follow would go on waiting for WAL
+            await follower.stop()
     if checkpointed:
         checkpointed = await footprint.checkpoint()
     after = await footprint.snapshot()
