@@ -391,7 +391,7 @@ class Phase:
 async def measured(footprint: Footprint, system: System, name: str, count: int, load: Any) -> Phase:
     """`load` run on the system started, and measured with the system stopped after it: a backend reports its
     last table counters as it ends (an idle one held them back longer than the seconds waited here)."""
-    _start(system)
+    system.start_together(*SERVICES)
     checkpointed = await footprint.checkpoint()
     before = await footprint.snapshot()
     follower = await footprint.follow_wal(await footprint.wal_mark())
@@ -409,13 +409,6 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
         checkpointed = await footprint.checkpoint()
     after = await footprint.snapshot()
     return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed, seconds)
-
-
-def _start(system: System) -> None:
-    for service in SERVICES:
-        system.start(service, wait=False)
-    for service in SERVICES:
-        system.wait_ready(service)
 
 
 async def main() -> None:
