@@ -26,6 +26,10 @@ autovacuum's passes over the tables, earlier phases' rows included (the list pha
 vacuum). A server whose checkpoints are minutes apart writes a hot page once in that while, so the figure is
 what checkpoints as far apart as the phase is long would write (docs/scaling.md turns it into IOPS).
 
+The cluster's counters count all of the server's work, and another database's DROP DATABASE sets off a checkpoint
+that can recycle WAL before pg_waldump has read it: run it on a server nothing else uses meanwhile, as `make bench`
+does (beside a test run, a 2,000-row phase met nine checkpoints and lost its WAL's by-database figures).
+
 Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
 footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
 (pages -1 when no checkpoint could be asked for).
@@ -210,7 +214,7 @@ class Footprint:
         self.names = {name: system.databases[name] for name in self._urls}
         self._port = make_url(self._urls["intake"]).port or 5432
         self.checkpoints = True
-        self.wal_dir = _wal_dir(self._port)
+        self.wal_reader = _wal_reader(self._port)
 
     async def snapshot(self) -> Snapshot:
         await asyncio.sleep(STATS_FLUSH_S)
@@ -282,30 +286,26 @@ class Footprint:
 
     async def follow_wal(self, start: str) -> WalFollower | None:
         """A follower of the WAL from `start` on, or None when pg_wal cannot be read here."""
-        waldump = _waldump()
-        if self.wal_dir is None or waldump is None:
+        if self.wal_reader is None:
             return None
-        follower = WalFollower(waldump, self.wal_dir, start)
+        follower = WalFollower(*self.wal_reader, start)
         await follower.start()
         return follower
 
 
-def _wal_dir(port: int) -> Path | None:
-    """The pg_wal of the Debian cluster on `port` (pg_lsclusters), when this user may read it."""
+def _wal_reader(port: int) -> tuple[str, Path] | None:
+    """The pg_waldump of the Debian cluster on `port` (pg_lsclusters: its version's, which reads its WAL's format)
+    and that cluster's pg_wal, when this user may read it."""
     if not shutil.which("pg_lsclusters"):
         return None
     listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False).stdout
     for line in listed.splitlines():
         columns = line.split()
         if len(columns) >= 6 and columns[2] == str(port):
-            wal = Path(columns[5]) / "pg_wal"
-            return wal if os.access(wal, os.R_OK | os.X_OK) else None
+            waldump, wal = Path(f"/usr/lib/postgresql/{columns[0]}/bin/pg_waldump"), Path(columns[5]) / "pg_wal"
+            if waldump.exists() and os.access(wal, os.R_OK | os.X_OK):
+                return str(waldump), wal
     return None
-
-
-def _waldump() -> str | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_waldump"))
-    return str(found[-1]) if found else shutil.which("pg_waldump")
 
 
 @dataclass
@@ -424,7 +424,7 @@ async def main() -> None:
     intake, reporting = system.url("intake"), system.url("reporting")
     try:
         footprint = Footprint(system)
-        if footprint.wal_dir is None:
+        if footprint.wal_reader is None:
             print("pg_wal is not readable here (run as root on the server's host): WAL by database left out")
         phases: list[Phase] = []
 
