@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -58,11 +58,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.e2e_throughput import OBSERVED, counted, post_all, wait_counted
+from bench.e2e_throughput import counted, post_all, wait_counted, workload
 from bench.intake_throughput import bulk
-from shared.directory import load_directory
 from tests.support.bulk_files import csv_lines
-from tests.support.records import BAIYUN, id_number, record
+from tests.support.records import id_number
 from tests.support.system import SERVICES, System, build_system, destroy_system
 
 STATS_FLUSH_S = 1.1  # a backend that ended has reported its counters; they are read a second later
@@ -80,19 +79,14 @@ WAL_RELATION = re.compile(r"rel \d+/(\d+)/\d+")
 WAL_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+)")
 
 
-def census(count: int, *, first_day: int) -> Iterator[dict[str, Any]]:
-    """`count` records of distinct persons (1,000 a birth date from `first_day` on), routed as the end-to-end
-    benchmark's are: every street of Baiyun reports, a third stay on their street, a tenth live in Tianhe."""
-    streets = load_directory().streets_of(BAIYUN)
-    for i in range(count):
-        reporting = streets[i % len(streets)]
-        residence = streets[(i * 7 + i // len(streets)) % len(streets)] if i % 3 else reporting
-        if i % 10 == 9:
-            residence = "440106001"
-        body = record(reporting_street=reporting, residence_street=residence, observed_at=OBSERVED)
+def census(count: int, *, first_day: int) -> list[dict[str, Any]]:
+    """The end-to-end benchmark's `count` records (its routes: every street of Baiyun reports, a third stay on
+    their street, a tenth live in Tianhe), each of a distinct person (1,000 a birth date from `first_day` on)."""
+    bodies = workload(count)
+    for i, body in enumerate(bodies):
         born = date(1960, 1, 1) + timedelta(days=first_day + i // 1000)
         body["person"]["id_number"] = id_number(born=born, sequence=i % 1000)
-        yield body
+    return bodies
 
 
 class WalTotals:
@@ -430,7 +424,7 @@ async def main() -> None:
 
         async def posted() -> None:
             baseline = await counted(reporting, key)
-            await post_all(intake, key, list(census(args.posts, first_day=0)), 32)
+            await post_all(intake, key, census(args.posts, first_day=0), 32)
             await wait_counted(reporting, key, args.posts, baseline, args.timeout)
 
         async def listed() -> None:
