@@ -60,11 +60,11 @@ class ValidationProblem(ProblemError):
     """422 listing every bad field as a JSON pointer; `title` names what was sent (a record, by intake)."""
 
     def __init__(self, errors: list[FieldError], title: str = "The request is not valid") -> None:
-        noun = "field is" if len(errors) == 1 else "fields are"
+        noun, them = ("field is", "it") if len(errors) == 1 else ("fields are", "them")
         super().__init__(
             422,
             title,
-            f"{len(errors)} {noun} wrong; correct them and submit again.",
+            f"{len(errors)} {noun} wrong; correct {them} and submit again.",
             type="https://popflow.example/problems/validation",
             errors=errors,
         )

@@ -38,7 +38,7 @@ def test_a_validation_problem_gives_its_title_and_detail_not_its_fields() -> Non
     problem = {
         "title": "The request is not valid",
         "status": 422,
-        "detail": "1 field is wrong; correct them and submit again.",
+        "detail": "1 field is wrong; correct it and submit again.",
         "errors": [{"pointer": "/persons/0/id_number", "detail": "the check digit does not match"}],
     }
     said = demo_week.refusal(_answered(422, json=problem))

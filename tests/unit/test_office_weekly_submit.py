@@ -92,7 +92,7 @@ async def test_reportings_own_answers_are_passed_on(
         (409, "the report week 2026-W09 has not begun yet; it can be submitted once it has"),
         (409, "Someone else changed this week's sign-off at the same moment; reload it and decide again."),
         (403, "This key may not act for street 440111008."),
-        (422, "1 field is wrong; correct them and submit again."),
+        (422, "1 field is wrong; correct it and submit again."),
         (503, "The store is unavailable."),
     ],
 )

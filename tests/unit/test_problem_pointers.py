@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, model_validator
 
-from shared.http.problems import install_problem_handlers, json_pointer
+from shared.http.problems import FieldError, ValidationProblem, install_problem_handlers, json_pointer
 
 
 class Counts(BaseModel):
@@ -65,3 +65,15 @@ async def test_a_request_that_is_no_record_is_not_called_a_record() -> None:
     assert missing.status_code == 422
     assert missing.json()["title"] == "The request is not valid"
     assert missing.json()["errors"] == [{"pointer": "/week", "detail": "is required"}]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "detail"),
+    [
+        (1, "1 field is wrong; correct it and submit again."),
+        (2, "2 fields are wrong; correct them and submit again."),
+    ],
+)
+def test_a_validation_problem_counts_its_fields_in_words_that_agree(wrong: int, detail: str) -> None:
+    errors = [FieldError.at(("field", index), "is required") for index in range(wrong)]
+    assert ValidationProblem(errors).detail == detail
