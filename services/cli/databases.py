@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -14,20 +15,29 @@ from shared.db.sentinel import sealed_with_other_keys
 from shared.sealing import Keyring
 
 
-def sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool:
-    """Whether any of the databases `names` holds data sealed with keys `keyring` does not hold (its sealing
-    sentinel does not open): another checkout's, whose secrets are in that checkout's var/."""
-    return asyncio.run(_sealed_elsewhere(admin_url, names, keyring))
+def sealed_elsewhere(admin_url: str, prefix: str, stores: Sequence[str], keyring: Keyring) -> bool:
+    """Whether any database of `prefix` (see `of_prefix`) holds data sealed with keys `keyring` does not hold (its
+    sealing sentinel does not open): another checkout's, whose secrets are in that checkout's var/."""
+    return asyncio.run(_sealed_elsewhere(admin_url, prefix, stores, keyring))
 
 
-async def _sealed_elsewhere(admin_url: str, names: list[str], keyring: Keyring) -> bool:
+def of_prefix(names: Iterable[str], prefix: str, stores: Sequence[str]) -> list[str]:
+    """The databases among `names` that `make run` and `make run-two` give `prefix`: prefix+store, and
+    prefix+district+_+store for any district, not only those of this run (another checkout's `make run-two`
+    may have made popflow_440111_* before this one's first `make run`). Another prefix's are not: popflow_'s
+    are not popflow_1a2b3c4d_'s."""
+    shape = re.compile(rf"{re.escape(prefix)}(?:[0-9]{{6}}_)?(?:{'|'.join(map(re.escape, stores))})")
+    return sorted(name for name in names if shape.fullmatch(name))
+
+
+async def _sealed_elsewhere(admin_url: str, prefix: str, stores: Sequence[str], keyring: Keyring) -> bool:
     url = make_url(admin_url)
     admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
     try:
-        rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1::text[])", names)
+        rows = await admin.fetch("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)
     finally:
         await admin.close()
-    for name in sorted(row["datname"] for row in rows):
+    for name in of_prefix((row["datname"] for row in rows), prefix, stores):
         engine = build_engine(url.set(drivername="postgresql+asyncpg", database=name).render_as_string(False))
         try:
             if await sealed_with_other_keys(engine, keyring):

@@ -94,7 +94,7 @@ def up(
         prefix = "popflow_"
         if pg_admin_url:
             keyring = parse_keyring(env["POPFLOW_DATA_KEYS"], env.get("POPFLOW_DATA_KEY_ID") or None)
-            prefix = _database_prefix(pg_admin_url, keyring, codes)
+            prefix = _database_prefix(pg_admin_url, keyring)
             if prefix != "popflow_":  # the machine's broker holds the other checkout's topics and groups too
                 env.setdefault("POPFLOW_TOPIC_PREFIX", topic_prefix(prefix))
         if codes:
@@ -143,16 +143,13 @@ def _development_secret(name: str = "dev-person-key-secret", value: bytes | None
     return path.read_text().strip()
 
 
-def _database_prefix(
-    pg_admin_url: str, keyring: Keyring, districts: list[str], *, marker: Path = ROOT / "var" / "database-prefix"
-) -> str:
+def _database_prefix(pg_admin_url: str, keyring: Keyring, *, marker: Path = ROOT / "var" / "database-prefix") -> str:
     """This checkout's databases (services/cli/databases.py, `choose_prefix`), kept in var/database-prefix; side by
     side, each district's are that prefix, the district and `_` (popflow_440111_intake in the first checkout)."""
     chosen = marker.read_text().strip() if marker.exists() else None
 
     def elsewhere(prefix: str) -> bool:  # the stores are read only on a checkout's first run, before it has chosen
-        names = [f"{prefix}{district}{n}" for district in ["", *(f"{d}_" for d in districts)] for n in STORES]
-        return sealed_elsewhere(pg_admin_url, names, keyring)
+        return sealed_elsewhere(pg_admin_url, prefix, STORES, keyring)
 
     prefix = choose_prefix(chosen=chosen, checkout=str(ROOT), sealed_elsewhere=elsewhere)
     if not chosen:

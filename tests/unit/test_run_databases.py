@@ -10,7 +10,7 @@ import pytest
 
 from services.cli import local
 from services.cli import side_by_side as side_by_side_module
-from services.cli.databases import choose_prefix
+from services.cli.databases import choose_prefix, of_prefix
 from shared.sealing import Keyring, parse_keyring
 
 
@@ -58,26 +58,53 @@ def test_what_a_checkout_chose_once_stays_and_no_store_is_read() -> None:
     assert choose_prefix(chosen="popflow_1a2b3c4d_", checkout="/x", sealed_elsewhere=never) == "popflow_1a2b3c4d_"
 
 
-def test_make_run_two_in_a_second_checkout_chooses_names_of_its_own(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`make run-two` always used popflow_440111_* and popflow_440106_*: from a second checkout (or after var/ was
-    removed, as the README says to begin afresh) every service refused its store, sealed with the other keys."""
-    asked: list[list[str]] = []
+THE_FIRST_CHECKOUTS_RUN_TWO = [
+    f"popflow_{district}_{store}" for district in ("440111", "440106") for store in local.STORES
+]
 
-    def sealed_by_the_first_checkout(admin_url: str, names: list[str], keyring: Keyring) -> bool:
-        asked.append(names)
-        return "popflow_440111_intake" in names
+
+@pytest.mark.parametrize("districts", [["440111", "440106"], ["440111"], []])
+def test_a_second_checkout_chooses_names_of_its_own_beside_the_firsts_run_two(
+    districts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run-two` in the first checkout made popflow_440111_* and popflow_440106_* (no popflow_intake). A second
+    checkout's first run, side by side or not, must not take popflow_: its later `make run-two` would meet the
+    first's databases, sealed with the other keys, and every service would refuse its store."""
+
+    def sealed_by_the_first_checkout(admin_url: str, prefix: str, stores: list[str], keyring: Keyring) -> bool:
+        return bool(of_prefix(THE_FIRST_CHECKOUTS_RUN_TWO, prefix, stores))
 
     monkeypatch.setattr(local, "sealed_elsewhere", sealed_by_the_first_checkout)
     keyring = parse_keyring("dev:" + base64.b64encode(bytes(32)).decode(), None)
     marker = tmp_path / "database-prefix"
-    prefix = local._database_prefix(
-        "postgresql://popflow@127.0.0.1/postgres", keyring, ["440111", "440106"], marker=marker
-    )
+    prefix = local._database_prefix("postgresql://popflow@127.0.0.1/postgres", keyring, marker=marker)
     assert prefix != "popflow_"
     assert marker.read_text().strip() == prefix
-    assert f"{prefix}440106_keys" in asked[-1]
+
+
+def test_a_prefixs_databases_are_its_own_and_any_districts_and_no_other_prefixs() -> None:
+    names = [
+        "popflow_intake",
+        "popflow_keys",
+        "popflow_440111_routing",
+        "popflow_990000_keys",  # a district this run does not name
+        "popflow_1a2b3c4d_intake",  # another checkout's prefix
+        "popflow_1a2b3c4d_440111_intake",
+        "popflow_4401_intake",  # no district code
+        "popflow_intake_old",
+        "popflow_billing",
+        "postgres",
+    ]
+    assert of_prefix(names, "popflow_", local.STORES) == [
+        "popflow_440111_routing",
+        "popflow_990000_keys",
+        "popflow_intake",
+        "popflow_keys",
+    ]
+    assert of_prefix(names, "popflow_1a2b3c4d_", local.STORES) == [
+        "popflow_1a2b3c4d_440111_intake",
+        "popflow_1a2b3c4d_intake",
+    ]
 
 
 def test_side_by_side_databases_are_the_checkouts_prefix_and_the_district(
