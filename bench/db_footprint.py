@@ -9,7 +9,10 @@ of distinct persons posted one by one, then a list of `--rows` other persons imp
 take the end-to-end benchmark's routes (every street of Baiyun as the reporting street, a third staying on
 their street, a tenth living in another district) and wait until reporting has counted every record, so each
 phase holds every effect: the record, its case and decision, its notices in the inbox, the outbox rows
-(published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows.
+(published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows. A third phase answers every notice of
+the first two that awaits an answer, as the offices would (`answer`: most confirmed, a few corrected, not found
+or rejected), and waits until routing has applied every answer and every notice the answers made (the
+registration places told of a verified person, rechecks, relays) has reached the inbox and reporting.
 
 For each phase and each database, divided by the phase's records:
 - the growth of its tables with their indexes and TOAST (pg_total_relation_size);
@@ -32,7 +35,7 @@ does (beside a test run, a 2,000-row phase met nine checkpoints and lost its WAL
 
 Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
 footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
-(pages -1 when no checkpoint could be asked for).
+footprint_kib_per_answer=<g> footprint_wal_kib_per_answer=<h> (pages -1 when no checkpoint could be asked for).
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e_throughput import counted, post_all, wait_counted, workload
 from bench.intake_throughput import bulk
+from bench.load import hammer, post_requests
 from tests.support.bulk_files import csv_lines
 from tests.support.records import id_number
 from tests.support.system import SERVICES, System, build_system, destroy_system
@@ -87,6 +92,37 @@ def census(count: int, *, first_day: int) -> list[dict[str, Any]]:
         born = date(1960, 1, 1) + timedelta(days=first_day + i // 1000)
         body["person"]["id_number"] = id_number(born=born, sequence=i % 1000)
     return bodies
+
+
+# the offices' answers, of every 20 notices: 16 confirmed, 2 corrected (the residence's address), 1 not found,
+# 1 rejected (the person left); a correction names no person
+ANSWERS: tuple[dict[str, Any], ...] = (
+    *[{"result": "confirmed"}] * 16,
+    *[{"result": "corrected", "corrections": {"residence_address": "广州市白云区同德街道西槎路1号"}}] * 2,
+    {"result": "not_found"},
+    {"result": "rejected", "reason": "person_left"},
+)
+AWAITING = "SELECT notice_id FROM inbox_notices WHERE answer_expected AND answered_at IS NULL ORDER BY notice_id"
+# (database, query): the answers applied where they are counted, and the notices issued where they arrive
+SETTLED = {
+    "routing answered": ("routing", "SELECT count(*) FROM notices WHERE answered_at IS NOT NULL"),
+    "reporting answered": ("reporting", "SELECT count(*) FROM report_notices WHERE answered_at IS NOT NULL"),
+    "routing issued": ("routing", "SELECT count(*) FROM notices"),
+    "inbox": ("notification", "SELECT count(*) FROM inbox_notices"),
+    "reporting issued": ("reporting", "SELECT count(*) FROM report_notices"),
+}
+
+
+def answer(index: int) -> dict[str, Any]:
+    """The answer to the census's `index`th notice awaiting one (ANSWERS in turn)."""
+    return ANSWERS[index % len(ANSWERS)]
+
+
+def settled(counts: dict[str, int], answered: int) -> bool:
+    """Whether routing and reporting have applied `answered` answers (beyond those before the phase, which the
+    counts are taken net of) and every notice routing issued has reached the inbox and reporting."""
+    applied = counts["routing answered"] >= answered and counts["reporting answered"] >= answered
+    return applied and counts["routing issued"] == counts["inbox"] == counts["reporting issued"]
 
 
 class WalTotals:
@@ -229,6 +265,17 @@ class Footprint:
                 await connection.close()
         return taken
 
+    async def fetch(self, database: str, query: str) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self._urls[database])
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(query)
+            return rows
+        finally:
+            await connection.close()
+
+    async def counts(self) -> dict[str, int]:
+        return {name: (await self.fetch(database, query))[0][0] for name, (database, query) in SETTLED.items()}
+
     async def database_ids(self) -> dict[int, str]:
         connection = await asyncpg.connect(self._urls["intake"])
         try:
@@ -302,6 +349,9 @@ def _wal_reader(port: int) -> tuple[str, Path] | None:
     return None
 
 
+UNITS = {"posts": "record", "list": "row", "answers": "answer"}
+
+
 @dataclass
 class Phase:
     name: str
@@ -317,7 +367,7 @@ class Phase:
         return value / self.count
 
     def lines(self) -> list[str]:
-        unit = "record" if self.name == "posts" else "row"
+        unit = UNITS[self.name]
         out = [f"{self.name}: {self.count:,} {unit}s in {self.seconds:.0f} s; by database, a {unit}:"]
         for name in ("intake", "routing", "notification", "reporting", "keys"):
             grown = self.after.sizes.get(name, 0) - self.before.sizes.get(name, 0)
@@ -405,6 +455,18 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed, seconds)
 
 
+async def wait_settled(footprint: Footprint, before: dict[str, int], answered: int, within: float) -> None:
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        now = await footprint.counts()
+        counts = {name: now[name] - before[name] if "answered" in name else now[name] for name in now}
+        print(f"  answers: {counts}", file=sys.stderr)
+        if settled(counts, answered):
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{answered} answers not applied, or their notices not arrived, within {within} s")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=20_000, help="records posted one by one")
@@ -436,17 +498,36 @@ async def main() -> None:
 
         phases.append(await measured(footprint, system, "posts", args.posts, posted))
         phases.append(await measured(footprint, system, "list", args.rows, listed))
+        # the notices of both phases that await an answer, read before the phase (its count divides its figures)
+        awaiting = [row[0] for row in await footprint.fetch("notification", AWAITING)]
+
+        async def answered() -> None:
+            before = await footprint.counts()
+            url = httpx.URL(system.url("notification"))
+            host, port = url.host, url.port or 80
+            requests = [
+                post_requests(host, port, f"/v1/notices/{notice_id}/feedback", [answer(i)], headers)[0]
+                for i, notice_id in enumerate(awaiting)
+            ]
+            result = await hammer(host, port, requests, concurrency=32)
+            if set(result.statuses) != {202}:
+                raise RuntimeError(f"answers answered {result.statuses}, not all 202")
+            await wait_settled(footprint, before, len(awaiting), args.timeout)
+
+        phases.append(await measured(footprint, system, "answers", len(awaiting), answered))
     finally:
         await destroy_system(system)
     for phase in phases:
         print("\n".join(phase.lines()))
-    posts, listed_rows = phases
+    posts, listed_rows, answers = phases
     print(
         f"footprint_kib_per_record={posts.per(posts.size) / 1024:.2f} "
         f"footprint_wal_kib_per_record={posts.per(posts.wal_total) / 1024:.2f} "
         f"footprint_rows_per_record={posts.per(posts.rows):.2f} footprint_pages_per_record={posts.pages:.3f} "
         f"footprint_kib_per_row={listed_rows.per(listed_rows.size) / 1024:.2f} "
-        f"footprint_wal_kib_per_row={listed_rows.per(listed_rows.wal_total) / 1024:.2f}"
+        f"footprint_wal_kib_per_row={listed_rows.per(listed_rows.wal_total) / 1024:.2f} "
+        f"footprint_kib_per_answer={answers.per(answers.size) / 1024:.2f} "
+        f"footprint_wal_kib_per_answer={answers.per(answers.wal_total) / 1024:.2f}"
     )
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bench.db_footprint import census, lsn, wal_by_database
+from collections import Counter
+
+import pytest
+
+from bench.db_footprint import answer, census, lsn, settled, wal_by_database
+from services.notification.entrypoints.http.notices import Feedback
 from shared.identity import has_valid_check_digit
 
 WALDUMP = """\
@@ -43,3 +48,31 @@ def test_the_two_phases_census_distinct_people_on_every_route() -> None:
     elsewhere = sum(not body["residence"]["street"].startswith("440111") for body in posts)
     assert abs(stayed - 2500 / 3) < 125  # about a third stay on their street (a few by chance of the spread)
     assert elsewhere == 250  # a tenth live in Tianhe: inter-district
+
+
+def test_the_offices_answer_as_a_census_would_each_answer_one_the_route_takes() -> None:
+    answers = [answer(i) for i in range(1000)]
+    results = Counter(a["result"] for a in answers)
+    assert results == {"confirmed": 800, "corrected": 100, "not_found": 50, "rejected": 50}
+    for body in answers:
+        Feedback.model_validate(body)  # what the answer route takes, or it would answer 422
+
+
+FULL = {"routing answered": 10, "reporting answered": 10, "routing issued": 30, "inbox": 30, "reporting issued": 30}
+
+
+@pytest.mark.parametrize(
+    ("short", "is_settled"),
+    [
+        ({}, True),
+        ({"routing answered": 9}, False),  # an answer routing has not applied yet
+        ({"reporting answered": 9}, False),
+        ({"inbox": 29}, False),  # a notice an answer made, not yet in the inbox
+        ({"reporting issued": 29}, False),
+        ({"routing issued": 31}, False),
+    ],
+)
+def test_the_answers_phase_ends_once_every_answer_is_applied_and_every_notice_arrived(
+    short: dict[str, int], is_settled: bool
+) -> None:
+    assert settled(FULL | short, answered=10) is is_settled
