@@ -368,7 +368,8 @@ class Phase:
 
     def lines(self) -> list[str]:
         unit = UNITS[self.name]
-        out = [f"{self.name}: {self.count:,} {unit}s in {self.seconds:.0f} s; by database, a {unit}:"]
+        article = "an" if unit[0] in "aeiou" else "a"
+        out = [f"{self.name}: {self.count:,} {unit}s in {self.seconds:.0f} s; by database, {article} {unit}:"]
         for name in ("intake", "routing", "notification", "reporting", "keys"):
             grown = self.after.sizes.get(name, 0) - self.before.sizes.get(name, 0)
             rows = self.after.rows.get(name, 0) - self.before.rows.get(name, 0)
@@ -391,11 +392,11 @@ class Phase:
         busiest = sorted(((rows, key) for key, (_, rows) in by_table.items()), reverse=True)[:8]
         out.append("  rows written: " + ", ".join(f"{d}.{t} {self.per(r):.2f}" for r, (d, t) in busiest))
         out.append(
-            f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB a {unit} "
+            f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB {article} {unit} "
             f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
             + (
-                f"{self.pages:.3f} data pages written a {unit} ({self.per(self.evicted):.3f} of them to make room "
-                "in shared buffers)"
+                f"{self.pages:.3f} data pages written {article} {unit} "
+                f"({self.per(self.evicted):.3f} of them to make room in shared buffers)"
                 if self.checkpointed
                 else "data pages not counted"
             )
