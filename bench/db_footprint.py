@@ -1,7 +1,7 @@
 """What a record leaves in PostgreSQL: each service's tables and indexes, the rows it writes, the WAL and the
 data pages written, a single POST's record and a department list's row apart.
 
-    .venv/bin/python bench/db_footprint.py [--posts 20000] [--rows 20000]
+    .venv/bin/python bench/db_footprint.py [--posts 20000] [--rows 20000] [--answers 5000]
 
 Needs make test's infra (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TEST_PG_URL). It starts a private system (all four
 services, fresh databases and topics) and, in two phases, takes a census's shape through it: `--posts` records
@@ -9,10 +9,11 @@ of distinct persons posted one by one, then a list of `--rows` other persons imp
 take the end-to-end benchmark's routes (every street of Baiyun as the reporting street, a third staying on
 their street, a tenth living in another district) and wait until reporting has counted every record, so each
 phase holds every effect: the record, its case and decision, its notices in the inbox, the outbox rows
-(published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows. A third phase answers every notice of
-the first two that awaits an answer, as the offices would (`answer`: most confirmed, a few corrected, not found
-or rejected), and waits until routing has applied every answer and every notice the answers made (the
-registration places told of a verified person, rechecks, relays) has reached the inbox and reporting.
+(published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows. A third phase answers the notices of
+the first two that await an answer (`--answers` of them at most, taken in the order of their ids, which are
+random), as the offices would (`answer`: most confirmed, a few corrected, not found or rejected), and waits
+until routing has applied every answer and every notice the answers made (the registration places told of a
+verified person, rechecks, relays) has reached the inbox and reporting.
 
 For each phase and each database, divided by the phase's records:
 - the growth of its tables with their indexes and TOAST (pg_total_relation_size);
@@ -472,6 +473,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=20_000, help="records posted one by one")
     parser.add_argument("--rows", type=int, default=20_000, help="rows of one CSV list imported after them")
+    parser.add_argument(
+        "--answers", type=int, default=5_000, help="notices awaiting an answer answered after them, at most"
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
@@ -500,7 +504,7 @@ async def main() -> None:
         phases.append(await measured(footprint, system, "posts", args.posts, posted))
         phases.append(await measured(footprint, system, "list", args.rows, listed))
         # the notices of both phases that await an answer, read before the phase (its count divides its figures)
-        awaiting = [row[0] for row in await footprint.fetch("notification", AWAITING)]
+        awaiting = [row[0] for row in await footprint.fetch("notification", AWAITING)][: args.answers]
 
         async def answered() -> None:
             before = await footprint.counts()
