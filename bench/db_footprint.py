@@ -63,6 +63,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.box_share import BoxShare, Grouping, standard_groups
 from bench.e2e_throughput import counted, post_all, wait_counted, workload
 from bench.intake_throughput import bulk
 from bench.load import hammer, post_requests
@@ -363,6 +364,7 @@ class Phase:
     ids: dict[int, str]
     checkpointed: bool
     seconds: float  # from the first POST or the upload to the last record counted by reporting
+    cpu: str = ""  # where the box's CPU went meanwhile, a unit: each service, PostgreSQL, Kafka, the client
 
     def per(self, value: float) -> float:
         return value / self.count
@@ -392,6 +394,7 @@ class Phase:
         out.append("  largest: " + ", ".join(f"{d}.{t} {self.per(s) / 1024:.2f} KiB" for s, (d, t) in largest))
         busiest = sorted(((rows, key) for key, (_, rows) in by_table.items()), reverse=True)[:8]
         out.append("  rows written: " + ", ".join(f"{d}.{t} {self.per(r):.2f}" for r, (d, t) in busiest))
+        out.append(f"  {self.cpu}")
         out.append(
             f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB {article} {unit} "
             f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
@@ -434,6 +437,17 @@ class Phase:
         return self.per(self.after.checkpoint_pages - self.before.checkpoint_pages + self.evicted)
 
 
+def groups(system: System) -> Grouping:
+    """The box's CPU by service, PostgreSQL, Kafka and this client (bench/box_share.py), with pg_waldump apart."""
+    services = {name: process.pid for name, process in system.processes.items()}
+    standard = standard_groups(services, databases=system.run_id, bootstrap=system.env["KAFKA_BOOTSTRAP_SERVERS"])
+
+    def group(pid: int, parent: int, command: str) -> str | None:
+        return "pg_waldump" if "pg_waldump" in command else standard(pid, parent, command)
+
+    return group
+
+
 async def measured(footprint: Footprint, system: System, name: str, count: int, load: Any) -> Phase:
     """`load` run on the system started, and measured with the system stopped after it: a backend reports its
     last table counters as it ends (an idle one held them back longer than the seconds waited here)."""
@@ -443,7 +457,8 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     follower = await footprint.follow_wal(await footprint.wal_mark())
     try:
         started = time.perf_counter()
-        await load()
+        with BoxShare(groups(system)) as share:
+            await load()
         seconds = time.perf_counter() - started
         system.stop_all()
         # read through before the checkpoint after the phase, which may recycle the phase's last segments
@@ -454,7 +469,8 @@ async def measured(footprint: Footprint, system: System, name: str, count: int, 
     if checkpointed:
         checkpointed = await footprint.checkpoint()
     after = await footprint.snapshot()
-    return Phase(name, count, before, after, wal, await footprint.database_ids(), checkpointed, seconds)
+    ids = await footprint.database_ids()
+    return Phase(name, count, before, after, wal, ids, checkpointed, seconds, share.line(count, UNITS[name]))
 
 
 async def wait_settled(footprint: Footprint, before: dict[str, int], answered: int, within: float) -> None:
