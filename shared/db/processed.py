@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -22,6 +22,14 @@ class ProcessedEvent(SQLModel, table=True):
 
 async def already_processed(session: AsyncSession, event_id: str) -> bool:
     return await session.get(ProcessedEvent, event_id) is not None
+
+
+async def new_events(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    """The ids among `event_ids` not handled yet, in one query."""
+    if not event_ids:
+        return set()
+    query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
+    return set(event_ids) - set((await session.execute(query)).scalars())
 
 
 def mark_processed(session: AsyncSession, event_id: str) -> None:

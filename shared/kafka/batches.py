@@ -7,7 +7,9 @@ order, so that a batch failing part way is read again from its first message not
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,18 +58,40 @@ def decoded(records: list[Any], keyring: Keyring) -> list[Readable | Unreadable]
     return messages
 
 
+# the messages of the batch a batch handler is handling, by event id (`in_batch`)
+_IN_BATCH: ContextVar[dict[str, Readable] | None] = ContextVar("popflow_batch_in_hand", default=None)
+
+
+def in_batch(event_id: str) -> Readable | None:
+    """The message of the batch being handled whose event has this id; None outside a batch handler."""
+    messages = _IN_BATCH.get()
+    return messages.get(event_id) if messages else None
+
+
+@contextmanager
+def _handling(readable: list[Readable]) -> Iterator[None]:
+    token = _IN_BATCH.set({str(m.envelope.event_id): m for m in readable})
+    try:
+        yield
+    finally:
+        _IN_BATCH.reset(token)
+
+
 def batch_then_singles(handler: BatchHandler, sink: DeadLetters, group_id: str) -> Run:
     """`handler` over the whole batch, then its undecodable set aside in their order; when the handler raises a
-    permanent error, the batch one message at a time instead."""
+    permanent error, the batch one message at a time instead. Meanwhile `in_batch` finds a message by its
+    event's id (for a handler that keeps a message to handle it later)."""
 
     async def handle_batch(batch: Decoded, progress: Progress) -> None:
         readable = [m for m in batch if isinstance(m, Readable)]
         try:
-            await handler([(m.envelope, m.event) for m in readable])
+            with _handling(readable):
+                await handler([(m.envelope, m.event) for m in readable])
         except Exception as error:
             if not is_permanent(error):
                 raise
-            await _one_at_a_time(handler, batch, sink, group_id, progress)
+            with _handling(readable):
+                await _one_at_a_time(handler, batch, sink, group_id, progress)
             return
         for message in readable:
             progress.done(message.record)

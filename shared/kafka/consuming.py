@@ -34,7 +34,16 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 
 from shared.events.envelope import Envelope, Event
-from shared.kafka.batches import BatchHandler, Decoded, Readable, Run, Unreadable, batch_then_singles, decoded
+from shared.kafka.batches import (
+    BatchHandler,
+    Decoded,
+    Readable,
+    Run,
+    Unreadable,
+    batch_then_singles,
+    decoded,
+    in_batch,
+)
 from shared.kafka.broker import dead_letters_for
 from shared.kafka.commits import STOP_COMMIT_S, CommitOnRevoke, Commits
 from shared.kafka.failures import DeadLetters, is_permanent
@@ -65,13 +74,25 @@ class InHand:
 _IN_HAND: ContextVar[InHand | None] = ContextVar("popflow_message_in_hand", default=None)
 
 
-def message_in_hand() -> InHand | None:
-    """The message the current `subscribe` handler is handling; None outside one (a replay, a test).
+def message_in_hand(event_id: str | None = None) -> InHand | None:
+    """The message the current `subscribe` handler is handling, or the one of the batch a `subscribe_batch`
+    handler is handling whose event has `event_id`; None outside one (a replay, a test).
 
     For a handler that keeps a message to handle it later (routing parks an answer to a notice not
     stored yet) and may have to set it aside then as the consumer would have.
     """
-    return _IN_HAND.get()
+    if (single := _IN_HAND.get()) is not None:
+        return single
+    message = in_batch(event_id) if event_id is not None else None
+    if message is None:
+        return None
+    record = message.record
+    return InHand(
+        message.body,
+        str(getattr(record, "topic", "")),
+        getattr(record, "partition", None),
+        getattr(record, "offset", None),
+    )
 
 
 async def _raw_records(message: Any) -> list[Any]:

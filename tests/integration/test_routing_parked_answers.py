@@ -533,3 +533,39 @@ async def test_answers_set_aside_before_a_refused_dead_letter_are_not_set_aside_
     assert await job.run_once() == Passed(applied=0, set_aside=2)
     sent = [Envelope.model_validate_json(body).event_id for body, _ in routing.letters.sent]
     assert sent == [answer.event_id for answer in answers]  # each once, in the order they came
+
+
+async def test_a_batch_of_answers_does_what_each_alone_does_and_again_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Routing takes its answers in batches (one transaction, one publication): each answer does what it does
+    alone, in the order they came, a repeat within the batch once; one whose notice is not stored waits."""
+    routing = Routing(sessions)
+    alone, batched = [cross_street(21), cross_street(22)], [cross_street(31), cross_street(32)]
+    for submitted in alone + batched:
+        await routing.route(submitted)
+
+    before = len(routing.emitter.events)
+    await routing.answer(answer_to(alone[0].correlation_id))
+    await routing.answer(answer_to(alone[1].correlation_id, FeedbackResult.NOT_FOUND))
+    expected = effects(routing.emitter.events[before:])
+    assert len(expected) >= 2  # the confirmed transfer tells the registration place; not found asks a recheck
+
+    confirmed = answer_to(batched[0].correlation_id)
+    waiting = answer_to(cross_street(33).correlation_id)  # its record is not routed yet
+    batch = [confirmed, answer_to(batched[1].correlation_id, FeedbackResult.NOT_FOUND), confirmed, waiting]
+    events = [(envelope, parse_event(envelope, TEST_KEYRING)) for envelope in batch]
+    before = len(routing.emitter.events)
+    await routing.answers.on_answers(events)
+    assert effects(routing.emitter.events[before:]) == expected
+    for one, other in zip(alone, batched, strict=True):
+        assert await routing.case(other.correlation_id) == await routing.case(one.correlation_id)
+    assert [p.event_id for p in await routing.parked()] == [str(waiting.event_id)]
+    async with routing.context.sessions() as session:
+        for envelope in (confirmed, batch[1], waiting):
+            assert await already_processed(session, str(envelope.event_id))
+
+    before = len(routing.emitter.events)
+    await routing.answers.on_answers(events)  # the batch delivered again
+    assert routing.emitter.events[before:] == []
+    assert len(await routing.parked()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -135,6 +136,37 @@ async def test_a_handler_knows_the_message_it_handles_as_it_came() -> None:
 
     assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies]
     assert message_in_hand() is None
+
+
+async def test_a_batch_handler_finds_each_message_of_its_batch_by_its_event_id() -> None:
+    """The same for a `subscribe_batch` handler (routing's answers come in batches): each message of the batch
+    by its event's id, in the whole batch and when a refusal sends it one message at a time; nothing else."""
+    broker = KafkaBroker()
+    seen: list[tuple[bytes, str, bool, bool]] = []
+    runs: list[int] = []
+
+    async def handler(events: list[tuple[Envelope, Event]]) -> None:
+        runs.append(len(events))
+        for envelope, _ in events:
+            in_hand = message_in_hand(str(envelope.event_id))
+            assert in_hand is not None
+            seen.append((in_hand.body, in_hand.topic, in_hand.partition is not None, in_hand.offset is not None))
+        assert message_in_hand(str(uuid.uuid4())) is None  # an event not of this batch
+        assert message_in_hand() is None  # no event named: no single message in hand
+        if any(envelope.correlation_id == "refused" for envelope, _ in events):
+            raise PermanentFailure("set aside")
+
+    subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
+    bodies = [
+        kafka.submitted(record(sequence=n), record_id=rid).model_dump_json().encode()
+        for n, rid in ((1, "kept"), (2, "refused"))
+    ]
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(*bodies, topic=TOPICS(RECORDS_SUBMITTED))
+
+    assert runs == [2, 1, 1]  # the batch, then one at a time
+    assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies * 2]
+    assert message_in_hand(str(Envelope.model_validate_json(bodies[0]).event_id)) is None  # outside the handler
 
 
 class PausedDeadLetters(DeadLetters):

@@ -60,10 +60,11 @@ async def test_an_answer_on_the_records_topic_is_dead_lettered_and_the_next_reco
 async def test_a_record_on_the_answers_topic_is_dead_lettered(context: RoutingContext) -> None:
     stray = kafka.submitted(record(residence_street=XINSHI, sequence=72))
     [headers] = await dead_letters_of(
-        AnswerHandler(context, park=True).on_notice_answered,
+        AnswerHandler(context, park=True).on_answers,
         [stray.model_dump_json().encode()],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
+        batch=True,
     )
     assert headers["error_type"] == "ForeignEvent"
     assert RecordSubmitted.TYPE in headers["error"]

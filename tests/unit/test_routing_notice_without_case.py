@@ -62,10 +62,11 @@ async def test_an_answer_to_a_notice_without_its_case_is_dead_lettered_with_ids_
 
     # the subscriber's own classification: a retried error would leave publish raising, not a dead letter
     [headers] = await dead_letters_of(
-        AnswerHandler(context).on_notice_answered,
+        AnswerHandler(context).on_answers,
         [envelope.model_dump_json().encode()],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
+        batch=True,
     )
     assert headers["error_type"] == "NoticeWithoutCase"
     assert headers["error"] == f"notice {transfer.notice_id} has no stored case (record {transfer.record_id})"

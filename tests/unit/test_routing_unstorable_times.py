@@ -56,10 +56,11 @@ async def test_an_answer_at_a_time_no_store_keeps_is_dead_lettered(context: Rout
     envelope, _ = recipients_answer(transfer, FeedbackResult.CONFIRMED)
     body = stamped(envelope.model_dump_json().encode(), "answered_at", moment)
     [headers] = await dead_letters_of(
-        AnswerHandler(context, park=True).on_notice_answered,
+        AnswerHandler(context, park=True).on_answers,
         [body],
         topic=NoticeAnswered.TOPIC,
         group="routing-answers",
+        batch=True,
     )
     assert headers["error_type"] == "ValidationError"
     assert headers["error"].startswith("answered_at")

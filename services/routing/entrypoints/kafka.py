@@ -2,7 +2,7 @@
 
 - records.submitted → service_layer.records.RecordHandler, in batches (one transaction each), by
   ROUTING_RECORD_CONSUMERS members of the group per process
-- notices.answered → service_layer.answers.AnswerHandler
+- notices.answered → service_layer.answers.AnswerHandler, in batches (one transaction each)
 - reviews.resolved → service_layer.reviews.ReviewHandler
 """
 
@@ -48,12 +48,12 @@ def register_consumers(
         keyring=keyring,
         members=record_consumers,
     )
-    subscribe(
+    subscribe_batch(
         broker,
         topics,
         topic=NoticeAnswered.TOPIC,
         group=ANSWERS_GROUP,
-        handler=answers.on_notice_answered,
+        handler=answers.on_answers,
         keyring=keyring,
     )
     subscribe(

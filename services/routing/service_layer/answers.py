@@ -1,15 +1,18 @@
 """An answer to a notice moves its case on: registration, re-routing, recheck, rejection.
 
-Failure policy (subscriber on notices.answered): idempotent by event id, in
-the same transaction as the case, the answered notice and the new notices;
-events are published before the commit (see records.py). An answer to a
-notice this store does not hold yet is parked (service_layer/parked.py), and
-so is any later answer to the same notice while one waits: applied once the
-notice is written, set aside when it never comes. An answer naming another
-record than its notice's, a second answer to the same notice, corrections
-that can never apply, or a notice whose case is not stored
-(NoticeWithoutCase) are PermanentFailures: dead-lettered with the error, and
-the consumer goes on. Database or broker errors are retried.
+Failure policy (subscriber on notices.answered, in batches): idempotent by
+event id, in the same transaction as the cases, the answered notices and the
+new notices, one transaction and one publication a batch, each answer applied
+in turn in the order it came (an event twice in a batch, once); events are
+published before the commit (see records.py). An answer to a notice this
+store does not hold yet is parked (service_layer/parked.py), and so is any
+later answer to the same notice while one waits: applied once the notice is
+written, set aside when it never comes. An answer naming another record than
+its notice's, a second answer to the same notice, corrections that can never
+apply, or a notice whose case is not stored (NoticeWithoutCase) are
+PermanentFailures: the batch is then handled one answer at a time
+(shared.kafka.batches), the culprit dead-lettered with the error, and the
+consumer goes on. Database or broker errors are retried.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from services.routing.service_layer.context import (
     ForeignEvent,
     RoutingContext,
     case_of_notice,
-    handle_once,
     notice_issued,
     record_routed,
 )
 from services.routing.service_layer.parked import park
+from shared.db.processed import mark_processed, new_events
 from shared.events import Envelope, Event, NoticeAnswered
 from shared.kafka.failures import PermanentFailure
 
@@ -49,9 +52,30 @@ class AnswerHandler:
         self._park = park
 
     async def on_notice_answered(self, envelope: Envelope, event: Event) -> None:
-        if not isinstance(event, NoticeAnswered):
-            raise ForeignEvent(envelope.type, NoticeAnswered)
-        await handle_once(self._context, envelope, lambda session: self.apply(session, envelope, event))
+        """One answer alone (a rebuild's replay, a test): `on_answers` with one."""
+        await self.on_answers([(envelope, event)])
+
+    async def on_answers(self, events: list[tuple[Envelope, Event]]) -> None:
+        """A batch of answers in one transaction and one publication, each applied in turn as it came."""
+        answers: list[tuple[Envelope, NoticeAnswered]] = []
+        for envelope, event in events:
+            if not isinstance(event, NoticeAnswered):
+                raise ForeignEvent(envelope.type, NoticeAnswered)
+            answers.append((envelope, event))
+        ids = [str(envelope.event_id) for envelope, _ in answers]
+        async with self._context.sessions.begin() as session:
+            fresh = await new_events(session, ids)
+            outgoing: list[Outgoing] = []
+            for envelope, feedback in answers:
+                event_id = str(envelope.event_id)
+                if event_id not in fresh:
+                    log.info("duplicate event skipped", event_id=event_id)
+                    continue
+                fresh.discard(event_id)  # the same event twice in a batch is applied once
+                with structlog.contextvars.bound_contextvars(event_id=event_id, correlation_id=envelope.correlation_id):
+                    outgoing += await self.apply(session, envelope, feedback)
+                mark_processed(session, event_id)
+            await self._context.emitter.emit(outgoing)
 
     async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
         # an answer of the record waits already: this one waits behind it, so that the record's answers, to

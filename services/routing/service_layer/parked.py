@@ -65,8 +65,8 @@ def park(
     """Keep the answer being handled until its notice is stored: the message as it came, sealed whole
     (a version-1 answer carries its corrections in clear), and where it came from."""
     # outside a subscriber (a test calling the handler) the envelope is the message, from nowhere known
-    in_hand = message_in_hand() or InHand(envelope.model_dump_json().encode(), NoticeAnswered.TOPIC, None, None)
     event_id = str(envelope.event_id)
+    in_hand = message_in_hand(event_id) or InHand(envelope.model_dump_json().encode(), NoticeAnswered.TOPIC, None, None)
     session.add(
         ParkedAnswer(
             event_id=event_id,
