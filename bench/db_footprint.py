@@ -1,7 +1,7 @@
 """What a record leaves in PostgreSQL: each service's tables and indexes, the rows it writes, the WAL and the
 data pages written, a single POST's record and a department list's row apart.
 
-    .venv/bin/python bench/db_footprint.py [--posts 20000] [--rows 20000] [--answers 5000]
+    .venv/bin/python bench/db_footprint.py [--posts 20000] [--rows 20000] [--answers 5000] [--answer-rate R]
 
 Needs make test's infra (KAFKA_BOOTSTRAP_SERVERS, POPFLOW_TEST_PG_URL). It starts a private system (all four
 services, fresh databases and topics) and, in two phases, takes a census's shape through it: `--posts` records
@@ -11,9 +11,10 @@ their street, a tenth living in another district) and wait until reporting has c
 phase holds every effect: the record, its case and decision, its notices in the inbox, the outbox rows
 (published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows. A third phase answers the notices of
 the first two that await an answer (`--answers` of them at most, taken in the order of their ids, which are
-random), as the offices would (`answer`: most confirmed, a few corrected, not found or rejected), and waits
-until routing has applied every answer and every notice the answers made (the registration places told of a
-verified person, rechecks, relays) has reached the inbox and reporting.
+random) as the offices would (`answer`: most confirmed, a few corrected, not found or rejected), as fast as
+they go or at `--answer-rate` a second, and waits until routing has applied every answer and every notice the
+answers made (the registration places told of a verified person, rechecks, relays) has reached the inbox and
+reporting.
 
 For each phase and each database, divided by the phase's records:
 - the growth of its tables with their indexes and TOAST (pg_total_relation_size);
@@ -492,6 +493,9 @@ async def main() -> None:
     parser.add_argument(
         "--answers", type=int, default=5_000, help="notices awaiting an answer answered after them, at most"
     )
+    parser.add_argument(
+        "--answer-rate", type=float, default=None, help="answers a second, a steady trickle (else as fast as they go)"
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
@@ -530,7 +534,7 @@ async def main() -> None:
                 post_requests(host, port, f"/v1/notices/{notice_id}/feedback", [answer(i)], headers)[0]
                 for i, notice_id in enumerate(awaiting)
             ]
-            result = await hammer(host, port, requests, concurrency=32)
+            result = await hammer(host, port, requests, concurrency=32, rate=args.answer_rate)
             if set(result.statuses) != {202}:
                 raise RuntimeError(f"answers answered {result.statuses}, not all 202")
             await wait_settled(footprint, before, len(awaiting), args.timeout)
