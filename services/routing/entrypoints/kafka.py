@@ -25,6 +25,7 @@ from shared.topics import TopicNames
 RECORDS_GROUP = "routing"
 ANSWERS_GROUP = "routing-answers"
 REVIEWS_GROUP = "routing-reviews"
+ANSWERS_BATCH = 500
 
 
 def register_consumers(
@@ -55,6 +56,9 @@ def register_consumers(
         group=ANSWERS_GROUP,
         handler=answers.on_answers,
         keyring=keyring,
+        # a batch's answers hold their notices and cases locked until it commits: fewer than a records batch,
+        # and fewer to go through one by one when one of them can never apply
+        max_records=ANSWERS_BATCH,
     )
     subscribe(
         broker,
