@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.delivery_claims import Attempted, Claim, Handoff
-from services.notification.adapters.inbox import Inbox, Stored
+from services.notification.adapters.inbox import Answer, Inbox, Stored
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
@@ -33,7 +33,7 @@ from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.signing import secret_of
 from shared.db import session_factory
-from shared.events import NoticeIssued
+from shared.events import FeedbackResult, NoticeIssued
 from tests.support.infra import TEST_KEYRING
 from tests.support.notices import numbered_notice
 from tests.support.stores import STORES, logged_statements, migrated_store
@@ -250,3 +250,32 @@ async def test_an_attempt_whose_round_moved_on_since_its_claim_counts_in_the_old
     due = await deliveries(desk)
     assert (due[notice(1).notice_id][2], due[notice(2).notice_id][2]) == (first, second)
     assert events == ["NoticeDelivered:03"]
+
+
+async def test_an_answer_looks_up_what_is_owed_to_a_partner_only_for_a_partners_notice(desk: Desk) -> None:
+    """The look-up of a partner's message behind a notice, one query an answer, only for a notice a partner sent:
+    every other answer goes to our own routing through the status outbox."""
+    asked: list[str] = []
+
+    async def owed(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+        asked.append(notice_id)
+        return True
+
+    sealed = SealedNotices(TEST_KEYRING)
+    events = StatusEvents(b"test-person-key-secret", sealed)
+    inbox = Inbox(desk.sessions, events, sealed, served_districts=["440111"], answers_owed=owed)
+    ours, theirs = notice(41, QUIET), notice(42, QUIET)
+    await inbox.store(ours, now=START)
+    async with desk.sessions.begin() as session:
+        await inbox.add_in(session, theirs, now=START, from_partner=True)
+    given = Answer(FeedbackResult.CONFIRMED, {}, None, "", QUIET)
+    for stored in (ours, theirs):
+        await inbox.answer(stored.notice_id, given, now=START + timedelta(hours=1))
+    assert asked == [theirs.notice_id]
+    async with desk.sessions() as session:
+        keys = [
+            row.envelope["payload"]["notice_id"]
+            for row in (await session.execute(select(OutboxRow))).scalars()
+            if row.envelope["type"] == "NoticeAnswered"
+        ]
+    assert keys == [ours.notice_id]  # the partner's answer is owed to it, not published to routing

@@ -229,8 +229,10 @@ class Inbox:
         shown = event.model_dump(mode="json", include={"result", "corrections", "reason", "note", "answered_by"})
         notice.answer_sealed = self._sealed.seal_answer(notice.notice_id, shown)
         notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
-        # a notice a partner sent us is answered back to that partner, not to our own routing
-        if not await self._answers_owed(session, notice.notice_id, now):
+        # a notice a partner sent us is answered back to that partner, not to our own routing; only such a notice
+        # (stored `from_partner`, with its partner's message) has an answer owed to look up
+        owed = notice.from_partner and await self._answers_owed(session, notice.notice_id, now)
+        if not owed:
             session.add(row)
         return event
 
