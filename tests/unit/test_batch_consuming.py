@@ -17,7 +17,14 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber import usecase as faststream_subscriber
 
 from shared.events import Envelope, Event
-from shared.kafka.consuming import POLL_MS, message_in_hand, poll_without_pause, subscribe, subscribe_batch
+from shared.kafka.consuming import (
+    POLL_MS,
+    InHand,
+    message_in_hand,
+    poll_without_pause,
+    subscribe,
+    subscribe_batch,
+)
 from shared.kafka.failures import DeadLetters, PermanentFailure, open_dead_letter
 from shared.topics import DEAD_LETTER, RECORDS_SUBMITTED, TopicNames
 from tests.support import kafka
@@ -113,6 +120,25 @@ def test_a_poll_that_would_spin_is_refused() -> None:
         poll_without_pause(subscriber)
 
 
+def _bodies(*record_ids: str) -> list[bytes]:
+    """A record submitted for each id, as its message's body."""
+    return [
+        kafka.submitted(record(sequence=n), record_id=rid).model_dump_json().encode()
+        for n, rid in enumerate(record_ids, start=1)
+    ]
+
+
+async def _published_together(broker: KafkaBroker, bodies: list[bytes]) -> None:
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(*bodies, topic=TOPICS(RECORDS_SUBMITTED))
+
+
+def _as_it_came(in_hand: InHand | None) -> tuple[bytes, str, bool, bool]:
+    """A message in hand's body and topic, and whether its partition and offset are known."""
+    assert in_hand is not None
+    return in_hand.body, in_hand.topic, in_hand.partition is not None, in_hand.offset is not None
+
+
 async def test_a_handler_knows_the_message_it_handles_as_it_came() -> None:
     """`message_in_hand`: the body as it came and where it came from, for a handler that keeps a message
     to handle later (routing's parked answers); nothing outside a handler."""
@@ -120,19 +146,13 @@ async def test_a_handler_knows_the_message_it_handles_as_it_came() -> None:
     seen: list[tuple[bytes, str, bool, bool]] = []
 
     async def handler(envelope: Envelope, event: Event) -> None:
-        in_hand = message_in_hand()
-        assert in_hand is not None
-        seen.append((in_hand.body, in_hand.topic, in_hand.partition is not None, in_hand.offset is not None))
+        seen.append(_as_it_came(message_in_hand()))
         if envelope.correlation_id == "refused":
             raise PermanentFailure("set aside")
 
     subscribe(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
-    bodies = [
-        kafka.submitted(record(sequence=n), record_id=rid).model_dump_json().encode()
-        for n, rid in ((1, "refused"), (2, "kept"))
-    ]
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish_batch(*bodies, topic=TOPICS(RECORDS_SUBMITTED))
+    bodies = _bodies("refused", "kept")
+    await _published_together(broker, bodies)
 
     assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies]
     assert message_in_hand() is None
@@ -147,22 +167,15 @@ async def test_a_batch_handler_finds_each_message_of_its_batch_by_its_event_id()
 
     async def handler(events: list[tuple[Envelope, Event]]) -> None:
         runs.append(len(events))
-        for envelope, _ in events:
-            in_hand = message_in_hand(str(envelope.event_id))
-            assert in_hand is not None
-            seen.append((in_hand.body, in_hand.topic, in_hand.partition is not None, in_hand.offset is not None))
+        seen.extend(_as_it_came(message_in_hand(str(envelope.event_id))) for envelope, _ in events)
         assert message_in_hand(str(uuid.uuid4())) is None  # an event not of this batch
         assert message_in_hand() is None  # no event named: no single message in hand
         if any(envelope.correlation_id == "refused" for envelope, _ in events):
             raise PermanentFailure("set aside")
 
     subscribe_batch(broker, TOPICS, topic=RECORDS_SUBMITTED, group="g", handler=handler, keyring=TEST_KEYRING)
-    bodies = [
-        kafka.submitted(record(sequence=n), record_id=rid).model_dump_json().encode()
-        for n, rid in ((1, "kept"), (2, "refused"))
-    ]
-    async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish_batch(*bodies, topic=TOPICS(RECORDS_SUBMITTED))
+    bodies = _bodies("kept", "refused")
+    await _published_together(broker, bodies)
 
     assert runs == [2, 1, 1]  # the batch, then one at a time
     assert seen == [(body, TOPICS(RECORDS_SUBMITTED), True, True) for body in bodies * 2]
