@@ -280,16 +280,9 @@ class Footprint:
         return {name: (await self.fetch(database, query))[0][0] for name, (database, query) in SETTLED.items()}
 
     async def database_ids(self) -> dict[int, str]:
-        connection = await asyncpg.connect(self._urls["intake"])
-        try:
-            by_name = {n: s for s, n in self.names.items()}
-            return {
-                oid: by_name[n]
-                for oid, n in await connection.fetch("SELECT oid, datname FROM pg_database")
-                if n in by_name
-            }
-        finally:
-            await connection.close()
+        by_name = {n: s for s, n in self.names.items()}
+        rows = await self.fetch("intake", "SELECT oid, datname FROM pg_database")
+        return {oid: by_name[n] for oid, n in rows if n in by_name}
 
     async def checkpoint(self) -> bool:
         """A CHECKPOINT as this role (a superuser or pg_checkpoint) or, as root, as the server's own user."""

@@ -70,6 +70,17 @@ class InHand:
     partition: int | None
     offset: int | None
 
+    @classmethod
+    def of(cls, message: Readable) -> InHand:
+        """A decoded message's body and where its consumer record came from."""
+        record = message.record
+        return cls(
+            message.body,
+            str(getattr(record, "topic", "")),
+            getattr(record, "partition", None),
+            getattr(record, "offset", None),
+        )
+
 
 _IN_HAND: ContextVar[InHand | None] = ContextVar("popflow_message_in_hand", default=None)
 
@@ -84,15 +95,7 @@ def message_in_hand(event_id: str | None = None) -> InHand | None:
     if (single := _IN_HAND.get()) is not None:
         return single
     message = in_batch(event_id) if event_id is not None else None
-    if message is None:
-        return None
-    record = message.record
-    return InHand(
-        message.body,
-        str(getattr(record, "topic", "")),
-        getattr(record, "partition", None),
-        getattr(record, "offset", None),
-    )
+    return InHand.of(message) if message is not None else None
 
 
 async def _raw_records(message: Any) -> list[Any]:
@@ -137,14 +140,7 @@ def subscribe(
             topic=topic,
             event_type=envelope.type,
         )
-        in_hand = _IN_HAND.set(
-            InHand(
-                message.body,
-                str(getattr(record, "topic", "")),
-                getattr(record, "partition", None),
-                getattr(record, "offset", None),
-            )
-        )
+        in_hand = _IN_HAND.set(InHand.of(message))
         try:
             await handler(envelope, message.event)
         except Exception as error:

@@ -19,7 +19,7 @@ from services.routing.adapters.upserts import insert_for, upsert
 from services.routing.domain.cases import Case
 from services.routing.domain.notices import PlannedNotice
 from shared.db import bulk
-from shared.db.processed import ProcessedEvent
+from shared.db.processed import ProcessedEvent, new_events
 from shared.events import NoticeKind
 
 
@@ -101,12 +101,11 @@ async def new_work(session: AsyncSession, event_ids: list[str], record_ids: list
         rows = (await session.execute(known, {"events": event_ids, "records": record_ids})).all()
         handled = {found for is_event, found in rows if is_event}
         return set(event_ids) - handled, {found for is_event, found in rows if not is_event}
-    handled_query = select(col(ProcessedEvent.event_id)).where(col(ProcessedEvent.event_id).in_(event_ids))
     decided_query = select(col(RoutedRecord.record_id)).where(col(RoutedRecord.record_id).in_(record_ids))
     queued_query = select(col(ReviewItem.record_id)).where(col(ReviewItem.record_id).in_(record_ids))
-    handled = set((await session.execute(handled_query)).scalars())
+    fresh = await new_events(session, event_ids)
     seen = set((await session.execute(decided_query)).scalars()) | set((await session.execute(queued_query)).scalars())
-    return set(event_ids) - handled, seen
+    return fresh, seen
 
 
 async def mark_processed(session: AsyncSession, event_ids: list[str], *, now: datetime) -> None:
