@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+import structlog
 
 from tests.support import personal_data
 
@@ -23,6 +26,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     personal_data.save_for_the_scan()  # for the final scan, when it runs in a process of its own
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _logging_as_the_module_found_it() -> Iterator[None]:
+    """A module that makes an app in its own process (`create_app`, `configure_logging`) leaves the root logger
+    at INFO with a handler on whatever stderr was then, and structlog configured: the next module on the worker
+    inherited them. A CLI test there read alembic's migration lines in its command's output. Each module leaves
+    logging as it found it; within a module, its own fixtures' configuration holds."""
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**config)
 
 
 def _import_anyio_now() -> None:

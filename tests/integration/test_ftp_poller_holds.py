@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from services.notification.adapters.ftp_drop import FtpDrop
+from services.notification.service_layer import exchange_acks, exchange_ftp_inbound, ftp_holds
 from tests.integration.test_ftp_acknowledgements import (
     FORWARD_ID,
     Side,
@@ -24,6 +24,7 @@ from tests.integration.test_ftp_acknowledgements import (
     sides,
 )
 from tests.support.ftp_platform import FtpPlatform
+from tests.support.logs import logged_by
 from tests.support.notification_fakes import FakeClock
 
 __all__ = ["platform", "sides"]  # the fixtures, used by name
@@ -67,7 +68,7 @@ async def test_a_batch_whose_senders_folder_refuses_the_acknowledgement_waits_lo
     await _send_forward(baiyun)
     folder, clock = SendersFolder(monkeypatch), _clock(tianhe)
 
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         for _ in range(3):  # polls within the first wait: the batch is read once
             assert await tianhe.poller.poll_once() == 0
         assert (folder.tried, len(folder.reads)) == (1, 2)  # its manifest and its file, once
@@ -88,7 +89,7 @@ async def test_a_batch_whose_senders_folder_refuses_the_acknowledgement_waits_lo
 
     folder.down = False  # the sender's folder answers again
     clock.advance(5)
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         assert await tianhe.poller.poll_once() == 2  # both batches, one acknowledgement each
     assert [e["failures"] for e in logs if e["event"] == "ftp acknowledgements written again"] == [2]
     assert await tianhe.inbox.get(FORWARD_ID) is not None
@@ -96,7 +97,7 @@ async def test_a_batch_whose_senders_folder_refuses_the_acknowledgement_waits_lo
     folder.down = True  # refused once more: a new run, whose first wait is 5 s again
     await baiyun.inbox.store(_forward(13), now=clock.now())
     assert await baiyun.worker.deliver_due() == 1
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         assert await tianhe.poller.poll_once() == 0
     assert [e["wait_s"] for e in logs if e["event"].startswith("ftp acknowledgement not written")] == [5.0]
 
@@ -108,7 +109,7 @@ async def test_a_folder_of_ours_that_does_not_list_is_tried_again_after_a_wait_n
     _emptied(platform)
     monkeypatch.setattr(tianhe.poller, "_folders", ["/440104", "/440106"])  # 440104's folder was never made
     clock = _clock(tianhe)
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         for _ in range(3):
             await tianhe.poller.poll_once()
         clock.advance(5)
@@ -117,7 +118,7 @@ async def test_a_folder_of_ours_that_does_not_list_is_tried_again_after_a_wait_n
     assert [(e["folder"], e["failures"], e["wait_s"]) for e in said] == [("/440104", 1, 5.0), ("/440104", 2, 10.0)]
 
     # the platform down a while: the waits stop at a minute, so the folders are read a minute after it ends at most
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         for _ in range(6):
             clock.advance(300)
             await tianhe.poller.poll_once()
@@ -126,7 +127,7 @@ async def test_a_folder_of_ours_that_does_not_list_is_tried_again_after_a_wait_n
 
     platform.path("440104").mkdir()
     clock.advance(60)
-    with capture_logs() as logs:
+    with logged_by(monkeypatch, exchange_acks, exchange_ftp_inbound, ftp_holds) as logs:
         await tianhe.poller.poll_once()
     assert [(e["folder"], e["failures"]) for e in logs if e["event"] == "ftp folder listed again"] == [("/440104", 8)]
     platform.path("440104").rmdir()

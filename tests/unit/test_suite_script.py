@@ -36,7 +36,7 @@ def test_the_suite_runs_on_two_workers_without_the_scan_then_the_scan_alone(tmp_
     code, calls = suite_script(tmp_path, suite_exits=0, scan_exits=0)
     assert code == 0
     assert calls == [
-        "-n 2 --durations=20 --deselect tests/e2e/test_zz_personal_data_scan.py -x | scan dir: yes",
+        "-n 2 --dist loadfile --durations=20 --deselect tests/e2e/test_zz_personal_data_scan.py -x | scan dir: yes",
         "-q tests/e2e/test_zz_personal_data_scan.py | scan dir: yes",
     ]
 
