@@ -317,6 +317,11 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
             assert [e["pointer"] for e in refused.json()["errors"]] == [pointer]
         nowhere = f"{system.url('notification')}/v1/notices/{uuid.uuid4()}/feedback"
         assert (await client.post(nowhere, json={"result": "confirmed"}, headers=bearer(street))).status_code == 404
+        # out of scope comes before what is wrong with the answer: a broken answer says nothing of another's notice
+        other = await system.create_key("street:440111109")
+        for url, key in ((nowhere, street), (f"{base}/feedback", other)):
+            hidden = await client.post(url, json={"result": "corrected"}, headers=bearer(key))
+            assert hidden.status_code == 404, hidden.text
         not_json = await client.post(f"{base}/feedback", content=b"{", headers=bearer(street))
         assert not_json.status_code in (400, 422)
 
@@ -325,6 +330,8 @@ async def test_ack_and_feedback_are_published_for_routing_and_reporting(system: 
         assert first.status_code == 202, first.text
         second = await client.post(f"{base}/feedback", json={"result": "confirmed"}, headers=bearer(street))
         assert second.status_code == 409
+        broken = await client.post(f"{base}/feedback", json={"result": "corrected"}, headers=bearer(street))
+        assert broken.status_code == 422  # what is wrong with an answer comes before its having been answered
         assert second.headers["content-type"].startswith("application/problem+json")
         shown = (await client.get(base, headers=bearer(street))).json()
         assert (shown["status"], shown["answer"]["result"]) == ("answered", "rejected")

@@ -279,3 +279,43 @@ async def test_an_answer_looks_up_what_is_owed_to_a_partner_only_for_a_partners_
             if row.envelope["type"] == "NoticeAnswered"
         ]
     assert keys == [ours.notice_id]  # the partner's answer is owed to it, not published to routing
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_an_answer_refused_by_its_check_writes_nothing_and_the_check_sees_the_notice_as_stored(
+    desk: Desk,
+) -> None:
+    """The answer route checks scope and the answer itself on the notice it has read and locked, in the answer's
+    own transaction: a refusal there leaves the notice unanswered and no event behind."""
+    sealed = SealedNotices(TEST_KEYRING)
+    inbox = Inbox(desk.sessions, StatusEvents(b"test-person-key-secret", sealed), sealed)
+    stored = notice(43, QUIET)
+    await inbox.store(stored, now=START)
+    seen: list[tuple[str, str] | None] = []
+
+    def refuse(found: InboxNotice | None) -> None:
+        seen.append((found.notice_id, found.recipient_code) if found else None)
+        raise Refused
+
+    given = Answer(FeedbackResult.CONFIRMED, {}, None, "", QUIET)
+    for notice_id in (stored.notice_id, "no-such-notice"):
+        with pytest.raises(Refused):
+            await inbox.answer(notice_id, given, now=START + timedelta(hours=1), check=refuse)
+    with pytest.raises(Refused):
+        await inbox.acknowledge(stored.notice_id, by=QUIET, now=START + timedelta(hours=1), check=refuse)
+    assert seen == [
+        (stored.notice_id, QUIET),
+        None,
+        (stored.notice_id, QUIET),
+    ]
+    unchanged = await inbox.get(stored.notice_id)
+    assert unchanged is not None
+    assert (unchanged.status, unchanged.answered_at, unchanged.acknowledged_at) == ("issued", None, None)
+    async with desk.sessions() as session:
+        assert [row.envelope["type"] for row in (await session.execute(select(OutboxRow))).scalars()] == []
+    event = await inbox.answer(stored.notice_id, given, now=START + timedelta(hours=1))
+    assert event is not None  # a check that lets it pass: answered
+    assert event.notice_id == stored.notice_id

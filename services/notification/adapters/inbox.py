@@ -40,6 +40,14 @@ async def _nothing_owed(_: AsyncSession, __: str, ___: datetime) -> bool:
     return False
 
 
+# sees a notice (None: no such notice) read in an action's transaction, before the action; raises to refuse it
+NoticeCheck = Callable[[InboxNotice | None], None]
+
+
+def _any_notice(_: InboxNotice | None) -> None:
+    return None
+
+
 class AlreadyAnswered(Exception):
     """The notice has an answer; a second one is a conflict, not an update."""
 
@@ -192,9 +200,13 @@ class Inbox:
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
-    async def acknowledge(self, notice_id: str, *, by: str, now: datetime) -> InboxNotice | None:
+    async def acknowledge(
+        self, notice_id: str, *, by: str, now: datetime, check: NoticeCheck = _any_notice
+    ) -> InboxNotice | None:
+        """The notice, acknowledged once; None when no such notice. `check` sees it locked first, and may refuse."""
         async with self._sessions.begin() as session:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
+            check(notice)
             if notice is None or notice.acknowledged_at is not None:
                 return notice
             notice.acknowledged_at = now
@@ -202,10 +214,14 @@ class Inbox:
             session.add(self._events.acknowledged(notice, by=by, at=now))
             return notice
 
-    async def answer(self, notice_id: str, answer: Answer, *, now: datetime) -> NoticeAnswered | None:
-        """The published answer; None when no such notice; AlreadyAnswered when it has one."""
+    async def answer(
+        self, notice_id: str, answer: Answer, *, now: datetime, check: NoticeCheck = _any_notice
+    ) -> NoticeAnswered | None:
+        """The published answer; None when no such notice; AlreadyAnswered when it has one. `check` sees the
+        notice locked, before anything is written, and may refuse it (what it raises rolls the transaction back)."""
         async with self._sessions.begin() as session:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
+            check(notice)
             if notice is None:
                 return None
             return await self.answer_in(session, notice, answer, now=now)

@@ -12,7 +12,7 @@ from services.notification.domain.access import acting_code
 from services.notification.domain.feedback import correction_code_problems, feedback_problems
 from services.notification.domain.paging import InvalidCursor, Position, decode_cursor, encode_cursor
 from services.notification.domain.status import NoticeStatus
-from services.notification.service_layer.visibility import require_in_scope, visible_notice
+from services.notification.service_layer.visibility import notice_in_scope, require_in_scope, visible_notice
 from shared.auth import Action, Principal
 from shared.clock import Clock
 from shared.directory import DivisionDirectory
@@ -54,9 +54,11 @@ class Notices:
         return await visible_notice(self._inbox, principal, notice_id)
 
     async def acknowledge(self, principal: Principal, notice_id: str) -> InboxNotice:
-        await visible_notice(self._inbox, principal, notice_id, action=Action.ANSWER)
-        notice = await self._inbox.acknowledge(notice_id, by=acting_code(principal), now=self._clock.now())
-        assert notice is not None  # it was visible a moment ago, and notices are never deleted
+        in_scope = notice_in_scope(principal, Action.ANSWER)
+        notice = await self._inbox.acknowledge(
+            notice_id, by=acting_code(principal), now=self._clock.now(), check=in_scope
+        )
+        assert notice is not None  # the check refused a missing notice
         return notice
 
     async def answer(
@@ -69,19 +71,26 @@ class Notices:
         reason: RejectionReason | None,
         note: str,
     ) -> NoticeAnswered:
-        """The published answer; 422 listing every broken rule; 409 when the notice has an answer."""
-        await visible_notice(self._inbox, principal, notice_id, action=Action.ANSWER)
+        """The published answer; 403 for a role that may not answer, 404 for a notice out of scope, then 422
+        listing every broken rule, then 409 when the notice has an answer.
+
+        One transaction: the notice is read, locked and checked once (round 61 read it twice, in two)."""
+        in_scope = notice_in_scope(principal, Action.ANSWER)
         problems = feedback_problems(result=result, corrections=corrections, reason=reason)
         problems += correction_code_problems(corrections, self._directory)
-        if problems:
-            raise ValidationProblem([FieldError.at(location, message) for location, message in problems])
+
+        def check(notice: InboxNotice | None) -> None:
+            in_scope(notice)
+            if problems:
+                raise ValidationProblem([FieldError.at(location, message) for location, message in problems])
+
         given = Answer(result, corrections, reason, note, acting_code(principal))
         try:
-            event = await self._inbox.answer(notice_id, given, now=self._clock.now())
+            event = await self._inbox.answer(notice_id, given, now=self._clock.now(), check=check)
         except AlreadyAnswered as error:
             detail = "This notice has already been answered; an answer cannot be changed."
             raise ProblemError(409, "Conflict", detail) from error
-        assert event is not None  # visible a moment ago, and notices are never deleted
+        assert event is not None  # the check refused a missing notice
         return event
 
 

@@ -3,6 +3,8 @@ the scope is answered 404, as if it did not exist."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.notification.adapters.inbox import Inbox
 from services.notification.adapters.tables import InboxNotice
 from services.notification.domain.access import may_see
@@ -25,6 +27,21 @@ async def visible_notice(
     """The notice, if it exists and the caller may `action` it; 403 for a role that may not; 404 otherwise."""
     require(principal, action)
     notice = await inbox.get(notice_id)
-    if notice is None or not may_see(principal, notice.recipient_code, action):
-        raise ProblemError(404, "Not Found", "No notice with this id in your scope.")
+    _in_scope(principal, action)(notice)
+    assert notice is not None  # _in_scope refused a missing notice
     return notice
+
+
+def notice_in_scope(principal: Principal, action: Action) -> Callable[[InboxNotice | None], None]:
+    """403 at once for a role that may not `action`; then the check an adapter runs on the notice it read (and
+    locked) in the action's own transaction: 404 unless it exists and the caller may `action` it."""
+    require(principal, action)
+    return _in_scope(principal, action)
+
+
+def _in_scope(principal: Principal, action: Action) -> Callable[[InboxNotice | None], None]:
+    def check(notice: InboxNotice | None) -> None:
+        if notice is None or not may_see(principal, notice.recipient_code, action):
+            raise ProblemError(404, "Not Found", "No notice with this id in your scope.")
+
+    return check
