@@ -11,10 +11,10 @@ their street, a tenth living in another district) and wait until reporting has c
 phase holds every effect: the record, its case and decision, its notices in the inbox, the outbox rows
 (published and kept for POPFLOW_OUTBOX_KEEP_DAYS), and reporting's rows. A third phase answers the notices of
 the first two that await an answer (`--answers` of them at most, taken in the order of their ids, which are
-random) as the offices would (`answer`: most confirmed, a few corrected, not found or rejected), as fast as
-they go or at `--answer-rate` a second, and waits until routing has applied every answer and every notice the
-answers made (the registration places told of a verified person, rechecks, relays) has reached the inbox and
-reporting.
+random) as the offices would, each with its own key (`answer`: most confirmed, a few corrected, not found or
+rejected), as fast as they go or at `--answer-rate` a second, and waits until routing has applied every answer
+and every notice the answers made (the registration places told of a verified person, rechecks, relays) has
+reached the inbox and reporting.
 
 For each phase and each database, divided by the phase's records:
 - the growth of its tables with their indexes and TOAST (pg_total_relation_size);
@@ -105,7 +105,10 @@ ANSWERS: tuple[dict[str, Any], ...] = (
     {"result": "not_found"},
     {"result": "rejected", "reason": "person_left"},
 )
-AWAITING = "SELECT notice_id FROM inbox_notices WHERE answer_expected AND answered_at IS NULL ORDER BY notice_id"
+AWAITING = (
+    "SELECT notice_id, recipient_code FROM inbox_notices WHERE answer_expected AND answered_at IS NULL"
+    " ORDER BY notice_id"
+)
 # (database, query): the answers applied where they are counted, and the notices issued where they arrive
 SETTLED = {
     "routing answered": ("routing", "SELECT count(*) FROM notices WHERE answered_at IS NOT NULL"),
@@ -119,6 +122,11 @@ SETTLED = {
 def answer(index: int) -> dict[str, Any]:
     """The answer to the census's `index`th notice awaiting one (ANSWERS in turn)."""
     return ANSWERS[index % len(ANSWERS)]
+
+
+def office_scope(recipient_code: str) -> str:
+    """The scope of the key an office answers its notices with: its street's, or a district bureau's."""
+    return f"street:{recipient_code}" if len(recipient_code) == 9 else f"district:{recipient_code}"
 
 
 def settled(counts: dict[str, int], answered: int) -> bool:
@@ -517,15 +525,25 @@ async def main() -> None:
         phases.append(await measured(footprint, system, "posts", args.posts, posted))
         phases.append(await measured(footprint, system, "list", args.rows, listed))
         # the notices of both phases that await an answer, read before the phase (its count divides its figures)
-        awaiting = [row[0] for row in await footprint.fetch("notification", AWAITING)][: args.answers]
+        awaiting = [(row[0], row[1]) for row in await footprint.fetch("notification", AWAITING)][: args.answers]
+        # each office answers with its own key, as offices do (the answer route's key check then meets as many
+        # keys as there are offices, not the one admin key)
+        codes = sorted({code for _, code in awaiting})
+        offices = {code: await system.create_key(office_scope(code), label="bench") for code in codes}
 
         async def answered() -> None:
             before = await footprint.counts()
             url = httpx.URL(system.url("notification"))
             host, port = url.host, url.port or 80
             requests = [
-                post_requests(host, port, f"/v1/notices/{notice_id}/feedback", [answer(i)], headers)[0]
-                for i, notice_id in enumerate(awaiting)
+                post_requests(
+                    host,
+                    port,
+                    f"/v1/notices/{notice_id}/feedback",
+                    [answer(i)],
+                    {"Authorization": f"Bearer {offices[code]}"},
+                )[0]
+                for i, (notice_id, code) in enumerate(awaiting)
             ]
             result = await hammer(host, port, requests, concurrency=32, rate=args.answer_rate)
             if set(result.statuses) != {202}:

@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
-from bench.db_footprint import answer, census, lsn, settled, wal_by_database
+from bench.db_footprint import answer, census, lsn, office_scope, settled, wal_by_database
 from services.notification.entrypoints.http.notices import Feedback
+from shared.auth import parse_scope
 from shared.identity import has_valid_check_digit
 
 WALDUMP = """\
@@ -56,6 +57,12 @@ def test_the_offices_answer_as_a_census_would_each_answer_one_the_route_takes() 
     assert results == {"confirmed": 800, "corrected": 100, "not_found": 50, "rejected": 50}
     for body in answers:
         Feedback.model_validate(body)  # what the answer route takes, or it would answer 422
+
+
+@pytest.mark.parametrize(("recipient", "scope"), [("440111005", "street:440111005"), ("440106", "district:440106")])
+def test_each_office_answers_with_a_key_of_its_own_scope(recipient: str, scope: str) -> None:
+    assert office_scope(recipient) == scope
+    assert parse_scope(office_scope(recipient)).code == recipient  # a scope the key store takes
 
 
 FULL = {"routing answered": 10, "reporting answered": 10, "routing issued": 30, "inbox": 30, "reporting issued": 30}
