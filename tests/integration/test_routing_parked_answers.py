@@ -33,6 +33,7 @@ from shared.clock import FixedClock
 from shared.db.processed import already_processed
 from shared.events import (
     Envelope,
+    Event,
     FeedbackResult,
     NoticeAnswered,
     NoticeIssued,
@@ -569,3 +570,40 @@ async def test_a_batch_of_answers_does_what_each_alone_does_and_again_nothing(
     await routing.answers.on_answers(events)  # the batch delivered again
     assert routing.emitter.events[before:] == []
     assert len(await routing.parked()) == 1
+
+
+async def test_a_records_two_answers_in_one_batch_do_what_they_do_one_after_the_other(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """An outflow's transfer and its registration notice are answered by two offices, and both answers can
+    come in one batch: the second applies to the case as the first left it, as when they come apart."""
+    routing = Routing(sessions)
+    apart, together = outflow(41), outflow(42)
+    for submitted in (apart, together):
+        await routing.route(submitted)
+
+    async def both_answers(submitted: Envelope) -> list[tuple[Envelope, Event]]:
+        record_id = submitted.correlation_id
+        async with sessions() as session:
+            (registration,) = [n for n in await notice_store.notices_of(session, record_id) if n.kind == "registration"]
+        # the new residence's street says the person lives in another street: the case is routed again
+        transfer = answer_to(record_id, FeedbackResult.CORRECTED, corrections={"residence_street": "440111006"})
+        place = answer_to(  # the registration place refuses its notice
+            record_id,
+            FeedbackResult.REJECTED,
+            reason="wrong_recipient",
+            notice_id=registration.notice_id,
+            answered_by=registration.recipient_code,
+        )
+        return [(envelope, parse_event(envelope, TEST_KEYRING)) for envelope in (transfer, place)]
+
+    before = len(routing.emitter.events)
+    for one in await both_answers(apart):
+        await routing.answers.on_answers([one])
+    expected = effects(routing.emitter.events[before:])
+    before = len(routing.emitter.events)
+    await routing.answers.on_answers(await both_answers(together))
+    assert effects(routing.emitter.events[before:]) == expected
+    assert [kind for kind, _ in expected] == ["RecordRouted", "NoticeIssued", "NoticeIssued"]  # routed again
+    assert await routing.case(apart.correlation_id) == ("inflow_then_outflow", 2)
+    assert await routing.case(together.correlation_id) == ("inflow_then_outflow", 2)

@@ -24,9 +24,23 @@ async def load_case(
 ) -> Case | None:
     """The case; `for_update` locks its row until the transaction ends (a case about to be saved whole:
     a concurrent `mark_outflow` waits, or has been committed and is read)."""
-    row = await session.get(CaseRow, record_id, with_for_update=for_update or None)
+    found = await load_case_with_keys(session, record_id, keyring, for_update=for_update)
+    return None if found is None else found[0]
+
+
+async def load_case_with_keys(
+    session: AsyncSession, record_id: str, keyring: Keyring, *, for_update: bool = False
+) -> tuple[Case, str, datetime] | None:
+    """The case, its person key and when the person was observed (`case_keys`), from one read. `for_update`:
+    locked as in `load_case`, and read anew even when the session holds the row already (`save_cases` writes
+    past the session: a batch's second answer of a record must see the case its first one saved)."""
+    row = await session.get(CaseRow, record_id, with_for_update=for_update or None, populate_existing=for_update)
     if row is None:
         return None
+    return _case_of(row, keyring), row.person_key, row.observed_at
+
+
+def _case_of(row: CaseRow, keyring: Keyring) -> Case:
     fields = row.model_dump(exclude={"person_key", "observed_at", "updated_at", "left_at", "person_sealed"})
     fields.update(keyring.open(row.person_sealed, context=row.record_id))
     fields.update(status=CaseStatus(row.status), event=EventKind(row.event), route=Route(row.route))

@@ -62,13 +62,12 @@ class ForeignEvent(PermanentFailure):
 async def case_of_notice(
     session: AsyncSession, keyring: Keyring, *, notice_id: str, record_id: str, for_update: bool = False
 ) -> tuple[Case, str, datetime]:
-    """The case of a stored notice, its person key and when the person was observed (case_store's `load_case`
-    and `case_keys`); NoticeWithoutCase when the case is not there."""
-    case = await case_store.load_case(session, record_id, keyring, for_update=for_update)
-    keys = await case_store.case_keys(session, record_id)
-    if case is None or keys is None:
+    """The case of a stored notice, its person key and when the person was observed (case_store's
+    `load_case_with_keys`, one read); NoticeWithoutCase when the case is not there."""
+    found = await case_store.load_case_with_keys(session, record_id, keyring, for_update=for_update)
+    if found is None:
         raise NoticeWithoutCase(notice_id, record_id)
-    return case, *keys
+    return found
 
 
 def notice_issued(
