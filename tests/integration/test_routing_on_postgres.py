@@ -27,6 +27,7 @@ from services.routing.adapters.tables import CaseRow, NoticeRow, RoutedRecord
 from services.routing.bootstrap import MIGRATIONS
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer import records
+from services.routing.service_layer.answers import AnswerHandler
 from services.routing.service_layer.context import RoutingContext
 from services.routing.service_layer.records import RecordHandler
 from shared import identity
@@ -36,7 +37,7 @@ from shared.events import Envelope, Event, FeedbackResult, NoticeIssued, RecordR
 from tests.support import kafka
 from tests.support.infra import TEST_KEYRING
 from tests.support.records import TONGDE, WUSHAN, XINSHI, record
-from tests.support.routing import answer_as_recipient, issued, routing_context
+from tests.support.routing import answer_as_recipient, issued, recipients_answer, routing_context
 from tests.support.routing_scenarios import (
     follow_ups_after_outflows,
     queues_after_a_correction_that_still_cannot_route,
@@ -396,3 +397,29 @@ async def test_a_corrected_reporting_street_stays_with_the_item_that_still_canno
         "queues": {"440106": False, "440111": True},
         "refused": None,
     }
+
+
+@pytest.mark.parametrize("answers", [1, 6])
+async def test_a_batch_of_answers_reads_ahead_once_and_writes_one_statement_an_answer(
+    context: tuple[RoutingContext, list[str]], answers: int
+) -> None:
+    """However many answers a batch holds, their notices and cases are read and locked in one statement each,
+    and whether their records have an answer parked in one more; each answer then writes in one statement."""
+    routing, statements = context
+    submitted = [kafka.submitted(record(residence_street=XINSHI, sequence=40 + n)) for n in range(answers)]
+    await RecordHandler(routing).on_records([(e, parse_event(e, TEST_KEYRING)) for e in submitted])
+    batch = [recipients_answer(notice, FeedbackResult.CONFIRMED) for notice in issued(routing)]
+    assert len(batch) == answers
+    statements.clear()
+    await AnswerHandler(routing, park=True).on_answers(list(batch))
+
+    said = [" ".join(s.split()).upper() for s in statements]
+    assert len([s for s in said if s.startswith("SELECT") and s.endswith("FOR UPDATE")]) == 2, said
+    assert len([s for s in said if s.startswith("SELECT") and "FROM PARKED_ANSWERS" in s]) == 1, said
+    # and each answer's case and new notices are written in one statement
+    assert len([s for s in said if s.startswith('WITH PART0 AS (INSERT INTO "NOTICES"')]) == answers, said
+    async with routing.sessions() as session:
+        for envelope in submitted:
+            case = await case_store.load_case(session, envelope.correlation_id, TEST_KEYRING)
+            assert case is not None
+            assert case.status.value == "confirmed"

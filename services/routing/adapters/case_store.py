@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.routing.adapters.tables import CaseRow
+from services.routing.adapters import notice_store
+from services.routing.adapters.tables import CaseRow, NoticeRow
 from services.routing.adapters.upserts import upsert
 from services.routing.domain.cases import Case, CaseStatus
+from services.routing.domain.notices import PlannedNotice
+from shared.db import bulk
 from shared.events import EventKind, Route
 from shared.sealing import Keyring
 
@@ -38,6 +41,24 @@ async def load_case_with_keys(
     if row is None:
         return None
     return _case_of(row, keyring), row.person_key, row.observed_at
+
+
+async def lock_cases_with_keys(
+    session: AsyncSession, record_ids: list[str], keyring: Keyring
+) -> dict[str, tuple[Case, str, datetime]]:
+    """`load_case_with_keys(for_update=True)` for a batch, one query: the stored ones among `record_ids`, locked
+    in the order of their ids and read anew."""
+    if not record_ids:
+        return {}
+    query = (
+        select(CaseRow)
+        .where(col(CaseRow.record_id).in_(set(record_ids)))
+        .order_by(col(CaseRow.record_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    rows = (await session.execute(query)).scalars()
+    return {row.record_id: (_case_of(row, keyring), row.person_key, row.observed_at) for row in rows}
 
 
 def _case_of(row: CaseRow, keyring: Keyring) -> Case:
@@ -70,6 +91,35 @@ def case_row(case: Case, *, person_key: str, observed_at: datetime, now: datetim
 async def save_cases(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite cases (rows of `case_row`) with their current version."""
     await upsert(session, CaseRow, rows, key="record_id")
+
+
+async def save_case_and_notices(
+    session: AsyncSession, row: dict[str, Any], notices: list[PlannedNotice], *, now: datetime
+) -> list[PlannedNotice]:
+    """`save_cases` of one case and `notice_store.add_notices` of its new notices; returns those new. On
+    PostgreSQL one statement (the notices inserted, skipping those issued before, the case overwritten), where
+    the two took three round trips."""
+    raw = await bulk.driver(session)
+    if raw is None:
+        await save_cases(session, [row])
+        return await notice_store.add_notices(session, notices, now=now)
+    planned = {n.notice_id: n for n in notices}
+    inserted = await bulk.insert_together(
+        raw,
+        [
+            bulk.Rows(
+                NoticeRow,
+                [notice_store.notice_row(n, now) for n in planned.values()],
+                key="notice_id",
+                returning="notice_id",
+            ),
+            bulk.Rows(CaseRow, [row], key="record_id", overwrite=True),
+        ],
+    )
+    if not planned:
+        return []
+    new = set(inserted)
+    return [n for n in planned.values() if n.notice_id in new]
 
 
 async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime] | None:

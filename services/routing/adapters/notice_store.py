@@ -63,6 +63,21 @@ async def load_notice(
     return None if row is None else (planned_from(row), row)
 
 
+async def lock_notices(session: AsyncSession, notice_ids: list[str]) -> dict[str, tuple[PlannedNotice, NoticeRow]]:
+    """`load_notice(for_update=True)` for a batch, one query: the stored ones among `notice_ids`, locked in the
+    order of their ids and read anew. The rows are the caller's to change (the session flushes them)."""
+    if not notice_ids:
+        return {}
+    query = (
+        select(NoticeRow)
+        .where(col(NoticeRow.notice_id).in_(set(notice_ids)))
+        .order_by(col(NoticeRow.notice_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.notice_id: (planned_from(row), row) for row in (await session.execute(query)).scalars()}
+
+
 def planned_from(row: NoticeRow) -> PlannedNotice:
     endpoint = ExchangeEndpoint(row.exchange_endpoint, "") if row.exchange_endpoint else None
     return PlannedNotice(

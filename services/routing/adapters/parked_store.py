@@ -19,6 +19,14 @@ async def answers_parked_for(session: AsyncSession, record_id: str) -> bool:
     return bool((await session.execute(query)).scalar())
 
 
+async def records_with_parked(session: AsyncSession, record_ids: list[str]) -> set[str]:
+    """The records among `record_ids` with an answer parked already (`answers_parked_for` for a batch, one query)."""
+    if not record_ids:
+        return set()
+    query = select(col(ParkedAnswer.record_id)).where(col(ParkedAnswer.record_id).in_(set(record_ids))).distinct()
+    return set((await session.execute(query)).scalars())
+
+
 async def ready_parked(session: AsyncSession, *, limit: int) -> list[tuple[int, str]]:
     """(seq, record id) of the earliest parked answers that may apply now, in order: each one's notice is
     stored, and no earlier answer of its record still waits for its own notice."""

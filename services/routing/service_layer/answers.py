@@ -17,6 +17,7 @@ consumer goes on. Database or broker errors are retried.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -65,6 +66,8 @@ class AnswerHandler:
         ids = [str(envelope.event_id) for envelope, _ in answers]
         async with self._context.sessions.begin() as session:
             fresh = await new_events(session, ids)
+            todo = [(envelope, feedback) for envelope, feedback in answers if str(envelope.event_id) in fresh]
+            held = await self._read_ahead(session, [feedback for _, feedback in todo])
             outgoing: list[Outgoing] = []
             for envelope, feedback in answers:
                 event_id = str(envelope.event_id)
@@ -73,20 +76,36 @@ class AnswerHandler:
                     continue
                 fresh.discard(event_id)  # the same event twice in a batch is applied once
                 with structlog.contextvars.bound_contextvars(event_id=event_id, correlation_id=envelope.correlation_id):
-                    outgoing += await self.apply(session, envelope, feedback)
+                    outgoing += await self.apply(session, envelope, feedback, held)
                 mark_processed(session, event_id)
             await self._context.emitter.emit(outgoing)
 
-    async def apply(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
+    async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead:
+        """What the batch's answers read, in three queries instead of three an answer."""
+        records = [feedback.record_id for feedback in answers]
+        parked = await parked_store.records_with_parked(session, records) if self._park else set()
+        notices = await notice_store.lock_notices(session, [feedback.notice_id for feedback in answers])
+        cases = await case_store.lock_cases_with_keys(session, records, self._context.keyring)
+        return ReadAhead(parked, notices, cases)
+
+    async def apply(
+        self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered, held: ReadAhead | None = None
+    ) -> list[Outgoing]:
+        """`held`: the batch's reads, made ahead; without them (or for what they lack) each is read here."""
         # an answer of the record waits already: this one waits behind it, so that the record's answers, to
         # any of its notices (an outflow's transfer and its registration notice), apply in the order they came
-        waiting = self._park and await parked_store.answers_parked_for(session, feedback.record_id)
-        found = None if waiting else await notice_store.load_notice(session, feedback.notice_id, for_update=True)
+        if held is None:
+            waiting = self._park and await parked_store.answers_parked_for(session, feedback.record_id)
+        else:
+            waiting = feedback.record_id in held.parked
+        found = None if waiting else await _notice(session, feedback.notice_id, held)
         if self._park and found is None:
             park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
             log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
+            if held is not None:
+                held.parked.add(feedback.record_id)  # the record's later answers in the batch wait behind it
             return []
-        return await self._answer(session, envelope, feedback, found)
+        return await self._answer(session, envelope, feedback, found, held)
 
     async def apply_now(self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered) -> list[Outgoing]:
         """Apply the answer to its stored notice (a parked one); PermanentFailure when it never can be."""
@@ -99,16 +118,19 @@ class AnswerHandler:
         envelope: Envelope,
         feedback: NoticeAnswered,
         found: tuple[PlannedNotice, NoticeRow] | None,
+        held: ReadAhead | None = None,
     ) -> list[Outgoing]:
         answered, row = _unanswered(feedback, found)
         # locked: the case is saved whole below, and an outflow marking it meanwhile must not be overwritten
-        case, key, observed_at = await case_of_notice(
+        case, key, observed_at = (held and held.cases.get(answered.record_id)) or await case_of_notice(
             session, self._context.keyring, notice_id=answered.notice_id, record_id=answered.record_id, for_update=True
         )
         step = await self._next_step(session, case, answered, feedback)
         now = self._context.clock.now()
         row.answered_at, row.result = feedback.answered_at, feedback.result.value
         issued = await self._save_step(session, step, key=key, observed_at=observed_at, now=now)
+        if held is not None:
+            held.cases[answered.record_id] = (step.case, key, observed_at)  # as saved: the batch's next answer's
         outgoing = [
             notice_issued(
                 n, step.case, key=key, now=now, deadlines=self._context.deadlines, keyring=self._context.keyring
@@ -149,12 +171,31 @@ class AnswerHandler:
     async def _save_step(
         self, session: AsyncSession, step: Step, *, key: str, observed_at: datetime, now: datetime
     ) -> list[PlannedNotice]:
-        """The case as the answer left it, and the notices it causes; returns those new (notice_store.add_notices)."""
+        """The case as the answer left it, and the notices it causes; returns those new (as notice_store.add_notices
+        does)."""
         case_row = case_store.case_row(
             step.case, person_key=key, observed_at=observed_at, now=now, keyring=self._context.keyring
         )
-        await case_store.save_cases(session, [case_row])
-        return await notice_store.add_notices(session, step.notices, now=now)
+        return await case_store.save_case_and_notices(session, case_row, step.notices, now=now)
+
+
+@dataclass(slots=True)
+class ReadAhead:
+    """A batch's reads, made before its first answer and kept as its answers change them: the records with an
+    answer parked, the notices answered (locked, their rows the session's to flush) and their cases (locked, each
+    as the batch's last answer of it saved it)."""
+
+    parked: set[str]
+    notices: dict[str, tuple[PlannedNotice, NoticeRow]]
+    cases: dict[str, tuple[Case, str, datetime]]
+
+
+async def _notice(
+    session: AsyncSession, notice_id: str, held: ReadAhead | None
+) -> tuple[PlannedNotice, NoticeRow] | None:
+    """The answered notice, locked: read ahead, or read now (one the batch's earlier answers stored)."""
+    found = held.notices.get(notice_id) if held else None
+    return found or await notice_store.load_notice(session, notice_id, for_update=True)
 
 
 def _unanswered(
