@@ -11,6 +11,7 @@ from shared.auth import parse_scope
 from shared.auth.store import MIGRATIONS, KeyStore
 from shared.db import build_engine, run_migrations
 from tests.support.infra import create_database, drop_database, unique_name
+from tests.support.stores import logged_statements
 
 
 @pytest.fixture
@@ -46,3 +47,14 @@ async def test_revoked_and_forged_keys_fail(store: KeyStore) -> None:
     assert await store.revoke(key_id) is True
     assert await store.revoke(key_id) is False
     assert await store.authenticate(key) is None
+
+
+async def test_a_key_check_is_one_statement_sent_alone(store: KeyStore) -> None:
+    """Every request of every service checks its key: one SELECT on PostgreSQL, no BEGIN nor ROLLBACK around it."""
+    key_id, key = await store.create(parse_scope("street:440111005"))
+    statements = logged_statements(store.engine)
+    await store.engine.dispose()  # the statements of connections opened from now on are seen
+    assert await store.authenticate(key) is not None
+    assert await store.principal_of(key_id) is not None
+    said = [statement.split()[0].strip(";").upper() for statement in statements]
+    assert said == ["SELECT", "SELECT"], statements
