@@ -116,6 +116,11 @@ class SingleStatements:
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self._alone.connect() if self.postgres else self._engine.begin()
 
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """ORM sessions for reads of one statement: on PostgreSQL each statement is sent alone, without the
+        BEGIN and ROLLBACK around it (the objects read are the caller's, detached, to read)."""
+        return session_factory(self._alone if self.postgres else self._engine)
+
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[asyncpg.Connection]:
         """PostgreSQL only: the asyncpg connection itself, in autocommit, for statements built for it

@@ -10,10 +10,12 @@ one statement for every write, COMMIT.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,18 +24,18 @@ from sqlmodel import col
 
 from services.notification.adapters.deliveries import DeliveryStore
 from services.notification.adapters.delivery_claims import Attempted, Claim, Handoff
-from services.notification.adapters.inbox import Answer, Inbox, Stored
+from services.notification.adapters.inbox import AlreadyAnswered, Answer, Inbox, Stored
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.sender import SendResult
-from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice, OutboxRow
+from services.notification.adapters.tables import Delivery, DeliveryAttempt, InboxNotice, OutboxRow, utc
 from services.notification.adapters.webhooks import WebhookStore
 from services.notification.bootstrap import MIGRATIONS
 from services.notification.domain.backoff import NextStep, Outcome
 from services.notification.domain.signing import secret_of
 from shared.db import session_factory
-from shared.events import FeedbackResult, NoticeIssued
+from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued
 from tests.support.infra import TEST_KEYRING
 from tests.support.notices import numbered_notice
 from tests.support.stores import STORES, logged_statements, migrated_store
@@ -319,3 +321,44 @@ async def test_an_answer_refused_by_its_check_writes_nothing_and_the_check_sees_
     event = await inbox.answer(stored.notice_id, given, now=START + timedelta(hours=1))
     assert event is not None  # a check that lets it pass: answered
     assert event.notice_id == stored.notice_id
+
+
+async def test_two_clerks_answering_at_once_make_one_answer_and_one_event(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the notice unanswered; the answer is written only on a notice without one, so the second clerk
+    is told it was answered (409 at the route), and one event waits in the outbox. On PostgreSQL an answer is two
+    statements, each sent alone: the read, then the answer with its event; SQLite answers in a transaction."""
+    stored = notice(44, QUIET)
+    await desk.inbox.store(stored, now=START)
+    postgres = desk.sessions.kw["bind"].dialect.name == "postgresql"
+    both_read = asyncio.Barrier(2)  # both clerks have read the notice unanswered before either writes
+    # the write after the read: alone on PostgreSQL, in the read's transaction on SQLite
+    for name in ("_answer_alone", "answer_in"):
+        write = getattr(desk.inbox, name)
+
+        async def after_both_read(*arguments: Any, write: Any = write, **keywords: Any) -> Any:
+            await both_read.wait()
+            return await write(*arguments, **keywords)
+
+        monkeypatch.setattr(desk.inbox, name, after_both_read)
+    given = [Answer(result, {}, None, "", QUIET) for result in (FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND)]
+    desk.statements.clear()
+    outcomes = await asyncio.gather(
+        *(desk.inbox.answer(stored.notice_id, one, now=START + timedelta(hours=1)) for one in given),
+        return_exceptions=True,
+    )
+    answered = [outcome for outcome in outcomes if isinstance(outcome, NoticeAnswered)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, AlreadyAnswered)]
+    assert (len(answered), len(refused)) == (1, 1), outcomes
+    if postgres:
+        said = [" ".join(s.split()).split()[0].upper() for s in desk.statements]
+        assert sorted(said) == ["SELECT", "SELECT", "WITH", "WITH"], desk.statements
+    shown = await desk.inbox.get(stored.notice_id)
+    assert shown is not None
+    assert shown.status == "answered"
+    assert shown.answered_at is not None
+    assert utc(shown.answered_at) == START + timedelta(hours=1)
+    async with desk.sessions() as session:
+        events = [row.envelope for row in (await session.execute(select(OutboxRow))).scalars()]
+    assert [(e["type"], e["payload"]["result"]) for e in events] == [("NoticeAnswered", answered[0].result.value)]

@@ -16,8 +16,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, or_
+from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from services.notification.adapters.delivery_claims import Handoff
@@ -25,7 +26,13 @@ from services.notification.adapters.inbox_rows import Plan, delivery_values, not
 from services.notification.adapters.inbox_rows import Stored as Stored  # store_many's answer, imported from here
 from services.notification.adapters.outbox import StatusEvents
 from services.notification.adapters.sealed import SealedNotices
-from services.notification.adapters.tables import Delivery, InboxNotice, WebhookSubscription, WebhookValues
+from services.notification.adapters.tables import (
+    Delivery,
+    InboxNotice,
+    OutboxRow,
+    WebhookSubscription,
+    WebhookValues,
+)
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db import bulk
@@ -85,6 +92,7 @@ class Inbox:
         self._served = frozenset(served_districts)  # empty: every code is this deployment's (tests, one district)
         self._answers_owed = answers_owed or _nothing_owed
         self._single_statements = SingleStatements(sessions)
+        self._reads = self._single_statements.read_sessions()
 
     async def store(self, notice: NoticeIssued, *, now: datetime) -> tuple[bool, bool]:
         """(stored: the notice is new, scheduled: a push is due: the recipient has a webhook, or is a partner's)."""
@@ -180,7 +188,7 @@ class Inbox:
         return True, scheduled
 
     async def get(self, notice_id: str) -> InboxNotice | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await session.get(InboxNotice, notice_id)
 
     async def page(self, where: InboxFilter, *, after: Position | None, limit: int) -> list[InboxNotice]:
@@ -218,7 +226,19 @@ class Inbox:
         self, notice_id: str, answer: Answer, *, now: datetime, check: NoticeCheck = _any_notice
     ) -> NoticeAnswered | None:
         """The published answer; None when no such notice; AlreadyAnswered when it has one. `check` sees the
-        notice locked, before anything is written, and may refuse it (what it raises rolls the transaction back)."""
+        notice before anything is written, and may refuse it (nothing is written then).
+
+        On PostgreSQL two statements, each sent alone: the notice read, then the answer written only if the notice
+        has none yet, and its event beside it (`_ANSWER`, one statement: both or neither). A notice a partner sent
+        us, whose answer may be owed back to the partner (`answers_owed`), and SQLite take the transaction below,
+        the notice read locked; as every answer did before (five round trips, and SQLAlchemy's unit of work)."""
+        if self._single_statements.postgres:
+            notice = await self.get(notice_id)
+            check(notice)
+            if notice is None:
+                return None
+            if not notice.from_partner:
+                return await self._answer_alone(notice, answer, now=now)
         async with self._sessions.begin() as session:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
             check(notice)
@@ -226,12 +246,24 @@ class Inbox:
                 return None
             return await self.answer_in(session, notice, answer, now=now)
 
-    async def answer_in(
-        self, session: AsyncSession, notice: InboxNotice, answer: Answer, *, now: datetime
-    ) -> NoticeAnswered:
-        """`answer` inside the caller's transaction, on a notice it locked."""
+    async def _answer_alone(self, notice: InboxNotice, answer: Answer, *, now: datetime) -> NoticeAnswered:
+        """The answer and its event written in one statement, if the notice has no answer yet (AlreadyAnswered)."""
         if notice.answered_at is not None:
             raise AlreadyAnswered(notice.notice_id)
+        row, event, sealed = self._answered(notice, answer, now=now)
+        values = {"notice_id": notice.notice_id, "answered_at": now, "answer_sealed": sealed}
+        values |= {"status": NoticeStatus.ANSWERED.value, "created_at": row.created_at}
+        values |= row.model_dump(include={"topic", "key", "envelope"})
+        async with self._single_statements.connect() as connection:
+            # named apart from the columns: a parameter named as a column is taken for a value to set
+            given = {f"given_{name}": value for name, value in values.items()}
+            written = (await connection.execute(_ANSWER, given)).first()
+        if written is None:  # answered since it was read: by another clerk, at the same moment
+            raise AlreadyAnswered(notice.notice_id)
+        return event
+
+    def _answered(self, notice: InboxNotice, answer: Answer, *, now: datetime) -> tuple[OutboxRow, NoticeAnswered, str]:
+        """The answer's outbox row, its event, and the answer as the inbox keeps it (sealed)."""
         row, event = self._events.answered(
             notice,
             result=answer.result,
@@ -241,10 +273,30 @@ class Inbox:
             by=answer.by,
             at=now,
         )
-        notice.answered_at = now
         shown = event.model_dump(mode="json", include={"result", "corrections", "reason", "note", "answered_by"})
-        notice.answer_sealed = self._sealed.seal_answer(notice.notice_id, shown)
-        notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ANSWERED).value
+        return row, event, self._sealed.seal_answer(notice.notice_id, shown)
+
+    async def answer_in(
+        self, session: AsyncSession, notice: InboxNotice, answer: Answer, *, now: datetime
+    ) -> NoticeAnswered:
+        """`answer` inside the caller's transaction, on a notice it read (locked, on PostgreSQL).
+
+        The answer is written only on a notice without one, there too: SQLite takes no lock for the read (its
+        driver begins the transaction at the first write), and two clerks answering at once both read the
+        notice unanswered; the second is now told it was answered, where both answers were taken."""
+        if notice.answered_at is not None:
+            raise AlreadyAnswered(notice.notice_id)
+        row, event, sealed = self._answered(notice, answer, now=now)
+        changes = {"answered_at": now, "answer_sealed": sealed, "status": NoticeStatus.ANSWERED.value}
+        written = await session.execute(
+            update(InboxNotice.__table__)  # type: ignore[attr-defined]
+            .where(_NOTICES.notice_id == notice.notice_id, _NOTICES.answered_at.is_(None))
+            .values(changes)
+        )
+        if getattr(written, "rowcount", 0) != 1:
+            raise AlreadyAnswered(notice.notice_id)
+        for name, value in changes.items():  # the caller's object as written, not to be written again
+            set_committed_value(notice, name, value)
         # a notice a partner sent us is answered back to that partner, not to our own routing; only such a notice
         # (stored `from_partner`, with its partner's message) has an answer owed to look up
         owed = notice.from_partner and await self._answers_owed(session, notice.notice_id, now)
@@ -252,6 +304,34 @@ class Inbox:
             session.add(row)
         return event
 
+
+_NOTICES, _OUTBOX = InboxNotice.__table__.c, OutboxRow.__table__.c  # type: ignore[attr-defined]
+# the answer, only on a notice without one, and its event in the status outbox only if the answer was written;
+# the outbox row's id comes back when both were (answered is the last status: any other moves to it)
+_ANSWERED = (
+    update(InboxNotice.__table__)  # type: ignore[attr-defined]
+    .where(_NOTICES.notice_id == bindparam("given_notice_id"), _NOTICES.answered_at.is_(None))
+    .values(
+        answered_at=bindparam("given_answered_at"),
+        answer_sealed=bindparam("given_answer_sealed"),
+        status=bindparam("given_status"),
+    )
+    .returning(_NOTICES.notice_id)
+    .cte("answered")
+)
+_ANSWER = (
+    insert(OutboxRow.__table__)  # type: ignore[attr-defined]
+    .from_select(
+        ["topic", "key", "envelope", "created_at"],
+        select(
+            bindparam("given_topic", type_=_OUTBOX.topic.type),
+            bindparam("given_key", type_=_OUTBOX.key.type),
+            bindparam("given_envelope", type_=_OUTBOX.envelope.type),
+            bindparam("given_created_at", type_=_OUTBOX.created_at.type),
+        ).select_from(_ANSWERED),
+    )
+    .returning(_OUTBOX.id)
+)
 
 _WEBHOOKS_OF = (
     f'SELECT recipient_code, url, secret_ciphertext FROM "{WebhookSubscription.__tablename__}"'  # noqa: S608 - the table's name
