@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.routing.adapters import notice_store
+from services.routing.adapters.locked import locked
 from services.routing.adapters.tables import CaseRow, NoticeRow
 from services.routing.adapters.upserts import upsert
 from services.routing.domain.cases import Case, CaseStatus
@@ -48,16 +49,7 @@ async def lock_cases_with_keys(
 ) -> dict[str, tuple[Case, str, datetime]]:
     """`load_case_with_keys(for_update=True)` for a batch, one query: the stored ones among `record_ids`, locked
     in the order of their ids and read anew."""
-    if not record_ids:
-        return {}
-    query = (
-        select(CaseRow)
-        .where(col(CaseRow.record_id).in_(set(record_ids)))
-        .order_by(col(CaseRow.record_id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    rows = (await session.execute(query)).scalars()
+    rows = await locked(session, CaseRow, col(CaseRow.record_id), record_ids)
     return {row.record_id: (_case_of(row, keyring), row.person_key, row.observed_at) for row in rows}
 
 

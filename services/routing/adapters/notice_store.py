@@ -8,6 +8,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.routing.adapters.locked import locked
 from services.routing.adapters.tables import CaseRow, NoticeRow
 from services.routing.adapters.upserts import insert_for
 from services.routing.domain.notices import PlannedNotice
@@ -66,16 +67,8 @@ async def load_notice(
 async def lock_notices(session: AsyncSession, notice_ids: list[str]) -> dict[str, tuple[PlannedNotice, NoticeRow]]:
     """`load_notice(for_update=True)` for a batch, one query: the stored ones among `notice_ids`, locked in the
     order of their ids and read anew. The rows are the caller's to change (the session flushes them)."""
-    if not notice_ids:
-        return {}
-    query = (
-        select(NoticeRow)
-        .where(col(NoticeRow.notice_id).in_(set(notice_ids)))
-        .order_by(col(NoticeRow.notice_id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {row.notice_id: (planned_from(row), row) for row in (await session.execute(query)).scalars()}
+    rows = await locked(session, NoticeRow, col(NoticeRow.notice_id), notice_ids)
+    return {row.notice_id: (planned_from(row), row) for row in rows}
 
 
 def planned_from(row: NoticeRow) -> PlannedNotice:
