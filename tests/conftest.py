@@ -31,15 +31,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _logging_as_the_module_found_it() -> Iterator[None]:
     """A module that makes an app in its own process (`create_app`, `configure_logging`) leaves the root logger
-    at INFO with a handler on whatever stderr was then, and structlog configured: the next module on the worker
-    inherited them. A CLI test there read alembic's migration lines in its command's output. Each module leaves
-    logging as it found it; within a module, its own fixtures' configuration holds."""
+    at INFO with a handler on whatever stderr was then, structlog configured, and context bound: the next module
+    on the worker inherited them. A CLI test there read alembic's migration lines in its command's output. Each
+    module puts back the root logger's handlers and level, structlog's configuration and its bound context;
+    within a module, its own fixtures' configuration holds. A module's logger that structlog cached under another
+    configuration (`cache_logger_on_first_use`) keeps it: a test reads such a logger's lines with
+    `tests.support.logs.logged_by`, not with `capture_logs` alone."""
     root = logging.getLogger()
     handlers, level, config = root.handlers[:], root.level, structlog.get_config()
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.configure(**config)
+    structlog.contextvars.clear_contextvars()
 
 
 def _import_anyio_now() -> None:

@@ -47,7 +47,7 @@ async def _nothing_owed(_: AsyncSession, __: str, ___: datetime) -> bool:
     return False
 
 
-# sees a notice (None: no such notice) read in an action's transaction, before the action; raises to refuse it
+# sees a notice (None: no such notice) as the action read it, before it writes anything; raises to refuse it
 NoticeCheck = Callable[[InboxNotice | None], None]
 
 

@@ -74,7 +74,8 @@ class Notices:
         """The published answer; 403 for a role that may not answer, 404 for a notice out of scope, then 422
         listing every broken rule, then 409 when the notice has an answer.
 
-        One transaction: the notice is read, locked and checked once (round 61 read it twice, in two)."""
+        The notice is read and checked once (round 61 read it twice); the answer is written only on a notice
+        without one (Inbox.answer), so two clerks at once make one answer and one 409."""
         in_scope = notice_in_scope(principal, Action.ANSWER)
         problems = feedback_problems(result=result, corrections=corrections, reason=reason)
         problems += correction_code_problems(corrections, self._directory)

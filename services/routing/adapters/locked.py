@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from shared.db.among import among
+
 Row = TypeVar("Row", bound=SQLModel)
 
 
@@ -18,11 +20,12 @@ async def locked(session: AsyncSession, table: type[Row], key: Any, values: Coll
     session holds them already (a statement written past the session may have changed them)."""
     if not values:
         return []
+    # one statement text whatever the batch's size (shared.db.among): asyncpg prepares it once
     query = (
         select(table)
-        .where(key.in_(set(values)))
+        .where(among(key, "values", session.get_bind().dialect.name))
         .order_by(key)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(query, {"values": sorted(set(values))})).scalars())

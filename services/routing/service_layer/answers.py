@@ -80,12 +80,20 @@ class AnswerHandler:
                 mark_processed(session, event_id)
             await self._context.emitter.emit(outgoing)
 
-    async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead:
-        """What the batch's answers read, in three queries instead of three an answer."""
+    async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead | None:
+        """What the batch's answers read, in three queries instead of three an answer: on PostgreSQL, whose locks
+        hold what was read until the batch commits. SQLite takes no lock for a read (its driver begins the
+        transaction at the first write): there each answer reads as it comes, after the batch's writes before it.
+        The answers of a record with an answer parked will be parked too: their notices and cases are left alone."""
+        if session.get_bind().dialect.name != "postgresql":
+            return None
         records = [feedback.record_id for feedback in answers]
         parked = await parked_store.records_with_parked(session, records) if self._park else set()
-        notices = await notice_store.lock_notices(session, [feedback.notice_id for feedback in answers])
-        cases = await case_store.lock_cases_with_keys(session, records, self._context.keyring)
+        applying = [feedback for feedback in answers if feedback.record_id not in parked]
+        notices = await notice_store.lock_notices(session, [feedback.notice_id for feedback in applying])
+        cases = await case_store.lock_cases_with_keys(
+            session, [feedback.record_id for feedback in applying], self._context.keyring
+        )
         return ReadAhead(parked, notices, cases)
 
     async def apply(
