@@ -11,6 +11,7 @@ one statement for every write, COMMIT.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -362,3 +363,31 @@ async def test_two_clerks_answering_at_once_make_one_answer_and_one_event(
     async with desk.sessions() as session:
         events = [row.envelope for row in (await session.execute(select(OutboxRow))).scalars()]
     assert [(e["type"], e["payload"]["result"]) for e in events] == [("NoticeAnswered", answered[0].result.value)]
+
+
+async def test_an_answer_between_an_acknowledgements_read_and_write_stays_answered(tmp_path: Path) -> None:
+    """SQLite takes no lock for the acknowledgement's read: an answer another clerk commits before its write must
+    stay answered, not go back to acknowledged. (PostgreSQL locks the read: the answer waits for the write.)"""
+    async with migrated_store("sqlite", "notif_", MIGRATIONS, tmp_path) as engine:
+        sealed = SealedNotices(TEST_KEYRING)
+        inbox = Inbox(session_factory(engine), StatusEvents(b"test-person-key-secret", sealed), sealed)
+        stored = notice(45, QUIET)
+        await inbox.store(stored, now=START)
+        answered_at, file = (START + timedelta(minutes=5)).isoformat(), str(engine.url.database)
+
+        def another_clerk_answers(found: InboxNotice | None) -> None:
+            assert found is not None
+            with sqlite3.connect(file) as other:  # its own write, committed at the block's end
+                other.execute(
+                    "UPDATE inbox_notices SET status = 'answered', answered_at = ? WHERE notice_id = ?",
+                    (answered_at, stored.notice_id),
+                )
+
+        acked = await inbox.acknowledge(
+            stored.notice_id, by=QUIET, now=START + timedelta(minutes=10), check=another_clerk_answers
+        )
+        assert acked is not None
+        assert acked.status == "answered"
+        shown = await inbox.get(stored.notice_id)
+        assert shown is not None
+        assert (shown.status, shown.acknowledged_at is not None) == ("answered", True)

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import bindparam, case, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -211,15 +211,22 @@ class Inbox:
     async def acknowledge(
         self, notice_id: str, *, by: str, now: datetime, check: NoticeCheck = _any_notice
     ) -> InboxNotice | None:
-        """The notice, acknowledged once; None when no such notice. `check` sees it locked first, and may refuse."""
+        """The notice, acknowledged once; None when no such notice. `check` sees it first, and may refuse.
+
+        Written on a condition, the status moved on in the statement itself: SQLite takes no lock for the read, and
+        an answer committed between the read and the write was overwritten back to acknowledged."""
         async with self._sessions.begin() as session:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
             check(notice)
             if notice is None or notice.acknowledged_at is not None:
                 return notice
-            notice.acknowledged_at = now
-            notice.status = advanced(NoticeStatus(notice.status), NoticeStatus.ACKNOWLEDGED).value
+            written = await session.execute(_ACKNOWLEDGE, {"given_notice_id": notice_id, "given_at": now})
+            status = written.scalar()
+            if status is None:  # acknowledged since it was read
+                return notice
             session.add(self._events.acknowledged(notice, by=by, at=now))
+            set_committed_value(notice, "acknowledged_at", now)
+            set_committed_value(notice, "status", status)
             return notice
 
     async def answer(
@@ -306,6 +313,9 @@ class Inbox:
 
 
 _NOTICES, _OUTBOX = InboxNotice.__table__.c, OutboxRow.__table__.c  # type: ignore[attr-defined]
+_AT_OR_PAST_ACKNOWLEDGED = [
+    status.value for status in NoticeStatus if advanced(status, NoticeStatus.ACKNOWLEDGED) is status
+]
 # the answer, only on a notice without one, and its event in the status outbox only if the answer was written;
 # the outbox row's id comes back when both were (answered is the last status: any other moves to it)
 _ANSWERED = (
@@ -318,6 +328,19 @@ _ANSWERED = (
     )
     .returning(_NOTICES.notice_id)
     .cte("answered")
+)
+# acknowledged once; the status moves on to acknowledged unless it has moved past it (status.advanced)
+_ACKNOWLEDGE = (
+    update(InboxNotice.__table__)  # type: ignore[attr-defined]
+    .where(_NOTICES.notice_id == bindparam("given_notice_id"), _NOTICES.acknowledged_at.is_(None))
+    .values(
+        acknowledged_at=bindparam("given_at"),
+        status=case(
+            (_NOTICES.status.in_(_AT_OR_PAST_ACKNOWLEDGED), _NOTICES.status),
+            else_=NoticeStatus.ACKNOWLEDGED.value,
+        ),
+    )
+    .returning(_NOTICES.status)
 )
 _ANSWER = (
     insert(OutboxRow.__table__)  # type: ignore[attr-defined]
