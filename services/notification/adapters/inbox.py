@@ -220,7 +220,7 @@ class Inbox:
             check(notice)
             if notice is None or notice.acknowledged_at is not None:
                 return notice
-            written = await session.execute(_ACKNOWLEDGE, {"given_notice_id": notice_id, "given_at": now})
+            written = await session.execute(_ACKNOWLEDGE, _given(notice_id, {"at": now}))
             status = written.scalar()
             if status is None:  # acknowledged since it was read
                 return notice
@@ -257,20 +257,19 @@ class Inbox:
         """The answer and its event written in one statement, if the notice has no answer yet (AlreadyAnswered)."""
         if notice.answered_at is not None:
             raise AlreadyAnswered(notice.notice_id)
-        row, event, sealed = self._answered(notice, answer, now=now)
-        values = {"notice_id": notice.notice_id, "answered_at": now, "answer_sealed": sealed}
-        values |= {"status": NoticeStatus.ANSWERED.value, "created_at": row.created_at}
-        values |= row.model_dump(include={"topic", "key", "envelope"})
+        row, event, changes = self._answered(notice, answer, now=now)
+        values = changes | {"created_at": row.created_at, **row.model_dump(include={"topic", "key", "envelope"})}
         async with self._single_statements.connect() as connection:
-            # named apart from the columns: a parameter named as a column is taken for a value to set
-            given = {f"given_{name}": value for name, value in values.items()}
-            written = (await connection.execute(_ANSWER, given)).first()
+            written = (await connection.execute(_ANSWER, _given(notice.notice_id, values))).first()
         if written is None:  # answered since it was read: by another clerk, at the same moment
             raise AlreadyAnswered(notice.notice_id)
         return event
 
-    def _answered(self, notice: InboxNotice, answer: Answer, *, now: datetime) -> tuple[OutboxRow, NoticeAnswered, str]:
-        """The answer's outbox row, its event, and the answer as the inbox keeps it (sealed)."""
+    def _answered(
+        self, notice: InboxNotice, answer: Answer, *, now: datetime
+    ) -> tuple[OutboxRow, NoticeAnswered, dict[str, Any]]:
+        """The answer's outbox row, its event, and the notice's columns as the answer sets them (`_ANSWER_ONCE`:
+        the answer sealed, as the inbox keeps it)."""
         row, event = self._events.answered(
             notice,
             result=answer.result,
@@ -281,7 +280,8 @@ class Inbox:
             at=now,
         )
         shown = event.model_dump(mode="json", include={"result", "corrections", "reason", "note", "answered_by"})
-        return row, event, self._sealed.seal_answer(notice.notice_id, shown)
+        sealed = self._sealed.seal_answer(notice.notice_id, shown)
+        return row, event, {"answered_at": now, "answer_sealed": sealed, "status": NoticeStatus.ANSWERED.value}
 
     async def answer_in(
         self, session: AsyncSession, notice: InboxNotice, answer: Answer, *, now: datetime
@@ -293,13 +293,8 @@ class Inbox:
         notice unanswered; the second is now told it was answered, where both answers were taken."""
         if notice.answered_at is not None:
             raise AlreadyAnswered(notice.notice_id)
-        row, event, sealed = self._answered(notice, answer, now=now)
-        changes = {"answered_at": now, "answer_sealed": sealed, "status": NoticeStatus.ANSWERED.value}
-        written = await session.execute(
-            update(InboxNotice.__table__)  # type: ignore[attr-defined]
-            .where(_NOTICES.notice_id == notice.notice_id, _NOTICES.answered_at.is_(None))
-            .values(changes)
-        )
+        row, event, changes = self._answered(notice, answer, now=now)
+        written = await session.execute(_ANSWER_ONCE, _given(notice.notice_id, changes))
         if getattr(written, "rowcount", 0) != 1:
             raise AlreadyAnswered(notice.notice_id)
         for name, value in changes.items():  # the caller's object as written, not to be written again
@@ -316,9 +311,8 @@ _NOTICES, _OUTBOX = InboxNotice.__table__.c, OutboxRow.__table__.c  # type: igno
 _AT_OR_PAST_ACKNOWLEDGED = [
     status.value for status in NoticeStatus if advanced(status, NoticeStatus.ACKNOWLEDGED) is status
 ]
-# the answer, only on a notice without one, and its event in the status outbox only if the answer was written;
-# the outbox row's id comes back when both were (answered is the last status: any other moves to it)
-_ANSWERED = (
+# the answer, only on a notice without one (answered is the last status: any other moves to it)
+_ANSWER_ONCE = (
     update(InboxNotice.__table__)  # type: ignore[attr-defined]
     .where(_NOTICES.notice_id == bindparam("given_notice_id"), _NOTICES.answered_at.is_(None))
     .values(
@@ -326,9 +320,8 @@ _ANSWERED = (
         answer_sealed=bindparam("given_answer_sealed"),
         status=bindparam("given_status"),
     )
-    .returning(_NOTICES.notice_id)
-    .cte("answered")
 )
+_ANSWERED = _ANSWER_ONCE.returning(_NOTICES.notice_id).cte("answered")
 # acknowledged once; the status moves on to acknowledged unless it has moved past it (status.advanced)
 _ACKNOWLEDGE = (
     update(InboxNotice.__table__)  # type: ignore[attr-defined]
@@ -342,6 +335,8 @@ _ACKNOWLEDGE = (
     )
     .returning(_NOTICES.status)
 )
+# `_ANSWER_ONCE`, and its event in the status outbox only if the answer was written; the outbox row's id comes
+# back when both were
 _ANSWER = (
     insert(OutboxRow.__table__)  # type: ignore[attr-defined]
     .from_select(
@@ -355,6 +350,13 @@ _ANSWER = (
     )
     .returning(_OUTBOX.id)
 )
+
+
+def _given(notice_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of `_ANSWER_ONCE`, `_ANSWER` and `_ACKNOWLEDGE`, named apart from the columns (a parameter
+    named as a column is taken for a value to set)."""
+    return {f"given_{name}": value for name, value in ({"notice_id": notice_id} | values).items()}
+
 
 _WEBHOOKS_OF = (
     f'SELECT recipient_code, url, secret_ciphertext FROM "{WebhookSubscription.__tablename__}"'  # noqa: S608 - the table's name
