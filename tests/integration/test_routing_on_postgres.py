@@ -327,9 +327,9 @@ async def test_an_answer_does_not_overwrite_an_outflow_committed_while_it_waited
     await RecordHandler(routing).on_records([(inflow, parse_event(inflow, TEST_KEYRING))])
     (transfer,) = issued(routing)
     async with routing.sessions.begin() as outflow:
-        keys = await case_store.case_keys(outflow, inflow.correlation_id)
-        assert keys is not None
-        key, _ = keys
+        found = await case_store.load_case_with_keys(outflow, inflow.correlation_id, TEST_KEYRING)
+        assert found is not None
+        _, key, _ = found
         await case_store.mark_outflow(
             outflow,
             person_key=key,

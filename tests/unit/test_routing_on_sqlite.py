@@ -477,9 +477,9 @@ async def test_the_times_events_are_built_from_come_back_as_the_instants_written
     waiting = kafka.unchecked_submitted(record(residence_street="440111999", sequence=15))
     await RecordHandler(context).on_records([(e, parse_event(e, TEST_KEYRING)) for e in (routed, waiting)])
     async with context.sessions() as session:
-        keys = await case_store.case_keys(session, routed.correlation_id)
+        found = await case_store.load_case_with_keys(session, routed.correlation_id, TEST_KEYRING)
         item = await review_store.load_review(session, waiting.correlation_id)
-    assert keys is not None
+    assert found is not None
     assert item is not None
-    for moment, written in ((keys[1], datetime.fromisoformat(seen)), (item.received_at, context.clock.now())):
+    for moment, written in ((found[2], datetime.fromisoformat(seen)), (item.received_at, context.clock.now())):
         assert (moment, moment.utcoffset()) == (written, timedelta(0))

@@ -35,7 +35,8 @@ async def load_case(
 async def load_case_with_keys(
     session: AsyncSession, record_id: str, keyring: Keyring, *, for_update: bool = False
 ) -> tuple[Case, str, datetime] | None:
-    """The case, its person key and when the person was observed (`case_keys`), from one read. `for_update`:
+    """The case, its person key (the Kafka key of the case's events) and when the person was observed, from one
+    read; None when no case is stored for the record. `for_update`:
     locked as in `load_case`, and read anew even when the session holds the row already (`save_cases` writes
     past the session: a batch's second answer of a record must see the case its first one saved)."""
     row = await session.get(CaseRow, record_id, with_for_update=for_update or None, populate_existing=for_update)
@@ -112,13 +113,6 @@ async def save_case_and_notices(
         return []
     new = set(inserted)
     return [n for n in planned.values() if n.notice_id in new]
-
-
-async def case_keys(session: AsyncSession, record_id: str) -> tuple[str, datetime] | None:
-    """The person key (Kafka key of the case's events) and when the person was observed; None when no case
-    is stored for the record."""
-    row = await session.get(CaseRow, record_id)
-    return None if row is None else (row.person_key, row.observed_at)
 
 
 async def mark_outflow(

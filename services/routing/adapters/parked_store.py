@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from services.routing.adapters.tables import NoticeRow, ParkedAnswer
+from shared.db.among import among
 
 
 async def answers_parked_for(session: AsyncSession, record_id: str) -> bool:
@@ -23,8 +24,9 @@ async def records_with_parked(session: AsyncSession, record_ids: list[str]) -> s
     """The records among `record_ids` with an answer parked already (`answers_parked_for` for a batch, one query)."""
     if not record_ids:
         return set()
-    query = select(col(ParkedAnswer.record_id)).where(col(ParkedAnswer.record_id).in_(set(record_ids))).distinct()
-    return set((await session.execute(query)).scalars())
+    among_them = among(col(ParkedAnswer.record_id), "records", session.get_bind().dialect.name)
+    query = select(col(ParkedAnswer.record_id)).where(among_them).distinct()
+    return set((await session.execute(query, {"records": sorted(set(record_ids))})).scalars())
 
 
 async def ready_parked(session: AsyncSession, *, limit: int) -> list[tuple[int, str]]:

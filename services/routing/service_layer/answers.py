@@ -66,8 +66,8 @@ class AnswerHandler:
         ids = [str(envelope.event_id) for envelope, _ in answers]
         async with self._context.sessions.begin() as session:
             fresh = await new_events(session, ids)
-            todo = [(envelope, feedback) for envelope, feedback in answers if str(envelope.event_id) in fresh]
-            held = await self._read_ahead(session, [feedback for _, feedback in todo])
+            unhandled = [feedback for envelope, feedback in answers if str(envelope.event_id) in fresh]
+            held = await self._read_ahead(session, unhandled)
             outgoing: list[Outgoing] = []
             for envelope, feedback in answers:
                 event_id = str(envelope.event_id)
