@@ -44,6 +44,11 @@ _ACTIVE_KEY = sa_select(_KEYS.key_id, _KEYS.key_hash, _KEYS.scope, _KEYS.role, _
 )
 
 
+def _principal(row: Any) -> Principal:
+    """The principal of an active key's row (`_ACTIVE_KEY`)."""
+    return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -90,14 +95,12 @@ class KeyStore:
         row = await self._active(parts[1])
         if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
             return None
-        return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
+        return _principal(row)
 
     async def principal_of(self, key_id: str) -> Principal | None:
         """The principal of an active key found by its id (for sessions that outlive the request), or None."""
         row = await self._active(key_id)
-        if row is None:
-            return None
-        return Principal(key_id=row.key_id, scope=parse_scope(row.scope), role=Role(row.role) if row.role else None)
+        return None if row is None else _principal(row)
 
     async def _active(self, key_id: str) -> Any:
         """The key's row unless revoked: one statement sent alone on PostgreSQL (every request of every service
