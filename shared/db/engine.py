@@ -12,11 +12,16 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
+
+# an execution option: the transactions begun on a connection with it read, or are one statement (SingleStatements).
+# On SQLite they begin deferred, taking the store's write lock only at a write, if any; every other transaction
+# begins IMMEDIATE (`_sqlite_begin`)
+ONE_STATEMENT_OR_READS = "popflow_one_statement_or_reads"
 
 # `plan_each_time` (below) for one transaction, where one statement of a service's needs it and the rest need not:
 # run first in the transaction (intake's route update, reporting's fold)
@@ -44,6 +49,7 @@ def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20)
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
@@ -86,11 +92,33 @@ def replica_name() -> str:
     return f"popflow {socket.gethostname()}:{os.getpid()}"[:63]
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # the driver's own transactions off: it would begin one only at a write, so that a transaction's reads, a
+    # FOR UPDATE among them (which SQLite does not know), saw the store as it was at each read and not as
+    # the transaction wrote it; `_sqlite_begin` begins them instead
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Begin the transaction SQLAlchemy begins, as SQLite's driver would not (`_sqlite_pragmas`).
+
+    IMMEDIATE: the store's write lock is taken now, waiting (the connection's timeout) while another
+    transaction holds it, so a transaction that reads and then writes what it read is the only writer from its
+    first read to its commit, as FOR UPDATE makes it on PostgreSQL. Begun deferred, two such transactions
+    would both read, and the second to write would fail on the first's commit instead of waiting for it.
+    Reads go on beside it (WAL). A transaction that only reads, or is one statement, says so
+    (ONE_STATEMENT_OR_READS) and begins deferred: it takes the lock at its write, if it has one."""
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and raw.isolation_level is not None:  # SQLAlchemy's reset after an AUTOCOMMIT use
+        raw.isolation_level = None
+    connection.exec_driver_sql("BEGIN" if options.get(ONE_STATEMENT_OR_READS) else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -109,7 +137,7 @@ class SingleStatements:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         engine: AsyncEngine = sessions.kw["bind"]
-        self._engine = engine
+        self._engine = engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
         self._alone = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.postgres = engine.dialect.name == "postgresql"
 
@@ -153,6 +181,6 @@ def closed_signal(driver: asyncpg.Connection) -> Iterator[asyncio.Event]:
 
 
 async def database_ready(engine: AsyncEngine) -> bool:
-    async with engine.connect() as connection:
+    async with engine.execution_options(**{ONE_STATEMENT_OR_READS: True}).connect() as connection:
         await connection.execute(text("SELECT 1"))
     return True

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -327,28 +329,44 @@ async def test_an_answer_refused_by_its_check_writes_nothing_and_the_check_sees_
 async def test_two_clerks_answering_at_once_make_one_answer_and_one_event(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both read the notice unanswered; the answer is written only on a notice without one, so the second clerk
-    is told it was answered (409 at the route), and one event waits in the outbox. On PostgreSQL an answer is two
-    statements, each sent alone: the read, then the answer with its event; SQLite answers in a transaction."""
+    """The answer is written only on a notice without one, so the second clerk is told it was answered (409 at the
+    route), and one event waits in the outbox. On PostgreSQL an answer is two statements, each sent alone: both
+    clerks read the notice unanswered before either writes, and the second's write finds it answered. SQLite answers
+    in a transaction that holds the store's lock from its read: the second clerk reads the notice once the first's
+    answer is in, however long the first takes between its read and its write."""
     stored = notice(44, QUIET)
     await desk.inbox.store(stored, now=START)
     postgres = desk.sessions.kw["bind"].dialect.name == "postgresql"
-    both_read = asyncio.Barrier(2)  # both clerks have read the notice unanswered before either writes
-    # the write after the read: alone on PostgreSQL, in the read's transaction on SQLite
-    for name in ("_answer_alone", "answer_in"):
-        write = getattr(desk.inbox, name)
+    both_read = asyncio.Barrier(2)  # PostgreSQL: both clerks have read the notice unanswered before either writes
 
-        async def after_both_read(*arguments: Any, write: Any = write, **keywords: Any) -> Any:
-            await both_read.wait()
-            return await write(*arguments, **keywords)
+    async def after_both_read(*arguments: Any, write: Any = desk.inbox._answer_alone, **keywords: Any) -> Any:
+        await both_read.wait()
+        return await write(*arguments, **keywords)
 
-        monkeypatch.setattr(desk.inbox, name, after_both_read)
+    async def slowly(*arguments: Any, write: Any = desk.inbox.answer_in, **keywords: Any) -> Any:
+        await asyncio.sleep(0.3)  # SQLite: the first clerk to read takes its time; the other arrives meanwhile
+        return await write(*arguments, **keywords)
+
+    if postgres:
+        monkeypatch.setattr(desk.inbox, "_answer_alone", after_both_read)
+    else:
+        monkeypatch.setattr(desk.inbox, "answer_in", slowly)
+    read_answered: list[bool] = []  # each clerk's read: did the notice have an answer
+
+    def note_the_read(found: InboxNotice | None) -> None:
+        assert found is not None
+        read_answered.append(found.answered_at is not None)
+
     given = [Answer(result, {}, None, "", QUIET) for result in (FeedbackResult.CONFIRMED, FeedbackResult.NOT_FOUND)]
     desk.statements.clear()
     outcomes = await asyncio.gather(
-        *(desk.inbox.answer(stored.notice_id, one, now=START + timedelta(hours=1)) for one in given),
+        *(
+            desk.inbox.answer(stored.notice_id, one, now=START + timedelta(hours=1), check=note_the_read)
+            for one in given
+        ),
         return_exceptions=True,
     )
+    assert read_answered == ([False, False] if postgres else [False, True])
     answered = [outcome for outcome in outcomes if isinstance(outcome, NoticeAnswered)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, AlreadyAnswered)]
     assert (len(answered), len(refused)) == (1, 1), outcomes
@@ -365,29 +383,38 @@ async def test_two_clerks_answering_at_once_make_one_answer_and_one_event(
     assert [(e["type"], e["payload"]["result"]) for e in events] == [("NoticeAnswered", answered[0].result.value)]
 
 
-async def test_an_answer_between_an_acknowledgements_read_and_write_stays_answered(tmp_path: Path) -> None:
-    """SQLite takes no lock for the acknowledgement's read: an answer another clerk commits before its write must
-    stay answered, not go back to acknowledged. (PostgreSQL locks the read: the answer waits for the write.)"""
+async def test_an_answer_while_an_acknowledgement_is_written_waits_and_stays_answered(tmp_path: Path) -> None:
+    """Another clerk's answer, sent while the acknowledgement has read the notice, is written after it (the store's
+    lock, SQLite's as PostgreSQL's row lock): the acknowledgement finds no answer, and the answer stays. Before
+    build_engine began SQLite's transactions at their first read, the answer went in between the read and the write,
+    and the acknowledgement had to write on a condition not to put the status back to acknowledged."""
     async with migrated_store("sqlite", "notif_", MIGRATIONS, tmp_path) as engine:
         sealed = SealedNotices(TEST_KEYRING)
         inbox = Inbox(session_factory(engine), StatusEvents(b"test-person-key-secret", sealed), sealed)
         stored = notice(45, QUIET)
         await inbox.store(stored, now=START)
         answered_at, file = (START + timedelta(minutes=5)).isoformat(), str(engine.url.database)
+        others: list[threading.Thread] = []
 
-        def another_clerk_answers(found: InboxNotice | None) -> None:
-            assert found is not None
-            with sqlite3.connect(file) as other:  # its own write, committed at the block's end
+        def another_clerk_answers() -> None:
+            with sqlite3.connect(file, timeout=10) as other:  # its own write, committed at the block's end
                 other.execute(
                     "UPDATE inbox_notices SET status = 'answered', answered_at = ? WHERE notice_id = ?",
                     (answered_at, stored.notice_id),
                 )
 
+        def answered_meanwhile(found: InboxNotice | None) -> None:
+            assert found is not None
+            others.append(threading.Thread(target=another_clerk_answers))
+            others[0].start()
+            time.sleep(0.3)  # time enough for the other clerk's write to go in, were the store not locked
+
         acked = await inbox.acknowledge(
-            stored.notice_id, by=QUIET, now=START + timedelta(minutes=10), check=another_clerk_answers
+            stored.notice_id, by=QUIET, now=START + timedelta(minutes=10), check=answered_meanwhile
         )
+        await asyncio.to_thread(others[0].join, 15)
         assert acked is not None
-        assert acked.status == "answered"
+        assert acked.status == "acknowledged"  # no answer yet when it was written
         shown = await inbox.get(stored.notice_id)
         assert shown is not None
         assert (shown.status, shown.acknowledged_at is not None) == ("answered", True)

@@ -213,8 +213,9 @@ class Inbox:
     ) -> InboxNotice | None:
         """The notice, acknowledged once; None when no such notice. `check` sees it first, and may refuse.
 
-        Written on a condition, the status moved on in the statement itself: SQLite takes no lock for the read, and
-        an answer committed between the read and the write was overwritten back to acknowledged."""
+        The read is locked (on SQLite the transaction holds the store from its first read: build_engine), so an
+        answer sent meanwhile is written after it. The write is on a condition even so, the status moved on in the
+        statement itself: an answer committed between a read and the write is never put back to acknowledged."""
         async with self._sessions.begin() as session:
             notice = await session.get(InboxNotice, notice_id, with_for_update=True)
             check(notice)
@@ -288,9 +289,8 @@ class Inbox:
     ) -> NoticeAnswered:
         """`answer` inside the caller's transaction, on a notice it read (locked, on PostgreSQL).
 
-        The answer is written only on a notice without one, there too: SQLite takes no lock for the read (its
-        driver begins the transaction at the first write), and two clerks answering at once both read the
-        notice unanswered; the second is now told it was answered, where both answers were taken."""
+        The answer is written only on a notice without one, there too, whatever the caller's read held: the second
+        of two clerks answering at once is told it was answered, never given a second answer."""
         if notice.answered_at is not None:
             raise AlreadyAnswered(notice.notice_id)
         row, event, changes = self._answered(notice, answer, now=now)

@@ -100,9 +100,9 @@ class CampaignStore:
         the cut-off does not take it out of the week's file)."""
         area = sa.and_(key_areas.c.campaign_id == campaign_id, key_areas.c.area_id == area_id)
         async with self._engine.begin() as connection:
-            # the UPDATE first: it takes the row's lock (PostgreSQL) or the store's (SQLite, where a SELECT
-            # begins no transaction and FOR UPDATE is not sent) before the marks are counted, so two marks of
-            # one area at once are one after the other; the second with the same day changes nothing
+            # the UPDATE first: it takes the row's lock (PostgreSQL; SQLite's transaction holds the whole store
+            # from its start) before the marks are counted, so two marks of one area at once are one after the
+            # other; the second with the same day changes nothing
             changed = await connection.execute(
                 sa.update(key_areas)
                 .where(area, sa.or_(key_areas.c.canvassed_on.is_(None), key_areas.c.canvassed_on != on))

@@ -82,8 +82,8 @@ class AnswerHandler:
 
     async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead | None:
         """What the batch's answers read, in three queries instead of three an answer: on PostgreSQL, whose locks
-        hold what was read until the batch commits. SQLite takes no lock for a read (its driver begins the
-        transaction at the first write): there each answer reads as it comes, after the batch's writes before it.
+        hold what was read until the batch commits. SQLite, the local run's store, reads each answer as it comes:
+        its transaction holds the whole store from its first read (build_engine), so what it read stays as read.
         The answers of a record with an answer parked will be parked too: their notices and cases are left alone."""
         if session.get_bind().dialect.name != "postgresql":
             return None

@@ -1,0 +1,111 @@
+"""Transactions on the embedded SQLite store (`build_engine`): one store from a transaction's first read to its end.
+
+SQLite's driver begins a transaction only at a write, so a transaction's reads
+before it, a FOR UPDATE among them (which SQLite does not know), each saw the
+store anew: two that read a value and wrote what they made of it both read the
+same value, and the second write undid the first. The engine now begins every
+transaction itself, IMMEDIATE (the store's write lock at once), except where it
+is told that the transaction reads or is one statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db import build_engine, database_ready
+from shared.db.engine import ONE_STATEMENT_OR_READS, SingleStatements, session_factory
+
+pytestmark = pytest.mark.integration
+
+counters = sa.Table(
+    "counters", sa.MetaData(), sa.Column("name", sa.Text, primary_key=True), sa.Column("n", sa.Integer, nullable=False)
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(counters.metadata.create_all)
+        await connection.execute(counters.insert().values(name="a", n=0))
+    yield engine
+    await engine.dispose()
+
+
+async def count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.select(counters.c.n)) or 0)
+
+
+async def add_one(engine: AsyncEngine, read: asyncio.Event, go_on: asyncio.Event) -> None:
+    """Read the counter as a locked read, let the other one run, then write what was read plus one."""
+    async with engine.begin() as connection:
+        n = await connection.scalar(sa.select(counters.c.n).with_for_update())
+        read.set()
+        await go_on.wait()
+        await connection.execute(counters.update().values(n=int(n or 0) + 1))
+
+
+async def test_two_transactions_that_read_then_write_go_one_after_the_other(engine: AsyncEngine) -> None:
+    first_read, first_goes_on, second_read, at_once = asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+    at_once.set()
+    first = asyncio.create_task(add_one(engine, first_read, first_goes_on))
+    await first_read.wait()
+    second = asyncio.create_task(add_one(engine, second_read, at_once))
+    try:
+        await asyncio.sleep(0.3)
+        # the second waits for the store's lock before it reads, instead of reading what the first is changing
+        second_waited = not second_read.is_set()
+    finally:
+        first_goes_on.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert second_waited
+    assert await count(engine) == 2
+
+
+async def test_a_transaction_that_reads_sees_one_store_and_holds_no_writer_back(engine: AsyncEngine) -> None:
+    reads = engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
+    async with reads.connect() as reading:
+        before = await reading.scalar(sa.select(counters.c.n))
+        await asyncio.wait_for(write(engine, 5), 5)  # not held back by the reading transaction
+        assert await reading.scalar(sa.select(counters.c.n)) == before == 0
+    assert await count(engine) == 5
+
+
+async def test_one_statement_and_the_readiness_check_do_not_wait_for_a_writer(engine: AsyncEngine) -> None:
+    single = SingleStatements(session_factory(engine))
+    async with engine.begin() as writing:
+        await writing.execute(counters.update().values(n=7))  # the store's write lock held from here to the end
+        async with single.connect() as connection:
+            assert await asyncio.wait_for(connection.scalar(sa.select(counters.c.n)), 5) == 0
+        async with single.read_sessions()() as session:
+            assert await asyncio.wait_for(session.scalar(sa.select(counters.c.n)), 5) == 0
+        assert await asyncio.wait_for(database_ready(engine), 5)
+    assert await count(engine) == 7
+
+
+async def test_a_connection_used_in_autocommit_begins_its_next_transactions_itself(engine: AsyncEngine) -> None:
+    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        await connection.execute(counters.update().values(n=3))
+    assert await count(engine) == 3  # written at once, as autocommit writes
+    # the pool's one connection again, its driver reset by SQLAlchemy to begin at writes only
+    async with engine.connect() as connection:
+        await connection.scalar(sa.select(counters.c.n))
+        assert await in_transaction(connection)
+
+
+async def write(engine: AsyncEngine, n: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(counters.update().values(n=n))
+
+
+async def in_transaction(connection: AsyncConnection) -> bool:
+    """Whether SQLite itself has a transaction open on the connection (not only SQLAlchemy)."""
+    raw = await connection.get_raw_connection()
+    return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
