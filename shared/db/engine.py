@@ -121,6 +121,12 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if options.get(ONE_STATEMENT_OR_READS) else "BEGIN IMMEDIATE")
 
 
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for transactions that only read, or are one statement (ONE_STATEMENT_OR_READS): on SQLite they
+    take no write lock before a write, so they hold no writer back, and a writer holds none of them back."""
+    return engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -137,7 +143,7 @@ class SingleStatements:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         engine: AsyncEngine = sessions.kw["bind"]
-        self._engine = engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
+        self._engine = reading(engine)
         self._alone = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.postgres = engine.dialect.name == "postgresql"
 
@@ -181,6 +187,6 @@ def closed_signal(driver: asyncpg.Connection) -> Iterator[asyncio.Event]:
 
 
 async def database_ready(engine: AsyncEngine) -> bool:
-    async with engine.execution_options(**{ONE_STATEMENT_OR_READS: True}).connect() as connection:
+    async with reading(engine).connect() as connection:
         await connection.execute(text("SELECT 1"))
     return True

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import build_engine, database_ready
+from services.reporting.adapters.quality_store import QualityStore
+from services.reporting.adapters.weekly_store import WeeklyStore
+from services.reporting.bootstrap import MIGRATIONS as REPORTING_MIGRATIONS
+from services.reporting.domain.weeks import WeekCalendar
+from shared.db import build_engine, database_ready, run_migrations
 from shared.db.engine import ONE_STATEMENT_OR_READS, SingleStatements, session_factory
+from tests.support.records import BAIYUN, TONGDE
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +116,26 @@ async def in_transaction(connection: AsyncConnection) -> bool:
     """Whether SQLite itself has a transaction open on the connection (not only SQLAlchemy)."""
     raw = await connection.get_raw_connection()
     return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
+async def test_reporting_reads_a_week_while_the_fold_holds_the_store(tmp_path: Path) -> None:
+    """The weekly report's and the quality figures' reads begin deferred: a fold's batch being written (the store's
+    write lock held) does not hold a clerk's report back, nor does a long report hold the fold back."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
+    try:
+        await run_migrations(engine, REPORTING_MIGRATIONS)
+        bounds = WeekCalendar(ZoneInfo("Asia/Shanghai")).bounds("2027-W08")
+        async with engine.begin() as folding:
+            await folding.execute(sa.text("DELETE FROM report_records WHERE record_id = 'none'"))
+            rows, _ = await asyncio.wait_for(
+                WeeklyStore(engine).street_weeks(
+                    bounds, BAIYUN, as_of=bounds.ends_at, target=None, on=bounds.ends_at.date()
+                ),
+                5,
+            )
+            quality = await asyncio.wait_for(
+                QualityStore(engine).counts(bounds, TONGDE, as_of=bounds.ends_at, answer_target=timedelta(days=7)), 5
+            )
+        assert (rows, quality) == ({}, {})
+    finally:
+        await engine.dispose()

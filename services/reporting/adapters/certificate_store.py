@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.report_filters import submitted, utc, within
 from services.reporting.adapters.tables import records
 from services.reporting.domain.certificates import ORDER, FollowUp, LatestCheck
+from shared.db.engine import reading
 
 
 def _latest(*conditions: sa.ColumnElement[bool]) -> sa.Subquery:
@@ -28,6 +29,7 @@ def _latest(*conditions: sa.ColumnElement[bool]) -> sa.Subquery:
 class CertificateStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def latest_checks(
         self, code: str, *, today: date, horizon: date, zone: tzinfo, limit: int
@@ -62,7 +64,7 @@ class CertificateStore:
             )
             .limit(limit)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [LatestCheck(r[0], r[1], r[2], r[3], _day(r[4], zone)) for r in rows]
 

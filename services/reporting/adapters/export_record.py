@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.tables import weekly_exports
+from shared.db.engine import reading
 from shared.db.upsert import upsert
 
 
 class ExportRecord:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def written(self, districts: Sequence[str]) -> dict[str, set[str]]:
         """{district: the weeks whose files were all written}; a few rows a district a year."""
@@ -22,7 +24,7 @@ class ExportRecord:
             weekly_exports.c.district.in_(list(districts))
         )
         written: dict[str, set[str]] = {district: set() for district in districts}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             for district, week in await connection.execute(query):
                 written[district].add(week)
         return written

@@ -22,6 +22,7 @@ from services.reporting.domain.campaign import TargetPopulation
 from services.reporting.domain.figures import NOTICE_ROUTES, UNANSWERED_AGES
 from services.reporting.domain.paging import Position
 from services.reporting.domain.weeks import ReportWeek
+from shared.db.engine import reading
 from shared.events import EventKind
 from shared.events.record_parts import CertificateResult
 
@@ -122,7 +123,7 @@ async def figure_items(
     if after is not None:
         page = page.where(sa.or_(by_id > after[0], sa.and_(by_id == after[0], by_key > after[1])))
     total = sa.select(sa.func.count()).select_from(joined)
-    async with engine.connect() as connection:
+    async with reading(engine).connect() as connection:
         rows = (await connection.execute(page)).all()
         counted = int((await connection.execute(total)).scalar_one())
     shown = rows[:limit]
@@ -139,6 +140,6 @@ async def figure_counts(engine: AsyncEngine, queries: dict[str, Any]) -> list[tu
         name = sa.literal(figure, sa.String()).label("figure")
         counted = sa.select(name, found.community.label("community"), sa.func.count()).select_from(found.joined)
         parts.append(counted if figure in WITHOUT_RECORD else counted.group_by(found.community))
-    async with engine.connect() as connection:
+    async with reading(engine).connect() as connection:
         rows = (await connection.execute(sa.union_all(*parts))).all()
     return [(str(figure), area, int(count)) for figure, area, count in rows]

@@ -14,14 +14,16 @@ from services.reporting.adapters.tables import notices, records
 from services.reporting.domain.facts import OPTIONAL_FIELDS
 from services.reporting.domain.quality import EXPIRY_WINDOW_DAYS, QualityCounts
 from services.reporting.domain.weeks import ReportWeek
+from shared.db.engine import reading
 
 
 class QualityStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def _rows(self, query: Any) -> list[Any]:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return list((await connection.execute(query)).all())
 
     async def counts(

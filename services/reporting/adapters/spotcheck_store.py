@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import records, spot_check_items, spot_checks
+from shared.db.engine import reading
 
 STREAMED_ROWS = 10_000  # fetched from the database at a time
 
@@ -18,6 +19,7 @@ STREAMED_ROWS = 10_000  # fetched from the database at a time
 class SpotCheckStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def candidates(self, district: str, week_from: str, week_to: str) -> AsyncIterator[tuple[str, list[str]]]:
         """(street, its record ids): the submitted records observed in the weeks (week names sort in time
@@ -35,7 +37,7 @@ class SpotCheckStore:
         )
         street: str | None = None
         ids: list[str] = []
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             result = await connection.stream(query)
             async for rows in result.partitions(STREAMED_ROWS):
                 for row_street, record_id in rows:
@@ -59,7 +61,7 @@ class SpotCheckStore:
                 await connection.execute(sa.insert(spot_check_items), items)
 
     async def get(self, check_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             header = (
                 await connection.execute(sa.select(spot_checks).where(spot_checks.c.check_id == check_id))
             ).first()
@@ -103,5 +105,5 @@ class SpotCheckStore:
             .order_by(spot_checks.c.drawn_at.desc())
             .limit(1)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return (await connection.execute(query)).scalar()

@@ -28,6 +28,7 @@ from services.reporting.domain.campaign import TargetPopulation
 from services.reporting.domain.figures import RECORD_ROUTES, DelaySummary
 from services.reporting.domain.weekly import StreetWeek
 from services.reporting.domain.weeks import ReportWeek
+from shared.db.engine import reading
 
 Row = Callable[[str], StreetWeek]  # a code's StreetWeek, made the first time the code comes up
 
@@ -60,6 +61,7 @@ def _add_figure(counted: list[Any], row: Row, figure: str) -> None:
 class WeeklyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
         # PostgreSQL summarises the delays in place and runs the report's queries at once; SQLite does neither
         self._postgres = engine.dialect.name == "postgresql"
 
@@ -68,7 +70,7 @@ class WeeklyStore:
         return self._engine
 
     async def _rows(self, query: Any) -> list[Any]:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return list((await connection.execute(query)).all())
 
     async def _all(self, queries: list[Any]) -> list[list[Any]]:

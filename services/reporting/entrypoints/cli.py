@@ -17,7 +17,7 @@ from services.reporting.bootstrap import FOLDED_TOPICS, GROUP, MIGRATIONS, build
 from services.reporting.entrypoints.kafka import replay
 from services.reporting.settings import ReportingSettings
 from shared.db import build_engine, run_migrations
-from shared.db.engine import ONE_STATEMENT_OR_READS
+from shared.db.engine import reading
 from shared.kafka.groups import group_members
 from shared.kafka.lag import BrokerOffsets
 from shared.kafka.security import KafkaConnection
@@ -128,15 +128,14 @@ def _members(count: int) -> str:
 async def _copy_decisions(source_url: str, target: object) -> None:
     source = build_engine(source_url)
     try:
-        reads = source.execution_options(**{ONE_STATEMENT_OR_READS: True})  # on SQLite: no write lock taken
-        async with reads.connect() as reading, target.begin() as writing:  # type: ignore[attr-defined]
+        async with reading(source).connect() as read, target.begin() as writing:  # type: ignore[attr-defined]
             # one snapshot for every table: a key area and its marks, a sign-off and its steps, copied as they
             # stood together even while the live service goes on writing (on SQLite, a transaction's reads
             # are one snapshot: build_engine begins it)
             if source.dialect.name == "postgresql":
-                await reading.execution_options(isolation_level="REPEATABLE READ")
+                await read.execution_options(isolation_level="REPEATABLE READ")
             for table in DECISIONS:
-                rows = [dict(row._mapping) for row in (await reading.execute(table.select())).all()]
+                rows = [dict(row._mapping) for row in (await read.execute(table.select())).all()]
                 if rows:
                     await writing.execute(table.insert(), rows)
     finally:
