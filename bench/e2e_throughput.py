@@ -3,6 +3,7 @@ record counted by reporting, beside the raw rate of producing the same events
 to Kafka with aiokafka alone.
 
     bench/e2e_throughput.py --start            # a private system (make bench)
+    bench/e2e_throughput.py --start --sqlite   # the same on SQLite stores, as `make run-sqlite` keeps them
     bench/e2e_throughput.py --intake URL --reporting URL --api-key KEY   # a running one
 
 Before it, where the box's CPU went a record (bench/box_share.py): each service, PostgreSQL, the broker,
@@ -125,8 +126,14 @@ async def raw_produce(bootstrap: str, bodies: list[dict[str, Any]]) -> float:
     return len(envelopes) / elapsed
 
 
-async def start_system() -> tuple[System, str]:
+async def start_system(*, sqlite: bool = False) -> tuple[System, str]:
+    """A private system; with `sqlite`, its stores (the key store's too) are SQLite files, as `make run-sqlite`'s."""
     system = await build_system(Path(tempfile.mkdtemp(prefix="popflow-bench-")))
+    if sqlite:
+        folder = system.log_dir / "stores"
+        system.env["POPFLOW_KEYS_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder}/keys.db"
+        for service in SERVICES:
+            system.env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder}/{service}.db"
     for service in SERVICES:
         system.start(service, wait=False)
     for service in SERVICES:
@@ -148,6 +155,7 @@ async def main() -> None:
     parser.add_argument("-n", "--records", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--start", action="store_true", help="start a private system (needs make test's infra)")
+    parser.add_argument("--sqlite", action="store_true", help="with --start: its stores on SQLite (the local run's)")
     parser.add_argument("--intake", default="http://127.0.0.1:8001")
     parser.add_argument("--reporting", default="http://127.0.0.1:8004")
     parser.add_argument("--api-key", default=os.environ.get("POPFLOW_API_KEY"))
@@ -156,7 +164,7 @@ async def main() -> None:
 
     system = None
     if args.start:
-        system, args.api_key = await start_system()
+        system, args.api_key = await start_system(sqlite=args.sqlite)
         args.intake, args.reporting = system.url("intake"), system.url("reporting")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     try:
