@@ -127,6 +127,11 @@ def reading(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
 
 
+def reading_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `sessions`' engine for work that only reads (`reading`): in a transaction on PostgreSQL too."""
+    return session_factory(reading(sessions.kw["bind"]))
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

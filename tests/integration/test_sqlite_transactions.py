@@ -24,9 +24,13 @@ from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import MIGRATIONS as REPORTING_MIGRATIONS
 from services.reporting.domain.weeks import WeekCalendar
+from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
+from services.routing.service_layer import views
+from shared.auth import Principal, parse_scope
 from shared.db import build_engine, database_ready, run_migrations
 from shared.db.engine import ONE_STATEMENT_OR_READS, SingleStatements, session_factory
 from tests.support.records import BAIYUN, TONGDE
+from tests.support.routing import sqlite_routing
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +143,22 @@ async def test_reporting_reads_a_week_while_the_fold_holds_the_store(tmp_path: P
         assert (rows, quality) == ({}, {})
     finally:
         await engine.dispose()
+
+
+async def test_a_clerk_reads_a_case_while_a_routing_batch_holds_the_store(tmp_path: Path) -> None:
+    """Routing's views, the review queue and its gauges read on sessions that say so (`RoutingContext.reads`): a
+    batch holding the store (across Kafka's confirmation of its events, a while when Kafka is slow) does not hold
+    them back for the connection's 30 s."""
+    recipients = Recipients.of(["440111"], ExchangeTable({}, ExchangeEndpoint("national", "https://cn")))
+    clerk = Principal("k", parse_scope("district:440111"))
+    async with sqlite_routing(tmp_path, recipients) as context, context.sessions.begin() as batch:
+        await batch.execute(sa.text("DELETE FROM routed_records WHERE record_id = 'none'"))
+        seen = await asyncio.wait_for(
+            asyncio.gather(
+                views.case(context, clerk, "no-such-record"),
+                views.decision(context, clerk, "no-such-record"),
+                views.review_queue(context, clerk, limit=10),
+            ),
+            5,
+        )
+    assert seen == [None, None, []]

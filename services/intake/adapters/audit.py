@@ -10,11 +10,13 @@ from sqlmodel import col
 
 from services.intake.adapters.tables import ReadAuditRow
 from shared.auth import Principal, ScopeKind
+from shared.db.engine import reading_sessions
 
 
 class ReadAudit:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._reads = reading_sessions(sessions)
 
     async def record(self, principal: Principal, *, action: str, record_ids: list[str], purpose: str) -> None:
         row = ReadAuditRow(
@@ -36,5 +38,5 @@ class ReadAudit:
             query = query.where(
                 or_(col(ReadAuditRow.scope) == f"district:{code}", col(ReadAuditRow.scope).startswith(f"street:{code}"))
             )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())

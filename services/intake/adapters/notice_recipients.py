@@ -17,6 +17,7 @@ class NoticeRecipients:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._single_statements = SingleStatements(sessions)
+        self._reads = self._single_statements.read_sessions()  # a read of one statement
 
     async def note_many(self, notices: Sequence[NoticeIssued]) -> None:
         """A batch from Kafka, in one statement. Idempotent: a notice seen again (re-delivery, replay)
@@ -40,5 +41,5 @@ class NoticeRecipients:
             await connection.execute(insert(NoticeRecipientRow).on_conflict_do_nothing(), list(rows.values()))
 
     async def get(self, notice_id: str) -> NoticeRecipientRow | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await session.get(NoticeRecipientRow, notice_id)

@@ -35,6 +35,7 @@ class RecordRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._single_statements = SingleStatements(sessions)
+        self._reads = self._single_statements.read_sessions()  # a read of one statement
 
     async def write_batch(
         self,
@@ -130,7 +131,7 @@ class RecordRepository:
                     await session.execute(insert(OutboxRow), rows)
 
     async def get(self, record_id: str) -> RecordRow | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await session.get(RecordRow, record_id)
 
     async def versions(self, row: RecordRow) -> list[RecordRow]:
@@ -138,12 +139,12 @@ class RecordRepository:
         if row.case_id is None:
             return [row]
         query = select(RecordRow).where(col(RecordRow.case_id) == row.case_id).order_by(col(RecordRow.case_version))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def of_person(self, person_key: str) -> list[RecordRow]:
         query = select(RecordRow).where(col(RecordRow.person_key) == person_key).order_by(col(RecordRow.received_at))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def listing(
@@ -159,7 +160,7 @@ class RecordRepository:
             .limit(limit)
             .offset(offset)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def set_routes(self, routes: Sequence[tuple[str, str]]) -> None:

@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import OfficeSession, utc
+from shared.db.engine import reading_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ def _hash(token: str) -> str:
 class OfficeSessions:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, *, lifetime: timedelta) -> None:
         self._sessions, self._box, self._lifetime = sessions, box, lifetime
+        self._reads = reading_sessions(sessions)
 
     async def open(self, *, street: str, key: str, now: datetime) -> str:
         """A new session; returns the token for the cookie (only its hash is stored)."""
@@ -48,7 +50,7 @@ class OfficeSessions:
         return token
 
     async def find(self, token: str, *, now: datetime) -> OpenSession | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:  # every office request: on SQLite it waits for no writer
             row = await session.get(OfficeSession, _hash(token))
         if row is None or utc(row.expires_at) <= now:
             return None

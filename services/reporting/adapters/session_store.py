@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.adapters.report_filters import utc
 from services.reporting.adapters.tables import dashboard_sessions as table
+from shared.db.engine import reading
 
 
 def session_hash(token: str) -> str:
@@ -28,6 +29,7 @@ class SessionRow:
 class SessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)
 
     async def add(self, token: str, *, key_id: str, csrf_token: str, now: datetime, expires_at: datetime) -> None:
         """Store a new session; sessions ended more than a day ago go at the same time."""
@@ -48,7 +50,7 @@ class SessionStore:
         query = sa.select(table).where(
             table.c.session_hash == session_hash(token), table.c.revoked_at.is_(None), table.c.expires_at > now
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:  # every dashboard request: on SQLite it waits for no fold
             row = (await connection.execute(query)).first()
         return SessionRow(row.key_id, row.csrf_token, utc(row.expires_at)) if row else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from services.routing.domain.notices import PlannedNotice
 from services.routing.domain.recipients import Recipients
 from services.routing.domain.schedule import AnswerDeadlines
 from shared.clock import Clock
+from shared.db.engine import reading_sessions
 from shared.db.processed import already_processed, mark_processed
 from shared.directory.changes import DivisionChanges, load_changes
 from shared.directory.divisions import DivisionDirectory
@@ -41,6 +43,11 @@ class RoutingContext:
     deadlines: AnswerDeadlines = field(default_factory=AnswerDeadlines)
     # retired codes and their successors; the vendored table unless a test brings its own
     changes: DivisionChanges = field(default_factory=load_changes)
+
+    @cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for work that only reads: on SQLite they hold no batch back, and no batch holds them back."""
+        return reading_sessions(self.sessions)
 
 
 class NoticeWithoutCase(PermanentFailure):

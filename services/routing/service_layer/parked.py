@@ -158,13 +158,13 @@ class ParkedAnswers:
         """Report how many answers wait as `popflow_parked_answers` on every scrape."""
 
         async def read() -> Samples:
-            async with self._context.sessions() as session:
+            async with self._context.reads() as session:
                 return [((), float(await parked_store.parked_count(session)))]
 
         metrics.gauge("popflow_parked_answers", "Answers waiting for their notice to be stored", [], read)
 
     async def _ready(self) -> list[tuple[int, str]]:
-        async with self._context.sessions() as session:
+        async with self._context.reads() as session:
             return await parked_store.ready_parked(session, limit=self._batch)
 
     async def _apply(self, seq: int) -> bool | None:

@@ -56,7 +56,7 @@ async def resolve(
     acting: str,
 ) -> ReviewResolved:
     """Check the bureau's resolution against the item and publish it; routing applies it as it arrives."""
-    async with context.sessions() as session:
+    async with context.reads() as session:
         item = await review_store.load_review(session, record_id)
     if item is None or not principal.may(Action.SUPERVISE, item.reporting_street):
         raise ResolutionRefused(404, "No review item for this record in your district.")

@@ -17,7 +17,7 @@ from shared.auth import Principal
 
 async def decision(context: RoutingContext, principal: Principal, record_id: str) -> dict[str, Any] | None:
     """The record's routing decision; None while it has none or the caller may not see it."""
-    async with context.sessions() as session:
+    async with context.reads() as session:
         row = await decision_store.load_decision(session, record_id)
         notices = await notice_store.notices_of(session, record_id)
     if row is None:
@@ -33,7 +33,7 @@ async def decision(context: RoutingContext, principal: Principal, record_id: str
 async def case(context: RoutingContext, principal: Principal, record_id: str) -> dict[str, Any] | None:
     """A case's status, version and notices, without the person's details; None while there is no case
     or the caller may not see it."""
-    async with context.sessions() as session:
+    async with context.reads() as session:
         found = await case_store.load_case(session, record_id, context.keyring)
         notices = await notice_store.notices_of(session, record_id)
     if found is None:
@@ -61,7 +61,7 @@ async def review_queue(
     """Records reported in the caller's district whose codes are unknown or retired, oldest first,
     each with its age; the record's own fields stay in the store (they are personal data)."""
     now = context.clock.now()
-    async with context.sessions() as session:
+    async with context.reads() as session:
         items = await review_store.review_queue(
             session, limit=limit, reporting_prefix=review_prefix(principal), resolved=resolved
         )
