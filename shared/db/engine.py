@@ -50,6 +50,8 @@ def build_engine(url: str, *, plan_each_time: bool = False, pool_size: int = 20)
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        # the engine's own dialect object: SQLAlchemy calls it within its error handling, where an event is outside
+        engine.sync_engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
         return engine
     # asyncpg negotiates TLS when the server offers it (Debian's does); on loopback that
     # costs a third of a service's CPU and protects nothing. An explicit ?ssl=... wins.
@@ -93,9 +95,9 @@ def replica_name() -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
-    # the driver's own transactions off: it would begin one only at a write, so that a transaction's reads, a
-    # FOR UPDATE among them (which SQLite does not know), saw the store as it was at each read and not as
-    # the transaction wrote it; `_sqlite_begin` begins them instead
+    # the driver's own transactions off: it began one only at a write, so each read before a transaction's first
+    # write (a FOR UPDATE among them, which SQLite does not know) ran as a snapshot of its own; `_sqlite_begin`
+    # and `_sqlite_do_begin` begin them instead
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -103,22 +105,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """Begin the transaction SQLAlchemy begins, as SQLite's driver would not (`_sqlite_pragmas`).
+_BEGIN = "popflow_begin"  # the pooled connection's info: the statement `_sqlite_do_begin` begins the transaction with
 
-    IMMEDIATE: the store's write lock is taken now, waiting (the connection's timeout) while another
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Choose how the transaction SQLAlchemy begins is begun, as SQLite's driver would not (`_sqlite_pragmas`).
+
+    IMMEDIATE: the store's write lock is taken at once, waiting (the connection's timeout) while another
     transaction holds it, so a transaction that reads and then writes what it read is the only writer from its
     first read to its commit, as FOR UPDATE makes it on PostgreSQL. Begun deferred, two such transactions
     would both read, and the second to write would fail on the first's commit instead of waiting for it.
-    Reads go on beside it (WAL). A transaction that only reads, or is one statement, says so
-    (ONE_STATEMENT_OR_READS) and begins deferred: it takes the lock at its write, if it has one."""
+    A transaction that only reads, or is one statement, says so (ONE_STATEMENT_OR_READS) and begins deferred:
+    it waits for no writer, holds none back (WAL), and takes the lock at its write, if it has one. Any other
+    read waits for a writer as a writer does.
+
+    The statement is sent by the dialect's begin (`_sqlite_do_begin`), not here: an error raised in this event
+    (the lock not had within the timeout) would leave the connection unable to begin a transaction again, its
+    next statements each committed alone."""
     options = connection.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT":
+        connection.connection.info.pop(_BEGIN, None)
         return
-    raw = connection.connection.dbapi_connection
-    if raw is not None and raw.isolation_level is not None:  # SQLAlchemy's reset after an AUTOCOMMIT use
-        raw.isolation_level = None
-    connection.exec_driver_sql("BEGIN" if options.get(ONE_STATEMENT_OR_READS) else "BEGIN IMMEDIATE")
+    connection.connection.info[_BEGIN] = "BEGIN" if options.get(ONE_STATEMENT_OR_READS) else "BEGIN IMMEDIATE"
+
+
+def _sqlite_do_begin(dbapi_connection: Any) -> None:
+    """The dialect's begin (its own does nothing on SQLite): the statement `_sqlite_begin` chose."""
+    statement = dbapi_connection.info.pop(_BEGIN, None)
+    if statement is not None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
 
 
 def reading(engine: AsyncEngine) -> AsyncEngine:

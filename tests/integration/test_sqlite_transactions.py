@@ -11,25 +11,28 @@ is told that the transaction reads or is one statement.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.reporting.adapters.quality_store import QualityStore
-from services.reporting.adapters.weekly_store import WeeklyStore
 from services.reporting.bootstrap import MIGRATIONS as REPORTING_MIGRATIONS
 from services.reporting.domain.weeks import WeekCalendar
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer import views
 from shared.auth import Principal, parse_scope
+from shared.clock import FixedClock
 from shared.db import build_engine, database_ready, run_migrations
 from shared.db.engine import ONE_STATEMENT_OR_READS, SingleStatements, session_factory
 from tests.support.records import BAIYUN, TONGDE
+from tests.support.reporting import report_service
 from tests.support.routing import sqlite_routing
 
 pytestmark = pytest.mark.integration
@@ -123,24 +126,22 @@ async def in_transaction(connection: AsyncConnection) -> bool:
 
 
 async def test_reporting_reads_a_week_while_the_fold_holds_the_store(tmp_path: Path) -> None:
-    """The weekly report's and the quality figures' reads begin deferred: a fold's batch being written (the store's
-    write lock held) does not hold a clerk's report back, nor does a long report hold the fold back."""
+    """The weekly report page's reads (the campaign running, the street weeks, the sign-offs) and the quality
+    figures' begin deferred: a fold's batch being written (the store's write lock held) does not hold a clerk's report
+    back, nor does a long report hold the fold back."""
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}")
     try:
         await run_migrations(engine, REPORTING_MIGRATIONS)
-        bounds = WeekCalendar(ZoneInfo("Asia/Shanghai")).bounds("2027-W08")
+        calendar = WeekCalendar(ZoneInfo("Asia/Shanghai"))
+        reports = report_service(engine, calendar, FixedClock(datetime(2027, 2, 26, 2, tzinfo=UTC)))
+        bounds = calendar.bounds("2027-W08")
         async with engine.begin() as folding:
             await folding.execute(sa.text("DELETE FROM report_records WHERE record_id = 'none'"))
-            rows, _ = await asyncio.wait_for(
-                WeeklyStore(engine).street_weeks(
-                    bounds, BAIYUN, as_of=bounds.ends_at, target=None, on=bounds.ends_at.date()
-                ),
-                5,
-            )
+            page = await asyncio.wait_for(reports.weekly(BAIYUN, "2027-W08"), 5)
             quality = await asyncio.wait_for(
                 QualityStore(engine).counts(bounds, TONGDE, as_of=bounds.ends_at, answer_target=timedelta(days=7)), 5
             )
-        assert (rows, quality) == ({}, {})
+        assert (sum(page["routes"].values()), quality) == (0, {})
     finally:
         await engine.dispose()
 
@@ -162,3 +163,22 @@ async def test_a_clerk_reads_a_case_while_a_routing_batch_holds_the_store(tmp_pa
             5,
         )
     assert seen == [None, None, []]
+
+
+async def test_a_begin_that_waited_too_long_leaves_the_connection_beginning_its_transactions(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The lock not had within the connection's timeout fails the statement that began the transaction; the same
+    connection's next transaction is still one (its write undone by a rollback), not a statement committed alone."""
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA busy_timeout = 100")  # a short wait, for the test
+        await connection.rollback()
+        with sqlite3.connect(tmp_path / "store.db") as other:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the store
+            with pytest.raises(OperationalError, match="locked"):
+                await connection.execute(sa.select(counters.c.n))
+            other.rollback()
+        await connection.rollback()
+        await connection.execute(counters.update().values(n=42))
+        await connection.rollback()
+    assert await count(engine) == 0

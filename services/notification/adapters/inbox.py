@@ -36,7 +36,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.paging import Position
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db import bulk
-from shared.db.engine import SingleStatements, reading_sessions
+from shared.db.engine import SingleStatements
 from shared.events import FeedbackResult, NoticeAnswered, NoticeIssued, RejectionReason
 
 # (session, answered notice id, now) -> True when the answer is owed to an exchange partner (and scheduled)
@@ -87,7 +87,6 @@ class Inbox:
         answers_owed: AnswersOwed | None = None,
     ) -> None:
         self._sessions = sessions
-        self._read_sessions = reading_sessions(sessions)  # reads of several statements
         self._events = events
         self._sealed = sealed
         self._served = frozenset(served_districts)  # empty: every code is this deployment's (tests, one district)
@@ -206,7 +205,7 @@ class Inbox:
             tie = (col(InboxNotice.issued_at) == after.issued_at) & (col(InboxNotice.notice_id) > after.notice_id)
             query = query.where(or_(older, tie))
         query = query.order_by(col(InboxNotice.issued_at).desc(), col(InboxNotice.notice_id)).limit(limit)
-        async with self._read_sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def acknowledge(

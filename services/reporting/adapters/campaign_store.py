@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import campaigns, key_area_marks, key_areas
 from services.reporting.domain.campaign import Campaign, Phase, TargetPopulation
+from shared.db.engine import reading
 
 
 def _day(value: Any) -> date | None:
@@ -41,13 +42,14 @@ def campaign_from_row(row: Any) -> Campaign:
 class CampaignStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def create(self, values: dict[str, Any]) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(sa.insert(campaigns).values(**values))
 
     async def get(self, campaign_id: str) -> Campaign | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(sa.select(campaigns).where(campaigns.c.campaign_id == campaign_id))).first()
         return campaign_from_row(row) if row else None
 
@@ -59,7 +61,7 @@ class CampaignStore:
         query = sa.select(campaigns).where(campaigns.c.district == district).order_by(campaigns.c.created_at.desc())
         if created_by is not None:
             query = query.where(campaigns.c.created_at <= utc(created_by))
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query)).all()
         for row in rows:
             campaign = campaign_from_row(row)
@@ -77,7 +79,7 @@ class CampaignStore:
             .where(key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code))
             .order_by(key_areas.c.street, key_areas.c.planned_on, key_areas.c.name)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
             {
@@ -124,7 +126,7 @@ class CampaignStore:
             .where(key_areas.c.campaign_id == campaign_id)
             .group_by(key_areas.c.street)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query)).all()
         return {street: utc(first) if first else None for street, first in rows}
 
@@ -149,7 +151,7 @@ class CampaignStore:
         query = sa.select(key_areas.c.street, key_areas.c.planned_on, canvassed_on).where(
             key_areas.c.campaign_id == campaign_id, within(key_areas.c.street, code), listed
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             for street, planned, canvassed in (await connection.execute(query)).all():
                 counts[street][0] += int(first_day <= planned <= last_day)
                 counts[street][1] += int(canvassed is not None and first_day <= canvassed <= last_day)

@@ -14,6 +14,7 @@ from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import place_check_persons, place_checks, records
 from services.reporting.domain.placechecks import Held
 from services.reporting.domain.spotchecks import PlaceTally
+from shared.db.engine import reading
 
 PlaceCheckRows = tuple[dict[str, Any], list[dict[str, Any]]]  # (header, persons in the order listed)
 
@@ -21,6 +22,7 @@ PlaceCheckRows = tuple[dict[str, Any], list[dict[str, Any]]]  # (header, persons
 class PlaceCheckStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def held(self, person_keys: list[str]) -> dict[str, list[Held]]:
         """Every submitted record of these persons, by person key (the fold's person keys)."""
@@ -28,7 +30,7 @@ class PlaceCheckStore:
             records.c.person_key.in_(person_keys), records.c.event_kind.is_not(None)
         )
         found: dict[str, list[Held]] = defaultdict(list)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             for key, record_id, event_kind, observed_at in (await connection.execute(query)).all():
                 found[key].append(Held(record_id, event_kind, utc(observed_at)))
         return dict(found)
@@ -44,7 +46,7 @@ class PlaceCheckStore:
         return True
 
     async def get(self, place_check_id: str) -> PlaceCheckRows | None:
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             header = (
                 await connection.execute(sa.select(place_checks).where(place_checks.c.place_check_id == place_check_id))
             ).first()
@@ -93,7 +95,7 @@ class PlaceCheckStore:
             .where(place_checks.c.check_id == check_id, within(place_checks.c.street, code))
             .order_by(place_checks.c.street, place_checks.c.checked_on, place_checks.c.place_check_id)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return [dict(row._mapping) for row in (await connection.execute(query)).all()]
 
     async def tallies(self, check_id: str) -> dict[str, PlaceTally]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.report_filters import within
 from services.reporting.adapters.tables import communities, key_areas, records, workers
 from services.reporting.domain.responsibility import Community, Register, Worker
+from shared.db.engine import reading
 from shared.db.upsert import upsert
 from shared.sealing import Keyring
 
@@ -26,6 +27,7 @@ def _context(street: str, staff_id: str) -> str:
 class ResponsibilityStore:
     def __init__(self, engine: AsyncEngine, keyring: Keyring) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
         self._keyring = keyring
 
     def _upsert(self, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
@@ -54,12 +56,12 @@ class ResponsibilityStore:
 
     async def staff_ids(self, street: str) -> set[str]:
         query = sa.select(workers.c.staff_id).where(workers.c.street == street)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return {staff_id for (staff_id,) in (await connection.execute(query)).all()}
 
     async def register(self, code: str) -> Register:
         """The workers and communities of a street or district (`code`), names opened."""
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             worker_rows = (await connection.execute(sa.select(workers).where(within(workers.c.street, code)))).all()
             community_rows = (
                 await connection.execute(sa.select(communities).where(within(communities.c.street, code)))
@@ -77,7 +79,7 @@ class ResponsibilityStore:
     async def communities_seen(self, code: str) -> list[str]:
         """Community codes of the scope named by any folded record (residences in the scope)."""
         query = sa.select(records.c.community).where(within(records.c.community, code)).distinct()
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return sorted(c for (c,) in (await connection.execute(query)).all())
 
     async def assign_area(self, area_id: str, staff_id: str | None) -> None:

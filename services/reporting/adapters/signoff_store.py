@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.reporting.adapters.report_filters import utc, within
 from services.reporting.adapters.tables import campaign_results, signoff_steps, signoffs
 from services.reporting.domain.signoff import Signoff, SignoffState, Step, step_of
+from shared.db.engine import reading
 from shared.db.upsert import first_insert, upsert
 
 
@@ -40,10 +41,11 @@ def _step_insert(signoff: Signoff) -> Any:
 class SignoffStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = reading(engine)  # on SQLite: no write lock taken, no writer held back
 
     async def get(self, street: str, week: str) -> Signoff | None:
         query = sa.select(signoffs).where(signoffs.c.street == street, signoffs.c.week == week)
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             row = (await connection.execute(query)).first()
         return _signoff(row) if row else None
 
@@ -85,14 +87,14 @@ class SignoffStore:
             .order_by(signoff_steps.c.street, signoff_steps.c.seq)
         )
         steps: dict[str, list[Step]] = {}
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             for row in (await connection.execute(query)).all():
                 steps.setdefault(row.street, []).append(Step(utc(row.at), SignoffState(row.state), row.comment))
         return steps
 
     async def of(self, code: str, weeks: Sequence[str]) -> list[Signoff]:
         query = sa.select(signoffs).where(within(signoffs.c.street, code), signoffs.c.week.in_(list(weeks)))
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return [_signoff(row) for row in (await connection.execute(query)).all()]
 
     async def decide_campaign(self, campaign_id: str, street: str, decision: str, comment: str, at: datetime) -> None:
@@ -112,7 +114,7 @@ class SignoffStore:
             .where(campaign_results.c.campaign_id == campaign_id)
             .order_by(campaign_results.c.street)
         )
-        async with self._engine.connect() as connection:
+        async with self._reads.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
             {

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db.engine import reading
+
 metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
 
@@ -247,7 +249,7 @@ FACTS = (records, notices, rejections)
 
 async def holds_rows(engine: AsyncEngine) -> bool:
     """True when any fact or decision table has a row (a rebuild target must not)."""
-    async with engine.connect() as connection:
+    async with reading(engine).connect() as connection:
         for table in (*FACTS, *DECISIONS):
             if await connection.scalar(sa.select(sa.func.count()).select_from(table)):
                 return True
