@@ -46,7 +46,7 @@ from sqlmodel import col
 from shared.background import woken_or_after
 from shared.clock import Clock, SystemClock
 from shared.db.among import among
-from shared.db.engine import SingleStatements, reading_sessions
+from shared.db.engine import SingleStatements
 from shared.db.outbox_failures import UnclearFailures
 from shared.db.outbox_reads import Pending, pending, set_aside_keys
 from shared.db.outbox_sends import Envelope, OutboxSends
@@ -96,9 +96,9 @@ class OutboxRelay:
         fault it is keeps being retried before it is set aside (shared/db/outbox_failures.py says why both;
         the services read them from POPFLOW_OUTBOX_UNCLEAR_PASSES and POPFLOW_OUTBOX_UNCLEAR_FOR_S)."""
         self._sessions = sessions
-        self._read_sessions = reading_sessions(sessions)
         # a pass's reads and its update are each a statement of its own: three round trips, not six
         self._single_statements = SingleStatements(sessions)
+        self._reads = self._single_statements.read_sessions()  # reads of one statement
         self._broker = broker
         self._table = table
         self._batch = batch
@@ -195,7 +195,7 @@ class OutboxRelay:
         `sent_at` index holds published rows only (intake's migration 0009, notification's 0017)."""
         table = self._table
         waiting = (col(table.sent_at).is_(None), col(table.set_aside_at).is_(None))
-        async with self._read_sessions() as session:  # SQLite: waits for no writer
+        async with self._reads() as session:  # SQLite: waits for no writer
             count = await session.scalar(select(func.count()).select_from(table).where(*waiting))
         return int(count or 0)
 

@@ -30,7 +30,7 @@ from services.routing.service_layer import views
 from shared.auth import Principal, parse_scope
 from shared.clock import FixedClock
 from shared.db import build_engine, database_ready, run_migrations
-from shared.db.engine import ONE_STATEMENT_OR_READS, SingleStatements, session_factory
+from shared.db.engine import SingleStatements, reading, session_factory
 from tests.support.records import BAIYUN, TONGDE
 from tests.support.reporting import report_service
 from tests.support.routing import sqlite_routing
@@ -84,11 +84,10 @@ async def test_two_transactions_that_read_then_write_go_one_after_the_other(engi
 
 
 async def test_a_transaction_that_reads_sees_one_store_and_holds_no_writer_back(engine: AsyncEngine) -> None:
-    reads = engine.execution_options(**{ONE_STATEMENT_OR_READS: True})
-    async with reads.connect() as reading:
-        before = await reading.scalar(sa.select(counters.c.n))
+    async with reading(engine).connect() as connection:
+        before = await connection.scalar(sa.select(counters.c.n))
         await asyncio.wait_for(write(engine, 5), 5)  # not held back by the reading transaction
-        assert await reading.scalar(sa.select(counters.c.n)) == before == 0
+        assert await connection.scalar(sa.select(counters.c.n)) == before == 0
     assert await count(engine) == 5
 
 
