@@ -58,6 +58,7 @@ class KeyStore:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._single = SingleStatements(self._sessions)
+        self._reads = self._single.read_sessions()  # the list of keys: one statement
 
     async def create(self, scope: Scope, *, role: Role | None = None, label: str = "") -> tuple[str, str]:
         """(key id, the key itself). The key is not stored and cannot be shown again."""
@@ -110,5 +111,5 @@ class KeyStore:
         return row if row is not None and row.revoked_at is None else None
 
     async def list_keys(self) -> list[ApiKey]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(select(ApiKey).order_by(col(ApiKey.created_at)))).scalars())

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from shared.db.engine import reading_sessions
+
 
 class OutboxRowLike(Protocol):
     """The columns every outbox table has (intake's, notification's)."""
@@ -42,6 +44,7 @@ class SetAsideRows:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], table: type[Any], *, wake: Callable[[], None]):
         self._sessions, self._table, self._wake = sessions, table, wake
+        self._reads = reading_sessions(sessions)  # the list: on SQLite it holds no relay back
         self._largest_id = largest_id(table)
 
     async def rows(self, *, limit: int, discarded: bool = False) -> list[dict[str, Any]]:
@@ -62,7 +65,7 @@ class SetAsideRows:
         query = (
             select(table, held).where(col(table.set_aside_at).is_not(None), state).order_by(col(table.id)).limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [_view(row, holding) for row, holding in (await session.execute(query)).all()]
 
     async def retry(self, row_id: int) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db.engine import reading
 from shared.db.migrations import run_migrations
 from shared.db.upsert import first_insert
 from shared.sealing import KEYS_SETTING, Keyring, SealError
@@ -58,7 +59,7 @@ async def check_sealing_keys(engine: AsyncEngine, keyring: Keyring, *, store: st
 async def sealed_with_other_keys(engine: AsyncEngine, keyring: Keyring) -> bool:
     """Whether the store's sentinels would refuse `keyring` (the check at start, read only: nothing migrated or
     written; a store never started has none and refuses nothing)."""
-    async with engine.connect() as connection:
+    async with reading(engine).connect() as connection:
         if not await connection.run_sync(lambda sync: sa.inspect(sync).has_table(sentinels.name)):
             return False
         result = await connection.execute(sa.select(sentinels.c.key_id, sentinels.c.sealed))

@@ -22,15 +22,29 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.notification.adapters.deliveries import DeliveryStore
+from services.notification.adapters.exchange_store import ExchangeStore, owe_answer
+from services.notification.adapters.inbox import Inbox
+from services.notification.adapters.outbox import StatusEvents
+from services.notification.adapters.sealed import SealedNotices
+from services.notification.adapters.secrets import SecretBox
+from services.notification.adapters.tables import OutboxRow
+from services.notification.adapters.webhooks import WebhookStore
+from services.notification.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
 from services.reporting.adapters.quality_store import QualityStore
 from services.reporting.bootstrap import MIGRATIONS as REPORTING_MIGRATIONS
 from services.reporting.domain.weeks import WeekCalendar
 from services.routing.domain.recipients import ExchangeEndpoint, ExchangeTable, Recipients
 from services.routing.service_layer import views
 from shared.auth import Principal, parse_scope
+from shared.auth.store import MIGRATIONS as KEY_MIGRATIONS
+from shared.auth.store import KeyStore
 from shared.clock import FixedClock
 from shared.db import build_engine, database_ready, run_migrations
 from shared.db.engine import SingleStatements, reading, session_factory
+from shared.db.outbox_set_aside import SetAsideRows
+from shared.db.sentinel import sealed_with_other_keys
+from tests.support.infra import TEST_KEYRING
 from tests.support.records import BAIYUN, TONGDE
 from tests.support.reporting import report_service
 from tests.support.routing import sqlite_routing
@@ -162,6 +176,43 @@ async def test_a_clerk_reads_a_case_while_a_routing_batch_holds_the_store(tmp_pa
             5,
         )
     assert seen == [None, None, []]
+
+
+async def test_an_office_s_lists_and_the_exchange_overview_read_while_a_push_is_recorded(tmp_path: Path) -> None:
+    """Notification's reads that only read (a notice's push history, the failed list, a webhook, the exchange
+    overview's counts and lists, the outbox's set-aside rows) and the key store's list of keys begin deferred: a
+    transaction holding the store (a push's attempts recorded, a key created) holds none of them back."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'notification.db'}")
+    try:
+        await run_migrations(engine, NOTIFICATION_MIGRATIONS)
+        await run_migrations(engine, KEY_MIGRATIONS, version_table="alembic_version_keys")  # one store, as a test may
+        sessions, sealed = session_factory(engine), SealedNotices(TEST_KEYRING)
+        events = StatusEvents(b"test-person-key-secret", sealed)
+        inbox = Inbox(sessions, events, sealed, served_districts=["440111"], answers_owed=owe_answer)
+        deliveries, exchange = DeliveryStore(sessions, events), ExchangeStore(sessions, inbox)
+        webhooks = WebhookStore(sessions, SecretBox("a-secret-for-the-test"))
+        set_aside, keys = SetAsideRows(sessions, OutboxRow, wake=lambda: None), KeyStore(engine)
+        async with engine.begin() as recording:
+            await recording.execute(sa.text("DELETE FROM deliveries WHERE notice_id = 'none'"))
+            seen = await asyncio.wait_for(
+                asyncio.gather(
+                    deliveries.history("no-such-notice"),
+                    deliveries.failed(prefix="440111", limit=10),
+                    webhooks.get("440111001"),
+                    exchange.delivery_counts(),
+                    exchange.received_counts(),
+                    exchange.refused(limit=10),
+                    exchange.set_aside_files(limit=10),
+                    exchange.batch_counts(),
+                    set_aside.rows(limit=10),
+                    keys.list_keys(),
+                    sealed_with_other_keys(engine, TEST_KEYRING),
+                ),
+                5,
+            )
+        assert seen == [(None, []), [], None, [], {}, [], [], {}, [], [], False]
+    finally:
+        await engine.dispose()
 
 
 async def test_a_begin_that_waited_too_long_leaves_the_connection_beginning_its_transactions(

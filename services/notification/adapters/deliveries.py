@@ -37,6 +37,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.backoff import NextStep
 from services.notification.domain.status import NoticeStatus, advanced
 from shared.db.among import among
+from shared.db.engine import reading_sessions
 
 _CLAIM_COLUMNS = ("notice_id", "recipient_code", "round_attempts", "total_attempts", "exchange_code", "round_number")
 ROUND_NUMBERS = 1_000_000  # a round's number wraps here (migration 0016 bounds the column): only compared for equality
@@ -65,6 +66,7 @@ class DeliveryStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: StatusEvents) -> None:
         self._sessions = sessions
+        self._reads = reading_sessions(sessions)  # the history and the failed list: no writer held back on SQLite
         self._attempts = AttemptRecords(sessions, events)
 
     async def claim(
@@ -93,7 +95,7 @@ class DeliveryStore:
             )
 
     async def history(self, notice_id: str) -> tuple[Delivery | None, list[DeliveryAttempt]]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             delivery = await session.get(Delivery, notice_id)
             query = select(DeliveryAttempt).where(col(DeliveryAttempt.notice_id) == notice_id)
             attempts = list((await session.execute(query.order_by(col(DeliveryAttempt.number)))).scalars())
@@ -108,7 +110,7 @@ class DeliveryStore:
             .order_by(col(Delivery.updated_at).desc())
             .limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [(d, n) for d, n in (await session.execute(query)).all()]
 
     async def redeliver(self, notice: InboxNotice, *, now: datetime) -> bool:

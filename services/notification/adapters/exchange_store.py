@@ -36,6 +36,7 @@ from services.notification.adapters.tables import (
 from services.notification.domain.exchange_ack import AckFile, Outcome, SentBatch, judge
 from services.notification.domain.exchange_batch import lines_in, refused_lines
 from services.notification.domain.status import NoticeStatus, advanced
+from shared.db.engine import reading_sessions
 from shared.db.upsert import conflict_insert
 from shared.events import NoticeIssued
 
@@ -86,6 +87,7 @@ class Counts:
 class ExchangeStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], inbox: Inbox) -> None:
         self._sessions, self._inbox = sessions, inbox
+        self._reads = reading_sessions(sessions)  # the overview's counts and lists: no writer held back on SQLite
 
     async def receive_notice(self, received: ExchangeReceived, notice: NoticeIssued, *, now: datetime) -> bool | None:
         """None for a duplicate (the message, or the same partner's notice under a new message id), else
@@ -126,7 +128,7 @@ class ExchangeStore:
             .join(InboxNotice, col(InboxNotice.notice_id) == col(ExchangeReceived.local_notice_id))
             .where(col(ExchangeReceived.answer_message_id) == message_id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (await session.execute(query)).first()
         return (row[0], row[1]) if row else None
 
@@ -143,7 +145,7 @@ class ExchangeStore:
             .where(col(Delivery.exchange_code).is_not(None))
             .group_by(col(Delivery.exchange_code), col(Delivery.state))
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).all()
         return [
             Counts(str(code), str(state), int(n), int(attempts), int(again)) for code, state, n, attempts, again in rows
@@ -154,7 +156,7 @@ class ExchangeStore:
         query = sql_select(col(ExchangeReceived.partner), col(ExchangeReceived.kind), func.count()).group_by(
             col(ExchangeReceived.partner), col(ExchangeReceived.kind)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return {(str(p), str(k)): int(n) for p, k, n in (await session.execute(query)).all()}
 
     async def refused(self, *, limit: int) -> list[Delivery]:
@@ -165,14 +167,14 @@ class ExchangeStore:
             .order_by(col(Delivery.updated_at).desc())
             .limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def failed_destinations(self) -> list[str]:
         """The codes that failed deliveries to partners were for (a few: districts, bureaus, streets)."""
         failed = col(Delivery.exchange_code).is_not(None) & (col(Delivery.state) == "failed")
         query = sql_select(col(Delivery.exchange_code)).where(failed).distinct()
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [str(code) for code in (await session.execute(query)).scalars()]
 
     async def failed_to(self, codes: list[str], *, limit: int) -> list[str]:
@@ -183,7 +185,7 @@ class ExchangeStore:
             .order_by(col(Delivery.updated_at))
             .limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [str(message_id) for message_id in (await session.execute(query)).scalars()]
 
     async def redeliver(self, message_ids: list[str], *, now: datetime) -> list[str]:
@@ -221,13 +223,13 @@ class ExchangeStore:
     async def was_set_aside(self, file: str) -> bool:
         """Whether `file` (as listed: its safe form) is listed as set aside."""
         query = select(ExchangeSetAside.id).where(col(ExchangeSetAside.file) == file).limit(1)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return (await session.execute(query)).first() is not None
 
     async def set_aside_files(self, *, limit: int) -> list[ExchangeSetAside]:
         """FTP batch files refused as a whole or in part, newest first."""
         query = select(ExchangeSetAside).order_by(col(ExchangeSetAside.id).desc()).limit(limit)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.execute(query)).scalars())
 
     async def batch_received(self, batch_key: str, outcome: Outcome, *, now: datetime) -> None:
@@ -251,7 +253,7 @@ class ExchangeStore:
     async def received_outcome(self, batch_key: str) -> Outcome | None:
         """What became of the FTP batch of that key in our folder; None when the poller never took it nor set it
         aside as a whole."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(ExchangeBatchReceived, batch_key)
         return Outcome(row.outcome) if row else None
 
@@ -327,7 +329,7 @@ class ExchangeStore:
             )
             .group_by(col(Delivery.exchange_code))
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return {str(code): int(n) for code, n in (await session.execute(query)).all()}
 
     async def batch_counts(self) -> dict[str, dict[str, int]]:
@@ -340,7 +342,7 @@ class ExchangeStore:
             func.count().filter(outcome == Outcome.SET_ASIDE.value),
             func.coalesce(func.sum(col(ExchangeBatchSent.refused)).filter(outcome == Outcome.TAKEN.value), 0),
         ).group_by(col(ExchangeBatchSent.partner))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).all()
         return {
             str(partner): {"sent": n, "taken": taken, "set_aside": aside, "messages_refused": int(no or 0)}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notification.adapters.secrets import SecretBox
 from services.notification.adapters.tables import WebhookSubscription, WebhookValues, utc
 from services.notification.domain.backoff import CannotPush
+from shared.db.engine import reading_sessions
 
 KEY_CHANGED_REASON = (
     "the webhook secret cannot be decrypted with this deployment's key (the key changed); "
@@ -41,6 +42,7 @@ class Target:
 class WebhookStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._reads = reading_sessions(sessions)
         self._box = box
         # secrets opened for pushes, by ciphertext: decrypting one per push was a fiftieth of a burst's CPU.
         # A new secret is a new ciphertext (a fresh IV each time), so a changed secret is never served stale.
@@ -58,7 +60,7 @@ class WebhookStore:
         return _public(row), created
 
     async def get(self, recipient_code: str) -> Subscription | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(WebhookSubscription, recipient_code)
         return _public(row) if row else None
 

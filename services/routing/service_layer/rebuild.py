@@ -135,7 +135,7 @@ async def replay_topics(
     parked_max_age: timedelta = PARKED_MAX_AGE,
 ) -> dict[str, Replayed]:
     """Replay what `read` gives of each input topic, in the rebuild's order, into the (empty) store."""
-    async with context.sessions() as session:
+    async with context.reads() as session:
         if await decision_store.holds_decisions(session):
             raise StoreNotEmpty("the target store holds decisions already; give an empty database")
     clock = MessageTime()
@@ -185,14 +185,14 @@ class Parked:
     async def after(self, topic: str) -> None:
         """After a message: apply what it let apply. After an answer, look whether it was parked."""
         if topic == NoticeAnswered.TOPIC and not self._waiting:
-            async with self._context.sessions() as session:
+            async with self._context.reads() as session:
                 self._waiting = await parked_store.parked_count(session) > 0
         if self._waiting:
             await self._pass()
 
     async def _pass(self) -> None:
         await self._job.run_once()
-        async with self._context.sessions() as session:
+        async with self._context.reads() as session:
             self._waiting = await parked_store.parked_count(session) > 0
 
 
