@@ -80,13 +80,11 @@ class AnswerHandler:
                 mark_processed(session, event_id)
             await self._context.emitter.emit(outgoing)
 
-    async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead | None:
-        """What the batch's answers read, in three queries instead of three an answer: on PostgreSQL, whose locks
-        hold what was read until the batch commits. SQLite, the local run's store, reads each answer as it comes:
-        its transaction holds the whole store from its first read (build_engine), so what it read stays as read.
-        The answers of a record with an answer parked will be parked too: their notices and cases are left alone."""
-        if session.get_bind().dialect.name != "postgresql":
-            return None
+    async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead:
+        """What the batch's answers read, in three queries instead of three an answer, held as read until the batch
+        commits: on PostgreSQL by the rows' locks, on SQLite (the local run's store) by the transaction, which
+        holds the whole store from its first read (build_engine). The answers of a record with an answer parked
+        will be parked too: their notices and cases are left alone."""
         records = [feedback.record_id for feedback in answers]
         parked = await parked_store.records_with_parked(session, records) if self._park else set()
         applying = [feedback for feedback in answers if feedback.record_id not in parked]
