@@ -84,6 +84,9 @@ CLUSTER = (
 # one WAL record as pg_waldump prints it: its total length, and the relations of its block references
 WAL_LENGTH = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+)")
 WAL_RELATION = re.compile(r"rel \d+/(\d+)/\d+")
+# a block reference's full-page image (--bkp-details): its hole, and what compression saved when it did
+WAL_IMAGE = re.compile(r"\(FPW[^)]*\); hole: offset: \d+, length: (\d+)(?:, compression saved: (\d+))?")
+PAGE = 8192
 WAL_LSN = re.compile(r"lsn: ([0-9A-F]+/[0-9A-F]+)")
 
 
@@ -137,32 +140,60 @@ def settled(counts: dict[str, int], answered: int) -> bool:
 
 
 class WalTotals:
-    """pg_waldump's lines summed by the database of each WAL record's first block reference (None: no
-    relation, such as a commit or a checkpoint's record), up to an end LSN; lines that are no WAL record are
-    skipped."""
+    """pg_waldump's lines (`--bkp-details`: each block reference on a line of its own, after its record's)
+    summed by the database of each WAL record's first block reference (None: no relation, such as a commit or
+    a checkpoint's record), up to an end LSN; lines that are neither are skipped. And the full-page images
+    among them: `images` as written (compressed when wal_compression is on: PostgreSQL stores an image
+    uncompressed when compressing saves nothing), `images_raw` as they would be without compression (the
+    page less its hole)."""
 
     def __init__(self) -> None:
         self.totals: Counter[int | None] = Counter()
+        self.images = 0
+        self.images_raw = 0
         self.last = -1  # the LSN of the last record read
         self.end: int | None = None  # records from this LSN on are not counted
+        self._pending: int | None = None  # the last record's total, until its first block names its database
 
     def add(self, line: str) -> None:
+        if line.startswith("\tblkref"):
+            self._block(line)
+            return
         length, at = WAL_LENGTH.search(line), WAL_LSN.search(line)
         if length is None or at is None:
             return
+        self._settle(None)  # the record before had no block reference
         self.last = lsn(at.group(1))
+        if self.end is None or self.last < self.end:
+            self._pending = int(length.group(1))
+
+    def _block(self, line: str) -> None:
         if self.end is not None and self.last >= self.end:
             return
         relation = WAL_RELATION.search(line)
-        self.totals[int(relation.group(1)) if relation else None] += int(length.group(1))
+        self._settle(int(relation.group(1)) if relation else None)
+        if image := WAL_IMAGE.search(line):
+            hole, saved = int(image.group(1)), int(image.group(2) or 0)
+            self.images_raw += PAGE - hole
+            self.images += PAGE - hole - saved
+
+    def _settle(self, database: int | None) -> None:
+        if self._pending is not None:
+            self.totals[database] += self._pending
+            self._pending = None
+
+    def close(self) -> None:
+        """The last record read counted (it had no block reference, or none came after it)."""
+        self._settle(None)
 
 
-def wal_by_database(lines: Iterable[str], end: str | None = None) -> Counter[int | None]:
+def wal_read(lines: Iterable[str], end: str | None = None) -> WalTotals:
     totals = WalTotals()
     totals.end = lsn(end) if end else None
     for line in lines:
         totals.add(line)
-    return totals.totals
+    totals.close()
+    return totals
 
 
 def lsn(text: str) -> int:
@@ -180,7 +211,7 @@ class WalFollower:
         # a line at a time (stdbuf): into a pipe pg_waldump writes a block at a time, and would hold the lines
         # past the end back until more WAL came
         line_at_a_time = ("stdbuf", "-oL") if shutil.which("stdbuf") else ()
-        self._command = (*line_at_a_time, waldump, "--follow", "-p", str(wal_dir), "-s", start)
+        self._command = (*line_at_a_time, waldump, "--follow", "--bkp-details", "-p", str(wal_dir), "-s", start)
         self.totals = WalTotals()
         self._process: asyncio.subprocess.Process | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -206,7 +237,7 @@ class WalFollower:
         await self._process.wait()
         self._reading.cancel()
 
-    async def until(self, end: str, within_s: float = 120.0) -> Counter[int | None] | None:
+    async def until(self, end: str, within_s: float = 120.0) -> WalTotals | None:
         """The totals up to `end`, once pg_waldump has read past it; None when it ended or fell behind."""
         assert self._process is not None
         assert self._reading is not None
@@ -218,13 +249,14 @@ class WalFollower:
                     break
                 await asyncio.sleep(0.2)
             read_past = self.totals.last >= self.totals.end
+            self.totals.close()
         finally:
             await self.stop()
         if not read_past:
             error = (await self._process.stderr.read()).decode(errors="replace") if self._process.stderr else ""
             print(f"pg_waldump did not read the phase's WAL through: {error.strip().splitlines()[-1:]}")
             return None
-        return self.totals.totals
+        return self.totals
 
 
 @dataclass
@@ -296,9 +328,24 @@ class Footprint:
         """A CHECKPOINT as this role (a superuser or pg_checkpoint) or, as root, as the server's own user."""
         if not self.checkpoints:
             return False
+        if await self._privileged("CHECKPOINT"):
+            return True
+        print("no CHECKPOINT allowed (not a superuser or pg_checkpoint, nor root): pages written left out")
+        self.checkpoints = False
+        return False
+
+    async def compress_wal(self, method: str) -> bool:
+        """`wal_compression` set for the system's databases (their sessions from now on), not for the
+        cluster: the full-page images their sessions write are compressed with `method`. A superuser's setting:
+        False when not allowed."""
+        statements = [f"ALTER DATABASE {database} SET wal_compression = '{method}'" for database in self.names.values()]
+        return all([await self._privileged(statement) for statement in statements])
+
+    async def _privileged(self, statement: str) -> bool:
+        """`statement` run as this role or, as root, as the server's own user; False when neither may."""
         connection = await asyncpg.connect(self._urls["intake"])
         try:
-            await connection.execute("CHECKPOINT")
+            await connection.execute(statement)
             return True
         except asyncpg.InsufficientPrivilegeError:
             pass
@@ -306,14 +353,11 @@ class Footprint:
             await connection.close()
         if os.geteuid() == 0 and shutil.which("runuser"):
             process = await asyncio.create_subprocess_exec(
-                *("runuser", "-u", "postgres", "--", "psql", "-p", str(self._port), "-qAtc", "CHECKPOINT"),
+                *("runuser", "-u", "postgres", "--", "psql", "-p", str(self._port), "-qAtc", statement),
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
-            if await process.wait() == 0:
-                return True
-        print("no CHECKPOINT allowed (not a superuser or pg_checkpoint, nor root): pages written left out")
-        self.checkpoints = False
+            return await process.wait() == 0
         return False
 
     async def wal_mark(self) -> str:
@@ -362,7 +406,7 @@ class Phase:
     count: int
     before: Snapshot
     after: Snapshot
-    wal: Counter[int | None] | None
+    wal: WalTotals | None
     ids: dict[int, str]
     checkpointed: bool
     seconds: float  # from the first POST or the upload to the last record counted by reporting
@@ -381,13 +425,15 @@ class Phase:
             wal = ""
             if self.wal is not None:
                 oid = next((o for o, n in self.ids.items() if n == name), None)
-                wal = f", WAL {self.per(self.wal.get(oid, 0)) / 1024:.2f} KiB"
+                wal = f", WAL {self.per(self.wal.totals.get(oid, 0)) / 1024:.2f} KiB"
             out.append(
                 f"  {name:<13} {self.per(grown) / 1024:6.2f} KiB of tables and indexes, "
                 f"{self.per(rows):5.2f} rows written{wal}"
             )
         if self.wal is not None:
-            out.append(f"  WAL of no relation (commits, checkpoints): {self.per(self.wal.get(None, 0)) / 1024:.2f} KiB")
+            out.append(
+                f"  WAL of no relation (commits, checkpoints): {self.per(self.wal.totals.get(None, 0)) / 1024:.2f} KiB"
+            )
         by_table = {
             key: (size - self.before.tables.get(key, (0, 0))[0], rows - self.before.tables.get(key, (0, 0))[1])
             for key, (size, rows) in self.after.tables.items()
@@ -399,7 +445,7 @@ class Phase:
         out.append(f"  {self.cpu}")
         out.append(
             f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB {article} {unit} "
-            f"({self.per(self.after.full_pages - self.before.full_pages):.3f} full-page images), "
+            f"({self.per(self.full_pages):.3f} full-page images{self.image_size}), "
             + (
                 f"{self.pages:.3f} data pages written {article} {unit} "
                 f"({self.per(self.evicted):.3f} of them to make room in shared buffers)"
@@ -410,6 +456,19 @@ class Phase:
             + f"; {self.checkpoints} checkpoints within the phase"
         )
         return out
+
+    @property
+    def full_pages(self) -> int:
+        return self.after.full_pages - self.before.full_pages
+
+    @property
+    def image_size(self) -> str:
+        """What the full-page images took of the WAL (as pg_waldump read it), and what they would without
+        compression."""
+        if self.wal is None or not self.wal.images_raw:
+            return ""
+        written, raw = self.wal.images, self.wal.images_raw
+        return f", {self.per(written) / 1024:.2f} KiB: {written / raw:.0%} of their {self.per(raw) / 1024:.2f} KiB"
 
     @property
     def size(self) -> int:
@@ -498,6 +557,13 @@ async def main() -> None:
         "--answer-rate", type=float, default=None, help="answers a second, a steady trickle (else as fast as they go)"
     )
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--wal-compression",
+        choices=["off", "pglz", "lz4", "zstd"],
+        default=None,
+        help="wal_compression for the run's databases (set as a superuser, or as root through the server's user; "
+        "the cluster's setting otherwise)",
+    )
     args = parser.parse_args()
 
     system = await build_system(Path(tempfile.mkdtemp(prefix="popflow-bench-")))
@@ -508,6 +574,10 @@ async def main() -> None:
         footprint = Footprint(system)
         if footprint.wal_reader is None:
             print("pg_wal is not readable here (run as root on the server's host): WAL by database left out")
+        if args.wal_compression and not await footprint.compress_wal(args.wal_compression):
+            raise SystemExit("wal_compression is a superuser's setting: run as one, or as root on the server's host")
+        # as a new session of the run's databases has it (the services' sessions all start after this)
+        print(f"wal_compression: {(await footprint.fetch('intake', 'SHOW wal_compression'))[0][0]}")
         phases: list[Phase] = []
 
         async def posted() -> None:

@@ -6,19 +6,28 @@ from collections import Counter
 
 import pytest
 
-from bench.db_footprint import answer, census, lsn, office_scope, settled, wal_by_database
+from bench.db_footprint import answer, census, lsn, office_scope, settled, wal_read
 from services.notification.entrypoints.http.notices import Feedback
 from shared.auth import parse_scope
 from shared.identity import has_valid_check_digit
 
+# pg_waldump --bkp-details: each block reference on a line of its own, after its record's
 WALDUMP = """\
 first record is after 1D/6535F508, at 1D/6535F520, skipping over 24 bytes
 rmgr: Btree       len (rec/tot):    128/   128, tx:     249139, lsn: 1D/6535F520, prev 1D/6535F4D0, desc: \
-INSERT_LEAF off 49, blkref #0: rel 1663/308620/308814 blk 21
+INSERT_LEAF off 49
+\tblkref #0: rel 1663/308620/308814 fork main blk 21
 rmgr: Heap        len (rec/tot):     59/  8123, tx:     249139, lsn: 1D/6535F5A0, prev 1D/6535F520, desc: \
-INSERT off 3 flags 0x00, blkref #0: rel 1663/308620/308800 blk 7 FPW
-rmgr: Heap        len (rec/tot):     76/    76, tx:     249140, lsn: 1D/65361560, prev 1D/6535F5A0, desc: \
-HOT_UPDATE off 2 xmax 249140, blkref #0: rel 1663/401/402 blk 0, blkref #1: rel 1663/308620/9 blk 1
+INSERT off 3 flags 0x00
+\tblkref #0: rel 1663/308620/308800 fork main blk 7 (FPW); hole: offset: 48, length: 128
+rmgr: Heap        len (rec/tot):     75/  3941, tx:    1779197, lsn: 1D/65361408, prev 1D/6535F5A0, desc: \
+UPDATE off 1 xmax 1779197 flags 0x00 ; new off 81 xmax 0
+\tblkref #0: rel 1663/401/402 fork main blk 16 (FPW); hole: offset: 348, length: 2692, \
+compression saved: 1634, method: lz4
+\tblkref #1: rel 1663/308620/9 fork main blk 1
+rmgr: Heap        len (rec/tot):     76/    76, tx:     249140, lsn: 1D/65361560, prev 1D/65361408, desc: \
+HOT_UPDATE off 2 xmax 249140
+\tblkref #0: rel 1663/401/402 fork main blk 0
 rmgr: Transaction len (rec/tot):     34/    34, tx:     249137, lsn: 1D/65363B58, prev 1D/65363AF8, desc: \
 COMMIT 2026-12-07 12:57:48.095440 UTC
 pg_waldump: error: error in WAL record at 1D/65363B58: invalid record length
@@ -26,18 +35,26 @@ pg_waldump: error: error in WAL record at 1D/65363B58: invalid record length
 
 
 def test_each_wal_record_counts_whole_for_the_database_of_its_first_block() -> None:
-    totals = wal_by_database(WALDUMP.splitlines())
-    assert totals == {308620: 128 + 8123, 401: 76, None: 34}
+    read = wal_read(WALDUMP.splitlines())
+    assert read.totals == {308620: 128 + 8123, 401: 3941 + 76, None: 34}
+
+
+def test_full_page_images_as_written_and_as_they_would_be_uncompressed() -> None:
+    read = wal_read(WALDUMP.splitlines())
+    assert read.images_raw == (8192 - 128) + (8192 - 2692)  # each page less its hole
+    assert read.images == (8192 - 128) + (8192 - 2692 - 1634)  # the second compressed
 
 
 def test_records_from_the_end_on_are_left_out() -> None:
-    totals = wal_by_database(WALDUMP.splitlines(), end="1D/65361560")  # the HOT update's own LSN
-    assert totals == {308620: 128 + 8123}
+    read = wal_read(WALDUMP.splitlines(), end="1D/65361560")  # the HOT update's own LSN
+    assert read.totals == {308620: 128 + 8123, 401: 3941}
+    assert read.images_raw == (8192 - 128) + (8192 - 2692)
     assert lsn("1D/65361560") == 0x1D_65361560
 
 
 def test_nothing_read_is_nothing_counted() -> None:
-    assert not wal_by_database(["pg_waldump: error: could not find file", ""])
+    read = wal_read(["pg_waldump: error: could not find file", ""])
+    assert (read.totals, read.images, read.images_raw) == ({}, 0, 0)
 
 
 def test_the_two_phases_census_distinct_people_on_every_route() -> None:
