@@ -21,7 +21,9 @@ For each phase and each database, divided by the phase's records:
 - the rows it inserted, updated and deleted (pg_stat_user_tables);
 - the WAL written for its relations, read with `pg_waldump --follow` from the cluster's pg_wal while the phase
   runs (when this user may read it: as root on the server's host); the WAL of no relation (commits) apart;
-- and for the whole cluster: the WAL (pg_stat_wal), its full-page images, the 8 KiB data pages written
+- and for the whole cluster: the WAL (pg_stat_wal), its full-page images (how many, and with pg_waldump their
+  bytes as written beside what they would be uncompressed: the first change of a page after a checkpoint
+  writes the page whole, compressed when `wal_compression` is on), the 8 KiB data pages written
   between a CHECKPOINT before the phase and one after it (pg_stat_bgwriter; the checkpoint needs a superuser
   or pg_checkpoint: through `runuser -u postgres psql` when run as root, otherwise left out), and how many
   times autovacuum passed over a table.
@@ -34,6 +36,9 @@ what checkpoints as far apart as the phase is long would write (docs/scaling.md 
 The cluster's counters count all of the server's work, and another database's DROP DATABASE sets off a checkpoint
 that can recycle WAL before pg_waldump has read it: run it on a server nothing else uses meanwhile, as `make bench`
 does (beside a test run, a 2,000-row phase met nine checkpoints and lost its WAL's by-database figures).
+
+`--wal-compression off|pglz|lz4|zstd` sets `wal_compression` for the run's own databases (ALTER DATABASE, as a
+superuser or, as root, as the server's own user); the first line says what their sessions had.
 
 Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
 footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
