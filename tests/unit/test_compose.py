@@ -112,10 +112,14 @@ def test_a_notices_record_link_is_asked_of_the_deployer(compose: dict[str, Any])
     )
 
 
-def test_postgresql_gets_the_buffers_and_the_wal_room_that_scaling_md_sizes(compose: dict[str, Any]) -> None:
-    """PostgreSQL's defaults wrote 3.4 times the data pages a list row (docs/scaling.md, "WAL and page writes")."""
+def test_postgresql_gets_the_buffers_the_wal_room_and_the_compression_that_scaling_md_sizes(
+    compose: dict[str, Any],
+) -> None:
+    """PostgreSQL's defaults wrote 3.4 times the data pages a list row, and uncompressed full-page images half of
+    an answer's WAL (docs/scaling.md, "WAL and page writes")."""
     command = compose["services"]["postgres"]["command"]
     settings = dict(part.split("=", 1) for flag, part in zip(command[1::2], command[2::2], strict=True) if flag == "-c")
     assert command[0] == "postgres"
     assert settings["max_wal_size"] == "8GB"
     assert settings["shared_buffers"].startswith("${POSTGRES_SHARED_BUFFERS:-")  # a quarter of the host's memory
+    assert settings["wal_compression"] == "zstd"
