@@ -13,15 +13,9 @@ from services.routing.adapters.tables import NoticeRow, ParkedAnswer
 from shared.db.among import among
 
 
-async def answers_parked_for(session: AsyncSession, record_id: str) -> bool:
-    """Whether an answer to a notice of the record waits already (a later one waits behind it: one
-    record's answers, to any of its notices, apply in the order they came)."""
-    query = select(exists().where(col(ParkedAnswer.record_id) == record_id))
-    return bool((await session.execute(query)).scalar())
-
-
 async def records_with_parked(session: AsyncSession, record_ids: list[str]) -> set[str]:
-    """The records among `record_ids` with an answer parked already (`answers_parked_for` for a batch, one query)."""
+    """The records among `record_ids` with an answer parked already, in one query: a record's later answers wait
+    behind it (one record's answers, to any of its notices, apply in the order they came)."""
     if not record_ids:
         return set()
     among_them = among(col(ParkedAnswer.record_id), "records", session.get_bind().dialect.name)

@@ -81,10 +81,10 @@ class AnswerHandler:
             await self._context.emitter.emit(outgoing)
 
     async def _read_ahead(self, session: AsyncSession, answers: list[NoticeAnswered]) -> ReadAhead:
-        """What the batch's answers read, in three queries instead of three an answer, held as read until the batch
-        commits: on PostgreSQL by the rows' locks, on SQLite (the local run's store) by the transaction, which
-        holds the whole store from its first read (build_engine). The answers of a record with an answer parked
-        will be parked too: their notices and cases are left alone."""
+        """What the batch's answers read, in three queries instead of three an answer. The notices and cases are
+        held as read until the batch commits: on PostgreSQL by their rows' locks, on SQLite (the local run's
+        store) by the transaction, which holds the whole store from its first read (build_engine). The answers of
+        a record with an answer parked will be parked too: their notices and cases are left alone."""
         records = [feedback.record_id for feedback in answers]
         parked = await parked_store.records_with_parked(session, records) if self._park else set()
         applying = [feedback for feedback in answers if feedback.record_id not in parked]
@@ -95,21 +95,18 @@ class AnswerHandler:
         return ReadAhead(parked, notices, cases)
 
     async def apply(
-        self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered, held: ReadAhead | None = None
+        self, session: AsyncSession, envelope: Envelope, feedback: NoticeAnswered, held: ReadAhead
     ) -> list[Outgoing]:
-        """`held`: the batch's reads, made ahead; without them (or for what they lack) each is read here."""
+        """`held`: the batch's reads, made ahead; what they lack (a notice the batch's earlier answers stored) is
+        read here."""
         # an answer of the record waits already: this one waits behind it, so that the record's answers, to
         # any of its notices (an outflow's transfer and its registration notice), apply in the order they came
-        if held is None:
-            waiting = self._park and await parked_store.answers_parked_for(session, feedback.record_id)
-        else:
-            waiting = feedback.record_id in held.parked
+        waiting = feedback.record_id in held.parked
         found = None if waiting else await _notice(session, feedback.notice_id, held)
         if self._park and found is None:
             park(session, envelope, feedback, keyring=self._context.keyring, now=self._context.clock.now())
             log.info("answer parked until its notice is stored", notice_id=feedback.notice_id, behind=waiting)
-            if held is not None:
-                held.parked.add(feedback.record_id)  # the record's later answers in the batch wait behind it
+            held.parked.add(feedback.record_id)  # the record's later answers in the batch wait behind it
             return []
         return await self._answer(session, envelope, feedback, found, held)
 
@@ -196,12 +193,9 @@ class ReadAhead:
     cases: dict[str, tuple[Case, str, datetime]]
 
 
-async def _notice(
-    session: AsyncSession, notice_id: str, held: ReadAhead | None
-) -> tuple[PlannedNotice, NoticeRow] | None:
+async def _notice(session: AsyncSession, notice_id: str, held: ReadAhead) -> tuple[PlannedNotice, NoticeRow] | None:
     """The answered notice, locked: read ahead, or read now (one the batch's earlier answers stored)."""
-    found = held.notices.get(notice_id) if held else None
-    return found or await notice_store.load_notice(session, notice_id, for_update=True)
+    return held.notices.get(notice_id) or await notice_store.load_notice(session, notice_id, for_update=True)
 
 
 def _unanswered(
