@@ -199,10 +199,16 @@ async def test_an_office_s_lists_and_the_exchange_overview_read_while_a_push_is_
                     deliveries.history("no-such-notice"),
                     deliveries.failed(prefix="440111", limit=10),
                     webhooks.get("440111001"),
+                    exchange.answer_owed("no-such-message"),
                     exchange.delivery_counts(),
                     exchange.received_counts(),
                     exchange.refused(limit=10),
+                    exchange.failed_destinations(),
+                    exchange.failed_to(["440111"], limit=10),
+                    exchange.was_set_aside("no-such-file"),
                     exchange.set_aside_files(limit=10),
+                    exchange.received_outcome("no-such-batch"),
+                    exchange.acknowledged_counts(),
                     exchange.batch_counts(),
                     set_aside.rows(limit=10),
                     keys.list_keys(),
@@ -210,7 +216,7 @@ async def test_an_office_s_lists_and_the_exchange_overview_read_while_a_push_is_
                 ),
                 5,
             )
-        assert seen == [(None, []), [], None, [], {}, [], [], {}, [], [], False]
+        assert seen == [(None, []), [], None, None, [], {}, [], [], [], False, [], None, {}, {}, [], [], False]
     finally:
         await engine.dispose()
 

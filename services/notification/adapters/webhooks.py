@@ -42,7 +42,7 @@ class Target:
 class WebhookStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
-        self._reads = reading_sessions(sessions)
+        self._reads = reading_sessions(sessions)  # a recipient's webhook shown: no writer held back on SQLite
         self._box = box
         # secrets opened for pushes, by ciphertext: decrypting one per push was a fiftieth of a burst's CPU.
         # A new secret is a new ciphertext (a fresh IV each time), so a changed secret is never served stale.
