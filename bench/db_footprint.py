@@ -38,7 +38,7 @@ that can recycle WAL before pg_waldump has read it: run it on a server nothing e
 does (beside a test run, a 2,000-row phase met nine checkpoints and lost its WAL's by-database figures).
 
 `--wal-compression off|pglz|lz4|zstd` sets `wal_compression` for the run's own databases (ALTER DATABASE, as a
-superuser or, as root, as the server's own user); the first line says what their sessions had.
+superuser or, as root, as the server's own user); a line before the phases says what their sessions had.
 
 Last line: footprint_kib_per_record=<a> footprint_wal_kib_per_record=<b> footprint_rows_per_record=<c>
 footprint_pages_per_record=<d> footprint_kib_per_row=<e> footprint_wal_kib_per_row=<f>
@@ -150,15 +150,20 @@ class WalTotals:
     a checkpoint's record), up to an end LSN; lines that are neither are skipped. And the full-page images
     among them: `images` as written (compressed when wal_compression is on: PostgreSQL stores an image
     uncompressed when compressing saves nothing), `images_raw` as they would be without compression (the
-    page less its hole)."""
+    page less its hole), and `image_count` of them."""
 
     def __init__(self) -> None:
         self.totals: Counter[int | None] = Counter()
         self.images = 0
         self.images_raw = 0
+        self.image_count = 0
         self.last = -1  # the LSN of the last record read
         self.end: int | None = None  # records from this LSN on are not counted
         self._pending: int | None = None  # the last record's total, until its first block names its database
+
+    def _counting(self) -> bool:
+        """Whether the last record read is before the end (it may have been read before the end was set)."""
+        return self.end is None or self.last < self.end
 
     def add(self, line: str) -> None:
         if line.startswith("\tblkref"):
@@ -169,11 +174,10 @@ class WalTotals:
             return
         self._settle(None)  # the record before had no block reference
         self.last = lsn(at.group(1))
-        if self.end is None or self.last < self.end:
-            self._pending = int(length.group(1))
+        self._pending = int(length.group(1))
 
     def _block(self, line: str) -> None:
-        if self.end is not None and self.last >= self.end:
+        if not self._counting():
             return
         relation = WAL_RELATION.search(line)
         self._settle(int(relation.group(1)) if relation else None)
@@ -181,11 +185,12 @@ class WalTotals:
             hole, saved = int(image.group(1)), int(image.group(2) or 0)
             self.images_raw += PAGE - hole
             self.images += PAGE - hole - saved
+            self.image_count += 1
 
     def _settle(self, database: int | None) -> None:
-        if self._pending is not None:
+        if self._pending is not None and self._counting():
             self.totals[database] += self._pending
-            self._pending = None
+        self._pending = None
 
     def close(self) -> None:
         """The last record read counted (it had no block reference, or none came after it)."""
@@ -360,9 +365,12 @@ class Footprint:
             process = await asyncio.create_subprocess_exec(
                 *("runuser", "-u", "postgres", "--", "psql", "-p", str(self._port), "-qAtc", statement),
                 stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
             )
-            return await process.wait() == 0
+            _, error = await process.communicate()
+            if process.returncode == 0:
+                return True
+            print(f"{statement.split(' SET ')[0]}: {error.decode(errors='replace').strip()}")  # an unknown method
         return False
 
     async def wal_mark(self) -> str:
@@ -450,7 +458,7 @@ class Phase:
         out.append(f"  {self.cpu}")
         out.append(
             f"  the cluster: WAL {self.per(self.wal_total) / 1024:.2f} KiB {article} {unit} "
-            f"({self.per(self.full_pages):.3f} full-page images{self.image_size}), "
+            f"({self.image_count} full-page images{self.image_size}), "
             + (
                 f"{self.pages:.3f} data pages written {article} {unit} "
                 f"({self.per(self.evicted):.3f} of them to make room in shared buffers)"
@@ -465,6 +473,13 @@ class Phase:
     @property
     def full_pages(self) -> int:
         return self.after.full_pages - self.before.full_pages
+
+    @property
+    def image_count(self) -> str:
+        """As pg_waldump read them from the phase's WAL, else as the server counted them (pg_stat_wal, whose
+        count waits for each process to report it)."""
+        count = self.wal.image_count if self.wal is not None else self.full_pages
+        return f"{self.per(count):.3f}"
 
     @property
     def image_size(self) -> str:
@@ -580,7 +595,9 @@ async def main() -> None:
         if footprint.wal_reader is None:
             print("pg_wal is not readable here (run as root on the server's host): WAL by database left out")
         if args.wal_compression and not await footprint.compress_wal(args.wal_compression):
-            raise SystemExit("wal_compression is a superuser's setting: run as one, or as root on the server's host")
+            raise SystemExit(
+                "wal_compression not set: a superuser's setting (run as one, or as root on the server's host)"
+            )
         # as a new session of the run's databases has it (the services' sessions all start after this)
         print(f"wal_compression: {(await footprint.fetch('intake', 'SHOW wal_compression'))[0][0]}")
         phases: list[Phase] = []

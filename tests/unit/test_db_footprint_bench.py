@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from bench.db_footprint import answer, census, lsn, office_scope, settled, wal_read
+from bench.db_footprint import WalTotals, answer, census, lsn, office_scope, settled, wal_read
 from services.notification.entrypoints.http.notices import Feedback
 from shared.auth import parse_scope
 from shared.identity import has_valid_check_digit
@@ -43,6 +43,7 @@ def test_full_page_images_as_written_and_as_they_would_be_uncompressed() -> None
     read = wal_read(WALDUMP.splitlines())
     assert read.images_raw == (8192 - 128) + (8192 - 2692)  # each page less its hole
     assert read.images == (8192 - 128) + (8192 - 2692 - 1634)  # the second compressed
+    assert read.image_count == 2
 
 
 def test_records_from_the_end_on_are_left_out() -> None:
@@ -50,6 +51,21 @@ def test_records_from_the_end_on_are_left_out() -> None:
     assert read.totals == {308620: 128 + 8123, 401: 3941}
     assert read.images_raw == (8192 - 128) + (8192 - 2692)
     assert lsn("1D/65361560") == 0x1D_65361560
+
+
+def test_a_record_read_before_the_end_was_known_is_left_out_once_it_is() -> None:
+    """The follower reads on while the phase's end is taken: a record past it, read before the end was set,
+    is not counted when its block comes (nor in the no-relation bucket)."""
+    lines = WALDUMP.splitlines()
+    hot_update = next(i for i, line in enumerate(lines) if "HOT_UPDATE" in line)
+    read = WalTotals()
+    for line in lines[: hot_update + 1]:  # up to the HOT update's record line, its block not yet read
+        read.add(line)
+    read.end = lsn("1D/65361560")  # the HOT update's own LSN, known only now
+    for line in lines[hot_update + 1 :]:
+        read.add(line)
+    read.close()
+    assert read.totals == {308620: 128 + 8123, 401: 3941}
 
 
 def test_nothing_read_is_nothing_counted() -> None:
