@@ -77,13 +77,16 @@ CONF_DIR="/etc/postgresql/$CL_VER/$CL_NAME"
 # TCP only on 127.0.0.1 (Debian's default 'localhost' also binds ::1). Room for
 # `make run` and `make test` at once: each running system holds 30 to 50 pooled
 # connections, and the default 100 ran out with three of them. Full-page images
-# in the WAL compressed (zstd), as docker-compose.yml runs it (docs/scaling.md).
+# in the WAL compressed (zstd, from PostgreSQL 15 on; pglz before it), as
+# docker-compose.yml runs it (docs/scaling.md).
 # conf.d is included by Debian's postgresql.conf; restart only on change.
+WAL_COMPRESSION=zstd
+((${CL_VER%%.*} >= 15)) || WAL_COMPRESSION=on
 DROPIN="$CONF_DIR/conf.d/popflow.conf"
 WANT="# Written by deploy/postgres/ensure.sh
 listen_addresses = '127.0.0.1'
 max_connections = 300
-wal_compression = zstd
+wal_compression = $WAL_COMPRESSION
 "
 CHANGED=0
 if [[ ! -f "$DROPIN" || "$(cat "$DROPIN")"$'\n' != "$WANT" ]]; then
