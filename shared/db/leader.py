@@ -7,7 +7,13 @@ when that replica dies its connection closes, the lock is released and
 another replica takes over within `retry_s`. The server dropping the lock's
 connection (an admin's `pg_terminate_backend`, a firewall's reset) frees the
 lock at once, so the leader stops as soon as its driver sees the connection
-closed, not at its next check. It also asks its connection every `check_s`
+closed, not at its next check. The server frees a session's locks as its
+backend exits, a moment before the socket closes, and on a busy box a
+replica waiting for the lock can take it before the old leader's driver has
+seen the close: a replica that found the lock taken waits `takeover_s` after
+it gets it, so the old leader has stopped before it starts (fail-over takes
+that much longer; a replica that finds the lock free at once leads at once).
+It also asks its connection every `check_s`
 whether it is still there and waits `answer_s` for the answer: a connection
 gone quiet (a network partition) may have lost the lock on the server's side
 already, so the work stops then as it does on a broken one. The server, for
@@ -62,7 +68,14 @@ def lock_key(name: str) -> int:
 
 class Leadership:
     def __init__(
-        self, engine: AsyncEngine, name: str, *, retry_s: float = 2.0, check_s: float = 5.0, answer_s: float = 5.0
+        self,
+        engine: AsyncEngine,
+        name: str,
+        *,
+        retry_s: float = 2.0,
+        check_s: float = 5.0,
+        answer_s: float = 5.0,
+        takeover_s: float = 1.0,
     ) -> None:
         self._engine = engine
         self._name = name
@@ -70,6 +83,8 @@ class Leadership:
         self._retry_s = retry_s
         self._check_s = check_s
         self._answer_s = answer_s
+        self._takeover_s = takeover_s
+        self._found_taken = False  # another replica held the lock when this one tried: a lock had now is a takeover
         self.leading = False
 
     def wrap(self, work: Work) -> Work:
@@ -103,10 +118,16 @@ class Leadership:
             held = (await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})).scalar()
             await connection.commit()
             if not held:
+                self._found_taken = True
                 return False
-            self.leading = True
-            log.info("leading", task=self._name)
             try:
+                if self._found_taken:
+                    # the lock was another replica's, which may not have seen its connection close yet (the
+                    # module's doc); within the try, so that a stop meanwhile lets go of the lock
+                    await asyncio.sleep(self._takeover_s)
+                    self._found_taken = False
+                self.leading = True
+                log.info("leading", task=self._name)
                 await _while_connected(connection, work, self._check_s, self._answer_s)
                 return True
             finally:
