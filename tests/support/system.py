@@ -11,6 +11,7 @@ replica would run on another machine.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -57,17 +58,45 @@ def service_command(*arguments: str) -> list[str]:
 
 
 _HANDED_OUT: set[int] = set()  # a closed probe socket frees its port, and the kernel may offer it again
+# Below the kernel's ephemeral range (32768 by Linux's default), from which every outgoing connection of the run
+# takes its source port: a port the kernel offered to a probe was once taken that way, by a connection to Kafka or
+# PostgreSQL, before the service it was handed to could listen on it. Below the 29xxx of the Kafka scripts too.
+PORTS = range(20_000, 29_000)
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def port_share(worker: str, workers: int) -> range:
+    """This test worker's share of PORTS (pytest-xdist's "gw0", "gw1"...): another worker's probe cannot be offered
+    the same port. The whole of PORTS outside xdist."""
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else None
+    if index is None or workers < 2:
+        return PORTS
+    size = len(PORTS) // workers
+    return range(PORTS.start + (index % workers) * size, PORTS.start + (index % workers + 1) * size)
 
 
 def free_port() -> int:
-    """A port nobody listens on now and that no earlier call of this run has handed out."""
-    while True:
+    """A port nobody listens on now, that no outgoing connection takes as its own (below the ephemeral range), that
+    no other test worker hands out, and that no earlier call of this run has handed out."""
+    share = port_share(os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    share = range(share.start, min(share.stop, _ephemeral_low()))
+    for port in random.sample(share, len(share)):
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # listened on, or held
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in {share.start}-{share.stop - 1}")
 
 
 @dataclass
