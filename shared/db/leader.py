@@ -4,15 +4,16 @@ Replicas of a service all start the same background tasks; wrapped in
 `Leadership`, a task runs only in the replica that holds a PostgreSQL
 advisory lock named after it. The lock lives with the holder's connection:
 when that replica dies its connection closes, the lock is released and
-another replica takes over within `retry_s`. The server dropping the lock's
+another replica takes over within `retry_s` and `takeover_s`. The server dropping the lock's
 connection (an admin's `pg_terminate_backend`, a firewall's reset) frees the
 lock at once, so the leader stops as soon as its driver sees the connection
 closed, not at its next check. The server frees a session's locks as its
 backend exits, a moment before the socket closes, and on a busy box a
 replica waiting for the lock can take it before the old leader's driver has
 seen the close: a replica that found the lock taken waits `takeover_s` after
-it gets it, so the old leader has stopped before it starts (fail-over takes
-that much longer; a replica that finds the lock free at once leads at once).
+it gets it, by which time the old leader has seen the close and stopped,
+unless its event loop was held up longer than that (fail-over takes that much
+longer; a replica that finds the lock free at once leads at once).
 It also asks its connection every `check_s`
 whether it is still there and waits `answer_s` for the answer: a connection
 gone quiet (a network partition) may have lost the lock on the server's side
@@ -126,6 +127,8 @@ class Leadership:
                     # module's doc); within the try, so that a stop meanwhile lets go of the lock
                     await asyncio.sleep(self._takeover_s)
                     self._found_taken = False
+                    if (await driver_of(connection)).is_closed():  # lost meanwhile: the lock with it
+                        raise ConnectionResetError("the leader lock's connection closed")
                 self.leading = True
                 log.info("leading", task=self._name)
                 await _while_connected(connection, work, self._check_s, self._answer_s)
@@ -154,9 +157,12 @@ class Leadership:
             async with asyncio.timeout(self._answer_s):
                 await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
                 await connection.commit()
-        except Exception:
+        except BaseException as error:
+            # a second cancellation (a stop) during the unlock too: never back to the pool holding the lock
             with contextlib.suppress(Exception):
                 await connection.invalidate()
+            if not isinstance(error, Exception):
+                raise
 
 
 # set for the session, not a transaction: the settings hold while the connection, and the lock, do
