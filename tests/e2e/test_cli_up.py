@@ -24,7 +24,7 @@ import httpx
 from services.cli.keys import create_key
 from services.cli.side_by_side import PORT_STEP
 from tests.support.infra import DATA_KEYS, PERSON_KEY_SECRET, kafka_bootstrap, unique_name
-from tests.support.system import ROOT, SERVICES, free_port
+from tests.support.system import ROOT, SERVICES, free_port, reserve
 from tests.support.waiting import eventually
 
 
@@ -176,6 +176,7 @@ def port_with_room() -> int:
                 sock.bind(("127.0.0.1", port + PORT_STEP))
             except OSError:
                 continue
+        reserve(port + PORT_STEP)  # not handed out to another service of the test
         return port
 
 

@@ -45,16 +45,22 @@ class Cluster:
         return AIOKafkaAdminClient(bootstrap_servers=KafkaConnection(self.servers).bootstrap)
 
 
+CLUSTER_PORTS_FROM = 30_000
+
+
 def free_run_of_ports(count: int) -> int:
     """A first port of `count` consecutive ones that nothing listens on now, below the ephemeral range.
 
     The nodes connect to each other's controller ports while some are not listening yet. A connection to
     a port of the ephemeral range on this machine may then meet itself (a TCP simultaneous open): the node
     reads its own request as the answer and stops (a correlation id mismatch, seen in a first version).
+    From 30000 up: below that, tests/support/system.free_port hands out the services' ports, and would not know
+    a broker's that a test stopped for a while (to restart it later).
     """
     lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    lowest = CLUSTER_PORTS_FROM if lowest_ephemeral - count > CLUSTER_PORTS_FROM + 100 else 20000
     for _attempt in range(200):
-        first = random.randrange(20000, lowest_ephemeral - count)
+        first = random.randrange(lowest, lowest_ephemeral - count)
         held: list[socket.socket] = []
         try:
             for port in range(first, first + count):

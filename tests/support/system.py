@@ -60,7 +60,8 @@ def service_command(*arguments: str) -> list[str]:
 _HANDED_OUT: set[int] = set()  # a closed probe socket frees its port, and the kernel may offer it again
 # Below the kernel's ephemeral range (32768 by Linux's default), from which every outgoing connection of the run
 # takes its source port: a port the kernel offered to a probe was once taken that way, by a connection to Kafka or
-# PostgreSQL, before the service it was handed to could listen on it. Below the 29xxx of the Kafka scripts too.
+# PostgreSQL, before the service it was handed to could listen on it. Below the 29xxx of the Kafka scripts too, and
+# the 30000s that tests/support/kafka_cluster.py takes its brokers' ports from.
 PORTS = range(20_000, 29_000)
 
 
@@ -81,11 +82,20 @@ def port_share(worker: str, workers: int) -> range:
     return range(PORTS.start + (index % workers) * size, PORTS.start + (index % workers + 1) * size)
 
 
+def reserve(port: int) -> None:
+    """A port the caller takes without free_port (a neighbour of one it handed out): never handed out after."""
+    _HANDED_OUT.add(port)
+
+
 def free_port() -> int:
     """A port nobody listens on now, that no outgoing connection takes as its own (below the ephemeral range), that
-    no other test worker hands out, and that no earlier call of this run has handed out."""
+    no other test worker hands out, and that no earlier call of this run has handed out. On a host whose ephemeral
+    range starts below this worker's share, the kernel's choice, as before."""
     share = port_share(os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    share = range(share.start, min(share.stop, _ephemeral_low()))
+    below = range(share.start, min(share.stop, _ephemeral_low()))
+    if len(below) < min(100, len(share)):  # the host's ephemeral range takes most of the share
+        return _kernel_port()
+    share = below
     for port in random.sample(share, len(share)):
         if port in _HANDED_OUT:
             continue
@@ -97,6 +107,16 @@ def free_port() -> int:
         _HANDED_OUT.add(port)
         return port
     raise RuntimeError(f"no free port in {share.start}-{share.stop - 1}")
+
+
+def _kernel_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @dataclass
