@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.kafka.security import KafkaConnection
+from tests.support.system import ephemeral_low
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def free_run_of_ports(count: int) -> int:
     From 30000 up: below that, tests/support/system.free_port hands out the services' ports, and would not know
     a broker's that a test stopped for a while (to restart it later).
     """
-    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    lowest_ephemeral = ephemeral_low()
     lowest = CLUSTER_PORTS_FROM if lowest_ephemeral - count > CLUSTER_PORTS_FROM + 100 else 20000
     for _attempt in range(200):
         first = random.randrange(lowest, lowest_ephemeral - count)

@@ -65,7 +65,8 @@ _HANDED_OUT: set[int] = set()  # a closed probe socket frees its port, and the k
 PORTS = range(20_000, 29_000)
 
 
-def _ephemeral_low() -> int:
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range, from which outgoing connections take their source ports."""
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -92,7 +93,7 @@ def free_port() -> int:
     no other test worker hands out, and that no earlier call of this run has handed out. On a host whose ephemeral
     range starts below this worker's share, the kernel's choice, as before."""
     share = port_share(os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    below = range(share.start, min(share.stop, _ephemeral_low()))
+    below = range(share.start, min(share.stop, ephemeral_low()))
     if len(below) < min(100, len(share)):  # the host's ephemeral range takes most of the share
         return _kernel_port()
     share = below

@@ -41,7 +41,7 @@ def test_a_port_listened_on_is_never_handed_out(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_host_whose_ephemeral_range_starts_low_gets_the_kernel_s_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tests.support.system._ephemeral_low", lambda: PORTS.start + 10)  # ten ports left: too few
+    monkeypatch.setattr("tests.support.system.ephemeral_low", lambda: PORTS.start + 10)  # ten ports left: too few
     port = free_port()
     assert port not in range(PORTS.start, PORTS.start + 10)  # the kernel's, from its own range
     with socket.socket() as sock:
